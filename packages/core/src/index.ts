@@ -1,0 +1,2 @@
+export { HomelabError, isHomelabError } from './errors.ts';
+export { safeEqual, bearerToken } from './secrets.ts';

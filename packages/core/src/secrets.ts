@@ -1,0 +1,25 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+
+/**
+ * Compares a presented secret with the expected one in constant time.
+ * Both sides are hashed first so that neither the length nor a common prefix leaks
+ * through timing (timingSafeEqual itself throws on unequal lengths).
+ *
+ * @example
+ * if (!safeEqual(presented, token)) return unauthorized();
+ */
+export function safeEqual(presented: string, expected: string): boolean {
+  const a = createHash('sha256').update(presented, 'utf8').digest();
+  const b = createHash('sha256').update(expected, 'utf8').digest();
+  return timingSafeEqual(a, b) && expected.length > 0;
+}
+
+/**
+ * Extracts the token of an `Authorization: Bearer <token>` header, or undefined.
+ * The scheme is case-insensitive (RFC 7235).
+ */
+export function bearerToken(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
+  return m?.[1];
+}

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { isAlive } from '@homelab-mcp/testkit';
+import { runProcess } from './exec.ts';
+
+const sh = (cmd: string, extra: Partial<Parameters<typeof runProcess>[0]> = {}) =>
+  runProcess({ file: '/bin/sh', args: ['-c', cmd], timeoutMs: 5000, maxBytes: 1024, ...extra });
+
+describe('runProcess', () => {
+  it('captures both streams and the exit code', async () => {
+    const r = await sh('printf out; printf err >&2; exit 7');
+    expect(r).toMatchObject({ stdout: 'out', stderr: 'err', exitCode: 7, signal: null, timedOut: false, stdoutTruncated: false });
+  });
+
+  it('caps each stream but keeps draining, so the command is not blocked', async () => {
+    const r = await sh('head -c 3000000 /dev/zero; echo done >&2');
+    expect(r.stdout.length).toBe(1024);
+    expect(r).toMatchObject({ stdoutTruncated: true, stdoutBytes: 3_000_000, stderr: 'done\n', exitCode: 0 });
+  });
+
+  it('kills the process group at the deadline, even children that ignore SIGTERM', async () => {
+    const r = await sh(`sh -c 'trap "" TERM; sleep 20' & echo $!; wait`, { timeoutMs: 300 });
+    expect(r.timedOut).toBe(true);
+    const pid = Number(r.stdout.trim());
+    await new Promise((res) => setTimeout(res, 800));
+    expect(isAlive(pid)).toBe(false);
+  });
+
+  it('stops when the caller aborts', async () => {
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 100);
+    const r = await sh('sleep 20', { signal: ac.signal });
+    expect(r.aborted).toBe(true);
+    expect(r.durationMs).toBeLessThan(2000);
+  });
+
+  it('feeds stdin and rejects a missing program', async () => {
+    expect((await sh('tr a-z A-Z', { stdin: 'abc' })).stdout).toBe('ABC');
+    await expect(runProcess({ file: '/no/such/program', timeoutMs: 1000, maxBytes: 10 })).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});

@@ -1,0 +1,97 @@
+/**
+ * `homelab-edge`: the only file that reads argv, the environment and the disk.
+ */
+import { readFileSync } from 'node:fs';
+import { isHomelabError } from '@homelab-mcp/core';
+import { capabilities } from './capabilities/index.ts';
+import { HELP, isLoopback, parseCli } from './cli.ts';
+import { createEdge, EDGE_VERSION } from './edge.ts';
+import { createLogger } from './log.ts';
+import { createEdgeServer, inheritedSocketFd } from './server.ts';
+
+async function main(): Promise<number | undefined> {
+  let parsed;
+  try {
+    parsed = parseCli(process.argv.slice(2), {
+      env: process.env,
+      readFile: (p) => readFileSync(p, 'utf8'),
+      capabilityNames: capabilities.map((c) => c.name),
+    });
+  } catch (err) {
+    process.stderr.write(`homelab-edge: ${isHomelabError(err) ? err.message : String(err)}\n`);
+    return 2;
+  }
+  if (parsed.kind === 'help') {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (parsed.kind === 'version') {
+    process.stdout.write(`homelab-edge ${EDGE_VERSION}\n`);
+    return 0;
+  }
+  const options = parsed.options;
+  const log = createLogger({ level: options.logLevel });
+  const edge = await createEdge(options, { env: process.env, log });
+  const { server, activity } = createEdgeServer({
+    mcp: edge.mcp,
+    token: options.token,
+    allowedHosts: options.allowedHosts,
+    maxBodyBytes: options.maxBodyBytes,
+    log,
+    version: EDGE_VERSION,
+  });
+
+  const fd = inheritedSocketFd(process.env, process.pid);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    if (fd !== undefined) server.listen({ fd }, resolve);
+    else server.listen(options.port, options.host, resolve);
+  }).catch((err: NodeJS.ErrnoException) => {
+    const where = fd !== undefined ? 'the socket systemd passed' : `${options.host}:${options.port}`;
+    const hint = err.code === 'EADDRINUSE' ? ' (address in use: is another edge running?)' : err.code === 'EACCES' ? ' (permission denied)' : '';
+    log.error(`cannot listen on ${where}: ${err.code ?? err.message}${hint}`);
+    process.exit(1);
+  });
+  const addr = server.address();
+  const listening = fd !== undefined ? 'systemd socket' : typeof addr === 'object' && addr ? `${addr.address.includes(':') ? `[${addr.address}]` : addr.address}:${addr.port}` : String(addr);
+  log.info('homelab-edge listening', {
+    listen: listening,
+    version: EDGE_VERSION,
+    auth: options.token ? `bearer token from ${options.tokenSource}` : 'none (loopback only)',
+    capabilities: edge.report.map((c) => `${c.name}:${c.active ? 'on' : c.enabled ? 'unavailable' : 'off'}`).join(' '),
+  });
+  if (!options.token && isLoopback(options.host)) log.warn('no token: any local user can call this edge; use --token-file for anything but a test');
+
+  let stopping = false;
+  const stop = (why: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('stopping', { why });
+    server.close(() => process.exit(0));
+    server.closeIdleConnections();
+    // Calls still running get a grace period, then the process ends anyway.
+    setTimeout(() => process.exit(0), 10_000).unref();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+
+  if (fd !== undefined && options.idleExitSeconds > 0) {
+    // Socket activation: systemd keeps the listening socket and starts us again on the
+    // next connection, so an idle device runs no edge process at all.
+    const idleMs = options.idleExitSeconds * 1000;
+    setInterval(() => {
+      if (activity.inFlight === 0 && Date.now() - activity.last >= idleMs) stop(`idle for ${options.idleExitSeconds} s`);
+    }, Math.min(1000, idleMs)).unref();
+  }
+  return undefined;
+}
+
+main().then(
+  (code) => {
+    if (code !== undefined) process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`homelab-edge: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

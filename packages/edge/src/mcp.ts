@@ -1,0 +1,238 @@
+/**
+ * The edge's MCP surface, written by hand: tools only, stateless, JSON responses, both
+ * protocol eras on one URL. The SDK needs Node >= 20 and costs ~2x the idle memory and
+ * ~1 ms per call (reference/edge-footprint.md); the edge must run on Pi OS's Node 18 and
+ * idle in a few MB, so it speaks the small part of the protocol it needs itself. The hub
+ * keeps the SDK. Interoperability is proven by tests with the SDK v2 client in both eras
+ * and by the official conformance suite.
+ *
+ * Eras:
+ * - 2026-07-28 (modern): every request carries `_meta["io.modelcontextprotocol/protocolVersion"]`;
+ *   `server/discover` replaces `initialize`; `Mcp-Method`/`Mcp-Name` headers must match the
+ *   body; results carry `resultType`.
+ * - 2025-11-25 / 2025-06-18 / 2025-03-26 / 2024-11-05 (legacy): `initialize` negotiates a
+ *   version; no session is kept (every request stands alone, as in the SDK's stateless mode).
+ */
+import { HomelabError, isHomelabError } from '@homelab-mcp/core';
+import type { ToolContext, ToolDef, ToolOutput } from './capability.ts';
+import { validate } from './schema.ts';
+
+export const MODERN_VERSIONS = ['2026-07-28'] as const;
+export const LEGACY_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05'] as const;
+const META_VERSION = 'io.modelcontextprotocol/protocolVersion';
+const META_SERVER_INFO = 'io.modelcontextprotocol/serverInfo';
+
+/** JSON-RPC and MCP error codes the edge emits. */
+export const ErrorCode = {
+  ParseError: -32700,
+  InvalidRequest: -32600,
+  MethodNotFound: -32601,
+  InvalidParams: -32602,
+  InternalError: -32603,
+  HeaderMismatch: -32020,
+  UnsupportedProtocolVersion: -32022,
+} as const;
+
+export interface ServerInfo {
+  name: string;
+  version: string;
+  title?: string;
+}
+
+/** A tool as served: its definition plus, when its capability could not start, why. */
+export interface ServedTool {
+  def: ToolDef;
+  unavailable?: string;
+}
+
+export interface McpHandlerOptions {
+  serverInfo: ServerInfo;
+  instructions?: string;
+  tools: ServedTool[];
+  /** Builds the per-call context (signal, env). */
+  context(signal: AbortSignal): ToolContext;
+  /** Called after each tool call, for the log. */
+  onToolCall?(info: { name: string; ok: boolean; durationMs: number; era: 'modern' | 'legacy' }): void;
+}
+
+/** What to send back: an HTTP status and a JSON body, or nothing (202). */
+export interface McpReply {
+  status: number;
+  body?: unknown;
+}
+
+type JsonRpcId = string | number | null;
+interface JsonRpcRequest {
+  jsonrpc: '2.0';
+  id?: JsonRpcId;
+  method: string;
+  params?: Record<string, unknown>;
+}
+
+function errorReply(status: number, id: JsonRpcId, code: number, message: string, data?: unknown): McpReply {
+  return { status, body: { jsonrpc: '2.0', id, error: data === undefined ? { code, message } : { code, message, data } } };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Builds the request dispatcher. `handle(body, header)` takes the parsed JSON body and a
+ * header getter (lower-case names) and returns the reply.
+ *
+ * @example
+ * const mcp = createMcpHandler({ serverInfo, tools, context: (signal) => ({ env, signal }) });
+ * const reply = await mcp.handle(JSON.parse(body), (h) => req.headers[h]);
+ */
+export function createMcpHandler(opts: McpHandlerOptions) {
+  const byName = new Map(opts.tools.map((t) => [t.def.name, t]));
+  // The list never changes for the life of the process: build it once.
+  const toolList = opts.tools.map(({ def }) => ({
+    name: def.name,
+    ...(def.title ? { title: def.title } : {}),
+    description: def.description,
+    inputSchema: def.inputSchema,
+    annotations: def.annotations,
+  }));
+  const capabilities = { tools: { listChanged: false } };
+
+  async function callTool(params: Record<string, unknown>, signal: AbortSignal, era: 'modern' | 'legacy'): Promise<Record<string, unknown>> {
+    const name = params.name as string;
+    const tool = byName.get(name)!;
+    const started = performance.now();
+    let out: ToolOutput;
+    try {
+      if (tool.unavailable) throw new HomelabError('CAPABILITY_UNAVAILABLE', tool.unavailable);
+      const args = params.arguments ?? {};
+      const problems = validate(tool.def.inputSchema, args);
+      if (problems.length) throw new HomelabError('INVALID_ARGUMENTS', `Invalid arguments for ${name}: ${problems.join('; ')}`);
+      out = await tool.def.handler(args, opts.context(signal));
+    } catch (err) {
+      // Failures while running a tool are results the model can read, not protocol errors.
+      const message = isHomelabError(err) ? err.message : `${name} failed: ${err instanceof Error ? err.message : String(err)}`;
+      const code = isHomelabError(err) ? err.code : 'TOOL_FAILED';
+      out = { data: { error: { code, message } }, text: message, isError: true };
+    }
+    opts.onToolCall?.({ name, ok: !out.isError, durationMs: performance.now() - started, era });
+    return {
+      content: [{ type: 'text', text: out.text ?? JSON.stringify(out.data, null, 2) }],
+      structuredContent: out.data,
+      ...(out.isError ? { isError: true } : {}),
+    };
+  }
+
+  async function dispatch(req: JsonRpcRequest, era: 'modern' | 'legacy', signal: AbortSignal): Promise<McpReply> {
+    const id = req.id ?? null;
+    const params = req.params ?? {};
+    const ok = (result: Record<string, unknown>): McpReply => ({
+      status: 200,
+      body: {
+        jsonrpc: '2.0',
+        id,
+        result: era === 'modern' ? { ...result, resultType: 'complete', _meta: { [META_SERVER_INFO]: opts.serverInfo } } : result,
+      },
+    });
+    switch (req.method) {
+      case 'initialize': {
+        if (era === 'modern') break;
+        const requested = params.protocolVersion;
+        const protocolVersion = (LEGACY_VERSIONS as readonly unknown[]).includes(requested) ? (requested as string) : LEGACY_VERSIONS[0];
+        return ok({
+          protocolVersion,
+          capabilities,
+          serverInfo: opts.serverInfo,
+          ...(opts.instructions ? { instructions: opts.instructions } : {}),
+        });
+      }
+      case 'server/discover':
+        return ok({
+          supportedVersions: [...MODERN_VERSIONS],
+          capabilities,
+          ...(opts.instructions ? { instructions: opts.instructions } : {}),
+          ...(era === 'legacy' ? { serverInfo: opts.serverInfo } : {}),
+        });
+      case 'ping':
+        // Removed in 2026-07-28; still part of the legacy protocol.
+        if (era === 'legacy') return ok({});
+        break;
+      case 'tools/list':
+        return ok(era === 'modern' ? { tools: toolList, ttlMs: 60_000, cacheScope: 'private' } : { tools: toolList });
+      case 'tools/call': {
+        if (typeof params.name !== 'string') return errorReply(200, id, ErrorCode.InvalidParams, 'tools/call needs params.name (a string)');
+        if (!byName.has(params.name)) return errorReply(200, id, ErrorCode.InvalidParams, `Tool ${params.name} not found`);
+        if (params.arguments !== undefined && !isObject(params.arguments)) {
+          return errorReply(200, id, ErrorCode.InvalidParams, 'tools/call params.arguments must be an object');
+        }
+        return ok(await callTool(params, signal, era));
+      }
+    }
+    return errorReply(era === 'modern' ? 404 : 200, id, ErrorCode.MethodNotFound, `Method not found: ${req.method}`);
+  }
+
+  return {
+    /**
+     * Handles one parsed POST body. `header(name)` returns a request header by its
+     * lower-case name. `signal` aborts when the client disconnects.
+     */
+    async handle(body: unknown, header: (name: string) => string | undefined, signal: AbortSignal): Promise<McpReply> {
+      if (Array.isArray(body)) {
+        return errorReply(400, null, ErrorCode.InvalidRequest, 'JSON-RPC batches are not supported (removed in protocol 2025-06-18)');
+      }
+      if (!isObject(body) || body.jsonrpc !== '2.0' || typeof body.method !== 'string') {
+        // A response from the client (to a request we never send) is accepted and ignored.
+        if (isObject(body) && body.jsonrpc === '2.0' && ('result' in body || 'error' in body)) return { status: 202 };
+        return errorReply(400, null, ErrorCode.InvalidRequest, 'Invalid Request: expected a JSON-RPC 2.0 request object with a string "method"');
+      }
+      const req = body as unknown as JsonRpcRequest;
+      if (req.params !== undefined && !isObject(req.params)) {
+        return errorReply(400, req.id ?? null, ErrorCode.InvalidRequest, 'Invalid Request: "params" must be an object');
+      }
+      const isNotification = req.id === undefined;
+      const meta = isObject(req.params?._meta) ? req.params._meta : undefined;
+      const metaVersion = meta?.[META_VERSION];
+      const headerVersion = header('mcp-protocol-version');
+      const id = req.id ?? null;
+
+      if (metaVersion !== undefined) {
+        // 2026-07-28: the headers must agree with the body, so that intermediaries that
+        // route on headers cannot be shown one request and have another executed.
+        if (headerVersion !== undefined && headerVersion !== metaVersion) {
+          return errorReply(400, id, ErrorCode.HeaderMismatch, `Bad Request: the body names protocol version ${String(metaVersion)} but the MCP-Protocol-Version header names ${headerVersion}`);
+        }
+        if (!(MODERN_VERSIONS as readonly unknown[]).includes(metaVersion)) {
+          return errorReply(400, id, ErrorCode.UnsupportedProtocolVersion, `Unsupported protocol version: ${String(metaVersion)}`, {
+            supported: [...MODERN_VERSIONS, ...LEGACY_VERSIONS],
+            requested: metaVersion,
+          });
+        }
+        const methodHeader = header('mcp-method');
+        if (methodHeader !== req.method) {
+          return errorReply(400, id, ErrorCode.HeaderMismatch, `Bad Request: the body names method ${req.method} but the Mcp-Method header is ${methodHeader === undefined ? 'absent' : `"${methodHeader}"`}`);
+        }
+        if (req.method === 'tools/call') {
+          const nameHeader = header('mcp-name');
+          if (nameHeader !== req.params?.name) {
+            return errorReply(400, id, ErrorCode.HeaderMismatch, `Bad Request: the body names tool ${JSON.stringify(req.params?.name)} but the Mcp-Name header is ${nameHeader === undefined ? 'absent' : `"${nameHeader}"`}`);
+          }
+        }
+        if (isNotification) return { status: 202 };
+        return dispatch(req, 'modern', signal);
+      }
+
+      if (headerVersion !== undefined && !(LEGACY_VERSIONS as readonly string[]).includes(headerVersion)) {
+        const message = (MODERN_VERSIONS as readonly string[]).includes(headerVersion)
+          ? `Bad Request: protocol ${headerVersion} requires params._meta["${META_VERSION}"] on every request`
+          : `Bad Request: unsupported MCP-Protocol-Version ${headerVersion}`;
+        return errorReply(400, id, headerVersion === MODERN_VERSIONS[0] ? ErrorCode.HeaderMismatch : ErrorCode.UnsupportedProtocolVersion, message, {
+          supported: [...MODERN_VERSIONS, ...LEGACY_VERSIONS],
+          requested: headerVersion,
+        });
+      }
+      if (isNotification) return { status: 202 };
+      return dispatch(req, 'legacy', signal);
+    },
+  };
+}
+
+export type McpHandler = ReturnType<typeof createMcpHandler>;

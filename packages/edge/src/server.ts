@@ -1,0 +1,177 @@
+/**
+ * The edge's HTTP front: authentication, Host/Origin checks, body limit, `/healthz`,
+ * `/mcp`, and systemd socket activation with idle exit. Plain `node:http`: no framework,
+ * because every MB of idle memory counts on a Pi.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { bearerToken, safeEqual } from '@homelab-mcp/core';
+import type { Logger } from './log.ts';
+import type { McpHandler } from './mcp.ts';
+
+export interface EdgeServerOptions {
+  mcp: McpHandler;
+  token?: string;
+  /** Host header names accepted (without port); empty = any (when a token guards the edge). */
+  allowedHosts: string[];
+  maxBodyBytes: number;
+  log: Logger;
+  version: string;
+}
+
+const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]', '::1'];
+
+function hostName(hostHeader: string): string {
+  // "[::1]:8222" -> "[::1]", "pi.lan:8222" -> "pi.lan"
+  if (hostHeader.startsWith('[')) return hostHeader.slice(0, hostHeader.indexOf(']') + 1).toLowerCase();
+  const i = hostHeader.indexOf(':');
+  return (i >= 0 ? hostHeader.slice(0, i) : hostHeader).toLowerCase();
+}
+
+function send(res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void {
+  if (body === undefined) {
+    res.writeHead(status, headers).end();
+    return;
+  }
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers }).end(text);
+}
+
+/** Reads the body up to `limit` bytes; resolves undefined (and answers 413) past it. */
+function readBody(req: IncomingMessage, res: ServerResponse, limit: number): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
+    const declared = Number(req.headers['content-length']);
+    if (declared > limit) {
+      send(res, 413, { jsonrpc: '2.0', id: null, error: { code: -32600, message: `Request body too large: limit is ${limit} bytes` } }, { connection: 'close' });
+      req.resume();
+      resolve(undefined);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (c: Buffer) => {
+      if (over) return;
+      size += c.length;
+      if (size > limit) {
+        over = true;
+        send(res, 413, { jsonrpc: '2.0', id: null, error: { code: -32600, message: `Request body too large: limit is ${limit} bytes` } }, { connection: 'close' });
+        resolve(undefined);
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => !over && resolve(Buffer.concat(chunks)));
+    req.on('error', () => !over && resolve(undefined));
+  });
+}
+
+/**
+ * Creates the HTTP server. `activity` counts requests in flight and the time of the last
+ * one, for idle exit.
+ *
+ * @example
+ * const { server } = createEdgeServer({ mcp, token, allowedHosts: [], maxBodyBytes: 8 << 20, log, version });
+ * server.listen(8222, '127.0.0.1');
+ */
+export function createEdgeServer(opts: EdgeServerOptions): { server: Server; activity: { inFlight: number; last: number } } {
+  const activity = { inFlight: 0, last: Date.now() };
+  const allowed = new Set(opts.allowedHosts.map((h) => h.toLowerCase()));
+  if (!opts.token && allowed.size === 0) for (const n of LOOPBACK_NAMES) allowed.add(n);
+
+  const server = createServer(async (req, res) => {
+    activity.inFlight++;
+    activity.last = Date.now();
+    res.on('close', () => {
+      activity.inFlight--;
+      activity.last = Date.now();
+    });
+    try {
+      await route(req, res);
+    } catch (err) {
+      opts.log.error('request failed', { err: err instanceof Error ? err.message : String(err) });
+      if (!res.headersSent) send(res, 500, { jsonrpc: '2.0', id: null, error: { code: -32603, message: 'Internal error' } });
+      else res.destroy();
+    }
+  });
+  // Tool calls can run for minutes; the request itself must still arrive promptly.
+  server.requestTimeout = 60_000;
+  server.headersTimeout = 30_000;
+  server.keepAliveTimeout = 65_000;
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    if (allowed.size > 0 && !allowed.has(hostName(req.headers.host ?? ''))) {
+      // DNS rebinding: a browser page on another name resolving to this address.
+      send(res, 403, { error: 'forbidden host' });
+      return;
+    }
+    const origin = req.headers.origin;
+    if (origin !== undefined && allowed.size > 0) {
+      let originHost = '';
+      try {
+        originHost = new URL(origin).host;
+      } catch {
+        // Unparseable origin: refused below.
+      }
+      if (!allowed.has(hostName(originHost))) {
+        send(res, 403, { error: 'forbidden origin' });
+        return;
+      }
+    }
+    if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
+      send(res, 200, { status: 'ok', version: opts.version });
+      return;
+    }
+    if (path !== '/mcp') {
+      send(res, 404, { error: 'not found' });
+      return;
+    }
+    if (opts.token) {
+      const presented = bearerToken(req.headers.authorization);
+      if (presented === undefined || !safeEqual(presented, opts.token)) {
+        // A bare 401: no hint about what was wrong, and no OAuth metadata (clients such as
+        // Claude Code would then ignore the static bearer header they were given).
+        req.resume();
+        send(res, 401);
+        return;
+      }
+    }
+    if (req.method !== 'POST') {
+      // Stateless server: no GET stream to open and no session to DELETE.
+      send(res, 405, { jsonrpc: '2.0', id: null, error: { code: -32000, message: 'Method not allowed: this server is stateless; use POST' } }, { allow: 'POST' });
+      return;
+    }
+    const raw = await readBody(req, res, opts.maxBodyBytes);
+    if (raw === undefined) return;
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch {
+      send(res, 400, { jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error: the body is not valid JSON' } });
+      return;
+    }
+    const ac = new AbortController();
+    // The response closing before we answered means the client went away: stop the work.
+    res.on('close', () => {
+      if (!res.writableFinished) ac.abort();
+    });
+    const reply = await opts.mcp.handle(body, (h) => {
+      const v = req.headers[h];
+      return Array.isArray(v) ? v[0] : v;
+    }, ac.signal);
+    if (res.destroyed) return;
+    send(res, reply.status, reply.body);
+  }
+
+  return { server, activity };
+}
+
+/**
+ * The listening socket systemd passed (socket activation), or undefined.
+ * systemd sets LISTEN_PID to our pid and LISTEN_FDS to the count; the first is fd 3.
+ */
+export function inheritedSocketFd(env: NodeJS.ProcessEnv, pid: number): number | undefined {
+  if (!env.LISTEN_FDS || Number(env.LISTEN_FDS) < 1) return undefined;
+  if (env.LISTEN_PID !== undefined && Number(env.LISTEN_PID) !== pid) return undefined;
+  return 3;
+}

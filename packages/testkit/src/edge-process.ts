@@ -1,0 +1,105 @@
+/**
+ * Starts the real, bundled edge (`packages/edge/dist/homelab-edge.mjs`) as a child process
+ * on 127.0.0.1 port 0 and tells the test where it listens. Stopped by its own PID.
+ *
+ * @example
+ * await using edge = await startEdgeProcess();
+ * const client = await connectClient(edge.url, edge.token, 'modern');
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const EDGE_BUNDLE = fileURLToPath(new URL('../../edge/dist/homelab-edge.mjs', import.meta.url));
+
+export interface EdgeProcess {
+  /** The MCP endpoint, `http://127.0.0.1:PORT/mcp`. */
+  url: string;
+  /** `http://127.0.0.1:PORT`. */
+  base: string;
+  port: number;
+  /** The bearer token, or undefined when started without one. */
+  token: string | undefined;
+  child: ChildProcess;
+  /** Everything the edge wrote to stderr so far (its JSON log lines). */
+  logs(): string;
+  stop(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export interface StartEdgeOptions {
+  /** Extra CLI arguments. */
+  args?: string[];
+  /** Extra environment. */
+  env?: NodeJS.ProcessEnv;
+  /** A token to use; `null` for none; default: a fresh random one. */
+  token?: string | null;
+  /** The node binary (to run the bundle on another Node version). */
+  node?: string;
+  /** Node flags before the script. */
+  nodeFlags?: string[];
+  /** Listen address; default 127.0.0.1:0. */
+  listen?: string;
+  /** Milliseconds to wait for the edge to listen. */
+  timeoutMs?: number;
+}
+
+export async function startEdgeProcess(opts: StartEdgeOptions = {}): Promise<EdgeProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'homelab-edge-test-'));
+  const token = opts.token === null ? undefined : (opts.token ?? randomBytes(24).toString('hex'));
+  const args = [...(opts.nodeFlags ?? []), EDGE_BUNDLE, '--listen', opts.listen ?? '127.0.0.1:0'];
+  if (token) {
+    const tokenFile = join(dir, 'token');
+    writeFileSync(tokenFile, token + '\n', { mode: 0o600 });
+    args.push('--token-file', tokenFile);
+  }
+  args.push(...(opts.args ?? []));
+  const child = spawn(opts.node ?? process.execPath, args, {
+    env: { ...process.env, HOMELAB_EDGE_TOKEN: '', ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  let exited = false;
+  const exitPromise = new Promise<void>((resolve) => child.once('exit', () => {
+    exited = true;
+    resolve();
+  }));
+  child.stdout!.resume();
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`edge did not start within ${opts.timeoutMs ?? 10_000} ms:\n${stderr}`)), opts.timeoutMs ?? 10_000);
+    child.stderr!.on('data', (b: Buffer) => {
+      stderr += b.toString();
+      const m = /"listen":"[^"]*:(\d+)"/.exec(stderr);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    });
+    child.once('exit', (code, sig) => {
+      clearTimeout(timer);
+      reject(new Error(`edge exited (${code ?? sig}) before listening:\n${stderr}`));
+    });
+  });
+  const stop = async () => {
+    if (!exited) {
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exitPromise;
+      clearTimeout(t);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return {
+    url: `http://127.0.0.1:${port}/mcp`,
+    base: `http://127.0.0.1:${port}`,
+    port,
+    token,
+    child,
+    logs: () => stderr,
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}

@@ -1,0 +1,3 @@
+export { startEdgeProcess, EDGE_BUNDLE, type EdgeProcess, type StartEdgeOptions } from './edge-process.ts';
+export { connectClient, resultText, type Era } from './mcp-client.ts';
+export { isAlive } from './process.ts';
