@@ -206,8 +206,10 @@ describe('HTTP surface', () => {
 
   it('enforces the protocol headers of 2026-07-28', async () => {
     const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
-    const post = (headers: Record<string, string>, body: unknown) =>
-      fetch(edge.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${edge.token}`, ...headers }, body: JSON.stringify(body) });
+    const post = async (headers: Record<string, string>, body: unknown) => {
+      const r = await fetch(edge.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${edge.token}`, ...headers }, body: JSON.stringify(body) });
+      return { status: r.status, json: async () => (await r.json()) as any };
+    };
     const call = { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'get_env', arguments: { key: 'HOME' }, _meta: meta } };
     const mismatch = await post({ 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'run_command' }, call);
     expect(mismatch.status).toBe(400);

@@ -1,0 +1,71 @@
+/**
+ * `status`: one read-only tool, `get_status`, that tells what this device is and how it is doing
+ * (model, OS, load, memory, disks, temperatures, network, listening ports, active capabilities).
+ * It reads /proc, /sys and os-release only, so it works on every Linux device without extra
+ * binaries; the parsers and the collector live in `status/`.
+ */
+import { join, resolve } from 'node:path';
+import { defineCapability, defineTool, type EdgeEnv } from '../capability.ts';
+import { readBounded } from './status/read-bounded.ts';
+import { collectStatus, type CapabilityReport } from './status/collect.ts';
+import { formatStatusText } from './status/summary.ts';
+
+export type { CapabilityReport } from './status/collect.ts';
+
+let capabilityReport: (() => CapabilityReport[]) | undefined;
+
+/**
+ * Tells `get_status` how to list the edge's capabilities; the server wiring calls it once it has
+ * probed them (this file cannot import the capability list: that list imports this file).
+ * @example setCapabilityReport(() => caps.map((c) => ({ name: c.name, enabled, active, reason })))
+ */
+export function setCapabilityReport(fn: (() => CapabilityReport[]) | undefined): void {
+  capabilityReport = fn;
+}
+
+/**
+ * The /etc that belongs with `procRoot`: `/etc` for the real `/proc`, else the `etc` beside it,
+ * so a fixture tree `X/{proc,sys,etc}` is read whole. EdgeEnv has no etcRoot of its own.
+ * @example deriveEtcRoot('/tmp/pi/proc') // '/tmp/pi/etc'
+ */
+export function deriveEtcRoot(procRoot: string): string {
+  return resolve(procRoot) === '/proc' ? '/etc' : join(procRoot, '..', 'etc');
+}
+
+/** `get_status`: hostname, OS, board, CPU, memory, disks, temperatures, network, ports, capabilities. */
+export const getStatusTool = defineTool<Record<string, never>>({
+  name: 'get_status',
+  title: 'Device status',
+  description:
+    'Status of this device: hostname, OS and kernel, board model, CPU count and usage, load, memory and swap, ' +
+    'disk usage per mount, temperatures, uptime, network interfaces with addresses, listening TCP ports, and ' +
+    'which edge capabilities are active (or why not). Sections that cannot be read are listed in `errors`.',
+  inputSchema: { type: 'object', properties: {}, additionalProperties: false },
+  annotations: { title: 'Device status', readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  async handler(_args, ctx) {
+    const report = await collectStatus({
+      procRoot: ctx.env.procRoot,
+      sysRoot: ctx.env.sysRoot,
+      etcRoot: deriveEtcRoot(ctx.env.procRoot),
+      capabilities: capabilityReport?.(),
+      signal: ctx.signal,
+    });
+    return { data: { ...report }, text: formatStatusText(report) };
+  },
+});
+
+/** The `status` capability; on by default, since it only reads /proc and /sys. */
+export const status = defineCapability({
+  name: 'status',
+  description: 'Read-only device status from /proc and /sys: load, memory, disks, temperatures, network, ports.',
+  enabledByDefault: true,
+  async probe(env: EdgeEnv) {
+    try {
+      await readBounded(join(env.procRoot, 'stat'));
+      return { ok: true };
+    } catch (err) {
+      return { ok: false, reason: `cannot read ${join(env.procRoot, 'stat')}: ${err instanceof Error ? err.message : String(err)}` };
+    }
+  },
+  tools: [getStatusTool],
+});

@@ -1,0 +1,293 @@
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import * as os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { collectStatus, type CollectStatusOptions, type NetworkInterfacesFn } from './collect.ts';
+import type { StatfsLike } from './mounts.ts';
+import { formatStatusText } from './summary.ts';
+
+const fixtures = fileURLToPath(new URL('./__fixtures__/', import.meta.url));
+const tree = (dir: string) => ({ procRoot: join(dir, 'proc'), sysRoot: join(dir, 'sys'), etcRoot: join(dir, 'etc') });
+const PI = join(fixtures, 'raspberry-pi-4');
+const VM = join(fixtures, 'x86-vm');
+
+// A 32 GB SD card, its boot partition and a 1 TB USB disk; fstype-agnostic, keyed by mountpoint.
+const PI_DISKS: Record<string, StatfsLike> = {
+  '/': { bsize: 4096, blocks: 7_600_000, bfree: 3_900_000, bavail: 3_590_000 },
+  '/boot/firmware': { bsize: 4096, blocks: 130_554, bfree: 113_400, bavail: 113_400 },
+  '/mnt/usb backup': { bsize: 4096, blocks: 244_190_000, bfree: 122_095_000, bavail: 109_885_500 },
+};
+const fakeStatfs = (disks: Record<string, StatfsLike>) => async (path: string) => {
+  const s = disks[path];
+  if (!s) throw Object.assign(new Error(`ENOENT: no such file or directory, statfs '${path}'`), { code: 'ENOENT' });
+  return s;
+};
+const piInterfaces: NetworkInterfacesFn = () => ({
+  lo: [{ address: '127.0.0.1', family: 'IPv4', cidr: '127.0.0.1/8', internal: true }],
+  eth0: [
+    { address: '192.168.1.100', family: 'IPv4', cidr: '192.168.1.100/24', internal: false },
+    { address: 'fe80::dea6:32ff:fe4f:8b12', family: 'IPv6', cidr: 'fe80::dea6:32ff:fe4f:8b12/64', internal: false },
+  ],
+});
+const piOptions = (over: Partial<CollectStatusOptions> = {}): CollectStatusOptions => ({
+  ...tree(PI),
+  statfs: fakeStatfs(PI_DISKS),
+  networkInterfaces: piInterfaces,
+  cpuSampleMs: 0,
+  ...over,
+});
+
+const temps: string[] = [];
+async function tempCopy(src: string): Promise<string> {
+  const dir = await mkdtemp(join(os.tmpdir(), 'status-test-'));
+  temps.push(dir);
+  await cp(src, dir, { recursive: true });
+  return dir;
+}
+async function tempTree(files: Record<string, string>): Promise<string> {
+  const dir = await mkdtemp(join(os.tmpdir(), 'status-test-'));
+  temps.push(dir);
+  for (const [p, text] of Object.entries(files)) {
+    await mkdir(dirname(join(dir, p)), { recursive: true });
+    await writeFile(join(dir, p), text);
+  }
+  return dir;
+}
+afterEach(async () => {
+  for (const d of temps.splice(0)) await rm(d, { recursive: true, force: true });
+});
+
+describe('collectStatus on a Raspberry Pi 4', () => {
+  it('reports what a user sees on the Pi', async () => {
+    const s = await collectStatus(piOptions({ capabilities: [{ name: 'status', enabled: true, active: true }] }));
+    expect(s.errors).toEqual({});
+    expect(s.hostname).toBe('pi4');
+    expect(s.os).toEqual({ prettyName: 'Debian GNU/Linux 12 (bookworm)', id: 'debian', versionId: '12', versionCodename: 'bookworm' });
+    expect(s.kernel).toMatchObject({ release: '6.6.51+rpt-rpi-v8', machine: 'aarch64' });
+    expect(s.board).toEqual({ model: 'Raspberry Pi 4 Model B Rev 1.4', source: 'device-tree', revision: 'd03114' });
+    expect(s.cpu).toEqual({ count: 4, models: ['Cortex-A72'], usagePercent: null, iowaitPercent: null, sampleMs: 0 });
+    expect(s.load).toEqual({ load1: 0.15, load5: 0.1, load15: 0.09, runnable: 1, tasks: 253 });
+    expect(s.memory?.percent).toBe(12.9);
+    expect(s.memory?.totalBytes).toBe(7998044 * 1024);
+    expect(s.swap).toMatchObject({ totalBytes: 102396 * 1024, usedBytes: 13056 * 1024 });
+    expect(s.disks).toEqual([
+      { mountpoint: '/', device: '/dev/mmcblk0p2', fstype: 'ext4', readOnly: false, totalBytes: 7_600_000 * 4096, usedBytes: 3_700_000 * 4096, availableBytes: 3_590_000 * 4096, percent: 50.8 },
+      { mountpoint: '/boot/firmware', device: '/dev/mmcblk0p1', fstype: 'vfat', readOnly: false, totalBytes: 130_554 * 4096, usedBytes: 17_154 * 4096, availableBytes: 113_400 * 4096, percent: 13.1 },
+      { mountpoint: '/mnt/usb backup', device: '/dev/sda1', fstype: 'ext4', readOnly: false, totalBytes: 244_190_000 * 4096, usedBytes: 122_095_000 * 4096, availableBytes: 109_885_500 * 4096, percent: 52.6 },
+    ]);
+    // hwmon0 (cpu_thermal) mirrors thermal_zone0: one sensor, listed once.
+    expect(s.temperatures).toEqual([{ sensor: 'cpu-thermal', celsius: 48.7, path: 'class/thermal/thermal_zone0/temp' }]);
+    expect(s.uptime?.seconds).toBe(351720.54);
+    expect(Date.parse(s.uptime!.bootedAt)).toBeLessThan(Date.now() - 351_000_000);
+    expect(s.network).toEqual([
+      {
+        name: 'eth0',
+        state: 'up',
+        mac: 'dc:a6:32:4f:8b:12',
+        mtu: 1500,
+        speedMbps: 1000,
+        addresses: [
+          { family: 'ipv4', address: '192.168.1.100', cidr: '192.168.1.100/24' },
+          { family: 'ipv6', address: 'fe80::dea6:32ff:fe4f:8b12', cidr: 'fe80::dea6:32ff:fe4f:8b12/64' },
+        ],
+      },
+      { name: 'wlan0', state: 'dormant', mac: 'dc:a6:32:4f:8b:13', mtu: 1500, speedMbps: null, addresses: [] },
+    ]);
+    expect(s.listening).toEqual([
+      { family: 'ipv4', address: '0.0.0.0', port: 22 },
+      { family: 'ipv6', address: '::', port: 22 },
+      { family: 'ipv6', address: '::', port: 8222 },
+    ]);
+    expect([...new Set(s.listening!.map((l) => l.port))]).toEqual([22, 8222]);
+    expect(s.capabilities).toEqual([{ name: 'status', enabled: true, active: true }]);
+
+    const text = formatStatusText(s);
+    expect(text).toContain('pi4: Raspberry Pi 4 Model B Rev 1.4, Debian GNU/Linux 12 (bookworm), Linux 6.6.51+rpt-rpi-v8 aarch64');
+    expect(text).toContain('up 4d 1h 42m; load 0.15 0.10 0.09; 4 CPUs Cortex-A72; 48.7 °C (cpu-thermal)');
+    expect(text).toContain('memory 1009.3 MiB of 7.6 GiB used (12.9%); swap 12.8 MiB of 100.0 MiB');
+    expect(text).toContain('disks: / 50.8% of 29.0 GiB, /boot/firmware 13.1% of 510.0 MiB, /mnt/usb backup 52.6% of 931.5 GiB');
+    expect(text).toContain('network: eth0 up 192.168.1.100/24, wlan0 dormant');
+    expect(text).toContain('listening tcp: 22, 8222');
+    expect(text.split('\n').length).toBeLessThanOrEqual(9);
+  });
+
+  it('measures CPU usage between two /proc/stat samples', async () => {
+    const dir = await tempCopy(PI);
+    const stat = join(dir, 'proc/stat');
+    const first = await readFile(stat, 'utf8');
+    // 400 ticks on four cores: 20 user + 8 system busy, 4 in iowait, the rest idle.
+    const later = first.replace('cpu  1403422 2150 612877 137418851 84260', 'cpu  1403442 2150 612885 137419219 84264');
+    let waited = -1;
+    const s = await collectStatus({
+      ...piOptions(tree(dir)),
+      cpuSampleMs: 250,
+      sleep: async (ms) => {
+        waited = ms;
+        await writeFile(stat, later);
+      },
+    });
+    expect(waited).toBe(250);
+    expect(s.cpu).toMatchObject({ count: 4, usagePercent: 7, iowaitPercent: 1, sampleMs: 250 });
+    expect(formatStatusText(s)).toContain('4 CPUs Cortex-A72, 7% busy');
+  });
+
+  it('reports a missing /sys in errors and still returns everything read from /proc', async () => {
+    const s = await collectStatus(piOptions({ sysRoot: join(PI, 'no-such-sys') }));
+    expect(Object.keys(s.errors).sort()).toEqual(['network', 'temperatures']);
+    expect(s.errors.temperatures).toMatch(/no thermal zones or hwmon sensors: ENOENT/);
+    expect(s.temperatures).toBeNull();
+    expect(s.network).toBeNull();
+    expect(s.board?.model).toBe('Raspberry Pi 4 Model B Rev 1.4');
+    expect(s.memory?.percent).toBe(12.9);
+    expect(s.listening?.map((l) => l.port)).toEqual([22, 22, 8222]);
+    expect(formatStatusText(s)).toMatch(/incomplete: .*temperatures: no thermal zones/);
+  });
+
+  it('falls back to the hwmon sensor when there are no thermal zones', async () => {
+    const dir = await tempCopy(PI);
+    await rm(join(dir, 'sys/class/thermal'), { recursive: true });
+    const s = await collectStatus(piOptions(tree(dir)));
+    expect(s.errors).toEqual({});
+    expect(s.temperatures).toEqual([{ sensor: 'cpu_thermal', celsius: 48.7, path: 'class/hwmon/hwmon0/temp1_input' }]);
+  });
+
+  it('reports a failing statfs in errors and keeps the other disks', async () => {
+    const s = await collectStatus(
+      piOptions({
+        statfs: async (p) => {
+          if (p === '/boot/firmware') throw new Error('EIO: i/o error, statfs');
+          return PI_DISKS[p]!;
+        },
+      }),
+    );
+    expect(s.errors).toEqual({ disks: '/boot/firmware: EIO: i/o error, statfs' });
+    expect(s.disks?.map((d) => d.mountpoint)).toEqual(['/', '/mnt/usb backup']);
+    expect(s.memory).not.toBeNull();
+    expect(s.hostname).toBe('pi4');
+  });
+
+  it('gives up on a hung mount and does not stat it again while the first call hangs', async () => {
+    let release: () => void = () => {};
+    const hung = new Promise<void>((r) => (release = r));
+    let calls = 0;
+    const statfs = async (p: string): Promise<StatfsLike> => {
+      if (p === '/mnt/usb backup') {
+        calls++;
+        await hung;
+      }
+      return PI_DISKS[p]!;
+    };
+    const first = await collectStatus(piOptions({ statfs, statfsTimeoutMs: 50 }));
+    expect(first.errors.disks).toBe('/mnt/usb backup: statfs timed out after 50 ms');
+    expect(first.disks?.map((d) => d.mountpoint)).toEqual(['/', '/boot/firmware']);
+    const second = await collectStatus(piOptions({ statfs, statfsTimeoutMs: 50 }));
+    expect(second.errors.disks).toMatch(/\/mnt\/usb backup: an earlier statfs has not returned yet/);
+    expect(calls).toBe(1);
+    release();
+    await new Promise((r) => setTimeout(r, 10));
+    const third = await collectStatus(piOptions({ statfs, statfsTimeoutMs: 50 }));
+    expect(third.errors).toEqual({});
+    expect(calls).toBe(2);
+  });
+
+  it('reports a section that takes too long and returns the rest', async () => {
+    const s = await collectStatus(piOptions({ sectionTimeoutMs: 100, cpuSampleMs: 10, sleep: () => new Promise(() => {}) }));
+    expect(s.errors).toEqual({ cpu: 'timed out after 100 ms' });
+    expect(s.cpu).toBeNull();
+    expect(s.load?.load1).toBe(0.15);
+  });
+});
+
+describe('collectStatus on the x86 VM capture', () => {
+  it('reports a VM without board model, sensors or swap', async () => {
+    const s = await collectStatus({
+      ...tree(VM),
+      statfs: fakeStatfs({ '/': { bsize: 4096, blocks: 2_621_440, bfree: 2_000_000, bavail: 1_900_000 } }),
+      networkInterfaces: () => ({ eth0: [{ address: '10.0.2.15', family: 'IPv4', cidr: '10.0.2.15/24', internal: false }] }),
+      cpuSampleMs: 0,
+    });
+    expect(s.errors).toEqual({});
+    expect(s.hostname).toBe('vm');
+    expect(s.os?.prettyName).toBe('Debian GNU/Linux 12 (bookworm)');
+    expect(s.kernel).toMatchObject({ release: '6.18.44-fc-v445', machine: 'x86_64' });
+    expect(s.board).toBeNull();
+    expect(s.cpu).toMatchObject({ count: 2, models: ['Intel(R) Xeon(R) Processor'] });
+    expect(s.swap?.totalBytes).toBe(0);
+    expect(s.disks).toEqual([expect.objectContaining({ mountpoint: '/', device: '/dev/vda', fstype: 'ext4', percent: 24.6 })]);
+    expect(s.temperatures).toEqual([]);
+    // virtio reports speed -1 and ifb0 has none: both unknown.
+    expect(s.network?.map((n) => [n.name, n.state, n.speedMbps, n.addresses.length])).toEqual([
+      ['eth0', 'up', null, 1],
+      ['ifb0', 'down', null, 0],
+    ]);
+    expect(s.listening).toEqual([{ family: 'ipv4', address: '0.0.0.0', port: 2024 }]);
+    expect(s.capabilities).toBeNull();
+    const text = formatStatusText(s);
+    expect(text).not.toContain('swap');
+    expect(text).toContain('listening tcp: 2024');
+  });
+
+  it('names an x86 box from DMI, skipping firmware placeholders', async () => {
+    const qemu = await tempTree({ 'sys/class/dmi/id/sys_vendor': 'QEMU\n', 'sys/class/dmi/id/product_name': 'Standard PC (Q35 + ICH9, 2009)\n' });
+    const a = await collectStatus({ ...tree(VM), sysRoot: join(qemu, 'sys'), statfs: fakeStatfs({}), cpuSampleMs: 0 });
+    expect(a.board).toEqual({ model: 'QEMU Standard PC (Q35 + ICH9, 2009)', source: 'dmi' });
+
+    const asrock = await tempTree({
+      'sys/class/dmi/id/sys_vendor': 'To Be Filled By O.E.M.\n',
+      'sys/class/dmi/id/product_name': 'To Be Filled By O.E.M.\n',
+      'sys/class/dmi/id/board_vendor': 'ASRock\n',
+      'sys/class/dmi/id/board_name': 'J4125-ITX\n',
+    });
+    const b = await collectStatus({ ...tree(VM), sysRoot: join(asrock, 'sys'), statfs: fakeStatfs({}), cpuSampleMs: 0 });
+    expect(b.board).toEqual({ model: 'ASRock J4125-ITX', source: 'dmi' });
+  });
+
+  it('reads labelled hwmon sensors next to a thermal zone', async () => {
+    const dir = await tempTree({
+      'sys/class/thermal/thermal_zone0/type': 'x86_pkg_temp\n',
+      'sys/class/thermal/thermal_zone0/temp': '51000\n',
+      'sys/class/hwmon/hwmon1/name': 'coretemp\n',
+      'sys/class/hwmon/hwmon1/temp1_input': '51000\n',
+      'sys/class/hwmon/hwmon1/temp1_label': 'Package id 0\n',
+      'sys/class/hwmon/hwmon1/temp2_input': '47000\n',
+      'sys/class/hwmon/hwmon1/temp2_label': 'Core 0\n',
+      'sys/class/hwmon/hwmon10/name': 'nvme\n',
+      'sys/class/hwmon/hwmon10/temp1_input': '38850\n',
+      'sys/class/hwmon/hwmon10/temp1_label': 'Composite\n',
+      'sys/class/hwmon/hwmon2/name': 'acpitz\n',
+      'sys/class/hwmon/hwmon2/temp1_input': '27800\n',
+      'sys/class/hwmon/hwmon2/temp2_input': '29800\n',
+    });
+    const s = await collectStatus({ ...tree(VM), sysRoot: join(dir, 'sys'), statfs: fakeStatfs({}), cpuSampleMs: 0 });
+    expect(s.temperatures).toEqual([
+      { sensor: 'x86_pkg_temp', celsius: 51, path: 'class/thermal/thermal_zone0/temp' },
+      { sensor: 'coretemp Package id 0', celsius: 51, path: 'class/hwmon/hwmon1/temp1_input' },
+      { sensor: 'coretemp Core 0', celsius: 47, path: 'class/hwmon/hwmon1/temp2_input' },
+      { sensor: 'acpitz temp1', celsius: 27.8, path: 'class/hwmon/hwmon2/temp1_input' },
+      { sensor: 'acpitz temp2', celsius: 29.8, path: 'class/hwmon/hwmon2/temp2_input' },
+      { sensor: 'nvme Composite', celsius: 38.9, path: 'class/hwmon/hwmon10/temp1_input' },
+    ]);
+  });
+
+  it('falls back to /usr/lib/os-release beside etc', async () => {
+    const dir = await tempTree({ 'etc/hostname': 'x\n', 'usr/lib/os-release': 'PRETTY_NAME="Alpine Linux v3.20"\nID=alpine\nVERSION_ID=3.20.3\n' });
+    const s = await collectStatus({ ...tree(VM), etcRoot: join(dir, 'etc'), statfs: fakeStatfs({}), cpuSampleMs: 0 });
+    expect(s.os).toEqual({ prettyName: 'Alpine Linux v3.20', id: 'alpine', versionId: '3.20.3', versionCodename: null });
+  });
+});
+
+describe('collectStatus on this machine', () => {
+  it('reads the real /proc and /sys', async () => {
+    const s = await collectStatus();
+    expect(s.hostname).toBe(os.hostname());
+    expect(s.disks?.length).toBeGreaterThanOrEqual(1);
+    expect(s.disks?.every((d) => d.totalBytes > 0)).toBe(true);
+    expect(s.cpu?.count).toBe(os.cpus().length);
+    expect(s.memory?.totalBytes).toBe(os.totalmem());
+    expect(s.uptime?.seconds).toBeGreaterThan(0);
+    expect(s.os?.prettyName).toBeTruthy();
+    expect(s.errors.hostname).toBeUndefined();
+    expect(s.errors.memory).toBeUndefined();
+  });
+});

@@ -1,0 +1,72 @@
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { EdgeEnv, ToolContext } from '../../capability.ts';
+import { createLogger } from '../../log.ts';
+import { deriveEtcRoot, getStatusTool, setCapabilityReport, status } from '../status.ts';
+
+const PI = fileURLToPath(new URL('./__fixtures__/raspberry-pi-4/', import.meta.url));
+
+function context(procRoot: string, sysRoot: string): ToolContext {
+  const env: EdgeEnv = {
+    procRoot,
+    sysRoot,
+    roots: { lexical: ['/'], real: ['/'] },
+    maxOutputBytes: 1 << 20,
+    childEnv: {},
+    run: () => Promise.reject(new Error('get_status runs no commands')),
+    log: createLogger({ level: 'silent' }),
+  };
+  return { env, signal: new AbortController().signal };
+}
+
+afterEach(() => setCapabilityReport(undefined));
+
+describe('status capability', () => {
+  it('declares a read-only, idempotent get_status without arguments', () => {
+    expect(status.name).toBe('status');
+    expect(status.enabledByDefault).toBe(true);
+    expect(status.tools.map((t) => t.name)).toEqual(['get_status']);
+    expect(getStatusTool.inputSchema).toEqual({ type: 'object', properties: {}, additionalProperties: false });
+    expect(getStatusTool.annotations).toMatchObject({ readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false });
+  });
+
+  it('probes /proc/stat', async () => {
+    expect(await status.probe(context('/proc', '/sys').env)).toEqual({ ok: true });
+    const r = await status.probe(context('/nonexistent/proc', '/sys').env);
+    expect(r).toMatchObject({ ok: false, reason: expect.stringContaining('cannot read /nonexistent/proc/stat') });
+  });
+
+  it('derives etc from a fixture tree, /etc for the real /proc', () => {
+    expect(deriveEtcRoot('/proc')).toBe('/etc');
+    expect(deriveEtcRoot('/proc/')).toBe('/etc');
+    expect(deriveEtcRoot('/srv/pi/proc')).toBe('/srv/pi/etc');
+  });
+
+  it('answers with the fixture Pi, its os-release, and the capability report', async () => {
+    setCapabilityReport(() => [
+      { name: 'status', enabled: true, active: true },
+      { name: 'gpio', enabled: true, active: false, reason: 'no /dev/gpiochip0' },
+    ]);
+    const out = await getStatusTool.handler({}, context(join(PI, 'proc'), join(PI, 'sys')));
+    expect(out.data.hostname).toBe('pi4');
+    expect(out.data.board).toMatchObject({ model: 'Raspberry Pi 4 Model B Rev 1.4' });
+    expect(out.data.os).toMatchObject({ prettyName: 'Debian GNU/Linux 12 (bookworm)' });
+    expect(out.data.capabilities).toEqual([
+      { name: 'status', enabled: true, active: true },
+      { name: 'gpio', enabled: true, active: false, reason: 'no /dev/gpiochip0' },
+    ]);
+    expect(out.text).toContain('capabilities: status; not active: gpio (no /dev/gpiochip0)');
+    // The fixture's mounts are statted on this machine, where /boot/firmware does not exist.
+    expect(out.data.errors).toHaveProperty('disks');
+    expect(JSON.parse(JSON.stringify(out.data))).toEqual(out.data);
+  });
+
+  it('answers on this machine', async () => {
+    const out = await getStatusTool.handler({}, context('/proc', '/sys'));
+    expect(typeof out.data.hostname).toBe('string');
+    expect((out.data.disks as unknown[]).length).toBeGreaterThan(0);
+    expect(out.data.capabilities).toBeNull();
+    expect(out.text!.split('\n')[0]).toContain(out.data.hostname as string);
+  });
+});
