@@ -33,6 +33,16 @@ export interface ToolAnnotations {
   openWorldHint?: boolean;
 }
 
+/** Whether one capability of this edge is enabled and working, as its probe found. */
+export interface CapabilityReport {
+  name: string;
+  enabled: boolean;
+  /** Enabled and its probe passed. */
+  active: boolean;
+  /** Why it is disabled or inactive. */
+  reason?: string;
+}
+
 /** Everything a tool may use; built once by `main.ts` from flags and config. */
 export interface EdgeEnv {
   /** Root of the proc filesystem, `/proc` unless a test points it at a fixture tree. */
@@ -48,6 +58,8 @@ export interface EdgeEnv {
   /** Runs a program (no shell) with a deadline and capped output; tests may replace it. */
   run(opts: RunOptions): Promise<RunResult>;
   log: Logger;
+  /** The capabilities of this edge and their probe results (for `get_status`). */
+  capabilities(): CapabilityReport[];
 }
 
 /** What a tool handler gets besides its arguments. */

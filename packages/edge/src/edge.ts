@@ -4,9 +4,8 @@
  * by the hub for its in-process `local` node.
  */
 import { hostname } from 'node:os';
-import type { Capability, EdgeEnv, ToolContext } from './capability.ts';
+import type { Capability, CapabilityReport, EdgeEnv, ToolContext } from './capability.ts';
 import { capabilities as allCapabilities } from './capabilities/index.ts';
-import { setCapabilityReport, type CapabilityReport } from './capabilities/status.ts';
 import type { EdgeOptions } from './cli.ts';
 import { runProcess } from './exec.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -39,6 +38,7 @@ export async function createEdge(
   const log = deps.log ?? createLogger({ level: options.logLevel });
   const childEnv: NodeJS.ProcessEnv = { ...deps.env };
   for (const k of PRIVATE_ENV) delete childEnv[k];
+  const report: CapabilityReport[] = [];
   const env: EdgeEnv = {
     procRoot: options.procRoot,
     sysRoot: options.sysRoot,
@@ -47,9 +47,9 @@ export async function createEdge(
     childEnv,
     run: runProcess,
     log,
+    capabilities: () => report,
   };
 
-  const report: CapabilityReport[] = [];
   const tools: ServedTool[] = [];
   const caps = deps.capabilities ?? allCapabilities;
   // Probes run in parallel: start-up time is a target (cold start to first answer).
@@ -70,7 +70,6 @@ export async function createEdge(
     if (!result.ok) log.warn('capability not active', { capability: cap.name, reason: result.reason });
     for (const def of cap.tools) tools.push(result.ok ? { def } : { def, unavailable: `${def.name} is not available on this node: ${result.reason}` });
   }
-  setCapabilityReport(() => report);
 
   const node = options.nodeName ?? hostname();
   const mcp = createMcpHandler({

@@ -58,8 +58,8 @@ describe.each<Era>(['modern', 'legacy'])('SDK v2 client, %s era', (era) => {
     await using client = await connectClient(edge.url, edge.token, era);
     const r = await call(client, 'run_command', { cmd: 'echo out; echo err >&2; exit 3' });
     expect(r.isError).toBeFalsy();
-    expect(r.structuredContent).toMatchObject({ exit_code: 3, stdout: 'out\n', stderr: 'err\n', timed_out: false, truncated: false });
-    expect(r.structuredContent.duration_ms).toBeGreaterThan(0);
+    expect(r.structuredContent).toMatchObject({ exitCode: 3, stdout: 'out\n', stderr: 'err\n', timedOut: false, truncated: false });
+    expect(r.structuredContent.durationMs).toBeGreaterThan(0);
     expect(resultText(r)).toMatch(/^exit 3 in/);
   });
 
@@ -78,7 +78,7 @@ describe('run_command limits', () => {
     const started = Date.now();
     const r = await call(client, 'run_command', { cmd: `sleep 30 & echo $! > ${pidFile}; sleep 31`, timeout_s: 1 });
     expect(Date.now() - started).toBeLessThan(5000);
-    expect(r.structuredContent.timed_out).toBe(true);
+    expect(r.structuredContent.timedOut).toBe(true);
     expect(resultText(r)).toContain('timed out');
     const childPid = Number(readFileSync(pidFile, 'utf8'));
     await new Promise((res) => setTimeout(res, 700)); // SIGKILL follows SIGTERM after a grace
@@ -90,16 +90,16 @@ describe('run_command limits', () => {
     const r = await call(client, 'run_command', { cmd: 'head -c 50000000 /dev/zero | tr "\\0" a' });
     expect(r.structuredContent.truncated).toBe(true);
     expect(r.structuredContent.stdout.length).toBe(64 * 1024);
-    expect(r.structuredContent.stdout_bytes).toBe(50_000_000);
-    expect(r.structuredContent.exit_code).toBe(0);
+    expect(r.structuredContent.stdoutBytes).toBe(50_000_000);
+    expect(r.structuredContent.exitCode).toBe(0);
   });
 
   it('does not wait for a background job that keeps the output open', async () => {
     await using client = await connectClient(edge.url, edge.token, 'modern');
     const pidFile = join(dir, 'bg.pid');
     const r = await call(client, 'run_command', { cmd: `sleep 5 & echo $! > ${pidFile}; echo started`, timeout_s: 20 });
-    expect(r.structuredContent).toMatchObject({ exit_code: 0, stdout: 'started\n', timed_out: false });
-    expect(r.structuredContent.duration_ms).toBeLessThan(2000);
+    expect(r.structuredContent).toMatchObject({ exitCode: 0, stdout: 'started\n', timedOut: false });
+    expect(r.structuredContent.durationMs).toBeLessThan(2000);
     process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
   });
 
@@ -116,12 +116,12 @@ describe('file tools', () => {
     await using client = await connectClient(edge.url, edge.token, 'legacy');
     expect((await call(client, 'read_file', { path: join(root, 'hello.txt') })).structuredContent).toMatchObject({ content: 'hello world\n', eof: true, size: 12 });
     const part = await call(client, 'read_file', { path: join(root, 'hello.txt'), offset: 6, length: 5 });
-    expect(part.structuredContent).toMatchObject({ content: 'world', eof: false, bytes_read: 5 });
+    expect(part.structuredContent).toMatchObject({ content: 'world', eof: false, bytesRead: 5 });
     const b64 = await call(client, 'read_file', { path: join(root, 'hello.txt'), encoding: 'base64' });
     expect(Buffer.from(b64.structuredContent.content, 'base64').toString()).toBe('hello world\n');
 
     const w = await call(client, 'write_file', { path: join(root, 'secret-mode.conf'), content: 'a=2\n' });
-    expect(w.structuredContent).toMatchObject({ created: false, mode: '0640', bytes_written: 4 });
+    expect(w.structuredContent).toMatchObject({ created: false, mode: '0640', bytesWritten: 4 });
     expect(readFileSync(join(root, 'secret-mode.conf'), 'utf8')).toBe('a=2\n');
     expect(statSync(join(root, 'secret-mode.conf')).mode & 0o777).toBe(0o640);
 

@@ -59,15 +59,15 @@ export const runCommand = defineTool<RunCommandArgs>({
     });
     const truncated = r.stdoutTruncated || r.stderrTruncated;
     const data = {
-      exit_code: r.exitCode,
+      exitCode: r.exitCode,
       signal: r.signal,
       stdout: r.stdout,
       stderr: r.stderr,
-      duration_ms: r.durationMs,
-      timed_out: r.timedOut,
+      durationMs: r.durationMs,
+      timedOut: r.timedOut,
       truncated,
-      stdout_bytes: r.stdoutBytes,
-      stderr_bytes: r.stderrBytes,
+      stdoutBytes: r.stdoutBytes,
+      stderrBytes: r.stderrBytes,
     };
     const status = r.timedOut
       ? `timed out after ${args.timeout_s ?? DEFAULT_TIMEOUT_S} s (process group killed)`

@@ -42,7 +42,7 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 export const readFile = defineTool<{ path: string; offset?: number; length?: number; encoding?: 'utf8' | 'base64' }>({
   name: 'read_file',
   title: 'Read a file',
-  description: 'Reads a regular file under the allowed roots, from `offset`, at most `length` bytes (default and cap: the edge’s --max-output, 1 MiB by default). `eof` is false when more remains: read on from offset + bytes_read.',
+  description: 'Reads a regular file under the allowed roots, from `offset`, at most `length` bytes (default and cap: the edge’s --max-output, 1 MiB by default). `eof` is false when more remains: read on from offset + bytesRead.',
   inputSchema: {
     type: 'object',
     properties: {
@@ -88,7 +88,7 @@ export const readFile = defineTool<{ path: string; offset?: number; length?: num
           content = bytes.toString('utf8');
         }
       }
-      const data = { path, size: st.size, offset, bytes_read: got, eof: !more, encoding, mode: modeString(st.mode), mtime: st.mtime.toISOString(), content };
+      const data = { path, size: st.size, offset, bytesRead: got, eof: !more, encoding, mode: modeString(st.mode), mtime: st.mtime.toISOString(), content };
       return { data, text: more ? `${content}\n[... more after byte ${offset + got}: read on with offset=${offset + got}]` : content };
     } finally {
       await fh.close();
@@ -152,7 +152,7 @@ export const writeFile = defineTool<{ path: string; content: string; encoding?: 
     const dh = await open(dir, constants.O_RDONLY).catch(() => undefined);
     await dh?.sync().catch(() => undefined);
     await dh?.close();
-    const data = { path, bytes_written: bytes.length, mode: modeString(newMode), created: !before, previous_size: before?.size ?? null };
+    const data = { path, bytesWritten: bytes.length, mode: modeString(newMode), created: !before, previousSize: before?.size ?? null };
     return { data, text: `${before ? 'replaced' : 'created'} ${path} (${bytes.length} bytes, mode ${modeString(newMode)})` };
   },
 });

@@ -7,21 +7,8 @@
 import { join, resolve } from 'node:path';
 import { defineCapability, defineTool, type EdgeEnv } from '../capability.ts';
 import { readBounded } from './status/read-bounded.ts';
-import { collectStatus, type CapabilityReport } from './status/collect.ts';
+import { collectStatus } from './status/collect.ts';
 import { formatStatusText } from './status/summary.ts';
-
-export type { CapabilityReport } from './status/collect.ts';
-
-let capabilityReport: (() => CapabilityReport[]) | undefined;
-
-/**
- * Tells `get_status` how to list the edge's capabilities; the server wiring calls it once it has
- * probed them (this file cannot import the capability list: that list imports this file).
- * @example setCapabilityReport(() => caps.map((c) => ({ name: c.name, enabled, active, reason })))
- */
-export function setCapabilityReport(fn: (() => CapabilityReport[]) | undefined): void {
-  capabilityReport = fn;
-}
 
 /**
  * The /etc that belongs with `procRoot`: `/etc` for the real `/proc`, else the `etc` beside it,
@@ -47,7 +34,7 @@ export const getStatusTool = defineTool<Record<string, never>>({
       procRoot: ctx.env.procRoot,
       sysRoot: ctx.env.sysRoot,
       etcRoot: deriveEtcRoot(ctx.env.procRoot),
-      capabilities: capabilityReport?.(),
+      capabilities: ctx.env.capabilities(),
       signal: ctx.signal,
     });
     return { data: { ...report }, text: formatStatusText(report) };

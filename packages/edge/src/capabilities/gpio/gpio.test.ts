@@ -1,41 +1,14 @@
+import { scriptedEdgeEnv, testEdgeEnv } from '@homelab-mcp/testkit';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { EdgeEnv, ToolContext } from '../../capability.ts';
-import { runProcess, type RunOptions, type RunResult } from '../../exec.ts';
-import { createLogger } from '../../log.ts';
 import { validate } from '../../schema.ts';
 import { GPIOD_MISSING, NO_GPIO_CHIPS, gpio, normalizeGpioChip, parseGpioLineRef, parseGpioValue } from '../gpio.ts';
 
 const fixture = (name: string) => readFileSync(new URL(`./__fixtures__/${name}`, import.meta.url), 'utf8');
 const tool = (name: string) => gpio.tools.find((t) => t.name === name)!;
 
-type Answer = Partial<RunResult> | Error;
-
-/** An env whose `run` answers from a table keyed by argv and records every call. */
-function fakeEnv(answers: Record<string, Answer>) {
-  const calls: RunOptions[] = [];
-  const env: EdgeEnv = {
-    procRoot: '/proc',
-    sysRoot: '/sys',
-    roots: { lexical: [], real: [] },
-    maxOutputBytes: 1 << 20,
-    childEnv: { PATH: '/usr/bin' },
-    log: createLogger({ level: 'silent' }),
-    async run(opts) {
-      calls.push(opts);
-      const key = [opts.file, ...(opts.args ?? [])].join(' ');
-      const a = answers[key];
-      if (a === undefined) throw new Error(`unexpected command: ${key}`);
-      if (a instanceof Error) throw a;
-      return {
-        stdout: '', stderr: '', exitCode: 0, signal: null, timedOut: false, aborted: false, stdoutTruncated: false,
-        stderrTruncated: false, stdoutBytes: 0, stderrBytes: 0, durationMs: 1, ...a,
-      };
-    },
-  };
-  return { env, calls, argv: () => calls.map((c) => [c.file, ...(c.args ?? [])].join(' ')) };
-}
 
 const ctxOf = (env: EdgeEnv): ToolContext => ({ env, signal: new AbortController().signal });
 const enoent = (file: string) => Object.assign(new Error(`spawn ${file} ENOENT`), { code: 'ENOENT', errno: -2, syscall: `spawn ${file}`, path: file });
@@ -69,7 +42,7 @@ describe('arguments', () => {
 
 describe('libgpiod v1 (1.6)', () => {
   it('gpio_info lists chips and lines with v1 commands', async () => {
-    const { env, calls, argv } = fakeEnv({ ...V1, ...DETECT, gpioinfo: { stdout: fixture('pi4-gpioinfo-v1.txt') } });
+    const { env, calls, argv } = scriptedEdgeEnv({ ...V1, ...DETECT, gpioinfo: { stdout: fixture('pi4-gpioinfo-v1.txt') } });
     const out = await tool('gpio_info').handler({}, ctxOf(env));
     expect(argv()).toEqual(['gpiodetect --version', 'gpiodetect', 'gpioinfo']);
     for (const c of calls) {
@@ -89,14 +62,14 @@ describe('libgpiod v1 (1.6)', () => {
   });
 
   it('gpio_info for one chip passes the chip as an argument', async () => {
-    const { env, argv } = fakeEnv({ ...V1, ...DETECT, 'gpioinfo gpiochip1': { stdout: fixture('pi4-gpioinfo-chip1-v1.txt') } });
+    const { env, argv } = scriptedEdgeEnv({ ...V1, ...DETECT, 'gpioinfo gpiochip1': { stdout: fixture('pi4-gpioinfo-chip1-v1.txt') } });
     const out = await tool('gpio_info').handler({ chip: 1 }, ctxOf(env));
     expect(argv()).toEqual(['gpiodetect --version', 'gpiodetect', 'gpioinfo gpiochip1']);
     expect((out.data.chips as unknown[]).length).toBe(1);
   });
 
   it('gpio_read runs gpioget CHIP OFFSET and reads a bare digit', async () => {
-    const { env, argv } = fakeEnv({ ...V1, 'gpioget gpiochip0 17': { stdout: '1\n' } });
+    const { env, argv } = scriptedEdgeEnv({ ...V1, 'gpioget gpiochip0 17': { stdout: '1\n' } });
     const out = await tool('gpio_read').handler({ chip: 'gpiochip0', line: 17 }, ctxOf(env));
     expect(argv()).toEqual(['gpiodetect --version', 'gpioget gpiochip0 17']);
     expect(out.data).toEqual({ chip: 'gpiochip0', line: 17, offset: 17, value: 1, active: true });
@@ -104,7 +77,7 @@ describe('libgpiod v1 (1.6)', () => {
   });
 
   it('gpio_read looks a line name up in gpioinfo, since v1 gpioget takes offsets only', async () => {
-    const { env, argv } = fakeEnv({ ...V1, 'gpioinfo gpiochip0': { stdout: fixture('pi4-gpioinfo-v1.txt').split('gpiochip1')[0] }, 'gpioget gpiochip0 27': { stdout: '0\n' } });
+    const { env, argv } = scriptedEdgeEnv({ ...V1, 'gpioinfo gpiochip0': { stdout: fixture('pi4-gpioinfo-v1.txt').split('gpiochip1')[0] }, 'gpioget gpiochip0 27': { stdout: '0\n' } });
     const out = await tool('gpio_read').handler({ chip: 0, line: 'GPIO27' }, ctxOf(env));
     expect(argv()).toEqual(['gpiodetect --version', 'gpioinfo gpiochip0', 'gpioget gpiochip0 27']);
     expect(out.data).toMatchObject({ line: 'GPIO27', offset: 27, value: 0, active: false });
@@ -112,12 +85,12 @@ describe('libgpiod v1 (1.6)', () => {
   });
 
   it('gpio_read says which names exist when a name is unknown', async () => {
-    const { env } = fakeEnv({ ...V1, 'gpioinfo gpiochip0': { stdout: fixture('pi4-gpioinfo-v1.txt') } });
+    const { env } = scriptedEdgeEnv({ ...V1, 'gpioinfo gpiochip0': { stdout: fixture('pi4-gpioinfo-v1.txt') } });
     await expect(tool('gpio_read').handler({ chip: 0, line: 'GPIO99' }, ctxOf(env))).rejects.toThrow('gpiochip0 has no line named "GPIO99" (see gpio_info)');
   });
 
   it('gpio_write runs gpioset CHIP OFFSET=VALUE, which exits at once in v1', async () => {
-    const { env, argv } = fakeEnv({ ...V1, 'gpioset gpiochip0 17=1': {} });
+    const { env, argv } = scriptedEdgeEnv({ ...V1, 'gpioset gpiochip0 17=1': {} });
     const out = await tool('gpio_write').handler({ chip: 'gpiochip0', line: 17, value: true }, ctxOf(env));
     expect(argv()).toEqual(['gpiodetect --version', 'gpioset gpiochip0 17=1']);
     expect(out.data).toMatchObject({ chip: 'gpiochip0', offset: 17, value: 1, released: true });
@@ -125,7 +98,7 @@ describe('libgpiod v1 (1.6)', () => {
   });
 
   it('explains a line held by a driver', async () => {
-    const { env } = fakeEnv({ ...V1, 'gpioset gpiochip0 42=0': { exitCode: 1, stderr: 'gpioset: error setting the GPIO line values: Device or resource busy\n' } });
+    const { env } = scriptedEdgeEnv({ ...V1, 'gpioset gpiochip0 42=0': { exitCode: 1, stderr: 'gpioset: error setting the GPIO line values: Device or resource busy\n' } });
     await expect(tool('gpio_write').handler({ chip: 0, line: 42, value: 0 }, ctxOf(env))).rejects.toThrow(
       /line 42 of gpiochip0 is in use by another consumer .*Device or resource busy/,
     );
@@ -133,21 +106,21 @@ describe('libgpiod v1 (1.6)', () => {
 
   it('tells a wrong chip apart from a node without GPIO', async () => {
     const missing = { exitCode: 1, stderr: 'gpioget: error reading GPIO values: No such file or directory\n' };
-    const wrong = fakeEnv({ ...V1, ...DETECT, 'gpioget gpiochip7 1': missing });
+    const wrong = scriptedEdgeEnv({ ...V1, ...DETECT, 'gpioget gpiochip7 1': missing });
     await expect(tool('gpio_read').handler({ chip: 7, line: 1 }, ctxOf(wrong.env))).rejects.toThrow('gpiochip7 does not exist on this node (chips: gpiochip0, gpiochip1)');
-    const none = fakeEnv({ ...V1, gpiodetect: { stdout: '' }, 'gpioget gpiochip0 1': missing });
+    const none = scriptedEdgeEnv({ ...V1, gpiodetect: { stdout: '' }, 'gpioget gpiochip0 1': missing });
     await expect(tool('gpio_read').handler({ chip: 0, line: 1 }, ctxOf(none.env))).rejects.toThrow(NO_GPIO_CHIPS);
   });
 
   it('names the gpio group when /dev/gpiochip* is not accessible', async () => {
-    const { env } = fakeEnv({ ...V1, 'gpioget gpiochip0 4': { exitCode: 1, stderr: 'gpioget: error reading GPIO values: Permission denied\n' } });
+    const { env } = scriptedEdgeEnv({ ...V1, 'gpioget gpiochip0 4': { exitCode: 1, stderr: 'gpioget: error reading GPIO values: Permission denied\n' } });
     await expect(tool('gpio_read').handler({ chip: 0, line: 4 }, ctxOf(env))).rejects.toThrow(/Permission denied\. The edge's user needs read-write access to \/dev\/gpiochip\* \(the gpio group/);
   });
 });
 
 describe('libgpiod v2', () => {
   it('gpio_info passes the chip with --chip', async () => {
-    const { env, argv } = fakeEnv({ ...V2, ...DETECT, 'gpioinfo --chip gpiochip1': { stdout: fixture('pi4-gpioinfo-chip1-v2.txt') } });
+    const { env, argv } = scriptedEdgeEnv({ ...V2, ...DETECT, 'gpioinfo --chip gpiochip1': { stdout: fixture('pi4-gpioinfo-chip1-v2.txt') } });
     const out = await tool('gpio_info').handler({ chip: 'gpiochip1' }, ctxOf(env));
     expect(argv()).toEqual(['gpiodetect --version', 'gpiodetect', 'gpioinfo --chip gpiochip1']);
     const [chip] = out.data.chips as Array<{ lines: Array<{ name: string | null; consumer: string | null }> }>;
@@ -156,47 +129,47 @@ describe('libgpiod v2', () => {
   });
 
   it('gpio_info lists all chips from the v2 format', async () => {
-    const { env, argv } = fakeEnv({ ...V2, ...DETECT, gpioinfo: { stdout: fixture('pi4-gpioinfo-v2.txt') } });
+    const { env, argv } = scriptedEdgeEnv({ ...V2, ...DETECT, gpioinfo: { stdout: fixture('pi4-gpioinfo-v2.txt') } });
     const out = await tool('gpio_info').handler({}, ctxOf(env));
     expect(argv()).toEqual(['gpiodetect --version', 'gpiodetect', 'gpioinfo']);
     expect(out.text).toContain('   27 GPIO27 input edges=both debounce=10ms used by gpiomon');
   });
 
   it('gpio_read reads as-is with --chip and parses "17"=active', async () => {
-    const { env, argv } = fakeEnv({ ...V2, 'gpioget --as-is --chip gpiochip0 17': { stdout: '"17"=active\n' } });
+    const { env, argv } = scriptedEdgeEnv({ ...V2, 'gpioget --as-is --chip gpiochip0 17': { stdout: '"17"=active\n' } });
     const out = await tool('gpio_read').handler({ chip: 0, line: '17' }, ctxOf(env));
     expect(argv()).toEqual(['gpiodetect --version', 'gpioget --as-is --chip gpiochip0 17']);
     expect(out.data).toMatchObject({ offset: 17, value: 1, active: true });
   });
 
   it('gpio_read passes a line name straight to gpioget, which resolves it', async () => {
-    const { env, argv } = fakeEnv({ ...V2, 'gpioget --as-is --chip gpiochip0 GPIO27': { stdout: '"GPIO27"=inactive\n' } });
+    const { env, argv } = scriptedEdgeEnv({ ...V2, 'gpioget --as-is --chip gpiochip0 GPIO27': { stdout: '"GPIO27"=inactive\n' } });
     const out = await tool('gpio_read').handler({ chip: 'gpiochip0', line: 'GPIO27' }, ctxOf(env));
     expect(argv()).toEqual(['gpiodetect --version', 'gpioget --as-is --chip gpiochip0 GPIO27']);
     expect(out.data).toEqual({ chip: 'gpiochip0', line: 'GPIO27', value: 0, active: false });
   });
 
   it('gpio_write uses -t0 so that v2 gpioset exits instead of holding the line', async () => {
-    const { env, argv } = fakeEnv({ ...V2, 'gpioset -t0 --chip gpiochip0 17=0': {} });
+    const { env, argv } = scriptedEdgeEnv({ ...V2, 'gpioset -t0 --chip gpiochip0 17=0': {} });
     const out = await tool('gpio_write').handler({ chip: 'gpiochip0', line: 17, value: 0 }, ctxOf(env));
     expect(argv()).toEqual(['gpiodetect --version', 'gpioset -t0 --chip gpiochip0 17=0']);
     expect(out.data).toMatchObject({ value: 0, released: true });
   });
 
   it('reports an offset out of range', async () => {
-    const { env } = fakeEnv({ ...V2, 'gpioget --as-is --chip gpiochip1 9': { exitCode: 1, stderr: "gpioget: offset 9 is out of range on chip 'gpiochip1'\n" } });
+    const { env } = scriptedEdgeEnv({ ...V2, 'gpioget --as-is --chip gpiochip1 9': { exitCode: 1, stderr: "gpioget: offset 9 is out of range on chip 'gpiochip1'\n" } });
     await expect(tool('gpio_read').handler({ chip: 1, line: 9 }, ctxOf(env))).rejects.toThrow(/line 9 of gpiochip1 does not exist/);
   });
 
   it('reports a chip v2 cannot find', async () => {
-    const { env } = fakeEnv({ ...V2, ...DETECT, 'gpioget --as-is --chip gpiochip5 1': { exitCode: 1, stderr: "gpioget: cannot find GPIO chip character device 'gpiochip5'\n" } });
+    const { env } = scriptedEdgeEnv({ ...V2, ...DETECT, 'gpioget --as-is --chip gpiochip5 1': { exitCode: 1, stderr: "gpioget: cannot find GPIO chip character device 'gpiochip5'\n" } });
     await expect(tool('gpio_read').handler({ chip: 5, line: 1 }, ctxOf(env))).rejects.toThrow('gpiochip5 does not exist on this node (chips: gpiochip0, gpiochip1)');
   });
 });
 
 describe('probe and detection', () => {
   it('detects the version once and reuses it for every tool', async () => {
-    const { env, argv } = fakeEnv({ ...V2, ...DETECT, 'gpioget --as-is --chip gpiochip0 17': { stdout: '"17"=inactive\n' } });
+    const { env, argv } = scriptedEdgeEnv({ ...V2, ...DETECT, 'gpioget --as-is --chip gpiochip0 17': { stdout: '"17"=inactive\n' } });
     expect(await gpio.probe(env)).toEqual({ ok: true, detail: 'libgpiod 2.1; gpiochip0 [pinctrl-bcm2711] (58 lines), gpiochip1 [raspberrypi-exp-gpio] (8 lines)' });
     await tool('gpio_read').handler({ chip: 0, line: 17 }, ctxOf(env));
     await tool('gpio_read').handler({ chip: 0, line: 17 }, ctxOf(env));
@@ -204,13 +177,13 @@ describe('probe and detection', () => {
   });
 
   it('fails with "not installed" when the tools are missing', async () => {
-    const { env } = fakeEnv({ 'gpiodetect --version': enoent('gpiodetect') });
+    const { env } = scriptedEdgeEnv({ 'gpiodetect --version': enoent('gpiodetect') });
     expect(await gpio.probe(env)).toEqual({ ok: false, reason: 'libgpiod tools are not installed (apt install gpiod)' });
     await expect(tool('gpio_info').handler({}, ctxOf(env))).rejects.toThrow(GPIOD_MISSING);
   });
 
   it('fails with "no GPIO chips" when gpiodetect prints nothing', async () => {
-    const { env } = fakeEnv({ ...V1, gpiodetect: { stdout: '' } });
+    const { env } = scriptedEdgeEnv({ ...V1, gpiodetect: { stdout: '' } });
     expect(await gpio.probe(env)).toEqual({ ok: false, reason: 'this node has no GPIO chips' });
     await expect(tool('gpio_info').handler({}, ctxOf(env))).rejects.toThrow(NO_GPIO_CHIPS);
   });
@@ -238,9 +211,7 @@ describe('probe and detection', () => {
 });
 
 describe('gpio on this machine', () => {
-  const realEnv = (childEnv: NodeJS.ProcessEnv): EdgeEnv => ({
-    procRoot: '/proc', sysRoot: '/sys', roots: { lexical: [], real: [] }, maxOutputBytes: 1 << 20, childEnv, log: createLogger({ level: 'silent' }), run: runProcess,
-  });
+  const realEnv = (childEnv: NodeJS.ProcessEnv): EdgeEnv => testEdgeEnv({ childEnv });
   let toolsPresent = false;
   try {
     execFileSync('gpiodetect', ['--version'], { stdio: 'ignore' });

@@ -1,41 +1,14 @@
+import { scriptedEdgeEnv, testEdgeEnv } from '@homelab-mcp/testkit';
 import { existsSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import type { EdgeEnv, ToolContext, ToolOutput } from '../../capability.ts';
-import { runProcess, type RunOptions, type RunResult } from '../../exec.ts';
-import { createLogger } from '../../log.ts';
 import { validate } from '../../schema.ts';
 import { SMARTCTL_MISSING, smart, validateSmartDevice, validateSmartType } from '../smart.ts';
 
 const fixture = (name: string) => readFileSync(new URL(`./__fixtures__/${name}`, import.meta.url), 'utf8');
 const tool = smart.tools.find((t) => t.name === 'get_smart_health')!;
 
-type Answer = Partial<RunResult> | Error;
-
-/** An env whose `run` answers from a table keyed by argv and records every call. */
-function fakeEnv(answers: Record<string, Answer>) {
-  const calls: RunOptions[] = [];
-  const env: EdgeEnv = {
-    procRoot: '/proc',
-    sysRoot: '/sys',
-    roots: { lexical: [], real: [] },
-    maxOutputBytes: 1 << 20,
-    childEnv: { PATH: '/usr/sbin:/usr/bin' },
-    log: createLogger({ level: 'silent' }),
-    async run(opts) {
-      calls.push(opts);
-      const key = [opts.file, ...(opts.args ?? [])].join(' ');
-      const a = answers[key];
-      if (a === undefined) throw new Error(`unexpected command: ${key}`);
-      if (a instanceof Error) throw a;
-      return {
-        stdout: '', stderr: '', exitCode: 0, signal: null, timedOut: false, aborted: false, stdoutTruncated: false,
-        stderrTruncated: false, stdoutBytes: 0, stderrBytes: 0, durationMs: 1, ...a,
-      };
-    },
-  };
-  return { env, calls, argv: () => calls.map((c) => [c.file, ...(c.args ?? [])].join(' ')) };
-}
 
 const ctxOf = (env: EdgeEnv): ToolContext => ({ env, signal: new AbortController().signal });
 const enoent = () => Object.assign(new Error('spawn smartctl ENOENT'), { code: 'ENOENT', errno: -2, syscall: 'spawn smartctl', path: 'smartctl' });
@@ -70,7 +43,7 @@ describe('schema', () => {
 
 describe('get_smart_health with a fake smartctl', () => {
   it('scans, then reads each disk with the type the scan found', async () => {
-    const { env, calls, argv } = fakeEnv({
+    const { env, calls, argv } = scriptedEdgeEnv({
       'smartctl --scan --json': { stdout: fixture('scan.json') },
       'smartctl --json -a -d sat /dev/sda': { stdout: fixture('ata-ssd.json') },
       'smartctl --json -a -d sat /dev/sdb': { stdout: fixture('ata-hdd-bad-sectors.json'), exitCode: 192 },
@@ -105,7 +78,7 @@ describe('get_smart_health with a fake smartctl', () => {
   });
 
   it('answers "no disks" when the scan has no devices key', async () => {
-    const { env, argv } = fakeEnv({ 'smartctl --scan --json': { stdout: fixture('scan-empty.json') } });
+    const { env, argv } = scriptedEdgeEnv({ 'smartctl --scan --json': { stdout: fixture('scan-empty.json') } });
     const out = await tool.handler({}, ctxOf(env));
     expect(argv()).toEqual(['smartctl --scan --json']);
     expect(out.isError).toBeFalsy();
@@ -114,7 +87,7 @@ describe('get_smart_health with a fake smartctl', () => {
   });
 
   it('reads one device with the given type', async () => {
-    const { env, argv } = fakeEnv({ 'smartctl --json -a -d sat /dev/sdc': { stdout: fixture('usb-sat.json') } });
+    const { env, argv } = scriptedEdgeEnv({ 'smartctl --json -a -d sat /dev/sdc': { stdout: fixture('usb-sat.json') } });
     const out = await tool.handler({ device: '/dev/sdc', type: 'sat' }, ctxOf(env));
     expect(argv()).toEqual(['smartctl --json -a -d sat /dev/sdc']);
     expect(out.isError).toBe(false);
@@ -122,13 +95,13 @@ describe('get_smart_health with a fake smartctl', () => {
   });
 
   it('reads one device without -d when no type is given', async () => {
-    const { env, argv } = fakeEnv({ 'smartctl --json -a /dev/nvme0': { stdout: fixture('nvme.json') } });
+    const { env, argv } = scriptedEdgeEnv({ 'smartctl --json -a /dev/nvme0': { stdout: fixture('nvme.json') } });
     await tool.handler({ device: '/dev/nvme0' }, ctxOf(env));
     expect(argv()).toEqual(['smartctl --json -a /dev/nvme0']);
   });
 
   it('reports a refused open as an error result that names the fix', async () => {
-    const { env } = fakeEnv({ 'smartctl --json -a -d sat /dev/vda': { stdout: fixture('vda-sat-not-permitted.json'), exitCode: 2 } });
+    const { env } = scriptedEdgeEnv({ 'smartctl --json -a -d sat /dev/vda': { stdout: fixture('vda-sat-not-permitted.json'), exitCode: 2 } });
     const out = await tool.handler({ device: '/dev/vda', type: 'sat' }, ctxOf(env));
     expect(out.isError).toBe(true);
     expect(out.text).toMatch(/^\/dev\/vda: not readable: smartctl cannot open \/dev\/vda/);
@@ -137,7 +110,7 @@ describe('get_smart_health with a fake smartctl', () => {
   });
 
   it('keeps the good disks when one disk of a scan cannot be read', async () => {
-    const { env } = fakeEnv({
+    const { env } = scriptedEdgeEnv({
       'smartctl --scan --json': {
         stdout: JSON.stringify({ ...JSON.parse(fixture('scan.json')), devices: JSON.parse(fixture('scan.json')).devices.slice(0, 2) }),
       },
@@ -151,32 +124,30 @@ describe('get_smart_health with a fake smartctl', () => {
   });
 
   it('says smartctl is not installed when it cannot be spawned', async () => {
-    const { env } = fakeEnv({ 'smartctl --scan --json': enoent(), 'smartctl --version': enoent() });
+    const { env } = scriptedEdgeEnv({ 'smartctl --scan --json': enoent(), 'smartctl --version': enoent() });
     await expect(tool.handler({}, ctxOf(env))).rejects.toThrow(SMARTCTL_MISSING);
     expect(await smart.probe(env)).toEqual({ ok: false, reason: 'smartctl is not installed on this node (install smartmontools)' });
   });
 
   it('refuses a bad device before running anything', async () => {
-    const { env, calls } = fakeEnv({});
+    const { env, calls } = scriptedEdgeEnv({});
     await expect(tool.handler({ device: '/dev/../etc/passwd' }, ctxOf(env))).rejects.toThrow(/device must be a disk path/);
     await expect(tool.handler({ type: 'sat' }, ctxOf(env))).rejects.toThrow(/only used together with device/);
     expect(calls).toHaveLength(0);
   });
 
   it('probes smartctl --version and refuses smartctl 6', async () => {
-    const { env } = fakeEnv({ 'smartctl --version': { stdout: 'smartctl 7.3 2022-02-28 r5338 [aarch64-linux-6.1.0-rpi7-rpi-v8] (local build)\n' } });
+    const { env } = scriptedEdgeEnv({ 'smartctl --version': { stdout: 'smartctl 7.3 2022-02-28 r5338 [aarch64-linux-6.1.0-rpi7-rpi-v8] (local build)\n' } });
     const ok = await smart.probe(env);
     expect(ok.ok).toBe(true);
     expect(ok.ok && ok.detail).toMatch(/^smartctl 7\.3/);
-    const old = fakeEnv({ 'smartctl --version': { stdout: 'smartctl 6.6 2016-05-31 r4324 [armv7l-linux-4.19.66-v7+] (local build)\n' } });
+    const old = scriptedEdgeEnv({ 'smartctl --version': { stdout: 'smartctl 6.6 2016-05-31 r4324 [armv7l-linux-4.19.66-v7+] (local build)\n' } });
     expect(await smart.probe(old.env)).toEqual({ ok: false, reason: 'smartctl 6.6 is too old: JSON output needs smartmontools 7.0 or newer' });
   });
 });
 
 describe('get_smart_health on this machine', () => {
-  const realEnv = (childEnv: NodeJS.ProcessEnv): EdgeEnv => ({
-    procRoot: '/proc', sysRoot: '/sys', roots: { lexical: [], real: [] }, maxOutputBytes: 1 << 20, childEnv, log: createLogger({ level: 'silent' }), run: runProcess,
-  });
+  const realEnv = (childEnv: NodeJS.ProcessEnv): EdgeEnv => testEdgeEnv({ childEnv });
   let smartctlPresent = false;
   try {
     execFileSync('smartctl', ['--version'], { stdio: 'ignore' });

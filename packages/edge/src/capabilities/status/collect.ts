@@ -14,15 +14,7 @@ import { parseProcNetTcp, sortListening, type ListeningSocket } from './proc-net
 import { parseOsRelease } from './os-release.ts';
 import { diskUsage, parseMounts, selectDisks, type DiskUsage, type StatfsLike } from './mounts.ts';
 
-/** Whether one capability of this edge is enabled and working, as the server wiring knows it. */
-export interface CapabilityReport {
-  name: string;
-  enabled: boolean;
-  /** Enabled and its probe passed. */
-  active: boolean;
-  /** Why it is disabled or inactive. */
-  reason?: string;
-}
+import type { CapabilityReport } from '../../capability.ts';
 
 /** Network interface addresses, shaped like `os.networkInterfaces()`. */
 export type NetworkInterfacesFn = () => NodeJS.Dict<Array<Pick<os.NetworkInterfaceInfo, 'address' | 'cidr' | 'internal'> & { family: string | number }>>;

@@ -1,26 +1,22 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { EdgeEnv, ToolContext } from '../../capability.ts';
-import { createLogger } from '../../log.ts';
-import { deriveEtcRoot, getStatusTool, setCapabilityReport, status } from '../status.ts';
+import { describe, expect, it } from 'vitest';
+import { testEdgeEnv, toolContext } from '@homelab-mcp/testkit';
+import type { CapabilityReport, ToolContext } from '../../capability.ts';
+import { deriveEtcRoot, getStatusTool, status } from '../status.ts';
 
 const PI = fileURLToPath(new URL('./__fixtures__/raspberry-pi-4/', import.meta.url));
 
-function context(procRoot: string, sysRoot: string): ToolContext {
-  const env: EdgeEnv = {
+function context(procRoot: string, sysRoot: string, capabilities: CapabilityReport[] = []): ToolContext {
+  const env = testEdgeEnv({
     procRoot,
     sysRoot,
-    roots: { lexical: ['/'], real: ['/'] },
-    maxOutputBytes: 1 << 20,
     childEnv: {},
     run: () => Promise.reject(new Error('get_status runs no commands')),
-    log: createLogger({ level: 'silent' }),
-  };
-  return { env, signal: new AbortController().signal };
+    capabilities: () => capabilities,
+  });
+  return toolContext(env);
 }
-
-afterEach(() => setCapabilityReport(undefined));
 
 describe('status capability', () => {
   it('declares a read-only, idempotent get_status without arguments', () => {
@@ -44,11 +40,10 @@ describe('status capability', () => {
   });
 
   it('answers with the fixture Pi, its os-release, and the capability report', async () => {
-    setCapabilityReport(() => [
+    const out = await getStatusTool.handler({}, context(join(PI, 'proc'), join(PI, 'sys'), [
       { name: 'status', enabled: true, active: true },
       { name: 'gpio', enabled: true, active: false, reason: 'no /dev/gpiochip0' },
-    ]);
-    const out = await getStatusTool.handler({}, context(join(PI, 'proc'), join(PI, 'sys')));
+    ]));
     expect(out.data.hostname).toBe('pi4');
     expect(out.data.board).toMatchObject({ model: 'Raspberry Pi 4 Model B Rev 1.4' });
     expect(out.data.os).toMatchObject({ prettyName: 'Debian GNU/Linux 12 (bookworm)' });
@@ -66,7 +61,7 @@ describe('status capability', () => {
     const out = await getStatusTool.handler({}, context('/proc', '/sys'));
     expect(typeof out.data.hostname).toBe('string');
     expect((out.data.disks as unknown[]).length).toBeGreaterThan(0);
-    expect(out.data.capabilities).toBeNull();
+    expect(out.data.capabilities).toEqual([]);
     expect(out.text!.split('\n')[0]).toContain(out.data.hostname as string);
   });
 });

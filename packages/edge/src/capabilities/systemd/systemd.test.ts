@@ -1,43 +1,16 @@
+import { scriptedEdgeEnv, testEdgeEnv } from '@homelab-mcp/testkit';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { EdgeEnv, ToolContext } from '../../capability.ts';
-import { runProcess, type RunOptions, type RunResult } from '../../exec.ts';
-import { createLogger } from '../../log.ts';
 import { validate } from '../../schema.ts';
 import { SYSTEMD_RUN_DIR, normalizeUnitName, probeSystemd, systemd } from '../systemd.ts';
 
 const fixture = (name: string) => readFileSync(new URL(`./__fixtures__/${name}`, import.meta.url), 'utf8');
 const tool = (name: string) => systemd.tools.find((t) => t.name === name)!;
 
-type Answer = Partial<RunResult> | Error;
-
-/** An env whose `run` answers from a table keyed by argv and records every call. */
-function fakeEnv(answers: Record<string, Answer>) {
-  const calls: RunOptions[] = [];
-  const env: EdgeEnv = {
-    procRoot: '/proc',
-    sysRoot: '/sys',
-    roots: { lexical: [], real: [] },
-    maxOutputBytes: 1 << 20,
-    childEnv: { PATH: '/usr/bin' },
-    log: createLogger({ level: 'silent' }),
-    async run(opts) {
-      calls.push(opts);
-      const key = [opts.file, ...(opts.args ?? [])].join(' ');
-      const a = answers[key];
-      if (a === undefined) throw new Error(`unexpected command: ${key}`);
-      if (a instanceof Error) throw a;
-      return {
-        stdout: '', stderr: '', exitCode: 0, signal: null, timedOut: false, aborted: false, stdoutTruncated: false,
-        stderrTruncated: false, stdoutBytes: 0, stderrBytes: 0, durationMs: 1, ...a,
-      };
-    },
-  };
-  return { env, calls, argv: () => calls.map((c) => [c.file, ...(c.args ?? [])].join(' ')) };
-}
 
 const ctxOf = (env: EdgeEnv): ToolContext => ({ env, signal: new AbortController().signal });
 const PROPS = '--property=Id,Description,LoadState,ActiveState,SubState,UnitFileState,MainPID,ExecMainStartTimestamp,ActiveEnterTimestamp,NRestarts,MemoryCurrent,Result';
@@ -68,7 +41,7 @@ describe('normalizeUnitName', () => {
 
 describe('get_service_status', () => {
   it('runs systemctl show with the listed properties and reads a running service', async () => {
-    const { env, calls, argv } = fakeEnv({ [show('nginx.service')]: { stdout: fixture('show-running.txt') } });
+    const { env, calls, argv } = scriptedEdgeEnv({ [show('nginx.service')]: { stdout: fixture('show-running.txt') } });
     const out = await tool('get_service_status').handler({ unit: 'nginx' }, ctxOf(env));
     expect(argv()).toEqual([show('nginx.service')]);
     expect(calls[0]).toMatchObject({ timeoutMs: 5_000, maxBytes: 1 << 20, env: env.childEnv });
@@ -80,23 +53,23 @@ describe('get_service_status', () => {
   });
 
   it('shows a failed service with its restarts and result', async () => {
-    const { env } = fakeEnv({ [show('zigbee2mqtt.service')]: { stdout: fixture('show-failed.txt') } });
+    const { env } = scriptedEdgeEnv({ [show('zigbee2mqtt.service')]: { stdout: fixture('show-failed.txt') } });
     const out = await tool('get_service_status').handler({ unit: 'zigbee2mqtt.service' }, ctxOf(env));
     expect(out.text).toBe('zigbee2mqtt.service (zigbee2mqtt): failed (failed), restarted 5 times, last result exit-code, unit file enabled');
   });
 
   it('answers a unit that does not exist with an error', async () => {
-    const { env } = fakeEnv({ [show('nosuch.service')]: { stdout: fixture('show-not-found.txt') } });
+    const { env } = scriptedEdgeEnv({ [show('nosuch.service')]: { stdout: fixture('show-not-found.txt') } });
     await expect(tool('get_service_status').handler({ unit: 'nosuch' }, ctxOf(env))).rejects.toThrow(/nosuch\.service does not exist on this node \(LoadState=not-found\)/);
   });
 
   it('says systemd is not running when systemctl has no manager to ask', async () => {
-    const { env } = fakeEnv({ [show('ssh.service')]: NOT_BOOTED });
+    const { env } = scriptedEdgeEnv({ [show('ssh.service')]: NOT_BOOTED });
     await expect(tool('get_service_status').handler({ unit: 'ssh' }, ctxOf(env))).rejects.toThrow(/^systemd is not running on this node \(PID 1 is not systemd\)/);
   });
 
   it('refuses an option-like unit before running anything', async () => {
-    const { env, calls } = fakeEnv({});
+    const { env, calls } = scriptedEdgeEnv({});
     await expect(tool('get_service_status').handler({ unit: '--host=evil' }, ctxOf(env))).rejects.toThrow(/unit must be/);
     expect(calls).toHaveLength(0);
   });
@@ -104,7 +77,7 @@ describe('get_service_status', () => {
 
 describe('list_services', () => {
   it('lists all services with the plain, legend-free format', async () => {
-    const { env, argv } = fakeEnv({ [LIST]: { stdout: fixture('list-units-plain.txt') } });
+    const { env, argv } = scriptedEdgeEnv({ [LIST]: { stdout: fixture('list-units-plain.txt') } });
     const out = await tool('list_services').handler({}, ctxOf(env));
     expect(argv()).toEqual([LIST]);
     expect(out.data.count).toBe(16);
@@ -114,7 +87,7 @@ describe('list_services', () => {
   });
 
   it('filters by state with --state=', async () => {
-    const { env, argv } = fakeEnv({ [`${LIST} --state=failed`]: { stdout: fixture('list-units-failed.txt') } });
+    const { env, argv } = scriptedEdgeEnv({ [`${LIST} --state=failed`]: { stdout: fixture('list-units-failed.txt') } });
     const out = await tool('list_services').handler({ state: 'failed' }, ctxOf(env));
     expect(argv()).toEqual([`${LIST} --state=failed`]);
     expect(out.data.services).toEqual([
@@ -123,14 +96,14 @@ describe('list_services', () => {
   });
 
   it('answers "no services" for an empty list', async () => {
-    const { env } = fakeEnv({ [`${LIST} --state=failed`]: { stdout: '' } });
+    const { env } = scriptedEdgeEnv({ [`${LIST} --state=failed`]: { stdout: '' } });
     const out = await tool('list_services').handler({ state: 'failed' }, ctxOf(env));
     expect(out.data.count).toBe(0);
     expect(out.text).toBe('no services in state failed on this node');
   });
 
   it('refuses a state outside the list', async () => {
-    const { env, calls } = fakeEnv({});
+    const { env, calls } = scriptedEdgeEnv({});
     await expect(tool('list_services').handler({ state: '--all' as never }, ctxOf(env))).rejects.toThrow(/state must be one of/);
     expect(calls).toHaveLength(0);
   });
@@ -156,12 +129,12 @@ describe('probe', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('passes when systemctl runs and the run directory exists', async () => {
-    const { env } = fakeEnv({ 'systemctl --version': { stdout: 'systemd 252 (252.38-1~deb12u1)\n+PAM +AUDIT\n' } });
+    const { env } = scriptedEdgeEnv({ 'systemctl --version': { stdout: 'systemd 252 (252.38-1~deb12u1)\n+PAM +AUDIT\n' } });
     expect(await probeSystemd(env, dir)).toEqual({ ok: true, detail: 'systemd 252' });
   });
 
   it('fails with the reason when systemd is not the init system', async () => {
-    const { env } = fakeEnv({ 'systemctl --version': { stdout: 'systemd 252 (252.38-1~deb12u1)\n' } });
+    const { env } = scriptedEdgeEnv({ 'systemctl --version': { stdout: 'systemd 252 (252.38-1~deb12u1)\n' } });
     expect(await probeSystemd(env, join(dir, 'missing'))).toEqual({
       ok: false,
       reason: `systemd is not the init system on this node (${join(dir, 'missing')} does not exist), so there are no services to query`,
@@ -169,7 +142,7 @@ describe('probe', () => {
   });
 
   it('fails when systemctl is not installed', async () => {
-    const { env } = fakeEnv({ 'systemctl --version': Object.assign(new Error('spawn systemctl ENOENT'), { code: 'ENOENT' }) });
+    const { env } = scriptedEdgeEnv({ 'systemctl --version': Object.assign(new Error('spawn systemctl ENOENT'), { code: 'ENOENT' }) });
     expect(await probeSystemd(env, dir)).toEqual({ ok: false, reason: 'systemctl is not installed on this node (it does not run systemd)' });
   });
 });
@@ -188,9 +161,7 @@ describe('systemd on this machine', () => {
   } catch {
     // systemctl missing: the probe reports it, which the test below also accepts.
   }
-  const env: EdgeEnv = {
-    procRoot: '/proc', sysRoot: '/sys', roots: { lexical: [], real: [] }, maxOutputBytes: 1 << 20, childEnv: process.env, log: createLogger({ level: 'silent' }), run: runProcess,
-  };
+  const env = testEdgeEnv();
 
   it.skipIf(booted)('probe fails with a clear reason on a machine without systemd', async () => {
     const p = await systemd.probe(env);
