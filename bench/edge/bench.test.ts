@@ -1,0 +1,151 @@
+/**
+ * Smoke test of the edge footprint bench: `run.mjs --quick` must finish, measure every row and
+ * write plausible numbers. The speed and memory targets are the bench's verdict, printed with
+ * ✔/✘; they are deliberately not asserted here (they depend on the machine and its load).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const RUN = join(dirname(fileURLToPath(import.meta.url)), 'run.mjs');
+const TIMEOUT_MS = 180_000;
+
+const HTTP_ROWS = ['edge-default', 'edge-recommended', 'edge-lite', 'python'];
+const SSH_CALL_ROWS = ['ssh-per-connection', 'ssh-controlmaster'];
+const ALL_ROWS = [...HTTP_ROWS, 'sshd-listener', ...SSH_CALL_ROWS];
+
+interface Mem {
+  privateMB: number;
+  rssMB: number;
+}
+interface Latency {
+  n: number;
+  p50: number;
+  p99: number;
+  cpuMsPerCall?: number;
+}
+interface Row {
+  id: string;
+  ok: boolean;
+  error?: string;
+  idle?: Mem;
+  after?: Mem;
+  peakRssMB?: number;
+  coldStartMs?: number;
+  cmd?: Latency;
+  status?: Latency;
+}
+interface Report {
+  meta: { calls: number; statusCalls: number; sshNewConnectionCalls: number };
+  rows: Row[];
+  targets: { id: string; pass: boolean }[];
+  winner?: { id: string; flags: string };
+}
+
+/** Runs the bench; resolves its exit code and output, killing it (by PID) past the deadline. */
+function runBench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const cp = spawn(process.execPath, [RUN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    cp.stdout.on('data', (c: Buffer) => (stdout += c));
+    cp.stderr.on('data', (c: Buffer) => (stderr += c));
+    // SIGTERM lets the bench stop its own servers and sshd before it exits.
+    const timer = setTimeout(() => cp.kill('SIGTERM'), TIMEOUT_MS - 10_000);
+    cp.on('error', reject);
+    cp.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'edge-bench-test-'));
+const jsonFile = join(dir, 'bench.json');
+let result: { code: number | null; stdout: string; stderr: string };
+let report: Report;
+
+beforeAll(async () => {
+  result = await runBench(['--quick', '--json', jsonFile]);
+  if (result.code === 0) report = JSON.parse(readFileSync(jsonFile, 'utf8')) as Report;
+}, TIMEOUT_MS);
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const row = (id: string): Row => {
+  const r = report.rows.find((x) => x.id === id);
+  if (!r) throw new Error(`row ${id} is missing`);
+  return r;
+};
+
+const expectLatency = (l: Latency | undefined, n: number) => {
+  expect(l?.n).toBe(n);
+  expect(l!.p50).toBeGreaterThan(0);
+  expect(l!.p99).toBeGreaterThanOrEqual(l!.p50);
+  expect(l!.p99).toBeLessThan(30_000);
+};
+
+const expectMemory = (m: Mem | undefined) => {
+  expect(m?.rssMB).toBeGreaterThan(0);
+  expect(m!.privateMB).toBeGreaterThan(0);
+  expect(m!.privateMB).toBeLessThanOrEqual(m!.rssMB);
+  expect(m!.rssMB).toBeLessThan(2048);
+};
+
+describe('bench/edge/run.mjs --quick', () => {
+  it('exits 0 and prints the table and the targets on stdout', () => {
+    expect(result.code, result.stderr.slice(-3000)).toBe(0);
+    expect(result.stdout).toMatch(/^\| row \| what \|/);
+    for (const key of ['1', '2a', '2b', '3', '4a', '4b', '4c']) expect(result.stdout).toMatch(new RegExp(`^\\| ${key} \\|`, 'm'));
+    expect(result.stdout).toMatch(/^[✔✘] cold start to first answer/m);
+    expect(result.stdout).toMatch(/^Winner: (recommended|lite) flags/m);
+  });
+
+  it('has every row, each measured', () => {
+    expect(report.rows.map((r) => r.id)).toEqual(ALL_ROWS);
+    for (const r of report.rows) expect(r, `${r.id}: ${r.error}`).toMatchObject({ ok: true });
+  });
+
+  it.each(HTTP_ROWS)('%s: memory, cold start and latency are plausible', (id) => {
+    const r = row(id);
+    expectMemory(r.idle);
+    expectMemory(r.after);
+    expect(r.peakRssMB).toBeGreaterThanOrEqual(r.after!.rssMB);
+    expect(r.coldStartMs).toBeGreaterThan(0);
+    expect(r.coldStartMs).toBeLessThan(15_000);
+    expectLatency(r.cmd, report.meta.calls);
+    expectLatency(r.status, report.meta.statusCalls);
+    expect(r.cmd!.cpuMsPerCall).toBeGreaterThanOrEqual(0);
+  });
+
+  it('sshd listener: memory is plausible', () => {
+    const r = row('sshd-listener');
+    expectMemory(r.idle);
+    expectMemory(r.after);
+  });
+
+  it.each(SSH_CALL_ROWS)('%s: session memory and latency are plausible', (id) => {
+    const r = row(id);
+    expectMemory(r.idle);
+    const n = id === 'ssh-per-connection' ? report.meta.sshNewConnectionCalls : report.meta.calls;
+    expectLatency(r.cmd, n);
+    expectLatency(r.status, id === 'ssh-per-connection' ? n : report.meta.statusCalls);
+  });
+
+  it('evaluates every target and names a winning flag set', () => {
+    expect(report.targets.map((t) => t.id)).toEqual([
+      'idle-private',
+      'after-private',
+      'cold-start',
+      'status-vs-python',
+      'cmd-vs-python',
+      'cmd-vs-ssh',
+      'cmd-vs-controlmaster',
+    ]);
+    for (const t of report.targets) expect(typeof t.pass).toBe('boolean');
+    expect(['edge-recommended', 'edge-lite']).toContain(report.winner?.id);
+  });
+});

@@ -1,0 +1,953 @@
+#!/usr/bin/env node
+// Edge footprint bench: memory, cold start and per-call latency of the bundled edge (three Node
+// flag sets) against the seed design's Python http.server edge and SSH to 127.0.0.1, all measured
+// in one run on this machine. Plain Node ESM, no dependencies. See bench/edge/README.md.
+//
+// Only talks to 127.0.0.1; every server binds port 0 or a free port found at run time. Every
+// process it starts is tracked and stopped by its own PID, on success and on failure.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '../..');
+const EDGE_BUNDLE = path.join(ROOT, 'packages/edge/dist/homelab-edge.mjs');
+const PYTHON_EDGE = path.join(HERE, 'python-edge.py');
+const SSHD = '/usr/sbin/sshd';
+
+const HELP = `Usage: node bench/edge/run.mjs [--quick] [--json FILE]
+
+Measures the bundled edge (default Node flags, recommended flags, lite-mode flags), the seed
+design's Python http.server edge and SSH to 127.0.0.1 (new connection per command and
+ControlMaster), and prints one table plus the targets (✔/✘) on stdout; progress goes to stderr.
+Full run: 1,000 run_command("true") and 100 get_status calls per row (50 + 50 for new SSH
+connections), 10 s idle before the second memory reading, cold start median of 5; about 2 min.
+
+  --quick       smoke run: 200 + 30 calls (10 + 10 for new SSH connections), 3 s idle,
+                cold start median of 3; about 40 s
+  --json FILE   also write every number to FILE
+  --help        show this help
+
+Needs a built edge (pnpm bench:edge builds it first), python3 and OpenSSH server and client
+(installed with apt-get when running as root and /usr/sbin/sshd is missing).
+Exits non-zero if any row could not be measured.`;
+
+// ---------------------------------------------------------------- options
+
+const FLAG_SETS = {
+  default: [],
+  recommended: ['--max-semi-space-size=1', '--max-old-space-size=32', '--v8-pool-size=1', '--optimize-for-size'],
+  lite: ['--lite-mode', '--max-semi-space-size=1', '--v8-pool-size=1'],
+};
+
+function parseArgs(argv) {
+  const o = { quick: false, json: undefined };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--help' || a === '-h') {
+      process.stdout.write(`${HELP}\n`);
+      process.exit(0);
+    } else if (a === '--quick') o.quick = true;
+    else if (a === '--json') {
+      o.json = argv[++i];
+      if (!o.json) usage('--json needs a file name');
+    } else if (a.startsWith('--json=')) o.json = a.slice(7);
+    else usage(`unknown argument ${a}`);
+  }
+  return o;
+}
+
+function usage(msg) {
+  process.stderr.write(`run.mjs: ${msg}\n\n${HELP}\n`);
+  process.exit(2);
+}
+
+const opts = parseArgs(process.argv.slice(2));
+const CFG = opts.quick
+  ? { calls: 200, statusCalls: 30, idleS: 3, coldStarts: 3, sshNewCalls: 10, settleS: 2, warmup: 5, rounds: 10 }
+  : { calls: 1000, statusCalls: 100, idleS: 10, coldStarts: 5, sshNewCalls: 50, settleS: 2, warmup: 5, rounds: 20 };
+// Fewer status calls than tool calls: the edge's get_status samples /proc/stat twice, 100 ms
+// apart, so 1,000 of them would take minutes per row; 100 samples are plenty for a p50.
+
+// ---------------------------------------------------------------- small helpers
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** Set by SIGINT/SIGTERM: the measurements still running fail as their servers go; stay quiet. */
+let aborting = false;
+const progress = (msg) => aborting || process.stderr.write(`[bench] ${msg}\n`);
+const MB = (kb) => kb / 1024;
+
+function percentile(samples, p) {
+  const s = [...samples].sort((a, b) => a - b);
+  return s[Math.max(0, Math.ceil((p / 100) * s.length) - 1)];
+}
+const median = (samples) => percentile(samples, 50);
+const stats = (samples) => ({ n: samples.length, p50: percentile(samples, 50), p99: percentile(samples, 99) });
+
+/** VmRSS, RssAnon (private, cannot be reclaimed) and VmHWM of one process, in kB. */
+function readMem(pid) {
+  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(s)?.[1] ?? 0);
+  return { rssKb: kb('VmRSS'), anonKb: kb('RssAnon'), hwmKb: kb('VmHWM') };
+}
+
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+
+/** CPU time (user + system, all threads, not children) a process has used so far, in ms. */
+function readCpuMs(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK; // fields 14 and 15: utime, stime
+}
+
+/** pid -> { ppid, comm } for every process, from /proc/PID/stat. */
+function processTable() {
+  const table = new Map();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so cut at the last ')'.
+      const close = stat.lastIndexOf(')');
+      const rest = stat.slice(close + 2).split(' ');
+      table.set(Number(name), { ppid: Number(rest[1]), comm: stat.slice(stat.indexOf('(') + 1, close) });
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return table;
+}
+
+/** All descendants of `root` (not `root` itself). */
+function descendants(root) {
+  const table = processTable();
+  const out = [];
+  const queue = [root];
+  while (queue.length) {
+    const parent = queue.shift();
+    for (const [pid, p] of table) {
+      if (p.ppid === parent) {
+        out.push({ pid, comm: p.comm });
+        queue.push(pid);
+      }
+    }
+  }
+  return out;
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+// ---------------------------------------------------------------- process bookkeeping
+
+const children = new Set();
+/** PIDs we caused to exist but did not spawn directly (the ControlMaster that ssh daemonizes). */
+const strayPids = new Set();
+/** Keep-alive agents, destroyed before the servers are stopped. */
+const agents = new Set();
+let tmpRoot;
+let sshdListener;
+let controlMaster;
+/** Median time to spawn `node -e 0` and see it exit: the part of a cold start no edge code can save. */
+let nodeBareStartMs;
+
+function track(cp) {
+  children.add(cp);
+  cp.once('exit', () => children.delete(cp));
+  return cp;
+}
+
+const alive = (cp) => cp.exitCode === null && cp.signalCode === null;
+
+async function stopProcess(cp, graceMs = 3000) {
+  if (!alive(cp)) return;
+  const exited = once(cp, 'exit');
+  try {
+    process.kill(cp.pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const t = setTimeout(() => {
+    try {
+      process.kill(cp.pid, 'SIGKILL');
+    } catch {}
+  }, graceMs);
+  await exited;
+  clearTimeout(t);
+}
+
+function pidAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function cleanup() {
+  if (controlMaster) {
+    // Ask the master to close its connection; SIGTERM below is the fallback.
+    spawnSyncText('ssh', [...controlMaster.sshd.base, '-o', `ControlPath=${controlMaster.controlPath}`, '-O', 'exit', controlMaster.sshd.target]);
+    controlMaster = undefined;
+    await sleep(100);
+  }
+  for (const agent of agents) agent.destroy();
+  await stopSshd();
+  await Promise.all([...children].map((cp) => stopProcess(cp)));
+  for (const pid of strayPids) {
+    if (pidAlive(pid)) {
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {}
+    }
+  }
+  strayPids.clear();
+  if (tmpRoot) rmSync(tmpRoot, { recursive: true, force: true });
+  tmpRoot = undefined;
+}
+
+// Last resort if we die without reaching `finally` (an uncaught error in a callback).
+process.on('exit', () => {
+  if (sshdListener && alive(sshdListener)) {
+    for (const p of descendants(sshdListener.pid)) {
+      try {
+        process.kill(p.pid, 'SIGKILL');
+      } catch {}
+    }
+  }
+  for (const cp of children) {
+    try {
+      process.kill(cp.pid, 'SIGKILL');
+    } catch {}
+  }
+  for (const pid of strayPids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {}
+  }
+  if (tmpRoot) rmSync(tmpRoot, { recursive: true, force: true });
+});
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.once(sig, () => {
+    progress(`${sig}: stopping every process this bench started`);
+    aborting = true;
+    cleanup().finally(() => process.exit(130));
+  });
+}
+
+// ---------------------------------------------------------------- servers that log "listen"
+
+/**
+ * Spawns a server and resolves once one of its log lines names the address it listens on
+ * (`"listen":"127.0.0.1:PORT"`). Rejects, with the tail of its output, if it exits first.
+ */
+function startServer(cmd, args, label) {
+  return new Promise((resolve, reject) => {
+    const cp = track(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: process.env }));
+    let tail = '';
+    let done = false;
+    const timer = setTimeout(() => fail(new Error(`${label}: no "listen" log line within 15 s`)), 15_000);
+    const fail = (err) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      stopProcess(cp).finally(() => reject(err));
+    };
+    const onData = (chunk) => {
+      tail = (tail + chunk.toString()).slice(-4000);
+      if (done) return;
+      const m = /"listen":\s*"127\.0\.0\.1:(\d+)"/.exec(tail);
+      if (m) {
+        done = true;
+        clearTimeout(timer);
+        resolve({ cp, pid: cp.pid, port: Number(m[1]), tail: () => tail });
+      }
+    };
+    // Keep draining both pipes for the whole life of the server, or a chatty one would block.
+    cp.stdout.on('data', onData);
+    cp.stderr.on('data', onData);
+    cp.once('error', fail);
+    cp.once('exit', (code, sig) => fail(new Error(`${label} exited (${sig ?? `code ${code}`}) before listening:\n${tail.trim()}`)));
+  });
+}
+
+/** One HTTP request; resolves { status, body }. */
+function request(port, { method = 'GET', path: p, body, headers = {}, agent }) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: '127.0.0.1', port, method, path: p, agent, headers: body === undefined ? headers : { ...headers, 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString() }));
+        res.on('error', reject);
+      },
+    );
+    req.setTimeout(30_000, () => req.destroy(new Error(`${method} ${p}: no answer within 30 s`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+// ---------------------------------------------------------------- clients of each kind of server
+
+/** Talks MCP to the edge: legacy stateless requests, no session. */
+function edgeClient(token) {
+  const headers = {
+    authorization: `Bearer ${token}`,
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+  };
+  let id = 0;
+  const rpc = (port, agent, method, params) =>
+    request(port, { method: 'POST', path: '/mcp', headers, agent, body: JSON.stringify({ jsonrpc: '2.0', id: ++id, method, params }) });
+  const check = (what, r, verify) => {
+    if (r.status !== 200) throw new Error(`${what}: HTTP ${r.status}: ${r.body.slice(0, 300)}`);
+    const msg = JSON.parse(r.body);
+    if (msg.error) throw new Error(`${what}: JSON-RPC error ${JSON.stringify(msg.error).slice(0, 300)}`);
+    if (msg.result?.isError) throw new Error(`${what}: tool error ${JSON.stringify(msg.result).slice(0, 300)}`);
+    verify?.(msg.result);
+  };
+  return {
+    firstAnswer: async (port) => {
+      const r = await rpc(port, false, 'initialize', { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'bench', version: '1' } });
+      check('initialize', r, (res) => {
+        if (!res?.protocolVersion) throw new Error('initialize: no protocolVersion in the result');
+      });
+    },
+    cmd: (port, agent) => rpc(port, agent, 'tools/call', { name: 'run_command', arguments: { cmd: 'true' } }),
+    checkCmd: (r) =>
+      check('run_command', r, (res) => {
+        // The field was renamed exit_code -> exitCode while the edge was being written: accept both.
+        const sc = res?.structuredContent ?? {};
+        const code = sc.exitCode ?? sc.exit_code;
+        if (code !== 0) throw new Error(`run_command: exit code ${code} (structuredContent ${JSON.stringify(sc).slice(0, 200)})`);
+      }),
+    status: (port, agent) => rpc(port, agent, 'tools/call', { name: 'get_status', arguments: {} }),
+    checkStatus: (r) =>
+      check('get_status', r, (res) => {
+        if (!res?.structuredContent) throw new Error('get_status: no structuredContent');
+      }),
+  };
+}
+
+/** Talks to bench/edge/python-edge.py. */
+function pythonClient(token) {
+  const auth = { authorization: `Bearer ${token}` };
+  const ok = (what, r) => {
+    if (r.status !== 200) throw new Error(`${what}: HTTP ${r.status}: ${r.body.slice(0, 300)}`);
+    return JSON.parse(r.body);
+  };
+  return {
+    firstAnswer: async (port) => ok('GET /status', await request(port, { path: '/status', headers: auth, agent: false })),
+    cmd: (port, agent) => request(port, { method: 'POST', path: '/cmd', headers: { ...auth, 'content-type': 'application/json' }, agent, body: '{"cmd":"true"}' }),
+    checkCmd: (r) => {
+      const b = ok('POST /cmd', r);
+      if (b.exit_code !== 0) throw new Error(`POST /cmd: exit_code ${b.exit_code}`);
+    },
+    status: (port, agent) => request(port, { path: '/status', headers: auth, agent }),
+    checkStatus: (r) => {
+      if (!ok('GET /status', r).loadavg) throw new Error('GET /status: no loadavg');
+    },
+  };
+}
+
+// ---------------------------------------------------------------- subjects and rounds
+//
+// Every row is a "subject". The long-lived instances all run at the same time and take their
+// calls in interleaved rounds (a block of calls each, the order rotating every round), so that
+// background load on a shared machine hits every row alike instead of whichever ran during a
+// noisy minute. All of them then idle together before the memory is read again.
+
+/** Splits `total` calls over `rounds` rounds: how many go in round `r`. */
+const share = (total, r, rounds) => Math.floor(((r + 1) * total) / rounds) - Math.floor((r * total) / rounds);
+
+/** Cold start of one HTTP subject: spawn to the first successful answer, in ms. */
+async function coldStart(subject) {
+  const t0 = performance.now();
+  const srv = await subject.start();
+  try {
+    await subject.client.firstAnswer(srv.port);
+    return performance.now() - t0;
+  } finally {
+    await stopProcess(srv.cp);
+  }
+}
+
+/** Turns an HTTP subject's running instance into timed, checked calls over one keep-alive socket. */
+function httpCalls(subject) {
+  const { client, srv } = subject;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  agents.add(agent);
+  const timed = (call, check) => async () => {
+    const t = performance.now();
+    const r = await call(srv.port, agent);
+    const ms = performance.now() - t;
+    check(r); // after the clock stops: parsing the answer is the client's cost, not the server's
+    return ms;
+  };
+  return { cmd: timed(client.cmd, client.checkCmd), status: timed(client.status, client.checkStatus) };
+}
+
+function fail(subject, err) {
+  if (subject.error) return;
+  subject.error = err.message;
+  progress(`${subject.key} ${subject.label} FAILED: ${err.message}`);
+}
+
+/** Runs `count(subject)` calls of `kind` for every live subject, in interleaved rounds. */
+async function runRounds(subjects, kind, count) {
+  const rounds = CFG.rounds;
+  for (let r = 0; r < rounds; r++) {
+    const live = subjects.filter((s) => !s.error);
+    const order = live.map((_, i) => live[(i + r) % live.length]);
+    for (const s of order) {
+      const n = share(count(s), r, rounds);
+      try {
+        for (let i = 0; i < n; i++) s.samples[kind].push(await s.calls[kind]());
+      } catch (err) {
+        fail(s, err);
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------- SSH
+
+function ensureSshd() {
+  if (existsSync(SSHD)) return;
+  if (process.getuid?.() !== 0) throw new Error(`${SSHD} is missing: install openssh-server (apt-get install -y --no-install-recommends openssh-server)`);
+  progress(`${SSHD} is missing: apt-get install -y --no-install-recommends openssh-server`);
+  execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'openssh-server'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
+}
+
+/** A throwaway sshd on 127.0.0.1:<free port> with its own host key, config and authorized_keys. */
+async function startSshd(dir) {
+  ensureSshd();
+  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 }); // privilege separation directory
+  const keygen = (file) => execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'edge-bench', '-f', file], { stdio: 'ignore' });
+  const hostKey = path.join(dir, 'host_ed25519');
+  const userKey = path.join(dir, 'id_ed25519');
+  keygen(hostKey);
+  keygen(userKey);
+  writeFileSync(path.join(dir, 'authorized_keys'), readFileSync(`${userKey}.pub`));
+  const user = os.userInfo().username;
+
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const cfg = path.join(dir, 'sshd_config');
+    writeFileSync(
+      cfg,
+      [
+        'ListenAddress 127.0.0.1',
+        `Port ${port}`,
+        `HostKey ${hostKey}`,
+        `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`,
+        'StrictModes no',
+        `PidFile ${path.join(dir, 'sshd.pid')}`,
+        // Debian's defaults: PAM on (pam_motd, the session stack), no motd printed by sshd itself.
+        'UsePAM yes',
+        'PrintMotd no',
+        'KbdInteractiveAuthentication no',
+        'PasswordAuthentication no',
+        'PubkeyAuthentication yes',
+        'PermitRootLogin prohibit-password',
+        // SHLVL=1 makes bash skip ~/.bashrc for `ssh host cmd` as a stock Debian/Pi .bashrc would;
+        // this machine's root .bashrc runs pyenv init and would add ~80 ms (reference doc, §4).
+        'SetEnv SHLVL=1',
+        'LogLevel INFO',
+        '',
+      ].join('\n'),
+    );
+    const cp = track(spawn(SSHD, ['-D', '-e', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] }));
+    let log = '';
+    const ready = await new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), 10_000);
+      cp.stderr.on('data', (c) => {
+        log = (log + c.toString()).slice(-4000);
+        if (/Server listening on 127\.0\.0\.1 port/.test(log)) {
+          clearTimeout(timer);
+          resolve(true);
+        }
+      });
+      cp.once('exit', () => {
+        clearTimeout(timer);
+        resolve(false);
+      });
+    });
+    if (ready) {
+      const knownHosts = path.join(dir, 'known_hosts');
+      writeFileSync(knownHosts, `[127.0.0.1]:${port} ${readFileSync(`${hostKey}.pub`, 'utf8').split(' ').slice(0, 2).join(' ')}\n`);
+      const base = [
+        '-F', '/dev/null', '-p', String(port), '-i', userKey,
+        '-o', 'IdentitiesOnly=yes', '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'StrictHostKeyChecking=yes',
+        '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', '-T',
+      ];
+      return { cp, pid: cp.pid, port, base, target: `${user}@127.0.0.1` };
+    }
+    await stopProcess(cp);
+    // A lost race for the free port: try another one.
+    if (attempt >= 3 || !/Address already in use|Bind to port/.test(log)) throw new Error(`sshd did not start:\n${log.trim()}`);
+  }
+}
+
+/** Runs `ssh ARGS` and resolves its wall time in ms; throws on a non-zero exit. */
+async function sshTimed(args, { capture = false } = {}) {
+  const t = performance.now();
+  const cp = track(spawn('ssh', args, { stdio: ['ignore', capture ? 'pipe' : 'ignore', 'pipe'] }));
+  let err = '';
+  let out = '';
+  cp.stderr.on('data', (c) => (err = (err + c).slice(-2000)));
+  cp.stdout?.on('data', (c) => (out += c));
+  // 'exit', not 'close': a ControlMaster that ssh daemonizes may hold our pipes open for 60 s.
+  const [code] = await once(cp, 'exit');
+  const ms = performance.now() - t;
+  if (code !== 0) {
+    await sleep(50);
+    throw new Error(`ssh ${args.slice(-1)[0]} exited ${code}: ${err.trim()}`);
+  }
+  return { ms, out };
+}
+
+/** Memory of one live session: every descendant of the listener while `ssh host 'sleep 4'` runs. */
+async function sshSessionMemory(listenerPid, args) {
+  const cp = track(spawn('ssh', [...args, 'sleep 4'], { stdio: 'ignore' }));
+  const exited = once(cp, 'exit');
+  const deadline = Date.now() + 3000;
+  while (!descendants(listenerPid).some((p) => p.comm === 'sleep')) {
+    if (Date.now() > deadline || !alive(cp)) throw new Error('ssh session memory: the remote `sleep` never appeared');
+    await sleep(20);
+  }
+  await sleep(300);
+  let privateKb = 0;
+  let rssKb = 0;
+  const procs = [];
+  for (const p of descendants(listenerPid)) {
+    try {
+      const m = readMem(p.pid);
+      privateKb += m.anonKb;
+      rssKb += m.rssKb;
+      procs.push(`${p.comm} ${MB(m.rssKb).toFixed(1)}/${MB(m.anonKb).toFixed(1)}`);
+    } catch {}
+  }
+  const [code] = await exited;
+  if (code !== 0) throw new Error(`ssh 'sleep 4' exited ${code}`);
+  return { privateMB: MB(privateKb), rssMB: MB(rssKb), processes: procs };
+}
+
+/**
+ * Starts the throwaway sshd and checks that a command runs through it. Returns the ssh argument
+ * lists for a new connection per command and for ControlMaster multiplexing.
+ */
+async function prepareSsh(dir) {
+  const sshd = await startSshd(dir);
+  sshdListener = sshd.cp;
+  progress(`sshd listening on 127.0.0.1:${sshd.port} (pid ${sshd.pid})`);
+  const fresh = [...sshd.base, '-o', 'ControlMaster=no', '-o', 'ControlPath=none', sshd.target];
+  const { out } = await sshTimed([...fresh, 'cat /proc/loadavg'], { capture: true });
+  if (!/^\d+\.\d+ /.test(out)) throw new Error(`ssh host 'cat /proc/loadavg' printed ${JSON.stringify(out)}`);
+  const controlPath = path.join(dir, 'cm');
+  const mux = [...sshd.base, '-o', 'ControlMaster=auto', '-o', `ControlPath=${controlPath}`, '-o', 'ControlPersist=60', sshd.target];
+  return { sshd, fresh, mux, controlPath };
+}
+
+/** Opens the ControlMaster (ssh daemonizes it) and records its PID so that cleanup can stop it. */
+async function openControlMaster(ssh) {
+  await sshTimed([...ssh.mux, 'true']);
+  const check = spawnSyncText('ssh', [...ssh.sshd.base, '-o', `ControlPath=${ssh.controlPath}`, '-O', 'check', ssh.sshd.target]);
+  const pid = Number(/pid=(\d+)/.exec(check)?.[1]);
+  if (!pid) throw new Error(`ControlMaster did not start: ${check.trim()}`);
+  strayPids.add(pid);
+  controlMaster = { ...ssh, pid };
+}
+
+/**
+ * Stops the sshd listener and the per-connection sshd processes it forked: those do not end
+ * with the listener, and each is a session this bench opened.
+ */
+async function stopSshd() {
+  const cp = sshdListener;
+  sshdListener = undefined;
+  if (!cp || !alive(cp)) return;
+  for (const p of descendants(cp.pid)) {
+    try {
+      process.kill(p.pid, 'SIGTERM');
+    } catch {}
+  }
+  await stopProcess(cp);
+}
+
+/** stdout + stderr of a short command (`ssh -V` and `ssh -O check` answer on stderr). */
+function spawnSyncText(cmd, args) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 5000 });
+  return `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? r.error.message : ''}`;
+}
+
+// ---------------------------------------------------------------- report
+
+function fmtMs(v) {
+  if (v === undefined || v === null || Number.isNaN(v)) return '-';
+  return v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : v.toFixed(0);
+}
+const fmtMB = (v) => (v === undefined || v === null || Number.isNaN(v) ? '-' : v.toFixed(1));
+const fmtCpu = (v) => (v === undefined || Number.isNaN(v) ? '-' : v.toFixed(2));
+const fmtPair = (s) => (s ? `${fmtMs(s.p50)} / ${fmtMs(s.p99)}` : '-');
+
+function renderTable(rows) {
+  const head = [
+    'row',
+    'what',
+    'private MB idle',
+    'RSS MB idle',
+    'private MB after calls + idle',
+    'RSS MB after calls + idle',
+    'peak RSS MB',
+    'cold start ms',
+    'run_command("true") p50 / p99 ms',
+    'get_status p50 / p99 ms',
+    'server CPU ms per call: run_command / get_status',
+  ];
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  for (const r of rows) {
+    if (!r.ok) {
+      lines.push(`| ${r.key} | ${r.label} | failed: ${String(r.error).split('\n')[0].replace(/\|/g, '/')} |${' |'.repeat(head.length - 3)}`);
+      continue;
+    }
+    lines.push(
+      `| ${[
+        r.key,
+        r.label,
+        fmtMB(r.idle?.privateMB),
+        fmtMB(r.idle?.rssMB),
+        fmtMB(r.after?.privateMB),
+        fmtMB(r.after?.rssMB),
+        fmtMB(r.peakRssMB),
+        fmtMs(r.coldStartMs),
+        fmtPair(r.cmd),
+        fmtPair(r.status),
+        r.cmd?.cpuMsPerCall === undefined ? '-' : `${fmtCpu(r.cmd.cpuMsPerCall)} / ${fmtCpu(r.status.cpuMsPerCall)}`,
+      ].join(' | ')} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/** The targets, from this run's numbers only. */
+function evaluateTargets(byId, setId) {
+  const e = byId[setId];
+  const py = byId.python;
+  const fresh = byId['ssh-per-connection'];
+  const mux = byId['ssh-controlmaster'];
+  const has = (...rs) => rs.every((r) => r?.ok);
+  const t = [];
+  const add = (id, text, value, limitText, pass) => t.push({ id, text, value, limit: limitText, pass });
+  if (has(e)) {
+    add('idle-private', 'idle private memory <= 8 MB', `${fmtMB(e.idle.privateMB)} MB`, '8 MB', e.idle.privateMB <= 8);
+    add('after-private', `private memory after ${CFG.calls} calls <= 10 MB`, `${fmtMB(e.after.privateMB)} MB`, '10 MB', e.after.privateMB <= 10);
+    add('cold-start', 'cold start to first answer <= 150 ms', `${fmtMs(e.coldStartMs)} ms`, '150 ms', e.coldStartMs <= 150);
+  }
+  if (has(e, py)) {
+    add('status-vs-python', 'get_status p50 < Python /status p50', `${fmtMs(e.status.p50)} vs ${fmtMs(py.status.p50)} ms (${(e.status.p50 / py.status.p50).toFixed(2)}x)`, '< 1x', e.status.p50 < py.status.p50);
+    add('cmd-vs-python', 'run_command p50 <= 1.5x Python /cmd p50', `${fmtMs(e.cmd.p50)} vs ${fmtMs(py.cmd.p50)} ms (${(e.cmd.p50 / py.cmd.p50).toFixed(2)}x)`, '<= 1.5x', e.cmd.p50 <= 1.5 * py.cmd.p50);
+  }
+  if (has(e, fresh)) {
+    add('cmd-vs-ssh', 'run_command p50 >= 50x faster than a new SSH connection', `${(fresh.cmd.p50 / e.cmd.p50).toFixed(1)}x (${fmtMs(fresh.cmd.p50)} vs ${fmtMs(e.cmd.p50)} ms)`, '>= 50x', fresh.cmd.p50 / e.cmd.p50 >= 50);
+  }
+  if (has(e, mux)) {
+    add('cmd-vs-controlmaster', 'run_command p50 >= 3x faster than SSH ControlMaster', `${(mux.cmd.p50 / e.cmd.p50).toFixed(1)}x (${fmtMs(mux.cmd.p50)} vs ${fmtMs(e.cmd.p50)} ms)`, '>= 3x', mux.cmd.p50 / e.cmd.p50 >= 3);
+  }
+  return t;
+}
+
+/**
+ * Which of the two candidate flag sets to deploy. These flags exist to keep memory flat under
+ * load, so the one with less private memory after the calls wins, unless that costs a clear
+ * regression elsewhere: a p50 latency or the cold start more than 20% worse than the other's
+ * (beyond this machine's noise), or more than 2x the server CPU per call (lite mode runs JS in the
+ * interpreter only, which a Pi pays for several times over). Target counts are not used: a
+ * threshold such as the 150 ms cold start can flip on noise.
+ */
+function pickWinner(byId) {
+  const cands = ['edge-recommended', 'edge-lite'].filter((id) => byId[id]?.ok);
+  const name = (id) => id.replace('edge-', '');
+  if (cands.length === 0) return undefined;
+  if (cands.length === 1) {
+    return { id: cands[0], flags: FLAG_SETS[name(cands[0])].join(' '), text: `Winner: ${name(cands[0])} flags \`${FLAG_SETS[name(cands[0])].join(' ')}\` (the other set failed to run).` };
+  }
+  const regressions = (r, o) => {
+    const out = [];
+    const worse = (what, a, b, factor) => {
+      if (a > b * factor) out.push(`${what} ${(a / b).toFixed(2)}x`);
+    };
+    worse('run_command p50', r.cmd.p50, o.cmd.p50, 1.2);
+    worse('get_status p50', r.status.p50, o.status.p50, 1.2);
+    worse('cold start', r.coldStartMs, o.coldStartMs, 1.2);
+    worse('CPU per run_command', r.cmd.cpuMsPerCall, o.cmd.cpuMsPerCall, 2);
+    worse('CPU per get_status', r.status.cpuMsPerCall, o.status.cpuMsPerCall, 2);
+    return out;
+  };
+  const [lean, other] = cands.map((id) => byId[id]).sort((a, b) => a.after.privateMB - b.after.privateMB || a.after.rssMB - b.after.rssMB);
+  const costs = regressions(lean, other);
+  const win = costs.length ? other : lean;
+  const lose = win === lean ? other : lean;
+  const why = costs.length
+    ? `${name(lean.id)} uses less memory after load but costs ${costs.join(', ')}`
+    : `least private memory after load, with no latency, cold-start or CPU regression beyond the thresholds`;
+  const a = win;
+  const b = lose;
+  const pct = (x, y) => `${x <= y ? '-' : '+'}${Math.abs((100 * (x - y)) / y).toFixed(0)}%`;
+  const cmp = (what, x, y, f, unit) => `${what} ${f(x)} vs ${f(y)}${unit} (${pct(x, y)})`;
+  const text =
+    `Winner: ${name(win.id)} flags \`${FLAG_SETS[name(win.id)].join(' ')}\` over ${name(lose.id)} (${why}): ` +
+    [
+      cmp('private after load', a.after.privateMB, b.after.privateMB, fmtMB, ' MB'),
+      cmp('RSS after load', a.after.rssMB, b.after.rssMB, fmtMB, ' MB'),
+      cmp('peak RSS', a.peakRssMB, b.peakRssMB, fmtMB, ' MB'),
+      cmp('idle RSS', a.idle.rssMB, b.idle.rssMB, fmtMB, ' MB'),
+      cmp('run_command p50', a.cmd.p50, b.cmd.p50, fmtMs, ' ms'),
+      cmp('get_status p50', a.status.p50, b.status.p50, fmtMs, ' ms'),
+      cmp('cold start', a.coldStartMs, b.coldStartMs, fmtMs, ' ms'),
+      cmp('CPU per run_command', a.cmd.cpuMsPerCall, b.cmd.cpuMsPerCall, fmtCpu, ' ms'),
+      cmp('CPU per get_status', a.status.cpuMsPerCall, b.status.cpuMsPerCall, fmtCpu, ' ms'),
+    ].join(', ') +
+    '.';
+  return { id: win.id, flags: FLAG_SETS[name(win.id)].join(' '), against: lose.id, reason: why, text };
+}
+
+// ---------------------------------------------------------------- the protocol
+
+/**
+ * 1. cold starts of every HTTP row, interleaved, with nothing else of ours running;
+ * 2. one long-lived instance of every row at once, plus sshd; settle, read memory;
+ * 3. memory of one SSH session, each way; open the ControlMaster;
+ * 4. warm-up, then run_command("true") calls and status calls in interleaved rounds;
+ * 5. idle together, read memory again. Returns the table rows.
+ */
+async function measureAll({ python, token, tokenFile }) {
+  const edge = edgeClient(token);
+  const edgeStart = (flags) => () =>
+    startServer(process.execPath, [...FLAG_SETS[flags], EDGE_BUNDLE, '--listen', '127.0.0.1:0', '--token-file', tokenFile], `edge (${flags} flags)`);
+  const subject = (key, id, label, more) => ({ key, id, label, samples: { cmd: [], status: [] }, coldMs: [], ...more });
+  const httpSubjects = [
+    subject('1', 'edge-default', 'bundled edge, default Node flags', { start: edgeStart('default'), client: edge }),
+    subject('2a', 'edge-recommended', `bundled edge, recommended flags \`${FLAG_SETS.recommended.join(' ')}\``, { start: edgeStart('recommended'), client: edge }),
+    subject('2b', 'edge-lite', `bundled edge, lite flags \`${FLAG_SETS.lite.join(' ')}\``, { start: edgeStart('lite'), client: edge }),
+    subject('3', 'python', 'Python http.server edge (ThreadingHTTPServer, keep-alive, TCP_NODELAY): `/cmd` and `/status`', {
+      start: () => startServer(python, [PYTHON_EDGE, '0', tokenFile], 'python-edge'),
+      client: pythonClient(token),
+    }),
+  ];
+  const listener = subject('4a', 'sshd-listener', 'sshd listener alone (always running)');
+  const sshFresh = subject('4b', 'ssh-per-connection', 'SSH, new connection per command (memory: one session = per-connection sshd + command); status = `cat /proc/loadavg`');
+  const sshMux = subject('4c', 'ssh-controlmaster', 'SSH over a ControlMaster (memory: the master connection + one session); status = `cat /proc/loadavg`');
+  const sshSubjects = [listener, sshFresh, sshMux];
+  const live = (list) => list.filter((s) => !s.error);
+
+  // 1. cold starts, and the floor under them: Node starting and exiting with no code at all
+  const bareMs = [];
+  for (let i = 0; i < CFG.coldStarts; i++) {
+    const t = performance.now();
+    const cp = track(spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' }));
+    await once(cp, 'exit');
+    bareMs.push(performance.now() - t);
+  }
+  nodeBareStartMs = median(bareMs);
+  for (let i = 0; i < CFG.coldStarts; i++) {
+    const list = live(httpSubjects);
+    for (const s of list.map((_, j) => list[(i + j) % list.length])) {
+      try {
+        s.coldMs.push(await coldStart(s));
+      } catch (err) {
+        fail(s, err);
+      }
+    }
+  }
+  for (const s of live(httpSubjects)) progress(`${s.key} ${s.id}: cold start ${s.coldMs.map((x) => x.toFixed(0)).join(', ')} ms`);
+
+  // 2. long-lived instances
+  for (const s of live(httpSubjects)) {
+    try {
+      s.srv = await s.start();
+      s.calls = httpCalls(s);
+    } catch (err) {
+      fail(s, err);
+    }
+  }
+  let ssh;
+  try {
+    ssh = await prepareSsh(tmpRoot);
+  } catch (err) {
+    for (const s of sshSubjects) fail(s, err);
+  }
+  await sleep(CFG.settleS * 1000);
+  for (const s of live(httpSubjects)) s.idleMem = readMem(s.srv.pid);
+  if (ssh) listener.idleMem = readMem(ssh.sshd.pid);
+
+  // 3. SSH sessions
+  if (ssh) {
+    try {
+      sshFresh.session = await sshSessionMemory(ssh.sshd.pid, ssh.fresh);
+      progress(`ssh session (RSS/private MB): ${sshFresh.session.processes.join(', ')}`);
+      await openControlMaster(ssh);
+      sshMux.session = await sshSessionMemory(ssh.sshd.pid, ssh.mux);
+      progress(`ssh ControlMaster connection + session (RSS/private MB): ${sshMux.session.processes.join(', ')}`);
+    } catch (err) {
+      for (const s of sshSubjects) fail(s, err);
+    }
+    const call = (args, cmd) => async () => (await sshTimed([...args, cmd])).ms;
+    sshFresh.calls = { cmd: call(ssh.fresh, 'true'), status: call(ssh.fresh, 'cat /proc/loadavg') };
+    sshMux.calls = { cmd: call(ssh.mux, 'true'), status: call(ssh.mux, 'cat /proc/loadavg') };
+  }
+  listener.samples = undefined; // memory only: it takes no calls itself
+
+  // 4. calls
+  const callers = [...httpSubjects, sshFresh, sshMux];
+  for (const s of live(callers)) {
+    try {
+      for (let i = 0; i < (s === sshFresh ? 1 : CFG.warmup); i++) {
+        await s.calls.cmd();
+        await s.calls.status();
+      }
+    } catch (err) {
+      fail(s, err);
+    }
+  }
+  // The server's own CPU per call (not its children's): what the interpreter-only lite mode
+  // costs shows here even where the wall-clock latency is dominated by fork/exec or a sleep.
+  const cpuDelta = async (kind, count) => {
+    const before = new Map(live(httpSubjects).map((s) => [s, readCpuMs(s.srv.pid)]));
+    await runRounds(callers, kind, count);
+    for (const [s, ms] of before) if (!s.error) s.cpuMsPerCall = { ...s.cpuMsPerCall, [kind]: (readCpuMs(s.srv.pid) - ms) / s.samples[kind].length };
+  };
+  progress(`run_command("true") / \`true\`: ${CFG.calls} calls per row (${CFG.sshNewCalls} for new SSH connections), ${CFG.rounds} interleaved rounds`);
+  await cpuDelta('cmd', (s) => (s === sshFresh ? CFG.sshNewCalls : CFG.calls));
+  progress(`get_status / status: ${CFG.statusCalls} calls per row (${CFG.sshNewCalls} for new SSH connections)`);
+  await cpuDelta('status', (s) => (s === sshFresh ? CFG.sshNewCalls : CFG.statusCalls));
+
+  // 5. idle, memory again
+  progress(`idling ${CFG.idleS} s`);
+  await sleep(CFG.idleS * 1000);
+  const memoryHolders = [...httpSubjects, ...(ssh ? [listener] : [])];
+  for (const s of live(memoryHolders)) {
+    const proc = s === listener ? ssh.sshd : s.srv;
+    if (!alive(proc.cp)) fail(s, new Error(`exited during the run${proc.tail ? `:\n${proc.tail()}` : ''}`));
+    else s.afterMem = readMem(proc.pid);
+  }
+
+  const mem = (m) => ({ privateMB: MB(m.anonKb), rssMB: MB(m.rssKb) });
+  return [...httpSubjects, ...sshSubjects].map((s) => {
+    const head = { key: s.key, id: s.id, label: s.label };
+    if (s.error) return { ...head, ok: false, error: s.error };
+    if (s === sshFresh || s === sshMux) {
+      const session = { privateMB: s.session.privateMB, rssMB: s.session.rssMB };
+      return { ...head, ok: true, idle: session, session: s.session, cmd: stats(s.samples.cmd), status: stats(s.samples.status) };
+    }
+    const row = { ...head, ok: true, idle: mem(s.idleMem), after: mem(s.afterMem), peakRssMB: MB(s.afterMem.hwmKb) };
+    if (s === listener) return row;
+    return {
+      ...row,
+      coldStartMs: median(s.coldMs),
+      coldStartsMs: s.coldMs,
+      cmd: { ...stats(s.samples.cmd), cpuMsPerCall: s.cpuMsPerCall.cmd },
+      status: { ...stats(s.samples.status), cpuMsPerCall: s.cpuMsPerCall.status },
+    };
+  });
+}
+
+// ---------------------------------------------------------------- main
+
+async function main() {
+  const t0 = performance.now();
+  if (!existsSync(EDGE_BUNDLE)) {
+    progress(`${path.relative(ROOT, EDGE_BUNDLE)} is missing: building it`);
+    execFileSync(process.execPath, [path.join(ROOT, 'packages/edge/build.mjs')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+  tmpRoot = mkdtempSync(path.join(os.tmpdir(), 'edge-bench-'));
+  const token = `bench-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
+  const tokenFile = path.join(tmpRoot, 'token');
+  writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+
+  const meta = {
+    date: new Date().toISOString(),
+    quick: opts.quick,
+    calls: CFG.calls,
+    statusCalls: CFG.statusCalls,
+    sshNewConnectionCalls: CFG.sshNewCalls,
+    idleSeconds: CFG.idleS,
+    settleSeconds: CFG.settleS,
+    coldStarts: CFG.coldStarts,
+    node: process.version,
+    python: spawnSyncText(python, ['--version']).trim(),
+    openssh: spawnSyncText('ssh', ['-V']).trim(),
+    arch: os.arch(),
+    cpus: os.cpus().length,
+    kernel: os.release(),
+    flagSets: Object.fromEntries(Object.entries(FLAG_SETS).map(([k, v]) => [k, v.join(' ')])),
+  };
+  progress(`${meta.node}, ${meta.python}, ${meta.openssh}; ${CFG.calls} calls, ${CFG.idleS} s idle, cold start median of ${CFG.coldStarts}`);
+
+  const rows = await measureAll({ python, token, tokenFile });
+
+  const byId = Object.fromEntries(rows.map((r) => [r.id, r]));
+  const targets = evaluateTargets(byId, 'edge-recommended');
+  const liteTargets = Object.fromEntries(evaluateTargets(byId, 'edge-lite').map((t) => [t.id, t]));
+  const winner = pickWinner(byId);
+  meta.seconds = (performance.now() - t0) / 1000;
+  meta.nodeBareStartMs = nodeBareStartMs;
+
+  const out = [renderTable(rows), ''];
+  out.push('Targets (edge with the recommended flags; the lite flag set in brackets):');
+  for (const t of targets) {
+    const l = liteTargets[t.id];
+    out.push(`${t.pass ? '✔' : '✘'} ${t.text}: ${t.value}${l ? ` [lite: ${l.pass ? '✔' : '✘'} ${l.value}]` : ''}`);
+  }
+  if (winner) out.push('', winner.text);
+  out.push(
+    '',
+    `Node ${meta.node}, ${meta.python}, ${meta.openssh.split(',')[0]}; ${meta.arch}, ${meta.cpus} CPUs, Linux ${meta.kernel}. ` +
+      `${CFG.calls} run_command + ${CFG.statusCalls} get_status calls per row (${CFG.sshNewCalls} + ${CFG.sshNewCalls} for SSH new connections), ` +
+      `${CFG.settleS} s settle, ${CFG.idleS} s idle, cold start median of ${CFG.coldStarts} (\`node -e 0\` alone: ${fmtMs(nodeBareStartMs)} ms). Private = RssAnon. Took ${meta.seconds.toFixed(0)} s.`,
+  );
+  process.stdout.write(`${out.join('\n')}\n`);
+
+  if (opts.json) {
+    writeFileSync(opts.json, `${JSON.stringify({ meta, rows, targets, liteTargets: Object.values(liteTargets), winner }, null, 2)}\n`);
+    progress(`wrote ${opts.json}`);
+  }
+  const failed = rows.filter((r) => !r.ok);
+  if (failed.length) {
+    progress(`${failed.length} row(s) failed: ${failed.map((r) => r.key).join(', ')}`);
+    return 1;
+  }
+  return 0;
+}
+
+let code = 1;
+try {
+  code = await main();
+} catch (err) {
+  progress(`failed: ${err.stack ?? err}`);
+  code = 1;
+} finally {
+  await cleanup();
+}
+process.exit(code);
