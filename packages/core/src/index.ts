@@ -1,2 +1,2 @@
 export { HomelabError, isHomelabError } from './errors.ts';
-export { safeEqual, bearerToken } from './secrets.ts';
+export { safeEqual, bearerToken, randomHex } from './secrets.ts';

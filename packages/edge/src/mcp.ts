@@ -97,14 +97,17 @@ export function createMcpHandler(opts: McpHandlerOptions) {
   }));
   const capabilities = { tools: { listChanged: false } };
 
-  async function callTool(params: Record<string, unknown>, signal: AbortSignal, era: 'modern' | 'legacy'): Promise<Record<string, unknown>> {
-    const name = params.name as string;
-    const tool = byName.get(name)!;
+  /**
+   * Runs a tool and shapes its MCP result. Exposed so an in-process caller (the hub's
+   * `local` node) uses exactly the validation and error mapping HTTP clients get.
+   */
+  async function callTool(name: string, args: Record<string, unknown>, signal: AbortSignal, era: 'modern' | 'legacy' = 'legacy'): Promise<CallResult> {
+    const tool = byName.get(name);
+    if (!tool) throw new HomelabError('UNKNOWN_TOOL', `Tool ${name} not found`);
     const started = performance.now();
     let out: ToolOutput;
     try {
       if (tool.unavailable) throw new HomelabError('CAPABILITY_UNAVAILABLE', tool.unavailable);
-      const args = params.arguments ?? {};
       const problems = validate(tool.def.inputSchema, args);
       if (problems.length) throw new HomelabError('INVALID_ARGUMENTS', `Invalid arguments for ${name}: ${problems.join('; ')}`);
       out = await tool.def.handler(args, opts.context(signal));
@@ -121,6 +124,8 @@ export function createMcpHandler(opts: McpHandlerOptions) {
       ...(out.isError ? { isError: true } : {}),
     };
   }
+
+  type CallResult = { content: Array<{ type: 'text'; text: string }>; structuredContent: Record<string, unknown>; isError?: true };
 
   async function dispatch(req: JsonRpcRequest, era: 'modern' | 'legacy', signal: AbortSignal): Promise<McpReply> {
     const id = req.id ?? null;
@@ -164,13 +169,16 @@ export function createMcpHandler(opts: McpHandlerOptions) {
         if (params.arguments !== undefined && !isObject(params.arguments)) {
           return errorReply(200, id, ErrorCode.InvalidParams, 'tools/call params.arguments must be an object');
         }
-        return ok(await callTool(params, signal, era));
+        return ok({ ...(await callTool(params.name, (params.arguments ?? {}) as Record<string, unknown>, signal, era)) });
       }
     }
     return errorReply(era === 'modern' ? 404 : 200, id, ErrorCode.MethodNotFound, `Method not found: ${req.method}`);
   }
 
   return {
+    /** The tools as `tools/list` shows them. */
+    listTools: () => toolList,
+    callTool,
     /**
      * Handles one parsed POST body. `header(name)` returns a request header by its
      * lower-case name. `signal` aborts when the client disconnects.

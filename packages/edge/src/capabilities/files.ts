@@ -3,11 +3,10 @@
  * atomically (a temp file in the same directory, fsync, rename: a reader never sees half
  * a file, and a crash leaves the old one), and list with metadata.
  */
-import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { chmod, chown, lstat, mkdir, open, readdir, readlink, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { HomelabError } from '@homelab-mcp/core';
+import { HomelabError, randomHex } from '@homelab-mcp/core';
 import { defineCapability, defineTool } from '../capability.ts';
 import { confine } from '../paths.ts';
 
@@ -132,7 +131,7 @@ export const writeFile = defineTool<{ path: string; content: string; encoding?: 
     const before = await lstat(real).catch(() => undefined);
     if (before && !before.isFile()) throw new HomelabError('FILE_ERROR', `${path}: is a ${typeOf(before)}, not a regular file`);
     const newMode = mode !== undefined ? parseInt(mode, 8) : before ? before.mode & 0o7777 : 0o644;
-    const tmp = join(dir, `.${basename(real)}.${randomBytes(6).toString('hex')}.tmp`);
+    const tmp = join(dir, `.${basename(real)}.${randomHex(6)}.tmp`);
     try {
       const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
       try {
