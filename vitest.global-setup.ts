@@ -1,14 +1,21 @@
-// Tests run the real edge bundle: build it first so a test never runs a stale one. When the
-// build fails the old bundle is removed, so the tests that need it fail loudly while the
-// unit tests still report.
+// Tests run the real bundles: build them first so a test never runs a stale one. When a
+// build fails its old bundle is removed, so the tests that need it fail loudly while the
+// other tests still report.
 import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 
+const bundles = [
+  ['packages/edge/build.mjs', 'packages/edge/dist/homelab-edge.mjs'],
+  ['packages/hub/build.mjs', 'packages/hub/dist/homelab-hub.mjs'],
+] as const;
+
 export default function setup(): void {
-  try {
-    execFileSync(process.execPath, ['packages/edge/build.mjs'], { stdio: 'inherit' });
-  } catch {
-    rmSync('packages/edge/dist/homelab-edge.mjs', { force: true });
-    console.error('edge build failed: tests that run the bundle will fail');
+  for (const [script, output] of bundles) {
+    try {
+      execFileSync(process.execPath, [script], { stdio: 'inherit' });
+    } catch {
+      rmSync(output, { force: true });
+      console.error(`${script} failed: tests that run ${output} will fail`);
+    }
   }
 }

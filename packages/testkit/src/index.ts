@@ -2,3 +2,4 @@ export { startEdgeProcess, EDGE_BUNDLE, type EdgeProcess, type StartEdgeOptions 
 export { connectClient, resultText, type Era } from './mcp-client.ts';
 export { isAlive } from './process.ts';
 export { testEdgeEnv, scriptedEdgeEnv, toolContext, type ScriptedAnswer } from './edge-env.ts';
+export { startHubProcess, HUB_BUNDLE, type HubProcess, type StartHubOptions } from './hub-process.ts';

@@ -1,0 +1,20 @@
+// Bundles the hub into one file, dist/homelab-hub.mjs, beside the edge bundle.
+import { build } from 'esbuild';
+import { readFileSync, statSync } from 'node:fs';
+
+const { version } = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'));
+const outfile = new URL('./dist/homelab-hub.mjs', import.meta.url).pathname;
+await build({
+  entryPoints: [new URL('./src/main.ts', import.meta.url).pathname],
+  outfile,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  legalComments: 'none',
+  // CommonJS dependencies (pino) call require() for Node built-ins; give the ESM bundle one.
+  banner: { js: "#!/usr/bin/env node\nimport { createRequire as __hubCreateRequire } from 'node:module';\nconst require = __hubCreateRequire(import.meta.url);" },
+  define: { __HUB_VERSION__: JSON.stringify(version) },
+  logLevel: 'warning',
+});
+console.log(`built ${outfile} (${(statSync(outfile).size / 1024).toFixed(1)} KiB)`);

@@ -1,0 +1,137 @@
+/**
+ * The merged catalog: hub tools, fleet tools over the nodes, optional per-device copies, and
+ * every native upstream's tools, resources and prompts under its alias. Rebuilt when a node
+ * or upstream changes; lists are kept sorted by name so `tools/list` is deterministic (the
+ * 2026-07-28 spec asks for it, and clients cache on it).
+ */
+import type { CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ResourceTemplateType as ResourceTemplate, Tool } from '@modelcontextprotocol/server';
+import { createToolNameRegistry, resourceUri, splitResourceUri } from '@homelab-mcp/core/tool-names';
+import { classOf, fleetTools } from './fleet.ts';
+import type { HubNode, SourceCallOptions, SourceState } from './nodes.ts';
+import type { CallContext, CatalogPrompt, CatalogResource, CatalogResourceTemplate, CatalogTool, Role } from './types.ts';
+
+/** A native MCP server behind the hub (Home Assistant, another hub, a stdio server...). */
+export interface NativeUpstream {
+  alias: string;
+  state(): SourceState;
+  tools(): Tool[];
+  resources(): Resource[];
+  resourceTemplates(): ResourceTemplate[];
+  prompts(): Prompt[];
+  callTool(name: string, args: Record<string, unknown>, opts: SourceCallOptions): Promise<CallToolResult>;
+  readResource(uri: string, opts: SourceCallOptions): Promise<ReadResourceResult>;
+  getPrompt(name: string, args: Record<string, string> | undefined, opts: SourceCallOptions): Promise<GetPromptResult>;
+}
+
+export interface CatalogInput {
+  nodes: HubNode[];
+  upstreams: NativeUpstream[];
+  hubTools: CatalogTool[];
+  /** Also serve `<node>__<tool>` copies for every node. */
+  perDeviceTools: boolean;
+  callTimeoutMs: number;
+  /** Longest tool name emitted; clients show `mcp__<alias>__<name>` and cap the whole at 64. */
+  maxToolName: number;
+}
+
+export interface Catalog {
+  /** Tools a caller of this role may see, sorted by name. */
+  tools(role: Role): CatalogTool[];
+  tool(name: string): CatalogTool | undefined;
+  resources(): CatalogResource[];
+  resource(uri: string): CatalogResource | undefined;
+  resourceTemplates(): CatalogResourceTemplate[];
+  prompts(): CatalogPrompt[];
+  prompt(name: string): CatalogPrompt | undefined;
+}
+
+const byName = <T extends { def: { name: string } }>(a: T, b: T) => (a.def.name < b.def.name ? -1 : a.def.name > b.def.name ? 1 : 0);
+
+/** A viewer neither sees nor calls write tools. */
+export function visibleTo(role: Role, t: CatalogTool): boolean {
+  return role !== 'viewer' || t.toolClass === 'read';
+}
+
+export function buildCatalog(input: CatalogInput): Catalog {
+  const names = createToolNameRegistry({ maxLength: input.maxToolName });
+  const tools = new Map<string, CatalogTool>();
+  const add = (t: CatalogTool) => {
+    if (!tools.has(t.def.name)) tools.set(t.def.name, t);
+  };
+  for (const t of input.hubTools) add(t);
+  const edgeNodes = input.nodes.filter((n) => n.source.state().status === 'up' || n.source.tools().length > 0);
+  for (const t of fleetTools(edgeNodes, input.callTimeoutMs)) add(t);
+  if (input.perDeviceTools) {
+    for (const node of input.nodes) {
+      for (const t of node.source.tools()) {
+        const name = names.register(node.name, t.name);
+        add({
+          def: { ...t, name, description: `On node ${node.name}: ${t.description ?? t.name}` },
+          toolClass: classOf(t),
+          source: node.name,
+          call: (args, ctx) => node.source.callTool(t.name, args, callOpts(ctx, input.callTimeoutMs)),
+        });
+      }
+    }
+  }
+  const resources = new Map<string, CatalogResource>();
+  const templates: CatalogResourceTemplate[] = [];
+  const prompts = new Map<string, CatalogPrompt>();
+  for (const up of input.upstreams) {
+    for (const t of up.tools()) {
+      const name = names.register(up.alias, t.name);
+      add({
+        def: { ...t, name },
+        toolClass: classOf(t),
+        source: up.alias,
+        call: (args, ctx) => up.callTool(t.name, args, callOpts(ctx, input.callTimeoutMs)),
+      });
+    }
+    for (const r of up.resources()) {
+      const uri = resourceUri(up.alias, r.uri);
+      resources.set(uri, { def: { ...r, uri }, source: up.alias, read: async (ctx) => relabel(await up.readResource(r.uri, callOpts(ctx, input.callTimeoutMs)), r.uri, uri) });
+    }
+    // Templates cannot be percent-encoded (the client fills in their {variables}), so they
+    // are namespaced as `<alias>+<template>` and routed back by that prefix.
+    for (const t of up.resourceTemplates()) templates.push({ def: { ...t, uriTemplate: `${up.alias}+${t.uriTemplate}` }, source: up.alias });
+    for (const p of up.prompts()) {
+      const name = names.register(up.alias, p.name);
+      prompts.set(name, { def: { ...p, name }, source: up.alias, get: (args, ctx) => up.getPrompt(p.name, args, callOpts(ctx, input.callTimeoutMs)) });
+    }
+  }
+  const sorted = [...tools.values()].sort(byName);
+  const perRole: Record<Role, CatalogTool[]> = {
+    admin: sorted,
+    operator: sorted,
+    viewer: sorted.filter((t) => visibleTo('viewer', t)),
+  };
+  const upstreamByAlias = new Map(input.upstreams.map((u) => [u.alias, u]));
+  return {
+    tools: (role) => perRole[role],
+    tool: (name) => tools.get(name),
+    resources: () => [...resources.values()],
+    resource(uri) {
+      const known = resources.get(uri);
+      if (known) return known;
+      // A URI filled in from a template (`<alias>+<uri>`), or one of an upstream's resources
+      // that was not listed: route it to its upstream by the namespace prefix.
+      const plus = /^([A-Za-z0-9_-]+)\+(.+)$/.exec(uri);
+      const split = plus ? { prefix: plus[1]!, uri: plus[2]! } : splitResourceUri(uri);
+      const up = split && upstreamByAlias.get(split.prefix);
+      if (!split || !up) return undefined;
+      return { def: { uri, name: uri }, source: up.alias, read: async (ctx) => relabel(await up.readResource(split.uri, callOpts(ctx, input.callTimeoutMs)), split.uri, uri) };
+    },
+    resourceTemplates: () => templates,
+    prompts: () => [...prompts.values()].sort(byName),
+    prompt: (name) => prompts.get(name),
+  };
+}
+
+function callOpts(ctx: CallContext, timeoutMs: number): SourceCallOptions {
+  return { signal: ctx.signal, timeoutMs, onprogress: ctx.onprogress };
+}
+
+/** Resource contents carry their URI: show the client the namespaced one it asked for. */
+function relabel(r: ReadResourceResult, original: string, shown: string): ReadResourceResult {
+  return { ...r, contents: r.contents.map((c) => (c.uri === original ? { ...c, uri: shown } : c)) };
+}

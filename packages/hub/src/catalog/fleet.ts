@@ -1,0 +1,157 @@
+/**
+ * Fleet tools: one copy of each edge tool with a `node` argument instead of one copy per
+ * device (30 devices must not mean 300 tools). `node` names one node, a list, a role
+ * (`role:speaker`) or `all`; several nodes run in parallel and the answer has one entry
+ * per node, so "stop MPD on all the speakers" is one call.
+ */
+import type { CallToolResult, Tool } from '@modelcontextprotocol/server';
+import { HomelabError, isHomelabError } from '@homelab-mcp/core';
+import type { HubNode } from './nodes.ts';
+import type { CallContext, CatalogTool, ToolClass } from './types.ts';
+
+type JsonObject = { [k: string]: JsonValue };
+type JsonValue = string | number | boolean | null | JsonValue[] | JsonObject;
+
+export const NODE_ARG: JsonObject = {
+  anyOf: [
+    { type: 'string', minLength: 1 },
+    { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, maxItems: 1000 },
+  ],
+  description: 'Where to run: a node name, a list of names, "role:NAME" for every node with that role, or "all". Several nodes run in parallel. See list_nodes.',
+};
+
+export interface Selection {
+  nodes: HubNode[];
+  /** One node named directly: its result is passed through unchanged. */
+  single: boolean;
+}
+
+/**
+ * Resolves a `node` argument against the known nodes.
+ * Throws `INVALID_ARGUMENTS` naming what is known when nothing matches.
+ */
+export function selectNodes(selector: unknown, nodes: HubNode[]): Selection {
+  const byName = new Map(nodes.map((n) => [n.name, n]));
+  const known = () => `known nodes: ${nodes.map((n) => n.name).join(', ') || '(none)'}; roles: ${[...new Set(nodes.flatMap((n) => n.roles))].join(', ') || '(none)'}`;
+  const items = typeof selector === 'string' ? [selector] : Array.isArray(selector) ? selector : undefined;
+  if (!items || items.length === 0 || !items.every((s) => typeof s === 'string' && s.length > 0)) {
+    throw new HomelabError('INVALID_ARGUMENTS', `node: expected a node name, a list of names, "role:NAME" or "all" (${known()})`);
+  }
+  const picked = new Map<string, HubNode>();
+  for (const item of items as string[]) {
+    if (item === 'all') for (const n of nodes) picked.set(n.name, n);
+    else if (item.startsWith('role:')) {
+      const role = item.slice(5);
+      const matching = nodes.filter((n) => n.roles.includes(role));
+      if (matching.length === 0) throw new HomelabError('INVALID_ARGUMENTS', `node: no node has the role "${role}" (${known()})`);
+      for (const n of matching) picked.set(n.name, n);
+    } else {
+      const n = byName.get(item);
+      if (!n) throw new HomelabError('INVALID_ARGUMENTS', `node: unknown node "${item}" (${known()})`);
+      picked.set(n.name, n);
+    }
+  }
+  const single = typeof selector === 'string' && selector !== 'all' && !selector.startsWith('role:');
+  return { nodes: [...picked.values()], single };
+}
+
+function textOf(r: CallToolResult): string {
+  return (r.content ?? []).map((c) => (c.type === 'text' ? c.text : `[${c.type}]`)).join('\n');
+}
+
+/** The annotations of an edge tool decide its class; a tool with none is a write. */
+export function classOf(tool: Tool): ToolClass {
+  return tool.annotations?.readOnlyHint === true ? 'read' : 'write';
+}
+
+interface NodeOutcome {
+  node: string;
+  ok: boolean;
+  text: string;
+  structuredContent?: unknown;
+  error?: string;
+}
+
+/** Runs `tool` on each selected node in parallel and merges the answers. */
+export async function fanOut(tool: string, sel: Selection, args: Record<string, unknown>, ctx: CallContext, timeoutMs: number): Promise<CallToolResult> {
+  if (sel.single) {
+    const node = sel.nodes[0]!;
+    try {
+      return await node.source.callTool(tool, args, { signal: ctx.signal, timeoutMs, onprogress: ctx.onprogress });
+    } catch (err) {
+      return errorResult(node.name, err);
+    }
+  }
+  const outcomes = await Promise.all(
+    sel.nodes.map(async (node): Promise<NodeOutcome> => {
+      try {
+        if (!node.source.tools().some((t) => t.name === tool)) {
+          return { node: node.name, ok: false, text: '', error: `${tool} is not offered by node ${node.name}` };
+        }
+        const r = await node.source.callTool(tool, args, { signal: ctx.signal, timeoutMs });
+        const text = textOf(r);
+        return r.isError
+          ? { node: node.name, ok: false, text, error: text.split('\n')[0] ?? 'failed', structuredContent: r.structuredContent }
+          : { node: node.name, ok: true, text, structuredContent: r.structuredContent };
+      } catch (err) {
+        return { node: node.name, ok: false, text: '', error: messageOf(err) };
+      }
+    }),
+  );
+  const failed = outcomes.filter((o) => !o.ok);
+  const summary =
+    `${outcomes.length} node${outcomes.length === 1 ? '' : 's'}: ${outcomes.length - failed.length} ok` +
+    (failed.length ? `, ${failed.length} failed (${failed.map((f) => `${f.node}: ${f.error}`).join('; ')})` : '');
+  const sections = outcomes.map((o) => `## ${o.node}${o.ok ? '' : ' (failed)'}\n${o.ok ? o.text : o.text || o.error}`);
+  return {
+    content: [{ type: 'text', text: [summary, ...sections].join('\n\n') }],
+    structuredContent: { summary, nodes: outcomes.map(({ text: _t, ...rest }) => rest) },
+    ...(failed.length === outcomes.length ? { isError: true } : {}),
+  };
+}
+
+export function messageOf(err: unknown): string {
+  return isHomelabError(err) ? err.message : err instanceof Error ? err.message : String(err);
+}
+
+function errorResult(node: string, err: unknown): CallToolResult {
+  const message = messageOf(err);
+  return { content: [{ type: 'text', text: message }], structuredContent: { node, error: message }, isError: true };
+}
+
+/** Adds the `node` argument to an edge tool's schema. */
+function withNodeArg(schema: Tool['inputSchema']): Tool['inputSchema'] {
+  const properties = { node: NODE_ARG, ...(schema.properties ?? {}) };
+  const required = ['node', ...((schema.required as string[] | undefined) ?? [])];
+  return { ...schema, type: 'object', properties, required };
+}
+
+/**
+ * One fleet tool per tool name any node offers, described from the first node that
+ * offers it (edges of one version share their schemas).
+ */
+export function fleetTools(nodes: HubNode[], timeoutMs: number): CatalogTool[] {
+  const first = new Map<string, Tool>();
+  for (const node of nodes) for (const t of node.source.tools()) if (!first.has(t.name)) first.set(t.name, t);
+  return [...first.values()].map((t) => ({
+    def: {
+      ...t,
+      description: `${t.description ?? t.name} Runs on the node(s) named by \`node\`.`,
+      inputSchema: withNodeArg(t.inputSchema),
+    },
+    toolClass: classOf(t),
+    source: 'fleet',
+    async call(args, ctx) {
+      const { node, ...rest } = args;
+      let sel: Selection;
+      try {
+        sel = selectNodes(node, nodes);
+      } catch (err) {
+        return errorResult(String(node), err);
+      }
+      // A command asked to run longer than the hub's default deadline gets its own time.
+      const asked = typeof rest.timeout_s === 'number' ? rest.timeout_s * 1000 + 5000 : 0;
+      return fanOut(t.name, sel, rest, ctx, Math.max(timeoutMs, asked));
+    },
+  }));
+}

@@ -1,0 +1,53 @@
+/**
+ * What the hub serves: every tool, resource and prompt of the merged catalog, each with the
+ * function that runs it. Built by `catalog.ts` from the nodes, the native upstreams and the
+ * hub's own tools; read by the transports for every list and call.
+ */
+import type { CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ResourceTemplateType as ResourceTemplate, Tool } from '@modelcontextprotocol/server';
+
+export type Role = 'admin' | 'operator' | 'viewer';
+export type ToolClass = 'read' | 'write';
+
+/** Who is calling: from the bearer token that authenticated the request. */
+export interface Caller {
+  user: string;
+  role: Role;
+}
+
+export interface Progress {
+  progress: number;
+  total?: number;
+  message?: string;
+}
+
+export interface CallContext {
+  caller: Caller;
+  signal: AbortSignal;
+  onprogress?: (p: Progress) => void;
+}
+
+export interface CatalogTool {
+  /** The tool as clients see it (name already namespaced). */
+  def: Tool;
+  toolClass: ToolClass;
+  /** Where it comes from, for list_nodes and errors: `hub`, `fleet`, a node or an upstream alias. */
+  source: string;
+  call(args: Record<string, unknown>, ctx: CallContext): Promise<CallToolResult>;
+}
+
+export interface CatalogResource {
+  def: Resource;
+  source: string;
+  read(ctx: CallContext): Promise<ReadResourceResult>;
+}
+
+export interface CatalogResourceTemplate {
+  def: ResourceTemplate;
+  source: string;
+}
+
+export interface CatalogPrompt {
+  def: Prompt;
+  source: string;
+  get(args: Record<string, string> | undefined, ctx: CallContext): Promise<GetPromptResult>;
+}

@@ -1,0 +1,86 @@
+/**
+ * The hub's configuration file (`hub.yaml`). Keys are camelCase, as in the TypeScript type,
+ * so there is no mapping layer; unknown keys are errors (a typo must not silently drop a
+ * security setting). Secrets come from the environment as `${VAR}`.
+ */
+import * as z from 'zod';
+
+const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/, 'a name of letters, digits, "-" and "_" (at most 32, starting with a letter or digit)');
+const listen = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'HOST:PORT, e.g. 127.0.0.1:8765');
+const headers = z.record(z.string(), z.string());
+
+export const RoleSchema = z.enum(['admin', 'operator', 'viewer']);
+
+const TokenSchema = z.strictObject({
+  user: z.string().min(1),
+  role: RoleSchema,
+  token: z.string().min(16, 'a token of at least 16 characters (e.g. `openssl rand -hex 32`)'),
+});
+
+const NodeSchema = z.strictObject({
+  name,
+  url: z.url(),
+  token: z.string().min(16).optional(),
+  roles: z.array(z.string().min(1)).default([]),
+});
+
+const HttpUpstream = z.strictObject({
+  type: z.enum(['http', 'streamable-http', 'hub']).default('http'),
+  url: z.url(),
+  headers: headers.optional(),
+});
+const SseUpstream = z.strictObject({ type: z.literal('sse'), url: z.url(), headers: headers.optional() });
+const StdioUpstream = z.strictObject({
+  type: z.literal('stdio').default('stdio'),
+  command: z.string().min(1),
+  args: z.array(z.string()).default([]),
+  env: z.record(z.string(), z.string()).optional(),
+  cwd: z.string().optional(),
+});
+/** One native MCP server: Streamable HTTP (url), legacy SSE (`type: sse`) or stdio (command). */
+export const UpstreamSchema = z.union([SseUpstream, StdioUpstream, HttpUpstream]);
+
+export const HubConfigSchema = z.strictObject({
+  listen: listen.default('127.0.0.1:8765'),
+  /** Where the hub keeps its token, journal and state; relative to the config file. */
+  dataDir: z.string().default('./data'),
+  /** Public host names (tunnel, reverse proxy) accepted in Host/Origin, besides loopback. */
+  allowedHosts: z.array(z.string().min(1)).default([]),
+  auth: z
+    .strictObject({
+      tokens: z.array(TokenSchema).min(1),
+      rateLimit: z.strictObject({ perMinute: z.number().int().positive().default(600), burst: z.number().int().positive().default(60) }).default({ perMinute: 600, burst: 60 }),
+    })
+    .optional(),
+  local: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      name: name.default('local'),
+      roles: z.array(z.string()).default(['hub']),
+      /** Edge flags for the in-process node, e.g. ["--root", "/srv", "--disable-gpio"]. */
+      edgeArgs: z.array(z.string()).default([]),
+    })
+    .default({ enabled: true, name: 'local', roles: ['hub'], edgeArgs: [] }),
+  nodes: z.array(NodeSchema).default([]),
+  /** Native MCP servers by alias; their tools appear as `<alias>__<tool>`. */
+  upstreams: z.record(name, UpstreamSchema).default({}),
+  /** Claude-style servers, accepted as they are pasted from a client config. */
+  mcpServers: z.record(name, UpstreamSchema).default({}),
+  /** Also serve `<node>__<tool>` copies of every edge tool. */
+  perDeviceTools: z.boolean().default(false),
+  limits: z
+    .strictObject({
+      maxBodyBytes: z.number().int().positive().default(4 * 1024 * 1024),
+      callTimeoutMs: z.number().int().positive().default(120_000),
+      /**
+       * Longest tool name the hub emits. Claude Code shows `mcp__<alias>__<name>` and LLM APIs
+       * cap names at 64, so the default leaves 14 characters for `mcp__homelab__`.
+       */
+      maxToolName: z.number().int().min(16).max(128).default(50),
+    })
+    .default({ maxBodyBytes: 4 * 1024 * 1024, callTimeoutMs: 120_000, maxToolName: 50 }),
+  logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+});
+
+export type HubConfig = z.infer<typeof HubConfigSchema>;
+export type UpstreamConfig = z.infer<typeof UpstreamSchema>;

@@ -1,0 +1,153 @@
+/**
+ * `homelab-hub`: the only file of the hub that reads argv, the environment and files.
+ *
+ *   homelab-hub serve [--config FILE] [--listen HOST:PORT] [--data DIR]
+ *   homelab-hub check-config FILE
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { serve } from '@hono/node-server';
+import { isHomelabError, randomHex } from '@homelab-mcp/core';
+import { loadConfigFile } from '@homelab-mcp/core/config';
+import { createLogger } from '@homelab-mcp/core/log';
+import { HubConfigSchema, type HubConfig } from './config/schema.ts';
+import { createHub, HUB_VERSION } from './hub.ts';
+import type { TokenEntry } from './policy/auth.ts';
+
+const HELP = `homelab-hub: one MCP endpoint for the whole home network.
+
+Usage:
+  homelab-hub serve [--config FILE] [--listen HOST:PORT] [--data DIR]
+  homelab-hub check-config FILE
+  homelab-hub --help | --version
+
+serve          Runs the hub. Without --config it runs the embedded default: 127.0.0.1:8765,
+               this host as node "local", data in ./data, a generated token in data/token.
+check-config   Validates a config file and prints what is wrong (file, key, expected), or "ok".
+
+Options:
+  --config FILE        hub.yaml (YAML; \${VAR} takes secrets from the environment)
+  --listen HOST:PORT   overrides the config's listen address
+  --data DIR           overrides the config's dataDir
+`;
+
+function fail(message: string): never {
+  process.stderr.write(`homelab-hub: ${message}\n`);
+  process.exit(2);
+}
+
+function parseArgs(argv: string[]): { cmd: string; flags: Record<string, string>; rest: string[] } {
+  const [cmd = 'serve', ...tail] = argv;
+  const flags: Record<string, string> = {};
+  const rest: string[] = [];
+  for (let i = 0; i < tail.length; i++) {
+    const a = tail[i]!;
+    if (a === '--help' || a === '-h') flags.help = '1';
+    else if (a.startsWith('--')) {
+      const [k, inline] = a.slice(2).split('=', 2) as [string, string | undefined];
+      if (!['config', 'listen', 'data'].includes(k)) fail(`unknown option --${k} (see --help)`);
+      const v = inline ?? tail[++i];
+      if (v === undefined) fail(`--${k} needs a value`);
+      flags[k] = v;
+    } else rest.push(a);
+  }
+  return { cmd, flags, rest };
+}
+
+function loadConfig(path: string | undefined): { config: HubConfig; baseDir: string } {
+  if (!path) return { config: HubConfigSchema.parse({}), baseDir: process.cwd() };
+  const config = loadConfigFile(path, HubConfigSchema, { env: process.env });
+  return { config, baseDir: dirname(resolve(path)) };
+}
+
+/** The token of the embedded default: generated once, kept in DATA/token with mode 0600. */
+function dataToken(dataDir: string): string {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const file = resolve(dataDir, 'token');
+  if (!existsSync(file)) writeFileSync(file, randomHex(32) + '\n', { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return readFileSync(file, 'utf8').trim();
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv[0] === '--help' || argv[0] === '-h') return void process.stdout.write(HELP);
+  if (argv[0] === '--version' || argv[0] === '-v') return void process.stdout.write(`homelab-hub ${HUB_VERSION}\n`);
+  const { cmd, flags, rest } = parseArgs(argv);
+  if (flags.help) return void process.stdout.write(HELP);
+
+  if (cmd === 'check-config') {
+    const file = rest[0] ?? flags.config;
+    if (!file) fail('check-config needs a FILE');
+    try {
+      loadConfig(file);
+    } catch (err) {
+      process.stderr.write(`${isHomelabError(err) ? err.message : String(err)}\n`);
+      process.exit(1);
+    }
+    process.stdout.write(`${file}: ok\n`);
+    return;
+  }
+  if (cmd !== 'serve') fail(`unknown command "${cmd}" (expected serve or check-config; see --help)`);
+
+  let loaded;
+  try {
+    loaded = loadConfig(flags.config);
+  } catch (err) {
+    fail(isHomelabError(err) ? err.message : String(err));
+  }
+  const { config, baseDir } = loaded;
+  if (flags.listen) config.listen = flags.listen;
+  const dataDir = resolve(baseDir, flags.data ?? config.dataDir);
+  const log = createLogger({ level: config.logLevel, name: 'hub' });
+
+  let tokens: TokenEntry[];
+  let tokenNote: string;
+  if (config.auth) {
+    tokens = config.auth.tokens;
+    tokenNote = `tokens from ${flags.config}`;
+  } else {
+    tokens = [{ user: 'admin', role: 'admin', token: dataToken(dataDir) }];
+    tokenNote = `${resolve(dataDir, 'token')} (mode 0600)`;
+  }
+
+  const m = /^(.*):(\d+)$/.exec(config.listen);
+  if (!m) fail(`listen: expected HOST:PORT, got "${config.listen}"`);
+  const host = m[1]!.replace(/^\[|\]$/g, '');
+  const port = Number(m[2]);
+
+  const hub = await createHub({ config, tokens, log });
+  const server = serve({ fetch: hub.app.fetch, hostname: host, port }, (addr) => {
+    const shownHost = host.includes(':') ? `[${host}]` : host;
+    const url = `http://${shownHost}:${addr.port}/mcp`;
+    log.info({ listen: `${shownHost}:${addr.port}`, version: HUB_VERSION, nodes: hub.nodes.map((n) => n.name) }, 'homelab-hub listening');
+    const tokenExpr = config.auth ? '<your token>' : `$(cat ${resolve(dataDir, 'token')})`;
+    process.stdout.write(
+      `\nhomelab-hub ${HUB_VERSION} is serving ${hub.nodes.length} node(s) at ${url}\n` +
+        `token: ${tokenNote}\n\n` +
+        `Connect Claude Code:\n  claude mcp add --transport http homelab ${url} --header "Authorization: Bearer ${tokenExpr}"\n\n`,
+    );
+  });
+  server.on('error', (err: NodeJS.ErrnoException) => {
+    log.error({ listen: config.listen }, `cannot listen on ${config.listen}: ${err.code ?? err.message}${err.code === 'EADDRINUSE' ? ' (address in use: is another hub running?)' : ''}`);
+    process.exit(1);
+  });
+
+  let stopping = false;
+  const stop = async (why: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ why }, 'stopping');
+    server.close();
+    setTimeout(() => process.exit(0), 10_000).unref();
+    await hub.close().catch(() => undefined);
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`homelab-hub: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exit(1);
+});

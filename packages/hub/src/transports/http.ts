@@ -1,0 +1,188 @@
+/**
+ * The hub's HTTP face: `/mcp` in both protocol eras, `/healthz`, `/readyz`, `/metrics`.
+ *
+ * - 2026-07-28 requests are stateless: each is served by a fresh server instance from
+ *   `createMcpHandler`, so several hub replicas can sit behind one proxy.
+ * - 2025-era clients (MetaMCP, mcp-remote, the Inspector) `initialize` a session: it gets a
+ *   session transport (`Mcp-Session-Id`, GET stream for list_changed, DELETE), owned by the
+ *   user who opened it.
+ *
+ * Every request first passes the Host/Origin check (DNS rebinding), then authentication (a
+ * bare 401: no body, no OAuth metadata, which would make Claude Code ignore its static
+ * header), the per-token rate limit (429 + Retry-After) and the body limit (413).
+ */
+import { randomUUID } from 'node:crypto';
+import { Hono, type Context } from 'hono';
+import { createMcpHandler, isLegacyRequest, WebStandardStreamableHTTPServerTransport, type Server } from '@modelcontextprotocol/server';
+import type { Catalog } from '../catalog/catalog.ts';
+import type { Caller } from '../catalog/types.ts';
+import type { Metrics } from '../metrics.ts';
+import type { Authenticated } from '../policy/auth.ts';
+import type { RateDecision } from '../policy/rate-limit.ts';
+import { createHubServer, type HubServerInfo } from '../server/mcp-server.ts';
+
+export interface UpstreamHealth {
+  name: string;
+  kind: 'node' | 'upstream';
+  status: 'connecting' | 'up' | 'down';
+  since: string;
+  error?: string;
+}
+
+export interface HttpAppOptions {
+  info: HubServerInfo;
+  catalog: () => Catalog;
+  authenticate(authorization: string | undefined): Authenticated | undefined;
+  rateLimit(key: string): RateDecision;
+  /** Host names accepted in Host/Origin (no port); loopback names are always accepted. */
+  allowedHosts: string[];
+  maxBodyBytes: number;
+  metrics: Metrics;
+  health(): UpstreamHealth[];
+  /** Idle time after which a 2025-era session is closed. */
+  sessionIdleMs?: number;
+  log?: { warn(obj: Record<string, unknown>, msg: string): void };
+}
+
+const LOOPBACK = ['localhost', '127.0.0.1', '[::1]', '::1'];
+
+function hostOnly(host: string): string {
+  if (host.startsWith('[')) return host.slice(0, host.indexOf(']') + 1).toLowerCase();
+  const i = host.lastIndexOf(':');
+  return (i >= 0 && !host.slice(0, i).includes(':') ? host.slice(0, i) : host).toLowerCase();
+}
+
+interface Session {
+  transport: WebStandardStreamableHTTPServerTransport;
+  server: Server;
+  ownerKey: string;
+  lastSeen: number;
+}
+
+export function createHttpApp(opts: HttpAppOptions) {
+  const allowed = new Set([...LOOPBACK, ...opts.allowedHosts.map((h) => h.toLowerCase())]);
+  const sessions = new Map<string, Session>();
+  const idleMs = opts.sessionIdleMs ?? 60 * 60_000;
+
+  const observed = (caller: Caller) => createHubServer(opts.info, opts.catalog, caller, opts.metrics.observeCall);
+
+  const modern = createMcpHandler(
+    (ctx) => {
+      const caller = ctx.authInfo?.extra?.caller as Caller | undefined;
+      // The route authenticates before the handler runs; a missing caller is a wiring bug.
+      if (!caller) throw new Error('unauthenticated request reached the MCP handler');
+      return observed(caller);
+    },
+    { legacy: 'reject', maxRequestBodySize: opts.maxBodyBytes, onerror: (e) => opts.log?.warn({ err: e.message }, 'mcp handler error') },
+  );
+
+  const sweep = setInterval(() => {
+    const cutoff = Date.now() - idleMs;
+    for (const [id, s] of sessions) if (s.lastSeen < cutoff) void s.transport.close().catch(() => undefined), sessions.delete(id);
+  }, Math.min(idleMs, 60_000));
+  sweep.unref();
+
+  async function legacy(c: Context, caller: Authenticated): Promise<Response> {
+    const req = c.req.raw;
+    const sid = req.headers.get('mcp-session-id');
+    if (sid) {
+      const s = sessions.get(sid);
+      // Another user's session id is answered like an unknown one: nothing to learn from it.
+      if (!s || s.ownerKey !== caller.key) {
+        return c.json({ jsonrpc: '2.0', id: null, error: { code: -32001, message: 'Session not found: initialize a new session' } }, 404);
+      }
+      s.lastSeen = Date.now();
+      return s.transport.handleRequest(req);
+    }
+    if (req.method !== 'POST') return c.json({ jsonrpc: '2.0', id: null, error: { code: -32000, message: 'Bad Request: Mcp-Session-Id header is required' } }, 400);
+    const server = observed(caller);
+    const transport = new WebStandardStreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      maxRequestBodySize: opts.maxBodyBytes,
+      onsessioninitialized: (id) => {
+        sessions.set(id, { transport, server, ownerKey: caller.key, lastSeen: Date.now() });
+      },
+      onsessionclosed: (id) => {
+        sessions.delete(id);
+      },
+    });
+    transport.onclose = () => {
+      if (transport.sessionId) sessions.delete(transport.sessionId);
+    };
+    await server.connect(transport);
+    return transport.handleRequest(req);
+  }
+
+  const app = new Hono();
+
+  app.use('*', async (c, next) => {
+    const host = hostOnly(c.req.header('host') ?? '');
+    if (!allowed.has(host)) return c.json({ error: 'forbidden host' }, 403);
+    const origin = c.req.header('origin');
+    if (origin !== undefined) {
+      let oh = '';
+      try {
+        oh = hostOnly(new URL(origin).host);
+      } catch {
+        // refused below
+      }
+      if (!allowed.has(oh)) return c.json({ error: 'forbidden origin' }, 403);
+    }
+    await next();
+  });
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+
+  const authed = (c: Context): Authenticated | undefined => opts.authenticate(c.req.header('authorization'));
+
+  app.get('/readyz', (c) => {
+    if (!authed(c)) return c.body(null, 401);
+    const upstreams = opts.health();
+    const ready = upstreams.every((u) => u.status === 'up');
+    return c.json({ status: ready ? 'ready' : 'degraded', upstreams }, ready ? 200 : 503);
+  });
+
+  app.get('/metrics', (c) => {
+    if (!authed(c)) return c.body(null, 401);
+    const text = opts.metrics.render(opts.health().map((u) => ({ name: u.name, kind: u.kind, up: u.status === 'up' })));
+    return c.text(text, 200, { 'content-type': 'text/plain; version=0.0.4' });
+  });
+
+  app.all('/mcp', async (c) => {
+    const caller = authed(c);
+    if (!caller) return c.body(null, 401);
+    const rate = opts.rateLimit(caller.key);
+    if (!rate.ok) return c.json({ jsonrpc: '2.0', id: null, error: { code: -32000, message: 'Too many requests' } }, 429, { 'retry-after': String(rate.retryAfterS) });
+    const declared = Number(c.req.header('content-length') ?? 0);
+    if (declared > opts.maxBodyBytes) {
+      return c.json({ jsonrpc: '2.0', id: null, error: { code: -32600, message: `Request body too large: limit is ${opts.maxBodyBytes} bytes` } }, 413);
+    }
+    const req = c.req.raw;
+    if (req.method !== 'POST' || req.headers.has('mcp-session-id') || (await isLegacyRequest(req, undefined, { maxRequestBodySize: opts.maxBodyBytes }))) {
+      return legacy(c, caller);
+    }
+    return modern.fetch(req, { authInfo: { token: '', clientId: caller.user, scopes: [], extra: { caller } } });
+  });
+
+  return {
+    app,
+    /** Tells every client that the lists changed: open 2025 sessions and 2026 subscriptions. */
+    notifyListChanged(): void {
+      modern.notify.toolsChanged();
+      modern.notify.resourcesChanged();
+      modern.notify.promptsChanged();
+      for (const s of sessions.values()) {
+        void s.server.sendToolListChanged().catch(() => undefined);
+        void s.server.sendResourceListChanged().catch(() => undefined);
+        void s.server.sendPromptListChanged().catch(() => undefined);
+      }
+    },
+    sessionCount: () => sessions.size,
+    async close(): Promise<void> {
+      clearInterval(sweep);
+      await modern.close();
+      await Promise.all([...sessions.values()].map((s) => s.transport.close().catch(() => undefined)));
+      sessions.clear();
+    },
+  };
+}

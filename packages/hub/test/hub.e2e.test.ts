@@ -1,0 +1,186 @@
+/**
+ * The bundled hub as a user runs it: real edge processes and a native MCP server as
+ * upstreams, the SDK v2 client in both eras downstream, everything on 127.0.0.1.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectClient, resultText, startEdgeProcess, startHubProcess, type EdgeProcess, type Era, type HubProcess } from '@homelab-mcp/testkit';
+
+const ADMIN = 'admin-token-0123456789abcdef';
+const VIEWER = 'viewer-token-0123456789abcdef';
+const NATIVE_TOKEN = 'native-token-0123456789abcdef';
+
+async function startNative(port = 0): Promise<{ child: ChildProcess; port: number; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./fixtures/native-server.mjs', import.meta.url))], {
+    env: { ...process.env, NATIVE_TOKEN, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const p = await new Promise<number>((resolve, reject) => {
+    child.stdout!.once('data', (b: Buffer) => resolve(JSON.parse(b.toString()).port));
+    child.once('exit', () => reject(new Error('native server exited')));
+  });
+  return { child, port: p, stop: () => new Promise((r) => (child.exitCode !== null ? r() : (child.once('exit', () => r()), child.kill('SIGTERM')))) };
+}
+
+let pi: EdgeProcess;
+let nas: EdgeProcess;
+let native: Awaited<ReturnType<typeof startNative>>;
+let hub: HubProcess;
+
+beforeAll(async () => {
+  [pi, nas, native] = await Promise.all([startEdgeProcess(), startEdgeProcess(), startNative()]);
+  hub = await startHubProcess({
+    config: {
+      auth: {
+        tokens: [
+          { user: 'alice', role: 'admin', token: ADMIN },
+          { user: 'bob', role: 'viewer', token: VIEWER },
+        ],
+        rateLimit: { perMinute: 6000, burst: 1000 },
+      },
+      nodes: [
+        { name: 'pi-kitchen', url: pi.url, token: '${PI_TOKEN}', roles: ['speaker'] },
+        { name: 'nas', url: nas.url, token: '${NAS_TOKEN}', roles: ['storage'] },
+      ],
+      upstreams: { ha: { url: `http://127.0.0.1:${native.port}/mcp`, headers: { Authorization: 'Bearer ${HA_TOKEN}' } } },
+    },
+    env: { PI_TOKEN: pi.token, NAS_TOKEN: nas.token, HA_TOKEN: NATIVE_TOKEN },
+  });
+});
+
+afterAll(async () => {
+  await hub?.stop();
+  await Promise.all([pi?.stop(), nas?.stop(), native?.stop()]);
+});
+
+describe.each<Era>(['modern', 'legacy'])('SDK v2 client, %s era', (era) => {
+  it('sees fleet tools with a node argument, list_nodes and the namespaced native tools', async () => {
+    await using client = await connectClient(hub.url, ADMIN, era);
+    const { tools } = await client.listTools();
+    const names = tools.map((t) => t.name);
+    expect(names).toEqual([...names].sort());
+    for (const n of ['run_command', 'get_status', 'read_file', 'list_nodes', 'ha__HassTurnOn', 'ha__GetLiveContext']) expect(names).toContain(n);
+    const run = tools.find((t) => t.name === 'run_command')!;
+    expect(run.inputSchema.required).toContain('node');
+    for (const t of tools) expect(t.name).toMatch(/^[A-Za-z0-9_-]{1,64}$/);
+  });
+
+  it('runs a command on several nodes in parallel, one entry per node', async () => {
+    await using client = await connectClient(hub.url, ADMIN, era);
+    const r = (await client.callTool({ name: 'run_command', arguments: { node: 'all', cmd: 'echo hi-from-$((40+2))' } })) as any;
+    expect(r.isError).toBeFalsy();
+    expect(r.structuredContent.summary).toBe('3 nodes: 3 ok');
+    expect(r.structuredContent.nodes.map((n: any) => n.node).sort()).toEqual(['local', 'nas', 'pi-kitchen']);
+    for (const n of r.structuredContent.nodes) expect(n.structuredContent.stdout).toBe('hi-from-42\n');
+    const byRole = (await client.callTool({ name: 'get_status', arguments: { node: 'role:speaker' } })) as any;
+    expect(byRole.structuredContent.nodes.map((n: any) => n.node)).toEqual(['pi-kitchen']);
+    const one = (await client.callTool({ name: 'run_command', arguments: { node: 'nas', cmd: 'echo single' } })) as any;
+    expect(one.structuredContent.stdout).toBe('single\n'); // a single node's result is passed through
+  });
+
+  it('calls a native upstream tool, reads its resource and gets its prompt', async () => {
+    await using client = await connectClient(hub.url, ADMIN, era);
+    const r = await client.callTool({ name: 'ha__HassTurnOn', arguments: { name: 'kitchen' } });
+    expect(resultText(r)).toBe('turned on kitchen');
+    const ctx = (await client.callTool({ name: 'ha__GetLiveContext', arguments: {} })) as any;
+    expect(ctx.structuredContent).toEqual({ kitchen: 'on' });
+    const { resources } = await client.listResources();
+    expect(resources.length).toBe(1);
+    const read = await client.readResource({ uri: resources[0]!.uri });
+    expect((read.contents[0] as any).text).toBe('remember the milk');
+    const { prompts } = await client.listPrompts();
+    expect(prompts.map((p) => p.name)).toEqual(['ha__assist']);
+    const p = await client.getPrompt({ name: 'ha__assist' });
+    expect((p.messages[0]!.content as any).text).toBe('You control a home.');
+  });
+});
+
+describe('policy', () => {
+  it('a viewer neither sees nor calls write tools', async () => {
+    await using client = await connectClient(hub.url, VIEWER, 'modern');
+    const names = (await client.listTools()).tools.map((t) => t.name);
+    expect(names).toContain('get_status');
+    expect(names).toContain('ha__GetLiveContext');
+    expect(names).not.toContain('run_command');
+    expect(names).not.toContain('ha__HassTurnOn'); // no annotations: a write
+    await expect(client.callTool({ name: 'run_command', arguments: { node: 'local', cmd: 'true' } })).rejects.toThrow(/not found/);
+  });
+
+  it('answers a bare 401 for a missing or wrong token', async () => {
+    for (const auth of [undefined, 'Bearer nope-nope-nope-nope', `Basic ${ADMIN}`]) {
+      const r = await fetch(hub.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...(auth ? { authorization: auth } : {}) }, body: '{}' });
+      expect(r.status).toBe(401);
+      expect(await r.text()).toBe('');
+    }
+  });
+
+  it('rejects a body over the limit with 413', async () => {
+    const r = await fetch(hub.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN}` }, body: 'x'.repeat(5 * 1024 * 1024) });
+    expect(r.status).toBe(413);
+  });
+
+  it('rejects a forged Host (DNS rebinding)', async () => {
+    const { request } = await import('node:http');
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(hub.url, { method: 'POST', headers: { host: 'evil.example', authorization: `Bearer ${ADMIN}` } }, (res) => (res.resume(), resolve(res.statusCode!)));
+      req.on('error', reject);
+      req.end('{}');
+    });
+    expect(status).toBe(403);
+  });
+});
+
+describe('health endpoints', () => {
+  it('serves /healthz, /readyz and /metrics', async () => {
+    expect((await fetch(`${hub.base}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${hub.base}/readyz`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    const body = (await ready.json()) as any;
+    expect(body.upstreams.map((u: any) => `${u.name}:${u.status}`).sort()).toEqual(['ha:up', 'local:up', 'nas:up', 'pi-kitchen:up']);
+    const metrics = await (await fetch(`${hub.base}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } })).text();
+    expect(metrics).toMatch(/homelab_hub_tool_calls_total\{tool="run_command",outcome="ok"\} \d+/);
+    expect(metrics).toContain('homelab_hub_upstream_up{name="pi-kitchen",kind="node"} 1');
+  });
+});
+
+describe('a dead upstream', () => {
+  it('fails only its own part, keeps tools/list working, and comes back by itself', async () => {
+    const edge = await startEdgeProcess();
+    const port = edge.port;
+    const token = edge.token!;
+    await using h = await startHubProcess({
+      config: { auth: { tokens: [{ user: 'a', role: 'admin', token: ADMIN }] }, local: { enabled: true }, nodes: [{ name: 'flaky', url: edge.url, token }] },
+    });
+    await using client = await connectClient(h.url, ADMIN, 'modern');
+    expect(((await client.callTool({ name: 'run_command', arguments: { node: 'all', cmd: 'true' } })) as any).structuredContent.summary).toBe('2 nodes: 2 ok');
+    await edge.stop();
+    const r = (await client.callTool({ name: 'run_command', arguments: { node: 'all', cmd: 'echo alive' } })) as any;
+    expect(r.structuredContent.summary).toMatch(/^2 nodes: 1 ok, 1 failed \(flaky: /);
+    expect(resultText(r)).toMatch(/flaky.*unreachable/s);
+    expect((await client.listTools()).tools.length).toBeGreaterThan(5);
+    const back = await startEdgeProcess({ listen: `127.0.0.1:${port}`, token });
+    try {
+      await expect
+        .poll(async () => ((await client.callTool({ name: 'run_command', arguments: { node: 'all', cmd: 'true' } })) as any).structuredContent.summary, { timeout: 40_000, interval: 500 })
+        .toBe('2 nodes: 2 ok');
+    } finally {
+      await back.stop();
+    }
+  });
+});
+
+describe('embedded default', () => {
+  it('runs with no config: local node, token in data/token (0600), the claude mcp add line', async () => {
+    await using h = await startHubProcess();
+    const tokenFile = join(h.dir, 'data', 'token');
+    expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
+    await expect.poll(() => h.output()).toContain('claude mcp add --transport http homelab http://127.0.0.1:');
+    const token = (await import('node:fs')).readFileSync(tokenFile, 'utf8').trim();
+    await using client = await connectClient(h.url, token, 'modern');
+    const r = (await client.callTool({ name: 'get_status', arguments: { node: 'local' } })) as any;
+    expect(r.isError).toBeFalsy();
+    expect(r.structuredContent.hostname).toBeTruthy();
+  });
+});

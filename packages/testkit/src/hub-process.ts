@@ -1,0 +1,78 @@
+/**
+ * Starts the real, bundled hub (`packages/hub/dist/homelab-hub.mjs serve`) on 127.0.0.1
+ * port 0 with a config written to a temp dir, and tells the test where it listens.
+ *
+ * @example
+ * await using hub = await startHubProcess({ config: { nodes: [...] , auth: {...} } });
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const HUB_BUNDLE = fileURLToPath(new URL('../../hub/dist/homelab-hub.mjs', import.meta.url));
+
+export interface HubProcess {
+  url: string;
+  base: string;
+  port: number;
+  dir: string;
+  child: ChildProcess;
+  output(): string;
+  stop(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export interface StartHubOptions {
+  /** The hub.yaml content as an object (written as JSON, which is YAML); omit for the embedded default. */
+  config?: Record<string, unknown>;
+  env?: NodeJS.ProcessEnv;
+  /** Working directory; default a fresh temp dir (the embedded default keeps ./data there). */
+  cwd?: string;
+  listen?: string;
+  args?: string[];
+  timeoutMs?: number;
+}
+
+export async function startHubProcess(opts: StartHubOptions = {}): Promise<HubProcess> {
+  const dir = opts.cwd ?? mkdtempSync(join(tmpdir(), 'homelab-hub-test-'));
+  const args = [HUB_BUNDLE, 'serve', '--listen', opts.listen ?? '127.0.0.1:0'];
+  if (opts.config) {
+    const file = join(dir, 'hub.yaml');
+    writeFileSync(file, JSON.stringify({ dataDir: './data', ...opts.config }, null, 2));
+    args.push('--config', file);
+  }
+  args.push(...(opts.args ?? []));
+  const child = spawn(process.execPath, args, { cwd: dir, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let exited = false;
+  const exitPromise = new Promise<void>((resolve) => child.once('exit', () => ((exited = true), resolve())));
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`hub did not start within ${opts.timeoutMs ?? 20_000} ms:\n${out}`)), opts.timeoutMs ?? 20_000);
+    const onData = (b: Buffer) => {
+      out += b.toString();
+      const m = /"listen":"[^"]*:(\d+)"/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code, sig) => {
+      clearTimeout(timer);
+      reject(new Error(`hub exited (${code ?? sig}) before listening:\n${out}`));
+    });
+  });
+  const stop = async () => {
+    if (!exited) {
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exitPromise;
+      clearTimeout(t);
+    }
+    if (!opts.cwd) rmSync(dir, { recursive: true, force: true });
+  };
+  return { url: `http://127.0.0.1:${port}/mcp`, base: `http://127.0.0.1:${port}`, port, dir, child, output: () => out, stop, [Symbol.asyncDispose]: stop };
+}
