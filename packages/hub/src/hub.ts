@@ -11,7 +11,8 @@ import { createMetrics } from './metrics.ts';
 import { createLocalNode } from './nodes/local-node.ts';
 import { createAuthenticator, type TokenEntry } from './policy/auth.ts';
 import { createRateLimiter } from './policy/rate-limit.ts';
-import type { HubServerInfo } from './server/mcp-server.ts';
+import { createHubServer, type HubServerInfo } from './server/mcp-server.ts';
+import type { Caller } from './catalog/types.ts';
 import { listNodesTool } from './tools/network/list-nodes.ts';
 import { createHttpApp, type UpstreamHealth } from './transports/http.ts';
 import { createUpstream, type Upstream, type UpstreamSpec } from './upstreams/upstream.ts';
@@ -124,6 +125,7 @@ export async function createHub(opts: HubOptions) {
 
   // Rebuild at most every 100 ms however many upstreams change at once (a hub restart
   // brings 50 edges up within a second), and tell clients only when the lists differ.
+  const listChangedListeners = new Set<() => void>();
   let rebuildTimer: NodeJS.Timeout | undefined;
   const rebuild = () => {
     rebuildTimer ??= setTimeout(() => {
@@ -133,6 +135,7 @@ export async function createHub(opts: HubOptions) {
       if (next !== signature) {
         signature = next;
         http.notifyListChanged();
+        for (const l of listChangedListeners) l();
       }
     }, 100);
   };
@@ -151,6 +154,13 @@ export async function createHub(opts: HubOptions) {
   return {
     app: http.app,
     catalog: () => catalog,
+    /** A server instance for one caller, for transports outside HTTP (stdio). */
+    serverFor: (caller: Caller) => createHubServer(info, () => catalog, caller, metrics.observeCall),
+    /** Called whenever the catalog's lists change. */
+    onListChanged(listener: () => void): () => void {
+      listChangedListeners.add(listener);
+      return () => listChangedListeners.delete(listener);
+    },
     nodes,
     health,
     async close(): Promise<void> {

@@ -7,6 +7,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { serve } from '@hono/node-server';
+import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { isHomelabError, randomHex } from '@homelab-mcp/core';
 import { loadConfigFile } from '@homelab-mcp/core/config';
 import { createLogger } from '@homelab-mcp/core/log';
@@ -18,11 +19,14 @@ const HELP = `homelab-hub: one MCP endpoint for the whole home network.
 
 Usage:
   homelab-hub serve [--config FILE] [--listen HOST:PORT] [--data DIR]
+  homelab-hub stdio [--config FILE] [--data DIR]
   homelab-hub check-config FILE
   homelab-hub --help | --version
 
 serve          Runs the hub. Without --config it runs the embedded default: 127.0.0.1:8765,
                this host as node "local", data in ./data, a generated token in data/token.
+stdio          Serves MCP on stdin/stdout for one local client (Claude Desktop); logs go to
+               stderr. The client is trusted as admin: it runs the hub as its own process.
 check-config   Validates a config file and prints what is wrong (file, key, expected), or "ok".
 
 Options:
@@ -88,7 +92,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${file}: ok\n`);
     return;
   }
-  if (cmd !== 'serve') fail(`unknown command "${cmd}" (expected serve or check-config; see --help)`);
+  if (cmd !== 'serve' && cmd !== 'stdio') fail(`unknown command "${cmd}" (expected serve, stdio or check-config; see --help)`);
 
   let loaded;
   try {
@@ -99,7 +103,25 @@ async function main(): Promise<void> {
   const { config, baseDir } = loaded;
   if (flags.listen) config.listen = flags.listen;
   const dataDir = resolve(baseDir, flags.data ?? config.dataDir);
-  const log = createLogger({ level: config.logLevel, name: 'hub' });
+  // In stdio mode stdout carries the protocol: logs go to stderr.
+  const log = createLogger({ level: config.logLevel, name: 'hub', ...(cmd === 'stdio' ? { destination: process.stderr } : {}) });
+  if (cmd === 'stdio') {
+    const hub = await createHub({ config, tokens: [], log });
+    let server: ReturnType<typeof hub.serverFor> | undefined;
+    const handle = serveStdio(() => (server = hub.serverFor({ user: 'stdio', role: 'admin' })));
+    hub.onListChanged(() => void server?.sendToolListChanged().catch(() => undefined));
+    const stop = async () => {
+      await handle.close().catch(() => undefined);
+      await hub.close().catch(() => undefined);
+      process.exit(0);
+    };
+    // The client closed the pipe: the SDK's transport closes with it (answers still running
+    // are lost, as on any stdio server), so the hub stops.
+    process.stdin.on('end', () => void stop());
+    process.on('SIGTERM', () => void stop());
+    process.on('SIGINT', () => void stop());
+    return;
+  }
 
   let tokens: TokenEntry[];
   let tokenNote: string;

@@ -1,5 +1,6 @@
 /**
- * The hub's HTTP face: `/mcp` in both protocol eras, `/healthz`, `/readyz`, `/metrics`.
+ * The hub's HTTP face: `/mcp` in both protocol eras, legacy `/sse`, `/healthz`, `/readyz`,
+ * `/metrics`.
  *
  * - 2026-07-28 requests are stateless: each is served by a fresh server instance from
  *   `createMcpHandler`, so several hub replicas can sit behind one proxy.
@@ -20,6 +21,7 @@ import type { Metrics } from '../metrics.ts';
 import type { Authenticated } from '../policy/auth.ts';
 import type { RateDecision } from '../policy/rate-limit.ts';
 import { createHubServer, type HubServerInfo } from '../server/mcp-server.ts';
+import { SseServerTransport } from './sse.ts';
 
 export interface UpstreamHealth {
   name: string;
@@ -59,9 +61,16 @@ interface Session {
   lastSeen: number;
 }
 
+interface SseSession {
+  transport: SseServerTransport;
+  server: Server;
+  ownerKey: string;
+}
+
 export function createHttpApp(opts: HttpAppOptions) {
   const allowed = new Set([...LOOPBACK, ...opts.allowedHosts.map((h) => h.toLowerCase())]);
   const sessions = new Map<string, Session>();
+  const sseSessions = new Map<string, SseSession>();
   const idleMs = opts.sessionIdleMs ?? 60 * 60_000;
 
   const observed = (caller: Caller) => createHubServer(opts.info, opts.catalog, caller, opts.metrics.observeCall);
@@ -148,7 +157,8 @@ export function createHttpApp(opts: HttpAppOptions) {
     return c.text(text, 200, { 'content-type': 'text/plain; version=0.0.4' });
   });
 
-  app.all('/mcp', async (c) => {
+  /** Authentication, rate limit and body limit: the gate every MCP request passes. */
+  function admit(c: Context): Authenticated | Response {
     const caller = authed(c);
     if (!caller) return c.body(null, 401);
     const rate = opts.rateLimit(caller.key);
@@ -157,6 +167,44 @@ export function createHttpApp(opts: HttpAppOptions) {
     if (declared > opts.maxBodyBytes) {
       return c.json({ jsonrpc: '2.0', id: null, error: { code: -32600, message: `Request body too large: limit is ${opts.maxBodyBytes} bytes` } }, 413);
     }
+    return caller;
+  }
+
+  // Legacy HTTP+SSE (2024-11-05) for clients that predate Streamable HTTP.
+  app.get('/sse', async (c) => {
+    const caller = admit(c);
+    if (caller instanceof Response) return caller;
+    const transport = new SseServerTransport('/messages');
+    const server = observed(caller);
+    sseSessions.set(transport.sessionId, { transport, server, ownerKey: caller.key });
+    transport.onclose = () => {
+      sseSessions.delete(transport.sessionId);
+      void server.close().catch(() => undefined);
+    };
+    await server.connect(transport);
+    return transport.response;
+  });
+
+  app.post('/messages', async (c) => {
+    const caller = admit(c);
+    if (caller instanceof Response) return caller;
+    const s = sseSessions.get(c.req.query('sessionId') ?? '');
+    if (!s || s.ownerKey !== caller.key) return c.json({ error: 'unknown session: open a new one with GET /sse' }, 404);
+    const text = await c.req.text();
+    if (Buffer.byteLength(text) > opts.maxBodyBytes) return c.json({ error: `body too large: limit is ${opts.maxBodyBytes} bytes` }, 413);
+    let message;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      return c.json({ jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error: the body is not valid JSON' } }, 400);
+    }
+    s.transport.receive(message);
+    return c.text('Accepted', 202);
+  });
+
+  app.all('/mcp', async (c) => {
+    const caller = admit(c);
+    if (caller instanceof Response) return caller;
     const req = c.req.raw;
     if (req.method !== 'POST' || req.headers.has('mcp-session-id') || (await isLegacyRequest(req, undefined, { maxRequestBodySize: opts.maxBodyBytes }))) {
       return legacy(c, caller);
@@ -171,7 +219,7 @@ export function createHttpApp(opts: HttpAppOptions) {
       modern.notify.toolsChanged();
       modern.notify.resourcesChanged();
       modern.notify.promptsChanged();
-      for (const s of sessions.values()) {
+      for (const s of [...sessions.values(), ...sseSessions.values()]) {
         void s.server.sendToolListChanged().catch(() => undefined);
         void s.server.sendResourceListChanged().catch(() => undefined);
         void s.server.sendPromptListChanged().catch(() => undefined);
@@ -181,8 +229,9 @@ export function createHttpApp(opts: HttpAppOptions) {
     async close(): Promise<void> {
       clearInterval(sweep);
       await modern.close();
-      await Promise.all([...sessions.values()].map((s) => s.transport.close().catch(() => undefined)));
+      await Promise.all([...sessions.values(), ...sseSessions.values()].map((s) => s.transport.close().catch(() => undefined)));
       sessions.clear();
+      sseSessions.clear();
     },
   };
 }
