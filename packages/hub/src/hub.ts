@@ -2,17 +2,19 @@
  * Assembles a hub from its configuration: the nodes (the in-process `local` node and remote
  * edges), the native MCP upstreams, the catalog over them, and the HTTP app. The catalog is
  * rebuilt when any of them changes (state or lists), and clients are told with list_changed.
+ * `reconfigure` applies a new configuration live: connections whose settings did not change
+ * are kept, and no client session is dropped.
  */
 import type { Catalog, NativeUpstream } from './catalog/catalog.ts';
 import { buildCatalog } from './catalog/catalog.ts';
 import type { HubNode } from './catalog/nodes.ts';
+import type { Caller } from './catalog/types.ts';
 import type { HubConfig, UpstreamConfig } from './config/schema.ts';
 import { createMetrics } from './metrics.ts';
 import { createLocalNode } from './nodes/local-node.ts';
 import { createAuthenticator, type TokenEntry } from './policy/auth.ts';
 import { createRateLimiter } from './policy/rate-limit.ts';
 import { createHubServer, type HubServerInfo } from './server/mcp-server.ts';
-import type { Caller } from './catalog/types.ts';
 import { listNodesTool } from './tools/network/list-nodes.ts';
 import { createHttpApp, type UpstreamHealth } from './transports/http.ts';
 import { createUpstream, type Upstream, type UpstreamSpec } from './upstreams/upstream.ts';
@@ -64,33 +66,21 @@ function asNative(alias: string, u: Upstream): NativeUpstream {
   };
 }
 
+/** A live connection and the settings it was made with, to tell whether a reload changes it. */
+interface Conn {
+  key: string;
+  upstream: Upstream;
+  unsubscribe: () => void;
+}
+
 export async function createHub(opts: HubOptions) {
-  const { config, log } = opts;
+  const { log } = opts;
+  let config = opts.config;
   const clientInfo = { name: 'homelab-hub', version: HUB_VERSION };
-  const nodes: HubNode[] = [];
-  const closers: Array<() => Promise<void>> = [];
-  const upstreamConns: Upstream[] = [];
-
-  if (config.local.enabled) {
-    nodes.push(await createLocalNode({ name: config.local.name, roles: config.local.roles, edgeArgs: config.local.edgeArgs }));
-  }
-  for (const n of config.nodes) {
-    const up = createUpstream({ kind: 'edge', name: n.name, url: n.url, ...(n.token ? { token: n.token } : {}) }, { callTimeoutMs: config.limits.callTimeoutMs, clientInfo, log });
-    upstreamConns.push(up);
-    nodes.push({ name: n.name, roles: n.roles, url: displayUrl(n.url), source: up });
-  }
-  const natives: NativeUpstream[] = [];
-  for (const [alias, u] of Object.entries({ ...config.mcpServers, ...config.upstreams })) {
-    const up = createUpstream(upstreamSpec(alias, u), { callTimeoutMs: config.limits.callTimeoutMs, clientInfo, log });
-    upstreamConns.push(up);
-    natives.push(asNative(alias, up));
-  }
-
-  const hubTools = [listNodesTool(() => nodes, () => natives)];
-  let catalog: Catalog = buildCatalog({ nodes, upstreams: natives, hubTools, perDeviceTools: config.perDeviceTools, callTimeoutMs: config.limits.callTimeoutMs, maxToolName: config.limits.maxToolName });
-  let signature = '';
-  const sig = (c: Catalog) => JSON.stringify([c.tools('admin').map((t) => t.def.name), c.resources().map((r) => r.def.uri), c.prompts().map((p) => p.def.name)]);
-  signature = sig(catalog);
+  let nodes: HubNode[] = [];
+  let natives: NativeUpstream[] = [];
+  let local: { key: string; node: HubNode } | undefined;
+  const conns = new Map<string, Conn>();
 
   const info: HubServerInfo = {
     name: 'homelab-hub',
@@ -99,8 +89,16 @@ export async function createHub(opts: HubOptions) {
       'homelab hub: one endpoint for the whole network. Fleet tools take a `node` argument (a node name, a list, "role:NAME" or "all") and run on several devices in parallel; ' +
       'list_nodes shows the devices and their state. Tools of other MCP servers are named <alias>__<tool>.',
   };
+  const hubTools = [listNodesTool(() => nodes, () => natives)];
+  const build = () =>
+    buildCatalog({ nodes, upstreams: natives, hubTools, perDeviceTools: config.perDeviceTools, callTimeoutMs: config.limits.callTimeoutMs, maxToolName: config.limits.maxToolName });
+  const sig = (c: Catalog) => JSON.stringify([c.tools('admin').map((t) => t.def.name), c.resources().map((r) => r.def.uri), c.prompts().map((p) => p.def.name)]);
+  let catalog: Catalog = build();
+  let signature = sig(catalog);
+
   const metrics = createMetrics();
-  const rate = createRateLimiter(config.auth?.rateLimit ?? { perMinute: 600, burst: 60 });
+  let authenticate = createAuthenticator(opts.tokens);
+  let rate = createRateLimiter(config.auth?.rateLimit ?? { perMinute: 600, burst: 60 });
   const health = (): UpstreamHealth[] => [
     ...nodes.map((n) => {
       const s = n.source.state();
@@ -114,46 +112,99 @@ export async function createHub(opts: HubOptions) {
   const http = createHttpApp({
     info,
     catalog: () => catalog,
-    authenticate: createAuthenticator(opts.tokens),
+    authenticate: (h) => authenticate(h),
     rateLimit: (k) => rate.take(k),
-    allowedHosts: config.allowedHosts,
+    hostAllowed: (host) => config.allowedHosts.some((h) => h.toLowerCase() === host),
     maxBodyBytes: config.limits.maxBodyBytes,
     metrics,
     health,
     log,
   });
 
+  const listChangedListeners = new Set<() => void>();
   // Rebuild at most every 100 ms however many upstreams change at once (a hub restart
   // brings 50 edges up within a second), and tell clients only when the lists differ.
-  const listChangedListeners = new Set<() => void>();
   let rebuildTimer: NodeJS.Timeout | undefined;
+  const publish = () => {
+    catalog = build();
+    const next = sig(catalog);
+    if (next !== signature) {
+      signature = next;
+      http.notifyListChanged();
+      for (const l of listChangedListeners) l();
+    }
+  };
   const rebuild = () => {
     rebuildTimer ??= setTimeout(() => {
       rebuildTimer = undefined;
-      catalog = buildCatalog({ nodes, upstreams: natives, hubTools, perDeviceTools: config.perDeviceTools, callTimeoutMs: config.limits.callTimeoutMs, maxToolName: config.limits.maxToolName });
-      const next = sig(catalog);
-      if (next !== signature) {
-        signature = next;
-        http.notifyListChanged();
-        for (const l of listChangedListeners) l();
-      }
+      publish();
     }, 100);
   };
-  for (const up of upstreamConns) {
-    up.onChange((what: string) => {
-      if (what === 'state') log.info({ upstream: up.spec.name, status: up.state().status, ...(up.state().lastError ? { error: up.state().lastError } : {}) }, 'upstream state');
+
+  /** The connection for `spec`, reused when a connection with the same settings exists. */
+  function connection(spec: UpstreamSpec, keep: Map<string, Conn>): Upstream {
+    const key = JSON.stringify([spec, config.limits.callTimeoutMs]);
+    const existing = conns.get(spec.name + '\u0000' + spec.kind);
+    if (existing && existing.key === key) {
+      keep.set(spec.name + '\u0000' + spec.kind, existing);
+      return existing.upstream;
+    }
+    const upstream = createUpstream(spec, { callTimeoutMs: config.limits.callTimeoutMs, clientInfo, log });
+    const unsubscribe = upstream.onChange((what: string) => {
+      if (what === 'state') {
+        const s = upstream.state();
+        log.info({ upstream: spec.name, status: s.status, ...(s.lastError ? { error: s.lastError } : {}) }, 'upstream state');
+      }
       rebuild();
     });
-    closers.push(() => up.close());
+    keep.set(spec.name + '\u0000' + spec.kind, { key, upstream, unsubscribe });
+    return upstream;
   }
-  // Connect in parallel; a dead upstream never delays the others or the hub's start.
-  await Promise.all(upstreamConns.map((u) => u.start()));
-  catalog = buildCatalog({ nodes, upstreams: natives, hubTools, perDeviceTools: config.perDeviceTools, callTimeoutMs: config.limits.callTimeoutMs, maxToolName: config.limits.maxToolName });
-  signature = sig(catalog);
+
+  /**
+   * Brings nodes and upstreams in line with `config`. New connections get their first connect
+   * attempt before the switch, so list_nodes, the fleet tools and the catalog all see the new
+   * set at once (a dead upstream costs one attempt, never more).
+   */
+  async function apply(): Promise<void> {
+    const keep = new Map<string, Conn>();
+    const next: HubNode[] = [];
+    const localKey = JSON.stringify(config.local);
+    if (config.local.enabled) {
+      if (!local || local.key !== localKey) {
+        local = { key: localKey, node: await createLocalNode({ name: config.local.name, roles: config.local.roles, edgeArgs: config.local.edgeArgs }) };
+      }
+      next.push(local.node);
+    } else local = undefined;
+    for (const n of config.nodes) {
+      const up = connection({ kind: 'edge', name: n.name, url: n.url, ...(n.token ? { token: n.token } : {}) }, keep);
+      next.push({ name: n.name, roles: n.roles, url: displayUrl(n.url), source: up });
+    }
+    const nextNatives: NativeUpstream[] = [];
+    for (const [alias, u] of Object.entries({ ...config.mcpServers, ...config.upstreams })) {
+      nextNatives.push(asNative(alias, connection(upstreamSpec(alias, u), keep)));
+    }
+    // Connect in parallel; a dead upstream never delays the others more than one attempt.
+    await Promise.all([...keep.entries()].filter(([k, c]) => conns.get(k) !== c).map(([, c]) => c.upstream.start()));
+    const gone = [...conns.entries()].filter(([k, c]) => keep.get(k) !== c).map(([, c]) => c);
+    conns.clear();
+    for (const [k, c] of keep) conns.set(k, c);
+    nodes = next;
+    natives = nextNatives;
+    publish();
+    for (const c of gone) {
+      c.unsubscribe();
+      void c.upstream.close().catch(() => undefined);
+    }
+  }
+
+  await apply();
 
   return {
     app: http.app,
     catalog: () => catalog,
+    nodes: () => nodes,
+    health,
     /** A server instance for one caller, for transports outside HTTP (stdio). */
     serverFor: (caller: Caller) => createHubServer(info, () => catalog, caller, metrics.observeCall),
     /** Called whenever the catalog's lists change. */
@@ -161,12 +212,23 @@ export async function createHub(opts: HubOptions) {
       listChangedListeners.add(listener);
       return () => listChangedListeners.delete(listener);
     },
-    nodes,
-    health,
+    /**
+     * Applies a new configuration without dropping clients. `listen`, `dataDir` and the body
+     * limit need a restart; the rest takes effect now. Returns what was not applied.
+     */
+    async reconfigure(next: HubConfig, tokens: TokenEntry[]): Promise<string[]> {
+      const needsRestart: string[] = (['listen', 'dataDir'] as const).filter((k) => next[k] !== config[k]);
+      if (next.limits.maxBodyBytes !== config.limits.maxBodyBytes) needsRestart.push('limits.maxBodyBytes');
+      config = next;
+      authenticate = createAuthenticator(tokens);
+      rate = createRateLimiter(config.auth?.rateLimit ?? { perMinute: 600, burst: 60 });
+      await apply();
+      return needsRestart;
+    },
     async close(): Promise<void> {
       clearTimeout(rebuildTimer);
       await http.close();
-      await Promise.all(closers.map((c) => c()));
+      await Promise.all([...conns.values()].map((c) => c.upstream.close().catch(() => undefined)));
     },
   };
 }

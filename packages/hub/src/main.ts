@@ -4,8 +4,8 @@
  *   homelab-hub serve [--config FILE] [--listen HOST:PORT] [--data DIR]
  *   homelab-hub check-config FILE
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, readFileSync, watch, writeFileSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
 import { serve } from '@hono/node-server';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { isHomelabError, randomHex } from '@homelab-mcp/core';
@@ -123,15 +123,9 @@ async function main(): Promise<void> {
     return;
   }
 
-  let tokens: TokenEntry[];
-  let tokenNote: string;
-  if (config.auth) {
-    tokens = config.auth.tokens;
-    tokenNote = `tokens from ${flags.config}`;
-  } else {
-    tokens = [{ user: 'admin', role: 'admin', token: dataToken(dataDir) }];
-    tokenNote = `${resolve(dataDir, 'token')} (mode 0600)`;
-  }
+  const tokensOf = (c: HubConfig): TokenEntry[] => c.auth?.tokens ?? [{ user: 'admin', role: 'admin', token: dataToken(dataDir) }];
+  const tokens = tokensOf(config);
+  const tokenNote = config.auth ? `tokens from ${flags.config}` : `${resolve(dataDir, 'token')} (mode 0600)`;
 
   const m = /^(.*):(\d+)$/.exec(config.listen);
   if (!m) fail(`listen: expected HOST:PORT, got "${config.listen}"`);
@@ -142,10 +136,10 @@ async function main(): Promise<void> {
   const server = serve({ fetch: hub.app.fetch, hostname: host, port }, (addr) => {
     const shownHost = host.includes(':') ? `[${host}]` : host;
     const url = `http://${shownHost}:${addr.port}/mcp`;
-    log.info({ listen: `${shownHost}:${addr.port}`, version: HUB_VERSION, nodes: hub.nodes.map((n) => n.name) }, 'homelab-hub listening');
+    log.info({ listen: `${shownHost}:${addr.port}`, version: HUB_VERSION, nodes: hub.nodes().map((n) => n.name) }, 'homelab-hub listening');
     const tokenExpr = config.auth ? '<your token>' : `$(cat ${resolve(dataDir, 'token')})`;
     process.stdout.write(
-      `\nhomelab-hub ${HUB_VERSION} is serving ${hub.nodes.length} node(s) at ${url}\n` +
+      `\nhomelab-hub ${HUB_VERSION} is serving ${hub.nodes().length} node(s) at ${url}\n` +
         `token: ${tokenNote}\n\n` +
         `Connect Claude Code:\n  claude mcp add --transport http homelab ${url} --header "Authorization: Bearer ${tokenExpr}"\n\n`,
     );
@@ -154,6 +148,38 @@ async function main(): Promise<void> {
     log.error({ listen: config.listen }, `cannot listen on ${config.listen}: ${err.code ?? err.message}${err.code === 'EADDRINUSE' ? ' (address in use: is another hub running?)' : ''}`);
     process.exit(1);
   });
+
+  if (flags.config) {
+    // Reload on change without dropping clients. Editors replace files by rename, so the
+    // directory is watched; a burst of events becomes one reload, and an invalid file keeps
+    // the running configuration.
+    const file = resolve(flags.config);
+    let last = readFileSync(file, 'utf8');
+    let timer: NodeJS.Timeout | undefined;
+    const reload = async () => {
+      let text: string;
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch {
+        return; // mid-rename: the next event brings the new file
+      }
+      if (text === last) return;
+      last = text;
+      try {
+        const next = loadConfig(file).config;
+        if (flags.listen) next.listen = flags.listen;
+        const notApplied = await hub.reconfigure(next, tokensOf(next));
+        log.info({ file, ...(notApplied.length ? { needsRestart: notApplied } : {}) }, notApplied.length ? `config reloaded; restart to apply ${notApplied.join(', ')}` : 'config reloaded');
+      } catch (err) {
+        log.error({ file }, `config reload failed, keeping the running configuration: ${isHomelabError(err) ? err.message : String(err)}`);
+      }
+    };
+    watch(dirname(file), (_event, name) => {
+      if (name !== basename(file)) return;
+      clearTimeout(timer);
+      timer = setTimeout(() => void reload(), 300);
+    }).unref();
+  }
 
   let stopping = false;
   const stop = async (why: string) => {

@@ -85,7 +85,9 @@ export async function fanOut(tool: string, sel: Selection, args: Record<string, 
   const outcomes = await Promise.all(
     sel.nodes.map(async (node): Promise<NodeOutcome> => {
       try {
-        if (!node.source.tools().some((t) => t.name === tool)) {
+        // A node still connecting is asked anyway: its upstream holds the call until the
+        // first connect settles. Only a connected node can say it lacks the tool.
+        if (node.source.state().status === 'up' && !node.source.tools().some((t) => t.name === tool)) {
           return { node: node.name, ok: false, text: '', error: `${tool} is not offered by node ${node.name}` };
         }
         const r = await node.source.callTool(tool, args, { signal: ctx.signal, timeoutMs });

@@ -36,8 +36,8 @@ export interface HttpAppOptions {
   catalog: () => Catalog;
   authenticate(authorization: string | undefined): Authenticated | undefined;
   rateLimit(key: string): RateDecision;
-  /** Host names accepted in Host/Origin (no port); loopback names are always accepted. */
-  allowedHosts: string[];
+  /** Whether a Host/Origin name (no port, lower case) is accepted; loopback names always are. */
+  hostAllowed(host: string): boolean;
   maxBodyBytes: number;
   metrics: Metrics;
   health(): UpstreamHealth[];
@@ -68,7 +68,7 @@ interface SseSession {
 }
 
 export function createHttpApp(opts: HttpAppOptions) {
-  const allowed = new Set([...LOOPBACK, ...opts.allowedHosts.map((h) => h.toLowerCase())]);
+  const allowed = (host: string) => LOOPBACK.includes(host) || opts.hostAllowed(host);
   const sessions = new Map<string, Session>();
   const sseSessions = new Map<string, SseSession>();
   const idleMs = opts.sessionIdleMs ?? 60 * 60_000;
@@ -126,7 +126,7 @@ export function createHttpApp(opts: HttpAppOptions) {
 
   app.use('*', async (c, next) => {
     const host = hostOnly(c.req.header('host') ?? '');
-    if (!allowed.has(host)) return c.json({ error: 'forbidden host' }, 403);
+    if (!allowed(host)) return c.json({ error: 'forbidden host' }, 403);
     const origin = c.req.header('origin');
     if (origin !== undefined) {
       let oh = '';
@@ -135,7 +135,7 @@ export function createHttpApp(opts: HttpAppOptions) {
       } catch {
         // refused below
       }
-      if (!allowed.has(oh)) return c.json({ error: 'forbidden origin' }, 403);
+      if (!allowed(oh)) return c.json({ error: 'forbidden origin' }, 403);
     }
     await next();
   });

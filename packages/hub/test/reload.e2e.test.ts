@@ -1,0 +1,36 @@
+/**
+ * The config file is watched: a change applies live without dropping clients, and an
+ * invalid file keeps the running configuration.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { connectClient, startEdgeProcess, startHubProcess } from '@homelab-mcp/testkit';
+
+const ADMIN = 'reload-admin-token-0123456789';
+
+describe('config reload', () => {
+  it('adds a node and a token live, keeps sessions, and survives an invalid file', async () => {
+    await using a = await startEdgeProcess();
+    await using b = await startEdgeProcess();
+    const base = { auth: { tokens: [{ user: 'admin', role: 'admin', token: ADMIN }] }, local: { enabled: false }, nodes: [{ name: 'a', url: a.url, token: a.token }] };
+    await using hub = await startHubProcess({ config: base });
+    const file = join(hub.dir, 'hub.yaml');
+    await using legacy = await connectClient(hub.url, ADMIN, 'legacy');
+    const nodeNames = async () => ((await legacy.callTool({ name: 'list_nodes', arguments: {} })) as any).structuredContent.nodes.map((n: any) => n.name);
+    expect(await nodeNames()).toEqual(['a']);
+
+    const VIEWER = 'reload-viewer-token-0123456789';
+    writeFileSync(file, JSON.stringify({ ...base, dataDir: './data', auth: { tokens: [...base.auth.tokens, { user: 'v', role: 'viewer', token: VIEWER }] }, nodes: [...base.nodes, { name: 'b', url: b.url, token: b.token, roles: ['new'] }] }));
+    await expect.poll(nodeNames, { timeout: 10_000 }).toEqual(['a', 'b']); // same session, new node
+    const r = (await legacy.callTool({ name: 'run_command', arguments: { node: 'role:new', cmd: 'echo added' } })) as any;
+    expect(r.structuredContent.nodes[0].structuredContent.stdout).toBe('added\n');
+    await using viewer = await connectClient(hub.url, VIEWER, 'modern');
+    expect((await viewer.listTools()).tools.map((t) => t.name)).toContain('list_nodes');
+
+    writeFileSync(file, readFileSync(file, 'utf8').replace('"nodes"', '"nodez"'));
+    await expect.poll(() => hub.output(), { timeout: 10_000 }).toContain('config reload failed, keeping the running configuration');
+    expect(hub.output()).toMatch(/unknown key \\?"nodez\\?"/);
+    expect(await nodeNames()).toEqual(['a', 'b']);
+  });
+});
