@@ -17,12 +17,17 @@ describe('config reload', () => {
     await using hub = await startHubProcess({ config: base });
     const file = join(hub.dir, 'hub.yaml');
     await using legacy = await connectClient(hub.url, ADMIN, 'legacy');
+    let listChanged = 0;
+    legacy.setNotificationHandler('notifications/tools/list_changed', () => void listChanged++);
     const nodeNames = async () => ((await legacy.callTool({ name: 'list_nodes', arguments: {} })) as any).structuredContent.nodes.map((n: any) => n.name);
     expect(await nodeNames()).toEqual(['a']);
 
     const VIEWER = 'reload-viewer-token-0123456789';
-    writeFileSync(file, JSON.stringify({ ...base, dataDir: './data', auth: { tokens: [...base.auth.tokens, { user: 'v', role: 'viewer', token: VIEWER }] }, nodes: [...base.nodes, { name: 'b', url: b.url, token: b.token, roles: ['new'] }] }));
+    writeFileSync(file, JSON.stringify({ ...base, dataDir: './data', auth: { tokens: [...base.auth.tokens, { user: 'v', role: 'viewer', token: VIEWER }] }, nodes: [...base.nodes, { name: 'b', url: b.url, token: b.token, roles: ['new'] }], perDeviceTools: true }));
     await expect.poll(nodeNames, { timeout: 10_000 }).toEqual(['a', 'b']); // same session, new node
+    // New per-device tools (b__run_command...): the open session is told the list changed.
+    await expect.poll(() => listChanged, { timeout: 5_000 }).toBeGreaterThan(0);
+    expect((await legacy.listTools()).tools.map((t) => t.name)).toContain('b__run_command');
     const r = (await legacy.callTool({ name: 'run_command', arguments: { node: 'role:new', cmd: 'echo added' } })) as any;
     expect(r.structuredContent.nodes[0].structuredContent.stdout).toBe('added\n');
     await using viewer = await connectClient(hub.url, VIEWER, 'modern');
