@@ -98,6 +98,26 @@ describe.each<Era>(['modern', 'legacy'])('SDK v2 client, %s era', (era) => {
   });
 });
 
+describe.each<Era>(['modern', 'legacy'])('pass-through, %s era', (era) => {
+  it('relays upstream progress to the client', async () => {
+    await using client = await connectClient(hub.url, ADMIN, era);
+    const seen: Array<{ progress: number; total?: number }> = [];
+    const r = await client.callTool({ name: 'ha__slow_count', arguments: { steps: 4 } }, { onprogress: (p) => void seen.push(p) });
+    expect(resultText(r)).toBe('counted to 4');
+    expect(seen.map((p) => p.progress)).toEqual([1, 2, 3, 4]);
+    expect(seen[0]!.total).toBe(4);
+  });
+
+  it('cancels the upstream call when the client cancels', async () => {
+    await using client = await connectClient(hub.url, ADMIN, era);
+    const before = Number(resultText(await client.callTool({ name: 'ha__cancelled_count', arguments: {} })));
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 200);
+    await expect(client.callTool({ name: 'ha__slow_count', arguments: { steps: 100 } }, { signal: ac.signal })).rejects.toThrow();
+    await expect.poll(async () => Number(resultText(await client.callTool({ name: 'ha__cancelled_count', arguments: {} }))), { timeout: 5000 }).toBe(before + 1);
+  });
+});
+
 describe('policy', () => {
   it('a viewer neither sees nor calls write tools', async () => {
     await using client = await connectClient(hub.url, VIEWER, 'modern');
