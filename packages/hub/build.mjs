@@ -15,6 +15,8 @@ await build({
   // CommonJS dependencies (pino) call require() for Node built-ins; give the ESM bundle one.
   banner: { js: "#!/usr/bin/env node\nimport { createRequire as __hubCreateRequire } from 'node:module';\nconst require = __hubCreateRequire(import.meta.url);" },
   define: { __HUB_VERSION__: JSON.stringify(version) },
+  // The edge installer is served by the hub: embed it as text.
+  loader: { '.sh': 'text' },
   logLevel: 'warning',
 });
 console.log(`built ${outfile} (${(statSync(outfile).size / 1024).toFixed(1)} KiB)`);

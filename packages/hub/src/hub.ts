@@ -10,6 +10,7 @@ import { buildCatalog } from './catalog/catalog.ts';
 import type { HubNode } from './catalog/nodes.ts';
 import type { Caller } from './catalog/types.ts';
 import type { HubConfig, UpstreamConfig } from './config/schema.ts';
+import { createEdgeDist } from './edge-dist/edge-dist.ts';
 import { createMetrics } from './metrics.ts';
 import { createLocalNode } from './nodes/local-node.ts';
 import { createAuthenticator, type TokenEntry } from './policy/auth.ts';
@@ -118,6 +119,7 @@ export async function createHub(opts: HubOptions) {
     maxBodyBytes: config.limits.maxBodyBytes,
     metrics,
     health,
+    edgeDist: createEdgeDist(),
     log,
   });
 

@@ -22,6 +22,7 @@ import type { Authenticated } from '../policy/auth.ts';
 import type { RateDecision } from '../policy/rate-limit.ts';
 import { createHubServer, type HubServerInfo } from '../server/mcp-server.ts';
 import { SseServerTransport } from './sse.ts';
+import type { createEdgeDist } from '../edge-dist/edge-dist.ts';
 
 export interface UpstreamHealth {
   name: string;
@@ -41,6 +42,8 @@ export interface HttpAppOptions {
   maxBodyBytes: number;
   metrics: Metrics;
   health(): UpstreamHealth[];
+  /** Serves the edge bundle and installer under /edge/ when given. */
+  edgeDist?: ReturnType<typeof createEdgeDist>;
   /** Idle time after which a 2025-era session is closed. */
   sessionIdleMs?: number;
   log?: { warn(obj: Record<string, unknown>, msg: string): void };
@@ -141,6 +144,21 @@ export function createHttpApp(opts: HttpAppOptions) {
   });
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
+
+  app.get('/edge/homelab-edge.mjs', (c) => {
+    const b = opts.edgeDist?.bundle();
+    if (!b) return c.json({ error: 'the edge bundle is not built on this hub (pnpm build)' }, 404);
+    return c.body(new Uint8Array(b.bytes), 200, { 'content-type': 'text/javascript; charset=utf-8', 'x-sha256': b.sha256 });
+  });
+  app.get('/edge/install.sh', (c) => {
+    const b = opts.edgeDist?.bundle();
+    if (!b) return c.json({ error: 'the edge bundle is not built on this hub (pnpm build)' }, 404);
+    // The Host header already passed the allow-list above; the scheme comes from the proxy.
+    const proto = c.req.header('x-forwarded-proto') === 'https' ? 'https' : 'http';
+    const hubUrl = `${proto}://${c.req.header('host')}`;
+    if (!/^https?:\/\/[A-Za-z0-9.:[\]-]+$/.test(hubUrl)) return c.json({ error: 'unusable Host header' }, 400);
+    return c.text(opts.edgeDist!.installer(hubUrl, b.sha256), 200, { 'content-type': 'text/x-shellscript; charset=utf-8' });
+  });
 
   const authed = (c: Context): Authenticated | undefined => opts.authenticate(c.req.header('authorization'));
 

@@ -1,0 +1,49 @@
+/**
+ * The hub serves the edge agent to the devices it manages: `GET /edge/homelab-edge.mjs` (the
+ * one-file bundle) and `GET /edge/install.sh` (the installer, with this hub's URL and the
+ * bundle's sha256 filled in), so adding a device is one line:
+ *
+ *   curl -fsSL http://HUB:8765/edge/install.sh | sudo sh -s -- --token TOKEN
+ *
+ * Neither carries a secret: the installer still needs the device's token.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import installScript from '../../../../deploy/install-edge.sh';
+
+/** Where the edge bundle may be: beside the hub bundle (an image), or in the workspace. */
+const CANDIDATES = [new URL('./homelab-edge.mjs', import.meta.url), new URL('../../edge/dist/homelab-edge.mjs', import.meta.url), new URL('../../../edge/dist/homelab-edge.mjs', import.meta.url)];
+
+export interface EdgeBundle {
+  bytes: Buffer;
+  sha256: string;
+}
+
+export function createEdgeDist(paths: URL[] = CANDIDATES) {
+  let cached: { path: string; mtimeMs: number; bundle: EdgeBundle } | undefined;
+  return {
+    /** The bundle, re-read when the file changes (a rebuild), or undefined when absent. */
+    bundle(): EdgeBundle | undefined {
+      for (const url of paths) {
+        const path = fileURLToPath(url);
+        let mtimeMs: number;
+        try {
+          mtimeMs = statSync(path).mtimeMs;
+        } catch {
+          continue;
+        }
+        if (cached?.path === path && cached.mtimeMs === mtimeMs) return cached.bundle;
+        const bytes = readFileSync(path);
+        cached = { path, mtimeMs, bundle: { bytes, sha256: createHash('sha256').update(bytes).digest('hex') } };
+        return cached.bundle;
+      }
+      return undefined;
+    },
+    /** The installer with `hubUrl` and the bundle's checksum as its defaults. */
+    installer(hubUrl: string, sha256: string): string {
+      // Values are quoted for sh: a URL with a quote in it is refused by the caller.
+      return installScript.replace(/^DEFAULT_HUB=''$/m, `DEFAULT_HUB='${hubUrl}'`).replace(/^DEFAULT_SHA256=''$/m, `DEFAULT_SHA256='${sha256}'`);
+    },
+  };
+}
