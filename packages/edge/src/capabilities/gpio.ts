@@ -1,13 +1,15 @@
 /**
  * GPIO lines through the libgpiod command-line tools (the character device; the sysfs GPIO
  * interface is obsolete). libgpiod 1.6 and 2.x tools take different arguments and print
- * different formats, so the version is found once, by `gpiodetect --version`, and every
- * command is built for it.
+ * different formats, so the version is found once, by `gpiodetect --version` on the first tool
+ * call (the probe at start spawns nothing), and every command is built for it.
  */
+import { readdirSync } from 'node:fs';
 import { HomelabError } from '@homelab-mcp/core';
 import { defineCapability, defineTool, type EdgeEnv, type ProbeResult } from '../capability.ts';
 import type { RunResult } from '../exec.ts';
 import { parseGpiodVersion, parseGpiodetect, parseGpioinfo, parseGpiogetValue, type GpioChip, type GpioLine } from './gpio/parse.ts';
+import { findExecutable } from './find-executable.ts';
 
 const GPIO_TIMEOUT_MS = 5_000;
 /** The message for a node without the libgpiod tools. */
@@ -289,16 +291,28 @@ const gpioWrite = defineTool<GpioWriteArgs>({
   },
 });
 
-/** Finds the tools and at least one chip; the version found is kept for the tools. */
-async function probeGpio(env: EdgeEnv): Promise<ProbeResult> {
+/** Where the kernel's GPIO character devices appear. */
+export const GPIO_DEV_DIR = '/dev';
+
+/**
+ * Checks that the libgpiod tools are on the PATH commands run with and that the kernel shows at
+ * least one GPIO chip (`/dev/gpiochipN`). Nothing is spawned at start (running `gpiodetect` twice
+ * cost start-up time and memory); the version is found on the first tool call. `devDir` is a
+ * parameter so a test can point it at a directory of its own.
+ */
+export async function probeGpio(env: EdgeEnv, devDir: string = GPIO_DEV_DIR): Promise<ProbeResult> {
+  const found = findExecutable('gpiodetect', env.childEnv.PATH);
+  if (!found) return { ok: false, reason: GPIOD_MISSING };
+  if ('notExecutable' in found) return { ok: false, reason: `gpiodetect exists (${found.notExecutable}) but the edge may not execute it` };
+  let chips: string[];
   try {
-    const tools = await detectGpioTools(env);
-    const chips = await listChips(env);
-    if (chips.length === 0) return { ok: false, reason: NO_GPIO_CHIPS };
-    return { ok: true, detail: `libgpiod ${tools.version}; ${chips.map((c) => `${c.name} [${c.label}] (${c.lineCount} lines)`).join(', ')}` };
-  } catch (err) {
-    return { ok: false, reason: err instanceof Error ? err.message : String(err) };
+    chips = readdirSync(devDir).filter((n) => /^gpiochip\d+$/.test(n));
+  } catch {
+    chips = [];
   }
+  if (chips.length === 0) return { ok: false, reason: NO_GPIO_CHIPS };
+  chips.sort((a, b) => Number(a.slice(8)) - Number(b.slice(8)));
+  return { ok: true, detail: `${found.path}; ${chips.join(', ')}` };
 }
 
 /** The `gpio` capability: `gpio_info`, `gpio_read`, `gpio_write`. */
@@ -306,6 +320,6 @@ export const gpio = defineCapability({
   name: 'gpio',
   description: 'GPIO lines through the libgpiod tools (gpiodetect, gpioinfo, gpioget, gpioset), v1.6 and v2.x.',
   enabledByDefault: true,
-  probe: probeGpio,
+  probe: (env) => probeGpio(env),
   tools: [gpioInfo, gpioRead, gpioWrite],
 });

@@ -3,11 +3,12 @@
  * Read-only; starting and stopping units goes through `run_command`, where the hub's approval
  * gate sees it.
  */
-import { stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import { HomelabError } from '@homelab-mcp/core';
 import { defineCapability, defineTool, type EdgeEnv, type ProbeResult } from '../capability.ts';
 import type { RunResult } from '../exec.ts';
 import { STATUS_PROPERTIES, parseListUnits, parseServiceStatus, type ServiceStatus, type UnitListEntry } from './systemd/parse.ts';
+import { findExecutable } from './find-executable.ts';
 
 const SYSTEMCTL = 'systemctl';
 const SYSTEMCTL_TIMEOUT_MS = 5_000;
@@ -165,23 +166,25 @@ const listServices = defineTool<ListServicesArgs>({
 });
 
 /**
- * Checks that systemctl runs and that systemd is the init system, the way sd_booted(3) does.
- * `runDir` is a parameter so a test can point it at a directory that exists.
+ * Checks that systemctl is on the PATH commands run with and that systemd is the init system, the
+ * way sd_booted(3) does. Nothing is spawned: `systemctl --version` at start cost start-up time and
+ * memory, and no tool depends on the version. `runDir` is a parameter so a test can point it at a
+ * directory that exists.
  */
 export async function probeSystemd(env: EdgeEnv, runDir: string = SYSTEMD_RUN_DIR): Promise<ProbeResult> {
-  let r: RunResult;
+  const found = findExecutable(SYSTEMCTL, env.childEnv.PATH);
+  if (!found) return { ok: false, reason: 'systemctl is not installed on this node (it does not run systemd)' };
+  if ('notExecutable' in found) return { ok: false, reason: `systemctl exists (${found.notExecutable}) but the edge may not execute it` };
+  let isDir = false;
   try {
-    r = await systemctl(env, ['--version']);
-  } catch (err) {
-    return { ok: false, reason: err instanceof Error ? err.message : String(err) };
+    isDir = statSync(runDir).isDirectory();
+  } catch {
+    // Missing: not booted with systemd.
   }
-  if (r.exitCode !== 0) return { ok: false, reason: systemctlError(r, '--version').message };
-  const version = /^systemd (\d+)/m.exec(r.stdout)?.[1];
-  const isDir = await stat(runDir).then((s) => s.isDirectory(), () => false);
   if (!isDir) {
     return { ok: false, reason: `systemd is not the init system on this node (${runDir} does not exist), so there are no services to query` };
   }
-  return { ok: true, detail: `systemd ${version ?? '(unknown version)'}` };
+  return { ok: true, detail: found.path };
 }
 
 /** The `systemd` capability: `get_service_status`, `list_services`. */

@@ -1,10 +1,12 @@
 import { scriptedEdgeEnv, testEdgeEnv } from '@homelab-mcp/testkit';
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { EdgeEnv, ToolContext } from '../../capability.ts';
 import { validate } from '../../schema.ts';
-import { GPIOD_MISSING, NO_GPIO_CHIPS, gpio, normalizeGpioChip, parseGpioLineRef, parseGpioValue } from '../gpio.ts';
+import { GPIOD_MISSING, NO_GPIO_CHIPS, gpio, normalizeGpioChip, parseGpioLineRef, parseGpioValue, probeGpio } from '../gpio.ts';
 
 const fixture = (name: string) => readFileSync(new URL(`./__fixtures__/${name}`, import.meta.url), 'utf8');
 const tool = (name: string) => gpio.tools.find((t) => t.name === name)!;
@@ -168,23 +170,49 @@ describe('libgpiod v2', () => {
 });
 
 describe('probe and detection', () => {
-  it('detects the version once and reuses it for every tool', async () => {
+  // A PATH directory with the tools, an empty one, and /dev trees with and without chips.
+  const root = mkdtempSync(join(tmpdir(), 'gpio-probe-'));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  const bin = join(root, 'bin');
+  const empty = join(root, 'empty');
+  const piDev = join(root, 'pi-dev');
+  const vmDev = join(root, 'vm-dev');
+  for (const d of [bin, empty, piDev, vmDev]) mkdirSync(d);
+  for (const t of ['gpiodetect', 'gpioinfo', 'gpioget', 'gpioset']) {
+    writeFileSync(join(bin, t), '#!/bin/sh\nexit 99\n');
+    chmodSync(join(bin, t), 0o755);
+  }
+  for (const f of ['gpiochip10', 'gpiochip0', 'gpiochip1', 'gpiomem', 'null']) writeFileSync(join(piDev, f), '');
+  for (const f of ['null', 'vda']) writeFileSync(join(vmDev, f), '');
+
+  it('probes by finding the tools on PATH and the chips in /dev, without running anything', async () => {
+    const { env, calls } = scriptedEdgeEnv({}, { childEnv: { PATH: `${empty}:${bin}` } });
+    expect(await probeGpio(env, piDev)).toEqual({ ok: true, detail: `${join(bin, 'gpiodetect')}; gpiochip0, gpiochip1, gpiochip10` });
+    expect(calls).toHaveLength(0);
+  });
+
+  it('detects the version on the first tool call, once, and reuses it for every tool', async () => {
     const { env, argv } = scriptedEdgeEnv({ ...V2, ...DETECT, 'gpioget --as-is --chip gpiochip0 17': { stdout: '"17"=inactive\n' } });
-    expect(await gpio.probe(env)).toEqual({ ok: true, detail: 'libgpiod 2.1; gpiochip0 [pinctrl-bcm2711] (58 lines), gpiochip1 [raspberrypi-exp-gpio] (8 lines)' });
     await tool('gpio_read').handler({ chip: 0, line: 17 }, ctxOf(env));
     await tool('gpio_read').handler({ chip: 0, line: 17 }, ctxOf(env));
-    expect(argv().filter((a) => a === 'gpiodetect --version')).toHaveLength(1);
+    expect(argv()).toEqual(['gpiodetect --version', 'gpioget --as-is --chip gpiochip0 17', 'gpioget --as-is --chip gpiochip0 17']);
   });
 
   it('fails with "not installed" when the tools are missing', async () => {
-    const { env } = scriptedEdgeEnv({ 'gpiodetect --version': enoent('gpiodetect') });
-    expect(await gpio.probe(env)).toEqual({ ok: false, reason: 'libgpiod tools are not installed (apt install gpiod)' });
+    const { env } = scriptedEdgeEnv({ 'gpiodetect --version': enoent('gpiodetect') }, { childEnv: { PATH: empty } });
+    expect(await probeGpio(env, piDev)).toEqual({ ok: false, reason: 'libgpiod tools are not installed (apt install gpiod)' });
     await expect(tool('gpio_info').handler({}, ctxOf(env))).rejects.toThrow(GPIOD_MISSING);
   });
 
-  it('fails with "no GPIO chips" when gpiodetect prints nothing', async () => {
+  it('fails with "no GPIO chips" when /dev has none', async () => {
+    const { env, calls } = scriptedEdgeEnv({}, { childEnv: { PATH: bin } });
+    expect(await probeGpio(env, vmDev)).toEqual({ ok: false, reason: 'this node has no GPIO chips' });
+    expect(await probeGpio(env, join(root, 'no-dev'))).toEqual({ ok: false, reason: 'this node has no GPIO chips' });
+    expect(calls).toHaveLength(0);
+  });
+
+  it('gpio_info says "no GPIO chips" when gpiodetect prints nothing', async () => {
     const { env } = scriptedEdgeEnv({ ...V1, gpiodetect: { stdout: '' } });
-    expect(await gpio.probe(env)).toEqual({ ok: false, reason: 'this node has no GPIO chips' });
     await expect(tool('gpio_info').handler({}, ctxOf(env))).rejects.toThrow(NO_GPIO_CHIPS);
   });
 

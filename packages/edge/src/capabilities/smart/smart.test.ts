@@ -1,10 +1,12 @@
 import { scriptedEdgeEnv, testEdgeEnv } from '@homelab-mcp/testkit';
-import { existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { EdgeEnv, ToolContext, ToolOutput } from '../../capability.ts';
 import { validate } from '../../schema.ts';
-import { SMARTCTL_MISSING, smart, validateSmartDevice, validateSmartType } from '../smart.ts';
+import { SMARTCTL_MISSING, probeSmart, smart, validateSmartDevice, validateSmartType } from '../smart.ts';
 
 const fixture = (name: string) => readFileSync(new URL(`./__fixtures__/${name}`, import.meta.url), 'utf8');
 const tool = smart.tools.find((t) => t.name === 'get_smart_health')!;
@@ -13,6 +15,19 @@ const tool = smart.tools.find((t) => t.name === 'get_smart_health')!;
 const ctxOf = (env: EdgeEnv): ToolContext => ({ env, signal: new AbortController().signal });
 const enoent = () => Object.assign(new Error('spawn smartctl ENOENT'), { code: 'ENOENT', errno: -2, syscall: 'spawn smartctl', path: 'smartctl' });
 const devices = (out: ToolOutput) => out.data.devices as Array<Record<string, unknown>>;
+/** The first tool call of an environment checks the version (7.0+ for --json) and keeps it. */
+const VERSION = 'smartctl --version';
+const V73 = { [VERSION]: { stdout: 'smartctl 7.3 2022-02-28 r5338 [aarch64-linux-6.1.0-rpi7-rpi-v8] (local build)\n' } };
+
+// A PATH directory with a smartctl in it, and an empty one, for the probe (which runs nothing).
+const binDir = mkdtempSync(join(tmpdir(), 'smart-bin-'));
+const emptyDir = mkdtempSync(join(tmpdir(), 'smart-empty-'));
+writeFileSync(join(binDir, 'smartctl'), '#!/bin/sh\nexit 99\n');
+chmodSync(join(binDir, 'smartctl'), 0o755);
+afterAll(() => {
+  rmSync(binDir, { recursive: true, force: true });
+  rmSync(emptyDir, { recursive: true, force: true });
+});
 
 describe('argument validation', () => {
   it('accepts disk paths under /dev and refuses anything else', () => {
@@ -44,6 +59,7 @@ describe('schema', () => {
 describe('get_smart_health with a fake smartctl', () => {
   it('scans, then reads each disk with the type the scan found', async () => {
     const { env, calls, argv } = scriptedEdgeEnv({
+      ...V73,
       'smartctl --scan --json': { stdout: fixture('scan.json') },
       'smartctl --json -a -d sat /dev/sda': { stdout: fixture('ata-ssd.json') },
       'smartctl --json -a -d sat /dev/sdb': { stdout: fixture('ata-hdd-bad-sectors.json'), exitCode: 192 },
@@ -51,8 +67,8 @@ describe('get_smart_health with a fake smartctl', () => {
       'smartctl --json -a -d nvme /dev/nvme0': { stdout: fixture('nvme.json') },
     });
     const out = await tool.handler({}, ctxOf(env));
-    expect(argv()[0]).toBe('smartctl --scan --json');
-    expect(argv().slice(1).sort()).toEqual([
+    expect(argv().slice(0, 2)).toEqual([VERSION, 'smartctl --scan --json']);
+    expect(argv().slice(2).sort()).toEqual([
       'smartctl --json -a -d nvme /dev/nvme0',
       'smartctl --json -a -d sat /dev/sda',
       'smartctl --json -a -d sat /dev/sdb',
@@ -78,30 +94,30 @@ describe('get_smart_health with a fake smartctl', () => {
   });
 
   it('answers "no disks" when the scan has no devices key', async () => {
-    const { env, argv } = scriptedEdgeEnv({ 'smartctl --scan --json': { stdout: fixture('scan-empty.json') } });
+    const { env, argv } = scriptedEdgeEnv({ ...V73, 'smartctl --scan --json': { stdout: fixture('scan-empty.json') } });
     const out = await tool.handler({}, ctxOf(env));
-    expect(argv()).toEqual(['smartctl --scan --json']);
+    expect(argv()).toEqual([VERSION, 'smartctl --scan --json']);
     expect(out.isError).toBeFalsy();
     expect(out.data).toEqual({ scanned: true, devices: [] });
     expect(out.text).toMatch(/found no disks.*pass device/s);
   });
 
   it('reads one device with the given type', async () => {
-    const { env, argv } = scriptedEdgeEnv({ 'smartctl --json -a -d sat /dev/sdc': { stdout: fixture('usb-sat.json') } });
+    const { env, argv } = scriptedEdgeEnv({ ...V73, 'smartctl --json -a -d sat /dev/sdc': { stdout: fixture('usb-sat.json') } });
     const out = await tool.handler({ device: '/dev/sdc', type: 'sat' }, ctxOf(env));
-    expect(argv()).toEqual(['smartctl --json -a -d sat /dev/sdc']);
+    expect(argv()).toEqual([VERSION, 'smartctl --json -a -d sat /dev/sdc']);
     expect(out.isError).toBe(false);
     expect(devices(out)[0]).toMatchObject({ device: '/dev/sdc', type: 'sat', protocol: 'ATA', temperatureC: 34 });
   });
 
   it('reads one device without -d when no type is given', async () => {
-    const { env, argv } = scriptedEdgeEnv({ 'smartctl --json -a /dev/nvme0': { stdout: fixture('nvme.json') } });
+    const { env, argv } = scriptedEdgeEnv({ ...V73, 'smartctl --json -a /dev/nvme0': { stdout: fixture('nvme.json') } });
     await tool.handler({ device: '/dev/nvme0' }, ctxOf(env));
-    expect(argv()).toEqual(['smartctl --json -a /dev/nvme0']);
+    expect(argv()).toEqual([VERSION, 'smartctl --json -a /dev/nvme0']);
   });
 
   it('reports a refused open as an error result that names the fix', async () => {
-    const { env } = scriptedEdgeEnv({ 'smartctl --json -a -d sat /dev/vda': { stdout: fixture('vda-sat-not-permitted.json'), exitCode: 2 } });
+    const { env } = scriptedEdgeEnv({ ...V73, 'smartctl --json -a -d sat /dev/vda': { stdout: fixture('vda-sat-not-permitted.json'), exitCode: 2 } });
     const out = await tool.handler({ device: '/dev/vda', type: 'sat' }, ctxOf(env));
     expect(out.isError).toBe(true);
     expect(out.text).toMatch(/^\/dev\/vda: not readable: smartctl cannot open \/dev\/vda/);
@@ -111,6 +127,7 @@ describe('get_smart_health with a fake smartctl', () => {
 
   it('keeps the good disks when one disk of a scan cannot be read', async () => {
     const { env } = scriptedEdgeEnv({
+      ...V73,
       'smartctl --scan --json': {
         stdout: JSON.stringify({ ...JSON.parse(fixture('scan.json')), devices: JSON.parse(fixture('scan.json')).devices.slice(0, 2) }),
       },
@@ -123,10 +140,11 @@ describe('get_smart_health with a fake smartctl', () => {
     expect(out.text).toMatch(/\/dev\/sdb: not readable: smartctl did not answer within 10 s/);
   });
 
-  it('says smartctl is not installed when it cannot be spawned', async () => {
-    const { env } = scriptedEdgeEnv({ 'smartctl --scan --json': enoent(), 'smartctl --version': enoent() });
+  it('says smartctl is not installed when it cannot be spawned or is not on PATH', async () => {
+    const { env, argv } = scriptedEdgeEnv({ 'smartctl --scan --json': enoent(), [VERSION]: enoent() }, { childEnv: { PATH: emptyDir } });
     await expect(tool.handler({}, ctxOf(env))).rejects.toThrow(SMARTCTL_MISSING);
     expect(await smart.probe(env)).toEqual({ ok: false, reason: 'smartctl is not installed on this node (install smartmontools)' });
+    expect(argv()).toEqual([VERSION]);
   });
 
   it('refuses a bad device before running anything', async () => {
@@ -136,13 +154,31 @@ describe('get_smart_health with a fake smartctl', () => {
     expect(calls).toHaveLength(0);
   });
 
-  it('probes smartctl --version and refuses smartctl 6', async () => {
-    const { env } = scriptedEdgeEnv({ 'smartctl --version': { stdout: 'smartctl 7.3 2022-02-28 r5338 [aarch64-linux-6.1.0-rpi7-rpi-v8] (local build)\n' } });
-    const ok = await smart.probe(env);
-    expect(ok.ok).toBe(true);
-    expect(ok.ok && ok.detail).toMatch(/^smartctl 7\.3/);
-    const old = scriptedEdgeEnv({ 'smartctl --version': { stdout: 'smartctl 6.6 2016-05-31 r4324 [armv7l-linux-4.19.66-v7+] (local build)\n' } });
-    expect(await smart.probe(old.env)).toEqual({ ok: false, reason: 'smartctl 6.6 is too old: JSON output needs smartmontools 7.0 or newer' });
+  it('probes by finding smartctl on the PATH of commands, without running it', async () => {
+    const { env, calls } = scriptedEdgeEnv({}, { childEnv: { PATH: `${emptyDir}:${binDir}` } });
+    const p = await smart.probe(env);
+    expect(p).toMatchObject({ ok: true, detail: expect.stringMatching(new RegExp(`^${join(binDir, 'smartctl')}`)) });
+    expect(calls).toHaveLength(0);
+    expect(await probeSmart(scriptedEdgeEnv({}, { childEnv: { PATH: emptyDir } }).env)).toEqual({ ok: false, reason: SMARTCTL_MISSING });
+  });
+
+  it('checks the version on the first call only', async () => {
+    const { env, argv } = scriptedEdgeEnv({ ...V73, 'smartctl --json -a /dev/nvme0': { stdout: fixture('nvme.json') } });
+    await tool.handler({ device: '/dev/nvme0' }, ctxOf(env));
+    await tool.handler({ device: '/dev/nvme0' }, ctxOf(env));
+    expect(argv()).toEqual([VERSION, 'smartctl --json -a /dev/nvme0', 'smartctl --json -a /dev/nvme0']);
+  });
+
+  it('refuses smartctl 6, which has no --json, before running anything else, and asks again next time', async () => {
+    const { env, argv } = scriptedEdgeEnv({ [VERSION]: { stdout: 'smartctl 6.6 2016-05-31 r4324 [armv7l-linux-4.19.66-v7+] (local build)\n' } });
+    await expect(tool.handler({}, ctxOf(env))).rejects.toThrow('smartctl 6.6 is too old: JSON output needs smartmontools 7.0 or newer');
+    await expect(tool.handler({ device: '/dev/sda' }, ctxOf(env))).rejects.toThrow(/too old/);
+    expect(argv()).toEqual([VERSION, VERSION]);
+  });
+
+  it('says when smartctl --version fails', async () => {
+    const { env } = scriptedEdgeEnv({ [VERSION]: { exitCode: 1, stderr: 'smartctl: error while loading shared libraries: libcap-ng.so.0\n' } });
+    await expect(tool.handler({}, ctxOf(env))).rejects.toThrow('smartctl --version failed (exit 1): smartctl: error while loading shared libraries: libcap-ng.so.0');
   });
 });
 
@@ -165,7 +201,7 @@ describe('get_smart_health on this machine', () => {
   it.skipIf(!smartctlPresent)('probes the installed smartctl', async () => {
     const p = await smart.probe(realEnv(process.env));
     expect(p.ok).toBe(true);
-    expect(p.ok && p.detail).toMatch(/^smartctl \d+\.\d+/);
+    expect(p.ok && p.detail).toMatch(/^\/.*\/smartctl/);
   });
 
   it.skipIf(!smartctlPresent)('scans without throwing and answers with disks or "no disks"', async () => {

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { collectStatus, type CollectStatusOptions, type NetworkInterfacesFn } from './collect.ts';
+import { collectStatus, createStatusState, type CollectStatusOptions, type NetworkInterfacesFn } from './collect.ts';
 import type { StatfsLike } from './mounts.ts';
 import { formatStatusText } from './summary.ts';
 
@@ -34,7 +34,6 @@ const piOptions = (over: Partial<CollectStatusOptions> = {}): CollectStatusOptio
   ...tree(PI),
   statfs: fakeStatfs(PI_DISKS),
   networkInterfaces: piInterfaces,
-  cpuSampleMs: 0,
   ...over,
 });
 
@@ -66,7 +65,8 @@ describe('collectStatus on a Raspberry Pi 4', () => {
     expect(s.os).toEqual({ prettyName: 'Debian GNU/Linux 12 (bookworm)', id: 'debian', versionId: '12', versionCodename: 'bookworm' });
     expect(s.kernel).toMatchObject({ release: '6.6.51+rpt-rpi-v8', machine: 'aarch64' });
     expect(s.board).toEqual({ model: 'Raspberry Pi 4 Model B Rev 1.4', source: 'device-tree', revision: 'd03114' });
-    expect(s.cpu).toEqual({ count: 4, models: ['Cortex-A72'], usagePercent: null, iowaitPercent: null, sampleMs: 0 });
+    // No earlier sample: the average since boot of the fixture's /proc/stat, over its uptime.
+    expect(s.cpu).toEqual({ count: 4, models: ['Cortex-A72'], usagePercent: 1.5, iowaitPercent: 0.1, since: 'boot', sampleMs: 351_720_540 });
     expect(s.load).toEqual({ load1: 0.15, load5: 0.1, load15: 0.09, runnable: 1, tasks: 253 });
     expect(s.memory?.percent).toBe(12.9);
     expect(s.memory?.totalBytes).toBe(7998044 * 1024);
@@ -104,7 +104,7 @@ describe('collectStatus on a Raspberry Pi 4', () => {
 
     const text = formatStatusText(s);
     expect(text).toContain('pi4: Raspberry Pi 4 Model B Rev 1.4, Debian GNU/Linux 12 (bookworm), Linux 6.6.51+rpt-rpi-v8 aarch64');
-    expect(text).toContain('up 4d 1h 42m; load 0.15 0.10 0.09; 4 CPUs Cortex-A72; 48.7 °C (cpu-thermal)');
+    expect(text).toContain('up 4d 1h 42m; load 0.15 0.10 0.09; 4 CPUs Cortex-A72, 1.5% busy since boot; 48.7 °C (cpu-thermal)');
     expect(text).toContain('memory 1009.3 MiB of 7.6 GiB used (12.9%); swap 12.8 MiB of 100.0 MiB');
     expect(text).toContain('disks: / 50.8% of 29.0 GiB, /boot/firmware 13.1% of 510.0 MiB, /mnt/usb backup 52.6% of 931.5 GiB');
     expect(text).toContain('network: eth0 up 192.168.1.100/24, wlan0 dormant');
@@ -112,24 +112,70 @@ describe('collectStatus on a Raspberry Pi 4', () => {
     expect(text.split('\n').length).toBeLessThanOrEqual(9);
   });
 
-  it('measures CPU usage between two /proc/stat samples', async () => {
+  it('measures CPU usage since the previous sample, without waiting', async () => {
     const dir = await tempCopy(PI);
     const stat = join(dir, 'proc/stat');
     const first = await readFile(stat, 'utf8');
-    // 400 ticks on four cores: 20 user + 8 system busy, 4 in iowait, the rest idle.
-    const later = first.replace('cpu  1403422 2150 612877 137418851 84260', 'cpu  1403442 2150 612885 137419219 84264');
-    let waited = -1;
-    const s = await collectStatus({
-      ...piOptions(tree(dir)),
-      cpuSampleMs: 250,
-      sleep: async (ms) => {
-        waited = ms;
-        await writeFile(stat, later);
-      },
-    });
-    expect(waited).toBe(250);
-    expect(s.cpu).toMatchObject({ count: 4, usagePercent: 7, iowaitPercent: 1, sampleMs: 250 });
-    expect(formatStatusText(s)).toContain('4 CPUs Cortex-A72, 7% busy');
+    const state = createStatusState();
+    let now = 0;
+    const opts = piOptions({ ...tree(dir), state, now: () => now });
+    const started = Date.now();
+    expect((await collectStatus(opts)).cpu).toMatchObject({ since: 'boot', usagePercent: 1.5, sampleMs: 351_720_540 });
+
+    // 2.5 s later, 1000 ticks on four cores: 50 user + 20 system busy, 10 in iowait, the rest idle.
+    now = 2500;
+    const later = first.replace('cpu  1403422 2150 612877 137418851 84260', 'cpu  1403472 2150 612897 137419771 84270');
+    await writeFile(stat, later);
+    const s = await collectStatus(opts);
+    expect(s.errors).toEqual({});
+    expect(s.cpu).toEqual({ count: 4, models: ['Cortex-A72'], usagePercent: 7, iowaitPercent: 1, since: 'previous-sample', sampleMs: 2500 });
+    expect(formatStatusText(s)).toContain('4 CPUs Cortex-A72, 7% busy over 2.5 s');
+
+    // 10 ms later another 1000 ticks, all idle: too short an interval after the last sample, so
+    // usage is measured against the one before it, 2510 ms back (70 busy, 10 iowait of 2000 ticks).
+    now = 2510;
+    await writeFile(stat, later.replace('cpu  1403472 2150 612897 137419771 84270', 'cpu  1403472 2150 612897 137420771 84270'));
+    expect((await collectStatus(opts)).cpu).toMatchObject({ usagePercent: 3.5, iowaitPercent: 0.5, since: 'previous-sample', sampleMs: 2510 });
+    expect(state.cpu.newer?.atMs).toBe(2500);
+    expect(state.cpu.older?.atMs).toBe(0);
+    // Nothing slept: three calls on the fake clock took real milliseconds, not seconds.
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('reads os-release, kernel, board and CPU models once per state, and the rest on every call', async () => {
+    const dir = await tempCopy(PI);
+    const state = createStatusState();
+    const opts = piOptions({ ...tree(dir), state });
+    const first = await collectStatus(opts);
+    expect(first.errors).toEqual({});
+    // Remove what is cached and change what is not: a second call reports the cached facts.
+    for (const p of ['etc/os-release', 'proc/sys/kernel/osrelease', 'proc/sys/kernel/arch', 'proc/device-tree/model', 'proc/cpuinfo']) await rm(join(dir, p));
+    await writeFile(join(dir, 'proc/sys/kernel/hostname'), 'renamed\n');
+    await writeFile(join(dir, 'proc/loadavg'), '2.50 1.00 0.50 3/300 999\n');
+    const second = await collectStatus(opts);
+    expect(second.errors).toEqual({});
+    expect(second.os).toEqual(first.os);
+    expect(second.kernel).toEqual(first.kernel);
+    expect(second.board).toEqual({ model: 'Raspberry Pi 4 Model B Rev 1.4', source: 'device-tree', revision: 'd03114' });
+    expect(second.cpu).toMatchObject({ count: 4, models: ['Cortex-A72'] });
+    expect(second.hostname).toBe('renamed');
+    expect(second.load?.load1).toBe(2.5);
+    // Without a state nothing is cached, and the missing files are reported.
+    const fresh = await collectStatus(piOptions(tree(dir)));
+    expect(Object.keys(fresh.errors).sort()).toEqual(['cpu', 'kernel', 'os']);
+    expect(fresh.errors.cpu).toMatch(/^cpuinfo: ENOENT/);
+    expect(fresh.cpu).toMatchObject({ count: 4, models: [] });
+    expect(fresh.board).toBeNull();
+  });
+
+  it('reports a missing /proc/stat in errors and keeps the CPU count from cpuinfo', async () => {
+    const dir = await tempCopy(PI);
+    await rm(join(dir, 'proc/stat'));
+    const s = await collectStatus(piOptions(tree(dir)));
+    expect(Object.keys(s.errors)).toEqual(['cpu']);
+    expect(s.errors.cpu).toMatch(/^stat: ENOENT/);
+    expect(s.cpu).toEqual({ count: 4, models: ['Cortex-A72'], usagePercent: null, iowaitPercent: null, since: 'boot', sampleMs: null });
+    expect(s.memory?.percent).toBe(12.9);
   });
 
   it('reports a missing /sys in errors and still returns everything read from /proc', async () => {
@@ -142,6 +188,18 @@ describe('collectStatus on a Raspberry Pi 4', () => {
     expect(s.memory?.percent).toBe(12.9);
     expect(s.listening?.map((l) => l.port)).toEqual([22, 22, 8222]);
     expect(formatStatusText(s)).toMatch(/incomplete: .*temperatures: no thermal zones/);
+  });
+
+  it('skips a TCP table when sockstat says the family has no socket in use', async () => {
+    const dir = await tempCopy(PI);
+    await writeFile(join(dir, 'proc/net/sockstat'), 'sockets: used 160\nTCP: inuse 3 orphan 0 tw 2 alloc 5 mem 1\nUDP: inuse 2 mem 1\n');
+    await writeFile(join(dir, 'proc/net/sockstat6'), 'TCP6: inuse 0\nUDP6: inuse 1\n');
+    const s = await collectStatus(piOptions(tree(dir)));
+    expect(s.errors).toEqual({});
+    expect(s.listening).toEqual([{ family: 'ipv4', address: '0.0.0.0', port: 22 }]);
+    // Not even opened: a missing tcp6 is no error when no IPv6 TCP socket exists.
+    await rm(join(dir, 'proc/net/tcp6'));
+    expect((await collectStatus(piOptions(tree(dir)))).listening).toEqual([{ family: 'ipv4', address: '0.0.0.0', port: 22 }]);
   });
 
   it('falls back to the hwmon sensor when there are no thermal zones', async () => {
@@ -191,11 +249,12 @@ describe('collectStatus on a Raspberry Pi 4', () => {
     expect(calls).toBe(2);
   });
 
-  it('reports a section that takes too long and returns the rest', async () => {
-    const s = await collectStatus(piOptions({ sectionTimeoutMs: 100, cpuSampleMs: 10, sleep: () => new Promise(() => {}) }));
-    expect(s.errors).toEqual({ cpu: 'timed out after 100 ms' });
-    expect(s.cpu).toBeNull();
+  it('gives up on the disks section when it takes too long and returns the rest', async () => {
+    const s = await collectStatus(piOptions({ sectionTimeoutMs: 100, statfsTimeoutMs: 60_000, statfs: () => new Promise(() => {}) }));
+    expect(s.errors).toEqual({ disks: 'timed out after 100 ms' });
+    expect(s.disks).toBeNull();
     expect(s.load?.load1).toBe(0.15);
+    expect(s.cpu?.count).toBe(4);
   });
 });
 
@@ -205,7 +264,6 @@ describe('collectStatus on the x86 VM capture', () => {
       ...tree(VM),
       statfs: fakeStatfs({ '/': { bsize: 4096, blocks: 2_621_440, bfree: 2_000_000, bavail: 1_900_000 } }),
       networkInterfaces: () => ({ eth0: [{ address: '10.0.2.15', family: 'IPv4', cidr: '10.0.2.15/24', internal: false }] }),
-      cpuSampleMs: 0,
     });
     expect(s.errors).toEqual({});
     expect(s.hostname).toBe('vm');
@@ -230,7 +288,7 @@ describe('collectStatus on the x86 VM capture', () => {
 
   it('names an x86 box from DMI, skipping firmware placeholders', async () => {
     const qemu = await tempTree({ 'sys/class/dmi/id/sys_vendor': 'QEMU\n', 'sys/class/dmi/id/product_name': 'Standard PC (Q35 + ICH9, 2009)\n' });
-    const a = await collectStatus({ ...tree(VM), sysRoot: join(qemu, 'sys'), statfs: fakeStatfs({}), cpuSampleMs: 0 });
+    const a = await collectStatus({ ...tree(VM), sysRoot: join(qemu, 'sys'), statfs: fakeStatfs({}) });
     expect(a.board).toEqual({ model: 'QEMU Standard PC (Q35 + ICH9, 2009)', source: 'dmi' });
 
     const asrock = await tempTree({
@@ -239,7 +297,7 @@ describe('collectStatus on the x86 VM capture', () => {
       'sys/class/dmi/id/board_vendor': 'ASRock\n',
       'sys/class/dmi/id/board_name': 'J4125-ITX\n',
     });
-    const b = await collectStatus({ ...tree(VM), sysRoot: join(asrock, 'sys'), statfs: fakeStatfs({}), cpuSampleMs: 0 });
+    const b = await collectStatus({ ...tree(VM), sysRoot: join(asrock, 'sys'), statfs: fakeStatfs({}) });
     expect(b.board).toEqual({ model: 'ASRock J4125-ITX', source: 'dmi' });
   });
 
@@ -259,7 +317,7 @@ describe('collectStatus on the x86 VM capture', () => {
       'sys/class/hwmon/hwmon2/temp1_input': '27800\n',
       'sys/class/hwmon/hwmon2/temp2_input': '29800\n',
     });
-    const s = await collectStatus({ ...tree(VM), sysRoot: join(dir, 'sys'), statfs: fakeStatfs({}), cpuSampleMs: 0 });
+    const s = await collectStatus({ ...tree(VM), sysRoot: join(dir, 'sys'), statfs: fakeStatfs({}) });
     expect(s.temperatures).toEqual([
       { sensor: 'x86_pkg_temp', celsius: 51, path: 'class/thermal/thermal_zone0/temp' },
       { sensor: 'coretemp Package id 0', celsius: 51, path: 'class/hwmon/hwmon1/temp1_input' },
@@ -272,7 +330,7 @@ describe('collectStatus on the x86 VM capture', () => {
 
   it('falls back to /usr/lib/os-release beside etc', async () => {
     const dir = await tempTree({ 'etc/hostname': 'x\n', 'usr/lib/os-release': 'PRETTY_NAME="Alpine Linux v3.20"\nID=alpine\nVERSION_ID=3.20.3\n' });
-    const s = await collectStatus({ ...tree(VM), etcRoot: join(dir, 'etc'), statfs: fakeStatfs({}), cpuSampleMs: 0 });
+    const s = await collectStatus({ ...tree(VM), etcRoot: join(dir, 'etc'), statfs: fakeStatfs({}) });
     expect(s.os).toEqual({ prettyName: 'Alpine Linux v3.20', id: 'alpine', versionId: '3.20.3', versionCodename: null });
   });
 });
@@ -284,6 +342,9 @@ describe('collectStatus on this machine', () => {
     expect(s.disks?.length).toBeGreaterThanOrEqual(1);
     expect(s.disks?.every((d) => d.totalBytes > 0)).toBe(true);
     expect(s.cpu?.count).toBe(os.cpus().length);
+    expect(s.cpu).toMatchObject({ since: 'boot', sampleMs: expect.any(Number) });
+    expect(s.cpu!.usagePercent).toBeGreaterThanOrEqual(0);
+    expect(s.cpu!.usagePercent).toBeLessThanOrEqual(100);
     expect(s.memory?.totalBytes).toBe(os.totalmem());
     expect(s.uptime?.seconds).toBeGreaterThan(0);
     expect(s.os?.prettyName).toBeTruthy();

@@ -3,13 +3,23 @@
  * section is read on its own, and a section that fails (a missing file, a hung NFS mount, a
  * sensor that errors) is reported in `errors` while every other section still comes back.
  * The roots are options so the whole collector runs on fixture trees in tests.
+ *
+ * Cost per call is a target (`get_status` must answer faster than the Python baseline's four-file
+ * `/status`), so:
+ * - /proc and /sys are read synchronously (`read-bounded.ts`): they come from kernel memory, and
+ *   a thread-pool round trip per file costs more than the read. Only `statfs` is asynchronous,
+ *   with a deadline, because a dead network mount blocks it forever; it is started first and runs
+ *   while the rest is read.
+ * - Nothing sleeps. CPU usage is measured against the previous /proc/stat sample kept in a
+ *   `StatusState` (seeded by the probe at start), and the report says over what interval.
+ * - What cannot change while the edge runs (os-release, kernel, board, CPU models) is read once
+ *   per `StatusState`.
  */
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleepMs } from 'node:timers/promises';
-import { listDir, readAttr, readBounded } from './read-bounded.ts';
-import { cpuUsagePercent, parseCpuStat, parseCpuinfo, parseLoadavg, parseMeminfo, parseUptime, type CpuInfo, type LoadAvg, type MemInfo } from './proc-parsers.ts';
+import { listDir, readAttr, readBounded, readTcpListenSection } from './read-bounded.ts';
+import { cpuUsagePercent, parseCpuStat, parseCpuinfo, parseLoadavg, parseMeminfo, parseUptime, type CpuInfo, type CpuTimes, type CpuUsage, type LoadAvg, type MemInfo } from './proc-parsers.ts';
 import { parseProcNetTcp, sortListening, type ListeningSocket } from './proc-net-tcp.ts';
 import { parseOsRelease } from './os-release.ts';
 import { diskUsage, parseMounts, selectDisks, type DiskUsage, type StatfsLike } from './mounts.ts';
@@ -19,6 +29,53 @@ import type { CapabilityReport } from '../../capability.ts';
 /** Network interface addresses, shaped like `os.networkInterfaces()`. */
 export type NetworkInterfacesFn = () => NodeJS.Dict<Array<Pick<os.NetworkInterfaceInfo, 'address' | 'cidr' | 'internal'> & { family: string | number }>>;
 
+/** One /proc/stat sample: the aggregate CPU times and when they were read (monotonic ms). */
+export interface CpuSample {
+  times: CpuTimes;
+  atMs: number;
+}
+
+/**
+ * What the collector remembers between calls for one edge (the status capability keeps one per
+ * EdgeEnv): the facts that cannot change while it runs, once read, and the two most recent
+ * /proc/stat samples that CPU usage is measured against.
+ */
+export interface StatusState {
+  fixed: { os?: OsInfo; kernel?: KernelInfo; board?: BoardInfo | null; cpuinfo?: CpuInfo };
+  cpu: { newer?: CpuSample; older?: CpuSample };
+}
+
+/** A state with nothing read yet. */
+export function createStatusState(): StatusState {
+  return { fixed: {}, cpu: {} };
+}
+
+/**
+ * Usage over a shorter interval is mostly noise (the kernel counts CPU time in 10 ms ticks), so a
+ * sample only replaces the newest one kept when it is at least this much younger, and calls that
+ * come faster than that are measured against the sample before (see `cpuBaseline`).
+ */
+export const MIN_CPU_INTERVAL_MS = 1000;
+
+/** Monotonic milliseconds: a Pi without a real-time clock jumps years when NTP first syncs. */
+export const monotonicMs = (): number => process.uptime() * 1000;
+
+/**
+ * The sample to measure usage against at `nowMs`: the newest one kept if it is at least
+ * `MIN_CPU_INTERVAL_MS` old, else the one before it, else the newest however young.
+ */
+export function cpuBaseline(cpu: StatusState['cpu'], nowMs: number): CpuSample | undefined {
+  if (cpu.newer && nowMs - cpu.newer.atMs >= MIN_CPU_INTERVAL_MS) return cpu.newer;
+  return cpu.older ?? cpu.newer;
+}
+
+/** Keeps `sample` as the newest when the newest kept is at least `MIN_CPU_INTERVAL_MS` older. */
+export function recordCpuSample(cpu: StatusState['cpu'], sample: CpuSample): void {
+  if (cpu.newer && sample.atMs - cpu.newer.atMs < MIN_CPU_INTERVAL_MS) return;
+  cpu.older = cpu.newer;
+  cpu.newer = sample;
+}
+
 /** Where to read from and what to use instead of the real system; every field has a default. */
 export interface CollectStatusOptions {
   /** Default `/proc`. */
@@ -27,19 +84,22 @@ export interface CollectStatusOptions {
   sysRoot?: string;
   /** Default `/etc`; os-release falls back to `<etcRoot>/../usr/lib/os-release`, i.e. `/usr/lib/os-release`. */
   etcRoot?: string;
+  /**
+   * What to remember between calls (static facts, CPU samples); one per edge, for the same roots.
+   * Without it nothing is cached and CPU usage is the average since boot.
+   */
+  state?: StatusState;
+  /** Monotonic clock in ms for the CPU sample interval; default `monotonicMs`. */
+  now?: () => number;
   /** Sizes of the filesystem mounted at a path; default `fs.promises.statfs`. */
   statfs?: (path: string) => Promise<StatfsLike>;
   /** Default `os.networkInterfaces`. */
   networkInterfaces?: NetworkInterfacesFn;
   /** Overrides the hostname read from `<procRoot>/sys/kernel/hostname`. */
   hostname?: string;
-  /** Time between the two /proc/stat samples of CPU usage; default 100 ms. */
-  cpuSampleMs?: number;
-  /** Waits between the CPU samples; tests replace it to change /proc/stat in between. */
-  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Deadline of one statfs; default 1500 ms (a dead NFS server blocks statfs indefinitely). */
   statfsTimeoutMs?: number;
-  /** Deadline of one section; default 3000 ms (some I2C sensors take long to read). */
+  /** Deadline of the disks section, the only one that waits (for statfs); default 3000 ms. */
   sectionTimeoutMs?: number;
   /** The edge's capabilities, reported as given; the section is null when absent. */
   capabilities?: CapabilityReport[];
@@ -71,14 +131,20 @@ export interface BoardInfo {
   revision?: string;
 }
 
-/** Online CPUs, their core names and how busy they were over the sample. */
+/** Online CPUs, their core names and how busy they were. */
 export interface CpuSection {
   count: number;
   models: string[];
-  /** Busy share of all CPUs over the sample interval; null when nothing was measured. */
+  /** Busy share of all CPUs over the interval below; null when it could not be measured. */
   usagePercent: number | null;
   iowaitPercent: number | null;
-  sampleMs: number;
+  /**
+   * What the usage is measured against: the previous /proc/stat sample (an earlier call, or the
+   * probe at start), or, with none, boot: then it is the average since boot.
+   */
+  since: 'previous-sample' | 'boot';
+  /** Length of that interval in ms: since the previous sample, or the uptime; null when unknown. */
+  sampleMs: number | null;
 }
 
 /** One mounted filesystem and its sizes. */
@@ -139,142 +205,306 @@ const pendingStatfs = new WeakMap<object, Set<string>>();
 
 const DMI_PLACEHOLDERS = /^(to be filled by o\.e\.m\.|default string|system product name|system manufacturer|not applicable|none|unknown|0+)$/i;
 
+const ZERO_TIMES: CpuTimes = { user: 0, nice: 0, system: 0, idle: 0, iowait: 0, irq: 0, softirq: 0, steal: 0 };
+
 /**
- * @example const s = await collectStatus({ procRoot: '/proc', sysRoot: '/sys', etcRoot: '/etc' }); s.memory?.percent
+ * @example const s = await collectStatus({ procRoot: '/proc', sysRoot: '/sys', etcRoot: '/etc', state }); s.memory?.percent
  */
 export async function collectStatus(opts: CollectStatusOptions = {}): Promise<StatusReport> {
+  opts.signal?.throwIfAborted();
   const procRoot = opts.procRoot ?? '/proc';
   const sysRoot = opts.sysRoot ?? '/sys';
   const etcRoot = opts.etcRoot ?? '/etc';
-  const signal = opts.signal;
+  const state = opts.state ?? createStatusState();
+  const fixed = state.fixed;
   const errors: Record<string, string> = {};
   const proc = (p: string) => join(procRoot, p);
   const sys = (p: string) => join(sysRoot, p);
-  const read = (path: string) => readBounded(path, undefined, signal);
-  const sectionTimeoutMs = opts.sectionTimeoutMs ?? 3000;
 
-  // Read once, shared by the cpu and board sections.
-  let cpuinfoPromise: Promise<CpuInfo> | undefined;
-  const cpuinfo = () => (cpuinfoPromise ??= read(proc('cpuinfo')).then(parseCpuinfo));
-
-  async function section<T>(name: string, fn: () => Promise<T>): Promise<T | null> {
-    let timer: NodeJS.Timeout | undefined;
+  /** Runs one synchronous section; a throw becomes its entry in `errors`. */
+  function section<T>(name: string, fn: () => T): T | null {
     try {
-      const deadline = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`timed out after ${sectionTimeoutMs} ms`)), sectionTimeoutMs);
-      });
-      return await Promise.race([fn(), deadline]);
+      return fn();
     } catch (err) {
       errors[name] = errorText(err);
       return null;
-    } finally {
-      clearTimeout(timer);
     }
   }
 
-  const hostname = section('hostname', async () => {
+  // Started first: its statfs calls run on the thread pool while everything else is read.
+  const disks = disksSection(opts, proc, errors);
+
+  const hostname = section('hostname', () => {
     if (opts.hostname !== undefined) return opts.hostname;
-    return (await readAttr(proc('sys/kernel/hostname'), signal)) || os.hostname();
+    return readAttr(proc('sys/kernel/hostname')) || os.hostname();
   });
 
-  const osInfo = section('os', async () => {
-    let text: string;
+  const osInfo = section('os', () => (fixed.os ??= readOsInfo(etcRoot)));
+
+  const kernel = section('kernel', () =>
+    (fixed.kernel ??= {
+      release: readBounded(proc('sys/kernel/osrelease')).trim(),
+      // kernel.arch exists since Linux 6.1 and keeps fixture trees self-contained; os.machine() needs Node 18.9.
+      machine: readAttr(proc('sys/kernel/arch')) || (typeof os.machine === 'function' ? os.machine() : process.arch),
+      processArch: process.arch,
+    }),
+  );
+
+  // Read once per state, shared by the cpu and board sections; a failure is not kept.
+  let cpuinfoError: unknown;
+  const cpuinfo = (): CpuInfo | undefined => {
+    if (fixed.cpuinfo || cpuinfoError !== undefined) return fixed.cpuinfo;
     try {
-      text = await read(join(etcRoot, 'os-release'));
-    } catch (first) {
-      try {
-        text = await read(join(etcRoot, '..', 'usr/lib/os-release'));
-      } catch {
-        throw first;
-      }
+      return (fixed.cpuinfo = parseCpuinfo(readBounded(proc('cpuinfo'))));
+    } catch (err) {
+      cpuinfoError = err;
+      return undefined;
     }
-    const r = parseOsRelease(text);
-    return {
-      prettyName: r.PRETTY_NAME ?? r.NAME ?? null,
-      id: r.ID ?? null,
-      versionId: r.VERSION_ID ?? null,
-      versionCodename: r.VERSION_CODENAME ?? null,
-    };
+  };
+
+  const board = section('board', () => {
+    if (fixed.board !== undefined) return fixed.board;
+    const info = cpuinfo();
+    const b = readBoard(info, proc, sys);
+    // Kept only when complete: without cpuinfo a Pi's revision (or its model) may be missing.
+    if (info) fixed.board = b;
+    return b;
   });
 
-  const kernel = section('kernel', async () => ({
-    release: (await read(proc('sys/kernel/osrelease'))).trim(),
-    // kernel.arch exists since Linux 6.1 and keeps fixture trees self-contained; os.machine() needs Node 18.9.
-    machine:
-      (await readAttr(proc('sys/kernel/arch'), signal)) ||
-      (typeof os.machine === 'function' ? os.machine() : process.arch),
-    processArch: process.arch,
-  }));
-
-  const board = section('board', async (): Promise<BoardInfo | null> => {
-    const info = await cpuinfo().catch(() => undefined);
-    const revision = info?.board?.revision;
-    const withRevision = (b: BoardInfo): BoardInfo => (revision ? { ...b, revision } : b);
-    // /proc/device-tree is a link to /sys/firmware/devicetree/base; either may be missing in a container.
-    for (const p of [proc('device-tree/model'), sys('firmware/devicetree/base/model')]) {
-      const model = await readAttr(p, signal);
-      if (model) return withRevision({ model, source: 'device-tree' });
-    }
-    if (info?.board?.model) return withRevision({ model: info.board.model, source: 'cpuinfo' });
-    const dmi = async (vendorFile: string, nameFile: string) => {
-      const clean = (s: string | undefined) => (s && !DMI_PLACEHOLDERS.test(s) ? s : undefined);
-      const vendor = clean(await readAttr(sys(`class/dmi/id/${vendorFile}`), signal));
-      const name = clean(await readAttr(sys(`class/dmi/id/${nameFile}`), signal));
-      if (!name) return undefined;
-      return vendor && !name.startsWith(vendor) ? `${vendor} ${name}` : name;
-    };
-    const model = (await dmi('sys_vendor', 'product_name')) ?? (await dmi('board_vendor', 'board_name'));
-    return model ? { model, source: 'dmi' } : null;
-  });
-
-  const cpuSampleMs = opts.cpuSampleMs ?? 100;
-  const cpu = section('cpu', async (): Promise<CpuSection> => {
-    const [info, first] = await Promise.allSettled([cpuinfo(), read(proc('stat')).then(parseCpuStat)]);
-    if (info.status === 'rejected' && first.status === 'rejected') throw first.reason;
-    const problems: string[] = [];
-    if (info.status === 'rejected') problems.push(`cpuinfo: ${errorText(info.reason)}`);
-    let usage = null;
-    if (first.status === 'fulfilled') {
-      try {
-        await (opts.sleep ?? ((ms, s) => sleepMs(ms, undefined, { signal: s })))(cpuSampleMs, signal);
-        const second = parseCpuStat(await read(proc('stat')));
-        usage = cpuUsagePercent(first.value.total, second.total);
-      } catch (err) {
-        problems.push(`second stat sample: ${errorText(err)}`);
-      }
-    } else {
-      problems.push(`stat: ${errorText(first.reason)}`);
-    }
-    if (problems.length > 0) errors.cpu = problems.join('; ');
-    const fromInfo = info.status === 'fulfilled' ? info.value : undefined;
-    const count = fromInfo?.count || (first.status === 'fulfilled' ? first.value.perCpu.length : 0);
-    return {
-      count,
-      models: fromInfo?.models ?? [],
-      usagePercent: usage?.usagePercent ?? null,
-      iowaitPercent: usage?.iowaitPercent ?? null,
-      sampleMs: cpuSampleMs,
-    };
-  });
-
-  const load = section('load', async () => parseLoadavg(await read(proc('loadavg'))));
-  const mem = section('memory', async () => parseMeminfo(await read(proc('meminfo'))));
-
-  const uptime = section('uptime', async () => {
-    const seconds = parseUptime(await read(proc('uptime')));
+  const uptime = section('uptime', () => {
+    const seconds = parseUptime(readBounded(proc('uptime')));
     return { seconds, bootedAt: new Date(Math.round((Date.now() - seconds * 1000) / 1000) * 1000).toISOString() };
   });
 
-  const disks = section('disks', async (): Promise<Disk[]> => {
+  const cpu = section('cpu', (): CpuSection => {
+    const nowMs = (opts.now ?? monotonicMs)();
+    let stat: ReturnType<typeof parseCpuStat> | undefined;
+    let statError: unknown;
+    try {
+      stat = parseCpuStat(readBounded(proc('stat')));
+    } catch (err) {
+      statError = err;
+    }
+    const info = cpuinfo();
+    if (!stat && !info) throw statError;
+    const problems: string[] = [];
+    if (!info) problems.push(`cpuinfo: ${errorText(cpuinfoError)}`);
+    if (!stat) problems.push(`stat: ${errorText(statError)}`);
+    if (problems.length > 0) errors.cpu = problems.join('; ');
+
+    let usage: CpuUsage | null = null;
+    let since: CpuSection['since'] = 'boot';
+    let sampleMs: number | null = null;
+    if (stat) {
+      const base = cpuBaseline(state.cpu, nowMs);
+      // null when no tick has passed since the baseline (two calls within 10 ms of the probe).
+      usage = base ? cpuUsagePercent(base.times, stat.total) : null;
+      if (usage && base) {
+        since = 'previous-sample';
+        sampleMs = Math.round(nowMs - base.atMs);
+      } else {
+        usage = cpuUsagePercent(ZERO_TIMES, stat.total);
+        sampleMs = uptime ? Math.round(uptime.seconds * 1000) : null;
+      }
+      recordCpuSample(state.cpu, { times: stat.total, atMs: nowMs });
+    }
+    return {
+      // /proc/stat lists the CPUs online now (they can be hot-plugged); cpuinfo is read once.
+      count: stat?.perCpu.length || info?.count || 0,
+      models: info?.models ?? [],
+      usagePercent: usage?.usagePercent ?? null,
+      iowaitPercent: usage?.iowaitPercent ?? null,
+      since,
+      sampleMs,
+    };
+  });
+
+  const load = section('load', () => parseLoadavg(readBounded(proc('loadavg'))));
+  const mem = section('memory', () => parseMeminfo(readBounded(proc('meminfo'))));
+  const temperatures = section('temperatures', () => readTemperatures(sys));
+  const network = section('network', () => readNetwork(sys, opts.networkInterfaces ?? os.networkInterfaces));
+
+  const listening = section('listening', () => {
+    const endianness = os.endianness();
+    const read = (table: string, sockstat: string, inUse: RegExp): { text: string } | { err: unknown } => {
+      // No TCP socket of this family at all (sockstat's `inuse` counts listeners too): the table
+      // would list none, and reading it still walks the whole connection hash table.
+      if (tcpSocketsInUse(proc(sockstat), inUse) === 0) return { text: '' };
+      try {
+        return { text: readTcpListenSection(proc(table)) };
+      } catch (err) {
+        return { err };
+      }
+    };
+    const v4 = read('net/tcp', 'net/sockstat', /^TCP: inuse (\d+)/m);
+    const v6 = read('net/tcp6', 'net/sockstat6', /^TCP6: inuse (\d+)/m);
+    if ('err' in v4 && 'err' in v6) throw v4.err;
+    // tcp6 is absent when IPv6 is disabled on the kernel command line: not an error.
+    const all = [
+      ...('text' in v4 ? parseProcNetTcp(v4.text, 'ipv4', endianness) : []),
+      ...('text' in v6 ? parseProcNetTcp(v6.text, 'ipv6', endianness) : []),
+    ];
+    if ('err' in v4) errors.listening = `tcp: ${errorText(v4.err)}`;
+    return sortListening(all);
+  });
+
+  const d = await disks;
+  return {
+    hostname,
+    os: osInfo,
+    kernel,
+    board,
+    cpu,
+    load,
+    memory: mem?.memory ?? null,
+    swap: mem?.swap ?? null,
+    disks: d,
+    temperatures,
+    uptime,
+    network,
+    listening,
+    capabilities: opts.capabilities ?? null,
+    // A copy: a statfs that timed out may still finish later and must not change an answer already sent.
+    errors: { ...errors },
+  };
+}
+
+/**
+ * The TCP sockets of one family in use (hashed: listening or connected, not TIME_WAIT), from
+ * /proc/net/sockstat (`TCP: inuse N`) or sockstat6 (`TCP6: inuse N`); undefined when unknown.
+ */
+function tcpSocketsInUse(path: string, line: RegExp): number | undefined {
+  const text = readAttr(path);
+  const m = text === undefined ? null : line.exec(text);
+  return m ? Number(m[1]) : undefined;
+}
+
+function readOsInfo(etcRoot: string): OsInfo {
+  let text: string;
+  try {
+    text = readBounded(join(etcRoot, 'os-release'));
+  } catch (first) {
+    try {
+      text = readBounded(join(etcRoot, '..', 'usr/lib/os-release'));
+    } catch {
+      throw first;
+    }
+  }
+  const r = parseOsRelease(text);
+  return {
+    prettyName: r.PRETTY_NAME ?? r.NAME ?? null,
+    id: r.ID ?? null,
+    versionId: r.VERSION_ID ?? null,
+    versionCodename: r.VERSION_CODENAME ?? null,
+  };
+}
+
+function readBoard(info: CpuInfo | undefined, proc: (p: string) => string, sys: (p: string) => string): BoardInfo | null {
+  const revision = info?.board?.revision;
+  const withRevision = (b: BoardInfo): BoardInfo => (revision ? { ...b, revision } : b);
+  // /proc/device-tree is a link to /sys/firmware/devicetree/base; either may be missing in a container.
+  for (const p of [proc('device-tree/model'), sys('firmware/devicetree/base/model')]) {
+    const model = readAttr(p);
+    if (model) return withRevision({ model, source: 'device-tree' });
+  }
+  if (info?.board?.model) return withRevision({ model: info.board.model, source: 'cpuinfo' });
+  const dmi = (vendorFile: string, nameFile: string) => {
+    const clean = (s: string | undefined) => (s && !DMI_PLACEHOLDERS.test(s) ? s : undefined);
+    const vendor = clean(readAttr(sys(`class/dmi/id/${vendorFile}`)));
+    const name = clean(readAttr(sys(`class/dmi/id/${nameFile}`)));
+    if (!name) return undefined;
+    return vendor && !name.startsWith(vendor) ? `${vendor} ${name}` : name;
+  };
+  const model = dmi('sys_vendor', 'product_name') ?? dmi('board_vendor', 'board_name');
+  return model ? { model, source: 'dmi' } : null;
+}
+
+function readTemperatures(sys: (p: string) => string): Temperature[] {
+  const out: Temperature[] = [];
+  const zoneTypes = new Set<string>();
+  const list = (p: string): { names: string[] } | { err: unknown } => {
+    try {
+      return { names: listDir(sys(p)) };
+    } catch (err) {
+      return { err };
+    }
+  };
+  const zones = list('class/thermal');
+  const hwmons = list('class/hwmon');
+  if ('err' in zones && 'err' in hwmons) {
+    throw new Error(`no thermal zones or hwmon sensors: ${errorText(zones.err)}; ${errorText(hwmons.err)}`);
+  }
+  for (const zone of 'names' in zones ? zones.names.filter((n) => /^thermal_zone\d+$/.test(n)) : []) {
+    const type = readAttr(sys(`class/thermal/${zone}/type`)) || zone;
+    const celsius = milliToCelsius(readAttr(sys(`class/thermal/${zone}/temp`)));
+    if (celsius === undefined) continue;
+    zoneTypes.add(type);
+    out.push({ sensor: type, celsius, path: `class/thermal/${zone}/temp` });
+  }
+  for (const hw of 'names' in hwmons ? hwmons.names.filter((n) => /^hwmon\d+$/.test(n)) : []) {
+    const dir = `class/hwmon/${hw}`;
+    const name = readAttr(sys(`${dir}/name`)) || readAttr(sys(`${dir}/device/name`)) || hw;
+    // The kernel mirrors each thermal zone as a hwmon named after its type with '-' turned
+    // into '_' (cpu-thermal -> cpu_thermal): the same sensor, so it is listed once.
+    if (zoneTypes.has(name.replace(/_/g, '-')) || zoneTypes.has(name)) continue;
+    const entries = list(dir);
+    const inputs = ('names' in entries ? entries.names : []).filter((f) => /^temp\d+_input$/.test(f));
+    for (const input of inputs) {
+      const celsius = milliToCelsius(readAttr(sys(`${dir}/${input}`)));
+      if (celsius === undefined) continue;
+      const label = readAttr(sys(`${dir}/${input.replace('_input', '_label')}`));
+      const sensor = label ? `${name} ${label}` : inputs.length > 1 ? `${name} ${input.replace('_input', '')}` : name;
+      out.push({ sensor, celsius, path: `${dir}/${input}` });
+    }
+  }
+  return out;
+}
+
+function readNetwork(sys: (p: string) => string, networkInterfaces: NetworkInterfacesFn): NetInterface[] {
+  const addrs = networkInterfaces();
+  const out: NetInterface[] = [];
+  // lo is always there; veth* are the host ends of container links, one per container.
+  for (const name of listDir(sys('class/net')).filter((n) => n !== 'lo' && !n.startsWith('veth'))) {
+    const attr = (f: string) => readAttr(sys(`class/net/${name}/${f}`));
+    const state = attr('operstate');
+    const mac = attr('address');
+    const mtu = attr('mtu');
+    // A down link has no speed (the kernel answers EINVAL, an exception per read): not asked.
+    const speed = state === 'down' ? undefined : attr('speed');
+    out.push({
+      name,
+      state: state || null,
+      mac: mac && mac !== '00:00:00:00:00:00' ? mac : null,
+      mtu: mtu && /^\d+$/.test(mtu) ? Number(mtu) : null,
+      speedMbps: speed !== undefined && /^\d+$/.test(speed) && Number(speed) > 0 ? Number(speed) : null,
+      addresses: (addrs[name] ?? []).map((a) => ({
+        // Node 18.0-18.3 reported family as the number 4 or 6.
+        family: a.family === 'IPv4' || a.family === 4 ? ('ipv4' as const) : ('ipv6' as const),
+        address: a.address,
+        cidr: a.cidr ?? null,
+      })),
+    });
+  }
+  return out;
+}
+
+/**
+ * The disks section: the mount table is read synchronously, then every reported mount is
+ * `statfs`ed in parallel on the thread pool, each with its own deadline, the whole section
+ * with another. A mount whose earlier statfs has not returned is not asked again.
+ */
+async function disksSection(opts: CollectStatusOptions, proc: (p: string) => string, errors: Record<string, string>): Promise<Disk[] | null> {
+  const sectionTimeoutMs = opts.sectionTimeoutMs ?? 3000;
+  const work = async (): Promise<Disk[]> => {
     let text: string;
     try {
-      text = await read(proc('mounts'));
+      text = readBounded(proc('mounts'));
     } catch {
-      text = await read(proc('self/mounts'));
+      text = readBounded(proc('self/mounts'));
     }
     const statfs = opts.statfs ?? defaultStatfs();
-    const pending = pendingStatfs.get(statfs) ?? new Set<string>();
-    pendingStatfs.set(statfs, pending);
+    let pending = pendingStatfs.get(statfs);
+    if (!pending) pendingStatfs.set(statfs, (pending = new Set<string>()));
     const timeoutMs = opts.statfsTimeoutMs ?? 1500;
     const failures: string[] = [];
     const results = await Promise.all(
@@ -298,100 +528,13 @@ export async function collectStatus(opts: CollectStatusOptions = {}): Promise<St
     );
     if (failures.length > 0) errors.disks = failures.join('; ');
     return results.filter((d): d is Disk => d !== undefined);
-  });
-
-  const temperatures = section('temperatures', async (): Promise<Temperature[]> => {
-    const out: Temperature[] = [];
-    const zoneTypes = new Set<string>();
-    const [zones, hwmons] = await Promise.allSettled([listDir(sys('class/thermal')), listDir(sys('class/hwmon'))]);
-    if (zones.status === 'rejected' && hwmons.status === 'rejected') {
-      throw new Error(`no thermal zones or hwmon sensors: ${errorText(zones.reason)}; ${errorText(hwmons.reason)}`);
-    }
-    for (const zone of zones.status === 'fulfilled' ? zones.value.filter((n) => /^thermal_zone\d+$/.test(n)) : []) {
-      const type = (await readAttr(sys(`class/thermal/${zone}/type`), signal)) || zone;
-      const celsius = milliToCelsius(await readAttr(sys(`class/thermal/${zone}/temp`), signal));
-      if (celsius === undefined) continue;
-      zoneTypes.add(type);
-      out.push({ sensor: type, celsius, path: `class/thermal/${zone}/temp` });
-    }
-    for (const hw of hwmons.status === 'fulfilled' ? hwmons.value.filter((n) => /^hwmon\d+$/.test(n)) : []) {
-      const dir = `class/hwmon/${hw}`;
-      const name = (await readAttr(sys(`${dir}/name`), signal)) || (await readAttr(sys(`${dir}/device/name`), signal)) || hw;
-      // The kernel mirrors each thermal zone as a hwmon named after its type with '-' turned
-      // into '_' (cpu-thermal -> cpu_thermal): the same sensor, so it is listed once.
-      if (zoneTypes.has(name.replace(/_/g, '-')) || zoneTypes.has(name)) continue;
-      const inputs = (await listDir(sys(dir)).catch(() => [])).filter((f) => /^temp\d+_input$/.test(f));
-      for (const input of inputs) {
-        const celsius = milliToCelsius(await readAttr(sys(`${dir}/${input}`), signal));
-        if (celsius === undefined) continue;
-        const label = await readAttr(sys(`${dir}/${input.replace('_input', '_label')}`), signal);
-        const sensor = label ? `${name} ${label}` : inputs.length > 1 ? `${name} ${input.replace('_input', '')}` : name;
-        out.push({ sensor, celsius, path: `${dir}/${input}` });
-      }
-    }
-    return out;
-  });
-
-  const network = section('network', async (): Promise<NetInterface[]> => {
-    const addrs = (opts.networkInterfaces ?? os.networkInterfaces)();
-    const names = await listDir(sys('class/net'));
-    const out: NetInterface[] = [];
-    // lo is always there; veth* are the host ends of container links, one per container.
-    for (const name of names.filter((n) => n !== 'lo' && !n.startsWith('veth'))) {
-      const attr = (f: string) => readAttr(sys(`class/net/${name}/${f}`), signal);
-      const [state, mac, mtu, speed] = await Promise.all([attr('operstate'), attr('address'), attr('mtu'), attr('speed')]);
-      const speedMbps = speed !== undefined && /^\d+$/.test(speed) && Number(speed) > 0 ? Number(speed) : null;
-      out.push({
-        name,
-        state: state || null,
-        mac: mac && mac !== '00:00:00:00:00:00' ? mac : null,
-        mtu: mtu && /^\d+$/.test(mtu) ? Number(mtu) : null,
-        speedMbps,
-        addresses: (addrs[name] ?? []).map((a) => ({
-          // Node 18.0-18.3 reported family as the number 4 or 6.
-          family: a.family === 'IPv4' || a.family === 4 ? ('ipv4' as const) : ('ipv6' as const),
-          address: a.address,
-          cidr: a.cidr ?? null,
-        })),
-      });
-    }
-    return out;
-  });
-
-  const listening = section('listening', async () => {
-    const endianness = os.endianness();
-    const [v4, v6] = await Promise.allSettled([read(proc('net/tcp')), read(proc('net/tcp6'))]);
-    if (v4.status === 'rejected' && v6.status === 'rejected') throw v4.reason;
-    // tcp6 is absent when IPv6 is disabled on the kernel command line: not an error.
-    const all = [
-      ...(v4.status === 'fulfilled' ? parseProcNetTcp(v4.value, 'ipv4', endianness) : []),
-      ...(v6.status === 'fulfilled' ? parseProcNetTcp(v6.value, 'ipv6', endianness) : []),
-    ];
-    if (v4.status === 'rejected') errors.listening = `tcp: ${errorText(v4.reason)}`;
-    return sortListening(all);
-  });
-
-  const [h, o, k, b, c, l, m, d, t, u, n, ls] = await Promise.all([
-    hostname, osInfo, kernel, board, cpu, load, mem, disks, temperatures, uptime, network, listening,
-  ]);
-  return {
-    hostname: h,
-    os: o,
-    kernel: k,
-    board: b,
-    cpu: c,
-    load: l,
-    memory: m?.memory ?? null,
-    swap: m?.swap ?? null,
-    disks: d,
-    temperatures: t,
-    uptime: u,
-    network: n,
-    listening: ls,
-    capabilities: opts.capabilities ?? null,
-    // A copy: a section that timed out may still finish later and must not change an answer already sent.
-    errors: { ...errors },
   };
+  try {
+    return await withTimeout(work(), sectionTimeoutMs);
+  } catch (err) {
+    errors.disks = errorText(err);
+    return null;
+  }
 }
 
 function defaultStatfs(): (path: string) => Promise<StatfsLike> {
@@ -409,10 +552,10 @@ function milliToCelsius(v: string | undefined): number | undefined {
   return Math.round(Number(v) / 100) / 10;
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+function withTimeout<T>(p: Promise<T>, ms: number, what?: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(new Error(`${what ? `${what} ` : ''}timed out after ${ms} ms`)), ms);
   });
   return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
 }

@@ -1,9 +1,11 @@
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { testEdgeEnv, toolContext } from '@homelab-mcp/testkit';
 import type { CapabilityReport, ToolContext } from '../../capability.ts';
-import { deriveEtcRoot, getStatusTool, status } from '../status.ts';
+import { deriveEtcRoot, getStatusTool, status, statusState } from '../status.ts';
 
 const PI = fileURLToPath(new URL('./__fixtures__/raspberry-pi-4/', import.meta.url));
 
@@ -31,6 +33,28 @@ describe('status capability', () => {
     expect(await status.probe(context('/proc', '/sys').env)).toEqual({ ok: true });
     const r = await status.probe(context('/nonexistent/proc', '/sys').env);
     expect(r).toMatchObject({ ok: false, reason: expect.stringContaining('cannot read /nonexistent/proc/stat') });
+  });
+
+  it('seeds the first CPU sample in the probe, so the first call measures usage since start', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'get-status-'));
+    try {
+      await cp(PI, dir, { recursive: true });
+      const ctx = context(join(dir, 'proc'), join(dir, 'sys'));
+      expect(statusState(ctx.env).cpu.newer).toBeUndefined();
+      expect(await status.probe(ctx.env)).toEqual({ ok: true });
+      expect(statusState(ctx.env).cpu.newer?.times.user).toBe(1403422);
+      // 400 ticks later: 20 user + 8 system busy, 4 in iowait.
+      const stat = join(dir, 'proc/stat');
+      await writeFile(stat, (await readFile(stat, 'utf8')).replace('cpu  1403422 2150 612877 137418851 84260', 'cpu  1403442 2150 612885 137419219 84264'));
+      const out = await getStatusTool.handler({}, ctx);
+      expect(out.data.cpu).toMatchObject({ usagePercent: 7, iowaitPercent: 1, since: 'previous-sample', sampleMs: expect.any(Number) });
+      expect((out.data.cpu as { sampleMs: number }).sampleMs).toBeLessThan(5000);
+      // Another edge environment has its own samples.
+      const other = await getStatusTool.handler({}, context(join(dir, 'proc'), join(dir, 'sys')));
+      expect(other.data.cpu).toMatchObject({ since: 'boot' });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('derives etc from a fixture tree, /etc for the real /proc', () => {

@@ -26,6 +26,13 @@ export function formatDuration(seconds: number): string {
   return `${m}m`;
 }
 
+/** `250 ms`, `2.5 s`, `4m`, `1h 5m`: how long a CPU usage sample was. */
+export function formatInterval(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  return formatDuration(ms / 1000);
+}
+
 /**
  * @example formatStatusText(report) // 'pi4: Raspberry Pi 4 Model B Rev 1.4, Debian GNU/Linux 12 (bookworm), ...'
  */
@@ -39,7 +46,8 @@ export function formatStatusText(s: StatusReport): string {
   if (s.load) perf.push(`load ${[s.load.load1, s.load.load5, s.load.load15].map((x) => x.toFixed(2)).join(' ')}`);
   if (s.cpu) {
     const model = s.cpu.models.length > 0 ? ` ${s.cpu.models.join('+')}` : '';
-    const usage = s.cpu.usagePercent !== null ? `, ${s.cpu.usagePercent}% busy` : '';
+    const over = s.cpu.since === 'boot' ? ' since boot' : s.cpu.sampleMs !== null ? ` over ${formatInterval(s.cpu.sampleMs)}` : '';
+    const usage = s.cpu.usagePercent !== null ? `, ${s.cpu.usagePercent}% busy${over}` : '';
     perf.push(`${s.cpu.count} CPUs${model}${usage}`);
   }
   if (s.temperatures && s.temperatures.length > 0) {

@@ -1,5 +1,5 @@
 import { scriptedEdgeEnv, testEdgeEnv } from '@homelab-mcp/testkit';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -127,22 +127,32 @@ describe('list_services', () => {
 describe('probe', () => {
   const dir = mkdtempSync(join(tmpdir(), 'systemd-probe-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  // A PATH directory with a systemctl in it, and an empty one: the probe runs nothing.
+  const bin = join(dir, 'bin');
+  const empty = join(dir, 'empty');
+  mkdirSync(bin);
+  mkdirSync(empty);
+  writeFileSync(join(bin, 'systemctl'), '#!/bin/sh\nexit 99\n');
+  chmodSync(join(bin, 'systemctl'), 0o755);
 
-  it('passes when systemctl runs and the run directory exists', async () => {
-    const { env } = scriptedEdgeEnv({ 'systemctl --version': { stdout: 'systemd 252 (252.38-1~deb12u1)\n+PAM +AUDIT\n' } });
-    expect(await probeSystemd(env, dir)).toEqual({ ok: true, detail: 'systemd 252' });
+  it('passes when systemctl is on PATH and the run directory exists, without running systemctl', async () => {
+    const { env, calls } = scriptedEdgeEnv({}, { childEnv: { PATH: `${empty}:${bin}` } });
+    expect(await probeSystemd(env, dir)).toEqual({ ok: true, detail: join(bin, 'systemctl') });
+    expect(calls).toHaveLength(0);
   });
 
   it('fails with the reason when systemd is not the init system', async () => {
-    const { env } = scriptedEdgeEnv({ 'systemctl --version': { stdout: 'systemd 252 (252.38-1~deb12u1)\n' } });
+    const { env } = scriptedEdgeEnv({}, { childEnv: { PATH: bin } });
     expect(await probeSystemd(env, join(dir, 'missing'))).toEqual({
       ok: false,
       reason: `systemd is not the init system on this node (${join(dir, 'missing')} does not exist), so there are no services to query`,
     });
+    // A file is not the directory sd_booted(3) looks for.
+    expect(await probeSystemd(env, join(bin, 'systemctl'))).toMatchObject({ ok: false });
   });
 
   it('fails when systemctl is not installed', async () => {
-    const { env } = scriptedEdgeEnv({ 'systemctl --version': Object.assign(new Error('spawn systemctl ENOENT'), { code: 'ENOENT' }) });
+    const { env } = scriptedEdgeEnv({}, { childEnv: { PATH: empty } });
     expect(await probeSystemd(env, dir)).toEqual({ ok: false, reason: 'systemctl is not installed on this node (it does not run systemd)' });
   });
 });
