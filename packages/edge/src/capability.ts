@@ -15,6 +15,8 @@ export interface JsonSchema {
   required?: string[];
   additionalProperties?: boolean | JsonSchema;
   items?: JsonSchema;
+  /** Valid when any one of these is; preferred over type arrays, which some clients reject. */
+  anyOf?: JsonSchema[];
   enum?: readonly (string | number | boolean)[];
   minimum?: number;
   maximum?: number;

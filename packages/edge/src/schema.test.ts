@@ -34,3 +34,13 @@ describe('validate', () => {
     expect(validate(schema, { cmd: '' })).toEqual(['cmd: must be at least 1 characters']);
   });
 });
+
+describe('anyOf', () => {
+  const s: JsonSchema = { anyOf: [{ type: 'integer', minimum: 0, maximum: 9 }, { type: 'string', maxLength: 3 }] };
+  it('accepts a value any branch accepts, and explains every branch otherwise', () => {
+    expect(validate(s, 5)).toEqual([]);
+    expect(validate(s, 'abc')).toEqual([]);
+    expect(validate(s, 10, 'line')).toEqual(['line: must be <= 9; or expected string, got integer']);
+    expect(validate(s, true, 'line')).toEqual(['line: expected integer, got boolean; or expected string, got boolean']);
+  });
+});

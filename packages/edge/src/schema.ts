@@ -27,6 +27,10 @@ function matchesType(v: unknown, t: string): boolean {
 export function validate(schema: JsonSchema, value: unknown, path = ''): string[] {
   const here = path || '(arguments)';
   const errors: string[] = [];
+  if (schema.anyOf) {
+    const each = schema.anyOf.map((sub) => validate(sub, value, path));
+    if (!each.some((e) => e.length === 0)) return [`${here}: ${each.map((e) => e.map((m) => m.slice(here.length + 2)).join(', ')).join('; or ')}`];
+  }
   if (schema.type !== undefined) {
     const types = Array.isArray(schema.type) ? schema.type : [schema.type];
     if (!types.some((t) => matchesType(value, t))) {

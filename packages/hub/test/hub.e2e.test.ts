@@ -87,6 +87,8 @@ describe.each<Era>(['modern', 'legacy'])('SDK v2 client, %s era', (era) => {
     expect(resultText(r)).toBe('turned on kitchen');
     const ctx = (await client.callTool({ name: 'ha__GetLiveContext', arguments: {} })) as any;
     expect(ctx.structuredContent).toEqual({ kitchen: 'on' });
+    // The upstream's own serverInfo must not pose as the hub's.
+    expect(JSON.stringify(ctx._meta ?? {})).not.toContain('native-test');
     const { resources } = await client.listResources();
     expect(resources.length).toBe(1);
     const read = await client.readResource({ uri: resources[0]!.uri });

@@ -6,7 +6,7 @@
  */
 import { readdirSync } from 'node:fs';
 import { HomelabError } from '@homelab-mcp/core';
-import { defineCapability, defineTool, type EdgeEnv, type ProbeResult } from '../capability.ts';
+import { defineCapability, defineTool, type EdgeEnv, type JsonSchema, type ProbeResult } from '../capability.ts';
 import type { RunResult } from '../exec.ts';
 import { parseGpiodVersion, parseGpiodetect, parseGpioinfo, parseGpiogetValue, type GpioChip, type GpioLine } from './gpio/parse.ts';
 import { findExecutable } from './find-executable.ts';
@@ -178,19 +178,19 @@ function describeLine(l: GpioLine): string {
   return parts.join(' ');
 }
 
-const chipSchema = {
-  type: ['string', 'integer'] as Array<'string' | 'integer'>,
+const chipSchema: JsonSchema = {
+  anyOf: [
+    { type: 'string', maxLength: 24 },
+    { type: 'integer', minimum: 0, maximum: 4095 },
+  ],
   description: 'GPIO chip: its name as gpio_info lists it (gpiochip0) or its number (0).',
-  minimum: 0,
-  maximum: 4095,
-  maxLength: 24,
 };
-const lineSchema = {
-  type: ['integer', 'string'] as Array<'string' | 'integer'>,
+const lineSchema: JsonSchema = {
+  anyOf: [
+    { type: 'integer', minimum: 0, maximum: 1023 },
+    { type: 'string', maxLength: 64 },
+  ],
   description: 'Line offset on the chip, 0-1023 (17 is GPIO17 on a Raspberry Pi gpiochip0), or a line name from gpio_info such as "GPIO17".',
-  minimum: 0,
-  maximum: 1023,
-  maxLength: 64,
 };
 const readAnnotations = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false };
 
@@ -268,7 +268,7 @@ const gpioWrite = defineTool<GpioWriteArgs>({
     properties: {
       chip: chipSchema,
       line: lineSchema,
-      value: { type: ['integer', 'boolean'], enum: [0, 1, true, false], description: '1 or true drives the line active, 0 or false inactive.' },
+      value: { anyOf: [{ type: 'integer', enum: [0, 1] }, { type: 'boolean' }], description: '1 or true drives the line active, 0 or false inactive.' },
     },
     required: ['chip', 'line', 'value'],
   },

@@ -13,6 +13,18 @@ export interface HubServerInfo {
   instructions: string;
 }
 
+/**
+ * Drops the protocol's reserved `_meta` keys (`io.modelcontextprotocol/...`) from a relayed
+ * result: an upstream's `serverInfo` there would make a 2026-07-28 client believe it talks to
+ * the upstream, not the hub. Other `_meta` entries are the upstream's to pass on.
+ */
+export function withoutReservedMeta<T extends { _meta?: Record<string, unknown> }>(result: T): T {
+  if (!result._meta) return result;
+  const kept = Object.entries(result._meta).filter(([k]) => !k.startsWith('io.modelcontextprotocol/'));
+  const { _meta: _dropped, ...rest } = result;
+  return (kept.length ? { ...rest, _meta: Object.fromEntries(kept) } : rest) as T;
+}
+
 /** Relays upstream progress to the client when it asked for progress (sent a token). */
 function progressRelay(ctx: ServerContext): CallContext['onprogress'] {
   const token = ctx.mcpReq._meta?.progressToken;
@@ -54,7 +66,7 @@ export function createHubServer(
     }
     const started = performance.now();
     try {
-      const result = await tool.call(args ?? {}, callContext(ctx));
+      const result = withoutReservedMeta(await tool.call(args ?? {}, callContext(ctx)));
       observe?.(name, result.isError ? 'error' : 'ok', (performance.now() - started) / 1000);
       return result;
     } catch (err) {
@@ -70,13 +82,13 @@ export function createHubServer(
   server.setRequestHandler('resources/read', async (req, ctx) => {
     const r = catalog().resource(req.params.uri);
     if (!r) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Resource ${req.params.uri} not found`);
-    return r.read(callContext(ctx));
+    return withoutReservedMeta(await r.read(callContext(ctx)));
   });
   server.setRequestHandler('prompts/list', async () => ({ prompts: catalog().prompts().map((p) => p.def) }));
   server.setRequestHandler('prompts/get', async (req, ctx) => {
     const p = catalog().prompt(req.params.name);
     if (!p) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Prompt ${req.params.name} not found`);
-    return p.get(req.params.arguments, callContext(ctx));
+    return withoutReservedMeta(await p.get(req.params.arguments, callContext(ctx)));
   });
   return server;
 }
