@@ -18,7 +18,7 @@ import { createRateLimiter } from './policy/rate-limit.ts';
 import { createHubServer, type HubServerInfo } from './server/mcp-server.ts';
 import { listNodesTool } from './tools/network/list-nodes.ts';
 import { createHttpApp, type UpstreamHealth } from './transports/http.ts';
-import { createUpstream, type Upstream, type UpstreamSpec } from './upstreams/upstream.ts';
+import { createUpstream, type Upstream, type UpstreamLogMessage, type UpstreamSpec } from './upstreams/upstream.ts';
 
 declare const __HUB_VERSION__: string | undefined;
 export const HUB_VERSION: string = typeof __HUB_VERSION__ === 'string' ? __HUB_VERSION__ : '0.0.0-dev';
@@ -124,6 +124,7 @@ export async function createHub(opts: HubOptions) {
   });
 
   const listChangedListeners = new Set<() => void>();
+  const logListeners = new Set<(source: string, message: UpstreamLogMessage) => void>();
   // Rebuild at most every 100 ms however many upstreams change at once (a hub restart
   // brings 50 edges up within a second), and tell clients only when the lists differ.
   let rebuildTimer: NodeJS.Timeout | undefined;
@@ -152,13 +153,21 @@ export async function createHub(opts: HubOptions) {
       return existing.upstream;
     }
     const upstream = createUpstream(spec, { callTimeoutMs: config.limits.callTimeoutMs, clientInfo, log });
-    const unsubscribe = upstream.onChange((what: string) => {
+    const offChange = upstream.onChange((what: string) => {
       if (what === 'state') {
         const s = upstream.state();
         log.info({ upstream: spec.name, status: s.status, ...(s.lastError ? { error: s.lastError } : {}) }, 'upstream state');
       }
       rebuild();
     });
+    const offLog = upstream.onLog((message) => {
+      http.relayLog(spec.name, message);
+      for (const l of logListeners) l(spec.name, message);
+    });
+    const unsubscribe = () => {
+      offChange();
+      offLog();
+    };
     keep.set(spec.name + '\u0000' + spec.kind, { key, upstream, unsubscribe });
     return upstream;
   }
@@ -209,6 +218,11 @@ export async function createHub(opts: HubOptions) {
     health,
     /** A server instance for one caller, for transports outside HTTP (stdio). */
     serverFor: (caller: Caller) => createHubServer(info, () => catalog, caller, metrics.observeCall),
+    /** Called with each log message an upstream sends (HTTP sessions get them already). */
+    onLog(listener: (source: string, message: UpstreamLogMessage) => void): () => void {
+      logListeners.add(listener);
+      return () => logListeners.delete(listener);
+    },
     /** Called whenever the catalog's lists change. */
     onListChanged(listener: () => void): () => void {
       listChangedListeners.add(listener);

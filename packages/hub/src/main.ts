@@ -13,6 +13,7 @@ import { loadConfigFile } from '@homelab-mcp/core/config';
 import { createLogger } from '@homelab-mcp/core/log';
 import { HubConfigSchema, type HubConfig } from './config/schema.ts';
 import { createHub, HUB_VERSION } from './hub.ts';
+import { relayLog } from './server/mcp-server.ts';
 import type { TokenEntry } from './policy/auth.ts';
 
 const HELP = `homelab-hub: one MCP endpoint for the whole home network.
@@ -110,6 +111,7 @@ async function main(): Promise<void> {
     let server: ReturnType<typeof hub.serverFor> | undefined;
     const handle = serveStdio(() => (server = hub.serverFor({ user: 'stdio', role: 'admin' })));
     hub.onListChanged(() => void server?.sendToolListChanged().catch(() => undefined));
+    hub.onLog((source, message) => server && relayLog(server, source, message));
     const stop = async () => {
       await handle.close().catch(() => undefined);
       await hub.close().catch(() => undefined);

@@ -120,6 +120,23 @@ describe.each<Era>(['modern', 'legacy'])('pass-through, %s era', (era) => {
   });
 });
 
+describe('logging pass-through', () => {
+  it("relays an upstream's log messages to a 2025 session at the level it asked for", async () => {
+    await using client = await connectClient(hub.url, ADMIN, 'legacy');
+    const seen: Array<{ level: string; logger?: string; data: unknown }> = [];
+    client.setNotificationHandler('notifications/message', (n) => void seen.push(n.params));
+    await client.setLoggingLevel('info');
+    expect(resultText(await client.callTool({ name: 'ha__log_hello', arguments: {} }))).toBe('logged');
+    await expect.poll(() => seen.length, { timeout: 5000 }).toBeGreaterThan(0);
+    expect(seen[0]).toEqual({ level: 'warning', logger: 'ha/ha-core', data: { msg: 'hello from upstream' } });
+    await client.setLoggingLevel('error');
+    const before = seen.length;
+    await client.callTool({ name: 'ha__log_hello', arguments: {} });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(seen.length).toBe(before); // a warning is below the asked-for level
+  });
+});
+
 describe('policy', () => {
   it('a viewer neither sees nor calls write tools', async () => {
     await using client = await connectClient(hub.url, VIEWER, 'modern');

@@ -6,6 +6,7 @@ describe('withoutReservedMeta', () => {
     const r = { content: [], _meta: { 'io.modelcontextprotocol/serverInfo': { name: 'upstream' }, 'anthropic/maxResultSizeChars': 500000 } };
     expect(withoutReservedMeta(r)).toEqual({ content: [], _meta: { 'anthropic/maxResultSizeChars': 500000 } });
     expect(withoutReservedMeta({ content: [], _meta: { 'io.modelcontextprotocol/serverInfo': {} } })).toEqual({ content: [] });
-    expect(withoutReservedMeta({ content: [] })).toEqual({ content: [] });
+    const bare: { content: unknown[]; _meta?: Record<string, unknown> } = { content: [] };
+    expect(withoutReservedMeta(bare)).toEqual({ content: [] });
   });
 });

@@ -25,6 +25,22 @@ export function withoutReservedMeta<T extends { _meta?: Record<string, unknown> 
   return (kept.length ? { ...rest, _meta: Object.fromEntries(kept) } : rest) as T;
 }
 
+const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
+/** The minimum log level each client asked for (`logging/setLevel`); `info` until it asks. */
+const logLevels = new WeakMap<Server, number>();
+
+/**
+ * Passes an upstream's log message to a client, named `<source>` or `<source>/<logger>`,
+ * when it is at or above the level the client asked for.
+ */
+export function relayLog(server: Server, source: string, message: { level: string; logger?: string; data: unknown }): void {
+  const rank = LOG_LEVELS.indexOf(message.level);
+  if (rank < 0 || rank < (logLevels.get(server) ?? 1)) return;
+  void server
+    .sendLoggingMessage({ level: message.level as 'info', logger: message.logger ? `${source}/${message.logger}` : source, data: message.data })
+    .catch(() => undefined);
+}
+
 /** Relays upstream progress to the client when it asked for progress (sent a token). */
 function progressRelay(ctx: ServerContext): CallContext['onprogress'] {
   const token = ctx.mcpReq._meta?.progressToken;
@@ -48,11 +64,16 @@ export function createHubServer(
   const server = new Server(
     { name: info.name, version: info.version },
     {
-      capabilities: { tools: { listChanged: true }, resources: { listChanged: true }, prompts: { listChanged: true } },
+      capabilities: { tools: { listChanged: true }, resources: { listChanged: true }, prompts: { listChanged: true }, logging: {} },
       instructions: info.instructions,
     },
   );
   const callContext = (ctx: ServerContext): CallContext => ({ caller, signal: ctx.mcpReq.signal, onprogress: progressRelay(ctx) });
+
+  server.setRequestHandler('logging/setLevel', async (req) => {
+    logLevels.set(server, Math.max(0, LOG_LEVELS.indexOf(req.params.level)));
+    return {};
+  });
 
   server.setRequestHandler('tools/list', async () => ({ tools: catalog().tools(caller.role).map((t) => t.def) }));
 

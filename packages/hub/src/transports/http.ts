@@ -20,7 +20,7 @@ import type { Caller } from '../catalog/types.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Authenticated } from '../policy/auth.ts';
 import type { RateDecision } from '../policy/rate-limit.ts';
-import { createHubServer, type HubServerInfo } from '../server/mcp-server.ts';
+import { createHubServer, relayLog, type HubServerInfo } from '../server/mcp-server.ts';
 import { SseServerTransport } from './sse.ts';
 import type { createEdgeDist } from '../edge-dist/edge-dist.ts';
 
@@ -242,6 +242,10 @@ export function createHttpApp(opts: HttpAppOptions) {
         void s.server.sendResourceListChanged().catch(() => undefined);
         void s.server.sendPromptListChanged().catch(() => undefined);
       }
+    },
+    /** Passes an upstream's log message to every open session that wants it. */
+    relayLog(source: string, message: { level: string; logger?: string; data: unknown }): void {
+      for (const s of [...sessions.values(), ...sseSessions.values()]) relayLog(s.server, source, message);
     },
     sessionCount: () => sessions.size,
     async close(): Promise<void> {

@@ -51,6 +51,13 @@ export type UpstreamSpec =
   | { kind: 'stdio'; name: string; command: string; args?: string[]; env?: Record<string, string>; cwd?: string };
 
 export type Era = 'modern' | 'legacy';
+
+/** An MCP log message: level (syslog names), optional logger name, any JSON data. */
+export interface UpstreamLogMessage {
+  level: string;
+  logger?: string;
+  data: unknown;
+}
 export type ListKind = 'tools' | 'resources' | 'prompts';
 
 export interface ConnectionHooks {
@@ -62,6 +69,8 @@ export interface ConnectionHooks {
   onListChanged(kind: ListKind): void;
   /** One line the stdio child wrote to stderr. */
   onStderr?(line: string): void;
+  /** A log message the upstream sent (`notifications/message`). */
+  onLog?(message: UpstreamLogMessage): void;
 }
 
 export interface OpenOptions {
@@ -137,6 +146,7 @@ export async function openConnection(spec: UpstreamSpec, opts: OpenOptions): Pro
   client.setNotificationHandler('notifications/tools/list_changed', () => opts.hooks.onListChanged('tools'));
   client.setNotificationHandler('notifications/prompts/list_changed', () => opts.hooks.onListChanged('prompts'));
   client.setNotificationHandler('notifications/resources/list_changed', () => opts.hooks.onListChanged('resources'));
+  client.setNotificationHandler('notifications/message', (n) => opts.hooks.onLog?.(n.params as UpstreamLogMessage));
 
   // One deadline for the whole handshake: the SDK's `timeout` covers each request, but not
   // the legacy SSE transport's wait for its `endpoint` event, which has no timeout at all.

@@ -43,10 +43,10 @@ import {
   type Tool,
 } from '@modelcontextprotocol/client';
 import { createBackoff } from './backoff.ts';
-import { openConnection, requestHeaders, type Connection, type ConnectionHooks, type ListKind, type UpstreamSpec } from './connection.ts';
+import { openConnection, requestHeaders, type Connection, type ConnectionHooks, type ListKind, type UpstreamLogMessage, type UpstreamSpec } from './connection.ts';
 import { classifyFailure, embeddedProtocolError, safeUrl, shortReason, type FailureKind } from './errors.ts';
 
-export type { UpstreamSpec } from './connection.ts';
+export type { UpstreamLogMessage, UpstreamSpec } from './connection.ts';
 
 export interface UpstreamState {
   /** `connecting`: the first attempt, or a transparent re-connect from `up`; `down`: waiting to retry. */
@@ -86,6 +86,8 @@ export interface Upstream {
   getPrompt(name: string, args: Record<string, string> | undefined, opts?: CallOptions): Promise<GetPromptResult>;
   /** Calls `listener` on each change; returns the unsubscribe function. */
   onChange(listener: (what: UpstreamChange) => void): () => void;
+  /** Calls `listener` with each log message the upstream sends; returns the unsubscribe function. */
+  onLog(listener: (message: UpstreamLogMessage) => void): () => void;
 }
 
 /** The subset of pino's API this module logs with (pass `log.child({ ... })` of core's logger). */
@@ -182,6 +184,7 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
   let closed = false;
   const lifetime = new AbortController();
   const listeners = new Set<(what: UpstreamChange) => void>();
+  const logListeners = new Set<(message: UpstreamLogMessage) => void>();
   /** Connections whose 2025 GET stream (the only path for its notifications) is gone for good. */
   const streamLost = new WeakSet<Connection>();
   /** Calls in flight per connection, so a connection whose session was lost closes after its last call. */
@@ -469,6 +472,16 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
       onListChanged(kind) {
         if (live()) refresh(kind);
       },
+      onLog(message) {
+        if (!live()) return;
+        for (const l of [...logListeners]) {
+          try {
+            l(message);
+          } catch {
+            // A listener's failure must not break the connection's message loop.
+          }
+        }
+      },
       onStderr(line) {
         stderrTail.push(line);
         if (stderrTail.length > 5) stderrTail.shift();
@@ -698,6 +711,7 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
       lists = EMPTY_LISTS;
       setStatus('down', 'closed');
       listeners.clear();
+      logListeners.clear();
     },
     callTool(toolName, args, opts) {
       return request(`tools/call ${toolName}`, opts, (c, ro) => {
@@ -706,7 +720,9 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
         // them. It still mirrors `x-mcp-header` parameters into headers on 2026-07-28.
         const known = toolIndex.get(toolName);
         const { outputSchema: _drop, ...definition } = known ?? { name: toolName, inputSchema: { type: 'object' as const } };
-        return c.client.callTool({ name: toolName, arguments: args }, { ...ro, toolDefinition: definition });
+        // 2026-07-28 has no logging/setLevel: a request that wants log messages names a level
+        // in its _meta. The hub asks for info and up; each client filters by its own level.
+        return c.client.callTool({ name: toolName, arguments: args, _meta: { 'io.modelcontextprotocol/logLevel': 'info' } }, { ...ro, toolDefinition: definition });
       });
     },
     readResource(uri, opts) {
@@ -720,6 +736,12 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
       listeners.add(listener);
       return () => {
         listeners.delete(listener);
+      };
+    },
+    onLog(listener) {
+      logListeners.add(listener);
+      return () => {
+        logListeners.delete(listener);
       };
     },
   };
