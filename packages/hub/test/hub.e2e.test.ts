@@ -156,6 +156,21 @@ describe('policy', () => {
     }
   });
 
+  it('limits each token to its rate: 429 with Retry-After', async () => {
+    await using limited = await startHubProcess({ config: { auth: { tokens: [{ user: 'a', role: 'admin', token: ADMIN }], rateLimit: { perMinute: 60, burst: 3 } }, local: { enabled: false } } });
+    const statuses: number[] = [];
+    let retryAfter: string | null = null;
+    for (let i = 0; i < 5; i++) {
+      const r = await fetch(limited.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${ADMIN}` }, body: '{"jsonrpc":"2.0","id":1,"method":"ping"}' });
+      statuses.push(r.status);
+      if (r.status === 429) retryAfter = r.headers.get('retry-after');
+      await r.body?.cancel();
+    }
+    expect(statuses.slice(0, 3).every((s) => s !== 429)).toBe(true);
+    expect(statuses.slice(3)).toEqual([429, 429]);
+    expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+  });
+
   it('rejects a body over the limit with 413', async () => {
     const r = await fetch(hub.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN}` }, body: 'x'.repeat(5 * 1024 * 1024) });
     expect(r.status).toBe(413);

@@ -66,6 +66,11 @@ export function createHubServer(
     {
       capabilities: { tools: { listChanged: true }, resources: { listChanged: true }, prompts: { listChanged: true }, logging: {} },
       instructions: info.instructions,
+      // 2026-07-28 clients may cache lists: 30 s, per client (a viewer's list differs from an
+      // admin's). A change is announced on subscriptions/listen within that time anyway.
+      cacheHints: Object.fromEntries(
+        (['tools/list', 'prompts/list', 'resources/list', 'resources/templates/list', 'server/discover'] as const).map((m) => [m, { ttlMs: 30_000, cacheScope: 'private' as const }]),
+      ),
     },
   );
   const callContext = (ctx: ServerContext): CallContext => ({ caller, signal: ctx.mcpReq.signal, onprogress: progressRelay(ctx) });
