@@ -14,8 +14,10 @@ import { createEdgeDist } from './edge-dist/edge-dist.ts';
 import { createMetrics } from './metrics.ts';
 import { createLocalNode } from './nodes/local-node.ts';
 import { createAuthenticator, type TokenEntry } from './policy/auth.ts';
+import { createGate } from './policy/gate.ts';
 import { createRateLimiter } from './policy/rate-limit.ts';
-import { createHubServer, type HubServerInfo } from './server/mcp-server.ts';
+import { sessionTools } from './tools/session/session-tools.ts';
+import { createHubServer, type CallObserver, type HubServerInfo } from './server/mcp-server.ts';
 import { listNodesTool } from './tools/network/list-nodes.ts';
 import { createHttpApp, type UpstreamHealth } from './transports/http.ts';
 import { createUpstream, type Upstream, type UpstreamLogMessage, type UpstreamSpec } from './upstreams/upstream.ts';
@@ -90,9 +92,31 @@ export async function createHub(opts: HubOptions) {
       'homelab hub: one endpoint for the whole network. Fleet tools take a `node` argument (a node name, a list, "role:NAME" or "all") and run on several devices in parallel; ' +
       'list_nodes shows the devices and their state. Tools of other MCP servers are named <alias>__<tool>.',
   };
-  const hubTools = [listNodesTool(() => nodes, () => natives)];
+  const gate = createGate({ modeFor: (caller) => config.approval.users[caller.user] ?? config.approval.mode });
+  // Calls per user and session, for get_session_info (bounded: sessions come and go).
+  const callCounts = new Map<string, number>();
+  const countKey = (user: string, session: string) => `${user}\u0000${session}`;
+  const observer: CallObserver = {
+    call(e) {
+      const k = countKey(e.caller.user, e.session);
+      if (!callCounts.has(k) && callCounts.size >= 10_000) callCounts.delete(callCounts.keys().next().value!);
+      callCounts.set(k, (callCounts.get(k) ?? 0) + 1);
+    },
+  };
+  const hubTools = [
+    listNodesTool(() => nodes, () => natives),
+    ...sessionTools({ gate, callsIn: (caller, session) => callCounts.get(countKey(caller.user, session)) ?? 0 }),
+  ];
   const build = () =>
-    buildCatalog({ nodes, upstreams: natives, hubTools, perDeviceTools: config.perDeviceTools, callTimeoutMs: config.limits.callTimeoutMs, maxToolName: config.limits.maxToolName });
+    buildCatalog({
+      nodes,
+      upstreams: natives,
+      hubTools,
+      perDeviceTools: config.perDeviceTools,
+      callTimeoutMs: config.limits.callTimeoutMs,
+      maxToolName: config.limits.maxToolName,
+      classOverrides: Object.fromEntries(Object.entries({ ...config.mcpServers, ...config.upstreams }).map(([alias, u]) => [alias, Object.entries(u.classes ?? {})])),
+    });
   const sig = (c: Catalog) => JSON.stringify([c.tools('admin').map((t) => t.def.name), c.resources().map((r) => r.def.uri), c.prompts().map((p) => p.def.name)]);
   let catalog: Catalog = build();
   let signature = sig(catalog);
@@ -118,6 +142,8 @@ export async function createHub(opts: HubOptions) {
     hostAllowed: (host) => config.allowedHosts.some((h) => h.toLowerCase() === host),
     maxBodyBytes: config.limits.maxBodyBytes,
     metrics,
+    gate,
+    observer,
     health,
     edgeDist: createEdgeDist(),
     log,
@@ -217,7 +243,8 @@ export async function createHub(opts: HubOptions) {
     nodes: () => nodes,
     health,
     /** A server instance for one caller, for transports outside HTTP (stdio). */
-    serverFor: (caller: Caller) => createHubServer(info, () => catalog, caller, metrics.observeCall),
+    serverFor: (caller: Caller, sessionFallback: string) =>
+      createHubServer({ info, catalog: () => catalog, caller, gate, sessionFallback, metrics: metrics.observeCall, observer }),
     /** Called with each log message an upstream sends (HTTP sessions get them already). */
     onLog(listener: (source: string, message: UpstreamLogMessage) => void): () => void {
       logListeners.add(listener);

@@ -109,7 +109,7 @@ async function main(): Promise<void> {
   if (cmd === 'stdio') {
     const hub = await createHub({ config, tokens: [], log });
     let server: ReturnType<typeof hub.serverFor> | undefined;
-    const handle = serveStdio(() => (server = hub.serverFor({ user: 'stdio', role: 'admin' })));
+    const handle = serveStdio(() => (server = hub.serverFor({ user: 'stdio', role: 'admin' }, 'stdio')));
     hub.onListChanged(() => void server?.sendToolListChanged().catch(() => undefined));
     hub.onLog((source, message) => server && relayLog(server, source, message));
     const stop = async () => {

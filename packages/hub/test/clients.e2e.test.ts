@@ -140,6 +140,9 @@ beforeAll(async () => {
   hubA = await startHubProcess({
     config: {
       auth: { tokens: [{ user: 'alice', role: 'admin', token: ADMIN_A }], rateLimit: { perMinute: 6000, burst: 1000 } },
+      // One-shot clients (the Inspector CLI) open a new session per call: each write carries
+      // confirm: true, the mode that suits them.
+      approval: { mode: 'confirm' },
       nodes: [{ name: 'pi', url: edge.url, token: '${PI_TOKEN}', roles: ['speaker'] }],
     },
     env: { PI_TOKEN: edge.token },
@@ -243,13 +246,13 @@ describe('MCP Inspector CLI', () => {
   });
 
   it('calls run_command on the local node, and on a list of nodes across hub and edge', async () => {
-    const one = await inspector('--method', 'tools/call', '--tool-name', 'run_command', '--tool-arg', 'node=local', '--tool-arg', 'cmd=echo inspector');
+    const one = await inspector('--method', 'tools/call', '--tool-name', 'run_command', '--tool-arg', 'confirm=true', '--tool-arg', 'node=local', '--tool-arg', 'cmd=echo inspector');
     expect(one.code, one.stderr).toBe(0);
     expect(JSON.parse(one.stdout).structuredContent.stdout).toBe('inspector\n');
 
     // --tool-arg JSON-parses a value when it can (`node=["local","pi"]` is a list; note that
     // `cmd=true` would send a boolean), and sends the raw text otherwise.
-    const both = await inspector('--method', 'tools/call', '--tool-name', 'run_command', '--tool-arg', 'node=["local","pi"]', '--tool-arg', 'cmd=echo $PPID');
+    const both = await inspector('--method', 'tools/call', '--tool-name', 'run_command', '--tool-arg', 'confirm=true', '--tool-arg', 'node=["local","pi"]', '--tool-arg', 'cmd=echo $PPID');
     expect(both.code, both.stderr).toBe(0);
     const r = JSON.parse(both.stdout).structuredContent;
     expect(r.summary).toBe('2 nodes: 2 ok');
@@ -258,7 +261,7 @@ describe('MCP Inspector CLI', () => {
   });
 
   it('exits 5 when the hub answers a tool error (an unknown node)', async () => {
-    const r = await inspector('--method', 'tools/call', '--tool-name', 'run_command', '--tool-arg', 'node=nowhere', '--tool-arg', 'cmd=echo never');
+    const r = await inspector('--method', 'tools/call', '--tool-name', 'run_command', '--tool-arg', 'confirm=true', '--tool-arg', 'node=nowhere', '--tool-arg', 'cmd=echo never');
     expect(r.code).toBe(5);
     expect(r.stdout + r.stderr).toContain('tool_is_error');
     expect(r.stdout).toContain('unknown node \\"nowhere\\"');
@@ -304,7 +307,7 @@ describe('mcp-remote as a stdio bridge', () => {
     const list = await call('tools/list');
     expect(list.result.tools.map((t: { name: string }) => t.name)).toEqual(expect.arrayContaining(['run_command', 'list_nodes']));
 
-    const ran = await call('tools/call', { name: 'run_command', arguments: { node: 'pi', cmd: 'echo via mcp-remote from $PPID' } });
+    const ran = await call('tools/call', { name: 'run_command', arguments: { node: 'pi', cmd: 'echo via mcp-remote from $PPID', confirm: true } });
     expect(ran.result.isError).toBeFalsy();
     expect(ran.result.structuredContent.stdout).toBe(`via mcp-remote from ${edge.child.pid}\n`);
 
@@ -322,10 +325,13 @@ describe.each<Era>(['modern', 'legacy'])('hub B aggregating hub A (SDK v2 client
     expect(names).toEqual(expect.arrayContaining(['list_nodes', 'site__run_command', 'site__get_status', 'site__list_nodes']));
     expect(names).not.toContain('run_command'); // B has no nodes of its own
 
-    const onA = (await client.callTool({ name: 'site__run_command', arguments: { node: 'local', cmd: 'echo $PPID' } })) as any;
+    // Each hub applies its own gate: B's session is approved on B, and A (confirm mode) sees
+    // the confirm the user gave, passed through.
+    await client.callTool({ name: 'approve_writes', arguments: {} });
+    const onA = (await client.callTool({ name: 'site__run_command', arguments: { node: 'local', cmd: 'echo $PPID', confirm: true } })) as any;
     expect(onA.isError).toBeFalsy();
     expect(onA.structuredContent.stdout).toBe(`${hubA.child.pid}\n`);
-    const onEdge = (await client.callTool({ name: 'site__run_command', arguments: { node: 'pi', cmd: 'echo $PPID' } })) as any;
+    const onEdge = (await client.callTool({ name: 'site__run_command', arguments: { node: 'pi', cmd: 'echo $PPID', confirm: true } })) as any;
     expect(onEdge.structuredContent.stdout).toBe(`${edge.child.pid}\n`);
   });
 });

@@ -25,6 +25,13 @@ async function startNative(port = 0): Promise<{ child: ChildProcess; port: numbe
   return { child, port: p, stop: () => new Promise((r) => (child.exitCode !== null ? r() : (child.once('exit', () => r()), child.kill('SIGTERM')))) };
 }
 
+/** A client whose session has approved writes (the default `session` mode of the gate). */
+async function approved(url: string, token: string, era: Era) {
+  const client = await connectClient(url, token, era);
+  await client.callTool({ name: 'approve_writes', arguments: {} });
+  return client;
+}
+
 let pi: EdgeProcess;
 let nas: EdgeProcess;
 let native: Awaited<ReturnType<typeof startNative>>;
@@ -58,7 +65,7 @@ afterAll(async () => {
 
 describe.each<Era>(['modern', 'legacy'])('SDK v2 client, %s era', (era) => {
   it('sees fleet tools with a node argument, list_nodes and the namespaced native tools', async () => {
-    await using client = await connectClient(hub.url, ADMIN, era);
+    await using client = await approved(hub.url, ADMIN, era);
     const { tools } = await client.listTools();
     const names = tools.map((t) => t.name);
     expect(names).toEqual([...names].sort());
@@ -69,7 +76,7 @@ describe.each<Era>(['modern', 'legacy'])('SDK v2 client, %s era', (era) => {
   });
 
   it('runs a command on several nodes in parallel, one entry per node', async () => {
-    await using client = await connectClient(hub.url, ADMIN, era);
+    await using client = await approved(hub.url, ADMIN, era);
     const r = (await client.callTool({ name: 'run_command', arguments: { node: 'all', cmd: 'echo hi-from-$((40+2))' } })) as any;
     expect(r.isError).toBeFalsy();
     expect(r.structuredContent.summary).toBe('3 nodes: 3 ok');
@@ -82,7 +89,7 @@ describe.each<Era>(['modern', 'legacy'])('SDK v2 client, %s era', (era) => {
   });
 
   it('calls a native upstream tool, reads its resource and gets its prompt', async () => {
-    await using client = await connectClient(hub.url, ADMIN, era);
+    await using client = await approved(hub.url, ADMIN, era);
     const r = await client.callTool({ name: 'ha__HassTurnOn', arguments: { name: 'kitchen' } });
     expect(resultText(r)).toBe('turned on kitchen');
     const ctx = (await client.callTool({ name: 'ha__GetLiveContext', arguments: {} })) as any;
@@ -102,7 +109,7 @@ describe.each<Era>(['modern', 'legacy'])('SDK v2 client, %s era', (era) => {
 
 describe.each<Era>(['modern', 'legacy'])('pass-through, %s era', (era) => {
   it('relays upstream progress to the client', async () => {
-    await using client = await connectClient(hub.url, ADMIN, era);
+    await using client = await approved(hub.url, ADMIN, era);
     const seen: Array<{ progress: number; total?: number }> = [];
     const r = await client.callTool({ name: 'ha__slow_count', arguments: { steps: 4 } }, { onprogress: (p) => void seen.push(p) });
     expect(resultText(r)).toBe('counted to 4');
@@ -111,7 +118,7 @@ describe.each<Era>(['modern', 'legacy'])('pass-through, %s era', (era) => {
   });
 
   it('cancels the upstream call when the client cancels', async () => {
-    await using client = await connectClient(hub.url, ADMIN, era);
+    await using client = await approved(hub.url, ADMIN, era);
     const before = Number(resultText(await client.callTool({ name: 'ha__cancelled_count', arguments: {} })));
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 200);
@@ -122,7 +129,7 @@ describe.each<Era>(['modern', 'legacy'])('pass-through, %s era', (era) => {
 
 describe('logging pass-through', () => {
   it("relays an upstream's log messages to a 2025 session at the level it asked for", async () => {
-    await using client = await connectClient(hub.url, ADMIN, 'legacy');
+    await using client = await approved(hub.url, ADMIN, 'legacy');
     const seen: Array<{ level: string; logger?: string; data: unknown }> = [];
     client.setNotificationHandler('notifications/message', (n) => void seen.push(n.params));
     await client.setLoggingLevel('info');
@@ -207,7 +214,7 @@ describe('a dead upstream', () => {
     await using h = await startHubProcess({
       config: { auth: { tokens: [{ user: 'a', role: 'admin', token: ADMIN }] }, local: { enabled: true }, nodes: [{ name: 'flaky', url: edge.url, token }] },
     });
-    await using client = await connectClient(h.url, ADMIN, 'modern');
+    await using client = await approved(h.url, ADMIN, 'modern');
     expect(((await client.callTool({ name: 'run_command', arguments: { node: 'all', cmd: 'true' } })) as any).structuredContent.summary).toBe('2 nodes: 2 ok');
     await edge.stop();
     const r = (await client.callTool({ name: 'run_command', arguments: { node: 'all', cmd: 'echo alive' } })) as any;

@@ -17,6 +17,7 @@ describe('config reload', () => {
     await using hub = await startHubProcess({ config: base });
     const file = join(hub.dir, 'hub.yaml');
     await using legacy = await connectClient(hub.url, ADMIN, 'legacy');
+    await legacy.callTool({ name: 'approve_writes', arguments: {} });
     let listChanged = 0;
     legacy.setNotificationHandler('notifications/tools/list_changed', () => void listChanged++);
     const nodeNames = async () => ((await legacy.callTool({ name: 'list_nodes', arguments: {} })) as any).structuredContent.nodes.map((n: any) => n.name);

@@ -37,6 +37,7 @@ describe('legacy HTTP+SSE at /sse', () => {
     const client = new Client({ name: 'old-client', version: '1' });
     await client.connect(new SSEClientTransport(new URL(`${hub.base}/sse`), { requestInit: { headers: { Authorization: `Bearer ${TOKEN}` } } }));
     try {
+      await client.callTool({ name: 'approve_writes', arguments: {} });
       const names = (await client.listTools()).tools.map((t) => t.name);
       expect(names).toContain('run_command');
       expect(names).toContain('fs__echo'); // the Claude-style stdio upstream
@@ -62,6 +63,7 @@ describe('stdio', () => {
     const client = new Client({ name: 'desktop', version: '1' });
     await client.connect(new StdioClientTransport({ command: process.execPath, args: [HUB_BUNDLE, 'stdio', '--config', config], stderr: 'pipe' }));
     try {
+      await client.callTool({ name: 'approve_writes', arguments: {} });
       const r = (await client.callTool({ name: 'run_command', arguments: { node: 'role:desk', cmd: 'echo over-stdio' } })) as any;
       expect(r.structuredContent.nodes[0].structuredContent.stdout).toBe('over-stdio\n');
     } finally {

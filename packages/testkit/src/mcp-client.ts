@@ -10,11 +10,23 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 
 export type Era = 'legacy' | 'modern';
 
-export async function connectClient(url: string, token: string | undefined, era: Era): Promise<Client & AsyncDisposable> {
+export interface ClientOptions {
+  /** Answers elicitation requests (the person's side); declares the elicitation capability. */
+  onElicit?: (message: string) => { action: 'accept' | 'decline' | 'cancel'; content?: Record<string, string | number | boolean> };
+}
+
+export async function connectClient(url: string, token: string | undefined, era: Era, opts: ClientOptions = {}): Promise<Client & AsyncDisposable> {
   const client = new Client(
     { name: 'homelab-test', version: '1.0.0' },
-    { versionNegotiation: { mode: era === 'modern' ? { pin: '2026-07-28' } : 'legacy' } },
+    {
+      versionNegotiation: { mode: era === 'modern' ? { pin: '2026-07-28' } : 'legacy' },
+      ...(opts.onElicit ? { capabilities: { elicitation: { form: {} } } } : {}),
+    },
   );
+  if (opts.onElicit) {
+    const answer = opts.onElicit;
+    client.setRequestHandler('elicitation/create', (req) => answer((req.params as { message: string }).message));
+  }
   const transport = new StreamableHTTPClientTransport(new URL(url), {
     requestInit: token ? { headers: { Authorization: `Bearer ${token}` } } : {},
   });

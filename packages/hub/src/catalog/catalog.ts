@@ -6,6 +6,8 @@
  */
 import type { CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ResourceTemplateType as ResourceTemplate, Tool } from '@modelcontextprotocol/server';
 import { createToolNameRegistry, resourceUri, splitResourceUri } from '@homelab-mcp/core/tool-names';
+import { classify, markClass } from '../policy/classes.ts';
+import type { ToolClass } from './types.ts';
 import { classOf, fleetTools } from './fleet.ts';
 import type { HubNode, SourceCallOptions, SourceState } from './nodes.ts';
 import type { CallContext, CatalogPrompt, CatalogResource, CatalogResourceTemplate, CatalogTool, Role } from './types.ts';
@@ -32,11 +34,18 @@ export interface CatalogInput {
   callTimeoutMs: number;
   /** Longest tool name emitted; clients show `mcp__<alias>__<name>` and cap the whole at 64. */
   maxToolName: number;
+  /** Per upstream alias, `[glob, class]` overrides of its tools' classes, in config order. */
+  classOverrides?: Record<string, Array<[string, ToolClass]>>;
 }
 
 export interface Catalog {
   /** Tools a caller of this role may see, sorted by name. */
   tools(role: Role): CatalogTool[];
+  /**
+   * Their definitions as `tools/list` shows them; with `confirmArg` (approval mode `confirm`)
+   * every write tool also takes `confirm: true`.
+   */
+  defs(role: Role, confirmArg: boolean): Tool[];
   tool(name: string): CatalogTool | undefined;
   resources(): CatalogResource[];
   resource(uri: string): CatalogResource | undefined;
@@ -82,7 +91,7 @@ export function buildCatalog(input: CatalogInput): Catalog {
       const name = names.register(up.alias, t.name);
       add({
         def: { ...t, name },
-        toolClass: classOf(t),
+        toolClass: classify(t, input.classOverrides?.[up.alias]),
         source: up.alias,
         call: (args, ctx) => up.callTool(t.name, args, callOpts(ctx, input.callTimeoutMs)),
       });
@@ -99,7 +108,20 @@ export function buildCatalog(input: CatalogInput): Catalog {
       prompts.set(name, { def: { ...p, name }, source: up.alias, get: (args, ctx) => up.getPrompt(p.name, args, callOpts(ctx, input.callTimeoutMs)) });
     }
   }
+  // The class shows in every tool's annotations and description.
+  for (const t of tools.values()) t.def = markClass(t.def, t.toolClass);
   const sorted = [...tools.values()].sort(byName);
+  const withConfirm = (t: CatalogTool): Tool =>
+    t.toolClass === 'write'
+      ? {
+          ...t.def,
+          inputSchema: {
+            ...t.def.inputSchema,
+            properties: { ...t.def.inputSchema.properties, confirm: { type: 'boolean', description: 'true once the user has seen the preview and agreed; without it the call only returns the preview.' } },
+          },
+        }
+      : t.def;
+  const defsCache = new Map<string, Tool[]>();
   const perRole: Record<Role, CatalogTool[]> = {
     admin: sorted,
     operator: sorted,
@@ -108,6 +130,12 @@ export function buildCatalog(input: CatalogInput): Catalog {
   const upstreamByAlias = new Map(input.upstreams.map((u) => [u.alias, u]));
   return {
     tools: (role) => perRole[role],
+    defs(role, confirmArg) {
+      const k = `${role}:${confirmArg}`;
+      let d = defsCache.get(k);
+      if (!d) defsCache.set(k, (d = perRole[role].map((t) => (confirmArg ? withConfirm(t) : t.def))));
+      return d;
+    },
     tool: (name) => tools.get(name),
     resources: () => [...resources.values()],
     resource(uri) {

@@ -7,6 +7,8 @@
 import type { CallToolResult, Tool } from '@modelcontextprotocol/server';
 import { HomelabError, isHomelabError } from '@homelab-mcp/core';
 import type { HubNode } from './nodes.ts';
+import { redactArgs } from '@homelab-mcp/core/audit-event';
+import { classify } from '../policy/classes.ts';
 import type { CallContext, CatalogTool, ToolClass } from './types.ts';
 
 type JsonObject = { [k: string]: JsonValue };
@@ -59,9 +61,9 @@ function textOf(r: CallToolResult): string {
   return (r.content ?? []).map((c) => (c.type === 'text' ? c.text : `[${c.type}]`)).join('\n');
 }
 
-/** The annotations of an edge tool decide its class; a tool with none is a write. */
+/** Our edges' annotations are trusted: they decide the class (a tool with none is a write). */
 export function classOf(tool: Tool): ToolClass {
-  return tool.annotations?.readOnlyHint === true ? 'read' : 'write';
+  return classify(tool);
 }
 
 interface NodeOutcome {
@@ -143,6 +145,17 @@ export function fleetTools(nodes: HubNode[], timeoutMs: number): CatalogTool[] {
     },
     toolClass: classOf(t),
     source: 'fleet',
+    preview(args) {
+      const { node, ...rest } = args;
+      let where: string[];
+      try {
+        where = selectNodes(node, nodes).nodes.map((n) => n.name);
+      } catch (err) {
+        where = [`(invalid node: ${messageOf(err)})`];
+      }
+      const what = t.name === 'run_command' && typeof rest.cmd === 'string' ? `run \`${rest.cmd}\`` : `${t.name}`;
+      return { tool: t.name, where, action: `${what} on ${where.join(', ')}`, arguments: redactArgs(rest) };
+    },
     async call(args, ctx) {
       const { node, ...rest } = args;
       let sel: Selection;

@@ -22,6 +22,8 @@ export interface Progress {
 
 export interface CallContext {
   caller: Caller;
+  /** The session the call belongs to (2025 session id, `stdio`, or the 2026 client's name). */
+  session: string;
   signal: AbortSignal;
   onprogress?: (p: Progress) => void;
 }
@@ -33,6 +35,8 @@ export interface CatalogTool {
   /** Where it comes from, for list_nodes and errors: `hub`, `fleet`, a node or an upstream alias. */
   source: string;
   call(args: Record<string, unknown>, ctx: CallContext): Promise<CallToolResult>;
+  /** What a write would do, for the approval gate (default: tool, source and arguments). */
+  preview?(args: Record<string, unknown>): import('../policy/gate.ts').Preview;
 }
 
 export interface CatalogResource {

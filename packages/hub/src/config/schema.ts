@@ -24,18 +24,25 @@ const NodeSchema = z.strictObject({
   roles: z.array(z.string().min(1)).default([]),
 });
 
+/**
+ * Class overrides per tool-name glob, first match wins: `{ "Get*": read, "*": write }`.
+ * An upstream's own readOnlyHint is only a hint; a tool with no information is a write.
+ */
+const classes = z.record(z.string().min(1), z.enum(['read', 'write'])).optional();
 const HttpUpstream = z.strictObject({
   type: z.enum(['http', 'streamable-http', 'hub']).default('http'),
   url: z.url(),
   headers: headers.optional(),
+  classes,
 });
-const SseUpstream = z.strictObject({ type: z.literal('sse'), url: z.url(), headers: headers.optional() });
+const SseUpstream = z.strictObject({ type: z.literal('sse'), url: z.url(), headers: headers.optional(), classes });
 const StdioUpstream = z.strictObject({
   type: z.literal('stdio').default('stdio'),
   command: z.string().min(1),
   args: z.array(z.string()).default([]),
   env: z.record(z.string(), z.string()).optional(),
   cwd: z.string().optional(),
+  classes,
 });
 /** One native MCP server: Streamable HTTP (url), legacy SSE (`type: sse`) or stdio (command). */
 export const UpstreamSchema = z.union([SseUpstream, StdioUpstream, HttpUpstream]);
@@ -66,6 +73,17 @@ export const HubConfigSchema = z.strictObject({
   upstreams: z.record(name, UpstreamSchema).default({}),
   /** Claude-style servers, accepted as they are pasted from a client config. */
   mcpServers: z.record(name, UpstreamSchema).default({}),
+  /**
+   * The write-approval gate: `session` (approve_writes unlocks a session), `confirm` (each
+   * write carries confirm: true) or `human` (the person approves each write through the
+   * client). `users` sets a mode per user.
+   */
+  approval: z
+    .strictObject({
+      mode: z.enum(['session', 'confirm', 'human']).default('session'),
+      users: z.record(z.string(), z.enum(['session', 'confirm', 'human'])).default({}),
+    })
+    .default({ mode: 'session', users: {} }),
   /** Also serve `<node>__<tool>` copies of every edge tool. */
   perDeviceTools: z.boolean().default(false),
   limits: z

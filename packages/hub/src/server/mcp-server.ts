@@ -6,6 +6,7 @@
 import { ProtocolError, ProtocolErrorCode, Server, type ServerContext } from '@modelcontextprotocol/server';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { CallContext, Caller } from '../catalog/types.ts';
+import type { Gate } from '../policy/gate.ts';
 
 export interface HubServerInfo {
   name: string;
@@ -50,17 +51,55 @@ function progressRelay(ctx: ServerContext): CallContext['onprogress'] {
   };
 }
 
+/** What the hub records of each call and approval change (the audit trail hooks in here). */
+export interface CallObserver {
+  call(event: {
+    caller: Caller;
+    session: string;
+    client?: { name?: string; version?: string };
+    tool: string;
+    toolClass?: 'read' | 'write';
+    args: Record<string, unknown>;
+    decision: 'allowed' | 'pending' | 'denied';
+    outcome: 'succeeded' | 'failed' | 'pending' | 'denied';
+    error?: string;
+    durationMs: number;
+    nodes?: string[];
+  }): Promise<void> | void;
+}
+
+export interface HubServerOptions {
+  info: HubServerInfo;
+  catalog: () => Catalog;
+  caller: Caller;
+  gate: Gate;
+  /** Session key when the transport has none: `stdio`, or derived from the 2026 client's name. */
+  sessionFallback?: string;
+  metrics?: (tool: string, outcome: 'ok' | 'error' | 'unknown' | 'pending' | 'denied', seconds: number) => void;
+  observer?: CallObserver;
+}
+
+/** The client's name and version: from the 2026-07-28 envelope, else the request's _meta. */
+function clientOf(ctx: ServerContext): { name?: string; version?: string } | undefined {
+  const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
+  return (envelope?.['io.modelcontextprotocol/clientInfo'] ?? ctx.mcpReq._meta?.['io.modelcontextprotocol/clientInfo']) as { name?: string; version?: string } | undefined;
+}
+
+/** The session a request belongs to: the transport's session id, else a stable fallback. */
+function sessionOf(ctx: ServerContext, fallback: string | undefined): string {
+  if (ctx.sessionId) return ctx.sessionId;
+  const client = clientOf(ctx);
+  // 2026-07-28 has no sessions: approvals of a stateless client last per user and client name.
+  return fallback ?? `client:${client?.name ?? 'unknown'}`;
+}
+
 /**
  * @example
- * const server = createHubServer(info, () => catalog, caller);
+ * const server = createHubServer({ info, catalog: () => catalog, caller, gate });
  * await server.connect(transport);
  */
-export function createHubServer(
-  info: HubServerInfo,
-  catalog: () => Catalog,
-  caller: Caller,
-  observe?: (tool: string, outcome: 'ok' | 'error' | 'unknown', seconds: number) => void,
-): Server {
+export function createHubServer(opts: HubServerOptions): Server {
+  const { info, catalog, caller, gate } = opts;
   const server = new Server(
     { name: info.name, version: info.version },
     {
@@ -73,32 +112,73 @@ export function createHubServer(
       ),
     },
   );
-  const callContext = (ctx: ServerContext): CallContext => ({ caller, signal: ctx.mcpReq.signal, onprogress: progressRelay(ctx) });
+  const callContext = (ctx: ServerContext): CallContext => ({ caller, session: sessionOf(ctx, opts.sessionFallback), signal: ctx.mcpReq.signal, onprogress: progressRelay(ctx) });
 
   server.setRequestHandler('logging/setLevel', async (req) => {
     logLevels.set(server, Math.max(0, LOG_LEVELS.indexOf(req.params.level)));
     return {};
   });
 
-  server.setRequestHandler('tools/list', async () => ({ tools: catalog().tools(caller.role).map((t) => t.def) }));
+  server.setRequestHandler('tools/list', async () => ({ tools: catalog().defs(caller.role, gate.mode(caller) === 'confirm') }));
 
   server.setRequestHandler('tools/call', async (req, ctx) => {
-    const { name, arguments: args } = req.params;
+    const { name, arguments: rawArgs } = req.params;
     const tool = catalog().tool(name);
     // A viewer is told the tool does not exist rather than that it is forbidden: it never saw it.
     if (!tool || !catalog().tools(caller.role).includes(tool)) {
-      observe?.('(unknown)', 'unknown', 0);
+      opts.metrics?.('(unknown)', 'unknown', 0);
       throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Tool ${name} not found`);
     }
+    const cctx = callContext(ctx);
     const started = performance.now();
+    const client = clientOf(ctx);
+    const base = { caller, session: cctx.session, ...(client ? { client } : {}), tool: name, toolClass: tool.toolClass };
+    // Only 2026-07-28 requests carry the per-request envelope.
+    const modern = ctx.mcpReq.envelope !== undefined;
+    const envelope = ctx.mcpReq.envelope as Record<string, { elicitation?: unknown } | undefined> | undefined;
+    const canElicit = modern
+      ? envelope?.['io.modelcontextprotocol/clientCapabilities']?.elicitation !== undefined
+      : server.getClientCapabilities()?.elicitation !== undefined;
+    const decision = await gate.check({
+      tool,
+      args: rawArgs ?? {},
+      caller,
+      session: cctx.session,
+      human: {
+        modern,
+        canAsk: canElicit,
+        ...(modern ? { retry: { inputResponses: ctx.mcpReq.inputResponses, requestState: ctx.mcpReq.requestState<string>() } } : {}),
+        ...(canElicit && !modern
+          ? {
+              elicit: async (message: string) => {
+                const r = await ctx.mcpReq.elicitInput({
+                  message,
+                  requestedSchema: { type: 'object', properties: { approve: { type: 'boolean', title: 'Approve this change?' } }, required: ['approve'] },
+                });
+                return r.action === 'accept' && r.content?.approve === true ? 'approved' : 'declined';
+              },
+            }
+          : {}),
+      },
+    });
+    if (decision.kind === 'hold') {
+      const seconds = (performance.now() - started) / 1000;
+      opts.metrics?.(name, decision.decision, seconds);
+      await opts.observer?.call({ ...base, args: rawArgs ?? {}, decision: decision.decision, outcome: decision.decision, error: decision.reason, durationMs: seconds * 1000 });
+      return decision.result;
+    }
     try {
-      const result = withoutReservedMeta(await tool.call(args ?? {}, callContext(ctx)));
-      observe?.(name, result.isError ? 'error' : 'ok', (performance.now() - started) / 1000);
+      const result = withoutReservedMeta(await tool.call(decision.args, cctx));
+      const seconds = (performance.now() - started) / 1000;
+      opts.metrics?.(name, result.isError ? 'error' : 'ok', seconds);
+      await opts.observer?.call({ ...base, args: decision.args, decision: 'allowed', outcome: result.isError ? 'failed' : 'succeeded', durationMs: seconds * 1000 });
       return result;
     } catch (err) {
-      observe?.(name, 'error', (performance.now() - started) / 1000);
+      const seconds = (performance.now() - started) / 1000;
       // Failures while running a tool are results the model can read (MCP's second channel).
       const message = err instanceof Error ? err.message : String(err);
+      opts.metrics?.(name, 'error', seconds);
+      await opts.observer?.call({ ...base, args: decision.args, decision: 'allowed', outcome: 'failed', error: message, durationMs: seconds * 1000 });
       return { content: [{ type: 'text', text: message }], isError: true };
     }
   });

@@ -20,7 +20,8 @@ import type { Caller } from '../catalog/types.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Authenticated } from '../policy/auth.ts';
 import type { RateDecision } from '../policy/rate-limit.ts';
-import { createHubServer, relayLog, type HubServerInfo } from '../server/mcp-server.ts';
+import { createHubServer, relayLog, type CallObserver, type HubServerInfo } from '../server/mcp-server.ts';
+import type { Gate } from '../policy/gate.ts';
 import { SseServerTransport } from './sse.ts';
 import type { createEdgeDist } from '../edge-dist/edge-dist.ts';
 
@@ -41,6 +42,8 @@ export interface HttpAppOptions {
   hostAllowed(host: string): boolean;
   maxBodyBytes: number;
   metrics: Metrics;
+  gate: Gate;
+  observer?: CallObserver;
   health(): UpstreamHealth[];
   /** Serves the edge bundle and installer under /edge/ when given. */
   edgeDist?: ReturnType<typeof createEdgeDist>;
@@ -76,7 +79,8 @@ export function createHttpApp(opts: HttpAppOptions) {
   const sseSessions = new Map<string, SseSession>();
   const idleMs = opts.sessionIdleMs ?? 60 * 60_000;
 
-  const observed = (caller: Caller) => createHubServer(opts.info, opts.catalog, caller, opts.metrics.observeCall);
+  const observed = (caller: Caller) =>
+    createHubServer({ info: opts.info, catalog: opts.catalog, caller, gate: opts.gate, metrics: opts.metrics.observeCall, ...(opts.observer ? { observer: opts.observer } : {}) });
 
   const modern = createMcpHandler(
     (ctx) => {
@@ -90,7 +94,12 @@ export function createHttpApp(opts: HttpAppOptions) {
 
   const sweep = setInterval(() => {
     const cutoff = Date.now() - idleMs;
-    for (const [id, s] of sessions) if (s.lastSeen < cutoff) void s.transport.close().catch(() => undefined), sessions.delete(id);
+    for (const [id, s] of sessions) {
+      if (s.lastSeen >= cutoff) continue;
+      void s.transport.close().catch(() => undefined);
+      sessions.delete(id);
+      opts.gate.endSession(id);
+    }
   }, Math.min(idleMs, 60_000));
   sweep.unref();
 
@@ -116,10 +125,14 @@ export function createHttpApp(opts: HttpAppOptions) {
       },
       onsessionclosed: (id) => {
         sessions.delete(id);
+        opts.gate.endSession(id);
       },
     });
     transport.onclose = () => {
-      if (transport.sessionId) sessions.delete(transport.sessionId);
+      if (transport.sessionId) {
+        sessions.delete(transport.sessionId);
+        opts.gate.endSession(transport.sessionId);
+      }
     };
     await server.connect(transport);
     return transport.handleRequest(req);
@@ -197,6 +210,7 @@ export function createHttpApp(opts: HttpAppOptions) {
     sseSessions.set(transport.sessionId, { transport, server, ownerKey: caller.key });
     transport.onclose = () => {
       sseSessions.delete(transport.sessionId);
+      opts.gate.endSession(transport.sessionId);
       void server.close().catch(() => undefined);
     };
     await server.connect(transport);

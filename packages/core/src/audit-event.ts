@@ -1,0 +1,393 @@
+import * as z from 'zod';
+import { isSecretKey, REDACTED } from './log.ts';
+
+/**
+ * The audit event: one per tool call (allowed, pending, denied, failed, succeeded), per approval
+ * change and per outbound HTTP request the hub makes. It is written to the journal as one JSON
+ * line and shipped to Loki as that same line, so this schema is the contract between the hub,
+ * the journal, the shipper, `get_audit_log` and anyone reading the files or Loki.
+ *
+ * Build events with {@link createAuditEvent}: it assigns `v`, `id` and `time` and passes `args`,
+ * `detail` and `error` through {@link redactArgs} / {@link redactText}, so that a secret never
+ * reaches the journal (or Loki, which keeps it for good) whatever the caller passes.
+ *
+ * @example
+ * const ev = createAuditEvent({ kind: 'tool_call', user: 'alice', session: 's1', tool: 'pve_restart',
+ *   nodes: ['pve1'], args: { vmid: 101, password: 'x' }, class: 'write', decision: 'allowed',
+ *   outcome: 'succeeded', durationMs: 812 });
+ * ev.args // { vmid: 101, password: '[REDACTED]' }
+ */
+
+export const AUDIT_KINDS = ['tool_call', 'approval', 'http_request'] as const;
+export type AuditKind = (typeof AUDIT_KINDS)[number];
+
+const json = z.json();
+
+/** Plain JSON, as `args` and `detail` hold. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/**
+ * The zod schema of one audit event (version 1). Not strict: a newer writer may add optional
+ * keys, which parsing drops; readers of raw lines ({@link parseAuditLine}) keep them.
+ */
+export const auditEventSchema = z.object({
+  v: z.literal(1),
+  /** Time-sortable unique id (ULID layout: 10 chars of ms time, 16 random; Crockford base32). */
+  id: z.string().min(1).max(64),
+  /** ISO 8601 UTC, when the event happened (for a call: when it was received). */
+  time: z.iso.datetime(),
+  kind: z.enum(AUDIT_KINDS),
+  /** The authenticated user, or `hub` for what the hub does on its own (outbound HTTP, reloads). */
+  user: z.string(),
+  role: z.string().optional(),
+  /** MCP session id, or a per-request id on the stateless 2026-07-28 path. */
+  session: z.string().optional(),
+  client: z.object({ name: z.string(), version: z.string().optional() }).optional(),
+  tool: z.string().optional(),
+  nodes: z.array(z.string()).optional(),
+  /** The arguments, redacted and bounded (see {@link redactArgs}). */
+  args: json.optional(),
+  class: z.enum(['read', 'write']).optional(),
+  decision: z.enum(['allowed', 'pending', 'denied']).optional(),
+  outcome: z.enum(['succeeded', 'failed', 'pending', 'denied']).optional(),
+  /** A short error message (redacted, capped); never a stack. */
+  error: z.string().optional(),
+  durationMs: z.number().nonnegative().optional(),
+  /** Free JSON, redacted like `args`: `{ method, url, status }` for `http_request`, `{ from, to, mode }` for `approval`. */
+  detail: json.optional(),
+});
+
+export type AuditEvent = z.infer<typeof auditEventSchema>;
+
+/** What a caller supplies; `v` and `id` are assigned, `time` defaults to now. */
+export type AuditEventInput = Omit<AuditEvent, 'v' | 'id' | 'time' | 'args' | 'detail'> & {
+  time?: Date | string;
+  /** Anything; redacted and bounded on the way in. */
+  args?: unknown;
+  detail?: unknown;
+};
+
+const MAX_ERROR_CHARS = 2048;
+
+/**
+ * A complete event from what the caller knows: id and time assigned, `args`/`detail` redacted
+ * and bounded, `error` redacted and capped. The result is what the journal stores.
+ */
+export function createAuditEvent(input: AuditEventInput): AuditEvent {
+  const { time, args, detail, error, ...rest } = input;
+  const date = time === undefined ? new Date() : new Date(time);
+  const ev: AuditEvent = { v: 1, id: newAuditId(date.getTime()), time: date.toISOString(), ...rest };
+  if (args !== undefined) ev.args = redactArgs(args);
+  if (detail !== undefined) ev.detail = redactArgs(detail);
+  if (error !== undefined) ev.error = capString(redactText(String(error)), MAX_ERROR_CHARS);
+  return ev;
+}
+
+/**
+ * A parsed journal or Loki line, or undefined when the line is not an audit event (a torn write,
+ * another program's line). A cheap structural check, not the full schema: readers run it on every
+ * line, and a reader should show what a newer writer wrote.
+ */
+export function parseAuditLine(line: string): AuditEvent | undefined {
+  if (line.length < 2 || line.charCodeAt(0) !== 0x7b /* { */) return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
+  const o = v as Record<string, unknown>;
+  if (o.v !== 1 || typeof o.id !== 'string' || typeof o.time !== 'string' || typeof o.kind !== 'string' || typeof o.user !== 'string') {
+    return undefined;
+  }
+  return o as AuditEvent;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ids
+
+const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+let lastMs = -1;
+const lastRand = new Uint8Array(16);
+
+/**
+ * A ULID-layout id: 10 base32 chars of milliseconds, then 16 random ones (80 bits). Ids made by one
+ * process sort in creation order even within one millisecond or when the clock steps back (the
+ * random part is then incremented, as in ULID's monotonic mode), so sorting by id sorts by time.
+ *
+ * @example newAuditId() // '01J9ZK3V7X8Q4M2N6P0R5S1T3W'
+ */
+export function newAuditId(ms: number = Date.now()): string {
+  if (ms <= lastMs) {
+    // Same (or earlier: the clock stepped back) millisecond: keep lastMs and count up.
+    ms = lastMs;
+    let i = 15;
+    while (i >= 0 && lastRand[i] === 31) lastRand[i--] = 0;
+    if (i >= 0) lastRand[i]!++;
+  } else {
+    lastMs = ms;
+    globalThis.crypto.getRandomValues(lastRand);
+    // The top bit stays clear so that ~2^79 increments fit before a carry out of the id.
+    for (let i = 0; i < 16; i++) lastRand[i]! &= i === 0 ? 15 : 31;
+  }
+  let out = '';
+  let t = Math.max(0, Math.floor(ms));
+  for (let i = 0; i < 10; i++) {
+    out = CROCKFORD[t % 32]! + out;
+    t = Math.floor(t / 32);
+  }
+  for (let i = 0; i < 16; i++) out += CROCKFORD[lastRand[i]!]!;
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Redaction
+
+export interface RedactArgsOptions {
+  /** Longest string kept, in characters; default 1024. Longer ones end in `…[truncated N chars]`. */
+  maxString?: number;
+  /** Largest JSON kept, in UTF-8 bytes; default 8192. */
+  maxBytes?: number;
+}
+
+/** The marker `redactArgs` returns in place of arguments that do not fit even when shrunk. */
+export interface TruncatedArgs {
+  truncated: true;
+  /** Size of the redacted JSON before it was cut. */
+  bytes: number;
+  /** Its first ~1 KiB, as text. */
+  preview: string;
+}
+
+const MAX_DEPTH = 12;
+
+/**
+ * Arguments as they may be stored: plain JSON, secrets replaced by `[REDACTED]`, bounded in size.
+ *
+ * - Keys: every value under a secret key ({@link isSecretKey}, the logger's rules: `password`,
+ *   `*Token`, `authorization`, `cookie`, `x-api-key`, ...) at any depth; and the `value` of a
+ *   `{ name|key: <secret key>, value }` pair (env lists as Docker and Kubernetes write them).
+ * - Strings: the value patterns of {@link redactText}.
+ * - Size: each string capped at `maxString`; when the JSON exceeds `maxBytes`, strings, arrays
+ *   and objects are cut harder (markers say so), and if even that does not fit, the result is a
+ *   {@link TruncatedArgs} marker `{ truncated: true, bytes, preview }`.
+ * - Non-JSON: bigint → string, Date → ISO, bytes → `[N bytes]` (never their content),
+ *   functions/symbols/undefined dropped, cycles → `[Circular]`, deeper than 12 → `[Truncated]`.
+ *
+ * @example
+ * redactArgs({ password: 'hunter2', cmd: 'curl -u admin:secret http://x' })
+ * // { password: '[REDACTED]', cmd: 'curl -u admin:[REDACTED] http://x' }
+ */
+export function redactArgs(args: unknown, opts: RedactArgsOptions = {}): JsonValue | undefined {
+  const maxString = opts.maxString ?? 1024;
+  const maxBytes = opts.maxBytes ?? 8192;
+  const first = toJson(args, { maxString, maxItems: 1000, maxKeys: 1000 }, 0, new Set());
+  if (first === undefined) return undefined;
+  const text = JSON.stringify(first);
+  const bytes = Buffer.byteLength(text);
+  if (bytes <= maxBytes) return first;
+  const second = toJson(args, { maxString: Math.min(maxString, 128), maxItems: 20, maxKeys: 50 }, 0, new Set());
+  if (Buffer.byteLength(JSON.stringify(second)) <= maxBytes) return second;
+  const marker: TruncatedArgs = { truncated: true, bytes, preview: capString(text, Math.min(1024, maxBytes >> 2)) };
+  return marker as unknown as JsonValue;
+}
+
+interface Limits {
+  maxString: number;
+  maxItems: number;
+  maxKeys: number;
+}
+
+function toJson(v: unknown, lim: Limits, depth: number, seen: Set<object>): JsonValue | undefined {
+  switch (typeof v) {
+    case 'string':
+      return capString(redactText(v, lim.maxString * 16), lim.maxString);
+    case 'number':
+      return Number.isFinite(v) ? v : String(v);
+    case 'boolean':
+      return v;
+    case 'bigint':
+      return v.toString();
+    case 'undefined':
+    case 'function':
+    case 'symbol':
+      return undefined;
+  }
+  if (v === null) return null;
+  const o = v as object;
+  if (o instanceof Date) return Number.isNaN(o.getTime()) ? null : o.toISOString();
+  if (ArrayBuffer.isView(o) || o instanceof ArrayBuffer) return `[${(o as ArrayBuffer).byteLength} bytes]`;
+  if (o instanceof Error) return capString(redactText(`${o.name}: ${o.message}`), lim.maxString);
+  if (seen.has(o)) return '[Circular]';
+  if (depth >= MAX_DEPTH) return '[Truncated]';
+  if (!Array.isArray(o) && typeof (o as { toJSON?: unknown }).toJSON === 'function') {
+    // URL and friends: what JSON.stringify would print, redacted like any string.
+    return toJson((o as { toJSON(): unknown }).toJSON(), lim, depth, seen);
+  }
+  seen.add(o);
+  try {
+    if (Array.isArray(o)) {
+      const out: JsonValue[] = [];
+      const n = Math.min(o.length, lim.maxItems);
+      for (let i = 0; i < n; i++) out.push(toJson(o[i], lim, depth + 1, seen) ?? null);
+      if (o.length > n) out.push(`[truncated ${o.length - n} items]`);
+      return out;
+    }
+    const rec = o as Record<string, unknown>;
+    const keys = Object.keys(rec);
+    // `{ name: 'DB_PASSWORD', value: '...' }`: the secret is named by a value, not a key.
+    const namedSecret =
+      'value' in rec && [rec.name, rec.key, rec.Name, rec.Key].some((n) => typeof n === 'string' && isSecretKey(n));
+    const out: Record<string, JsonValue> = {};
+    const n = Math.min(keys.length, lim.maxKeys);
+    for (let i = 0; i < n; i++) {
+      const k = keys[i]!;
+      const x = rec[k];
+      let w: JsonValue | undefined;
+      if (x !== undefined && x !== null && (isSecretKey(k) || (namedSecret && (k === 'value' || k === 'Value')))) w = REDACTED;
+      else w = toJson(x, lim, depth + 1, seen);
+      // defineProperty: a key named `__proto__` must not reach the prototype setter.
+      if (w !== undefined) Object.defineProperty(out, k, { value: w, enumerable: true, writable: true, configurable: true });
+    }
+    if (keys.length > n) out['[truncated]'] = `${keys.length - n} more keys`;
+    return out;
+  } finally {
+    seen.delete(o);
+  }
+}
+
+/** `s` cut to `max` characters with a marker saying how much was cut (never splitting a surrogate pair). */
+function capString(s: string, max: number): string {
+  if (s.length <= max) return s;
+  let end = max;
+  const c = s.charCodeAt(end - 1);
+  if (c >= 0xd800 && c <= 0xdbff) end--;
+  return `${s.slice(0, end)}…[truncated ${s.length - end} chars]`;
+}
+
+// Each pattern is linear: bounded repetitions and no nested quantifiers, because these run on
+// text an AI (or whoever it read from) chose.
+const PRIVATE_KEY = /-----BEGIN ([A-Z0-9 ]{0,40})PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]{0,40}PRIVATE KEY-----|$)/g;
+const URL_PASSWORD = /\b([a-z][a-z0-9+.-]{0,30}:\/\/)([^\s:/?#@]{0,256}):([^\s/?#@]{1,512})@/gi;
+// `https://<token>@github.com/...`: for http(s) a lone user part is a token more often than a name.
+const URL_USER_TOKEN = /\b(https?:\/\/)([^\s:/?#@]{1,512})@/gi;
+const HEADER_LINE = /\b(authorization|proxy-authorization|cookie|set-cookie|x-api-key|api-key|x-auth-token)([ \t]*:[ \t]*)([^\r\n"']+)/gi;
+const AUTH_SCHEME = /\b(Bearer[ \t]+)[A-Za-z0-9\-._~+/]{1,4096}=*|\b(Basic[ \t]+)[A-Za-z0-9+/]{8,4096}={0,2}/gi;
+// `key=value`, `key: value`, `"key": "value"`, `--key=value`: the key decides (isSecretKey), and
+// the value is cut by hand (valueEnd) so that a non-secret pair never swallows the text after
+// it (`url: http://x?token=abc`). The lookbehind makes each separator reachable from one start.
+const KEY_SEP = /(?<![A-Za-z0-9_.-])(["']?)([A-Za-z0-9_.-]{0,63}[A-Za-z0-9_])\1[ \t]*[:=][ \t]*/g;
+// `--password hunter2`, `--token abc` (flag, space, value).
+const FLAG_VALUE = /(^|\s)(--?[A-Za-z][A-Za-z0-9-]{0,63})([ \t]+)(?!-)("[^"\n]{0,4096}"|'[^'\n]{0,4096}'|[^\s]{1,4096})/g;
+// curl `-u user:pass`, `--user user:pass`, `--proxy-user`, `sshpass -p pass`.
+const USER_PASS_FLAG = /(^|\s)(-u|--user|--proxy-user|-U)([ \t]+|=)("[^"\n]{0,4096}"|'[^'\n]{0,4096}'|\S{1,4096})/g;
+const SSHPASS = /\b(sshpass[ \t]+-p[ \t]*)(\S{1,4096})/g;
+// Well-known token shapes, wherever they appear.
+const TOKEN_SHAPES =
+  /\beyJ[A-Za-z0-9_-]{8,4096}\.[A-Za-z0-9_-]{8,4096}\.[A-Za-z0-9_-]{0,4096}|\b(?:gh[pousr]_[A-Za-z0-9]{20,255}|github_pat_[A-Za-z0-9_]{20,255}|glpat-[A-Za-z0-9_-]{20,255}|xox[abprs]-[A-Za-z0-9-]{10,255}|sk-(?:ant-)?[A-Za-z0-9_-]{20,255}|AKIA[0-9A-Z]{16})\b/g;
+
+function redactKeyValues(s: string): string {
+  let out = '';
+  let last = 0;
+  KEY_SEP.lastIndex = 0;
+  for (let m = KEY_SEP.exec(s); m; m = KEY_SEP.exec(s)) {
+    if (!isSecretKey(m[2]!)) continue;
+    const start = m.index + m[0].length;
+    const end = valueEnd(s, start);
+    if (end === start || s.startsWith(REDACTED, start) || s.startsWith(`"${REDACTED}`, start) || s.startsWith(`'${REDACTED}`, start)) continue;
+    out += s.slice(last, start) + quoted(s.slice(start, end));
+    last = end;
+    KEY_SEP.lastIndex = end;
+  }
+  return last === 0 ? s : out + s.slice(last);
+}
+
+/** End of the value starting at `i`: a quoted string (to its closing quote) or a run up to a delimiter. */
+function valueEnd(s: string, i: number): number {
+  const q = s[i];
+  if (q === '"' || q === "'") {
+    for (let j = i + 1; j < s.length && j < i + 4096; j++) {
+      const c = s[j];
+      if (c === '\\') j++;
+      else if (c === q) return j + 1;
+      else if (c === '\n') break;
+    }
+  }
+  // Unclosed quote (a cut string): the quote and what follows it.
+  let j = q === '"' || q === "'" ? i + 1 : i;
+  while (j < s.length && j < i + 4096 && !' \t\r\n&;,"\'}]'.includes(s[j]!)) j++;
+  return j;
+}
+
+function quoted(v: string): string {
+  const q = v[0];
+  return q === '"' || q === "'" ? `${q}${REDACTED}${q}` : REDACTED;
+}
+
+/**
+ * `s` with secret-looking values replaced by `[REDACTED]`. Which values (be pragmatic: this
+ * catches the common spellings, not every possible one):
+ * - PEM private key blocks (`-----BEGIN … PRIVATE KEY-----` to its END, or to the end of text);
+ * - URL credentials: the password of `scheme://user:pass@`, and the user part of `http(s)://token@`;
+ * - header lines `Authorization: …`, `Cookie: …`, `X-API-Key: …` (to the end of the line);
+ * - `Bearer <token>` anywhere, `Basic <base64 of 8+ chars>` anywhere;
+ * - `key=value`, `key: value`, `"key": "value"`, `--key=value` whose key is a secret key by
+ *   {@link isSecretKey} (`password=`, `DB_PASSWORD=`, `?access_token=`, `"apiKey":`);
+ * - `--password value`, `--token value` (flag, space, value) for secret flag names;
+ * - `-u user:pass` / `--user user:pass` (curl), `sshpass -p pass`;
+ * - token shapes: JWTs (`eyJ….….…`), GitHub (`ghp_`, `github_pat_`), GitLab (`glpat-`),
+ *   Slack (`xox?-`), OpenAI/Anthropic (`sk-`), AWS access key ids (`AKIA…`).
+ * Not caught: a bare secret with nothing around it (`mysql -phunter2`, a positional argument),
+ * since nothing tells it from any other word.
+ *
+ * Only the first `maxChars` characters (default 64 Ki) are looked at and kept, which bounds
+ * the work on hostile input.
+ */
+export function redactText(s: string, maxChars = 65536): string {
+  if (s.length > maxChars) s = s.slice(0, maxChars);
+  if (s.length < 6) return s;
+  if (s.includes('PRIVATE KEY-----')) s = s.replace(PRIVATE_KEY, (_m, kind: string) => `-----BEGIN ${kind}PRIVATE KEY-----${REDACTED}`);
+  if (s.includes('://')) {
+    s = s.replace(URL_PASSWORD, (_m, scheme: string, user: string) => `${scheme}${user}:${REDACTED}@`);
+    s = s.replace(URL_USER_TOKEN, (m, scheme: string, user: string) => (user === REDACTED || user.endsWith(`:${REDACTED}`) ? m : `${scheme}${REDACTED}@`));
+  }
+  const hasColon = s.includes(':');
+  if (hasColon) s = s.replace(HEADER_LINE, (_m, name: string, sep: string) => `${name}${sep}${REDACTED}`);
+  s = s.replace(AUTH_SCHEME, (_m, bearer: string | undefined, basic: string | undefined) => `${bearer ?? basic}${REDACTED}`);
+  if (hasColon || s.includes('=')) s = redactKeyValues(s);
+  if (s.includes('-')) {
+    s = s.replace(FLAG_VALUE, (m, pre: string, flag: string, sp: string, value: string) =>
+      isSecretKey(flag) && value !== REDACTED ? `${pre}${flag}${sp}${quoted(value)}` : m,
+    );
+    if (hasColon) {
+      s = s.replace(USER_PASS_FLAG, (m, pre: string, flag: string, sep: string, value: string) => {
+        const q = value[0] === '"' || value[0] === "'" ? value[0] : '';
+        const inner = q ? value.slice(1, -1) : value;
+        const colon = inner.indexOf(':');
+        // `journalctl -u nginx` has no password; `-u admin:pw` does.
+        if (colon < 0 || inner.slice(colon + 1) === REDACTED) return m;
+        return `${pre}${flag}${sep}${q}${inner.slice(0, colon)}:${REDACTED}${q}`;
+      });
+    }
+  }
+  if (s.includes('sshpass')) s = s.replace(SSHPASS, (_m, pre: string) => `${pre}${REDACTED}`);
+  s = s.replace(TOKEN_SHAPES, REDACTED);
+  return s;
+}
+
+/**
+ * A URL as it may be audited or logged: no credentials, no query, no fragment (a query often
+ * carries `?token=` or `?api_key=`). Unparseable input becomes `[invalid url]`.
+ *
+ * @example safeUrl('https://u:p@pve1:8006/api2/json/nodes?x=1') // 'https://pve1:8006/api2/json/nodes'
+ */
+export function safeUrl(url: string | URL): string {
+  let u: URL;
+  try {
+    u = new URL(String(url));
+  } catch {
+    return '[invalid url]';
+  }
+  return `${u.protocol}//${u.host}${u.pathname}`;
+}
