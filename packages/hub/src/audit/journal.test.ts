@@ -1,0 +1,390 @@
+// The audit journal on real files in a temp directory: durability (group commit resolves only
+// after fdatasync), crash safety (a torn last line, a SIGKILLed writer), rotation with a
+// retention hold, newest-first reads and the shipper's cursor reads.
+import { spawn } from 'node:child_process';
+import { appendFile, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createAuditEvent, type AuditEvent } from '@homelab-mcp/core/audit-event';
+import { createJournal, type Journal, type JournalCursor } from './journal.ts';
+
+const cleanup: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  vi.restoreAllMocks();
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'audit-journal-'));
+  cleanup.push(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+async function journalIn(dir: string, opts: Partial<Parameters<typeof createJournal>[0]> = {}): Promise<Journal> {
+  const j = await createJournal({ dir, ...opts });
+  cleanup.push(() => j.close());
+  return j;
+}
+
+function ev(i: number, extra: Partial<Parameters<typeof createAuditEvent>[0]> = {}): AuditEvent {
+  return createAuditEvent({ kind: 'tool_call', user: i % 2 ? 'alice' : 'bob', session: `s${i % 3}`, tool: i % 5 ? 'get_status' : 'run_command', args: { i }, outcome: 'succeeded', ...extra });
+}
+
+async function files(dir: string): Promise<string[]> {
+  return (await readdir(join(dir, 'audit'))).filter((f) => f.endsWith('.jsonl')).sort();
+}
+
+/** Every event from `cursor` on, through readFrom in pages of `page`. */
+async function readAll(j: Journal, cursor: JournalCursor, page = 7): Promise<{ events: AuditEvent[]; next: JournalCursor }> {
+  const events: AuditEvent[] = [];
+  for (;;) {
+    const b = await j.readFrom(cursor, page);
+    events.push(...b.events);
+    if (b.next.file === cursor.file && b.next.offset === cursor.offset) return { events, next: cursor };
+    cursor = b.next;
+  }
+}
+
+describe('append and read', () => {
+  it('appends JSON lines in order and reads them back newest first, filtered', async () => {
+    const dir = await tempDir();
+    const j = await journalIn(dir);
+    const all = Array.from({ length: 30 }, (_, i) => ev(i));
+    for (const e of all) await j.append(e);
+
+    expect(await files(dir)).toEqual(['audit-00000001.jsonl']);
+    const text = await readFile(join(dir, 'audit', 'audit-00000001.jsonl'), 'utf8');
+    expect(text.split('\n').slice(0, -1).map((l) => JSON.parse(l).id)).toEqual(all.map((e) => e.id));
+
+    const newest = await j.read({ limit: 5 });
+    expect(newest.map((e) => e.id)).toEqual(all.slice(-5).reverse().map((e) => e.id));
+    expect((await j.read({ tool: 'run_command' })).map((e) => e.args)).toEqual([{ i: 25 }, { i: 20 }, { i: 15 }, { i: 10 }, { i: 5 }, { i: 0 }]);
+    expect((await j.read({ user: 'alice', session: 's1' })).every((e) => e.user === 'alice' && e.session === 's1')).toBe(true);
+    expect(await j.read({ since: new Date(Date.now() + 60_000) })).toEqual([]);
+    expect(await j.read({ kind: 'approval' })).toEqual([]);
+    expect(j.stats()).toMatchObject({ files: 1, appended: 30 });
+  });
+
+  it('keeps reading across reopen: same file, appends continue after the existing lines', async () => {
+    const dir = await tempDir();
+    const j1 = await createJournal({ dir });
+    await j1.append(ev(1));
+    await j1.close();
+    await expect(j1.append(ev(2))).rejects.toMatchObject({ code: 'AUDIT_CLOSED' });
+    const j2 = await journalIn(dir);
+    await j2.append(ev(3));
+    expect(await files(dir)).toEqual(['audit-00000001.jsonl']);
+    expect((await j2.read()).map((e) => e.args)).toEqual([{ i: 3 }, { i: 1 }]);
+  });
+
+  it('ignores a torn last line, and a reopened journal does not glue new lines to it', async () => {
+    const dir = await tempDir();
+    const j1 = await createJournal({ dir });
+    for (let i = 0; i < 3; i++) await j1.append(ev(i));
+    await j1.close();
+    const path = join(dir, 'audit', 'audit-00000001.jsonl');
+    // What a crash in the middle of a write leaves.
+    await appendFile(path, '{"v":1,"id":"01TORN","time":"2026-01-01T00:00:00.000Z","kind":"tool_call","user":"ev');
+
+    const j2 = await journalIn(dir);
+    expect((await j2.read()).map((e) => e.args)).toEqual([{ i: 2 }, { i: 1 }, { i: 0 }]);
+    await j2.append(ev(3));
+    expect(await files(dir)).toEqual(['audit-00000001.jsonl', 'audit-00000002.jsonl']);
+    expect((await j2.read()).map((e) => e.args)).toEqual([{ i: 3 }, { i: 2 }, { i: 1 }, { i: 0 }]);
+    // The shipper's reads pass over the torn line, counted, and go on into the next file.
+    const b = await j2.readFrom(j2.first(), 100);
+    expect(b.events.map((e) => e.args)).toEqual([{ i: 0 }, { i: 1 }, { i: 2 }, { i: 3 }]);
+    expect(b.skipped).toBe(1);
+    expect(b.next).toEqual(j2.end());
+  });
+
+  it('redacted args are what reaches the disk', async () => {
+    const dir = await tempDir();
+    const j = await journalIn(dir);
+    await j.append(
+      createAuditEvent({
+        kind: 'tool_call',
+        user: 'alice',
+        tool: 'run_command',
+        args: { password: 'hunter2', headers: { Authorization: 'Bearer abc.def-123456' }, cmd: 'curl -u admin:s3cr3t http://x' },
+      }),
+    );
+    const text = await readFile(join(dir, 'audit', 'audit-00000001.jsonl'), 'utf8');
+    for (const secret of ['hunter2', 'abc.def-123456', 's3cr3t']) expect(text).not.toContain(secret);
+    expect(text).toContain('curl -u admin:[REDACTED] http://x');
+  });
+});
+
+describe('durability', () => {
+  /** Holds every fdatasync until released; counts writes and syncs. */
+  async function gateSync() {
+    // FileHandle is not exported; its prototype is reachable from any handle.
+    const probePath = join(await tempDir(), 'probe');
+    const probe = await open(probePath, 'w');
+    const proto = Object.getPrototypeOf(probe) as { datasync(): Promise<void>; write(...a: unknown[]): Promise<unknown> };
+    await probe.close();
+    let release!: () => void;
+    let gate = new Promise<void>((r) => (release = r));
+    const realSync = proto.datasync;
+    const realWrite = proto.write;
+    const counts = { writes: 0, syncs: 0, synced: 0 };
+    vi.spyOn(proto, 'datasync').mockImplementation(async function (this: unknown) {
+      counts.syncs++;
+      await gate;
+      await realSync.call(this);
+      counts.synced++;
+    });
+    vi.spyOn(proto, 'write').mockImplementation(function (this: unknown, ...a: unknown[]) {
+      counts.writes++;
+      return realWrite.apply(this, a);
+    });
+    return {
+      counts,
+      open() {
+        release();
+      },
+      close() {
+        gate = new Promise<void>((r) => (release = r));
+      },
+    };
+  }
+
+  const tick = () => new Promise((r) => setTimeout(r, 20));
+
+  it("'batch': appends that arrive during a sync are one group commit, and none resolves before its fdatasync", async () => {
+    const dir = await tempDir();
+    const j = await journalIn(dir, { fsync: 'batch' });
+    const gate = await gateSync();
+    const resolved: number[] = [];
+    const first = j.append(ev(0)).then(() => resolved.push(0));
+    await tick();
+    // The first line is written, its sync is held: not acknowledged.
+    expect(gate.counts).toMatchObject({ writes: 1, syncs: 1 });
+    const rest = Array.from({ length: 7 }, (_, i) => j.append(ev(i + 1)).then(() => resolved.push(i + 1)));
+    await tick();
+    expect(resolved).toEqual([]);
+    expect(await readFile(join(dir, 'audit', 'audit-00000001.jsonl'), 'utf8')).toContain(`"i":0`);
+    // Nothing unsynced is offered to the shipper either.
+    expect(j.end()).toEqual({ file: 1, offset: 0 });
+    expect((await j.readFrom(j.first(), 100)).events).toEqual([]);
+
+    gate.open();
+    await Promise.all([first, ...rest]);
+    // Two rounds: the first event alone, then the seven that queued behind its sync.
+    expect(gate.counts).toMatchObject({ writes: 2, syncs: 2, synced: 2 });
+    expect(resolved).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(j.stats()).toMatchObject({ appended: 8, commits: 2 });
+    expect((await j.readFrom(j.first(), 100)).events).toHaveLength(8);
+  });
+
+  it("'always': one write and one fdatasync per event", async () => {
+    const dir = await tempDir();
+    const j = await journalIn(dir, { fsync: 'always' });
+    const gate = await gateSync();
+    gate.open();
+    await Promise.all(Array.from({ length: 8 }, (_, i) => j.append(ev(i))));
+    expect(gate.counts).toMatchObject({ writes: 8, syncs: 8, synced: 8 });
+    expect((await j.read({ limit: 100 })).map((e) => (e.args as { i: number }).i)).toEqual([7, 6, 5, 4, 3, 2, 1, 0]);
+  });
+
+  it('a failed write rejects its appends, and the next append goes to a fresh file', async () => {
+    const dir = await tempDir();
+    const j = await journalIn(dir);
+    await j.append(ev(0));
+    const probe = await open(join(dir, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as { datasync(): Promise<void> };
+    await probe.close();
+    vi.spyOn(proto, 'datasync').mockRejectedValueOnce(Object.assign(new Error('EIO: i/o error'), { code: 'EIO' }));
+    await expect(j.append(ev(1))).rejects.toMatchObject({ code: 'AUDIT_WRITE_FAILED' });
+    await j.append(ev(2));
+    expect(await files(dir)).toEqual(['audit-00000001.jsonl', 'audit-00000002.jsonl']);
+  });
+
+  it('a writer killed with SIGKILL mid-traffic: every acknowledged event is in the journal after restart', async () => {
+    const dir = await tempDir();
+    // The child appends with 8 concurrent writers and prints each id once append() resolved.
+    const script = join(dir, 'writer.mjs');
+    const here = fileURLToPath(new URL('.', import.meta.url));
+    await build({
+      stdin: {
+        contents: `
+          import { createJournal } from './journal.ts';
+          import { createAuditEvent } from '@homelab-mcp/core/audit-event';
+          const j = await createJournal({ dir: process.argv[2], fsync: 'batch', maxFileBytes: 64 * 1024 });
+          const writer = async (w) => {
+            for (let i = 0; ; i++) {
+              const e = createAuditEvent({ kind: 'tool_call', user: 'w' + w, tool: 'get_status', args: { i, pad: 'x'.repeat(200) } });
+              await j.append(e);
+              process.stdout.write(e.id + '\\n');
+            }
+          };
+          for (let w = 0; w < 8; w++) writer(w);
+        `,
+        resolveDir: here,
+        loader: 'ts',
+      },
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      outfile: script,
+      logLevel: 'silent',
+      // pino is CommonJS and require()s Node built-ins.
+      banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+    });
+    const child = spawn(process.execPath, [script, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = new Promise((r) => child.once('exit', r));
+    cleanup.push(async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    });
+    const acked: string[] = [];
+    let buf = '';
+    await new Promise<void>((resolve, reject) => {
+      child.once('exit', (code) => reject(new Error(`the writer exited early (${code})`)));
+      child.stdout!.on('data', (d: Buffer) => {
+        buf += d.toString();
+        const parts = buf.split('\n');
+        buf = parts.pop()!;
+        acked.push(...parts);
+        if (acked.length >= 3000) resolve();
+      });
+    });
+    child.kill('SIGKILL');
+    await exited;
+
+    const j = await journalIn(dir, { maxFileBytes: 64 * 1024, maxFiles: 1000 });
+    const { events } = await readAll(j, j.first(), 500);
+    const ids = new Set(events.map((e) => e.id));
+    expect(acked.filter((id) => !ids.has(id))).toEqual([]);
+    expect(ids.size).toBe(events.length); // none twice
+    expect((await files(dir)).length).toBeGreaterThan(1); // rotated under load
+  });
+
+  it('sustained throughput with 8 concurrent writers (printed, not asserted)', async () => {
+    for (const fsync of ['batch', 'always'] as const) {
+      const dir = await tempDir();
+      const j = await journalIn(dir, { fsync });
+      const until = performance.now() + 1000;
+      let n = 0;
+      const writer = async () => {
+        while (performance.now() < until) {
+          await j.append(ev(n++));
+        }
+      };
+      const t0 = performance.now();
+      await Promise.all(Array.from({ length: 8 }, writer));
+      const s = (performance.now() - t0) / 1000;
+      const { appended, commits } = j.stats();
+      console.log(`journal fsync=${fsync}: ${Math.round(appended / s)} events/s with 8 writers (${(appended / commits).toFixed(1)} events per fdatasync)`);
+      expect(appended).toBe(n);
+    }
+  });
+});
+
+describe('rotation and retention', () => {
+  it('rotates by size, deletes the oldest beyond maxFiles, reads across files', async () => {
+    const dir = await tempDir();
+    const j = await journalIn(dir, { maxFileBytes: 2048, maxFiles: 3 });
+    const all: AuditEvent[] = [];
+    for (let i = 0; i < 60; i++) {
+      const e = ev(i);
+      all.push(e);
+      await j.append(e);
+    }
+    const names = await files(dir);
+    expect(names).toHaveLength(3);
+    expect(names.at(-1)).toMatch(/^audit-000000\d\d\.jsonl$/);
+    for (const n of names) expect((await readFile(join(dir, 'audit', n))).length).toBeLessThanOrEqual(2048);
+    const newest = await j.read({ limit: 1000 });
+    // Newest first, contiguous, ending at the last event: what was deleted is the oldest.
+    expect(newest[0]!.id).toBe(all.at(-1)!.id);
+    const ids = all.map((e) => e.id);
+    const from = ids.indexOf(newest.at(-1)!.id);
+    expect(newest.map((e) => e.id)).toEqual(ids.slice(from).reverse());
+    expect(j.first().file).toBe(Number(names[0]!.slice(6, 14)));
+  });
+
+  it('never deletes a file a retention hold still needs; prunes once the hold moves on', async () => {
+    const dir = await tempDir();
+    const j = await journalIn(dir, { maxFileBytes: 1024, maxFiles: 2 });
+    let shipped: number | undefined = 1;
+    j.addRetentionHold(() => shipped);
+    for (let i = 0; i < 40; i++) await j.append(ev(i));
+    const names = await files(dir);
+    expect(names.length).toBeGreaterThan(4);
+    expect(names[0]).toBe('audit-00000001.jsonl');
+    expect(j.stats().held).toBe(names.length - 2);
+    // Every event is still there for the shipper.
+    expect((await readAll(j, j.first())).events).toHaveLength(40);
+
+    shipped = j.end().file;
+    await j.prune();
+    expect(await files(dir)).toHaveLength(2);
+    expect(j.stats().held).toBe(0);
+  });
+});
+
+describe('readFrom (the shipper cursor)', () => {
+  it('pages through every event exactly once, across files, and resumes from a saved cursor', async () => {
+    const dir = await tempDir();
+    const j = await journalIn(dir, { maxFileBytes: 1500, maxFiles: 100 });
+    const all: AuditEvent[] = [];
+    for (let i = 0; i < 50; i++) {
+      const e = ev(i);
+      all.push(e);
+      await j.append(e);
+    }
+    const half = await j.readFrom(j.first(), 20);
+    expect(half.events.map((e) => e.id)).toEqual(all.slice(0, 20).map((e) => e.id));
+    expect(half.lines.map((l) => JSON.parse(l).id)).toEqual(all.slice(0, 20).map((e) => e.id));
+    // "Restart": a new journal object, the saved cursor.
+    await j.close();
+    const j2 = await journalIn(dir, { maxFileBytes: 1500, maxFiles: 100 });
+    const rest = await readAll(j2, half.next, 6);
+    expect(rest.events.map((e) => e.id)).toEqual(all.slice(20).map((e) => e.id));
+    expect(rest.next).toEqual(j2.end());
+    // At the end: nothing, and the cursor stays.
+    expect(await j2.readFrom(rest.next, 10)).toMatchObject({ events: [], next: rest.next });
+    await j2.append(ev(50));
+    expect((await j2.readFrom(rest.next, 10)).events.map((e) => e.args)).toEqual([{ i: 50 }]);
+  });
+
+  it('a cursor into a deleted file continues at the oldest file there', async () => {
+    const dir = await tempDir();
+    const j = await journalIn(dir, { maxFileBytes: 1024, maxFiles: 2 });
+    for (let i = 0; i < 30; i++) await j.append(ev(i));
+    const b = await j.readFrom({ file: 1, offset: 500 }, 1);
+    expect(j.first().file).toBeGreaterThan(1);
+    expect(b.events).toHaveLength(1);
+    expect(b.next.file).toBe(j.first().file);
+  });
+
+  it('returns a line longer than one read, in the current file and in an old one', async () => {
+    const dir = await tempDir();
+    const j = await journalIn(dir, { maxFileBytes: 100_000 });
+    // Fields other than args/detail/error are not slimmed; a 150 KB tool name is absurd but possible.
+    const big = { ...ev(0), tool: 't'.repeat(150_000) };
+    await j.append(big);
+    const b = await j.readFrom(j.first(), 1);
+    expect(b.events.map((e) => e.id)).toEqual([big.id]);
+    expect(b.next).toEqual(j.end());
+    await j.append(ev(1)); // rotates: the big line's file is old now
+    const all = await readAll(j, j.first(), 1);
+    expect(all.events).toHaveLength(2);
+  });
+
+  it('does not return a line that is still being written', async () => {
+    const dir = await tempDir();
+    const j = await journalIn(dir);
+    await j.append(ev(0));
+    const end = j.end();
+    // Another writer's partial line (not possible with one writer, but the bound is the point).
+    await writeFile(join(dir, 'audit', 'audit-00000001.jsonl'), '{"v":1,"id":"partial', { flag: 'a' });
+    const b = await j.readFrom(j.first(), 10);
+    expect(b.events).toHaveLength(1);
+    expect(b.next).toEqual(end);
+  });
+});

@@ -1,0 +1,537 @@
+/**
+ * The audit journal: append-only JSON lines in `DIR/audit/audit-<seq>.jsonl`, the one place an
+ * audit event must reach before the client gets its answer.
+ *
+ * - Durability: `append()` resolves only after the line is written and fdatasync'd. With
+ *   `fsync: 'batch'` (the default) appends that arrive while a sync is running are written
+ *   together by the next write + fdatasync (a group commit): one disk flush serves many
+ *   callers, and every resolved append is still on disk. `'always'` writes and syncs each
+ *   event on its own (simpler to reason about, slower under concurrency).
+ * - Crash safety: a kill can leave a torn last line. Readers ignore a last line without its
+ *   newline, and a journal opened on a torn file starts a new file rather than appending to
+ *   the torn line (which would glue the next event to it). Files are never rewritten.
+ * - Rotation: a new file when the current one would pass `maxFileBytes`; the oldest files are
+ *   deleted beyond `maxFiles`, except those a retention hold (the Loki shipper's cursor) still
+ *   needs: an outage delays shipping, it never deletes what was not shipped.
+ * - One writer: a single hub process owns the directory (nothing locks it).
+ *
+ * @example
+ * const journal = await createJournal({ dir: './data' });
+ * await journal.append(createAuditEvent({ kind: 'tool_call', user: 'alice', tool: 'get_status' }));
+ * await journal.read({ limit: 20, tool: 'get_status' }); // newest first
+ */
+import { mkdir, open, readdir, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { HomelabError } from '@homelab-mcp/core';
+import { parseAuditLine, type AuditEvent } from '@homelab-mcp/core/audit-event';
+
+/** A position in the journal: byte `offset` in file `audit-<file>.jsonl`. */
+export interface JournalCursor {
+  file: number;
+  offset: number;
+}
+
+export interface JournalOptions {
+  /** The data directory; the journal lives in `<dir>/audit`. */
+  dir: string;
+  /** Default 16 MiB. */
+  maxFileBytes?: number;
+  /** Files kept, the current one included; default 20. Held files are kept beyond it. */
+  maxFiles?: number;
+  /** Default `batch` (group commit). */
+  fsync?: 'always' | 'batch';
+  log?: AuditLogger;
+}
+
+/** What the audit code logs through; a pino `Logger` fits. */
+export interface AuditLogger {
+  info(obj: Record<string, unknown>, msg: string): void;
+  warn(obj: Record<string, unknown>, msg: string): void;
+  error(obj: Record<string, unknown>, msg: string): void;
+}
+
+export interface JournalQuery {
+  /** Only events at or after this time. */
+  since?: Date | string;
+  /** Only events before this time. */
+  until?: Date | string;
+  /** Default 100, at most 10 000. */
+  limit?: number;
+  tool?: string;
+  session?: string;
+  user?: string;
+  kind?: AuditEvent['kind'];
+}
+
+export interface JournalBatch {
+  /** Events in journal order. */
+  events: AuditEvent[];
+  /** The stored line of each event (same index), without its newline. */
+  lines: string[];
+  /** Where the next read starts: just after the last line returned or skipped. */
+  next: JournalCursor;
+  /** Lines passed over because they were not events (a torn write left inside an old file). */
+  skipped: number;
+}
+
+export interface JournalStats {
+  dir: string;
+  files: number;
+  bytes: number;
+  /** Events appended since open. */
+  appended: number;
+  /** write + fdatasync rounds since open (appended / commits = mean group size). */
+  commits: number;
+  /** Files kept beyond `maxFiles` because a retention hold still needs them. */
+  held: number;
+}
+
+export interface Journal extends AsyncDisposable {
+  /** `<dir>/audit`. */
+  readonly dir: string;
+  /** Resolves once the event's line is written and synced; rejects (`AUDIT_WRITE_FAILED`) if it could not be. */
+  append(event: AuditEvent): Promise<void>;
+  /** Events newest first, filtered. A torn last line is ignored. */
+  read(query?: JournalQuery): Promise<AuditEvent[]>;
+  /**
+   * Up to `maxEvents` complete, synced events from `cursor` on, in order, crossing files; for the
+   * shipper. A cursor into a deleted file continues at the oldest file still there.
+   */
+  readFrom(cursor: JournalCursor, maxEvents: number, maxBytes?: number): Promise<JournalBatch>;
+  /** The start of the oldest file. */
+  first(): JournalCursor;
+  /** Just past the last synced line. */
+  end(): JournalCursor;
+  /**
+   * Keeps every file numbered `>= lowest()` (undefined: no constraint) out of rotation; returns
+   * the function that removes the hold.
+   */
+  addRetentionHold(lowest: () => number | undefined): () => void;
+  /** Deletes the oldest files beyond `maxFiles` that no hold needs (also done on rotation). */
+  prune(): Promise<void>;
+  /** Called after each commit (lines synced). Returns the unsubscribe function. */
+  onCommit(listener: () => void): () => void;
+  stats(): JournalStats;
+  /** Waits for pending appends, then closes; later appends reject with `AUDIT_CLOSED`. */
+  close(): Promise<void>;
+}
+
+const FILE_RE = /^audit-(\d+)\.jsonl$/;
+const fileName = (seq: number) => `audit-${String(seq).padStart(8, '0')}.jsonl`;
+/** A group is cut at this size; bigger ones would only delay the first caller of the group. */
+const MAX_GROUP_BYTES = 1 << 20;
+/** An event line larger than this has its args/detail replaced by a marker. */
+const MAX_LINE_BYTES = 64 * 1024;
+const CHUNK = 64 * 1024;
+const NL = 0x0a;
+
+interface Pending {
+  line: string;
+  bytes: number;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * Opens (or creates) the journal under `<dir>/audit`.
+ *
+ * @example
+ * await using journal = await createJournal({ dir: dataDir, fsync: 'batch' });
+ */
+export async function createJournal(opts: JournalOptions): Promise<Journal> {
+  const dir = join(opts.dir, 'audit');
+  const maxFileBytes = Math.max(1024, opts.maxFileBytes ?? 16 * 1024 * 1024);
+  const maxFiles = Math.max(2, opts.maxFiles ?? 20);
+  const mode = opts.fsync ?? 'batch';
+  const log = opts.log;
+
+  // The audit trail names users and what they did: owner-only.
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  /** seq → size in bytes, for every file on disk (the current one: its written size). */
+  const sizes = new Map<number, number>();
+  for (const name of await readdir(dir)) {
+    const m = FILE_RE.exec(name);
+    if (m) sizes.set(Number(m[1]), (await stat(join(dir, name))).size);
+  }
+  let seqs = [...sizes.keys()].sort((a, b) => a - b);
+  let current = seqs.at(-1) ?? 1;
+  let fh: FileHandle;
+  if (seqs.length > 0 && (sizes.get(current) ?? 0) > 0 && (await lastByte(join(dir, fileName(current)), sizes.get(current)!)) !== NL) {
+    // Torn by a crash: its last line stays torn (and ignored); new events go to a new file.
+    log?.warn({ file: fileName(current) }, 'audit journal: last file ends in a torn line; starting a new file');
+    current++;
+  }
+  fh = await openForAppend(current);
+  if (!sizes.has(current)) {
+    sizes.set(current, 0);
+    seqs = [...sizes.keys()].sort((a, b) => a - b);
+  }
+  let size = sizes.get(current)!;
+  let durable = size;
+
+  const queue: Pending[] = [];
+  let flushing: Promise<void> | undefined;
+  let closed = false;
+  /** After a failed write the file may end in a partial line: the next commit starts a new file. */
+  let needNewFile = false;
+  let appended = 0;
+  let commits = 0;
+  const holds = new Set<() => number | undefined>();
+  const listeners = new Set<() => void>();
+
+  async function openForAppend(seq: number): Promise<FileHandle> {
+    const handle = await open(join(dir, fileName(seq)), 'a', 0o600);
+    // The new directory entry must survive a crash too, or a synced file could vanish.
+    await syncDir(dir);
+    return handle;
+  }
+
+  async function rotate(): Promise<void> {
+    const old = fh;
+    const next = current + 1;
+    const handle = await openForAppend(next);
+    sizes.set(current, size);
+    current = next;
+    fh = handle;
+    size = 0;
+    durable = 0;
+    sizes.set(current, 0);
+    seqs.push(current);
+    needNewFile = false;
+    await old.close().catch(() => {});
+    await prune();
+  }
+
+  function floor(): number {
+    let low = Infinity;
+    for (const h of holds) {
+      const v = h();
+      if (v !== undefined && v < low) low = v;
+    }
+    return low;
+  }
+
+  async function prune(): Promise<void> {
+    const low = floor();
+    while (seqs.length > maxFiles) {
+      const oldest = seqs[0]!;
+      if (oldest >= low || oldest === current) {
+        // Not shipped yet (Loki down for long): keeping it is the point, but the disk fills.
+        log?.warn({ files: seqs.length, maxFiles, bytes: journal.stats().bytes }, 'audit journal: keeping files beyond maxFiles until they are shipped');
+        break;
+      }
+      try {
+        await unlink(join(dir, fileName(oldest)));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+          log?.error({ file: fileName(oldest), err }, 'audit journal: cannot delete an old file');
+          break;
+        }
+      }
+      seqs.shift();
+      sizes.delete(oldest);
+    }
+  }
+
+  async function commit(data: Buffer): Promise<void> {
+    if (needNewFile || (size > 0 && size + data.length > maxFileBytes)) await rotate();
+    try {
+      // O_APPEND: each write lands at the end; loop in case the kernel takes only part of it.
+      let off = 0;
+      while (off < data.length) {
+        const { bytesWritten } = await fh.write(data, off, data.length - off);
+        off += bytesWritten;
+      }
+      size += data.length;
+      // fdatasync: data plus the metadata needed to read it back (the file size), which is all
+      // an append needs; it skips the mtime update a full fsync would also flush.
+      await fh.datasync();
+    } catch (err) {
+      needNewFile = true;
+      throw err;
+    }
+    durable = size;
+    commits++;
+    for (const l of listeners) l();
+  }
+
+  async function drain(): Promise<void> {
+    while (queue.length > 0) {
+      let group: Pending[];
+      if (mode === 'always') {
+        group = queue.splice(0, 1);
+      } else {
+        let bytes = 0;
+        let n = 0;
+        while (n < queue.length && (n === 0 || bytes + queue[n]!.bytes <= MAX_GROUP_BYTES)) bytes += queue[n++]!.bytes;
+        group = queue.splice(0, n);
+      }
+      try {
+        await commit(Buffer.from(group.length === 1 ? group[0]!.line : group.map((p) => p.line).join(''), 'utf8'));
+        appended += group.length;
+        for (const p of group) p.resolve();
+      } catch (cause) {
+        const err = new HomelabError('AUDIT_WRITE_FAILED', 'the audit journal could not write the event', { cause });
+        log?.error({ err: cause, events: group.length }, 'audit journal: write failed');
+        for (const p of group) p.reject(err);
+      }
+      // Let the callers just resolved run (they often append again at once) before cutting the
+      // next group; otherwise groups alternate big/small (measured: 4 instead of ~8 events per
+      // fdatasync with 8 writers). Costs one turn of the event loop per commit.
+      if (mode === 'batch') await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  function kick(): void {
+    if (flushing) return;
+    flushing = drain().finally(() => {
+      flushing = undefined;
+      // An append that raced the end of the loop.
+      if (queue.length > 0) kick();
+    });
+  }
+
+  function fileSizeBound(seq: number): number {
+    return seq === current ? durable : (sizes.get(seq) ?? 0);
+  }
+
+  function resolveCursor(c: JournalCursor): JournalCursor {
+    if (seqs.includes(c.file)) return { file: c.file, offset: Math.max(0, Math.min(c.offset, fileSizeBound(c.file))) };
+    const later = seqs.find((s) => s > c.file);
+    // A cursor into a deleted file continues at the next file; one from another journal (a
+    // number beyond the current file, e.g. the data directory was reset) starts over.
+    if (later === undefined || c.file > current) return { file: seqs[0]!, offset: 0 };
+    return { file: later, offset: 0 };
+  }
+
+  const journal: Journal = {
+    dir,
+    append(event) {
+      if (closed) return Promise.reject(new HomelabError('AUDIT_CLOSED', 'the audit journal is closed'));
+      const line = `${serialize(event)}\n`;
+      return new Promise<void>((resolve, reject) => {
+        queue.push({ line, bytes: Buffer.byteLength(line), resolve, reject });
+        kick();
+      });
+    },
+
+    async read(query = {}) {
+      const limit = Math.min(Math.max(1, query.limit ?? 100), 10_000);
+      const since = query.since === undefined ? undefined : new Date(query.since).getTime();
+      const until = query.until === undefined ? undefined : new Date(query.until).getTime();
+      const out: AuditEvent[] = [];
+      for (const seq of [...seqs].reverse()) {
+        const path = join(dir, fileName(seq));
+        if (since !== undefined && seq !== current) {
+          // A file last written before `since` holds no event from after it (an event's time is
+          // set before it is appended), nor does any older file.
+          const st = await stat(path).catch(() => undefined);
+          if (st && st.mtimeMs < since - 1000) break;
+        }
+        try {
+          for await (const line of linesBackward(path, fileSizeBound(seq))) {
+            const ev = parseAuditLine(line);
+            if (!ev) continue;
+            const t = Date.parse(ev.time);
+            if (since !== undefined && t < since) continue;
+            if (until !== undefined && t >= until) continue;
+            if (query.tool !== undefined && ev.tool !== query.tool) continue;
+            if (query.session !== undefined && ev.session !== query.session) continue;
+            if (query.user !== undefined && ev.user !== query.user) continue;
+            if (query.kind !== undefined && ev.kind !== query.kind) continue;
+            out.push(ev);
+            if (out.length >= limit) return out;
+          }
+        } catch (err) {
+          // Deleted by rotation while we read: older files are gone too.
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') break;
+          throw err;
+        }
+      }
+      return out;
+    },
+
+    async readFrom(cursor, maxEvents, maxBytes = 4 * 1024 * 1024) {
+      const want = Math.max(1, maxEvents);
+      const events: AuditEvent[] = [];
+      const lines: string[] = [];
+      let skipped = 0;
+      let pos = resolveCursor(cursor);
+      let budget = maxBytes;
+      /** At least this many bytes on the next read: grows when one line is longer than a read. */
+      let minRead = CHUNK;
+      for (;;) {
+        const bound = fileSizeBound(pos.file);
+        if (pos.offset < bound) {
+          const rest = bound - pos.offset;
+          let chunk: Buffer;
+          try {
+            // Events are a few hundred bytes: read about what `want` needs, more on the next turn.
+            const size = Math.min(rest, Math.max(minRead, Math.min(budget, (want - events.length) * 2048)));
+            chunk = await readRange(join(dir, fileName(pos.file)), pos.offset, size);
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+            pos = resolveCursor(pos);
+            continue;
+          }
+          let start = 0;
+          for (let nl = chunk.indexOf(NL); nl !== -1 && events.length < want; nl = chunk.indexOf(NL, start)) {
+            const line = chunk.toString('utf8', start, nl);
+            const ev = parseAuditLine(line);
+            if (ev) {
+              events.push(ev);
+              lines.push(line);
+            } else if (line.length > 0) {
+              skipped++;
+            }
+            start = nl + 1;
+          }
+          pos = { file: pos.file, offset: pos.offset + start };
+          budget -= start;
+          if (events.length >= want || (budget <= 0 && events.length > 0)) return { events, lines, next: pos, skipped };
+          if (start > 0) continue;
+          // No newline in what was read.
+          if (chunk.length < rest) {
+            // One line longer than the read: read more at once (never stall on it).
+            minRead = chunk.length * 2;
+            continue;
+          }
+          // The rest of the file is one line without its newline: being written (current
+          // file), or torn by a crash (an old file: nothing more in it).
+          if (pos.file === current) return { events, lines, next: pos, skipped };
+          skipped++;
+          pos = { file: pos.file, offset: bound };
+        }
+        if (pos.file === current) return { events, lines, next: pos, skipped };
+        const next = seqs.find((s) => s > pos.file);
+        if (next === undefined) return { events, lines, next: pos, skipped };
+        pos = { file: next, offset: 0 };
+      }
+    },
+
+    first: () => ({ file: seqs[0]!, offset: 0 }),
+    end: () => ({ file: current, offset: durable }),
+
+    addRetentionHold(lowest) {
+      holds.add(lowest);
+      return () => void holds.delete(lowest);
+    },
+    prune,
+
+    onCommit(listener) {
+      listeners.add(listener);
+      return () => void listeners.delete(listener);
+    },
+
+    stats() {
+      let bytes = 0;
+      for (const s of seqs) bytes += s === current ? size : (sizes.get(s) ?? 0);
+      return { dir, files: seqs.length, bytes, appended, commits, held: Math.max(0, seqs.length - maxFiles) };
+    },
+
+    async close() {
+      if (closed) return flushing;
+      closed = true;
+      while (flushing) await flushing;
+      await fh.close().catch(() => {});
+    },
+    [Symbol.asyncDispose]() {
+      return journal.close();
+    },
+  };
+  await prune();
+  return journal;
+}
+
+/** One JSON line; an event too large for a line keeps its identity and loses its payload. */
+function serialize(event: AuditEvent): string {
+  let line = JSON.stringify(event);
+  if (line.length > MAX_LINE_BYTES / 4 && Buffer.byteLength(line) > MAX_LINE_BYTES) {
+    const slim: AuditEvent = { ...event };
+    if (slim.args !== undefined) slim.args = { truncated: true };
+    if (slim.detail !== undefined) slim.detail = { truncated: true };
+    if (slim.error !== undefined) slim.error = slim.error.slice(0, 1024);
+    line = JSON.stringify(slim);
+  }
+  return line;
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const d = await open(dir, 'r');
+  try {
+    await d.sync();
+  } finally {
+    await d.close();
+  }
+}
+
+async function lastByte(path: string, size: number): Promise<number> {
+  const b = await readRange(path, size - 1, 1);
+  return b[0] ?? -1;
+}
+
+async function readRange(path: string, position: number, length: number): Promise<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(length);
+    let got = 0;
+    while (got < length) {
+      const { bytesRead } = await fh.read(buf, got, length - got, position + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return got === length ? buf : buf.subarray(0, got);
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * The complete lines of the first `end` bytes of a file, last first. What follows the last
+ * newline is a torn (or in-progress) line and is not returned.
+ */
+async function* linesBackward(path: string, end: number): AsyncGenerator<string> {
+  if (end <= 0) return;
+  const fh = await open(path, 'r');
+  try {
+    let pos = end;
+    let carry: Buffer | undefined;
+    let atEnd = true;
+    while (pos > 0) {
+      const n = Math.min(CHUNK, pos);
+      pos -= n;
+      const buf = Buffer.allocUnsafe(n);
+      let got = 0;
+      while (got < n) {
+        const { bytesRead } = await fh.read(buf, got, n - got, pos + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      const data: Buffer = carry ? Buffer.concat([buf.subarray(0, got), carry]) : buf.subarray(0, got);
+      let stop = data.length;
+      if (atEnd) {
+        // Drop what follows the last newline: torn, or not yet complete.
+        const last = data.lastIndexOf(NL);
+        if (last === -1) {
+          carry = undefined;
+          if (pos === 0) return;
+          // Still inside the torn tail: keep looking for its start, discarding it.
+          continue;
+        }
+        stop = last;
+        atEnd = false;
+      }
+      // (lastIndexOf with a negative offset counts from the end: guard stop = 0.)
+      let i = stop > 0 ? data.lastIndexOf(NL, stop - 1) : -1;
+      while (i !== -1) {
+        if (stop - i > 1) yield data.toString('utf8', i + 1, stop);
+        stop = i;
+        i = stop > 0 ? data.lastIndexOf(NL, stop - 1) : -1;
+      }
+      carry = data.subarray(0, stop);
+    }
+    if (carry && carry.length > 0 && !atEnd) yield carry.toString('utf8');
+  } finally {
+    await fh.close();
+  }
+}
