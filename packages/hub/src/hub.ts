@@ -17,6 +17,11 @@ import { createAuthenticator, type TokenEntry } from './policy/auth.ts';
 import { createGate } from './policy/gate.ts';
 import { createRateLimiter } from './policy/rate-limit.ts';
 import { sessionTools } from './tools/session/session-tools.ts';
+import { auditLogTool } from './tools/session/audit-log.ts';
+import { createJournal } from './audit/journal.ts';
+import { auditLogQL, createLokiShipper, queryLoki } from './audit/loki-shipper.ts';
+import { createAuditEvent } from '@homelab-mcp/core/audit-event';
+import { join } from 'node:path';
 import { createHubServer, type CallObserver, type HubServerInfo } from './server/mcp-server.ts';
 import { listNodesTool } from './tools/network/list-nodes.ts';
 import { createHttpApp, type UpstreamHealth } from './transports/http.ts';
@@ -34,6 +39,8 @@ export interface HubLogger {
 
 export interface HubOptions {
   config: HubConfig;
+  /** Where the journal (and the shipper's cursor) live: DATA/audit. */
+  dataDir: string;
   /** Tokens to accept; from the config, or the generated one of the embedded default. */
   tokens: TokenEntry[];
   log: HubLogger;
@@ -93,19 +100,57 @@ export async function createHub(opts: HubOptions) {
       'list_nodes shows the devices and their state. Tools of other MCP servers are named <alias>__<tool>.',
   };
   const gate = createGate({ modeFor: (caller) => config.approval.users[caller.user] ?? config.approval.mode });
+  // The journal is written before a client gets its answer: an answered call is never lost.
+  const journal = await createJournal({ dir: opts.dataDir, fsync: config.audit.fsync, maxFileBytes: config.audit.maxFileBytes, maxFiles: config.audit.maxFiles, log });
+  const loki = config.audit.loki;
+  const shipper = loki
+    ? createLokiShipper({ journal, url: loki.url, labels: loki.labels, ...(loki.tenant ? { tenant: loki.tenant } : {}), ...(loki.headers ? { headers: loki.headers } : {}), cursorFile: join(journal.dir, 'loki-cursor.json'), log })
+    : undefined;
+  shipper?.start();
   // Calls per user and session, for get_session_info (bounded: sessions come and go).
   const callCounts = new Map<string, number>();
   const countKey = (user: string, session: string) => `${user}\u0000${session}`;
   const observer: CallObserver = {
-    call(e) {
+    async call(e) {
       const k = countKey(e.caller.user, e.session);
       if (!callCounts.has(k) && callCounts.size >= 10_000) callCounts.delete(callCounts.keys().next().value!);
       callCounts.set(k, (callCounts.get(k) ?? 0) + 1);
+      await journal.append(
+        createAuditEvent({
+          kind: 'tool_call',
+          user: e.caller.user,
+          role: e.caller.role,
+          session: e.session,
+          ...(e.client?.name ? { client: { name: e.client.name, ...(e.client.version ? { version: e.client.version } : {}) } } : {}),
+          tool: e.tool,
+          ...(e.nodes ? { nodes: e.nodes } : {}),
+          args: e.args,
+          ...(e.toolClass ? { class: e.toolClass } : {}),
+          decision: e.decision,
+          outcome: e.outcome,
+          ...(e.error ? { error: e.error } : {}),
+          durationMs: Math.round(e.durationMs * 10) / 10,
+        }),
+      );
     },
   };
+  const auditSource = () =>
+    loki
+      ? {
+          name: 'Loki',
+          read: async (q: { limit: number; since?: string; tool?: string; session?: string; user?: string }) =>
+            queryLoki({ url: loki.url, logql: auditLogQL({ ...(q.tool ? { tool: q.tool } : {}), ...(q.session ? { session: q.session } : {}), ...(q.user ? { user: q.user } : {}), labels: loki.labels }), limit: q.limit, ...(q.since ? { start: q.since } : { start: new Date(Date.now() - 7 * 86_400_000) }), ...(loki.tenant ? { tenant: loki.tenant } : {}), ...(loki.headers ? { headers: loki.headers } : {}) }),
+        }
+      : { name: 'the local journal', read: (q: { limit: number; since?: string; tool?: string; session?: string; user?: string }) => journal.read(q) };
   const hubTools = [
     listNodesTool(() => nodes, () => natives),
-    ...sessionTools({ gate, callsIn: (caller, session) => callCounts.get(countKey(caller.user, session)) ?? 0 }),
+    ...sessionTools({
+      gate,
+      callsIn: (caller, session) => callCounts.get(countKey(caller.user, session)) ?? 0,
+      onApproval: (e) =>
+        journal.append(createAuditEvent({ kind: 'approval', user: e.caller.user, role: e.caller.role, session: e.session, detail: { change: e.change, mode: gate.mode(e.caller), ...(e.reason ? { reason: e.reason } : {}) } })),
+    }),
+    auditLogTool(auditSource),
   ];
   const build = () =>
     buildCatalog({
@@ -268,10 +313,13 @@ export async function createHub(opts: HubOptions) {
       await apply();
       return needsRestart;
     },
+    journal,
     async close(): Promise<void> {
       clearTimeout(rebuildTimer);
       await http.close();
       await Promise.all([...conns.values()].map((c) => c.upstream.close().catch(() => undefined)));
+      await shipper?.stop({ deadlineMs: 3000 }).catch(() => undefined);
+      await journal.close();
     },
   };
 }

@@ -107,7 +107,7 @@ async function main(): Promise<void> {
   // In stdio mode stdout carries the protocol: logs go to stderr.
   const log = createLogger({ level: config.logLevel, name: 'hub', ...(cmd === 'stdio' ? { destination: process.stderr } : {}) });
   if (cmd === 'stdio') {
-    const hub = await createHub({ config, tokens: [], log });
+    const hub = await createHub({ config, dataDir, tokens: [], log });
     let server: ReturnType<typeof hub.serverFor> | undefined;
     const handle = serveStdio(() => (server = hub.serverFor({ user: 'stdio', role: 'admin' }, 'stdio')));
     hub.onListChanged(() => void server?.sendToolListChanged().catch(() => undefined));
@@ -134,7 +134,7 @@ async function main(): Promise<void> {
   const host = m[1]!.replace(/^\[|\]$/g, '');
   const port = Number(m[2]);
 
-  const hub = await createHub({ config, tokens, log });
+  const hub = await createHub({ config, dataDir, tokens, log });
   const server = serve({ fetch: hub.app.fetch, hostname: host, port }, (addr) => {
     const shownHost = host.includes(':') ? `[${host}]` : host;
     const url = `http://${shownHost}:${addr.port}/mcp`;

@@ -7,7 +7,7 @@
 import type { CallToolResult, Tool } from '@modelcontextprotocol/server';
 import { HomelabError, isHomelabError } from '@homelab-mcp/core';
 import type { HubNode } from './nodes.ts';
-import { redactArgs } from '@homelab-mcp/core/audit-event';
+import { redactArgs, redactText } from '@homelab-mcp/core/audit-event';
 import { classify } from '../policy/classes.ts';
 import type { CallContext, CatalogTool, ToolClass } from './types.ts';
 
@@ -153,7 +153,7 @@ export function fleetTools(nodes: HubNode[], timeoutMs: number): CatalogTool[] {
       } catch (err) {
         where = [`(invalid node: ${messageOf(err)})`];
       }
-      const what = t.name === 'run_command' && typeof rest.cmd === 'string' ? `run \`${rest.cmd}\`` : `${t.name}`;
+      const what = t.name === 'run_command' && typeof rest.cmd === 'string' ? `run \`${redactText(rest.cmd)}\`` : `${t.name}`;
       return { tool: t.name, where, action: `${what} on ${where.join(', ')}`, arguments: redactArgs(rest) };
     },
     async call(args, ctx) {

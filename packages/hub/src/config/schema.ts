@@ -84,6 +84,25 @@ export const HubConfigSchema = z.strictObject({
       users: z.record(z.string(), z.enum(['session', 'confirm', 'human'])).default({}),
     })
     .default({ mode: 'session', users: {} }),
+  /**
+   * The audit trail: a local journal (always) shipped to Loki when `loki` is set; an outage
+   * delays shipping and loses nothing.
+   */
+  audit: z
+    .strictObject({
+      fsync: z.enum(['batch', 'always']).default('batch'),
+      maxFileBytes: z.number().int().min(65536).default(16 * 1024 * 1024),
+      maxFiles: z.number().int().min(2).default(20),
+      loki: z
+        .strictObject({
+          url: z.url(),
+          labels: z.record(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'a Loki label name'), z.string()).default({}),
+          tenant: z.string().optional(),
+          headers: headers.optional(),
+        })
+        .optional(),
+    })
+    .default({ fsync: 'batch', maxFileBytes: 16 * 1024 * 1024, maxFiles: 20 }),
   /** Also serve `<node>__<tool>` copies of every edge tool. */
   perDeviceTools: z.boolean().default(false),
   limits: z

@@ -1,0 +1,55 @@
+/** `get_audit_log`: what was called, by whom, with which decision; from Loki or the journal. */
+import type { AuditEvent } from '@homelab-mcp/core/audit-event';
+import type { CatalogTool } from '../../catalog/types.ts';
+
+export interface AuditLogSource {
+  read(q: { limit: number; since?: string; tool?: string; session?: string; user?: string }): Promise<AuditEvent[]>;
+  /** Where the answer came from, for the reader. */
+  name: string;
+}
+
+function line(e: AuditEvent): string {
+  const who = `${e.user}${e.session ? `@${e.session.slice(0, 8)}` : ''}`;
+  const what = e.kind === 'tool_call' ? `${e.tool}${e.nodes?.length ? ` on ${e.nodes.join(',')}` : ''} ${e.decision}/${e.outcome}` : e.kind === 'approval' ? `approval ${JSON.stringify(e.detail)}` : `http ${JSON.stringify(e.detail)}`;
+  return `${e.time} ${who} ${what}${e.durationMs !== undefined ? ` ${Math.round(e.durationMs)} ms` : ''}${e.error ? ` (${e.error})` : ''}`;
+}
+
+export function auditLogTool(source: () => AuditLogSource): CatalogTool {
+  return {
+    def: {
+      name: 'get_audit_log',
+      title: 'Audit log',
+      description: 'Recent audit events (tool calls with their decision and outcome, approval changes), newest first. Viewers and operators see their own; admins see everyone’s.',
+      inputSchema: {
+        type: 'object',
+        properties: {
+          limit: { type: 'integer', minimum: 1, maximum: 1000, description: 'How many events (default 50).' },
+          since: { type: 'string', description: 'Only events at or after this ISO time.' },
+          tool: { type: 'string', description: 'Only calls of this tool.' },
+          session: { type: 'string', description: 'Only this session ("current" for this one).' },
+        },
+        additionalProperties: false,
+      },
+      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    },
+    toolClass: 'read',
+    source: 'hub',
+    async call(args, ctx) {
+      const src = source();
+      const limit = typeof args.limit === 'number' ? Math.min(1000, Math.max(1, Math.floor(args.limit))) : 50;
+      const session = args.session === 'current' ? ctx.session : typeof args.session === 'string' ? args.session : undefined;
+      const events = await src.read({
+        limit,
+        ...(typeof args.since === 'string' ? { since: args.since } : {}),
+        ...(typeof args.tool === 'string' ? { tool: args.tool } : {}),
+        ...(session ? { session } : {}),
+        // Only an admin reads what other users did.
+        ...(ctx.caller.role === 'admin' ? {} : { user: ctx.caller.user }),
+      });
+      return {
+        content: [{ type: 'text', text: [`${events.length} event(s) from ${src.name}:`, ...events.map(line)].join('\n') }],
+        structuredContent: { source: src.name, events: events as unknown as Record<string, unknown>[] },
+      };
+    },
+  };
+}

@@ -1,0 +1,119 @@
+/**
+ * The audit trail through the bundled hub: every call and approval change is journaled
+ * before the answer, nothing secret reaches it, a Loki outage loses nothing, and a hub killed
+ * with SIGKILL keeps every call it answered.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { connectClient, startFakeLoki, startHubProcess } from '@homelab-mcp/testkit';
+
+const TOKEN = 'audit-admin-token-0123456789abcdef';
+const VIEWER = 'audit-viewer-token-0123456789abcd';
+
+function journal(dataDir: string): Array<Record<string, any>> {
+  const dir = join(dataDir, 'audit');
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.jsonl'))
+    .sort()
+    .flatMap((f) =>
+      readFileSync(join(dir, f), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .flatMap((l) => {
+          try {
+            return [JSON.parse(l)];
+          } catch {
+            return []; // a torn last line
+          }
+        }),
+    );
+}
+
+describe('audit journal', () => {
+  it('records pending, allowed, denied calls and approval changes, without secrets, readable with get_audit_log', async () => {
+    await using hub = await startHubProcess({ config: { auth: { tokens: [{ user: 'ann', role: 'admin', token: TOKEN }, { user: 'vee', role: 'viewer', token: VIEWER }] } } });
+    await using client = await connectClient(hub.url, TOKEN, 'legacy');
+    const secretArgs = { node: 'local', cmd: 'curl -u admin:s3cr3t-pass http://127.0.0.1:1/ ; echo PASSWORD=hunter2', env: { API_TOKEN: 'tok-abcdefghijklmnop' } };
+    await client.callTool({ name: 'run_command', arguments: secretArgs }); // pending
+    await client.callTool({ name: 'approve_writes', arguments: {} });
+    await client.callTool({ name: 'run_command', arguments: secretArgs }); // allowed
+    await using viewer = await connectClient(hub.url, VIEWER, 'modern');
+    await viewer.callTool({ name: 'approve_writes', arguments: {} }); // refused
+
+    const events = journal(join(hub.dir, 'data'));
+    const calls = events.filter((e) => e.kind === 'tool_call' && e.tool === 'run_command');
+    expect(calls.map((e) => `${e.decision}/${e.outcome}`)).toEqual(['pending/pending', 'allowed/succeeded']);
+    expect(calls[0]).toMatchObject({ user: 'ann', role: 'admin', class: 'write' });
+    const approvals = events.filter((e) => e.kind === 'approval');
+    expect(approvals.map((e) => `${e.user}:${e.detail.change}`)).toEqual(['ann:approved', 'vee:refused']);
+
+    const text = readdirSync(join(hub.dir, 'data', 'audit')).map((f) => readFileSync(join(hub.dir, 'data', 'audit', f), 'utf8')).join('');
+    for (const secret of ['s3cr3t-pass', 'hunter2', 'tok-abcdefghijklmnop', TOKEN, VIEWER]) {
+      expect(text).not.toContain(secret);
+      expect(hub.output()).not.toContain(secret);
+    }
+
+    const log = (await client.callTool({ name: 'get_audit_log', arguments: { tool: 'run_command' } })) as any;
+    expect(log.structuredContent.events.map((e: any) => e.decision)).toEqual(['allowed', 'pending']); // newest first
+    // A viewer sees only its own events.
+    const own = (await viewer.callTool({ name: 'get_audit_log', arguments: {} })) as any;
+    expect(own.structuredContent.events.every((e: any) => e.user === 'vee')).toBe(true);
+  });
+
+  it('keeps every answered call when the hub is killed with SIGKILL mid-traffic', async () => {
+    const hub = await startHubProcess({ config: { auth: { tokens: [{ user: 'ann', role: 'admin', token: TOKEN }], rateLimit: { perMinute: 600_000, burst: 100_000 } }, local: { enabled: false } } });
+    const dataDir = join(hub.dir, 'data');
+    const answered: number[] = [];
+    let events: Array<Record<string, any>> = [];
+    try {
+      await using client = await connectClient(hub.url, TOKEN, 'modern');
+      let i = 0;
+      const workers = Array.from({ length: 4 }, async () => {
+        for (;;) {
+          const n = i++;
+          try {
+            await client.callTool({ name: 'get_audit_log', arguments: { limit: 1, tool: `marker-${n}` } });
+            answered.push(n);
+          } catch {
+            return;
+          }
+        }
+      });
+      await new Promise((r) => setTimeout(r, 1500));
+      const exited = new Promise((r) => hub.child.once('exit', r));
+      hub.child.kill('SIGKILL');
+      await exited;
+      await Promise.all(workers);
+      events = journal(dataDir); // before stop(), which removes the temp dir
+    } finally {
+      await hub.stop().catch(() => undefined);
+    }
+    expect(answered.length).toBeGreaterThan(20);
+    const journaled = new Set(events.map((e) => e.args?.tool));
+    const missing = answered.filter((n) => !journaled.has(`marker-${n}`));
+    expect(missing).toEqual([]);
+  });
+});
+
+describe('shipping to Loki', () => {
+  it('delays shipping while Loki is down and loses nothing: all 500 events arrive once', async () => {
+    await using loki = await startFakeLoki({ failing: true });
+    await using hub = await startHubProcess({
+      config: { auth: { tokens: [{ user: 'ann', role: 'admin', token: TOKEN }], rateLimit: { perMinute: 60_000, burst: 1000 } }, local: { enabled: false }, audit: { loki: { url: loki.url, labels: { site: 'test' } } } },
+    });
+    await using client = await connectClient(hub.url, TOKEN, 'modern');
+    for (let n = 0; n < 500; n++) await client.callTool({ name: 'list_nodes', arguments: {} });
+    expect(loki.received().length).toBe(0);
+    loki.setFailing(false);
+    const ids = () => loki.received().map((e) => JSON.parse(e.line).id as string);
+    await expect.poll(() => new Set(ids()).size, { timeout: 30_000, interval: 250 }).toBe(500);
+    expect(ids().length).toBe(500); // none twice
+    expect(loki.received()[0]!.stream).toMatchObject({ job: 'mcp-audit', site: 'test' });
+    expect(loki.unhandled()).toEqual([]);
+    // get_audit_log reads Loki when it is configured.
+    const r = (await client.callTool({ name: 'get_audit_log', arguments: { limit: 5 } })) as any;
+    expect(r.structuredContent.source).toBe('Loki');
+    expect(r.structuredContent.events.length).toBe(5);
+  });
+});
