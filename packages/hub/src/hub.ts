@@ -17,10 +17,10 @@ import { createAuthenticator, type TokenEntry } from './policy/auth.ts';
 import { createGate } from './policy/gate.ts';
 import { createRateLimiter } from './policy/rate-limit.ts';
 import { sessionTools } from './tools/session/session-tools.ts';
-import { auditLogTool } from './tools/session/audit-log.ts';
+import { auditLogTool, type AuditLogSource } from './tools/session/audit-log.ts';
 import { createJournal } from './audit/journal.ts';
 import { auditLogQL, createLokiShipper, queryLoki } from './audit/loki-shipper.ts';
-import { createAuditEvent } from '@homelab-mcp/core/audit-event';
+import { createAuditEvent, safeUrl } from '@homelab-mcp/core/audit-event';
 import { join } from 'node:path';
 import { createHubServer, type CallObserver, type HubServerInfo } from './server/mcp-server.ts';
 import { listNodesTool } from './tools/network/list-nodes.ts';
@@ -134,14 +134,15 @@ export async function createHub(opts: HubOptions) {
       );
     },
   };
-  const auditSource = () =>
+  type AuditQuery = Parameters<AuditLogSource['read']>[0];
+  const auditSource = (): AuditLogSource =>
     loki
       ? {
           name: 'Loki',
-          read: async (q: { limit: number; since?: string; tool?: string; session?: string; user?: string }) =>
-            queryLoki({ url: loki.url, logql: auditLogQL({ ...(q.tool ? { tool: q.tool } : {}), ...(q.session ? { session: q.session } : {}), ...(q.user ? { user: q.user } : {}), labels: loki.labels }), limit: q.limit, ...(q.since ? { start: q.since } : { start: new Date(Date.now() - 7 * 86_400_000) }), ...(loki.tenant ? { tenant: loki.tenant } : {}), ...(loki.headers ? { headers: loki.headers } : {}) }),
+          read: async (q: AuditQuery) =>
+            queryLoki({ url: loki.url, logql: auditLogQL({ ...(q.tool ? { tool: q.tool } : {}), ...(q.session ? { session: q.session } : {}), ...(q.user ? { user: q.user } : {}), ...(q.kind ? { kind: q.kind } : {}), labels: loki.labels }), limit: q.limit, ...(q.since ? { start: q.since } : { start: new Date(Date.now() - 7 * 86_400_000) }), ...(loki.tenant ? { tenant: loki.tenant } : {}), ...(loki.headers ? { headers: loki.headers } : {}) }),
         }
-      : { name: 'the local journal', read: (q: { limit: number; since?: string; tool?: string; session?: string; user?: string }) => journal.read(q) };
+      : { name: 'the local journal', read: (q: AuditQuery) => journal.read(q) };
   const hubTools = [
     listNodesTool(() => nodes, () => natives),
     ...sessionTools({
@@ -223,7 +224,25 @@ export async function createHub(opts: HubOptions) {
       keep.set(spec.name + '\u0000' + spec.kind, existing);
       return existing.upstream;
     }
-    const upstream = createUpstream(spec, { callTimeoutMs: config.limits.callTimeoutMs, clientInfo, log });
+    const upstream = createUpstream(spec, {
+      callTimeoutMs: config.limits.callTimeoutMs,
+      clientInfo,
+      log,
+      // Every outbound HTTP request is an audit event (written in the background: it is not
+      // an answer to a client). The URL loses credentials and query; the shipper's own
+      // pushes to Loki are not audited, or each push would make more to push.
+      onHttpRequest: (r) =>
+        void journal
+          .append(
+            createAuditEvent({
+              kind: 'http_request',
+              user: 'hub',
+              detail: { upstream: r.upstream, method: r.method, url: safeUrl(r.url), ...(r.status !== undefined ? { status: r.status } : {}), ...(r.error ? { error: r.error } : {}) },
+              durationMs: Math.round(r.durationMs * 10) / 10,
+            }),
+          )
+          .catch((err: unknown) => log.warn({ err: String(err) }, 'audit: could not record an outbound request')),
+    });
     const offChange = upstream.onChange((what: string) => {
       if (what === 'state') {
         const s = upstream.state();

@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { connectClient, startFakeLoki, startHubProcess } from '@homelab-mcp/testkit';
+import { connectClient, startEdgeProcess, startFakeLoki, startHubProcess } from '@homelab-mcp/testkit';
 
 const TOKEN = 'audit-admin-token-0123456789abcdef';
 const VIEWER = 'audit-viewer-token-0123456789abcd';
@@ -32,7 +32,10 @@ function journal(dataDir: string): Array<Record<string, any>> {
 
 describe('audit journal', () => {
   it('records pending, allowed, denied calls and approval changes, without secrets, readable with get_audit_log', async () => {
-    await using hub = await startHubProcess({ config: { auth: { tokens: [{ user: 'ann', role: 'admin', token: TOKEN }, { user: 'vee', role: 'viewer', token: VIEWER }] } } });
+    await using edge = await startEdgeProcess();
+    await using hub = await startHubProcess({
+      config: { auth: { tokens: [{ user: 'ann', role: 'admin', token: TOKEN }, { user: 'vee', role: 'viewer', token: VIEWER }] }, nodes: [{ name: 'pi', url: edge.url, token: edge.token }] },
+    });
     await using client = await connectClient(hub.url, TOKEN, 'legacy');
     const secretArgs = { node: 'local', cmd: 'curl -u admin:s3cr3t-pass http://127.0.0.1:1/ ; echo PASSWORD=hunter2', env: { API_TOKEN: 'tok-abcdefghijklmnop' } };
     await client.callTool({ name: 'run_command', arguments: secretArgs }); // pending
@@ -41,7 +44,12 @@ describe('audit journal', () => {
     await using viewer = await connectClient(hub.url, VIEWER, 'modern');
     await viewer.callTool({ name: 'approve_writes', arguments: {} }); // refused
 
+    await client.callTool({ name: 'get_status', arguments: { node: 'pi' } });
     const events = journal(join(hub.dir, 'data'));
+    // The hub's outbound requests are audited too, without the edge's token.
+    const http = events.filter((e) => e.kind === 'http_request' && e.detail.upstream === 'pi');
+    expect(http.length).toBeGreaterThan(0);
+    expect(http.at(-1)!.detail).toMatchObject({ method: 'POST', url: edge.url, status: 200 });
     const calls = events.filter((e) => e.kind === 'tool_call' && e.tool === 'run_command');
     expect(calls.map((e) => `${e.decision}/${e.outcome}`)).toEqual(['pending/pending', 'allowed/succeeded']);
     expect(calls[0]).toMatchObject({ user: 'ann', role: 'admin', class: 'write' });
@@ -49,7 +57,7 @@ describe('audit journal', () => {
     expect(approvals.map((e) => `${e.user}:${e.detail.change}`)).toEqual(['ann:approved', 'vee:refused']);
 
     const text = readdirSync(join(hub.dir, 'data', 'audit')).map((f) => readFileSync(join(hub.dir, 'data', 'audit', f), 'utf8')).join('');
-    for (const secret of ['s3cr3t-pass', 'hunter2', 'tok-abcdefghijklmnop', TOKEN, VIEWER]) {
+    for (const secret of ['s3cr3t-pass', 'hunter2', 'tok-abcdefghijklmnop', TOKEN, VIEWER, edge.token!]) {
       expect(text).not.toContain(secret);
       expect(hub.output()).not.toContain(secret);
     }

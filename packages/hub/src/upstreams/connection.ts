@@ -71,6 +71,8 @@ export interface ConnectionHooks {
   onStderr?(line: string): void;
   /** A log message the upstream sent (`notifications/message`). */
   onLog?(message: UpstreamLogMessage): void;
+  /** Each HTTP request made to the upstream, for the audit trail. */
+  onHttp?(request: { method: string; url: string; status?: number; error?: string; durationMs: number }): void;
 }
 
 export interface OpenOptions {
@@ -200,13 +202,30 @@ export async function openConnection(spec: UpstreamSpec, opts: OpenOptions): Pro
   return conn;
 }
 
+/** fetch, reporting each request (method, URL, status or error, time to the response head). */
+function observedFetch(hooks: ConnectionHooks): typeof fetch {
+  return async (input, init) => {
+    const started = performance.now();
+    const method = init?.method ?? (input instanceof Request ? input.method : 'GET');
+    const url = input instanceof Request ? input.url : String(input);
+    try {
+      const res = await fetch(input, init);
+      hooks.onHttp?.({ method, url, status: res.status, durationMs: performance.now() - started });
+      return res;
+    } catch (err) {
+      hooks.onHttp?.({ method, url, error: err instanceof Error ? err.message : String(err), durationMs: performance.now() - started });
+      throw err;
+    }
+  };
+}
+
 function buildTransport(spec: UpstreamSpec, hooks: ConnectionHooks): Transport {
   switch (spec.kind) {
     case 'edge':
     case 'http':
-      return new StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers: requestHeaders(spec) } });
+      return new StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers: requestHeaders(spec) }, ...(hooks.onHttp ? { fetch: observedFetch(hooks) } : {}) });
     case 'sse':
-      return new SSEClientTransport(new URL(spec.url), { requestInit: { headers: requestHeaders(spec) } });
+      return new SSEClientTransport(new URL(spec.url), { requestInit: { headers: requestHeaders(spec) }, ...(hooks.onHttp ? { fetch: observedFetch(hooks) } : {}) });
     case 'stdio': {
       const t = new StdioClientTransport({
         command: spec.command,

@@ -111,6 +111,8 @@ export interface UpstreamOptions {
   clientInfo?: { name: string; version: string };
   /** Cap of each cached list; default 5,000. Longer lists are cut, with a warning. */
   maxListItems?: number;
+  /** Each HTTP request made to the upstream (the audit trail records them). */
+  onHttpRequest?: (request: { upstream: string; method: string; url: string; status?: number; error?: string; durationMs: number }) => void;
 }
 
 export const UPSTREAM_DEFAULTS = {
@@ -471,6 +473,9 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
       },
       onListChanged(kind) {
         if (live()) refresh(kind);
+      },
+      onHttp(request) {
+        options.onHttpRequest?.({ upstream: name, ...request });
       },
       onLog(message) {
         if (!live()) return;

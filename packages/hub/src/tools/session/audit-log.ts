@@ -3,7 +3,7 @@ import type { AuditEvent } from '@homelab-mcp/core/audit-event';
 import type { CatalogTool } from '../../catalog/types.ts';
 
 export interface AuditLogSource {
-  read(q: { limit: number; since?: string; tool?: string; session?: string; user?: string }): Promise<AuditEvent[]>;
+  read(q: { limit: number; since?: string; tool?: string; session?: string; user?: string; kind?: 'tool_call' | 'approval' | 'http_request' }): Promise<AuditEvent[]>;
   /** Where the answer came from, for the reader. */
   name: string;
 }
@@ -19,7 +19,7 @@ export function auditLogTool(source: () => AuditLogSource): CatalogTool {
     def: {
       name: 'get_audit_log',
       title: 'Audit log',
-      description: 'Recent audit events (tool calls with their decision and outcome, approval changes), newest first. Viewers and operators see their own; admins see everyone’s.',
+      description: 'Recent audit events, newest first: tool calls with their decision and outcome (default), approval changes, or the hub’s outbound HTTP requests. Viewers and operators see their own; admins see everyone’s.',
       inputSchema: {
         type: 'object',
         properties: {
@@ -27,6 +27,7 @@ export function auditLogTool(source: () => AuditLogSource): CatalogTool {
           since: { type: 'string', description: 'Only events at or after this ISO time.' },
           tool: { type: 'string', description: 'Only calls of this tool.' },
           session: { type: 'string', description: 'Only this session ("current" for this one).' },
+          kind: { type: 'string', enum: ['tool_call', 'approval', 'http_request'], description: 'Which events (default tool_call; http_request lists the hub’s outbound requests).' },
         },
         additionalProperties: false,
       },
@@ -43,6 +44,7 @@ export function auditLogTool(source: () => AuditLogSource): CatalogTool {
         ...(typeof args.since === 'string' ? { since: args.since } : {}),
         ...(typeof args.tool === 'string' ? { tool: args.tool } : {}),
         ...(session ? { session } : {}),
+        kind: args.kind === 'approval' || args.kind === 'http_request' ? args.kind : 'tool_call',
         // Only an admin reads what other users did.
         ...(ctx.caller.role === 'admin' ? {} : { user: ctx.caller.user }),
       });

@@ -1,0 +1,157 @@
+/**
+ * Smoke test of the hub bench: `run.mjs --quick` must finish, measure every row and write
+ * plausible numbers. The speed and memory targets are the bench's verdict, printed with ✔/✘;
+ * they are deliberately not asserted here (they depend on the machine and its load).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const RUN = join(dirname(fileURLToPath(import.meta.url)), 'run.mjs');
+const TIMEOUT_MS = 180_000;
+
+const TOOLS = ['run_command', 'get_status'];
+const LATENCY_ROWS = TOOLS.flatMap((t) => [
+  `${t}-direct-c1`,
+  `${t}-hub-c1`,
+  `${t}-mcp-proxy-c1`,
+  `${t}-forwarder-c1`,
+  ...[8, 32].flatMap((c) => [`${t}-direct-c${c}`, `${t}-hub-c${c}`, `${t}-mcp-proxy-c${c}`]),
+]);
+const CALL_ROWS = [...LATENCY_ROWS, 'fanout-hub-all', 'fanout-hub-one', 'fanout-direct', 'tools-list-hub', 'tools-list-upstream'];
+const ALL_ROWS = [...CALL_ROWS, 'hub-memory'];
+
+interface Row {
+  key: string;
+  id: string;
+  ok: boolean;
+  error?: string;
+  path?: string;
+  tool?: string;
+  concurrency?: number;
+  n?: number;
+  p50?: number;
+  p99?: number;
+  callsPerS?: number;
+  addedP50Ms?: number;
+  proxyCpuMsPerCall?: number;
+  edgeCpuMsPerCall?: number;
+  rssMB?: number;
+  responseBytes?: number;
+  tools?: number;
+  rssIdleMB?: number;
+  rssAfterMB?: number;
+  peakRssMB?: number;
+  emptyHubRssMB?: number;
+}
+interface Report {
+  meta: { calls: Record<string, number>; fanoutCalls: number; listCalls: number; edges: number; upstreams: number; toolsPerUpstream: number };
+  rows: Row[];
+  targets: { id: string; pass: boolean }[];
+}
+
+/** Runs the bench; resolves its exit code and output, stopping it (by PID) past the deadline. */
+function runBench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const cp = spawn(process.execPath, [RUN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    cp.stdout.on('data', (c: Buffer) => (stdout += c));
+    cp.stderr.on('data', (c: Buffer) => (stderr += c));
+    // SIGTERM lets the bench stop its hubs, edges and peers before it exits.
+    const timer = setTimeout(() => cp.kill('SIGTERM'), TIMEOUT_MS - 10_000);
+    cp.on('error', reject);
+    cp.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'hub-bench-test-'));
+const jsonFile = join(dir, 'bench.json');
+let result: { code: number | null; stdout: string; stderr: string };
+let report: Report;
+
+beforeAll(async () => {
+  result = await runBench(['--quick', '--json', jsonFile]);
+  if (result.code === 0) report = JSON.parse(readFileSync(jsonFile, 'utf8')) as Report;
+}, TIMEOUT_MS);
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const row = (id: string): Row => {
+  const r = report.rows.find((x) => x.id === id);
+  if (!r) throw new Error(`row ${id} is missing`);
+  return r;
+};
+
+const expectLatency = (r: Row, n: number) => {
+  expect(r.n).toBe(n);
+  expect(r.p50).toBeGreaterThan(0);
+  expect(r.p99).toBeGreaterThanOrEqual(r.p50!);
+  expect(r.p99).toBeLessThan(60_000);
+  expect(r.callsPerS).toBeGreaterThan(0);
+};
+
+describe('bench/hub/run.mjs --quick', () => {
+  it('exits 0 and prints the table and the targets on stdout', () => {
+    expect(result.code, result.stderr.slice(-3000)).toBe(0);
+    expect(result.stdout).toMatch(/^\| row \| what \|/);
+    for (const key of ['1a', '1j', '2a', '2j', '3a', '3b', '3c', '4a', '4b', '5']) expect(result.stdout).toMatch(new RegExp(`^\\| ${key} \\|`, 'm'));
+    expect(result.stdout).toMatch(/^[✔✘] the hub adds less latency than mcp-proxy/m);
+    expect(result.stdout).toMatch(/^[✔✘] tools\/list of 2000 upstream tools under 20 ms/m);
+  });
+
+  it('has every row, each measured', () => {
+    expect(report.rows.map((r) => r.id).sort()).toEqual([...ALL_ROWS].sort());
+    for (const r of report.rows) expect(r, `${r.id}: ${r.error}`).toMatchObject({ ok: true });
+  });
+
+  it.each(LATENCY_ROWS)('%s: latency, throughput and CPU are plausible', (id) => {
+    const r = row(id);
+    expectLatency(r, report.meta.calls[String(r.concurrency)]!);
+    expect(r.edgeCpuMsPerCall).toBeGreaterThanOrEqual(0);
+    if (r.path === 'direct') expect(r.addedP50Ms).toBeUndefined();
+    else {
+      expect(typeof r.addedP50Ms).toBe('number');
+      expect(r.proxyCpuMsPerCall).toBeGreaterThanOrEqual(0);
+    }
+    if (r.path === 'hub' || r.path === 'mcp-proxy') {
+      expect(r.rssMB).toBeGreaterThan(10);
+      expect(r.rssMB).toBeLessThan(4096);
+    }
+  });
+
+  it('fan-out: node "all" over every edge, one node, and the same calls without the hub', () => {
+    for (const id of ['fanout-hub-all', 'fanout-hub-one', 'fanout-direct']) expectLatency(row(id), report.meta.fanoutCalls);
+    expect(report.meta.edges).toBe(50);
+    // Fifty commands cannot take less time than one.
+    expect(row('fanout-hub-all').p50).toBeGreaterThan(row('fanout-hub-one').p50! / 2);
+    expect(row('fanout-hub-all').proxyCpuMsPerCall).toBeGreaterThan(0);
+  });
+
+  it('tools/list of 100 upstreams x 20 tools, and the hub memory with them', () => {
+    expect(report.meta.upstreams * report.meta.toolsPerUpstream).toBe(2000);
+    expectLatency(row('tools-list-hub'), report.meta.listCalls);
+    expectLatency(row('tools-list-upstream'), report.meta.listCalls);
+    expect(row('tools-list-hub').tools).toBeGreaterThan(2000); // the upstreams' 2,000 and the hub's own
+    // 2,000 tool definitions are far bigger than the 20 of one upstream.
+    expect(row('tools-list-hub').responseBytes).toBeGreaterThan(50 * row('tools-list-upstream').responseBytes!);
+    const m = row('hub-memory');
+    for (const v of [m.rssIdleMB, m.rssAfterMB]) {
+      expect(v).toBeGreaterThan(10);
+      expect(v).toBeLessThanOrEqual(m.peakRssMB!);
+    }
+    expect(m.emptyHubRssMB).toBeGreaterThan(10);
+    expect(m.emptyHubRssMB).toBeLessThan(4096);
+  });
+
+  it('evaluates every target', () => {
+    expect(report.targets.map((t) => t.id)).toEqual(['hub-vs-mcp-proxy', 'hub-added-p50', 'fanout', 'tools-list', 'hub-rss']);
+    for (const t of report.targets) expect(typeof t.pass).toBe('boolean');
+  });
+});
