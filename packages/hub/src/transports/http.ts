@@ -60,6 +60,25 @@ function hostOnly(host: string): string {
   return (i >= 0 && !host.slice(0, i).includes(':') ? host.slice(0, i) : host).toLowerCase();
 }
 
+/** The body as text, or undefined when it is longer than `limit` bytes (read no further). */
+async function readLimited(req: Request, limit: number): Promise<string | undefined> {
+  if (!req.body) return '';
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 interface Session {
   transport: WebStandardStreamableHTTPServerTransport;
   server: Server;
@@ -103,7 +122,7 @@ export function createHttpApp(opts: HttpAppOptions) {
   }, Math.min(idleMs, 60_000));
   sweep.unref();
 
-  async function legacy(c: Context, caller: Authenticated): Promise<Response> {
+  async function legacy(c: Context, caller: Authenticated, parsedBody: unknown): Promise<Response> {
     const req = c.req.raw;
     const sid = req.headers.get('mcp-session-id');
     if (sid) {
@@ -113,7 +132,7 @@ export function createHttpApp(opts: HttpAppOptions) {
         return c.json({ jsonrpc: '2.0', id: null, error: { code: -32001, message: 'Session not found: initialize a new session' } }, 404);
       }
       s.lastSeen = Date.now();
-      return s.transport.handleRequest(req);
+      return s.transport.handleRequest(req, parsedBody === undefined ? undefined : { parsedBody });
     }
     if (req.method !== 'POST') return c.json({ jsonrpc: '2.0', id: null, error: { code: -32000, message: 'Bad Request: Mcp-Session-Id header is required' } }, 400);
     const server = observed(caller);
@@ -135,7 +154,7 @@ export function createHttpApp(opts: HttpAppOptions) {
       }
     };
     await server.connect(transport);
-    return transport.handleRequest(req);
+    return transport.handleRequest(req, parsedBody === undefined ? undefined : { parsedBody });
   }
 
   const app = new Hono();
@@ -238,10 +257,22 @@ export function createHttpApp(opts: HttpAppOptions) {
     const caller = admit(c);
     if (caller instanceof Response) return caller;
     const req = c.req.raw;
-    if (req.method !== 'POST' || req.headers.has('mcp-session-id') || (await isLegacyRequest(req, undefined, { maxRequestBodySize: opts.maxBodyBytes }))) {
-      return legacy(c, caller);
+    // The body is read and parsed once, here, and handed to the SDK: classifying the era and
+    // serving the request would otherwise each read and parse it again.
+    let parsedBody: unknown;
+    if (req.method === 'POST') {
+      const text = await readLimited(req, opts.maxBodyBytes);
+      if (text === undefined) return c.json({ jsonrpc: '2.0', id: null, error: { code: -32600, message: `Request body too large: limit is ${opts.maxBodyBytes} bytes` } }, 413);
+      try {
+        parsedBody = JSON.parse(text);
+      } catch {
+        return c.json({ jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error: the body is not valid JSON' } }, 400);
+      }
     }
-    return modern.fetch(req, { authInfo: { token: '', clientId: caller.user, scopes: [], extra: { caller } } });
+    if (req.method !== 'POST' || req.headers.has('mcp-session-id') || (await isLegacyRequest(req, parsedBody, { maxRequestBodySize: opts.maxBodyBytes }))) {
+      return legacy(c, caller, parsedBody);
+    }
+    return modern.fetch(req, { parsedBody, authInfo: { token: '', clientId: caller.user, scopes: [], extra: { caller } } });
   });
 
   return {
