@@ -6,12 +6,13 @@
  * await using edge = await startEdgeProcess();
  * const client = await connectClient(edge.url, edge.token, 'modern');
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { spawnListening } from './listening-process.ts';
 
 export const EDGE_BUNDLE = fileURLToPath(new URL('../../edge/dist/homelab-edge.mjs', import.meta.url));
 
@@ -65,39 +66,13 @@ export async function startEdgeProcess(opts: StartEdgeOptions = {}): Promise<Edg
     args.push('--token-file', tokenFile);
   }
   args.push(...(opts.args ?? []));
-  const child = spawn(opts.node ?? process.execPath, args, {
+  const proc = await spawnListening('edge', opts.node ?? process.execPath, args, {
     env: { ...process.env, HOMELAB_EDGE_TOKEN: '', ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    timeoutMs: opts.timeoutMs ?? 10_000,
   });
-  let stderr = '';
-  let exited = false;
-  const exitPromise = new Promise<void>((resolve) => child.once('exit', () => {
-    exited = true;
-    resolve();
-  }));
-  child.stdout!.resume();
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`edge did not start within ${opts.timeoutMs ?? 10_000} ms:\n${stderr}`)), opts.timeoutMs ?? 10_000);
-    child.stderr!.on('data', (b: Buffer) => {
-      stderr += b.toString();
-      const m = /"listen":"[^"]*:(\d+)"/.exec(stderr);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    });
-    child.once('exit', (code, sig) => {
-      clearTimeout(timer);
-      reject(new Error(`edge exited (${code ?? sig}) before listening:\n${stderr}`));
-    });
-  });
+  const { child, port } = proc;
   const stop = async () => {
-    if (!exited) {
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exitPromise;
-      clearTimeout(t);
-    }
+    await proc.stop();
     rmSync(dir, { recursive: true, force: true });
   };
   return {
@@ -106,7 +81,7 @@ export async function startEdgeProcess(opts: StartEdgeOptions = {}): Promise<Edg
     port,
     token,
     child,
-    logs: () => stderr,
+    logs: () => proc.output(),
     stop,
     [Symbol.asyncDispose]: stop,
   };

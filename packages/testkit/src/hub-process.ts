@@ -5,11 +5,12 @@
  * @example
  * await using hub = await startHubProcess({ config: { nodes: [...] , auth: {...} } });
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { spawnListening } from './listening-process.ts';
 
 export const HUB_BUNDLE = fileURLToPath(new URL('../../hub/dist/homelab-hub.mjs', import.meta.url));
 
@@ -44,35 +45,11 @@ export async function startHubProcess(opts: StartHubOptions = {}): Promise<HubPr
     args.push('--config', file);
   }
   args.push(...(opts.args ?? []));
-  const child = spawn(process.execPath, args, { cwd: dir, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let exited = false;
-  const exitPromise = new Promise<void>((resolve) => child.once('exit', () => ((exited = true), resolve())));
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`hub did not start within ${opts.timeoutMs ?? 20_000} ms:\n${out}`)), opts.timeoutMs ?? 20_000);
-    const onData = (b: Buffer) => {
-      out += b.toString();
-      const m = /"listen":"[^"]*:(\d+)"/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code, sig) => {
-      clearTimeout(timer);
-      reject(new Error(`hub exited (${code ?? sig}) before listening:\n${out}`));
-    });
-  });
+  const proc = await spawnListening('hub', process.execPath, args, { cwd: dir, env: { ...process.env, ...opts.env }, timeoutMs: opts.timeoutMs ?? 20_000 });
+  const { child, port } = proc;
   const stop = async () => {
-    if (!exited) {
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exitPromise;
-      clearTimeout(t);
-    }
+    await proc.stop();
     if (!opts.cwd) rmSync(dir, { recursive: true, force: true });
   };
-  return { url: `http://127.0.0.1:${port}/mcp`, base: `http://127.0.0.1:${port}`, port, dir, child, output: () => out, stop, [Symbol.asyncDispose]: stop };
+  return { url: `http://127.0.0.1:${port}/mcp`, base: `http://127.0.0.1:${port}`, port, dir, child, output: () => proc.output(), stop, [Symbol.asyncDispose]: stop };
 }
