@@ -25,7 +25,8 @@ export function classify(tool: Tool, overrides: Array<[string, ToolClass]> = [])
 
 /** Makes the class visible to clients: annotations that match it and a note in the description. */
 export function markClass(def: Tool, cls: ToolClass): Tool {
-  const note = cls === 'read' ? '[read-only]' : '[write: changes something; goes through the approval gate]';
+  // Short: it is repeated in every description of a list that can hold thousands of tools.
+  const note = cls === 'read' ? '[read]' : '[write: needs approval]';
   return {
     ...def,
     description: `${note} ${def.description ?? ''}`.trim(),
