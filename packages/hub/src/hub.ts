@@ -41,6 +41,11 @@ export interface HubOptions {
   config: HubConfig;
   /** Where the journal (and the shipper's cursor) live: DATA/audit. */
   dataDir: string;
+  /**
+   * false only to measure what the audit trail costs (bench/hub): nothing is journaled. Set by
+   * main.ts from HOMELAB_HUB_UNSAFE_NO_AUDIT=1, with a warning; never from the config file.
+   */
+  audit?: boolean;
   /** Tokens to accept; from the config, or the generated one of the embedded default. */
   tokens: TokenEntry[];
   log: HubLogger;
@@ -102,6 +107,7 @@ export async function createHub(opts: HubOptions) {
   const gate = createGate({ modeFor: (caller) => config.approval.users[caller.user] ?? config.approval.mode });
   // The journal is written before a client gets its answer: an answered call is never lost.
   const journal = await createJournal({ dir: opts.dataDir, fsync: config.audit.fsync, maxFileBytes: config.audit.maxFileBytes, maxFiles: config.audit.maxFiles, log });
+  const record = opts.audit === false ? async () => {} : (event: Parameters<typeof journal.append>[0]) => journal.append(event);
   const loki = config.audit.loki;
   const shipper = loki
     ? createLokiShipper({ journal, url: loki.url, labels: loki.labels, ...(loki.tenant ? { tenant: loki.tenant } : {}), ...(loki.headers ? { headers: loki.headers } : {}), cursorFile: join(journal.dir, 'loki-cursor.json'), log })
@@ -115,7 +121,7 @@ export async function createHub(opts: HubOptions) {
       const k = countKey(e.caller.user, e.session);
       if (!callCounts.has(k) && callCounts.size >= 10_000) callCounts.delete(callCounts.keys().next().value!);
       callCounts.set(k, (callCounts.get(k) ?? 0) + 1);
-      await journal.append(
+      await record(
         createAuditEvent({
           kind: 'tool_call',
           user: e.caller.user,
@@ -149,7 +155,7 @@ export async function createHub(opts: HubOptions) {
       gate,
       callsIn: (caller, session) => callCounts.get(countKey(caller.user, session)) ?? 0,
       onApproval: (e) =>
-        journal.append(createAuditEvent({ kind: 'approval', user: e.caller.user, role: e.caller.role, session: e.session, detail: { change: e.change, mode: gate.mode(e.caller), ...(e.reason ? { reason: e.reason } : {}) } })),
+        record(createAuditEvent({ kind: 'approval', user: e.caller.user, role: e.caller.role, session: e.session, detail: { change: e.change, mode: gate.mode(e.caller), ...(e.reason ? { reason: e.reason } : {}) } })),
     }),
     auditLogTool(auditSource),
   ];
@@ -232,8 +238,7 @@ export async function createHub(opts: HubOptions) {
       // an answer to a client). The URL loses credentials and query; the shipper's own
       // pushes to Loki are not audited, or each push would make more to push.
       onHttpRequest: (r) =>
-        void journal
-          .append(
+        void record(
             createAuditEvent({
               kind: 'http_request',
               user: 'hub',

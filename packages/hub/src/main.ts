@@ -134,7 +134,10 @@ async function main(): Promise<void> {
   const host = m[1]!.replace(/^\[|\]$/g, '');
   const port = Number(m[2]);
 
-  const hub = await createHub({ config, dataDir, tokens, log });
+  // Only for measuring what the audit trail costs (bench/hub); never a config setting.
+  const audit = process.env.HOMELAB_HUB_UNSAFE_NO_AUDIT !== '1';
+  if (!audit) log.warn({}, 'HOMELAB_HUB_UNSAFE_NO_AUDIT=1: the audit trail is OFF; calls are not recorded (benchmarks only)');
+  const hub = await createHub({ config, dataDir, tokens, log, audit });
   const server = serve({ fetch: hub.app.fetch, hostname: host, port }, (addr) => {
     const shownHost = host.includes(':') ? `[${host}]` : host;
     const url = `http://${shownHost}:${addr.port}/mcp`;
