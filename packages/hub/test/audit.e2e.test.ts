@@ -104,6 +104,16 @@ describe('audit journal', () => {
   });
 });
 
+describe('the benchmark-only switch', () => {
+  it('HOMELAB_HUB_UNSAFE_NO_AUDIT=1 records nothing and says so loudly', async () => {
+    await using hub = await startHubProcess({ config: { auth: { tokens: [{ user: 'ann', role: 'admin', token: TOKEN }] }, local: { enabled: false } }, env: { HOMELAB_HUB_UNSAFE_NO_AUDIT: '1' } });
+    await using client = await connectClient(hub.url, TOKEN, 'modern');
+    await client.callTool({ name: 'list_nodes', arguments: {} });
+    expect(journal(join(hub.dir, 'data')).filter((e) => e.kind === 'tool_call')).toEqual([]);
+    expect(hub.output()).toContain('the audit trail is OFF');
+  });
+});
+
 describe('shipping to Loki', () => {
   it('delays shipping while Loki is down and loses nothing: all 500 events arrive once', async () => {
     await using loki = await startFakeLoki({ failing: true });
