@@ -3,15 +3,12 @@
  * write plausible numbers. The speed and memory targets are the bench's verdict, printed with
  * ✔/✘; they are deliberately not asserted here (they depend on the machine and its load).
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { findRow, runQuickBench, TIMEOUT_MS, type BenchResult } from '../bench-test-lib.ts';
 
 const RUN = join(dirname(fileURLToPath(import.meta.url)), 'run.mjs');
-const TIMEOUT_MS = 180_000;
 
 const HTTP_ROWS = ['edge-default', 'edge-recommended', 'edge-lite', 'python'];
 const SSH_CALL_ROWS = ['ssh-per-connection', 'ssh-controlmaster'];
@@ -45,41 +42,14 @@ interface Report {
   winner?: { id: string; flags: string };
 }
 
-/** Runs the bench; resolves its exit code and output, killing it (by PID) past the deadline. */
-function runBench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const cp = spawn(process.execPath, [RUN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    cp.stdout.on('data', (c: Buffer) => (stdout += c));
-    cp.stderr.on('data', (c: Buffer) => (stderr += c));
-    // SIGTERM lets the bench stop its own servers and sshd before it exits.
-    const timer = setTimeout(() => cp.kill('SIGTERM'), TIMEOUT_MS - 10_000);
-    cp.on('error', reject);
-    cp.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-const dir = mkdtempSync(join(tmpdir(), 'edge-bench-test-'));
-const jsonFile = join(dir, 'bench.json');
-let result: { code: number | null; stdout: string; stderr: string };
+let result: BenchResult;
 let report: Report;
 
 beforeAll(async () => {
-  result = await runBench(['--quick', '--json', jsonFile]);
-  if (result.code === 0) report = JSON.parse(readFileSync(jsonFile, 'utf8')) as Report;
+  ({ result, report } = await runQuickBench<Report>(RUN, 'edge-bench-test-'));
 }, TIMEOUT_MS);
 
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-const row = (id: string): Row => {
-  const r = report.rows.find((x) => x.id === id);
-  if (!r) throw new Error(`row ${id} is missing`);
-  return r;
-};
+const row = (id: string): Row => findRow(report.rows, id);
 
 const expectLatency = (l: Latency | undefined, n: number) => {
   expect(l?.n).toBe(n);

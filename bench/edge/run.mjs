@@ -1,19 +1,20 @@
 #!/usr/bin/env node
 // Edge footprint bench: memory, cold start and per-call latency of the bundled edge (three Node
 // flag sets) against the seed design's Python http.server edge and SSH to 127.0.0.1, all measured
-// in one run on this machine. Plain Node ESM, no dependencies. See bench/edge/README.md.
+// in one run on this machine. Plain Node ESM, no dependencies (the helpers it shares with
+// bench/hub/run.mjs are in bench/lib.mjs). See bench/edge/README.md.
 //
 // Only talks to 127.0.0.1; every server binds port 0 or a free port found at run time. Every
 // process it starts is tracked and stopped by its own PID, on success and on failure.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { alive, createBench, fmtMs, freePort, MB, parseArgs, percentile, readCpuMs, readMem, share, sleep, stats } from '../lib.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
@@ -46,29 +47,7 @@ const FLAG_SETS = {
   lite: ['--lite-mode', '--max-semi-space-size=1', '--v8-pool-size=1'],
 };
 
-function parseArgs(argv) {
-  const o = { quick: false, json: undefined };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--help' || a === '-h') {
-      process.stdout.write(`${HELP}\n`);
-      process.exit(0);
-    } else if (a === '--quick') o.quick = true;
-    else if (a === '--json') {
-      o.json = argv[++i];
-      if (!o.json) usage('--json needs a file name');
-    } else if (a.startsWith('--json=')) o.json = a.slice(7);
-    else usage(`unknown argument ${a}`);
-  }
-  return o;
-}
-
-function usage(msg) {
-  process.stderr.write(`run.mjs: ${msg}\n\n${HELP}\n`);
-  process.exit(2);
-}
-
-const opts = parseArgs(process.argv.slice(2));
+const opts = parseArgs(process.argv.slice(2), HELP, { json: { needs: 'a file name' } });
 const CFG = opts.quick
   ? { calls: 200, statusCalls: 30, idleS: 3, coldStarts: 3, sshNewCalls: 10, settleS: 2, warmup: 5, rounds: 10 }
   : { calls: 1000, statusCalls: 100, idleS: 10, coldStarts: 5, sshNewCalls: 50, settleS: 2, warmup: 5, rounds: 20 };
@@ -77,34 +56,7 @@ const CFG = opts.quick
 
 // ---------------------------------------------------------------- small helpers
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-/** Set by SIGINT/SIGTERM: the measurements still running fail as their servers go; stay quiet. */
-let aborting = false;
-const progress = (msg) => aborting || process.stderr.write(`[bench] ${msg}\n`);
-const MB = (kb) => kb / 1024;
-
-function percentile(samples, p) {
-  const s = [...samples].sort((a, b) => a - b);
-  return s[Math.max(0, Math.ceil((p / 100) * s.length) - 1)];
-}
 const median = (samples) => percentile(samples, 50);
-const stats = (samples) => ({ n: samples.length, p50: percentile(samples, 50), p99: percentile(samples, 99) });
-
-/** VmRSS, RssAnon (private, cannot be reclaimed) and VmHWM of one process, in kB. */
-function readMem(pid) {
-  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(s)?.[1] ?? 0);
-  return { rssKb: kb('VmRSS'), anonKb: kb('RssAnon'), hwmKb: kb('VmHWM') };
-}
-
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
-
-/** CPU time (user + system, all threads, not children) a process has used so far, in ms. */
-function readCpuMs(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK; // fields 14 and 15: utime, stime
-}
 
 /** pid -> { ppid, comm } for every process, from /proc/PID/stat. */
 function processTable() {
@@ -141,54 +93,24 @@ function descendants(root) {
   return out;
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 // ---------------------------------------------------------------- process bookkeeping
 
-const children = new Set();
 /** PIDs we caused to exist but did not spawn directly (the ControlMaster that ssh daemonizes). */
 const strayPids = new Set();
-/** Keep-alive agents, destroyed before the servers are stopped. */
-const agents = new Set();
 let tmpRoot;
 let sshdListener;
 let controlMaster;
 /** Median time to spawn `node -e 0` and see it exit: the part of a cold start no edge code can save. */
 let nodeBareStartMs;
 
-function track(cp) {
-  children.add(cp);
-  cp.once('exit', () => children.delete(cp));
-  return cp;
-}
-
-const alive = (cp) => cp.exitCode === null && cp.signalCode === null;
-
-async function stopProcess(cp, graceMs = 3000) {
-  if (!alive(cp)) return;
-  const exited = once(cp, 'exit');
-  try {
-    process.kill(cp.pid, 'SIGTERM');
-  } catch {
-    return;
-  }
-  const t = setTimeout(() => {
-    try {
-      process.kill(cp.pid, 'SIGKILL');
-    } catch {}
-  }, graceMs);
-  await exited;
-  clearTimeout(t);
-}
+const { progress, track, stopProcess, startServer, newAgent, makeTmpRoot, ensureBuilt, finish, run } = createBench({
+  tag: () => 'bench',
+  graceMs: 3000,
+  listenTimeoutMs: 15_000,
+  timeoutTail: false,
+  beforeCleanup: stopSsh,
+  onExit: killSsh,
+});
 
 function pidAlive(pid) {
   try {
@@ -199,16 +121,15 @@ function pidAlive(pid) {
   }
 }
 
-async function cleanup() {
+/** Cleanup, first: closes the ControlMaster, stops sshd and its sessions, then any stray PID. */
+async function stopSsh() {
   if (controlMaster) {
     // Ask the master to close its connection; SIGTERM below is the fallback.
     spawnSyncText('ssh', [...controlMaster.sshd.base, '-o', `ControlPath=${controlMaster.controlPath}`, '-O', 'exit', controlMaster.sshd.target]);
     controlMaster = undefined;
     await sleep(100);
   }
-  for (const agent of agents) agent.destroy();
   await stopSshd();
-  await Promise.all([...children].map((cp) => stopProcess(cp)));
   for (const pid of strayPids) {
     if (pidAlive(pid)) {
       try {
@@ -217,12 +138,10 @@ async function cleanup() {
     }
   }
   strayPids.clear();
-  if (tmpRoot) rmSync(tmpRoot, { recursive: true, force: true });
-  tmpRoot = undefined;
 }
 
-// Last resort if we die without reaching `finally` (an uncaught error in a callback).
-process.on('exit', () => {
+/** Last resort on exit, first: SIGKILL to sshd's sessions (while sshd still holds them) and the stray PIDs. */
+function killSsh() {
   if (sshdListener && alive(sshdListener)) {
     for (const p of descendants(sshdListener.pid)) {
       try {
@@ -230,61 +149,14 @@ process.on('exit', () => {
       } catch {}
     }
   }
-  for (const cp of children) {
-    try {
-      process.kill(cp.pid, 'SIGKILL');
-    } catch {}
-  }
   for (const pid of strayPids) {
     try {
       process.kill(pid, 'SIGKILL');
     } catch {}
   }
-  if (tmpRoot) rmSync(tmpRoot, { recursive: true, force: true });
-});
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.once(sig, () => {
-    progress(`${sig}: stopping every process this bench started`);
-    aborting = true;
-    cleanup().finally(() => process.exit(130));
-  });
 }
 
-// ---------------------------------------------------------------- servers that log "listen"
-
-/**
- * Spawns a server and resolves once one of its log lines names the address it listens on
- * (`"listen":"127.0.0.1:PORT"`). Rejects, with the tail of its output, if it exits first.
- */
-function startServer(cmd, args, label) {
-  return new Promise((resolve, reject) => {
-    const cp = track(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: process.env }));
-    let tail = '';
-    let done = false;
-    const timer = setTimeout(() => fail(new Error(`${label}: no "listen" log line within 15 s`)), 15_000);
-    const fail = (err) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      stopProcess(cp).finally(() => reject(err));
-    };
-    const onData = (chunk) => {
-      tail = (tail + chunk.toString()).slice(-4000);
-      if (done) return;
-      const m = /"listen":\s*"127\.0\.0\.1:(\d+)"/.exec(tail);
-      if (m) {
-        done = true;
-        clearTimeout(timer);
-        resolve({ cp, pid: cp.pid, port: Number(m[1]), tail: () => tail });
-      }
-    };
-    // Keep draining both pipes for the whole life of the server, or a chatty one would block.
-    cp.stdout.on('data', onData);
-    cp.stderr.on('data', onData);
-    cp.once('error', fail);
-    cp.once('exit', (code, sig) => fail(new Error(`${label} exited (${sig ?? `code ${code}`}) before listening:\n${tail.trim()}`)));
-  });
-}
+// ---------------------------------------------------------------- HTTP
 
 /** One HTTP request; resolves { status, body }. */
 function request(port, { method = 'GET', path: p, body, headers = {}, agent }) {
@@ -374,9 +246,6 @@ function pythonClient(token) {
 // background load on a shared machine hits every row alike instead of whichever ran during a
 // noisy minute. All of them then idle together before the memory is read again.
 
-/** Splits `total` calls over `rounds` rounds: how many go in round `r`. */
-const share = (total, r, rounds) => Math.floor(((r + 1) * total) / rounds) - Math.floor((r * total) / rounds);
-
 /** Cold start of one HTTP subject: spawn to the first successful answer, in ms. */
 async function coldStart(subject) {
   const t0 = performance.now();
@@ -392,8 +261,7 @@ async function coldStart(subject) {
 /** Turns an HTTP subject's running instance into timed, checked calls over one keep-alive socket. */
 function httpCalls(subject) {
   const { client, srv } = subject;
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  agents.add(agent);
+  const agent = newAgent(1);
   const timed = (call, check) => async () => {
     const t = performance.now();
     const r = await call(srv.port, agent);
@@ -603,10 +471,6 @@ function spawnSyncText(cmd, args) {
 
 // ---------------------------------------------------------------- report
 
-function fmtMs(v) {
-  if (v === undefined || v === null || Number.isNaN(v)) return '-';
-  return v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : v.toFixed(0);
-}
 const fmtMB = (v) => (v === undefined || v === null || Number.isNaN(v) ? '-' : v.toFixed(1));
 const fmtCpu = (v) => (v === undefined || Number.isNaN(v) ? '-' : v.toFixed(2));
 const fmtPair = (s) => (s ? `${fmtMs(s.p50)} / ${fmtMs(s.p99)}` : '-');
@@ -876,12 +740,9 @@ async function measureAll({ python, token, tokenFile }) {
 
 async function main() {
   const t0 = performance.now();
-  if (!existsSync(EDGE_BUNDLE)) {
-    progress(`${path.relative(ROOT, EDGE_BUNDLE)} is missing: building it`);
-    execFileSync(process.execPath, [path.join(ROOT, 'packages/edge/build.mjs')], { stdio: ['ignore', 'ignore', 'inherit'] });
-  }
+  ensureBuilt(ROOT, EDGE_BUNDLE, 'packages/edge/build.mjs');
   const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-  tmpRoot = mkdtempSync(path.join(os.tmpdir(), 'edge-bench-'));
+  tmpRoot = makeTmpRoot('edge-bench-');
   const token = `bench-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
   const tokenFile = path.join(tmpRoot, 'token');
   writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
@@ -929,25 +790,7 @@ async function main() {
   );
   process.stdout.write(`${out.join('\n')}\n`);
 
-  if (opts.json) {
-    writeFileSync(opts.json, `${JSON.stringify({ meta, rows, targets, liteTargets: Object.values(liteTargets), winner }, null, 2)}\n`);
-    progress(`wrote ${opts.json}`);
-  }
-  const failed = rows.filter((r) => !r.ok);
-  if (failed.length) {
-    progress(`${failed.length} row(s) failed: ${failed.map((r) => r.key).join(', ')}`);
-    return 1;
-  }
-  return 0;
+  return finish(rows, opts.json, { meta, rows, targets, liteTargets: Object.values(liteTargets), winner });
 }
 
-let code = 1;
-try {
-  code = await main();
-} catch (err) {
-  progress(`failed: ${err.stack ?? err}`);
-  code = 1;
-} finally {
-  await cleanup();
-}
-process.exit(code);
+await run(main);

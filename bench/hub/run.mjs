@@ -3,19 +3,19 @@
 // punkpeye's mcp-proxy in front of the same edge), how a 50-node fan-out compares with one call,
 // how fast `tools/list` of 100 upstreams x 20 tools is, and the hub's memory with those
 // upstreams; all measured in one run on this machine. Plain Node ESM; the only dependency is
-// the peer, mcp-proxy, installed into bench/hub/node_modules on first use. See bench/hub/README.md.
+// the peer, mcp-proxy, installed into bench/hub/node_modules on first use. The helpers it shares
+// with bench/edge/run.mjs are in bench/lib.mjs. See bench/hub/README.md.
 //
 // Only talks to 127.0.0.1; every server binds port 0 or a free port found at run time. Every
 // process it starts is tracked and stopped by its own PID, on success and on failure.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { alive, createBench, fmtMs, freePort, MB, parseArgs, readCpuMs, readMem, share, sleep, stats } from '../lib.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
@@ -53,32 +53,7 @@ Exits non-zero if any row could not be measured (the targets do not affect it).`
 
 // ---------------------------------------------------------------- options
 
-function parseArgs(argv) {
-  const o = { quick: false, json: undefined, cpuProf: undefined };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--help' || a === '-h') {
-      process.stdout.write(`${HELP}\n`);
-      process.exit(0);
-    } else if (a === '--quick') o.quick = true;
-    else if (a === '--json' || a === '--cpu-prof') {
-      const v = argv[++i];
-      if (!v) usage(`${a} needs a value`);
-      if (a === '--json') o.json = v;
-      else o.cpuProf = path.resolve(v);
-    } else if (a.startsWith('--json=')) o.json = a.slice(7);
-    else if (a.startsWith('--cpu-prof=')) o.cpuProf = path.resolve(a.slice(11));
-    else usage(`unknown argument ${a}`);
-  }
-  return o;
-}
-
-function usage(msg) {
-  process.stderr.write(`run.mjs: ${msg}\n\n${HELP}\n`);
-  process.exit(2);
-}
-
-const opts = parseArgs(process.argv.slice(2));
+const opts = parseArgs(process.argv.slice(2), HELP, { json: {}, 'cpu-prof': { key: 'cpuProf', map: (v) => path.resolve(v) } });
 const CONCURRENCY = [1, 8, 32];
 const CFG = opts.quick
   ? { calls: { 1: 100, 8: 200, 32: 320 }, rounds: 2, fanoutCalls: 10, fanoutRounds: 2, listCalls: 40, listRounds: 2, edges: 50, upstreams: 100, toolsPerUpstream: 20, settleS: 2 }
@@ -88,26 +63,6 @@ const TARGET = { addedP50Ms: 0.5, fanoutRatio: 3, listP50Ms: 20, hubRssMB: 150 }
 
 // ---------------------------------------------------------------- small helpers
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-/** Set by SIGINT/SIGTERM: the measurements still running fail as their servers go; stay quiet. */
-let aborting = false;
-const T0 = performance.now();
-const progress = (msg) => aborting || process.stderr.write(`[bench ${((performance.now() - T0) / 1000).toFixed(0).padStart(3)} s] ${msg}\n`);
-const MB = (kb) => kb / 1024;
-
-function percentile(samples, p) {
-  const s = [...samples].sort((a, b) => a - b);
-  return s[Math.max(0, Math.ceil((p / 100) * s.length) - 1)];
-}
-const stats = (samples) => ({ n: samples.length, p50: percentile(samples, 50), p99: percentile(samples, 99) });
-
-/** VmRSS and VmHWM of one process, in kB. */
-function readMem(pid) {
-  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(s)?.[1] ?? 0);
-  return { rssKb: kb('VmRSS'), hwmKb: kb('VmHWM') };
-}
-
 const loadAvg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 function memAvailableMB() {
@@ -115,131 +70,19 @@ function memAvailableMB() {
   return m ? Number(m[1]) / 1024 : Infinity;
 }
 
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
-
-/** CPU time (user + system, all threads, not children) a process has used so far, in ms. */
-function readCpuMs(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK; // fields 14 and 15: utime, stime
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 const randomToken = () => `bench-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
 
 // ---------------------------------------------------------------- process bookkeeping
 
-const children = new Set();
-/** Keep-alive agents, destroyed before the servers are stopped. */
-const agents = new Set();
 let tmpRoot;
+/** When the run started: every progress line says how many seconds since. */
+const T0 = performance.now();
 
-function track(cp) {
-  children.add(cp);
-  cp.once('exit', () => children.delete(cp));
-  return cp;
-}
-
-const alive = (cp) => cp.exitCode === null && cp.signalCode === null;
-
-async function stopProcess(cp, graceMs = 5000) {
-  if (!alive(cp)) return;
-  const exited = once(cp, 'exit');
-  try {
-    process.kill(cp.pid, 'SIGTERM');
-  } catch {
-    return;
-  }
-  const t = setTimeout(() => {
-    try {
-      process.kill(cp.pid, 'SIGKILL');
-    } catch {}
-  }, graceMs);
-  await exited;
-  clearTimeout(t);
-}
-
-function newAgent(maxSockets) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets });
-  agents.add(agent);
-  return agent;
-}
-
-function dropAgent(agent) {
-  agent.destroy();
-  agents.delete(agent);
-}
-
-async function cleanup() {
-  for (const agent of agents) agent.destroy();
-  agents.clear();
-  await Promise.all([...children].map((cp) => stopProcess(cp)));
-  if (tmpRoot) rmSync(tmpRoot, { recursive: true, force: true });
-  tmpRoot = undefined;
-}
-
-// Last resort if we die without reaching `finally` (an uncaught error in a callback).
-process.on('exit', () => {
-  for (const cp of children) {
-    try {
-      process.kill(cp.pid, 'SIGKILL');
-    } catch {}
-  }
-  if (tmpRoot) rmSync(tmpRoot, { recursive: true, force: true });
+const { progress, stopProcess, startServer, newAgent, dropAgent, makeTmpRoot, ensureBuilt, finish, run } = createBench({
+  tag: () => `bench ${((performance.now() - T0) / 1000).toFixed(0).padStart(3)} s`,
+  graceMs: 5000,
+  listenTimeoutMs: 30_000,
 });
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.once(sig, () => {
-    progress(`${sig}: stopping every process this bench started`);
-    aborting = true;
-    cleanup().finally(() => process.exit(130));
-  });
-}
-
-// ---------------------------------------------------------------- servers that log "listen"
-
-/**
- * Spawns a server and resolves once one of its log lines names the address it listens on
- * (`"listen":"127.0.0.1:PORT"`). Rejects, with the tail of its output, if it exits first.
- */
-function startServer(cmd, args, label, { env = process.env, timeoutMs = 30_000 } = {}) {
-  return new Promise((resolve, reject) => {
-    const cp = track(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env }));
-    let tail = '';
-    let done = false;
-    const timer = setTimeout(() => fail(new Error(`${label}: no "listen" log line within ${timeoutMs / 1000} s:\n${tail.trim()}`)), timeoutMs);
-    const fail = (err) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      stopProcess(cp).finally(() => reject(err));
-    };
-    const onData = (chunk) => {
-      tail = (tail + chunk.toString()).slice(-4000);
-      if (done) return;
-      const m = /"listen":\s*"127\.0\.0\.1:(\d+)"/.exec(tail);
-      if (m) {
-        done = true;
-        clearTimeout(timer);
-        resolve({ cp, pid: cp.pid, port: Number(m[1]), label, tail: () => tail });
-      }
-    };
-    // Keep draining both pipes for the whole life of the server, or a chatty one would block.
-    cp.stdout.on('data', onData);
-    cp.stderr.on('data', onData);
-    cp.once('error', fail);
-    cp.once('exit', (code, sig) => fail(new Error(`${label} exited (${sig ?? `code ${code}`}) before listening:\n${tail.trim()}`)));
-  });
-}
 
 // ---------------------------------------------------------------- MCP over plain HTTP
 
@@ -349,21 +192,7 @@ async function runConcurrent(fn, n, c) {
   return { samples, wallMs: performance.now() - t0 };
 }
 
-/** Splits `total` calls over `rounds` rounds: how many go in round `r`. */
-const share = (total, r, rounds) => Math.floor(((r + 1) * total) / rounds) - Math.floor((r * total) / rounds);
-
 // ---------------------------------------------------------------- starting things
-
-async function ensureBundles() {
-  for (const [bundle, build] of [
-    [EDGE_BUNDLE, 'packages/edge/build.mjs'],
-    [HUB_BUNDLE, 'packages/hub/build.mjs'],
-  ]) {
-    if (existsSync(bundle)) continue;
-    progress(`${path.relative(ROOT, bundle)} is missing: building it`);
-    execFileSync(process.execPath, [path.join(ROOT, build)], { stdio: ['ignore', 'ignore', 'inherit'] });
-  }
-}
 
 function mcpProxyVersion() {
   try {
@@ -788,12 +617,6 @@ async function measureToolsList(rows) {
 
 // ---------------------------------------------------------------- results
 
-function fmtMs(v) {
-  if (v === undefined || Number.isNaN(v)) return '-';
-  if (v >= 100) return v.toFixed(0);
-  if (v >= 10) return v.toFixed(1);
-  return v.toFixed(2);
-}
 const fmtSigned = (v) => (v === undefined ? '-' : `${v >= 0 ? '+' : '−'}${fmtMs(Math.abs(v))}`);
 
 /** Turns the raw rows into what the table and the JSON show. */
@@ -1047,9 +870,10 @@ function renderProfiles(dir) {
 
 async function main() {
   const t0 = performance.now();
-  await ensureBundles();
+  ensureBuilt(ROOT, EDGE_BUNDLE, 'packages/edge/build.mjs');
+  ensureBuilt(ROOT, HUB_BUNDLE, 'packages/hub/build.mjs');
   ensureMcpProxy();
-  tmpRoot = mkdtempSync(path.join(os.tmpdir(), 'hub-bench-'));
+  tmpRoot = makeTmpRoot('hub-bench-');
   hubWriteGate = probeHubWriteGate();
   const meta = {
     date: new Date().toISOString(),
@@ -1107,25 +931,7 @@ async function main() {
   if (opts.cpuProf) out.push(renderProfiles(opts.cpuProf));
   process.stdout.write(`${out.join('\n')}\n`);
 
-  if (opts.json) {
-    writeFileSync(opts.json, `${JSON.stringify({ meta, rows, targets }, null, 2)}\n`);
-    progress(`wrote ${opts.json}`);
-  }
-  const failed = rows.filter((r) => !r.ok);
-  if (failed.length) {
-    progress(`${failed.length} row(s) failed: ${failed.map((r) => r.key).join(', ')}`);
-    return 1;
-  }
-  return 0;
+  return finish(rows, opts.json, { meta, rows, targets });
 }
 
-let code = 1;
-try {
-  code = await main();
-} catch (err) {
-  progress(`failed: ${err.stack ?? err}`);
-  code = 1;
-} finally {
-  await cleanup();
-}
-process.exit(code);
+await run(main);
