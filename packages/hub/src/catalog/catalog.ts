@@ -64,8 +64,10 @@ export function visibleTo(role: Role, t: CatalogTool): boolean {
 export function buildCatalog(input: CatalogInput): Catalog {
   const names = createToolNameRegistry({ maxLength: input.maxToolName });
   const tools = new Map<string, CatalogTool>();
+  // The class shows in every tool's annotations and description. A copy is stored: the hub's
+  // own tool objects live across rebuilds and must not collect a tag per rebuild.
   const add = (t: CatalogTool) => {
-    if (!tools.has(t.def.name)) tools.set(t.def.name, t);
+    if (!tools.has(t.def.name)) tools.set(t.def.name, { ...t, def: markClass(t.def, t.toolClass) });
   };
   for (const t of input.hubTools) add(t);
   const edgeNodes = input.nodes.filter((n) => n.source.state().status === 'up' || n.source.tools().length > 0);
@@ -108,8 +110,6 @@ export function buildCatalog(input: CatalogInput): Catalog {
       prompts.set(name, { def: { ...p, name }, source: up.alias, get: (args, ctx) => up.getPrompt(p.name, args, callOpts(ctx, input.callTimeoutMs)) });
     }
   }
-  // The class shows in every tool's annotations and description.
-  for (const t of tools.values()) t.def = markClass(t.def, t.toolClass);
   const sorted = [...tools.values()].sort(byName);
   const withConfirm = (t: CatalogTool): Tool =>
     t.toolClass === 'write'
