@@ -52,7 +52,7 @@ describe('audit journal', () => {
     expect(http.at(-1)!.detail).toMatchObject({ method: 'POST', url: edge.url, status: 200 });
     const calls = events.filter((e) => e.kind === 'tool_call' && e.tool === 'run_command');
     expect(calls.map((e) => `${e.decision}/${e.outcome}`)).toEqual(['pending/pending', 'allowed/succeeded']);
-    expect(calls[0]).toMatchObject({ user: 'ann', role: 'admin', class: 'write' });
+    expect(calls[0]).toMatchObject({ user: 'ann', role: 'admin', class: 'write', nodes: ['local'] });
     const approvals = events.filter((e) => e.kind === 'approval');
     expect(approvals.map((e) => `${e.user}:${e.detail.change}`)).toEqual(['ann:approved', 'vee:refused']);
 

@@ -135,6 +135,13 @@ function withNodeArg(schema: Tool['inputSchema']): Tool['inputSchema'] {
  * offers it (edges of one version share their schemas).
  */
 export function fleetTools(nodes: HubNode[], timeoutMs: number): CatalogTool[] {
+  const targetsOf = (args: Record<string, unknown>): string[] => {
+    try {
+      return selectNodes(args.node, nodes).nodes.map((n) => n.name);
+    } catch (err) {
+      return [`(invalid node: ${messageOf(err)})`];
+    }
+  };
   const first = new Map<string, Tool>();
   for (const node of nodes) for (const t of node.source.tools()) if (!first.has(t.name)) first.set(t.name, t);
   return [...first.values()].map((t) => ({
@@ -145,14 +152,10 @@ export function fleetTools(nodes: HubNode[], timeoutMs: number): CatalogTool[] {
     },
     toolClass: classOf(t),
     source: 'fleet',
+    targets: targetsOf,
     preview(args) {
-      const { node, ...rest } = args;
-      let where: string[];
-      try {
-        where = selectNodes(node, nodes).nodes.map((n) => n.name);
-      } catch (err) {
-        where = [`(invalid node: ${messageOf(err)})`];
-      }
+      const { node: _node, ...rest } = args;
+      const where = targetsOf(args);
       const what = t.name === 'run_command' && typeof rest.cmd === 'string' ? `run \`${redactText(rest.cmd)}\`` : `${t.name}`;
       return { tool: t.name, where, action: `${what} on ${where.join(', ')}`, arguments: redactArgs(rest) };
     },

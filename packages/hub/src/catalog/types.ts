@@ -35,6 +35,8 @@ export interface CatalogTool {
   /** Where it comes from, for list_nodes and errors: `hub`, `fleet`, a node or an upstream alias. */
   source: string;
   call(args: Record<string, unknown>, ctx: CallContext): Promise<CallToolResult>;
+  /** The nodes or upstreams a call with these arguments acts on (default: its source). */
+  targets?(args: Record<string, unknown>): string[];
   /** What a write would do, for the approval gate (default: tool, source and arguments). */
   preview?(args: Record<string, unknown>): import('../policy/gate.ts').Preview;
 }

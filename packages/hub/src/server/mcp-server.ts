@@ -132,7 +132,7 @@ export function createHubServer(opts: HubServerOptions): Server {
     const cctx = callContext(ctx);
     const started = performance.now();
     const client = clientOf(ctx);
-    const base = { caller, session: cctx.session, ...(client ? { client } : {}), tool: name, toolClass: tool.toolClass };
+    const base = { caller, session: cctx.session, ...(client ? { client } : {}), tool: name, toolClass: tool.toolClass, nodes: tool.targets?.(rawArgs ?? {}) ?? [tool.source] };
     // Only 2026-07-28 requests carry the per-request envelope.
     const modern = ctx.mcpReq.envelope !== undefined;
     const envelope = ctx.mcpReq.envelope as Record<string, { elicitation?: unknown } | undefined> | undefined;
