@@ -178,6 +178,20 @@ describe('policy', () => {
     expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
   });
 
+  it('bounds the 2025 sessions one token can hold open: the oldest is closed', async () => {
+    const init = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'loop', version: '1' } } };
+    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${ADMIN}` };
+    const ids: string[] = [];
+    for (let i = 0; i < 65; i++) {
+      const r = await fetch(hub.url, { method: 'POST', headers, body: JSON.stringify(init) });
+      ids.push(r.headers.get('mcp-session-id')!);
+      await r.body?.cancel();
+    }
+    const ping = (id: string) => fetch(hub.url, { method: 'POST', headers: { ...headers, 'mcp-session-id': id, 'mcp-protocol-version': '2025-06-18' }, body: '{"jsonrpc":"2.0","id":2,"method":"ping"}' });
+    expect((await ping(ids[0]!)).status).toBe(404);
+    expect((await ping(ids[64]!)).status).toBe(200);
+  });
+
   it('rejects a body over the limit with 413', async () => {
     const r = await fetch(hub.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN}` }, body: 'x'.repeat(5 * 1024 * 1024) });
     expect(r.status).toBe(413);

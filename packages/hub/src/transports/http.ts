@@ -53,6 +53,8 @@ export interface HttpAppOptions {
 }
 
 const LOOPBACK = ['localhost', '127.0.0.1', '[::1]', '::1'];
+/** Open 2025-era sessions (and SSE streams) per token; one more closes that token's oldest. */
+const MAX_SESSIONS_PER_TOKEN = 64;
 
 function hostOnly(host: string): string {
   if (host.startsWith('[')) return host.slice(0, host.indexOf(']') + 1).toLowerCase();
@@ -135,6 +137,13 @@ export function createHttpApp(opts: HttpAppOptions) {
       return s.transport.handleRequest(req, parsedBody === undefined ? undefined : { parsedBody });
     }
     if (req.method !== 'POST') return c.json({ jsonrpc: '2.0', id: null, error: { code: -32000, message: 'Bad Request: Mcp-Session-Id header is required' } }, 400);
+    // Bounded: a client that opens sessions in a loop closes its own oldest, not the hub.
+    const own = [...sessions.entries()].filter(([, s]) => s.ownerKey === caller.key).sort(([, a], [, b]) => a.lastSeen - b.lastSeen);
+    for (const [id, s] of own.slice(0, Math.max(0, own.length - (MAX_SESSIONS_PER_TOKEN - 1)))) {
+      void s.transport.close().catch(() => undefined);
+      sessions.delete(id);
+      opts.gate.endSession(id);
+    }
     const server = observed(caller);
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
@@ -224,6 +233,8 @@ export function createHttpApp(opts: HttpAppOptions) {
   app.get('/sse', async (c) => {
     const caller = admit(c);
     if (caller instanceof Response) return caller;
+    const ownStreams = [...sseSessions.values()].filter((x) => x.ownerKey === caller.key);
+    for (const x of ownStreams.slice(0, Math.max(0, ownStreams.length - (MAX_SESSIONS_PER_TOKEN - 1)))) void x.transport.close();
     const transport = new SseServerTransport('/messages');
     const server = observed(caller);
     sseSessions.set(transport.sessionId, { transport, server, ownerKey: caller.key });
