@@ -18,7 +18,8 @@ const LATENCY_ROWS = TOOLS.flatMap((t) => [
   `${t}-forwarder-c1`,
   ...[8, 32].flatMap((c) => [`${t}-direct-c${c}`, `${t}-hub-c${c}`, `${t}-mcp-proxy-c${c}`]),
 ]);
-const CALL_ROWS = [...LATENCY_ROWS, 'fanout-hub-all', 'fanout-hub-one', 'fanout-direct', 'tools-list-hub', 'tools-list-upstream'];
+const AUDIT_ROWS = ['run_command', 'list_nodes'].flatMap((t) => [1, 8].flatMap((c) => [`${t}-audit-on-c${c}`, `${t}-audit-off-c${c}`]));
+const CALL_ROWS = [...LATENCY_ROWS, 'fanout-hub-all', 'fanout-hub-one', 'fanout-direct', 'tools-list-hub', 'tools-list-upstream', ...AUDIT_ROWS, 'journal-events'];
 const ALL_ROWS = [...CALL_ROWS, 'hub-memory'];
 
 interface Row {
@@ -43,9 +44,23 @@ interface Row {
   rssAfterMB?: number;
   peakRssMB?: number;
   emptyHubRssMB?: number;
+  auditCallsPerSRatio?: number;
+  auditAddedP50Ms?: number;
+  events?: number;
+  burstS?: number;
+  eventsPerS?: number;
 }
 interface Report {
-  meta: { calls: Record<string, number>; fanoutCalls: number; listCalls: number; edges: number; upstreams: number; toolsPerUpstream: number };
+  meta: {
+    calls: Record<string, number>;
+    fanoutCalls: number;
+    listCalls: number;
+    edges: number;
+    upstreams: number;
+    toolsPerUpstream: number;
+    auditCalls: Record<string, number>;
+    burstS: number;
+  };
   rows: Row[];
   targets: { id: string; pass: boolean }[];
 }
@@ -71,9 +86,11 @@ describe('bench/hub/run.mjs --quick', () => {
   it('exits 0 and prints the table and the targets on stdout', () => {
     expect(result.code, result.stderr.slice(-3000)).toBe(0);
     expect(result.stdout).toMatch(/^\| row \| what \|/);
-    for (const key of ['1a', '1j', '2a', '2j', '3a', '3b', '3c', '4a', '4b', '5']) expect(result.stdout).toMatch(new RegExp(`^\\| ${key} \\|`, 'm'));
+    for (const key of ['1a', '1j', '2a', '2j', '3a', '3b', '3c', '4a', '4b', '5', '6a', '6h', '6i']) expect(result.stdout).toMatch(new RegExp(`^\\| ${key} \\|`, 'm'));
     expect(result.stdout).toMatch(/^[✔✘] the hub adds less latency than mcp-proxy/m);
     expect(result.stdout).toMatch(/^[✔✘] tools\/list of 2000 upstream tools under 20 ms/m);
+    expect(result.stdout).toMatch(/^[✔✘] the audit journal costs at most 10% of calls\/s at concurrency 8/m);
+    expect(result.stdout).toMatch(/^\| 6i \| the journal's sustained events\/s.*\*\*\d+ events\/s\*\*/m);
   });
 
   it('has every row, each measured', () => {
@@ -120,8 +137,41 @@ describe('bench/hub/run.mjs --quick', () => {
     expect(m.emptyHubRssMB).toBeLessThan(4096);
   });
 
+  it.each(AUDIT_ROWS)('%s: latency, throughput and CPU are plausible', (id) => {
+    const r = row(id);
+    expect(r.tool).toMatch(/^(run_command|list_nodes)$/);
+    expectLatency(r, report.meta.auditCalls[String(r.concurrency)]!);
+    expect(r.proxyCpuMsPerCall).toBeGreaterThan(0);
+    expect(r.rssMB).toBeGreaterThan(10);
+    expect(r.rssMB).toBeLessThan(4096);
+    if (r.path === 'audit-on') {
+      // The ratio of calls/s with the journal on to off: positive, and no run flips it wildly.
+      const off = row(id.replace('-audit-on-', '-audit-off-'));
+      expect(r.auditCallsPerSRatio).toBeCloseTo(r.callsPerS! / off.callsPerS!, 6);
+      expect(r.auditCallsPerSRatio).toBeGreaterThan(0.05);
+      expect(r.auditCallsPerSRatio).toBeLessThan(20);
+      expect(r.auditAddedP50Ms).toBeCloseTo(r.p50! - off.p50!, 6);
+    } else {
+      expect(r.auditCallsPerSRatio).toBeUndefined();
+      expect(r.addedP50Ms).toBeUndefined();
+    }
+  });
+
+  it("the journal's sustained events/s: every answered call journaled, for about the burst's length", () => {
+    const r = row('journal-events');
+    expect(r.concurrency).toBe(32);
+    expect(r.n).toBeGreaterThan(32);
+    expect(r.p50).toBeGreaterThan(0);
+    expect(r.p99).toBeGreaterThanOrEqual(r.p50!);
+    expect(r.events).toBeGreaterThanOrEqual(r.n!);
+    expect(r.burstS).toBeGreaterThanOrEqual(report.meta.burstS);
+    expect(r.burstS).toBeLessThan(report.meta.burstS + 60);
+    expect(r.eventsPerS).toBeCloseTo(r.events! / r.burstS!, 6);
+    expect(r.eventsPerS).toBeGreaterThanOrEqual(r.callsPerS! * 0.999);
+  });
+
   it('evaluates every target', () => {
-    expect(report.targets.map((t) => t.id)).toEqual(['hub-vs-mcp-proxy', 'hub-added-p50', 'fanout', 'tools-list', 'hub-rss']);
+    expect(report.targets.map((t) => t.id)).toEqual(['hub-vs-mcp-proxy', 'hub-added-p50', 'fanout', 'tools-list', 'hub-rss', 'audit-cost']);
     for (const t of report.targets) expect(typeof t.pass).toBe('boolean');
   });
 });

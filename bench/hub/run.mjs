@@ -2,7 +2,8 @@
 // Hub bench: what the hub adds to a call (against calling the edge directly and against
 // punkpeye's mcp-proxy in front of the same edge), how a 50-node fan-out compares with one call,
 // how fast `tools/list` of 100 upstreams x 20 tools is, and the hub's memory with those
-// upstreams; all measured in one run on this machine. Plain Node ESM; the only dependency is
+// upstreams, and what the audit journal costs per call (a hub with it against one without);
+// all measured in one run on this machine. Plain Node ESM; the only dependency is
 // the peer, mcp-proxy, installed into bench/hub/node_modules on first use. The helpers it shares
 // with bench/edge/run.mjs are in bench/lib.mjs. See bench/hub/README.md.
 //
@@ -37,9 +38,12 @@ Measures, on 127.0.0.1, in one run:
        same 50 calls made by the bench itself in parallel, without the hub
   4    tools/list through the hub with 100 upstreams of 20 tools each (fake-upstreams.mjs)
   5    the hub's RSS with those 100 upstreams
-and prints one table plus the targets (✔/✘) on stdout; progress goes to stderr. About 2.5 min.
+  6    run_command("true") and list_nodes at concurrency 1 and 8 through two hubs in front of
+       the same edge, one with the audit journal on and one with HOMELAB_HUB_UNSAFE_NO_AUDIT=1;
+       and the journal's sustained events/s during a burst of list_nodes at concurrency 32
+and prints one table plus the targets (✔/✘) on stdout; progress goes to stderr. About 3 min.
 
-  --quick         smoke run: fewer calls (about 1 min)
+  --quick         smoke run: fewer calls (about 1.5 min)
   --json FILE     also write every number to FILE
   --cpu-prof DIR  run the hubs under --cpu-prof, write the profiles to DIR and print where
                   the hub's CPU time goes (self time by package and the top functions);
@@ -55,11 +59,13 @@ Exits non-zero if any row could not be measured (the targets do not affect it).`
 
 const opts = parseArgs(process.argv.slice(2), HELP, { json: {}, 'cpu-prof': { key: 'cpuProf', map: (v) => path.resolve(v) } });
 const CONCURRENCY = [1, 8, 32];
+const AUDIT_CONCURRENCY = [1, 8];
+const AUDIT_BURST_CONCURRENCY = 32;
 const CFG = opts.quick
-  ? { calls: { 1: 100, 8: 200, 32: 320 }, rounds: 2, fanoutCalls: 10, fanoutRounds: 2, listCalls: 40, listRounds: 2, edges: 50, upstreams: 100, toolsPerUpstream: 20, settleS: 2 }
-  : { calls: { 1: 500, 8: 800, 32: 1280 }, rounds: 4, fanoutCalls: 40, fanoutRounds: 4, listCalls: 200, listRounds: 4, edges: 50, upstreams: 100, toolsPerUpstream: 20, settleS: 3 };
+  ? { calls: { 1: 100, 8: 200, 32: 320 }, rounds: 2, fanoutCalls: 10, fanoutRounds: 2, listCalls: 40, listRounds: 2, edges: 50, upstreams: 100, toolsPerUpstream: 20, settleS: 2, auditCalls: { 1: 100, 8: 200 }, auditRounds: 2, burstS: 2 }
+  : { calls: { 1: 500, 8: 800, 32: 1280 }, rounds: 4, fanoutCalls: 40, fanoutRounds: 4, listCalls: 200, listRounds: 4, edges: 50, upstreams: 100, toolsPerUpstream: 20, settleS: 3, auditCalls: { 1: 400, 8: 1200 }, auditRounds: 6, burstS: 10 };
 
-const TARGET = { addedP50Ms: 0.5, fanoutRatio: 3, listP50Ms: 20, hubRssMB: 150 };
+const TARGET = { addedP50Ms: 0.5, fanoutRatio: 3, listP50Ms: 20, hubRssMB: 150, auditCallsPerSRatio: 0.9 };
 
 // ---------------------------------------------------------------- small helpers
 
@@ -168,6 +174,14 @@ const CALLS = {
       if (!r.result?.structuredContent?.hostname) throw new Error(`get_status: no hostname in structuredContent (${JSON.stringify(r.result).slice(0, 200)})`);
     },
   },
+  // The hub's own read tool: answered from the hub's memory, no edge involved (hub only).
+  list_nodes: {
+    method: 'tools/call',
+    params: () => ({ name: 'list_nodes', arguments: {} }),
+    check(r) {
+      if (!Array.isArray(r.result?.structuredContent?.nodes) || r.result.structuredContent.nodes.length === 0) throw new Error(`list_nodes: no nodes in structuredContent (${JSON.stringify(r.result).slice(0, 200)})`);
+    },
+  },
 };
 
 /**
@@ -187,6 +201,22 @@ async function runConcurrent(fn, n, c) {
         const ms = await fn();
         samples.push(typeof ms === 'number' ? ms : performance.now() - t);
       }
+    }),
+  );
+  return { samples, wallMs: performance.now() - t0 };
+}
+
+/**
+ * Like runConcurrent, but for a fixed time: `c` workers call `fn` (which resolves a latency)
+ * until `ms` have passed; the calls in flight then are waited for and counted.
+ */
+async function runFor(fn, ms, c) {
+  const samples = [];
+  const t0 = performance.now();
+  const deadline = t0 + ms;
+  await Promise.all(
+    Array.from({ length: c }, async () => {
+      while (performance.now() < deadline) samples.push(await fn());
     }),
   );
   return { samples, wallMs: performance.now() - t0 };
@@ -220,8 +250,12 @@ function startEdge(tokenFile, label = 'edge') {
 }
 
 let hubCount = 0;
-/** A hub with `config` (a hub.yaml object, written as JSON) on 127.0.0.1:0; `name` labels its profile. */
-async function startHub(config, name) {
+/**
+ * A hub with `config` (a hub.yaml object, written as JSON) on 127.0.0.1:0; `name` labels its
+ * profile, `env` is its environment. The result carries `dir`, where its hub.yaml is and its
+ * data (`dir/data`, the journal in `dir/data/audit`).
+ */
+async function startHub(config, name, { env = process.env } = {}) {
   const dir = path.join(tmpRoot, `hub-${++hubCount}`);
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'hub.yaml');
@@ -232,7 +266,8 @@ async function startHub(config, name) {
     mkdirSync(path.join(opts.cpuProf, name), { recursive: true });
     flags.push('--cpu-prof', `--cpu-prof-dir=${path.join(opts.cpuProf, name)}`);
   }
-  return startServer(process.execPath, [...flags, HUB_BUNDLE, 'serve', '--config', file, '--listen', '127.0.0.1:0'], `hub (${name})`);
+  const srv = await startServer(process.execPath, [...flags, HUB_BUNDLE, 'serve', '--config', file, '--listen', '127.0.0.1:0'], `hub (${name})`, { env });
+  return { ...srv, dir };
 }
 
 /**
@@ -615,9 +650,151 @@ async function measureToolsList(rows) {
   });
 }
 
+// ---------------------------------------------------------------- 6: the audit journal's cost
+
+/** Lines (= events: one JSON line each) in the journal files `*.jsonl` under `dir`; 0 if there is no such dir. */
+function journalLines(dir) {
+  if (!existsSync(dir)) return 0;
+  let n = 0;
+  for (const f of readdirSync(dir)) {
+    if (!f.endsWith('.jsonl')) continue;
+    const buf = readFileSync(path.join(dir, f));
+    for (let i = buf.indexOf(10); i !== -1; i = buf.indexOf(10, i + 1)) n++;
+  }
+  return n;
+}
+
+const AUDIT_TOOLS = ['run_command', 'list_nodes'];
+
+async function measureAudit(rows) {
+  const modes = [
+    { id: 'audit-on', label: 'audit journal on' },
+    { id: 'audit-off', label: 'audit journal off (HOMELAB_HUB_UNSAFE_NO_AUDIT=1)' },
+  ];
+  const cells = [];
+  let letter = 0;
+  for (const tool of AUDIT_TOOLS) {
+    for (const c of AUDIT_CONCURRENCY) {
+      for (const m of modes) {
+        const what = tool === 'run_command' ? 'run_command("true") (a write: gate + journal)' : 'list_nodes (a read the hub answers itself)';
+        const r = row(`6${String.fromCharCode(97 + letter++)}`, `${tool}-${m.id}-c${c}`, `${what}, through a hub with the ${m.label}`, { group: 'audit', path: m.id, tool, concurrency: c });
+        cells.push({ r, tool, c, m });
+      }
+    }
+  }
+  const burst = row(`6${String.fromCharCode(97 + letter++)}`, 'journal-events', `the journal's sustained events/s: list_nodes for ${CFG.burstS} s through the hub with the journal on, lines added to data/audit/*.jsonl`, {
+    group: 'audit',
+    path: 'audit-on',
+    tool: 'list_nodes',
+    concurrency: AUDIT_BURST_CONCURRENCY,
+  });
+  const phaseRows = [...cells.map((x) => x.r), burst];
+  rows.push(...phaseRows);
+
+  await phase(phaseRows, async (scope) => {
+    const edgeTok = writeToken('audit-edge-token');
+    const hubToken = randomToken();
+    const edge = await scope.start(startEdge(edgeTok.file));
+    const edgeUrl = `http://127.0.0.1:${edge.port}/mcp`;
+    const config = { auth: hubAuth(hubToken), nodes: [{ name: 'e1', url: edgeUrl, token: edgeTok.token }] };
+    const { HOMELAB_HUB_UNSAFE_NO_AUDIT: _, ...envOn } = process.env;
+    const [on, off] = await Promise.all([
+      scope.start(startHub(config, 'audit-on', { env: envOn })),
+      scope.start(startHub(config, 'audit-off', { env: { ...envOn, HOMELAB_HUB_UNSAFE_NO_AUDIT: '1' } })),
+    ]);
+    progress(`edge pid ${edge.pid} :${edge.port}, hub (audit on) pid ${on.pid} :${on.port}, hub (audit off) pid ${off.pid} :${off.port}`);
+    const journalDir = (hub) => path.join(hub.dir, 'data', 'audit');
+    for (const m of modes) m.hub = m.id === 'audit-on' ? on : off;
+    for (const m of modes) m.target = { port: m.hub.port, headers: { authorization: `Bearer ${hubToken}` } };
+    const callOf = (m, tool, agent) => {
+      const call = CALLS[tool];
+      return async () => {
+        const r = await mcp(m.target, agent, call.method, call.params('e1'));
+        call.check(r);
+        return r.ms;
+      };
+    };
+
+    for (const m of modes) {
+      const agent = scope.agent(8);
+      try {
+        await waitFor(`hub (${m.id}) reaches e1`, async () => {
+          await callOf(m, 'run_command', agent)();
+          return true;
+        });
+        for (const tool of AUDIT_TOOLS) await runConcurrent(callOf(m, tool, agent), 100, 8);
+      } catch (err) {
+        for (const cell of cells) if (cell.m === m) failRow(cell.r, err);
+        if (m.id === 'audit-on') failRow(burst, err);
+      }
+    }
+    // The comparison only means something if the variable did what it says.
+    if (journalLines(journalDir(on)) === 0) throw new Error(`the hub with the journal on wrote nothing to ${journalDir(on)}`);
+    if (journalLines(journalDir(off)) !== 0) throw new Error(`HOMELAB_HUB_UNSAFE_NO_AUDIT=1 did not turn the journal off: ${journalDir(off)} has events`);
+
+    for (let round = 0; round < CFG.auditRounds; round++) {
+      progress(`audit round ${round + 1}/${CFG.auditRounds}`);
+      for (const tool of AUDIT_TOOLS) {
+        for (const c of AUDIT_CONCURRENCY) {
+          const group = cells.filter((x) => x.tool === tool && x.c === c && x.r.ok);
+          for (const { r, m } of group.map((_, i) => group[(i + round) % group.length])) {
+            const agent = newAgent(c);
+            try {
+              const once = callOf(m, tool, agent);
+              await runConcurrent(once, 2 * c, c);
+              await timedBlock(r, { edge: edge.pid, proxy: m.hub.pid }, once, share(CFG.auditCalls[c], round, CFG.auditRounds), c);
+            } catch (err) {
+              failRow(r, err);
+            } finally {
+              dropAgent(agent);
+            }
+          }
+        }
+      }
+    }
+
+    if (burst.ok) {
+      const m = modes[0];
+      const agent = newAgent(AUDIT_BURST_CONCURRENCY);
+      try {
+        const once = callOf(m, 'list_nodes', agent);
+        await runConcurrent(once, 2 * AUDIT_BURST_CONCURRENCY, AUDIT_BURST_CONCURRENCY);
+        progress(`journal burst: list_nodes at concurrency ${AUDIT_BURST_CONCURRENCY} for ${CFG.burstS} s`);
+        const before = journalLines(journalDir(on));
+        const { samples, wallMs } = await withCpu(burst, { proxy: on.pid }, () => runFor(once, CFG.burstS * 1000, AUDIT_BURST_CONCURRENCY));
+        // Every answered call was journaled before its answer: all of them are on disk now.
+        const events = journalLines(journalDir(on)) - before;
+        if (events < samples.length) throw new Error(`${samples.length} calls answered but only ${events} events journaled`);
+        burst.samples.push(...samples);
+        burst.wallMs += wallMs;
+        burst.events = events;
+      } catch (err) {
+        failRow(burst, err);
+      } finally {
+        dropAgent(agent);
+      }
+    }
+    if (journalLines(journalDir(off)) !== 0) {
+      for (const cell of cells) if (cell.m.id === 'audit-off') failRow(cell.r, new Error(`the hub with HOMELAB_HUB_UNSAFE_NO_AUDIT=1 journaled events`));
+    }
+
+    for (const m of modes) {
+      if (!alive(m.hub.cp)) {
+        for (const cell of cells) if (cell.m === m) failRow(cell.r, new Error(`${m.hub.label} exited during the run:\n${m.hub.tail()}`));
+        continue;
+      }
+      const mem = readMem(m.hub.pid);
+      for (const cell of cells) if (cell.m === m) cell.r.mem = mem;
+      if (m.id === 'audit-on') burst.mem = mem;
+    }
+  });
+}
+
 // ---------------------------------------------------------------- results
 
 const fmtSigned = (v) => (v === undefined ? '-' : `${v >= 0 ? '+' : '−'}${fmtMs(Math.abs(v))}`);
+/** A rate for the table: no decimals from 100 up, else one. */
+const rate = (v) => v.toFixed(v >= 100 ? 0 : 1);
 
 /** Turns the raw rows into what the table and the JSON show. */
 function summarize(rows) {
@@ -641,20 +818,41 @@ function summarize(rows) {
       ...(r.mem ? { rssMB: MB(r.mem.rssKb), peakRssMB: MB(r.mem.hwmKb) } : {}),
       ...(r.bytes ? { responseBytes: r.bytes } : {}),
       ...(r.tools ? { tools: r.tools } : {}),
+      ...(r.events !== undefined ? { events: r.events, burstS: r.wallMs / 1000, eventsPerS: (r.events * 1000) / r.wallMs } : {}),
     };
   });
   // Added latency: p50 of the path minus p50 straight to the edge, same tool and concurrency.
   const byId = Object.fromEntries(out.map((r) => [r.id, r]));
   for (const r of out) {
-    if (!r.ok || !r.tool || r.path === 'direct') continue;
+    if (!r.ok || !r.tool || r.path === 'direct' || r.group === 'audit') continue;
     const base = byId[`${r.tool}-direct-c${r.concurrency}`];
     if (base?.ok) r.addedP50Ms = r.p50 - base.p50;
+  }
+  // The journal's cost: each audit-on row against the audit-off row of the same tool and concurrency.
+  for (const r of out) {
+    if (!r.ok || r.group !== 'audit' || r.path !== 'audit-on' || r.events !== undefined) continue;
+    const off = byId[`${r.tool}-audit-off-c${r.concurrency}`];
+    if (!off?.ok) continue;
+    r.auditCallsPerSRatio = r.callsPerS / off.callsPerS;
+    r.auditAddedP50Ms = r.p50 - off.p50;
+    if (r.proxyCpuMsPerCall !== undefined && off.proxyCpuMsPerCall !== undefined) r.auditAddedCpuMsPerCall = r.proxyCpuMsPerCall - off.proxyCpuMsPerCall;
   }
   return out;
 }
 
 function renderTable(rows) {
-  const head = ['row', 'what', 'concurrency', 'calls', 'p50 ms', 'p99 ms', 'calls/s', 'added p50 ms (vs direct)', 'CPU ms per call: hub or mcp-proxy / edge(s)', 'RSS MB: hub or mcp-proxy (peak)'];
+  const head = [
+    'row',
+    'what',
+    'concurrency',
+    'calls',
+    'p50 ms',
+    'p99 ms',
+    'calls/s (6: on/off ratio)',
+    'added p50 ms (vs direct; 6: audit on vs off)',
+    'CPU ms per call: hub or mcp-proxy / edge(s)',
+    'RSS MB: hub or mcp-proxy (peak)',
+  ];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const r of rows) {
     if (!r.ok) {
@@ -668,10 +866,11 @@ function renderTable(rows) {
     }
     const cpu = r.proxyCpuMsPerCall !== undefined || r.edgeCpuMsPerCall !== undefined ? `${fmtMs(r.proxyCpuMsPerCall)} / ${fmtMs(r.edgeCpuMsPerCall)}` : '-';
     const rss = r.rssMB !== undefined ? `${r.rssMB.toFixed(1)} (${r.peakRssMB.toFixed(1)})` : '-';
-    const what = r.responseBytes ? `${r.label}; answer ${r.tools ? `${r.tools} tools, ` : ''}${(r.responseBytes / 1024).toFixed(0)} KiB` : r.label;
-    lines.push(
-      `| ${r.key} | ${what} | ${r.concurrency ?? '-'} | ${r.n} | ${fmtMs(r.p50)} | ${fmtMs(r.p99)} | ${r.callsPerS.toFixed(r.callsPerS >= 100 ? 0 : 1)} | ${fmtSigned(r.addedP50Ms)} | ${cpu} | ${rss} |`,
-    );
+    let what = r.responseBytes ? `${r.label}; answer ${r.tools ? `${r.tools} tools, ` : ''}${(r.responseBytes / 1024).toFixed(0)} KiB` : r.label;
+    if (r.eventsPerS !== undefined) what += `: **${r.eventsPerS.toFixed(0)} events/s** (${r.events} events in ${r.burstS.toFixed(1)} s)`;
+    const callsPerS = r.auditCallsPerSRatio !== undefined ? `${rate(r.callsPerS)} (${r.auditCallsPerSRatio.toFixed(2)}x)` : rate(r.callsPerS);
+    const added = r.auditAddedP50Ms !== undefined ? fmtSigned(r.auditAddedP50Ms) : fmtSigned(r.addedP50Ms);
+    lines.push(`| ${r.key} | ${what} | ${r.concurrency ?? '-'} | ${r.n} | ${fmtMs(r.p50)} | ${fmtMs(r.p99)} | ${callsPerS} | ${added} | ${cpu} | ${rss} |`);
   }
   return lines.join('\n');
 }
@@ -741,8 +940,30 @@ function evaluateTargets(byId) {
       ? `${rss.toFixed(1)} MB (idle ${m.rssIdleMB.toFixed(1)}, after tools/list ${m.rssAfterMB.toFixed(1)}, peak ${m.peakRssMB.toFixed(1)}${m.emptyHubRssMB === undefined ? '' : `; with no upstreams ${m.emptyHubRssMB.toFixed(1)}`})`
       : 'not measured',
   });
+
+  // The journal's cost: calls/s with it on against off, at concurrency 8, for run_command (a
+  // write: gate + journal); list_nodes (no edge, so the journal's share is largest) for the record.
+  const audit = (tool, c) => byId[`${tool}-audit-on-c${c}`];
+  const auditText = (tool, c) => {
+    const r = audit(tool, c);
+    const off = byId[`${tool}-audit-off-c${c}`];
+    if (r?.auditCallsPerSRatio === undefined) return `${tool} c=${c} not measured`;
+    const cost = (1 - r.auditCallsPerSRatio) * 100;
+    return `${tool} c=${c} ${r.auditCallsPerSRatio.toFixed(2)}x (${rate(r.callsPerS)} vs ${rate(off.callsPerS)} calls/s, ${cost >= 0 ? '−' : '+'}${Math.abs(cost).toFixed(0)}%; p50 ${fmtSigned(r.auditAddedP50Ms)} ms${r.auditAddedCpuMsPerCall === undefined ? '' : `, hub CPU ${fmtSigned(r.auditAddedCpuMsPerCall)} ms per call`})`;
+  };
+  const main = audit('run_command', 8);
+  const info = [auditText('list_nodes', 8), ...AUDIT_TOOLS.map((t) => auditText(t, 1))];
+  const ev = byId['journal-events'];
+  if (ev?.ok) info.push(`journal ${ev.eventsPerS.toFixed(0)} events/s sustained at c=${AUDIT_BURST_CONCURRENCY}`);
+  targets.push({
+    id: 'audit-cost',
+    pass: main?.auditCallsPerSRatio !== undefined && main.auditCallsPerSRatio >= TARGET.auditCallsPerSRatio,
+    text: `the audit journal costs at most ${Math.round((1 - TARGET.auditCallsPerSRatio) * 100)}% of calls/s at concurrency 8 (run_command, audit on / off)`,
+    value: main?.auditCallsPerSRatio !== undefined ? `${auditText('run_command', 8)} (not targets: ${info.join('; ')})` : 'not measured',
+  });
   return targets;
 }
+
 
 // ---------------------------------------------------------------- --cpu-prof: where the time goes
 
@@ -840,7 +1061,7 @@ function summarizeProfile(file, moduleAt) {
 function renderProfiles(dir) {
   const moduleAt = bundleModuleIndex();
   const out = [];
-  for (const name of ['latency', 'fanout', 'tools-list']) {
+  for (const name of ['latency', 'fanout', 'tools-list', 'audit-on', 'audit-off']) {
     const sub = path.join(dir, name);
     if (!existsSync(sub)) continue;
     const files = readdirSync(sub)
@@ -885,6 +1106,9 @@ async function main() {
     edges: CFG.edges,
     upstreams: CFG.upstreams,
     toolsPerUpstream: CFG.toolsPerUpstream,
+    auditCalls: CFG.auditCalls,
+    auditRounds: CFG.auditRounds,
+    burstS: CFG.burstS,
     mcpProxy: mcpProxyVersion(),
     node: process.version,
     arch: os.arch(),
@@ -901,6 +1125,7 @@ async function main() {
     ['latency', measureLatency],
     ['fan-out', measureFanout],
     ['tools/list', measureToolsList],
+    ['audit', measureAudit],
   ]) {
     const before = raw.length;
     try {
@@ -924,7 +1149,7 @@ async function main() {
     '',
     `Node ${meta.node}, mcp-proxy ${meta.mcpProxy}; ${meta.arch}, ${meta.cpus} CPUs, Linux ${meta.kernel}. ` +
       `Calls per row at concurrency 1/8/32: ${CONCURRENCY.map((c) => CFG.calls[c]).join('/')} in ${CFG.rounds} interleaved rounds; ` +
-      `fan-out ${CFG.fanoutCalls} calls per row; tools/list ${CFG.listCalls}. All requests 2026-07-28 (stateless) over keep-alive. ` +
+      `fan-out ${CFG.fanoutCalls} calls per row; tools/list ${CFG.listCalls}; audit rows at concurrency 1/8: ${AUDIT_CONCURRENCY.map((c) => CFG.auditCalls[c]).join('/')} in ${CFG.auditRounds} interleaved rounds, journal burst ${CFG.burstS} s. All requests 2026-07-28 (stateless) over keep-alive. ` +
       `${meta.hubWriteGate === 'confirm' ? 'Hub write gate in confirm mode (run_command through the hub carries confirm: true). ' : ''}` +
       `${opts.cpuProf ? 'Hubs ran under --cpu-prof (slower). ' : ''}Load average ${meta.loadBefore} before, ${meta.loadAfter} after. Took ${meta.seconds.toFixed(0)} s.`,
   );
