@@ -23,7 +23,7 @@ import { auditLogQL, createLokiShipper, queryLoki } from './audit/loki-shipper.t
 import { createAuditEvent, safeUrl } from '@homelab-mcp/core/audit-event';
 import { join } from 'node:path';
 import { createHubServer, type CallObserver, type HubServerInfo } from './server/mcp-server.ts';
-import { listNodesTool } from './tools/network/list-nodes.ts';
+import { listNodesTool, networkResourcesTool } from './tools/network/list-nodes.ts';
 import { createHttpApp, type UpstreamHealth } from './transports/http.ts';
 import { createUpstream, type Upstream, type UpstreamLogMessage, type UpstreamSpec } from './upstreams/upstream.ts';
 
@@ -151,6 +151,7 @@ export async function createHub(opts: HubOptions) {
       : { name: 'the local journal', read: (q: AuditQuery) => journal.read(q) };
   const hubTools = [
     listNodesTool(() => nodes, () => natives),
+    networkResourcesTool(() => nodes, () => natives, () => catalog),
     ...sessionTools({
       gate,
       callsIn: (caller, session) => callCounts.get(countKey(caller.user, session)) ?? 0,

@@ -100,6 +100,12 @@ describe.each<Era>(['modern', 'legacy'])('SDK v2 client, %s era', (era) => {
     expect(resources.length).toBe(1);
     const read = await client.readResource({ uri: resources[0]!.uri });
     expect((read.contents[0] as any).text).toBe('remember the milk');
+    const net = (await client.callTool({ name: 'network_resources', arguments: {} })) as any;
+    const ha = net.structuredContent.upstreams.find((u: any) => u.alias === 'ha');
+    expect(ha).toMatchObject({ status: 'up', prompts: ['ha__assist'] });
+    expect(ha.tools).toContain('ha__HassTurnOn');
+    expect(ha.resources).toEqual([resources[0]!.uri]);
+    expect(net.structuredContent.nodes.map((n: any) => n.name).sort()).toEqual(['local', 'nas', 'pi-kitchen']);
     const { prompts } = await client.listPrompts();
     expect(prompts.map((p) => p.name)).toEqual(['ha__assist']);
     const p = await client.getPrompt({ name: 'ha__assist' });

@@ -1,7 +1,7 @@
 /** `list_nodes`: every node and native upstream the hub knows, with its state. */
 import type { CatalogTool } from '../../catalog/types.ts';
 import type { HubNode } from '../../catalog/nodes.ts';
-import type { NativeUpstream } from '../../catalog/catalog.ts';
+import type { Catalog, NativeUpstream } from '../../catalog/catalog.ts';
 
 export function listNodesTool(nodes: () => HubNode[], upstreams: () => NativeUpstream[]): CatalogTool {
   return {
@@ -39,6 +39,44 @@ export function listNodesTool(nodes: () => HubNode[], upstreams: () => NativeUps
         `${ns.length} node${ns.length === 1 ? '' : 's'}${role ? ` with role ${role}` : ''}:`,
         ...ns.map((n) => `- ${n.name} [${n.roles.join(', ') || 'no roles'}]: ${line(n)}, ${n.tools} tools`),
         ...(us.length ? ['', `${us.length} MCP upstream${us.length === 1 ? '' : 's'}:`, ...us.map((u) => `- ${u.alias}: ${line(u)}, ${u.tools} tools`)] : []),
+      ].join('\n');
+      return { content: [{ type: 'text', text }], structuredContent: { nodes: ns, upstreams: us } };
+    },
+  };
+}
+
+/**
+ * `network_resources`: everything behind the hub in one answer: each node with its state
+ * and tools, and each native upstream with its state and the names of its tools, resources
+ * and prompts (as clients see them, namespaced).
+ */
+export function networkResourcesTool(nodes: () => HubNode[], upstreams: () => NativeUpstream[], catalog: () => Catalog): CatalogTool {
+  return {
+    def: {
+      name: 'network_resources',
+      title: 'Network resources',
+      description: 'Everything the hub reaches: every node (with its state and tools) and every MCP upstream (with its state, tools, resources and prompts, by the names clients use).',
+      inputSchema: { type: 'object', properties: {}, additionalProperties: false },
+      annotations: { title: 'Network resources', readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    },
+    toolClass: 'read',
+    source: 'hub',
+    async call() {
+      const c = catalog();
+      const state = (s: { status: string; since: Date; lastError?: string }) => ({ status: s.status, since: s.since.toISOString(), ...(s.lastError ? { error: s.lastError } : {}) });
+      const ns = nodes().map((n) => ({ name: n.name, roles: n.roles, ...state(n.source.state()), tools: n.source.tools().map((t) => t.name) }));
+      const us = upstreams().map((u) => ({
+        alias: u.alias,
+        ...state(u.state()),
+        tools: c.tools('admin').filter((t) => t.source === u.alias).map((t) => t.def.name),
+        resources: c.resources().filter((r) => r.source === u.alias).map((r) => r.def.uri),
+        resourceTemplates: c.resourceTemplates().filter((r) => r.source === u.alias).map((r) => r.def.uriTemplate),
+        prompts: c.prompts().filter((p) => p.source === u.alias).map((p) => p.def.name),
+      }));
+      const text = [
+        `${ns.length} node(s): ${ns.map((n) => `${n.name} (${n.status}, ${n.tools.length} tools)`).join(', ') || 'none'}`,
+        `${us.length} MCP upstream(s):`,
+        ...us.map((u) => `- ${u.alias} (${u.status}): ${u.tools.length} tools, ${u.resources.length} resources, ${u.prompts.length} prompts`),
       ].join('\n');
       return { content: [{ type: 'text', text }], structuredContent: { nodes: ns, upstreams: us } };
     },
