@@ -228,7 +228,8 @@ describe('health endpoints', () => {
 
 describe('a dead upstream', () => {
   it('fails only its own part, keeps tools/list working, and comes back by itself', async () => {
-    const edge = await startEdgeProcess();
+    // Stopped mid-test on purpose; `await using` still stops it if an assertion fails first.
+    await using edge = await startEdgeProcess();
     const port = edge.port;
     const token = edge.token!;
     await using h = await startHubProcess({
@@ -241,14 +242,10 @@ describe('a dead upstream', () => {
     expect(r.structuredContent.summary).toMatch(/^2 nodes: 1 ok, 1 failed \(flaky: /);
     expect(resultText(r)).toMatch(/flaky.*unreachable/s);
     expect((await client.listTools()).tools.length).toBeGreaterThan(5);
-    const back = await startEdgeProcess({ listen: `127.0.0.1:${port}`, token });
-    try {
-      await expect
-        .poll(async () => ((await client.callTool({ name: 'run_command', arguments: { node: 'all', cmd: 'true' } })) as any).structuredContent.summary, { timeout: 40_000, interval: 500 })
-        .toBe('2 nodes: 2 ok');
-    } finally {
-      await back.stop();
-    }
+    await using _back = await startEdgeProcess({ listen: `127.0.0.1:${port}`, token });
+    await expect
+      .poll(async () => ((await client.callTool({ name: 'run_command', arguments: { node: 'all', cmd: 'true' } })) as any).structuredContent.summary, { timeout: 40_000, interval: 500 })
+      .toBe('2 nodes: 2 ok');
   });
 });
 
