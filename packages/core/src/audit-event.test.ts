@@ -182,7 +182,7 @@ describe('redactArgs', () => {
 describe('safeUrl', () => {
   it('drops credentials, query and fragment', () => {
     expect(safeUrl('https://u:p@pve1:8006/api2/json/nodes?x=1#f')).toBe('https://pve1:8006/api2/json/nodes');
-    expect(safeUrl(new URL('http://127.0.0.1:3100/loki/api/v1/push'))).toBe('http://127.0.0.1:3100/loki/api/v1/push');
+    expect(safeUrl(new URL('http://loki.example:3100/loki/api/v1/push'))).toBe('http://loki.example:3100/loki/api/v1/push');
     expect(safeUrl('not a url')).toBe('[invalid url]');
   });
 });

@@ -19,6 +19,7 @@ import { getRequestListener } from '@hono/node-server';
 import { McpServer as V1McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { createMcpHandler, isInitializeRequest, McpServer, WebStandardStreamableHTTPServerTransport, type ServerContext } from '@modelcontextprotocol/server';
+import { afterEach } from 'vitest';
 import { z } from 'zod';
 import type { Upstream, UpstreamLogger } from './upstream.ts';
 
@@ -342,3 +343,21 @@ export function recordingLog(): UpstreamLogger & { lines: string[] } {
   return { lines, debug: rec, info: rec, warn: rec };
 }
 
+type Stoppable = { stop(): Promise<void> } | { close(): Promise<void> };
+
+/**
+ * Registers an afterEach that stops, newest first, everything passed to the returned
+ * `track` during a test (servers by `stop()`, upstreams by `close()`, or by `stop` given);
+ * `track.defer(fn)` adds any other cleanup step.
+ */
+export function trackForCleanup() {
+  const cleanup: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const f of cleanup.splice(0).reverse()) await f();
+  });
+  const track = <T extends Stoppable>(x: T, stop: (x: T) => Promise<void> = (y) => ('stop' in y ? y.stop() : y.close())): T => {
+    cleanup.push(() => stop(x));
+    return x;
+  };
+  return Object.assign(track, { defer: (f: () => Promise<void>) => void cleanup.push(f) });
+}

@@ -2,19 +2,12 @@
 // failure while down, a kill mid-call and the comeback on the same port.
 import { isHomelabError } from '@homelab-mcp/core';
 import { resultText, startEdgeProcess, type EdgeProcess } from '@homelab-mcp/testkit';
-import { afterEach, describe, expect, it } from 'vitest';
-import { closedPort, recordingLog, until } from './test-servers.ts';
+import { describe, expect, it } from 'vitest';
+import { closedPort, recordingLog, until, trackForCleanup } from './test-servers.ts';
 import { createUpstream, type Upstream, type UpstreamChange } from './upstream.ts';
 
-const cleanup: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
-
-function track<T extends EdgeProcess | Upstream>(x: T): T {
-  cleanup.push(() => ('stop' in x ? stopNow(x) : x.close()));
-  return x;
-}
+const tracked = trackForCleanup();
+const track = <T extends EdgeProcess | Upstream>(x: T): T => tracked(x, (y) => ('stop' in y ? stopNow(y) : y.close()));
 
 /**
  * Stops an edge without its graceful wait: on SIGTERM the edge waits for idle keep-alive
@@ -72,7 +65,7 @@ describe('edge upstream', () => {
 
   it('fails an in-flight call when the edge dies, and comes back by itself when it restarts on the same port', async () => {
     let edge: EdgeProcess = await startEdgeProcess();
-    cleanup.push(() => stopNow(edge));
+    tracked.defer(() => stopNow(edge));
     const token = edge.token!;
     const port = edge.port;
     // No health ticks: the dead edge must be noticed through the failed call.

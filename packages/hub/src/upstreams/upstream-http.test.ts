@@ -2,19 +2,11 @@
 // with sessions (the common deployed kind) and a both-era stateless one.
 import { isHomelabError } from '@homelab-mcp/core';
 import { resultText } from '@homelab-mcp/testkit';
-import { afterEach, describe, expect, it } from 'vitest';
-import { recordingLog, startModernServer, startSessionServer, until, type SessionServer, type TestServer } from './test-servers.ts';
+import { describe, expect, it } from 'vitest';
+import { recordingLog, startModernServer, startSessionServer, until, type SessionServer, type TestServer, trackForCleanup } from './test-servers.ts';
 import { createUpstream, type Upstream, type UpstreamChange } from './upstream.ts';
 
-const cleanup: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
-
-function track<T extends TestServer | Upstream>(x: T): T {
-  cleanup.push(() => ('stop' in x ? x.stop() : x.close()));
-  return x;
-}
+const track = trackForCleanup();
 
 const HEADERS = { Authorization: 'Bearer ha-long-lived-token-0123456789' };
 
@@ -40,7 +32,7 @@ describe('2025-era server with sessions', () => {
 
   it('re-initializes a session the server lost (restart on the same port) and retries the call once, without probing again', async () => {
     let server: SessionServer = await startSessionServer();
-    cleanup.push(() => server.stop());
+    track.defer(() => server.stop());
     const up = track(createUpstream({ kind: 'http', name: 'ha', url: server.url, headers: HEADERS }, { healthIntervalMs: 0 }));
     await up.start();
     expect(resultText(await up.callTool('echo', { text: 'one' }, {}))).toBe('one');
@@ -65,7 +57,7 @@ describe('2025-era server with sessions', () => {
 
   it('re-initializes once for many calls that hit the lost session together', async () => {
     let server: SessionServer = await startSessionServer();
-    cleanup.push(() => server.stop());
+    track.defer(() => server.stop());
     const up = track(createUpstream({ kind: 'http', name: 'ha', url: server.url }, { healthIntervalMs: 0 }));
     await up.start();
     const port = server.port;

@@ -5,19 +5,11 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { isHomelabError } from '@homelab-mcp/core';
 import { resultText } from '@homelab-mcp/testkit';
-import { afterEach, describe, expect, it } from 'vitest';
-import { startModernServer, startSessionServer, until, type TestServer } from './test-servers.ts';
+import { describe, expect, it } from 'vitest';
+import { startModernServer, startSessionServer, until, type TestServer, trackForCleanup } from './test-servers.ts';
 import { createUpstream, type Upstream } from './upstream.ts';
 
-const cleanup: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
-
-function track<T extends TestServer | Upstream>(x: T): T {
-  cleanup.push(() => ('stop' in x ? x.stop() : x.close()));
-  return x;
-}
+const track = trackForCleanup();
 
 /**
  * A hand-written stateless 2025 server: `-32601` for `server/discover` (what a 2025 server
@@ -71,7 +63,7 @@ describe('upstream quirks', () => {
     const sockets = new Set<Socket>();
     const silent = createNetServer((s) => sockets.add(s));
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
-    cleanup.push(async () => {
+    track.defer(async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => silent.close(() => r()));
     });
@@ -111,7 +103,7 @@ describe('upstream quirks', () => {
   it('drops a remembered 2026 verdict that stopped working and probes again', async () => {
     const modern = await startModernServer();
     let legacy: TestServer | undefined;
-    cleanup.push(async () => {
+    track.defer(async () => {
       await modern.stop().catch(() => {});
       await legacy?.stop();
     });

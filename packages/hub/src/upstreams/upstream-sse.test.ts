@@ -1,18 +1,10 @@
 // Upstreams to legacy HTTP+SSE servers (SDK v1 SSEServerTransport on 127.0.0.1).
 import { resultText } from '@homelab-mcp/testkit';
-import { afterEach, describe, expect, it } from 'vitest';
-import { startSseServer, until, type TestServer } from './test-servers.ts';
+import { describe, expect, it } from 'vitest';
+import { startSseServer, until, type TestServer, trackForCleanup } from './test-servers.ts';
 import { createUpstream, type Upstream } from './upstream.ts';
 
-const cleanup: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
-
-function track<T extends TestServer | Upstream>(x: T): T {
-  cleanup.push(() => ('stop' in x ? x.stop() : x.close()));
-  return x;
-}
+const track = trackForCleanup();
 
 const HEADERS = { 'X-Api-Key': 'sse-api-key-0123456789' };
 
@@ -38,7 +30,7 @@ describe('legacy HTTP+SSE upstream', () => {
 
   it('reconnects after the server restarts on the same port', async () => {
     let server = await startSseServer();
-    cleanup.push(() => server.stop());
+    track.defer(() => server.stop());
     const up = track(createUpstream({ kind: 'sse', name: 'old', url: server.url }, { backoff: { initialMs: 100, maxMs: 500 }, healthIntervalMs: 0 }));
     await up.start();
     const port = server.port;

@@ -1,21 +1,13 @@
 // stdio upstreams: a command the hub spawns (a tiny SDK v2 stdio server, run with this Node).
 import { fileURLToPath } from 'node:url';
 import { isAlive, resultText } from '@homelab-mcp/testkit';
-import { afterEach, describe, expect, it } from 'vitest';
-import { until } from './test-servers.ts';
+import { describe, expect, it } from 'vitest';
+import { until, trackForCleanup } from './test-servers.ts';
 import { createUpstream, type Upstream } from './upstream.ts';
 
 const SERVER = fileURLToPath(new URL('./__fixtures__/stdio-server.mjs', import.meta.url));
 
-const cleanup: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
-
-function track(up: Upstream): Upstream {
-  cleanup.push(() => up.close());
-  return up;
-}
+const track = trackForCleanup();
 
 async function childPid(up: Upstream): Promise<number> {
   return Number(resultText(await up.callTool('pid', {}, {})));
@@ -24,7 +16,7 @@ async function childPid(up: Upstream): Promise<number> {
 describe('stdio upstream', () => {
   it('spawns the command with its env, and kills it on close', async () => {
     const up = createUpstream({ kind: 'stdio', name: 'local-fs', command: process.execPath, args: [SERVER], env: { GREETING: 'hello from env' } });
-    cleanup.push(() => up.close());
+    track.defer(() => up.close());
     await up.start();
     expect(up.state()).toMatchObject({ status: 'up', era: 'legacy', serverInfo: { name: 'stdio-server' } });
     expect(up.tools().map((t) => t.name).sort()).toEqual(['echo', 'env', 'pid']);
