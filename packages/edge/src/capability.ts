@@ -53,6 +53,11 @@ export interface EdgeEnv {
   sysRoot: string;
   /** Directories the file tools are confined to, as configured and as real paths. */
   roots: Roots;
+  /**
+   * The node's compose directory (`--compose-dir`), absolute: each stack is a folder in it holding
+   * a compose file. Unset when not configured; the compose tools then say which flag to set.
+   */
+  composeDir?: string;
   /** Default cap, in bytes, of each captured output stream and of file reads. */
   maxOutputBytes: number;
   /** Environment handed to commands: the edge's own, minus its token. */

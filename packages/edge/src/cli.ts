@@ -28,6 +28,8 @@ export interface EdgeOptions {
   procRoot: string;
   sysRoot: string;
   nodeName?: string;
+  /** The compose directory: each stack is a folder in it holding a compose file. */
+  composeDir?: string;
 }
 
 export type CliResult = { kind: 'run'; options: EdgeOptions } | { kind: 'help' } | { kind: 'version' };
@@ -41,11 +43,13 @@ Usage: homelab-edge [options]
   --token-file FILE      file holding the bearer token (or set HOMELAB_EDGE_TOKEN);
                          required whenever HOST is not a loopback address
   --root DIR             confine the file tools to DIR (repeatable; default /)
-  --enable-CAP           turn a capability on  (CAP: commands, files, env, status, smart, gpio, systemd)
+  --enable-CAP           turn a capability on  (CAP: commands, files, env, status, smart, gpio, systemd, docker)
   --disable-CAP          turn a capability off (all are on by default; each is probed at start)
   --config FILE          JSON file with any of: listen, tokenFile, roots, capabilities {name: bool},
-                         maxOutputBytes, maxBodyBytes, allowedHosts, idleExit, logLevel, nodeName;
-                         flags override it
+                         maxOutputBytes, maxBodyBytes, allowedHosts, idleExit, logLevel, nodeName,
+                         composeDir; flags override it
+  --compose-dir DIR      the Docker Compose directory of this node: each stack is a folder DIR/<stack>
+                         holding a compose.yaml (for list_stacks, compose_up, ...; default: none)
   --max-output BYTES     cap of each command output stream and file read (default ${DEFAULT_MAX_OUTPUT})
   --max-body BYTES       largest request body accepted (default ${DEFAULT_MAX_BODY}); larger gets 413
   --allowed-host NAME    accept requests whose Host header names NAME (repeatable; default: any
@@ -97,7 +101,7 @@ function positiveInt(value: unknown, where: string, allowZero = false): number {
   return n;
 }
 
-const CONFIG_KEYS = new Set(['listen', 'tokenFile', 'roots', 'capabilities', 'maxOutputBytes', 'maxBodyBytes', 'allowedHosts', 'idleExit', 'logLevel', 'nodeName']);
+const CONFIG_KEYS = new Set(['listen', 'tokenFile', 'roots', 'capabilities', 'maxOutputBytes', 'maxBodyBytes', 'allowedHosts', 'idleExit', 'logLevel', 'nodeName', 'composeDir']);
 
 export interface CliIo {
   env: NodeJS.ProcessEnv;
@@ -113,7 +117,7 @@ export interface CliIo {
 export function parseCli(argv: string[], io: CliIo): CliResult {
   const flags: Record<string, string[]> = {};
   const caps: Record<string, boolean> = {};
-  const valued = new Set(['listen', 'token-file', 'root', 'config', 'max-output', 'max-body', 'allowed-host', 'idle-exit', 'log-level', 'proc-root', 'sys-root', 'node-name']);
+  const valued = new Set(['listen', 'token-file', 'root', 'config', 'max-output', 'max-body', 'allowed-host', 'idle-exit', 'log-level', 'proc-root', 'sys-root', 'node-name', 'compose-dir']);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--help' || arg === '-h') return { kind: 'help' };
@@ -235,6 +239,10 @@ export function parseCli(argv: string[], io: CliIo): CliResult {
   };
 
   const nodeName = last('node-name') ?? str('nodeName');
+  const composeDirRaw = last('compose-dir') ?? str('composeDir');
+  if (composeDirRaw !== undefined && !isAbsolute(composeDirRaw)) {
+    throw new HomelabError('CONFIG_INVALID', `${last('compose-dir') !== undefined ? '--compose-dir' : at('composeDir')}: "${composeDirRaw}" must be an absolute path`);
+  }
   return {
     kind: 'run',
     options: {
@@ -252,6 +260,7 @@ export function parseCli(argv: string[], io: CliIo): CliResult {
       procRoot: resolve(last('proc-root') ?? '/proc'),
       sysRoot: resolve(last('sys-root') ?? '/sys'),
       ...(nodeName ? { nodeName } : {}),
+      ...(composeDirRaw ? { composeDir: resolve(composeDirRaw) } : {}),
     },
   };
 }

@@ -44,6 +44,7 @@ export async function createEdge(
     sysRoot: options.sysRoot,
     roots: await resolveRoots(options.roots),
     maxOutputBytes: options.maxOutputBytes,
+    ...(options.composeDir ? { composeDir: options.composeDir } : {}),
     childEnv,
     run: runProcess,
     log,

@@ -5,6 +5,7 @@
  */
 import type { Capability } from '../capability.ts';
 import { commands } from './commands.ts';
+import { docker } from './docker.ts';
 import { env } from './env.ts';
 import { files } from './files.ts';
 import { gpio } from './gpio.ts';
@@ -12,4 +13,4 @@ import { smart } from './smart.ts';
 import { status } from './status.ts';
 import { systemd } from './systemd.ts';
 
-export const capabilities: readonly Capability[] = [status, commands, files, env, systemd, smart, gpio];
+export const capabilities: readonly Capability[] = [status, commands, files, env, systemd, smart, gpio, docker];
