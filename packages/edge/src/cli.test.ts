@@ -54,6 +54,17 @@ describe('parseCli', () => {
     expect(() => run(['--log-level', 'loud'])).toThrow('log level "loud"');
   });
 
+  it('takes the compose directory from --compose-dir or composeDir, absolute only, flag winning', () => {
+    expect(run([]).composeDir).toBeUndefined();
+    expect(run(['--compose-dir', '/srv/stacks/']).composeDir).toBe('/srv/stacks');
+    const files = { '/c.json': JSON.stringify({ composeDir: '/opt/compose' }) };
+    expect(run(['--config', '/c.json'], files).composeDir).toBe('/opt/compose');
+    expect(run(['--config', '/c.json', '--compose-dir=/srv/stacks'], files).composeDir).toBe('/srv/stacks');
+    expect(() => run(['--compose-dir', 'stacks'])).toThrow('--compose-dir: "stacks" must be an absolute path');
+    expect(() => run(['--config', '/c.json'], { '/c.json': '{"composeDir": "rel"}' })).toThrow('/c.json: key "composeDir": "rel" must be an absolute path');
+    expect(() => run(['--config', '/c.json'], { '/c.json': '{"composeDir": 1}' })).toThrow('/c.json: key "composeDir": expected a string');
+  });
+
   it('recognizes --help and --version', () => {
     expect(parseCli(['--listen', 'x', '--help'], io()).kind).toBe('help');
     expect(parseCli(['--version'], io()).kind).toBe('version');

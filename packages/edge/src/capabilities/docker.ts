@@ -141,53 +141,55 @@ async function composeFileIn(directory: string): Promise<string | undefined> {
   return undefined;
 }
 
-/** Finds one stack by name, with an error that says what exists instead. */
-export async function findStack(env: EdgeEnv, name: string): Promise<Stack> {
-  const stackName = validateStackName(name);
-  const dir = await composeDirOf(env);
-  const directory = join(dir, stackName);
-  if (!(await isDir(directory))) {
-    throw new HomelabError('STACK_NOT_FOUND', `no stack "${stackName}" on this node: ${directory} does not exist (list_stacks shows the stacks in ${dir})`);
-  }
-  const composeFile = await composeFileIn(directory);
-  if (!composeFile) {
-    throw new HomelabError('STACK_NOT_FOUND', `${directory} has no compose file (looked for ${COMPOSE_FILES.join(', ')}), so "${stackName}" is not a stack`);
-  }
-  return { name: stackName, project: normalizeProjectName(stackName), directory, composeFile };
+/** A folder of the compose directory that is not a stack, and why. */
+interface Ignored {
+  name: string;
+  reason: string;
 }
 
 /** Every stack folder of the compose directory, and the folders that are not stacks, with why. */
-async function scanStacks(env: EdgeEnv): Promise<{ dir: string; stacks: Stack[]; ignored: Array<{ name: string; reason: string }> }> {
+async function scanStacks(env: EdgeEnv): Promise<{ dir: string; stacks: Stack[]; ignored: Ignored[] }> {
   const dir = await composeDirOf(env);
-  const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const stacks: Stack[] = [];
-  const ignored: Array<{ name: string; reason: string }> = [];
-  const projects = new Map<string, string>();
+  const entries = await readdir(dir, { withFileTypes: true });
+  const found: Stack[] = [];
+  const ignored: Ignored[] = [];
   for (const e of entries.slice(0, MAX_STACK_DIRS)) {
     const directory = join(dir, e.name);
     // Symlinked stack folders count: stat follows the link.
-    if (!(e.isDirectory() || (e.isSymbolicLink() && (await isDir(directory))))) continue;
-    if (e.name.startsWith('.')) continue;
+    if (e.name.startsWith('.') || !(e.isDirectory() || (e.isSymbolicLink() && (await isDir(directory))))) continue;
     if (e.name.length > MAX_NAME || !NAME_RE.test(e.name)) {
       ignored.push({ name: e.name, reason: 'the name is not a valid stack name (letters, digits, _ . -)' });
       continue;
     }
     const composeFile = await composeFileIn(directory);
-    if (!composeFile) {
-      ignored.push({ name: e.name, reason: 'no compose file in it' });
-      continue;
-    }
-    const project = normalizeProjectName(e.name);
-    const clash = projects.get(project);
-    if (clash !== undefined) {
-      ignored.push({ name: e.name, reason: `its compose project name "${project}" is the same as that of stack ${clash}` });
-      continue;
-    }
-    projects.set(project, e.name);
-    stacks.push({ name: e.name, project, directory, composeFile });
+    if (composeFile) found.push({ name: e.name, project: normalizeProjectName(e.name), directory, composeFile });
+    else ignored.push({ name: e.name, reason: 'no compose file in it' });
+  }
+  // Two folders whose names give the same project (`HomeLab`, `homelab`) would act on one set of
+  // containers; the one named exactly like the project keeps it, the other is refused.
+  const byProject = new Map<string, Stack>();
+  for (const s of found.sort((a, b) => Number(b.name === b.project) - Number(a.name === a.project) || (a.name < b.name ? -1 : 1))) {
+    const owner = byProject.get(s.project);
+    if (owner) ignored.push({ name: s.name, reason: `its compose project name "${s.project}" is the same as that of stack ${owner.name}` });
+    else byProject.set(s.project, s);
   }
   if (entries.length > MAX_STACK_DIRS) ignored.push({ name: '…', reason: `only the first ${MAX_STACK_DIRS} entries of ${dir} were looked at` });
-  return { dir, stacks, ignored };
+  const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name, 'en');
+  return { dir, stacks: [...byProject.values()].sort(byName), ignored: ignored.sort(byName) };
+}
+
+/** Finds one stack by name, with an error that says what exists instead. */
+export async function findStack(env: EdgeEnv, name: string): Promise<Stack> {
+  const stackName = validateStackName(name);
+  const { dir, stacks, ignored } = await scanStacks(env);
+  const stack = stacks.find((s) => s.name === stackName);
+  if (stack) return stack;
+  const why = ignored.find((i) => i.name === stackName)?.reason;
+  if (why === 'no compose file in it') {
+    throw new HomelabError('STACK_NOT_FOUND', `${join(dir, stackName)} has no compose file (looked for ${COMPOSE_FILES.join(', ')}), so "${stackName}" is not a stack`);
+  }
+  if (why) throw new HomelabError('STACK_NOT_FOUND', `"${stackName}" is not a usable stack: ${why}`);
+  throw new HomelabError('STACK_NOT_FOUND', `no stack "${stackName}" on this node: ${join(dir, stackName)} does not exist (list_stacks shows the stacks in ${dir})`);
 }
 
 async function runDocker(env: EdgeEnv, args: string[], timeoutMs: number, signal?: AbortSignal): Promise<RunResult> {
