@@ -109,7 +109,7 @@ describe('list_stacks', () => {
     const { env } = envWith({ 'docker compose ls -a --format json': DAEMON_DOWN });
     const out = await call('list_stacks', {}, env);
     expect(out.isError).toBe(true);
-    expect(out.text.split('\n')[0]).toBe(
+    expect(out.text!.split('\n')[0]).toBe(
       'the Docker daemon is not running or not reachable on this node (docker compose ls: Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?)',
     );
     expect((out.data.stacks as Array<Record<string, unknown>>).map((s) => s.status)).toEqual(['unknown', 'unknown', 'unknown', 'unknown']);
@@ -145,7 +145,7 @@ describe('get_stack_status', () => {
       expect.objectContaining({ name: 'homelab-db-1', service: 'db', state: 'running', health: '', status: 'Up 2 hours', ports: '5432/tcp' }),
       expect.objectContaining({ name: 'homelab-cache-1', service: 'cache', health: 'unhealthy' }),
     ]);
-    expect(out.text.split('\n')[0]).toBe('stack homelab: 3 containers, 3 running, 1 unhealthy');
+    expect(out.text!.split('\n')[0]).toBe('stack homelab: 3 containers, 3 running, 1 unhealthy');
     expect(out.text).toMatch(/^ {2}homelab-web-1 {4}web {4}running {5}Up 2 hours \(healthy\) {2}0\.0\.0\.0:8080->80\/tcp/m);
   });
 
@@ -157,7 +157,7 @@ describe('get_stack_status', () => {
       ['qbittorrent', 'running', 0],
       ['sonarr', 'exited', 137],
     ]);
-    expect(out.text.split('\n')[0]).toBe('stack media: 3 containers, 2 running');
+    expect(out.text!.split('\n')[0]).toBe('stack media: 3 containers, 2 running');
   });
 
   it('says a stack that is not up has no containers', async () => {
@@ -216,7 +216,7 @@ describe('get_container_logs', () => {
         '2026-11-21T13:42:09.990123411Z 2026/11/21 13:42:09 [error] 29#29: *2 open() "/usr/share/nginx/html/favicon.ico" failed (2: No such file or directory)',
       ],
     });
-    expect(out.text.split('\n')[0]).toBe('last 4 log lines of container homelab-web-1 (stdout and stderr, oldest first):');
+    expect(out.text!.split('\n')[0]).toBe('last 4 log lines of container homelab-web-1 (stdout and stderr, oldest first):');
   });
 
   it('passes lines and since', async () => {
@@ -268,7 +268,7 @@ describe('compose_up, compose_down, compose_pull', () => {
     expect(calls[0]).toMatchObject({ timeoutMs: 110_000 });
     expect(out.isError).toBe(false);
     expect(out.data).toMatchObject({ stack: 'homelab', project: 'homelab', action: 'up', services: [], ok: true, exitCode: 0, truncated: false });
-    expect(out.text.split('\n').slice(0, 2)).toEqual(['docker compose up -d on stack homelab done in 4.2 s:', ' Network homelab_default  Creating']);
+    expect(out.text!.split('\n').slice(0, 2)).toEqual(['docker compose up -d on stack homelab done in 4.2 s:', ' Network homelab_default  Creating']);
     expect(out.text).toContain(' Container homelab-web-1  Started');
     await call('compose_up', { stack: 'homelab', services: ['web', 'db'], timeout_s: 600 }, env);
     expect(calls[1]).toMatchObject({ timeoutMs: 600_000 });
