@@ -267,7 +267,7 @@ function stateWord(counts: Record<string, number>, status: string): string {
   return 'stopped';
 }
 
-function formatStacks(dir: string, stacks: StackView[], others: ComposeProject[], ignored: Array<{ name: string; reason: string }>): string {
+function formatStacks(dir: string, stacks: StackView[], others: ComposeProject[], ignored: Ignored[]): string {
   const lines: string[] = [];
   if (stacks.length === 0) lines.push(`no stacks in ${dir} (a stack is a folder holding a compose.yaml)`);
   else {
