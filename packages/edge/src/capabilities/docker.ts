@@ -444,6 +444,10 @@ export interface ComposeWriteArgs {
   timeout_s?: number;
 }
 
+// The compose write running per stack directory. Compose takes no lock of its own: an `up` and a
+// `down` of one stack at once leave it half of each, so a second write is refused while one runs.
+const running = new Map<string, { action: string; since: number }>();
+
 /** Runs one compose write and shapes its answer; a failure is an error result with compose's own words. */
 async function composeWrite(action: 'up' | 'down' | 'pull', args: ComposeWriteArgs, env: EdgeEnv, signal: AbortSignal): Promise<ToolOutput> {
   const stack = await findStack(env, args.stack);
@@ -451,7 +455,20 @@ async function composeWrite(action: 'up' | 'down' | 'pull', args: ComposeWriteAr
   const timeoutS = validateTimeout(args.timeout_s);
   const verb = action === 'up' ? ['up', '-d'] : [action];
   const argv = composeArgs(stack, ...verb, ...services);
-  const r = await runDocker(env, argv, Math.round(timeoutS * 1000), signal);
+  const busy = running.get(stack.directory);
+  if (busy) {
+    throw new HomelabError(
+      'STACK_BUSY',
+      `docker compose ${busy.action} is still running on stack ${stack.name} (for ${Math.round((Date.now() - busy.since) / 1000)} s); try again when it is done`,
+    );
+  }
+  running.set(stack.directory, { action, since: Date.now() });
+  let r: RunResult;
+  try {
+    r = await runDocker(env, argv, Math.round(timeoutS * 1000), signal);
+  } finally {
+    running.delete(stack.directory);
+  }
   const kind = classifyDockerFailure(r.stderr, r.exitCode, true);
   if (r.exitCode !== 0 && kind !== 'other') throw dockerError(r, argv);
   // Compose reports progress on stderr; stdout is normally empty.

@@ -296,6 +296,24 @@ describe('compose_up, compose_down, compose_pull', () => {
     expect(out.text).toBe(`docker compose pull web on stack homelab failed (exit 18):\n${stderr.split('\n').filter(Boolean).map((l) => l.trimEnd()).join('\n')}`);
   });
 
+  it('refuses a second write to a stack while one runs, and allows it after', async () => {
+    let finish!: () => void;
+    const { env } = envWith({});
+    // A compose up that runs until the test lets it finish.
+    env.run = async (opts) => {
+      if (opts.args?.includes('up')) await new Promise<void>((r) => (finish = r));
+      return { stdout: '', stderr: '', exitCode: 0, signal: null, timedOut: false, aborted: false, stdoutTruncated: false, stderrTruncated: false, stdoutBytes: 0, stderrBytes: 0, durationMs: 1 };
+    };
+    const up = call('compose_up', { stack: 'homelab' }, env);
+    await new Promise((r) => setTimeout(r, 50));
+    await expect(call('compose_down', { stack: 'homelab' }, env)).rejects.toThrow(/^docker compose up is still running on stack homelab \(for \d+ s\); try again when it is done$/);
+    // Another stack is not held up.
+    expect((await call('compose_down', { stack: 'media' }, env)).isError).toBe(false);
+    finish();
+    expect((await up).isError).toBe(false);
+    expect((await call('compose_down', { stack: 'homelab' }, env)).isError).toBe(false);
+  });
+
   it('says the daemon is down instead of relaying output', async () => {
     const { env } = envWith({ [`${head('homelab')} down`]: DAEMON_DOWN });
     await expect(call('compose_down', { stack: 'homelab' }, env)).rejects.toThrow(/^the Docker daemon is not running or not reachable on this node \(docker compose down: Cannot connect/);
