@@ -107,6 +107,8 @@ describe('docker logs', () => {
     const partial = mergeLogStreams('2026-11-21T13:40:01.000000000Z a\n2026-11-21T13:40:02.0000', '', { maxLineChars: 50, stdoutTruncated: true });
     expect(partial.lines).toEqual(['2026-11-21T13:40:01.000000000Z a']);
     expect(mergeLogStreams('', '', { maxLineChars: 50 }).lines).toEqual([]);
+    const tty = mergeLogStreams('2026-11-21T13:40:01.000000000Z a\r\n2026-11-21T13:40:02.000000000Z b\r\n', '', { maxLineChars: 50 });
+    expect(tty.lines).toEqual(['2026-11-21T13:40:01.000000000Z a', '2026-11-21T13:40:02.000000000Z b']);
   });
 });
 

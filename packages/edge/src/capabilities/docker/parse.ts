@@ -171,7 +171,9 @@ function logLines(text: string, dropPartial: boolean): LogLine[] {
   const last = raw.pop();
   if (last && !dropPartial) raw.push(last);
   const out: LogLine[] = [];
-  for (const line of raw) {
+  for (const piece of raw) {
+    // A TTY container's lines end in \r\n.
+    const line = piece.endsWith('\r') ? piece.slice(0, -1) : piece;
     const m = TS_RE.exec(line);
     // A line without a timestamp (a TTY container's \r, say) sorts with the line before it.
     out.push({ ts: m ? m[1]! : (out.at(-1)?.ts ?? ''), line });
