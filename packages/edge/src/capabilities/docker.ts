@@ -20,9 +20,11 @@ import {
   normalizeProjectName,
   parseComposeLs,
   parseComposePs,
+  parseContainerInspect,
   parseImageLs,
   summarizeComposeOutput,
   type ComposeContainer,
+  type ContainerState,
   type ComposeProject,
 } from './docker/parse.ts';
 import { findExecutable } from './find-executable.ts';
@@ -437,6 +439,42 @@ const getContainerLogs = defineTool<ContainerLogsArgs>({
   },
 });
 
+function formatContainerState(c: ContainerState): string {
+  const since = c.state === 'running' ? (c.startedAt ? ` since ${c.startedAt}` : '') : c.finishedAt ? ` (ended ${c.finishedAt})` : '';
+  const parts = [
+    `container ${c.name} (${c.image}, ${c.id}) is ${c.state}${c.health ? ` (${c.health})` : ''}${since}`,
+    c.state !== 'running' && c.exitCode !== null ? `exit code ${c.exitCode}${c.oomKilled ? ', killed for lack of memory (OOM)' : ''}` : undefined,
+    c.error ? `error: ${c.error}` : undefined,
+    c.restartCount > 0 ? `restarted ${c.restartCount} time${c.restartCount === 1 ? '' : 's'}` : undefined,
+    c.project ? `compose stack ${c.project}${c.service ? `, service ${c.service}` : ''}` : undefined,
+    c.healthLog ? `last health check: ${c.healthLog}` : undefined,
+  ].filter(Boolean);
+  return parts.join('\n');
+}
+
+const getContainerStatus = defineTool<{ container: string }>({
+  name: 'get_container_status',
+  title: 'Container status',
+  description:
+    'Shows the state of one Docker container on this node: running or not, its health check, since when, its exit code and error, ' +
+    'restarts, out-of-memory kills, and the compose stack and service it belongs to.',
+  inputSchema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { container: { type: 'string', minLength: 1, maxLength: MAX_NAME, description: 'Container name or ID, e.g. homelab-web-1 (get_stack_status shows the names).' } },
+    required: ['container'],
+  },
+  annotations: { title: 'Container status', ...readAnnotations },
+  async handler(args, { env, signal }) {
+    const container = validateContainer(args.container);
+    const argv = ['inspect', '--type', 'container', container];
+    const r = await runDocker(env, argv, READ_TIMEOUT_MS, signal);
+    if (r.exitCode !== 0) throw dockerError(r, argv, container);
+    const c = parseContainerInspect(r.stdout);
+    return { data: { ...c }, text: formatContainerState(c) };
+  },
+});
+
 /** Arguments of `compose_up` and `compose_pull`. */
 export interface ComposeWriteArgs {
   stack: string;
@@ -557,5 +595,5 @@ export const docker = defineCapability({
   description: 'Docker Compose stacks of the compose directory, container logs and images through the docker CLI.',
   enabledByDefault: true,
   probe: probeDocker,
-  tools: [listStacks, getStackStatus, listImages, getContainerLogs, composeUp, composeDown, composePull],
+  tools: [listStacks, getStackStatus, listImages, getContainerStatus, getContainerLogs, composeUp, composeDown, composePull],
 });

@@ -67,7 +67,7 @@ describe('schemas and annotations', () => {
       for (const p of Object.values(t.inputSchema.properties ?? {})) expect(p.description).toBeTruthy();
     }
     const reads = docker.tools.filter((t) => t.annotations.readOnlyHint).map((t) => t.name);
-    expect(reads).toEqual(['list_stacks', 'get_stack_status', 'list_images', 'get_container_logs']);
+    expect(reads).toEqual(['list_stacks', 'get_stack_status', 'list_images', 'get_container_status', 'get_container_logs']);
     expect(tool('compose_down').annotations).toMatchObject({ readOnlyHint: false, destructiveHint: true });
     expect(tool('compose_up').annotations).toMatchObject({ readOnlyHint: false, destructiveHint: false });
     expect(tool('compose_pull').annotations).toMatchObject({ readOnlyHint: false, openWorldHint: true });
@@ -195,6 +195,49 @@ describe('list_images', () => {
   it('says the daemon is down', async () => {
     const { env } = envWith({ 'docker image ls --format json': DAEMON_DOWN });
     await expect(call('list_images', {}, env)).rejects.toThrow(/^the Docker daemon is not running or not reachable on this node \(docker image ls: Cannot connect/);
+  });
+});
+
+describe('get_container_status', () => {
+  it('shows state, failing health check, restarts and its stack', async () => {
+    const { env, argv } = envWith({ 'docker inspect --type container homelab-web-1': { stdout: fixture('inspect-web.json') } });
+    const out = await call('get_container_status', { container: 'homelab-web-1' }, env);
+    expect(argv()).toEqual(['docker inspect --type container homelab-web-1']);
+    expect(out.data).toEqual({
+      name: 'homelab-web-1',
+      id: '7f149ab7d1e8',
+      image: 'nginx:1.27',
+      state: 'running',
+      health: 'unhealthy',
+      healthLog: 'curl: (7) Failed to connect to localhost port 80: Connection refused',
+      exitCode: 0,
+      error: '',
+      oomKilled: false,
+      restartCount: 2,
+      startedAt: '2026-11-21T13:40:00.998877665Z',
+      finishedAt: null,
+      project: 'homelab',
+      service: 'web',
+    });
+    expect(out.text).toBe(
+      [
+        'container homelab-web-1 (nginx:1.27, 7f149ab7d1e8) is running (unhealthy) since 2026-11-21T13:40:00.998877665Z',
+        'restarted 2 times',
+        'compose stack homelab, service web',
+        'last health check: curl: (7) Failed to connect to localhost port 80: Connection refused',
+      ].join('\n'),
+    );
+  });
+
+  it('says how a stopped container ended', async () => {
+    const { env } = envWith({ 'docker inspect --type container homelab-db-1': { stdout: fixture('inspect-exited.json') } });
+    const out = await call('get_container_status', { container: 'homelab-db-1' }, env);
+    expect(out.text).toBe('container homelab-db-1 (postgres:15-alpine, 0a1b2c3d4e5f) is exited (ended 2026-11-21T13:10:42.25Z)\nexit code 137, killed for lack of memory (OOM)\ncompose stack homelab, service db');
+  });
+
+  it('names a container that does not exist', async () => {
+    const { env } = envWith({ 'docker inspect --type container nope': { stdout: '[]\n', stderr: 'Error: No such container: nope\n', exitCode: 1 } });
+    await expect(call('get_container_status', { container: 'nope' }, env)).rejects.toThrow('no container "nope" on this node (Error: No such container: nope)');
   });
 });
 

@@ -147,6 +147,67 @@ export function parseImageLs(stdout: string, truncated = false): DockerImage[] {
   });
 }
 
+/** The state of one container, from `docker inspect --type container` (the Engine API's shape). */
+export interface ContainerState {
+  name: string;
+  id: string;
+  image: string;
+  /** created, running, paused, restarting, removing, exited or dead. */
+  state: string;
+  /** '' when the image has no health check; else starting, healthy or unhealthy. */
+  health: string;
+  /** The last health check's output, when it failed. */
+  healthLog?: string;
+  exitCode: number | null;
+  error: string;
+  oomKilled: boolean;
+  restartCount: number;
+  startedAt: string | null;
+  finishedAt: string | null;
+  /** The compose project and service it belongs to, from its labels. */
+  project?: string;
+  service?: string;
+}
+
+/** Docker's zero time means "never": show nothing rather than year 1. */
+const dockerTime = (v: unknown): string | null => {
+  const t = str(v);
+  return t === '' || t.startsWith('0001-01-01') ? null : t;
+};
+
+/** `docker inspect --type container NAME`: a JSON array with one object. */
+export function parseContainerInspect(stdout: string): ContainerState {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(stdout);
+  } catch {
+    throw new HomelabError('COMMAND_FAILED', 'docker inspect printed something that is not JSON');
+  }
+  const o = (Array.isArray(parsed) ? parsed[0] : undefined) as Record<string, any> | undefined;
+  if (!o || typeof o !== 'object') throw new HomelabError('COMMAND_FAILED', 'docker inspect printed no container');
+  const st = (o.State ?? {}) as Record<string, any>;
+  const health = (st.Health ?? undefined) as Record<string, any> | undefined;
+  const labels = ((o.Config ?? {}).Labels ?? {}) as Record<string, unknown>;
+  const lastCheck = Array.isArray(health?.Log) ? (health!.Log.at(-1) as Record<string, unknown> | undefined) : undefined;
+  const healthStatus = str(health?.Status);
+  return {
+    name: str(o.Name).replace(/^\//, ''),
+    id: str(o.Id).slice(0, 12),
+    image: str((o.Config ?? {}).Image) || str(o.Image),
+    state: str(st.Status),
+    health: healthStatus,
+    ...(healthStatus === 'unhealthy' && lastCheck ? { healthLog: str(lastCheck.Output).trim().slice(0, 500) } : {}),
+    exitCode: typeof st.ExitCode === 'number' ? st.ExitCode : null,
+    error: str(st.Error),
+    oomKilled: st.OOMKilled === true,
+    restartCount: typeof o.RestartCount === 'number' ? o.RestartCount : 0,
+    startedAt: dockerTime(st.StartedAt),
+    finishedAt: dockerTime(st.FinishedAt),
+    ...(typeof labels['com.docker.compose.project'] === 'string' ? { project: labels['com.docker.compose.project'] } : {}),
+    ...(typeof labels['com.docker.compose.service'] === 'string' ? { service: labels['com.docker.compose.service'] } : {}),
+  };
+}
+
 /**
  * The project name compose derives from a folder name (compose-go's `NormalizeProjectName`):
  * lower case, only `[a-z0-9_-]`, no leading `_` or `-`. `-p` must be given a name in this form,
