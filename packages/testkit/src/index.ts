@@ -4,3 +4,4 @@ export { isAlive } from './process.ts';
 export { testEdgeEnv, scriptedEdgeEnv, toolContext, type ScriptedAnswer } from './edge-env.ts';
 export { startHubProcess, HUB_BUNDLE, type HubProcess, type StartHubOptions } from './hub-process.ts';
 export { startFakeLoki, type FakeLoki, type FakeLokiEntry, type FakeLokiOptions, type FakeLokiRequest } from './fake-loki.ts';
+export { startPrometheus, freePort, PROMETHEUS_BIN, type PrometheusProcess, type PrometheusRule, type StartPrometheusOptions } from './prometheus.ts';
