@@ -118,6 +118,14 @@ describe('query_logs', () => {
     await loki.stop();
   });
 
+  it('a metric query (Loki answers a matrix) is a clear error, not an empty answer', async () => {
+    const loki = await fake();
+    await push(loki, [{ stream: { job: 'app' }, values: [[ns(Date.now() - 1000), 'x']] }]);
+    const r = await call(setup({ url: loki.url }), { logql: 'count_over_time({job="app"}[5m])' });
+    expect(r.isError).toBe(true);
+    expect(text(r)).toBe('query_logs takes a log query ({selector} |= "text"); this is a metric query (result: matrix)');
+  });
+
   it('sends the tenant, and says what is wrong without one', async () => {
     const loki = await fake({ tenant: 'homelab' });
     await push(loki, [{ stream: { job: 'app' }, values: [[ns(Date.now() - 1000), 'for the homelab tenant']] }], { 'x-scope-orgid': 'homelab' });
