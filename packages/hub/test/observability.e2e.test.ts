@@ -33,7 +33,7 @@ function journal(dataDir: string): Array<Record<string, any>> {
 type Result = { content: Array<{ type: string; text: string }>; structuredContent?: Record<string, any>; isError?: boolean };
 
 describe('Prometheus through the hub', () => {
-  it('prom_alerts, prom_query, prom_query_range, prom_targets; bad PromQL and a stopped Prometheus are clear errors; every request is audited', async () => {
+  it('prom_alerts, prom_query, prom_query_range, prom_targets; bad PromQL and a stopped Prometheus are clear errors; every request is audited', { timeout: 120_000 }, async () => {
     const prom = await startPrometheus({ rules: [{ alert: 'AlwaysFiring', expr: 'vector(1)', labels: { severity: 'page' }, annotations: { summary: 'fires forever' } }] });
     try {
       await using hub = await startHubProcess({ config: { auth, local: { enabled: false }, integrations: { prometheus: { url: prom.url } } } });
@@ -94,7 +94,7 @@ describe('Prometheus through the hub', () => {
 });
 
 describe('query_logs through the hub', () => {
-  it('uses the audit Loki when no integrations.loki is set: filter, limit, time range; get_audit_log shows the requests', async () => {
+  it('uses the audit Loki when no integrations.loki is set: filter, limit, time range; get_audit_log shows the requests', { timeout: 60_000 }, async () => {
     await using loki = await startFakeLoki({ tenant: 'homelab' });
     const now = Date.now();
     const ns = (ms: number) => `${BigInt(ms) * 1_000_000n}`;
@@ -155,7 +155,7 @@ describe('query_logs through the hub', () => {
 });
 
 describe('integrations follow the config', () => {
-  it('a reload that adds Prometheus brings its tools (a dead one answers "unreachable"); removing it takes them away', async () => {
+  it('a reload that adds Prometheus brings its tools (a dead one answers "unreachable"); removing it takes them away', { timeout: 60_000 }, async () => {
     await using hub = await startHubProcess({ config: { auth, local: { enabled: false } } });
     const file = join(hub.dir, 'hub.yaml');
     await using client = await connectClient(hub.url, TOKEN, 'legacy');

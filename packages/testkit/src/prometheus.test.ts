@@ -3,7 +3,7 @@ import { isAlive } from './process.ts';
 import { startPrometheus } from './prometheus.ts';
 
 describe('startPrometheus', () => {
-  it('runs the real Prometheus on loopback: ready, the rule fires, it scrapes itself; stop ends the process', async () => {
+  it('runs the real Prometheus on loopback: ready, the rule fires, it scrapes itself; stop ends the process', { timeout: 60_000 }, async () => {
     const prom = await startPrometheus({ rules: [{ alert: 'AlwaysFiring', expr: 'vector(1)', labels: { severity: 'warning' } }] });
     try {
       expect(prom.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
