@@ -26,6 +26,7 @@ import { createHubServer, type CallObserver, type HubServerInfo } from './server
 import { listNodesTool, networkResourcesTool } from './tools/network/list-nodes.ts';
 import { createHttpApp, type UpstreamHealth } from './transports/http.ts';
 import { createUpstream, type Upstream, type UpstreamLogMessage, type UpstreamSpec } from './upstreams/upstream.ts';
+import { createIntegrationSet, type Observability } from './integrations/integration-set.ts';
 
 declare const __HUB_VERSION__: string | undefined;
 export const HUB_VERSION: string = typeof __HUB_VERSION__ === 'string' ? __HUB_VERSION__ : '0.0.0-dev';
@@ -160,11 +161,15 @@ export async function createHub(opts: HubOptions) {
     }),
     auditLogTool(auditSource),
   ];
+  // Built-in integrations (Prometheus, Loki, ...): their tools join the hub's, and the hub's own
+  // tools (service_health, run_diagnostic) read Prometheus and Loki through `observability`.
+  const integrationSet = createIntegrationSet({ log, onHttpRequest: recordHttpRequest });
+  const observability: Observability = integrationSet.observability;
   const build = () =>
     buildCatalog({
       nodes,
       upstreams: natives,
-      hubTools,
+      hubTools: [...hubTools, ...integrationSet.tools()],
       perDeviceTools: config.perDeviceTools,
       callTimeoutMs: config.limits.callTimeoutMs,
       maxToolName: config.limits.maxToolName,
@@ -223,6 +228,20 @@ export async function createHub(opts: HubOptions) {
     }, 100);
   };
 
+  // Every outbound HTTP request (upstreams and integrations) is an audit event, written in the
+  // background: it is not an answer to a client. The URL loses credentials and query; the
+  // shipper's own pushes to Loki are not audited, or each push would make more to push.
+  function recordHttpRequest(r: { upstream: string; method: string; url: string; status?: number; error?: string; durationMs: number }): void {
+    void record(
+      createAuditEvent({
+        kind: 'http_request',
+        user: 'hub',
+        detail: { upstream: r.upstream, method: r.method, url: safeUrl(r.url), ...(r.status !== undefined ? { status: r.status } : {}), ...(r.error ? { error: r.error } : {}) },
+        durationMs: Math.round(r.durationMs * 10) / 10,
+      }),
+    ).catch((err: unknown) => log.warn({ err: String(err) }, 'audit: could not record an outbound request'));
+  }
+
   /** The connection for `spec`, reused when a connection with the same settings exists. */
   function connection(spec: UpstreamSpec, keep: Map<string, Conn>): Upstream {
     const key = JSON.stringify([spec, config.limits.callTimeoutMs]);
@@ -235,19 +254,7 @@ export async function createHub(opts: HubOptions) {
       callTimeoutMs: config.limits.callTimeoutMs,
       clientInfo,
       log,
-      // Every outbound HTTP request is an audit event (written in the background: it is not
-      // an answer to a client). The URL loses credentials and query; the shipper's own
-      // pushes to Loki are not audited, or each push would make more to push.
-      onHttpRequest: (r) =>
-        void record(
-            createAuditEvent({
-              kind: 'http_request',
-              user: 'hub',
-              detail: { upstream: r.upstream, method: r.method, url: safeUrl(r.url), ...(r.status !== undefined ? { status: r.status } : {}), ...(r.error ? { error: r.error } : {}) },
-              durationMs: Math.round(r.durationMs * 10) / 10,
-            }),
-          )
-          .catch((err: unknown) => log.warn({ err: String(err) }, 'audit: could not record an outbound request')),
+      onHttpRequest: recordHttpRequest,
     });
     const offChange = upstream.onChange((what: string) => {
       if (what === 'state') {
@@ -298,6 +305,7 @@ export async function createHub(opts: HubOptions) {
     for (const [k, c] of keep) conns.set(k, c);
     nodes = next;
     natives = nextNatives;
+    integrationSet.apply(config);
     publish();
     for (const c of gone) {
       c.unsubscribe();
@@ -312,6 +320,10 @@ export async function createHub(opts: HubOptions) {
     catalog: () => catalog,
     nodes: () => nodes,
     health,
+    /** The Prometheus and Loki clients of the configured integrations (for the hub's own tools). */
+    observability,
+    /** The integrations set up now, e.g. for their health(). */
+    integrations: () => integrationSet.instances(),
     /** A server instance for one caller, for transports outside HTTP (stdio). */
     serverFor: (caller: Caller, sessionFallback: string) =>
       createHubServer({ info, catalog: () => catalog, caller, gate, sessionFallback, metrics: metrics.observeCall, observer }),
@@ -343,6 +355,7 @@ export async function createHub(opts: HubOptions) {
       clearTimeout(rebuildTimer);
       await http.close();
       await Promise.all([...conns.values()].map((c) => c.upstream.close().catch(() => undefined)));
+      integrationSet.close();
       await shipper?.stop({ deadlineMs: 3000 }).catch(() => undefined);
       await journal.close();
     },

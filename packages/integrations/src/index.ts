@@ -1,3 +1,22 @@
-// The static list of homelab service integrations (one folder per service under src/,
-// each set up only when configured). None exist yet; later issues add them here.
-export {};
+/**
+ * The static list of homelab service integrations (one folder per service under src/, each set
+ * up only when configured under `integrations:` in hub.yaml). Adding one: its folder, an entry
+ * in `integrations` and a key in `IntegrationsConfigSchema`.
+ */
+import * as z from 'zod';
+import { lokiIntegration, LokiConfigSchema } from './loki/index.ts';
+import { prometheusIntegration, PrometheusConfigSchema } from './prometheus/index.ts';
+
+export * from './integration.ts';
+export * from './prometheus/index.ts';
+export * from './loki/index.ts';
+
+/** Every built-in integration; the hub sets up those whose key is configured. */
+export const integrations = [prometheusIntegration, lokiIntegration] as const;
+
+/** The `integrations:` key of hub.yaml, built from each integration's own schema. */
+export const IntegrationsConfigSchema = z.strictObject({
+  prometheus: PrometheusConfigSchema.optional(),
+  loki: LokiConfigSchema.optional(),
+});
+export type IntegrationsConfig = z.output<typeof IntegrationsConfigSchema>;

@@ -116,6 +116,17 @@ describe('fake Loki', () => {
     expect(r.body).toMatchObject({ status: 'success', data: { resultType: 'vector', result: [{ metric: {}, value: [expect.any(Number), '1'] }] } });
   });
 
+  it('answers a metric query on query_range with a matrix, one sample per step that has any', async () => {
+    const loki = await fake();
+    const t0 = Math.floor(Date.now() / 60_000) * 60_000 - 10 * 60_000; // a whole minute, 10 min ago
+    const at = (ms: number) => `${BigInt(t0 + ms) * 1_000_000n}`;
+    await push(loki, { streams: [{ stream: { job: 'app' }, values: [[at(10_000), 'x'], [at(20_000), 'x'], [at(130_000), 'x']] }] });
+    const r = await query(loki, { query: 'count_over_time({job="app"}[1m])', start: String(t0 / 1000), end: String((t0 + 180_000) / 1000), step: '60s' });
+    expect(r.body.data.resultType).toBe('matrix');
+    expect(r.body.data.result).toEqual([{ metric: { job: 'app' }, values: [[(t0 + 60_000) / 1000, '2'], [(t0 + 180_000) / 1000, '1']] }]);
+    expect(loki.unhandled()).toEqual([]);
+  });
+
   it('deduplicates identical entries in queries, as Loki does, while received() shows every push', async () => {
     const loki = await fake();
     const body = { streams: [{ stream: { job: 'mcp-audit' }, values: [[nowNs(), 'same']] }] };

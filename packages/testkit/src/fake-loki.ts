@@ -14,7 +14,8 @@
  *   (default 100), `direction` (default backward). Identical entries (same stream, timestamp and
  *   line) are returned once, as Loki's queriers deduplicate replicas.
  * - `GET /loki/api/v1/query`: metric queries only (`count_over_time(...[d])`, optionally in
- *   `sum(...)`); a log query is a 400, as in Loki.
+ *   `sum(...)`); a log query is a 400, as in Loki. The same metric queries on query_range
+ *   answer a `matrix` (one sample per `step` that has any), as Loki does.
  * - `GET /loki/api/v1/labels`, `/loki/api/v1/label/<name>/values`, `GET /ready`.
  * - With `tenant` set (Loki's `auth_enabled`): `X-Scope-OrgID` required, else 401 `no org id`.
  *
@@ -86,6 +87,8 @@ export interface FakeLoki extends AsyncDisposable {
 }
 
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+/** The metric queries this fake knows: `[sum(]count_over_time(<log query>[<duration>])[)]`. */
+const METRIC_QUERY = /^\s*(sum\s*\(\s*)?count_over_time\s*\(([\s\S]*)\[(\w+)\]\s*\)\s*(\)\s*)?$/;
 const MAX_BODY = 10 * 1024 * 1024;
 const MAX_LINE = 256 * 1024;
 const MAX_ENTRIES_PER_QUERY = 5000;
@@ -240,6 +243,7 @@ export async function startFakeLoki(opts: FakeLokiOptions = {}): Promise<FakeLok
   function queryRange(res: ServerResponse, rec: FakeLokiRequest, params: URLSearchParams, all: FakeLokiEntry[]): void {
     const q = params.get('query');
     if (!q) return clientBug(res, rec, 400, 'query parameter is required');
+    if (METRIC_QUERY.test(q)) return metricRange(res, rec, q, params, all);
     const parsed = parseLogQuery(q);
     if (typeof parsed === 'string') return clientBug(res, rec, 400, parsed);
     const range = parseRange(params);
@@ -272,10 +276,52 @@ export async function startFakeLoki(opts: FakeLokiOptions = {}): Promise<FakeLok
     send(res, rec, 200, { status: 'success', data: { resultType: 'streams', result: [...byStream.values()], stats: {} } });
   }
 
+  /**
+   * A metric query on query_range: as Loki, a `matrix` with one sample per step that has any
+   * (steps without samples are left out). The default step is Loki's: max(1 s, range / 250).
+   */
+  function metricRange(res: ServerResponse, rec: FakeLokiRequest, q: string, params: URLSearchParams, all: FakeLokiEntry[]): void {
+    const m = METRIC_QUERY.exec(q)!;
+    if (Boolean(m[1]) !== Boolean(m[4])) return clientBug(res, rec, 400, `parse error: unbalanced parentheses: ${q}`);
+    const parsed = parseLogQuery(m[2]!.trim());
+    if (typeof parsed === 'string') return clientBug(res, rec, 400, parsed);
+    const durMs = parseDuration(m[3]!);
+    if (durMs === undefined) return clientBug(res, rec, 400, `parse error: bad duration ${m[3]}`);
+    const p = new URLSearchParams(params);
+    p.delete('limit');
+    const range = parseRange(p);
+    if (typeof range === 'string') return clientBug(res, rec, 400, range);
+    const rawStep = params.get('step');
+    const stepMs = rawStep ? (parseDuration(rawStep) ?? Number(rawStep) * 1000) : Math.max(1000, Math.floor(Number((range.endNs - range.startNs) / 1_000_000_000n) / 250) * 1000);
+    if (!(stepMs > 0)) return clientBug(res, rec, 400, `invalid step ${rawStep}`);
+    const stepNs = BigInt(Math.round(stepMs)) * 1_000_000n;
+    if ((range.endNs - range.startNs) / stepNs > 11_000n) return send(res, rec, 400, 'exceeded maximum resolution of 11,000 points per timeseries. Try increasing the value of the step parameter');
+    const windowNs = BigInt(durMs) * 1_000_000n;
+    const series = new Map<string, { metric: Record<string, string>; values: Array<[number, string]> }>();
+    for (let t = range.startNs; t <= range.endNs; t += stepNs) {
+      const counts = new Map<string, { metric: Record<string, string>; n: number }>();
+      for (const e of all) {
+        const ts = BigInt(e.ts);
+        if (ts <= t - windowNs || ts > t || !parsed.match(e)) continue;
+        const metric = m[1] ? {} : e.stream;
+        const key = formatLabels(metric);
+        const c = counts.get(key) ?? { metric, n: 0 };
+        c.n++;
+        counts.set(key, c);
+      }
+      for (const [key, c] of counts) {
+        const s = series.get(key) ?? { metric: c.metric, values: [] };
+        s.values.push([Number(t / 1_000_000n) / 1000, String(c.n)]);
+        series.set(key, s);
+      }
+    }
+    send(res, rec, 200, { status: 'success', data: { resultType: 'matrix', result: [...series.values()], stats: {} } });
+  }
+
   function queryInstant(res: ServerResponse, rec: FakeLokiRequest, params: URLSearchParams, all: FakeLokiEntry[]): void {
     const q = params.get('query');
     if (!q) return clientBug(res, rec, 400, 'query parameter is required');
-    const m = /^\s*(sum\s*\(\s*)?count_over_time\s*\(([\s\S]*)\[(\w+)\]\s*\)\s*(\)\s*)?$/.exec(q);
+    const m = METRIC_QUERY.exec(q);
     if (!m) {
       const asLog = parseLogQuery(q);
       // A log query is a 400 on the instant endpoint in Loki itself; anything else is LogQL this fake does not know.

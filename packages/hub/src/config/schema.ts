@@ -4,6 +4,7 @@
  * security setting). Secrets come from the environment as `${VAR}`.
  */
 import * as z from 'zod';
+import { IntegrationsConfigSchema } from '@homelab-mcp/integrations';
 
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/, 'a name of letters, digits, "-" and "_" (at most 32, starting with a letter or digit)');
 const listen = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'HOST:PORT, e.g. 127.0.0.1:8765');
@@ -103,6 +104,11 @@ export const HubConfigSchema = z.strictObject({
         .optional(),
     })
     .default({ fsync: 'batch', maxFileBytes: 16 * 1024 * 1024, maxFiles: 20 }),
+  /**
+   * Built-in integrations, each set up only when its key is present (`prometheus`, `loki`);
+   * each integration owns its schema. query_logs falls back to `audit.loki` when `loki` is absent.
+   */
+  integrations: IntegrationsConfigSchema.default({}),
   /** Also serve `<node>__<tool>` copies of every edge tool. */
   perDeviceTools: z.boolean().default(false),
   limits: z

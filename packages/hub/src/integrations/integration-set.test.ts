@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfigText } from '@homelab-mcp/core/config';
+import { freePort } from '@homelab-mcp/testkit';
+import { HubConfigSchema, type HubConfig } from '../config/schema.ts';
+import { createIntegrationSet, effectiveIntegrationsConfig } from './integration-set.ts';
+
+const parse = (yaml: string, env: Record<string, string> = {}): HubConfig => parseConfigText(yaml, 'hub.yaml', HubConfigSchema, { env });
+const log = { info() {}, warn() {}, error() {} };
+
+describe('integrations config', () => {
+  it('validates each integration with its own strict schema; secrets come from ${ENV}', () => {
+    const c = parse('integrations:\n  prometheus:\n    url: http://prom:9090\n    headers: { Authorization: "Bearer ${PROM_TOKEN}" }\n', { PROM_TOKEN: 'tok123' });
+    expect(c.integrations.prometheus).toEqual({ url: 'http://prom:9090', headers: { Authorization: 'Bearer tok123' }, timeoutMs: 15_000 });
+    expect(() => parse('integrations:\n  prometheus:\n    url: http://prom:9090\n    urll: x\n')).toThrow(/integrations\.prometheus.*unknown key "urll"|unknown key "urll"/);
+    expect(() => parse('integrations:\n  loki:\n    url: ftp://loki\n')).toThrow(/integrations\.loki\.url/);
+    expect(() => parse('integrations:\n  grafana: {}\n')).toThrow(/grafana/);
+    expect(parse('{}').integrations).toEqual({});
+  });
+
+  it('query_logs uses the audit Loki when integrations.loki is absent, and integrations.loki when present', () => {
+    const auditOnly = parse('audit:\n  loki: { url: "http://audit-loki:3100", tenant: t1, headers: { X-Key: k } }\n');
+    expect(effectiveIntegrationsConfig(auditOnly).loki).toEqual({ url: 'http://audit-loki:3100', tenant: 't1', headers: { 'X-Key': 'k' }, timeoutMs: 15_000 });
+    const both = parse('audit:\n  loki: { url: "http://audit-loki:3100" }\nintegrations:\n  loki: { url: "http://logs:3100" }\n');
+    expect(effectiveIntegrationsConfig(both).loki?.url).toBe('http://logs:3100');
+    expect(effectiveIntegrationsConfig(parse('{}'))).toEqual({});
+  });
+});
+
+describe('createIntegrationSet', () => {
+  it('sets up what is configured, keeps unchanged instances across applies, replaces changed ones and drops removed ones', () => {
+    const set = createIntegrationSet({ log, onHttpRequest() {} });
+    set.apply(parse('integrations:\n  prometheus: { url: "http://127.0.0.1:9" }\n'));
+    expect(set.tools().map((t) => [t.def.name, t.source, t.toolClass])).toEqual([
+      ['prom_query', 'prometheus', 'read'],
+      ['prom_query_range', 'prometheus', 'read'],
+      ['prom_alerts', 'prometheus', 'read'],
+      ['prom_targets', 'prometheus', 'read'],
+    ]);
+    const prom = set.observability.prometheus;
+    expect(prom?.host).toBe('127.0.0.1:9');
+    expect(set.observability.loki).toBeUndefined();
+
+    set.apply(parse('integrations:\n  prometheus: { url: "http://127.0.0.1:9" }\naudit:\n  loki: { url: "http://127.0.0.1:10" }\n'));
+    expect(set.observability.prometheus).toBe(prom); // unchanged: the same instance
+    expect(set.observability.loki?.host).toBe('127.0.0.1:10');
+    expect(set.tools().map((t) => t.def.name)).toContain('query_logs');
+
+    set.apply(parse('integrations:\n  prometheus: { url: "http://127.0.0.1:11" }\n'));
+    expect(set.observability.prometheus?.host).toBe('127.0.0.1:11');
+    expect(set.observability.loki).toBeUndefined();
+    expect(set.instances().map((i) => i.name)).toEqual(['prometheus']);
+
+    set.apply(parse('{}'));
+    expect(set.tools()).toEqual([]);
+    expect(set.observability).toEqual({});
+  });
+
+  it('names the integration in each reported request', async () => {
+    const reports: Array<{ upstream: string; url: string; error?: string }> = [];
+    const set = createIntegrationSet({ log, onHttpRequest: (r) => reports.push(r) });
+    const port = await freePort(); // nothing listens: the request fails, and is still reported
+    set.apply(parse(`integrations:\n  loki: { url: "http://127.0.0.1:${port}/loki-prefix" }\n`));
+    const r = await set.tools()[0]!.call({ logql: '{job="x"}' }, { caller: { user: 'u', role: 'admin' }, session: 's', signal: AbortSignal.timeout(5000) });
+    expect(r.isError).toBe(true);
+    expect(reports).toEqual([expect.objectContaining({ upstream: 'loki', url: `http://127.0.0.1:${port}/loki-prefix/loki/api/v1/query_range`, error: 'connection refused' })]);
+  });
+});

@@ -1,0 +1,108 @@
+/**
+ * The built-in integrations the config enables (`integrations:` in hub.yaml), set up and kept
+ * in line with the configuration: an unchanged one is kept across reloads, a changed one set up
+ * again, a removed one closed. Their tools become hub tools (source = the integration's name);
+ * their outbound requests go through the core HTTP helper and are reported for the audit trail.
+ * `observability` holds the Prometheus and Loki clients for the hub's own tools
+ * (service_health, run_diagnostic).
+ */
+import type { CallToolResult, Tool } from '@modelcontextprotocol/server';
+import { createHttpClient, type HttpRequestReport } from '@homelab-mcp/core/http';
+import { integrations as builtins, LokiConfigSchema, type IntegrationInstance, type IntegrationsConfig, type LokiClient, type PrometheusClient } from '@homelab-mcp/integrations';
+import type { CatalogTool } from '../catalog/types.ts';
+import type { HubConfig } from '../config/schema.ts';
+import type { HubLogger } from '../hub.ts';
+
+export interface Observability {
+  prometheus?: PrometheusClient;
+  loki?: LokiClient;
+}
+
+export interface IntegrationSetOptions {
+  log: HubLogger;
+  /** Each outbound request of an integration, named by the integration (for `http_request` audit events). */
+  onHttpRequest(request: HttpRequestReport & { upstream: string }): void;
+}
+
+/**
+ * What each integration runs with: `integrations.*` as configured, and for `loki`, when only
+ * the audit trail names a Loki, that one (same URL, tenant and headers).
+ */
+export function effectiveIntegrationsConfig(config: HubConfig): IntegrationsConfig {
+  const out: IntegrationsConfig = { ...config.integrations };
+  const audit = config.audit.loki;
+  if (!out.loki && audit) out.loki = LokiConfigSchema.parse({ url: audit.url, ...(audit.tenant ? { tenant: audit.tenant } : {}), ...(audit.headers ? { headers: audit.headers } : {}) });
+  return out;
+}
+
+/** An integration's tools as catalog tools. */
+export function integrationCatalogTools(instance: IntegrationInstance): CatalogTool[] {
+  return instance.tools.map((t) => ({
+    def: t.def as Tool,
+    toolClass: t.toolClass,
+    source: instance.name,
+    call: async (args, ctx) => (await t.call(args, { signal: ctx.signal })) as CallToolResult,
+  }));
+}
+
+export function createIntegrationSet(opts: IntegrationSetOptions) {
+  const live = new Map<string, { key: string; instance: IntegrationInstance }>();
+  const observability: Observability = {};
+  let tools: CatalogTool[] = [];
+
+  const childLog = (name: string): HubLogger => ({
+    info: (o, m) => opts.log.info({ integration: name, ...o }, m),
+    warn: (o, m) => opts.log.warn({ integration: name, ...o }, m),
+    error: (o, m) => opts.log.error({ integration: name, ...o }, m),
+  });
+
+  function close(instance: IntegrationInstance): void {
+    void Promise.resolve()
+      .then(() => instance.close?.())
+      .catch((err: unknown) => opts.log.warn({ integration: instance.name, err: String(err) }, 'integration: close failed'));
+  }
+
+  return {
+    observability,
+    tools: (): CatalogTool[] => tools,
+    instances: (): IntegrationInstance[] => [...live.values()].map((l) => l.instance),
+    /** Brings the set in line with `config`; a failed setup is logged and skipped. */
+    apply(config: HubConfig): void {
+      const wanted = effectiveIntegrationsConfig(config) as Record<string, unknown>;
+      for (const integration of builtins) {
+        const cfg = wanted[integration.name];
+        const key = JSON.stringify(cfg ?? null);
+        const current = live.get(integration.name);
+        if (current && current.key === key) continue;
+        if (current) {
+          live.delete(integration.name);
+          close(current.instance);
+        }
+        if (cfg === undefined) continue;
+        try {
+          const http = createHttpClient({ userAgent: 'homelab-hub', onRequest: (r) => opts.onHttpRequest({ upstream: integration.name, ...r }) });
+          const instance = (integration.setup as (c: unknown, ctx: unknown) => IntegrationInstance)(cfg, { http, log: childLog(integration.name) });
+          live.set(integration.name, { key, instance });
+          opts.log.info({ integration: integration.name, tools: instance.tools.map((t) => t.def.name) }, 'integration set up');
+        } catch (err) {
+          opts.log.error({ integration: integration.name, err: err instanceof Error ? err.message : String(err) }, 'integration: setup failed, skipped');
+        }
+      }
+      const instance = (name: string) => live.get(name)?.instance as (IntegrationInstance & { client?: unknown }) | undefined;
+      observability.prometheus = instance('prometheus')?.client as PrometheusClient | undefined;
+      observability.loki = instance('loki')?.client as LokiClient | undefined;
+      if (!observability.prometheus) delete observability.prometheus;
+      if (!observability.loki) delete observability.loki;
+      tools = [...live.values()].flatMap((l) => integrationCatalogTools(l.instance));
+    },
+    close(): void {
+      for (const l of live.values()) close(l.instance);
+      live.clear();
+      tools = [];
+      delete observability.prometheus;
+      delete observability.loki;
+    },
+  };
+}
+
+export type IntegrationSet = ReturnType<typeof createIntegrationSet>;
