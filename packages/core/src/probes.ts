@@ -10,9 +10,8 @@
  */
 import { spawn } from 'node:child_process';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { connect, isIP, type LookupFunction } from 'node:net';
-import { rootCertificates, type TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import { HomelabError } from './errors.ts';
 
 /** Why a TCP connect did not succeed, for callers that branch on it. */
@@ -551,7 +550,7 @@ function certificateOf(res: IncomingMessage): HttpProbe['tls'] {
  * Credentials in the URL are sent, never shown.
  * @example await probeHttp({ url: 'http://nas.lan:5000/', expectedStatus: 200 }) // { ok: true, status: 200, latencyMs: 12, ... }
  */
-export function probeHttp(o: {
+export async function probeHttp(o: {
   url: string;
   expectedStatus?: number;
   timeoutMs?: number;
@@ -570,7 +569,11 @@ export function probeHttp(o: {
   const maxBody = o.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   if (typeof maxBody !== 'number' || !Number.isInteger(maxBody) || maxBody < 0 || maxBody > MAX_BODY_BYTES) throw invalid(`maxBodyBytes must be an integer from 0 to ${MAX_BODY_BYTES}, got ${shown(maxBody)}`);
   const signal = o.signal;
-  if (signal?.aborted) return Promise.reject(cancelled('probe_http'));
+  if (signal?.aborted) throw cancelled('probe_http');
+  // https (and with it tls and crypto) is loaded on first use: eagerly it costs every edge
+  // about 1.5 MB of memory for a tool most devices never call.
+  const send = u.protocol === 'https:' ? (await import('node:https')).request : httpRequest;
+  const ca = o.ca ? [...(await import('node:tls')).rootCertificates, ...(Array.isArray(o.ca) ? o.ca : [o.ca])] : undefined;
   const url = displayUrl(u);
   const expectedText = expected === undefined ? '2xx/3xx' : String(expected);
   const statusOk = (s: number) => (expected === undefined ? s >= 200 && s < 400 : s === expected);
@@ -583,14 +586,13 @@ export function probeHttp(o: {
     const body: Buffer[] = [];
     let bodyBytes = 0;
     let truncated = false;
-    const send = u.protocol === 'https:' ? httpsRequest : httpRequest;
     const req = send(u, {
       method: 'GET',
       // No pooled connection is kept behind: every probe is a fresh connect, as a user's would be.
       agent: false,
       headers: { 'user-agent': 'homelab-mcp-probe/1', accept: '*/*', connection: 'close' },
       ...(o.lookup ? { lookup: o.lookup } : {}),
-      ...(o.ca ? { ca: [...rootCertificates, ...(Array.isArray(o.ca) ? o.ca : [o.ca])] } : {}),
+      ...(ca ? { ca } : {}),
     });
     const finish = (extra?: { error: string }) => {
       if (settled) return;

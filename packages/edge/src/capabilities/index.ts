@@ -8,8 +8,9 @@ import { commands } from './commands.ts';
 import { env } from './env.ts';
 import { files } from './files.ts';
 import { gpio } from './gpio.ts';
+import { network } from './network.ts';
 import { smart } from './smart.ts';
 import { status } from './status.ts';
 import { systemd } from './systemd.ts';
 
-export const capabilities: readonly Capability[] = [status, commands, files, env, systemd, smart, gpio];
+export const capabilities: readonly Capability[] = [status, commands, files, env, systemd, smart, gpio, network];
