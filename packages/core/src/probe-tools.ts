@@ -110,13 +110,15 @@ function timeoutMsOf(v: unknown): number | undefined {
 
 /**
  * Checks a probe tool's arguments (names as the tool takes them), throwing `INVALID_ARGUMENTS`
- * that names the argument. Returns the longest the probe may take, so a caller forwarding it
+ * that names the argument (`alsoKnown`: arguments the caller handles itself, such as the hub's
+ * `from`, accepted here). Returns the longest the probe may take, so a caller forwarding it
  * can size its own deadline.
  */
-export function checkProbeArgs(name: ProbeToolName, args: Record<string, unknown>): { timeoutMs: number } {
+export function checkProbeArgs(name: ProbeToolName, args: Record<string, unknown>, alsoKnown: string[] = []): { timeoutMs: number } {
   const def = PROBE_TOOL_DEFS.find((d) => d.name === name);
   if (!def) throw invalid(`unknown probe tool ${name}`);
-  for (const k of Object.keys(args)) if (!(k in def.inputSchema.properties)) throw invalid(`${k}: is not a known argument of ${name} (known: ${Object.keys(def.inputSchema.properties).join(', ')})`);
+  const known = [...Object.keys(def.inputSchema.properties), ...alsoKnown];
+  for (const k of Object.keys(args)) if (!known.includes(k)) throw invalid(`${k}: is not a known argument of ${name} (known: ${known.join(', ')})`);
   for (const k of def.inputSchema.required) if (args[k] === undefined) throw invalid(`${k}: is required`);
   const t = timeoutMsOf(args.timeout_s);
   if (name === 'check_port') {

@@ -24,6 +24,7 @@ import { createAuditEvent, safeUrl } from '@homelab-mcp/core/audit-event';
 import { join } from 'node:path';
 import { createHubServer, type CallObserver, type HubServerInfo } from './server/mcp-server.ts';
 import { listNodesTool, networkResourcesTool } from './tools/network/list-nodes.ts';
+import { probeTools } from './tools/observability/probes.ts';
 import { createHttpApp, type UpstreamHealth } from './transports/http.ts';
 import { createUpstream, type Upstream, type UpstreamLogMessage, type UpstreamSpec } from './upstreams/upstream.ts';
 
@@ -159,6 +160,7 @@ export async function createHub(opts: HubOptions) {
         record(createAuditEvent({ kind: 'approval', user: e.caller.user, role: e.caller.role, session: e.session, detail: { change: e.change, mode: gate.mode(e.caller), ...(e.reason ? { reason: e.reason } : {}) } })),
     }),
     auditLogTool(auditSource),
+    ...probeTools({ nodes: () => nodes, callTimeoutMs: () => config.limits.callTimeoutMs }),
   ];
   const build = () =>
     buildCatalog({
