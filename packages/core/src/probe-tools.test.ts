@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isHomelabError } from './errors.ts';
 import { checkProbeArgs, PROBE_TOOL_DEFS, runProbeTool } from './probe-tools.ts';
 
-const server = createServer((s) => s.end());
+const server = createServer((s) => s.resume().end());
 let port: number;
 beforeAll(async () => {
   await new Promise<void>((res) => server.listen(0, '127.0.0.1', () => res()));

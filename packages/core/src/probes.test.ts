@@ -92,7 +92,7 @@ async function rejection(p: Promise<unknown>): Promise<Error> {
 
 describe('checkPort', () => {
   it('finds an open port and says how long the connect took', async () => {
-    const port = await listen(createServer((s) => s.end()));
+    const port = await listen(createServer((s) => s.resume().end()));
     const r = await checkPort({ host: '127.0.0.1', port, timeoutMs: 2000 });
     expect(r).toMatchObject({ host: '127.0.0.1', port, open: true, address: '127.0.0.1' });
     expect(r.latencyMs).toBeGreaterThanOrEqual(0);
@@ -202,7 +202,7 @@ describe('pingHost', () => {
   });
 
   it('falls back to TCP connects when ping is not installed', async () => {
-    const open = await listen(createServer((s) => s.end()));
+    const open = await listen(createServer((s) => s.resume().end()));
     const empty = join(dir, 'empty-bin');
     execFileSync('mkdir', ['-p', empty]);
     const r = await pingHost({ host: '127.0.0.1', count: 2, tcpPorts: [open], env: { PATH: empty } });
@@ -218,7 +218,7 @@ describe('pingHost', () => {
   });
 
   it('falls back to TCP when ping says ICMP is not permitted (real iputils message)', async () => {
-    const open = await listen(createServer((s) => s.end()));
+    const open = await listen(createServer((s) => s.resume().end()));
     const stderr = fixture('iputils-eperm.stderr').replace(/'/g, '');
     const bin = fakePing('eperm', `printf '%s' '${stderr}' >&2\nexit 2`);
     const r = await pingHost({ host: '127.0.0.1', count: 1, tcpPorts: [22222, open], env: { PATH: bin } });
@@ -226,7 +226,7 @@ describe('pingHost', () => {
   });
 
   it('falls back on BusyBox\'s "permission denied (are you root?)", exit 1', async () => {
-    const open = await listen(createServer((s) => s.end()));
+    const open = await listen(createServer((s) => s.resume().end()));
     const bin = fakePing('bb-eperm', `echo 'PING 127.0.0.1 (127.0.0.1): 56 data bytes'\necho 'ping: permission denied (are you root?)' >&2\nexit 1`);
     const r = await pingHost({ host: '127.0.0.1', count: 1, tcpPorts: [open], env: { PATH: bin } });
     expect(r).toMatchObject({ method: 'tcp', reachable: true, fallbackReason: 'ICMP is not permitted here (permission denied (are you root?))' });

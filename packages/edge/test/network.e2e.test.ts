@@ -2,13 +2,14 @@
  * The network capability of the bundled edge as a client sees it: check_port, ping_host and
  * probe_http against servers of this test on 127.0.0.1, through a real edge process.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { createServer, type AddressInfo, type Server } from 'node:net';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectClient, resultText, startEdgeProcess, type EdgeProcess, type Era } from '@homelab-mcp/testkit';
+import { connectClient, deployedEdgeNodeFlags, resultText, startEdgeProcess, type EdgeProcess, type Era } from '@homelab-mcp/testkit';
 
 const dir = mkdtempSync(join(tmpdir(), 'edge-network-e2e-'));
 let edge: EdgeProcess;
@@ -16,6 +17,7 @@ let noPing: EdgeProcess;
 let tcp: Server;
 let web: HttpServer;
 let openPort: number;
+const accepted = new Set<Socket>();
 let closedPort: number;
 let webBase: string;
 
@@ -25,7 +27,11 @@ async function listen(s: Server | HttpServer): Promise<number> {
 }
 
 beforeAll(async () => {
-  tcp = createServer((s) => s.end());
+  // Read what the client sends (an https probe sends a ClientHello), or its FIN is never seen.
+  tcp = createServer((s) => {
+    accepted.add(s.on('close', () => accepted.delete(s)));
+    s.resume().end();
+  });
   openPort = await listen(tcp);
   const spare = createServer();
   closedPort = await listen(spare);
@@ -42,6 +48,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([edge?.stop(), noPing?.stop()]);
+  for (const s of accepted) s.destroy();
   web?.closeAllConnections();
   await Promise.all([new Promise((r) => tcp?.close(r)), new Promise((r) => web?.close(r))]);
   rmSync(dir, { recursive: true, force: true });
@@ -131,5 +138,19 @@ describe('bounded arguments', () => {
       expect(r.isError, `${name} ${JSON.stringify(args)}`).toBe(true);
       expect(resultText(r)).toMatch(msg);
     }
+  });
+});
+
+// Raspberry Pi OS bookworm packages Node 18: the probes must run there (no AbortSignal.any, ...).
+const node18 = join(createRequire(import.meta.url).resolve('@homelab-mcp/testkit'), '..', '..', 'node_modules', 'node18', 'bin', 'node');
+describe('on Node 18', () => {
+  it.skipIf(!existsSync(node18))('checks a port, pings and probes a URL', async () => {
+    await using old = await startEdgeProcess({ node: node18, nodeFlags: deployedEdgeNodeFlags() });
+    expect((await call(old, 'check_port', { host: '127.0.0.1', port: openPort })).structuredContent).toMatchObject({ open: true });
+    expect((await call(old, 'check_port', { host: '127.0.0.1', port: closedPort })).structuredContent).toMatchObject({ open: false, reason: 'refused' });
+    expect((await call(old, 'ping_host', { host: '127.0.0.1', count: 1 })).structuredContent).toMatchObject({ method: 'icmp', reachable: true });
+    expect((await call(old, 'probe_http', { url: `${webBase}/health` })).structuredContent).toMatchObject({ ok: true, status: 200 });
+    expect((await call(old, 'probe_http', { url: `https://127.0.0.1:${openPort}/`, timeout_s: 2 })).structuredContent).toMatchObject({ ok: false });
+    expect(old.logs()).not.toMatch(/"level":50/);
   });
 });

@@ -160,7 +160,14 @@ export async function createHub(opts: HubOptions) {
         record(createAuditEvent({ kind: 'approval', user: e.caller.user, role: e.caller.role, session: e.session, detail: { change: e.change, mode: gate.mode(e.caller), ...(e.reason ? { reason: e.reason } : {}) } })),
     }),
     auditLogTool(auditSource),
-    ...probeTools({ nodes: () => nodes, callTimeoutMs: () => config.limits.callTimeoutMs }),
+    ...probeTools({
+      nodes: () => nodes,
+      callTimeoutMs: () => config.limits.callTimeoutMs,
+      onHttpRequest: (r) =>
+        void record(createAuditEvent({ kind: 'http_request', user: 'hub', detail: { tool: 'probe_http', method: r.method, url: r.url, ...(r.status !== undefined ? { status: r.status } : {}), ...(r.error ? { error: r.error } : {}) }, durationMs: Math.round(r.durationMs * 10) / 10 })).catch(
+          (err: unknown) => log.warn({ err: String(err) }, 'audit: could not record a probe_http request'),
+        ),
+    }),
   ];
   const build = () =>
     buildCatalog({

@@ -27,7 +27,7 @@ async function listen(s: Server | HttpServer): Promise<number> {
 }
 
 beforeAll(async () => {
-  tcp = createServer((s) => s.end());
+  tcp = createServer((s) => s.resume().end());
   openPort = await listen(tcp);
   const spare = createServer();
   closedPort = await listen(spare);
@@ -110,6 +110,18 @@ describe('from the hub', () => {
     const bad = await call('probe_http', { url: `${webBase}/broken`, expected_status: 200 });
     expect(bad.isError).toBeFalsy();
     expect(bad.structuredContent).toMatchObject({ from: 'hub', ok: false, status: 500, expected: '200', bodySnippet: 'broken' });
+  });
+
+  it('probe_http: the hub\'s request is in the audit trail, without the URL\'s credentials', async () => {
+    const url = `http://probe-user:probe-pass@127.0.0.1:${new URL(webBase).port}/health`;
+    const r = await call('probe_http', { url });
+    expect(r.structuredContent).toMatchObject({ ok: true, url: `${webBase}/health` });
+    expect(JSON.stringify(r)).not.toContain('probe-pass');
+    await expect
+      .poll(async () => (await call('get_audit_log', { kind: 'http_request', limit: 20 })).structuredContent.events.map((e: any) => e.detail))
+      .toContainEqual({ tool: 'probe_http', method: 'GET', url: `${webBase}/health`, status: 200 });
+    const calls = await call('get_audit_log', { tool: 'probe_http', limit: 50 });
+    expect(JSON.stringify(calls.structuredContent)).not.toContain('probe-pass');
   });
 
   it('refuses bad arguments naming them, before probing anything', async () => {

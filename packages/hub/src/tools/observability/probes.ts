@@ -15,6 +15,11 @@ export interface ProbeToolsOptions {
   nodes: () => HubNode[];
   /** The hub's deadline for a call to a node (a number, or read at call time after a reload). */
   callTimeoutMs: number | (() => number);
+  /**
+   * Told of each HTTP request the hub itself makes for probe_http, for the audit trail (the URL
+   * is already without credentials). Requests an edge makes are the edge's.
+   */
+  onHttpRequest?: (r: { method: 'GET'; url: string; status?: number; error?: string; durationMs: number }) => void;
 }
 
 /** Where the probe ran, in every answer: `hub` or the node's name. */
@@ -80,7 +85,12 @@ function probeTool(def: ProbeToolDef, o: ProbeToolsOptions): CatalogTool {
         // Checked here too, so a bad argument is refused before any node is asked.
         const { timeoutMs } = checkProbeArgs(def.name, rest, ['from']);
         if (from === undefined) {
+          const started = performance.now();
           const r = await runProbeTool(def.name, rest, { signal: ctx.signal });
+          if (def.name === 'probe_http') {
+            const d = r.data as { url: string; status?: number; error?: string };
+            o.onHttpRequest?.({ method: 'GET', url: d.url, ...(d.status !== undefined ? { status: d.status } : {}), ...(d.error ? { error: d.error } : {}), durationMs: performance.now() - started });
+          }
           return { content: [{ type: 'text', text: r.text }], structuredContent: { from: HUB_ORIGIN, ...r.data } };
         }
         const node = resolveFrom(from, o.nodes());
