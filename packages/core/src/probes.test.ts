@@ -239,10 +239,17 @@ describe('pingHost', () => {
     expect(r.error).toMatch(new RegExp(`^no TCP answer on ports ${port} \\(port ${port}: no answer from 127\\.0\\.0\\.1:${port} within 1000 ms`));
   });
 
+  it('falls back to TCP when ping cannot start for another reason (exit 2, no statistics)', async () => {
+    const open = await listen(createServer((s) => s.resume().end()));
+    const bin = fakePing('netunreach', `cat '${new URL('./__fixtures__/ping/iputils-netunreach.stderr', import.meta.url).pathname}' >&2\nexit 2`);
+    const r = await pingHost({ host: '127.0.0.1', count: 1, tcpPorts: [open], env: { PATH: bin } });
+    expect(r).toMatchObject({ method: 'tcp', reachable: true, fallbackReason: 'ping could not run (connect: Network is unreachable)' });
+  });
+
   it('reports a DNS failure from ping without falling back', async () => {
     const bin = fakePing('dns', `echo 'ping: nosuch.lan: Temporary failure in name resolution' >&2\nexit 2`);
     const r = await pingHost({ host: 'nosuch.lan', count: 1, env: { PATH: bin } });
-    expect(r).toEqual({ host: 'nosuch.lan', method: 'icmp', reachable: false, sent: 0, received: 0, error: 'DNS lookup of nosuch.lan failed: nosuch.lan: Temporary failure in name resolution' });
+    expect(r).toEqual({ host: 'nosuch.lan', method: 'icmp', reachable: false, sent: 0, received: 0, error: 'DNS lookup of nosuch.lan failed: Temporary failure in name resolution' });
   });
 
   it('reports total loss from captured output', async () => {

@@ -421,10 +421,11 @@ export async function pingHost(o: {
   if (r.aborted) throw cancelled('ping_host');
   const p = parsePingOutput(r.stdout, r.stderr);
   const noReplies = !p.received && p.replyLines === 0;
-  if (p.dnsError) return { host, method: 'icmp', reachable: false, sent: 0, received: 0, error: `DNS lookup of ${host} failed: ${p.dnsError.replace(/^[^:]*ping: /, '')}` };
-  if (noReplies && (p.permissionDenied || (r.exitCode === 2 && p.transmitted === undefined))) {
-    return tcpPing(host, count, ports, timeoutMs, o.signal, `ICMP is not permitted here (${(p.permissionDenied ?? p.message ?? `ping exited with 2`).replace(/^[^:]*ping: /, '')})`);
-  }
+  const unprefixed = (line: string) => line.replace(/^[^:]*ping: /, '');
+  if (p.dnsError) return { host, method: 'icmp', reachable: false, sent: 0, received: 0, error: `DNS lookup of ${host} failed: ${unprefixed(p.dnsError).replace(`${host}: `, '')}` };
+  if (noReplies && p.permissionDenied) return tcpPing(host, count, ports, timeoutMs, o.signal, `ICMP is not permitted here (${unprefixed(p.permissionDenied)})`);
+  // Exit 2 and no statistics: ping could not even start (no socket, no route); TCP may still get through.
+  if (noReplies && r.exitCode === 2 && p.transmitted === undefined) return tcpPing(host, count, ports, timeoutMs, o.signal, `ping could not run (${unprefixed(p.message ?? 'exit 2, no output')})`);
   const received = p.received ?? p.replyLines;
   const sent = p.transmitted ?? Math.max(received, count);
   const res: PingResult = { host, method: 'icmp', reachable: received > 0, sent, received };
