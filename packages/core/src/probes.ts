@@ -434,7 +434,7 @@ export async function pingHost(o: {
     res.error =
       p.transmitted === undefined
         ? `ping failed${r.timedOut ? ` (no result within ${timeoutMs} ms)` : ` (exit ${r.exitCode})`}: ${p.message ?? 'no output'}`
-        : `no reply to ${sent} ICMP echo request${sent === 1 ? '' : 's'}: the host is down, or it or a firewall drops ICMP (check_port tries a TCP port)`;
+        : `no reply to ${sent} ICMP echo request${sent === 1 ? '' : 's'}${r.timedOut ? ` within ${timeoutMs} ms` : ''}: the host is down, or it or a firewall drops ICMP (check_port tries a TCP port)`;
   }
   return res;
 }
