@@ -24,6 +24,7 @@ import { createAuditEvent, safeUrl } from '@homelab-mcp/core/audit-event';
 import { join } from 'node:path';
 import { createHubServer, type CallObserver, type HubServerInfo } from './server/mcp-server.ts';
 import { listNodesTool, networkResourcesTool } from './tools/network/list-nodes.ts';
+import { probeTools } from './tools/observability/probes.ts';
 import { createHttpApp, type UpstreamHealth } from './transports/http.ts';
 import { createUpstream, type Upstream, type UpstreamLogMessage, type UpstreamSpec } from './upstreams/upstream.ts';
 import { createIntegrationSet, type Observability } from './integrations/integration-set.ts';
@@ -160,6 +161,14 @@ export async function createHub(opts: HubOptions) {
         record(createAuditEvent({ kind: 'approval', user: e.caller.user, role: e.caller.role, session: e.session, detail: { change: e.change, mode: gate.mode(e.caller), ...(e.reason ? { reason: e.reason } : {}) } })),
     }),
     auditLogTool(auditSource),
+    ...probeTools({
+      nodes: () => nodes,
+      callTimeoutMs: () => config.limits.callTimeoutMs,
+      onHttpRequest: (r) =>
+        void record(createAuditEvent({ kind: 'http_request', user: 'hub', detail: { tool: 'probe_http', method: r.method, url: r.url, ...(r.status !== undefined ? { status: r.status } : {}), ...(r.error ? { error: r.error } : {}) }, durationMs: Math.round(r.durationMs * 10) / 10 })).catch(
+          (err: unknown) => log.warn({ err: String(err) }, 'audit: could not record a probe_http request'),
+        ),
+    }),
   ];
   // Built-in integrations (Prometheus, Loki, ...): their tools join the hub's, and the hub's own
   // tools (service_health, run_diagnostic) read Prometheus and Loki through `observability`.

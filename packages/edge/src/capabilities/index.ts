@@ -9,8 +9,9 @@ import { docker } from './docker.ts';
 import { env } from './env.ts';
 import { files } from './files.ts';
 import { gpio } from './gpio.ts';
+import { network } from './network.ts';
 import { smart } from './smart.ts';
 import { status } from './status.ts';
 import { systemd } from './systemd.ts';
 
-export const capabilities: readonly Capability[] = [status, commands, files, env, systemd, smart, gpio, docker];
+export const capabilities: readonly Capability[] = [status, commands, files, env, systemd, smart, gpio, docker, network];
