@@ -13,7 +13,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { HomelabError } from '@homelab-mcp/core';
 import { factsFromAnsible, type DiscoveredFacts } from './facts.ts';
 
@@ -27,6 +27,8 @@ export interface AnsibleSetupOptions {
   /** Largest facts file read per host (a host with many disks and interfaces is ~50 KB). */
   maxHostBytes?: number;
   maxHosts?: number;
+  /** The environment Ansible runs with (its own directories are set on top); default process.env. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface AnsibleHostResult {
@@ -63,7 +65,6 @@ export function ansibleEnv(dir: string, base: NodeJS.ProcessEnv = process.env): 
     ANSIBLE_PYTHON_INTERPRETER: base.ANSIBLE_PYTHON_INTERPRETER ?? 'auto_silent',
     ANSIBLE_DEPRECATION_WARNINGS: 'false',
     ANSIBLE_LOCALHOST_WARNING: 'false',
-    ANSIBLE_LOG_PATH: '',
   };
 }
 
@@ -99,7 +100,10 @@ export async function runAnsibleSetup(o: AnsibleSetupOptions): Promise<AnsibleSe
   try {
     const args = [o.pattern, '-i', o.inventory, '-m', 'setup', '-a', 'gather_subset=!all,network,hardware,virtual gather_timeout=30', '--tree', tree, '--forks', '10', '--timeout', '20'];
     const exitCode = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn(o.command ?? 'ansible', args, { env: ansibleEnv(dir), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      // cwd beside the inventory: an ansible.cfg kept there (remote_user, ...) applies, as when
+      // the user runs ansible in that folder. Our ANSIBLE_* settings still take precedence.
+      const cwd = o.inventory.includes(',') ? tmpdir() : dirname(o.inventory);
+      const child = spawn(o.command ?? 'ansible', args, { cwd, env: ansibleEnv(dir, o.env), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
       const err = tail(OUTPUT_CAP);
       child.stdout.on('data', () => undefined); // the tree has the results; stdout is drained, not kept
       child.stderr.on('data', (b: Buffer) => err.push(b));
