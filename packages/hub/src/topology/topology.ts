@@ -261,7 +261,8 @@ export function createTopology(opts: TopologyOptions): HubTopology {
 
   async function doRefresh(withAnsible: boolean, signal: AbortSignal | undefined): Promise<RefreshReport> {
     const s = signal ? AbortSignal.any([signal, aborter.signal]) : aborter.signal;
-    const [edgeReport, ansibleReport] = await Promise.all([refreshEdges(s), withAnsible ? refreshAnsible(s) : Promise.resolve({ ran: false as const, why: 'not asked' })]);
+    const skipped = { ran: false as const, why: settings.ansible ? 'not asked' : 'no Ansible inventory configured (topology.ansible)' };
+    const [edgeReport, ansibleReport] = await Promise.all([refreshEdges(s), withAnsible ? refreshAnsible(s) : Promise.resolve(skipped)]);
     if (settings.docs) docsScan = scanDocs(settings.docs);
     if (!closed) changed();
     const driftCount = view().nodes.reduce((a, n) => a + n.drift.length, 0);
