@@ -357,6 +357,13 @@ export function createTopology(opts: TopologyOptions): HubTopology {
       if (port === hubPort) return;
       hubPort = port;
       changed();
+      // The listeners seen so far may predate the hub's own socket: look again, after any
+      // refresh already under way (joining it would reuse its older answer).
+      if (started && !closed) {
+        void (running?.promise.catch(() => undefined) ?? Promise.resolve())
+          .then(() => refresh({ ansible: false }))
+          .catch((err: unknown) => opts.log?.warn({ err: messageOf(err) }, 'topology: refresh after listen failed'));
+      }
     },
     reconfigure(next) {
       const nextDeclared = load(next);
