@@ -182,7 +182,7 @@ describe('topology through the hub', () => {
     expect((doc.contents[0] as any).text).toContain('The NAS disks spin down at night');
     const summary = await client.readResource({ uri: 'topology://summary' });
     expect((summary.contents[0] as any).text).toMatch(/^Topology: 4 nodes/);
-    const full = JSON.parse((await client.readResource({ uri: 'topology://full' })).contents[0]!.text as string);
+    const full = JSON.parse(((await client.readResource({ uri: 'topology://full' })).contents[0] as any).text as string);
     expect(full.nodes.map((n: any) => `${n.name}:${n.origin}`)).toEqual(['nas:declared', 'edge-b:declared', 'localhost:declared', 'local:discovered']);
     expect(full.source).toMatchObject({ file: join(dir, 'topology.yaml'), ansible: { inventory: join(dir, 'inventory.ini'), pattern: 'all' } });
     const tool = (await client.callTool({ name: 'get_topology_full', arguments: {} })) as any;
