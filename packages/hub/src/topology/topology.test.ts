@@ -119,6 +119,26 @@ describe('createTopology with the real in-process edge', () => {
   });
 });
 
+describe('an edited topology.yaml', () => {
+  it('is read again on refresh; an invalid edit keeps the previous version and is reported', async () => {
+    const f = join(dir, 'edited.yaml');
+    writeFileSync(f, 'nodes: [{name: a}]\n');
+    const t = createTopology({ file: f, hubNodes: () => [] });
+    try {
+      expect(t.nodes().map((n) => n.name)).toEqual(['a']);
+      writeFileSync(f, 'nodes: [{name: a}, {name: b, addresses: [10.0.0.2]}]\n');
+      expect((await t.refresh({ ansible: false })).fileError).toBeUndefined();
+      expect(t.findNode('10.0.0.2')?.name).toBe('b');
+      writeFileSync(f, 'nodes: [{name: a}, {name: a}]\n');
+      const report = await t.refresh({ ansible: false });
+      expect(report.fileError).toBe(`${f}:1:21: key "nodes[1].name": duplicate name "a" (already used by nodes[0])`);
+      expect(t.nodes().map((n) => n.name)).toEqual(['a', 'b']);
+    } finally {
+      t.close();
+    }
+  });
+});
+
 describe('topology tools and resources', () => {
   const tools = () => Object.fromEntries(topologyTools(() => topology).map((t) => [t.def.name, t]));
 

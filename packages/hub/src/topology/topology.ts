@@ -9,6 +9,7 @@
  * topology.start();
  * topology.findNode('192.168.1.10')?.drift;
  */
+import { statSync } from 'node:fs';
 import { HomelabError } from '@homelab-mcp/core';
 import { loadTopologyFile, type TopologyFile } from '@homelab-mcp/core/topology';
 import type { HubNode } from '../catalog/nodes.ts';
@@ -98,6 +99,8 @@ export interface RefreshReport {
   edges: { asked: number; ok: number; failed: Array<{ node: string; error: string }> };
   ansible: { ran: false; why: string } | { ran: true; ok: number; failed: Array<{ host: string; error: string }>; durationMs: number } | { ran: true; error: string };
   driftCount: number;
+  /** Set when topology.yaml changed on disk but is invalid: the previous version stays in use. */
+  fileError?: string;
 }
 
 /** What get_topology_full and topology://full return. */
@@ -160,10 +163,22 @@ async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>
   }));
 }
 
+/** Size and mtime of a file, to notice an edit; undefined when there is no file. */
+function stampOf(file: string | undefined): string | undefined {
+  if (!file) return undefined;
+  try {
+    const st = statSync(file);
+    return `${st.size}:${st.mtimeMs}`;
+  } catch {
+    return 'missing';
+  }
+}
+
 const normalizeIp = (s: string) => (s.toLowerCase().startsWith('::ffff:') && s.includes('.') ? s.slice(7) : s).toLowerCase();
 
 export function createTopology(opts: TopologyOptions): HubTopology {
   let settings: TopologySettings = opts;
+  let fileStamp = stampOf(settings.file);
   let declared: TopologyFile = load(settings);
   let docsScan = settings.docs ? scanDocs(settings.docs) : { docs: [], skipped: [] };
   let hubPort = settings.hubService?.port;
@@ -180,6 +195,24 @@ export function createTopology(opts: TopologyOptions): HubTopology {
   function load(s: TopologySettings): TopologyFile {
     if (s.file) return loadTopologyFile(s.file, { env: opts.env ?? process.env, ...(s.edgeNames ? { edgeNames: s.edgeNames } : {}) });
     return s.declared ?? EMPTY;
+  }
+
+  /**
+   * topology.yaml edited since it was read: read it again (a refresh is when a user expects
+   * their edit to show). An invalid edit keeps the previous version and is reported.
+   */
+  function reloadIfEdited(): string | undefined {
+    const stamp = stampOf(settings.file);
+    if (!settings.file || stamp === fileStamp) return undefined;
+    try {
+      declared = load(settings);
+      fileStamp = stamp;
+      return undefined;
+    } catch (err) {
+      const message = messageOf(err);
+      opts.log?.warn({ file: settings.file }, `topology: ${settings.file} changed but is invalid; keeping the previous version: ${message}`);
+      return message;
+    }
   }
 
   let cache: { key: string; view: TopologyViewData } | undefined;
@@ -264,9 +297,10 @@ export function createTopology(opts: TopologyOptions): HubTopology {
     const skipped = { ran: false as const, why: settings.ansible ? 'not asked' : 'no Ansible inventory configured (topology.ansible)' };
     const [edgeReport, ansibleReport] = await Promise.all([refreshEdges(s), withAnsible ? refreshAnsible(s) : Promise.resolve(skipped)]);
     if (settings.docs) docsScan = scanDocs(settings.docs);
+    const fileError = reloadIfEdited();
     if (!closed) changed();
     const driftCount = view().nodes.reduce((a, n) => a + n.drift.length, 0);
-    return { at: new Date().toISOString(), edges: edgeReport, ansible: ansibleReport, driftCount };
+    return { at: new Date().toISOString(), edges: edgeReport, ansible: ansibleReport, driftCount, ...(fileError ? { fileError } : {}) };
   }
 
   function refresh(o: { ansible: boolean; signal?: AbortSignal }): Promise<RefreshReport> {
@@ -366,7 +400,9 @@ export function createTopology(opts: TopologyOptions): HubTopology {
       }
     },
     reconfigure(next) {
+      const stamp = stampOf(next.file);
       const nextDeclared = load(next);
+      fileStamp = stamp;
       settings = next;
       declared = nextDeclared;
       if (next.hubService?.port) hubPort = next.hubService.port;
