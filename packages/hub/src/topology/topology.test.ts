@@ -119,6 +119,35 @@ describe('createTopology with the real in-process edge', () => {
   });
 });
 
+describe('an edge that stops answering', () => {
+  it('keeps its last facts with their time, drops its ports (no drift from stale data), and says why', async () => {
+    let down = false;
+    const flaky: HubNode = {
+      ...local,
+      name: 'flaky',
+      source: { ...local.source, callTool: (name, args, o) => (down ? Promise.reject(new Error('node flaky is unreachable')) : local.source.callTool(name, args, o)) },
+    };
+    const f = join(dir, 'flaky.yaml');
+    writeFileSync(f, `nodes: [{name: flaky, addresses: [127.0.0.3]}]\nservices: [{name: api, node: flaky, ports: [${closedPort}]}]\n`);
+    const t = createTopology({ file: f, hubNodes: () => [flaky] });
+    try {
+      await t.refresh({ ansible: false });
+      const before = t.findNode('flaky')!;
+      expect(before.drift).toContain(`service api declares port ${closedPort}/tcp but nothing listens on it`);
+      down = true;
+      const report = await t.refresh({ ansible: false });
+      expect(report.edges).toEqual({ asked: 1, ok: 0, failed: [{ node: 'flaky', error: 'node flaky is unreachable' }] });
+      const after = t.full().nodes.find((n) => n.name === 'flaky')!;
+      expect(after.facts.memoryBytes).toEqual(before.facts.memoryBytes);
+      expect(after.listeningPorts).toBeUndefined();
+      expect(after.drift).toEqual([]);
+      expect(after.errors).toEqual({ edge: 'node flaky is unreachable' });
+    } finally {
+      t.close();
+    }
+  });
+});
+
 describe('an edited topology.yaml', () => {
   it('is read again on refresh; an invalid edit keeps the previous version and is reported', async () => {
     const f = join(dir, 'edited.yaml');

@@ -254,7 +254,7 @@ export function createTopology(opts: TopologyOptions): HubTopology {
         const error = messageOf(err).slice(0, 300);
         // Facts from the last answer stay (with their time); ports do not: drift needs the present.
         const prev = edges.get(n.name);
-        edges.set(n.name, prev?.ok ? { at: prev.at, ok: true, facts: prev.facts } : { at, ok: false, error });
+        edges.set(n.name, prev?.ok ? { at: prev.at, ok: true, facts: prev.facts, error } : { at, ok: false, error });
         failed.push({ node: n.name, error });
       }
     });

@@ -23,7 +23,10 @@ import type { TopologyNodeView, TopologyService } from './topology.ts';
 export type FactSource = 'declared' | 'edge' | 'ansible';
 
 /** What one hub node's edge last said. */
-export type EdgeObservation = { at: string; ok: true; facts: DiscoveredFacts; listening?: ListeningPort[] } | { at: string; ok: false; error: string };
+export type EdgeObservation =
+  /** `error`: the latest ask failed; these facts are from the answer before (its time). */
+  | { at: string; ok: true; facts: DiscoveredFacts; listening?: ListeningPort[]; error?: string }
+  | { at: string; ok: false; error: string };
 /** What Ansible last said about one inventory host. */
 export type AnsibleObservation = { at: string; ok: true; facts: DiscoveredFacts } | { at: string; ok: false; error: string };
 
@@ -246,6 +249,6 @@ function optional<K extends string>(key: K, value: string | undefined): Partial<
 
 function seen(edge: EdgeObservation | undefined, ans: AnsibleObservation | undefined): Pick<NodeRecord, 'lastSeen' | 'errors'> {
   const lastSeen = { ...(edge?.ok ? { edge: edge.at } : {}), ...(ans?.ok ? { ansible: ans.at } : {}) };
-  const errors = { ...(edge && !edge.ok ? { edge: edge.error } : {}), ...(ans && !ans.ok ? { ansible: ans.error } : {}) };
+  const errors = { ...(edge?.error ? { edge: edge.error } : {}), ...(ans && !ans.ok ? { ansible: ans.error } : {}) };
   return { ...(Object.keys(lastSeen).length ? { lastSeen } : {}), ...(Object.keys(errors).length ? { errors } : {}) };
 }

@@ -5,12 +5,15 @@
  * `topology://full` and every Markdown document of the docs folder as `docs://...`.
  */
 import type { CallToolResult } from '@modelcontextprotocol/server';
+import { HomelabError } from '@homelab-mcp/core';
 import type { CatalogResource, CatalogTool } from '../../catalog/types.ts';
 import type { HubTopology, TopologyNodeView } from '../../topology/topology.ts';
 
 const READ = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false } as const;
 const noArgs = { type: 'object' as const, properties: {}, additionalProperties: false };
 const MAX_QUERY = 256;
+/** Largest get_topology_full answer. */
+const MAX_FULL_CHARS = 1024 * 1024;
 
 function ok(text: string, data: Record<string, unknown>): CallToolResult {
   return { content: [{ type: 'text', text }], structuredContent: data };
@@ -40,6 +43,21 @@ function nodeText(n: TopologyNodeView): string {
     ...(n.listeningPorts ? [`listening (tcp): ${n.listeningPorts.length > 40 ? `${n.listeningPorts.length} sockets` : n.listeningPorts.map((l) => `${l.address ?? '*'}:${l.port}`).join(', ') || 'none'}`] : []),
     n.drift.length ? `drift:\n${n.drift.map((d) => `- ${d}`).join('\n')}` : 'no drift',
   ].join('\n');
+}
+
+/** The full topology as JSON within MAX_FULL_CHARS: without listening sockets when too big, else nothing. */
+function boundedFull(t: HubTopology): { text: string; data: Record<string, unknown> } | undefined {
+  const full = t.full();
+  const text = JSON.stringify(full, null, 1);
+  if (text.length <= MAX_FULL_CHARS) return { text, data: full as unknown as Record<string, unknown> };
+  // A big network: listening sockets are the bulk; find_node shows them per node.
+  const slim = {
+    ...full,
+    nodes: full.nodes.map(({ listeningPorts, ...n }) => ({ ...n, ...(listeningPorts ? { listeningPortCount: listeningPorts.length } : {}) })),
+    omitted: 'listening ports (use find_node for one node)',
+  };
+  const slimText = JSON.stringify(slim);
+  return slimText.length <= MAX_FULL_CHARS ? { text: slimText, data: slim } : undefined;
 }
 
 export function topologyTools(topology: () => HubTopology): CatalogTool[] {
@@ -72,8 +90,8 @@ export function topologyTools(topology: () => HubTopology): CatalogTool[] {
       toolClass: 'read',
       source: 'hub',
       async call() {
-        const full = topology().full();
-        return ok(JSON.stringify(full, null, 1), full as unknown as Record<string, unknown>);
+        const full = boundedFull(topology());
+        return full ? ok(full.text, full.data) : fail(`the full topology is larger than ${MAX_FULL_CHARS / 1024} KiB; use get_topology_summary, find_node and find_service`);
       },
     },
     {
@@ -194,7 +212,11 @@ export function topologyResources(topology: HubTopology): CatalogResource[] {
     {
       def: { uri: 'topology://full', name: 'topology-full', title: 'Full topology', description: 'The whole merged topology as JSON, with provenance and drift.', mimeType: 'application/json' },
       source: 'hub',
-      read: async () => ({ contents: [{ uri: 'topology://full', mimeType: 'application/json', text: JSON.stringify(topology.full(), null, 1) }] }),
+      read: async () => {
+        const full = boundedFull(topology);
+        if (!full) throw new HomelabError('TOO_LARGE', `topology://full is larger than ${MAX_FULL_CHARS / 1024} KiB; use find_node and find_service`);
+        return { contents: [{ uri: 'topology://full', mimeType: 'application/json', text: full.text }] };
+      },
     },
   ];
   for (const d of topology.docs()) {
