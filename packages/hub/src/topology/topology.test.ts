@@ -97,11 +97,22 @@ describe('createTopology with the real in-process edge', () => {
     expect(topology.findNode('10.9.9.9')).toBeUndefined();
   });
 
-  it('joins a running refresh instead of starting a second one', async () => {
-    const a = topology.refresh({ ansible: false });
-    const b = topology.refresh({ ansible: false });
-    expect(b).toBe(a);
-    await a;
+  it('runs one refresh at a time: requests during a run share the next one', async () => {
+    let calls = 0;
+    const counting: HubNode = { ...local, source: { ...local.source, callTool: (n, a, o) => (calls++, local.source.callTool(n, a, o)) } };
+    const t = createTopology({ hubNodes: () => [counting] });
+    try {
+      const a = t.refresh({ ansible: false });
+      const b = t.refresh({ ansible: false });
+      const c = t.refresh({ ansible: true });
+      expect(b).not.toBe(a);
+      expect(c).toBe(b);
+      const [ra, rb] = await Promise.all([a, b, c]);
+      expect(calls).toBe(2);
+      expect(rb.at >= ra.at).toBe(true);
+    } finally {
+      t.close();
+    }
   });
 
   it('keeps its running topology when a reconfigure brings a bad file', () => {

@@ -189,7 +189,14 @@ export function createTopology(opts: TopologyOptions): HubTopology {
   let timer: NodeJS.Timeout | undefined;
   let started = false;
   let closed = false;
-  let running: { promise: Promise<RefreshReport>; ansible: boolean } | undefined;
+  // One refresh runs at a time. A request during a run waits for the next one (the running
+  // one may have asked the edges before the request); requests that wait share that next run.
+  interface Run {
+    ansible: boolean;
+    promise: Promise<RefreshReport>;
+  }
+  let running: Run | undefined;
+  let queued: Run | undefined;
   const aborter = new AbortController();
 
   function load(s: TopologySettings): TopologyFile {
@@ -306,16 +313,23 @@ export function createTopology(opts: TopologyOptions): HubTopology {
   function refresh(o: { ansible: boolean; signal?: AbortSignal }): Promise<RefreshReport> {
     if (closed) return Promise.reject(new HomelabError('UNAVAILABLE', 'the topology is closed'));
     const withAnsible = o.ansible && settings.ansible !== undefined;
-    // One refresh at a time: a caller asking for no more than what runs joins it.
-    if (running && (running.ansible || !withAnsible)) return running.promise;
-    const before = running?.promise.catch(() => undefined) ?? Promise.resolve();
-    const promise = before.then(() => doRefresh(withAnsible, o.signal));
-    const entry = { promise, ansible: withAnsible };
-    running = entry;
-    void promise.finally(() => {
-      if (running === entry) running = undefined;
-    }).catch(() => undefined);
-    return promise;
+    if (queued) {
+      queued.ansible ||= withAnsible;
+      return queued.promise;
+    }
+    const run = { ansible: withAnsible } as Run;
+    const go = () => {
+      if (queued === run) queued = undefined;
+      running = run;
+      return doRefresh(run.ansible, o.signal).finally(() => {
+        if (running === run) running = undefined;
+      });
+    };
+    if (running) {
+      queued = run;
+      run.promise = running.promise.catch(() => undefined).then(go);
+    } else run.promise = go();
+    return run.promise;
   }
 
   function schedule(): void {
@@ -391,12 +405,10 @@ export function createTopology(opts: TopologyOptions): HubTopology {
       if (port === hubPort) return;
       hubPort = port;
       changed();
-      // The listeners seen so far may predate the hub's own socket: look again, after any
-      // refresh already under way (joining it would reuse its older answer).
+      // The listeners seen so far may predate the hub's own socket: look again (after any
+      // refresh already under way).
       if (started && !closed) {
-        void (running?.promise.catch(() => undefined) ?? Promise.resolve())
-          .then(() => refresh({ ansible: false }))
-          .catch((err: unknown) => opts.log?.warn({ err: messageOf(err) }, 'topology: refresh after listen failed'));
+        refresh({ ansible: false }).catch((err: unknown) => opts.log?.warn({ err: messageOf(err) }, 'topology: refresh after listen failed'));
       }
     },
     reconfigure(next) {
