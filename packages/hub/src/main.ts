@@ -9,7 +9,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { serve } from '@hono/node-server';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { isHomelabError, randomHex } from '@homelab-mcp/core';
-import { loadConfigFile } from '@homelab-mcp/core/config';
+import { ConfigError, loadConfigFile } from '@homelab-mcp/core/config';
 import { loadTopologyFile } from '@homelab-mcp/core/topology';
 import { createLogger } from '@homelab-mcp/core/log';
 import { HubConfigSchema, type HubConfig } from './config/schema.ts';
@@ -71,6 +71,9 @@ function loadConfig(path: string | undefined): { config: HubConfig; baseDir: str
   if (t.docs) t.docs = resolve(baseDir, t.docs);
   // "host1,host2," is an inline inventory, not a path.
   if (t.ansible && !t.ansible.inventory.includes(',')) t.ansible.inventory = resolve(baseDir, t.ansible.inventory);
+  const absent = (key: string, p: string) => new ConfigError(path, 'invalid', [`${path}: key "${key}": ${p} does not exist`]);
+  if (t.docs && !existsSync(t.docs)) throw absent('topology.docs', t.docs);
+  if (t.ansible && !t.ansible.inventory.includes(',') && !existsSync(t.ansible.inventory)) throw absent('topology.ansible.inventory', t.ansible.inventory);
   if (t.file) loadTopologyFile(t.file, { env: process.env, edgeNames: [...(config.local.enabled ? [config.local.name] : []), ...config.nodes.map((n) => n.name)] });
   return { config, baseDir };
 }

@@ -238,6 +238,8 @@ describe('a bad topology file', () => {
       const start = await run(['serve', '--config', join(bad, 'hub.yaml'), '--listen', '127.0.0.1:0']);
       expect(start.code).toBe(2);
       expect(start.err).toBe(`homelab-hub: ${expected}\n`);
+      writeFileSync(join(bad, 'hub.yaml'), 'topology:\n  ansible: {inventory: hosts.ini}\n');
+      expect(await run(['check-config', join(bad, 'hub.yaml')])).toEqual({ code: 1, err: `${join(bad, 'hub.yaml')}: key "topology.ansible.inventory": ${join(bad, 'hosts.ini')} does not exist\n` });
     } finally {
       rmSync(bad, { recursive: true, force: true });
     }

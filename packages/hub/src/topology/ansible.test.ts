@@ -31,10 +31,13 @@ describe('runAnsibleSetup (real ansible)', () => {
     expect(readdirSync(tmpdir()).filter((n) => n.startsWith('homelab-ansible-')).length).toBeLessThanOrEqual(before);
   }, 120_000);
 
-  it('limits the hosts with the pattern', async () => {
+  it('limits the hosts with the pattern, and passes on why nothing matched', async () => {
     const run = await runAnsibleSetup({ inventory, pattern: 'localhost', timeoutMs: 120_000 });
     expect(Object.keys(run.hosts)).toEqual(['localhost']);
     expect(run.exitCode).toBe(0);
+    const none = await runAnsibleSetup({ inventory, pattern: 'nosuchgroup', timeoutMs: 60_000 });
+    expect(none.hosts).toEqual({});
+    expect(none.warnings).toContain('Could not match supplied host pattern, ignoring: nosuchgroup');
   }, 120_000);
 
   it('fails with a clear message when ansible is missing, the inventory is bad, or the deadline passes', async () => {

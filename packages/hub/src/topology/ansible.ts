@@ -43,6 +43,8 @@ export interface AnsibleSetupRun {
   hosts: Record<string, AnsibleHostResult>;
   exitCode: number | null;
   durationMs: number;
+  /** Ansible's own warnings (an unparsable inventory, a pattern that matched nothing), a few, short. */
+  warnings: string[];
 }
 
 const OUTPUT_CAP = 64 * 1024;
@@ -99,6 +101,7 @@ export async function runAnsibleSetup(o: AnsibleSetupOptions): Promise<AnsibleSe
   const started = performance.now();
   try {
     const args = [o.pattern, '-i', o.inventory, '-m', 'setup', '-a', 'gather_subset=!all,network,hardware,virtual gather_timeout=30', '--tree', tree, '--forks', '10', '--timeout', '20'];
+    let stderrText = '';
     const exitCode = await new Promise<number | null>((resolve, reject) => {
       // cwd beside the inventory: an ansible.cfg kept there (remote_user, ...) applies, as when
       // the user runs ansible in that folder. Our ANSIBLE_* settings still take precedence.
@@ -130,6 +133,7 @@ export async function runAnsibleSetup(o: AnsibleSetupOptions): Promise<AnsibleSe
       });
       child.on('close', (code) => {
         done();
+        stderrText = err.text();
         if (why) return reject(new HomelabError('ANSIBLE_FAILED', `ansible -m setup ${why}`));
         // 0: all ok, 2: a host failed, 4: a host unreachable; those still have results.
         if (code !== 0 && code !== 2 && code !== 4) {
@@ -164,7 +168,12 @@ export async function runAnsibleSetup(o: AnsibleSetupOptions): Promise<AnsibleSe
         hosts[host] = { ok: false, error: `${r.unreachable ? 'unreachable' : 'failed'}: ${msg}` };
       } else hosts[host] = { ok: true, facts: factsFromAnsible(result) };
     }
-    return { hosts, exitCode, durationMs: Math.round(performance.now() - started) };
+    const warnings = stderrText
+      .split('\n')
+      .filter((l) => l.startsWith('[WARNING]: '))
+      .map((l) => l.slice(11).trim().slice(0, 200))
+      .slice(0, 5);
+    return { hosts, exitCode, durationMs: Math.round(performance.now() - started), warnings };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

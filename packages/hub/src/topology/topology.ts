@@ -97,7 +97,7 @@ export interface TopologyOptions extends TopologySettings {
 export interface RefreshReport {
   at: string;
   edges: { asked: number; ok: number; failed: Array<{ node: string; error: string }> };
-  ansible: { ran: false; why: string } | { ran: true; ok: number; failed: Array<{ host: string; error: string }>; durationMs: number } | { ran: true; error: string };
+  ansible: { ran: false; why: string } | { ran: true; ok: number; failed: Array<{ host: string; error: string }>; durationMs: number; warnings: string[] } | { ran: true; error: string };
   driftCount: number;
   /** Set when topology.yaml changed on disk but is invalid: the previous version stays in use. */
   fileError?: string;
@@ -296,7 +296,7 @@ export function createTopology(opts: TopologyOptions): HubTopology {
       }
     }
     last.ansible = at;
-    return { ran: true, ok, failed, durationMs: run.durationMs };
+    return { ran: true, ok, failed, durationMs: run.durationMs, warnings: run.warnings };
   }
 
   async function doRefresh(withAnsible: boolean, signal: AbortSignal | undefined): Promise<RefreshReport> {

@@ -189,7 +189,7 @@ export function topologyTools(topology: () => HubTopology): CatalogTool[] {
         const a = report.ansible;
         const text = [
           `edges: ${report.edges.ok} of ${report.edges.asked} answered${report.edges.failed.length ? ` (failed: ${report.edges.failed.map((f) => `${f.node}: ${f.error}`).join('; ')})` : ''}`,
-          !a.ran ? `ansible: not run (${a.why})` : 'error' in a ? `ansible: failed: ${a.error}` : `ansible: facts from ${a.ok} host(s) in ${a.durationMs} ms${a.failed.length ? `; failed: ${a.failed.map((f) => `${f.host}: ${f.error}`).join('; ')}` : ''}`,
+          !a.ran ? `ansible: not run (${a.why})` : 'error' in a ? `ansible: failed: ${a.error}` : `ansible: facts from ${a.ok} host(s) in ${a.durationMs} ms${a.failed.length ? `; failed: ${a.failed.map((f) => `${f.host}: ${f.error}`).join('; ')}` : ''}${a.ok + a.failed.length === 0 && a.warnings.length ? ` (${a.warnings.join('; ')})` : ''}`,
           `drift: ${report.driftCount}`,
           ...(report.fileError ? [`topology file: changed but invalid, the previous version stays in use:\n${report.fileError}`] : []),
           '',
