@@ -180,7 +180,12 @@ export function createTopology(opts: TopologyOptions): HubTopology {
   let settings: TopologySettings = opts;
   let fileStamp = stampOf(settings.file);
   let declared: TopologyFile = load(settings);
-  let docsScan = settings.docs ? scanDocs(settings.docs) : { docs: [], skipped: [] };
+  const scan = (folder: string | undefined) => {
+    const result = folder ? scanDocs(folder) : { docs: [], skipped: [] };
+    if (result.skipped.length) opts.log?.warn({ docs: folder, skipped: result.skipped.slice(0, 20) }, 'topology: some documents are not served');
+    return result;
+  };
+  let docsScan = scan(settings.docs);
   let hubPort = settings.hubService?.port;
   const edges = new Map<string, EdgeObservation>();
   const ansible = new Map<string, AnsibleObservation>();
@@ -418,7 +423,7 @@ export function createTopology(opts: TopologyOptions): HubTopology {
       settings = next;
       declared = nextDeclared;
       if (next.hubService?.port) hubPort = next.hubService.port;
-      docsScan = next.docs ? scanDocs(next.docs) : { docs: [], skipped: [] };
+      docsScan = scan(next.docs);
       if (!next.ansible) {
         ansible.clear();
         delete last.ansible;
