@@ -26,6 +26,8 @@ import { createHubServer, type CallObserver, type HubServerInfo } from './server
 import { listNodesTool, networkResourcesTool } from './tools/network/list-nodes.ts';
 import { probeTools } from './tools/observability/probes.ts';
 import { createHttpApp, type UpstreamHealth } from './transports/http.ts';
+import { createTopology, type TopologySettings } from './topology/topology.ts';
+import { topologyResources, topologyTools } from './tools/topology/topology-tools.ts';
 import { createUpstream, type Upstream, type UpstreamLogMessage, type UpstreamSpec } from './upstreams/upstream.ts';
 import { createIntegrationSet, type Observability } from './integrations/integration-set.ts';
 
@@ -106,6 +108,21 @@ export async function createHub(opts: HubOptions) {
       'homelab hub: one endpoint for the whole network. Fleet tools take a `node` argument (a node name, a list, "role:NAME" or "all") and run on several devices in parallel; ' +
       'list_nodes shows the devices and their state. Tools of other MCP servers are named <alias>__<tool>.',
   };
+  // The topology summary is appended to the instructions; each server instance (a 2026 request,
+  // a 2025 session) reads `info` when it is created, so a new session sees the current summary.
+  const baseInstructions = info.instructions;
+  const topologySettings = (c: HubConfig): TopologySettings => ({
+    ...(c.topology.file ? { file: c.topology.file } : {}),
+    refreshMinutes: c.topology.refreshMinutes,
+    ...(c.topology.ansible ? { ansible: c.topology.ansible } : {}),
+    ...(c.topology.docs ? { docs: c.topology.docs } : {}),
+    ...(c.local.enabled ? { hubService: { name: 'homelab-hub', hubNode: c.local.name } } : {}),
+    edgeNames: [...(c.local.enabled ? [c.local.name] : []), ...c.nodes.map((n) => n.name)],
+  });
+  const topology = createTopology({ ...topologySettings(config), hubNodes: () => nodes, log });
+  const applyInstructions = () => {
+    info.instructions = `${baseInstructions}\n\n${topology.summary()}`;
+  };
   const gate = createGate({ modeFor: (caller) => config.approval.users[caller.user] ?? config.approval.mode });
   // The journal is written before a client gets its answer: an answered call is never lost.
   const journal = await createJournal({ dir: opts.dataDir, fsync: config.audit.fsync, maxFileBytes: config.audit.maxFileBytes, maxFiles: config.audit.maxFiles, log });
@@ -152,7 +169,7 @@ export async function createHub(opts: HubOptions) {
         }
       : { name: 'the local journal', read: (q: AuditQuery) => journal.read(q) };
   const hubTools = [
-    listNodesTool(() => nodes, () => natives),
+    listNodesTool(() => nodes, () => natives, () => topology),
     networkResourcesTool(() => nodes, () => natives, () => catalog),
     ...sessionTools({
       gate,
@@ -169,6 +186,7 @@ export async function createHub(opts: HubOptions) {
           (err: unknown) => log.warn({ err: String(err) }, 'audit: could not record a probe_http request'),
         ),
     }),
+    ...topologyTools(() => topology),
   ];
   // Built-in integrations (Prometheus, Loki, ...): their tools join the hub's, and the hub's own
   // tools (service_health, run_diagnostic) read Prometheus and Loki through `observability`.
@@ -179,6 +197,7 @@ export async function createHub(opts: HubOptions) {
       nodes,
       upstreams: natives,
       hubTools: [...hubTools, ...integrationSet.tools()],
+      hubResources: topologyResources(topology),
       perDeviceTools: config.perDeviceTools,
       callTimeoutMs: config.limits.callTimeoutMs,
       maxToolName: config.limits.maxToolName,
@@ -222,6 +241,7 @@ export async function createHub(opts: HubOptions) {
   // brings 50 edges up within a second), and tell clients only when the lists differ.
   let rebuildTimer: NodeJS.Timeout | undefined;
   const publish = () => {
+    applyInstructions();
     catalog = build();
     const next = sig(catalog);
     if (next !== signature) {
@@ -323,6 +343,11 @@ export async function createHub(opts: HubOptions) {
   }
 
   await apply();
+  topology.onChange(() => {
+    applyInstructions();
+    rebuild();
+  });
+  topology.start();
 
   return {
     app: http.app,
@@ -353,6 +378,8 @@ export async function createHub(opts: HubOptions) {
     async reconfigure(next: HubConfig, tokens: TokenEntry[]): Promise<string[]> {
       const needsRestart: string[] = (['listen', 'dataDir'] as const).filter((k) => next[k] !== config[k]);
       if (next.limits.maxBodyBytes !== config.limits.maxBodyBytes) needsRestart.push('limits.maxBodyBytes');
+      // First: a bad topology file throws here and the running configuration stays whole.
+      topology.reconfigure(topologySettings(next));
       config = next;
       authenticate = createAuthenticator(tokens);
       rate = createRateLimiter(config.auth?.rateLimit ?? { perMinute: 600, burst: 60 });
@@ -360,7 +387,14 @@ export async function createHub(opts: HubOptions) {
       return needsRestart;
     },
     journal,
+    /** The network's topology (declared + discovered); see topology/topology.ts. */
+    topology,
+    /** The port the hub listens on, once known: the hub appears in the topology as a service on it. */
+    setListenPort(port: number): void {
+      topology.setHubPort(port);
+    },
     async close(): Promise<void> {
+      topology.close();
       clearTimeout(rebuildTimer);
       await http.close();
       await Promise.all([...conns.values()].map((c) => c.upstream.close().catch(() => undefined)));

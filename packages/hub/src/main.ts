@@ -9,7 +9,8 @@ import { basename, dirname, resolve } from 'node:path';
 import { serve } from '@hono/node-server';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { isHomelabError, randomHex } from '@homelab-mcp/core';
-import { loadConfigFile } from '@homelab-mcp/core/config';
+import { ConfigError, loadConfigFile } from '@homelab-mcp/core/config';
+import { loadTopologyFile } from '@homelab-mcp/core/topology';
 import { createLogger } from '@homelab-mcp/core/log';
 import { HubConfigSchema, type HubConfig } from './config/schema.ts';
 import { createHub, HUB_VERSION } from './hub.ts';
@@ -62,7 +63,19 @@ function parseArgs(argv: string[]): { cmd: string; flags: Record<string, string>
 function loadConfig(path: string | undefined): { config: HubConfig; baseDir: string } {
   if (!path) return { config: HubConfigSchema.parse({}), baseDir: process.cwd() };
   const config = loadConfigFile(path, HubConfigSchema, { env: process.env });
-  return { config, baseDir: dirname(resolve(path)) };
+  const baseDir = dirname(resolve(path));
+  // Topology paths are relative to the config file; the topology file is validated with it,
+  // so check-config, start and reload all refuse a bad one (naming its file and key).
+  const t = config.topology;
+  if (t.file) t.file = resolve(baseDir, t.file);
+  if (t.docs) t.docs = resolve(baseDir, t.docs);
+  // "host1,host2," is an inline inventory, not a path.
+  if (t.ansible && !t.ansible.inventory.includes(',')) t.ansible.inventory = resolve(baseDir, t.ansible.inventory);
+  const absent = (key: string, p: string) => new ConfigError(path, 'invalid', [`${path}: key "${key}": ${p} does not exist`]);
+  if (t.docs && !existsSync(t.docs)) throw absent('topology.docs', t.docs);
+  if (t.ansible && !t.ansible.inventory.includes(',') && !existsSync(t.ansible.inventory)) throw absent('topology.ansible.inventory', t.ansible.inventory);
+  if (t.file) loadTopologyFile(t.file, { env: process.env, edgeNames: [...(config.local.enabled ? [config.local.name] : []), ...config.nodes.map((n) => n.name)] });
+  return { config, baseDir };
 }
 
 /** The token of the embedded default: generated once, kept in DATA/token with mode 0600. */
@@ -141,6 +154,7 @@ async function main(): Promise<void> {
   const server = serve({ fetch: hub.app.fetch, hostname: host, port }, (addr) => {
     const shownHost = host.includes(':') ? `[${host}]` : host;
     const url = `http://${shownHost}:${addr.port}/mcp`;
+    hub.setListenPort(addr.port);
     log.info({ listen: `${shownHost}:${addr.port}`, version: HUB_VERSION, nodes: hub.nodes().map((n) => n.name) }, 'homelab-hub listening');
     const tokenExpr = config.auth ? '<your token>' : `$(cat ${resolve(dataDir, 'token')})`;
     process.stdout.write(

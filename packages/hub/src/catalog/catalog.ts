@@ -29,6 +29,8 @@ export interface CatalogInput {
   nodes: HubNode[];
   upstreams: NativeUpstream[];
   hubTools: CatalogTool[];
+  /** Resources the hub itself serves (topology, docs), listed before the upstreams'. */
+  hubResources?: CatalogResource[];
   /** Also serve `<node>__<tool>` copies for every node. */
   perDeviceTools: boolean;
   callTimeoutMs: number;
@@ -86,6 +88,7 @@ export function buildCatalog(input: CatalogInput): Catalog {
     }
   }
   const resources = new Map<string, CatalogResource>();
+  for (const r of input.hubResources ?? []) resources.set(r.def.uri, r);
   const templates: CatalogResourceTemplate[] = [];
   const prompts = new Map<string, CatalogPrompt>();
   for (const up of input.upstreams) {

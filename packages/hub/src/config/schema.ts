@@ -123,6 +123,27 @@ export const HubConfigSchema = z.strictObject({
     })
     .default({ maxBodyBytes: 4 * 1024 * 1024, callTimeoutMs: 120_000, maxToolName: 50 }),
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /**
+   * The network's topology: `file` (topology.yaml) is the declared base, enriched every
+   * `refreshMinutes` and on demand from each edge's get_status and, with `ansible`, from
+   * `ansible PATTERN -i INVENTORY -m setup`. `docs` is a folder of Markdown served as resources.
+   * Paths are relative to this config file.
+   */
+  topology: z
+    .strictObject({
+      file: z.string().min(1).optional(),
+      refreshMinutes: z.number().positive().max(7 * 24 * 60).default(60),
+      ansible: z
+        .strictObject({
+          inventory: z.string().min(1),
+          // argv, never a shell; a leading "-" would read as an option.
+          pattern: z.string().regex(/^(?!-)\S{1,200}$/, 'an Ansible host pattern such as all, webservers or "pi*:!pi-old"').default('all'),
+          timeoutSeconds: z.number().int().min(5).max(3600).default(300),
+        })
+        .optional(),
+      docs: z.string().min(1).optional(),
+    })
+    .default({ refreshMinutes: 60 }),
 });
 
 export type HubConfig = z.infer<typeof HubConfigSchema>;

@@ -2,14 +2,17 @@
 import type { CatalogTool } from '../../catalog/types.ts';
 import type { HubNode } from '../../catalog/nodes.ts';
 import type { Catalog, NativeUpstream } from '../../catalog/catalog.ts';
+import type { Topology } from '../../topology/topology.ts';
 
-export function listNodesTool(nodes: () => HubNode[], upstreams: () => NativeUpstream[]): CatalogTool {
+/** With `topology`, hub nodes show their addresses, and nodes only the topology knows are listed under `topology`. */
+export function listNodesTool(nodes: () => HubNode[], upstreams: () => NativeUpstream[], topology?: () => Topology | undefined): CatalogTool {
   return {
     def: {
       name: 'list_nodes',
       title: 'List nodes',
       description:
-        'Lists the devices (nodes) the hub reaches through edge agents, with their roles and whether they are reachable, and the native MCP servers behind the hub. ' +
+        'Lists the devices (nodes) the hub reaches through edge agents, with their roles and whether they are reachable, and the native MCP servers behind the hub; ' +
+        'devices of the topology without an edge are listed too, with their roles and addresses. ' +
         'Use a node name, "role:NAME" or "all" as the `node` argument of the fleet tools.',
       inputSchema: {
         type: 'object',
@@ -22,12 +25,28 @@ export function listNodesTool(nodes: () => HubNode[], upstreams: () => NativeUps
     source: 'hub',
     async call(args) {
       const role = typeof args.role === 'string' ? args.role : undefined;
+      const topo = topology?.()?.nodes() ?? [];
+      const hubNames = new Set(nodes().map((n) => n.name));
       const ns = nodes()
-        .filter((n) => !role || n.roles.includes(role))
+        .filter((n) => !role || n.roles.includes(role) || topo.some((t) => t.edge === n.name && t.roles.includes(role)))
         .map((n) => {
           const s = n.source.state();
-          return { name: n.name, roles: n.roles, status: s.status, since: s.since.toISOString(), ...(s.lastError ? { error: s.lastError } : {}), tools: n.source.tools().length, ...(n.url ? { url: n.url } : {}) };
+          const t = topo.find((v) => v.name === n.name) ?? topo.find((v) => v.edge === n.name);
+          return {
+            name: n.name,
+            roles: n.roles,
+            status: s.status,
+            since: s.since.toISOString(),
+            ...(s.lastError ? { error: s.lastError } : {}),
+            tools: n.source.tools().length,
+            ...(n.url ? { url: n.url } : {}),
+            ...(t ? { addresses: t.addresses, ...(t.name !== n.name ? { serves: t.name } : {}) } : {}),
+          };
         });
+      const served = new Set(ns.map((n) => ('serves' in n ? n.serves : undefined)).filter((x): x is string => !!x));
+      const declared = topo
+        .filter((t) => !hubNames.has(t.name) && !served.has(t.name) && (!role || t.roles.includes(role)))
+        .map((t) => ({ name: t.name, roles: t.roles, addresses: t.addresses, ...(t.edge ? { edge: t.edge } : {}), ...(t.os ? { os: t.os } : {}), ...(t.subnet ? { subnet: t.subnet } : {}) }));
       const us = role
         ? []
         : upstreams().map((u) => {
@@ -37,10 +56,13 @@ export function listNodesTool(nodes: () => HubNode[], upstreams: () => NativeUps
       const line = (x: { status: string; since: string; error?: string }) => (x.status === 'up' ? 'up' : `${x.status} since ${x.since}${x.error ? ` (${x.error})` : ''}`);
       const text = [
         `${ns.length} node${ns.length === 1 ? '' : 's'}${role ? ` with role ${role}` : ''}:`,
-        ...ns.map((n) => `- ${n.name} [${n.roles.join(', ') || 'no roles'}]: ${line(n)}, ${n.tools} tools`),
+        ...ns.map((n) => `- ${n.name} [${n.roles.join(', ') || 'no roles'}]: ${line(n)}, ${n.tools} tools${'addresses' in n && n.addresses?.length ? `, ${n.addresses.join(', ')}` : ''}${'serves' in n && n.serves ? ` (serves ${n.serves})` : ''}`),
+        ...(declared.length
+          ? ['', `${declared.length} more in the topology${role ? ` with role ${role}` : ''}:`, ...declared.map((t) => `- ${t.name} [${t.roles.join(', ') || 'no roles'}]: ${t.addresses.join(', ') || 'no known address'}${t.edge ? `, edge ${t.edge}` : ', no edge'}`)]
+          : []),
         ...(us.length ? ['', `${us.length} MCP upstream${us.length === 1 ? '' : 's'}:`, ...us.map((u) => `- ${u.alias}: ${line(u)}, ${u.tools} tools`)] : []),
       ].join('\n');
-      return { content: [{ type: 'text', text }], structuredContent: { nodes: ns, upstreams: us } };
+      return { content: [{ type: 'text', text }], structuredContent: { nodes: ns, upstreams: us, ...(topology ? { topology: declared } : {}) } };
     },
   };
 }

@@ -1,0 +1,56 @@
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runAnsibleSetup } from './ansible.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'ansible-test-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+// A real ansible-core run against this host (connection local), and a host whose SSH port
+// refuses on loopback, so both answers come from Ansible itself.
+const inventory = join(dir, 'hosts.ini');
+writeFileSync(inventory, 'localhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3\ndeadhost ansible_host=127.0.0.1 ansible_port=1 ansible_connection=ssh\n');
+
+describe('runAnsibleSetup (real ansible)', () => {
+  it('reads facts per host from the tree, reports the unreachable one, and writes nothing to ~/.ansible', async () => {
+    const home = join(dir, 'home');
+    const before = readdirSync(tmpdir()).filter((n) => n.startsWith('homelab-ansible-')).length;
+    const run = await runAnsibleSetup({ inventory, pattern: 'all', timeoutMs: 120_000, env: { ...process.env, HOME: home } });
+    expect(run.exitCode).toBe(4); // 4: a host was unreachable
+    const local = run.hosts.localhost!;
+    expect(local.ok).toBe(true);
+    expect(local.facts?.os).toMatch(/^Debian \d+/);
+    expect(local.facts?.cpuCount).toBeGreaterThan(0);
+    expect(local.facts?.memoryBytes).toBeGreaterThan(64 * 1024 * 1024);
+    expect(local.facts?.kernel).toBeTruthy();
+    expect(run.hosts.deadhost).toMatchObject({ ok: false });
+    expect(run.hosts.deadhost!.error).toMatch(/^unreachable: .*Connection refused/);
+    // Its own directories were private and are gone.
+    expect(existsSync(join(home, '.ansible'))).toBe(false);
+    expect(readdirSync(tmpdir()).filter((n) => n.startsWith('homelab-ansible-')).length).toBeLessThanOrEqual(before);
+  }, 120_000);
+
+  it('limits the hosts with the pattern, and passes on why nothing matched', async () => {
+    const run = await runAnsibleSetup({ inventory, pattern: 'localhost', timeoutMs: 120_000 });
+    expect(Object.keys(run.hosts)).toEqual(['localhost']);
+    expect(run.exitCode).toBe(0);
+    const none = await runAnsibleSetup({ inventory, pattern: 'nosuchgroup', timeoutMs: 60_000 });
+    expect(none.hosts).toEqual({});
+    expect(none.warnings).toContain('Could not match supplied host pattern, ignoring: nosuchgroup');
+  }, 120_000);
+
+  it('fails with a clear message when ansible is missing, the inventory is bad, or the deadline passes', async () => {
+    await expect(runAnsibleSetup({ inventory, pattern: 'all', timeoutMs: 10_000, command: join(dir, 'no-such-ansible') })).rejects.toThrow(/is not installed \(install ansible-core\)/);
+    const slow = join(dir, 'slow-ansible');
+    writeFileSync(slow, '#!/bin/sh\nsleep 30 &\nsleep 30\n');
+    chmodSync(slow, 0o755);
+    const t0 = Date.now();
+    await expect(runAnsibleSetup({ inventory, pattern: 'all', timeoutMs: 500, command: slow })).rejects.toThrow('ansible -m setup timed out after 1 s');
+    expect(Date.now() - t0).toBeLessThan(5000);
+    const broken = join(dir, 'broken-ansible');
+    writeFileSync(broken, '#!/bin/sh\necho "ERROR! the inventory is not readable" >&2\nexit 1\n');
+    chmodSync(broken, 0o755);
+    await expect(runAnsibleSetup({ inventory, pattern: 'all', timeoutMs: 10_000, command: broken })).rejects.toThrow('ansible -m setup exited with 1: ERROR! the inventory is not readable');
+  }, 60_000);
+});
