@@ -1,0 +1,71 @@
+/**
+ * What the observability tools (service_health, run_diagnostic, get_resource_usage,
+ * get_service_status, get_container_logs) read: the hub's nodes and upstreams, the topology,
+ * the Prometheus and Loki clients when configured, and the network probes. Passed in as
+ * getters, so a configuration reload is seen by the next call without rebuilding the tools.
+ */
+import type { CallToolResult } from '@modelcontextprotocol/server';
+import type { NativeUpstream } from '../../catalog/catalog.ts';
+import { messageOf } from '../../catalog/fleet.ts';
+import type { HubNode } from '../../catalog/nodes.ts';
+import type { Topology, TopologyNodeView, TopologyService } from '../../topology/topology.ts';
+import type { LokiClient } from '@homelab-mcp/integrations/loki';
+import type { PrometheusClient } from '@homelab-mcp/integrations/prometheus';
+import type { checkPort, pingHost, probeHttp } from '@homelab-mcp/core/probes';
+
+export interface Probes {
+  checkPort: typeof checkPort;
+  pingHost: typeof pingHost;
+  probeHttp: typeof probeHttp;
+}
+
+export interface ObservabilityDeps {
+  nodes(): HubNode[];
+  upstreams(): NativeUpstream[];
+  topology(): Topology | undefined;
+  prometheus(): PrometheusClient | undefined;
+  loki(): LokiClient | undefined;
+  probes: Probes;
+  /** Deadline for one call to an edge. */
+  callTimeoutMs: number;
+  now?: () => Date;
+}
+
+export type { Topology, TopologyNodeView, TopologyService };
+
+/** A tool's answer reduced to what the checks read: ok or not, its text, its data. */
+export interface NodeAnswer {
+  ok: boolean;
+  text: string;
+  data?: Record<string, unknown>;
+}
+
+/** Calls one edge tool on one node and never throws: a dead node is an answer too. */
+export async function askNode(node: HubNode, tool: string, args: Record<string, unknown>, signal: AbortSignal, timeoutMs: number): Promise<NodeAnswer> {
+  try {
+    const r: CallToolResult = await node.source.callTool(tool, args, { signal, timeoutMs });
+    const text = (r.content ?? []).map((c) => (c.type === 'text' ? c.text : '')).join('\n').trim();
+    return { ok: !r.isError, text, ...(r.structuredContent ? { data: r.structuredContent as Record<string, unknown> } : {}) };
+  } catch (err) {
+    return { ok: false, text: messageOf(err) };
+  }
+}
+
+/** The node's state in words: `up`, or `unreachable since 10:42:05Z (connection refused)`. */
+export function nodeState(node: HubNode): { up: boolean; text: string; since: Date } {
+  const s = node.source.state();
+  if (s.status === 'up') return { up: true, text: 'up', since: s.since };
+  return { up: false, text: `${s.status === 'connecting' ? 'connecting' : 'unreachable'} since ${shortTime(s.since)}${s.lastError ? ` (${s.lastError})` : ''}`, since: s.since };
+}
+
+/** `10:42:05Z` for today (UTC), the full ISO time otherwise: short, and never ambiguous. */
+export function shortTime(d: Date, now: Date = new Date()): string {
+  const iso = d.toISOString();
+  return iso.slice(0, 10) === now.toISOString().slice(0, 10) ? `${iso.slice(11, 19)}Z` : `${iso.slice(0, 19)}Z`;
+}
+
+/** The hub node that serves a topology node (its edge), if the hub has one by that name. */
+export function edgeOf(deps: ObservabilityDeps, node: TopologyNodeView | undefined, fallbackName?: string): HubNode | undefined {
+  const name = node?.edge ?? fallbackName;
+  return name === undefined ? undefined : deps.nodes().find((n) => n.name === name);
+}
