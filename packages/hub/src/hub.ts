@@ -25,6 +25,8 @@ import { join } from 'node:path';
 import { createHubServer, type CallObserver, type HubServerInfo } from './server/mcp-server.ts';
 import { listNodesTool, networkResourcesTool } from './tools/network/list-nodes.ts';
 import { probeTools } from './tools/observability/probes.ts';
+import { observabilityTools } from './tools/observability/index.ts';
+import { checkPort, pingHost, probeHttp } from '@homelab-mcp/core/probes';
 import { createHttpApp, type UpstreamHealth } from './transports/http.ts';
 import { createTopology, type TopologySettings } from './topology/topology.ts';
 import { topologyResources, topologyTools } from './tools/topology/topology-tools.ts';
@@ -82,6 +84,7 @@ function asNative(alias: string, u: Upstream): NativeUpstream {
     callTool: (n, a, o) => u.callTool(n, a, o),
     readResource: (uri, o) => u.readResource(uri, o),
     getPrompt: (n, a, o) => u.getPrompt(n, a, o),
+    checkNow: () => u.checkNow(),
   };
 }
 
@@ -178,15 +181,17 @@ export async function createHub(opts: HubOptions) {
         record(createAuditEvent({ kind: 'approval', user: e.caller.user, role: e.caller.role, session: e.session, detail: { change: e.change, mode: gate.mode(e.caller), ...(e.reason ? { reason: e.reason } : {}) } })),
     }),
     auditLogTool(auditSource),
-    ...probeTools({
-      nodes: () => nodes,
-      callTimeoutMs: () => config.limits.callTimeoutMs,
-      onHttpRequest: (r) =>
-        void record(createAuditEvent({ kind: 'http_request', user: 'hub', detail: { tool: 'probe_http', method: r.method, url: r.url, ...(r.status !== undefined ? { status: r.status } : {}), ...(r.error ? { error: r.error } : {}) }, durationMs: Math.round(r.durationMs * 10) / 10 })).catch(
-          (err: unknown) => log.warn({ err: String(err) }, 'audit: could not record a probe_http request'),
-        ),
-    }),
+    ...probeTools({ nodes: () => nodes, callTimeoutMs: () => config.limits.callTimeoutMs, onHttpRequest: (r) => recordHttpRequest({ upstream: 'probe_http', ...r }) }),
     ...topologyTools(() => topology),
+    ...observabilityTools({
+      nodes: () => nodes,
+      upstreams: () => natives,
+      topology: () => topology,
+      prometheus: () => observability.prometheus,
+      loki: () => observability.loki,
+      probes: { checkPort, pingHost, probeHttp: auditedProbeHttp },
+      callTimeoutMs: () => config.limits.callTimeoutMs,
+    }),
   ];
   // Built-in integrations (Prometheus, Loki, ...): their tools join the hub's, and the hub's own
   // tools (service_health, run_diagnostic) read Prometheus and Loki through `observability`.
@@ -260,6 +265,14 @@ export async function createHub(opts: HubOptions) {
   // Every outbound HTTP request (upstreams and integrations) is an audit event, written in the
   // background: it is not an answer to a client. The URL loses credentials and query; the
   // shipper's own pushes to Loki are not audited, or each push would make more to push.
+  /** The hub's own HTTP checks (service_health, run_diagnostic) are outbound requests too. */
+  async function auditedProbeHttp(o: Parameters<typeof probeHttp>[0]): ReturnType<typeof probeHttp> {
+    const started = performance.now();
+    const r = await probeHttp(o);
+    recordHttpRequest({ upstream: 'hub-check', method: 'GET', url: r.url, ...(r.status !== undefined ? { status: r.status } : {}), ...(r.error ? { error: r.error } : {}), durationMs: performance.now() - started });
+    return r;
+  }
+
   function recordHttpRequest(r: { upstream: string; method: string; url: string; status?: number; error?: string; durationMs: number }): void {
     void record(
       createAuditEvent({

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { connectClient, startEdgeProcess, startFakeLoki, startHubProcess, startPrometheus } from '@homelab-mcp/testkit';
+import { connectClient, createFakeDocker, resultText, startEdgeProcess, startFakeLoki, startHubProcess, startPrometheus } from '@homelab-mcp/testkit';
 
 const TOKEN = 'diag-admin-token-0123456789abcdef';
 
@@ -36,7 +36,16 @@ describe('service_health and run_diagnostic', () => {
       res.writeHead(req.url === '/health' ? 200 : 404, { 'content-type': 'text/plain' }).end('ok');
     });
     const dbPort = await closedPort();
-    await using alpha = await startEdgeProcess();
+    // No Docker engine runs here: alpha's docker answers like one whose worker container died.
+    using docker = createFakeDocker([
+      {
+        command: 'inspect',
+        args: ['worker-1'],
+        stdout: JSON.stringify([{ Id: 'c0ffee0123456789', Name: '/worker-1', RestartCount: 3, State: { Status: 'exited', Running: false, OOMKilled: false, ExitCode: 1, Error: '', StartedAt: '2026-11-21T09:00:00Z', FinishedAt: '2026-11-21T10:42:00Z' }, Config: { Image: 'worker:2', Labels: {} } }]),
+      },
+      { command: 'logs', args: ['worker-1'], stdout: '2026-11-21T10:41:59.000000000Z worker: connecting to db\n2026-11-21T10:42:00.000000000Z worker: FATAL db unreachable\n' },
+    ]);
+    await using alpha = await startEdgeProcess({ env: { PATH: docker.pathWith() } });
     const beta = await startEdgeProcess();
     await using loki = await startFakeLoki();
     await using prom = await startPrometheus({
@@ -64,6 +73,7 @@ describe('service_health and run_diagnostic', () => {
         'services:',
         `  - { name: webapp, node: alpha, ports: [${web.port}], url: "http://127.0.0.1:${web.port}/health", dependsOn: [db] }`,
         `  - { name: db, node: beta, ports: [${dbPort}] }`,
+        '  - { name: worker, node: alpha, container: worker-1 }',
         '',
       ].join('\n'),
     );
@@ -81,13 +91,15 @@ describe('service_health and run_diagnostic', () => {
         },
       });
       await using client = await connectClient(hub.url, TOKEN, 'modern');
-      await prom.waitForAlert('WebappErrors');
+      // Rules are evaluated every second: wait for the first evaluation to fire it.
+      await expect.poll(async () => resultText(await client.callTool({ name: 'prom_alerts', arguments: {} })), { timeout: 30_000, interval: 300 }).toContain('FIRING WebappErrors');
 
       const health = (await client.callTool({ name: 'service_health', arguments: {} })) as any;
       const summary: string = health.structuredContent.summary;
       expect(summary).toMatch(/^\d+ of \d+ healthy; Prometheus: 1 alert firing \(WebappErrors\)/);
       expect(summary).toContain(`db unhealthy: 127.0.0.1:${dbPort} does not accept connections`);
       expect(summary).not.toMatch(/alpha|beta unreachable/);
+      expect(summary).toContain('worker unhealthy: container worker-1 is exited, exit code 1');
       const webapp = health.structuredContent.items.find((i: any) => i.name === 'webapp');
       expect(webapp).toMatchObject({ kind: 'service', healthy: true });
 
@@ -109,6 +121,21 @@ describe('service_health and run_diagnostic', () => {
       expect(db.content[0].text).toContain(`from beta itself, 127.0.0.1:${dbPort} is closed`);
       expect(db.structuredContent.suggestions.join('\n')).toContain(`Nothing listens on port ${dbPort} on beta`);
 
+      // By service name: the topology says where and what (a container), the edge's docker answers.
+      const worker = (await client.callTool({ name: 'get_service_status', arguments: { service: 'worker' } })) as any;
+      expect(worker.content[0].text).toContain('container worker-1 (worker:2, c0ffee012345) is exited (ended 2026-11-21T10:42:00Z)\nexit code 1\nrestarted 3 times');
+      const logs = (await client.callTool({ name: 'get_container_logs', arguments: { container: 'worker-1', lines: 20 } })) as any;
+      expect(logs.structuredContent.lines).toEqual(['2026-11-21T10:41:59.000000000Z worker: connecting to db', '2026-11-21T10:42:00.000000000Z worker: FATAL db unreachable']);
+      expect(docker.calls().filter((c) => c.command === 'logs').map((c) => c.argv)).toEqual([['logs', '--tail', '20', '--timestamps', 'worker-1']]);
+      const noNode = (await client.callTool({ name: 'get_container_logs', arguments: { container: 'elsewhere-1' } })) as any;
+      expect(noNode).toMatchObject({ isError: true, content: [{ text: 'the topology does not say where container elsewhere-1 runs: pass `node`' }] });
+      const workerDiag = (await client.callTool({ name: 'run_diagnostic', arguments: { service: 'worker' } })) as any;
+      expect(workerDiag.structuredContent.suggestions.join('\n')).toContain('read its output with get_container_logs(container: "worker-1")');
+
+      const usage = (await client.callTool({ name: 'get_resource_usage', arguments: {} })) as any;
+      expect(usage.structuredContent.nodes.map((n: any) => [n.node, n.ok])).toEqual([['alpha', true], ['beta', true]]);
+      expect(usage.content[0].text).toMatch(/^2 nodes(, [12] with warnings)?\n(! )?alpha: .*memory [\d.]+% of/);
+
       // beta dies: both answers name it.
       await beta.stop();
       const after = (await client.callTool({ name: 'service_health', arguments: {} })) as any;
@@ -121,7 +148,9 @@ describe('service_health and run_diagnostic', () => {
       expect(dbDown.structuredContent.suggestions.join('\n')).toContain('beta answers on the network but its edge agent does not');
 
       const unknown = (await client.callTool({ name: 'run_diagnostic', arguments: { service: 'nope' } })) as any;
-      expect(unknown.content[0].text).toContain('nope is not a service of the topology (known: webapp, db)');
+      expect(unknown.content[0].text).toContain('nope is not a service of the topology (known: webapp, db, worker)');
+      const usageAfter = (await client.callTool({ name: 'get_resource_usage', arguments: { node: 'all' } })) as any;
+      expect(usageAfter.content[0].text).toMatch(/^2 nodes, 1 unreachable[\s\S]*\nbeta: node beta is unreachable since/);
     } finally {
       await beta.stop().catch(() => undefined);
       await new Promise((r) => web.server.close(r));

@@ -69,7 +69,7 @@ const here = __dirname;
 const argv = process.argv.slice(2);
 const TOP_VALUED = new Set(['--context', '-c', '-H', '--host', '--config', '-l', '--log-level']);
 const COMPOSE_VALUED = new Set(['--project-directory', '-f', '--file', '-p', '--project-name', '--env-file', '--profile', '--ansi', '--progress', '--parallel']);
-const SUB_VALUED = new Set(['--format', '--tail', '-n', '--since', '--until', '--filter', '--timeout', '-t', '--pull', '--scale', '--wait-timeout']);
+const SUB_VALUED = new Set(['--type', '--format', '--tail', '-n', '--since', '--until', '--filter', '--timeout', '-t', '--pull', '--scale', '--wait-timeout']);
 const GROUPS = new Set(['compose', 'image', 'container', 'volume', 'network', 'context', 'system', 'plugin']);
 let i = 0;
 let project;

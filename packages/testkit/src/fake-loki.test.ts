@@ -58,6 +58,9 @@ describe('fake Loki', () => {
 
     const filtered = await query(loki, { query: '{job=~"mcp-.*|other"} |= "get_status" != "one"', limit: '10' });
     expect(filtered.body.data.result).toEqual([{ stream: { job: 'other' }, values: [[ns(4), 'four get_status']] }]);
+    // RE2's case-insensitive flag group, as Loki (Go) reads it.
+    const ci = await query(loki, { query: '{job=~"(?i)MCP-AUDIT"} |~ "(?i)APPROVE|TWO"' });
+    expect((ci.body.data.result as Array<{ values: [string, string][] }>).flatMap((s) => s.values.map((v) => v[1])).sort()).toEqual(['three approve', 'two run_command']);
 
     // limit applies across streams, backward = newest first, forward = oldest first.
     const back = await query(loki, { query: '{job="mcp-audit"}', limit: '2', direction: 'backward' });

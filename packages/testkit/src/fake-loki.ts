@@ -439,6 +439,17 @@ interface LogQuery {
   match(e: FakeLokiEntry): boolean;
 }
 
+/**
+ * An RE2 pattern as Loki (Go) reads it, in JavaScript: RE2's leading flag group `(?i)` (or
+ * `(?s)`, `(?is)`) becomes a RegExp flag, which JavaScript has no inline syntax for. Label
+ * matchers are anchored, line filters are not.
+ */
+function re2(pattern: string, anchored: boolean): RegExp {
+  const m = /^\(\?([is]+)\)/.exec(pattern);
+  const body = m ? pattern.slice(m[0].length) : pattern;
+  return new RegExp(anchored ? `^(?:${body})$` : body, m ? [...new Set(m[1])].join('') : '');
+}
+
 /** A LogQL log query: `{matchers} [|= "x" | != "x" | |~ "re" | !~ "re"]...`, or an error text. */
 function parseLogQuery(q: string): LogQuery | string {
   let i = 0;
@@ -491,7 +502,7 @@ function parseLogQuery(q: string): LogQuery | string {
     let re: RegExp | undefined;
     if (op === '=~' || op === '!~') {
       try {
-        re = new RegExp(`^(?:${value})$`);
+        re = re2(value, true);
       } catch {
         return err(`invalid regex ${value}`);
       }
@@ -521,7 +532,7 @@ function parseLogQuery(q: string): LogQuery | string {
     else {
       let re: RegExp;
       try {
-        re = new RegExp(value);
+        re = re2(value, false);
       } catch {
         return err(`invalid regex ${value}`);
       }

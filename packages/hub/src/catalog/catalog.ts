@@ -23,6 +23,8 @@ export interface NativeUpstream {
   callTool(name: string, args: Record<string, unknown>, opts: SourceCallOptions): Promise<CallToolResult>;
   readResource(uri: string, opts: SourceCallOptions): Promise<ReadResourceResult>;
   getPrompt(name: string, args: Record<string, string> | undefined, opts: SourceCallOptions): Promise<GetPromptResult>;
+  /** Checks reachability now rather than at the next health check. */
+  checkNow?(): Promise<void>;
 }
 
 export interface CatalogInput {

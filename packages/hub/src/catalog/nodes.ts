@@ -24,6 +24,8 @@ export interface ToolSource {
   state(): SourceState;
   tools(): Tool[];
   callTool(name: string, args: Record<string, unknown>, opts: SourceCallOptions): Promise<CallToolResult>;
+  /** Checks reachability now rather than at the next health check (remote sources only). */
+  checkNow?(): Promise<void>;
 }
 
 export interface HubNode {

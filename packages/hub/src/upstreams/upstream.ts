@@ -81,6 +81,11 @@ export interface Upstream {
   start(): Promise<void>;
   /** Disconnects for good (kills a stdio child); pending calls fail. */
   close(): Promise<void>;
+  /**
+   * Checks now instead of at the next health-check tick: a cheap request while up (a dead
+   * upstream is marked down at once), a reconnect attempt while down. Never rejects.
+   */
+  checkNow(): Promise<void>;
   callTool(name: string, args: Record<string, unknown>, opts?: CallOptions): Promise<CallToolResult>;
   readResource(uri: string, opts?: CallOptions): Promise<ReadResourceResult>;
   getPrompt(name: string, args: Record<string, string> | undefined, opts?: CallOptions): Promise<GetPromptResult>;
@@ -696,6 +701,17 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
     resources: () => lists.resources,
     resourceTemplates: () => lists.resourceTemplates,
     prompts: () => lists.prompts,
+    async checkNow() {
+      if (closed) return;
+      if (conn) {
+        checkSoon();
+        await checking;
+        return;
+      }
+      // Down: one attempt now (a user asking "is it back?" should not wait for the backoff).
+      if (status === 'down' && !attempt) await connectOnce().catch(() => false);
+      else if (attempt) await attempt.catch(() => false);
+    },
     start() {
       started ??= connectOnce().then(
         () => undefined,

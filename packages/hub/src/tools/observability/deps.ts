@@ -27,7 +27,7 @@ export interface ObservabilityDeps {
   loki(): LokiClient | undefined;
   probes: Probes;
   /** Deadline for one call to an edge. */
-  callTimeoutMs: number;
+  callTimeoutMs(): number;
   now?: () => Date;
 }
 
@@ -68,4 +68,24 @@ export function shortTime(d: Date, now: Date = new Date()): string {
 export function edgeOf(deps: ObservabilityDeps, node: TopologyNodeView | undefined, fallbackName?: string): HubNode | undefined {
   const name = node?.edge ?? fallbackName;
   return name === undefined ? undefined : deps.nodes().find((n) => n.name === name);
+}
+
+/** How long a check of reachability may hold up an answer; a slower source shows its last state. */
+const RECHECK_BUDGET_MS = 5000;
+
+/**
+ * Asks the given nodes and upstreams to check their connection now, so an answer does not
+ * report "up" for an edge that died since the last health check (up to 15 s ago).
+ */
+export async function recheck(sources: Array<{ checkNow?(): Promise<void> }>, signal: AbortSignal): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const budget = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, RECHECK_BUDGET_MS);
+    signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  try {
+    await Promise.race([Promise.all(sources.map((s) => s.checkNow?.().catch(() => undefined))), budget]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

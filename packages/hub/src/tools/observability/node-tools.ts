@@ -114,7 +114,7 @@ export function resourceUsageTool(deps: ObservabilityDeps): CatalogTool {
       const sel = selectNodes(args.node ?? 'all', deps.nodes());
       const usages = await Promise.all(
         sel.nodes.map(async (n): Promise<NodeUsage> => {
-          const a = await askNode(n, 'get_status', {}, ctx.signal, deps.callTimeoutMs);
+          const a = await askNode(n, 'get_status', {}, ctx.signal, deps.callTimeoutMs());
           return a.ok && a.data ? usageOf(n.name, a.data) : { node: n.name, ok: false, error: a.text.split('\n')[0] || 'no status', warnings: [] };
         }),
       );
@@ -170,15 +170,15 @@ export function serviceStatusTool(deps: ObservabilityDeps): CatalogTool {
       const svc = args.node === undefined ? serviceFor(deps, service, 'service') : undefined;
       if (args.node !== undefined) {
         const declared = deps.topology()?.findService(service);
-        return fanOut('get_service_status', selectNodes(args.node, deps.nodes()), { unit: declared?.unit ?? service }, ctx, deps.callTimeoutMs);
+        return fanOut('get_service_status', selectNodes(args.node, deps.nodes()), { unit: declared?.unit ?? service }, ctx, deps.callTimeoutMs());
       }
       if (!svc) {
         const known = deps.topology()?.services().map((s) => s.name) ?? [];
         throw new HomelabError('INVALID_ARGUMENTS', `${service} is not a service of the topology${known.length ? ` (known: ${known.slice(0, 30).join(', ')})` : ''}: pass \`node\` to ask a node for the systemd unit of that name`);
       }
       const edge = hubNodeFor(deps, svc);
-      if (svc.unit) return edge.source.callTool('get_service_status', { unit: svc.unit }, { signal: ctx.signal, timeoutMs: deps.callTimeoutMs });
-      if (svc.container) return edge.source.callTool('get_container_status', { container: svc.container }, { signal: ctx.signal, timeoutMs: deps.callTimeoutMs });
+      if (svc.unit) return edge.source.callTool('get_service_status', { unit: svc.unit }, { signal: ctx.signal, timeoutMs: deps.callTimeoutMs() });
+      if (svc.container) return edge.source.callTool('get_container_status', { container: svc.container }, { signal: ctx.signal, timeoutMs: deps.callTimeoutMs() });
       throw new HomelabError('INVALID_ARGUMENTS', `service ${svc.name} on ${svc.node} declares neither a unit nor a container in the topology: service_health or run_diagnostic check its ports and URL`);
     },
   };
@@ -224,7 +224,7 @@ export function containerLogsTool(deps: ObservabilityDeps): CatalogTool {
         name = svc.container ?? container;
       }
       try {
-        return await edge.source.callTool('get_container_logs', { container: name, ...rest }, { signal: ctx.signal, timeoutMs: deps.callTimeoutMs });
+        return await edge.source.callTool('get_container_logs', { container: name, ...rest }, { signal: ctx.signal, timeoutMs: deps.callTimeoutMs() });
       } catch (err) {
         return text(messageOf(err), { node: edge.name, error: messageOf(err) }, true);
       }

@@ -8,7 +8,7 @@
 import { HomelabError } from '@homelab-mcp/core';
 import type { CatalogTool } from '../../catalog/types.ts';
 import { messageOf } from '../../catalog/fleet.ts';
-import { askNode, edgeOf, type ObservabilityDeps, type TopologyService } from './deps.ts';
+import { askNode, edgeOf, recheck, type ObservabilityDeps, type TopologyService } from './deps.ts';
 import { addressOf, checkContainer, checkHttp, checkNode, checkPorts, checkService, checkUnit, firstLine, type Finding } from './service-check.ts';
 
 const DIAGNOSTIC_DEADLINE_MS = 30_000;
@@ -50,6 +50,8 @@ export async function diagnose(deps: ObservabilityDeps, serviceName: string, nod
   const s = svc;
 
   // The node first: when it is down, everything else fails for that one reason.
+  const serving = edgeOf(deps, topo?.findNode(s.node), s.node);
+  if (serving) await recheck([serving.source], signal);
   const node = checkNode(deps, s.node);
   findings.push(node);
   const host = addressOf(deps, s.node);
@@ -83,7 +85,7 @@ export async function diagnose(deps: ObservabilityDeps, serviceName: string, nod
     const port = Number(/port (\d+)/.exec(p.check)?.[1]);
     // Closed from the hub: ask the node itself, to tell "not listening" from "filtered on the way".
     if (!nodeDown && edge && Number.isInteger(port)) {
-      const local = await askNode(edge, 'check_port', { host: '127.0.0.1', port }, signal, deps.callTimeoutMs);
+      const local = await askNode(edge, 'check_port', { host: '127.0.0.1', port }, signal, deps.callTimeoutMs());
       const open = local.ok && local.data?.open === true;
       findings.push({ check: `port ${port}/tcp on the node`, status: open ? 'warning' : 'problem', detail: local.ok ? `from ${s.node} itself, 127.0.0.1:${port} is ${open ? 'open' : 'closed'}` : `could not check from ${s.node}: ${firstLine(local.text)}` });
       if (open) suggestions.push(`${s.name} listens on ${s.node} but port ${port} is not reachable from the hub: it may bind only to 127.0.0.1, or a firewall on ${s.node} (nft/ufw) blocks it.`);

@@ -33,7 +33,7 @@ export async function checkUnit(deps: ObservabilityDeps, svc: TopologyService, s
   if (!svc.unit) return undefined;
   const edge = edgeOf(deps, deps.topology()?.findNode(svc.node), svc.node);
   if (!edge) return { check: 'unit', status: 'skipped', detail: `no edge serves node ${svc.node}: unit ${svc.unit} cannot be asked` };
-  const a = await askNode(edge, 'get_service_status', { unit: svc.unit }, signal, deps.callTimeoutMs);
+  const a = await askNode(edge, 'get_service_status', { unit: svc.unit }, signal, deps.callTimeoutMs());
   if (!a.ok) return { check: 'unit', status: 'problem', detail: `unit ${svc.unit}: ${firstLine(a.text)}` };
   const active = String(a.data?.activeState ?? '');
   const sub = String(a.data?.subState ?? '');
@@ -48,7 +48,7 @@ export async function checkContainer(deps: ObservabilityDeps, svc: TopologyServi
   if (!svc.container) return undefined;
   const edge = edgeOf(deps, deps.topology()?.findNode(svc.node), svc.node);
   if (!edge) return { check: 'container', status: 'skipped', detail: `no edge serves node ${svc.node}: container ${svc.container} cannot be asked` };
-  const a = await askNode(edge, 'get_container_status', { container: svc.container }, signal, deps.callTimeoutMs);
+  const a = await askNode(edge, 'get_container_status', { container: svc.container }, signal, deps.callTimeoutMs());
   if (!a.ok) return { check: 'container', status: 'problem', detail: `container ${svc.container}: ${firstLine(a.text)}` };
   const state = String(a.data?.state ?? 'unknown');
   const health = a.data?.health ? String(a.data.health) : '';

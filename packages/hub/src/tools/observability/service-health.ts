@@ -7,7 +7,7 @@
  */
 import type { CatalogTool } from '../../catalog/types.ts';
 import { messageOf } from '../../catalog/fleet.ts';
-import { nodeState, shortTime, type ObservabilityDeps } from './deps.ts';
+import { nodeState, recheck, shortTime, type ObservabilityDeps } from './deps.ts';
 import { checkService, type Finding } from './service-check.ts';
 
 export interface HealthItem {
@@ -25,6 +25,7 @@ const HEALTH_DEADLINE_MS = 20_000;
 const problemsOf = (findings: Finding[]) => findings.filter((f) => f.status === 'problem').map((f) => f.detail);
 
 export async function collectHealth(deps: ObservabilityDeps, signal: AbortSignal): Promise<{ items: HealthItem[]; alerts: Array<{ name: string; labels: Record<string, string> }> }> {
+  await recheck([...deps.nodes().map((n) => n.source), ...deps.upstreams()], signal);
   const now = deps.now?.() ?? new Date();
   const topo = deps.topology();
   const services = topo?.services() ?? [];
