@@ -6,29 +6,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { connectClient, startEdgeProcess, startFakeLoki, startHubProcess } from '@homelab-mcp/testkit';
+import { connectClient, startEdgeProcess, startFakeLoki, readJournal, startHubProcess } from '@homelab-mcp/testkit';
 
 const TOKEN = 'audit-admin-token-0123456789abcdef';
 const VIEWER = 'audit-viewer-token-0123456789abcd';
 
-function journal(dataDir: string): Array<Record<string, any>> {
-  const dir = join(dataDir, 'audit');
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.jsonl'))
-    .sort()
-    .flatMap((f) =>
-      readFileSync(join(dir, f), 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .flatMap((l) => {
-          try {
-            return [JSON.parse(l)];
-          } catch {
-            return []; // a torn last line
-          }
-        }),
-    );
-}
+const journal = readJournal;
 
 describe('audit journal', () => {
   it('records pending, allowed, denied calls and approval changes, without secrets, readable with get_audit_log', async () => {

@@ -91,9 +91,12 @@ describe('reads through the fleet tools', () => {
     await using client = await connectClient(hub.url, ADMIN, 'modern');
     const { tools } = await client.listTools();
     const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
-    for (const n of ['list_stacks', 'get_stack_status', 'list_images', 'get_container_logs', 'compose_up', 'compose_down', 'compose_pull']) {
+    for (const n of ['list_stacks', 'get_stack_status', 'list_images', 'get_container_status', 'compose_up', 'compose_down', 'compose_pull']) {
       expect(byName[n]?.inputSchema.required, n).toContain('node');
     }
+    // The hub's own get_container_logs finds the node in the topology when it is not given.
+    expect(byName.get_container_logs!.inputSchema.required).toEqual(['container']);
+    expect(byName.get_container_logs!.inputSchema.properties).toHaveProperty('node');
     expect(byName.compose_down!.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: true });
     expect(byName.list_stacks!.annotations).toMatchObject({ readOnlyHint: true });
   });

@@ -6,29 +6,12 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { connectClient, freePort, resultText, startFakeLoki, startHubProcess, startPrometheus } from '@homelab-mcp/testkit';
+import { connectClient, freePort, resultText, startFakeLoki, startHubProcess, readJournal, startPrometheus } from '@homelab-mcp/testkit';
 
 const TOKEN = 'observability-admin-token-0123456789';
 const auth = { tokens: [{ user: 'ann', role: 'admin', token: TOKEN }] };
 
-function journal(dataDir: string): Array<Record<string, any>> {
-  const dir = join(dataDir, 'audit');
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.jsonl'))
-    .sort()
-    .flatMap((f) =>
-      readFileSync(join(dir, f), 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .flatMap((l) => {
-          try {
-            return [JSON.parse(l)];
-          } catch {
-            return [];
-          }
-        }),
-    );
-}
+const journal = readJournal;
 
 type Result = { content: Array<{ type: string; text: string }>; structuredContent?: Record<string, any>; isError?: boolean };
 

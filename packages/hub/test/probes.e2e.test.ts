@@ -119,7 +119,7 @@ describe('from the hub', () => {
     expect(JSON.stringify(r)).not.toContain('probe-pass');
     await expect
       .poll(async () => (await call('get_audit_log', { kind: 'http_request', limit: 20 })).structuredContent.events.map((e: any) => e.detail))
-      .toContainEqual({ tool: 'probe_http', method: 'GET', url: `${webBase}/health`, status: 200 });
+      .toContainEqual({ upstream: 'probe_http', method: 'GET', url: `${webBase}/health`, status: 200 });
     const calls = await call('get_audit_log', { tool: 'probe_http', limit: 50 });
     expect(JSON.stringify(calls.structuredContent)).not.toContain('probe-pass');
   });

@@ -6,3 +6,4 @@ export { startHubProcess, HUB_BUNDLE, type HubProcess, type StartHubOptions } fr
 export { startFakeLoki, type FakeLoki, type FakeLokiEntry, type FakeLokiOptions, type FakeLokiRequest } from './fake-loki.ts';
 export { createFakeDocker, dockerFixture, type FakeDocker, type FakeDockerCall, type FakeDockerRule } from './fake-docker.ts';
 export { startPrometheus, freePort, PROMETHEUS_BIN, type PrometheusProcess, type PrometheusRule, type StartPrometheusOptions } from './prometheus.ts';
+export { readJournal } from './journal.ts';
