@@ -260,5 +260,11 @@ describe('embedded default', () => {
     expect(client.getInstructions()).toContain('Topology: 1 node (0 declared, 1 discovered)');
     expect(summary).toContain(`Services: homelab-hub@local:${h.port}`);
     expect(summary).toContain('Roles: hub (local)');
+    // Out of the box nothing is broken: the hub's service is checked where it listens (loopback),
+    // not on an interface address of the host.
+    const health = (await client.callTool({ name: 'service_health', arguments: {} })) as any;
+    expect(health.structuredContent.summary).toBe('2 of 2 healthy');
+    const hubCheck = health.structuredContent.items.find((i: any) => i.name === 'homelab-hub');
+    expect(hubCheck.findings).toContainEqual(expect.objectContaining({ check: `port ${h.port}/tcp`, status: 'ok' }));
   }, 60_000);
 });

@@ -43,6 +43,8 @@ export interface TopologyNodeView {
   hardware?: string;
   /** Name of the hub node (edge) that serves this node, if any. */
   edge?: string;
+  /** Declared in topology.yaml, or only discovered (its addresses are then what it reported). */
+  origin?: 'declared' | 'discovered';
   /** Every fact with its provenance; a discovered value that differs from the declared one is `key@edge` / `key@ansible`. */
   facts: Record<string, { value: unknown; source: 'declared' | 'edge' | 'ansible'; at?: string }>;
   /** Listening TCP sockets, from the edge. */

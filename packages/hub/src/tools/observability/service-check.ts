@@ -22,9 +22,26 @@ export interface ServiceCheck {
   findings: Finding[];
 }
 
-/** The address the hub uses to reach a node: its first declared address, else its name. */
+/**
+ * The address the hub uses to reach a node's services: a declared address first (the user said
+ * so); else the host of the edge URL the hub already reaches it by; else, for the hub's own
+ * in-process node, loopback. A discovered node's interface addresses are not used: the first
+ * one may be a container bridge or a VPN the hub has no route to.
+ */
 export function addressOf(deps: ObservabilityDeps, nodeName: string): string {
-  return deps.topology()?.findNode(nodeName)?.addresses[0] ?? nodeName;
+  const view = deps.topology()?.findNode(nodeName);
+  if (view?.origin !== 'discovered' && view?.addresses[0]) return view.addresses[0];
+  const edge = edgeOf(deps, view, nodeName);
+  // The hub's own node (createLocalNode) is in this process: its services are on loopback.
+  if (edge && (!edge.url || edge.url === 'in-process')) return '127.0.0.1';
+  if (edge?.url) {
+    try {
+      return new URL(edge.url).hostname.replace(/^\[(.*)\]$/, '$1');
+    } catch {
+      // An unparsable URL: fall through.
+    }
+  }
+  return view?.addresses[0] ?? nodeName;
 }
 
 const PROBE_TIMEOUT_MS = 3000;
