@@ -97,7 +97,7 @@ describe('service_health and run_diagnostic', () => {
       const health = (await client.callTool({ name: 'service_health', arguments: {} })) as any;
       const summary: string = health.structuredContent.summary;
       expect(summary).toMatch(/^\d+ of \d+ healthy; Prometheus: 1 alert firing \(WebappErrors\)/);
-      expect(summary).toContain(`db unhealthy: 127.0.0.1:${dbPort} does not accept connections`);
+      expect(summary).toContain(`db unhealthy: 127.0.0.1:${dbPort} does not accept connections (connection refused)`);
       expect(summary).not.toMatch(/alpha|beta unreachable/);
       expect(summary).toContain('worker unhealthy: container worker-1 is exited, exit code 1');
       const webapp = health.structuredContent.items.find((i: any) => i.name === 'webapp');

@@ -84,7 +84,7 @@ export async function checkPorts(deps: ObservabilityDeps, svc: TopologyService, 
       const r = await deps.probes.checkPort({ host, port: p.port, timeoutMs: PROBE_TIMEOUT_MS, signal });
       return r.open
         ? { check, status: 'ok', detail: `${host}:${p.port} accepts connections${r.latencyMs !== undefined ? ` (${r.latencyMs} ms)` : ''}` }
-        : { check, status: 'problem', detail: `${host}:${p.port} does not accept connections${r.error ? `: ${r.error}` : ''}` };
+        : { check, status: 'problem', detail: `${host}:${p.port} does not accept connections${r.error ? ` (${r.error.split(':')[0]})` : ''}` };
     }),
   );
 }

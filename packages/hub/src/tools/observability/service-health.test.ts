@@ -6,11 +6,11 @@ describe('healthSummary', () => {
     const items: HealthItem[] = [
       { kind: 'node', name: 'local', healthy: true, detail: 'up' },
       { kind: 'node', name: 'pi-kitchen', healthy: false, detail: 'unreachable since 10:42:05Z (connection refused)' },
-      { kind: 'service', name: 'grafana', healthy: false, detail: '127.0.0.1:3000 does not accept connections: connection refused' },
+      { kind: 'service', name: 'grafana', healthy: false, detail: '127.0.0.1:3000 does not accept connections (connection refused)' },
       { kind: 'integration', name: 'Prometheus', healthy: true, detail: '2 alerts firing' },
     ];
     expect(healthSummary(items, [{ name: 'AlwaysFiring' }, { name: 'TargetDown' }])).toBe(
-      '2 of 4 healthy; Prometheus: 2 alerts firing (AlwaysFiring, TargetDown); pi-kitchen unreachable since 10:42:05Z (connection refused); grafana unhealthy: 127.0.0.1:3000 does not accept connections: connection refused',
+      '2 of 4 healthy; Prometheus: 2 alerts firing (AlwaysFiring, TargetDown); pi-kitchen unreachable since 10:42:05Z (connection refused); grafana unhealthy: 127.0.0.1:3000 does not accept connections (connection refused)',
     );
   });
 
