@@ -402,6 +402,8 @@ export async function createHub(opts: HubOptions) {
     journal,
     /** The network's topology (declared + discovered); see topology/topology.ts. */
     topology,
+    /** The topology file in use (absolute), if any: main.ts watches it. */
+    topologyFile: (): string | undefined => config.topology.file,
     /** The port the hub listens on, once known: the hub appears in the topology as a service on it. */
     setListenPort(port: number): void {
       topology.setHubPort(port);

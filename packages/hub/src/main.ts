@@ -168,6 +168,33 @@ async function main(): Promise<void> {
     process.exit(1);
   });
 
+  // topology.yaml is read again when it changes (not only at the next refresh): the new
+  // declaration is merged with fresh edge facts; an invalid edit keeps the previous one and
+  // says why in the log. The watch follows topology.file across config reloads.
+  let topologyWatch: { file: string; close(): void } | undefined;
+  const watchTopology = () => {
+    const file = hub.topologyFile();
+    if (topologyWatch?.file === file) return;
+    topologyWatch?.close();
+    topologyWatch = undefined;
+    if (!file) return;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const w = watch(dirname(file), (_event, name) => {
+        if (name !== basename(file)) return;
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          hub.topology.refresh({ ansible: false }).catch((err: unknown) => log.warn({ file, err: String(err) }, 'topology refresh after an edit failed'));
+        }, 300);
+      });
+      w.unref();
+      topologyWatch = { file, close: () => w.close() };
+    } catch (err) {
+      log.warn({ file, err: String(err) }, 'cannot watch the topology file; edits apply at the next refresh');
+    }
+  };
+  watchTopology();
+
   if (flags.config) {
     // Reload on change without dropping clients. Editors replace files by rename, so the
     // directory is watched; a burst of events becomes one reload, and an invalid file keeps
@@ -188,6 +215,7 @@ async function main(): Promise<void> {
         const next = loadConfig(file).config;
         if (flags.listen) next.listen = flags.listen;
         const notApplied = await hub.reconfigure(next, tokensOf(next));
+        watchTopology();
         log.info({ file, ...(notApplied.length ? { needsRestart: notApplied } : {}) }, notApplied.length ? `config reloaded; restart to apply ${notApplied.join(', ')}` : 'config reloaded');
       } catch (err) {
         log.error({ file }, `config reload failed, keeping the running configuration: ${isHomelabError(err) ? err.message : String(err)}`);
@@ -199,6 +227,7 @@ async function main(): Promise<void> {
       timer = setTimeout(() => void reload(), 300);
     }).unref();
   }
+
 
   let stopping = false;
   const stop = async (why: string) => {

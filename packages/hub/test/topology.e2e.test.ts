@@ -217,6 +217,14 @@ describe('topology through the hub', () => {
     const printer = (await c.callTool({ name: 'find_node', arguments: { name_or_ip: '192.0.2.50' } })) as any;
     expect(printer.structuredContent.node).toMatchObject({ name: 'printer', roles: ['office'] });
   }, 60_000);
+
+  it('reads topology.yaml again when it is edited, without a refresh or a config reload', async () => {
+    writeFileSync(join(dir, 'topology.yaml'), topologyYaml('  - {name: scanner, addresses: [192.0.2.51], roles: [office]}'));
+    await using c = await connectClient(hub.url, ADMIN, 'modern');
+    await expect
+      .poll(async () => ((await c.callTool({ name: 'find_node', arguments: { name_or_ip: 'scanner' } })) as any).structuredContent?.node?.roles, { timeout: 20_000, interval: 300 })
+      .toEqual(['office']);
+  }, 60_000);
 });
 
 describe('a bad topology file', () => {
