@@ -219,8 +219,10 @@ describe('topology through the hub', () => {
   }, 60_000);
 
   it('reads topology.yaml again when it is edited, without a refresh or a config reload', async () => {
+    // A refresh first, so the edit cannot ride on a refresh that was already running.
+    const { client: c } = await refreshed('modern');
+    await using _c = c;
     writeFileSync(join(dir, 'topology.yaml'), topologyYaml('  - {name: scanner, addresses: [192.0.2.51], roles: [office]}'));
-    await using c = await connectClient(hub.url, ADMIN, 'modern');
     await expect
       .poll(async () => ((await c.callTool({ name: 'find_node', arguments: { name_or_ip: 'scanner' } })) as any).structuredContent?.node?.roles, { timeout: 20_000, interval: 300 })
       .toEqual(['office']);
