@@ -3,6 +3,7 @@
  * whose handlers read the live catalog, so a request (2026-07-28) or a session (2025 era)
  * costs no per-tool registration, and a catalog change is seen by the next list.
  */
+import { randomUUID } from 'node:crypto';
 import { ProtocolError, ProtocolErrorCode, Server, type ServerContext } from '@modelcontextprotocol/server';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { CallContext, Caller } from '../catalog/types.ts';
@@ -25,6 +26,23 @@ export function withoutReservedMeta<T extends { _meta?: Record<string, unknown> 
   const { _meta: _dropped, ...rest } = result;
   return (kept.length ? { ...rest, _meta: Object.fromEntries(kept) } : rest) as T;
 }
+
+/**
+ * The cheap 2026-07-28 `tools/list`. The HTTP transport puts an empty `ToolsListSplice` in the
+ * request's `authInfo.extra` under `TOOLS_LIST_SPLICE`; the handler then answers with one
+ * placeholder tool and leaves the catalog's pre-serialised list in `splice.bytes`, and the
+ * transport swaps the placeholder's JSON for those bytes in the SDK's answer. The SDK still
+ * validates the request and builds the envelope (`resultType`, `ttlMs`, `_meta`), so the
+ * answer is byte for byte what it would have sent, without serialising 1.6 MB per call.
+ * The placeholder's name carries a random nonce: no upstream tool can match it.
+ */
+export interface ToolsListSplice {
+  bytes?: Buffer;
+}
+export const TOOLS_LIST_SPLICE = 'homelabToolsListSplice';
+const SPLICE_TOOL = { name: `homelab-hub-tools-${randomUUID()}`, inputSchema: { type: 'object' as const } };
+/** The placeholder list as the SDK serialises it: what the transport replaces. */
+export const SPLICE_PLACEHOLDER_JSON = JSON.stringify([SPLICE_TOOL]);
 
 const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
 /** The minimum log level each client asked for (`logging/setLevel`); `info` until it asks. */
@@ -119,7 +137,15 @@ export function createHubServer(opts: HubServerOptions): Server {
     return {};
   });
 
-  server.setRequestHandler('tools/list', async () => ({ tools: catalog().defs(caller.role, gate.mode(caller) === 'confirm') }));
+  server.setRequestHandler('tools/list', async (_req, ctx) => {
+    const confirmArg = gate.mode(caller) === 'confirm';
+    const splice = ctx.http?.authInfo?.extra?.[TOOLS_LIST_SPLICE] as ToolsListSplice | undefined;
+    if (splice && ctx.mcpReq.envelope !== undefined) {
+      splice.bytes = catalog().modernDefsJson(caller.role, confirmArg);
+      return { tools: [SPLICE_TOOL] };
+    }
+    return { tools: catalog().defs(caller.role, confirmArg) };
+  });
 
   server.setRequestHandler('tools/call', async (req, ctx) => {
     const { name, arguments: rawArgs } = req.params;

@@ -13,6 +13,8 @@
  * header), the per-token rate limit (429 + Retry-After) and the body limit (413).
  */
 import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono, type Context } from 'hono';
 import { createMcpHandler, isLegacyRequest, WebStandardStreamableHTTPServerTransport, type Server } from '@modelcontextprotocol/server';
 import type { Catalog } from '../catalog/catalog.ts';
@@ -20,7 +22,7 @@ import type { Caller } from '../catalog/types.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Authenticated } from '../policy/auth.ts';
 import type { RateDecision } from '../policy/rate-limit.ts';
-import { createHubServer, relayLog, type CallObserver, type HubServerInfo } from '../server/mcp-server.ts';
+import { createHubServer, relayLog, SPLICE_PLACEHOLDER_JSON, TOOLS_LIST_SPLICE, type CallObserver, type HubServerInfo, type ToolsListSplice } from '../server/mcp-server.ts';
 import type { Gate } from '../policy/gate.ts';
 import { SseServerTransport } from './sse.ts';
 import type { createEdgeDist } from '../edge-dist/edge-dist.ts';
@@ -79,6 +81,38 @@ async function readLimited(req: Request, limit: number): Promise<string | undefi
     chunks.push(value);
   }
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * The SDK's answer to a 2026-07-28 `tools/list` with the handler's placeholder replaced by the
+ * catalog's pre-serialised tools (see `ToolsListSplice`). An answer without the placeholder
+ * (an error, a rejected request) is passed on unchanged. Under `@hono/node-server` the three
+ * parts go straight to the socket: copying 1.6 MB into one buffer per call grew the hub's RSS
+ * by tens of MB (freed large buffers stay in malloc's arenas).
+ */
+async function splicedToolsList(res: Response, splice: ToolsListSplice, outgoing: ServerResponse | undefined): Promise<Response> {
+  if (!splice.bytes || !res.body) return res;
+  const text = await res.text();
+  const at = text.indexOf(SPLICE_PLACEHOLDER_JSON);
+  const headers = new Headers(res.headers);
+  if (at < 0) return new Response(text, { status: res.status, headers });
+  const head = Buffer.from(text.slice(0, at));
+  const tail = Buffer.from(text.slice(at + SPLICE_PLACEHOLDER_JSON.length));
+  headers.delete('content-length');
+  if (outgoing && !outgoing.headersSent) {
+    const record: Record<string, string | number> = {};
+    headers.forEach((value, key) => {
+      record[key] = value;
+    });
+    record['content-length'] = head.length + splice.bytes.length + tail.length;
+    outgoing.writeHead(res.status, record);
+    outgoing.cork();
+    outgoing.write(head);
+    outgoing.write(splice.bytes);
+    outgoing.end(tail);
+    return RESPONSE_ALREADY_SENT;
+  }
+  return new Response(Buffer.concat([head, splice.bytes, tail]), { status: res.status, headers });
 }
 
 interface Session {
@@ -282,6 +316,11 @@ export function createHttpApp(opts: HttpAppOptions) {
     }
     if (req.method !== 'POST' || req.headers.has('mcp-session-id') || (await isLegacyRequest(req, parsedBody, { maxRequestBodySize: opts.maxBodyBytes }))) {
       return legacy(c, caller, parsedBody);
+    }
+    if ((parsedBody as { method?: unknown } | null)?.method === 'tools/list') {
+      const splice: ToolsListSplice = {};
+      const res = await modern.fetch(req, { parsedBody, authInfo: { token: '', clientId: caller.user, scopes: [], extra: { caller, [TOOLS_LIST_SPLICE]: splice } } });
+      return splicedToolsList(res, splice, (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing);
     }
     return modern.fetch(req, { parsedBody, authInfo: { token: '', clientId: caller.user, scopes: [], extra: { caller } } });
   });
