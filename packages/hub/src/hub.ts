@@ -108,6 +108,8 @@ export async function createHub(opts: HubOptions) {
   // The journal is written before a client gets its answer: an answered call is never lost.
   const journal = await createJournal({ dir: opts.dataDir, fsync: config.audit.fsync, maxFileBytes: config.audit.maxFileBytes, maxFiles: config.audit.maxFiles, log });
   const record = opts.audit === false ? async () => {} : (event: Parameters<typeof journal.append>[0]) => journal.append(event);
+  /** For events no answer waits on: they share the next call's commit (journal `lazy`). */
+  const recordLazily = opts.audit === false ? async () => {} : (event: Parameters<typeof journal.append>[0]) => journal.append(event, { lazy: true });
   const loki = config.audit.loki;
   const shipper = loki
     ? createLokiShipper({ journal, url: loki.url, labels: loki.labels, ...(loki.tenant ? { tenant: loki.tenant } : {}), ...(loki.headers ? { headers: loki.headers } : {}), cursorFile: join(journal.dir, 'loki-cursor.json'), log })
@@ -239,7 +241,7 @@ export async function createHub(opts: HubOptions) {
       // an answer to a client). The URL loses credentials and query; the shipper's own
       // pushes to Loki are not audited, or each push would make more to push.
       onHttpRequest: (r) =>
-        void record(
+        void recordLazily(
             createAuditEvent({
               kind: 'http_request',
               user: 'hub',
