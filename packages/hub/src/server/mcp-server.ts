@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ProtocolError, ProtocolErrorCode, Server, type ServerContext } from '@modelcontextprotocol/server';
-import type { Catalog } from '../catalog/catalog.ts';
+import { visibleTo, type Catalog } from '../catalog/catalog.ts';
 import type { CallContext, Caller } from '../catalog/types.ts';
 import type { Gate } from '../policy/gate.ts';
 
@@ -112,6 +112,17 @@ function sessionOf(ctx: ServerContext, fallback: string | undefined): string {
 }
 
 /**
+ * 2026-07-28 clients may cache lists: 30 s, per client (a viewer's list differs from an admin's).
+ * A change is announced on subscriptions/listen within that time anyway. Built once: a server
+ * is created per 2026-07-28 request.
+ */
+const CACHE_HINTS = Object.freeze(
+  Object.fromEntries(
+    (['tools/list', 'prompts/list', 'resources/list', 'resources/templates/list', 'server/discover'] as const).map((m) => [m, Object.freeze({ ttlMs: 30_000, cacheScope: 'private' as const })]),
+  ),
+);
+
+/**
  * @example
  * const server = createHubServer({ info, catalog: () => catalog, caller, gate });
  * await server.connect(transport);
@@ -123,11 +134,7 @@ export function createHubServer(opts: HubServerOptions): Server {
     {
       capabilities: { tools: { listChanged: true }, resources: { listChanged: true }, prompts: { listChanged: true }, logging: {} },
       instructions: info.instructions,
-      // 2026-07-28 clients may cache lists: 30 s, per client (a viewer's list differs from an
-      // admin's). A change is announced on subscriptions/listen within that time anyway.
-      cacheHints: Object.fromEntries(
-        (['tools/list', 'prompts/list', 'resources/list', 'resources/templates/list', 'server/discover'] as const).map((m) => [m, { ttlMs: 30_000, cacheScope: 'private' as const }]),
-      ),
+      cacheHints: CACHE_HINTS,
     },
   );
   const callContext = (ctx: ServerContext): CallContext => ({ caller, session: sessionOf(ctx, opts.sessionFallback), signal: ctx.mcpReq.signal, onprogress: progressRelay(ctx) });
@@ -151,7 +158,8 @@ export function createHubServer(opts: HubServerOptions): Server {
     const { name, arguments: rawArgs } = req.params;
     const tool = catalog().tool(name);
     // A viewer is told the tool does not exist rather than that it is forbidden: it never saw it.
-    if (!tool || !catalog().tools(caller.role).includes(tool)) {
+    // (The role's list is the catalog filtered by visibleTo: no scan of 2,000 tools per call.)
+    if (!tool || !visibleTo(caller.role, tool)) {
       opts.metrics?.('(unknown)', 'unknown', 0);
       throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Tool ${name} not found`);
     }
