@@ -7,6 +7,7 @@ import { resultText, startEdgeProcess } from '@homelab-mcp/testkit';
 import { describe, expect, it } from 'vitest';
 import { withoutReservedMeta } from '../server/mcp-server.ts';
 import { openConnection, type Connection, type ConnectionHooks } from './connection.ts';
+import { createEdgeRpc } from './edge-rpc.ts';
 import { startModernServer, trackForCleanup } from './test-servers.ts';
 import { createUpstream } from './upstream.ts';
 
@@ -44,6 +45,16 @@ describe('direct tools/call to an edge', () => {
     const directErr = (await conn.edgeRpc!.callTool('no_such_tool', {}, { signal }).catch((e: unknown) => e)) as Error & { code: number };
     expect(directErr.constructor).toBe(sdkErr.constructor);
     expect([directErr.code, directErr.message]).toEqual([sdkErr.code, sdkErr.message]);
+  });
+
+  it('keeps a call running longer than the idle-socket timeout, and calls again after its sockets were closed', async () => {
+    const edge = track(await startEdgeProcess());
+    const rpc = createEdgeRpc({ url: edge.url, headers: { Authorization: `Bearer ${edge.token!}` }, clientInfo, hooks, idleSocketMs: 200 });
+    track({ close: async () => rpc.close() });
+    const signal = AbortSignal.timeout(10_000);
+    expect(resultText(await rpc.callTool('run_command', { cmd: 'sleep 1; echo slept' }, { signal }))).toContain('slept');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(resultText(await rpc.callTool('run_command', { cmd: 'echo again' }, { signal }))).toContain('again');
   });
 
   it('passes progress through an SSE answer, cancels by closing the request, and reports each request to the audit hook', async () => {

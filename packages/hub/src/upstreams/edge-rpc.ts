@@ -38,7 +38,7 @@ export const MAX_EDGE_RESPONSE_BYTES = 32 * 1024 * 1024;
  * Idle keep-alive sockets are closed after this long (as undici does by default), well before
  * the edge's own 65 s, so a request is never sent on a socket the edge is closing.
  */
-const IDLE_SOCKET_MS = 4_000;
+export const IDLE_SOCKET_MS = 4_000;
 
 export interface EdgeRpcOptions {
   url: string;
@@ -46,6 +46,8 @@ export interface EdgeRpcOptions {
   headers: Record<string, string>;
   clientInfo: { name: string; version: string };
   hooks: Pick<ConnectionHooks, 'onHttp' | 'onLog' | 'onListChanged'>;
+  /** Idle keep-alive sockets are closed after this long; default `IDLE_SOCKET_MS` (tests shorten it). */
+  idleSocketMs?: number;
 }
 
 export interface EdgeCallOptions {
@@ -73,7 +75,9 @@ export function createEdgeRpc(opts: EdgeRpcOptions): EdgeRpc {
   const url = new URL(opts.url);
   const secure = url.protocol === 'https:';
   const transport = secure ? https : http;
-  const agent = new transport.Agent({ keepAlive: true, timeout: IDLE_SOCKET_MS, scheduling: 'lifo' });
+  // `timeout` closes only idle pooled sockets: on a socket in use it merely emits 'timeout' on
+  // the request, which nothing here listens to, so a long tool call is not cut.
+  const agent = new transport.Agent({ keepAlive: true, timeout: opts.idleSocketMs ?? IDLE_SOCKET_MS, scheduling: 'lifo' });
   const target = {
     protocol: url.protocol,
     hostname: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
