@@ -52,6 +52,11 @@ export interface Catalog {
    * and serialising it again for every call was most of that call's cost.
    */
   modernDefsJson(role: Role, confirmArg: boolean): Buffer;
+  /**
+   * The same for a 2025-era `tools/list`, or undefined when a tool has an `outputSchema` whose
+   * root is not an object: that era's encoder rewrites those, so the SDK serialises the list.
+   */
+  legacyDefsJson(role: Role, confirmArg: boolean): Buffer | undefined;
   tool(name: string): CatalogTool | undefined;
   resources(): CatalogResource[];
   resource(uri: string): CatalogResource | undefined;
@@ -133,7 +138,7 @@ export function buildCatalog(input: CatalogInput): Catalog {
     operator: sorted,
     viewer: sorted.filter((t) => visibleTo('viewer', t)),
   };
-  const jsonCache = new Map<string, Buffer>();
+  const jsonCache = new Map<string, Buffer | undefined>();
   const upstreamByAlias = new Map(input.upstreams.map((u) => [u.alias, u]));
   const defs = (role: Role, confirmArg: boolean): Tool[] => {
     const k = `${role}:${confirmArg}`;
@@ -148,6 +153,14 @@ export function buildCatalog(input: CatalogInput): Catalog {
       const k = `${role}:${confirmArg}`;
       let j = jsonCache.get(k);
       if (!j) jsonCache.set(k, (j = Buffer.from(JSON.stringify(defs(role, confirmArg).map(withoutExecution)))));
+      return j;
+    },
+    legacyDefsJson(role, confirmArg) {
+      const k = `legacy:${role}:${confirmArg}`;
+      if (jsonCache.has(k)) return jsonCache.get(k);
+      const d = defs(role, confirmArg);
+      const j = d.some(needsLegacyWrap) ? undefined : Buffer.from(JSON.stringify(d));
+      jsonCache.set(k, j);
       return j;
     },
     tool: (name) => tools.get(name),
@@ -167,6 +180,12 @@ export function buildCatalog(input: CatalogInput): Catalog {
     prompts: () => [...prompts.values()].sort(byName),
     prompt: (name) => prompts.get(name),
   };
+}
+
+/** Whether the 2025-era encoder rewrites this tool: an `outputSchema` whose root is not an object. */
+function needsLegacyWrap(t: Tool): boolean {
+  const o = t.outputSchema as unknown;
+  return o !== null && typeof o === 'object' && !Array.isArray(o) && (o as { type?: unknown }).type !== 'object';
 }
 
 /** A tool as the 2026-07-28 encoder sends it: that era removed `execution`. */

@@ -28,7 +28,7 @@ export function withoutReservedMeta<T extends { _meta?: Record<string, unknown> 
 }
 
 /**
- * The cheap 2026-07-28 `tools/list`. The HTTP transport puts an empty `ToolsListSplice` in the
+ * The cheap `tools/list` (2026-07-28, and 2025-era Streamable HTTP sessions). The HTTP transport puts an empty `ToolsListSplice` in the
  * request's `authInfo.extra` under `TOOLS_LIST_SPLICE`; the handler then answers with one
  * placeholder tool and leaves the catalog's pre-serialised list in `splice.bytes`, and the
  * transport swaps the placeholder's JSON for those bytes in the SDK's answer. The SDK still
@@ -147,9 +147,9 @@ export function createHubServer(opts: HubServerOptions): Server {
   server.setRequestHandler('tools/list', async (_req, ctx) => {
     const confirmArg = gate.mode(caller) === 'confirm';
     const splice = ctx.http?.authInfo?.extra?.[TOOLS_LIST_SPLICE] as ToolsListSplice | undefined;
-    if (splice && ctx.mcpReq.envelope !== undefined) {
-      splice.bytes = catalog().modernDefsJson(caller.role, confirmArg);
-      return { tools: [SPLICE_TOOL] };
+    if (splice) {
+      splice.bytes = ctx.mcpReq.envelope !== undefined ? catalog().modernDefsJson(caller.role, confirmArg) : catalog().legacyDefsJson(caller.role, confirmArg);
+      if (splice.bytes) return { tools: [SPLICE_TOOL] };
     }
     return { tools: catalog().defs(caller.role, confirmArg) };
   });

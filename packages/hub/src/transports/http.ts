@@ -98,13 +98,16 @@ async function splicedToolsList(res: Response, splice: ToolsListSplice, outgoing
   if (at < 0) return new Response(text, { status: res.status, headers });
   const head = Buffer.from(text.slice(0, at));
   const tail = Buffer.from(text.slice(at + SPLICE_PLACEHOLDER_JSON.length));
+  // A JSON answer gets its new length; an SSE one (2025 sessions) stays chunked, as it was.
+  const sized = !/^text\/event-stream/i.test(headers.get('content-type') ?? '');
   headers.delete('content-length');
   if (outgoing && !outgoing.headersSent) {
-    const record: Record<string, string | number> = {};
+    // Content-Type first, as the SDK writes it (Headers iterate in sorted order).
+    const record: Record<string, string | number> = { 'content-type': headers.get('content-type') ?? 'application/json' };
     headers.forEach((value, key) => {
       record[key] = value;
     });
-    record['content-length'] = head.length + splice.bytes.length + tail.length;
+    if (sized) record['content-length'] = head.length + splice.bytes.length + tail.length;
     outgoing.writeHead(res.status, record);
     outgoing.cork();
     outgoing.write(head);
@@ -230,6 +233,11 @@ export function createHttpApp(opts: HttpAppOptions) {
         return c.json({ jsonrpc: '2.0', id: null, error: { code: -32001, message: 'Session not found: initialize a new session' } }, 404);
       }
       s.lastSeen = Date.now();
+      if ((parsedBody as { method?: unknown } | null)?.method === 'tools/list') {
+        const splice: ToolsListSplice = {};
+        const res = await s.transport.handleRequest(req, { parsedBody, authInfo: { token: '', clientId: caller.user, scopes: [], extra: { caller, [TOOLS_LIST_SPLICE]: splice } } });
+        return splicedToolsList(res, splice, (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing);
+      }
       return s.transport.handleRequest(req, parsedBody === undefined ? undefined : { parsedBody });
     }
     if (req.method !== 'POST') return c.json({ jsonrpc: '2.0', id: null, error: { code: -32000, message: 'Bad Request: Mcp-Session-Id header is required' } }, 400);

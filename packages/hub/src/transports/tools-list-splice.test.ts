@@ -2,7 +2,7 @@
 // be byte for byte what the SDK sends when it serialises the list itself.
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import { createMcpHandler, type Tool } from '@modelcontextprotocol/server';
+import { createMcpHandler, WebStandardStreamableHTTPServerTransport, type Tool } from '@modelcontextprotocol/server';
 import { describe, expect, it } from 'vitest';
 import { buildCatalog, type Catalog, type NativeUpstream } from '../catalog/catalog.ts';
 import type { Caller, CatalogTool } from '../catalog/types.ts';
@@ -24,11 +24,11 @@ const upstreamTools: Tool[] = [
   { name: 'zap', inputSchema: { type: 'object' }, outputSchema: { type: 'object', properties: { ok: { type: 'boolean' } } }, _meta: { 'x/y': 1 } },
 ];
 
-function catalogWithSpy(): { catalog: Catalog; spliced: () => number } {
+function catalogWithSpy(extraTools: Tool[] = []): { catalog: Catalog; spliced: () => number } {
   const up: NativeUpstream = {
     alias: 'ha',
     state: () => ({ status: 'up', since: new Date(0) }),
-    tools: () => upstreamTools,
+    tools: () => [...upstreamTools, ...extraTools],
     resources: () => [],
     resourceTemplates: () => [],
     prompts: () => [],
@@ -44,6 +44,11 @@ function catalogWithSpy(): { catalog: Catalog; spliced: () => number } {
     modernDefsJson(role, confirmArg) {
       count++;
       return built.modernDefsJson(role, confirmArg);
+    },
+    legacyDefsJson(role, confirmArg) {
+      const j = built.legacyDefsJson(role, confirmArg);
+      if (j) count++;
+      return j;
     },
   };
   return { catalog, spliced: () => count };
@@ -148,6 +153,59 @@ describe('2026-07-28 tools/list from pre-serialised bytes', () => {
       await new Promise((r) => server.close(r));
       await http.close();
       await reference.close();
+    }
+  });
+
+  it.each([
+    ['spliced', [] as Tool[], 1],
+    // The 2025 encoder rewrites an outputSchema whose root is not an object: the SDK serialises.
+    ['serialised by the SDK', [{ name: 'arr', inputSchema: { type: 'object' }, outputSchema: { type: 'array', items: { type: 'string' } } } as unknown as Tool], 0],
+  ])('2025-era session: tools/list is %s, byte for byte what the SDK sends', async (_what, extra, expectSpliced) => {
+    const { catalog, spliced } = catalogWithSpy(extra);
+    const gate = createGate({ modeFor: () => 'confirm' });
+    const caller = users.admin!.caller;
+    const http = createHttpApp({
+      info,
+      catalog: () => catalog,
+      authenticate: () => caller,
+      rateLimit: () => ({ ok: true }),
+      hostAllowed: () => false,
+      maxBodyBytes: 1_000_000,
+      metrics: createMetrics(),
+      gate,
+      health: () => [],
+    });
+    // The reference: a 2025 session of the same server on the SDK's transport, no splice.
+    const refServer = createHubServer({ info, catalog: () => catalog, caller, gate });
+    const refTransport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: () => 'ref-session' });
+    await refServer.connect(refTransport);
+    const post = async (send: (init: RequestInit) => Promise<Response>, body: unknown, sid?: string) => {
+      const res = await send({
+        method: 'POST',
+        headers: { host: '127.0.0.1', authorization: 'Bearer x', 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...(sid ? { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-06-18' } : {}) },
+        body: JSON.stringify(body),
+      });
+      return { res, text: await res.text() };
+    };
+    const viaHub = (init: RequestInit) => Promise.resolve(http.app.request('http://127.0.0.1/mcp', init));
+    const viaRef = (init: RequestInit) => refTransport.handleRequest(new Request('http://127.0.0.1/mcp', init));
+    try {
+      const init = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } };
+      const sid = (await post(viaHub, init)).res.headers.get('mcp-session-id')!;
+      await post(viaRef, init);
+      for (const [send, id] of [[viaHub, sid], [viaRef, 'ref-session']] as const) await post(send, { jsonrpc: '2.0', method: 'notifications/initialized' }, id);
+      const before = spliced();
+      const got = await post(viaHub, { jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} }, sid);
+      const want = await post(viaRef, { jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} }, 'ref-session');
+      expect(spliced() - before).toBe(expectSpliced);
+      expect(got.res.status).toBe(200);
+      expect(got.res.headers.get('content-type')).toBe(want.res.headers.get('content-type'));
+      expect(got.text).toBe(want.text);
+      expect(got.text).toContain('"name":"ha__set_light"');
+      expect(got.text).not.toContain('homelab-hub-tools-');
+    } finally {
+      await http.close();
+      await refTransport.close();
     }
   });
 
