@@ -377,7 +377,9 @@ export function createHttpApp(opts: HttpAppOptions) {
     let parsedBody: unknown;
     if (req.method === 'POST') {
       const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
-      const text = incoming ? await readIncoming(incoming, opts.maxBodyBytes) : await readLimited(req, opts.maxBodyBytes);
+      // (A Node request someone already read or consumed: through the web body, as before.)
+      const direct = incoming && !incoming.readableEnded && !incoming.readableDidRead && !incoming.destroyed;
+      const text = direct ? await readIncoming(incoming, opts.maxBodyBytes) : await readLimited(req, opts.maxBodyBytes);
       if (text === undefined) return c.json({ jsonrpc: '2.0', id: null, error: { code: -32600, message: `Request body too large: limit is ${opts.maxBodyBytes} bytes` } }, 413);
       try {
         parsedBody = JSON.parse(text);
