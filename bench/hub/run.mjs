@@ -28,7 +28,7 @@ const FORWARDER = path.join(HERE, 'bare-forwarder.mjs');
 const MCP_PROXY_VERSION = '6.7.19';
 const MCP_PROXY_DIR = path.join(HERE, 'node_modules/mcp-proxy');
 
-const HELP = `Usage: node bench/hub/run.mjs [--quick] [--json FILE] [--cpu-prof DIR]
+const HELP = `Usage: node bench/hub/run.mjs [--quick] [--only PHASES] [--json FILE] [--cpu-prof DIR]
 
 Measures, on 127.0.0.1, in one run:
   1-2  run_command("true") and get_status at concurrency 1, 8 and 32: straight to an edge,
@@ -44,6 +44,8 @@ Measures, on 127.0.0.1, in one run:
 and prints one table plus the targets (✔/✘) on stdout; progress goes to stderr. About 3 min.
 
   --quick         smoke run: fewer calls (about 1.5 min)
+  --only PHASES   run only these phases, comma-separated: latency, fanout, list, audit
+                  (for iterating on one of them; the other rows and targets are left out)
   --json FILE     also write every number to FILE
   --cpu-prof DIR  run the hubs under --cpu-prof, write the profiles to DIR and print where
                   the hub's CPU time goes (self time by package and the top functions);
@@ -57,7 +59,18 @@ Exits non-zero if any row could not be measured (the targets do not affect it).`
 
 // ---------------------------------------------------------------- options
 
-const opts = parseArgs(process.argv.slice(2), HELP, { json: {}, 'cpu-prof': { key: 'cpuProf', map: (v) => path.resolve(v) } });
+const PHASES = ['latency', 'fanout', 'list', 'audit'];
+const opts = parseArgs(process.argv.slice(2), HELP, {
+  json: {},
+  'cpu-prof': { key: 'cpuProf', map: (v) => path.resolve(v) },
+  only: { needs: `a comma-separated list of ${PHASES.join(', ')}`, map: (v) => v.split(',').map((x) => x.trim()) },
+});
+for (const p of opts.only ?? []) {
+  if (!PHASES.includes(p)) {
+    process.stderr.write(`run.mjs: --only: unknown phase "${p}" (expected ${PHASES.join(', ')})\n`);
+    process.exit(2);
+  }
+}
 const CONCURRENCY = [1, 8, 32];
 const AUDIT_CONCURRENCY = [1, 8];
 const AUDIT_BURST_CONCURRENCY = 32;
@@ -1121,12 +1134,13 @@ async function main() {
   progress(`${meta.node}, mcp-proxy ${meta.mcpProxy}, ${meta.cpus} CPUs, load average ${meta.loadBefore}; ${opts.quick ? 'quick' : 'full'} run`);
 
   const raw = [];
-  for (const [what, fn] of [
-    ['latency', measureLatency],
-    ['fan-out', measureFanout],
-    ['tools/list', measureToolsList],
-    ['audit', measureAudit],
+  for (const [what, fn, key] of [
+    ['latency', measureLatency, 'latency'],
+    ['fan-out', measureFanout, 'fanout'],
+    ['tools/list', measureToolsList, 'list'],
+    ['audit', measureAudit, 'audit'],
   ]) {
+    if (opts.only && !opts.only.includes(key)) continue;
     const before = raw.length;
     try {
       await fn(raw);

@@ -130,6 +130,8 @@ export async function createHub(opts: HubOptions) {
   // The journal is written before a client gets its answer: an answered call is never lost.
   const journal = await createJournal({ dir: opts.dataDir, fsync: config.audit.fsync, maxFileBytes: config.audit.maxFileBytes, maxFiles: config.audit.maxFiles, log });
   const record = opts.audit === false ? async () => {} : (event: Parameters<typeof journal.append>[0]) => journal.append(event);
+  /** For events no answer waits on: they share the next call's commit (journal `lazy`). */
+  const recordLazily = opts.audit === false ? async () => {} : (event: Parameters<typeof journal.append>[0]) => journal.append(event, { lazy: true });
   const loki = config.audit.loki;
   const shipper = loki
     ? createLokiShipper({ journal, url: loki.url, labels: loki.labels, ...(loki.tenant ? { tenant: loki.tenant } : {}), ...(loki.headers ? { headers: loki.headers } : {}), cursorFile: join(journal.dir, 'loki-cursor.json'), log })
@@ -273,8 +275,14 @@ export async function createHub(opts: HubOptions) {
     return r;
   }
 
+  /**
+   * Every outbound HTTP request is an audit event, written in the background (it is not an
+   * answer to a client) and lazily: it joins the next commit of the journal instead of paying
+   * an fsync of its own. The URL loses credentials and query; the shipper's own pushes to Loki
+   * are not audited, or each push would make more to push.
+   */
   function recordHttpRequest(r: { upstream: string; method: string; url: string; status?: number; error?: string; durationMs: number }): void {
-    void record(
+    void recordLazily(
       createAuditEvent({
         kind: 'http_request',
         user: 'hub',

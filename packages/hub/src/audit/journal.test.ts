@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createAuditEvent, type AuditEvent } from '@homelab-mcp/core/audit-event';
-import { createJournal, type Journal, type JournalCursor } from './journal.ts';
+import { createJournal, LAZY_COMMIT_MS, type Journal, type JournalCursor } from './journal.ts';
 
 const cleanup: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -178,6 +178,33 @@ describe('durability', () => {
     expect(resolved).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     expect(j.stats()).toMatchObject({ appended: 8, commits: 2 });
     expect((await j.readFrom(j.first(), 100)).events).toHaveLength(8);
+  });
+
+  it("'batch': a lazy append joins the next commit, or commits by itself after LAZY_COMMIT_MS", async () => {
+    const dir = await tempDir();
+    const j = await journalIn(dir, { fsync: 'batch' });
+    const gate = await gateSync();
+    gate.open();
+    const resolved: number[] = [];
+    const lazy = j.append(ev(0), { lazy: true }).then(() => resolved.push(0));
+    await Promise.resolve();
+    expect(gate.counts).toMatchObject({ writes: 0, syncs: 0 });
+    // The next plain append commits both at once.
+    await j.append(ev(1)).then(() => resolved.push(1));
+    await lazy;
+    expect(gate.counts).toMatchObject({ writes: 1, syncs: 1 });
+    expect(resolved.sort()).toEqual([0, 1]);
+    // Alone (once the last commit is done), it is on disk after LAZY_COMMIT_MS.
+    await tick();
+    const t0 = performance.now();
+    await j.append(ev(2), { lazy: true });
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(LAZY_COMMIT_MS - 5);
+    expect(gate.counts).toMatchObject({ writes: 2, syncs: 2 });
+    // close() does not wait for the timer, and loses nothing.
+    const last = j.append(ev(3), { lazy: true });
+    await j.close();
+    await last;
+    expect((await readFile(join(dir, 'audit', 'audit-00000001.jsonl'), 'utf8')).trim().split('\n')).toHaveLength(4);
   });
 
   it("'always': one write and one fdatasync per event", async () => {

@@ -89,8 +89,13 @@ export interface JournalStats {
 export interface Journal extends AsyncDisposable {
   /** `<dir>/audit`. */
   readonly dir: string;
-  /** Resolves once the event's line is written and synced; rejects (`AUDIT_WRITE_FAILED`) if it could not be. */
-  append(event: AuditEvent): Promise<void>;
+  /**
+   * Resolves once the event's line is written and synced; rejects (`AUDIT_WRITE_FAILED`) if it
+   * could not be. `lazy` (for events nobody waits on, such as the hub's outbound requests):
+   * with `fsync: 'batch'` the event does not start a commit of its own; it joins the next one,
+   * started by another append or at the latest after `LAZY_COMMIT_MS`.
+   */
+  append(event: AuditEvent, options?: { lazy?: boolean }): Promise<void>;
   /** Events newest first, filtered. A torn last line is ignored. */
   read(query?: JournalQuery): Promise<AuditEvent[]>;
   /**
@@ -120,6 +125,8 @@ const FILE_RE = /^audit-(\d+)\.jsonl$/;
 const fileName = (seq: number) => `audit-${String(seq).padStart(8, '0')}.jsonl`;
 /** A group is cut at this size; bigger ones would only delay the first caller of the group. */
 const MAX_GROUP_BYTES = 1 << 20;
+/** The longest a lazy append waits for another append to share its commit. */
+export const LAZY_COMMIT_MS = 25;
 /** An event line larger than this has its args/detail replaced by a marker. */
 const MAX_LINE_BYTES = 64 * 1024;
 const CHUNK = 64 * 1024;
@@ -171,6 +178,7 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
 
   const queue: Pending[] = [];
   let flushing: Promise<void> | undefined;
+  let lazyTimer: NodeJS.Timeout | undefined;
   let closed = false;
   /** After a failed write the file may end in a partial line: the next commit starts a new file. */
   let needNewFile = false;
@@ -283,6 +291,8 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
   }
 
   function kick(): void {
+    clearTimeout(lazyTimer);
+    lazyTimer = undefined;
     if (flushing) return;
     flushing = drain().finally(() => {
       flushing = undefined;
@@ -306,12 +316,16 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
 
   const journal: Journal = {
     dir,
-    append(event) {
+    append(event, options) {
       if (closed) return Promise.reject(new HomelabError('AUDIT_CLOSED', 'the audit journal is closed'));
       const line = `${serialize(event)}\n`;
       return new Promise<void>((resolve, reject) => {
         queue.push({ line, bytes: Buffer.byteLength(line), resolve, reject });
-        kick();
+        // A lazy event waits for the next commit: a tool call through an edge then costs one
+        // fdatasync for its two events (the call and its outbound request), not two in a row.
+        if (options?.lazy && mode === 'batch') {
+          if (!flushing) lazyTimer ??= setTimeout(kick, LAZY_COMMIT_MS).unref();
+        } else kick();
       });
     },
 
@@ -432,6 +446,7 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
     async close() {
       if (closed) return flushing;
       closed = true;
+      if (lazyTimer) kick();
       while (flushing) await flushing;
       await fh.close().catch(() => {});
     },

@@ -50,6 +50,17 @@ export interface Catalog {
    * every write tool also takes `confirm: true`.
    */
   defs(role: Role, confirmArg: boolean): Tool[];
+  /**
+   * The same list as a 2026-07-28 `tools/list` answer serialises it (`execution` dropped, as
+   * that era's encoder does), built once per catalog: `tools/list` of 2,000 tools is 1.6 MB,
+   * and serialising it again for every call was most of that call's cost.
+   */
+  modernDefsJson(role: Role, confirmArg: boolean): Buffer;
+  /**
+   * The same for a 2025-era `tools/list`, or undefined when a tool has an `outputSchema` whose
+   * root is not an object: that era's encoder rewrites those, so the SDK serialises the list.
+   */
+  legacyDefsJson(role: Role, confirmArg: boolean): Buffer | undefined;
   tool(name: string): CatalogTool | undefined;
   resources(): CatalogResource[];
   resource(uri: string): CatalogResource | undefined;
@@ -132,14 +143,30 @@ export function buildCatalog(input: CatalogInput): Catalog {
     operator: sorted,
     viewer: sorted.filter((t) => visibleTo('viewer', t)),
   };
+  const jsonCache = new Map<string, Buffer | undefined>();
   const upstreamByAlias = new Map(input.upstreams.map((u) => [u.alias, u]));
+  const defs = (role: Role, confirmArg: boolean): Tool[] => {
+    const k = `${role}:${confirmArg}`;
+    let d = defsCache.get(k);
+    if (!d) defsCache.set(k, (d = perRole[role].map((t) => (confirmArg ? withConfirm(t) : t.def))));
+    return d;
+  };
   return {
     tools: (role) => perRole[role],
-    defs(role, confirmArg) {
+    defs,
+    modernDefsJson(role, confirmArg) {
       const k = `${role}:${confirmArg}`;
-      let d = defsCache.get(k);
-      if (!d) defsCache.set(k, (d = perRole[role].map((t) => (confirmArg ? withConfirm(t) : t.def))));
-      return d;
+      let j = jsonCache.get(k);
+      if (!j) jsonCache.set(k, (j = Buffer.from(JSON.stringify(defs(role, confirmArg).map(withoutExecution)))));
+      return j;
+    },
+    legacyDefsJson(role, confirmArg) {
+      const k = `legacy:${role}:${confirmArg}`;
+      if (jsonCache.has(k)) return jsonCache.get(k);
+      const d = defs(role, confirmArg);
+      const j = d.some(needsLegacyWrap) ? undefined : Buffer.from(JSON.stringify(d));
+      jsonCache.set(k, j);
+      return j;
     },
     tool: (name) => tools.get(name),
     resources: () => [...resources.values()],
@@ -158,6 +185,19 @@ export function buildCatalog(input: CatalogInput): Catalog {
     prompts: () => [...prompts.values()].sort(byName),
     prompt: (name) => prompts.get(name),
   };
+}
+
+/** Whether the 2025-era encoder rewrites this tool: an `outputSchema` whose root is not an object. */
+function needsLegacyWrap(t: Tool): boolean {
+  const o = t.outputSchema as unknown;
+  return o !== null && typeof o === 'object' && !Array.isArray(o) && (o as { type?: unknown }).type !== 'object';
+}
+
+/** A tool as the 2026-07-28 encoder sends it: that era removed `execution`. */
+function withoutExecution(t: Tool): Tool {
+  if (!('execution' in t)) return t;
+  const { execution: _dropped, ...rest } = t as Tool & { execution?: unknown };
+  return rest as Tool;
 }
 
 function callOpts(ctx: CallContext, timeoutMs: number): SourceCallOptions {

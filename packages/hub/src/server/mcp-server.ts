@@ -3,8 +3,9 @@
  * whose handlers read the live catalog, so a request (2026-07-28) or a session (2025 era)
  * costs no per-tool registration, and a catalog change is seen by the next list.
  */
+import { randomUUID } from 'node:crypto';
 import { ProtocolError, ProtocolErrorCode, Server, type ServerContext } from '@modelcontextprotocol/server';
-import type { Catalog } from '../catalog/catalog.ts';
+import { visibleTo, type Catalog } from '../catalog/catalog.ts';
 import type { CallContext, Caller } from '../catalog/types.ts';
 import type { Gate } from '../policy/gate.ts';
 
@@ -25,6 +26,23 @@ export function withoutReservedMeta<T extends { _meta?: Record<string, unknown> 
   const { _meta: _dropped, ...rest } = result;
   return (kept.length ? { ...rest, _meta: Object.fromEntries(kept) } : rest) as T;
 }
+
+/**
+ * The cheap `tools/list` (2026-07-28, and 2025-era Streamable HTTP sessions). The HTTP transport puts an empty `ToolsListSplice` in the
+ * request's `authInfo.extra` under `TOOLS_LIST_SPLICE`; the handler then answers with one
+ * placeholder tool and leaves the catalog's pre-serialised list in `splice.bytes`, and the
+ * transport swaps the placeholder's JSON for those bytes in the SDK's answer. The SDK still
+ * validates the request and builds the envelope (`resultType`, `ttlMs`, `_meta`), so the
+ * answer is byte for byte what it would have sent, without serialising 1.6 MB per call.
+ * The placeholder's name carries a random nonce: no upstream tool can match it.
+ */
+export interface ToolsListSplice {
+  bytes?: Buffer;
+}
+export const TOOLS_LIST_SPLICE = 'homelabToolsListSplice';
+const SPLICE_TOOL = { name: `homelab-hub-tools-${randomUUID()}`, inputSchema: { type: 'object' as const } };
+/** The placeholder list as the SDK serialises it: what the transport replaces. */
+export const SPLICE_PLACEHOLDER_JSON = JSON.stringify([SPLICE_TOOL]);
 
 const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
 /** The minimum log level each client asked for (`logging/setLevel`); `info` until it asks. */
@@ -94,6 +112,17 @@ function sessionOf(ctx: ServerContext, fallback: string | undefined): string {
 }
 
 /**
+ * 2026-07-28 clients may cache lists: 30 s, per client (a viewer's list differs from an admin's).
+ * A change is announced on subscriptions/listen within that time anyway. Built once: a server
+ * is created per 2026-07-28 request.
+ */
+const CACHE_HINTS = Object.freeze(
+  Object.fromEntries(
+    (['tools/list', 'prompts/list', 'resources/list', 'resources/templates/list', 'server/discover'] as const).map((m) => [m, Object.freeze({ ttlMs: 30_000, cacheScope: 'private' as const })]),
+  ),
+);
+
+/**
  * @example
  * const server = createHubServer({ info, catalog: () => catalog, caller, gate });
  * await server.connect(transport);
@@ -105,11 +134,7 @@ export function createHubServer(opts: HubServerOptions): Server {
     {
       capabilities: { tools: { listChanged: true }, resources: { listChanged: true }, prompts: { listChanged: true }, logging: {} },
       instructions: info.instructions,
-      // 2026-07-28 clients may cache lists: 30 s, per client (a viewer's list differs from an
-      // admin's). A change is announced on subscriptions/listen within that time anyway.
-      cacheHints: Object.fromEntries(
-        (['tools/list', 'prompts/list', 'resources/list', 'resources/templates/list', 'server/discover'] as const).map((m) => [m, { ttlMs: 30_000, cacheScope: 'private' as const }]),
-      ),
+      cacheHints: CACHE_HINTS,
     },
   );
   const callContext = (ctx: ServerContext): CallContext => ({ caller, session: sessionOf(ctx, opts.sessionFallback), signal: ctx.mcpReq.signal, onprogress: progressRelay(ctx) });
@@ -119,13 +144,22 @@ export function createHubServer(opts: HubServerOptions): Server {
     return {};
   });
 
-  server.setRequestHandler('tools/list', async () => ({ tools: catalog().defs(caller.role, gate.mode(caller) === 'confirm') }));
+  server.setRequestHandler('tools/list', async (_req, ctx) => {
+    const confirmArg = gate.mode(caller) === 'confirm';
+    const splice = ctx.http?.authInfo?.extra?.[TOOLS_LIST_SPLICE] as ToolsListSplice | undefined;
+    if (splice) {
+      splice.bytes = ctx.mcpReq.envelope !== undefined ? catalog().modernDefsJson(caller.role, confirmArg) : catalog().legacyDefsJson(caller.role, confirmArg);
+      if (splice.bytes) return { tools: [SPLICE_TOOL] };
+    }
+    return { tools: catalog().defs(caller.role, confirmArg) };
+  });
 
   server.setRequestHandler('tools/call', async (req, ctx) => {
     const { name, arguments: rawArgs } = req.params;
     const tool = catalog().tool(name);
     // A viewer is told the tool does not exist rather than that it is forbidden: it never saw it.
-    if (!tool || !catalog().tools(caller.role).includes(tool)) {
+    // (The role's list is the catalog filtered by visibleTo: no scan of 2,000 tools per call.)
+    if (!tool || !visibleTo(caller.role, tool)) {
       opts.metrics?.('(unknown)', 'unknown', 0);
       throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Tool ${name} not found`);
     }

@@ -29,6 +29,7 @@ import {
 } from '@modelcontextprotocol/client';
 import type { Stream } from 'node:stream';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { createEdgeRpc, type EdgeRpc } from './edge-rpc.ts';
 import { STREAM_ENDED_CODE } from './errors.ts';
 
 /**
@@ -101,6 +102,8 @@ export interface Connection {
   readonly verdict?: PriorDiscovery;
   /** The 2026-07-28 `subscriptions/listen` stream carrying list_changed, when one is open. */
   subscription?: McpSubscription;
+  /** Direct `tools/call` for an edge on the 2026-07-28 era (edge-rpc.ts); the SDK client otherwise. */
+  readonly edgeRpc?: EdgeRpc;
   /**
    * Closes the client and transport (kills a stdio child); hooks stay silent from here on.
    * `terminate` first ends a 2025 session with `DELETE` (best effort, 1 s), so the server
@@ -182,6 +185,10 @@ export async function openConnection(spec: UpstreamSpec, opts: OpenOptions): Pro
   const verdict: PriorDiscovery | undefined =
     mode !== 'auto' ? undefined : era === 'modern' && discover ? { kind: 'modern', discover } : { kind: 'legacy' };
   const info = client.getServerVersion();
+  const edgeRpc =
+    spec.kind === 'edge' && era === 'modern'
+      ? createEdgeRpc({ url: spec.url, headers: requestHeaders(spec), clientInfo: opts.clientInfo, hooks: { onHttp: (r) => opts.hooks.onHttp?.(r), onLog: (m) => !closing && opts.hooks.onLog?.(m), onListChanged: (k) => !closing && opts.hooks.onListChanged(k) } })
+      : undefined;
   const conn: Connection = {
     client,
     transport,
@@ -190,8 +197,10 @@ export async function openConnection(spec: UpstreamSpec, opts: OpenOptions): Pro
     capabilities: client.getServerCapabilities() ?? {},
     ...(info ? { serverInfo: { name: info.name, version: info.version } } : {}),
     ...(verdict ? { verdict } : {}),
+    ...(edgeRpc ? { edgeRpc } : {}),
     async close(closeOpts) {
       closing = true;
+      edgeRpc?.close();
       if (closeOpts?.terminate && transport instanceof StreamableHTTPClientTransport && transport.sessionId) {
         await Promise.race([transport.terminateSession().catch(() => {}), new Promise((r) => setTimeout(r, 1000).unref())]);
       }

@@ -1,0 +1,308 @@
+/**
+ * `tools/call` to an edge agent on the 2026-07-28 era, posted with `node:http` over a
+ * keep-alive pool instead of through the SDK client.
+ *
+ * Why: the edge is a stateless JSON server we own, and tool calls are the hub's hot path (a
+ * 50-node fan-out is 50 of them). Through the SDK client each call built a WHATWG `Request`,
+ * `Headers` and `AbortSignal`s, wrapped both bodies in web streams and ran zod over the envelope:
+ * over a third of the hub's CPU per call in bench/hub's profile. Here a call is one POST and one
+ * `JSON.parse`.
+ *
+ * What stays as it was: the request the edge receives (body, `_meta` envelope, `Mcp-*` headers,
+ * bearer token); the result the hub gets (the SDK's decoding drops `resultType`, so does this);
+ * the errors, which are the SDK's own classes (`ProtocolError` for a JSON-RPC error,
+ * `UnauthorizedError` for 401, `SdkHttpError` with the status and body for other HTTP errors,
+ * the socket error with its `code` for a failed connection), so `errors.ts` classifies and words
+ * them as before; the audit hook (`onHttp`, at the response head); progress and log
+ * notifications when the edge answers with an SSE stream; a stream that ends without an answer
+ * (the `STREAM_ENDED_CODE` error). The deadline and cancellation come in as one signal from the
+ * caller: aborting destroys the request, which is how a 2026-07-28 client cancels.
+ *
+ * Handshake, lists, health checks and `subscriptions/listen` still go through the SDK client.
+ *
+ * @example
+ * const rpc = createEdgeRpc({ url: 'http://pi:8222/mcp', headers: { Authorization: 'Bearer ...' }, clientInfo, hooks });
+ * const result = await rpc.callTool('get_status', {}, { signal });
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { StringDecoder } from 'node:string_decoder';
+import { ProtocolError, SdkError, SdkErrorCode, SdkHttpError, UnauthorizedError, type CallToolResult } from '@modelcontextprotocol/client';
+import type { ConnectionHooks, UpstreamLogMessage } from './connection.ts';
+import { STREAM_ENDED_CODE } from './errors.ts';
+
+const MODERN = '2026-07-28';
+/** Largest answer read from an edge; its tool outputs are capped far below this. */
+export const MAX_EDGE_RESPONSE_BYTES = 32 * 1024 * 1024;
+/**
+ * Idle keep-alive sockets are closed after this long (as undici does by default), well before
+ * the edge's own 65 s, so a request is never sent on a socket the edge is closing.
+ */
+export const IDLE_SOCKET_MS = 4_000;
+
+export interface EdgeRpcOptions {
+  url: string;
+  /** Sent on every request (the bearer token). */
+  headers: Record<string, string>;
+  clientInfo: { name: string; version: string };
+  hooks: Pick<ConnectionHooks, 'onHttp' | 'onLog' | 'onListChanged'>;
+  /** Idle keep-alive sockets are closed after this long; default `IDLE_SOCKET_MS` (tests shorten it). */
+  idleSocketMs?: number;
+}
+
+export interface EdgeCallOptions {
+  /** The call's deadline and cancellation together; required: every call ends. */
+  signal: AbortSignal;
+  onprogress?: (p: { progress: number; total?: number; message?: string }) => void;
+}
+
+export interface EdgeRpc {
+  callTool(name: string, args: Record<string, unknown>, opts: EdgeCallOptions): Promise<CallToolResult>;
+  /** Closes the idle sockets; calls in flight finish or fail on their own. */
+  close(): void;
+}
+
+interface JsonRpcMessage {
+  jsonrpc?: string;
+  id?: string | number | null;
+  method?: string;
+  params?: Record<string, unknown>;
+  result?: unknown;
+  error?: { code: number; message: string; data?: unknown };
+}
+
+export function createEdgeRpc(opts: EdgeRpcOptions): EdgeRpc {
+  const url = new URL(opts.url);
+  const secure = url.protocol === 'https:';
+  const transport = secure ? https : http;
+  // `timeout` closes only idle pooled sockets: on a socket in use it merely emits 'timeout' on
+  // the request, which nothing here listens to, so a long tool call is not cut.
+  const agent = new transport.Agent({ keepAlive: true, timeout: opts.idleSocketMs ?? IDLE_SOCKET_MS, scheduling: 'lifo' });
+  const target = {
+    protocol: url.protocol,
+    hostname: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
+    port: url.port || (secure ? 443 : 80),
+    path: `${url.pathname}${url.search}`,
+    agent,
+    ...(url.username ? { auth: `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}` } : {}),
+  };
+  const envelope = {
+    'io.modelcontextprotocol/protocolVersion': MODERN,
+    'io.modelcontextprotocol/clientInfo': opts.clientInfo,
+    'io.modelcontextprotocol/clientCapabilities': {},
+    // 2026-07-28 has no logging/setLevel: the hub asks for info and up on every call.
+    'io.modelcontextprotocol/logLevel': 'info',
+  };
+  let nextId = 1;
+
+  function callTool(name: string, args: Record<string, unknown>, call: EdgeCallOptions): Promise<CallToolResult> {
+    const id = nextId++;
+    const meta = call.onprogress ? { ...envelope, progressToken: id } : envelope;
+    const body = Buffer.from(JSON.stringify({ method: 'tools/call', params: { name, arguments: args, _meta: meta }, jsonrpc: '2.0', id }));
+    const started = performance.now();
+    let reported = false;
+    const report = (r: { status?: number; error?: string }) => {
+      if (reported) return;
+      reported = true;
+      opts.hooks.onHttp?.({ method: 'POST', url: url.href, ...r, durationMs: performance.now() - started });
+    };
+
+    return new Promise<CallToolResult>((resolve, reject) => {
+      const { signal } = call;
+      if (signal.aborted) {
+        reject(signal.reason);
+        return;
+      }
+      let settled = false;
+      const finish = (err: unknown, result?: CallToolResult) => {
+        if (settled) return;
+        settled = true;
+        signal.removeEventListener('abort', onAbort);
+        if (err !== undefined) reject(err);
+        else resolve(result!);
+      };
+      const req = transport.request({
+        ...target,
+        method: 'POST',
+        headers: {
+          ...opts.headers,
+          'mcp-protocol-version': MODERN,
+          'mcp-method': 'tools/call',
+          'mcp-name': name,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'content-length': body.length,
+        },
+      });
+      function onAbort() {
+        // As fetch reported it: the abort reason's message.
+        report({ error: signal.reason instanceof Error ? signal.reason.message : String(signal.reason) });
+        finish(signal.reason);
+        req.destroy();
+      }
+      signal.addEventListener('abort', onAbort, { once: true });
+      req.on('error', (err) => {
+        report({ error: err.message });
+        finish(err);
+      });
+      req.on('response', (res) => {
+        const status = res.statusCode ?? 0;
+        report({ status });
+        const sse = /^text\/event-stream\b/i.test(res.headers['content-type'] ?? '');
+        const sseParser = sse && status >= 200 && status < 300 ? sseReader(id, call.onprogress, opts.hooks, finish) : undefined;
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > MAX_EDGE_RESPONSE_BYTES) {
+            finish(new SdkError(SdkErrorCode.InvalidResult, `the answer is larger than ${MAX_EDGE_RESPONSE_BYTES} bytes`));
+            req.destroy();
+            return;
+          }
+          if (sseParser) sseParser.push(chunk);
+          else chunks.push(chunk);
+        });
+        res.on('error', (err) => finish(err));
+        // The connection dropped mid-answer (the edge died): as unavailable as a refused one.
+        res.on('close', () => {
+          if (!res.complete) finish(Object.assign(new Error('the upstream closed the connection mid-answer'), { code: 'ECONNRESET' }));
+        });
+        res.on('end', () => {
+          if (settled) return;
+          if (sseParser) {
+            sseParser.end();
+            return;
+          }
+          const text = Buffer.concat(chunks).toString('utf8');
+          if (status < 200 || status >= 300) {
+            finish(httpError(status, res.statusMessage ?? '', text, id));
+            return;
+          }
+          let message: JsonRpcMessage;
+          try {
+            message = JSON.parse(text) as JsonRpcMessage;
+          } catch {
+            finish(new SdkError(SdkErrorCode.InvalidResult, `Invalid result for tools/call: the answer is not JSON`));
+            return;
+          }
+          settleWith(message, id, finish);
+        });
+      });
+      req.end(body);
+    });
+  }
+
+  return {
+    callTool,
+    close() {
+      agent.destroy();
+    },
+  };
+}
+
+/** The answer `message` to request `id`: its decoded result or its error. */
+function settleWith(message: JsonRpcMessage, id: number, finish: (err: unknown, result?: CallToolResult) => void): void {
+  if (message === null || typeof message !== 'object' || message.id !== id) {
+    finish(new SdkError(SdkErrorCode.InvalidResult, 'Invalid result for tools/call: not an answer to this request'));
+    return;
+  }
+  if (message.error) {
+    const e = message.error;
+    finish(ProtocolError.fromError(typeof e.code === 'number' ? e.code : -32603, typeof e.message === 'string' ? e.message : 'error', e.data));
+    return;
+  }
+  const decoded = decodeCallResult(message.result);
+  if (decoded instanceof Error) finish(decoded);
+  else finish(undefined, decoded);
+}
+
+/**
+ * A 2026-07-28 `tools/call` result as the SDK client hands it over: `resultType` must be
+ * `complete` and is dropped. (`input_required` is not relayed: the hub's client declares no
+ * capability an edge could ask for.)
+ */
+export function decodeCallResult(raw: unknown): CallToolResult | Error {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return new SdkError(SdkErrorCode.InvalidResult, 'Invalid result for tools/call: not an object');
+  const { resultType, ...result } = raw as Record<string, unknown>;
+  if (resultType === undefined) return new SdkError(SdkErrorCode.InvalidResult, 'Invalid result for tools/call: missing required resultType');
+  if (resultType !== 'complete') return new SdkError(SdkErrorCode.UnsupportedResultType, `Unsupported result type '${String(resultType)}' for tools/call`);
+  if (!Array.isArray(result.content)) return new SdkError(SdkErrorCode.InvalidResult, 'Invalid result for tools/call: content must be an array');
+  // The SDK's schema puts `_meta` first; clients then see the same key order.
+  if (result._meta === undefined) return result as CallToolResult;
+  const { _meta, ...rest } = result;
+  return { _meta, ...rest } as CallToolResult;
+}
+
+/** The error the SDK's Streamable HTTP transport throws for a non-2xx answer. */
+function httpError(status: number, statusText: string, text: string, id: number): Error {
+  if (status === 401) return new UnauthorizedError();
+  // A 2026-07-28 server answers some JSON-RPC errors with 400: those are the server's answer.
+  if (status === 400 && text) {
+    try {
+      const m = JSON.parse(text) as JsonRpcMessage;
+      if (m && m.jsonrpc === '2.0' && m.id === id && m.error && typeof m.error.code === 'number') return ProtocolError.fromError(m.error.code, m.error.message, m.error.data);
+    } catch {
+      // not JSON-RPC: an HTTP error below
+    }
+  }
+  return new SdkHttpError(SdkErrorCode.ClientHttpNotImplemented, `Error POSTing to endpoint: ${text}`, { status, statusText, text });
+}
+
+/**
+ * Reads an SSE answer as it arrives: progress for our token goes to `onprogress`, log and
+ * list_changed notifications to the hooks, and the answer with our id settles the call. A stream
+ * that ends without one fails with `STREAM_ENDED_CODE`, as connection.ts's guard does.
+ */
+function sseReader(
+  id: number,
+  onprogress: EdgeCallOptions['onprogress'],
+  hooks: EdgeRpcOptions['hooks'],
+  finish: (err: unknown, result?: CallToolResult) => void,
+): { push(chunk: Buffer): void; end(): void } {
+  const decoder = new StringDecoder('utf8');
+  let buffer = '';
+  let answered = false;
+  const dispatch = (event: string) => {
+    const data = event
+      .split(/\r?\n/)
+      .filter((line) => line.startsWith('data:'))
+      .map((line) => line.slice(line[5] === ' ' ? 6 : 5))
+      .join('\n');
+    if (!data) return;
+    let m: JsonRpcMessage;
+    try {
+      m = JSON.parse(data) as JsonRpcMessage;
+    } catch {
+      return;
+    }
+    if (m.id === id && (m.result !== undefined || m.error !== undefined)) {
+      answered = true;
+      settleWith(m, id, finish);
+      return;
+    }
+    if (m.method === 'notifications/progress' && m.params?.progressToken === id && onprogress) {
+      const { progressToken: _t, ...p } = m.params as { progressToken: unknown; progress: number; total?: number; message?: string };
+      onprogress(p);
+    } else if (m.method === 'notifications/message' && m.params) {
+      hooks.onLog?.(m.params as unknown as UpstreamLogMessage);
+    } else if (m.method === 'notifications/tools/list_changed') hooks.onListChanged?.('tools');
+    else if (m.method === 'notifications/prompts/list_changed') hooks.onListChanged?.('prompts');
+    else if (m.method === 'notifications/resources/list_changed') hooks.onListChanged?.('resources');
+  };
+  return {
+    push(chunk) {
+      buffer += decoder.write(chunk);
+      let at: number;
+      while ((at = buffer.search(/\r?\n\r?\n/)) >= 0) {
+        const event = buffer.slice(0, at);
+        buffer = buffer.slice(at).replace(/^\r?\n\r?\n/, '');
+        dispatch(event);
+      }
+    },
+    end() {
+      buffer += decoder.end();
+      if (buffer.trim()) dispatch(buffer);
+      if (!answered) finish(new ProtocolError(STREAM_ENDED_CODE, 'the upstream closed the response stream without answering'));
+    },
+  };
+}
