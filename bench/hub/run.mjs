@@ -982,14 +982,15 @@ function evaluateTargets(byId) {
 
 /**
  * Maps a line of the hub bundle to the source module esbuild put there: the bundle keeps its
- * `// node_modules/.pnpm/<pkg>@<v>/node_modules/<pkg>/...` and `// packages/<pkg>/src/...` markers.
+ * `// node_modules/.pnpm/<pkg>@<v>/node_modules/<pkg>/...` and `// packages/<pkg>/src/...` markers,
+ * and `// src/...` for the hub's own files (esbuild names them relative to packages/hub).
  */
 function bundleModuleIndex() {
   const lines = readFileSync(HUB_BUNDLE, 'utf8').split('\n');
   const marks = [];
   lines.forEach((l, i) => {
-    const m = /^\/\/ ((?:\.\.\/)*(node_modules|packages)\/\S+)$/.exec(l);
-    if (m) marks.push([i, m[1]]);
+    const m = /^\/\/ ((?:\.\.\/)*(node_modules|packages)\/\S+|src\/\S+)$/.exec(l);
+    if (m) marks.push([i, m[1].startsWith('src/') ? `packages/hub/${m[1]}` : m[1]]);
   });
   return (line) => {
     let lo = 0;
