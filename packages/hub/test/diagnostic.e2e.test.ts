@@ -222,6 +222,10 @@ describe('a node that cannot be asked about units or containers', () => {
       expect(onNode).toMatchObject({ status: 'skipped', detail: 'could not check from off: check_port is not offered by node off (its capability is turned off there)' });
       expect(goneDiag.structuredContent.problems).toBe(1);
 
+      // A unit asked for by name on a node without systemd: nothing about it could be seen.
+      const unit = (await client.callTool({ name: 'run_diagnostic', arguments: { service: 'sshd', node: 'bare' } })) as any;
+      expect(resultText(unit)).toMatch(/^Diagnosis of sshd on bare: no problem found, but its unit, container, ports and URL could not be checked\n/);
+
       // A mistyped node is refused before anything is probed, naming the known ones.
       const typo = (await client.callTool({ name: 'run_diagnostic', arguments: { service: 'api', node: 'bear' } })) as any;
       expect(typo.isError).toBe(true);

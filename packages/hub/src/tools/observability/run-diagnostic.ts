@@ -196,8 +196,11 @@ export function runDiagnosticTool(deps: ObservabilityDeps): CatalogTool {
       const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(DIAGNOSTIC_DEADLINE_MS)]);
       const d = await diagnose(deps, service, node as string | undefined, signal);
       const mark = { ok: '✓', problem: '✗', warning: '!', skipped: '-' } as const;
+      // "No problem found" must not read as "it is fine" when nothing about the service itself was seen.
+      const seen = d.findings.some((f) => /^(unit|container|port|http)\b/.test(f.check) && f.status !== 'skipped');
+      const verdict = d.problems > 0 ? `${d.problems} problem${d.problems === 1 ? '' : 's'}` : seen ? 'no problem found' : 'no problem found, but its unit, container, ports and URL could not be checked';
       const text = [
-        `Diagnosis of ${d.service}${d.node ? ` on ${d.node}` : ''}: ${d.problems === 0 ? 'no problem found' : `${d.problems} problem${d.problems === 1 ? '' : 's'}`}`,
+        `Diagnosis of ${d.service}${d.node ? ` on ${d.node}` : ''}: ${verdict}`,
         '',
         ...d.findings.map((f) => `${mark[f.status]} ${f.check}: ${f.detail}`),
         ...(d.suggestions.length ? ['', 'Suggested fixes:', ...d.suggestions.map((s) => `- ${s}`)] : []),
