@@ -157,3 +157,81 @@ describe('service_health and run_diagnostic', () => {
     }
   });
 });
+
+describe('a node that cannot be asked about units or containers', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'homelab-diag-caps-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reports the unit and container checks as skipped, not as a service that is down; an unknown node is refused', { timeout: 90_000 }, async () => {
+    const api = await listen((_req, res) => res.end('ok'));
+    const cache = await listen((_req, res) => res.end('ok'));
+    // "bare": no systemctl and no docker on its PATH, so both capabilities probe unavailable.
+    // "off": those and the network probes turned off by flag, so it does not offer their tools.
+    const emptyPath = mkdtempSync(join(dir, 'path-'));
+    const gonePort = await closedPort();
+    await using bare = await startEdgeProcess({ env: { PATH: emptyPath } });
+    await using off = await startEdgeProcess({ args: ['--disable-systemd', '--disable-docker', '--disable-network'] });
+    const topology = join(dir, 'topology.yaml');
+    writeFileSync(
+      topology,
+      [
+        'nodes:',
+        '  - { name: bare, addresses: [127.0.0.1] }',
+        '  - { name: off, addresses: [127.0.0.1] }',
+        'services:',
+        `  - { name: api, node: bare, ports: [${api.port}], unit: api.service, container: api-1 }`,
+        `  - { name: cache, node: off, ports: [${cache.port}], unit: cache.service, container: cache-1 }`,
+        `  - { name: gone, node: off, ports: [${gonePort}] }`,
+        '',
+      ].join('\n'),
+    );
+    try {
+      await using hub = await startHubProcess({
+        config: {
+          auth: { tokens: [{ user: 'ann', role: 'admin', token: TOKEN }] },
+          local: { enabled: false },
+          nodes: [
+            { name: 'bare', url: bare.url, token: bare.token },
+            { name: 'off', url: off.url, token: off.token },
+          ],
+          topology: { file: topology },
+        },
+      });
+      await using client = await connectClient(hub.url, TOKEN, 'modern');
+
+      const health = (await client.callTool({ name: 'service_health', arguments: {} })) as any;
+      expect(health.structuredContent.summary).toBe(`4 of 5 healthy; gone unhealthy: 127.0.0.1:${gonePort} does not accept connections (connection refused)`);
+      for (const name of ['api', 'cache']) {
+        const item = health.structuredContent.items.find((i: any) => i.name === name);
+        expect(item).toMatchObject({ kind: 'service', healthy: true });
+        const byCheck = Object.fromEntries(item.findings.map((f: any) => [f.check, f]));
+        expect(byCheck.unit.status).toBe('skipped');
+        expect(byCheck.container.status).toBe('skipped');
+      }
+
+      const diag = (await client.callTool({ name: 'run_diagnostic', arguments: { service: 'api' } })) as any;
+      expect(diag.content[0].text).toMatch(/^Diagnosis of api on bare: no problem found/);
+      expect(diag.content[0].text).toContain('- unit: unit api.service cannot be checked on bare: get_service_status is not available on this node');
+      expect(diag.structuredContent.suggestions.join('\n')).not.toMatch(/is not running/);
+      const cacheDiag = (await client.callTool({ name: 'run_diagnostic', arguments: { service: 'cache' } })) as any;
+      expect(cacheDiag.content[0].text).toContain('- container: container cache-1 cannot be checked on off: get_container_status is not offered by node off');
+      expect(cacheDiag.structuredContent.problems).toBe(0);
+      // Its port is closed, and the node cannot be asked to look from its side: one problem, not two.
+      const goneDiag = (await client.callTool({ name: 'run_diagnostic', arguments: { service: 'gone' } })) as any;
+      const onNode = goneDiag.structuredContent.findings.find((f: any) => f.check === `port ${gonePort}/tcp on the node`);
+      expect(onNode).toMatchObject({ status: 'skipped', detail: 'could not check from off: check_port is not offered by node off (its capability is turned off there)' });
+      expect(goneDiag.structuredContent.problems).toBe(1);
+
+      // A unit asked for by name on a node without systemd: nothing about it could be seen.
+      const unit = (await client.callTool({ name: 'run_diagnostic', arguments: { service: 'sshd', node: 'bare' } })) as any;
+      expect(resultText(unit)).toMatch(/^Diagnosis of sshd on bare: no problem found, but its unit, container, ports and URL could not be checked\n/);
+
+      // A mistyped node is refused before anything is probed, naming the known ones.
+      const typo = (await client.callTool({ name: 'run_diagnostic', arguments: { service: 'api', node: 'bear' } })) as any;
+      expect(typo.isError).toBe(true);
+      expect(resultText(typo)).toBe('node: unknown node "bear" (known nodes: bare, off)');
+    } finally {
+      await Promise.all([new Promise((r) => api.server.close(r)), new Promise((r) => cache.server.close(r))]);
+    }
+  });
+});

@@ -177,6 +177,10 @@ describe('writes through the approval gate', () => {
     const held = await call(client, 'compose_up', { node: 'dock', stack: 'homelab' });
     expect(held.structuredContent.status).toBe('approval_required');
     expect(held.structuredContent.preview).toMatchObject({ tool: 'compose_up', where: ['dock'], arguments: { stack: 'homelab' } });
+    // The preview says what would run, not just the tool's name.
+    expect(resultText(held)).toContain('This would run `docker compose up -d` for stack homelab (its folder in the compose directory) on dock');
+    const heldPull = await call(client, 'compose_pull', { node: 'dock', stack: 'homelab', services: ['web'] });
+    expect(heldPull.structuredContent.preview.action).toBe('run `docker compose pull web` for stack homelab (its folder in the compose directory) on dock');
     expect(ran()).toEqual([]); // nothing ran
 
     expect(resultText(await client.callTool({ name: 'approve_writes', arguments: {} }))).toContain('approved');

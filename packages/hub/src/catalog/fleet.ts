@@ -114,6 +114,16 @@ export async function fanOut(tool: string, sel: Selection, args: Record<string, 
   };
 }
 
+/** What the edge's compose writes run (see edge capabilities/docker.ts), said as the command. */
+const COMPOSE_COMMANDS: Record<string, string> = { compose_up: 'up -d', compose_down: 'down', compose_pull: 'pull' };
+
+function composePreview(tool: string, args: Record<string, unknown>): string | undefined {
+  const command = COMPOSE_COMMANDS[tool];
+  if (!command || typeof args.stack !== 'string') return undefined;
+  const services = Array.isArray(args.services) && args.services.length ? ` ${args.services.map(String).join(' ')}` : '';
+  return `run \`docker compose ${command}${services}\` for stack ${args.stack} (its folder in the compose directory)`;
+}
+
 export function messageOf(err: unknown): string {
   return isHomelabError(err) ? err.message : err instanceof Error ? err.message : String(err);
 }
@@ -156,7 +166,7 @@ export function fleetTools(nodes: HubNode[], timeoutMs: number): CatalogTool[] {
     preview(args) {
       const { node: _node, ...rest } = args;
       const where = targetsOf(args);
-      const what = t.name === 'run_command' && typeof rest.cmd === 'string' ? `run \`${redactText(rest.cmd)}\`` : `${t.name}`;
+      const what = t.name === 'run_command' && typeof rest.cmd === 'string' ? `run \`${redactText(rest.cmd)}\`` : (composePreview(t.name, rest) ?? t.name);
       return { tool: t.name, where, action: `${what} on ${where.join(', ')}`, arguments: redactArgs(rest) };
     },
     async call(args, ctx) {

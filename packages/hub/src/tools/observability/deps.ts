@@ -38,14 +38,26 @@ export interface NodeAnswer {
   ok: boolean;
   text: string;
   data?: Record<string, unknown>;
+  /**
+   * True when the node cannot answer this kind of question at all: the tool's capability is
+   * off on that edge, or was probed unavailable (no systemd, no docker). Not a failure of the
+   * thing asked about: a check must not report it as one.
+   */
+  unsupported?: boolean;
 }
 
 /** Calls one edge tool on one node and never throws: a dead node is an answer too. */
 export async function askNode(node: HubNode, tool: string, args: Record<string, unknown>, signal: AbortSignal, timeoutMs: number): Promise<NodeAnswer> {
+  // Only a connected node can say it lacks the tool (a capability disabled on that edge).
+  if (node.source.state().status === 'up' && !node.source.tools().some((t) => t.name === tool)) {
+    return { ok: false, text: `${tool} is not offered by node ${node.name} (its capability is turned off there)`, unsupported: true };
+  }
   try {
     const r: CallToolResult = await node.source.callTool(tool, args, { signal, timeoutMs });
     const text = (r.content ?? []).map((c) => (c.type === 'text' ? c.text : '')).join('\n').trim();
-    return { ok: !r.isError, text, ...(r.structuredContent ? { data: r.structuredContent as Record<string, unknown> } : {}) };
+    const data = r.structuredContent as Record<string, unknown> | undefined;
+    const code = (data?.error as { code?: unknown } | undefined)?.code;
+    return { ok: !r.isError, text, ...(data ? { data } : {}), ...(r.isError && code === 'CAPABILITY_UNAVAILABLE' ? { unsupported: true } : {}) };
   } catch (err) {
     return { ok: false, text: messageOf(err) };
   }

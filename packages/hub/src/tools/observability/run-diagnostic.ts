@@ -32,6 +32,16 @@ export async function diagnose(deps: ObservabilityDeps, serviceName: string, nod
   const findings: Finding[] = [];
   const suggestions: string[] = [];
   const topo = deps.topology();
+  if (nodeName !== undefined) {
+    // A mistyped node must not become a diagnosis of a host by that name (a DNS lookup, a
+    // ping and a port probe of something that does not exist, reported as "problems").
+    const known = topo?.findNode(nodeName)?.name ?? deps.nodes().find((n) => n.name === nodeName)?.name;
+    if (!known) {
+      const names = [...new Set([...(topo?.nodes().map((n) => n.name) ?? []), ...deps.nodes().map((n) => n.name)])];
+      throw new HomelabError('INVALID_ARGUMENTS', `node: unknown node "${nodeName}" (known nodes: ${names.slice(0, 30).join(', ') || 'none'})`);
+    }
+    nodeName = known;
+  }
   let svc: TopologyService | undefined = topo?.findService(serviceName);
   if (svc && nodeName && svc.node !== nodeName) svc = { ...svc, node: nodeName };
   if (!svc) {
@@ -87,7 +97,7 @@ export async function diagnose(deps: ObservabilityDeps, serviceName: string, nod
     if (!nodeDown && edge && Number.isInteger(port)) {
       const local = await askNode(edge, 'check_port', { host: '127.0.0.1', port }, signal, deps.callTimeoutMs());
       const open = local.ok && local.data?.open === true;
-      findings.push({ check: `port ${port}/tcp on the node`, status: open ? 'warning' : 'problem', detail: local.ok ? `from ${s.node} itself, 127.0.0.1:${port} is ${open ? 'open' : 'closed'}` : `could not check from ${s.node}: ${firstLine(local.text)}` });
+      findings.push({ check: `port ${port}/tcp on the node`, status: !local.ok ? 'skipped' : open ? 'warning' : 'problem', detail: local.ok ? `from ${s.node} itself, 127.0.0.1:${port} is ${open ? 'open' : 'closed'}` : `could not check from ${s.node}: ${firstLine(local.text)}` });
       if (open) suggestions.push(`${s.name} listens on ${s.node} but port ${port} is not reachable from the hub: it may bind only to 127.0.0.1, or a firewall on ${s.node} (nft/ufw) blocks it.`);
       else if (local.ok) suggestions.push(`Nothing listens on port ${port} on ${s.node}: ${s.name} is down or configured for another port${unit?.status === 'ok' || container?.status === 'ok' ? ' (its process runs: check its configuration and log)' : ''}.`);
     } else if (!nodeDown) suggestions.push(`Port ${port} of ${s.name} on ${host} does not accept connections: check that ${s.name} runs and listens there.`);
@@ -186,8 +196,11 @@ export function runDiagnosticTool(deps: ObservabilityDeps): CatalogTool {
       const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(DIAGNOSTIC_DEADLINE_MS)]);
       const d = await diagnose(deps, service, node as string | undefined, signal);
       const mark = { ok: '✓', problem: '✗', warning: '!', skipped: '-' } as const;
+      // "No problem found" must not read as "it is fine" when nothing about the service itself was seen.
+      const seen = d.findings.some((f) => /^(unit|container|port|http)\b/.test(f.check) && f.status !== 'skipped');
+      const verdict = d.problems > 0 ? `${d.problems} problem${d.problems === 1 ? '' : 's'}` : seen ? 'no problem found' : 'no problem found, but its unit, container, ports and URL could not be checked';
       const text = [
-        `Diagnosis of ${d.service}${d.node ? ` on ${d.node}` : ''}: ${d.problems === 0 ? 'no problem found' : `${d.problems} problem${d.problems === 1 ? '' : 's'}`}`,
+        `Diagnosis of ${d.service}${d.node ? ` on ${d.node}` : ''}: ${verdict}`,
         '',
         ...d.findings.map((f) => `${mark[f.status]} ${f.check}: ${f.detail}`),
         ...(d.suggestions.length ? ['', 'Suggested fixes:', ...d.suggestions.map((s) => `- ${s}`)] : []),

@@ -51,6 +51,7 @@ export async function checkUnit(deps: ObservabilityDeps, svc: TopologyService, s
   const edge = edgeOf(deps, deps.topology()?.findNode(svc.node), svc.node);
   if (!edge) return { check: 'unit', status: 'skipped', detail: `no edge serves node ${svc.node}: unit ${svc.unit} cannot be asked` };
   const a = await askNode(edge, 'get_service_status', { unit: svc.unit }, signal, deps.callTimeoutMs());
+  if (a.unsupported) return { check: 'unit', status: 'skipped', detail: `unit ${svc.unit} cannot be checked on ${svc.node}: ${firstLine(a.text)}` };
   if (!a.ok) return { check: 'unit', status: 'problem', detail: `unit ${svc.unit}: ${firstLine(a.text)}` };
   const active = String(a.data?.activeState ?? '');
   const sub = String(a.data?.subState ?? '');
@@ -66,6 +67,7 @@ export async function checkContainer(deps: ObservabilityDeps, svc: TopologyServi
   const edge = edgeOf(deps, deps.topology()?.findNode(svc.node), svc.node);
   if (!edge) return { check: 'container', status: 'skipped', detail: `no edge serves node ${svc.node}: container ${svc.container} cannot be asked` };
   const a = await askNode(edge, 'get_container_status', { container: svc.container }, signal, deps.callTimeoutMs());
+  if (a.unsupported) return { check: 'container', status: 'skipped', detail: `container ${svc.container} cannot be checked on ${svc.node}: ${firstLine(a.text)}` };
   if (!a.ok) return { check: 'container', status: 'problem', detail: `container ${svc.container}: ${firstLine(a.text)}` };
   const state = String(a.data?.state ?? 'unknown');
   const health = a.data?.health ? String(a.data.health) : '';
