@@ -11,13 +11,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execStart, run, unitEnvironment, which, type RunResult } from './unit-lib.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const SCRIPT = join(REPO, 'deploy/install-edge.sh');
@@ -30,44 +31,6 @@ const NODE18 = join(REPO, 'packages/testkit/node_modules/node18/bin/node');
 const BUNDLE = '#!/usr/bin/env node\n// a stand-in for homelab-edge.mjs\nconsole.log("edge");\n';
 const BUNDLE_SHA = createHash('sha256').update(BUNDLE).digest('hex');
 const TOKEN = `tok-${randomBytes(16).toString('hex')}`;
-
-/** Absolute path of an executable on PATH, or undefined. */
-function which(cmd: string, path = process.env.PATH ?? ''): string | undefined {
-  for (const dir of path.split(delimiter)) {
-    if (!dir) continue;
-    try {
-      accessSync(join(dir, cmd), constants.X_OK);
-      return join(dir, cmd);
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a process to completion (async: the HTTP server lives in this process). */
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 20_000, input?: string): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-    child.stdin?.end(input);
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 // Absolute paths: some tests run the script with a PATH that holds only the tools it needs.
 const SHELLS = ['dash', 'bash'].map((s) => which(s)).filter((p): p is string => p !== undefined);
@@ -375,41 +338,6 @@ describe('install-edge.sh options', () => {
     expect(mode(settingsFile)).toBe(0o644);
   });
 });
-
-/** The unit's Environment= defaults, with the settings file's values on top. */
-function unitEnvironment(unit: string, settingsFile?: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const line of unit.split('\n')) {
-    const m = /^Environment=(?:"([^"]*)"|(\S*))$/.exec(line);
-    if (!m) continue;
-    const kv = m[1] ?? m[2]!;
-    const i = kv.indexOf('=');
-    env[kv.slice(0, i)] = kv.slice(i + 1);
-  }
-  if (settingsFile) {
-    for (const line of readFileSync(settingsFile, 'utf8').split('\n')) {
-      const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line);
-      if (m) env[m[1]!] = m[2]!;
-    }
-  }
-  return env;
-}
-
-/** ExecStart= expanded the way systemd does for this unit: $VAR splits at whitespace, ${VAR} does not. */
-function execStart(unit: string, env: Record<string, string>): string[] {
-  const line = unit.split('\n').find((l) => l.startsWith('ExecStart='));
-  if (!line) throw new Error('no ExecStart=');
-  const argv: string[] = [];
-  for (const word of line.slice('ExecStart='.length).split(/\s+/).filter(Boolean)) {
-    const whole = /^\$([A-Z_][A-Z0-9_]*)$/.exec(word);
-    if (whole) {
-      argv.push(...(env[whole[1]!] ?? '').split(/\s+/).filter(Boolean));
-      continue;
-    }
-    argv.push(word.replace(/\$\{([A-Z_][A-Z0-9_]*)\}/g, (_, k: string) => env[k] ?? ''));
-  }
-  return argv;
-}
 
 describe('the systemd units', () => {
   it('pass systemd-analyze verify (and a broken copy does not)', async (ctx) => {

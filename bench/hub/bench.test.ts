@@ -42,6 +42,9 @@ interface Row {
   tools?: number;
   rssIdleMB?: number;
   rssAfterMB?: number;
+  plainRssIdleMB?: number;
+  plainRssAfterMB?: number;
+  plainPeakRssMB?: number;
   peakRssMB?: number;
   emptyHubRssMB?: number;
   auditCallsPerSRatio?: number;
@@ -60,6 +63,7 @@ interface Report {
     toolsPerUpstream: number;
     auditCalls: Record<string, number>;
     burstS: number;
+    hubNodeFlags: string[];
   };
   rows: Row[];
   targets: { id: string; pass: boolean }[];
@@ -135,6 +139,12 @@ describe('bench/hub/run.mjs --quick', () => {
     }
     expect(m.emptyHubRssMB).toBeGreaterThan(10);
     expect(m.emptyHubRssMB).toBeLessThan(4096);
+    // The hubs ran with the unit's Node flags, and row 5 has the same hub without them.
+    expect(report.meta.hubNodeFlags).toEqual(['--max-semi-space-size=4']);
+    for (const v of [m.plainRssIdleMB, m.plainRssAfterMB]) {
+      expect(v).toBeGreaterThan(10);
+      expect(v).toBeLessThanOrEqual(m.plainPeakRssMB!);
+    }
   });
 
   it.each(AUDIT_ROWS)('%s: latency, throughput and CPU are plausible', (id) => {

@@ -24,7 +24,9 @@ const EDGE_BUNDLE = path.join(ROOT, 'packages/edge/dist/homelab-edge.mjs');
 const HELP = `Usage: node bench/hub/compare.mjs [--quick] [--tools T,...] [--concurrency C,...] NAME=BUNDLE NAME=BUNDLE...
 
 Starts one edge and one hub per NAME=BUNDLE (a built packages/hub/dist/homelab-hub.mjs, for
-example of another commit), all with the same config (the edge as node "e1", approval mode
+example of another commit; "NAME=BUNDLE --node-flag ..." as one argument runs that hub's node
+with those flags, e.g. semi4="packages/hub/dist/homelab-hub.mjs --max-semi-space-size=4"),
+all with the same config (the edge as node "e1", approval mode
 confirm, audit journal on), and calls each tool through every hub in interleaved rounds: in
 each round the hubs take turns in a rotating order. Prints p50, p99 and the hub's CPU ms per
 call (user + system from /proc) per hub, tool and concurrency.
@@ -38,7 +40,14 @@ const opts = parseArgs(process.argv.slice(2).filter((a) => !/^[\w.-]+=/.test(a) 
   tools: { needs: 'a comma-separated list of tools', map: (v) => v.split(',') },
   concurrency: { needs: 'a comma-separated list of numbers', map: (v) => v.split(',').map(Number) },
 });
-const hubsAsked = process.argv.slice(2).filter((a) => !a.startsWith('--') && /^[\w.-]+=/.test(a)).map((a) => [a.slice(0, a.indexOf('=')), path.resolve(a.slice(a.indexOf('=') + 1))]);
+/** [name, bundle, node flags] of each NAME=BUNDLE [FLAG...] argument. */
+const hubsAsked = process.argv
+  .slice(2)
+  .filter((a) => !a.startsWith('--') && /^[\w.-]+=/.test(a))
+  .map((a) => {
+    const [bundle, ...flags] = a.slice(a.indexOf('=') + 1).trim().split(/\s+/);
+    return [a.slice(0, a.indexOf('=')), path.resolve(bundle), flags];
+  });
 const TOOLS = opts.tools ?? ['run_command', 'get_status'];
 const CONCURRENCY = opts.concurrency ?? [1, 8];
 const CALLS = opts.quick ? 200 : 600;
@@ -105,7 +114,7 @@ async function main() {
   writeFileSync(tokenFile, edgeToken, { mode: 0o600 });
   const edge = await startServer(process.execPath, [EDGE_BUNDLE, '--listen', '127.0.0.1:0', '--token-file', tokenFile], 'edge');
   const hubs = [];
-  for (const [name, bundle] of hubsAsked) {
+  for (const [name, bundle, flags] of hubsAsked) {
     const dir = path.join(tmp, name);
     mkdirSync(dir, { recursive: true });
     const config = {
@@ -116,7 +125,7 @@ async function main() {
       nodes: [{ name: 'e1', url: `http://127.0.0.1:${edge.port}/mcp`, token: edgeToken }],
     };
     writeFileSync(path.join(dir, 'hub.yaml'), JSON.stringify(config, null, 2));
-    const srv = await startServer(process.execPath, [bundle, 'serve', '--config', path.join(dir, 'hub.yaml'), '--listen', '127.0.0.1:0'], `hub ${name}`);
+    const srv = await startServer(process.execPath, [...flags, bundle, 'serve', '--config', path.join(dir, 'hub.yaml'), '--listen', '127.0.0.1:0'], `hub ${name}`);
     hubs.push({ name, ...srv });
   }
   progress(`edge pid ${edge.pid}; ${hubs.map((h) => `${h.name} pid ${h.pid}`).join(', ')}; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);

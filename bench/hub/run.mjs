@@ -28,7 +28,7 @@ const FORWARDER = path.join(HERE, 'bare-forwarder.mjs');
 const MCP_PROXY_VERSION = '6.7.19';
 const MCP_PROXY_DIR = path.join(HERE, 'node_modules/mcp-proxy');
 
-const HELP = `Usage: node bench/hub/run.mjs [--quick] [--only PHASES] [--json FILE] [--cpu-prof DIR]
+const HELP = `Usage: node bench/hub/run.mjs [--quick] [--only PHASES] [--json FILE] [--cpu-prof DIR] [--hub-node-flags FLAGS]
 
 Measures, on 127.0.0.1, in one run:
   1-2  run_command("true") and get_status at concurrency 1, 8 and 32: straight to an edge,
@@ -50,6 +50,11 @@ and prints one table plus the targets (✔/✘) on stdout; progress goes to stde
   --cpu-prof DIR  run the hubs under --cpu-prof, write the profiles to DIR and print where
                   the hub's CPU time goes (self time by package and the top functions);
                   profiling slows the hub, so its latency numbers are not comparable then
+  --hub-node-flags FLAGS
+                  the Node flags every hub runs with (default: those of
+                  deploy/systemd/homelab-hub.service, as deployed; --hub-node-flags= for none,
+                  --hub-node-flags="--max-semi-space-size=8" for others). Row 5 also
+                  shows the RSS of a hub without them
   --help          show this help
 
 Needs the built bundles (pnpm bench:hub builds them first) and, for the peer, mcp-proxy in
@@ -64,7 +69,20 @@ const opts = parseArgs(process.argv.slice(2), HELP, {
   json: {},
   'cpu-prof': { key: 'cpuProf', map: (v) => path.resolve(v) },
   only: { needs: `a comma-separated list of ${PHASES.join(', ')}`, map: (v) => v.split(',').map((x) => x.trim()) },
+  'hub-node-flags': { key: 'hubNodeFlags', needs: 'Node flags in one argument (--hub-node-flags= for none)', map: (v) => v.split(/\s+/).filter(Boolean) },
 });
+
+/**
+ * The Node flags of the hub as deployed: HOMELAB_HUB_NODE_FLAGS of the systemd unit (Dockerfile.hub
+ * and `pnpm start` pass the same; deploy/hub-unit.test.ts holds them together).
+ */
+function deployedHubNodeFlags() {
+  const unit = readFileSync(path.join(ROOT, 'deploy/systemd/homelab-hub.service'), 'utf8');
+  const m = /^Environment="HOMELAB_HUB_NODE_FLAGS=([^"]*)"$/m.exec(unit);
+  if (!m) throw new Error('deploy/systemd/homelab-hub.service: no Environment="HOMELAB_HUB_NODE_FLAGS=..." line');
+  return m[1].split(/\s+/).filter(Boolean);
+}
+const HUB_NODE_FLAGS = opts.hubNodeFlags ?? deployedHubNodeFlags();
 for (const p of opts.only ?? []) {
   if (!PHASES.includes(p)) {
     process.stderr.write(`run.mjs: --only: unknown phase "${p}" (expected ${PHASES.join(', ')})\n`);
@@ -268,13 +286,13 @@ let hubCount = 0;
  * profile, `env` is its environment. The result carries `dir`, where its hub.yaml is and its
  * data (`dir/data`, the journal in `dir/data/audit`).
  */
-async function startHub(config, name, { env = process.env } = {}) {
+async function startHub(config, name, { env = process.env, nodeFlags = HUB_NODE_FLAGS } = {}) {
   const dir = path.join(tmpRoot, `hub-${++hubCount}`);
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'hub.yaml');
   const gate = hubWriteGate === 'confirm' ? { approval: { mode: 'confirm' } } : {};
   writeFileSync(file, JSON.stringify({ dataDir: './data', local: { enabled: false }, ...gate, ...config }, null, 2));
-  const flags = [];
+  const flags = [...nodeFlags];
   if (opts.cpuProf) {
     mkdirSync(path.join(opts.cpuProf, name), { recursive: true });
     flags.push('--cpu-prof', `--cpu-prof-dir=${path.join(opts.cpuProf, name)}`);
@@ -592,7 +610,8 @@ async function measureToolsList(rows) {
   const T = CFG.toolsPerUpstream;
   const viaHub = row('4a', 'tools-list-hub', `tools/list through the hub: ${U} upstreams x ${T} tools (+ the hub's own)`, { group: 'tools/list', path: 'hub', concurrency: 1 });
   const upstream = row('4b', 'tools-list-upstream', `tools/list straight from one of those upstreams (${T} tools)`, { group: 'tools/list', path: 'direct', concurrency: 1 });
-  const memRow = row('5', 'hub-memory', `hub RSS with ${U} upstreams of ${T} tools: ${CFG.settleS} s after start / after the tools/list calls [a hub with no upstreams, ${CFG.settleS} s after start]`, {
+  const flagged = HUB_NODE_FLAGS.length > 0;
+  const memRow = row('5', 'hub-memory', `hub RSS with ${U} upstreams of ${T} tools: ${CFG.settleS} s after start / after the tools/list calls [a hub with no upstreams, ${CFG.settleS} s after start]${flagged ? ` {the same hub without its Node flags (${HUB_NODE_FLAGS.join(' ')})}` : ''}`, {
     group: 'memory',
     path: 'hub',
   });
@@ -660,6 +679,24 @@ async function measureToolsList(rows) {
     }
     memRow.after = readMem(hub.pid);
     viaHub.mem = memRow.after;
+    if (flagged) {
+      // What the Node flags save: the same hub and upstreams, plain `node`, the same readings.
+      await stopProcess(hub.cp);
+      const plain = await scope.start(startHub({ auth: hubAuth(hubToken), upstreams }, 'tools-list-no-flags', { nodeFlags: [] }));
+      const plainTarget = { port: plain.port, headers: { authorization: `Bearer ${hubToken}` } };
+      const listPlain = async () => {
+        const r = await mcp(plainTarget, agent, 'tools/list');
+        if ((r.result?.tools ?? []).filter((t) => /^u\d+__/.test(t.name)).length !== expected) throw new Error('tools/list through the hub without node flags: upstream tools missing');
+      };
+      await waitFor(`hub without node flags lists all ${expected} upstream tools`, async () => {
+        await listPlain();
+        return true;
+      });
+      await sleep(CFG.settleS * 1000);
+      memRow.plainIdle = readMem(plain.pid);
+      for (let i = 0; i < CFG.listCalls; i++) await listPlain();
+      memRow.plainAfter = readMem(plain.pid);
+    }
   });
 }
 
@@ -816,7 +853,7 @@ function summarize(rows) {
     if (!r.ok) return { ...head, ok: false, error: r.error };
     if (r.group === 'memory') {
       if (!r.idle || !r.after) return { ...head, ok: false, error: 'not measured' };
-      return { ...head, ok: true, rssIdleMB: MB(r.idle.rssKb), rssAfterMB: MB(r.after.rssKb), peakRssMB: MB(r.after.hwmKb), ...(r.empty ? { emptyHubRssMB: MB(r.empty.rssKb) } : {}) };
+      return { ...head, ok: true, rssIdleMB: MB(r.idle.rssKb), rssAfterMB: MB(r.after.rssKb), peakRssMB: MB(r.after.hwmKb), ...(r.empty ? { emptyHubRssMB: MB(r.empty.rssKb) } : {}), ...(r.plainIdle && r.plainAfter ? { plainRssIdleMB: MB(r.plainIdle.rssKb), plainRssAfterMB: MB(r.plainAfter.rssKb), plainPeakRssMB: MB(r.plainAfter.hwmKb) } : {}) };
     }
     if (r.samples.length === 0) return { ...head, ok: false, error: 'no calls measured' };
     const s = stats(r.samples);
@@ -874,7 +911,8 @@ function renderTable(rows) {
     }
     if (r.group === 'memory') {
       const empty = r.emptyHubRssMB === undefined ? '' : ` [${r.emptyHubRssMB.toFixed(1)}]`;
-      lines.push(`| ${r.key} | ${r.label} | - | - | - | - | - | - | - | ${r.rssIdleMB.toFixed(1)} / ${r.rssAfterMB.toFixed(1)} (${r.peakRssMB.toFixed(1)})${empty} |`);
+      const plain = r.plainRssIdleMB === undefined ? '' : ` {${r.plainRssIdleMB.toFixed(1)} / ${r.plainRssAfterMB.toFixed(1)} (${r.plainPeakRssMB.toFixed(1)})}`;
+      lines.push(`| ${r.key} | ${r.label} | - | - | - | - | - | - | - | ${r.rssIdleMB.toFixed(1)} / ${r.rssAfterMB.toFixed(1)} (${r.peakRssMB.toFixed(1)})${empty}${plain} |`);
       continue;
     }
     const cpu = r.proxyCpuMsPerCall !== undefined || r.edgeCpuMsPerCall !== undefined ? `${fmtMs(r.proxyCpuMsPerCall)} / ${fmtMs(r.edgeCpuMsPerCall)}` : '-';
@@ -950,7 +988,7 @@ function evaluateTargets(byId) {
     pass: rss !== undefined && rss < TARGET.hubRssMB,
     text: `hub RSS under ${TARGET.hubRssMB} MB with ${CFG.upstreams} upstreams`,
     value: m?.ok
-      ? `${rss.toFixed(1)} MB (idle ${m.rssIdleMB.toFixed(1)}, after tools/list ${m.rssAfterMB.toFixed(1)}, peak ${m.peakRssMB.toFixed(1)}${m.emptyHubRssMB === undefined ? '' : `; with no upstreams ${m.emptyHubRssMB.toFixed(1)}`})`
+      ? `${rss.toFixed(1)} MB (idle ${m.rssIdleMB.toFixed(1)}, after tools/list ${m.rssAfterMB.toFixed(1)}, peak ${m.peakRssMB.toFixed(1)}${m.emptyHubRssMB === undefined ? '' : `; with no upstreams ${m.emptyHubRssMB.toFixed(1)}`}${m.plainRssIdleMB === undefined ? '' : `; without its Node flags ${Math.max(m.plainRssIdleMB, m.plainRssAfterMB).toFixed(1)}`})`
       : 'not measured',
   });
 
@@ -1130,6 +1168,7 @@ async function main() {
     kernel: os.release(),
     cpuProfile: !!opts.cpuProf,
     hubWriteGate,
+    hubNodeFlags: HUB_NODE_FLAGS,
     loadBefore: loadAvg(),
   };
   progress(`${meta.node}, mcp-proxy ${meta.mcpProxy}, ${meta.cpus} CPUs, load average ${meta.loadBefore}; ${opts.quick ? 'quick' : 'full'} run`);
@@ -1166,6 +1205,7 @@ async function main() {
       `Calls per row at concurrency 1/8/32: ${CONCURRENCY.map((c) => CFG.calls[c]).join('/')} in ${CFG.rounds} interleaved rounds; ` +
       `fan-out ${CFG.fanoutCalls} calls per row; tools/list ${CFG.listCalls}; audit rows at concurrency 1/8: ${AUDIT_CONCURRENCY.map((c) => CFG.auditCalls[c]).join('/')} in ${CFG.auditRounds} interleaved rounds, journal burst ${CFG.burstS} s. All requests 2026-07-28 (stateless) over keep-alive. ` +
       `${meta.hubWriteGate === 'confirm' ? 'Hub write gate in confirm mode (run_command through the hub carries confirm: true). ' : ''}` +
+      `Hubs run with ${HUB_NODE_FLAGS.length ? `the Node flags ${HUB_NODE_FLAGS.join(' ')}${opts.hubNodeFlags ? '' : ' (deploy/systemd/homelab-hub.service)'}` : 'no Node flags'}. ` +
       `${opts.cpuProf ? 'Hubs ran under --cpu-prof (slower). ' : ''}Load average ${meta.loadBefore} before, ${meta.loadAfter} after. Took ${meta.seconds.toFixed(0)} s.`,
   );
   if (opts.cpuProf) out.push(renderProfiles(opts.cpuProf));

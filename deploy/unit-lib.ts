@@ -1,0 +1,80 @@
+/**
+ * Helpers the deploy tests share: finding and running programs, and reading a systemd unit's
+ * Environment= and ExecStart= the way systemd expands them.
+ */
+import { spawn } from 'node:child_process';
+import { accessSync, constants, readFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+
+/** Absolute path of an executable on PATH, or undefined. */
+export function which(cmd: string, path = process.env.PATH ?? ''): string | undefined {
+  for (const dir of path.split(delimiter)) {
+    if (!dir) continue;
+    try {
+      accessSync(join(dir, cmd), constants.X_OK);
+      return join(dir, cmd);
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a process to completion (async: the HTTP server lives in this process). */
+export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 20_000, input?: string): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    child.stdin?.end(input);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** The unit's Environment= defaults, with the settings file's values on top. */
+export function unitEnvironment(unit: string, settingsFile?: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const line of unit.split('\n')) {
+    const m = /^Environment=(?:"([^"]*)"|(\S*))$/.exec(line);
+    if (!m) continue;
+    const kv = m[1] ?? m[2]!;
+    const i = kv.indexOf('=');
+    env[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  if (settingsFile) {
+    for (const line of readFileSync(settingsFile, 'utf8').split('\n')) {
+      const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line);
+      if (m) env[m[1]!] = m[2]!;
+    }
+  }
+  return env;
+}
+
+/** ExecStart= expanded the way systemd does for this unit: $VAR splits at whitespace, ${VAR} does not. */
+export function execStart(unit: string, env: Record<string, string>): string[] {
+  const line = unit.split('\n').find((l) => l.startsWith('ExecStart='));
+  if (!line) throw new Error('no ExecStart=');
+  const argv: string[] = [];
+  for (const word of line.slice('ExecStart='.length).split(/\s+/).filter(Boolean)) {
+    const whole = /^\$([A-Z_][A-Z0-9_]*)$/.exec(word);
+    if (whole) {
+      argv.push(...(env[whole[1]!] ?? '').split(/\s+/).filter(Boolean));
+      continue;
+    }
+    argv.push(word.replace(/\$\{([A-Z_][A-Z0-9_]*)\}/g, (_, k: string) => env[k] ?? ''));
+  }
+  return argv;
+}
