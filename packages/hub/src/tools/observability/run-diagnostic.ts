@@ -8,7 +8,7 @@
 import { HomelabError } from '@homelab-mcp/core';
 import type { CatalogTool } from '../../catalog/types.ts';
 import { messageOf } from '../../catalog/fleet.ts';
-import { askNode, edgeOf, recheck, type ObservabilityDeps, type TopologyService } from './deps.ts';
+import { askNode, edgeOf, recheck, snapshotNodes, type ObservabilityDeps, type TopologyService } from './deps.ts';
 import { addressOf, checkContainer, checkHttp, checkNode, checkPorts, checkService, checkUnit, firstLine, type Finding } from './service-check.ts';
 
 const DIAGNOSTIC_DEADLINE_MS = 30_000;
@@ -62,6 +62,8 @@ export async function diagnose(deps: ObservabilityDeps, serviceName: string, nod
   // The node first: when it is down, everything else fails for that one reason.
   const serving = edgeOf(deps, topo?.findNode(s.node), s.node);
   if (serving) await recheck([serving.source], signal);
+  // From here on, one state per node: the node finding and the dependencies' checks agree.
+  deps = snapshotNodes(deps);
   const node = checkNode(deps, s.node);
   findings.push(node);
   const host = addressOf(deps, s.node);

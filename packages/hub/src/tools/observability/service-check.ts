@@ -103,7 +103,7 @@ export async function checkHttp(deps: ObservabilityDeps, svc: TopologyService, s
 export function checkNode(deps: ObservabilityDeps, nodeName: string): Finding {
   const edge = edgeOf(deps, deps.topology()?.findNode(nodeName), nodeName);
   if (!edge) return { check: 'node', status: 'skipped', detail: `node ${nodeName} has no edge agent behind the hub` };
-  const s = nodeState(edge);
+  const s = nodeState(edge, deps.now?.());
   return s.up ? { check: 'node', status: 'ok', detail: `node ${nodeName}: edge ${edge.name} is up` } : { check: 'node', status: 'problem', detail: `node ${nodeName} is ${s.text}` };
 }
 
