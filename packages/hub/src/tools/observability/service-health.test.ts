@@ -89,4 +89,17 @@ describe('collectHealth', () => {
     expect(item(items, 'node', 'pi-c').detail).toBe('connecting since 10:42:05Z');
   });
 
+  it('says what a service with only UDP ports was checked by: its node being up, not "healthy"', async () => {
+    const pi = nodeWithStates('pi-b', [{ status: 'up', since: LOST }]);
+    const services: TopologyService[] = [
+      { name: 'dns', node: 'pi-b', ports: [{ port: 53, protocol: 'udp' }], dependsOn: [] },
+      { name: 'bare', node: 'pi-b', ports: [], dependsOn: [] },
+      { name: 'orphan', node: 'nas', ports: [{ port: 123, protocol: 'udp' }], dependsOn: [] },
+    ];
+    const { items } = await collectHealth(depsWith([pi], services), signal);
+    expect(item(items, 'service', 'dns')).toMatchObject({ healthy: true, detail: 'healthy only as far as its node pi-b is up; 53/udp is not probed from the hub (UDP has no handshake)' });
+    expect(item(items, 'service', 'bare').detail).toBe('healthy only as far as its node pi-b is up; it declares no unit, container, TCP port or URL to check');
+    expect(item(items, 'service', 'orphan').detail).toBe('not checked: node nas has no edge agent behind the hub; 123/udp is not probed from the hub (UDP has no handshake)');
+    expect(healthSummary(items, [])).toBe('4 of 4 healthy');
+  });
 });

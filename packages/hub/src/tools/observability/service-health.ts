@@ -8,7 +8,7 @@
 import type { CatalogTool } from '../../catalog/types.ts';
 import { messageOf } from '../../catalog/fleet.ts';
 import { nodeState, recheck, snapshotNodes, stateText, type ObservabilityDeps } from './deps.ts';
-import { checkService, type Finding } from './service-check.ts';
+import { checkService, healthyDetail, type Finding } from './service-check.ts';
 
 export interface HealthItem {
   kind: 'service' | 'node' | 'upstream' | 'integration';
@@ -39,7 +39,7 @@ export async function collectHealth(live: ObservabilityDeps, signal: AbortSignal
         try {
           const c = await checkService(deps, svc, signal);
           const problems = problemsOf(c.findings);
-          return { kind: 'service', name: svc.name, healthy: c.healthy, detail: c.healthy ? `healthy on ${svc.node}` : problems.join('; '), findings: c.findings };
+          return { kind: 'service', name: svc.name, healthy: c.healthy, detail: c.healthy ? healthyDetail(c) : problems.join('; '), findings: c.findings };
         } catch (err) {
           return { kind: 'service', name: svc.name, healthy: false, detail: `check failed: ${messageOf(err)}` };
         }
