@@ -276,5 +276,11 @@ describe('embedded default', () => {
     expect(health.structuredContent.summary).toBe('2 of 2 healthy');
     const hubCheck = health.structuredContent.items.find((i: any) => i.name === 'homelab-hub');
     expect(hubCheck.findings).toContainEqual(expect.objectContaining({ check: `port ${h.port}/tcp`, status: 'ok' }));
+    // The hub's own host by loopback, as a user on it would ask.
+    for (const q of ['127.0.0.1', '::1', 'localhost']) {
+      const found = (await client.callTool({ name: 'find_node', arguments: { name_or_ip: q } })) as any;
+      expect(found.isError, q).toBeFalsy();
+      expect(found.structuredContent.node.name).toBe('local');
+    }
   }, 60_000);
 });
