@@ -283,4 +283,21 @@ describe('embedded default', () => {
       expect(found.structuredContent.node.name).toBe('local');
     }
   }, 60_000);
+
+  it('logs one JSON-lines stream: the in-process edge\'s lines in the hub\'s format', async () => {
+    // No docker on the PATH: the local edge says its docker capability is not active (a warning).
+    const emptyPath = mkdtempSync(join(tmpdir(), 'homelab-empty-path-'));
+    try {
+      await using h = await startHubProcess({ env: { PATH: emptyPath } });
+      await expect.poll(() => h.output(), { timeout: 10_000 }).toContain('"capability":"docker"');
+      const records = h.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(records.find((r) => r.capability === 'docker')).toMatchObject({ level: 'warn', name: 'hub', node: 'local', msg: 'capability not active' });
+      for (const r of records) {
+        expect(typeof r.level, JSON.stringify(r)).toBe('string');
+        expect(r.time, JSON.stringify(r)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      }
+    } finally {
+      rmSync(emptyPath, { recursive: true, force: true });
+    }
+  }, 30_000);
 });
