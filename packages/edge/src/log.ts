@@ -2,9 +2,11 @@
  * A pino-compatible JSON-lines logger in a few lines: the edge must stay tiny and
  * bundle to one file, and pino's transports spawn worker files a bundle cannot carry.
  * Lines go to stderr (stdout stays free for a future stdio mode). Fields named like
- * secrets are redacted, so a token cannot reach the journal by accident.
+ * secrets are redacted, so a token cannot reach the journal by accident. The edge logs only
+ * through the `Logger` interface: the hub, running an edge in-process, passes its own pino
+ * logger behind it (hub `nodes/edge-log.ts`), so those lines come out in the hub's format.
  */
-const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: 100 } as const;
+export const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: 100 } as const;
 export type LogLevel = keyof typeof LEVELS;
 
 export interface Logger {

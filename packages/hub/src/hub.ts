@@ -38,6 +38,7 @@ export const HUB_VERSION: string = typeof __HUB_VERSION__ === 'string' ? __HUB_V
 
 /** pino's calling convention: fields first, then the message. */
 export interface HubLogger {
+  debug?(obj: Record<string, unknown>, msg: string): void;
   info(obj: Record<string, unknown>, msg: string): void;
   warn(obj: Record<string, unknown>, msg: string): void;
   error(obj: Record<string, unknown>, msg: string): void;
@@ -336,7 +337,7 @@ export async function createHub(opts: HubOptions) {
     const localKey = JSON.stringify(config.local);
     if (config.local.enabled) {
       if (!local || local.key !== localKey) {
-        local = { key: localKey, node: await createLocalNode({ name: config.local.name, roles: config.local.roles, edgeArgs: config.local.edgeArgs }) };
+        local = { key: localKey, node: await createLocalNode({ name: config.local.name, roles: config.local.roles, edgeArgs: config.local.edgeArgs, log }) };
       }
       next.push(local.node);
     } else local = undefined;

@@ -182,6 +182,7 @@ describe('a node that cannot be asked about units or containers', () => {
         `  - { name: api, node: bare, ports: [${api.port}], unit: api.service, container: api-1 }`,
         `  - { name: cache, node: off, ports: [${cache.port}], unit: cache.service, container: cache-1 }`,
         `  - { name: gone, node: off, ports: [${gonePort}] }`,
+        '  - { name: dns, node: bare, ports: ["53/udp"] }',
         '',
       ].join('\n'),
     );
@@ -200,7 +201,9 @@ describe('a node that cannot be asked about units or containers', () => {
       await using client = await connectClient(hub.url, TOKEN, 'modern');
 
       const health = (await client.callTool({ name: 'service_health', arguments: {} })) as any;
-      expect(health.structuredContent.summary).toBe(`4 of 5 healthy; gone unhealthy: 127.0.0.1:${gonePort} does not accept connections (connection refused)`);
+      expect(health.structuredContent.summary).toBe(`5 of 6 healthy; gone unhealthy: 127.0.0.1:${gonePort} does not accept connections (connection refused)`);
+      // Only its node could be seen: the answer says so rather than a plain "healthy".
+      expect(resultText(health)).toContain('✓ dns: healthy only as far as its node bare is up; 53/udp is not probed from the hub (UDP has no handshake)');
       for (const name of ['api', 'cache']) {
         const item = health.structuredContent.items.find((i: any) => i.name === name);
         expect(item).toMatchObject({ kind: 'service', healthy: true });

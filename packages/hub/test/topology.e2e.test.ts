@@ -276,5 +276,28 @@ describe('embedded default', () => {
     expect(health.structuredContent.summary).toBe('2 of 2 healthy');
     const hubCheck = health.structuredContent.items.find((i: any) => i.name === 'homelab-hub');
     expect(hubCheck.findings).toContainEqual(expect.objectContaining({ check: `port ${h.port}/tcp`, status: 'ok' }));
+    // The hub's own host by loopback, as a user on it would ask.
+    for (const q of ['127.0.0.1', '::1', 'localhost']) {
+      const found = (await client.callTool({ name: 'find_node', arguments: { name_or_ip: q } })) as any;
+      expect(found.isError, q).toBeFalsy();
+      expect(found.structuredContent.node.name).toBe('local');
+    }
   }, 60_000);
+
+  it('logs one JSON-lines stream: the in-process edge\'s lines in the hub\'s format', async () => {
+    // No docker on the PATH: the local edge says its docker capability is not active (a warning).
+    const emptyPath = mkdtempSync(join(tmpdir(), 'homelab-empty-path-'));
+    try {
+      await using h = await startHubProcess({ env: { PATH: emptyPath } });
+      await expect.poll(() => h.output(), { timeout: 10_000 }).toContain('"capability":"docker"');
+      const records = h.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(records.find((r) => r.capability === 'docker')).toMatchObject({ level: 'warn', name: 'hub', node: 'local', msg: 'capability not active' });
+      for (const r of records) {
+        expect(typeof r.level, JSON.stringify(r)).toBe('string');
+        expect(r.time, JSON.stringify(r)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      }
+    } finally {
+      rmSync(emptyPath, { recursive: true, force: true });
+    }
+  }, 30_000);
 });

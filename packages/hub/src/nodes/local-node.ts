@@ -9,12 +9,18 @@ import { capabilities } from '@homelab-mcp/edge/src/capabilities/index.ts';
 import { parseCli } from '@homelab-mcp/edge/src/cli.ts';
 import { createLogger } from '@homelab-mcp/edge/src/log.ts';
 import type { HubNode, SourceState } from '../catalog/nodes.ts';
+import { edgeLoggerFor, type FieldsFirstLogger } from './edge-log.ts';
 
 export interface LocalNodeOptions {
   name: string;
   roles: string[];
   /** Edge flags, as on the edge's command line (e.g. `--root /srv`, `--disable-gpio`). */
   edgeArgs?: string[];
+  /**
+   * The hub's logger: the edge's lines then come out in the hub's format and stream. Without
+   * it (tests), the edge writes its own JSON lines to stderr.
+   */
+  log?: FieldsFirstLogger;
 }
 
 export async function createLocalNode(opts: LocalNodeOptions): Promise<HubNode> {
@@ -24,7 +30,7 @@ export async function createLocalNode(opts: LocalNodeOptions): Promise<HubNode> 
     capabilityNames: capabilities.map((c) => c.name),
   });
   if (parsed.kind !== 'run') throw new Error('local node: edge arguments must not ask for --help or --version');
-  const edge = await createEdge(parsed.options, { env: process.env, log: createLogger({ level: parsed.options.logLevel, bindings: { node: opts.name } }) });
+  const edge = await createEdge(parsed.options, { env: process.env, log: opts.log ? edgeLoggerFor(opts.log, { level: parsed.options.logLevel, bindings: { node: opts.name } }) : createLogger({ level: parsed.options.logLevel, bindings: { node: opts.name } }) });
   const tools = edge.mcp.listTools() as Tool[];
   const state: SourceState = { status: 'up', since: new Date(), era: 'modern' };
   return {

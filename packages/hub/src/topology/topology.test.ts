@@ -97,6 +97,11 @@ describe('createTopology with the real in-process edge', () => {
     expect(topology.findNode('10.9.9.9')).toBeUndefined();
   });
 
+  it('finds the hub\'s own host by loopback (127.0.0.1, ::1, localhost): the node its in-process edge serves, no other', () => {
+    for (const q of ['127.0.0.1', '::1', '[::1]', '::ffff:127.0.0.1', 'localhost', 'LOCALHOST']) expect(topology.findNode(q)?.name, q).toBe('server');
+    expect(topology.findNode('::2')).toBeUndefined();
+  });
+
   it('runs one refresh at a time: requests during a run share the next one', async () => {
     let calls = 0;
     const counting: HubNode = { ...local, source: { ...local.source, callTool: (n, a, o) => (calls++, local.source.callTool(n, a, o)) } };
@@ -127,6 +132,29 @@ describe('createTopology with the real in-process edge', () => {
     expect(isConfigError(err)).toBe(true);
     expect((err as Error).message).toBe(`${bad}:4:15: key "services[0].node": expected the name of a declared node, got "b" (known: a)`);
     expect(topology.findNode('server')).toBeDefined();
+  });
+});
+
+describe('the embedded default (no topology file, the hub host is node local)', () => {
+  it('answers find_node for 127.0.0.1, ::1 and localhost with local; without the local node, loopback is no node', async () => {
+    const embedded = createTopology({ hubNodes: () => [local], hubService: { name: 'homelab-hub', hubNode: 'local' }, edgeNames: ['local'] });
+    const remoteOnly = createTopology({ hubNodes: () => [{ ...local, name: 'pi', url: 'http://127.0.0.1:8765/mcp' }], edgeNames: ['pi'] });
+    try {
+      await Promise.all([embedded.refresh({ ansible: false }), remoteOnly.refresh({ ansible: false })]);
+      const [tool] = topologyTools(() => embedded).filter((t) => t.def.name === 'find_node');
+      for (const q of ['127.0.0.1', '::1', 'localhost']) {
+        const r = await tool!.call({ name_or_ip: q }, ctx);
+        expect(r.isError, q).toBeFalsy();
+        expect((r.structuredContent as { node: { name: string } }).node.name).toBe('local');
+      }
+      // Its edge reports its interface addresses, never loopback: only the hub's own node matches.
+      expect(embedded.findNode('local')!.addresses.some((a) => a.startsWith('127.') || a === '::1')).toBe(false);
+      expect(remoteOnly.findNode('127.0.0.1')).toBeUndefined();
+      expect(remoteOnly.findNode('localhost')).toBeUndefined();
+    } finally {
+      embedded.close();
+      remoteOnly.close();
+    }
   });
 });
 

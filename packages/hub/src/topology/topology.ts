@@ -10,6 +10,7 @@
  * topology.findNode('192.168.1.10')?.drift;
  */
 import { statSync } from 'node:fs';
+import { BlockList, isIP } from 'node:net';
 import { HomelabError } from '@homelab-mcp/core';
 import { loadTopologyFile, type TopologyFile } from '@homelab-mcp/core/topology';
 import type { HubNode } from '../catalog/nodes.ts';
@@ -177,6 +178,18 @@ function stampOf(file: string | undefined): string | undefined {
 }
 
 const normalizeIp = (s: string) => (s.toLowerCase().startsWith('::ffff:') && s.includes('.') ? s.slice(7) : s).toLowerCase();
+
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+/** 127.0.0.0/8, ::1 (any spelling, v4-mapped too) and the names that mean this host. */
+export function isLoopbackQuery(q: string): boolean {
+  const s = q.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  const family = isIP(s);
+  if (family) return LOOPBACK.check(s, family === 6 ? 'ipv6' : 'ipv4');
+  return s === 'localhost' || s === 'localhost.localdomain' || s === 'ip6-localhost' || s.endsWith('.localhost');
+}
 
 export function createTopology(opts: TopologyOptions): HubTopology {
   let settings: TopologySettings = opts;
@@ -351,6 +364,7 @@ export function createTopology(opts: TopologyOptions): HubTopology {
 
   const findNode = (q: string): NodeRecord | undefined => {
     const nodes = view().nodes;
+    const hubHost = settings.hubService?.hubNode;
     const query = q.trim();
     const lower = query.toLowerCase();
     const ip = normalizeIp(query);
@@ -358,7 +372,11 @@ export function createTopology(opts: TopologyOptions): HubTopology {
       nodes.find((n) => n.name === query) ??
       nodes.find((n) => n.name.toLowerCase() === lower) ??
       nodes.find((n) => n.addresses.some((a) => normalizeIp(a) === ip)) ??
-      nodes.find((n) => Object.entries(n.facts).some(([k, f]) => (k === 'hostname' || k.startsWith('hostname@')) && typeof f.value === 'string' && (f.value.toLowerCase() === lower || f.value.toLowerCase().split('.')[0] === lower)))
+      nodes.find((n) => Object.entries(n.facts).some(([k, f]) => (k === 'hostname' || k.startsWith('hostname@')) && typeof f.value === 'string' && (f.value.toLowerCase() === lower || f.value.toLowerCase().split('.')[0] === lower))) ??
+      // Loopback is the hub's own host: the node its in-process edge serves (`local` in the
+      // embedded default). Edges report no loopback addresses (they say nothing about where a
+      // device is), so no other node can match it, unless declared with it.
+      (hubHost !== undefined && isLoopbackQuery(query) ? nodes.find((n) => n.edge === hubHost) : undefined)
     );
   };
 

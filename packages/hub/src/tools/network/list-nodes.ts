@@ -53,16 +53,20 @@ export function listNodesTool(nodes: () => HubNode[], upstreams: () => NativeUps
             const s = u.state();
             return { alias: u.alias, status: s.status, since: s.since.toISOString(), ...(s.lastError ? { error: s.lastError } : {}), tools: u.tools().length, resources: u.resources().length, prompts: u.prompts().length };
           });
+      // An empty filter result names the roles there are: a mistyped role is then one look away.
+      const roles = role && ns.length === 0 && declared.length === 0 ? [...new Set([...nodes().flatMap((n) => n.roles), ...topo.flatMap((t) => t.roles)])].sort() : undefined;
       const line = (x: { status: string; since: string; error?: string }) => (x.status === 'up' ? 'up' : `${x.status} since ${x.since}${x.error ? ` (${x.error})` : ''}`);
       const text = [
-        `${ns.length} node${ns.length === 1 ? '' : 's'}${role ? ` with role ${role}` : ''}:`,
+        roles
+          ? `0 nodes with role ${role}; ${roles.length ? `the roles are: ${roles.join(', ')}` : 'no node has a role (roles are set in hub.yaml and topology.yaml)'}`
+          : `${ns.length} node${ns.length === 1 ? '' : 's'}${role ? ` with role ${role}` : ''}:`,
         ...ns.map((n) => `- ${n.name} [${n.roles.join(', ') || 'no roles'}]: ${line(n)}, ${n.tools} tools${'addresses' in n && n.addresses?.length ? `, ${n.addresses.join(', ')}` : ''}${'serves' in n && n.serves ? ` (serves ${n.serves})` : ''}`),
         ...(declared.length
           ? ['', `${declared.length} more in the topology${role ? ` with role ${role}` : ''}:`, ...declared.map((t) => `- ${t.name} [${t.roles.join(', ') || 'no roles'}]: ${t.addresses.join(', ') || 'no known address'}${t.edge ? `, edge ${t.edge}` : ', no edge'}`)]
           : []),
         ...(us.length ? ['', `${us.length} MCP upstream${us.length === 1 ? '' : 's'}:`, ...us.map((u) => `- ${u.alias}: ${line(u)}, ${u.tools} tools`)] : []),
       ].join('\n');
-      return { content: [{ type: 'text', text }], structuredContent: { nodes: ns, upstreams: us, ...(topology ? { topology: declared } : {}) } };
+      return { content: [{ type: 'text', text }], structuredContent: { nodes: ns, upstreams: us, ...(topology ? { topology: declared } : {}), ...(roles ? { roles } : {}) } };
     },
   };
 }

@@ -7,7 +7,7 @@
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { NativeUpstream } from '../../catalog/catalog.ts';
 import { messageOf } from '../../catalog/fleet.ts';
-import type { HubNode } from '../../catalog/nodes.ts';
+import type { HubNode, SourceState } from '../../catalog/nodes.ts';
 import type { Topology, TopologyNodeView, TopologyService } from '../../topology/topology.ts';
 import type { LokiClient } from '@homelab-mcp/integrations/loki';
 import type { PrometheusClient } from '@homelab-mcp/integrations/prometheus';
@@ -63,11 +63,37 @@ export async function askNode(node: HubNode, tool: string, args: Record<string, 
   }
 }
 
-/** The node's state in words: `up`, or `unreachable since 10:42:05Z (connection refused)`. */
-export function nodeState(node: HubNode): { up: boolean; text: string; since: Date } {
-  const s = node.source.state();
+/**
+ * A connection state in words: `up`; `unreachable since 10:42:05Z (connection refused)` when
+ * it is down, or reconnecting after having been up (a `connecting` state with the error that
+ * broke it: from the user's side it is gone until the reconnect succeeds); `connecting since
+ * ...` only for a first attempt that has not failed yet.
+ */
+export function stateText(s: SourceState, now: Date = new Date()): { up: boolean; text: string; since: Date } {
   if (s.status === 'up') return { up: true, text: 'up', since: s.since };
-  return { up: false, text: `${s.status === 'connecting' ? 'connecting' : 'unreachable'} since ${shortTime(s.since)}${s.lastError ? ` (${s.lastError})` : ''}`, since: s.since };
+  const word = s.status === 'connecting' && !s.lastError ? 'connecting' : 'unreachable';
+  return { up: false, text: `${word} since ${shortTime(s.since, now)}${s.lastError ? ` (${s.lastError})` : ''}`, since: s.since };
+}
+
+/** The node's state in words (see {@link stateText}). */
+export function nodeState(node: HubNode, now?: Date): { up: boolean; text: string; since: Date } {
+  return stateText(node.source.state(), now);
+}
+
+/**
+ * `deps` with every node's connection state (and tool list) read once, now: the checks of one
+ * answer all see the same state. Without it, a node dying during a service_health call showed
+ * as "connecting" in a service's line and "unreachable" in its own line of the same answer.
+ * Calls still go to the live node.
+ */
+export function snapshotNodes(deps: ObservabilityDeps): ObservabilityDeps {
+  const nodes = deps.nodes().map((n): HubNode => {
+    const live = n.source;
+    const state = live.state();
+    const tools = live.tools();
+    return { ...n, source: { state: () => state, tools: () => tools, callTool: (name, args, opts) => live.callTool(name, args, opts) } };
+  });
+  return { ...deps, nodes: () => nodes };
 }
 
 /** `10:42:05Z` for today (UTC), the full ISO time otherwise: short, and never ambiguous. */

@@ -8,8 +8,8 @@
 import { HomelabError } from '@homelab-mcp/core';
 import type { CatalogTool } from '../../catalog/types.ts';
 import { messageOf } from '../../catalog/fleet.ts';
-import { askNode, edgeOf, recheck, type ObservabilityDeps, type TopologyService } from './deps.ts';
-import { addressOf, checkContainer, checkHttp, checkNode, checkPorts, checkService, checkUnit, firstLine, type Finding } from './service-check.ts';
+import { askNode, edgeOf, recheck, snapshotNodes, type ObservabilityDeps, type TopologyService } from './deps.ts';
+import { addressOf, checkContainer, checkHttp, checkNode, checkPorts, checkService, checkUnit, firstLine, healthyDetail, type Finding } from './service-check.ts';
 
 const DIAGNOSTIC_DEADLINE_MS = 30_000;
 const MAX_DEPENDENCY_DEPTH = 3;
@@ -62,6 +62,8 @@ export async function diagnose(deps: ObservabilityDeps, serviceName: string, nod
   // The node first: when it is down, everything else fails for that one reason.
   const serving = edgeOf(deps, topo?.findNode(s.node), s.node);
   if (serving) await recheck([serving.source], signal);
+  // From here on, one state per node: the node finding and the dependencies' checks agree.
+  deps = snapshotNodes(deps);
   const node = checkNode(deps, s.node);
   findings.push(node);
   const host = addressOf(deps, s.node);
@@ -137,7 +139,7 @@ export async function diagnose(deps: ObservabilityDeps, serviceName: string, nod
       }
       const c = await checkService(deps, dep, signal);
       const problems = c.findings.filter((f) => f.status === 'problem').map((f) => f.detail);
-      findings.push({ check: `dependency ${name}`, status: c.healthy ? 'ok' : 'problem', detail: c.healthy ? `${name} on ${dep.node} is healthy` : `${name} on ${dep.node}: ${problems.join('; ')}` });
+      findings.push({ check: `dependency ${name}`, status: c.healthy ? 'ok' : 'problem', detail: c.healthy ? `${name}: ${healthyDetail(c)}` : `${name} on ${dep.node}: ${problems.join('; ')}` });
       if (!c.healthy) suggestions.push(`${s.name} depends on ${name}, which is unhealthy: fix it first (run_diagnostic(service: "${name}")).`);
       await deps_(dep.dependsOn, depth + 1);
     }

@@ -103,7 +103,7 @@ export async function checkHttp(deps: ObservabilityDeps, svc: TopologyService, s
 export function checkNode(deps: ObservabilityDeps, nodeName: string): Finding {
   const edge = edgeOf(deps, deps.topology()?.findNode(nodeName), nodeName);
   if (!edge) return { check: 'node', status: 'skipped', detail: `node ${nodeName} has no edge agent behind the hub` };
-  const s = nodeState(edge);
+  const s = nodeState(edge, deps.now?.());
   return s.up ? { check: 'node', status: 'ok', detail: `node ${nodeName}: edge ${edge.name} is up` } : { check: 'node', status: 'problem', detail: `node ${nodeName} is ${s.text}` };
 }
 
@@ -119,6 +119,22 @@ export async function checkService(deps: ObservabilityDeps, svc: TopologyService
   ]);
   const findings = [node, unit, container, ...ports, http].filter((f): f is Finding => f !== undefined);
   return { service: svc.name, node: svc.node, healthy: !findings.some((f) => f.status === 'problem'), findings };
+}
+
+/**
+ * What a healthy verdict rests on, in words. `healthy on pi` when something of the service
+ * itself answered (its unit, container, a TCP port or its URL). Otherwise only its node was
+ * seen (a DNS server declared with `53/udp` alone: UDP ports are not probed), and a plain
+ * "healthy" would claim more than was checked.
+ *
+ * @example healthyDetail(check) // 'healthy only as far as its node pi-b is up; 53/udp is not probed from the hub (UDP has no handshake)'
+ */
+export function healthyDetail(c: ServiceCheck): string {
+  if (c.findings.some((f) => f.check !== 'node' && f.status === 'ok')) return `healthy on ${c.node}`;
+  const node = c.findings.find((f) => f.check === 'node');
+  const unseen = c.findings.filter((f) => f.check !== 'node' && f.status === 'skipped').map((f) => f.detail);
+  const why = unseen.length ? unseen.join('; ') : 'it declares no unit, container, TCP port or URL to check';
+  return node?.status === 'ok' ? `healthy only as far as its node ${c.node} is up; ${why}` : `not checked: ${node?.detail ?? `node ${c.node} is unknown`}; ${why}`;
 }
 
 export function firstLine(text: string): string {

@@ -7,8 +7,8 @@
  */
 import type { CatalogTool } from '../../catalog/types.ts';
 import { messageOf } from '../../catalog/fleet.ts';
-import { nodeState, recheck, shortTime, type ObservabilityDeps } from './deps.ts';
-import { checkService, type Finding } from './service-check.ts';
+import { nodeState, recheck, snapshotNodes, stateText, type ObservabilityDeps } from './deps.ts';
+import { checkService, healthyDetail, type Finding } from './service-check.ts';
 
 export interface HealthItem {
   kind: 'service' | 'node' | 'upstream' | 'integration';
@@ -24,8 +24,10 @@ const HEALTH_DEADLINE_MS = 20_000;
 
 const problemsOf = (findings: Finding[]) => findings.filter((f) => f.status === 'problem').map((f) => f.detail);
 
-export async function collectHealth(deps: ObservabilityDeps, signal: AbortSignal): Promise<{ items: HealthItem[]; alerts: Array<{ name: string; labels: Record<string, string> }> }> {
-  await recheck([...deps.nodes().map((n) => n.source), ...deps.upstreams()], signal);
+export async function collectHealth(live: ObservabilityDeps, signal: AbortSignal): Promise<{ items: HealthItem[]; alerts: Array<{ name: string; labels: Record<string, string> }> }> {
+  await recheck([...live.nodes().map((n) => n.source), ...live.upstreams()], signal);
+  // One state per node for the whole answer: a service's line and its node's line must agree.
+  const deps = snapshotNodes(live);
   const now = deps.now?.() ?? new Date();
   const topo = deps.topology();
   const services = topo?.services() ?? [];
@@ -37,7 +39,7 @@ export async function collectHealth(deps: ObservabilityDeps, signal: AbortSignal
         try {
           const c = await checkService(deps, svc, signal);
           const problems = problemsOf(c.findings);
-          return { kind: 'service', name: svc.name, healthy: c.healthy, detail: c.healthy ? `healthy on ${svc.node}` : problems.join('; '), findings: c.findings };
+          return { kind: 'service', name: svc.name, healthy: c.healthy, detail: c.healthy ? healthyDetail(c) : problems.join('; '), findings: c.findings };
         } catch (err) {
           return { kind: 'service', name: svc.name, healthy: false, detail: `check failed: ${messageOf(err)}` };
         }
@@ -63,13 +65,12 @@ export async function collectHealth(deps: ObservabilityDeps, signal: AbortSignal
       : undefined,
   ]);
   const nodeItems = deps.nodes().map((n): HealthItem => {
-    const s = nodeState(n);
+    const s = nodeState(n, now);
     return { kind: 'node', name: n.name, healthy: s.up, detail: s.up ? 'up' : s.text };
   });
   const upstreamItems = deps.upstreams().map((u): HealthItem => {
-    const s = u.state();
-    const up = s.status === 'up';
-    return { kind: 'upstream', name: u.alias, healthy: up, detail: up ? 'up' : `${s.status === 'connecting' ? 'connecting' : 'unreachable'} since ${shortTime(s.since, now)}${s.lastError ? ` (${s.lastError})` : ''}` };
+    const s = stateText(u.state(), now);
+    return { kind: 'upstream', name: u.alias, healthy: s.up, detail: s.text };
   });
   const items = [...nodeItems, ...upstreamItems, ...serviceItems, ...(promItem ? [promItem.item] : []), ...(lokiItem ? [lokiItem] : [])];
   const alerts = (promItem?.firing ?? []).map((a) => ({ name: a.labels.alertname ?? '(unnamed)', labels: a.labels }));

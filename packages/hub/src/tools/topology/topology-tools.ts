@@ -98,7 +98,7 @@ export function topologyTools(topology: () => HubTopology): CatalogTool[] {
       def: {
         name: 'find_node',
         title: 'Find a node',
-        description: 'Finds a node of the topology by name (exact, then case-insensitive), by IP address or by host name, and shows its addresses, roles, edge, facts with provenance, listening ports and drift.',
+        description: 'Finds a node of the topology by name (exact, then case-insensitive), by IP address or by host name (127.0.0.1, ::1 and localhost: the hub\'s own host), and shows its addresses, roles, edge, facts with provenance, listening ports and drift.',
         inputSchema: {
           type: 'object',
           properties: { name_or_ip: { type: 'string', minLength: 1, maxLength: MAX_QUERY, description: 'A node name, an IP address or a host name.' } },
