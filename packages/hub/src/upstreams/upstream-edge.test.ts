@@ -2,6 +2,7 @@
 // failure while down, a kill mid-call and the comeback on the same port.
 import { isHomelabError } from '@homelab-mcp/core';
 import { resultText, startEdgeProcess, type EdgeProcess } from '@homelab-mcp/testkit';
+import { createServer as createNetServer, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { closedPort, recordingLog, until, trackForCleanup } from './test-servers.ts';
 import { createUpstream, type Upstream, type UpstreamChange } from './upstream.ts';
@@ -96,6 +97,41 @@ describe('edge upstream', () => {
     expect(up.state().era).toBe('modern');
     expect(up.tools().map((t) => t.name)).toContain('run_command');
     expect(resultText(await up.callTool('run_command', { cmd: 'echo back' }, {}))).toContain('back');
+  });
+
+  it('keeps "unreachable since" at the moment it went away, through a reconnect that fails and later retries', async () => {
+    const edge = await startEdgeProcess();
+    tracked.defer(() => stopNow(edge));
+    const port = edge.port;
+    const up = track(createUpstream({ kind: 'edge', name: 'pi', url: edge.url, token: edge.token! }, { healthIntervalMs: 100, stableMs: 200, connectTimeoutMs: 600, backoff: { initialMs: 100, maxMs: 200 } }));
+    await up.start();
+    const seen: Array<{ status: string; since: number }> = [];
+    up.onChange((w) => w === 'state' && seen.push({ status: up.state().status, since: up.state().since.getTime() }));
+    // Stable (up longer than stableMs): a loss gets one immediate reconnect, status connecting.
+    await new Promise((r) => setTimeout(r, 400));
+    await stopNow(edge);
+    // What answers on the port now accepts connections and says nothing: the reconnect takes
+    // its whole deadline (600 ms) before it gives up.
+    const sockets = new Set<Socket>();
+    const silent = createNetServer((s) => {
+      sockets.add(s.on('error', () => undefined));
+    });
+    await new Promise<void>((r) => silent.listen(port, '127.0.0.1', r));
+    tracked.defer(async () => {
+      const closed = new Promise((r) => silent.close(r));
+      for (const s of sockets) s.destroy();
+      await closed;
+    });
+    const lostAt = Date.now();
+    await until(up, () => up.state().status === 'down', 5000, 'down');
+    await new Promise((r) => setTimeout(r, 1500)); // more failed retries
+    expect(seen.map((s) => s.status).slice(0, 2)).toEqual(['connecting', 'down']);
+    // One "since" from the loss on: when it stopped answering, not when a retry gave up.
+    expect(new Set(seen.map((s) => s.since)).size).toBe(1);
+    expect(up.state().since.getTime()).toBe(seen[0]!.since);
+    expect(Math.abs(seen[0]!.since - lostAt)).toBeLessThan(400);
+    const err = (await up.callTool('get_status', {}, {}).catch((e: unknown) => e)) as Error;
+    expect(err.message).toContain(`since ${new Date(seen[0]!.since).toISOString()}`);
   });
 
   it('notices a dead edge through the health check when nobody calls it', async () => {

@@ -112,6 +112,8 @@ export interface UpstreamOptions {
   backoff?: { initialMs: number; maxMs: number };
   /** Interval of the health check while up; default 15 s; 0 turns it off. */
   healthIntervalMs?: number;
+  /** A connection up for less than this is flapping (see `STABLE_MS`, the default); tests shorten it. */
+  stableMs?: number;
   /** How the hub introduces itself upstream. */
   clientInfo?: { name: string; version: string };
   /** Cap of each cached list; default 5,000. Longer lists are cut, with a warning. */
@@ -161,6 +163,7 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
   const connectTimeoutMs = options.connectTimeoutMs ?? UPSTREAM_DEFAULTS.connectTimeoutMs;
   const callTimeoutMs = options.callTimeoutMs ?? UPSTREAM_DEFAULTS.callTimeoutMs;
   const healthIntervalMs = options.healthIntervalMs ?? UPSTREAM_DEFAULTS.healthIntervalMs;
+  const stableMs = options.stableMs ?? STABLE_MS;
   const clientInfo = options.clientInfo ?? UPSTREAM_DEFAULTS.clientInfo;
   const maxListItems = options.maxListItems ?? UPSTREAM_DEFAULTS.maxListItems;
   const backoffOpts = options.backoff ?? UPSTREAM_DEFAULTS.backoff;
@@ -216,8 +219,11 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
   function setStatus(next: UpstreamState['status'], error: string | undefined): void {
     lastError = error;
     if (next === status) return;
+    // `since` is when it stopped (or started) being up: a lost connection whose reconnect
+    // then fails goes connecting -> down, and "unreachable since T" must keep saying when it
+    // went away, not when the first retry gave up.
+    if ((next === 'up') !== (status === 'up')) since = new Date();
     status = next;
-    since = new Date();
     emit('state');
   }
 
@@ -422,7 +428,7 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
     stopHealth();
     if (opts.sessionLost) retire(c);
     else void c.close();
-    if (Date.now() - upAt >= STABLE_MS) {
+    if (Date.now() - upAt >= stableMs) {
       backoff.reset();
       log.info({ upstream: name, err: why }, 'upstream connection lost; reconnecting');
       setStatus('connecting', why);
