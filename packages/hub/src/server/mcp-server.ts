@@ -4,10 +4,10 @@
  * costs no per-tool registration, and a catalog change is seen by the next list.
  */
 import { randomUUID } from 'node:crypto';
-import { ProtocolError, ProtocolErrorCode, Server, type ServerContext } from '@modelcontextprotocol/server';
+import { ProtocolError, ProtocolErrorCode, Server, type CallToolResult, type ServerContext } from '@modelcontextprotocol/server';
 import { visibleTo, type Catalog } from '../catalog/catalog.ts';
 import type { CallContext, Caller } from '../catalog/types.ts';
-import type { Gate } from '../policy/gate.ts';
+import type { Gate, HumanChannel } from '../policy/gate.ts';
 
 export interface HubServerInfo {
   name: string;
@@ -122,6 +122,59 @@ const CACHE_HINTS = Object.freeze(
   ),
 );
 
+/** One `tools/call` as the hub sees it, whichever transport carried it. */
+export interface HubToolCall {
+  name: string;
+  args: Record<string, unknown> | undefined;
+  session: string;
+  client?: { name?: string; version?: string };
+  signal: AbortSignal;
+  onprogress?: CallContext['onprogress'] | undefined;
+  /** How the gate can reach the person (human mode). */
+  human: HumanChannel;
+}
+
+/**
+ * Serves one `tools/call`: visibility, the write gate, the call, metrics and the audit event
+ * (journaled before this resolves). Failures while running the tool are `isError` results
+ * (MCP's second channel); an unknown or invisible tool is a protocol error.
+ */
+export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'caller' | 'gate' | 'metrics' | 'observer'>, call: HubToolCall): Promise<CallToolResult> {
+  const { caller, gate } = opts;
+  const { name, args: rawArgs } = call;
+  const tool = opts.catalog().tool(name);
+  // A viewer is told the tool does not exist rather than that it is forbidden: it never saw it.
+  // (The role's list is the catalog filtered by visibleTo: no scan of 2,000 tools per call.)
+  if (!tool || !visibleTo(caller.role, tool)) {
+    opts.metrics?.('(unknown)', 'unknown', 0);
+    throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Tool ${name} not found`);
+  }
+  const cctx: CallContext = { caller, session: call.session, signal: call.signal, onprogress: call.onprogress };
+  const started = performance.now();
+  const base = { caller, session: call.session, ...(call.client ? { client: call.client } : {}), tool: name, toolClass: tool.toolClass, nodes: tool.targets?.(rawArgs ?? {}) ?? [tool.source] };
+  const decision = await gate.check({ tool, args: rawArgs ?? {}, caller, session: call.session, human: call.human });
+  if (decision.kind === 'hold') {
+    const seconds = (performance.now() - started) / 1000;
+    opts.metrics?.(name, decision.decision, seconds);
+    await opts.observer?.call({ ...base, args: rawArgs ?? {}, decision: decision.decision, outcome: decision.decision, error: decision.reason, durationMs: seconds * 1000 });
+    return decision.result;
+  }
+  try {
+    const result = withoutReservedMeta(await tool.call(decision.args, cctx));
+    const seconds = (performance.now() - started) / 1000;
+    opts.metrics?.(name, result.isError ? 'error' : 'ok', seconds);
+    await opts.observer?.call({ ...base, args: decision.args, decision: 'allowed', outcome: result.isError ? 'failed' : 'succeeded', durationMs: seconds * 1000 });
+    return result;
+  } catch (err) {
+    const seconds = (performance.now() - started) / 1000;
+    // Failures while running a tool are results the model can read (MCP's second channel).
+    const message = err instanceof Error ? err.message : String(err);
+    opts.metrics?.(name, 'error', seconds);
+    await opts.observer?.call({ ...base, args: decision.args, decision: 'allowed', outcome: 'failed', error: message, durationMs: seconds * 1000 });
+    return { content: [{ type: 'text', text: message }], isError: true };
+  }
+}
+
 /**
  * @example
  * const server = createHubServer({ info, catalog: () => catalog, caller, gate });
@@ -155,29 +208,20 @@ export function createHubServer(opts: HubServerOptions): Server {
   });
 
   server.setRequestHandler('tools/call', async (req, ctx) => {
-    const { name, arguments: rawArgs } = req.params;
-    const tool = catalog().tool(name);
-    // A viewer is told the tool does not exist rather than that it is forbidden: it never saw it.
-    // (The role's list is the catalog filtered by visibleTo: no scan of 2,000 tools per call.)
-    if (!tool || !visibleTo(caller.role, tool)) {
-      opts.metrics?.('(unknown)', 'unknown', 0);
-      throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Tool ${name} not found`);
-    }
-    const cctx = callContext(ctx);
-    const started = performance.now();
-    const client = clientOf(ctx);
-    const base = { caller, session: cctx.session, ...(client ? { client } : {}), tool: name, toolClass: tool.toolClass, nodes: tool.targets?.(rawArgs ?? {}) ?? [tool.source] };
     // Only 2026-07-28 requests carry the per-request envelope.
     const modern = ctx.mcpReq.envelope !== undefined;
     const envelope = ctx.mcpReq.envelope as Record<string, { elicitation?: unknown } | undefined> | undefined;
     const canElicit = modern
       ? envelope?.['io.modelcontextprotocol/clientCapabilities']?.elicitation !== undefined
       : server.getClientCapabilities()?.elicitation !== undefined;
-    const decision = await gate.check({
-      tool,
-      args: rawArgs ?? {},
-      caller,
-      session: cctx.session,
+    const client = clientOf(ctx);
+    return callHubTool(opts, {
+      name: req.params.name,
+      args: req.params.arguments,
+      session: sessionOf(ctx, opts.sessionFallback),
+      ...(client ? { client } : {}),
+      signal: ctx.mcpReq.signal,
+      onprogress: progressRelay(ctx),
       human: {
         modern,
         canAsk: canElicit,
@@ -195,26 +239,6 @@ export function createHubServer(opts: HubServerOptions): Server {
           : {}),
       },
     });
-    if (decision.kind === 'hold') {
-      const seconds = (performance.now() - started) / 1000;
-      opts.metrics?.(name, decision.decision, seconds);
-      await opts.observer?.call({ ...base, args: rawArgs ?? {}, decision: decision.decision, outcome: decision.decision, error: decision.reason, durationMs: seconds * 1000 });
-      return decision.result;
-    }
-    try {
-      const result = withoutReservedMeta(await tool.call(decision.args, cctx));
-      const seconds = (performance.now() - started) / 1000;
-      opts.metrics?.(name, result.isError ? 'error' : 'ok', seconds);
-      await opts.observer?.call({ ...base, args: decision.args, decision: 'allowed', outcome: result.isError ? 'failed' : 'succeeded', durationMs: seconds * 1000 });
-      return result;
-    } catch (err) {
-      const seconds = (performance.now() - started) / 1000;
-      // Failures while running a tool are results the model can read (MCP's second channel).
-      const message = err instanceof Error ? err.message : String(err);
-      opts.metrics?.(name, 'error', seconds);
-      await opts.observer?.call({ ...base, args: decision.args, decision: 'allowed', outcome: 'failed', error: message, durationMs: seconds * 1000 });
-      return { content: [{ type: 'text', text: message }], isError: true };
-    }
   });
 
   server.setRequestHandler('resources/list', async () => ({ resources: catalog().resources().map((r) => r.def) }));

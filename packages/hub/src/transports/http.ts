@@ -16,14 +16,15 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono, type Context } from 'hono';
-import { createMcpHandler, isLegacyRequest, WebStandardStreamableHTTPServerTransport, type Server } from '@modelcontextprotocol/server';
-import type { Catalog } from '../catalog/catalog.ts';
+import { createMcpHandler, isLegacyRequest, ProtocolError, ProtocolErrorCode, WebStandardStreamableHTTPServerTransport, type Server } from '@modelcontextprotocol/server';
+import { visibleTo, type Catalog } from '../catalog/catalog.ts';
 import type { Caller } from '../catalog/types.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Authenticated } from '../policy/auth.ts';
 import type { RateDecision } from '../policy/rate-limit.ts';
-import { createHubServer, relayLog, SPLICE_PLACEHOLDER_JSON, TOOLS_LIST_SPLICE, type CallObserver, type HubServerInfo, type ToolsListSplice } from '../server/mcp-server.ts';
+import { callHubTool, createHubServer, relayLog, SPLICE_PLACEHOLDER_JSON, TOOLS_LIST_SPLICE, type CallObserver, type HubServerInfo, type ToolsListSplice } from '../server/mcp-server.ts';
 import type { Gate } from '../policy/gate.ts';
+import { createEnvelopeCheck, encodeToolsCallAnswer, plainToolsCall } from './fast-tools-call.ts';
 import { SseServerTransport } from './sse.ts';
 import type { createEdgeDist } from '../edge-dist/edge-dist.ts';
 
@@ -198,6 +199,57 @@ export function createHttpApp(opts: HttpAppOptions) {
   const sessions = new Map<string, Session>();
   const sseSessions = new Map<string, SseSession>();
   const idleMs = opts.sessionIdleMs ?? 60 * 60_000;
+
+  const envelopeAccepted = createEnvelopeCheck();
+  const callOptions = (caller: Caller) => ({ catalog: opts.catalog, caller, gate: opts.gate, metrics: opts.metrics.observeCall, ...(opts.observer ? { observer: opts.observer } : {}) });
+
+  /**
+   * A plain 2026-07-28 tools/call, served without the SDK's per-request server (see
+   * fast-tools-call.ts); undefined when the SDK must serve it (anything else, an unknown tool,
+   * a human-mode write).
+   */
+  async function fastToolsCall(c: Context, caller: Authenticated, parsedBody: unknown): Promise<Response | undefined> {
+    const call = plainToolsCall(parsedBody, c.req.raw.headers, envelopeAccepted);
+    if (!call) return undefined;
+    const tool = opts.catalog().tool(call.name);
+    if (!tool || !visibleTo(caller.role, tool) || (tool.toolClass === 'write' && opts.gate.mode(caller) === 'human')) return undefined;
+    const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+    // The client going away cancels the call, as it does on the SDK's path (its request signal).
+    const abort = new AbortController();
+    const onClose = () => {
+      if (!outgoing?.writableFinished) abort.abort(new Error('the client closed the connection'));
+    };
+    if (outgoing) outgoing.once('close', onClose);
+    const signal = outgoing ? abort.signal : c.req.raw.signal;
+    let text: string;
+    try {
+      const result = await callHubTool(callOptions(caller), {
+        name: call.name,
+        args: call.args,
+        // 2026-07-28 has no sessions: approvals of a stateless client last per user and client name.
+        session: `client:${call.client?.name ?? 'unknown'}`,
+        ...(call.client ? { client: call.client } : {}),
+        signal,
+        human: { modern: true, canAsk: call.canElicit, retry: {} },
+      });
+      text = encodeToolsCallAnswer(call.id, result, { name: opts.info.name, version: opts.info.version });
+    } catch (err) {
+      // A protocol error (the tool went away since the check above) is answered as the SDK
+      // does; anything else is a bug, logged here and not shown to the client.
+      if (!(err instanceof ProtocolError)) opts.log?.warn({ err: err instanceof Error ? err.message : String(err) }, 'tools/call failed');
+      const error = err instanceof ProtocolError ? { code: err.code, message: err.message } : { code: ProtocolErrorCode.InternalError, message: 'Internal error' };
+      text = JSON.stringify({ jsonrpc: '2.0', id: call.id, error });
+    } finally {
+      outgoing?.off('close', onClose);
+    }
+    if (outgoing && !outgoing.headersSent) {
+      if (outgoing.destroyed) return RESPONSE_ALREADY_SENT;
+      outgoing.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+      outgoing.end(text);
+      return RESPONSE_ALREADY_SENT;
+    }
+    return new Response(text, { status: 200, headers: { 'content-type': 'application/json' } });
+  }
 
   const observed = (caller: Caller) =>
     createHubServer({ info: opts.info, catalog: opts.catalog, caller, gate: opts.gate, metrics: opts.metrics.observeCall, ...(opts.observer ? { observer: opts.observer } : {}) });
@@ -395,6 +447,8 @@ export function createHttpApp(opts: HttpAppOptions) {
       const res = await modern.fetch(req, { parsedBody, authInfo: { token: '', clientId: caller.user, scopes: [], extra: { caller, [TOOLS_LIST_SPLICE]: splice } } });
       return splicedToolsList(res, splice, (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing);
     }
+    const fast = await fastToolsCall(c, caller, parsedBody);
+    if (fast) return fast;
     return modern.fetch(req, { parsedBody, authInfo: { token: '', clientId: caller.user, scopes: [], extra: { caller } } });
   });
 

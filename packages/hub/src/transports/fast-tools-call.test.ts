@@ -1,0 +1,246 @@
+// A plain 2026-07-28 tools/call is served without the SDK's per-request server: its answer must
+// be byte for byte what the SDK sends, the call must go through the same gate and audit, and
+// anything that is not plain must still reach the SDK.
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { createMcpHandler, Server, type CallToolResult } from '@modelcontextprotocol/server';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { buildCatalog, type Catalog } from '../catalog/catalog.ts';
+import type { Caller, CatalogTool } from '../catalog/types.ts';
+import { createMetrics } from '../metrics.ts';
+import { createGate, type ApprovalMode } from '../policy/gate.ts';
+import { createHubServer, type CallObserver } from '../server/mcp-server.ts';
+import { createEnvelopeCheck, plainToolsCall } from './fast-tools-call.ts';
+import { createHttpApp } from './http.ts';
+
+const MODERN = '2026-07-28';
+const info = { name: 'homelab-hub', version: '9.9.9', instructions: 'test hub' };
+const admin: Caller & { key: string } = { user: 'ann', role: 'admin', key: 'ann#0' };
+const TOKEN = 'fast-path-token-0123456789';
+const META = { 'io.modelcontextprotocol/protocolVersion': MODERN, 'io.modelcontextprotocol/clientCapabilities': {}, 'io.modelcontextprotocol/clientInfo': { name: 'tester', version: '1.0' } };
+
+/** Results a tool may return, as the hub's own tools, edges and native upstreams do. */
+const RESULTS: Record<string, CallToolResult> = {
+  text: { content: [{ type: 'text', text: 'hello "quoted" \\ ünïcode ✓\u2028' }] },
+  structured: { content: [{ type: 'text', text: '{"a":1}' }], structuredContent: { a: 1, nested: { list: [1, 'two', null, true] } } },
+  error: { content: [{ type: 'text', text: 'it broke' }], isError: true },
+  upstreamMeta: { content: [{ type: 'text', text: 'x' }], _meta: { 'vendor/trace': 'abc' } },
+  noContent: { structuredContent: { only: 'data' } } as unknown as CallToolResult,
+  image: { content: [{ type: 'image', data: 'aGVsbG8=', mimeType: 'image/png' }, { type: 'resource_link', uri: 'file:///x', name: 'x' }] },
+  annotated: { content: [{ type: 'text', text: 'a', annotations: { audience: ['user'], priority: 0.5 } }], isError: false },
+  // Not in the schema's order, extra fields: the SDK's validation reorders and drops them.
+  unordered: { isError: false, structuredContent: { z: 1 }, content: [{ text: 'b', type: 'text', junk: 1 } as never], _meta: { k: 'v' } },
+  extraTopLevel: { content: [], custom: { x: 1 } } as unknown as CallToolResult,
+  embedded: { content: [{ type: 'resource', resource: { uri: 'file:///a', text: 'A', mimeType: 'text/plain' } }, { type: 'audio', data: 'aGk=', mimeType: 'audio/wav' }] },
+  // A result the schema refuses: the SDK answers an error, so must this path.
+  invalid: { content: [{ type: 'text' }] } as unknown as CallToolResult,
+};
+
+function setup(mode: ApprovalMode = 'confirm') {
+  const calls: string[] = [];
+  const events: Array<Parameters<CallObserver['call']>[0]> = [];
+  const tools: CatalogTool[] = Object.entries(RESULTS).map(([name, result]) => ({
+    def: { name, inputSchema: { type: 'object' } },
+    toolClass: 'read',
+    source: 'hub',
+    call: async (args) => {
+      calls.push(`${name} ${JSON.stringify(args)}`);
+      return structuredClone(result);
+    },
+  }));
+  tools.push({
+    def: { name: 'slow', inputSchema: { type: 'object' } },
+    toolClass: 'read',
+    source: 'hub',
+    call: (_args, ctx) =>
+      new Promise((resolve) => {
+        const t = setTimeout(() => resolve({ content: [{ type: 'text', text: 'finished' }] }), 5000);
+        ctx.signal.addEventListener('abort', () => {
+          clearTimeout(t);
+          calls.push('slow aborted');
+          resolve({ content: [{ type: 'text', text: 'aborted' }] });
+        });
+      }),
+  });
+  tools.push({
+    def: { name: 'reboot', inputSchema: { type: 'object' } },
+    toolClass: 'write',
+    source: 'hub',
+    call: async (args) => {
+      calls.push(`reboot ${JSON.stringify(args)}`);
+      return { content: [{ type: 'text', text: 'rebooting' }] };
+    },
+  });
+  const built = buildCatalog({ nodes: [], upstreams: [], hubTools: tools, perDeviceTools: false, callTimeoutMs: 1000, maxToolName: 60 });
+  const catalog: Catalog = built;
+  const gate = createGate({ modeFor: () => mode });
+  const observer: CallObserver = { call: (e) => void events.push(e) };
+  const http = createHttpApp({
+    info,
+    catalog: () => catalog,
+    authenticate: (h) => (h === `Bearer ${TOKEN}` ? admin : undefined),
+    rateLimit: () => ({ ok: true }),
+    hostAllowed: () => false,
+    maxBodyBytes: 1_000_000,
+    metrics: createMetrics(),
+    gate,
+    observer,
+    health: () => [],
+  });
+  // The reference: the SDK's own pipeline with the same server (and its own gate, so the
+  // session-mode approvals of one do not leak into the other).
+  const refGate = createGate({ modeFor: () => mode });
+  const reference = createMcpHandler((ctx) => createHubServer({ info, catalog: () => catalog, caller: ctx.authInfo!.extra!.caller as Caller, gate: refGate }), { legacy: 'reject' });
+  return { http, reference, calls, events };
+}
+
+function callRequest(name: string, args: Record<string, unknown> | undefined, id: unknown, opts: { meta?: Record<string, unknown>; headers?: Record<string, string> } = {}) {
+  const body = { jsonrpc: '2.0', id, method: 'tools/call', params: { name, ...(args ? { arguments: args } : {}), _meta: opts.meta ?? META } };
+  const init: RequestInit = {
+    method: 'POST',
+    headers: { host: '127.0.0.1', authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': MODERN, 'mcp-method': 'tools/call', 'mcp-name': name, ...opts.headers },
+    body: JSON.stringify(body),
+  };
+  return { body, init };
+}
+
+/** Counts SDK server instances connected to a transport: one per request the SDK serves. */
+function countSdkServers(): () => number {
+  const spy = vi.spyOn(Server.prototype, 'connect');
+  return () => spy.mock.calls.length;
+}
+
+describe('plain 2026-07-28 tools/call without the SDK server', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('answers byte for byte what the SDK sends, for every kind of result, id and gate outcome', async () => {
+    const { http, reference, calls } = setup('confirm');
+    try {
+      const cases: Array<[string, Record<string, unknown> | undefined, unknown]> = [
+        ...Object.keys(RESULTS).map((n): [string, undefined, number] => [n, undefined, 1]),
+        ['text', { a: 'b', n: [1, 2] }, 'id-"quoted"'],
+        ['structured', {}, 0],
+        // confirm mode: a write without confirm is held with its preview; with it, it runs.
+        ['reboot', {}, 5],
+        ['reboot', { confirm: true }, 6],
+      ];
+      for (const [name, args, id] of cases) {
+        const { init, body } = callRequest(name, args, id);
+        const before = calls.length;
+        const res = await http.app.request('http://127.0.0.1/mcp', init);
+        const got = await res.text();
+        const ran = calls.slice(before);
+        const ref = await reference.fetch(new Request('http://127.0.0.1/mcp', init), { parsedBody: body, authInfo: { token: '', clientId: admin.user, scopes: [], extra: { caller: admin } } });
+        const want = await ref.text();
+        expect(res.status, name).toBe(ref.status);
+        expect(res.headers.get('content-type'), name).toBe(ref.headers.get('content-type'));
+        expect(got, `${name} ${JSON.stringify(args)}`).toBe(want);
+        // Both paths ran the tool the same number of times (a held write not at all).
+        expect(calls.slice(before + ran.length), name).toEqual(ran);
+      }
+      expect(calls.filter((c) => c.startsWith('reboot'))).toEqual(['reboot {}', 'reboot {}']);
+    } finally {
+      await http.close();
+      await reference.close();
+    }
+  });
+
+  it('is the path a plain call takes: the audit event and the answer come from the same call, under node-server too', async () => {
+    const { http, reference, events, calls } = setup('session');
+    const server = serve({ fetch: http.app.fetch, hostname: '127.0.0.1', port: 0 });
+    await new Promise((r) => server.once('listening', r));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const { init, body } = callRequest('structured', { x: 1 }, 42);
+      const sdkServers = countSdkServers();
+      const res = await fetch(`http://127.0.0.1:${port}/mcp`, init);
+      // No SDK server was built for it: the fast path answered.
+      expect(sdkServers()).toBe(0);
+      const ref = await reference.fetch(new Request('http://127.0.0.1/mcp', init), { parsedBody: body, authInfo: { token: '', clientId: admin.user, scopes: [], extra: { caller: admin } } });
+      const want = await ref.text();
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('application/json');
+      expect(res.headers.get('content-length')).toBe(String(Buffer.byteLength(want)));
+      expect(await res.text()).toBe(want);
+      // The fast path's observer saw it (the reference has none): the call went through callHubTool.
+      expect(events).toMatchObject([{ tool: 'structured', session: 'client:tester', client: { name: 'tester', version: '1.0' }, decision: 'allowed', outcome: 'succeeded', args: { x: 1 } }]);
+      // session mode: the write is pending until approve_writes, on this path too.
+      const held = await fetch(`http://127.0.0.1:${port}/mcp`, callRequest('reboot', {}, 43).init);
+      expect(((await held.json()) as { result: { structuredContent: { status: string } } }).result.structuredContent.status).toBe('approval_required');
+      expect(events.at(-1)).toMatchObject({ tool: 'reboot', decision: 'pending' });
+      // A client that goes away cancels its call, as on the SDK's path.
+      const gone = new AbortController();
+      const pending = fetch(`http://127.0.0.1:${port}/mcp`, { ...callRequest('slow', {}, 44).init, signal: gone.signal }).catch((e: unknown) => e);
+      await new Promise((r) => setTimeout(r, 200));
+      gone.abort();
+      await pending;
+      await expect.poll(() => calls.includes('slow aborted'), { timeout: 2000 }).toBe(true);
+    } finally {
+      await new Promise((r) => server.close(r));
+      await http.close();
+      await reference.close();
+    }
+  });
+
+  it('leaves everything that is not plain to the SDK, which answers as before', async () => {
+    const { http, reference, events } = setup('confirm');
+    try {
+      const variants: Array<[string, ReturnType<typeof callRequest>]> = [
+        ['unknown tool', callRequest('nope', {}, 1)],
+        ['Mcp-Name disagrees', callRequest('text', {}, 2, { headers: { 'mcp-name': 'other' } })],
+        ['no MCP-Protocol-Version header', callRequest('text', {}, 3, { headers: { 'mcp-protocol-version': '' } })],
+        ['envelope without capabilities', callRequest('text', {}, 4, { meta: { 'io.modelcontextprotocol/protocolVersion': MODERN } })],
+        ['bad clientInfo', callRequest('text', {}, 5, { meta: { ...META, 'io.modelcontextprotocol/clientInfo': { name: 7 } } })],
+        ['progress token', callRequest('text', {}, 6, { meta: { ...META, progressToken: 'p1' } })],
+      ];
+      for (const [what, { init, body }] of variants) {
+        const before = events.length;
+        const sdkServers = countSdkServers();
+        const res = await http.app.request('http://127.0.0.1/mcp', init);
+        // The SDK served it (a ladder rejection before any server is built counts as served too).
+        if (res.status === 200) expect(sdkServers(), what).toBe(1);
+        vi.restoreAllMocks();
+        const ref = await reference.fetch(new Request('http://127.0.0.1/mcp', init), { parsedBody: body, authInfo: { token: '', clientId: admin.user, scopes: [], extra: { caller: admin } } });
+        expect(res.status, what).toBe(ref.status);
+        expect(await res.text(), what).toBe(await ref.text());
+        // A call the SDK served still went through the hub's handler (and its audit) when it ran.
+        if (res.status === 200 && what === 'progress token') expect(events.length).toBe(before + 1);
+      }
+    } finally {
+      await http.close();
+      await reference.close();
+    }
+  });
+
+  it('takes only well-formed plain calls', () => {
+    const accepted = createEnvelopeCheck();
+    const headers = (h: Record<string, string>) => ({ get: (n: string) => h[n] ?? null });
+    const good = { 'mcp-protocol-version': MODERN, 'mcp-method': 'tools/call', 'mcp-name': 'get_status' };
+    const msg = (patch: Record<string, unknown> = {}, params: Record<string, unknown> = {}) => ({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'get_status', arguments: { node: 'pi' }, _meta: META, ...params }, ...patch });
+    expect(plainToolsCall(msg(), headers(good), accepted)).toEqual({ id: 1, name: 'get_status', args: { node: 'pi' }, client: { name: 'tester', version: '1.0' }, canElicit: false });
+    expect(plainToolsCall(msg({}, { _meta: { ...META, 'io.modelcontextprotocol/clientCapabilities': { elicitation: {} } } }), headers(good), accepted)?.canElicit).toBe(true);
+    expect(plainToolsCall(msg(), headers({ ...good, 'mcp-name': ' get_status\t' }), accepted)).toBeDefined();
+    const refused: Array<[string, unknown, Record<string, string>]> = [
+      ['another method', msg({ method: 'tools/list' }), good],
+      ['no jsonrpc', msg({ jsonrpc: undefined }), good],
+      ['fractional id', msg({ id: 1.5 }), good],
+      ['null id', msg({ id: null }), good],
+      ['extra top-level key', msg({ extra: 1 }), good],
+      ['arguments an array', msg({}, { arguments: [1] }), good],
+      ['empty name', msg({}, { name: '' }), { ...good, 'mcp-name': '' }],
+      ['input_required retry', msg({}, { inputResponses: {} }), good],
+      ['request state', msg({}, { requestState: 'x' }), good],
+      ['a progress token', msg({}, { _meta: { ...META, progressToken: 1 } }), good],
+      ['trace context', msg({}, { _meta: { ...META, traceparent: '00-x' } }), good],
+      ['an older revision', msg({}, { _meta: { ...META, 'io.modelcontextprotocol/protocolVersion': '2025-11-25' } }), { ...good, 'mcp-protocol-version': '2025-11-25' }],
+      ['no envelope', msg({}, { _meta: undefined }), good],
+      ['capabilities missing', msg({}, { _meta: { 'io.modelcontextprotocol/protocolVersion': MODERN } }), good],
+      ['capabilities not an object', msg({}, { _meta: { ...META, 'io.modelcontextprotocol/clientCapabilities': 'all' } }), good],
+      ['Mcp-Method disagrees', msg(), { ...good, 'mcp-method': 'tools/list' }],
+      ['Mcp-Name base64 sentinel', msg(), { ...good, 'mcp-name': '=?base64?Z2V0X3N0YXR1cw==?=' }],
+      ['no Mcp-Name', msg(), { 'mcp-protocol-version': MODERN, 'mcp-method': 'tools/call' }],
+      ['header version differs', msg(), { ...good, 'mcp-protocol-version': '2025-11-25' }],
+    ];
+    for (const [what, body, h] of refused) expect(plainToolsCall(body, headers(h), accepted), what).toBeUndefined();
+  });
+});
