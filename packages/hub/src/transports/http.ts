@@ -251,8 +251,7 @@ export function createHttpApp(opts: HttpAppOptions) {
     return new Response(text, { status: 200, headers: { 'content-type': 'application/json' } });
   }
 
-  const observed = (caller: Caller) =>
-    createHubServer({ info: opts.info, catalog: opts.catalog, caller, gate: opts.gate, metrics: opts.metrics.observeCall, ...(opts.observer ? { observer: opts.observer } : {}) });
+  const observed = (caller: Caller) => createHubServer({ info: opts.info, ...callOptions(caller) });
 
   const modern = createMcpHandler(
     (ctx) => {
