@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { execStart, run, unitEnvironment, which } from './unit-lib.ts';
+import { execStart, run, unitEnvironment, verifyUnits, which } from './unit-lib.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const UNIT = readFileSync(join(REPO, 'deploy/systemd/homelab-hub.service'), 'utf8');
@@ -38,20 +38,12 @@ describe('homelab-hub.service', () => {
   it('passes systemd-analyze verify (and a broken copy does not)', async (ctx) => {
     const analyze = which('systemd-analyze');
     ctx.skip(!analyze, 'systemd-analyze not found (Debian: apt-get install -y --no-install-recommends systemd); the unit was not verified');
-    // verify resolves the bare `node` in systemd's own search path; where none is there, verify
-    // a copy that names this test's node.
-    const nodeForSystemd = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'].some((d) => existsSync(join(d, 'node')));
     const dir = join(work, 'verify');
-    mkdirSync(dir, { recursive: true });
-    const copy = (unit: string) => (nodeForSystemd ? unit : unit.replace(/^ExecStart=node /m, `ExecStart=${process.execPath} `));
-    const env = { PATH: process.env.PATH, SYSTEMD_LOG_COLOR: '0' };
-    writeFileSync(join(dir, 'homelab-hub.service'), copy(UNIT));
-    const r = await run(analyze!, ['verify', join(dir, 'homelab-hub.service')], env);
+    const r = await verifyUnits(analyze!, dir, { 'homelab-hub.service': UNIT });
     expect(r.stderr.split('\n').filter((l) => l.includes('homelab-hub'))).toEqual([]);
     expect(r.code).toBe(0);
 
-    writeFileSync(join(dir, 'homelab-hub.service'), copy(UNIT).replace('ProtectSystem=strict', 'ProtectSystem=very'));
-    const bad = await run(analyze!, ['verify', join(dir, 'homelab-hub.service')], env);
+    const bad = await verifyUnits(analyze!, dir, { 'homelab-hub.service': UNIT.replace('ProtectSystem=strict', 'ProtectSystem=very') });
     expect(bad.stderr).toMatch(/homelab-hub\.service:\d+: .*very/);
   });
 

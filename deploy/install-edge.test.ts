@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { basename, delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execStart, run, unitEnvironment, which, type RunResult } from './unit-lib.ts';
+import { execStart, run, unitEnvironment, verifyUnits, which, type RunResult } from './unit-lib.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const SCRIPT = join(REPO, 'deploy/install-edge.sh');
@@ -343,24 +343,14 @@ describe('the systemd units', () => {
   it('pass systemd-analyze verify (and a broken copy does not)', async (ctx) => {
     const analyze = which('systemd-analyze');
     ctx.skip(!analyze, 'systemd-analyze not found (Debian: apt-get install -y --no-install-recommends systemd); the units were not verified');
-    // verify resolves ExecStart's bare `node` in systemd's own search path, not ours. Where no
-    // node is there, verify a copy that names this test's node instead.
-    const nodeForSystemd = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'].some((d) => existsSync(join(d, 'node')));
     const dir = join(work, 'verify');
-    mkdirSync(dir, { recursive: true });
-    const copy = (unit: string) => (nodeForSystemd ? unit : unit.replace(/^ExecStart=node /m, `ExecStart=${process.execPath} `));
-    writeFileSync(join(dir, 'homelab-edge.service'), copy(SERVICE));
-    writeFileSync(join(dir, 'homelab-edge.socket'), SOCKET);
-    const env = { PATH: process.env.PATH, SYSTEMD_LOG_COLOR: '0' };
-    const r = await run(analyze!, ['verify', join(dir, 'homelab-edge.service'), join(dir, 'homelab-edge.socket')], env);
+    const r = await verifyUnits(analyze!, dir, { 'homelab-edge.service': SERVICE, 'homelab-edge.socket': SOCKET });
     const ours = r.stderr.split('\n').filter((l) => l.includes('homelab-edge'));
     expect(ours).toEqual([]);
     expect(r.code).toBe(0);
 
     // The same check notices a mistake, so the pass above means something.
-    writeFileSync(join(dir, 'homelab-edge.service'), copy(SERVICE).replace('Restart=on-failure', 'Restart=sometimes'));
-    writeFileSync(join(dir, 'homelab-edge.socket'), SOCKET.replace('Accept=no', 'Accept=perhaps'));
-    const bad = await run(analyze!, ['verify', join(dir, 'homelab-edge.service'), join(dir, 'homelab-edge.socket')], env);
+    const bad = await verifyUnits(analyze!, dir, { 'homelab-edge.service': SERVICE.replace('Restart=on-failure', 'Restart=sometimes'), 'homelab-edge.socket': SOCKET.replace('Accept=no', 'Accept=perhaps') });
     expect(bad.stderr).toMatch(/homelab-edge\.service:\d+: .*sometimes/);
     expect(bad.stderr).toMatch(/homelab-edge\.socket:\d+: .*perhaps/);
   });

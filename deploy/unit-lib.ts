@@ -3,7 +3,7 @@
  * Environment= and ExecStart= the way systemd expands them.
  */
 import { spawn } from 'node:child_process';
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
 /** Absolute path of an executable on PATH, or undefined. */
@@ -77,4 +77,19 @@ export function execStart(unit: string, env: Record<string, string>): string[] {
     argv.push(word.replace(/\$\{([A-Z_][A-Z0-9_]*)\}/g, (_, k: string) => env[k] ?? ''));
   }
   return argv;
+}
+
+/**
+ * `systemd-analyze verify` of units given as text (file name -> contents), written to `dir`.
+ * verify resolves ExecStart's bare `node` in systemd's own search path, not ours: where no node
+ * is there, the copies name this test's node instead.
+ */
+export async function verifyUnits(analyze: string, dir: string, units: Record<string, string>): Promise<RunResult> {
+  const nodeForSystemd = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'].some((d) => existsSync(join(d, 'node')));
+  mkdirSync(dir, { recursive: true });
+  const files = Object.entries(units).map(([name, text]) => {
+    writeFileSync(join(dir, name), nodeForSystemd ? text : text.replace(/^ExecStart=node /m, `ExecStart=${process.execPath} `));
+    return join(dir, name);
+  });
+  return run(analyze, ['verify', ...files], { PATH: process.env.PATH, SYSTEMD_LOG_COLOR: '0' });
 }
