@@ -35,3 +35,21 @@ export interface HubNode {
   url?: string;
   source: ToolSource;
 }
+
+/** `10:42:05Z` for today (UTC), the full ISO time otherwise: short, and never ambiguous. */
+export function shortTime(d: Date, now: Date = new Date()): string {
+  const iso = d.toISOString();
+  return iso.slice(0, 10) === now.toISOString().slice(0, 10) ? `${iso.slice(11, 19)}Z` : `${iso.slice(0, 19)}Z`;
+}
+
+/**
+ * A connection state in words: `up`; `unreachable since 10:42:05Z (connection refused)` when
+ * it is down, or reconnecting after having been up (a `connecting` state with the error that
+ * broke it: from the user's side it is gone until the reconnect succeeds); `connecting since
+ * ...` only for a first attempt that has not failed yet.
+ */
+export function stateText(s: SourceState, now: Date = new Date()): { up: boolean; text: string; since: Date } {
+  if (s.status === 'up') return { up: true, text: 'up', since: s.since };
+  const word = s.status === 'connecting' && !s.lastError ? 'connecting' : 'unreachable';
+  return { up: false, text: `${word} since ${shortTime(s.since, now)}${s.lastError ? ` (${s.lastError})` : ''}`, since: s.since };
+}

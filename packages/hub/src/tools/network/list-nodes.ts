@@ -1,6 +1,6 @@
 /** `list_nodes`: every node and native upstream the hub knows, with its state. */
 import type { CatalogTool } from '../../catalog/types.ts';
-import type { HubNode } from '../../catalog/nodes.ts';
+import { stateText, type HubNode, type SourceState } from '../../catalog/nodes.ts';
 import type { Catalog, NativeUpstream } from '../../catalog/catalog.ts';
 import type { Topology } from '../../topology/topology.ts';
 
@@ -55,7 +55,8 @@ export function listNodesTool(nodes: () => HubNode[], upstreams: () => NativeUps
           });
       // An empty filter result names the roles there are: a mistyped role is then one look away.
       const roles = role && ns.length === 0 && declared.length === 0 ? [...new Set([...nodes().flatMap((n) => n.roles), ...topo.flatMap((t) => t.roles)])].sort() : undefined;
-      const line = (x: { status: string; since: string; error?: string }) => (x.status === 'up' ? 'up' : `${x.status} since ${x.since}${x.error ? ` (${x.error})` : ''}`);
+      // Worded as service_health words it: a node reconnecting after an error is unreachable.
+      const line = (x: { status: SourceState['status']; since: string; error?: string }) => stateText({ status: x.status, since: new Date(x.since), ...(x.error ? { lastError: x.error } : {}) }).text;
       const text = [
         roles
           ? `0 nodes with role ${role}; ${roles.length ? `the roles are: ${roles.join(', ')}` : 'no node has a role (roles are set in hub.yaml and topology.yaml)'}`

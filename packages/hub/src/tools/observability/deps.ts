@@ -7,7 +7,9 @@
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { NativeUpstream } from '../../catalog/catalog.ts';
 import { messageOf } from '../../catalog/fleet.ts';
-import type { HubNode, SourceState } from '../../catalog/nodes.ts';
+import { stateText, type HubNode } from '../../catalog/nodes.ts';
+
+export { shortTime, stateText } from '../../catalog/nodes.ts';
 import type { Topology, TopologyNodeView, TopologyService } from '../../topology/topology.ts';
 import type { LokiClient } from '@homelab-mcp/integrations/loki';
 import type { PrometheusClient } from '@homelab-mcp/integrations/prometheus';
@@ -63,18 +65,6 @@ export async function askNode(node: HubNode, tool: string, args: Record<string, 
   }
 }
 
-/**
- * A connection state in words: `up`; `unreachable since 10:42:05Z (connection refused)` when
- * it is down, or reconnecting after having been up (a `connecting` state with the error that
- * broke it: from the user's side it is gone until the reconnect succeeds); `connecting since
- * ...` only for a first attempt that has not failed yet.
- */
-export function stateText(s: SourceState, now: Date = new Date()): { up: boolean; text: string; since: Date } {
-  if (s.status === 'up') return { up: true, text: 'up', since: s.since };
-  const word = s.status === 'connecting' && !s.lastError ? 'connecting' : 'unreachable';
-  return { up: false, text: `${word} since ${shortTime(s.since, now)}${s.lastError ? ` (${s.lastError})` : ''}`, since: s.since };
-}
-
 /** The node's state in words (see {@link stateText}). */
 export function nodeState(node: HubNode, now?: Date): { up: boolean; text: string; since: Date } {
   return stateText(node.source.state(), now);
@@ -94,12 +84,6 @@ export function snapshotNodes(deps: ObservabilityDeps): ObservabilityDeps {
     return { ...n, source: { state: () => state, tools: () => tools, callTool: (name, args, opts) => live.callTool(name, args, opts) } };
   });
   return { ...deps, nodes: () => nodes };
-}
-
-/** `10:42:05Z` for today (UTC), the full ISO time otherwise: short, and never ambiguous. */
-export function shortTime(d: Date, now: Date = new Date()): string {
-  const iso = d.toISOString();
-  return iso.slice(0, 10) === now.toISOString().slice(0, 10) ? `${iso.slice(11, 19)}Z` : `${iso.slice(0, 19)}Z`;
 }
 
 /** The hub node that serves a topology node (its edge), if the hub has one by that name. */
