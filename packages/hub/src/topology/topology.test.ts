@@ -138,7 +138,7 @@ describe('createTopology with the real in-process edge', () => {
 describe('the embedded default (no topology file, the hub host is node local)', () => {
   it('answers find_node for 127.0.0.1, ::1 and localhost with local; without the local node, loopback is no node', async () => {
     const embedded = createTopology({ hubNodes: () => [local], hubService: { name: 'homelab-hub', hubNode: 'local' }, edgeNames: ['local'] });
-    const remoteOnly = createTopology({ hubNodes: () => [{ ...local, name: 'pi', url: 'http://127.0.0.1:8765/mcp' }], edgeNames: ['pi'] });
+    const remoteOnly = createTopology({ hubNodes: () => [{ ...local, name: 'pi', url: 'http://127.0.0.1:18222/mcp' }], edgeNames: ['pi'] });
     try {
       await Promise.all([embedded.refresh({ ansible: false }), remoteOnly.refresh({ ansible: false })]);
       const [tool] = topologyTools(() => embedded).filter((t) => t.def.name === 'find_node');
