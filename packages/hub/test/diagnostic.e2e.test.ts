@@ -27,6 +27,19 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
+/** The bundled hub with these edges as nodes and `topology` as its topology file, admin TOKEN. */
+function startDiagHub(edges: Record<string, { url: string; token?: string | undefined }>, topology: string, extra: Record<string, unknown> = {}) {
+  return startHubProcess({
+    config: {
+      auth: { tokens: [{ user: 'ann', role: 'admin', token: TOKEN }] },
+      local: { enabled: false },
+      nodes: Object.entries(edges).map(([name, e]) => ({ name, url: e.url, token: e.token })),
+      topology: { file: topology },
+      ...extra,
+    },
+  });
+}
+
 describe('service_health and run_diagnostic', () => {
   const dir = mkdtempSync(join(tmpdir(), 'homelab-diag-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -78,18 +91,7 @@ describe('service_health and run_diagnostic', () => {
       ].join('\n'),
     );
     try {
-      await using hub = await startHubProcess({
-        config: {
-          auth: { tokens: [{ user: 'ann', role: 'admin', token: TOKEN }] },
-          local: { enabled: false },
-          nodes: [
-            { name: 'alpha', url: alpha.url, token: alpha.token },
-            { name: 'beta', url: beta.url, token: beta.token },
-          ],
-          topology: { file: topology },
-          integrations: { prometheus: { url: prom.url }, loki: { url: loki.url } },
-        },
-      });
+      await using hub = await startDiagHub({ alpha, beta }, topology, { integrations: { prometheus: { url: prom.url }, loki: { url: loki.url } } });
       await using client = await connectClient(hub.url, TOKEN, 'modern');
       // Rules are evaluated every second: wait for the first evaluation to fire it.
       await expect.poll(async () => resultText(await client.callTool({ name: 'prom_alerts', arguments: {} })), { timeout: 30_000, interval: 300 }).toContain('FIRING WebappErrors');
@@ -187,17 +189,7 @@ describe('a node that cannot be asked about units or containers', () => {
       ].join('\n'),
     );
     try {
-      await using hub = await startHubProcess({
-        config: {
-          auth: { tokens: [{ user: 'ann', role: 'admin', token: TOKEN }] },
-          local: { enabled: false },
-          nodes: [
-            { name: 'bare', url: bare.url, token: bare.token },
-            { name: 'off', url: off.url, token: off.token },
-          ],
-          topology: { file: topology },
-        },
-      });
+      await using hub = await startDiagHub({ bare, off }, topology);
       await using client = await connectClient(hub.url, TOKEN, 'modern');
 
       const health = (await client.callTool({ name: 'service_health', arguments: {} })) as any;

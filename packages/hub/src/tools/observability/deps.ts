@@ -8,8 +8,6 @@ import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { NativeUpstream } from '../../catalog/catalog.ts';
 import { messageOf } from '../../catalog/fleet.ts';
 import { stateText, type HubNode } from '../../catalog/nodes.ts';
-
-export { shortTime, stateText } from '../../catalog/nodes.ts';
 import type { Topology, TopologyNodeView, TopologyService } from '../../topology/topology.ts';
 import type { LokiClient } from '@homelab-mcp/integrations/loki';
 import type { PrometheusClient } from '@homelab-mcp/integrations/prometheus';

@@ -7,7 +7,8 @@
  */
 import type { CatalogTool } from '../../catalog/types.ts';
 import { messageOf } from '../../catalog/fleet.ts';
-import { nodeState, recheck, snapshotNodes, stateText, type ObservabilityDeps } from './deps.ts';
+import { stateText } from '../../catalog/nodes.ts';
+import { nodeState, recheck, snapshotNodes, type ObservabilityDeps } from './deps.ts';
 import { checkService, healthyDetail, type Finding } from './service-check.ts';
 
 export interface HealthItem {
