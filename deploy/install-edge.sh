@@ -1,7 +1,11 @@
 #!/bin/sh
 # install-edge.sh: install the homelab-mcp edge agent on this device as a systemd service.
 #
-#   curl -fsSL http://hub:8765/edge/install.sh | sudo sh -s -- --token TOKEN
+#   curl -fsSL https://hub.example.com/edge/install.sh | sudo sh -s -- --token TOKEN --sha256 HASH
+#
+# HASH is the edge bundle's sha256 that the hub prints at start and in list_nodes: this script
+# refuses a bundle with any other. Fetch it over HTTPS (the hub behind its reverse proxy): over
+# plain HTTP anyone on the path can change this script itself, and no hash inside it helps.
 #
 # POSIX sh (runs under dash). It usually runs from a pipe, so it cannot read anything beside it:
 # the systemd units are embedded below and must stay identical to deploy/systemd/ (a test checks).
@@ -22,7 +26,7 @@ usage() {
   cat <<'EOF'
 install-edge.sh: install the homelab-mcp edge agent (homelab-edge) as a systemd service.
 
-Usage: curl -fsSL http://HUB:8765/edge/install.sh | sudo sh -s -- --token TOKEN [options]
+Usage: curl -fsSL https://HUB/edge/install.sh | sudo sh -s -- --token TOKEN --sha256 HASH [options]
        sudo sh install-edge.sh --token-file FILE --bundle-file homelab-edge.mjs [options]
 
   --token TOKEN        bearer token the hub uses for this edge (at least 16 characters)
@@ -31,7 +35,9 @@ Usage: curl -fsSL http://HUB:8765/edge/install.sh | sudo sh -s -- --token TOKEN 
   --hub URL            fetch the bundle from URL/edge/homelab-edge.mjs
   --bundle-url URL     fetch the bundle from URL
   --bundle-file PATH   use a bundle already on this machine
-  --sha256 HEX         refuse the bundle unless its SHA-256 is HEX
+  --sha256 HEX         refuse the bundle unless its SHA-256 is HEX (the hub prints it at
+                       start and in list_nodes); a bundle from the hub that served this
+                       script is checked against that hub's hash even without it
   --listen HOST:PORT   address the edge listens on (default 0.0.0.0:8222); with --socket,
                        HOST must be an IP address and a socket drop-in is written
   --socket             socket activation: enable homelab-edge.socket instead of the service;
@@ -280,6 +286,7 @@ main() {
   bundle_url=
   bundle_file=
   sha256=
+  sha256_from=--sha256
   listen=
   socket=0
   no_start=0
@@ -342,9 +349,13 @@ main() {
   if [ $_sources = 0 ]; then
     [ -n "$DEFAULT_HUB" ] || die "where should the bundle come from? Give --hub URL (fetches URL/edge/homelab-edge.mjs), --bundle-url URL or --bundle-file PATH"
     hub=$DEFAULT_HUB
-    [ -n "$sha256" ] || sha256=$DEFAULT_SHA256
   fi
   if [ -n "$hub" ]; then bundle_url=${hub%/}/edge/homelab-edge.mjs; fi
+  # The hub that served this script wrote its bundle's hash above: a bundle fetched from that
+  # hub (by default or by --hub) is checked against it even without --sha256.
+  if [ -z "$sha256" ] && [ -n "$DEFAULT_HUB" ] && [ "$bundle_url" = "${DEFAULT_HUB%/}/edge/homelab-edge.mjs" ]; then
+    sha256=$DEFAULT_SHA256 sha256_from="the hash $DEFAULT_HUB wrote into this installer"
+  fi
   if [ -n "$bundle_url" ]; then
     case $bundle_url in
       http://* | https://*) ;;
@@ -403,7 +414,7 @@ main() {
   [ -s "$_bundle" ] || die "the bundle from $_from is empty; expected homelab-edge.mjs"
   if [ -n "$sha256" ]; then
     _actual=$(sha256_of "$_bundle")
-    [ "$_actual" = "$sha256" ] || die "the bundle from $_from has sha256 $_actual, expected $sha256 (--sha256): refusing to install it; nothing was changed"
+    [ "$_actual" = "$sha256" ] || die "the bundle from $_from has sha256 $_actual, expected $sha256 ($sha256_from): refusing to install it; nothing was changed"
     say "bundle sha256 verified"
   else
     say "no --sha256 given: the bundle is not verified"

@@ -228,7 +228,7 @@ describe('install-edge.sh refuses, clearly, before changing anything', () => {
     const r = await run(SH, [SCRIPT, '--help'], { PATH: process.env.PATH });
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('');
-    expect(r.stdout).toMatch(/^Usage: curl -fsSL http:\/\/HUB:8765\/edge\/install\.sh \| sudo sh -s -- --token TOKEN/m);
+    expect(r.stdout).toMatch(/^Usage: curl -fsSL https:\/\/HUB\/edge\/install\.sh \| sudo sh -s -- --token TOKEN --sha256 HASH/m);
     for (const opt of ['--token-file', '--hub', '--bundle-url', '--bundle-file', '--sha256', '--listen', '--socket', '--no-start', '--root']) {
       expect(r.stdout).toContain(opt);
     }

@@ -14,6 +14,7 @@ import { createEdgeDist } from './edge-dist/edge-dist.ts';
 import { createMetrics } from './metrics.ts';
 import { createLocalNode } from './nodes/local-node.ts';
 import { createAuthenticator, type TokenEntry } from './policy/auth.ts';
+import { annotationMismatches, mismatchText } from './policy/classes.ts';
 import { createGate } from './policy/gate.ts';
 import { createRateLimiter } from './policy/rate-limit.ts';
 import { sessionTools } from './tools/session/session-tools.ts';
@@ -174,8 +175,9 @@ export async function createHub(opts: HubOptions) {
             queryLoki({ url: loki.url, logql: auditLogQL({ ...(q.tool ? { tool: q.tool } : {}), ...(q.session ? { session: q.session } : {}), ...(q.user ? { user: q.user } : {}), ...(q.kind ? { kind: q.kind } : {}), labels: loki.labels }), limit: q.limit, ...(q.since ? { start: q.since } : { start: new Date(Date.now() - 7 * 86_400_000) }), ...(loki.tenant ? { tenant: loki.tenant } : {}), ...(loki.headers ? { headers: loki.headers } : {}) }),
         }
       : { name: 'the local journal', read: (q: AuditQuery) => journal.read(q) };
+  const edgeDist = createEdgeDist();
   const hubTools = [
-    listNodesTool(() => nodes, () => natives, () => topology),
+    listNodesTool(() => nodes, () => natives, () => topology, { edgeBundleSha256: () => edgeDist.bundle()?.sha256 }),
     networkResourcesTool(() => nodes, () => natives, () => catalog),
     ...sessionTools({
       gate,
@@ -210,6 +212,7 @@ export async function createHub(opts: HubOptions) {
       callTimeoutMs: config.limits.callTimeoutMs,
       maxToolName: config.limits.maxToolName,
       classOverrides: Object.fromEntries(Object.entries({ ...config.mcpServers, ...config.upstreams }).map(([alias, u]) => [alias, Object.entries(u.classes ?? {})])),
+      trustAnnotations: new Set(Object.entries({ ...config.mcpServers, ...config.upstreams }).filter(([, u]) => u.trustAnnotations).map(([alias]) => alias)),
     });
   const sig = (c: Catalog) => JSON.stringify([c.tools('admin').map((t) => t.def.name), c.resources().map((r) => r.def.uri), c.prompts().map((p) => p.def.name)]);
   let catalog: Catalog = build();
@@ -239,7 +242,7 @@ export async function createHub(opts: HubOptions) {
     gate,
     observer,
     health,
-    edgeDist: createEdgeDist(),
+    edgeDist,
     log,
   });
 
@@ -248,7 +251,20 @@ export async function createHub(opts: HubOptions) {
   // Rebuild at most every 100 ms however many upstreams change at once (a hub restart
   // brings 50 edges up within a second), and tell clients only when the lists differ.
   let rebuildTimer: NodeJS.Timeout | undefined;
+  // A node whose annotations disagree with the hub's table of edge tools is modified or
+  // hostile: its claims are ignored anyway; say so once per node and claim, not per rebuild.
+  const flagged = new Set<string>();
+  const flagMismatches = () => {
+    for (const n of nodes) {
+      const m = annotationMismatches(n.source.tools());
+      const key = `${n.name}\u0000${mismatchText(m)}`;
+      if (m.length === 0 || flagged.has(key)) continue;
+      flagged.add(key);
+      log.warn({ node: n.name, mismatches: m }, `node ${n.name}: its tool annotations disagree with the hub's table (${mismatchText(m)}); the hub enforces its own classes. A modified or compromised edge?`);
+    }
+  };
   const publish = () => {
+    flagMismatches();
     applyInstructions();
     catalog = build();
     const next = sig(catalog);
@@ -376,6 +392,8 @@ export async function createHub(opts: HubOptions) {
     catalog: () => catalog,
     nodes: () => nodes,
     health,
+    /** The edge bundle this hub serves (with its sha256), or undefined when it is not built. */
+    edgeBundle: () => edgeDist.bundle(),
     /** The Prometheus and Loki clients of the configured integrations (for the hub's own tools). */
     observability,
     /** The integrations set up now, e.g. for their health(). */

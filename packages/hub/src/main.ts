@@ -160,7 +160,8 @@ async function main(): Promise<void> {
     process.stdout.write(
       `\nhomelab-hub ${HUB_VERSION} is serving ${hub.nodes().length} node(s) at ${url}\n` +
         `token: ${tokenNote}\n\n` +
-        `Connect Claude Code:\n  claude mcp add --transport http homelab ${url} --header "Authorization: Bearer ${tokenExpr}"\n\n`,
+        `Connect Claude Code:\n  claude mcp add --transport http homelab ${url} --header "Authorization: Bearer ${tokenExpr}"\n\n` +
+        edgeBanner(hub.edgeBundle()?.sha256, config.allowedHosts[0] ? `https://${config.allowedHosts[0]}` : `http://${shownHost}:${addr.port}`),
     );
   });
   server.on('error', (err: NodeJS.ErrnoException) => {
@@ -247,3 +248,17 @@ main().catch((err: unknown) => {
   process.stderr.write(`homelab-hub: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
   process.exit(1);
 });
+
+/**
+ * How to add a device, with the sha256 of the edge bundle this hub serves: the installer and
+ * bundle are piped into `sudo sh`, so the person gets the hash from here (the hub's own
+ * console), not from the network, and `--sha256` makes the installer refuse anything else.
+ */
+function edgeBanner(sha256: string | undefined, base: string): string {
+  if (!sha256) return '';
+  return (
+    `Add a device (edge agent); serve the hub over HTTPS (deploy/README.md) before doing this across a network:\n` +
+    `  curl -fsSL ${base}/edge/install.sh | sudo sh -s -- --token TOKEN --sha256 ${sha256}\n` +
+    `edge bundle sha256: ${sha256}\n\n`
+  );
+}

@@ -151,7 +151,9 @@ beforeAll(async () => {
     config: {
       auth: { tokens: [{ user: 'bob', role: 'admin', token: ADMIN_B }], rateLimit: { perMinute: 6000, burst: 1000 } },
       local: { enabled: false },
-      upstreams: { site: { url: hubA.url, headers: { Authorization: 'Bearer ${A_TOKEN}' } } },
+      // Another hub of ours: its annotations state the classes it enforces itself, so they are
+      // trusted (a native upstream's are not, by default).
+      upstreams: { site: { url: hubA.url, headers: { Authorization: 'Bearer ${A_TOKEN}' }, trustAnnotations: true } },
     },
     env: { A_TOKEN: ADMIN_A },
   });
@@ -321,8 +323,12 @@ describe('mcp-remote as a stdio bridge', () => {
 describe.each<Era>(['modern', 'legacy'])('hub B aggregating hub A (SDK v2 client, %s era)', (era) => {
   it("shows A's tools as site__*, and site__run_command runs on A's nodes", async () => {
     await using client = await connectClient(hubB.url, ADMIN_B, era);
-    const names = (await client.listTools()).tools.map((t) => t.name);
+    const tools = (await client.listTools()).tools;
+    const names = tools.map((t) => t.name);
     expect(names).toEqual(expect.arrayContaining(['list_nodes', 'site__run_command', 'site__get_status', 'site__list_nodes']));
+    // trustAnnotations: A's classes hold on B.
+    expect(tools.find((t) => t.name === 'site__get_status')!.annotations).toMatchObject({ readOnlyHint: true, destructiveHint: false });
+    expect(tools.find((t) => t.name === 'site__run_command')!.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: true });
     expect(names).not.toContain('run_command'); // B has no nodes of its own
 
     // Each hub applies its own gate: B's session is approved on B, and A (confirm mode) sees

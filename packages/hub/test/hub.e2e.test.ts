@@ -52,7 +52,8 @@ beforeAll(async () => {
         { name: 'pi-kitchen', url: pi.url, token: '${PI_TOKEN}', roles: ['speaker'] },
         { name: 'nas', url: nas.url, token: '${NAS_TOKEN}', roles: ['storage'] },
       ],
-      upstreams: { ha: { url: `http://127.0.0.1:${native.port}/mcp`, headers: { Authorization: 'Bearer ${HA_TOKEN}' } } },
+      // An upstream's annotations are not trusted: config says which of its tools are reads.
+      upstreams: { ha: { url: `http://127.0.0.1:${native.port}/mcp`, headers: { Authorization: 'Bearer ${HA_TOKEN}' }, classes: { 'Get*': 'read' } } },
     },
     env: { PI_TOKEN: pi.token, NAS_TOKEN: nas.token, HA_TOKEN: NATIVE_TOKEN },
   });
@@ -159,6 +160,7 @@ describe('policy', () => {
     expect(names).toContain('ha__GetLiveContext');
     expect(names).not.toContain('run_command');
     expect(names).not.toContain('ha__HassTurnOn'); // no annotations: a write
+    expect(names).not.toContain('ha__slow_count'); // readOnlyHint alone is untrusted: a write
     await expect(client.callTool({ name: 'run_command', arguments: { node: 'local', cmd: 'true' } })).rejects.toThrow(/not found/);
   });
 

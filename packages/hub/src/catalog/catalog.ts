@@ -8,7 +8,7 @@ import type { CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resou
 import { createToolNameRegistry, resourceUri, splitResourceUri } from '@homelab-mcp/core/tool-names';
 import { classify, markClass } from '../policy/classes.ts';
 import type { ToolClass } from './types.ts';
-import { classOf, fleetTools } from './fleet.ts';
+import { classOf, edgeToolDef, fleetTools } from './fleet.ts';
 import type { HubNode, SourceCallOptions, SourceState } from './nodes.ts';
 import type { CallContext, CatalogPrompt, CatalogResource, CatalogResourceTemplate, CatalogTool, Role } from './types.ts';
 
@@ -40,6 +40,11 @@ export interface CatalogInput {
   maxToolName: number;
   /** Per upstream alias, `[glob, class]` overrides of its tools' classes, in config order. */
   classOverrides?: Record<string, Array<[string, ToolClass]>>;
+  /**
+   * Upstream aliases whose annotations decide the class of tools no override matches
+   * (`trustAnnotations: true`); every other upstream's unmatched tools are writes.
+   */
+  trustAnnotations?: ReadonlySet<string>;
 }
 
 export interface Catalog {
@@ -89,7 +94,9 @@ export function buildCatalog(input: CatalogInput): Catalog {
   for (const t of fleetTools(edgeNodes, input.callTimeoutMs)) add(t);
   if (input.perDeviceTools) {
     for (const node of input.nodes) {
-      for (const t of node.source.tools()) {
+      for (const listed of node.source.tools()) {
+        // Classed and described like the fleet tools: by the hub's table, not by the node.
+        const t = edgeToolDef(listed);
         const name = names.register(node.name, t.name);
         add({
           def: { ...t, name, description: `On node ${node.name}: ${t.description ?? t.name}` },
@@ -109,7 +116,7 @@ export function buildCatalog(input: CatalogInput): Catalog {
       const name = names.register(up.alias, t.name);
       add({
         def: { ...t, name },
-        toolClass: classify(t, input.classOverrides?.[up.alias]),
+        toolClass: classify(t, input.classOverrides?.[up.alias], { trustAnnotations: input.trustAnnotations?.has(up.alias) ?? false }),
         source: up.alias,
         call: (args, ctx) => up.callTool(t.name, args, callOpts(ctx, input.callTimeoutMs)),
       });

@@ -8,7 +8,7 @@ import type { CallToolResult, Tool } from '@modelcontextprotocol/server';
 import { HomelabError, isHomelabError } from '@homelab-mcp/core';
 import type { HubNode } from './nodes.ts';
 import { redactArgs, redactText } from '@homelab-mcp/core/audit-event';
-import { classify } from '../policy/classes.ts';
+import { EDGE_TOOLS, edgeToolClass } from '../policy/classes.ts';
 import type { CallContext, CatalogTool, ToolClass } from './types.ts';
 
 type JsonObject = { [k: string]: JsonValue };
@@ -61,9 +61,22 @@ function textOf(r: CallToolResult): string {
   return (r.content ?? []).map((c) => (c.type === 'text' ? c.text : `[${c.type}]`)).join('\n');
 }
 
-/** Our edges' annotations are trusted: they decide the class (a tool with none is a write). */
+/**
+ * The class of an edge tool: the hub's own table decides, never the node's annotations (a
+ * compromised edge would otherwise relabel a write as a read); a tool the hub does not know
+ * is a write.
+ */
 export function classOf(tool: Tool): ToolClass {
-  return classify(tool);
+  return edgeToolClass(tool.name);
+}
+
+/**
+ * How an edge tool is shown: a tool the hub knows is described by the hub's own definition,
+ * so no node can reword or reshape it; an unknown one (a newer edge) as the node lists it,
+ * always a write.
+ */
+export function edgeToolDef(tool: Tool): Tool {
+  return EDGE_TOOLS.get(tool.name) ?? tool;
 }
 
 interface NodeOutcome {
@@ -141,8 +154,9 @@ function withNodeArg(schema: Tool['inputSchema']): Tool['inputSchema'] {
 }
 
 /**
- * One fleet tool per tool name any node offers, described from the first node that
- * offers it (edges of one version share their schemas).
+ * One fleet tool per tool name any node offers. A tool the hub knows is described and
+ * classed by the hub's own table; an unknown one is described by the first node that offers
+ * it and is a write, so the order of nodes never changes a class.
  */
 export function fleetTools(nodes: HubNode[], timeoutMs: number): CatalogTool[] {
   const targetsOf = (args: Record<string, unknown>): string[] => {
@@ -153,7 +167,7 @@ export function fleetTools(nodes: HubNode[], timeoutMs: number): CatalogTool[] {
     }
   };
   const first = new Map<string, Tool>();
-  for (const node of nodes) for (const t of node.source.tools()) if (!first.has(t.name)) first.set(t.name, t);
+  for (const node of nodes) for (const t of node.source.tools()) if (!first.has(t.name)) first.set(t.name, edgeToolDef(t));
   return [...first.values()].map((t) => ({
     def: {
       ...t,

@@ -27,16 +27,24 @@ const NodeSchema = z.strictObject({
 
 /**
  * Class overrides per tool-name glob, first match wins: `{ "Get*": read, "*": write }`.
- * An upstream's own readOnlyHint is only a hint; a tool with no information is a write.
+ * A tool no glob matches is a write, unless `trustAnnotations` is set.
  */
 const classes = z.record(z.string().min(1), z.enum(['read', 'write'])).optional();
+/**
+ * Lets this upstream's own `readOnlyHint`/`destructiveHint` decide the class of tools that no
+ * `classes` glob matches. Off by default: annotations are untrusted hints (MCP spec), and a
+ * hostile server could mark `delete_everything` read-only. Set it only for a server you trust
+ * as much as the hub, such as another homelab hub.
+ */
+const trustAnnotations = z.boolean().default(false);
 const HttpUpstream = z.strictObject({
   type: z.enum(['http', 'streamable-http', 'hub']).default('http'),
   url: z.url(),
   headers: headers.optional(),
   classes,
+  trustAnnotations,
 });
-const SseUpstream = z.strictObject({ type: z.literal('sse'), url: z.url(), headers: headers.optional(), classes });
+const SseUpstream = z.strictObject({ type: z.literal('sse'), url: z.url(), headers: headers.optional(), classes, trustAnnotations });
 const StdioUpstream = z.strictObject({
   type: z.literal('stdio').default('stdio'),
   command: z.string().min(1),
@@ -44,6 +52,7 @@ const StdioUpstream = z.strictObject({
   env: z.record(z.string(), z.string()).optional(),
   cwd: z.string().optional(),
   classes,
+  trustAnnotations,
 });
 /** One native MCP server: Streamable HTTP (url), legacy SSE (`type: sse`) or stdio (command). */
 export const UpstreamSchema = z.union([SseUpstream, StdioUpstream, HttpUpstream]);

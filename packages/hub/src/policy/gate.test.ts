@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import type { CatalogTool } from '../catalog/types.ts';
-import { classify, globToRegExp } from './classes.ts';
 import { createGate } from './gate.ts';
 
 const tool = (name: string, toolClass: 'read' | 'write'): CatalogTool => ({
@@ -48,17 +47,5 @@ describe('gate', () => {
     // An approval nobody asked for: denied.
     const unsolicited = await gate.check({ tool: tool('TurnOn', 'write'), args: { name: 'x' }, caller: admin, session: 's', human: { ...modern, retry: { inputResponses: yes } } });
     expect(unsolicited).toMatchObject({ decision: 'denied', reason: 'unsolicited approval' });
-  });
-});
-
-describe('classes', () => {
-  it('config globs win, then annotations, and no information is a write', () => {
-    expect(classify({ name: 'GetLiveContext', inputSchema: { type: 'object' } }, [['Get*', 'read']])).toBe('read');
-    expect(classify({ name: 'HassTurnOn', inputSchema: { type: 'object' } })).toBe('write');
-    expect(classify({ name: 'x', inputSchema: { type: 'object' }, annotations: { readOnlyHint: true } })).toBe('read');
-    expect(classify({ name: 'x', inputSchema: { type: 'object' }, annotations: { readOnlyHint: true, destructiveHint: true } })).toBe('write');
-    expect(classify({ name: 'x', inputSchema: { type: 'object' }, annotations: { readOnlyHint: true } }, [['*', 'write']])).toBe('write');
-    expect(globToRegExp('light.*').test('light.kitchen')).toBe(true);
-    expect(globToRegExp('light.*').test('lightXkitchen')).toBe(false);
   });
 });

@@ -3,9 +3,23 @@ import type { CatalogTool } from '../../catalog/types.ts';
 import { stateText, type HubNode, type SourceState } from '../../catalog/nodes.ts';
 import type { Catalog, NativeUpstream } from '../../catalog/catalog.ts';
 import type { Topology } from '../../topology/topology.ts';
+import { annotationMismatches, mismatchText } from '../../policy/classes.ts';
 
-/** With `topology`, hub nodes show their addresses, and nodes only the topology knows are listed under `topology`. */
-export function listNodesTool(nodes: () => HubNode[], upstreams: () => NativeUpstream[], topology?: () => Topology | undefined): CatalogTool {
+export interface ListNodesOptions {
+  /**
+   * The sha256 of the edge bundle this hub serves, for `install-edge.sh --sha256`: the
+   * installer and bundle may travel over plain HTTP, and this is the value to check them by.
+   */
+  edgeBundleSha256?: () => string | undefined;
+}
+
+/**
+ * With `topology`, hub nodes show their addresses, and nodes only the topology knows are listed
+ * under `topology`. A node whose tool annotations disagree with the hub's table of edge tools
+ * is flagged (`annotationsDisagree`): the hub ignores those claims, and the person should know
+ * that the edge is not the one it says it is.
+ */
+export function listNodesTool(nodes: () => HubNode[], upstreams: () => NativeUpstream[], topology?: () => Topology | undefined, opts: ListNodesOptions = {}): CatalogTool {
   return {
     def: {
       name: 'list_nodes',
@@ -32,6 +46,7 @@ export function listNodesTool(nodes: () => HubNode[], upstreams: () => NativeUps
         .map((n) => {
           const s = n.source.state();
           const t = topo.find((v) => v.name === n.name) ?? topo.find((v) => v.edge === n.name);
+          const mismatches = annotationMismatches(n.source.tools());
           return {
             name: n.name,
             roles: n.roles,
@@ -41,6 +56,7 @@ export function listNodesTool(nodes: () => HubNode[], upstreams: () => NativeUps
             tools: n.source.tools().length,
             ...(n.url ? { url: n.url } : {}),
             ...(t ? { addresses: t.addresses, ...(t.name !== n.name ? { serves: t.name } : {}) } : {}),
+            ...(mismatches.length ? { annotationsDisagree: mismatches } : {}),
           };
         });
       const served = new Set(ns.map((n) => ('serves' in n ? n.serves : undefined)).filter((x): x is string => !!x));
@@ -54,6 +70,7 @@ export function listNodesTool(nodes: () => HubNode[], upstreams: () => NativeUps
             return { alias: u.alias, status: s.status, since: s.since.toISOString(), ...(s.lastError ? { error: s.lastError } : {}), tools: u.tools().length, resources: u.resources().length, prompts: u.prompts().length };
           });
       // An empty filter result names the roles there are: a mistyped role is then one look away.
+      const sha256 = opts.edgeBundleSha256?.();
       const roles = role && ns.length === 0 && declared.length === 0 ? [...new Set([...nodes().flatMap((n) => n.roles), ...topo.flatMap((t) => t.roles)])].sort() : undefined;
       // Worded as service_health words it: a node reconnecting after an error is unreachable.
       const line = (x: { status: SourceState['status']; since: string; error?: string }) => stateText({ status: x.status, since: new Date(x.since), ...(x.error ? { lastError: x.error } : {}) }).text;
@@ -61,13 +78,21 @@ export function listNodesTool(nodes: () => HubNode[], upstreams: () => NativeUps
         roles
           ? `0 nodes with role ${role}; ${roles.length ? `the roles are: ${roles.join(', ')}` : 'no node has a role (roles are set in hub.yaml and topology.yaml)'}`
           : `${ns.length} node${ns.length === 1 ? '' : 's'}${role ? ` with role ${role}` : ''}:`,
-        ...ns.map((n) => `- ${n.name} [${n.roles.join(', ') || 'no roles'}]: ${line(n)}, ${n.tools} tools${'addresses' in n && n.addresses?.length ? `, ${n.addresses.join(', ')}` : ''}${'serves' in n && n.serves ? ` (serves ${n.serves})` : ''}`),
+        ...ns.map(
+          (n) =>
+            `- ${n.name} [${n.roles.join(', ') || 'no roles'}]: ${line(n)}, ${n.tools} tools${'addresses' in n && n.addresses?.length ? `, ${n.addresses.join(', ')}` : ''}${'serves' in n && n.serves ? ` (serves ${n.serves})` : ''}` +
+            (n.annotationsDisagree ? `\n  WARNING: its tool annotations disagree with the hub's table (${mismatchText(n.annotationsDisagree)}); the hub enforces its own classes. A modified or compromised edge?` : ''),
+        ),
         ...(declared.length
           ? ['', `${declared.length} more in the topology${role ? ` with role ${role}` : ''}:`, ...declared.map((t) => `- ${t.name} [${t.roles.join(', ') || 'no roles'}]: ${t.addresses.join(', ') || 'no known address'}${t.edge ? `, edge ${t.edge}` : ', no edge'}`)]
           : []),
         ...(us.length ? ['', `${us.length} MCP upstream${us.length === 1 ? '' : 's'}:`, ...us.map((u) => `- ${u.alias}: ${line(u)}, ${u.tools} tools`)] : []),
+        ...(sha256 ? ['', `Edge bundle served by this hub: sha256 ${sha256} (install-edge.sh --sha256 ${sha256} refuses any other)`] : []),
       ].join('\n');
-      return { content: [{ type: 'text', text }], structuredContent: { nodes: ns, upstreams: us, ...(topology ? { topology: declared } : {}), ...(roles ? { roles } : {}) } };
+      return {
+        content: [{ type: 'text', text }],
+        structuredContent: { nodes: ns, upstreams: us, ...(topology ? { topology: declared } : {}), ...(roles ? { roles } : {}), ...(sha256 ? { edgeBundle: { sha256 } } : {}) },
+      };
     },
   };
 }
