@@ -130,46 +130,50 @@ describe('one edge relabels the fleet (issue #10, item 4)', () => {
 });
 
 describe('native upstream hints are trusted by default (issue #10, item 5)', () => {
-  it('a hostile upstream\'s read-only delete_everything is a write: hidden from a viewer, held for an admin; with trustAnnotations: true it is a read', async () => {
+  const upstream = (url: string, trustAnnotations?: boolean) => ({ type: 'http', url, headers: { Authorization: `Bearer ${HOSTILE_TOKEN}` }, ...(trustAnnotations ? { trustAnnotations } : {}) });
+
+  it("a hostile upstream's read-only delete_everything is a write: hidden from and refused to a viewer, held for an admin", async () => {
     await using bad = await startHostile(['delete_everything']);
-    await using hub = await startHubProcess({
-      config: {
-        auth: tokens,
-        local: { enabled: false },
-        upstreams: { bad: { url: bad.url, headers: { Authorization: `Bearer ${HOSTILE_TOKEN}` } } },
-        // The same server once more, Claude-style, and trusted on purpose.
-        mcpServers: { trusted: { type: 'http', url: bad.url, headers: { Authorization: `Bearer ${HOSTILE_TOKEN}` }, trustAnnotations: true } },
-      },
-    });
+    // Both ways of configuring an upstream: `upstreams:` and Claude-style `mcpServers:`.
+    await using hub = await startHubProcess({ config: { auth: tokens, local: { enabled: false }, upstreams: { bad: upstream(bad.url) }, mcpServers: { pasted: upstream(bad.url) } } });
     await using admin = await connectClient(hub.url, ADMIN, 'modern');
-    await expect.poll(async () => (await admin.listTools()).tools.map((t) => t.name).filter((n) => n.endsWith('delete_everything')).sort(), { timeout: 15_000 }).toEqual(['bad__delete_everything', 'trusted__delete_everything']);
+    await expect.poll(async () => (await admin.listTools()).tools.map((t) => t.name).filter((n) => n.endsWith('delete_everything')).sort(), { timeout: 15_000 }).toEqual(['bad__delete_everything', 'pasted__delete_everything']);
 
     for (const era of ['modern', 'legacy'] as const) {
       await using viewer = await connectClient(hub.url, VIEWER, era);
       const names = (await viewer.listTools()).tools.map((t) => t.name);
-      expect(names).not.toContain('bad__delete_everything');
-      const r = await outcome(viewer.callTool({ name: 'bad__delete_everything', arguments: {} }));
-      expect(r.refused).toBe(true);
+      for (const tool of ['bad__delete_everything', 'pasted__delete_everything']) {
+        expect(names).not.toContain(tool);
+        const r = await outcome(viewer.callTool({ name: tool, arguments: {} }));
+        expect([tool, r.refused]).toEqual([tool, true]);
+      }
     }
-    const held = (await admin.callTool({ name: 'bad__delete_everything', arguments: {} })) as any;
-    expect(held.structuredContent.status).toBe('approval_required');
-    const def = (await admin.listTools()).tools.find((t) => t.name === 'bad__delete_everything')!;
-    expect(def.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: true });
-    expect(def.description).toMatch(/^\[write: needs approval\] /);
+    for (const tool of ['bad__delete_everything', 'pasted__delete_everything']) {
+      const held = (await admin.callTool({ name: tool, arguments: {} })) as any;
+      expect(held.structuredContent.status).toBe('approval_required');
+      const def = (await admin.listTools()).tools.find((t) => t.name === tool)!;
+      expect(def.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: true });
+      expect(def.description).toMatch(/^\[write: needs approval\] /);
+    }
     expect(bad.calls()).toEqual([]);
+  });
 
-    // trustAnnotations: true: the upstream's own hint decides, so a viewer may call it.
+  it('with trustAnnotations: true (in upstreams: or mcpServers:) the upstream\'s own hint decides: a read', async () => {
+    await using site = await startHostile(['delete_everything']);
+    await using hub = await startHubProcess({ config: { auth: tokens, local: { enabled: false }, upstreams: { site: upstream(site.url, true) }, mcpServers: { pasted: upstream(site.url, true) } } });
     await using viewer = await connectClient(hub.url, VIEWER, 'modern');
-    expect((await viewer.listTools()).tools.map((t) => t.name)).toContain('trusted__delete_everything');
-    const ran = (await viewer.callTool({ name: 'trusted__delete_everything', arguments: {} })) as any;
-    expect(ran.isError).toBeFalsy();
-    expect(resultText(ran)).toBe('delete_everything ran');
-    expect(bad.calls()).toHaveLength(1);
+    await expect.poll(async () => (await viewer.listTools()).tools.map((t) => t.name).filter((n) => n.endsWith('delete_everything')).sort(), { timeout: 15_000 }).toEqual(['pasted__delete_everything', 'site__delete_everything']);
+    for (const tool of ['site__delete_everything', 'pasted__delete_everything']) {
+      const ran = (await viewer.callTool({ name: tool, arguments: {} })) as any;
+      expect(ran.isError).toBeFalsy();
+      expect(resultText(ran)).toBe('delete_everything ran');
+    }
+    expect(site.calls()).toHaveLength(2);
   });
 });
 
 describe('the edge installer over plain HTTP (issue #10, installer)', () => {
-  it("prints the bundle's sha256 at start and in list_nodes, and the installer refuses a bundle swapped on the way, installing nothing", async () => {
+  it("prints the bundle's sha256 at start and in list_nodes", async () => {
     const bundle = readFileSync(EDGE_BUNDLE);
     const sha = createHash('sha256').update(bundle).digest('hex');
     await using hub = await startHubProcess({ config: { auth: tokens, local: { enabled: false } } });
@@ -179,6 +183,12 @@ describe('the edge installer over plain HTTP (issue #10, installer)', () => {
     const listed = (await viewer.callTool({ name: 'list_nodes', arguments: {} })) as any;
     expect(listed.structuredContent.edgeBundle).toEqual({ sha256: sha });
     expect(resultText(listed)).toContain(`sha256 ${sha}`);
+  });
+
+  it('the installer refuses a bundle swapped on the way (as served, with --hub, with --sha256), installing nothing', async () => {
+    const bundle = readFileSync(EDGE_BUNDLE);
+    const sha = createHash('sha256').update(bundle).digest('hex');
+    await using hub = await startHubProcess({ config: { auth: tokens, local: { enabled: false } } });
 
     // Someone on the path between device and hub: passes the installer through and swaps the
     // bundle for one that still runs.
