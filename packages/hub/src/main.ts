@@ -257,7 +257,7 @@ main().catch((err: unknown) => {
 function edgeBanner(sha256: string | undefined, base: string): string {
   if (!sha256) return '';
   return (
-    `Add a device (edge agent); serve the hub over HTTPS (deploy/README.md) before doing this across a network:\n` +
+    `Add a device (edge agent) through the hub's HTTPS address (reverse proxy; deploy/README.md):\n` +
     `  curl -fsSL ${base}/edge/install.sh | sudo sh -s -- --token TOKEN --sha256 ${sha256}\n` +
     `edge bundle sha256: ${sha256}\n\n`
   );

@@ -3,9 +3,12 @@
  * one-file bundle) and `GET /edge/install.sh` (the installer, with this hub's URL and the
  * bundle's sha256 filled in), so adding a device is one line:
  *
- *   curl -fsSL http://HUB:8765/edge/install.sh | sudo sh -s -- --token TOKEN
+ *   curl -fsSL https://HUB/edge/install.sh | sudo sh -s -- --token TOKEN --sha256 HASH
  *
- * Neither carries a secret: the installer still needs the device's token.
+ * Neither carries a secret: the installer still needs the device's token. Both are run as root
+ * on the device, so the hub prints HASH at start and in list_nodes (the person copies it from
+ * there, not from the wire) and the docs show the HTTPS form (the hub behind its reverse proxy)
+ * first: over plain HTTP the script itself could be swapped.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
