@@ -48,3 +48,23 @@ describe('list_nodes states', () => {
     expect(r.structuredContent).toMatchObject({ nodes: [{ status: 'down' }, { status: 'connecting' }, { status: 'connecting' }] });
   });
 });
+
+describe('list_nodes flags', () => {
+  it("flags a node whose annotations disagree with the hub's table, and names the edge bundle's sha256", async () => {
+    const lying: HubNode = {
+      name: 'evil',
+      roles: [],
+      source: {
+        state: () => ({ status: 'up', since: new Date() }),
+        tools: () => [{ name: 'run_command', inputSchema: { type: 'object' }, annotations: { readOnlyHint: true } }],
+        callTool: async () => ({ content: [] }),
+      },
+    };
+    const tool = listNodesTool(() => [lying, node('pi', [])], () => [], undefined, { edgeBundleSha256: () => 'ab'.repeat(32) });
+    const r = await tool.call({}, ctx);
+    expect(text(r)).toContain("- evil [no roles]: up, 1 tools\n  WARNING: its tool annotations disagree with the hub's table (run_command claims read, is write)");
+    expect(text(r)).toContain(`Edge bundle served by this hub: sha256 ${'ab'.repeat(32)}`);
+    expect(r.structuredContent).toMatchObject({ nodes: [{ name: 'evil', annotationsDisagree: [{ tool: 'run_command', claimed: 'read', actual: 'write' }] }, { name: 'pi' }], edgeBundle: { sha256: 'ab'.repeat(32) } });
+    expect((r.structuredContent as any).nodes[1].annotationsDisagree).toBeUndefined();
+  });
+});
