@@ -155,13 +155,14 @@ async function main(): Promise<void> {
     const shownHost = host.includes(':') ? `[${host}]` : host;
     const url = `http://${shownHost}:${addr.port}/mcp`;
     hub.setListenPort(addr.port);
-    log.info({ listen: `${shownHost}:${addr.port}`, version: HUB_VERSION, nodes: hub.nodes().map((n) => n.name) }, 'homelab-hub listening');
+    const edgeBundleSha256 = hub.edgeBundle()?.sha256;
+    log.info({ listen: `${shownHost}:${addr.port}`, version: HUB_VERSION, nodes: hub.nodes().map((n) => n.name), ...(edgeBundleSha256 ? { edgeBundleSha256 } : {}) }, 'homelab-hub listening');
     const tokenExpr = config.auth ? '<your token>' : `$(cat ${resolve(dataDir, 'token')})`;
     process.stdout.write(
       `\nhomelab-hub ${HUB_VERSION} is serving ${hub.nodes().length} node(s) at ${url}\n` +
         `token: ${tokenNote}\n\n` +
         `Connect Claude Code:\n  claude mcp add --transport http homelab ${url} --header "Authorization: Bearer ${tokenExpr}"\n\n` +
-        edgeBanner(hub.edgeBundle()?.sha256, config.allowedHosts[0] ? `https://${config.allowedHosts[0]}` : `http://${shownHost}:${addr.port}`),
+        edgeBanner(edgeBundleSha256, config.allowedHosts[0] ?? 'HUB'),
     );
   });
   server.on('error', (err: NodeJS.ErrnoException) => {
@@ -254,11 +255,11 @@ main().catch((err: unknown) => {
  * bundle are piped into `sudo sh`, so the person gets the hash from here (the hub's own
  * console), not from the network, and `--sha256` makes the installer refuse anything else.
  */
-function edgeBanner(sha256: string | undefined, base: string): string {
+function edgeBanner(sha256: string | undefined, publicHost: string): string {
   if (!sha256) return '';
   return (
-    `Add a device (edge agent) through the hub's HTTPS address (reverse proxy; deploy/README.md):\n` +
-    `  curl -fsSL ${base}/edge/install.sh | sudo sh -s -- --token TOKEN --sha256 ${sha256}\n` +
+    `Add a device (edge agent), through the hub's HTTPS address (its reverse proxy or tunnel; deploy/README.md):\n` +
+    `  curl -fsSL https://${publicHost}/edge/install.sh | sudo sh -s -- --token TOKEN --sha256 ${sha256}\n` +
     `edge bundle sha256: ${sha256}\n\n`
   );
 }
