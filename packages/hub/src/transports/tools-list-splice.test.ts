@@ -37,7 +37,8 @@ function catalogWithSpy(extraTools: Tool[] = []): { catalog: Catalog; spliced: (
     getPrompt: async () => ({ messages: [] }),
   };
   const hubTool: CatalogTool = { def: { name: 'list_nodes', description: 'Lists nodes.', inputSchema: { type: 'object' } }, toolClass: 'read', source: 'hub', call: async () => ({ content: [] }) };
-  const built = buildCatalog({ nodes: [], upstreams: [up], hubTools: [hubTool], perDeviceTools: false, callTimeoutMs: 1000, maxToolName: 60 });
+  // get_light is a read by config: an upstream's own readOnlyHint is not trusted.
+  const built = buildCatalog({ nodes: [], upstreams: [up], hubTools: [hubTool], perDeviceTools: false, callTimeoutMs: 1000, maxToolName: 60, classOverrides: { ha: [['get_*', 'read']] } });
   let count = 0;
   const catalog: Catalog = {
     ...built,
