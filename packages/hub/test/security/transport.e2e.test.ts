@@ -249,43 +249,57 @@ describe('transport attacks: a hostile upstream and hostile clients', () => {
 });
 
 describe('transport attacks: batches, the rate limit and failed logins', () => {
-  it('counts each message of a batch, accepts batches only on 2025-03-26, and throttles failed logins per address', async () => {
-    await using hub = await startHubProcess({
+  let hub: HubProcess;
+  beforeAll(async () => {
+    hub = await startHubProcess({
       config: {
-        auth: { tokens: [{ user: 'batcher', role: 'admin', token: BATCHER }], rateLimit: { perMinute: 1, burst: 12 } },
+        // Each token has its own bucket: 12 requests, then one a minute.
+        auth: { tokens: [{ user: 'batcher', role: 'admin', token: BATCHER }, { user: 'admin', role: 'admin', token: ADMIN }], rateLimit: { perMinute: 1, burst: 12 } },
         local: { enabled: false },
         limits: { authFailuresPerMinute: 3 },
       },
     });
-    // A 2025-06-18 session: no batches at all (they left the protocol in that revision).
-    const modern = await openSession(hub, BATCHER, '2025-06-18'); // 2 requests
-    const refused = await post(hub, BATCHER, [{ jsonrpc: '2.0', id: 2, method: 'ping' }, { jsonrpc: '2.0', id: 3, method: 'ping' }], { 'mcp-session-id': modern, 'mcp-protocol-version': '2025-06-18' }); // 1 request
-    expect(refused.status).toBe(400);
-    expect(refused.messages[0]?.error?.message).toContain('accepted only in a session of protocol revision 2025-03-26');
+  });
+  afterAll(async () => {
+    await hub?.stop();
+  });
 
-    // A 2025-03-26 session may batch, and each message counts: 12 - 3 - 2 = 7 left before the batch.
-    const old = await openSession(hub, BATCHER, '2025-03-26');
-    const pings = Array.from({ length: 8 }, (_, i) => ({ jsonrpc: '2.0', id: 10 + i, method: 'ping' }));
-    const batch = await post(hub, BATCHER, pings, { 'mcp-session-id': old });
+  it('refuses a batch in a session of a revision without batches (2025-06-18)', async () => {
+    const sid = await openSession(hub, ADMIN, '2025-06-18');
+    const refused = await post(hub, ADMIN, [{ jsonrpc: '2.0', id: 2, method: 'ping' }, { jsonrpc: '2.0', id: 3, method: 'ping' }], { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-06-18' });
+    expect(refused.status).toBe(400);
+    expect(refused.messages[0]?.error?.message).toContain('accepted only in a session of protocol revision 2025-03-26 (this session uses 2025-06-18)');
+    // Without a session (a batch cannot initialize one) as well.
+    const bare = await post(hub, ADMIN, [{ jsonrpc: '2.0', id: 4, method: 'ping' }]);
+    expect(bare.status).toBe(400);
+  });
+
+  it('counts each message of a 2025-03-26 batch against the rate limit', async () => {
+    // 12 - 2 (initialize, initialized) = 10 left; a batch of 10 takes all of them.
+    const sid = await openSession(hub, BATCHER, '2025-03-26');
+    const pings = Array.from({ length: 10 }, (_, i) => ({ jsonrpc: '2.0', id: 10 + i, method: 'ping' }));
+    const batch = await post(hub, BATCHER, pings, { 'mcp-session-id': sid });
     expect(batch.status).toBe(200);
     expect(batch.messages.map((m) => m.id).sort()).toEqual(pings.map((p) => p.id));
-    // The batch took 8, not 1: the bucket is empty (it refills one per minute).
-    const next = await post(hub, BATCHER, { jsonrpc: '2.0', id: 99, method: 'ping' }, { 'mcp-session-id': old });
+    // Counted as one request the bucket would hold 9 more; counted per message it is empty.
+    const next = await post(hub, BATCHER, { jsonrpc: '2.0', id: 99, method: 'ping' }, { 'mcp-session-id': sid });
     expect(next.status).toBe(429);
 
-    const metrics = await metricsText(hub, BATCHER);
+    const metrics = await metricsText(hub, ADMIN);
     expect(metrics).toMatch(/homelab_hub_refusals_total\{kind="rate_limited"\} 1/);
-    expect(metrics).toMatch(/homelab_hub_refusals_total\{kind="bad_request"\} 1/);
+    expect(metrics).toMatch(/homelab_hub_refusals_total\{kind="bad_request"\} 2/);
     expect(hub.output()).toContain('refused: rate limit (429)');
+  });
 
-    // Failed logins: 3 per minute from one address, then 429 for anything from it, a good
-    // token included (the answer never tells which tokens exist).
+  it('throttles failed authentications per address, saying nothing about which tokens exist', async () => {
+    // 3 failures a minute from one address, then 429 for anything from it, a good token included.
     for (let i = 0; i < 3; i++) expect((await fetch(`${hub.base}/metrics`, { headers: { authorization: `Bearer wrong-${i}` } })).status).toBe(401);
     expect((await fetch(`${hub.base}/metrics`, { headers: { authorization: 'Bearer wrong-again' } })).status).toBe(429);
-    const good = await fetch(`${hub.base}/metrics`, { headers: { authorization: `Bearer ${BATCHER}` } });
+    const good = await fetch(`${hub.base}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } });
     expect(good.status).toBe(429);
     expect(Number(good.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(hub.output()).toContain('refused: too many failed authentications from this address (429)');
+    expect(hub.output()).toContain('refused: no valid bearer token (401)');
   });
 });
 
