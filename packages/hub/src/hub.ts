@@ -404,7 +404,7 @@ export async function createHub(opts: HubOptions) {
      */
     async reconfigure(next: HubConfig, tokens: TokenEntry[]): Promise<string[]> {
       const needsRestart: string[] = (['listen', 'dataDir'] as const).filter((k) => next[k] !== config[k]);
-      if (next.limits.maxBodyBytes !== config.limits.maxBodyBytes) needsRestart.push('limits.maxBodyBytes');
+      for (const k of ['maxBodyBytes', 'maxJsonDepth', 'authFailuresPerMinute'] as const) if (next.limits[k] !== config.limits[k]) needsRestart.push(`limits.${k}`);
       // First: a bad topology file throws here and the running configuration stays whole.
       topology.reconfigure(topologySettings(next));
       config = next;

@@ -249,6 +249,8 @@ function buildTransport(spec: UpstreamSpec, hooks: ConnectionHooks, maxResultByt
         // Piped, not inherited: the child's chatter goes to our log (tagged with the upstream),
         // and its last lines explain an exit.
         stderr: 'pipe',
+        // One message (line) longer than this errors the transport: the child is restarted.
+        maxBufferSize: maxResultBytes,
       });
       forwardLines(t.stderr, (line) => hooks.onStderr?.(line));
       return t;

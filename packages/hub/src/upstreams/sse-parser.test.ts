@@ -80,7 +80,7 @@ describe('edge-rpc with an oversized SSE event', () => {
     });
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
-    const rpc = createEdgeRpc({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`, headers: {}, clientInfo: { name: 't', version: '1' }, hooks: {}, maxResultBytes: 256 * 1024 });
+    const rpc = createEdgeRpc({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`, headers: {}, clientInfo: { name: 't', version: '1' }, hooks: { onListChanged: () => undefined }, maxResultBytes: 256 * 1024 });
     try {
       await expect(rpc.callTool('read_file', {}, { signal: AbortSignal.timeout(20_000) })).rejects.toThrow('limits.maxResultBytes (262144 bytes)');
       expect(await closed).toBe(true);
