@@ -225,7 +225,7 @@ describe('transport attacks: a hostile upstream and hostile clients', () => {
     expect(denied.map((e) => String(e.tool).slice(0, 20))).toEqual(['hostile__huge_json', 'probe_xxxxxxxxxxxxxx']);
     expect(String(denied[1]!.tool).length).toBeLessThanOrEqual(129);
     expect(await metricsText(hub, ADMIN)).toMatch(/homelab_hub_refusals_total\{kind="unknown_tool"\} 2/);
-    expect(hub.output()).toContain('refused: call to an unknown or hidden tool');
+    await expect.poll(() => hub.output()).toContain('refused: call to an unknown or hidden tool');
   });
 
   it("sends an upstream's log messages only to sessions whose role sees that upstream's tools", async () => {
@@ -288,7 +288,28 @@ describe('transport attacks: batches, the rate limit and failed logins', () => {
     const metrics = await metricsText(hub, ADMIN);
     expect(metrics).toMatch(/homelab_hub_refusals_total\{kind="rate_limited"\} 1/);
     expect(metrics).toMatch(/homelab_hub_refusals_total\{kind="bad_request"\} 2/);
-    expect(hub.output()).toContain('refused: rate limit (429)');
+    await expect.poll(() => hub.output()).toContain('refused: rate limit (429)');
+  });
+
+  it('logs and counts 403 (foreign Host) and 413 (declared too large) refusals', async () => {
+    const status = (headers: Record<string, string | number>, body = '') =>
+      new Promise<number>((resolve, reject) => {
+        const req = request(hub.url, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json', ...headers } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    expect(await status({ host: 'evil.example' })).toBe(403);
+    // Declared larger than the 4 MiB default: refused before a byte of it is read.
+    const big = await status({ 'content-length': 5 * 1024 * 1024 }).catch(() => 413);
+    expect(big).toBe(413);
+    const metrics = await metricsText(hub, ADMIN);
+    expect(metrics).toMatch(/homelab_hub_refusals_total\{kind="forbidden_host"\} 1/);
+    expect(metrics).toMatch(/homelab_hub_refusals_total\{kind="too_large"\} 1/);
+    await expect.poll(() => hub.output()).toContain('refused: Host or Origin not allowed (403)');
+    await expect.poll(() => hub.output()).toContain('refused: request body too large (413)');
   });
 
   it('throttles failed authentications per address, saying nothing about which tokens exist', async () => {
@@ -298,8 +319,8 @@ describe('transport attacks: batches, the rate limit and failed logins', () => {
     const good = await fetch(`${hub.base}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } });
     expect(good.status).toBe(429);
     expect(Number(good.headers.get('retry-after'))).toBeGreaterThan(0);
-    expect(hub.output()).toContain('refused: too many failed authentications from this address (429)');
-    expect(hub.output()).toContain('refused: no valid bearer token (401)');
+    await expect.poll(() => hub.output()).toContain('refused: too many failed authentications from this address (429)');
+    await expect.poll(() => hub.output()).toContain('refused: no valid bearer token (401)');
   });
 });
 
