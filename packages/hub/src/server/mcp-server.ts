@@ -167,7 +167,16 @@ export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate
   const cctx: CallContext = { caller, session: call.session, signal: call.signal, onprogress: call.onprogress };
   const started = performance.now();
   const base = { caller, session: call.session, ...(call.client ? { client: call.client } : {}), tool: name, toolClass: tool.toolClass, nodes: tool.targets?.(rawArgs ?? {}) ?? [tool.source] };
-  const decision = await gate.check({ tool, args: rawArgs ?? {}, caller, session: call.session, human: call.human });
+  let decision: Awaited<ReturnType<Gate['check']>>;
+  try {
+    decision = await gate.check({ tool, args: rawArgs ?? {}, caller, session: call.session, human: call.human });
+  } catch (err) {
+    // Every call that reached the gate is journaled, one the gate failed on included.
+    const seconds = (performance.now() - started) / 1000;
+    opts.metrics?.(name, 'denied', seconds);
+    await opts.observer?.call({ ...base, args: rawArgs ?? {}, decision: 'denied', outcome: 'denied', error: err instanceof Error ? err.message : String(err), durationMs: seconds * 1000 });
+    throw err;
+  }
   if (decision.kind === 'hold') {
     const seconds = (performance.now() - started) / 1000;
     opts.metrics?.(name, decision.decision, seconds);

@@ -71,6 +71,7 @@ async function startHostile(): Promise<Hostile> {
             res.write(`event: message\ndata: {"jsonrpc":"2.0","id":${id},"result":{"content":[{"type":"text","text":"`);
             const chunk = 's'.repeat(64 * 1024);
             let sent = 0;
+            const closed = once(res, 'close');
             const pump = async () => {
               while (sent < 32 * MAX_RESULT && !res.destroyed) {
                 if (sent === MAX_RESULT / 2) {
@@ -78,7 +79,7 @@ async function startHostile(): Promise<Hostile> {
                   await released;
                 }
                 sent += chunk.length;
-                if (!res.write(chunk)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+                if (!res.write(chunk)) await Promise.race([once(res, 'drain'), closed]);
               }
               if (!res.destroyed) res.end(`"}]}}\n\n`);
             };
