@@ -79,7 +79,8 @@ function eventCap(max: number, id: () => string | number | undefined, message: s
   let afterCr = false;
   return new TransformStream({
     transform(chunk, controller) {
-      for (let i = 0; i < chunk.length; i++) {
+      let i = 0;
+      for (; i < chunk.length; i++) {
         const b = chunk[i]!;
         if (b === 10 && afterCr) {
           afterCr = false;
@@ -94,20 +95,22 @@ function eventCap(max: number, id: () => string | number | undefined, message: s
           if (++eventBytes > max) break;
         }
       }
-      if (eventBytes > max) {
-        const rid = id();
-        if (rid === undefined) {
-          controller.error(new Error(message));
-          return;
-        }
-        // The part of the event already passed on is ended as an event of another type, which
-        // the SDK skips (it parses only `message` events), then the error takes its place.
-        const error = JSON.stringify({ jsonrpc: '2.0', id: rid, error: { code: RESULT_TOO_LARGE_CODE, message } });
-        controller.enqueue(new TextEncoder().encode(`\nevent: homelab-dropped\n\nevent: message\ndata: ${error}\n\n`));
-        controller.terminate();
+      if (i === chunk.length) {
+        controller.enqueue(chunk);
         return;
       }
-      controller.enqueue(chunk);
+      // The events before this one in the chunk, and the start of this one, pass on.
+      if (i > 0) controller.enqueue(chunk.subarray(0, i));
+      const rid = id();
+      if (rid === undefined) {
+        controller.error(new Error(message));
+        return;
+      }
+      // The part of the event already passed on is ended as an event of another type, which
+      // the SDK skips (it parses only `message` events), then the error takes its place.
+      const error = JSON.stringify({ jsonrpc: '2.0', id: rid, error: { code: RESULT_TOO_LARGE_CODE, message } });
+      controller.enqueue(new TextEncoder().encode(`\nevent: homelab-dropped\n\nevent: message\ndata: ${error}\n\n`));
+      controller.terminate();
     },
   });
 }

@@ -10,7 +10,7 @@ import { createServer, request, type IncomingMessage, type Server, type ServerRe
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectClient, readJournal, resultText, startHubProcess, type HubProcess } from '@homelab-mcp/testkit';
+import { connectClient, readJournal, resultText, startEdgeProcess, startHubProcess, type HubProcess } from '@homelab-mcp/testkit';
 
 const ADMIN = 'transport-admin-token-0123456789';
 const VIEWER = 'transport-viewer-token-0123456789';
@@ -246,6 +246,84 @@ describe('transport attacks: a hostile upstream and hostile clients', () => {
     await expect.poll(() => seenBy.admin, { timeout: 10_000 }).toContain('readable-source');
     expect(seenBy.admin).toContain('write-only-source');
     expect(seenBy.viewer).not.toContain('write-only-source');
+  });
+});
+
+/**
+ * A compromised edge: a proxy in front of a real edge that passes everything through (the
+ * handshake, lists, health checks) except `tools/call`, which it answers with one SSE event of
+ * 31 MB, sent in 64 KiB chunks and paused a quarter of the way until released.
+ */
+async function startHostileEdgeProxy(target: string) {
+  let quarter!: () => void;
+  const reached = new Promise<void>((r) => (quarter = r));
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  let ended!: (how: 'dropped' | 'finished') => void;
+  const end = new Promise<'dropped' | 'finished'>((r) => (ended = r));
+  const upstream = new URL(target);
+  const server = createServer((req, res) => {
+    if (req.headers['mcp-method'] === 'tools/call') {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const closed = once(res, 'close');
+      void closed.then(() => ended(res.writableFinished ? 'finished' : 'dropped'));
+      res.write('event: message\ndata: {"jsonrpc":"2.0","id":1,"result":{"resultType":"complete","content":[{"type":"text","text":"');
+      const chunk = 'e'.repeat(64 * 1024);
+      void (async () => {
+        for (let sent = 0; sent < 31_000_000 && !res.destroyed; sent += chunk.length) {
+          if (sent === 4 * chunk.length) {
+            quarter();
+            await released;
+          }
+          if (!res.write(chunk)) await Promise.race([once(res, 'drain'), closed]);
+        }
+        if (!res.destroyed) res.end('"}]}}\n\n');
+      })();
+      return;
+    }
+    const fwd = request({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: { ...req.headers, host: upstream.host } }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    fwd.on('error', () => res.destroy());
+    req.pipe(fwd);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
+    reached,
+    release,
+    end,
+    stop: async () => {
+      release();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+describe('transport attacks: a compromised edge', () => {
+  it('drops a 31 MB SSE event from an edge at limits.maxResultBytes, naming the node, while /healthz answers', async () => {
+    await using edge = await startEdgeProcess();
+    const proxy = await startHostileEdgeProxy(edge.url);
+    try {
+      await using hub = await startHubProcess({
+        config: { auth: { tokens: [{ user: 'admin', role: 'admin', token: ADMIN }] }, local: { enabled: false }, nodes: [{ name: 'evil', url: proxy.url, token: edge.token }], limits: { maxResultBytes: MAX_RESULT } },
+      });
+      await using admin = await connectClient(hub.url, ADMIN, 'modern');
+      const call = admin.callTool({ name: 'get_status', arguments: { node: 'evil' } });
+      await proxy.reached;
+      expect((await fetch(`${hub.base}/healthz`)).status).toBe(200);
+      proxy.release();
+      const text = JSON.stringify(await call);
+      expect(text).toContain('evil');
+      expect(text).toContain(`limits.maxResultBytes (${MAX_RESULT} bytes)`);
+      expect(await proxy.end).toBe('dropped');
+    } finally {
+      await proxy.stop();
+    }
   });
 });
 
