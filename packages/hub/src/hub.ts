@@ -235,7 +235,11 @@ export async function createHub(opts: HubOptions) {
     info,
     catalog: () => catalog,
     authenticate: (h) => authenticate(h),
-    rateLimit: (k) => rate.take(k),
+    resolveCaller: (k) => authenticate.resolve(k),
+    rateLimit: (k, n) => rate.take(k, n),
+    maxJsonDepth: config.limits.maxJsonDepth,
+    authFailuresPerMinute: config.limits.authFailuresPerMinute,
+    nodeTools: (source) => nodes.find((n) => n.name === source)?.source.tools().map((t) => t.name),
     hostAllowed: (host) => config.allowedHosts.some((h) => h.toLowerCase() === host),
     maxBodyBytes: config.limits.maxBodyBytes,
     metrics,
@@ -311,7 +315,7 @@ export async function createHub(opts: HubOptions) {
 
   /** The connection for `spec`, reused when a connection with the same settings exists. */
   function connection(spec: UpstreamSpec, keep: Map<string, Conn>): Upstream {
-    const key = JSON.stringify([spec, config.limits.callTimeoutMs]);
+    const key = JSON.stringify([spec, config.limits.callTimeoutMs, config.limits.maxResultBytes]);
     const existing = conns.get(spec.name + '\u0000' + spec.kind);
     if (existing && existing.key === key) {
       keep.set(spec.name + '\u0000' + spec.kind, existing);
@@ -319,6 +323,7 @@ export async function createHub(opts: HubOptions) {
     }
     const upstream = createUpstream(spec, {
       callTimeoutMs: config.limits.callTimeoutMs,
+      maxResultBytes: config.limits.maxResultBytes,
       clientInfo,
       log,
       onHttpRequest: recordHttpRequest,
@@ -417,11 +422,13 @@ export async function createHub(opts: HubOptions) {
      */
     async reconfigure(next: HubConfig, tokens: TokenEntry[]): Promise<string[]> {
       const needsRestart: string[] = (['listen', 'dataDir'] as const).filter((k) => next[k] !== config[k]);
-      if (next.limits.maxBodyBytes !== config.limits.maxBodyBytes) needsRestart.push('limits.maxBodyBytes');
+      for (const k of ['maxBodyBytes', 'maxJsonDepth', 'authFailuresPerMinute'] as const) if (next.limits[k] !== config.limits[k]) needsRestart.push(`limits.${k}`);
       // First: a bad topology file throws here and the running configuration stays whole.
       topology.reconfigure(topologySettings(next));
       config = next;
       authenticate = createAuthenticator(tokens);
+      // Sessions look their caller up per call; a session whose token is gone is closed now.
+      http.dropStaleSessions();
       rate = createRateLimiter(config.auth?.rateLimit ?? { perMinute: 600, burst: 60 });
       await apply();
       return needsRestart;

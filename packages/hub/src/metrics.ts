@@ -1,5 +1,5 @@
 /**
- * Prometheus metrics in the text exposition format, written by hand: three metric families
+ * Prometheus metrics in the text exposition format, written by hand: four metric families
  * do not justify a client library.
  */
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -9,7 +9,12 @@ const esc = (v: string) => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replac
 export function createMetrics() {
   const calls = new Map<string, number>();
   const hist = new Map<string, { counts: number[]; sum: number; count: number }>();
+  const refusals = new Map<string, number>();
   return {
+    /** Counts one refused request by kind (`unauthorized`, `rate_limited`, `unknown_tool`...). */
+    refusal(kind: string): void {
+      refusals.set(kind, (refusals.get(kind) ?? 0) + 1);
+    },
     /** Records one tool call: its outcome (`ok`, `error`, `denied`...) and duration in seconds. */
     observeCall(tool: string, outcome: string, seconds: number): void {
       const k = `${tool}\u0000${outcome}`;
@@ -36,6 +41,8 @@ export function createMetrics() {
         lines.push(`homelab_hub_tool_call_duration_seconds_sum{tool="${esc(tool)}"} ${h.sum}`);
         lines.push(`homelab_hub_tool_call_duration_seconds_count{tool="${esc(tool)}"} ${h.count}`);
       }
+      lines.push('# HELP homelab_hub_refusals_total Requests refused before or instead of a tool call, by kind.', '# TYPE homelab_hub_refusals_total counter');
+      for (const [kind, v] of refusals) lines.push(`homelab_hub_refusals_total{kind="${esc(kind)}"} ${v}`);
       lines.push('# HELP homelab_hub_upstream_up Whether a node or upstream is reachable (1) or not (0).', '# TYPE homelab_hub_upstream_up gauge');
       for (const u of upstreams) lines.push(`homelab_hub_upstream_up{name="${esc(u.name)}",kind="${esc(u.kind)}"} ${u.up ? 1 : 0}`);
       return lines.join('\n') + '\n';

@@ -22,3 +22,12 @@ describe('hub.yaml topology section', () => {
     expect(() => parse('topology:\n  refreshMinutes: 0\n')).toThrow('key "topology.refreshMinutes": expected a number > 0');
   });
 });
+
+describe('hub.yaml limits section', () => {
+  it('defaults the security limits, and names the key of a value out of range', () => {
+    expect(parse('listen: 127.0.0.1:8765\n').limits).toEqual({ maxBodyBytes: 4 * 1024 * 1024, maxResultBytes: 8 * 1024 * 1024, maxJsonDepth: 64, authFailuresPerMinute: 30, callTimeoutMs: 120_000, maxToolName: 50 });
+    expect(parse('limits:\n  maxResultBytes: 1048576\n').limits.maxJsonDepth).toBe(64);
+    expect(() => parse('limits:\n  maxResultBytes: 10\n')).toThrow('key "limits.maxResultBytes"');
+    expect(() => parse('limits:\n  maxJsonDepth: 5000\n')).toThrow('key "limits.maxJsonDepth"');
+  });
+});

@@ -123,6 +123,15 @@ export const HubConfigSchema = z.strictObject({
   limits: z
     .strictObject({
       maxBodyBytes: z.number().int().positive().default(4 * 1024 * 1024),
+      /**
+       * Largest answer the hub reads from a node or upstream (a JSON body, or one SSE event);
+       * a larger one fails that call with an error naming the upstream and this key.
+       */
+      maxResultBytes: z.number().int().min(64 * 1024).default(8 * 1024 * 1024),
+      /** Deepest nesting of arrays and objects accepted in a client's JSON body. */
+      maxJsonDepth: z.number().int().min(8).max(1000).default(64),
+      /** Failed authentications per source address and minute; beyond, that address gets 429s. */
+      authFailuresPerMinute: z.number().int().positive().default(30),
       callTimeoutMs: z.number().int().positive().default(120_000),
       /**
        * Longest tool name the hub emits. Claude Code shows `mcp__<alias>__<name>` and LLM APIs
@@ -130,7 +139,7 @@ export const HubConfigSchema = z.strictObject({
        */
       maxToolName: z.number().int().min(16).max(128).default(50),
     })
-    .default({ maxBodyBytes: 4 * 1024 * 1024, callTimeoutMs: 120_000, maxToolName: 50 }),
+    .default({ maxBodyBytes: 4 * 1024 * 1024, maxResultBytes: 8 * 1024 * 1024, maxJsonDepth: 64, authFailuresPerMinute: 30, callTimeoutMs: 120_000, maxToolName: 50 }),
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   /**
    * The network's topology: `file` (topology.yaml) is the declared base, enriched every

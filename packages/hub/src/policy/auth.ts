@@ -3,6 +3,7 @@
  * token is compared with every configured one in constant time and without stopping at the
  * first match, so timing says nothing about which tokens exist.
  */
+import { createHash } from 'node:crypto';
 import { bearerToken, safeEqual } from '@homelab-mcp/core';
 import type { Caller, Role } from '../catalog/types.ts';
 
@@ -17,10 +18,28 @@ export interface Authenticated extends Caller {
   key: string;
 }
 
-/** @example const auth = createAuthenticator(tokens); const caller = auth(req.headers.authorization); */
-export function createAuthenticator(tokens: TokenEntry[]): (authorization: string | undefined) => Authenticated | undefined {
-  const entries = tokens.map((t, i) => ({ ...t, key: `${t.user}#${i}` }));
-  return (authorization) => {
+/** An authenticator: the caller for an Authorization header, and the current caller of a key. */
+export interface Authenticator {
+  (authorization: string | undefined): Authenticated | undefined;
+  /**
+   * The caller the token behind `key` is now (its user and role in the configuration in force),
+   * or undefined when that token is no longer configured. Open sessions look their caller up
+   * here on every call, so a demotion or a removed token applies at once, not at the next session.
+   */
+  resolve(key: string): Authenticated | undefined;
+}
+
+/**
+ * The key of a token: a hash prefix, stable across reloads (an index would change when tokens
+ * are reordered) and useless for finding the token.
+ */
+const keyOf = (token: string) => `tok:${createHash('sha256').update(token).digest('hex').slice(0, 16)}`;
+
+/** @example const auth = createAuthenticator(tokens); const caller = auth(req.headers.authorization); auth.resolve(caller.key); */
+export function createAuthenticator(tokens: TokenEntry[]): Authenticator {
+  const entries = tokens.map((t) => ({ ...t, key: keyOf(t.token) }));
+  const byKey = new Map(entries.map((e) => [e.key, { user: e.user, role: e.role, key: e.key }] as const));
+  const auth = (authorization: string | undefined) => {
     const presented = bearerToken(authorization);
     if (presented === undefined) return undefined;
     let found: Authenticated | undefined;
@@ -29,4 +48,5 @@ export function createAuthenticator(tokens: TokenEntry[]): (authorization: strin
     }
     return found;
   };
+  return Object.assign(auth, { resolve: (key: string) => byKey.get(key) });
 }

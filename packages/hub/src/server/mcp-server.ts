@@ -89,13 +89,23 @@ export interface CallObserver {
 export interface HubServerOptions {
   info: HubServerInfo;
   catalog: () => Catalog;
-  caller: Caller;
+  /**
+   * Who calls: fixed, or looked up on every request (a 2025 session: the token's user and role
+   * in the configuration in force now, so a demotion reaches open sessions; it throws when the
+   * token is gone).
+   */
+  caller: Caller | (() => Caller);
   gate: Gate;
   /** Session key when the transport has none: `stdio`, or derived from the 2026 client's name. */
   sessionFallback?: string;
   metrics?: (tool: string, outcome: 'ok' | 'error' | 'unknown' | 'pending' | 'denied', seconds: number) => void;
   observer?: CallObserver;
+  /** A call to a tool the caller cannot see (unknown or hidden): for the sampled refusal log. */
+  onUnknownTool?: (caller: Caller, tool: string) => void;
 }
+
+/** Longest tool name written to the journal for a call to an unknown tool (the client chose it). */
+const MAX_UNKNOWN_NAME = 128;
 
 /** The client's name and version: from the 2026-07-28 envelope, else the request's _meta. */
 function clientOf(ctx: ServerContext): { name?: string; version?: string } | undefined {
@@ -139,7 +149,7 @@ export interface HubToolCall {
  * (journaled before this resolves). Failures while running the tool are `isError` results
  * (MCP's second channel); an unknown or invisible tool is a protocol error.
  */
-export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'caller' | 'gate' | 'metrics' | 'observer'>, call: HubToolCall): Promise<CallToolResult> {
+export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate' | 'metrics' | 'observer' | 'onUnknownTool'> & { caller: Caller }, call: HubToolCall): Promise<CallToolResult> {
   const { caller, gate } = opts;
   const { name, args: rawArgs } = call;
   const tool = opts.catalog().tool(name);
@@ -147,12 +157,26 @@ export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'call
   // (The role's list is the catalog filtered by visibleTo: no scan of 2,000 tools per call.)
   if (!tool || !visibleTo(caller.role, tool)) {
     opts.metrics?.('(unknown)', 'unknown', 0);
+    opts.onUnknownTool?.(caller, name);
+    // Journaled as denied (probing for hidden tools is worth seeing); the name is the client's
+    // text, so it is cut, and the arguments are not kept.
+    const shown = name.length > MAX_UNKNOWN_NAME ? `${name.slice(0, MAX_UNKNOWN_NAME)}…` : name;
+    await opts.observer?.call({ caller, session: call.session, ...(call.client ? { client: call.client } : {}), tool: shown, args: {}, decision: 'denied', outcome: 'denied', error: 'no such tool for this role (unknown or hidden)', durationMs: 0 });
     throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Tool ${name} not found`);
   }
   const cctx: CallContext = { caller, session: call.session, signal: call.signal, onprogress: call.onprogress };
   const started = performance.now();
   const base = { caller, session: call.session, ...(call.client ? { client: call.client } : {}), tool: name, toolClass: tool.toolClass, nodes: tool.targets?.(rawArgs ?? {}) ?? [tool.source] };
-  const decision = await gate.check({ tool, args: rawArgs ?? {}, caller, session: call.session, human: call.human });
+  let decision: Awaited<ReturnType<Gate['check']>>;
+  try {
+    decision = await gate.check({ tool, args: rawArgs ?? {}, caller, session: call.session, human: call.human });
+  } catch (err) {
+    // Every call that reached the gate is journaled, one the gate failed on included.
+    const seconds = (performance.now() - started) / 1000;
+    opts.metrics?.(name, 'denied', seconds);
+    await opts.observer?.call({ ...base, args: rawArgs ?? {}, decision: 'denied', outcome: 'denied', error: err instanceof Error ? err.message : String(err), durationMs: seconds * 1000 });
+    throw err;
+  }
   if (decision.kind === 'hold') {
     const seconds = (performance.now() - started) / 1000;
     opts.metrics?.(name, decision.decision, seconds);
@@ -181,7 +205,9 @@ export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'call
  * await server.connect(transport);
  */
 export function createHubServer(opts: HubServerOptions): Server {
-  const { info, catalog, caller, gate } = opts;
+  const { info, catalog, gate } = opts;
+  const given = opts.caller;
+  const who: () => Caller = typeof given === 'function' ? given : () => given;
   const server = new Server(
     { name: info.name, version: info.version },
     {
@@ -190,7 +216,7 @@ export function createHubServer(opts: HubServerOptions): Server {
       cacheHints: CACHE_HINTS,
     },
   );
-  const callContext = (ctx: ServerContext): CallContext => ({ caller, session: sessionOf(ctx, opts.sessionFallback), signal: ctx.mcpReq.signal, onprogress: progressRelay(ctx) });
+  const callContext = (ctx: ServerContext): CallContext => ({ caller: who(), session: sessionOf(ctx, opts.sessionFallback), signal: ctx.mcpReq.signal, onprogress: progressRelay(ctx) });
 
   server.setRequestHandler('logging/setLevel', async (req) => {
     logLevels.set(server, Math.max(0, LOG_LEVELS.indexOf(req.params.level)));
@@ -198,6 +224,7 @@ export function createHubServer(opts: HubServerOptions): Server {
   });
 
   server.setRequestHandler('tools/list', async (_req, ctx) => {
+    const caller = who();
     const confirmArg = gate.mode(caller) === 'confirm';
     const splice = ctx.http?.authInfo?.extra?.[TOOLS_LIST_SPLICE] as ToolsListSplice | undefined;
     if (splice) {
@@ -215,7 +242,7 @@ export function createHubServer(opts: HubServerOptions): Server {
       ? envelope?.['io.modelcontextprotocol/clientCapabilities']?.elicitation !== undefined
       : server.getClientCapabilities()?.elicitation !== undefined;
     const client = clientOf(ctx);
-    return callHubTool(opts, {
+    return callHubTool({ ...opts, caller: who() }, {
       name: req.params.name,
       args: req.params.arguments,
       session: sessionOf(ctx, opts.sessionFallback),

@@ -21,11 +21,14 @@ import { visibleTo, type Catalog } from '../catalog/catalog.ts';
 import type { Caller } from '../catalog/types.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Authenticated } from '../policy/auth.ts';
-import type { RateDecision } from '../policy/rate-limit.ts';
+import { createRateLimiter, type RateDecision } from '../policy/rate-limit.ts';
 import { callHubTool, createHubServer, relayLog, SPLICE_PLACEHOLDER_JSON, TOOLS_LIST_SPLICE, type CallObserver, type HubServerInfo, type ToolsListSplice } from '../server/mcp-server.ts';
 import type { Gate } from '../policy/gate.ts';
 import { createEnvelopeCheck, encodeToolsCallAnswer, plainToolsCall } from './fast-tools-call.ts';
 import { SseServerTransport } from './sse.ts';
+import { exceedsJsonDepth } from './json-depth.ts';
+import { createRefusals, type RefusalKind } from './refusals.ts';
+import type { Role } from '../catalog/types.ts';
 import type { createEdgeDist } from '../edge-dist/edge-dist.ts';
 
 export interface UpstreamHealth {
@@ -40,7 +43,19 @@ export interface HttpAppOptions {
   info: HubServerInfo;
   catalog: () => Catalog;
   authenticate(authorization: string | undefined): Authenticated | undefined;
-  rateLimit(key: string): RateDecision;
+  /**
+   * The caller a token key stands for now (undefined once the token is gone): open sessions
+   * ask on every call, so role changes and removed tokens reach them at once.
+   */
+  resolveCaller?(key: string): Authenticated | undefined;
+  /** Takes `n` requests' worth from the caller's bucket (each message of a batch counts). */
+  rateLimit(key: string, n?: number): RateDecision;
+  /** Failed authentications allowed per source address and minute before it gets 429s; default 30. */
+  authFailuresPerMinute?: number;
+  /** Deepest nesting of arrays/objects accepted in a request body (`limits.maxJsonDepth`); default 64. */
+  maxJsonDepth?: number;
+  /** The names of the tools node `source` offers, when it is a node (which of its logs a role may see). */
+  nodeTools?(source: string): string[] | undefined;
   /** Whether a Host/Origin name (no port, lower case) is accepted; loopback names always are. */
   hostAllowed(host: string): boolean;
   maxBodyBytes: number;
@@ -54,6 +69,9 @@ export interface HttpAppOptions {
   sessionIdleMs?: number;
   log?: { warn(obj: Record<string, unknown>, msg: string): void };
 }
+
+/** The one revision whose sessions may send JSON-RPC batches (added in it, removed in 2025-06-18). */
+const BATCH_REVISION = '2025-03-26';
 
 const LOOPBACK = ['localhost', '127.0.0.1', '[::1]', '::1'];
 /** Open 2025-era sessions (and SSE streams) per token; one more closes that token's oldest. */
@@ -185,6 +203,8 @@ interface Session {
   transport: WebStandardStreamableHTTPServerTransport;
   server: Server;
   ownerKey: string;
+  /** Who opened it; each call looks up who that token is now (`resolveCaller`). */
+  opener: Authenticated;
   lastSeen: number;
 }
 
@@ -192,6 +212,7 @@ interface SseSession {
   transport: SseServerTransport;
   server: Server;
   ownerKey: string;
+  opener: Authenticated;
 }
 
 export function createHttpApp(opts: HttpAppOptions) {
@@ -200,8 +221,30 @@ export function createHttpApp(opts: HttpAppOptions) {
   const sseSessions = new Map<string, SseSession>();
   const idleMs = opts.sessionIdleMs ?? 60 * 60_000;
 
+  const maxDepth = opts.maxJsonDepth ?? 64;
+  const refusals = createRefusals({ ...(opts.log ? { log: opts.log } : {}), count: (k) => opts.metrics.refusal(k) });
+  // Per source address, only failures take from the bucket: a client with a good token never waits.
+  const authFailures = createRateLimiter({ perMinute: opts.authFailuresPerMinute ?? 30, burst: opts.authFailuresPerMinute ?? 30 });
+  const sourceOf = (c: Context) => (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket?.remoteAddress ?? 'unknown';
+  const refuse = (c: Context, kind: RefusalKind, detail: Record<string, unknown> = {}) => refusals.refuse(kind, sourceOf(c), { path: c.req.path, ...detail });
+
+  /** The current caller behind a session's token; a removed token fails the call it was making. */
+  const current = (first: Authenticated) => (opts.resolveCaller ? opts.resolveCaller(first.key) : first);
+  const sessionCaller = (first: Authenticated) => (): Caller => {
+    const now = current(first);
+    if (!now) throw new ProtocolError(ProtocolErrorCode.InvalidRequest, 'the token of this session is no longer configured on the hub');
+    return now;
+  };
+
   const envelopeAccepted = createEnvelopeCheck();
-  const callOptions = (caller: Caller) => ({ catalog: opts.catalog, caller, gate: opts.gate, metrics: opts.metrics.observeCall, ...(opts.observer ? { observer: opts.observer } : {}) });
+  const callOptions = (caller: Caller | (() => Caller)) => ({
+    catalog: opts.catalog,
+    caller,
+    gate: opts.gate,
+    metrics: opts.metrics.observeCall,
+    ...(opts.observer ? { observer: opts.observer } : {}),
+    onUnknownTool: (who: Caller, tool: string) => refusals.refuse('unknown_tool', who.user, { tool: tool.slice(0, 128) }),
+  });
 
   /**
    * A plain 2026-07-28 tools/call, served without the SDK's per-request server (see
@@ -223,7 +266,7 @@ export function createHttpApp(opts: HttpAppOptions) {
     const signal = outgoing ? abort.signal : c.req.raw.signal;
     let text: string;
     try {
-      const result = await callHubTool(callOptions(caller), {
+      const result = await callHubTool({ ...callOptions(caller), caller }, {
         name: call.name,
         args: call.args,
         // 2026-07-28 has no sessions: approvals of a stateless client last per user and client name.
@@ -251,7 +294,7 @@ export function createHttpApp(opts: HttpAppOptions) {
     return new Response(text, { status: 200, headers: { 'content-type': 'application/json' } });
   }
 
-  const observed = (caller: Caller) => createHubServer({ info: opts.info, ...callOptions(caller) });
+  const observed = (caller: Caller | (() => Caller)) => createHubServer({ info: opts.info, ...callOptions(caller) });
 
   const modern = createMcpHandler(
     (ctx) => {
@@ -284,6 +327,10 @@ export function createHttpApp(opts: HttpAppOptions) {
         return c.json({ jsonrpc: '2.0', id: null, error: { code: -32001, message: 'Session not found: initialize a new session' } }, 404);
       }
       s.lastSeen = Date.now();
+      if (Array.isArray(parsedBody)) {
+        const revision = s.server.getNegotiatedProtocolVersion();
+        if (revision !== BATCH_REVISION) return batchRefused(c, revision);
+      }
       if ((parsedBody as { method?: unknown } | null)?.method === 'tools/list') {
         const splice: ToolsListSplice = {};
         const res = await s.transport.handleRequest(req, { parsedBody, authInfo: { token: '', clientId: caller.user, scopes: [], extra: { caller, [TOOLS_LIST_SPLICE]: splice } } });
@@ -292,6 +339,8 @@ export function createHttpApp(opts: HttpAppOptions) {
       return s.transport.handleRequest(req, parsedBody === undefined ? undefined : { parsedBody });
     }
     if (req.method !== 'POST') return c.json({ jsonrpc: '2.0', id: null, error: { code: -32000, message: 'Bad Request: Mcp-Session-Id header is required' } }, 400);
+    // A batch cannot initialize (2025-03-26 forbids it) and needs a session of that revision.
+    if (Array.isArray(parsedBody)) return batchRefused(c, undefined);
     // Bounded: a client that opens sessions in a loop closes its own oldest, not the hub.
     const own = [...sessions.entries()].filter(([, s]) => s.ownerKey === caller.key).sort(([, a], [, b]) => a.lastSeen - b.lastSeen);
     for (const [id, s] of own.slice(0, Math.max(0, own.length - (MAX_SESSIONS_PER_TOKEN - 1)))) {
@@ -299,12 +348,12 @@ export function createHttpApp(opts: HttpAppOptions) {
       sessions.delete(id);
       opts.gate.endSession(id);
     }
-    const server = observed(caller);
+    const server = observed(sessionCaller(caller));
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       maxRequestBodySize: opts.maxBodyBytes,
       onsessioninitialized: (id) => {
-        sessions.set(id, { transport, server, ownerKey: caller.key, lastSeen: Date.now() });
+        sessions.set(id, { transport, server, ownerKey: caller.key, opener: caller, lastSeen: Date.now() });
       },
       onsessionclosed: (id) => {
         sessions.delete(id);
@@ -321,11 +370,63 @@ export function createHttpApp(opts: HttpAppOptions) {
     return transport.handleRequest(req, parsedBody === undefined ? undefined : { parsedBody });
   }
 
+  function batchRefused(c: Context, revision: string | undefined): Response {
+    refuse(c, 'bad_request', { why: 'batch', revision: revision ?? 'none' });
+    const message = `Invalid Request: JSON-RPC batches are accepted only in a session of protocol revision ${BATCH_REVISION}${revision ? ` (this session uses ${revision})` : ''}`;
+    return c.json({ jsonrpc: '2.0', id: null, error: { code: -32600, message } }, 400);
+  }
+
+  /**
+   * The request body parsed, read no further than the body limit and refused when it nests
+   * deeper than `maxJsonDepth`; or the error answer (413, 400).
+   */
+  async function readJson(c: Context): Promise<{ body: unknown } | Response> {
+    const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+    // (A Node request someone already read or consumed: through the web body, as before.)
+    const direct = incoming && !incoming.readableEnded && !incoming.readableDidRead && !incoming.destroyed;
+    const text = direct ? await readIncoming(incoming, opts.maxBodyBytes) : await readLimited(c.req.raw, opts.maxBodyBytes);
+    if (text === undefined) {
+      refuse(c, 'too_large');
+      return c.json({ jsonrpc: '2.0', id: null, error: { code: -32600, message: `Request body too large: limit is ${opts.maxBodyBytes} bytes` } }, 413);
+    }
+    if (exceedsJsonDepth(text, maxDepth)) {
+      refuse(c, 'bad_request', { why: 'depth' });
+      return c.json({ jsonrpc: '2.0', id: null, error: { code: -32600, message: `Invalid Request: the body nests arrays/objects deeper than limits.maxJsonDepth (${maxDepth})` } }, 400);
+    }
+    try {
+      return { body: JSON.parse(text) };
+    } catch {
+      return c.json({ jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error: the body is not valid JSON' } }, 400);
+    }
+  }
+
+  /** Whether a session of `role` may get the log messages of `source` (see `relayLog` below). */
+  const logAudience = new WeakMap<Catalog, Map<Role, { sources: Set<string>; fleet: Set<string> }>>();
+  function seesSource(role: Role, source: string): boolean {
+    const catalog = opts.catalog();
+    let byRole = logAudience.get(catalog);
+    if (!byRole) logAudience.set(catalog, (byRole = new Map()));
+    let seen = byRole.get(role);
+    if (!seen) {
+      const tools = catalog.tools(role);
+      seen = {
+        sources: new Set([...tools.map((t) => t.source), ...catalog.resources().map((r) => r.source), ...catalog.prompts().map((p) => p.source)]),
+        fleet: new Set(tools.filter((t) => t.source === 'fleet').map((t) => t.def.name)),
+      };
+      byRole.set(role, seen);
+    }
+    if (seen.sources.has(source)) return true;
+    return opts.nodeTools?.(source)?.some((n) => seen.fleet.has(n)) ?? false;
+  }
+
   const app = new Hono();
 
   app.use('*', async (c, next) => {
     const host = hostOnly(c.req.header('host') ?? '');
-    if (!allowed(host)) return c.json({ error: 'forbidden host' }, 403);
+    if (!allowed(host)) {
+      refuse(c, 'forbidden_host', { host: host.slice(0, 200) });
+      return c.json({ error: 'forbidden host' }, 403);
+    }
     const origin = c.req.header('origin');
     if (origin !== undefined) {
       let oh = '';
@@ -334,7 +435,10 @@ export function createHttpApp(opts: HttpAppOptions) {
       } catch {
         // refused below
       }
-      if (!allowed(oh)) return c.json({ error: 'forbidden origin' }, 403);
+      if (!allowed(oh)) {
+        refuse(c, 'forbidden_host', { origin: origin.slice(0, 200) });
+        return c.json({ error: 'forbidden origin' }, 403);
+      }
     }
     await next();
   });
@@ -356,29 +460,61 @@ export function createHttpApp(opts: HttpAppOptions) {
     return c.text(opts.edgeDist!.installer(hubUrl, b.sha256), 200, { 'content-type': 'text/x-shellscript; charset=utf-8' });
   });
 
-  const authed = (c: Context): Authenticated | undefined => opts.authenticate(c.req.header('authorization'));
+  /**
+   * The caller, or the refusal: 401 for a bad token, and 429 for every request from an address
+   * that failed too often lately (checked before the token, so the answer says nothing about
+   * whether a token exists).
+   */
+  const authed = (c: Context): Authenticated | Response => {
+    const source = sourceOf(c);
+    const throttled = authFailures.blocked(source);
+    if (!throttled.ok) {
+      refuse(c, 'auth_throttled');
+      return c.body(null, 429, { 'retry-after': String(throttled.retryAfterS) });
+    }
+    const caller = opts.authenticate(c.req.header('authorization'));
+    if (caller) return caller;
+    authFailures.take(source);
+    refuse(c, 'unauthorized');
+    return c.body(null, 401);
+  };
 
   app.get('/readyz', (c) => {
-    if (!authed(c)) return c.body(null, 401);
+    const caller = authed(c);
+    if (caller instanceof Response) return caller;
     const upstreams = opts.health();
     const ready = upstreams.every((u) => u.status === 'up');
     return c.json({ status: ready ? 'ready' : 'degraded', upstreams }, ready ? 200 : 503);
   });
 
   app.get('/metrics', (c) => {
-    if (!authed(c)) return c.body(null, 401);
+    const caller = authed(c);
+    if (caller instanceof Response) return caller;
     const text = opts.metrics.render(opts.health().map((u) => ({ name: u.name, kind: u.kind, up: u.status === 'up' })));
     return c.text(text, 200, { 'content-type': 'text/plain; version=0.0.4' });
   });
 
+  function rateLimited(c: Context, caller: Authenticated, retryAfterS: number): Response {
+    refuse(c, 'rate_limited', { user: caller.user });
+    return c.json({ jsonrpc: '2.0', id: null, error: { code: -32000, message: 'Too many requests' } }, 429, { 'retry-after': String(retryAfterS) });
+  }
+
+  /** A batch counts as its number of messages; the first was taken by `admit`. */
+  function chargeBatch(c: Context, caller: Authenticated, body: unknown): Response | undefined {
+    if (!Array.isArray(body) || body.length < 2) return undefined;
+    const rate = opts.rateLimit(caller.key, body.length - 1);
+    return rate.ok ? undefined : rateLimited(c, caller, rate.retryAfterS);
+  }
+
   /** Authentication, rate limit and body limit: the gate every MCP request passes. */
   function admit(c: Context): Authenticated | Response {
     const caller = authed(c);
-    if (!caller) return c.body(null, 401);
+    if (caller instanceof Response) return caller;
     const rate = opts.rateLimit(caller.key);
-    if (!rate.ok) return c.json({ jsonrpc: '2.0', id: null, error: { code: -32000, message: 'Too many requests' } }, 429, { 'retry-after': String(rate.retryAfterS) });
+    if (!rate.ok) return rateLimited(c, caller, rate.retryAfterS);
     const declared = Number(c.req.header('content-length') ?? 0);
     if (declared > opts.maxBodyBytes) {
+      refuse(c, 'too_large', { declared });
       return c.json({ jsonrpc: '2.0', id: null, error: { code: -32600, message: `Request body too large: limit is ${opts.maxBodyBytes} bytes` } }, 413);
     }
     return caller;
@@ -391,8 +527,8 @@ export function createHttpApp(opts: HttpAppOptions) {
     const ownStreams = [...sseSessions.values()].filter((x) => x.ownerKey === caller.key);
     for (const x of ownStreams.slice(0, Math.max(0, ownStreams.length - (MAX_SESSIONS_PER_TOKEN - 1)))) void x.transport.close();
     const transport = new SseServerTransport('/messages');
-    const server = observed(caller);
-    sseSessions.set(transport.sessionId, { transport, server, ownerKey: caller.key });
+    const server = observed(sessionCaller(caller));
+    sseSessions.set(transport.sessionId, { transport, server, ownerKey: caller.key, opener: caller });
     transport.onclose = () => {
       sseSessions.delete(transport.sessionId);
       opts.gate.endSession(transport.sessionId);
@@ -407,15 +543,12 @@ export function createHttpApp(opts: HttpAppOptions) {
     if (caller instanceof Response) return caller;
     const s = sseSessions.get(c.req.query('sessionId') ?? '');
     if (!s || s.ownerKey !== caller.key) return c.json({ error: 'unknown session: open a new one with GET /sse' }, 404);
-    const text = await c.req.text();
-    if (Buffer.byteLength(text) > opts.maxBodyBytes) return c.json({ error: `body too large: limit is ${opts.maxBodyBytes} bytes` }, 413);
-    let message;
-    try {
-      message = JSON.parse(text);
-    } catch {
-      return c.json({ jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error: the body is not valid JSON' } }, 400);
-    }
-    s.transport.receive(message);
+    // Read no further than the limit: the whole body used to be buffered before its 413.
+    const parsed = await readJson(c);
+    if (parsed instanceof Response) return parsed;
+    // 2024-11-05 has no batches (they came with 2025-03-26 and left with 2025-06-18).
+    if (Array.isArray(parsed.body)) return batchRefused(c, '2024-11-05');
+    s.transport.receive(parsed.body as Parameters<typeof s.transport.receive>[0]);
     return c.text('Accepted', 202);
   });
 
@@ -427,16 +560,11 @@ export function createHttpApp(opts: HttpAppOptions) {
     // serving the request would otherwise each read and parse it again.
     let parsedBody: unknown;
     if (req.method === 'POST') {
-      const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
-      // (A Node request someone already read or consumed: through the web body, as before.)
-      const direct = incoming && !incoming.readableEnded && !incoming.readableDidRead && !incoming.destroyed;
-      const text = direct ? await readIncoming(incoming, opts.maxBodyBytes) : await readLimited(req, opts.maxBodyBytes);
-      if (text === undefined) return c.json({ jsonrpc: '2.0', id: null, error: { code: -32600, message: `Request body too large: limit is ${opts.maxBodyBytes} bytes` } }, 413);
-      try {
-        parsedBody = JSON.parse(text);
-      } catch {
-        return c.json({ jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error: the body is not valid JSON' } }, 400);
-      }
+      const parsed = await readJson(c);
+      if (parsed instanceof Response) return parsed;
+      parsedBody = parsed.body;
+      const charged = chargeBatch(c, caller, parsedBody);
+      if (charged) return charged;
     }
     if (req.method !== 'POST' || req.headers.has('mcp-session-id') || (!claimsModernEnvelope(parsedBody) && (await isLegacyRequest(req, parsedBody, { maxRequestBodySize: opts.maxBodyBytes })))) {
       return legacy(c, caller, parsedBody);
@@ -464,9 +592,28 @@ export function createHttpApp(opts: HttpAppOptions) {
         void s.server.sendPromptListChanged().catch(() => undefined);
       }
     },
-    /** Passes an upstream's log message to every open session that wants it. */
+    /**
+     * Passes an upstream's log message to the open sessions that may see it: a session gets the
+     * logs of a source when its user's role, as configured now, sees at least one tool,
+     * resource or prompt of that source (for a node: one fleet tool the node offers). A viewer
+     * therefore gets nothing from an upstream or node that offers it only writes. (Only open
+     * 2025-era sessions and legacy SSE streams get relayed logs.)
+     */
     relayLog(source: string, message: { level: string; logger?: string; data: unknown }): void {
-      for (const s of [...sessions.values(), ...sseSessions.values()]) relayLog(s.server, source, message);
+      for (const s of [...sessions.values(), ...sseSessions.values()]) {
+        const who = current(s.opener);
+        if (who && seesSource(who.role, source)) relayLog(s.server, source, message);
+      }
+    },
+    /** Closes the open sessions whose token is no longer configured (after a reload). */
+    dropStaleSessions(): void {
+      for (const [id, s] of sessions) {
+        if (current(s.opener)) continue;
+        void s.transport.close().catch(() => undefined);
+        sessions.delete(id);
+        opts.gate.endSession(id);
+      }
+      for (const s of sseSessions.values()) if (!current(s.opener)) void s.transport.close();
     },
     sessionCount: () => sessions.size,
     async close(): Promise<void> {

@@ -29,7 +29,8 @@ import {
 } from '@modelcontextprotocol/client';
 import type { Stream } from 'node:stream';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
-import { createEdgeRpc, type EdgeRpc } from './edge-rpc.ts';
+import { createEdgeRpc, DEFAULT_MAX_RESULT_BYTES, type EdgeRpc } from './edge-rpc.ts';
+import { limitedFetch } from './limited-fetch.ts';
 import { STREAM_ENDED_CODE } from './errors.ts';
 
 /**
@@ -85,6 +86,8 @@ export interface OpenOptions {
   /** Aborts the handshake (the upstream is being closed). */
   signal?: AbortSignal;
   hooks: ConnectionHooks;
+  /** Largest answer (JSON body or one SSE event) read from an HTTP upstream; default 8 MiB. */
+  maxResultBytes?: number;
 }
 
 export interface Connection {
@@ -136,7 +139,7 @@ export function requestHeaders(spec: UpstreamSpec): Record<string, string> {
 export async function openConnection(spec: UpstreamSpec, opts: OpenOptions): Promise<Connection> {
   const mode = negotiatesEra(spec) ? 'auto' : 'legacy';
   const client = new Client(opts.clientInfo, { versionNegotiation: { mode } });
-  const transport = buildTransport(spec, opts.hooks);
+  const transport = buildTransport(spec, opts.hooks, opts.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES);
   const guard = transport instanceof StreamableHTTPClientTransport ? guardRequestStreams(transport) : undefined;
 
   let closing = false;
@@ -187,7 +190,7 @@ export async function openConnection(spec: UpstreamSpec, opts: OpenOptions): Pro
   const info = client.getServerVersion();
   const edgeRpc =
     spec.kind === 'edge' && era === 'modern'
-      ? createEdgeRpc({ url: spec.url, headers: requestHeaders(spec), clientInfo: opts.clientInfo, hooks: { onHttp: (r) => opts.hooks.onHttp?.(r), onLog: (m) => !closing && opts.hooks.onLog?.(m), onListChanged: (k) => !closing && opts.hooks.onListChanged(k) } })
+      ? createEdgeRpc({ url: spec.url, headers: requestHeaders(spec), clientInfo: opts.clientInfo, maxResultBytes: opts.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES, hooks: { onHttp: (r) => opts.hooks.onHttp?.(r), onLog: (m) => !closing && opts.hooks.onLog?.(m), onListChanged: (k) => !closing && opts.hooks.onListChanged(k) } })
       : undefined;
   const conn: Connection = {
     client,
@@ -228,13 +231,15 @@ function observedFetch(hooks: ConnectionHooks): typeof fetch {
   };
 }
 
-function buildTransport(spec: UpstreamSpec, hooks: ConnectionHooks): Transport {
+function buildTransport(spec: UpstreamSpec, hooks: ConnectionHooks, maxResultBytes: number): Transport {
+  // Every answer is read through the cap (limited-fetch.ts): the SDK itself reads without limit.
+  const capped = () => limitedFetch(hooks.onHttp ? observedFetch(hooks) : fetch, { name: spec.name, maxResultBytes });
   switch (spec.kind) {
     case 'edge':
     case 'http':
-      return new StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers: requestHeaders(spec) }, ...(hooks.onHttp ? { fetch: observedFetch(hooks) } : {}) });
+      return new StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers: requestHeaders(spec) }, fetch: capped() });
     case 'sse':
-      return new SSEClientTransport(new URL(spec.url), { requestInit: { headers: requestHeaders(spec) }, ...(hooks.onHttp ? { fetch: observedFetch(hooks) } : {}) });
+      return new SSEClientTransport(new URL(spec.url), { requestInit: { headers: requestHeaders(spec) }, fetch: capped() });
     case 'stdio': {
       const t = new StdioClientTransport({
         command: spec.command,
@@ -244,6 +249,8 @@ function buildTransport(spec: UpstreamSpec, hooks: ConnectionHooks): Transport {
         // Piped, not inherited: the child's chatter goes to our log (tagged with the upstream),
         // and its last lines explain an exit.
         stderr: 'pipe',
+        // One message (line) longer than this errors the transport: the child is restarted.
+        maxBufferSize: maxResultBytes,
       });
       forwardLines(t.stderr, (line) => hooks.onStderr?.(line));
       return t;

@@ -26,10 +26,10 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import { StringDecoder } from 'node:string_decoder';
 import { ProtocolError, SdkError, SdkErrorCode, SdkHttpError, UnauthorizedError, type CallToolResult } from '@modelcontextprotocol/client';
 import type { ConnectionHooks, UpstreamLogMessage } from './connection.ts';
 import { STREAM_ENDED_CODE } from './errors.ts';
+import { createSseParser } from './sse-parser.ts';
 
 const MODERN = '2026-07-28';
 /** Largest answer read from an edge; its tool outputs are capped far below this. */
@@ -39,6 +39,8 @@ export const MAX_EDGE_RESPONSE_BYTES = 32 * 1024 * 1024;
  * the edge's own 65 s, so a request is never sent on a socket the edge is closing.
  */
 export const IDLE_SOCKET_MS = 4_000;
+/** Default of `limits.maxResultBytes`: the largest result the hub takes from any upstream. */
+export const DEFAULT_MAX_RESULT_BYTES = 8 * 1024 * 1024;
 
 export interface EdgeRpcOptions {
   url: string;
@@ -48,6 +50,8 @@ export interface EdgeRpcOptions {
   hooks: Pick<ConnectionHooks, 'onHttp' | 'onLog' | 'onListChanged'>;
   /** Idle keep-alive sockets are closed after this long; default `IDLE_SOCKET_MS` (tests shorten it). */
   idleSocketMs?: number;
+  /** Largest answer (a JSON body, or one SSE event) accepted: `limits.maxResultBytes`; default 8 MiB. */
+  maxResultBytes?: number;
 }
 
 export interface EdgeCallOptions {
@@ -94,6 +98,8 @@ export function createEdgeRpc(opts: EdgeRpcOptions): EdgeRpc {
     'io.modelcontextprotocol/logLevel': 'info',
   };
   let nextId = 1;
+  const maxResultBytes = opts.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES;
+  const tooLarge = () => new SdkError(SdkErrorCode.InvalidResult, `the answer is larger than limits.maxResultBytes (${maxResultBytes} bytes): the call was dropped`);
 
   function callTool(name: string, args: Record<string, unknown>, call: EdgeCallOptions): Promise<CallToolResult> {
     const id = nextId++;
@@ -149,13 +155,19 @@ export function createEdgeRpc(opts: EdgeRpcOptions): EdgeRpc {
         const status = res.statusCode ?? 0;
         report({ status });
         const sse = /^text\/event-stream\b/i.test(res.headers['content-type'] ?? '');
-        const sseParser = sse && status >= 200 && status < 300 ? sseReader(id, call.onprogress, opts.hooks, finish) : undefined;
+        const sseParser =
+          sse && status >= 200 && status < 300
+            ? sseReader(id, call.onprogress, opts.hooks, finish, maxResultBytes, () => {
+                finish(tooLarge());
+                req.destroy();
+              })
+            : undefined;
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (chunk: Buffer) => {
           size += chunk.length;
-          if (size > MAX_EDGE_RESPONSE_BYTES) {
-            finish(new SdkError(SdkErrorCode.InvalidResult, `the answer is larger than ${MAX_EDGE_RESPONSE_BYTES} bytes`));
+          if (size > MAX_EDGE_RESPONSE_BYTES || (!sseParser && size > maxResultBytes)) {
+            finish(size > maxResultBytes ? tooLarge() : new SdkError(SdkErrorCode.InvalidResult, `the answer is larger than ${MAX_EDGE_RESPONSE_BYTES} bytes`));
             req.destroy();
             return;
           }
@@ -258,17 +270,11 @@ function sseReader(
   onprogress: EdgeCallOptions['onprogress'],
   hooks: EdgeRpcOptions['hooks'],
   finish: (err: unknown, result?: CallToolResult) => void,
+  maxEventBytes: number,
+  onOversize: () => void,
 ): { push(chunk: Buffer): void; end(): void } {
-  const decoder = new StringDecoder('utf8');
-  let buffer = '';
   let answered = false;
-  const dispatch = (event: string) => {
-    const data = event
-      .split(/\r?\n/)
-      .filter((line) => line.startsWith('data:'))
-      .map((line) => line.slice(line[5] === ' ' ? 6 : 5))
-      .join('\n');
-    if (!data) return;
+  const dispatch = (data: string) => {
     let m: JsonRpcMessage;
     try {
       m = JSON.parse(data) as JsonRpcMessage;
@@ -289,19 +295,14 @@ function sseReader(
     else if (m.method === 'notifications/prompts/list_changed') hooks.onListChanged?.('prompts');
     else if (m.method === 'notifications/resources/list_changed') hooks.onListChanged?.('resources');
   };
+  // Linear in the stream's length, one event capped (see sse-parser.ts).
+  const parser = createSseParser({ maxEventBytes, onEvent: (data) => dispatch(data), onOversize });
   return {
     push(chunk) {
-      buffer += decoder.write(chunk);
-      let at: number;
-      while ((at = buffer.search(/\r?\n\r?\n/)) >= 0) {
-        const event = buffer.slice(0, at);
-        buffer = buffer.slice(at).replace(/^\r?\n\r?\n/, '');
-        dispatch(event);
-      }
+      parser.push(chunk);
     },
     end() {
-      buffer += decoder.end();
-      if (buffer.trim()) dispatch(buffer);
+      parser.end();
       if (!answered) finish(new ProtocolError(STREAM_ENDED_CODE, 'the upstream closed the response stream without answering'));
     },
   };

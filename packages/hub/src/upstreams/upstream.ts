@@ -118,6 +118,8 @@ export interface UpstreamOptions {
   clientInfo?: { name: string; version: string };
   /** Cap of each cached list; default 5,000. Longer lists are cut, with a warning. */
   maxListItems?: number;
+  /** Largest answer read from the upstream (`limits.maxResultBytes`); default 8 MiB. */
+  maxResultBytes?: number;
   /** Each HTTP request made to the upstream (the audit trail records them). */
   onHttpRequest?: (request: { upstream: string; method: string; url: string; status?: number; error?: string; durationMs: number }) => void;
 }
@@ -345,7 +347,7 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
     const prior = usablePrior();
     let c: Connection | undefined;
     try {
-      c = await openConnection(spec, { clientInfo, ...(prior ? { prior } : {}), timeoutMs: connectTimeoutMs, signal: lifetime.signal, hooks: hooksFor(() => c) });
+      c = await openConnection(spec, { clientInfo, ...(prior ? { prior } : {}), timeoutMs: connectTimeoutMs, signal: lifetime.signal, hooks: hooksFor(() => c), ...(options.maxResultBytes ? { maxResultBytes: options.maxResultBytes } : {}) });
       // Listen before listing, so that a change between the two is not lost.
       if (c.era === 'modern') await listen(c);
       const fetched = await fetchLists(c, ['tools', 'resources', 'prompts'], connectTimeoutMs);

@@ -1,0 +1,116 @@
+/**
+ * The `fetch` the SDK's HTTP transports use for native upstreams, with `limits.maxResultBytes`
+ * enforced while the answer is read: a JSON body, or one event of an SSE stream, longer than
+ * the cap is never held whole.
+ *
+ * Why: the SDK reads a JSON answer with `response.json()` and an SSE event into one string with
+ * no limit, so three 100 MB results from a hostile or broken upstream took the hub to 1.6 GB.
+ *
+ * What the caller sees: a request (it has an id) whose answer is too large gets a JSON-RPC error
+ * for that id naming the upstream and the limit, relayed to the client as the tool's error; the
+ * rest of that answer is not read. An oversized event on a stream no request waits on (the 2025
+ * GET stream, `subscriptions/listen`, the legacy SSE stream) errors that stream: the SDK drops it
+ * and reconnects, as after any broken stream.
+ *
+ * @example
+ * new StreamableHTTPClientTransport(url, { fetch: limitedFetch(fetch, { name: 'ha', maxResultBytes: 8 << 20 }) })
+ */
+export interface LimitedFetchOptions {
+  /** The upstream's alias, for the error message. */
+  name: string;
+  maxResultBytes: number;
+}
+
+/** JSON-RPC code of the synthetic error (the server-defined range; relayed as the upstream's own error). */
+export const RESULT_TOO_LARGE_CODE = -32001;
+
+export function limitedFetch(inner: typeof fetch, o: LimitedFetchOptions): typeof fetch {
+  const message = `upstream ${o.name} answered with more than limits.maxResultBytes (${o.maxResultBytes} bytes): the answer was dropped`;
+  return async (input, init) => {
+    const res = await inner(input, init);
+    // Redirects are the SDK's to inspect (it refuses cross-origin ones); bodiless answers have nothing to cap.
+    if (!res.body || (res.status >= 300 && res.status < 400) || [101, 204, 205, 304].includes(res.status)) return res;
+    const id = () => requestId(init?.body);
+    const init2 = { status: res.status, statusText: res.statusText, headers: res.headers };
+    if (/^text\/event-stream\b/i.test(res.headers.get('content-type') ?? '')) {
+      return new Response(res.body.pipeThrough(eventCap(o.maxResultBytes, () => id(), message)), init2);
+    }
+    // A JSON (or any other) body: read here, up to the cap, then handed over whole.
+    const reader = res.body.getReader();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > o.maxResultBytes) {
+        await reader.cancel().catch(() => undefined);
+        const rid = id();
+        if (rid === undefined || !res.ok) throw new Error(message);
+        const headers = new Headers(res.headers);
+        headers.delete('content-length');
+        return new Response(JSON.stringify({ jsonrpc: '2.0', id: rid, error: { code: RESULT_TOO_LARGE_CODE, message } }), { ...init2, headers });
+      }
+      chunks.push(value);
+    }
+    return new Response(Buffer.concat(chunks), init2);
+  };
+}
+
+/** The id of the JSON-RPC request in a fetch body (parsed only once an answer is too large). */
+function requestId(body: unknown): string | number | undefined {
+  if (typeof body !== 'string') return undefined;
+  try {
+    const m = JSON.parse(body) as { id?: unknown; method?: unknown };
+    return typeof m.id === 'string' || typeof m.id === 'number' ? m.id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Passes an SSE stream through while counting the bytes of the current event (one look at each
+ * byte); past `max`, the answer is replaced by an error for the request `id()`, or the stream
+ * is errored when no request waits on it.
+ */
+function eventCap(max: number, id: () => string | number | undefined, message: string): TransformStream<Uint8Array, Uint8Array> {
+  let eventBytes = 0;
+  let lineBytes = 0;
+  let afterCr = false;
+  return new TransformStream({
+    transform(chunk, controller) {
+      let i = 0;
+      for (; i < chunk.length; i++) {
+        const b = chunk[i]!;
+        if (b === 10 && afterCr) {
+          afterCr = false;
+          continue;
+        }
+        afterCr = b === 13;
+        if (b === 10 || b === 13) {
+          if (lineBytes === 0) eventBytes = 0;
+          lineBytes = 0;
+        } else {
+          lineBytes++;
+          if (++eventBytes > max) break;
+        }
+      }
+      if (i === chunk.length) {
+        controller.enqueue(chunk);
+        return;
+      }
+      // The events before this one in the chunk, and the start of this one, pass on.
+      if (i > 0) controller.enqueue(chunk.subarray(0, i));
+      const rid = id();
+      if (rid === undefined) {
+        controller.error(new Error(message));
+        return;
+      }
+      // The part of the event already passed on is ended as an event of another type, which
+      // the SDK skips (it parses only `message` events), then the error takes its place.
+      const error = JSON.stringify({ jsonrpc: '2.0', id: rid, error: { code: RESULT_TOO_LARGE_CODE, message } });
+      controller.enqueue(new TextEncoder().encode(`\nevent: homelab-dropped\n\nevent: message\ndata: ${error}\n\n`));
+      controller.terminate();
+    },
+  });
+}
