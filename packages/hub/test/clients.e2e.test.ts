@@ -141,7 +141,7 @@ beforeAll(async () => {
     config: {
       auth: { tokens: [{ user: 'alice', role: 'admin', token: ADMIN_A }], rateLimit: { perMinute: 6000, burst: 1000 } },
       // One-shot clients (the Inspector CLI) open a new session per call: each write carries
-      // confirm: true, the mode that suits them.
+      // the confirm token its preview returned, the mode that suits them.
       approval: { mode: 'confirm' },
       nodes: [{ name: 'pi', url: edge.url, token: '${PI_TOKEN}', roles: ['speaker'] }],
     },
@@ -307,7 +307,10 @@ describe('mcp-remote as a stdio bridge', () => {
     const list = await call('tools/list');
     expect(list.result.tools.map((t: { name: string }) => t.name)).toEqual(expect.arrayContaining(['run_command', 'list_nodes']));
 
-    const ran = await call('tools/call', { name: 'run_command', arguments: { node: 'pi', cmd: 'echo via mcp-remote from $PPID', confirm: true } });
+    const args = { node: 'pi', cmd: 'echo via mcp-remote from $PPID' };
+    const preview = await call('tools/call', { name: 'run_command', arguments: args });
+    expect(preview.result.structuredContent.status).toBe('confirmation_required');
+    const ran = await call('tools/call', { name: 'run_command', arguments: { ...args, confirm: preview.result.structuredContent.confirm } });
     expect(ran.result.isError).toBeFalsy();
     expect(ran.result.structuredContent.stdout).toBe(`via mcp-remote from ${edge.child.pid}\n`);
 
@@ -325,13 +328,18 @@ describe.each<Era>(['modern', 'legacy'])('hub B aggregating hub A (SDK v2 client
     expect(names).toEqual(expect.arrayContaining(['list_nodes', 'site__run_command', 'site__get_status', 'site__list_nodes']));
     expect(names).not.toContain('run_command'); // B has no nodes of its own
 
-    // Each hub applies its own gate: B's session is approved on B, and A (confirm mode) sees
-    // the confirm the user gave, passed through.
+    // Each hub applies its own gate: B's session is approved on B, and A (confirm mode)
+    // answers with its preview and token, and runs when the token comes back through B.
     await client.callTool({ name: 'approve_writes', arguments: {} });
-    const onA = (await client.callTool({ name: 'site__run_command', arguments: { node: 'local', cmd: 'echo $PPID', confirm: true } })) as any;
+    const confirmed = async (args: Record<string, unknown>) => {
+      const preview = (await client.callTool({ name: 'site__run_command', arguments: args })) as any;
+      expect(preview.structuredContent.status).toBe('confirmation_required');
+      return (await client.callTool({ name: 'site__run_command', arguments: { ...args, confirm: preview.structuredContent.confirm } })) as any;
+    };
+    const onA = await confirmed({ node: 'local', cmd: 'echo $PPID' });
     expect(onA.isError).toBeFalsy();
     expect(onA.structuredContent.stdout).toBe(`${hubA.child.pid}\n`);
-    const onEdge = (await client.callTool({ name: 'site__run_command', arguments: { node: 'pi', cmd: 'echo $PPID', confirm: true } })) as any;
+    const onEdge = await confirmed({ node: 'pi', cmd: 'echo $PPID' });
     expect(onEdge.structuredContent.stdout).toBe(`${edge.child.pid}\n`);
   });
 });

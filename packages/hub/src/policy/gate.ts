@@ -63,6 +63,8 @@ export interface GateOptions {
   idleMinutes?: () => number;
   /** The clock, in ms since the epoch; tests inject one. */
   now?: () => number;
+  /** The key that signs confirmation tokens and approval requests; default random per process. */
+  secret?: Uint8Array;
 }
 
 /** A session's write approval, as get_session_info reports it. */
@@ -96,7 +98,7 @@ export function createGate(opts: GateOptions) {
   const usedStates = new Map<string, number>();
   // Signs confirmation tokens and the input_required round trip, so a client cannot send an
   // approval the hub never gave, or reuse one for another call (bound to tool and arguments).
-  const secret = randomBytes(32);
+  const secret = opts.secret ?? randomBytes(32);
   const key = (caller: Caller & { key?: string }, session: string) => `${caller.key ?? caller.user}\u0000${session}`;
   const sign = (payload: string) => createHmac('sha256', secret).update(payload).digest('base64url');
   const sameMac = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
