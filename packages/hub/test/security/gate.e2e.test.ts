@@ -148,8 +148,6 @@ describe('item 8: approvals', () => {
 
   it('confirm needs the token of a preview of exactly this call, user and tool', async () => {
     await using cory = await connectClient(hub.url, CORY, 'modern');
-    const tools = (await cory.listTools()).tools;
-    expect((tools.find((t) => t.name === 'run_command')!.inputSchema.properties as any).confirm).toMatchObject({ type: 'string' });
     const m = markerFile();
     const args = { node: 'pi', cmd: `touch ${m}` };
 
@@ -179,6 +177,10 @@ describe('item 8: approvals', () => {
     const ran = (await cory.callTool({ name: 'run_command', arguments: { ...args, confirm: token } })) as any;
     expect(ran.isError).toBeFalsy();
     expect(existsSync(m)).toBe(true);
+
+    // The schema says what confirm takes.
+    const tools = (await cory.listTools()).tools;
+    expect((tools.find((t) => t.name === 'run_command')!.inputSchema.properties as any).confirm).toMatchObject({ type: 'string', description: expect.stringContaining('token') });
   });
 
   it('get_session_info says when a session approval lapses', async () => {
