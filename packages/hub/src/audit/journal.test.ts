@@ -274,7 +274,8 @@ describe('durability', () => {
         contents: `
           import { createJournal } from './journal.ts';
           import { createAuditEvent } from '@homelab-mcp/core/audit-event';
-          const j = await createJournal({ dir: process.argv[2], fsync: 'batch', maxFileBytes: 64 * 1024 });
+          // maxFiles: rotation must not prune what the test reads back (3,000 events fill ~25 files).
+          const j = await createJournal({ dir: process.argv[2], fsync: 'batch', maxFileBytes: 64 * 1024, maxFiles: 1000 });
           const writer = async (w) => {
             for (let i = 0; ; i++) {
               const e = createAuditEvent({ kind: 'tool_call', user: 'w' + w, tool: 'get_status', args: { i, pad: 'x'.repeat(200) } });
