@@ -237,6 +237,13 @@ describe('MCP Inspector CLI', () => {
     home = tempDir('inspector-home');
   });
   const inspector = (...args: string[]) => run(clientNode, [INSPECTOR, '--cli', hubA.url, '--header', `Authorization: Bearer ${ADMIN_A}`, ...args], { env: clientEnv(home) });
+  /** A write in confirm mode, as a one-shot client does it: the preview, then the call with its token. */
+  const confirmed = async (...args: string[]) => {
+    const preview = await inspector(...args);
+    expect(preview.code, preview.stderr).toBe(0);
+    const token = JSON.parse(preview.stdout).structuredContent.confirm as string;
+    return inspector(...args, '--tool-arg', `confirm=${token}`);
+  };
 
   it('lists the fleet tools and list_nodes', async () => {
     const r = await inspector('--method', 'tools/list');
@@ -246,13 +253,13 @@ describe('MCP Inspector CLI', () => {
   });
 
   it('calls run_command on the local node, and on a list of nodes across hub and edge', async () => {
-    const one = await inspector('--method', 'tools/call', '--tool-name', 'run_command', '--tool-arg', 'confirm=true', '--tool-arg', 'node=local', '--tool-arg', 'cmd=echo inspector');
+    const one = await confirmed('--method', 'tools/call', '--tool-name', 'run_command', '--tool-arg', 'node=local', '--tool-arg', 'cmd=echo inspector');
     expect(one.code, one.stderr).toBe(0);
     expect(JSON.parse(one.stdout).structuredContent.stdout).toBe('inspector\n');
 
     // --tool-arg JSON-parses a value when it can (`node=["local","pi"]` is a list; note that
     // `cmd=true` would send a boolean), and sends the raw text otherwise.
-    const both = await inspector('--method', 'tools/call', '--tool-name', 'run_command', '--tool-arg', 'confirm=true', '--tool-arg', 'node=["local","pi"]', '--tool-arg', 'cmd=echo $PPID');
+    const both = await confirmed('--method', 'tools/call', '--tool-name', 'run_command', '--tool-arg', 'node=["local","pi"]', '--tool-arg', 'cmd=echo $PPID');
     expect(both.code, both.stderr).toBe(0);
     const r = JSON.parse(both.stdout).structuredContent;
     expect(r.summary).toBe('2 nodes: 2 ok');
@@ -261,7 +268,7 @@ describe('MCP Inspector CLI', () => {
   });
 
   it('exits 5 when the hub answers a tool error (an unknown node)', async () => {
-    const r = await inspector('--method', 'tools/call', '--tool-name', 'run_command', '--tool-arg', 'confirm=true', '--tool-arg', 'node=nowhere', '--tool-arg', 'cmd=echo never');
+    const r = await confirmed('--method', 'tools/call', '--tool-name', 'run_command', '--tool-arg', 'node=nowhere', '--tool-arg', 'cmd=echo never');
     expect(r.code).toBe(5);
     expect(r.stdout + r.stderr).toContain('tool_is_error');
     expect(r.stdout).toContain('unknown node \\"nowhere\\"');
