@@ -150,6 +150,8 @@ describe('redactSecrets / isSecretKey', () => {
     ['key', false],
     ['compass', false],
     ['bypass', false],
+    ['PWD', false],
+    ['OLDPWD', false],
     ['path', false],
     ['maxTokens', false],
     ['tokenEnv', false],

@@ -110,8 +110,8 @@ const decisions = new Map<string, boolean>();
  * (`DB_PASS`), `*Pwd` (`MYSQL_PWD`), `*ApiKey` (`x-api-key`), `*AccessKey`/`*SecretKey`
  * (`AWS_SECRET_ACCESS_KEY`), `*_KEY` and `*_PAT` with a separator (`STRIPE_KEY`, `GITHUB_PAT`;
  * not `public_key`, `sort_key`), `authorization`, `proxy-authorization`, `cookie`, `set-cookie`,
- * `passwd`, `passphrase`, `privateKey`, `credentials`. `maxTokens`, `tokenEnv`, `compass` or
- * `bypass` are not secrets.
+ * `passwd`, `passphrase`, `privateKey`, `credentials`. `maxTokens`, `tokenEnv`, `compass`,
+ * `bypass`, `PWD` or `OLDPWD` are not secrets.
  */
 export function isSecretKey(key: string): boolean {
   let d = decisions.get(key);
@@ -127,8 +127,9 @@ export function isSecretKey(key: string): boolean {
   return d;
 }
 
-// Words that end in `pass` without being one.
-const NOT_PASS = /(?:compass|bypass|overpass|underpass|trespass|surpass|encompass|subpass|multipass|firstpass|onepass|singlepass)$/;
+// Words that end in `pass` or `pwd` without being a password: `PWD`/`OLDPWD` are the shell's
+// working directories, in every environment and many commands.
+const NOT_PASS = /(?:compass|bypass|overpass|underpass|trespass|surpass|encompass|subpass|multipass|firstpass|onepass|singlepass|^pwd|^oldpwd)$/;
 
 const MAX_DEPTH = 12;
 
