@@ -124,15 +124,10 @@ export function createGate(opts: GateOptions) {
   return {
     mode: (caller: Caller) => opts.modeFor(caller),
     isApproved: (caller: Caller, session: string) => live(key(caller, session)) !== undefined,
-    approvedAt: (caller: Caller, session: string) => {
-      const a = live(key(caller, session));
-      return a ? new Date(a.at) : undefined;
-    },
+    /** The session's write approval and when it lapses, or undefined when it has none. */
     approval(caller: Caller, session: string): ApprovalState | undefined {
       const a = live(key(caller, session));
-      if (!a) return undefined;
-      const minutes = idleMs() / 60_000;
-      return { approvedAt: new Date(a.at), expiresAt: new Date(a.lastUsed + idleMs()), idleMinutes: minutes };
+      return a ? { approvedAt: new Date(a.at), expiresAt: new Date(a.lastUsed + idleMs()), idleMinutes: idleMs() / 60_000 } : undefined;
     },
     approve(caller: Caller, session: string): void {
       sweep();
