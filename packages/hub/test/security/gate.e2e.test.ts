@@ -117,14 +117,14 @@ describe('item 3: a preview shows the exact command, and the journal hides only 
 
     // The journal: what ran is readable, only the key body is gone, and each event is bound
     // to the exact arguments by their SHA-256 (canonical JSON: keys sorted, no whitespace).
-    const ran = journalOf(hub).filter((e) => e.kind === 'tool_call' && e.tool === 'run_command' && e.user === 'sam' && e.decision === 'allowed');
-    expect(ran).toHaveLength(3);
+    const events = journalOf(hub).filter((e) => e.kind === 'tool_call' && e.decision === 'allowed');
+    const ran = attacks.map((cmd) => events.find((e) => e.argsSha256 === sha256(JSON.stringify({ cmd, node: 'pi' })))!);
+    expect(ran.every((e) => e?.tool === 'run_command' && e.user === 'sam')).toBe(true);
     expect(ran[0]!.args.cmd).toBe(attacks[0]);
     expect(ran[1]!.args.cmd).toBe(attacks[1]);
     expect(ran[2]!.args.cmd).toContain(`touch ${m3}`);
     expect(ran[2]!.args.cmd).not.toContain(body);
     expect(ran[2]!.args.cmd).toContain('[REDACTED]');
-    for (const [i, cmd] of attacks.entries()) expect(ran[i]!.argsSha256).toBe(sha256(JSON.stringify({ cmd, node: 'pi' })));
   });
 });
 
