@@ -71,12 +71,33 @@ const { progress, startServer, newAgent, dropAgent, makeTmpRoot, ensureBuilt, ru
 });
 
 const META = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
-const ARGS = { run_command: { node: 'e1', cmd: 'true', confirm: true }, get_status: { node: 'e1' }, list_nodes: {} };
+const ARGS = { run_command: { node: 'e1', cmd: 'true' }, get_status: { node: 'e1' }, list_nodes: {} };
 let rpcId = 0;
 
+/**
+ * Confirm mode binds a write to its preview: the preview answers a token for exactly these
+ * arguments, valid 5 minutes. One preview per hub (untimed, renewed after 4 minutes); hubs from
+ * before tokens answer none, and get `confirm: true` as they expect.
+ */
+const confirmTokens = new Map();
+async function confirmFor(port, token, agent) {
+  let entry = confirmTokens.get(port);
+  if (!entry || performance.now() - entry.at > 4 * 60_000) {
+    entry = { at: performance.now(), token: send(port, token, agent, 'run_command', ARGS.run_command, true).then((text) => JSON.parse(text).result?.structuredContent?.confirm ?? true) };
+    confirmTokens.set(port, entry);
+  }
+  return entry.token;
+}
+
 /** One 2026-07-28 tools/call; resolves its latency in ms, rejects on any error or isError. */
-function call(port, token, agent, tool) {
-  const body = JSON.stringify({ jsonrpc: '2.0', id: ++rpcId, method: 'tools/call', params: { name: tool, arguments: ARGS[tool], _meta: META } });
+async function call(port, token, agent, tool) {
+  const args = tool === 'run_command' ? { ...ARGS[tool], confirm: await confirmFor(port, token, agent) } : ARGS[tool];
+  return send(port, token, agent, tool, args);
+}
+
+/** Resolves the latency in ms, or with `raw` the answer's text. */
+function send(port, token, agent, tool, args, raw = false) {
+  const body = JSON.stringify({ jsonrpc: '2.0', id: ++rpcId, method: 'tools/call', params: { name: tool, arguments: args, _meta: META } });
   const headers = {
     authorization: `Bearer ${token}`,
     'content-type': 'application/json',
@@ -96,7 +117,7 @@ function call(port, token, agent, tool) {
         const ms = performance.now() - t0;
         const text = Buffer.concat(chunks).toString();
         if (res.statusCode !== 200 || /"isError":true/.test(text) || !/"result"/.test(text)) reject(new Error(`${tool}: HTTP ${res.statusCode}: ${text.slice(0, 300)}`));
-        else resolve(ms);
+        else resolve(raw ? text : ms);
       });
     });
     req.on('error', reject);

@@ -134,7 +134,31 @@ let rpcId = 0;
  * 1.3 MB for the big tools/list). Rejects on an HTTP error, a JSON-RPC error or a tool error
  * (`isError`). The answer may be JSON or an SSE stream.
  */
-function mcp(target, agent, method, params = {}) {
+/**
+ * `confirm` mode binds a write to its preview: the preview answers a token for exactly these
+ * arguments, valid 5 minutes, and the call runs with it. A call whose `confirm` is
+ * {@link CONFIRM_FROM_PREVIEW} gets that token, fetched once per hub and arguments (untimed)
+ * and renewed after 4 minutes. Hubs from before tokens answer no token: `true` is sent then.
+ */
+const CONFIRM_FROM_PREVIEW = Symbol('confirm from preview');
+const confirmTokens = new Map();
+
+async function mcp(target, agent, method, params = {}) {
+  if (params.arguments?.confirm !== CONFIRM_FROM_PREVIEW) return mcpOnce(target, agent, method, params);
+  const { confirm: _c, ...args } = params.arguments;
+  const key = `${target.port}|${params.name}|${JSON.stringify(args)}`;
+  let entry = confirmTokens.get(key);
+  if (!entry || performance.now() - entry.at > 4 * 60_000) {
+    entry = {
+      at: performance.now(),
+      token: mcpOnce(target, agent, method, { ...params, arguments: args }).then((r) => r.result?.structuredContent?.confirm ?? true),
+    };
+    confirmTokens.set(key, entry);
+  }
+  return mcpOnce(target, agent, method, { ...params, arguments: { ...args, confirm: await entry.token } });
+}
+
+function mcpOnce(target, agent, method, params = {}) {
   const id = ++rpcId;
   const body = JSON.stringify({ jsonrpc: '2.0', id, method, params: { ...params, _meta: META } });
   const headers = {
@@ -183,8 +207,9 @@ function mcp(target, agent, method, params = {}) {
 
 /**
  * The hub's write gate, when it has one (probed at start): `confirm` mode lets a write through
- * when it carries `confirm: true`, with no session to set up, and drops that argument before
- * the call goes upstream. Calls through the hub carry it; calls to the edge or the peer do not.
+ * when it carries the token of its preview (see {@link mcp}), with no session to set up, and
+ * drops that argument before the call goes upstream. Calls through the hub carry it; calls to
+ * the edge or the peer do not.
  */
 let hubWriteGate = 'none';
 
@@ -192,7 +217,7 @@ let hubWriteGate = 'none';
 const CALLS = {
   run_command: {
     method: 'tools/call',
-    params: (node) => ({ name: 'run_command', arguments: { ...(node ? { node } : {}), cmd: 'true', ...(node && hubWriteGate === 'confirm' ? { confirm: true } : {}) } }),
+    params: (node) => ({ name: 'run_command', arguments: { ...(node ? { node } : {}), cmd: 'true', ...(node && hubWriteGate === 'confirm' ? { confirm: CONFIRM_FROM_PREVIEW } : {}) } }),
     check(r) {
       const code = r.result?.structuredContent?.exitCode;
       if (code !== 0) throw new Error(`run_command: exit code ${code} (${JSON.stringify(r.result).slice(0, 200)})`);
@@ -1204,7 +1229,7 @@ async function main() {
     `Node ${meta.node}, mcp-proxy ${meta.mcpProxy}; ${meta.arch}, ${meta.cpus} CPUs, Linux ${meta.kernel}. ` +
       `Calls per row at concurrency 1/8/32: ${CONCURRENCY.map((c) => CFG.calls[c]).join('/')} in ${CFG.rounds} interleaved rounds; ` +
       `fan-out ${CFG.fanoutCalls} calls per row; tools/list ${CFG.listCalls}; audit rows at concurrency 1/8: ${AUDIT_CONCURRENCY.map((c) => CFG.auditCalls[c]).join('/')} in ${CFG.auditRounds} interleaved rounds, journal burst ${CFG.burstS} s. All requests 2026-07-28 (stateless) over keep-alive. ` +
-      `${meta.hubWriteGate === 'confirm' ? 'Hub write gate in confirm mode (run_command through the hub carries confirm: true). ' : ''}` +
+      `${meta.hubWriteGate === 'confirm' ? 'Hub write gate in confirm mode (run_command through the hub carries the confirm token of its preview, fetched untimed). ' : ''}` +
       `Hubs run with ${HUB_NODE_FLAGS.length ? `the Node flags ${HUB_NODE_FLAGS.join(' ')}${opts.hubNodeFlags ? '' : ' (deploy/systemd/homelab-hub.service)'}` : 'no Node flags'}. ` +
       `${opts.cpuProf ? 'Hubs ran under --cpu-prof (slower). ' : ''}Load average ${meta.loadBefore} before, ${meta.loadAfter} after. Took ${meta.seconds.toFixed(0)} s.`,
   );

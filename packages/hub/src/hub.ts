@@ -128,7 +128,7 @@ export async function createHub(opts: HubOptions) {
   const applyInstructions = () => {
     info.instructions = `${baseInstructions}\n\n${topology.summary()}`;
   };
-  const gate = createGate({ modeFor: (caller) => config.approval.users[caller.user] ?? config.approval.mode });
+  const gate = createGate({ modeFor: (caller) => config.approval.users[caller.user] ?? config.approval.mode, idleMinutes: () => config.approval.idleMinutes });
   // The journal is written before a client gets its answer: an answered call is never lost.
   const journal = await createJournal({ dir: opts.dataDir, fsync: config.audit.fsync, maxFileBytes: config.audit.maxFileBytes, maxFiles: config.audit.maxFiles, log });
   const record = opts.audit === false ? async () => {} : (event: Parameters<typeof journal.append>[0]) => journal.append(event);

@@ -79,7 +79,7 @@ describe('approval is per session', () => {
 });
 
 describe('confirm mode', () => {
-  it('shows confirm on write tools, previews without it, runs with it', async () => {
+  it('shows confirm on write tools, previews without it (with a token), runs with the token', async () => {
     await using client = await connectClient(hub.url, CONFIRM, 'modern');
     const tools = (await client.listTools()).tools;
     expect(Object.keys(tools.find((t) => t.name === 'run_command')!.inputSchema.properties ?? {})).toContain('confirm');
@@ -89,7 +89,8 @@ describe('confirm mode', () => {
     expect(held.structuredContent).toMatchObject({ status: 'confirmation_required', mode: 'confirm' });
     expect(existsSync(t.file)).toBe(false);
     expect(resultText(await client.callTool({ name: 'approve_writes', arguments: {} }))).toContain('Not needed');
-    await client.callTool({ name: 'run_command', arguments: { ...t.args, confirm: true } });
+    expect(typeof held.structuredContent.confirm).toBe('string');
+    await client.callTool({ name: 'run_command', arguments: { ...t.args, confirm: held.structuredContent.confirm } });
     expect(existsSync(t.file)).toBe(true);
   });
 });

@@ -141,7 +141,7 @@ beforeAll(async () => {
     config: {
       auth: { tokens: [{ user: 'alice', role: 'admin', token: ADMIN_A }], rateLimit: { perMinute: 6000, burst: 1000 } },
       // One-shot clients (the Inspector CLI) open a new session per call: each write carries
-      // confirm: true, the mode that suits them.
+      // the confirm token its preview returned, the mode that suits them.
       approval: { mode: 'confirm' },
       nodes: [{ name: 'pi', url: edge.url, token: '${PI_TOKEN}', roles: ['speaker'] }],
     },
@@ -239,6 +239,13 @@ describe('MCP Inspector CLI', () => {
     home = tempDir('inspector-home');
   });
   const inspector = (...args: string[]) => run(clientNode, [INSPECTOR, '--cli', hubA.url, '--header', `Authorization: Bearer ${ADMIN_A}`, ...args], { env: clientEnv(home) });
+  /** A write in confirm mode, as a one-shot client does it: the preview, then the call with its token. */
+  const confirmed = async (...args: string[]) => {
+    const preview = await inspector(...args);
+    expect(preview.code, preview.stderr).toBe(0);
+    const token = JSON.parse(preview.stdout).structuredContent.confirm as string;
+    return inspector(...args, '--tool-arg', `confirm=${token}`);
+  };
 
   it('lists the fleet tools and list_nodes', async () => {
     const r = await inspector('--method', 'tools/list');
@@ -248,13 +255,13 @@ describe('MCP Inspector CLI', () => {
   });
 
   it('calls run_command on the local node, and on a list of nodes across hub and edge', async () => {
-    const one = await inspector('--method', 'tools/call', '--tool-name', 'run_command', '--tool-arg', 'confirm=true', '--tool-arg', 'node=local', '--tool-arg', 'cmd=echo inspector');
+    const one = await confirmed('--method', 'tools/call', '--tool-name', 'run_command', '--tool-arg', 'node=local', '--tool-arg', 'cmd=echo inspector');
     expect(one.code, one.stderr).toBe(0);
     expect(JSON.parse(one.stdout).structuredContent.stdout).toBe('inspector\n');
 
     // --tool-arg JSON-parses a value when it can (`node=["local","pi"]` is a list; note that
     // `cmd=true` would send a boolean), and sends the raw text otherwise.
-    const both = await inspector('--method', 'tools/call', '--tool-name', 'run_command', '--tool-arg', 'confirm=true', '--tool-arg', 'node=["local","pi"]', '--tool-arg', 'cmd=echo $PPID');
+    const both = await confirmed('--method', 'tools/call', '--tool-name', 'run_command', '--tool-arg', 'node=["local","pi"]', '--tool-arg', 'cmd=echo $PPID');
     expect(both.code, both.stderr).toBe(0);
     const r = JSON.parse(both.stdout).structuredContent;
     expect(r.summary).toBe('2 nodes: 2 ok');
@@ -263,7 +270,7 @@ describe('MCP Inspector CLI', () => {
   });
 
   it('exits 5 when the hub answers a tool error (an unknown node)', async () => {
-    const r = await inspector('--method', 'tools/call', '--tool-name', 'run_command', '--tool-arg', 'confirm=true', '--tool-arg', 'node=nowhere', '--tool-arg', 'cmd=echo never');
+    const r = await confirmed('--method', 'tools/call', '--tool-name', 'run_command', '--tool-arg', 'node=nowhere', '--tool-arg', 'cmd=echo never');
     expect(r.code).toBe(5);
     expect(r.stdout + r.stderr).toContain('tool_is_error');
     expect(r.stdout).toContain('unknown node \\"nowhere\\"');
@@ -309,7 +316,10 @@ describe('mcp-remote as a stdio bridge', () => {
     const list = await call('tools/list');
     expect(list.result.tools.map((t: { name: string }) => t.name)).toEqual(expect.arrayContaining(['run_command', 'list_nodes']));
 
-    const ran = await call('tools/call', { name: 'run_command', arguments: { node: 'pi', cmd: 'echo via mcp-remote from $PPID', confirm: true } });
+    const args = { node: 'pi', cmd: 'echo via mcp-remote from $PPID' };
+    const preview = await call('tools/call', { name: 'run_command', arguments: args });
+    expect(preview.result.structuredContent.status).toBe('confirmation_required');
+    const ran = await call('tools/call', { name: 'run_command', arguments: { ...args, confirm: preview.result.structuredContent.confirm } });
     expect(ran.result.isError).toBeFalsy();
     expect(ran.result.structuredContent.stdout).toBe(`via mcp-remote from ${edge.child.pid}\n`);
 
@@ -331,13 +341,18 @@ describe.each<Era>(['modern', 'legacy'])('hub B aggregating hub A (SDK v2 client
     expect(tools.find((t) => t.name === 'site__run_command')!.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: true });
     expect(names).not.toContain('run_command'); // B has no nodes of its own
 
-    // Each hub applies its own gate: B's session is approved on B, and A (confirm mode) sees
-    // the confirm the user gave, passed through.
+    // Each hub applies its own gate: B's session is approved on B, and A (confirm mode)
+    // answers with its preview and token, and runs when the token comes back through B.
     await client.callTool({ name: 'approve_writes', arguments: {} });
-    const onA = (await client.callTool({ name: 'site__run_command', arguments: { node: 'local', cmd: 'echo $PPID', confirm: true } })) as any;
+    const confirmed = async (args: Record<string, unknown>) => {
+      const preview = (await client.callTool({ name: 'site__run_command', arguments: args })) as any;
+      expect(preview.structuredContent.status).toBe('confirmation_required');
+      return (await client.callTool({ name: 'site__run_command', arguments: { ...args, confirm: preview.structuredContent.confirm } })) as any;
+    };
+    const onA = await confirmed({ node: 'local', cmd: 'echo $PPID' });
     expect(onA.isError).toBeFalsy();
     expect(onA.structuredContent.stdout).toBe(`${hubA.child.pid}\n`);
-    const onEdge = (await client.callTool({ name: 'site__run_command', arguments: { node: 'pi', cmd: 'echo $PPID', confirm: true } })) as any;
+    const onEdge = await confirmed({ node: 'pi', cmd: 'echo $PPID' });
     expect(onEdge.structuredContent.stdout).toBe(`${edge.child.pid}\n`);
   });
 });

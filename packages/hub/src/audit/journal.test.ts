@@ -117,6 +117,17 @@ describe('append and read', () => {
     for (const secret of ['hunter2', 'abc.def-123456', 's3cr3t']) expect(text).not.toContain(secret);
     expect(text).toContain('curl -u admin:[REDACTED] http://x');
   });
+
+  it('writes a lone surrogate as the text \\udXXX: every line is well-formed UTF-8 JSON', async () => {
+    const dir = await tempDir();
+    const j = await journalIn(dir);
+    await j.append(createAuditEvent({ kind: 'tool_call', user: 'alice', tool: 'x\udfff', args: { cmd: 'a\ud800b', ['k\udc00']: 'ok', pair: '\ud83d\ude00' } }));
+    const text = await readFile(join(dir, 'audit', 'audit-00000001.jsonl'), 'utf8');
+    // No `\udXXX` JSON escape is left (strict readers reject a lone one); a real pair stays.
+    expect(text).not.toMatch(/(?<!\\)\\ud[89a-f]/);
+    const ev = JSON.parse(text);
+    expect(ev).toMatchObject({ tool: 'x\\udfff', args: { cmd: 'a\\ud800b', 'k\\udc00': 'ok', pair: '\ud83d\ude00' } });
+  });
 });
 
 describe('durability', () => {
@@ -263,7 +274,8 @@ describe('durability', () => {
         contents: `
           import { createJournal } from './journal.ts';
           import { createAuditEvent } from '@homelab-mcp/core/audit-event';
-          const j = await createJournal({ dir: process.argv[2], fsync: 'batch', maxFileBytes: 64 * 1024 });
+          // maxFiles: rotation must not prune what the test reads back (3,000 events fill ~25 files).
+          const j = await createJournal({ dir: process.argv[2], fsync: 'batch', maxFileBytes: 64 * 1024, maxFiles: 1000 });
           const writer = async (w) => {
             for (let i = 0; ; i++) {
               const e = createAuditEvent({ kind: 'tool_call', user: 'w' + w, tool: 'get_status', args: { i, pad: 'x'.repeat(200) } });

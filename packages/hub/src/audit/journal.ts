@@ -467,17 +467,45 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
   return journal;
 }
 
-/** One JSON line; an event too large for a line keeps its identity and loses its payload. */
-function serialize(event: AuditEvent): string {
+/**
+ * One JSON line; an event too large for a line keeps its identity and loses its payload.
+ *
+ * A lone surrogate (half of a UTF-16 pair, e.g. from `"\ud800"` in a client's arguments) has no
+ * UTF-8 form: JSON.stringify writes it as the escape `\ud800`, which strict readers (jq, many
+ * Loki clients) reject, so the line would be unreadable to them. It is stored as the six
+ * characters `\ud800` instead (the JSON text `"\\ud800"`): every line is valid UTF-8 JSON.
+ */
+export function serialize(event: AuditEvent): string {
   let line = JSON.stringify(event);
+  // Cheap test first: JSON.stringify escapes lone surrogates as lowercase `\ud8..`-`\udf..`.
+  if (LONE_ESCAPE.test(line)) line = JSON.stringify(wellFormed(event));
   if (line.length > MAX_LINE_BYTES / 4 && Buffer.byteLength(line) > MAX_LINE_BYTES) {
     const slim: AuditEvent = { ...event };
     if (slim.args !== undefined) slim.args = { truncated: true };
     if (slim.detail !== undefined) slim.detail = { truncated: true };
     if (slim.error !== undefined) slim.error = slim.error.slice(0, 1024);
-    line = JSON.stringify(slim);
+    line = JSON.stringify(wellFormed(slim));
   }
   return line;
+}
+
+const LONE_ESCAPE = /\\ud[89a-f][0-9a-f]{2}/;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+function escapeLone(s: string): string {
+  return s.replace(LONE_SURROGATE, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
+}
+
+/** A copy with every lone surrogate, in strings and keys, written as the text `\udXXX`. */
+function wellFormed<T>(v: T, depth = 0): T {
+  if (typeof v === 'string') return escapeLone(v) as T;
+  if (v === null || typeof v !== 'object' || depth > 64) return v;
+  if (Array.isArray(v)) return v.map((x) => wellFormed(x, depth + 1)) as T;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+    Object.defineProperty(out, escapeLone(k), { value: wellFormed(x, depth + 1), enumerable: true, writable: true, configurable: true });
+  }
+  return out as T;
 }
 
 async function syncDir(dir: string): Promise<void> {

@@ -52,7 +52,7 @@ export interface Catalog {
   tools(role: Role): CatalogTool[];
   /**
    * Their definitions as `tools/list` shows them; with `confirmArg` (approval mode `confirm`)
-   * every write tool also takes `confirm: true`.
+   * every write tool also takes `confirm` (the token its preview returned).
    */
   defs(role: Role, confirmArg: boolean): Tool[];
   /**
@@ -140,7 +140,14 @@ export function buildCatalog(input: CatalogInput): Catalog {
           ...t.def,
           inputSchema: {
             ...t.def.inputSchema,
-            properties: { ...t.def.inputSchema.properties, confirm: { type: 'boolean', description: 'true once the user has seen the preview and agreed; without it the call only returns the preview.' } },
+            properties: {
+              ...t.def.inputSchema.properties,
+              confirm: {
+                type: 'string',
+                description:
+                  'The confirmation token this tool returned with its preview. Call first without confirm: the answer is the preview and a token for exactly these arguments (valid 5 minutes). Show the preview to the user; if they agree, call again with the same arguments and confirm set to that token.',
+              },
+            },
           },
         }
       : t.def;

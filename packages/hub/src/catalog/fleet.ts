@@ -7,7 +7,6 @@
 import type { CallToolResult, Tool } from '@modelcontextprotocol/server';
 import { HomelabError, isHomelabError } from '@homelab-mcp/core';
 import type { HubNode } from './nodes.ts';
-import { redactArgs, redactText } from '@homelab-mcp/core/audit-event';
 import { EDGE_TOOLS, edgeToolClass } from '../policy/classes.ts';
 import type { CallContext, CatalogTool, ToolClass } from './types.ts';
 
@@ -180,8 +179,9 @@ export function fleetTools(nodes: HubNode[], timeoutMs: number): CatalogTool[] {
     preview(args) {
       const { node: _node, ...rest } = args;
       const where = targetsOf(args);
-      const what = t.name === 'run_command' && typeof rest.cmd === 'string' ? `run \`${redactText(rest.cmd)}\`` : (composePreview(t.name, rest) ?? t.name);
-      return { tool: t.name, where, action: `${what} on ${where.join(', ')}`, arguments: redactArgs(rest) };
+      // Exactly what will run, never redacted: the person approves this text (see policy/gate.ts).
+      const what = t.name === 'run_command' && typeof rest.cmd === 'string' ? `run \`${rest.cmd}\`` : (composePreview(t.name, rest) ?? t.name);
+      return { tool: t.name, where, action: `${what} on ${where.join(', ')}`, arguments: rest };
     },
     async call(args, ctx) {
       const { node, ...rest } = args;

@@ -85,15 +85,18 @@ export const HubConfigSchema = z.strictObject({
   mcpServers: z.record(name, UpstreamSchema).default({}),
   /**
    * The write-approval gate: `session` (approve_writes unlocks a session), `confirm` (each
-   * write carries confirm: true) or `human` (the person approves each write through the
-   * client). `users` sets a mode per user.
+   * write carries the token its preview returned) or `human` (the person approves each write
+   * through the client). `users` sets a mode per user. `idleMinutes`: a session's write
+   * approval lapses after this long without calls (2026-07-28 clients have no session that
+   * ends, only a name they choose).
    */
   approval: z
     .strictObject({
       mode: z.enum(['session', 'confirm', 'human']).default('session'),
       users: z.record(z.string(), z.enum(['session', 'confirm', 'human'])).default({}),
+      idleMinutes: z.number().positive().max(10080).default(30),
     })
-    .default({ mode: 'session', users: {} }),
+    .default({ mode: 'session', users: {}, idleMinutes: 30 }),
   /**
    * The audit trail: a local journal (always) shipped to Loki when `loki` is set; an outage
    * delays shipping and loses nothing.

@@ -2,17 +2,27 @@
  * The write-approval gate every write goes through, whatever its source. Three modes:
  *
  * - `session`: the first write answers with a pending preview; after `approve_writes`, writes
- *   in this session run until `revoke_writes` or the session ends.
- * - `confirm`: a write without `confirm: true` answers with its preview; with it, it runs.
+ *   in this session run until `revoke_writes`, the session ends, or no call came for the idle
+ *   time (`approval.idleMinutes`, default 30): 2026-07-28 "sessions" are only a client's
+ *   self-declared name, so nothing else would ever end them.
+ * - `confirm`: a write without `confirm` answers with its preview and a confirmation token
+ *   bound to this user, tool and exact arguments (valid {@link TOKEN_TTL_MS}); the same call
+ *   with `confirm: "<token>"` runs. `confirm: true`, or a token of another call, is refused:
+ *   the model cannot skip the preview the person is meant to see.
  * - `human`: the person approves each write, not the model: an elicitation on 2025 sessions,
- *   an `input_required` result on 2026-07-28 requests. `approve_writes` cannot unlock it, and a
- *   client that cannot ask its user gets an error that says so.
+ *   an `input_required` result on 2026-07-28 requests, whose `requestState` is single-use and
+ *   expires after {@link TOKEN_TTL_MS}. `approve_writes` cannot unlock it, and a client that
+ *   cannot ask its user gets an error that says so.
+ *
+ * Previews show the exact arguments that will run, never a redacted form: the model wrote them
+ * (so showing them back leaks nothing), and the person must see what they approve. Redaction
+ * is for what is stored (journal, logs).
  *
  * Rules (hard limits) run first and refuse whatever the approval state. A viewer never writes.
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { inputRequired, inputResponse, type CallToolResult } from '@modelcontextprotocol/server';
-import { redactArgs } from '@homelab-mcp/core/audit-event';
+import { canonicalJson } from '@homelab-mcp/core/audit-event';
 import type { Caller, CatalogTool } from '../catalog/types.ts';
 
 export type ApprovalMode = 'session' | 'confirm' | 'human';
@@ -24,7 +34,7 @@ export interface Preview {
   where: string[];
   /** One sentence: what exactly would run. */
   action: string;
-  /** The arguments, secrets redacted. */
+  /** The arguments exactly as they will run (not redacted: the person must see them). */
   arguments: unknown;
 }
 
@@ -49,13 +59,31 @@ export type GateDecision =
 export interface GateOptions {
   modeFor(caller: Caller): ApprovalMode;
   rules?: Rule[];
+  /** Minutes without any call after which a session's write approval lapses; default 30. Read per call (config reloads). */
+  idleMinutes?: () => number;
+  /** The clock, in ms since the epoch; tests inject one. */
+  now?: () => number;
+  /** The key that signs confirmation tokens and approval requests; default random per process. */
+  secret?: Uint8Array;
 }
+
+/** A session's write approval, as get_session_info reports it. */
+export interface ApprovalState {
+  approvedAt: Date;
+  /** When it lapses if no call comes before. */
+  expiresAt: Date;
+  idleMinutes: number;
+}
+
+/** How long a confirmation token and a human approval request stay valid. */
+export const TOKEN_TTL_MS = 5 * 60_000;
+export const DEFAULT_IDLE_MINUTES = 30;
 
 const APPROVE_KEY = 'approve';
 
-/** The default preview: the tool, where it acts and its (redacted) arguments. */
+/** The default preview: the tool, where it acts and its exact arguments. */
 export function defaultPreview(tool: CatalogTool, args: Record<string, unknown>): Preview {
-  return { tool: tool.def.name, where: [tool.source], action: `call ${tool.def.name} on ${tool.source}`, arguments: redactArgs(args) };
+  return { tool: tool.def.name, where: [tool.source], action: `call ${tool.def.name} on ${tool.source}`, arguments: args };
 }
 
 function held(decision: 'pending' | 'denied', reason: string, data: Record<string, unknown>, text: string): GateDecision {
@@ -63,19 +91,48 @@ function held(decision: 'pending' | 'denied', reason: string, data: Record<strin
 }
 
 export function createGate(opts: GateOptions) {
-  const approvals = new Map<string, Date>();
-  // Signs the input_required round trip, so a client cannot send an approval the hub never
-  // asked for, or reuse one for another call (the state is bound to tool and arguments).
-  const secret = randomBytes(32);
+  const now = opts.now ?? Date.now;
+  const idleMs = () => (opts.idleMinutes?.() ?? DEFAULT_IDLE_MINUTES) * 60_000;
+  const approvals = new Map<string, { at: number; lastUsed: number }>();
+  // Nonces of human approvals already answered, until their expiry: a requestState is single-use.
+  const usedStates = new Map<string, number>();
+  // Signs confirmation tokens and the input_required round trip, so a client cannot send an
+  // approval the hub never gave, or reuse one for another call (bound to tool and arguments).
+  const secret = opts.secret ?? randomBytes(32);
   const key = (caller: Caller & { key?: string }, session: string) => `${caller.key ?? caller.user}\u0000${session}`;
   const sign = (payload: string) => createHmac('sha256', secret).update(payload).digest('base64url');
+  const sameMac = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+
+  /** The live approval of a session, dropping it when it lapsed. */
+  function live(k: string): { at: number; lastUsed: number } | undefined {
+    const a = approvals.get(k);
+    if (a && now() - a.lastUsed >= idleMs()) {
+      approvals.delete(k);
+      return undefined;
+    }
+    return a;
+  }
+  function sweep(): void {
+    const t = now();
+    for (const [k, a] of approvals) if (t - a.lastUsed >= idleMs()) approvals.delete(k);
+    for (const [n, exp] of usedStates) if (exp <= t) usedStates.delete(n);
+  }
+
+  const confirmToken = (caller: Caller, tool: string, args: Record<string, unknown>, expires: number) =>
+    `${expires.toString(36)}.${sign(['confirm', caller.user, caller.role, tool, canonicalJson(args), expires].join('\u0000'))}`;
 
   return {
     mode: (caller: Caller) => opts.modeFor(caller),
-    isApproved: (caller: Caller, session: string) => approvals.has(key(caller, session)),
-    approvedAt: (caller: Caller, session: string) => approvals.get(key(caller, session)),
+    isApproved: (caller: Caller, session: string) => live(key(caller, session)) !== undefined,
+    /** The session's write approval and when it lapses, or undefined when it has none. */
+    approval(caller: Caller, session: string): ApprovalState | undefined {
+      const a = live(key(caller, session));
+      return a ? { approvedAt: new Date(a.at), expiresAt: new Date(a.lastUsed + idleMs()), idleMinutes: idleMs() / 60_000 } : undefined;
+    },
     approve(caller: Caller, session: string): void {
-      approvals.set(key(caller, session), new Date());
+      sweep();
+      const t = now();
+      approvals.set(key(caller, session), { at: t, lastUsed: t });
     },
     revoke(caller: Caller, session: string): boolean {
       return approvals.delete(key(caller, session));
@@ -87,6 +144,10 @@ export function createGate(opts: GateOptions) {
 
     async check(call: { tool: CatalogTool; args: Record<string, unknown>; caller: Caller; session: string; human: HumanChannel }): Promise<GateDecision> {
       const { tool, caller, session } = call;
+      // Any call keeps the session's approval alive: it lapses after idle time, not use.
+      const k = key(caller, session);
+      const approval = live(k);
+      if (approval) approval.lastUsed = now();
       let args = call.args;
       if (tool.toolClass === 'read') return { kind: 'allow', args };
       if (caller.role === 'viewer') return held('denied', 'viewer', { status: 'denied', reason: 'viewers cannot write' }, `Denied: ${caller.user} is a viewer and cannot run write tools.`);
@@ -101,27 +162,50 @@ export function createGate(opts: GateOptions) {
       const previewText = `${preview.action}\narguments: ${JSON.stringify(preview.arguments)}`;
 
       if (mode === 'session') {
-        if (approvals.has(key(caller, session))) return { kind: 'allow', args, approvedBy: 'session' };
+        if (approval) return { kind: 'allow', args, approvedBy: 'session' };
         return held(
           'pending',
           'session not approved',
           { status: 'approval_required', mode, preview, next: 'Show this preview to the user. If they agree, call approve_writes, then call this tool again.' },
-          `Approval required (writes are not approved in this session). This would ${previewText}\nShow this to the user; if they agree, call approve_writes and call the tool again.`,
+          `Approval required (writes are not approved in this session, or the approval lapsed after ${idleMs() / 60_000} minutes without calls). This would ${previewText}\nShow this to the user; if they agree, call approve_writes and call the tool again.`,
         );
       }
       if (mode === 'confirm') {
-        if (confirm === true) return { kind: 'allow', args, approvedBy: 'confirm' };
+        if (confirm !== undefined) {
+          const again = 'Call the tool without confirm first, show its preview to the user, and if they agree call it again with the same arguments and confirm set to the token the preview returned.';
+          if (typeof confirm !== 'string') {
+            return held('denied', 'confirm without a token', { status: 'denied', reason: 'confirm must be the token a preview returned, not true' }, `Refused: confirm must be the token returned by this tool's preview, not ${JSON.stringify(confirm)}. ${again}`);
+          }
+          const [exp36, mac] = confirm.split('.');
+          const expires = exp36 ? parseInt(exp36, 36) : NaN;
+          if (!mac || !Number.isFinite(expires) || !sameMac(mac, confirmToken(caller, tool.def.name, args, expires).split('.')[1]!)) {
+            return held('denied', 'confirm token for another call', { status: 'denied', reason: 'the confirm token was not issued for this user, tool and arguments' }, `Refused: this confirm token was not issued for this call (it belongs to other arguments, another tool or another user). ${again}`);
+          }
+          if (expires <= now()) {
+            return held('denied', 'confirm token expired', { status: 'denied', reason: 'the confirm token expired' }, `Refused: this confirm token expired (tokens last ${TOKEN_TTL_MS / 60_000} minutes). ${again}`);
+          }
+          return { kind: 'allow', args, approvedBy: 'confirm' };
+        }
+        const expires = now() + TOKEN_TTL_MS;
+        const token = confirmToken(caller, tool.def.name, args, expires);
         return held(
           'pending',
           'not confirmed',
-          { status: 'confirmation_required', mode, preview, next: 'Show this preview to the user. If they agree, call this tool again with the same arguments and confirm: true.' },
-          `Confirmation required. This would ${previewText}\nIf the user agrees, call the tool again with the same arguments and confirm: true.`,
+          {
+            status: 'confirmation_required',
+            mode,
+            preview,
+            confirm: token,
+            expiresAt: new Date(expires).toISOString(),
+            next: 'Show this preview to the user. If they agree, call this tool again with exactly the same arguments and confirm set to this token.',
+          },
+          `Confirmation required. This would ${previewText}\nIf the user agrees, call the tool again with exactly the same arguments and confirm: ${JSON.stringify(token)} (valid until ${new Date(expires).toISOString()}).`,
         );
       }
 
       // human
       const question = `${preview.action}?\n${JSON.stringify(preview.arguments)}`;
-      const binding = JSON.stringify([caller.user, session, tool.def.name, args]);
+      const binding = canonicalJson([caller.user, session, tool.def.name, args]);
       if (!call.human.canAsk) {
         return held(
           'denied',
@@ -134,10 +218,19 @@ export function createGate(opts: GateOptions) {
         const state = call.human.retry?.requestState;
         const answer = inputResponse(call.human.retry?.inputResponses, APPROVE_KEY);
         if (state && answer.kind === 'elicit') {
-          const [nonce, mac] = state.split('.');
-          if (!nonce || mac !== sign(`${nonce}\u0000${binding}`)) {
+          const [nonce, exp36, mac] = state.split('.');
+          const expires = exp36 ? parseInt(exp36, 36) : NaN;
+          if (!nonce || !mac || !Number.isFinite(expires) || !sameMac(mac, sign(`${nonce}\u0000${expires}\u0000${binding}`))) {
             return held('denied', 'bad approval state', { status: 'denied', reason: 'the approval does not match this call' }, 'Denied: the approval sent back does not belong to this call.');
           }
+          if (expires <= now()) {
+            return held('denied', 'approval expired', { status: 'denied', reason: 'the approval request expired' }, `Denied: this approval request expired (they last ${TOKEN_TTL_MS / 60_000} minutes). Call the tool again without it to ask the user again.`);
+          }
+          if (usedStates.has(nonce)) {
+            return held('denied', 'approval replayed', { status: 'denied', reason: 'this approval was already used' }, 'Denied: this approval was already used; each approval lets one call run. Call the tool again without it to ask the user again.');
+          }
+          sweep();
+          usedStates.set(nonce, expires);
           return answer.action === 'accept' && answer.content?.approve === true
             ? { kind: 'allow', args, approvedBy: 'human' }
             : held('denied', 'declined by the user', { status: 'denied', reason: 'the user declined' }, 'The user declined this write.');
@@ -146,6 +239,7 @@ export function createGate(opts: GateOptions) {
           return held('denied', 'unsolicited approval', { status: 'denied', reason: 'an approval the hub did not ask for' }, 'Denied: an approval was sent that the hub did not ask for.');
         }
         const nonce = randomBytes(12).toString('base64url');
+        const expires = now() + TOKEN_TTL_MS;
         const result = inputRequired({
           inputRequests: {
             [APPROVE_KEY]: inputRequired.elicit({
@@ -153,7 +247,7 @@ export function createGate(opts: GateOptions) {
               requestedSchema: { type: 'object', properties: { approve: { type: 'boolean', title: 'Approve this change?' } }, required: ['approve'] },
             }),
           },
-          requestState: `${nonce}.${sign(`${nonce}\u0000${binding}`)}`,
+          requestState: `${nonce}.${expires.toString(36)}.${sign(`${nonce}\u0000${expires}\u0000${binding}`)}`,
         });
         return { kind: 'hold', decision: 'pending', reason: 'asked the user (input_required)', result: result as unknown as CallToolResult };
       }

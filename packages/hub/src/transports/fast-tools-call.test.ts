@@ -36,6 +36,17 @@ const RESULTS: Record<string, CallToolResult> = {
   invalid: { content: [{ type: 'text' }] } as unknown as CallToolResult,
 };
 
+const GATE_SECRET = new Uint8Array(32).fill(7);
+const GATE_NOW = Date.parse('2026-12-07T00:00:00Z');
+
+/** The confirm token a preview of `reboot {}` returns, from a gate with the same key and clock. */
+async function rebootToken(): Promise<string> {
+  const gate = createGate({ modeFor: () => 'confirm', secret: GATE_SECRET, now: () => GATE_NOW });
+  const tool: CatalogTool = { def: { name: 'reboot', inputSchema: { type: 'object' } }, toolClass: 'write', source: 'hub', call: async () => ({ content: [] }) };
+  const held = await gate.check({ tool, args: {}, caller: admin, session: 's', human: { modern: true, canAsk: false } });
+  return (held as { result: { structuredContent: { confirm: string } } }).result.structuredContent.confirm;
+}
+
 function setup(mode: ApprovalMode = 'confirm') {
   const calls: string[] = [];
   const events: Array<Parameters<CallObserver['call']>[0]> = [];
@@ -73,7 +84,8 @@ function setup(mode: ApprovalMode = 'confirm') {
   });
   const built = buildCatalog({ nodes: [], upstreams: [], hubTools: tools, perDeviceTools: false, callTimeoutMs: 1000, maxToolName: 60 });
   const catalog: Catalog = built;
-  const gate = createGate({ modeFor: () => mode });
+  // One key and one clock for both gates: a confirm preview's token must be the same bytes.
+  const gate = createGate({ modeFor: () => mode, secret: GATE_SECRET, now: () => GATE_NOW });
   const observer: CallObserver = { call: (e) => void events.push(e) };
   const http = createHttpApp({
     info,
@@ -89,7 +101,7 @@ function setup(mode: ApprovalMode = 'confirm') {
   });
   // The reference: the SDK's own pipeline with the same server (and its own gate, so the
   // session-mode approvals of one do not leak into the other).
-  const refGate = createGate({ modeFor: () => mode });
+  const refGate = createGate({ modeFor: () => mode, secret: GATE_SECRET, now: () => GATE_NOW });
   const reference = createMcpHandler((ctx) => createHubServer({ info, catalog: () => catalog, caller: ctx.authInfo!.extra!.caller as Caller, gate: refGate }), { legacy: 'reject' });
   return { http, reference, calls, events };
 }
@@ -120,9 +132,11 @@ describe('plain 2026-07-28 tools/call without the SDK server', () => {
         ...Object.keys(RESULTS).map((n): [string, undefined, number] => [n, undefined, 1]),
         ['text', { a: 'b', n: [1, 2] }, 'id-"quoted"'],
         ['structured', {}, 0],
-        // confirm mode: a write without confirm is held with its preview; with it, it runs.
+        // confirm mode: a write without confirm is held with its preview and a token; `true`
+        // is refused; with the preview's token, it runs.
         ['reboot', {}, 5],
         ['reboot', { confirm: true }, 6],
+        ['reboot', { confirm: await rebootToken() }, 7],
       ];
       for (const [name, args, id] of cases) {
         const { init, body } = callRequest(name, args, id);

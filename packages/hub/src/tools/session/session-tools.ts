@@ -27,7 +27,7 @@ export function sessionTools(opts: SessionToolsOptions): CatalogTool[] {
       def: {
         name: 'get_session_info',
         title: 'Session info',
-        description: 'Who this session is (user, role), the approval mode for writes, whether writes are approved, and how many calls it made.',
+        description: 'Who this session is (user, role), the approval mode for writes, whether writes are approved and until when, and how many calls it made.',
         inputSchema: noArgs,
         annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
       },
@@ -35,25 +35,27 @@ export function sessionTools(opts: SessionToolsOptions): CatalogTool[] {
       source: 'hub',
       async call(_args, ctx) {
         const mode = gate.mode(ctx.caller);
-        const at = gate.approvedAt(ctx.caller, ctx.session);
+        const approval = gate.approval(ctx.caller, ctx.session);
         const data = {
           user: ctx.caller.user,
           role: ctx.caller.role,
           session: ctx.session,
           mode: ctx.caller.role === 'viewer' ? 'read-only' : mode,
-          writesApproved: ctx.caller.role !== 'viewer' && mode === 'session' && at !== undefined,
-          ...(at ? { approvedAt: at.toISOString() } : {}),
+          writesApproved: ctx.caller.role !== 'viewer' && mode === 'session' && approval !== undefined,
+          ...(approval
+            ? { approvedAt: approval.approvedAt.toISOString(), approvalExpiresAt: approval.expiresAt.toISOString(), approvalIdleMinutes: approval.idleMinutes }
+            : {}),
           calls: opts.callsIn(ctx.caller, ctx.session),
         };
         const how =
           ctx.caller.role === 'viewer'
             ? 'This user is a viewer: write tools are not available.'
             : mode === 'session'
-              ? data.writesApproved
-                ? 'Writes are approved for this session (revoke_writes ends that).'
+              ? data.writesApproved && approval
+                ? `Writes are approved for this session until revoke_writes, or until ${approval.expiresAt.toISOString()} if no call comes before: the approval lapses after ${approval.idleMinutes} minutes without calls.`
                 : 'Writes need approval: after the user agrees, call approve_writes.'
               : mode === 'confirm'
-                ? 'Each write runs only when called with confirm: true, after the user saw its preview.'
+                ? "Each write runs only when called with confirm set to the token its preview returned (call without confirm first; the user sees the preview; tokens last 5 minutes and fit only those arguments)."
                 : 'Each write is approved by the person through the client; the model cannot approve writes.';
         return result(`${data.user} (${data.role}), session ${data.session}: ${how} Calls so far: ${data.calls}.`, data);
       },
@@ -62,7 +64,7 @@ export function sessionTools(opts: SessionToolsOptions): CatalogTool[] {
       def: {
         name: 'approve_writes',
         title: 'Approve writes for this session',
-        description: 'Allows write tools in this session (approval mode "session"), after the user has agreed. Lasts until revoke_writes or the end of the session.',
+        description: 'Allows write tools in this session (approval mode "session"), after the user has agreed. Lasts until revoke_writes, the end of the session, or a spell without calls (get_session_info says until when).',
         inputSchema: noArgs,
         annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
       },
@@ -77,10 +79,14 @@ export function sessionTools(opts: SessionToolsOptions): CatalogTool[] {
         };
         if (ctx.caller.role === 'viewer') return refuse(`${ctx.caller.user} is a viewer: writes cannot be approved.`);
         if (mode === 'human') return refuse('Refused: in "human" mode only the person approves writes, one by one, when the client asks them. The model cannot approve writes.');
-        if (mode === 'confirm') return refuse('Not needed: in "confirm" mode each write runs when called with confirm: true after the user saw its preview.');
+        if (mode === 'confirm') return refuse('Not needed: in "confirm" mode each write runs when called with confirm set to the token its preview returned, after the user saw that preview.');
         gate.approve(ctx.caller, ctx.session);
         await opts.onApproval?.({ caller: ctx.caller, session: ctx.session, change: 'approved' });
-        return result('Writes are approved for this session until revoke_writes or the session ends.', { approved: true, session: ctx.session });
+        const a = gate.approval(ctx.caller, ctx.session);
+        return result(
+          `Writes are approved for this session until revoke_writes, the session's end, or ${a?.idleMinutes ?? ''} minutes without calls.`,
+          { approved: true, session: ctx.session, ...(a ? { expiresAt: a.expiresAt.toISOString(), idleMinutes: a.idleMinutes } : {}) },
+        );
       },
     },
     {
