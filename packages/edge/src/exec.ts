@@ -140,8 +140,10 @@ function drainToWc(stream: Readable, env: NodeJS.ProcessEnv | undefined): { coun
 
 /** Grace between SIGTERM and SIGKILL for the process group. */
 const KILL_GRACE_MS = 500;
-/** How long output may keep arriving after the command itself exited. */
+/** How long the pipes must stay quiet after the command itself exited before the answer. */
 const PIPE_DRAIN_MS = 200;
+/** The longest a background job that keeps writing can delay the answer after the exit. */
+const PIPE_DRAIN_MAX_MS = 2000;
 
 /**
  * What a character of output costs in the answer: its length once JSON-escaped (a control
@@ -282,8 +284,10 @@ export function runProcess(opts: RunOptions): Promise<RunResult> {
     };
 
     const drains: Array<{ counted: Promise<number | undefined>; stop(): void }> = [];
+    let lastOutput = performance.now();
     const capture = (stream: Readable, cap: Capture) => {
       const onData = (b: Buffer) => {
+        lastOutput = performance.now();
         cap.push(b);
         if (cap.total > cap.kept) {
           // Past the cap: let wc read the rest. Data Node already read but not yet delivered
@@ -292,7 +296,10 @@ export function runProcess(opts: RunOptions): Promise<RunResult> {
           const buffered = stream.readableLength;
           const d = drainToWc(stream, opts.env);
           if (!d) {
-            stream.on('data', (c: Buffer) => cap.push(c));
+            stream.on('data', (c: Buffer) => {
+              lastOutput = performance.now();
+              cap.push(c);
+            });
             return;
           }
           cap.total += buffered;
@@ -308,11 +315,11 @@ export function runProcess(opts: RunOptions): Promise<RunResult> {
     capture(child.stdout, out);
     capture(child.stderr, err);
     // wc's count arrives when the command's side of the pipe closes; a background job that keeps
-    // it open must not delay the answer past PIPE_DRAIN_MS.
-    const settleDrains = async () => {
+    // it open must not delay the answer for long.
+    const settleDrains = async (waitMs: number) => {
       if (!drains.length) return;
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.all(drains.map((d) => d.counted)), new Promise((r) => (timer = setTimeout(r, PIPE_DRAIN_MS)))]);
+      await Promise.race([Promise.all(drains.map((d) => d.counted)), new Promise((r) => (timer = setTimeout(r, waitMs)))]);
       clearTimeout(timer);
       for (const d of drains) d.stop();
     };
@@ -328,17 +335,29 @@ export function runProcess(opts: RunOptions): Promise<RunResult> {
       // A command that started a background job (`daemon &`) has exited, but the job still
       // holds the pipes open. Wait briefly for the output to drain, then stop reading and
       // answer; the job keeps running, as it would after an SSH command.
-      setTimeout(() => {
-        child.stdout.destroy();
-        child.stderr.destroy();
-        void settleDrains().then(finish);
-      }, PIPE_DRAIN_MS).unref();
+      // Quiet means no output for PIPE_DRAIN_MS, judged after the poll phase (setImmediate): on a
+      // busy event loop a timer can fire before reads already waiting, which would drop output.
+      const exitedAt = performance.now();
+      const check = () =>
+        setImmediate(() => {
+          const now = performance.now();
+          if (settled) return;
+          if (now - lastOutput < PIPE_DRAIN_MS && now - exitedAt < PIPE_DRAIN_MAX_MS) {
+            setTimeout(check, PIPE_DRAIN_MS).unref();
+            return;
+          }
+          child.stdout.destroy();
+          child.stderr.destroy();
+          void settleDrains(PIPE_DRAIN_MS).then(finish);
+        });
+      setTimeout(check, PIPE_DRAIN_MS).unref();
     });
     child.on('close', (code, signal) => {
       exited ??= { code, signal };
       // killTimer is left running on purpose: after a deadline, members of the group
-      // that ignored SIGTERM still get SIGKILL.
-      void settleDrains().then(finish);
+      // that ignored SIGTERM still get SIGKILL. Every writer closed the pipes: wc ends at once
+      // (on a busy edge, allow it the longer bound).
+      void settleDrains(PIPE_DRAIN_MAX_MS).then(finish);
     });
     child.stdin.on('error', () => {
       // EPIPE when the command does not read its input: not an error of the run.
