@@ -55,15 +55,17 @@ Usage: homelab-edge [options]
   --listen HOST:PORT     address to serve MCP on (default 127.0.0.1:${DEFAULT_PORT}); [::1]:PORT for IPv6
   --token-file FILE      file holding the bearer token (or set HOMELAB_EDGE_TOKEN);
                          required whenever HOST is not a loopback address
-  --root DIR             confine the file tools to DIR (repeatable; default /)
+  --root DIR             confine the file tools to DIR (repeatable; default /); the edge's own token
+                         and config files and /proc/<its pid> are never served, whatever the root
   --enable-CAP           turn a capability on  (CAP: commands, files, env, status, smart, gpio, systemd, docker)
   --disable-CAP          turn a capability off (all are on by default; each is probed at start)
   --config FILE          JSON file with any of: listen, tokenFile, roots, capabilities {name: bool},
-                         maxOutputBytes, maxBodyBytes, maxCommands, allowedHosts, allowSpecialModes, idleExit,
-                         logLevel, nodeName, composeDir; flags override it
+                         maxOutputBytes, maxBodyBytes, maxCommands, allowedHosts,
+                         allowSpecialModes, idleExit, logLevel, nodeName, composeDir; flags override it
   --compose-dir DIR      the Docker Compose directory of this node: each stack is a folder DIR/<stack>
                          holding a compose.yaml (for list_stacks, compose_up, ...; default: none)
-  --max-output BYTES     cap of each command output stream and file read (default ${DEFAULT_MAX_OUTPUT})
+  --max-output BYTES     cap of each command output stream (as JSON: a control character counts 6)
+                         and file read (default ${DEFAULT_MAX_OUTPUT}); output past it is counted, not kept
   --max-body BYTES       largest request body accepted (default ${DEFAULT_MAX_BODY}); larger gets 413;
                          large bodies are taken one at a time (another gets 503 busy)
   --max-commands N       commands running at once (default ${DEFAULT_MAX_COMMANDS}); one more is refused
