@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { HomelabError, randomHex } from '@homelab-mcp/core';
+import { cutText } from './reply-size.ts';
 
 /**
  * Set in every command's environment with a value unique to the run. `setsid` (or `setsid -f`,
@@ -146,16 +147,6 @@ const PIPE_DRAIN_MS = 200;
 const PIPE_DRAIN_MAX_MS = 2000;
 
 /**
- * What a character of output costs in the answer: its length once JSON-escaped (a control
- * character becomes `\u0001`, 6 bytes), twice that when it forces a two-byte string in V8.
- */
-function replyCost(c: number): number {
-  if (c < 0x20) return c === 8 || c === 9 || c === 10 || c === 12 || c === 13 ? 2 : 6;
-  if (c === 0x22 || c === 0x5c) return 2;
-  return c > 0xff ? 2 : 1;
-}
-
-/**
  * Keeps the first `max` bytes of a stream and counts the rest, which is read and dropped
  * at once (never buffered), so the child never blocks on a full pipe and the edge's memory
  * does not grow with the output.
@@ -187,15 +178,9 @@ class Capture {
   text(): string {
     const s = Buffer.concat(this.chunks).toString('utf8');
     this.chunks = [];
-    let cost = 0;
-    for (let i = 0; i < s.length; i++) {
-      cost += replyCost(s.charCodeAt(i));
-      if (cost > this.max) {
-        this.cut = true;
-        return s.slice(0, i);
-      }
-    }
-    return s;
+    const kept = cutText(s, this.max);
+    if (kept.length < s.length) this.cut = true;
+    return kept;
   }
 }
 

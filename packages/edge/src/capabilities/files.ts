@@ -15,6 +15,7 @@ import { defineCapability, defineTool, type EdgeEnv, type ToolContext } from '..
 import { checkOpened, checkReal, fdPath, type OpenedCheck } from '../opened-path.ts';
 import { confine } from '../paths.ts';
 import { NO_POLICY } from '../policy.ts';
+import { keptBytes } from '../reply-size.ts';
 
 const MAX_WRITE_BYTES = 64 * 1024 * 1024;
 const MAX_LIST_ENTRIES = 5000;
@@ -95,8 +96,11 @@ export const readFile = defineTool<{ path: string; offset?: number; length?: num
         if (bytesRead === 0) break;
         got += bytesRead;
       }
+      // Text is kept while its size in the answer fits the cap (control characters cost 6 bytes
+      // as JSON): the rest is left for the next read, so memory stays bounded by the cap.
+      if (encoding === 'utf8') got = keptBytes(buf.subarray(0, got), cap);
       const probe = Buffer.alloc(1);
-      const more = got === cap && (await fh.read(probe, 0, 1, offset + got)).bytesRead > 0;
+      const more = (await fh.read(probe, 0, 1, offset + got)).bytesRead > 0;
       const bytes = buf.subarray(0, got);
       let content: string;
       if (encoding === 'base64') content = bytes.toString('base64');

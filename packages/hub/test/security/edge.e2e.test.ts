@@ -287,7 +287,7 @@ describe('root confinement races (item 6)', () => {
 });
 
 describe('memory bounds under the deployed heap flags (item 7)', () => {
-  it('survives four concurrent 8 MB stdin requests, a 4 MiB max_output_bytes, and four 1 MiB control-character outputs', { timeout: 120_000 }, async () => {
+  it('survives four concurrent 8 MB stdin requests, a 4 MiB max_output_bytes, four 1 MiB control-character outputs and eight reads of such a file', { timeout: 120_000 }, async () => {
     await using edge = await startEdgeProcess({ nodeFlags: deployedEdgeNodeFlags() });
     const big = 'x'.repeat(8_000_000);
     const stdin = await Promise.all(
@@ -305,6 +305,16 @@ describe('memory bounds under the deployed heap flags (item 7)', () => {
       [1, 2, 3, 4].map(() => rawCall(edge, edge.token, 'legacy', 'run_command', { cmd: `head -c 1048576 /dev/zero | tr '\\0' '\\1'; head -c 1048576 /dev/zero | tr '\\0' '\\1' >&2` })),
     );
     for (const r of controls) expect(r.body.result.structuredContent).toMatchObject({ exitCode: 0, truncated: true, stdoutBytes: 1048576, stderrBytes: 1048576 });
+    // The same for files: the text kept is bounded by its size in the answer; the rest is read on.
+    const ctl = join(dir, 'controls.bin');
+    writeFileSync(ctl, Buffer.alloc(1024 * 1024, 1));
+    const reads = await Promise.all(Array.from({ length: 8 }, () => rawCall(edge, edge.token, 'legacy', 'read_file', { path: ctl })));
+    for (const r of reads) {
+      const data = r.body.result.structuredContent;
+      expect(data).toMatchObject({ eof: false, size: 1024 * 1024 });
+      expect(data.content).toBe('\x01'.repeat(data.bytesRead));
+      expect(data.bytesRead).toBeGreaterThan(0);
+    }
     expect(edge.child.exitCode).toBeNull();
     const status = await rawCall(edge, edge.token, 'modern', 'get_status', {});
     expect(status.body.result.isError).toBeFalsy();
