@@ -140,10 +140,21 @@ export function createEdgeServer(opts: EdgeServerOptions): { server: Server; act
   server.headersTimeout = 30_000;
   server.keepAliveTimeout = 65_000;
 
+  // Each refused name is logged once (a flood of names stops being logged at 32).
+  const warned = new Set<string>();
+  const refused = (name: string, header: string) => {
+    if (warned.has(name) || warned.size >= 32) return;
+    warned.add(name);
+    opts.log.warn(`refused a request whose ${header} names "${name}": not a name of this edge; if the hub's URL for this edge uses it, start the edge with --allowed-host ${name || 'NAME'}`);
+  };
+
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
-    if (!hostAccepted(hostName(req.headers.host ?? ''), allowed)) {
-      // DNS rebinding: a browser page on another name resolving to this address.
+    const host = hostName(req.headers.host ?? '');
+    if (!hostAccepted(host, allowed)) {
+      // DNS rebinding: a browser page on another name resolving to this address. Or a hub whose
+      // URL for this edge uses a name the edge does not know: the log says which flag to add.
+      refused(host, 'Host');
       req.resume();
       send(res, 403, { error: 'forbidden host' });
       return;
@@ -157,6 +168,7 @@ export function createEdgeServer(opts: EdgeServerOptions): { server: Server; act
         // Unparseable origin: refused below.
       }
       if (!hostAccepted(hostName(originHost), allowed)) {
+        refused(hostName(originHost), 'Origin');
         req.resume();
         send(res, 403, { error: 'forbidden origin' });
         return;

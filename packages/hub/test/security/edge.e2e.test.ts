@@ -411,6 +411,8 @@ describe('Host and Origin checks with a token (item 12)', () => {
     expect(await withHost(edge.url, `pi-kitchen.example:${edge.port}`, edge.token, { origin: 'http://pi-kitchen.example:8222' })).toBe(200);
     // The check comes before authentication: a rebinding page learns nothing from a 401 either.
     expect(await withHost(edge.url, 'evil.example', undefined)).toBe(403);
+    // The operator learns which flag a hub using such a name would need.
+    expect(edge.logs()).toContain('start the edge with --allowed-host evil.example');
     expect(execFileSync(process.execPath, [EDGE_BUNDLE, '--help']).toString()).toContain('--allowed-host NAME');
   });
 
