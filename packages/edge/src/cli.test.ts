@@ -79,7 +79,7 @@ describe('parseListen', () => {
   });
 
   it('reads --allow-special-modes and --max-commands, and remembers the token and config files (never served)', () => {
-    expect(run([])).toMatchObject({ allowSpecialModes: false, maxCommands: 4 });
+    expect(run([])).toMatchObject({ allowSpecialModes: false, maxCommands: 32 });
     expect(run(['--allow-special-modes', '--max-commands', '2'])).toMatchObject({ allowSpecialModes: true, maxCommands: 2 });
     expect(run(['--config', '/c.json'], { '/c.json': '{"allowSpecialModes": true, "maxCommands": 8, "tokenFile": "/t"}', '/t': TOKEN })).toMatchObject({
       allowSpecialModes: true,

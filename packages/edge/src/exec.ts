@@ -54,9 +54,11 @@ export interface RunResult {
 /**
  * Every live process that belongs to a run: descendants of `pid` by parent, members of its
  * process group and session (the command leads both: `detached`), and processes whose
- * environment carries the run's marker. Linux `/proc`; elsewhere, empty (the group kill remains).
+ * environment carries the run's marker (with `byPid: false`, once `pid` may have been reused:
+ * only the marked ones and their descendants). Linux `/proc`; elsewhere, empty (the group kill remains).
  */
-export async function runProcesses(pid: number, marker: string, procRoot = '/proc'): Promise<number[]> {
+export async function runProcesses(pid: number, marker: string, opts: { byPid: boolean; procRoot?: string } = { byPid: true }): Promise<number[]> {
+  const procRoot = opts.procRoot ?? '/proc';
   const names = await readdir(procRoot).catch(() => [] as string[]);
   const byParent = new Map<number, number[]>();
   const found = new Set<number>();
@@ -73,7 +75,7 @@ export async function runProcesses(pid: number, marker: string, procRoot = '/pro
       const [, ppid, pgrp, session] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const parent = Number(ppid);
       (byParent.get(parent) ?? byParent.set(parent, []).get(parent)!).push(p);
-      if (p === pid || Number(pgrp) === pid || Number(session) === pid) found.add(p);
+      if (opts.byPid && (p === pid || Number(pgrp) === pid || Number(session) === pid)) found.add(p);
       else others.push(p);
     }),
   );
@@ -84,7 +86,7 @@ export async function runProcesses(pid: number, marker: string, procRoot = '/pro
       if (`\0${environ}`.includes(needle)) found.add(p);
     }),
   );
-  const stack = [...found];
+  const stack = opts.byPid ? [pid, ...found] : [...found];
   while (stack.length) {
     for (const c of byParent.get(stack.pop()!) ?? []) {
       if (!found.has(c)) {
@@ -221,8 +223,10 @@ export function runProcess(opts: RunOptions): Promise<RunResult> {
       } catch {
         // The group is already gone.
       }
-      // Then everything that left the group (setsid, double fork): found by tree, session and marker.
-      void runProcesses(pid, marker).then((pids) => {
+      // Then everything that left the group (setsid, double fork): found by tree, session and
+      // marker; once the command itself has been reaped its pid may be reused, so by marker only.
+      const reaped = child.exitCode !== null || child.signalCode !== null;
+      void runProcesses(pid, marker, { byPid: !reaped }).then((pids) => {
         for (const p of pids) {
           try {
             process.kill(p, sig);

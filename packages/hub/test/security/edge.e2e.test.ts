@@ -287,7 +287,7 @@ describe('root confinement races (item 6)', () => {
 });
 
 describe('memory bounds under the deployed heap flags (item 7)', () => {
-  it('survives four concurrent 8 MB stdin requests, a 4 MiB max_output_bytes, four 1 MiB control-character outputs and eight reads of such a file', { timeout: 120_000 }, async () => {
+  it('survives four concurrent 8 MB stdin requests, a 4 MiB max_output_bytes, 32 concurrent 1 MiB control-character outputs and eight reads of such a file', { timeout: 120_000 }, async () => {
     await using edge = await startEdgeProcess({ nodeFlags: deployedEdgeNodeFlags() });
     const big = 'x'.repeat(8_000_000);
     const stdin = await Promise.all(
@@ -301,8 +301,9 @@ describe('memory bounds under the deployed heap flags (item 7)', () => {
     }
     const wide = await rawCall(edge, edge.token, 'legacy', 'run_command', { cmd: 'head -c 5000000 /dev/zero', max_output_bytes: 4 * 1024 * 1024 });
     expect(text(wide)).toContain('max_output_bytes: 4194304 is more than this edge keeps per stream (1048576 bytes, its --max-output)');
+    // As many as the edge runs at once by default (--max-commands 32).
     const controls = await Promise.all(
-      [1, 2, 3, 4].map(() => rawCall(edge, edge.token, 'legacy', 'run_command', { cmd: `head -c 1048576 /dev/zero | tr '\\0' '\\1'; head -c 1048576 /dev/zero | tr '\\0' '\\1' >&2` })),
+      Array.from({ length: 32 }, () => rawCall(edge, edge.token, 'legacy', 'run_command', { cmd: `head -c 1048576 /dev/zero | tr '\\0' '\\1'; head -c 1048576 /dev/zero | tr '\\0' '\\1' >&2` })),
     );
     for (const r of controls) expect(r.body.result.structuredContent).toMatchObject({ exitCode: 0, truncated: true, stdoutBytes: 1048576, stderrBytes: 1048576 });
     // The same for files: the text kept is bounded by its size in the answer; the rest is read on.
