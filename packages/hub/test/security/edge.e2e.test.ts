@@ -321,7 +321,7 @@ describe('memory bounds under the deployed heap flags (item 7)', () => {
     expect(status.body.result.isError).toBeFalsy();
   });
 
-  it('refuses a fifth concurrent command with "busy: N commands running"', { timeout: 60_000 }, async () => {
+  it('refuses one command more than --max-commands with "busy: N commands running"', { timeout: 60_000 }, async () => {
     await using edge = await startEdgeProcess({ nodeFlags: deployedEdgeNodeFlags(), args: ['--max-commands', '2'] });
     const gate = join(dir, 'busy-gate');
     const slow = [1, 2].map(() => rawCall(edge, edge.token, 'legacy', 'run_command', { cmd: `while [ ! -e ${gate} ]; do sleep 0.05; done`, timeout_s: 60 }));
