@@ -77,4 +77,17 @@ describe('parseListen', () => {
     expect(parseListen(':8222', 'x')).toEqual({ host: '0.0.0.0', port: 8222 });
     expect(parseListen('[fe80::1]:80', 'x')).toEqual({ host: 'fe80::1', port: 80 });
   });
+
+  it('reads --allow-special-modes and --max-commands, and remembers the token and config files (never served)', () => {
+    expect(run([])).toMatchObject({ allowSpecialModes: false, maxCommands: 32 });
+    expect(run(['--allow-special-modes', '--max-commands', '2'])).toMatchObject({ allowSpecialModes: true, maxCommands: 2 });
+    expect(run(['--config', '/c.json'], { '/c.json': '{"allowSpecialModes": true, "maxCommands": 8, "tokenFile": "/t"}', '/t': TOKEN })).toMatchObject({
+      allowSpecialModes: true,
+      maxCommands: 8,
+      tokenFile: '/t',
+      configFile: '/c.json',
+    });
+    expect(() => run(['--allow-special-modes=yes'])).toThrow('--allow-special-modes takes no value');
+    expect(() => run(['--max-commands', '0'])).toThrow(/--max-commands: expected a whole number > 0/);
+  });
 });

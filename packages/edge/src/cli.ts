@@ -9,6 +9,12 @@ import { isLogLevel, type LogLevel } from './log.ts';
 export const DEFAULT_PORT = 8222;
 export const DEFAULT_MAX_OUTPUT = 1024 * 1024;
 export const DEFAULT_MAX_BODY = 8 * 1024 * 1024;
+/**
+ * Commands running at once. Their output waits outside the JS heap (2 x --max-output each) and
+ * answers are built one at a time; with the deployed 32 MB heap, 32 commands each printing
+ * 1 MiB of control characters on both streams pass, 96 abort the edge.
+ */
+export const DEFAULT_MAX_COMMANDS = 32;
 
 export interface EdgeOptions {
   host: string;
@@ -16,11 +22,19 @@ export interface EdgeOptions {
   token?: string;
   /** Where the token came from, for messages (never the token itself). */
   tokenSource?: string;
+  /** The token file, when the token came from one: never served by any tool. */
+  tokenFile?: string;
+  /** The `--config` file, when given: never served by any tool. */
+  configFile?: string;
+  /** `write_file` may set setuid, setgid and sticky bits. */
+  allowSpecialModes: boolean;
   roots: string[];
   /** Capability name -> explicitly enabled (true) or disabled (false). */
   capabilities: Record<string, boolean>;
   maxOutputBytes: number;
   maxBodyBytes: number;
+  /** Commands running at once; one more is refused with "busy". */
+  maxCommands: number;
   allowedHosts: string[];
   /** Seconds without requests before a socket-activated edge exits; 0 = never. */
   idleExitSeconds: number;
@@ -42,18 +56,27 @@ Usage: homelab-edge [options]
   --listen HOST:PORT     address to serve MCP on (default 127.0.0.1:${DEFAULT_PORT}); [::1]:PORT for IPv6
   --token-file FILE      file holding the bearer token (or set HOMELAB_EDGE_TOKEN);
                          required whenever HOST is not a loopback address
-  --root DIR             confine the file tools to DIR (repeatable; default /)
+  --root DIR             confine the file tools to DIR (repeatable; default /); the edge's own token
+                         and config files and /proc/<its pid> are never served, whatever the root
   --enable-CAP           turn a capability on  (CAP: commands, files, env, status, smart, gpio, systemd, docker)
   --disable-CAP          turn a capability off (all are on by default; each is probed at start)
   --config FILE          JSON file with any of: listen, tokenFile, roots, capabilities {name: bool},
-                         maxOutputBytes, maxBodyBytes, allowedHosts, idleExit, logLevel, nodeName,
-                         composeDir; flags override it
+                         maxOutputBytes, maxBodyBytes, maxCommands, allowedHosts,
+                         allowSpecialModes, idleExit, logLevel, nodeName, composeDir; flags override it
   --compose-dir DIR      the Docker Compose directory of this node: each stack is a folder DIR/<stack>
                          holding a compose.yaml (for list_stacks, compose_up, ...; default: none)
-  --max-output BYTES     cap of each command output stream and file read (default ${DEFAULT_MAX_OUTPUT})
-  --max-body BYTES       largest request body accepted (default ${DEFAULT_MAX_BODY}); larger gets 413
-  --allowed-host NAME    accept requests whose Host header names NAME (repeatable; default: any
-                         when a token is set, loopback names only otherwise)
+  --max-output BYTES     cap of each command output stream (as JSON: a control character counts 6)
+                         and file read (default ${DEFAULT_MAX_OUTPUT}); output past it is counted, not kept
+  --max-body BYTES       largest request body accepted (default ${DEFAULT_MAX_BODY}); larger gets 413;
+                         large bodies are taken one at a time (another gets 503 busy)
+  --max-commands N       commands running at once (default ${DEFAULT_MAX_COMMANDS}); one more is refused
+                         with "busy: N commands running"
+  --allowed-host NAME    also accept requests whose Host (and Origin, if any) names NAME: the name
+                         in the hub's URL for this edge (repeatable). Always accepted: IP addresses,
+                         loopback names, this device's hostname and --node-name, bare or with
+                         .local/.lan/.home/.internal/.home.arpa; any other name gets 403 (DNS
+                         rebinding), with or without a token
+  --allow-special-modes  let write_file set setuid, setgid and sticky bits (refused by default)
   --idle-exit SECONDS    with systemd socket activation (LISTEN_FDS), exit after SECONDS without
                          requests; systemd starts the edge again on the next connection (default 0: never)
   --log-level LEVEL      debug, info, warn or error (default info); logs are JSON lines on stderr
@@ -101,7 +124,9 @@ function positiveInt(value: unknown, where: string, allowZero = false): number {
   return n;
 }
 
-const CONFIG_KEYS = new Set(['listen', 'tokenFile', 'roots', 'capabilities', 'maxOutputBytes', 'maxBodyBytes', 'allowedHosts', 'idleExit', 'logLevel', 'nodeName', 'composeDir']);
+const CONFIG_KEYS = new Set(['listen', 'tokenFile', 'roots', 'capabilities', 'maxOutputBytes', 'maxBodyBytes', 'maxCommands', 'allowedHosts', 'allowSpecialModes', 'idleExit', 'logLevel', 'nodeName', 'composeDir']);
+/** Flags without a value. */
+const SWITCHES = new Set(['allow-special-modes']);
 
 export interface CliIo {
   env: NodeJS.ProcessEnv;
@@ -117,7 +142,7 @@ export interface CliIo {
 export function parseCli(argv: string[], io: CliIo): CliResult {
   const flags: Record<string, string[]> = {};
   const caps: Record<string, boolean> = {};
-  const valued = new Set(['listen', 'token-file', 'root', 'config', 'max-output', 'max-body', 'allowed-host', 'idle-exit', 'log-level', 'proc-root', 'sys-root', 'node-name', 'compose-dir']);
+  const valued = new Set(['listen', 'token-file', 'root', 'config', 'max-output', 'max-body', 'max-commands', 'allowed-host', 'idle-exit', 'log-level', 'proc-root', 'sys-root', 'node-name', 'compose-dir']);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--help' || arg === '-h') return { kind: 'help' };
@@ -136,6 +161,11 @@ export function parseCli(argv: string[], io: CliIo): CliResult {
         throw new HomelabError('CONFIG_INVALID', `--${name}: unknown capability "${cap[2]}"; expected one of ${io.capabilityNames.join(', ')}`);
       }
       caps[cap[2]!] = cap[1] === 'enable';
+      continue;
+    }
+    if (SWITCHES.has(name)) {
+      if (value !== undefined) throw new HomelabError('CONFIG_INVALID', `--${name} takes no value`);
+      (flags[name] ??= []).push('true');
       continue;
     }
     if (!valued.has(name)) throw new HomelabError('CONFIG_INVALID', `unknown option --${name} (see --help)`);
@@ -238,6 +268,8 @@ export function parseCli(argv: string[], io: CliIo): CliResult {
     return dflt;
   };
 
+  const specialModes = file.allowSpecialModes;
+  if (specialModes !== undefined && typeof specialModes !== 'boolean') throw new HomelabError('CONFIG_INVALID', `${at('allowSpecialModes')}: expected true or false`);
   const nodeName = last('node-name') ?? str('nodeName');
   const composeDirRaw = last('compose-dir') ?? str('composeDir');
   if (composeDirRaw !== undefined && !isAbsolute(composeDirRaw)) {
@@ -250,10 +282,14 @@ export function parseCli(argv: string[], io: CliIo): CliResult {
       port,
       token,
       tokenSource,
+      ...(tokenFile ? { tokenFile: resolve(tokenFile) } : {}),
+      ...(configPath ? { configFile: resolve(configPath) } : {}),
+      allowSpecialModes: last('allow-special-modes') !== undefined || specialModes === true,
       roots,
       capabilities,
       maxOutputBytes: num('max-output', 'maxOutputBytes', DEFAULT_MAX_OUTPUT),
       maxBodyBytes: num('max-body', 'maxBodyBytes', DEFAULT_MAX_BODY),
+      maxCommands: num('max-commands', 'maxCommands', DEFAULT_MAX_COMMANDS),
       allowedHosts: flags['allowed-host'] ?? strList('allowedHosts') ?? [],
       idleExitSeconds: num('idle-exit', 'idleExit', 0, true),
       logLevel,
