@@ -34,6 +34,9 @@ export function localNodeEnv(hubEnv: NodeJS.ProcessEnv, configVars: Iterable<str
   return env;
 }
 
+/** The local node's `url` as list_nodes shows it; its services are on the hub's loopback. */
+export const LOCAL_NODE_URL = 'local (a child process of the hub)';
+
 export interface LocalNodeOptions {
   name: string;
   roles: string[];
@@ -157,7 +160,7 @@ export async function createLocalNode(opts: LocalNodeOptions): Promise<LocalNode
   return {
     name: opts.name,
     roles: opts.roles,
-    url: 'local child process',
+    url: LOCAL_NODE_URL,
     pid: () => child?.pid,
     source: {
       state: () => state,
