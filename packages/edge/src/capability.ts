@@ -5,7 +5,9 @@
  */
 import type { Logger } from './log.ts';
 import type { RunOptions, RunResult } from './exec.ts';
+import type { PrivateFile } from './opened-path.ts';
 import type { Roots } from './paths.ts';
+import type { CallPolicy } from './policy.ts';
 
 /** A JSON Schema (the 2020-12 subset the edge validates; see `schema.ts`). */
 export interface JsonSchema {
@@ -58,6 +60,13 @@ export interface EdgeEnv {
    * a compose file. Unset when not configured; the compose tools then say which flag to set.
    */
   composeDir?: string;
+  /**
+   * Files the edge never serves through any tool, whatever the policy: its token file, its
+   * config file, and whatever an embedding program adds (see `opened-path.ts`).
+   */
+  privateFiles?: readonly PrivateFile[];
+  /** `write_file` may set setuid, setgid and sticky bits (`--allow-special-modes`). */
+  allowSpecialModes?: boolean;
   /** Default cap, in bytes, of each captured output stream and of file reads. */
   maxOutputBytes: number;
   /** Environment handed to commands: the edge's own, minus its token. */
@@ -74,6 +83,8 @@ export interface ToolContext {
   env: EdgeEnv;
   /** Aborted when the client goes away or the edge shuts down. */
   signal: AbortSignal;
+  /** The hub's policy for this call (`_meta["dev.homelab-mcp/policy"]`); none when absent. */
+  policy?: CallPolicy;
 }
 
 /**

@@ -16,6 +16,12 @@ export interface EdgeOptions {
   token?: string;
   /** Where the token came from, for messages (never the token itself). */
   tokenSource?: string;
+  /** The token file, when the token came from one: never served by any tool. */
+  tokenFile?: string;
+  /** The `--config` file, when given: never served by any tool. */
+  configFile?: string;
+  /** `write_file` may set setuid, setgid and sticky bits. */
+  allowSpecialModes: boolean;
   roots: string[];
   /** Capability name -> explicitly enabled (true) or disabled (false). */
   capabilities: Record<string, boolean>;
@@ -46,14 +52,16 @@ Usage: homelab-edge [options]
   --enable-CAP           turn a capability on  (CAP: commands, files, env, status, smart, gpio, systemd, docker)
   --disable-CAP          turn a capability off (all are on by default; each is probed at start)
   --config FILE          JSON file with any of: listen, tokenFile, roots, capabilities {name: bool},
-                         maxOutputBytes, maxBodyBytes, allowedHosts, idleExit, logLevel, nodeName,
-                         composeDir; flags override it
+                         maxOutputBytes, maxBodyBytes, allowedHosts, allowSpecialModes, idleExit,
+                         logLevel, nodeName, composeDir; flags override it
   --compose-dir DIR      the Docker Compose directory of this node: each stack is a folder DIR/<stack>
                          holding a compose.yaml (for list_stacks, compose_up, ...; default: none)
   --max-output BYTES     cap of each command output stream and file read (default ${DEFAULT_MAX_OUTPUT})
   --max-body BYTES       largest request body accepted (default ${DEFAULT_MAX_BODY}); larger gets 413
-  --allowed-host NAME    accept requests whose Host header names NAME (repeatable; default: any
-                         when a token is set, loopback names only otherwise)
+  --allowed-host NAME    also accept requests whose Host (and Origin, if any) names NAME, e.g. the
+                         name the hub's edge URL uses (repeatable; loopback names are always
+                         accepted, any other name gets 403: DNS rebinding)
+  --allow-special-modes  let write_file set setuid, setgid and sticky bits (refused by default)
   --idle-exit SECONDS    with systemd socket activation (LISTEN_FDS), exit after SECONDS without
                          requests; systemd starts the edge again on the next connection (default 0: never)
   --log-level LEVEL      debug, info, warn or error (default info); logs are JSON lines on stderr
@@ -101,7 +109,9 @@ function positiveInt(value: unknown, where: string, allowZero = false): number {
   return n;
 }
 
-const CONFIG_KEYS = new Set(['listen', 'tokenFile', 'roots', 'capabilities', 'maxOutputBytes', 'maxBodyBytes', 'allowedHosts', 'idleExit', 'logLevel', 'nodeName', 'composeDir']);
+const CONFIG_KEYS = new Set(['listen', 'tokenFile', 'roots', 'capabilities', 'maxOutputBytes', 'maxBodyBytes', 'allowedHosts', 'allowSpecialModes', 'idleExit', 'logLevel', 'nodeName', 'composeDir']);
+/** Flags without a value. */
+const SWITCHES = new Set(['allow-special-modes']);
 
 export interface CliIo {
   env: NodeJS.ProcessEnv;
@@ -136,6 +146,11 @@ export function parseCli(argv: string[], io: CliIo): CliResult {
         throw new HomelabError('CONFIG_INVALID', `--${name}: unknown capability "${cap[2]}"; expected one of ${io.capabilityNames.join(', ')}`);
       }
       caps[cap[2]!] = cap[1] === 'enable';
+      continue;
+    }
+    if (SWITCHES.has(name)) {
+      if (value !== undefined) throw new HomelabError('CONFIG_INVALID', `--${name} takes no value`);
+      (flags[name] ??= []).push('true');
       continue;
     }
     if (!valued.has(name)) throw new HomelabError('CONFIG_INVALID', `unknown option --${name} (see --help)`);
@@ -238,6 +253,8 @@ export function parseCli(argv: string[], io: CliIo): CliResult {
     return dflt;
   };
 
+  const specialModes = file.allowSpecialModes;
+  if (specialModes !== undefined && typeof specialModes !== 'boolean') throw new HomelabError('CONFIG_INVALID', `${at('allowSpecialModes')}: expected true or false`);
   const nodeName = last('node-name') ?? str('nodeName');
   const composeDirRaw = last('compose-dir') ?? str('composeDir');
   if (composeDirRaw !== undefined && !isAbsolute(composeDirRaw)) {
@@ -250,6 +267,9 @@ export function parseCli(argv: string[], io: CliIo): CliResult {
       port,
       token,
       tokenSource,
+      ...(tokenFile ? { tokenFile: resolve(tokenFile) } : {}),
+      ...(configPath ? { configFile: resolve(configPath) } : {}),
+      allowSpecialModes: last('allow-special-modes') !== undefined || specialModes === true,
       roots,
       capabilities,
       maxOutputBytes: num('max-output', 'maxOutputBytes', DEFAULT_MAX_OUTPUT),

@@ -10,6 +10,7 @@ import type { EdgeOptions } from './cli.ts';
 import { runProcess } from './exec.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createMcpHandler, type McpHandler, type ServedTool } from './mcp.ts';
+import { resolvePrivateFiles } from './opened-path.ts';
 import { resolveRoots } from './paths.ts';
 
 declare const __EDGE_VERSION__: string | undefined;
@@ -33,7 +34,16 @@ const PRIVATE_ENV = ['HOMELAB_EDGE_TOKEN', 'LISTEN_FDS', 'LISTEN_PID', 'LISTEN_F
  */
 export async function createEdge(
   options: EdgeOptions,
-  deps: { env: NodeJS.ProcessEnv; log?: Logger; capabilities?: readonly Capability[] },
+  deps: {
+    env: NodeJS.ProcessEnv;
+    log?: Logger;
+    capabilities?: readonly Capability[];
+    /**
+     * More files or directories no tool may serve, besides the edge's token and config files
+     * (an embedding hub adds its own config, secrets and data directory).
+     */
+    privatePaths?: readonly string[];
+  },
 ): Promise<Edge> {
   const log = deps.log ?? createLogger({ level: options.logLevel });
   const childEnv: NodeJS.ProcessEnv = { ...deps.env };
@@ -43,6 +53,8 @@ export async function createEdge(
     procRoot: options.procRoot,
     sysRoot: options.sysRoot,
     roots: await resolveRoots(options.roots),
+    privateFiles: await resolvePrivateFiles([options.tokenFile, options.configFile, ...(deps.privatePaths ?? [])].filter((p): p is string => p !== undefined)),
+    allowSpecialModes: options.allowSpecialModes,
     maxOutputBytes: options.maxOutputBytes,
     ...(options.composeDir ? { composeDir: options.composeDir } : {}),
     childEnv,
@@ -79,7 +91,7 @@ export async function createEdge(
       `Tools of the homelab edge agent on the device "${node}". run_command runs shell commands there; ` +
       'read_file/write_file/list_directory work on its files; get_status reports its health.',
     tools,
-    context: (signal): ToolContext => ({ env, signal }),
+    context: (signal, policy): ToolContext => ({ env, signal, ...(policy ? { policy } : {}) }),
     onToolCall: ({ name, ok, durationMs, era }) => log.info('tool call', { tool: name, ok, ms: Math.round(durationMs * 10) / 10, era }),
   });
   return { mcp, env, report, tools };

@@ -15,6 +15,7 @@
  */
 import { HomelabError, isHomelabError } from '@homelab-mcp/core';
 import type { ToolContext, ToolDef, ToolOutput } from './capability.ts';
+import { parsePolicy, POLICY_META, type CallPolicy } from './policy.ts';
 import { validate } from './schema.ts';
 
 export const MODERN_VERSIONS = ['2026-07-28'] as const;
@@ -49,8 +50,8 @@ export interface McpHandlerOptions {
   serverInfo: ServerInfo;
   instructions?: string;
   tools: ServedTool[];
-  /** Builds the per-call context (signal, env). */
-  context(signal: AbortSignal): ToolContext;
+  /** Builds the per-call context (signal, env, the hub's policy for the call). */
+  context(signal: AbortSignal, policy: CallPolicy | undefined): ToolContext;
   /** Called after each tool call, for the log. */
   onToolCall?(info: { name: string; ok: boolean; durationMs: number; era: 'modern' | 'legacy' }): void;
 }
@@ -99,18 +100,35 @@ export function createMcpHandler(opts: McpHandlerOptions) {
 
   /**
    * Runs a tool and shapes its MCP result. Exposed so an in-process caller (the hub's
-   * `local` node) uses exactly the validation and error mapping HTTP clients get.
+   * `local` node) uses exactly the validation and error mapping HTTP clients get. `meta` is
+   * the request's `_meta`: a hub policy in it (`dev.homelab-mcp/policy`) is enforced by the
+   * file tools and `get_env`, and acknowledged in the result's `_meta`, so the hub can tell an
+   * edge that enforced it from one too old to know it.
+   *
+   * @example
+   * await mcp.callTool('read_file', { path: '/etc/shadow' }, signal, 'modern', { 'dev.homelab-mcp/policy': { denyPaths: ['/etc/shadow'] } })
+   * // isError: "/etc/shadow: denied by the hub's file policy for this role", _meta: { 'dev.homelab-mcp/policy': { applied: true } }
    */
-  async function callTool(name: string, args: Record<string, unknown>, signal: AbortSignal, era: 'modern' | 'legacy' = 'legacy'): Promise<CallResult> {
+  async function callTool(
+    name: string,
+    args: Record<string, unknown>,
+    signal: AbortSignal,
+    era: 'modern' | 'legacy' = 'legacy',
+    meta?: Record<string, unknown>,
+  ): Promise<CallResult> {
     const tool = byName.get(name);
     if (!tool) throw new HomelabError('UNKNOWN_TOOL', `Tool ${name} not found`);
     const started = performance.now();
+    const carriesPolicy = isObject(meta) && meta[POLICY_META] !== undefined;
     let out: ToolOutput;
     try {
+      // A malformed policy refuses the call: running it without the policy the hub meant
+      // would serve what the hub wanted withheld.
+      const policy = parsePolicy(isObject(meta) ? meta : undefined);
       if (tool.unavailable) throw new HomelabError('CAPABILITY_UNAVAILABLE', tool.unavailable);
       const problems = validate(tool.def.inputSchema, args);
       if (problems.length) throw new HomelabError('INVALID_ARGUMENTS', `Invalid arguments for ${name}: ${problems.join('; ')}`);
-      out = await tool.def.handler(args, opts.context(signal));
+      out = await tool.def.handler(args, opts.context(signal, policy));
     } catch (err) {
       // Failures while running a tool are results the model can read, not protocol errors.
       const message = isHomelabError(err) ? err.message : `${name} failed: ${err instanceof Error ? err.message : String(err)}`;
@@ -122,10 +140,16 @@ export function createMcpHandler(opts: McpHandlerOptions) {
       content: [{ type: 'text', text: out.text ?? JSON.stringify(out.data, null, 2) }],
       structuredContent: out.data,
       ...(out.isError ? { isError: true } : {}),
+      ...(carriesPolicy ? { _meta: { [POLICY_META]: { applied: true } } } : {}),
     };
   }
 
-  type CallResult = { content: Array<{ type: 'text'; text: string }>; structuredContent: Record<string, unknown>; isError?: true };
+  type CallResult = {
+    content: Array<{ type: 'text'; text: string }>;
+    structuredContent: Record<string, unknown>;
+    isError?: true;
+    _meta?: Record<string, unknown>;
+  };
 
   async function dispatch(req: JsonRpcRequest, era: 'modern' | 'legacy', signal: AbortSignal): Promise<McpReply> {
     const id = req.id ?? null;
@@ -135,7 +159,10 @@ export function createMcpHandler(opts: McpHandlerOptions) {
       body: {
         jsonrpc: '2.0',
         id,
-        result: era === 'modern' ? { ...result, resultType: 'complete', _meta: { [META_SERVER_INFO]: opts.serverInfo } } : result,
+        result:
+          era === 'modern'
+            ? { ...result, resultType: 'complete', _meta: { ...(isObject(result._meta) ? result._meta : {}), [META_SERVER_INFO]: opts.serverInfo } }
+            : result,
       },
     });
     switch (req.method) {
@@ -169,7 +196,8 @@ export function createMcpHandler(opts: McpHandlerOptions) {
         if (params.arguments !== undefined && !isObject(params.arguments)) {
           return errorReply(200, id, ErrorCode.InvalidParams, 'tools/call params.arguments must be an object');
         }
-        return ok({ ...(await callTool(params.name, (params.arguments ?? {}) as Record<string, unknown>, signal, era)) });
+        const meta = isObject(params._meta) ? params._meta : undefined;
+        return ok({ ...(await callTool(params.name, (params.arguments ?? {}) as Record<string, unknown>, signal, era, meta)) });
       }
     }
     return errorReply(era === 'modern' ? 404 : 200, id, ErrorCode.MethodNotFound, `Method not found: ${req.method}`);
