@@ -75,9 +75,8 @@ export function runLocalChild(deps: { channel: ChildChannel; env: NodeJS.Process
     if (m.t !== 'call' || !edge) return;
     const ac = new AbortController();
     running.set(m.id, ac);
-    // The edge's MCP handler takes the request's `_meta` (the hub's file policy) as its 5th argument.
-    const callTool = edge.mcp.callTool as (name: string, args: Record<string, unknown>, signal: AbortSignal, era: 'modern' | 'legacy', meta?: Record<string, unknown>) => Promise<unknown>;
-    callTool(m.name, m.args, ac.signal, 'modern', m.meta).then(
+    // `meta` carries the hub's file policy; the edge enforces and acknowledges it as over HTTP.
+    edge.mcp.callTool(m.name, m.args, ac.signal, 'modern', m.meta).then(
       (result) => channel.send({ t: 'result', id: m.id, result }),
       (err: unknown) =>
         channel.send({

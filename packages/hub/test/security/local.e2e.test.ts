@@ -8,7 +8,7 @@ import { createServer, request, type IncomingMessage, type Server } from 'node:h
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectClient, resultText, startEdgeProcess, startHubProcess, type EdgeProcess, type HubProcess } from '@homelab-mcp/testkit';
+import { connectClient, isAlive, resultText, startEdgeProcess, startHubProcess, type EdgeProcess, type HubProcess } from '@homelab-mcp/testkit';
 
 const ADMIN = 'admin-user-token-0123456789abcdef';
 const OPERATOR = 'operator-user-token-0123456789ab';
@@ -61,11 +61,40 @@ describe('the embedded default (pnpm start): local runs without the hub\'s secre
     for (const path of paths) {
       const r = await call(hub.url, token, 'read_file', { node: 'local', path });
       expect(r.isError, path).toBe(true);
-      expect(resultText(r), path).toMatch(/denied by the hub's file policy/);
+      // The child's own /proc entries the edge refuses by itself; the hub's, the hub refuses.
+      expect(resultText(r), path).toMatch(/denied by the hub's file policy|the edge never serves/);
       expect(whole(r), path).not.toContain(HUB_SECRET);
       expect(whole(r), path).not.toContain(token);
     }
   });
+});
+
+/** The hub's `local-node` child process (the hub starts no other in the embedded default). */
+function localChildOf(hubPid: number): number {
+  const pids = readFileSync(`/proc/${hubPid}/task/${hubPid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  const child = pids.find((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes('local-node'));
+  if (!child) throw new Error(`no local-node child under hub ${hubPid}`);
+  return child;
+}
+
+describe('the local node\'s process', () => {
+  it('is started again when it dies, and dies with the hub', async () => {
+    const hub = await startHubProcess();
+    try {
+      const token = readFileSync(join(hub.dir, 'data', 'token'), 'utf8').trim();
+      const first = localChildOf(hub.child.pid!);
+      process.kill(first, 'SIGKILL');
+      // Until the new child serves, local is unreachable; then it answers again, from a new process.
+      await expect.poll(async () => (await call(hub.url, token, 'get_env', { node: 'local', key: 'PATH' })).isError ?? false, { timeout: 20_000, interval: 200 }).toBe(false);
+      const second = localChildOf(hub.child.pid!);
+      expect(second).not.toBe(first);
+      expect(hub.output()).toContain('restarting the local node');
+      hub.child.kill('SIGKILL');
+      await expect.poll(() => isAlive(second), { timeout: 20_000, interval: 100 }).toBe(false);
+    } finally {
+      await hub.stop();
+    }
+  }, 60_000);
 });
 
 describe('a configured hub: its config file and secrets, and per-role policies', () => {
