@@ -21,6 +21,13 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient, startEdgeProcess, startHubProcess, type EdgeProcess, type Era, type HubProcess } from '@homelab-mcp/testkit';
 
+
+/** The parent pid of `pid` (field 4 of /proc/PID/stat, after the parenthesised name). */
+function parentOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
 const ADMIN_A = 'hub-a-admin-token-0123456789abcdef';
 const ADMIN_B = 'hub-b-admin-token-0123456789abcdef';
 const WRONG = 'not-a-token-of-this-hub-0123456789';
@@ -257,7 +264,8 @@ describe('MCP Inspector CLI', () => {
     const r = JSON.parse(both.stdout).structuredContent;
     expect(r.summary).toBe('2 nodes: 2 ok');
     const ppid = Object.fromEntries(r.nodes.map((n: any) => [n.node, n.structuredContent.stdout]));
-    expect(ppid).toEqual({ local: `${hubA.child.pid}\n`, pi: `${edge.child.pid}\n` });
+    // On `local` the command's parent is the hub's local-node process, a child of the hub.
+    expect({ ...ppid, local: parentOf(Number(ppid.local)) }).toEqual({ local: hubA.child.pid, pi: `${edge.child.pid}\n` });
   });
 
   it('exits 5 when the hub answers a tool error (an unknown node)', async () => {
@@ -330,7 +338,7 @@ describe.each<Era>(['modern', 'legacy'])('hub B aggregating hub A (SDK v2 client
     await client.callTool({ name: 'approve_writes', arguments: {} });
     const onA = (await client.callTool({ name: 'site__run_command', arguments: { node: 'local', cmd: 'echo $PPID', confirm: true } })) as any;
     expect(onA.isError).toBeFalsy();
-    expect(onA.structuredContent.stdout).toBe(`${hubA.child.pid}\n`);
+    expect(parentOf(Number(onA.structuredContent.stdout))).toBe(hubA.child.pid);
     const onEdge = (await client.callTool({ name: 'site__run_command', arguments: { node: 'pi', cmd: 'echo $PPID', confirm: true } })) as any;
     expect(onEdge.structuredContent.stdout).toBe(`${edge.child.pid}\n`);
   });

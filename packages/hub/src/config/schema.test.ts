@@ -40,3 +40,15 @@ describe('hub.yaml access and local sections', () => {
     expect(() => parse('local:\n  env: {HOMELAB_HUB_ARGS: x}\n')).toThrow(/hub\.yaml:2:9: key "local\.env\.HOMELAB_HUB_ARGS".*not HOMELAB_/);
   });
 });
+
+describe('deploy/examples/hub.full.yaml', () => {
+  it('is a valid hub.yaml whose access and local sections are the defaults', async () => {
+    const { readFileSync } = await import('node:fs');
+    const text = readFileSync(new URL('../../../../deploy/examples/hub.full.yaml', import.meta.url), 'utf8');
+    const env = Object.fromEntries([...text.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => [m[1]!, 'x'.repeat(32)]));
+    const full = parseConfigText(text, 'hub.full.yaml', HubConfigSchema, { env });
+    const defaults = parse('listen: 127.0.0.1:8765\n');
+    expect(full.access).toEqual(defaults.access);
+    expect(full.local).toEqual(defaults.local);
+  });
+});

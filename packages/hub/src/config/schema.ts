@@ -20,7 +20,7 @@ const TokenSchema = z.strictObject({
 });
 
 /** An absolute path glob: `*` within one segment, `**` any whole segments, `?` one character. */
-const pathGlob = z.string().regex(/^\/[^\0]*$/, 'an absolute path glob such as /etc/shadow, /root/** or /home/*/.ssh/id_*');
+const pathGlob = z.string().regex(/^(\/|\*\*\/)[^\0]*$/, 'an absolute path glob such as /etc/shadow, /root/**, /home/*/.ssh/id_* or **/.ssh/authorized_keys');
 
 /** What one role may reach on the nodes through the file tools and get_env. */
 const RoleAccessSchema = (denyPaths: readonly string[], maskEnv: boolean) =>
