@@ -84,7 +84,8 @@ function configVars(...files: Array<string | undefined>): string[] {
  */
 function localNodeSetup(config: HubConfig, configFile: string | undefined): LocalNodeSetup {
   return {
-    command: { execPath: process.execPath, args: [process.argv[1]!, 'local-node'] },
+    // The hub's Node flags (the unit's heap settings) apply to it too; a debugger's do not.
+    command: { execPath: process.execPath, args: [...process.execArgv.filter((f) => !/^--(inspect|debug)/.test(f)), process.argv[1]!, 'local-node'] },
     env: localNodeEnv(process.env, configVars(configFile, config.topology.file), config.local.env),
     ...(configFile ? { configFile: resolve(configFile) } : {}),
   };
