@@ -97,6 +97,29 @@ describe('the local node\'s process', () => {
   }, 60_000);
 });
 
+describe('the local node\'s process: cancellation', () => {
+  it('a cancelled run_command on local is killed', async () => {
+    const hub = await startHubProcess();
+    try {
+      const token = readFileSync(join(hub.dir, 'data', 'token'), 'utf8').trim();
+      await using client = await connectClient(hub.url, token, 'legacy');
+      await client.callTool({ name: 'approve_writes', arguments: {} });
+      const pidFile = join(hub.dir, 'sleeper.pid');
+      const ac = new AbortController();
+      const running = client.callTool({ name: 'run_command', arguments: { node: 'local', cmd: `echo $$ > ${pidFile}; sleep 600`, timeout_s: 600 } }, { signal: ac.signal, timeout: 700_000 });
+      running.catch(() => undefined);
+      await expect.poll(() => readFileSync(pidFile, 'utf8').trim().length > 0 ? 'started' : 'not yet', { timeout: 20_000, interval: 100 }).toBe('started');
+      const pid = Number(readFileSync(pidFile, 'utf8').trim());
+      expect(isAlive(pid)).toBe(true);
+      ac.abort();
+      await expect(running).rejects.toThrow();
+      await expect.poll(() => isAlive(pid), { timeout: 20_000, interval: 100 }).toBe(false);
+    } finally {
+      await hub.stop();
+    }
+  }, 60_000);
+});
+
 describe('a configured hub: its config file and secrets, and per-role policies', () => {
   let hub: HubProcess;
   let edge: EdgeProcess;
@@ -192,6 +215,28 @@ describe('a configured hub: its config file and secrets, and per-role policies',
     expect(whole(env)).not.toContain(EDGE_PASSWORD);
     expect(resultText(env)).toMatch(/old-pi.*upgrade/s);
   });
+});
+
+describe('a reload changes the policy of open sessions', () => {
+  it('a path denied to viewers in an edit of hub.yaml is refused in a session opened before it', async () => {
+    const open = join(dir, 'reload-open.txt');
+    writeFileSync(open, 'readable before the edit\n');
+    const config = { auth: { tokens: [{ user: 'vic', role: 'viewer', token: VIEWER }] } };
+    const hub = await startHubProcess({ config });
+    try {
+      await using client = await connectClient(hub.url, VIEWER, 'legacy');
+      const before = await client.callTool({ name: 'read_file', arguments: { node: 'local', path: open } });
+      expect(resultText(before)).toContain('readable before the edit');
+      writeFileSync(join(hub.dir, 'hub.yaml'), JSON.stringify({ dataDir: './data', ...config, access: { viewer: { denyPaths: [`${dir}/reload-*`] } } }));
+      await expect.poll(() => hub.output(), { timeout: 20_000, interval: 100 }).toContain('config reloaded');
+      const after = await client.callTool({ name: 'read_file', arguments: { node: 'local', path: open } });
+      expect(after.isError).toBe(true);
+      expect(resultText(after)).toMatch(/denied by the hub's file policy/);
+      expect(whole(after)).not.toContain('readable before the edit');
+    } finally {
+      await hub.stop();
+    }
+  }, 60_000);
 });
 
 interface StrippingProxy {
