@@ -9,6 +9,11 @@ import { isLogLevel, type LogLevel } from './log.ts';
 export const DEFAULT_PORT = 8222;
 export const DEFAULT_MAX_OUTPUT = 1024 * 1024;
 export const DEFAULT_MAX_BODY = 8 * 1024 * 1024;
+/**
+ * Commands running at once. With the deployed heap (32 MB) each command may hold its two
+ * capped output streams (2 x --max-output) and, while its answer is built, a few times that.
+ */
+export const DEFAULT_MAX_COMMANDS = 4;
 
 export interface EdgeOptions {
   host: string;
@@ -27,6 +32,8 @@ export interface EdgeOptions {
   capabilities: Record<string, boolean>;
   maxOutputBytes: number;
   maxBodyBytes: number;
+  /** Commands running at once; one more is refused with "busy". */
+  maxCommands: number;
   allowedHosts: string[];
   /** Seconds without requests before a socket-activated edge exits; 0 = never. */
   idleExitSeconds: number;
@@ -52,15 +59,20 @@ Usage: homelab-edge [options]
   --enable-CAP           turn a capability on  (CAP: commands, files, env, status, smart, gpio, systemd, docker)
   --disable-CAP          turn a capability off (all are on by default; each is probed at start)
   --config FILE          JSON file with any of: listen, tokenFile, roots, capabilities {name: bool},
-                         maxOutputBytes, maxBodyBytes, allowedHosts, allowSpecialModes, idleExit,
+                         maxOutputBytes, maxBodyBytes, maxCommands, allowedHosts, allowSpecialModes, idleExit,
                          logLevel, nodeName, composeDir; flags override it
   --compose-dir DIR      the Docker Compose directory of this node: each stack is a folder DIR/<stack>
                          holding a compose.yaml (for list_stacks, compose_up, ...; default: none)
   --max-output BYTES     cap of each command output stream and file read (default ${DEFAULT_MAX_OUTPUT})
-  --max-body BYTES       largest request body accepted (default ${DEFAULT_MAX_BODY}); larger gets 413
-  --allowed-host NAME    also accept requests whose Host (and Origin, if any) names NAME, e.g. the
-                         name the hub's edge URL uses (repeatable; loopback names are always
-                         accepted, any other name gets 403: DNS rebinding)
+  --max-body BYTES       largest request body accepted (default ${DEFAULT_MAX_BODY}); larger gets 413;
+                         large bodies are taken one at a time (another gets 503 busy)
+  --max-commands N       commands running at once (default ${DEFAULT_MAX_COMMANDS}); one more is refused
+                         with "busy: N commands running"
+  --allowed-host NAME    also accept requests whose Host (and Origin, if any) names NAME: the name
+                         in the hub's URL for this edge (repeatable). Always accepted: IP addresses,
+                         loopback names, this device's hostname and --node-name, bare or with
+                         .local/.lan/.home/.internal/.home.arpa; any other name gets 403 (DNS
+                         rebinding), with or without a token
   --allow-special-modes  let write_file set setuid, setgid and sticky bits (refused by default)
   --idle-exit SECONDS    with systemd socket activation (LISTEN_FDS), exit after SECONDS without
                          requests; systemd starts the edge again on the next connection (default 0: never)
@@ -109,7 +121,7 @@ function positiveInt(value: unknown, where: string, allowZero = false): number {
   return n;
 }
 
-const CONFIG_KEYS = new Set(['listen', 'tokenFile', 'roots', 'capabilities', 'maxOutputBytes', 'maxBodyBytes', 'allowedHosts', 'allowSpecialModes', 'idleExit', 'logLevel', 'nodeName', 'composeDir']);
+const CONFIG_KEYS = new Set(['listen', 'tokenFile', 'roots', 'capabilities', 'maxOutputBytes', 'maxBodyBytes', 'maxCommands', 'allowedHosts', 'allowSpecialModes', 'idleExit', 'logLevel', 'nodeName', 'composeDir']);
 /** Flags without a value. */
 const SWITCHES = new Set(['allow-special-modes']);
 
@@ -127,7 +139,7 @@ export interface CliIo {
 export function parseCli(argv: string[], io: CliIo): CliResult {
   const flags: Record<string, string[]> = {};
   const caps: Record<string, boolean> = {};
-  const valued = new Set(['listen', 'token-file', 'root', 'config', 'max-output', 'max-body', 'allowed-host', 'idle-exit', 'log-level', 'proc-root', 'sys-root', 'node-name', 'compose-dir']);
+  const valued = new Set(['listen', 'token-file', 'root', 'config', 'max-output', 'max-body', 'max-commands', 'allowed-host', 'idle-exit', 'log-level', 'proc-root', 'sys-root', 'node-name', 'compose-dir']);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--help' || arg === '-h') return { kind: 'help' };
@@ -274,6 +286,7 @@ export function parseCli(argv: string[], io: CliIo): CliResult {
       capabilities,
       maxOutputBytes: num('max-output', 'maxOutputBytes', DEFAULT_MAX_OUTPUT),
       maxBodyBytes: num('max-body', 'maxBodyBytes', DEFAULT_MAX_BODY),
+      maxCommands: num('max-commands', 'maxCommands', DEFAULT_MAX_COMMANDS),
       allowedHosts: flags['allowed-host'] ?? strList('allowedHosts') ?? [],
       idleExitSeconds: num('idle-exit', 'idleExit', 0, true),
       logLevel,

@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import type { Capability, CapabilityReport, EdgeEnv, ToolContext } from './capability.ts';
 import { capabilities as allCapabilities } from './capabilities/index.ts';
 import type { EdgeOptions } from './cli.ts';
-import { runProcess } from './exec.ts';
+import { limitCommands, runProcess } from './exec.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createMcpHandler, type McpHandler, type ServedTool } from './mcp.ts';
 import { resolvePrivateFiles } from './opened-path.ts';
@@ -58,7 +58,7 @@ export async function createEdge(
     maxOutputBytes: options.maxOutputBytes,
     ...(options.composeDir ? { composeDir: options.composeDir } : {}),
     childEnv,
-    run: runProcess,
+    run: limitCommands(runProcess, options.maxCommands),
     log,
     capabilities: () => report,
   };

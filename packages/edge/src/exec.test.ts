@@ -12,9 +12,26 @@ describe('runProcess', () => {
   });
 
   it('caps each stream but keeps draining, so the command is not blocked', async () => {
-    const r = await sh('head -c 3000000 /dev/zero; echo done >&2');
-    expect(r.stdout.length).toBe(1024);
+    const r = await sh('head -c 3000000 /dev/zero | tr "\\0" a; echo done >&2');
+    expect(r.stdout).toBe('a'.repeat(1024));
     expect(r).toMatchObject({ stdoutTruncated: true, stdoutBytes: 3_000_000, stderr: 'done\n', exitCode: 0 });
+  });
+
+  it('bounds the kept output by its size in a JSON answer (a control character costs 6 bytes)', async () => {
+    const r = await sh('head -c 3000 /dev/zero | tr "\\0" "\\1"');
+    expect(r.stdout).toBe('\x01'.repeat(170));
+    expect(JSON.stringify(r.stdout).length).toBeLessThanOrEqual(1024 + 2);
+    expect(r).toMatchObject({ stdoutTruncated: true, stdoutBytes: 3000 });
+  });
+
+  it('kills processes that left the group and session with setsid at the deadline', async () => {
+    // setsid -f forks and its parent exits: the sleeper is reparented away from the command's tree.
+    const r = await sh('setsid sleep 1000 & echo $!; setsid -f sh -c \'echo $$; exec sleep 1000\'; sleep 30', { timeoutMs: 500 });
+    expect(r.timedOut).toBe(true);
+    const pids = r.stdout.trim().split('\n').map(Number);
+    expect(pids).toHaveLength(2);
+    // Polled, not timed: the kill is asynchronous; the test's own timeout is the bound.
+    while (pids.some(isAlive)) await new Promise((res) => setTimeout(res, 50));
   });
 
   it('kills the process group at the deadline, even children that ignore SIGTERM', async () => {

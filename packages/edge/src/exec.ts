@@ -5,7 +5,19 @@
  * child never blocks on a full pipe), and a deadline or an abort kills the whole process
  * group, children included.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { HomelabError, randomHex } from '@homelab-mcp/core';
+
+/**
+ * Set in every command's environment with a value unique to the run. `setsid` (or `setsid -f`,
+ * or a double fork) takes a process out of the command's process group and session, and its
+ * parent may exit so that it is reparented away from the tree; the environment it inherited
+ * still names the run, so the deadline finds and kills it too.
+ */
+export const RUN_MARKER = 'HOMELAB_EDGE_RUN';
 
 export interface RunOptions {
   file: string;
@@ -38,29 +50,152 @@ export interface RunResult {
   durationMs: number;
 }
 
+/**
+ * Every live process that belongs to a run: descendants of `pid` by parent, members of its
+ * process group and session (the command leads both: `detached`), and processes whose
+ * environment carries the run's marker. Linux `/proc`; elsewhere, empty (the group kill remains).
+ */
+export async function runProcesses(pid: number, marker: string, procRoot = '/proc'): Promise<number[]> {
+  const names = await readdir(procRoot).catch(() => [] as string[]);
+  const byParent = new Map<number, number[]>();
+  const found = new Set<number>();
+  const others: number[] = [];
+  const needle = `\0${RUN_MARKER}=${marker}\0`;
+  await Promise.all(
+    names.map(async (n) => {
+      if (!/^\d+$/.test(n)) return;
+      const p = Number(n);
+      if (p === process.pid) return;
+      const stat = await readFile(`${procRoot}/${n}/stat`, 'latin1').catch(() => undefined);
+      if (!stat) return;
+      // Fields after the parenthesised command name (which may hold spaces): state ppid pgrp session.
+      const [, ppid, pgrp, session] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const parent = Number(ppid);
+      (byParent.get(parent) ?? byParent.set(parent, []).get(parent)!).push(p);
+      if (p === pid || Number(pgrp) === pid || Number(session) === pid) found.add(p);
+      else others.push(p);
+    }),
+  );
+  await Promise.all(
+    others.map(async (p) => {
+      // Only the same user (or root) may read another process's environment: the edge's children are.
+      const environ = await readFile(`${procRoot}/${p}/environ`, 'latin1').catch(() => '');
+      if (`\0${environ}`.includes(needle)) found.add(p);
+    }),
+  );
+  const stack = [...found];
+  while (stack.length) {
+    for (const c of byParent.get(stack.pop()!) ?? []) {
+      if (!found.has(c)) {
+        found.add(c);
+        stack.push(c);
+      }
+    }
+  }
+  return [...found];
+}
+
+/** `wc`, which counts the output past the cap without it ever entering the edge; found once. */
+let wcPath: string | null | undefined;
+function findWc(): string | null {
+  wcPath ??= ['/usr/bin/wc', '/bin/wc'].find((p) => existsSync(p)) ?? null;
+  return wcPath;
+}
+
+/**
+ * Hands a stream's pipe over to `wc -c` once its cap is reached: the rest of the output goes from
+ * the command straight to wc in the kernel, and is counted there, instead of passing through the
+ * edge in 64 KiB buffers (1 GB of output grew the edge by 35-56 MB: freed buffers are returned to
+ * the system late). Resolves with the bytes wc counted (undefined if it could not say), and gives
+ * a way to stop it when the answer cannot wait any longer (a background job holds the pipe).
+ */
+function drainToWc(stream: Readable, env: NodeJS.ProcessEnv | undefined): { counted: Promise<number | undefined>; stop(): void } | undefined {
+  const wc = findWc();
+  if (!wc) return undefined;
+  // pause() on a pipe socket stops reading at once (readStop), so wc is the only reader.
+  stream.pause();
+  stream.removeAllListeners('data');
+  let drain: ChildProcess;
+  try {
+    drain = spawn(wc, ['-c'], { stdio: [stream as never, 'pipe', 'ignore'], env: { PATH: env?.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' } });
+  } catch {
+    stream.resume();
+    return undefined;
+  }
+  // wc holds its own copy of the pipe; ours must close, or the command's 'close' never comes.
+  stream.destroy();
+  let out = '';
+  drain.stdout!.on('data', (b: Buffer) => (out += b.toString('latin1')));
+  const counted = new Promise<number | undefined>((resolve) => {
+    drain.on('error', () => resolve(undefined));
+    drain.on('close', (code) => resolve(code === 0 && /^\s*\d+\s*$/.test(out) ? Number(out.trim()) : undefined));
+  });
+  return {
+    counted,
+    stop: () => {
+      if (drain.exitCode === null && drain.signalCode === null) drain.kill('SIGKILL');
+    },
+  };
+}
+
 /** Grace between SIGTERM and SIGKILL for the process group. */
 const KILL_GRACE_MS = 500;
-/** How long output may keep arriving after the command itself exited. */
+/** How long the pipes must stay quiet after the command itself exited before the answer. */
 const PIPE_DRAIN_MS = 200;
+/** The longest a background job that keeps writing can delay the answer after the exit. */
+const PIPE_DRAIN_MAX_MS = 2000;
 
+/**
+ * What a character of output costs in the answer: its length once JSON-escaped (a control
+ * character becomes `\u0001`, 6 bytes), twice that when it forces a two-byte string in V8.
+ */
+function replyCost(c: number): number {
+  if (c < 0x20) return c === 8 || c === 9 || c === 10 || c === 12 || c === 13 ? 2 : 6;
+  if (c === 0x22 || c === 0x5c) return 2;
+  return c > 0xff ? 2 : 1;
+}
+
+/**
+ * Keeps the first `max` bytes of a stream and counts the rest, which is read and dropped
+ * at once (never buffered), so the child never blocks on a full pipe and the edge's memory
+ * does not grow with the output.
+ */
 class Capture {
   private chunks: Buffer[] = [];
   kept = 0;
   total = 0;
+  /** Set when the kept text had to be cut further to bound its size in the answer. */
+  private cut = false;
   constructor(private readonly max: number) {}
   push(b: Buffer): void {
     this.total += b.length;
     const room = this.max - this.kept;
     if (room <= 0) return;
-    const part = b.length > room ? b.subarray(0, room) : b;
+    // A copy of just the kept part: a subarray would pin the whole 64 KiB read buffer.
+    const part = b.length > room ? Buffer.from(b.subarray(0, room)) : b;
     this.chunks.push(part);
     this.kept += part.length;
   }
   get truncated(): boolean {
-    return this.total > this.kept;
+    return this.total > this.kept || this.cut;
   }
+  /**
+   * The kept output as text, cut where its JSON-escaped size would pass `max`: output of
+   * control characters (1 MiB of \x01 is 6 MiB of JSON, twice in a result) aborted an edge
+   * running in its deployed 32 MB heap.
+   */
   text(): string {
-    return Buffer.concat(this.chunks).toString('utf8');
+    const s = Buffer.concat(this.chunks).toString('utf8');
+    this.chunks = [];
+    let cost = 0;
+    for (let i = 0; i < s.length; i++) {
+      cost += replyCost(s.charCodeAt(i));
+      if (cost > this.max) {
+        this.cut = true;
+        return s.slice(0, i);
+      }
+    }
+    return s;
   }
 }
 
@@ -70,12 +205,13 @@ class Capture {
  */
 export function runProcess(opts: RunOptions): Promise<RunResult> {
   const started = performance.now();
+  const marker = randomHex(12);
   return new Promise((resolve, reject) => {
     let child;
     try {
       child = spawn(opts.file, opts.args ?? [], {
         cwd: opts.cwd,
-        env: opts.env,
+        env: { ...(opts.env ?? process.env), [RUN_MARKER]: marker },
         // A new process group, so a deadline can kill the command and everything it started.
         detached: true,
         stdio: ['pipe', 'pipe', 'pipe'],
@@ -93,12 +229,23 @@ export function runProcess(opts: RunOptions): Promise<RunResult> {
     let killTimer: NodeJS.Timeout | undefined;
 
     const killGroup = (sig: NodeJS.Signals) => {
-      if (child.pid === undefined) return;
+      const pid = child.pid;
+      if (pid === undefined) return;
       try {
-        process.kill(-child.pid, sig);
+        process.kill(-pid, sig);
       } catch {
         // The group is already gone.
       }
+      // Then everything that left the group (setsid, double fork): found by tree, session and marker.
+      void runProcesses(pid, marker).then((pids) => {
+        for (const p of pids) {
+          try {
+            process.kill(p, sig);
+          } catch {
+            // Gone meanwhile.
+          }
+        }
+      });
     };
     const terminate = () => {
       killGroup('SIGTERM');
@@ -136,8 +283,46 @@ export function runProcess(opts: RunOptions): Promise<RunResult> {
       });
     };
 
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
+    const drains: Array<{ counted: Promise<number | undefined>; stop(): void }> = [];
+    let lastOutput = performance.now();
+    const capture = (stream: Readable, cap: Capture) => {
+      const onData = (b: Buffer) => {
+        lastOutput = performance.now();
+        cap.push(b);
+        if (cap.total > cap.kept) {
+          // Past the cap: let wc read the rest. Data Node already read but not yet delivered
+          // is counted and dropped.
+          stream.off('data', onData);
+          const buffered = stream.readableLength;
+          const d = drainToWc(stream, opts.env);
+          if (!d) {
+            stream.on('data', (c: Buffer) => {
+              lastOutput = performance.now();
+              cap.push(c);
+            });
+            return;
+          }
+          cap.total += buffered;
+          const counted = d.counted.then((n) => {
+            if (n !== undefined) cap.total += n;
+            return n;
+          });
+          drains.push({ counted, stop: d.stop });
+        }
+      };
+      stream.on('data', onData);
+    };
+    capture(child.stdout, out);
+    capture(child.stderr, err);
+    // wc's count arrives when the command's side of the pipe closes; a background job that keeps
+    // it open must not delay the answer for long.
+    const settleDrains = async (waitMs: number) => {
+      if (!drains.length) return;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(drains.map((d) => d.counted)), new Promise((r) => (timer = setTimeout(r, waitMs)))]);
+      clearTimeout(timer);
+      for (const d of drains) d.stop();
+    };
     child.on('error', (e) => {
       if (settled) return;
       settled = true;
@@ -150,17 +335,29 @@ export function runProcess(opts: RunOptions): Promise<RunResult> {
       // A command that started a background job (`daemon &`) has exited, but the job still
       // holds the pipes open. Wait briefly for the output to drain, then stop reading and
       // answer; the job keeps running, as it would after an SSH command.
-      setTimeout(() => {
-        child.stdout.destroy();
-        child.stderr.destroy();
-        finish();
-      }, PIPE_DRAIN_MS).unref();
+      // Quiet means no output for PIPE_DRAIN_MS, judged after the poll phase (setImmediate): on a
+      // busy event loop a timer can fire before reads already waiting, which would drop output.
+      const exitedAt = performance.now();
+      const check = () =>
+        setImmediate(() => {
+          const now = performance.now();
+          if (settled) return;
+          if (now - lastOutput < PIPE_DRAIN_MS && now - exitedAt < PIPE_DRAIN_MAX_MS) {
+            setTimeout(check, PIPE_DRAIN_MS).unref();
+            return;
+          }
+          child.stdout.destroy();
+          child.stderr.destroy();
+          void settleDrains(PIPE_DRAIN_MS).then(finish);
+        });
+      setTimeout(check, PIPE_DRAIN_MS).unref();
     });
     child.on('close', (code, signal) => {
       exited ??= { code, signal };
       // killTimer is left running on purpose: after a deadline, members of the group
-      // that ignored SIGTERM still get SIGKILL.
-      finish();
+      // that ignored SIGTERM still get SIGKILL. Every writer closed the pipes: wc ends at once
+      // (on a busy edge, allow it the longer bound).
+      void settleDrains(PIPE_DRAIN_MAX_MS).then(finish);
     });
     child.stdin.on('error', () => {
       // EPIPE when the command does not read its input: not an error of the run.
@@ -168,4 +365,27 @@ export function runProcess(opts: RunOptions): Promise<RunResult> {
     if (opts.stdin !== undefined) child.stdin.end(opts.stdin);
     else child.stdin.end();
   });
+}
+
+/**
+ * Bounds how many commands run at once: each holds up to two capped output buffers and its
+ * input, and the edge runs in a heap of a few tens of MB (the deployed `--max-old-space-size`).
+ * One more is refused at once with a clear error rather than queued: a queue would hold its
+ * input in memory too, and the caller can retry or wait for its other commands.
+ *
+ * @example const run = limitCommands(runProcess, 4);
+ */
+export function limitCommands(run: (opts: RunOptions) => Promise<RunResult>, max: number): (opts: RunOptions) => Promise<RunResult> {
+  let running = 0;
+  return async (opts) => {
+    if (running >= max) {
+      throw new HomelabError('BUSY', `busy: ${running} commands running on this edge (its limit, --max-commands, is ${max}); try again when one has finished`);
+    }
+    running++;
+    try {
+      return await run(opts);
+    } finally {
+      running--;
+    }
+  };
 }

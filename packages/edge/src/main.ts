@@ -2,6 +2,7 @@
  * `homelab-edge`: the only file that reads argv, the environment and the disk.
  */
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { isHomelabError } from '@homelab-mcp/core';
 import { capabilities } from './capabilities/index.ts';
 import { HELP, isLoopback, parseCli } from './cli.ts';
@@ -36,6 +37,7 @@ async function main(): Promise<number | undefined> {
     mcp: edge.mcp,
     token: options.token,
     allowedHosts: options.allowedHosts,
+    deviceNames: [hostname(), ...(options.nodeName ? [options.nodeName] : [])],
     maxBodyBytes: options.maxBodyBytes,
     log,
     version: EDGE_VERSION,

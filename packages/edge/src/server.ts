@@ -4,6 +4,7 @@
  * because every MB of idle memory counts on a Pi.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { isIP } from 'node:net';
 import { bearerToken, safeEqual } from '@homelab-mcp/core';
 import type { Logger } from './log.ts';
 import type { McpHandler } from './mcp.ts';
@@ -11,14 +12,38 @@ import type { McpHandler } from './mcp.ts';
 export interface EdgeServerOptions {
   mcp: McpHandler;
   token?: string;
-  /** Host header names accepted (without port); empty = any (when a token guards the edge). */
+  /**
+   * Host/Origin names accepted besides the built-in ones (see {@link hostAccepted}): the names
+   * the hub's edge URL uses (`--allowed-host`).
+   */
   allowedHosts: string[];
+  /** This device's names (hostname, node name); accepted bare and under local-only suffixes. */
+  deviceNames?: string[];
   maxBodyBytes: number;
   log: Logger;
   version: string;
 }
 
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]', '::1'];
+/**
+ * Suffixes only the local network's resolver answers for: a web page elsewhere cannot make
+ * `pi.lan` resolve to this device, while it can do so for `pi.evil.example`.
+ */
+const LOCAL_SUFFIXES = ['', '.local', '.lan', '.home', '.internal', '.home.arpa', '.localdomain'];
+
+/**
+ * Whether a Host or Origin name (lower case, no port) may reach the edge. DNS rebinding needs a
+ * name the attacker's DNS answers: IP literals, loopback names, this device's names (bare or
+ * under a local-only suffix) and the configured names are safe; any other name is refused,
+ * token or not (a token in a browser's hands must not be replayable by a page).
+ *
+ * @example hostAccepted('evil.example', new Set()) // false
+ */
+export function hostAccepted(name: string, allowed: ReadonlySet<string>): boolean {
+  if (allowed.has(name)) return true;
+  const bare = name.startsWith('[') && name.endsWith(']') ? name.slice(1, -1) : name;
+  return isIP(bare) !== 0;
+}
 
 function hostName(hostHeader: string): string {
   // "[::1]:8222" -> "[::1]", "pi.lan:8222" -> "pi.lan"
@@ -36,12 +61,23 @@ function send(res: ServerResponse, status: number, body?: unknown, headers: Reco
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers }).end(text);
 }
 
-/** Reads the body up to `limit` bytes; resolves undefined (and answers 413) past it. */
-function readBody(req: IncomingMessage, res: ServerResponse, limit: number): Promise<Buffer | undefined> {
+/** Bodies up to this size are always taken: every ordinary call is far smaller. */
+const SMALL_BODY = 64 * 1024;
+
+/**
+ * Reads the body up to `limit` bytes; resolves undefined (and answers 413) past it. `hold(n)`
+ * claims n more bytes of the edge's body budget and returns false when it is spent: the
+ * request then gets 503 (busy), because a heap of a few tens of MB cannot hold several large
+ * bodies at once (each costs its bytes again as a string and as parsed JSON).
+ */
+function readBody(req: IncomingMessage, res: ServerResponse, limit: number, hold: (n: number) => boolean): Promise<Buffer | undefined> {
   return new Promise((resolve) => {
+    const tooLarge = () => send(res, 413, { jsonrpc: '2.0', id: null, error: { code: -32600, message: `Request body too large: limit is ${limit} bytes` } }, { connection: 'close' });
+    const busy = () =>
+      send(res, 503, { jsonrpc: '2.0', id: null, error: { code: -32000, message: 'busy: this edge is already holding as many large requests as its memory allows; retry shortly' } }, { connection: 'close', 'retry-after': '1' });
     const declared = Number(req.headers['content-length']);
     if (declared > limit) {
-      send(res, 413, { jsonrpc: '2.0', id: null, error: { code: -32600, message: `Request body too large: limit is ${limit} bytes` } }, { connection: 'close' });
+      tooLarge();
       req.resume();
       resolve(undefined);
       return;
@@ -49,15 +85,19 @@ function readBody(req: IncomingMessage, res: ServerResponse, limit: number): Pro
     const chunks: Buffer[] = [];
     let size = 0;
     let over = false;
+    const refuse = (answer: () => void) => {
+      over = true;
+      chunks.length = 0;
+      answer();
+      // Read the rest into nothing, so the connection closes cleanly after the answer.
+      req.resume();
+      resolve(undefined);
+    };
     req.on('data', (c: Buffer) => {
       if (over) return;
       size += c.length;
-      if (size > limit) {
-        over = true;
-        send(res, 413, { jsonrpc: '2.0', id: null, error: { code: -32600, message: `Request body too large: limit is ${limit} bytes` } }, { connection: 'close' });
-        resolve(undefined);
-        return;
-      }
+      if (size > limit) return refuse(tooLarge);
+      if (size > SMALL_BODY && !hold(size > SMALL_BODY + c.length ? c.length : size)) return refuse(busy);
       chunks.push(c);
     });
     req.on('end', () => !over && resolve(Buffer.concat(chunks)));
@@ -75,8 +115,10 @@ function readBody(req: IncomingMessage, res: ServerResponse, limit: number): Pro
  */
 export function createEdgeServer(opts: EdgeServerOptions): { server: Server; activity: { inFlight: number; last: number } } {
   const activity = { inFlight: 0, last: Date.now() };
-  const allowed = new Set(opts.allowedHosts.map((h) => h.toLowerCase()));
-  if (!opts.token && allowed.size === 0) for (const n of LOOPBACK_NAMES) allowed.add(n);
+  // Bytes of large request bodies held right now (read, parsed, or in a running call).
+  let bodyBytesHeld = 0;
+  const allowed = new Set([...LOOPBACK_NAMES, ...opts.allowedHosts.map((h) => h.toLowerCase())]);
+  for (const n of opts.deviceNames ?? []) for (const s of LOCAL_SUFFIXES) if (n) allowed.add(`${n.toLowerCase()}${s}`);
 
   const server = createServer(async (req, res) => {
     activity.inFlight++;
@@ -100,20 +142,22 @@ export function createEdgeServer(opts: EdgeServerOptions): { server: Server; act
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
-    if (allowed.size > 0 && !allowed.has(hostName(req.headers.host ?? ''))) {
+    if (!hostAccepted(hostName(req.headers.host ?? ''), allowed)) {
       // DNS rebinding: a browser page on another name resolving to this address.
+      req.resume();
       send(res, 403, { error: 'forbidden host' });
       return;
     }
     const origin = req.headers.origin;
-    if (origin !== undefined && allowed.size > 0) {
+    if (origin !== undefined) {
       let originHost = '';
       try {
         originHost = new URL(origin).host;
       } catch {
         // Unparseable origin: refused below.
       }
-      if (!allowed.has(hostName(originHost))) {
+      if (!hostAccepted(hostName(originHost), allowed)) {
+        req.resume();
         send(res, 403, { error: 'forbidden origin' });
         return;
       }
@@ -141,7 +185,17 @@ export function createEdgeServer(opts: EdgeServerOptions): { server: Server; act
       send(res, 405, { jsonrpc: '2.0', id: null, error: { code: -32000, message: 'Method not allowed: this server is stateless; use POST' } }, { allow: 'POST' });
       return;
     }
-    const raw = await readBody(req, res, opts.maxBodyBytes);
+    let held = 0;
+    res.on('close', () => {
+      bodyBytesHeld -= held;
+      held = 0;
+    });
+    const raw = await readBody(req, res, opts.maxBodyBytes, (n) => {
+      if (bodyBytesHeld + n > opts.maxBodyBytes) return false;
+      bodyBytesHeld += n;
+      held += n;
+      return true;
+    });
     if (raw === undefined) return;
     let body: unknown;
     try {

@@ -5,7 +5,9 @@
  * races, memory bounds under the deployed heap flags, write_file modes, Host/Origin checks,
  * huge read offsets and `setsid` escapes from the command timeout.
  */
-import { linkSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +15,7 @@ import { createEdge } from '@homelab-mcp/edge';
 import { capabilities } from '@homelab-mcp/edge/src/capabilities/index.ts';
 import { parseCli } from '@homelab-mcp/edge/src/cli.ts';
 import { createLogger } from '@homelab-mcp/edge/src/log.ts';
-import { startEdgeProcess, type EdgeProcess, type Era } from '@homelab-mcp/testkit';
+import { connectClient, deployedEdgeNodeFlags, EDGE_BUNDLE, isAlive, resultText, startEdgeProcess, startHubProcess, type EdgeProcess, type Era } from '@homelab-mcp/testkit';
 
 const POLICY = 'dev.homelab-mcp/policy';
 const VIEWER_POLICY = {
@@ -193,5 +195,258 @@ describe('the hub file policy and the edge private files', () => {
     const priv = await local.mcp.callTool('read_file', { path: join(home, 'notes.txt') }, signal);
     expect(priv.isError).toBe(true);
     expect(priv._meta).toBeUndefined();
+  });
+});
+
+/** Every file under `d`, recursively, as paths relative to it (symlinks not followed). */
+function tree(d: string, rel = ''): string[] {
+  return readdirSync(join(d, rel), { withFileTypes: true }).flatMap((e) => {
+    const r = join(rel, e.name);
+    return e.isDirectory() ? [r, ...tree(d, r)] : [r];
+  });
+}
+
+/** Runs `fn` over `items` with at most `n` in flight. */
+async function pool<T, R>(items: T[], n: number, fn: (x: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await fn(items[i]!);
+      }
+    }),
+  );
+  return out;
+}
+
+describe('root confinement races (item 6)', () => {
+  it('3,000 read_file and 3,000 write_file calls while a directory is swapped for a symlink out of --root: 0 escapes, no temp files', { timeout: 300_000 }, async () => {
+    const base = join(dir, 'race');
+    const root = join(base, 'root');
+    const outside = join(base, 'outside');
+    mkdirSync(join(root, 'd'), { recursive: true });
+    mkdirSync(outside);
+    writeFileSync(join(root, 'd', 'f'), 'inside\n');
+    writeFileSync(join(outside, 'f'), 'OUTSIDE SECRET\n');
+    writeFileSync(join(outside, 'w.txt'), 'outside original\n');
+    await using edge = await startEdgeProcess({ args: ['--root', root] });
+    // A separate process swaps root/d for a symlink to the outside directory and back, as fast as
+    // it can, in batches so that it still hears SIGTERM; on SIGTERM it puts d back and says how
+    // many swaps it made.
+    const script = `
+      const fs = require('fs');
+      const [d, real, outside] = process.argv.slice(1);
+      let n = 0, stop = false;
+      process.on('SIGTERM', () => { stop = true; });
+      const batch = () => {
+        for (let i = 0; i < 200; i++) {
+          fs.renameSync(d, real); fs.symlinkSync(outside, d);
+          fs.unlinkSync(d); fs.renameSync(real, d); n++;
+        }
+        if (stop) { process.stdout.write('swaps ' + n + '\\n'); process.exit(0); }
+        setImmediate(batch);
+      };
+      process.stdout.write('ready\\n');
+      batch();`;
+    const swapper = spawn(process.execPath, ['-e', script, join(root, 'd'), join(root, 'd.real'), outside], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let said = '';
+    swapper.stdout!.on('data', (b: Buffer) => (said += b.toString()));
+    await new Promise<void>((res) => swapper.stdout!.once('data', () => res()));
+    const calls = Array.from({ length: 6000 }, (_, i) => i);
+    let escapes = 0;
+    let readsOk = 0;
+    let writesOk = 0;
+    try {
+      await pool(calls, 8, async (i) => {
+        if (i % 2 === 0) {
+          const r = await rawCall(edge, edge.token, 'legacy', 'read_file', { path: join(root, 'd', 'f') });
+          const content = r.body.result.structuredContent?.content;
+          if (typeof content === 'string' && content.includes('OUTSIDE')) escapes++;
+          if (content === 'inside\n') readsOk++;
+        } else {
+          const r = await rawCall(edge, edge.token, 'legacy', 'write_file', { path: join(root, 'd', 'w.txt'), content: `write ${i}\n` });
+          if (!r.body.result.isError) writesOk++;
+        }
+      });
+    } finally {
+      swapper.kill('SIGTERM');
+      await new Promise((res) => swapper.once('exit', res));
+    }
+    const swaps = Number(/swaps (\d+)/.exec(said)?.[1]);
+    expect(swaps).toBeGreaterThan(0);
+    expect(escapes).toBe(0);
+    expect(readFileSync(join(outside, 'w.txt'), 'utf8')).toBe('outside original\n');
+    expect(readdirSync(outside).sort()).toEqual(['f', 'w.txt']);
+    expect(tree(root).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    // The calls that found the real directory worked: the test exercised both paths.
+    expect(readsOk).toBeGreaterThan(0);
+    expect(writesOk).toBeGreaterThan(0);
+  });
+});
+
+describe('memory bounds under the deployed heap flags (item 7)', () => {
+  it('survives four concurrent 8 MB stdin requests, a 4 MiB max_output_bytes, and four 1 MiB control-character outputs', { timeout: 120_000 }, async () => {
+    await using edge = await startEdgeProcess({ nodeFlags: deployedEdgeNodeFlags() });
+    const big = 'x'.repeat(8_000_000);
+    const stdin = await Promise.all(
+      [1, 2, 3, 4].map(() => rawCall(edge, edge.token, 'legacy', 'run_command', { cmd: 'wc -c', stdin: big }).catch((e: Error) => ({ status: 0, body: e.message }))),
+    );
+    for (const r of stdin) {
+      // Refused one way or the other (too large, or busy), never by a dead edge.
+      expect([200, 503]).toContain(r.status);
+      if (r.status === 200) expect(text(r)).toMatch(/stdin: must be at most 1048576 characters/);
+      else expect(r.body.error.message).toMatch(/^busy: /);
+    }
+    const wide = await rawCall(edge, edge.token, 'legacy', 'run_command', { cmd: 'head -c 5000000 /dev/zero', max_output_bytes: 4 * 1024 * 1024 });
+    expect(text(wide)).toContain('max_output_bytes: 4194304 is more than this edge keeps per stream (1048576 bytes, its --max-output)');
+    const controls = await Promise.all(
+      [1, 2, 3, 4].map(() => rawCall(edge, edge.token, 'legacy', 'run_command', { cmd: `head -c 1048576 /dev/zero | tr '\\0' '\\1'; head -c 1048576 /dev/zero | tr '\\0' '\\1' >&2` })),
+    );
+    for (const r of controls) expect(r.body.result.structuredContent).toMatchObject({ exitCode: 0, truncated: true, stdoutBytes: 1048576, stderrBytes: 1048576 });
+    expect(edge.child.exitCode).toBeNull();
+    const status = await rawCall(edge, edge.token, 'modern', 'get_status', {});
+    expect(status.body.result.isError).toBeFalsy();
+  });
+
+  it('refuses a fifth concurrent command with "busy: N commands running"', { timeout: 60_000 }, async () => {
+    await using edge = await startEdgeProcess({ nodeFlags: deployedEdgeNodeFlags(), args: ['--max-commands', '2'] });
+    const gate = join(dir, 'busy-gate');
+    const slow = [1, 2].map(() => rawCall(edge, edge.token, 'legacy', 'run_command', { cmd: `while [ ! -e ${gate} ]; do sleep 0.05; done`, timeout_s: 60 }));
+    // Wait (by polling the edge, not the clock) until both are running.
+    let third: RawResult;
+    for (;;) {
+      third = await rawCall(edge, edge.token, 'legacy', 'run_command', { cmd: 'true' });
+      if (text(third).startsWith('busy')) break;
+    }
+    expect(text(third)).toBe('busy: 2 commands running on this edge (its limit, --max-commands, is 2); try again when one has finished');
+    writeFileSync(gate, '');
+    for (const r of await Promise.all(slow)) expect(r.body.result.structuredContent.exitCode).toBe(0);
+  });
+
+  it('drains 1 GB of output past the cap outside the edge: its memory does not grow with it', { timeout: 300_000 }, async () => {
+    await using edge = await startEdgeProcess({ nodeFlags: deployedEdgeNodeFlags() });
+    const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${edge.child.pid}/status`, 'utf8'))![1]) * 1024;
+    await rawCall(edge, edge.token, 'legacy', 'run_command', { cmd: 'head -c 4000000 /dev/zero' }); // warm up
+    const before = rss();
+    const r = await rawCall(edge, edge.token, 'legacy', 'run_command', { cmd: 'head -c 1000000000 /dev/zero', timeout_s: 600 });
+    expect(r.body.result.structuredContent).toMatchObject({ exitCode: 0, truncated: true, stdoutBytes: 1_000_000_000 });
+    // Before: +35-56 MB (every 64 KiB read became a buffer, returned to the system late).
+    expect(rss() - before).toBeLessThan(8 * 1024 * 1024);
+  });
+});
+
+describe('write_file modes (item 10)', () => {
+  const root = join(dir, 'modes');
+
+  it('refuses setuid, setgid and sticky bits without --allow-special-modes, and drops them on overwrite', async () => {
+    mkdirSync(root, { recursive: true });
+    await using edge = await startEdgeProcess({ args: ['--root', root] });
+    for (const mode of ['4755', '2755', '1777', '6755', '04755', '7777']) {
+      const path = join(root, `m${mode}`);
+      const r = await rawCall(edge, edge.token, 'modern', 'write_file', { path, content: '#!/bin/sh\nid\n', mode });
+      expect(r.body.result.isError, mode).toBe(true);
+      expect(text(r)).toBe(`mode: "${mode}" sets the setuid, setgid or sticky bit; this edge only writes modes up to 0777 (start it with --allow-special-modes to allow them)`);
+      expect(() => statSync(path)).toThrow();
+    }
+    const suid = join(root, 'suid-tool');
+    writeFileSync(suid, '#!/bin/sh\n');
+    chmodSync(suid, 0o4755);
+    const w = await rawCall(edge, edge.token, 'modern', 'write_file', { path: suid, content: '#!/bin/sh\nid\n' });
+    expect(w.body.result.structuredContent).toMatchObject({ created: false, mode: '0755' });
+    expect(statSync(suid).mode & 0o7777).toBe(0o755);
+    const plain = await rawCall(edge, edge.token, 'modern', 'write_file', { path: join(root, 'plain'), content: 'x', mode: '0750' });
+    expect(plain.body.result.structuredContent.mode).toBe('0750');
+    expect(execFileSync(process.execPath, [EDGE_BUNDLE, '--help']).toString()).toContain('--allow-special-modes');
+  });
+
+  it('sets them when the edge is started with --allow-special-modes', async () => {
+    await using edge = await startEdgeProcess({ args: ['--root', root, '--allow-special-modes'] });
+    const path = join(root, 'allowed-suid');
+    const r = await rawCall(edge, edge.token, 'modern', 'write_file', { path, content: '#!/bin/sh\n', mode: '4750' });
+    expect(r.body.result.structuredContent.mode).toBe('04750');
+    expect(statSync(path).mode & 0o7777).toBe(0o4750);
+  });
+});
+
+/** A raw HTTP request with a chosen Host header (fetch does not let a caller set it). */
+function withHost(url: string, host: string, token: string | undefined, extra: Record<string, string> = {}): Promise<number> {
+  const u = new URL(url);
+  const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' });
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { host, 'content-type': 'application/json', accept: 'application/json', 'content-length': Buffer.byteLength(body), ...(token ? { authorization: `Bearer ${token}` } : {}), ...extra } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode!));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('Host and Origin checks with a token (item 12)', () => {
+  it('refuses a DNS-rebinding Host or Origin with 403 even with the right token, and accepts loopback, IPs and --allowed-host names', async () => {
+    await using edge = await startEdgeProcess({ args: ['--allowed-host', 'pi-kitchen.example'] });
+    expect(await withHost(edge.url, 'evil.example', edge.token)).toBe(403);
+    expect(await withHost(edge.url, `evil.example:${edge.port}`, edge.token)).toBe(403);
+    expect(await withHost(edge.url, `127.0.0.1:${edge.port}`, edge.token, { origin: 'http://evil.example' })).toBe(403);
+    expect(await withHost(edge.url, `127.0.0.1:${edge.port}`, edge.token, { origin: 'null' })).toBe(403);
+    expect(await withHost(edge.url, `127.0.0.1:${edge.port}`, edge.token)).toBe(200);
+    expect(await withHost(edge.url, `localhost:${edge.port}`, edge.token)).toBe(200);
+    expect(await withHost(edge.url, `192.168.1.20:${edge.port}`, edge.token)).toBe(200);
+    expect(await withHost(edge.url, `pi-kitchen.example:${edge.port}`, edge.token)).toBe(200);
+    expect(await withHost(edge.url, `pi-kitchen.example:${edge.port}`, edge.token, { origin: 'http://pi-kitchen.example:8222' })).toBe(200);
+    // The check comes before authentication: a rebinding page learns nothing from a 401 either.
+    expect(await withHost(edge.url, 'evil.example', undefined)).toBe(403);
+    expect(execFileSync(process.execPath, [EDGE_BUNDLE, '--help']).toString()).toContain('--allowed-host NAME');
+  });
+
+  it("passes the hub's own requests (Host is the host of the node's URL)", { timeout: 60_000 }, async () => {
+    await using edge = await startEdgeProcess();
+    const ADMIN = 'admin-token-0123456789abcdef';
+    await using hub = await startHubProcess({
+      config: {
+        auth: { tokens: [{ user: 'alice', role: 'admin', token: ADMIN }] },
+        nodes: [{ name: 'pi', url: `http://localhost:${edge.port}/mcp`, token: '${PI_TOKEN}', roles: [] }],
+      },
+      env: { PI_TOKEN: edge.token },
+    });
+    await using client = await connectClient(hub.url, ADMIN, 'modern');
+    const r = await client.callTool({ name: 'get_status', arguments: { node: 'pi' } });
+    expect(r.isError).toBeFalsy();
+    expect(resultText(r)).not.toMatch(/403|forbidden/);
+  });
+});
+
+describe('small ones (item 15)', () => {
+  it('refuses a read_file offset above 2^53 instead of reading from byte 0', async () => {
+    const root = join(dir, 'offset');
+    mkdirSync(root, { recursive: true });
+    writeFileSync(join(root, 'f'), 'start of the file\n');
+    await using edge = await startEdgeProcess({ args: ['--root', root] });
+    for (const offset of [2 ** 53, 2 ** 53 + 2, 1e20]) {
+      const r = await rawCall(edge, edge.token, 'legacy', 'read_file', { path: join(root, 'f'), offset });
+      expect(r.body.result.isError, String(offset)).toBe(true);
+      expect(text(r)).toContain(`offset: must be <= ${Number.MAX_SAFE_INTEGER}`);
+      expect(text(r)).not.toContain('start of the file');
+    }
+    const edgeOfRange = await rawCall(edge, edge.token, 'legacy', 'read_file', { path: join(root, 'f'), offset: Number.MAX_SAFE_INTEGER });
+    expect(edgeOfRange.body.result.structuredContent).toMatchObject({ bytesRead: 0, eof: true, content: '' });
+  });
+
+  it('kills a setsid child (and a setsid -f one) at the command timeout', { timeout: 60_000 }, async () => {
+    await using edge = await startEdgeProcess();
+    const r = await rawCall(edge, edge.token, 'legacy', 'run_command', {
+      cmd: "setsid sleep 1000 & echo $!; setsid -f sh -c 'echo $$; exec sleep 1000'; sleep 30",
+      timeout_s: 1,
+    });
+    expect(r.body.result.structuredContent.timedOut).toBe(true);
+    const pids = String(r.body.result.structuredContent.stdout).trim().split('\n').map(Number);
+    expect(pids).toHaveLength(2);
+    // Polled by /proc entry, not timed: the test's own timeout is the only bound.
+    while (pids.some(isAlive)) await new Promise((res) => setTimeout(res, 50));
   });
 });
