@@ -1,6 +1,6 @@
 /**
- * Assembles a hub from its configuration: the nodes (the in-process `local` node and remote
- * edges), the native MCP upstreams, the catalog over them, and the HTTP app. The catalog is
+ * Assembles a hub from its configuration: the nodes (the `local` node, a child process, and
+ * remote edges), the native MCP upstreams, the catalog over them, and the HTTP app. The catalog is
  * rebuilt when any of them changes (state or lists), and clients are told with list_changed.
  * `reconfigure` applies a new configuration live: connections whose settings did not change
  * are kept, and no client session is dropped.

@@ -1,7 +1,7 @@
 /**
  * The hub's view of a device: a name, roles, and something that serves the edge tool
- * surface: a remote edge through an upstream connection, or the hub host's own in-process
- * edge (`local`).
+ * surface: a remote edge through an upstream connection, or the hub host's own edge
+ * (`local`, a child process of the hub).
  */
 import type { CallToolResult, Tool } from '@modelcontextprotocol/server';
 import type { Progress } from './types.ts';

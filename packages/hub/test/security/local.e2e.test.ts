@@ -145,6 +145,7 @@ describe('a configured hub: its config file and secrets, and per-role policies',
           ],
         },
         approval: { mode: 'confirm' },
+        perDeviceTools: true,
         nodes: [
           { name: 'pi', url: edge.url, token: edge.token },
           { name: 'old-pi', url: oldEdge.url, token: edge.token },
@@ -185,6 +186,10 @@ describe('a configured hub: its config file and secrets, and per-role policies',
     expect(viewer.isError).toBe(true);
     expect(resultText(viewer)).toMatch(/denied by the hub's file policy/);
     expect(whole(viewer)).not.toContain('AAAAC3-secret-key');
+    // The per-device copy carries the same policy.
+    const copy = await call(hub.url, VIEWER, 'pi__read_file', { path: link });
+    expect(copy.isError).toBe(true);
+    expect(whole(copy)).not.toContain('AAAAC3-secret-key');
     const direct = await call(hub.url, VIEWER, 'read_file', { node: 'pi', path: join(files, 'home', '.ssh', 'authorized_keys') });
     expect(direct.isError).toBe(true);
     expect(whole(direct)).not.toContain('AAAAC3-secret-key');
