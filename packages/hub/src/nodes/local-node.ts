@@ -128,10 +128,16 @@ export async function createLocalNode(opts: LocalNodeOptions): Promise<LocalNode
             break;
         }
       });
+      let gone = false;
+      // A process that could not be spawned at all emits 'error' and perhaps no 'exit'.
       c.on('error', (err) => {
         fatal ??= err.message;
+        if (c.pid === undefined) onGone(null, null);
       });
-      c.on('exit', (code, signal) => {
+      c.on('exit', (code, signal) => onGone(code, signal));
+      function onGone(code: number | null, signal: NodeJS.Signals | null) {
+        if (gone) return;
+        gone = true;
         if (child === c) child = undefined;
         const why = fatal ?? `its process exited (${signal ? `signal ${signal}` : `code ${code}`})`;
         for (const p of pending.values()) p.reject(new HomelabError('UPSTREAM_UNAVAILABLE', `node ${opts.name} is unreachable: ${why}; it is being restarted`));
@@ -140,8 +146,9 @@ export async function createLocalNode(opts: LocalNodeOptions): Promise<LocalNode
         if (closed || !everReady) return;
         setState({ status: 'down', since: new Date(), lastError: `${why}; restarting` });
         scheduleRestart();
-      });
-      c.send({ t: 'init', name: opts.name, edgeArgs: opts.edgeArgs ?? [] } satisfies ToChild);
+      }
+      // A child that died already reports through 'exit'; the send's own error adds nothing.
+      c.send({ t: 'init', name: opts.name, edgeArgs: opts.edgeArgs ?? [] } satisfies ToChild, (err) => void err);
     });
   }
 
@@ -181,14 +188,22 @@ export async function createLocalNode(opts: LocalNodeOptions): Promise<LocalNode
           // Cancelled or late: the child aborts the tool, which answers with its error as an
           // edge does; the answer still settles this call.
           const onAbort = () => {
-            if (c.connected) c.send({ t: 'cancel', id } satisfies ToChild);
+            if (c.connected) c.send({ t: 'cancel', id } satisfies ToChild, (err) => void err);
           };
           const done = () => signal.removeEventListener('abort', onAbort);
           pending.set(id, {
             resolve: (r) => (done(), resolve(r)),
             reject: (e) => (done(), reject(e)),
           });
-          c.send({ t: 'call', id, name, args, ...(o.meta ? { meta: o.meta } : {}) } satisfies ToChild);
+          try {
+            c.send({ t: 'call', id, name, args, ...(o.meta ? { meta: o.meta } : {}) } satisfies ToChild);
+          } catch {
+            // The child died between the check above and now; its exit fails the others.
+            pending.delete(id);
+            done();
+            reject(new HomelabError('UPSTREAM_UNAVAILABLE', `node ${opts.name} is unreachable: its process is gone; it is being restarted`));
+            return;
+          }
           if (signal.aborted) onAbort();
           else signal.addEventListener('abort', onAbort, { once: true });
         });
