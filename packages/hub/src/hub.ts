@@ -1,6 +1,6 @@
 /**
- * Assembles a hub from its configuration: the nodes (the in-process `local` node and remote
- * edges), the native MCP upstreams, the catalog over them, and the HTTP app. The catalog is
+ * Assembles a hub from its configuration: the nodes (the `local` node, a child process, and
+ * remote edges), the native MCP upstreams, the catalog over them, and the HTTP app. The catalog is
  * rebuilt when any of them changes (state or lists), and clients are told with list_changed.
  * `reconfigure` applies a new configuration live: connections whose settings did not change
  * are kept, and no client session is dropped.
@@ -12,7 +12,9 @@ import type { Caller } from './catalog/types.ts';
 import type { HubConfig, UpstreamConfig } from './config/schema.ts';
 import { createEdgeDist } from './edge-dist/edge-dist.ts';
 import { createMetrics } from './metrics.ts';
-import { createLocalNode } from './nodes/local-node.ts';
+import { createLocalNode, type LocalNode } from './nodes/local-node.ts';
+import { hubOwnPaths, withDenied, type FilePolicy } from './nodes/file-policy.ts';
+import type { PolicyFor } from './catalog/fleet.ts';
 import { createAuthenticator, type TokenEntry } from './policy/auth.ts';
 import { annotationMismatches, mismatchText } from './policy/classes.ts';
 import { createGate } from './policy/gate.ts';
@@ -57,6 +59,17 @@ export interface HubOptions {
   /** Tokens to accept; from the config, or the generated one of the embedded default. */
   tokens: TokenEntry[];
   log: HubLogger;
+  /** How to run the `local` node's child process; main.ts builds it (nodes/local-node.ts). */
+  localNode: LocalNodeSetup;
+}
+
+export interface LocalNodeSetup {
+  /** The hub's own bundle with its hidden `local-node` command. */
+  command: { execPath: string; args: string[] };
+  /** The child's whole, scrubbed environment. */
+  env: Record<string, string>;
+  /** hub.yaml, absolute: refused on `local` to every role. */
+  configFile?: string;
 }
 
 function upstreamSpec(alias: string, u: UpstreamConfig): UpstreamSpec {
@@ -103,7 +116,8 @@ export async function createHub(opts: HubOptions) {
   const clientInfo = { name: 'homelab-hub', version: HUB_VERSION };
   let nodes: HubNode[] = [];
   let natives: NativeUpstream[] = [];
-  let local: { key: string; node: HubNode } | undefined;
+  let local: { key: string; node: LocalNode; off: () => void } | undefined;
+  let localSetup = opts.localNode;
   const conns = new Map<string, Conn>();
 
   const info: HubServerInfo = {
@@ -202,6 +216,25 @@ export async function createHub(opts: HubOptions) {
   // tools (service_health, run_diagnostic) read Prometheus and Loki through `observability`.
   const integrationSet = createIntegrationSet({ log, onHttpRequest: recordHttpRequest });
   const observability: Observability = integrationSet.observability;
+  /**
+   * The caller's file policy on `node`, from the config of this moment (a reload applies to
+   * open sessions). On `local` the hub's own files are refused to every role, admin included:
+   * the token, journal, config and environment there would hand out every other secret.
+   */
+  const policyFor: PolicyFor = (caller, node): FilePolicy => {
+    const access = config.access[caller.role];
+    const base: FilePolicy = { denyPaths: access.denyPaths, maskEnv: access.maskEnv };
+    if (!local || node !== local.node) return base;
+    const childPid = local.node.pid();
+    return withDenied(base, [
+      ...config.local.denyPaths,
+      ...hubOwnPaths({
+        files: [localSetup.configFile, config.topology.file].filter((f): f is string => !!f),
+        dirs: [opts.dataDir],
+        pids: [process.pid, ...(childPid ? [childPid] : [])],
+      }),
+    ]);
+  };
   const build = () =>
     buildCatalog({
       nodes,
@@ -213,6 +246,7 @@ export async function createHub(opts: HubOptions) {
       maxToolName: config.limits.maxToolName,
       classOverrides: Object.fromEntries(Object.entries({ ...config.mcpServers, ...config.upstreams }).map(([alias, u]) => [alias, Object.entries(u.classes ?? {})])),
       trustAnnotations: new Set(Object.entries({ ...config.mcpServers, ...config.upstreams }).filter(([, u]) => u.trustAnnotations).map(([alias]) => alias)),
+      policyFor,
     });
   const sig = (c: Catalog) => JSON.stringify([c.tools('admin').map((t) => t.def.name), c.resources().map((r) => r.def.uri), c.prompts().map((p) => p.def.name)]);
   let catalog: Catalog = build();
@@ -355,13 +389,19 @@ export async function createHub(opts: HubOptions) {
   async function apply(): Promise<void> {
     const keep = new Map<string, Conn>();
     const next: HubNode[] = [];
-    const localKey = JSON.stringify(config.local);
+    const localKey = JSON.stringify([config.local, localSetup]);
+    let oldLocal: typeof local;
     if (config.local.enabled) {
       if (!local || local.key !== localKey) {
-        local = { key: localKey, node: await createLocalNode({ name: config.local.name, roles: config.local.roles, edgeArgs: config.local.edgeArgs, log }) };
+        const node = await createLocalNode({ name: config.local.name, roles: config.local.roles, edgeArgs: config.local.edgeArgs, command: localSetup.command, env: localSetup.env, log });
+        oldLocal = local;
+        local = { key: localKey, node, off: node.source.onChange?.(() => rebuild()) ?? (() => {}) };
       }
       next.push(local.node);
-    } else local = undefined;
+    } else {
+      oldLocal = local;
+      local = undefined;
+    }
     for (const n of config.nodes) {
       const up = connection({ kind: 'edge', name: n.name, url: n.url, ...(n.token ? { token: n.token } : {}) }, keep);
       next.push({ name: n.name, roles: n.roles, url: displayUrl(n.url), source: up });
@@ -382,6 +422,10 @@ export async function createHub(opts: HubOptions) {
     for (const c of gone) {
       c.unsubscribe();
       void c.upstream.close().catch(() => undefined);
+    }
+    if (oldLocal) {
+      oldLocal.off();
+      void oldLocal.node.close().catch(() => undefined);
     }
   }
 
@@ -420,12 +464,13 @@ export async function createHub(opts: HubOptions) {
      * Applies a new configuration without dropping clients. `listen`, `dataDir` and the body
      * limit need a restart; the rest takes effect now. Returns what was not applied.
      */
-    async reconfigure(next: HubConfig, tokens: TokenEntry[]): Promise<string[]> {
+    async reconfigure(next: HubConfig, tokens: TokenEntry[], nextLocal: LocalNodeSetup = localSetup): Promise<string[]> {
       const needsRestart: string[] = (['listen', 'dataDir'] as const).filter((k) => next[k] !== config[k]);
       for (const k of ['maxBodyBytes', 'maxJsonDepth', 'authFailuresPerMinute'] as const) if (next.limits[k] !== config.limits[k]) needsRestart.push(`limits.${k}`);
       // First: a bad topology file throws here and the running configuration stays whole.
       topology.reconfigure(topologySettings(next));
       config = next;
+      localSetup = nextLocal;
       authenticate = createAuthenticator(tokens);
       // Sessions look their caller up per call; a session whose token is gone is closed now.
       http.dropStaleSessions();
@@ -447,6 +492,8 @@ export async function createHub(opts: HubOptions) {
       clearTimeout(rebuildTimer);
       await http.close();
       await Promise.all([...conns.values()].map((c) => c.upstream.close().catch(() => undefined)));
+      local?.off();
+      await local?.node.close().catch(() => undefined);
       integrationSet.close();
       await shipper?.stop({ deadlineMs: 3000 }).catch(() => undefined);
       await journal.close();

@@ -13,7 +13,9 @@ import { ConfigError, loadConfigFile } from '@homelab-mcp/core/config';
 import { loadTopologyFile } from '@homelab-mcp/core/topology';
 import { createLogger } from '@homelab-mcp/core/log';
 import { HubConfigSchema, type HubConfig } from './config/schema.ts';
-import { createHub, HUB_VERSION } from './hub.ts';
+import { createHub, HUB_VERSION, type LocalNodeSetup } from './hub.ts';
+import { runLocalChild, type FromChild, type ToChild } from './nodes/local-child.ts';
+import { localNodeEnv } from './nodes/local-node.ts';
 import { relayLog } from './server/mcp-server.ts';
 import type { TokenEntry } from './policy/auth.ts';
 
@@ -60,6 +62,35 @@ function parseArgs(argv: string[]): { cmd: string; flags: Record<string, string>
   return { cmd, flags, rest };
 }
 
+/** Names hub.yaml (or its topology file) takes from the environment as `${VAR}`: its secrets. */
+function configVars(...files: Array<string | undefined>): string[] {
+  const names = new Set<string>();
+  for (const f of files) {
+    if (!f) continue;
+    let text = '';
+    try {
+      text = readFileSync(f, 'utf8');
+    } catch {
+      continue; // loadConfig names an unreadable file
+    }
+    for (const m of text.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)) names.add(m[1]!);
+  }
+  return [...names];
+}
+
+/**
+ * How the `local` node's child starts (this very bundle, `local-node`) and what it inherits:
+ * only harmless variables, none hub.yaml uses (nodes/local-node.ts).
+ */
+function localNodeSetup(config: HubConfig, configFile: string | undefined): LocalNodeSetup {
+  return {
+    // The hub's Node flags (the unit's heap settings) apply to it too; a debugger's do not.
+    command: { execPath: process.execPath, args: [...process.execArgv.filter((f) => !/^--(inspect|debug)/.test(f)), process.argv[1]!, 'local-node'] },
+    env: localNodeEnv(process.env, configVars(configFile, config.topology.file), config.local.env),
+    ...(configFile ? { configFile: resolve(configFile) } : {}),
+  };
+}
+
 function loadConfig(path: string | undefined): { config: HubConfig; baseDir: string } {
   if (!path) return { config: HubConfigSchema.parse({}), baseDir: process.cwd() };
   const config = loadConfigFile(path, HubConfigSchema, { env: process.env });
@@ -91,6 +122,24 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv[0] === '--help' || argv[0] === '-h') return void process.stdout.write(HELP);
   if (argv[0] === '--version' || argv[0] === '-v') return void process.stdout.write(`homelab-hub ${HUB_VERSION}\n`);
+  // Not in --help: the hub starts it itself, as its `local` node's process (nodes/local-child.ts).
+  if (argv[0] === 'local-node') {
+    if (!process.send) fail('local-node is started by the hub itself, over IPC');
+    const child = runLocalChild({
+      channel: {
+        send: (m: FromChild) => void process.send!(m),
+        onMessage: (l) => void process.on('message', (m) => l(m as ToChild)),
+        onDisconnect: (l) => void process.on('disconnect', l),
+      },
+      env: process.env,
+      exit: (code) => process.exit(code),
+    });
+    // The hub decides when this process ends: Ctrl-C in a terminal reaches the whole process
+    // group, and the hub then stops it (SIGTERM) once its own shutdown needs it to.
+    process.on('SIGINT', () => undefined);
+    process.on('SIGTERM', () => child.stop());
+    return;
+  }
   const { cmd, flags, rest } = parseArgs(argv);
   if (flags.help) return void process.stdout.write(HELP);
 
@@ -120,7 +169,7 @@ async function main(): Promise<void> {
   // In stdio mode stdout carries the protocol: logs go to stderr.
   const log = createLogger({ level: config.logLevel, name: 'hub', ...(cmd === 'stdio' ? { destination: process.stderr } : {}) });
   if (cmd === 'stdio') {
-    const hub = await createHub({ config, dataDir, tokens: [], log });
+    const hub = await createHub({ config, dataDir, tokens: [], log, localNode: localNodeSetup(config, flags.config) });
     let server: ReturnType<typeof hub.serverFor> | undefined;
     const handle = serveStdio(() => (server = hub.serverFor({ user: 'stdio', role: 'admin' }, 'stdio')));
     hub.onListChanged(() => void server?.sendToolListChanged().catch(() => undefined));
@@ -150,7 +199,7 @@ async function main(): Promise<void> {
   // Only for measuring what the audit trail costs (bench/hub); never a config setting.
   const audit = process.env.HOMELAB_HUB_UNSAFE_NO_AUDIT !== '1';
   if (!audit) log.warn({}, 'HOMELAB_HUB_UNSAFE_NO_AUDIT=1: the audit trail is OFF; calls are not recorded (benchmarks only)');
-  const hub = await createHub({ config, dataDir, tokens, log, audit });
+  const hub = await createHub({ config, dataDir, tokens, log, audit, localNode: localNodeSetup(config, flags.config) });
   const server = serve({ fetch: hub.app.fetch, hostname: host, port }, (addr) => {
     const shownHost = host.includes(':') ? `[${host}]` : host;
     const url = `http://${shownHost}:${addr.port}/mcp`;
@@ -216,7 +265,7 @@ async function main(): Promise<void> {
       try {
         const next = loadConfig(file).config;
         if (flags.listen) next.listen = flags.listen;
-        const notApplied = await hub.reconfigure(next, tokensOf(next));
+        const notApplied = await hub.reconfigure(next, tokensOf(next), localNodeSetup(next, file));
         watchTopology();
         log.info({ file, ...(notApplied.length ? { needsRestart: notApplied } : {}) }, notApplied.length ? `config reloaded; restart to apply ${notApplied.join(', ')}` : 'config reloaded');
       } catch (err) {

@@ -21,6 +21,13 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient, startEdgeProcess, startHubProcess, type EdgeProcess, type Era, type HubProcess } from '@homelab-mcp/testkit';
 
+
+/** The parent pid of `pid` (field 4 of /proc/PID/stat, after the parenthesised name). */
+function parentOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
 const ADMIN_A = 'hub-a-admin-token-0123456789abcdef';
 const ADMIN_B = 'hub-b-admin-token-0123456789abcdef';
 const WRONG = 'not-a-token-of-this-hub-0123456789';
@@ -266,7 +273,8 @@ describe('MCP Inspector CLI', () => {
     const r = JSON.parse(both.stdout).structuredContent;
     expect(r.summary).toBe('2 nodes: 2 ok');
     const ppid = Object.fromEntries(r.nodes.map((n: any) => [n.node, n.structuredContent.stdout]));
-    expect(ppid).toEqual({ local: `${hubA.child.pid}\n`, pi: `${edge.child.pid}\n` });
+    // On `local` the command's parent is the hub's local-node process, a child of the hub.
+    expect({ ...ppid, local: parentOf(Number(ppid.local)) }).toEqual({ local: hubA.child.pid, pi: `${edge.child.pid}\n` });
   });
 
   it('exits 5 when the hub answers a tool error (an unknown node)', async () => {
@@ -351,7 +359,7 @@ describe.each<Era>(['modern', 'legacy'])('hub B aggregating hub A (SDK v2 client
     };
     const onA = await confirmed({ node: 'local', cmd: 'echo $PPID' });
     expect(onA.isError).toBeFalsy();
-    expect(onA.structuredContent.stdout).toBe(`${hubA.child.pid}\n`);
+    expect(parentOf(Number(onA.structuredContent.stdout))).toBe(hubA.child.pid);
     const onEdge = await confirmed({ node: 'pi', cmd: 'echo $PPID' });
     expect(onEdge.structuredContent.stdout).toBe(`${edge.child.pid}\n`);
   });

@@ -8,7 +8,8 @@ import type { CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resou
 import { createToolNameRegistry, resourceUri, splitResourceUri } from '@homelab-mcp/core/tool-names';
 import { classify, markClass } from '../policy/classes.ts';
 import type { ToolClass } from './types.ts';
-import { classOf, edgeToolDef, fleetTools } from './fleet.ts';
+import { classOf, edgeToolDef, fleetTools, type PolicyFor } from './fleet.ts';
+import { callNode } from '../nodes/file-policy.ts';
 import type { HubNode, SourceCallOptions, SourceState } from './nodes.ts';
 import type { CallContext, CatalogPrompt, CatalogResource, CatalogResourceTemplate, CatalogTool, Role } from './types.ts';
 
@@ -45,6 +46,8 @@ export interface CatalogInput {
    * (`trustAnnotations: true`); every other upstream's unmatched tools are writes.
    */
   trustAnnotations?: ReadonlySet<string>;
+  /** The file policy sent with each edge tool call a client makes (nodes/file-policy.ts). */
+  policyFor?: PolicyFor;
 }
 
 export interface Catalog {
@@ -91,7 +94,7 @@ export function buildCatalog(input: CatalogInput): Catalog {
   };
   for (const t of input.hubTools) add(t);
   const edgeNodes = input.nodes.filter((n) => n.source.state().status === 'up' || n.source.tools().length > 0);
-  for (const t of fleetTools(edgeNodes, input.callTimeoutMs)) add(t);
+  for (const t of fleetTools(edgeNodes, input.callTimeoutMs, input.policyFor)) add(t);
   if (input.perDeviceTools) {
     for (const node of input.nodes) {
       for (const listed of node.source.tools()) {
@@ -102,7 +105,7 @@ export function buildCatalog(input: CatalogInput): Catalog {
           def: { ...t, name, description: `On node ${node.name}: ${t.description ?? t.name}` },
           toolClass: classOf(t),
           source: node.name,
-          call: (args, ctx) => node.source.callTool(t.name, args, callOpts(ctx, input.callTimeoutMs)),
+          call: (args, ctx) => callNode(node, t.name, args, callOpts(ctx, input.callTimeoutMs), input.policyFor?.(ctx.caller, node)),
         });
       }
     }

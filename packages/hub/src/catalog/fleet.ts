@@ -8,7 +8,8 @@ import type { CallToolResult, Tool } from '@modelcontextprotocol/server';
 import { HomelabError, isHomelabError } from '@homelab-mcp/core';
 import type { HubNode } from './nodes.ts';
 import { EDGE_TOOLS, edgeToolClass } from '../policy/classes.ts';
-import type { CallContext, CatalogTool, ToolClass } from './types.ts';
+import { callNode, type FilePolicy } from '../nodes/file-policy.ts';
+import type { Caller, CallContext, CatalogTool, ToolClass } from './types.ts';
 
 type JsonObject = { [k: string]: JsonValue };
 type JsonValue = string | number | boolean | null | JsonValue[] | JsonObject;
@@ -86,12 +87,18 @@ interface NodeOutcome {
   error?: string;
 }
 
+/**
+ * The file policy of a caller on a node, read from the current config at each call (a reload
+ * applies to open sessions); undefined sends none.
+ */
+export type PolicyFor = (caller: Caller, node: HubNode) => FilePolicy | undefined;
+
 /** Runs `tool` on each selected node in parallel and merges the answers. */
-export async function fanOut(tool: string, sel: Selection, args: Record<string, unknown>, ctx: CallContext, timeoutMs: number): Promise<CallToolResult> {
+export async function fanOut(tool: string, sel: Selection, args: Record<string, unknown>, ctx: CallContext, timeoutMs: number, policyFor?: PolicyFor): Promise<CallToolResult> {
   if (sel.single) {
     const node = sel.nodes[0]!;
     try {
-      return await node.source.callTool(tool, args, { signal: ctx.signal, timeoutMs, onprogress: ctx.onprogress });
+      return await callNode(node, tool, args, { signal: ctx.signal, timeoutMs, onprogress: ctx.onprogress }, policyFor?.(ctx.caller, node));
     } catch (err) {
       return errorResult(node.name, err);
     }
@@ -104,7 +111,7 @@ export async function fanOut(tool: string, sel: Selection, args: Record<string, 
         if (node.source.state().status === 'up' && !node.source.tools().some((t) => t.name === tool)) {
           return { node: node.name, ok: false, text: '', error: `${tool} is not offered by node ${node.name}` };
         }
-        const r = await node.source.callTool(tool, args, { signal: ctx.signal, timeoutMs });
+        const r = await callNode(node, tool, args, { signal: ctx.signal, timeoutMs }, policyFor?.(ctx.caller, node));
         const text = textOf(r);
         return r.isError
           ? { node: node.name, ok: false, text, error: text.split('\n')[0] ?? 'failed', structuredContent: r.structuredContent }
@@ -157,7 +164,7 @@ function withNodeArg(schema: Tool['inputSchema']): Tool['inputSchema'] {
  * classed by the hub's own table; an unknown one is described by the first node that offers
  * it and is a write, so the order of nodes never changes a class.
  */
-export function fleetTools(nodes: HubNode[], timeoutMs: number): CatalogTool[] {
+export function fleetTools(nodes: HubNode[], timeoutMs: number, policyFor?: PolicyFor): CatalogTool[] {
   const targetsOf = (args: Record<string, unknown>): string[] => {
     try {
       return selectNodes(args.node, nodes).nodes.map((n) => n.name);
@@ -193,7 +200,7 @@ export function fleetTools(nodes: HubNode[], timeoutMs: number): CatalogTool[] {
       }
       // A command asked to run longer than the hub's default deadline gets its own time.
       const asked = typeof rest.timeout_s === 'number' ? rest.timeout_s * 1000 + 5000 : 0;
-      return fanOut(t.name, sel, rest, ctx, Math.max(timeoutMs, asked));
+      return fanOut(t.name, sel, rest, ctx, Math.max(timeoutMs, asked), policyFor);
     },
   }));
 }

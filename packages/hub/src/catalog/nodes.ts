@@ -1,7 +1,7 @@
 /**
  * The hub's view of a device: a name, roles, and something that serves the edge tool
- * surface: a remote edge through an upstream connection, or the hub host's own in-process
- * edge (`local`).
+ * surface: a remote edge through an upstream connection, or the hub host's own edge
+ * (`local`, a child process of the hub).
  */
 import type { CallToolResult, Tool } from '@modelcontextprotocol/server';
 import type { Progress } from './types.ts';
@@ -17,6 +17,8 @@ export interface SourceCallOptions {
   signal?: AbortSignal;
   timeoutMs?: number;
   onprogress?: (p: Progress) => void;
+  /** Extra `_meta` for the request (the hub's file policy, nodes/file-policy.ts). */
+  meta?: Record<string, unknown>;
 }
 
 /** Anything with tools: an upstream connection or the in-process edge. */
@@ -26,6 +28,8 @@ export interface ToolSource {
   callTool(name: string, args: Record<string, unknown>, opts: SourceCallOptions): Promise<CallToolResult>;
   /** Checks reachability now rather than at the next health check (remote sources only). */
   checkNow?(): Promise<void>;
+  /** Calls `listener` when the state or tools change (the local node's child restarts). */
+  onChange?(listener: () => void): () => void;
 }
 
 export interface HubNode {

@@ -31,3 +31,33 @@ describe('hub.yaml limits section', () => {
     expect(() => parse('limits:\n  maxJsonDepth: 5000\n')).toThrow('key "limits.maxJsonDepth"');
   });
 });
+
+describe('hub.yaml access and local sections', () => {
+  it('defaults: viewers denied the well-known secrets, env masked below admin, the unit\'s secrets file refused on local', () => {
+    const c = parse('listen: 127.0.0.1:8765\n');
+    expect(c.access.viewer.maskEnv).toBe(true);
+    expect(c.access.viewer.denyPaths).toEqual(expect.arrayContaining(['/etc/shadow', '/etc/gshadow', '/root/**', '/home/*/.ssh/id_*', '**/.ssh/authorized_keys', '/proc/*/environ', '/etc/ssl/private/**', '/etc/homelab-edge/**', '/etc/default/homelab-edge']));
+    expect(c.access.operator).toEqual({ denyPaths: [], maskEnv: true });
+    expect(c.access.admin).toEqual({ denyPaths: [], maskEnv: false });
+    expect(c.local).toMatchObject({ env: {}, denyPaths: ['/etc/default/homelab-hub'] });
+    expect(parse('access:\n  operator: {denyPaths: [/srv/private/**]}\n').access.operator).toEqual({ denyPaths: ['/srv/private/**'], maskEnv: true });
+  });
+
+  it('refuses a relative glob, an unknown role and a HOMELAB_* variable for the local node, naming file:line:col', () => {
+    expect(() => parse('access:\n  viewer:\n    denyPaths: [etc/shadow]\n')).toThrow('hub.yaml:3:17: key "access.viewer.denyPaths[0]": an absolute path glob');
+    expect(() => parse('access:\n  guest: {maskEnv: true}\n')).toThrow('unknown key "guest"');
+    expect(() => parse('local:\n  env: {HOMELAB_HUB_ARGS: x}\n')).toThrow(/hub\.yaml:2:9: key "local\.env\.HOMELAB_HUB_ARGS".*not HOMELAB_/);
+  });
+});
+
+describe('deploy/examples/hub.full.yaml', () => {
+  it('is a valid hub.yaml whose access and local sections are the defaults', async () => {
+    const { readFileSync } = await import('node:fs');
+    const text = readFileSync(new URL('../../../../deploy/examples/hub.full.yaml', import.meta.url), 'utf8');
+    const env = Object.fromEntries([...text.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => [m[1]!, 'x'.repeat(32)]));
+    const full = parseConfigText(text, 'hub.full.yaml', HubConfigSchema, { env });
+    const defaults = parse('listen: 127.0.0.1:8765\n');
+    expect(full.access).toEqual(defaults.access);
+    expect(full.local).toEqual(defaults.local);
+  });
+});

@@ -5,6 +5,7 @@
  */
 import * as z from 'zod';
 import { IntegrationsConfigSchema } from '@homelab-mcp/integrations';
+import { VIEWER_DENY_PATHS } from '../nodes/file-policy.ts';
 
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/, 'a name of letters, digits, "-" and "_" (at most 32, starting with a letter or digit)');
 const listen = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'HOST:PORT, e.g. 127.0.0.1:8765');
@@ -17,6 +18,23 @@ const TokenSchema = z.strictObject({
   role: RoleSchema,
   token: z.string().min(16, 'a token of at least 16 characters (e.g. `openssl rand -hex 32`)'),
 });
+
+/** An absolute path glob: `*` within one segment, `**` any whole segments, `?` one character. */
+const pathGlob = z.string().regex(/^(\/|\*\*\/)[^\0]*$/, 'an absolute path glob such as /etc/shadow, /root/**, /home/*/.ssh/id_* or **/.ssh/authorized_keys');
+
+/** What one role may reach on the nodes through the file tools and get_env. */
+const RoleAccessSchema = (denyPaths: readonly string[], maskEnv: boolean) =>
+  z
+    .strictObject({
+      /** Files the edge refuses to this role (by the real path of what it opened); replaces the default list. */
+      denyPaths: z.array(pathGlob).default([...denyPaths]),
+      /** get_env shows secret-looking values (by variable name) as [masked]. */
+      maskEnv: z.boolean().default(maskEnv),
+    })
+    .default({ denyPaths: [...denyPaths], maskEnv });
+
+/** Variables the hub never hands to its `local` node, whatever `local.env` says. */
+const localEnvName = z.string().regex(/^(?!HOMELAB_)[A-Za-z_][A-Za-z0-9_]*$/, 'a variable name (letters, digits, "_"), not HOMELAB_*: the hub\'s own variables never reach the local node');
 
 const NodeSchema = z.strictObject({
   name,
@@ -74,10 +92,34 @@ export const HubConfigSchema = z.strictObject({
       enabled: z.boolean().default(true),
       name: name.default('local'),
       roles: z.array(z.string()).default(['hub']),
-      /** Edge flags for the in-process node, e.g. ["--root", "/srv", "--disable-gpio"]. */
+      /** Edge flags for the local node, e.g. ["--root", "/srv", "--disable-gpio"]. */
       edgeArgs: z.array(z.string()).default([]),
+      /**
+       * The local node runs as a child process with a scrubbed environment: PATH, HOME, LANG,
+       * LC_*, TZ, USER, LOGNAME, SHELL, TERM and TMPDIR of the hub's (unless hub.yaml uses
+       * them as ${VAR}), plus exactly these.
+       */
+      env: z.record(localEnvName, z.string()).default({}),
+      /**
+       * Files refused on the local node to every role, besides those the hub always refuses
+       * there (its config and topology files, its data dir, /proc/<hub pid>/): the
+       * EnvironmentFile of its systemd unit by default.
+       */
+      denyPaths: z.array(pathGlob).default(['/etc/default/homelab-hub']),
     })
-    .default({ enabled: true, name: 'local', roles: ['hub'], edgeArgs: [] }),
+    .default({ enabled: true, name: 'local', roles: ['hub'], edgeArgs: [], env: {}, denyPaths: ['/etc/default/homelab-hub'] }),
+  /**
+   * Per token role, what the file tools and get_env may reach on every node (sent to the edge
+   * with each call; an edge that does not confirm it enforces the policy has its answer
+   * withheld). Read at each call: a reload applies to open sessions.
+   */
+  access: z
+    .strictObject({
+      viewer: RoleAccessSchema(VIEWER_DENY_PATHS, true),
+      operator: RoleAccessSchema([], true),
+      admin: RoleAccessSchema([], false),
+    })
+    .default({ viewer: { denyPaths: [...VIEWER_DENY_PATHS], maskEnv: true }, operator: { denyPaths: [], maskEnv: true }, admin: { denyPaths: [], maskEnv: false } }),
   nodes: z.array(NodeSchema).default([]),
   /** Native MCP servers by alias; their tools appear as `<alias>__<tool>`. */
   upstreams: z.record(name, UpstreamSchema).default({}),

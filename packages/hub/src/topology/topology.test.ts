@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isConfigError } from '@homelab-mcp/core/config';
 import type { HubNode } from '../catalog/nodes.ts';
 import type { CallContext } from '../catalog/types.ts';
-import { createLocalNode } from '../nodes/local-node.ts';
+import { HUB_BUNDLE } from '@homelab-mcp/testkit';
+import { createLocalNode, type LocalNode } from '../nodes/local-node.ts';
 import { topologyResources, topologyTools } from '../tools/topology/topology-tools.ts';
 import { createTopology, type HubTopology } from './topology.ts';
 
@@ -20,7 +21,7 @@ const listen = (host: string) =>
 const portOf = (s: Server) => (s.address() as { port: number }).port;
 const ctx: CallContext = { caller: { user: 'alice', role: 'admin' }, session: 's1', signal: new AbortController().signal };
 
-let local: HubNode;
+let local: LocalNode;
 let service: Server; // a declared service that really listens
 let stray: Server; // an open port nothing declares, on the node's declared address
 let closedPort: number; // a declared port nothing listens on
@@ -28,7 +29,8 @@ let topology: HubTopology;
 let file: string;
 
 beforeAll(async () => {
-  local = await createLocalNode({ name: 'local', roles: ['hub'] });
+  // The local node's process is the hub bundle's `local-node` command (built by vitest's global setup).
+  local = await createLocalNode({ name: 'local', roles: ['hub'], command: { execPath: process.execPath, args: [HUB_BUNDLE, 'local-node'] }, env: { PATH: process.env.PATH ?? '' }, log: { info() {}, warn() {}, error() {} } });
   service = await listen('127.0.0.1');
   stray = await listen('127.0.0.3');
   const probe = await listen('127.0.0.1');
@@ -55,6 +57,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   topology?.close();
+  await local?.close();
   await Promise.all([service, stray].map((s) => new Promise<void>((r) => (s ? s.close(() => r()) : r()))));
   rmSync(dir, { recursive: true, force: true });
 });

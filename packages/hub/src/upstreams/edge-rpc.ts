@@ -58,6 +58,8 @@ export interface EdgeCallOptions {
   /** The call's deadline and cancellation together; required: every call ends. */
   signal: AbortSignal;
   onprogress?: (p: { progress: number; total?: number; message?: string }) => void;
+  /** Extra `_meta` keys (the hub's file policy); the protocol's own keys win. */
+  meta?: Record<string, unknown>;
 }
 
 export interface EdgeRpc {
@@ -103,7 +105,8 @@ export function createEdgeRpc(opts: EdgeRpcOptions): EdgeRpc {
 
   function callTool(name: string, args: Record<string, unknown>, call: EdgeCallOptions): Promise<CallToolResult> {
     const id = nextId++;
-    const meta = call.onprogress ? { ...envelope, progressToken: id } : envelope;
+    const base = call.meta ? { ...call.meta, ...envelope } : envelope;
+    const meta = call.onprogress ? { ...base, progressToken: id } : base;
     const body = Buffer.from(JSON.stringify({ method: 'tools/call', params: { name, arguments: args, _meta: meta }, jsonrpc: '2.0', id }));
     const started = performance.now();
     let reported = false;

@@ -65,6 +65,8 @@ export interface CallOptions {
   /** Deadline for the whole call, including one transparent retry; default `callTimeoutMs`. */
   timeoutMs?: number;
   onprogress?: (p: { progress: number; total?: number; message?: string }) => void;
+  /** Extra `_meta` for a tools/call (the hub's file policy for an edge). */
+  meta?: Record<string, unknown>;
 }
 
 export type UpstreamChange = 'state' | 'tools' | 'resources' | 'prompts';
@@ -770,7 +772,7 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
         // An edge on 2026-07-28: one plain POST (edge-rpc.ts), unless the tool needs the SDK's
         // `x-mcp-header` mirroring.
         if (c.edgeRpc && !mirroredTools.has(toolName)) {
-          return c.edgeRpc.callTool(toolName, args, { signal: ro.signal!, ...(ro.onprogress ? { onprogress: ro.onprogress } : {}) });
+          return c.edgeRpc.callTool(toolName, args, { signal: ro.signal!, ...(ro.onprogress ? { onprogress: ro.onprogress } : {}), ...(opts?.meta ? { meta: opts.meta } : {}) });
         }
         // The definition is passed so the SDK neither needs its own tools/list nor validates
         // structuredContent against outputSchema: a proxy relays results, it does not judge
@@ -779,7 +781,7 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
         const { outputSchema: _drop, ...definition } = known ?? { name: toolName, inputSchema: { type: 'object' as const } };
         // 2026-07-28 has no logging/setLevel: a request that wants log messages names a level
         // in its _meta. The hub asks for info and up; each client filters by its own level.
-        return c.client.callTool({ name: toolName, arguments: args, _meta: { 'io.modelcontextprotocol/logLevel': 'info' } }, { ...ro, toolDefinition: definition });
+        return c.client.callTool({ name: toolName, arguments: args, _meta: { ...opts?.meta, 'io.modelcontextprotocol/logLevel': 'info' } }, { ...ro, toolDefinition: definition });
       });
     },
     readResource(uri, opts) {

@@ -4,6 +4,7 @@
  * TCP port accept a connection from the hub, does its URL answer. Shared by service_health
  * (all services at once) and run_diagnostic (one service, in depth).
  */
+import { LOCAL_NODE_URL } from '../../nodes/local-node.ts';
 import { askNode, edgeOf, nodeState, type ObservabilityDeps, type TopologyService } from './deps.ts';
 
 export type CheckStatus = 'ok' | 'problem' | 'warning' | 'skipped';
@@ -32,8 +33,8 @@ export function addressOf(deps: ObservabilityDeps, nodeName: string): string {
   const view = deps.topology()?.findNode(nodeName);
   if (view?.origin !== 'discovered' && view?.addresses[0]) return view.addresses[0];
   const edge = edgeOf(deps, view, nodeName);
-  // The hub's own node (createLocalNode) is in this process: its services are on loopback.
-  if (edge && (!edge.url || edge.url === 'in-process')) return '127.0.0.1';
+  // The hub's own node (createLocalNode) runs on the hub's host: its services are on loopback.
+  if (edge && (!edge.url || edge.url === LOCAL_NODE_URL)) return '127.0.0.1';
   if (edge?.url) {
     try {
       return new URL(edge.url).hostname.replace(/^\[(.*)\]$/, '$1');

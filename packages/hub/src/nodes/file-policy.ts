@@ -1,0 +1,123 @@
+/**
+ * The file policy the hub sends with every edge tool call it makes for a client, and the check
+ * that the edge enforced it.
+ *
+ * Contract (hub <-> edge): the hub puts `_meta["dev.homelab-mcp/policy"] = { denyPaths, maskEnv }`
+ * in `tools/call`; the edge refuses any file whose real path (of what it opened) matches a
+ * `denyPaths` glob, masks secret-looking values of get_env when `maskEnv`, and answers with
+ * `_meta["dev.homelab-mcp/policy"] = { applied: true }`. An answer without that acknowledgement
+ * comes from an edge too old to enforce the policy: it is withheld, never relayed.
+ */
+import { readdirSync, realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { CallToolResult } from '@modelcontextprotocol/server';
+import { HomelabError } from '@homelab-mcp/core';
+import type { HubNode, SourceCallOptions } from '../catalog/nodes.ts';
+
+export const POLICY_META = 'dev.homelab-mcp/policy';
+
+/** What an edge must refuse or mask for one call. */
+export interface FilePolicy {
+  /** Absolute-path globs: `*` within a segment, `**` any whole segments, `?` one character. */
+  denyPaths: string[];
+  /** get_env shows secret-looking values as `[masked]`. */
+  maskEnv: boolean;
+}
+
+/**
+ * Secret locations no viewer reads on any node: the system's password hashes, SSH keys, root's
+ * home, every process's environment (the edge's own holds its token when given by variable),
+ * TLS private keys, and where the edge installer and the hub's unit keep tokens and settings
+ * (deploy/install-edge.sh, deploy/systemd/homelab-hub.service).
+ */
+export const VIEWER_DENY_PATHS: readonly string[] = [
+  '/etc/shadow',
+  '/etc/shadow-',
+  '/etc/gshadow',
+  '/etc/gshadow-',
+  '/etc/sudoers',
+  '/etc/sudoers.d/**',
+  '/etc/ssh/ssh_host_*_key',
+  '/home/*/.ssh/id_*',
+  '/root/**',
+  '**/.ssh/authorized_keys',
+  '**/.ssh/authorized_keys2',
+  '/proc/*/environ',
+  '/proc/*/task/*/environ',
+  '/etc/ssl/private/**',
+  '/etc/homelab-edge/**',
+  '/etc/default/homelab-edge',
+  '/etc/default/homelab-hub',
+  '/etc/homelab-hub/**',
+  '/var/lib/homelab-hub/**',
+  '/var/lib/private/homelab-hub/**',
+];
+
+/** A policy that asks nothing of the edge: sent as no policy at all, so any edge serves it. */
+export function isEmptyPolicy(p: FilePolicy | undefined): boolean {
+  return !p || (p.denyPaths.length === 0 && !p.maskEnv);
+}
+
+/** Merges extra denied paths into a role's policy (the hub's own files on `local`). */
+export function withDenied(p: FilePolicy | undefined, extra: readonly string[]): FilePolicy {
+  return { denyPaths: [...new Set([...(p?.denyPaths ?? []), ...extra])], maskEnv: p?.maskEnv ?? false };
+}
+
+/**
+ * The hub's own files as deny globs, for the `local` node (every role, admin included): its
+ * config and topology files, its secrets file, its data dir (token, journal), and `/proc/<pid>/`
+ * of the hub and of each of its threads (Linux serves `/proc/<tid>/environ` for any thread id,
+ * listed or not). Each path also by its real path: the edge matches what it actually opened.
+ *
+ * @example hubOwnPaths({ files: ['/etc/homelab-hub/hub.yaml'], dirs: ['/var/lib/homelab-hub'], pids: [process.pid] })
+ */
+export function hubOwnPaths(own: { files: string[]; dirs: string[]; pids: number[] }): string[] {
+  const out = new Set<string>();
+  const both = (p: string, glob: (x: string) => string) => {
+    const abs = resolve(p);
+    out.add(glob(abs));
+    try {
+      out.add(glob(realpathSync(abs)));
+    } catch {
+      // absent now: the path as given still covers it if it appears
+    }
+  };
+  for (const f of own.files) both(f, (x) => x);
+  for (const d of own.dirs) both(d, (x) => `${x}/**`);
+  for (const pid of own.pids) {
+    out.add(`/proc/${pid}/**`);
+    for (const tid of threadsOf(pid)) out.add(`/proc/${tid}/**`);
+  }
+  return [...out];
+}
+
+function threadsOf(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).map(Number).filter((t) => Number.isInteger(t) && t !== pid);
+  } catch {
+    return []; // not Linux, or the process is gone
+  }
+}
+
+/**
+ * Calls `tool` on `node` for a client under `policy`: the policy travels in `_meta`, and the
+ * answer is relayed only with the edge's acknowledgement (which is removed first: it is between
+ * hub and edge). Without a policy (nothing to enforce) the call goes as it always did.
+ *
+ * @throws HomelabError `EDGE_POLICY_UNSUPPORTED` when the edge answered without acknowledging.
+ */
+export async function callNode(node: HubNode, tool: string, args: Record<string, unknown>, opts: SourceCallOptions, policy: FilePolicy | undefined): Promise<CallToolResult> {
+  if (isEmptyPolicy(policy)) return node.source.callTool(tool, args, opts);
+  const result = await node.source.callTool(tool, args, { ...opts, meta: { ...opts.meta, [POLICY_META]: policy } });
+  const meta = result._meta as Record<string, unknown> | undefined;
+  const ack = meta?.[POLICY_META] as { applied?: unknown } | undefined;
+  if (ack?.applied !== true) {
+    throw new HomelabError(
+      'EDGE_POLICY_UNSUPPORTED',
+      `node ${node.name}: its edge did not confirm that it enforces the hub's file policy for this role, so its answer to ${tool} was withheld; upgrade the edge on ${node.name} to this hub's version (GET /edge/install.sh)`,
+    );
+  }
+  const { [POLICY_META]: _ack, ...rest } = meta!;
+  const { _meta: _m, ...out } = result;
+  return Object.keys(rest).length ? { _meta: rest, ...out } : out;
+}

@@ -1,0 +1,120 @@
+/**
+ * The `local` node's child process (`homelab-hub local-node`, started by local-node.ts): the
+ * edge's capabilities run here, in a process whose environment holds none of the hub's
+ * secrets, so get_env and run_command on `local` cannot show them. It speaks to the hub over
+ * Node's IPC channel only, and ends when that channel closes (the hub exited, even by SIGKILL).
+ *
+ * Messages, hub -> child: `init` (node name, edge flags), `call` (id, tool, arguments, `_meta`),
+ * `cancel` (id). Child -> hub: `ready` (the tool list), `result` / `error` (id), `log` (one line
+ * for the hub's logger), `fatal` (could not start).
+ */
+import { readFileSync } from 'node:fs';
+import { createEdge } from '@homelab-mcp/edge';
+import { capabilities } from '@homelab-mcp/edge/src/capabilities/index.ts';
+import { parseCli } from '@homelab-mcp/edge/src/cli.ts';
+import { edgeLoggerFor } from './edge-log.ts';
+
+export type ToChild =
+  | { t: 'init'; name: string; edgeArgs: string[] }
+  | { t: 'call'; id: number; name: string; args: Record<string, unknown>; meta?: Record<string, unknown> }
+  | { t: 'cancel'; id: number };
+
+export type FromChild =
+  | { t: 'ready'; tools: unknown[] }
+  | { t: 'result'; id: number; result: unknown }
+  | { t: 'error'; id: number; code: string; message: string }
+  | { t: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; msg: string; fields: Record<string, unknown> }
+  | { t: 'fatal'; message: string };
+
+/** What the child needs of its process: main.ts passes `process` and `process.env`. */
+export interface ChildChannel {
+  send(message: FromChild): void;
+  onMessage(listener: (message: ToChild) => void): void;
+  onDisconnect(listener: () => void): void;
+}
+
+/** The edge's command line as the local node builds it: its name and quiet logs first. */
+export function localEdgeArgv(name: string, edgeArgs: readonly string[]): string[] {
+  return ['--node-name', name, '--log-level', 'warn', ...edgeArgs];
+}
+
+/** Parses the local node's edge flags; throws naming the problem, as the edge's own CLI does. */
+export function parseLocalEdgeArgs(name: string, edgeArgs: readonly string[]) {
+  const parsed = parseCli(localEdgeArgv(name, edgeArgs), {
+    env: {},
+    readFile: (p) => readFileSync(p, 'utf8'),
+    capabilityNames: capabilities.map((c) => c.name),
+  });
+  if (parsed.kind !== 'run') throw new Error('local.edgeArgs must not ask for --help or --version');
+  return parsed.options;
+}
+
+/**
+ * Runs the child: waits for `init`, builds the edge, then serves calls until the hub goes away.
+ *
+ * @example runLocalChild({ channel: ipcChannel(process), env: process.env, exit: process.exit })
+ */
+export function runLocalChild(deps: { channel: ChildChannel; env: NodeJS.ProcessEnv; exit(code: number): never }): { stop(): never } {
+  const { channel } = deps;
+  const running = new Map<number, AbortController>();
+  let edge: Awaited<ReturnType<typeof createEdge>> | undefined;
+  const pending: ToChild[] = [];
+  // The hub is gone or stops us: nothing may outlive it, commands in flight included (aborting
+  // a call kills its process group).
+  const stop = (): never => {
+    for (const c of running.values()) c.abort(new Error('the hub went away'));
+    return deps.exit(0);
+  };
+  channel.onDisconnect(stop);
+
+  const serve = (m: ToChild) => {
+    if (m.t === 'cancel') {
+      running.get(m.id)?.abort(new Error('cancelled by the hub'));
+      return;
+    }
+    if (m.t !== 'call' || !edge) return;
+    const ac = new AbortController();
+    running.set(m.id, ac);
+    // `meta` carries the hub's file policy; the edge enforces and acknowledges it as over HTTP.
+    edge.mcp.callTool(m.name, m.args, ac.signal, 'modern', m.meta).then(
+      (result) => channel.send({ t: 'result', id: m.id, result }),
+      (err: unknown) =>
+        channel.send({
+          t: 'error',
+          id: m.id,
+          code: typeof (err as { code?: unknown })?.code === 'string' ? (err as { code: string }).code : 'TOOL_FAILED',
+          message: err instanceof Error ? err.message : String(err),
+        }),
+    ).finally(() => running.delete(m.id));
+  };
+
+  channel.onMessage((m) => {
+    if (m.t !== 'init') {
+      if (edge) serve(m);
+      else pending.push(m);
+      return;
+    }
+    if (edge) return;
+    void (async () => {
+      try {
+        const options = parseLocalEdgeArgs(m.name, m.edgeArgs);
+        const log = edgeLoggerFor(
+          {
+            debug: (fields, msg) => channel.send({ t: 'log', level: 'debug', msg, fields }),
+            info: (fields, msg) => channel.send({ t: 'log', level: 'info', msg, fields }),
+            warn: (fields, msg) => channel.send({ t: 'log', level: 'warn', msg, fields }),
+            error: (fields, msg) => channel.send({ t: 'log', level: 'error', msg, fields }),
+          },
+          { level: options.logLevel, bindings: { node: m.name } },
+        );
+        edge = await createEdge(options, { env: deps.env, log });
+        channel.send({ t: 'ready', tools: edge.mcp.listTools() });
+        for (const p of pending.splice(0)) serve(p);
+      } catch (err) {
+        channel.send({ t: 'fatal', message: err instanceof Error ? err.message : String(err) });
+        deps.exit(1);
+      }
+    })();
+  });
+  return { stop };
+}
