@@ -87,19 +87,28 @@ function readBody(req: IncomingMessage, res: ServerResponse, limit: number, hold
     const chunks: Buffer[] = [];
     let size = 0;
     let over = false;
-    const refuse = (answer: () => void) => {
+    const refuse = (answer: () => void, afterBody: boolean) => {
       over = true;
       chunks.length = 0;
-      answer();
-      // Read the rest into nothing, so the connection closes cleanly after the answer.
+      // Read the rest into nothing. A busy refusal waits for the end of the body (at most
+      // `limit` bytes, none of them kept): answered with "connection: close" while the client
+      // still sends, the socket would close under it and the client would see a reset, not 503.
+      if (afterBody) {
+        req.once('end', answer);
+        req.once('error', () => res.destroy());
+      } else answer();
       req.resume();
       resolve(undefined);
     };
     req.on('data', (c: Buffer) => {
-      if (over) return;
       size += c.length;
-      if (size > limit) return refuse(tooLarge);
-      if (size > SMALL_BODY && !hold(size > SMALL_BODY + c.length ? c.length : size)) return refuse(busy);
+      if (over) {
+        // A body still arriving past the limit after a busy refusal is not waited for.
+        if (size > limit && !res.headersSent) res.destroy();
+        return;
+      }
+      if (size > limit) return refuse(tooLarge, false);
+      if (size > SMALL_BODY && !hold(size > SMALL_BODY + c.length ? c.length : size)) return refuse(busy, true);
       chunks.push(c);
     });
     req.on('end', () => !over && resolve(Buffer.concat(chunks)));
