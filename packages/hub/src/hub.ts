@@ -273,6 +273,7 @@ export async function createHub(opts: HubOptions) {
     rateLimit: (k, n) => rate.take(k, n),
     maxJsonDepth: config.limits.maxJsonDepth,
     authFailuresPerMinute: config.limits.authFailuresPerMinute,
+    trustedProxies: () => config.trustedProxies,
     nodeTools: (source) => nodes.find((n) => n.name === source)?.source.tools().map((t) => t.name),
     hostAllowed: (host) => config.allowedHosts.some((h) => h.toLowerCase() === host),
     maxBodyBytes: config.limits.maxBodyBytes,

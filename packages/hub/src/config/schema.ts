@@ -3,6 +3,7 @@
  * so there is no mapping layer; unknown keys are errors (a typo must not silently drop a
  * security setting). Secrets come from the environment as `${VAR}`.
  */
+import { isIP } from 'node:net';
 import * as z from 'zod';
 import { IntegrationsConfigSchema } from '@homelab-mcp/integrations';
 import { VIEWER_DENY_PATHS } from '../nodes/file-policy.ts';
@@ -81,6 +82,13 @@ export const HubConfigSchema = z.strictObject({
   dataDir: z.string().default('./data'),
   /** Public host names (tunnel, reverse proxy) accepted in Host/Origin, besides loopback. */
   allowedHosts: z.array(z.string().min(1)).default([]),
+  /**
+   * Addresses of the reverse proxies or tunnels in front of the hub (cloudflared, Caddy, nginx,
+   * often 127.0.0.1). A request from one of them is attributed to the client its
+   * X-Forwarded-For names (the nearest address that is not itself a trusted proxy), so failed
+   * logins throttle that client, not everyone behind the proxy. Empty: the header is ignored.
+   */
+  trustedProxies: z.array(z.string().refine((a) => isIP(a) !== 0, 'expected an IP address (IPv4 or IPv6), not a name')).default([]),
   auth: z
     .strictObject({
       tokens: z.array(TokenSchema).min(1),

@@ -1,6 +1,6 @@
 import { isLegacyRequest } from '@modelcontextprotocol/server';
 import { describe, expect, it } from 'vitest';
-import { claimsModernEnvelope } from './http.ts';
+import { claimsModernEnvelope, clientAddress } from './http.ts';
 
 const V = 'io.modelcontextprotocol/protocolVersion';
 
@@ -28,5 +28,18 @@ describe('claimsModernEnvelope', () => {
         expect(await isLegacyRequest(req, body), JSON.stringify(body)).toBe(false);
       }
     }
+  });
+});
+
+describe('clientAddress', () => {
+  it('is the peer unless the peer is a trusted proxy; then the nearest forwarded address that is not one', () => {
+    expect(clientAddress('10.0.0.5', '203.0.113.5', ['127.0.0.1'])).toBe('10.0.0.5');
+    expect(clientAddress('127.0.0.1', '203.0.113.5', [])).toBe('127.0.0.1');
+    expect(clientAddress('::ffff:127.0.0.1', '203.0.113.5', ['127.0.0.1'])).toBe('203.0.113.5');
+    expect(clientAddress('127.0.0.1', '1.2.3.4, 203.0.113.5, 127.0.0.1', ['127.0.0.1'])).toBe('203.0.113.5');
+    expect(clientAddress('127.0.0.1', 'made-up, 203.0.113.5', ['127.0.0.1'])).toBe('203.0.113.5');
+    expect(clientAddress('127.0.0.1', '203.0.113.5, not-an-ip', ['127.0.0.1'])).toBe('127.0.0.1');
+    expect(clientAddress('127.0.0.1', undefined, ['127.0.0.1'])).toBe('127.0.0.1');
+    expect(clientAddress(undefined, '203.0.113.5', ['127.0.0.1'])).toBe('unknown');
   });
 });

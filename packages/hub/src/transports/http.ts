@@ -12,6 +12,7 @@
  * bare 401: no body, no OAuth metadata, which would make Claude Code ignore its static
  * header), the per-token rate limit (429 + Retry-After) and the body limit (413).
  */
+import { isIP } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
@@ -52,6 +53,8 @@ export interface HttpAppOptions {
   rateLimit(key: string, n?: number): RateDecision;
   /** Failed authentications allowed per source address and minute before it gets 429s; default 30. */
   authFailuresPerMinute?: number;
+  /** Addresses of trusted reverse proxies (`trustedProxies`): read at each request. */
+  trustedProxies?(): readonly string[];
   /** Deepest nesting of arrays/objects accepted in a request body (`limits.maxJsonDepth`); default 64. */
   maxJsonDepth?: number;
   /** The names of the tools node `source` offers, when it is a node (which of its logs a role may see). */
@@ -225,7 +228,7 @@ export function createHttpApp(opts: HttpAppOptions) {
   const refusals = createRefusals({ ...(opts.log ? { log: opts.log } : {}), count: (k) => opts.metrics.refusal(k) });
   // Per source address, only failures take from the bucket: a client with a good token never waits.
   const authFailures = createRateLimiter({ perMinute: opts.authFailuresPerMinute ?? 30, burst: opts.authFailuresPerMinute ?? 30 });
-  const sourceOf = (c: Context) => (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket?.remoteAddress ?? 'unknown';
+  const sourceOf = (c: Context) => clientAddress((c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket?.remoteAddress, c.req.header('x-forwarded-for'), opts.trustedProxies?.() ?? []);
   const refuse = (c: Context, kind: RefusalKind, detail: Record<string, unknown> = {}) => refusals.refuse(kind, sourceOf(c), { path: c.req.path, ...detail });
 
   /** The current caller behind a session's token; a removed token fails the call it was making. */
@@ -624,4 +627,32 @@ export function createHttpApp(opts: HttpAppOptions) {
       sseSessions.clear();
     },
   };
+}
+
+/** `::ffff:127.0.0.1` (an IPv4 peer on a dual-stack socket) is 127.0.0.1. */
+function plainAddress(a: string): string {
+  const t = a.trim().toLowerCase();
+  return t.startsWith('::ffff:') && isIP(t.slice(7)) === 4 ? t.slice(7) : t;
+}
+
+/**
+ * The address a request is attributed to (failed-login throttling, refusal logs): the peer,
+ * unless the peer is a trusted proxy; then the nearest X-Forwarded-For entry that is not one
+ * (proxies append what they saw, so entries further left may be made up by the client).
+ *
+ * @example clientAddress('127.0.0.1', '203.0.113.5', ['127.0.0.1']) // '203.0.113.5'
+ */
+export function clientAddress(peer: string | undefined, forwardedFor: string | undefined, trusted: readonly string[]): string {
+  if (!peer) return 'unknown';
+  const from = plainAddress(peer);
+  if (trusted.length === 0 || !forwardedFor) return from;
+  const isTrusted = (a: string) => trusted.some((t) => plainAddress(t) === a);
+  if (!isTrusted(from)) return from;
+  const hops = forwardedFor.split(',').map(plainAddress).slice(-32);
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = hops[i]!;
+    if (isIP(hop) === 0) return from; // a malformed entry: the chain cannot be followed further
+    if (!isTrusted(hop)) return hop;
+  }
+  return from;
 }

@@ -403,6 +403,30 @@ describe('transport attacks: batches, the rate limit and failed logins', () => {
   });
 });
 
+describe('transport attacks: failed logins behind a reverse proxy', () => {
+  it('throttles the client the trusted proxy names, not everyone behind it; an untrusted peer cannot pick its address', async () => {
+    await using hub = await startHubProcess({
+      config: { auth: { tokens: [{ user: 'admin', role: 'admin', token: ADMIN }] }, local: { enabled: false }, limits: { authFailuresPerMinute: 2 }, trustedProxies: ['127.0.0.1', '::1'] },
+    });
+    const get = (token: string, forwardedFor: string) => fetch(`${hub.base}/metrics`, { headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': forwardedFor } }).then((r) => r.status);
+    // The attacker (as the proxy reports it, appended after whatever the attacker claimed).
+    for (let i = 0; i < 2; i++) expect(await get(`wrong-${i}`, `198.51.100.${i}, 203.0.113.66`)).toBe(401);
+    expect(await get('wrong-again', '203.0.113.66')).toBe(429);
+    // Making up addresses further left does not get the attacker out.
+    expect(await get('wrong-again', '192.0.2.1, 203.0.113.66')).toBe(429);
+    // The owner behind the same proxy still gets in.
+    expect(await get(ADMIN, '203.0.113.7')).toBe(200);
+  });
+
+  it('ignores X-Forwarded-For unless the peer is a trusted proxy', async () => {
+    await using hub = await startHubProcess({ config: { auth: { tokens: [{ user: 'admin', role: 'admin', token: ADMIN }] }, local: { enabled: false }, limits: { authFailuresPerMinute: 2 } } });
+    const get = (token: string, forwardedFor: string) => fetch(`${hub.base}/metrics`, { headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': forwardedFor } }).then((r) => r.status);
+    for (let i = 0; i < 2; i++) expect(await get(`wrong-${i}`, `203.0.113.${i}`)).toBe(401);
+    // A fresh made-up address per try would dodge the throttle if the header were believed.
+    expect(await get('wrong-again', '203.0.113.99')).toBe(429);
+  });
+});
+
 describe('transport attacks: role changes reach open sessions', () => {
   it('applies a demotion to an open 2025 session at its next call, and a removed token stops it', async () => {
     const hostile = await startHostile();
