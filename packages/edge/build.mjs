@@ -16,23 +16,6 @@ await build({
   legalComments: 'none',
   banner: { js: '#!/usr/bin/env node' },
   define: { __EDGE_VERSION__: JSON.stringify(version) },
-  // get_env masks by core's isSecretKey, which lives beside core's pino logger factory. The edge
-  // never creates a pino logger (it has its own, log.ts): a stub keeps ~60 KiB of pino out of
-  // the bundle. If core's createLogger is ever reached from the edge, it throws, loudly.
-  plugins: [
-    {
-      name: 'no-pino',
-      setup(b) {
-        b.onResolve({ filter: /^pino$/ }, () => ({ path: 'pino', namespace: 'no-pino' }));
-        b.onLoad({ filter: /.*/, namespace: 'no-pino' }, () => ({
-          contents:
-            "const no = () => { throw new Error('pino is not part of the edge bundle'); };" +
-            'export const pino = no; export const stdSerializers = { err: no }; export const stdTimeFunctions = {};',
-          loader: 'js',
-        }));
-      },
-    },
-  ],
   logLevel: 'warning',
 });
 console.log(`built ${outfile} (${(statSync(outfile).size / 1024).toFixed(1)} KiB)`);

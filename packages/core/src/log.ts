@@ -1,6 +1,9 @@
 import { pino, stdSerializers, stdTimeFunctions, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger } from 'pino';
+import { isSecretKey, REDACTED } from './secret-keys.ts';
+/** Which keys hold secrets (its own module, so the edge bundle can have it without pino). */
+export { isSecretKey, REDACTED };
 
 /**
  * The logger factory: pino, JSON lines, stdout, no transports (a transport spawns a worker
@@ -32,7 +35,6 @@ export const LOG_LEVELS = [
 ] as const satisfies readonly LogLevel[];
 
 /** What a redacted value is replaced with. */
-export const REDACTED = '[REDACTED]';
 
 export interface LoggerOptions {
   /** Default `info`. */
@@ -83,53 +85,6 @@ export function createLogger(opts: LoggerOptions): Logger {
   });
   return root;
 }
-
-const EXACT = new Set([
-  'authorization',
-  'proxyauthorization',
-  'cookie',
-  'setcookie',
-  'passwd',
-  'passphrase',
-  'privatekey',
-  'credentials',
-  'pat',
-]);
-// Compared after lower-casing and dropping `-`/`_`: `DB_PASS`, `MYSQL_PWD`, `AWS_SECRET_ACCESS_KEY`.
-const SUFFIXES = ['token', 'secret', 'password', 'apikey', 'pass', 'pwd', 'accesskey', 'secretkey', 'signingkey', 'encryptionkey', 'masterkey'];
-// `*_KEY` and `*_PAT` as environment variables spell them (`STRIPE_KEY`, `GITHUB_PAT`): the
-// separator is what tells them from `monkey` or `compat`. Keys that name a field rather than
-// hold a secret are left alone.
-const SEPARATED = /[-_](?:key|pat)$/i;
-const NOT_SECRET_KEY = /(?:^|[-_])(?:public|sort|primary|partition|foreign|cache|idempotency|group|order|hash|range|row|lookup|map|host|ssh_host|dedup|routing)[-_]key$/i;
-const decisions = new Map<string, boolean>();
-
-/**
- * True for keys whose value is a secret, compared without case, `-` or `_`:
- * `token`, `*Token` (`accessToken`, `haToken`, `edge_token`), `*Secret`, `*Password`, `*Pass`
- * (`DB_PASS`), `*Pwd` (`MYSQL_PWD`), `*ApiKey` (`x-api-key`), `*AccessKey`/`*SecretKey`
- * (`AWS_SECRET_ACCESS_KEY`), `*_KEY` and `*_PAT` with a separator (`STRIPE_KEY`, `GITHUB_PAT`;
- * not `public_key`, `sort_key`), `authorization`, `proxy-authorization`, `cookie`, `set-cookie`,
- * `passwd`, `passphrase`, `privateKey`, `credentials`. `maxTokens`, `tokenEnv`, `compass`,
- * `bypass`, `PWD` or `OLDPWD` are not secrets.
- */
-export function isSecretKey(key: string): boolean {
-  let d = decisions.get(key);
-  if (d === undefined) {
-    const k = key.toLowerCase().replace(/[-_]/g, '');
-    d =
-      EXACT.has(k) ||
-      (SUFFIXES.some((s) => k.endsWith(s)) && !NOT_PASS.test(k)) ||
-      (SEPARATED.test(key) && !NOT_SECRET_KEY.test(key));
-    // Keys of log objects are a small fixed set; the cap only guards against keys made of data.
-    if (decisions.size < 4096) decisions.set(key, d);
-  }
-  return d;
-}
-
-// Words that end in `pass` or `pwd` without being a password: `PWD`/`OLDPWD` are the shell's
-// working directories, in every environment and many commands.
-const NOT_PASS = /(?:compass|bypass|overpass|underpass|trespass|surpass|encompass|subpass|multipass|firstpass|onepass|singlepass|^pwd|^oldpwd)$/;
 
 const MAX_DEPTH = 12;
 

@@ -1,5 +1,5 @@
 /** `get_env`: the environment commands run with on this device. */
-import { isSecretKey } from '@homelab-mcp/core/log';
+import { isSecretKey } from '@homelab-mcp/core/secret-keys';
 import { defineCapability, defineTool } from '../capability.ts';
 
 /** What a secret-looking value becomes when the hub's policy says `maskEnv`. */

