@@ -226,7 +226,9 @@ export function createHttpApp(opts: HttpAppOptions) {
 
   const maxDepth = opts.maxJsonDepth ?? 64;
   const refusals = createRefusals({ ...(opts.log ? { log: opts.log } : {}), count: (k) => opts.metrics.refusal(k) });
-  // Per source address, only failures take from the bucket: a client with a good token never waits.
+  // Per source address (see clientAddress and trustedProxies), only failures take from the bucket;
+  // once it is empty, every request from that address waits, a good token included, so the
+  // answer never tells which tokens exist.
   const authFailures = createRateLimiter({ perMinute: opts.authFailuresPerMinute ?? 30, burst: opts.authFailuresPerMinute ?? 30 });
   const sourceOf = (c: Context) => clientAddress((c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket?.remoteAddress, c.req.header('x-forwarded-for'), opts.trustedProxies?.() ?? []);
   const refuse = (c: Context, kind: RefusalKind, detail: Record<string, unknown> = {}) => refusals.refuse(kind, sourceOf(c), { path: c.req.path, ...detail });
