@@ -9,7 +9,9 @@ export const MASKED = '[masked]';
 // Names the shared rules (isSecretKey) may not know yet, as environments spell them; compared
 // without case, `-` or `_`. Masking a harmless value (a GPIO_PIN number) costs a viewer little;
 // showing a secret costs the owner a rotation.
-const SECRET_NAME_ENDS = ['passwd', 'auth', 'creds', 'credential', 'credentials', 'cookie', 'cookies', 'private', 'salt', 'session', 'sessionid', 'webhook', 'webhookurl', 'dsn'];
+const SECRET_NAME_ENDS = ['passwd', 'auth', 'creds', 'credential', 'credentials', 'cookie', 'cookies', 'private', 'salt', 'webhook', 'webhookurl', 'dsn'];
+// Anywhere in the name: `SECRET_KEY_BASE`, `DB_PASSWORD_OLD`, `PRIVATE_KEY_PEM`.
+const SECRET_NAME_PARTS = ['secret', 'password', 'passwd', 'privatekey', 'apikey', 'credential'];
 const SEPARATED_PIN = /(?:^|[-_])pin$/i;
 
 // Values that are secrets whatever their name, whole: a bearer token, a webhook URL (the URL is
@@ -20,13 +22,15 @@ const SECRET_VALUE = [
   /\bhooks\.slack\.com\/(?:services|workflows|triggers)\//i,
   /\b(?:discord|discordapp)\.com\/api\/webhooks\//i,
   /-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY-----/,
+  // A Telegram bot token (`123456789:AA…`), alone or in its api.telegram.org/bot… URL.
+  /(?:^|[^0-9])[0-9]{6,12}:[A-Za-z0-9_-]{30,64}(?![A-Za-z0-9_-])/,
   /:\/\/[^\s/?#@:]{0,4096}:(?!\[REDACTED\]@)[^\s/?#@]{1,65536}@/,
 ];
 
 function secretName(name: string): boolean {
   if (isSecretKey(name) || SEPARATED_PIN.test(name)) return true;
   const k = name.toLowerCase().replace(/[-_]/g, '');
-  return SECRET_NAME_ENDS.some((e) => k.endsWith(e));
+  return SECRET_NAME_ENDS.some((e) => k.endsWith(e)) || SECRET_NAME_PARTS.some((p) => k.includes(p));
 }
 
 /**
