@@ -57,7 +57,11 @@ Usage: homelab-edge [options]
   --token-file FILE      file holding the bearer token (or set HOMELAB_EDGE_TOKEN);
                          required whenever HOST is not a loopback address
   --root DIR             confine the file tools to DIR (repeatable; default /); the edge's own token
-                         and config files and /proc/<its pid> are never served, whatever the root
+                         and config files and /proc/<t>/ for each of its thread ids t are never
+                         served, whatever the root; nor, to anyone, the memory of any process or of
+                         the kernel or its layout: /proc/<n>/{mem,maps,smaps,numa_maps,pagemap,
+                         syscall,stack,map_files} (also under task/<tid>/), /proc/kcore, /proc/kmem,
+                         /dev/mem, /dev/kmem, /dev/port (admins who need them have run_command)
   --enable-CAP           turn a capability on  (CAP: commands, files, env, status, smart, gpio, systemd, docker)
   --disable-CAP          turn a capability off (all are on by default; each is probed at start)
   --config FILE          JSON file with any of: listen, tokenFile, roots, capabilities {name: bool},

@@ -6,6 +6,8 @@
  * policy. Nothing is read or written before the check passes. Children of a checked directory are
  * then reached through `/proc/self/fd/N/name`, so a swap of the directory's path no longer matters.
  */
+import { existsSync, readdirSync, readlinkSync } from 'node:fs';
+import * as fsp from 'node:fs/promises';
 import { realpath, readlink, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { isAbsolute, relative, sep } from 'node:path';
@@ -63,25 +65,93 @@ export interface OpenedCheck {
   privateFiles: readonly PrivateFile[];
 }
 
+/** What the checks need of a file's identity (a `Stats`); `mode` and `rdev` find memory devices. */
+export interface FileId {
+  dev: number;
+  ino: number;
+  mode?: number;
+  rdev?: number;
+}
+
 /**
- * Refuses what a real path and identity point to when it is outside the roots, private to the
- * edge or denied by the policy. `lexical` is the path as the caller gave it (also matched against
- * the policy: a refusal by either is a refusal).
+ * Refuses what a real path and identity point to when it is outside the roots, memory of a
+ * process or of the kernel, private to the edge or denied by the policy. `lexical` is the path
+ * as the caller gave it (also matched against the policy: a refusal by either is a refusal).
+ * `onProcfs` says the file is on a proc filesystem, wherever mounted (see {@link checkOpened}).
  */
-export function checkReal(real: string, id: { dev: number; ino: number } | undefined, lexical: string, check: OpenedCheck): void {
+export function checkReal(real: string, id: FileId | undefined, lexical: string, check: OpenedCheck, onProcfs = false): void {
   if (!check.roots.real.some((r) => inside(r, real))) {
     throw new HomelabError('PATH_OUTSIDE_ROOTS', `path: ${lexical} resolves to ${real}, outside the allowed roots (${check.roots.lexical.join(', ')})`);
   }
-  if (isPrivate(real, id, check.privateFiles)) {
+  if (isMemory(real, id, onProcfs)) {
+    throw new HomelabError('PATH_DENIED', `${lexical}: the edge never serves the memory of a process or of the kernel, nor its layout (mem, maps, map_files, pagemap, kcore, /dev/mem, ...); an admin can use run_command`);
+  }
+  if (isPrivate(real, id, check.privateFiles, onProcfs)) {
     throw new HomelabError('PATH_DENIED', `${lexical}: the edge never serves its own token, configuration or process files`);
   }
-  if (check.policy.denies(real) || check.policy.denies(lexical)) throw deniedError(lexical);
+  if (procEntryGone(real)) throw new HomelabError('FILE_ERROR', `${lexical}: the process exited while being opened; try again`);
+  if (procAliases(real).some((p) => check.policy.denies(p)) || check.policy.denies(lexical)) throw deniedError(lexical);
 }
 
-/** True for the edge's own files: private files by path or identity, and `/proc/<own pid>/`. */
-export function isPrivate(real: string, id: { dev: number; ino: number } | undefined, files: readonly PrivateFile[]): boolean {
-  // Its own environment may hold HOMELAB_EDGE_TOKEN, and fd/N links reach open files.
-  if (inside(`/proc/${process.pid}`, real)) return true;
+// Files of /proc/<pid>/ and /proc/<pid>/task/<tid>/ that hold a process's memory, or its layout
+// (addresses, registers): the layout is what the memory attack starts from (and defeats ASLR);
+// usage figures stay readable (status, statm, smaps_rollup).
+const PROCESS_MEMORY = new Set(['mem', 'map_files', 'pagemap', 'maps', 'smaps', 'numa_maps', 'syscall', 'stack']);
+const KERNEL_MEMORY = new Set(['/proc/kcore', '/proc/kmem', '/dev/mem', '/dev/kmem', '/dev/port']);
+const S_IFMT = 0o170000;
+const S_IFCHR = 0o020000;
+/** The `mem` driver's minors (major 1): /dev/mem, /dev/kmem, /dev/port. */
+const MEM_MINORS = new Set([1, 2, 4]);
+
+/**
+ * True for the memory of processes or of the kernel, for everyone: `/proc/<n>/mem` and its
+ * siblings (also under `task/<tid>/`), `/proc/kcore`, `/proc/kmem`, and the `/dev/mem`,
+ * `/dev/kmem`, `/dev/port` devices by number wherever a node for them is. On a proc filesystem
+ * (`onProcfs`, which catches one mounted elsewhere than /proc) any such name in the path counts.
+ */
+export function isMemory(real: string, id: FileId | undefined, onProcfs = false): boolean {
+  if (KERNEL_MEMORY.has(real)) return true;
+  if (id?.mode !== undefined && id.rdev !== undefined && (id.mode & S_IFMT) === S_IFCHR) {
+    // Linux's encoding of a device number, as glibc's major()/minor() read it.
+    const major = ((id.rdev >> 8) & 0xfff) | (Math.floor(id.rdev / 2 ** 32) & ~0xfff);
+    const minor = (id.rdev & 0xff) | ((id.rdev >> 12) & 0xfff00);
+    if (major === 1 && MEM_MINORS.has(minor)) return true;
+  }
+  if (!onProcfs && !real.startsWith('/proc/')) return false;
+  return real.split('/').some((c) => PROCESS_MEMORY.has(c) || c === 'kcore' || c === 'kmem');
+}
+
+/**
+ * The edge's own thread ids, read now: Linux serves `/proc/<tid>/` for every thread id, not only
+ * under `/proc/<pid>/task/`, so each one is another way into the edge's environment and files.
+ */
+export function ownThreadIds(): Set<string> {
+  const ids = new Set([String(process.pid)]);
+  try {
+    ids.add(readlinkSync('/proc/self'));
+    for (const t of readdirSync('/proc/self/task')) ids.add(t);
+  } catch {
+    // Without /proc there is no /proc/<tid> to guard either.
+  }
+  return ids;
+}
+
+const PROC_ENTRY = /^\/proc\/(\d+)(?:\/task\/(\d+))?(\/.*)?$/;
+
+/**
+ * True for the edge's own files: private files by path or identity, and `/proc/<t>/` for any of
+ * its thread ids `t` (its environment may hold HOMELAB_EDGE_TOKEN; fd/N, cwd and root reach its
+ * files). On a proc filesystem mounted elsewhere, any path segment naming one of them counts.
+ */
+export function isPrivate(real: string, id: FileId | undefined, files: readonly PrivateFile[], onProcfs = false): boolean {
+  if (real.startsWith('/proc/') && /^\/proc\/\d/.test(real)) {
+    const ids = ownThreadIds();
+    const m = PROC_ENTRY.exec(real);
+    if (m && (ids.has(m[1]!) || (m[2] !== undefined && ids.has(m[2])))) return true;
+  } else if (onProcfs && !real.startsWith('/proc/')) {
+    const ids = ownThreadIds();
+    if (real.split('/').some((c) => ids.has(c))) return true;
+  }
   for (const f of files) {
     if (f.directory ? inside(f.real, real) : f.real === real) return true;
     // A hard link or a bind mount shows another path for the same file.
@@ -90,10 +160,43 @@ export function isPrivate(real: string, id: { dev: number; ino: number } | undef
   return false;
 }
 
+/**
+ * True when the process a `/proc/<n>/` path belongs to is gone. An open `/proc/<n>/environ` or
+ * `mem` keeps the memory it was opened on: a thread of the edge that exits between the open and
+ * the check must not pass as "not one of ours" (fail closed).
+ */
+function procEntryGone(real: string): boolean {
+  const m = PROC_ENTRY.exec(real);
+  return m !== null && !existsSync(`/proc/${m[2] ?? m[1]}`);
+}
+
+/**
+ * The paths a policy is matched on: the real path, and for a thread's file
+ * (`/proc/<pid>/task/<tid>/x`) the same file as `/proc/<tid>/x` and `/proc/<pid>/x`, so that a
+ * rule such as `/proc/*\/environ` also covers every thread's copy.
+ */
+export function procAliases(real: string): string[] {
+  const m = PROC_ENTRY.exec(real);
+  if (!m || m[2] === undefined) return [real];
+  return [real, `/proc/${m[2]}${m[3] ?? ''}`, `/proc/${m[1]}${m[3] ?? ''}`];
+}
+
+const PROC_SUPER_MAGIC = 0x9fa0;
+
+/** True when the descriptor's file is on a proc filesystem (false where that cannot be told). */
+async function onProcfs(fh: FileHandle): Promise<boolean> {
+  // statfs follows the /proc/self/fd/N link to the open file itself. Node < 18.15 lacks it (read
+  // off the namespace: a named import would not even load there); the path rules still apply.
+  const statfs = (fsp as { statfs?: (p: string) => Promise<{ type: number }> }).statfs;
+  if (typeof statfs !== 'function') return false;
+  const st = await statfs(fdPath(fh)).catch(() => undefined);
+  return st?.type === PROC_SUPER_MAGIC;
+}
+
 /** Checks an open descriptor (see {@link checkReal}); returns its real path and stat. */
 export async function checkOpened(fh: FileHandle, lexical: string, check: OpenedCheck) {
   const real = await realPathOf(fh, lexical);
   const st = await fh.stat();
-  checkReal(real, st, lexical, check);
+  checkReal(real, st, lexical, check, await onProcfs(fh));
   return { real, st };
 }

@@ -1,7 +1,8 @@
 /**
  * The hub's per-call file policy (`_meta["dev.homelab-mcp/policy"]` of `tools/call`), and the
- * files an edge never serves whatever the policy says (its own token and config files, its own
- * `/proc/<pid>/`). Matching is always on the real path of what was opened (see `opened.ts`), so a
+ * files an edge never serves whatever the policy says (its own token and config files,
+ * `/proc/<t>/` for each of its thread ids, and to anyone the memory of any process or of the
+ * kernel: see `opened-path.ts`). Matching is always on the real path of what was opened (see `opened-path.ts`), so a
  * symlink, a `/proc/self/fd/N` link or a hard link cannot smuggle a refused file out.
  */
 import { HomelabError } from '@homelab-mcp/core';

@@ -463,3 +463,139 @@ describe('small ones (item 15)', () => {
     while (pids.some(isAlive)) await new Promise((res) => setTimeout(res, 50));
   });
 });
+
+describe('process and kernel memory, the edge thread ids, get_env masking (red team of issue #10)', () => {
+  const token = 'memory-edge-token-0123456789abcdef';
+  const victimSecret = 'victim-secret-in-environment-0123456789';
+  let edge: EdgeProcess;
+  let victim: ReturnType<typeof spawn>;
+  const edgeEnv = {
+    HOMELAB_EDGE_TOKEN: token,
+    DATABASE_URL: 'postgres://app:pg-PASSWORD-1@db/x',
+    REDIS_URL: 'redis://:redis-PASSWORD-2@host:6379',
+    MQTT_PASSWD: 'mqtt-secret-3',
+    SMTP_AUTH: 'smtp-secret-4',
+    JWT_LIKE: 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.jwt-signature-5_abcdefghij',
+    NOTIFY_URL: 'https://hooks.slack.com/services/T00000000/B00000000/slack-secret-6',
+    PRIVATE: 'private-secret-7',
+    MY_CREDS: 'creds-secret-8',
+    OPENAI: 'sk-proj-openai-secret-9-abcdefghijklmnop',
+    GH: 'ghp_githubsecret10abcdefghijklmnopqrstuv',
+    SESSION_COOKIE: 'cookie-secret-11',
+    PIN: '4711',
+    SIGNING_SALT: 'salt-secret-12',
+    PLAIN_SETTING: 'visible',
+  };
+
+  beforeAll(async () => {
+    // Another process of the same user, its secret in its environment (at the top of its stack).
+    victim = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)'], { env: { VICTIM_SECRET: victimSecret }, stdio: 'ignore' });
+    edge = await startEdgeProcess({ token: null, args: ['--root', '/proc', '--root', '/dev'], env: edgeEnv });
+  });
+  afterAll(async () => {
+    victim?.kill('SIGKILL');
+    await edge?.stop();
+  });
+
+  const policies = [undefined, { [POLICY]: VIEWER_POLICY }];
+
+  it("never serves another process's memory or its layout, to anyone (the /proc/<pid>/maps + mem attack)", async () => {
+    const pid = victim.pid!;
+    // What the attacker would have read through maps: where the victim's stack (and environment) is.
+    const stack = readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n').find((l) => l.endsWith('[stack]'))!;
+    const end = Number.parseInt(stack.split('-')[1]!.split(' ')[0]!, 16);
+    // The secret's bytes at each of the three alignments base64 may give them.
+    const secret64 = [0, 1, 2].map((k) => Buffer.from('xx'.slice(0, k) + victimSecret).toString('base64').slice(4, 24));
+    for (const era of ['modern', 'legacy'] as const) {
+      for (const meta of policies) {
+        for (const path of [`/proc/${pid}/maps`, `/proc/${pid}/smaps`, `/proc/${pid}/task/${pid}/maps`, `/proc/${pid}/pagemap`, `/proc/${pid}/syscall`, `/proc/${pid}/stack`]) {
+          const r = await rawCall(edge, token, era, 'read_file', { path }, meta);
+          expect(r.body.result.isError, `${era} ${path}`).toBe(true);
+          expect(text(r)).toContain('never serves the memory of a process or of the kernel');
+        }
+        for (const path of [`/proc/${pid}/mem`, `/proc/${pid}/task/${pid}/mem`]) {
+          const r = await rawCall(edge, token, era, 'read_file', { path, offset: end - 65536, length: 65535, encoding: 'base64' }, meta);
+          expect(r.body.result.isError, `${era} ${path}`).toBe(true);
+          expect(text(r)).toContain('never serves the memory of a process or of the kernel');
+          expect(JSON.stringify(r.body)).not.toContain(victimSecret);
+          for (const s of secret64) expect(JSON.stringify(r.body)).not.toContain(s);
+        }
+        const files = await rawCall(edge, token, era, 'list_directory', { path: `/proc/${pid}/map_files` }, meta);
+        expect(files.body.result.isError).toBe(true);
+        // Kernel memory: refused whether or not this machine has it (a container may not).
+        for (const path of ['/proc/kcore', '/dev/mem', '/dev/kmem', '/dev/port']) {
+          const r = await rawCall(edge, token, era, 'read_file', { path, length: 16, encoding: 'base64' }, meta);
+          expect(r.body.result.isError, path).toBe(true);
+        }
+        // What a process uses stays readable.
+        const status = await rawCall(edge, token, era, 'read_file', { path: `/proc/${pid}/status` }, meta);
+        expect(status.body.result.structuredContent.content).toContain(`Pid:\t${pid}`);
+      }
+    }
+  });
+
+  it("applies a viewer's /proc/*/environ rule to every thread's copy (/proc/<pid>/task/<tid>/environ)", async () => {
+    const pid = victim.pid!;
+    for (const era of ['modern', 'legacy'] as const) {
+      const r = await rawCall(edge, token, era, 'read_file', { path: `/proc/${pid}/task/${pid}/environ` }, { [POLICY]: VIEWER_POLICY });
+      expect(text(r)).toBe(`/proc/${pid}/task/${pid}/environ: denied by the hub's file policy for this role`);
+      expect(JSON.stringify(r.body)).not.toContain(victimSecret);
+    }
+  });
+
+  it('never serves /proc/<tid>/ for a thread id of its own (the token through a thread entry)', async () => {
+    const pid = edge.child.pid!;
+    const tids = readdirSync(`/proc/${pid}/task`).filter((t) => t !== String(pid));
+    expect(tids.length).toBeGreaterThan(0);
+    const token64 = Buffer.from(token).toString('base64').slice(0, 16);
+    for (const era of ['modern', 'legacy'] as const) {
+      for (const meta of policies) {
+        for (const tid of tids) {
+          for (const path of [`/proc/${tid}/environ`, `/proc/${tid}/status`, `/proc/${tid}/cmdline`, `/proc/${tid}/maps`, `/proc/${tid}/mem`]) {
+            const r = await rawCall(edge, token, era, 'read_file', { path, encoding: 'base64' }, meta);
+            expect(r.body.result.isError, `${era} ${path}`).toBe(true);
+            expect(JSON.stringify(r.body)).not.toContain(token);
+            expect(JSON.stringify(r.body)).not.toContain(token64);
+          }
+          for (const path of [`/proc/${tid}`, `/proc/${tid}/fd`, `/proc/${tid}/task`]) {
+            const r = await rawCall(edge, token, era, 'list_directory', { path }, meta);
+            expect(r.body.result.isError, `${era} ${path}`).toBe(true);
+          }
+        }
+      }
+    }
+  });
+
+  it('masks secret names and secret-looking values in get_env for a viewer, showing URLs with only the password redacted', async () => {
+    for (const era of ['modern', 'legacy'] as const) {
+      const r = await rawCall(edge, token, era, 'get_env', {}, { [POLICY]: VIEWER_POLICY });
+      const vars = r.body.result.structuredContent.vars;
+      expect(vars).toMatchObject({
+        DATABASE_URL: 'postgres://app:[REDACTED]@db/x',
+        REDIS_URL: 'redis://:[REDACTED]@host:6379',
+        MQTT_PASSWD: '[masked]',
+        SMTP_AUTH: '[masked]',
+        JWT_LIKE: '[masked]',
+        NOTIFY_URL: '[masked]',
+        PRIVATE: '[masked]',
+        MY_CREDS: '[masked]',
+        OPENAI: '[masked]',
+        GH: '[masked]',
+        SESSION_COOKIE: '[masked]',
+        PIN: '[masked]',
+        SIGNING_SALT: '[masked]',
+        PLAIN_SETTING: 'visible',
+      });
+      const all = JSON.stringify(r.body);
+      for (const secret of ['pg-PASSWORD-1', 'redis-PASSWORD-2', ...Object.entries(edgeEnv).filter(([k]) => !/_URL$|^PLAIN_SETTING$/.test(k)).map(([, v]) => v)]) {
+        expect(all).not.toContain(secret);
+      }
+      const one = await rawCall(edge, token, era, 'get_env', { key: 'DATABASE_URL' }, { [POLICY]: VIEWER_POLICY });
+      expect(one.body.result.structuredContent.value).toBe('postgres://app:[REDACTED]@db/x');
+      expect(text(one)).toBe('DATABASE_URL=postgres://app:[REDACTED]@db/x');
+    }
+    // An admin (no policy) sees the values as they are.
+    const admin = await rawCall(edge, token, 'modern', 'get_env', { key: 'MQTT_PASSWD' });
+    expect(admin.body.result.structuredContent.value).toBe('mqtt-secret-3');
+  });
+});
