@@ -158,10 +158,11 @@ export function createGate(opts: GateOptions) {
     return 'ok';
   }
 
-  // `<expiry>.<nonce>.<digest of the targets>.<mac>`: the nonce makes it single-use, the
-  // digest lets a confirm say the targets changed rather than only "not this call".
-  const confirmMac = (caller: Caller, tool: string, args: Record<string, unknown>, expires: number, nonce: string, where: string) =>
-    sign(['confirm', caller.user, caller.role, tool, canonicalJson(args), expires, nonce, where].join('\u0000'));
+  // `<expiry>.<digest of the targets>.<mac>`: the digest lets a confirm say the targets changed
+  // rather than only "not this call"; the mac, unique per call and expiry, is what the used-set
+  // remembers. No random part: a preview is the same bytes for the same call, key and clock.
+  const confirmMac = (caller: Caller, tool: string, args: Record<string, unknown>, expires: number, where: string) =>
+    sign(['confirm', caller.user, caller.role, tool, canonicalJson(args), expires, where].join('\u0000'));
 
   return {
     mode: (caller: Caller) => opts.modeFor(caller),
@@ -223,9 +224,9 @@ export function createGate(opts: GateOptions) {
           if (typeof confirm !== 'string') {
             return held('denied', 'confirm without a token', { status: 'denied', reason: 'confirm must be the token a preview returned, not true' }, `Refused: confirm must be the token returned by this tool's preview, not ${JSON.stringify(confirm)}. ${again}`);
           }
-          const [exp36, nonce, where, mac] = confirm.split('.');
+          const [exp36, where, mac] = confirm.split('.');
           const expires = exp36 ? parseInt(exp36, 36) : NaN;
-          if (!nonce || !where || !mac || !Number.isFinite(expires) || !sameMac(mac, confirmMac(caller, tool.def.name, args, expires, nonce, where))) {
+          if (!where || !mac || !Number.isFinite(expires) || !sameMac(mac, confirmMac(caller, tool.def.name, args, expires, where))) {
             return held('denied', 'confirm token for another call', { status: 'denied', reason: 'the confirm token was not issued for this user, tool and arguments' }, `Refused: this confirm token was not issued for this call (it belongs to other arguments, another tool or another user). ${again}`);
           }
           if (expires <= now()) {
@@ -240,7 +241,7 @@ export function createGate(opts: GateOptions) {
               `Refused: the nodes this call would act on changed since the preview (now: ${preview.where.join(', ')}). Preview again: ${again}`,
             );
           }
-          const used = consume(`c:${nonce}`, expires);
+          const used = consume(`c:${mac}`, expires);
           if (used !== 'ok') {
             return used === 'used'
               ? held('denied', 'confirm token replayed', { status: 'denied', reason: 'the confirm token was already used' }, `Refused: this confirm token was already used; each token lets one call run. ${again}`)
@@ -249,9 +250,8 @@ export function createGate(opts: GateOptions) {
           return { kind: 'allow', args, approvedBy: 'confirm' };
         }
         const expires = now() + TOKEN_TTL_MS;
-        const nonce = randomBytes(12).toString('base64url');
         const where = whereDigest(raw.where);
-        const token = `${expires.toString(36)}.${nonce}.${where}.${confirmMac(caller, tool.def.name, args, expires, nonce, where)}`;
+        const token = `${expires.toString(36)}.${where}.${confirmMac(caller, tool.def.name, args, expires, where)}`;
         return held(
           'pending',
           'not confirmed',
