@@ -108,7 +108,8 @@ function hasControls(v: unknown, depth = 0): boolean {
 }
 
 /** Short digest of the targets a preview showed, carried in the confirm token. */
-const whereDigest = (where: string[]) => createHash('sha256').update(canonicalJson(where)).digest('base64url').slice(0, 16);
+// Sorted: the same nodes in another config order are the same approval.
+const whereDigest = (where: string[]) => createHash('sha256').update(canonicalJson([...where].sort())).digest('base64url').slice(0, 16);
 
 /** The default preview: the tool, where it acts and its exact arguments. */
 export function defaultPreview(tool: CatalogTool, args: Record<string, unknown>): Preview {
