@@ -146,6 +146,20 @@ const FLAG_VALUE = /(^|\s)(--?[A-Za-z][A-Za-z0-9-]{0,63})([ \t]+)(?!-)("[^"\n]{0
 // curl `-u user:pass`, `--user user:pass`, `--proxy-user`, `sshpass -p pass`.
 const USER_PASS_FLAG = /(^|\s)(-u|--user|--proxy-user|-U)([ \t]+|=)("[^"\n]{0,4096}"|'[^'\n]{0,4096}'|\S{1,4096})/g;
 const SSHPASS = /\b(sshpass[ \t]+-p[ \t]*)(\S{1,4096})/g;
+// Programs that take a password in a flag of their own, whose name alone says nothing
+// (`-p` is a port to redis-cli, `-a` nothing to docker): each flag only after its program.
+const VALUE = `("[^"\\n]{1,4096}"|'[^'\\n]{1,4096}'|[^\\s"'-][^\\s]{0,4095})`;
+const PROGRAM_FLAGS: Array<[needle: string, pattern: RegExp]> = [
+  // `docker login -u me -p PASS`, also `-pPASS` and `-p=PASS` (podman and friends alike).
+  ['login', new RegExp(`(\\b(?:docker|podman|nerdctl|buildah|skopeo|helm[ \\t]+registry)[ \\t]+login\\b[^\\n;|&]{0,1024}?\\s-p)([ \\t]+|=)?${VALUE}`, 'g')],
+  ['redis-cli', new RegExp(`(\\bredis-cli\\b[^\\n;|&]{0,1024}?\\s-a)([ \\t]+)${VALUE}`, 'g')],
+  // `ldapsearch -w PASS` and `-wPASS` (getopt), for every OpenLDAP client.
+  ['ldap', new RegExp(`(\\bldap(?:search|modify|add|delete|modrdn|compare|whoami|passwd|exop|url)\\b[^\\n;|&]{0,1024}?\\s-w)([ \\t]*)${VALUE}`, 'g')],
+  // `ldappasswd -a OLD -s NEW`.
+  ['ldappasswd', new RegExp(`(\\bldappasswd\\b[^\\n;|&]{0,1024}?\\s-[as])([ \\t]*)${VALUE}`, 'g')],
+];
+// A Slack incoming webhook's path is its secret: whoever has it posts to the channel.
+const SLACK_WEBHOOK = /(\bhooks\.slack\.com\/(?:services|workflows|triggers)\/)[A-Za-z0-9_\/-]{8,512}/g;
 // Well-known token shapes, wherever they appear.
 const TOKEN_SHAPES =
   /\beyJ[A-Za-z0-9_-]{8,4096}\.[A-Za-z0-9_-]{8,4096}\.[A-Za-z0-9_-]{0,4096}|\b(?:gh[pousr]_[A-Za-z0-9]{20,255}|github_pat_[A-Za-z0-9_]{20,255}|glpat-[A-Za-z0-9_-]{20,255}|xox[abprs]-[A-Za-z0-9-]{10,255}|sk-(?:ant-)?[A-Za-z0-9_-]{20,255}|AKIA[0-9A-Z]{16})\b/g;
@@ -387,11 +401,14 @@ function closeParen(s: string, i: number, open: string, close: string): number {
  *   {@link isSecretKey} (`password=`, `DB_PASS=`, `MYSQL_PWD=`, `AWS_SECRET_ACCESS_KEY=`,
  *   `GITHUB_PAT=`, `?access_token=`, `"apiKey":`);
  * - `--password value`, `--token value` (flag, space, value) for secret flag names;
- * - `-u user:pass` / `--user user:pass` (curl), `sshpass -p pass`, `mysql -ppass` (and the
+ * - `-u user:pass` / `--user user:pass` (curl), `-U user%pass` (smbclient), `sshpass -p pass`,
+ *   `docker login -p pass` (podman, nerdctl…), `redis-cli -a pass`, `ldapsearch -w pass` (every
+ *   OpenLDAP client; `ldappasswd -a/-s`), `mysql -ppass` (and the
  *   other mysql/mariadb tools; `-p pass` with a space is a database name to them, not a
  *   password), `htpasswd -b file user pass` / `htpasswd -nb user pass`;
  * - token shapes: JWTs (`eyJ….….…`), GitHub (`ghp_`, `github_pat_`), GitLab (`glpat-`),
- *   Slack (`xox?-`), OpenAI/Anthropic (`sk-`), AWS access key ids (`AKIA…`).
+ *   Slack (`xox?-`, and the path of a `hooks.slack.com` webhook), OpenAI/Anthropic (`sk-`), AWS
+ *   access key ids (`AKIA…`).
  * Not caught: a bare secret with nothing around it (a positional argument of a program not
  * named here), since nothing tells it from any other word.
  *
@@ -420,14 +437,17 @@ export function redactText(s: string, maxChars = 65536): string {
     s = s.replace(FLAG_VALUE, (m, pre: string, flag: string, sp: string, value: string) =>
       isSecretKey(flag) && value !== REDACTED ? `${pre}${flag}${sp}${secretValue(value)}` : m,
     );
-    if (hasColon) {
+    if (hasColon || s.includes('%')) {
       s = s.replace(USER_PASS_FLAG, (m, pre: string, flag: string, sep: string, value: string) => {
         const q = value[0] === '"' || value[0] === "'" ? value[0] : '';
         const inner = q ? value.slice(1, -1) : value;
-        const colon = inner.indexOf(':');
+        let at = inner.indexOf(':');
+        // smbclient (and rpcclient, net) `-U user%pass` / `--user=user%pass`.
+        const pct = flag === '-U' || flag === '--user' ? inner.indexOf('%') : -1;
+        if (pct >= 0 && (at < 0 || pct < at)) at = pct;
         // `journalctl -u nginx` has no password; `-u admin:pw` does.
-        if (colon < 0 || inner.slice(colon + 1) === REDACTED) return m;
-        return `${pre}${flag}${sep}${q}${inner.slice(0, colon)}:${REDACTED}${q}`;
+        if (at < 0 || inner.slice(at + 1) === REDACTED || at === inner.length - 1) return m;
+        return `${pre}${flag}${sep}${q}${inner.slice(0, at + 1)}${REDACTED}${q}`;
       });
     }
   }
@@ -436,6 +456,10 @@ export function redactText(s: string, maxChars = 65536): string {
     s = s.replace(MYSQL_P, (m, pre: string, value: string) => (value.startsWith(REDACTED) ? m : `${pre}${secretValue(value)}`));
   }
   if (s.includes('htpasswd')) s = redactHtpasswd(s);
+  for (const [needle, pattern] of PROGRAM_FLAGS) {
+    if (s.includes(needle)) s = s.replace(pattern, (m, pre: string, sep: string | undefined, value: string) => (value.startsWith(REDACTED) ? m : `${pre}${sep ?? ''}${secretValue(value)}`));
+  }
+  if (s.includes('hooks.slack.com')) s = s.replace(SLACK_WEBHOOK, (_m, pre: string) => `${pre}${REDACTED}`);
   s = s.replace(TOKEN_SHAPES, REDACTED);
   return s;
 }

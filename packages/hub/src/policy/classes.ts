@@ -87,14 +87,21 @@ export function annotationMismatches(tools: Tool[]): AnnotationMismatch[] {
   return out;
 }
 
-/** Makes the class visible to clients: annotations that match it and a note in the description. */
+/**
+ * Makes the class visible to clients: annotations that match it and a note in the description.
+ * A read that declares `readOnlyHint: false` and `destructiveHint: false` keeps them: the hub's
+ * approve_writes and revoke_writes change state without needing approval themselves, and a
+ * client that runs read-only tools without asking must not let the model approve its own
+ * writes. (The gate goes by the class, not by these hints.)
+ */
 export function markClass(def: Tool, cls: ToolClass): Tool {
   // Short: it is repeated in every description of a list that can hold thousands of tools.
   const note = cls === 'read' ? '[read]' : '[write: needs approval]';
+  const changesState = cls === 'read' && def.annotations?.readOnlyHint === false && def.annotations.destructiveHint === false;
   return {
     ...def,
     description: `${note} ${def.description ?? ''}`.trim(),
-    annotations: { ...def.annotations, readOnlyHint: cls === 'read', destructiveHint: cls === 'write' },
+    annotations: { ...def.annotations, readOnlyHint: cls === 'read' && !changesState, destructiveHint: cls === 'write' },
   };
 }
 

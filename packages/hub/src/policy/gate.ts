@@ -6,9 +6,11 @@
  *   time (`approval.idleMinutes`, default 30): 2026-07-28 "sessions" are only a client's
  *   self-declared name, so nothing else would ever end them.
  * - `confirm`: a write without `confirm` answers with its preview and a confirmation token
- *   bound to this user, tool and exact arguments (valid {@link TOKEN_TTL_MS}); the same call
- *   with `confirm: "<token>"` runs. `confirm: true`, or a token of another call, is refused:
- *   the model cannot skip the preview the person is meant to see.
+ *   bound to this user, tool, exact arguments and the targets the preview showed (valid
+ *   {@link TOKEN_TTL_MS}, single-use); the same call with `confirm: "<token>"` runs once.
+ *   `confirm: true`, a token of another call, a used token, or one whose `node: "all"` or
+ *   `"role:X"` now names other nodes than the preview did, is refused: the model cannot skip
+ *   or stretch the preview the person is meant to see.
  * - `human`: the person approves each write, not the model: an elicitation on 2025 sessions,
  *   an `input_required` result on 2026-07-28 requests, whose `requestState` is single-use and
  *   expires after {@link TOKEN_TTL_MS}. `approve_writes` cannot unlock it, and a client that
@@ -16,11 +18,14 @@
  *
  * Previews show the exact arguments that will run, never a redacted form: the model wrote them
  * (so showing them back leaks nothing), and the person must see what they approve. Redaction
- * is for what is stored (journal, logs).
+ * is for what is stored (journal, logs). What a person reads (the action line, the text, the
+ * elicitation question) shows control, bidi and zero-width characters as escapes (`\u{1b}`)
+ * and says so, so that a command cannot redraw or reorder its own preview in a terminal;
+ * `structuredContent.preview.arguments` keeps them exact.
  *
  * Rules (hard limits) run first and refuse whatever the approval state. A viewer never writes.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { inputRequired, inputResponse, type CallToolResult } from '@modelcontextprotocol/server';
 import { canonicalJson } from '@homelab-mcp/core/audit-event';
 import type { Caller, CatalogTool } from '../catalog/types.ts';
@@ -80,6 +85,31 @@ export const TOKEN_TTL_MS = 5 * 60_000;
 export const DEFAULT_IDLE_MINUTES = 30;
 
 const APPROVE_KEY = 'approve';
+/** Most single-use nonces remembered at once (used confirm tokens and approval requests, until they expire). */
+export const MAX_USED_NONCES = 100_000;
+
+// C0 and C1 controls but \n and \t, DEL, bidi controls, zero-width characters and the Unicode
+// line/paragraph separators: what can move the cursor, erase, or reorder what a terminal shows.
+const INVISIBLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2028\u2029\u2060\u2066-\u2069\ufeff]/g;
+/** What a preview says when it escaped characters. */
+export const ESCAPED_NOTE = 'contains control characters, shown escaped';
+
+/** `s` for a person to read: each character of {@link INVISIBLE} as `\u{hex}`. */
+export function showControls(s: string): string {
+  return s.replace(INVISIBLE, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
+}
+
+/** Whether any string in `v` (arguments as JSON) holds a character {@link showControls} escapes. */
+function hasControls(v: unknown, depth = 0): boolean {
+  if (typeof v === 'string') return v.search(INVISIBLE) >= 0;
+  if (v === null || typeof v !== 'object' || depth > 32) return false;
+  if (Array.isArray(v)) return v.some((x) => hasControls(x, depth + 1));
+  return Object.entries(v).some(([k, x]) => k.search(INVISIBLE) >= 0 || hasControls(x, depth + 1));
+}
+
+/** Short digest of the targets a preview showed, carried in the confirm token. */
+// Sorted: the same nodes in another config order are the same approval.
+const whereDigest = (where: string[]) => createHash('sha256').update(canonicalJson([...where].sort())).digest('base64url').slice(0, 16);
 
 /** The default preview: the tool, where it acts and its exact arguments. */
 export function defaultPreview(tool: CatalogTool, args: Record<string, unknown>): Preview {
@@ -94,8 +124,8 @@ export function createGate(opts: GateOptions) {
   const now = opts.now ?? Date.now;
   const idleMs = () => (opts.idleMinutes?.() ?? DEFAULT_IDLE_MINUTES) * 60_000;
   const approvals = new Map<string, { at: number; lastUsed: number }>();
-  // Nonces of human approvals already answered, until their expiry: a requestState is single-use.
-  const usedStates = new Map<string, number>();
+  // Nonces of confirm tokens and human approvals already used, until their expiry: each is single-use.
+  const usedNonces = new Map<string, number>();
   // Signs confirmation tokens and the input_required round trip, so a client cannot send an
   // approval the hub never gave, or reuse one for another call (bound to tool and arguments).
   const secret = opts.secret ?? randomBytes(32);
@@ -115,11 +145,25 @@ export function createGate(opts: GateOptions) {
   function sweep(): void {
     const t = now();
     for (const [k, a] of approvals) if (t - a.lastUsed >= idleMs()) approvals.delete(k);
-    for (const [n, exp] of usedStates) if (exp <= t) usedStates.delete(n);
+    for (const [n, exp] of usedNonces) if (exp <= t) usedNonces.delete(n);
+  }
+  /**
+   * Marks a nonce used; false when it already was, or when the set is full of live ones (a
+   * flood of approvals: refusing is safe, forgetting one would let it be replayed).
+   */
+  function consume(nonce: string, expires: number): 'ok' | 'used' | 'full' {
+    if (usedNonces.has(nonce)) return 'used';
+    sweep();
+    if (usedNonces.size >= MAX_USED_NONCES) return 'full';
+    usedNonces.set(nonce, expires);
+    return 'ok';
   }
 
-  const confirmToken = (caller: Caller, tool: string, args: Record<string, unknown>, expires: number) =>
-    `${expires.toString(36)}.${sign(['confirm', caller.user, caller.role, tool, canonicalJson(args), expires].join('\u0000'))}`;
+  // `<expiry>.<digest of the targets>.<mac>`: the digest lets a confirm say the targets changed
+  // rather than only "not this call"; the mac, unique per call and expiry, is what the used-set
+  // remembers. No random part: a preview is the same bytes for the same call, key and clock.
+  const confirmMac = (caller: Caller, tool: string, args: Record<string, unknown>, expires: number, where: string) =>
+    sign(['confirm', caller.user, caller.role, tool, canonicalJson(args), expires, where].join('\u0000'));
 
   return {
     mode: (caller: Caller) => opts.modeFor(caller),
@@ -158,8 +202,13 @@ export function createGate(opts: GateOptions) {
         const why = rule({ tool: tool.def.name, args, caller });
         if (why) return held('denied', `rule: ${why}`, { status: 'denied', reason: why }, `Denied by a hard limit: ${why}`);
       }
-      const preview = tool.preview?.(args) ?? defaultPreview(tool, args);
-      const previewText = `${preview.action}\narguments: ${JSON.stringify(preview.arguments)}`;
+      const raw = tool.preview?.(args) ?? defaultPreview(tool, args);
+      const escaped = raw.action.search(INVISIBLE) >= 0 || raw.where.some((w) => w.search(INVISIBLE) >= 0) || hasControls(raw.arguments);
+      // The action line is for people; `arguments` stays exact (escaped only in the text).
+      const preview: Preview & { note?: string } = { ...raw, action: showControls(raw.action), where: raw.where.map(showControls), ...(escaped ? { note: `The preview ${ESCAPED_NOTE} (\\u{…}); arguments holds them exactly.` } : {}) };
+      const warn = escaped ? `\n(This preview ${ESCAPED_NOTE}.)` : '';
+      const argsText = showControls(JSON.stringify(preview.arguments));
+      const previewText = `${preview.action}\narguments: ${argsText}${warn}`;
 
       if (mode === 'session') {
         if (approval) return { kind: 'allow', args, approvedBy: 'session' };
@@ -176,18 +225,34 @@ export function createGate(opts: GateOptions) {
           if (typeof confirm !== 'string') {
             return held('denied', 'confirm without a token', { status: 'denied', reason: 'confirm must be the token a preview returned, not true' }, `Refused: confirm must be the token returned by this tool's preview, not ${JSON.stringify(confirm)}. ${again}`);
           }
-          const [exp36, mac] = confirm.split('.');
+          const [exp36, where, mac] = confirm.split('.');
           const expires = exp36 ? parseInt(exp36, 36) : NaN;
-          if (!mac || !Number.isFinite(expires) || !sameMac(mac, confirmToken(caller, tool.def.name, args, expires).split('.')[1]!)) {
+          if (!where || !mac || !Number.isFinite(expires) || !sameMac(mac, confirmMac(caller, tool.def.name, args, expires, where))) {
             return held('denied', 'confirm token for another call', { status: 'denied', reason: 'the confirm token was not issued for this user, tool and arguments' }, `Refused: this confirm token was not issued for this call (it belongs to other arguments, another tool or another user). ${again}`);
           }
           if (expires <= now()) {
             return held('denied', 'confirm token expired', { status: 'denied', reason: 'the confirm token expired' }, `Refused: this confirm token expired (tokens last ${TOKEN_TTL_MS / 60_000} minutes). ${again}`);
           }
+          // `node: "all"` or `"role:X"` names the nodes of now: the person approved those of the preview.
+          if (where !== whereDigest(raw.where)) {
+            return held(
+              'denied',
+              'confirm token for other targets',
+              { status: 'denied', reason: 'the nodes this call would act on changed since the preview', where: preview.where },
+              `Refused: the nodes this call would act on changed since the preview (now: ${preview.where.join(', ')}). Preview again: ${again}`,
+            );
+          }
+          const used = consume(`c:${mac}`, expires);
+          if (used !== 'ok') {
+            return used === 'used'
+              ? held('denied', 'confirm token replayed', { status: 'denied', reason: 'the confirm token was already used' }, `Refused: this confirm token was already used; each token lets one call run. ${again}`)
+              : held('denied', 'too many approvals in flight', { status: 'denied', reason: 'too many approvals in flight' }, 'Refused: too many confirmations in the last minutes; try again later.');
+          }
           return { kind: 'allow', args, approvedBy: 'confirm' };
         }
         const expires = now() + TOKEN_TTL_MS;
-        const token = confirmToken(caller, tool.def.name, args, expires);
+        const where = whereDigest(raw.where);
+        const token = `${expires.toString(36)}.${where}.${confirmMac(caller, tool.def.name, args, expires, where)}`;
         return held(
           'pending',
           'not confirmed',
@@ -204,7 +269,7 @@ export function createGate(opts: GateOptions) {
       }
 
       // human
-      const question = `${preview.action}?\n${JSON.stringify(preview.arguments)}`;
+      const question = `${preview.action}?\n${argsText}${warn}`;
       const binding = canonicalJson([caller.user, session, tool.def.name, args]);
       if (!call.human.canAsk) {
         return held(
@@ -226,11 +291,11 @@ export function createGate(opts: GateOptions) {
           if (expires <= now()) {
             return held('denied', 'approval expired', { status: 'denied', reason: 'the approval request expired' }, `Denied: this approval request expired (they last ${TOKEN_TTL_MS / 60_000} minutes). Call the tool again without it to ask the user again.`);
           }
-          if (usedStates.has(nonce)) {
+          const used = consume(`h:${nonce}`, expires);
+          if (used === 'used') {
             return held('denied', 'approval replayed', { status: 'denied', reason: 'this approval was already used' }, 'Denied: this approval was already used; each approval lets one call run. Call the tool again without it to ask the user again.');
           }
-          sweep();
-          usedStates.set(nonce, expires);
+          if (used === 'full') return held('denied', 'too many approvals in flight', { status: 'denied', reason: 'too many approvals in flight' }, 'Denied: too many approvals in the last minutes; try again later.');
           return answer.action === 'accept' && answer.content?.approve === true
             ? { kind: 'allow', args, approvedBy: 'human' }
             : held('denied', 'declined by the user', { status: 'denied', reason: 'the user declined' }, 'The user declined this write.');

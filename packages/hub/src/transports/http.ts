@@ -415,7 +415,9 @@ export function createHttpApp(opts: HttpAppOptions) {
     if (!seen) {
       const tools = catalog.tools(role);
       seen = {
-        sources: new Set([...tools.map((t) => t.source), ...catalog.resources().map((r) => r.source), ...catalog.prompts().map((p) => p.source)]),
+        // Tools only: every role reads every upstream's resources and prompts, and an upstream's
+        // log messages (which can carry what an admin's write call sent) are for who may call it.
+        sources: new Set(tools.map((t) => t.source)),
         fleet: new Set(tools.filter((t) => t.source === 'fleet').map((t) => t.def.name)),
       };
       byRole.set(role, seen);

@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +16,7 @@ const CORY = 'cory-confirm-token-0123456789a'; // confirm mode
 const CARA = 'cara-confirm-token-0123456789a'; // confirm mode, another user
 const HUGO = 'hugo-human-token-0123456789abc'; // human mode
 const IDA = 'ida-idle-token-0123456789abcde'; // session mode on the hub with a short idle time
+const VIC = 'vic-viewer-token-0123456789abc'; // viewer
 const MODERN = '2026-07-28';
 
 const dir = mkdtempSync(join(tmpdir(), 'gate-security-'));
@@ -36,6 +37,7 @@ beforeAll(async () => {
           { user: 'cory', role: 'operator', token: CORY },
           { user: 'cara', role: 'operator', token: CARA },
           { user: 'hugo', role: 'admin', token: HUGO },
+          { user: 'vic', role: 'viewer', token: VIC },
         ],
         rateLimit: { perMinute: 6000, burst: 1000 },
       },
@@ -259,5 +261,157 @@ describe('item 15: a lone surrogate in the arguments', () => {
     expect(event.args.cmd).toBe('echo \\ud800 half');
     expect(event.args['k\\udc00']).toBe('x');
     expect(event.client.name).toBe('evil\\ud83d');
+  });
+});
+
+/** Whether `s` holds a character a terminal would act on or reorder instead of showing it. */
+const INVISIBLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2028\u2029\u2060\u2066-\u2069\ufeff]/;
+
+describe('red team, round 2 (issue #10)', () => {
+  it('a confirm token runs one call: its replays are refused and run nothing', async () => {
+    await using cory = await connectClient(hub.url, CORY, 'modern');
+    const file = join(dir, 'replay.txt');
+    const args = { node: 'pi', cmd: `echo run >> ${file}` };
+    const preview = (await cory.callTool({ name: 'run_command', arguments: args })) as any;
+    const token = preview.structuredContent.confirm as string;
+    const first = (await cory.callTool({ name: 'run_command', arguments: { ...args, confirm: token } })) as any;
+    expect(first.isError).toBeFalsy();
+    for (let i = 0; i < 2; i++) {
+      const again = (await cory.callTool({ name: 'run_command', arguments: { ...args, confirm: token } })) as any;
+      expect(again.isError).toBe(true);
+      expect(resultText(again)).toContain('already used');
+      expect(again.structuredContent).toMatchObject({ status: 'denied', reason: 'the confirm token was already used' });
+    }
+    expect(readFileSync(file, 'utf8')).toBe('run\n');
+    // A new preview gives a new token, which runs once more.
+    const next = ((await cory.callTool({ name: 'run_command', arguments: args })) as any).structuredContent.confirm as string;
+    expect(next).not.toBe(token);
+    expect(((await cory.callTool({ name: 'run_command', arguments: { ...args, confirm: next } })) as any).isError).toBeFalsy();
+    expect(readFileSync(file, 'utf8')).toBe('run\nrun\n');
+  });
+
+  it('a confirm token for "role:X" does not run on nodes added since the preview', async () => {
+    await using a = await startEdgeProcess();
+    await using b = await startEdgeProcess();
+    const base = {
+      auth: { tokens: [{ user: 'cory', role: 'operator', token: CORY }] },
+      local: { enabled: false },
+      nodes: [{ name: 'a', url: a.url, token: a.token, roles: ['web'] }],
+      approval: { mode: 'confirm' },
+    };
+    await using h = await startHubProcess({ config: base });
+    await using cory = await connectClient(h.url, CORY, 'modern');
+    const file = join(dir, 'role-web.txt');
+    const args = { node: 'role:web', cmd: `echo "$(hostname) ran" >> ${file}` };
+    const preview = (await cory.callTool({ name: 'run_command', arguments: args })) as any;
+    expect(preview.structuredContent.preview.where).toEqual(['a']);
+    const token = preview.structuredContent.confirm as string;
+
+    // The admin adds node b with the same role (a config reload); the token was for a only.
+    writeFileSync(join(h.dir, 'hub.yaml'), JSON.stringify({ ...base, dataDir: './data', nodes: [...base.nodes, { name: 'b', url: b.url, token: b.token, roles: ['web'] }] }));
+    await expect
+      .poll(async () => ((await cory.callTool({ name: 'run_command', arguments: args })) as any).structuredContent?.preview?.where, { timeout: 10_000 })
+      .toEqual(['a', 'b']);
+
+    const stale = (await cory.callTool({ name: 'run_command', arguments: { ...args, confirm: token } })) as any;
+    expect(stale.isError).toBe(true);
+    expect(resultText(stale)).toContain('changed since the preview (now: a, b). Preview again');
+    expect(stale.structuredContent).toMatchObject({ status: 'denied', where: ['a', 'b'] });
+    expect(existsSync(file)).toBe(false);
+
+    // Previewed again, the person sees both nodes, and the new token runs on both.
+    const fresh = (await cory.callTool({ name: 'run_command', arguments: args })) as any;
+    expect(resultText(fresh)).toContain(' on a, b');
+    const ran = (await cory.callTool({ name: 'run_command', arguments: { ...args, confirm: fresh.structuredContent.confirm } })) as any;
+    expect(ran.isError).toBeFalsy();
+    expect(readFileSync(file, 'utf8').trim().split('\n')).toHaveLength(2);
+  });
+
+  it('control characters cannot redraw or reorder a preview: shown escaped, arguments exact', async () => {
+    const m = markerFile();
+    // ESC[2K erases the line, CR returns, ESC[1A moves up, U+202E reverses what follows.
+    const cmd = `echo hello\u001b[2K\r\u001b[1A touch ${m}\u202e\u200b`;
+    const args = { node: 'pi', cmd };
+    const checkText = (text: string) => {
+      expect(text).not.toMatch(INVISIBLE);
+      expect(text).toContain('contains control characters, shown escaped');
+      expect(text).toContain(`echo hello\\u{1b}[2K\\u{d}\\u{1b}[1A touch ${m}\\u{202e}\\u{200b}`);
+    };
+
+    // confirm: the text and the action line are escaped, structuredContent's arguments exact.
+    await using cory = await connectClient(hub.url, CORY, 'modern');
+    const held = (await cory.callTool({ name: 'run_command', arguments: args })) as any;
+    expect(held.structuredContent.status).toBe('confirmation_required');
+    checkText(resultText(held));
+    expect(held.structuredContent.preview.action).not.toMatch(INVISIBLE);
+    expect(held.structuredContent.preview.note).toContain('shown escaped');
+    expect(held.structuredContent.preview.arguments).toEqual({ cmd });
+
+    // human, 2025 session: the question the person is asked.
+    const asked: string[] = [];
+    await using hugo = await connectClient(hub.url, HUGO, 'legacy', { onElicit: (message) => (asked.push(message), { action: 'decline' }) });
+    const declined = (await hugo.callTool({ name: 'run_command', arguments: args })) as any;
+    expect(declined.isError).toBe(true);
+    expect(asked).toHaveLength(1);
+    checkText(asked[0]!);
+
+    // human, 2026-07-28 request: the input_required message.
+    const modern = await rawCall(HUGO, 'run_command', { arguments: args });
+    expect(modern.resultType).toBe('input_required');
+    checkText(modern.inputRequests.approve.params?.message ?? modern.inputRequests.approve.message);
+    expect(existsSync(m)).toBe(false);
+
+    // A plain command says nothing about control characters.
+    const plain = (await cory.callTool({ name: 'run_command', arguments: { node: 'pi', cmd: 'echo plain\techo' } })) as any;
+    expect(resultText(plain)).not.toContain('control characters');
+    expect(plain.structuredContent.preview.note).toBeUndefined();
+  });
+
+  it('approve_writes and revoke_writes are not announced as read-only, and still need no approval', async () => {
+    await using sam = await connectClient(hub.url, SAM, 'modern');
+    const tools = (await sam.listTools()).tools;
+    for (const name of ['approve_writes', 'revoke_writes']) {
+      expect(tools.find((t) => t.name === name)!.annotations, name).toMatchObject({ readOnlyHint: false, destructiveHint: false, idempotentHint: true });
+    }
+    expect(tools.find((t) => t.name === 'get_session_info')!.annotations).toMatchObject({ readOnlyHint: true });
+    expect(((await sam.callTool({ name: 'approve_writes', arguments: {} })) as any).structuredContent.approved).toBe(true);
+    expect(((await sam.callTool({ name: 'revoke_writes', arguments: {} })) as any).structuredContent.revoked).toBe(true);
+    // A viewer still gets a clear refusal, not an approval request.
+    await using vic = await connectClient(hub.url, VIC, 'modern');
+    const refused = (await vic.callTool({ name: 'approve_writes', arguments: {} })) as any;
+    expect(refused.isError).toBe(true);
+    expect(resultText(refused)).toContain('vic is a viewer: writes cannot be approved.');
+  });
+
+  it('the journal hides the passwords of smbclient, docker login, redis-cli, ldap* and secret env names', async () => {
+    await using client = await connectClient(hub.url, SAM, 'legacy');
+    await client.callTool({ name: 'approve_writes', arguments: {} });
+    const s = (n: number) => `r3dt3am-${n}-s3cr3t`;
+    const lines = [
+      `smbclient //nas/share -U alice%${s(1)} -c ls`,
+      `docker login -u me -p ${s(2)} ghcr.io`,
+      `docker login -u me --password ${s(3)} ghcr.io`,
+      `redis-cli -h db -a ${s(4)} ping`,
+      `ldapsearch -x -D cn=admin -w ${s(5)} -b dc=home`,
+      `ldapmodify -D cn=admin -w${s(6)} -f change.ldif`,
+      `AUTH=${s(7)} SMTP_PASSWD=${s(8)} KEY=${s(9)} TOKEN_FILE_CONTENT=${s(10)} ./send`,
+      `curl -d x https://hooks.slack.com/services/T0001/B0001/${s(11)}`,
+      'echo compass author keyboard pinned spin',
+    ];
+    const env = { MQTT_PASSWD: s(12), SMTP_AUTH: s(13), MY_CREDS: s(14), SESSION_COOKIE: s(15), PIN: s(16), SIGNING_SALT: s(17), PRIVATE: s(18), EDITOR: 'vi' };
+    const cmd = ['true', ...lines.map((l) => `# ${l}`)].join('\n');
+    const r = (await client.callTool({ name: 'run_command', arguments: { node: 'pi', cmd, env } })) as any;
+    expect(r.isError).toBeFalsy();
+    const event = journalOf(hub).findLast((e) => e.tool === 'run_command' && e.user === 'sam' && e.decision === 'allowed' && String(e.args.cmd).includes('smbclient'))!;
+    expect(JSON.stringify(event)).not.toMatch(/r3dt3am-\d+-s3cr3t/);
+    expect(hub.output()).not.toMatch(/r3dt3am-\d+-s3cr3t/);
+    // What ran stays readable, only the secrets went.
+    expect(event.args.cmd).toContain('smbclient //nas/share -U alice%[REDACTED] -c ls');
+    expect(event.args.cmd).toContain('docker login -u me -p [REDACTED] ghcr.io');
+    expect(event.args.cmd).toContain('redis-cli -h db -a [REDACTED] ping');
+    expect(event.args.cmd).toContain('ldapmodify -D cn=admin -w[REDACTED] -f change.ldif');
+    expect(event.args.cmd).toContain('https://hooks.slack.com/services/[REDACTED]');
+    expect(event.args.cmd).toContain('echo compass author keyboard pinned spin');
+    expect(event.args.env).toMatchObject({ MQTT_PASSWD: '[REDACTED]', PIN: '[REDACTED]', PRIVATE: '[REDACTED]', EDITOR: 'vi' });
   });
 });

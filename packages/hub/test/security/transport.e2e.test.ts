@@ -10,6 +10,7 @@ import { createServer, request, type IncomingMessage, type Server, type ServerRe
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client, SSEClientTransport } from '@modelcontextprotocol/client';
 import { connectClient, readJournal, resultText, startEdgeProcess, startHubProcess, type HubProcess } from '@homelab-mcp/testkit';
 
 const ADMIN = 'transport-admin-token-0123456789';
@@ -32,7 +33,8 @@ interface Hostile {
 /**
  * A stateless 2025 upstream that turns hostile on demand: `huge_json` answers 3 MiB of JSON,
  * `huge_sse` one SSE event of 32 MiB sent (more than loopback socket buffers hold) in 64 KiB chunks (pausing halfway until released),
- * `emit_log` sends a log message (its `marker` argument) before its answer.
+ * `emit_log` sends a log message (its `marker` argument) before its answer. It also lists one
+ * resource, which every role may read.
  */
 async function startHostile(): Promise<Hostile> {
   let halfway!: () => void;
@@ -52,9 +54,11 @@ async function startHostile(): Promise<Hostile> {
       const id = msg.id;
       switch (msg.method) {
         case 'initialize':
-          return json(res, { jsonrpc: '2.0', id, result: { protocolVersion: '2025-06-18', capabilities: { tools: {}, logging: {} }, serverInfo: { name: 'hostile', version: '1.0.0' } } });
+          return json(res, { jsonrpc: '2.0', id, result: { protocolVersion: '2025-06-18', capabilities: { tools: {}, logging: {}, resources: {} }, serverInfo: { name: 'hostile', version: '1.0.0' } } });
         case 'tools/list':
           return json(res, { jsonrpc: '2.0', id, result: { tools: [tool('huge_json'), tool('huge_sse'), tool('emit_log')] } });
+        case 'resources/list':
+          return json(res, { jsonrpc: '2.0', id, result: { resources: [{ uri: 'hostile://notes', name: 'notes', mimeType: 'text/plain' }] } });
         case 'ping':
           return json(res, { jsonrpc: '2.0', id, result: {} });
         case 'tools/call': {
@@ -246,6 +250,32 @@ describe('transport attacks: a hostile upstream and hostile clients', () => {
     await expect.poll(() => seenBy.admin, { timeout: 10_000 }).toContain('readable-source');
     expect(seenBy.admin).toContain('write-only-source');
     expect(seenBy.viewer).not.toContain('write-only-source');
+  });
+
+  it("keeps an upstream's log messages from viewers who read only its resources (2025 GET stream and legacy /sse)", async () => {
+    await using admin = await connectClient(hub.url, ADMIN, 'legacy');
+    await using viewer = await connectClient(hub.url, VIEWER, 'legacy');
+    const old = new Client({ name: 'old-viewer', version: '1' });
+    await old.connect(new SSEClientTransport(new URL(`${hub.base}/sse`), { requestInit: { headers: { Authorization: `Bearer ${VIEWER}` } } }));
+    try {
+      const seen = { viewer: [] as unknown[], old: [] as unknown[] };
+      viewer.setNotificationHandler('notifications/message', (n) => void seen.viewer.push(n.params.data));
+      old.setNotificationHandler('notifications/message', (n) => void seen.old.push(n.params.data));
+      // The viewer sees `hostile` through its resources, never through its tools (all writes).
+      const resources = (await viewer.listResources()).resources;
+      expect(resources.length).toBeGreaterThan(0);
+      expect((await old.listTools()).tools.map((t) => t.name).filter((n) => n.startsWith('hostile__'))).toEqual([]);
+      await admin.callTool({ name: 'approve_writes', arguments: {} });
+      // What an admin's write call made the upstream log, e.g. a secret it was sent.
+      expect(resultText(await admin.callTool({ name: 'hostile__emit_log', arguments: { marker: 'admin-secret-s3cr3t' } }))).toBe('logged');
+      await admin.callTool({ name: 'friendly__emit_log', arguments: { marker: 'readable-after' } });
+      await expect.poll(() => seen.viewer, { timeout: 10_000 }).toContain('readable-after');
+      await expect.poll(() => seen.old, { timeout: 10_000 }).toContain('readable-after');
+      expect(seen.viewer).not.toContain('admin-secret-s3cr3t');
+      expect(seen.old).not.toContain('admin-secret-s3cr3t');
+    } finally {
+      await old.close();
+    }
   });
 });
 

@@ -55,7 +55,7 @@ export function sessionTools(opts: SessionToolsOptions): CatalogTool[] {
                 ? `Writes are approved for this session until revoke_writes, or until ${approval.expiresAt.toISOString()} if no call comes before: the approval lapses after ${approval.idleMinutes} minutes without calls.`
                 : 'Writes need approval: after the user agrees, call approve_writes.'
               : mode === 'confirm'
-                ? "Each write runs only when called with confirm set to the token its preview returned (call without confirm first; the user sees the preview; tokens last 5 minutes and fit only those arguments)."
+                ? "Each write runs only when called with confirm set to the token its preview returned (call without confirm first; the user sees the preview; a token lasts 5 minutes, runs one call, and fits only those arguments and the nodes the preview named)."
                 : 'Each write is approved by the person through the client; the model cannot approve writes.';
         return result(`${data.user} (${data.role}), session ${data.session}: ${how} Calls so far: ${data.calls}.`, data);
       },

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { redactText } from './redact.ts';
+import { isSecretKey } from './secret-keys.ts';
+
+describe('isSecretKey: the names the red team found missing (issue #10)', () => {
+  it.each(['AUTH', 'SMTP_PASSWD', 'MQTT_PASSWD', 'KEY', 'TOKEN_FILE_CONTENT', 'SMTP_AUTH', 'MY_CREDS', 'SESSION_COOKIE', 'PIN', 'SIGNING_SALT', 'PRIVATE', 'SIM_PIN', 'SALT'])('%s is secret', (k) => {
+    expect(isSecretKey(k)).toBe(true);
+  });
+  it.each(['compass', 'author', 'AUTHOR', 'keyboard', 'KEYBOARD', 'pinned', 'PINNED', 'spin', 'SPIN', 'basalt', 'key', 'auth', 'pin', 'private', 'oauth', 'OAUTH', 'AUTH_TYPE', 'TOKEN_FILE', 'PWD', 'path'])('%s is not secret', (k) => {
+    expect(isSecretKey(k)).toBe(false);
+  });
+});
+
+describe('redactText: program flags, env names and token shapes', () => {
+  it.each([
+    ['smbclient //nas/share -U alice%s3cret -c ls', 'smbclient //nas/share -U alice%[REDACTED] -c ls'],
+    ['smbclient //nas/share --user=alice%s3cret', 'smbclient //nas/share --user=alice%[REDACTED]'],
+    ['docker login -u me -p s3cret ghcr.io', 'docker login -u me -p [REDACTED] ghcr.io'],
+    ['docker login -u me --password s3cret ghcr.io', 'docker login -u me --password [REDACTED] ghcr.io'],
+    ['podman login -ps3cret quay.io', 'podman login -p[REDACTED] quay.io'],
+    ['redis-cli -h db -a s3cret ping', 'redis-cli -h db -a [REDACTED] ping'],
+    ['ldapsearch -x -D cn=admin -w s3cret -b dc=x', 'ldapsearch -x -D cn=admin -w [REDACTED] -b dc=x'],
+    ['ldapmodify -D cn=admin -ws3cret -f a.ldif', 'ldapmodify -D cn=admin -w[REDACTED] -f a.ldif'],
+    ['ldapadd -w "s3 cret" -f a', 'ldapadd -w "[REDACTED]" -f a'],
+    ['ldapdelete -w s3cret cn=x', 'ldapdelete -w [REDACTED] cn=x'],
+    ['AUTH=s3cret KEY=s3cret2 PIN=1234 PRIVATE=s3cret3 ./run', 'AUTH=[REDACTED] KEY=[REDACTED] PIN=[REDACTED] PRIVATE=[REDACTED] ./run'],
+    ['SMTP_PASSWD=s3cret TOKEN_FILE_CONTENT=abc SIGNING_SALT=x1 MY_CREDS=u:p SESSION_COOKIE=c1', 'SMTP_PASSWD=[REDACTED] TOKEN_FILE_CONTENT=[REDACTED] SIGNING_SALT=[REDACTED] MY_CREDS=[REDACTED] SESSION_COOKIE=[REDACTED]'],
+    ['curl -d x https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXX', 'curl -d x https://hooks.slack.com/services/[REDACTED]'],
+  ])('%s', (input, out) => {
+    expect(redactText(input)).toBe(out);
+  });
+
+  it.each([
+    ['redis-cli -p 6380 ping'],
+    ['docker run -p 8080:80 nginx'],
+    ['docker login --password-stdin ghcr.io'],
+    ['ldapsearch -x -s sub -b dc=x'],
+    ['curl -u alice https://x.invalid'],
+    ['echo compass author keyboard pinned spin'],
+    ['key=value auth=basic'],
+    ['smbclient -L //nas -U alice'],
+  ])('leaves %s alone', (input) => {
+    expect(redactText(input)).toBe(input);
+  });
+
+  it('keeps the token shapes it had', () => {
+    const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U';
+    const shapes = [jwt, `ghp_${'a'.repeat(36)}`, `github_pat_${'A'.repeat(40)}`, `sk-${'x'.repeat(40)}`, 'xoxb-1234567890-abcdef', 'xoxp-1234567890-abcdef', 'xoxa-1234567890-abcdef', 'AKIAIOSFODNN7EXAMPLE'];
+    for (const t of shapes) expect(redactText(`echo ${t} done`), t).toBe('echo [REDACTED] done');
+  });
+});
