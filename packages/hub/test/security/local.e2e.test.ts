@@ -4,7 +4,7 @@
  * local node's child process and real edges. Each attack must fail.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, renameSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -339,6 +339,17 @@ describe('the hub\'s own files on local, by identity: hard links and bind mounts
     const rewritten = await client.callTool({ name: 'write_file', arguments: { node: 'local', path: join(bind, 'hub.yaml'), content: '{"auth":{"tokens":[]}}' } });
     expect(rewritten.isError).toBe(true);
     expect(readFileSync(join(hub.dir, 'hub.yaml'), 'utf8')).toBe(before);
+  });
+
+  it('hub.yaml saved as a new file (as editors do: a new inode) is refused through a hard link too', async () => {
+    const file = join(hub.dir, 'hub.yaml');
+    writeFileSync(`${file}.new`, readFileSync(file, 'utf8'));
+    renameSync(`${file}.new`, file);
+    const link = join(links, 'after-save.yaml');
+    linkSync(file, link);
+    const r = await call(hub.url, ADMIN, 'read_file', { node: 'local', path: link });
+    expect(r.isError).toBe(true);
+    expect(whole(r)).not.toContain('ADMIN_TOKEN');
   });
 });
 
