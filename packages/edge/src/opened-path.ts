@@ -6,11 +6,11 @@
  * policy. Nothing is read or written before the check passes. Children of a checked directory are
  * then reached through `/proc/self/fd/N/name`, so a swap of the directory's path no longer matters.
  */
-import { existsSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { realpath, readlink, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { isAbsolute, relative, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { HomelabError } from '@homelab-mcp/core';
 import type { Roots } from './paths.ts';
 import { deniedError, type CallPolicy } from './policy.ts';
@@ -71,6 +71,8 @@ export interface FileId {
   ino: number;
   mode?: number;
   rdev?: number;
+  /** More than 1: the file has other names (hard links). */
+  nlink?: number;
 }
 
 /**
@@ -157,7 +159,7 @@ export function isPrivate(real: string, id: FileId | undefined, files: readonly 
     // A hard link or a bind mount shows another path for the same file.
     if (id && f.ino !== -1 && !f.directory && f.dev === id.dev && f.ino === id.ino) return true;
   }
-  return false;
+  return id !== undefined && inPrivateDirectory(real, id, files);
 }
 
 /**
@@ -199,4 +201,54 @@ export async function checkOpened(fh: FileHandle, lexical: string, check: Opened
   const st = await fh.stat();
   checkReal(real, st, lexical, check, await onProcfs(fh));
   return { real, st };
+}
+
+
+/** Entries looked at for the other names of a hard-linked file before refusing it anyway. */
+const MAX_LINK_SCAN = 10_000;
+
+/**
+ * True when what was opened is a private directory, or lies under one, by identity: a bind
+ * mount shows a directory under another path, so each directory above the opened path is
+ * compared by device + inode. A file with other names (hard links) is looked for inside the
+ * private directories, since a link elsewhere has no private directory above it.
+ */
+function inPrivateDirectory(real: string, id: FileId, files: readonly PrivateFile[]): boolean {
+  const dirs = files.filter((f) => f.directory && f.ino !== -1);
+  if (dirs.length === 0) return false;
+  const isDir = (d: { dev: number; ino: number }) => dirs.some((f) => f.dev === d.dev && f.ino === d.ino);
+  if (isDir(id)) return true;
+  for (let p = dirname(real); ; p = dirname(p)) {
+    const st = statOrUndefined(p);
+    if (st && isDir(st)) return true;
+    if (p === dirname(p)) break;
+  }
+  if ((id.nlink ?? 1) <= 1) return false;
+  let budget = MAX_LINK_SCAN;
+  const holds = (dir: string): boolean => {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return false;
+    }
+    for (const name of names) {
+      // Too many to look through: refuse rather than serve a private file by another name.
+      if (--budget < 0) return true;
+      const st = statOrUndefined(join(dir, name), true);
+      if (!st) continue;
+      if (st.dev === id.dev && st.ino === id.ino) return true;
+      if (st.isDirectory() && holds(join(dir, name))) return true;
+    }
+    return false;
+  };
+  return dirs.some((d) => statOrUndefined(d.real)?.dev === id.dev && holds(d.real));
+}
+
+function statOrUndefined(p: string, noFollow = false) {
+  try {
+    return (noFollow ? lstatSync : statSync)(p, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
 }

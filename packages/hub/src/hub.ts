@@ -13,7 +13,7 @@ import type { HubConfig, UpstreamConfig } from './config/schema.ts';
 import { createEdgeDist } from './edge-dist/edge-dist.ts';
 import { createMetrics } from './metrics.ts';
 import { createLocalNode, type LocalNode } from './nodes/local-node.ts';
-import { hubOwnPaths, withDenied, type FilePolicy } from './nodes/file-policy.ts';
+import { ancestorPids, hubOwnPaths, localPrivatePaths, withDenied, type FilePolicy } from './nodes/file-policy.ts';
 import type { PolicyFor } from './catalog/fleet.ts';
 import { createAuthenticator, type TokenEntry } from './policy/auth.ts';
 import { annotationMismatches, mismatchText } from './policy/classes.ts';
@@ -231,7 +231,8 @@ export async function createHub(opts: HubOptions) {
       ...hubOwnPaths({
         files: [localSetup.configFile, config.topology.file].filter((f): f is string => !!f),
         dirs: [opts.dataDir],
-        pids: [process.pid, ...(childPid ? [childPid] : [])],
+        // The parents' too, looked up now: one of them may hold the hub's secrets in its environment.
+        pids: [process.pid, ...ancestorPids(process.pid), ...(childPid ? [childPid] : [])],
       }),
     ]);
   };
@@ -390,11 +391,18 @@ export async function createHub(opts: HubOptions) {
   async function apply(): Promise<void> {
     const keep = new Map<string, Conn>();
     const next: HubNode[] = [];
-    const localKey = JSON.stringify([config.local, localSetup]);
+    // The hub's own files, refused by identity on `local` (see localPrivatePaths); a change of
+    // them (a new topology file) starts a new child that knows them.
+    const privatePaths = localPrivatePaths({
+      files: [localSetup.configFile, config.topology.file].filter((f): f is string => !!f),
+      dirs: [opts.dataDir],
+      denyPaths: config.local.denyPaths,
+    });
+    const localKey = JSON.stringify([config.local, localSetup, privatePaths]);
     let oldLocal: typeof local;
     if (config.local.enabled) {
       if (!local || local.key !== localKey) {
-        const node = await createLocalNode({ name: config.local.name, roles: config.local.roles, edgeArgs: config.local.edgeArgs, command: localSetup.command, env: localSetup.env, log });
+        const node = await createLocalNode({ name: config.local.name, roles: config.local.roles, edgeArgs: config.local.edgeArgs, command: localSetup.command, env: localSetup.env, privatePaths, log });
         oldLocal = local;
         local = { key: localKey, node, off: node.source.onChange?.(() => rebuild()) ?? (() => {}) };
       }

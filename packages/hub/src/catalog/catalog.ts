@@ -10,6 +10,7 @@ import { classify, markClass } from '../policy/classes.ts';
 import type { ToolClass } from './types.ts';
 import { classOf, edgeToolDef, fleetTools, type PolicyFor } from './fleet.ts';
 import { callNode } from '../nodes/file-policy.ts';
+import { viewerNodeAnswer } from '../tools/observability/probes.ts';
 import type { HubNode, SourceCallOptions, SourceState } from './nodes.ts';
 import type { CallContext, CatalogPrompt, CatalogResource, CatalogResourceTemplate, CatalogTool, Role } from './types.ts';
 
@@ -105,7 +106,11 @@ export function buildCatalog(input: CatalogInput): Catalog {
           def: { ...t, name, description: `On node ${node.name}: ${t.description ?? t.name}` },
           toolClass: classOf(t),
           source: node.name,
-          call: (args, ctx) => callNode(node, t.name, args, callOpts(ctx, input.callTimeoutMs), input.policyFor?.(ctx.caller, node)),
+          call: async (args, ctx) => {
+            const r = await callNode(node, t.name, args, callOpts(ctx, input.callTimeoutMs), input.policyFor?.(ctx.caller, node));
+            // The copy must not show a viewer the page the hub's probe_http keeps from them.
+            return t.name === 'probe_http' && ctx.caller.role === 'viewer' ? viewerNodeAnswer(r, node.name) : r;
+          },
         });
       }
     }

@@ -36,8 +36,12 @@ describe('hub.yaml access and local sections', () => {
   it('defaults: viewers denied the well-known secrets, env masked below admin, the unit\'s secrets file refused on local', () => {
     const c = parse('listen: 127.0.0.1:8765\n');
     expect(c.access.viewer.maskEnv).toBe(true);
-    expect(c.access.viewer.denyPaths).toEqual(expect.arrayContaining(['/etc/shadow', '/etc/gshadow', '/root/**', '/home/*/.ssh/id_*', '**/.ssh/authorized_keys', '/proc/*/environ', '/etc/ssl/private/**', '/etc/homelab-edge/**', '/etc/default/homelab-edge']));
-    expect(c.access.operator).toEqual({ denyPaths: [], maskEnv: true });
+    expect(c.access.viewer.denyPaths).toEqual(expect.arrayContaining(['/etc/shadow', '/etc/gshadow', '/root/**', '/home/*/.ssh/**', '**/.ssh/authorized_keys', '/proc/*/environ', '/etc/ssl/private/**', '/etc/homelab-edge/**', '/etc/default/homelab-edge']));
+    // Broadened after the red team: credentials in homes, Wi-Fi/VPN secrets, command lines, descriptors.
+    expect(c.access.viewer.denyPaths).toEqual(
+      expect.arrayContaining(['/var/backups/*shadow*', '/etc/wpa_supplicant/**', '/etc/NetworkManager/system-connections/**', '/etc/letsencrypt/archive/**', '/etc/letsencrypt/keys/**', '/home/*/.docker/config.json', '/home/*/.aws/**', '/home/*/.gnupg/**', '/home/*/.netrc', '/home/*/.pgpass', '/home/*/.my.cnf', '/home/*/.git-credentials', '/home/*/.kube/**', '/etc/wireguard/**', '/etc/ipsec.secrets', '/etc/ppp/*-secrets', '/var/lib/docker/**', '/proc/*/cmdline', '/proc/*/task/*/cmdline', '/proc/*/fd/**', '/proc/*/mem']),
+    );
+    expect(c.access.operator).toEqual({ denyPaths: ['/proc/*/environ', '/proc/*/task/*/environ', '/proc/*/mem', '/proc/*/task/*/mem'], maskEnv: true });
     expect(c.access.admin).toEqual({ denyPaths: [], maskEnv: false });
     expect(c.local).toMatchObject({ env: {}, denyPaths: ['/etc/default/homelab-hub'] });
     expect(parse('access:\n  operator: {denyPaths: [/srv/private/**]}\n').access.operator).toEqual({ denyPaths: ['/srv/private/**'], maskEnv: true });

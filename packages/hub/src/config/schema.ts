@@ -6,7 +6,7 @@
 import { isIP } from 'node:net';
 import * as z from 'zod';
 import { IntegrationsConfigSchema } from '@homelab-mcp/integrations';
-import { VIEWER_DENY_PATHS } from '../nodes/file-policy.ts';
+import { OPERATOR_DENY_PATHS, VIEWER_DENY_PATHS } from '../nodes/file-policy.ts';
 
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/, 'a name of letters, digits, "-" and "_" (at most 32, starting with a letter or digit)');
 const listen = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'HOST:PORT, e.g. 127.0.0.1:8765');
@@ -110,8 +110,10 @@ export const HubConfigSchema = z.strictObject({
       env: z.record(localEnvName, z.string()).default({}),
       /**
        * Files refused on the local node to every role, besides those the hub always refuses
-       * there (its config and topology files, its data dir, /proc/<hub pid>/): the
-       * EnvironmentFile of its systemd unit by default.
+       * there (its config and topology files, its data dir, /proc/<pid>/ of the hub, its
+       * parents and the local node): the EnvironmentFile of its systemd unit by default. An
+       * entry without `*` or `?` is also refused by identity (device + inode: through a hard
+       * link or a bind mount, and everything under it for a directory).
        */
       denyPaths: z.array(pathGlob).default(['/etc/default/homelab-hub']),
     })
@@ -124,10 +126,10 @@ export const HubConfigSchema = z.strictObject({
   access: z
     .strictObject({
       viewer: RoleAccessSchema(VIEWER_DENY_PATHS, true),
-      operator: RoleAccessSchema([], true),
+      operator: RoleAccessSchema(OPERATOR_DENY_PATHS, true),
       admin: RoleAccessSchema([], false),
     })
-    .default({ viewer: { denyPaths: [...VIEWER_DENY_PATHS], maskEnv: true }, operator: { denyPaths: [], maskEnv: true }, admin: { denyPaths: [], maskEnv: false } }),
+    .default({ viewer: { denyPaths: [...VIEWER_DENY_PATHS], maskEnv: true }, operator: { denyPaths: [...OPERATOR_DENY_PATHS], maskEnv: true }, admin: { denyPaths: [], maskEnv: false } }),
   nodes: z.array(NodeSchema).default([]),
   /** Native MCP servers by alias; their tools appear as `<alias>__<tool>`. */
   upstreams: z.record(name, UpstreamSchema).default({}),

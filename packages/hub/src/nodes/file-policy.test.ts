@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { HubNode, SourceCallOptions } from '../catalog/nodes.ts';
-import { callNode, hubOwnPaths, POLICY_META } from './file-policy.ts';
+import { ancestorPids, callNode, hubOwnPaths, localPrivatePaths, POLICY_META } from './file-policy.ts';
 import { localNodeEnv } from './local-node.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'file-policy-'));
@@ -49,6 +49,29 @@ describe('hubOwnPaths', () => {
     expect(paths).toEqual(expect.arrayContaining(['/etc/homelab-hub/hub.yaml', `${join(dir, 'data-link')}/**`, `${tmpdir()}/**`, `/proc/${process.pid}/**`]));
     // Node runs threads (libuv, V8): each has its own /proc/<tid>/environ.
     expect(paths.filter((p) => p.startsWith('/proc/')).length).toBeGreaterThan(1);
+  });
+});
+
+describe('ancestorPids', () => {
+  it('walks the parents up to pid 1, nearest first', () => {
+    const chain = ancestorPids(process.pid);
+    expect(chain[0]).toBe(process.ppid);
+    expect(chain.at(-1)).toBe(1);
+    expect(chain).not.toContain(process.pid);
+  });
+
+  it('is empty for a process that does not exist', () => {
+    expect(ancestorPids(2 ** 30)).toEqual([]);
+  });
+});
+
+describe('localPrivatePaths', () => {
+  it('takes the files, dirs and the literal entries of local.denyPaths, absolute, not the globs', () => {
+    expect(localPrivatePaths({ files: ['/etc/homelab-hub/hub.yaml'], dirs: ['/var/lib/homelab-hub'], denyPaths: ['/etc/default/homelab-hub', '/srv/keys/*.pem', '/x/**'] })).toEqual([
+      '/etc/homelab-hub/hub.yaml',
+      '/var/lib/homelab-hub',
+      '/etc/default/homelab-hub',
+    ]);
   });
 });
 

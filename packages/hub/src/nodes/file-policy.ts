@@ -8,7 +8,7 @@
  * `_meta["dev.homelab-mcp/policy"] = { applied: true }`. An answer without that acknowledgement
  * comes from an edge too old to enforce the policy: it is withheld, never relayed.
  */
-import { readdirSync, realpathSync } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { HomelabError } from '@homelab-mcp/core';
@@ -25,26 +25,52 @@ export interface FilePolicy {
 }
 
 /**
- * Secret locations no viewer reads on any node: the system's password hashes, SSH keys, root's
- * home, every process's environment (the edge's own holds its token when given by variable),
- * TLS private keys, and where the edge installer and the hub's unit keep tokens and settings
- * (deploy/install-edge.sh, deploy/systemd/homelab-hub.service).
+ * Secret locations no viewer reads on any node: the system's password hashes (and their backups),
+ * SSH, GnuPG, cloud, Docker, Kubernetes, database and git credentials in home directories, root's
+ * home, Wi-Fi, VPN and PPP secrets, TLS private keys, Docker's data (volumes, container configs),
+ * and of every process: its environment (the edge's own holds its token when given by variable),
+ * its command line (passwords given as arguments), its open descriptors and its memory; and where
+ * the edge installer and the hub's unit keep tokens and settings (deploy/install-edge.sh,
+ * deploy/systemd/homelab-hub.service).
  */
 export const VIEWER_DENY_PATHS: readonly string[] = [
   '/etc/shadow',
   '/etc/shadow-',
   '/etc/gshadow',
   '/etc/gshadow-',
+  '/var/backups/*shadow*',
   '/etc/sudoers',
   '/etc/sudoers.d/**',
   '/etc/ssh/ssh_host_*_key',
-  '/home/*/.ssh/id_*',
+  '/home/*/.ssh/**',
   '/root/**',
   '**/.ssh/authorized_keys',
   '**/.ssh/authorized_keys2',
+  '/home/*/.docker/config.json',
+  '/home/*/.aws/**',
+  '/home/*/.gnupg/**',
+  '/home/*/.netrc',
+  '/home/*/.pgpass',
+  '/home/*/.my.cnf',
+  '/home/*/.git-credentials',
+  '/home/*/.kube/**',
+  '/etc/wpa_supplicant/**',
+  '/etc/NetworkManager/system-connections/**',
+  '/etc/wireguard/**',
+  '/etc/ipsec.secrets',
+  '/etc/ppp/*-secrets',
+  '/etc/ssl/private/**',
+  '/etc/letsencrypt/archive/**',
+  '/etc/letsencrypt/keys/**',
+  '/var/lib/docker/**',
   '/proc/*/environ',
   '/proc/*/task/*/environ',
-  '/etc/ssl/private/**',
+  '/proc/*/cmdline',
+  '/proc/*/task/*/cmdline',
+  '/proc/*/fd/**',
+  '/proc/*/task/*/fd/**',
+  '/proc/*/mem',
+  '/proc/*/task/*/mem',
   '/etc/homelab-edge/**',
   '/etc/default/homelab-edge',
   '/etc/default/homelab-hub',
@@ -52,6 +78,12 @@ export const VIEWER_DENY_PATHS: readonly string[] = [
   '/var/lib/homelab-hub/**',
   '/var/lib/private/homelab-hub/**',
 ];
+
+/**
+ * What no operator reads on any node: processes' environments (where services keep their
+ * secrets; get_env masks the same for operators) and their memory.
+ */
+export const OPERATOR_DENY_PATHS: readonly string[] = ['/proc/*/environ', '/proc/*/task/*/environ', '/proc/*/mem', '/proc/*/task/*/mem'];
 
 /** A policy that asks nothing of the edge: sent as no policy at all, so any edge serves it. */
 export function isEmptyPolicy(p: FilePolicy | undefined): boolean {
@@ -66,8 +98,11 @@ export function withDenied(p: FilePolicy | undefined, extra: readonly string[]):
 /**
  * The hub's own files as deny globs, for the `local` node (every role, admin included): its
  * config and topology files, its secrets file, its data dir (token, journal), and `/proc/<pid>/`
- * of the hub and of each of its threads (Linux serves `/proc/<tid>/environ` for any thread id,
- * listed or not). Each path also by its real path: the edge matches what it actually opened.
+ * of the hub, of its local node's process and of every process above the hub
+ * ({@link ancestorPids}), and of each of their threads (Linux serves `/proc/<tid>/environ` for
+ * any thread id, listed or not). Each path also by its real path: the edge matches what it
+ * actually opened. These globs match paths; the same files are also refused by identity (dev +
+ * inode, so through a hard link or a bind mount) by the local node's edge: {@link localPrivatePaths}.
  *
  * @example hubOwnPaths({ files: ['/etc/homelab-hub/hub.yaml'], dirs: ['/var/lib/homelab-hub'], pids: [process.pid] })
  */
@@ -91,12 +126,60 @@ export function hubOwnPaths(own: { files: string[]; dirs: string[]; pids: number
   return [...out];
 }
 
+/**
+ * The processes above `pid`, nearest first, from each one's `/proc/<pid>/stat`: a parent started
+ * the hub with its secrets in its own environment (`env TOKEN=... sh -c 'homelab-hub serve'`) and
+ * its command line. pid 1 is included: in a container it is the hub's entrypoint (a shell, tini)
+ * holding the container's whole environment; on a host it is init, whose files only root reads
+ * anyway, so refusing them costs nothing. Read at each call: the parents can change (a parent
+ * that exits hands the hub to a subreaper or to pid 1). Empty where there is no /proc.
+ *
+ * @example ancestorPids(process.pid) // [4711, 1]
+ */
+export function ancestorPids(pid: number): number[] {
+  const out: number[] = [];
+  let cur = pid;
+  // A chain longer than this is not a process tree; stop rather than loop.
+  for (let i = 0; i < 64; i++) {
+    const ppid = parentOf(cur);
+    if (ppid === undefined || ppid <= 0 || ppid === cur || out.includes(ppid)) break;
+    out.push(ppid);
+    cur = ppid;
+  }
+  return out;
+}
+
+function parentOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so read after the last ")".
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    return Number.isInteger(ppid) ? ppid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function threadsOf(pid: number): number[] {
   try {
     return readdirSync(`/proc/${pid}/task`).map(Number).filter((t) => Number.isInteger(t) && t !== pid);
   } catch {
     return []; // not Linux, or the process is gone
   }
+}
+
+/**
+ * The hub's own files and directories the local node's edge never serves to anyone, checked by
+ * identity (device + inode) on the descriptor it opened, and for a directory on every directory
+ * above what it opened: a bind mount or a hard link shows them under another path, which no
+ * path glob catches. The literal entries of `local.denyPaths` (the secrets file) join them;
+ * globs there stay globs.
+ *
+ * @example localPrivatePaths({ files: ['/etc/homelab-hub/hub.yaml'], dirs: ['/var/lib/homelab-hub'], denyPaths: ['/etc/default/homelab-hub'] })
+ */
+export function localPrivatePaths(own: { files: string[]; dirs: string[]; denyPaths: readonly string[] }): string[] {
+  const literal = own.denyPaths.filter((p) => !/[*?]/.test(p));
+  return [...new Set([...own.files, ...own.dirs, ...literal].map((p) => resolve(p)))];
 }
 
 /**

@@ -4,7 +4,7 @@
  * secrets, so get_env and run_command on `local` cannot show them. It speaks to the hub over
  * Node's IPC channel only, and ends when that channel closes (the hub exited, even by SIGKILL).
  *
- * Messages, hub -> child: `init` (node name, edge flags), `call` (id, tool, arguments, `_meta`),
+ * Messages, hub -> child: `init` (node name, edge flags, the hub's own files), `call` (id, tool, arguments, `_meta`),
  * `cancel` (id). Child -> hub: `ready` (the tool list), `result` / `error` (id), `log` (one line
  * for the hub's logger), `fatal` (could not start).
  */
@@ -12,10 +12,11 @@ import { readFileSync } from 'node:fs';
 import { createEdge } from '@homelab-mcp/edge';
 import { capabilities } from '@homelab-mcp/edge/src/capabilities/index.ts';
 import { parseCli } from '@homelab-mcp/edge/src/cli.ts';
+import { resolvePrivateFiles } from '@homelab-mcp/edge/src/opened-path.ts';
 import { edgeLoggerFor } from './edge-log.ts';
 
 export type ToChild =
-  | { t: 'init'; name: string; edgeArgs: string[] }
+  | { t: 'init'; name: string; edgeArgs: string[]; privatePaths?: string[] }
   | { t: 'call'; id: number; name: string; args: Record<string, unknown>; meta?: Record<string, unknown> }
   | { t: 'cancel'; id: number };
 
@@ -58,6 +59,7 @@ export function runLocalChild(deps: { channel: ChildChannel; env: NodeJS.Process
   const { channel } = deps;
   const running = new Map<number, AbortController>();
   let edge: Awaited<ReturnType<typeof createEdge>> | undefined;
+  let privatePaths: string[] = [];
   const pending: ToChild[] = [];
   // The hub is gone or stops us: nothing may outlive it, commands in flight included (aborting
   // a call kills its process group).
@@ -75,8 +77,14 @@ export function runLocalChild(deps: { channel: ChildChannel; env: NodeJS.Process
     if (m.t !== 'call' || !edge) return;
     const ac = new AbortController();
     running.set(m.id, ac);
+    const e = edge;
+    // The identities of the hub's files are looked up again for each call: an editor saves
+    // hub.yaml as a new file (a new inode), which the identity found at start would miss.
     // `meta` carries the hub's file policy; the edge enforces and acknowledges it as over HTTP.
-    edge.mcp.callTool(m.name, m.args, ac.signal, 'modern', m.meta).then(
+    resolvePrivateFiles(privatePaths).then((files) => {
+      e.env.privateFiles = files;
+      return e.mcp.callTool(m.name, m.args, ac.signal, 'modern', m.meta);
+    }).then(
       (result) => channel.send({ t: 'result', id: m.id, result }),
       (err: unknown) =>
         channel.send({
@@ -107,7 +115,9 @@ export function runLocalChild(deps: { channel: ChildChannel; env: NodeJS.Process
           },
           { level: options.logLevel, bindings: { node: m.name } },
         );
-        edge = await createEdge(options, { env: deps.env, log });
+        // The edge's own token and config files (if its flags name any) stay private too.
+        privatePaths = [options.tokenFile, options.configFile, ...(m.privatePaths ?? [])].filter((p): p is string => p !== undefined);
+        edge = await createEdge(options, { env: deps.env, log, privatePaths: m.privatePaths ?? [] });
         channel.send({ t: 'ready', tools: edge.mcp.listTools() });
         for (const p of pending.splice(0)) serve(p);
       } catch (err) {

@@ -46,6 +46,11 @@ export interface LocalNodeOptions {
   command: { execPath: string; args: string[] };
   /** The child's whole environment (see {@link localNodeEnv}). */
   env: Record<string, string>;
+  /**
+   * The hub's own files and directories (config, topology, secrets file, data dir): the child's
+   * edge never serves them, to any role, matched by device + inode (see localPrivatePaths).
+   */
+  privatePaths?: string[];
   /** The hub's logger: the edge's lines come out in the hub's format and stream. */
   log: FieldsFirstLogger;
   /** First delay before starting a dead child again; doubles up to 30 s. Default 500 ms. */
@@ -148,7 +153,7 @@ export async function createLocalNode(opts: LocalNodeOptions): Promise<LocalNode
         scheduleRestart();
       }
       // A child that died already reports through 'exit'; the send's own error adds nothing.
-      c.send({ t: 'init', name: opts.name, edgeArgs: opts.edgeArgs ?? [] } satisfies ToChild, (err) => void err);
+      c.send({ t: 'init', name: opts.name, edgeArgs: opts.edgeArgs ?? [], privatePaths: opts.privatePaths ?? [] } satisfies ToChild, (err) => void err);
     });
   }
 

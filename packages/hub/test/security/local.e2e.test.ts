@@ -3,12 +3,14 @@
  * through the file tools (issue #10, items 1 and 2, hub side), through the bundled hub, its
  * local node's child process and real edges. Each attack must fail.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { linkSync, mkdirSync, renameSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectClient, isAlive, resultText, startEdgeProcess, startHubProcess, type EdgeProcess, type HubProcess } from '@homelab-mcp/testkit';
+import { connectClient, HUB_BUNDLE, isAlive, resultText, startEdgeProcess, startHubProcess, type EdgeProcess, type HubProcess } from '@homelab-mcp/testkit';
+import { spawnListening } from '../../../testkit/src/listening-process.ts';
 
 const ADMIN = 'admin-user-token-0123456789abcdef';
 const OPERATOR = 'operator-user-token-0123456789ab';
@@ -173,7 +175,8 @@ describe('a configured hub: its config file and secrets, and per-role policies',
   it('read_file refuses hub.yaml on local to the admin, and /etc/shadow to the viewer', async () => {
     const config = await call(hub.url, ADMIN, 'read_file', { node: 'local', path: join(hub.dir, 'hub.yaml') });
     expect(config.isError).toBe(true);
-    expect(resultText(config)).toMatch(/denied by the hub's file policy/);
+    // Refused by path (the policy) and by identity (the local edge's private files): either says so.
+    expect(resultText(config)).toMatch(/denied by the hub's file policy|the edge never serves/);
     expect(whole(config)).not.toContain('ADMIN_TOKEN');
     const shadow = await call(hub.url, VIEWER, 'read_file', { node: 'local', path: '/etc/shadow' });
     expect(shadow.isError).toBe(true);
@@ -242,6 +245,233 @@ describe('a reload changes the policy of open sessions', () => {
       await hub.stop();
     }
   }, 60_000);
+});
+
+/** Every regular file under `root`, for a file of the hub's data dir (its audit journal). */
+function filesUnder(root: string): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(root, { withFileTypes: true })) {
+    const p = join(root, e.name);
+    if (e.isDirectory()) out.push(...filesUnder(p));
+    else if (e.isFile()) out.push(p);
+  }
+  return out;
+}
+
+const isRoot = process.getuid?.() === 0;
+
+describe('the hub\'s own files on local, by identity: hard links and bind mounts (red team, item 1)', () => {
+  let hub: HubProcess;
+  const links = join(dir, 'links');
+  const bind = join(dir, 'bind');
+  let mounted = false;
+  beforeAll(async () => {
+    mkdirSync(links, { recursive: true });
+    hub = await startHubProcess({
+      env: { ADMIN_TOKEN: ADMIN },
+      config: {
+        auth: {
+          tokens: [
+            { user: 'ann', role: 'admin', token: '${ADMIN_TOKEN}' },
+            { user: 'otto', role: 'operator', token: OPERATOR },
+            { user: 'vic', role: 'viewer', token: VIEWER },
+          ],
+        },
+      },
+    });
+    // A call, so that the audit journal has a file in the data dir.
+    await call(hub.url, ADMIN, 'list_nodes', {});
+    while (filesUnder(join(hub.dir, 'data')).length === 0) await new Promise((r) => setTimeout(r, 50));
+    if (isRoot) {
+      mkdirSync(bind, { recursive: true });
+      const r = spawnSync('mount', ['--bind', hub.dir, bind], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`mount --bind ${hub.dir} ${bind}: ${r.stderr}`);
+      mounted = true;
+    }
+  }, 60_000);
+  afterAll(async () => {
+    if (mounted) spawnSync('umount', [bind]);
+    await hub?.stop();
+  });
+
+  it('a hard link to hub.yaml is refused to every role', async () => {
+    const link = join(links, 'innocent.yaml');
+    linkSync(join(hub.dir, 'hub.yaml'), link);
+    for (const token of [VIEWER, OPERATOR, ADMIN]) {
+      const r = await call(hub.url, token, 'read_file', { node: 'local', path: link });
+      expect(r.isError, token).toBe(true);
+      expect(whole(r)).not.toContain('ADMIN_TOKEN');
+      expect(whole(r)).not.toContain(OPERATOR);
+    }
+  });
+
+  it('a hard link to a file of the data dir (the journal) is refused', async () => {
+    const journal = filesUnder(join(hub.dir, 'data'))[0]!;
+    const link = join(links, 'journal-copy.txt');
+    linkSync(journal, link);
+    const r = await call(hub.url, OPERATOR, 'read_file', { node: 'local', path: link });
+    expect(r.isError).toBe(true);
+    expect(whole(r)).not.toContain('list_nodes');
+    // A file with one name outside the hub's files is still served.
+    writeFileSync(join(links, 'plain.txt'), 'just a file\n');
+    expect(resultText(await call(hub.url, VIEWER, 'read_file', { node: 'local', path: join(links, 'plain.txt') }))).toContain('just a file');
+  });
+
+  it.skipIf(!isRoot)('through a bind mount of the hub\'s directory: no read of hub.yaml or the journal, no listing or write of the data dir', async () => {
+    for (const token of [VIEWER, OPERATOR, ADMIN]) {
+      const config = await call(hub.url, token, 'read_file', { node: 'local', path: join(bind, 'hub.yaml') });
+      expect(config.isError, token).toBe(true);
+      expect(whole(config)).not.toContain('ADMIN_TOKEN');
+    }
+    const journal = filesUnder(join(bind, 'data'))[0]!;
+    const read = await call(hub.url, VIEWER, 'read_file', { node: 'local', path: journal });
+    expect(read.isError).toBe(true);
+    expect(whole(read)).not.toContain('list_nodes');
+    const listed = await call(hub.url, VIEWER, 'list_directory', { node: 'local', path: join(bind, 'data') });
+    expect(listed.isError).toBe(true);
+    // An operator with approval writes neither into the data dir nor hub.yaml (a new admin token).
+    const before = readFileSync(join(hub.dir, 'hub.yaml'), 'utf8');
+    await using client = await connectClient(hub.url, OPERATOR, 'legacy');
+    await client.callTool({ name: 'approve_writes', arguments: {} });
+    const planted = await client.callTool({ name: 'write_file', arguments: { node: 'local', path: join(bind, 'data', 'planted.txt'), content: 'x' } });
+    expect(planted.isError).toBe(true);
+    expect(() => statSync(join(hub.dir, 'data', 'planted.txt'))).toThrow();
+    const rewritten = await client.callTool({ name: 'write_file', arguments: { node: 'local', path: join(bind, 'hub.yaml'), content: '{"auth":{"tokens":[]}}' } });
+    expect(rewritten.isError).toBe(true);
+    expect(readFileSync(join(hub.dir, 'hub.yaml'), 'utf8')).toBe(before);
+  });
+
+  it('hub.yaml saved as a new file (as editors do: a new inode) is refused through a hard link too', async () => {
+    const file = join(hub.dir, 'hub.yaml');
+    writeFileSync(`${file}.new`, readFileSync(file, 'utf8'));
+    renameSync(`${file}.new`, file);
+    const link = join(links, 'after-save.yaml');
+    linkSync(file, link);
+    const r = await call(hub.url, ADMIN, 'read_file', { node: 'local', path: link });
+    expect(r.isError).toBe(true);
+    expect(whole(r)).not.toContain('ADMIN_TOKEN');
+  });
+});
+
+/** The one child of `pid` (the hub under its shell). */
+function onlyChildOf(pid: number): number {
+  const pids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  if (pids.length !== 1) throw new Error(`expected one child of ${pid}, found ${pids.join(', ') || 'none'}`);
+  return pids[0]!;
+}
+
+describe('the environment of the process that started the hub (red team, item 2)', () => {
+  it('no role reads /proc/<parent>/environ of a shell that started the hub with its tokens', async () => {
+    const hubDir = mkdtempSync(join(dir, 'parent-'));
+    writeFileSync(join(hubDir, 'hub.yaml'), JSON.stringify({ dataDir: './data', auth: { tokens: [{ user: 'ann', role: 'admin', token: '${T_ADMIN}' }, { user: 'otto', role: 'operator', token: OPERATOR }] } }));
+    // `; exit` keeps the shell from exec'ing node: it stays the hub's parent, holding T_ADMIN.
+    const shell = await spawnListening('hub under sh', '/bin/sh', ['-c', `"${process.execPath}" "${HUB_BUNDLE}" serve --listen 127.0.0.1:0 --config hub.yaml; exit $?`], {
+      cwd: hubDir,
+      env: { ...process.env, T_ADMIN: ADMIN },
+      timeoutMs: 20_000,
+    });
+    const shellPid = shell.child.pid!;
+    const hubPid = onlyChildOf(shellPid);
+    const url = `http://127.0.0.1:${shell.port}/mcp`;
+    try {
+      for (const token of [OPERATOR, ADMIN]) {
+        for (const path of [`/proc/${shellPid}/environ`, `/proc/${shellPid}/task/${shellPid}/environ`]) {
+          const r = await call(url, token, 'read_file', { node: 'local', path });
+          expect(r.isError, `${path} as ${token}`).toBe(true);
+          expect(resultText(r)).toMatch(/denied by the hub's file policy/);
+          expect(whole(r)).not.toContain(ADMIN);
+        }
+      }
+    } finally {
+      // The hub by its pid (the shell does not pass SIGTERM on), then the shell ends with it.
+      process.kill(hubPid, 'SIGTERM');
+      await shell.stop();
+    }
+  }, 60_000);
+});
+
+describe('broader defaults (red team, item 3)', () => {
+  let hub: HubProcess;
+  let sleeper: ChildProcess;
+  const PASSWORD = 'cmdline-password-7d3e1a9c';
+  beforeAll(async () => {
+    // A process with a password on its command line and one in its environment.
+    sleeper = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e9)', '--', `--password=${PASSWORD}`], { env: { PATH: process.env.PATH ?? '', SERVICE_SECRET: PASSWORD }, stdio: 'ignore' });
+    hub = await startHubProcess({ config: { auth: { tokens: [{ user: 'otto', role: 'operator', token: OPERATOR }, { user: 'vic', role: 'viewer', token: VIEWER }] } } });
+  });
+  afterAll(async () => {
+    await hub?.stop();
+    if (sleeper?.pid && sleeper.exitCode === null) {
+      const gone = new Promise((r) => sleeper.once('exit', r));
+      sleeper.kill('SIGTERM');
+      await gone;
+    }
+  });
+
+  it('a viewer reads no process\'s command line, descriptors or environment; an operator no environment', async () => {
+    const pid = sleeper.pid!;
+    for (const path of [`/proc/${pid}/cmdline`, `/proc/${pid}/task/${pid}/cmdline`, `/proc/${pid}/environ`, `/proc/${pid}/fd/0`]) {
+      const r = await call(hub.url, VIEWER, 'read_file', { node: 'local', path });
+      expect(r.isError, path).toBe(true);
+      expect(resultText(r), path).toMatch(/denied by the hub's file policy/);
+      expect(whole(r)).not.toContain(PASSWORD);
+    }
+    for (const path of [`/proc/${pid}/environ`, `/proc/${pid}/task/${pid}/environ`]) {
+      const r = await call(hub.url, OPERATOR, 'read_file', { node: 'local', path });
+      expect(r.isError, path).toBe(true);
+      expect(whole(r)).not.toContain(PASSWORD);
+    }
+    // An operator still reads a command line (what runs is their business).
+    expect(resultText(await call(hub.url, OPERATOR, 'read_file', { node: 'local', path: `/proc/${pid}/cmdline` }))).toContain(PASSWORD);
+  });
+});
+
+describe('probe_http shows a viewer no page (red team, item 4: SSRF)', () => {
+  let hub: HubProcess;
+  let web: Server;
+  let secretUrl: string;
+  const PAGE = 'router-admin-password: 9f8e7d6c5b4a';
+  beforeAll(async () => {
+    web = createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html', 'x-api-key': 'header-secret-1a2b3c' });
+      res.end(`<html><body>${PAGE}\nline two of the secret page</body></html>`);
+    });
+    await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
+    secretUrl = `http://127.0.0.1:${(web.address() as { port: number }).port}/secret.html`;
+    hub = await startHubProcess({
+      config: { perDeviceTools: true, auth: { tokens: [{ user: 'ann', role: 'admin', token: ADMIN }, { user: 'otto', role: 'operator', token: OPERATOR }, { user: 'vic', role: 'viewer', token: VIEWER }] } },
+    });
+  });
+  afterAll(async () => {
+    await hub?.stop();
+    await new Promise<void>((r) => (web.closeAllConnections(), web.close(() => r())));
+  });
+
+  it('from the hub, from a node and through the per-device copy: status and timing, no body, in text and structuredContent', async () => {
+    const answers = {
+      hub: await call(hub.url, VIEWER, 'probe_http', { url: secretUrl }),
+      from: await call(hub.url, VIEWER, 'probe_http', { url: secretUrl, from: 'local' }),
+      copy: await call(hub.url, VIEWER, 'local__probe_http', { url: secretUrl }),
+    };
+    for (const [how, r] of Object.entries(answers)) {
+      expect(r.isError, how).toBeFalsy();
+      expect(r.structuredContent, how).toMatchObject({ ok: true, status: 200 });
+      expect(r.structuredContent, how).not.toHaveProperty('bodySnippet');
+      expect(resultText(r), how).toContain('HTTP 200');
+      expect(resultText(r), how).toContain('content-type: text/html');
+      expect(whole(r), how).not.toContain('router-admin-password');
+      expect(whole(r), how).not.toContain('line two');
+      expect(whole(r), how).not.toContain('header-secret');
+    }
+  });
+
+  it('operators and admins still get the body', async () => {
+    for (const token of [OPERATOR, ADMIN]) {
+      const r = await call(hub.url, token, 'probe_http', { url: secretUrl, from: 'local' });
+      expect(r.structuredContent).toMatchObject({ status: 200, bodySnippet: expect.stringContaining(PAGE) });
+      expect(resultText(await call(hub.url, token, 'probe_http', { url: secretUrl }))).toContain(PAGE);
+    }
+  });
 });
 
 interface StrippingProxy {
