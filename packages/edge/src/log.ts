@@ -4,7 +4,7 @@
  * Lines go to stderr (stdout stays free for a future stdio mode). Fields named like
  * secrets are redacted, so a token cannot reach the journal by accident. The edge logs only
  * through the `Logger` interface: the hub, running an edge in-process, passes its own pino
- * logger behind it (hub `nodes/edge-log.ts`), so those lines come out in the hub's format.
+ * logger behind it (`fields-first-log.ts`), so those lines come out in the hub's format.
  */
 export const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: 100 } as const;
 export type LogLevel = keyof typeof LEVELS;

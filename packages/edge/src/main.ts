@@ -9,8 +9,15 @@ import { HELP, isLoopback, parseCli } from './cli.ts';
 import { createEdge, EDGE_VERSION } from './edge.ts';
 import { createLogger } from './log.ts';
 import { createEdgeServer, inheritedSocketFd } from './server.ts';
+import { serveHubChild } from './hub-child.ts';
 
 async function main(): Promise<number | undefined> {
+  // Not in --help: the hub starts the edge this way as its own `local` node (hub-child.ts).
+  if (process.argv[2] === '--hub-child') {
+    if (serveHubChild()) return undefined;
+    process.stderr.write('homelab-edge: --hub-child is started by the hub itself, over IPC\n');
+    return 2;
+  }
   let parsed;
   try {
     parsed = parseCli(process.argv.slice(2), {

@@ -14,8 +14,9 @@ import { loadTopologyFile } from '@homelab-mcp/core/topology';
 import { createLogger } from '@homelab-mcp/core/log';
 import { HubConfigSchema, type HubConfig } from './config/schema.ts';
 import { createHub, HUB_VERSION, type LocalNodeSetup } from './hub.ts';
-import { runLocalChild, type FromChild, type ToChild } from './nodes/local-child.ts';
-import { localNodeEnv } from './nodes/local-node.ts';
+import { serveHubChild } from '@homelab-mcp/edge/src/hub-child.ts';
+import { EDGE_NODE_FLAGS, localNodeEnv } from './nodes/local-node.ts';
+import { findEdgeBundle } from './edge-dist/edge-dist.ts';
 import { relayLog } from './server/mcp-server.ts';
 import type { TokenEntry } from './policy/auth.ts';
 
@@ -79,13 +80,18 @@ function configVars(...files: Array<string | undefined>): string[] {
 }
 
 /**
- * How the `local` node's child starts (this very bundle, `local-node`) and what it inherits:
- * only harmless variables, none hub.yaml uses (nodes/local-node.ts).
+ * How the `local` node's child starts and what it inherits: only harmless variables, none
+ * hub.yaml uses (nodes/local-node.ts). It is the edge bundle the hub serves (beside the hub's
+ * own file, as deployed), with the edge unit's Node flags: a process of ~30 MB where this whole
+ * bundle would take ~85 MB. Without it (a hub bundle copied alone), this very bundle, `local-node`.
  */
 function localNodeSetup(config: HubConfig, configFile: string | undefined): LocalNodeSetup {
+  const edgeBundle = findEdgeBundle();
   return {
-    // The hub's Node flags (the unit's heap settings) apply to it too; a debugger's do not.
-    command: { execPath: process.execPath, args: [...process.execArgv.filter((f) => !/^--(inspect|debug)/.test(f)), process.argv[1]!, 'local-node'] },
+    command: edgeBundle
+      ? { execPath: process.execPath, args: [...EDGE_NODE_FLAGS, edgeBundle, '--hub-child'] }
+      : // The hub's Node flags (the unit's heap settings) apply to it too; a debugger's do not.
+        { execPath: process.execPath, args: [...process.execArgv.filter((f) => !/^--(inspect|debug)/.test(f)), process.argv[1]!, 'local-node'] },
     env: localNodeEnv(process.env, configVars(configFile, config.topology.file), config.local.env),
     ...(configFile ? { configFile: resolve(configFile) } : {}),
   };
@@ -122,22 +128,9 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv[0] === '--help' || argv[0] === '-h') return void process.stdout.write(HELP);
   if (argv[0] === '--version' || argv[0] === '-v') return void process.stdout.write(`homelab-hub ${HUB_VERSION}\n`);
-  // Not in --help: the hub starts it itself, as its `local` node's process (nodes/local-child.ts).
+  // Not in --help: the hub starts it itself, as its `local` node's process (the edge's hub-child.ts).
   if (argv[0] === 'local-node') {
-    if (!process.send) fail('local-node is started by the hub itself, over IPC');
-    const child = runLocalChild({
-      channel: {
-        send: (m: FromChild) => void process.send!(m),
-        onMessage: (l) => void process.on('message', (m) => l(m as ToChild)),
-        onDisconnect: (l) => void process.on('disconnect', l),
-      },
-      env: process.env,
-      exit: (code) => process.exit(code),
-    });
-    // The hub decides when this process ends: Ctrl-C in a terminal reaches the whole process
-    // group, and the hub then stops it (SIGTERM) once its own shutdown needs it to.
-    process.on('SIGINT', () => undefined);
-    process.on('SIGTERM', () => child.stop());
+    if (!serveHubChild()) fail('local-node is started by the hub itself, over IPC');
     return;
   }
   const { cmd, flags, rest } = parseArgs(argv);

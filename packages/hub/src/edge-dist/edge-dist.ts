@@ -11,7 +11,7 @@
  * first: over plain HTTP the script itself could be swapped.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import installScript from '../../../../deploy/install-edge.sh';
 
@@ -21,6 +21,15 @@ const CANDIDATES = [new URL('./homelab-edge.mjs', import.meta.url), new URL('../
 export interface EdgeBundle {
   bytes: Buffer;
   sha256: string;
+}
+
+/** The path of the edge bundle beside this hub, if there is one (the `local` node's child runs it). */
+export function findEdgeBundle(paths: URL[] = CANDIDATES): string | undefined {
+  for (const url of paths) {
+    const path = fileURLToPath(url);
+    if (existsSync(path)) return path;
+  }
+  return undefined;
 }
 
 export function createEdgeDist(paths: URL[] = CANDIDATES) {

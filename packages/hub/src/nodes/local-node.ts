@@ -1,7 +1,7 @@
 /**
  * The hub host itself as node `local`: the edge's capabilities, with the same validation,
  * limits and error mapping an edge gives HTTP clients, run in a child process of the hub
- * (`homelab-hub local-node`, see local-child.ts) over IPC, and no socket.
+ * (`homelab-hub local-node`, see the edge's hub-child.ts) over IPC, and no socket.
  *
  * Why a child: in-process, get_env and run_command on `local` read the hub's own environment,
  * and with it every `${VAR}` secret of hub.yaml. The child gets a scrubbed environment
@@ -12,8 +12,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/server';
 import { HomelabError } from '@homelab-mcp/core';
 import type { HubNode, SourceCallOptions, SourceState } from '../catalog/nodes.ts';
-import type { FieldsFirstLogger } from './edge-log.ts';
-import { parseLocalEdgeArgs, type FromChild, type ToChild } from './local-child.ts';
+import type { FieldsFirstLogger } from '@homelab-mcp/edge/src/fields-first-log.ts';
+import { parseLocalEdgeArgs, type FromChild, type ToChild } from '@homelab-mcp/edge/src/hub-child.ts';
 
 /** The hub's variables a local node may inherit: what commands need to behave, nothing secret. */
 const INHERITED = /^(PATH|HOME|LANG|LANGUAGE|LC_[A-Z]+|TZ|USER|LOGNAME|SHELL|TERM|TMPDIR)$/;
@@ -36,6 +36,12 @@ export function localNodeEnv(hubEnv: NodeJS.ProcessEnv, configVars: Iterable<str
 
 /** The local node's `url` as list_nodes shows it; its services are on the hub's loopback. */
 export const LOCAL_NODE_URL = 'local (a child process of the hub)';
+
+/**
+ * Node's flags for the local node's child when it runs the edge bundle: the edge unit's own
+ * (deploy/systemd/homelab-edge.service), which the edge's memory bounds are made for.
+ */
+export const EDGE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--max-old-space-size=32', '--v8-pool-size=1', '--optimize-for-size'];
 
 export interface LocalNodeOptions {
   name: string;

@@ -74,8 +74,9 @@ describe('the embedded default (pnpm start): local runs without the hub\'s secre
 /** The hub's `local-node` child process (the hub starts no other in the embedded default). */
 function localChildOf(hubPid: number): number {
   const pids = readFileSync(`/proc/${hubPid}/task/${hubPid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  const child = pids.find((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes('local-node'));
-  if (!child) throw new Error(`no local-node child under hub ${hubPid}`);
+  // The edge bundle as `--hub-child` (as deployed and here), or the hub's own `local-node`.
+  const child = pids.find((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').some((a) => a === '--hub-child' || a === 'local-node'));
+  if (!child) throw new Error(`no local node child under hub ${hubPid}`);
   return child;
 }
 

@@ -1,11 +1,11 @@
 /**
  * The hub's logger behind the edge's `Logger` interface, for the `local` node's edge: in its
- * child process each line goes over IPC (local-child.ts) and the hub writes it with its own
+ * child process each line goes over IPC (hub-child.ts) and the hub writes it with its own
  * logger, so it comes out as the hub's own (pino: level words, ISO time, the hub's redaction),
  * in the one JSON-lines stream of the hub, while the edge bundle stays free of pino. The edge
  * calls `log.warn(msg, fields)`; pino takes `log.warn(fields, msg)`.
  */
-import { LEVELS, type LogLevel, type Logger as EdgeLogger } from '@homelab-mcp/edge/src/log.ts';
+import { LEVELS, type LogLevel, type Logger as EdgeLogger } from './log.ts';
 
 /** pino's calling convention, fields first; what the hub's logger offers. */
 export interface FieldsFirstLogger {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '@homelab-mcp/core/log';
-import { edgeLoggerFor } from './edge-log.ts';
+import { edgeLoggerFor } from './fields-first-log.ts';
 
 function hubLogger() {
   const lines: string[] = [];

@@ -1,6 +1,7 @@
 /**
- * The `local` node's child process (`homelab-hub local-node`, started by local-node.ts): the
- * edge's capabilities run here, in a process whose environment holds none of the hub's
+ * The hub's `local` node as a child process, started by the hub (hub `nodes/local-node.ts`) as
+ * `homelab-edge.mjs --hub-child` (a small process: the edge bundle), or `homelab-hub.mjs
+ * local-node` where the edge bundle is not beside the hub: the edge's capabilities run here, in a process whose environment holds none of the hub's
  * secrets, so get_env and run_command on `local` cannot show them. It speaks to the hub over
  * Node's IPC channel only, and ends when that channel closes (the hub exited, even by SIGKILL).
  *
@@ -9,11 +10,11 @@
  * for the hub's logger), `fatal` (could not start).
  */
 import { readFileSync } from 'node:fs';
-import { createEdge } from '@homelab-mcp/edge';
-import { capabilities } from '@homelab-mcp/edge/src/capabilities/index.ts';
-import { parseCli } from '@homelab-mcp/edge/src/cli.ts';
-import { resolvePrivateFiles } from '@homelab-mcp/edge/src/opened-path.ts';
-import { edgeLoggerFor } from './edge-log.ts';
+import { capabilities } from './capabilities/index.ts';
+import { parseCli } from './cli.ts';
+import { createEdge } from './edge.ts';
+import { resolvePrivateFiles } from './opened-path.ts';
+import { edgeLoggerFor } from './fields-first-log.ts';
 
 export type ToChild =
   | { t: 'init'; name: string; edgeArgs: string[]; privatePaths?: string[] }
@@ -127,4 +128,28 @@ export function runLocalChild(deps: { channel: ChildChannel; env: NodeJS.Process
     })();
   });
   return { stop };
+}
+
+/**
+ * Runs this process as the hub's `local` node over Node's IPC channel (the process was started
+ * with `fork`-style stdio). Returns false when there is no IPC channel: not started by a hub.
+ *
+ * @example if (!serveHubChild()) fail('--hub-child is started by the hub itself')
+ */
+export function serveHubChild(): boolean {
+  if (!process.send) return false;
+  const child = runLocalChild({
+    channel: {
+      send: (m: FromChild) => void process.send!(m),
+      onMessage: (l) => void process.on('message', (m) => l(m as ToChild)),
+      onDisconnect: (l) => void process.on('disconnect', l),
+    },
+    env: process.env,
+    exit: (code) => process.exit(code),
+  });
+  // The hub decides when this process ends: Ctrl-C in a terminal reaches the whole process
+  // group, and the hub then stops it (SIGTERM) once its own shutdown needs it to.
+  process.on('SIGINT', () => undefined);
+  process.on('SIGTERM', () => child.stop());
+  return true;
 }
