@@ -27,7 +27,7 @@ Starts one edge and one hub per NAME=BUNDLE (a built packages/hub/dist/homelab-h
 example of another commit; "NAME=BUNDLE --node-flag ..." as one argument runs that hub's node
 with those flags, e.g. semi4="packages/hub/dist/homelab-hub.mjs --max-semi-space-size=4"),
 all with the same config (the edge as node "e1", approval mode
-confirm, audit journal on), and calls each tool through every hub in interleaved rounds: in
+session with writes approved once per hub, untimed; audit journal on), and calls each tool through every hub in interleaved rounds: in
 each round the hubs take turns in a rotating order. Prints p50, p99 and the hub's CPU ms per
 call (user + system from /proc) per hub, tool and concurrency.
 
@@ -75,24 +75,24 @@ const ARGS = { run_command: { node: 'e1', cmd: 'true' }, get_status: { node: 'e1
 let rpcId = 0;
 
 /**
- * Confirm mode binds a write to its preview: the preview answers a token for exactly these
- * arguments, valid 5 minutes. One preview per hub (untimed, renewed after 4 minutes); hubs from
- * before tokens answer none, and get `confirm: true` as they expect.
+ * Session mode: writes are approved once per hub (`approve_writes`, untimed, again after 10
+ * minutes, inside the approval's idle expiry); every hub since the first has it. (Confirm tokens
+ * are single-use now: each write would pay a preview round trip.)
  */
-const confirmTokens = new Map();
-async function confirmFor(port, token, agent) {
-  let entry = confirmTokens.get(port);
-  if (!entry || performance.now() - entry.at > 4 * 60_000) {
-    entry = { at: performance.now(), token: send(port, token, agent, 'run_command', ARGS.run_command, true).then((text) => JSON.parse(text).result?.structuredContent?.confirm ?? true) };
-    confirmTokens.set(port, entry);
+const approvals = new Map();
+async function approveOnce(port, token, agent) {
+  let entry = approvals.get(port);
+  if (!entry || performance.now() - entry.at > 10 * 60_000) {
+    entry = { at: performance.now(), done: send(port, token, agent, 'approve_writes', {}, true) };
+    approvals.set(port, entry);
   }
-  return entry.token;
+  return entry.done;
 }
 
 /** One 2026-07-28 tools/call; resolves its latency in ms, rejects on any error or isError. */
 async function call(port, token, agent, tool) {
-  const args = tool === 'run_command' ? { ...ARGS[tool], confirm: await confirmFor(port, token, agent) } : ARGS[tool];
-  return send(port, token, agent, tool, args);
+  if (tool === 'run_command') await approveOnce(port, token, agent);
+  return send(port, token, agent, tool, ARGS[tool]);
 }
 
 /** Resolves the latency in ms, or with `raw` the answer's text. */
@@ -141,7 +141,7 @@ async function main() {
     const config = {
       dataDir: './data',
       local: { enabled: false },
-      approval: { mode: 'confirm' },
+      approval: { mode: 'session' },
       auth: { tokens: [{ user: 'bench', role: 'admin', token: hubToken }], rateLimit: { perMinute: 1e9, burst: 1e9 } },
       nodes: [{ name: 'e1', url: `http://127.0.0.1:${edge.port}/mcp`, token: edgeToken }],
     };

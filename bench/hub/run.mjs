@@ -135,27 +135,25 @@ let rpcId = 0;
  * (`isError`). The answer may be JSON or an SSE stream.
  */
 /**
- * `confirm` mode binds a write to its preview: the preview answers a token for exactly these
- * arguments, valid 5 minutes, and the call runs with it. A call whose `confirm` is
- * {@link CONFIRM_FROM_PREVIEW} gets that token, fetched once per hub and arguments (untimed)
- * and renewed after 4 minutes. Hubs from before tokens answer no token: `true` is sent then.
+ * Writes through the hub go through its gate in `session` mode: the bench approves writes once
+ * per hub (`approve_writes`, untimed; a 2026-07-28 client's approval is keyed by its user and
+ * client name) before the first write, and again after 10 minutes, well inside the approval's
+ * idle expiry. (`confirm` tokens are single-use: each write would pay a preview round trip.)
+ * A call whose arguments carry {@link APPROVE_FIRST} gets this; the marker never goes out.
  */
-const CONFIRM_FROM_PREVIEW = Symbol('confirm from preview');
-const confirmTokens = new Map();
+const APPROVE_FIRST = Symbol('approve writes first');
+const approvals = new Map();
 
 async function mcp(target, agent, method, params = {}) {
-  if (params.arguments?.confirm !== CONFIRM_FROM_PREVIEW) return mcpOnce(target, agent, method, params);
-  const { confirm: _c, ...args } = params.arguments;
-  const key = `${target.port}|${params.name}|${JSON.stringify(args)}`;
-  let entry = confirmTokens.get(key);
-  if (!entry || performance.now() - entry.at > 4 * 60_000) {
-    entry = {
-      at: performance.now(),
-      token: mcpOnce(target, agent, method, { ...params, arguments: args }).then((r) => r.result?.structuredContent?.confirm ?? true),
-    };
-    confirmTokens.set(key, entry);
+  if (params.arguments?.approve !== APPROVE_FIRST) return mcpOnce(target, agent, method, params);
+  const { approve: _a, ...args } = params.arguments;
+  let entry = approvals.get(target.port);
+  if (!entry || performance.now() - entry.at > 10 * 60_000) {
+    entry = { at: performance.now(), done: mcpOnce(target, agent, 'tools/call', { name: 'approve_writes', arguments: {} }) };
+    approvals.set(target.port, entry);
   }
-  return mcpOnce(target, agent, method, { ...params, arguments: { ...args, confirm: await entry.token } });
+  await entry.done;
+  return mcpOnce(target, agent, method, { ...params, arguments: args });
 }
 
 function mcpOnce(target, agent, method, params = {}) {
@@ -206,10 +204,8 @@ function mcpOnce(target, agent, method, params = {}) {
 }
 
 /**
- * The hub's write gate, when it has one (probed at start): `confirm` mode lets a write through
- * when it carries the token of its preview (see {@link mcp}), with no session to set up, and
- * drops that argument before the call goes upstream. Calls through the hub carry it; calls to
- * the edge or the peer do not.
+ * The hub's write gate, when it has one (probed at start): `session` mode, approved once per hub
+ * (see {@link mcp}). Calls through the hub are marked for it; calls to the edge or the peer are not.
  */
 let hubWriteGate = 'none';
 
@@ -217,7 +213,7 @@ let hubWriteGate = 'none';
 const CALLS = {
   run_command: {
     method: 'tools/call',
-    params: (node) => ({ name: 'run_command', arguments: { ...(node ? { node } : {}), cmd: 'true', ...(node && hubWriteGate === 'confirm' ? { confirm: CONFIRM_FROM_PREVIEW } : {}) } }),
+    params: (node) => ({ name: 'run_command', arguments: { ...(node ? { node } : {}), cmd: 'true', ...(node && hubWriteGate === 'session' ? { approve: APPROVE_FIRST } : {}) } }),
     check(r) {
       const code = r.result?.structuredContent?.exitCode;
       if (code !== 0) throw new Error(`run_command: exit code ${code} (${JSON.stringify(r.result).slice(0, 200)})`);
@@ -315,7 +311,7 @@ async function startHub(config, name, { env = process.env, nodeFlags = HUB_NODE_
   const dir = path.join(tmpRoot, `hub-${++hubCount}`);
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'hub.yaml');
-  const gate = hubWriteGate === 'confirm' ? { approval: { mode: 'confirm' } } : {};
+  const gate = hubWriteGate === 'session' ? { approval: { mode: 'session' } } : {};
   writeFileSync(file, JSON.stringify({ dataDir: './data', local: { enabled: false }, ...gate, ...config }, null, 2));
   const flags = [...nodeFlags];
   if (opts.cpuProf) {
@@ -332,9 +328,9 @@ async function startHub(config, name, { env = process.env, nodeFlags = HUB_NODE_
  */
 function probeHubWriteGate() {
   const file = path.join(tmpRoot, 'probe.yaml');
-  writeFileSync(file, JSON.stringify({ approval: { mode: 'confirm' } }));
+  writeFileSync(file, JSON.stringify({ approval: { mode: 'session' } }));
   const r = spawnSync(process.execPath, [HUB_BUNDLE, 'check-config', file], { encoding: 'utf8', timeout: 30_000 });
-  return r.status === 0 ? 'confirm' : 'none';
+  return r.status === 0 ? 'session' : 'none';
 }
 
 /** Auth block for a bench hub: one admin token, no effective rate limit (the bench is the only client). */
@@ -1229,7 +1225,7 @@ async function main() {
     `Node ${meta.node}, mcp-proxy ${meta.mcpProxy}; ${meta.arch}, ${meta.cpus} CPUs, Linux ${meta.kernel}. ` +
       `Calls per row at concurrency 1/8/32: ${CONCURRENCY.map((c) => CFG.calls[c]).join('/')} in ${CFG.rounds} interleaved rounds; ` +
       `fan-out ${CFG.fanoutCalls} calls per row; tools/list ${CFG.listCalls}; audit rows at concurrency 1/8: ${AUDIT_CONCURRENCY.map((c) => CFG.auditCalls[c]).join('/')} in ${CFG.auditRounds} interleaved rounds, journal burst ${CFG.burstS} s. All requests 2026-07-28 (stateless) over keep-alive. ` +
-      `${meta.hubWriteGate === 'confirm' ? 'Hub write gate in confirm mode (run_command through the hub carries the confirm token of its preview, fetched untimed). ' : ''}` +
+      `${meta.hubWriteGate === 'session' ? 'Hub write gate in session mode (writes approved once per hub with approve_writes, untimed). ' : ''}` +
       `Hubs run with ${HUB_NODE_FLAGS.length ? `the Node flags ${HUB_NODE_FLAGS.join(' ')}${opts.hubNodeFlags ? '' : ' (deploy/systemd/homelab-hub.service)'}` : 'no Node flags'}. ` +
       `${opts.cpuProf ? 'Hubs ran under --cpu-prof (slower). ' : ''}Load average ${meta.loadBefore} before, ${meta.loadAfter} after. Took ${meta.seconds.toFixed(0)} s.`,
   );
