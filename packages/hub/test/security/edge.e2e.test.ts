@@ -343,8 +343,10 @@ describe('memory bounds under the deployed heap flags (item 7)', () => {
     const before = rss();
     const r = await rawCall(edge, edge.token, 'legacy', 'run_command', { cmd: 'head -c 1000000000 /dev/zero', timeout_s: 600 });
     expect(r.body.result.structuredContent).toMatchObject({ exitCode: 0, truncated: true, stdoutBytes: 1_000_000_000 });
-    // Before: +35-56 MB (every 64 KiB read became a buffer, returned to the system late).
-    expect(rss() - before).toBeLessThan(8 * 1024 * 1024);
+    // Before: +35-56 MB (every 64 KiB read became a buffer, returned to the system late). Now
+    // 1-11 MB measured, the noise of a heap that grows and shrinks on its own: the bound sits
+    // between the two, not at the edge of the noise.
+    expect(rss() - before).toBeLessThan(20 * 1024 * 1024);
   });
 });
 
