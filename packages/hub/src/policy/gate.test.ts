@@ -32,6 +32,24 @@ describe('gate', () => {
     expect((await gate.check({ tool: tool('run_playbook', 'write'), args: { branch: 'main' }, caller: admin, session: 's', human })).kind).toBe('allow');
   });
 
+  it('a human approval (2026-07-28) is bound to the nodes its question named: "role:X" naming others by the answer is asked again', async () => {
+    const gate = createGate({ modeFor: () => 'human' });
+    const modern = { modern: true, canAsk: true };
+    let where = ['a'];
+    const fleet: CatalogTool = { ...tool('run_command', 'write'), preview: (args) => ({ tool: 'run_command', where, action: `run on ${where.join(', ')}`, arguments: args }) };
+    const args = { node: 'role:web', cmd: 'reboot' };
+    const asked = await gate.check({ tool: fleet, args, caller: admin, session: 's', human: modern });
+    const state = (asked as any).result.requestState as string;
+    const yes = { approve: { action: 'accept', content: { approve: true } } };
+    where = ['a', 'b']; // a node with that role joined while the person read the question
+    const answer = await gate.check({ tool: fleet, args, caller: admin, session: 's', human: { ...modern, retry: { inputResponses: yes, requestState: state } } });
+    expect(answer).toMatchObject({ kind: 'hold', decision: 'denied' });
+    where = ['a'];
+    const again = await gate.check({ tool: fleet, args, caller: admin, session: 's', human: modern });
+    const state2 = (again as any).result.requestState as string;
+    expect((await gate.check({ tool: fleet, args, caller: admin, session: 's', human: { ...modern, retry: { inputResponses: yes, requestState: state2 } } })).kind).toBe('allow');
+  });
+
   it('human mode on 2026-07-28 accepts only the approval it asked for, for that exact call', async () => {
     const gate = createGate({ modeFor: () => 'human' });
     const modern = { modern: true, canAsk: true };

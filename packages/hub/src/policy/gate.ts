@@ -270,7 +270,9 @@ export function createGate(opts: GateOptions) {
 
       // human
       const question = `${preview.action}?\n${argsText}${warn}`;
-      const binding = canonicalJson([caller.user, session, tool.def.name, args]);
+      // Bound to the nodes the person was shown too: `all` or `role:X` that names other nodes by
+      // the time the answer comes back is another call, asked again.
+      const binding = canonicalJson([caller.user, session, tool.def.name, args, whereDigest(raw.where)]);
       if (!call.human.canAsk) {
         return held(
           'denied',
