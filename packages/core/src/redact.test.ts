@@ -26,6 +26,23 @@ describe('redactText: program flags, env names and token shapes', () => {
     ['AUTH=s3cret KEY=s3cret2 PIN=1234 PRIVATE=s3cret3 ./run', 'AUTH=[REDACTED] KEY=[REDACTED] PIN=[REDACTED] PRIVATE=[REDACTED] ./run'],
     ['SMTP_PASSWD=s3cret TOKEN_FILE_CONTENT=abc SIGNING_SALT=x1 MY_CREDS=u:p SESSION_COOKIE=c1', 'SMTP_PASSWD=[REDACTED] TOKEN_FILE_CONTENT=[REDACTED] SIGNING_SALT=[REDACTED] MY_CREDS=[REDACTED] SESSION_COOKIE=[REDACTED]'],
     ['curl -d x https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXX', 'curl -d x https://hooks.slack.com/services/[REDACTED]'],
+    ['redis-cli -h db AUTH s3cret', 'redis-cli -h db AUTH [REDACTED]'],
+    ['redis-cli AUTH default s3cret', 'redis-cli AUTH default [REDACTED]'],
+    ['mosquitto_pub -h b -u u -P s3cret -t t -m x', 'mosquitto_pub -h b -u u -P [REDACTED] -t t -m x'],
+    ['zip -P s3cret a.zip f', 'zip -P [REDACTED] a.zip f'],
+    ['7z a -ps3cret a.7z f', '7z a -p[REDACTED] a.7z f'],
+    ['openssl enc -aes-256-cbc -k s3cret -in f', 'openssl enc -aes-256-cbc -k [REDACTED] -in f'],
+    ['useradd -m -p s3cret bob', 'useradd -m -p [REDACTED] bob'],
+    ['ssh-keygen -t ed25519 -N s3cret -f k', 'ssh-keygen -t ed25519 -N [REDACTED] -f k'],
+    ['lftp -u bob,s3cret ftp://nas', 'lftp -u bob,[REDACTED] ftp://nas'],
+    ['vault login s3cret', 'vault login [REDACTED]'],
+    ['vault login -no-print s3cret', 'vault login -no-print [REDACTED]'],
+    ['nmcli dev wifi connect Home password s3cret', 'nmcli dev wifi connect Home password [REDACTED]'],
+    ['wpa_passphrase Home s3cret', 'wpa_passphrase Home [REDACTED]'],
+    ['aws configure set aws_secret_access_key s3cret', 'aws configure set aws_secret_access_key [REDACTED]'],
+    ['curl -H \'Authorization: Digest username="u", response="0123abcd0123abcd"\' x', 'curl -H \'Authorization: [REDACTED]"u", response="[REDACTED]"\' x'],
+    ['curl "https://acct.blob.core.windows.net/c/f?sv=2020&sig=s3cret&se=1"', 'curl "https://acct.blob.core.windows.net/c/f?sv=2020&sig=[REDACTED]&se=1"'],
+    ['open https://app.example/cb?code=s3cret&state=x', 'open https://app.example/cb?code=[REDACTED]&state=x'],
   ])('%s', (input, out) => {
     expect(redactText(input)).toBe(out);
   });
@@ -39,6 +56,10 @@ describe('redactText: program flags, env names and token shapes', () => {
     ['echo compass author keyboard pinned spin'],
     ['key=value auth=basic'],
     ['smbclient -L //nas -U alice'],
+    ['zip -r a.zip dir'],
+    ['aws configure set region eu-west-1'],
+    ['useradd -m bob'],
+    ['echo exit code=0'],
   ])('leaves %s alone', (input) => {
     expect(redactText(input)).toBe(input);
   });

@@ -157,7 +157,35 @@ const PROGRAM_FLAGS: Array<[needle: string, pattern: RegExp]> = [
   ['ldap', new RegExp(`(\\bldap(?:search|modify|add|delete|modrdn|compare|whoami|passwd|exop|url)\\b[^\\n;|&]{0,1024}?\\s-w)([ \\t]*)${VALUE}`, 'g')],
   // `ldappasswd -a OLD -s NEW`.
   ['ldappasswd', new RegExp(`(\\bldappasswd\\b[^\\n;|&]{0,1024}?\\s-[as])([ \\t]*)${VALUE}`, 'g')],
+  // `redis-cli AUTH [user] PASS` (inside redis-cli's own command line).
+  ['redis-cli', new RegExp(`(\\bredis-cli\\b[^\\n;|&]{0,1024}?\\sAUTH[ \\t]+(?:\\S{1,256}[ \\t]+(?=\\S))?)()${VALUE}`, 'gi')],
+  // `mosquitto_pub -P PASS` (and _sub, _rr).
+  ['mosquitto', new RegExp(`(\\bmosquitto_(?:pub|sub|rr)\\b[^\\n;|&]{0,1024}?\\s-P)([ \\t]+)${VALUE}`, 'g')],
+  // `zip -P PASS`, `unzip -P PASS`; `7z -pPASS` (glued).
+  ['zip', new RegExp(`(\\b(?:un)?zip(?:cloak)?\\b[^\\n;|&]{0,1024}?\\s-P)([ \\t]+)${VALUE}`, 'g')],
+  ['7z', new RegExp(`(\\b7z[a-z]?\\b[^\\n;|&]{0,1024}?\\s-p)()${VALUE}`, 'g')],
+  // `openssl enc -k PASS`.
+  ['openssl', new RegExp(`(\\bopenssl\\b[^\\n;|&]{0,1024}?\\s-k)([ \\t]+)${VALUE}`, 'g')],
+  // `useradd -p HASH`, `usermod -p HASH`.
+  ['user', new RegExp(`(\\buser(?:add|mod)\\b[^\\n;|&]{0,1024}?\\s-p)([ \\t]+)${VALUE}`, 'g')],
+  // `ssh-keygen -N NEW -P OLD`.
+  ['ssh-keygen', new RegExp(`(\\bssh-keygen\\b[^\\n;|&]{0,1024}?\\s-[NP])([ \\t]+)${VALUE}`, 'g')],
+  // `lftp -u user,PASS`.
+  ['lftp', new RegExp(`(\\blftp\\b[^\\n;|&]{0,1024}?\\s-u[ \\t]+[^\\s,]{1,256},)()${VALUE}`, 'g')],
+  // `vault login TOKEN` (after its flags).
+  ['vault', new RegExp(`(\\bvault[ \\t]+login(?:[ \\t]+-\\S{1,128}){0,16}[ \\t]+)()${VALUE}`, 'g')],
+  // `nmcli dev wifi connect SSID password PASS`, `... wifi-sec.psk PASS`.
+  ['nmcli', new RegExp(`(\\bnmcli\\b[^\\n;|&]{0,1024}?\\s(?:password|wifi-sec\\.psk|802-11-wireless-security\\.psk))([ \\t]+)${VALUE}`, 'g')],
+  // `wpa_passphrase SSID PASS`.
+  ['wpa_passphrase', new RegExp(`(\\bwpa_passphrase[ \\t]+(?:"[^"\\n]{1,256}"|'[^'\\n]{1,256}'|\\S{1,256})[ \\t]+)()${VALUE}`, 'g')],
+  // `aws configure set aws_secret_access_key KEY` (and the session token).
+  ['aws', new RegExp(`(\\baws[ \\t]+configure[ \\t]+set[ \\t]+(?:[A-Za-z0-9_-]{1,64}\\.)?(?:aws_secret_access_key|aws_session_token)[ \\t]+)()${VALUE}`, 'g')],
 ];
+// HTTP Digest: `response="..."` proves the password (redacted before the header's own value).
+const DIGEST_RESPONSE = /(\bDigest[ \t][^\n]{0,1024}?\bresponse=")[^"\n]{1,512}"/g;
+// Query parameters of URLs that are credentials though their names are not secret words:
+// SAS and S3 signatures, OAuth codes, `auth=`.
+const URL_QUERY_SECRET = /([?&](?:sig|signature|auth|code|x-amz-signature|x-amz-credential|x-amz-security-token)=)([^&\s#"']{1,4096})/gi;
 // A Slack incoming webhook's path is its secret: whoever has it posts to the channel.
 const SLACK_WEBHOOK = /(\bhooks\.slack\.com\/(?:services|workflows|triggers)\/)[A-Za-z0-9_\/-]{8,512}/g;
 // Well-known token shapes, wherever they appear.
@@ -428,7 +456,9 @@ export function redactText(s: string, maxChars = 65536): string {
   if (s.includes('://')) {
     s = s.replace(URL_PASSWORD, (_m, scheme: string, user: string) => `${scheme}${user}:${REDACTED}@`);
     s = s.replace(URL_USER_TOKEN, (m, scheme: string, user: string) => (user === REDACTED || user.endsWith(`:${REDACTED}`) ? m : `${scheme}${REDACTED}@`));
+    s = s.replace(URL_QUERY_SECRET, (_m, key: string) => `${key}${REDACTED}`);
   }
+  if (s.includes('Digest')) s = s.replace(DIGEST_RESPONSE, (_m, pre: string) => `${pre}${REDACTED}"`);
   const hasColon = s.includes(':');
   if (hasColon) s = s.replace(HEADER_LINE, (m, name: string, sep: string, value: string) => (value.startsWith(REDACTED) ? m : `${name}${sep}${secretValue(value.trimEnd())}${value.slice(value.trimEnd().length)}`));
   s = s.replace(AUTH_SCHEME, (_m, bearer: string | undefined, basic: string | undefined) => `${bearer ?? basic}${REDACTED}`);

@@ -396,6 +396,11 @@ describe('red team, round 2 (issue #10)', () => {
       `ldapmodify -D cn=admin -w${s(6)} -f change.ldif`,
       `AUTH=${s(7)} SMTP_PASSWD=${s(8)} KEY=${s(9)} TOKEN_FILE_CONTENT=${s(10)} ./send`,
       `curl -d x https://hooks.slack.com/services/T0001/B0001/${s(11)}`,
+      `vault login ${s(19)}`,
+      `zip -P ${s(20)} backup.zip notes`,
+      `mosquitto_pub -h broker -u ha -P ${s(21)} -t x -m 1`,
+      `nmcli dev wifi connect Home password ${s(22)}`,
+      `curl "https://acct.blob.core.windows.net/c/f?sv=1&sig=${s(23)}&se=2"`,
       'echo compass author keyboard pinned spin',
     ];
     const env = { MQTT_PASSWD: s(12), SMTP_AUTH: s(13), MY_CREDS: s(14), SESSION_COOKIE: s(15), PIN: s(16), SIGNING_SALT: s(17), PRIVATE: s(18), EDITOR: 'vi' };
