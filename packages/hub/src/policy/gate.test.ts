@@ -156,5 +156,6 @@ describe('gate', () => {
       'a\\u{0}\\u{1b}[2K\\u{d}\\u{7f}\\u{85}\\u{61c}\\u{200b}\\u{200e}\\u{202e}\\u{2028}\\u{2029}\\u{2060}\\u{2066}\\u{feff}\n\tz',
     );
     expect(showControls('plain é ü 日本 🙂')).toBe('plain é ü 日本 🙂');
+    expect(showControls('rm\u00ad -rf\u2062 /\u3164\ufe0f\u{e0041}\u{e0042}')).toBe('rm\\u{ad} -rf\\u{2062} /\\u{3164}\\u{fe0f}\\u{e0041}\\u{e0042}');
   });
 });

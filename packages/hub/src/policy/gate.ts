@@ -90,7 +90,10 @@ export const MAX_USED_NONCES = 100_000;
 
 // C0 and C1 controls but \n and \t, DEL, bidi controls, zero-width characters and the Unicode
 // line/paragraph separators: what can move the cursor, erase, or reorder what a terminal shows.
-const INVISIBLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2028\u2029\u2060\u2066-\u2069\ufeff]/g;
+// Also the invisible operators, soft hyphen, Hangul fillers, Mongolian and variation selectors
+// and tag characters: they hide nothing visible, but two previews that look alike could differ,
+// and tag characters can carry text to a model unseen.
+const INVISIBLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u00ad\u061c\u115f\u1160\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2028\u2029\u2060-\u2064\u2066-\u2069\u3164\ufe00-\ufe0f\ufeff\u{e0000}-\u{e007f}]/gu;
 /** What a preview says when it escaped characters. */
 export const ESCAPED_NOTE = 'contains control characters, shown escaped';
 
