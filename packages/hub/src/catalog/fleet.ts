@@ -143,6 +143,27 @@ function composePreview(tool: string, args: Record<string, unknown>): string | u
   return `run \`docker compose ${command}${services}\` for stack ${args.stack} (its folder in the compose directory)`;
 }
 
+/** The most of a base64 file's decoded text a preview shows (its arguments hold all of it). */
+const PREVIEW_TEXT_CHARS = 65_536;
+
+/**
+ * write_file said as what it writes: a person cannot read base64, so content sent that way is
+ * shown decoded when it is UTF-8 text ("binary" otherwise), with the size, path and mode.
+ */
+function writeFilePreview(tool: string, args: Record<string, unknown>): string | undefined {
+  if (tool !== 'write_file' || typeof args.path !== 'string' || typeof args.content !== 'string') return undefined;
+  const b64 = args.encoding === 'base64';
+  const bytes = Buffer.from(args.content, b64 ? 'base64' : 'utf8');
+  const mode = typeof args.mode === 'string' || typeof args.mode === 'number' ? ` with mode ${String(args.mode)}` : '';
+  let shown = '';
+  if (b64) {
+    const text = bytes.toString('utf8');
+    if (text.includes('\u0000') || !Buffer.from(text, 'utf8').equals(bytes)) shown = ' (binary content)';
+    else shown = text.length > PREVIEW_TEXT_CHARS ? `; its text (first ${PREVIEW_TEXT_CHARS} characters):\n${text.slice(0, PREVIEW_TEXT_CHARS)}` : `; its text:\n${text}`;
+  }
+  return `write ${bytes.length} bytes to ${args.path}${mode}${shown}`;
+}
+
 export function messageOf(err: unknown): string {
   return isHomelabError(err) ? err.message : err instanceof Error ? err.message : String(err);
 }
@@ -187,7 +208,7 @@ export function fleetTools(nodes: HubNode[], timeoutMs: number, policyFor?: Poli
       const { node: _node, ...rest } = args;
       const where = targetsOf(args);
       // Exactly what will run, never redacted: the person approves this text (see policy/gate.ts).
-      const what = t.name === 'run_command' && typeof rest.cmd === 'string' ? `run \`${rest.cmd}\`` : (composePreview(t.name, rest) ?? t.name);
+      const what = t.name === 'run_command' && typeof rest.cmd === 'string' ? `run \`${rest.cmd}\`` : (composePreview(t.name, rest) ?? writeFilePreview(t.name, rest) ?? t.name);
       return { tool: t.name, where, action: `${what} on ${where.join(', ')}`, arguments: rest };
     },
     async call(args, ctx) {
