@@ -176,6 +176,8 @@ export async function createHub(opts: HubOptions) {
           outcome: e.outcome,
           ...(e.error ? { error: e.error } : {}),
           durationMs: Math.round(e.durationMs * 10) / 10,
+          // The user a chaining hub called for (its claim; the role above is already lowered).
+          ...(e.caller.actingFor ? { detail: { actingFor: e.caller.actingFor } } : {}),
         }),
       );
     },
@@ -247,6 +249,7 @@ export async function createHub(opts: HubOptions) {
       maxToolName: config.limits.maxToolName,
       classOverrides: Object.fromEntries(Object.entries({ ...config.mcpServers, ...config.upstreams }).map(([alias, u]) => [alias, Object.entries(u.classes ?? {})])),
       trustAnnotations: new Set(Object.entries({ ...config.mcpServers, ...config.upstreams }).filter(([, u]) => u.trustAnnotations).map(([alias]) => alias)),
+      hubUpstreams: new Set(Object.entries({ ...config.mcpServers, ...config.upstreams }).filter(([, u]) => 'type' in u && u.type === 'hub').map(([alias]) => alias)),
       policyFor,
     });
   const sig = (c: Catalog) => JSON.stringify([c.tools('admin').map((t) => t.def.name), c.resources().map((r) => r.def.uri), c.prompts().map((p) => p.def.name)]);

@@ -10,6 +10,7 @@ import { classify, markClass } from '../policy/classes.ts';
 import type { ToolClass } from './types.ts';
 import { classOf, edgeToolDef, fleetTools, type PolicyFor } from './fleet.ts';
 import { callNode } from '../nodes/file-policy.ts';
+import { actingForMeta } from '../policy/acting-for.ts';
 import { viewerNodeAnswer } from '../tools/observability/probes.ts';
 import type { HubNode, SourceCallOptions, SourceState } from './nodes.ts';
 import type { CallContext, CatalogPrompt, CatalogResource, CatalogResourceTemplate, CatalogTool, Role } from './types.ts';
@@ -47,6 +48,8 @@ export interface CatalogInput {
    * (`trustAnnotations: true`); every other upstream's unmatched tools are writes.
    */
   trustAnnotations?: ReadonlySet<string>;
+  /** Upstream aliases of `type: hub`: their tool calls carry the caller (policy/acting-for.ts). */
+  hubUpstreams?: ReadonlySet<string>;
   /** The file policy sent with each edge tool call a client makes (nodes/file-policy.ts). */
   policyFor?: PolicyFor;
 }
@@ -126,7 +129,8 @@ export function buildCatalog(input: CatalogInput): Catalog {
         def: { ...t, name },
         toolClass: classify(t, input.classOverrides?.[up.alias], { trustAnnotations: input.trustAnnotations?.has(up.alias) ?? false }),
         source: up.alias,
-        call: (args, ctx) => up.callTool(t.name, args, callOpts(ctx, input.callTimeoutMs)),
+        // Another hub is told for whom it is called, and serves the call with no more than that role.
+        call: (args, ctx) => up.callTool(t.name, args, { ...callOpts(ctx, input.callTimeoutMs), ...(input.hubUpstreams?.has(up.alias) ? { meta: actingForMeta(ctx.caller) } : {}) }),
       });
     }
     for (const r of up.resources()) {

@@ -12,6 +12,8 @@ export type ToolClass = 'read' | 'write';
 export interface Caller {
   user: string;
   role: Role;
+  /** The user an upstream hub calls for (`_meta` actingFor, policy/acting-for.ts): journaled. */
+  actingFor?: string;
 }
 
 export interface Progress {

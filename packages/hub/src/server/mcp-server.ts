@@ -8,6 +8,7 @@ import { ProtocolError, ProtocolErrorCode, Server, type CallToolResult, type Ser
 import { visibleTo, type Catalog } from '../catalog/catalog.ts';
 import type { CallContext, Caller } from '../catalog/types.ts';
 import type { Gate, HumanChannel } from '../policy/gate.ts';
+import { actingAs } from '../policy/acting-for.ts';
 
 export interface HubServerInfo {
   name: string;
@@ -242,7 +243,9 @@ export function createHubServer(opts: HubServerOptions): Server {
       ? envelope?.['io.modelcontextprotocol/clientCapabilities']?.elicitation !== undefined
       : server.getClientCapabilities()?.elicitation !== undefined;
     const client = clientOf(ctx);
-    return callHubTool({ ...opts, caller: who() }, {
+    // A chaining hub's claim lowers the role (never raises it): both eras carry it in _meta.
+    const meta = (req.params._meta ?? ctx.mcpReq._meta) as Record<string, unknown> | undefined;
+    return callHubTool({ ...opts, caller: actingAs(who(), meta) }, {
       name: req.params.name,
       args: req.params.arguments,
       session: sessionOf(ctx, opts.sessionFallback),

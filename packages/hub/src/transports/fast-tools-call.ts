@@ -36,6 +36,8 @@ import {
 } from '@modelcontextprotocol/server';
 
 const MODERN = '2026-07-28';
+// Nothing else: a call with any other key (a chaining hub's actingFor, which lowers the role)
+// goes to the SDK path, which applies it.
 const ENVELOPE_KEYS = new Set([PROTOCOL_VERSION_META_KEY, CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY]);
 /** Distinct envelopes remembered; clients send the same one on every request. */
 const ENVELOPE_CACHE_MAX = 256;

@@ -39,8 +39,11 @@ export function auditLogTool(source: () => AuditLogSource): CatalogTool {
       const src = source();
       const limit = typeof args.limit === 'number' ? Math.min(1000, Math.max(1, Math.floor(args.limit))) : 50;
       const session = args.session === 'current' ? ctx.session : typeof args.session === 'string' ? args.session : undefined;
-      const events = await src.read({
-        limit,
+      // A hub calling for one of its users shares its token with all of them: such a caller
+      // (below admin) sees only the events journaled for the same user (hub.ts, detail.actingFor).
+      const onBehalf = ctx.caller.role === 'admin' ? undefined : ctx.caller.actingFor;
+      const read = await src.read({
+        limit: onBehalf === undefined ? limit : 1000,
         ...(typeof args.since === 'string' ? { since: args.since } : {}),
         ...(typeof args.tool === 'string' ? { tool: args.tool } : {}),
         ...(session ? { session } : {}),
@@ -48,6 +51,7 @@ export function auditLogTool(source: () => AuditLogSource): CatalogTool {
         // Only an admin reads what other users did.
         ...(ctx.caller.role === 'admin' ? {} : { user: ctx.caller.user }),
       });
+      const events = onBehalf === undefined ? read : read.filter((e) => (e.detail as { actingFor?: unknown } | undefined)?.actingFor === onBehalf).slice(0, limit);
       return {
         content: [{ type: 'text', text: [`${events.length} event(s) from ${src.name}:`, ...events.map(line)].join('\n') }],
         structuredContent: { source: src.name, events: events as unknown as Record<string, unknown>[] },
