@@ -13,7 +13,7 @@ import type { HubConfig, UpstreamConfig } from './config/schema.ts';
 import { createEdgeDist } from './edge-dist/edge-dist.ts';
 import { createMetrics } from './metrics.ts';
 import { createLocalNode, type LocalNode } from './nodes/local-node.ts';
-import { ancestorPids, hubOwnPaths, localPrivatePaths, withDenied, type FilePolicy } from './nodes/file-policy.ts';
+import { ancestorPids, descendantPids, hubOwnPaths, localPrivatePaths, withDenied, type FilePolicy } from './nodes/file-policy.ts';
 import type { PolicyFor } from './catalog/fleet.ts';
 import { createAuthenticator, type TokenEntry } from './policy/auth.ts';
 import { annotationMismatches, mismatchText } from './policy/classes.ts';
@@ -61,6 +61,8 @@ export interface HubOptions {
   log: HubLogger;
   /** How to run the `local` node's child process; main.ts builds it (nodes/local-node.ts). */
   localNode: LocalNodeSetup;
+  /** The variables hub.yaml takes as `${VAR}` (its secrets): never passed to Ansible. */
+  secretVars?: readonly string[];
 }
 
 export interface LocalNodeSetup {
@@ -138,7 +140,7 @@ export async function createHub(opts: HubOptions) {
     ...(c.local.enabled ? { hubService: { name: 'homelab-hub', hubNode: c.local.name } } : {}),
     edgeNames: [...(c.local.enabled ? [c.local.name] : []), ...c.nodes.map((n) => n.name)],
   });
-  const topology = createTopology({ ...topologySettings(config), hubNodes: () => nodes, log });
+  const topology = createTopology({ ...topologySettings(config), hubNodes: () => nodes, log, ...(opts.secretVars ? { secretVars: opts.secretVars } : {}) });
   const applyInstructions = () => {
     info.instructions = `${baseInstructions}\n\n${topology.summary()}`;
   };
@@ -233,8 +235,9 @@ export async function createHub(opts: HubOptions) {
       ...hubOwnPaths({
         files: [localSetup.configFile, config.topology.file].filter((f): f is string => !!f),
         dirs: [opts.dataDir],
-        // The parents' too, looked up now: one of them may hold the hub's secrets in its environment.
-        pids: [process.pid, ...ancestorPids(process.pid), ...(childPid ? [childPid] : [])],
+        // Parents and descendants, looked up now: a parent may hold the hub's secrets in its
+        // environment; a child (Ansible, a stdio upstream) holds those the hub gave it.
+        pids: [...new Set([process.pid, ...ancestorPids(process.pid), ...descendantPids(process.pid), ...(childPid ? [childPid] : [])])],
       }),
     ]);
   };

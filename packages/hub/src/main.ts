@@ -162,7 +162,7 @@ async function main(): Promise<void> {
   // In stdio mode stdout carries the protocol: logs go to stderr.
   const log = createLogger({ level: config.logLevel, name: 'hub', ...(cmd === 'stdio' ? { destination: process.stderr } : {}) });
   if (cmd === 'stdio') {
-    const hub = await createHub({ config, dataDir, tokens: [], log, localNode: localNodeSetup(config, flags.config) });
+    const hub = await createHub({ config, dataDir, tokens: [], log, localNode: localNodeSetup(config, flags.config), secretVars: configVars(flags.config, config.topology.file) });
     let server: ReturnType<typeof hub.serverFor> | undefined;
     const handle = serveStdio(() => (server = hub.serverFor({ user: 'stdio', role: 'admin' }, 'stdio')));
     hub.onListChanged(() => void server?.sendToolListChanged().catch(() => undefined));
@@ -192,7 +192,7 @@ async function main(): Promise<void> {
   // Only for measuring what the audit trail costs (bench/hub); never a config setting.
   const audit = process.env.HOMELAB_HUB_UNSAFE_NO_AUDIT !== '1';
   if (!audit) log.warn({}, 'HOMELAB_HUB_UNSAFE_NO_AUDIT=1: the audit trail is OFF; calls are not recorded (benchmarks only)');
-  const hub = await createHub({ config, dataDir, tokens, log, audit, localNode: localNodeSetup(config, flags.config) });
+  const hub = await createHub({ config, dataDir, tokens, log, audit, localNode: localNodeSetup(config, flags.config), secretVars: configVars(flags.config, config.topology.file) });
   const server = serve({ fetch: hub.app.fetch, hostname: host, port }, (addr) => {
     const shownHost = host.includes(':') ? `[${host}]` : host;
     const url = `http://${shownHost}:${addr.port}/mcp`;

@@ -41,7 +41,11 @@ describe('hub.yaml access and local sections', () => {
     expect(c.access.viewer.denyPaths).toEqual(
       expect.arrayContaining(['/var/backups/*shadow*', '/etc/wpa_supplicant/**', '/etc/NetworkManager/system-connections/**', '/etc/letsencrypt/archive/**', '/etc/letsencrypt/keys/**', '/home/*/.docker/config.json', '/home/*/.aws/**', '/home/*/.gnupg/**', '/home/*/.netrc', '/home/*/.pgpass', '/home/*/.my.cnf', '/home/*/.git-credentials', '/home/*/.kube/**', '/etc/wireguard/**', '/etc/ipsec.secrets', '/etc/ppp/*-secrets', '/var/lib/docker/**', '/proc/*/cmdline', '/proc/*/task/*/cmdline', '/proc/*/fd/**', '/proc/*/mem']),
     );
-    expect(c.access.operator).toEqual({ denyPaths: ['/proc/*/environ', '/proc/*/task/*/environ', '/proc/*/mem', '/proc/*/task/*/mem'], maskEnv: true });
+    // Round 3: VPN and netplan secrets, apps' .env files, cluster and Tailscale state, more home credentials.
+    expect(c.access.viewer.denyPaths).toEqual(
+      expect.arrayContaining(['/etc/openvpn/**', '/etc/netplan/**', '**/.env', '**/.env.*', '/etc/rancher/k3s/**', '/etc/kubernetes/**', '/etc/mysql/debian.cnf', '/home/*/.config/rclone/**', '/home/*/.config/gh/**', '/home/*/.npmrc', '/home/*/.*_history', '/var/lib/tailscale/**']),
+    );
+    expect(c.access.operator).toEqual({ denyPaths: ['/proc/*/environ', '/proc/*/task/*/environ', '/proc/*/cmdline', '/proc/*/task/*/cmdline', '/proc/*/mem', '/proc/*/task/*/mem'], maskEnv: true });
     expect(c.access.admin).toEqual({ denyPaths: [], maskEnv: false });
     expect(c.local).toMatchObject({ env: {}, denyPaths: ['/etc/default/homelab-hub'] });
     expect(parse('access:\n  operator: {denyPaths: [/srv/private/**]}\n').access.operator).toEqual({ denyPaths: ['/srv/private/**'], maskEnv: true });

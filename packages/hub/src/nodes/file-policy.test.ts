@@ -1,10 +1,11 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { HubNode, SourceCallOptions } from '../catalog/nodes.ts';
-import { ancestorPids, callNode, hubOwnPaths, localPrivatePaths, POLICY_META } from './file-policy.ts';
+import { ancestorPids, callNode, descendantPids, hubOwnPaths, localPrivatePaths, POLICY_META } from './file-policy.ts';
 import { localNodeEnv } from './local-node.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'file-policy-'));
@@ -49,6 +50,31 @@ describe('hubOwnPaths', () => {
     expect(paths).toEqual(expect.arrayContaining(['/etc/homelab-hub/hub.yaml', `${join(dir, 'data-link')}/**`, `${tmpdir()}/**`, `/proc/${process.pid}/**`]));
     // Node runs threads (libuv, V8): each has its own /proc/<tid>/environ.
     expect(paths.filter((p) => p.startsWith('/proc/')).length).toBeGreaterThan(1);
+  });
+});
+
+describe('descendantPids', () => {
+  it('finds a child and the grandchild it started, not this process or its parent', async () => {
+    // sh starts a sleep and waits for it: a child and a grandchild of this process.
+    const child = spawn('/bin/sh', ['-c', 'sleep 1000 & echo $!; wait'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const grandchild = Number(await new Promise<string>((r) => child.stdout!.once('data', (b: Buffer) => r(b.toString()))));
+      const below = descendantPids(process.pid);
+      expect(below).toContain(child.pid);
+      expect(below).toContain(grandchild);
+      expect(below).not.toContain(process.pid);
+      expect(below).not.toContain(process.ppid);
+      expect(descendantPids(child.pid!)).toEqual([grandchild]);
+      process.kill(grandchild, 'SIGKILL');
+    } finally {
+      const gone = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await gone;
+    }
+  });
+
+  it('is empty for a process that does not exist', () => {
+    expect(descendantPids(2 ** 30)).toEqual([]);
   });
 });
 

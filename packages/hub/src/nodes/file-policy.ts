@@ -26,8 +26,9 @@ export interface FilePolicy {
 
 /**
  * Secret locations no viewer reads on any node: the system's password hashes (and their backups),
- * SSH, GnuPG, cloud, Docker, Kubernetes, database and git credentials in home directories, root's
- * home, Wi-Fi, VPN and PPP secrets, TLS private keys, Docker's data (volumes, container configs),
+ * SSH, GnuPG, cloud, Docker, Kubernetes, database, git, rclone, gh and npm credentials and shell
+ * histories in home directories, root's home, apps' `.env` files anywhere, Kubernetes/k3s and
+ * Tailscale state, Wi-Fi, VPN and PPP secrets (netplan, OpenVPN included), TLS private keys, Docker's data (volumes, container configs),
  * and of every process: its environment (the edge's own holds its token when given by variable),
  * its command line (passwords given as arguments), its open descriptors and its memory; and where
  * the edge installer and the hub's unit keep tokens and settings (deploy/install-edge.sh,
@@ -54,9 +55,21 @@ export const VIEWER_DENY_PATHS: readonly string[] = [
   '/home/*/.my.cnf',
   '/home/*/.git-credentials',
   '/home/*/.kube/**',
+  '/home/*/.config/rclone/**',
+  '/home/*/.config/gh/**',
+  '/home/*/.npmrc',
+  '/home/*/.*_history',
+  '**/.env',
+  '**/.env.*',
+  '/etc/rancher/k3s/**',
+  '/etc/kubernetes/**',
+  '/etc/mysql/debian.cnf',
+  '/var/lib/tailscale/**',
   '/etc/wpa_supplicant/**',
   '/etc/NetworkManager/system-connections/**',
   '/etc/wireguard/**',
+  '/etc/openvpn/**',
+  '/etc/netplan/**',
   '/etc/ipsec.secrets',
   '/etc/ppp/*-secrets',
   '/etc/ssl/private/**',
@@ -81,9 +94,10 @@ export const VIEWER_DENY_PATHS: readonly string[] = [
 
 /**
  * What no operator reads on any node: processes' environments (where services keep their
- * secrets; get_env masks the same for operators) and their memory.
+ * secrets; get_env masks the same for operators), their command lines (passwords given as
+ * arguments) and their memory.
  */
-export const OPERATOR_DENY_PATHS: readonly string[] = ['/proc/*/environ', '/proc/*/task/*/environ', '/proc/*/mem', '/proc/*/task/*/mem'];
+export const OPERATOR_DENY_PATHS: readonly string[] = ['/proc/*/environ', '/proc/*/task/*/environ', '/proc/*/cmdline', '/proc/*/task/*/cmdline', '/proc/*/mem', '/proc/*/task/*/mem'];
 
 /** A policy that asks nothing of the edge: sent as no policy at all, so any edge serves it. */
 export function isEmptyPolicy(p: FilePolicy | undefined): boolean {
@@ -98,8 +112,8 @@ export function withDenied(p: FilePolicy | undefined, extra: readonly string[]):
 /**
  * The hub's own files as deny globs, for the `local` node (every role, admin included): its
  * config and topology files, its secrets file, its data dir (token, journal), and `/proc/<pid>/`
- * of the hub, of its local node's process and of every process above the hub
- * ({@link ancestorPids}), and of each of their threads (Linux serves `/proc/<tid>/environ` for
+ * of the hub, of every process below it (the local node's process, Ansible, stdio upstreams:
+ * {@link descendantPids}) and of every process above it ({@link ancestorPids}), and of each of their threads (Linux serves `/proc/<tid>/environ` for
  * any thread id, listed or not). Each path also by its real path: the edge matches what it
  * actually opened. These globs match paths; the same files are also refused by identity (dev +
  * inode, so through a hard link or a bind mount) by the local node's edge: {@link localPrivatePaths}.
@@ -145,6 +159,48 @@ export function ancestorPids(pid: number): number[] {
     if (ppid === undefined || ppid <= 0 || ppid === cur || out.includes(ppid)) break;
     out.push(ppid);
     cur = ppid;
+  }
+  return out;
+}
+
+/**
+ * Every process below `pid` (children, grandchildren, ...), from the ppid of each
+ * `/proc/<pid>/stat`, read at each call: the hub's other children (Ansible and its modules, stdio
+ * upstreams) hold secrets the hub gave them in their environment and on their command line.
+ * Bounded: at most `max` processes are read, so a machine with a huge process table costs a
+ * bounded scan. Empty where there is no /proc.
+ *
+ * @example descendantPids(process.pid) // [4712, 4790]
+ */
+export function descendantPids(pid: number, max = 65_536): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const children = new Map<number, number[]>();
+  let read = 0;
+  for (const e of entries) {
+    if (!/^[0-9]+$/.test(e)) continue;
+    if (++read > max) break;
+    const child = Number(e);
+    const ppid = parentOf(child);
+    if (ppid === undefined) continue;
+    const list = children.get(ppid);
+    if (list) list.push(child);
+    else children.set(ppid, [child]);
+  }
+  const out: number[] = [];
+  const seen = new Set([pid]);
+  const queue = [pid];
+  while (queue.length > 0) {
+    for (const c of children.get(queue.shift()!) ?? []) {
+      if (seen.has(c)) continue;
+      seen.add(c);
+      out.push(c);
+      queue.push(c);
+    }
   }
   return out;
 }

@@ -1,8 +1,8 @@
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runAnsibleSetup } from './ansible.ts';
+import { ansibleEnv, runAnsibleSetup } from './ansible.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ansible-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -53,4 +53,26 @@ describe('runAnsibleSetup (real ansible)', () => {
     chmodSync(broken, 0o755);
     await expect(runAnsibleSetup({ inventory, pattern: 'all', timeoutMs: 10_000, command: broken })).rejects.toThrow('ansible -m setup exited with 1: ERROR! the inventory is not readable');
   }, 60_000);
+});
+
+describe('the environment Ansible gets (red team round 3: the hub\'s secrets)', () => {
+  const hubEnv = { PATH: '/usr/bin:/bin', HOME: '/home/hub', LANG: 'C.UTF-8', SSH_AUTH_SOCK: '/run/agent.sock', ANSIBLE_CONFIG: '/etc/ansible/mine.cfg', HA_TOKEN: 'ha-secret-0f3c', HOMELAB_HUB_TOKEN: 'hub-secret-77a1', ANSIBLE_VAULT_PASS: 'vault-secret-9d2e' };
+
+  it('holds the harmless variables, the SSH agent and the user\'s ANSIBLE_* settings, never a secret or a ${VAR} of hub.yaml', () => {
+    const env = ansibleEnv('/tmp/x', hubEnv, ['ANSIBLE_VAULT_PASS']);
+    expect(env).toMatchObject({ PATH: '/usr/bin:/bin', HOME: '/home/hub', LANG: 'C.UTF-8', SSH_AUTH_SOCK: '/run/agent.sock', ANSIBLE_CONFIG: '/etc/ansible/mine.cfg', ANSIBLE_HOME: '/tmp/x/home' });
+    expect(JSON.stringify(env)).not.toMatch(/secret/);
+  });
+
+  it('is what the real ansible process runs with', async () => {
+    // A stand-in `ansible` that writes down its environment, run as the hub runs Ansible.
+    const seen = join(dir, 'seen-env');
+    const fake = join(dir, 'env-ansible');
+    writeFileSync(fake, `#!/bin/sh\nenv > '${seen}'\n`);
+    chmodSync(fake, 0o755);
+    await runAnsibleSetup({ inventory, pattern: 'all', timeoutMs: 60_000, command: fake, env: hubEnv, secretVars: ['ANSIBLE_VAULT_PASS'] }).catch(() => undefined);
+    const text = readFileSync(seen, 'utf8');
+    expect(text).toContain('SSH_AUTH_SOCK=/run/agent.sock');
+    expect(text).not.toMatch(/secret/);
+  });
 });

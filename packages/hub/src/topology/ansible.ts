@@ -27,8 +27,13 @@ export interface AnsibleSetupOptions {
   /** Largest facts file read per host (a host with many disks and interfaces is ~50 KB). */
   maxHostBytes?: number;
   maxHosts?: number;
-  /** The environment Ansible runs with (its own directories are set on top); default process.env. */
+  /**
+   * Where Ansible's environment is taken from (only {@link ansibleEnv}'s allowlist of it; its own
+   * directories are set on top); default process.env.
+   */
   env?: NodeJS.ProcessEnv;
+  /** Variables never passed on whatever their name: those hub.yaml takes as `${VAR}` (its secrets). */
+  secretVars?: readonly string[];
 }
 
 export interface AnsibleHostResult {
@@ -49,10 +54,27 @@ export interface AnsibleSetupRun {
 
 const OUTPUT_CAP = 64 * 1024;
 
-/** The environment that keeps Ansible's files in `dir` and its output plain. */
-export function ansibleEnv(dir: string, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+/**
+ * What Ansible inherits from the hub: the same harmless variables as the local node's child
+ * (nodes/local-node.ts), the SSH agent it logs in with, a virtualenv it may run from, and the
+ * user's own ANSIBLE_* settings. Nothing else: Ansible, its module processes on `local` and its
+ * --tree output would otherwise carry every token of the hub's environment, readable by anyone
+ * who reads /proc/<pid>/environ or the tree.
+ */
+const ANSIBLE_INHERITED = /^(PATH|HOME|LANG|LANGUAGE|LC_[A-Z]+|TZ|USER|LOGNAME|SHELL|TERM|TMPDIR|SSH_AUTH_SOCK|VIRTUAL_ENV|ANSIBLE_[A-Z0-9_]+)$/;
+
+/**
+ * The environment that keeps Ansible's files in `dir` and its output plain, from the allowlisted
+ * variables of `base` less `secretVars`.
+ *
+ * @example ansibleEnv('/tmp/homelab-ansible-x', { PATH: '/usr/bin', HA_TOKEN: 's' }).HA_TOKEN // undefined
+ */
+export function ansibleEnv(dir: string, base: NodeJS.ProcessEnv = process.env, secretVars: readonly string[] = []): NodeJS.ProcessEnv {
+  const secret = new Set(secretVars);
+  const inherited: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(base)) if (v !== undefined && ANSIBLE_INHERITED.test(k) && !secret.has(k)) inherited[k] = v;
   return {
-    ...base,
+    ...inherited,
     ANSIBLE_HOME: join(dir, 'home'),
     ANSIBLE_LOCAL_TEMP: join(dir, 'local'),
     // Also used on the targets (created there with mkdir -p); with `ansible_connection=local`
@@ -64,7 +86,7 @@ export function ansibleEnv(dir: string, base: NodeJS.ProcessEnv = process.env): 
     ANSIBLE_RETRY_FILES_ENABLED: 'false',
     ANSIBLE_NOCOLOR: '1',
     ANSIBLE_FORCE_COLOR: '0',
-    ANSIBLE_PYTHON_INTERPRETER: base.ANSIBLE_PYTHON_INTERPRETER ?? 'auto_silent',
+    ANSIBLE_PYTHON_INTERPRETER: inherited.ANSIBLE_PYTHON_INTERPRETER ?? 'auto_silent',
     ANSIBLE_DEPRECATION_WARNINGS: 'false',
     ANSIBLE_LOCALHOST_WARNING: 'false',
   };
@@ -106,7 +128,7 @@ export async function runAnsibleSetup(o: AnsibleSetupOptions): Promise<AnsibleSe
       // cwd beside the inventory: an ansible.cfg kept there (remote_user, ...) applies, as when
       // the user runs ansible in that folder. Our ANSIBLE_* settings still take precedence.
       const cwd = o.inventory.includes(',') ? tmpdir() : dirname(o.inventory);
-      const child = spawn(o.command ?? 'ansible', args, { cwd, env: ansibleEnv(dir, o.env), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      const child = spawn(o.command ?? 'ansible', args, { cwd, env: ansibleEnv(dir, o.env, o.secretVars), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
       const err = tail(OUTPUT_CAP);
       child.stdout.on('data', () => undefined); // the tree has the results; stdout is drained, not kept
       child.stderr.on('data', (b: Buffer) => err.push(b));

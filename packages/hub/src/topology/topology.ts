@@ -95,6 +95,8 @@ export interface TopologyOptions extends TopologySettings {
   /** Deadline of one edge's get_status; default 20 s. */
   edgeTimeoutMs?: number;
   env?: NodeJS.ProcessEnv;
+  /** Never passed to Ansible: the variables hub.yaml takes as `${VAR}` (ansible.ts). */
+  secretVars?: readonly string[];
 }
 
 export interface RefreshReport {
@@ -297,7 +299,7 @@ export function createTopology(opts: TopologyOptions): HubTopology {
     if (!a) return { ran: false, why: 'no Ansible inventory configured (topology.ansible)' };
     let run: AnsibleSetupRun;
     try {
-      run = await runAnsibleSetup({ inventory: a.inventory, pattern: a.pattern, timeoutMs: a.timeoutSeconds * 1000, ...(signal ? { signal } : {}), ...(a.command ? { command: a.command } : {}) });
+      run = await runAnsibleSetup({ inventory: a.inventory, pattern: a.pattern, timeoutMs: a.timeoutSeconds * 1000, ...(signal ? { signal } : {}), ...(a.command ? { command: a.command } : {}), ...(opts.secretVars ? { secretVars: opts.secretVars } : {}) });
     } catch (err) {
       opts.log?.warn({ err: messageOf(err) }, 'topology: ansible setup failed');
       return { ran: true, error: messageOf(err) };

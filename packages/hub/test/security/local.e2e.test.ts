@@ -8,6 +8,7 @@ import { linkSync, mkdirSync, renameSync, mkdtempSync, readdirSync, readFileSync
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient, HUB_BUNDLE, isAlive, resultText, startEdgeProcess, startHubProcess, type EdgeProcess, type HubProcess } from '@homelab-mcp/testkit';
 import { spawnListening } from '../../../testkit/src/listening-process.ts';
@@ -422,8 +423,98 @@ describe('broader defaults (red team, item 3)', () => {
       expect(r.isError, path).toBe(true);
       expect(whole(r)).not.toContain(PASSWORD);
     }
-    // An operator still reads a command line (what runs is their business).
-    expect(resultText(await call(hub.url, OPERATOR, 'read_file', { node: 'local', path: `/proc/${pid}/cmdline` }))).toContain(PASSWORD);
+    // Nor, since round 3, a command line: passwords given as arguments.
+    for (const path of [`/proc/${pid}/cmdline`, `/proc/${pid}/task/${pid}/cmdline`]) {
+      const r = await call(hub.url, OPERATOR, 'read_file', { node: 'local', path });
+      expect(r.isError, path).toBe(true);
+      expect(resultText(r), path).toMatch(/denied by the hub's file policy/);
+      expect(whole(r)).not.toContain(PASSWORD);
+    }
+  });
+});
+
+const STDIO_SERVER = fileURLToPath(new URL('../../src/upstreams/__fixtures__/stdio-server.mjs', import.meta.url));
+
+/** The hub's child running `script` (a stdio upstream), once the hub has started it. */
+async function childRunning(hubPid: number, script: string): Promise<number> {
+  // The hub starts its upstreams as it starts; a bounded number of looks, not a deadline.
+  for (let i = 0; i < 600; i++) {
+    const pids = readFileSync(`/proc/${hubPid}/task/${hubPid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    const found = pids.find((p) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes(script);
+      } catch {
+        return false;
+      }
+    });
+    if (found) return found;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no child running ${script} under hub ${hubPid}`);
+}
+
+describe('the hub\'s other children on local: a stdio upstream\'s secrets (red team round 3, item 1)', () => {
+  const SECRET = 'stdio-upstream-secret-e4a7c2f9b1';
+  let hub: HubProcess;
+  beforeAll(async () => {
+    hub = await startHubProcess({
+      config: {
+        auth: { tokens: [{ user: 'ann', role: 'admin', token: ADMIN }, { user: 'otto', role: 'operator', token: OPERATOR }] },
+        // Its key on the command line and in its configured environment, as such servers are run.
+        mcpServers: { notes: { command: process.execPath, args: [STDIO_SERVER, '--api-key', SECRET], env: { NOTES_API_KEY: SECRET } } },
+      },
+    });
+  });
+  afterAll(async () => hub?.stop());
+
+  it('neither admin nor operator reads /proc/<child>/environ or cmdline on local', async () => {
+    const pid = await childRunning(hub.child.pid!, STDIO_SERVER);
+    // The secret is really there: what is refused below would otherwise be read.
+    expect(readFileSync(`/proc/${pid}/environ`, 'utf8')).toContain(SECRET);
+    const paths = [`/proc/${pid}/environ`, `/proc/${pid}/cmdline`, `/proc/${pid}/task/${pid}/environ`, `/proc/${pid}/task/${pid}/cmdline`];
+    for (const token of [ADMIN, OPERATOR]) {
+      for (const path of paths) {
+        const r = await call(hub.url, token, 'read_file', { node: 'local', path });
+        expect(r.isError, `${token === ADMIN ? 'admin' : 'operator'} ${path}`).toBe(true);
+        expect(resultText(r), path).toMatch(/denied by the hub's file policy/);
+        expect(whole(r), path).not.toContain(SECRET);
+      }
+    }
+  });
+});
+
+describe('wider viewer defaults on an edge: apps\' .env files (red team round 3, item 3)', () => {
+  let hub: HubProcess;
+  let edge: EdgeProcess;
+  const stack = join(dir, 'stack');
+  const SECRET = 'compose-env-secret-91c3e7a5d2';
+  beforeAll(async () => {
+    mkdirSync(stack, { recursive: true });
+    writeFileSync(join(stack, '.env'), `POSTGRES_PASSWORD=${SECRET}\n`);
+    writeFileSync(join(stack, '.env.production'), `API_KEY=${SECRET}\n`);
+    writeFileSync(join(stack, 'compose.yaml'), 'services: {}\n');
+    edge = await startEdgeProcess();
+    hub = await startHubProcess({
+      config: {
+        auth: { tokens: [{ user: 'ann', role: 'admin', token: ADMIN }, { user: 'vic', role: 'viewer', token: VIEWER }] },
+        nodes: [{ name: 'pi', url: edge.url, token: edge.token }],
+      },
+    });
+  });
+  afterAll(async () => {
+    await hub?.stop();
+    await edge?.stop();
+  });
+
+  it('a viewer reads no .env or .env.* file; the compose file beside it and the admin still can', async () => {
+    for (const path of [join(stack, '.env'), join(stack, '.env.production')]) {
+      const r = await call(hub.url, VIEWER, 'read_file', { node: 'pi', path });
+      expect(r.isError, path).toBe(true);
+      expect(resultText(r), path).toMatch(/denied by the hub's file policy/);
+      expect(whole(r), path).not.toContain(SECRET);
+    }
+    expect(resultText(await call(hub.url, VIEWER, 'read_file', { node: 'pi', path: join(stack, 'compose.yaml') }))).toContain('services');
+    expect(resultText(await call(hub.url, ADMIN, 'read_file', { node: 'pi', path: join(stack, '.env') }))).toContain(SECRET);
   });
 });
 
