@@ -10,6 +10,7 @@ import type { CatalogTool } from '../../catalog/types.ts';
 import { messageOf } from '../../catalog/fleet.ts';
 import { askNode, edgeOf, recheck, snapshotNodes, type ObservabilityDeps, type TopologyService } from './deps.ts';
 import { addressOf, checkContainer, checkHttp, checkNode, checkPorts, checkService, checkUnit, firstLine, healthyDetail, type Finding } from './service-check.ts';
+import { shownUrl } from '../../topology/shown-url.ts';
 
 const DIAGNOSTIC_DEADLINE_MS = 30_000;
 const MAX_DEPENDENCY_DEPTH = 3;
@@ -54,7 +55,7 @@ export async function diagnose(deps: ObservabilityDeps, serviceName: string, nod
     findings.push({ check: 'topology', status: 'warning', detail: `${serviceName} is not in the topology: checking it as systemd unit ${serviceName} on ${nodeName}` });
     svc = { name: serviceName, node: nodeName, ports: [], unit: serviceName, dependsOn: [] };
   } else {
-    const what = [svc.unit && `unit ${svc.unit}`, svc.container && `container ${svc.container}`, svc.ports.length && `ports ${svc.ports.map((p) => `${p.port}/${p.protocol}`).join(', ')}`, svc.url && svc.url].filter(Boolean);
+    const what = [svc.unit && `unit ${svc.unit}`, svc.container && `container ${svc.container}`, svc.ports.length && `ports ${svc.ports.map((p) => `${p.port}/${p.protocol}`).join(', ')}`, svc.url && shownUrl(svc.url)].filter(Boolean);
     findings.push({ check: 'topology', status: 'ok', detail: `${svc.name} runs on ${svc.node}${what.length ? `: ${what.join(', ')}` : ''}${svc.dependsOn.length ? `; depends on ${svc.dependsOn.join(', ')}` : ''}` });
   }
   const s = svc;
@@ -108,7 +109,7 @@ export async function diagnose(deps: ObservabilityDeps, serviceName: string, nod
   const http = await checkHttp(deps, s, signal);
   if (http) {
     findings.push(http);
-    if (http.status === 'problem' && !ports.some((p) => p.status === 'problem')) suggestions.push(`${s.url} answers badly while its port is open: ${s.name} is up but unhappy; its recent log lines below may say why.`);
+    if (http.status === 'problem' && !ports.some((p) => p.status === 'problem')) suggestions.push(`${shownUrl(s.url!)} answers badly while its port is open: ${s.name} is up but unhappy; its recent log lines below may say why.`);
   }
 
   const loki = deps.loki();
