@@ -10,6 +10,6 @@ describe('shownUrl', () => {
   });
   it('shownService masks only the url', () => {
     expect(shownService({ name: 'g', url: 'http://u:p@h/' })).toEqual({ name: 'g', url: 'http://***@h/' });
-    expect(shownService({ name: 'g' })).toEqual({ name: 'g' });
+    expect(shownService<{ name: string; url?: string }>({ name: 'g' })).toEqual({ name: 'g' });
   });
 });

@@ -3,7 +3,6 @@
  * for the hub's own probes; tools and resources show viewers the URL without its userinfo and
  * with every query value and fragment masked (which key holds a secret cannot be known).
  */
-import type { TopologyService } from './topology.ts';
 
 /** @example shownUrl('http://admin:pw@h:3000/x?token=t&a=1') // 'http://***@h:3000/x?token=***&a=***' */
 export function shownUrl(url: string): string {
@@ -19,6 +18,6 @@ export function shownUrl(url: string): string {
 }
 
 /** The service with its URL as {@link shownUrl} shows it. */
-export function shownService<S extends Pick<TopologyService, 'url'>>(s: S): S {
+export function shownService<S extends { url?: string }>(s: S): S {
   return s.url ? { ...s, url: shownUrl(s.url) } : s;
 }

@@ -117,6 +117,21 @@ describe('query_logs on the audit Loki', () => {
     expect(r.structuredContent.events.map((e: any) => e.user).filter((u: string) => u !== 'vic')).toEqual([]);
     expect(JSON.stringify(r)).not.toContain(forged);
   });
+
+  it("run_diagnostic's log check does not search the audit stream for the viewer's term", async () => {
+    await using alice = await connectClient(hub.url, ALICE, 'modern');
+    const term = `${MARK}-diag`;
+    // A failed call: its event says "outcome":"error", which the error filter matches.
+    const failed = (await alice.callTool({ name: 'find_service', arguments: { name: term } })) as any;
+    expect(failed.isError).toBe(true);
+    await expect.poll(() => loki.received().some((e) => e.line.includes(term)), { timeout: 30_000, interval: 200 }).toBe(true);
+    await using vic = await connectClient(hub.url, VIC, 'modern');
+    const r = (await vic.callTool({ name: 'run_diagnostic', arguments: { service: term, node: 'nas' } })) as any;
+    const logs = r.structuredContent.findings.find((f: any) => f.check === 'logs');
+    expect(logs, JSON.stringify(r.structuredContent)).toMatchObject({ status: 'ok' });
+    expect(logs.detail).not.toContain('"user":"alice"');
+    expect(loki.unhandled()).toEqual([]);
+  });
 });
 
 describe('topology service URLs', () => {

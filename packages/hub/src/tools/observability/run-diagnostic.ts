@@ -24,9 +24,10 @@ export interface Diagnosis {
 }
 
 /** LogQL that finds a service's recent errors without knowing the user's label scheme. */
-export function errorLogQL(term: string): string {
+export function errorLogQL(term: string, auditJob = 'mcp-audit'): string {
   const quoted = JSON.stringify(term);
-  return `{job=~".+"} |= ${quoted} |~ "(?i)(error|fail|fatal|panic|exception|refused|denied)"`;
+  // Never the audit stream: the term is the caller's, and only an admin reads other users' events.
+  return `{job=~".+", job!=${JSON.stringify(auditJob)}} |= ${quoted} |~ "(?i)(error|fail|fatal|panic|exception|refused|denied)"`;
 }
 
 export async function diagnose(deps: ObservabilityDeps, serviceName: string, nodeName: string | undefined, signal: AbortSignal): Promise<Diagnosis> {
@@ -115,7 +116,7 @@ export async function diagnose(deps: ObservabilityDeps, serviceName: string, nod
   const loki = deps.loki();
   if (loki) {
     try {
-      const streams = await loki.queryRange({ logql: errorLogQL(s.container ?? s.unit ?? s.name), start: new Date(Date.now() - 3_600_000), limit: 10, direction: 'backward' }, signal);
+      const streams = await loki.queryRange({ logql: errorLogQL(s.container ?? s.unit ?? s.name, deps.auditJob?.()), start: new Date(Date.now() - 3_600_000), limit: 10, direction: 'backward' }, signal);
       const lines = streams.flatMap((st) => st.entries.map((e) => ({ ts: e.ts, line: e.line }))).sort((a, b) => (a.ts < b.ts ? 1 : -1)).slice(0, 5);
       findings.push(
         lines.length
