@@ -212,6 +212,7 @@ export async function createHub(opts: HubOptions) {
       topology: () => topology,
       prometheus: () => observability.prometheus,
       loki: () => observability.loki,
+      auditJob: () => config.audit.loki?.labels.job,
       probes: { checkPort, pingHost, probeHttp: auditedProbeHttp },
       callTimeoutMs: () => config.limits.callTimeoutMs,
     }),

@@ -10,6 +10,7 @@ import type { CallToolResult, Tool } from '@modelcontextprotocol/server';
 import { createHttpClient, type HttpRequestReport } from '@homelab-mcp/core/http';
 import { integrations as builtins, LokiConfigSchema, type IntegrationInstance, type IntegrationsConfig, type LokiClient, type PrometheusClient } from '@homelab-mcp/integrations';
 import type { CatalogTool } from '../catalog/types.ts';
+import { guardAuditQuery } from './audit-stream-guard.ts';
 import type { HubConfig } from '../config/schema.ts';
 import type { HubLogger } from '../hub.ts';
 
@@ -43,6 +44,22 @@ export function integrationCatalogTools(instance: IntegrationInstance): CatalogT
     source: instance.name,
     call: async (args, ctx) => (await t.call(args, { signal: ctx.signal })) as CallToolResult,
   }));
+}
+
+/** The audit stream's `job` when query_logs queries the Loki the audit trail ships to (same URL and tenant). */
+function auditLokiJob(config: HubConfig, loki: { url: string; tenant?: string } | undefined): string | undefined {
+  const audit = config.audit.loki;
+  if (!audit || !loki) return undefined;
+  const same = new URL(loki.url).href.replace(/\/+$/, '') === new URL(audit.url).href.replace(/\/+$/, '') && (loki.tenant ?? '') === (audit.tenant ?? '');
+  return same ? (audit.labels?.job ?? 'mcp-audit') : undefined;
+}
+
+/** query_logs that keeps non-admins out of the audit stream (see audit-stream-guard.ts). */
+function auditGuarded(tool: CatalogTool, job: string): CatalogTool {
+  return {
+    ...tool,
+    call: (args, ctx) => (ctx.caller.role === 'admin' || typeof args.logql !== 'string' ? tool.call(args, ctx) : tool.call({ ...args, logql: guardAuditQuery(args.logql, job) }, ctx)),
+  };
 }
 
 export function createIntegrationSet(opts: IntegrationSetOptions) {
@@ -94,6 +111,8 @@ export function createIntegrationSet(opts: IntegrationSetOptions) {
       if (!observability.prometheus) delete observability.prometheus;
       if (!observability.loki) delete observability.loki;
       tools = [...live.values()].flatMap((l) => integrationCatalogTools(l.instance));
+      const auditJob = auditLokiJob(config, wanted.loki as { url: string; tenant?: string } | undefined);
+      if (auditJob !== undefined) tools = tools.map((t) => (t.source === 'loki' && t.def.name === 'query_logs' ? auditGuarded(t, auditJob) : t));
     },
     close(): void {
       for (const l of live.values()) close(l.instance);

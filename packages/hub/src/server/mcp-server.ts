@@ -9,6 +9,7 @@ import { visibleTo, type Catalog } from '../catalog/catalog.ts';
 import type { CallContext, Caller } from '../catalog/types.ts';
 import type { Gate, HumanChannel } from '../policy/gate.ts';
 import { actingAs } from '../policy/acting-for.ts';
+import { boundedClientInfo } from './client-info.ts';
 
 export interface HubServerInfo {
   name: string;
@@ -111,7 +112,7 @@ const MAX_UNKNOWN_NAME = 128;
 /** The client's name and version: from the 2026-07-28 envelope, else the request's _meta. */
 function clientOf(ctx: ServerContext): { name?: string; version?: string } | undefined {
   const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
-  return (envelope?.['io.modelcontextprotocol/clientInfo'] ?? ctx.mcpReq._meta?.['io.modelcontextprotocol/clientInfo']) as { name?: string; version?: string } | undefined;
+  return boundedClientInfo(envelope?.['io.modelcontextprotocol/clientInfo'] ?? ctx.mcpReq._meta?.['io.modelcontextprotocol/clientInfo']);
 }
 
 /** The session a request belongs to: the transport's session id, else a stable fallback. */

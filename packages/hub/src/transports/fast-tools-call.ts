@@ -34,6 +34,7 @@ import {
   specTypeSchemas,
   type CallToolResult,
 } from '@modelcontextprotocol/server';
+import { boundedClientInfo } from '../server/client-info.ts';
 
 const MODERN = '2026-07-28';
 // Nothing else: a call with any other key (a chaining hub's actingFor, which lowers the role)
@@ -110,7 +111,7 @@ export function plainToolsCall(body: unknown, headers: Headers, envelopeAccepted
   if (headerValue(headers, 'mcp-protocol-version') !== MODERN || headerValue(headers, 'mcp-method') !== 'tools/call' || headerValue(headers, 'mcp-name') !== name) return undefined;
   if (!envelopeAccepted(meta)) return undefined;
   const caps = meta[CLIENT_CAPABILITIES_META_KEY] as Record<string, unknown>;
-  const client = meta[CLIENT_INFO_META_KEY] as { name?: string; version?: string } | undefined;
+  const client = boundedClientInfo(meta[CLIENT_INFO_META_KEY]);
   return { id, name, args: args as Record<string, unknown> | undefined, ...(client ? { client } : {}), canElicit: caps.elicitation !== undefined };
 }
 

@@ -1,6 +1,7 @@
 /**
  * Grafana Loki: `query_logs` (`integrations.loki` in hub.yaml). When only `audit.loki` is
- * configured, the hub uses that Loki for query_logs too.
+ * configured, the hub uses that Loki for query_logs too; then a non-admin's query cannot select
+ * the audit stream (the hub adds `job!="mcp-audit"` to its selectors; get_audit_log reads it).
  *
  * @example hub.yaml
  * integrations:

@@ -25,6 +25,8 @@ export interface ObservabilityDeps {
   topology(): Topology | undefined;
   prometheus(): PrometheusClient | undefined;
   loki(): LokiClient | undefined;
+  /** The audit stream's `job` label (default mcp-audit), kept out of the hub's own log queries. */
+  auditJob?(): string | undefined;
   probes: Probes;
   /** Deadline for one call to an edge. */
   callTimeoutMs(): number;

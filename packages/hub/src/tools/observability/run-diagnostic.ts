@@ -10,6 +10,7 @@ import type { CatalogTool } from '../../catalog/types.ts';
 import { messageOf } from '../../catalog/fleet.ts';
 import { askNode, edgeOf, recheck, snapshotNodes, type ObservabilityDeps, type TopologyService } from './deps.ts';
 import { addressOf, checkContainer, checkHttp, checkNode, checkPorts, checkService, checkUnit, firstLine, healthyDetail, type Finding } from './service-check.ts';
+import { shownUrl } from '../../topology/shown-url.ts';
 
 const DIAGNOSTIC_DEADLINE_MS = 30_000;
 const MAX_DEPENDENCY_DEPTH = 3;
@@ -23,9 +24,10 @@ export interface Diagnosis {
 }
 
 /** LogQL that finds a service's recent errors without knowing the user's label scheme. */
-export function errorLogQL(term: string): string {
+export function errorLogQL(term: string, auditJob = 'mcp-audit'): string {
   const quoted = JSON.stringify(term);
-  return `{job=~".+"} |= ${quoted} |~ "(?i)(error|fail|fatal|panic|exception|refused|denied)"`;
+  // Never the audit stream: the term is the caller's, and only an admin reads other users' events.
+  return `{job=~".+", job!=${JSON.stringify(auditJob)}} |= ${quoted} |~ "(?i)(error|fail|fatal|panic|exception|refused|denied)"`;
 }
 
 export async function diagnose(deps: ObservabilityDeps, serviceName: string, nodeName: string | undefined, signal: AbortSignal): Promise<Diagnosis> {
@@ -54,7 +56,7 @@ export async function diagnose(deps: ObservabilityDeps, serviceName: string, nod
     findings.push({ check: 'topology', status: 'warning', detail: `${serviceName} is not in the topology: checking it as systemd unit ${serviceName} on ${nodeName}` });
     svc = { name: serviceName, node: nodeName, ports: [], unit: serviceName, dependsOn: [] };
   } else {
-    const what = [svc.unit && `unit ${svc.unit}`, svc.container && `container ${svc.container}`, svc.ports.length && `ports ${svc.ports.map((p) => `${p.port}/${p.protocol}`).join(', ')}`, svc.url && svc.url].filter(Boolean);
+    const what = [svc.unit && `unit ${svc.unit}`, svc.container && `container ${svc.container}`, svc.ports.length && `ports ${svc.ports.map((p) => `${p.port}/${p.protocol}`).join(', ')}`, svc.url && shownUrl(svc.url)].filter(Boolean);
     findings.push({ check: 'topology', status: 'ok', detail: `${svc.name} runs on ${svc.node}${what.length ? `: ${what.join(', ')}` : ''}${svc.dependsOn.length ? `; depends on ${svc.dependsOn.join(', ')}` : ''}` });
   }
   const s = svc;
@@ -108,13 +110,13 @@ export async function diagnose(deps: ObservabilityDeps, serviceName: string, nod
   const http = await checkHttp(deps, s, signal);
   if (http) {
     findings.push(http);
-    if (http.status === 'problem' && !ports.some((p) => p.status === 'problem')) suggestions.push(`${s.url} answers badly while its port is open: ${s.name} is up but unhappy; its recent log lines below may say why.`);
+    if (http.status === 'problem' && !ports.some((p) => p.status === 'problem')) suggestions.push(`${shownUrl(s.url!)} answers badly while its port is open: ${s.name} is up but unhappy; its recent log lines below may say why.`);
   }
 
   const loki = deps.loki();
   if (loki) {
     try {
-      const streams = await loki.queryRange({ logql: errorLogQL(s.container ?? s.unit ?? s.name), start: new Date(Date.now() - 3_600_000), limit: 10, direction: 'backward' }, signal);
+      const streams = await loki.queryRange({ logql: errorLogQL(s.container ?? s.unit ?? s.name, deps.auditJob?.()), start: new Date(Date.now() - 3_600_000), limit: 10, direction: 'backward' }, signal);
       const lines = streams.flatMap((st) => st.entries.map((e) => ({ ts: e.ts, line: e.line }))).sort((a, b) => (a.ts < b.ts ? 1 : -1)).slice(0, 5);
       findings.push(
         lines.length

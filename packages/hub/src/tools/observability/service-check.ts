@@ -6,6 +6,7 @@
  */
 import { LOCAL_NODE_URL } from '../../nodes/local-node.ts';
 import { askNode, edgeOf, nodeState, type ObservabilityDeps, type TopologyService } from './deps.ts';
+import { shownUrl } from '../../topology/shown-url.ts';
 
 export type CheckStatus = 'ok' | 'problem' | 'warning' | 'skipped';
 
@@ -96,8 +97,8 @@ export async function checkHttp(deps: ObservabilityDeps, svc: TopologyService, s
   if (!svc.url) return undefined;
   const r = await deps.probes.probeHttp({ url: svc.url, timeoutMs: PROBE_TIMEOUT_MS * 2, signal });
   return r.ok
-    ? { check: 'http', status: 'ok', detail: `${r.url} answered ${r.status}${r.latencyMs !== undefined ? ` in ${r.latencyMs} ms` : ''}` }
-    : { check: 'http', status: 'problem', detail: `${r.url} ${r.status !== undefined ? `answered ${r.status}` : `failed: ${r.error ?? 'no answer'}`}` };
+    ? { check: 'http', status: 'ok', detail: `${shownUrl(r.url)} answered ${r.status}${r.latencyMs !== undefined ? ` in ${r.latencyMs} ms` : ''}` }
+    : { check: 'http', status: 'problem', detail: `${shownUrl(r.url)} ${r.status !== undefined ? `answered ${r.status}` : `failed: ${r.error ?? 'no answer'}`}` };
 }
 
 /** The node's edge, for a service: `ok`, or a problem that explains every other failure. */

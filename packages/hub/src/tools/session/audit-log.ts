@@ -39,8 +39,10 @@ export function auditLogTool(source: () => AuditLogSource): CatalogTool {
       const src = source();
       const limit = typeof args.limit === 'number' ? Math.min(1000, Math.max(1, Math.floor(args.limit))) : 50;
       const session = args.session === 'current' ? ctx.session : typeof args.session === 'string' ? args.session : undefined;
-      // A hub calling for one of its users shares its token with all of them: such a caller
-      // (below admin) sees only the events journaled for the same user (hub.ts, detail.actingFor).
+      // Only an admin reads what other users did. A hub calling for one of its users shares its
+      // token with all of them: such a caller (below admin) sees only the events journaled for
+      // the same user (hub.ts, detail.actingFor).
+      const own = ctx.caller.role === 'admin' ? undefined : ctx.caller.user;
       const onBehalf = ctx.caller.role === 'admin' ? undefined : ctx.caller.actingFor;
       const read = await src.read({
         limit: onBehalf === undefined ? limit : 1000,
@@ -49,9 +51,13 @@ export function auditLogTool(source: () => AuditLogSource): CatalogTool {
         ...(session ? { session } : {}),
         kind: args.kind === 'approval' || args.kind === 'http_request' ? args.kind : 'tool_call',
         // Only an admin reads what other users did.
-        ...(ctx.caller.role === 'admin' ? {} : { user: ctx.caller.user }),
+        ...(own !== undefined ? { user: own } : {}),
       });
-      const events = onBehalf === undefined ? read : read.filter((e) => (e.detail as { actingFor?: unknown } | undefined)?.actingFor === onBehalf).slice(0, limit);
+      // Loki narrows by user with a line filter only, which another field can satisfy: check the field.
+      const events = read
+        .filter((e) => own === undefined || e.user === own)
+        .filter((e) => onBehalf === undefined || (e.detail as { actingFor?: unknown } | undefined)?.actingFor === onBehalf)
+        .slice(0, limit);
       return {
         content: [{ type: 'text', text: [`${events.length} event(s) from ${src.name}:`, ...events.map(line)].join('\n') }],
         structuredContent: { source: src.name, events: events as unknown as Record<string, unknown>[] },

@@ -8,6 +8,7 @@ import type { CallToolResult } from '@modelcontextprotocol/server';
 import { HomelabError } from '@homelab-mcp/core';
 import type { CatalogResource, CatalogTool } from '../../catalog/types.ts';
 import type { HubTopology, TopologyNodeView } from '../../topology/topology.ts';
+import { shownService } from '../../topology/shown-url.ts';
 
 const READ = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false } as const;
 const noArgs = { type: 'object' as const, properties: {}, additionalProperties: false };
@@ -47,7 +48,9 @@ function nodeText(n: TopologyNodeView): string {
 
 /** The full topology as JSON within MAX_FULL_CHARS: without listening sockets when too big, else nothing. */
 function boundedFull(t: HubTopology): { text: string; data: Record<string, unknown> } | undefined {
-  const full = t.full();
+  // Service URLs may carry credentials for the hub's probes: clients get them masked.
+  const raw = t.full();
+  const full = { ...raw, services: raw.services.map(shownService) };
   const text = JSON.stringify(full, null, 1);
   if (text.length <= MAX_FULL_CHARS) return { text, data: full as unknown as Record<string, unknown> };
   // A big network: listening sockets are the bulk; find_node shows them per node.
@@ -74,7 +77,9 @@ export function topologyTools(topology: () => HubTopology): CatalogTool[] {
       source: 'hub',
       async call() {
         const t = topology();
-        const full = t.full();
+        // Service URLs may carry credentials for the hub's probes: clients get them masked.
+  const raw = t.full();
+  const full = { ...raw, services: raw.services.map(shownService) };
         return ok(t.summary(), { summary: t.summary(), counts: full.counts, lastRefresh: full.lastRefresh, docs: full.docs.map((d) => ({ uri: d.uri, title: d.title })) });
       },
     },
@@ -118,7 +123,7 @@ export function topologyTools(topology: () => HubTopology): CatalogTool[] {
           const names = t.nodes().map((n) => n.name);
           return fail(`name_or_ip: no node is named or addressed "${q}" (known nodes: ${names.slice(0, 30).join(', ') || 'none'}${names.length > 30 ? ', ...' : ''})`);
         }
-        const services = t.services().filter((s) => s.node === node.name);
+        const services = t.services().filter((s) => s.node === node.name).map(shownService);
         const text = `${nodeText(node)}\nservices: ${services.map((s) => `${s.name}${s.ports.length ? ` (${s.ports.map(portText).join(', ')})` : ''}`).join(', ') || 'none declared'}`;
         return ok(text, { node, services });
       },
@@ -142,11 +147,12 @@ export function topologyTools(topology: () => HubTopology): CatalogTool[] {
         const q = stringArg(args, 'name');
         if (typeof q !== 'string') return q;
         const t = topology();
-        const service = t.findService(q);
-        if (!service) {
+        const found = t.findService(q);
+        if (!found) {
           const names = t.services().map((s) => s.name);
           return fail(`name: no service "${q}" in the topology (known services: ${names.slice(0, 30).join(', ') || 'none'}${names.length > 30 ? ', ...' : ''})`);
         }
+        const service = shownService(found);
         const node = t.findNode(service.node);
         const dependents = t.services().filter((s) => s.dependsOn.includes(service.name)).map((s) => s.name);
         const drift = (node?.drift ?? []).filter((d) => d.startsWith(`service ${service.name} `));
