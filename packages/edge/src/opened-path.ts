@@ -89,7 +89,7 @@ export function checkReal(real: string, id: FileId | undefined, lexical: string,
     throw new HomelabError('PATH_DENIED', `${lexical}: the edge never serves the memory of a process or of the kernel, nor its layout (mem, maps, map_files, pagemap, kcore, /dev/mem, ...); an admin can use run_command`);
   }
   if (isPrivate(real, id, check.privateFiles, onProcfs)) {
-    throw new HomelabError('PATH_DENIED', `${lexical}: the edge never serves its own token, configuration or process files`);
+    throw new HomelabError('PATH_DENIED', `${lexical}: the edge never serves its own token, configuration or process files, nor its hub's (on the hub's own host)`);
   }
   if (procEntryGone(real)) throw new HomelabError('FILE_ERROR', `${lexical}: the process exited while being opened; try again`);
   if (procAliases(real).some((p) => check.policy.denies(p)) || check.policy.denies(lexical)) throw deniedError(lexical);
