@@ -137,6 +137,30 @@ function networkDetail(err: unknown): string {
   return 'connection failed';
 }
 
+/**
+ * Reads a web stream whole, or stops (and cancels it) as soon as it passes `limit` bytes:
+ * undefined then. For bodies whose size a sender chooses (requests to the hub, upstreams'
+ * answers), so nothing past the limit is ever held.
+ *
+ * @example const bytes = await readBounded(req.body, 4 << 20); if (!bytes) return tooLarge();
+ */
+export async function readBounded(body: ReadableStream<Uint8Array>, limit: number): Promise<Buffer | undefined> {
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks);
+}
+
 /** Creates the client; one per integration is usual, each with its own `onRequest`. */
 export function createHttpClient(opts: HttpClientOptions = {}): HttpClient {
   const userAgent = opts.userAgent ?? 'homelab-mcp';

@@ -31,6 +31,7 @@ import { exceedsJsonDepth } from './json-depth.ts';
 import { createRefusals, type RefusalKind } from './refusals.ts';
 import type { Role } from '../catalog/types.ts';
 import type { createEdgeDist } from '../edge-dist/edge-dist.ts';
+import { readBounded } from '@homelab-mcp/core/http';
 
 export interface UpstreamHealth {
   name: string;
@@ -89,20 +90,7 @@ function hostOnly(host: string): string {
 /** The body as text, or undefined when it is longer than `limit` bytes (read no further). */
 async function readLimited(req: Request, limit: number): Promise<string | undefined> {
   if (!req.body) return '';
-  const reader = req.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => undefined);
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  return (await readBounded(req.body, limit))?.toString('utf8');
 }
 
 /**

@@ -1,3 +1,5 @@
+import { readBounded } from '@homelab-mcp/core/http';
+
 /**
  * The `fetch` the SDK's HTTP transports use for native upstreams, with `limits.maxResultBytes`
  * enforced while the answer is read: a JSON body, or one event of an SSE stream, longer than
@@ -36,24 +38,13 @@ export function limitedFetch(inner: typeof fetch, o: LimitedFetchOptions): typeo
       return new Response(res.body.pipeThrough(eventCap(o.maxResultBytes, () => id(), message)), init2);
     }
     // A JSON (or any other) body: read here, up to the cap, then handed over whole.
-    const reader = res.body.getReader();
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > o.maxResultBytes) {
-        await reader.cancel().catch(() => undefined);
-        const rid = id();
-        if (rid === undefined || !res.ok) throw new Error(message);
-        const headers = new Headers(res.headers);
-        headers.delete('content-length');
-        return new Response(JSON.stringify({ jsonrpc: '2.0', id: rid, error: { code: RESULT_TOO_LARGE_CODE, message } }), { ...init2, headers });
-      }
-      chunks.push(value);
-    }
-    return new Response(Buffer.concat(chunks), init2);
+    const bytes = await readBounded(res.body, o.maxResultBytes);
+    if (bytes) return new Response(bytes, init2);
+    const rid = id();
+    if (rid === undefined || !res.ok) throw new Error(message);
+    const headers = new Headers(res.headers);
+    headers.delete('content-length');
+    return new Response(JSON.stringify({ jsonrpc: '2.0', id: rid, error: { code: RESULT_TOO_LARGE_CODE, message } }), { ...init2, headers });
   };
 }
 
