@@ -8,6 +8,7 @@ import type { RunOptions, RunResult } from './exec.ts';
 import type { PrivateFile } from './opened-path.ts';
 import type { Roots } from './paths.ts';
 import type { CallPolicy } from './policy.ts';
+import type { ReplyLease } from './reply-size.ts';
 
 /** A JSON Schema (the 2020-12 subset the edge validates; see `schema.ts`). */
 export interface JsonSchema {
@@ -85,6 +86,11 @@ export interface ToolContext {
   signal: AbortSignal;
   /** The hub's policy for this call (`_meta["dev.homelab-mcp/policy"]`); none when absent. */
   policy?: CallPolicy;
+  /**
+   * The call's share of the edge's reply budget. `env.run` claims from it; a tool that turns
+   * large bytes into text itself (read_file) claims their cost before it decodes them.
+   */
+  lease?: ReplyLease;
 }
 
 /**

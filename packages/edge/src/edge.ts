@@ -91,7 +91,8 @@ export async function createEdge(
       `Tools of the homelab edge agent on the device "${node}". run_command runs shell commands there; ` +
       'read_file/write_file/list_directory work on its files; get_status reports its health.',
     tools,
-    context: (signal, policy): ToolContext => ({ env, signal, ...(policy ? { policy } : {}) }),
+    // Each call's commands claim their output from the call's share of the reply budget.
+    context: (signal, policy, lease): ToolContext => ({ env: { ...env, run: (o) => env.run({ ...o, lease }) }, signal, lease, ...(policy ? { policy } : {}) }),
     onToolCall: ({ name, ok, durationMs, era }) => log.info('tool call', { tool: name, ok, ms: Math.round(durationMs * 10) / 10, era }),
   });
   return { mcp, env, report, tools };

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { HomelabError, randomHex } from '@homelab-mcp/core';
-import { cutText } from './reply-size.ts';
+import { bytesCost, keptBytes, type ReplyLease } from './reply-size.ts';
 
 /**
  * Set in every command's environment with a value unique to the run. `setsid` (or `setsid -f`,
@@ -31,6 +31,11 @@ export interface RunOptions {
   /** Cap of each captured stream in bytes. */
   maxBytes: number;
   signal?: AbortSignal;
+  /**
+   * The call's share of the edge's reply budget: the kept output is claimed from it before it
+   * becomes text, so that many large answers at once wait instead of exhausting the heap.
+   */
+  lease?: ReplyLease;
 }
 
 export interface RunResult {
@@ -173,16 +178,18 @@ class Capture {
     return this.total > this.kept || this.cut;
   }
   /**
-   * The kept output as text, cut where its JSON-escaped size would pass `max`: output of
-   * control characters (1 MiB of \x01 is 6 MiB of JSON, twice in a result) aborted an edge
-   * running in its deployed 32 MB heap.
+   * The kept output, cut where its JSON-escaped size would pass `max` (output of control
+   * characters, 1 MiB of \x01, is 6 MiB of JSON, twice in a result), and what it costs in the
+   * answer. Only the kept bytes are ever decoded: a slice of a longer decoded string keeps the
+   * whole string alive.
    */
-  text(): string {
-    const s = Buffer.concat(this.chunks).toString('utf8');
+  take(): { bytes: Buffer; cost: number } {
+    const all = Buffer.concat(this.chunks);
     this.chunks = [];
-    const kept = cutText(s, this.max);
-    if (kept.length < s.length) this.cut = true;
-    return kept;
+    const n = all.length === 0 ? 0 : keptBytes(all, this.max);
+    if (n < all.length) this.cut = true;
+    const bytes = all.subarray(0, n);
+    return { bytes, cost: bytesCost(bytes) };
   }
 }
 
@@ -193,7 +200,22 @@ class Capture {
 export function runProcess(opts: RunOptions): Promise<RunResult> {
   const started = performance.now();
   const marker = randomHex(12);
-  return new Promise((resolve, reject) => {
+  return new Promise((resolvePromise, rejectPromise) => {
+    // Dropped once used: listeners of the child and its pipes outlive the answer by a while, and
+    // through the resolve function they would keep the promise and its output alive after the
+    // answer was sent (32 answers of 2 MiB at once aborted an edge with a 32 MB heap).
+    let settleWith: ((r: RunResult) => void) | undefined = resolvePromise;
+    let failWith: ((e: unknown) => void) | undefined = rejectPromise;
+    const resolve = (r: RunResult) => {
+      const f = settleWith;
+      settleWith = failWith = undefined;
+      f?.(r);
+    };
+    const reject = (e: unknown) => {
+      const f = failWith;
+      settleWith = failWith = undefined;
+      f?.(e);
+    };
     let child;
     try {
       child = spawn(opts.file, opts.args ?? [], {
@@ -257,19 +279,24 @@ export function runProcess(opts: RunOptions): Promise<RunResult> {
       settled = true;
       clearTimeout(deadline);
       opts.signal?.removeEventListener('abort', onAbort);
-      resolve({
-        stdout: out.text(),
-        stderr: err.text(),
-        exitCode: exited.code,
-        signal: exited.signal,
+      const durationMs = Math.round((performance.now() - started) * 10) / 10;
+      const o = out.take();
+      const e = err.take();
+      const { code, signal } = exited;
+      const claimed = opts.lease ? opts.lease.claim(o.cost + e.cost) : Promise.resolve();
+      void claimed.then(() => resolve({
+        stdout: o.bytes.toString('utf8'),
+        stderr: e.bytes.toString('utf8'),
+        exitCode: code,
+        signal,
         timedOut,
         aborted,
         stdoutTruncated: out.truncated,
         stderrTruncated: err.truncated,
         stdoutBytes: out.total,
         stderrBytes: err.total,
-        durationMs: Math.round((performance.now() - started) * 10) / 10,
-      });
+        durationMs,
+      }));
     };
 
     const drains: Array<{ counted: Promise<number | undefined>; stop(): void }> = [];

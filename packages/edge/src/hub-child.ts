@@ -82,9 +82,11 @@ export function runLocalChild(deps: { channel: ChildChannel; env: NodeJS.Process
     // The identities of the hub's files are looked up again for each call: an editor saves
     // hub.yaml as a new file (a new inode), which the identity found at start would miss.
     // `meta` carries the hub's file policy; the edge enforces and acknowledges it as over HTTP.
+    // The answer's share of the reply budget is held until it is handed to the channel.
+    const lease = e.mcp.lease();
     resolvePrivateFiles(privatePaths).then((files) => {
       e.env.privateFiles = files;
-      return e.mcp.callTool(m.name, m.args, ac.signal, 'modern', m.meta);
+      return e.mcp.callTool(m.name, m.args, ac.signal, 'modern', m.meta, lease);
     }).then(
       (result) => channel.send({ t: 'result', id: m.id, result }),
       (err: unknown) =>
@@ -94,7 +96,10 @@ export function runLocalChild(deps: { channel: ChildChannel; env: NodeJS.Process
           code: typeof (err as { code?: unknown })?.code === 'string' ? (err as { code: string }).code : 'TOOL_FAILED',
           message: err instanceof Error ? err.message : String(err),
         }),
-    ).finally(() => running.delete(m.id));
+    ).finally(() => {
+      lease.release();
+      running.delete(m.id);
+    });
   };
 
   channel.onMessage((m) => {

@@ -13,9 +13,11 @@
  * - 2025-11-25 / 2025-06-18 / 2025-03-26 / 2024-11-05 (legacy): `initialize` negotiates a
  *   version; no session is kept (every request stands alone, as in the SDK's stateless mode).
  */
+import { getHeapStatistics } from 'node:v8';
 import { HomelabError, isHomelabError } from '@homelab-mcp/core';
 import type { ToolContext, ToolDef, ToolOutput } from './capability.ts';
 import { parsePolicy, POLICY_META, type CallPolicy } from './policy.ts';
+import { ReplyBudget, type ReplyLease } from './reply-size.ts';
 import { validate } from './schema.ts';
 
 export const MODERN_VERSIONS = ['2026-07-28'] as const;
@@ -50,8 +52,13 @@ export interface McpHandlerOptions {
   serverInfo: ServerInfo;
   instructions?: string;
   tools: ServedTool[];
-  /** Builds the per-call context (signal, env, the hub's policy for the call). */
-  context(signal: AbortSignal, policy: CallPolicy | undefined): ToolContext;
+  /** Builds the per-call context (signal, env, the hub's policy, the call's reply lease). */
+  context(signal: AbortSignal, policy: CallPolicy | undefined, lease: ReplyLease): ToolContext;
+  /**
+   * Cost units (see `reply-size.ts`) the answers in flight may hold at once; default: an
+   * eighth of the heap limit (4.4 MB under the deployed `--max-old-space-size=32`).
+   */
+  replyBudget?: number;
   /** Called after each tool call, for the log. */
   onToolCall?(info: { name: string; ok: boolean; durationMs: number; era: 'modern' | 'legacy' }): void;
 }
@@ -87,6 +94,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
  * const reply = await mcp.handle(JSON.parse(body), (h) => req.headers[h]);
  */
 export function createMcpHandler(opts: McpHandlerOptions) {
+  const budget = new ReplyBudget(opts.replyBudget ?? Math.floor(getHeapStatistics().heap_size_limit / 8));
   const byName = new Map(opts.tools.map((t) => [t.def.name, t]));
   // The list never changes for the life of the process: build it once.
   const toolList = opts.tools.map(({ def }) => ({
@@ -115,7 +123,17 @@ export function createMcpHandler(opts: McpHandlerOptions) {
     signal: AbortSignal,
     era: 'modern' | 'legacy' = 'legacy',
     meta?: Record<string, unknown>,
+    lease?: ReplyLease,
   ): Promise<CallResult> {
+    // Without a lease from the caller, the share is given back when the result is returned.
+    if (!lease) {
+      const own = budget.lease();
+      try {
+        return await callTool(name, args, signal, era, meta, own);
+      } finally {
+        own.release();
+      }
+    }
     const tool = byName.get(name);
     if (!tool) throw new HomelabError('UNKNOWN_TOOL', `Tool ${name} not found`);
     const started = performance.now();
@@ -128,7 +146,7 @@ export function createMcpHandler(opts: McpHandlerOptions) {
       if (tool.unavailable) throw new HomelabError('CAPABILITY_UNAVAILABLE', tool.unavailable);
       const problems = validate(tool.def.inputSchema, args);
       if (problems.length) throw new HomelabError('INVALID_ARGUMENTS', `Invalid arguments for ${name}: ${problems.join('; ')}`);
-      out = await tool.def.handler(args, opts.context(signal, policy));
+      out = await tool.def.handler(args, opts.context(signal, policy, lease));
     } catch (err) {
       // Failures while running a tool are results the model can read, not protocol errors.
       const message = isHomelabError(err) ? err.message : `${name} failed: ${err instanceof Error ? err.message : String(err)}`;
@@ -151,7 +169,7 @@ export function createMcpHandler(opts: McpHandlerOptions) {
     _meta?: Record<string, unknown>;
   };
 
-  async function dispatch(req: JsonRpcRequest, era: 'modern' | 'legacy', signal: AbortSignal): Promise<McpReply> {
+  async function dispatch(req: JsonRpcRequest, era: 'modern' | 'legacy', signal: AbortSignal, lease: ReplyLease | undefined): Promise<McpReply> {
     const id = req.id ?? null;
     const params = req.params ?? {};
     const ok = (result: Record<string, unknown>): McpReply => ({
@@ -197,7 +215,7 @@ export function createMcpHandler(opts: McpHandlerOptions) {
           return errorReply(200, id, ErrorCode.InvalidParams, 'tools/call params.arguments must be an object');
         }
         const meta = isObject(params._meta) ? params._meta : undefined;
-        return ok({ ...(await callTool(params.name, (params.arguments ?? {}) as Record<string, unknown>, signal, era, meta)) });
+        return ok({ ...(await callTool(params.name, (params.arguments ?? {}) as Record<string, unknown>, signal, era, meta, lease)) });
       }
     }
     return errorReply(era === 'modern' ? 404 : 200, id, ErrorCode.MethodNotFound, `Method not found: ${req.method}`);
@@ -208,10 +226,19 @@ export function createMcpHandler(opts: McpHandlerOptions) {
     listTools: () => toolList,
     callTool,
     /**
-     * Handles one parsed POST body. `header(name)` returns a request header by its
-     * lower-case name. `signal` aborts when the client disconnects.
+     * A share of the reply budget for one request: pass it to `handle` or `callTool` and
+     * release it once the answer has been handed on (a socket, a channel).
      */
-    async handle(body: unknown, header: (name: string) => string | undefined, signal: AbortSignal): Promise<McpReply> {
+    lease: (): ReplyLease => budget.lease(),
+    /** The reply budget, for a status report and tests. */
+    budget,
+    /**
+     * Handles one parsed POST body. `header(name)` returns a request header by its
+     * lower-case name. `signal` aborts when the client disconnects. With a `lease`, a tool
+     * call's answer stays counted in the reply budget until the caller releases it (after
+     * sending); without one, until `handle` returns.
+     */
+    async handle(body: unknown, header: (name: string) => string | undefined, signal: AbortSignal, lease?: ReplyLease): Promise<McpReply> {
       if (Array.isArray(body)) {
         return errorReply(400, null, ErrorCode.InvalidRequest, 'JSON-RPC batches are not supported (removed in protocol 2025-06-18)');
       }
@@ -253,7 +280,7 @@ export function createMcpHandler(opts: McpHandlerOptions) {
           }
         }
         if (isNotification) return { status: 202 };
-        return dispatch(req, 'modern', signal);
+        return dispatch(req, 'modern', signal, lease);
       }
 
       if (headerVersion !== undefined && !(LEGACY_VERSIONS as readonly string[]).includes(headerVersion)) {
@@ -266,7 +293,7 @@ export function createMcpHandler(opts: McpHandlerOptions) {
         });
       }
       if (isNotification) return { status: 202 };
-      return dispatch(req, 'legacy', signal);
+      return dispatch(req, 'legacy', signal, lease);
     },
   };
 }

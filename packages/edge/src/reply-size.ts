@@ -12,16 +12,6 @@ export function replyCost(c: number): number {
   return c > 0xff ? 2 : 1;
 }
 
-/** The longest prefix of `s` whose reply cost is at most `max`. */
-export function cutText(s: string, max: number): string {
-  let cost = 0;
-  for (let i = 0; i < s.length; i++) {
-    cost += replyCost(s.charCodeAt(i));
-    if (cost > max) return s.slice(0, i);
-  }
-  return s;
-}
-
 /**
  * How many leading bytes of UTF-8 `buf` to keep so that their text costs at most `max` in a
  * reply (bytes of multi-byte characters count 2 each, an upper bound), never splitting a character,
@@ -41,4 +31,102 @@ export function keptBytes(buf: Uint8Array, max: number): number {
   // Always at least one character, so that a caller reading on from here makes progress.
   if (i === 0) for (i = 1; i < buf.length && (buf[i]! & 0xc0) === 0x80; ) i++;
   return i;
+}
+
+/** What the first `n` bytes of UTF-8 `buf` cost in a reply, counted as `keptBytes` counts them. */
+export function bytesCost(buf: Uint8Array, n = buf.length): number {
+  let cost = 0;
+  for (let i = 0; i < n; i++) {
+    const b = buf[i]!;
+    cost += b < 0x80 ? replyCost(b) : 2;
+  }
+  return cost;
+}
+
+/**
+ * One call's share of the edge's reply budget: what it claimed is held until its answer has
+ * been handed to the socket (or the hub's channel), then released at once.
+ */
+export interface ReplyLease {
+  /**
+   * Waits until `cost` more fits in the budget, and holds it. A call that already holds a
+   * share is granted more at once (so two calls never wait on each other), and a claim alone
+   * in the budget always passes, however large: a single big answer is bounded by the caps.
+   */
+  claim(cost: number): Promise<void>;
+  /** Gives back everything claimed; safe to call twice. */
+  release(): void;
+}
+
+/**
+ * The answers in flight hold their output as strings until they are sent: 32 commands of
+ * 1 MiB output finishing together were 64 MiB of strings and aborted an edge with a 32 MB
+ * heap. Each call claims what its output costs in the answer before it turns bytes into text;
+ * past `total`, calls wait (first come, first served) for earlier answers to be sent.
+ *
+ * @example
+ * const budget = new ReplyBudget(4 << 20);
+ * const lease = budget.lease();
+ * await lease.claim(bytesCost(stdout));
+ * // ... build and send the answer ...
+ * lease.release();
+ */
+export class ReplyBudget {
+  private used = 0;
+  private readonly waiting: Array<{ cost: number; grant: () => void }> = [];
+
+  constructor(readonly total: number) {}
+
+  /** Cost units held by answers not yet sent. */
+  get held(): number {
+    return this.used;
+  }
+
+  /** Calls waiting for room. */
+  get queued(): number {
+    return this.waiting.length;
+  }
+
+  lease(): ReplyLease {
+    let mine = 0;
+    let released = false;
+    return {
+      claim: (cost) => {
+        if (released || cost <= 0) return Promise.resolve();
+        const take = () => {
+          mine += cost;
+          this.used += cost;
+        };
+        if (mine > 0 || (this.waiting.length === 0 && (this.used === 0 || this.used + cost <= this.total))) {
+          take();
+          return Promise.resolve();
+        }
+        return new Promise<void>((resolve) => {
+          this.waiting.push({
+            cost,
+            grant: () => {
+              if (!released) take();
+              resolve();
+            },
+          });
+        });
+      },
+      release: () => {
+        if (released) return;
+        released = true;
+        this.used -= mine;
+        mine = 0;
+        this.admit();
+      },
+    };
+  }
+
+  private admit(): void {
+    while (this.waiting.length > 0) {
+      const next = this.waiting[0]!;
+      if (this.used !== 0 && this.used + next.cost > this.total) return;
+      this.waiting.shift();
+      next.grant();
+    }
+  }
 }

@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import { bearerToken, safeEqual } from '@homelab-mcp/core';
+import { jsonBytes } from './json-bytes.ts';
 import type { Logger } from './log.ts';
 import type { McpHandler } from './mcp.ts';
 
@@ -57,9 +58,9 @@ function send(res: ServerResponse, status: number, body?: unknown, headers: Reco
     res.writeHead(status, headers).end();
     return;
   }
-  // As bytes, at once: a string handed to a socket that is still busy stays on the JS heap
-  // until it is written, and a few large answers queued that way exceed a 32 MB heap.
-  const bytes = Buffer.from(JSON.stringify(body));
+  // As bytes, at once and built in pieces: a string handed to a socket that is still busy stays
+  // on the JS heap until it is written, and the whole answer as one string is several MB there.
+  const bytes = jsonBytes(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': bytes.length, ...headers }).end(bytes);
 }
 
@@ -232,12 +233,18 @@ export function createEdgeServer(opts: EdgeServerOptions): { server: Server; act
     res.on('close', () => {
       if (!res.writableFinished) ac.abort();
     });
-    const reply = await opts.mcp.handle(body, (h) => {
-      const v = req.headers[h];
-      return Array.isArray(v) ? v[0] : v;
-    }, ac.signal);
-    if (res.destroyed) return;
-    send(res, reply.status, reply.body);
+    // The answer's share of the reply budget is held until its bytes are handed to the socket.
+    const lease = opts.mcp.lease();
+    try {
+      const reply = await opts.mcp.handle(body, (h) => {
+        const v = req.headers[h];
+        return Array.isArray(v) ? v[0] : v;
+      }, ac.signal, lease);
+      if (res.destroyed) return;
+      send(res, reply.status, reply.body);
+    } finally {
+      lease.release();
+    }
   }
 
   return { server, activity };

@@ -15,7 +15,7 @@ import { defineCapability, defineTool, type EdgeEnv, type ToolContext } from '..
 import { checkOpened, checkReal, fdPath, type OpenedCheck } from '../opened-path.ts';
 import { confine } from '../paths.ts';
 import { NO_POLICY } from '../policy.ts';
-import { keptBytes } from '../reply-size.ts';
+import { bytesCost, keptBytes } from '../reply-size.ts';
 
 const MAX_WRITE_BYTES = 64 * 1024 * 1024;
 const MAX_LIST_ENTRIES = 5000;
@@ -102,6 +102,8 @@ export const readFile = defineTool<{ path: string; offset?: number; length?: num
       const probe = Buffer.alloc(1);
       const more = (await fh.read(probe, 0, 1, offset + got)).bytesRead > 0;
       const bytes = buf.subarray(0, got);
+      // Held in the reply budget until the answer is sent, so that many large reads at once wait.
+      await ctx.lease?.claim(encoding === 'base64' ? Math.ceil(got / 3) * 4 : bytesCost(bytes));
       let content: string;
       if (encoding === 'base64') content = bytes.toString('base64');
       else {

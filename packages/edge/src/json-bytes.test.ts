@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { jsonBytes } from './json-bytes.ts';
+
+describe('jsonBytes', () => {
+  it('writes the same bytes as JSON.stringify, long strings included', () => {
+    const long = 'x'.repeat(40_000) + '\x01"\\\n€😀'.repeat(9_000) + '\ud800 lone';
+    const values: unknown[] = [
+      { jsonrpc: '2.0', id: 1, result: { content: [{ type: 'text', text: long }], structuredContent: { stdout: long, n: 3, ok: true, none: null, skip: undefined } } },
+      [1, undefined, 'a', { t: new Date(0) }, -0, Number.NaN],
+      'short',
+      '😀'.repeat(20_000),
+      { nested: { deeper: [[long.slice(0, 17_000)]] } },
+    ];
+    for (const v of values) expect(jsonBytes(v).equals(Buffer.from(JSON.stringify(v)))).toBe(true);
+  });
+
+  it('never splits a surrogate pair at a slice boundary', () => {
+    // The pair straddles the 16 Ki-character slice boundary.
+    const s = 'a'.repeat(16 * 1024 - 1) + '😀' + 'b';
+    const bytes = jsonBytes(s);
+    expect(bytes.equals(Buffer.from(JSON.stringify(s)))).toBe(true);
+    expect(bytes.toString()).not.toContain('\\ud83d');
+  });
+});

@@ -1,0 +1,76 @@
+/**
+ * JSON straight to bytes, in pieces: `JSON.stringify` of an answer holding 2 MiB of output
+ * builds the whole escaped text as one string on the heap (and its builder's parts besides)
+ * before it becomes bytes, 8 MB or more at once; a few such answers abort an edge with a
+ * 32 MB heap. Here each long string is escaped a slice at a time and each piece becomes
+ * bytes at once, so the heap holds at most one slice's JSON. The bytes are the same JSON a
+ * parser reads back into the same value.
+ */
+
+/** Characters of a long string escaped at once (at most 6x that in JSON). */
+const SLICE = 16 * 1024;
+
+/**
+ * @example
+ * res.end(jsonBytes({ jsonrpc: '2.0', id: 1, result }));
+ */
+export function jsonBytes(value: unknown): Buffer {
+  const parts: Buffer[] = [];
+  let pending = '';
+  const put = (s: string) => {
+    pending += s;
+    if (pending.length >= SLICE) flush();
+  };
+  const flush = () => {
+    if (pending) parts.push(Buffer.from(pending));
+    pending = '';
+  };
+  const str = (s: string) => {
+    if (s.length <= SLICE) {
+      put(JSON.stringify(s));
+      return;
+    }
+    flush();
+    parts.push(Buffer.from('"'));
+    for (let i = 0; i < s.length; ) {
+      let end = Math.min(i + SLICE, s.length);
+      // Never between the two halves of a surrogate pair: escaped apart, they would read back
+      // the same, but as escapes instead of the character's UTF-8.
+      const last = s.charCodeAt(end - 1);
+      if (end < s.length && last >= 0xd800 && last <= 0xdbff) end--;
+      const piece = JSON.stringify(s.slice(i, end));
+      parts.push(Buffer.from(piece.slice(1, -1)));
+      i = end;
+    }
+    parts.push(Buffer.from('"'));
+  };
+  const walk = (v: unknown, inArray: boolean): void => {
+    if (v !== null && typeof v === 'object' && typeof (v as { toJSON?: unknown }).toJSON === 'function') v = (v as { toJSON(): unknown }).toJSON();
+    if (typeof v === 'string') return str(v);
+    if (v === null || typeof v === 'number' || typeof v === 'boolean') return put(JSON.stringify(v));
+    if (typeof v === 'bigint') throw new TypeError('Do not know how to serialize a BigInt');
+    if (v === undefined || typeof v === 'function' || typeof v === 'symbol') return put(inArray ? 'null' : '');
+    if (Array.isArray(v)) {
+      put('[');
+      v.forEach((item, i) => {
+        if (i > 0) put(',');
+        walk(item, true);
+      });
+      return put(']');
+    }
+    put('{');
+    let first = true;
+    for (const [k, item] of Object.entries(v as Record<string, unknown>)) {
+      if (item === undefined || typeof item === 'function' || typeof item === 'symbol') continue;
+      if (!first) put(',');
+      first = false;
+      put(JSON.stringify(k));
+      put(':');
+      walk(item, false);
+    }
+    put('}');
+  };
+  walk(value, false);
+  flush();
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+}
