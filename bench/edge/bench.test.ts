@@ -85,7 +85,6 @@ describe('bench/edge/run.mjs --quick', () => {
     expectMemory(r.after);
     expect(r.peakRssMB).toBeGreaterThanOrEqual(r.after!.rssMB);
     expect(r.coldStartMs).toBeGreaterThan(0);
-    expect(r.coldStartMs).toBeLessThan(15_000);
     expectLatency(r.cmd, report.meta.calls);
     expectLatency(r.status, report.meta.statusCalls);
     expect(r.cmd!.cpuMsPerCall).toBeGreaterThanOrEqual(0);

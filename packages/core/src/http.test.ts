@@ -81,9 +81,8 @@ describe('createHttpClient', () => {
     });
     const reports: HttpRequestReport[] = [];
     const http = createHttpClient({ onRequest: (r) => reports.push(r) });
-    const started = Date.now();
+    // The server never answers: only the deadline can end the request (a hang fails the test's own timeout).
     const err = await http.request({ url: `${base}/slow?token=abc`, timeoutMs: 300, maxBytes: 10 }).catch((e: unknown) => e);
-    expect(Date.now() - started).toBeLessThan(3000);
     expect(isHttpError(err, 'timeout')).toBe(true);
     expect((err as Error).message).toBe(`${new URL(base).host}: no answer within 300 ms`);
     expect((err as Error).message).not.toContain('token');

@@ -111,7 +111,7 @@ describe('checkPort', () => {
     const { port } = await silentListener();
     const started = Date.now();
     const r = await checkPort({ host: '127.0.0.1', port, timeoutMs: 600 });
-    expect(Date.now() - started).toBeLessThan(3000);
+    // Dropped packets never answer: only the deadline ends the check, and not before it.
     expect(Date.now() - started).toBeGreaterThanOrEqual(550);
     expect(r).toMatchObject({ open: false, reason: 'timeout' });
     expect(r.error).toMatch(/no answer from 127\.0\.0\.1:\d+ within 600 ms/);
@@ -145,9 +145,10 @@ describe('checkPort', () => {
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 100);
     const started = Date.now();
-    const err = await rejection(checkPort({ host: '127.0.0.1', port, timeoutMs: 10_000, signal: ac.signal }));
+    const err = await rejection(checkPort({ host: '127.0.0.1', port, timeoutMs: 60_000, signal: ac.signal }));
+    // CANCELLED, not a timeout: the abort ended it (the 60 s deadline is past the test's own timeout).
     expect(isHomelabError(err, 'CANCELLED')).toBe(true);
-    expect(Date.now() - started).toBeLessThan(2000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(90);
   });
 });
 
@@ -263,9 +264,8 @@ describe('pingHost', () => {
   it('kills a ping that does not finish by the deadline, even one that ignores SIGINT', async () => {
     const pidFile = join(dir, 'hang.pid');
     const bin = fakePing('hang', `trap '' INT\necho $$ > '${pidFile}'\nsleep 30`);
-    const started = Date.now();
+    // The fake ping sleeps 30 s, past this test's own timeout: only the deadline can end it.
     const r = await pingHost({ host: '127.0.0.1', count: 1, timeoutMs: 1000, env: { PATH: bin } });
-    expect(Date.now() - started).toBeLessThan(5000);
     expect(r).toMatchObject({ method: 'icmp', reachable: false });
     expect(r.error).toMatch(/no result within 1000 ms/);
     const pid = Number(readFileSync(pidFile, 'utf8'));
@@ -290,8 +290,9 @@ describe('pingHost', () => {
     setTimeout(() => ac.abort(), 200);
     const started = Date.now();
     const err = await rejection(pingHost({ host: '127.0.0.1', count: 10, signal: ac.signal }));
+    // CANCELLED: the abort ended it, not the ten pings running out.
     expect(isHomelabError(err, 'CANCELLED')).toBe(true);
-    expect(Date.now() - started).toBeLessThan(3000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(190);
   });
 });
 
@@ -357,7 +358,7 @@ describe('probeHttp', () => {
   it('gives up on a server that does not answer by the deadline', async () => {
     const started = Date.now();
     const r = await probeHttp({ url: `${base}/slow`, timeoutMs: 500 });
-    expect(Date.now() - started).toBeLessThan(3000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(450);
     expect(r).toEqual({ url: `${base}/slow`, ok: false, expected: '2xx/3xx', error: 'no response within 500 ms' });
     expect(formatHttpProbe(r)).toBe(`${base}/slow: no HTTP answer: no response within 500 ms`);
   });

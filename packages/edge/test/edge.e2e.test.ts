@@ -75,14 +75,13 @@ describe('run_command limits', () => {
   it('kills the command and its children when the timeout passes', async () => {
     await using client = await connectClient(edge.url, edge.token, 'modern');
     const pidFile = join(dir, 'child.pid');
-    const started = Date.now();
+    // sleep 31 runs past the test's own timeout: only timeout_s can end it in time.
     const r = await call(client, 'run_command', { cmd: `sleep 30 & echo $! > ${pidFile}; sleep 31`, timeout_s: 1 });
-    expect(Date.now() - started).toBeLessThan(5000);
     expect(r.structuredContent.timedOut).toBe(true);
     expect(resultText(r)).toContain('timed out');
     const childPid = Number(readFileSync(pidFile, 'utf8'));
-    await new Promise((res) => setTimeout(res, 700)); // SIGKILL follows SIGTERM after a grace
-    expect(isAlive(childPid)).toBe(false); // the background child is gone too
+    // The background child is gone too (polled: SIGKILL follows SIGTERM after a grace).
+    await expect.poll(() => isAlive(childPid), { timeout: 20_000, interval: 50 }).toBe(false);
   });
 
   it('caps huge output and says it did', async () => {
@@ -97,9 +96,10 @@ describe('run_command limits', () => {
   it('does not wait for a background job that keeps the output open', async () => {
     await using client = await connectClient(edge.url, edge.token, 'modern');
     const pidFile = join(dir, 'bg.pid');
-    const r = await call(client, 'run_command', { cmd: `sleep 5 & echo $! > ${pidFile}; echo started`, timeout_s: 20 });
+    const r = await call(client, 'run_command', { cmd: `sleep 25 & echo $! > ${pidFile}; echo started`, timeout_s: 28 });
     expect(r.structuredContent).toMatchObject({ exitCode: 0, stdout: 'started\n', timedOut: false });
-    expect(r.structuredContent.durationMs).toBeLessThan(2000);
+    // Answered before the background job ended (25 s), which would otherwise hold the answer.
+    expect(r.structuredContent.durationMs).toBeLessThan(25_000);
     process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
   });
 
@@ -307,9 +307,8 @@ describe('socket activation', () => {
       const r = await call(client, 'run_command', { cmd: 'echo via-socket' });
       expect(r.structuredContent.stdout).toBe('via-socket\n');
       await client.close();
-      const t0 = Date.now();
+      // Only the idle exit can end it (a hang fails the test's own timeout).
       expect(await exited).toBe(0);
-      expect(Date.now() - t0).toBeLessThan(6000);
       expect(logs).toContain('idle for 1 s');
     } finally {
       child.kill('SIGKILL');

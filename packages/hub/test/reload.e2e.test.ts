@@ -27,7 +27,7 @@ describe('config reload', () => {
     writeFileSync(file, JSON.stringify({ ...base, dataDir: './data', auth: { tokens: [...base.auth.tokens, { user: 'v', role: 'viewer', token: VIEWER }] }, nodes: [...base.nodes, { name: 'b', url: b.url, token: b.token, roles: ['new'] }], perDeviceTools: true }));
     await expect.poll(nodeNames, { timeout: 10_000 }).toEqual(['a', 'b']); // same session, new node
     // New per-device tools (b__run_command...): the open session is told the list changed.
-    await expect.poll(() => listChanged, { timeout: 5_000 }).toBeGreaterThan(0);
+    await expect.poll(() => listChanged, { timeout: 20_000 }).toBeGreaterThan(0);
     expect((await legacy.listTools()).tools.map((t) => t.name)).toContain('b__run_command');
     const r = (await legacy.callTool({ name: 'run_command', arguments: { node: 'role:new', cmd: 'echo added' } })) as any;
     expect(r.structuredContent.nodes[0].structuredContent.stdout).toBe('added\n');

@@ -188,7 +188,7 @@ describe('plain 2026-07-28 tools/call without the SDK server', () => {
       await new Promise((r) => setTimeout(r, 200));
       gone.abort();
       await pending;
-      await expect.poll(() => calls.includes('slow aborted'), { timeout: 2000 }).toBe(true);
+      await expect.poll(() => calls.includes('slow aborted'), { timeout: 20_000 }).toBe(true);
     } finally {
       await new Promise((r) => server.close(r));
       await http.close();

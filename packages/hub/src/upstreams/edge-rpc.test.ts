@@ -96,12 +96,11 @@ describe('direct tools/call to an edge', () => {
     await up.start();
     let progressed!: () => void;
     const firstProgress = new Promise<void>((r) => (progressed = r));
-    const call = up.callTool('slow', { steps: 20, delayMs: 100 }, { onprogress: () => progressed() }).catch((e: unknown) => e);
+    const call = up.callTool('slow', { steps: 1200, delayMs: 100 }, { timeoutMs: 300_000, onprogress: () => progressed() }).catch((e: unknown) => e);
     await firstProgress;
-    const t0 = performance.now();
+    // The answer would run two minutes, past the test's own timeout: only noticing the dead server fails it in time.
     await server.stop();
     const err = (await call) as Error;
-    expect(performance.now() - t0).toBeLessThan(1000);
     expect(isHomelabError(err, 'UPSTREAM_UNAVAILABLE'), err.message).toBe(true);
   });
 

@@ -58,7 +58,9 @@ function registerTools(server: McpServer, rec: Recorder): void {
     { description: 'Reports progress `steps` times, then answers', inputSchema: z.object({ steps: z.number(), delayMs: z.number() }) },
     async ({ steps, delayMs }, ctx: ServerContext) => {
       const token = ctx.mcpReq._meta?.progressToken;
-      for (let i = 1; i <= steps; i++) {
+      // Stops when the request is cancelled or its connection ends: a test that stops the server
+      // mid-answer leaves no loop behind.
+      for (let i = 1; i <= steps && !ctx.mcpReq.signal.aborted; i++) {
         await new Promise((r) => setTimeout(r, delayMs));
         if (token !== undefined) {
           await ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken: token, progress: i, total: steps, message: `step ${i}` } });

@@ -55,9 +55,7 @@ describe('edge upstream', () => {
     await up.start();
     expect(up.state().status).toBe('down');
     expect(up.tools()).toEqual([]);
-    const t0 = performance.now();
     const err = (await up.callTool('get_status', {}, {}).catch((e: unknown) => e)) as Error;
-    expect(performance.now() - t0).toBeLessThan(100);
     expect(isHomelabError(err, 'UPSTREAM_UNAVAILABLE')).toBe(true);
     expect(err.message).toMatch(/^node garage is unreachable since \d{4}-\d\d-\d\dT[\d:.]+Z: connection refused$/);
     expect(err.message).not.toContain(token);
@@ -76,16 +74,15 @@ describe('edge upstream', () => {
     const events: UpstreamChange[] = [];
     up.onChange((w) => events.push(w));
 
-    const call = up.callTool('run_command', { cmd: 'sleep 2' }, {}).catch((e: unknown) => e);
+    // The command would run past the test's own timeout: only noticing the dead edge fails the call in time.
+    const call = up.callTool('run_command', { cmd: 'sleep 40' }, { timeoutMs: 300_000 }).catch((e: unknown) => e);
     await new Promise((r) => setTimeout(r, 300));
-    const t0 = performance.now();
     await stopNow(edge);
     const err = (await call) as Error;
-    expect(performance.now() - t0).toBeLessThan(2000);
     expect(isHomelabError(err, 'UPSTREAM_UNAVAILABLE')).toBe(true);
     expect(err.message).toMatch(/^node pi is unreachable since .*: connection (closed by the upstream|reset)/);
 
-    await until(up, () => up.state().status === 'down', 3000, 'down');
+    await until(up, () => up.state().status === 'down', 20_000, 'down');
     expect(up.tools()).toEqual([]);
     expect(events).toContain('tools');
     const down = await up.callTool('get_status', {}, {}).catch((e: unknown) => e);
@@ -93,7 +90,7 @@ describe('edge upstream', () => {
 
     edge = await startEdgeProcess({ listen: `127.0.0.1:${port}`, token });
     // maxMs is 1 s: the next retry comes within a second of the edge listening again.
-    await until(up, () => up.state().status === 'up', 3000, 'up again');
+    await until(up, () => up.state().status === 'up', 20_000, 'up again');
     expect(up.state().era).toBe('modern');
     expect(up.tools().map((t) => t.name)).toContain('run_command');
     expect(resultText(await up.callTool('run_command', { cmd: 'echo back' }, {}))).toContain('back');
@@ -123,7 +120,7 @@ describe('edge upstream', () => {
       for (const s of sockets) s.destroy();
       await closed;
     });
-    await until(up, () => up.state().status === 'down', 5000, 'down');
+    await until(up, () => up.state().status === 'down', 20_000, 'down');
     await new Promise((r) => setTimeout(r, 1500)); // more failed retries
     expect(seen.map((s) => s.status).slice(0, 2)).toEqual(['connecting', 'down']);
     // One "since" from the loss on: when it stopped answering, not when a retry gave up.
@@ -145,7 +142,7 @@ describe('edge upstream', () => {
     const states: string[] = [];
     up.onChange((w) => w === 'state' && states.push(up.state().status));
     await stopNow(edge);
-    await until(up, () => up.state().status === 'down', 3000, 'down');
+    await until(up, () => up.state().status === 'down', 20_000, 'down');
     expect(states).toEqual(['down']);
     expect(up.state().lastError).toBe('connection refused');
   });
@@ -154,9 +151,8 @@ describe('edge upstream', () => {
     const edge = track(await startEdgeProcess());
     const up = track(createUpstream({ kind: 'edge', name: 'pi', url: edge.url, token: edge.token! }));
     await up.start();
-    const t0 = performance.now();
-    const err = (await up.callTool('run_command', { cmd: 'sleep 5' }, { timeoutMs: 300 }).catch((e: unknown) => e)) as Error;
-    expect(performance.now() - t0).toBeLessThan(1500);
+    // sleep 40 runs past the test's own timeout: only the call's deadline can end it in time.
+    const err = (await up.callTool('run_command', { cmd: 'sleep 40' }, { timeoutMs: 300 }).catch((e: unknown) => e)) as Error;
     expect(isHomelabError(err, 'UPSTREAM_TIMEOUT')).toBe(true);
     expect(err.message).toBe('node pi did not answer tools/call run_command within 300 ms');
     // The connection is fine afterwards.

@@ -69,9 +69,8 @@ describe('upstream quirks', () => {
     });
     const port = (silent.address() as AddressInfo).port;
     const up = track(createUpstream({ kind: 'http', name: 'hung', url: `http://127.0.0.1:${port}/mcp` }, { connectTimeoutMs: 300, backoff: { initialMs: 60_000, maxMs: 60_000 } }));
-    const t0 = performance.now();
+    // The server never answers: only the connect timeout can end start() (a hang fails the test's own timeout).
     await up.start();
-    expect(performance.now() - t0).toBeLessThan(1500);
     expect(up.state()).toMatchObject({ status: 'down' });
     expect(up.state().lastError).toMatch(/timed out/);
   });
@@ -89,9 +88,8 @@ describe('upstream quirks', () => {
     const up = track(createUpstream({ kind: 'http', name: 'cutter', url: server.url }, { healthIntervalMs: 0 }));
     await up.start();
     const progress: number[] = [];
-    const t0 = performance.now();
-    const err = (await up.callTool('cut', {}, { timeoutMs: 30_000, onprogress: (p) => progress.push(p.progress) }).catch((e: unknown) => e)) as Error;
-    expect(performance.now() - t0).toBeLessThan(1000);
+    // A call deadline past the test's own timeout: only noticing the ended stream can fail it in time.
+    const err = (await up.callTool('cut', {}, { timeoutMs: 120_000, onprogress: (p) => progress.push(p.progress) }).catch((e: unknown) => e)) as Error;
     expect(progress).toEqual([1]);
     expect(isHomelabError(err, 'UPSTREAM_UNAVAILABLE')).toBe(true);
     expect(err.message).toContain('the upstream closed the response stream without answering');
@@ -111,10 +109,10 @@ describe('upstream quirks', () => {
     await up.start();
     expect(up.state().era).toBe('modern');
     await modern.stop();
-    await until(up, () => up.state().status === 'down', 3000, 'down');
+    await until(up, () => up.state().status === 'down', 20_000, 'down');
     // Same URL, now a 2025 server with sessions (a downgrade, or a different server).
     legacy = await startSessionServer({ port: modern.port });
-    await until(up, () => up.state().status === 'up', 5000, 'up again');
+    await until(up, () => up.state().status === 'up', 20_000, 'up again');
     expect(up.state().era).toBe('legacy');
     expect(legacy.methods).toContain('server/discover');
     expect(resultText(await up.callTool('echo', { text: 'legacy now' }, {}))).toBe('legacy now');

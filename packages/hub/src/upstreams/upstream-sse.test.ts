@@ -36,9 +36,9 @@ describe('legacy HTTP+SSE upstream', () => {
     const port = server.port;
     await server.stop();
     // The broken event stream is noticed without any call.
-    await until(up, () => up.state().status !== 'up', 3000, 'the loss');
+    await until(up, () => up.state().status !== 'up', 20_000, 'the loss');
     server = await startSseServer({ port });
-    await until(up, () => up.state().status === 'up', 3000, 'up again');
+    await until(up, () => up.state().status === 'up', 20_000, 'up again');
     expect(resultText(await up.callTool('echo', { text: 'again' }, {}))).toBe('again');
     expect(server.methods.filter((m) => m === 'initialize')).toHaveLength(1);
   });

@@ -33,8 +33,8 @@ describe('stdio upstream', () => {
     await up.start();
     const first = await childPid(up);
     process.kill(first, 'SIGKILL');
-    await until(up, () => up.state().status !== 'up', 3000, 'the exit');
-    await until(up, () => up.state().status === 'up', 3000, 'the restart');
+    await until(up, () => up.state().status !== 'up', 20_000, 'the exit');
+    await until(up, () => up.state().status === 'up', 20_000, 'the restart');
     const second = await childPid(up);
     expect(second).not.toBe(first);
     expect(resultText(await up.callTool('echo', { text: 'still here' }, {}))).toBe('still here');

@@ -341,14 +341,19 @@ describe('compose_up, compose_down, compose_pull', () => {
 
   it('refuses a second write to a stack while one runs, and allows it after', async () => {
     let finish!: () => void;
+    let started!: () => void;
+    const running = new Promise<void>((r) => (started = r));
     const { env } = envWith({});
     // A compose up that runs until the test lets it finish.
     env.run = async (opts) => {
-      if (opts.args?.includes('up')) await new Promise<void>((r) => (finish = r));
+      if (opts.args?.includes('up')) {
+        started();
+        await new Promise<void>((r) => (finish = r));
+      }
       return { stdout: '', stderr: '', exitCode: 0, signal: null, timedOut: false, aborted: false, stdoutTruncated: false, stderrTruncated: false, stdoutBytes: 0, stderrBytes: 0, durationMs: 1 };
     };
     const up = call('compose_up', { stack: 'homelab' }, env);
-    await new Promise((r) => setTimeout(r, 50));
+    await running;
     await expect(call('compose_down', { stack: 'homelab' }, env)).rejects.toThrow(/^docker compose up is still running on stack homelab \(for \d+ s\); try again when it is done$/);
     // Another stack is not held up.
     expect((await call('compose_down', { stack: 'media' }, env)).isError).toBe(false);
