@@ -528,8 +528,11 @@ main() {
   fi
   _host=$(reachable_host "${listen%:*}")
   _port=${listen##*:}
+  # The hub's node name: letters, digits, "-" and "_", at most 32, starting with a letter or
+  # digit (hub.yaml refuses anything else), so the line below pastes as it is.
   _name=$(uname -n)
-  _name=${_name%%.*}
+  _name=$(printf '%s' "${_name%%.*}" | tr -c 'A-Za-z0-9_-' '-' | sed 's/^[-_]*//; s/^\(.\{32\}\).*/\1/')
+  [ -n "$_name" ] || _name=edge
   # ASCII ranges on purpose: this makes an environment variable name.
   # shellcheck disable=SC2018,SC2019
   _var=EDGE_TOKEN_$(printf '%s' "$_name" | tr 'a-z' 'A-Z' | tr -c 'A-Z0-9' '_')
@@ -537,10 +540,11 @@ main() {
 
 Check it:  curl http://$_host:$_port/healthz
 Logs:      journalctl -u homelab-edge
-Add it to the hub's topology.yaml (and set $_var to the token in the hub's environment):
-  - name: $_name
-    address: $_host
-    edge: { url: http://$_host:$_port/mcp, token: \${$_var} }
+Add it to the hub:
+  1. Give the hub this edge's token as $_var: a line $_var=TOKEN in
+     /etc/default/homelab-hub (the hub reads it when it starts: sudo systemctl restart homelab-hub).
+  2. Paste this line under nodes: in the hub's hub.yaml (the hub reloads the file by itself):
+  - { name: $_name, url: "http://$_host:$_port/mcp", token: "\${$_var}" }
 EOF
 }
 

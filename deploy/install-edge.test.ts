@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { basename, delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execStart, run, unitEnvironment, verifyUnits, which, type RunResult } from './unit-lib.ts';
+import { checkPastedNode, execStart, pastedNodeLine, run, unitEnvironment, verifyUnits, which, type RunResult } from './unit-lib.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const SCRIPT = join(REPO, 'deploy/install-edge.sh');
@@ -26,6 +26,7 @@ const UNIT_DIR = join(REPO, 'deploy/systemd');
 const SERVICE = readFileSync(join(UNIT_DIR, 'homelab-edge.service'), 'utf8');
 const SOCKET = readFileSync(join(UNIT_DIR, 'homelab-edge.socket'), 'utf8');
 const EDGE_BUNDLE = join(REPO, 'packages/edge/dist/homelab-edge.mjs');
+const HUB_BUNDLE = join(REPO, 'packages/hub/dist/homelab-hub.mjs');
 const NODE18 = join(REPO, 'packages/testkit/node_modules/node18/bin/node');
 
 const BUNDLE = '#!/usr/bin/env node\n// a stand-in for homelab-edge.mjs\nconsole.log("edge");\n';
@@ -167,6 +168,35 @@ describe.each(SHELLS)('install-edge.sh under %s', (shell) => {
     expect(r.stdout).toMatch(/curl http:\/\/\S+:8222\/healthz/);
     expect(r.stdout).toContain('nothing started');
     expect(existsSync(f.aptLog)).toBe(false);
+  });
+});
+
+describe("install-edge.sh's closing hint", () => {
+  // uname -n as devices really answer, and what hub.yaml must get from each.
+  const names: Array<[string, string]> = [
+    ['pi-kitchen', 'pi-kitchen'],
+    ['Kitchen Pi (2).home.lan', 'Kitchen-Pi--2-'],
+    ['_nas_', 'nas_'],
+    ['a-device-name-far-longer-than-thirty-two-characters', 'a-device-name-far-longer-than-th'],
+    ['...', 'edge'],
+  ];
+  it.each(names)('is a hub.yaml nodes: entry that check-config accepts, for a device named %j', async (uname, node) => {
+    const f = fakes(`hint-${node}`, 'v20.11.0');
+    writeFileSync(join(f.bin, 'uname'), `#!/bin/sh\nprintf '%s\\n' '${uname}'\n`, { mode: 0o755 });
+    writeFileSync(join(f.bin, 'hostname'), '#!/bin/sh\necho 192.0.2.10 fe80::1\n', { mode: 0o755 });
+    const r = await run(SH, [SCRIPT, '--root', f.root, '--token', TOKEN, ...withUrl()], f.env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).not.toContain('topology.yaml');
+    const line = pastedNodeLine(r.stdout);
+    const variable = `EDGE_TOKEN_${node.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+    expect(line).toBe(`  - { name: ${node}, url: "http://192.0.2.10:8222/mcp", token: "\${${variable}}" }`);
+    expect(r.stdout).toContain(`${variable}=TOKEN`);
+    const checked = await checkPastedNode(HUB_BUNDLE, f.dir, line!, { [variable]: TOKEN });
+    expect(checked.code, checked.stdout + checked.stderr).toBe(0);
+    // Without the variable the hub says which one is missing (the hint's step 1).
+    const unset = await checkPastedNode(HUB_BUNDLE, f.dir, line!, { [variable]: undefined });
+    expect(unset.code).not.toBe(0);
+    expect(unset.stderr).toContain(variable);
   });
 });
 

@@ -93,3 +93,20 @@ export async function verifyUnits(analyze: string, dir: string, units: Record<st
   });
   return run(analyze, ['verify', ...files], { PATH: process.env.PATH, SYSTEMD_LOG_COLOR: '0' });
 }
+
+/** The line install-edge.sh's closing hint says to paste under `nodes:` in hub.yaml, or undefined. */
+export function pastedNodeLine(installerOutput: string): string | undefined {
+  const at = installerOutput.indexOf('under nodes: in the hub');
+  if (at < 0) return undefined;
+  return installerOutput.slice(at).split('\n').find((l) => l.startsWith('  - '));
+}
+
+/**
+ * `homelab-hub check-config` (the bundle at `hubBundle`) on a hub.yaml in `dir` whose `nodes:`
+ * holds `line`, pasted as the hint says, with `env` (the token variable it names).
+ */
+export function checkPastedNode(hubBundle: string, dir: string, line: string, env: NodeJS.ProcessEnv): Promise<RunResult> {
+  const file = join(dir, 'hub.yaml');
+  writeFileSync(file, `listen: 127.0.0.1:8765\nauth:\n  tokens:\n    - { user: alice, role: admin, token: "alice-token-0123456789abcdef" }\nnodes:\n${line}\n`);
+  return run(process.execPath, [hubBundle, 'check-config', file], { ...process.env, ...env });
+}

@@ -1,11 +1,16 @@
 /**
  * A pino-compatible JSON-lines logger in a few lines: the edge must stay tiny and
  * bundle to one file, and pino's transports spawn worker files a bundle cannot carry.
- * Lines go to stderr (stdout stays free for a future stdio mode). Fields named like
- * secrets are redacted, so a token cannot reach the journal by accident. The edge logs only
- * through the `Logger` interface: the hub, running an edge in-process, passes its own pino
- * logger behind it (`fields-first-log.ts`), so those lines come out in the hub's format.
+ * Each line has the hub's fields, as its pino logger writes them (`"level":"warn"`, ISO
+ * `"time"`, `pid`, `hostname`, `"name":"edge"`, then the fields and `msg`), so one query reads
+ * the logs of the hub and of every edge. Lines go to stderr (stdout stays free for a future
+ * stdio mode). Secrets are redacted by the hub's key rule (`isSecretKey`), so a token cannot
+ * reach the journal by accident. The edge logs only through the `Logger` interface: the hub,
+ * running an edge in-process, passes its own pino logger behind it (`fields-first-log.ts`).
  */
+import { hostname } from 'node:os';
+import { isSecretKey, REDACTED } from '@homelab-mcp/core/secret-keys';
+
 export const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: 100 } as const;
 export type LogLevel = keyof typeof LEVELS;
 
@@ -17,24 +22,39 @@ export interface Logger {
   child(bindings: Record<string, unknown>): Logger;
 }
 
-const SECRET_KEY = /token|secret|password|passwd|authorization|cookie|api[-_]?key/i;
-
 function redact(v: unknown, depth = 0): unknown {
   if (depth > 4 || v === null || typeof v !== 'object') return v;
   if (Array.isArray(v)) return v.map((x) => redact(x, depth + 1));
   const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(v)) out[k] = SECRET_KEY.test(k) ? '[REDACTED]' : redact(x, depth + 1);
+  for (const [k, x] of Object.entries(v)) out[k] = x !== undefined && x !== null && isSecretKey(k) ? REDACTED : redact(x, depth + 1);
   return out;
 }
 
-/** @example const log = createLogger({ level: 'info', name: 'edge' }); log.info('listening', { port }); */
-export function createLogger(opts: { level?: LogLevel; bindings?: Record<string, unknown>; write?: (line: string) => void } = {}): Logger {
+export interface EdgeLoggerOptions {
+  level?: LogLevel;
+  /** The `name` field of every line; default `edge`. */
+  name?: string;
+  bindings?: Record<string, unknown>;
+  write?: (line: string) => void;
+  /** The clock, for tests. */
+  now?: () => Date;
+}
+
+/**
+ * @example
+ * const log = createLogger({ level: 'info' });
+ * log.warn('refused', { host: 'evil.example' });
+ * // {"level":"warn","time":"2026-12-07T07:00:00.000Z","pid":812,"hostname":"pi","name":"edge","host":"evil.example","msg":"refused"}
+ */
+export function createLogger(opts: EdgeLoggerOptions = {}): Logger {
   const min = LEVELS[opts.level ?? 'info'];
   const write = opts.write ?? ((line: string) => process.stderr.write(line));
-  const bindings = opts.bindings ?? {};
+  const now = opts.now ?? (() => new Date());
+  // pino's default base fields, in its order; bindings are redacted once, when bound.
+  const head = { pid: process.pid, hostname: hostname(), name: opts.name ?? 'edge', ...(redact(opts.bindings ?? {}) as object) };
   const emit = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (LEVELS[level] < min) return;
-    const rec = { level: LEVELS[level], time: Date.now(), ...bindings, ...(fields ? (redact(fields) as object) : {}), msg };
+    const rec = { level, time: now().toISOString(), ...head, ...(fields ? (redact(fields) as object) : {}), msg };
     write(JSON.stringify(rec) + '\n');
   };
   return {
@@ -42,7 +62,7 @@ export function createLogger(opts: { level?: LogLevel; bindings?: Record<string,
     info: (m, f) => emit('info', m, f),
     warn: (m, f) => emit('warn', m, f),
     error: (m, f) => emit('error', m, f),
-    child: (b) => createLogger({ ...opts, bindings: { ...bindings, ...b } }),
+    child: (b) => createLogger({ ...opts, bindings: { ...opts.bindings, ...b } }),
   };
 }
 

@@ -117,6 +117,40 @@ function readBody(req: IncomingMessage, res: ServerResponse, limit: number, hold
   });
 }
 
+/** Keys (kind and name or source) remembered; beyond this the oldest is forgotten (and logs again). */
+const MAX_REFUSAL_KEYS = 1024;
+/** Lines per window over all keys: a flood of made-up names cannot flood the log either. */
+const MAX_REFUSAL_LINES = 100;
+
+/**
+ * A warn-level log of refused requests, at most one line per `key` per `windowMs` (and
+ * {@link MAX_REFUSAL_LINES} in all); a key's next line says how many of its refusals were not
+ * logged (`suppressedSinceLast`).
+ *
+ * @example const refused = createRefusalLog(log); refused('unauthorized\u0000192.0.2.9', 'refused: no valid bearer token (401)', { source });
+ */
+export function createRefusalLog(log: Logger, windowMs = 10_000, now: () => number = Date.now): (key: string, msg: string, fields: Record<string, unknown>) => void {
+  const seen = new Map<string, { at: number; suppressed: number }>();
+  let window = { at: -Infinity, lines: 0 };
+  return (key, msg, fields) => {
+    const t = now();
+    const entry = seen.get(key);
+    if (entry && t - entry.at < windowMs) {
+      entry.suppressed++;
+      return;
+    }
+    if (t - window.at >= windowMs) window = { at: t, lines: 0 };
+    if (!entry && seen.size >= MAX_REFUSAL_KEYS) seen.delete(seen.keys().next().value!);
+    if (window.lines >= MAX_REFUSAL_LINES) {
+      seen.set(key, { at: t, suppressed: (entry?.suppressed ?? 0) + 1 });
+      return;
+    }
+    window.lines++;
+    seen.set(key, { at: t, suppressed: 0 });
+    log.warn(msg, { ...fields, ...(entry?.suppressed ? { suppressedSinceLast: entry.suppressed } : {}) });
+  };
+}
+
 /**
  * Creates the HTTP server. `activity` counts requests in flight and the time of the last
  * one, for idle exit.
@@ -152,13 +186,16 @@ export function createEdgeServer(opts: EdgeServerOptions): { server: Server; act
   server.headersTimeout = 30_000;
   server.keepAliveTimeout = 65_000;
 
-  // Each refused name is logged once (a flood of names stops being logged at 32).
-  const warned = new Set<string>();
-  const refused = (name: string, header: string) => {
-    if (warned.has(name) || warned.size >= 32) return;
-    warned.add(name);
-    opts.log.warn(`refused a request whose ${header} names "${name}": not a name of this edge; if the hub's URL for this edge uses it, start the edge with --allowed-host ${name || 'NAME'}`);
-  };
+  // Refusals are logged without letting a flood flood the log: one line per kind and name (or
+  // source address) per 10 s, carrying how many were left out since the last one.
+  const refusalLog = createRefusalLog(opts.log);
+  const refused = (req: IncomingMessage, name: string, header: 'Host' | 'Origin', value: string) =>
+    refusalLog(`forbidden_host\u0000${name}`, `refused a request whose ${header} names "${name}" (403): not a name of this edge; if the hub's URL for this edge uses it, start the edge with --allowed-host ${name || 'NAME'} (allowedHosts in its --config file)`, {
+      refusal: 'forbidden_host',
+      source: req.socket.remoteAddress,
+      [header.toLowerCase()]: value.slice(0, 200),
+      allowWith: '--allowed-host',
+    });
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
@@ -166,7 +203,7 @@ export function createEdgeServer(opts: EdgeServerOptions): { server: Server; act
     if (!hostAccepted(host, allowed)) {
       // DNS rebinding: a browser page on another name resolving to this address. Or a hub whose
       // URL for this edge uses a name the edge does not know: the log says which flag to add.
-      refused(host, 'Host');
+      refused(req, host, 'Host', req.headers.host ?? '');
       req.resume();
       send(res, 403, { error: 'forbidden host' });
       return;
@@ -180,7 +217,7 @@ export function createEdgeServer(opts: EdgeServerOptions): { server: Server; act
         // Unparseable origin: refused below.
       }
       if (!hostAccepted(hostName(originHost), allowed)) {
-        refused(hostName(originHost), 'Origin');
+        refused(req, hostName(originHost), 'Origin', origin);
         req.resume();
         send(res, 403, { error: 'forbidden origin' });
         return;
@@ -198,7 +235,10 @@ export function createEdgeServer(opts: EdgeServerOptions): { server: Server; act
       const presented = bearerToken(req.headers.authorization);
       if (presented === undefined || !safeEqual(presented, opts.token)) {
         // A bare 401: no hint about what was wrong, and no OAuth metadata (clients such as
-        // Claude Code would then ignore the static bearer header they were given).
+        // Claude Code would then ignore the static bearer header they were given). The log says
+        // whether a token came at all, never the token.
+        const source = req.socket.remoteAddress ?? '';
+        refusalLog(`unauthorized\u0000${source}`, 'refused: no valid bearer token (401)', { refusal: 'unauthorized', source, path, bearer: presented === undefined ? 'missing' : 'wrong' });
         req.resume();
         send(res, 401);
         return;

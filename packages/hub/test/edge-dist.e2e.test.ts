@@ -9,7 +9,27 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { EDGE_BUNDLE, startHubProcess } from '@homelab-mcp/testkit';
+import { EDGE_BUNDLE, HUB_BUNDLE, startHubProcess } from '@homelab-mcp/testkit';
+
+/** The line the installer's closing hint says to paste under `nodes:` in hub.yaml. */
+function pastedNodeLine(installerOutput: string): string {
+  const at = installerOutput.indexOf('under nodes: in the hub');
+  expect(at, installerOutput).toBeGreaterThan(0);
+  const line = installerOutput.slice(at).split('\n').find((l) => l.startsWith('  - '));
+  expect(line, installerOutput).toBeDefined();
+  return line!;
+}
+
+/** `homelab-hub check-config` on a hub.yaml with `nodes:` holding `line`, as the person pastes it. */
+async function checkPasted(dir: string, line: string, env: NodeJS.ProcessEnv): Promise<{ code: number; out: string }> {
+  const file = join(dir, 'hub.yaml');
+  writeFileSync(file, `listen: 127.0.0.1:8765\nauth:\n  tokens:\n    - { user: alice, role: admin, token: "alice-token-0123456789abcdef" }\nnodes:\n${line}\n`);
+  return new Promise((resolve) => {
+    execFile(process.execPath, [HUB_BUNDLE, 'check-config', file], { env: { ...process.env, ...env } }, (err, stdout, stderr) => {
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr });
+    });
+  });
+}
 
 describe('edge distribution', () => {
   it('serves the bundle and an installer that installs it with one line', async () => {
@@ -32,6 +52,15 @@ describe('edge distribution', () => {
       writeFileSync(scriptFile, script);
       const { stdout } = await promisify(execFile)('sh', ['-c', `cat "${scriptFile}" | sh -s -- --token edge-token-0123456789abcdef --root "${root}"`]);
       expect(stdout).not.toContain('edge-token-0123456789abcdef');
+      // The closing hint is the exact hub.yaml entry: pasted under nodes:, check-config passes
+      // (with the token variable it names set, as step 1 of the hint says).
+      const line = pastedNodeLine(stdout);
+      expect(stdout).not.toContain('topology.yaml');
+      const variable = /token: "\$\{(EDGE_TOKEN_[A-Z0-9_]+)\}"/.exec(line)?.[1];
+      expect(variable, line).toBeDefined();
+      expect(stdout).toContain(`${variable}=TOKEN in\n     /etc/default/homelab-hub`);
+      const checked = await checkPasted(root, line, { [variable!]: 'edge-token-0123456789abcdef' });
+      expect(checked.code, checked.out).toBe(0);
       const installed = join(root, 'usr/local/lib/homelab-edge/homelab-edge.mjs');
       expect(readFileSync(installed).equals(bytes)).toBe(true);
       expect(statSync(join(root, 'etc/homelab-edge/token')).mode & 0o777).toBe(0o600);

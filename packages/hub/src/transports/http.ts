@@ -32,6 +32,7 @@ import { createRefusals, type RefusalKind } from './refusals.ts';
 import type { Role } from '../catalog/types.ts';
 import type { createEdgeDist } from '../edge-dist/edge-dist.ts';
 import { readBounded } from '@homelab-mcp/core/http';
+import { createOwnHostCheck } from './own-host.ts';
 
 export interface UpstreamHealth {
   name: string;
@@ -62,6 +63,11 @@ export interface HttpAppOptions {
   nodeTools?(source: string): string[] | undefined;
   /** Whether a Host/Origin name (no port, lower case) is accepted; loopback names always are. */
   hostAllowed(host: string): boolean;
+  /**
+   * Whether a Host/Origin name names this hub itself (its addresses, its host name), accepted
+   * for `/edge/*` only; default {@link createOwnHostCheck}.
+   */
+  ownHost?(host: string, localAddress: string | undefined): boolean;
   maxBodyBytes: number;
   metrics: Metrics;
   gate: Gate;
@@ -219,7 +225,7 @@ export function createHttpApp(opts: HttpAppOptions) {
   // answer never tells which tokens exist.
   const authFailures = createRateLimiter({ perMinute: opts.authFailuresPerMinute ?? 30, burst: opts.authFailuresPerMinute ?? 30 });
   const sourceOf = (c: Context) => clientAddress((c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket?.remoteAddress, c.req.header('x-forwarded-for'), opts.trustedProxies?.() ?? []);
-  const refuse = (c: Context, kind: RefusalKind, detail: Record<string, unknown> = {}) => refusals.refuse(kind, sourceOf(c), { path: c.req.path, ...detail });
+  const refuse = (c: Context, kind: RefusalKind, detail: Record<string, unknown> = {}, line?: { distinct?: string; msg?: string }) => refusals.refuse(kind, sourceOf(c), { path: c.req.path, ...detail }, line);
 
   /** The current caller behind a session's token; a removed token fails the call it was making. */
   const current = (first: Authenticated) => (opts.resolveCaller ? opts.resolveCaller(first.key) : first);
@@ -416,12 +422,25 @@ export function createHttpApp(opts: HttpAppOptions) {
 
   const app = new Hono();
 
+  const ownHost = opts.ownHost ?? createOwnHostCheck();
+  // Every name refused is logged (once per name and source per window), with the key that
+  // allows it: a hub behind a new tunnel name, or a device installing from the LAN, is one
+  // config line away from working and must not have to guess which.
+  const forbidden = (c: Context, header: 'Host' | 'Origin', value: string, name: string, edgeFile: boolean) => {
+    const what = header === 'Host' ? `Host "${name}"` : `Origin "${value.slice(0, 200)}" (host "${name}")`;
+    const also = edgeFile ? "; /edge/ also accepts this hub's own addresses and host name" : '';
+    refuse(c, 'forbidden_host', { [header.toLowerCase()]: value.slice(0, 200), allowWith: 'allowedHosts' }, { distinct: `${header}\u0000${name.slice(0, 200)}`, msg: `refused: Host or Origin not allowed (403): ${what} is not a name of this hub; if clients reach the hub by this name (its tunnel or reverse proxy), add "${name.slice(0, 200)}" to allowedHosts in hub.yaml${also}` });
+    return c.json({ error: `forbidden ${header.toLowerCase()}: "${name.slice(0, 200)}" is not in the hub's allowedHosts` }, 403);
+  };
+
   app.use('*', async (c, next) => {
+    // The installer and the bundle are not secrets: a device on the LAN may fetch them by the
+    // hub's own address or host name (see own-host.ts). Everything else keeps the strict check.
+    const edgeFile = c.req.path.startsWith('/edge/');
+    const localAddress = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket?.localAddress;
+    const ok = (name: string) => allowed(name) || (edgeFile && ownHost(name, localAddress));
     const host = hostOnly(c.req.header('host') ?? '');
-    if (!allowed(host)) {
-      refuse(c, 'forbidden_host', { host: host.slice(0, 200) });
-      return c.json({ error: 'forbidden host' }, 403);
-    }
+    if (!ok(host)) return forbidden(c, 'Host', c.req.header('host') ?? '', host, edgeFile);
     const origin = c.req.header('origin');
     if (origin !== undefined) {
       let oh = '';
@@ -430,10 +449,7 @@ export function createHttpApp(opts: HttpAppOptions) {
       } catch {
         // refused below
       }
-      if (!allowed(oh)) {
-        refuse(c, 'forbidden_host', { origin: origin.slice(0, 200) });
-        return c.json({ error: 'forbidden origin' }, 403);
-      }
+      if (!ok(oh)) return forbidden(c, 'Origin', origin, oh, edgeFile);
     }
     await next();
   });

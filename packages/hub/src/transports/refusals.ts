@@ -17,6 +17,11 @@ export interface RefusalsOptions {
 
 /** (kind, source) pairs remembered; beyond this the oldest is forgotten (and logs again). */
 const MAX_ENTRIES = 10_000;
+/**
+ * Lines per window over all kinds and sources: Host names are logged one by one, and a flood of
+ * made-up names must not flood the log (the metric still counts every refusal).
+ */
+const MAX_LINES_PER_WINDOW = 100;
 
 const MESSAGES: Record<RefusalKind, string> = {
   unauthorized: 'refused: no valid bearer token (401)',
@@ -32,10 +37,15 @@ export function createRefusals(o: RefusalsOptions) {
   const windowMs = o.windowMs ?? 10_000;
   const now = o.now ?? Date.now;
   const seen = new Map<string, { at: number; suppressed: number }>();
+  let window = { at: -Infinity, lines: 0 };
   return {
-    refuse(kind: RefusalKind, source: string, detail: Record<string, unknown> = {}): void {
+    /**
+     * `line.distinct` logs each value once per window on its own (a refused Host name, so that
+     * every name refused is in the log); `line.msg` replaces the kind's message.
+     */
+    refuse(kind: RefusalKind, source: string, detail: Record<string, unknown> = {}, line: { distinct?: string; msg?: string } = {}): void {
       o.count(kind);
-      const key = `${kind}\u0000${source}`;
+      const key = `${kind}\u0000${source}${line.distinct === undefined ? '' : `\u0000${line.distinct}`}`;
       const t = now();
       const entry = seen.get(key);
       if (entry && t - entry.at < windowMs) {
@@ -44,8 +54,14 @@ export function createRefusals(o: RefusalsOptions) {
       }
       if (!entry && seen.size >= MAX_ENTRIES) seen.delete(seen.keys().next().value!);
       const suppressed = entry?.suppressed ?? 0;
+      if (t - window.at >= windowMs) window = { at: t, lines: 0 };
+      if (window.lines >= MAX_LINES_PER_WINDOW) {
+        seen.set(key, { at: t, suppressed: suppressed + 1 });
+        return;
+      }
+      window.lines++;
       seen.set(key, { at: t, suppressed: 0 });
-      o.log?.warn({ refusal: kind, source, ...detail, ...(suppressed ? { suppressedSinceLast: suppressed } : {}) }, MESSAGES[kind]);
+      o.log?.warn({ refusal: kind, source, ...detail, ...(suppressed ? { suppressedSinceLast: suppressed } : {}) }, line.msg ?? MESSAGES[kind]);
     },
   };
 }

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { createLogger as createHubLogger } from '@homelab-mcp/core/log';
+import { createLogger } from './log.ts';
+
+const SECRET = 'edge-secret-0123456789abcdef';
+
+/** Parsed lines written by an edge logger. */
+function capture(level: 'debug' | 'info' | 'warn' = 'info') {
+  const raw: string[] = [];
+  const log = createLogger({ level, write: (l) => void raw.push(l) });
+  return { log, raw, lines: () => raw.map((l) => JSON.parse(l) as Record<string, unknown>) };
+}
+
+describe('the edge logger', () => {
+  it('writes the same fields, in the same order and types, as the hub\'s pino logger', () => {
+    const hubRaw: string[] = [];
+    const hub = createHubLogger({ name: 'hub', destination: { write: (l: string) => void hubRaw.push(l) } });
+    hub.warn({ host: 'evil.example' }, 'refused');
+    const edge = capture();
+    edge.log.warn('refused', { host: 'evil.example' });
+
+    const h = JSON.parse(hubRaw[0]!) as Record<string, unknown>;
+    const e = edge.lines()[0]!;
+    expect(Object.keys(e)).toEqual(Object.keys(h));
+    expect(e).toMatchObject({ level: 'warn', pid: process.pid, hostname: h.hostname, name: 'edge', host: 'evil.example', msg: 'refused' });
+    expect(new Date(e.time as string).toISOString()).toBe(e.time);
+    expect(edge.raw[0]!.endsWith('\n')).toBe(true);
+  });
+
+  it('filters by level and keeps child bindings', () => {
+    const { log, lines } = capture('warn');
+    const child = log.child({ capability: 'gpio' });
+    child.info('hidden');
+    child.warn('shown', { chips: 0 });
+    expect(lines()).toEqual([expect.objectContaining({ level: 'warn', name: 'edge', capability: 'gpio', chips: 0, msg: 'shown' })]);
+  });
+
+  it('redacts secrets by the hub\'s key rule, in fields and bindings', () => {
+    const { log, raw, lines } = capture();
+    log.child({ hubToken: SECRET }).info('call', { headers: { Authorization: `Bearer ${SECRET}` }, env: { DB_PASS: SECRET }, tokenFile: '/etc/homelab-edge/token' });
+    expect(raw.join('')).not.toContain(SECRET);
+    expect(lines()[0]).toMatchObject({ hubToken: '[REDACTED]', headers: { Authorization: '[REDACTED]' }, env: { DB_PASS: '[REDACTED]' }, tokenFile: '/etc/homelab-edge/token' });
+  });
+});
