@@ -7,7 +7,6 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient, readJournal, resultText, startHubProcess, type Era, type HubProcess } from '@homelab-mcp/testkit';
 
@@ -61,20 +60,6 @@ describe('human mode, 2025 session', () => {
     expect(asked).toHaveLength(1);
     expect(asked[0]).toContain(`touch ${t.file}`);
     expect(existsSync(t.file)).toBe(true);
-  });
-
-  it('asks a client that declares elicitation the 2025-06-18 way (a bare `elicitation: {}`, which means form)', async () => {
-    const client = new Client({ name: 'bare-elicitation', version: '1.0.0' }, { capabilities: { elicitation: {} } });
-    client.setRequestHandler('elicitation/create', () => ({ action: 'accept', content: { approve: true } }));
-    await client.connect(new StreamableHTTPClientTransport(new URL(hub.url), { requestInit: { headers: { Authorization: `Bearer ${HUMAN}` } } }));
-    try {
-      const t = touch();
-      const r = (await client.callTool({ name: 'run_command', arguments: t.args })) as any;
-      expect(r.isError, resultText(r)).toBeFalsy();
-      expect(existsSync(t.file)).toBe(true);
-    } finally {
-      await client.close();
-    }
   });
 
   it('a client that declares elicitation but answers "Method not found" gets a tool error that says what to configure, journaled and counted', async () => {
