@@ -85,6 +85,82 @@ describe('human mode, 2025 session', () => {
   });
 });
 
+/**
+ * A 2025-06-18 session spoken by hand: no GET stream, a bare `elicitation: {}` capability
+ * (form, in that revision). Returns a tools/call whose SSE stream the test reads message by
+ * message, and a way to answer the server's requests.
+ */
+async function rawSession() {
+  const headers = { authorization: `Bearer ${HUMAN}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+  const init = await fetch(hub.url, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: { elicitation: {} }, clientInfo: { name: 'raw', version: '1' } } }),
+  });
+  const sid = init.headers.get('mcp-session-id')!;
+  await init.text();
+  const session = { ...headers, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-06-18' };
+  await (await fetch(hub.url, { method: 'POST', headers: session, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) })).text();
+  return {
+    /** Sends tools/call; yields each JSON-RPC message of its SSE stream. */
+    async *call(args: Record<string, unknown>): AsyncGenerator<any> {
+      const res = await fetch(hub.url, { method: 'POST', headers: session, body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'run_command', arguments: args } }) });
+      expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
+      const decoder = new TextDecoder();
+      let buf = '';
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buf += decoder.decode(chunk, { stream: true });
+        let end: number;
+        while ((end = buf.indexOf('\n\n')) >= 0) {
+          const data = buf.slice(0, end).split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('');
+          buf = buf.slice(end + 2);
+          if (data) yield JSON.parse(data);
+        }
+      }
+    },
+    async answer(message: Record<string, unknown>) {
+      const res = await fetch(hub.url, { method: 'POST', headers: session, body: JSON.stringify({ jsonrpc: '2.0', ...message }) });
+      expect(res.status).toBe(202);
+    },
+    close: () => fetch(hub.url, { method: 'DELETE', headers: session }),
+  };
+}
+
+describe('human mode, a raw 2025-06-18 client without a GET stream', () => {
+  it('gets the question on the stream of its tools/call (a bare elicitation: {} is form), and a yes runs the write', async () => {
+    const raw = await rawSession();
+    const t = touch();
+    const seen: any[] = [];
+    for await (const msg of raw.call(t.args)) {
+      seen.push(msg);
+      if (msg.method === 'elicitation/create') await raw.answer({ id: msg.id, result: { action: 'accept', content: { approve: true } } });
+      if (msg.id === 2) break;
+    }
+    await raw.close();
+    expect(seen.map((m) => m.method ?? `result ${m.id}`)).toEqual(['elicitation/create', 'result 2']);
+    expect(seen[0].params.message).toContain(`touch ${t.file}`);
+    expect(seen[1].result.isError, JSON.stringify(seen[1])).toBeFalsy();
+    expect(existsSync(t.file)).toBe(true);
+  });
+
+  it('answering the question with "Method not found" gets a tool error on the same stream', async () => {
+    const raw = await rawSession();
+    const t = touch();
+    const seen: any[] = [];
+    for await (const msg of raw.call(t.args)) {
+      seen.push(msg);
+      if (msg.method === 'elicitation/create') await raw.answer({ id: msg.id, error: { code: -32601, message: 'Method not found' } });
+      if (msg.id === 2) break;
+    }
+    await raw.close();
+    const result = seen.at(-1);
+    expect(result.error, JSON.stringify(result)).toBeUndefined();
+    expect(result.result.isError).toBe(true);
+    expect(result.result.content[0].text).toContain('approval.users: { hugo: confirm }');
+    expect(existsSync(t.file)).toBe(false);
+  });
+});
+
 describe.each<Era>(['legacy', 'modern'])('human mode, %s era, a client that cannot ask its user', (era) => {
   it('gets a tool error that names the setting to change, journaled', async () => {
     await using client = await connectClient(hub.url, HUMAN, era);
