@@ -86,8 +86,7 @@ describe('human mode, 2025 session', () => {
 });
 
 /**
- * A 2025-06-18 session spoken by hand: no GET stream, a bare `elicitation: {}` capability
- * (form, in that revision). Returns a tools/call whose SSE stream the test reads message by
+ * A 2025-06-18 session spoken by hand, which never opens the GET stream. Returns a tools/call whose SSE stream the test reads message by
  * message, and a way to answer the server's requests.
  */
 async function rawSession() {
@@ -127,7 +126,7 @@ async function rawSession() {
 }
 
 describe('human mode, a raw 2025-06-18 client without a GET stream', () => {
-  it('gets the question on the stream of its tools/call (a bare elicitation: {} is form), and a yes runs the write', async () => {
+  it('gets the question on the stream of its tools/call, and a yes runs the write', async () => {
     const raw = await rawSession();
     const t = touch();
     const seen: any[] = [];

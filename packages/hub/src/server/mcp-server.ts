@@ -210,9 +210,8 @@ export const ELICIT_TIMEOUT_MS = 60_000;
  * Asks the person behind a 2025 session to approve a write: `elicitation/create` on the
  * stream of the tool call it belongs to (`ctx.mcpReq.send` relates it to the call), so a
  * client that never opened the standalone GET stream sees it too; the SDK's `elicitInput`
- * would send it there, where such a client never hears it. A bare `elicitation: {}`
- * capability (2025-06-18) counts as form support, as the spec says. Rejects with a message
- * for the person when asking fails.
+ * would send it there, where such a client never hears it. Rejects with a message for the
+ * person when asking fails.
  */
 async function askOnCallStream(ctx: ServerContext, message: string): Promise<'approved' | 'declined'> {
   try {
