@@ -40,7 +40,7 @@ describe('elicitFailure', () => {
     expect(elicitFailure(new ProtocolError(ProtocolErrorCode.MethodNotFound, 'Method not found'))).toContain('"Method not found"');
     expect(elicitFailure(new SdkError(SdkErrorCode.RequestTimeout, 'Request timed out'))).toBe(`no answer came within ${ELICIT_TIMEOUT_MS / 1000} s`);
     expect(elicitFailure(new SdkError(SdkErrorCode.ConnectionClosed, 'Connection closed'))).toContain('closed');
-    expect(elicitFailure(new Error('boom'))).toBe("the client's answer was an error: boom");
+    expect(elicitFailure(new Error('boom'))).toBe('the elicitation failed: boom');
     const aborted = new AbortController();
     aborted.abort();
     expect(elicitFailure(new Error('aborted'), aborted.signal)).toContain('cancelled');

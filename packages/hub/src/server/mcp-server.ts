@@ -236,7 +236,7 @@ export function elicitFailure(err: unknown, signal?: AbortSignal): string {
   if (code === ProtocolErrorCode.MethodNotFound) return 'the client answered "Method not found" (it declares elicitation but does not support it)';
   if (code === SdkErrorCode.RequestTimeout) return `no answer came within ${ELICIT_TIMEOUT_MS / 1000} s`;
   if (code === SdkErrorCode.ConnectionClosed) return 'the connection to the client closed before it answered';
-  return `the client's answer was an error: ${text}`;
+  return `the elicitation failed: ${text}`;
 }
 
 /**
