@@ -13,6 +13,17 @@ export type Era = 'legacy' | 'modern';
 export interface ClientOptions {
   /** Answers elicitation requests (the person's side); declares the elicitation capability. */
   onElicit?: (message: string) => { action: 'accept' | 'decline' | 'cancel'; content?: Record<string, string | number | boolean> };
+  /**
+   * Declares the elicitation capability without `onElicit`: the client then answers the
+   * server's `elicitation/create` with "Method not found", as a client that claims more than it does.
+   */
+  declareElicitation?: boolean;
+  /**
+   * `false`: the client never opens the standalone GET stream (its own fetch answers that GET
+   * with 405, as a proxy that passes only POST would), so it hears the server only on the
+   * streams of its own requests. Default true.
+   */
+  getStream?: boolean;
 }
 
 export async function connectClient(url: string, token: string | undefined, era: Era, opts: ClientOptions = {}): Promise<Client & AsyncDisposable> {
@@ -20,7 +31,7 @@ export async function connectClient(url: string, token: string | undefined, era:
     { name: 'homelab-test', version: '1.0.0' },
     {
       versionNegotiation: { mode: era === 'modern' ? { pin: '2026-07-28' } : 'legacy' },
-      ...(opts.onElicit ? { capabilities: { elicitation: { form: {} } } } : {}),
+      ...(opts.onElicit || opts.declareElicitation ? { capabilities: { elicitation: { form: {} } } } : {}),
     },
   );
   if (opts.onElicit) {
@@ -29,6 +40,7 @@ export async function connectClient(url: string, token: string | undefined, era:
   }
   const transport = new StreamableHTTPClientTransport(new URL(url), {
     requestInit: token ? { headers: { Authorization: `Bearer ${token}` } } : {},
+    ...(opts.getStream === false ? { fetch: (input: string | URL | Request, init?: RequestInit) => (init?.method === 'GET' ? Promise.resolve(new Response(null, { status: 405 })) : fetch(input, init)) } : {}),
   });
   await client.connect(transport);
   return Object.assign(client, { [Symbol.asyncDispose]: () => client.close() });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { CatalogTool } from '../catalog/types.ts';
-import { createGate, showControls, TOKEN_TTL_MS } from './gate.ts';
+import { confirmModeHint, createGate, showControls, TOKEN_TTL_MS } from './gate.ts';
 
 const tool = (name: string, toolClass: 'read' | 'write'): CatalogTool => ({
   def: { name, inputSchema: { type: 'object' } },
@@ -157,5 +157,24 @@ describe('gate', () => {
     );
     expect(showControls('plain é ü 日本 🙂')).toBe('plain é ü 日本 🙂');
     expect(showControls('rm\u00ad -rf\u2062 /\u3164\ufe0f\u{e0041}\u{e0042}')).toBe('rm\\u{ad} -rf\\u{2062} /\\u{3164}\\u{fe0f}\\u{e0041}\\u{e0042}');
+  });
+});
+
+describe('human mode, 2025 session', () => {
+  const legacy = (elicit: () => Promise<'approved' | 'declined'>) => ({ modern: false, canAsk: true, elicit });
+
+  it('denies with why and the setting to change when asking the user fails, instead of throwing', async () => {
+    const gate = createGate({ modeFor: () => 'human' });
+    const r = await gate.check({ tool: tool('TurnOn', 'write'), args: { name: 'x' }, caller: { user: 'hugo', role: 'admin' }, session: 's', human: legacy(() => Promise.reject(new Error('the client answered "Method not found"'))) });
+    expect(r).toMatchObject({ kind: 'hold', decision: 'denied', reason: 'asking the user failed: the client answered "Method not found"' });
+    const text = (r as { result: { content: Array<{ text: string }> } }).result.content[0]!.text;
+    expect(text).toContain('Method not found');
+    expect(text).toContain('approval.users: { hugo: confirm }');
+    expect((r as { result: { isError?: boolean } }).result.isError).toBe(true);
+  });
+
+  it('quotes a user name YAML would not take bare in the hint', () => {
+    expect(confirmModeHint('hugo')).toBe('approval.users: { hugo: confirm }');
+    expect(confirmModeHint('a b: c')).toBe('approval.users: { "a b: c": confirm }');
   });
 });

@@ -13,8 +13,10 @@
  *   or stretch the preview the person is meant to see.
  * - `human`: the person approves each write, not the model: an elicitation on 2025 sessions,
  *   an `input_required` result on 2026-07-28 requests, whose `requestState` is single-use and
- *   expires after {@link TOKEN_TTL_MS}. `approve_writes` cannot unlock it, and a client that
- *   cannot ask its user gets an error that says so.
+ *   expires after {@link TOKEN_TTL_MS}. `approve_writes` cannot unlock it. A client that
+ *   cannot ask its user, or whose elicitation fails (it answers "Method not found", no answer
+ *   comes), gets a denial that says why and which setting would let this user write
+ *   (`approval.users: { <user>: confirm }`).
  *
  * Previews show the exact arguments that will run, never a redacted form: the model wrote them
  * (so showing them back leaks nothing), and the person must see what they approve. Redaction
@@ -48,7 +50,10 @@ export type Rule = (call: { tool: string; args: Record<string, unknown>; caller:
 
 /** How the hub can reach the person behind this request, if at all. */
 export interface HumanChannel {
-  /** 2025 sessions whose client declared elicitation: ask and wait. */
+  /**
+   * 2025 sessions whose client declared elicitation: ask and wait. Rejects with an Error whose
+   * message says, for the person, why asking failed ("the client answered \"Method not found\"").
+   */
   elicit?: (message: string) => Promise<'approved' | 'declined'>;
   /** 2026-07-28 requests: the responses and state the client sent back, if this is a retry. */
   retry?: { inputResponses?: Record<string, unknown>; requestState?: string };
@@ -117,6 +122,15 @@ const whereDigest = (where: string[]) => createHash('sha256').update(canonicalJs
 /** The default preview: the tool, where it acts and its exact arguments. */
 export function defaultPreview(tool: CatalogTool, args: Record<string, unknown>): Preview {
   return { tool: tool.def.name, where: [tool.source], action: `call ${tool.def.name} on ${tool.source}`, arguments: args };
+}
+
+/**
+ * What the hub's admin can set so that `user` writes without a person's elicitation, as YAML
+ * for hub.yaml: `approval.users: { hugo: confirm }`.
+ */
+export function confirmModeHint(user: string): string {
+  const name = /^[A-Za-z0-9_.-]+$/.test(user) ? user : JSON.stringify(user);
+  return `approval.users: { ${name}: confirm }`;
 }
 
 function held(decision: 'pending' | 'denied', reason: string, data: Record<string, unknown>, text: string): GateDecision {
@@ -276,12 +290,14 @@ export function createGate(opts: GateOptions) {
       // Bound to the nodes the person was shown too: `all` or `role:X` that names other nodes by
       // the time the answer comes back is another call, asked again.
       const binding = canonicalJson([caller.user, session, tool.def.name, args, whereDigest(raw.where)]);
+      // Either way the person is not reached: say why, and what would let this user write.
+      const remedy = `Use a client that supports elicitation (Claude Code), or have the hub's admin set ${confirmModeHint(caller.user)} in hub.yaml (the model then shows a preview and the person confirms it).`;
       if (!call.human.canAsk) {
         return held(
           'denied',
           'client cannot ask its user',
-          { status: 'denied', reason: 'human approval needs a client that can ask its user (elicitation); this one cannot', preview },
-          `Denied: writes need a person's approval here (mode "human"), and this client cannot ask its user (it does not support elicitation). Use a client that does (Claude Code), or ask the hub's admin for another mode. This would ${previewText}`,
+          { status: 'denied', reason: 'human approval needs a client that can ask its user (elicitation); this one cannot', config: confirmModeHint(caller.user), preview },
+          `Denied: writes need a person's approval here (mode "human"), and this client cannot ask its user (it does not support elicitation). ${remedy} This would ${previewText}`,
         );
       }
       if (call.human.modern) {
@@ -321,7 +337,19 @@ export function createGate(opts: GateOptions) {
         });
         return { kind: 'hold', decision: 'pending', reason: 'asked the user (input_required)', result: result as unknown as CallToolResult };
       }
-      const verdict = await call.human.elicit!(question);
+      let verdict: 'approved' | 'declined';
+      try {
+        if (!call.human.elicit) throw new Error('this transport cannot send the question');
+        verdict = await call.human.elicit(question);
+      } catch (err) {
+        const why = err instanceof Error ? err.message : String(err);
+        return held(
+          'denied',
+          `asking the user failed: ${why}`,
+          { status: 'denied', reason: `asking the user failed: ${why}`, config: confirmModeHint(caller.user), preview },
+          `Denied: writes need a person's approval here (mode "human"), and asking this client's user failed: ${why}. ${remedy} This would ${previewText}`,
+        );
+      }
       return verdict === 'approved'
         ? { kind: 'allow', args, approvedBy: 'human' }
         : held('denied', 'declined by the user', { status: 'denied', reason: 'the user declined', preview }, 'The user declined this write.');

@@ -4,7 +4,7 @@
  * costs no per-tool registration, and a catalog change is seen by the next list.
  */
 import { randomUUID } from 'node:crypto';
-import { ProtocolError, ProtocolErrorCode, Server, type CallToolResult, type ServerContext } from '@modelcontextprotocol/server';
+import { ProtocolError, ProtocolErrorCode, SdkErrorCode, Server, type CallToolResult, type ServerContext } from '@modelcontextprotocol/server';
 import { visibleTo, type Catalog } from '../catalog/catalog.ts';
 import type { CallContext, Caller } from '../catalog/types.ts';
 import type { Gate, HumanChannel } from '../policy/gate.ts';
@@ -173,11 +173,13 @@ export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate
   try {
     decision = await gate.check({ tool, args: rawArgs ?? {}, caller, session: call.session, human: call.human });
   } catch (err) {
-    // Every call that reached the gate is journaled, one the gate failed on included.
+    // Every call that reached the gate is journaled, one the gate failed on included, and the
+    // model reads why (a result, not a protocol error a client shows as a bare failure).
     const seconds = (performance.now() - started) / 1000;
+    const message = err instanceof Error ? err.message : String(err);
     opts.metrics?.(name, 'denied', seconds);
-    await opts.observer?.call({ ...base, args: rawArgs ?? {}, decision: 'denied', outcome: 'denied', error: err instanceof Error ? err.message : String(err), durationMs: seconds * 1000 });
-    throw err;
+    await opts.observer?.call({ ...base, args: rawArgs ?? {}, decision: 'denied', outcome: 'denied', error: `approval check failed: ${message}`, durationMs: seconds * 1000 });
+    return { content: [{ type: 'text', text: `Denied: the write-approval check failed on this call, so it did not run: ${message}` }], structuredContent: { status: 'denied', reason: `approval check failed: ${message}` }, isError: true };
   }
   if (decision.kind === 'hold') {
     const seconds = (performance.now() - started) / 1000;
@@ -199,6 +201,42 @@ export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate
     await opts.observer?.call({ ...base, args: decision.args, decision: 'allowed', outcome: 'failed', error: message, durationMs: seconds * 1000 });
     return { content: [{ type: 'text', text: message }], isError: true };
   }
+}
+
+/** How long a 2025 session's person has to answer a human-mode approval (the SDK's default request timeout). */
+export const ELICIT_TIMEOUT_MS = 60_000;
+
+/**
+ * Asks the person behind a 2025 session to approve a write: `elicitation/create` on the
+ * stream of the tool call it belongs to (`ctx.mcpReq.send` relates it to the call), so a
+ * client that never opened the standalone GET stream sees it too; the SDK's `elicitInput`
+ * would send it there, where such a client never hears it. Rejects with a message for the
+ * person when asking fails.
+ */
+async function askOnCallStream(ctx: ServerContext, message: string): Promise<'approved' | 'declined'> {
+  try {
+    const r = await ctx.mcpReq.send(
+      {
+        method: 'elicitation/create',
+        params: { message, requestedSchema: { type: 'object', properties: { approve: { type: 'boolean', title: 'Approve this change?' } }, required: ['approve'] } },
+      },
+      { timeout: ELICIT_TIMEOUT_MS, signal: ctx.mcpReq.signal },
+    );
+    return r.action === 'accept' && r.content?.approve === true ? 'approved' : 'declined';
+  } catch (err) {
+    throw new Error(elicitFailure(err, ctx.mcpReq.signal));
+  }
+}
+
+/** Why an elicitation failed, in words for the person and the journal. */
+export function elicitFailure(err: unknown, signal?: AbortSignal): string {
+  if (signal?.aborted) return 'the call was cancelled while waiting for the answer';
+  const code = (err as { code?: unknown } | null)?.code;
+  const text = err instanceof Error ? err.message : String(err);
+  if (code === ProtocolErrorCode.MethodNotFound) return 'the client answered "Method not found" (it declares elicitation but does not support it)';
+  if (code === SdkErrorCode.RequestTimeout) return `no answer came within ${ELICIT_TIMEOUT_MS / 1000} s`;
+  if (code === SdkErrorCode.ConnectionClosed) return 'the connection to the client closed before it answered';
+  return `the elicitation failed: ${text}`;
 }
 
 /**
@@ -259,13 +297,7 @@ export function createHubServer(opts: HubServerOptions): Server {
         ...(modern ? { retry: { inputResponses: ctx.mcpReq.inputResponses, requestState: ctx.mcpReq.requestState<string>() } } : {}),
         ...(canElicit && !modern
           ? {
-              elicit: async (message: string) => {
-                const r = await ctx.mcpReq.elicitInput({
-                  message,
-                  requestedSchema: { type: 'object', properties: { approve: { type: 'boolean', title: 'Approve this change?' } }, required: ['approve'] },
-                });
-                return r.action === 'accept' && r.content?.approve === true ? 'approved' : 'declined';
-              },
+              elicit: (message: string) => askOnCallStream(ctx, message),
             }
           : {}),
       },
