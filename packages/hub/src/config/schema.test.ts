@@ -86,7 +86,7 @@ describe('hub.yaml names and URLs', () => {
     ]);
     expect(parse('local: {enabled: false}\nnodes:\n  - {name: local, url: "http://127.0.0.1:1/mcp"}\n').nodes[0]!.name).toBe('local');
     expect(problems('nodes:\n  - {name: pi, url: "ftp://127.0.0.1/x"}\nupstreams:\n  ha: {url: "ws://127.0.0.1:1/api/mcp"}\naudit:\n  loki: {url: "file:///tmp/x"}\n')).toEqual([
-      'hub.yaml:2:17: key "nodes[0].url": expected an http:// or https:// URL',
+      'hub.yaml:2:16: key "nodes[0].url": expected an http:// or https:// URL',
       'hub.yaml:4:8: key "upstreams.ha.url": expected an http:// or https:// URL',
       'hub.yaml:6:10: key "audit.loki.url": expected an http:// or https:// URL',
     ]);
