@@ -66,7 +66,7 @@ describe('reload chaos', () => {
       auth: { tokens: [{ user: 'admin', role: 'admin', token: ADMIN }] },
       local: { enabled: false } as Record<string, unknown>,
       nodes: [{ name: 'a', url: edge.url, token: edge.token }] as Array<Record<string, unknown>>,
-      upstreams: { [ALIAS]: { command: process.execPath, args: [CHANGING], env: { TOOLS_FILE: toolsFile(hub.dir) } } },
+      upstreams: { [ALIAS]: { command: process.execPath, args: [CHANGING], env: { TOOLS_FILE: toolsFile(hub.dir) }, classes: { '*': 'read' } } },
       limits: { maxToolName: 50 } as Record<string, unknown>,
       perDeviceTools: false,
     });
