@@ -229,7 +229,9 @@ const HubConfigBase = z.strictObject({
     .default({ refreshMinutes: 60 }),
 });
 
-export const HubConfigSchema = HubConfigBase.superRefine(checkNames);
+// `when`: the name checks run even when another key is wrong, so check-config lists every
+// problem at once; checkNames therefore reads the value defensively.
+export const HubConfigSchema = HubConfigBase.check(z.superRefine(checkNames, { when: () => true }));
 
 /** The longest prefix (node name, upstream alias) that leaves room for a name under `maxToolName`. */
 export function longestPrefix(maxToolName: number): number {
@@ -243,27 +245,33 @@ export function longestPrefix(maxToolName: number): number {
  * `limits.maxToolName` (the catalog could not name any of its tools). Check-config, start and
  * reload all run it, so a reload that would leave the catalog unbuildable keeps the old config.
  */
-function checkNames(c: z.output<typeof HubConfigBase>, ctx: z.core.$RefinementCtx<z.output<typeof HubConfigBase>>): void {
+function checkNames(value: unknown, ctx: z.core.$RefinementCtx<unknown>): void {
+  const c = (value ?? {}) as Partial<z.output<typeof HubConfigBase>>;
+  const nodes = Array.isArray(c.nodes) ? c.nodes : [];
+  const local = c.local && typeof c.local === 'object' ? c.local : { enabled: true, name: 'local' };
   const seen = new Map<string, number>();
-  c.nodes.forEach((n, i) => {
+  nodes.forEach((n, i) => {
+    if (typeof n?.name !== 'string') return;
     const first = seen.get(n.name);
     if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['nodes', i, 'name'], message: `"${n.name}" is already the name of nodes[${first}]; node names must be unique` });
     else seen.set(n.name, i);
-    if (c.local.enabled && n.name === c.local.name) {
+    if (local.enabled !== false && n.name === (local.name ?? 'local')) {
       ctx.addIssue({ code: 'custom', path: ['nodes', i, 'name'], message: `"${n.name}" is the name of the hub's own node (local.name); rename this node, or set local.name or local.enabled: false` });
     }
   });
-  const max = longestPrefix(c.limits.maxToolName);
-  const tooLong = (what: string) => `${what} is too long for limits.maxToolName ${c.limits.maxToolName} (at most ${max} characters, so that its tools can be named)`;
+  const maxToolName = typeof c.limits?.maxToolName === 'number' ? c.limits.maxToolName : 50;
+  const max = longestPrefix(maxToolName);
+  const tooLong = (what: string) => `${what} is too long for limits.maxToolName ${maxToolName} (at most ${max} characters, so that its tools can be named)`;
+  const aliases = (k: 'upstreams' | 'mcpServers') => (c[k] && typeof c[k] === 'object' ? Object.keys(c[k]) : []);
   for (const key of ['upstreams', 'mcpServers'] as const) {
-    for (const alias of Object.keys(c[key])) {
+    for (const alias of aliases(key)) {
       if (alias.length > max) ctx.addIssue({ code: 'custom', path: [key, alias], message: tooLong(`alias "${alias}"`) });
-      if (key === 'mcpServers' && Object.hasOwn(c.upstreams, alias)) ctx.addIssue({ code: 'custom', path: [key, alias], message: `alias "${alias}" is also in upstreams; aliases must be unique` });
+      if (key === 'mcpServers' && aliases('upstreams').includes(alias)) ctx.addIssue({ code: 'custom', path: [key, alias], message: `alias "${alias}" is also in upstreams; aliases must be unique` });
     }
   }
-  if (c.perDeviceTools) {
-    c.nodes.forEach((n, i) => {
-      if (n.name.length > max) ctx.addIssue({ code: 'custom', path: ['nodes', i, 'name'], message: tooLong(`node name "${n.name}" (perDeviceTools)`) });
+  if (c.perDeviceTools === true) {
+    nodes.forEach((n, i) => {
+      if (typeof n?.name === 'string' && n.name.length > max) ctx.addIssue({ code: 'custom', path: ['nodes', i, 'name'], message: tooLong(`node name "${n.name}" (perDeviceTools)`) });
     });
   }
 }
