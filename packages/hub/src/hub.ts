@@ -251,11 +251,11 @@ export async function createHub(opts: HubOptions) {
     skippedNames.add(k);
     log.warn({ source: s.source, [s.kind]: s.name.slice(0, 200) }, `${s.source}: ${s.kind} ${JSON.stringify(s.name.slice(0, 200))} left out: ${s.why}`);
   };
-  /** The catalog over `ns` and `us` under config `c` (the running one, or one a reload proposes). */
-  const build = (c: HubConfig = config, ns: HubNode[] = nodes, us: NativeUpstream[] = natives) =>
+  /** The catalog under config `c`: the running one, or one a reload proposes. */
+  const build = (c: HubConfig = config) =>
     buildCatalog({
-      nodes: ns,
-      upstreams: us,
+      nodes,
+      upstreams: natives,
       hubTools: [...hubTools, ...integrationSet.tools()],
       hubResources: topologyResources(topology),
       perDeviceTools: c.perDeviceTools,
@@ -504,7 +504,7 @@ export async function createHub(opts: HubOptions) {
       // Before anything is adopted: a catalog the new settings cannot build (a name limit the
       // current tools do not fit) throws here, and the running configuration stays whole.
       build(next);
-      // First: a bad topology file throws here and the running configuration stays whole.
+      // Then a bad topology file: it throws here, and the running configuration stays whole.
       topology.reconfigure(topologySettings(next));
       config = next;
       localSetup = nextLocal;

@@ -307,7 +307,7 @@ async function main(): Promise<void> {
         running = candidate;
         watchTopology();
         for (const w of candidate.warnings) log.warn({ file }, w);
-        for (const n of candidate.notes) log.warn({ file }, `config reloaded without one entry: ${n}`);
+        for (const n of candidate.notes) log.warn({ file }, `config reload: ${n}`);
         log.info({ file, ...(notApplied.length ? { needsRestart: notApplied } : {}), ...(candidate.notes.length ? { entriesKept: candidate.notes.length } : {}) }, notApplied.length ? `config reloaded; restart to apply ${notApplied.join(', ')}` : 'config reloaded');
       } catch (err) {
         log.error({ file }, `config reload failed, keeping the running configuration: ${isHomelabError(err) ? err.message : String(err)}`);
