@@ -103,8 +103,8 @@ describe('reload chaos', () => {
       seen.set(kind, (seen.get(kind) ?? 0) + 1);
       // Each text differs (a step comment), so the hub never skips an edit as unchanged.
       const said = await reloadAndWait(hub, file, `${edit(base(), i)}\n# step ${i} (seed ${seed}): ${kind}\n`);
-      expect(said, `step ${i}: ${kind}`).toContain(applies ? '"msg":"config reloaded' : '"msg":"config reload failed, keeping the running configuration');
-      expect(hub.child.exitCode, `step ${i}: ${kind}`).toBeNull();
+      expect(said, `step ${i} (CHAOS_SEED=${seed}): ${kind}`).toContain(applies ? '"msg":"config reloaded' : '"msg":"config reload failed, keeping the running configuration');
+      expect(hub.child.exitCode, `step ${i} (CHAOS_SEED=${seed}): ${kind}`).toBeNull();
       if (i % 10 === 9) await serving();
     }
     expect([...seen.keys()].sort()).toEqual(edits.map(([k]) => k).sort());
