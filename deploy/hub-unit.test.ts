@@ -5,7 +5,7 @@
  * flags it passes are the ones Dockerfile.hub and `pnpm start` pass.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -104,4 +104,56 @@ describe('homelab-hub.service', () => {
       }
     }
   });
+
+  it('installs hub.yaml root:homelab-hub 0640 and secret files homelab-hub 0600, which the hub reads as that user (and it refuses a secret file every user can read)', { timeout: 60_000 }, async (ctx) => {
+    ctx.skip(process.getuid?.() !== 0, 'needs root: the files are chowned to the hub user and the hub runs as it');
+    const sysusers = which('systemd-sysusers');
+    ctx.skip(!sysusers, 'systemd-sysusers not found (Debian: apt-get install -y --no-install-recommends systemd)');
+    expect(UNIT).toMatch(/^User=homelab-hub$/m);
+    expect(UNIT).toMatch(/^Group=homelab-hub$/m);
+    // The user as systemd-sysusers creates it from our file, in a scratch root (not this machine's).
+    const sysroot = join(work, 'sysroot');
+    mkdirSync(join(sysroot, 'etc'), { recursive: true });
+    const made = await run(sysusers!, ['--root', sysroot, join(REPO, 'deploy/systemd/homelab-hub.sysusers')], { PATH: process.env.PATH ?? '' });
+    expect(made.code, made.stderr).toBe(0);
+    const entry = readFileSync(join(sysroot, 'etc/passwd'), 'utf8').split('\n').find((l) => l.startsWith('homelab-hub:'))!.split(':');
+    const [uid, gid] = [Number(entry[2]), Number(entry[3])];
+
+    // The modes and owners are those the install lines (unit header and deploy/README.md) give.
+    const readme = readFileSync(join(REPO, 'deploy/README.md'), 'utf8');
+    for (const text of [UNIT, readme]) {
+      expect(text).toContain('install -D -o root -g homelab-hub -m 0640 hub.yaml /etc/homelab-hub/hub.yaml');
+      expect(text).toContain('install -d -o homelab-hub -g homelab-hub -m 0700 /etc/homelab-hub/secrets');
+    }
+    expect(readme).toContain('install -o homelab-hub -g homelab-hub -m 0600 /dev/stdin /etc/homelab-hub/secrets/');
+    const etc = join(work, 'modes/etc/homelab-hub');
+    mkdirSync(join(etc, 'secrets'), { recursive: true });
+    for (let d = etc; d !== work; d = join(d, '..')) chmodSync(d, 0o755);
+    chmodSync(work, 0o755);
+    const hubYaml = join(etc, 'hub.yaml');
+    writeFileSync(hubYaml, 'local: {enabled: false}\nnodes:\n  - {name: pi-attic, url: "http://127.0.0.1:8222/mcp", tokenFile: secrets/pi-attic.token}\n');
+    chownSync(hubYaml, 0, gid);
+    chmodSync(hubYaml, 0o640);
+    chownSync(join(etc, 'secrets'), uid, gid);
+    chmodSync(join(etc, 'secrets'), 0o700);
+    const tokenFile = join(etc, 'secrets/pi-attic.token');
+    writeFileSync(tokenFile, 'attic-token-0123456789abcdef\n');
+    chownSync(tokenFile, uid, gid);
+    chmodSync(tokenFile, 0o600);
+    const check = () =>
+      new Promise<{ code: number | null; out: string }>((done) => {
+        const child = spawn(process.execPath, [HUB_BUNDLE, 'check-config', hubYaml], { uid, gid, env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+        child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+        child.once('close', (code) => done({ code, out }));
+      });
+    expect(await check()).toEqual({ code: 0, out: `${hubYaml}: ok\n` });
+    chmodSync(tokenFile, 0o644);
+    const refused = await check();
+    expect(refused.code).toBe(1);
+    expect(refused.out).toContain(`secret file ${tokenFile} is readable by every user (mode 0644); refused`);
+    expect(refused.out).not.toContain('attic-token');
+  });
 });
+

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -270,10 +270,67 @@ describe('parseConfigText: ${VAR} substitution', () => {
   it('rejects malformed references and nested defaults', () => {
     const S = z.strictObject({ a: z.string(), b: z.string(), c: z.string() });
     expect(errorOf('a: ${NOT VALID}\nb: ${UNCLOSED\nc: ${A:-${B}}\n', {}, S).problems).toEqual([
-      'hub.yaml:1:1: key "a": malformed "${...}" reference (write ${NAME} or ${NAME:-default}, or "$${" for a literal "${")',
-      'hub.yaml:2:1: key "b": malformed "${...}" reference (write ${NAME} or ${NAME:-default}, or "$${" for a literal "${")',
+      'hub.yaml:1:1: key "a": malformed "${...}" reference (write ${NAME}, ${NAME:-default} or ${file:PATH}, or "$${" for a literal "${")',
+      'hub.yaml:2:1: key "b": malformed "${...}" reference (write ${NAME}, ${NAME:-default} or ${file:PATH}, or "$${" for a literal "${")',
       'hub.yaml:3:1: key "c": nested "${...}" in the default of A is not supported',
     ]);
+  });
+});
+
+describe('unset variables and structural errors', () => {
+  it('reports structural errors even when variables are unset, the unset ones after', () => {
+    const S = z.strictObject({ port: z.number(), token: z.string().min(16), url: z.url() });
+    expect(errorOf('port: x\ntoken: ${TOKEN}\nurl: ${URL}\nextra: 1\n', {}, S).problems).toEqual([
+      'hub.yaml:1:1: key "port": expected number, got string',
+      'hub.yaml:4:1: key "extra": unknown key "extra" (expected one of: port, token, url)',
+      'hub.yaml:2:1: key "token": environment variable TOKEN is not set',
+      'hub.yaml:3:1: key "url": environment variable URL is not set',
+    ]);
+    expect(errorOf('port: 1\ntoken: ${TOKEN}\nurl: http://x\n', {}, S).reason).toBe('env');
+  });
+
+  it('lets a caller settle unresolved references (a reload keeps the running entry)', () => {
+    const S = z.strictObject({ nodes: z.array(z.strictObject({ name: z.string(), token: z.string().min(16) })) });
+    const seen: string[] = [];
+    const cfg = parseConfigText('nodes:\n  - {name: a, token: "${A_TOKEN}"}\n  - {name: b, token: "${B_TOKEN}"}\n', 'hub.yaml', S, {
+      env: { B_TOKEN: 'b'.repeat(16) },
+      settleUnresolved: (data, refs) => {
+        for (const r of refs) seen.push(`${String(r.keyPath.join('.'))} ${r.name}`);
+        (data as { nodes: unknown[] }).nodes[0] = { name: 'a', token: 'old-a-token-0123456789' };
+        return [];
+      },
+    });
+    expect(seen).toEqual(['nodes.0.token A_TOKEN']);
+    expect(cfg.nodes).toEqual([{ name: 'a', token: 'old-a-token-0123456789' }, { name: 'b', token: 'b'.repeat(16) }]);
+  });
+});
+
+describe('${file:PATH} secrets', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'homelab-secret-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const S = z.strictObject({ token: z.string() });
+
+  it('reads a file relative to the config file, without its trailing newline', () => {
+    writeFileSync(join(dir, 'pi.token'), 's3cret-file-token\n', { mode: 0o600 });
+    chmodSync(join(dir, 'pi.token'), 0o600);
+    expect(parseConfigText('token: "${file:pi.token}"\n', join(dir, 'hub.yaml'), S).token).toBe('s3cret-file-token');
+  });
+
+  it('refuses a world-readable file, warns about a group-readable one, and never shows the content', () => {
+    const f = join(dir, 'open.token');
+    writeFileSync(f, 's3cret-file-token\n');
+    chmodSync(f, 0o644);
+    const err = errorOf(`token: "\${file:${f}}"\n`, {}, S);
+    expect(err.problems).toEqual([`hub.yaml:1:1: key "token": secret file ${f} is readable by every user (mode 0644); refused: chmod 600 ${f}`]);
+    expect(err.message).not.toContain('s3cret');
+    chmodSync(f, 0o640);
+    const warnings: string[] = [];
+    expect(parseConfigText(`token: "\${file:${f}}"\n`, 'hub.yaml', S, { onWarning: (w) => warnings.push(w) }).token).toBe('s3cret-file-token');
+    expect(warnings).toEqual([`hub.yaml: key "token": secret file ${f} is readable by its group (mode 0640); chmod 600 ${f} unless the group is the hub's alone`]);
+  });
+
+  it('names a missing file', () => {
+    expect(errorOf('token: "${file:/nonexistent/x.token}"\n', {}, S).problems).toEqual(['hub.yaml:1:1: key "token": cannot read secret file /nonexistent/x.token: no such file']);
   });
 });
 

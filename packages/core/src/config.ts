@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import * as z from 'zod';
 import { HomelabError } from './errors.ts';
+import { readSecretFile } from './secrets.ts';
 
 /**
  * Loading of validated config files (`hub.yaml`, `topology.yaml`, ...).
@@ -14,6 +16,8 @@ import { HomelabError } from './errors.ts';
  * Secrets: `${VAR}` is expanded AFTER parsing, so a secret containing YAML syntax (`: `, `[`,
  * `#`, a newline) stays one string and cannot change the structure. No error message ever
  * contains a value read from the file or the environment: only keys, types and names.
+ * `${file:PATH}` reads a secret from a file instead (relative to the config file's folder;
+ * readable only by the hub's user: see readSecretFile in secrets.ts).
  */
 
 /** What went wrong while loading a config file; lets a caller react to "no file" differently. */
@@ -54,6 +58,28 @@ export function isConfigError(err: unknown, reason?: ConfigErrorReason): err is 
 export interface ConfigLoadOptions {
   /** Variables for `${VAR}`; `main.ts` passes `process.env` (the default). */
   env?: NodeJS.ProcessEnv;
+  /** Where `${file:PATH}` paths are relative to; default the config file's folder. */
+  baseDir?: string;
+  /** Told about things that work but should be fixed (a group-readable secret file). */
+  onWarning?: (message: string) => void;
+  /**
+   * Called before validation when `${VAR}` or `${file:...}` references cannot be resolved;
+   * may patch `data` in place (a reload puts back the running entry) and returns the
+   * references it did not settle, which then fail the load. Default: none settled.
+   */
+  settleUnresolved?: (data: unknown, refs: readonly UnresolvedRef[]) => readonly UnresolvedRef[];
+  /** Receives the substituted data that passed validation (a reload's next `settleUnresolved` uses it). */
+  onData?: (data: unknown) => void;
+}
+
+/** A `${VAR}` whose variable is unset, or a `${file:PATH}` that cannot be used. */
+export interface UnresolvedRef {
+  /** The key holding the reference, e.g. `['nodes', 2, 'token']`. */
+  keyPath: PropertyKey[];
+  /** The variable, or `file PATH`. */
+  name: string;
+  /** The whole problem, with the file, line and key. */
+  message: string;
 }
 
 /**
@@ -127,16 +153,26 @@ export function parseConfigText<S extends z.ZodType>(
 
   const locate = (p: readonly PropertyKey[]) => locateInDocument(doc, lineCounter, p);
 
-  const envProblems: string[] = [];
-  const data = substituteEnv(raw, env, [], (keyPath, what) => {
-    envProblems.push(`${at(path, locate(keyPath))}: ${keyLabel(keyPath)}${what}`);
+  const refs: UnresolvedRef[] = [];
+  const baseDir = opts.baseDir ?? dirname(resolve(path));
+  const data = substituteEnv(raw, { env, baseDir, onWarning: (w) => opts.onWarning?.(`${path}: ${w}`) }, [], (keyPath, what, name) => {
+    refs.push({ keyPath, name: name ?? '', message: `${at(path, locate(keyPath))}: ${keyLabel(keyPath)}${what}` });
   });
-  if (envProblems.length > 0) throw new ConfigError(path, 'env', envProblems);
+  // Malformed references are syntax; only unset variables and unusable files can be settled.
+  const malformed = refs.filter((r) => r.name === '');
+  const unsettled = [...malformed, ...(opts.settleUnresolved ? opts.settleUnresolved(data, refs.filter((r) => r.name !== '')) : refs.filter((r) => r.name !== ''))];
 
   const result = schema.safeParse(data);
-  if (result.success) return result.data as z.infer<S>;
-  const problems = formatZodIssues(result.error.issues, path, { data, schema, lineOf: locate });
-  throw new ConfigError(path, 'invalid', problems);
+  // A key whose value could not be substituted holds the raw "${VAR}": its own validation
+  // issues say nothing. Every other problem is reported first, the unresolved ones after.
+  const under = (p: readonly PropertyKey[], q: readonly PropertyKey[]) => q.length <= p.length && q.every((s, i) => String(s) === String(p[i]));
+  const issues = result.success ? [] : result.error.issues.filter((i) => !unsettled.some((r) => under(i.path, r.keyPath)));
+  const problems = formatZodIssues(issues, path, { data, schema, lineOf: locate });
+  if (problems.length > 0 || unsettled.length > 0) {
+    throw new ConfigError(path, problems.length > 0 ? 'invalid' : 'env', [...problems, ...unsettled.map((r) => r.message)]);
+  }
+  opts.onData?.(data);
+  return (result as { data: z.infer<S> }).data;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -149,11 +185,20 @@ const VAR_REF = /^([A-Za-z_][A-Za-z0-9_]*)(?::-([\s\S]*))?$/;
  * `$${` → literal `${` in every string scalar of `value` (not in keys). Reports problems
  * through `report` with the key path; never with the value.
  */
+interface SubstituteContext {
+  env: NodeJS.ProcessEnv;
+  baseDir: string;
+  onWarning: (message: string) => void;
+}
+
+/** `name` is the variable (or `file PATH`) that could not be resolved; absent for a malformed reference. */
+type Report = (keyPath: PropertyKey[], what: string, name?: string) => void;
+
 function substituteEnv(
   value: unknown,
-  env: NodeJS.ProcessEnv,
+  env: SubstituteContext,
   keyPath: PropertyKey[],
-  report: (keyPath: PropertyKey[], what: string) => void,
+  report: Report,
 ): unknown {
   if (typeof value === 'string') return value.includes('$') ? expand(value, env, keyPath, report) : value;
   if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, env, [...keyPath, i], report));
@@ -175,10 +220,11 @@ function substituteEnv(
 
 function expand(
   s: string,
-  env: NodeJS.ProcessEnv,
+  ctx: SubstituteContext,
   keyPath: PropertyKey[],
-  report: (keyPath: PropertyKey[], what: string) => void,
+  report: Report,
 ): string {
+  const env = ctx.env;
   let out = '';
   let i = 0;
   while (i < s.length) {
@@ -193,10 +239,22 @@ function expand(
       continue;
     }
     const end = s.indexOf('}', i + 2);
+    if (end >= 0 && s.startsWith('file:', i + 2)) {
+      const file = resolve(ctx.baseDir, s.slice(i + 7, end));
+      try {
+        const secret = readSecretFile(file);
+        if (secret.warning) ctx.onWarning(`${keyLabel(keyPath)}${secret.warning}`);
+        out += secret.value;
+      } catch (err) {
+        report(keyPath, err instanceof Error ? err.message : String(err), `file ${file}`);
+      }
+      i = end + 1;
+      continue;
+    }
     const m = end < 0 ? null : VAR_REF.exec(s.slice(i + 2, end));
     const name = m?.[1];
     if (!m || name === undefined) {
-      report(keyPath, 'malformed "${...}" reference (write ${NAME} or ${NAME:-default}, or "$${" for a literal "${")');
+      report(keyPath, 'malformed "${...}" reference (write ${NAME}, ${NAME:-default} or ${file:PATH}, or "$${" for a literal "${")');
       return s;
     }
     const fallback = m[2];
@@ -207,7 +265,7 @@ function expand(
     const v = env[name];
     if (fallback !== undefined && (v === undefined || v === '')) out += fallback;
     else if (v !== undefined) out += v;
-    else report(keyPath, `environment variable ${name} is not set`);
+    else report(keyPath, `environment variable ${name} is not set`, name);
     i = end + 1;
   }
   return out;

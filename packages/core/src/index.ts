@@ -1,2 +1,2 @@
 export { HomelabError, isHomelabError } from './errors.ts';
-export { safeEqual, bearerToken, randomHex } from './secrets.ts';
+export { safeEqual, bearerToken, randomHex, readSecretFile, type SecretFile } from './secrets.ts';

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { readFileSync, statSync } from 'node:fs';
 
 // node:crypto costs ~1 MB of private memory when loaded; the edge idles in a few MB and
 // only needs it once a request arrives, so it is loaded on first use.
@@ -39,4 +40,40 @@ export function bearerToken(header: string | undefined): string | undefined {
   if (!header) return undefined;
   const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
   return m?.[1];
+}
+
+/** A secret read from a file, and what the hub should say about the file's mode. */
+export interface SecretFile {
+  value: string;
+  /** Set when the file is readable by its group: allowed (a shared group), but worth a warning. */
+  warning?: string;
+}
+
+/**
+ * Reads a secret (a token, a header value) from `path`, without its trailing newline (files
+ * written by `echo` or an editor end with one). The file must be readable only by the hub's
+ * user: one readable by every user is refused, one readable by its group is read with a
+ * warning. Throws an Error whose message names the file and what to do, never its content.
+ *
+ * @example
+ * const { value, warning } = readSecretFile('/etc/homelab-hub/secrets/pi-kitchen.token');
+ */
+export function readSecretFile(path: string): SecretFile {
+  let mode: number;
+  let text: string;
+  try {
+    const st = statSync(path);
+    if (!st.isFile()) throw Object.assign(new Error('not a file'), { code: 'ENOTFILE' });
+    mode = st.mode & 0o777;
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as { code?: unknown } | null)?.code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' || code === 'EPERM' ? "permission denied (it must be readable by the hub's user)" : code === 'ENOTFILE' ? 'not a regular file' : String(code ?? err);
+    throw new Error(`cannot read secret file ${path}: ${why}`, { cause: err });
+  }
+  const octal = mode.toString(8).padStart(4, '0');
+  if (mode & 0o004) throw new Error(`secret file ${path} is readable by every user (mode ${octal}); refused: chmod 600 ${path}`);
+  const value = text.replace(/\r?\n$/, '');
+  if (value === '') throw new Error(`secret file ${path} is empty`);
+  return mode & 0o040 ? { value, warning: `secret file ${path} is readable by its group (mode ${octal}); chmod 600 ${path} unless the group is the hub's alone` } : { value };
 }

@@ -242,19 +242,30 @@ export async function createHub(opts: HubOptions) {
       }),
     ]);
   };
-  const build = () =>
+  // A tool an upstream names so that it cannot be emitted is left out; say so once per tool.
+  const skippedNames = new Set<string>();
+  const warnSkipped = (s: { source: string; name: string; kind: string; why: string }) => {
+    const k = `${s.source}\u0000${s.kind}\u0000${s.name}\u0000${s.why}`;
+    if (skippedNames.has(k)) return;
+    if (skippedNames.size >= 10_000) skippedNames.clear();
+    skippedNames.add(k);
+    log.warn({ source: s.source, [s.kind]: s.name.slice(0, 200) }, `${s.source}: ${s.kind} ${JSON.stringify(s.name.slice(0, 200))} left out: ${s.why}`);
+  };
+  /** The catalog under config `c`: the running one, or one a reload proposes. */
+  const build = (c: HubConfig = config) =>
     buildCatalog({
       nodes,
       upstreams: natives,
       hubTools: [...hubTools, ...integrationSet.tools()],
       hubResources: topologyResources(topology),
-      perDeviceTools: config.perDeviceTools,
-      callTimeoutMs: config.limits.callTimeoutMs,
-      maxToolName: config.limits.maxToolName,
-      classOverrides: Object.fromEntries(Object.entries({ ...config.mcpServers, ...config.upstreams }).map(([alias, u]) => [alias, Object.entries(u.classes ?? {})])),
-      trustAnnotations: new Set(Object.entries({ ...config.mcpServers, ...config.upstreams }).filter(([, u]) => u.trustAnnotations).map(([alias]) => alias)),
-      hubUpstreams: new Set(Object.entries({ ...config.mcpServers, ...config.upstreams }).filter(([, u]) => 'type' in u && u.type === 'hub').map(([alias]) => alias)),
+      perDeviceTools: c.perDeviceTools,
+      callTimeoutMs: c.limits.callTimeoutMs,
+      maxToolName: c.limits.maxToolName,
+      classOverrides: Object.fromEntries(Object.entries({ ...c.mcpServers, ...c.upstreams }).map(([alias, u]) => [alias, Object.entries(u.classes ?? {})])),
+      trustAnnotations: new Set(Object.entries({ ...c.mcpServers, ...c.upstreams }).filter(([, u]) => u.trustAnnotations).map(([alias]) => alias)),
+      hubUpstreams: new Set(Object.entries({ ...c.mcpServers, ...c.upstreams }).filter(([, u]) => 'type' in u && u.type === 'hub').map(([alias]) => alias)),
       policyFor,
+      onSkipped: warnSkipped,
     });
   const sig = (c: Catalog) => JSON.stringify([c.tools('admin').map((t) => t.def.name), c.resources().map((r) => r.def.uri), c.prompts().map((p) => p.def.name)]);
   let catalog: Catalog = build();
@@ -313,7 +324,14 @@ export async function createHub(opts: HubOptions) {
   const publish = () => {
     flagMismatches();
     applyInstructions();
-    catalog = build();
+    // This runs in a timer: a throw here would end the process. A catalog that cannot be
+    // built keeps the one clients have, and the log says why.
+    try {
+      catalog = build();
+    } catch (err) {
+      log.error({ err: String(err) }, `the tool catalog could not be rebuilt; keeping the previous one: ${err instanceof Error ? err.message : String(err)}`);
+      return;
+    }
     const next = sig(catalog);
     if (next !== signature) {
       signature = next;
@@ -483,7 +501,10 @@ export async function createHub(opts: HubOptions) {
     async reconfigure(next: HubConfig, tokens: TokenEntry[], nextLocal: LocalNodeSetup = localSetup): Promise<string[]> {
       const needsRestart: string[] = (['listen', 'dataDir'] as const).filter((k) => next[k] !== config[k]);
       for (const k of ['maxBodyBytes', 'maxJsonDepth', 'authFailuresPerMinute'] as const) if (next.limits[k] !== config.limits[k]) needsRestart.push(`limits.${k}`);
-      // First: a bad topology file throws here and the running configuration stays whole.
+      // Before anything is adopted: a catalog the new settings cannot build (a name limit the
+      // current tools do not fit) throws here, and the running configuration stays whole.
+      build(next);
+      // Then a bad topology file: it throws here, and the running configuration stays whole.
       topology.reconfigure(topologySettings(next));
       config = next;
       localSetup = nextLocal;

@@ -9,10 +9,12 @@ import { basename, dirname, resolve } from 'node:path';
 import { serve } from '@hono/node-server';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { isHomelabError, randomHex } from '@homelab-mcp/core';
-import { ConfigError, loadConfigFile } from '@homelab-mcp/core/config';
+import { ConfigError, loadConfigFile, type UnresolvedRef } from '@homelab-mcp/core/config';
 import { loadTopologyFile } from '@homelab-mcp/core/topology';
 import { createLogger } from '@homelab-mcp/core/log';
 import { HubConfigSchema, type HubConfig } from './config/schema.ts';
+import { keepRunningEntries } from './config/keep-entries.ts';
+import { resolveTokenFiles } from './config/token-files.ts';
 import { createHub, HUB_VERSION, type LocalNodeSetup } from './hub.ts';
 import { serveHubChild } from '@homelab-mcp/edge/src/hub-child.ts';
 import { EDGE_NODE_FLAGS, localNodeEnv } from './nodes/local-node.ts';
@@ -74,7 +76,7 @@ function configVars(...files: Array<string | undefined>): string[] {
     } catch {
       continue; // loadConfig names an unreadable file
     }
-    for (const m of text.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)) names.add(m[1]!);
+    for (const m of text.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?![A-Za-z0-9_]|:[^-])/g)) names.add(m[1]!);
   }
   return [...names];
 }
@@ -97,10 +99,46 @@ function localNodeSetup(config: HubConfig, configFile: string | undefined): Loca
   };
 }
 
-function loadConfig(path: string | undefined): { config: HubConfig; baseDir: string } {
-  if (!path) return { config: HubConfigSchema.parse({}), baseDir: process.cwd() };
-  const config = loadConfigFile(path, HubConfigSchema, { env: process.env });
+/** A loaded hub.yaml, with what a reload keeps for the next one and what to log. */
+interface LoadedConfig {
+  config: HubConfig;
+  baseDir: string;
+  /** The file's data after substitution, before defaults: the next reload keeps entries from it. */
+  data?: unknown;
+  /** Entries a reload kept (or left out) because a reference in them could not be resolved. */
+  notes: string[];
+  /** Things that work but should be fixed (a group-readable secret file). */
+  warnings: string[];
+}
+
+/**
+ * Loads and validates hub.yaml, its token files and its topology file. With `running` (a
+ * reload), an entry whose `${VAR}`, `${file:...}` or `tokenFile` cannot be resolved keeps its
+ * running settings (config/keep-entries.ts) instead of failing the whole reload.
+ */
+function loadConfig(path: string | undefined, running?: LoadedConfig): LoadedConfig {
+  if (!path) return { config: HubConfigSchema.parse({}), baseDir: process.cwd(), notes: [], warnings: [] };
+  const notes: string[] = [];
+  const warnings: string[] = [];
+  let data: unknown;
+  const config = loadConfigFile(path, HubConfigSchema, {
+    env: process.env,
+    onWarning: (w) => warnings.push(w),
+    onData: (d) => (data = structuredClone(d)),
+    ...(running
+      ? {
+          settleUnresolved: (d: unknown, refs: readonly UnresolvedRef[]) => {
+            const r = keepRunningEntries(d, refs, running.data, path);
+            notes.push(...r.notes);
+            return r.unsettled;
+          },
+        }
+      : {}),
+  });
   const baseDir = dirname(resolve(path));
+  const tokens = resolveTokenFiles(config, path, baseDir, running?.config);
+  notes.push(...tokens.notes);
+  warnings.push(...tokens.warnings);
   // Topology paths are relative to the config file; the topology file is validated with it,
   // so check-config, start and reload all refuse a bad one (naming its file and key).
   const t = config.topology;
@@ -112,7 +150,7 @@ function loadConfig(path: string | undefined): { config: HubConfig; baseDir: str
   if (t.docs && !existsSync(t.docs)) throw absent('topology.docs', t.docs);
   if (t.ansible && !t.ansible.inventory.includes(',') && !existsSync(t.ansible.inventory)) throw absent('topology.ansible.inventory', t.ansible.inventory);
   if (t.file) loadTopologyFile(t.file, { env: process.env, edgeNames: [...(config.local.enabled ? [config.local.name] : []), ...config.nodes.map((n) => n.name)] });
-  return { config, baseDir };
+  return { config, baseDir, data, notes, warnings };
 }
 
 /** The token of the embedded default: generated once, kept in DATA/token with mode 0600. */
@@ -139,12 +177,14 @@ async function main(): Promise<void> {
   if (cmd === 'check-config') {
     const file = rest[0] ?? flags.config;
     if (!file) fail('check-config needs a FILE');
+    let checked: LoadedConfig;
     try {
-      loadConfig(file);
+      checked = loadConfig(file);
     } catch (err) {
       process.stderr.write(`${isHomelabError(err) ? err.message : String(err)}\n`);
       process.exit(1);
     }
+    for (const w of checked.warnings) process.stderr.write(`warning: ${w}\n`);
     process.stdout.write(`${file}: ok\n`);
     return;
   }
@@ -161,6 +201,7 @@ async function main(): Promise<void> {
   const dataDir = resolve(baseDir, flags.data ?? config.dataDir);
   // In stdio mode stdout carries the protocol: logs go to stderr.
   const log = createLogger({ level: config.logLevel, name: 'hub', ...(cmd === 'stdio' ? { destination: process.stderr } : {}) });
+  for (const w of loaded.warnings) log.warn({ file: flags.config }, w);
   if (cmd === 'stdio') {
     const hub = await createHub({ config, dataDir, tokens: [], log, localNode: localNodeSetup(config, flags.config), secretVars: configVars(flags.config, config.topology.file) });
     let server: ReturnType<typeof hub.serverFor> | undefined;
@@ -245,6 +286,9 @@ async function main(): Promise<void> {
     // the running configuration.
     const file = resolve(flags.config);
     let last = readFileSync(file, 'utf8');
+    // The configuration running now (its entries are what a reload keeps when one of theirs
+    // cannot be resolved).
+    let running = loaded;
     let timer: NodeJS.Timeout | undefined;
     const reload = async () => {
       let text: string;
@@ -256,11 +300,15 @@ async function main(): Promise<void> {
       if (text === last) return;
       last = text;
       try {
-        const next = loadConfig(file).config;
+        const candidate = loadConfig(file, running);
+        const next = candidate.config;
         if (flags.listen) next.listen = flags.listen;
         const notApplied = await hub.reconfigure(next, tokensOf(next), localNodeSetup(next, file));
+        running = candidate;
         watchTopology();
-        log.info({ file, ...(notApplied.length ? { needsRestart: notApplied } : {}) }, notApplied.length ? `config reloaded; restart to apply ${notApplied.join(', ')}` : 'config reloaded');
+        for (const w of candidate.warnings) log.warn({ file }, w);
+        for (const n of candidate.notes) log.warn({ file }, `config reload: ${n}`);
+        log.info({ file, ...(notApplied.length ? { needsRestart: notApplied } : {}), ...(candidate.notes.length ? { entriesKept: candidate.notes.length } : {}) }, notApplied.length ? `config reloaded; restart to apply ${notApplied.join(', ')}` : 'config reloaded');
       } catch (err) {
         log.error({ file }, `config reload failed, keeping the running configuration: ${isHomelabError(err) ? err.message : String(err)}`);
       }

@@ -11,7 +11,7 @@
 import { execFile } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isMap, isPair, isScalar, isSeq, parseDocument, visit, type Document } from 'yaml';
@@ -131,6 +131,12 @@ beforeAll(async () => {
     }
   }
   writeFileSync(configFile, config.toString());
+  // Secret files the example names (tokenFile): a dummy token each, readable only by this user.
+  for (const n of (config.toJS() as { nodes?: Array<{ tokenFile?: string }> }).nodes ?? []) {
+    if (!n.tokenFile) continue;
+    mkdirSync(dirname(resolve(dir, n.tokenFile)), { recursive: true });
+    writeFileSync(resolve(dir, n.tokenFile), 'dummy-token-file-0123456789abcdef\n', { mode: 0o600 });
+  }
 
   const topology = (config.toJS() as { topology?: { file?: string; ansible?: { inventory?: string } } }).topology ?? {};
   if (topology.file) {

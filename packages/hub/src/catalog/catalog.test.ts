@@ -71,3 +71,14 @@ describe('write_file previews', () => {
     expect(preview({ path: '/tmp/t', content: 'hello' }).action).toBe('write 5 bytes to /tmp/t on pi');
   });
 });
+
+describe('names an upstream chooses', () => {
+  it('leaves out a tool or prompt that cannot be named, says which, and keeps the others', () => {
+    const skipped: string[] = [];
+    const up: NativeUpstream = { ...upstreamOffering('ha', [listed('', 'nameless', {}), listed('ok', 'fine', {}), listed('x'.repeat(300), 'long', {})]), prompts: () => [{ name: '' }] };
+    const c = buildCatalog({ ...base, nodes: [], upstreams: [up], perDeviceTools: false, onSkipped: (s) => skipped.push(`${s.source} ${s.kind} "${s.name.slice(0, 3)}": ${s.why}`) });
+    expect(c.tools('admin').map((t) => t.def.name)).toEqual(['ha__ok', expect.stringMatching(/^ha__x+_[0-9a-f]{6}$/)]);
+    expect(c.prompts()).toEqual([]);
+    expect(skipped).toEqual(['ha tool "": tool name under prefix "ha" is empty', 'ha prompt "": tool name under prefix "ha" is empty']);
+  });
+});

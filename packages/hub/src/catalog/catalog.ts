@@ -52,6 +52,11 @@ export interface CatalogInput {
   hubUpstreams?: ReadonlySet<string>;
   /** The file policy sent with each edge tool call a client makes (nodes/file-policy.ts). */
   policyFor?: PolicyFor;
+  /**
+   * Told about each tool or prompt of a node or upstream left out because it cannot be named
+   * (an empty name, a prefix too long for `maxToolName`): one bad name never costs the others.
+   */
+  onSkipped?: (skipped: { source: string; name: string; kind: 'tool' | 'prompt'; why: string }) => void;
 }
 
 export interface Catalog {
@@ -89,7 +94,16 @@ export function visibleTo(role: Role, t: CatalogTool): boolean {
 }
 
 export function buildCatalog(input: CatalogInput): Catalog {
-  const names = createToolNameRegistry({ maxLength: input.maxToolName });
+  const registry = createToolNameRegistry({ maxLength: input.maxToolName });
+  // A node or upstream chooses its own names; a name the codec refuses leaves out that one entry.
+  const nameOf = (source: string, name: string, kind: 'tool' | 'prompt'): string | undefined => {
+    try {
+      return registry.register(source, name);
+    } catch (err) {
+      input.onSkipped?.({ source, name, kind, why: err instanceof Error ? err.message : String(err) });
+      return undefined;
+    }
+  };
   const tools = new Map<string, CatalogTool>();
   // The class shows in every tool's annotations and description. A copy is stored: the hub's
   // own tool objects live across rebuilds and must not collect a tag per rebuild.
@@ -104,7 +118,8 @@ export function buildCatalog(input: CatalogInput): Catalog {
       for (const listed of node.source.tools()) {
         // Classed and described like the fleet tools: by the hub's table, not by the node.
         const t = edgeToolDef(listed);
-        const name = names.register(node.name, t.name);
+        const name = nameOf(node.name, t.name, 'tool');
+        if (name === undefined) continue;
         add({
           def: { ...t, name, description: `On node ${node.name}: ${t.description ?? t.name}` },
           toolClass: classOf(t),
@@ -124,7 +139,8 @@ export function buildCatalog(input: CatalogInput): Catalog {
   const prompts = new Map<string, CatalogPrompt>();
   for (const up of input.upstreams) {
     for (const t of up.tools()) {
-      const name = names.register(up.alias, t.name);
+      const name = nameOf(up.alias, t.name, 'tool');
+      if (name === undefined) continue;
       add({
         def: { ...t, name },
         toolClass: classify(t, input.classOverrides?.[up.alias], { trustAnnotations: input.trustAnnotations?.has(up.alias) ?? false }),
@@ -141,7 +157,8 @@ export function buildCatalog(input: CatalogInput): Catalog {
     // are namespaced as `<alias>+<template>` and routed back by that prefix.
     for (const t of up.resourceTemplates()) templates.push({ def: { ...t, uriTemplate: `${up.alias}+${t.uriTemplate}` }, source: up.alias });
     for (const p of up.prompts()) {
-      const name = names.register(up.alias, p.name);
+      const name = nameOf(up.alias, p.name, 'prompt');
+      if (name === undefined) continue;
       prompts.set(name, { def: { ...p, name }, source: up.alias, get: (args, ctx) => up.getPrompt(p.name, args, callOpts(ctx, input.callTimeoutMs)) });
     }
   }

@@ -69,3 +69,40 @@ describe('deploy/examples/hub.full.yaml', () => {
     expect(full.local).toEqual(defaults.local);
   });
 });
+
+describe('hub.yaml names and URLs', () => {
+  it('refuses duplicate node names, a node named like the local node, and non-HTTP(S) URLs, naming each key', () => {
+    const problems = (text: string) => {
+      try {
+        parse(text);
+      } catch (err) {
+        return (err as { problems: string[] }).problems;
+      }
+      return [];
+    };
+    expect(problems('nodes:\n  - {name: pi, url: "http://127.0.0.1:1/mcp"}\n  - {name: pi, url: "http://127.0.0.1:2/mcp"}\n  - {name: local, url: "https://127.0.0.1:3/mcp"}\n')).toEqual([
+      'hub.yaml:3:6: key "nodes[1].name": "pi" is already the name of nodes[0]; node names must be unique',
+      'hub.yaml:4:6: key "nodes[2].name": "local" is the name of the hub\'s own node (local.name); rename this node, or set local.name or local.enabled: false',
+    ]);
+    expect(parse('local: {enabled: false}\nnodes:\n  - {name: local, url: "http://127.0.0.1:1/mcp"}\n').nodes[0]!.name).toBe('local');
+    expect(problems('nodes:\n  - {name: pi, url: "ftp://127.0.0.1/x"}\nupstreams:\n  ha: {url: "ws://127.0.0.1:1/api/mcp"}\naudit:\n  loki: {url: "file:///tmp/x"}\n')).toEqual([
+      'hub.yaml:2:16: key "nodes[0].url": expected an http:// or https:// URL',
+      'hub.yaml:4:8: key "upstreams.ha.url": expected an http:// or https:// URL',
+      'hub.yaml:6:10: key "audit.loki.url": expected an http:// or https:// URL',
+    ]);
+  });
+
+  it('refuses an alias (or, with perDeviceTools, a node name) too long for limits.maxToolName, and an alias in both upstreams and mcpServers', () => {
+    expect(() => parse('limits: {maxToolName: 20}\nupstreams:\n  homeassistant: {url: "http://127.0.0.1:1/mcp"}\n')).toThrow(
+      'hub.yaml:3:3: key "upstreams.homeassistant": alias "homeassistant" is too long for limits.maxToolName 20 (at most 10 characters, so that its tools can be named)',
+    );
+    expect(parse('limits: {maxToolName: 20}\nupstreams:\n  ha: {url: "http://127.0.0.1:1/mcp"}\n').limits.maxToolName).toBe(20);
+    expect(() => parse('limits: {maxToolName: 20}\nperDeviceTools: true\nnodes:\n  - {name: pi-kitchen-1, url: "http://127.0.0.1:1/mcp"}\n')).toThrow('key "nodes[0].name": node name "pi-kitchen-1" (perDeviceTools) is too long');
+    expect(() => parse('upstreams:\n  ha: {url: "http://127.0.0.1:1/mcp"}\nmcpServers:\n  ha: {command: x}\n')).toThrow('key "mcpServers.ha": alias "ha" is also in upstreams');
+  });
+
+  it('takes tokenFile or token for a node, not both', () => {
+    expect(parse('nodes:\n  - {name: pi, url: "http://127.0.0.1:1/mcp", tokenFile: pi.token}\n').nodes[0]!.tokenFile).toBe('pi.token');
+    expect(() => parse('nodes:\n  - {name: pi, url: "http://127.0.0.1:1/mcp", tokenFile: pi.token, token: "0123456789abcdef0"}\n')).toThrow('key "nodes[0].tokenFile": set token or tokenFile, not both');
+  });
+});

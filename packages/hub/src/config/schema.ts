@@ -11,6 +11,8 @@ import { OPERATOR_DENY_PATHS, VIEWER_DENY_PATHS } from '../nodes/file-policy.ts'
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/, 'a name of letters, digits, "-" and "_" (at most 32, starting with a letter or digit)');
 const listen = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'HOST:PORT, e.g. 127.0.0.1:8765');
 const headers = z.record(z.string(), z.string());
+/** The hub speaks HTTP to nodes and upstreams: `ftp://` or `ws://` would only fail later, on every call. */
+const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
 
 export const RoleSchema = z.enum(['admin', 'operator', 'viewer']);
 
@@ -37,12 +39,20 @@ const RoleAccessSchema = (denyPaths: readonly string[], maskEnv: boolean) =>
 /** Variables the hub never hands to its `local` node, whatever `local.env` says. */
 const localEnvName = z.string().regex(/^(?!HOMELAB_)[A-Za-z_][A-Za-z0-9_]*$/, 'a variable name (letters, digits, "_"), not HOMELAB_*: the hub\'s own variables never reach the local node');
 
-const NodeSchema = z.strictObject({
-  name,
-  url: z.url(),
-  token: z.string().min(16).optional(),
-  roles: z.array(z.string().min(1)).default([]),
-});
+const NodeSchema = z
+  .strictObject({
+    name,
+    url: httpUrl,
+    token: z.string().min(16).optional(),
+    /**
+     * A file holding the node's token (relative to hub.yaml), read at start and at each reload,
+     * so adding a device needs no restart for a new variable. Readable only by the hub's user:
+     * a world-readable file is refused, a group-readable one warned about.
+     */
+    tokenFile: z.string().min(1).optional(),
+    roles: z.array(z.string().min(1)).default([]),
+  })
+  .refine((n) => !(n.token !== undefined && n.tokenFile !== undefined), { message: 'set token or tokenFile, not both', path: ['tokenFile'] });
 
 /**
  * Class overrides per tool-name glob, first match wins: `{ "Get*": read, "*": write }`.
@@ -58,12 +68,12 @@ const classes = z.record(z.string().min(1), z.enum(['read', 'write'])).optional(
 const trustAnnotations = z.boolean().default(false);
 const HttpUpstream = z.strictObject({
   type: z.enum(['http', 'streamable-http', 'hub']).default('http'),
-  url: z.url(),
+  url: httpUrl,
   headers: headers.optional(),
   classes,
   trustAnnotations,
 });
-const SseUpstream = z.strictObject({ type: z.literal('sse'), url: z.url(), headers: headers.optional(), classes, trustAnnotations });
+const SseUpstream = z.strictObject({ type: z.literal('sse'), url: httpUrl, headers: headers.optional(), classes, trustAnnotations });
 const StdioUpstream = z.strictObject({
   type: z.literal('stdio').default('stdio'),
   command: z.string().min(1),
@@ -76,7 +86,7 @@ const StdioUpstream = z.strictObject({
 /** One native MCP server: Streamable HTTP (url), legacy SSE (`type: sse`) or stdio (command). */
 export const UpstreamSchema = z.union([SseUpstream, StdioUpstream, HttpUpstream]);
 
-export const HubConfigSchema = z.strictObject({
+const HubConfigBase = z.strictObject({
   listen: listen.default('127.0.0.1:8765'),
   /** Where the hub keeps its token, journal and state; relative to the config file. */
   dataDir: z.string().default('./data'),
@@ -160,7 +170,7 @@ export const HubConfigSchema = z.strictObject({
       maxFiles: z.number().int().min(2).default(20),
       loki: z
         .strictObject({
-          url: z.url(),
+          url: httpUrl,
           labels: z.record(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'a Loki label name'), z.string()).default({}),
           tenant: z.string().optional(),
           headers: headers.optional(),
@@ -218,6 +228,53 @@ export const HubConfigSchema = z.strictObject({
     })
     .default({ refreshMinutes: 60 }),
 });
+
+// `when`: the name checks run even when another key is wrong, so check-config lists every
+// problem at once; checkNames therefore reads the value defensively.
+export const HubConfigSchema = HubConfigBase.check(z.superRefine(checkNames, { when: () => true }));
+
+/** The longest prefix (node name, upstream alias) that leaves room for a name under `maxToolName`. */
+export function longestPrefix(maxToolName: number): number {
+  // "<prefix>__" + at least one character + "_" + 6 hex digits (core/tool-names.ts).
+  return maxToolName - 10;
+}
+
+/**
+ * Names that parse one by one but not together: two nodes with one name, a node named like the
+ * local node, an alias in both `upstreams` and `mcpServers`, a prefix too long for
+ * `limits.maxToolName` (the catalog could not name any of its tools). Check-config, start and
+ * reload all run it, so a reload that would leave the catalog unbuildable keeps the old config.
+ */
+function checkNames(value: unknown, ctx: z.core.$RefinementCtx<unknown>): void {
+  const c = (value ?? {}) as Partial<z.output<typeof HubConfigBase>>;
+  const nodes = Array.isArray(c.nodes) ? c.nodes : [];
+  const local = c.local && typeof c.local === 'object' ? c.local : { enabled: true, name: 'local' };
+  const seen = new Map<string, number>();
+  nodes.forEach((n, i) => {
+    if (typeof n?.name !== 'string') return;
+    const first = seen.get(n.name);
+    if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['nodes', i, 'name'], message: `"${n.name}" is already the name of nodes[${first}]; node names must be unique` });
+    else seen.set(n.name, i);
+    if (local.enabled !== false && n.name === (local.name ?? 'local')) {
+      ctx.addIssue({ code: 'custom', path: ['nodes', i, 'name'], message: `"${n.name}" is the name of the hub's own node (local.name); rename this node, or set local.name or local.enabled: false` });
+    }
+  });
+  const maxToolName = typeof c.limits?.maxToolName === 'number' ? c.limits.maxToolName : 50;
+  const max = longestPrefix(maxToolName);
+  const tooLong = (what: string) => `${what} is too long for limits.maxToolName ${maxToolName} (at most ${max} characters, so that its tools can be named)`;
+  const aliases = (k: 'upstreams' | 'mcpServers') => (c[k] && typeof c[k] === 'object' ? Object.keys(c[k]) : []);
+  for (const key of ['upstreams', 'mcpServers'] as const) {
+    for (const alias of aliases(key)) {
+      if (alias.length > max) ctx.addIssue({ code: 'custom', path: [key, alias], message: tooLong(`alias "${alias}"`) });
+      if (key === 'mcpServers' && aliases('upstreams').includes(alias)) ctx.addIssue({ code: 'custom', path: [key, alias], message: `alias "${alias}" is also in upstreams; aliases must be unique` });
+    }
+  }
+  if (c.perDeviceTools === true) {
+    nodes.forEach((n, i) => {
+      if (typeof n?.name === 'string' && n.name.length > max) ctx.addIssue({ code: 'custom', path: ['nodes', i, 'name'], message: tooLong(`node name "${n.name}" (perDeviceTools)`) });
+    });
+  }
+}
 
 export type HubConfig = z.infer<typeof HubConfigSchema>;
 export type UpstreamConfig = z.infer<typeof UpstreamSchema>;

@@ -1,0 +1,42 @@
+/**
+ * `tokenFile:` of a node: its token read from a file (relative to hub.yaml), at start and at
+ * each reload, so a device is added by writing its token file and its entry, without a new
+ * environment variable and a restart.
+ */
+import { resolve } from 'node:path';
+import { readSecretFile } from '@homelab-mcp/core';
+import { ConfigError } from '@homelab-mcp/core/config';
+import type { HubConfig } from './schema.ts';
+
+/**
+ * Sets `token` of each node that has `tokenFile`. A file that cannot be used fails the load
+ * (at start, or in check-config), or, on a reload (`running` given), keeps that node's running
+ * settings (a new node is left out) with a note. Returns the notes and warnings to log.
+ *
+ * @example
+ * const { notes, warnings } = resolveTokenFiles(config, 'hub.yaml', dirname('hub.yaml'));
+ */
+export function resolveTokenFiles(config: HubConfig, file: string, baseDir: string, running?: HubConfig): { notes: string[]; warnings: string[] } {
+  const notes: string[] = [];
+  const warnings: string[] = [];
+  const problems: string[] = [];
+  const nodes: HubConfig['nodes'] = [];
+  config.nodes.forEach((n, i) => {
+    if (n.tokenFile === undefined) return void nodes.push(n);
+    const key = `nodes[${i}].tokenFile`;
+    try {
+      const secret = readSecretFile(resolve(baseDir, n.tokenFile));
+      if (secret.warning) warnings.push(`${file}: key "${key}": ${secret.warning}`);
+      nodes.push({ ...n, token: secret.value });
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      if (!running) return void problems.push(`${file}: key "${key}": ${why}`);
+      const old = running.nodes.find((o) => o.name === n.name);
+      if (old) nodes.push(old);
+      notes.push(`${file}: nodes[${i}] "${n.name}": ${why}; ${old ? 'keeping its running settings' : 'left out until it is resolved'}`);
+    }
+  });
+  if (problems.length > 0) throw new ConfigError(file, 'env', problems);
+  config.nodes = nodes;
+  return { notes, warnings };
+}

@@ -1,0 +1,94 @@
+/**
+ * `homelab-hub check-config FILE` as a user runs it (the real bundle): names that clash,
+ * URLs the hub cannot speak to, names too long for the catalog, and secret files, each named
+ * with file, line and key; structural errors come first even when variables are unset.
+ */
+import { execFile } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { HUB_BUNDLE } from '@homelab-mcp/testkit';
+
+const dir = mkdtempSync(join(tmpdir(), 'homelab-check-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function checkConfig(name: string, text: string): Promise<{ code: number; out: string; err: string }> {
+  const file = join(dir, name);
+  writeFileSync(file, text);
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [HUB_BUNDLE, 'check-config', file], { env: { PATH: process.env.PATH ?? '' } });
+    return { code: 0, out: stdout, err: stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, out: e.stdout, err: e.stderr };
+  }
+}
+
+describe('check-config', () => {
+  it('refuses duplicate node names, a node named like the local node and non-HTTP(S) URLs, and lists unset variables after', async () => {
+    const f = join(dir, 'clash.yaml');
+    const r = await checkConfig(
+      'clash.yaml',
+      [
+        'nodes:',
+        '  - name: pi',
+        '    url: http://127.0.0.1:8222/mcp',
+        '    token: ${PI_TOKEN}',
+        '  - name: pi',
+        '    url: ftp://127.0.0.1/mcp',
+        '  - name: local',
+        '    url: http://127.0.0.1:8223/mcp',
+        'upstreams:',
+        '  ha:',
+        '    url: ${HA_URL}',
+        '    headers: {Authorization: "Bearer ${HA_TOKEN}"}',
+        'logLevel: loud',
+        '',
+      ].join('\n'),
+    );
+    expect(r.code).toBe(1);
+    expect(r.err.trimEnd().split('\n')).toEqual([
+      `${f}:6:5: key "nodes[1].url": expected an http:// or https:// URL`,
+      `${f}:13:1: key "logLevel": expected one of "debug", "info", "warn", "error"`,
+      `${f}:5:5: key "nodes[1].name": "pi" is already the name of nodes[0]; node names must be unique`,
+      `${f}:7:5: key "nodes[2].name": "local" is the name of the hub's own node (local.name); rename this node, or set local.name or local.enabled: false`,
+      `${f}:4:5: key "nodes[0].token": environment variable PI_TOKEN is not set`,
+      `${f}:11:5: key "upstreams.ha.url": environment variable HA_URL is not set`,
+      `${f}:12:15: key "upstreams.ha.headers.Authorization": environment variable HA_TOKEN is not set`,
+    ]);
+  });
+
+  it('refuses an alias too long for limits.maxToolName: the catalog could not name its tools', async () => {
+    const f = join(dir, 'long.yaml');
+    const r = await checkConfig('long.yaml', 'limits: {maxToolName: 20}\nupstreams:\n  homeassistant:\n    url: http://127.0.0.1:8123/api/mcp\n');
+    expect(r).toMatchObject({ code: 1, err: `${f}:3:3: key "upstreams.homeassistant": alias "homeassistant" is too long for limits.maxToolName 20 (at most 10 characters, so that its tools can be named)\n` });
+  });
+
+  it('reads tokenFile and ${file:...} secrets: refuses a world-readable file, warns about a group-readable one, never prints the secret', async () => {
+    const token = join(dir, 'pi.token');
+    const header = join(dir, 'ha.secret');
+    writeFileSync(token, 'pi-secret-token-0123456789\n');
+    writeFileSync(header, 'ha-secret-header\n');
+    chmodSync(token, 0o600);
+    chmodSync(header, 0o600);
+    const text = 'nodes:\n  - {name: pi, url: "http://127.0.0.1:8222/mcp", tokenFile: pi.token}\nupstreams:\n  ha: {url: "http://127.0.0.1:8123/api/mcp", headers: {Authorization: "Bearer ${file:ha.secret}"}}\n';
+    expect(await checkConfig('secrets.yaml', text)).toEqual({ code: 0, out: `${join(dir, 'secrets.yaml')}: ok\n`, err: '' });
+
+    chmodSync(token, 0o644);
+    chmodSync(header, 0o604);
+    let r = await checkConfig('secrets.yaml', text);
+    expect(r.code).toBe(1);
+    expect(r.err).toBe(`${join(dir, 'secrets.yaml')}:4:56: key "upstreams.ha.headers.Authorization": secret file ${header} is readable by every user (mode 0604); refused: chmod 600 ${header}\n`);
+    chmodSync(header, 0o600);
+    r = await checkConfig('secrets.yaml', text);
+    expect(r.err).toBe(`${join(dir, 'secrets.yaml')}: key "nodes[0].tokenFile": secret file ${token} is readable by every user (mode 0644); refused: chmod 600 ${token}\n`);
+
+    chmodSync(token, 0o640);
+    r = await checkConfig('secrets.yaml', text);
+    expect(r.code).toBe(0);
+    expect(r.err).toBe(`warning: ${join(dir, 'secrets.yaml')}: key "nodes[0].tokenFile": secret file ${token} is readable by its group (mode 0640); chmod 600 ${token} unless the group is the hub's alone\n`);
+    expect(r.out + r.err).not.toMatch(/secret-token|secret-header/);
+  });
+});
