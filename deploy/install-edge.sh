@@ -533,18 +533,18 @@ main() {
   _name=$(uname -n)
   _name=$(printf '%s' "${_name%%.*}" | tr -c 'A-Za-z0-9_-' '-' | sed 's/^[-_]*//; s/^\(.\{32\}\).*/\1/')
   [ -n "$_name" ] || _name=edge
-  # ASCII ranges on purpose: this makes an environment variable name.
-  # shellcheck disable=SC2018,SC2019
-  _var=EDGE_TOKEN_$(printf '%s' "$_name" | tr 'a-z' 'A-Z' | tr -c 'A-Z0-9' '_')
+  # The token goes to a file the hub reads at each reload (tokenFile:, relative to hub.yaml), so
+  # adding a device needs no restart of the hub; the token itself is never printed here.
   cat <<EOF
 
 Check it:  curl http://$_host:$_port/healthz
 Logs:      journalctl -u homelab-edge
-Add it to the hub:
-  1. Give the hub this edge's token as $_var: a line $_var=TOKEN in
-     /etc/default/homelab-hub (the hub reads it when it starts: sudo systemctl restart homelab-hub).
-  2. Paste this line under nodes: in the hub's hub.yaml (the hub reloads the file by itself):
-  - { name: $_name, url: "http://$_host:$_port/mcp", token: "\${$_var}" }
+Add it to the hub (no restart: the hub reloads hub.yaml by itself):
+  1. On the hub, store this edge's token (the --token given here) where only the hub reads it:
+     printf '%s\n' "\$TOKEN" | sudo install -o homelab-hub -g homelab-hub -m 0600 /dev/stdin /etc/homelab-hub/secrets/$_name.token
+     (a hub installed otherwise: a file of mode 0600 owned by the hub's user, its path relative to hub.yaml)
+  2. Paste this line under nodes: in the hub's hub.yaml:
+  - { name: $_name, url: "http://$_host:$_port/mcp", tokenFile: secrets/$_name.token }
 EOF
 }
 

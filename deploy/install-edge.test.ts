@@ -188,15 +188,18 @@ describe("install-edge.sh's closing hint", () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).not.toContain('topology.yaml');
     const line = pastedNodeLine(r.stdout);
-    const variable = `EDGE_TOKEN_${node.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
-    expect(line).toBe(`  - { name: ${node}, url: "http://192.0.2.10:8222/mcp", token: "\${${variable}}" }`);
-    expect(r.stdout).toContain(`${variable}=TOKEN`);
-    const checked = await checkPastedNode(HUB_BUNDLE, f.dir, line!, { [variable]: TOKEN });
+    expect(line).toBe(`  - { name: ${node}, url: "http://192.0.2.10:8222/mcp", tokenFile: secrets/${node}.token }`);
+    expect(r.stdout).toContain(`/etc/homelab-hub/secrets/${node}.token`);
+    // The token is never printed: the person pastes it into the command on the hub.
+    expect(r.stdout + r.stderr).not.toContain(TOKEN);
+    // Without the token file (the hint's step 1), the hub says which file is missing.
+    const missing = await checkPastedNode(HUB_BUNDLE, f.dir, line!);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain(`nodes[0].tokenFile`);
+    mkdirSync(join(f.dir, 'secrets'), { recursive: true });
+    writeFileSync(join(f.dir, 'secrets', `${node}.token`), `${TOKEN}\n`, { mode: 0o600 });
+    const checked = await checkPastedNode(HUB_BUNDLE, f.dir, line!);
     expect(checked.code, checked.stdout + checked.stderr).toBe(0);
-    // Without the variable the hub says which one is missing (the hint's step 1).
-    const unset = await checkPastedNode(HUB_BUNDLE, f.dir, line!, { [variable]: undefined });
-    expect(unset.code).not.toBe(0);
-    expect(unset.stderr).toContain(variable);
   });
 });
 

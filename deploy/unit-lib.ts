@@ -103,9 +103,9 @@ export function pastedNodeLine(installerOutput: string): string | undefined {
 
 /**
  * `homelab-hub check-config` (the bundle at `hubBundle`) on a hub.yaml in `dir` whose `nodes:`
- * holds `line`, pasted as the hint says, with `env` (the token variable it names).
+ * holds `line`, pasted as the hint says (its token file, if any, written beside it by the caller).
  */
-export function checkPastedNode(hubBundle: string, dir: string, line: string, env: NodeJS.ProcessEnv): Promise<RunResult> {
+export function checkPastedNode(hubBundle: string, dir: string, line: string, env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
   const file = join(dir, 'hub.yaml');
   writeFileSync(file, `listen: 127.0.0.1:8765\nauth:\n  tokens:\n    - { user: alice, role: admin, token: "alice-token-0123456789abcdef" }\nnodes:\n${line}\n`);
   return run(process.execPath, [hubBundle, 'check-config', file], { ...process.env, ...env });

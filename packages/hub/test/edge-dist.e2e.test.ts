@@ -4,7 +4,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -52,14 +52,16 @@ describe('edge distribution', () => {
       writeFileSync(scriptFile, script);
       const { stdout } = await promisify(execFile)('sh', ['-c', `cat "${scriptFile}" | sh -s -- --token edge-token-0123456789abcdef --root "${root}"`]);
       expect(stdout).not.toContain('edge-token-0123456789abcdef');
-      // The closing hint is the exact hub.yaml entry: pasted under nodes:, check-config passes
-      // (with the token variable it names set, as step 1 of the hint says).
+      // The closing hint is the exact hub.yaml entry: pasted under nodes:, with the token file
+      // that step 1 of the hint writes beside hub.yaml, check-config passes.
       const line = pastedNodeLine(stdout);
       expect(stdout).not.toContain('topology.yaml');
-      const variable = /token: "\$\{(EDGE_TOKEN_[A-Z0-9_]+)\}"/.exec(line)?.[1];
-      expect(variable, line).toBeDefined();
-      expect(stdout).toContain(`${variable}=TOKEN in\n     /etc/default/homelab-hub`);
-      const checked = await checkPasted(root, line, { [variable!]: 'edge-token-0123456789abcdef' });
+      const tokenFile = /tokenFile: (secrets\/[A-Za-z0-9_-]+\.token) \}$/.exec(line)?.[1];
+      expect(tokenFile, line).toBeDefined();
+      expect(stdout).toContain(`sudo install -o homelab-hub -g homelab-hub -m 0600 /dev/stdin /etc/homelab-hub/${tokenFile}`);
+      mkdirSync(join(root, 'secrets'));
+      writeFileSync(join(root, tokenFile!), 'edge-token-0123456789abcdef\n', { mode: 0o600 });
+      const checked = await checkPasted(root, line, {});
       expect(checked.code, checked.out).toBe(0);
       const installed = join(root, 'usr/local/lib/homelab-edge/homelab-edge.mjs');
       expect(readFileSync(installed).equals(bytes)).toBe(true);
