@@ -97,8 +97,9 @@ export function buildCatalog(input: CatalogInput): Catalog {
     if (!tools.has(t.def.name)) tools.set(t.def.name, { ...t, def: markClass(t.def, t.toolClass) });
   };
   for (const t of input.hubTools) add(t);
-  const edgeNodes = input.nodes.filter((n) => n.source.state().status === 'up' || n.source.tools().length > 0);
-  for (const t of fleetTools(edgeNodes, input.callTimeoutMs, input.policyFor)) add(t);
+  // Every configured node, whatever its state: a node that is down is still part of `all` and
+  // of its roles, and is named as unreachable rather than unknown.
+  for (const t of fleetTools(input.nodes, input.callTimeoutMs, input.policyFor)) add(t);
   if (input.perDeviceTools) {
     for (const node of input.nodes) {
       for (const listed of node.source.tools()) {
