@@ -185,3 +185,21 @@ describe.each<Era>(['legacy', 'modern'])('cancellation, %s era', (era) => {
     expect(await metric('run_command', 'cancelled')).toBe(before + 1);
   });
 });
+
+describe('cancellation on the local node', () => {
+  it('journals `cancelled` and kills the command in the hub’s own edge', async () => {
+    await using h = await startHubProcess({ config: { auth: { tokens: [{ user: 'alice', role: 'admin', token: ADMIN }] }, local: { enabled: true } } });
+    await using client = await connectClient(h.url, ADMIN, 'legacy');
+    await client.callTool({ name: 'approve_writes', arguments: {} });
+    const pids = join(scratch, 'local.pids');
+    const ac = new AbortController();
+    const call = client.callTool({ name: 'run_command', arguments: { node: 'local', cmd: `echo $$ >> ${pids}; exec sleep 300 # cancel-local` } }, { signal: ac.signal });
+    const started = () => readFileSync(pids, 'utf8').split('\n').filter(Boolean).map(Number);
+    await expect.poll(() => { try { return started().length; } catch { return 0; } }, { timeout: 20_000 }).toBe(1);
+    ac.abort();
+    await expect(call).rejects.toThrow();
+    const event = () => readJournal(join(h.dir, 'data')).filter((e) => e.kind === 'tool_call' && JSON.stringify(e.args).includes('cancel-local')).at(-1);
+    await expect.poll(() => event()?.outcome, { timeout: 20_000 }).toBe('cancelled');
+    await expect.poll(() => started().filter(isAlive), { timeout: 20_000 }).toEqual([]);
+  });
+});
