@@ -181,7 +181,7 @@ export async function fanOut(tool: string, sel: Selection, args: Record<string, 
         }
         const r = await callNode(node, tool, args, { signal: ctx.signal, timeoutMs }, policyFor?.(ctx.caller, node));
         const text = textOf(r);
-        const failure = r.isError ? (text.split('\n')[0] ?? 'failed') : commandFailure(tool, r.structuredContent);
+        const failure = r.isError ? text.split('\n')[0] || 'failed' : commandFailure(tool, r.structuredContent);
         return failure !== undefined
           ? { node: node.name, ok: false, text, error: failure, structuredContent: r.structuredContent }
           : { node: node.name, ok: true, text, structuredContent: r.structuredContent };
