@@ -109,6 +109,7 @@ describe('every configured node is part of the fleet', () => {
       config: {
         auth: { tokens: [{ user: 'alice', role: 'admin', token: ADMIN }] },
         local: { enabled: false },
+        perDeviceTools: true,
         nodes: [{ name: 'pi-garage', url: `http://127.0.0.1:${port}/mcp`, token: 'garage-token-0123456789abcdef', roles: ['speaker'] }],
       },
     });
@@ -121,6 +122,10 @@ describe('every configured node is part of the fleet', () => {
     expect(fleet((await b.listTools()).tools)).toEqual(up);
     const r = (await b.callTool({ name: 'get_status', arguments: { node: 'pi-garage' } })) as any;
     expect(resultText(r)).toMatch(new RegExp(`^node pi-garage is unreachable ${SINCE}$`));
+    // The per-device copies too (perDeviceTools: true).
+    const copy = (await b.callTool({ name: 'pi-garage__get_status', arguments: {} })) as any;
+    expect(copy.isError).toBe(true);
+    expect(resultText(copy)).toMatch(new RegExp(`^node pi-garage is unreachable ${SINCE}$`));
   });
 });
 

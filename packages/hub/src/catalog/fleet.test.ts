@@ -72,6 +72,26 @@ describe('fanOut', () => {
   });
 });
 
+describe('a node that stopped since the hub last checked', () => {
+  it('is named as list_nodes names it once the check the call triggered has settled', async () => {
+    let state: SourceState = { status: 'up', since };
+    const node: HubNode = {
+      name: 'attic',
+      roles: [],
+      source: {
+        state: () => state,
+        tools: () => [EDGE_TOOLS.get('run_command')!],
+        callTool: async () => {
+          throw new HomelabError('UPSTREAM_UNAVAILABLE', 'node attic is unreachable since 2026-12-07T07:09:09.188Z: connection refused (during tools/call run_command)');
+        },
+        checkNow: async () => void (state = { status: 'down', since, lastError: 'connection refused' }),
+      },
+    };
+    const r = await fanOut('run_command', selectNodes(['attic', 'a'], [node, up('a', ran(0))]), {}, ctx, 1000);
+    expect((r.structuredContent as { summary: string }).summary).toBe(`2 nodes: 1 ok, 1 failed (attic: unreachable since ${shortTime(since)} (connection refused))`);
+  });
+});
+
 describe('fleetTools', () => {
   it('offers the hub’s table for a node that never listed its tools, and previews who is unreachable', () => {
     const tools = fleetTools([down('c', { status: 'down', since, lastError: 'connection refused' }), up('a', ran(0))], 1000);

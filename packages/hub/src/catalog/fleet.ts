@@ -138,10 +138,13 @@ export function commandFailure(tool: string, structured: unknown): string | unde
  * A node's failure in words. A node that is not up is `unreachable since 10:42:05Z (why)`, the
  * same words as list_nodes, whatever the call itself threw (a down node fails fast).
  */
-function failureOf(node: HubNode, err: unknown): string {
+async function failureOf(node: HubNode, err: unknown): Promise<{ text: string; unreachable: boolean }> {
+  if (!isHomelabError(err, 'UPSTREAM_UNAVAILABLE')) return { text: messageOf(err), unreachable: false };
+  // The call found the node gone before the hub's health check did (the first call after an
+  // edge stopped): let that check settle now, so the node is named as list_nodes names it.
+  if (node.source.state().status === 'up') await node.source.checkNow?.().catch(() => undefined);
   const s = stateText(node.source.state());
-  if (!s.up && isHomelabError(err, 'UPSTREAM_UNAVAILABLE')) return s.text;
-  return messageOf(err);
+  return s.up ? { text: messageOf(err), unreachable: false } : { text: s.text, unreachable: true };
 }
 
 /** `pi-a: exit 1; pi-b: unreachable since ...`, or just `exit 1` when every node failed alike. */
@@ -166,8 +169,8 @@ export async function fanOut(tool: string, sel: Selection, args: Record<string, 
       if (failure) return withOutcome({ ...r, isError: true }, { outcome: 'failed', error: failure });
       return r;
     } catch (err) {
-      const s = stateText(node.source.state());
-      const message = !s.up && isHomelabError(err, 'UPSTREAM_UNAVAILABLE') ? `node ${node.name} is ${s.text}` : messageOf(err);
+      const f = await failureOf(node, err);
+      const message = f.unreachable ? `node ${node.name} is ${f.text}` : f.text;
       return withOutcome(errorResult(node.name, message), { outcome: 'failed', error: message });
     }
   }
@@ -186,7 +189,7 @@ export async function fanOut(tool: string, sel: Selection, args: Record<string, 
           ? { node: node.name, ok: false, text, error: failure, structuredContent: r.structuredContent }
           : { node: node.name, ok: true, text, structuredContent: r.structuredContent };
       } catch (err) {
-        return { node: node.name, ok: false, text: '', error: failureOf(node, err) };
+        return { node: node.name, ok: false, text: '', error: (await failureOf(node, err)).text };
       }
     }),
   );
