@@ -56,7 +56,8 @@ export const auditEventSchema = z.object({
   argsSha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   class: z.enum(['read', 'write']).optional(),
   decision: z.enum(['allowed', 'pending', 'denied']).optional(),
-  outcome: z.enum(['succeeded', 'failed', 'pending', 'denied']).optional(),
+  /** `partial`: a fleet call where some nodes succeeded and some failed; `cancelled`: by the client. */
+  outcome: z.enum(['succeeded', 'partial', 'failed', 'cancelled', 'pending', 'denied']).optional(),
   /** A short error message (redacted, capped); never a stack. */
   error: z.string().optional(),
   durationMs: z.number().nonnegative().optional(),

@@ -15,7 +15,7 @@ export function createMetrics() {
     refusal(kind: string): void {
       refusals.set(kind, (refusals.get(kind) ?? 0) + 1);
     },
-    /** Records one tool call: its outcome (`ok`, `error`, `denied`...) and duration in seconds. */
+    /** Records one tool call: its outcome (`ok`, `partial`, `error`, `cancelled`, `denied`...) and duration in seconds. */
     observeCall(tool: string, outcome: string, seconds: number): void {
       const k = `${tool}\u0000${outcome}`;
       calls.set(k, (calls.get(k) ?? 0) + 1);

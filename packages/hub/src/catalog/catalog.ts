@@ -6,10 +6,9 @@
  */
 import type { CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ResourceTemplateType as ResourceTemplate, Tool } from '@modelcontextprotocol/server';
 import { createToolNameRegistry, resourceUri, splitResourceUri } from '@homelab-mcp/core/tool-names';
-import { classify, markClass } from '../policy/classes.ts';
+import { classify, EDGE_TOOLS, markClass } from '../policy/classes.ts';
 import type { ToolClass } from './types.ts';
-import { classOf, edgeToolDef, fleetTools, type PolicyFor } from './fleet.ts';
-import { callNode } from '../nodes/file-policy.ts';
+import { classOf, edgeToolDef, fanOut, fleetTools, type PolicyFor } from './fleet.ts';
 import { actingForMeta } from '../policy/acting-for.ts';
 import { viewerNodeAnswer } from '../tools/observability/probes.ts';
 import type { HubNode, SourceCallOptions, SourceState } from './nodes.ts';
@@ -111,11 +110,15 @@ export function buildCatalog(input: CatalogInput): Catalog {
     if (!tools.has(t.def.name)) tools.set(t.def.name, { ...t, def: markClass(t.def, t.toolClass) });
   };
   for (const t of input.hubTools) add(t);
-  const edgeNodes = input.nodes.filter((n) => n.source.state().status === 'up' || n.source.tools().length > 0);
-  for (const t of fleetTools(edgeNodes, input.callTimeoutMs, input.policyFor)) add(t);
+  // Every configured node, whatever its state: a node that is down is still part of `all` and
+  // of its roles, and is named as unreachable rather than unknown.
+  for (const t of fleetTools(input.nodes, input.callTimeoutMs, input.policyFor)) add(t);
   if (input.perDeviceTools) {
     for (const node of input.nodes) {
-      for (const listed of node.source.tools()) {
+      // Like the fleet tools: a node that has not listed its tools (down, never reached) keeps
+      // the hub's table, so its copies do not come and go with its connection.
+      const offered = node.source.tools();
+      for (const listed of offered.length ? offered : EDGE_TOOLS.values()) {
         // Classed and described like the fleet tools: by the hub's table, not by the node.
         const t = edgeToolDef(listed);
         const name = nameOf(node.name, t.name, 'tool');
@@ -125,7 +128,8 @@ export function buildCatalog(input: CatalogInput): Catalog {
           toolClass: classOf(t),
           source: node.name,
           call: async (args, ctx) => {
-            const r = await callNode(node, t.name, args, callOpts(ctx, input.callTimeoutMs), input.policyFor?.(ctx.caller, node));
+            // One node named directly, with the fleet's words for an unreachable node and a failed command.
+            const r = await fanOut(t.name, { nodes: [node], single: true }, args, ctx, input.callTimeoutMs, input.policyFor);
             // The copy must not show a viewer the page the hub's probe_http keeps from them.
             return t.name === 'probe_http' && ctx.caller.role === 'viewer' ? viewerNodeAnswer(r, node.name) : r;
           },

@@ -6,7 +6,7 @@
  */
 import type { CallToolResult, Tool } from '@modelcontextprotocol/server';
 import { HomelabError, isHomelabError } from '@homelab-mcp/core';
-import type { HubNode } from './nodes.ts';
+import { stateText, type HubNode } from './nodes.ts';
 import { EDGE_TOOLS, edgeToolClass } from '../policy/classes.ts';
 import { callNode, type FilePolicy } from '../nodes/file-policy.ts';
 import type { Caller, CallContext, CatalogTool, ToolClass } from './types.ts';
@@ -93,17 +93,88 @@ interface NodeOutcome {
  */
 export type PolicyFor = (caller: Caller, node: HubNode) => FilePolicy | undefined;
 
-/** Runs `tool` on each selected node in parallel and merges the answers. */
+/**
+ * How a call ended, for the journal and /metrics: `partial` when some nodes succeeded and some
+ * failed (the answer is not `isError`: it holds the successes), `failed` when none did.
+ */
+export interface CallOutcome {
+  outcome: 'succeeded' | 'partial' | 'failed';
+  /** What failed, in a line: the summary of a fleet call, or the one node's failure. */
+  error?: string;
+}
+
+// Kept beside the answer rather than in it: the client sees the MCP result unchanged.
+const outcomes = new WeakMap<CallToolResult, CallOutcome>();
+
+/**
+ * How a tool's answer ended: as a fleet call decided it (see fanOut), else by `isError`.
+ *
+ * @example callOutcome(await tool.call(args, ctx)) // { outcome: 'partial', error: '3 nodes: 2 ok, 1 failed (pi: exit 1)' }
+ */
+export function callOutcome(result: CallToolResult): CallOutcome {
+  return outcomes.get(result) ?? { outcome: result.isError ? 'failed' : 'succeeded' };
+}
+
+function withOutcome(result: CallToolResult, outcome: CallOutcome): CallToolResult {
+  outcomes.set(result, outcome);
+  return result;
+}
+
+/**
+ * Why a run_command that answered did not succeed: it exited non-zero, was killed by its
+ * deadline or by a signal. The edge answers these as results (the command ran as asked); to
+ * the fleet they are failures, in the summary, `isError`, the journal and /metrics alike.
+ */
+export function commandFailure(tool: string, structured: unknown): string | undefined {
+  if (tool !== 'run_command' || !structured || typeof structured !== 'object') return undefined;
+  const r = structured as { exitCode?: unknown; signal?: unknown; timedOut?: unknown };
+  if (r.timedOut === true) return 'timed out';
+  if (typeof r.signal === 'string' && r.signal) return `killed by ${r.signal}`;
+  if (typeof r.exitCode === 'number' && r.exitCode !== 0) return `exit ${r.exitCode}`;
+  return undefined;
+}
+
+/**
+ * A node's failure in words. A node that is not up is `unreachable since 10:42:05Z (why)`, the
+ * same words as list_nodes, whatever the call itself threw (a down node fails fast).
+ */
+async function failureOf(node: HubNode, err: unknown): Promise<{ text: string; unreachable: boolean }> {
+  if (!isHomelabError(err, 'UPSTREAM_UNAVAILABLE')) return { text: messageOf(err), unreachable: false };
+  // The call found the node gone before the hub's health check did (the first call after an
+  // edge stopped): let that check settle now, so the node is named as list_nodes names it.
+  if (node.source.state().status === 'up') await node.source.checkNow?.().catch(() => undefined);
+  const s = stateText(node.source.state());
+  return s.up ? { text: messageOf(err), unreachable: false } : { text: s.text, unreachable: true };
+}
+
+/** `pi-a: exit 1; pi-b: unreachable since ...`, or just `exit 1` when every node failed alike. */
+function failuresText(failed: NodeOutcome[], total: number): string {
+  const errors = new Set(failed.map((f) => f.error));
+  if (failed.length === total && errors.size === 1) return failed[0]!.error ?? 'failed';
+  return failed.map((f) => `${f.node}: ${f.error}`).join('; ');
+}
+
+/**
+ * Runs `tool` on each selected node in parallel and merges the answers. A node that fails,
+ * is unreachable, or whose command exits non-zero counts as failed; the answer is `isError`
+ * only when no node succeeded.
+ */
 export async function fanOut(tool: string, sel: Selection, args: Record<string, unknown>, ctx: CallContext, timeoutMs: number, policyFor?: PolicyFor): Promise<CallToolResult> {
   if (sel.single) {
     const node = sel.nodes[0]!;
     try {
-      return await callNode(node, tool, args, { signal: ctx.signal, timeoutMs, onprogress: ctx.onprogress }, policyFor?.(ctx.caller, node));
+      const r = await callNode(node, tool, args, { signal: ctx.signal, timeoutMs, onprogress: ctx.onprogress }, policyFor?.(ctx.caller, node));
+      const failure = r.isError ? undefined : commandFailure(tool, r.structuredContent);
+      // The node's own answer, unchanged but for isError: exit 1 is not a success.
+      if (failure) return withOutcome({ ...r, isError: true }, { outcome: 'failed', error: failure });
+      return r;
     } catch (err) {
-      return errorResult(node.name, err);
+      const f = await failureOf(node, err);
+      const message = f.unreachable ? `node ${node.name} is ${f.text}` : f.text;
+      return withOutcome(errorResult(node.name, message), { outcome: 'failed', error: message });
     }
   }
-  const outcomes = await Promise.all(
+  const results = await Promise.all(
     sel.nodes.map(async (node): Promise<NodeOutcome> => {
       try {
         // A node still connecting is asked anyway: its upstream holds the call until the
@@ -113,24 +184,29 @@ export async function fanOut(tool: string, sel: Selection, args: Record<string, 
         }
         const r = await callNode(node, tool, args, { signal: ctx.signal, timeoutMs }, policyFor?.(ctx.caller, node));
         const text = textOf(r);
-        return r.isError
-          ? { node: node.name, ok: false, text, error: text.split('\n')[0] ?? 'failed', structuredContent: r.structuredContent }
+        const failure = r.isError ? text.split('\n')[0] || 'failed' : commandFailure(tool, r.structuredContent);
+        return failure !== undefined
+          ? { node: node.name, ok: false, text, error: failure, structuredContent: r.structuredContent }
           : { node: node.name, ok: true, text, structuredContent: r.structuredContent };
       } catch (err) {
-        return { node: node.name, ok: false, text: '', error: messageOf(err) };
+        return { node: node.name, ok: false, text: '', error: (await failureOf(node, err)).text };
       }
     }),
   );
-  const failed = outcomes.filter((o) => !o.ok);
+  const failed = results.filter((o) => !o.ok);
   const summary =
-    `${outcomes.length} node${outcomes.length === 1 ? '' : 's'}: ${outcomes.length - failed.length} ok` +
-    (failed.length ? `, ${failed.length} failed (${failed.map((f) => `${f.node}: ${f.error}`).join('; ')})` : '');
-  const sections = outcomes.map((o) => `## ${o.node}${o.ok ? '' : ' (failed)'}\n${o.ok ? o.text : o.text || o.error}`);
-  return {
-    content: [{ type: 'text', text: [summary, ...sections].join('\n\n') }],
-    structuredContent: { summary, nodes: outcomes.map(({ text: _t, ...rest }) => rest) },
-    ...(failed.length === outcomes.length ? { isError: true } : {}),
-  };
+    `${results.length} node${results.length === 1 ? '' : 's'}: ${results.length - failed.length} ok` +
+    (failed.length ? `, ${failed.length} failed (${failuresText(failed, results.length)})` : '');
+  const sections = results.map((o) => `## ${o.node}${o.ok ? '' : ' (failed)'}\n${o.ok ? o.text : o.text || o.error}`);
+  const none = failed.length === results.length;
+  return withOutcome(
+    {
+      content: [{ type: 'text', text: [summary, ...sections].join('\n\n') }],
+      structuredContent: { summary, nodes: results.map(({ text: _t, ...rest }) => rest) },
+      ...(none ? { isError: true } : {}),
+    },
+    failed.length === 0 ? { outcome: 'succeeded' } : { outcome: none ? 'failed' : 'partial', error: summary },
+  );
 }
 
 /** What the edge's compose writes run (see edge capabilities/docker.ts), said as the command. */
@@ -169,8 +245,14 @@ export function messageOf(err: unknown): string {
 }
 
 function errorResult(node: string, err: unknown): CallToolResult {
-  const message = messageOf(err);
+  const message = typeof err === 'string' ? err : messageOf(err);
   return { content: [{ type: 'text', text: message }], structuredContent: { node, error: message }, isError: true };
+}
+
+/** `pi-attic (unreachable now)`, `pi-new (connecting now)`, or just the name of a node that is up. */
+function nameAndState(node: HubNode): string {
+  const s = stateText(node.source.state());
+  return s.up ? node.name : `${node.name} (${s.text.slice(0, s.text.indexOf(' '))} now)`;
 }
 
 /** Adds the `node` argument to an edge tool's schema. */
@@ -181,20 +263,29 @@ function withNodeArg(schema: Tool['inputSchema']): Tool['inputSchema'] {
 }
 
 /**
- * One fleet tool per tool name any node offers. A tool the hub knows is described and
- * classed by the hub's own table; an unknown one is described by the first node that offers
- * it and is a write, so the order of nodes never changes a class.
+ * One fleet tool per tool name any configured node offers, up or not: a node that has not
+ * listed its tools (never reached, or down) counts as offering every tool of the hub's own
+ * table, so a node going down never takes a tool or a schema away. A tool the hub knows is
+ * described and classed by that table; an unknown one is described by the first node that
+ * offers it and is a write, so the order of nodes never changes a class.
  */
 export function fleetTools(nodes: HubNode[], timeoutMs: number, policyFor?: PolicyFor): CatalogTool[] {
-  const targetsOf = (args: Record<string, unknown>): string[] => {
+  const selected = (args: Record<string, unknown>): HubNode[] | string => {
     try {
-      return selectNodes(args.node, nodes).nodes.map((n) => n.name);
+      return selectNodes(args.node, nodes).nodes;
     } catch (err) {
-      return [`(invalid node: ${messageOf(err)})`];
+      return `(invalid node: ${messageOf(err)})`;
     }
   };
+  const targetsOf = (args: Record<string, unknown>): string[] => {
+    const sel = selected(args);
+    return typeof sel === 'string' ? [sel] : sel.map((n) => n.name);
+  };
   const first = new Map<string, Tool>();
-  for (const node of nodes) for (const t of node.source.tools()) if (!first.has(t.name)) first.set(t.name, edgeToolDef(t));
+  for (const node of nodes) {
+    const listed = node.source.tools();
+    for (const t of listed.length ? listed : EDGE_TOOLS.values()) if (!first.has(t.name)) first.set(t.name, edgeToolDef(t));
+  }
   return [...first.values()].map((t) => ({
     def: {
       ...t,
@@ -206,10 +297,14 @@ export function fleetTools(nodes: HubNode[], timeoutMs: number, policyFor?: Poli
     targets: targetsOf,
     preview(args) {
       const { node: _node, ...rest } = args;
-      const where = targetsOf(args);
+      const sel = selected(args);
+      const where = typeof sel === 'string' ? [sel] : sel.map((n) => n.name);
+      // The person approving sees which nodes will not take part, as of now; `where` stays the
+      // plain names (a confirm token is bound to them, not to the nodes' states).
+      const shown = typeof sel === 'string' ? where : sel.map(nameAndState);
       // Exactly what will run, never redacted: the person approves this text (see policy/gate.ts).
       const what = t.name === 'run_command' && typeof rest.cmd === 'string' ? `run \`${rest.cmd}\`` : (composePreview(t.name, rest) ?? writeFilePreview(t.name, rest) ?? t.name);
-      return { tool: t.name, where, action: `${what} on ${where.join(', ')}`, arguments: rest };
+      return { tool: t.name, where, action: `${what} on ${shown.join(', ')}`, arguments: rest };
     },
     async call(args, ctx) {
       const { node, ...rest } = args;

@@ -1,8 +1,10 @@
 import { ProtocolError, ProtocolErrorCode, SdkError, SdkErrorCode } from '@modelcontextprotocol/server';
 import { describe, expect, it } from 'vitest';
-import { buildCatalog } from '../catalog/catalog.ts';
+import type { CallToolResult } from '@modelcontextprotocol/server';
+import { buildCatalog, type Catalog } from '../catalog/catalog.ts';
+import { fanOut, selectNodes } from '../catalog/fleet.ts';
 import type { CatalogTool } from '../catalog/types.ts';
-import { createGate, type Gate } from '../policy/gate.ts';
+import { createGate, type Gate, type HumanChannel } from '../policy/gate.ts';
 import { callHubTool, elicitFailure, ELICIT_TIMEOUT_MS, withoutReservedMeta, type CallObserver } from './mcp-server.ts';
 
 describe('withoutReservedMeta', () => {
@@ -44,5 +46,35 @@ describe('elicitFailure', () => {
     const aborted = new AbortController();
     aborted.abort();
     expect(elicitFailure(new Error('aborted'), aborted.signal)).toContain('cancelled');
+  });
+});
+
+describe('callHubTool outcomes', () => {
+  const run = async (call: (signal: AbortController) => Promise<CallToolResult>) => {
+    const ac = new AbortController();
+    const tool: CatalogTool = { def: { name: 't', inputSchema: { type: 'object' } }, toolClass: 'read', source: 'hub', call: () => call(ac) };
+    const catalog = { tool: () => tool } as unknown as Catalog;
+    const gate = { check: async ({ args }: { args: Record<string, unknown> }) => ({ kind: 'allow', args }) } as unknown as Gate;
+    const seen: Array<{ metric: string; outcome: string; error?: string }> = [];
+    let metric = '';
+    await callHubTool(
+      { catalog: () => catalog, gate, caller: { user: 'a', role: 'admin' }, metrics: (_t, m) => void (metric = m), observer: { call: (e) => void seen.push({ metric, outcome: e.outcome, ...(e.error ? { error: e.error } : {}) }) } },
+      { name: 't', args: {}, session: 's', signal: ac.signal, human: {} as HumanChannel },
+    );
+    return seen[0];
+  };
+
+  it('a call cancelled by the client is `cancelled`, whether its tool threw or answered', async () => {
+    expect(await run(async (ac) => (ac.abort(), Promise.reject(new Error('aborted'))))).toEqual({ metric: 'cancelled', outcome: 'cancelled', error: 'aborted' });
+    expect(await run(async (ac) => (ac.abort(), { content: [], isError: true }))).toMatchObject({ metric: 'cancelled', outcome: 'cancelled' });
+  });
+
+  it('takes a fleet call’s own outcome: partial is neither ok nor an error', async () => {
+    const nodes = ['a', 'b'].map((name, i) => ({ name, roles: [], source: { state: () => ({ status: 'up' as const, since: new Date() }), tools: () => [{ name: 'x', inputSchema: { type: 'object' as const } }], callTool: async () => ({ content: [], ...(i ? { isError: true } : {}) }) } }));
+    const ctx = { caller: { user: 'a', role: 'admin' as const }, session: 's', signal: new AbortController().signal };
+    const answer = await fanOut('x', selectNodes('all', nodes), {}, ctx, 1000);
+    expect(await run(async () => answer)).toEqual({ metric: 'partial', outcome: 'partial', error: '2 nodes: 1 ok, 1 failed (b: failed)' });
+    expect(await run(async () => ({ content: [], isError: true }))).toEqual({ metric: 'error', outcome: 'failed' });
+    expect(await run(async () => ({ content: [] }))).toEqual({ metric: 'ok', outcome: 'succeeded' });
   });
 });

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { ProtocolError, ProtocolErrorCode, SdkErrorCode, Server, type CallToolResult, type ServerContext } from '@modelcontextprotocol/server';
 import { visibleTo, type Catalog } from '../catalog/catalog.ts';
+import { callOutcome } from '../catalog/fleet.ts';
 import type { CallContext, Caller } from '../catalog/types.ts';
 import type { Gate, HumanChannel } from '../policy/gate.ts';
 import { actingAs } from '../policy/acting-for.ts';
@@ -81,7 +82,8 @@ export interface CallObserver {
     toolClass?: 'read' | 'write';
     args: Record<string, unknown>;
     decision: 'allowed' | 'pending' | 'denied';
-    outcome: 'succeeded' | 'failed' | 'pending' | 'denied';
+    /** `partial`: a fleet call where some nodes succeeded and some failed. */
+    outcome: 'succeeded' | 'partial' | 'failed' | 'cancelled' | 'pending' | 'denied';
     error?: string;
     durationMs: number;
     nodes?: string[];
@@ -100,11 +102,17 @@ export interface HubServerOptions {
   gate: Gate;
   /** Session key when the transport has none: `stdio`, or derived from the 2026 client's name. */
   sessionFallback?: string;
-  metrics?: (tool: string, outcome: 'ok' | 'error' | 'unknown' | 'pending' | 'denied', seconds: number) => void;
+  metrics?: (tool: string, outcome: MetricOutcome, seconds: number) => void;
   observer?: CallObserver;
   /** A call to a tool the caller cannot see (unknown or hidden): for the sampled refusal log. */
   onUnknownTool?: (caller: Caller, tool: string) => void;
 }
+
+/** The `outcome` label of homelab_hub_tool_calls_total. */
+export type MetricOutcome = 'ok' | 'partial' | 'error' | 'cancelled' | 'unknown' | 'pending' | 'denied';
+
+/** A finished call's journal outcome as its /metrics label. */
+const METRIC_OF = { succeeded: 'ok', partial: 'partial', failed: 'error', cancelled: 'cancelled' } as const satisfies Record<string, MetricOutcome>;
 
 /** Longest tool name written to the journal for a call to an unknown tool (the client chose it). */
 const MAX_UNKNOWN_NAME = 128;
@@ -188,17 +196,22 @@ export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate
     return decision.result;
   }
   try {
-    const result = withoutReservedMeta(await tool.call(decision.args, cctx));
+    const answer = await tool.call(decision.args, cctx);
+    const result = withoutReservedMeta(answer);
     const seconds = (performance.now() - started) / 1000;
-    opts.metrics?.(name, result.isError ? 'error' : 'ok', seconds);
-    await opts.observer?.call({ ...base, args: decision.args, decision: 'allowed', outcome: result.isError ? 'failed' : 'succeeded', durationMs: seconds * 1000 });
+    // A cancelled call is cancelled whatever its tool made of the abort (a fleet call answers
+    // one "cancelled" section per node rather than throwing).
+    const { outcome, error } = call.signal.aborted ? { outcome: 'cancelled' as const, error: 'cancelled by the client' } : callOutcome(answer);
+    opts.metrics?.(name, METRIC_OF[outcome], seconds);
+    await opts.observer?.call({ ...base, args: decision.args, decision: 'allowed', outcome, ...(error ? { error } : {}), durationMs: seconds * 1000 });
     return result;
   } catch (err) {
     const seconds = (performance.now() - started) / 1000;
     // Failures while running a tool are results the model can read (MCP's second channel).
     const message = err instanceof Error ? err.message : String(err);
-    opts.metrics?.(name, 'error', seconds);
-    await opts.observer?.call({ ...base, args: decision.args, decision: 'allowed', outcome: 'failed', error: message, durationMs: seconds * 1000 });
+    const outcome = call.signal.aborted ? 'cancelled' : 'failed';
+    opts.metrics?.(name, METRIC_OF[outcome], seconds);
+    await opts.observer?.call({ ...base, args: decision.args, decision: 'allowed', outcome, error: message, durationMs: seconds * 1000 });
     return { content: [{ type: 'text', text: message }], isError: true };
   }
 }
