@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -15,8 +15,19 @@ writeFileSync(inventory, 'localhost ansible_connection=local ansible_python_inte
 describe('runAnsibleSetup (real ansible)', () => {
   it('reads facts per host from the tree, reports the unreachable one, and writes nothing to ~/.ansible', async () => {
     const home = join(dir, 'home');
-    const before = readdirSync(tmpdir()).filter((n) => n.startsWith('homelab-ansible-')).length;
-    const run = await runAnsibleSetup({ inventory, pattern: 'all', timeoutMs: 120_000, env: { ...process.env, HOME: home } });
+    // Its temporary directory goes under a TMPDIR of this test's own (os.tmpdir() reads it per
+    // call), so another test file running Ansible at the same time cannot change the count.
+    const tmp = join(dir, 'tmp');
+    mkdirSync(tmp);
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = tmp;
+    let run: Awaited<ReturnType<typeof runAnsibleSetup>>;
+    try {
+      run = await runAnsibleSetup({ inventory, pattern: 'all', timeoutMs: 120_000, env: { ...process.env, HOME: home } });
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+    }
     expect(run.exitCode).toBe(4); // 4: a host was unreachable
     const local = run.hosts.localhost!;
     expect(local.ok).toBe(true);
@@ -28,7 +39,7 @@ describe('runAnsibleSetup (real ansible)', () => {
     expect(run.hosts.deadhost!.error).toMatch(/^unreachable: .*Connection refused/);
     // Its own directories were private and are gone.
     expect(existsSync(join(home, '.ansible'))).toBe(false);
-    expect(readdirSync(tmpdir()).filter((n) => n.startsWith('homelab-ansible-')).length).toBeLessThanOrEqual(before);
+    expect(readdirSync(tmp)).toEqual([]);
   }, 120_000);
 
   it('limits the hosts with the pattern, and passes on why nothing matched', async () => {
