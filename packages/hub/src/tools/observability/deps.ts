@@ -92,6 +92,18 @@ export function edgeOf(deps: ObservabilityDeps, node: TopologyNodeView | undefin
   return name === undefined ? undefined : deps.nodes().find((n) => n.name === name);
 }
 
+/**
+ * A signal of its own for one of many checks run in parallel under one call's signal: aborted
+ * with it, but each probe's abort listener is counted on the child alone. Without it, a
+ * service_health of 12 services put 12+ listeners on the call's signal at once and Node printed
+ * MaxListenersExceededWarning for every call (AbortSignal.any adds no listener to its source).
+ *
+ * @example await Promise.all(services.map((s) => checkService(deps, s, taskSignal(signal))))
+ */
+export function taskSignal(signal: AbortSignal): AbortSignal {
+  return AbortSignal.any([signal]);
+}
+
 /** How long a check of reachability may hold up an answer; a slower source shows its last state. */
 const RECHECK_BUDGET_MS = 5000;
 
@@ -101,13 +113,17 @@ const RECHECK_BUDGET_MS = 5000;
  */
 export async function recheck(sources: Array<{ checkNow?(): Promise<void> }>, signal: AbortSignal): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
   const budget = new Promise<void>((resolve) => {
     timer = setTimeout(resolve, RECHECK_BUDGET_MS);
-    signal.addEventListener('abort', () => resolve(), { once: true });
+    onAbort = () => resolve();
+    signal.addEventListener('abort', onAbort, { once: true });
   });
   try {
     await Promise.race([Promise.all(sources.map((s) => s.checkNow?.().catch(() => undefined))), budget]);
   } finally {
     clearTimeout(timer);
+    // The call's signal lives on after this: a listener left on it would add up call after call.
+    if (onAbort) signal.removeEventListener('abort', onAbort);
   }
 }

@@ -8,7 +8,7 @@
 import type { CatalogTool } from '../../catalog/types.ts';
 import { messageOf } from '../../catalog/fleet.ts';
 import { stateText } from '../../catalog/nodes.ts';
-import { nodeState, recheck, snapshotNodes, type ObservabilityDeps } from './deps.ts';
+import { nodeState, recheck, snapshotNodes, taskSignal, type ObservabilityDeps } from './deps.ts';
 import { checkService, healthyDetail, type Finding } from './service-check.ts';
 
 export interface HealthItem {
@@ -38,7 +38,7 @@ export async function collectHealth(live: ObservabilityDeps, signal: AbortSignal
     Promise.all(
       services.map(async (svc): Promise<HealthItem> => {
         try {
-          const c = await checkService(deps, svc, signal);
+          const c = await checkService(deps, svc, taskSignal(signal));
           const problems = problemsOf(c.findings);
           return { kind: 'service', name: svc.name, healthy: c.healthy, detail: c.healthy ? healthyDetail(c) : problems.join('; '), findings: c.findings };
         } catch (err) {
@@ -49,7 +49,7 @@ export async function collectHealth(live: ObservabilityDeps, signal: AbortSignal
     prom
       ? (async () => {
           try {
-            const alerts = await prom.alerts(signal);
+            const alerts = await prom.alerts(taskSignal(signal));
             const firing = alerts.filter((a) => a.state === 'firing');
             const item: HealthItem = { kind: 'integration', name: 'Prometheus', healthy: true, detail: firing.length ? `${firing.length} alert${firing.length === 1 ? '' : 's'} firing` : 'reachable, no alerts firing' };
             return { item, firing };
@@ -59,7 +59,7 @@ export async function collectHealth(live: ObservabilityDeps, signal: AbortSignal
         })()
       : undefined,
     loki
-      ? loki.ready(signal).then(
+      ? loki.ready(taskSignal(signal)).then(
           (ready): HealthItem => ({ kind: 'integration', name: 'Loki', healthy: ready, detail: ready ? 'ready' : 'not ready' }),
           (err: unknown): HealthItem => ({ kind: 'integration', name: 'Loki', healthy: false, detail: `unreachable: ${messageOf(err)}` }),
         )
