@@ -256,7 +256,8 @@ export async function createHub(opts: HubOptions) {
       hubUpstreams: new Set(Object.entries({ ...config.mcpServers, ...config.upstreams }).filter(([, u]) => 'type' in u && u.type === 'hub').map(([alias]) => alias)),
       policyFor,
     });
-  const sig = (c: Catalog) => JSON.stringify([c.tools('admin').map((t) => t.def.name), c.resources().map((r) => r.def.uri), c.prompts().map((p) => p.def.name)]);
+  // A tool's class is part of it: refresh_topology turns write when a reload adds topology.ansible.
+  const sig = (c: Catalog) => JSON.stringify([c.tools('admin').map((t) => `${t.def.name}:${t.toolClass}`), c.resources().map((r) => r.def.uri), c.prompts().map((p) => p.def.name)]);
   let catalog: Catalog = build();
   let signature = sig(catalog);
 

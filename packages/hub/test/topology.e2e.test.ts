@@ -301,3 +301,39 @@ describe('embedded default', () => {
     }
   }, 30_000);
 });
+
+describe('refresh_topology without Ansible', () => {
+  it('is a read (no approval asked, [read] in tools/list) until a reload configures an inventory, then a write', async () => {
+    const own = mkdtempSync(join(tmpdir(), 'topology-e2e-noansible-'));
+    try {
+      writeFileSync(join(own, 'topology.yaml'), 'nodes:\n  - {name: edge-a, addresses: [127.0.0.1]}\n');
+      writeFileSync(join(own, 'inventory.ini'), 'localhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n');
+      const base = { auth: { tokens: [{ user: 'alice', role: 'admin', token: ADMIN }] }, local: { enabled: false }, nodes: [{ name: 'edge-a', url: edgeA.url, token: edgeA.token }], topology: { file: 'topology.yaml' } };
+      await using noAnsible = await startHubProcess({ cwd: own, config: base });
+      await using client = await connectClient(noAnsible.url, ADMIN, 'modern');
+      // A 2025-era session holds a stream: it is told when the list changes.
+      await using session = await connectClient(noAnsible.url, ADMIN, 'legacy');
+      let listChanged = 0;
+      session.setNotificationHandler('notifications/tools/list_changed', () => void listChanged++);
+      const def = async () => (await session.listTools()).tools.find((t) => t.name === 'refresh_topology')!;
+      expect((await def()).annotations).toMatchObject({ readOnlyHint: true, destructiveHint: false });
+      expect((await def()).description).toMatch(/^\[read\] /);
+      // No approve_writes first: it runs at once.
+      const r = (await client.callTool({ name: 'refresh_topology', arguments: {} })) as any;
+      expect(r.isError).toBeFalsy();
+      expect(r.structuredContent.edges).toEqual({ asked: 1, ok: 1, failed: [] });
+      expect(r.structuredContent.ansible).toEqual({ ran: false, why: 'no Ansible inventory configured (topology.ansible)' });
+
+      // A reload adds an inventory: now it connects to every inventory host, a write again,
+      // and the open session is told (only the class changed, not the names).
+      writeFileSync(join(own, 'hub.yaml'), JSON.stringify({ ...base, dataDir: './data', topology: { file: 'topology.yaml', ansible: { inventory: 'inventory.ini' } } }));
+      await expect.poll(() => listChanged, { timeout: 10_000 }).toBeGreaterThan(0);
+      expect((await def()).annotations).toMatchObject({ readOnlyHint: false });
+      expect((await def()).description).toMatch(/^\[write: needs approval\] /);
+      const held = (await session.callTool({ name: 'refresh_topology', arguments: {} })) as any;
+      expect(held.structuredContent.status).toBe('approval_required');
+    } finally {
+      rmSync(own, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
