@@ -152,7 +152,7 @@ export async function createHub(opts: HubOptions) {
   const recordLazily = opts.audit === false ? async () => {} : (event: Parameters<typeof journal.append>[0]) => journal.append(event, { lazy: true });
   const loki = config.audit.loki;
   const shipper = loki
-    ? createLokiShipper({ journal, url: loki.url, labels: loki.labels, ...(loki.tenant ? { tenant: loki.tenant } : {}), ...(loki.headers ? { headers: loki.headers } : {}), cursorFile: join(journal.dir, 'loki-cursor.json'), log })
+    ? createLokiShipper({ journal, url: loki.url, labels: loki.labels, ...(loki.tenant ? { tenant: loki.tenant } : {}), ...(loki.headers ? { headers: loki.headers } : {}), backlogWarnBytes: loki.backlogWarnBytes, cursorFile: join(journal.dir, 'loki-cursor.json'), log })
     : undefined;
   shipper?.start();
   // Calls per user and session, for get_session_info (bounded: sessions come and go).
@@ -213,6 +213,7 @@ export async function createHub(opts: HubOptions) {
       prometheus: () => observability.prometheus,
       loki: () => observability.loki,
       auditJob: () => config.audit.loki?.labels.job,
+      auditShipping: () => shipper?.stats(),
       probes: { checkPort, pingHost, probeHttp: auditedProbeHttp },
       callTimeoutMs: () => config.limits.callTimeoutMs,
     }),
@@ -261,7 +262,7 @@ export async function createHub(opts: HubOptions) {
   let catalog: Catalog = build();
   let signature = sig(catalog);
 
-  const metrics = createMetrics();
+  const metrics = createMetrics({ auditShipping: () => shipper?.stats() });
   let authenticate = createAuthenticator(opts.tokens);
   let rate = createRateLimiter(config.auth?.rateLimit ?? { perMinute: 600, burst: 60 });
   const health = (): UpstreamHealth[] => [

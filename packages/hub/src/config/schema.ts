@@ -164,6 +164,8 @@ export const HubConfigSchema = z.strictObject({
           labels: z.record(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'a Loki label name'), z.string()).default({}),
           tenant: z.string().optional(),
           headers: headers.optional(),
+          /** Unshipped journal bytes (Loki down) at which the hub logs a warning; nothing is dropped. */
+          backlogWarnBytes: z.number().int().min(1024).default(64 * 1024 * 1024),
         })
         .optional(),
     })

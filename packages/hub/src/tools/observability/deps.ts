@@ -27,6 +27,8 @@ export interface ObservabilityDeps {
   loki(): LokiClient | undefined;
   /** The audit stream's `job` label (default mcp-audit), kept out of the hub's own log queries. */
   auditJob?(): string | undefined;
+  /** The audit trail's shipping to Loki (`audit.loki`), when configured. */
+  auditShipping?(): AuditShipping | undefined;
   probes: Probes;
   /** Deadline for one call to an edge. */
   callTimeoutMs(): number;
@@ -34,6 +36,15 @@ export interface ObservabilityDeps {
 }
 
 export type { Topology, TopologyNodeView, TopologyService };
+
+/** What service_health reads of the audit shipper (a part of `LokiShipperStats`). */
+export interface AuditShipping {
+  state: string;
+  backlogBytes: number;
+  backlogWarnBytes: number;
+  oldestUnshippedAt?: string;
+  lastError?: string;
+}
 
 /** A tool's answer reduced to what the checks read: ok or not, its text, its data. */
 export interface NodeAnswer {
