@@ -137,6 +137,7 @@ export async function createHub(opts: HubOptions) {
     refreshMinutes: c.topology.refreshMinutes,
     ...(c.topology.ansible ? { ansible: c.topology.ansible } : {}),
     ...(c.topology.docs ? { docs: c.topology.docs } : {}),
+    drift: c.topology.drift,
     ...(c.local.enabled ? { hubService: { name: 'homelab-hub', hubNode: c.local.name } } : {}),
     edgeNames: [...(c.local.enabled ? [c.local.name] : []), ...c.nodes.map((n) => n.name)],
   });

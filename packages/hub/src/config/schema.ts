@@ -11,6 +11,14 @@ import { OPERATOR_DENY_PATHS, VIEWER_DENY_PATHS } from '../nodes/file-policy.ts'
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/, 'a name of letters, digits, "-" and "_" (at most 32, starting with a letter or digit)');
 const listen = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'HOST:PORT, e.g. 127.0.0.1:8765');
 const headers = z.record(z.string(), z.string());
+/** A TCP port, or an inclusive range as a string: 8080, "32768-60999". */
+const portSpec = z.union([
+  z.number().int().min(1).max(65535),
+  z.string().refine((v) => {
+    const m = /^(\d{1,5})-(\d{1,5})$/.exec(v);
+    return !!m && Number(m[1]) >= 1 && Number(m[1]) <= Number(m[2]) && Number(m[2]) <= 65535;
+  }, 'a port from 1 to 65535 or a range "FROM-TO" such as "8000-8100"'),
+]);
 
 export const RoleSchema = z.enum(['admin', 'operator', 'viewer']);
 
@@ -217,8 +225,20 @@ export const HubConfigSchema = z.strictObject({
         })
         .optional(),
       docs: z.string().min(1).optional(),
+      /**
+       * Open ports that are not drift: by default the common system ports (SSH, DNS, rpcbind,
+       * CUPS, mDNS, LLMNR, the ephemeral range; topology/view.ts COMMON_SYSTEM_PORTS), plus
+       * `ignorePorts` on every node and `nodes.<name>.ignorePorts` on one.
+       */
+      drift: z
+        .strictObject({
+          ignoreCommonPorts: z.boolean().default(true),
+          ignorePorts: z.array(portSpec).default([]),
+          nodes: z.record(z.string().min(1), z.strictObject({ ignorePorts: z.array(portSpec).default([]) })).default({}),
+        })
+        .default({ ignoreCommonPorts: true, ignorePorts: [], nodes: {} }),
     })
-    .default({ refreshMinutes: 60 }),
+    .default({ refreshMinutes: 60, drift: { ignoreCommonPorts: true, ignorePorts: [], nodes: {} } }),
 });
 
 export type HubConfig = z.infer<typeof HubConfigSchema>;

@@ -52,7 +52,8 @@ beforeAll(async () => {
       '',
     ].join('\n'),
   );
-  topology = createTopology({ file, docs: join(dir, 'docs'), hubNodes: () => [local], hubService: { name: 'homelab-hub', hubNode: 'local' }, edgeNames: ['local'] });
+  // The test's listeners have random ports, in the ephemeral range ignored by default.
+  topology = createTopology({ file, docs: join(dir, 'docs'), hubNodes: () => [local], hubService: { name: 'homelab-hub', hubNode: 'local' }, edgeNames: ['local'], drift: { ignoreCommonPorts: false } });
 });
 
 afterAll(async () => {
