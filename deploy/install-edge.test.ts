@@ -27,7 +27,7 @@ const SERVICE = readFileSync(join(UNIT_DIR, 'homelab-edge.service'), 'utf8');
 const SOCKET = readFileSync(join(UNIT_DIR, 'homelab-edge.socket'), 'utf8');
 const EDGE_BUNDLE = join(REPO, 'packages/edge/dist/homelab-edge.mjs');
 const HUB_BUNDLE = join(REPO, 'packages/hub/dist/homelab-hub.mjs');
-const NODE18 = join(REPO, 'packages/testkit/node_modules/node18/bin/node');
+const NODE18 = join(REPO, 'packages/testkit/clients/node_modules/node18/bin/node');
 
 const BUNDLE = '#!/usr/bin/env node\n// a stand-in for homelab-edge.mjs\nconsole.log("edge");\n';
 const BUNDLE_SHA = createHash('sha256').update(BUNDLE).digest('hex');

@@ -9,17 +9,14 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEdgeProcess, type EdgeProcess } from '@homelab-mcp/testkit';
+import { startEdgeProcess, TEST_CLIENTS_MODULES, type EdgeProcess } from '@homelab-mcp/testkit';
 
-const require = createRequire(import.meta.url);
-const testkitDir = join(require.resolve('@homelab-mcp/testkit'), '..', '..');
-const node22 = join(testkitDir, 'node_modules', 'node22', 'bin', 'node');
-const suite = join(testkitDir, 'node_modules', '@modelcontextprotocol', 'conformance', 'dist', 'index.js');
+const node22 = join(TEST_CLIENTS_MODULES, 'node22', 'bin', 'node');
+const suite = join(TEST_CLIENTS_MODULES, '@modelcontextprotocol', 'conformance', 'dist', 'index.js');
 
 export const APPLICABLE_SCENARIOS = ['server-initialize', 'ping', 'tools-list', 'dns-rebinding-protection'];
 

@@ -3,13 +3,12 @@
  * probe_http against servers of this test on 127.0.0.1, through a real edge process.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectClient, deployedEdgeNodeFlags, resultText, startEdgeProcess, type EdgeProcess, type Era } from '@homelab-mcp/testkit';
+import { connectClient, deployedEdgeNodeFlags, resultText, startEdgeProcess, TEST_CLIENTS_MODULES, type EdgeProcess, type Era } from '@homelab-mcp/testkit';
 
 const dir = mkdtempSync(join(tmpdir(), 'edge-network-e2e-'));
 let edge: EdgeProcess;
@@ -142,7 +141,7 @@ describe('bounded arguments', () => {
 });
 
 // Raspberry Pi OS bookworm packages Node 18: the probes must run there (no AbortSignal.any, ...).
-const node18 = join(createRequire(import.meta.url).resolve('@homelab-mcp/testkit'), '..', '..', 'node_modules', 'node18', 'bin', 'node');
+const node18 = join(TEST_CLIENTS_MODULES, 'node18', 'bin', 'node');
 describe('on Node 18', () => {
   it.skipIf(!existsSync(node18))('checks a port, pings and probes a URL', async () => {
     await using old = await startEdgeProcess({ node: node18, nodeFlags: deployedEdgeNodeFlags() });

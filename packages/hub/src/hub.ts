@@ -137,6 +137,7 @@ export async function createHub(opts: HubOptions) {
     refreshMinutes: c.topology.refreshMinutes,
     ...(c.topology.ansible ? { ansible: c.topology.ansible } : {}),
     ...(c.topology.docs ? { docs: c.topology.docs } : {}),
+    drift: c.topology.drift,
     ...(c.local.enabled ? { hubService: { name: 'homelab-hub', hubNode: c.local.name } } : {}),
     edgeNames: [...(c.local.enabled ? [c.local.name] : []), ...c.nodes.map((n) => n.name)],
   });
@@ -152,7 +153,7 @@ export async function createHub(opts: HubOptions) {
   const recordLazily = opts.audit === false ? async () => {} : (event: Parameters<typeof journal.append>[0]) => journal.append(event, { lazy: true });
   const loki = config.audit.loki;
   const shipper = loki
-    ? createLokiShipper({ journal, url: loki.url, labels: loki.labels, ...(loki.tenant ? { tenant: loki.tenant } : {}), ...(loki.headers ? { headers: loki.headers } : {}), cursorFile: join(journal.dir, 'loki-cursor.json'), log })
+    ? createLokiShipper({ journal, url: loki.url, labels: loki.labels, ...(loki.tenant ? { tenant: loki.tenant } : {}), ...(loki.headers ? { headers: loki.headers } : {}), backlogWarnBytes: loki.backlogWarnBytes, cursorFile: join(journal.dir, 'loki-cursor.json'), log })
     : undefined;
   shipper?.start();
   // Calls per user and session, for get_session_info (bounded: sessions come and go).
@@ -213,6 +214,7 @@ export async function createHub(opts: HubOptions) {
       prometheus: () => observability.prometheus,
       loki: () => observability.loki,
       auditJob: () => config.audit.loki?.labels.job,
+      auditShipping: () => shipper?.stats(),
       probes: { checkPort, pingHost, probeHttp: auditedProbeHttp },
       callTimeoutMs: () => config.limits.callTimeoutMs,
     }),
@@ -267,11 +269,12 @@ export async function createHub(opts: HubOptions) {
       policyFor,
       onSkipped: warnSkipped,
     });
-  const sig = (c: Catalog) => JSON.stringify([c.tools('admin').map((t) => t.def.name), c.resources().map((r) => r.def.uri), c.prompts().map((p) => p.def.name)]);
+  // A tool's class is part of it: refresh_topology turns write when a reload adds topology.ansible.
+  const sig = (c: Catalog) => JSON.stringify([c.tools('admin').map((t) => `${t.def.name}:${t.toolClass}`), c.resources().map((r) => r.def.uri), c.prompts().map((p) => p.def.name)]);
   let catalog: Catalog = build();
   let signature = sig(catalog);
 
-  const metrics = createMetrics();
+  const metrics = createMetrics({ auditShipping: () => shipper?.stats() });
   let authenticate = createAuthenticator(opts.tokens);
   let rate = createRateLimiter(config.auth?.rateLimit ?? { perMinute: 600, burst: 60 });
   const health = (): UpstreamHealth[] => [

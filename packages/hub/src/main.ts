@@ -21,6 +21,7 @@ import { EDGE_NODE_FLAGS, localNodeEnv } from './nodes/local-node.ts';
 import { findEdgeBundle } from './edge-dist/edge-dist.ts';
 import { relayLog } from './server/mcp-server.ts';
 import type { TokenEntry } from './policy/auth.ts';
+import { connectBanner } from './connect-banner.ts';
 
 const HELP = `homelab-hub: one MCP endpoint for the whole home network.
 
@@ -244,7 +245,7 @@ async function main(): Promise<void> {
     process.stdout.write(
       `\nhomelab-hub ${HUB_VERSION} is serving ${hub.nodes().length} node(s) at ${url}\n` +
         `token: ${tokenNote}\n\n` +
-        `Connect Claude Code:\n  claude mcp add --transport http homelab ${url} --header "Authorization: Bearer ${tokenExpr}"\n\n` +
+        connectBanner({ url, tokenExpr, node: process.execPath, bundle: resolve(process.argv[1] ?? 'homelab-hub.mjs'), dataDir, ...(flags.config ? { configFile: resolve(flags.config) } : {}) }) +
         edgeBanner(edgeBundleSha256, config.allowedHosts[0] ?? 'HUB'),
     );
   });

@@ -1,12 +1,21 @@
 /**
- * Prometheus metrics in the text exposition format, written by hand: four metric families
- * do not justify a client library.
+ * Prometheus metrics in the text exposition format, written by hand: a handful of metric
+ * families do not justify a client library.
  */
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 const esc = (v: string) => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 
-export function createMetrics() {
+/** What /metrics shows of the audit trail's shipping to Loki (see audit/loki-shipper.ts). */
+export interface AuditShippingGauges {
+  backlogBytes: number;
+  oldestUnshippedAt?: string;
+}
+
+/**
+ * @example const metrics = createMetrics({ auditShipping: () => shipper?.stats() });
+ */
+export function createMetrics(opts: { auditShipping?: () => AuditShippingGauges | undefined; now?: () => number } = {}) {
   const calls = new Map<string, number>();
   const hist = new Map<string, { counts: number[]; sum: number; count: number }>();
   const refusals = new Map<string, number>();
@@ -45,6 +54,16 @@ export function createMetrics() {
       for (const [kind, v] of refusals) lines.push(`homelab_hub_refusals_total{kind="${esc(kind)}"} ${v}`);
       lines.push('# HELP homelab_hub_upstream_up Whether a node or upstream is reachable (1) or not (0).', '# TYPE homelab_hub_upstream_up gauge');
       for (const u of upstreams) lines.push(`homelab_hub_upstream_up{name="${esc(u.name)}",kind="${esc(u.kind)}"} ${u.up ? 1 : 0}`);
+      // Only with audit.loki: a journal that grows while Loki is down is worth an alert.
+      const audit = opts.auditShipping?.();
+      if (audit) {
+        const oldest = audit.oldestUnshippedAt ? Date.parse(audit.oldestUnshippedAt) : NaN;
+        const age = Number.isFinite(oldest) ? Math.max(0, ((opts.now?.() ?? Date.now()) - oldest) / 1000) : 0;
+        lines.push('# HELP homelab_hub_audit_backlog_bytes Audit journal bytes not yet shipped to Loki.', '# TYPE homelab_hub_audit_backlog_bytes gauge');
+        lines.push(`homelab_hub_audit_backlog_bytes ${audit.backlogBytes}`);
+        lines.push('# HELP homelab_hub_audit_oldest_unshipped_age_seconds Age of the oldest audit event waiting for Loki (0: none waits).', '# TYPE homelab_hub_audit_oldest_unshipped_age_seconds gauge');
+        lines.push(`homelab_hub_audit_oldest_unshipped_age_seconds ${Math.round(age * 1000) / 1000}`);
+      }
       return lines.join('\n') + '\n';
     },
   };

@@ -117,4 +117,34 @@ describe('shipping to Loki', () => {
     expect(r.structuredContent.source).toBe('Loki');
     expect(r.structuredContent.events.length).toBe(5);
   });
+
+  it('surfaces a growing backlog while Loki is down: a warning at audit.loki.backlogWarnBytes, /metrics, a service_health line; then drains it', async () => {
+    await using loki = await startFakeLoki({ failing: true });
+    await using hub = await startHubProcess({
+      config: { auth: { tokens: [{ user: 'ann', role: 'admin', token: TOKEN }] }, local: { enabled: false }, audit: { loki: { url: loki.url, backlogWarnBytes: 4096 } } },
+    });
+    await using client = await connectClient(hub.url, TOKEN, 'modern');
+    const metric = async (name: string) => {
+      const text = await (await fetch(`${hub.base}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+      const m = new RegExp(`^${name} ([0-9.]+)$`, 'm').exec(text);
+      return m ? Number(m[1]) : undefined;
+    };
+    const shipping = async () => ((await client.callTool({ name: 'service_health', arguments: {} })) as any).structuredContent.items.find((i: any) => i.name === 'Audit shipping');
+    // Each call is a journal line of a few hundred bytes: 30 of them pass 4 KiB.
+    for (let n = 0; n < 30; n++) await client.callTool({ name: 'list_nodes', arguments: {} });
+    await expect.poll(() => hub.output(), { timeout: 10_000 }).toMatch(/audit shipper: \d+ KiB of audit events wait in the journal for Loki .*Nothing is dropped.*audit\.loki\.backlogWarnBytes = 4096/);
+    expect(hub.output().match(/wait in the journal for Loki/g)).toHaveLength(1); // once, not per commit
+    expect(await metric('homelab_hub_audit_backlog_bytes')).toBeGreaterThan(4096);
+    await expect.poll(() => metric('homelab_hub_audit_oldest_unshipped_age_seconds'), { timeout: 10_000 }).toBeGreaterThan(0);
+    const down = await shipping();
+    expect(down).toMatchObject({ kind: 'integration', healthy: false });
+    expect(down.detail).toMatch(/^\d+ KiB of audit events not yet in Loki, oldest from \d{4}-.*503.*over audit\.loki\.backlogWarnBytes \(4 KiB\)\); kept in the journal, nothing is dropped$/);
+    expect(loki.received().length).toBe(0);
+
+    loki.setFailing(false);
+    await expect.poll(async () => (await shipping()).healthy, { timeout: 30_000, interval: 500 }).toBe(true);
+    expect((await shipping()).detail).toMatch(/^shipping to Loki, /);
+    await expect.poll(() => metric('homelab_hub_audit_oldest_unshipped_age_seconds'), { timeout: 10_000 }).toBe(0);
+    expect(loki.received().length).toBeGreaterThanOrEqual(30);
+  });
 });

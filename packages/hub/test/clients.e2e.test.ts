@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectClient, startEdgeProcess, startHubProcess, type EdgeProcess, type Era, type HubProcess } from '@homelab-mcp/testkit';
+import { connectClient, startEdgeProcess, startHubProcess, TEST_CLIENTS_MODULES, type EdgeProcess, type Era, type HubProcess } from '@homelab-mcp/testkit';
 
 
 /** The parent pid of `pid` (field 4 of /proc/PID/stat, after the parenthesised name). */
@@ -32,8 +32,7 @@ const ADMIN_A = 'hub-a-admin-token-0123456789abcdef';
 const ADMIN_B = 'hub-b-admin-token-0123456789abcdef';
 const WRONG = 'not-a-token-of-this-hub-0123456789';
 
-const require = createRequire(import.meta.url);
-const modules = join(require.resolve('@homelab-mcp/testkit'), '..', '..', 'node_modules');
+const modules = TEST_CLIENTS_MODULES;
 const node22 = join(modules, 'node22', 'bin', 'node');
 // The Inspector declares node >=22.19; it also runs on Node 20, the fallback.
 const clientNode = existsSync(node22) ? node22 : process.execPath;
@@ -44,7 +43,7 @@ const CLAUDE = claudeBinary();
 /**
  * `@anthropic-ai/claude-code` is a stub plus a native binary in a per-platform optional
  * package; its postinstall hard-links that binary to `bin/claude.exe`, which pnpm runs only
- * when allowed (root `pnpm.onlyBuiltDependencies`). Running the platform binary directly
+ * when allowed (`pnpm.onlyBuiltDependencies` of packages/testkit/clients). Running the platform binary directly
  * keeps the test independent of the postinstall.
  */
 function claudeBinary(): string {

@@ -14,19 +14,16 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
-import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHubProcess, type HubProcess } from '@homelab-mcp/testkit';
+import { startHubProcess, TEST_CLIENTS_MODULES, type HubProcess } from '@homelab-mcp/testkit';
 
-const require = createRequire(import.meta.url);
-const testkitDir = join(require.resolve('@homelab-mcp/testkit'), '..', '..');
-const node22 = join(testkitDir, 'node_modules', 'node22', 'bin', 'node');
-const suite = join(testkitDir, 'node_modules', '@modelcontextprotocol', 'conformance', 'dist', 'index.js');
+const node22 = join(TEST_CLIENTS_MODULES, 'node22', 'bin', 'node');
+const suite = join(TEST_CLIENTS_MODULES, '@modelcontextprotocol', 'conformance', 'dist', 'index.js');
 
 export const APPLICABLE_SCENARIOS = ['server-initialize', 'ping', 'tools-list', 'resources-list', 'prompts-list', 'server-sse-multiple-streams', 'dns-rebinding-protection'];
 

@@ -230,3 +230,31 @@ describe('a node that cannot be asked about units or containers', () => {
     }
   });
 });
+
+describe('service_health with many checks', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'homelab-diag-many-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('checks 14 services with URLs and ports and prints no MaxListenersExceededWarning on stderr', { timeout: 60_000 }, async () => {
+    const web = await listen((_req, res) => res.end('ok'));
+    await using edge = await startEdgeProcess();
+    const topology = join(dir, 'topology.yaml');
+    // Each service has a unit, a port and a URL: several listeners per service on the call's signal.
+    const services = Array.from({ length: 14 }, (_, i) => `  - { name: svc-${i}, node: alpha, unit: svc-${i}.service, ports: [${web.port}], url: "http://127.0.0.1:${web.port}/${i}" }`);
+    writeFileSync(topology, ['nodes:', '  - { name: alpha, addresses: [127.0.0.1] }', 'services:', ...services, ''].join('\n'));
+    try {
+      await using hub = await startDiagHub({ alpha: edge }, topology);
+      await using client = await connectClient(hub.url, TOKEN, 'modern');
+      for (let i = 0; i < 2; i++) {
+        const health = (await client.callTool({ name: 'service_health', arguments: {} })) as any;
+        expect(health.structuredContent.total).toBe(15);
+        expect(health.structuredContent.items.filter((x: any) => x.kind === 'service').every((x: any) => x.findings.some((f: any) => f.check === 'http' && f.status === 'ok'))).toBe(true);
+      }
+      // Node prints process warnings on the next tick: one more round trip lets it land.
+      await client.callTool({ name: 'get_topology_summary', arguments: {} });
+      expect(hub.output()).not.toContain('MaxListenersExceededWarning');
+    } finally {
+      await new Promise((r) => web.server.close(r));
+    }
+  });
+});

@@ -3,11 +3,14 @@
  * upstreams, the SDK v2 client in both eras downstream, everything on 127.0.0.1.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectClient, resultText, startEdgeProcess, startHubProcess, type EdgeProcess, type Era, type HubProcess } from '@homelab-mcp/testkit';
+import { Client } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { connectClient, HUB_BUNDLE, resultText, startEdgeProcess, startHubProcess, type EdgeProcess, type Era, type HubProcess } from '@homelab-mcp/testkit';
 
 const ADMIN = 'admin-token-0123456789abcdef';
 const VIEWER = 'viewer-token-0123456789abcdef';
@@ -258,10 +261,33 @@ describe('embedded default', () => {
     const tokenFile = join(h.dir, 'data', 'token');
     expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
     await expect.poll(() => h.output()).toContain('claude mcp add --transport http homelab http://127.0.0.1:');
+    // Both Claude Code scopes, with the token file the hub wrote.
+    const header = `--header "Authorization: Bearer $(cat ${tokenFile})"`;
+    expect(h.output()).toContain(`Connect Claude Code, in this folder only (local scope):\n  claude mcp add --transport http homelab ${h.url} ${header}\n`);
+    expect(h.output()).toContain(`or in every project (user scope):\n  claude mcp add -s user --transport http homelab ${h.url} ${header}\n`);
     const token = (await import('node:fs')).readFileSync(tokenFile, 'utf8').trim();
     await using client = await connectClient(h.url, token, 'modern');
     const r = (await client.callTool({ name: 'get_status', arguments: { node: 'local' } })) as any;
     expect(r.isError).toBeFalsy();
     expect(r.structuredContent.hostname).toBeTruthy();
+
+    // The Claude Desktop snippet is valid JSON that starts a working stdio hub, as Desktop would
+    // (from another folder), while this one keeps serving: its data folder is its own.
+    const snippet = /Connect Claude Desktop \(claude_desktop_config\.json[^\n]*\n  (\{[\s\S]*?\n  \})\n/.exec(h.output())?.[1];
+    expect(snippet).toBeDefined();
+    const { command, args } = JSON.parse(snippet!).mcpServers.homelab;
+    expect(args).toEqual(['--max-semi-space-size=4', HUB_BUNDLE, 'stdio', '--data', `${join(h.dir, 'data')}-stdio`]);
+    const desktop = new Client({ name: 'claude-desktop', version: '1' });
+    await desktop.connect(new StdioClientTransport({ command, args, cwd: tmpdir(), stderr: 'pipe' }));
+    try {
+      const s = (await desktop.callTool({ name: 'get_status', arguments: { node: 'local' } })) as any;
+      expect(s.isError).toBeFalsy();
+      expect(s.structuredContent.hostname).toBe(r.structuredContent.hostname);
+    } finally {
+      await desktop.close();
+    }
+    // Its journal went to its own folder.
+    expect(statSync(`${join(h.dir, 'data')}-stdio`).isDirectory()).toBe(true);
+    rmSync(`${join(h.dir, 'data')}-stdio`, { recursive: true, force: true });
   });
 });

@@ -57,7 +57,8 @@ function hubConfig(): Record<string, unknown> {
       { name: 'edge-b', url: edgeB.url, token: '${EDGE_B_TOKEN}' },
     ],
     // Relative paths: resolved against the config file's folder.
-    topology: { file: 'topology.yaml', docs: 'docs', ansible: { inventory: 'inventory.ini' }, refreshMinutes: 60 },
+    // The test's listeners have random ports, which the default ignores as ephemeral.
+    topology: { file: 'topology.yaml', docs: 'docs', ansible: { inventory: 'inventory.ini' }, refreshMinutes: 60, drift: { ignoreCommonPorts: false } },
   };
 }
 
@@ -300,4 +301,79 @@ describe('embedded default', () => {
       rmSync(emptyPath, { recursive: true, force: true });
     }
   }, 30_000);
+});
+
+describe('refresh_topology without Ansible', () => {
+  it('is a read (no approval asked, [read] in tools/list) until a reload configures an inventory, then a write', async () => {
+    const own = mkdtempSync(join(tmpdir(), 'topology-e2e-noansible-'));
+    try {
+      writeFileSync(join(own, 'topology.yaml'), 'nodes:\n  - {name: edge-a, addresses: [127.0.0.1]}\n');
+      writeFileSync(join(own, 'inventory.ini'), 'localhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n');
+      const base = { auth: { tokens: [{ user: 'alice', role: 'admin', token: ADMIN }] }, local: { enabled: false }, nodes: [{ name: 'edge-a', url: edgeA.url, token: edgeA.token }], topology: { file: 'topology.yaml' } };
+      await using noAnsible = await startHubProcess({ cwd: own, config: base });
+      await using client = await connectClient(noAnsible.url, ADMIN, 'modern');
+      // A 2025-era session holds a stream: it is told when the list changes.
+      await using session = await connectClient(noAnsible.url, ADMIN, 'legacy');
+      let listChanged = 0;
+      session.setNotificationHandler('notifications/tools/list_changed', () => void listChanged++);
+      const def = async () => (await session.listTools()).tools.find((t) => t.name === 'refresh_topology')!;
+      expect((await def()).annotations).toMatchObject({ readOnlyHint: true, destructiveHint: false });
+      expect((await def()).description).toMatch(/^\[read\] /);
+      // No approve_writes first: it runs at once.
+      const r = (await client.callTool({ name: 'refresh_topology', arguments: {} })) as any;
+      expect(r.isError).toBeFalsy();
+      expect(r.structuredContent.edges).toEqual({ asked: 1, ok: 1, failed: [] });
+      expect(r.structuredContent.ansible).toEqual({ ran: false, why: 'no Ansible inventory configured (topology.ansible)' });
+
+      // A reload adds an inventory: now it connects to every inventory host, a write again,
+      // and the open session is told (only the class changed, not the names).
+      writeFileSync(join(own, 'hub.yaml'), JSON.stringify({ ...base, dataDir: './data', topology: { file: 'topology.yaml', ansible: { inventory: 'inventory.ini' } } }));
+      await expect.poll(() => listChanged, { timeout: 10_000 }).toBeGreaterThan(0);
+      expect((await def()).annotations).toMatchObject({ readOnlyHint: false });
+      expect((await def()).description).toMatch(/^\[write: needs approval\] /);
+      const held = (await session.callTool({ name: 'refresh_topology', arguments: {} })) as any;
+      expect(held.structuredContent.status).toBe('approval_required');
+    } finally {
+      rmSync(own, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
+describe('drift ignore lists', () => {
+  it('hides the common system ports (here: the ephemeral range) by default; ignorePorts per node hides one; instructions show a count and the top few', async () => {
+    const own = mkdtempSync(join(tmpdir(), 'topology-e2e-drift-'));
+    const [one, two, three, four] = await Promise.all([listen('127.0.0.5'), listen('127.0.0.5'), listen('127.0.0.5'), listen('127.0.0.5')]);
+    try {
+      // Linux hands out port-0 binds from ip_local_port_range: 32768-60999 unless tuned.
+      expect([one, two, three, four].every((s) => portOf(s) >= 32768 && portOf(s) <= 60999)).toBe(true);
+      writeFileSync(join(own, 'topology.yaml'), 'nodes:\n  - {name: box, addresses: [127.0.0.5], edge: edge-a}\n');
+      const base = { auth: { tokens: [{ user: 'alice', role: 'admin', token: ADMIN }] }, local: { enabled: false }, nodes: [{ name: 'edge-a', url: edgeA.url, token: edgeA.token }] };
+      const write = (drift: Record<string, unknown>) => writeFileSync(join(own, 'hub.yaml'), JSON.stringify({ ...base, dataDir: './data', topology: { file: 'topology.yaml', drift } }));
+      await using h = await startHubProcess({ cwd: own, config: { ...base, topology: { file: 'topology.yaml' } } });
+      const boxDrift = async () => {
+        await using c = await connectClient(h.url, ADMIN, 'modern');
+        await c.callTool({ name: 'refresh_topology', arguments: {} });
+        // Only this test's listeners: the machine may have other wildcard listeners of its own.
+        return (((await c.callTool({ name: 'find_node', arguments: { name_or_ip: 'box' } })) as any).structuredContent.node.drift as string[]).filter((d) => d.includes(' on 127.0.0.5 '));
+      };
+      const line = (s: Server) => `port ${portOf(s)}/tcp is open on 127.0.0.5 but no service on box declares it`;
+      expect(await boxDrift()).toEqual([]);
+
+      write({ ignoreCommonPorts: false });
+      await expect.poll(boxDrift, { timeout: 10_000 }).toEqual(expect.arrayContaining([one, two, three, four].map(line)));
+      // A new session's instructions: the count, three of them, and where the rest is.
+      await using fresh = await connectClient(h.url, ADMIN, 'legacy');
+      const text = fresh.getInstructions() ?? '';
+      const count = Number(/; drift: (\d+)\.\n/.exec(text)?.[1]);
+      expect(count).toBeGreaterThanOrEqual(4);
+      expect(text).toContain(`\nDrift: `);
+      expect(text).toMatch(new RegExp(`\\nDrift: (box: port \\d+/tcp is open on [^;]+ but no service on box declares it; ){3}\\+${count - 3} more \\(find_node, get_topology_full; ignore ports with topology\\.drift in hub\\.yaml\\)\\n`));
+
+      write({ ignoreCommonPorts: false, nodes: { box: { ignorePorts: [portOf(one), `${portOf(two)}-${portOf(two)}`] } } });
+      await expect.poll(boxDrift, { timeout: 10_000 }).toEqual([three, four].map(line).sort((a, b) => a.localeCompare(b, 'en', { numeric: true })));
+    } finally {
+      await Promise.all([one, two, three, four].map(closeServer));
+      rmSync(own, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

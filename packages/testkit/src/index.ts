@@ -7,3 +7,4 @@ export { startFakeLoki, type FakeLoki, type FakeLokiEntry, type FakeLokiOptions,
 export { createFakeDocker, dockerFixture, type FakeDocker, type FakeDockerCall, type FakeDockerRule } from './fake-docker.ts';
 export { startPrometheus, freePort, PROMETHEUS_BIN, type PrometheusProcess, type PrometheusRule, type StartPrometheusOptions } from './prometheus.ts';
 export { readJournal } from './journal.ts';
+export { TEST_CLIENTS_MODULES } from './test-clients.ts';

@@ -450,3 +450,18 @@ describe('readFrom (the shipper cursor)', () => {
     expect(b.next).toEqual(end);
   });
 });
+
+describe('bytesFrom', () => {
+  it('counts the synced bytes from a cursor to the end, across rotated files', async () => {
+    const j = await journalIn(await tempDir(), { maxFileBytes: 1024 });
+    expect(j.bytesFrom(j.first())).toBe(0);
+    for (let i = 0; i < 20; i++) await j.append(ev(i));
+    expect(j.stats().files).toBeGreaterThan(1);
+    expect(j.bytesFrom(j.first())).toBe(j.stats().bytes);
+    expect(j.bytesFrom(j.end())).toBe(0);
+    // Halfway: what readFrom still has to return.
+    const half = await j.readFrom(j.first(), 10);
+    const rest = await j.readFrom(half.next, 1000);
+    expect(j.bytesFrom(half.next)).toBe(rest.lines.reduce((n, l) => n + Buffer.byteLength(l) + 1, 0));
+  });
+});

@@ -110,6 +110,12 @@ export interface Journal extends AsyncDisposable {
   /** Just past the last synced line. */
   end(): JournalCursor;
   /**
+   * Synced bytes from `cursor` to the end: what a reader at `cursor` has still to read (the
+   * Loki shipper's backlog). No I/O: from the sizes the journal keeps.
+   * @example journal.bytesFrom(journal.first()) // every byte on disk
+   */
+  bytesFrom(cursor: JournalCursor): number;
+  /**
    * Keeps every file numbered `>= lowest()` (undefined: no constraint) out of rotation; returns
    * the function that removes the hold.
    */
@@ -434,6 +440,15 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
 
     first: () => ({ file: seqs[0]!, offset: 0 }),
     end: () => ({ file: current, offset: durable }),
+    bytesFrom(c) {
+      let bytes = 0;
+      for (const s of seqs) {
+        if (s < c.file) continue;
+        const sz = s === current ? durable : (sizes.get(s) ?? 0);
+        bytes += s === c.file ? Math.max(0, sz - c.offset) : sz;
+      }
+      return bytes;
+    },
 
     addRetentionHold(lowest) {
       holds.add(lowest);

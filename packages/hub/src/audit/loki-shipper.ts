@@ -76,6 +76,12 @@ export interface LokiShipperOptions {
   /** Gzip bodies over 1 KiB; default true. */
   gzip?: boolean;
   log?: AuditLogger;
+  /**
+   * Backlog (journal bytes not yet in Loki) at which one warning is logged; again after it fell
+   * below. Nothing is ever dropped: the journal keeps every file the shipper still needs.
+   * Default 64 MiB (`audit.loki.backlogWarnBytes`).
+   */
+  backlogWarnBytes?: number;
   /** Called when a batch is skipped because Loki refused it (see the module comment). */
   onReject?: (info: LokiRejection) => void;
 }
@@ -103,6 +109,12 @@ export interface LokiShipperStats {
   lastError?: string;
   lastSuccessAt?: string;
   cursor: JournalCursor;
+  /** Journal bytes not yet acknowledged by Loki (or skipped). */
+  backlogBytes: number;
+  /** Time of the oldest event not yet in Loki, while a batch waits for it (a push failing). */
+  oldestUnshippedAt?: string;
+  /** The warning threshold in use. */
+  backlogWarnBytes: number;
 }
 
 export interface LokiShipper extends AsyncDisposable {
@@ -132,6 +144,13 @@ interface SavedCursor extends JournalCursor {
 
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
+/** Bytes as people read them: `12.3 MiB`, `800 KiB`, `512 bytes`. */
+export function mib(bytes: number): string {
+  if (bytes >= 1024 * 1024) return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+  if (bytes >= 1024) return `${Math.round(bytes / 1024)} KiB`;
+  return `${bytes} bytes`;
+}
+
 /**
  * Creates a shipper; nothing happens until `start()`.
  */
@@ -157,7 +176,29 @@ export function createLokiShipper(opts: LokiShipperOptions): LokiShipper {
   const counters = { shipped: 0, pushes: 0, retries: 0, rejectedBatches: 0, rejectedEvents: 0, skippedLines: 0 };
   let lastError: string | undefined;
   let lastSuccessAt: string | undefined;
+  let oldestUnshippedAt: string | undefined;
   let loop: Promise<void> | undefined;
+  const backlogWarnBytes = Math.max(1, opts.backlogWarnBytes ?? 64 * 1024 * 1024);
+  let backlogWarned = false;
+  let offCommit: (() => void) | undefined;
+  const backlog = () => (cursor ? journal.bytesFrom(cursor) : 0);
+  /**
+   * While Loki is down the journal grows: it never drops an event, so the person running the
+   * hub has to hear about it (once per crossing of the threshold, not per commit).
+   */
+  function checkBacklog(): void {
+    const bytes = backlog();
+    if (bytes < backlogWarnBytes) {
+      backlogWarned = false;
+      return;
+    }
+    if (backlogWarned) return;
+    backlogWarned = true;
+    log?.warn(
+      { backlogBytes: bytes, backlogWarnBytes, ...(oldestUnshippedAt ? { oldestUnshippedAt } : {}), ...(lastError ? { lastError } : {}) },
+      `audit shipper: ${mib(bytes)} of audit events wait in the journal for Loki${oldestUnshippedAt ? ` (oldest from ${oldestUnshippedAt})` : ''}${lastError ? `; last error: ${lastError}` : ''}. Nothing is dropped: the journal keeps growing until Loki takes them (warning at audit.loki.backlogWarnBytes = ${backlogWarnBytes})`,
+    );
+  }
   let stopping = false;
   /** Aborted at stop's deadline: cancels the request in flight and any wait. */
   const hardStop = new AbortController();
@@ -322,6 +363,7 @@ export function createLokiShipper(opts: LokiShipperOptions): LokiShipper {
       await sleep(intervalMs, true);
       return 'more';
     }
+    oldestUnshippedAt = batch.events[0]!.time;
     const { ts, lastMs, lastSeq } = timestamps(batch.events, from);
     const { data, gzipped } = await body(batch.events, batch.lines, ts);
     let outcome: PushResult;
@@ -362,6 +404,7 @@ export function createLokiShipper(opts: LokiShipperOptions): LokiShipper {
       lastError = undefined;
     }
     backoff.reset();
+    oldestUnshippedAt = undefined;
     const full = batch.events.length >= limit;
     limit = batchSize;
     const next: SavedCursor = { v: 1, ...batch.next, lastMs, lastSeq };
@@ -383,6 +426,8 @@ export function createLokiShipper(opts: LokiShipperOptions): LokiShipper {
       await mkdir(dirname(opts.cursorFile), { recursive: true, mode: 0o700 });
       cursor = await loadCursor();
       releaseHold = journal.addRetentionHold(() => cursor?.file);
+      offCommit = journal.onCommit(checkBacklog);
+      checkBacklog();
       state = 'idle';
       loop = run().catch((err: unknown) => {
         // Reading the journal or writing the cursor failed: a disk problem the hub should see.
@@ -421,6 +466,7 @@ export function createLokiShipper(opts: LokiShipperOptions): LokiShipper {
         hardStop.abort();
         state = 'stopped';
         releaseHold?.();
+        offCommit?.();
         for (const w of flushWaiters) w.resolve(false);
         flushWaiters.clear();
       }
@@ -432,6 +478,9 @@ export function createLokiShipper(opts: LokiShipperOptions): LokiShipper {
       ...(lastError !== undefined ? { lastError } : {}),
       ...(lastSuccessAt !== undefined ? { lastSuccessAt } : {}),
       cursor: cursor ? { file: cursor.file, offset: cursor.offset } : journal.first(),
+      backlogBytes: backlog(),
+      ...(oldestUnshippedAt !== undefined ? { oldestUnshippedAt } : {}),
+      backlogWarnBytes,
     }),
 
     [Symbol.asyncDispose]: () => shipper.stop(),

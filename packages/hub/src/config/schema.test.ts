@@ -6,12 +6,23 @@ const parse = (text: string) => parseConfigText(text, 'hub.yaml', HubConfigSchem
 
 describe('hub.yaml topology section', () => {
   it('defaults to a 60-minute refresh and nothing declared', () => {
-    expect(parse('listen: 127.0.0.1:8765\n').topology).toEqual({ refreshMinutes: 60 });
+    expect(parse('listen: 127.0.0.1:8765\n').topology).toEqual({ refreshMinutes: 60, drift: { ignoreCommonPorts: true, ignorePorts: [], nodes: {} } });
     expect(parse('topology:\n  file: t.yaml\n  ansible: {inventory: hosts.ini}\n').topology).toEqual({
       file: 't.yaml',
       refreshMinutes: 60,
       ansible: { inventory: 'hosts.ini', pattern: 'all', timeoutSeconds: 300 },
+      drift: { ignoreCommonPorts: true, ignorePorts: [], nodes: {} },
     });
+  });
+
+  it('takes drift ignore lists (ports and ranges, global and per node) and names a bad port', () => {
+    expect(parse('topology:\n  drift: { ignorePorts: [8080, "9000-9100"], nodes: { nas: { ignorePorts: [5000] } } }\n').topology.drift).toEqual({
+      ignoreCommonPorts: true,
+      ignorePorts: [8080, '9000-9100'],
+      nodes: { nas: { ignorePorts: [5000] } },
+    });
+    expect(() => parse('topology:\n  drift: { ignorePorts: ["9100-9000"] }\n')).toThrow(/key "topology\.drift\.ignorePorts\[0\]": .*a port from 1 to 65535 or a range "FROM-TO"/);
+    expect(() => parse('topology:\n  drift: { ignorePorts: [70000] }\n')).toThrow(/key "topology\.drift\.ignorePorts\[0\]"/);
   });
 
   it('refuses an Ansible pattern that would read as an option, and unknown keys', () => {

@@ -13,6 +13,14 @@ const listen = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'HOST:P
 const headers = z.record(z.string(), z.string());
 /** The hub speaks HTTP to nodes and upstreams: `ftp://` or `ws://` would only fail later, on every call. */
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
+/** A TCP port, or an inclusive range as a string: 8080, "32768-60999". */
+const portSpec = z.union([
+  z.number().int().min(1).max(65535),
+  z.string().refine((v) => {
+    const m = /^(\d{1,5})-(\d{1,5})$/.exec(v);
+    return !!m && Number(m[1]) >= 1 && Number(m[1]) <= Number(m[2]) && Number(m[2]) <= 65535;
+  }, 'a port from 1 to 65535 or a range "FROM-TO" such as "8000-8100"'),
+]);
 
 export const RoleSchema = z.enum(['admin', 'operator', 'viewer']);
 
@@ -174,6 +182,8 @@ const HubConfigBase = z.strictObject({
           labels: z.record(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'a Loki label name'), z.string()).default({}),
           tenant: z.string().optional(),
           headers: headers.optional(),
+          /** Unshipped journal bytes (Loki down) at which the hub logs a warning; nothing is dropped. */
+          backlogWarnBytes: z.number().int().min(1024).default(64 * 1024 * 1024),
         })
         .optional(),
     })
@@ -225,8 +235,20 @@ const HubConfigBase = z.strictObject({
         })
         .optional(),
       docs: z.string().min(1).optional(),
+      /**
+       * Open ports that are not drift: by default the common system ports (SSH, DNS, rpcbind,
+       * CUPS, mDNS, LLMNR, the ephemeral range; topology/view.ts COMMON_SYSTEM_PORTS), plus
+       * `ignorePorts` on every node and `nodes.<name>.ignorePorts` on one.
+       */
+      drift: z
+        .strictObject({
+          ignoreCommonPorts: z.boolean().default(true),
+          ignorePorts: z.array(portSpec).default([]),
+          nodes: z.record(z.string().min(1), z.strictObject({ ignorePorts: z.array(portSpec).default([]) })).default({}),
+        })
+        .default({ ignoreCommonPorts: true, ignorePorts: [], nodes: {} }),
     })
-    .default({ refreshMinutes: 60 }),
+    .default({ refreshMinutes: 60, drift: { ignoreCommonPorts: true, ignorePorts: [], nodes: {} } }),
 });
 
 // `when`: the name checks run even when another key is wrong, so check-config lists every

@@ -8,6 +8,8 @@ import type { TopologyViewData } from './view.ts';
 
 /** Largest summary, in characters. */
 export const SUMMARY_BUDGET = 2000;
+/** Drift sentences shown in the summary; the rest is a count. */
+export const DRIFT_SHOWN = 3;
 
 /** Joins items into at most `max` characters, ending with "+N more" when some do not fit. */
 export function boundedList(items: string[], max: number, sep = ', '): string {
@@ -57,8 +59,14 @@ export function formatSummary(input: SummaryInput): string {
   }
   if (docs.length) lines.push(`Docs (resources): ${boundedList(docs.map((d) => `${d.uri} "${d.title}"`), 220)}`);
   if (drift) {
-    const first = view.nodes.flatMap((n) => n.drift.map((d) => `${n.name}: ${d}`));
-    lines.push(`Drift: ${boundedList(first, 220, '; ')}`);
+    // A count and the first few, not the list: the full drift is in find_node and
+    // get_topology_full. A declared service that nothing serves comes first: it is what is
+    // likely broken; an undeclared open port is likely only undocumented.
+    const all = view.nodes.flatMap((n) => n.drift.filter((d) => !d.startsWith('... and ')).map((d) => `${n.name}: ${d}`));
+    const missing = all.filter((d) => / declares port .* but nothing listens/.test(d));
+    const top = [...missing, ...all.filter((d) => !missing.includes(d))].slice(0, DRIFT_SHOWN);
+    const rest = drift - top.length;
+    lines.push(`Drift: ${boundedList(top, 300, '; ')}${rest > 0 ? `; +${rest} more (find_node, get_topology_full; ignore ports with topology.drift in hub.yaml)` : ''}`);
   }
   const when = input.lastRefresh;
   lines.push(

@@ -52,7 +52,8 @@ beforeAll(async () => {
       '',
     ].join('\n'),
   );
-  topology = createTopology({ file, docs: join(dir, 'docs'), hubNodes: () => [local], hubService: { name: 'homelab-hub', hubNode: 'local' }, edgeNames: ['local'] });
+  // The test's listeners have random ports, in the ephemeral range ignored by default.
+  topology = createTopology({ file, docs: join(dir, 'docs'), hubNodes: () => [local], hubService: { name: 'homelab-hub', hubNode: 'local' }, edgeNames: ['local'], drift: { ignoreCommonPorts: false } });
 });
 
 afterAll(async () => {
@@ -219,9 +220,25 @@ describe('topology tools and resources', () => {
       expect(t[name]!.toolClass).toBe('read');
       expect(t[name]!.def.annotations).toMatchObject({ readOnlyHint: true, destructiveHint: false });
     }
-    expect(t.refresh_topology!.toolClass).toBe('write');
-    expect(t.refresh_topology!.def.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: false, openWorldHint: true });
-    expect(t.refresh_topology!.preview!({})).toEqual({ tool: 'refresh_topology', where: ['hub'], action: 'ask 1 edge for get_status', arguments: {} });
+    // No Ansible inventory: it only asks the edges, a read.
+    expect(t.refresh_topology!.toolClass).toBe('read');
+    expect(t.refresh_topology!.def.annotations).toMatchObject({ readOnlyHint: true, destructiveHint: false, openWorldHint: true });
+  });
+
+  it('refresh_topology is a write exactly while an Ansible inventory is configured, and says so in its annotations', () => {
+    const t = createTopology({ ansible: { inventory: '/nonexistent/inventory.ini', pattern: 'all', timeoutSeconds: 5 }, hubNodes: () => [], edgeNames: [] });
+    try {
+      const [refresh] = topologyTools(() => t).filter((x) => x.def.name === 'refresh_topology');
+      expect(refresh!.toolClass).toBe('write');
+      expect(refresh!.def.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: false, openWorldHint: true });
+      expect(refresh!.preview!({ ansible: false })).toEqual({ tool: 'refresh_topology', where: ['hub'], action: 'ask 0 edges for get_status', arguments: { ansible: false } });
+      // A reload that drops the inventory makes it a read again.
+      t.reconfigure({ edgeNames: [] });
+      expect(refresh!.toolClass).toBe('read');
+      expect(refresh!.def.annotations).toMatchObject({ readOnlyHint: true });
+    } finally {
+      t.close();
+    }
   });
 
   it('find_node and find_service answer with text and structuredContent, and name the argument when wrong', async () => {

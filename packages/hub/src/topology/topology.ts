@@ -18,7 +18,7 @@ import { runAnsibleSetup, type AnsibleSetupRun } from './ansible.ts';
 import { readDoc, scanDocs, type DocEntry } from './docs.ts';
 import { factsFromStatus } from './facts.ts';
 import { formatSummary } from './summary.ts';
-import { buildView, type AnsibleObservation, type EdgeObservation, type HubNodeInfo, type NodeRecord, type TopologyViewData } from './view.ts';
+import { buildView, type AnsibleObservation, type DriftSettings, type EdgeObservation, type HubNodeInfo, type NodeRecord, type TopologyViewData } from './view.ts';
 
 // ---- the contract other parts of the hub code against (keep names and shapes) -------------
 
@@ -87,6 +87,8 @@ export interface TopologySettings {
   hubService?: { name: string; hubNode: string; port?: number };
   /** The hub's node names, to check an explicit `edge:` in the file against. */
   edgeNames?: string[];
+  /** hub.yaml `topology.drift`: open ports that are not drift. */
+  drift?: DriftSettings;
 }
 
 export interface TopologyOptions extends TopologySettings {
@@ -252,7 +254,7 @@ export function createTopology(opts: TopologyOptions): HubTopology {
     const key = `${version}\u0000${JSON.stringify(hubs)}`;
     if (cache?.key === key) return cache.view;
     const hs = settings.hubService;
-    const v = buildView({ declared, hubNodes: hubs, edges, ansible, ...(hs ? { hubService: { ...hs, ...(hubPort ? { port: hubPort } : {}) } } : {}) });
+    const v = buildView({ declared, hubNodes: hubs, edges, ansible, ...(settings.drift ? { drift: settings.drift } : {}), ...(hs ? { hubService: { ...hs, ...(hubPort ? { port: hubPort } : {}) } } : {}) });
     cache = { key, view: v };
     return v;
   }

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseTopologyText } from '@homelab-mcp/core/topology';
 import { collectStatus } from '@homelab-mcp/edge/src/capabilities/status/collect.ts';
 import { factsFromAnsible, factsFromStatus } from './facts.ts';
-import { buildView, MAX_DRIFT_PER_NODE, type AnsibleObservation, type EdgeObservation } from './view.ts';
+import { buildView, driftIgnored, MAX_DRIFT_PER_NODE, type AnsibleObservation, type DriftSettings, type EdgeObservation, type TopologyViewData } from './view.ts';
 import { boundedList, formatSummary, SUMMARY_BUDGET } from './summary.ts';
 
 const PI = fileURLToPath(new URL('../../../edge/src/capabilities/status/__fixtures__/raspberry-pi-4/', import.meta.url));
@@ -109,8 +109,10 @@ describe('buildView', () => {
     expect(pk.facts['os@edge']).toEqual({ value: 'Debian GNU/Linux 12 (bookworm)', source: 'edge', at });
     expect(pk.facts.hardware).toEqual({ value: 'Raspberry Pi 4 Model B Rev 1.4', source: 'edge', at });
     // Declared 6600/tcp has no listener; 6600/udp cannot be checked; 22 is open on the
-    // wildcards and declared by nothing; 8222 is the edge itself.
-    expect(pk.drift).toEqual([
+    // wildcards and declared by nothing, but SSH is a common system port; 8222 is the edge itself.
+    expect(pk.drift).toEqual(['service mpd declares port 6600/tcp but nothing listens on it']);
+    const strict = buildView({ declared, hubNodes: [{ name: 'pi-kitchen', roles: ['audio'], edgePort: 8222 }], edges, ansible, drift: { ignoreCommonPorts: false } });
+    expect(strict.nodes.find((n) => n.name === 'pi-kitchen')!.drift).toEqual([
       'service mpd declares port 6600/tcp but nothing listens on it',
       'port 22/tcp is open on 0.0.0.0, :: but no service on pi-kitchen declares it',
     ]);
@@ -166,13 +168,13 @@ describe('formatSummary', () => {
     const view = buildView({ declared, hubNodes: [{ name: 'pi-kitchen', roles: [], edgePort: 8222 }], edges: new Map([['pi-kitchen', { at, ok: true, ...pi } as EdgeObservation]]), ansible: new Map() });
     const text = formatSummary({ view, docs: [{ uri: 'docs://pitfalls.md', path: 'pitfalls.md', title: 'Known pitfalls', size: 10 }], lastRefresh: { edges: at }, ansibleConfigured: true });
     expect(text.split('\n')).toEqual([
-      'Topology: 3 nodes (3 declared, 0 discovered), 1 subnet, 2 services; drift: 2.',
+      'Topology: 3 nodes (3 declared, 0 discovered), 1 subnet, 2 services; drift: 1.',
       'Subnets: lan 192.168.1.0/24 vlan 10',
       'Nodes: pi-kitchen 192.168.1.100 [speaker], nas 192.168.1.10 [storage], switch 192.168.1.2',
       'Roles: speaker (pi-kitchen), storage (nas)',
       'Services: mpd@pi-kitchen:6600/6600/udp, sshd@nas:22',
       'Docs (resources): docs://pitfalls.md "Known pitfalls"',
-      'Drift: pi-kitchen: service mpd declares port 6600/tcp but nothing listens on it; pi-kitchen: port 22/tcp is open on 0.0.0.0, :: but no service on pi-kitchen declares it',
+      'Drift: pi-kitchen: service mpd declares port 6600/tcp but nothing listens on it',
       `Discovery: edges ${at}, ansible not yet. Details: find_node, find_service, get_topology_full, resources topology://summary and topology://full.`,
     ]);
   });
@@ -196,5 +198,52 @@ describe('formatSummary', () => {
     expect(boundedList(['a', 'b', 'c'], 100)).toBe('a, b, c');
     expect(boundedList(['aaaa', 'bbbb', 'cccc', 'dddd'], 19)).toBe('aaaa, bbbb, +2 more');
     expect(boundedList(['aaaa', 'bbbb', 'cccc', 'dddd'], 18)).toBe('aaaa, +3 more');
+  });
+});
+
+describe('drift ignore lists', () => {
+  const declared = parseTopologyText('nodes:\n  - {name: a, addresses: [10.0.0.1]}\n  - {name: b, addresses: [10.0.0.2]}\nservices:\n  - {name: web, node: a, ports: [80, 22]}\n', 'topology.yaml', { env: {} });
+  const ports = [22, 53, 111, 631, 5353, 5355, 8080, 9000, 9050, 32768, 45000, 60999, 61000];
+  const listening = ports.map((port) => ({ port, protocol: 'tcp' as const, address: '0.0.0.0' }));
+  const edges = new Map<string, EdgeObservation>([
+    ['a', { at, ok: true, facts: {}, listening }],
+    ['b', { at, ok: true, facts: {}, listening }],
+  ]);
+  const open = (drift: string[]) => drift.map((d) => /^port (\d+)\/tcp is open/.exec(d)?.[1]).filter(Boolean).map(Number);
+  const view = (drift?: DriftSettings) => Object.fromEntries(buildView({ declared, hubNodes: [{ name: 'a', roles: [] }, { name: 'b', roles: [] }], edges, ansible: new Map(), ...(drift ? { drift } : {}) }).nodes.map((n) => [n.name, n.drift]));
+
+  it('ignores the common system ports by default, a declared service port never', () => {
+    const v = view();
+    expect(open(v.a!)).toEqual([8080, 9000, 9050, 61000]);
+    expect(v.a).toContain('service web declares port 80/tcp but nothing listens on it');
+    expect(open(v.b!)).toEqual([8080, 9000, 9050, 61000]);
+    expect(open(view({ ignoreCommonPorts: false }).b!)).toEqual(ports);
+  });
+
+  it('adds global ports and ranges, and a node\'s own', () => {
+    const v = view({ ignorePorts: [8080], nodes: { b: { ignorePorts: ['9000-9100', 61000] } } });
+    expect(open(v.a!)).toEqual([9000, 9050, 61000]);
+    expect(open(v.b!)).toEqual([]);
+    expect(driftIgnored({ ignoreCommonPorts: false, ignorePorts: ['100-200'] }, 'x')(150)).toBe(true);
+    expect(driftIgnored({ ignoreCommonPorts: false }, 'x')(22)).toBe(false);
+    expect(driftIgnored(undefined, 'x')(22)).toBe(true);
+  });
+});
+
+describe('formatSummary drift', () => {
+  it('shows a count and the first three, services that nothing serves first', () => {
+    const nodes = Array.from({ length: 4 }, (_, i) => ({
+      name: `n${i}`,
+      origin: 'declared' as const,
+      addresses: [],
+      roles: [],
+      facts: {},
+      drift: [`port ${8000 + i}/tcp is open on 0.0.0.0 but no service on n${i} declares it`, ...(i === 3 ? [`service s${i} declares port 9${i}/tcp but nothing listens on it`] : [])],
+    }));
+    const text = formatSummary({ view: { nodes, services: [], subnets: [] } as unknown as TopologyViewData, docs: [], ansibleConfigured: false });
+    expect(text).toContain('drift: 5.');
+    expect(text).toContain(
+      'Drift: n3: service s3 declares port 93/tcp but nothing listens on it; n0: port 8000/tcp is open on 0.0.0.0 but no service on n0 declares it; n1: port 8001/tcp is open on 0.0.0.0 but no service on n1 declares it; +2 more (find_node, get_topology_full; ignore ports with topology.drift in hub.yaml)',
+    );
   });
 });

@@ -15,6 +15,10 @@
  *   nothing listens on; and, on declared nodes only, a TCP port open on a wildcard address or
  *   one of the node's declared addresses that no service declares (the edge's own port
  *   excepted). UDP cannot be checked: the edge reports TCP listeners only.
+ * - An open, undeclared port is not drift when it is ignored (`topology.drift` in hub.yaml):
+ *   the common system ports of COMMON_SYSTEM_PORTS unless `ignoreCommonPorts: false`, the
+ *   global `ignorePorts`, and the node's own `nodes.<name>.ignorePorts`. A declared service
+ *   port that nothing listens on is always drift: the user said it should be there.
  */
 import type { TopologyFile } from '@homelab-mcp/core/topology';
 import type { DiscoveredFacts, ListeningPort } from './facts.ts';
@@ -44,6 +48,57 @@ export interface ViewInput {
   ansible: ReadonlyMap<string, AnsibleObservation>;
   /** The hub itself as a service, on the node its host serves (`local`), unless declared. */
   hubService?: { name: string; hubNode: string; port?: number };
+  /** What is not drift (hub.yaml `topology.drift`); default: the common system ports only. */
+  drift?: DriftSettings;
+}
+
+/** A TCP port (`631`) or an inclusive range (`"32768-60999"`). */
+export type PortSpec = number | string;
+
+/** hub.yaml `topology.drift`: open ports that are not worth a drift line. */
+export interface DriftSettings {
+  /** Ignore COMMON_SYSTEM_PORTS; default true. */
+  ignoreCommonPorts?: boolean;
+  /** Ignored on every node. */
+  ignorePorts?: PortSpec[];
+  /** Ignored on one node of the topology, by its name. */
+  nodes?: Record<string, { ignorePorts?: PortSpec[] }>;
+}
+
+/**
+ * TCP ports a stock Linux host opens without anyone declaring a service for them. Only the
+ * TCP side matters: the edge reports TCP listeners only, so UDP-only daemons (DHCP clients on
+ * 68 and their random high ports, chrony on 323, Avahi's 5353/udp) never show as drift, and
+ * listeners on loopback only (systemd-resolved's 127.0.0.53:53, a local MTA on 127.0.0.1:25)
+ * are not drift either unless 127.0.0.1 is the node's declared address.
+ */
+export const COMMON_SYSTEM_PORTS: ReadonlyArray<{ from: number; to: number; why: string }> = [
+  { from: 22, to: 22, why: 'SSH' },
+  { from: 53, to: 53, why: 'a DNS resolver or forwarder (dnsmasq, systemd-resolved, unbound)' },
+  { from: 111, to: 111, why: 'rpcbind (NFS)' },
+  { from: 631, to: 631, why: 'CUPS (printing)' },
+  { from: 5353, to: 5353, why: 'mDNS (Avahi)' },
+  { from: 5355, to: 5355, why: 'LLMNR (systemd-resolved)' },
+  // Linux's default ip_local_port_range: a listener here took a random port (rpc.statd,
+  // mountd, desktop and development tools), so it is no service anyone could declare.
+  { from: 32768, to: 60999, why: 'the ephemeral range: listeners on random ports (rpc.statd, mountd, desktop tools)' },
+];
+
+/** `631` → [631, 631]; `"8000-8100"` → [8000, 8100]. The config schema has checked the form. */
+export function portRange(spec: PortSpec): [number, number] {
+  if (typeof spec === 'number') return [spec, spec];
+  const [a, b] = spec.split('-').map((x) => Number(x.trim()));
+  return [a!, b ?? a!];
+}
+
+/** Whether an open, undeclared port of `node` is ignored. @example driftIgnored({ ignorePorts: [8080] }, 'nas')(8080) // true */
+export function driftIgnored(settings: DriftSettings | undefined, node: string): (port: number) => boolean {
+  const ranges: Array<[number, number]> = [
+    ...(settings?.ignoreCommonPorts === false ? [] : COMMON_SYSTEM_PORTS.map((p): [number, number] => [p.from, p.to])),
+    ...(settings?.ignorePorts ?? []).map(portRange),
+    ...(settings?.nodes?.[node]?.ignorePorts ?? []).map(portRange),
+  ];
+  return (port) => ranges.some(([a, b]) => port >= a && port <= b);
 }
 
 /** A node view plus where it came from, for the full topology. */
@@ -94,7 +149,7 @@ function mergeFacts(declared: Partial<Record<string, unknown>>, edge: EdgeObserv
   return facts;
 }
 
-function driftOf(node: NodeRecord, services: TopologyService[], listening: ListeningPort[], checkUndeclared: boolean, edgePort: number | undefined): string[] {
+function driftOf(node: NodeRecord, services: TopologyService[], listening: ListeningPort[], checkUndeclared: boolean, edgePort: number | undefined, ignored: (port: number) => boolean): string[] {
   const out: string[] = [];
   const mine = services.filter((s) => s.node === node.name);
   for (const s of mine) {
@@ -108,7 +163,7 @@ function driftOf(node: NodeRecord, services: TopologyService[], listening: Liste
     const own = new Set(node.addresses.map(unmapped));
     const open = new Map<number, string[]>();
     for (const l of listening) {
-      if (l.protocol !== 'tcp' || declaredPorts.has(l.port) || l.port === edgePort || !l.address) continue;
+      if (l.protocol !== 'tcp' || declaredPorts.has(l.port) || l.port === edgePort || !l.address || ignored(l.port)) continue;
       const a = unmapped(l.address);
       if (!WILDCARD.has(a) && !own.has(a)) continue;
       open.set(l.port, uniq([...(open.get(l.port) ?? []), l.address]));
@@ -238,7 +293,7 @@ export function buildView(input: ViewInput): TopologyViewData {
 
   for (const n of nodes) {
     if (!n.listeningPorts) continue;
-    n.drift = driftOf(n, services, n.listeningPorts, n.origin === 'declared', edgePorts.get(n.name));
+    n.drift = driftOf(n, services, n.listeningPorts, n.origin === 'declared', edgePorts.get(n.name), driftIgnored(input.drift, n.name));
   }
   return { nodes, services, subnets: declared.subnets };
 }

@@ -27,6 +27,8 @@ export interface ObservabilityDeps {
   loki(): LokiClient | undefined;
   /** The audit stream's `job` label (default mcp-audit), kept out of the hub's own log queries. */
   auditJob?(): string | undefined;
+  /** The audit trail's shipping to Loki (`audit.loki`), when configured. */
+  auditShipping?(): AuditShipping | undefined;
   probes: Probes;
   /** Deadline for one call to an edge. */
   callTimeoutMs(): number;
@@ -34,6 +36,15 @@ export interface ObservabilityDeps {
 }
 
 export type { Topology, TopologyNodeView, TopologyService };
+
+/** What service_health reads of the audit shipper (a part of `LokiShipperStats`). */
+export interface AuditShipping {
+  state: string;
+  backlogBytes: number;
+  backlogWarnBytes: number;
+  oldestUnshippedAt?: string;
+  lastError?: string;
+}
 
 /** A tool's answer reduced to what the checks read: ok or not, its text, its data. */
 export interface NodeAnswer {
@@ -92,6 +103,18 @@ export function edgeOf(deps: ObservabilityDeps, node: TopologyNodeView | undefin
   return name === undefined ? undefined : deps.nodes().find((n) => n.name === name);
 }
 
+/**
+ * A signal of its own for one of many checks run in parallel under one call's signal: aborted
+ * with it, but each probe's abort listener is counted on the child alone. Without it, a
+ * service_health of 12 services put 12+ listeners on the call's signal at once and Node printed
+ * MaxListenersExceededWarning for every call (AbortSignal.any adds no listener to its source).
+ *
+ * @example await Promise.all(services.map((s) => checkService(deps, s, taskSignal(signal))))
+ */
+export function taskSignal(signal: AbortSignal): AbortSignal {
+  return AbortSignal.any([signal]);
+}
+
 /** How long a check of reachability may hold up an answer; a slower source shows its last state. */
 const RECHECK_BUDGET_MS = 5000;
 
@@ -101,13 +124,17 @@ const RECHECK_BUDGET_MS = 5000;
  */
 export async function recheck(sources: Array<{ checkNow?(): Promise<void> }>, signal: AbortSignal): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
   const budget = new Promise<void>((resolve) => {
     timer = setTimeout(resolve, RECHECK_BUDGET_MS);
-    signal.addEventListener('abort', () => resolve(), { once: true });
+    onAbort = () => resolve();
+    signal.addEventListener('abort', onAbort, { once: true });
   });
   try {
     await Promise.race([Promise.all(sources.map((s) => s.checkNow?.().catch(() => undefined))), budget]);
   } finally {
     clearTimeout(timer);
+    // The call's signal lives on after this: a listener left on it would add up call after call.
+    if (onAbort) signal.removeEventListener('abort', onAbort);
   }
 }

@@ -10,7 +10,7 @@ import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { CatalogTool } from '../../catalog/types.ts';
 import type { HubNode } from '../../catalog/nodes.ts';
 import { fanOut, messageOf, NODE_ARG, selectNodes } from '../../catalog/fleet.ts';
-import { askNode, edgeOf, type ObservabilityDeps, type TopologyService } from './deps.ts';
+import { askNode, edgeOf, taskSignal, type ObservabilityDeps, type TopologyService } from './deps.ts';
 
 const read = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false };
 
@@ -114,7 +114,7 @@ export function resourceUsageTool(deps: ObservabilityDeps): CatalogTool {
       const sel = selectNodes(args.node ?? 'all', deps.nodes());
       const usages = await Promise.all(
         sel.nodes.map(async (n): Promise<NodeUsage> => {
-          const a = await askNode(n, 'get_status', {}, ctx.signal, deps.callTimeoutMs());
+          const a = await askNode(n, 'get_status', {}, taskSignal(ctx.signal), deps.callTimeoutMs());
           return a.ok && a.data ? usageOf(n.name, a.data) : { node: n.name, ok: false, error: a.text.split('\n')[0] || 'no status', warnings: [] };
         }),
       );

@@ -5,7 +5,7 @@
  * (all services at once) and run_diagnostic (one service, in depth).
  */
 import { LOCAL_NODE_URL } from '../../nodes/local-node.ts';
-import { askNode, edgeOf, nodeState, type ObservabilityDeps, type TopologyService } from './deps.ts';
+import { askNode, edgeOf, nodeState, taskSignal, type ObservabilityDeps, type TopologyService } from './deps.ts';
 import { shownUrl } from '../../topology/shown-url.ts';
 
 export type CheckStatus = 'ok' | 'problem' | 'warning' | 'skipped';
@@ -85,7 +85,7 @@ export async function checkPorts(deps: ObservabilityDeps, svc: TopologyService, 
       const check = `port ${p.port}/${p.protocol}`;
       // A UDP port cannot be tested by connecting; the edge's drift report covers it.
       if (p.protocol !== 'tcp') return { check, status: 'skipped', detail: `${p.port}/udp is not probed from the hub (UDP has no handshake)` };
-      const r = await deps.probes.checkPort({ host, port: p.port, timeoutMs: PROBE_TIMEOUT_MS, signal });
+      const r = await deps.probes.checkPort({ host, port: p.port, timeoutMs: PROBE_TIMEOUT_MS, signal: taskSignal(signal) });
       return r.open
         ? { check, status: 'ok', detail: `${host}:${p.port} accepts connections${r.latencyMs !== undefined ? ` (${r.latencyMs} ms)` : ''}` }
         : { check, status: 'problem', detail: `${host}:${p.port} does not accept connections${r.error ? ` (${r.error.split(':')[0]})` : ''}` };
@@ -114,10 +114,10 @@ export async function checkService(deps: ObservabilityDeps, svc: TopologyService
   const node = checkNode(deps, svc.node);
   const nodeDown = node.status === 'problem';
   const [unit, container, ports, http] = await Promise.all([
-    nodeDown ? undefined : checkUnit(deps, svc, signal),
-    nodeDown ? undefined : checkContainer(deps, svc, signal),
+    nodeDown ? undefined : checkUnit(deps, svc, taskSignal(signal)),
+    nodeDown ? undefined : checkContainer(deps, svc, taskSignal(signal)),
     checkPorts(deps, svc, signal),
-    checkHttp(deps, svc, signal),
+    checkHttp(deps, svc, taskSignal(signal)),
   ]);
   const findings = [node, unit, container, ...ports, http].filter((f): f is Finding => f !== undefined);
   return { service: svc.name, node: svc.node, healthy: !findings.some((f) => f.status === 'problem'), findings };

@@ -8,7 +8,8 @@
 import type { CatalogTool } from '../../catalog/types.ts';
 import { messageOf } from '../../catalog/fleet.ts';
 import { stateText } from '../../catalog/nodes.ts';
-import { nodeState, recheck, snapshotNodes, type ObservabilityDeps } from './deps.ts';
+import { mib } from '../../audit/loki-shipper.ts';
+import { nodeState, recheck, snapshotNodes, taskSignal, type AuditShipping, type ObservabilityDeps } from './deps.ts';
 import { checkService, healthyDetail, type Finding } from './service-check.ts';
 
 export interface HealthItem {
@@ -38,7 +39,7 @@ export async function collectHealth(live: ObservabilityDeps, signal: AbortSignal
     Promise.all(
       services.map(async (svc): Promise<HealthItem> => {
         try {
-          const c = await checkService(deps, svc, signal);
+          const c = await checkService(deps, svc, taskSignal(signal));
           const problems = problemsOf(c.findings);
           return { kind: 'service', name: svc.name, healthy: c.healthy, detail: c.healthy ? healthyDetail(c) : problems.join('; '), findings: c.findings };
         } catch (err) {
@@ -49,7 +50,7 @@ export async function collectHealth(live: ObservabilityDeps, signal: AbortSignal
     prom
       ? (async () => {
           try {
-            const alerts = await prom.alerts(signal);
+            const alerts = await prom.alerts(taskSignal(signal));
             const firing = alerts.filter((a) => a.state === 'firing');
             const item: HealthItem = { kind: 'integration', name: 'Prometheus', healthy: true, detail: firing.length ? `${firing.length} alert${firing.length === 1 ? '' : 's'} firing` : 'reachable, no alerts firing' };
             return { item, firing };
@@ -59,7 +60,7 @@ export async function collectHealth(live: ObservabilityDeps, signal: AbortSignal
         })()
       : undefined,
     loki
-      ? loki.ready(signal).then(
+      ? loki.ready(taskSignal(signal)).then(
           (ready): HealthItem => ({ kind: 'integration', name: 'Loki', healthy: ready, detail: ready ? 'ready' : 'not ready' }),
           (err: unknown): HealthItem => ({ kind: 'integration', name: 'Loki', healthy: false, detail: `unreachable: ${messageOf(err)}` }),
         )
@@ -73,9 +74,27 @@ export async function collectHealth(live: ObservabilityDeps, signal: AbortSignal
     const s = stateText(u.state(), now);
     return { kind: 'upstream', name: u.alias, healthy: s.up, detail: s.text };
   });
-  const items = [...nodeItems, ...upstreamItems, ...serviceItems, ...(promItem ? [promItem.item] : []), ...(lokiItem ? [lokiItem] : [])];
+  const shipping = deps.auditShipping?.();
+  const auditItem = shipping ? auditShippingItem(shipping) : undefined;
+  const items = [...nodeItems, ...upstreamItems, ...serviceItems, ...(promItem ? [promItem.item] : []), ...(lokiItem ? [lokiItem] : []), ...(auditItem ? [auditItem] : [])];
   const alerts = (promItem?.firing ?? []).map((a) => ({ name: a.labels.alertname ?? '(unnamed)', labels: a.labels }));
   return { items, alerts };
+}
+
+/**
+ * The audit trail on its way to Loki: unhealthy while pushes fail or the backlog passed
+ * `audit.loki.backlogWarnBytes`. The events wait in the journal either way; the line says so.
+ *
+ * @example auditShippingItem({ state: 'retrying', backlogBytes: 3_400_000, backlogWarnBytes: 67_108_864, lastError: 'http://loki:3100: ECONNREFUSED' })
+ * // { name: 'Audit shipping', healthy: false, detail: '3.2 MiB of audit events not yet in Loki (http://loki:3100: ECONNREFUSED); kept in the journal, nothing is dropped' }
+ */
+export function auditShippingItem(s: AuditShipping): HealthItem {
+  const behind = `${mib(s.backlogBytes)} of audit events not yet in Loki${s.oldestUnshippedAt ? `, oldest from ${s.oldestUnshippedAt}` : ''}`;
+  const failing = s.lastError !== undefined;
+  const over = s.backlogBytes >= s.backlogWarnBytes;
+  if (!failing && !over) return { kind: 'integration', name: 'Audit shipping', healthy: true, detail: `shipping to Loki, ${mib(s.backlogBytes)} behind` };
+  const why = [failing ? s.lastError : undefined, over ? `over audit.loki.backlogWarnBytes (${mib(s.backlogWarnBytes)})` : undefined].filter(Boolean).join('; ');
+  return { kind: 'integration', name: 'Audit shipping', healthy: false, detail: `${behind} (${why}); kept in the journal, nothing is dropped` };
 }
 
 /** The one-line answer: counts first, then each thing that needs attention. */

@@ -1,7 +1,8 @@
 /**
  * Topology tools and resources: the summary and the full merged view, lookups of a node
- * (by name or address) and a service, and `refresh_topology`, a write because it runs
- * Ansible on every inventory host (the gate asks first). Resources: `topology://summary`,
+ * (by name or address) and a service, and `refresh_topology`: a write when an Ansible inventory
+ * is configured, because it then runs Ansible on every inventory host (the gate asks first), and
+ * a read otherwise (it only asks the edges for their status). Resources: `topology://summary`,
  * `topology://full` and every Markdown document of the docs folder as `docs://...`.
  */
 import type { CallToolResult } from '@modelcontextprotocol/server';
@@ -170,19 +171,28 @@ export function topologyTools(topology: () => HubTopology): CatalogTool[] {
       },
     },
     {
-      def: {
-        name: 'refresh_topology',
-        title: 'Refresh the topology',
-        description:
-          'Refreshes the discovered part of the topology now: every edge\'s get_status and, where an Ansible inventory is configured, `ansible -m setup` on its hosts (connects to every inventory host). Returns what answered, what failed and the drift count.',
-        inputSchema: {
-          type: 'object',
-          properties: { ansible: { type: 'boolean', description: 'Also gather Ansible facts (default true when an inventory is configured).' } },
-          additionalProperties: false,
-        },
-        annotations: { title: 'Refresh the topology', readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+      // Its class follows the config of this moment (the catalog copies it on every rebuild,
+      // a reload included): with an Ansible inventory it connects to every inventory host, a
+      // write the gate asks about first; without one it only asks the edges for get_status.
+      get def() {
+        const ansible = topology().ansibleConfigured();
+        return {
+          name: 'refresh_topology',
+          title: 'Refresh the topology',
+          description: ansible
+            ? 'Refreshes the discovered part of the topology now: every edge\'s get_status and `ansible -m setup` on the hosts of the configured inventory (connects to every inventory host). Returns what answered, what failed and the drift count.'
+            : 'Refreshes the discovered part of the topology now: every edge\'s get_status (no Ansible inventory is configured, so nothing else is contacted and nothing changes). Returns what answered, what failed and the drift count.',
+          inputSchema: {
+            type: 'object' as const,
+            properties: { ansible: { type: 'boolean', description: 'Also gather Ansible facts (default true when an inventory is configured).' } },
+            additionalProperties: false,
+          },
+          annotations: { title: 'Refresh the topology', readOnlyHint: !ansible, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+        };
       },
-      toolClass: 'write',
+      get toolClass() {
+        return topology().ansibleConfigured() ? ('write' as const) : ('read' as const);
+      },
       source: 'hub',
       preview(args) {
         const withAnsible = args.ansible !== false;
