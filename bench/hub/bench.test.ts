@@ -133,9 +133,12 @@ describe('bench/hub/run.mjs --quick', () => {
     // 2,000 tool definitions are far bigger than the 20 of one upstream.
     expect(row('tools-list-hub').responseBytes).toBeGreaterThan(50 * row('tools-list-upstream').responseBytes!);
     const m = row('hub-memory');
+    // VmHWM is the kernel's high-water mark, but it and VmRSS are read from per-CPU counters
+    // that lag by up to a few hundred kB (seen: RSS 133.04 MB, peak 132.86 in one CI run), so
+    // the peak bounds them with 1 MB to spare.
     for (const v of [m.rssIdleMB, m.rssAfterMB]) {
       expect(v).toBeGreaterThan(10);
-      expect(v).toBeLessThanOrEqual(m.peakRssMB!);
+      expect(v).toBeLessThanOrEqual(m.peakRssMB! + 1);
     }
     expect(m.emptyHubRssMB).toBeGreaterThan(10);
     expect(m.emptyHubRssMB).toBeLessThan(4096);
