@@ -156,7 +156,7 @@ async function mcp(target, agent, method, params = {}) {
   return mcpOnce(target, agent, method, { ...params, arguments: args });
 }
 
-function mcpOnce(target, agent, method, params = {}) {
+function mcpOnce(target, agent, method, params = {}, retried = false) {
   const id = ++rpcId;
   const body = JSON.stringify({ jsonrpc: '2.0', id, method, params: { ...params, _meta: META } });
   const headers = {
@@ -198,7 +198,13 @@ function mcpOnce(target, agent, method, params = {}) {
       });
     });
     req.setTimeout(60_000, () => req.destroy(new Error(`${method}: no answer within 60 s`)));
-    req.on('error', reject);
+    req.on('error', (err) => {
+      // A kept-alive socket the server closed as idle just as this request went out (seen once
+      // on a loaded machine between fan-out rounds): Node's documented case for one retry, as
+      // the request never reached the server.
+      if (!retried && req.reusedSocket && err.code === 'ECONNRESET') resolve(mcpOnce(target, agent, method, params, true));
+      else reject(err);
+    });
     req.end(body);
   });
 }
