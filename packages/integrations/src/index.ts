@@ -8,6 +8,7 @@ import { lokiIntegration, LokiConfigSchema } from './loki/index.ts';
 import { prometheusIntegration, PrometheusConfigSchema } from './prometheus/index.ts';
 
 export * from './integration.ts';
+export * from './service.ts';
 export * from './prometheus/index.ts';
 export * from './loki/index.ts';
 

@@ -27,6 +27,8 @@ export interface IntegrationContext {
   /** The one outbound-HTTP helper, already reporting every request to the audit trail. */
   http: HttpClient;
   log: IntegrationLogger;
+  /** The folder of hub.yaml: relative paths in an integration's config (a `caFile`) start there. */
+  baseDir?: string;
 }
 
 /** MCP's tool annotations; each tool sets all four to match its class. */

@@ -23,6 +23,8 @@ export interface IntegrationSetOptions {
   log: HubLogger;
   /** Each outbound request of an integration, named by the integration (for `http_request` audit events). */
   onHttpRequest(request: HttpRequestReport & { upstream: string }): void;
+  /** hub.yaml's folder, for relative paths in an integration's config. */
+  baseDir?: string;
 }
 
 /**
@@ -98,7 +100,7 @@ export function createIntegrationSet(opts: IntegrationSetOptions) {
         if (cfg === undefined) continue;
         try {
           const http = createHttpClient({ userAgent: 'homelab-hub', onRequest: (r) => opts.onHttpRequest({ upstream: integration.name, ...r }) });
-          const instance = (integration.setup as (c: unknown, ctx: unknown) => IntegrationInstance)(cfg, { http, log: childLog(integration.name) });
+          const instance = (integration.setup as (c: unknown, ctx: unknown) => IntegrationInstance)(cfg, { http, log: childLog(integration.name), ...(opts.baseDir ? { baseDir: opts.baseDir } : {}) });
           live.set(integration.name, { key, instance });
           opts.log.info({ integration: integration.name, tools: instance.tools.map((t) => t.def.name) }, 'integration set up');
         } catch (err) {
