@@ -12,8 +12,13 @@
  * const http = createHttpClient({ onRequest }).with({ fetch: tlsFetch({ fingerprint256: 'AB:CD:...' }) });
  */
 import type { TLSSocket } from 'node:tls';
-import { Agent, buildConnector, fetch as undiciFetch } from 'undici';
+import type { Agent, buildConnector } from 'undici';
 import type { FetchLike } from './http.ts';
+
+// Loaded on first use: most hubs configure no service with a TLS trust of its own, and
+// evaluating undici at start costs every hub ~3 MB of memory (measured).
+let undici: Promise<typeof import('undici')> | undefined;
+const loadUndici = () => (undici ??= import('undici'));
 
 export interface TlsTrust {
   /** PEM text of the CA (or the self-signed certificate itself) to trust instead of the system's. */
@@ -35,24 +40,30 @@ export function normalizeFingerprint(fp: string): string | undefined {
 export function tlsFetch(trust: TlsTrust): FetchLike & { close(): Promise<void> } {
   const pin = trust.fingerprint256 === undefined ? undefined : normalizeFingerprint(trust.fingerprint256);
   if (trust.fingerprint256 !== undefined && !pin) throw new Error('fingerprint: expected a SHA-256 fingerprint, 64 hex digits (colons allowed)');
-  // A pin replaces the chain and name checks (a self-signed certificate for "pve" reached by IP
-  // is the usual case); it is checked on every new connection before any request is sent.
-  const base = buildConnector({ ...(trust.ca ? { ca: trust.ca } : {}), rejectUnauthorized: !(trust.insecure || pin) });
-  const connect: buildConnector.connector = (opts, cb) =>
-    base(opts, (err, socket) => {
-      if (err) return cb(err, null);
-      const tls = socket as TLSSocket;
-      if (pin && typeof tls.getPeerCertificate === 'function') {
-        const seen = tls.getPeerCertificate().fingerprint256;
-        if (seen !== pin) {
-          tls.destroy();
-          return cb(Object.assign(new Error('TLS certificate is not the pinned one'), { code: 'CERT_FINGERPRINT_MISMATCH' }), null);
-        }
-      }
-      cb(null, socket);
-    });
-  const agent = new Agent({ connect });
-  const f = ((url: URL, init: RequestInit) => undiciFetch(url, { ...(init as object), dispatcher: agent }) as unknown as Promise<Response>) as FetchLike & { close(): Promise<void> };
-  f.close = () => agent.close();
+  let made: Promise<{ agent: Agent; fetch: (typeof import('undici'))['fetch'] }> | undefined;
+  const make = () =>
+    (made ??= loadUndici().then(({ Agent, buildConnector, fetch }) => {
+      // A pin replaces the chain and name checks (a self-signed certificate for "pve" reached
+      // by IP is the usual case); it is checked on every new connection before any request.
+      const base = buildConnector({ ...(trust.ca ? { ca: trust.ca } : {}), rejectUnauthorized: !(trust.insecure || pin) });
+      const connect: buildConnector.connector = (opts, cb) =>
+        base(opts, (err, socket) => {
+          if (err) return cb(err, null);
+          const tls = socket as TLSSocket;
+          if (pin && typeof tls.getPeerCertificate === 'function' && tls.getPeerCertificate().fingerprint256 !== pin) {
+            tls.destroy();
+            return cb(Object.assign(new Error('TLS certificate is not the pinned one'), { code: 'CERT_FINGERPRINT_MISMATCH' }), null);
+          }
+          cb(null, socket);
+        });
+      return { agent: new Agent({ connect }), fetch };
+    }));
+  const f = (async (url: URL, init: RequestInit) => {
+    const { agent, fetch } = await make();
+    return (await fetch(url, { ...(init as object), dispatcher: agent })) as unknown as Response;
+  }) as FetchLike & { close(): Promise<void> };
+  f.close = async () => {
+    if (made) await (await made).agent.close();
+  };
   return f;
 }
