@@ -215,6 +215,11 @@ export async function createHub(opts: HubOptions) {
       loki: () => observability.loki,
       auditJob: () => config.audit.loki?.labels.job,
       auditShipping: () => shipper?.stats(),
+      services: () =>
+        integrationSet
+          .instances()
+          .filter((i) => i.name !== 'prometheus' && i.name !== 'loki' && i.health)
+          .map((i) => ({ title: i.title ?? i.name, health: (signal: AbortSignal) => i.health!(signal) })),
       probes: { checkPort, pingHost, probeHttp: auditedProbeHttp },
       callTimeoutMs: () => config.limits.callTimeoutMs,
     }),

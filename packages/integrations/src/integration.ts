@@ -73,6 +73,8 @@ export interface IntegrationHealth {
 export interface IntegrationInstance {
   /** The integration's name; the hub uses it as the tools' source. */
   name: string;
+  /** How a person names the service (`Caddy`), in service_health; default the name. */
+  title?: string;
   tools: IntegrationTool[];
   health?(signal: AbortSignal): Promise<IntegrationHealth>;
   close?(): void | Promise<void>;

@@ -193,3 +193,27 @@ export function createServiceLink(opts: ServiceLinkOptions): ServiceLink {
     },
   };
 }
+
+/** One instance's answer in a read over several instances (the Pi-hole and Caddy pairs). */
+export type InstanceAnswer<R> = { instance: string; ok: true; value: R } | { instance: string; ok: false; error: string };
+
+/**
+ * Runs `fn` on the instance named `pick`, or on every instance in parallel, one answer each in
+ * the configured order; a failure is that instance's answer, never the others'. An unknown
+ * `pick` throws an error that lists the instances.
+ *
+ * @example const answers = await eachInstance(clients, args.instance, (c) => c.config('apps/http/servers'));
+ */
+export async function eachInstance<C extends { name: string }, R>(instances: readonly C[], pick: string | undefined, fn: (c: C) => Promise<R>): Promise<Array<InstanceAnswer<R>>> {
+  const chosen = pick === undefined ? instances : instances.filter((c) => c.name === pick);
+  if (!chosen.length) throw new Error(`instance: expected one of ${instances.map((c) => c.name).join(', ')}, got ${JSON.stringify(pick)}`);
+  return Promise.all(
+    chosen.map(async (c): Promise<InstanceAnswer<R>> => {
+      try {
+        return { instance: c.name, ok: true, value: await fn(c) };
+      } catch (err) {
+        return { instance: c.name, ok: false, error: err instanceof Error ? err.message : String(err) };
+      }
+    }),
+  );
+}

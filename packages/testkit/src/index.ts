@@ -7,4 +7,5 @@ export { startFakeLoki, type FakeLoki, type FakeLokiEntry, type FakeLokiOptions,
 export { createFakeDocker, dockerFixture, type FakeDocker, type FakeDockerCall, type FakeDockerRule } from './fake-docker.ts';
 export { startPrometheus, freePort, PROMETHEUS_BIN, type PrometheusProcess, type PrometheusRule, type StartPrometheusOptions } from './prometheus.ts';
 export { readJournal } from './journal.ts';
+export { startCaddy, CADDY_BIN, type CaddyProcess, type CaddyRoute, type StartCaddyOptions } from './caddy.ts';
 export { TEST_CLIENTS_MODULES } from './test-clients.ts';
