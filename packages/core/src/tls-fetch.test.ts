@@ -71,6 +71,22 @@ describe('tlsFetch', () => {
     expect(reports).toMatchObject([{ method: 'GET', status: 200 }]);
   });
 
+  it('a pin holds on every new connection: none resumes a TLS session (a resumed one shows no certificate to check)', async () => {
+    // A server that closes each connection: every request is a new handshake.
+    const closing = createServer({ key: pve.key, cert: pve.cert }, (_q, res) => res.writeHead(200, { connection: 'close' }).end('{}'));
+    const closingUrl = await listen(closing);
+    const fetch = tlsFetch({ fingerprint256: pve.fingerprint });
+    const http = createHttpClient().with({ fetch });
+    try {
+      const answers: Array<number | string> = [];
+      for (let i = 0; i < 4; i++) answers.push(await http.request({ url: closingUrl, timeoutMs: 10_000, maxBytes: 1024 }).then((r) => r.status, (e: Error) => e.message));
+      expect(answers).toEqual([200, 200, 200, 200]);
+    } finally {
+      await fetch.close();
+      closing.close();
+    }
+  });
+
   it('another fingerprint is refused before any request is sent', async () => {
     const before = requests;
     const other = createHash('sha256').update('another certificate').digest('hex');

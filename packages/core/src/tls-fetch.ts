@@ -45,7 +45,9 @@ export function tlsFetch(trust: TlsTrust): FetchLike & { close(): Promise<void> 
     (made ??= loadUndici().then(({ Agent, buildConnector, fetch }) => {
       // A pin replaces the chain and name checks (a self-signed certificate for "pve" reached
       // by IP is the usual case); it is checked on every new connection before any request.
-      const base = buildConnector({ ...(trust.ca ? { ca: trust.ca } : {}), rejectUnauthorized: !(trust.insecure || pin) });
+      // With a pin, no TLS session resumption: a resumed connection shows no peer certificate,
+      // so it could not be checked (seen: a later connection to a fake Proxmox failed the pin).
+      const base = buildConnector({ ...(trust.ca ? { ca: trust.ca } : {}), rejectUnauthorized: !(trust.insecure || pin), ...(pin ? { maxCachedSessions: 0 } : {}) });
       const connect: buildConnector.connector = (opts, cb) =>
         base(opts, (err, socket) => {
           if (err) return cb(err, null);

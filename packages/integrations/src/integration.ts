@@ -56,10 +56,19 @@ export interface ToolResult {
   isError?: boolean;
 }
 
+/** What a write would do, in words for the person approving it: `Restart LXC 30062 (n8n) on pve-mini5`. */
+export interface IntegrationPreview {
+  action: string;
+  /** Where it acts (instances, nodes); default the integration. */
+  where?: string[];
+}
+
 export interface IntegrationTool {
   def: IntegrationToolDef;
   toolClass: 'read' | 'write';
   call(args: Record<string, unknown>, ctx: { signal: AbortSignal }): Promise<ToolResult>;
+  /** For writes: the preview the approval gate shows; it may read the service, never change it. */
+  preview?(args: Record<string, unknown>, ctx: { signal: AbortSignal }): Promise<IntegrationPreview>;
 }
 
 export interface IntegrationHealth {
@@ -106,6 +115,8 @@ export interface ToolSpec<A extends z.ZodObject> {
   /** Read tools default to read-only, non-destructive, idempotent, closed-world. */
   annotations?: Partial<ToolAnnotations>;
   run(args: z.output<A>, ctx: { signal: AbortSignal }): Promise<ToolResult>;
+  /** For writes: what the call would do, named (looked up if need be); never changes anything. */
+  preview?(args: z.output<A>, ctx: { signal: AbortSignal }): Promise<IntegrationPreview>;
 }
 
 /**
@@ -133,6 +144,16 @@ export function defineTool<A extends z.ZodObject>(spec: ToolSpec<A>): Integratio
         return errorResult(errorMessage(err));
       }
     },
+    ...(spec.preview
+      ? {
+          async preview(args: Record<string, unknown>, ctx: { signal: AbortSignal }): Promise<IntegrationPreview> {
+            const parsed = spec.args.safeParse(args ?? {});
+            // The call itself will refuse these arguments; the person sees why.
+            if (!parsed.success) return { action: `${spec.name} with arguments it will refuse (${formatArgIssues(parsed.error.issues, spec.args)})` };
+            return spec.preview!(parsed.data, ctx);
+          },
+        }
+      : {}),
   };
 }
 

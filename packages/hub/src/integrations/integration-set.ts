@@ -38,6 +38,9 @@ export function effectiveIntegrationsConfig(config: HubConfig): IntegrationsConf
   return out;
 }
 
+/** Longest an integration may take to look up what a write would act on, for its preview. */
+const PREVIEW_TIMEOUT_MS = 15_000;
+
 /** An integration's tools as catalog tools. */
 export function integrationCatalogTools(instance: IntegrationInstance): CatalogTool[] {
   return instance.tools.map((t) => ({
@@ -45,6 +48,14 @@ export function integrationCatalogTools(instance: IntegrationInstance): CatalogT
     toolClass: t.toolClass,
     source: instance.name,
     call: async (args, ctx) => (await t.call(args, { signal: ctx.signal })) as CallToolResult,
+    ...(t.preview
+      ? {
+          preview: async (args: Record<string, unknown>) => {
+            const p = await t.preview!(args, { signal: AbortSignal.timeout(PREVIEW_TIMEOUT_MS) });
+            return { tool: t.def.name, where: p.where ?? [instance.name], action: p.action, arguments: args };
+          },
+        }
+      : {}),
   }));
 }
 
