@@ -79,6 +79,8 @@ export interface FakeProxmoxOptions {
   readOnlyTokens?: string[];
   /** How long a power task runs. Default 200 ms. */
   taskMs?: number;
+  /** Listen on this port (a test that points the hub at it before it runs); default a free one. */
+  port?: number;
 }
 
 export interface FakeProxmox {
@@ -266,7 +268,7 @@ export async function startFakeProxmox(opts: FakeProxmoxOptions): Promise<FakePr
       } else entry.status = status;
     });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => server.listen(opts.port ?? 0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   const stop = () =>
     new Promise<void>((r) => {
