@@ -96,6 +96,7 @@ describe('createServiceLink', () => {
   });
 
   it('names the rejected credential by its key, never its value, and a tool’s 401 turns a ready link to auth failed', async () => {
+    expect(createServiceLink({ label: 'x', credentialKey: 'k', check: async () => undefined, log }).failed(new Error('HTTP 500: boom'))).toBe('HTTP 500: boom');
     let accept = 'right';
     const service = createHttpServer((q, res) => res.writeHead(q.headers.authorization === accept ? 200 : 401).end('{}'));
     const port = await listen(service);
@@ -106,7 +107,7 @@ describe('createServiceLink', () => {
       expect(JSON.stringify(logs)).not.toContain('wrong-secret');
       await expect.poll(() => right.state().status).toBe('ready');
       accept = 'rotated';
-      right.rejected(Object.assign(new Error('401'), { status: 401 }));
+      expect(right.failed(Object.assign(new Error('401'), { status: 401 }))).toBe('Pi-hole at ns2 rejected the credential (integrations.pihole.password)');
       expect(right.state().status).toBe('auth failed');
       accept = 'right'; // the background retry finds it accepted again
       await expect.poll(() => right.state().status, { timeout: 10_000 }).toBe('ready');

@@ -102,8 +102,13 @@ export interface ServiceLink {
    * time, shared) and throws an error saying why, for the tool's answer.
    */
   ready(signal?: AbortSignal): Promise<void>;
-  /** Called by a tool whose request the service rejected as unauthorized (401/403): state and retry follow. */
-  rejected(err: unknown): void;
+  /**
+   * Called with the error of a request that failed after the link was ready: a rejected
+   * credential (401/403) or an unreachable service (connection refused, timeout) changes the
+   * state and starts the background retry; any other error is the request's own. Returns the
+   * error in the link's words (`Caddy b at HOST is unreachable: ...`).
+   */
+  failed(err: unknown): string;
   close(): void;
 }
 
@@ -180,10 +185,16 @@ export function createServiceLink(opts: ServiceLinkOptions): ServiceLink {
         pending.then(res, rej).finally(() => signal.removeEventListener('abort', onAbort));
       });
     },
-    rejected(err) {
-      if (!isAuthRejection(err) || closed) return;
-      set({ status: 'auth failed', why: why(err) });
-      schedule();
+    failed(err) {
+      const auth = isAuthRejection(err);
+      const down = isHttpError(err, 'unreachable') || isHttpError(err, 'timeout');
+      if (!auth && !down) return err instanceof Error ? err.message : String(err);
+      const text = why(err);
+      if (!closed) {
+        set({ status: auth ? 'auth failed' : 'not ready', why: text });
+        schedule();
+      }
+      return text;
     },
     close() {
       closed = true;

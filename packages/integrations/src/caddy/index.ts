@@ -87,7 +87,7 @@ export const caddyIntegration = defineIntegration({
               const failing = (await client.upstreams(signal)).filter((u) => u.fails > 0);
               return { ok: true, line: `${client.name} ready${failing.length ? `, ${failing.length} upstream${failing.length === 1 ? '' : 's'} failing` : ''}`, problems: failing.map((u) => `Caddy ${client.name}: upstream ${u.address} has ${u.fails} recent failed request${u.fails === 1 ? '' : 's'}`) };
             } catch (err) {
-              return { ok: false, line: `${client.name}: ${err instanceof Error ? err.message : String(err)}`, problems: [] as string[] };
+              return { ok: false, line: `${client.name}: ${link.failed(err)}`, problems: [] as string[] };
             }
           }),
         );

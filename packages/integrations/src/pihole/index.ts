@@ -89,7 +89,7 @@ export const piholeIntegration = defineIntegration({
               const problems = [...(b.blocking !== 'enabled' ? [`Pi-hole ${c.name}: blocking is ${b.blocking}${b.timer ? ` for ${b.timer} s more` : ''}`] : []), ...(days !== undefined && days > GRAVITY_STALE_DAYS ? [`Pi-hole ${c.name}: blocklists not updated for ${Math.floor(days)} days`] : [])];
               return { ok: true, line: `${c.name} ${b.blocking === 'enabled' ? 'blocking' : `blocking ${b.blocking}`}, ${(s.queries?.percent_blocked ?? 0).toFixed(0)}% blocked`, problems };
             } catch (err) {
-              return { ok: false, line: `${c.name}: ${err instanceof Error ? err.message : String(err)}`, problems: [] as string[] };
+              return { ok: false, line: `${c.name}: ${link.failed(err)}`, problems: [] as string[] };
             }
           }),
         );

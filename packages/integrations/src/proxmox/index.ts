@@ -59,7 +59,7 @@ export const proxmoxIntegration = defineIntegration({
         ...t,
         async call(args, c) {
           const r = await t.call(args, c);
-          if (r.isError && /rejected the API token/.test(r.content[0]?.text ?? '')) link.rejected({ status: 401 });
+          if (r.isError && /rejected the API token/.test(r.content[0]?.text ?? '')) link.failed({ status: 401 });
           return r;
         },
       })),
@@ -77,7 +77,7 @@ export const proxmoxIntegration = defineIntegration({
             ...(offline.length ? { problems: offline.map((n) => `Proxmox node ${n.node} is ${n.status ?? 'unknown'}`) } : {}),
           };
         } catch (err) {
-          return { ok: false, detail: err instanceof Error ? err.message : String(err) };
+          return { ok: false, detail: link.failed(err) };
         }
       },
       async close() {
