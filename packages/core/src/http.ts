@@ -38,7 +38,16 @@ export interface HttpClientOptions {
   onRequest?: (report: HttpRequestReport) => void;
   /** Default `homelab-mcp`. */
   userAgent?: string;
+  /**
+   * The fetch to use; default the global one. A service with its own TLS trust (a CA file, a
+   * pinned certificate) passes `tlsFetch(...)` from `@homelab-mcp/core/tls-fetch`, kept out of
+   * this module so the edge bundle, which may use it, never carries undici.
+   */
+  fetch?: FetchLike;
 }
+
+/** The part of `fetch` the client uses. */
+export type FetchLike = (url: URL, init: RequestInit) => Promise<Response>;
 
 export interface HttpRequest {
   /** Default GET. */
@@ -77,6 +86,11 @@ export interface HttpResponse {
 
 export interface HttpClient {
   request(req: HttpRequest): Promise<HttpResponse>;
+  /**
+   * A client that reports to the same `onRequest` but fetches with `fetch` (a service's own TLS
+   * trust). @example const pve = http.with({ fetch: tlsFetch({ fingerprint }) });
+   */
+  with(opts: { fetch: FetchLike }): HttpClient;
 }
 
 /** Why a request failed; also the `HttpError.code` (prefixed `HTTP_`). */
@@ -118,6 +132,7 @@ const NET_ERRORS: Record<string, string> = {
   ETIMEDOUT: 'connection timed out',
   EPIPE: 'connection closed while sending',
   UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
+  CERT_FINGERPRINT_MISMATCH: 'TLS certificate is not the one pinned (its SHA-256 fingerprint differs)',
   UND_ERR_SOCKET: 'connection closed unexpectedly',
   UND_ERR_HEADERS_TIMEOUT: 'no response headers in time',
   UND_ERR_BODY_TIMEOUT: 'the body stalled',
@@ -172,7 +187,9 @@ export function createHttpClient(opts: HttpClientOptions = {}): HttpClient {
     }
   };
 
+  const doFetch: FetchLike = opts.fetch ?? ((url, init) => fetch(url, init));
   return {
+    with: (o) => createHttpClient({ ...opts, fetch: o.fetch }),
     async request(req: HttpRequest): Promise<HttpResponse> {
       const method = (req.method ?? 'GET').toUpperCase();
       const started = performance.now();
@@ -211,7 +228,7 @@ export function createHttpClient(opts: HttpClientOptions = {}): HttpClient {
 
       let res: Response;
       try {
-        res = await fetch(url, { method, headers, ...(req.body !== undefined ? { body: req.body } : {}), signal, redirect: req.redirect ?? 'manual' });
+        res = await doFetch(url, { method, headers, ...(req.body !== undefined ? { body: req.body } : {}), signal, redirect: req.redirect ?? 'manual' });
       } catch (err) {
         if (signal.aborted) return fail(abortError(err));
         return fail(new HttpError('unreachable', host, networkDetail(err), { cause: err }));

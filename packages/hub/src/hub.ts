@@ -24,7 +24,7 @@ import { auditLogTool, type AuditLogSource } from './tools/session/audit-log.ts'
 import { createJournal } from './audit/journal.ts';
 import { auditLogQL, createLokiShipper, queryLoki } from './audit/loki-shipper.ts';
 import { createAuditEvent, safeUrl } from '@homelab-mcp/core/audit-event';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createHubServer, type CallObserver, type HubServerInfo } from './server/mcp-server.ts';
 import { listNodesTool, networkResourcesTool } from './tools/network/list-nodes.ts';
 import { probeTools } from './tools/observability/probes.ts';
@@ -215,13 +215,18 @@ export async function createHub(opts: HubOptions) {
       loki: () => observability.loki,
       auditJob: () => config.audit.loki?.labels.job,
       auditShipping: () => shipper?.stats(),
+      services: () =>
+        integrationSet
+          .instances()
+          .filter((i) => i.name !== 'prometheus' && i.name !== 'loki' && i.health)
+          .map((i) => ({ title: i.title ?? i.name, health: (signal: AbortSignal) => i.health!(signal) })),
       probes: { checkPort, pingHost, probeHttp: auditedProbeHttp },
       callTimeoutMs: () => config.limits.callTimeoutMs,
     }),
   ];
   // Built-in integrations (Prometheus, Loki, ...): their tools join the hub's, and the hub's own
   // tools (service_health, run_diagnostic) read Prometheus and Loki through `observability`.
-  const integrationSet = createIntegrationSet({ log, onHttpRequest: recordHttpRequest });
+  const integrationSet = createIntegrationSet({ log, onHttpRequest: recordHttpRequest, ...(opts.localNode.configFile ? { baseDir: dirname(opts.localNode.configFile) } : {}) });
   const observability: Observability = integrationSet.observability;
   /**
    * The caller's file policy on `node`, from the config of this moment (a reload applies to

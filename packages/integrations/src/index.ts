@@ -4,19 +4,29 @@
  * in `integrations` and a key in `IntegrationsConfigSchema`.
  */
 import * as z from 'zod';
+import { caddyIntegration, CaddyConfigSchema } from './caddy/index.ts';
+import { piholeIntegration, PiholeConfigSchema } from './pihole/index.ts';
+import { proxmoxIntegration, ProxmoxConfigSchema } from './proxmox/index.ts';
 import { lokiIntegration, LokiConfigSchema } from './loki/index.ts';
 import { prometheusIntegration, PrometheusConfigSchema } from './prometheus/index.ts';
 
 export * from './integration.ts';
+export * from './service.ts';
 export * from './prometheus/index.ts';
 export * from './loki/index.ts';
+export * from './caddy/index.ts';
+export * from './proxmox/index.ts';
+export * from './pihole/index.ts';
 
 /** Every built-in integration; the hub sets up those whose key is configured. */
-export const integrations = [prometheusIntegration, lokiIntegration] as const;
+export const integrations = [prometheusIntegration, lokiIntegration, caddyIntegration, proxmoxIntegration, piholeIntegration] as const;
 
 /** The `integrations:` key of hub.yaml, built from each integration's own schema. */
 export const IntegrationsConfigSchema = z.strictObject({
   prometheus: PrometheusConfigSchema.optional(),
   loki: LokiConfigSchema.optional(),
+  caddy: CaddyConfigSchema.optional(),
+  proxmox: ProxmoxConfigSchema.optional(),
+  pihole: PiholeConfigSchema.optional(),
 });
 export type IntegrationsConfig = z.output<typeof IntegrationsConfigSchema>;

@@ -27,6 +27,8 @@ export interface IntegrationContext {
   /** The one outbound-HTTP helper, already reporting every request to the audit trail. */
   http: HttpClient;
   log: IntegrationLogger;
+  /** The folder of hub.yaml: relative paths in an integration's config (a `caFile`) start there. */
+  baseDir?: string;
 }
 
 /** MCP's tool annotations; each tool sets all four to match its class. */
@@ -54,10 +56,19 @@ export interface ToolResult {
   isError?: boolean;
 }
 
+/** What a write would do, in words for the person approving it: `Restart LXC 30062 (n8n) on pve-mini5`. */
+export interface IntegrationPreview {
+  action: string;
+  /** Where it acts (instances, nodes); default the integration. */
+  where?: string[];
+}
+
 export interface IntegrationTool {
   def: IntegrationToolDef;
   toolClass: 'read' | 'write';
   call(args: Record<string, unknown>, ctx: { signal: AbortSignal }): Promise<ToolResult>;
+  /** For writes: the preview the approval gate shows; it may read the service, never change it. */
+  preview?(args: Record<string, unknown>, ctx: { signal: AbortSignal }): Promise<IntegrationPreview>;
 }
 
 export interface IntegrationHealth {
@@ -71,6 +82,8 @@ export interface IntegrationHealth {
 export interface IntegrationInstance {
   /** The integration's name; the hub uses it as the tools' source. */
   name: string;
+  /** How a person names the service (`Caddy`), in service_health; default the name. */
+  title?: string;
   tools: IntegrationTool[];
   health?(signal: AbortSignal): Promise<IntegrationHealth>;
   close?(): void | Promise<void>;
@@ -102,6 +115,8 @@ export interface ToolSpec<A extends z.ZodObject> {
   /** Read tools default to read-only, non-destructive, idempotent, closed-world. */
   annotations?: Partial<ToolAnnotations>;
   run(args: z.output<A>, ctx: { signal: AbortSignal }): Promise<ToolResult>;
+  /** For writes: what the call would do, named (looked up if need be); never changes anything. */
+  preview?(args: z.output<A>, ctx: { signal: AbortSignal }): Promise<IntegrationPreview>;
 }
 
 /**
@@ -129,6 +144,16 @@ export function defineTool<A extends z.ZodObject>(spec: ToolSpec<A>): Integratio
         return errorResult(errorMessage(err));
       }
     },
+    ...(spec.preview
+      ? {
+          async preview(args: Record<string, unknown>, ctx: { signal: AbortSignal }): Promise<IntegrationPreview> {
+            const parsed = spec.args.safeParse(args ?? {});
+            // The call itself will refuse these arguments; the person sees why.
+            if (!parsed.success) return { action: `${spec.name} with arguments it will refuse (${formatArgIssues(parsed.error.issues, spec.args)})` };
+            return spec.preview!(parsed.data, ctx);
+          },
+        }
+      : {}),
   };
 }
 

@@ -39,8 +39,11 @@ export interface CatalogTool {
   call(args: Record<string, unknown>, ctx: CallContext): Promise<CallToolResult>;
   /** The nodes or upstreams a call with these arguments acts on (default: its source). */
   targets?(args: Record<string, unknown>): string[];
-  /** What a write would do, for the approval gate (default: tool, source and arguments). */
-  preview?(args: Record<string, unknown>): import('../policy/gate.ts').Preview;
+  /**
+   * What a write would do, for the approval gate (default: tool, source and arguments). May look
+   * things up (an integration names the guest it would restart); it must not change anything.
+   */
+  preview?(args: Record<string, unknown>): import('../policy/gate.ts').Preview | Promise<import('../policy/gate.ts').Preview>;
 }
 
 export interface CatalogResource {

@@ -23,6 +23,8 @@ export interface IntegrationSetOptions {
   log: HubLogger;
   /** Each outbound request of an integration, named by the integration (for `http_request` audit events). */
   onHttpRequest(request: HttpRequestReport & { upstream: string }): void;
+  /** hub.yaml's folder, for relative paths in an integration's config. */
+  baseDir?: string;
 }
 
 /**
@@ -36,6 +38,9 @@ export function effectiveIntegrationsConfig(config: HubConfig): IntegrationsConf
   return out;
 }
 
+/** Longest an integration may take to look up what a write would act on, for its preview. */
+const PREVIEW_TIMEOUT_MS = 15_000;
+
 /** An integration's tools as catalog tools. */
 export function integrationCatalogTools(instance: IntegrationInstance): CatalogTool[] {
   return instance.tools.map((t) => ({
@@ -43,6 +48,14 @@ export function integrationCatalogTools(instance: IntegrationInstance): CatalogT
     toolClass: t.toolClass,
     source: instance.name,
     call: async (args, ctx) => (await t.call(args, { signal: ctx.signal })) as CallToolResult,
+    ...(t.preview
+      ? {
+          preview: async (args: Record<string, unknown>) => {
+            const p = await t.preview!(args, { signal: AbortSignal.timeout(PREVIEW_TIMEOUT_MS) });
+            return { tool: t.def.name, where: p.where ?? [instance.name], action: p.action, arguments: args };
+          },
+        }
+      : {}),
   }));
 }
 
@@ -98,7 +111,7 @@ export function createIntegrationSet(opts: IntegrationSetOptions) {
         if (cfg === undefined) continue;
         try {
           const http = createHttpClient({ userAgent: 'homelab-hub', onRequest: (r) => opts.onHttpRequest({ upstream: integration.name, ...r }) });
-          const instance = (integration.setup as (c: unknown, ctx: unknown) => IntegrationInstance)(cfg, { http, log: childLog(integration.name) });
+          const instance = (integration.setup as (c: unknown, ctx: unknown) => IntegrationInstance)(cfg, { http, log: childLog(integration.name), ...(opts.baseDir ? { baseDir: opts.baseDir } : {}) });
           live.set(integration.name, { key, instance });
           opts.log.info({ integration: integration.name, tools: instance.tools.map((t) => t.def.name) }, 'integration set up');
         } catch (err) {

@@ -219,7 +219,7 @@ export function createGate(opts: GateOptions) {
         const why = rule({ tool: tool.def.name, args, caller });
         if (why) return held('denied', `rule: ${why}`, { status: 'denied', reason: why }, `Denied by a hard limit: ${why}`);
       }
-      const raw = tool.preview?.(args) ?? defaultPreview(tool, args);
+      const raw = (await tool.preview?.(args)) ?? defaultPreview(tool, args);
       const escaped = raw.action.search(INVISIBLE) >= 0 || raw.where.some((w) => w.search(INVISIBLE) >= 0) || hasControls(raw.arguments);
       // The action line is for people; `arguments` stays exact (escaped only in the text).
       const preview: Preview & { note?: string } = { ...raw, action: showControls(raw.action), where: raw.where.map(showControls), ...(escaped ? { note: `The preview ${ESCAPED_NOTE} (\\u{…}); arguments holds them exactly.` } : {}) };

@@ -29,6 +29,8 @@ export interface ObservabilityDeps {
   auditJob?(): string | undefined;
   /** The audit trail's shipping to Loki (`audit.loki`), when configured. */
   auditShipping?(): AuditShipping | undefined;
+  /** The homelab-service integrations set up now (Caddy, ...; Prometheus and Loki have their own lines): one health line each. */
+  services?(): ServiceHealthSource[];
   probes: Probes;
   /** Deadline for one call to an edge. */
   callTimeoutMs(): number;
@@ -36,6 +38,12 @@ export interface ObservabilityDeps {
 }
 
 export type { Topology, TopologyNodeView, TopologyService };
+
+/** An integration as service_health asks it: `Caddy` -> `proxy1 ready; proxy2 ready`. */
+export interface ServiceHealthSource {
+  title: string;
+  health(signal: AbortSignal): Promise<{ ok: boolean; detail: string; problems?: string[] }>;
+}
 
 /** What service_health reads of the audit shipper (a part of `LokiShipperStats`). */
 export interface AuditShipping {

@@ -35,7 +35,7 @@ export async function collectHealth(live: ObservabilityDeps, signal: AbortSignal
   const services = topo?.services() ?? [];
   const prom = deps.prometheus();
   const loki = deps.loki();
-  const [serviceItems, promItem, lokiItem] = await Promise.all([
+  const [serviceItems, promItem, lokiItem, integrationItems] = await Promise.all([
     Promise.all(
       services.map(async (svc): Promise<HealthItem> => {
         try {
@@ -65,6 +65,14 @@ export async function collectHealth(live: ObservabilityDeps, signal: AbortSignal
           (err: unknown): HealthItem => ({ kind: 'integration', name: 'Loki', healthy: false, detail: `unreachable: ${messageOf(err)}` }),
         )
       : undefined,
+    Promise.all(
+      (deps.services?.() ?? []).map((svc) =>
+        svc.health(taskSignal(signal)).then(
+          (h): HealthItem => ({ kind: 'integration', name: svc.title, healthy: h.ok && !h.problems?.length, detail: [h.detail, ...(h.problems ?? []).slice(0, 10)].join('; ') }),
+          (err: unknown): HealthItem => ({ kind: 'integration', name: svc.title, healthy: false, detail: `check failed: ${messageOf(err)}` }),
+        ),
+      ),
+    ),
   ]);
   const nodeItems = deps.nodes().map((n): HealthItem => {
     const s = nodeState(n, now);
@@ -76,7 +84,7 @@ export async function collectHealth(live: ObservabilityDeps, signal: AbortSignal
   });
   const shipping = deps.auditShipping?.();
   const auditItem = shipping ? auditShippingItem(shipping) : undefined;
-  const items = [...nodeItems, ...upstreamItems, ...serviceItems, ...(promItem ? [promItem.item] : []), ...(lokiItem ? [lokiItem] : []), ...(auditItem ? [auditItem] : [])];
+  const items = [...nodeItems, ...upstreamItems, ...serviceItems, ...(promItem ? [promItem.item] : []), ...(lokiItem ? [lokiItem] : []), ...integrationItems, ...(auditItem ? [auditItem] : [])];
   const alerts = (promItem?.firing ?? []).map((a) => ({ name: a.labels.alertname ?? '(unnamed)', labels: a.labels }));
   return { items, alerts };
 }

@@ -1,0 +1,133 @@
+/**
+ * The Caddy tools: `caddy_sites` (hosts, where they go, TLS, upstream counters, per instance)
+ * and `caddy_config(path?)` (the running JSON config at a path). Both read-only; answers are
+ * bounded, and a cut says so.
+ */
+import * as z from 'zod';
+import { capText, defineTool, textResult, type IntegrationTool } from '../integration.ts';
+import { eachInstance, type InstanceAnswer } from '../service.ts';
+import { CADDY_PATH, type CaddyClient, type CaddyUpstream } from './client.ts';
+
+/** Routes listed per instance. */
+export const MAX_SITES = 200;
+/** Characters of config shown per instance. */
+export const MAX_CONFIG_CHARS = 20_000;
+
+/** A route of Caddy's HTTP app, as a person reads it. */
+export interface CaddySite {
+  server: string;
+  listen: string[];
+  hosts: string[];
+  paths: string[];
+  /** `reverse_proxy 127.0.0.1:8080`, `file_server`, `static_response 404`, ... */
+  handlers: string[];
+  upstreams: string[];
+  tls: 'automatic' | 'off' | 'policies' | 'plain HTTP';
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+
+/** Walks a route's handlers, subroutes included, into words and upstream addresses. */
+function walkHandlers(handle: unknown, out: { handlers: string[]; upstreams: string[] }, depth = 0): void {
+  if (!Array.isArray(handle) || depth > 8) return;
+  for (const h of handle) {
+    if (!isObj(h)) continue;
+    const name = typeof h.handler === 'string' ? h.handler : '?';
+    if (name === 'subroute') {
+      for (const r of Array.isArray(h.routes) ? h.routes : []) if (isObj(r)) walkHandlers(r.handle, out, depth + 1);
+      continue;
+    }
+    if (name === 'reverse_proxy') {
+      const dials = (Array.isArray(h.upstreams) ? h.upstreams : []).map((u) => (isObj(u) && typeof u.dial === 'string' ? u.dial : '?'));
+      out.upstreams.push(...dials);
+      out.handlers.push(`reverse_proxy ${dials.join(', ') || '(dynamic upstreams)'}`);
+    } else if (name === 'static_response') out.handlers.push(`static_response ${h.status_code ?? 200}`);
+    else if (name === 'file_server') out.handlers.push(`file_server${typeof h.root === 'string' ? ` ${h.root}` : ''}`);
+    else if (!['vars', 'headers', 'encode', 'rewrite'].includes(name)) out.handlers.push(name);
+  }
+}
+
+/** The sites of a running config's `apps.http.servers`. */
+export function sitesOf(servers: unknown): CaddySite[] {
+  if (!isObj(servers)) return [];
+  const sites: CaddySite[] = [];
+  for (const [server, s] of Object.entries(servers)) {
+    if (!isObj(s)) continue;
+    const listen = strings(s.listen);
+    const autoOff = isObj(s.automatic_https) && s.automatic_https.disable === true;
+    for (const r of Array.isArray(s.routes) ? s.routes : []) {
+      if (!isObj(r)) continue;
+      const matches = Array.isArray(r.match) ? r.match.filter(isObj) : [];
+      const hosts = matches.flatMap((m) => strings(m.host));
+      const paths = matches.flatMap((m) => strings(m.path));
+      const out = { handlers: [] as string[], upstreams: [] as string[] };
+      walkHandlers(r.handle, out);
+      const tls: CaddySite['tls'] = Array.isArray(s.tls_connection_policies) ? 'policies' : autoOff ? 'off' : listen.some((l) => /:443$/.test(l)) || hosts.some((h) => h.includes('.') && !/^\d+\.\d+\.\d+\.\d+$/.test(h)) ? 'automatic' : 'plain HTTP';
+      sites.push({ server, listen, hosts, paths, handlers: out.handlers, upstreams: out.upstreams, tls });
+    }
+  }
+  return sites;
+}
+
+const counters = (u: CaddyUpstream | undefined) => (u ? ` [${u.numRequests} in flight, ${u.fails} recent fails]` : '');
+
+function siteLine(s: CaddySite, ups: Map<string, CaddyUpstream>): string {
+  const where = `${s.hosts.length ? s.hosts.join(', ') : '(any host)'}${s.paths.length ? ` ${s.paths.join(', ')}` : ''} on ${s.listen.join(', ') || '(no listener)'}`;
+  const handlers = s.handlers.map((h) => (h.startsWith('reverse_proxy ') ? `reverse_proxy ${s.upstreams.map((a) => `${a}${counters(ups.get(a))}`).join(', ')}` : h));
+  return `${where} -> ${handlers.join('; ') || '(no handler)'} (TLS: ${s.tls})`;
+}
+
+export function caddyTools(clients: readonly CaddyClient[]): IntegrationTool[] {
+  const names = clients.map((c) => c.name);
+  const instanceArg = z
+    .string()
+    .refine((v) => names.includes(v), { message: `expected one of ${names.join(', ')}` })
+    .describe(`One Caddy instance (${names.join(', ')}); default all`)
+    .optional();
+  const section = <R>(a: InstanceAnswer<R>, body: (v: R) => string) => (clients.length > 1 ? `## ${a.instance}\n` : '') + (a.ok ? body(a.value) : `error: ${a.error}`);
+
+  const sites = defineTool({
+    name: 'caddy_sites',
+    title: 'Caddy sites',
+    description: 'Lists what Caddy serves: each route\'s hosts and paths, where it goes (reverse_proxy upstreams with their request and failure counters, file_server, ...) and TLS, per instance.',
+    args: z.strictObject({ instance: instanceArg }),
+    toolClass: 'read',
+    async run(args, { signal }) {
+      const answers = await eachInstance(clients, args.instance, async (c) => {
+        const [servers, ups] = await Promise.all([c.config('apps/http/servers', signal).catch((err: { status?: number }) => (err.status === 400 ? null : Promise.reject(err))), c.upstreams(signal)]);
+        const all = sitesOf(servers);
+        return { sites: all.slice(0, MAX_SITES), total: all.length, upstreams: ups };
+      });
+      const text = answers
+        .map((a) =>
+          section(a, (v) => {
+            const ups = new Map(v.upstreams.map((u) => [u.address, u]));
+            const lines = v.sites.map((s) => `- ${siteLine(s, ups)}`);
+            if (v.total > v.sites.length) lines.push(`(${v.total - v.sites.length} more routes not shown)`);
+            return lines.length ? lines.join('\n') : 'no HTTP routes configured';
+          }),
+        )
+        .join('\n\n');
+      return textResult(text, { instances: answers.map((a) => (a.ok ? { instance: a.instance, ok: true, sites: a.value.sites, totalSites: a.value.total, upstreams: a.value.upstreams } : a)) });
+    },
+  });
+
+  const config = defineTool({
+    name: 'caddy_config',
+    title: 'Caddy config',
+    description: 'Shows the running Caddy JSON config at a path (e.g. apps/http/servers/srv0/routes; default all), per instance.',
+    args: z.strictObject({
+      path: z.string().max(500).regex(CADDY_PATH, 'a config path such as apps/http/servers (segments of letters, digits, "_", "-", ".", "@" between "/", none starting with ".")').describe('Path in the config, e.g. apps/http/servers; default the whole config').optional(),
+      instance: instanceArg,
+    }),
+    toolClass: 'read',
+    async run(args, { signal }) {
+      const answers = await eachInstance(clients, args.instance, async (c) => capText(JSON.stringify(await c.config(args.path ?? '', signal), null, 1), MAX_CONFIG_CHARS));
+      const text = answers.map((a) => section(a, (v) => v.text)).join('\n\n');
+      return textResult(text, { path: args.path ?? '', instances: answers.map((a) => (a.ok ? { instance: a.instance, ok: true, config: a.value.text, cut: a.value.cut } : a)) });
+    },
+  });
+  return [sites, config];
+}
