@@ -219,7 +219,7 @@ export async function createHub(opts: HubOptions) {
         integrationSet
           .instances()
           .filter((i) => i.name !== 'prometheus' && i.name !== 'loki' && i.health)
-          .map((i) => ({ title: i.title ?? i.name, health: (signal: AbortSignal) => i.health!(signal) })),
+          .map((i) => ({ title: i.title ?? i.name, health: (signal: AbortSignal) => i.health!(signal), ...(i.diagnose ? { diagnose: i.diagnose.bind(i) } : {}) })),
       probes: { checkPort, pingHost, probeHttp: auditedProbeHttp },
       callTimeoutMs: () => config.limits.callTimeoutMs,
     }),

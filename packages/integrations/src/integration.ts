@@ -79,6 +79,22 @@ export interface IntegrationHealth {
   problems?: string[];
 }
 
+/** A service of the topology, as run_diagnostic asks an integration about it. */
+export interface DiagnosedService {
+  name: string;
+  /** The topology node it runs on (often a Proxmox guest's name). */
+  node: string;
+  url?: string;
+}
+
+/** One check an integration adds to run_diagnostic, with what to do when it is a problem. */
+export interface IntegrationFinding {
+  check: string;
+  status: 'ok' | 'problem' | 'warning' | 'skipped';
+  detail: string;
+  suggestion?: string;
+}
+
 export interface IntegrationInstance {
   /** The integration's name; the hub uses it as the tools' source. */
   name: string;
@@ -86,6 +102,8 @@ export interface IntegrationInstance {
   title?: string;
   tools: IntegrationTool[];
   health?(signal: AbortSignal): Promise<IntegrationHealth>;
+  /** Its view of a topology service that matches it (by name, node or URL); [] when none does. */
+  diagnose?(service: DiagnosedService, signal: AbortSignal): Promise<IntegrationFinding[]>;
   close?(): void | Promise<void>;
 }
 

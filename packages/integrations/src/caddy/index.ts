@@ -10,10 +10,10 @@
  *       - { name: proxy2, url: "http://proxy2.lan:2019" }
  */
 import * as z from 'zod';
-import { defineIntegration, type IntegrationHealth, type IntegrationInstance } from '../integration.ts';
+import { defineIntegration, type IntegrationFinding, type IntegrationHealth, type IntegrationInstance } from '../integration.ts';
 import { checkOneTlsTrust, createServiceLink, serviceHttp, serviceTlsShape, type ServiceLink } from '../service.ts';
 import { createCaddyClient, type CaddyClient } from './client.ts';
-import { caddyTools } from './tools.ts';
+import { caddyTools, sitesOf } from './tools.ts';
 
 export { createCaddyClient, CADDY_PATH, MAX_CADDY_BYTES, type CaddyClient, type CaddyUpstream } from './client.ts';
 export { caddyTools, sitesOf, MAX_SITES, MAX_CONFIG_CHARS, type CaddySite } from './tools.ts';
@@ -93,6 +93,35 @@ export const caddyIntegration = defineIntegration({
         );
         const problems = states.flatMap((s) => s.problems);
         return { ok: states.every((s) => s.ok) && !problems.length, detail: states.map((s) => s.line).join('; '), ...(problems.length ? { problems } : {}) };
+      },
+      /** The Caddy routes in front of a service: those whose hosts include its URL's host name. */
+      async diagnose(service, signal): Promise<IntegrationFinding[]> {
+        let host: string | undefined;
+        try {
+          host = service.url ? new URL(service.url).hostname.toLowerCase() : undefined;
+        } catch {
+          host = undefined;
+        }
+        if (!host) return [];
+        const out: IntegrationFinding[] = [];
+        await Promise.all(
+          parts.map(async ({ client, link }) => {
+            try {
+              const [servers, ups] = await Promise.all([client.config('apps/http/servers', signal).catch((err: { status?: number }) => (err.status === 400 ? null : Promise.reject(err))), client.upstreams(signal)]);
+              for (const site of sitesOf(servers).filter((x) => x.hosts.some((h) => h.toLowerCase() === host))) {
+                const failing = site.upstreams.map((a) => ups.find((u) => u.address === a)).filter((u) => u && u.fails > 0);
+                out.push(
+                  failing.length
+                    ? { check: `caddy ${client.name}`, status: 'problem', detail: `Caddy ${client.name} routes ${host} to ${site.upstreams.join(', ')}; ${failing.map((u) => `${u!.address} failed ${u!.fails} recent request${u!.fails === 1 ? '' : 's'}`).join(', ')}`, suggestion: `Caddy ${client.name} cannot reach the upstream of ${host} (${failing.map((u) => u!.address).join(', ')}): visitors get 502 until ${service.name} answers there.` }
+                    : { check: `caddy ${client.name}`, status: 'ok', detail: `Caddy ${client.name} routes ${host} to ${site.upstreams.join(', ') || site.handlers.join('; ')}, no recent failures` },
+                );
+              }
+            } catch (err) {
+              out.push({ check: `caddy ${client.name}`, status: 'skipped', detail: `could not read its routes: ${link.failed(err)}` });
+            }
+          }),
+        );
+        return out;
       },
       async close() {
         for (const p of parts) p.link.close();

@@ -12,13 +12,22 @@
  *       - { name: ns2, url: "http://192.168.1.3", password: "${PIHOLE_NS2_PASSWORD}" }
  */
 import * as z from 'zod';
-import { defineIntegration, type IntegrationHealth, type IntegrationInstance } from '../integration.ts';
+import { defineIntegration, type IntegrationFinding, type IntegrationHealth, type IntegrationInstance } from '../integration.ts';
 import { checkOneTlsTrust, createServiceLink, serviceHttp, serviceTlsShape } from '../service.ts';
 import { createPiholeClient, type PiholeClient } from './client.ts';
 import { piholeTools } from './tools.ts';
 
 export { createPiholeClient, PiholeError, MAX_PIHOLE_BYTES, type PiholeClient, type PiholeSummary } from './client.ts';
 export { piholeTools, parseRecords, MAX_RECORDS, type DnsRecord } from './tools.ts';
+
+/** The host name of a URL, lower-case, without the port; undefined when it is not a URL. */
+function safeHost(url: string): string | undefined {
+  try {
+    return new URL(url).hostname.toLowerCase();
+  } catch {
+    return undefined;
+  }
+}
 
 /** Blocklists older than this are a problem in service_health. */
 export const GRAVITY_STALE_DAYS = 14;
@@ -95,6 +104,23 @@ export const piholeIntegration = defineIntegration({
         );
         const problems = states.flatMap((s) => s.problems);
         return { ok: states.every((s) => s.ok) && !problems.length, detail: states.map((s) => s.line).join('; '), ...(problems.length ? { problems } : {}) };
+      },
+      /** A service that is one of the Pi-holes: by its URL's host, or by the instance's name. */
+      async diagnose(service, signal): Promise<IntegrationFinding[]> {
+        const host = service.url ? safeHost(service.url) : undefined;
+        const matching = parts.filter(({ client: c }) => c.name.toLowerCase() === service.name.toLowerCase() || (host !== undefined && safeHost(`http://${c.host}`) === host));
+        return Promise.all(
+          matching.map(async ({ client: c, link }): Promise<IntegrationFinding> => {
+            try {
+              const b = await c.blocking(signal);
+              return b.blocking === 'enabled'
+                ? { check: `pi-hole ${c.name}`, status: 'ok', detail: `Pi-hole ${c.name} answers its API and blocks` }
+                : { check: `pi-hole ${c.name}`, status: 'problem', detail: `Pi-hole ${c.name} has blocking ${b.blocking}${b.timer ? ` for ${b.timer} s more` : ''}`, suggestion: `Blocking is ${b.blocking} on Pi-hole ${c.name}: turn it back on in its web interface (Disable blocking / Enable), or wait for its timer.` };
+            } catch (err) {
+              return { check: `pi-hole ${c.name}`, status: 'problem', detail: link.failed(err), suggestion: `The Pi-hole API of ${c.name} does not answer as it should: check pihole-FTL on that host (systemctl status pihole-FTL).` };
+            }
+          }),
+        );
       },
       // Log out of every Pi-hole (shutdown, or a reload that changed this integration).
       async close() {

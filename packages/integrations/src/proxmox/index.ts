@@ -12,7 +12,7 @@
  *     fingerprint: "AB:CD:..."                    # Proxmox's self-signed certificate, pinned
  */
 import * as z from 'zod';
-import { defineIntegration, type IntegrationHealth, type IntegrationInstance } from '../integration.ts';
+import { defineIntegration, type IntegrationFinding, type IntegrationHealth, type IntegrationInstance } from '../integration.ts';
 import { checkOneTlsTrust, createServiceLink, serviceHttp, serviceTlsShape } from '../service.ts';
 import { createProxmoxClient, type ProxmoxClient } from './client.ts';
 import { proxmoxTools } from './tools.ts';
@@ -79,6 +79,26 @@ export const proxmoxIntegration = defineIntegration({
         } catch (err) {
           return { ok: false, detail: link.failed(err) };
         }
+      },
+      /** The guest a service runs in: named like the service or like its node (an LXC "n8n" holding service n8n). */
+      async diagnose(service, signal): Promise<IntegrationFinding[]> {
+        const names = new Set([service.name.toLowerCase(), service.node.toLowerCase()]);
+        let guests;
+        try {
+          guests = (await client.resources('vm', signal)).filter((r) => (r.type === 'qemu' || r.type === 'lxc') && r.template !== 1 && r.name && names.has(r.name.toLowerCase()));
+        } catch (err) {
+          return [{ check: 'proxmox', status: 'skipped', detail: `could not look for its guest: ${link.failed(err)}` }];
+        }
+        return guests.map((g): IntegrationFinding => {
+          const what = `${g.type === 'lxc' ? 'LXC' : 'VM'} ${g.vmid} (${g.name}) on Proxmox node ${g.node}`;
+          if (g.status === 'running') return { check: 'proxmox guest', status: 'ok', detail: `${what} is running` };
+          return {
+            check: 'proxmox guest',
+            status: 'problem',
+            detail: `${what} is ${g.status ?? 'in an unknown state'}${g.lock ? ` (locked: ${g.lock})` : ''}`,
+            suggestion: g.status === 'stopped' ? `Its Proxmox guest is stopped: start it with guest_start(vmid: ${g.vmid}) (a write that needs approval), then look at why it stopped (get_guest).` : `Its Proxmox guest is ${g.status ?? 'unknown'}: the node ${g.node} may be offline (node_status).`,
+          };
+        });
       },
       async close() {
         link.close();

@@ -43,6 +43,8 @@ export type { Topology, TopologyNodeView, TopologyService };
 export interface ServiceHealthSource {
   title: string;
   health(signal: AbortSignal): Promise<{ ok: boolean; detail: string; problems?: string[] }>;
+  /** run_diagnostic's question: what does this integration know of the service? */
+  diagnose?(service: { name: string; node: string; url?: string }, signal: AbortSignal): Promise<Array<{ check: string; status: 'ok' | 'problem' | 'warning' | 'skipped'; detail: string; suggestion?: string }>>;
 }
 
 /** What service_health reads of the audit shipper (a part of `LokiShipperStats`). */

@@ -113,6 +113,20 @@ export async function diagnose(deps: ObservabilityDeps, serviceName: string, nod
     if (http.status === 'problem' && !ports.some((p) => p.status === 'problem')) suggestions.push(`${shownUrl(s.url!)} answers badly while its port is open: ${s.name} is up but unhappy; its recent log lines below may say why.`);
   }
 
+  // What the homelab-service integrations know of it: its Proxmox guest, the Pi-hole it is,
+  // the Caddy route in front of it.
+  const views = await Promise.all(
+    (deps.services?.() ?? [])
+      .filter((src) => src.diagnose)
+      .map((src) =>
+        src.diagnose!({ name: s.name, node: s.node, ...(s.url ? { url: s.url } : {}) }, signal).catch((err: unknown) => [{ check: src.title, status: 'skipped' as const, detail: `${src.title} could not be asked: ${messageOf(err)}` }]),
+      ),
+  );
+  for (const f of views.flat()) {
+    findings.push({ check: f.check, status: f.status, detail: f.detail });
+    if (f.status === 'problem' && 'suggestion' in f && f.suggestion) suggestions.push(f.suggestion);
+  }
+
   const loki = deps.loki();
   if (loki) {
     try {
