@@ -7,7 +7,8 @@
  */
 import type { Catalog, NativeUpstream } from './catalog/catalog.ts';
 import { buildCatalog } from './catalog/catalog.ts';
-import type { HubNode } from './catalog/nodes.ts';
+import { unresolvedSource, type HubNode } from './catalog/nodes.ts';
+import type { UnresolvedNode } from './config/keep-entries.ts';
 import type { Caller } from './catalog/types.ts';
 import type { HubConfig, UpstreamConfig } from './config/schema.ts';
 import { createEdgeDist } from './edge-dist/edge-dist.ts';
@@ -121,6 +122,10 @@ export async function createHub(opts: HubOptions) {
   let local: { key: string; node: LocalNode; off: () => void } | undefined;
   let localSetup = opts.localNode;
   const conns = new Map<string, Conn>();
+  // New nodes the last reload could not resolve, and since when each has been so (kept across
+  // reloads, so "unreachable since" does not restart at every edit of hub.yaml).
+  let unresolved: UnresolvedNode[] = [];
+  const unresolvedSince = new Map<string, Date>();
 
   const info: HubServerInfo = {
     name: 'homelab-hub',
@@ -443,6 +448,13 @@ export async function createHub(opts: HubOptions) {
       const up = connection({ kind: 'edge', name: n.name, url: n.url, ...(n.token ? { token: n.token } : {}) }, keep);
       next.push({ name: n.name, roles: n.roles, url: displayUrl(n.url), source: up });
     }
+    for (const [name] of unresolvedSince) if (!unresolved.some((u) => u.name === name)) unresolvedSince.delete(name);
+    for (const u of unresolved) {
+      if (next.some((n) => n.name === u.name)) continue;
+      const since = unresolvedSince.get(u.name) ?? new Date();
+      unresolvedSince.set(u.name, since);
+      next.push({ name: u.name, roles: u.roles, source: unresolvedSource(u.why, since) });
+    }
     const nextNatives: NativeUpstream[] = [];
     for (const [alias, u] of Object.entries({ ...config.mcpServers, ...config.upstreams })) {
       nextNatives.push(asNative(alias, connection(upstreamSpec(alias, u), keep)));
@@ -499,9 +511,10 @@ export async function createHub(opts: HubOptions) {
     },
     /**
      * Applies a new configuration without dropping clients. `listen`, `dataDir` and the body
-     * limit need a restart; the rest takes effect now. Returns what was not applied.
+     * limit need a restart; the rest takes effect now. `unresolvedNodes`, new nodes whose entry
+     * could not be resolved, join the fleet as unreachable. Returns what was not applied.
      */
-    async reconfigure(next: HubConfig, tokens: TokenEntry[], nextLocal: LocalNodeSetup = localSetup): Promise<string[]> {
+    async reconfigure(next: HubConfig, tokens: TokenEntry[], nextLocal: LocalNodeSetup = localSetup, unresolvedNodes: UnresolvedNode[] = []): Promise<string[]> {
       const needsRestart: string[] = (['listen', 'dataDir'] as const).filter((k) => next[k] !== config[k]);
       for (const k of ['maxBodyBytes', 'maxJsonDepth', 'authFailuresPerMinute'] as const) if (next.limits[k] !== config.limits[k]) needsRestart.push(`limits.${k}`);
       // Before anything is adopted: a catalog the new settings cannot build (a name limit the
@@ -511,6 +524,7 @@ export async function createHub(opts: HubOptions) {
       topology.reconfigure(topologySettings(next));
       config = next;
       localSetup = nextLocal;
+      unresolved = unresolvedNodes;
       authenticate = createAuthenticator(tokens);
       // Sessions look their caller up per call; a session whose token is gone is closed now.
       http.dropStaleSessions();

@@ -13,7 +13,7 @@ import { ConfigError, loadConfigFile, type UnresolvedRef } from '@homelab-mcp/co
 import { loadTopologyFile } from '@homelab-mcp/core/topology';
 import { createLogger } from '@homelab-mcp/core/log';
 import { HubConfigSchema, type HubConfig } from './config/schema.ts';
-import { keepRunningEntries } from './config/keep-entries.ts';
+import { keepRunningEntries, type UnresolvedNode } from './config/keep-entries.ts';
 import { resolveTokenFiles } from './config/token-files.ts';
 import { createHub, HUB_VERSION, type LocalNodeSetup } from './hub.ts';
 import { serveHubChild } from '@homelab-mcp/edge/src/hub-child.ts';
@@ -110,6 +110,8 @@ interface LoadedConfig {
   notes: string[];
   /** Things that work but should be fixed (a group-readable secret file). */
   warnings: string[];
+  /** New nodes a reload could not resolve: in the fleet, unreachable, saying why. */
+  unresolvedNodes: UnresolvedNode[];
 }
 
 /**
@@ -118,8 +120,9 @@ interface LoadedConfig {
  * running settings (config/keep-entries.ts) instead of failing the whole reload.
  */
 function loadConfig(path: string | undefined, running?: LoadedConfig): LoadedConfig {
-  if (!path) return { config: HubConfigSchema.parse({}), baseDir: process.cwd(), notes: [], warnings: [] };
+  if (!path) return { config: HubConfigSchema.parse({}), baseDir: process.cwd(), notes: [], warnings: [], unresolvedNodes: [] };
   const notes: string[] = [];
+  const unresolvedNodes: UnresolvedNode[] = [];
   const warnings: string[] = [];
   let data: unknown;
   const config = loadConfigFile(path, HubConfigSchema, {
@@ -131,6 +134,7 @@ function loadConfig(path: string | undefined, running?: LoadedConfig): LoadedCon
           settleUnresolved: (d: unknown, refs: readonly UnresolvedRef[]) => {
             const r = keepRunningEntries(d, refs, running.data, path);
             notes.push(...r.notes);
+            unresolvedNodes.push(...r.nodes);
             return r.unsettled;
           },
         }
@@ -140,6 +144,7 @@ function loadConfig(path: string | undefined, running?: LoadedConfig): LoadedCon
   const tokens = resolveTokenFiles(config, path, baseDir, running?.config);
   notes.push(...tokens.notes);
   warnings.push(...tokens.warnings);
+  unresolvedNodes.push(...tokens.unresolved);
   // Topology paths are relative to the config file; the topology file is validated with it,
   // so check-config, start and reload all refuse a bad one (naming its file and key).
   const t = config.topology;
@@ -151,7 +156,7 @@ function loadConfig(path: string | undefined, running?: LoadedConfig): LoadedCon
   if (t.docs && !existsSync(t.docs)) throw absent('topology.docs', t.docs);
   if (t.ansible && !t.ansible.inventory.includes(',') && !existsSync(t.ansible.inventory)) throw absent('topology.ansible.inventory', t.ansible.inventory);
   if (t.file) loadTopologyFile(t.file, { env: process.env, edgeNames: [...(config.local.enabled ? [config.local.name] : []), ...config.nodes.map((n) => n.name)] });
-  return { config, baseDir, data, notes, warnings };
+  return { config, baseDir, data, notes, warnings, unresolvedNodes };
 }
 
 /** The token of the embedded default: generated once, kept in DATA/token with mode 0600. */
@@ -304,7 +309,7 @@ async function main(): Promise<void> {
         const candidate = loadConfig(file, running);
         const next = candidate.config;
         if (flags.listen) next.listen = flags.listen;
-        const notApplied = await hub.reconfigure(next, tokensOf(next), localNodeSetup(next, file));
+        const notApplied = await hub.reconfigure(next, tokensOf(next), localNodeSetup(next, file), candidate.unresolvedNodes);
         running = candidate;
         watchTopology();
         for (const w of candidate.warnings) log.warn({ file }, w);

@@ -6,18 +6,21 @@
 import { resolve } from 'node:path';
 import { readSecretFile } from '@homelab-mcp/core';
 import { ConfigError } from '@homelab-mcp/core/config';
+import type { UnresolvedNode } from './keep-entries.ts';
 import type { HubConfig } from './schema.ts';
 
 /**
  * Sets `token` of each node that has `tokenFile`. A file that cannot be used fails the load
  * (at start, or in check-config), or, on a reload (`running` given), keeps that node's running
- * settings (a new node is left out) with a note. Returns the notes and warnings to log.
+ * settings (a new node is not connected, and returned in `unresolved` for the fleet to show as
+ * unreachable) with a note. Returns the notes and warnings to log.
  *
  * @example
- * const { notes, warnings } = resolveTokenFiles(config, 'hub.yaml', dirname('hub.yaml'));
+ * const { notes, warnings, unresolved } = resolveTokenFiles(config, 'hub.yaml', dirname('hub.yaml'));
  */
-export function resolveTokenFiles(config: HubConfig, file: string, baseDir: string, running?: HubConfig): { notes: string[]; warnings: string[] } {
+export function resolveTokenFiles(config: HubConfig, file: string, baseDir: string, running?: HubConfig): { notes: string[]; warnings: string[]; unresolved: UnresolvedNode[] } {
   const notes: string[] = [];
+  const unresolved: UnresolvedNode[] = [];
   const warnings: string[] = [];
   const problems: string[] = [];
   const nodes: HubConfig['nodes'] = [];
@@ -33,10 +36,11 @@ export function resolveTokenFiles(config: HubConfig, file: string, baseDir: stri
       if (!running) return void problems.push(`${file}: key "${key}": ${why}`);
       const old = running.nodes.find((o) => o.name === n.name);
       if (old) nodes.push(old);
-      notes.push(`${file}: nodes[${i}] "${n.name}": ${why}; ${old ? 'keeping its running settings' : 'left out until it is resolved'}`);
+      else unresolved.push({ name: n.name, roles: n.roles, why });
+      notes.push(`${file}: nodes[${i}] "${n.name}": ${why}; ${old ? 'keeping its running settings' : 'not connected until it is resolved (calls to it say why)'}`);
     }
   });
   if (problems.length > 0) throw new ConfigError(file, 'env', problems);
   config.nodes = nodes;
-  return { notes, warnings };
+  return { notes, warnings, unresolved };
 }
