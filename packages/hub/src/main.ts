@@ -83,6 +83,27 @@ function configVars(...files: Array<string | undefined>): string[] {
 }
 
 /**
+ * The variables a stdio hub started from this file needs (its bearer tokens' are not: see
+ * loadConfig): Claude Desktop starts it with an environment of its own, so the banner names them.
+ */
+function stdioEnvVars(path: string | undefined): string[] {
+  if (!path) return [];
+  const names = new Set<string>();
+  try {
+    loadConfigFile(path, HubConfigSchema, {
+      env: {},
+      settleUnresolved: (_d, refs) => {
+        for (const r of refs) if (r.keyPath[0] !== 'auth' && !r.name.startsWith('file ')) names.add(r.name);
+        return refs;
+      },
+    });
+  } catch {
+    // It throws for the very variables it just listed.
+  }
+  return [...names];
+}
+
+/**
  * How the `local` node's child starts and what it inherits: only harmless variables, none
  * hub.yaml uses (nodes/local-node.ts). It is the edge bundle the hub serves (beside the hub's
  * own file, as deployed), with the edge unit's Node flags: a process of ~30 MB where this whole
@@ -119,7 +140,7 @@ interface LoadedConfig {
  * reload), an entry whose `${VAR}`, `${file:...}` or `tokenFile` cannot be resolved keeps its
  * running settings (config/keep-entries.ts) instead of failing the whole reload.
  */
-function loadConfig(path: string | undefined, running?: LoadedConfig): LoadedConfig {
+function loadConfig(path: string | undefined, running?: LoadedConfig, mode?: 'stdio'): LoadedConfig {
   if (!path) return { config: HubConfigSchema.parse({}), baseDir: process.cwd(), notes: [], warnings: [], unresolvedNodes: [] };
   const notes: string[] = [];
   const unresolvedNodes: UnresolvedNode[] = [];
@@ -138,7 +159,16 @@ function loadConfig(path: string | undefined, running?: LoadedConfig): LoadedCon
             return r.unsettled;
           },
         }
-      : {}),
+      : mode === 'stdio'
+        ? {
+            // A stdio hub is its client's own process and never checks a token: the bearer
+            // tokens' variables, which Claude Desktop does not pass on, must not stop it.
+            settleUnresolved: (d: unknown, refs: readonly UnresolvedRef[]) => {
+              if (refs.some((r) => r.keyPath[0] === 'auth') && d !== null && typeof d === 'object') delete (d as { auth?: unknown }).auth;
+              return refs.filter((r) => r.keyPath[0] !== 'auth');
+            },
+          }
+        : {}),
   });
   const baseDir = dirname(resolve(path));
   const tokens = resolveTokenFiles(config, path, baseDir, running?.config);
@@ -198,7 +228,7 @@ async function main(): Promise<void> {
 
   let loaded;
   try {
-    loaded = loadConfig(flags.config);
+    loaded = loadConfig(flags.config, undefined, cmd === 'stdio' ? 'stdio' : undefined);
   } catch (err) {
     fail(isHomelabError(err) ? err.message : String(err));
   }
@@ -250,7 +280,7 @@ async function main(): Promise<void> {
     process.stdout.write(
       `\nhomelab-hub ${HUB_VERSION} is serving ${hub.nodes().length} node(s) at ${url}\n` +
         `token: ${tokenNote}\n\n` +
-        connectBanner({ url, tokenExpr, node: process.execPath, bundle: resolve(process.argv[1] ?? 'homelab-hub.mjs'), dataDir, ...(flags.config ? { configFile: resolve(flags.config) } : {}) }) +
+        connectBanner({ url, tokenExpr, node: process.execPath, bundle: resolve(process.argv[1] ?? 'homelab-hub.mjs'), dataDir, ...(flags.config ? { configFile: resolve(flags.config), desktopEnv: stdioEnvVars(flags.config) } : {}) }) +
         edgeBanner(edgeBundleSha256, config.allowedHosts[0] ?? 'HUB'),
     );
   });
