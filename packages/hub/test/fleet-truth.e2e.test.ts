@@ -93,6 +93,18 @@ describe('every configured node is part of the fleet', () => {
     }
   });
 
+  it('a node name that is no node is quoted short and visible: a huge one is cut (answer and journal), a bidi control escaped', async () => {
+    await using client = await approved();
+    const huge = 'x'.repeat(100_000);
+    const r = (await client.callTool({ name: 'get_status', arguments: { node: huge } })) as any;
+    expect(r.isError).toBe(true);
+    expect(resultText(r)).toMatch(/^node: unknown node "x{64}…" \(100000 characters\) \(known nodes: pi-kitchen, /);
+    const event = readJournal(join(hub.dir, 'data')).filter((e) => e.kind === 'tool_call' && e.tool === 'get_status').at(-1)!;
+    expect(JSON.stringify(event).length).toBeLessThan(2000);
+    const bidi = (await client.callTool({ name: 'get_status', arguments: { node: 'role:spea\u202eker' } })) as any;
+    expect(resultText(bidi)).toMatch(/^node: no node has the role "spea\\u\{202e\}ker" \(known nodes: /);
+  });
+
   it('the approval preview lists the unreachable nodes', async () => {
     // A 2025 session of its own: writes are not approved in it yet.
     await using client = await connectClient(hub.url, ADMIN, 'legacy');
