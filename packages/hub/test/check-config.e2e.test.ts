@@ -60,6 +60,22 @@ describe('check-config', () => {
     ]);
   });
 
+  it('says what is wrong with each drift ignorePorts entry, and takes a port written as a string', async () => {
+    const f = join(dir, 'ports.yaml');
+    const r = await checkConfig('ports.yaml', 'topology:\n  drift: { ignorePorts: ["70000", "9-3", "abc", "8080", "9000-9100"], nodes: { nas: { ignorePorts: ["0"] } } }\n');
+    expect(r.code).toBe(1);
+    expect(r.err).toBe(
+      [
+        `${f}:2:26: key "topology.drift.ignorePorts[0]": "70000": a port is from 1 to 65535`,
+        `${f}:2:35: key "topology.drift.ignorePorts[1]": "9-3": a range goes from the lower port to the higher ("3-9")`,
+        `${f}:2:42: key "topology.drift.ignorePorts[2]": "abc" is not a port or a range; expected a port from 1 to 65535 or a range "FROM-TO" such as "8000-8100"`,
+        `${f}:2:101: key "topology.drift.nodes.nas.ignorePorts[0]": "0": a port is from 1 to 65535`,
+        '',
+      ].join('\n'),
+    );
+    expect((await checkConfig('ports-ok.yaml', 'topology:\n  drift: { ignorePorts: ["8080", 9090, "9000-9100"] }\n')).code).toBe(0);
+  });
+
   it('refuses an alias too long for limits.maxToolName: the catalog could not name its tools', async () => {
     const f = join(dir, 'long.yaml');
     const r = await checkConfig('long.yaml', 'limits: {maxToolName: 20}\nupstreams:\n  homeassistant:\n    url: http://127.0.0.1:8123/api/mcp\n');

@@ -13,13 +13,25 @@ const listen = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'HOST:P
 const headers = z.record(z.string(), z.string());
 /** The hub speaks HTTP to nodes and upstreams: `ftp://` or `ws://` would only fail later, on every call. */
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
-/** A TCP port, or an inclusive range as a string: 8080, "32768-60999". */
+/**
+ * A TCP port, or an inclusive range as a string: 8080, "8080", "32768-60999". A wrong one is
+ * told what exactly is wrong with it: a message that asks for "a port from 1 to 65535" about
+ * "8080" or "9-3" leaves the person guessing.
+ */
 const portSpec = z.union([
   z.number().int().min(1).max(65535),
-  z.string().refine((v) => {
-    const m = /^(\d{1,5})-(\d{1,5})$/.exec(v);
-    return !!m && Number(m[1]) >= 1 && Number(m[1]) <= Number(m[2]) && Number(m[2]) <= 65535;
-  }, 'a port from 1 to 65535 or a range "FROM-TO" such as "8000-8100"'),
+  z.string().superRefine((v, ctx) => {
+    const expected = 'expected a port from 1 to 65535 or a range "FROM-TO" such as "8000-8100"';
+    const m = /^\s*(\d{1,6})\s*(?:-\s*(\d{1,6})\s*)?$/.exec(v);
+    const why = !m
+      ? `"${v.slice(0, 40)}" is not a port or a range; ${expected}`
+      : [m[1], m[2]].some((p) => p !== undefined && (Number(p) < 1 || Number(p) > 65535))
+        ? `"${v}": a port is from 1 to 65535`
+        : m[2] !== undefined && Number(m[1]) > Number(m[2])
+          ? `"${v}": a range goes from the lower port to the higher ("${m[2]}-${m[1]}")`
+          : undefined;
+    if (why) ctx.addIssue({ code: 'custom', message: why });
+  }),
 ]);
 
 export const RoleSchema = z.enum(['admin', 'operator', 'viewer']);
