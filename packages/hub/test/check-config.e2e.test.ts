@@ -76,6 +76,16 @@ describe('check-config', () => {
     expect((await checkConfig('ports-ok.yaml', 'topology:\n  drift: { ignorePorts: ["8080", 9090, "9000-9100"] }\n')).code).toBe(0);
   });
 
+  it('refuses a tokenFile holding fewer than 16 characters, as it refuses such a token:, without printing it', async () => {
+    writeFileSync(join(dir, 'short.token'), 'hunter2\n', { mode: 0o600 });
+    chmodSync(join(dir, 'short.token'), 0o600);
+    const f = join(dir, 'short.yaml');
+    const r = await checkConfig('short.yaml', 'nodes:\n  - { name: pi, url: "http://127.0.0.1:8222/mcp", tokenFile: short.token }\n');
+    expect(r.code).toBe(1);
+    expect(r.err).toBe(`${f}: key "nodes[0].tokenFile": secret file ${join(dir, 'short.token')} holds 7 characters; a node's token has at least 16\n`);
+    expect(r.err + r.out).not.toContain('hunter2');
+  });
+
   it('refuses an alias too long for limits.maxToolName: the catalog could not name its tools', async () => {
     const f = join(dir, 'long.yaml');
     const r = await checkConfig('long.yaml', 'limits: {maxToolName: 20}\nupstreams:\n  homeassistant:\n    url: http://127.0.0.1:8123/api/mcp\n');

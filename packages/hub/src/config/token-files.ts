@@ -28,7 +28,11 @@ export function resolveTokenFiles(config: HubConfig, file: string, baseDir: stri
     if (n.tokenFile === undefined) return void nodes.push(n);
     const key = `nodes[${i}].tokenFile`;
     try {
-      const secret = readSecretFile(resolve(baseDir, n.tokenFile));
+      const path = resolve(baseDir, n.tokenFile);
+      const secret = readSecretFile(path);
+      // The rule `token:` has (schema.ts), which a file read after validation would bypass:
+      // a short one is most likely the wrong file or a cut paste. Its length only, never its text.
+      if (secret.value.length < 16) throw new Error(`secret file ${path} holds ${secret.value.length} characters; a node's token has at least 16`);
       if (secret.warning) warnings.push(`${file}: key "${key}": ${secret.warning}`);
       nodes.push({ ...n, token: secret.value });
     } catch (err) {
