@@ -137,14 +137,15 @@ export async function createHub(opts: HubOptions) {
   // The topology summary is appended to the instructions; each server instance (a 2026 request,
   // a 2025 session) reads `info` when it is created, so a new session sees the current summary.
   const baseInstructions = info.instructions;
-  const topologySettings = (c: HubConfig): TopologySettings => ({
+  const topologySettings = (c: HubConfig, unresolvedNodes: readonly UnresolvedNode[] = []): TopologySettings => ({
     ...(c.topology.file ? { file: c.topology.file } : {}),
     refreshMinutes: c.topology.refreshMinutes,
     ...(c.topology.ansible ? { ansible: c.topology.ansible } : {}),
     ...(c.topology.docs ? { docs: c.topology.docs } : {}),
     drift: c.topology.drift,
     ...(c.local.enabled ? { hubService: { name: 'homelab-hub', hubNode: c.local.name } } : {}),
-    edgeNames: [...(c.local.enabled ? [c.local.name] : []), ...c.nodes.map((n) => n.name)],
+    // A node whose secret a reload could not resolve is still a hub node: topology.yaml may name it.
+    edgeNames: [...(c.local.enabled ? [c.local.name] : []), ...c.nodes.map((n) => n.name), ...unresolvedNodes.map((n) => n.name)],
   });
   const topology = createTopology({ ...topologySettings(config), hubNodes: () => nodes, log, ...(opts.secretVars ? { secretVars: opts.secretVars } : {}) });
   const applyInstructions = () => {
@@ -521,7 +522,7 @@ export async function createHub(opts: HubOptions) {
       // current tools do not fit) throws here, and the running configuration stays whole.
       build(next);
       // Then a bad topology file: it throws here, and the running configuration stays whole.
-      topology.reconfigure(topologySettings(next));
+      topology.reconfigure(topologySettings(next, unresolvedNodes));
       config = next;
       localSetup = nextLocal;
       unresolved = unresolvedNodes;

@@ -162,7 +162,7 @@ describe('adding a device without a restart', () => {
     expect(await run('role:newest')).toBe('hi\n');
   }, 120_000);
 
-  it('a new node whose secret cannot be resolved stays in the fleet: all, its role and node: X say why, never "unknown node"', async () => {
+  it('a new node whose secret cannot be resolved stays in the fleet (and topology.yaml may name it): all, its role and node: X say why, never "unknown node"', async () => {
     await using kitchen = await startEdgeProcess();
     const base = { auth: { tokens: [{ user: 'admin', role: 'admin', token: ADMIN }] }, local: { enabled: false }, nodes: [{ name: 'pi-kitchen', url: kitchen.url, token: kitchen.token, roles: ['speaker'] }] };
     await using hub = await startHubProcess({ config: base });
@@ -170,8 +170,10 @@ describe('adding a device without a restart', () => {
     await using client = await connectClient(hub.url, ADMIN, 'modern');
     await client.callTool({ name: 'approve_writes', arguments: {} });
 
-    // Two speakers added in one edit: one's token variable is unset, the other's token file is misspelt.
-    const said = await reloadAndWait(hub, file, JSON.stringify({ ...base, dataDir: './data', nodes: [...base.nodes, { name: 'pi-attic', url: kitchen.url, token: '${CHAOS_ATTIC_UNSET}', roles: ['speaker'] }, { name: 'pi-bath', url: kitchen.url, tokenFile: 'pi-bath.tokne', roles: ['speaker'] }] }));
+    // Two speakers added in one edit: one's token variable is unset, the other's token file is
+    // misspelt; topology.yaml describes one of them under the same name, as a device is added.
+    writeFileSync(join(hub.dir, 'topology.yaml'), JSON.stringify({ nodes: [{ name: 'pi-attic', edge: 'pi-attic', roles: ['speaker'] }] }));
+    const said = await reloadAndWait(hub, file, JSON.stringify({ ...base, dataDir: './data', topology: { file: 'topology.yaml' }, nodes: [...base.nodes, { name: 'pi-attic', url: kitchen.url, token: '${CHAOS_ATTIC_UNSET}', roles: ['speaker'] }, { name: 'pi-bath', url: kitchen.url, tokenFile: 'pi-bath.tokne', roles: ['speaker'] }] }));
     expect(said).toContain('nodes[1] \\"pi-attic\\": environment variable CHAOS_ATTIC_UNSET is not set; not connected until it is resolved');
     expect(said).toContain('"msg":"config reloaded"');
 
