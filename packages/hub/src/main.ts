@@ -185,7 +185,16 @@ function loadConfig(path: string | undefined, running?: LoadedConfig, mode?: 'st
   const absent = (key: string, p: string) => new ConfigError(path, 'invalid', [`${path}: key "${key}": ${p} does not exist`]);
   if (t.docs && !existsSync(t.docs)) throw absent('topology.docs', t.docs);
   if (t.ansible && !t.ansible.inventory.includes(',') && !existsSync(t.ansible.inventory)) throw absent('topology.ansible.inventory', t.ansible.inventory);
-  if (t.file) loadTopologyFile(t.file, { env: process.env, edgeNames: [...(config.local.enabled ? [config.local.name] : []), ...config.nodes.map((n) => n.name), ...unresolvedNodes.map((n) => n.name)] });
+  const hubNodeNames = [...(config.local.enabled ? [config.local.name] : []), ...config.nodes.map((n) => n.name), ...unresolvedNodes.map((n) => n.name)];
+  const declared = t.file ? loadTopologyFile(t.file, { env: process.env, edgeNames: hubNodeNames }).nodes.map((n) => n.name) : [];
+  // A misspelt node under topology.drift.nodes would hide nothing, silently. With an Ansible
+  // inventory, its hosts become nodes too, and the hub cannot know their names before a run.
+  if (!t.ansible) {
+    const known = [...new Set([...hubNodeNames, ...declared])];
+    for (const name of Object.keys(t.drift.nodes)) {
+      if (!known.includes(name)) warnings.push(`${path}: key "topology.drift.nodes.${name}": no node is named "${name}" (nodes: ${known.join(', ') || 'none'}); its ignorePorts hide nothing`);
+    }
+  }
   return { config, baseDir, data, notes, warnings, unresolvedNodes };
 }
 

@@ -76,6 +76,13 @@ describe('check-config', () => {
     expect((await checkConfig('ports-ok.yaml', 'topology:\n  drift: { ignorePorts: ["8080", 9090, "9000-9100"] }\n')).code).toBe(0);
   });
 
+  it('warns about a topology.drift.nodes entry that names no node (a typo would hide nothing, silently)', async () => {
+    const f = join(dir, 'drift-typo.yaml');
+    const r = await checkConfig('drift-typo.yaml', 'nodes:\n  - { name: nas, url: "http://127.0.0.1:8222/mcp", token: "nas-token-0123456789abcdef" }\ntopology:\n  drift: { nodes: { nsa: { ignorePorts: [5000] }, nas: { ignorePorts: [5001] } } }\n');
+    expect(r.code).toBe(0);
+    expect(r.err).toBe(`warning: ${f}: key "topology.drift.nodes.nsa": no node is named "nsa" (nodes: local, nas); its ignorePorts hide nothing\n`);
+  });
+
   it('refuses a tokenFile holding fewer than 16 characters, as it refuses such a token:, without printing it', async () => {
     writeFileSync(join(dir, 'short.token'), 'hunter2\n', { mode: 0o600 });
     chmodSync(join(dir, 'short.token'), 0o600);
