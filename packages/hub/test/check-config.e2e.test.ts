@@ -93,6 +93,15 @@ describe('check-config', () => {
     expect(r.err + r.out).not.toContain('hunter2');
   });
 
+  it('refuses a node named "all", which `node: all` could never name alone (a write meant for it would run everywhere)', async () => {
+    const f = join(dir, 'all.yaml');
+    const r = await checkConfig('all.yaml', 'nodes:\n  - { name: all, url: "http://127.0.0.1:8222/mcp", token: "all-token-0123456789abcdef" }\n');
+    expect(r.code).toBe(1);
+    expect(r.err).toBe(`${f}:2:7: key "nodes[0].name": "all" selects every node (node: all); give this node another name\n`);
+    const l = join(dir, 'local-all.yaml');
+    expect((await checkConfig('local-all.yaml', 'local: { name: all }\n')).err).toBe(`${l}:1:10: key "local.name": "all" selects every node (node: all); give this node another name\n`);
+  });
+
   it('refuses an alias too long for limits.maxToolName: the catalog could not name its tools', async () => {
     const f = join(dir, 'long.yaml');
     const r = await checkConfig('long.yaml', 'limits: {maxToolName: 20}\nupstreams:\n  homeassistant:\n    url: http://127.0.0.1:8123/api/mcp\n');

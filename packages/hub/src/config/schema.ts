@@ -279,6 +279,9 @@ export function longestPrefix(maxToolName: number): number {
  * `limits.maxToolName` (the catalog could not name any of its tools). Check-config, start and
  * reload all run it, so a reload that would leave the catalog unbuildable keeps the old config.
  */
+const ALL = 'all';
+const ALL_TAKEN = '"all" selects every node (node: all); give this node another name';
+
 function checkNames(value: unknown, ctx: z.core.$RefinementCtx<unknown>): void {
   const c = (value ?? {}) as Partial<z.output<typeof HubConfigBase>>;
   const nodes = Array.isArray(c.nodes) ? c.nodes : [];
@@ -292,7 +295,11 @@ function checkNames(value: unknown, ctx: z.core.$RefinementCtx<unknown>): void {
     if (local.enabled !== false && n.name === (local.name ?? 'local')) {
       ctx.addIssue({ code: 'custom', path: ['nodes', i, 'name'], message: `"${n.name}" is the name of the hub's own node (local.name); rename this node, or set local.name or local.enabled: false` });
     }
+    // `node: all` is the whole fleet: a node of that name could never be named alone, and a
+    // write meant for it would run everywhere.
+    if (n.name === ALL) ctx.addIssue({ code: 'custom', path: ['nodes', i, 'name'], message: ALL_TAKEN });
   });
+  if (local.enabled !== false && local.name === ALL) ctx.addIssue({ code: 'custom', path: ['local', 'name'], message: ALL_TAKEN });
   const maxToolName = typeof c.limits?.maxToolName === 'number' ? c.limits.maxToolName : 50;
   const max = longestPrefix(maxToolName);
   const tooLong = (what: string) => `${what} is too long for limits.maxToolName ${maxToolName} (at most ${max} characters, so that its tools can be named)`;
