@@ -102,6 +102,18 @@ describe('check-config', () => {
     expect((await checkConfig('local-all.yaml', 'local: { name: all }\n')).err).toBe(`${l}:1:10: key "local.name": "all" selects every node (node: all); give this node another name\n`);
   });
 
+  it('refuses, with perDeviceTools, an upstream alias that is also a node name: one set of <name>__<tool> tools would shadow the other', async () => {
+    const f = join(dir, 'shadow.yaml');
+    const r = await checkConfig('shadow.yaml', 'perDeviceTools: true\nnodes:\n  - { name: nas, url: "http://127.0.0.1:8222/mcp", token: "nas-token-0123456789abcdef" }\nupstreams:\n  nas: { url: "http://127.0.0.1:8223/mcp" }\n  local: { url: "http://127.0.0.1:8224/mcp" }\n');
+    expect(r.code).toBe(1);
+    expect(r.err).toBe(
+      `${f}:5:3: key "upstreams.nas": alias "nas" is also the name of a node, whose tools are named nas__<tool> too (perDeviceTools); rename one of them\n` +
+        `${f}:6:3: key "upstreams.local": alias "local" is also the name of a node, whose tools are named local__<tool> too (perDeviceTools); rename one of them\n`,
+    );
+    // Without per-device copies, nothing clashes.
+    expect((await checkConfig('no-shadow.yaml', 'nodes:\n  - { name: nas, url: "http://127.0.0.1:8222/mcp", token: "nas-token-0123456789abcdef" }\nupstreams:\n  nas: { url: "http://127.0.0.1:8223/mcp" }\n')).code).toBe(0);
+  });
+
   it('refuses an alias too long for limits.maxToolName: the catalog could not name its tools', async () => {
     const f = join(dir, 'long.yaml');
     const r = await checkConfig('long.yaml', 'limits: {maxToolName: 20}\nupstreams:\n  homeassistant:\n    url: http://127.0.0.1:8123/api/mcp\n');

@@ -314,6 +314,13 @@ function checkNames(value: unknown, ctx: z.core.$RefinementCtx<unknown>): void {
     nodes.forEach((n, i) => {
       if (typeof n?.name === 'string' && n.name.length > max) ctx.addIssue({ code: 'custom', path: ['nodes', i, 'name'], message: tooLong(`node name "${n.name}" (perDeviceTools)`) });
     });
+    // Both would name tools <name>__<tool>: one of the two sets would silently shadow the other.
+    const nodeNames = [...(local.enabled !== false ? [local.name ?? 'local'] : []), ...nodes.map((n) => n?.name)];
+    for (const key of ['upstreams', 'mcpServers'] as const) {
+      for (const alias of aliases(key)) {
+        if (nodeNames.includes(alias)) ctx.addIssue({ code: 'custom', path: [key, alias], message: `alias "${alias}" is also the name of a node, whose tools are named ${alias}__<tool> too (perDeviceTools); rename one of them` });
+      }
+    }
   }
 }
 
