@@ -192,14 +192,23 @@ export async function createHub(opts: HubOptions) {
     },
   };
   type AuditQuery = Parameters<AuditLogSource['read']>[0];
-  const auditSource = (): AuditLogSource =>
-    loki
-      ? {
-          name: 'Loki',
-          read: async (q: AuditQuery) =>
-            queryLoki({ url: loki.url, logql: auditLogQL({ ...(q.tool ? { tool: q.tool } : {}), ...(q.session ? { session: q.session } : {}), ...(q.user ? { user: q.user } : {}), ...(q.kind ? { kind: q.kind } : {}), labels: loki.labels }), limit: q.limit, ...(q.since ? { start: q.since } : { start: new Date(Date.now() - 7 * 86_400_000) }), ...(loki.tenant ? { tenant: loki.tenant } : {}), ...(loki.headers ? { headers: loki.headers } : {}) }),
+  const auditSource = (): AuditLogSource => {
+    if (!loki) return { name: 'the local journal', read: (q: AuditQuery) => journal.read(q) };
+    const source: AuditLogSource = {
+      name: 'Loki',
+      read: async (q: AuditQuery) => {
+        try {
+          return await queryLoki({ url: loki.url, logql: auditLogQL({ ...(q.tool ? { tool: q.tool } : {}), ...(q.session ? { session: q.session } : {}), ...(q.user ? { user: q.user } : {}), ...(q.kind ? { kind: q.kind } : {}), labels: loki.labels }), limit: q.limit, ...(q.since ? { start: q.since } : { start: new Date(Date.now() - 7 * 86_400_000) }), ...(loki.tenant ? { tenant: loki.tenant } : {}), ...(loki.headers ? { headers: loki.headers } : {}) });
+        } catch (err) {
+          // Loki down is when the audit trail matters and the journal holds all of it (what
+          // Loki has not got yet included): answer from there, and say so.
+          source.name = `the local journal (Loki failed: ${err instanceof Error ? err.message : String(err)})`;
+          return journal.read(q);
         }
-      : { name: 'the local journal', read: (q: AuditQuery) => journal.read(q) };
+      },
+    };
+    return source;
+  };
   const edgeDist = createEdgeDist();
   const hubTools = [
     listNodesTool(() => nodes, () => natives, () => topology, { edgeBundleSha256: () => edgeDist.bundle()?.sha256 }),
