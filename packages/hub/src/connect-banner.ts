@@ -15,6 +15,8 @@ export interface ConnectBannerInput {
   configFile?: string;
   /** Absolute data folder of this (serving) hub. */
   dataDir: string;
+  /** Variables hub.yaml takes from the environment that the stdio hub needs too. */
+  desktopEnv?: string[];
 }
 
 /**
@@ -42,6 +44,19 @@ export function connectBanner(i: ConnectBannerInput): string {
   return (
     `Connect Claude Code, in this folder only (local scope):\n  ${add('')}\n` +
     `or in every project (user scope):\n  ${add(' -s user')}\n\n` +
-    `Connect Claude Desktop (claude_desktop_config.json; it starts a hub of its own on stdio, trusted as admin):\n  ${json}\n\n`
+    `Connect Claude Desktop (claude_desktop_config.json; it starts a hub of its own on stdio, trusted as admin):\n  ${json}\n` +
+    desktopEnvNote(i.desktopEnv ?? []) +
+    '\n'
   );
+}
+
+/**
+ * Claude Desktop starts its servers with an environment of its own, without the shell's
+ * variables: a stdio hub whose hub.yaml needs one would exit at once, so the person is told
+ * which to give it (their values are secrets: never printed).
+ */
+function desktopEnvNote(vars: string[]): string {
+  if (vars.length === 0) return '';
+  const env = vars.map((v) => `"${v}": "..."`).join(', ');
+  return `  hub.yaml takes ${vars.join(', ')} from the environment, which Claude Desktop does not pass on: add "env": { ${env} } to this entry, or read them from files (tokenFile:, \${file:PATH}).\n`;
 }

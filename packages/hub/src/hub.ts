@@ -7,7 +7,8 @@
  */
 import type { Catalog, NativeUpstream } from './catalog/catalog.ts';
 import { buildCatalog } from './catalog/catalog.ts';
-import type { HubNode } from './catalog/nodes.ts';
+import { unresolvedSource, type HubNode } from './catalog/nodes.ts';
+import type { UnresolvedNode } from './config/keep-entries.ts';
 import type { Caller } from './catalog/types.ts';
 import type { HubConfig, UpstreamConfig } from './config/schema.ts';
 import { createEdgeDist } from './edge-dist/edge-dist.ts';
@@ -121,6 +122,10 @@ export async function createHub(opts: HubOptions) {
   let local: { key: string; node: LocalNode; off: () => void } | undefined;
   let localSetup = opts.localNode;
   const conns = new Map<string, Conn>();
+  // New nodes the last reload could not resolve, and since when each has been so (kept across
+  // reloads, so "unreachable since" does not restart at every edit of hub.yaml).
+  let unresolved: UnresolvedNode[] = [];
+  const unresolvedSince = new Map<string, Date>();
 
   const info: HubServerInfo = {
     name: 'homelab-hub',
@@ -132,14 +137,15 @@ export async function createHub(opts: HubOptions) {
   // The topology summary is appended to the instructions; each server instance (a 2026 request,
   // a 2025 session) reads `info` when it is created, so a new session sees the current summary.
   const baseInstructions = info.instructions;
-  const topologySettings = (c: HubConfig): TopologySettings => ({
+  const topologySettings = (c: HubConfig, unresolvedNodes: readonly UnresolvedNode[] = []): TopologySettings => ({
     ...(c.topology.file ? { file: c.topology.file } : {}),
     refreshMinutes: c.topology.refreshMinutes,
     ...(c.topology.ansible ? { ansible: c.topology.ansible } : {}),
     ...(c.topology.docs ? { docs: c.topology.docs } : {}),
     drift: c.topology.drift,
     ...(c.local.enabled ? { hubService: { name: 'homelab-hub', hubNode: c.local.name } } : {}),
-    edgeNames: [...(c.local.enabled ? [c.local.name] : []), ...c.nodes.map((n) => n.name)],
+    // A node whose secret a reload could not resolve is still a hub node: topology.yaml may name it.
+    edgeNames: [...(c.local.enabled ? [c.local.name] : []), ...c.nodes.map((n) => n.name), ...unresolvedNodes.map((n) => n.name)],
   });
   const topology = createTopology({ ...topologySettings(config), hubNodes: () => nodes, log, ...(opts.secretVars ? { secretVars: opts.secretVars } : {}) });
   const applyInstructions = () => {
@@ -186,14 +192,23 @@ export async function createHub(opts: HubOptions) {
     },
   };
   type AuditQuery = Parameters<AuditLogSource['read']>[0];
-  const auditSource = (): AuditLogSource =>
-    loki
-      ? {
-          name: 'Loki',
-          read: async (q: AuditQuery) =>
-            queryLoki({ url: loki.url, logql: auditLogQL({ ...(q.tool ? { tool: q.tool } : {}), ...(q.session ? { session: q.session } : {}), ...(q.user ? { user: q.user } : {}), ...(q.kind ? { kind: q.kind } : {}), labels: loki.labels }), limit: q.limit, ...(q.since ? { start: q.since } : { start: new Date(Date.now() - 7 * 86_400_000) }), ...(loki.tenant ? { tenant: loki.tenant } : {}), ...(loki.headers ? { headers: loki.headers } : {}) }),
+  const auditSource = (): AuditLogSource => {
+    if (!loki) return { name: 'the local journal', read: (q: AuditQuery) => journal.read(q) };
+    const source: AuditLogSource = {
+      name: 'Loki',
+      read: async (q: AuditQuery) => {
+        try {
+          return await queryLoki({ url: loki.url, logql: auditLogQL({ ...(q.tool ? { tool: q.tool } : {}), ...(q.session ? { session: q.session } : {}), ...(q.user ? { user: q.user } : {}), ...(q.kind ? { kind: q.kind } : {}), labels: loki.labels }), limit: q.limit, ...(q.since ? { start: q.since } : { start: new Date(Date.now() - 7 * 86_400_000) }), ...(loki.tenant ? { tenant: loki.tenant } : {}), ...(loki.headers ? { headers: loki.headers } : {}) });
+        } catch (err) {
+          // Loki down is when the audit trail matters and the journal holds all of it (what
+          // Loki has not got yet included): answer from there, and say so.
+          source.name = `the local journal (Loki failed: ${err instanceof Error ? err.message : String(err)})`;
+          return journal.read(q);
         }
-      : { name: 'the local journal', read: (q: AuditQuery) => journal.read(q) };
+      },
+    };
+    return source;
+  };
   const edgeDist = createEdgeDist();
   const hubTools = [
     listNodesTool(() => nodes, () => natives, () => topology, { edgeBundleSha256: () => edgeDist.bundle()?.sha256 }),
@@ -448,6 +463,13 @@ export async function createHub(opts: HubOptions) {
       const up = connection({ kind: 'edge', name: n.name, url: n.url, ...(n.token ? { token: n.token } : {}) }, keep);
       next.push({ name: n.name, roles: n.roles, url: displayUrl(n.url), source: up });
     }
+    for (const [name] of unresolvedSince) if (!unresolved.some((u) => u.name === name)) unresolvedSince.delete(name);
+    for (const u of unresolved) {
+      if (next.some((n) => n.name === u.name)) continue;
+      const since = unresolvedSince.get(u.name) ?? new Date();
+      unresolvedSince.set(u.name, since);
+      next.push({ name: u.name, roles: u.roles, source: unresolvedSource(u.why, since) });
+    }
     const nextNatives: NativeUpstream[] = [];
     for (const [alias, u] of Object.entries({ ...config.mcpServers, ...config.upstreams })) {
       nextNatives.push(asNative(alias, connection(upstreamSpec(alias, u), keep)));
@@ -504,18 +526,20 @@ export async function createHub(opts: HubOptions) {
     },
     /**
      * Applies a new configuration without dropping clients. `listen`, `dataDir` and the body
-     * limit need a restart; the rest takes effect now. Returns what was not applied.
+     * limit need a restart; the rest takes effect now. `unresolvedNodes`, new nodes whose entry
+     * could not be resolved, join the fleet as unreachable. Returns what was not applied.
      */
-    async reconfigure(next: HubConfig, tokens: TokenEntry[], nextLocal: LocalNodeSetup = localSetup): Promise<string[]> {
+    async reconfigure(next: HubConfig, tokens: TokenEntry[], nextLocal: LocalNodeSetup = localSetup, unresolvedNodes: UnresolvedNode[] = []): Promise<string[]> {
       const needsRestart: string[] = (['listen', 'dataDir'] as const).filter((k) => next[k] !== config[k]);
       for (const k of ['maxBodyBytes', 'maxJsonDepth', 'authFailuresPerMinute'] as const) if (next.limits[k] !== config.limits[k]) needsRestart.push(`limits.${k}`);
       // Before anything is adopted: a catalog the new settings cannot build (a name limit the
       // current tools do not fit) throws here, and the running configuration stays whole.
       build(next);
       // Then a bad topology file: it throws here, and the running configuration stays whole.
-      topology.reconfigure(topologySettings(next));
+      topology.reconfigure(topologySettings(next, unresolvedNodes));
       config = next;
       localSetup = nextLocal;
+      unresolved = unresolvedNodes;
       authenticate = createAuthenticator(tokens);
       // Sessions look their caller up per call; a session whose token is gone is closed now.
       http.dropStaleSessions();

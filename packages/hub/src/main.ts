@@ -13,7 +13,7 @@ import { ConfigError, loadConfigFile, type UnresolvedRef } from '@homelab-mcp/co
 import { loadTopologyFile } from '@homelab-mcp/core/topology';
 import { createLogger } from '@homelab-mcp/core/log';
 import { HubConfigSchema, type HubConfig } from './config/schema.ts';
-import { keepRunningEntries } from './config/keep-entries.ts';
+import { keepRunningEntries, type UnresolvedNode } from './config/keep-entries.ts';
 import { resolveTokenFiles } from './config/token-files.ts';
 import { createHub, HUB_VERSION, type LocalNodeSetup } from './hub.ts';
 import { serveHubChild } from '@homelab-mcp/edge/src/hub-child.ts';
@@ -83,6 +83,27 @@ function configVars(...files: Array<string | undefined>): string[] {
 }
 
 /**
+ * The variables a stdio hub started from this file needs (its bearer tokens' are not: see
+ * loadConfig): Claude Desktop starts it with an environment of its own, so the banner names them.
+ */
+function stdioEnvVars(path: string | undefined): string[] {
+  if (!path) return [];
+  const names = new Set<string>();
+  try {
+    loadConfigFile(path, HubConfigSchema, {
+      env: {},
+      settleUnresolved: (_d, refs) => {
+        for (const r of refs) if (r.keyPath[0] !== 'auth' && !r.name.startsWith('file ')) names.add(r.name);
+        return refs;
+      },
+    });
+  } catch {
+    // It throws for the very variables it just listed.
+  }
+  return [...names];
+}
+
+/**
  * How the `local` node's child starts and what it inherits: only harmless variables, none
  * hub.yaml uses (nodes/local-node.ts). It is the edge bundle the hub serves (beside the hub's
  * own file, as deployed), with the edge unit's Node flags: a process of ~30 MB where this whole
@@ -110,6 +131,8 @@ interface LoadedConfig {
   notes: string[];
   /** Things that work but should be fixed (a group-readable secret file). */
   warnings: string[];
+  /** New nodes a reload could not resolve: in the fleet, unreachable, saying why. */
+  unresolvedNodes: UnresolvedNode[];
 }
 
 /**
@@ -117,9 +140,10 @@ interface LoadedConfig {
  * reload), an entry whose `${VAR}`, `${file:...}` or `tokenFile` cannot be resolved keeps its
  * running settings (config/keep-entries.ts) instead of failing the whole reload.
  */
-function loadConfig(path: string | undefined, running?: LoadedConfig): LoadedConfig {
-  if (!path) return { config: HubConfigSchema.parse({}), baseDir: process.cwd(), notes: [], warnings: [] };
+function loadConfig(path: string | undefined, running?: LoadedConfig, mode?: 'stdio'): LoadedConfig {
+  if (!path) return { config: HubConfigSchema.parse({}), baseDir: process.cwd(), notes: [], warnings: [], unresolvedNodes: [] };
   const notes: string[] = [];
+  const unresolvedNodes: UnresolvedNode[] = [];
   const warnings: string[] = [];
   let data: unknown;
   const config = loadConfigFile(path, HubConfigSchema, {
@@ -131,15 +155,26 @@ function loadConfig(path: string | undefined, running?: LoadedConfig): LoadedCon
           settleUnresolved: (d: unknown, refs: readonly UnresolvedRef[]) => {
             const r = keepRunningEntries(d, refs, running.data, path);
             notes.push(...r.notes);
+            unresolvedNodes.push(...r.nodes);
             return r.unsettled;
           },
         }
-      : {}),
+      : mode === 'stdio'
+        ? {
+            // A stdio hub is its client's own process and never checks a token: the bearer
+            // tokens' variables, which Claude Desktop does not pass on, must not stop it.
+            settleUnresolved: (d: unknown, refs: readonly UnresolvedRef[]) => {
+              if (refs.some((r) => r.keyPath[0] === 'auth') && d !== null && typeof d === 'object') delete (d as { auth?: unknown }).auth;
+              return refs.filter((r) => r.keyPath[0] !== 'auth');
+            },
+          }
+        : {}),
   });
   const baseDir = dirname(resolve(path));
   const tokens = resolveTokenFiles(config, path, baseDir, running?.config);
   notes.push(...tokens.notes);
   warnings.push(...tokens.warnings);
+  unresolvedNodes.push(...tokens.unresolved);
   // Topology paths are relative to the config file; the topology file is validated with it,
   // so check-config, start and reload all refuse a bad one (naming its file and key).
   const t = config.topology;
@@ -150,8 +185,17 @@ function loadConfig(path: string | undefined, running?: LoadedConfig): LoadedCon
   const absent = (key: string, p: string) => new ConfigError(path, 'invalid', [`${path}: key "${key}": ${p} does not exist`]);
   if (t.docs && !existsSync(t.docs)) throw absent('topology.docs', t.docs);
   if (t.ansible && !t.ansible.inventory.includes(',') && !existsSync(t.ansible.inventory)) throw absent('topology.ansible.inventory', t.ansible.inventory);
-  if (t.file) loadTopologyFile(t.file, { env: process.env, edgeNames: [...(config.local.enabled ? [config.local.name] : []), ...config.nodes.map((n) => n.name)] });
-  return { config, baseDir, data, notes, warnings };
+  const hubNodeNames = [...(config.local.enabled ? [config.local.name] : []), ...config.nodes.map((n) => n.name), ...unresolvedNodes.map((n) => n.name)];
+  const declared = t.file ? loadTopologyFile(t.file, { env: process.env, edgeNames: hubNodeNames }).nodes.map((n) => n.name) : [];
+  // A misspelt node under topology.drift.nodes would hide nothing, silently. With an Ansible
+  // inventory, its hosts become nodes too, and the hub cannot know their names before a run.
+  if (!t.ansible) {
+    const known = [...new Set([...hubNodeNames, ...declared])];
+    for (const name of Object.keys(t.drift.nodes)) {
+      if (!known.includes(name)) warnings.push(`${path}: key "topology.drift.nodes.${name}": no node is named "${name}" (nodes: ${known.join(', ') || 'none'}); its ignorePorts hide nothing`);
+    }
+  }
+  return { config, baseDir, data, notes, warnings, unresolvedNodes };
 }
 
 /** The token of the embedded default: generated once, kept in DATA/token with mode 0600. */
@@ -193,7 +237,7 @@ async function main(): Promise<void> {
 
   let loaded;
   try {
-    loaded = loadConfig(flags.config);
+    loaded = loadConfig(flags.config, undefined, cmd === 'stdio' ? 'stdio' : undefined);
   } catch (err) {
     fail(isHomelabError(err) ? err.message : String(err));
   }
@@ -245,7 +289,7 @@ async function main(): Promise<void> {
     process.stdout.write(
       `\nhomelab-hub ${HUB_VERSION} is serving ${hub.nodes().length} node(s) at ${url}\n` +
         `token: ${tokenNote}\n\n` +
-        connectBanner({ url, tokenExpr, node: process.execPath, bundle: resolve(process.argv[1] ?? 'homelab-hub.mjs'), dataDir, ...(flags.config ? { configFile: resolve(flags.config) } : {}) }) +
+        connectBanner({ url, tokenExpr, node: process.execPath, bundle: resolve(process.argv[1] ?? 'homelab-hub.mjs'), dataDir, ...(flags.config ? { configFile: resolve(flags.config), desktopEnv: stdioEnvVars(flags.config) } : {}) }) +
         edgeBanner(edgeBundleSha256, config.allowedHosts[0] ?? 'HUB'),
     );
   });
@@ -304,7 +348,7 @@ async function main(): Promise<void> {
         const candidate = loadConfig(file, running);
         const next = candidate.config;
         if (flags.listen) next.listen = flags.listen;
-        const notApplied = await hub.reconfigure(next, tokensOf(next), localNodeSetup(next, file));
+        const notApplied = await hub.reconfigure(next, tokensOf(next), localNodeSetup(next, file), candidate.unresolvedNodes);
         running = candidate;
         watchTopology();
         for (const w of candidate.warnings) log.warn({ file }, w);

@@ -118,6 +118,20 @@ describe('shipping to Loki', () => {
     expect(r.structuredContent.events.length).toBe(5);
   });
 
+  it('get_audit_log answers from the journal while Loki is down, and says so', async () => {
+    await using loki = await startFakeLoki({ failing: true });
+    await using hub = await startHubProcess({
+      config: { auth: { tokens: [{ user: 'ann', role: 'admin', token: TOKEN }] }, local: { enabled: false }, audit: { loki: { url: loki.url } } },
+    });
+    await using client = await connectClient(hub.url, TOKEN, 'modern');
+    for (let n = 0; n < 3; n++) await client.callTool({ name: 'list_nodes', arguments: {} });
+    const down = (await client.callTool({ name: 'get_audit_log', arguments: { limit: 5, tool: 'list_nodes' } })) as any;
+    expect(down.isError).toBeUndefined();
+    expect(down.structuredContent.source).toMatch(/^the local journal \(Loki failed: .*503/);
+    expect(down.structuredContent.events.map((e: any) => e.tool)).toEqual(['list_nodes', 'list_nodes', 'list_nodes']);
+    expect(loki.received()).toEqual([]);
+  });
+
   it('surfaces a growing backlog while Loki is down: a warning at audit.loki.backlogWarnBytes, /metrics, a service_health line; then drains it', async () => {
     await using loki = await startFakeLoki({ failing: true });
     await using hub = await startHubProcess({

@@ -60,6 +60,60 @@ describe('check-config', () => {
     ]);
   });
 
+  it('says what is wrong with each drift ignorePorts entry, and takes a port written as a string', async () => {
+    const f = join(dir, 'ports.yaml');
+    const r = await checkConfig('ports.yaml', 'topology:\n  drift: { ignorePorts: ["70000", "9-3", "abc", "8080", "9000-9100"], nodes: { nas: { ignorePorts: ["0"] } } }\n');
+    expect(r.code).toBe(1);
+    expect(r.err).toBe(
+      [
+        `${f}:2:26: key "topology.drift.ignorePorts[0]": "70000": a port is from 1 to 65535`,
+        `${f}:2:35: key "topology.drift.ignorePorts[1]": "9-3": a range goes from the lower port to the higher ("3-9")`,
+        `${f}:2:42: key "topology.drift.ignorePorts[2]": "abc" is not a port or a range; expected a port from 1 to 65535 or a range "FROM-TO" such as "8000-8100"`,
+        `${f}:2:101: key "topology.drift.nodes.nas.ignorePorts[0]": "0": a port is from 1 to 65535`,
+        '',
+      ].join('\n'),
+    );
+    expect((await checkConfig('ports-ok.yaml', 'topology:\n  drift: { ignorePorts: ["8080", 9090, "9000-9100"] }\n')).code).toBe(0);
+  });
+
+  it('warns about a topology.drift.nodes entry that names no node (a typo would hide nothing, silently)', async () => {
+    const f = join(dir, 'drift-typo.yaml');
+    const r = await checkConfig('drift-typo.yaml', 'nodes:\n  - { name: nas, url: "http://127.0.0.1:8222/mcp", token: "nas-token-0123456789abcdef" }\ntopology:\n  drift: { nodes: { nsa: { ignorePorts: [5000] }, nas: { ignorePorts: [5001] } } }\n');
+    expect(r.code).toBe(0);
+    expect(r.err).toBe(`warning: ${f}: key "topology.drift.nodes.nsa": no node is named "nsa" (nodes: local, nas); its ignorePorts hide nothing\n`);
+  });
+
+  it('refuses a tokenFile holding fewer than 16 characters, as it refuses such a token:, without printing it', async () => {
+    writeFileSync(join(dir, 'short.token'), 'hunter2\n', { mode: 0o600 });
+    chmodSync(join(dir, 'short.token'), 0o600);
+    const f = join(dir, 'short.yaml');
+    const r = await checkConfig('short.yaml', 'nodes:\n  - { name: pi, url: "http://127.0.0.1:8222/mcp", tokenFile: short.token }\n');
+    expect(r.code).toBe(1);
+    expect(r.err).toBe(`${f}: key "nodes[0].tokenFile": secret file ${join(dir, 'short.token')} holds 7 characters; a node's token has at least 16\n`);
+    expect(r.err + r.out).not.toContain('hunter2');
+  });
+
+  it('refuses a node named "all", which `node: all` could never name alone (a write meant for it would run everywhere)', async () => {
+    const f = join(dir, 'all.yaml');
+    const r = await checkConfig('all.yaml', 'nodes:\n  - { name: all, url: "http://127.0.0.1:8222/mcp", token: "all-token-0123456789abcdef" }\n');
+    expect(r.code).toBe(1);
+    expect(r.err).toBe(`${f}:2:7: key "nodes[0].name": "all" selects every node (node: all); give this node another name\n`);
+    const l = join(dir, 'local-all.yaml');
+    expect((await checkConfig('local-all.yaml', 'local: { name: all }\n')).err).toBe(`${l}:1:10: key "local.name": "all" selects every node (node: all); give this node another name\n`);
+  });
+
+  it('refuses, with perDeviceTools, an upstream alias that is also a node name: one set of <name>__<tool> tools would shadow the other', async () => {
+    const f = join(dir, 'shadow.yaml');
+    const r = await checkConfig('shadow.yaml', 'perDeviceTools: true\nnodes:\n  - { name: nas, url: "http://127.0.0.1:8222/mcp", token: "nas-token-0123456789abcdef" }\nupstreams:\n  nas: { url: "http://127.0.0.1:8223/mcp" }\n  local: { url: "http://127.0.0.1:8224/mcp" }\n');
+    expect(r.code).toBe(1);
+    expect(r.err).toBe(
+      `${f}:5:3: key "upstreams.nas": alias "nas" is also the name of a node, whose tools are named nas__<tool> too (perDeviceTools); rename one of them\n` +
+        `${f}:6:3: key "upstreams.local": alias "local" is also the name of a node, whose tools are named local__<tool> too (perDeviceTools); rename one of them\n`,
+    );
+    // Without per-device copies, nothing clashes.
+    expect((await checkConfig('no-shadow.yaml', 'nodes:\n  - { name: nas, url: "http://127.0.0.1:8222/mcp", token: "nas-token-0123456789abcdef" }\nupstreams:\n  nas: { url: "http://127.0.0.1:8223/mcp" }\n')).code).toBe(0);
+  });
+
   it('refuses an alias too long for limits.maxToolName: the catalog could not name its tools', async () => {
     const f = join(dir, 'long.yaml');
     const r = await checkConfig('long.yaml', 'limits: {maxToolName: 20}\nupstreams:\n  homeassistant:\n    url: http://127.0.0.1:8123/api/mcp\n');

@@ -93,6 +93,28 @@ describe('every configured node is part of the fleet', () => {
     }
   });
 
+  it('a node name that is no node is quoted short and visible: a huge one is cut (answer and journal), a bidi control escaped', async () => {
+    await using client = await approved();
+    const huge = 'x'.repeat(100_000);
+    const r = (await client.callTool({ name: 'get_status', arguments: { node: huge } })) as any;
+    expect(r.isError).toBe(true);
+    expect(resultText(r)).toMatch(/^node: unknown node "x{64}…" \(100000 characters\) \(known nodes: pi-kitchen, /);
+    const event = readJournal(join(hub.dir, 'data')).filter((e) => e.kind === 'tool_call' && e.tool === 'get_status').at(-1)!;
+    expect(JSON.stringify(event).length).toBeLessThan(2000);
+    const bidi = (await client.callTool({ name: 'get_status', arguments: { node: 'role:spea\u202eker' } })) as any;
+    expect(resultText(bidi)).toMatch(/^node: no node has the role "spea\\u\{202e\}ker" \(known nodes: /);
+  });
+
+  it('a node on a port fetch refuses (6000) says so, not "fetch failed"', async () => {
+    // Nothing listens or is sent there: the hub's fetch refuses the port before connecting.
+    await using blocked = await startHubProcess({
+      config: { auth: { tokens: [{ user: 'alice', role: 'admin', token: ADMIN }] }, local: { enabled: false }, nodes: [{ name: 'pi-x11', url: 'http://127.0.0.1:6000/mcp', token: 'x11-token-0123456789abcdef' }] },
+    });
+    await using client = await connectClient(blocked.url, ADMIN, 'modern');
+    const r = (await client.callTool({ name: 'get_status', arguments: { node: 'pi-x11' } })) as any;
+    expect(resultText(r)).toMatch(/^node pi-x11 is unreachable since \S+ \(fetch refuses this port \(a "bad port" of the Fetch standard\): serve it on another port\)$/);
+  });
+
   it('the approval preview lists the unreachable nodes', async () => {
     // A 2025 session of its own: writes are not approved in it yet.
     await using client = await connectClient(hub.url, ADMIN, 'legacy');

@@ -3,7 +3,7 @@
  * upstreams, the SDK v2 client in both eras downstream, everything on 127.0.0.1.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -290,4 +290,41 @@ describe('embedded default', () => {
     expect(statSync(`${join(h.dir, 'data')}-stdio`).isDirectory()).toBe(true);
     rmSync(`${join(h.dir, 'data')}-stdio`, { recursive: true, force: true });
   });
+});
+
+describe('the Claude Desktop entry with a hub.yaml', () => {
+  it('starts a working stdio hub as Desktop would (an environment of its own): the bearer tokens\' variables are not needed, and the banner names the ones that are', async () => {
+    await using a = await startEdgeProcess();
+    await using b = await startEdgeProcess();
+    const dir = mkdtempSync(join(tmpdir(), 'hub-desktop-'));
+    try {
+      writeFileSync(join(dir, 'a.token'), `${a.token}\n`, { mode: 0o600 });
+      const config = {
+        auth: { tokens: [{ user: 'alice', role: 'admin', token: '${DESKTOP_TEST_ADMIN}' }] },
+        local: { enabled: false },
+        nodes: [
+          { name: 'a', url: a.url, tokenFile: 'a.token' },
+          { name: 'b', url: b.url, token: '${DESKTOP_TEST_EDGE_B}' },
+        ],
+      };
+      await using h = await startHubProcess({ config, cwd: dir, env: { DESKTOP_TEST_ADMIN: ADMIN, DESKTOP_TEST_EDGE_B: b.token! } });
+      await expect.poll(() => h.output()).toContain('Connect Claude Desktop');
+      const snippet = /Connect Claude Desktop \(claude_desktop_config\.json[^\n]*\n  (\{[\s\S]*?\n  \})\n/.exec(h.output())?.[1];
+      const { command, args } = JSON.parse(snippet!).mcpServers.homelab;
+      expect(h.output()).toContain(`hub.yaml takes DESKTOP_TEST_EDGE_B from the environment, which Claude Desktop does not pass on: add "env": { "DESKTOP_TEST_EDGE_B": "..." } to this entry`);
+      expect(h.output()).not.toContain(b.token!);
+
+      // What the person pastes: the entry, with "env" as the banner said. Not the admin token's variable.
+      const desktop = new Client({ name: 'claude-desktop', version: '1' });
+      await desktop.connect(new StdioClientTransport({ command, args, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', DESKTOP_TEST_EDGE_B: b.token! }, cwd: tmpdir(), stderr: 'pipe' }));
+      try {
+        const r = (await desktop.callTool({ name: 'get_env', arguments: { node: 'all' } })) as any;
+        expect(resultText(r).split('\n')[0]).toBe('2 nodes: 2 ok');
+      } finally {
+        await desktop.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -116,7 +116,7 @@ describe('reload chaos', () => {
     expect(hub.child.exitCode).toBeNull();
     const out = hub.output();
     expect(out).toContain(`alias \\"${ALIAS}\\" is too long for limits.maxToolName 20 (at most 10 characters, so that its tools can be named)`);
-    expect(out).toMatch(/nodes\[1\] \\"b\d+\\": environment variable CHAOS_UNSET_TOKEN is not set; left out until it is resolved/);
+    expect(out).toMatch(/nodes\[1\] \\"b\d+\\": environment variable CHAOS_UNSET_TOKEN is not set; not connected until it is resolved/);
     expect(out).toContain('key \\"logLevel\\": environment variable CHAOS_UNSET_LEVEL is not set');
     expect(out).not.toMatch(/Uncaught|HomelabError:|\n\s+at /);
   }, 300_000);
@@ -160,5 +160,41 @@ describe('adding a device without a restart', () => {
     said = await reloadAndWait(hub, file, JSON.stringify({ ...base, dataDir: './data', nodes: [...base.nodes, { name: 'b', url: b.url, tokenFile: 'b.token', roles: ['newest'] }] }));
     expect(said).toContain('is readable by its group (mode 0640)');
     expect(await run('role:newest')).toBe('hi\n');
+  }, 120_000);
+
+  it('a new node whose secret cannot be resolved stays in the fleet (and topology.yaml may name it): all, its role and node: X say why, never "unknown node"', async () => {
+    await using kitchen = await startEdgeProcess();
+    const base = { auth: { tokens: [{ user: 'admin', role: 'admin', token: ADMIN }] }, local: { enabled: false }, nodes: [{ name: 'pi-kitchen', url: kitchen.url, token: kitchen.token, roles: ['speaker'] }] };
+    await using hub = await startHubProcess({ config: base });
+    const file = join(hub.dir, 'hub.yaml');
+    await using client = await connectClient(hub.url, ADMIN, 'modern');
+    await client.callTool({ name: 'approve_writes', arguments: {} });
+
+    // Two speakers added in one edit: one's token variable is unset, the other's token file is
+    // misspelt; topology.yaml describes one of them under the same name, as a device is added.
+    writeFileSync(join(hub.dir, 'topology.yaml'), JSON.stringify({ nodes: [{ name: 'pi-attic', edge: 'pi-attic', roles: ['speaker'] }] }));
+    const said = await reloadAndWait(hub, file, JSON.stringify({ ...base, dataDir: './data', topology: { file: 'topology.yaml' }, nodes: [...base.nodes, { name: 'pi-attic', url: kitchen.url, token: '${CHAOS_ATTIC_UNSET}', roles: ['speaker'] }, { name: 'pi-bath', url: kitchen.url, tokenFile: 'pi-bath.tokne', roles: ['speaker'] }] }));
+    expect(said).toContain('nodes[1] \\"pi-attic\\": environment variable CHAOS_ATTIC_UNSET is not set; not connected until it is resolved');
+    expect(said).toContain('"msg":"config reloaded"');
+
+    const speakers = await client.callTool({ name: 'run_command', arguments: { node: 'role:speaker', cmd: 'echo stop mpd' } });
+    expect(speakers.isError).toBeFalsy();
+    expect(resultText(speakers).split('\n')[0]).toBe(
+      `3 nodes: 1 ok, 2 failed (pi-attic: unreachable since ${(/pi-attic: unreachable since (\S+)/.exec(resultText(speakers)) ?? [])[1]} (environment variable CHAOS_ATTIC_UNSET is not set); ` +
+        `pi-bath: unreachable since ${(/pi-bath: unreachable since (\S+)/.exec(resultText(speakers)) ?? [])[1]} (cannot read secret file ${join(hub.dir, 'pi-bath.tokne')}: no such file))`,
+    );
+    const all = await client.callTool({ name: 'get_env', arguments: { node: 'all' } });
+    expect(resultText(all).split('\n')[0]).toMatch(/^3 nodes: 1 ok, 2 failed \(pi-attic: /);
+    const one = await client.callTool({ name: 'get_env', arguments: { node: 'pi-attic' } });
+    expect(one.isError).toBe(true);
+    expect(resultText(one)).toMatch(/^node pi-attic is unreachable since \S+ \(environment variable CHAOS_ATTIC_UNSET is not set\)$/);
+    const nodes = ((await client.callTool({ name: 'list_nodes', arguments: {} })) as { structuredContent: { nodes: Array<{ name: string; roles: string[] }> } }).structuredContent.nodes;
+    expect(nodes.map((n) => [n.name, n.roles])).toEqual([['pi-kitchen', ['speaker']], ['pi-attic', ['speaker']], ['pi-bath', ['speaker']]]);
+
+    // Resolved: the file appears under the right name, and the node is a normal one.
+    writeFileSync(join(hub.dir, 'pi-bath.token'), `${kitchen.token}\n`, { mode: 0o600 });
+    await reloadAndWait(hub, file, JSON.stringify({ ...base, dataDir: './data', nodes: [...base.nodes, { name: 'pi-bath', url: kitchen.url, tokenFile: 'pi-bath.token', roles: ['speaker'] }] }));
+    const after = await client.callTool({ name: 'run_command', arguments: { node: 'role:speaker', cmd: 'echo stop mpd' } });
+    expect(resultText(after).split('\n')[0]).toBe('2 nodes: 2 ok');
   }, 120_000);
 });

@@ -2,10 +2,11 @@
  * The config file is watched: a change applies live without dropping clients, and an
  * invalid file keeps the running configuration.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { connectClient, startEdgeProcess, startHubProcess } from '@homelab-mcp/testkit';
+import { connectClient, resultText, startEdgeProcess, startHubProcess } from '@homelab-mcp/testkit';
 
 const ADMIN = 'reload-admin-token-0123456789';
 
@@ -38,5 +39,26 @@ describe('config reload', () => {
     await expect.poll(() => hub.output(), { timeout: 10_000 }).toContain('config reload failed, keeping the running configuration');
     expect(hub.output()).toMatch(/unknown key \\?"nodez\\?"/);
     expect(await nodeNames()).toEqual(['a', 'b']);
+  });
+
+  it('a call running on a node a reload removes fails saying the hub closed it, not as a device gone by itself', async () => {
+    await using a = await startEdgeProcess();
+    await using b = await startEdgeProcess();
+    const base = { auth: { tokens: [{ user: 'admin', role: 'admin', token: ADMIN }] }, local: { enabled: false }, nodes: [{ name: 'a', url: a.url, token: a.token }, { name: 'b', url: b.url, token: b.token }] };
+    await using hub = await startHubProcess({ config: base });
+    const scratch = mkdtempSync(join(tmpdir(), 'reload-midcall-'));
+    try {
+      await using client = await connectClient(hub.url, ADMIN, 'modern');
+      await client.callTool({ name: 'approve_writes', arguments: {} });
+      const started = join(scratch, 'started');
+      const running = client.callTool({ name: 'run_command', arguments: { node: 'b', cmd: `touch ${started}; sleep 300` } });
+      await expect.poll(() => existsSync(started), { timeout: 10_000 }).toBe(true);
+      writeFileSync(join(hub.dir, 'hub.yaml'), JSON.stringify({ ...base, dataDir: './data', nodes: [base.nodes[0]] }));
+      const r = (await running) as any;
+      expect(r.isError).toBe(true);
+      expect(resultText(r)).toMatch(/^node b is unreachable since \S+ \(closed by the hub: a config reload removed or changed it, or the hub is stopping\)$/);
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
   });
 });

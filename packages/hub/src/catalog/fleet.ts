@@ -8,6 +8,7 @@ import type { CallToolResult, Tool } from '@modelcontextprotocol/server';
 import { HomelabError, isHomelabError } from '@homelab-mcp/core';
 import { stateText, type HubNode } from './nodes.ts';
 import { EDGE_TOOLS, edgeToolClass } from '../policy/classes.ts';
+import { showControls } from '../policy/gate.ts';
 import { callNode, type FilePolicy } from '../nodes/file-policy.ts';
 import type { Caller, CallContext, CatalogTool, ToolClass } from './types.ts';
 
@@ -29,6 +30,19 @@ export interface Selection {
 }
 
 /**
+ * A name the caller wrote, quoted for an error message. It can be anything: cut to 64
+ * characters (an answer and its journal line must not grow with a megabyte of argument) and
+ * with control and bidi characters escaped, as a preview shows them.
+ *
+ * @example quotedName('pi-kitchen') // '"pi-kitchen"'
+ * @example quotedName('x'.repeat(100000)) // '"xxx…x…" (100000 characters)'
+ */
+export function quotedName(s: string): string {
+  const chars = [...s];
+  return chars.length > 64 ? `"${showControls(chars.slice(0, 64).join(''))}…" (${chars.length} characters)` : `"${showControls(s)}"`;
+}
+
+/**
  * Resolves a `node` argument against the known nodes.
  * Throws `INVALID_ARGUMENTS` naming what is known when nothing matches.
  */
@@ -45,11 +59,11 @@ export function selectNodes(selector: unknown, nodes: HubNode[]): Selection {
     else if (item.startsWith('role:')) {
       const role = item.slice(5);
       const matching = nodes.filter((n) => n.roles.includes(role));
-      if (matching.length === 0) throw new HomelabError('INVALID_ARGUMENTS', `node: no node has the role "${role}" (${known()})`);
+      if (matching.length === 0) throw new HomelabError('INVALID_ARGUMENTS', `node: no node has the role ${quotedName(role)} (${known()})`);
       for (const n of matching) picked.set(n.name, n);
     } else {
       const n = byName.get(item);
-      if (!n) throw new HomelabError('INVALID_ARGUMENTS', `node: unknown node "${item}" (${known()})`);
+      if (!n) throw new HomelabError('INVALID_ARGUMENTS', `node: unknown node ${quotedName(item)} (${known()})`);
       picked.set(n.name, n);
     }
   }

@@ -4,6 +4,7 @@
  * (`local`, a child process of the hub).
  */
 import type { CallToolResult, Tool } from '@modelcontextprotocol/server';
+import { HomelabError } from '@homelab-mcp/core';
 import type { Progress } from './types.ts';
 
 export interface SourceState {
@@ -56,4 +57,21 @@ export function stateText(s: SourceState, now: Date = new Date()): { up: boolean
   if (s.status === 'up') return { up: true, text: 'up', since: s.since };
   const word = s.status === 'connecting' && !s.lastError ? 'connecting' : 'unreachable';
   return { up: false, text: `${word} since ${shortTime(s.since, now)}${s.lastError ? ` (${s.lastError})` : ''}`, since: s.since };
+}
+
+/**
+ * The source of a configured node the hub cannot connect to at all, because its entry could
+ * not be resolved (its `${VAR}` is unset, its `tokenFile` unreadable): always down, with that
+ * reason, so the node stays in `all` and its roles and every answer says why.
+ *
+ * @example
+ * const source = unresolvedSource('environment variable PI_TOKEN is not set');
+ * stateText(source.state()).text; // "unreachable since 10:42:05Z (environment variable PI_TOKEN is not set)"
+ */
+export function unresolvedSource(why: string, since: Date = new Date()): ToolSource {
+  return {
+    state: () => ({ status: 'down', since, lastError: why }),
+    tools: () => [],
+    callTool: () => Promise.reject(new HomelabError('UPSTREAM_UNAVAILABLE', why)),
+  };
 }

@@ -5,10 +5,10 @@ import { keepRunningEntries } from './keep-entries.ts';
 const ref = (keyPath: PropertyKey[], name: string): UnresolvedRef => ({ keyPath, name, message: `hub.yaml:1:1: key "${keyPath.join('.')}": environment variable ${name} is not set` });
 
 describe('keepRunningEntries', () => {
-  it('puts back the running node, upstream and token, leaves new ones out, and names each variable', () => {
+  it('puts back the running node, upstream and token, leaves new ones out (returning new nodes for the fleet), and names each variable', () => {
     const previous = { nodes: [{ name: 'a', url: 'http://a', token: 'old-a' }], upstreams: { ha: { url: 'http://ha-old' } }, auth: { tokens: [{ user: 'u', role: 'admin', token: 'old-u' }] } };
     const data = {
-      nodes: [{ name: 'new', url: 'http://n', token: '${NEW_TOKEN}' }, { name: 'a', url: 'http://a2', token: '${A_TOKEN}' }, { name: 'b', url: 'http://b' }],
+      nodes: [{ name: 'new', url: 'http://n', token: '${NEW_TOKEN}', roles: ['speaker'] }, { name: 'a', url: 'http://a2', token: '${A_TOKEN}' }, { name: 'b', url: 'http://b' }],
       upstreams: { ha: { url: '${HA_URL}' }, x: { url: 'http://x', headers: { A: '${X_KEY}' } } },
       auth: { tokens: [{ user: 'u', role: 'admin', token: '${U_TOKEN}' }] },
     };
@@ -18,12 +18,13 @@ describe('keepRunningEntries', () => {
     expect(data.upstreams).toEqual({ ha: { url: 'http://ha-old' } });
     expect(data.auth.tokens).toEqual(previous.auth.tokens);
     expect(r.notes).toEqual([
-      'hub.yaml: nodes[0] "new": environment variable NEW_TOKEN is not set; left out until it is resolved',
+      'hub.yaml: nodes[0] "new": environment variable NEW_TOKEN is not set; not connected until it is resolved (calls to it say why)',
       'hub.yaml: nodes[1] "a": environment variable A_TOKEN is not set; keeping its running settings',
       'hub.yaml: upstreams.ha: environment variable HA_URL is not set; keeping its running settings',
       'hub.yaml: upstreams.x: environment variable X_KEY is not set; left out until it is resolved',
       'hub.yaml: auth.tokens[0] "u": environment variable U_TOKEN is not set; keeping its running settings',
     ]);
+    expect(r.nodes).toEqual([{ name: 'new', roles: ['speaker'], why: 'environment variable NEW_TOKEN is not set' }]);
   });
 
   it('leaves a reference outside any entry unsettled: the whole reload is refused', () => {

@@ -9,6 +9,18 @@ import type { UnresolvedRef } from '@homelab-mcp/core/config';
 import { formatKeyPath } from '@homelab-mcp/core/config';
 
 type Obj = Record<string, unknown>;
+
+/**
+ * A new node a reload could not resolve. It stays part of the fleet (`all`, its roles,
+ * `node: NAME`) as a node that cannot be reached, saying why, rather than vanishing: a typo
+ * in a token file must not turn "all the speakers" into fewer speakers without a word.
+ */
+export interface UnresolvedNode {
+  name: string;
+  roles: string[];
+  /** `environment variable PI_TOKEN is not set`, `cannot read secret file ...`. */
+  why: string;
+}
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** Where an entry lives: a list whose items are matched by a field, or a mapping by key. */
@@ -24,15 +36,18 @@ const startsWith = (p: readonly PropertyKey[], prefix: readonly string[]) => pre
 /**
  * Puts back, in `data` (the new file, substituted), the running entry for each entry holding an
  * unresolved reference, or leaves a new entry out. Returns the references it could not place
- * and one line per entry it kept or left out (for the log).
+ * and one line per entry it kept or left out (for the log). A new node left out is also
+ * returned in `nodes`, for the fleet to show as unreachable.
  *
  * @example
- * const { unsettled, notes } = keepRunningEntries(data, refs, previousData, 'hub.yaml');
- * // notes: ['hub.yaml: nodes[2] "pi-new": environment variable PI_TOKEN is not set; left out until it is']
+ * const { unsettled, notes, nodes } = keepRunningEntries(data, refs, previousData, 'hub.yaml');
+ * // notes: ['hub.yaml: nodes[2] "pi-new": environment variable PI_TOKEN is not set; not connected until it is resolved']
+ * // nodes: [{ name: 'pi-new', roles: ['speaker'], why: 'environment variable PI_TOKEN is not set' }]
  */
-export function keepRunningEntries(data: unknown, refs: readonly UnresolvedRef[], previous: unknown, file: string): { unsettled: UnresolvedRef[]; notes: string[] } {
+export function keepRunningEntries(data: unknown, refs: readonly UnresolvedRef[], previous: unknown, file: string): { unsettled: UnresolvedRef[]; notes: string[]; nodes: UnresolvedNode[] } {
   const unsettled: UnresolvedRef[] = [];
   const notes: string[] = [];
+  const nodes: UnresolvedNode[] = [];
   const drop = new Map<unknown[], Set<number>>();
   const done = new Set<string>();
   for (const ref of refs) {
@@ -59,7 +74,13 @@ export function keepRunningEntries(data: unknown, refs: readonly UnresolvedRef[]
         let set = drop.get(items);
         if (!set) drop.set(items, (set = new Set()));
         set.add(i);
-        notes.push(`${file}: ${label}: ${why}; left out until it is resolved`);
+        if (list.path[0] === 'nodes' && typeof id === 'string') {
+          const roles = items[i].roles;
+          nodes.push({ name: id, roles: Array.isArray(roles) ? roles.filter((r): r is string => typeof r === 'string') : [], why });
+          notes.push(`${file}: ${label}: ${why}; not connected until it is resolved (calls to it say why)`);
+        } else {
+          notes.push(`${file}: ${label}: ${why}; left out until it is resolved`);
+        }
       }
     } else if (map) {
       const parent = at(data, map);
@@ -88,5 +109,5 @@ export function keepRunningEntries(data: unknown, refs: readonly UnresolvedRef[]
     items.length = 0;
     items.push(...kept);
   }
-  return { unsettled, notes };
+  return { unsettled, notes, nodes };
 }

@@ -21,7 +21,8 @@ describe('hub.yaml topology section', () => {
       ignorePorts: [8080, '9000-9100'],
       nodes: { nas: { ignorePorts: [5000] } },
     });
-    expect(() => parse('topology:\n  drift: { ignorePorts: ["9100-9000"] }\n')).toThrow(/key "topology\.drift\.ignorePorts\[0\]": .*a port from 1 to 65535 or a range "FROM-TO"/);
+    expect(() => parse('topology:\n  drift: { ignorePorts: ["9100-9000"] }\n')).toThrow(/key "topology\.drift\.ignorePorts\[0\]": "9100-9000": a range goes from the lower port to the higher \("9000-9100"\)/);
+    expect(parse('topology:\n  drift: { ignorePorts: ["8080", " 9000 - 9100 "] }\n').topology.drift.ignorePorts).toEqual(['8080', ' 9000 - 9100 ']);
     expect(() => parse('topology:\n  drift: { ignorePorts: [70000] }\n')).toThrow(/key "topology\.drift\.ignorePorts\[0\]"/);
   });
 

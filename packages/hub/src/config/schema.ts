@@ -13,13 +13,25 @@ const listen = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'HOST:P
 const headers = z.record(z.string(), z.string());
 /** The hub speaks HTTP to nodes and upstreams: `ftp://` or `ws://` would only fail later, on every call. */
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
-/** A TCP port, or an inclusive range as a string: 8080, "32768-60999". */
+/**
+ * A TCP port, or an inclusive range as a string: 8080, "8080", "32768-60999". A wrong one is
+ * told what exactly is wrong with it: a message that asks for "a port from 1 to 65535" about
+ * "8080" or "9-3" leaves the person guessing.
+ */
 const portSpec = z.union([
   z.number().int().min(1).max(65535),
-  z.string().refine((v) => {
-    const m = /^(\d{1,5})-(\d{1,5})$/.exec(v);
-    return !!m && Number(m[1]) >= 1 && Number(m[1]) <= Number(m[2]) && Number(m[2]) <= 65535;
-  }, 'a port from 1 to 65535 or a range "FROM-TO" such as "8000-8100"'),
+  z.string().superRefine((v, ctx) => {
+    const expected = 'expected a port from 1 to 65535 or a range "FROM-TO" such as "8000-8100"';
+    const m = /^\s*(\d{1,6})\s*(?:-\s*(\d{1,6})\s*)?$/.exec(v);
+    const why = !m
+      ? `"${v.slice(0, 40)}" is not a port or a range; ${expected}`
+      : [m[1], m[2]].some((p) => p !== undefined && (Number(p) < 1 || Number(p) > 65535))
+        ? `"${v}": a port is from 1 to 65535`
+        : m[2] !== undefined && Number(m[1]) > Number(m[2])
+          ? `"${v}": a range goes from the lower port to the higher ("${m[2]}-${m[1]}")`
+          : undefined;
+    if (why) ctx.addIssue({ code: 'custom', message: why });
+  }),
 ]);
 
 export const RoleSchema = z.enum(['admin', 'operator', 'viewer']);
@@ -267,6 +279,9 @@ export function longestPrefix(maxToolName: number): number {
  * `limits.maxToolName` (the catalog could not name any of its tools). Check-config, start and
  * reload all run it, so a reload that would leave the catalog unbuildable keeps the old config.
  */
+const ALL = 'all';
+const ALL_TAKEN = '"all" selects every node (node: all); give this node another name';
+
 function checkNames(value: unknown, ctx: z.core.$RefinementCtx<unknown>): void {
   const c = (value ?? {}) as Partial<z.output<typeof HubConfigBase>>;
   const nodes = Array.isArray(c.nodes) ? c.nodes : [];
@@ -280,7 +295,11 @@ function checkNames(value: unknown, ctx: z.core.$RefinementCtx<unknown>): void {
     if (local.enabled !== false && n.name === (local.name ?? 'local')) {
       ctx.addIssue({ code: 'custom', path: ['nodes', i, 'name'], message: `"${n.name}" is the name of the hub's own node (local.name); rename this node, or set local.name or local.enabled: false` });
     }
+    // `node: all` is the whole fleet: a node of that name could never be named alone, and a
+    // write meant for it would run everywhere.
+    if (n.name === ALL) ctx.addIssue({ code: 'custom', path: ['nodes', i, 'name'], message: ALL_TAKEN });
   });
+  if (local.enabled !== false && local.name === ALL) ctx.addIssue({ code: 'custom', path: ['local', 'name'], message: ALL_TAKEN });
   const maxToolName = typeof c.limits?.maxToolName === 'number' ? c.limits.maxToolName : 50;
   const max = longestPrefix(maxToolName);
   const tooLong = (what: string) => `${what} is too long for limits.maxToolName ${maxToolName} (at most ${max} characters, so that its tools can be named)`;
@@ -295,6 +314,13 @@ function checkNames(value: unknown, ctx: z.core.$RefinementCtx<unknown>): void {
     nodes.forEach((n, i) => {
       if (typeof n?.name === 'string' && n.name.length > max) ctx.addIssue({ code: 'custom', path: ['nodes', i, 'name'], message: tooLong(`node name "${n.name}" (perDeviceTools)`) });
     });
+    // Both would name tools <name>__<tool>: one of the two sets would silently shadow the other.
+    const nodeNames = [...(local.enabled !== false ? [local.name ?? 'local'] : []), ...nodes.map((n) => n?.name)];
+    for (const key of ['upstreams', 'mcpServers'] as const) {
+      for (const alias of aliases(key)) {
+        if (nodeNames.includes(alias)) ctx.addIssue({ code: 'custom', path: [key, alias], message: `alias "${alias}" is also the name of a node, whose tools are named ${alias}__<tool> too (perDeviceTools); rename one of them` });
+      }
+    }
   }
 }
 

@@ -54,6 +54,13 @@ describe('shortReason', () => {
     expect(shortReason(new SdkHttpError(SdkErrorCode.ClientHttpNotImplemented, 'x', { status: 503, text: '<html>...</html>' }))).toBe('HTTP 503');
   });
 
+  it('says so when fetch refuses the port itself, rather than "fetch failed"', async () => {
+    // Real: fetch refuses port 6000 before any connection (nothing is sent, nothing listens).
+    const err = await fetch('http://127.0.0.1:6000/mcp').catch((e: unknown) => e);
+    const wrapped = new SdkError(SdkErrorCode.EraNegotiationFailed, 'Version negotiation probe failed: fetch failed', undefined, { cause: err });
+    expect(shortReason(wrapped)).toBe('fetch refuses this port (a "bad port" of the Fetch standard): serve it on another port');
+  });
+
   it('never shows a secret or URL credentials, and stays short', () => {
     const token = 'abcdef0123456789';
     const err = new Error(`failed GET https://admin:hunter22@ha.lan:8123/api/mcp with Authorization: Bearer ${token} ${'x'.repeat(500)}`);

@@ -171,9 +171,21 @@ export function shortReason(err: unknown, secrets: readonly string[] = []): stri
   return redact(rawReason(err), secrets).replace(/\s+/g, ' ').trim().slice(0, MAX_REASON) || 'unknown error';
 }
 
+/** Whether fetch refused the URL's port itself (the Fetch standard's "bad port" list: 6000, 6665-6669, 10080, ...). */
+function badPort(err: unknown): boolean {
+  let e: unknown = err;
+  for (let depth = 0; depth < 6 && e !== null && typeof e === 'object'; depth++) {
+    if (e instanceof Error && e.message === 'bad port') return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 function rawReason(err: unknown): string {
   const code = errorCode(err);
   if (code && REASONS[code]) return REASONS[code]!;
+  // Nothing was sent: the hub's fetch never connects to such a port, so no retry can succeed.
+  if (badPort(err)) return 'fetch refuses this port (a "bad port" of the Fetch standard): serve it on another port';
   const status = httpStatus(err);
   if (status === 401) return 'unauthorized (HTTP 401): check the token';
   if (status === 403) return 'forbidden (HTTP 403)';

@@ -46,6 +46,12 @@ import { createBackoff } from './backoff.ts';
 import { openConnection, requestHeaders, type Connection, type ConnectionHooks, type ListKind, type UpstreamLogMessage, type UpstreamSpec } from './connection.ts';
 import { classifyFailure, embeddedProtocolError, safeUrl, shortReason, type FailureKind } from './errors.ts';
 
+/**
+ * Why a connection the hub closed itself is down: a call still running on it (cancelled on
+ * the device, its command killed) must not read as a device that went away on its own.
+ */
+const CLOSED = 'closed by the hub: a config reload removed or changed it, or the hub is stopping';
+
 export type { UpstreamLogMessage, UpstreamSpec } from './connection.ts';
 
 export interface UpstreamState {
@@ -612,7 +618,7 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
 
   /** The connection to use now: the live one, the one being set up, or a fast failure. */
   async function connectionFor(signal: AbortSignal): Promise<Connection> {
-    if (closed) throw new HomelabError('UPSTREAM_UNAVAILABLE', `node ${name} is closed`);
+    if (closed) throw new HomelabError('UPSTREAM_UNAVAILABLE', `node ${name} is ${CLOSED}`);
     if (conn) return conn;
     // Waiting is only for a connect that is expected to succeed (the first one, or a
     // transparent re-connect from up). A down upstream fails fast.
@@ -755,7 +761,7 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
     async close() {
       if (closed) return;
       closed = true;
-      lifetime.abort(new HomelabError('UPSTREAM_UNAVAILABLE', `node ${name} is closed`));
+      lifetime.abort(new HomelabError('UPSTREAM_UNAVAILABLE', `node ${name} is ${CLOSED}`));
       clearTimeout(retryTimer);
       stopHealth();
       const c = conn;
@@ -763,7 +769,7 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
       await c?.close({ terminate: true });
       await attempt?.catch(() => {});
       lists = EMPTY_LISTS;
-      setStatus('down', 'closed');
+      setStatus('down', CLOSED);
       listeners.clear();
       logListeners.clear();
     },

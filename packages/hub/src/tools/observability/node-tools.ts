@@ -9,7 +9,7 @@ import { HomelabError } from '@homelab-mcp/core';
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { CatalogTool } from '../../catalog/types.ts';
 import type { HubNode } from '../../catalog/nodes.ts';
-import { fanOut, messageOf, NODE_ARG, selectNodes } from '../../catalog/fleet.ts';
+import { fanOut, messageOf, NODE_ARG, quotedName, selectNodes } from '../../catalog/fleet.ts';
 import { askNode, edgeOf, taskSignal, type ObservabilityDeps, type TopologyService } from './deps.ts';
 
 const read = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false };
@@ -215,7 +215,7 @@ export function containerLogsTool(deps: ObservabilityDeps): CatalogTool {
       if (node !== undefined) {
         if (typeof node !== 'string') throw new HomelabError('INVALID_ARGUMENTS', 'node: expected one node name');
         const found = deps.nodes().find((n) => n.name === node);
-        if (!found) throw new HomelabError('INVALID_ARGUMENTS', `node: unknown node "${node}" (known nodes: ${deps.nodes().map((n) => n.name).join(', ') || '(none)'})`);
+        if (!found) throw new HomelabError('INVALID_ARGUMENTS', `node: unknown node ${quotedName(node)} (known nodes: ${deps.nodes().map((n) => n.name).join(', ') || '(none)'})`);
         edge = found;
       } else {
         const svc = serviceFor(deps, container, 'container');

@@ -7,7 +7,7 @@
  */
 import { HomelabError } from '@homelab-mcp/core';
 import type { CatalogTool } from '../../catalog/types.ts';
-import { messageOf } from '../../catalog/fleet.ts';
+import { messageOf, quotedName } from '../../catalog/fleet.ts';
 import { askNode, edgeOf, recheck, snapshotNodes, type ObservabilityDeps, type TopologyService } from './deps.ts';
 import { addressOf, checkContainer, checkHttp, checkNode, checkPorts, checkService, checkUnit, firstLine, healthyDetail, type Finding } from './service-check.ts';
 import { shownUrl } from '../../topology/shown-url.ts';
@@ -40,7 +40,7 @@ export async function diagnose(deps: ObservabilityDeps, serviceName: string, nod
     const known = topo?.findNode(nodeName)?.name ?? deps.nodes().find((n) => n.name === nodeName)?.name;
     if (!known) {
       const names = [...new Set([...(topo?.nodes().map((n) => n.name) ?? []), ...deps.nodes().map((n) => n.name)])];
-      throw new HomelabError('INVALID_ARGUMENTS', `node: unknown node "${nodeName}" (known nodes: ${names.slice(0, 30).join(', ') || 'none'})`);
+      throw new HomelabError('INVALID_ARGUMENTS', `node: unknown node ${quotedName(nodeName)} (known nodes: ${names.slice(0, 30).join(', ') || 'none'})`);
     }
     nodeName = known;
   }
