@@ -190,7 +190,7 @@ const URL_QUERY_SECRET = /([?&](?:sig|signature|auth|code|x-amz-signature|x-amz-
 const SLACK_WEBHOOK = /(\bhooks\.slack\.com\/(?:services|workflows|triggers)\/)[A-Za-z0-9_\/-]{8,512}/g;
 // Well-known token shapes, wherever they appear.
 const TOKEN_SHAPES =
-  /\beyJ[A-Za-z0-9_-]{8,4096}\.[A-Za-z0-9_-]{8,4096}\.[A-Za-z0-9_-]{0,4096}|\b(?:gh[pousr]_[A-Za-z0-9]{20,255}|github_pat_[A-Za-z0-9_]{20,255}|glpat-[A-Za-z0-9_-]{20,255}|xox[abprs]-[A-Za-z0-9-]{10,255}|sk-(?:ant-)?[A-Za-z0-9_-]{20,255}|AKIA[0-9A-Z]{16})\b/g;
+  /\beyJ[A-Za-z0-9_-]{8,4096}\.[A-Za-z0-9_-]{8,4096}\.[A-Za-z0-9_-]{0,4096}|\b(?:gh[pousr]_[A-Za-z0-9]{20,255}|github_pat_[A-Za-z0-9_]{20,255}|glpat-[A-Za-z0-9_-]{20,255}|xox[abprs]-[A-Za-z0-9-]{10,255}|tskey-[a-z]{3,10}-[A-Za-z0-9-]{10,255}|sk-(?:ant-)?[A-Za-z0-9_-]{20,255}|AKIA[0-9A-Z]{16})\b/g;
 
 // `mysql -phunter2`: the password is glued to `-p` (`-p hunter2` would be a database name).
 const MYSQL_P = /(\b(?:mysql[a-z]{0,10}|mariadb[a-z-]{0,10})\b[^\n;|&]{0,1024}?\s-p)("[^"\n]{1,4096}"|'[^'\n]{1,4096}'|[^\s"'][^\s]{0,4095})/g;

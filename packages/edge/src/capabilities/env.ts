@@ -63,7 +63,8 @@ export const getEnv = defineTool<{ key?: string }>({
   async handler({ key }, { env, policy }) {
     const shown = (k: string, v: string) => (policy?.maskEnv ? maskValue(k, v) : v);
     if (key !== undefined) {
-      const raw = env.childEnv[key];
+      // Own keys only: `__proto__` or `constructor` are not variables.
+      const raw = Object.hasOwn(env.childEnv, key) ? env.childEnv[key] : undefined;
       const value = raw === undefined ? undefined : shown(key, raw);
       return { data: { key, value: value ?? null, set: value !== undefined }, text: value === undefined ? `${key} is not set` : `${key}=${value}` };
     }
