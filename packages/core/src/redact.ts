@@ -194,7 +194,13 @@ const TOKEN_SHAPES =
 
 // `mysql -phunter2`: the password is glued to `-p` (`-p hunter2` would be a database name).
 const MYSQL_P = /(\b(?:mysql[a-z]{0,10}|mariadb[a-z-]{0,10})\b[^\n;|&]{0,1024}?\s-p)("[^"\n]{1,4096}"|'[^'\n]{1,4096}'|[^\s"'][^\s]{0,4095})/g;
-const HTPASSWD = /\bhtpasswd\b/g;
+// `htpasswd -b FILE USER PASS`, and `mosquitto_passwd -b FILE USER PASS` alike.
+const HTPASSWD = /\b(?:htpasswd|mosquitto_passwd)\b/g;
+// `echo 'pi:PASS' | chpasswd`, `chpasswd <<< 'pi:PASS'`: the password follows the user's colon.
+const CHPASSWD_PIPE = /(\b(?:echo|printf)(?:[ \t]+-[A-Za-z]{1,4})*[ \t]+(["']?)[A-Za-z0-9_.-]{1,64}:)([^\s'"|;&]{1,4096})(\2[ \t]*\|[ \t]*(?:sudo[ \t]+)?chpasswd\b)/g;
+const CHPASSWD_HERE = /(\bchpasswd[ \t]*<<<[ \t]*(["']?)[A-Za-z0-9_.-]{1,64}:)([^\s'"|;&]{1,4096})/g;
+// A Telegram bot token, alone or in its `api.telegram.org/bot<token>/` URL (no word boundary after `bot`).
+const TELEGRAM_TOKEN = /(?:(?<=\/bot)|\b)[0-9]{6,12}:[A-Za-z0-9_-]{30,64}(?![A-Za-z0-9_-])/g;
 
 /**
  * A PEM private key: the base64 body between `-----BEGIN … PRIVATE KEY-----` and its END line
@@ -485,12 +491,17 @@ export function redactText(s: string, maxChars = 65536): string {
   if (s.includes('-p') && (s.includes('mysql') || s.includes('mariadb'))) {
     s = s.replace(MYSQL_P, (m, pre: string, value: string) => (value.startsWith(REDACTED) ? m : `${pre}${secretValue(value)}`));
   }
-  if (s.includes('htpasswd')) s = redactHtpasswd(s);
+  if (s.includes('htpasswd') || s.includes('mosquitto_passwd')) s = redactHtpasswd(s);
+  if (s.includes('chpasswd')) {
+    s = s.replace(CHPASSWD_PIPE, (_m, pre: string, _q: string, _pw: string, post: string) => `${pre}${REDACTED}${post}`);
+    s = s.replace(CHPASSWD_HERE, (_m, pre: string) => `${pre}${REDACTED}`);
+  }
   for (const [needle, pattern] of PROGRAM_FLAGS) {
     if (s.includes(needle)) s = s.replace(pattern, (m, pre: string, sep: string | undefined, value: string) => (value.startsWith(REDACTED) ? m : `${pre}${sep ?? ''}${secretValue(value)}`));
   }
   if (s.includes('hooks.slack.com')) s = s.replace(SLACK_WEBHOOK, (_m, pre: string) => `${pre}${REDACTED}`);
   s = s.replace(TOKEN_SHAPES, REDACTED);
+  if (s.includes(':')) s = s.replace(TELEGRAM_TOKEN, REDACTED);
   return s;
 }
 

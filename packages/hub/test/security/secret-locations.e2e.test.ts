@@ -105,16 +105,25 @@ describe('a viewer with the default policy (item 2)', () => {
 });
 
 describe('the journal (item 11)', () => {
-  it('stores no backup passphrase or Tailscale auth key of a command that ran', async () => {
+  it('stores no backup passphrase, Tailscale auth key, mosquitto or chpasswd password or Telegram bot token of a command that ran', async () => {
     await using client = await connectClient(hub.url, ADMIN, 'legacy');
     await client.callTool({ name: 'approve_writes', arguments: {} });
-    const cmd = `true # BORG_PASSPHRASE=${SECRETS.borg} borg create; tailscale up --auth-key=${SECRETS.tailscale}`;
+    const more = ['mosquitto-pw-8c1d', 'chpasswd-pw-2f4a', '123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw'];
+    // Comments: the shell runs nothing of them, the journal still records them.
+    const cmd = [
+      `true # BORG_PASSPHRASE=${SECRETS.borg} borg create; tailscale up --auth-key=${SECRETS.tailscale}`,
+      `# mosquitto_passwd -b /etc/mosquitto/passwd alice ${more[0]}`,
+      `# echo 'pi:${more[1]}' | sudo chpasswd`,
+      `# curl https://api.telegram.org/bot${more[2]}/getMe`,
+    ].join('\n');
     const r = (await client.callTool({ name: 'run_command', arguments: { node: 'pi', cmd } })) as { isError?: boolean };
     expect(r.isError).toBeFalsy();
     const event = readJournal(join(hub.dir, 'data')).findLast((e) => e.tool === 'run_command' && e.decision === 'allowed')!;
     expect(event.args.cmd).toContain('borg create');
     expect(JSON.stringify(event)).not.toContain(SECRETS.borg);
     expect(JSON.stringify(event)).not.toContain(SECRETS.tailscale);
+    for (const secret of more) expect(JSON.stringify(event), secret).not.toContain(secret.split(':').pop());
+    expect(event.args.cmd).toContain("echo 'pi:[REDACTED]' | sudo chpasswd");
     expect(hub.output()).not.toContain(SECRETS.borg);
   });
 });
