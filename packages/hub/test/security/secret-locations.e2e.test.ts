@@ -126,4 +126,17 @@ describe('the journal (item 11)', () => {
     expect(event.args.cmd).toContain("echo 'pi:[REDACTED]' | sudo chpasswd");
     expect(hub.output()).not.toContain(SECRETS.borg);
   });
+
+  it('keeps the command after a redacted password readable: a payload cannot hide behind it (item 3)', async () => {
+    await using client = await connectClient(hub.url, ADMIN, 'legacy');
+    await client.callTool({ name: 'approve_writes', arguments: {} });
+    const [m1, m2, m3] = ['after-flag', 'after-redis', 'after-header'].map((n) => join(dir, n)) as [string, string, string];
+    // Each line runs its payload: `true` ignores its arguments, redis-cli and curl are not needed to fail over to it.
+    const cmd = [`true --password s3cr3t-flag;touch ${m1}`, `redis-cli -a s3cr3t-redis 2>/dev/null|| touch ${m2}`, `true -H X-Api-Key:s3cr3t-header;touch ${m3}`].join('\n');
+    const r = (await client.callTool({ name: 'run_command', arguments: { node: 'pi', cmd } })) as { isError?: boolean };
+    expect(r.isError).toBeFalsy();
+    expect([m1, m2, m3].map(existsSync)).toEqual([true, true, true]);
+    const event = readJournal(join(hub.dir, 'data')).findLast((e) => e.tool === 'run_command' && e.decision === 'allowed' && String(e.args.cmd).includes('s3cr3t') === false && String(e.args.cmd).includes('after-flag'))!;
+    expect(event.args.cmd).toBe([`true --password [REDACTED];touch ${m1}`, `redis-cli -a [REDACTED] 2>/dev/null|| touch ${m2}`, `true -H X-Api-Key:[REDACTED];touch ${m3}`].join('\n'));
+  });
 });
