@@ -190,11 +190,17 @@ const URL_QUERY_SECRET = /([?&](?:sig|signature|auth|code|x-amz-signature|x-amz-
 const SLACK_WEBHOOK = /(\bhooks\.slack\.com\/(?:services|workflows|triggers)\/)[A-Za-z0-9_\/-]{8,512}/g;
 // Well-known token shapes, wherever they appear.
 const TOKEN_SHAPES =
-  /\beyJ[A-Za-z0-9_-]{8,4096}\.[A-Za-z0-9_-]{8,4096}\.[A-Za-z0-9_-]{0,4096}|\b(?:gh[pousr]_[A-Za-z0-9]{20,255}|github_pat_[A-Za-z0-9_]{20,255}|glpat-[A-Za-z0-9_-]{20,255}|xox[abprs]-[A-Za-z0-9-]{10,255}|sk-(?:ant-)?[A-Za-z0-9_-]{20,255}|AKIA[0-9A-Z]{16})\b/g;
+  /\beyJ[A-Za-z0-9_-]{8,4096}\.[A-Za-z0-9_-]{8,4096}\.[A-Za-z0-9_-]{0,4096}|\b(?:gh[pousr]_[A-Za-z0-9]{20,255}|github_pat_[A-Za-z0-9_]{20,255}|glpat-[A-Za-z0-9_-]{20,255}|xox[abprs]-[A-Za-z0-9-]{10,255}|tskey-[a-z]{3,10}-[A-Za-z0-9-]{10,255}|sk-(?:ant-)?[A-Za-z0-9_-]{20,255}|AKIA[0-9A-Z]{16})\b/g;
 
 // `mysql -phunter2`: the password is glued to `-p` (`-p hunter2` would be a database name).
 const MYSQL_P = /(\b(?:mysql[a-z]{0,10}|mariadb[a-z-]{0,10})\b[^\n;|&]{0,1024}?\s-p)("[^"\n]{1,4096}"|'[^'\n]{1,4096}'|[^\s"'][^\s]{0,4095})/g;
-const HTPASSWD = /\bhtpasswd\b/g;
+// `htpasswd -b FILE USER PASS`, and `mosquitto_passwd -b FILE USER PASS` alike.
+const HTPASSWD = /\b(?:htpasswd|mosquitto_passwd)\b/g;
+// `echo 'pi:PASS' | chpasswd`, `chpasswd <<< 'pi:PASS'`: the password follows the user's colon.
+const CHPASSWD_PIPE = /(\b(?:echo|printf)(?:[ \t]+-[A-Za-z]{1,4})*[ \t]+(["']?)[A-Za-z0-9_.-]{1,64}:)([^\s'"|;&]{1,4096})(\2[ \t]*\|[ \t]*(?:sudo[ \t]+)?chpasswd\b)/g;
+const CHPASSWD_HERE = /(\bchpasswd[ \t]*<<<[ \t]*(["']?)[A-Za-z0-9_.-]{1,64}:)([^\s'"|;&]{1,4096})/g;
+// A Telegram bot token, alone or in its `api.telegram.org/bot<token>/` URL (no word boundary after `bot`).
+const TELEGRAM_TOKEN = /(?:(?<=\/bot)|\b)[0-9]{6,12}:[A-Za-z0-9_-]{30,64}(?![A-Za-z0-9_-])/g;
 
 /**
  * A PEM private key: the base64 body between `-----BEGIN … PRIVATE KEY-----` and its END line
@@ -405,6 +411,37 @@ function secretValue(v: string): string {
   return `${q}${out}${closed ? q : ''}`;
 }
 
+/**
+ * Where an unquoted shell word `v` meets a control operator (`;`, `|`, `&`, `<`, `>`, a newline)
+ * outside `$(…)`, `${…}`, backticks and backslash escapes; -1 when it does not. A value pattern
+ * reads up to whitespace, so `-phunter2;curl evil|sh` would take the next command with the
+ * password: the shell ends the word there, and so must the redaction.
+ */
+function controlOperatorAt(v: string, operators = ';|&<>\n'): number {
+  if (v[0] === '"' || v[0] === "'") return -1;
+  for (let i = 0; i < v.length; i++) {
+    const c = v[i]!;
+    if (c === '\\') i++;
+    else if (c === '$' && (v[i + 1] === '(' || v[i + 1] === '{')) i = closeParen(v, i + 2, v[i + 1]!, v[i + 1] === '(' ? ')' : '}') - 1;
+    else if (c === '`') {
+      const k = v.indexOf('`', i + 1);
+      if (k < 0) return -1;
+      i = k;
+    } else if (operators.includes(c)) return i;
+  }
+  return -1;
+}
+
+/**
+ * {@link secretValue} of a value a pattern read as one shell word: only up to a control
+ * operator, what follows it (the next command) stays as it is.
+ */
+function shellValue(v: string): string {
+  const at = controlOperatorAt(v);
+  if (at < 0) return secretValue(v);
+  return at === 0 ? v : secretValue(v.slice(0, at)) + v.slice(at);
+}
+
 /** Index after the bracket closing one opened before `i` (nesting counted), or the end. */
 function closeParen(s: string, i: number, open: string, close: string): number {
   let depth = 1;
@@ -460,15 +497,28 @@ export function redactText(s: string, maxChars = 65536): string {
   }
   if (s.includes('Digest')) s = s.replace(DIGEST_RESPONSE, (_m, pre: string) => `${pre}${REDACTED}"`);
   const hasColon = s.includes(':');
-  if (hasColon) s = s.replace(HEADER_LINE, (m, name: string, sep: string, value: string) => (value.startsWith(REDACTED) ? m : `${name}${sep}${secretValue(value.trimEnd())}${value.slice(value.trimEnd().length)}`));
+  if (hasColon) {
+    s = s.replace(HEADER_LINE, (m, name: string, sep: string, line: string) => {
+      if (line.startsWith(REDACTED)) return m;
+      // On a command line (`curl -H X-Api-Key:abc;next`) the shell ends the header at a control
+      // operator; a cookie's own `;` separates its pairs, so there only `|`, `&`, `<`, `>` do.
+      const cut = controlOperatorAt(line, /cookie/i.test(name) ? '|&<>' : ';|&<>');
+      const value = cut < 0 ? line : line.slice(0, cut);
+      return `${name}${sep}${secretValue(value.trimEnd())}${line.slice(value.trimEnd().length)}`;
+    });
+  }
   s = s.replace(AUTH_SCHEME, (_m, bearer: string | undefined, basic: string | undefined) => `${bearer ?? basic}${REDACTED}`);
   if (hasColon || s.includes('=')) s = redactKeyValues(s);
   if (s.includes('-')) {
     s = s.replace(FLAG_VALUE, (m, pre: string, flag: string, sp: string, value: string) =>
-      isSecretKey(flag) && value !== REDACTED ? `${pre}${flag}${sp}${secretValue(value)}` : m,
+      isSecretKey(flag) && value !== REDACTED ? `${pre}${flag}${sp}${shellValue(value)}` : m,
     );
     if (hasColon || s.includes('%')) {
-      s = s.replace(USER_PASS_FLAG, (m, pre: string, flag: string, sep: string, value: string) => {
+      s = s.replace(USER_PASS_FLAG, (m, pre: string, flag: string, sep: string, word: string) => {
+        // `-u a:pw;next-command`: the word, and so the secret, ends at the `;`.
+        const cut = controlOperatorAt(word);
+        const value = cut < 0 ? word : word.slice(0, cut);
+        const rest = cut < 0 ? '' : word.slice(cut);
         const q = value[0] === '"' || value[0] === "'" ? value[0] : '';
         const inner = q ? value.slice(1, -1) : value;
         let at = inner.indexOf(':');
@@ -477,20 +527,25 @@ export function redactText(s: string, maxChars = 65536): string {
         if (pct >= 0 && (at < 0 || pct < at)) at = pct;
         // `journalctl -u nginx` has no password; `-u admin:pw` does.
         if (at < 0 || inner.slice(at + 1) === REDACTED || at === inner.length - 1) return m;
-        return `${pre}${flag}${sep}${q}${inner.slice(0, at + 1)}${REDACTED}${q}`;
+        return `${pre}${flag}${sep}${q}${inner.slice(0, at + 1)}${REDACTED}${q}${rest}`;
       });
     }
   }
-  if (s.includes('sshpass')) s = s.replace(SSHPASS, (_m, pre: string, value: string) => `${pre}${secretValue(value)}`);
+  if (s.includes('sshpass')) s = s.replace(SSHPASS, (_m, pre: string, value: string) => `${pre}${shellValue(value)}`);
   if (s.includes('-p') && (s.includes('mysql') || s.includes('mariadb'))) {
-    s = s.replace(MYSQL_P, (m, pre: string, value: string) => (value.startsWith(REDACTED) ? m : `${pre}${secretValue(value)}`));
+    s = s.replace(MYSQL_P, (m, pre: string, value: string) => (value.startsWith(REDACTED) ? m : `${pre}${shellValue(value)}`));
   }
-  if (s.includes('htpasswd')) s = redactHtpasswd(s);
+  if (s.includes('htpasswd') || s.includes('mosquitto_passwd')) s = redactHtpasswd(s);
+  if (s.includes('chpasswd')) {
+    s = s.replace(CHPASSWD_PIPE, (_m, pre: string, _q: string, _pw: string, post: string) => `${pre}${REDACTED}${post}`);
+    s = s.replace(CHPASSWD_HERE, (_m, pre: string) => `${pre}${REDACTED}`);
+  }
   for (const [needle, pattern] of PROGRAM_FLAGS) {
-    if (s.includes(needle)) s = s.replace(pattern, (m, pre: string, sep: string | undefined, value: string) => (value.startsWith(REDACTED) ? m : `${pre}${sep ?? ''}${secretValue(value)}`));
+    if (s.includes(needle)) s = s.replace(pattern, (m, pre: string, sep: string | undefined, value: string) => (value.startsWith(REDACTED) ? m : `${pre}${sep ?? ''}${shellValue(value)}`));
   }
   if (s.includes('hooks.slack.com')) s = s.replace(SLACK_WEBHOOK, (_m, pre: string) => `${pre}${REDACTED}`);
   s = s.replace(TOKEN_SHAPES, REDACTED);
+  if (s.includes(':')) s = s.replace(TELEGRAM_TOKEN, REDACTED);
   return s;
 }
 

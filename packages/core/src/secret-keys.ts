@@ -18,13 +18,14 @@ const EXACT = new Set([
   'pat',
 ]);
 // Compared after lower-casing and dropping `-`/`_`: `DB_PASS`, `MYSQL_PWD`, `AWS_SECRET_ACCESS_KEY`.
-const SUFFIXES = ['token', 'secret', 'password', 'passwd', 'apikey', 'pass', 'pwd', 'accesskey', 'secretkey', 'signingkey', 'encryptionkey', 'masterkey', 'cookie', 'creds', 'credential', 'credentials'];
+// `BORG_PASSPHRASE`, `TS_AUTHKEY` (Tailscale), `WG_PRIVKEY` (WireGuard) as homelabs spell them.
+const SUFFIXES = ['token', 'secret', 'password', 'passwd', 'passphrase', 'apikey', 'authkey', 'privkey', 'pass', 'pwd', 'accesskey', 'secretkey', 'signingkey', 'encryptionkey', 'masterkey', 'cookie', 'creds', 'credential', 'credentials'];
 // Secret-bearing words inside a longer name: `TOKEN_FILE_CONTENT`, `GITHUB_TOKEN_VALUE`.
 const INFIXES = /(?:^|[-_])(?:token|secret|password|passwd)(?:[-_][a-z0-9]{1,16}){0,2}[-_](?:content|contents|value|data|b64|base64)$/i;
-// `*_KEY` and `*_PAT` as environment variables spell them (`STRIPE_KEY`, `GITHUB_PAT`): the
+// `*_KEY`, `*_PAT` and `*_PW` as environment variables spell them (`STRIPE_KEY`, `GITHUB_PAT`, `ROOT_PW`): the
 // separator is what tells them from `monkey` or `compat`. Keys that name a field rather than
 // hold a secret are left alone.
-const SEPARATED = /[-_](?:key|pat|auth|salt|pin)$/i;
+const SEPARATED = /[-_](?:key|pat|auth|salt|pin|pw)$/i;
 // Bare words that name a secret when spelled as an environment variable (`KEY=…`, `AUTH=…`,
 // `PIN=…`): in lower case they are field names (`{ key: 'HOME' }` of get_env, `{ key, value }`
 // pairs, package.json's `private`), which redacting would make unreadable.
@@ -38,7 +39,8 @@ const decisions = new Map<string, boolean>();
  * (`DB_PASS`), `*Pwd` (`MYSQL_PWD`), `*ApiKey` (`x-api-key`), `*AccessKey`/`*SecretKey`
  * (`AWS_SECRET_ACCESS_KEY`), `*_KEY` and `*_PAT` with a separator (`STRIPE_KEY`, `GITHUB_PAT`;
  * not `public_key`, `sort_key`), `authorization`, `proxy-authorization`, `cookie`, `set-cookie`,
- * `passwd`, `passphrase`, `privateKey`, `credentials`; `*Passwd` (`MQTT_PASSWD`), `*Cookie`
+ * `passwd`, `passphrase`, `privateKey`, `credentials`; `*Passphrase` (`BORG_PASSPHRASE`), `*AuthKey`
+ * (`TS_AUTHKEY`), `*PrivKey` (`WG_PRIVKEY`), `*_PW` (`ROOT_PW`); `*Passwd` (`MQTT_PASSWD`), `*Cookie`
  * (`SESSION_COOKIE`), `*Creds` (`MY_CREDS`), `*_AUTH`, `*_SALT`, `*_PIN` with a separator
  * (`SMTP_AUTH`, `SIGNING_SALT`, `SIM_PIN`); `TOKEN_FILE_CONTENT`-like names (a secret word then
  * `_CONTENT`/`_VALUE`/`_DATA`/`_B64`); and, only in upper case as environment variables spell

@@ -23,6 +23,13 @@ describe('globMatcher', () => {
     expect(m('/etc/ssl/private/**', '/etc/ssl/private/key.pem')).toBe(true);
   });
 
+  it('ignores case: a FAT or casefolded directory names a file as the caller spelled it', () => {
+    expect(m('/boot/firmware/user-data', '/boot/firmware/USER-DATA')).toBe(true);
+    expect(m('**/.ssh/**', '/srv/git/.SSH/id_rsa')).toBe(true);
+    expect(m('/boot/firmware/userconf*', '/boot/firmware/UserConf.txt')).toBe(true);
+    expect(m('/boot/firmware/user-data', '/boot/firmware/user-data2')).toBe(false);
+  });
+
   it('takes regex characters literally', () => {
     expect(m('/srv/a.b/(x)', '/srv/a.b/(x)')).toBe(true);
     expect(m('/srv/a.b/(x)', '/srv/aXb/(x)')).toBe(false);

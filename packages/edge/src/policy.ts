@@ -24,13 +24,17 @@ export const NO_POLICY: CallPolicy = { denies: () => false, maskEnv: false };
 function segmentRegex(seg: string): RegExp {
   let re = '';
   for (const ch of seg) re += ch === '*' ? '[^/]*' : ch === '?' ? '[^/]' : ch.replace(/[\\^$.|+()[\]{}]/g, '\\$&');
-  return new RegExp(`^${re}$`);
+  // Without case: on a case-insensitive filesystem (the FAT /boot/firmware of a Raspberry Pi, a
+  // casefolded ext4 directory) the kernel names an opened file as the caller spelled it, so
+  // `/boot/firmware/USER-DATA` must meet the rule for `user-data`. Refusing `/etc/SHADOW` too costs nothing.
+  return new RegExp(`^${re}$`, 'i');
 }
 
 /**
  * Compiles a `denyPaths` glob over absolute paths: `*` is any run of characters within one
  * segment, `**` any number of whole segments (zero included, so `X/**` matches `X` too), `?`
  * one character other than `/`. A pattern not starting with `/` or `**` is anchored at `/`.
+ * Letters match without regard to case (see `segmentRegex`).
  *
  * @example globMatcher('/home/*\/.ssh/id_*')('/home/pi/.ssh/id_ed25519') // true
  */

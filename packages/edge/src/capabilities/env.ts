@@ -22,10 +22,11 @@ const SECRET_VALUE = [
   /\bhooks\.slack\.com\/(?:services|workflows|triggers)\//i,
   /\b(?:discord|discordapp)\.com\/api\/webhooks\//i,
   /-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY-----/,
-  // A Telegram bot token (`123456789:AA…`), alone or in its api.telegram.org/bot… URL.
-  /(?:^|[^0-9])[0-9]{6,12}:[A-Za-z0-9_-]{30,64}(?![A-Za-z0-9_-])/,
   /:\/\/[^\s/?#@:]{0,4096}:(?!\[REDACTED\]@)[^\s/?#@]{1,65536}@/,
 ];
+// A Telegram bot token (`123456789:AA…`), alone or in its api.telegram.org/bot… URL: looked for
+// in the value as it is, since redactText cuts the token out of the URL and the rest would show.
+const TELEGRAM_TOKEN = /(?:^|[^0-9])[0-9]{6,12}:[A-Za-z0-9_-]{30,64}(?![A-Za-z0-9_-])/;
 
 function secretName(name: string): boolean {
   if (isSecretKey(name) || SEPARATED_PIN.test(name)) return true;
@@ -44,7 +45,7 @@ export function maskValue(name: string, value: string): string {
   if (secretName(name)) return MASKED;
   // The whole value (redactText cuts at 64 KiB by default; env strings stay far below ARG_MAX).
   const redacted = redactText(value, value.length);
-  if (redacted === REDACTED || SECRET_VALUE.some((re) => re.test(redacted))) return MASKED;
+  if (redacted === REDACTED || SECRET_VALUE.some((re) => re.test(redacted)) || TELEGRAM_TOKEN.test(value)) return MASKED;
   return redacted;
 }
 
@@ -63,7 +64,8 @@ export const getEnv = defineTool<{ key?: string }>({
   async handler({ key }, { env, policy }) {
     const shown = (k: string, v: string) => (policy?.maskEnv ? maskValue(k, v) : v);
     if (key !== undefined) {
-      const raw = env.childEnv[key];
+      // Own keys only: `__proto__` or `constructor` are not variables.
+      const raw = Object.hasOwn(env.childEnv, key) ? env.childEnv[key] : undefined;
       const value = raw === undefined ? undefined : shown(key, raw);
       return { data: { key, value: value ?? null, set: value !== undefined }, text: value === undefined ? `${key} is not set` : `${key}=${value}` };
     }

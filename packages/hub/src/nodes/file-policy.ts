@@ -25,9 +25,12 @@ export interface FilePolicy {
 }
 
 /**
- * Secret locations no viewer reads on any node: the system's password hashes (and their backups),
- * SSH, GnuPG, cloud, Docker, Kubernetes, database, git, rclone, gh and npm credentials and shell
- * histories in home directories, root's home, apps' `.env` files anywhere, Kubernetes/k3s and
+ * Secret locations no viewer reads on any node: the system's password hashes (and their backups
+ * and old ones), SSH (any `.ssh` directory: service accounts live outside /home), GnuPG, cloud, Docker, Kubernetes, database, git, rclone, gh and npm credentials and shell
+ * histories in home directories, root's home, apps' `.env` and `*.env` files anywhere, systemd credentials and Docker
+ * secrets (`/run/credentials`, `/etc/credstore`, `/run/secrets`), cloud-init's user data and
+ * the Raspberry Pi first-boot files (passwords and Wi-Fi keys: `/var/lib/cloud`,
+ * `/boot/firmware/user-data`, `network-config`, `firstrun.sh`, `userconf.txt`), Kubernetes/k3s and
  * Tailscale state, Wi-Fi, VPN and PPP secrets (netplan, OpenVPN included), TLS private keys, Docker's data (volumes, container configs),
  * and of every process: its environment (the edge's own holds its token when given by variable),
  * its command line (passwords given as arguments), its open descriptors and its memory; and where
@@ -44,6 +47,8 @@ export const VIEWER_DENY_PATHS: readonly string[] = [
   '/etc/sudoers.d/**',
   '/etc/ssh/ssh_host_*_key',
   '/home/*/.ssh/**',
+  // Service accounts keep their keys outside /home (/var/lib/gitea/.ssh, /srv/backup/.ssh).
+  '**/.ssh/**',
   '/root/**',
   '**/.ssh/authorized_keys',
   '**/.ssh/authorized_keys2',
@@ -61,6 +66,23 @@ export const VIEWER_DENY_PATHS: readonly string[] = [
   '/home/*/.*_history',
   '**/.env',
   '**/.env.*',
+  '**/*.env',
+  '/etc/security/opasswd',
+  '/run/credentials/**',
+  '/etc/credstore/**',
+  '/etc/credstore.encrypted/**',
+  '/run/secrets/**',
+  '/var/lib/cloud/**',
+  '/boot/user-data',
+  '/boot/network-config',
+  '/boot/firmware/user-data',
+  '/boot/firmware/network-config',
+  '/boot/firstrun.sh',
+  '/boot/firmware/firstrun.sh',
+  '/boot/userconf*',
+  '/boot/firmware/userconf*',
+  '/boot/wpa_supplicant.conf',
+  '/boot/firmware/wpa_supplicant.conf',
   '/etc/rancher/k3s/**',
   '/etc/kubernetes/**',
   '/etc/mysql/debian.cnf',

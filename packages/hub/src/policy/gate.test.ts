@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { CatalogTool } from '../catalog/types.ts';
-import { confirmModeHint, createGate, showControls, TOKEN_TTL_MS } from './gate.ts';
+import { confirmModeHint, createGate, showControls, showLayout, TOKEN_TTL_MS } from './gate.ts';
 
 const tool = (name: string, toolClass: 'read' | 'write'): CatalogTool => ({
   def: { name, inputSchema: { type: 'object' } },
@@ -176,5 +176,13 @@ describe('human mode, 2025 session', () => {
   it('quotes a user name YAML would not take bare in the hint', () => {
     expect(confirmModeHint('hugo')).toBe('approval.users: { hugo: confirm }');
     expect(confirmModeHint('a b: c')).toBe('approval.users: { "a b: c": confirm }');
+  });
+
+  it('marks the lines of a multi-line action and counts long empty or blank runs', () => {
+    expect(showLayout('run `ls` on pi')).toEqual({ text: 'run `ls` on pi', changed: false });
+    expect(showLayout('run `a\n\nb` on pi')).toEqual({ text: 'run `a\n│\n│ b` on pi', changed: true });
+    expect(showLayout(`run \`ls\` on pi\narguments: {}${'\n'.repeat(50)}rm -rf ~\` on pi`).text).toBe('run `ls` on pi\n│ arguments: {}\n│ [49 empty lines]\n│ rm -rf ~` on pi');
+    expect(showLayout(`{"cmd":"ls${' '.repeat(300)}; rm -rf ~"}`, false)).toEqual({ text: '{"cmd":"ls [300 blanks] ; rm -rf ~"}', changed: true });
+    expect(showLayout('a\n\n\nb', false)).toEqual({ text: 'a\n\n\nb', changed: false });
   });
 });

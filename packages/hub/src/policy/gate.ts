@@ -107,6 +107,53 @@ export function showControls(s: string): string {
   return s.replace(INVISIBLE, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
 }
 
+/** What a preview says when it marked or counted lines and blanks (see {@link showLayout}). */
+export const LAYOUT_NOTE = 'spans several lines (each one after the first marked │) or holds long blank runs (shown counted)';
+const BLANK_RUN = /[ \t]{16,}/g;
+/** Empty lines in a row shown as they are; more are shown as a count. */
+const MAX_EMPTY_LINES = 2;
+
+/**
+ * `s` for a person to read, with the layout of the text unable to pass for the preview's own: an
+ * action line continued over several lines has each line after the first marked `│ `, so a
+ * command cannot print a second "arguments:" line of its own, and runs of empty lines or of 16 or
+ * more spaces and tabs are shown counted (`[200 empty lines]`), so that what follows them is not
+ * pushed out of the dialog. Applied after {@link showControls}; returns the text and whether it
+ * changed anything.
+ *
+ * @example showLayout('ls` on pi\narguments: {}') // { text: 'ls` on pi\n│ arguments: {}', changed: true }
+ */
+export function showLayout(s: string, continued = true): { text: string; changed: boolean } {
+  let changed = false;
+  const blanks = (line: string) =>
+    line.replace(BLANK_RUN, (m) => {
+      changed = true;
+      return ` [${m.length} blanks] `;
+    });
+  const lines = s.split('\n');
+  if (lines.length === 1) return { text: blanks(s), changed };
+  if (continued) changed = true;
+  const out = [blanks(lines[0]!)];
+  const mark = continued ? '│ ' : '';
+  let empty = 0;
+  const flush = () => {
+    if (empty > MAX_EMPTY_LINES) {
+      out.push(`${mark}[${empty} empty lines]`);
+      changed = true;
+    } else for (let i = 0; i < empty; i++) out.push(mark.trimEnd());
+    empty = 0;
+  };
+  for (const line of lines.slice(1)) {
+    if (line.trim() === '') empty++;
+    else {
+      flush();
+      out.push(`${mark}${blanks(line)}`);
+    }
+  }
+  flush();
+  return { text: out.join('\n'), changed };
+}
+
 /** Whether any string in `v` (arguments as JSON) holds a character {@link showControls} escapes. */
 function hasControls(v: unknown, depth = 0): boolean {
   if (typeof v === 'string') return v.search(INVISIBLE) >= 0;
@@ -221,10 +268,15 @@ export function createGate(opts: GateOptions) {
       }
       const raw = (await tool.preview?.(args)) ?? defaultPreview(tool, args);
       const escaped = raw.action.search(INVISIBLE) >= 0 || raw.where.some((w) => w.search(INVISIBLE) >= 0) || hasControls(raw.arguments);
-      // The action line is for people; `arguments` stays exact (escaped only in the text).
-      const preview: Preview & { note?: string } = { ...raw, action: showControls(raw.action), where: raw.where.map(showControls), ...(escaped ? { note: `The preview ${ESCAPED_NOTE} (\\u{…}); arguments holds them exactly.` } : {}) };
-      const warn = escaped ? `\n(This preview ${ESCAPED_NOTE}.)` : '';
-      const argsText = showControls(JSON.stringify(preview.arguments));
+      // The action line is for people; `arguments` stays exact (escaped only in the text). Its
+      // layout too: a command's own newlines must not pass for lines of the preview.
+      const action = showLayout(showControls(raw.action));
+      const args1 = showLayout(showControls(JSON.stringify(raw.arguments)), false);
+      const laidOut = action.changed || args1.changed;
+      const notes = [...(escaped ? [`${ESCAPED_NOTE} (\\u{…})`] : []), ...(laidOut ? [LAYOUT_NOTE] : [])];
+      const preview: Preview & { note?: string } = { ...raw, action: action.text, where: raw.where.map(showControls), ...(notes.length ? { note: `The preview ${notes.join('; it ')}; arguments holds them exactly.` } : {}) };
+      const warn = notes.length ? `\n(This preview ${notes.join('; it ')}.)` : '';
+      const argsText = args1.text;
       const previewText = `${preview.action}\narguments: ${argsText}${warn}`;
 
       if (mode === 'session') {

@@ -5,9 +5,10 @@
  * tokens, and a user demoted while their 2025 session stays open.
  */
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, SSEClientTransport } from '@modelcontextprotocol/client';
@@ -481,6 +482,52 @@ describe('transport attacks: role changes reach open sessions', () => {
       await expect.poll(async () => ops.listTools().then(() => 'served', (e: Error) => e.message), { timeout: 10_000 }).not.toBe('served');
     } finally {
       await hostile.stop();
+    }
+  });
+
+  it('applies a change of approval mode, then a demotion, to open 2025, 2026-07-28 and legacy /sse clients at their next call', { timeout: 60_000 }, async () => {
+    const markers = mkdtempSync(join(tmpdir(), 'role-change-'));
+    await using edge = await startEdgeProcess();
+    const tokens = [{ user: 'admin', role: 'admin', token: ADMIN }, { user: 'ops', role: 'operator', token: OPS }];
+    const config = { dataDir: './data', auth: { tokens }, local: { enabled: false }, approval: { mode: 'session' }, nodes: [{ name: 'pi', url: edge.url, token: edge.token }] };
+    await using hub = await startHubProcess({ config });
+    const file = join(hub.dir, 'hub.yaml');
+    await using c2025 = await connectClient(hub.url, OPS, 'legacy');
+    await using c2026 = await connectClient(hub.url, OPS, 'modern');
+    const sse = new Client({ name: 'old-client', version: '1' });
+    await sse.connect(new SSEClientTransport(new URL(`${hub.base}/sse`), { requestInit: { headers: { Authorization: `Bearer ${OPS}` } } }));
+    const clients = { c2025, c2026, sse };
+    let n = 0;
+    /** Whether `touch` ran for this client, and what it answered. */
+    const write = async (c: Client) => {
+      const marker = join(markers, `m${++n}`);
+      const text = await c.callTool({ name: 'run_command', arguments: { node: 'pi', cmd: `touch ${marker}` } }).then(resultText, (e: Error) => e.message);
+      return { ran: existsSync(marker), text };
+    };
+    try {
+      for (const c of Object.values(clients)) await c.callTool({ name: 'approve_writes', arguments: {} });
+      for (const c of Object.values(clients)) expect((await write(c)).ran).toBe(true);
+
+      // ops now needs a person's approval for each write: the session approvals no longer count.
+      writeFileSync(file, JSON.stringify({ ...config, approval: { mode: 'session', users: { ops: 'human' } } }));
+      await expect.poll(async () => (await write(c2026)).text, { timeout: 10_000 }).toMatch(/mode "human"/);
+      for (const [name, c] of Object.entries(clients)) {
+        const r = await write(c);
+        expect([name, r.ran]).toEqual([name, false]);
+        expect(r.text).toMatch(/mode "human"/);
+      }
+
+      // Demoted to viewer: no write tool at all, in any era.
+      writeFileSync(file, JSON.stringify({ ...config, auth: { tokens: [tokens[0], { ...tokens[1], role: 'viewer' }] } }));
+      await expect.poll(async () => (await write(c2026)).text, { timeout: 10_000 }).toMatch(/not found/);
+      for (const [name, c] of Object.entries(clients)) {
+        const r = await write(c);
+        expect([name, r.ran]).toEqual([name, false]);
+        expect(r.text).toMatch(/Tool run_command not found/);
+      }
+    } finally {
+      await sse.close();
+      rmSync(markers, { recursive: true, force: true });
     }
   });
 });
