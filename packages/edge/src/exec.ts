@@ -11,6 +11,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { HomelabError, randomHex } from '@homelab-mcp/core';
 import { bytesCost, keptBytes, type ReplyLease } from './reply-size.ts';
+import { createRunCgroup, wrapForCgroup } from './run-cgroup.ts';
 
 /**
  * Set in every command's environment with a value unique to the run. `setsid` (or `setsid -f`,
@@ -36,6 +37,11 @@ export interface RunOptions {
    * becomes text, so that many large answers at once wait instead of exhausting the heap.
    */
   lease?: ReplyLease;
+  /**
+   * Run it in a cgroup of its own where the edge can make one (run-cgroup.ts), so that the
+   * deadline kills everything it started, however it left the process tree. For run_command.
+   */
+  cgroup?: boolean;
 }
 
 export interface RunResult {
@@ -216,9 +222,11 @@ export function runProcess(opts: RunOptions): Promise<RunResult> {
       settleWith = failWith = undefined;
       f?.(e);
     };
+    const cgroup = opts.cgroup ? createRunCgroup(marker) : undefined;
+    const target = cgroup ? wrapForCgroup(cgroup.procsFile, opts.file, opts.args ?? []) : { file: opts.file, args: opts.args ?? [] };
     let child;
     try {
-      child = spawn(opts.file, opts.args ?? [], {
+      child = spawn(target.file, target.args, {
         cwd: opts.cwd,
         env: { ...(opts.env ?? process.env), [RUN_MARKER]: marker },
         // A new process group, so a deadline can kill the command and everything it started.
@@ -226,6 +234,7 @@ export function runProcess(opts: RunOptions): Promise<RunResult> {
         stdio: ['pipe', 'pipe', 'pipe'],
       });
     } catch (err) {
+      cgroup?.release();
       reject(err);
       return;
     }
@@ -238,6 +247,8 @@ export function runProcess(opts: RunOptions): Promise<RunResult> {
     let killTimer: NodeJS.Timeout | undefined;
 
     const killGroup = (sig: NodeJS.Signals) => {
+      // Its cgroup first: nothing the command started can have left it.
+      cgroup?.kill(sig);
       const pid = child.pid;
       if (pid === undefined) return;
       try {
@@ -277,6 +288,7 @@ export function runProcess(opts: RunOptions): Promise<RunResult> {
     const finish = () => {
       if (settled || !exited) return;
       settled = true;
+      cgroup?.release();
       clearTimeout(deadline);
       opts.signal?.removeEventListener('abort', onAbort);
       const durationMs = Math.round((performance.now() - started) * 10) / 10;

@@ -73,6 +73,7 @@ export const runCommand = defineTool<RunCommandArgs>({
       timeoutMs: Math.round((args.timeout_s ?? DEFAULT_TIMEOUT_S) * 1000),
       maxBytes: args.max_output_bytes ?? env.maxOutputBytes,
       signal,
+      cgroup: true,
     });
     const truncated = r.stdoutTruncated || r.stderrTruncated;
     const data = {

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEdge } from '@homelab-mcp/edge';
 import { capabilities } from '@homelab-mcp/edge/src/capabilities/index.ts';
 import { parseCli } from '@homelab-mcp/edge/src/cli.ts';
+import { ownCgroupDir } from '@homelab-mcp/edge/src/run-cgroup.ts';
 import { createLogger } from '@homelab-mcp/edge/src/log.ts';
 import { connectClient, deployedEdgeNodeFlags, EDGE_BUNDLE, isAlive, resultText, startEdgeProcess, startHubProcess, type EdgeProcess, type Era } from '@homelab-mcp/testkit';
 
@@ -478,6 +479,23 @@ describe('small ones (item 15)', () => {
     expect(pids).toHaveLength(2);
     // Polled by /proc entry, not timed: the test's own timeout is the only bound.
     while (pids.some(isAlive)) await new Promise((res) => setTimeout(res, 50));
+  });
+
+  it('kills, through the run\'s own cgroup, a setsid child that also dropped the run\'s marker (env -i, env -u)', { timeout: 60_000 }, async (ctx) => {
+    // Where the edge can make a cgroup v2 child (root here; Delegate=yes under systemd).
+    if (!ownCgroupDir()) return ctx.skip();
+    await using edge = await startEdgeProcess();
+    const r = await rawCall(edge, edge.token, 'legacy', 'run_command', {
+      cmd: "env -i setsid -f sh -c 'echo $$; exec sleep 1000'; setsid -f env -u HOMELAB_EDGE_RUN sh -c 'echo $$; exec sleep 1000'; sleep 30",
+      timeout_s: 1,
+    });
+    expect(r.body.result.structuredContent.timedOut).toBe(true);
+    const pids = String(r.body.result.structuredContent.stdout).trim().split('\n').map(Number);
+    expect(pids).toHaveLength(2);
+    while (pids.some(isAlive)) await new Promise((res) => setTimeout(res, 50));
+    // And its cgroup is gone once empty.
+    const base = ownCgroupDir()!;
+    await expect.poll(() => readdirSync(base).filter((n) => n.startsWith(`homelab-run-${edge.child.pid}-`)), { timeout: 10_000 }).toEqual([]);
   });
 });
 

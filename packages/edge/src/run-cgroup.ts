@@ -1,0 +1,137 @@
+/**
+ * A cgroup (v2) per run_command, where the edge may make one: under systemd with the unit's
+ * `Delegate=yes`, or as root on a cgroup v2 file system. The command's shell moves itself into
+ * the cgroup before it runs anything, so everything the command starts stays inside, whatever it
+ * does to leave the process tree: `setsid`, double forks, `env -i`, dropping the run's marker
+ * variable. At the deadline (or a cancel) the edge writes `1` to the cgroup's `cgroup.kill`,
+ * and the kernel kills every process in it. Where no cgroup can be made (no cgroup v2, no right
+ * to write there, a kernel before 5.14 without cgroup.kill), the edge falls back to killing the
+ * process group, the session, the descendants and the processes carrying the run's marker.
+ *
+ * Each run's cgroup is removed when the run ends and nothing is left in it; one that still holds
+ * processes (a command that started a background job on purpose) is removed by a later run once
+ * they are gone.
+ */
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const PREFIX = 'homelab-run-';
+
+/** Where this process's cgroup is in the cgroup v2 hierarchy, if it can make children there. */
+export function ownCgroupDir(procRoot = '/proc'): string | undefined {
+  try {
+    const mount = readFileSync(`${procRoot}/self/mountinfo`, 'utf8')
+      .split('\n')
+      .map((l) => l.split(' '))
+      .find((f) => f[f.indexOf('-') + 1] === 'cgroup2')?.[4];
+    const path = readFileSync(`${procRoot}/self/cgroup`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('0::'))
+      ?.slice(3);
+    if (!mount || path === undefined) return undefined;
+    const dir = join(mount, path);
+    accessSync(dir, constants.W_OK);
+    return dir;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface RunCgroup {
+  /** `.../cgroup.procs`: the command's shell writes its own pid here before it runs anything. */
+  procsFile: string;
+  /** Signals every process in the cgroup; SIGKILL through `cgroup.kill`, which nothing escapes. */
+  kill(sig: NodeJS.Signals): void;
+  /** Removes the cgroup if it is empty (else a later run does). */
+  release(): void;
+}
+
+let base: string | null | undefined;
+
+/** Removes the run cgroups of earlier runs whose processes are all gone. */
+function sweep(dir: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => n.startsWith(PREFIX));
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    try {
+      if (/^populated 0$/m.test(readFileSync(join(dir, n, 'cgroup.events'), 'utf8'))) rmdirSync(join(dir, n));
+    } catch {
+      // In use, or removed by another edge meanwhile.
+    }
+  }
+}
+
+/** A new cgroup for one run, or undefined where the edge cannot make one (the fallback kill applies). */
+export function createRunCgroup(id: string, opts: { baseDir?: string } = {}): RunCgroup | undefined {
+  if (opts.baseDir === undefined && base === undefined) base = ownCgroupDir() ?? null;
+  const parent = opts.baseDir ?? base;
+  if (!parent) return undefined;
+  sweep(parent);
+  const dir = join(parent, `${PREFIX}${process.pid}-${id}`);
+  try {
+    mkdirSync(dir);
+  } catch {
+    if (opts.baseDir === undefined) base = null;
+    return undefined;
+  }
+  if (!existsSync(join(dir, 'cgroup.kill'))) {
+    // A kernel before 5.14: no cgroup.kill, so no kill that nothing escapes; do not pretend.
+    try {
+      rmdirSync(dir);
+    } catch {
+      // empty: cannot fail
+    }
+    if (opts.baseDir === undefined) base = null;
+    return undefined;
+  }
+  return {
+    procsFile: join(dir, 'cgroup.procs'),
+    kill(sig) {
+      try {
+        if (sig === 'SIGKILL') {
+          writeFileSync(join(dir, 'cgroup.kill'), '1');
+          // The kernel empties it at once; remove it then, rather than at a later run's sweep.
+          let tries = 0;
+          const again = () => {
+            try {
+              rmdirSync(dir);
+            } catch (err) {
+              if ((err as NodeJS.ErrnoException).code === 'EBUSY' && ++tries < 50) setTimeout(again, 100).unref();
+            }
+          };
+          again();
+          return;
+        }
+        for (const pid of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) {
+          try {
+            process.kill(Number(pid), sig);
+          } catch {
+            // Gone meanwhile.
+          }
+        }
+      } catch {
+        // Removed already: nothing is left in it.
+      }
+    },
+    release() {
+      try {
+        rmdirSync(dir);
+      } catch {
+        // Still holds a background job: a later run's sweep removes it once it is gone.
+      }
+    },
+  };
+}
+
+/**
+ * The command wrapped so that its shell joins the cgroup first: `sh -c '{ echo $$ >"$0"; }
+ * 2>/dev/null; exec "$@"' PROCS FILE ARGS...`. A failed write (the cgroup vanished) still runs
+ * the command, under the fallback kill.
+ */
+export function wrapForCgroup(procsFile: string, file: string, args: readonly string[]): { file: string; args: string[] } {
+  return { file: '/bin/sh', args: ['-c', '{ echo $$ >"$0"; } 2>/dev/null; exec "$@"', procsFile, file, ...args] };
+}
