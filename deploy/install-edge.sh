@@ -143,6 +143,10 @@ ExecStart=node $HOMELAB_EDGE_NODE_FLAGS /usr/local/lib/homelab-edge/homelab-edge
 # start limit of 5 starts in 10 s.
 Restart=on-failure
 RestartSec=5
+# The edge puts each run_command in a cgroup of its own below its service's (run-cgroup.ts), so
+# that a timeout kills everything the command started, a `setsid` child that dropped its
+# environment included. systemd supports sub-cgroups only in a delegated subtree.
+Delegate=yes
 
 # Hardening. The edge exists to administer this machine: it runs commands and writes files as
 # root on purpose, and everything it spawns inherits these settings. So:
