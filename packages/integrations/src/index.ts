@@ -5,6 +5,7 @@
  */
 import * as z from 'zod';
 import { caddyIntegration, CaddyConfigSchema } from './caddy/index.ts';
+import { pbsIntegration, PbsConfigSchema } from './pbs/index.ts';
 import { piholeIntegration, PiholeConfigSchema } from './pihole/index.ts';
 import { proxmoxIntegration, ProxmoxConfigSchema } from './proxmox/index.ts';
 import { semaphoreIntegration, SemaphoreConfigSchema } from './semaphore/index.ts';
@@ -19,9 +20,10 @@ export * from './caddy/index.ts';
 export * from './proxmox/index.ts';
 export * from './pihole/index.ts';
 export * from './semaphore/index.ts';
+export * from './pbs/index.ts';
 
 /** Every built-in integration; the hub sets up those whose key is configured. */
-export const integrations = [prometheusIntegration, lokiIntegration, caddyIntegration, proxmoxIntegration, piholeIntegration, semaphoreIntegration] as const;
+export const integrations = [prometheusIntegration, lokiIntegration, caddyIntegration, proxmoxIntegration, piholeIntegration, semaphoreIntegration, pbsIntegration] as const;
 
 /** The `integrations:` key of hub.yaml, built from each integration's own schema. */
 export const IntegrationsConfigSchema = z.strictObject({
@@ -31,5 +33,6 @@ export const IntegrationsConfigSchema = z.strictObject({
   proxmox: ProxmoxConfigSchema.optional(),
   pihole: PiholeConfigSchema.optional(),
   semaphore: SemaphoreConfigSchema.optional(),
+  pbs: PbsConfigSchema.optional(),
 });
 export type IntegrationsConfig = z.output<typeof IntegrationsConfigSchema>;

@@ -7,6 +7,7 @@ export { startFakeLoki, type FakeLoki, type FakeLokiEntry, type FakeLokiOptions,
 export { createFakeDocker, dockerFixture, type FakeDocker, type FakeDockerCall, type FakeDockerRule } from './fake-docker.ts';
 export { startPrometheus, freePort, PROMETHEUS_BIN, type PrometheusProcess, type PrometheusRule, type StartPrometheusOptions } from './prometheus.ts';
 export { readJournal } from './journal.ts';
+export { startFakePbs, type FakePbs, type FakePbsRequest } from './fake-pbs.ts';
 export { startFakeSemaphore, type FakeSemaphore, type FakeSemaphoreTask, type FakeSemaphoreRequest } from './fake-semaphore.ts';
 export { startFakePihole, type FakePihole, type FakePiholeOptions, type FakePiholeRequest } from './fake-pihole.ts';
 export { startFakeProxmox, fakeCluster, type FakeProxmox, type FakeGuest, type FakeTask, type FakeProxmoxOptions, type FakeProxmoxRequest } from './fake-proxmox.ts';
