@@ -43,7 +43,7 @@ describe('Caddy through the hub', () => {
       const call = async (name: string, args: Record<string, unknown> = {}) => (await viewer.callTool({ name, arguments: args })) as Result;
 
       const tools = (await viewer.listTools()).tools.filter((t) => t.name.startsWith('caddy_'));
-      expect(tools.map((t) => t.name).sort()).toEqual(['caddy_config', 'caddy_sites']);
+      expect(tools.map((t) => t.name).sort()).toEqual(['caddy_config', 'caddy_diff', 'caddy_sites']);
       for (const t of tools) expect(t.annotations).toMatchObject({ readOnlyHint: true, destructiveHint: false });
 
       const sites = await call('caddy_sites');

@@ -81,6 +81,15 @@ describe('caddy (two real Caddy processes)', () => {
     expect(bad.content[0]!.text).toMatch(/^caddy_config: argument "path": a config path such as apps\/http\/servers/);
   });
 
+  it('caddy_diff: hosts one instance serves and the other does not', async () => {
+    const r = await call('caddy_diff');
+    expect(r.content[0]!.text).toBe(`3 hosts served differently:\n- app.test: proxy1 -> ${appAddr}; not on proxy2\n- dead.test: proxy2 -> ${deadAddr}; not on proxy1\n- static.test: proxy2 -> static_response 200; not on proxy1`);
+    // One instance has nothing to compare with: no caddy_diff.
+    const one = caddyIntegration.setup(CaddyConfigSchema.parse({ url: proxy1.adminUrl }), { http: createHttpClient(), log });
+    expect(one.tools.map((t) => t.def.name)).toEqual(['caddy_sites', 'caddy_config']);
+    await one.close?.();
+  });
+
   it('health: both ready, and the upstream that failed is a problem to look at', async () => {
     const h = await caddy.health!(new AbortController().signal);
     expect(h).toMatchObject({ ok: false, detail: 'proxy1 ready; proxy2 ready, 1 upstream failing', problems: [`Caddy proxy2: upstream ${deadAddr} has 1 recent failed request`] });

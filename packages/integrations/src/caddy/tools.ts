@@ -129,5 +129,37 @@ export function caddyTools(clients: readonly CaddyClient[]): IntegrationTool[] {
       return textResult(text, { path: args.path ?? '', instances: answers.map((a) => (a.ok ? { instance: a.instance, ok: true, config: a.value.text, cut: a.value.cut } : a)) });
     },
   });
-  return [sites, config];
+  const diff = defineTool({
+    name: 'caddy_diff',
+    title: 'Caddy differences',
+    description: 'Where the Caddy instances disagree: hosts one serves and another does not, and hosts they send to different upstreams.',
+    args: z.strictObject({}),
+    toolClass: 'read',
+    async run(_args, { signal }) {
+      const answers = await eachInstance(clients, undefined, async (c) => sitesOf(await c.config('apps/http/servers', signal).catch((err: { status?: number }) => (err.status === 400 ? null : Promise.reject(err)))));
+      const ok = answers.filter((a): a is Extract<typeof a, { ok: true }> => a.ok);
+      const failed = answers.filter((a) => !a.ok);
+      // host -> instance -> where it goes
+      const routes = new Map<string, Map<string, string>>();
+      for (const a of ok)
+        for (const site of a.value)
+          for (const h of site.hosts.length ? site.hosts : ['(any host)']) {
+            const to = site.upstreams.length ? site.upstreams.join(', ') : site.handlers.join('; ');
+            const m = routes.get(h) ?? routes.set(h, new Map()).get(h)!;
+            m.set(a.instance, m.has(a.instance) ? `${m.get(a.instance)}; ${to}` : to);
+          }
+      const differences: Array<{ host: string; on: Record<string, string>; missingOn: string[] }> = [];
+      for (const [host, on] of [...routes].sort(([a], [b]) => a.localeCompare(b))) {
+        const missingOn = ok.map((a) => a.instance).filter((n) => !on.has(n));
+        if (missingOn.length || new Set(on.values()).size > 1) differences.push({ host, on: Object.fromEntries(on), missingOn });
+      }
+      const lines = [
+        ok.length < 2 ? `only ${ok.length} of ${clients.length} Caddy instances answered: nothing to compare` : differences.length ? `${differences.length} host${differences.length === 1 ? '' : 's'} served differently:` : `the ${ok.length} Caddy instances serve the same ${routes.size} hosts the same way`,
+        ...differences.map((d) => `- ${d.host}: ${Object.entries(d.on).map(([i, to]) => `${i} -> ${to}`).join('; ')}${d.missingOn.length ? `; not on ${d.missingOn.join(', ')}` : ''}`),
+        ...failed.map((a) => `${a.instance}: ${(a as { error: string }).error}`),
+      ];
+      return textResult(lines.join('\n'), { differences, ...(failed.length ? { failed } : {}) });
+    },
+  });
+  return clients.length > 1 ? [sites, config, diff] : [sites, config];
 }
