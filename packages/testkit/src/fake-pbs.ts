@@ -13,6 +13,7 @@
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { delayed } from './delay.ts';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -37,7 +38,7 @@ export interface FakePbs {
 
 const DAY = 86400;
 
-export async function startFakePbs(opts: { tokenId: string; secret: string; port?: number }): Promise<FakePbs> {
+export async function startFakePbs(opts: { tokenId: string; secret: string; port?: number; /** Every answer this much later. */ delayMs?: number }): Promise<FakePbs> {
   const dir = mkdtempSync(join(tmpdir(), 'homelab-fake-pbs-'));
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-days', '2', '-subj', '/CN=pbs'], { stdio: 'ignore' });
   const cert = readFileSync(join(dir, 'c.pem'), 'utf8');
@@ -69,7 +70,7 @@ export async function startFakePbs(opts: { tokenId: string; secret: string; port
     return status;
   };
   const auth = `PBSAPIToken=${opts.tokenId}:${opts.secret}`;
-  const server: Server = createServer({ key, cert }, (req, res) => {
+  const server: Server = createServer({ key, cert }, delayed((req, res) => {
     const url = new URL(req.url ?? '/', 'https://fake');
     const entry: FakePbsRequest = { method: req.method ?? '', path: url.pathname + url.search, status: 0 };
     log.push(entry);
@@ -105,7 +106,7 @@ export async function startFakePbs(opts: { tokenId: string; secret: string; port
       entry.status = send(res, 404, { data: null, message: 'Path not found.' });
       entry.unknown = true;
     }
-  });
+  }, opts.delayMs));
   await new Promise<void>((r) => server.listen(opts.port ?? 0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   const stop = () =>

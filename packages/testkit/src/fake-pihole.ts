@@ -19,6 +19,7 @@
  * expect(ph.logins()).toBe(1);
  */
 import { randomBytes } from 'node:crypto';
+import { delayed } from './delay.ts';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -29,6 +30,8 @@ export interface FakePiholeOptions {
   blocking?: 'enabled' | 'disabled';
   maxSessions?: number;
   port?: number;
+  /** Every answer this much later. */
+  delayMs?: number;
 }
 
 export interface FakePiholeRequest {
@@ -126,7 +129,7 @@ export async function startFakePihole(opts: FakePiholeOptions): Promise<FakePiho
     return undefined;
   }
 
-  const server: Server = createServer((req, res) => {
+  const server: Server = createServer(delayed((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -140,7 +143,7 @@ export async function startFakePihole(opts: FakePiholeOptions): Promise<FakePiho
         (entry as FakePiholeRequest & { unknown?: boolean }).unknown = true;
       } else entry.status = status;
     });
-  });
+  }, opts.delayMs));
   await new Promise<void>((r) => server.listen(opts.port ?? 0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   const stop = () =>

@@ -29,6 +29,7 @@ import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { delayed } from './delay.ts';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -81,6 +82,8 @@ export interface FakeProxmoxOptions {
   taskMs?: number;
   /** Listen on this port (a test that points the hub at it before it runs); default a free one. */
   port?: number;
+  /** Every answer this much later. */
+  delayMs?: number;
 }
 
 export interface FakeProxmox {
@@ -241,7 +244,7 @@ export async function startFakeProxmox(opts: FakeProxmoxOptions): Promise<FakePr
     return undefined;
   }
 
-  const server: Server = createServer({ key, cert: certPem }, (req, res) => {
+  const server: Server = createServer({ key, cert: certPem }, delayed((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -267,7 +270,7 @@ export async function startFakeProxmox(opts: FakeProxmoxOptions): Promise<FakePr
         res.writeHead(501, 'Method not implemented').end();
       } else entry.status = status;
     });
-  });
+  }, opts.delayMs));
   await new Promise<void>((r) => server.listen(opts.port ?? 0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   const stop = () =>

@@ -14,6 +14,7 @@
  * @example
  * await using sem = await startFakeSemaphore({ token: 't' });
  */
+import { delayed } from './delay.ts';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -57,7 +58,7 @@ const TEMPLATES = [
   { id: 3, project_id: 2, name: 'Deploy website', playbook: 'site.yml' },
 ];
 
-export async function startFakeSemaphore(opts: { token: string; taskMs?: number; port?: number }): Promise<FakeSemaphore> {
+export async function startFakeSemaphore(opts: { token: string; taskMs?: number; port?: number; /** Every answer this much later. */ delayMs?: number }): Promise<FakeSemaphore> {
   const log: FakeSemaphoreRequest[] = [];
   const tasks: FakeSemaphoreTask[] = [];
   const taskMs = opts.taskMs ?? 150;
@@ -127,7 +128,7 @@ export async function startFakeSemaphore(opts: { token: string; taskMs?: number;
     return undefined;
   }
 
-  const server: Server = createServer((req, res) => {
+  const server: Server = createServer(delayed((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -151,7 +152,7 @@ export async function startFakeSemaphore(opts: { token: string; taskMs?: number;
         entry.unknown = true;
       } else entry.status = status;
     });
-  });
+  }, opts.delayMs));
   await new Promise<void>((r) => server.listen(opts.port ?? 0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   const stop = () =>

@@ -34,11 +34,13 @@ export interface StartHubOptions {
   listen?: string;
   args?: string[];
   timeoutMs?: number;
+  /** The hub bundle to run; default HUB_BUNDLE (a caller bundled elsewhere, bench/services, names it). */
+  bundle?: string;
 }
 
 export async function startHubProcess(opts: StartHubOptions = {}): Promise<HubProcess> {
   const dir = opts.cwd ?? mkdtempSync(join(tmpdir(), 'homelab-hub-test-'));
-  const args = [HUB_BUNDLE, 'serve', '--listen', opts.listen ?? '127.0.0.1:0'];
+  const args = [opts.bundle ?? HUB_BUNDLE, 'serve', '--listen', opts.listen ?? '127.0.0.1:0'];
   if (opts.config) {
     const file = join(dir, 'hub.yaml');
     writeFileSync(file, JSON.stringify({ dataDir: './data', ...opts.config }, null, 2));
