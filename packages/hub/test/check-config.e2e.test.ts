@@ -60,6 +60,42 @@ describe('check-config', () => {
     ]);
   });
 
+  it('names file, line, key and what was expected in each homelab-service integration', async () => {
+    const f = join(dir, 'integrations.yaml');
+    const r = await checkConfig(
+      'integrations.yaml',
+      [
+        'integrations:',
+        '  proxmox:',
+        '    url: https://pve.lan:8006',
+        '    tokenId: root@pam=mcp',
+        '    token: x',
+        '    fingerprint: "AB:CD"',
+        '  pbs: { url: "https://pbs.lan:8007", tokenId: "homelab@pbs!mcp", token: "x", staleDays: 0 }',
+        '  pihole:',
+        '    instances:',
+        '      - { name: ns1, url: "http://ns1.lan", password: "p" }',
+        '      - { name: ns1, url: "ns2.lan", password: "p" }',
+        '  caddy: { url: "http://proxy.lan:2019", instances: [{ name: a, url: "http://a.lan:2019" }] }',
+        '  semaphore: { url: "http://semaphore.lan:3000", token: "short", insecureTls: true, caFile: ca.pem }',
+        '',
+      ].join('\n'),
+    );
+    expect(r.code).toBe(1);
+    const lines = r.err.trimEnd().split('\n');
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        `${f}:4:5: key "integrations.proxmox.tokenId": USER@REALM!TOKENID, e.g. homelab@pve!mcp`,
+        expect.stringMatching(new RegExp(`^${f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:6:5: key "integrations\\.proxmox\\.fingerprint": a SHA-256 certificate fingerprint`)),
+        expect.stringMatching(/:7:\d+: key "integrations\.pbs\.staleDays": /),
+        expect.stringMatching(/:11:\d+: key "integrations\.pihole\.instances\[1\]\.url": an http\(s\) URL of the Pi-hole web interface/),
+        expect.stringMatching(/:11:\d+: key "integrations\.pihole\.instances\[1\]\.name": "ns1" is already the name of another instance/),
+        expect.stringMatching(/:12:\d+: key "integrations\.caddy\.url": set url \(one Caddy\) or instances \(several\), not both and not neither/),
+        expect.stringMatching(/:13:\d+: key "integrations\.semaphore\.token": a Semaphore API token/),
+      ]),
+    );
+  });
+
   it('says what is wrong with each drift ignorePorts entry, and takes a port written as a string', async () => {
     const f = join(dir, 'ports.yaml');
     const r = await checkConfig('ports.yaml', 'topology:\n  drift: { ignorePorts: ["70000", "9-3", "abc", "8080", "9000-9100"], nodes: { nas: { ignorePorts: ["0"] } } }\n');
