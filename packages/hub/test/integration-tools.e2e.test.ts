@@ -1,0 +1,90 @@
+/**
+ * Every tool of every homelab-service integration, through the bundled hub with an SDK client,
+ * against its service (real Caddy; the testkit's fakes for the rest): each read answers without
+ * an error; each write is first held with a preview, then runs after approval; each tool's
+ * annotations match its class. A tool this test has no arguments for fails it, so a new tool
+ * cannot go untried.
+ */
+import { describe, expect, it } from 'vitest';
+import { connectClient, startCaddy, startFakePbs, startFakePihole, startFakeProxmox, startFakeSemaphore, startHubProcess } from '@homelab-mcp/testkit';
+
+const TOKEN = 'integration-tools-admin-token-0123456789';
+type Result = { content: Array<{ type: string; text: string }>; structuredContent?: Record<string, any>; isError?: boolean };
+
+describe('every integration tool through the hub', () => {
+  it('reads answer, writes are held and then run, annotations match the class', { timeout: 180_000 }, async () => {
+    await using pve = await startFakeProxmox({ tokens: { 'hl@pve!t': 'pve-s' }, taskMs: 50 });
+    await using pbs = await startFakePbs({ tokenId: 'hl@pbs!t', secret: 'pbs-s' });
+    await using ns1 = await startFakePihole({ password: 'p1', hosts: ['10.0.0.1 a.lan'] });
+    await using ns2 = await startFakePihole({ password: 'p2', hosts: ['10.0.0.1 a.lan'] });
+    await using sem = await startFakeSemaphore({ token: 'semaphore-s', taskMs: 50 });
+    await using c1 = await startCaddy({ routes: [{ host: 'a.test', body: 'a' }] });
+    await using c2 = await startCaddy({ routes: [{ host: 'b.test', body: 'b' }] });
+    await using hub = await startHubProcess({
+      config: {
+        auth: { tokens: [{ user: 'ann', role: 'admin', token: TOKEN }] },
+        local: { enabled: false },
+        integrations: {
+          proxmox: { url: pve.url, tokenId: 'hl@pve!t', token: 'pve-s', fingerprint: pve.fingerprint },
+          pbs: { url: pbs.url, tokenId: 'hl@pbs!t', token: 'pbs-s', fingerprint: pbs.fingerprint },
+          pihole: { instances: [{ name: 'ns1', url: ns1.url, password: 'p1' }, { name: 'ns2', url: ns2.url, password: 'p2' }] },
+          semaphore: { url: sem.url, token: 'semaphore-s' },
+          caddy: { instances: [{ name: 'c1', url: c1.adminUrl }, { name: 'c2', url: c2.adminUrl }] },
+        },
+      },
+    });
+    await using client = await connectClient(hub.url, TOKEN, 'legacy');
+    const running = pve.guests.find((g) => g.status === 'running' && g.node !== 'pve4')!;
+    const args: Record<string, Record<string, unknown>> = {
+      infra_overview: {},
+      list_guests: { status: 'running' },
+      get_guest: { vmid: running.vmid },
+      node_status: { node: 'pve1' },
+      guest_restart: { vmid: running.vmid },
+      guest_stop: { vmid: running.vmid },
+      guest_start: { vmid: running.vmid },
+      pbs_datastores: {},
+      pbs_backups: {},
+      pbs_tasks: { state: 'failed' },
+      dns_list_records: {},
+      pihole_status: {},
+      pihole_diff: {},
+      dns_add_record: { name: 'b.lan', value: '10.0.0.2' },
+      dns_remove_record: { name: 'b.lan' },
+      semaphore_list_projects: {},
+      semaphore_list_templates: {},
+      semaphore_task_status: {},
+      semaphore_run_task: { template: 'Update servers', dry_run: true },
+      caddy_sites: {},
+      caddy_config: { path: 'apps/http/servers' },
+      caddy_diff: {},
+    };
+    const tools = (await client.listTools()).tools.filter((t) => args[t.name] !== undefined || /^(infra_|list_guests|get_guest|node_status|guest_|get_task|pbs_|dns_|pihole_|semaphore_|caddy_)/.test(t.name));
+    const missing = tools.map((t) => t.name).filter((n) => n !== 'get_task' && args[n] === undefined);
+    expect(missing, 'integration tools this test has no arguments for').toEqual([]);
+    let upid: string | undefined;
+    await client.callTool({ name: 'revoke_writes', arguments: {} });
+    // In the order above: restart a running guest, then stop it, then start it again.
+    for (const name of Object.keys(args)) {
+      const t = tools.find((x) => x.name === name);
+      expect(t, `${name} is listed`).toBeDefined();
+      if (!t) continue;
+      const write = t.annotations?.readOnlyHint === false;
+      expect(t.description, t.name).toMatch(write ? /^\[write: needs approval\] / : /^\[read\] /);
+      if (write) {
+        const held = (await client.callTool({ name: t.name, arguments: args[t.name] })) as Result;
+        expect(held.structuredContent?.status, t.name).toBe('approval_required');
+        expect(held.structuredContent?.preview.action, t.name).not.toMatch(/could not be looked up/);
+        await client.callTool({ name: 'approve_writes', arguments: {} });
+      }
+      const r = (await client.callTool({ name: t.name, arguments: args[t.name] })) as Result;
+      expect(r.isError, `${t.name}: ${r.content[0]?.text}`).toBeFalsy();
+      expect(r.structuredContent, t.name).toBeDefined();
+      if (write) await client.callTool({ name: 'revoke_writes', arguments: {} });
+      upid ??= r.structuredContent?.upid;
+    }
+    expect(upid).toMatch(/^UPID:/);
+    expect(((await client.callTool({ name: 'get_task', arguments: { upid } })) as Result).isError).toBeFalsy();
+    for (const f of [pve, pbs, ns1, ns2, sem]) expect(f.unknown()).toEqual([]);
+  });
+});
