@@ -12,7 +12,7 @@
  * processes (a command that started a background job on purpose) is removed by a later run once
  * they are gone.
  */
-import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const PREFIX = 'homelab-run-';
@@ -48,16 +48,32 @@ export interface RunCgroup {
 
 let base: string | null | undefined;
 
+/** Run cgroups of this process still in use: never swept. */
+const live = new Set<string>();
+/**
+ * A run cgroup younger than this is not swept even when empty: another edge (or the local
+ * node's) may have just made it and not yet moved its command in (seen: a concurrent sweep
+ * removed a fresh cgroup, the command ran outside it, and its setsid child escaped).
+ */
+const SWEEP_MIN_AGE_MS = 60_000;
+
 /** Removes the run cgroups of earlier runs whose processes are all gone. */
 function sweep(dir: string): void {
   let names: string[];
   try {
-    names = readdirSync(dir).filter((n) => n.startsWith(PREFIX));
+    names = readdirSync(dir).filter((n) => n.startsWith(PREFIX) && !live.has(join(dir, n)));
   } catch {
     return;
   }
+  const now = Date.now();
   for (const n of names) {
     try {
+      // Another living edge's cgroups are its own to remove (it may have just made one and not
+      // yet moved its command in); those of an edge that is gone, or our own finished ones, are
+      // ours, once old enough.
+      const owner = Number(/^homelab-run-(\d+)-/.exec(n)?.[1]);
+      if (owner !== process.pid && existsSync(`/proc/${owner}`)) continue;
+      if (now - statSync(join(dir, n)).mtimeMs < SWEEP_MIN_AGE_MS) continue;
       if (/^populated 0$/m.test(readFileSync(join(dir, n, 'cgroup.events'), 'utf8'))) rmdirSync(join(dir, n));
     } catch {
       // In use, or removed by another edge meanwhile.
@@ -88,6 +104,17 @@ export function createRunCgroup(id: string, opts: { baseDir?: string } = {}): Ru
     if (opts.baseDir === undefined) base = null;
     return undefined;
   }
+  live.add(dir);
+  /** Removes the cgroup: 'gone', or 'busy' while processes are still in it. */
+  const remove = (): 'gone' | 'busy' => {
+    try {
+      rmdirSync(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EBUSY') return 'busy';
+    }
+    live.delete(dir);
+    return 'gone';
+  };
   return {
     procsFile: join(dir, 'cgroup.procs'),
     kill(sig) {
@@ -97,11 +124,7 @@ export function createRunCgroup(id: string, opts: { baseDir?: string } = {}): Ru
           // The kernel empties it at once; remove it then, rather than at a later run's sweep.
           let tries = 0;
           const again = () => {
-            try {
-              rmdirSync(dir);
-            } catch (err) {
-              if ((err as NodeJS.ErrnoException).code === 'EBUSY' && ++tries < 50) setTimeout(again, 100).unref();
-            }
+            if (remove() === 'busy' && ++tries < 50) setTimeout(again, 100).unref();
           };
           again();
           return;
@@ -118,11 +141,8 @@ export function createRunCgroup(id: string, opts: { baseDir?: string } = {}): Ru
       }
     },
     release() {
-      try {
-        rmdirSync(dir);
-      } catch {
-        // Still holds a background job: a later run's sweep removes it once it is gone.
-      }
+      // Still holding a background job: a later run's sweep removes it once it is gone.
+      if (remove() === 'busy') live.delete(dir);
     },
   };
 }
