@@ -8,6 +8,7 @@ import { caddyIntegration, CaddyConfigSchema } from './caddy/index.ts';
 import { piholeIntegration, PiholeConfigSchema } from './pihole/index.ts';
 import { proxmoxIntegration, ProxmoxConfigSchema } from './proxmox/index.ts';
 import { lokiIntegration, LokiConfigSchema } from './loki/index.ts';
+import { n8nIntegration, N8nConfigSchema } from './n8n/index.ts';
 import { prometheusIntegration, PrometheusConfigSchema } from './prometheus/index.ts';
 
 export * from './integration.ts';
@@ -17,9 +18,10 @@ export * from './loki/index.ts';
 export * from './caddy/index.ts';
 export * from './proxmox/index.ts';
 export * from './pihole/index.ts';
+export * from './n8n/index.ts';
 
 /** Every built-in integration; the hub sets up those whose key is configured. */
-export const integrations = [prometheusIntegration, lokiIntegration, caddyIntegration, proxmoxIntegration, piholeIntegration] as const;
+export const integrations = [prometheusIntegration, lokiIntegration, caddyIntegration, proxmoxIntegration, piholeIntegration, n8nIntegration] as const;
 
 /** The `integrations:` key of hub.yaml, built from each integration's own schema. */
 export const IntegrationsConfigSchema = z.strictObject({
@@ -28,5 +30,6 @@ export const IntegrationsConfigSchema = z.strictObject({
   caddy: CaddyConfigSchema.optional(),
   proxmox: ProxmoxConfigSchema.optional(),
   pihole: PiholeConfigSchema.optional(),
+  n8n: N8nConfigSchema.optional(),
 });
 export type IntegrationsConfig = z.output<typeof IntegrationsConfigSchema>;
