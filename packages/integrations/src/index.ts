@@ -9,6 +9,7 @@ import { piholeIntegration, PiholeConfigSchema } from './pihole/index.ts';
 import { proxmoxIntegration, ProxmoxConfigSchema } from './proxmox/index.ts';
 import { lokiIntegration, LokiConfigSchema } from './loki/index.ts';
 import { n8nIntegration, N8nConfigSchema } from './n8n/index.ts';
+import { netboxIntegration, NetboxConfigSchema } from './netbox/index.ts';
 import { prometheusIntegration, PrometheusConfigSchema } from './prometheus/index.ts';
 
 export * from './integration.ts';
@@ -19,9 +20,10 @@ export * from './caddy/index.ts';
 export * from './proxmox/index.ts';
 export * from './pihole/index.ts';
 export * from './n8n/index.ts';
+export * from './netbox/index.ts';
 
 /** Every built-in integration; the hub sets up those whose key is configured. */
-export const integrations = [prometheusIntegration, lokiIntegration, caddyIntegration, proxmoxIntegration, piholeIntegration, n8nIntegration] as const;
+export const integrations = [prometheusIntegration, lokiIntegration, caddyIntegration, proxmoxIntegration, piholeIntegration, n8nIntegration, netboxIntegration] as const;
 
 /** The `integrations:` key of hub.yaml, built from each integration's own schema. */
 export const IntegrationsConfigSchema = z.strictObject({
@@ -31,5 +33,6 @@ export const IntegrationsConfigSchema = z.strictObject({
   proxmox: ProxmoxConfigSchema.optional(),
   pihole: PiholeConfigSchema.optional(),
   n8n: N8nConfigSchema.optional(),
+  netbox: NetboxConfigSchema.optional(),
 });
 export type IntegrationsConfig = z.output<typeof IntegrationsConfigSchema>;

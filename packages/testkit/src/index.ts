@@ -10,5 +10,6 @@ export { readJournal } from './journal.ts';
 export { startFakePihole, type FakePihole, type FakePiholeOptions, type FakePiholeRequest } from './fake-pihole.ts';
 export { startFakeProxmox, fakeCluster, type FakeProxmox, type FakeGuest, type FakeTask, type FakeProxmoxOptions, type FakeProxmoxRequest } from './fake-proxmox.ts';
 export { startFakeN8n, fakeN8nData, type FakeN8n, type FakeN8nWorkflow, type FakeN8nExecution, type FakeN8nOptions, type FakeN8nRequest } from './fake-n8n.ts';
+export { startFakeNetbox, fakeNetboxData, type FakeNetbox, type FakeNetboxOptions, type FakeNetboxRequest } from './fake-netbox.ts';
 export { startCaddy, CADDY_BIN, type CaddyProcess, type CaddyRoute, type StartCaddyOptions } from './caddy.ts';
 export { TEST_CLIENTS_MODULES } from './test-clients.ts';
