@@ -10,6 +10,7 @@ import { proxmoxIntegration, ProxmoxConfigSchema } from './proxmox/index.ts';
 import { lokiIntegration, LokiConfigSchema } from './loki/index.ts';
 import { n8nIntegration, N8nConfigSchema } from './n8n/index.ts';
 import { netboxIntegration, NetboxConfigSchema } from './netbox/index.ts';
+import { graylogIntegration, GraylogConfigSchema } from './graylog/index.ts';
 import { prometheusIntegration, PrometheusConfigSchema } from './prometheus/index.ts';
 
 export * from './integration.ts';
@@ -21,9 +22,10 @@ export * from './proxmox/index.ts';
 export * from './pihole/index.ts';
 export * from './n8n/index.ts';
 export * from './netbox/index.ts';
+export * from './graylog/index.ts';
 
 /** Every built-in integration; the hub sets up those whose key is configured. */
-export const integrations = [prometheusIntegration, lokiIntegration, caddyIntegration, proxmoxIntegration, piholeIntegration, n8nIntegration, netboxIntegration] as const;
+export const integrations = [prometheusIntegration, lokiIntegration, caddyIntegration, proxmoxIntegration, piholeIntegration, n8nIntegration, netboxIntegration, graylogIntegration] as const;
 
 /** The `integrations:` key of hub.yaml, built from each integration's own schema. */
 export const IntegrationsConfigSchema = z.strictObject({
@@ -34,5 +36,6 @@ export const IntegrationsConfigSchema = z.strictObject({
   pihole: PiholeConfigSchema.optional(),
   n8n: N8nConfigSchema.optional(),
   netbox: NetboxConfigSchema.optional(),
+  graylog: GraylogConfigSchema.optional(),
 });
 export type IntegrationsConfig = z.output<typeof IntegrationsConfigSchema>;
