@@ -93,6 +93,7 @@ describe('graylog reads (fake Graylog REST API)', () => {
       const [f] = await inst.diagnose!({ name: 'graylog', node: 'docker1' }, signal);
       expect(f).toMatchObject({ check: 'graylog', status: 'problem', detail: expect.stringMatching(/^Graylog API answers; 42 msg\/s, indexer yellow, 2 indexing failures in 24 h: Graylog's indexer cluster is yellow/) });
       expect(await inst.diagnose!({ name: 'grafana', node: 'docker1', url: 'http://grafana.lan:3000' }, signal)).toEqual([]);
+      expect(await inst.diagnose!({ name: 'logs', node: 'docker1', url: `${gl.url}/search` }, signal)).toHaveLength(1);
     } finally {
       gl.setIndexerStatus('green');
     }

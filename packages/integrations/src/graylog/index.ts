@@ -35,12 +35,12 @@ export interface GraylogInstance extends IntegrationInstance {
   client: GraylogClient;
 }
 
-/** Whether a topology service is this Graylog: named graylog, or its URL on Graylog's host. */
+/** Whether a topology service is this Graylog: named graylog, or its URL at Graylog's host and port (a Docker host runs many services). */
 function isGraylogService(service: DiagnosedService, url: URL): boolean {
   if (/(^|[^a-z0-9])graylog([^a-z0-9]|$)/i.test(service.name)) return true;
   if (!service.url) return false;
   try {
-    return new URL(service.url).hostname.toLowerCase() === url.hostname.toLowerCase();
+    return new URL(service.url).host.toLowerCase() === url.host.toLowerCase();
   } catch {
     return false;
   }

@@ -37,12 +37,12 @@ export interface N8nInstance extends IntegrationInstance {
 
 const DAY = 86_400_000;
 
-/** Whether a topology service is this n8n: named n8n, or its URL on n8n's host. */
+/** Whether a topology service is this n8n: named n8n, or its URL at n8n's host and port (a Docker host runs many services). */
 function isN8nService(service: DiagnosedService, n8nUrl: URL): boolean {
   if (/(^|[^a-z0-9])n8n([^a-z0-9]|$)/i.test(service.name)) return true;
   if (!service.url) return false;
   try {
-    return new URL(service.url).hostname.toLowerCase() === n8nUrl.hostname.toLowerCase();
+    return new URL(service.url).host.toLowerCase() === n8nUrl.host.toLowerCase();
   } catch {
     return false;
   }
