@@ -108,7 +108,7 @@ export const n8nIntegration = defineIntegration({
           return [
             {
               check: 'n8n',
-              status: 'warning',
+              status: 'problem',
               detail: `n8n API answers; ${failed.length} failed execution${failed.length === 1 ? '' : 's'} in 24 h (${which.slice(0, 5).map((w) => `'${w}'`).join(', ')}${which.length > 5 ? ', ...' : ''})`,
               suggestion: 'n8n_executions shows each failure with the node and message it failed on.',
             },

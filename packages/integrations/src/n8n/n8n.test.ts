@@ -93,7 +93,7 @@ describe('n8n reads (fake n8n public API)', () => {
   it('diagnose: a service named n8n or on n8n\'s host gets the API state and the failures; another none', async () => {
     const signal = new AbortController().signal;
     const [f] = await inst.diagnose!({ name: 'n8n', node: 'docker1' }, signal);
-    expect(f).toEqual({ check: 'n8n', status: 'warning', detail: "n8n API answers; 2 failed executions in 24 h ('Backup notify', 'Nightly DB dump')", suggestion: 'n8n_executions shows each failure with the node and message it failed on.' });
+    expect(f).toEqual({ check: 'n8n', status: 'problem', detail: "n8n API answers; 2 failed executions in 24 h ('Backup notify', 'Nightly DB dump')", suggestion: 'n8n_executions shows each failure with the node and message it failed on.' });
     expect(await inst.diagnose!({ name: 'automation', node: 'docker1', url: `${n8n.url}/home/workflows` }, signal)).toHaveLength(1);
     // Another service on the same host is not n8n.
     expect(await inst.diagnose!({ name: 'automation', node: 'docker1', url: `http://127.0.0.1:9/` }, signal)).toEqual([]);

@@ -90,7 +90,8 @@ export const netboxIntegration = defineIntegration({
           const ip = o.primary_ip?.address ?? o.primary_ip4?.address;
           const detail = `NetBox documents ${service.node} as a ${what}${o.site?.name ? ` at site ${o.site.name}` : ''}, status ${st}${ip ? `, primary IP ${ip}` : ''}`;
           if (st === 'active') return { check: 'netbox', status: 'ok', detail };
-          return { check: 'netbox', status: 'warning', detail, suggestion: `NetBox says ${service.node} is ${st}, not active: either it is being retired or replaced, or NetBox is out of date.` };
+          // A warning, not a problem: NetBox says what should be, not what is.
+          return { check: 'netbox', status: 'warning', detail: `${detail}, not active: being retired or replaced, or NetBox is out of date` };
         });
       },
       async close() {

@@ -89,7 +89,7 @@ describe('netbox reads (fake NetBox REST API)', () => {
     const signal = new AbortController().signal;
     expect(await inst.health!(signal)).toEqual({ ok: true, detail: '36 devices (33 active), 24 VMs, 89 IP addresses' });
     expect(await inst.diagnose!({ name: 'backup', node: 'pve4' }, signal)).toEqual([
-      { check: 'netbox', status: 'warning', detail: 'NetBox documents pve4 as a device at site Garage, status offline, primary IP 10.0.20.13/24', suggestion: 'NetBox says pve4 is offline, not active: either it is being retired or replaced, or NetBox is out of date.' },
+      { check: 'netbox', status: 'warning', detail: 'NetBox documents pve4 as a device at site Garage, status offline, primary IP 10.0.20.13/24, not active: being retired or replaced, or NetBox is out of date' },
     ]);
     expect(await inst.diagnose!({ name: 'n8n', node: 'n8n' }, signal)).toEqual([{ check: 'netbox', status: 'ok', detail: 'NetBox documents n8n as a VM at site Home, status active, primary IP 192.168.1.100/24' }]);
     expect(await inst.diagnose!({ name: 'x', node: 'unknown-host' }, signal)).toEqual([]);
