@@ -57,7 +57,7 @@ describe('n8n reads (fake n8n public API)', () => {
     expect(lines[1]).toMatch(/^- \d+ Backup notify: error 3 h ago, took 2\.1 s, in node "PBS status": connect ECONNREFUSED 192\.168\.1\.20:8007$/);
     expect(lines[2]).toMatch(/^- \d+ Nightly DB dump: crashed 20 h ago, took 2\.1 s, in node "Postgres": Out of memory$/);
     expect(lines[3]).toMatch(/^- \d+ Uptime to ntfy: error 40 h ago, .*Request failed with status code 502$/);
-    expect(lines[4]).toMatch(/^- \d+ Uptime to ntfy: running \d+ s ago$/);
+    expect(lines[4]).toMatch(/^- \d+ Uptime to ntfy: running \d+ (s|min) ago$/);
     expect(lines.at(-1)).toBe('(more executions not shown: filter by status or workflow, or raise limit)');
     expect(r.structuredContent).toMatchObject({ total: 5, failed: 3, more: true, executions: [{ workflow: 'Backup notify', status: 'error', errorNode: 'PBS status' }, {}, {}, {}, {}] });
 
