@@ -181,4 +181,38 @@ describe('check-config', () => {
     expect(r.err).toBe(`warning: ${join(dir, 'secrets.yaml')}: key "nodes[0].tokenFile": secret file ${token} is readable by its group (mode 0640); chmod 600 ${token} unless the group is the hub's alone\n`);
     expect(r.out + r.err).not.toMatch(/secret-token|secret-header/);
   });
+
+  it('names the file, line, key and what was expected for the n8n, NetBox and Graylog integrations', async () => {
+    const f = join(dir, 'apps.yaml');
+    const r = await checkConfig(
+      'apps.yaml',
+      [
+        'integrations:',
+        '  n8n:',
+        '    url: n8n.lan:5678',
+        '  netbox:',
+        '    url: https://netbox.lan',
+        '    token: "Token 0123456789abcdef0123456789abcdef01234567"',
+        '  graylog:',
+        '    url: https://graylog.lan:9000',
+        '    token: ${GRAYLOG_TOKEN}',
+        '    password: token',
+        '    insecureTls: true',
+        '    fingerprint: "AB:CD"',
+        '',
+      ].join('\n'),
+    );
+    expect(r.code).toBe(1);
+    expect(r.err.trimEnd().split('\n')).toEqual([
+      `${f}:3:5: key "integrations.n8n.url": an http(s) URL, e.g. http://n8n.lan:5678`,
+      `${f}:2:3: key "integrations.n8n.apiKey": missing required key (expected string)`,
+      `${f}:6:5: key "integrations.netbox.token": the API token: nbt_<key>.<token> (v2) or 40 hex digits (v1), no spaces and no "Token "/"Bearer " in front`,
+      `${f}:12:5: key "integrations.graylog.fingerprint": a SHA-256 certificate fingerprint: 64 hex digits, colons allowed (openssl x509 -noout -fingerprint -sha256)`,
+      `${f}:10:5: key "integrations.graylog.password": unknown key "password" (expected one of: url, token, caFile, fingerprint, insecureTls, timeoutMs)`,
+      `${f}:11:5: key "integrations.graylog.insecureTls": set one of caFile, fingerprint and insecureTls, not fingerprint and insecureTls`,
+      `${f}:9:5: key "integrations.graylog.token": environment variable GRAYLOG_TOKEN is not set`,
+    ]);
+    // The token NetBox would have got is not printed back.
+    expect(r.out + r.err).not.toContain('0123456789abcdef0123456789abcdef01234567');
+  });
 });

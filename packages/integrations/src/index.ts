@@ -10,6 +10,9 @@ import { piholeIntegration, PiholeConfigSchema } from './pihole/index.ts';
 import { proxmoxIntegration, ProxmoxConfigSchema } from './proxmox/index.ts';
 import { semaphoreIntegration, SemaphoreConfigSchema } from './semaphore/index.ts';
 import { lokiIntegration, LokiConfigSchema } from './loki/index.ts';
+import { n8nIntegration, N8nConfigSchema } from './n8n/index.ts';
+import { netboxIntegration, NetboxConfigSchema } from './netbox/index.ts';
+import { graylogIntegration, GraylogConfigSchema } from './graylog/index.ts';
 import { prometheusIntegration, PrometheusConfigSchema } from './prometheus/index.ts';
 
 export * from './integration.ts';
@@ -21,9 +24,12 @@ export * from './proxmox/index.ts';
 export * from './pihole/index.ts';
 export * from './semaphore/index.ts';
 export * from './pbs/index.ts';
+export * from './n8n/index.ts';
+export * from './netbox/index.ts';
+export * from './graylog/index.ts';
 
 /** Every built-in integration; the hub sets up those whose key is configured. */
-export const integrations = [prometheusIntegration, lokiIntegration, caddyIntegration, proxmoxIntegration, piholeIntegration, semaphoreIntegration, pbsIntegration] as const;
+export const integrations = [prometheusIntegration, lokiIntegration, caddyIntegration, proxmoxIntegration, pbsIntegration, piholeIntegration, semaphoreIntegration, n8nIntegration, netboxIntegration, graylogIntegration] as const;
 
 /** The `integrations:` key of hub.yaml, built from each integration's own schema. */
 export const IntegrationsConfigSchema = z.strictObject({
@@ -34,5 +40,8 @@ export const IntegrationsConfigSchema = z.strictObject({
   pihole: PiholeConfigSchema.optional(),
   semaphore: SemaphoreConfigSchema.optional(),
   pbs: PbsConfigSchema.optional(),
+  n8n: N8nConfigSchema.optional(),
+  netbox: NetboxConfigSchema.optional(),
+  graylog: GraylogConfigSchema.optional(),
 });
 export type IntegrationsConfig = z.output<typeof IntegrationsConfigSchema>;

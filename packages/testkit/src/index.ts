@@ -11,5 +11,8 @@ export { startFakePbs, type FakePbs, type FakePbsRequest } from './fake-pbs.ts';
 export { startFakeSemaphore, type FakeSemaphore, type FakeSemaphoreTask, type FakeSemaphoreRequest } from './fake-semaphore.ts';
 export { startFakePihole, type FakePihole, type FakePiholeOptions, type FakePiholeRequest } from './fake-pihole.ts';
 export { startFakeProxmox, fakeCluster, type FakeProxmox, type FakeGuest, type FakeTask, type FakeProxmoxOptions, type FakeProxmoxRequest } from './fake-proxmox.ts';
+export { startFakeN8n, fakeN8nData, type FakeN8n, type FakeN8nWorkflow, type FakeN8nExecution, type FakeN8nOptions, type FakeN8nRequest } from './fake-n8n.ts';
+export { startFakeNetbox, fakeNetboxData, type FakeNetbox, type FakeNetboxOptions, type FakeNetboxRequest } from './fake-netbox.ts';
+export { startFakeGraylog, fakeGraylogMessages, type FakeGraylog, type FakeGraylogMessage, type FakeGraylogOptions, type FakeGraylogRequest } from './fake-graylog.ts';
 export { startCaddy, CADDY_BIN, type CaddyProcess, type CaddyRoute, type StartCaddyOptions } from './caddy.ts';
 export { TEST_CLIENTS_MODULES } from './test-clients.ts';

@@ -124,7 +124,7 @@ export async function diagnose(deps: ObservabilityDeps, serviceName: string, nod
   );
   for (const f of views.flat()) {
     findings.push({ check: f.check, status: f.status, detail: f.detail });
-    if (f.status === 'problem' && 'suggestion' in f && f.suggestion) suggestions.push(f.suggestion);
+    if ((f.status === 'problem' || f.status === 'warning') && 'suggestion' in f && f.suggestion) suggestions.push(f.suggestion);
   }
 
   const loki = deps.loki();
