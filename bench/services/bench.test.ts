@@ -31,7 +31,7 @@ describe('bench/services/run.mjs --quick', () => {
     expect(result.code, result.stderr.slice(-3000)).toBe(0);
     expect(result.stdout).toMatch(/^\| configuration \| service_health p50 \(ms\) \|/);
     expect(result.stdout).toMatch(/^[✔✘] all \d+ integrations at once take \d+\.\d\dx the slowest alone/m);
-    expect(report.alone.map((a) => a.name).sort()).toEqual(['caddy', 'pbs', 'pihole', 'proxmox', 'semaphore']);
+    expect(report.alone.map((a) => a.name).sort()).toEqual(['caddy', 'graylog', 'n8n', 'netbox', 'pbs', 'pihole', 'proxmox', 'semaphore']);
     // Every configuration waited for its fakes' delays: nothing answered from nowhere.
     for (const a of report.alone) expect(a.p50).toBeGreaterThanOrEqual(report.meta.delayMs);
     expect(report.all).toBeGreaterThanOrEqual(report.meta.slowMs);

@@ -10,7 +10,7 @@ import { createServer, request, type IncomingMessage, type Server, type ServerRe
 import type { AddressInfo } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { connectClient, startCaddy, startFakePbs, startFakePihole, startFakeProxmox, startFakeSemaphore, startHubProcess } from '../../packages/testkit/src/index.ts';
+import { connectClient, startCaddy, startFakeGraylog, startFakeN8n, startFakeNetbox, startFakePbs, startFakePihole, startFakeProxmox, startFakeSemaphore, startHubProcess } from '../../packages/testkit/src/index.ts';
 
 const TOKEN = 'bench-services-admin-token-0123456789';
 const DELAY_MS = 50;
@@ -74,12 +74,21 @@ export async function main({ repo, argv }: { repo: string; argv: string[] }): Pr
     stoppers.push(caddy);
     const caddyProxy = await delayingProxy(caddy.adminUrl, DELAY_MS);
     stoppers.push(caddyProxy);
+    const n8n = await startFakeN8n({ apiKey: 'n8n-key-0123456789', delayMs: DELAY_MS });
+    stoppers.push(n8n);
+    const nb = await startFakeNetbox({ tokens: ['nbt_K3y0123.t0kenSecretPart9876543210abcdef'], delayMs: DELAY_MS });
+    stoppers.push(nb);
+    const gl = await startFakeGraylog({ token: 'graylog-token-0123456789abcdef', delayMs: DELAY_MS });
+    stoppers.push(gl);
     const integrations: Record<string, Record<string, unknown>> = {
       proxmox: { url: pve.url, tokenId: 'bench@pve!t', token: 'pve-secret', fingerprint: pve.fingerprint },
       pbs: { url: pbs.url, tokenId: 'bench@pbs!t', token: 'pbs-secret', fingerprint: pbs.fingerprint },
       pihole: { url: ph.url, password: 'pw' },
       semaphore: { url: sem.url, token: 'semaphore-token' },
       caddy: { url: caddyProxy.url },
+      n8n: { url: n8n.url, apiKey: 'n8n-key-0123456789' },
+      netbox: { url: nb.url, token: 'nbt_K3y0123.t0kenSecretPart9876543210abcdef' },
+      graylog: { url: gl.url, token: 'graylog-token-0123456789abcdef' },
     };
     progress(`fakes up: ${Object.keys(integrations).join(', ')} (${DELAY_MS} ms each, semaphore ${SLOW_MS} ms); ${calls} calls per configuration`);
 

@@ -6,7 +6,7 @@
  * cannot go untried.
  */
 import { describe, expect, it } from 'vitest';
-import { connectClient, startCaddy, startFakePbs, startFakePihole, startFakeProxmox, startFakeSemaphore, startHubProcess } from '@homelab-mcp/testkit';
+import { connectClient, startCaddy, startFakeGraylog, startFakeN8n, startFakeNetbox, startFakePbs, startFakePihole, startFakeProxmox, startFakeSemaphore, startHubProcess } from '@homelab-mcp/testkit';
 
 const TOKEN = 'integration-tools-admin-token-0123456789';
 type Result = { content: Array<{ type: string; text: string }>; structuredContent?: Record<string, any>; isError?: boolean };
@@ -20,6 +20,9 @@ describe('every integration tool through the hub', () => {
     await using sem = await startFakeSemaphore({ token: 'semaphore-s', taskMs: 50 });
     await using c1 = await startCaddy({ routes: [{ host: 'a.test', body: 'a' }] });
     await using c2 = await startCaddy({ routes: [{ host: 'b.test', body: 'b' }] });
+    await using n8n = await startFakeN8n({ apiKey: 'n8n-key-0123456789' });
+    await using nb = await startFakeNetbox({ tokens: ['nbt_K3y0123.t0kenSecretPart9876543210abcdef'] });
+    await using gl = await startFakeGraylog({ token: 'graylog-token-0123456789abcdef' });
     await using hub = await startHubProcess({
       config: {
         auth: { tokens: [{ user: 'ann', role: 'admin', token: TOKEN }] },
@@ -30,6 +33,9 @@ describe('every integration tool through the hub', () => {
           pihole: { instances: [{ name: 'ns1', url: ns1.url, password: 'p1' }, { name: 'ns2', url: ns2.url, password: 'p2' }] },
           semaphore: { url: sem.url, token: 'semaphore-s' },
           caddy: { instances: [{ name: 'c1', url: c1.adminUrl }, { name: 'c2', url: c2.adminUrl }] },
+          n8n: { url: n8n.url, apiKey: 'n8n-key-0123456789' },
+          netbox: { url: nb.url, token: 'nbt_K3y0123.t0kenSecretPart9876543210abcdef' },
+          graylog: { url: gl.url, token: 'graylog-token-0123456789abcdef' },
         },
       },
     });
@@ -58,8 +64,16 @@ describe('every integration tool through the hub', () => {
       caddy_sites: {},
       caddy_config: { path: 'apps/http/servers' },
       caddy_diff: {},
+      n8n_workflows: {},
+      n8n_executions: { status: 'error' },
+      netbox_search: { query: 'grafana' },
+      netbox_ips: { prefix_or_address: '10.0.20.0/24' },
+      netbox_devices: {},
+      search_logs: { query: '*', range: '1h' },
+      graylog_streams: {},
+      graylog_overview: {},
     };
-    const tools = (await client.listTools()).tools.filter((t) => args[t.name] !== undefined || /^(infra_|list_guests|get_guest|node_status|guest_|get_task|pbs_|dns_|pihole_|semaphore_|caddy_)/.test(t.name));
+    const tools = (await client.listTools()).tools.filter((t) => args[t.name] !== undefined || /^(infra_|list_guests|get_guest|node_status|guest_|get_task|pbs_|dns_|pihole_|semaphore_|caddy_|n8n_|netbox_|graylog_|search_logs)/.test(t.name));
     const missing = tools.map((t) => t.name).filter((n) => n !== 'get_task' && args[n] === undefined);
     expect(missing, 'integration tools this test has no arguments for').toEqual([]);
     let upid: string | undefined;
@@ -85,6 +99,6 @@ describe('every integration tool through the hub', () => {
     }
     expect(upid).toMatch(/^UPID:/);
     expect(((await client.callTool({ name: 'get_task', arguments: { upid } })) as Result).isError).toBeFalsy();
-    for (const f of [pve, pbs, ns1, ns2, sem]) expect(f.unknown()).toEqual([]);
+    for (const f of [pve, pbs, ns1, ns2, sem, n8n, nb, gl]) expect(f.unknown()).toEqual([]);
   });
 });

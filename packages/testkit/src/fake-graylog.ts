@@ -23,6 +23,7 @@
  * await using gl = await startFakeGraylog({ token: '1a2b3c...' });
  * gl.setIndexerStatus('yellow');
  */
+import { delayed } from './delay.ts';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -47,6 +48,8 @@ export interface FakeGraylogOptions {
   /** The access token; Graylog takes it as the Basic user with the password `token`. */
   token: string;
   port?: number;
+  /** Every answer this much later. */
+  delayMs?: number;
 }
 
 export interface FakeGraylog {
@@ -183,7 +186,7 @@ export async function startFakeGraylog(opts: FakeGraylogOptions): Promise<FakeGr
     return undefined;
   }
 
-  const server: Server = createServer((req, res) => {
+  const server: Server = createServer(delayed((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -213,7 +216,7 @@ export async function startFakeGraylog(opts: FakeGraylogOptions): Promise<FakeGr
         res.writeHead(501).end();
       } else entry.status = status;
     });
-  });
+  }, opts.delayMs));
   await new Promise<void>((r) => server.listen(opts.port ?? 0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   const stop = () =>

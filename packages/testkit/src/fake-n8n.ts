@@ -19,6 +19,7 @@
  * await using n8n = await startFakeN8n({ apiKey: 'n8n_api_key' });
  * // url: n8n.url; n8n.failedSince(Date.now() - 86_400_000)
  */
+import { delayed } from './delay.ts';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -50,6 +51,8 @@ export interface FakeN8nOptions {
   apiKey: string;
   /** Listen here (a test that starts n8n after the hub). Default: a free port. */
   port?: number;
+  /** Every answer this much later. */
+  delayMs?: number;
 }
 
 export interface FakeN8n {
@@ -193,7 +196,7 @@ export async function startFakeN8n(opts: FakeN8nOptions): Promise<FakeN8n> {
     return undefined;
   }
 
-  const server: Server = createServer((req, res) => {
+  const server: Server = createServer(delayed((req, res) => {
     req.resume();
     req.on('end', () => {
       const url = new URL(req.url ?? '/', 'http://fake');
@@ -219,7 +222,7 @@ export async function startFakeN8n(opts: FakeN8nOptions): Promise<FakeN8n> {
         res.writeHead(501).end();
       } else entry.status = status;
     });
-  });
+  }, opts.delayMs));
   await new Promise<void>((r) => server.listen(opts.port ?? 0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   const stop = () =>

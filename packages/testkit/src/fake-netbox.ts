@@ -20,6 +20,7 @@
  * @example
  * await using nb = await startFakeNetbox({ tokens: ['0123456789abcdef0123456789abcdef01234567'] });
  */
+import { delayed } from './delay.ts';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -34,6 +35,8 @@ export interface FakeNetboxOptions {
   /** Accepted tokens: 40 hex digits (v1, `Token ...`) or `nbt_<key>.<token>` (v2, `Bearer ...`). */
   tokens: string[];
   port?: number;
+  /** Every answer this much later. */
+  delayMs?: number;
 }
 
 type Obj = Record<string, unknown>;
@@ -321,7 +324,7 @@ export async function startFakeNetbox(opts: FakeNetboxOptions): Promise<FakeNetb
     return send(res, 200, { count: items.length, next: offset + limit < items.length ? link(offset + limit) : null, previous: offset > 0 ? link(Math.max(0, offset - limit)) : null, results: page.map((o) => (isBrief ? brief(m![1]!, o) : o)) });
   }
 
-  const server: Server = createServer((req, res) => {
+  const server: Server = createServer(delayed((req, res) => {
     req.resume();
     req.on('end', () => {
       const url = new URL(req.url ?? '/', 'http://fake');
@@ -355,7 +358,7 @@ export async function startFakeNetbox(opts: FakeNetboxOptions): Promise<FakeNetb
         res.writeHead(501).end();
       } else entry.status = status;
     });
-  });
+  }, opts.delayMs));
   await new Promise<void>((r) => server.listen(opts.port ?? 0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   base = `http://127.0.0.1:${port}`;
