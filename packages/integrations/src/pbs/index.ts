@@ -14,7 +14,7 @@
 import { HomelabError } from '@homelab-mcp/core';
 import type { HttpClient } from '@homelab-mcp/core/http';
 import * as z from 'zod';
-import { defineIntegration, defineTool, textResult, type IntegrationHealth, type IntegrationInstance, type IntegrationTool } from '../integration.ts';
+import { defineIntegration, defineTool, textResult, type IntegrationFinding, type IntegrationHealth, type IntegrationInstance, type IntegrationTool } from '../integration.ts';
 import { checkOneTlsTrust, createServiceLink, serviceHttp, serviceTlsShape } from '../service.ts';
 
 const MAX_BYTES = 8 * 1024 * 1024;
@@ -214,6 +214,19 @@ export const pbsIntegration = defineIntegration({
         } catch (err) {
           return { ok: false, detail: link.failed(err) };
         }
+      },
+      /** The backups of the guest a service runs in: named (its backup comment) like the service or its node. */
+      async diagnose(service, signal): Promise<IntegrationFinding[]> {
+        const names = new Set([service.name.toLowerCase(), service.node.toLowerCase()]);
+        const r = await tools[1]!.call({}, { signal });
+        if (r.isError) return [{ check: 'pbs backups', status: 'skipped', detail: `could not read the backups: ${r.content[0]?.text ?? ''}` }];
+        const rows = (r.structuredContent as { backups: Array<{ type: string; id: string; name: string; last: string; stale: boolean; verify: string; store: string }> }).backups.filter((b) => b.name && names.has(b.name.toLowerCase()));
+        return rows.map((b): IntegrationFinding => {
+          const what = `the last backup of ${b.type}/${b.id} (${b.name}) on ${b.store} is from ${b.last}, verify ${b.verify}`;
+          if (b.stale) return { check: 'pbs backups', status: 'warning', detail: `${what}: none in ${config.staleDays} days`, suggestion: `No recent backup of ${b.name}: check its backup job in Proxmox (pbs_tasks shows failed tasks).` };
+          if (b.verify === 'failed') return { check: 'pbs backups', status: 'warning', detail: what, suggestion: `The last backup of ${b.name} failed verification: run a verify job on ${b.store}, or back it up again.` };
+          return { check: 'pbs backups', status: 'ok', detail: what };
+        });
       },
       async close() {
         link.close();

@@ -48,6 +48,13 @@ describe('pbs (fake Proxmox Backup Server over HTTPS, pinned)', () => {
     expect(t).toMatch(/^- garbage_collection store1 (10 min|0 h) ago: unable to acquire lock on chunk store - EAGAIN\n {4}starting garbage_collection on store1\n {4}TASK ERROR: unable to acquire lock on chunk store - EAGAIN$/);
   });
 
+  it('diagnose: the backups of the guest a service runs in, a stale or failed one as a warning with what to do', async () => {
+    const sig = { signal: new AbortController().signal }.signal;
+    expect(await inst.diagnose!({ name: 'cloud', node: 'nextcloud' }, sig)).toMatchObject([{ check: 'pbs backups', status: 'warning', detail: expect.stringMatching(/^the last backup of vm\/102 \(nextcloud\) on store1 is from \d{4}-.*, verify not verified: none in 2 days$/), suggestion: expect.stringContaining('No recent backup of nextcloud') }]);
+    expect(await inst.diagnose!({ name: 'homeassistant', node: 'x' }, sig)).toMatchObject([{ status: 'ok' }]);
+    expect(await inst.diagnose!({ name: 'unrelated', node: 'y' }, sig)).toEqual([]);
+  });
+
   it('health names every problem; the PVE token form (=) is refused by its key', async () => {
     const h = await inst.health!(new AbortController().signal);
     expect(h.ok).toBe(false);
