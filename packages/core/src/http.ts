@@ -133,6 +133,8 @@ const NET_ERRORS: Record<string, string> = {
   EPIPE: 'connection closed while sending',
   UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
   CERT_FINGERPRINT_MISMATCH: 'TLS certificate is not the one pinned (its SHA-256 fingerprint differs)',
+  TLS_KEY_ON_HTTP: 'the URL is plain http:// but a TLS key (caFile, fingerprint, insecureTls) is set: use https://, or drop the key',
+  BAD_STATUS: 'the answer has an HTTP status outside 200-599',
   UND_ERR_SOCKET: 'connection closed unexpectedly',
   UND_ERR_HEADERS_TIMEOUT: 'no response headers in time',
   UND_ERR_BODY_TIMEOUT: 'the body stalled',

@@ -1,7 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server } from 'node:https';
+import { createServer as createNetServer } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -105,6 +108,57 @@ describe('tlsFetch', () => {
 
   it('insecure skips verification (only when asked)', async () => {
     expect((await get(tlsFetch({ insecure: true }))).res?.status).toBe(200);
+  });
+
+  it('a host that accepts TCP and never finishes the handshake ends with the deadline, not never', async () => {
+    const tarpit = createNetServer(() => undefined); // accepts, says nothing
+    await new Promise<void>((r) => tarpit.listen(0, '127.0.0.1', r));
+    const f = tlsFetch({ fingerprint256: pve.fingerprint });
+    try {
+      const err = await createHttpClient()
+        .with({ fetch: f })
+        .request({ url: `https://127.0.0.1:${(tarpit.address() as AddressInfo).port}/`, timeoutMs: 300, maxBytes: 1024 })
+        .catch((e: unknown) => e);
+      expect(isHttpError(err, 'timeout')).toBe(true);
+    } finally {
+      await f.close();
+      tarpit.close();
+    }
+  });
+
+  it('a status outside 200-599 is a broken answer, not a crash of the process', async () => {
+    // A TLS server that answers raw bytes: no HTTP server library would send status 600.
+    const raw = createTlsServer({ key: pve.key, cert: pve.cert }, (sock) => sock.once('data', () => sock.end('HTTP/1.1 600 Odd\r\ncontent-length: 0\r\n\r\n')));
+    await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
+    const f = tlsFetch({ fingerprint256: pve.fingerprint });
+    try {
+      const err = await createHttpClient()
+        .with({ fetch: f })
+        .request({ url: `https://127.0.0.1:${(raw.address() as AddressInfo).port}/`, timeoutMs: 5000, maxBytes: 1024 })
+        .catch((e: unknown) => e);
+      expect(isHttpError(err, 'unreachable') && err.detail).toBe('the answer has an HTTP status outside 200-599');
+    } finally {
+      await f.close();
+      raw.close();
+    }
+  });
+
+  it('refuses a plain http:// URL when a TLS key is set: the credential would go out in clear', async () => {
+    let got = 0;
+    const plain = createHttpServer((_q, res) => (got++, res.end('{}')));
+    await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
+    const f = tlsFetch({ fingerprint256: pve.fingerprint });
+    try {
+      const err = await createHttpClient()
+        .with({ fetch: f })
+        .request({ url: `http://127.0.0.1:${(plain.address() as AddressInfo).port}/`, headers: { authorization: 'secret' }, timeoutMs: 5000, maxBytes: 1024 })
+        .catch((e: unknown) => e);
+      expect(isHttpError(err) && err.detail).toBe('the URL is plain http:// but a TLS key (caFile, fingerprint, insecureTls) is set: use https://, or drop the key');
+      expect(got).toBe(0);
+    } finally {
+      await f.close();
+      plain.close();
+    }
   });
 
   it('refuses a fingerprint that is not 32 bytes of hex', () => {

@@ -16,7 +16,7 @@
  * const http = createHttpClient({ onRequest }).with({ fetch: f });
  * await f.close();
  */
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import type { IncomingMessage, RequestOptions } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable, type Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
@@ -38,6 +38,9 @@ export function normalizeFingerprint(fp: string): string | undefined {
   return hex.match(/../g)!.join(':');
 }
 
+/** Longest a pinned connection may take to finish its TLS handshake. */
+const HANDSHAKE_TIMEOUT_MS = 30_000;
+
 /** The error a pin mismatch fails the request with (`cause.code`, as the HTTP helper reads it). */
 function pinMismatch(): Error {
   return Object.assign(new Error('TLS certificate is not the pinned one'), { code: 'CERT_FINGERPRINT_MISMATCH' });
@@ -57,9 +60,16 @@ class PinnedAgent extends HttpsAgent {
   }
   override createConnection(options: RequestOptions, callback?: (err: Error | null, stream: Duplex) => void): undefined {
     const socket = (HttpsAgent.prototype.createConnection as (o: unknown) => TLSSocket).call(this, options);
-    const onError = (err: Error) => callback?.(err, socket);
+    const onError = (err: Error) => {
+      clearTimeout(stall);
+      callback?.(err, socket);
+    };
+    // A host that accepts TCP but never finishes the handshake: the socket is not left open.
+    const stall = setTimeout(() => socket.destroy(Object.assign(new Error('TLS handshake did not finish'), { code: 'ETIMEDOUT' })), HANDSHAKE_TIMEOUT_MS);
+    stall.unref();
     socket.once('error', onError);
     socket.once('secureConnect', () => {
+      clearTimeout(stall);
       socket.removeListener('error', onError);
       if (socket.getPeerCertificate().fingerprint256 === this.#pin) return callback?.(null, socket);
       socket.destroy();
@@ -78,13 +88,15 @@ export function tlsFetch(trust: TlsTrust): FetchLike & { close(): Promise<void> 
   // peer certificate, so it could not be checked.
   const options = { keepAlive: true, ...(trust.ca ? { ca: trust.ca } : {}), rejectUnauthorized: !(trust.insecure || pin), ...(pin ? { maxCachedSessions: 0 } : {}) };
   const https = pin ? new PinnedAgent(options, pin) : new HttpsAgent(options);
-  const http = new HttpAgent({ keepAlive: true });
 
   const f = ((url: URL, init: RequestInit) =>
     new Promise<Response>((resolve, reject) => {
       const signal = init.signal ?? undefined;
       if (signal?.aborted) return reject(signal.reason);
       const secure = url.protocol === 'https:';
+      // A trust of its own means the service is meant to be reached over TLS: over plain HTTP
+      // the credential would go out in clear, unchecked.
+      if (!secure) return reject(Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('plain http with a TLS key'), { code: 'TLS_KEY_ON_HTTP' }) }));
       const headers: Record<string, string> = {};
       new Headers(init.headers).forEach((v, k) => (headers[k] = v));
       let body: Buffer | undefined;
@@ -95,27 +107,56 @@ export function tlsFetch(trust: TlsTrust): FetchLike & { close(): Promise<void> 
       else if (init.body instanceof Uint8Array) body = Buffer.from(init.body.buffer, init.body.byteOffset, init.body.byteLength);
       else if (init.body != null) return reject(new TypeError('tlsFetch: the body must be a string, bytes or URLSearchParams'));
       if (body) headers['content-length'] = String(body.length);
-      const opts: RequestOptions = { method: init.method ?? 'GET', headers, agent: secure ? https : http, ...(signal ? { signal } : {}) };
-      const req = secure ? httpsRequest(url, opts) : httpRequest(url, opts);
-      req.once('error', (err: Error) => reject(Object.assign(new TypeError('fetch failed'), { cause: err })));
+      const opts: RequestOptions = { method: init.method ?? 'GET', headers, agent: https };
+      const req = httpsRequest(url, opts);
+      // The caller's deadline or cancel ends the request whatever stage it is in: a pinned
+      // connection is handed to the request only after its handshake, and until then Node's own
+      // abort would wait for a socket that may never come (a host that accepts TCP and stalls).
+      // (Also while the body streams: a stalled body ends with the deadline too.)
+      let response: IncomingMessage | undefined;
+      const onAbort = () => {
+        response?.destroy(signal!.reason instanceof Error ? signal!.reason : new Error('aborted'));
+        req.destroy();
+        reject(signal!.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const done = () => signal?.removeEventListener('abort', onAbort);
+      // `on`, not `once`: a destroyed request may report more than one error, and an unheard
+      // one would end the process.
+      req.on('error', (err: Error) => {
+        done();
+        reject(Object.assign(new TypeError('fetch failed'), { cause: err }));
+      });
       req.once('response', (res: IncomingMessage) => {
-        const out = new Headers();
-        for (const [k, v] of Object.entries(res.headers)) {
-          if (Array.isArray(v)) for (const x of v) out.append(k, x);
-          else if (v !== undefined) out.set(k, v);
+        response = res;
+        res.once('close', done);
+        try {
+          const status = res.statusCode ?? 0;
+          // Node takes 100-999; a Response only 200-599 (it throws, and here an uncaught throw
+          // would end the hub): any other status is a broken answer.
+          if (status < 200 || status > 599) {
+            res.destroy();
+            return reject(Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error(`HTTP status ${status}`), { code: 'BAD_STATUS' }) }));
+          }
+          const out = new Headers();
+          for (const [k, v] of Object.entries(res.headers)) {
+            if (Array.isArray(v)) for (const x of v) out.append(k, x);
+            else if (v !== undefined) out.set(k, v);
+          }
+          const noBody = status === 204 || status === 304 || init.method === 'HEAD';
+          if (noBody) res.resume();
+          // A status line's reason may hold bytes a Response refuses; the status says enough.
+          const statusText = /^[\x20-\x7e]*$/.test(res.statusMessage ?? '') ? (res.statusMessage ?? '') : '';
+          resolve(new Response(noBody ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>), { status, statusText, headers: out }));
+        } catch (err) {
+          res.destroy();
+          reject(Object.assign(new TypeError('fetch failed'), { cause: err }));
         }
-        const status = res.statusCode ?? 0;
-        const noBody = status === 204 || status === 304 || init.method === 'HEAD';
-        if (noBody) res.resume();
-        // A status line's reason may hold bytes a Response refuses; the status says enough.
-        const statusText = /^[\x20-\x7e]*$/.test(res.statusMessage ?? '') ? (res.statusMessage ?? '') : '';
-        resolve(new Response(noBody ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>), { status, statusText, headers: out }));
       });
       req.end(body);
     })) as FetchLike & { close(): Promise<void> };
   f.close = async () => {
     https.destroy();
-    http.destroy();
   };
   return f;
 }
