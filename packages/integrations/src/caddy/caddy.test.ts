@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpClient, type HttpRequestReport } from '@homelab-mcp/core/http';
 import { freePort, startCaddy, type CaddyProcess } from '@homelab-mcp/testkit';
-import { CaddyConfigSchema, caddyIntegration, type CaddyInstance } from './index.ts';
+import { CaddyConfigSchema, caddyIntegration, redactCaddyConfig, type CaddyInstance } from './index.ts';
 
 // Two real Caddy processes (an HA pair), each serving one route: proxy1 to a live upstream,
 // proxy2 to one where nothing listens.
@@ -109,6 +109,23 @@ describe('caddy (two real Caddy processes)', () => {
     } finally {
       await inst.close?.();
     }
+  });
+});
+
+describe('redactCaddyConfig', () => {
+  it('keeps the shape and placeholders, hides DNS tokens, private keys, basic_auth hashes and header values', () => {
+    const config = {
+      apps: {
+        tls: { certificates: { load_pem: [{ certificate: '-----BEGIN CERTIFICATE-----x', key: '-----BEGIN PRIVATE KEY-----y' }] }, automation: { policies: [{ issuers: [{ challenges: { dns: { provider: { name: 'cloudflare', api_token: 'cf-secret-token' } } } }] }, { issuers: [{ challenges: { dns: { provider: { name: 'cloudflare', api_token: '{env.CF_API_TOKEN}' } } } }] }] } },
+        http: { servers: { s: { routes: [{ handle: [{ handler: 'authentication', providers: { http_basic: { accounts: [{ username: 'ann', password: '$2a$14$hash' }], hash: { algorithm: 'bcrypt' } } } }, { handler: 'reverse_proxy', headers: { request: { set: { Authorization: ['Bearer upstream-secret'] } } }, upstreams: [{ dial: '10.0.0.5:80' }] }] }] } } },
+      },
+    };
+    const out = JSON.stringify(redactCaddyConfig(config));
+    for (const secret of ['cf-secret-token', 'PRIVATE KEY', '$2a$14$hash', 'upstream-secret']) expect(out).not.toContain(secret);
+    expect(out).toContain('{env.CF_API_TOKEN}');
+    expect(out).toContain('10.0.0.5:80');
+    expect(out).toContain('"username":"ann"');
+    expect(out).toContain('BEGIN CERTIFICATE');
   });
 });
 

@@ -16,7 +16,7 @@ import { createCaddyClient, type CaddyClient } from './client.ts';
 import { caddyTools, sitesOf } from './tools.ts';
 
 export { createCaddyClient, CADDY_PATH, MAX_CADDY_BYTES, type CaddyClient, type CaddyUpstream } from './client.ts';
-export { caddyTools, sitesOf, MAX_SITES, MAX_CONFIG_CHARS, type CaddySite } from './tools.ts';
+export { caddyTools, redactCaddyConfig, sitesOf, MAX_SITES, MAX_CONFIG_CHARS, type CaddySite } from './tools.ts';
 
 const url = z.url({ protocol: /^https?$/, error: 'an http(s) URL of the admin API, e.g. http://proxy.lan:2019' });
 const InstanceSchema = z

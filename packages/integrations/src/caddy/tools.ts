@@ -79,6 +79,27 @@ function siteLine(s: CaddySite, ups: Map<string, CaddyUpstream>): string {
   return `${where} -> ${handlers.join('; ') || '(no handler)'} (TLS: ${s.tls})`;
 }
 
+/** Keys whose values in a Caddy config are credentials: DNS-provider tokens, private keys, basic_auth hashes, header values. */
+const SECRET_KEY = /key|token|secret|password|passwd|hash|pem|credential|authorization|api_?key/i;
+
+/**
+ * The config with credentials replaced: a read tool (viewers have it) must not hand out an
+ * ACME DNS provider's `api_token`, a `load_pem` private key, `basic_auth` password hashes or an
+ * `Authorization` header value set for an upstream. `{env.X}` placeholders are kept (no secret).
+ */
+export function redactCaddyConfig(v: unknown, depth = 0): unknown {
+  if (depth > 64) return '[too deep]';
+  if (Array.isArray(v)) return v.map((x) => redactCaddyConfig(x, depth + 1));
+  if (v === null || typeof v !== 'object') return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) {
+    const placeholder = typeof x === 'string' && /^\{env\.[A-Za-z0-9_]+\}$/.test(x);
+    const text = typeof x === 'string' || (Array.isArray(x) && x.every((y) => typeof y === 'string'));
+    out[k] = SECRET_KEY.test(k) && !placeholder && text ? '[redacted]' : redactCaddyConfig(x, depth + 1);
+  }
+  return out;
+}
+
 export function caddyTools(clients: readonly CaddyClient[]): IntegrationTool[] {
   const names = clients.map((c) => c.name);
   const instanceArg = z
@@ -117,14 +138,14 @@ export function caddyTools(clients: readonly CaddyClient[]): IntegrationTool[] {
   const config = defineTool({
     name: 'caddy_config',
     title: 'Caddy config',
-    description: 'Shows the running Caddy JSON config at a path (e.g. apps/http/servers/srv0/routes; default all), per instance.',
+    description: 'Shows the running Caddy JSON config at a path (e.g. apps/http/servers/srv0/routes; default all), per instance, with credentials (tokens, keys, password hashes, header values) redacted.',
     args: z.strictObject({
       path: z.string().max(500).regex(CADDY_PATH, 'a config path such as apps/http/servers (segments of letters, digits, "_", "-", ".", "@" between "/", none starting with ".")').describe('Path in the config, e.g. apps/http/servers; default the whole config').optional(),
       instance: instanceArg,
     }),
     toolClass: 'read',
     async run(args, { signal }) {
-      const answers = await eachInstance(clients, args.instance, async (c) => capText(JSON.stringify(await c.config(args.path ?? '', signal), null, 1), MAX_CONFIG_CHARS));
+      const answers = await eachInstance(clients, args.instance, async (c) => capText(JSON.stringify(redactCaddyConfig(await c.config(args.path ?? '', signal)), null, 1), MAX_CONFIG_CHARS));
       const text = answers.map((a) => section(a, (v) => v.text)).join('\n\n');
       return textResult(text, { path: args.path ?? '', instances: answers.map((a) => (a.ok ? { instance: a.instance, ok: true, config: a.value.text, cut: a.value.cut } : a)) });
     },
