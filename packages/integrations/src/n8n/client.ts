@@ -107,7 +107,11 @@ export function createN8nClient(opts: N8nClientOptions): N8nClient {
     async list<T>(path: string, query: Record<string, string | number | undefined>, o: { max: number; signal?: AbortSignal | undefined; until?: (item: T) => boolean }) {
       const items: T[] = [];
       let cursor: string | undefined;
-      for (;;) {
+      // A broken or hostile n8n that answers empty pages with a cursor forever must not keep
+      // the call (and service_health) going: at most the pages `max` needs, plus one.
+      const maxPages = Math.ceil(o.max / N8N_PAGE) + 1;
+      const seen = new Set<string>();
+      for (let pages = 1; ; pages++) {
         const page = await get<{ data?: T[]; nextCursor?: string | null }>(path, { ...query, limit: Math.min(N8N_PAGE, o.max - items.length), cursor }, o.signal);
         for (const item of page.data ?? []) {
           if (o.until?.(item)) return { items, more: false };
@@ -116,6 +120,8 @@ export function createN8nClient(opts: N8nClientOptions): N8nClient {
         }
         if (!page.nextCursor) return { items, more: false };
         if (items.length >= o.max) return { items, more: true };
+        if (!page.data?.length || pages >= maxPages || seen.has(page.nextCursor)) return { items, more: true };
+        seen.add(page.nextCursor);
         cursor = page.nextCursor;
       }
     },

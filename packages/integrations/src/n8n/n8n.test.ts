@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpClient, type HttpRequestReport } from '@homelab-mcp/core/http';
 import { startFakeN8n, type FakeN8n } from '@homelab-mcp/testkit';
@@ -119,5 +121,24 @@ describe('n8n reads (fake n8n public API)', () => {
     const issues = r.error!.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
     expect(issues).toEqual(expect.arrayContaining(['url: an http(s) URL, e.g. http://n8n.lan:5678', 'apiKey: the n8n API key']));
     expect(N8nConfigSchema.safeParse({ url: 'http://n8n.lan:5678', apiKey: 'k', token: 'x' }).error?.issues[0]).toMatchObject({ code: 'unrecognized_keys', keys: ['token'] });
+  });
+});
+
+describe('n8n paging against a broken server', () => {
+  it('stops after the pages it needs when a server answers empty pages with a cursor forever', async () => {
+    let requests = 0;
+    const server = createServer((_q, res) => {
+      requests++;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ data: [], nextCursor: `again-${requests % 2}` }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const client = createN8nClient({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, apiKey: 'k', http: createHttpClient(), timeoutMs: 5000 });
+      const r = await client.list('/workflows', {}, { max: 1000 });
+      expect(r).toEqual({ items: [], more: true });
+      expect(requests).toBe(1);
+    } finally {
+      server.close();
+    }
   });
 });
