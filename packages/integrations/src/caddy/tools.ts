@@ -10,6 +10,8 @@ import { CADDY_PATH, type CaddyClient, type CaddyUpstream } from './client.ts';
 
 /** Routes listed per instance. */
 export const MAX_SITES = 200;
+/** Hosts shown by caddy_diff. */
+export const MAX_DIFF_LINES = 200;
 /** Characters of config shown per instance. */
 export const MAX_CONFIG_CHARS = 20_000;
 
@@ -174,8 +176,11 @@ export function caddyTools(clients: readonly CaddyClient[]): IntegrationTool[] {
         const missingOn = ok.map((a) => a.instance).filter((n) => !on.has(n));
         if (missingOn.length || new Set(on.values()).size > 1) differences.push({ host, on: Object.fromEntries(on), missingOn });
       }
+      const total = differences.length;
+      differences.splice(MAX_DIFF_LINES);
       const lines = [
-        ok.length < 2 ? `only ${ok.length} of ${clients.length} Caddy instances answered: nothing to compare` : differences.length ? `${differences.length} host${differences.length === 1 ? '' : 's'} served differently:` : `the ${ok.length} Caddy instances serve the same ${routes.size} hosts the same way`,
+        ok.length < 2 ? `only ${ok.length} of ${clients.length} Caddy instances answered: nothing to compare` : total ? `${total} host${total === 1 ? '' : 's'} served differently:` : `the ${ok.length} Caddy instances serve the same ${routes.size} hosts the same way`,
+        ...(total > differences.length ? [`(showing ${differences.length})`] : []),
         ...differences.map((d) => `- ${d.host}: ${Object.entries(d.on).map(([i, to]) => `${i} -> ${to}`).join('; ')}${d.missingOn.length ? `; not on ${d.missingOn.join(', ')}` : ''}`),
         ...failed.map((a) => `${a.instance}: ${(a as { error: string }).error}`),
       ];

@@ -55,6 +55,24 @@ describe('pihole (two fake Pi-hole v6)', () => {
     expect(text(d)).toBe('2 records not on every Pi-hole:\n- A printer.lan -> 192.168.1.11: on ns1, missing on ns2\n- A scanner.lan -> 192.168.1.11: on ns1, missing on ns2\nblocking differs: ns1 enabled, ns2 disabled');
   });
 
+  it('pihole_diff stays quick and bounded when one Pi-hole has thousands of records the other lacks', async () => {
+    const big = await startFakePihole({ password: 'b', hosts: Array.from({ length: 5000 }, (_v, i) => `10.1.${Math.floor(i / 250)}.${i % 250} host${i}.lan`) });
+    const empty = await startFakePihole({ password: 'e' });
+    const pair = setup([{ name: 'big', url: big.url, password: 'b' }, { name: 'empty', url: empty.url, password: 'e' }]);
+    try {
+      const r = await call('pihole_diff', {}, pair);
+      const lines = text(r).split('\n');
+      expect(lines[0]).toBe('5000 records not on every Pi-hole:');
+      expect(lines).toHaveLength(1 + 200 + 1);
+      expect(lines.at(-1)).toBe('(4800 more not shown)');
+      expect(r.structuredContent).toMatchObject({ totalDifferences: 5000 });
+    } finally {
+      await pair.close?.();
+      await big.stop();
+      await empty.stop();
+    }
+  });
+
   it('dns_add_record: previewed by name, written to both, each saying what happened; a CNAME for a name', async () => {
     expect(await preview('dns_add_record', { name: 'jellyfin.lan', value: '192.168.1.20' })).toEqual({ action: 'Add A record jellyfin.lan -> 192.168.1.20 on ns1, ns2', where: ['pihole/ns1', 'pihole/ns2'] });
     const r = await call('dns_add_record', { name: 'jellyfin.lan', value: '192.168.1.20' });
@@ -75,7 +93,7 @@ describe('pihole (two fake Pi-hole v6)', () => {
   });
 
   it('dns_remove_record: the preview lists what goes on each; a line with two names keeps the other', async () => {
-    expect((await preview('dns_remove_record', { name: 'scanner.lan' })).action).toBe('Remove the local DNS records scanner.lan: ns1: A scanner.lan -> 192.168.1.11; ns2: nothing (no such record)');
+    expect((await preview('dns_remove_record', { name: 'scanner.lan' })).action).toBe('Remove the local DNS records scanner.lan: ns1: A scanner.lan -> 192.168.1.11 (rewrites "192.168.1.11 printer.lan scanner.lan" as "192.168.1.11 printer.lan"); ns2: nothing (no such record)');
     const r = await call('dns_remove_record', { name: 'scanner.lan' });
     expect(text(r)).toBe('remove scanner.lan: ns1 removed A scanner.lan -> 192.168.1.11; ns2 had no such record');
     expect(ns1.hosts).toContain('192.168.1.11 printer.lan');

@@ -12,6 +12,8 @@ import type { PiholeClient } from './client.ts';
 
 /** Records shown per instance. */
 export const MAX_RECORDS = 1000;
+/** Differences shown by pihole_diff. */
+export const MAX_DIFFERENCES = 200;
 
 export interface DnsRecord {
   type: 'A' | 'AAAA' | 'CNAME';
@@ -123,21 +125,25 @@ export function piholeTools(clients: readonly PiholeClient[]): IntegrationTool[]
       const failed = answers.filter((a) => !a.ok);
       const ok = answers.filter((a): a is Extract<typeof a, { ok: true }> => a.ok);
       const every = new Map<string, DnsRecord>();
+      // One set of keys per instance: a lookup per record, not a scan (10,000 records stay fast).
+      const keys = ok.map((a) => new Set(a.value.records.map(key)));
       for (const a of ok) for (const r of a.value.records) every.set(key(r), r);
-      const differences: Array<{ record: string; on: string[]; missingOn: string[] }> = [];
+      const all: Array<{ record: string; on: string[]; missingOn: string[] }> = [];
       for (const [k, r] of every) {
-        const on = ok.filter((a) => a.value.records.some((x) => key(x) === k)).map((a) => a.instance);
-        if (on.length < ok.length) differences.push({ record: line(r), on, missingOn: ok.map((a) => a.instance).filter((n) => !on.includes(n)) });
+        const on = ok.filter((_a, i) => keys[i]!.has(k)).map((a) => a.instance);
+        if (on.length < ok.length) all.push({ record: line(r), on, missingOn: ok.map((a) => a.instance).filter((n) => !on.includes(n)) });
       }
-      differences.sort((a, b) => a.record.localeCompare(b.record));
+      all.sort((a, b) => a.record.localeCompare(b.record));
+      const differences = all.slice(0, MAX_DIFFERENCES);
       const blocking = [...new Set(ok.map((a) => a.value.blocking))];
       const lines = [
-        ok.length < 2 ? `only ${ok.length} of ${clients.length} Pi-holes answered: nothing to compare` : differences.length ? `${differences.length} record${differences.length === 1 ? '' : 's'} not on every Pi-hole:` : `the ${ok.length} Pi-holes have the same ${every.size} local records`,
+        ok.length < 2 ? `only ${ok.length} of ${clients.length} Pi-holes answered: nothing to compare` : all.length ? `${all.length} record${all.length === 1 ? '' : 's'} not on every Pi-hole:` : `the ${ok.length} Pi-holes have the same ${every.size} local records`,
         ...differences.map((d) => `- ${d.record}: on ${d.on.join(', ')}, missing on ${d.missingOn.join(', ')}`),
+        ...(all.length > differences.length ? [`(${all.length - differences.length} more not shown)`] : []),
         ...(blocking.length > 1 ? [`blocking differs: ${ok.map((a) => `${a.instance} ${a.value.blocking}`).join(', ')}`] : []),
         ...failed.map((a) => `${a.instance}: ${(a as { error: string }).error}`),
       ];
-      return textResult(lines.join('\n'), { differences, blocking: Object.fromEntries(ok.map((a) => [a.instance, a.value.blocking])), ...(failed.length ? { failed } : {}) });
+      return textResult(lines.join('\n'), { differences, totalDifferences: all.length, blocking: Object.fromEntries(ok.map((a) => [a.instance, a.value.blocking])), ...(failed.length ? { failed } : {}) });
     },
   });
 
@@ -184,7 +190,13 @@ export function piholeTools(clients: readonly PiholeClient[]): IntegrationTool[]
     toolClass: 'write',
     async preview({ name, value }, { signal }) {
       const answers = await eachInstance(clients, undefined, async (c) => removalPlan(await recordsOf(c, signal), name, value));
-      const parts = answers.map((a) => (a.ok ? (a.value.remove.length ? `${a.instance}: ${a.value.remove.map(line).join(', ')}` : `${a.instance}: nothing (no such record)`) : `${a.instance}: cannot look (${a.error})`));
+      const parts = answers.map((a) =>
+        a.ok
+          ? a.value.remove.length
+            ? `${a.instance}: ${a.value.remove.map(line).join(', ')}${a.value.ops.filter((o) => o.add).map((o) => ` (rewrites "${o.drop}" as "${o.add}")`).join('')}`
+            : `${a.instance}: nothing (no such record)`
+          : `${a.instance}: cannot look (${a.error})`,
+      );
       return { action: `Remove the local DNS record${value === undefined ? 's' : ''} ${name}${value === undefined ? '' : ` -> ${value}`}: ${parts.join('; ')}`, where: names.map((n) => `pihole/${n}`) };
     },
     async run({ name, value }, { signal }) {
@@ -192,8 +204,9 @@ export function piholeTools(clients: readonly PiholeClient[]): IntegrationTool[]
         const plan = removalPlan(await recordsOf(c, signal), name, value);
         if (!plan.remove.length) return { outcome: 'had no such record', done: false };
         for (const op of plan.ops) {
-          await c.removeItem(op.list, op.drop, signal);
+          // The rewritten line first: a failure between the two steps must not lose the other names.
           if (op.add) await c.addItem(op.list, op.add, signal);
+          await c.removeItem(op.list, op.drop, signal);
         }
         return { outcome: `removed ${plan.remove.map(line).join(', ')}`, done: true };
       });
