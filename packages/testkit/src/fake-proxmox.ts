@@ -99,6 +99,8 @@ export interface FakeProxmox {
   /** Requests the fake does not know: must stay empty. */
   unknown(): FakeProxmoxRequest[];
   setTaskMs(ms: number): void;
+  /** Task status requests answer 500 (a node too busy to say), for a write that cannot follow its task. */
+  setTaskStatusFails(fails: boolean): void;
   stop(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -131,6 +133,7 @@ export async function startFakeProxmox(opts: FakeProxmoxOptions): Promise<FakePr
   const tasks: FakeTask[] = [];
   const log: FakeProxmoxRequest[] = [];
   let taskMs = opts.taskMs ?? 200;
+  let taskStatusFails = false;
   let pid = 0x1000;
 
   const send = (res: ServerResponse, status: number, data: unknown, message?: string) => {
@@ -191,6 +194,7 @@ export async function startFakeProxmox(opts: FakeProxmoxOptions): Promise<FakePr
       const upid = decodeURIComponent(m[1]!);
       const t = tasks.find((x) => x.upid === upid && x.node === node);
       if (!t) return send(res, 500, null, `unable to parse worker upid '${upid}'`);
+      if (m[2] === 'status' && taskStatusFails) return send(res, 500, null, 'got timeout');
       if (m[2] === 'status') return send(res, 200, taskView(t));
       const lines = Date.now() >= t.endsAt ? [...t.log, `TASK ${t.exitstatus === 'OK' ? 'OK' : `ERROR: ${t.exitstatus}`}`] : t.log;
       const start = Number(url.searchParams.get('start') ?? 0);
@@ -288,6 +292,7 @@ export async function startFakeProxmox(opts: FakeProxmoxOptions): Promise<FakePr
     requests: () => log,
     unknown: () => log.filter((r) => r.status === 501),
     setTaskMs: (ms) => void (taskMs = ms),
+    setTaskStatusFails: (fails) => void (taskStatusFails = fails),
     stop,
     [Symbol.asyncDispose]: stop,
   };

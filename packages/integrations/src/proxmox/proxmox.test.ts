@@ -126,6 +126,19 @@ describe('proxmox writes', () => {
     }
   });
 
+  it('a write whose task cannot be followed still answers with its UPID (a retry would restart the guest twice)', async () => {
+    const g = pve.guests.find((x) => x.status === 'running' && x.node !== 'pve4')!;
+    pve.setTaskStatusFails(true);
+    try {
+      const r = await call('guest_restart', { vmid: g.vmid });
+      expect(r.isError).toBeFalsy();
+      expect(r.structuredContent).toMatchObject({ status: 'unknown', upid: expect.stringMatching(/^UPID:/) });
+      expect(text(r)).toMatch(/: started \(task UPID:.*\), but its state could not be read: Proxmox at .*: HTTP 500: got timeout; get_task\(upid: "UPID:/);
+    } finally {
+      pve.setTaskStatusFails(false);
+    }
+  });
+
   it('a token without VM.PowerMgmt gets Proxmox’s permission message, naming what it lacks', async () => {
     const ro = setup({ tokenId: 'auditor@pve!ro', token: 'ro-secret' });
     try {

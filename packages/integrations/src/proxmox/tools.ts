@@ -278,7 +278,16 @@ export function proxmoxTools(pve: ProxmoxClient, opts: { taskWaitMs: number; pol
         const what = `${action} of ${kind(g.type)} ${args.vmid} (${g.name ?? 'no name'}) on ${g.node}`;
         const deadline = Date.now() + opts.taskWaitMs;
         for (;;) {
-          const { status, log } = await taskAnswer(g.node!, upid, signal);
+          let answer: Awaited<ReturnType<typeof taskAnswer>>;
+          try {
+            answer = await taskAnswer(g.node!, upid, signal);
+          } catch (err) {
+            // The task started: an answer without its id would read as "nothing happened", and a
+            // retry would restart the guest twice.
+            if (signal.aborted) throw err;
+            return textResult(`${what}: started (task ${upid}), but its state could not be read: ${err instanceof Error ? err.message : String(err)}; get_task(upid: "${upid}") tells how it ends`, { vmid: args.vmid, node: g.node, action, upid, status: 'unknown' });
+          }
+          const { status, log } = answer;
           if (status.status !== 'running') {
             const ok = status.exitstatus === 'OK';
             const text = ok ? `${what}: done (task OK)` : `${what} failed: ${status.exitstatus}${log.length ? `\nlog:\n${log.join('\n')}` : ''}`;
