@@ -1,9 +1,12 @@
 /**
  * A cgroup (v2) per run_command, where the edge may make one: under systemd with the unit's
  * `Delegate=yes`, or as root on a cgroup v2 file system. The command's shell moves itself into
- * the cgroup before it runs anything, so everything the command starts stays inside, whatever it
+ * the cgroup before it runs anything, so everything the command starts stays inside whatever it
  * does to leave the process tree: `setsid`, double forks, `env -i`, dropping the run's marker
- * variable. At the deadline (or a cancel) the edge writes `1` to the cgroup's `cgroup.kill`,
+ * variable. (Not against a command that moves itself to another cgroup on purpose: it runs as
+ * the edge's user, who may write any cgroup.procs of the delegated tree. The deadline is a
+ * clean-up of what a command left behind, not a jail: an approved command can also install a
+ * service that outlives everything.) At the deadline (or a cancel) the edge writes `1` to the cgroup's `cgroup.kill`,
  * and the kernel kills every process in it. Where no cgroup can be made (no cgroup v2, no right
  * to write there, a kernel before 5.14 without cgroup.kill), the edge falls back to killing the
  * process group, the session, the descendants and the processes carrying the run's marker.
@@ -90,8 +93,11 @@ export function createRunCgroup(id: string, opts: { baseDir?: string } = {}): Ru
   const dir = join(parent, `${PREFIX}${process.pid}-${id}`);
   try {
     mkdirSync(dir);
-  } catch {
-    if (opts.baseDir === undefined) base = null;
+  } catch (err) {
+    // No right to make cgroups here: stop trying. Anything else (a descendants limit reached)
+    // may pass: this run takes the fallback kill, the next tries again.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (opts.baseDir === undefined && (code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'ENOENT')) base = null;
     return undefined;
   }
   if (!existsSync(join(dir, 'cgroup.kill'))) {
