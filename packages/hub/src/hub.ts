@@ -35,7 +35,7 @@ import { createHttpApp, type UpstreamHealth } from './transports/http.ts';
 import { createTopology, type TopologySettings } from './topology/topology.ts';
 import { topologyResources, topologyTools } from './tools/topology/topology-tools.ts';
 import { createUpstream, type Upstream, type UpstreamLogMessage, type UpstreamSpec } from './upstreams/upstream.ts';
-import { createIntegrationSet, type Observability } from './integrations/integration-set.ts';
+import { createIntegrationSet, scrubSecrets, type Observability } from './integrations/integration-set.ts';
 
 declare const __HUB_VERSION__: string | undefined;
 export const HUB_VERSION: string = typeof __HUB_VERSION__ === 'string' ? __HUB_VERSION__ : '0.0.0-dev';
@@ -234,7 +234,14 @@ export async function createHub(opts: HubOptions) {
         integrationSet
           .instances()
           .filter((i) => i.name !== 'prometheus' && i.name !== 'loki' && i.health)
-          .map((i) => ({ title: i.title ?? i.name, health: (signal: AbortSignal) => i.health!(signal), ...(i.diagnose ? { diagnose: i.diagnose.bind(i) } : {}) })),
+          .map((i) => {
+            const secrets = integrationSet.secretsOf(i.name);
+            return {
+              title: i.title ?? i.name,
+              health: async (signal: AbortSignal) => scrubSecrets(await i.health!(signal), secrets),
+              ...(i.diagnose ? { diagnose: async (svc: Parameters<NonNullable<typeof i.diagnose>>[0], signal: AbortSignal) => scrubSecrets(await i.diagnose!(svc, signal), secrets) } : {}),
+            };
+          }),
       probes: { checkPort, pingHost, probeHttp: auditedProbeHttp },
       callTimeoutMs: () => config.limits.callTimeoutMs,
     }),

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '@homelab-mcp/core/config';
 import { freePort } from '@homelab-mcp/testkit';
 import { HubConfigSchema, type HubConfig } from '../config/schema.ts';
-import { createIntegrationSet, effectiveIntegrationsConfig } from './integration-set.ts';
+import { configSecrets, createIntegrationSet, effectiveIntegrationsConfig, integrationCatalogTools, scrubSecrets } from './integration-set.ts';
 
 const parse = (yaml: string, env: Record<string, string> = {}): HubConfig => parseConfigText(yaml, 'hub.yaml', HubConfigSchema, { env });
 const log = { info() {}, warn() {}, error() {} };
@@ -63,5 +63,25 @@ describe('createIntegrationSet', () => {
     const r = await set.tools()[0]!.call({ logql: '{job="x"}' }, { caller: { user: 'u', role: 'admin' }, session: 's', signal: AbortSignal.timeout(5000) });
     expect(r.isError).toBe(true);
     expect(reports).toEqual([expect.objectContaining({ upstream: 'loki', url: `http://127.0.0.1:${port}/loki-prefix/loki/api/v1/query_range`, error: 'connection refused' })]);
+  });
+});
+
+describe('credentials in what an integration says', () => {
+  it('are cut out of tool answers, previews and errors, in every form a service could echo them', async () => {
+    const cfg = { url: 'https://pve:8006', tokenId: 'homelab@pve!mcp', token: 'uuid-secret-0123', headers: { Authorization: 'Bearer hdr-secret-4567' } };
+    const secrets = configSecrets(cfg);
+    expect(secrets).toEqual(expect.arrayContaining(['uuid-secret-0123', 'Bearer hdr-secret-4567', 'hdr-secret-4567', Buffer.from('uuid-secret-0123:token').toString('base64')]));
+    expect(secrets).not.toContain('homelab@pve!mcp');
+    // A service whose error page echoes the request's headers, quoted by the tool.
+    const echo = 'proxy error; request had authorization: PVEAPIToken=homelab@pve!mcp=uuid-secret-0123 and Bearer hdr-secret-4567';
+    const instance = {
+      name: 'proxmox',
+      tools: [{ def: { name: 'x', title: 'x', description: 'x', inputSchema: { type: 'object' as const }, annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false } }, toolClass: 'read' as const, call: async () => ({ content: [{ type: 'text' as const, text: echo }], structuredContent: { error: echo }, isError: true }) }],
+    };
+    const [tool] = integrationCatalogTools(instance, secrets);
+    const r = await tool!.call({}, { caller: { user: 'a', role: 'viewer' }, session: 's', signal: new AbortController().signal });
+    expect(JSON.stringify(r)).not.toMatch(/uuid-secret-0123|hdr-secret-4567/);
+    expect((r.content[0] as { text: string }).text).toBe('proxy error; request had authorization: PVEAPIToken=homelab@pve!mcp=[redacted] and [redacted]');
+    expect(scrubSecrets({ a: ['x uuid-secret-0123 y'] }, secrets)).toEqual({ a: ['x [redacted] y'] });
   });
 });

@@ -38,21 +38,60 @@ export function effectiveIntegrationsConfig(config: HubConfig): IntegrationsConf
   return out;
 }
 
+/** Config keys whose values are an integration's credentials. */
+const SECRET_CONFIG_KEY = /token|password|secret|api_?key|apikey/i;
+
+/**
+ * The credentials in an integration's config (and the forms a service could echo them in: the
+ * Basic value of `token:token`, base64), so that whatever the service quotes back in an error
+ * page (a proxy that echoes request headers) is cut out of answers, health lines and logs.
+ */
+export function configSecrets(cfg: unknown): string[] {
+  const out = new Set<string>();
+  const walk = (v: unknown, key: string, inHeaders: boolean): void => {
+    if (typeof v === 'string') {
+      if ((inHeaders || (SECRET_CONFIG_KEY.test(key) && !/id$/i.test(key))) && v.length >= 6) {
+        out.add(v);
+        const bare = v.replace(/^(Bearer|Basic|Token)\s+/i, '');
+        if (bare.length >= 6) out.add(bare);
+        out.add(Buffer.from(`${bare}:token`).toString('base64'));
+      }
+      return;
+    }
+    if (Array.isArray(v)) return v.forEach((x) => walk(x, key, inHeaders));
+    if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, k, inHeaders || k === 'headers');
+  };
+  walk(cfg, '', false);
+  return [...out].sort((a, b) => b.length - a.length);
+}
+
+/** `s` with each of `secrets` replaced; other values deep. */
+export function scrubSecrets<T>(v: T, secrets: readonly string[]): T {
+  if (!secrets.length) return v;
+  const scrub = (x: unknown): unknown => {
+    if (typeof x === 'string') return secrets.reduce((t, sec) => (t.includes(sec) ? t.split(sec).join('[redacted]') : t), x);
+    if (Array.isArray(x)) return x.map(scrub);
+    if (x && typeof x === 'object') return Object.fromEntries(Object.entries(x).map(([k, y]) => [k, scrub(y)]));
+    return x;
+  };
+  return scrub(v) as T;
+}
+
 /** Longest an integration may take to look up what a write would act on, for its preview. */
 const PREVIEW_TIMEOUT_MS = 15_000;
 
-/** An integration's tools as catalog tools. */
-export function integrationCatalogTools(instance: IntegrationInstance): CatalogTool[] {
+/** An integration's tools as catalog tools; what they answer is scrubbed of its credentials. */
+export function integrationCatalogTools(instance: IntegrationInstance, secrets: readonly string[] = []): CatalogTool[] {
   return instance.tools.map((t) => ({
     def: t.def as Tool,
     toolClass: t.toolClass,
     source: instance.name,
-    call: async (args, ctx) => (await t.call(args, { signal: ctx.signal })) as CallToolResult,
+    call: async (args, ctx) => scrubSecrets((await t.call(args, { signal: ctx.signal })) as CallToolResult, secrets),
     ...(t.preview
       ? {
           preview: async (args: Record<string, unknown>) => {
             const p = await t.preview!(args, { signal: AbortSignal.timeout(PREVIEW_TIMEOUT_MS) });
-            return { tool: t.def.name, where: p.where ?? [instance.name], action: p.action, arguments: args };
+            return { tool: t.def.name, where: p.where ?? [instance.name], action: scrubSecrets(p.action, secrets), arguments: args };
           },
         }
       : {}),
@@ -76,14 +115,14 @@ function auditGuarded(tool: CatalogTool, job: string): CatalogTool {
 }
 
 export function createIntegrationSet(opts: IntegrationSetOptions) {
-  const live = new Map<string, { key: string; instance: IntegrationInstance }>();
+  const live = new Map<string, { key: string; instance: IntegrationInstance; secrets: string[] }>();
   const observability: Observability = {};
   let tools: CatalogTool[] = [];
 
-  const childLog = (name: string): HubLogger => ({
-    info: (o, m) => opts.log.info({ integration: name, ...o }, m),
-    warn: (o, m) => opts.log.warn({ integration: name, ...o }, m),
-    error: (o, m) => opts.log.error({ integration: name, ...o }, m),
+  const childLog = (name: string, secrets: readonly string[]): HubLogger => ({
+    info: (o, m) => opts.log.info(scrubSecrets({ integration: name, ...o }, secrets), scrubSecrets(m, secrets)),
+    warn: (o, m) => opts.log.warn(scrubSecrets({ integration: name, ...o }, secrets), scrubSecrets(m, secrets)),
+    error: (o, m) => opts.log.error(scrubSecrets({ integration: name, ...o }, secrets), scrubSecrets(m, secrets)),
   });
 
   function close(instance: IntegrationInstance): void {
@@ -96,6 +135,8 @@ export function createIntegrationSet(opts: IntegrationSetOptions) {
     observability,
     tools: (): CatalogTool[] => tools,
     instances: (): IntegrationInstance[] => [...live.values()].map((l) => l.instance),
+    /** Each integration with its credentials, to scrub what its health and diagnosis say. */
+    secretsOf: (name: string): readonly string[] => live.get(name)?.secrets ?? [],
     /** Brings the set in line with `config`; a failed setup is logged and skipped. */
     apply(config: HubConfig): void {
       const wanted = effectiveIntegrationsConfig(config) as Record<string, unknown>;
@@ -111,8 +152,9 @@ export function createIntegrationSet(opts: IntegrationSetOptions) {
         if (cfg === undefined) continue;
         try {
           const http = createHttpClient({ userAgent: 'homelab-hub', onRequest: (r) => opts.onHttpRequest({ upstream: integration.name, ...r }) });
-          const instance = (integration.setup as (c: unknown, ctx: unknown) => IntegrationInstance)(cfg, { http, log: childLog(integration.name), ...(opts.baseDir ? { baseDir: opts.baseDir } : {}) });
-          live.set(integration.name, { key, instance });
+          const secrets = configSecrets(cfg);
+          const instance = (integration.setup as (c: unknown, ctx: unknown) => IntegrationInstance)(cfg, { http, log: childLog(integration.name, secrets), ...(opts.baseDir ? { baseDir: opts.baseDir } : {}) });
+          live.set(integration.name, { key, instance, secrets });
           opts.log.info({ integration: integration.name, tools: instance.tools.map((t) => t.def.name) }, 'integration set up');
         } catch (err) {
           opts.log.error({ integration: integration.name, err: err instanceof Error ? err.message : String(err) }, 'integration: setup failed, skipped');
@@ -123,7 +165,7 @@ export function createIntegrationSet(opts: IntegrationSetOptions) {
       observability.loki = instance('loki')?.client as LokiClient | undefined;
       if (!observability.prometheus) delete observability.prometheus;
       if (!observability.loki) delete observability.loki;
-      tools = [...live.values()].flatMap((l) => integrationCatalogTools(l.instance));
+      tools = [...live.values()].flatMap((l) => integrationCatalogTools(l.instance, l.secrets));
       const auditJob = auditLokiJob(config, wanted.loki as { url: string; tenant?: string } | undefined);
       if (auditJob !== undefined) tools = tools.map((t) => (t.source === 'loki' && t.def.name === 'query_logs' ? auditGuarded(t, auditJob) : t));
     },
