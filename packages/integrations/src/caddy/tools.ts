@@ -133,7 +133,7 @@ export function caddyTools(clients: readonly CaddyClient[]): IntegrationTool[] {
           }),
         )
         .join('\n\n');
-      return textResult(text, { instances: answers.map((a) => (a.ok ? { instance: a.instance, ok: true, sites: a.value.sites, totalSites: a.value.total, upstreams: a.value.upstreams } : a)) });
+      return textResult(text, { instances: answers.map((a) => (a.ok ? { instance: a.instance, ok: true, sites: a.value.sites, totalSites: a.value.total, upstreams: a.value.upstreams.slice(0, MAX_SITES) } : a)) });
     },
   });
 

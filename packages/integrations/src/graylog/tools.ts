@@ -8,6 +8,8 @@ import { capText, defineTool, errorResult, parseDuration, textResult, type Integ
 import type { GraylogClient } from './client.ts';
 
 /** Characters of one message shown at most. */
+/** Characters of messages shown by search_logs in all. */
+export const MAX_SEARCH_CHARS = 200_000;
 export const MESSAGE_CHARS = 500;
 /** The longest search range. */
 const MAX_RANGE_S = 30 * 86_400;
@@ -142,7 +144,9 @@ export function graylogTools(gl: GraylogClient): IntegrationTool[] {
       });
       const span = args.range ?? '1h';
       const head = messages.length ? `${messages.length}${more ? '+' : ''} message${messages.length === 1 && !more ? '' : 's'} in the last ${span}, newest first${more ? ` (more exist: narrow the query or range, or raise limit up to 500)` : ''}:` : `no messages match ${JSON.stringify(args.query)} in the last ${span}${streams ? ` in stream ${args.stream}` : ''}: widen the range, or check the query (graylog_streams, field names)`;
-      return textResult(`${head}${lines.length ? `\n${lines.join('\n')}` : ''}`, { query: args.query, range: span, count: messages.length, more, ...(cut ? { cutMessages: cut } : {}), messages });
+      // Bounded as a whole too: 500 messages of 20 fields could be megabytes of text.
+      const { text: body, cut: answerCut } = capText(lines.join('\n'), MAX_SEARCH_CHARS);
+      return textResult(`${head}${lines.length ? `\n${body}` : ''}`, { query: args.query, range: span, count: messages.length, more, ...(cut ? { cutMessages: cut } : {}), ...(answerCut ? { answerCut: true } : {}), messages: answerCut ? messages.slice(0, Math.max(1, Math.floor(messages.length * (MAX_SEARCH_CHARS / Math.max(1, lines.join('\n').length))))) : messages });
     },
   });
 

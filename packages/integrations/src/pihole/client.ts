@@ -74,7 +74,7 @@ export function createPiholeClient(opts: PiholeClientOptions): PiholeClient {
   const errorOf = (res: HttpResponse): string => {
     try {
       const e = res.json<{ error?: { key?: string; message?: string; hint?: string | null } }>().error;
-      if (e?.message) return `${e.message}${e.hint ? ` (${e.hint})` : ''}`;
+      if (e?.message) return `${e.message}${e.hint ? ` (${e.hint})` : ''}`.slice(0, 300);
     } catch {
       // not JSON
     }

@@ -127,7 +127,7 @@ async function allTemplates(c: SemaphoreClient, project: string | number | undef
 async function findTemplate(c: SemaphoreClient, template: string | number, project: string | number | undefined, signal: AbortSignal) {
   const { templates } = await allTemplates(c, project, signal);
   const hits = templates.filter((t) => t.id === Number(template) || t.name.toLowerCase() === String(template).toLowerCase());
-  if (!hits.length) throw new HomelabError('INVALID_ARGUMENTS', `template: no template ${JSON.stringify(template)} (there are ${templates.map((t) => `${t.id} "${t.name}"`).join(', ') || 'none'}); semaphore_list_templates lists them`);
+  if (!hits.length) throw new HomelabError('INVALID_ARGUMENTS', `template: no template ${JSON.stringify(template)} (there are ${templates.slice(0, 20).map((t) => `${t.id} "${t.name.slice(0, 60)}"`).join(', ') || 'none'}${templates.length > 20 ? `, and ${templates.length - 20} more` : ''}); semaphore_list_templates lists them`);
   if (hits.length > 1) throw new HomelabError('INVALID_ARGUMENTS', `template: ${JSON.stringify(template)} names ${hits.length} templates (${hits.map((t) => `${t.id} in ${t.projectName}`).join(', ')}); give its id or the project`);
   return hits[0]!;
 }
