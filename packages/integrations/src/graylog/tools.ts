@@ -7,9 +7,9 @@ import * as z from 'zod';
 import { capText, defineTool, errorResult, parseDuration, textResult, type IntegrationTool } from '../integration.ts';
 import type { GraylogClient } from './client.ts';
 
-/** Characters of one message shown at most. */
 /** Characters of messages shown by search_logs in all. */
 export const MAX_SEARCH_CHARS = 200_000;
+/** Characters of one message shown at most. */
 export const MESSAGE_CHARS = 500;
 /** The longest search range. */
 const MAX_RANGE_S = 30 * 86_400;
