@@ -27,7 +27,7 @@ describe('Proxmox Backup Server through the hub', () => {
     const health = (await client.callTool({ name: 'service_health', arguments: {} })) as Result;
     const line = health.structuredContent!.items.find((i: { name: string }) => i.name === 'Proxmox Backup Server');
     expect(line).toMatchObject({ healthy: false });
-    expect(line.detail).toContain('PBS: no backup of vm/102 (nextcloud) in 2 days; PBS: the last backup of ct/101 (n8n) failed verification');
+    expect(line.detail).toContain('PBS: no backup of vm/102 (nextcloud) in 2 days; PBS: no backup of ct/30004 (zigbee2mqtt) in 2 days; PBS: the last backup of ct/101 (n8n) failed verification');
     const events = readJournal(join(hub.dir, 'data'));
     expect(events.filter((e) => e.kind === 'http_request' && e.detail.upstream === 'pbs').map((e) => e.detail.url)).toContain(`${pbs.url}/api2/json/status/datastore-usage`);
     expect(JSON.stringify(events)).not.toContain(SECRET);

@@ -5,7 +5,7 @@
  * - `Authorization: PBSAPIToken=USER@REALM!TOKENNAME:SECRET` (a colon before the secret, unlike
  *   Proxmox VE's `=`); anything else, the PVE form included, is 401.
  * - `{"data": ...}` envelopes; `GET /version`, `/admin/datastore`, `/status/datastore-usage`,
- *   `/admin/datastore/{store}/groups`, `/admin/datastore/{store}/snapshots`,
+ *   `/admin/datastore/{store}/namespace`, `/admin/datastore/{store}/{groups,snapshots}[?ns=]`,
  *   `/nodes/localhost/tasks` (snake_case items) and `/nodes/localhost/tasks/{upid}/log`.
  * - Two datastores; guests with fresh, stale and failed-verify backups; one failed GC task.
  *   Anything else is a 404 recorded in `unknown()`: a test asserts it stays empty.
@@ -55,6 +55,8 @@ export async function startFakePbs(opts: { tokenId: string; secret: string; port
       { 'backup-type': 'vm', 'backup-id': '102', 'backup-time': now - 9 * DAY, size: 10_000_000_000, owner: 'root@pam!pve', protected: false, comment: 'nextcloud' },
     ],
     store2: [{ 'backup-type': 'host', 'backup-id': 'nas', 'backup-time': now - 5 * 3600, size: 500_000_000, owner: 'root@pam', protected: false, comment: '' }],
+    // A namespace, as Proxmox VE storage entries with `namespace` set write into.
+    'store1/pve2': [{ 'backup-type': 'ct', 'backup-id': '30004', 'backup-time': now - 3 * 86400 - 600, size: 1_000_000_000, owner: 'root@pam!pve', protected: false, comment: 'zigbee2mqtt' }],
   };
   const tasks = [
     { upid: `UPID:pbs:00001234:00005678:00000001:${(now - 600).toString(16).toUpperCase()}:garbage_collection:store1:root@pam:`, node: 'pbs', pid: 4660, pstart: 22136, starttime: now - 600, worker_type: 'garbage_collection', worker_id: 'store1', user: 'root@pam', endtime: now - 590, status: 'unable to acquire lock on chunk store - EAGAIN' },
@@ -85,8 +87,12 @@ export async function startFakePbs(opts: { tokenId: string; secret: string; port
     if (req.method === 'GET' && p === '/version') entry.status = send(res, 200, { data: { version: '3.3', release: '4', repoid: 'abc' } });
     else if (req.method === 'GET' && p === '/admin/datastore') entry.status = send(res, 200, { data: [{ store: 'store1', comment: 'guests' }, { store: 'store2', comment: 'hosts' }] });
     else if (req.method === 'GET' && p === '/status/datastore-usage') entry.status = send(res, 200, { data: usage });
-    else if (req.method === 'GET' && (m = /^\/admin\/datastore\/([^/]+)\/(groups|snapshots)$/.exec(p))) {
-      const snaps = snapshots[m[1]!];
+    else if (req.method === 'GET' && (m = /^\/admin\/datastore\/([^/]+)\/namespace$/.exec(p))) {
+      if (!snapshots[m[1]!]) entry.status = send(res, 404, { data: null, message: `no such datastore '${m[1]}'` });
+      else entry.status = send(res, 200, { data: [{ ns: '' }, ...Object.keys(snapshots).filter((k) => k.startsWith(`${m![1]}/`)).map((k) => ({ ns: k.slice(m![1]!.length + 1) }))] });
+    } else if (req.method === 'GET' && (m = /^\/admin\/datastore\/([^/]+)\/(groups|snapshots)$/.exec(p))) {
+      const ns = url.searchParams.get('ns');
+      const snaps = snapshots[ns ? `${m[1]}/${ns}` : m[1]!];
       if (!snaps) entry.status = send(res, 404, { data: null, message: `no such datastore '${m[1]}'` });
       else if (m[2] === 'snapshots') entry.status = send(res, 200, { data: snaps });
       else {

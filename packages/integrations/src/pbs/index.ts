@@ -21,6 +21,8 @@ const MAX_BYTES = 8 * 1024 * 1024;
 /** Tasks listed at most, and log lines shown of a failed one. */
 export const MAX_PBS_TASKS = 50;
 export const PBS_LOG_LINES = 10;
+/** Namespaces read per datastore at most. */
+const MAX_NAMESPACES = 50;
 
 export const PbsConfigSchema = z
   .strictObject({
@@ -135,7 +137,19 @@ export function pbsTools(c: PbsClient, opts: { staleDays: number }): Integration
     toolClass: 'read',
     async run(args, { signal }) {
       const names = await stores(signal);
-      const all = (await Promise.all(names.map(async (store) => (await c.get<Snapshot[]>(`/admin/datastore/${encodeURIComponent(store)}/snapshots`, undefined, signal)).map((s) => ({ ...s, store }))))).flat();
+      // Every namespace of every store (Proxmox VE often backs guests up into one): the root
+      // alone would miss them and call everything healthy.
+      const spaces = (
+        await Promise.all(
+          names.map(async (store) => {
+            const list = await c.get<Array<{ ns?: string }>>(`/admin/datastore/${encodeURIComponent(store)}/namespace`, undefined, signal).catch(() => [{ ns: '' }]);
+            return list.slice(0, MAX_NAMESPACES).map((n) => ({ store, ns: n.ns ?? '' }));
+          }),
+        )
+      ).flat();
+      const all = (
+        await Promise.all(spaces.map(async ({ store, ns }) => (await c.get<Snapshot[]>(`/admin/datastore/${encodeURIComponent(store)}/snapshots`, ns ? { ns } : undefined, signal)).map((s) => ({ ...s, store: ns ? `${store}/${ns}` : store }))))
+      ).flat();
       const latest = new Map<string, Snapshot & { store: string; count: number }>();
       for (const s of all) {
         const k = `${s.store}/${s['backup-type']}/${s['backup-id']}`;

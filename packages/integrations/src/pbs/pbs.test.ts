@@ -37,7 +37,9 @@ describe('pbs (fake Proxmox Backup Server over HTTPS, pinned)', () => {
     const r = await call('pbs_backups');
     const lines = text(r).split('\n');
     expect(lines[0]).toMatch(/^- vm\/102 \(nextcloud\) on store1: last 9\.0 days ago \[none in 2 days\], verify not verified, 1 snapshot$/);
-    expect(lines[1]).toMatch(/^- ct\/101 \(n8n\) on store1: last 2 h ago, verify failed \[!\], 1 snapshot$/);
+    // A guest backed up into a namespace is seen too (here: stale).
+    expect(lines[1]).toMatch(/^- ct\/30004 \(zigbee2mqtt\) on store1\/pve2: last 3\.0 days ago \[none in 2 days\], verify not verified, 1 snapshot$/);
+    expect(lines[2]).toMatch(/^- ct\/101 \(n8n\) on store1: last 2 h ago, verify failed \[!\], 1 snapshot$/);
     expect(text(r)).toMatch(/- vm\/100 \(homeassistant\) on store1: last 1 h ago, verify ok, 2 snapshots$/m);
     expect(text(await call('pbs_backups', { guest: 'n8n' }))).toBe('- ct/101 (n8n) on store1: last 2 h ago, verify failed [!], 1 snapshot');
     expect(text(await call('pbs_backups', { guest: '999' }))).toBe('no backup of 999 on store1, store2');
@@ -58,8 +60,8 @@ describe('pbs (fake Proxmox Backup Server over HTTPS, pinned)', () => {
   it('health names every problem; the PVE token form (=) is refused by its key', async () => {
     const h = await inst.health!(new AbortController().signal);
     expect(h.ok).toBe(false);
-    expect(h.detail).toBe('2 datastores (store1 90%, store2 10%), 4 backup groups');
-    expect(h.problems).toEqual(['PBS: no backup of vm/102 (nextcloud) in 2 days', 'PBS: the last backup of ct/101 (n8n) failed verification', 'PBS: garbage_collection store1 failed: unable to acquire lock on chunk store - EAGAIN', 'PBS: datastore store1 is 90% full']);
+    expect(h.detail).toBe('2 datastores (store1 90%, store2 10%), 5 backup groups');
+    expect(h.problems).toEqual(['PBS: no backup of vm/102 (nextcloud) in 2 days', 'PBS: no backup of ct/30004 (zigbee2mqtt) in 2 days', 'PBS: the last backup of ct/101 (n8n) failed verification', 'PBS: garbage_collection store1 failed: unable to acquire lock on chunk store - EAGAIN', 'PBS: datastore store1 is 90% full']);
     const wrong = setup({ token: 'wrong-pbs-secret' });
     try {
       expect(text(await call('pbs_datastores', {}, wrong))).toBe(`Proxmox Backup Server at ${pbs.host} rejected the API token (integrations.pbs.token)`);
