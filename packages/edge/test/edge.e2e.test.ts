@@ -98,9 +98,10 @@ describe('run_command limits', () => {
     const pidFile = join(dir, 'bg.pid');
     const r = await call(client, 'run_command', { cmd: `sleep 25 & echo $! > ${pidFile}; echo started`, timeout_s: 28 });
     expect(r.structuredContent).toMatchObject({ exitCode: 0, stdout: 'started\n', timedOut: false });
-    // Answered before the background job ended (25 s), which would otherwise hold the answer.
-    expect(r.structuredContent.durationMs).toBeLessThan(25_000);
-    process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
+    // Answered while the background job still ran (it would otherwise hold the answer).
+    const bg = Number(readFileSync(pidFile, 'utf8'));
+    expect(isAlive(bg)).toBe(true);
+    process.kill(bg, 'SIGKILL');
   });
 
   it('passes stdin, env and cwd, and never hands out the edge token', async () => {

@@ -24,8 +24,8 @@
  * gl.setIndexerStatus('yellow');
  */
 import { delayed } from './delay.ts';
+import { serveLoopback } from './serve.ts';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 
 export interface FakeGraylogMessage {
   _id: string;
@@ -217,13 +217,7 @@ export async function startFakeGraylog(opts: FakeGraylogOptions): Promise<FakeGr
       } else entry.status = status;
     });
   }, opts.delayMs));
-  await new Promise<void>((r) => server.listen(opts.port ?? 0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
-  const stop = () =>
-    new Promise<void>((r) => {
-      server.close(() => r());
-      server.closeAllConnections();
-    });
+  const { port, stop } = await serveLoopback(server, opts.port);
   return {
     url: `http://127.0.0.1:${port}`,
     host: `127.0.0.1:${port}`,

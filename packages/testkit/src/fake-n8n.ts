@@ -20,8 +20,8 @@
  * // url: n8n.url; n8n.failedSince(Date.now() - 86_400_000)
  */
 import { delayed } from './delay.ts';
+import { serveLoopback } from './serve.ts';
 import { createServer, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 
 export interface FakeN8nWorkflow {
   id: string;
@@ -223,13 +223,7 @@ export async function startFakeN8n(opts: FakeN8nOptions): Promise<FakeN8n> {
       } else entry.status = status;
     });
   }, opts.delayMs));
-  await new Promise<void>((r) => server.listen(opts.port ?? 0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
-  const stop = () =>
-    new Promise<void>((r) => {
-      server.close(() => r());
-      server.closeAllConnections();
-    });
+  const { port, stop } = await serveLoopback(server, opts.port);
   return {
     url: `http://127.0.0.1:${port}`,
     host: `127.0.0.1:${port}`,

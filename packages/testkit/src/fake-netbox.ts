@@ -21,8 +21,8 @@
  * await using nb = await startFakeNetbox({ tokens: ['0123456789abcdef0123456789abcdef01234567'] });
  */
 import { delayed } from './delay.ts';
+import { serveLoopback } from './serve.ts';
 import { createServer, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 
 export interface FakeNetboxRequest {
   method: string;
@@ -359,15 +359,9 @@ export async function startFakeNetbox(opts: FakeNetboxOptions): Promise<FakeNetb
       } else entry.status = status;
     });
   }, opts.delayMs));
-  await new Promise<void>((r) => server.listen(opts.port ?? 0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
+  const { port, stop } = await serveLoopback(server, opts.port);
   base = `http://127.0.0.1:${port}`;
   data = fakeNetboxData(base);
-  const stop = () =>
-    new Promise<void>((r) => {
-      server.close(() => r());
-      server.closeAllConnections();
-    });
   return {
     url: base,
     host: `127.0.0.1:${port}`,

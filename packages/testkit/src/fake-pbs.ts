@@ -14,8 +14,8 @@ import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { delayed } from './delay.ts';
+import { serveLoopback } from './serve.ts';
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -113,12 +113,6 @@ export async function startFakePbs(opts: { tokenId: string; secret: string; port
       entry.unknown = true;
     }
   }, opts.delayMs));
-  await new Promise<void>((r) => server.listen(opts.port ?? 0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
-  const stop = () =>
-    new Promise<void>((r) => {
-      server.close(() => r());
-      server.closeAllConnections();
-    });
+  const { port, stop } = await serveLoopback(server, opts.port);
   return { url: `https://127.0.0.1:${port}`, host: `127.0.0.1:${port}`, fingerprint: new X509Certificate(cert).fingerprint256, requests: () => log, unknown: () => log.filter((r) => r.unknown), stop, [Symbol.asyncDispose]: stop };
 }

@@ -20,8 +20,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { delayed } from './delay.ts';
+import { serveLoopback } from './serve.ts';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 
 export interface FakePiholeOptions {
   password: string;
@@ -144,13 +144,7 @@ export async function startFakePihole(opts: FakePiholeOptions): Promise<FakePiho
       } else entry.status = status;
     });
   }, opts.delayMs));
-  await new Promise<void>((r) => server.listen(opts.port ?? 0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
-  const stop = () =>
-    new Promise<void>((r) => {
-      server.close(() => r());
-      server.closeAllConnections();
-    });
+  const { port, stop } = await serveLoopback(server, opts.port);
   return {
     url: `http://127.0.0.1:${port}`,
     host: `127.0.0.1:${port}`,

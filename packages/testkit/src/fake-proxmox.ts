@@ -30,8 +30,8 @@ import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { delayed } from './delay.ts';
+import { serveLoopback } from './serve.ts';
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -275,13 +275,7 @@ export async function startFakeProxmox(opts: FakeProxmoxOptions): Promise<FakePr
       } else entry.status = status;
     });
   }, opts.delayMs));
-  await new Promise<void>((r) => server.listen(opts.port ?? 0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
-  const stop = () =>
-    new Promise<void>((r) => {
-      server.close(() => r());
-      server.closeAllConnections();
-    });
+  const { port, stop } = await serveLoopback(server, opts.port);
   return {
     url: `https://127.0.0.1:${port}`,
     host: `127.0.0.1:${port}`,

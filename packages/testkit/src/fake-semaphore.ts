@@ -15,8 +15,8 @@
  * await using sem = await startFakeSemaphore({ token: 't' });
  */
 import { delayed } from './delay.ts';
+import { serveLoopback } from './serve.ts';
 import { createServer, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 
 export interface FakeSemaphoreTask {
   id: number;
@@ -153,12 +153,6 @@ export async function startFakeSemaphore(opts: { token: string; taskMs?: number;
       } else entry.status = status;
     });
   }, opts.delayMs));
-  await new Promise<void>((r) => server.listen(opts.port ?? 0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
-  const stop = () =>
-    new Promise<void>((r) => {
-      server.close(() => r());
-      server.closeAllConnections();
-    });
+  const { port, stop } = await serveLoopback(server, opts.port);
   return { url: `http://127.0.0.1:${port}`, host: `127.0.0.1:${port}`, tasks, requests: () => log, unknown: () => log.filter((r) => r.unknown), stop, [Symbol.asyncDispose]: stop };
 }
