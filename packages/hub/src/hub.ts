@@ -185,8 +185,9 @@ export async function createHub(opts: HubOptions) {
           outcome: e.outcome,
           ...(e.error ? { error: e.error } : {}),
           durationMs: Math.round(e.durationMs * 10) / 10,
-          // The user a chaining hub called for (its claim; the role above is already lowered).
-          ...(e.caller.actingFor ? { detail: { actingFor: e.caller.actingFor } } : {}),
+          // The user a chaining hub called for (its claim; the role above is already lowered),
+          // and what the tool added for the record (a playbook run's commit and recap).
+          ...(e.caller.actingFor || e.detail ? { detail: { ...e.detail, ...(e.caller.actingFor ? { actingFor: e.caller.actingFor } : {}) } } : {}),
         }),
       );
     },

@@ -4,7 +4,7 @@
  *   homelab-hub serve [--config FILE] [--listen HOST:PORT] [--data DIR]
  *   homelab-hub check-config FILE
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, watch, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, watch, writeFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { serve } from '@hono/node-server';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
@@ -185,6 +185,23 @@ function loadConfig(path: string | undefined, running?: LoadedConfig, mode?: 'st
   const absent = (key: string, p: string) => new ConfigError(path, 'invalid', [`${path}: key "${key}": ${p} does not exist`]);
   if (t.docs && !existsSync(t.docs)) throw absent('topology.docs', t.docs);
   if (t.ansible && !t.ansible.inventory.includes(',') && !existsSync(t.ansible.inventory)) throw absent('topology.ansible.inventory', t.ansible.inventory);
+  const a = config.ansible;
+  if (a) {
+    // A repo that is not a URL (scheme://, or scp-like user@host:path) is a path on this host.
+    if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(a.repo) && !/^[^/:]+@[^/:]+:/.test(a.repo)) a.repo = resolve(baseDir, a.repo);
+    for (const k of ['clone', 'sshKey', 'vaultPasswordFile', 'gitSshKey'] as const) if (a[k]) a[k] = resolve(baseDir, a[k]);
+    // The keys must be the hub's alone: ssh itself refuses a private key others can read.
+    for (const k of ['sshKey', 'gitSshKey', 'vaultPasswordFile'] as const) {
+      const f = a[k];
+      if (!f) continue;
+      if (!existsSync(f)) {
+        warnings.push(`${path}: key "ansible.${k}": ${f} does not exist (yet); Ansible tools that need it will say so`);
+        continue;
+      }
+      const mode = statSync(f).mode;
+      if (mode & 0o077) throw new ConfigError(path, 'invalid', [`${path}: key "ansible.${k}": ${f} is readable or writable by others (mode ${(mode & 0o777).toString(8)}); run chmod 600 ${f}`]);
+    }
+  }
   const hubNodeNames = [...(config.local.enabled ? [config.local.name] : []), ...config.nodes.map((n) => n.name), ...unresolvedNodes.map((n) => n.name)];
   const declared = t.file ? loadTopologyFile(t.file, { env: process.env, edgeNames: hubNodeNames }).nodes.map((n) => n.name) : [];
   // A misspelt node under topology.drift.nodes would hide nothing, silently. With an Ansible

@@ -28,12 +28,22 @@ export interface CallContext {
   session: string;
   signal: AbortSignal;
   onprogress?: (p: Progress) => void;
+  /**
+   * Adds to the call's audit event `detail` (what ran: a commit, a playbook's hash, a recap);
+   * redacted like the arguments on the way into the journal.
+   */
+  auditDetail?: (detail: Record<string, unknown>) => void;
 }
 
 export interface CatalogTool {
   /** The tool as clients see it (name already namespaced). */
   def: Tool;
   toolClass: ToolClass;
+  /**
+   * For a read tool that is a write for some arguments: the class of this call (the gate asks
+   * before anything runs; a viewer is then refused and a writer asked for approval).
+   */
+  classFor?(args: Record<string, unknown>): ToolClass | Promise<ToolClass>;
   /** Where it comes from, for list_nodes and errors: `hub`, `fleet`, a node or an upstream alias. */
   source: string;
   call(args: Record<string, unknown>, ctx: CallContext): Promise<CallToolResult>;

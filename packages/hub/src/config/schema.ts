@@ -106,6 +106,56 @@ const StdioUpstream = z.strictObject({
 /** One native MCP server: Streamable HTTP (url), legacy SSE (`type: sse`) or stdio (command). */
 export const UpstreamSchema = z.union([SseUpstream, StdioUpstream, HttpUpstream]);
 
+/** A path inside the playbook repo: relative, no `..`, no leading `-`. */
+const repoPath = z
+  .string()
+  .min(1)
+  .max(512)
+  .refine((p) => !p.startsWith('/') && !p.startsWith('-') && !p.split(/[\\/]/).includes('..') && !/[\u0000-\u001f]/.test(p), 'a relative path inside the playbook repo (no "..", not absolute)');
+
+/** `ansible:` of hub.yaml (see HubConfigBase). */
+export const AnsibleConfigSchema = z.strictObject({
+  /** The playbook repo: an ssh or https git URL (`git@github.com:me/playbooks.git`), or a path to a repository on this host. */
+  repo: z.string().min(1).max(2048).refine((v) => !v.startsWith('-'), 'a git URL or a path, not an option'),
+  /** The only branch that ever runs. */
+  branch: z.string().regex(/^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,100}$/, 'a branch name such as main').default('main'),
+  /** Where the hub keeps its clone; default DATA/ansible/repo. */
+  clone: z.string().min(1).optional(),
+  /** The inventory inside the repo (a file or a folder). */
+  inventory: repoPath.default('inventory'),
+  /** The folder of the repo whose *.yml files are the playbooks (`.`: the top). */
+  playbookDir: z.union([z.literal('.'), repoPath]).default('.'),
+  /** Review branches are `<draftPrefix><name>`. */
+  draftPrefix: z.string().regex(/^(?!-)[A-Za-z0-9._/-]{1,60}$/, 'a branch prefix such as mcp-draft/').default('mcp-draft/'),
+  /** The private key Ansible logs in to the managed hosts with; must not be readable by group or others. */
+  sshKey: z.string().min(1).optional(),
+  /** The user Ansible logs in as (default: the inventory's ansible_user, else ssh's default). */
+  remoteUser: z.string().regex(/^[a-z_][a-z0-9_.-]{0,31}$/i, 'a user name').optional(),
+  /** known_hosts lines pinned for the managed hosts (`[10.0.0.5]:22 ssh-ed25519 AAAA...`); others are kept in DATA/ansible/known_hosts. */
+  knownHosts: z.array(z.string().regex(/^\S+ (ssh-|ecdsa-|sk-)\S+ [A-Za-z0-9+/=]+( .*)?$/, 'a known_hosts line: HOST KEYTYPE BASE64KEY')).default([]),
+  /** A file holding the vault password (`--vault-password-file`). */
+  vaultPasswordFile: z.string().min(1).optional(),
+  /** The key git uses to fetch and push an ssh `repo`. */
+  gitSshKey: z.string().min(1).optional(),
+  /** How long a successful dry run allows the live run of exactly the same thing. */
+  dryRunValidMinutes: z.number().int().min(1).max(24 * 60).default(30),
+  /** Deadline of one ansible-playbook run. */
+  timeoutSeconds: z.number().int().min(10).max(24 * 3600).default(1800),
+  /** The forge that holds the pull requests; without it drafts are pushed branches and promotion is refused. */
+  forge: z
+    .strictObject({
+      type: z.enum(['github', 'gitea']),
+      /** API base: default https://api.github.com for github; the Gitea server (https://git.lan) for gitea. */
+      url: httpUrl.optional(),
+      /** owner/name */
+      repo: z.string().regex(/^[A-Za-z0-9_.-]{1,100}\/[A-Za-z0-9_.-]{1,100}$/, 'owner/name, e.g. me/playbooks'),
+      token: z.string().min(1),
+    })
+    .refine((f) => f.type === 'github' || f.url !== undefined, { message: 'a gitea forge needs its url (https://git.lan)', path: ['url'] })
+    .optional(),
+});
+export type AnsibleConfig = z.output<typeof AnsibleConfigSchema>;
+
 const HubConfigBase = z.strictObject({
   listen: listen.default('127.0.0.1:8765'),
   /** Where the hub keeps its token, journal and state; relative to the config file. */
@@ -227,6 +277,12 @@ const HubConfigBase = z.strictObject({
       maxToolName: z.number().int().min(16).max(128).default(50),
     })
     .default({ maxBodyBytes: 4 * 1024 * 1024, maxResultBytes: 8 * 1024 * 1024, maxJsonDepth: 64, authFailuresPerMinute: 30, callTimeoutMs: 120_000, maxToolName: 50 }),
+  /**
+   * The Ansible review queue: the playbook repo the hub clones (only its `branch` ever runs),
+   * drafts pushed to `draftPrefix<name>` with a pull request on `forge`, and how Ansible reaches
+   * the managed hosts. Paths are relative to this config file; `clone` defaults to DATA/ansible/repo.
+   */
+  ansible: AnsibleConfigSchema.optional(),
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   /**
    * The network's topology: `file` (topology.yaml) is the declared base, enriched every

@@ -45,8 +45,11 @@ export interface Preview {
   arguments: unknown;
 }
 
-/** A hard limit: a reason to refuse the call, or undefined to let it pass. */
-export type Rule = (call: { tool: string; args: Record<string, unknown>; caller: Caller }) => string | undefined;
+/**
+ * A hard limit: a reason to refuse the call, or undefined to let it pass. It may look things up
+ * (is this playbook on main?), never change anything; a rule that throws refuses the call.
+ */
+export type Rule = (call: { tool: string; args: Record<string, unknown>; caller: Caller; signal?: AbortSignal }) => string | undefined | Promise<string | undefined>;
 
 /** How the hub can reach the person behind this request, if at all. */
 export interface HumanChannel {
@@ -63,7 +66,7 @@ export interface HumanChannel {
 }
 
 export type GateDecision =
-  | { kind: 'allow'; args: Record<string, unknown>; approvedBy?: 'session' | 'confirm' | 'human' }
+  | { kind: 'allow'; args: Record<string, unknown>; approvedBy?: 'session' | 'confirm' | 'human'; /** The class this call had (a tool's `classFor` may make one call a write). */ toolClass?: 'read' | 'write' }
   | { kind: 'hold'; decision: 'pending' | 'denied'; result: CallToolResult; reason: string };
 
 export interface GateOptions {
@@ -250,20 +253,23 @@ export function createGate(opts: GateOptions) {
       for (const k of approvals.keys()) if (k.endsWith(`\u0000${session}`)) approvals.delete(k);
     },
 
-    async check(call: { tool: CatalogTool; args: Record<string, unknown>; caller: Caller; session: string; human: HumanChannel }): Promise<GateDecision> {
+    async check(call: { tool: CatalogTool; args: Record<string, unknown>; caller: Caller; session: string; human: HumanChannel; signal?: AbortSignal }): Promise<GateDecision> {
       const { tool, caller, session } = call;
       // Any call keeps the session's approval alive: it lapses after idle time, not use.
       const k = key(caller, session);
       const approval = live(k);
       if (approval) approval.lastUsed = now();
       let args = call.args;
-      if (tool.toolClass === 'read') return { kind: 'allow', args };
+      // A read tool may be a write for some arguments (dry_run_playbook of a playbook whose
+      // check_mode: false tasks run for real even in check mode).
+      const toolClass = tool.toolClass === 'read' && tool.classFor ? await tool.classFor(args) : tool.toolClass;
+      if (toolClass === 'read') return { kind: 'allow', args, toolClass };
       if (caller.role === 'viewer') return held('denied', 'viewer', { status: 'denied', reason: 'viewers cannot write' }, `Denied: ${caller.user} is a viewer and cannot run write tools.`);
       const mode = opts.modeFor(caller);
       const { confirm, ...rest } = args;
       if (mode === 'confirm') args = rest;
       for (const rule of opts.rules ?? []) {
-        const why = rule({ tool: tool.def.name, args, caller });
+        const why = await rule({ tool: tool.def.name, args, caller, ...(call.signal ? { signal: call.signal } : {}) });
         if (why) return held('denied', `rule: ${why}`, { status: 'denied', reason: why }, `Denied by a hard limit: ${why}`);
       }
       const raw = (await tool.preview?.(args)) ?? defaultPreview(tool, args);

@@ -87,6 +87,8 @@ export interface CallObserver {
     error?: string;
     durationMs: number;
     nodes?: string[];
+    /** What the tool added for the record (CallContext.auditDetail). */
+    detail?: Record<string, unknown>;
   }): Promise<void> | void;
 }
 
@@ -174,12 +176,13 @@ export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate
     await opts.observer?.call({ caller, session: call.session, ...(call.client ? { client: call.client } : {}), tool: shown, args: {}, decision: 'denied', outcome: 'denied', error: 'no such tool for this role (unknown or hidden)', durationMs: 0 });
     throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Tool ${name} not found`);
   }
-  const cctx: CallContext = { caller, session: call.session, signal: call.signal, onprogress: call.onprogress };
+  let detail: Record<string, unknown> | undefined;
+  const cctx: CallContext = { caller, session: call.session, signal: call.signal, onprogress: call.onprogress, auditDetail: (d) => void (detail = { ...detail, ...d }) };
   const started = performance.now();
-  const base = { caller, session: call.session, ...(call.client ? { client: call.client } : {}), tool: name, toolClass: tool.toolClass, nodes: tool.targets?.(rawArgs ?? {}) ?? [tool.source] };
+  const base = { caller, session: call.session, ...(call.client ? { client: call.client } : {}), tool: name, toolClass: tool.toolClass as 'read' | 'write', nodes: tool.targets?.(rawArgs ?? {}) ?? [tool.source] };
   let decision: Awaited<ReturnType<Gate['check']>>;
   try {
-    decision = await gate.check({ tool, args: rawArgs ?? {}, caller, session: call.session, human: call.human });
+    decision = await gate.check({ tool, args: rawArgs ?? {}, caller, session: call.session, human: call.human, signal: call.signal });
   } catch (err) {
     // Every call that reached the gate is journaled, one the gate failed on included, and the
     // model reads why (a result, not a protocol error a client shows as a bare failure).
@@ -192,9 +195,11 @@ export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate
   if (decision.kind === 'hold') {
     const seconds = (performance.now() - started) / 1000;
     opts.metrics?.(name, decision.decision, seconds);
-    await opts.observer?.call({ ...base, args: rawArgs ?? {}, decision: decision.decision, outcome: decision.decision, error: decision.reason, durationMs: seconds * 1000 });
+    // Only writes are held: a read tool's classFor made this call one.
+    await opts.observer?.call({ ...base, toolClass: 'write', args: rawArgs ?? {}, decision: decision.decision, outcome: decision.decision, error: decision.reason, durationMs: seconds * 1000 });
     return decision.result;
   }
+  if (decision.toolClass === 'write' || decision.approvedBy) base.toolClass = 'write';
   try {
     const answer = await tool.call(decision.args, cctx);
     const result = withoutReservedMeta(answer);
@@ -203,7 +208,7 @@ export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate
     // one "cancelled" section per node rather than throwing).
     const { outcome, error } = call.signal.aborted ? { outcome: 'cancelled' as const, error: 'cancelled by the client' } : callOutcome(answer);
     opts.metrics?.(name, METRIC_OF[outcome], seconds);
-    await opts.observer?.call({ ...base, args: decision.args, decision: 'allowed', outcome, ...(error ? { error } : {}), durationMs: seconds * 1000 });
+    await opts.observer?.call({ ...base, args: decision.args, decision: 'allowed', outcome, ...(error ? { error } : {}), durationMs: seconds * 1000, ...(detail ? { detail } : {}) });
     return result;
   } catch (err) {
     const seconds = (performance.now() - started) / 1000;
@@ -211,7 +216,7 @@ export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate
     const message = err instanceof Error ? err.message : String(err);
     const outcome = call.signal.aborted ? 'cancelled' : 'failed';
     opts.metrics?.(name, METRIC_OF[outcome], seconds);
-    await opts.observer?.call({ ...base, args: decision.args, decision: 'allowed', outcome, error: message, durationMs: seconds * 1000 });
+    await opts.observer?.call({ ...base, args: decision.args, decision: 'allowed', outcome, error: message, durationMs: seconds * 1000, ...(detail ? { detail } : {}) });
     return { content: [{ type: 'text', text: message }], isError: true };
   }
 }
