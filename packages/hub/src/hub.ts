@@ -36,6 +36,8 @@ import { createTopology, type TopologySettings } from './topology/topology.ts';
 import { topologyResources, topologyTools } from './tools/topology/topology-tools.ts';
 import { createUpstream, type Upstream, type UpstreamLogMessage, type UpstreamSpec } from './upstreams/upstream.ts';
 import { createIntegrationSet, scrubSecrets, type Observability } from './integrations/integration-set.ts';
+import { createAnsibleService, type AnsibleService } from './ansible/service.ts';
+import { createHttpClient } from '@homelab-mcp/core/http';
 
 declare const __HUB_VERSION__: string | undefined;
 export const HUB_VERSION: string = typeof __HUB_VERSION__ === 'string' ? __HUB_VERSION__ : '0.0.0-dev';
@@ -151,7 +153,14 @@ export async function createHub(opts: HubOptions) {
   const applyInstructions = () => {
     info.instructions = `${baseInstructions}\n\n${topology.summary()}`;
   };
-  const gate = createGate({ modeFor: (caller) => config.approval.users[caller.user] ?? config.approval.mode, idleMinutes: () => config.approval.idleMinutes });
+  // The Ansible review queue, when `ansible:` is configured; rebuilt when its settings change.
+  let ansible: { key: string; service: AnsibleService } | undefined;
+  const gate = createGate({
+    modeFor: (caller) => config.approval.users[caller.user] ?? config.approval.mode,
+    idleMinutes: () => config.approval.idleMinutes,
+    // Hard limits no approval lifts: a playbook runs only from main, after a dry run of the same.
+    rules: [(call) => ansible?.service.rule(call)],
+  });
   // The journal is written before a client gets its answer: an answered call is never lost.
   const journal = await createJournal({ dir: opts.dataDir, fsync: config.audit.fsync, maxFileBytes: config.audit.maxFileBytes, maxFiles: config.audit.maxFiles, log });
   const record = opts.audit === false ? async () => {} : (event: Parameters<typeof journal.append>[0]) => journal.append(event);
@@ -231,8 +240,9 @@ export async function createHub(opts: HubOptions) {
       loki: () => observability.loki,
       auditJob: () => config.audit.loki?.labels.job,
       auditShipping: () => shipper?.stats(),
-      services: () =>
-        integrationSet
+      services: () => [
+        ...(ansible ? [{ title: 'Ansible playbook repo', health: (signal: AbortSignal) => ansible!.service.health(signal) }] : []),
+        ...integrationSet
           .instances()
           .filter((i) => i.name !== 'prometheus' && i.name !== 'loki' && i.health)
           .map((i) => {
@@ -243,6 +253,7 @@ export async function createHub(opts: HubOptions) {
               ...(i.diagnose ? { diagnose: async (svc: Parameters<NonNullable<typeof i.diagnose>>[0], signal: AbortSignal) => scrubSecrets(await i.diagnose!(svc, signal), secrets) } : {}),
             };
           }),
+      ],
       probes: { checkPort, pingHost, probeHttp: auditedProbeHttp },
       callTimeoutMs: () => config.limits.callTimeoutMs,
     }),
@@ -286,7 +297,7 @@ export async function createHub(opts: HubOptions) {
     buildCatalog({
       nodes,
       upstreams: natives,
-      hubTools: [...hubTools, ...integrationSet.tools()],
+      hubTools: [...hubTools, ...integrationSet.tools(), ...(ansible?.service.tools ?? [])],
       hubResources: topologyResources(topology),
       perDeviceTools: c.perDeviceTools,
       callTimeoutMs: c.limits.callTimeoutMs,
@@ -490,6 +501,7 @@ export async function createHub(opts: HubOptions) {
     nodes = next;
     natives = nextNatives;
     integrationSet.apply(config);
+    applyAnsible();
     publish();
     for (const c of gone) {
       c.unsubscribe();
@@ -499,6 +511,18 @@ export async function createHub(opts: HubOptions) {
       oldLocal.off();
       void oldLocal.node.close().catch(() => undefined);
     }
+  }
+
+  /** Sets up (or drops) the Ansible review queue when `ansible:` changed. */
+  function applyAnsible(): void {
+    const key = JSON.stringify(config.ansible ?? null);
+    if (ansible?.key === key) return;
+    if (!config.ansible) {
+      ansible = undefined;
+      return;
+    }
+    const forgeHttp = createHttpClient({ onRequest: (r) => recordHttpRequest({ upstream: 'ansible-forge', ...r }) });
+    ansible = { key, service: createAnsibleService({ config: config.ansible, dataDir: opts.dataDir, http: forgeHttp, log, ...(opts.secretVars ? { secretVars: opts.secretVars } : {}) }) };
   }
 
   await apply();

@@ -1,0 +1,97 @@
+/**
+ * Reads an inventory of the playbook repo with `ansible-inventory --list` (the way Ansible
+ * itself will read it: INI, YAML, folders, group_vars and host_vars) into groups and hosts.
+ * Everything runs with the private Ansible directories of topology/ansible.ts (`ansibleEnv`).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HomelabError } from '@homelab-mcp/core';
+import { ansibleEnv } from '../topology/ansible.ts';
+
+export interface InventoryGroup {
+  hosts: string[];
+  children: string[];
+}
+
+export interface Inventory {
+  groups: Record<string, InventoryGroup>;
+  /** Host → its variables as Ansible merges them (group_vars, host_vars), unmasked. */
+  hostvars: Record<string, Record<string, unknown>>;
+}
+
+const MAX_OUTPUT = 16 * 1024 * 1024;
+
+/**
+ * @example const inv = await readInventory({ cwd: clone, inventory: 'inventory/hosts.ini', timeoutMs: 60_000 });
+ */
+export async function readInventory(o: { cwd: string; inventory: string; vaultPasswordFile?: string | undefined; timeoutMs: number; signal?: AbortSignal | undefined; secretVars?: readonly string[] | undefined; command?: string }): Promise<Inventory> {
+  const dir = mkdtempSync(join(tmpdir(), 'homelab-inventory-'));
+  try {
+    const args = ['-i', o.inventory, '--list', ...(o.vaultPasswordFile ? ['--vault-password-file', o.vaultPasswordFile] : [])];
+    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+      const child = spawn(o.command ?? 'ansible-inventory', args, { cwd: o.cwd, env: ansibleEnv(dir, process.env, o.secretVars), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      const out: Buffer[] = [];
+      let n = 0;
+      let err = '';
+      let why: string | undefined;
+      const kill = (reason: string) => {
+        why ??= reason;
+        try {
+          if (child.pid) process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      };
+      const timer = setTimeout(() => kill(`ansible-inventory took longer than ${Math.round(o.timeoutMs / 1000)} s`), o.timeoutMs);
+      const onAbort = () => kill('cancelled');
+      o.signal?.addEventListener('abort', onAbort, { once: true });
+      child.stdout.on('data', (b: Buffer) => {
+        n += b.length;
+        if (n > MAX_OUTPUT) kill(`the inventory is larger than ${MAX_OUTPUT / 1024 / 1024} MiB as JSON`);
+        else out.push(b);
+      });
+      child.stderr.on('data', (b: Buffer) => {
+        if (err.length < 64 * 1024) err += b.toString('utf8');
+      });
+      child.on('error', (e) => {
+        clearTimeout(timer);
+        reject(new HomelabError('ANSIBLE_FAILED', `ansible-inventory could not be started: ${e.message} (is ansible-core installed?)`));
+      });
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        o.signal?.removeEventListener('abort', onAbort);
+        if (why) return reject(new HomelabError(why === 'cancelled' ? 'CANCELLED' : 'ANSIBLE_FAILED', why));
+        resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: err });
+      });
+    });
+    const problem = stderr
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => /^\[WARNING\]: (Unable to parse|\S+ did not meet|No inventory was parsed)|^ERROR!/.test(l))
+      .map((l) => l.replace(/^\[WARNING\]: /, ''))
+      .slice(0, 3)
+      .join(' ')
+      .slice(0, 500);
+    if (code !== 0) throw new HomelabError('ANSIBLE_FAILED', `ansible-inventory -i ${o.inventory} failed: ${problem || stderr.trim().split('\n').pop()?.slice(0, 300) || `exit ${code}`}`);
+    let doc: Record<string, unknown>;
+    try {
+      doc = JSON.parse(stdout) as Record<string, unknown>;
+    } catch {
+      throw new HomelabError('ANSIBLE_FAILED', `ansible-inventory -i ${o.inventory} printed something that is not JSON`);
+    }
+    const groups: Record<string, InventoryGroup> = {};
+    for (const [name, g] of Object.entries(doc)) {
+      if (name === '_meta' || !g || typeof g !== 'object') continue;
+      const r = g as { hosts?: unknown; children?: unknown };
+      groups[name] = { hosts: Array.isArray(r.hosts) ? r.hosts.map(String) : [], children: Array.isArray(r.children) ? r.children.map(String) : [] };
+    }
+    const meta = (doc._meta ?? {}) as { hostvars?: Record<string, Record<string, unknown>> };
+    // A parse problem with exit 0 (an unparsable file is a warning to Ansible): say so rather than show an empty inventory.
+    if (Object.values(groups).every((g) => g.hosts.length === 0) && problem) throw new HomelabError('ANSIBLE_FAILED', `ansible-inventory -i ${o.inventory}: ${problem}`);
+    return { groups, hostvars: meta.hostvars ?? {} };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
