@@ -32,6 +32,36 @@ describe('gate', () => {
     expect((await gate.check({ tool: tool('run_playbook', 'write'), args: { branch: 'main' }, caller: admin, session: 's', human })).kind).toBe('allow');
   });
 
+  it('an async rule refuses whatever the approval state, and a rule that throws refuses too', async () => {
+    let onMain = false;
+    const gate = createGate({
+      modeFor: () => 'session',
+      rules: [
+        async ({ tool: t }) => (t === 'run_playbook' && !(await Promise.resolve(onMain)) ? 'not on main' : undefined),
+        ({ tool: t }) => {
+          if (t === 'broken') throw new Error('lookup failed');
+          return undefined;
+        },
+      ],
+    });
+    gate.approve(admin, 's');
+    expect(await gate.check({ tool: tool('run_playbook', 'write'), args: {}, caller: admin, session: 's', human })).toMatchObject({ kind: 'hold', decision: 'denied', reason: 'rule: not on main' });
+    onMain = true;
+    expect((await gate.check({ tool: tool('run_playbook', 'write'), args: {}, caller: admin, session: 's', human })).kind).toBe('allow');
+    await expect(gate.check({ tool: tool('broken', 'write'), args: {}, caller: admin, session: 's', human })).rejects.toThrow('lookup failed');
+  });
+
+  it('a read tool whose classFor says write is held like a write (and refused to a viewer); otherwise it is a read', async () => {
+    const gate = createGate({ modeFor: () => 'session' });
+    const dry: CatalogTool = { ...tool('dry_run_playbook', 'read'), classFor: async (args) => (args.name === 'risky' ? 'write' : 'read') };
+    expect(await gate.check({ tool: dry, args: { name: 'safe' }, caller: admin, session: 's', human })).toMatchObject({ kind: 'allow', toolClass: 'read' });
+    expect(await gate.check({ tool: dry, args: { name: 'risky' }, caller: admin, session: 's', human })).toMatchObject({ kind: 'hold', decision: 'pending' });
+    expect(await gate.check({ tool: dry, args: { name: 'safe' }, caller: { user: 'v', role: 'viewer' }, session: 's', human })).toMatchObject({ kind: 'allow' });
+    expect(await gate.check({ tool: dry, args: { name: 'risky' }, caller: { user: 'v', role: 'viewer' }, session: 's', human })).toMatchObject({ kind: 'hold', decision: 'denied', reason: 'viewer' });
+    gate.approve(admin, 's');
+    expect(await gate.check({ tool: dry, args: { name: 'risky' }, caller: admin, session: 's', human })).toMatchObject({ kind: 'allow', approvedBy: 'session' });
+  });
+
   it('a human approval (2026-07-28) is bound to the nodes its question named: "role:X" naming others by the answer is asked again', async () => {
     const gate = createGate({ modeFor: () => 'human' });
     const modern = { modern: true, canAsk: true };
