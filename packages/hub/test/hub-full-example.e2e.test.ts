@@ -138,6 +138,15 @@ beforeAll(async () => {
     writeFileSync(resolve(dir, n.tokenFile), 'dummy-token-file-0123456789abcdef\n', { mode: 0o600 });
   }
 
+  // Key files the example names for Ansible: dummies, mode 0600 as the hub requires.
+  const ansible = (config.toJS() as { ansible?: Record<string, unknown> }).ansible ?? {};
+  for (const k of ['sshKey', 'gitSshKey', 'vaultPasswordFile']) {
+    const f = ansible[k];
+    if (typeof f !== 'string') continue;
+    mkdirSync(dirname(resolve(dir, f)), { recursive: true });
+    writeFileSync(resolve(dir, f), 'dummy key file\n', { mode: 0o600 });
+  }
+
   const topology = (config.toJS() as { topology?: { file?: string; ansible?: { inventory?: string } } }).topology ?? {};
   if (topology.file) {
     const topoFile = resolve(dir, topology.file);
@@ -215,6 +224,12 @@ describe('deploy/examples/hub.full.yaml', () => {
     }
     expect(listed).toContain('prom_query');
     expect(listed).toContain('query_logs');
+    // The Ansible review queue (ansible:), its repo unreachable: every tool is listed anyway.
+    if ((parsed as { ansible?: unknown }).ansible) {
+      for (const t of ['list_playbooks', 'get_playbook', 'list_inventory', 'refresh_inventory', 'dry_run_playbook', 'run_playbook', 'draft_playbook', 'list_pending_playbooks', 'promote_playbook']) expect(listed, t).toContain(t);
+      const health = (await client.callTool({ name: 'service_health', arguments: {} })) as { structuredContent?: { items: Array<{ name: string; healthy: boolean }> } };
+      expect(health.structuredContent!.items.find((i) => i.name === 'Ansible playbook repo')).toMatchObject({ healthy: false });
+    }
 
     // topology.yaml and docs/ were loaded: the declared nodes and the page are there.
     const summary = await client.callTool({ name: 'get_topology_summary', arguments: {} });
