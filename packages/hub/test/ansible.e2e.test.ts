@@ -28,6 +28,8 @@ const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd,
 
 let root: string;
 let sshd: SshdProcess;
+/** A second host whose key nobody pinned. */
+let stranger: SshdProcess;
 let bare: string;
 let target: string;
 
@@ -42,6 +44,7 @@ function seedRepo(): void {
     join(work, 'inventory', 'hosts.ini'),
     `[pis]\npi1 ansible_host=127.0.0.1 ansible_port=${sshd.port} ansible_user=root ansible_python_interpreter=/usr/bin/python3 db_password=${DB_PASSWORD}\n`,
   );
+  writeFileSync(join(work, 'inventory', 'stranger.ini'), `[pis]\nnewpi ansible_host=127.0.0.1 ansible_port=${stranger.port} ansible_user=root ansible_python_interpreter=/usr/bin/python3\n`);
   writeFileSync(join(work, 'ping.yml'), '- name: Check the pis answer\n  hosts: pis\n  gather_facts: false\n  tasks:\n    - name: ping\n      ansible.builtin.ping:\n');
   writeFileSync(
     join(work, 'risky.yml'),
@@ -68,11 +71,13 @@ beforeAll(async () => {
   target = join(root, 'managed');
   mkdirSync(target);
   sshd = await startSshd({ dir: join(root, 'sshd') });
+  stranger = await startSshd({ dir: join(root, 'sshd-stranger') });
   seedRepo();
 }, 60_000);
 
 afterAll(async () => {
   await sshd?.stop();
+  await stranger?.stop();
   if (root) rmSync(root, { recursive: true, force: true });
 });
 
@@ -180,6 +185,80 @@ describe.each(forges)('the Ansible review queue with a fake $type', ({ type, sta
     expect(run.detail).toMatchObject({ commit: expect.stringMatching(/^[0-9a-f]{40}$/), playbook: `${name}.yml`, playbookSha256: expect.stringMatching(/^[0-9a-f]{64}$/), inventory: 'inventory/hosts.ini', check: false, recap: { pi1: expect.objectContaining({ changed: 1 }) } });
     const all = [JSON.stringify(events), answers.join('\n'), hub.output(), readFileSync(ran.structuredContent!.logFile, 'utf8')].join('\n');
     for (const secret of [DB_PASSWORD, EXTRA_PASSWORD, GIT_TOKEN]) expect(all).not.toContain(secret);
+    expect(forge.unknown()).toEqual([]);
+  });
+});
+
+describe('the Ansible review queue refuses', () => {
+  it('a broken or path-named draft, a check_mode: false playbook as a read, an unknown host key, a forge that rejects the token', { timeout: 180_000 }, async () => {
+    await using forge = await startFakeGitHub({ bareRepo: bare, owner: 'me', repo: 'playbooks', token: 'the-token-the-forge-expects-0123' });
+    await using hub = await startHubProcess({
+      config: {
+        auth: {
+          tokens: [
+            { user: 'ann', role: 'admin', token: TOKEN },
+            { user: 'vic', role: 'viewer', token: VIEWER },
+          ],
+        },
+        local: { enabled: false },
+        approval: { mode: 'session' },
+        ansible: { repo: bare, inventory: 'inventory/hosts.ini', sshKey: sshd.clientKey, knownHosts: [sshd.hostKeyLine], forge: { type: 'github', url: forge.url, repo: 'me/playbooks', token: '${GIT_TOKEN}' } },
+      },
+      env: { GIT_TOKEN },
+      timeoutMs: 60_000,
+    });
+    await using client = await connectClient(hub.url, TOKEN, 'legacy');
+    const call = async (tool: string, args: Record<string, unknown> = {}) => (await client.callTool({ name: tool, arguments: args })) as Result;
+    await call('approve_writes');
+
+    const broken = await call('draft_playbook', { name: 'broken', content: '- hosts: all\n  tasks:\n    - name: x\n      debug: msg="unclosed\n' });
+    expect(broken.isError).toBe(true);
+    expect(resultText(broken)).toMatch(/not valid YAML: line \d+/);
+    const bogusModule = await call('draft_playbook', { name: 'bogus', content: '- hosts: all\n  tasks:\n    - name: x\n      no_such_module_here: {}\n' });
+    expect(bogusModule.isError).toBe(true);
+    expect(resultText(bogusModule)).toMatch(/syntax-check refused the draft.*no_such_module_here/s);
+    for (const name of ['../x', '/etc/x', 'a/b']) {
+      const r = await call('draft_playbook', { name, content: '- hosts: all\n' });
+      expect(r.isError).toBe(true);
+      expect(resultText(r)).toMatch(/argument "name": .* is a path/);
+      const d = await call('dry_run_playbook', { name });
+      expect(resultText(d)).toMatch(/is a path/);
+    }
+    expect(git(root, '--git-dir', bare, 'for-each-ref', '--format=%(refname)', 'refs/heads/mcp-draft/')).not.toMatch(/broken|bogus/);
+
+    // The forge rejects the hub's token: said with the key, never the token.
+    const rejected = await call('draft_playbook', { name: 'fine', content: '- hosts: all\n  gather_facts: false\n  tasks: []\n' });
+    expect(rejected.isError).toBe(true);
+    expect(resultText(rejected)).toMatch(/rejected the token \(ansible\.forge\.token\)/);
+    expect(JSON.stringify(rejected)).not.toContain(GIT_TOKEN);
+    const pending = await call('list_pending_playbooks');
+    expect(resultText(pending)).toMatch(/rejected the token \(ansible\.forge\.token\)/);
+
+    // check_mode: false makes a dry run a write: a viewer is refused, a writer gets a preview naming the task.
+    await using viewer = await connectClient(hub.url, VIEWER, 'legacy');
+    const vr = (await viewer.callTool({ name: 'dry_run_playbook', arguments: { name: 'risky' } })) as Result;
+    expect(vr.structuredContent).toMatchObject({ status: 'denied' });
+    const vping = (await viewer.callTool({ name: 'dry_run_playbook', arguments: { name: 'ping' } })) as Result;
+    expect(vping.isError, resultText(vping)).toBeFalsy();
+    await call('revoke_writes');
+    const held = await call('dry_run_playbook', { name: 'risky' });
+    expect(held.structuredContent).toMatchObject({ status: 'approval_required' });
+    expect(held.structuredContent!.preview.action).toMatch(/RUN FOR REAL even in a dry run: "Touch even in check mode" \(risky\.yml:\d+\)/);
+    expect(existsSync(join(target, 'risky-ran'))).toBe(false);
+    await call('approve_writes');
+    const risky = await call('dry_run_playbook', { name: 'risky' });
+    expect(risky.isError, resultText(risky)).toBeFalsy();
+    expect(existsSync(join(target, 'risky-ran'))).toBe(true);
+
+    // A host whose key is not pinned: refused, with the key's fingerprint and the line to pin.
+    const unknownKey = await call('dry_run_playbook', { name: 'ping', inventory: 'inventory/stranger.ini' });
+    expect(unknownKey.isError).toBe(true);
+    expect(resultText(unknownKey)).toContain(stranger.hostFingerprint);
+    expect(resultText(unknownKey)).toContain(stranger.hostKeyLine);
+    const events = readJournal(join(hub.dir, 'data'));
+    const everything = [JSON.stringify(events), hub.output()].join('\n');
+    expect(everything).not.toContain(GIT_TOKEN);
+    expect(everything).not.toContain(DB_PASSWORD);
     expect(forge.unknown()).toEqual([]);
   });
 });
