@@ -95,3 +95,66 @@ export async function readInventory(o: { cwd: string; inventory: string; vaultPa
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/** Every vault ciphertext in inventory variables (`{ __ansible_vault: "$ANSIBLE_VAULT;..." }`). */
+export function vaultBlobs(v: unknown, out: string[] = [], depth = 0): string[] {
+  if (depth > 32 || out.length >= 500) return out;
+  if (Array.isArray(v)) for (const x of v) vaultBlobs(x, out, depth + 1);
+  else if (v && typeof v === 'object') {
+    const r = v as Record<string, unknown>;
+    if (typeof r.__ansible_vault === 'string') out.push(r.__ansible_vault);
+    else for (const x of Object.values(r)) vaultBlobs(x, out, depth + 1);
+  }
+  return out;
+}
+
+// Decrypts with ansible-core's own VaultLib, in one process for all values.
+const DECRYPT = `import sys, json
+from ansible.parsing.vault import VaultLib, VaultSecret
+pw = open(sys.argv[1], 'rb').read().strip()
+lib = VaultLib([('default', VaultSecret(pw))])
+out = []
+for blob in json.load(sys.stdin):
+    try:
+        out.append(lib.decrypt(blob.encode()).decode('utf-8', 'replace'))
+    except Exception:
+        pass
+print(json.dumps(out))
+`;
+
+/**
+ * The plaintexts of vault values, so that a run's diffs and messages can have them cut out (a
+ * template that renders a vaulted password into a file would show it in its diff). Only with a
+ * plain vault password file (a script is not run for this); [] when anything fails.
+ *
+ * @example await vaultPlaintexts(vaultBlobs(inv.hostvars), '/etc/homelab/vault-pass')
+ */
+export async function vaultPlaintexts(blobs: string[], passwordFile: string | undefined, python = '/usr/bin/python3'): Promise<string[]> {
+  if (!passwordFile || blobs.length === 0) return [];
+  try {
+    const { statSync } = await import('node:fs');
+    if (statSync(passwordFile).mode & 0o111) return [];
+  } catch {
+    return [];
+  }
+  return new Promise((resolve) => {
+    const child = spawn(python, ['-c', DECRYPT, passwordFile], { stdio: ['pipe', 'pipe', 'ignore'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: tmpdir() } });
+    let out = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.stdout.on('data', (b: Buffer) => {
+      if (out.length < 4 * 1024 * 1024) out += b.toString('utf8');
+    });
+    child.on('error', () => resolve([]));
+    child.on('close', () => {
+      clearTimeout(timer);
+      try {
+        const list = JSON.parse(out) as unknown;
+        resolve(Array.isArray(list) ? list.filter((x): x is string => typeof x === 'string') : []);
+      } catch {
+        resolve([]);
+      }
+    });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(JSON.stringify(blobs));
+  });
+}

@@ -27,7 +27,7 @@ import type { AnsibleConfig } from '../config/schema.ts';
 import type { Rule } from '../policy/gate.ts';
 import type { CheckModeFalseTask, Forge, PlaybookRunResult, PullRequest } from './contract.ts';
 import { createForge, ForgeError } from './forge.ts';
-import { readInventory, type Inventory } from './inventory.ts';
+import { readInventory, vaultBlobs, vaultPlaintexts, type Inventory } from './inventory.ts';
 import { maskVars, maskYamlText, scrubValues, secretValuesOf, isSecretVar } from './mask.ts';
 import { badPlaybookName, createPlaybookRepo, playsOf, type PlaybookInfo, type PlaybookRepo } from './repo.ts';
 import { checkModeFalseTasks, hostKeyMessage, runPlaybook, syntaxCheck } from './runner.ts';
@@ -233,6 +233,11 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
     try {
       const inv = await readInventory({ cwd: repo.dir, inventory: a.inventory ?? c.inventory, vaultPasswordFile: c.vaultPasswordFile, timeoutMs: 60_000, signal, secretVars: o.secretVars });
       secretValuesOf(inv.hostvars, values);
+      for (const p of await vaultPlaintexts(vaultBlobs(inv.hostvars), c.vaultPasswordFile)) {
+        // A multi-line secret is cut line by line too (a diff shows it per line).
+        values.add(p);
+        for (const line of p.split('\n')) if (line.trim().length >= 6) values.add(line.trim());
+      }
     } catch {
       // The run reports an unreadable inventory itself.
     }
