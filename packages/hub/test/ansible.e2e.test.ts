@@ -225,7 +225,18 @@ describe('the Ansible review queue refuses', () => {
       const d = await call('dry_run_playbook', { name });
       expect(resultText(d)).toMatch(/is a path/);
     }
-    expect(git(root, '--git-dir', bare, 'for-each-ref', '--format=%(refname)', 'refs/heads/mcp-draft/')).not.toMatch(/broken|bogus/);
+    // Unreviewed content is never evaluated on the hub: a lookup in a templated keyword stays
+    // inert in the syntax check, and a file outside the repo is not loaded (its content would
+    // be quoted back in Ansible's error).
+    const pwned = join(root, 'pwned-by-a-draft');
+    const sneaky = await call('draft_playbook', { name: 'sneaky', content: `- hosts: "{{ lookup('pipe', 'touch ${pwned}') }}all"\n  gather_facts: false\n  tasks: []\n` });
+    expect(existsSync(pwned)).toBe(false);
+    expect(resultText(sneaky)).not.toMatch(/internal error/);
+    const leak = await call('draft_playbook', { name: 'leak', content: `- hosts: all\n  vars_files: [${join(hub.dir, 'hub.yaml')}]\n  tasks: []\n` });
+    expect(leak.isError).toBe(true);
+    expect(resultText(leak)).toMatch(/vars_files ".*hub\.yaml": is absolute/);
+    expect(resultText(leak)).not.toContain(TOKEN);
+    expect(git(root, '--git-dir', bare, 'for-each-ref', '--format=%(refname)', 'refs/heads/mcp-draft/')).not.toMatch(/broken|bogus|leak/);
 
     // The forge rejects the hub's token: said with the key, never the token.
     const rejected = await call('draft_playbook', { name: 'fine', content: '- hosts: all\n  gather_facts: false\n  tasks: []\n' });

@@ -27,6 +27,7 @@ import type { AnsibleConfig } from '../config/schema.ts';
 import type { Rule } from '../policy/gate.ts';
 import type { CheckModeFalseTask, Forge, PlaybookRunResult, PullRequest } from './contract.ts';
 import { createForge, ForgeError } from './forge.ts';
+import { draftPathProblems, inertCopy } from './draft-check.ts';
 import { readInventory, vaultBlobs, vaultPlaintexts, type Inventory } from './inventory.ts';
 import { maskVars, maskYamlText, scrubValues, secretValuesOf, isSecretVar } from './mask.ts';
 import { badPlaybookName, createPlaybookRepo, playsOf, type PlaybookInfo, type PlaybookRepo } from './repo.ts';
@@ -686,6 +687,10 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
       return fail(`draft_playbook: the content is not valid YAML: line ${e.linePos?.[0]?.line ?? '?'}, column ${e.linePos?.[0]?.col ?? '?'}: ${e.message.split('\n')[0]}`, { status: 'refused', line: e.linePos?.[0]?.line ?? null });
     }
     if (!playsOf(content)) return fail('draft_playbook: the content is not a playbook: expected a YAML list of plays, each with hosts (or import_playbook)');
+    // Unreviewed content: nothing in it may make the hub read a file outside the repo, or
+    // evaluate a template, while the syntax check parses it (see draft-check.ts).
+    const problems = draftPathProblems(content);
+    if (problems.length) return fail(`draft_playbook: refused, the draft names files the hub will not load for an unreviewed draft: ${problems.join('; ')}. Use relative paths inside the repo, without Jinja.`, { status: 'refused', problems });
     return serial(async () => {
       await repo.ensure(ctx.signal);
       await repo.fetch(ctx.signal);
@@ -700,7 +705,7 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
       const user = ctx.caller.user;
       const commit = await repo.commitFile(parent, path, content.endsWith('\n') ? content : `${content}\n`, `${onMain ? 'Update' : 'Add'} playbook ${name} (drafted through homelab-mcp for ${user})\n\n${(typeof description === 'string' ? description : '').slice(0, 2000)}`, ctx.signal);
       if (!commit) return fail(`draft_playbook: ${path} on ${onTop ? repo.draftBranch(name) : c.branch} already has exactly this content; nothing to draft`);
-      const check = await repo.withCheckout(commit, (dir) => syntaxCheck({ cwd: dir, playbook: path, inventory: c.inventory, knownHostsFile, timeoutMs: 120_000, signal: ctx.signal, ...(o.secretVars ? { secretVars: o.secretVars } : {}), ...(c.vaultPasswordFile ? { vaultPasswordFile: c.vaultPasswordFile } : {}) }), ctx.signal);
+      const check = await repo.withCheckout(commit, (dir) => (writeFileSync(join(dir, path), inertCopy(content)), syntaxCheck({ cwd: dir, playbook: path, inventory: c.inventory, knownHostsFile, timeoutMs: 120_000, signal: ctx.signal, ...(o.secretVars ? { secretVars: o.secretVars } : {}), ...(c.vaultPasswordFile ? { vaultPasswordFile: c.vaultPasswordFile } : {}) })), ctx.signal);
       if (!check.ok) return fail(`draft_playbook: ansible-playbook --syntax-check refused the draft${check.line ? ` (line ${check.line})` : ''}: ${check.error}`, { status: 'refused', ...(check.line ? { line: check.line } : {}), error: check.error });
       await repo.pushDraft(name, commit, existing, ctx.signal);
       const branch = repo.draftBranch(name);
