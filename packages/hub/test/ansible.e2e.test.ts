@@ -252,6 +252,20 @@ describe('the Ansible review queue refuses', () => {
     expect(vr.structuredContent).toMatchObject({ status: 'denied' });
     const vping = (await viewer.callTool({ name: 'dry_run_playbook', arguments: { name: 'ping' } })) as Result;
     expect(vping.isError, resultText(vping)).toBeFalsy();
+    // extra_vars cannot pick the connection, SSH arguments or interpreter, nor carry Jinja: both
+    // would run commands on the hub, from a dry run a viewer may call.
+    const viaSsh = join(root, 'pwned-by-extra-vars');
+    for (const extra_vars of [
+      { ansible_ssh_common_args: `-o ProxyCommand="touch ${viaSsh}"` },
+      { ansible_connection: 'local' },
+      { flavour: `{{ lookup('pipe', 'touch ${viaSsh}') }}` },
+      { nested: { deep: [`{% set x = lookup('pipe', 'touch ${viaSsh}') %}`] } },
+    ]) {
+      const r = (await viewer.callTool({ name: 'dry_run_playbook', arguments: { name: 'ping', extra_vars } })) as Result;
+      expect(r.isError, JSON.stringify(extra_vars)).toBe(true);
+      expect(resultText(r)).toMatch(/argument "extra_vars": /);
+    }
+    expect(existsSync(viaSsh)).toBe(false);
     await call('revoke_writes');
     const held = await call('dry_run_playbook', { name: 'risky' });
     expect(held.structuredContent).toMatchObject({ status: 'approval_required' });

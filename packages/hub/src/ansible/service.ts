@@ -88,6 +88,38 @@ function badRepoPath(p: string): string | undefined {
   return undefined;
 }
 
+/** Names Ansible gives a meaning of its own: a variable of the caller must not override them. */
+const RESERVED_VARS = new Set(['hostvars', 'groups', 'group_names', 'inventory_hostname', 'inventory_hostname_short', 'inventory_dir', 'inventory_file', 'playbook_dir', 'play_hosts', 'role_path', 'omit', 'environment', 'vars', 'lookup', 'query', 'q']);
+const JINJA_OPEN = /\{\{|\{%|\{#/;
+
+/**
+ * Why extra_vars are refused, or undefined. Extra vars take precedence over everything, so
+ * `ansible_*` would let a caller pick the connection (`ansible_connection: local`), the SSH
+ * command (`ansible_ssh_common_args: -o ProxyCommand=...`) or the interpreter: commands on the
+ * hub, from a dry run a viewer may call. And a value with Jinja (`{{ lookup('pipe', ...) }}`) is
+ * evaluated on the hub when the playbook uses it. Neither is allowed.
+ */
+export function badExtraVars(ev: Record<string, unknown>): string | undefined {
+  for (const k of Object.keys(ev)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]{0,100}$/.test(k)) return `"${k.slice(0, 60)}" is not a variable name (letters, digits and _)`;
+    if (/^ansible_/i.test(k)) return `"${k}": ansible_* variables (connection, SSH arguments, interpreters, become) cannot be set through extra_vars; they belong in the reviewed inventory`;
+    if (RESERVED_VARS.has(k)) return `"${k}" is a name Ansible reserves`;
+  }
+  let found: string | undefined;
+  const walk = (v: unknown, path: string, depth: number): void => {
+    if (found || depth > 32) return;
+    if (typeof v === 'string') {
+      if (JINJA_OPEN.test(v)) found = `${path} holds a Jinja template ("{{", "{%" or "{#"), which would be evaluated on the hub; pass plain values`;
+    } else if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${path}[${i}]`, depth + 1));
+    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+      if (JINJA_OPEN.test(k)) found = `${path}: the key "${k.slice(0, 60)}" holds a Jinja template`;
+      walk(x, `${path}.${k}`, depth + 1);
+    }
+  };
+  for (const [k, v] of Object.entries(ev)) walk(v, k, 0);
+  return found;
+}
+
 /** Validates a dry run's or run's arguments; a message naming the argument otherwise. */
 export function parseRunArgs(args: Record<string, unknown>): RunArgs | string {
   const known = ['name', 'inventory', 'extra_vars', 'limit', 'tags'];
@@ -107,6 +139,8 @@ export function parseRunArgs(args: Record<string, unknown>): RunArgs | string {
   if (ev !== undefined) {
     if (!ev || typeof ev !== 'object' || Array.isArray(ev)) return 'argument "extra_vars": expected an object of variables ({"version": "1.2"})';
     if (JSON.stringify(ev).length > MAX_EXTRA_VARS) return `argument "extra_vars": larger than ${MAX_EXTRA_VARS / 1024} KiB`;
+    const bad = badExtraVars(ev as Record<string, unknown>);
+    if (bad) return `argument "extra_vars": ${bad}`;
     out.extraVars = ev as Record<string, unknown>;
   }
   if (limit !== undefined) {
