@@ -13,7 +13,7 @@
  *
  * GitHub: `Authorization: Bearer <token>` (or `token <token>`); a wrong one gets the real 401
  * `{"message":"Bad credentials",...}`. Paths `/repos/{o}/{r}/pulls[/{n}[/merge]]` and
- * `/repos/{o}/{r}/commits/{ref}/status`; list pages of `per_page` (at most 100) with a `Link`
+ * `/repos/{o}/{r}/commits/{ref}/status` and `/check-runs` (Actions); list pages of `per_page` (at most 100) with a `Link`
  * header; create 201, 422 when a PR for the head exists, the head is not a branch or has no commits
  * beyond the base; merge `PUT` 200 `{sha, merged: true}`, 405 not mergeable, 409 head modified.
  *
@@ -84,6 +84,7 @@ export interface FakeForgeRequest {
 }
 
 export type FakeCommitState = 'success' | 'pending' | 'failure' | 'error' | 'warning';
+export type FakeCheckConclusion = 'success' | 'failure' | 'neutral' | 'cancelled' | 'skipped' | 'timed_out' | 'action_required';
 
 export interface FakeForge {
   kind: 'github' | 'gitea';
@@ -95,6 +96,8 @@ export interface FakeForge {
   setMergeable(number: number, mergeable: boolean | null | undefined): void;
   /** A commit status on `sha`, as CI posts it; the latest per `context` counts. */
   addStatus(sha: string, state: FakeCommitState, context?: string): void;
+  /** A GitHub check run on `sha` (GitHub Actions reports these, not statuses); Gitea has none and throws. */
+  addCheckRun(sha: string, status: 'queued' | 'in_progress' | 'completed', conclusion?: FakeCheckConclusion, name?: string): void;
   /** A PR put in place without the API (a fork's, or many for paging); its head must be a branch of the bare repo unless `headSha` is given. */
   seedPull(p: { head: string; base?: string; title?: string; fork?: string; author?: string; createdAt?: string; headSha?: string }): Promise<FakeForgePull>;
   requests(): FakeForgeRequest[];
@@ -142,6 +145,7 @@ async function startFakeForge(kind: 'github' | 'gitea', opts: FakeForgeOptions):
   const full = `${opts.owner}/${opts.repo}`;
   let base = '';
   let statusId = 0;
+  const checkRuns = new Map<string, Array<{ id: number; name: string; status: string; conclusion: FakeCheckConclusion | null }>>();
 
   // The branches as the bare repository has them, read once per request (requests run one at a
   // time, and a push from a test lands between requests): a list of 100 PRs costs one git call.
@@ -449,6 +453,23 @@ async function startFakeForge(kind: 'github' | 'gitea', opts: FakeForgeOptions):
     return { status: 200, body: { state, statuses: statusJson, sha: resolved, total_count: all.length, repository: repoJson(full), commit_url: `${base}/repos/${full}/commits/${resolved}`, url: `${base}/repos/${full}/commits/${resolved}/status` }, ...tag };
   }
 
+  async function listCheckRuns(ref: string, q: URLSearchParams): Promise<Answer> {
+    const stray = strayParams(q, ['check_name', 'status', 'filter', 'per_page', 'page', 'app_id']);
+    const tag = stray.length ? { unknown: `query ${stray.join(', ')}` } : {};
+    const resolved = /^[0-9a-f]{40}$/.test(ref) ? ref : await sha(ref);
+    if (!resolved || (await git(opts.bareRepo, ['cat-file', '-e', `${resolved}^{commit}`])).code !== 0) return { ...error(422, `No commit found for SHA: ${ref}`), ...tag };
+    // filter=latest (the default) keeps the most recent run of each name.
+    const all = checkRuns.get(resolved) ?? [];
+    const runs = q.get('filter') === 'all' ? all : [...new Map(all.map((r) => [r.name, r])).values()];
+    const size = Math.min(100, Math.max(1, Number(q.get('per_page') ?? 30) || 30));
+    const page = Math.max(1, Number(q.get('page') ?? 1) || 1);
+    return {
+      status: 200,
+      body: { total_count: runs.length, check_runs: runs.slice((page - 1) * size, page * size).map((r) => ({ id: r.id, head_sha: resolved, node_id: `CR_${r.id}`, external_id: '', url: `${base}/repos/${full}/check-runs/${r.id}`, html_url: `https://github.com/${full}/runs/${r.id}`, details_url: null, status: r.status, conclusion: r.conclusion, started_at: now(), completed_at: r.status === 'completed' ? now() : null, output: { title: null, summary: null, text: null, annotations_count: 0, annotations_url: '' }, name: r.name, check_suite: { id: 1 }, app: { id: 15368, slug: 'github-actions', name: 'GitHub Actions' }, pull_requests: [] })) },
+      ...tag,
+    };
+  }
+
   async function route(method: string, url: URL, text: string, headers: IncomingMessage['headers']): Promise<Answer> {
     const root = github ? '' : '/api/v1';
     if (!url.pathname.startsWith(`${root}/repos/`)) return outside(`path ${url.pathname}`);
@@ -462,14 +483,14 @@ async function startFakeForge(kind: 'github' | 'gitea', opts: FakeForgeOptions):
     const [o, r, kindSeg, ...rest] = parts;
     const shape = `${method} ${kindSeg ?? ''}${rest.length ? `/${rest.map((x, i) => (i === 0 ? ':x' : x)).join('/')}` : ''}`;
     const known = github
-      ? ['GET pulls', 'POST pulls', 'GET pulls/:x', 'PATCH pulls/:x', 'PUT pulls/:x/merge', 'GET commits/:x/status']
+      ? ['GET pulls', 'POST pulls', 'GET pulls/:x', 'PATCH pulls/:x', 'PUT pulls/:x/merge', 'GET commits/:x/status', 'GET commits/:x/check-runs']
       : ['GET pulls', 'POST pulls', 'GET pulls/:x', 'PATCH pulls/:x', 'POST pulls/:x/merge', 'GET commits/:x/status'];
     if (!known.includes(shape)) return outside(`${method} ${url.pathname}`);
     if (github && (!/application\/vnd\.github\+json/.test(String(headers.accept ?? '')) || headers['x-github-api-version'] !== '2022-11-28')) {
       return { status: 400, body: { message: 'the fake wants Accept: application/vnd.github+json and X-GitHub-Api-Version: 2022-11-28' }, unknown: 'missing GitHub API headers' };
     }
     if (o?.toLowerCase() !== opts.owner.toLowerCase() || r?.toLowerCase() !== opts.repo.toLowerCase()) return notFound();
-    if (kindSeg === 'commits') return combinedStatus(rest[0]!, url.searchParams);
+    if (kindSeg === 'commits') return rest[1] === 'check-runs' ? listCheckRuns(rest[0]!, url.searchParams) : combinedStatus(rest[0]!, url.searchParams);
     if (rest.length === 0) return method === 'GET' ? list(url.searchParams) : create(text);
     const p = /^\d+$/.test(rest[0]!) ? findPull(rest[0]!) : undefined;
     if (!p) return notFound();
@@ -535,6 +556,12 @@ async function startFakeForge(kind: 'github' | 'gitea', opts: FakeForgeOptions):
       const list = statuses.get(commit) ?? [];
       list.push({ id: ++statusId, state, context, created_at: now() });
       statuses.set(commit, list);
+    },
+    addCheckRun(commit, status, conclusion, name = 'build') {
+      if (!github) throw new Error('fake forge: Gitea has no check runs (Gitea Actions posts commit statuses): use addStatus');
+      const list = checkRuns.get(commit) ?? [];
+      list.push({ id: ++statusId, name, status, conclusion: status === 'completed' ? (conclusion ?? 'success') : null });
+      checkRuns.set(commit, list);
     },
     async seedPull(s) {
       const headSha = s.headSha ?? ((refs = undefined), await sha(s.head));

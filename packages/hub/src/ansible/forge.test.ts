@@ -132,6 +132,19 @@ describe.each(KINDS)('forge client against the fake $kind', ({ kind, start, page
     expect(reports.every((r) => !r.error && !JSON.stringify(r).includes(TOKEN))).toBe(true);
   });
 
+  it.runIf(kind === 'github')('counts GitHub Actions check runs with the commit statuses', async () => {
+    const head = await repo.commit('mcp-draft/ci', { 'ci.yml': '- hosts: all\n' });
+    expect(await forge.checks(head)).toEqual({ state: 'none', total: 0 });
+    fake.addCheckRun(head, 'in_progress', undefined, 'build');
+    expect(await forge.checks(head)).toEqual({ state: 'pending', total: 1 });
+    fake.addCheckRun(head, 'completed', 'success', 'build');
+    expect(await forge.checks(head)).toEqual({ state: 'success', total: 1 });
+    fake.addStatus(head, 'success', 'ci/external');
+    expect(await forge.checks(head)).toEqual({ state: 'success', total: 2 });
+    fake.addCheckRun(head, 'completed', 'timed_out', 'lint');
+    expect(await forge.checks(head)).toEqual({ state: 'failure', total: 3 });
+  });
+
   it('a merge with a head that moved is refused as head_moved, and main stays', async () => {
     const old = await repo.commit('mcp-draft/a', { 'a.yml': '- hosts: all\n' });
     const pr = await forge.create({ branch: 'mcp-draft/a', base: 'main', title: 'a', body: '' });
@@ -280,6 +293,12 @@ describe('forge client against a hostile forge', () => {
     expect((await failure(forge.get(2))).reason).toBe('bad_response');
     expect((await failure(forge.get(3))).message).toContain('head.sha');
     expect((await failure(forge.checks(sha))).reason).toBe('bad_response');
+  });
+
+  it('GitHub check runs the token may not read leave the statuses to speak', async () => {
+    await using f = await hostile((req, res) => (req.url!.includes('/check-runs') ? json(res, 403, { message: 'Resource not accessible by personal access token' }) : json(res, 200, { state: 'success', total_count: 1, statuses: [{}] })));
+    expect(await make(f.url, 'github').checks(sha)).toEqual({ state: 'success', total: 1 });
+    expect(f.seen.map((s) => s.split('?')[0])).toEqual([`GET /repos/lab/ansible/commits/${sha}/status`, `GET /repos/lab/ansible/commits/${sha}/check-runs`]);
   });
 
   it('a huge answer is refused before it is all read', async () => {

@@ -270,6 +270,31 @@ export function createForge(config: ForgeConfig, http: HttpClient): Forge {
     return found;
   }
 
+  /**
+   * GitHub Actions reports check runs, not commit statuses: without them a PR whose workflow
+   * failed would show no checks at all. A token that may not read them (a fine-grained token
+   * without "Checks: read") leaves the statuses alone to speak: undefined.
+   */
+  async function checkRuns(s: string, doing: string, signal: AbortSignal | undefined): Promise<{ total: number; states: Set<ForgeChecks['state']> } | undefined> {
+    const res = await send('GET', `${repoPath}/commits/${s}/check-runs?per_page=100`, { signal, maxBytes: LIST_MAX_BYTES });
+    if (res.status === 403 || res.status === 404) return undefined;
+    if (res.status !== 200) throw failure(res, doing, `the commit ${s.slice(0, 12)}`);
+    const r = json(res, doing);
+    if (!isRecord(r) || !Array.isArray(r.check_runs)) throw new ForgeError('bad_response', `${label} answered ${doing} without check_runs`);
+    const states = new Set<ForgeChecks['state']>();
+    const runs = r.check_runs.slice(0, 100);
+    for (const run of runs) {
+      if (!isRecord(run)) throw new ForgeError('bad_response', `${label} sent a check run that is not an object`);
+      if (run.status !== 'completed') states.add('pending');
+      else if (['failure', 'timed_out', 'cancelled', 'action_required', 'startup_failure'].includes(String(run.conclusion))) states.add('failure');
+      else if (['success', 'neutral', 'skipped', 'stale'].includes(String(run.conclusion))) states.add('success');
+      else throw new ForgeError('bad_response', `${label} sent a check run with an unknown conclusion`);
+    }
+    const count = typeof r.total_count === 'number' && Number.isSafeInteger(r.total_count) && r.total_count >= runs.length ? r.total_count : runs.length;
+    // Runs past the first page are counted but not read: the read ones decide.
+    return { total: count, states };
+  }
+
   const pullPath = (n: number) => {
     if (!Number.isSafeInteger(n) || n < 1) throw new HomelabError('INVALID_ARGUMENTS', `pull request number: expected a positive integer (got ${String(n)})`);
     return `${repoPath}/pulls/${n}`;
@@ -359,15 +384,27 @@ export function createForge(config: ForgeConfig, http: HttpClient): Forge {
       if (res.status !== 200) throw failure(res, doing, `the commit ${s.slice(0, 12)}`);
       const r = json(res, doing);
       if (!isRecord(r)) throw new ForgeError('bad_response', `${label} answered ${doing} with something other than an object`);
-      const total = typeof r.total_count === 'number' && Number.isSafeInteger(r.total_count) && r.total_count >= 0 ? r.total_count : Array.isArray(r.statuses) ? r.statuses.length : undefined;
+      let total = typeof r.total_count === 'number' && Number.isSafeInteger(r.total_count) && r.total_count >= 0 ? r.total_count : Array.isArray(r.statuses) ? r.statuses.length : undefined;
       if (total === undefined) throw new ForgeError('bad_response', `${label} answered ${doing} without total_count`);
-      // GitHub says pending and Gitea says nothing when no check ever reported.
+      const states = new Set<ForgeChecks['state']>();
+      // GitHub says pending and Gitea says nothing when no status ever reported.
+      if (total > 0) {
+        const state = r.state;
+        if (state === 'success' || state === 'pending' || state === 'failure' || state === 'error') states.add(state);
+        // Gitea's warning never counts as green.
+        else if (state === 'warning') states.add('failure');
+        else throw new ForgeError('bad_response', `${label} answered ${doing} with an unknown state ${JSON.stringify(quote(String(state)).slice(0, 40))}`);
+      }
+      if (github) {
+        const runs = await checkRuns(s, doing, signal);
+        if (runs) {
+          total += runs.total;
+          for (const st of runs.states) states.add(st);
+        }
+      }
       if (total === 0) return { state: 'none', total: 0 } satisfies ForgeChecks;
-      const state = r.state;
-      if (state === 'success' || state === 'pending' || state === 'failure' || state === 'error') return { state, total };
-      // Gitea's warning never counts as green.
-      if (state === 'warning') return { state: 'failure', total };
-      throw new ForgeError('bad_response', `${label} answered ${doing} with an unknown state ${JSON.stringify(quote(String(state)).slice(0, 40))}`);
+      for (const st of ['error', 'failure', 'pending'] as const) if (states.has(st)) return { state: st, total };
+      return { state: 'success', total };
     },
   };
 }
