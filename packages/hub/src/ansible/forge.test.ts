@@ -354,7 +354,7 @@ describe('forge client against a hostile forge', () => {
     const ac = new AbortController();
     const p = make(f.url).get(1, ac.signal);
     ac.abort();
-    expect((await failure(p)).message).toContain('cancelled');
+    expect((await failure(p)).message).toBe(`Gitea at ${f.url} repo lab/ansible did not answer: the call was cancelled`);
   });
 
   it('refuses a config that cannot work, naming the key', () => {

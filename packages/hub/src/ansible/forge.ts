@@ -159,7 +159,8 @@ export function createForge(config: ForgeConfig, http: HttpClient): Forge {
     } catch (err) {
       if (isHttpError(err)) {
         const bad = err.reason === 'too_large' || err.reason === 'bad_response';
-        throw new ForgeError(bad ? 'bad_response' : 'unreachable', `${label} ${bad ? 'sent an answer the hub cannot use' : 'is unreachable'}: ${err.detail}`, { ...(err.status !== undefined ? { status: err.status } : {}), cause: err });
+        const what = bad ? `sent an answer the hub cannot use: ${err.detail}` : err.reason === 'aborted' ? 'did not answer: the call was cancelled' : `is unreachable: ${err.detail}`;
+        throw new ForgeError(bad ? 'bad_response' : 'unreachable', `${label} ${what}`, { ...(err.status !== undefined ? { status: err.status } : {}), cause: err });
       }
       throw err;
     }
@@ -182,7 +183,7 @@ export function createForge(config: ForgeConfig, http: HttpClient): Forge {
     const rateLimited = status === 429 || (status === 403 && (res.headers['x-ratelimit-remaining'] === '0' || /rate limit/i.test(msg)));
     if (rateLimited) {
       const reset = Number(res.headers['x-ratelimit-reset']);
-      const when = Number.isFinite(reset) && reset > 0 ? `; try again after ${new Date(reset * 1000).toISOString()}` : '; try again later';
+      const when = Number.isFinite(reset) && reset > 0 && reset < 1e11 ? `; try again after ${new Date(reset * 1000).toISOString()}` : '; try again later';
       return new ForgeError('unreachable', `${label} is rate-limiting the token (${TOKEN_KEY}) while ${doing}${said}${when}`, { status });
     }
     if (status === 403) return new ForgeError('auth', `${label} refused ${doing} (HTTP 403)${said}; the token (${TOKEN_KEY}) needs read and write access to the repository's contents and pull requests`, { status });
