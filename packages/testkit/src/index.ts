@@ -16,3 +16,5 @@ export { startFakeNetbox, fakeNetboxData, type FakeNetbox, type FakeNetboxOption
 export { startFakeGraylog, fakeGraylogMessages, type FakeGraylog, type FakeGraylogMessage, type FakeGraylogOptions, type FakeGraylogRequest } from './fake-graylog.ts';
 export { startCaddy, CADDY_BIN, type CaddyProcess, type CaddyRoute, type StartCaddyOptions } from './caddy.ts';
 export { TEST_CLIENTS_MODULES } from './test-clients.ts';
+export { startFakeGitHub, startFakeGitea, type FakeForge, type FakeForgeOptions, type FakeForgePull, type FakeForgeRequest, type FakeCommitState, type FakeCheckConclusion } from './fake-forge.ts';
+export { serveLoopback } from './serve.ts';
