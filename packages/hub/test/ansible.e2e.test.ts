@@ -14,13 +14,14 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectClient, readJournal, resultText, startFakeGitea, startFakeGitHub, startHubProcess, startSshd, type SshdProcess } from '@homelab-mcp/testkit';
+import { connectClient, HUB_BUNDLE, readJournal, resultText, startFakeGitea, startFakeGitHub, startHubProcess, startSshd, type SshdProcess } from '@homelab-mcp/testkit';
 
 const TOKEN = 'ansible-hub-admin-token-0123456789';
 const VIEWER = 'ansible-hub-viewer-token-0123456789';
 const GIT_TOKEN = 'forge-api-token-0123456789abcdef';
 const DB_PASSWORD = 'hunter2-db-password-9f8e';
 const EXTRA_PASSWORD = 'extra-var-password-7a6b';
+const VAULTED = 'vaulted-api-key-5c4d3e2f';
 type Result = { content: Array<{ type: string; text: string }>; structuredContent?: Record<string, any>; isError?: boolean };
 
 const gitEnv = { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' };
@@ -31,6 +32,7 @@ let sshd: SshdProcess;
 /** A second host whose key nobody pinned. */
 let stranger: SshdProcess;
 let bare: string;
+let vaultPass: string;
 let target: string;
 
 /** A bare repo whose main holds an inventory (the sshd as pi1, a secret var) and two playbooks. */
@@ -40,6 +42,12 @@ function seedRepo(): void {
   const work = join(root, 'seed');
   git(root, 'clone', '--quiet', bare, work);
   mkdirSync(join(work, 'inventory'));
+  // A vaulted variable, as people keep them: encrypted in host_vars, the password in a file.
+  vaultPass = join(root, 'vault-pass');
+  writeFileSync(vaultPass, 'correct horse battery\n', { mode: 0o600 });
+  const enc = execFileSync('ansible-vault', ['encrypt_string', '--vault-password-file', vaultPass, VAULTED, '--name', 'vault_api_key'], { encoding: 'utf8', env: { ...process.env, ANSIBLE_HOME: join(root, '.ansible') } });
+  mkdirSync(join(work, 'inventory', 'host_vars'));
+  writeFileSync(join(work, 'inventory', 'host_vars', 'pi1.yml'), `---\n${enc}\n`);
   writeFileSync(
     join(work, 'inventory', 'hosts.ini'),
     `[pis]\npi1 ansible_host=127.0.0.1 ansible_port=${sshd.port} ansible_user=root ansible_python_interpreter=/usr/bin/python3 db_password=${DB_PASSWORD}\n`,
@@ -62,7 +70,7 @@ const makeFile = (name: string) => `- name: Put a marker on the pis
     - name: Write the marker
       ansible.builtin.copy:
         dest: ${join(target, name)}
-        content: "made by the review queue {{ flavour | default('plain') }} {{ marker_password | default('none') }}\\n"
+        content: "made by the review queue {{ flavour | default('plain') }} {{ marker_password | default('none') }} {{ vault_api_key }}\\n"
         mode: "0644"
 `;
 
@@ -105,6 +113,7 @@ describe.each(forges)('the Ansible review queue with a fake $type', ({ type, sta
           inventory: 'inventory/hosts.ini',
           sshKey: sshd.clientKey,
           knownHosts: [sshd.hostKeyLine],
+          vaultPasswordFile: vaultPass,
           forge: { type, url: forge.url, repo: 'me/playbooks', token: '${GIT_TOKEN}' },
         },
       },
@@ -125,6 +134,7 @@ describe.each(forges)('the Ansible review queue with a fake $type', ({ type, sta
     const inv = keep(await call('list_inventory'));
     expect(resultText(inv)).toContain('pis: hosts pi1');
     expect(inv.structuredContent!.hostvars.pi1.db_password).toBe('[REDACTED]');
+    expect(inv.structuredContent!.hostvars.pi1.vault_api_key).toBe('[VAULT]');
 
     // A draft is a write: held, then pushed with a PR after approval.
     const held = keep(await call('draft_playbook', { name, content: makeFile(name), description: 'Marks the pis.' }));
@@ -135,8 +145,24 @@ describe.each(forges)('the Ansible review queue with a fake $type', ({ type, sta
     expect(resultText(drafted)).toMatch(/^Opened pull request #\d+: http/);
     expect(git(root, '--git-dir', bare, 'rev-parse', '--verify', `refs/heads/mcp-draft/${name}`)).toMatch(/^[0-9a-f]{40}$/);
 
+    // A second draft of the same name updates that branch and PR.
+    const again = keep(await call('draft_playbook', { name, content: makeFile(name).replace('Put a marker', 'Put the marker'), description: 'Marks the pis (v2).' }));
+    expect(resultText(again)).toMatch(new RegExp(`^Updated pull request #${drafted.structuredContent!.pr.number}: `));
+    // main moves under the draft: promotion says it needs a rebase; drafting again rebuilds it on main.
+    const side = join(root, `side-${type}`);
+    git(root, 'clone', '--quiet', bare, side);
+    writeFileSync(join(side, `README-${type}.md`), 'unrelated\n');
+    git(side, 'add', '.');
+    git(side, 'commit', '--quiet', '-m', 'someone else changed main');
+    git(side, 'push', '--quiet', 'origin', 'main');
+    const stale = keep(await call('promote_playbook', { name }));
+    expect(stale.isError).toBe(true);
+    expect(resultText(stale)).toMatch(/main moved since this draft .* needs a rebase/);
+    const rebuilt = keep(await call('draft_playbook', { name, content: makeFile(name), description: 'Marks the pis (v3).' }));
+    expect(resultText(rebuilt)).toMatch(/rebuilt on main, which had moved/);
+
     const pending = keep(await call('list_pending_playbooks'));
-    expect(pending.structuredContent!.pending).toEqual([expect.objectContaining({ name, branch: `mcp-draft/${name}`, author: expect.any(String), diffStat: expect.stringMatching(/1 file changed/) })]);
+    expect(pending.structuredContent!.pending).toEqual([expect.objectContaining({ name, branch: `mcp-draft/${name}`, author: expect.any(String), diffStat: expect.stringMatching(/^1 file changed, \d+ insertions/) })]);
 
     // Not on main: refused by the hard limit, whatever the session approved.
     const notMain = keep(await call('run_playbook', { name }));
@@ -171,7 +197,7 @@ describe.each(forges)('the Ansible review queue with a fake $type', ({ type, sta
     const ran = keep(await call('run_playbook', { name, extra_vars: { flavour: 'x', marker_password: EXTRA_PASSWORD } }));
     expect(ran.isError, resultText(ran)).toBeFalsy();
     expect(ran.structuredContent!.recap.pi1).toMatchObject({ changed: 1, failed: 0 });
-    expect(readFileSync(join(target, name), 'utf8')).toBe(`made by the review queue x ${EXTRA_PASSWORD}\n`);
+    expect(readFileSync(join(target, name), 'utf8')).toBe(`made by the review queue x ${EXTRA_PASSWORD} ${VAULTED}\n`);
     expect(existsSync(ran.structuredContent!.logFile)).toBe(true);
 
     // A viewer reads, but cannot run or draft (it does not even see those tools).
@@ -185,7 +211,8 @@ describe.each(forges)('the Ansible review queue with a fake $type', ({ type, sta
     const run = events.find((e) => e.kind === 'tool_call' && e.tool === 'run_playbook' && e.outcome === 'succeeded')!;
     expect(run.detail).toMatchObject({ commit: expect.stringMatching(/^[0-9a-f]{40}$/), playbook: `${name}.yml`, playbookSha256: expect.stringMatching(/^[0-9a-f]{64}$/), inventory: 'inventory/hosts.ini', check: false, recap: { pi1: expect.objectContaining({ changed: 1 }) } });
     const all = [JSON.stringify(events), answers.join('\n'), hub.output(), readFileSync(ran.structuredContent!.logFile, 'utf8')].join('\n');
-    for (const secret of [DB_PASSWORD, EXTRA_PASSWORD, GIT_TOKEN]) expect(all).not.toContain(secret);
+    expect(all).toContain('[REDACTED]'); // the diffs were there, with the secrets cut out
+    for (const secret of [DB_PASSWORD, EXTRA_PASSWORD, VAULTED, GIT_TOKEN, 'ANSIBLE_VAULT']) expect(all).not.toContain(secret);
     expect(forge.unknown()).toEqual([]);
   });
 });
@@ -286,5 +313,39 @@ describe('the Ansible review queue refuses', () => {
     expect(everything).not.toContain(GIT_TOKEN);
     expect(everything).not.toContain(DB_PASSWORD);
     expect(forge.unknown()).toEqual([]);
+  });
+});
+
+describe('the Ansible review queue without a forge', () => {
+  it('pushes drafts as branches, lists them, and refuses promotion saying a forge is needed; a key others can read is refused by check-config', { timeout: 120_000 }, async () => {
+    await using hub = await startHubProcess({
+      config: { auth: { tokens: [{ user: 'ann', role: 'admin', token: TOKEN }] }, local: { enabled: false }, approval: { mode: 'session' }, ansible: { repo: bare, inventory: 'inventory/hosts.ini', sshKey: sshd.clientKey, knownHosts: [sshd.hostKeyLine] } },
+      timeoutMs: 60_000,
+    });
+    await using client = await connectClient(hub.url, TOKEN, 'modern');
+    const call = async (tool: string, args: Record<string, unknown> = {}) => (await client.callTool({ name: tool, arguments: args })) as Result;
+    await call('approve_writes');
+    const drafted = await call('draft_playbook', { name: 'noforge', content: '- hosts: pis\n  gather_facts: false\n  tasks: []\n' });
+    expect(drafted.isError, resultText(drafted)).toBeFalsy();
+    expect(resultText(drafted)).toMatch(/^Pushed noforge\.yml to branch mcp-draft\/noforge at [0-9a-f]{12} \(syntax check passed\)\. No forge is configured/);
+    const pending = await call('list_pending_playbooks');
+    expect(resultText(pending)).toMatch(/no forge is configured/);
+    expect(pending.structuredContent!.pending).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'noforge', pr: null })]));
+    const promote = await call('promote_playbook', { name: 'noforge' });
+    expect(promote.isError).toBe(true);
+    expect(resultText(promote)).toMatch(/no forge is configured \(ansible\.forge: /);
+
+    // A private key that group or others can read: check-config names the key and the fix.
+    const loose = join(root, 'loose_key');
+    writeFileSync(loose, 'not really a key\n', { mode: 0o644 });
+    const cfg = join(root, 'loose.yaml');
+    writeFileSync(cfg, JSON.stringify({ ansible: { repo: bare, sshKey: loose } }));
+    let out = '';
+    try {
+      execFileSync(process.execPath, [HUB_BUNDLE, 'check-config', cfg], { encoding: 'utf8', stdio: 'pipe' });
+    } catch (err) {
+      out = String((err as { stderr?: string; stdout?: string }).stderr ?? '') + String((err as { stdout?: string }).stdout ?? '');
+    }
+    expect(out).toContain(`key "ansible.sshKey": ${loose} is readable or writable by others (mode 644); run chmod 600 ${loose}`);
   });
 });
