@@ -248,13 +248,13 @@ export function createHttpApp(opts: HttpAppOptions) {
   /**
    * A plain 2026-07-28 tools/call, served without the SDK's per-request server (see
    * fast-tools-call.ts); undefined when the SDK must serve it (anything else, an unknown tool,
-   * a human-mode write).
+   * a human-mode write, or a tool that may be one: dry_run_playbook's classFor).
    */
   async function fastToolsCall(c: Context, caller: Authenticated, parsedBody: unknown): Promise<Response | undefined> {
     const call = plainToolsCall(parsedBody, c.req.raw.headers, envelopeAccepted);
     if (!call) return undefined;
     const tool = opts.catalog().tool(call.name);
-    if (!tool || !visibleTo(caller.role, tool) || (tool.toolClass === 'write' && opts.gate.mode(caller) === 'human')) return undefined;
+    if (!tool || !visibleTo(caller.role, tool) || ((tool.toolClass === 'write' || tool.classFor) && opts.gate.mode(caller) === 'human')) return undefined;
     const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
     // The client going away cancels the call, as it does on the SDK's path (its request signal).
     const abort = new AbortController();
