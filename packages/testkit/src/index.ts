@@ -16,3 +16,4 @@ export { startFakeNetbox, fakeNetboxData, type FakeNetbox, type FakeNetboxOption
 export { startFakeGraylog, fakeGraylogMessages, type FakeGraylog, type FakeGraylogMessage, type FakeGraylogOptions, type FakeGraylogRequest } from './fake-graylog.ts';
 export { startCaddy, CADDY_BIN, type CaddyProcess, type CaddyRoute, type StartCaddyOptions } from './caddy.ts';
 export { TEST_CLIENTS_MODULES } from './test-clients.ts';
+export { startSshd, descendantPids, SSHD_BIN, type SshdProcess, type StartSshdOptions } from './sshd.ts';
