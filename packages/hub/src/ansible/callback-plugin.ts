@@ -53,7 +53,7 @@ def _no_log(r):
     return bool(r.get('_ansible_no_log')) or 'censored' in r
 
 
-def _message(r):
+def _message(r, failed=False):
     """msg, then a failed command's rc and stderr: what tells a person why."""
     if _no_log(r):
         return HIDDEN
@@ -61,7 +61,8 @@ def _message(r):
     msg = r.get('msg')
     if msg:
         parts.append(_cut(msg))
-    if r.get('failed') or r.get('unreachable'):
+    # The strategy has taken 'failed' out of the result by the time a callback sees it.
+    if failed or r.get('failed') or r.get('unreachable'):
         if r.get('rc') not in (None, 0):
             parts.append('rc=%s' % r.get('rc'))
         stderr = r.get('stderr') or r.get('module_stderr')
@@ -72,7 +73,7 @@ def _message(r):
     if not msg and isinstance(r.get('results'), list):
         for item in r['results']:
             if isinstance(item, dict) and item.get('failed'):
-                parts.append('item: ' + _message(item))
+                parts.append('item: ' + _message(item, True))
                 break
     return _cut(' '.join(p for p in parts if p))
 
@@ -107,7 +108,7 @@ class CallbackModule(CallbackBase):
         event = {'e': 'host', 'status': status, 'host': result._host.get_name(), 'task': result._task.get_name()}
         event.update(extra)
         if status != 'ok' or r.get('msg'):
-            event['msg'] = _message(r)
+            event['msg'] = _message(r, status in ('failed', 'unreachable'))
         if status == 'unreachable':
             event.update(self._host_address(result))
         self._emit(event)

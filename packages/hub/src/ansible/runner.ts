@@ -296,8 +296,8 @@ export async function syntaxCheck(base: AnsibleRunBase): Promise<{ ok: true } | 
 export const MAX_LISTED_HOSTS = 5000;
 
 /**
- * The hosts the playbook's plays would touch (`ansible-playbook --list-hosts`), each once, in
- * the order Ansible lists them. Throws HomelabError `ANSIBLE_FAILED` with Ansible's error.
+ * The hosts the playbook's plays would touch (`ansible-playbook --list-hosts`), each once,
+ * sorted (Ansible's own order is not stable). Throws HomelabError `ANSIBLE_FAILED` with Ansible's error.
  *
  * @example await listHosts({ ...base, limit: 'pis' }) // ['pi1', 'pi2']
  */
@@ -322,5 +322,5 @@ export async function listHosts(base: AnsibleRunBase & { limit?: string; extraVa
       if (hosts.size < MAX_LISTED_HOSTS) hosts.add(h[2]!);
     } else indent = -1;
   }
-  return [...hosts];
+  return [...hosts].sort();
 }
