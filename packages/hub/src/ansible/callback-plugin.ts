@@ -143,6 +143,14 @@ class CallbackModule(CallbackBase):
         for item in items:
             if not isinstance(item, dict) or _no_log(item) or not item.get('diff') or not item.get('changed'):
                 continue
+            # copy and template name their local temp file as the new side; the target says more.
+            tmp = os.environ.get('ANSIBLE_LOCAL_TEMP')
+            for d in item['diff'] if isinstance(item['diff'], list) else [item['diff']]:
+                for k in ('before_header', 'after_header'):
+                    h = d.get(k) if isinstance(d, dict) else None
+                    if tmp and isinstance(h, str) and h.startswith(tmp):
+                        args = (item.get('invocation') or {}).get('module_args') or {}
+                        d[k] = str(item.get('dest') or args.get('dest') or item.get('path') or args.get('path') or 'the new content')
             try:
                 text = self._get_diff(item['diff'])
             except Exception as e:

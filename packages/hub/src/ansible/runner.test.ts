@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { freePort, isAlive, startSshd, type SshdProcess } from '@homelab-mcp/testkit';
+import { descendantPids, freePort, isAlive, startSshd, type SshdProcess } from '@homelab-mcp/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PlaybookRunOptions } from './contract.ts';
 import { checkModeFalseTasks, createScrubber, hostKeyMessage, listHosts, runPlaybook, syntaxCheck } from './runner.ts';
@@ -155,6 +155,15 @@ describe('runPlaybook against a real sshd', () => {
     const running = runPlaybook(opts(dir, { command, check: false, signal: ac.signal, extraVars: { api_password: 'xv-Secret-9f8e7d', greeting: 'plain-xv-value' }, onTask: (t) => (sleeping ||= t.task === 'Sleep') }));
     await until('the Sleep task', () => sleeping);
     const pid = Number(readFileSync(pidFile, 'utf8'));
+    const remoteSleep = () =>
+      descendantPids(sshd.pid).some((p) => {
+        try {
+          return readFileSync(`/proc/${p}/cmdline`, 'utf8') === 'sleep\0300\0';
+        } catch {
+          return false;
+        }
+      });
+    await until('the remote sleep', remoteSleep);
     // Its workers and ssh client are in its group while the task runs.
     await until('a worker in the group', () => groupPids(pid).length > 1);
     const members = groupPids(pid);
@@ -171,6 +180,8 @@ describe('runPlaybook against a real sshd', () => {
     expect(members.filter(isAlive)).toEqual([]);
     expect(groupPids(pid)).toEqual([]);
     expect(existsSync(varsFile)).toBe(false);
+    // The remote side ends too: ssh's pty hangs up the command when the client is gone.
+    await until('the remote sleep to end', () => !remoteSleep());
   }, 120_000);
 
   it('stops the run at the deadline', async () => {
@@ -215,6 +226,22 @@ describe('runPlaybook against a real sshd', () => {
     expect(r.failures[0]).toMatchObject({ task: 'Hidden' });
     expect(r.failures[0]!.message).toContain("'no_log: true'");
   });
+
+  it('bounds the diffs it returns, saying how many it left out', async () => {
+    const out = join(root, `bounded-${++n}`);
+    const line = 'x'.repeat(99);
+    // ansible_connection=local: the bounds are ours, not SSH's, and 22 items stay quick.
+    const dir = repo({
+      'site.yml': play(`    - name: Many\n      ansible.builtin.copy:\n        dest: "${out}-{{ item }}"\n        content: "{{ '${line}\\n' * 50 }}"\n      loop: "{{ range(22) | list }}"\n`),
+      'hosts.ini': 'here ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n',
+    });
+    const r = await runPlaybook(opts(dir));
+    expect(r.recap.here).toMatchObject({ changed: 1 });
+    // Each diff is 5,000+ characters, cut to 4,096 with a marker; 40 KiB in all fits 9 of them.
+    expect(r.changes).toHaveLength(9);
+    expect(r.changesOmitted).toBe(13);
+    for (const c of r.changes) expect(c.diff).toMatch(/^--- before\n[\s\S]{4000,4096}\n… \d+ more characters$/);
+  }, 120_000);
 
   it('calls onTask for each task in order, handlers included', async () => {
     const dir = repo({

@@ -106,7 +106,12 @@ type RunEvent =
 
 /** The 0600 log of a run, scrubbed line by line, bounded. */
 function openLog(path: string, scrub: (s: string) => string) {
-  const fd = openSync(path, 'w', 0o600);
+  let fd: number;
+  try {
+    fd = openSync(path, 'w', 0o600);
+  } catch (err) {
+    throw new HomelabError('ANSIBLE_FAILED', `cannot write the run log ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
   // An existing file keeps its mode through open(); the log may hold what secrets we missed.
   fchmodSync(fd, 0o600);
   let bytes = 0;
