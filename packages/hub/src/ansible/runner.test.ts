@@ -158,7 +158,7 @@ describe('runPlaybook against a real sshd', () => {
     const remoteSleep = () =>
       descendantPids(sshd.pid).some((p) => {
         try {
-          return readFileSync(`/proc/${p}/cmdline`, 'utf8') === 'sleep\0300\0';
+          return readFileSync(`/proc/${p}/cmdline`, 'utf8') === 'sleep\x00300\x00';
         } catch {
           return false;
         }
