@@ -11,6 +11,7 @@
 import { lstatSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node, type YAMLMap } from 'yaml';
+import { HomelabError } from '@homelab-mcp/core';
 import type { CheckModeFalseTask } from './contract.ts';
 
 /** Bounds of a scan; a repo beyond them is reported as not fully scanned. */
@@ -210,7 +211,16 @@ function scanRole(ctx: Ctx, role: string | undefined, from: { ref: FileRef; node
   for (const sub of ['tasks', 'handlers']) {
     let names: string[] = [];
     const subDir = insideRepo(ctx, join(real, sub));
-    if (!subDir) continue;
+    if (!subDir) {
+      let exists = false;
+      try {
+        exists = !!lstatSync(join(real, sub));
+      } catch {
+        // a role without handlers (or tasks)
+      }
+      if (exists) add(ctx, { file: from.ref.file, line: lineOf(from.ref, from.node), task: from.what, note: `role ${JSON.stringify(role)}: ${sub}/ is outside the repo (through a symlink): not scanned for check_mode, counted as risky` });
+      continue;
+    }
     try {
       names = readdirSync(subDir)
         .filter((n) => /\.ya?ml$/.test(n))
@@ -289,7 +299,7 @@ export async function checkModeFalseTasks(repoDir: string, playbook: string): Pr
   const ctx: Ctx = { root, out: [], seen: new Set(), files: 0, playbookDir: root };
   const path = resolve(root, playbook);
   const real = insideRepo(ctx, path);
-  if (!real) throw new Error(`playbook ${JSON.stringify(playbook)} is not a file inside ${repoDir}`);
+  if (!real || !statSync(real).isFile()) throw new HomelabError('INVALID_ARGUMENTS', `playbook ${JSON.stringify(playbook)} is not a file inside ${repoDir}`);
   scanPlaybook(ctx, real, undefined, 0);
   return ctx.out;
 }

@@ -162,8 +162,11 @@ export async function spawnAnsiblePlaybook(o: AnsibleSpawnOptions): Promise<Ansi
     const env = ansibleEnv(dir, process.env, base.secretVars);
     env.ANSIBLE_HOST_KEY_CHECKING = 'True';
     env.ANSIBLE_SSH_ARGS = sshArgs(base.knownHostsFile);
-    // A repo's ansible.cfg may name a log file or enable more callbacks; our log is the one kept.
+    // A repo's ansible.cfg may name a log file; our log is the one kept.
     env.ANSIBLE_LOG_PATH = '/dev/null';
+    // On the managed hosts, Ansible's default: a per-run path (ansibleEnv's, made for the facts
+    // run on this host) would leave an empty /tmp/homelab-ansible-run-* dir on every host per run.
+    env.ANSIBLE_REMOTE_TEMP = '~/.ansible/tmp';
     let extraVarsFile: string | undefined;
     const stdio: Array<'ignore' | 'pipe'> = ['ignore', 'pipe', 'pipe'];
     if (o.onEvent) {

@@ -331,6 +331,33 @@ describe('checkModeFalseTasks', () => {
   });
 });
 
+describe('checkModeFalseTasks, more ways in', () => {
+  it('follows import_playbook, include_role and role dependencies; lists plays and dynamic includes it cannot read', async () => {
+    const dir = repo({
+      'site.yml': '- ansible.builtin.import_playbook: plays/db.yml\n',
+      'plays/db.yml': [
+        '- name: Live play',
+        '  hosts: all',
+        '  check_mode: false',
+        '  tasks:',
+        '    - ansible.builtin.include_role:',
+        '        name: db',
+        '    - ansible.builtin.include_tasks: "{{ ansible_os_family }}.yml"',
+        '',
+      ].join('\n'),
+      'roles/db/tasks/main.yml': '- name: db safe\n  ansible.builtin.ping:\n',
+      'roles/db/meta/main.yml': 'dependencies:\n  - role: common\n',
+      'roles/common/tasks/main.yml': '- name: Restart it\n  ansible.builtin.service: { name: x, state: restarted }\n  check_mode: off\n',
+    });
+    expect(await checkModeFalseTasks(dir, 'site.yml')).toEqual([
+      { file: 'plays/db.yml', line: 1, task: 'play "Live play"', note: 'every task in the play runs for real in check mode' },
+      { file: 'roles/common/tasks/main.yml', line: 1, task: 'Restart it' },
+      { file: 'plays/db.yml', line: 7, task: 'ansible.builtin.include_tasks: {{ ansible_os_family }}.yml', note: 'a templated or missing file name: not scanned for check_mode, counted as risky' },
+    ]);
+    await expect(checkModeFalseTasks(dir, '../x.yml')).rejects.toThrow(/not a file inside/);
+  });
+});
+
 describe('createScrubber', () => {
   it('cuts values and their JSON-escaped forms, then the redaction patterns', () => {
     const scrub = createScrubber(['p"w\\1234', 'ab']);
