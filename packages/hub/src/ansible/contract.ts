@@ -110,7 +110,7 @@ export interface PlaybookRunOptions extends AnsibleRunBase {
   tags?: string[];
   /** Where the full (scrubbed) log goes; absolute; created 0600. */
   logFile: string;
-  /** One call per task started (for progress notifications). */
+  /** One call per task started (for progress notifications); `index` is 1 for the first task, handlers counted. */
   onTask?: (t: { index: number; play: string; task: string }) => void;
 }
 
