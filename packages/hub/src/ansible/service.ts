@@ -325,7 +325,7 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
         ...(a.tags ? { tags: a.tags } : {}),
         logFile,
         onTask: (t) => {
-          tasks = t.index + 1;
+          tasks = t.index;
           ctx.onprogress?.({ progress: tasks, message: `${t.play}: ${t.task}`.slice(0, 200) });
         },
       });
