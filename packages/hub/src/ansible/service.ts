@@ -291,12 +291,12 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
   }
 
   /** Runs (or dry-runs) a main playbook under the shared lock, at the clone's commit. */
-  async function execute(a: RunArgs, check: boolean, ctx: CallContext, expected?: { key: string }): Promise<CallToolResult> {
+  async function execute(a: RunArgs, check: boolean, ctx: CallContext): Promise<CallToolResult> {
     return repo.lock.read(async () => {
       const commit = await repo.ensure(ctx.signal);
       const playbook = await mainPlaybook(a.name, ctx.signal);
       const key = runKey(playbook, commit, a);
-      if (expected) {
+      if (!check) {
         // Again under the lock: the clone may have moved since the gate looked.
         const why = dryRunMissing(playbook, commit, a);
         if (why) return fail(`Refused: ${why}`, { status: 'denied', reason: why });
@@ -306,7 +306,6 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
       const playbookSha256 = createHash('sha256').update(content).digest('hex');
       const secretValues = await secretsFor(a, ctx.signal);
       const logFile = logFileFor(playbook.name, check);
-      let tasks = 0;
       const r = await runPlaybook({
         cwd: repo.dir,
         playbook: playbook.path,
@@ -324,10 +323,7 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
         ...(a.limit ? { limit: a.limit } : {}),
         ...(a.tags ? { tags: a.tags } : {}),
         logFile,
-        onTask: (t) => {
-          tasks = t.index;
-          ctx.onprogress?.({ progress: tasks, message: `${t.play}: ${t.task}`.slice(0, 200) });
-        },
+        onTask: (t) => ctx.onprogress?.({ progress: t.index, message: `${t.play}: ${t.task}`.slice(0, 200) }),
       });
       const success = r.exitCode === 0 && !r.timedOut && !r.cancelled;
       const hosts = Object.keys(r.recap);
@@ -613,7 +609,7 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
         const a = parseRunArgs(args);
         if (typeof a === 'string') return fail(`run_playbook: ${a}`);
         try {
-          return await execute(a, false, ctx, { key: '' });
+          return await execute(a, false, ctx);
         } catch (err) {
           return fail(scrub(message(err)));
         }
