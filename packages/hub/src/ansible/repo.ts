@@ -204,16 +204,20 @@ export function createPlaybookRepo(o: PlaybookRepoOptions) {
     return { ...(before ? { before } : {}), after: target, commits, more, cloned: fresh };
   }
 
+  // The first clone is made once, however many calls ask for it at the same time.
+  let first: Promise<string> | undefined;
   async function ensure(signal?: AbortSignal): Promise<string> {
     if (headSha) return headSha;
-    if (cloned()) {
-      const h = await revParse('HEAD', signal);
-      if (h) {
-        headSha = h;
-        return h;
+    first ??= (async () => {
+      if (cloned()) {
+        const h = await revParse('HEAD', signal);
+        if (h) return (headSha = h);
       }
-    }
-    return (await refreshUnlocked(signal)).after;
+      return (await refreshUnlocked(signal)).after;
+    })().finally(() => {
+      first = undefined;
+    });
+    return first;
   }
 
   async function show(rev: string, path: string, signal?: AbortSignal): Promise<string | undefined> {

@@ -14,7 +14,7 @@
  *   playbook, commit, inventory, extra_vars, limit and tags within `dryRunValidMinutes`. The run
  *   checks both again under the lock, so nothing can slip between the gate and the run.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CallToolResult } from '@modelcontextprotocol/server';
@@ -287,7 +287,7 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
     } catch {
       // best effort
     }
-    return join(logsDir, `${new Date(now()).toISOString().replace(/[:.]/g, '-')}-${name}-${check ? 'check' : 'run'}.log`);
+    return join(logsDir, `${new Date(now()).toISOString().replace(/[:.]/g, '-')}-${name}-${check ? 'check' : 'run'}-${randomBytes(3).toString('hex')}.log`);
   }
 
   /** Runs (or dry-runs) a main playbook under the shared lock, at the clone's commit. */
