@@ -37,6 +37,7 @@ import { topologyResources, topologyTools } from './tools/topology/topology-tool
 import { createUpstream, type Upstream, type UpstreamLogMessage, type UpstreamSpec } from './upstreams/upstream.ts';
 import { createIntegrationSet, scrubSecrets, type Observability } from './integrations/integration-set.ts';
 import { createAnsibleService, type AnsibleService } from './ansible/service.ts';
+import { internetTools } from './internet/index.ts';
 import { createHttpClient } from '@homelab-mcp/core/http';
 
 declare const __HUB_VERSION__: string | undefined;
@@ -262,6 +263,25 @@ export async function createHub(opts: HubOptions) {
   // tools (service_health, run_diagnostic) read Prometheus and Loki through `observability`.
   const integrationSet = createIntegrationSet({ log, onHttpRequest: recordHttpRequest, ...(opts.localNode.configFile ? { baseDir: dirname(opts.localNode.configFile) } : {}) });
   const observability: Observability = integrationSet.observability;
+  let listenPort: number | undefined;
+  const internet = internetTools({
+    config: () => config.internet,
+    notify: () => config.notify,
+    http: createHttpClient({ onRequest: (r) => recordHttpRequest({ upstream: 'internet', ...r }) }),
+    onHttpRequest: (r) => recordHttpRequest(r),
+    dataDir: opts.dataDir,
+    hubListeners: () => {
+      const host = config.listen.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+      return listenPort === undefined ? [] : [{ address: host, port: listenPort }];
+    },
+    piholeResolvers: () => {
+      const p = config.integrations.pihole;
+      const list = p?.instances ?? (p?.url ? [{ name: 'pihole', url: p.url }] : []);
+      return Object.fromEntries(list.map((i) => [i.name, `${new URL(i.url).hostname.replace(/^\[|\]$/g, '')}:53`]));
+    },
+    log,
+    ...(opts.secretVars ? { secretVars: opts.secretVars } : {}),
+  });
   /**
    * The caller's file policy on `node`, from the config of this moment (a reload applies to
    * open sessions). On `local` the hub's own files are refused to every role, admin included:
@@ -297,7 +317,7 @@ export async function createHub(opts: HubOptions) {
     buildCatalog({
       nodes,
       upstreams: natives,
-      hubTools: [...hubTools, ...integrationSet.tools(), ...(ansible?.service.tools ?? [])],
+      hubTools: [...hubTools, ...integrationSet.tools(), ...(ansible?.service.tools ?? []), ...(c.internet.enabled ? internet : [])],
       hubResources: topologyResources(topology),
       perDeviceTools: c.perDeviceTools,
       callTimeoutMs: c.limits.callTimeoutMs,
@@ -586,6 +606,7 @@ export async function createHub(opts: HubOptions) {
     topologyFile: (): string | undefined => config.topology.file,
     /** The port the hub listens on, once known: the hub appears in the topology as a service on it. */
     setListenPort(port: number): void {
+      listenPort = port;
       topology.setHubPort(port);
     },
     async close(): Promise<void> {
