@@ -25,7 +25,9 @@ const ACTIONS = ['list', 'create', 'update', 'delete'] as const;
 type Action = (typeof ACTIONS)[number];
 const RECORD_KEYS = ['id', 'type', 'name', 'content', 'ttl', 'proxied', 'priority', 'comment'] as const;
 
+/** Cloudflare's page sizes: DNS records up to 5,000,000 a page (100 is their default), zones and accounts 5 to 50. */
 const PER_PAGE = 100;
+const PER_PAGE_SMALL = 50;
 /** Records read by one list (10 pages); more are counted, not shown. */
 const MAX_RECORDS = 1000;
 const MAX_TUNNELS = 200;
@@ -217,7 +219,8 @@ function client(deps: InternetDeps, signal?: AbortSignal) {
     const items: T[] = [];
     let total = 0;
     for (let page = 1; ; page++) {
-      const { result, info } = await request<T[]>('GET', path, { query: { ...query, page, per_page: PER_PAGE }, need, what });
+      const perPage = path.endsWith('/dns_records') ? PER_PAGE : PER_PAGE_SMALL;
+      const { result, info } = await request<T[]>('GET', path, { query: { ...query, page, per_page: perPage }, need, what });
       const got = Array.isArray(result) ? result : [];
       items.push(...got);
       total = Math.max(info?.total_count ?? 0, items.length);
