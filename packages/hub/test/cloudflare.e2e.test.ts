@@ -92,6 +92,12 @@ describe('Cloudflare through the hub', () => {
     expect(resultText(await call({ action: 'delete', zone: 'example.com', record: { type: 'A', name: 'rr', content: '198.51.100.22' } }))).toBe('Deleted from zone example.com: A rr.example.com → 198.51.100.22 (ttl auto, DNS only) (id 372e67954025e0ba6aaa6d586b9e0b65).');
     expect(cf.records.filter((r) => r.name === 'rr.example.com').map((r) => r.content)).toEqual(['198.51.100.21']);
 
+    // By id: only what is given changes.
+    expect(resultText(await call({ action: 'update', zone: 'example.com', record: { id: '372e67954025e0ba6aaa6d586b9e0b60', proxied: false } }))).toBe(
+      'Updated in zone example.com (proxied): before CNAME www.example.com → example.com (ttl auto, proxied); now CNAME www.example.com → example.com (ttl auto, DNS only).',
+    );
+    expect(resultText(await call({ action: 'update', zone: COM, record: { id: '00000000000000000000000000000000', ttl: 600 } }))).toBe('record.id: no record 00000000000000000000000000000000 in zone example.com');
+
     // Checked before Cloudflare is asked to write; and what Cloudflare refuses is said with its code.
     const posts = () => cf.requests().filter((r) => r.method === 'POST').length;
     const before = posts();
@@ -106,6 +112,26 @@ describe('Cloudflare through the hub', () => {
     expect(resultText(dup)).toBe('Cloudflare refused to create A nas.example.com: An identical record already exists. (code 81058)');
 
     expectJournaled(hub, cf);
+    expect(cf.unknown()).toEqual([]);
+  });
+
+  it('a long list is read page by page and bounded: 500 records shown, the rest counted', { timeout: 120_000 }, async () => {
+    const zone = { id: '0b1f0b1f0b1f0b1f0b1f0b1f0b1f0b1f', name: 'big.example' };
+    const at = '2026-01-01T00:00:00Z';
+    const records = Array.from({ length: 520 }, (_, i) => ({ id: i.toString(16).padStart(32, '0'), zone_id: zone.id, type: 'A', name: `h${i}.big.example`, content: `10.0.${i >> 8}.${i & 255}`, ttl: 1, proxied: false, proxiable: true, comment: null, created_on: at, modified_on: at }));
+    await using cf = await startFakeCloudflare({ token: CF_TOKEN, zones: [zone], records });
+    await using hub = await startHub(cf);
+    await using viewer = await connectClient(hub.url, VIEWER, 'modern');
+    const r = (await viewer.callTool({ name: 'cloudflare_dns', arguments: { action: 'list', zone: 'big.example' } })) as Result;
+    const lines = resultText(r).split('\n');
+    expect(lines[0]).toBe(`520 record(s) in Cloudflare zone big.example (${zone.id}):`);
+    expect(lines.slice(1, -1)).toHaveLength(500);
+    expect(lines[500]).toBe(`- A h499.big.example → 10.0.1.243 (ttl auto, DNS only) id ${(499).toString(16).padStart(32, '0')}`);
+    expect(lines.at(-1)).toBe('… 20 more not shown (filter with record.type or record.name)');
+    expect(r.structuredContent).toMatchObject({ total: 520, truncated: true });
+    expect(r.structuredContent!.records).toHaveLength(500);
+    const pages = cf.requests().filter((x) => x.path.startsWith(`/client/v4/zones/${zone.id}/dns_records`)).map((x) => new URL(x.path, 'http://x').searchParams.get('page'));
+    expect(pages).toEqual(['1', '2', '3', '4', '5']);
     expect(cf.unknown()).toEqual([]);
   });
 

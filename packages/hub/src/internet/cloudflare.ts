@@ -28,8 +28,8 @@ const RECORD_KEYS = ['id', 'type', 'name', 'content', 'ttl', 'proxied', 'priorit
 /** Cloudflare's page sizes: DNS records up to 5,000,000 a page (100 is their default), zones and accounts 5 to 50. */
 const PER_PAGE = 100;
 const PER_PAGE_SMALL = 50;
-/** Records read by one list (10 pages); more are counted, not shown. */
-const MAX_RECORDS = 1000;
+/** Records read by one list (5 pages; about 50 KB of text); more are counted, not shown. */
+const MAX_RECORDS = 500;
 const MAX_TUNNELS = 200;
 /** Tunnels whose connections are looked up (one request each). */
 const MAX_CONNECTION_LOOKUPS = 25;
