@@ -10,7 +10,10 @@
  *   "Invalid access token" instead, as some endpoints do).
  * - Every answer is the envelope `{success, errors, messages, result, result_info?}`; lists take
  *   `page` (from 1) and `per_page` and say `result_info: {page, per_page, count, total_count,
- *   total_pages}`.
+ *   total_pages}`. `per_page` is 5 to 50 for zones and accounts, 5 to 5,000,000 for DNS records
+ *   (default 100 there, 20 elsewhere); outside that, 400 code 1001 (the code is a guess; a client
+ *   should never ask for it). For tunnels the fake allows up to 1000 (not checked against a real
+ *   account).
  * - `GET /user/tokens/verify`, `GET /accounts`, `GET /zones[?name=]`, `GET /zones/{id}` (an
  *   unknown id is 404 code 7003 "Could not route to …, perhaps your object identifier is
  *   invalid?").
@@ -180,6 +183,7 @@ export function fakeCloudflareData(now = Date.now()) {
   return { accounts, zones, records, tunnels };
 }
 
+/** Starts the fake on 127.0.0.1 (a free port unless `port`), with the default data unless given. */
 export async function startFakeCloudflare(opts: FakeCloudflareOptions): Promise<FakeCloudflare> {
   const data = fakeCloudflareData();
   const accounts = opts.accounts ?? data.accounts;

@@ -138,11 +138,12 @@ export function fullName(name: string, zone: string, arg = 'record.name'): strin
   const n = name.trim().toLowerCase().replace(/\.$/, '');
   if (n === '@' || n === zone) return zone;
   const full = n.includes('.') ? n : `${n}.${zone}`;
-  if (!HOSTNAME.test(full) || full.length > 253) return fail1(`${arg}: ${JSON.stringify(short(name, 80))} is not a DNS name (letters, digits, - and _ in labels of at most 63, a leading *. for a wildcard)`);
-  if (!full.endsWith(`.${zone}`)) return fail1(`${arg}: ${n} is not in zone ${zone} (give a name ending in .${zone}, a name without dots such as www, or @ for the zone itself)`);
+  if (!HOSTNAME.test(full) || full.length > 253) return refuse(`${arg}: ${JSON.stringify(short(name, 80))} is not a DNS name (letters, digits, - and _ in labels of at most 63, a leading *. for a wildcard)`);
+  if (!full.endsWith(`.${zone}`)) return refuse(`${arg}: ${n} is not in zone ${zone} (give a name ending in .${zone}, a name without dots such as www, or @ for the zone itself)`);
   return full;
 }
-function fail1(message: string): never {
+/** Throws the error whose message names the argument (for helpers that return a value otherwise). */
+function refuse(message: string): never {
   throw new CloudflareError(message);
 }
 
