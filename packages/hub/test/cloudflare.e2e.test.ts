@@ -96,6 +96,10 @@ describe('Cloudflare through the hub', () => {
     expect(resultText(await call({ action: 'update', zone: 'example.com', record: { id: '372e67954025e0ba6aaa6d586b9e0b60', proxied: false } }))).toBe(
       'Updated in zone example.com (proxied): before CNAME www.example.com → example.com (ttl auto, proxied); now CNAME www.example.com → example.com (ttl auto, DNS only).',
     );
+    // Proxying a record with its own TTL makes the TTL auto.
+    expect(resultText(await call({ action: 'update', zone: 'example.com', record: { type: 'A', name: 'vpn', proxied: true } }))).toBe(
+      'Updated in zone example.com (ttl, proxied): before A vpn.example.com → 198.51.100.8 (ttl 600 s, DNS only, comment "WireGuard"); now A vpn.example.com → 198.51.100.8 (ttl auto, proxied, comment "WireGuard").',
+    );
     expect(resultText(await call({ action: 'update', zone: COM, record: { id: '00000000000000000000000000000000', ttl: 600 } }))).toBe('record.id: no record 00000000000000000000000000000000 in zone example.com');
 
     // Checked before Cloudflare is asked to write; and what Cloudflare refuses is said with its code.

@@ -198,9 +198,9 @@ export async function startFakeCloudflare(opts: FakeCloudflareOptions): Promise<
     return status;
   };
   const error = (res: ServerResponse, status: number, code: number, message: string, chain?: Array<{ code: number; message: string }>) => send(res, status, [{ code, message, ...(chain ? { error_chain: chain } : {}) }]);
-  const page = <T>(res: ServerResponse, url: URL, items: T[], json: (t: T) => unknown, maxPerPage: number): number => {
+  const page = <T>(res: ServerResponse, url: URL, items: T[], json: (t: T) => unknown, maxPerPage: number, defaultPerPage = 20): number => {
     const p = Number(url.searchParams.get('page') ?? 1);
-    const per = Number(url.searchParams.get('per_page') ?? 20);
+    const per = Number(url.searchParams.get('per_page') ?? defaultPerPage);
     if (!Number.isInteger(p) || p < 1 || !Number.isInteger(per) || per < 5 || per > maxPerPage) return error(res, 400, 1001, `Invalid pagination: page must be >= 1 and per_page between 5 and ${maxPerPage}`);
     const slice = items.slice((p - 1) * per, p * per);
     return send(res, 200, slice.map(json), { page: p, per_page: per, count: slice.length, total_count: items.length, total_pages: Math.max(1, Math.ceil(items.length / per)) });
@@ -275,7 +275,7 @@ export async function startFakeCloudflare(opts: FakeCloudflareOptions): Promise<
         if (!onlyParams(url, ['type', 'name', 'content', 'page', 'per_page', 'match', 'order', 'direction'])) return undefined;
         const [type, name, content] = ['type', 'name', 'content'].map((k) => url.searchParams.get(k));
         const found = records.filter((r) => r.zone_id === zone.id && (type === null || r.type === type) && (name === null || r.name === name) && (content === null || r.content === content));
-        return page(res, url, found, recordJson, 5_000_000);
+        return page(res, url, found, recordJson, 5_000_000, 100);
       }
       if (!recordId && method === 'POST') {
         if (!body) return error(res, 400, 9207, 'Request body is invalid.');

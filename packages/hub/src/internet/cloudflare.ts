@@ -347,12 +347,14 @@ async function plan(c: Client, action: Exclude<Action, 'list'>, zoneArg: string,
   const type = r.id && r.type ? r.type : before.type;
   const content = r.content ?? before.content;
   const priority = type === 'MX' ? (r.priority ?? before.priority) : r.priority;
+  const proxied = proxiedOf(type, r.proxied, before.proxied === true);
   const after: RecordValues = {
     type,
     name: r.id && r.name ? fullName(r.name, zone.name) : before.name,
     content: r.content !== undefined && (type === 'CNAME' || type === 'MX') ? content.trim().toLowerCase().replace(/\.$/, '') : content,
-    ttl: r.ttl ?? before.ttl,
-    ...proxiedOf(type, r.proxied, before.proxied === true),
+    // Proxying a record makes its TTL auto, as Cloudflare does: asking for proxied alone is enough.
+    ttl: r.ttl ?? (proxied.proxied ? 1 : before.ttl),
+    ...proxied,
     ...(priority !== undefined ? { priority } : {}),
     comment: r.comment !== undefined ? r.comment || null : (before.comment ?? null),
   };
