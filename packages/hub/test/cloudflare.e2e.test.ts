@@ -139,6 +139,24 @@ describe('Cloudflare through the hub', () => {
     expect(cf.unknown()).toEqual([]);
   });
 
+  it('in confirm mode a delete runs with the token its preview gave, once', { timeout: 120_000 }, async () => {
+    await using cf = await startFakeCloudflare({ token: CF_TOKEN });
+    await using hub = await startHubProcess({
+      config: { auth, local: { enabled: false }, approval: { mode: 'confirm' }, internet: { endpoints: { cloudflare: cf.url }, cloudflare: { token: '${CF_TOKEN}' } } },
+      env: { CF_TOKEN },
+    });
+    await using admin = await connectClient(hub.url, ADMIN, 'modern');
+    const del = { action: 'delete', zone: 'example.com', record: { type: 'TXT', name: '@' } };
+    const held = (await admin.callTool({ name: 'cloudflare_dns', arguments: del })) as Result;
+    expect(held.structuredContent).toMatchObject({ status: 'confirmation_required', preview: { action: 'delete from Cloudflare zone example.com record 372e67954025e0ba6aaa6d586b9e0b63: before: TXT example.com → "v=spf1 mx -all" (ttl auto); after: nothing' } });
+    expect(cf.records.some((r) => r.type === 'TXT')).toBe(true);
+    const done = (await admin.callTool({ name: 'cloudflare_dns', arguments: { ...del, confirm: held.structuredContent!.confirm } })) as Result;
+    expect(resultText(done)).toBe('Deleted from zone example.com: TXT example.com → "v=spf1 mx -all" (ttl auto) (id 372e67954025e0ba6aaa6d586b9e0b63).');
+    expect(cf.records.some((r) => r.type === 'TXT')).toBe(false);
+    expect(cf.requests().filter((r) => r.method === 'DELETE')).toHaveLength(1);
+    expect(cf.unknown()).toEqual([]);
+  });
+
   it('a viewer lists records but cannot create one', { timeout: 120_000 }, async () => {
     await using cf = await startFakeCloudflare({ token: CF_TOKEN });
     await using hub = await startHub(cf);
