@@ -5,13 +5,14 @@
  */
 import type { CatalogTool } from '../catalog/types.ts';
 import type { InternetDeps } from './deps.ts';
+import { fetchTools } from './fetch.ts';
 
 export type { InternetDeps } from './deps.ts';
 
 /** Every internet tool, built once; each reads `deps.config()` per call. */
 export function internetTools(deps: InternetDeps): CatalogTool[] {
-  void deps;
   return [
-    // one line per module: ...fetchTools(deps),
+    // one line per module
+    ...fetchTools(deps),
   ];
 }
