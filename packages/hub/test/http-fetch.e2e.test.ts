@@ -32,7 +32,7 @@ const endless = { sent: 0, closed: false };
 function webHandler(req: IncomingMessage, res: ServerResponse): void {
   webHits.push(req.url!);
   const path = req.url!.split('?')[0];
-  const redirect = (to: string, status = 302) => res.writeHead(status, { location: to }).end();
+  const redirect = (to: string, status = 302): void => void res.writeHead(status, { location: to }).end();
   switch (path) {
     case '/page':
       return void res
