@@ -7,12 +7,17 @@ import type { InternetDeps } from './deps.ts';
 import { fetchClass, fetchPreview, fetchTools, parseFetchArgs } from './fetch.ts';
 
 let server: { port: number; stop(): Promise<void> };
+let other: { port: number; stop(): Promise<void> };
 const requests: Array<{ method: string; url: string }> = [];
 
 beforeAll(async () => {
   server = await serveLoopback(
     createServer((req, res) => {
       requests.push({ method: req.method!, url: req.url! });
+      if (req.url === '/big-headers') return void res.writeHead(200, { 'x-big': 'a'.repeat(40_000) }).end('ok');
+      if (req.url === '/elsewhere') return void res.writeHead(302, { location: `http://127.0.0.1:${other.port}/echo` }).end();
+      if (req.url === '/here') return void res.writeHead(302, { location: '/echo' }).end();
+      if (req.url === '/echo') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(req.headers));
       if (req.url === '/stall') {
         // The head, a little body, then nothing: the deadline covers the body too.
         res.writeHead(200, { 'content-type': 'text/plain' });
@@ -23,12 +28,15 @@ beforeAll(async () => {
     }),
   );
 });
-afterAll(() => server?.stop());
+beforeAll(async () => {
+  other = await serveLoopback(createServer((req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(req.headers))));
+});
+afterAll(() => Promise.all([server?.stop(), other?.stop()]));
 
 const ctx = (): CallContext => ({ caller: { user: 'a', role: 'admin' }, session: 's', signal: new AbortController().signal });
 
 function tool(over: Record<string, unknown> = {}) {
-  const config = InternetConfigSchema.parse({ allowHosts: [`127.0.0.1:${server.port}`], fetch: { timeoutMs: 1000 }, ...over });
+  const config = InternetConfigSchema.parse({ allowHosts: [`127.0.0.1:${server.port}`, `127.0.0.1:${other.port}`], fetch: { timeoutMs: 1000 }, ...over });
   const audit: Array<Record<string, unknown>> = [];
   const deps = { config: () => config, onHttpRequest: (r: Record<string, unknown>) => audit.push(r), hubListeners: () => [] } as unknown as InternetDeps;
   return { t: fetchTools(deps)[0]!, audit };
@@ -78,5 +86,21 @@ describe('http_fetch bounds', () => {
     const r = await t.call({ url: `http://127.0.0.1:${server.port}/` }, ctx());
     expect(r.isError).toBe(true);
     expect(requests.length).toBe(before);
+  });
+
+  it('response headers are bounded', async () => {
+    const r = await tool().t.call({ url: `http://127.0.0.1:${server.port}/big-headers` }, ctx());
+    expect((r.content[0] as { text: string }).text).toBe(`http_fetch GET http://127.0.0.1:${server.port}/big-headers: the response headers are larger than 32.0 KiB`);
+  });
+
+  it('Authorization and Cookie go with the origin they were given for, not to where a redirect points', async () => {
+    const headers = { Authorization: 'Bearer given-for-first', Cookie: 'a=b', 'X-Other': 'kept' };
+    const same = await tool().t.call({ url: `http://127.0.0.1:${server.port}/here`, headers }, ctx());
+    expect(JSON.parse((same.content[0] as { text: string }).text.split('\n\n')[1]!)).toMatchObject({ authorization: 'Bearer given-for-first', cookie: 'a=b', 'x-other': 'kept' });
+    const away = await tool().t.call({ url: `http://127.0.0.1:${server.port}/elsewhere`, headers }, ctx());
+    const seen = JSON.parse((away.content[0] as { text: string }).text.split('\n\n')[1]!);
+    expect(seen).toMatchObject({ 'x-other': 'kept' });
+    expect(seen.authorization).toBeUndefined();
+    expect(seen.cookie).toBeUndefined();
   });
 });
