@@ -1,4 +1,9 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveLoopback } from '@homelab-mcp/testkit';
 import type { CallContext } from '../catalog/types.ts';
@@ -102,5 +107,22 @@ describe('http_fetch bounds', () => {
     expect(seen).toMatchObject({ 'x-other': 'kept' });
     expect(seen.authorization).toBeUndefined();
     expect(seen.cookie).toBeUndefined();
+  });
+
+  it('https is verified: a self-signed certificate is refused, not skipped', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fetch-tls-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    let hits = 0;
+    const tls = await serveLoopback(createHttpsServer({ key: readFileSync(join(dir, 'k.pem')), cert: readFileSync(join(dir, 'c.pem')) }, (_req, res) => (hits++, res.end('ok'))));
+    try {
+      const config = { allowHosts: [`127.0.0.1:${tls.port}`] };
+      const r = await tool(config).t.call({ url: `https://127.0.0.1:${tls.port}/` }, ctx());
+      expect(r.isError).toBe(true);
+      expect((r.content[0] as { text: string }).text).toMatch(/^http_fetch GET https:\/\/127\.0\.0\.1:\d+\/: DEPTH_ZERO_SELF_SIGNED_CERT: self-signed certificate/);
+      expect(hits).toBe(0);
+    } finally {
+      await tls.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
