@@ -180,6 +180,7 @@ function localAddresses(): Bytes[] {
     .flatMap((i) => (i ? [addressBytes(i.address)].filter((b): b is Bytes => !!b) : []));
 }
 
+const isLoopback = (b: Bytes) => (b.length === 4 ? b[0] === 127 : sameBytes(b, addressBytes('::1')!));
 const sameBytes = (a: Bytes, b: Bytes) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /**
@@ -195,10 +196,10 @@ export function isHubListener(address: string, port: number, listeners: Readonly
     const lb = addressBytes(l.address);
     const listener = lb && (embeddedV4(lb) ?? lb);
     if (listener && sameBytes(listener, b)) return true;
-    // A listener on 0.0.0.0, ::, a name or loopback answers on loopback (any 127.x on Linux)
-    // and, when unspecified, on each address of the machine.
-    const wide = !listener || listener.every((x) => x === 0) || /loopback/.test(reasonOf(listener) ?? '');
-    return wide && (/loopback|unspecified|"this host"/.test(reasonOf(b) ?? '') || localAddresses().some((x) => sameBytes(x, b)));
+    // A listener on 0.0.0.0, :: or a name answers on every address of the machine; one on
+    // loopback is taken, conservatively, as every loopback address on its port.
+    const wide = !listener || listener.every((x) => x === 0) || isLoopback(listener);
+    return wide && (isLoopback(b) || b.every((x) => x === 0) || localAddresses().some((x) => sameBytes(x, b)));
   });
 }
 
