@@ -425,12 +425,12 @@ export async function createHub(opts: HubOptions) {
    * an fsync of its own. The URL loses credentials and query; the shipper's own pushes to Loki
    * are not audited, or each push would make more to push.
    */
-  function recordHttpRequest(r: { upstream: string; method: string; url: string; status?: number; error?: string; durationMs: number }): void {
+  function recordHttpRequest(r: { upstream: string; method: string; url: string; status?: number; error?: string; durationMs: number; bytes?: number }): void {
     void recordLazily(
       createAuditEvent({
         kind: 'http_request',
         user: 'hub',
-        detail: { upstream: r.upstream, method: r.method, url: safeUrl(r.url), ...(r.status !== undefined ? { status: r.status } : {}), ...(r.error ? { error: r.error } : {}) },
+        detail: { upstream: r.upstream, method: r.method, url: safeUrl(r.url), ...(r.status !== undefined ? { status: r.status } : {}), ...(r.bytes !== undefined ? { bytes: r.bytes } : {}), ...(r.error ? { error: r.error } : {}) },
         durationMs: Math.round(r.durationMs * 10) / 10,
       }),
     ).catch((err: unknown) => log.warn({ err: String(err) }, 'audit: could not record an outbound request'));

@@ -4,6 +4,7 @@
  * base URL can be pointed elsewhere (`endpoints`: a mirror, or a test's fake).
  */
 import * as z from 'zod';
+import { parseAllowHost } from './destination.ts';
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
 
@@ -24,9 +25,22 @@ export const InternetConfigSchema = z.strictObject({
   enabled: z.boolean().default(true),
   /**
    * Private destinations http_fetch may reach anyway (it refuses loopback, link-local, private and
-   * ULA addresses and the hub's own listeners by default): host names, addresses or CIDR ranges.
+   * ULA addresses by default, and the hub's own listeners always): host names (`nas.lan`,
+   * `*.lan`), addresses or CIDR ranges (`192.168.1.0/24`), each optionally with a port so that
+   * only that service is allowed (`10.0.0.5:8080`, `[fd00::5]:443`). See destination.ts.
    */
-  allowHosts: z.array(z.string().min(1).max(253)).default([]),
+  allowHosts: z
+    .array(
+      z
+        .string()
+        .min(1)
+        .max(260)
+        .superRefine((v, ctx) => {
+          const p = parseAllowHost(v);
+          if (typeof p === 'string') ctx.addIssue({ code: 'custom', message: p });
+        }),
+    )
+    .default([]),
   endpoints: z
     .strictObject({
       dockerHub: httpUrl.default(DEFAULT_ENDPOINTS.dockerHub),

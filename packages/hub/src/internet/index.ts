@@ -6,14 +6,14 @@
 import type { CatalogTool } from '../catalog/types.ts';
 import type { InternetDeps } from './deps.ts';
 import { cloudflareTools } from './cloudflare.ts';
+import { fetchTools } from './fetch.ts';
 
 export type { InternetDeps } from './deps.ts';
 
 /** Every internet tool, built once; each reads `deps.config()` per call. */
 export function internetTools(deps: InternetDeps): CatalogTool[] {
-  void deps;
   return [
-    // one line per module: ...fetchTools(deps),
+    ...fetchTools(deps),
     ...cloudflareTools(deps),
   ];
 }
