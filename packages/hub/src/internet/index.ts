@@ -5,13 +5,16 @@
  */
 import type { CatalogTool } from '../catalog/types.ts';
 import type { InternetDeps } from './deps.ts';
+import { cveTools } from './cve.ts';
+import { versionTools } from './versions.ts';
 
 export type { InternetDeps } from './deps.ts';
 
 /** Every internet tool, built once; each reads `deps.config()` per call. */
 export function internetTools(deps: InternetDeps): CatalogTool[] {
-  void deps;
   return [
     // one line per module: ...fetchTools(deps),
+    ...versionTools(deps),
+    ...cveTools(deps),
   ];
 }
