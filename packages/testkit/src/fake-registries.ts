@@ -49,6 +49,8 @@ export interface FakeRegistryRequest {
 export interface FakeRegistriesOptions {
   /** Tokens the fakes accept; a request with another is refused as the real service refuses it. */
   tokens?: { dockerHub?: string; github?: string; nvd?: string };
+  /** NVD's clock for its rate limit (a test that moves the hub's clock moves this one too); default Date.now. */
+  now?: () => number;
 }
 
 export interface FakeRegistries {
@@ -408,7 +410,7 @@ export async function startFakeRegistries(opts: FakeRegistriesOptions = {}): Pro
         if (entry.auth === 'wrong') return send(res, 404, '');
       }
       // NVD's limit: a client over it is refused (403) for the rest of the window.
-      const now = Date.now();
+      const now = (opts.now ?? Date.now)();
       while (nvdSent.length && nvdSent[0]! <= now - 30_000) nvdSent.shift();
       nvdSent.push(now);
       if (nvdSent.length > (entry.auth === 'ok' ? 50 : 5)) return send(res, 403, '');
