@@ -55,6 +55,9 @@ describe('check_package_version through the hub', () => {
     const alpine = await check({ package: 'nginx', ecosystem: 'docker', current: '1.25-alpine' });
     expect(alpine.structuredContent).toMatchObject({ variant: 'alpine', latestStable: { version: '1.27.3-alpine' }, current: { given: '1.25-alpine', status: 'behind' } });
     expect(resultText(alpine)).toContain('1.25-alpine is behind: 1.27.3-alpine is newer');
+    // A partial tag moves with its line: 1.27-alpine is 1.27.3-alpine today (same digest).
+    const line = await check({ package: 'nginx', ecosystem: 'docker', current: '1.27-alpine' });
+    expect(line.structuredContent!.current).toEqual({ given: '1.27-alpine', status: 'up_to_date', pointsTo: '1.27.3-alpine' });
     const latest = await check({ package: 'library/nginx', ecosystem: 'docker', current: 'latest' });
     expect(latest.structuredContent!.current).toEqual({ given: 'latest', status: 'up_to_date', pointsTo: '1.27.3' });
     expect(resultText(latest)).toContain('latest points to 1.27.3 (same digest); 1.27.3 is the newest stable release');

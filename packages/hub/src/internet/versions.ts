@@ -307,7 +307,7 @@ async function analyse(eco: Ecosystem, l: Listing, current: string | undefined):
     if (isImage && isDateLike(v) && !(cur && isDateLike(cur))) continue;
     all.push({ ...e, v });
   }
-  const newestFirst = all.sort((x, y) => compareVersions(y.v, x.v) || (x.name.length - y.name.length));
+  const newestFirst = all.sort((x, y) => compareVersions(y.v, x.v) || y.name.length - x.name.length);
   const pre = (c: Candidate) => isPrerelease(c.v) || !!c.pre;
   // npm's own `latest` dist-tag is the registry's answer (a maintainer may hold it below the newest).
   const npmLatest = l.tags?.latest ? newestFirst.find((c) => c.name === l.tags!.latest && !pre(c)) : undefined;
@@ -325,7 +325,7 @@ async function analyse(eco: Ecosystem, l: Listing, current: string | undefined):
     let resolved: Candidate | undefined;
     let status: CurrentStatus;
     let reason: string;
-    if (cur) resolved = newestFirst.find((c) => c.name === current) ?? { name: current, v: cur };
+    if (cur) resolved = (isImage ? await resolvePartial(l, current, cur, newestFirst) : undefined) ?? newestFirst.find((c) => c.name === current) ?? { name: current, v: cur };
     else if (eco === 'npm' && l.tags?.[current]) resolved = newestFirst.find((c) => c.name === l.tags![current]);
     else if (isImage) resolved = await resolveMoving(l, current, newestFirst);
     if (!resolved) {
@@ -374,6 +374,23 @@ async function analyse(eco: Ecosystem, l: Listing, current: string | undefined):
       truncated: l.truncated,
     },
   ];
+}
+
+/**
+ * A partial version tag (`1.27-alpine`, `2`) moves with its line: the full version it points to
+ * now, by digest, when one is listed (`1.27-alpine` → `1.27.3-alpine`).
+ */
+async function resolvePartial(l: Listing, tag: string, v: Version, newestFirst: Candidate[]): Promise<Candidate | undefined> {
+  if (v.release.length >= 3 || v.pre) return undefined;
+  const listed = l.entries.find((e) => e.name === tag);
+  if (!listed) return undefined;
+  const sameLine = newestFirst.filter((c) => c.v.release.length > v.release.length && v.release.every((n, i) => c.v.release[i] === n) && !isPrerelease(c.v));
+  if (listed.digest) return sameLine.find((c) => c.digest === listed.digest);
+  if (!l.digestOf) return undefined;
+  const digest = await l.digestOf(tag);
+  if (!digest) return undefined;
+  for (const c of sameLine.slice(0, DIGEST_PROBES)) if ((await l.digestOf(c.name)) === digest) return c;
+  return undefined;
 }
 
 /** The versioned tag of the same variant that a moving tag (latest, stable-alpine) points to, by digest. */
