@@ -11,7 +11,8 @@ import { connectClient, readJournal, resultText, startFakeRegistries, startHubPr
 
 const VIEWER = 'versions-viewer-token-0123456789abcdef';
 const GITHUB_TOKEN = 'ghp_fixtureToken0123456789abcdefABCDEF';
-const DOCKERHUB_TOKEN = 'dckr_jwt_fixture_0123456789abcdef';
+const DOCKERHUB_PAT = 'dckr_pat_fixture_0123456789abcdef';
+const DOCKERHUB_TOKEN = `labuser:${DOCKERHUB_PAT}`;
 const NVD_KEY = 'nvd-key-0123456789-abcdef-0123456789';
 type Result = { content: Array<{ type: string; text: string }>; structuredContent?: Record<string, any>; isError?: boolean };
 
@@ -66,6 +67,8 @@ describe('check_package_version through the hub', () => {
     const edge = await check({ package: 'nginx', ecosystem: 'docker', current: 'edge' });
     expect(edge.structuredContent!.current).toEqual({ given: 'edge', status: 'not_comparable' });
     expect(resultText(edge)).toContain('edge is not a version, and its digest matches none of the versioned tags fetched: it cannot be compared');
+    // username:PAT exchanged once for an access token (POST /v2/auth/token), then sent as Bearer on every page.
+    expect(reg.requests('dockerHub').filter((r) => r.path === '/v2/auth/token').map((r) => [r.method, r.auth])).toEqual([['POST', 'ok']]);
     expect(reg.requests('dockerHub').every((r) => r.auth === 'ok')).toBe(true);
     const missing = await check({ package: 'nosuch', ecosystem: 'docker' });
     expect(missing.isError).toBe(true);
@@ -105,9 +108,9 @@ describe('check_package_version through the hub', () => {
     expect(resultText(badEco)).toBe('check_package_version: argument "ecosystem": expected one of docker, ghcr, npm, pypi, github');
 
     expect(reg.unknown()).toEqual([]);
-    await expectJournaled(hub, reg, [GITHUB_TOKEN, DOCKERHUB_TOKEN]);
-    // GHCR's pull tokens are secrets too.
-    expect(JSON.stringify(readJournal(join(hub.dir, 'data')))).not.toMatch(/djE6/);
+    await expectJournaled(hub, reg, [GITHUB_TOKEN, DOCKERHUB_PAT]);
+    // GHCR's pull tokens and Docker Hub's access tokens are secrets too.
+    expect(JSON.stringify(readJournal(join(hub.dir, 'data')))).not.toMatch(/djE6|eyJhbGciOi/);
 
     // (After the journal check: this request is the test's, not the hub's.) Without the token GHCR answers 401 with its challenge, as documented (the fake follows it).
     const bare = await fetch(`${reg.endpoints.ghcr}/v2/lab/app/tags/list`);

@@ -5,7 +5,8 @@
  *
  * - Docker Hub: `GET /v2/repositories/{ns}/{repo}/tags?page_size=&page=&ordering=`, pages with
  *   `next`/`previous`, newest pushed first; 404 `{"message":"object not found"}`. Anonymous works;
- *   a wrong `Authorization: Bearer` is 401.
+ *   a wrong `Authorization: Bearer` is 401. `POST /v2/auth/token` `{identifier, secret}` gives an
+ *   `access_token` when `tokens.dockerHub` is `identifier:secret` (a token without `:` is taken as is).
  * - GHCR: `GET /token?scope=repository:{o}/{i}:pull&service=ghcr.io` → `{"token"}`; then
  *   `GET /v2/{o}/{i}/tags/list[?n=&last=]` and `GET|HEAD /v2/{o}/{i}/manifests/{tag}` with that
  *   token as Bearer (else 401 with `WWW-Authenticate` and `{"errors":[{"code":"UNAUTHORIZED"}]}`),
@@ -217,13 +218,33 @@ export async function startFakeRegistries(opts: FakeRegistriesOptions = {}): Pro
   };
 
   const ghcrTokens = new Map<string, string>(); // token → repository
+  const dockerAccess = new Set<string>(); // access tokens given for a PAT
   const nvdSent: number[] = [];
 
   const handlers: Record<FakeRegistryService, Handler> = {
-    dockerHub(req, res, url, _body, entry) {
+    dockerHub(req, res, url, body, entry) {
+      if (url.pathname === '/v2/auth/token') {
+        // A personal access token is exchanged for a short-lived access token (Bearer).
+        let b: { identifier?: unknown; secret?: unknown } = {};
+        try {
+          b = JSON.parse(body);
+        } catch {
+          /* refused below */
+        }
+        if (req.method !== 'POST' || url.search || Object.keys(b).some((k) => k !== 'identifier' && k !== 'secret')) return off(res, entry, 400, { message: 'bad request' });
+        entry.auth = `${String(b.identifier)}:${String(b.secret)}` === tokens.dockerHub ? 'ok' : 'wrong';
+        if (entry.auth === 'wrong') return send(res, 401, { message: 'Incorrect authentication credentials.', errinfo: {} });
+        const access = `eyJhbGciOi.${randomBytes(18).toString('base64url')}`;
+        dockerAccess.add(access);
+        return send(res, 200, { access_token: access });
+      }
       const m = /^\/v2\/repositories\/([a-z0-9._-]+)\/([a-z0-9._-]+)\/tags\/?$/.exec(url.pathname);
       if (req.method !== 'GET' || !m || !onlyParams(url, ['page_size', 'page', 'ordering', 'name'])) return off(res, entry);
-      if (!bearer(req, tokens.dockerHub, entry)) return send(res, 401, { message: 'Incorrect authentication credentials.', errinfo: {} });
+      const h = req.headers.authorization;
+      if (h) {
+        entry.auth = (h.startsWith('Bearer ') && dockerAccess.has(h.slice(7))) || (tokens.dockerHub !== undefined && !tokens.dockerHub.includes(':') && h === `Bearer ${tokens.dockerHub}`) ? 'ok' : 'wrong';
+        if (entry.auth === 'wrong') return send(res, 401, { message: 'Incorrect authentication credentials.', errinfo: {} });
+      }
       const all = REGISTRY_FIXTURE.dockerHub[`${m[1]}/${m[2]}` as 'library/nginx'];
       if (!all) return send(res, 404, { message: 'object not found', errinfo: {} });
       const size = Number(url.searchParams.get('page_size') ?? 10);

@@ -51,6 +51,7 @@ const OSV_ECOSYSTEMS: Record<string, string> = {
   'github-actions': 'GitHub Actions',
 };
 
+/** What tests replace: the environment and the NVD limiter's clock. */
 export interface CveToolsOptions {
   /** Where NVD_API_KEY is read when `internet.tokens.nvd` is not set; default process.env. */
   env?: Record<string, string | undefined>;

@@ -15,7 +15,9 @@ import type { CatalogTool } from '../catalog/types.ts';
 import type { InternetDeps } from './deps.ts';
 import { compareVersions, isDateLike, isPrerelease, parseVersion, tagVariant, type Version } from './version-compare.ts';
 
+/** The `ecosystem` argument's values. */
 export const ECOSYSTEMS = ['docker', 'ghcr', 'npm', 'pypi', 'github'] as const;
+/** One of {@link ECOSYSTEMS}. */
 export type Ecosystem = (typeof ECOSYSTEMS)[number];
 
 const TIMEOUT_MS = 15_000;
@@ -33,6 +35,7 @@ const OCI_ACCEPT = [
   'application/vnd.docker.distribution.manifest.v2+json',
 ].join(', ');
 
+/** What tests replace: the environment. */
 export interface VersionToolsOptions {
   /** Where DOCKERHUB_TOKEN and GITHUB_TOKEN are read when `internet.tokens` lacks them; default process.env. */
   env?: Record<string, string | undefined>;
@@ -122,12 +125,38 @@ export function versionTools(deps: InternetDeps, opts: VersionToolsOptions = {})
     }
   }
 
+  /** An access token of Docker Hub's, exchanged for `user:pat` credentials; kept while it is fresh. */
+  let dockerHubAccess: { key: string; token: string; until: number } | undefined;
+  /**
+   * The Bearer for Docker Hub: DOCKERHUB_TOKEN as is, or, when it is `username:personal-access-token`,
+   * the short-lived access token Docker Hub gives for it (`POST /v2/auth/token`), since a PAT
+   * is not itself accepted as a Bearer by the Hub API.
+   */
+  async function dockerHubBearer(base: string, signal: AbortSignal): Promise<string | undefined> {
+    const given = pick(deps.config().tokens.dockerHub, env.DOCKERHUB_TOKEN);
+    const colon = given?.indexOf(':') ?? -1;
+    if (!given || colon <= 0) return given;
+    const key = `${base}\u0000${given}`;
+    if (dockerHubAccess && dockerHubAccess.key === key && dockerHubAccess.until > Date.now()) return dockerHubAccess.token;
+    const res = await deps.http
+      .request({ method: 'POST', url: `${base}/v2/auth/token`, headers: { accept: 'application/json', 'content-type': 'application/json' }, body: JSON.stringify({ identifier: given.slice(0, colon), secret: given.slice(colon + 1) }), timeoutMs: TIMEOUT_MS, signal, maxBytes: 64 * 1024 })
+      .catch((err: unknown) => {
+        throw new UserError(`Docker Hub: ${(err as Error).message}`);
+      });
+    if (res.status !== 200) throw new UserError(`Docker Hub refused the credentials of internet.tokens.dockerHub / DOCKERHUB_TOKEN (HTTP ${res.status} from /v2/auth/token; expected username:personal-access-token or an access token)`);
+    const access = json<{ access_token?: string }>('Docker Hub', res).access_token;
+    if (typeof access !== 'string' || !access) throw new UserError('Docker Hub: /v2/auth/token gave no access_token');
+    // Docker Hub's access tokens live minutes; renew well before.
+    dockerHubAccess = { key, token: access, until: Date.now() + 4 * 60_000 };
+    return access;
+  }
+
   async function dockerHub(pkg: string, signal: AbortSignal): Promise<Listing> {
     const name = pkg.replace(/^(docker\.io|index\.docker\.io|registry-1\.docker\.io)\//, '');
     if (!/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)?$/.test(name)) throw new UserError(`argument "package": "${pkg.slice(0, 100)}" is not a Docker Hub image (nginx, grafana/grafana)`);
     const repo = name.includes('/') ? name : `library/${name}`;
-    const token = pick(deps.config().tokens.dockerHub, env.DOCKERHUB_TOKEN);
     const base = deps.config().endpoints.dockerHub;
+    const token = await dockerHubBearer(base, signal);
     const entries: Entry[] = [];
     let truncated = false;
     for (let page = 1; ; page++) {
