@@ -103,6 +103,9 @@ describe('check_package_version through the hub', () => {
       ['/repos/lab/tool/releases?per_page=100&page=1', 'ok'],
       ['/repos/lab/tool/releases?per_page=100&page=2', 'ok'],
     ]);
+    const dated = await check({ package: 'lab/dated', ecosystem: 'github', current: 'release-2026-10' });
+    expect(resultText(dated)).toBe('GitHub releases of lab/dated: latest stable release-2026-11 (2026-11-27) by publication date (its tags are not versions, so they are not compared).');
+    expect(dated.structuredContent!.current).toEqual({ given: 'release-2026-10', status: 'not_comparable' });
 
     const badEco = await check({ package: 'x', ecosystem: 'cargo' });
     expect(resultText(badEco)).toBe('check_package_version: argument "ecosystem": expected one of docker, ghcr, npm, pypi, github');

@@ -110,7 +110,14 @@ export const REGISTRY_FIXTURE = (() => {
       // 2.32.1 is yanked: never the latest.
       requests: { '2.31.0': { date: day(500) }, '2.32.0': { date: day(200) }, '2.32.1': { date: day(190), yanked: true }, '2.32.3': { date: day(150) }, '2.33.0rc1': { date: day(5) } },
     } as Record<string, Record<string, { date: string; yanked?: boolean }>>,
-    github: { 'lab/tool': releases },
+    github: {
+      'lab/tool': releases,
+      // Tags that are not versions: only the publication order says which is newest.
+      'lab/dated': [
+        { tag_name: 'release-2026-11', prerelease: false, draft: false, published_at: day(3) },
+        { tag_name: 'release-2026-10', prerelease: false, draft: false, published_at: day(33) },
+      ],
+    },
   };
 })();
 
@@ -376,7 +383,7 @@ export async function startFakeRegistries(opts: FakeRegistriesOptions = {}): Pro
       const m = /^\/repos\/([A-Za-z0-9-]+)\/([A-Za-z0-9._-]+)\/releases$/.exec(url.pathname);
       if (req.method !== 'GET' || !m || !onlyParams(url, ['per_page', 'page']) || req.headers.accept !== 'application/vnd.github+json' || req.headers['x-github-api-version'] !== '2022-11-28') return off(res, entry, 404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest', status: '404' });
       if (!bearer(req, tokens.github, entry)) return send(res, 401, { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest', status: '401' });
-      const all = REGISTRY_FIXTURE.github[`${m[1]}/${m[2]}` as 'lab/tool'];
+      const all = REGISTRY_FIXTURE.github[`${m[1]}/${m[2]}` as 'lab/tool' | 'lab/dated'];
       if (!all) return send(res, 404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest/releases/releases#list-releases', status: '404' });
       // Drafts are only listed to users with push access: the token's holder here.
       const visible = all.filter((r) => !r.draft || entry.auth === 'ok');

@@ -198,7 +198,7 @@ export function versionTools(deps: InternetDeps, opts: VersionToolsOptions = {})
       }
       // The registry's Link is relative; only its path and query are taken, on our endpoint.
       const u = new URL(next, base);
-      if (u.pathname !== new URL(`${base}/v2/${name}/tags/list`).pathname) throw new UserError(`GHCR: the next page link points elsewhere (${u.pathname.slice(0, 100)})`);
+      if (!u.pathname.endsWith(`/v2/${name}/tags/list`)) throw new UserError(`GHCR: the next page link points elsewhere (${u.pathname.slice(0, 100)})`);
       url = `${base}/v2/${name}/tags/list${u.search}`;
     }
     return {
@@ -344,6 +344,12 @@ async function analyse(eco: Ecosystem, l: Listing, current: string | undefined):
   const preNewest = newestFirst.find(pre);
   const what = variant ? ` (variant -${variant})` : '';
   const lines: string[] = [];
+  if (!stable && !preNewest && eco === 'github' && l.entries.some((e) => !e.pre)) {
+    // Tags that are not versions (release-2024-06): GitHub lists releases newest first.
+    const byDate = l.entries.find((e) => !e.pre)!;
+    lines.push(`${l.source}: latest stable ${byDate.name}${when(byDate)} by publication date (its tags are not versions, so they are not compared).`);
+    return [lines.join('\n'), { ecosystem: eco, source: l.source, latestStable: { version: byDate.name, ...(byDate.date ? { date: byDate.date } : {}) }, ...(current !== undefined ? { current: { given: current, status: 'not_comparable' } } : {}), recent: l.entries.slice(0, RECENT_SHOWN).map((e) => e.name), versionsConsidered: 0, truncated: l.truncated }];
+  }
   if (!stable && !preNewest) lines.push(`${l.source}${what}: no versioned release among ${l.entries.length} ${isImage ? 'tag' : 'entrie'}s${l.entries.length ? ` (${l.entries.slice(0, RECENT_SHOWN).map((e) => e.name).join(', ')})` : ''}.`);
   else {
     lines.push(`${l.source}${what}: latest stable ${stable ? `${stable.name}${when(stable)}` : 'none'}; newest pre-release ${preNewest ? `${preNewest.name}${when(preNewest)}${stable && compareVersions(preNewest.v, stable.v) < 0 ? ' (older than the stable)' : ''}` : 'none'}.`);
