@@ -64,6 +64,7 @@ describe('check_package_version through the hub', () => {
     expect(resultText(latest)).toContain('latest points to 1.27.3 (same digest); 1.27.3 is the newest stable release');
     const stableAlpine = await check({ package: 'nginx', ecosystem: 'docker', current: 'stable-alpine' });
     expect(stableAlpine.structuredContent!.current).toEqual({ given: 'stable-alpine', status: 'behind', pointsTo: '1.26.2-alpine' });
+    expect(resultText(stableAlpine)).toContain('stable-alpine points to 1.26.2-alpine (same digest); 1.26.2-alpine is behind: 1.27.3-alpine is newer (1 newer release listed)');
     const edge = await check({ package: 'nginx', ecosystem: 'docker', current: 'edge' });
     expect(edge.structuredContent!.current).toEqual({ given: 'edge', status: 'not_comparable' });
     expect(resultText(edge)).toContain('edge is not a version, and its digest matches none of the versioned tags fetched: it cannot be compared');

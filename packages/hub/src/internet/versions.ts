@@ -378,7 +378,9 @@ async function analyse(eco: Ecosystem, l: Listing, current: string | undefined):
       } else {
         const d = compareVersions(resolved.v, target.v);
         status = d < 0 ? 'behind' : d > 0 ? 'ahead' : 'up_to_date';
-        const gap = newestFirst.filter((c) => compareVersions(c.v, resolved!.v) > 0 && compareVersions(c.v, target.v) <= 0 && (pre(resolved!) || !pre(c))).length;
+        const between = newestFirst.filter((c) => compareVersions(c.v, resolved!.v) > 0 && compareVersions(c.v, target.v) <= 0 && (pre(resolved!) || !pre(c)));
+        // A partial tag (1.27-alpine) is another name of a release listed in full: not counted.
+        const gap = between.filter((c) => !between.some((d) => d.v.release.length > c.v.release.length && c.v.release.every((n, i) => d.v.release[i] === n))).length;
         reason =
           status === 'behind'
             ? `${via}${resolved.name} is behind: ${target.name} is newer (${gap} newer ${gap === 1 ? 'release' : 'releases'} listed)`
