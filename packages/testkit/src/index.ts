@@ -20,3 +20,4 @@ export { startFakeGitHub, startFakeGitea, type FakeForge, type FakeForgeOptions,
 export { serveLoopback } from './serve.ts';
 export { startSshd, descendantPids, SSHD_BIN, type SshdProcess, type StartSshdOptions } from './sshd.ts';
 export { startFakeCloudflare, fakeCloudflareData, type FakeCloudflare, type FakeCloudflareOptions, type FakeCloudflareRecord, type FakeCloudflareRequest, type FakeCloudflareTunnel, type FakeCloudflareZone, type FakeCloudflareConn } from './fake-cloudflare.ts';
+export { startFakeRegistries, REGISTRY_FIXTURE, type FakeRegistries, type FakeRegistriesOptions, type FakeRegistryRequest, type FakeRegistryService } from './fake-registries.ts';

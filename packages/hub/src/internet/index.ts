@@ -7,6 +7,8 @@ import type { CatalogTool } from '../catalog/types.ts';
 import type { InternetDeps } from './deps.ts';
 import { cloudflareTools } from './cloudflare.ts';
 import { fetchTools } from './fetch.ts';
+import { cveTools } from './cve.ts';
+import { versionTools } from './versions.ts';
 
 export type { InternetDeps } from './deps.ts';
 
@@ -15,5 +17,7 @@ export function internetTools(deps: InternetDeps): CatalogTool[] {
   return [
     ...fetchTools(deps),
     ...cloudflareTools(deps),
+    ...versionTools(deps),
+    ...cveTools(deps),
   ];
 }
