@@ -60,8 +60,10 @@ export const InternetConfigSchema = z.strictObject({
     .strictObject({
       resolvers: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,40}$/, 'a name such as lan or quad9'), z.string().min(1).max(300)).default({}),
       timeoutMs: z.number().int().min(500).max(60_000).default(5000),
+      /** Whether `server: "all"` also asks the hub's own resolver (/etc/resolv.conf). */
+      includeSystem: z.boolean().default(true),
     })
-    .default({ resolvers: {}, timeoutMs: 5000 }),
+    .default({ resolvers: {}, timeoutMs: 5000, includeSystem: true }),
   /** git_pull: clones live under `dir` (default DATA/git), never outside it. */
   git: z
     .strictObject({

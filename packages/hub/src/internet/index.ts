@@ -5,6 +5,7 @@
  */
 import type { CatalogTool } from '../catalog/types.ts';
 import type { InternetDeps } from './deps.ts';
+import { dnsTools } from './dns.ts';
 
 export type { InternetDeps } from './deps.ts';
 
@@ -13,5 +14,6 @@ export function internetTools(deps: InternetDeps): CatalogTool[] {
   void deps;
   return [
     // one line per module: ...fetchTools(deps),
+    ...dnsTools(deps),
   ];
 }
