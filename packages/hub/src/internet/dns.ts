@@ -128,7 +128,7 @@ function answerKey(a: ServerAnswer): string {
 function summary(a: ServerAnswer): string {
   if (a.error) return `no answer (${a.error})`;
   const values = a.answers.map((r) => `${r.type} ${r.value}`);
-  if (a.rcode !== 'NOERROR') return a.rcode;
+  if (a.rcode !== 'NOERROR') return a.rcode ?? 'no answer';
   return values.length ? values.join(', ') : 'no records';
 }
 
