@@ -20,3 +20,4 @@ export { startFakeGitHub, startFakeGitea, type FakeForge, type FakeForgeOptions,
 export { serveLoopback } from './serve.ts';
 export { startSshd, descendantPids, SSHD_BIN, type SshdProcess, type StartSshdOptions } from './sshd.ts';
 export { startDnsmasq, DNSMASQ_BIN, type DnsmasqProcess, type StartDnsmasqOptions } from './dnsmasq.ts';
+export { startGitHttp, type GitHttpServer, type GitHttpRequest } from './git-http.ts';

@@ -6,6 +6,7 @@
 import type { CatalogTool } from '../catalog/types.ts';
 import type { InternetDeps } from './deps.ts';
 import { dnsTools } from './dns.ts';
+import { gitPullTools } from './git-pull.ts';
 
 export type { InternetDeps } from './deps.ts';
 
@@ -15,5 +16,6 @@ export function internetTools(deps: InternetDeps): CatalogTool[] {
   return [
     // one line per module: ...fetchTools(deps),
     ...dnsTools(deps),
+    ...gitPullTools(deps),
   ];
 }
