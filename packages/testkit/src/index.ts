@@ -21,3 +21,4 @@ export { serveLoopback } from './serve.ts';
 export { startSshd, descendantPids, SSHD_BIN, type SshdProcess, type StartSshdOptions } from './sshd.ts';
 export { startDnsmasq, DNSMASQ_BIN, type DnsmasqProcess, type StartDnsmasqOptions } from './dnsmasq.ts';
 export { startGitHttp, type GitHttpServer, type GitHttpRequest } from './git-http.ts';
+export { startFakeNtfy, type FakeNtfy, type FakeNtfyMessage, type FakeNtfyRequest } from './fake-ntfy.ts';

@@ -7,6 +7,7 @@ import type { CatalogTool } from '../catalog/types.ts';
 import type { InternetDeps } from './deps.ts';
 import { dnsTools } from './dns.ts';
 import { gitPullTools } from './git-pull.ts';
+import { notifyTools } from './notify.ts';
 
 export type { InternetDeps } from './deps.ts';
 
@@ -17,5 +18,6 @@ export function internetTools(deps: InternetDeps): CatalogTool[] {
     // one line per module: ...fetchTools(deps),
     ...dnsTools(deps),
     ...gitPullTools(deps),
+    ...notifyTools(deps),
   ];
 }
