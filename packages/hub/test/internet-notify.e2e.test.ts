@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { connectClient, readJournal, resultText, startEdgeProcess, startFakeNtfy, startHubProcess } from '@homelab-mcp/testkit';
+import { connectClient, readJournal, resultText, startEdgeProcess, startFakeNtfy, startHubProcess, type ElicitAnswer } from '@homelab-mcp/testkit';
 
 const TOKEN = 'ntfy-admin-token-0123456789abcdef';
 const NTFY_TOKEN = 'tk_ntfySecret0123456789abcdefghij';
@@ -77,7 +77,7 @@ describe('send_notification and notify: through the hub', () => {
     const titled = (prefix: string) => ntfy.messages().filter((m) => m.title?.startsWith(prefix));
     let asked = 0;
     await using client = await connectClient(hub.url, TOKEN, 'legacy', {
-      onElicit: async () => {
+      onElicit: async (): Promise<ElicitAnswer> => {
         asked++;
         // The person's phone rang before they are asked to answer.
         await expect.poll(() => titled('Approval needed').length, { timeout: 10_000 }).toBe(1);

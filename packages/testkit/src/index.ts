@@ -1,5 +1,5 @@
 export { startEdgeProcess, deployedEdgeNodeFlags, EDGE_BUNDLE, type EdgeProcess, type StartEdgeOptions } from './edge-process.ts';
-export { connectClient, resultText, type ClientOptions, type Era } from './mcp-client.ts';
+export { connectClient, resultText, type ClientOptions, type ElicitAnswer, type Era } from './mcp-client.ts';
 export { isAlive } from './process.ts';
 export { testEdgeEnv, scriptedEdgeEnv, toolContext, type ScriptedAnswer } from './edge-env.ts';
 export { startHubProcess, HUB_BUNDLE, type HubProcess, type StartHubOptions } from './hub-process.ts';
