@@ -39,7 +39,6 @@ beforeAll(() => {
   commit('b.txt', 'two\n', 'second');
   sh(base, 'clone', '-q', '--bare', work, bare);
   sh(work, 'remote', 'add', 'origin', bare);
-  // A hook in the served repository never runs in the hub's clone (hooks are not cloned, and core.hooksPath is /dev/null).
 });
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 
@@ -69,6 +68,11 @@ describe('git_pull through the hub', () => {
     const up = await call({ repo_url: bare, path: 'dotfiles' });
     expect(up.structuredContent).toMatchObject({ action: 'up_to_date', head: head1 });
 
+    // A hook planted in the clone never runs (core.hooksPath=/dev/null beats the clone's config).
+    const marker = join(base, 'hook-ran');
+    mkdirSync(join(gitDir, 'dotfiles', '.git', 'hooks'), { recursive: true });
+    writeFileSync(join(gitDir, 'dotfiles', '.git', 'hooks', 'post-merge'), `#!/bin/sh\ntouch ${marker}\n`, { mode: 0o755 });
+    writeFileSync(join(gitDir, 'dotfiles', '.git', 'hooks', 'reference-transaction'), `#!/bin/sh\ntouch ${marker}\n`, { mode: 0o755 });
     commit('c.txt', 'three\n', 'third: add c');
     const head2 = commit('d.txt', 'four\n', 'fourth: add d');
     sh(work, 'push', '-q', 'origin', 'main');
@@ -76,6 +80,7 @@ describe('git_pull through the hub', () => {
     expect(ff.structuredContent).toMatchObject({ action: 'fast_forwarded', previous: head1, head: head2, total: 2 });
     expect(ff.structuredContent!.commits.map((c: any) => c.subject)).toEqual(['fourth: add d', 'third: add c']);
     expect(resultText(ff)).toContain(`from ${head1.slice(0, 12)} to ${head2.slice(0, 12)}: 2 commit(s) pulled`);
+    expect(existsSync(marker)).toBe(false);
 
     // History rewritten upstream: refused, the clone stays where it was.
     sh(work, 'reset', '-q', '--hard', 'HEAD~1');

@@ -141,6 +141,16 @@ async function dirBytes(dir: string, limit: number): Promise<number> {
   return total;
 }
 
+/**
+ * Settings that beat a clone's own .git/config (GIT_CONFIG_* ranks like `-c`): no hook, no
+ * fsmonitor command and no credential helper of the repository ever runs, were it tampered with.
+ */
+const SAFE_CONFIG: Array<[string, string]> = [
+  ['core.hooksPath', '/dev/null'],
+  ['core.fsmonitor', 'false'],
+  ['credential.helper', ''],
+];
+
 interface Commit {
   sha: string;
   author: string;
@@ -204,7 +214,7 @@ export function gitPullTools(deps: InternetDeps): CatalogTool[] {
     const cfg = deps.config().git;
     await mkdir(home(), { recursive: true, mode: 0o700 });
     const extra: Record<string, string> = { GIT_ALLOW_PROTOCOL: `https:http:ssh:git${cfg.allowLocal ? ':file' : ''}` };
-    const cfgPairs: Array<[string, string]> = [['core.hooksPath', '/dev/null'], ['transfer.fsckObjects', 'true'], ['submodule.recurse', 'false'], ['protocol.ext.allow', 'never']];
+    const cfgPairs: Array<[string, string]> = [...SAFE_CONFIG, ['transfer.fsckObjects', 'true'], ['submodule.recurse', 'false'], ['protocol.ext.allow', 'never']];
     if ((url.kind === 'https' || url.kind === 'http') && url.host) {
       const cred = cfg.credentials.find((c) => c.host.toLowerCase() === url.host!.toLowerCase() || c.host.toLowerCase() === url.host!.toLowerCase().replace(/:\d+$/, ''));
       // An http.<url>.extraHeader applies to that origin only; the token never shows in argv or a URL.
@@ -302,7 +312,7 @@ export function gitPullTools(deps: InternetDeps): CatalogTool[] {
     const link = await checkNoSymlink(t.rel);
     if (link) return fail(link);
     const note = t.url.hadCredentials ? ` (the credentials in repo_url were removed and not used: configure them under internet.git.credentials)` : '';
-    const localEnv = gitEnv(home(), process.env, { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'core.hooksPath', GIT_CONFIG_VALUE_0: '/dev/null' });
+    const localEnv = gitEnv(home(), process.env, { GIT_CONFIG_COUNT: String(SAFE_CONFIG.length), ...Object.fromEntries(SAFE_CONFIG.flatMap(([k, v], i) => [[`GIT_CONFIG_KEY_${i}`, k], [`GIT_CONFIG_VALUE_${i}`, v]])) });
     const exists = existsSync(join(t.dir, '.git'));
     if (!exists && existsSync(t.dir) && (await readdir(t.dir)).length > 0) return fail(`git_pull: ${t.dir} exists and is not a git clone; choose another "path"`);
 
