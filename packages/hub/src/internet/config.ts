@@ -4,6 +4,7 @@
  * base URL can be pointed elsewhere (`endpoints`: a mirror, or a test's fake).
  */
 import * as z from 'zod';
+import { parseServer } from './dns-wire.ts';
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
 
@@ -58,7 +59,7 @@ export const InternetConfigSchema = z.strictObject({
   /** Named resolvers for dns_lookup's `server` (besides addresses and Pi-hole instance names): `{ lan: "10.0.0.53", quad9: "9.9.9.9:53" }`. */
   dns: z
     .strictObject({
-      resolvers: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,40}$/, 'a name such as lan or quad9'), z.string().min(1).max(300)).default({}),
+      resolvers: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,40}$/, 'a name such as lan or quad9'), z.string().min(1).max(300).refine((s) => parseServer(s) !== undefined, 'an address: 10.0.0.53, 10.0.0.53:5353 or [::1]:53')).default({}),
       timeoutMs: z.number().int().min(500).max(60_000).default(5000),
       /** Whether `server: "all"` also asks the hub's own resolver (/etc/resolv.conf). */
       includeSystem: z.boolean().default(true),
