@@ -46,6 +46,12 @@ describe('createNotifier', () => {
     createNotifier(deps(sent, { on: ['node_down'] })).approvalPending({ user: 'ann', tool: 'git_pull', action: 'clone x' });
     expect(sent).toEqual([]);
   });
+
+  it('masks secrets of the action in an approval notice (it leaves the LAN)', () => {
+    const sent: HttpRequest[] = [];
+    createNotifier(deps(sent)).approvalPending({ user: 'ann', tool: 'run_command', action: 'run on nas: curl https://admin:hunter22@10.0.0.5/x' });
+    expect(JSON.parse(String(sent[0]!.body)).message).toBe('ann asks to run on nas: curl https://admin:[REDACTED]@10.0.0.5/x. Answer in the MCP client.');
+  });
 });
 
 describe('ntfyMessage', () => {

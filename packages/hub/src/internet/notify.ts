@@ -10,10 +10,13 @@
  */
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { isHomelabError } from '@homelab-mcp/core';
+import { redactText } from '@homelab-mcp/core/redact';
 import type { CatalogTool } from '../catalog/types.ts';
 import type { InternetDeps } from './deps.ts';
 
 const PRIORITY_NAMES: Record<string, number> = { min: 1, low: 2, default: 3, high: 4, max: 5, urgent: 5 };
+
+const capText = (s: string, n: number) => (s.length > n ? `${s.slice(0, n)}…` : s);
 
 /** What send_notification publishes (ntfy's JSON publish body). */
 export interface NtfyMessage {
@@ -120,9 +123,11 @@ export function createNotifier(deps: InternetDeps, now: () => number = Date.now)
     );
   };
   return {
-    approvalPending: (e) => send('approval_pending', `${e.user}\u0000${e.tool}`, { title: `Approval needed: ${e.tool}`, message: `${e.user} asks to ${e.action.slice(0, 1000)}. Answer in the MCP client.`, priority: 4, tags: ['lock'] }),
+    // The notice leaves the LAN (ntfy.sh, perhaps): secrets a command carries are masked, and it
+    // is short; the full preview is in the client, where the person answers.
+    approvalPending: (e) => send('approval_pending', `${e.user}\u0000${e.tool}`, { title: `Approval needed: ${e.tool}`, message: `${e.user} asks to ${capText(redactText(e.action), 300)}. Answer in the MCP client.`, priority: 4, tags: ['lock'] }),
     down: (kind, subject, error) =>
-      send(kind, subject, { title: `${kind === 'node_down' ? 'Node' : 'Service'} down: ${subject}`, message: `${subject} is down${error ? `: ${error.slice(0, 500)}` : ''}.`, priority: 4, tags: ['warning'] }),
+      send(kind, subject, { title: `${kind === 'node_down' ? 'Node' : 'Service'} down: ${subject}`, message: `${subject} is down${error ? `: ${capText(redactText(error), 300)}` : ''}.`, priority: 4, tags: ['warning'] }),
   };
 }
 
