@@ -2,7 +2,7 @@
  * ntfy through the bundled hub, against a fake ntfy that follows the documented publish API:
  * send_notification's preview shows exactly what will be posted and where; the token travels as
  * a header and is in no answer, log or journal; and the hub's own notices (`notify:`) ring when a
- * write waits for a person in human mode and when a node goes down, once per subject per
+ * write waits for a person in human mode and when a node or a native MCP server goes down, once per subject per
  * notify.minIntervalSeconds.
  */
 import { join } from 'node:path';
@@ -60,7 +60,7 @@ describe('send_notification and notify: through the hub', () => {
     expect(ntfy.unknown()).toEqual([]);
   });
 
-  it('notify: a write waiting for a person (once per user and tool per interval), and a node down', { timeout: 120_000 }, async () => {
+  it('notify: a write waiting for a person (once per user and tool per interval), a node down, a native MCP server down', { timeout: 120_000 }, async () => {
     await using ntfy = await startFakeNtfy({ token: NTFY_TOKEN });
     await using edge = await startEdgeProcess();
     await using hub = await startHubProcess({
@@ -69,6 +69,8 @@ describe('send_notification and notify: through the hub', () => {
         local: { enabled: false },
         approval: { mode: 'human' },
         nodes: [{ name: 'flaky', url: edge.url, token: '${EDGE_TOKEN}' }],
+        // A native MCP server whose process exits at once: a service down.
+        upstreams: { ha: { type: 'stdio', command: process.execPath, args: ['-e', 'process.exit(3)'] } },
         internet: { ntfy: { url: ntfy.url, topic: 'homelab', token: '${NTFY_TOKEN}' } },
         notify: { minIntervalSeconds: 3600 },
       },
@@ -98,6 +100,8 @@ describe('send_notification and notify: through the hub', () => {
     expect(down.isError).toBe(true);
     await expect.poll(() => titled('Node down').map((m) => m.title), { timeout: 20_000 }).toEqual(['Node down: flaky']);
     expect(titled('Node down')[0]!.message).toMatch(/^flaky is down/);
+    await expect.poll(() => titled('Service down').map((m) => m.title), { timeout: 20_000 }).toEqual(['Service down: ha']);
+    expect(titled('Service down')[0]!.message).toMatch(/^ha is down: /);
     expect(JSON.stringify(readJournal(join(hub.dir, 'data'))) + hub.output()).not.toContain(NTFY_TOKEN);
     expect(ntfy.unknown()).toEqual([]);
   });
