@@ -6,6 +6,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -113,7 +115,7 @@ describe('git_pull through the hub', () => {
     expect(resultText(other)).toMatch(/is a clone of .*dotfiles\.git, not of/);
   });
 
-  it('refuses a clone larger than internet.git.maxMegabytes, leaving nothing behind; refuses file URLs unless allowLocal', { timeout: 120_000 }, async () => {
+  it('refuses a clone larger than internet.git.maxMegabytes or slower than timeoutSeconds, leaving nothing behind; refuses file URLs unless allowLocal', { timeout: 120_000 }, async () => {
     const bigWork = join(base, 'big');
     mkdirSync(bigWork);
     sh(bigWork, 'init', '-q', '-b', 'main');
@@ -126,6 +128,22 @@ describe('git_pull through the hub', () => {
     const r = (await client.callTool({ name: 'git_pull', arguments: { repo_url: bigWork } })) as Result;
     expect(resultText(r)).toMatch(/passed internet.git.maxMegabytes \(1 MB\) and git was stopped; nothing was changed/);
     expect(readdirSync(join(hub.dir, 'data', 'git'))).toEqual([]);
+
+    // A server that accepts and never answers: git is stopped at internet.git.timeoutSeconds.
+    const held: Socket[] = [];
+    const silent = createServer((sock) => void held.push(sock));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      await using slow = await hubWith({ timeoutSeconds: 5 });
+      await using c3 = await connectClient(slow.url, TOKEN, 'legacy');
+      await c3.callTool({ name: 'approve_writes', arguments: {} });
+      const hung = (await c3.callTool({ name: 'git_pull', arguments: { repo_url: `http://127.0.0.1:${(silent.address() as AddressInfo).port}/slow.git` } })) as Result;
+      expect(resultText(hung)).toBe('git_pull: git took longer than internet.git.timeoutSeconds (5 s) and was stopped; nothing was changed');
+      expect(readdirSync(join(slow.dir, 'data', 'git'))).toEqual([]);
+    } finally {
+      for (const sock of held) sock.destroy();
+      silent.close();
+    }
 
     await using strict = await hubWith({});
     await using c2 = await connectClient(strict.url, TOKEN, 'legacy');

@@ -21,7 +21,7 @@
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
-import { lstat, mkdir, readdir, realpath, rename, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, realpath, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { HomelabError, isHomelabError } from '@homelab-mcp/core';
 import type { CatalogTool } from '../catalog/types.ts';
@@ -278,8 +278,8 @@ export function gitPullTools(deps: InternetDeps): CatalogTool[] {
     } catch (err) {
       const raw = isHomelabError(err) ? err.message : String(err);
       const msg = raw.includes('\n') ? gitError(raw) : raw;
-      if (tooBig) error = `the repository passed internet.git.maxMegabytes (${cfg.maxMegabytes} MB) and git was stopped; nothing was changed`;
-      else if (deadline.aborted) error = `git took longer than internet.git.timeoutSeconds (${cfg.timeoutSeconds} s) and was stopped; nothing was changed`;
+      if (tooBig) error = `git_pull: the repository passed internet.git.maxMegabytes (${cfg.maxMegabytes} MB) and git was stopped; nothing was changed`;
+      else if (deadline.aborted) error = `git_pull: git took longer than internet.git.timeoutSeconds (${cfg.timeoutSeconds} s) and was stopped; nothing was changed`;
       else error = (url.kind === 'ssh' ? await sshRefusal(url, raw) : undefined) ?? `git_pull: ${args[0] === 'clone' ? 'cloning' : 'fetching'} ${url.display} failed: ${msg.replace(/^git \S+ failed: /, '')}`;
       // A fetch that was stopped leaves its half-written pack behind.
       const packs = join(cwd, '.git', 'objects', 'pack');
@@ -324,7 +324,8 @@ export function gitPullTools(deps: InternetDeps): CatalogTool[] {
         // A folder made meanwhile, or a symlink put in its place, is not replaced.
         const again = await checkNoSymlink(t.rel);
         if (again) return fail(again);
-        if (existsSync(t.dir)) await rm(t.dir, { recursive: false }).catch(() => undefined);
+        // An empty folder of that name gives way; anything else was refused above.
+        if (existsSync(t.dir)) await rmdir(t.dir);
         await rename(tmp, t.dir);
       } finally {
         await rm(tmp, { recursive: true, force: true });
