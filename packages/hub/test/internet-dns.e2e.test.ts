@@ -2,10 +2,11 @@
  * dns_lookup through the bundled hub against two real dnsmasq resolvers on loopback that disagree
  * about a name (the LAN's answers a local address, the other a public one): `server: "all"` shows
  * both side by side and says where they differ; one resolver by name or by address; a PTR from an
- * IP; TTLs on every record type.
+ * IP; TTLs on every record type; every question journaled as an outbound request.
  */
 import { describe, expect, it } from 'vitest';
-import { connectClient, resultText, startDnsmasq, startHubProcess } from '@homelab-mcp/testkit';
+import { join } from 'node:path';
+import { connectClient, readJournal, resultText, startDnsmasq, startHubProcess } from '@homelab-mcp/testkit';
 
 const TOKEN = 'dns-admin-token-0123456789abcdef';
 const auth = { tokens: [{ user: 'ann', role: 'admin', token: TOKEN }, { user: 'val', role: 'viewer', token: `${TOKEN}-viewer` }] };
@@ -56,5 +57,12 @@ describe('dns_lookup through the hub', () => {
     expect(unknown.isError).toBe(true);
     expect(resultText(unknown)).toMatch(/argument "server": "office" is neither an address .* \(known: lan, wan\)/);
     expect(resultText(await call({ hostname: 'nas home', server: 'lan' }))).toMatch(/argument "hostname": expected a DNS name/);
+
+    // Every question asked is in the journal, as an outbound request.
+    const asked = readJournal(join(hub.dir, 'data')).filter((e) => e.kind === 'http_request' && e.detail.upstream === 'dns');
+    expect(asked.map((e) => `${e.detail.method} ${e.detail.url}${e.detail.error ? ` ${e.detail.error}` : ''}`)).toEqual(
+      expect.arrayContaining([`DNS dns://${lan.address}/nas.home.test/A`, `DNS dns://${wan.address}/nas.home.test/A`, `DNS dns://${wan.address}/_jellyfin._tcp.home.test/SRV NXDOMAIN`, `DNS dns://${lan.address}/5.0.0.10.in-addr.arpa/PTR`]),
+    );
+    expect(asked).toHaveLength(10);
   });
 });

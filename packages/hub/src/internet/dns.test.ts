@@ -9,7 +9,7 @@ import { dnsTools } from './dns.ts';
 
 function tool(dns: object, piholes: Record<string, string> = {}) {
   const config = InternetConfigSchema.parse({ dns: { includeSystem: false, ...dns } });
-  const deps = { config: () => config, piholeResolvers: () => piholes } as unknown as InternetDeps;
+  const deps = { config: () => config, piholeResolvers: () => piholes, onHttpRequest: () => undefined } as unknown as InternetDeps;
   return dnsTools(deps)[0]!;
 }
 const ctx = { caller: { user: 't', role: 'viewer' }, session: 's', signal: new AbortController().signal } as CallContext;

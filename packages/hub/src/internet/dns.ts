@@ -86,7 +86,10 @@ function targetsFor(server: string | undefined, deps: InternetDeps): Target[] | 
   return `dns_lookup: argument "server": "${server.slice(0, 100)}" is neither an address (10.0.0.53, 10.0.0.53:5353, [::1]:53) nor a configured resolver or Pi-hole (known: ${known.length ? known.join(', ') : 'none; add some under internet.dns.resolvers'}), nor "all" or "system"`;
 }
 
-async function ask(t: Target, name: string, types: RecordType[], signal: AbortSignal): Promise<ServerAnswer> {
+/** One audit record per question asked: outbound requests are all journaled, DNS included. */
+type OnQuery = InternetDeps['onHttpRequest'];
+
+async function ask(t: Target, name: string, types: RecordType[], signal: AbortSignal, onQuery: OnQuery): Promise<ServerAnswer> {
   if (t.servers.length === 0) return { server: t.label, address: '-', answers: [], error: 'no resolver is configured (/etc/resolv.conf lists none)' };
   let last: ServerAnswer | undefined;
   for (const s of t.servers) {
@@ -96,7 +99,16 @@ async function ask(t: Target, name: string, types: RecordType[], signal: AbortSi
       let negativeTtl: number | undefined;
       let omitted = 0;
       for (const type of types) {
-        const r = await queryDns(s, name, type, signal);
+        const started = performance.now();
+        const url = `dns://${addr(s)}/${encodeURIComponent(name)}/${type}`;
+        let r;
+        try {
+          r = await queryDns(s, name, type, signal);
+        } catch (err) {
+          onQuery({ upstream: 'dns', method: 'DNS', url, error: err instanceof Error ? err.message : String(err), durationMs: performance.now() - started });
+          throw err;
+        }
+        onQuery({ upstream: 'dns', method: 'DNS', url, durationMs: performance.now() - started, ...(r.rcode !== 'NOERROR' ? { error: r.rcode } : {}) });
         if (r.rcode !== 'NOERROR') rcode = r.rcode;
         // A CNAME chain comes back with the A question too: each record once.
         for (const rec of r.answers) {
@@ -190,7 +202,7 @@ export function dnsTools(deps: InternetDeps): CatalogTool[] {
         // A PTR question about an address is asked under in-addr.arpa / ip6.arpa.
         const name = ip && types[0] === 'PTR' ? reverseName(host) : host;
         const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(deps.config().dns.timeoutMs)]);
-        const results = await Promise.all(targets.map((t) => ask(t, name, types, signal)));
+        const results = await Promise.all(targets.map((t) => ask(t, name, types, signal, deps.onHttpRequest)));
         const text = render(name, types, results);
         const distinct = new Set(results.filter((r) => !r.error).map(answerKey)).size;
         return {
