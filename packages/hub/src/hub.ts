@@ -37,7 +37,8 @@ import { topologyResources, topologyTools } from './tools/topology/topology-tool
 import { createUpstream, type Upstream, type UpstreamLogMessage, type UpstreamSpec } from './upstreams/upstream.ts';
 import { createIntegrationSet, scrubSecrets, type Observability } from './integrations/integration-set.ts';
 import { createAnsibleService, type AnsibleService } from './ansible/service.ts';
-import { internetTools } from './internet/index.ts';
+import { internetTools, type InternetDeps } from './internet/index.ts';
+import { createNotifier } from './internet/notify.ts';
 import { createHttpClient } from '@homelab-mcp/core/http';
 
 declare const __HUB_VERSION__: string | undefined;
@@ -161,6 +162,7 @@ export async function createHub(opts: HubOptions) {
     idleMinutes: () => config.approval.idleMinutes,
     // Hard limits no approval lifts: a playbook runs only from main, after a dry run of the same.
     rules: [(call) => ansible?.service.rule(call)],
+    onHumanAsk: (e) => notifier.approvalPending({ user: e.caller.user, tool: e.tool, action: e.action }),
   });
   // The journal is written before a client gets its answer: an answered call is never lost.
   const journal = await createJournal({ dir: opts.dataDir, fsync: config.audit.fsync, maxFileBytes: config.audit.maxFileBytes, maxFiles: config.audit.maxFiles, log });
@@ -264,7 +266,7 @@ export async function createHub(opts: HubOptions) {
   const integrationSet = createIntegrationSet({ log, onHttpRequest: recordHttpRequest, ...(opts.localNode.configFile ? { baseDir: dirname(opts.localNode.configFile) } : {}) });
   const observability: Observability = integrationSet.observability;
   let listenPort: number | undefined;
-  const internet = internetTools({
+  const internetDeps: InternetDeps = {
     config: () => config.internet,
     notify: () => config.notify,
     http: createHttpClient({ onRequest: (r) => recordHttpRequest({ upstream: 'internet', ...r }) }),
@@ -281,7 +283,10 @@ export async function createHub(opts: HubOptions) {
     },
     log,
     ...(opts.secretVars ? { secretVars: opts.secretVars } : {}),
-  });
+  };
+  const internet = internetTools(internetDeps);
+  // The hub's own notices (notify:): a write waiting for a person, a node or native MCP server down.
+  const notifier = createNotifier(internetDeps);
   /**
    * The caller's file policy on `node`, from the config of this moment (a reload applies to
    * open sessions). On `local` the hub's own files are refused to every role, admin included:
@@ -455,6 +460,8 @@ export async function createHub(opts: HubOptions) {
       if (what === 'state') {
         const s = upstream.state();
         log.info({ upstream: spec.name, status: s.status, ...(s.lastError ? { error: s.lastError } : {}) }, 'upstream state');
+        // A connection the hub closed itself (reload, stop) is not news for anyone's phone.
+        if (s.status === 'down' && !s.lastError?.startsWith('closed by the hub')) notifier.down(spec.kind === 'edge' ? 'node_down' : 'service_down', spec.name, s.lastError);
       }
       rebuild();
     });

@@ -5,6 +5,7 @@
  */
 import * as z from 'zod';
 import { parseAllowHost } from './destination.ts';
+import { parseServer } from './dns-wire.ts';
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
 
@@ -72,23 +73,28 @@ export const InternetConfigSchema = z.strictObject({
   /** Named resolvers for dns_lookup's `server` (besides addresses and Pi-hole instance names): `{ lan: "10.0.0.53", quad9: "9.9.9.9:53" }`. */
   dns: z
     .strictObject({
-      resolvers: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,40}$/, 'a name such as lan or quad9'), z.string().min(1).max(300)).default({}),
+      resolvers: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,40}$/, 'a name such as lan or quad9'), z.string().min(1).max(300).refine((s) => parseServer(s) !== undefined, 'an address: 10.0.0.53, 10.0.0.53:5353 or [::1]:53')).default({}),
       timeoutMs: z.number().int().min(500).max(60_000).default(5000),
+      /** Whether `server: "all"` also asks the hub's own resolver (/etc/resolv.conf). */
+      includeSystem: z.boolean().default(true),
     })
-    .default({ resolvers: {}, timeoutMs: 5000 }),
+    .default({ resolvers: {}, timeoutMs: 5000, includeSystem: true }),
   /** git_pull: clones live under `dir` (default DATA/git), never outside it. */
   git: z
     .strictObject({
+      /** Relative to the data dir; default DATA/git. */
       dir: z.string().min(1).optional(),
+      /** file:// URLs and local paths: off, since a caller could copy any repository the hub can read. */
+      allowLocal: z.boolean().default(false),
       timeoutSeconds: z.number().int().min(5).max(3600).default(300),
       maxMegabytes: z.number().int().min(1).max(100_000).default(1024),
       /** The key for ssh URLs; host keys in `knownHosts` (first contact refused with the fingerprint). */
       sshKey: z.string().min(1).optional(),
-      knownHosts: z.array(z.string()).default([]),
+      knownHosts: z.array(z.string().regex(/^\S+ (ssh-|ecdsa-|sk-)\S+ [A-Za-z0-9+/=]+( .*)?$/, 'a known_hosts line: HOST KEYTYPE BASE64KEY')).default([]),
       /** https credentials per host: `{ host: github.com, username: x-access-token, token: ${GITHUB_TOKEN} }`. */
       credentials: z.array(z.strictObject({ host: z.string().min(1), username: z.string().min(1).default('x-access-token'), token: z.string().min(1) })).default([]),
     })
-    .default({ timeoutSeconds: 300, maxMegabytes: 1024, knownHosts: [], credentials: [] }),
+    .default({ allowLocal: false, timeoutSeconds: 300, maxMegabytes: 1024, knownHosts: [], credentials: [] }),
   /** ntfy for send_notification (and `notify:`): a self-hosted or ntfy.sh server. */
   ntfy: z.strictObject({ url: httpUrl, topic: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'an ntfy topic: letters, digits, _ and -'), token: z.string().min(1).optional() }).optional(),
   /** Cloudflare API token (Zone:DNS:Edit for writes, Zone:Read, and Account:Cloudflare Tunnel:Read for tunnels). */

@@ -9,6 +9,9 @@ import { cloudflareTools } from './cloudflare.ts';
 import { fetchTools } from './fetch.ts';
 import { cveTools } from './cve.ts';
 import { versionTools } from './versions.ts';
+import { dnsTools } from './dns.ts';
+import { gitPullTools } from './git-pull.ts';
+import { notifyTools } from './notify.ts';
 
 export type { InternetDeps } from './deps.ts';
 
@@ -19,5 +22,8 @@ export function internetTools(deps: InternetDeps): CatalogTool[] {
     ...cloudflareTools(deps),
     ...versionTools(deps),
     ...cveTools(deps),
+    ...dnsTools(deps),
+    ...gitPullTools(deps),
+    ...notifyTools(deps),
   ];
 }
