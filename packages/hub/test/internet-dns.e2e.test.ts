@@ -50,6 +50,11 @@ describe('dns_lookup through the hub', () => {
     const byAddress = await call({ hostname: 'nas.home.test', server: wan.address });
     expect(byAddress.structuredContent).toMatchObject({ types: ['A', 'AAAA'], results: [{ server: wan.address, answers: [{ type: 'A', value: '203.0.113.7', ttl: 300 }] }] });
 
+    // An address nobody configured, on loopback or another port than 53: not asked (a read
+    // must not send packets to the hub's own services).
+    const adHoc = await call({ hostname: 'nas.home.test', server: `127.0.0.1:${hub.port}` });
+    expect(adHoc.isError).toBe(true);
+    expect(resultText(adHoc)).toMatch(/argument "server": 127\.0\.0\.1:\d+ is loopback; a DNS server there is asked only when it is configured/);
     const ptr = await call({ hostname: '10.0.0.5', server: 'lan' });
     expect(resultText(ptr)).toBe(`5.0.0.10.in-addr.arpa PTR:\nlan (${lan.address}): NOERROR\n  5.0.0.10.in-addr.arpa. 60 PTR nas.home.test.`);
 

@@ -165,7 +165,7 @@ export function parseAllowHosts(entries: readonly string[]): AllowEntry[] {
 }
 
 /** Whether an entry lets `host` (the URL's name or literal), resolved to `address`, on `port` through. */
-function allows(e: AllowEntry, host: string, address: string, port: number): boolean {
+export function allows(e: AllowEntry, host: string, address: string, port: number): boolean {
   if (e.port !== undefined && e.port !== port) return false;
   if (e.kind === 'name') return e.wildcard ? host.endsWith(`.${e.name}`) : host === e.name;
   const b = addressBytes(address);

@@ -10,6 +10,7 @@ import { getServers } from 'node:dns';
 import { isIP } from 'node:net';
 import type { CatalogTool } from '../catalog/types.ts';
 import type { InternetDeps } from './deps.ts';
+import { allows, forbiddenReason, parseAllowHosts } from './destination.ts';
 import { parseServer, queryDns, RECORD_TYPES, reverseName, type DnsRecord, type RecordType } from './dns-wire.ts';
 
 /** At most this many records of one type from one server are shown (a round-robin of 500 A records says nothing more). */
@@ -82,7 +83,18 @@ function targetsFor(server: string | undefined, deps: InternetDeps): Target[] | 
     return typeof t === 'string' ? t : [t];
   }
   const p = parseServer(server);
-  if (p) return [{ label: addr(p), servers: [p] }];
+  if (p) {
+    // An address the model picked: a DNS server on port 53 of the LAN or the internet. Not
+    // loopback, link-local or the like, nor another port, unless internet.allowHosts lets that
+    // address through: a read must not become a way to send packets to the hub's own services.
+    const reason = forbiddenReason(p.host);
+    const odd = reason !== undefined && !/private|unique local|shared|CGNAT/i.test(reason);
+    const known = [...named.map(([, a]) => a), ...piholes.map(([, a]) => a)].map((a) => parseServer(a)).some((k) => k && k.host === p.host && k.port === p.port);
+    if ((odd || p.port !== 53) && !known && !parseAllowHosts(deps.config().allowHosts).some((e) => allows(e, p.host, p.host, p.port))) {
+      return `dns_lookup: argument "server": ${addr(p)} is ${odd ? reason : `not port 53`}; a DNS server there is asked only when it is configured (internet.dns.resolvers) or listed in internet.allowHosts`;
+    }
+    return [{ label: addr(p), servers: [p] }];
+  }
   return `dns_lookup: argument "server": "${server.slice(0, 100)}" is neither an address (10.0.0.53, 10.0.0.53:5353, [::1]:53) nor a configured resolver or Pi-hole (known: ${known.length ? known.join(', ') : 'none; add some under internet.dns.resolvers'}), nor "all" or "system"`;
 }
 
