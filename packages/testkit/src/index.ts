@@ -18,3 +18,4 @@ export { startCaddy, CADDY_BIN, type CaddyProcess, type CaddyRoute, type StartCa
 export { TEST_CLIENTS_MODULES } from './test-clients.ts';
 export { startFakeGitHub, startFakeGitea, type FakeForge, type FakeForgeOptions, type FakeForgePull, type FakeForgeRequest, type FakeCommitState, type FakeCheckConclusion } from './fake-forge.ts';
 export { serveLoopback } from './serve.ts';
+export { startSshd, descendantPids, SSHD_BIN, type SshdProcess, type StartSshdOptions } from './sshd.ts';

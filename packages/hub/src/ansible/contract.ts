@@ -152,6 +152,10 @@ export interface PlaybookRunResult {
   durationMs: number;
   /** Ansible's own error when the run did not get to a recap (YAML error, missing file), cut. */
   error?: string;
+  /** Changes left out of `changes` by its bounds (count or size). */
+  changesOmitted?: number;
+  /** Failures left out of `failures` by its bound. */
+  failuresOmitted?: number;
 }
 
 /** A task whose `check_mode: false` makes it run for real in a dry run. */
@@ -160,4 +164,10 @@ export interface CheckModeFalseTask {
   file: string;
   line: number;
   task: string;
+  /**
+   * Set when this is not a plain `check_mode: false`: a value that is not literally true or false
+   * (`"{{ x }}"`, treated as false), a block or play whose tasks all run for real, or a file the
+   * scan could not read (outside the repo, a templated path, over the bounds), counted as risky.
+   */
+  note?: string;
 }
