@@ -70,8 +70,8 @@ beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'homelab-ansible-e2e-'));
   target = join(root, 'managed');
   mkdirSync(target);
-  sshd = await startSshd({ dir: join(root, 'sshd') });
-  stranger = await startSshd({ dir: join(root, 'sshd-stranger') });
+  sshd = await startSshd();
+  stranger = await startSshd();
   seedRepo();
 }, 60_000);
 
