@@ -212,9 +212,9 @@ describe('the Ansible review queue refuses', () => {
     const call = async (tool: string, args: Record<string, unknown> = {}) => (await client.callTool({ name: tool, arguments: args })) as Result;
     await call('approve_writes');
 
-    const broken = await call('draft_playbook', { name: 'broken', content: '- hosts: all\n  tasks:\n    - name: x\n      debug: msg="unclosed\n' });
+    const broken = await call('draft_playbook', { name: 'broken', content: '- hosts: all\n  tasks:\n    - name: "unclosed\n      debug: msg=x\n' });
     expect(broken.isError).toBe(true);
-    expect(resultText(broken)).toMatch(/not valid YAML: line \d+/);
+    expect(resultText(broken)).toMatch(/not valid YAML: line 3, column \d+/);
     const bogusModule = await call('draft_playbook', { name: 'bogus', content: '- hosts: all\n  tasks:\n    - name: x\n      no_such_module_here: {}\n' });
     expect(bogusModule.isError).toBe(true);
     expect(resultText(bogusModule)).toMatch(/syntax-check refused the draft.*no_such_module_here/s);
