@@ -214,7 +214,7 @@ describe('the Ansible review queue refuses', () => {
 
     const broken = await call('draft_playbook', { name: 'broken', content: '- hosts: all\n  tasks:\n    - name: "unclosed\n      debug: msg=x\n' });
     expect(broken.isError).toBe(true);
-    expect(resultText(broken)).toMatch(/not valid YAML: line 3, column \d+/);
+    expect(resultText(broken)).toMatch(/not valid YAML: line \d+, column \d+: Missing closing "quote$/);
     const bogusModule = await call('draft_playbook', { name: 'bogus', content: '- hosts: all\n  tasks:\n    - name: x\n      no_such_module_here: {}\n' });
     expect(bogusModule.isError).toBe(true);
     expect(resultText(bogusModule)).toMatch(/syntax-check refused the draft.*no_such_module_here/s);

@@ -718,7 +718,7 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
     const doc = parseDocument(content, { prettyErrors: true });
     if (doc.errors.length) {
       const e = doc.errors[0]!;
-      return fail(`draft_playbook: the content is not valid YAML: line ${e.linePos?.[0]?.line ?? '?'}, column ${e.linePos?.[0]?.col ?? '?'}: ${e.message.split('\n')[0]}`, { status: 'refused', line: e.linePos?.[0]?.line ?? null });
+      return fail(`draft_playbook: the content is not valid YAML: line ${e.linePos?.[0]?.line ?? '?'}, column ${e.linePos?.[0]?.col ?? '?'}: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`, { status: 'refused', line: e.linePos?.[0]?.line ?? null });
     }
     if (!playsOf(content)) return fail('draft_playbook: the content is not a playbook: expected a YAML list of plays, each with hosts (or import_playbook)');
     // Unreviewed content: nothing in it may make the hub read a file outside the repo, or
