@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { draftPathProblems, inertCopy } from './draft-check.ts';
+import { draftPathProblems, hiddenJinja, inertCopy } from './draft-check.ts';
 
 describe('what an unreviewed draft may not make the hub load or evaluate', () => {
   it('refuses absolute, escaping and templated file references where Ansible loads files while parsing', () => {
@@ -37,5 +37,19 @@ describe('what an unreviewed draft may not make the hub load or evaluate', () =>
     expect(inert).not.toMatch(/\{\{|\{%|\{#|lookup/);
     expect(inert.split('\n')).toHaveLength(text.split('\n').length);
     expect(inert).toContain('- hosts: "JINJAall"');
+  });
+});
+
+describe('Jinja hidden from the text but made by YAML', () => {
+  it('finds Jinja written with YAML escapes or a double-quoted line continuation', () => {
+    expect(hiddenJinja('- hosts: "\\x7b{ lookup(\'pipe\', \'id\') }}all"\n  tasks: []\n')).toEqual([
+      'line 1: the YAML escape "\\x7b" writes "{", "%" or "#", which could make Jinja the hub would evaluate',
+      '[0].hosts: "{{ lookup(\'pipe\', \'id\') }}all" holds Jinja written with YAML escapes or a line continuation',
+    ]);
+    expect(hiddenJinja('- hosts: "{\\\n    { lookup(\'pipe\', \'id\') }}"\n')).toEqual(['[0].hosts: "{{ lookup(\'pipe\', \'id\') }}" holds Jinja written with YAML escapes or a line continuation']);
+    expect(hiddenJinja('- hosts: all\n  vars:\n    "\\u007b% x %}": 1\n')).toHaveLength(2);
+  });
+  it('lets plain Jinja (made inert) and ordinary text through', () => {
+    expect(hiddenJinja('- hosts: "{{ group }}"\n  tasks:\n    - debug: msg="a { b } c \\n"\n')).toEqual([]);
   });
 });

@@ -27,7 +27,7 @@ import type { AnsibleConfig } from '../config/schema.ts';
 import type { Rule } from '../policy/gate.ts';
 import type { CheckModeFalseTask, Forge, PlaybookRunResult, PullRequest } from './contract.ts';
 import { createForge, ForgeError } from './forge.ts';
-import { draftPathProblems, inertCopy } from './draft-check.ts';
+import { draftPathProblems, hiddenJinja, inertCopy } from './draft-check.ts';
 import { readInventory, vaultBlobs, vaultPlaintexts, type Inventory } from './inventory.ts';
 import { maskVars, maskYamlText, scrubValues, secretValuesOf, isSecretVar } from './mask.ts';
 import { badPlaybookName, createPlaybookRepo, playsOf, type PlaybookInfo, type PlaybookRepo } from './repo.ts';
@@ -725,6 +725,8 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
     // evaluate a template, while the syntax check parses it (see draft-check.ts).
     const problems = draftPathProblems(content);
     if (problems.length) return fail(`draft_playbook: refused, the draft names files the hub will not load for an unreviewed draft: ${problems.join('; ')}. Use relative paths inside the repo, without Jinja.`, { status: 'refused', problems });
+    const hidden = hiddenJinja(content);
+    if (hidden.length) return fail(`draft_playbook: refused, the draft holds Jinja that only appears once YAML reads it, which the hub would evaluate while checking it: ${hidden.join('; ')}. Write Jinja as plain {{ ... }} text.`, { status: 'refused', problems: hidden });
     return serial(async () => {
       await repo.ensure(ctx.signal);
       await repo.fetch(ctx.signal);
