@@ -336,6 +336,20 @@ export function createPlaybookRepo(o: PlaybookRepoOptions) {
       await run(['push', '--quiet', '--porcelain', `--force-with-lease=refs/heads/${branch}:${expected ?? ''}`, 'origin', `${sha}:refs/heads/${branch}`], { signal });
       await run(['update-ref', `refs/remotes/origin/${branch}`, sha], { signal });
     },
+    /**
+     * What `path` is at `sha`, with everything under it when it is a folder: `mode` as git
+     * stores it (`100644` a file, `100755` an executable, `120000` a symlink, `040000` a folder);
+     * undefined when the commit has no such path.
+     */
+    async entry(sha: string, path: string, signal?: AbortSignal): Promise<{ mode: string; below: string[] } | undefined> {
+      const clean = path.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
+      if (clean === '' || clean === '.') return { mode: '040000', below: (await run(['ls-tree', '-r', '-z', '--format=%(objectmode)', sha], { signal })).stdout.split('\0').filter(Boolean) };
+      const self = (await run(['ls-tree', '-z', '--format=%(objectmode) %(path)', sha, '--', clean], { signal })).stdout.split('\0').filter(Boolean);
+      const mode = self.find((l) => l.slice(l.indexOf(' ') + 1) === clean)?.split(' ')[0];
+      if (!mode) return undefined;
+      const below = mode === '040000' ? (await run(['ls-tree', '-r', '-z', '--format=%(objectmode)', sha, '--', `${clean}/`], { signal })).stdout.split('\0').filter(Boolean) : [];
+      return { mode, below };
+    },
     /** Is the work tree exactly the commit (nothing tracked changed)? */
     async clean(signal?: AbortSignal): Promise<boolean> {
       return (await run(['status', '--porcelain', '--untracked-files=no'], { signal })).stdout.trim() === '';

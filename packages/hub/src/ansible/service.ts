@@ -17,6 +17,7 @@
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { HomelabError, isHomelabError } from '@homelab-mcp/core';
 import { canonicalJson } from '@homelab-mcp/core/audit-event';
@@ -85,6 +86,9 @@ function message(err: unknown): string {
 /** A repo path argument (an inventory): relative, inside the repo, no `..`. */
 function badRepoPath(p: string): string | undefined {
   if (p.length > 512 || p.startsWith('/') || p.startsWith('-') || p.split(/[\\/]/).includes('..') || /[\u0000-\u001f]/.test(p)) return `"${p.slice(0, 80)}" is not a path inside the playbook repo (relative, no "..")`;
+  // Ansible reads "a,b," as a list of hosts rather than a file: hosts nobody reviewed.
+  if (p.includes(',')) return `"${p.slice(0, 80)}" is a list of hosts (it has a ","); name an inventory file or folder of the playbook repo`;
+  if (p.split(/[\\/]/).includes('.git')) return `"${p.slice(0, 80)}" is inside .git, not a file of the playbook repo`;
   return undefined;
 }
 
@@ -145,6 +149,8 @@ export function parseRunArgs(args: Record<string, unknown>): RunArgs | string {
   }
   if (limit !== undefined) {
     if (typeof limit !== 'string' || !/^(?!-)[^\s\u0000-\u001f]{1,500}$/.test(limit)) return 'argument "limit": expected an Ansible host pattern such as pi1 or "webservers:!web3" (no spaces, not starting with -)';
+    // `@file` makes Ansible read host patterns from a file of the hub, and warn with each line it cannot match.
+    if (limit.includes('@')) return 'argument "limit": "@" (a file of host patterns) is not allowed; name the hosts or groups, such as pi1 or "webservers:!web3"';
     out.limit = limit;
   }
   if (tags !== undefined) {
@@ -261,6 +267,22 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
     );
   }
 
+  /**
+   * Why `inventory` (an argument) may not be read at `commit`, or undefined. It must be a file
+   * or folder of that commit: ansible-inventory reads whatever the path names, and runs any
+   * executable it finds there with --list, so a viewer could otherwise run any script of the
+   * repo (or one git keeps in .git). Only the configured inventory may be or hold a script.
+   */
+  async function inventoryProblem(inventory: string, commit: string, signal?: AbortSignal): Promise<string | undefined> {
+    if (inventory === c.inventory) return undefined;
+    const e = await repo.entry(commit, inventory, signal);
+    if (!e) return `"${inventory.slice(0, 80)}" is not a file or folder of ${c.branch} at ${commit.slice(0, 12)}`;
+    const modes = [e.mode, ...e.below];
+    if (modes.includes('120000')) return `"${inventory.slice(0, 80)}" is or holds a symbolic link; only ansible.inventory (${c.inventory}) may`;
+    if (modes.includes('100755')) return `"${inventory.slice(0, 80)}" is or holds an executable (a dynamic inventory script, which Ansible would run); only ansible.inventory (${c.inventory}) may`;
+    return undefined;
+  }
+
   /** Plaintext secrets of the inventory and extra_vars, cut out of run output. */
   async function secretsFor(a: RunArgs, signal?: AbortSignal): Promise<string[]> {
     const values = new Set<string>(secretConfig);
@@ -300,6 +322,10 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
         // Again under the lock: the clone may have moved since the gate looked.
         const why = dryRunMissing(playbook, commit, a);
         if (why) return fail(`Refused: ${why}`, { status: 'denied', reason: why });
+      }
+      if (a.inventory) {
+        const bad = await inventoryProblem(a.inventory, commit, ctx.signal);
+        if (bad) return fail(`${check ? 'dry_run_playbook' : 'run_playbook'}: argument "inventory": ${bad}`);
       }
       if (!(await repo.clean(ctx.signal))) throw new HomelabError('ANSIBLE_REPO', `the hub's clone ${repo.dir} has local changes; run refresh_inventory to reset it to ${c.branch}`);
       const content = (await repo.show(commit, playbook.path, ctx.signal)) ?? '';
@@ -480,7 +506,16 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
           if (typeof a === 'string') return fail(`get_playbook: ${a}`);
           const p = await mainPlaybook(a.name, ctx.signal);
           const head = repo.head()!;
-          const content = maskYamlText((await repo.show(head, p.path, ctx.signal)) ?? '');
+          const raw = (await repo.show(head, p.path, ctx.signal)) ?? '';
+          // The line-by-line mask misses what YAML nests on one line (`vars: { db_password: x }`,
+          // an anchor): the secret-named values of the parsed document are cut out as well.
+          let parsed: unknown;
+          try {
+            parsed = parseYaml(raw, { maxAliasCount: 100 });
+          } catch {
+            parsed = undefined;
+          }
+          const content = scrubValues(maskYamlText(raw), secretValuesOf(parsed));
           return ok(`# ${p.path} at ${c.branch} ${head.slice(0, 12)}\n${content}`, { name: p.name, path: p.path, commit: head, content });
         } catch (err) {
           return fail(scrub(message(err)));
@@ -501,8 +536,17 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
         try {
           const inventory = args.inventory === undefined ? c.inventory : args.inventory;
           if (typeof inventory !== 'string' || badRepoPath(inventory)) return fail(`list_inventory: argument "inventory": ${typeof inventory === 'string' ? badRepoPath(inventory) : 'expected a path inside the playbook repo'}`);
-          const head = await repo.ensure(ctx.signal);
-          const inv: Inventory = await repo.lock.read(() => readInventory({ cwd: repo.dir, inventory, vaultPasswordFile: c.vaultPasswordFile, timeoutMs: 60_000, signal: ctx.signal, secretVars: o.secretVars }));
+          await repo.ensure(ctx.signal);
+          // Under the lock: the path is checked at the commit the work tree is on while it is read.
+          const read = await repo.lock.read(async () => {
+            const head = await repo.ensure(ctx.signal);
+            const bad = await inventoryProblem(inventory, head, ctx.signal);
+            if (bad) return { bad };
+            return { head, inv: await readInventory({ cwd: repo.dir, inventory, vaultPasswordFile: c.vaultPasswordFile, timeoutMs: 60_000, signal: ctx.signal, secretVars: o.secretVars }) };
+          });
+          if ('bad' in read) return fail(`list_inventory: argument "inventory": ${read.bad}`);
+          const { head } = read;
+          const inv: Inventory = read.inv;
           const hostvars = maskVars(inv.hostvars) as Record<string, Record<string, unknown>>;
           const groups = Object.entries(inv.groups).filter(([g, v]) => !(g === 'ungrouped' && v.hosts.length === 0));
           const hostNames = Object.keys(hostvars);
@@ -639,7 +683,7 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
       toolClass: 'write',
       source: 'ansible',
       preview(args) {
-        const name = typeof args.name === 'string' ? args.name : '?';
+        const name = typeof args.name === 'string' ? args.name.replace(/\.ya?ml$/i, '') : '?';
         const lines = typeof args.content === 'string' ? args.content.split('\n').length : 0;
         return {
           tool: 'draft_playbook',
@@ -685,7 +729,7 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
       toolClass: 'write',
       source: 'ansible',
       async preview(args) {
-        const name = typeof args.name === 'string' ? args.name : '?';
+        const name = typeof args.name === 'string' ? args.name.replace(/\.ya?ml$/i, '') : '?';
         let pr = '';
         if (forge && !badPlaybookName(name)) {
           const found = await forge.findOpen(repo.draftBranch(name)).catch(() => undefined);
@@ -706,8 +750,10 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
   async function draft(args: Record<string, unknown>, ctx: CallContext): Promise<CallToolResult> {
     const unknown = Object.keys(args).filter((k) => !['name', 'content', 'description'].includes(k));
     if (unknown.length) return fail(`draft_playbook: unknown argument(s) ${unknown.map((k) => `"${k}"`).join(', ')} (expected: name, content, description)`);
-    const { name, content, description } = args;
-    if (typeof name !== 'string' || !name) return fail('draft_playbook: argument "name" is required (the playbook name, e.g. update-pis)');
+    const { name: given, content, description } = args;
+    if (typeof given !== 'string' || !given) return fail('draft_playbook: argument "name" is required (the playbook name, e.g. update-pis)');
+    // `update-pis.yml` names the playbook update-pis, as in run_playbook (not update-pis.yml.yml).
+    const name = given.replace(/\.ya?ml$/i, '');
     const bad = badPlaybookName(name);
     if (bad) return fail(`draft_playbook: argument "name": ${bad}`);
     if (typeof content !== 'string' || !content.trim()) return fail('draft_playbook: argument "content" is required (the playbook as YAML)');
@@ -738,6 +784,11 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
       const parent = onTop ? existing! : main;
       const onMain = (await repo.playbooks(ctx.signal)).find((p) => p.name === name);
       const path = onMain?.path ?? repo.pathFor(name);
+      if (!onMain) {
+        // A file of main that is not a playbook (an inventory, a vars file) is not replaced by a draft's playbook.
+        const there = await repo.show(main, path, ctx.signal);
+        if (there !== undefined && !playsOf(there)) return fail(`draft_playbook: ${path} is already a file of ${c.branch} and not a playbook (an inventory or vars file?); choose another name`, { status: 'refused' });
+      }
       const user = ctx.caller.user;
       const commit = await repo.commitFile(parent, path, content.endsWith('\n') ? content : `${content}\n`, `${onMain ? 'Update' : 'Add'} playbook ${name} (drafted through homelab-mcp for ${user})\n\n${(typeof description === 'string' ? description : '').slice(0, 2000)}`, ctx.signal);
       if (!commit) return fail(`draft_playbook: ${path} on ${onTop ? repo.draftBranch(name) : c.branch} already has exactly this content; nothing to draft`);
@@ -798,8 +849,8 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
   async function promote(args: Record<string, unknown>, ctx: CallContext): Promise<CallToolResult> {
     const unknown = Object.keys(args).filter((k) => k !== 'name');
     if (unknown.length) return fail(`promote_playbook: unknown argument(s) ${unknown.map((k) => `"${k}"`).join(', ')} (expected: name)`);
-    const name = args.name;
-    if (typeof name !== 'string' || !name) return fail('promote_playbook: argument "name" is required (the drafted playbook)');
+    if (typeof args.name !== 'string' || !args.name) return fail('promote_playbook: argument "name" is required (the drafted playbook)');
+    const name = args.name.replace(/\.ya?ml$/i, '');
     const bad = badPlaybookName(name);
     if (bad) return fail(`promote_playbook: argument "name": ${bad}`);
     if (!forge) return fail(`promote_playbook: promotion merges the draft's pull request, and no forge is configured (ansible.forge: { type: github | gitea, url, repo, token }). Without one, a person merges ${repo.draftBranch(name)} into ${c.branch} and then calls refresh_inventory.`);
