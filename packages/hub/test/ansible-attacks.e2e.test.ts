@@ -1,0 +1,128 @@
+/**
+ * The Ansible review queue against an attacker, with real processes (the bundled hub, git with
+ * a bare repo as the remote, ansible-core, a throwaway sshd): a model writing sneaky drafts and
+ * arguments, and a viewer token trying to make a read do something real or show a secret.
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectClient, resultText, startHubProcess, startSshd, type SshdProcess } from '@homelab-mcp/testkit';
+
+const TOKEN = 'ansible-attack-admin-token-0123456789';
+const VIEWER = 'ansible-attack-viewer-token-0123456789';
+const FLOW_SECRET = 'flow-mapping-secret-5c4d';
+const FILE_SECRET = 'a-line-of-a-private-file-3e2f';
+type Result = { content: Array<{ type: string; text: string }>; structuredContent?: Record<string, any>; isError?: boolean };
+
+const gitEnv = { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' };
+const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, env: gitEnv, encoding: 'utf8' }).trim();
+
+let root: string;
+let sshd: SshdProcess;
+let bare: string;
+/** A file of the hub's machine no caller may read. */
+let privateFile: string;
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'homelab-ansible-attack-'));
+  sshd = await startSshd();
+  privateFile = join(root, 'private.txt');
+  writeFileSync(privateFile, `${FILE_SECRET}\n`, { mode: 0o600 });
+  bare = join(root, 'playbooks.git');
+  git(root, 'init', '--quiet', '--bare', '--initial-branch=main', bare);
+  const work = join(root, 'seed');
+  git(root, 'clone', '--quiet', bare, work);
+  mkdirSync(join(work, 'inventory'));
+  writeFileSync(join(work, 'inventory', 'hosts.ini'), `[pis]\npi1 ansible_host=127.0.0.1 ansible_port=${sshd.port} ansible_user=root ansible_python_interpreter=/usr/bin/python3\n`);
+  writeFileSync(join(work, 'inventory', 'lab.ini'), `[lab]\nlab1 ansible_host=127.0.0.1 ansible_port=${sshd.port} ansible_user=root\n`);
+  writeFileSync(join(work, 'ping.yml'), '- name: Check the pis answer\n  hosts: pis\n  gather_facts: false\n  tasks:\n    - name: ping\n      ansible.builtin.ping:\n');
+  writeFileSync(join(work, 'db.yml'), `- name: Database\n  hosts: pis\n  gather_facts: false\n  vars: { db_user: app, db_password: ${FLOW_SECRET} }\n  tasks: []\n`);
+  writeFileSync(join(work, 'settings.yml'), 'timezone: Europe/Berlin\n');
+  // A maintenance script a person runs by hand: reviewed, but not an inventory.
+  mkdirSync(join(work, 'scripts'));
+  writeFileSync(join(work, 'scripts', 'cleanup.sh'), `#!/bin/sh\ntouch ${join(root, 'cleanup-ran')}\necho '{}'\n`);
+  chmodSync(join(work, 'scripts', 'cleanup.sh'), 0o755);
+  git(work, 'add', '.');
+  git(work, 'commit', '--quiet', '-m', 'seed');
+  git(work, 'push', '--quiet', 'origin', 'main');
+}, 60_000);
+
+afterAll(async () => {
+  await sshd?.stop();
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+
+describe('the Ansible review queue against an attacker', () => {
+  it('a viewer cannot read a file through limit, run a script as an inventory, or see a one-line secret; a draft cannot hide Jinja in YAML escapes', { timeout: 180_000 }, async () => {
+    await using hub = await startHubProcess({
+      config: {
+        auth: {
+          tokens: [
+            { user: 'ann', role: 'admin', token: TOKEN },
+            { user: 'vic', role: 'viewer', token: VIEWER },
+          ],
+        },
+        local: { enabled: false },
+        approval: { mode: 'session' },
+        ansible: { repo: bare, inventory: 'inventory/hosts.ini', sshKey: sshd.clientKey, knownHosts: [sshd.hostKeyLine] },
+      },
+      timeoutMs: 60_000,
+    });
+    await using viewer = await connectClient(hub.url, VIEWER, 'legacy');
+    const view = async (tool: string, args: Record<string, unknown> = {}) => (await viewer.callTool({ name: tool, arguments: args })) as Result;
+
+    // `--limit @file` would read host patterns from any file of the hub (and log each line).
+    const byFile = await view('dry_run_playbook', { name: 'ping', limit: `@${privateFile}` });
+    expect(byFile.isError).toBe(true);
+    expect(resultText(byFile)).toMatch(/argument "limit": "@" \(a file of host patterns\) is not allowed/);
+    const logs = join(hub.dir, 'data', 'ansible', 'runs');
+    const logText = existsSync(logs) ? readdirSync(logs).map((f) => readFileSync(join(logs, f), 'utf8')).join('\n') : '';
+    expect(logText).not.toContain(FILE_SECRET);
+
+    // An inventory argument is a plain file or folder of main: not a script (ansible-inventory
+    // runs it), not a host list, not .git.
+    for (const inventory of ['scripts/cleanup.sh', 'scripts', `127.0.0.1:${sshd.port},`, '.git/config', 'inventory/nope.ini']) {
+      const l = await view('list_inventory', { inventory });
+      expect(l.isError, `${inventory}: ${resultText(l)}`).toBe(true);
+      expect(resultText(l)).toMatch(/^list_inventory: argument "inventory": /);
+      const d = await view('dry_run_playbook', { name: 'ping', inventory });
+      expect(d.isError, `${inventory}: ${resultText(d)}`).toBe(true);
+      expect(resultText(d)).toMatch(/^dry_run_playbook: argument "inventory": /);
+    }
+    expect(resultText(await view('list_inventory', { inventory: 'scripts/cleanup.sh' }))).toMatch(/is or holds an executable \(a dynamic inventory script, which Ansible would run\); only ansible\.inventory \(inventory\/hosts\.ini\) may/);
+    expect(existsSync(join(root, 'cleanup-ran'))).toBe(false);
+    const other = await view('list_inventory', { inventory: 'inventory/lab.ini' });
+    expect(other.isError, resultText(other)).toBeFalsy();
+    expect(resultText(other)).toContain('lab: hosts lab1');
+
+    // A secret-named value nested on one line is masked like any other.
+    const db = await view('get_playbook', { name: 'db' });
+    expect(db.isError, resultText(db)).toBeFalsy();
+    expect(JSON.stringify(db)).not.toContain(FLOW_SECRET);
+    expect(resultText(db)).toContain('db_user: app');
+
+    await using client = await connectClient(hub.url, TOKEN, 'legacy');
+    const call = async (tool: string, args: Record<string, unknown> = {}) => (await client.callTool({ name: tool, arguments: args })) as Result;
+    await call('approve_writes');
+    // Jinja the text does not show but YAML makes: the syntax check would evaluate it on the hub.
+    const pwned = join(root, 'pwned-by-escapes');
+    for (const hosts of [`"\\x7b{ lookup('pipe', 'touch ${pwned}') }}all"`, `"{\\\n    { lookup('pipe', 'touch ${pwned}') }}all"`]) {
+      const r = await call('draft_playbook', { name: 'escaped', content: `- hosts: ${hosts}\n  gather_facts: false\n  tasks: []\n` });
+      expect(r.isError, resultText(r)).toBe(true);
+      expect(resultText(r)).toMatch(/^draft_playbook: refused, the draft holds Jinja that only appears once YAML reads it/);
+    }
+    expect(existsSync(pwned)).toBe(false);
+
+    // A draft does not replace a file of main that is not a playbook.
+    const over = await call('draft_playbook', { name: 'settings', content: '- hosts: all\n  gather_facts: false\n  tasks: []\n' });
+    expect(over.isError).toBe(true);
+    expect(resultText(over)).toMatch(/settings\.yml is already a file of main and not a playbook/);
+    // `x.yml` names the playbook x, as run_playbook reads it.
+    const named = await call('draft_playbook', { name: 'named.yml', content: '- hosts: all\n  gather_facts: false\n  tasks: []\n' });
+    expect(named.isError, resultText(named)).toBeFalsy();
+    expect(named.structuredContent).toMatchObject({ branch: 'mcp-draft/named', path: 'named.yml' });
+    expect(git(root, '--git-dir', bare, 'for-each-ref', '--format=%(refname)', 'refs/heads/mcp-draft/')).not.toContain('escaped');
+  });
+});
