@@ -14,6 +14,7 @@ const TOKEN = 'ansible-attack-admin-token-0123456789';
 const VIEWER = 'ansible-attack-viewer-token-0123456789';
 const FLOW_SECRET = 'flow-mapping-secret-5c4d';
 const FILE_SECRET = 'a-line-of-a-private-file-3e2f';
+const VAULTED_PSK = 'psk-from-a-vaulted-file-8d7c';
 type Result = { content: Array<{ type: string; text: string }>; structuredContent?: Record<string, any>; isError?: boolean };
 
 const gitEnv = { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' };
@@ -24,6 +25,7 @@ let sshd: SshdProcess;
 let bare: string;
 /** A file of the hub's machine no caller may read. */
 let privateFile: string;
+let vaultPass: string;
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'homelab-ansible-attack-'));
@@ -44,6 +46,13 @@ beforeAll(async () => {
   mkdirSync(join(work, 'scripts'));
   writeFileSync(join(work, 'scripts', 'cleanup.sh'), `#!/bin/sh\ntouch ${join(root, 'cleanup-ran')}\necho '{}'\n`);
   chmodSync(join(work, 'scripts', 'cleanup.sh'), 0o755);
+  // A whole-file vault: ansible-inventory prints its variables decrypted and unmarked.
+  vaultPass = join(root, 'vault-pass');
+  writeFileSync(vaultPass, 'correct horse battery\n', { mode: 0o600 });
+  mkdirSync(join(work, 'inventory', 'group_vars', 'pis'), { recursive: true });
+  writeFileSync(join(work, 'inventory', 'group_vars', 'pis', 'vault.yml'), `wifi_psk: ${VAULTED_PSK}\n`);
+  execFileSync('ansible-vault', ['encrypt', '--vault-password-file', vaultPass, join(work, 'inventory', 'group_vars', 'pis', 'vault.yml')], { env: { ...process.env, ANSIBLE_HOME: join(root, '.ansible') } });
+  writeFileSync(join(work, 'psk.yml'), `- name: Wifi\n  hosts: pis\n  gather_facts: false\n  tasks:\n    - name: Write the wifi config\n      ansible.builtin.copy:\n        dest: ${join(root, 'wifi.conf')}\n        content: "psk={{ wifi_psk }}\\n"\n`);
   git(work, 'add', '.');
   git(work, 'commit', '--quiet', '-m', 'seed');
   git(work, 'push', '--quiet', 'origin', 'main');
@@ -66,7 +75,7 @@ describe('the Ansible review queue against an attacker', () => {
         },
         local: { enabled: false },
         approval: { mode: 'session' },
-        ansible: { repo: bare, inventory: 'inventory/hosts.ini', sshKey: sshd.clientKey, knownHosts: [sshd.hostKeyLine] },
+        ansible: { repo: bare, inventory: 'inventory/hosts.ini', sshKey: sshd.clientKey, knownHosts: [sshd.hostKeyLine], vaultPasswordFile: vaultPass },
       },
       timeoutMs: 60_000,
     });
@@ -102,6 +111,17 @@ describe('the Ansible review queue against an attacker', () => {
     expect(db.isError, resultText(db)).toBeFalsy();
     expect(JSON.stringify(db)).not.toContain(FLOW_SECRET);
     expect(resultText(db)).toContain('db_user: app');
+
+    // The variables of a whole-file vault are vault values too: masked, and cut out of a dry run's diff.
+    const inv = await view('list_inventory');
+    expect(inv.isError, resultText(inv)).toBeFalsy();
+    expect(inv.structuredContent!.hostvars.pi1.wifi_psk).toBe('[VAULT]');
+    expect(JSON.stringify(inv)).not.toContain(VAULTED_PSK);
+    const psk = await view('dry_run_playbook', { name: 'psk' });
+    expect(psk.isError, resultText(psk)).toBeFalsy();
+    expect(resultText(psk)).toContain('Would change:');
+    expect(JSON.stringify(psk)).not.toContain(VAULTED_PSK);
+    expect(readFileSync(psk.structuredContent!.logFile, 'utf8')).not.toContain(VAULTED_PSK);
 
     await using client = await connectClient(hub.url, TOKEN, 'legacy');
     const call = async (tool: string, args: Record<string, unknown> = {}) => (await client.callTool({ name: tool, arguments: args })) as Result;

@@ -29,8 +29,8 @@ import type { Rule } from '../policy/gate.ts';
 import type { CheckModeFalseTask, Forge, PlaybookRunResult, PullRequest } from './contract.ts';
 import { createForge, ForgeError } from './forge.ts';
 import { draftPathProblems, hiddenJinja, inertCopy } from './draft-check.ts';
-import { readInventory, vaultBlobs, vaultPlaintexts, type Inventory } from './inventory.ts';
-import { maskVars, maskYamlText, scrubValues, secretValuesOf, isSecretVar } from './mask.ts';
+import { readInventory, vaultBlobs, vaultedFileVars, vaultPlaintexts, type Inventory } from './inventory.ts';
+import { maskVars, maskYamlText, scrubValues, secretValuesOf, isSecretVar, VAULT_MASK } from './mask.ts';
 import { badPlaybookName, createPlaybookRepo, playsOf, type PlaybookInfo, type PlaybookRepo } from './repo.ts';
 import { checkModeFalseTasks, hostKeyMessage, runPlaybook, syntaxCheck } from './runner.ts';
 
@@ -290,6 +290,7 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
     try {
       const inv = await readInventory({ cwd: repo.dir, inventory: a.inventory ?? c.inventory, vaultPasswordFile: c.vaultPasswordFile, timeoutMs: 60_000, signal, secretVars: o.secretVars });
       secretValuesOf(inv.hostvars, values);
+      for (const v of (await vaultedFileVars(repo.dir, c.vaultPasswordFile)).values) values.add(v);
       for (const p of await vaultPlaintexts(vaultBlobs(inv.hostvars), c.vaultPasswordFile)) {
         // A multi-line secret is cut line by line too (a diff shows it per line).
         values.add(p);
@@ -542,12 +543,16 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
             const head = await repo.ensure(ctx.signal);
             const bad = await inventoryProblem(inventory, head, ctx.signal);
             if (bad) return { bad };
-            return { head, inv: await readInventory({ cwd: repo.dir, inventory, vaultPasswordFile: c.vaultPasswordFile, timeoutMs: 60_000, signal: ctx.signal, secretVars: o.secretVars }) };
+            const inv = await readInventory({ cwd: repo.dir, inventory, vaultPasswordFile: c.vaultPasswordFile, timeoutMs: 60_000, signal: ctx.signal, secretVars: o.secretVars });
+            return { head, inv, vaulted: await vaultedFileVars(repo.dir, c.vaultPasswordFile) };
           });
           if ('bad' in read) return fail(`list_inventory: argument "inventory": ${read.bad}`);
           const { head } = read;
           const inv: Inventory = read.inv;
           const hostvars = maskVars(inv.hostvars) as Record<string, Record<string, unknown>>;
+          // Variables of a whole-file vault come back decrypted and unmarked: masked by name.
+          for (const vars of Object.values(hostvars)) for (const k of Object.keys(vars)) if (read.vaulted.names.has(k)) vars[k] = VAULT_MASK;
+          const secretValues = [...secretValuesOf(inv.hostvars), ...read.vaulted.values];
           const groups = Object.entries(inv.groups).filter(([g, v]) => !(g === 'ungrouped' && v.hosts.length === 0));
           const hostNames = Object.keys(hostvars);
           const text = [
@@ -558,8 +563,8 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
             ...hostNames.slice(0, 500).map((h) => `- ${h}: ${JSON.stringify(hostvars[h]).slice(0, 1000)}`),
             ...(hostNames.length > 500 ? [`… ${hostNames.length - 500} more hosts`] : []),
           ].join('\n');
-          const scrubbed = scrubValues(text, secretValuesOf(inv.hostvars));
-          return ok(scrub(scrubbed), { inventory, commit: head, groups: Object.fromEntries(groups), hostvars: JSON.parse(scrubValues(JSON.stringify(hostvars), secretValuesOf(inv.hostvars))) as unknown });
+          const scrubbed = scrubValues(text, secretValues);
+          return ok(scrub(scrubbed), { inventory, commit: head, groups: Object.fromEntries(groups), hostvars: JSON.parse(scrubValues(JSON.stringify(hostvars), secretValues)) as unknown });
         } catch (err) {
           return fail(scrub(message(err)));
         }
