@@ -222,10 +222,14 @@ export function createPlaybookRepo(o: PlaybookRepoOptions) {
   }
 
   async function listAt(sha: string, signal?: AbortSignal): Promise<PlaybookInfo[]> {
-    const ls = await run(['ls-tree', '-z', '--name-only', sha, '--', dirPrefix || '.'], { signal });
+    // Sizes first: one huge .yml (generated data) must not fail the whole listing on show's bound.
+    const ls = await run(['ls-tree', '-z', '--format=%(objectsize) %(path)', sha, '--', dirPrefix || '.'], { signal });
     const files = ls.stdout
       .split('\0')
-      .filter((f) => /\.ya?ml$/i.test(f) && !f.slice(dirPrefix.length).includes('/'))
+      .filter(Boolean)
+      .map((l) => ({ size: Number(l.slice(0, l.indexOf(' '))), path: l.slice(l.indexOf(' ') + 1) }))
+      .filter((f) => /\.ya?ml$/i.test(f.path) && !f.path.slice(dirPrefix.length).includes('/') && Number.isFinite(f.size) && f.size <= MAX_PLAYBOOK_BYTES)
+      .map((f) => f.path)
       .slice(0, MAX_PLAYBOOKS);
     const out: PlaybookInfo[] = [];
     for (const path of files) {
