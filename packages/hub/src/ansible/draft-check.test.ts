@@ -29,6 +29,10 @@ describe('what an unreviewed draft may not make the hub load or evaluate', () =>
       'ansible.builtin.import_role.tasks_from "../../../x": leaves the repo ("..")',
     ]);
     expect(draftPathProblems('- hosts: all\n  roles: [common]\n  tasks:\n    - import_tasks: t.yml\n')).toEqual([]);
+    expect(draftPathProblems('- hosts: all\n  vars_files: [.git/config, ./.git/FETCH_HEAD]\n')).toEqual([
+      'vars_files ".git/config": is inside .git (the clone\'s own files, its remote URL among them), not a file of the repo',
+      'vars_files "./.git/FETCH_HEAD": is inside .git (the clone\'s own files, its remote URL among them), not a file of the repo',
+    ]);
   });
 
   it('makes every Jinja expression inert for the syntax check, keeping line numbers', () => {

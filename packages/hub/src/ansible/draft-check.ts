@@ -39,6 +39,7 @@ function badPath(p: string): string | undefined {
   if (JINJA.test(p)) return 'is templated (Jinja), which the hub will not evaluate in an unreviewed draft';
   if (p.startsWith('/') || p.startsWith('~')) return 'is absolute: a draft may only use files of the repo';
   if (p.split(/[\\/]/).includes('..')) return 'leaves the repo ("..")';
+  if (p.split(/[\\/]/).includes('.git')) return 'is inside .git (the clone\'s own files, its remote URL among them), not a file of the repo';
   if (/[\u0000-\u001f]/.test(p)) return 'holds control characters';
   return undefined;
 }
