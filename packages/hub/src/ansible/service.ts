@@ -78,6 +78,14 @@ function ok(text: string, data?: Record<string, unknown>): CallToolResult {
 function fail(text: string, data?: Record<string, unknown>): CallToolResult {
   return { content: [{ type: 'text', text }], isError: true, ...(data ? { structuredContent: data } : {}) };
 }
+/**
+ * Text from outside (a forge's PR title or author, a play or task name, a name argument) on one
+ * line, with control and bidi characters shown as "?": a newline in it would fake lines of an
+ * answer or of the preview a person approves.
+ */
+export function oneLine(s: string, max = 200): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '?').slice(0, max);
+}
 function message(err: unknown): string {
   if (isHomelabError(err) || err instanceof ForgeError) return err.message;
   return err instanceof Error ? `internal error: ${err.message.slice(0, 300)}` : 'internal error';
@@ -353,7 +361,7 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
         logFile,
         onTask: (t) => {
           tasks = t.index + 1;
-          ctx.onprogress?.({ progress: tasks, message: `${t.play}: ${t.task}`.slice(0, 200) });
+          ctx.onprogress?.({ progress: tasks, message: oneLine(`${t.play}: ${t.task}`) });
         },
       });
       const success = r.exitCode === 0 && !r.timedOut && !r.cancelled;
@@ -483,7 +491,7 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
           const head = repo.head()!;
           const text = [
             `${list.length} playbook(s) on ${c.branch} at ${head.slice(0, 12)}:`,
-            ...list.map((p) => `- ${p.name} (${p.path}): hosts ${p.hosts}; ${p.description}${p.lastCommit ? `; last commit ${p.lastCommit.sha} ${p.lastCommit.date.slice(0, 10)} "${p.lastCommit.subject}" (${p.lastCommit.author})` : ''}`),
+            ...list.map((p) => `- ${p.name} (${p.path}): hosts ${oneLine(p.hosts)}; ${oneLine(p.description, 300)}${p.lastCommit ? `; last commit ${p.lastCommit.sha} ${p.lastCommit.date.slice(0, 10)} "${oneLine(p.lastCommit.subject)}" (${oneLine(p.lastCommit.author, 100)})` : ''}`),
           ].join('\n');
           return ok(scrub(text), { branch: c.branch, commit: head, playbooks: list });
         } catch (err) {
@@ -627,7 +635,7 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
         } catch (err) {
           why = ` (its tasks could not be checked for check_mode: false: ${message(err)})`;
         }
-        const list = tasks.slice(0, 20).map((t) => `"${t.task}" (${t.file}:${t.line})`).join('; ');
+        const list = tasks.slice(0, 20).map((t) => `"${oneLine(t.task, 120)}" (${oneLine(t.file)}:${t.line})`).join('; ');
         return {
           tool: 'dry_run_playbook',
           where: ['ansible'],
@@ -690,6 +698,8 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
       preview(args) {
         const name = typeof args.name === 'string' ? args.name.replace(/\.ya?ml$/i, '') : '?';
         const lines = typeof args.content === 'string' ? args.content.split('\n').length : 0;
+        const bad = badPlaybookName(name);
+        if (bad) return { tool: 'draft_playbook', where: ['ansible'], action: `draft_playbook with a name it will refuse (${oneLine(bad)})`, arguments: args };
         return {
           tool: 'draft_playbook',
           where: ['ansible'],
@@ -735,10 +745,12 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
       source: 'ansible',
       async preview(args) {
         const name = typeof args.name === 'string' ? args.name.replace(/\.ya?ml$/i, '') : '?';
+        const bad = badPlaybookName(name);
+        if (bad) return { tool: 'promote_playbook', where: ['ansible'], action: `promote_playbook with a name it will refuse (${oneLine(bad)})`, arguments: args };
         let pr = '';
         if (forge && !badPlaybookName(name)) {
           const found = await forge.findOpen(repo.draftBranch(name)).catch(() => undefined);
-          if (found) pr = ` PR #${found.number} "${found.title.slice(0, 100)}" (${found.url}, head ${found.headSha.slice(0, 12)})`;
+          if (found) pr = ` PR #${found.number} "${oneLine(found.title, 100)}" (${oneLine(found.url, 300)}, head ${oneLine(found.headSha, 12)})`;
         }
         return { tool: 'promote_playbook', where: ['ansible'], action: `merge${pr || ` the review PR of ${repo.draftBranch(name)}`} into ${c.branch} of ${repoLabel}${forge ? ` on ${forge.label}` : ''}, then fast-forward the hub's clone`, arguments: args };
       },
@@ -819,7 +831,7 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
       const updated = pr !== undefined;
       pr = pr ? await forge.update(pr.number, { title, body }, ctx.signal) : await forge.create({ branch, base: c.branch, title, body }, ctx.signal);
       return ok(
-        `${updated ? 'Updated' : 'Opened'} pull request #${pr.number}: ${pr.url}\nBranch ${branch} at ${commit.slice(0, 12)}${onTop && updated ? ' (on top of the branch)' : existing && !onTop ? ` (rebuilt on ${c.branch}, which had moved)` : ''}; syntax check passed.${risky.length ? `\nNote: ${risky.length} task(s) have check_mode: false: a dry run of this playbook will need approval.` : ''}\nA person reviews and merges it (or approves promote_playbook); only then can it run.`,
+        `${updated ? 'Updated' : 'Opened'} pull request #${pr.number}: ${oneLine(pr.url, 300)}\nBranch ${branch} at ${commit.slice(0, 12)}${onTop && updated ? ' (on top of the branch)' : existing && !onTop ? ` (rebuilt on ${c.branch}, which had moved)` : ''}; syntax check passed.${risky.length ? `\nNote: ${risky.length} task(s) have check_mode: false: a dry run of this playbook will need approval.` : ''}\nA person reviews and merges it (or approves promote_playbook); only then can it run.`,
         { branch, commit, path, pr: { number: pr.number, url: pr.url }, updated },
       );
     });
@@ -834,7 +846,7 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
       const drafts = await repo.draftBranches(ctx.signal);
       const rows = [];
       for (const d of drafts) rows.push({ name: d.name, branch: repo.draftBranch(d.name), author: d.author, age: age(d.date, t), diffStat: await repo.diffStat(main, d.sha, ctx.signal).catch(() => '?'), pr: null });
-      const text = [`${rows.length} draft branch(es); no forge is configured (ansible.forge), so there are no pull requests:`, ...rows.map((r) => `- ${r.name} (${r.branch}) by ${r.author}, ${r.age} old: ${r.diffStat}`)].join('\n');
+      const text = [`${rows.length} draft branch(es); no forge is configured (ansible.forge), so there are no pull requests:`, ...rows.map((r) => `- ${oneLine(r.name)} (${oneLine(r.branch)}) by ${oneLine(r.author, 100)}, ${r.age} old: ${r.diffStat}`)].join('\n');
       return ok(scrub(text), { pending: rows });
     }
     const open = (await forge.listOpen({ max: MAX_PENDING, signal: ctx.signal })).filter((p) => p.branch.startsWith(c.draftPrefix));
@@ -846,7 +858,7 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
       rows.push({ name, branch: p.branch, number: p.number, title: p.title, author: p.author, age: age(p.createdAt, t), createdAt: p.createdAt, checks: checks.state === 'none' ? 'none' : `${checks.state} (${checks.total})`, url: p.url, diffStat, mergeable: p.mergeable });
     }
     const text = rows.length
-      ? [`${rows.length} draft(s) waiting for review on ${forge.label}:`, ...rows.map((r) => `- ${r.name}: #${r.number} "${r.title}" by ${r.author}, ${r.age} old, checks ${r.checks}, ${r.diffStat}: ${r.url}`)].join('\n')
+      ? [`${rows.length} draft(s) waiting for review on ${forge.label}:`, ...rows.map((r) => `- ${oneLine(r.name)}: #${r.number} "${oneLine(r.title)}" by ${oneLine(r.author, 100)}, ${r.age} old, checks ${r.checks}, ${r.diffStat}: ${oneLine(r.url, 300)}`)].join('\n')
       : `No draft waits for review on ${forge.label}.`;
     return ok(scrub(text), { pending: rows });
   }
@@ -880,7 +892,7 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
         const r = await repo.refreshUnlocked(ctx.signal);
         riskCache.clear();
         ctx.auditDetail?.({ pr: pr.number, branch, headSha: head, mergedInto: c.branch, commit: r.after });
-        return ok(`Merged PR #${pr.number} (${pr.url}) into ${c.branch}; the hub's clone is now at ${r.after.slice(0, 12)}. ${name} can now be dry-run (dry_run_playbook), then run.`, { pr: pr.number, url: pr.url, commit: r.after });
+        return ok(`Merged PR #${pr.number} (${oneLine(pr.url, 300)}) into ${c.branch}; the hub's clone is now at ${r.after.slice(0, 12)}. ${name} can now be dry-run (dry_run_playbook), then run.`, { pr: pr.number, url: pr.url, commit: r.after });
       }),
     );
   }
