@@ -8,7 +8,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectClient, resultText, startFakeGitHub, startHubProcess, startSshd, type SshdProcess } from '@homelab-mcp/testkit';
+import { connectClient, readJournal, resultText, startFakeGitHub, startHubProcess, startSshd, type SshdProcess } from '@homelab-mcp/testkit';
 
 const TOKEN = 'ansible-attack-admin-token-0123456789';
 const VIEWER = 'ansible-attack-viewer-token-0123456789';
@@ -146,6 +146,8 @@ describe('the Ansible review queue against an attacker', () => {
     expect(named.isError, resultText(named)).toBeFalsy();
     expect(named.structuredContent).toMatchObject({ branch: 'mcp-draft/named', path: 'named.yml' });
     expect(git(root, '--git-dir', bare, 'for-each-ref', '--format=%(refname)', 'refs/heads/mcp-draft/')).not.toContain('escaped');
+    const everything = [JSON.stringify(readJournal(join(hub.dir, 'data'))), hub.output()].join('\n');
+    for (const secret of [FLOW_SECRET, FILE_SECRET, VAULTED_PSK]) expect(everything).not.toContain(secret);
   });
 
   it('text from a hostile forge or a play name stays on its line in answers and in the previews a person approves', { timeout: 120_000 }, async () => {
