@@ -196,4 +196,21 @@ describe('the Ansible review queue against an attacker', () => {
     expect(hub.output()).not.toContain(GIT_TOKEN);
     expect(forge.unknown()).toEqual([]);
   });
+
+  it('an inventory missing from main is said, not a dry run that "succeeded" on no host', { timeout: 120_000 }, async () => {
+    await using hub = await startHubProcess({
+      config: {
+        auth: { tokens: [{ user: 'vic', role: 'viewer', token: VIEWER }] },
+        local: { enabled: false },
+        ansible: { repo: bare, inventory: 'inventory/renamed.ini', sshKey: sshd.clientKey, knownHosts: [sshd.hostKeyLine] },
+      },
+      timeoutMs: 60_000,
+    });
+    await using viewer = await connectClient(hub.url, VIEWER, 'legacy');
+    const dry = (await viewer.callTool({ name: 'dry_run_playbook', arguments: { name: 'ping' } })) as Result;
+    expect(dry.isError).toBe(true);
+    expect(resultText(dry)).toMatch(/^dry_run_playbook: the inventory inventory\/renamed\.ini \(ansible\.inventory\) is not in main at [0-9a-f]{12}$/);
+    const inv = (await viewer.callTool({ name: 'list_inventory', arguments: {} })) as Result;
+    expect(resultText(inv)).toMatch(/^list_inventory: the inventory inventory\/renamed\.ini \(ansible\.inventory\) is not in main/);
+  });
 });

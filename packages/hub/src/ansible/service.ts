@@ -282,8 +282,9 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
    * repo (or one git keeps in .git). Only the configured inventory may be or hold a script.
    */
   async function inventoryProblem(inventory: string, commit: string, signal?: AbortSignal): Promise<string | undefined> {
-    if (inventory === c.inventory) return undefined;
     const e = await repo.entry(commit, inventory, signal);
+    // Ansible would run against an empty inventory and call that a success: say what is missing.
+    if (inventory === c.inventory) return e ? undefined : `the inventory ${inventory} (ansible.inventory) is not in ${c.branch} at ${commit.slice(0, 12)}`;
     if (!e) return `"${inventory.slice(0, 80)}" is not a file or folder of ${c.branch} at ${commit.slice(0, 12)}`;
     const modes = [e.mode, ...e.below];
     if (modes.includes('120000')) return `"${inventory.slice(0, 80)}" is or holds a symbolic link; only ansible.inventory (${c.inventory}) may`;
@@ -332,9 +333,9 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
         const why = dryRunMissing(playbook, commit, a);
         if (why) return fail(`Refused: ${why}`, { status: 'denied', reason: why });
       }
-      if (a.inventory) {
-        const bad = await inventoryProblem(a.inventory, commit, ctx.signal);
-        if (bad) return fail(`${check ? 'dry_run_playbook' : 'run_playbook'}: argument "inventory": ${bad}`);
+      {
+        const bad = await inventoryProblem(a.inventory ?? c.inventory, commit, ctx.signal);
+        if (bad) return fail(`${check ? 'dry_run_playbook' : 'run_playbook'}: ${a.inventory ? 'argument "inventory": ' : ''}${bad}`);
       }
       if (!(await repo.clean(ctx.signal))) throw new HomelabError('ANSIBLE_REPO', `the hub's clone ${repo.dir} has local changes; run refresh_inventory to reset it to ${c.branch}`);
       const content = (await repo.show(commit, playbook.path, ctx.signal)) ?? '';
@@ -554,7 +555,7 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
             const inv = await readInventory({ cwd: repo.dir, inventory, vaultPasswordFile: c.vaultPasswordFile, timeoutMs: 60_000, signal: ctx.signal, secretVars: o.secretVars });
             return { head, inv, vaulted: await vaultedFileVars(repo.dir, c.vaultPasswordFile) };
           });
-          if ('bad' in read) return fail(`list_inventory: argument "inventory": ${read.bad}`);
+          if ('bad' in read) return fail(`list_inventory: ${args.inventory === undefined ? '' : 'argument "inventory": '}${read.bad}`);
           const { head } = read;
           const inv: Inventory = read.inv;
           const hostvars = maskVars(inv.hostvars) as Record<string, Record<string, unknown>>;
