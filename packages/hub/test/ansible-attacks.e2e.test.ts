@@ -193,6 +193,17 @@ describe('the Ansible review queue against an attacker', () => {
     expect(held.structuredContent).toMatchObject({ status: 'approval_required' });
     expect(held.structuredContent!.preview.action).toMatch(/"Tidy.- ping: #7/);
     expect(held.structuredContent!.preview.action).not.toContain('\n');
+
+    // A PR of the draft branch into another branch is no promotion: not merged.
+    git(root, '--git-dir', bare, 'branch', 'staging', 'main');
+    const mainBefore = git(root, '--git-dir', bare, 'rev-parse', 'main');
+    pr.base = 'staging';
+    await call('approve_writes');
+    const wrongBase = await call('promote_playbook', { name: 'tidy' });
+    expect(wrongBase.isError).toBe(true);
+    expect(resultText(wrongBase)).toMatch(/^promote_playbook: the pull request of mcp-draft\/tidy \(#\d+, .*\) is into staging, not main \(ansible\.branch\); it is not merged$/);
+    expect(pr.merged).toBe(false);
+    expect(git(root, '--git-dir', bare, 'rev-parse', 'main')).toBe(mainBefore);
     expect(hub.output()).not.toContain(GIT_TOKEN);
     expect(forge.unknown()).toEqual([]);
   });

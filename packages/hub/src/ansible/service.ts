@@ -875,6 +875,8 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
     const branch = repo.draftBranch(name);
     const pr: PullRequest | undefined = await forge.findOpen(branch, ctx.signal);
     if (!pr) return fail(`promote_playbook: there is no open pull request for ${branch} on ${forge.label} (list_pending_playbooks shows the drafts)`);
+    // Only a merge into the branch that runs is a promotion; a PR into another branch is not ours to merge.
+    if (pr.base !== c.branch) return fail(`promote_playbook: the pull request of ${branch} (#${pr.number}, ${oneLine(pr.url, 300)}) is into ${oneLine(pr.base, 100)}, not ${c.branch} (ansible.branch); it is not merged`, { status: 'refused' });
     return serial(() =>
       repo.lock.write(async () => {
         await repo.ensure(ctx.signal);
