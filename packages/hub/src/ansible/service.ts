@@ -323,10 +323,14 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
   }
 
   /** Runs (or dry-runs) a main playbook under the shared lock, at the clone's commit. */
-  async function execute(a: RunArgs, check: boolean, ctx: CallContext, expected?: { key: string }): Promise<CallToolResult> {
+  async function execute(a: RunArgs, check: boolean, ctx: CallContext, expected?: { key: string }, readAt?: string): Promise<CallToolResult> {
     return repo.lock.read(async () => {
       const commit = await repo.ensure(ctx.signal);
       const playbook = await mainPlaybook(a.name, ctx.signal);
+      if (readAt !== undefined && readAt !== commit && (await riskyTasksUnlocked(commit, playbook.path)).length) {
+        // The gate scanned another commit and let this through as a read; main moved under it.
+        return fail(`dry_run_playbook: ${c.branch} moved to ${commit.slice(0, 12)} while this was asked, and ${playbook.name} there has check_mode: false tasks (they run for real even in a dry run); call it again to have it held for approval`, { status: 'refused' });
+      }
       const key = runKey(playbook, commit, a);
       if (expected) {
         // Again under the lock: the clone may have moved since the gate looked.
@@ -447,15 +451,29 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
     }
   };
 
+  /** Dry-run arguments the gate let through as a read, with the commit it scanned. */
+  const classifiedRead = new WeakMap<Record<string, unknown>, string>();
+
   /** Tasks that run for real even in check mode, for dry_run_playbook's class and preview. */
   const riskCache = new Map<string, CheckModeFalseTask[]>();
   async function riskyTasks(name: string, signal?: AbortSignal): Promise<CheckModeFalseTask[]> {
-    const commit = await repo.ensure(signal);
-    const p = await mainPlaybook(name, signal);
-    const k = `${commit}\u0000${p.path}`;
+    return (await riskyTasksAt(name, signal)).tasks;
+  }
+  /** The same, with the commit scanned (under the lock, so the clone is at it while scanned). */
+  async function riskyTasksAt(name: string, signal?: AbortSignal): Promise<{ commit: string; tasks: CheckModeFalseTask[] }> {
+    await repo.ensure(signal);
+    return repo.lock.read(async () => {
+      const commit = await repo.ensure(signal);
+      const p = await mainPlaybook(name, signal);
+      return { commit, tasks: await riskyTasksUnlocked(commit, p.path) };
+    });
+  }
+  /** The same, while the caller holds the lock (the clone stays at `commit`). */
+  async function riskyTasksUnlocked(commit: string, path: string): Promise<CheckModeFalseTask[]> {
+    const k = `${commit}\u0000${path}`;
     let r = riskCache.get(k);
     if (!r) {
-      r = await repo.lock.read(() => checkModeFalseTasks(repo.dir, p.path));
+      r = await checkModeFalseTasks(repo.dir, path);
       if (riskCache.size > 500) riskCache.clear();
       riskCache.set(k, r);
     }
@@ -620,7 +638,12 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
         if (typeof a === 'string') return 'read';
         // A playbook the hub cannot scan is held as a write: the scan is what makes it a read.
         try {
-          return (await riskyTasks(a.name)).length ? 'write' : 'read';
+          const scan = await riskyTasksAt(a.name);
+          const risky = scan.tasks.length > 0;
+          // The call runs these same arguments later, maybe at another commit: remembered so
+          // that a call let through as a read does not run a main that gained such a task.
+          if (!risky) classifiedRead.set(args, scan.commit);
+          return risky ? 'write' : 'read';
         } catch (err) {
           if (isHomelabError(err) && err.code === 'NOT_ON_MAIN') return 'read';
           return 'write';
@@ -648,7 +671,7 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
         const a = parseRunArgs(args);
         if (typeof a === 'string') return fail(`dry_run_playbook: ${a}`);
         try {
-          return await execute(a, true, ctx);
+          return await execute(a, true, ctx, undefined, classifiedRead.get(args));
         } catch (err) {
           return fail(scrub(message(err)));
         }
