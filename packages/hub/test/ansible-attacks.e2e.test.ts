@@ -204,8 +204,43 @@ describe('the Ansible review queue against an attacker', () => {
     expect(resultText(wrongBase)).toMatch(/^promote_playbook: the pull request of mcp-draft\/tidy \(#\d+, .*\) is into staging, not main \(ansible\.branch\); it is not merged$/);
     expect(pr.merged).toBe(false);
     expect(git(root, '--git-dir', bare, 'rev-parse', 'main')).toBe(mainBefore);
+
+    // A branch that holds exactly the draft but has no pull request (opening it failed once):
+    // drafting it again opens the PR instead of answering that there is nothing to draft.
+    const orphan = '- hosts: pis\n  gather_facts: false\n  tasks: []\n';
+    const seed = join(root, 'seed');
+    git(seed, 'fetch', '--quiet', 'origin');
+    git(seed, 'checkout', '--quiet', '-B', 'orphan', 'origin/main');
+    writeFileSync(join(seed, 'orphan.yml'), orphan);
+    git(seed, 'add', 'orphan.yml');
+    git(seed, 'commit', '--quiet', '-m', 'orphan');
+    git(seed, 'push', '--quiet', 'origin', 'HEAD:refs/heads/mcp-draft/orphan');
+    const again = await call('draft_playbook', { name: 'orphan', content: orphan });
+    expect(again.isError, resultText(again)).toBeFalsy();
+    expect(resultText(again)).toMatch(/^Opened pull request #\d+: /);
+    expect(forge.pulls.some((p) => p.head === 'mcp-draft/orphan' && p.state === 'open')).toBe(true);
     expect(hub.output()).not.toContain(GIT_TOKEN);
     expect(forge.unknown()).toEqual([]);
+  });
+
+  it('a forge that refuses the token: nothing is pushed, and the answer says so', { timeout: 120_000 }, async () => {
+    await using forge = await startFakeGitHub({ bareRepo: bare, owner: 'me', repo: 'playbooks', token: 'the-token-the-forge-expects-0123' });
+    await using hub = await startHubProcess({
+      config: {
+        auth: { tokens: [{ user: 'ann', role: 'admin', token: TOKEN }] },
+        local: { enabled: false },
+        approval: { mode: 'session' },
+        ansible: { repo: bare, inventory: 'inventory/hosts.ini', forge: { type: 'github', url: forge.url, repo: 'me/playbooks', token: '${GIT_TOKEN}' } },
+      },
+      env: { GIT_TOKEN: 'a-token-the-forge-does-not-know-0123' },
+      timeoutMs: 60_000,
+    });
+    await using client = await connectClient(hub.url, TOKEN, 'legacy');
+    await client.callTool({ name: 'approve_writes', arguments: {} });
+    const r = (await client.callTool({ name: 'draft_playbook', arguments: { name: 'nopr', content: '- hosts: pis\n  gather_facts: false\n  tasks: []\n' } })) as Result;
+    expect(r.isError).toBe(true);
+    expect(resultText(r)).toMatch(/rejected the token \(ansible\.forge\.token\)/);
+    expect(git(root, '--git-dir', bare, 'for-each-ref', '--format=%(refname)', 'refs/heads/mcp-draft/nopr')).toBe('');
   });
 
   it('an inventory missing from main is said, not a dry run that "succeeded" on no host', { timeout: 120_000 }, async () => {

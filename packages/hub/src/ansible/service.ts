@@ -831,12 +831,17 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
         if (there !== undefined && !playsOf(there)) return fail(`draft_playbook: ${path} is already a file of ${c.branch} and not a playbook (an inventory or vars file?); choose another name`, { status: 'refused' });
       }
       const user = ctx.caller.user;
-      const commit = await repo.commitFile(parent, path, content.endsWith('\n') ? content : `${content}\n`, `${onMain ? 'Update' : 'Add'} playbook ${name} (drafted through homelab-mcp for ${user})\n\n${(typeof description === 'string' ? description : '').slice(0, 2000)}`, ctx.signal);
+      let commit = await repo.commitFile(parent, path, content.endsWith('\n') ? content : `${content}\n`, `${onMain ? 'Update' : 'Add'} playbook ${name} (drafted through homelab-mcp for ${user})\n\n${(typeof description === 'string' ? description : '').slice(0, 2000)}`, ctx.signal);
+      // The branch already holds exactly this, but its pull request may be missing (opening it
+      // failed last time): then this draft opens it rather than saying there is nothing to do.
+      if (!commit && onTop && forge && !(await forge.findOpen(repo.draftBranch(name), ctx.signal))) commit = existing;
       if (!commit) return fail(`draft_playbook: ${path} on ${onTop ? repo.draftBranch(name) : c.branch} already has exactly this content; nothing to draft`);
       const check = await repo.withCheckout(commit, (dir) => (writeFileSync(join(dir, path), inertCopy(content)), syntaxCheck({ cwd: dir, playbook: path, inventory: c.inventory, knownHostsFile, timeoutMs: 120_000, signal: ctx.signal, ...(o.secretVars ? { secretVars: o.secretVars } : {}), ...(c.vaultPasswordFile ? { vaultPasswordFile: c.vaultPasswordFile } : {}) })), ctx.signal);
       if (!check.ok) return fail(`draft_playbook: ansible-playbook --syntax-check refused the draft${check.line ? ` (line ${check.line})` : ''}: ${check.error}`, { status: 'refused', ...(check.line ? { line: check.line } : {}), error: check.error });
-      await repo.pushDraft(name, commit, existing, ctx.signal);
       const branch = repo.draftBranch(name);
+      // The forge first: when it refuses (a wrong token), nothing is pushed and the answer is whole.
+      const found = forge ? await forge.findOpen(branch, ctx.signal) : undefined;
+      await repo.pushDraft(name, commit, existing, ctx.signal);
       const risky = await repo.withCheckout(commit, (dir) => checkModeFalseTasks(dir, path), ctx.signal).catch(() => []);
       const body = [
         typeof description === 'string' && description.trim() ? description.trim() : '(no description given)',
@@ -851,9 +856,13 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
       if (!forge) {
         return ok(`Pushed ${path} to branch ${branch} at ${commit.slice(0, 12)} (syntax check passed). No forge is configured (ansible.forge), so no pull request was opened: a person reviews and merges the branch into ${c.branch}.`, { branch, commit, path, pr: null });
       }
-      let pr = await forge.findOpen(branch, ctx.signal);
-      const updated = pr !== undefined;
-      pr = pr ? await forge.update(pr.number, { title, body }, ctx.signal) : await forge.create({ branch, base: c.branch, title, body }, ctx.signal);
+      const updated = found !== undefined;
+      let pr: PullRequest;
+      try {
+        pr = found ? await forge.update(found.number, { title, body }, ctx.signal) : await forge.create({ branch, base: c.branch, title, body }, ctx.signal);
+      } catch (err) {
+        return fail(scrub(`draft_playbook: pushed ${path} to branch ${branch} at ${commit.slice(0, 12)} (syntax check passed), but ${updated ? `updating pull request #${found!.number}` : 'opening the pull request'} failed: ${message(err)}. Draft it again to retry, or open the pull request by hand.`), { status: 'pushed_without_pr', branch, commit, path });
+      }
       return ok(
         `${updated ? 'Updated' : 'Opened'} pull request #${pr.number}: ${oneLine(pr.url, 300)}\nBranch ${branch} at ${commit.slice(0, 12)}${onTop && updated ? ' (on top of the branch)' : existing && !onTop ? ` (rebuilt on ${c.branch}, which had moved)` : ''}; syntax check passed.${risky.length ? `\nNote: ${risky.length} task(s) have check_mode: false: a dry run of this playbook will need approval.` : ''}\nA person reviews and merges it (or approves promote_playbook); only then can it run.`,
         { branch, commit, path, pr: { number: pr.number, url: pr.url }, updated },
