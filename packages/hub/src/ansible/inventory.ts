@@ -160,7 +160,7 @@ export async function vaultPlaintexts(blobs: string[], passwordFile: string | un
 }
 
 /** Most files looked at, and largest read, when looking for vaulted variable files. */
-const VAULT_SCAN = { files: 2000, bytes: 1024 * 1024 } as const;
+const VAULT_SCAN = { files: 2000, entries: 50_000, bytes: 1024 * 1024 } as const;
 
 /**
  * The variables of whole-file vaults: `group_vars/` and `host_vars/` files encrypted with
@@ -175,6 +175,7 @@ export async function vaultedFileVars(repoDir: string, passwordFile: string | un
   const { readdirSync, openSync, readSync, closeSync, readFileSync, lstatSync } = await import('node:fs');
   const blobs: string[] = [];
   let seen = 0;
+  let visited = 0;
   const walk = (dir: string, inVarsDir: boolean, depth: number) => {
     if (depth > 12 || seen >= VAULT_SCAN.files) return;
     let entries: import('node:fs').Dirent[];
@@ -184,7 +185,7 @@ export async function vaultedFileVars(repoDir: string, passwordFile: string | un
       return;
     }
     for (const e of entries) {
-      if (seen >= VAULT_SCAN.files) return;
+      if (seen >= VAULT_SCAN.files || ++visited > VAULT_SCAN.entries) return;
       if (e.name === '.git') continue;
       const p = join(dir, e.name);
       if (e.isDirectory()) walk(p, inVarsDir || e.name === 'group_vars' || e.name === 'host_vars', depth + 1);
