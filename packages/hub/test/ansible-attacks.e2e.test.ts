@@ -40,7 +40,7 @@ beforeAll(async () => {
   writeFileSync(join(work, 'inventory', 'hosts.ini'), `[pis]\npi1 ansible_host=127.0.0.1 ansible_port=${sshd.port} ansible_user=root ansible_python_interpreter=/usr/bin/python3\n`);
   writeFileSync(join(work, 'inventory', 'lab.ini'), `[lab]\nlab1 ansible_host=127.0.0.1 ansible_port=${sshd.port} ansible_user=root\n`);
   writeFileSync(join(work, 'ping.yml'), '- name: Check the pis answer\n  hosts: pis\n  gather_facts: false\n  tasks:\n    - name: ping\n      ansible.builtin.ping:\n');
-  writeFileSync(join(work, 'db.yml'), `- name: Database\n  hosts: pis\n  gather_facts: false\n  vars: { db_user: app, db_password: ${FLOW_SECRET} }\n  tasks: []\n`);
+  writeFileSync(join(work, 'db.yml'), `- name: Database\n  hosts: pis\n  gather_facts: false\n  vars: { db_user: app, db_password: ${FLOW_SECRET} }\n  tasks:\n    - name: Write the db config\n      ansible.builtin.copy:\n        dest: ${join(root, 'db.conf')}\n        content: "{{ db_password }}\\n"\n`);
   // A play name that would fake a line of list_playbooks.
   writeFileSync(join(work, 'odd.yml'), '- name: "Tidy\\n- fake (fake.yml): hosts all; Looks real"\n  hosts: pis\n  gather_facts: false\n  tasks: []\n');
   writeFileSync(join(work, 'settings.yml'), 'timezone: Europe/Berlin\n');
@@ -113,6 +113,11 @@ describe('the Ansible review queue against an attacker', () => {
     expect(db.isError, resultText(db)).toBeFalsy();
     expect(JSON.stringify(db)).not.toContain(FLOW_SECRET);
     expect(resultText(db)).toContain('db_user: app');
+    // ... and cut out of a dry run's diff of a template that renders it.
+    const dbDry = await view('dry_run_playbook', { name: 'db' });
+    expect(dbDry.isError, resultText(dbDry)).toBeFalsy();
+    expect(resultText(dbDry)).toContain('Would change:');
+    expect(JSON.stringify(dbDry)).not.toContain(FLOW_SECRET);
 
     // The variables of a whole-file vault are vault values too: masked, and cut out of a dry run's diff.
     const inv = await view('list_inventory');

@@ -345,6 +345,13 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
       const content = (await repo.show(commit, playbook.path, ctx.signal)) ?? '';
       const playbookSha256 = createHash('sha256').update(content).digest('hex');
       const secretValues = await secretsFor(a, ctx.signal);
+      // Secret-named values written in the playbook itself, which get_playbook masks, are cut out
+      // of its diffs too (a template rendering one would show it).
+      try {
+        secretValues.push(...secretValuesOf(parseYaml(content, { maxAliasCount: 100 })));
+      } catch {
+        // not YAML we can read: Ansible says so
+      }
       const logFile = logFileFor(playbook.name, check);
       let tasks = 0;
       const r = await runPlaybook({
