@@ -4,6 +4,11 @@
  * the playbook, the playbooks it imports, the task files it includes statically, and the roles
  * it uses (their tasks, handlers and dependencies).
  *
+ * It also finds what runs a command on the hub itself while Ansible templates, check mode or
+ * not: a `pipe` or `lines` lookup (`lookup('pipe', ...)`, `query('lines', ...)`, `with_pipe`), in
+ * those files, in the roles' templates, vars and defaults, and in any group_vars or host_vars
+ * folder of the repo (vars are templated when a task uses them).
+ *
  * It fails closed: what it cannot read (a path outside the repo, a templated include path, a
  * file over the bounds) is listed too, with a note, since it could hold such a task. It never
  * reads outside `repoDir`, symlinks included.
@@ -73,6 +78,65 @@ function insideRepo(ctx: Ctx, path: string): string | undefined {
   return real === ctx.root || real.startsWith(ctx.root + sep) ? real : undefined;
 }
 
+/** A lookup that runs a command on the controller (the hub) whenever it is templated. */
+const COMMAND_LOOKUP = /\b(?:lookup|query|q)\s*\(\s*['"](?:ansible\.builtin\.)?(?:pipe|lines)['"]|\bwith_(?:pipe|lines)\b/g;
+const COMMAND_NOTE = 'a pipe or lines lookup runs a command on the hub while Ansible templates, even in a dry run';
+
+/** Each command lookup in `text` (a file of the repo) as a finding at its line. */
+function commandLookups(ctx: Ctx, file: string, text: string): void {
+  for (const m of text.matchAll(COMMAND_LOOKUP)) {
+    const line = text.slice(0, m.index).split('\n').length;
+    add(ctx, { file, line, task: m[0].replace(/\s+/g, ' ').slice(0, 60), note: COMMAND_NOTE });
+  }
+}
+
+/** Every file under `dir` (bounded), scanned for command lookups as text. */
+function scanTextTree(ctx: Ctx, dir: string, depth = 0): void {
+  const real = insideRepo(ctx, dir);
+  if (!real || depth > 6 || ctx.seen.has(real)) return;
+  ctx.seen.add(real);
+  let names: string[] = [];
+  try {
+    names = readdirSync(real).sort();
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    if (n === '.git') continue;
+    const p = join(real, n);
+    const inside = insideRepo(ctx, p);
+    if (!inside) continue;
+    const st = statSync(inside);
+    if (st.isDirectory()) scanTextTree(ctx, inside, depth + 1);
+    else if (st.isFile() && ctx.files < SCAN_LIMITS.files) {
+      ctx.files++;
+      if (st.size > SCAN_LIMITS.fileBytes) {
+        add(ctx, { file: relative(ctx.root, inside), line: 1, task: '(a file over the scan bounds)', note: `larger than ${SCAN_LIMITS.fileBytes} bytes: not scanned for command lookups, counted as risky` });
+        continue;
+      }
+      commandLookups(ctx, relative(ctx.root, inside), readFileSync(inside, 'utf8'));
+    }
+  }
+}
+
+/** The group_vars and host_vars folders anywhere in the repo (not deeper than 4). */
+function scanVarsFolders(ctx: Ctx, dir: string, depth = 0): void {
+  if (depth > 4) return;
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir, { withFileTypes: true })
+      .filter((d) => d.isDirectory() && d.name !== '.git')
+      .map((d) => d.name)
+      .sort();
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    if (n === 'group_vars' || n === 'host_vars') scanTextTree(ctx, join(dir, n));
+    else if (n !== 'roles') scanVarsFolders(ctx, join(dir, n), depth + 1);
+  }
+}
+
 function add(ctx: Ctx, f: CheckModeFalseTask): void {
   if (ctx.out.length < SCAN_LIMITS.findings) ctx.out.push(f);
 }
@@ -113,7 +177,9 @@ function load(ctx: Ctx, path: string, from: { ref: FileRef; node: unknown; what:
   ctx.seen.add(real);
   ctx.files++;
   const lines = new LineCounter();
-  const doc = parseDocument(readFileSync(real, 'utf8'), { lineCounter: lines, uniqueKeys: false, strict: false });
+  const text = readFileSync(real, 'utf8');
+  commandLookups(ctx, relative(ctx.root, real), text);
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false, strict: false });
   // A file Ansible cannot parse fails the run itself (and syntax checks say where).
   if (doc.errors.length) return undefined;
   return { ref: { file: relative(ctx.root, real), lines }, doc: doc.contents };
@@ -233,6 +299,7 @@ function scanRole(ctx: Ctx, role: string | undefined, from: { ref: FileRef; node
       if (loaded) scanTasks(ctx, loaded.ref, loaded.doc, depth + 1, join(real, 'tasks'));
     }
   }
+  for (const sub of ['templates', 'vars', 'defaults']) scanTextTree(ctx, join(real, sub));
   const meta = load(ctx, join(real, 'meta', 'main.yml'), undefined, depth + 1);
   if (meta && isMap(meta.doc)) {
     const deps = get(meta.doc, 'dependencies');
@@ -301,5 +368,6 @@ export async function checkModeFalseTasks(repoDir: string, playbook: string): Pr
   const real = insideRepo(ctx, path);
   if (!real || !statSync(real).isFile()) throw new HomelabError('INVALID_ARGUMENTS', `playbook ${JSON.stringify(playbook)} is not a file inside ${repoDir}`);
   scanPlaybook(ctx, real, undefined, 0);
+  scanVarsFolders(ctx, root);
   return ctx.out;
 }

@@ -39,6 +39,7 @@ function badPath(p: string): string | undefined {
   if (JINJA.test(p)) return 'is templated (Jinja), which the hub will not evaluate in an unreviewed draft';
   if (p.startsWith('/') || p.startsWith('~')) return 'is absolute: a draft may only use files of the repo';
   if (p.split(/[\\/]/).includes('..')) return 'leaves the repo ("..")';
+  if (p.split(/[\\/]/).includes('.git')) return 'is inside .git (the clone\'s own files, its remote URL among them), not a file of the repo';
   if (/[\u0000-\u001f]/.test(p)) return 'holds control characters';
   return undefined;
 }
@@ -96,4 +97,44 @@ export function inertCopy(content: string): string {
     .replace(/\{%[\s\S]*?%\}/g, (m) => keepLines(m, ''))
     .replace(/\{#[\s\S]*?#\}/g, (m) => keepLines(m, ''))
     .replace(/\{\{|\{%|\{#/g, 'JINJA');
+}
+
+/** A YAML escape that writes `{`, `%` or `#` (`\x7b`, `\u007B`, `\U0000007b`, and `\x25`, `\x23`). */
+const ESCAPED_JINJA_CHAR = /\\(?:x(?:7[bB]|25|23)|u00(?:7[bB]|25|23)|U000000(?:7[bB]|25|23))/;
+
+/**
+ * Jinja that {@link inertCopy} cannot see in the text but that YAML produces when it reads it:
+ * `"\x7b{ lookup('pipe', 'id') }}"`, or a `{` and a `{` joined by a double-quoted line
+ * continuation. Ansible templates such a value while it parses (`hosts`, for one), so a draft
+ * holding one is refused rather than syntax-checked. Also refused: YAML escapes of `{`, `%` and
+ * `#` anywhere, which no playbook needs and which another YAML reader might read differently.
+ *
+ * @example hiddenJinja('- hosts: "\\x7b{ lookup(\'pipe\', \'id\') }}"\n') // ['line 1: a YAML escape ...']
+ */
+export function hiddenJinja(content: string): string[] {
+  const out: string[] = [];
+  const lines = content.split('\n');
+  for (let i = 0; i < lines.length && out.length < 20; i++) {
+    const m = ESCAPED_JINJA_CHAR.exec(lines[i]!);
+    if (m) out.push(`line ${i + 1}: the YAML escape "${m[0]}" writes "{", "%" or "#", which could make Jinja the hub would evaluate`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(inertCopy(content), { maxAliasCount: 100 });
+  } catch {
+    return [...out, 'the draft cannot be read once its Jinja is made inert'];
+  }
+  const walk = (v: unknown, path: string, depth: number) => {
+    if (depth > 64 || out.length >= 20) return;
+    if (typeof v === 'string') {
+      if (JINJA.test(v)) out.push(`${path || 'the document'}: "${v.slice(0, 80)}" holds Jinja written with YAML escapes or a line continuation`);
+    } else if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${path}[${i}]`, depth + 1));
+    else if (v && typeof v === 'object')
+      for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+        if (JINJA.test(k)) out.push(`${path || 'the document'}: the key "${k.slice(0, 80)}" holds Jinja written with YAML escapes or a line continuation`);
+        walk(x, path ? `${path}.${k}` : k, depth + 1);
+      }
+  };
+  walk(doc, '', 0);
+  return out;
 }

@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readInventory, vaultBlobs, vaultPlaintexts } from './inventory.ts';
+import { readInventory, vaultBlobs, vaultedFileVars, vaultPlaintexts } from './inventory.ts';
 import { maskVars, secretValuesOf } from './mask.ts';
 
 let dir: string;
@@ -36,5 +36,25 @@ describe('reading an inventory with ansible-inventory', () => {
   it('names the inventory when Ansible cannot parse it', async () => {
     writeFileSync(join(dir, 'bad.ini'), '[pis\npi1 ansible_host=\n');
     await expect(readInventory({ cwd: dir, inventory: 'bad.ini', timeoutMs: 60_000 })).rejects.toThrow(/ansible-inventory -i bad\.ini/);
+  });
+});
+
+describe('whole-file vaults', () => {
+  it('names the variables of an encrypted group_vars file and gives their values, with a plain password file only', async () => {
+    const repo = join(dir, 'repo');
+    mkdirSync(join(repo, 'inventory', 'group_vars', 'pis'), { recursive: true });
+    const file = join(repo, 'inventory', 'group_vars', 'pis', 'vault.yml');
+    writeFileSync(file, 'wifi_psk: the-wifi-psk-1234\nnested: { deep: [another-secret-99] }\n');
+    execFileSync('ansible-vault', ['encrypt', '--vault-password-file', join(dir, 'vault-pass'), file], { env: { ...process.env, ANSIBLE_HOME: join(dir, '.ansible') } });
+    writeFileSync(join(repo, 'inventory', 'group_vars', 'pis', 'plain.yml'), 'ntp: pool.ntp.org\n');
+    const found = await vaultedFileVars(repo, join(dir, 'vault-pass'));
+    expect([...found.names].sort()).toEqual(['nested', 'wifi_psk']);
+    expect(found.values.sort()).toEqual(['another-secret-99', 'the-wifi-psk-1234']);
+    expect(found.undecrypted).toBe(0);
+    // A password script is not run for this: the file is counted as not decrypted.
+    const script = join(dir, 'vault-pass.sh');
+    writeFileSync(script, '#!/bin/sh\necho correct horse\n');
+    chmodSync(script, 0o700);
+    expect(await vaultedFileVars(repo, script)).toEqual({ names: new Set(), values: [], undecrypted: 1 });
   });
 });

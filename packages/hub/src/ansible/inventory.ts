@@ -158,3 +158,74 @@ export async function vaultPlaintexts(blobs: string[], passwordFile: string | un
     child.stdin.end(JSON.stringify(blobs));
   });
 }
+
+/** Most files looked at, and largest read, when looking for vaulted variable files. */
+const VAULT_SCAN = { files: 2000, entries: 50_000, bytes: 1024 * 1024 } as const;
+
+/**
+ * The variables of whole-file vaults: `group_vars/` and `host_vars/` files encrypted with
+ * `ansible-vault encrypt`. ansible-inventory prints their variables decrypted, as plain
+ * values with nothing to show they were vaulted, so their names are masked and their values
+ * cut out by name here. Only with a plain vault password file (see {@link vaultPlaintexts});
+ * `undecrypted` counts the vaulted files that could not be read.
+ *
+ * @example await vaultedFileVars(clone, '/etc/homelab/vault-pass') // { names: Set { 'wifi_psk' }, values: ['...'], undecrypted: 0 }
+ */
+export async function vaultedFileVars(repoDir: string, passwordFile: string | undefined): Promise<{ names: Set<string>; values: string[]; undecrypted: number }> {
+  const { readdirSync, openSync, readSync, closeSync, readFileSync, lstatSync } = await import('node:fs');
+  const blobs: string[] = [];
+  let seen = 0;
+  let visited = 0;
+  const walk = (dir: string, inVarsDir: boolean, depth: number) => {
+    if (depth > 12 || seen >= VAULT_SCAN.files) return;
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (seen >= VAULT_SCAN.files || ++visited > VAULT_SCAN.entries) return;
+      if (e.name === '.git') continue;
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p, inVarsDir || e.name === 'group_vars' || e.name === 'host_vars', depth + 1);
+      else if (e.isFile() && inVarsDir) {
+        seen++;
+        try {
+          if (lstatSync(p).size > VAULT_SCAN.bytes) continue;
+          const fd = openSync(p, 'r');
+          const head = Buffer.alloc(14);
+          readSync(fd, head, 0, 14, 0);
+          closeSync(fd);
+          if (head.toString('utf8') === '$ANSIBLE_VAULT') blobs.push(readFileSync(p, 'utf8'));
+        } catch {
+          // unreadable: ansible-inventory says so itself
+        }
+      }
+    }
+  };
+  walk(repoDir, false, 0);
+  const names = new Set<string>();
+  const values: string[] = [];
+  if (!blobs.length) return { names, values, undecrypted: 0 };
+  const plain = await vaultPlaintexts(blobs, passwordFile);
+  const leaves = (v: unknown, depth: number) => {
+    if (depth > 32 || values.length > 1000) return;
+    if (typeof v === 'string' || typeof v === 'number') {
+      if (String(v).length >= 4) values.push(String(v));
+    } else if (Array.isArray(v)) for (const x of v) leaves(x, depth + 1);
+    else if (v && typeof v === 'object') for (const x of Object.values(v)) leaves(x, depth + 1);
+  };
+  const { parse } = await import('yaml');
+  for (const text of plain) {
+    let doc: unknown;
+    try {
+      doc = parse(text, { maxAliasCount: 100 });
+    } catch {
+      continue;
+    }
+    if (doc && typeof doc === 'object' && !Array.isArray(doc)) for (const k of Object.keys(doc)) names.add(k);
+    leaves(doc, 0);
+  }
+  return { names, values, undecrypted: blobs.length - plain.length };
+}

@@ -33,6 +33,23 @@ afterEach(() => rmSync(root, { recursive: true, force: true }));
 const repoAt = () => createPlaybookRepo({ url: bare, branch: 'main', dir: join(root, 'clone'), playbookDir: '.', draftPrefix: 'mcp-draft/', home: join(root, 'home') });
 
 describe('the playbook repo clone', () => {
+  it('lists the playbooks when the repo also holds a huge .yml file (skipped, not a failure)', async () => {
+    commit('site.yml', '- name: Base\n  hosts: all\n  tasks: []\n', 'site');
+    commit('data.yml', `items:\n${'  - 0123456789abcdef0123456789abcdef\n'.repeat(40_000)}`, 'generated data');
+    const repo = repoAt();
+    await repo.refresh();
+    expect((await repo.playbooks()).map((p) => p.name)).toEqual(['site']);
+  });
+  it('tells what a path of a commit is: a file, an executable, a folder and what it holds, or nothing', async () => {
+    const sha = commit('site.yml', '- hosts: all\n', 'site');
+    const repo = repoAt();
+    await repo.refresh();
+    expect(await repo.entry(sha, 'site.yml')).toEqual({ mode: '100644', below: [] });
+    expect(await repo.entry(sha, './site.yml')).toEqual({ mode: '100644', below: [] });
+    expect(await repo.entry(sha, 'nope.yml')).toBeUndefined();
+    expect(await repo.entry(sha, 'site')).toBeUndefined();
+    expect(await repo.entry(sha, '.')).toEqual({ mode: '040000', below: ['100644'] });
+  });
   it('clones, lists playbooks (not vars files), and fast-forwards with the commits pulled', async () => {
     commit('site.yml', '- name: Base\n  hosts: all\n  tasks: []\n- name: Users\n  hosts: pis\n  tasks: []\n', 'site');
     commit('vars.yml', 'a: 1\n', 'a vars file');

@@ -226,10 +226,14 @@ export function createPlaybookRepo(o: PlaybookRepoOptions) {
   }
 
   async function listAt(sha: string, signal?: AbortSignal): Promise<PlaybookInfo[]> {
-    const ls = await run(['ls-tree', '-z', '--name-only', sha, '--', dirPrefix || '.'], { signal });
+    // Sizes first: one huge .yml (generated data) must not fail the whole listing on show's bound.
+    const ls = await run(['ls-tree', '-z', '--format=%(objectsize) %(path)', sha, '--', dirPrefix || '.'], { signal });
     const files = ls.stdout
       .split('\0')
-      .filter((f) => /\.ya?ml$/i.test(f) && !f.slice(dirPrefix.length).includes('/'))
+      .filter(Boolean)
+      .map((l) => ({ size: Number(l.slice(0, l.indexOf(' '))), path: l.slice(l.indexOf(' ') + 1) }))
+      .filter((f) => /\.ya?ml$/i.test(f.path) && !f.path.slice(dirPrefix.length).includes('/') && Number.isFinite(f.size) && f.size <= MAX_PLAYBOOK_BYTES)
+      .map((f) => f.path)
       .slice(0, MAX_PLAYBOOKS);
     const out: PlaybookInfo[] = [];
     for (const path of files) {
@@ -339,6 +343,20 @@ export function createPlaybookRepo(o: PlaybookRepoOptions) {
       const branch = `${o.draftPrefix}${name}`;
       await run(['push', '--quiet', '--porcelain', `--force-with-lease=refs/heads/${branch}:${expected ?? ''}`, 'origin', `${sha}:refs/heads/${branch}`], { signal });
       await run(['update-ref', `refs/remotes/origin/${branch}`, sha], { signal });
+    },
+    /**
+     * What `path` is at `sha`, with everything under it when it is a folder: `mode` as git
+     * stores it (`100644` a file, `100755` an executable, `120000` a symlink, `040000` a folder);
+     * undefined when the commit has no such path.
+     */
+    async entry(sha: string, path: string, signal?: AbortSignal): Promise<{ mode: string; below: string[] } | undefined> {
+      const clean = path.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
+      if (clean === '' || clean === '.') return { mode: '040000', below: (await run(['ls-tree', '-r', '-z', '--format=%(objectmode)', sha], { signal })).stdout.split('\0').filter(Boolean) };
+      const self = (await run(['ls-tree', '-z', '--format=%(objectmode) %(path)', sha, '--', clean], { signal })).stdout.split('\0').filter(Boolean);
+      const mode = self.find((l) => l.slice(l.indexOf(' ') + 1) === clean)?.split(' ')[0];
+      if (!mode) return undefined;
+      const below = mode === '040000' ? (await run(['ls-tree', '-r', '-z', '--format=%(objectmode)', sha, '--', `${clean}/`], { signal })).stdout.split('\0').filter(Boolean) : [];
+      return { mode, below };
     },
     /** Is the work tree exactly the commit (nothing tracked changed)? */
     async clean(signal?: AbortSignal): Promise<boolean> {

@@ -14,6 +14,10 @@ describe('dry run and run arguments', () => {
     expect(parseRunArgs({ name: 'site', tags: ['a b'] })).toMatch(/^argument "tags"/);
     expect(parseRunArgs({ name: 'site', extra_vars: [1] })).toMatch(/^argument "extra_vars": expected an object/);
     expect(parseRunArgs({ name: 'site', branch: 'x' })).toMatch(/^unknown argument "branch"/);
+    expect(parseRunArgs({ name: 'site', limit: '@/etc/passwd' })).toMatch(/^argument "limit": "@" \(a file of host patterns\) is not allowed/);
+    expect(parseRunArgs({ name: 'site', limit: 'pis:@hosts.txt' })).toMatch(/^argument "limit": "@"/);
+    expect(parseRunArgs({ name: 'site', inventory: '127.0.0.1:22,' })).toMatch(/^argument "inventory": .* is a list of hosts/);
+    expect(parseRunArgs({ name: 'site', inventory: '.git/config' })).toMatch(/^argument "inventory": .* is inside \.git/);
   });
   it('refuses extra_vars that would choose how Ansible connects, or carry Jinja', () => {
     expect(badExtraVars({ ansible_ssh_common_args: '-o ProxyCommand=x' })).toMatch(/ansible_\* variables/);

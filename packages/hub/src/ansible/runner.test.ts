@@ -331,6 +331,29 @@ describe('checkModeFalseTasks', () => {
   });
 });
 
+describe('checkModeFalseTasks, commands on the hub', () => {
+  it('finds pipe and lines lookups in tasks, role templates, vars and defaults, and group_vars/host_vars, but not in files the play does not use', async () => {
+    const dir = repo({
+      'site.yml': ["- hosts: all", "  roles: [web]", "  tasks:", "    - name: who", "      ansible.builtin.debug:", "        msg: \"{{ lookup('pipe', 'id') }}\"", "    - name: loop", "      ansible.builtin.debug: msg={{ item }}", "      with_lines: cat /etc/hostname", ''].join('\n'),
+      'roles/web/tasks/main.yml': '- ansible.builtin.template: { src: a.j2, dest: /tmp/a }\n',
+      'roles/web/templates/a.j2': "x={{ query( \"ansible.builtin.pipe\", 'date') }}\n",
+      'roles/web/defaults/main.yml': 'ok: 1\n',
+      'inventory/group_vars/all.yml': "stamp: \"{{ q('lines', 'date') }}\"\n",
+      'roles/unused/templates/b.j2': "{{ lookup('pipe', 'id') }}\n",
+      'other.yml': "- hosts: all\n  tasks:\n    - debug: msg={{ lookup('pipe','id') }}\n",
+    });
+    const found = await checkModeFalseTasks(dir, 'site.yml');
+    const note = 'a pipe or lines lookup runs a command on the hub while Ansible templates, even in a dry run';
+    expect(found.map((f) => [f.file, f.line, f.note])).toEqual([
+      ['site.yml', 6, note],
+      ['site.yml', 9, note],
+      ['roles/web/templates/a.j2', 1, note],
+      ['inventory/group_vars/all.yml', 1, note],
+    ]);
+    expect(await checkModeFalseTasks(dir, 'other.yml')).toHaveLength(2); // its own, and the repo's group_vars
+  });
+});
+
 describe('checkModeFalseTasks, more ways in', () => {
   it('follows import_playbook, include_role and role dependencies; lists plays and dynamic includes it cannot read', async () => {
     const dir = repo({

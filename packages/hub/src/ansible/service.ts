@@ -17,6 +17,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { HomelabError, isHomelabError } from '@homelab-mcp/core';
 import { canonicalJson } from '@homelab-mcp/core/audit-event';
@@ -27,9 +28,9 @@ import type { AnsibleConfig } from '../config/schema.ts';
 import type { Rule } from '../policy/gate.ts';
 import type { CheckModeFalseTask, Forge, PlaybookRunResult, PullRequest } from './contract.ts';
 import { createForge, ForgeError } from './forge.ts';
-import { draftPathProblems, inertCopy } from './draft-check.ts';
-import { readInventory, vaultBlobs, vaultPlaintexts, type Inventory } from './inventory.ts';
-import { maskVars, maskYamlText, scrubValues, secretValuesOf, isSecretVar } from './mask.ts';
+import { draftPathProblems, hiddenJinja, inertCopy } from './draft-check.ts';
+import { readInventory, vaultBlobs, vaultedFileVars, vaultPlaintexts, type Inventory } from './inventory.ts';
+import { maskVars, maskYamlText, scrubValues, secretValuesOf, isSecretVar, VAULT_MASK } from './mask.ts';
 import { badPlaybookName, createPlaybookRepo, playsOf, type PlaybookInfo, type PlaybookRepo } from './repo.ts';
 import { checkModeFalseTasks, hostKeyMessage, runPlaybook, syntaxCheck } from './runner.ts';
 
@@ -77,6 +78,14 @@ function ok(text: string, data?: Record<string, unknown>): CallToolResult {
 function fail(text: string, data?: Record<string, unknown>): CallToolResult {
   return { content: [{ type: 'text', text }], isError: true, ...(data ? { structuredContent: data } : {}) };
 }
+/**
+ * Text from outside (a forge's PR title or author, a play or task name, a name argument) on one
+ * line, with control and bidi characters shown as "?": a newline in it would fake lines of an
+ * answer or of the preview a person approves.
+ */
+export function oneLine(s: string, max = 200): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '?').slice(0, max);
+}
 function message(err: unknown): string {
   if (isHomelabError(err) || err instanceof ForgeError) return err.message;
   return err instanceof Error ? `internal error: ${err.message.slice(0, 300)}` : 'internal error';
@@ -85,6 +94,9 @@ function message(err: unknown): string {
 /** A repo path argument (an inventory): relative, inside the repo, no `..`. */
 function badRepoPath(p: string): string | undefined {
   if (p.length > 512 || p.startsWith('/') || p.startsWith('-') || p.split(/[\\/]/).includes('..') || /[\u0000-\u001f]/.test(p)) return `"${p.slice(0, 80)}" is not a path inside the playbook repo (relative, no "..")`;
+  // Ansible reads "a,b," as a list of hosts rather than a file: hosts nobody reviewed.
+  if (p.includes(',')) return `"${p.slice(0, 80)}" is a list of hosts (it has a ","); name an inventory file or folder of the playbook repo`;
+  if (p.split(/[\\/]/).includes('.git')) return `"${p.slice(0, 80)}" is inside .git, not a file of the playbook repo`;
   return undefined;
 }
 
@@ -145,6 +157,8 @@ export function parseRunArgs(args: Record<string, unknown>): RunArgs | string {
   }
   if (limit !== undefined) {
     if (typeof limit !== 'string' || !/^(?!-)[^\s\u0000-\u001f]{1,500}$/.test(limit)) return 'argument "limit": expected an Ansible host pattern such as pi1 or "webservers:!web3" (no spaces, not starting with -)';
+    // `@file` makes Ansible read host patterns from a file of the hub, and warn with each line it cannot match.
+    if (limit.includes('@')) return 'argument "limit": "@" (a file of host patterns) is not allowed; name the hosts or groups, such as pi1 or "webservers:!web3"';
     out.limit = limit;
   }
   if (tags !== undefined) {
@@ -261,6 +275,23 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
     );
   }
 
+  /**
+   * Why `inventory` (an argument) may not be read at `commit`, or undefined. It must be a file
+   * or folder of that commit: ansible-inventory reads whatever the path names, and runs any
+   * executable it finds there with --list, so a viewer could otherwise run any script of the
+   * repo (or one git keeps in .git). Only the configured inventory may be or hold a script.
+   */
+  async function inventoryProblem(inventory: string, commit: string, signal?: AbortSignal): Promise<string | undefined> {
+    const e = await repo.entry(commit, inventory, signal);
+    // Ansible would run against an empty inventory and call that a success: say what is missing.
+    if (inventory === c.inventory) return e ? undefined : `the inventory ${inventory} (ansible.inventory) is not in ${c.branch} at ${commit.slice(0, 12)}`;
+    if (!e) return `"${inventory.slice(0, 80)}" is not a file or folder of ${c.branch} at ${commit.slice(0, 12)}`;
+    const modes = [e.mode, ...e.below];
+    if (modes.includes('120000')) return `"${inventory.slice(0, 80)}" is or holds a symbolic link; only ansible.inventory (${c.inventory}) may`;
+    if (modes.includes('100755')) return `"${inventory.slice(0, 80)}" is or holds an executable (a dynamic inventory script, which Ansible would run); only ansible.inventory (${c.inventory}) may`;
+    return undefined;
+  }
+
   /** Plaintext secrets of the inventory and extra_vars, cut out of run output. */
   async function secretsFor(a: RunArgs, signal?: AbortSignal): Promise<string[]> {
     const values = new Set<string>(secretConfig);
@@ -268,6 +299,7 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
     try {
       const inv = await readInventory({ cwd: repo.dir, inventory: a.inventory ?? c.inventory, vaultPasswordFile: c.vaultPasswordFile, timeoutMs: 60_000, signal, secretVars: o.secretVars });
       secretValuesOf(inv.hostvars, values);
+      for (const v of (await vaultedFileVars(repo.dir, c.vaultPasswordFile)).values) values.add(v);
       for (const p of await vaultPlaintexts(vaultBlobs(inv.hostvars), c.vaultPasswordFile)) {
         // A multi-line secret is cut line by line too (a diff shows it per line).
         values.add(p);
@@ -291,20 +323,35 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
   }
 
   /** Runs (or dry-runs) a main playbook under the shared lock, at the clone's commit. */
-  async function execute(a: RunArgs, check: boolean, ctx: CallContext): Promise<CallToolResult> {
+  async function execute(a: RunArgs, check: boolean, ctx: CallContext, readAt?: string): Promise<CallToolResult> {
     return repo.lock.read(async () => {
       const commit = await repo.ensure(ctx.signal);
       const playbook = await mainPlaybook(a.name, ctx.signal);
+      if (readAt !== undefined && readAt !== commit && (await riskyTasksUnlocked(commit, playbook.path)).length) {
+        // The gate scanned another commit and let this through as a read; main moved under it.
+        return fail(`dry_run_playbook: ${c.branch} moved to ${commit.slice(0, 12)} while this was asked, and ${playbook.name} there has check_mode: false tasks (they run for real even in a dry run); call it again to have it held for approval`, { status: 'refused' });
+      }
       const key = runKey(playbook, commit, a);
       if (!check) {
         // Again under the lock: the clone may have moved since the gate looked.
         const why = dryRunMissing(playbook, commit, a);
         if (why) return fail(`Refused: ${why}`, { status: 'denied', reason: why });
       }
+      {
+        const bad = await inventoryProblem(a.inventory ?? c.inventory, commit, ctx.signal);
+        if (bad) return fail(`${check ? 'dry_run_playbook' : 'run_playbook'}: ${a.inventory ? 'argument "inventory": ' : ''}${bad}`);
+      }
       if (!(await repo.clean(ctx.signal))) throw new HomelabError('ANSIBLE_REPO', `the hub's clone ${repo.dir} has local changes; run refresh_inventory to reset it to ${c.branch}`);
       const content = (await repo.show(commit, playbook.path, ctx.signal)) ?? '';
       const playbookSha256 = createHash('sha256').update(content).digest('hex');
       const secretValues = await secretsFor(a, ctx.signal);
+      // Secret-named values written in the playbook itself, which get_playbook masks, are cut out
+      // of its diffs too (a template rendering one would show it).
+      try {
+        secretValues.push(...secretValuesOf(parseYaml(content, { maxAliasCount: 100 })));
+      } catch {
+        // not YAML we can read: Ansible says so
+      }
       const logFile = logFileFor(playbook.name, check);
       const r = await runPlaybook({
         cwd: repo.dir,
@@ -323,7 +370,7 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
         ...(a.limit ? { limit: a.limit } : {}),
         ...(a.tags ? { tags: a.tags } : {}),
         logFile,
-        onTask: (t) => ctx.onprogress?.({ progress: t.index, message: `${t.play}: ${t.task}`.slice(0, 200) }),
+        onTask: (t) => ctx.onprogress?.({ progress: t.index, message: oneLine(`${t.play}: ${t.task}`) }),
       });
       const success = r.exitCode === 0 && !r.timedOut && !r.cancelled;
       const hosts = Object.keys(r.recap);
@@ -407,15 +454,29 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
     }
   };
 
+  /** Dry-run arguments the gate let through as a read, with the commit it scanned. */
+  const classifiedRead = new WeakMap<Record<string, unknown>, string>();
+
   /** Tasks that run for real even in check mode, for dry_run_playbook's class and preview. */
   const riskCache = new Map<string, CheckModeFalseTask[]>();
   async function riskyTasks(name: string, signal?: AbortSignal): Promise<CheckModeFalseTask[]> {
-    const commit = await repo.ensure(signal);
-    const p = await mainPlaybook(name, signal);
-    const k = `${commit}\u0000${p.path}`;
+    return (await riskyTasksAt(name, signal)).tasks;
+  }
+  /** The same, with the commit scanned (under the lock, so the clone is at it while scanned). */
+  async function riskyTasksAt(name: string, signal?: AbortSignal): Promise<{ commit: string; tasks: CheckModeFalseTask[] }> {
+    await repo.ensure(signal);
+    return repo.lock.read(async () => {
+      const commit = await repo.ensure(signal);
+      const p = await mainPlaybook(name, signal);
+      return { commit, tasks: await riskyTasksUnlocked(commit, p.path) };
+    });
+  }
+  /** The same, while the caller holds the lock (the clone stays at `commit`). */
+  async function riskyTasksUnlocked(commit: string, path: string): Promise<CheckModeFalseTask[]> {
+    const k = `${commit}\u0000${path}`;
     let r = riskCache.get(k);
     if (!r) {
-      r = await repo.lock.read(() => checkModeFalseTasks(repo.dir, p.path));
+      r = await checkModeFalseTasks(repo.dir, path);
       if (riskCache.size > 500) riskCache.clear();
       riskCache.set(k, r);
     }
@@ -452,7 +513,7 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
           const head = repo.head()!;
           const text = [
             `${list.length} playbook(s) on ${c.branch} at ${head.slice(0, 12)}:`,
-            ...list.map((p) => `- ${p.name} (${p.path}): hosts ${p.hosts}; ${p.description}${p.lastCommit ? `; last commit ${p.lastCommit.sha} ${p.lastCommit.date.slice(0, 10)} "${p.lastCommit.subject}" (${p.lastCommit.author})` : ''}`),
+            ...list.map((p) => `- ${p.name} (${p.path}): hosts ${oneLine(p.hosts)}; ${oneLine(p.description, 300)}${p.lastCommit ? `; last commit ${p.lastCommit.sha} ${p.lastCommit.date.slice(0, 10)} "${oneLine(p.lastCommit.subject)}" (${oneLine(p.lastCommit.author, 100)})` : ''}`),
           ].join('\n');
           return ok(scrub(text), { branch: c.branch, commit: head, playbooks: list });
         } catch (err) {
@@ -476,7 +537,16 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
           if (typeof a === 'string') return fail(`get_playbook: ${a}`);
           const p = await mainPlaybook(a.name, ctx.signal);
           const head = repo.head()!;
-          const content = maskYamlText((await repo.show(head, p.path, ctx.signal)) ?? '');
+          const raw = (await repo.show(head, p.path, ctx.signal)) ?? '';
+          // The line-by-line mask misses what YAML nests on one line (`vars: { db_password: x }`,
+          // an anchor): the secret-named values of the parsed document are cut out as well.
+          let parsed: unknown;
+          try {
+            parsed = parseYaml(raw, { maxAliasCount: 100 });
+          } catch {
+            parsed = undefined;
+          }
+          const content = scrubValues(maskYamlText(raw), secretValuesOf(parsed));
           return ok(`# ${p.path} at ${c.branch} ${head.slice(0, 12)}\n${content}`, { name: p.name, path: p.path, commit: head, content });
         } catch (err) {
           return fail(scrub(message(err)));
@@ -497,9 +567,22 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
         try {
           const inventory = args.inventory === undefined ? c.inventory : args.inventory;
           if (typeof inventory !== 'string' || badRepoPath(inventory)) return fail(`list_inventory: argument "inventory": ${typeof inventory === 'string' ? badRepoPath(inventory) : 'expected a path inside the playbook repo'}`);
-          const head = await repo.ensure(ctx.signal);
-          const inv: Inventory = await repo.lock.read(() => readInventory({ cwd: repo.dir, inventory, vaultPasswordFile: c.vaultPasswordFile, timeoutMs: 60_000, signal: ctx.signal, secretVars: o.secretVars }));
+          await repo.ensure(ctx.signal);
+          // Under the lock: the path is checked at the commit the work tree is on while it is read.
+          const read = await repo.lock.read(async () => {
+            const head = await repo.ensure(ctx.signal);
+            const bad = await inventoryProblem(inventory, head, ctx.signal);
+            if (bad) return { bad };
+            const inv = await readInventory({ cwd: repo.dir, inventory, vaultPasswordFile: c.vaultPasswordFile, timeoutMs: 60_000, signal: ctx.signal, secretVars: o.secretVars });
+            return { head, inv, vaulted: await vaultedFileVars(repo.dir, c.vaultPasswordFile) };
+          });
+          if ('bad' in read) return fail(`list_inventory: ${args.inventory === undefined ? '' : 'argument "inventory": '}${read.bad}`);
+          const { head } = read;
+          const inv: Inventory = read.inv;
           const hostvars = maskVars(inv.hostvars) as Record<string, Record<string, unknown>>;
+          // Variables of a whole-file vault come back decrypted and unmarked: masked by name.
+          for (const vars of Object.values(hostvars)) for (const k of Object.keys(vars)) if (read.vaulted.names.has(k)) vars[k] = VAULT_MASK;
+          const secretValues = [...secretValuesOf(inv.hostvars), ...read.vaulted.values];
           const groups = Object.entries(inv.groups).filter(([g, v]) => !(g === 'ungrouped' && v.hosts.length === 0));
           const hostNames = Object.keys(hostvars);
           const text = [
@@ -510,8 +593,8 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
             ...hostNames.slice(0, 500).map((h) => `- ${h}: ${JSON.stringify(hostvars[h]).slice(0, 1000)}`),
             ...(hostNames.length > 500 ? [`… ${hostNames.length - 500} more hosts`] : []),
           ].join('\n');
-          const scrubbed = scrubValues(text, secretValuesOf(inv.hostvars));
-          return ok(scrub(scrubbed), { inventory, commit: head, groups: Object.fromEntries(groups), hostvars: JSON.parse(scrubValues(JSON.stringify(hostvars), secretValuesOf(inv.hostvars))) as unknown });
+          const scrubbed = scrubValues(text, secretValues);
+          return ok(scrub(scrubbed), { inventory, commit: head, groups: Object.fromEntries(groups), hostvars: JSON.parse(scrubValues(JSON.stringify(hostvars), secretValues)) as unknown });
         } catch (err) {
           return fail(scrub(message(err)));
         }
@@ -558,7 +641,12 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
         if (typeof a === 'string') return 'read';
         // A playbook the hub cannot scan is held as a write: the scan is what makes it a read.
         try {
-          return (await riskyTasks(a.name)).length ? 'write' : 'read';
+          const scan = await riskyTasksAt(a.name);
+          const risky = scan.tasks.length > 0;
+          // The call runs these same arguments later, maybe at another commit: remembered so
+          // that a call let through as a read does not run a main that gained such a task.
+          if (!risky) classifiedRead.set(args, scan.commit);
+          return risky ? 'write' : 'read';
         } catch (err) {
           if (isHomelabError(err) && err.code === 'NOT_ON_MAIN') return 'read';
           return 'write';
@@ -574,7 +662,7 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
         } catch (err) {
           why = ` (its tasks could not be checked for check_mode: false: ${message(err)})`;
         }
-        const list = tasks.slice(0, 20).map((t) => `"${t.task}" (${t.file}:${t.line})`).join('; ');
+        const list = tasks.slice(0, 20).map((t) => `"${oneLine(t.task, 120)}" (${oneLine(t.file)}:${t.line})`).join('; ');
         return {
           tool: 'dry_run_playbook',
           where: ['ansible'],
@@ -586,7 +674,7 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
         const a = parseRunArgs(args);
         if (typeof a === 'string') return fail(`dry_run_playbook: ${a}`);
         try {
-          return await execute(a, true, ctx);
+          return await execute(a, true, ctx, classifiedRead.get(args));
         } catch (err) {
           return fail(scrub(message(err)));
         }
@@ -635,8 +723,10 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
       toolClass: 'write',
       source: 'ansible',
       preview(args) {
-        const name = typeof args.name === 'string' ? args.name : '?';
+        const name = typeof args.name === 'string' ? args.name.replace(/\.ya?ml$/i, '') : '?';
         const lines = typeof args.content === 'string' ? args.content.split('\n').length : 0;
+        const bad = badPlaybookName(name);
+        if (bad) return { tool: 'draft_playbook', where: ['ansible'], action: `draft_playbook with a name it will refuse (${oneLine(bad)})`, arguments: args };
         return {
           tool: 'draft_playbook',
           where: ['ansible'],
@@ -681,11 +771,13 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
       toolClass: 'write',
       source: 'ansible',
       async preview(args) {
-        const name = typeof args.name === 'string' ? args.name : '?';
+        const name = typeof args.name === 'string' ? args.name.replace(/\.ya?ml$/i, '') : '?';
+        const bad = badPlaybookName(name);
+        if (bad) return { tool: 'promote_playbook', where: ['ansible'], action: `promote_playbook with a name it will refuse (${oneLine(bad)})`, arguments: args };
         let pr = '';
         if (forge && !badPlaybookName(name)) {
           const found = await forge.findOpen(repo.draftBranch(name)).catch(() => undefined);
-          if (found) pr = ` PR #${found.number} "${found.title.slice(0, 100)}" (${found.url}, head ${found.headSha.slice(0, 12)})`;
+          if (found) pr = ` PR #${found.number} "${oneLine(found.title, 100)}" (${oneLine(found.url, 300)}, head ${oneLine(found.headSha, 12)})`;
         }
         return { tool: 'promote_playbook', where: ['ansible'], action: `merge${pr || ` the review PR of ${repo.draftBranch(name)}`} into ${c.branch} of ${repoLabel}${forge ? ` on ${forge.label}` : ''}, then fast-forward the hub's clone`, arguments: args };
       },
@@ -702,8 +794,10 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
   async function draft(args: Record<string, unknown>, ctx: CallContext): Promise<CallToolResult> {
     const unknown = Object.keys(args).filter((k) => !['name', 'content', 'description'].includes(k));
     if (unknown.length) return fail(`draft_playbook: unknown argument(s) ${unknown.map((k) => `"${k}"`).join(', ')} (expected: name, content, description)`);
-    const { name, content, description } = args;
-    if (typeof name !== 'string' || !name) return fail('draft_playbook: argument "name" is required (the playbook name, e.g. update-pis)');
+    const { name: given, content, description } = args;
+    if (typeof given !== 'string' || !given) return fail('draft_playbook: argument "name" is required (the playbook name, e.g. update-pis)');
+    // `update-pis.yml` names the playbook update-pis, as in run_playbook (not update-pis.yml.yml).
+    const name = given.replace(/\.ya?ml$/i, '');
     const bad = badPlaybookName(name);
     if (bad) return fail(`draft_playbook: argument "name": ${bad}`);
     if (typeof content !== 'string' || !content.trim()) return fail('draft_playbook: argument "content" is required (the playbook as YAML)');
@@ -721,6 +815,8 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
     // evaluate a template, while the syntax check parses it (see draft-check.ts).
     const problems = draftPathProblems(content);
     if (problems.length) return fail(`draft_playbook: refused, the draft names files the hub will not load for an unreviewed draft: ${problems.join('; ')}. Use relative paths inside the repo, without Jinja.`, { status: 'refused', problems });
+    const hidden = hiddenJinja(content);
+    if (hidden.length) return fail(`draft_playbook: refused, the draft holds Jinja that only appears once YAML reads it, which the hub would evaluate while checking it: ${hidden.join('; ')}. Write Jinja as plain {{ ... }} text.`, { status: 'refused', problems: hidden });
     return serial(async () => {
       await repo.ensure(ctx.signal);
       await repo.fetch(ctx.signal);
@@ -732,13 +828,23 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
       const parent = onTop ? existing! : main;
       const onMain = (await repo.playbooks(ctx.signal)).find((p) => p.name === name);
       const path = onMain?.path ?? repo.pathFor(name);
+      if (!onMain) {
+        // A file of main that is not a playbook (an inventory, a vars file) is not replaced by a draft's playbook.
+        const there = await repo.show(main, path, ctx.signal);
+        if (there !== undefined && !playsOf(there)) return fail(`draft_playbook: ${path} is already a file of ${c.branch} and not a playbook (an inventory or vars file?); choose another name`, { status: 'refused' });
+      }
       const user = ctx.caller.user;
-      const commit = await repo.commitFile(parent, path, content.endsWith('\n') ? content : `${content}\n`, `${onMain ? 'Update' : 'Add'} playbook ${name} (drafted through homelab-mcp for ${user})\n\n${(typeof description === 'string' ? description : '').slice(0, 2000)}`, ctx.signal);
+      let commit = await repo.commitFile(parent, path, content.endsWith('\n') ? content : `${content}\n`, `${onMain ? 'Update' : 'Add'} playbook ${name} (drafted through homelab-mcp for ${user})\n\n${(typeof description === 'string' ? description : '').slice(0, 2000)}`, ctx.signal);
+      // The branch already holds exactly this, but its pull request may be missing (opening it
+      // failed last time): then this draft opens it rather than saying there is nothing to do.
+      if (!commit && onTop && forge && !(await forge.findOpen(repo.draftBranch(name), ctx.signal))) commit = existing;
       if (!commit) return fail(`draft_playbook: ${path} on ${onTop ? repo.draftBranch(name) : c.branch} already has exactly this content; nothing to draft`);
       const check = await repo.withCheckout(commit, (dir) => (writeFileSync(join(dir, path), inertCopy(content)), syntaxCheck({ cwd: dir, playbook: path, inventory: c.inventory, knownHostsFile, timeoutMs: 120_000, signal: ctx.signal, ...(o.secretVars ? { secretVars: o.secretVars } : {}), ...(c.vaultPasswordFile ? { vaultPasswordFile: c.vaultPasswordFile } : {}) })), ctx.signal);
       if (!check.ok) return fail(`draft_playbook: ansible-playbook --syntax-check refused the draft${check.line ? ` (line ${check.line})` : ''}: ${check.error}`, { status: 'refused', ...(check.line ? { line: check.line } : {}), error: check.error });
-      await repo.pushDraft(name, commit, existing, ctx.signal);
       const branch = repo.draftBranch(name);
+      // The forge first: when it refuses (a wrong token), nothing is pushed and the answer is whole.
+      const found = forge ? await forge.findOpen(branch, ctx.signal) : undefined;
+      await repo.pushDraft(name, commit, existing, ctx.signal);
       const risky = await repo.withCheckout(commit, (dir) => checkModeFalseTasks(dir, path), ctx.signal).catch(() => []);
       const body = [
         typeof description === 'string' && description.trim() ? description.trim() : '(no description given)',
@@ -753,11 +859,15 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
       if (!forge) {
         return ok(`Pushed ${path} to branch ${branch} at ${commit.slice(0, 12)} (syntax check passed). No forge is configured (ansible.forge), so no pull request was opened: a person reviews and merges the branch into ${c.branch}.`, { branch, commit, path, pr: null });
       }
-      let pr = await forge.findOpen(branch, ctx.signal);
-      const updated = pr !== undefined;
-      pr = pr ? await forge.update(pr.number, { title, body }, ctx.signal) : await forge.create({ branch, base: c.branch, title, body }, ctx.signal);
+      const updated = found !== undefined;
+      let pr: PullRequest;
+      try {
+        pr = found ? await forge.update(found.number, { title, body }, ctx.signal) : await forge.create({ branch, base: c.branch, title, body }, ctx.signal);
+      } catch (err) {
+        return fail(scrub(`draft_playbook: pushed ${path} to branch ${branch} at ${commit.slice(0, 12)} (syntax check passed), but ${updated ? `updating pull request #${found!.number}` : 'opening the pull request'} failed: ${message(err)}. Draft it again to retry, or open the pull request by hand.`), { status: 'pushed_without_pr', branch, commit, path });
+      }
       return ok(
-        `${updated ? 'Updated' : 'Opened'} pull request #${pr.number}: ${pr.url}\nBranch ${branch} at ${commit.slice(0, 12)}${onTop && updated ? ' (on top of the branch)' : existing && !onTop ? ` (rebuilt on ${c.branch}, which had moved)` : ''}; syntax check passed.${risky.length ? `\nNote: ${risky.length} task(s) have check_mode: false: a dry run of this playbook will need approval.` : ''}\nA person reviews and merges it (or approves promote_playbook); only then can it run.`,
+        `${updated ? 'Updated' : 'Opened'} pull request #${pr.number}: ${oneLine(pr.url, 300)}\nBranch ${branch} at ${commit.slice(0, 12)}${onTop && updated ? ' (on top of the branch)' : existing && !onTop ? ` (rebuilt on ${c.branch}, which had moved)` : ''}; syntax check passed.${risky.length ? `\nNote: ${risky.length} task(s) have check_mode: false: a dry run of this playbook will need approval.` : ''}\nA person reviews and merges it (or approves promote_playbook); only then can it run.`,
         { branch, commit, path, pr: { number: pr.number, url: pr.url }, updated },
       );
     });
@@ -772,7 +882,7 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
       const drafts = await repo.draftBranches(ctx.signal);
       const rows = [];
       for (const d of drafts) rows.push({ name: d.name, branch: repo.draftBranch(d.name), author: d.author, age: age(d.date, t), diffStat: await repo.diffStat(main, d.sha, ctx.signal).catch(() => '?'), pr: null });
-      const text = [`${rows.length} draft branch(es); no forge is configured (ansible.forge), so there are no pull requests:`, ...rows.map((r) => `- ${r.name} (${r.branch}) by ${r.author}, ${r.age} old: ${r.diffStat}`)].join('\n');
+      const text = [`${rows.length} draft branch(es); no forge is configured (ansible.forge), so there are no pull requests:`, ...rows.map((r) => `- ${oneLine(r.name)} (${oneLine(r.branch)}) by ${oneLine(r.author, 100)}, ${r.age} old: ${r.diffStat}`)].join('\n');
       return ok(scrub(text), { pending: rows });
     }
     const open = (await forge.listOpen({ max: MAX_PENDING, signal: ctx.signal })).filter((p) => p.branch.startsWith(c.draftPrefix));
@@ -784,7 +894,7 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
       rows.push({ name, branch: p.branch, number: p.number, title: p.title, author: p.author, age: age(p.createdAt, t), createdAt: p.createdAt, checks: checks.state === 'none' ? 'none' : `${checks.state} (${checks.total})`, url: p.url, diffStat, mergeable: p.mergeable });
     }
     const text = rows.length
-      ? [`${rows.length} draft(s) waiting for review on ${forge.label}:`, ...rows.map((r) => `- ${r.name}: #${r.number} "${r.title}" by ${r.author}, ${r.age} old, checks ${r.checks}, ${r.diffStat}: ${r.url}`)].join('\n')
+      ? [`${rows.length} draft(s) waiting for review on ${forge.label}:`, ...rows.map((r) => `- ${oneLine(r.name)}: #${r.number} "${oneLine(r.title)}" by ${oneLine(r.author, 100)}, ${r.age} old, checks ${r.checks}, ${r.diffStat}: ${oneLine(r.url, 300)}`)].join('\n')
       : `No draft waits for review on ${forge.label}.`;
     return ok(scrub(text), { pending: rows });
   }
@@ -792,14 +902,16 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
   async function promote(args: Record<string, unknown>, ctx: CallContext): Promise<CallToolResult> {
     const unknown = Object.keys(args).filter((k) => k !== 'name');
     if (unknown.length) return fail(`promote_playbook: unknown argument(s) ${unknown.map((k) => `"${k}"`).join(', ')} (expected: name)`);
-    const name = args.name;
-    if (typeof name !== 'string' || !name) return fail('promote_playbook: argument "name" is required (the drafted playbook)');
+    if (typeof args.name !== 'string' || !args.name) return fail('promote_playbook: argument "name" is required (the drafted playbook)');
+    const name = args.name.replace(/\.ya?ml$/i, '');
     const bad = badPlaybookName(name);
     if (bad) return fail(`promote_playbook: argument "name": ${bad}`);
     if (!forge) return fail(`promote_playbook: promotion merges the draft's pull request, and no forge is configured (ansible.forge: { type: github | gitea, url, repo, token }). Without one, a person merges ${repo.draftBranch(name)} into ${c.branch} and then calls refresh_inventory.`);
     const branch = repo.draftBranch(name);
     const pr: PullRequest | undefined = await forge.findOpen(branch, ctx.signal);
     if (!pr) return fail(`promote_playbook: there is no open pull request for ${branch} on ${forge.label} (list_pending_playbooks shows the drafts)`);
+    // Only a merge into the branch that runs is a promotion; a PR into another branch is not ours to merge.
+    if (pr.base !== c.branch) return fail(`promote_playbook: the pull request of ${branch} (#${pr.number}, ${oneLine(pr.url, 300)}) is into ${oneLine(pr.base, 100)}, not ${c.branch} (ansible.branch); it is not merged`, { status: 'refused' });
     return serial(() =>
       repo.lock.write(async () => {
         await repo.ensure(ctx.signal);
@@ -818,7 +930,7 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
         const r = await repo.refreshUnlocked(ctx.signal);
         riskCache.clear();
         ctx.auditDetail?.({ pr: pr.number, branch, headSha: head, mergedInto: c.branch, commit: r.after });
-        return ok(`Merged PR #${pr.number} (${pr.url}) into ${c.branch}; the hub's clone is now at ${r.after.slice(0, 12)}. ${name} can now be dry-run (dry_run_playbook), then run.`, { pr: pr.number, url: pr.url, commit: r.after });
+        return ok(`Merged PR #${pr.number} (${oneLine(pr.url, 300)}) into ${c.branch}; the hub's clone is now at ${r.after.slice(0, 12)}. ${name} can now be dry-run (dry_run_playbook), then run.`, { pr: pr.number, url: pr.url, commit: r.after });
       }),
     );
   }
