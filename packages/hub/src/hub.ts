@@ -37,6 +37,8 @@ import { topologyResources, topologyTools } from './tools/topology/topology-tool
 import { createUpstream, type Upstream, type UpstreamLogMessage, type UpstreamSpec } from './upstreams/upstream.ts';
 import { createIntegrationSet, scrubSecrets, type Observability } from './integrations/integration-set.ts';
 import { createAnsibleService, type AnsibleService } from './ansible/service.ts';
+import { internetTools, type InternetDeps } from './internet/index.ts';
+import { createNotifier } from './internet/notify.ts';
 import { createHttpClient } from '@homelab-mcp/core/http';
 
 declare const __HUB_VERSION__: string | undefined;
@@ -160,6 +162,7 @@ export async function createHub(opts: HubOptions) {
     idleMinutes: () => config.approval.idleMinutes,
     // Hard limits no approval lifts: a playbook runs only from main, after a dry run of the same.
     rules: [(call) => ansible?.service.rule(call)],
+    onHumanAsk: (e) => notifier.approvalPending({ user: e.caller.user, tool: e.tool, action: e.action }),
   });
   // The journal is written before a client gets its answer: an answered call is never lost.
   const journal = await createJournal({ dir: opts.dataDir, fsync: config.audit.fsync, maxFileBytes: config.audit.maxFileBytes, maxFiles: config.audit.maxFiles, log });
@@ -262,6 +265,28 @@ export async function createHub(opts: HubOptions) {
   // tools (service_health, run_diagnostic) read Prometheus and Loki through `observability`.
   const integrationSet = createIntegrationSet({ log, onHttpRequest: recordHttpRequest, ...(opts.localNode.configFile ? { baseDir: dirname(opts.localNode.configFile) } : {}) });
   const observability: Observability = integrationSet.observability;
+  let listenPort: number | undefined;
+  const internetDeps: InternetDeps = {
+    config: () => config.internet,
+    notify: () => config.notify,
+    http: createHttpClient({ onRequest: (r) => recordHttpRequest({ upstream: 'internet', ...r }) }),
+    onHttpRequest: (r) => recordHttpRequest(r),
+    dataDir: opts.dataDir,
+    hubListeners: () => {
+      const host = config.listen.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+      return listenPort === undefined ? [] : [{ address: host, port: listenPort }];
+    },
+    piholeResolvers: () => {
+      const p = config.integrations.pihole;
+      const list = p?.instances ?? (p?.url ? [{ name: 'pihole', url: p.url }] : []);
+      return Object.fromEntries(list.map((i) => [i.name, `${new URL(i.url).hostname.replace(/^\[|\]$/g, '')}:53`]));
+    },
+    log,
+    ...(opts.secretVars ? { secretVars: opts.secretVars } : {}),
+  };
+  const internet = internetTools(internetDeps);
+  // The hub's own notices (notify:): a write waiting for a person, a node or native MCP server down.
+  const notifier = createNotifier(internetDeps);
   /**
    * The caller's file policy on `node`, from the config of this moment (a reload applies to
    * open sessions). On `local` the hub's own files are refused to every role, admin included:
@@ -297,7 +322,7 @@ export async function createHub(opts: HubOptions) {
     buildCatalog({
       nodes,
       upstreams: natives,
-      hubTools: [...hubTools, ...integrationSet.tools(), ...(ansible?.service.tools ?? [])],
+      hubTools: [...hubTools, ...integrationSet.tools(), ...(ansible?.service.tools ?? []), ...(c.internet.enabled ? internet : [])],
       hubResources: topologyResources(topology),
       perDeviceTools: c.perDeviceTools,
       callTimeoutMs: c.limits.callTimeoutMs,
@@ -405,12 +430,12 @@ export async function createHub(opts: HubOptions) {
    * an fsync of its own. The URL loses credentials and query; the shipper's own pushes to Loki
    * are not audited, or each push would make more to push.
    */
-  function recordHttpRequest(r: { upstream: string; method: string; url: string; status?: number; error?: string; durationMs: number }): void {
+  function recordHttpRequest(r: { upstream: string; method: string; url: string; status?: number; error?: string; durationMs: number; bytes?: number }): void {
     void recordLazily(
       createAuditEvent({
         kind: 'http_request',
         user: 'hub',
-        detail: { upstream: r.upstream, method: r.method, url: safeUrl(r.url), ...(r.status !== undefined ? { status: r.status } : {}), ...(r.error ? { error: r.error } : {}) },
+        detail: { upstream: r.upstream, method: r.method, url: safeUrl(r.url), ...(r.status !== undefined ? { status: r.status } : {}), ...(r.bytes !== undefined ? { bytes: r.bytes } : {}), ...(r.error ? { error: r.error } : {}) },
         durationMs: Math.round(r.durationMs * 10) / 10,
       }),
     ).catch((err: unknown) => log.warn({ err: String(err) }, 'audit: could not record an outbound request'));
@@ -435,6 +460,8 @@ export async function createHub(opts: HubOptions) {
       if (what === 'state') {
         const s = upstream.state();
         log.info({ upstream: spec.name, status: s.status, ...(s.lastError ? { error: s.lastError } : {}) }, 'upstream state');
+        // A connection the hub closed itself (reload, stop) is not news for anyone's phone.
+        if (s.status === 'down' && !s.lastError?.startsWith('closed by the hub')) notifier.down(spec.kind === 'edge' ? 'node_down' : 'service_down', spec.name, s.lastError);
       }
       rebuild();
     });
@@ -586,6 +613,7 @@ export async function createHub(opts: HubOptions) {
     topologyFile: (): string | undefined => config.topology.file,
     /** The port the hub listens on, once known: the hub appears in the topology as a service on it. */
     setListenPort(port: number): void {
+      listenPort = port;
       topology.setHubPort(port);
     },
     async close(): Promise<void> {

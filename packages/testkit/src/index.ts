@@ -1,5 +1,5 @@
 export { startEdgeProcess, deployedEdgeNodeFlags, EDGE_BUNDLE, type EdgeProcess, type StartEdgeOptions } from './edge-process.ts';
-export { connectClient, resultText, type ClientOptions, type Era } from './mcp-client.ts';
+export { connectClient, resultText, type ClientOptions, type ElicitAnswer, type Era } from './mcp-client.ts';
 export { isAlive } from './process.ts';
 export { testEdgeEnv, scriptedEdgeEnv, toolContext, type ScriptedAnswer } from './edge-env.ts';
 export { startHubProcess, HUB_BUNDLE, type HubProcess, type StartHubOptions } from './hub-process.ts';
@@ -19,3 +19,8 @@ export { TEST_CLIENTS_MODULES } from './test-clients.ts';
 export { startFakeGitHub, startFakeGitea, type FakeForge, type FakeForgeOptions, type FakeForgePull, type FakeForgeRequest, type FakeCommitState, type FakeCheckConclusion } from './fake-forge.ts';
 export { serveLoopback } from './serve.ts';
 export { startSshd, descendantPids, SSHD_BIN, type SshdProcess, type StartSshdOptions } from './sshd.ts';
+export { startFakeCloudflare, fakeCloudflareData, type FakeCloudflare, type FakeCloudflareOptions, type FakeCloudflareRecord, type FakeCloudflareRequest, type FakeCloudflareTunnel, type FakeCloudflareZone, type FakeCloudflareConn } from './fake-cloudflare.ts';
+export { startFakeRegistries, REGISTRY_FIXTURE, type FakeRegistries, type FakeRegistriesOptions, type FakeRegistryRequest, type FakeRegistryService } from './fake-registries.ts';
+export { startDnsmasq, DNSMASQ_BIN, type DnsmasqProcess, type StartDnsmasqOptions } from './dnsmasq.ts';
+export { startGitHttp, type GitHttpServer, type GitHttpRequest } from './git-http.ts';
+export { startFakeNtfy, type FakeNtfy, type FakeNtfyMessage, type FakeNtfyRequest } from './fake-ntfy.ts';

@@ -10,9 +10,15 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 
 export type Era = 'legacy' | 'modern';
 
+/** What the person answers to an elicitation. */
+export interface ElicitAnswer {
+  action: 'accept' | 'decline' | 'cancel';
+  content?: Record<string, string | number | boolean>;
+}
+
 export interface ClientOptions {
   /** Answers elicitation requests (the person's side); declares the elicitation capability. */
-  onElicit?: (message: string) => { action: 'accept' | 'decline' | 'cancel'; content?: Record<string, string | number | boolean> };
+  onElicit?: (message: string) => ElicitAnswer | Promise<ElicitAnswer>;
   /**
    * Declares the elicitation capability without `onElicit`: the client then answers the
    * server's `elicitation/create` with "Method not found", as a client that claims more than it does.
@@ -36,7 +42,7 @@ export async function connectClient(url: string, token: string | undefined, era:
   );
   if (opts.onElicit) {
     const answer = opts.onElicit;
-    client.setRequestHandler('elicitation/create', (req) => answer((req.params as { message: string }).message));
+    client.setRequestHandler('elicitation/create', async (req) => ({ ...(await answer((req.params as { message: string }).message)) }));
   }
   const transport = new StreamableHTTPClientTransport(new URL(url), {
     requestInit: token ? { headers: { Authorization: `Bearer ${token}` } } : {},

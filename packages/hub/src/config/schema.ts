@@ -5,6 +5,7 @@
  */
 import { isIP } from 'node:net';
 import * as z from 'zod';
+import { InternetConfigSchema, NotifyConfigSchema } from '../internet/config.ts';
 import { IntegrationsConfigSchema } from '@homelab-mcp/integrations';
 import { OPERATOR_DENY_PATHS, VIEWER_DENY_PATHS } from '../nodes/file-policy.ts';
 
@@ -283,6 +284,10 @@ const HubConfigBase = z.strictObject({
    * the managed hosts. Paths are relative to this config file; `clone` defaults to DATA/ansible/repo.
    */
   ansible: AnsibleConfigSchema.optional(),
+  /** The tools that ask the outside world (http_fetch, dns_lookup, versions, CVEs, git, ntfy, Cloudflare); see internet/config.ts. */
+  internet: InternetConfigSchema.default(InternetConfigSchema.parse({})),
+  /** Notifications the hub sends on its own through internet.ntfy (an approval waiting, a node or service down). */
+  notify: NotifyConfigSchema.optional(),
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   /**
    * The network's topology: `file` (topology.yaml) is the declared base, enriched every

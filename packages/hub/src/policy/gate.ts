@@ -78,6 +78,8 @@ export interface GateOptions {
   now?: () => number;
   /** The key that signs confirmation tokens and approval requests; default random per process. */
   secret?: Uint8Array;
+  /** Told when a write waits for a person's answer in human mode (the hub's `notify:` pings their phone). */
+  onHumanAsk?: (e: { caller: Caller; tool: string; action: string; where: string[] }) => void;
 }
 
 /** A session's write approval, as get_session_info reports it. */
@@ -350,6 +352,13 @@ export function createGate(opts: GateOptions) {
       const binding = canonicalJson([caller.user, session, tool.def.name, args, whereDigest(raw.where)]);
       // Either way the person is not reached: say why, and what would let this user write.
       const remedy = `Use a client that supports elicitation (Claude Code), or have the hub's admin set ${confirmModeHint(caller.user)} in hub.yaml (the model then shows a preview and the person confirms it).`;
+      const tellAsked = () => {
+        try {
+          opts.onHumanAsk?.({ caller, tool: tool.def.name, action: preview.action, where: preview.where });
+        } catch {
+          // A notice that fails never holds up the question.
+        }
+      };
       if (!call.human.canAsk) {
         return held(
           'denied',
@@ -384,6 +393,7 @@ export function createGate(opts: GateOptions) {
         }
         const nonce = randomBytes(12).toString('base64url');
         const expires = now() + TOKEN_TTL_MS;
+        tellAsked();
         const result = inputRequired({
           inputRequests: {
             [APPROVE_KEY]: inputRequired.elicit({
@@ -398,6 +408,7 @@ export function createGate(opts: GateOptions) {
       let verdict: 'approved' | 'declined';
       try {
         if (!call.human.elicit) throw new Error('this transport cannot send the question');
+        tellAsked();
         verdict = await call.human.elicit(question);
       } catch (err) {
         const why = err instanceof Error ? err.message : String(err);
