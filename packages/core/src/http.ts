@@ -31,6 +31,8 @@ export interface HttpRequestReport {
   error?: string;
   /** From the start to the end of the body (or the failure), in ms. */
   durationMs: number;
+  /** The body's size as read (after any cut), on success. */
+  bytes?: number;
 }
 
 export interface HttpClientOptions {
@@ -273,7 +275,7 @@ export function createHttpClient(opts: HttpClientOptions = {}): HttpClient {
       }
       if (truncated && !req.truncate) return fail(tooLarge());
       const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-      report({ method, url: shown, status: res.status, durationMs: performance.now() - started });
+      report({ method, url: shown, status: res.status, bytes: body.byteLength, durationMs: performance.now() - started });
       let text: string | undefined;
       const asText = () => (text ??= Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
       return {
