@@ -122,6 +122,25 @@ describe('check_package_version through the hub', () => {
   });
 });
 
+describe('check_package_version with a hostile package name', () => {
+  it('refuses "." and ".." path segments, which would reach another path of the configured endpoint (with its token)', { timeout: 120_000 }, async () => {
+    await using reg = await startFakeRegistries({ tokens: { github: GITHUB_TOKEN, dockerHub: DOCKERHUB_TOKEN } });
+    await using hub = await startHubProcess({
+      config: { auth: { tokens: [{ user: 'kim', role: 'viewer', token: VIEWER }] }, local: { enabled: false }, internet: { endpoints: reg.endpoints, tokens: { github: GITHUB_TOKEN } } },
+      env: { GITHUB_TOKEN: '', DOCKERHUB_TOKEN: '', NVD_API_KEY: '' },
+    });
+    await using client = await connectClient(hub.url, VIEWER, 'modern');
+    const check = async (args: Record<string, string>) => (await client.callTool({ name: 'check_package_version', arguments: args })) as Result;
+    // Each would otherwise be normalised by the URL parser: /repos/lab/../releases is /repos/releases.
+    for (const [ecosystem, pkg] of [['github', 'lab/..'], ['github', 'lab/.'], ['ghcr', 'lab/../../x'], ['ghcr', '../lab'], ['npm', '..'], ['npm', '.'], ['npm', '@lab/..']]) {
+      const r = await check({ package: pkg!, ecosystem: ecosystem! });
+      expect(r.isError, `${ecosystem} ${pkg}`).toBe(true);
+      expect(resultText(r), `${ecosystem} ${pkg}`).toMatch(/^check_package_version: argument "package": /);
+    }
+    expect(reg.requests()).toEqual([]);
+  });
+});
+
 describe('cve_lookup through the hub', () => {
   it('a CVE from NVD and OSV, an OSV id, and a package version from OSV; every request journaled without the API key', { timeout: 120_000 }, async () => {
     await using reg = await startFakeRegistries({ tokens: { nvd: NVD_KEY } });

@@ -67,6 +67,12 @@ interface Listing {
 
 class UserError extends Error {}
 
+/**
+ * Whether a name has a `.` or `..` path segment: the URL parser would resolve it, and the
+ * request (with its token) would reach another path of the endpoint than the package's.
+ */
+const dotSegment = (name: string) => name.split('/').some((s) => s === '.' || s === '..');
+
 function ok(text: string, data: Record<string, unknown>): CallToolResult {
   return { content: [{ type: 'text', text }], structuredContent: data };
 }
@@ -175,7 +181,7 @@ export function versionTools(deps: InternetDeps, opts: VersionToolsOptions = {})
 
   async function ghcr(pkg: string, signal: AbortSignal): Promise<Listing> {
     const name = pkg.replace(/^ghcr\.io\//, '');
-    if (!/^[a-z0-9._-]+(?:\/[a-z0-9._-]+)+$/.test(name)) throw new UserError(`argument "package": "${pkg.slice(0, 100)}" is not a GHCR image (owner/image, e.g. home-assistant/home-assistant)`);
+    if (!/^[a-z0-9._-]+(?:\/[a-z0-9._-]+)+$/.test(name) || dotSegment(name)) throw new UserError(`argument "package": "${pkg.slice(0, 100)}" is not a GHCR image (owner/image, e.g. home-assistant/home-assistant)`);
     const base = deps.config().endpoints.ghcr;
     // The anonymous token dance: a pull token for this repository, then the registry API with it.
     const tr = await get('GHCR', `${base}/token?scope=${encodeURIComponent(`repository:${name}:pull`)}&service=ghcr.io`, signal);
@@ -213,7 +219,7 @@ export function versionTools(deps: InternetDeps, opts: VersionToolsOptions = {})
   }
 
   async function npm(pkg: string, signal: AbortSignal): Promise<Listing> {
-    if (!/^(?:@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9._~-][a-z0-9._~-]*$/i.test(pkg) || pkg.length > 214) throw new UserError(`argument "package": "${pkg.slice(0, 100)}" is not an npm package name (express, @scope/name)`);
+    if (!/^(?:@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9._~-][a-z0-9._~-]*$/i.test(pkg) || pkg.length > 214 || dotSegment(pkg)) throw new UserError(`argument "package": "${pkg.slice(0, 100)}" is not an npm package name (express, @scope/name)`);
     const base = deps.config().endpoints.npm;
     // Scoped names keep the @ and encode the slash, as the registry wants (`/@scope%2fname`).
     const url = `${base}/${pkg.replace('/', '%2f')}`;
@@ -251,7 +257,7 @@ export function versionTools(deps: InternetDeps, opts: VersionToolsOptions = {})
 
   async function github(pkg: string, signal: AbortSignal): Promise<Listing> {
     const name = pkg.replace(/^(https:\/\/)?github\.com\//, '').replace(/\.git$/, '');
-    if (!/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/[A-Za-z0-9._-]{1,100}$/.test(name)) throw new UserError(`argument "package": "${pkg.slice(0, 100)}" is not a GitHub repository (owner/repo)`);
+    if (!/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/[A-Za-z0-9._-]{1,100}$/.test(name) || dotSegment(name)) throw new UserError(`argument "package": "${pkg.slice(0, 100)}" is not a GitHub repository (owner/repo)`);
     const base = deps.config().endpoints.github;
     const token = pick(deps.config().tokens.github, env.GITHUB_TOKEN);
     const headers = { accept: 'application/vnd.github+json', 'x-github-api-version': '2022-11-28', ...(token ? { authorization: `Bearer ${token}` } : {}) };
