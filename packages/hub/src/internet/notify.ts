@@ -88,7 +88,10 @@ async function publish(deps: InternetDeps, m: NtfyMessage, signal?: AbortSignal)
     // an HTML error page of a proxy in front of ntfy
   }
   if (r.status !== 200) {
-    const why = typeof j.error === 'string' ? `${j.error}${typeof j.code === 'number' ? ` (code ${j.code})` : ''}` : text.slice(0, 200).trim() || 'no reason given';
+    // A proxy's error page may echo the request: the token must not ride back into the answer
+    // (hidden before the cut, so that no part of it is left either).
+    const hide = (s: string) => (n.token ? s.split(n.token).join('[REDACTED]') : s);
+    const why = typeof j.error === 'string' ? `${hide(j.error).slice(0, 200)}${typeof j.code === 'number' ? ` (code ${j.code})` : ''}` : hide(text).slice(0, 200).trim() || 'no reason given';
     const hint = r.status === 401 || r.status === 403 ? '; check internet.ntfy.token and the topic\'s access' : '';
     throw new Error(`ntfy at ${new URL(base).host} answered ${r.status}: ${why}${hint}`);
   }
