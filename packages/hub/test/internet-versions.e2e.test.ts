@@ -5,9 +5,10 @@
  * version in use is behind; every request the fakes saw is an `http_request` event in the
  * journal, and no token is in the journal or the hub's output.
  */
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { connectClient, readJournal, resultText, startFakeRegistries, startHubProcess, type FakeRegistries, type HubProcess } from '@homelab-mcp/testkit';
+import { connectClient, readJournal, resultText, serveLoopback, startFakeRegistries, startHubProcess, type FakeRegistries, type HubProcess } from '@homelab-mcp/testkit';
 
 const VIEWER = 'versions-viewer-token-0123456789abcdef';
 const GITHUB_TOKEN = 'ghp_fixtureToken0123456789abcdefABCDEF';
@@ -138,6 +139,29 @@ describe('check_package_version with a hostile package name', () => {
       expect(resultText(r), `${ecosystem} ${pkg}`).toMatch(/^check_package_version: argument "package": /);
     }
     expect(reg.requests()).toEqual([]);
+  });
+});
+
+describe('check_package_version against a hostile registry', () => {
+  it('a megabyte-long tag or date from upstream is dropped, not echoed: the answer stays small', { timeout: 120_000 }, async () => {
+    const huge = 'a'.repeat(1024 * 1024);
+    const releases = [
+      { tag_name: `v9.9.9-${huge}`, prerelease: true, published_at: '2026-11-01T00:00:00Z' },
+      { tag_name: 'v2.0.0', prerelease: false, published_at: `2026-10-01T00:00:00Z${huge}` },
+      { tag_name: 'v1.0.0', prerelease: false, published_at: '2026-09-01T00:00:00Z' },
+    ];
+    const gh = await serveLoopback(createServer((_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(releases))));
+    await using _gh = { [Symbol.asyncDispose]: () => gh.stop() };
+    await using hub = await startHubProcess({
+      config: { auth: { tokens: [{ user: 'kim', role: 'viewer', token: VIEWER }] }, local: { enabled: false }, internet: { endpoints: { github: `http://127.0.0.1:${gh.port}` } } },
+      env: { GITHUB_TOKEN: '' },
+    });
+    await using client = await connectClient(hub.url, VIEWER, 'modern');
+    const r = (await client.callTool({ name: 'check_package_version', arguments: { package: 'lab/tool', ecosystem: 'github', current: 'v1.0.0' } })) as Result;
+    expect(r.isError).toBeFalsy();
+    expect(JSON.stringify(r).length).toBeLessThan(8192);
+    expect(r.structuredContent).toMatchObject({ latestStable: { version: 'v2.0.0' }, current: { status: 'behind' } });
+    expect(r.structuredContent!.latestStable.date).toBeUndefined();
   });
 });
 

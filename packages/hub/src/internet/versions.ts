@@ -311,7 +311,7 @@ export function versionTools(deps: InternetDeps, opts: VersionToolsOptions = {})
         if (typeof ecosystem !== 'string' || !(ECOSYSTEMS as readonly string[]).includes(ecosystem)) return fail(`argument "ecosystem": expected one of ${ECOSYSTEMS.join(', ')}`);
         if (current !== undefined && (typeof current !== 'string' || !current.trim() || current.length > 128)) return fail('argument "current": expected a version or tag (1.25.3, 1.25-alpine, latest)');
         try {
-          const listing = await sources[ecosystem as Ecosystem](pkg.trim(), ctx.signal);
+          const listing = bounded(await sources[ecosystem as Ecosystem](pkg.trim(), ctx.signal));
           return ok(...(await analyse(ecosystem as Ecosystem, listing, typeof current === 'string' ? current.trim() : undefined)));
         } catch (err) {
           if (err instanceof UserError) return fail(err.message);
@@ -321,6 +321,26 @@ export function versionTools(deps: InternetDeps, opts: VersionToolsOptions = {})
       },
     },
   ];
+}
+
+const MAX_NAME = 128;
+const MAX_DATE = 40;
+const MAX_DIGEST = 100;
+
+/**
+ * The listing without what no real registry sends: a tag longer than 128 characters is dropped,
+ * an over-long date or digest forgotten, so that a broken or hostile endpoint cannot make the
+ * answer megabytes long by echoing its own strings.
+ */
+function bounded(l: Listing): Listing {
+  const entries: Entry[] = [];
+  for (const e of l.entries) {
+    if (e.name.length > MAX_NAME) continue;
+    const { date, digest, ...rest } = e;
+    entries.push({ ...rest, ...(typeof date === 'string' && date.length <= MAX_DATE ? { date } : {}), ...(typeof digest === 'string' && digest.length <= MAX_DIGEST ? { digest } : {}) });
+  }
+  const tags = l.tags && Object.fromEntries(Object.entries(l.tags).filter(([k, v]) => k.length <= MAX_NAME && typeof v === 'string' && v.length <= MAX_NAME));
+  return { ...l, entries, ...(tags ? { tags } : {}) };
 }
 
 /** Status of `current` against the listing. */
