@@ -165,6 +165,31 @@ describe('check_package_version against a hostile registry', () => {
   });
 });
 
+describe('cve_lookup against a hostile OSV', () => {
+  it('megabyte-long ids, references and version lists from upstream are cut: the answer stays small', { timeout: 120_000 }, async () => {
+    const huge = 'a'.repeat(1024 * 1024);
+    const vuln = {
+      id: 'GHSA-aaaa-bbbb-cccc',
+      aliases: [`CVE-2026-${huge}`],
+      summary: 'a hostile record',
+      severity: [{ type: 'CVSS_V3', score: `CVSS:3.1/${huge}` }],
+      affected: [{ package: { name: `pkg${huge}`, ecosystem: 'npm' }, ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }, ...Array.from({ length: 50_000 }, (_, i) => ({ fixed: `1.${i}.0` }))] }] }],
+      references: [{ type: 'WEB', url: `https://example.test/${huge}` }],
+    };
+    const osv = await serveLoopback(createServer((_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(vuln))));
+    await using _osv = { [Symbol.asyncDispose]: () => osv.stop() };
+    await using hub = await startHubProcess({
+      config: { auth: { tokens: [{ user: 'kim', role: 'viewer', token: VIEWER }] }, local: { enabled: false }, internet: { endpoints: { osv: `http://127.0.0.1:${osv.port}` } } },
+      env: { NVD_API_KEY: '' },
+    });
+    await using client = await connectClient(hub.url, VIEWER, 'modern');
+    const r = (await client.callTool({ name: 'cve_lookup', arguments: { cve_id: 'GHSA-aaaa-bbbb-cccc' } })) as Result;
+    expect(r.isError).toBeFalsy();
+    expect(resultText(r)).toMatch(/^OSV GHSA-aaaa-bbbb-cccc/);
+    expect(JSON.stringify(r).length).toBeLessThan(64 * 1024);
+  });
+});
+
 describe('cve_lookup through the hub', () => {
   it('a CVE from NVD and OSV, an OSV id, and a package version from OSV; every request journaled without the API key', { timeout: 120_000 }, async () => {
     await using reg = await startFakeRegistries({ tokens: { nvd: NVD_KEY } });
