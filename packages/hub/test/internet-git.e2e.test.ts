@@ -197,6 +197,16 @@ describe('git_pull through the hub', () => {
     expect(srv.requests().filter((q) => q.authorization)).toEqual([]);
   });
 
+  it('an argument it does not know (a branch) is refused by name, not silently dropped', { timeout: 120_000 }, async () => {
+    await using hub = await hubWith({ allowLocal: true });
+    await using client = await connectClient(hub.url, TOKEN, 'legacy');
+    await client.callTool({ name: 'approve_writes', arguments: {} });
+    const r = (await client.callTool({ name: 'git_pull', arguments: { repo_url: bare, path: 'branchy', branch: 'dev' } })) as Result;
+    expect(r.isError).toBe(true);
+    expect(resultText(r)).toBe('git_pull: unknown argument "branch" (expected: repo_url, path; the clone follows the remote\'s default branch)');
+    expect(existsSync(join(hub.dir, 'data', 'git', 'branchy'))).toBe(false);
+  });
+
   it('ssh: a first contact is refused with the host key to pin; pinned, it clones with internet.git.sshKey', { timeout: 120_000 }, async () => {
     await using sshd = await startSshd();
     const url = `ssh://${sshd.user}@127.0.0.1:${sshd.port}${bare}`;

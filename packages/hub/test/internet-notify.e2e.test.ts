@@ -73,6 +73,17 @@ describe('send_notification and notify: through the hub', () => {
     expect(JSON.stringify(readJournal(join(hub.dir, 'data'))) + hub.output()).not.toContain(NTFY_TOKEN);
   });
 
+  it('an argument it does not know (a topic of its own, a delay) is refused by name, not silently dropped', { timeout: 90_000 }, async () => {
+    await using ntfy = await startFakeNtfy({ token: NTFY_TOKEN });
+    await using hub = await startHubProcess({ config: { auth, local: { enabled: false }, internet: { ntfy: { url: ntfy.url, topic: 'homelab', token: '${NTFY_TOKEN}' } } }, env: { NTFY_TOKEN } });
+    await using client = await connectClient(hub.url, TOKEN, 'legacy');
+    await client.callTool({ name: 'approve_writes', arguments: {} });
+    const r = (await client.callTool({ name: 'send_notification', arguments: { message: 'hi', topic: 'family', delay: '1h' } })) as Result;
+    expect(r.isError).toBe(true);
+    expect(resultText(r)).toBe('send_notification: unknown argument "topic", "delay" (expected: message, title, priority, tags, click; the topic is internet.ntfy.topic)');
+    expect(ntfy.messages()).toEqual([]);
+  });
+
   it('notify: a write waiting for a person (once per user and tool per interval), a node down, a native MCP server down', { timeout: 120_000 }, async () => {
     await using ntfy = await startFakeNtfy({ token: NTFY_TOKEN });
     await using edge = await startEdgeProcess();

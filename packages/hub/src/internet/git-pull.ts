@@ -182,6 +182,8 @@ export function gitPullTools(deps: InternetDeps): CatalogTool[] {
 
   function target(args: Record<string, unknown>): { url: RepoUrl; rel: string; dir: string } | string {
     const cfg = deps.config().git;
+    const unknown = Object.keys(args).filter((k) => k !== 'repo_url' && k !== 'path');
+    if (unknown.length) return `git_pull: unknown argument ${unknown.map((k) => `"${k}"`).join(', ')} (expected: repo_url, path; the clone follows the remote's default branch)`;
     if (typeof args.repo_url !== 'string' || !args.repo_url) return 'git_pull: argument "repo_url": expected a repository URL (https://host/owner/repo.git, ssh://git@host/repo.git or git@host:repo.git)';
     const url = parseRepoUrl(args.repo_url, cfg.allowLocal);
     if (typeof url === 'string') return url;

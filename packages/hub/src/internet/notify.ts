@@ -34,9 +34,14 @@ function fail(text: string): CallToolResult {
   return { content: [{ type: 'text', text }], isError: true };
 }
 
+const KNOWN_ARGS = ['message', 'title', 'priority', 'tags', 'click'];
+
 /** The message of send_notification's arguments, or what is wrong with them. */
 export function ntfyMessage(args: Record<string, unknown>, topic: string): NtfyMessage | string {
   const arg = (n: string, what: string) => `send_notification: argument "${n}": ${what}`;
+  // Dropping one would send something else than asked: a topic of its own, a delay, an attachment.
+  const unknown = Object.keys(args).filter((k) => !KNOWN_ARGS.includes(k));
+  if (unknown.length) return `send_notification: unknown argument ${unknown.map((k) => `"${k}"`).join(', ')} (expected: ${KNOWN_ARGS.join(', ')}; the topic is internet.ntfy.topic)`;
   if (typeof args.message !== 'string' || !args.message.trim()) return arg('message', 'expected the text to send');
   if (args.message.length > 4096) return arg('message', 'at most 4096 characters (ntfy cuts longer messages into an attachment)');
   const m: NtfyMessage = { topic, message: args.message };
