@@ -165,6 +165,38 @@ describe('check_package_version against a hostile registry', () => {
   });
 });
 
+describe('check_package_version and a moved GitHub repository', () => {
+  it('follows GitHub\'s 301 for a renamed repository on the same API origin (with the token), never to another origin', { timeout: 120_000 }, async () => {
+    const seen: Array<[string, string | undefined]> = [];
+    const gh = await serveLoopback(
+      createServer((req, res) => {
+        seen.push([req.url!, req.headers.authorization]);
+        const [path, query] = req.url!.split('?');
+        if (path === '/repos/lab/old-name/releases') return void res.writeHead(301, { location: `http://127.0.0.1:${gh.port}/repositories/42/releases?${query}`, 'content-type': 'application/json' }).end('{"message":"Moved Permanently"}');
+        if (path === '/repos/lab/elsewhere/releases') return void res.writeHead(301, { location: `http://localhost:${gh.port}/repositories/43/releases` }).end();
+        if (path === '/repositories/42/releases') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify([{ tag_name: 'v1.2.0', published_at: '2026-11-01T00:00:00Z' }]));
+        res.writeHead(404).end('{}');
+      }),
+    );
+    await using _gh = { [Symbol.asyncDispose]: () => gh.stop() };
+    await using hub = await startHubProcess({
+      config: { auth: { tokens: [{ user: 'kim', role: 'viewer', token: VIEWER }] }, local: { enabled: false }, internet: { endpoints: { github: `http://127.0.0.1:${gh.port}` }, tokens: { github: GITHUB_TOKEN } } },
+      env: { GITHUB_TOKEN: '' },
+    });
+    await using client = await connectClient(hub.url, VIEWER, 'modern');
+    const moved = (await client.callTool({ name: 'check_package_version', arguments: { package: 'lab/old-name', ecosystem: 'github' } })) as Result;
+    expect(moved.isError).toBeFalsy();
+    expect(moved.structuredContent).toMatchObject({ latestStable: { version: 'v1.2.0' } });
+    expect(seen).toEqual([
+      ['/repos/lab/old-name/releases?per_page=100&page=1', `Bearer ${GITHUB_TOKEN}`],
+      ['/repositories/42/releases?per_page=100&page=1', `Bearer ${GITHUB_TOKEN}`],
+    ]);
+    const away = (await client.callTool({ name: 'check_package_version', arguments: { package: 'lab/elsewhere', ecosystem: 'github' } })) as Result;
+    expect(resultText(away)).toBe(`check_package_version: GitHub answered HTTP 301 for releases of lab/elsewhere, pointing to another origin (http://localhost:${gh.port}); not followed`);
+    expect(seen.map(([u]) => u)).not.toContain('/repositories/43/releases');
+  });
+});
+
 describe('cve_lookup against a hostile OSV', () => {
   it('megabyte-long ids, references and version lists from upstream are cut: the answer stays small', { timeout: 120_000 }, async () => {
     const huge = 'a'.repeat(1024 * 1024);

@@ -264,7 +264,19 @@ export function versionTools(deps: InternetDeps, opts: VersionToolsOptions = {})
     const entries: Entry[] = [];
     let truncated = false;
     for (let page = 1; ; page++) {
-      const res = await get('GitHub', `${base}/repos/${name}/releases?per_page=100&page=${page}`, signal, headers);
+      let res = await get('GitHub', `${base}/repos/${name}/releases?per_page=100&page=${page}`, signal, headers);
+      // A renamed or transferred repository answers 301 to /repositories/<id>/…, which GitHub asks
+      // clients to follow; only on the API's own origin, since the token goes along.
+      if ([301, 302, 307, 308].includes(res.status) && res.headers.location) {
+        let to: URL;
+        try {
+          to = new URL(res.headers.location, base);
+        } catch {
+          throw new UserError(`GitHub answered HTTP ${res.status} for releases of ${name} with a Location that is not a URL`);
+        }
+        if (to.origin !== new URL(base).origin) throw new UserError(`GitHub answered HTTP ${res.status} for releases of ${name}, pointing to another origin (${to.origin.slice(0, 200)}); not followed`);
+        res = await get('GitHub', to.href, signal, headers);
+      }
       if (res.status !== 200) throw refused('GitHub', `releases of ${name}`, res);
       const list = json<Array<{ tag_name?: string; draft?: boolean; prerelease?: boolean; published_at?: string | null; created_at?: string }>>('GitHub', res);
       if (!Array.isArray(list)) throw new UserError('GitHub: the releases answer is not a list');
