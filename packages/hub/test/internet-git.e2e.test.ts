@@ -207,6 +207,21 @@ describe('git_pull through the hub', () => {
     expect(existsSync(join(hub.dir, 'data', 'git', 'branchy'))).toBe(false);
   });
 
+  it('a hostile repository\'s 100 KB author names are cut in the answer', { timeout: 120_000 }, async () => {
+    const hostile = join(base, 'hostile');
+    mkdirSync(hostile);
+    const env = { ...ENV, GIT_AUTHOR_NAME: 'A'.repeat(100_000) };
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: hostile, env, encoding: 'utf8' });
+    git('init', '-q', '-b', 'main');
+    for (let i = 0; i < 5; i++) git('commit', '-q', '--allow-empty', '-m', `c${i}`);
+    await using hub = await hubWith({ allowLocal: true });
+    await using client = await connectClient(hub.url, TOKEN, 'legacy');
+    await client.callTool({ name: 'approve_writes', arguments: {} });
+    const r = (await client.callTool({ name: 'git_pull', arguments: { repo_url: hostile, path: 'hostile' } })) as Result;
+    expect(r.structuredContent).toMatchObject({ action: 'cloned', total: 5 });
+    expect(JSON.stringify(r).length).toBeLessThan(16 * 1024);
+  });
+
   it('ssh: a first contact is refused with the host key to pin; pinned, it clones with internet.git.sshKey', { timeout: 120_000 }, async () => {
     await using sshd = await startSshd();
     const url = `ssh://${sshd.user}@127.0.0.1:${sshd.port}${bare}`;

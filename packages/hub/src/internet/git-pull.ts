@@ -315,7 +315,8 @@ export function gitPullTools(deps: InternetDeps): CatalogTool[] {
       .filter(Boolean)
       .map((l) => {
         const [sha = '', author = '', date = '', subject = ''] = l.split('\x1f');
-        return { sha, author, date, subject: subject.slice(0, 200) };
+        // What a repository says of itself is bounded like any upstream's answer: a 100 KB author name is cut.
+        return { sha, author: author.length > 100 ? `${author.slice(0, 99)}…` : author, date: date.slice(0, 40), subject: subject.slice(0, 200) };
       });
     return { list, total };
   }
