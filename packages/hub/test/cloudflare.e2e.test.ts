@@ -5,9 +5,10 @@
  * preview shows the record before and after, a delete, a viewer who lists but cannot write, a
  * token Cloudflare rejects, the tunnels' health, and the journal with every request and no token.
  */
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { connectClient, readJournal, resultText, startFakeCloudflare, startHubProcess, type FakeCloudflare, type HubProcess } from '@homelab-mcp/testkit';
+import { connectClient, readJournal, resultText, serveLoopback, startFakeCloudflare, startHubProcess, type FakeCloudflare, type HubProcess } from '@homelab-mcp/testkit';
 
 const ADMIN = 'cf-admin-token-0123456789abcdef';
 const VIEWER = 'cf-viewer-token-0123456789abcdef';
@@ -184,6 +185,19 @@ describe('Cloudflare through the hub', () => {
     expect(resultText(tunnels)).toBe('Cloudflare refused the API token (internet.cloudflare.token) when asked to list the tunnels: Invalid access token (code 9109). The token must be active and have Account:Cloudflare Tunnel:Read.');
     expectJournaled(hub, cf);
     expect(cf.unknown()).toEqual([]);
+  });
+
+  it('an upstream error that echoes the token shows none of it, not even the part before a cut', { timeout: 120_000 }, async () => {
+    // A proxy in front of the API (or a hostile one) quoting the Authorization header it got, after 190 characters.
+    const echo = await serveLoopback(createServer((req, res) => void res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ success: false, errors: [{ code: 10000, message: `${'x'.repeat(190)}${req.headers.authorization?.replace(/^Bearer /, '')}` }], result: null }))));
+    await using _echo = { [Symbol.asyncDispose]: () => echo.stop() };
+    await using hub = await startHubProcess({ config: { auth, local: { enabled: false }, internet: { endpoints: { cloudflare: `http://127.0.0.1:${echo.port}/client/v4` }, cloudflare: { token: '${CF_TOKEN}', accountId: ACCOUNT } } }, env: { CF_TOKEN } });
+    await using admin = await connectClient(hub.url, ADMIN, 'modern');
+    const dns = (await admin.callTool({ name: 'cloudflare_dns', arguments: { action: 'list', zone: 'example.com' } })) as Result;
+    expect(dns.isError).toBe(true);
+    expect(resultText(dns)).toMatch(/^Cloudflare refused the API token \(internet\.cloudflare\.token\) when asked to find zone example\.com: x{190}/);
+    expect(resultText(dns)).not.toContain(CF_TOKEN.slice(0, 8));
+    expect(JSON.stringify(readJournal(join(hub.dir, 'data'))) + hub.output()).not.toContain(CF_TOKEN.slice(0, 8));
   });
 
   it('tunnels: a healthy one with its connections and a down one, so "is my remote access up?" has an answer', { timeout: 120_000 }, async () => {

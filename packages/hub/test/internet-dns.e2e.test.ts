@@ -71,3 +71,13 @@ describe('dns_lookup through the hub', () => {
     expect(asked).toHaveLength(10);
   });
 });
+
+describe('dns_lookup arguments', () => {
+  it('an argument it does not know (record_type for type) is refused by name, not silently dropped for an A lookup', { timeout: 90_000 }, async () => {
+    await using hub = await startHubProcess({ config: { auth, local: { enabled: false }, internet: { dns: { resolvers: {}, includeSystem: false } } } });
+    await using client = await connectClient(hub.url, `${TOKEN}-viewer`, 'legacy');
+    const r = (await client.callTool({ name: 'dns_lookup', arguments: { hostname: 'home.test', record_type: 'MX' } })) as Result;
+    expect(r.isError).toBe(true);
+    expect(resultText(r)).toBe('dns_lookup: unknown argument "record_type" (expected: hostname, type, server)');
+  });
+});

@@ -185,6 +185,43 @@ describe('git_pull through the hub', () => {
     expect(everything).not.toContain('urlSecret123');
   });
 
+  it('a token configured for a host name is never sent in cleartext over http://, nor to another port of that host', { timeout: 120_000 }, async () => {
+    await using srv = await startGitHttp({ root: join(base, 'srv'), username: 'x-access-token', token: GIT_TOKEN });
+    // The entry names the host only: it means https on 443, not this http service on another port.
+    await using hub = await hubWith({ credentials: [{ host: '127.0.0.1', token: '${GIT_TOKEN}' }] });
+    await using client = await connectClient(hub.url, TOKEN, 'legacy');
+    await client.callTool({ name: 'approve_writes', arguments: {} });
+    const r = (await client.callTool({ name: 'git_pull', arguments: { repo_url: `${srv.url}/dotfiles.git`, path: 'cleartext' } })) as Result;
+    expect(r.isError).toBe(true);
+    expect(resultText(r)).toBe(`git_pull: argument "repo_url": internet.git.credentials has a token for 127.0.0.1 over https; it is not sent in cleartext over http://, use https://127.0.0.1/… (or list "127.0.0.1:${srv.port}" with its port to mean that service)`);
+    expect(srv.requests().filter((q) => q.authorization)).toEqual([]);
+  });
+
+  it('an argument it does not know (a branch) is refused by name, not silently dropped', { timeout: 120_000 }, async () => {
+    await using hub = await hubWith({ allowLocal: true });
+    await using client = await connectClient(hub.url, TOKEN, 'legacy');
+    await client.callTool({ name: 'approve_writes', arguments: {} });
+    const r = (await client.callTool({ name: 'git_pull', arguments: { repo_url: bare, path: 'branchy', branch: 'dev' } })) as Result;
+    expect(r.isError).toBe(true);
+    expect(resultText(r)).toBe('git_pull: unknown argument "branch" (expected: repo_url, path; the clone follows the remote\'s default branch)');
+    expect(existsSync(join(hub.dir, 'data', 'git', 'branchy'))).toBe(false);
+  });
+
+  it('a hostile repository\'s 100 KB author names are cut in the answer', { timeout: 120_000 }, async () => {
+    const hostile = join(base, 'hostile');
+    mkdirSync(hostile);
+    const env = { ...ENV, GIT_AUTHOR_NAME: 'A'.repeat(100_000) };
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: hostile, env, encoding: 'utf8' });
+    git('init', '-q', '-b', 'main');
+    for (let i = 0; i < 5; i++) git('commit', '-q', '--allow-empty', '-m', `c${i}`);
+    await using hub = await hubWith({ allowLocal: true });
+    await using client = await connectClient(hub.url, TOKEN, 'legacy');
+    await client.callTool({ name: 'approve_writes', arguments: {} });
+    const r = (await client.callTool({ name: 'git_pull', arguments: { repo_url: hostile, path: 'hostile' } })) as Result;
+    expect(r.structuredContent).toMatchObject({ action: 'cloned', total: 5 });
+    expect(JSON.stringify(r).length).toBeLessThan(16 * 1024);
+  });
+
   it('ssh: a first contact is refused with the host key to pin; pinned, it clones with internet.git.sshKey', { timeout: 120_000 }, async () => {
     await using sshd = await startSshd();
     const url = `ssh://${sshd.user}@127.0.0.1:${sshd.port}${bare}`;

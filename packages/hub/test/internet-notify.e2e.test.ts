@@ -5,9 +5,10 @@
  * write waits for a person in human mode and when a node or a native MCP server goes down, once per subject per
  * notify.minIntervalSeconds.
  */
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { connectClient, readJournal, resultText, startEdgeProcess, startFakeNtfy, startHubProcess, type ElicitAnswer } from '@homelab-mcp/testkit';
+import { connectClient, readJournal, resultText, serveLoopback, startEdgeProcess, startFakeNtfy, startHubProcess, type ElicitAnswer } from '@homelab-mcp/testkit';
 
 const TOKEN = 'ntfy-admin-token-0123456789abcdef';
 const NTFY_TOKEN = 'tk_ntfySecret0123456789abcdefghij';
@@ -58,6 +59,29 @@ describe('send_notification and notify: through the hub', () => {
     expect(resultText(r2)).toBe(`send_notification: ntfy at 127.0.0.1:${ntfy.port} answered 401: unauthorized (code 40101); check internet.ntfy.token and the topic's access`);
     expect(ntfy.messages()).toEqual([]);
     expect(ntfy.unknown()).toEqual([]);
+  });
+
+  it('an error page that echoes the request (a misconfigured proxy in front of ntfy) does not bring the token into the answer', { timeout: 90_000 }, async () => {
+    const echo = await serveLoopback(createServer((req, res) => void res.writeHead(502, { 'content-type': 'text/plain' }).end(`bad gateway; you sent ${req.headers.authorization?.replace(/^Bearer /, 'token=')}`)));
+    await using _echo = { [Symbol.asyncDispose]: () => echo.stop() };
+    await using hub = await startHubProcess({ config: { auth, local: { enabled: false }, approval: { mode: 'confirm' }, internet: { ntfy: { url: `http://127.0.0.1:${echo.port}`, topic: 'homelab', token: '${NTFY_TOKEN}' } } }, env: { NTFY_TOKEN } });
+    await using client = await connectClient(hub.url, TOKEN, 'legacy');
+    const p = (await client.callTool({ name: 'send_notification', arguments: { message: 'hi' } })) as Result;
+    const r = (await client.callTool({ name: 'send_notification', arguments: { message: 'hi', confirm: p.structuredContent!.confirm } })) as Result;
+    expect(r.isError).toBe(true);
+    expect(resultText(r)).toBe(`send_notification: ntfy at 127.0.0.1:${echo.port} answered 502: bad gateway; you sent token=[REDACTED]`);
+    expect(JSON.stringify(readJournal(join(hub.dir, 'data'))) + hub.output()).not.toContain(NTFY_TOKEN);
+  });
+
+  it('an argument it does not know (a topic of its own, a delay) is refused by name, not silently dropped', { timeout: 90_000 }, async () => {
+    await using ntfy = await startFakeNtfy({ token: NTFY_TOKEN });
+    await using hub = await startHubProcess({ config: { auth, local: { enabled: false }, internet: { ntfy: { url: ntfy.url, topic: 'homelab', token: '${NTFY_TOKEN}' } } }, env: { NTFY_TOKEN } });
+    await using client = await connectClient(hub.url, TOKEN, 'legacy');
+    await client.callTool({ name: 'approve_writes', arguments: {} });
+    const r = (await client.callTool({ name: 'send_notification', arguments: { message: 'hi', topic: 'family', delay: '1h' } })) as Result;
+    expect(r.isError).toBe(true);
+    expect(resultText(r)).toBe('send_notification: unknown argument "topic", "delay" (expected: message, title, priority, tags, click; the topic is internet.ntfy.topic)');
+    expect(ntfy.messages()).toEqual([]);
   });
 
   it('notify: a write waiting for a person (once per user and tool per interval), a node down, a native MCP server down', { timeout: 120_000 }, async () => {

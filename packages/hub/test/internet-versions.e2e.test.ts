@@ -5,9 +5,10 @@
  * version in use is behind; every request the fakes saw is an `http_request` event in the
  * journal, and no token is in the journal or the hub's output.
  */
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { connectClient, readJournal, resultText, startFakeRegistries, startHubProcess, type FakeRegistries, type HubProcess } from '@homelab-mcp/testkit';
+import { connectClient, readJournal, resultText, serveLoopback, startFakeRegistries, startHubProcess, type FakeRegistries, type HubProcess } from '@homelab-mcp/testkit';
 
 const VIEWER = 'versions-viewer-token-0123456789abcdef';
 const GITHUB_TOKEN = 'ghp_fixtureToken0123456789abcdefABCDEF';
@@ -119,6 +120,105 @@ describe('check_package_version through the hub', () => {
     // (After the journal check: this request is the test's, not the hub's.) Without the token GHCR answers 401 with its challenge, as documented (the fake follows it).
     const bare = await fetch(`${reg.endpoints.ghcr}/v2/lab/app/tags/list`);
     expect([bare.status, bare.headers.get('www-authenticate')]).toEqual([401, `Bearer realm="${reg.endpoints.ghcr}/token",service="ghcr.io",scope="repository:lab/app:pull"`]);
+  });
+});
+
+describe('check_package_version with a hostile package name', () => {
+  it('refuses "." and ".." path segments, which would reach another path of the configured endpoint (with its token)', { timeout: 120_000 }, async () => {
+    await using reg = await startFakeRegistries({ tokens: { github: GITHUB_TOKEN, dockerHub: DOCKERHUB_TOKEN } });
+    await using hub = await startHubProcess({
+      config: { auth: { tokens: [{ user: 'kim', role: 'viewer', token: VIEWER }] }, local: { enabled: false }, internet: { endpoints: reg.endpoints, tokens: { github: GITHUB_TOKEN } } },
+      env: { GITHUB_TOKEN: '', DOCKERHUB_TOKEN: '', NVD_API_KEY: '' },
+    });
+    await using client = await connectClient(hub.url, VIEWER, 'modern');
+    const check = async (args: Record<string, string>) => (await client.callTool({ name: 'check_package_version', arguments: args })) as Result;
+    // Each would otherwise be normalised by the URL parser: /repos/lab/../releases is /repos/releases.
+    for (const [ecosystem, pkg] of [['github', 'lab/..'], ['github', 'lab/.'], ['ghcr', 'lab/../../x'], ['ghcr', '../lab'], ['npm', '..'], ['npm', '.'], ['npm', '@lab/..']]) {
+      const r = await check({ package: pkg!, ecosystem: ecosystem! });
+      expect(r.isError, `${ecosystem} ${pkg}`).toBe(true);
+      expect(resultText(r), `${ecosystem} ${pkg}`).toMatch(/^check_package_version: argument "package": /);
+    }
+    expect(reg.requests()).toEqual([]);
+  });
+});
+
+describe('check_package_version against a hostile registry', () => {
+  it('a megabyte-long tag or date from upstream is dropped, not echoed: the answer stays small', { timeout: 120_000 }, async () => {
+    const huge = 'a'.repeat(1024 * 1024);
+    const releases = [
+      { tag_name: `v9.9.9-${huge}`, prerelease: true, published_at: '2026-11-01T00:00:00Z' },
+      { tag_name: 'v2.0.0', prerelease: false, published_at: `2026-10-01T00:00:00Z${huge}` },
+      { tag_name: 'v1.0.0', prerelease: false, published_at: '2026-09-01T00:00:00Z' },
+    ];
+    const gh = await serveLoopback(createServer((_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(releases))));
+    await using _gh = { [Symbol.asyncDispose]: () => gh.stop() };
+    await using hub = await startHubProcess({
+      config: { auth: { tokens: [{ user: 'kim', role: 'viewer', token: VIEWER }] }, local: { enabled: false }, internet: { endpoints: { github: `http://127.0.0.1:${gh.port}` } } },
+      env: { GITHUB_TOKEN: '' },
+    });
+    await using client = await connectClient(hub.url, VIEWER, 'modern');
+    const r = (await client.callTool({ name: 'check_package_version', arguments: { package: 'lab/tool', ecosystem: 'github', current: 'v1.0.0' } })) as Result;
+    expect(r.isError).toBeFalsy();
+    expect(JSON.stringify(r).length).toBeLessThan(8192);
+    expect(r.structuredContent).toMatchObject({ latestStable: { version: 'v2.0.0' }, current: { status: 'behind' } });
+    expect(r.structuredContent!.latestStable.date).toBeUndefined();
+  });
+});
+
+describe('check_package_version and a moved GitHub repository', () => {
+  it('follows GitHub\'s 301 for a renamed repository on the same API origin (with the token), never to another origin', { timeout: 120_000 }, async () => {
+    const seen: Array<[string, string | undefined]> = [];
+    const gh = await serveLoopback(
+      createServer((req, res) => {
+        seen.push([req.url!, req.headers.authorization]);
+        const [path, query] = req.url!.split('?');
+        if (path === '/repos/lab/old-name/releases') return void res.writeHead(301, { location: `http://127.0.0.1:${gh.port}/repositories/42/releases?${query}`, 'content-type': 'application/json' }).end('{"message":"Moved Permanently"}');
+        if (path === '/repos/lab/elsewhere/releases') return void res.writeHead(301, { location: `http://localhost:${gh.port}/repositories/43/releases` }).end();
+        if (path === '/repositories/42/releases') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify([{ tag_name: 'v1.2.0', published_at: '2026-11-01T00:00:00Z' }]));
+        res.writeHead(404).end('{}');
+      }),
+    );
+    await using _gh = { [Symbol.asyncDispose]: () => gh.stop() };
+    await using hub = await startHubProcess({
+      config: { auth: { tokens: [{ user: 'kim', role: 'viewer', token: VIEWER }] }, local: { enabled: false }, internet: { endpoints: { github: `http://127.0.0.1:${gh.port}` }, tokens: { github: GITHUB_TOKEN } } },
+      env: { GITHUB_TOKEN: '' },
+    });
+    await using client = await connectClient(hub.url, VIEWER, 'modern');
+    const moved = (await client.callTool({ name: 'check_package_version', arguments: { package: 'lab/old-name', ecosystem: 'github' } })) as Result;
+    expect(moved.isError).toBeFalsy();
+    expect(moved.structuredContent).toMatchObject({ latestStable: { version: 'v1.2.0' } });
+    expect(seen).toEqual([
+      ['/repos/lab/old-name/releases?per_page=100&page=1', `Bearer ${GITHUB_TOKEN}`],
+      ['/repositories/42/releases?per_page=100&page=1', `Bearer ${GITHUB_TOKEN}`],
+    ]);
+    const away = (await client.callTool({ name: 'check_package_version', arguments: { package: 'lab/elsewhere', ecosystem: 'github' } })) as Result;
+    expect(resultText(away)).toBe(`check_package_version: GitHub answered HTTP 301 for releases of lab/elsewhere, pointing to another origin (http://localhost:${gh.port}); not followed`);
+    expect(seen.map(([u]) => u)).not.toContain('/repositories/43/releases');
+  });
+});
+
+describe('cve_lookup against a hostile OSV', () => {
+  it('megabyte-long ids, references and version lists from upstream are cut: the answer stays small', { timeout: 120_000 }, async () => {
+    const huge = 'a'.repeat(1024 * 1024);
+    const vuln = {
+      id: 'GHSA-aaaa-bbbb-cccc',
+      aliases: [`CVE-2026-${huge}`],
+      summary: 'a hostile record',
+      severity: [{ type: 'CVSS_V3', score: `CVSS:3.1/${huge}` }],
+      affected: [{ package: { name: `pkg${huge}`, ecosystem: 'npm' }, ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }, ...Array.from({ length: 50_000 }, (_, i) => ({ fixed: `1.${i}.0` }))] }] }],
+      references: [{ type: 'WEB', url: `https://example.test/${huge}` }],
+    };
+    const osv = await serveLoopback(createServer((_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(vuln))));
+    await using _osv = { [Symbol.asyncDispose]: () => osv.stop() };
+    await using hub = await startHubProcess({
+      config: { auth: { tokens: [{ user: 'kim', role: 'viewer', token: VIEWER }] }, local: { enabled: false }, internet: { endpoints: { osv: `http://127.0.0.1:${osv.port}` } } },
+      env: { NVD_API_KEY: '' },
+    });
+    await using client = await connectClient(hub.url, VIEWER, 'modern');
+    const r = (await client.callTool({ name: 'cve_lookup', arguments: { cve_id: 'GHSA-aaaa-bbbb-cccc' } })) as Result;
+    expect(r.isError).toBeFalsy();
+    expect(resultText(r)).toMatch(/^OSV GHSA-aaaa-bbbb-cccc/);
+    expect(JSON.stringify(r).length).toBeLessThan(64 * 1024);
   });
 });
 

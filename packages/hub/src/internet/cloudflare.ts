@@ -207,7 +207,8 @@ function client(deps: InternetDeps, signal?: AbortSignal) {
     }
     const errors = Array.isArray(env?.errors) ? env.errors : [];
     const codes = errors.map((e) => Number(e.code)).filter(Number.isFinite);
-    const said = hide(errors.map((e) => `${String(e.message ?? 'error').slice(0, 200)} (code ${e.code})`).slice(0, 5).join('; ')) || `HTTP ${res.status}`;
+    // Hidden before the cut: a token cut in two would no longer match, and its first half show.
+    const said = errors.map((e) => `${hide(String(e.message ?? 'error')).slice(0, 200)} (code ${hide(String(e.code)).slice(0, 20)})`).slice(0, 5).join('; ') || `HTTP ${res.status}`;
     // 9109 invalid token, 10000 authentication error (bad token, or one without the permission), 6003/6111 a malformed header.
     if (res.status === 401 || res.status === 403 || codes.some((c) => [9109, 10000, 6003, 6111].includes(c))) {
       throw new CloudflareError(`Cloudflare refused the API token (internet.cloudflare.token) when asked to ${opts.what}: ${said}. The token must be active and have ${opts.need}.`, { status: res.status, codes });

@@ -91,7 +91,7 @@ export const InternetConfigSchema = z.strictObject({
       /** The key for ssh URLs; host keys in `knownHosts` (first contact refused with the fingerprint). */
       sshKey: z.string().min(1).optional(),
       knownHosts: z.array(z.string().regex(/^\S+ (ssh-|ecdsa-|sk-)\S+ [A-Za-z0-9+/=]+( .*)?$/, 'a known_hosts line: HOST KEYTYPE BASE64KEY')).default([]),
-      /** https credentials per host: `{ host: github.com, username: x-access-token, token: ${GITHUB_TOKEN} }`. */
+      /** https credentials per host: `{ host: github.com, username: x-access-token, token: ${GITHUB_TOKEN} }`; a host without a port is its https on 443 only, `git.lan:3000` that service over http or https. */
       credentials: z.array(z.strictObject({ host: z.string().min(1), username: z.string().min(1).default('x-access-token'), token: z.string().min(1) })).default([]),
     })
     .default({ allowLocal: false, timeoutSeconds: 300, maxMegabytes: 1024, knownHosts: [], credentials: [] }),

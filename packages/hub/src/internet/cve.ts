@@ -104,6 +104,28 @@ function cut(s: string | undefined, n = TEXT_CUT): string {
   const t = (s ?? '').replace(/\s+/g, ' ').trim();
   return t.length > n ? `${t.slice(0, n - 1)}…` : t;
 }
+const MAX_STRING = 500;
+const MAX_ITEMS = 50;
+const MAX_LINE = 2000;
+
+/** `v` with every string cut at 500 characters and every list at 50 items, at any depth. */
+function clamp(v: unknown): unknown {
+  if (typeof v === 'string') return v.length > MAX_STRING ? `${v.slice(0, MAX_STRING - 1)}…` : v;
+  if (Array.isArray(v)) return v.slice(0, MAX_ITEMS).map(clamp);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, clamp(x)]));
+  return v;
+}
+
+/**
+ * The answer bounded whatever the databases sent: each text line at 2000 characters, the
+ * structured part as {@link clamp} leaves it. Real records fit; a broken or hostile endpoint
+ * (megabyte ids, 50 000 fixed versions) no longer makes a megabyte answer.
+ */
+function bounded(r: CallToolResult): CallToolResult {
+  const content = r.content.map((c) => (c.type === 'text' ? { ...c, text: c.text.split('\n').map((l) => (l.length > MAX_LINE ? `${l.slice(0, MAX_LINE - 1)}…` : l)).join('\n') } : c));
+  return { ...r, content, ...(r.structuredContent ? { structuredContent: clamp(r.structuredContent) as Record<string, unknown> } : {}) };
+}
+
 function fail(text: string): CallToolResult {
   return { content: [{ type: 'text', text: `cve_lookup: ${text}` }], isError: true };
 }
@@ -355,13 +377,13 @@ export function cveTools(deps: InternetDeps, opts: CveToolsOptions = {}): Catalo
             if (pkg || str('ecosystem') || str('version')) return fail('give either "cve_id", or "package", "ecosystem" and "version", not both');
             const norm = /^cve-/i.test(id) ? id.toUpperCase() : id;
             if (!/^[A-Za-z][A-Za-z0-9]{1,15}-[A-Za-z0-9._:-]{1,80}$/.test(norm)) return fail(`argument "cve_id": "${id.slice(0, 100)}" is not a vulnerability id (CVE-2021-44228, GHSA-jfh8-c2jp-5v3q, PYSEC-2021-66)`);
-            return await byId(norm, ctx.signal);
+            return bounded(await byId(norm, ctx.signal));
           }
           const eco = str('ecosystem');
           const version = str('version');
           if (!pkg || !eco || !version) return fail(`give "cve_id", or all of "package", "ecosystem" and "version" (missing: ${['package', 'ecosystem', 'version'].filter((k) => !str(k)).join(', ')})`);
           if (pkg.length > 300 || eco.length > 50 || version.length > 128) return fail('argument too long ("package" up to 300 characters, "ecosystem" 50, "version" 128)');
-          return await byPackage(pkg, eco, version, ctx.signal);
+          return bounded(await byPackage(pkg, eco, version, ctx.signal));
         } catch (err) {
           if (err instanceof UserError) return fail(err.message);
           return fail(`internal error: ${err instanceof Error ? err.message.slice(0, 200) : 'unknown'}`);

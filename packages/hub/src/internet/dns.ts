@@ -202,6 +202,9 @@ export function dnsTools(deps: InternetDeps): CatalogTool[] {
       toolClass: 'read',
       source: 'internet',
       async call(args, ctx) {
+        // Dropping one would answer another question than asked (an A lookup for `record_type: MX`).
+        const unknown = Object.keys(args).filter((k) => !['hostname', 'type', 'server'].includes(k));
+        if (unknown.length) return fail(`dns_lookup: unknown argument ${unknown.map((k) => `"${k}"`).join(', ')} (expected: hostname, type, server)`);
         const host = args.hostname;
         if (typeof host !== 'string' || !(isIP(host) || HOSTNAME.test(host))) return fail('dns_lookup: argument "hostname": expected a DNS name (letters, digits, - and _, dot-separated, at most 253 characters) or an IP address');
         const type = args.type;

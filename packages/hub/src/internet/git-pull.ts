@@ -182,9 +182,15 @@ export function gitPullTools(deps: InternetDeps): CatalogTool[] {
 
   function target(args: Record<string, unknown>): { url: RepoUrl; rel: string; dir: string } | string {
     const cfg = deps.config().git;
+    const unknown = Object.keys(args).filter((k) => k !== 'repo_url' && k !== 'path');
+    if (unknown.length) return `git_pull: unknown argument ${unknown.map((k) => `"${k}"`).join(', ')} (expected: repo_url, path; the clone follows the remote's default branch)`;
     if (typeof args.repo_url !== 'string' || !args.repo_url) return 'git_pull: argument "repo_url": expected a repository URL (https://host/owner/repo.git, ssh://git@host/repo.git or git@host:repo.git)';
     const url = parseRepoUrl(args.repo_url, cfg.allowLocal);
     if (typeof url === 'string') return url;
+    if (url.kind === 'http' && !credentialFor(url)) {
+      const name = url.host!.toLowerCase().replace(/:\d+$/, '');
+      if (cfg.credentials.some((c) => c.host.toLowerCase() === name)) return `git_pull: argument "repo_url": internet.git.credentials has a token for ${name} over https; it is not sent in cleartext over http://, use https://${name}/… (or list "${url.host}" with its port to mean that service)`;
+    }
     if (args.path !== undefined && typeof args.path !== 'string') return 'git_pull: argument "path": expected a folder name';
     const rel = (args.path as string | undefined) ?? url.lastSegment;
     if (args.path === undefined && !SEGMENT.test(rel)) return `git_pull: the folder name cannot be derived from repo_url ("${rel.slice(0, 100)}"); give argument "path"`;
@@ -209,6 +215,16 @@ export function gitPullTools(deps: InternetDeps): CatalogTool[] {
     return undefined;
   }
 
+  /**
+   * The internet.git.credentials entry for `url`. An entry with a port (`git.lan:3000`) is that
+   * service, over http or https; one without is the host's https on port 443 only: its token
+   * must not go in cleartext to http://github.com, nor to another service on github.com:8080.
+   */
+  function credentialFor(url: RepoUrl): { username: string; token: string } | undefined {
+    const host = url.host!.toLowerCase();
+    return deps.config().git.credentials.find((c) => c.host.toLowerCase() === host && (url.kind === 'https' || /:\d+$/.test(host)));
+  }
+
   /** The environment of one git command: no prompts, no config of the machine, credentials for this host only. */
   async function envFor(url: RepoUrl): Promise<NodeJS.ProcessEnv> {
     const cfg = deps.config().git;
@@ -216,7 +232,7 @@ export function gitPullTools(deps: InternetDeps): CatalogTool[] {
     const extra: Record<string, string> = { GIT_ALLOW_PROTOCOL: `https:http:ssh:git${cfg.allowLocal ? ':file' : ''}` };
     const cfgPairs: Array<[string, string]> = [...SAFE_CONFIG, ['transfer.fsckObjects', 'true'], ['submodule.recurse', 'false'], ['protocol.ext.allow', 'never']];
     if ((url.kind === 'https' || url.kind === 'http') && url.host) {
-      const cred = cfg.credentials.find((c) => c.host.toLowerCase() === url.host!.toLowerCase() || c.host.toLowerCase() === url.host!.toLowerCase().replace(/:\d+$/, ''));
+      const cred = credentialFor(url);
       // An http.<url>.extraHeader applies to that origin only; the token never shows in argv or a URL.
       if (cred) cfgPairs.push([`http.${url.kind}://${url.host}/.extraHeader`, `Authorization: Basic ${Buffer.from(`${cred.username}:${cred.token}`).toString('base64')}`]);
     }
@@ -299,7 +315,8 @@ export function gitPullTools(deps: InternetDeps): CatalogTool[] {
       .filter(Boolean)
       .map((l) => {
         const [sha = '', author = '', date = '', subject = ''] = l.split('\x1f');
-        return { sha, author, date, subject: subject.slice(0, 200) };
+        // What a repository says of itself is bounded like any upstream's answer: a 100 KB author name is cut.
+        return { sha, author: author.length > 100 ? `${author.slice(0, 99)}…` : author, date: date.slice(0, 40), subject: subject.slice(0, 200) };
       });
     return { list, total };
   }

@@ -34,9 +34,14 @@ function fail(text: string): CallToolResult {
   return { content: [{ type: 'text', text }], isError: true };
 }
 
+const KNOWN_ARGS = ['message', 'title', 'priority', 'tags', 'click'];
+
 /** The message of send_notification's arguments, or what is wrong with them. */
 export function ntfyMessage(args: Record<string, unknown>, topic: string): NtfyMessage | string {
   const arg = (n: string, what: string) => `send_notification: argument "${n}": ${what}`;
+  // Dropping one would send something else than asked: a topic of its own, a delay, an attachment.
+  const unknown = Object.keys(args).filter((k) => !KNOWN_ARGS.includes(k));
+  if (unknown.length) return `send_notification: unknown argument ${unknown.map((k) => `"${k}"`).join(', ')} (expected: ${KNOWN_ARGS.join(', ')}; the topic is internet.ntfy.topic)`;
   if (typeof args.message !== 'string' || !args.message.trim()) return arg('message', 'expected the text to send');
   if (args.message.length > 4096) return arg('message', 'at most 4096 characters (ntfy cuts longer messages into an attachment)');
   const m: NtfyMessage = { topic, message: args.message };
@@ -88,7 +93,10 @@ async function publish(deps: InternetDeps, m: NtfyMessage, signal?: AbortSignal)
     // an HTML error page of a proxy in front of ntfy
   }
   if (r.status !== 200) {
-    const why = typeof j.error === 'string' ? `${j.error}${typeof j.code === 'number' ? ` (code ${j.code})` : ''}` : text.slice(0, 200).trim() || 'no reason given';
+    // A proxy's error page may echo the request: the token must not ride back into the answer
+    // (hidden before the cut, so that no part of it is left either).
+    const hide = (s: string) => (n.token ? s.split(n.token).join('[REDACTED]') : s);
+    const why = typeof j.error === 'string' ? `${hide(j.error).slice(0, 200)}${typeof j.code === 'number' ? ` (code ${j.code})` : ''}` : hide(text).slice(0, 200).trim() || 'no reason given';
     const hint = r.status === 401 || r.status === 403 ? '; check internet.ntfy.token and the topic\'s access' : '';
     throw new Error(`ntfy at ${new URL(base).host} answered ${r.status}: ${why}${hint}`);
   }

@@ -67,6 +67,12 @@ interface Listing {
 
 class UserError extends Error {}
 
+/**
+ * Whether a name has a `.` or `..` path segment: the URL parser would resolve it, and the
+ * request (with its token) would reach another path of the endpoint than the package's.
+ */
+const dotSegment = (name: string) => name.split('/').some((s) => s === '.' || s === '..');
+
 function ok(text: string, data: Record<string, unknown>): CallToolResult {
   return { content: [{ type: 'text', text }], structuredContent: data };
 }
@@ -175,7 +181,7 @@ export function versionTools(deps: InternetDeps, opts: VersionToolsOptions = {})
 
   async function ghcr(pkg: string, signal: AbortSignal): Promise<Listing> {
     const name = pkg.replace(/^ghcr\.io\//, '');
-    if (!/^[a-z0-9._-]+(?:\/[a-z0-9._-]+)+$/.test(name)) throw new UserError(`argument "package": "${pkg.slice(0, 100)}" is not a GHCR image (owner/image, e.g. home-assistant/home-assistant)`);
+    if (!/^[a-z0-9._-]+(?:\/[a-z0-9._-]+)+$/.test(name) || dotSegment(name)) throw new UserError(`argument "package": "${pkg.slice(0, 100)}" is not a GHCR image (owner/image, e.g. home-assistant/home-assistant)`);
     const base = deps.config().endpoints.ghcr;
     // The anonymous token dance: a pull token for this repository, then the registry API with it.
     const tr = await get('GHCR', `${base}/token?scope=${encodeURIComponent(`repository:${name}:pull`)}&service=ghcr.io`, signal);
@@ -213,7 +219,7 @@ export function versionTools(deps: InternetDeps, opts: VersionToolsOptions = {})
   }
 
   async function npm(pkg: string, signal: AbortSignal): Promise<Listing> {
-    if (!/^(?:@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9._~-][a-z0-9._~-]*$/i.test(pkg) || pkg.length > 214) throw new UserError(`argument "package": "${pkg.slice(0, 100)}" is not an npm package name (express, @scope/name)`);
+    if (!/^(?:@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9._~-][a-z0-9._~-]*$/i.test(pkg) || pkg.length > 214 || dotSegment(pkg)) throw new UserError(`argument "package": "${pkg.slice(0, 100)}" is not an npm package name (express, @scope/name)`);
     const base = deps.config().endpoints.npm;
     // Scoped names keep the @ and encode the slash, as the registry wants (`/@scope%2fname`).
     const url = `${base}/${pkg.replace('/', '%2f')}`;
@@ -251,14 +257,26 @@ export function versionTools(deps: InternetDeps, opts: VersionToolsOptions = {})
 
   async function github(pkg: string, signal: AbortSignal): Promise<Listing> {
     const name = pkg.replace(/^(https:\/\/)?github\.com\//, '').replace(/\.git$/, '');
-    if (!/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/[A-Za-z0-9._-]{1,100}$/.test(name)) throw new UserError(`argument "package": "${pkg.slice(0, 100)}" is not a GitHub repository (owner/repo)`);
+    if (!/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/[A-Za-z0-9._-]{1,100}$/.test(name) || dotSegment(name)) throw new UserError(`argument "package": "${pkg.slice(0, 100)}" is not a GitHub repository (owner/repo)`);
     const base = deps.config().endpoints.github;
     const token = pick(deps.config().tokens.github, env.GITHUB_TOKEN);
     const headers = { accept: 'application/vnd.github+json', 'x-github-api-version': '2022-11-28', ...(token ? { authorization: `Bearer ${token}` } : {}) };
     const entries: Entry[] = [];
     let truncated = false;
     for (let page = 1; ; page++) {
-      const res = await get('GitHub', `${base}/repos/${name}/releases?per_page=100&page=${page}`, signal, headers);
+      let res = await get('GitHub', `${base}/repos/${name}/releases?per_page=100&page=${page}`, signal, headers);
+      // A renamed or transferred repository answers 301 to /repositories/<id>/…, which GitHub asks
+      // clients to follow; only on the API's own origin, since the token goes along.
+      if ([301, 302, 307, 308].includes(res.status) && res.headers.location) {
+        let to: URL;
+        try {
+          to = new URL(res.headers.location, base);
+        } catch {
+          throw new UserError(`GitHub answered HTTP ${res.status} for releases of ${name} with a Location that is not a URL`);
+        }
+        if (to.origin !== new URL(base).origin) throw new UserError(`GitHub answered HTTP ${res.status} for releases of ${name}, pointing to another origin (${to.origin.slice(0, 200)}); not followed`);
+        res = await get('GitHub', to.href, signal, headers);
+      }
       if (res.status !== 200) throw refused('GitHub', `releases of ${name}`, res);
       const list = json<Array<{ tag_name?: string; draft?: boolean; prerelease?: boolean; published_at?: string | null; created_at?: string }>>('GitHub', res);
       if (!Array.isArray(list)) throw new UserError('GitHub: the releases answer is not a list');
@@ -305,7 +323,7 @@ export function versionTools(deps: InternetDeps, opts: VersionToolsOptions = {})
         if (typeof ecosystem !== 'string' || !(ECOSYSTEMS as readonly string[]).includes(ecosystem)) return fail(`argument "ecosystem": expected one of ${ECOSYSTEMS.join(', ')}`);
         if (current !== undefined && (typeof current !== 'string' || !current.trim() || current.length > 128)) return fail('argument "current": expected a version or tag (1.25.3, 1.25-alpine, latest)');
         try {
-          const listing = await sources[ecosystem as Ecosystem](pkg.trim(), ctx.signal);
+          const listing = bounded(await sources[ecosystem as Ecosystem](pkg.trim(), ctx.signal));
           return ok(...(await analyse(ecosystem as Ecosystem, listing, typeof current === 'string' ? current.trim() : undefined)));
         } catch (err) {
           if (err instanceof UserError) return fail(err.message);
@@ -315,6 +333,26 @@ export function versionTools(deps: InternetDeps, opts: VersionToolsOptions = {})
       },
     },
   ];
+}
+
+const MAX_NAME = 128;
+const MAX_DATE = 40;
+const MAX_DIGEST = 100;
+
+/**
+ * The listing without what no real registry sends: a tag longer than 128 characters is dropped,
+ * an over-long date or digest forgotten, so that a broken or hostile endpoint cannot make the
+ * answer megabytes long by echoing its own strings.
+ */
+function bounded(l: Listing): Listing {
+  const entries: Entry[] = [];
+  for (const e of l.entries) {
+    if (e.name.length > MAX_NAME) continue;
+    const { date, digest, ...rest } = e;
+    entries.push({ ...rest, ...(typeof date === 'string' && date.length <= MAX_DATE ? { date } : {}), ...(typeof digest === 'string' && digest.length <= MAX_DIGEST ? { digest } : {}) });
+  }
+  const tags = l.tags && Object.fromEntries(Object.entries(l.tags).filter(([k, v]) => k.length <= MAX_NAME && typeof v === 'string' && v.length <= MAX_NAME));
+  return { ...l, entries, ...(tags ? { tags } : {}) };
 }
 
 /** Status of `current` against the listing. */
