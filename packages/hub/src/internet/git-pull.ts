@@ -292,7 +292,8 @@ export function gitPullTools(deps: InternetDeps): CatalogTool[] {
       if ((await dirBytes(watch, limit)) > limit) tooBig = true;
       if (tooBig) throw new HomelabError('GIT_TOO_BIG', '');
     } catch (err) {
-      const raw = isHomelabError(err) ? err.message : String(err);
+      // Secrets out before anything is cut: a cut token would no longer be found.
+      const raw = scrub(isHomelabError(err) ? err.message : String(err));
       const msg = raw.includes('\n') ? gitError(raw) : raw;
       if (tooBig) error = `git_pull: the repository passed internet.git.maxMegabytes (${cfg.maxMegabytes} MB) and git was stopped; nothing was changed`;
       else if (deadline.aborted) error = `git_pull: git took longer than internet.git.timeoutSeconds (${cfg.timeoutSeconds} s) and was stopped; nothing was changed`;
