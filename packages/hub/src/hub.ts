@@ -552,7 +552,45 @@ export async function createHub(opts: HubOptions) {
     ansible = { key, service: createAnsibleService({ config: config.ansible, dataDir: opts.dataDir, http: forgeHttp, log, ...(opts.secretVars ? { secretVars: opts.secretVars } : {}) }) };
   }
 
+  /**
+   * service_down for the built-in integrations (their health is otherwise only read on demand):
+   * with `notify.on: [service_down]` and internet.ntfy set, each is checked every
+   * `notify.checkSeconds`, and one that stops being healthy rings. Each check is a request to the
+   * service (audited like any other), so the default is every 5 minutes.
+   */
+  const wasHealthy = new Map<string, boolean>();
+  let watchTimer: NodeJS.Timeout | undefined;
+  let watching = false;
+  const watchServices = async () => {
+    const n = config.notify;
+    if (watching || !n?.on.includes('service_down') || !config.internet.ntfy) return;
+    watching = true;
+    try {
+      const checks = [
+        ...(ansible ? [{ title: 'Ansible playbook repo', health: (signal: AbortSignal) => ansible!.service.health(signal) }] : []),
+        ...integrationSet.instances().filter((i) => i.health).map((i) => ({ title: i.title ?? i.name, health: async (signal: AbortSignal) => scrubSecrets(await i.health!(signal), integrationSet.secretsOf(i.name)) })),
+      ];
+      await Promise.all(
+        checks.map(async (c) => {
+          const h = await c.health(AbortSignal.timeout(Math.min(30_000, n.checkSeconds * 1000))).catch((err: unknown) => ({ ok: false, detail: err instanceof Error ? err.message : String(err) }));
+          // Down after being up, or at the first look: a service down when the hub starts is news too.
+          if (!h.ok && wasHealthy.get(c.title) !== false) notifier.down('service_down', c.title, h.detail);
+          wasHealthy.set(c.title, h.ok);
+        }),
+      );
+    } finally {
+      watching = false;
+    }
+  };
+  const scheduleWatch = () => {
+    clearInterval(watchTimer);
+    const n = config.notify;
+    watchTimer = n?.on.includes('service_down') && config.internet.ntfy ? setInterval(() => void watchServices(), n.checkSeconds * 1000) : undefined;
+    watchTimer?.unref();
+  };
+
   await apply();
+  scheduleWatch();
   topology.onChange(() => {
     applyInstructions();
     rebuild();
@@ -604,6 +642,7 @@ export async function createHub(opts: HubOptions) {
       http.dropStaleSessions();
       rate = createRateLimiter(config.auth?.rateLimit ?? { perMinute: 600, burst: 60 });
       await apply();
+      scheduleWatch();
       return needsRestart;
     },
     journal,
@@ -617,6 +656,7 @@ export async function createHub(opts: HubOptions) {
       topology.setHubPort(port);
     },
     async close(): Promise<void> {
+      clearInterval(watchTimer);
       topology.close();
       clearTimeout(rebuildTimer);
       await http.close();

@@ -8,7 +8,7 @@
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { connectClient, readJournal, resultText, serveLoopback, startEdgeProcess, startFakeNtfy, startHubProcess, type ElicitAnswer } from '@homelab-mcp/testkit';
+import { connectClient, readJournal, resultText, serveLoopback, startEdgeProcess, startFakeNtfy, startFakePihole, startHubProcess, type ElicitAnswer } from '@homelab-mcp/testkit';
 
 const TOKEN = 'ntfy-admin-token-0123456789abcdef';
 const NTFY_TOKEN = 'tk_ntfySecret0123456789abcdefghij';
@@ -127,6 +127,35 @@ describe('send_notification and notify: through the hub', () => {
     await expect.poll(() => titled('Service down').map((m) => m.title), { timeout: 20_000 }).toEqual(['Service down: ha']);
     expect(titled('Service down')[0]!.message).toMatch(/^ha is down: /);
     expect(JSON.stringify(readJournal(join(hub.dir, 'data'))) + hub.output()).not.toContain(NTFY_TOKEN);
+    expect(ntfy.unknown()).toEqual([]);
+  });
+
+  it('notify: a built-in integration that stops answering (checked every notify.checkSeconds) rings once', { timeout: 120_000 }, async () => {
+    await using ntfy = await startFakeNtfy({ token: NTFY_TOKEN });
+    const pihole = await startFakePihole({ password: 'pi-pass' });
+    try {
+      await using hub = await startHubProcess({
+        config: {
+          auth,
+          local: { enabled: false },
+          integrations: { pihole: { url: pihole.url, password: '${PIHOLE_PASSWORD}' } },
+          internet: { ntfy: { url: ntfy.url, topic: 'homelab', token: '${NTFY_TOKEN}' } },
+          notify: { on: ['service_down'], minIntervalSeconds: 3600, checkSeconds: 1 },
+        },
+        env: { NTFY_TOKEN, PIHOLE_PASSWORD: 'pi-pass' },
+      });
+      const down = () => ntfy.messages().filter((m) => m.title?.startsWith('Service down'));
+      // Healthy checks ring nothing: wait for two rounds of checks to reach the Pi-hole.
+      const seen = pihole.requests().length;
+      await expect.poll(() => pihole.requests().length, { timeout: 20_000 }).toBeGreaterThan(seen + 2);
+      expect(down()).toEqual([]);
+      await pihole.stop();
+      await expect.poll(() => down().map((m) => m.title), { timeout: 30_000 }).toEqual(['Service down: Pi-hole']);
+      expect(down()[0]!.message).toMatch(/^Pi-hole is down: /);
+      expect(JSON.stringify(readJournal(join(hub.dir, 'data'))) + hub.output() + JSON.stringify(ntfy.messages())).not.toContain('pi-pass');
+    } finally {
+      await pihole.stop().catch(() => undefined);
+    }
     expect(ntfy.unknown()).toEqual([]);
   });
 });

@@ -107,5 +107,7 @@ export const NotifyConfigSchema = z.strictObject({
   on: z.array(z.enum(['approval_pending', 'node_down', 'service_down'])).default(['approval_pending', 'node_down', 'service_down']),
   /** The same event for the same thing at most this often. */
   minIntervalSeconds: z.number().int().min(0).max(86_400).default(300),
+  /** How often the built-in integrations (Proxmox, Pi-hole, ...) are checked for service_down; edges and native MCP servers are watched all the time. */
+  checkSeconds: z.number().int().min(1).max(86_400).default(300),
 });
 export type NotifyConfig = z.output<typeof NotifyConfigSchema>;
