@@ -58,6 +58,7 @@ describe('ntfyMessage', () => {
   it('maps priority names, splits tags, checks click', () => {
     expect(ntfyMessage({ message: 'm', priority: 'urgent', tags: 'a, b' }, 't')).toEqual({ topic: 't', message: 'm', priority: 5, tags: ['a', 'b'] });
     expect(ntfyMessage({ message: 'm', click: 'javascript:alert(1)' }, 't')).toMatch(/argument "click"/);
+    expect(ntfyMessage({ message: 'm', click: `https://example.com/${'a'.repeat(3000)}` }, 't')).toMatch(/argument "click": .*at most 2048/);
     expect(ntfyMessage({ message: '' }, 't')).toMatch(/argument "message"/);
   });
 });

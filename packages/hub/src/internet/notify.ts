@@ -62,11 +62,11 @@ export function ntfyMessage(args: Record<string, unknown>, topic: string): NtfyM
   if (args.click !== undefined) {
     let ok = false;
     try {
-      ok = typeof args.click === 'string' && /^https?:$/.test(new URL(args.click).protocol);
+      ok = typeof args.click === 'string' && args.click.length <= 2048 && /^https?:$/.test(new URL(args.click).protocol);
     } catch {
       // not a URL
     }
-    if (!ok) return arg('click', 'expected an http:// or https:// URL to open when the notification is tapped');
+    if (!ok) return arg('click', 'expected an http:// or https:// URL (at most 2048 characters) to open when the notification is tapped');
     m.click = args.click as string;
   }
   return m;
