@@ -185,6 +185,7 @@ function loadConfig(path: string | undefined, running?: LoadedConfig, mode?: 'st
   const absent = (key: string, p: string) => new ConfigError(path, 'invalid', [`${path}: key "${key}": ${p} does not exist`]);
   if (t.docs && !existsSync(t.docs)) throw absent('topology.docs', t.docs);
   if (t.ansible && !t.ansible.inventory.includes(',') && !existsSync(t.ansible.inventory)) throw absent('topology.ansible.inventory', t.ansible.inventory);
+  if (config.notify && !config.internet.ntfy) warnings.push(`${path}: key "notify": no notice can be sent without internet.ntfy ({ url, topic, token }); notify: does nothing until it is set`);
   const a = config.ansible;
   if (a) {
     // A repo that is not a URL (scheme://, or scp-like user@host:path) is a path on this host.

@@ -119,6 +119,15 @@ describe('check-config', () => {
     expect(r.err).toBe(`warning: ${f}: key "topology.drift.nodes.nsa": no node is named "nsa" (nodes: local, nas); its ignorePorts hide nothing\n`);
   });
 
+  it('warns about notify: without internet.ntfy (it could send nothing), and not with it', async () => {
+    const f = join(dir, 'notify-alone.yaml');
+    const r = await checkConfig('notify-alone.yaml', 'notify: { on: [node_down] }\n');
+    expect(r.code).toBe(0);
+    expect(r.err).toBe(`warning: ${f}: key "notify": no notice can be sent without internet.ntfy ({ url, topic, token }); notify: does nothing until it is set\n`);
+    const ok = await checkConfig('notify-ntfy.yaml', 'notify: { on: [node_down] }\ninternet: { ntfy: { url: "http://127.0.0.1:9/", topic: homelab } }\n');
+    expect(ok.err).toBe('');
+  });
+
   it('refuses a tokenFile holding fewer than 16 characters, as it refuses such a token:, without printing it', async () => {
     writeFileSync(join(dir, 'short.token'), 'hunter2\n', { mode: 0o600 });
     chmodSync(join(dir, 'short.token'), 0o600);
