@@ -103,10 +103,27 @@ export function maskYamlText(text: string): string {
   return out.join('\n');
 }
 
-/** `text` with every value of `secrets` (longest first) replaced by [REDACTED]. */
+/**
+ * The forms a secret value takes in text, longest first: as is, trimmed, and JSON-escaped (a
+ * value with a quote or a newline is written escaped in a JSON answer). Values under 4
+ * characters are left out: replacing every `ab` would make the text unreadable and hide nothing.
+ */
+export function secretForms(values: Iterable<string>): string[] {
+  const set = new Set<string>();
+  for (const v of values) {
+    if (v.length < 4) continue;
+    set.add(v);
+    const escaped = JSON.stringify(v).slice(1, -1);
+    if (escaped !== v) set.add(escaped);
+    const trimmed = v.trim();
+    if (trimmed.length >= 4) set.add(trimmed);
+  }
+  return [...set].sort((a, b) => b.length - a.length);
+}
+
+/** `text` with every form of every value of `secrets` ({@link secretForms}) replaced by [REDACTED]. */
 export function scrubValues(text: string, secrets: Iterable<string>): string {
-  const list = [...secrets].filter((s) => s.length >= 4).sort((a, b) => b.length - a.length);
   let out = text;
-  for (const s of list) if (out.includes(s)) out = out.split(s).join(REDACTED);
+  for (const s of secretForms(secrets)) if (out.includes(s)) out = out.split(s).join(REDACTED);
   return out;
 }

@@ -14,6 +14,7 @@ import { capString, redactText } from '@homelab-mcp/core/redact';
 import { isSecretKey, REDACTED } from '@homelab-mcp/core/secret-keys';
 import type { AnsibleRunBase, HostRecap, PlaybookRunOptions, PlaybookRunResult, TaskChange } from './contract.ts';
 import { hostKeyProblem } from './host-keys.ts';
+import { secretForms } from './mask.ts';
 import { spawnAnsiblePlaybook } from './process.ts';
 
 export { hostKeyMessage } from './host-keys.ts';
@@ -46,16 +47,7 @@ function secretLeaves(v: unknown, underSecret: boolean, out: string[], depth = 0
  * @example createScrubber(['hunter22'])('pw is hunter22') // 'pw is [REDACTED]'
  */
 export function createScrubber(values: readonly string[]): (s: string) => string {
-  const set = new Set<string>();
-  for (const v of values) {
-    if (v.length < 4) continue;
-    set.add(v);
-    const escaped = JSON.stringify(v).slice(1, -1);
-    if (escaped !== v) set.add(escaped);
-    const trimmed = v.trim();
-    if (trimmed.length >= 4) set.add(trimmed);
-  }
-  const list = [...set].sort((a, b) => b.length - a.length);
+  const list = secretForms(values);
   return (s: string) => {
     for (const v of list) if (s.includes(v)) s = s.split(v).join(REDACTED);
     return redactText(s, 1024 * 1024);
