@@ -8,7 +8,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { connectClient, freePort, readJournal, resultText, startCaddy, startHubProcess } from '@homelab-mcp/testkit';
+import { connectClient, freePort, readJournal, resultText, startCaddy, startDeadUpstream, startHubProcess } from '@homelab-mcp/testkit';
 
 const TOKEN = 'caddy-admin-token-0123456789abcdef';
 const VIEWER = 'caddy-viewer-token-0123456789abcdef';
@@ -30,7 +30,8 @@ describe('Caddy through the hub', () => {
     const app = createServer((_q, res) => res.end('app'));
     await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
     const appAddr = `127.0.0.1:${(app.address() as AddressInfo).port}`;
-    const deadAddr = `127.0.0.1:${await freePort()}`;
+    await using dead = await startDeadUpstream();
+    const deadAddr = dead.addr;
     await using proxy1 = await startCaddy({ routes: [{ host: 'app.test', upstream: appAddr }] });
     await using proxy2 = await startCaddy({ routes: [{ host: 'n8n.test', upstream: deadAddr }] });
     expect(await get(proxy2.httpUrl, 'n8n.test')).toBe(502);

@@ -5,7 +5,7 @@ export { testEdgeEnv, scriptedEdgeEnv, toolContext, type ScriptedAnswer } from '
 export { startHubProcess, HUB_BUNDLE, type HubProcess, type StartHubOptions } from './hub-process.ts';
 export { startFakeLoki, type FakeLoki, type FakeLokiEntry, type FakeLokiOptions, type FakeLokiRequest } from './fake-loki.ts';
 export { createFakeDocker, dockerFixture, type FakeDocker, type FakeDockerCall, type FakeDockerRule } from './fake-docker.ts';
-export { startPrometheus, freePort, PROMETHEUS_BIN, type PrometheusProcess, type PrometheusRule, type StartPrometheusOptions } from './prometheus.ts';
+export { startPrometheus, freePort, startDeadUpstream, PROMETHEUS_BIN, type PrometheusProcess, type PrometheusRule, type StartPrometheusOptions } from './prometheus.ts';
 export { readJournal } from './journal.ts';
 export { startFakePbs, type FakePbs, type FakePbsRequest } from './fake-pbs.ts';
 export { startFakeSemaphore, type FakeSemaphore, type FakeSemaphoreTask, type FakeSemaphoreRequest } from './fake-semaphore.ts';

@@ -50,17 +50,44 @@ export interface PrometheusProcess extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
-/** A port free on 127.0.0.1 right now (bound on :0 and released). */
+const handedOut = new Set<number>();
+
+/**
+ * A port free on 127.0.0.1 right now (bound on :0 and released). Never the same port twice in
+ * one process, so two callers in one test cannot be handed one port; another process may still
+ * take it before it is used: where that matters, hold the port (startDeadUpstream).
+ */
 export async function freePort(): Promise<number> {
-  const s = createServer();
+  for (let i = 0; ; i++) {
+    const s = createServer();
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => resolve());
+    });
+    const addr = s.address();
+    const port = typeof addr === 'object' && addr ? addr.port : 0;
+    await new Promise<void>((resolve) => s.close(() => resolve()));
+    if (!handedOut.has(port) || i >= 20) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+}
+
+/**
+ * An upstream that is down but keeps its port: it listens on 127.0.0.1 and closes every
+ * connection at once, so a proxy in front of it fails (502) and nobody else can take the port
+ * while the test runs. `addr` is `127.0.0.1:<port>`.
+ */
+export async function startDeadUpstream(): Promise<{ port: number; addr: string; close(): Promise<void>; [Symbol.asyncDispose](): Promise<void> }> {
+  const s = createServer((socket) => socket.resetAndDestroy());
   await new Promise<void>((resolve, reject) => {
     s.once('error', reject);
     s.listen(0, '127.0.0.1', () => resolve());
   });
-  const addr = s.address();
-  const port = typeof addr === 'object' && addr ? addr.port : 0;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
+  const port = (s.address() as { port: number }).port;
+  const close = () => new Promise<void>((resolve) => s.close(() => resolve()));
+  return { port, addr: `127.0.0.1:${port}`, close, [Symbol.asyncDispose]: close };
 }
 
 function configYaml(port: number, rulesFile: string, o: StartPrometheusOptions): string {

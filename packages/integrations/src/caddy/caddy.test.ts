@@ -2,16 +2,17 @@ import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpClient, type HttpRequestReport } from '@homelab-mcp/core/http';
-import { freePort, startCaddy, type CaddyProcess } from '@homelab-mcp/testkit';
+import { startCaddy, startDeadUpstream, type CaddyProcess } from '@homelab-mcp/testkit';
 import { CaddyConfigSchema, caddyIntegration, redactCaddyConfig, type CaddyInstance } from './index.ts';
 
 // Two real Caddy processes (an HA pair), each serving one route: proxy1 to a live upstream,
-// proxy2 to one where nothing listens.
+// proxy2 to one that drops every connection (and holds its port, so nothing else answers there).
 let proxy1: CaddyProcess;
 let proxy2: CaddyProcess;
 let app: Server;
 let appAddr: string;
 let deadAddr: string;
+let dead: Awaited<ReturnType<typeof startDeadUpstream>>;
 let caddy: CaddyInstance;
 const reports: HttpRequestReport[] = [];
 const logs: string[] = [];
@@ -21,7 +22,8 @@ beforeAll(async () => {
   app = createServer((_q, res) => res.end('app'));
   await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
   appAddr = `127.0.0.1:${(app.address() as AddressInfo).port}`;
-  deadAddr = `127.0.0.1:${await freePort()}`;
+  dead = await startDeadUpstream();
+  deadAddr = dead.addr;
   [proxy1, proxy2] = await Promise.all([startCaddy({ routes: [{ host: 'app.test', upstream: appAddr }] }), startCaddy({ routes: [{ host: 'dead.test', upstream: deadAddr }, { host: 'static.test', body: 'hi' }] })]);
   // One request through proxy2 to the dead upstream: Caddy answers 502 and counts the failure.
   // (node:http, as fetch does not let a Host header through.)
@@ -41,6 +43,7 @@ afterAll(async () => {
   await caddy?.close?.();
   await Promise.all([proxy1?.stop(), proxy2?.stop()]);
   app?.close();
+  await dead?.close();
 });
 
 const tool = (name: string) => caddy.tools.find((t) => t.def.name === name)!;
