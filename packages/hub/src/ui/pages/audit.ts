@@ -152,7 +152,7 @@ ${session !== undefined && html`<dt>Session</dt><dd class="mono">${session}</dd>
 ${e.args !== undefined && html`<dt>Arguments (redacted)</dt><dd><pre class="args">${json(e.args)}</pre></dd>`}
 ${e.detail !== undefined && html`<dt>Detail</dt><dd><pre class="detail">${json(e.detail)}</pre></dd>`}
 ${e.error !== undefined && html`<dt>Error</dt><dd><pre class="error">${String(e.error)}</pre></dd>`}
-${e.durationMs !== undefined && html`<dt>Duration</dt><dd>${duration(e.durationMs)} (${String(e.durationMs)} ms)</dd>`}
+${e.durationMs !== undefined && html`<dt>Duration</dt><dd>${duration(e.durationMs)}${typeof e.durationMs === 'number' && e.durationMs >= 1000 ? ` (${e.durationMs} ms)` : ''}</dd>`}
 ${e.argsSha256 !== undefined && html`<dt>Arguments SHA-256</dt><dd class="mono">${e.argsSha256}</dd>`}
 <dt>Event id</dt><dd class="mono">${e.id}</dd>
 </dl></details></td></tr>`;
