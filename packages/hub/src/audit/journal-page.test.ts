@@ -2,10 +2,11 @@
 // positions, filters checked against a plain in-memory filter, paging across rotated files,
 // positions that are not the journal's, and 100,000 events: correct, and a rare filter parses
 // only the lines that contain its value.
-import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { writeJournal } from '@homelab-mcp/testkit';
 import { createAuditEvent, newAuditId, type AuditEvent } from '@homelab-mcp/core/audit-event';
 import { comparePositions, createJournal, formatPosition, parsePosition, serialize, type Journal, type JournalPageFilter } from './journal.ts';
 
@@ -182,14 +183,10 @@ describe('Journal.page with 100,000 events', () => {
   it('pages the newest correctly, and a rare filter parses only the lines that hold its value', async () => {
     const dir = await tempDir();
     const N = 100_000;
-    // Written as the journal writes them (serialize), straight to files of 16 MiB (the default):
-    // appending 100,000 events one by one through O_DSYNC would time the disk, not the reader.
     const events: AuditEvent[] = [];
-    const files: string[][] = [[]];
-    let bytes = 0;
     for (let i = 0; i < N; i++) {
       const time = T0 + i * 100;
-      const e: AuditEvent = {
+      events.push({
         v: 1,
         id: newAuditId(time),
         time: new Date(time).toISOString(),
@@ -206,19 +203,12 @@ describe('Journal.page with 100,000 events', () => {
         decision: 'allowed',
         outcome: i % 100 === 0 ? 'failed' : 'succeeded',
         durationMs: i % 900,
-      };
-      const line = `${serialize(e)}\n`;
-      if (bytes + line.length > 16 * 1024 * 1024) {
-        files.push([]);
-        bytes = 0;
-      }
-      files.at(-1)!.push(line);
-      bytes += line.length;
-      events.push(e);
+      });
     }
-    const auditDir = join(dir, 'audit');
-    await createJournal({ dir }).then((j) => j.close());
-    for (const [k, lines] of files.entries()) await writeFile(join(auditDir, `audit-${String(k + 1).padStart(8, '0')}.jsonl`), lines.join(''));
+    // Straight to files of 16 MiB (the default), as the journal writes them: appending 100,000
+    // events one by one through O_DSYNC would time the disk, not the reader.
+    const files = writeJournal(dir, events);
+    expect(events.every((e) => serialize(e) === JSON.stringify(e))).toBe(true);
     const j = await journalIn(dir);
     const total = j.stats().bytes;
 
@@ -262,7 +252,7 @@ describe('Journal.page with 100,000 events', () => {
     expect(viewer.events.every((e) => e.event.user === 'bob')).toBe(true);
     expect(viewer.events.map((e) => e.event.id)).toEqual(expected(events, { user: 'bob' }).slice(0, 50).map((e) => e.id));
 
-    console.log(`Journal.page, ${N} events in ${files.length} files (${(total / 2 ** 20).toFixed(1)} MiB), this machine, warm page cache:`);
+    console.log(`Journal.page, ${N} events in ${files.files} files (${(total / 2 ** 20).toFixed(1)} MiB), this machine, warm page cache:`);
     console.table(timings);
   }, 120_000);
 });

@@ -460,11 +460,8 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
           try {
             for await (const lines of linesBefore(path, end, f.needles, scan)) {
               for (const [offset, buf] of lines) {
-                if (f.since !== undefined || f.until !== undefined) {
-                  // The time without parsing the line: it is near the start of every line we write.
-                  const t = timeOfLine(buf);
-                  if (t !== undefined && ((f.since !== undefined && t < f.since) || (f.until !== undefined && t >= f.until))) continue;
-                }
+                // The time without parsing the line: it is near the start of every line we write.
+                if ((f.since !== undefined || f.until !== undefined) && outsideTime(buf, f) === true) continue;
                 scan.parsed++;
                 const ev = parseAuditLine(buf.toString('utf8'));
                 if (!ev || !matches(ev, f)) continue;
@@ -671,6 +668,9 @@ interface CompiledFilter {
   outcome?: string;
   since?: number;
   until?: number;
+  /** since/until as canonical ISO bytes (the widest range when unset), when both are years 0–9999. */
+  sinceIso?: Buffer;
+  untilIso?: Buffer;
   /** JSON-escaped values every matching line contains, the most selective first. */
   needles: Buffer[];
 }
@@ -687,6 +687,11 @@ function pageFilter(f: JournalPageFilter): CompiledFilter {
   const until = time(f.until, 'until');
   if (since !== undefined) c.since = since;
   if (until !== undefined) c.until = until;
+  const iso = (t: number) => (t >= 0 && t < MAX_ISO_MS ? Buffer.from(new Date(t).toISOString(), 'latin1') : undefined);
+  if (since !== undefined || until !== undefined) {
+    c.sinceIso = since === undefined ? Buffer.from('0000-00-00T00:00:00.000Z') : iso(since);
+    c.untilIso = until === undefined ? Buffer.from('9999-99-99T99:99:99.999Z') : iso(until);
+  }
   const user = f.viewerUser ?? f.user;
   // Most selective first: the first needle is the one searched for through the whole scan.
   for (const [key, v] of [['session', f.session], ['tool', f.tool], ['node', f.node], ['user', user], ['outcome', f.outcome], ['decision', f.decision], ['kind', f.kind]] as const) {
@@ -724,21 +729,34 @@ function matches(ev: AuditEvent, f: CompiledFilter): boolean {
 }
 
 const TIME_KEY = Buffer.from('"time":"');
+/** 10000-01-01: from there on toISOString() writes six-digit years, which do not sort as text. */
+const MAX_ISO_MS = 253402300800000;
+/** `2026-12-07T16:52:02.123Z`: the form `toISOString()` writes, which sorts as text in time order. */
+const ISO_LEN = 24;
 
-/** The `time` of a stored line without parsing it (ms), or undefined when not found early on. */
-function timeOfLine(line: Buffer): number | undefined {
+/**
+ * Whether a stored line's `time` is outside [since, until), without parsing the line: compared
+ * as bytes when it has the canonical ISO form, else parsed alone. Undefined when the line has
+ * no `time` near its start (it is then parsed and tested in full).
+ */
+function outsideTime(line: Buffer, f: CompiledFilter): boolean | undefined {
   const k = line.indexOf(TIME_KEY);
   if (k === -1 || k > 200) return undefined;
   const s = k + TIME_KEY.length;
+  if (line[s + ISO_LEN - 1] === 0x5a /* Z */ && line[s + ISO_LEN] === 0x22 /* " */ && f.sinceIso && f.untilIso) {
+    return line.compare(f.sinceIso, 0, ISO_LEN, s, s + ISO_LEN) < 0 || line.compare(f.untilIso, 0, ISO_LEN, s, s + ISO_LEN) >= 0;
+  }
   const e = line.indexOf(0x22 /* " */, s);
   if (e === -1 || e - s > 40) return undefined;
   const t = Date.parse(line.toString('latin1', s, e));
-  return Number.isNaN(t) ? undefined : t;
+  if (Number.isNaN(t)) return undefined;
+  return (f.since !== undefined && t < f.since) || (f.until !== undefined && t >= f.until);
 }
 
 /**
  * The complete lines of a file that end before byte `end`, last first, each with its offset,
- * one array per read (an await per line would cost more than the search). With `needles`, only
+ * one array per read (an await per line would cost more than the search). A line's buffer is
+ * only valid until the next array is asked for: the read buffer is reused. With `needles`, only
  * lines containing all of them: the first is searched for through the whole read
  * (Buffer.indexOf, no decoding), so a line without it costs nothing. What follows the last
  * newline before `end` (a torn or unfinished line) is not returned.
@@ -753,13 +771,17 @@ async function* linesBefore(path: string, end: number, needles: readonly Buffer[
     let carry: Buffer | undefined;
     let atEnd = true;
     const [first, ...rest] = needles;
+    /** Reused from read to read: the lines of a read are used before the next one. */
+    let space = Buffer.allocUnsafe(0);
     while (pos > 0) {
       const n = Math.min(size, pos);
       // A first page needs one small read; a long scan gets bigger reads.
       size = Math.min(size * 2, MAX_SCAN_CHUNK);
       pos -= n;
       // Room for the carry after the read: no concat of the whole read.
-      const data = Buffer.allocUnsafe(n + (carry?.length ?? 0));
+      const want = n + (carry?.length ?? 0);
+      if (space.length < want) space = Buffer.allocUnsafe(Math.max(want, Math.min(space.length * 2, MAX_SCAN_CHUNK * 2)));
+      const data = space.subarray(0, want);
       let got = 0;
       while (got < n) {
         const { bytesRead } = await fh.read(data, got, n - got, pos + got);
