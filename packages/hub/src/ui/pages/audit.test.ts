@@ -46,7 +46,7 @@ const decode = (s: string) => s.replace(/&quot;/g, '"').replace(/&#39;/g, "'").r
 
 const TAG = /<(\/?)([a-zA-Z][a-zA-Z0-9]*)((?:\s+[a-zA-Z-]+(?:="[^"<>]*")?)*)\s*>/g;
 const ATTR = /\s+([a-zA-Z-]+)(?:="([^"<>]*)")?/g;
-const TAGS = new Set(['h1', 'form', 'label', 'input', 'select', 'option', 'button', 'a', 'p', 'table', 'thead', 'tbody', 'tr', 'th', 'td', 'span', 'time', 'details', 'summary', 'dl', 'dt', 'dd', 'pre', 'nav']);
+const TAGS = new Set(['div', 'h1', 'form', 'label', 'input', 'select', 'option', 'button', 'a', 'p', 'table', 'thead', 'tbody', 'tr', 'th', 'td', 'span', 'time', 'details', 'summary', 'dl', 'dt', 'dd', 'pre', 'nav']);
 const ATTRS = new Set(['class', 'id', 'method', 'action', 'name', 'value', 'autocomplete', 'type', 'step', 'selected', 'href', 'rel', 'title', 'datetime', 'data-stream', 'data-id', 'data-pos', 'data-user', 'data-tool', 'data-decision', 'data-outcome', 'data-kind']);
 
 /**
@@ -101,7 +101,7 @@ describe('renderAuditRow', () => {
     expect(decode(/<pre class="error">([\s\S]*?)<\/pre>/.exec(markup)![1]!)).toBe(HOSTILE.error);
     expect(decode(/<pre class="detail">([\s\S]*?)<\/pre>/.exec(markup)![1]!)).toContain('https://x/?a=1&b=<2>');
     expect(markup).toContain('<td class="duration">12 ms</td>');
-    expect(markup).toContain('<td class="nodes">pve1, &lt;/td&gt;&lt;td&gt;</td>');
+    expect(markup).toContain('<td class="nodes hide-narrow">pve1, &lt;/td&gt;&lt;td&gt;</td>');
   });
 
   it('renders what a hand-edited or newer line may hold without throwing', () => {

@@ -12,7 +12,7 @@ import { isHomelabError } from '@homelab-mcp/core';
 import { auditEventMatches, comparePositions, MAX_PAGE } from '../../audit/journal.ts';
 import type { AuditFilter, AuditPage, UiData, UiViewer } from '../contract.ts';
 import { html, timeTag, type Html } from '../html.ts';
-import type { Page } from '../page.ts';
+import type { Page, PageContext } from '../page.ts';
 
 const DECISIONS = ['allowed', 'pending', 'denied'] as const;
 const OUTCOMES = ['succeeded', 'partial', 'failed', 'cancelled', 'pending', 'denied'] as const;
@@ -145,7 +145,7 @@ export function renderAuditRow(event: AuditEvent, pos: string): Html {
   const session = typeof e.session === 'string' ? e.session : undefined;
   const client = e.client && typeof e.client === 'object' ? e.client : undefined;
   const nodes = Array.isArray(e.nodes) ? e.nodes.map(String) : [];
-  return html`<tr class="audit-row${e.kind && e.kind !== 'tool_call' ? ` audit-${word(e.kind) ?? 'other'}` : ''}" data-id="${e.id}" data-pos="${pos}" data-user="${e.user}" data-tool="${e.tool ?? ''}" data-decision="${e.decision ?? ''}" data-outcome="${e.outcome ?? ''}" data-kind="${e.kind}"><td class="time">${timeTag(e.time)}</td><td class="user">${e.user}</td><td class="session">${session !== undefined && html`<span class="mono" title="${session}">${session.length > 8 ? `${session.slice(0, 8)}…` : session}</span>`}</td><td class="client">${client && html`${client.name}${client.version !== undefined && html` <span class="muted">${client.version}</span>`}`}</td><td class="tool">${e.tool !== undefined ? html`<span class="mono">${e.tool}</span>` : html`<span class="muted">${e.kind}</span>`}</td><td class="nodes">${nodes.join(', ')}</td><td class="decision">${badge('decision', e.decision)}</td><td class="outcome">${badge('outcome', e.outcome)}</td><td class="duration">${duration(e.durationMs)}</td><td class="more"><details class="audit-detail"><summary>details</summary>
+  return html`<tr class="audit-row${e.kind && e.kind !== 'tool_call' ? ` audit-${word(e.kind) ?? 'other'}` : ''}" data-id="${e.id}" data-pos="${pos}" data-user="${e.user}" data-tool="${e.tool ?? ''}" data-decision="${e.decision ?? ''}" data-outcome="${e.outcome ?? ''}" data-kind="${e.kind}"><td class="time">${timeTag(e.time)}</td><td class="user">${e.user}</td><td class="session hide-narrow">${session !== undefined && html`<span class="mono" title="${session}">${session.length > 8 ? `${session.slice(0, 8)}…` : session}</span>`}</td><td class="client hide-narrow">${client && html`${client.name}${client.version !== undefined && html` <span class="muted">${client.version}</span>`}`}</td><td class="tool">${e.tool !== undefined ? html`<span class="mono">${e.tool}</span>` : html`<span class="muted">${e.kind}</span>`}</td><td class="nodes hide-narrow">${nodes.join(', ')}</td><td class="decision">${badge('decision', e.decision)}</td><td class="outcome">${badge('outcome', e.outcome)}</td><td class="duration">${duration(e.durationMs)}</td><td class="more"><details class="audit-detail"><summary>details</summary>
 <dl>
 <dt>Kind</dt><dd>${e.kind}${e.class !== undefined && html` (${e.class})`}${e.role !== undefined && html`, role ${e.role}`}</dd>
 ${session !== undefined && html`<dt>Session</dt><dd class="mono">${session}</dd>`}
@@ -207,12 +207,15 @@ ${select('kind', 'Kind', AUDIT_KINDS, f.kind)}
 </form>
 ${errors.map((m) => html`<p class="error audit-error">${m}</p>`)}
 ${!admin && html`<p class="muted">Your own events (${viewer.user}) only.</p>`}
+${live && html`<p class="muted stream-line">New events appear at the top: <span id="stream-status">connecting…</span></p>`}
+<div class="table-wrap">
 <table id="audit-table" class="audit">
-<thead><tr><th>Time (UTC)</th><th>User</th><th>Session</th><th>Client</th><th>Tool</th><th>Nodes</th><th>Decision</th><th>Outcome</th><th>Duration</th><th></th></tr></thead>
+<thead><tr><th>Time (UTC)</th><th>User</th><th class="hide-narrow">Session</th><th class="hide-narrow">Client</th><th>Tool</th><th class="hide-narrow">Nodes</th><th>Decision</th><th>Outcome</th><th>Duration</th><th></th></tr></thead>
 <tbody id="audit-rows"${live ? html` data-stream="${stream}"` : ''}>
 ${page.events.map(({ event, pos }) => renderAuditRow(event, pos))}
 </tbody>
 </table>
+</div>
 ${page.events.length === 0 && html`<p class="empty" id="audit-empty">${q.before ? 'No older events match.' : filtered ? 'No events match these filters yet.' : 'No audit events yet.'}</p>`}
 <nav class="pager">${q.before ? html`<a href="/ui/audit${filtered ? `?${filterQuery(viewer, f)}` : ''}" id="audit-newest">Newest</a>` : ''}${page.older ? html` <a href="/ui/audit?${filterQuery(viewer, f, { before: page.older, ...(q.limit !== AUDIT_PAGE_SIZE ? { limit: String(q.limit) } : {}) })}" id="audit-older" rel="next">Older</a>` : ''}</nav>`;
   },
@@ -350,6 +353,14 @@ export function auditStream(data: Pick<UiData, 'audit' | 'follow'>, viewer: UiVi
     },
     new CountQueuingStrategy({ highWaterMark: options.highWaterMark ?? 16 }),
   );
+}
+
+/**
+ * The stream as app.ts's `streams` want it: mount as `streams: { 'audit/stream': auditStreamResponse }`
+ * (logged-in only; `ctx.signal` ends when the browser goes or its login session changes).
+ */
+export function auditStreamResponse(ctx: PageContext): Response {
+  return new Response(auditStream(ctx.data, ctx.viewer, ctx.query, ctx.signal), { headers: AUDIT_STREAM_HEADERS });
 }
 
 function withResolvers(): { promise: Promise<void>; resolve: () => void } {
