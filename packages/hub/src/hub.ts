@@ -373,6 +373,7 @@ export async function createHub(opts: HubOptions) {
     topology: { nodes: () => topology.nodes(), services: () => topology.services(), lastRefresh: () => topology.lastRefresh() },
     journalStats: () => journal.stats(),
     shipper: () => shipper?.stats(),
+    shipperBacklog: async () => shipper?.backlog(),
     sessions: () => [],
     activity: () => [],
     approval: (who, session) => gate.approval(who, session),

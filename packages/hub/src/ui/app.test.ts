@@ -21,6 +21,7 @@ function data(over: Partial<UiData> = {}): UiData {
     topology: { nodes: () => [], services: () => [], lastRefresh: () => ({ edges: '2026-12-07T10:01:00Z' }) },
     journalStats: () => ({ dir: '/x', files: 1, bytes: 2048, appended: 3, commits: 3, held: 0 }),
     shipper: () => undefined,
+    shipperBacklog: async () => undefined,
     sessions: () => [
       { id: 'sess-ann-1', transport: 'streamable-http', user: 'ann', role: 'admin', key: 'k-ann', protocolVersion: '2025-11-25', client: { name: 'mcp-remote', version: '0.1' }, openedAt: '2026-12-07T10:02:00Z', lastSeenAt: '2026-12-07T10:03:00Z' },
       { id: 'sess-vic-1', transport: 'sse', user: 'vic', role: 'viewer', key: 'k-vic', openedAt: '2026-12-07T10:02:00Z', lastSeenAt: '2026-12-07T10:03:00Z' },
@@ -167,6 +168,16 @@ describe('the admin UI', () => {
     const r = await req('/tools', { cookie });
     expect(r.status).toBe(200);
     expect(await r.text()).toContain('This page could not be made: catalog &lt;gone&gt;');
+  });
+
+  it('Health says how far Loki is behind, in events and since when', async () => {
+    const shipper = { state: 'retrying' as const, shipped: 7, pushes: 9, retries: 2, rejectedBatches: 0, rejectedEvents: 0, skippedLines: 0, lastError: 'connection refused', cursor: { file: 1, offset: 0 }, backlogBytes: 4096, backlogWarnBytes: 1 << 26 };
+    const s = setup({ data: data({ shipper: () => shipper, shipperBacklog: async () => ({ events: 12, capped: false, oldest: '2026-12-07T10:00:05.000Z' }) }) });
+    const text = await (await s.req('/health?fragment=1', { cookie: (await s.login(ADMIN)).cookie })).text();
+    expect(text).toContain('12 event(s), 4 KiB behind');
+    expect(text).toContain('Loki shipper: retrying, oldest unshipped <time datetime="2026-12-07T10:00:05.000Z">');
+    expect(text).toContain('last error: connection refused');
+    expect(text).toContain('Proxmox');
   });
 
   it('the session table is bounded and sessions expire after 8 hours', () => {

@@ -153,6 +153,8 @@ export interface UiData {
   };
   journalStats(): JournalStats;
   shipper(): LokiShipperStats | undefined;
+  /** The events Loki has not acknowledged yet and the oldest one's time; undefined without Loki. */
+  shipperBacklog(): Promise<{ events: number; capped: boolean; oldest?: string } | undefined>;
   /** Open 2025-era sessions (all users: the UI filters by viewer). */
   sessions(): LiveSession[];
   activity(): SessionActivity[];
