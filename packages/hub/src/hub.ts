@@ -388,7 +388,7 @@ export async function createHub(opts: HubOptions) {
     playbooks: async () => undefined,
   };
   const http = createHttpApp({
-    ui: (h) => createUiApp({ data: uiData, http: h, pages: [healthPage, sessionsPage, pendingPage, toolsPage] }),
+    ui: (h) => createUiApp({ data: uiData, http: h, pages: [healthPage, sessionsPage, pendingPage, toolsPage], enabled: () => config.ui.enabled }),
     info,
     catalog: () => catalog,
     authenticate: (h) => authenticate(h),

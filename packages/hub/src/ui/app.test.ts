@@ -41,7 +41,7 @@ function data(over: Partial<UiData> = {}): UiData {
   };
 }
 
-function setup(o: { data?: UiData; tls?: boolean; tokens?: Map<string, Authenticated>; budget?: number } = {}) {
+function setup(o: { data?: UiData; tls?: boolean; tokens?: Map<string, Authenticated>; budget?: number; enabled?: () => boolean } = {}) {
   const tokens = o.tokens ?? new Map<string, Authenticated>([[ADMIN, { user: 'ann', role: 'admin', key: 'k-ann' }], [VIEWER, { user: 'vic', role: 'viewer', key: 'k-vic' }]]);
   let failures = 0;
   const refusals: string[] = [];
@@ -53,7 +53,7 @@ function setup(o: { data?: UiData; tls?: boolean; tokens?: Map<string, Authentic
     authFailures: { blocked: () => (failures >= (o.budget ?? 30) ? { ok: false, retryAfterS: 42 } : { ok: true }), take: () => failures++ },
     refused: (_c: Context, kind) => void refusals.push(kind),
   };
-  const app = createUiApp({ data: o.data ?? data(), http, pages: [healthPage, sessionsPage, pendingPage, toolsPage] });
+  const app = createUiApp({ data: o.data ?? data(), http, pages: [healthPage, sessionsPage, pendingPage, toolsPage], ...(o.enabled ? { enabled: o.enabled } : {}) });
   const req = (path: string, init: RequestInit & { cookie?: string } = {}) => app.request(`http://127.0.0.1${path}`, { ...init, headers: { ...(init.cookie ? { cookie: init.cookie } : {}), ...(init.headers as Record<string, string>) } });
   const login = async (token: string) => {
     const res = await req('/login', { method: 'POST', body: new URLSearchParams({ token }), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
@@ -178,6 +178,17 @@ describe('the admin UI', () => {
     expect(text).toContain('Loki shipper: retrying, oldest unshipped <time datetime="2026-12-07T10:00:05.000Z">');
     expect(text).toContain('last error: connection refused');
     expect(text).toContain('Proxmox');
+  });
+
+  it('ui.enabled: false answers 404 everywhere under /ui, the login included, and takes effect without a restart', async () => {
+    let on = true;
+    const s = setup({ enabled: () => on });
+    const { cookie } = await s.login(ADMIN);
+    on = false;
+    for (const p of ['/', '/login', '/health', '/assets/app.js']) expect((await s.req(p, { cookie })).status).toBe(404);
+    expect((await s.login(ADMIN)).res.status).toBe(404);
+    on = true;
+    expect((await s.req('/health', { cookie })).status).toBe(200);
   });
 
   it('the session table is bounded and sessions expire after 8 hours', () => {

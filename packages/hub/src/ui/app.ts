@@ -46,6 +46,8 @@ export interface UiOptions {
   sessions?: UiSessionStore;
   /** Server-side deadline of one page; default 10 s. */
   pageTimeoutMs?: number;
+  /** Read per request (config reloads): false answers 404 everywhere under /ui. */
+  enabled?: () => boolean;
 }
 
 export const UI_CSP = [
@@ -126,7 +128,9 @@ export function createUiApp(o: UiOptions): Hono {
 
   app.use('*', async (c, next) => {
     // A token in a URL ends up in history, logs and Referer headers: refuse it outright.
-    if (/[?&](token|access_token|auth)=/i.test(new URL(c.req.url).search)) {
+    if (o.enabled && !o.enabled()) {
+      c.res = new Response('The web UI is turned off on this hub (ui.enabled: false in hub.yaml).', { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8' } });
+    } else if (/[?&](token|access_token|auth)=/i.test(new URL(c.req.url).search)) {
       c.res = new Response('Refused: never put a token in a URL. Log in at /ui/login.', { status: 400, headers: { 'content-type': 'text/plain; charset=utf-8' } });
     } else {
       await next();
