@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Context } from 'hono';
 import { createUiApp, UI_CSP, type UiHttp } from './app.ts';
 import type { UiData } from './contract.ts';
-import { createUiSessions, MAX_UI_SESSIONS, UI_SESSION_MS } from './ui-sessions.ts';
+import { createUiSessions, MAX_UI_SESSIONS, MAX_UI_SESSIONS_PER_TOKEN, UI_SESSION_MS } from './ui-sessions.ts';
 import { healthPage } from './pages/health.ts';
 import { sessionsPage } from './pages/sessions.ts';
 import { pendingPage } from './pages/pending.ts';
@@ -194,10 +194,16 @@ describe('the admin UI', () => {
   it('the session table is bounded and sessions expire after 8 hours', () => {
     let t = 0;
     const store = createUiSessions({ now: () => t });
+    const admin = store.create('admin');
+    // One token's logins push out only that token's oldest sessions, never another's.
     const first = store.create('k');
-    for (let i = 0; i < MAX_UI_SESSIONS; i++) store.create('k');
-    expect(store.size()).toBe(MAX_UI_SESSIONS);
+    for (let i = 0; i < 5 * MAX_UI_SESSIONS_PER_TOKEN; i++) store.create('k');
+    expect(store.size()).toBe(MAX_UI_SESSIONS_PER_TOKEN + 1);
     expect(store.verify(first)).toBeUndefined();
+    expect(store.verify(admin)?.key).toBe('admin');
+    for (let i = 0; i < MAX_UI_SESSIONS; i++) store.create(`k${i}`);
+    expect(store.size()).toBe(MAX_UI_SESSIONS);
+    expect(store.verify(admin)).toBeUndefined();
     const c = store.create('k2');
     t += UI_SESSION_MS - 1;
     expect(store.verify(c)?.key).toBe('k2');
