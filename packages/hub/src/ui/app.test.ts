@@ -1,6 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Context } from 'hono';
-import { createUiApp, UI_CSP, type UiHttp } from './app.ts';
+import { createUiApp, MAX_STREAMS_PER_SESSION, STREAM_RECHECK_MS, UI_CSP, type UiHttp } from './app.ts';
+import type { PageContext } from './page.ts';
 import type { UiData } from './contract.ts';
 import { createUiSessions, MAX_UI_SESSIONS, MAX_UI_SESSIONS_PER_TOKEN, UI_SESSION_MS } from './ui-sessions.ts';
 import { healthPage } from './pages/health.ts';
@@ -41,7 +42,7 @@ function data(over: Partial<UiData> = {}): UiData {
   };
 }
 
-function setup(o: { data?: UiData; tls?: boolean; tokens?: Map<string, Authenticated>; budget?: number; enabled?: () => boolean } = {}) {
+function setup(o: { data?: UiData; tls?: boolean; tokens?: Map<string, Authenticated>; budget?: number; enabled?: () => boolean; streams?: Record<string, (ctx: PageContext) => Response> } = {}) {
   const tokens = o.tokens ?? new Map<string, Authenticated>([[ADMIN, { user: 'ann', role: 'admin', key: 'k-ann' }], [VIEWER, { user: 'vic', role: 'viewer', key: 'k-vic' }]]);
   let failures = 0;
   const refusals: string[] = [];
@@ -53,7 +54,7 @@ function setup(o: { data?: UiData; tls?: boolean; tokens?: Map<string, Authentic
     authFailures: { blocked: () => (failures >= (o.budget ?? 30) ? { ok: false, retryAfterS: 42 } : { ok: true }), take: () => failures++ },
     refused: (_c: Context, kind) => void refusals.push(kind),
   };
-  const app = createUiApp({ data: o.data ?? data(), http, pages: [healthPage, sessionsPage, pendingPage, toolsPage], ...(o.enabled ? { enabled: o.enabled } : {}) });
+  const app = createUiApp({ data: o.data ?? data(), http, pages: [healthPage, sessionsPage, pendingPage, toolsPage], ...(o.enabled ? { enabled: o.enabled } : {}), ...(o.streams ? { streams: o.streams } : {}) });
   const req = (path: string, init: RequestInit & { cookie?: string } = {}) => app.request(`http://127.0.0.1${path}`, { ...init, headers: { ...(init.cookie ? { cookie: init.cookie } : {}), ...(init.headers as Record<string, string>) } });
   const login = async (token: string) => {
     const res = await req('/login', { method: 'POST', body: new URLSearchParams({ token }), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
@@ -189,6 +190,36 @@ describe('the admin UI', () => {
     expect((await s.login(ADMIN)).res.status).toBe(404);
     on = true;
     expect((await s.req('/health', { cookie })).status).toBe(200);
+  });
+
+  it('live streams: logged-in only, at most a few per login session, ended when the session ends or the role changes', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const seen: PageContext[] = [];
+      const s = setup({ streams: { 'audit/stream': (ctx) => (seen.push(ctx), new Response(new ReadableStream({ start: (ctl) => ctx.signal.addEventListener('abort', () => ctl.close()) }), { headers: { 'content-type': 'text/event-stream' } })) } });
+      expect((await s.req('/audit/stream')).status).toBe(401);
+      const { cookie } = await s.login(ADMIN);
+      for (let i = 0; i < MAX_STREAMS_PER_SESSION; i++) expect((await s.req('/audit/stream', { cookie })).status).toBe(200);
+      const over = await s.req('/audit/stream', { cookie });
+      expect(over.status).toBe(429);
+      expect(seen).toHaveLength(MAX_STREAMS_PER_SESSION);
+      expect(seen[0]!.viewer).toEqual({ user: 'ann', role: 'admin', key: 'k-ann' });
+      // A demotion ends the streams at the next check; they may reconnect, as what the role sees now.
+      s.tokens.set(ADMIN, { user: 'ann', role: 'viewer', key: 'k-ann' });
+      await vi.advanceTimersByTimeAsync(STREAM_RECHECK_MS);
+      expect(seen.every((c) => c.signal.aborted)).toBe(true);
+      expect((await s.req('/audit/stream', { cookie })).status).toBe(200);
+      expect(seen.at(-1)!.viewer.role).toBe('viewer');
+      // Logging out ends the rest.
+      const page = await (await s.req('/health', { cookie })).text();
+      const csrf = /name="csrf" value="([^"]+)"/.exec(page)![1]!;
+      await s.req('/logout', { method: 'POST', cookie, body: new URLSearchParams({ csrf }), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      expect(seen.at(-1)!.signal.aborted).toBe(false);
+      await vi.advanceTimersByTimeAsync(STREAM_RECHECK_MS);
+      expect(seen.at(-1)!.signal.aborted).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('the session table is bounded and sessions expire after 8 hours', () => {
