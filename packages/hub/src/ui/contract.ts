@@ -42,6 +42,9 @@ export interface LiveSession {
  */
 export interface SessionActivity {
   user: string;
+  /** The caller's role and token key at the last call (the key finds the session's approval). */
+  role?: Role;
+  key?: string;
   session: string;
   client?: { name: string; version?: string };
   calls: number;
@@ -150,6 +153,8 @@ export interface UiData {
   };
   journalStats(): JournalStats;
   shipper(): LokiShipperStats | undefined;
+  /** The events Loki has not acknowledged yet and the oldest one's time; undefined without Loki. */
+  shipperBacklog(): Promise<{ events: number; capped: boolean; oldest?: string } | undefined>;
   /** Open 2025-era sessions (all users: the UI filters by viewer). */
   sessions(): LiveSession[];
   activity(): SessionActivity[];
