@@ -374,6 +374,26 @@ describe('auditStream', () => {
     expect(feed.listeners()).toBe(0);
   });
 
+  it('an empty page catches up from the start of the journal; a stream without `after` starts now', async () => {
+    const { j, data } = await setup();
+    await j.append(call({ tool: 'other', args: { i: 0 } }));
+    const page = await render(data, admin, 'tool=run_command');
+    expect(page).toContain('No events match these filters yet.');
+    const url = tags(page).find((x) => x.attrs.id === 'audit-rows')!.attrs['data-stream']!;
+    expect(url).toBe('/ui/audit/stream?tool=run_command&after=0.0');
+    await j.append(call({ tool: 'run_command', args: { i: 1 } }));
+    const sse = sseReader(auditStream(data, admin, new URL(url, 'http://hub').searchParams, new AbortController().signal));
+    const m = await sse.message();
+    expect(rowsOf(m!.data!).map((r) => r.attrs['data-tool'])).toEqual(['run_command']);
+    await sse.cancel();
+
+    const now = sseReader(auditStream(data, admin, new URLSearchParams('tool=run_command'), new AbortController().signal));
+    expect(await now.next()).toEqual({ comment: 'live' });
+    await j.append(call({ tool: 'run_command', args: { i: 2 } }));
+    expect((await now.message())!.data).toContain('&quot;i&quot;: 2');
+    await now.cancel();
+  });
+
   it('sends an operator only their own events, whatever the URL asks', async () => {
     const { j, data } = await setup();
     const sse = sseReader(auditStream(data, alice, new URLSearchParams('user=bob'), new AbortController().signal));

@@ -22,6 +22,8 @@ export const AUDIT_PAGE_SIZE = 50;
 const MAX_FILTER_CHARS = 256;
 /** The most events the stream sends to catch up with what was committed since the page was made. */
 const CATCH_UP = 200;
+/** The position before every event: the `after` of a page that showed none. */
+const START = '0.0';
 /** A comment line this often keeps proxies from closing an idle stream. */
 export const AUDIT_STREAM_PING_MS = 15_000;
 
@@ -190,7 +192,8 @@ export const auditPage: Page = {
     const admin = viewer.role === 'admin';
     const f = q.filter;
     const live = !q.before && errors.length === 0;
-    const stream = `/ui/audit/stream?${filterQuery(viewer, f, { after: page.events[0]?.pos })}`;
+    // `after`: the newest row shown, or the journal's start when none is (every match is new).
+    const stream = `/ui/audit/stream?${filterQuery(viewer, f, { after: page.events[0]?.pos ?? START })}`;
     const filtered = filterQuery(viewer, f) !== '';
     return html`<h1>Audit</h1>
 <form class="filters" id="audit-filter" method="get" action="/ui/audit">
@@ -239,9 +242,9 @@ export interface AuditStreamOptions {
 /**
  * The Audit page's live stream (GET /ui/audit/stream, same query as the page plus `after=`):
  * server-sent events, one `rows` event per batch of new events that pass the filter and the
- * viewer's visibility, `data` the rows' HTML newest first and `id` the newest row's position. It
- * first sends what was committed after `after` (the page's newest row) and before the stream
- * opened, so nothing falls between the page and its stream. A `reload` event (then the stream
+ * viewer's visibility, `data` the rows' HTML newest first and `id` the newest row's position.
+ * With `after` (the page's newest row) it first sends what was committed since and before the
+ * stream opened, so nothing falls between the page and its stream; without, it starts now. A `reload` event (then the stream
  * ends) means the page must be loaded again: the filter is invalid, more events came than the
  * stream catches up with, or the client read too slowly. A comment every 15 s. Ends when
  * `signal` aborts.
@@ -329,14 +332,15 @@ export function auditStream(data: Pick<UiData, 'audit' | 'follow'>, viewer: UiVi
           if ((controller.desiredSize ?? 0) > 0) send(': ping\n\n');
         }, options.pingMs ?? AUDIT_STREAM_PING_MS);
         ping.unref?.();
-        let since: AuditPage;
+        let since: AuditPage = { events: [] };
         try {
-          since = await data.audit(q.filter, { limit: CATCH_UP });
+          if (q.after !== undefined) since = await data.audit(q.filter, { limit: CATCH_UP });
         } catch (err) {
           return reload(err instanceof Error ? err.message.replace(/[\r\n]+/g, ' ') : 'the journal cannot be read');
         }
-        const missed = q.after === undefined ? since.events : since.events.filter((e) => comparePositions(e.pos, q.after!) > 0);
-        if (missed.length === since.events.length && since.older !== undefined) return reload('too many new events');
+        // Without `after` the stream is live from now on: nothing to catch up with.
+        const missed = q.after === undefined ? [] : since.events.filter((e) => comparePositions(e.pos, q.after!) > 0);
+        if (missed.length > 0 && missed.length === since.events.length && since.older !== undefined) return reload('too many new events');
         caughtUp = true;
         rows([...missed].reverse());
         rows(early);
