@@ -104,6 +104,11 @@ describe('renderAuditRow', () => {
     expect(markup).toContain('<td class="nodes hide-narrow">pve1, &lt;/td&gt;&lt;td&gt;</td>');
   });
 
+  it('sums up an outbound request in the tool cell', () => {
+    const e = createAuditEvent({ kind: 'http_request', user: 'hub', detail: { method: 'GET', url: 'https://api.example/<x>?a=1&b=2', status: 200 }, durationMs: 30 });
+    expect(renderAuditRow(e, '1.0').toString()).toContain('<td class="tool"><span class="muted">http_request GET https://api.example/&lt;x&gt;?a=1&amp;b=2</span></td>');
+  });
+
   it('renders what a hand-edited or newer line may hold without throwing', () => {
     const odd = { v: 1, id: 'x', time: 'not a time', kind: 'weird<kind>', user: 'u', decision: 'maybe"', outcome: 7, nodes: 'pve1', client: 'c' } as unknown as AuditEvent;
     const markup = renderAuditRow(odd, '1.5').toString();

@@ -128,6 +128,14 @@ function json(v: unknown): string {
   }
 }
 
+/** ` GET https://…` for an outbound request's detail (`{ method, url, status }`), capped. */
+function outbound(detail: unknown): string {
+  if (!detail || typeof detail !== 'object') return '';
+  const { method, url } = detail as { method?: unknown; url?: unknown };
+  if (typeof method !== 'string' || typeof url !== 'string') return '';
+  return ` ${method} ${url.length > 60 ? `${url.slice(0, 60)}…` : url}`;
+}
+
 /** A label and a value-badge whose class names only a known word (the value itself is text). */
 function badge(kind: 'decision' | 'outcome', v: unknown): Html | undefined {
   if (typeof v !== 'string') return undefined;
@@ -147,7 +155,7 @@ export function renderAuditRow(event: AuditEvent, pos: string): Html {
   const session = typeof e.session === 'string' ? e.session : undefined;
   const client = e.client && typeof e.client === 'object' ? e.client : undefined;
   const nodes = Array.isArray(e.nodes) ? e.nodes.map(String) : [];
-  return html`<tr class="audit-row${e.kind && e.kind !== 'tool_call' ? ` audit-${word(e.kind) ?? 'other'}` : ''}" data-id="${e.id}" data-pos="${pos}" data-user="${e.user}" data-tool="${e.tool ?? ''}" data-decision="${e.decision ?? ''}" data-outcome="${e.outcome ?? ''}" data-kind="${e.kind}"><td class="time">${timeTag(e.time)}</td><td class="user">${e.user}</td><td class="session hide-narrow">${session !== undefined && html`<span class="mono" title="${session}">${session.length > 8 ? `${session.slice(0, 8)}…` : session}</span>`}</td><td class="client hide-narrow">${client && html`${client.name}${client.version !== undefined && html` <span class="muted">${client.version}</span>`}`}</td><td class="tool">${e.tool !== undefined ? html`<span class="mono">${e.tool}</span>` : html`<span class="muted">${e.kind}</span>`}</td><td class="nodes hide-narrow">${nodes.join(', ')}</td><td class="decision">${badge('decision', e.decision)}</td><td class="outcome">${badge('outcome', e.outcome)}</td><td class="duration">${duration(e.durationMs)}</td><td class="more"><details class="audit-detail"><summary>details</summary>
+  return html`<tr class="audit-row${e.kind && e.kind !== 'tool_call' ? ` audit-${word(e.kind) ?? 'other'}` : ''}" data-id="${e.id}" data-pos="${pos}" data-user="${e.user}" data-tool="${e.tool ?? ''}" data-decision="${e.decision ?? ''}" data-outcome="${e.outcome ?? ''}" data-kind="${e.kind}"><td class="time">${timeTag(e.time)}</td><td class="user">${e.user}</td><td class="session hide-narrow">${session !== undefined && html`<span class="mono" title="${session}">${session.length > 8 ? `${session.slice(0, 8)}…` : session}</span>`}</td><td class="client hide-narrow">${client && html`${client.name}${client.version !== undefined && html` <span class="muted">${client.version}</span>`}`}</td><td class="tool">${e.tool !== undefined ? html`<span class="mono">${e.tool}</span>` : html`<span class="muted">${e.kind}${outbound(e.detail)}</span>`}</td><td class="nodes hide-narrow">${nodes.join(', ')}</td><td class="decision">${badge('decision', e.decision)}</td><td class="outcome">${badge('outcome', e.outcome)}</td><td class="duration">${duration(e.durationMs)}</td><td class="more"><details class="audit-detail"><summary>details</summary>
 <dl>
 <dt>Kind</dt><dd>${e.kind}${e.class !== undefined && html` (${e.class})`}${e.role !== undefined && html`, role ${e.role}`}</dd>
 ${session !== undefined && html`<dt>Session</dt><dd class="mono">${session}</dd>`}
