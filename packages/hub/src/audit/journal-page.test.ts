@@ -177,6 +177,27 @@ describe('Journal.page', () => {
     expect((await j.page({ tool: 'get_status' }, { limit: 10 })).events.map((e) => e.event.args)).toEqual([{ i: 0, note: 'alice said "run_command" <b>' }]);
     expect((await j.page({}, { limit: 10 })).events).toHaveLength(3);
   });
+
+  it('reads lines longer than a read, and a torn tail longer than one', async () => {
+    const dir = await tempDir();
+    const path = join(dir, 'audit', 'audit-00000001.jsonl');
+    const j1 = await createJournal({ dir });
+    const all: AuditEvent[] = [];
+    for (let i = 0; i < 40; i++) {
+      // Every 7th event carries ~50 KB of arguments, so lines cross the 64 KiB reads.
+      const e = createAuditEvent({ kind: 'tool_call', user: USERS[i % 3]!, tool: TOOLS[i % 4]!, args: { i, blob: i % 7 === 3 ? 'y'.repeat(50_000 + i) : 'n' } });
+      all.push(e);
+      await j1.append(e);
+    }
+    await j1.close();
+    await appendFile(path, `{"v":1,"id":"01TORN","kind":"tool_call","user":"alice","tool":"get_status","args":"${'z'.repeat(150_000)}`);
+    const j = await journalIn(dir);
+    for (const f of [{}, { user: 'bob' }, { tool: 'run_command', user: 'carol' }] as JournalPageFilter[]) {
+      for (const limit of [1, 3, 50]) {
+        expect((await allPages(j, f, limit)).map((x) => x.event.id), JSON.stringify({ f, limit })).toEqual(expected(all, f).map((e) => e.id));
+      }
+    }
+  });
 });
 
 describe('Journal.page with 100,000 events', () => {
