@@ -19,6 +19,7 @@ import type { AuditPage, UiData } from './contract.ts';
 /** Called with new events in journal order; a returned promise holds the next call until it settles. */
 export type AuditFeedListener = (events: AuditPage['events']) => void | Promise<void>;
 
+/** Bounds of {@link createAuditFeed}. */
 export interface AuditFeedOptions {
   /** Events that may wait for a listener still busy with earlier ones; default 1000. */
   maxQueued?: number;
@@ -27,6 +28,7 @@ export interface AuditFeedOptions {
   log?: AuditLogger;
 }
 
+/** The UI's `audit` and `follow` (see {@link UiData}), plus how many follow now. */
 export interface AuditFeed {
   audit: UiData['audit'];
   /**

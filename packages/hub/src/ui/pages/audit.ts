@@ -240,6 +240,7 @@ export const AUDIT_STREAM_HEADERS: Readonly<Record<string, string>> = {
   'x-accel-buffering': 'no',
 };
 
+/** Tuning of {@link auditStream}; the defaults are what the hub uses. */
 export interface AuditStreamOptions {
   /** Default {@link AUDIT_STREAM_PING_MS}. */
   pingMs?: number;
