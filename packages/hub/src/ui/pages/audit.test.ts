@@ -435,6 +435,17 @@ describe('auditStream', () => {
     expect(await sse.next()).toBeUndefined();
   });
 
+  it('tells a page from before the journal was reset to reload', async () => {
+    const { j, data } = await setup();
+    await j.append(call({}));
+    // A page of another (older, longer) journal: its newest row is beyond this journal's end.
+    const sse = sseReader(auditStream(data, admin, new URLSearchParams('after=1.999999'), new AbortController().signal));
+    expect(await sse.message()).toEqual({ event: 'reload', data: 'the audit journal was reset' });
+    expect(await sse.next()).toBeUndefined();
+    const bad = sseReader(auditStream(data, admin, new URLSearchParams('after=x'), new AbortController().signal));
+    expect(await bad.message()).toEqual({ event: 'reload', data: 'after: expected a position of the audit journal, as the page gives' });
+  });
+
   it('ends at once with a reload for a filter it cannot apply', async () => {
     const { feed, data } = await setup();
     const sse = sseReader(auditStream(data, admin, new URLSearchParams('outcome=maybe'), new AbortController().signal));

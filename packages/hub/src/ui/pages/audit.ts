@@ -9,7 +9,7 @@
  */
 import { AUDIT_KINDS, type AuditEvent } from '@homelab-mcp/core/audit-event';
 import { isHomelabError } from '@homelab-mcp/core';
-import { auditEventMatches, comparePositions, MAX_PAGE } from '../../audit/journal.ts';
+import { auditEventMatches, comparePositions, MAX_PAGE, parsePosition } from '../../audit/journal.ts';
 import type { AuditFilter, AuditPage, UiData, UiViewer } from '../contract.ts';
 import { html, timeTag, type Html } from '../html.ts';
 import type { Page, PageContext } from '../page.ts';
@@ -82,7 +82,10 @@ export function parseAuditQuery(query: URLSearchParams, viewer: UiViewer): Audit
   const before = query.get('before');
   if (before) out.before = before;
   const after = query.get('after');
-  if (after) out.after = after;
+  if (after) {
+    if (parsePosition(after)) out.after = after;
+    else errors.push('after: expected a position of the audit journal, as the page gives');
+  }
   const limit = query.get('limit');
   if (limit) {
     const n = Number(limit);
@@ -343,7 +346,13 @@ export function auditStream(data: Pick<UiData, 'audit' | 'follow'>, viewer: UiVi
         ping.unref?.();
         let since: AuditPage = { events: [] };
         try {
-          if (q.after !== undefined) since = await data.audit(q.filter, { limit: CATCH_UP });
+          if (q.after !== undefined) {
+            since = await data.audit(q.filter, { limit: CATCH_UP });
+            // A page from before the journal was reset (its data directory emptied): positions
+            // start again from the beginning, below `after`, and would never be sent.
+            const head = q.after === START ? undefined : await data.audit({}, { limit: 1 });
+            if (head && (head.events.length === 0 || comparePositions(head.events[0]!.pos, q.after) < 0)) return reload('the audit journal was reset');
+          }
         } catch (err) {
           return reload(err instanceof Error ? err.message.replace(/[\r\n]+/g, ' ') : 'the journal cannot be read');
         }
