@@ -304,7 +304,8 @@ export function createGate(opts: GateOptions) {
       // A flood of distinct held calls pushes out the oldest: the list is for people to read.
       while (waiting.size >= MAX_PENDING) waiting.delete(waiting.keys().next().value!);
     }
-    const next: HeldWrite = { ...h, entry: { id: before?.entry.id ?? randomBytes(9).toString('base64url'), ...h.entry }, asking: before?.asking ?? 0 };
+    // Frozen: the UI reads the very objects, and must not change what another page shows.
+    const next: HeldWrite = { ...h, entry: deepFreeze({ id: before?.entry.id ?? randomBytes(9).toString('base64url'), ...h.entry }), asking: before?.asking ?? 0 };
     waiting.set(k, next);
     return next;
   }
@@ -434,7 +435,7 @@ export function createGate(opts: GateOptions) {
         const action = withoutApprovals(scrubbed(preview.action, forms, MAX_PENDING_ACTION));
         const shownArgs = JSON.parse(withoutApprovals(JSON.stringify(redactArgs(raw.arguments) ?? null))) as unknown;
         const argsText = showLayout(showControls(JSON.stringify(shownArgs)), false).text;
-        return deepFreeze({
+        return {
           user: caller.user,
           role: caller.role,
           session,
@@ -445,7 +446,7 @@ export function createGate(opts: GateOptions) {
           ...(expires !== undefined ? { expiresAt: new Date(expires).toISOString() } : {}),
           preview: { action, where: [...preview.where], arguments: shownArgs, ...(preview.note ? { note: preview.note } : {}) },
           text: withoutApprovals(scrubbed(text({ previewText: `${action}\narguments: ${argsText}${warn}`, action, argsText }), forms, MAX_PENDING_TEXT)),
-        });
+        };
       };
 
       if (mode === 'session') {
