@@ -40,6 +40,7 @@ import { createAnsibleService, type AnsibleService } from './ansible/service.ts'
 import { internetTools, type InternetDeps } from './internet/index.ts';
 import { createNotifier } from './internet/notify.ts';
 import { createHttpClient } from '@homelab-mcp/core/http';
+import type { SessionActivity } from './ui/contract.ts';
 
 declare const __HUB_VERSION__: string | undefined;
 export const HUB_VERSION: string = typeof __HUB_VERSION__ === 'string' ? __HUB_VERSION__ : '0.0.0-dev';
@@ -174,14 +175,19 @@ export async function createHub(opts: HubOptions) {
     ? createLokiShipper({ journal, url: loki.url, labels: loki.labels, ...(loki.tenant ? { tenant: loki.tenant } : {}), ...(loki.headers ? { headers: loki.headers } : {}), backlogWarnBytes: loki.backlogWarnBytes, cursorFile: join(journal.dir, 'loki-cursor.json'), log })
     : undefined;
   shipper?.start();
-  // Calls per user and session, for get_session_info (bounded: sessions come and go).
-  const callCounts = new Map<string, number>();
+  // Calls per user and session, for get_session_info and the UI's Sessions page (bounded:
+  // sessions come and go; the one called least recently leaves first).
+  const sessionActivity = new Map<string, SessionActivity>();
   const countKey = (user: string, session: string) => `${user}\u0000${session}`;
   const observer: CallObserver = {
     async call(e) {
       const k = countKey(e.caller.user, e.session);
-      if (!callCounts.has(k) && callCounts.size >= 10_000) callCounts.delete(callCounts.keys().next().value!);
-      callCounts.set(k, (callCounts.get(k) ?? 0) + 1);
+      const seen = sessionActivity.get(k);
+      sessionActivity.delete(k);
+      if (!seen && sessionActivity.size >= 10_000) sessionActivity.delete(sessionActivity.keys().next().value!);
+      // Only 2026-07-28 calls name their client (capped by the server); a 2025 session's is in sessions().
+      const client = e.client?.name !== undefined ? { name: e.client.name, ...(e.client.version !== undefined ? { version: e.client.version } : {}) } : seen?.client;
+      sessionActivity.set(k, Object.freeze({ user: e.caller.user, session: e.session, ...(client ? { client } : {}), calls: (seen?.calls ?? 0) + 1, lastCallAt: new Date().toISOString(), lastTool: e.tool }));
       await record(
         createAuditEvent({
           kind: 'tool_call',
@@ -228,7 +234,7 @@ export async function createHub(opts: HubOptions) {
     networkResourcesTool(() => nodes, () => natives, () => catalog),
     ...sessionTools({
       gate,
-      callsIn: (caller, session) => callCounts.get(countKey(caller.user, session)) ?? 0,
+      callsIn: (caller, session) => sessionActivity.get(countKey(caller.user, session))?.calls ?? 0,
       onApproval: (e) =>
         record(createAuditEvent({ kind: 'approval', user: e.caller.user, role: e.caller.role, session: e.session, detail: { change: e.change, mode: gate.mode(e.caller), ...(e.reason ? { reason: e.reason } : {}) } })),
     }),
@@ -599,6 +605,10 @@ export async function createHub(opts: HubOptions) {
 
   return {
     app: http.app,
+    // For the admin UI (ui/contract.ts): open 2025-era sessions, calls per session, held writes.
+    sessions: () => http.sessions(),
+    activity: (): SessionActivity[] => [...sessionActivity.values()],
+    pending: () => gate.pending(),
     catalog: () => catalog,
     nodes: () => nodes,
     health,

@@ -34,6 +34,7 @@ import type { LiveSession } from '../ui/contract.ts';
 import type { createEdgeDist } from '../edge-dist/edge-dist.ts';
 import { readBounded } from '@homelab-mcp/core/http';
 import { createOwnHostCheck } from './own-host.ts';
+import { boundedClientInfo } from '../server/client-info.ts';
 
 export interface UpstreamHealth {
   name: string;
@@ -216,9 +217,6 @@ interface SseSession {
   /** The last POST /messages (or the GET that opened it). */
   lastSeen: number;
 }
-
-/** Longest client name or version {@link LiveSession} passes on: the client chose them. */
-const MAX_CLIENT_FIELD = 200;
 
 export function createHttpApp(opts: HttpAppOptions) {
   const allowed = (host: string) => LOOPBACK.includes(host) || opts.hostAllowed(host);
@@ -652,7 +650,7 @@ export function createHttpApp(opts: HttpAppOptions) {
         const who = current(s.opener);
         if (!who) return;
         const protocolVersion = s.server.getNegotiatedProtocolVersion();
-        const client = s.server.getClientVersion();
+        const client = boundedClientInfo(s.server.getClientVersion());
         out.push({
           id,
           transport,
@@ -660,7 +658,7 @@ export function createHttpApp(opts: HttpAppOptions) {
           role: who.role,
           key: who.key,
           ...(protocolVersion ? { protocolVersion } : {}),
-          ...(client ? { client: { name: String(client.name).slice(0, MAX_CLIENT_FIELD), ...(client.version ? { version: String(client.version).slice(0, MAX_CLIENT_FIELD) } : {}) } } : {}),
+          ...(client?.name !== undefined ? { client: { name: client.name, ...(client.version !== undefined ? { version: client.version } : {}) } } : {}),
           openedAt: new Date(s.openedAt).toISOString(),
           lastSeenAt: new Date(s.lastSeen).toISOString(),
         });
