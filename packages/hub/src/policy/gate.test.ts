@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { CatalogTool } from '../catalog/types.ts';
-import { confirmModeHint, createGate, MAX_PENDING, showControls, showLayout, TOKEN_TTL_MS } from './gate.ts';
+import { confirmModeHint, createGate, MAX_PENDING, MAX_PENDING_CHARS, showControls, showLayout, TOKEN_TTL_MS } from './gate.ts';
 
 const tool = (name: string, toolClass: 'read' | 'write'): CatalogTool => ({
   def: { name, inputSchema: { type: 'object' } },
@@ -357,7 +357,7 @@ describe('gate.pending(): the writes held while they wait', () => {
     expect(gate.pending()).toEqual([]);
   });
 
-  it('is bounded: 10,000 distinct held writes keep the newest 1,000, and a huge argument is cut', async () => {
+  it('is bounded: 10,000 distinct held writes keep the newest 1,000, a huge argument is cut, and large ones keep to MAX_PENDING_CHARS', async () => {
     const gate = createGate({ modeFor: () => 'session' });
     for (let i = 0; i < 10_000; i++) await gate.check({ tool: write, args: { i }, caller: admin, session: 's', human });
     const list = gate.pending();
@@ -366,6 +366,15 @@ describe('gate.pending(): the writes held while they wait', () => {
     expect(list.at(-1)!.preview.arguments).toEqual({ i: 9999 });
     await gate.check({ tool: write, args: { cmd: 'x'.repeat(1_000_000) }, caller: admin, session: 's', human });
     expect(JSON.stringify(gate.pending().at(-1)).length).toBeLessThan(40_000);
+    // Large arguments: the newest that fit in MAX_PENDING_CHARS stay.
+    const big = (i: number) => Object.fromEntries(Array.from({ length: 7 }, (_, k) => [`k${k}`, `${i}:${'y'.repeat(1000)}`]));
+    for (let i = 0; i < 300; i++) await gate.check({ tool: write, args: big(i), caller: admin, session: 's', human });
+    const kept = gate.pending();
+    const chars = kept.reduce((n, p) => n + p.text.length + p.preview.action.length + JSON.stringify(p.preview.arguments).length, 0);
+    expect(chars).toBeLessThanOrEqual(MAX_PENDING_CHARS);
+    expect(kept.length).toBeLessThan(300);
+    expect(kept.length).toBeGreaterThan(100);
+    expect((kept.at(-1)!.preview.arguments as Record<string, string>).k0).toMatch(/^299:/);
   });
 
   it('keeps no secret: arguments redacted like the journal\'s, their values cut from the action and the text too, nor a token passed as an argument', async () => {

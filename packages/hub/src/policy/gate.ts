@@ -198,7 +198,12 @@ function held(decision: 'pending' | 'denied', reason: string, data: Record<strin
 
 /** Most held writes {@link Gate.pending} keeps at once; a new one past it pushes out the oldest. */
 export const MAX_PENDING = 1000;
-/** Longest action line and text a pending entry keeps, in characters (a flood must not grow memory). */
+/**
+ * Most characters all held entries keep together (text, action and arguments): 1,000 entries of
+ * the largest arguments must not hold tens of MB; past it the oldest leave too.
+ */
+export const MAX_PENDING_CHARS = 4_000_000;
+/** Longest action line and text a pending entry keeps, in characters. */
 const MAX_PENDING_ACTION = 2048;
 const MAX_PENDING_TEXT = 16_384;
 /** What a pending entry's text shows instead of the confirm token the model got. */
@@ -273,6 +278,8 @@ interface HeldWrite {
   nonce?: string;
   /** Human mode, 2025: elicitations of this call still waiting for their answer. */
   asking: number;
+  /** Characters the entry holds (counted against {@link MAX_PENDING_CHARS}). */
+  chars: number;
 }
 
 export function createGate(opts: GateOptions) {
@@ -291,27 +298,34 @@ export function createGate(opts: GateOptions) {
   // Held writes while they wait, by a digest of approval key, tool and exact arguments: the same
   // call held again refreshes its entry. Insertion order is age (a refresh moves it last).
   const waiting = new Map<string, HeldWrite>();
+  let waitingChars = 0;
+  const drop = (k: string) => {
+    const h = waiting.get(k);
+    if (!h) return;
+    waiting.delete(k);
+    waitingChars -= h.chars;
+  };
   const digest = (...parts: unknown[]) => createHash('sha256').update(canonicalJson(parts)).digest('base64url');
   function sweepHeld(): void {
     const t = now();
-    for (const [k, h] of waiting) if (h.expires !== undefined && h.expires <= t && h.asking === 0) waiting.delete(k);
+    for (const [k, h] of waiting) if (h.expires !== undefined && h.expires <= t && h.asking === 0) drop(k);
   }
-  function hold(k: string, h: Omit<HeldWrite, 'asking' | 'entry'> & { entry: Omit<PendingWrite, 'id'> }): HeldWrite {
+  function hold(k: string, h: Omit<HeldWrite, 'asking' | 'entry' | 'chars'> & { entry: Omit<PendingWrite, 'id'> }): HeldWrite {
     const before = waiting.get(k);
-    waiting.delete(k);
-    if (!before) {
-      sweepHeld();
-      // A flood of distinct held calls pushes out the oldest: the list is for people to read.
-      while (waiting.size >= MAX_PENDING) waiting.delete(waiting.keys().next().value!);
-    }
+    drop(k);
+    const chars = h.entry.text.length + h.entry.preview.action.length + JSON.stringify(h.entry.preview.arguments).length;
+    if (!before) sweepHeld();
+    // A flood of distinct held calls pushes out the oldest: the list is for people to read.
+    while (waiting.size > 0 && (waiting.size >= MAX_PENDING || waitingChars + chars > MAX_PENDING_CHARS)) drop(waiting.keys().next().value!);
     // Frozen: the UI reads the very objects, and must not change what another page shows.
-    const next: HeldWrite = { ...h, entry: deepFreeze({ id: before?.entry.id ?? randomBytes(9).toString('base64url'), ...h.entry }), asking: before?.asking ?? 0 };
+    const next: HeldWrite = { ...h, entry: deepFreeze({ id: before?.entry.id ?? randomBytes(9).toString('base64url'), ...h.entry }), asking: before?.asking ?? 0, chars };
     waiting.set(k, next);
+    waitingChars += chars;
     return next;
   }
   /** Drops the held writes `leave` picks. */
   function release(leave: (h: HeldWrite) => boolean): void {
-    for (const [k, h] of waiting) if (leave(h)) waiting.delete(k);
+    for (const [k, h] of waiting) if (leave(h)) drop(k);
   }
 
   /** The live approval of a session, dropping it when it lapsed. */
@@ -404,7 +418,7 @@ export function createGate(opts: GateOptions) {
       const callKey = () => (ck ??= digest(k, tool.def.name, args));
       /** This call is no longer waiting in `mode` (it ran, or was refused). */
       const settle = (mode: ApprovalMode) => {
-        if (waiting.size > 0 && waiting.get(callKey())?.entry.mode === mode) waiting.delete(callKey());
+        if (waiting.size > 0 && waiting.get(callKey())?.entry.mode === mode) drop(callKey());
       };
       for (const rule of opts.rules ?? []) {
         const why = await rule({ tool: tool.def.name, args, caller, ...(call.signal ? { signal: call.signal } : {}) });
@@ -601,7 +615,7 @@ export function createGate(opts: GateOptions) {
       } finally {
         if (asked) {
           const h = waiting.get(callKey());
-          if (h && h.asking > 0 && --h.asking === 0) waiting.delete(callKey());
+          if (h && h.asking > 0 && --h.asking === 0) drop(callKey());
         }
       }
       return verdict === 'approved'
