@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { CatalogTool } from '../catalog/types.ts';
-import { confirmModeHint, createGate, MAX_PENDING, MAX_PENDING_CHARS, showControls, showLayout, TOKEN_TTL_MS } from './gate.ts';
+import { confirmModeHint, createGate, MAX_PENDING, MAX_PENDING_CHARS, MAX_PENDING_PER_USER, showControls, showLayout, TOKEN_TTL_MS } from './gate.ts';
 
 const tool = (name: string, toolClass: 'read' | 'write'): CatalogTool => ({
   def: { name, inputSchema: { type: 'object' } },
@@ -359,7 +359,8 @@ describe('gate.pending(): the writes held while they wait', () => {
 
   it('is bounded: 10,000 distinct held writes keep the newest 1,000, a huge argument is cut, and large ones keep to MAX_PENDING_CHARS', async () => {
     const gate = createGate({ modeFor: () => 'session' });
-    for (let i = 0; i < 10_000; i++) await gate.check({ tool: write, args: { i }, caller: admin, session: 's', human });
+    const as = (i: number, prefix = 'u', users = 50) => ({ user: `${prefix}${i % users}`, role: 'operator' as const });
+    for (let i = 0; i < 10_000; i++) await gate.check({ tool: write, args: { i }, caller: as(i), session: 's', human });
     const list = gate.pending();
     expect(list).toHaveLength(MAX_PENDING);
     expect(list[0]!.preview.arguments).toEqual({ i: 9000 });
@@ -368,13 +369,25 @@ describe('gate.pending(): the writes held while they wait', () => {
     expect(JSON.stringify(gate.pending().at(-1)).length).toBeLessThan(40_000);
     // Large arguments: the newest that fit in MAX_PENDING_CHARS stay.
     const big = (i: number) => Object.fromEntries(Array.from({ length: 7 }, (_, k) => [`k${k}`, `${i}:${'y'.repeat(1000)}`]));
-    for (let i = 0; i < 300; i++) await gate.check({ tool: write, args: big(i), caller: admin, session: 's', human });
+    for (let i = 0; i < 300; i++) await gate.check({ tool: write, args: big(i), caller: as(i, 'b'), session: 's', human });
     const kept = gate.pending();
     const chars = kept.reduce((n, p) => n + p.text.length + p.preview.action.length + JSON.stringify(p.preview.arguments).length, 0);
     expect(chars).toBeLessThanOrEqual(MAX_PENDING_CHARS);
     expect(kept.length).toBeLessThan(300);
     expect(kept.length).toBeGreaterThan(100);
     expect((kept.at(-1)!.preview.arguments as Record<string, string>).k0).toMatch(/^299:/);
+  });
+
+  it('one user\'s flood pushes out their own oldest, not the writes of others', async () => {
+    const gate = createGate({ modeFor: () => 'session' });
+    await gate.check({ tool: write, args: { name: 'lamp' }, caller: admin, session: 's', human });
+    const mallory = { user: 'mallory', role: 'operator' as const };
+    for (let i = 0; i < 2000; i++) await gate.check({ tool: write, args: { i }, caller: mallory, session: 's', human });
+    const list = gate.pending();
+    expect(list.filter((p) => p.user === 'a').map((p) => p.preview.arguments)).toEqual([{ name: 'lamp' }]);
+    const theirs = list.filter((p) => p.user === 'mallory');
+    expect(theirs).toHaveLength(MAX_PENDING_PER_USER);
+    expect(theirs.at(-1)!.preview.arguments).toEqual({ i: 1999 });
   });
 
   it('keeps no secret: arguments redacted like the journal\'s, their values cut from the action and the text too, nor a token passed as an argument', async () => {

@@ -199,6 +199,11 @@ function held(decision: 'pending' | 'denied', reason: string, data: Record<strin
 /** Most held writes {@link Gate.pending} keeps at once; a new one past it pushes out the oldest. */
 export const MAX_PENDING = 1000;
 /**
+ * Most held writes of one user: one user's flood pushes out their own oldest, not the writes
+ * of others waiting for a person.
+ */
+export const MAX_PENDING_PER_USER = 250;
+/**
  * Most characters all held entries keep together (text, action and arguments): 1,000 entries of
  * the largest arguments must not hold tens of MB; past it the oldest leave too.
  */
@@ -299,11 +304,15 @@ export function createGate(opts: GateOptions) {
   // call held again refreshes its entry. Insertion order is age (a refresh moves it last).
   const waiting = new Map<string, HeldWrite>();
   let waitingChars = 0;
+  const perUser = new Map<string, number>();
   const drop = (k: string) => {
     const h = waiting.get(k);
     if (!h) return;
     waiting.delete(k);
     waitingChars -= h.chars;
+    const n = (perUser.get(h.entry.user) ?? 1) - 1;
+    if (n > 0) perUser.set(h.entry.user, n);
+    else perUser.delete(h.entry.user);
   };
   const digest = (...parts: unknown[]) => createHash('sha256').update(canonicalJson(parts)).digest('base64url');
   function sweepHeld(): void {
@@ -316,11 +325,21 @@ export function createGate(opts: GateOptions) {
     const chars = h.entry.text.length + h.entry.preview.action.length + JSON.stringify(h.entry.preview.arguments).length;
     if (!before) sweepHeld();
     // A flood of distinct held calls pushes out the oldest: the list is for people to read.
+    // The user's own first, so that one user cannot push the writes of others off the list.
+    const user = h.entry.user;
+    if ((perUser.get(user) ?? 0) >= MAX_PENDING_PER_USER) {
+      for (const [wk, w] of waiting) {
+        if (w.entry.user !== user) continue;
+        drop(wk);
+        break;
+      }
+    }
     while (waiting.size > 0 && (waiting.size >= MAX_PENDING || waitingChars + chars > MAX_PENDING_CHARS)) drop(waiting.keys().next().value!);
     // Frozen: the UI reads the very objects, and must not change what another page shows.
     const next: HeldWrite = { ...h, entry: deepFreeze({ id: before?.entry.id ?? randomBytes(9).toString('base64url'), ...h.entry }), asking: before?.asking ?? 0, chars };
     waiting.set(k, next);
     waitingChars += chars;
+    perUser.set(user, (perUser.get(user) ?? 0) + 1);
     return next;
   }
   /** Drops the held writes `leave` picks. */
