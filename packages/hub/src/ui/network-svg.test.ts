@@ -50,7 +50,7 @@ describe('renderNetworkSvg', () => {
     const svg = renderNetworkSvg(NODES, SERVICES).value;
     expect(svg).toContain('<g class="missing" data-missing="object-store">');
     expect(svg).toMatch(/<path class="dep dep-missing" data-from="backup" data-to="object-store"[^>]*stroke-dasharray/);
-    expect(svg).toContain('unknown (depended on, not in the topology)');
+    expect(svg).toContain('unknown: not in the topology');
   });
 
   it('puts a service of a node the topology lacks into a dashed box of that name', () => {

@@ -129,8 +129,8 @@ export function renderNetworkSvg(nodes: TopologyNodeView[], services: TopologySe
   const missingNames = [...missing].sort(byName);
   if (missingNames.length) boxes.push({ kind: 'missing', names: missingNames.slice(0, MAX_SVG_SERVICES) });
 
-  // The grid: about as many columns as rows, at most 6.
-  const cols = Math.max(1, Math.min(6, Math.ceil(Math.sqrt(boxes.length))));
+  // The grid: about as many columns as rows, at most 4 (wider would be scaled down past reading on a laptop).
+  const cols = Math.max(1, Math.min(4, Math.ceil(Math.sqrt(boxes.length))));
   const placed: Placed[] = [];
   let y = MARGIN;
   for (let r = 0; r * cols < boxes.length; r++) {
@@ -176,7 +176,7 @@ export function renderNetworkSvg(nodes: TopologyNodeView[], services: TopologySe
       );
     } else {
       groups.push(
-        html`<g class="missing-box"><rect x="${p.x}" y="${p.y}" width="${NODE_W}" height="${p.h}" rx="6" fill="#fff" stroke="#c62828" stroke-dasharray="6 4"/><text x="${p.x + PAD}" y="${p.y + 20}" font-weight="bold">unknown (depended on, not in the topology)</text>${items}</g>`,
+        html`<g class="missing-box"><rect x="${p.x}" y="${p.y}" width="${NODE_W}" height="${p.h}" rx="6" fill="#fff" stroke="#c62828" stroke-dasharray="6 4"/><text x="${p.x + PAD}" y="${p.y + 20}" font-weight="bold">unknown: not in the topology</text>${items}</g>`,
       );
     }
   });
