@@ -88,9 +88,24 @@ describe('renderNetworkSvg', () => {
     const svg = renderNetworkSvg([node('a'), node('b')], [svc('y', 'a'), svc('z', 'a', ['y']), svc('x', 'b', ['y'])]).value;
     const d = (from: string) => elements(svg, 'path', 'dep').find((p) => p['data-from'] === from)!.d;
     // x (column 1) to y (column 0): out of x's left side, into y's right side (the arrow head 6 px off).
-    expect(d('x')).toBe('M410 127 C340 127 340 127 276 127');
+    expect(d('x')).toBe('M410 143 C343 143 343 143 276 143');
     // z to y, in one box: out of the right side and back in, bulging into the gap.
-    expect(d('z')).toBe('M270 153 C303 153 303 127 276 127');
+    expect(d('z')).toBe('M270 169 C303 169 303 143 276 143');
+  });
+
+  it('routes an arrow that crosses columns along the gaps, never through a box in between', () => {
+    // Ten nodes: four columns; n3 (column 3) depends on n0 (column 0), in the same row.
+    const nodes = Array.from({ length: 10 }, (_, i) => node(`n${i}`));
+    const svg = renderNetworkSvg(nodes, [svc('far', 'n3', ['base']), svc('base', 'n0'), svc('next', 'n9', ['base'])]).value;
+    const path = elements(svg, 'path', 'dep').find((p) => p['data-from'] === 'far')!.d!;
+    const m = /^M(\d+) (\d+) L(\d+) \2 L\3 (-?\d+) L(\d+) \4 L\5 (\d+) L(\d+) \6$/.exec(path);
+    expect(m, path).not.toBeNull();
+    const [, x1, , gx1, lane, gx2, , x2] = m!.map(Number);
+    const boxes = [0, 1, 2, 3].map((c) => [20 + c * 380, 280 + c * 380]);
+    for (const x of [gx1!, gx2!]) expect(boxes.some(([l, r]) => x >= l! && x <= r!), `x ${x} inside a box`).toBe(false);
+    expect(x1).toBeGreaterThan(1140); // n3's left side
+    expect(x2).toBe(276); // base's right side
+    expect(lane).toBeLessThan(36); // above the first row
   });
 
   it('is bounded beyond its limits and says how much was left out', () => {

@@ -25,6 +25,8 @@ const NODE_W = 260;
 const COL_GAP = 120;
 const ROW_GAP = 40;
 const MARGIN = 20;
+/** Above the first row: room for the lane arrows take along it. */
+const TOP = 36;
 const HEADER = 96;
 const SVC_H = 22;
 const SVC_GAP = 4;
@@ -61,6 +63,8 @@ function boxHeight(b: Box): number {
 /** Where a dependency arrow starts or ends: a service (or unknown) box's middle, on its left or right. */
 interface Anchor {
   col: number;
+  /** The top of its row of boxes. */
+  rowTop: number;
   left: number;
   right: number;
   y: number;
@@ -132,7 +136,7 @@ export function renderNetworkSvg(nodes: TopologyNodeView[], services: TopologySe
   // The grid: about as many columns as rows, at most 4 (wider would be scaled down past reading on a laptop).
   const cols = Math.max(1, Math.min(4, Math.ceil(Math.sqrt(boxes.length))));
   const placed: Placed[] = [];
-  let y = MARGIN;
+  let y = TOP;
   for (let r = 0; r * cols < boxes.length; r++) {
     const row = boxes.slice(r * cols, r * cols + cols);
     const h = Math.max(...row.map(boxHeight));
@@ -152,10 +156,10 @@ export function renderNetworkSvg(nodes: TopologyNodeView[], services: TopologySe
       const sx = p.x + PAD;
       const w = NODE_W - 2 * PAD;
       if (typeof item === 'string') {
-        anchors.set(`missing:${item}`, { col: p.col, left: sx, right: sx + w, y: sy + SVC_H / 2 });
+        anchors.set(`missing:${item}`, { col: p.col, rowTop: p.y, left: sx, right: sx + w, y: sy + SVC_H / 2 });
         return html`<g class="missing" data-missing="${item}"><title>${item}: named in depends on, but no service of the topology has this name</title><rect x="${sx}" y="${sy}" width="${w}" height="${SVC_H}" rx="3" fill="#fff" stroke="#c62828" stroke-dasharray="4 3"/><text x="${sx + 6}" y="${sy + 15}">? ${fit(item, LINE_CHARS - 2)}</text></g>`;
       }
-      anchors.set(item, { col: p.col, left: sx, right: sx + w, y: sy + SVC_H / 2 });
+      anchors.set(item, { col: p.col, rowTop: p.y, left: sx, right: sx + w, y: sy + SVC_H / 2 });
       const label = `${item.name}${portsText(item)}`;
       return html`<g class="service" data-service="${item.name}"><title>${item.name} on ${item.node}${item.ports.length ? `, ports ${item.ports.map((x) => `${x.port}/${x.protocol}`).join(', ')}` : ''}${item.description ? `: ${item.description}` : ''}</title><rect x="${sx}" y="${sy}" width="${w}" height="${SVC_H}" rx="3" fill="#e3f2fd" stroke="#1565c0"/><text x="${sx + 6}" y="${sy + 15}">${fit(label, LINE_CHARS - 2)}</text></g>`;
     });
@@ -198,17 +202,26 @@ export function renderNetworkSvg(nodes: TopologyNodeView[], services: TopologySe
       continue;
     }
     const b = e.target;
+    // The middle of the gap right of column `c`.
+    const gap = (c: number) => MARGIN + c * (NODE_W + COL_GAP) + NODE_W + COL_GAP / 2;
     let d: string;
     if (a.col === b.col) {
       // Same column: out of the right side and back in, bulging into the gap.
       const bulge = Math.round(Math.min(COL_GAP - 20, 30 + Math.abs(b.y - a.y) / 8));
       d = `M${a.right} ${a.y} C${a.right + bulge} ${a.y} ${b.right + bulge} ${b.y} ${b.right + 6} ${b.y}`;
-    } else if (a.col < b.col) {
-      const mid = Math.round((a.right + b.left) / 2);
-      d = `M${a.right} ${a.y} C${mid} ${a.y} ${mid} ${b.y} ${b.left - 6} ${b.y}`;
+    } else if (Math.abs(a.col - b.col) === 1) {
+      // Next column: a curve through the gap between them.
+      const [x1, x2] = a.col < b.col ? [a.right, b.left - 6] : [a.left, b.right + 6];
+      const mid = Math.round((x1 + x2) / 2);
+      d = `M${x1} ${a.y} C${mid} ${a.y} ${mid} ${b.y} ${x2} ${b.y}`;
     } else {
-      const mid = Math.round((a.left + b.right) / 2);
-      d = `M${a.left} ${a.y} C${mid} ${a.y} ${mid} ${b.y} ${b.right + 6} ${b.y}`;
+      // Farther: along the gaps (down the column gap, across the lane above the target's row,
+      // down the gap beside the target), never through a box in between. A small offset per
+      // arrow keeps lanes shared by several arrows apart.
+      const off = ((paths.length % 7) - 3) * 3;
+      const [x1, gx1, gx2, x2] = a.col < b.col ? [a.right, gap(a.col) + off, gap(b.col - 1) + off, b.left - 6] : [a.left, gap(a.col - 1) + off, gap(b.col) + off, b.right + 6];
+      const lane = b.rowTop - (b.rowTop === TOP ? TOP / 2 : ROW_GAP / 2) + off;
+      d = `M${x1} ${a.y} L${gx1} ${a.y} L${gx1} ${lane} L${gx2} ${lane} L${gx2} ${b.y} L${x2} ${b.y}`;
     }
     paths.push(
       html`<path class="dep${e.missing ? ' dep-missing' : ''}" data-from="${e.from.name}" data-to="${e.to}" d="${d}" fill="none" stroke="${e.missing ? '#c62828' : '#6a1b9a'}" stroke-width="1.5"${e.missing ? html` stroke-dasharray="4 3"` : ''} marker-end="url(#network-arrow)"><title>${e.from.name} depends on ${e.to}${e.missing ? ' (not in the topology)' : ''}</title></path>`,
