@@ -43,6 +43,8 @@ afterEach(() => rmSync(root, { recursive: true, force: true }));
 
 const ctx = (): CallContext => ({ caller: { user: 'ann', role: 'admin' } as CallContext['caller'], session: 's', signal: new AbortController().signal });
 const log = { info: () => undefined, warn: () => undefined };
+/** Long enough for every check a test starts: these tests want the results, not "pending". */
+const WAIT = 100_000;
 
 /** A branch pushed by hand (not through draft_playbook), from main, with `files`. */
 function pushBranch(branch: string, files: Record<string, string>): string {
@@ -62,7 +64,7 @@ describe.each([
 ])('drafts() with a fake $type', ({ type, start }) => {
   it('lists a draft_playbook draft with its PR, diff (secrets masked) and a passing syntax check, cached per commit; a hand-pushed draft with broken YAML is not ok; a forge that is down is an error', { timeout: 120_000 }, async () => {
     await using forge = await start({ bareRepo: bare, owner: 'me', repo: 'playbooks', token: GIT_TOKEN });
-    const service = createAnsibleService({ config: AnsibleConfigSchema.parse({ repo: bare, inventory: 'hosts.ini', forge: { type, url: forge.url, repo: 'me/playbooks', token: GIT_TOKEN } }), dataDir: join(root, 'data'), http: createHttpClient(), log });
+    const service = createAnsibleService({ config: AnsibleConfigSchema.parse({ repo: bare, inventory: 'hosts.ini', forge: { type, url: forge.url, repo: 'me/playbooks', token: GIT_TOKEN } }), dataDir: join(root, 'data'), http: createHttpClient(), log, draftCheckWaitMs: WAIT });
     const drafted = await service.tools.find((t) => t.def.name === 'draft_playbook')!.call({ name: 'update-pis', content: UPDATE, description: 'update them' }, ctx());
     expect(drafted.isError, JSON.stringify(drafted.content)).toBeFalsy();
     const commit = (drafted.structuredContent as { commit: string }).commit;
@@ -106,7 +108,7 @@ describe.each([
 
 describe('drafts() without a forge', () => {
   it('lists the draft branches: a draft_playbook draft passes, a hand-pushed one with broken YAML or that changes other files is not ok', { timeout: 120_000 }, async () => {
-    const service = createAnsibleService({ config: AnsibleConfigSchema.parse({ repo: bare, inventory: 'hosts.ini' }), dataDir: join(root, 'data'), http: createHttpClient(), log });
+    const service = createAnsibleService({ config: AnsibleConfigSchema.parse({ repo: bare, inventory: 'hosts.ini' }), dataDir: join(root, 'data'), http: createHttpClient(), log, draftCheckWaitMs: WAIT });
     const drafted = await service.tools.find((t) => t.def.name === 'draft_playbook')!.call({ name: 'site', content: '- hosts: pis\n  gather_facts: false\n  tasks:\n    - ansible.builtin.ping:\n    - ansible.builtin.debug: { msg: hi }\n' }, ctx());
     expect(drafted.isError, JSON.stringify(drafted.content)).toBeFalsy();
     // Invalid YAML that draft_playbook would refuse, pushed by hand.
@@ -130,8 +132,18 @@ describe('drafts() without a forge', () => {
     expect(by.wide!.syntax).toEqual({ ok: false, error: 'not checked: the branch also changes hosts.ini; the hub syntax-checks a draft only when it changes nothing but wide.yml' });
   });
 
+  it('answers a syntax check that takes longer than its wait as pending, and the finished result on a later view', { timeout: 120_000 }, async () => {
+    const service = createAnsibleService({ config: AnsibleConfigSchema.parse({ repo: bare, inventory: 'hosts.ini' }), dataDir: join(root, 'data'), http: createHttpClient(), log, draftCheckWaitMs: 0 });
+    pushBranch('mcp-draft/slow', { 'slow.yml': '- hosts: pis\n  gather_facts: false\n  tasks:\n    - ansible.builtin.ping:\n' });
+    const signal = new AbortController().signal;
+    expect((await service.drafts(signal)).drafts[0]!.syntax).toEqual({ ok: false, pending: true, error: 'the syntax check is still running; reload the page in a few seconds' });
+    // The check goes on without the view; once done, a view has it at once, whatever its wait.
+    await vi.waitFor(async () => expect((await service.drafts(signal)).drafts[0]!.syntax).toEqual({ ok: true }), { timeout: 60_000, interval: 250 });
+    expect(runner.syntaxCheck).toHaveBeenCalledTimes(1);
+  });
+
   it('cuts a diff larger than the cap at a line end and says so', { timeout: 60_000 }, async () => {
-    const service = createAnsibleService({ config: AnsibleConfigSchema.parse({ repo: bare, inventory: 'hosts.ini' }), dataDir: join(root, 'data'), http: createHttpClient(), log });
+    const service = createAnsibleService({ config: AnsibleConfigSchema.parse({ repo: bare, inventory: 'hosts.ini' }), dataDir: join(root, 'data'), http: createHttpClient(), log, draftCheckWaitMs: WAIT });
     const big = `- hosts: pis\n  tasks: []\n${Array.from({ length: 12_000 }, (_, i) => `# line ${i} ${'x'.repeat(20)}`).join('\n')}\n`;
     pushBranch('mcp-draft/big', { 'big.yml': big });
     const r = await service.drafts(new AbortController().signal);

@@ -45,6 +45,11 @@ export interface AnsibleServiceOptions {
   /** Variables hub.yaml takes as `${VAR}`: never passed to Ansible or git. */
   secretVars?: readonly string[];
   now?: () => number;
+  /**
+   * How long drafts() waits for syntax checks it had to start (default 4 s): the rest are
+   * answered as pending and keep running, so a page view stays within its deadline.
+   */
+  draftCheckWaitMs?: number;
 }
 
 const READ = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false } as const;
@@ -978,7 +983,12 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
   // Syntax checks of drafts, per commit and path, so that a page view does not run Ansible each
   // time; one at a time (each is a Python process), each under its own deadline rather than the
   // page's, so that a check a closed page started still serves the next view.
-  const draftChecks = new Map<string, Promise<DraftSyntax>>();
+  interface DraftCheck {
+    result: Promise<DraftSyntax>;
+    /** Set once the check is done (a later view answers at once, whatever its wait). */
+    done?: DraftSyntax;
+  }
+  const draftChecks = new Map<string, DraftCheck>();
   let checkQueue: Promise<unknown> = Promise.resolve();
 
   /** What draft_playbook checks before it commits, then `--syntax-check` on an inert copy, at `commit`. */
@@ -1007,31 +1017,36 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
     return { keep: !signal.aborted, syntax: { ok: false, error: scrub(r.error), ...(r.line ? { line: r.line } : {}) } };
   }
 
-  function draftSyntax(commit: string, path: string, signal: AbortSignal): Promise<DraftSyntax> {
+  function draftSyntax(commit: string, path: string, signal: AbortSignal, budget: Promise<void>): Promise<DraftSyntax> {
     const key = `${commit}\u0000${path}`;
-    let p = draftChecks.get(key);
-    if (!p) {
+    let entry = draftChecks.get(key);
+    if (!entry) {
       const run = checkQueue.then(() => checkDraftAt(commit, path));
       checkQueue = run.catch(() => undefined);
-      p = run.then(
-        (r) => {
-          if (!r.keep) draftChecks.delete(key);
-          return r.syntax;
-        },
-        (err: unknown): DraftSyntax => {
-          draftChecks.delete(key);
-          return { ok: false, error: `could not be checked: ${scrub(message(err))}` };
-        },
-      );
+      const e: DraftCheck = {
+        result: run.then(
+          (r) => {
+            if (r.keep) e.done = r.syntax;
+            else draftChecks.delete(key);
+            return r.syntax;
+          },
+          (err: unknown): DraftSyntax => {
+            draftChecks.delete(key);
+            return { ok: false, error: `could not be checked: ${scrub(message(err))}` };
+          },
+        ),
+      };
       if (draftChecks.size >= MAX_DRAFT_CHECKS) draftChecks.delete(draftChecks.keys().next().value!);
-      draftChecks.set(key, p);
+      draftChecks.set(key, (entry = e));
     }
-    return new Promise((resolve, reject) => {
-      if (signal.aborted) return reject(new HomelabError('CANCELLED', 'cancelled'));
-      const onAbort = () => reject(new HomelabError('CANCELLED', 'cancelled'));
-      signal.addEventListener('abort', onAbort, { once: true });
-      p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    if (entry.done) return Promise.resolve(entry.done);
+    const running: DraftSyntax = { ok: false, pending: true, error: 'the syntax check is still running; reload the page in a few seconds' };
+    const cancelled = new Promise<never>((_, reject) => {
+      if (signal.aborted) reject(new HomelabError('CANCELLED', 'cancelled'));
+      signal.addEventListener('abort', () => reject(new HomelabError('CANCELLED', 'cancelled')), { once: true });
     });
+    cancelled.catch(() => undefined);
+    return Promise.race([entry.result, budget.then(() => running), cancelled]);
   }
 
   /** The secret-named values of `path` at `rev` (the diff loses them as get_playbook does). */
@@ -1044,7 +1059,7 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
   }
 
   /** One draft for the Playbooks page: its diff against main, masked and cut, and its syntax check. */
-  async function draftView(name: string, sha: string | undefined, base: Omit<PlaybookDraftView, 'name' | 'branch' | 'commit' | 'diff' | 'cut' | 'syntax'> & { commit?: string }, signal: AbortSignal): Promise<PlaybookDraftView> {
+  async function draftView(name: string, sha: string | undefined, base: Omit<PlaybookDraftView, 'name' | 'branch' | 'commit' | 'diff' | 'cut' | 'syntax'> & { commit?: string }, signal: AbortSignal, budget: Promise<void>): Promise<PlaybookDraftView> {
     const branch = repo.draftBranch(name);
     const head = { name: oneLine(name, 100), branch: oneLine(branch, 200), commit: sha ?? base.commit ?? '', author: base.author, ...(base.createdAt ? { createdAt: base.createdAt } : {}), ...(base.pr ? { pr: base.pr } : {}) };
     if (!sha) return { ...head, diff: '', cut: false, syntax: { ok: false, error: `the branch ${oneLine(branch, 200)} is not in the playbook repo (a pull request from a fork?)` } };
@@ -1054,7 +1069,7 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
       const { diff, cut } = await repo.diff(main, sha, MAX_DRAFT_DIFF_BYTES, signal);
       const path = bad ? undefined : ((await repo.playbooks(signal)).find((p) => p.name === name)?.path ?? repo.pathFor(name));
       const secrets = path ? new Set([...(await yamlSecrets(sha, path, signal)), ...(await yamlSecrets(main, path, signal))]) : new Set<string>();
-      const syntax: DraftSyntax = path ? await draftSyntax(sha, path, signal) : { ok: false, error: `the branch does not name a playbook: ${bad}` };
+      const syntax: DraftSyntax = path ? await draftSyntax(sha, path, signal, budget) : { ok: false, error: `the branch does not name a playbook: ${bad}` };
       return { ...head, diff: scrub(scrubValues(maskDiff(diff), secrets)), cut, syntax };
     } catch (err) {
       if (signal.aborted) throw err;
@@ -1065,13 +1080,19 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
   /** The Playbooks page's list: the pending drafts, each with its diff and syntax check. */
   async function drafts(signal: AbortSignal): Promise<PlaybookDrafts> {
     let label = `${repoLabel}${forge ? `, PRs on ${forge.label}` : ', no forge (drafts are branches only)'}`;
+    // One wait for all the checks this view has to start: a check done before then is shown,
+    // later ones say they are running (and are cached for the next view when they finish).
+    let timer: NodeJS.Timeout | undefined;
+    const budget = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, o.draftCheckWaitMs ?? 4000);
+    });
     try {
       const head = await repo.ensure(signal);
       label = `${c.branch} at ${head.slice(0, 12)}${forge ? `, PRs on ${forge.label}` : ', no forge (drafts are branches only)'}`;
       await serial(() => repo.fetch(signal));
       const out: PlaybookDraftView[] = [];
       if (!forge) {
-        for (const d of await repo.draftBranches(signal)) out.push(await draftView(d.name, d.sha, { author: oneLine(d.author, 100), createdAt: d.date }, signal));
+        for (const d of await repo.draftBranches(signal)) out.push(await draftView(d.name, d.sha, { author: oneLine(d.author, 100), createdAt: d.date }, signal, budget));
         return { repo: scrub(label), drafts: out };
       }
       const open = (await forge.listOpen({ max: MAX_PENDING, signal })).filter((p) => p.branch.startsWith(c.draftPrefix));
@@ -1082,12 +1103,14 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
           () => 'unknown (the forge did not say)',
         );
         const sha = await repo.revParse(repo.draftRef(name), signal);
-        out.push(await draftView(name, sha, { author: oneLine(p.author, 100), createdAt: p.createdAt, commit: p.headSha, pr: { number: p.number, url: scrub(oneLine(p.url, 500)), title: scrub(oneLine(p.title)), checks, mergeable: p.mergeable } }, signal));
+        out.push(await draftView(name, sha, { author: oneLine(p.author, 100), createdAt: p.createdAt, commit: p.headSha, pr: { number: p.number, url: scrub(oneLine(p.url, 500)), title: scrub(oneLine(p.title)), checks, mergeable: p.mergeable } }, signal, budget));
       }
       return { repo: scrub(label), drafts: out };
     } catch (err) {
       if (signal.aborted) throw err;
       return { repo: scrub(label), drafts: [], error: scrub(message(err)) };
+    } finally {
+      clearTimeout(timer);
     }
   }
 

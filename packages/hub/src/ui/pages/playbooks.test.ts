@@ -85,6 +85,14 @@ describe('playbooksPage', () => {
     expect(out).toContain('The diff is cut here');
   });
 
+  it('shows a syntax check that is still running as such, not as a failure', async () => {
+    const out = await render({ repo: 'x', drafts: [{ name: 'slow', branch: 'mcp-draft/slow', commit: 'c0ffee', author: 'a', diff: '', cut: false, syntax: { ok: false, pending: true, error: 'the syntax check is still running; reload the page in a few seconds' } }] });
+    expect(out).toContain('<span class="warn syntax-pending">being checked</span>');
+    expect(out).toContain('<p class="muted">the syntax check is still running; reload the page in a few seconds</p>');
+    expect(out).not.toContain('failed');
+    expect(out).not.toContain('syntax-error');
+  });
+
   it('renders only http(s) PR addresses as links, and escapes what the forge says', async () => {
     const out = await render({
       repo: 'x',

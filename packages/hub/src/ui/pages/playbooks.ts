@@ -26,7 +26,9 @@ function prLink(pr: NonNullable<PlaybookDraftView['pr']>): Html {
 }
 
 function syntaxCell(s: PlaybookDraftView['syntax']): Html {
-  return s.ok ? html`<span class="ok syntax-ok">passed</span>` : html`<span class="bad syntax-failed">failed${s.line ? ` (line ${s.line})` : ''}</span>`;
+  if (s.ok) return html`<span class="ok syntax-ok">passed</span>`;
+  if (s.pending) return html`<span class="warn syntax-pending">being checked</span>`;
+  return html`<span class="bad syntax-failed">failed${s.line ? ` (line ${s.line})` : ''}</span>`;
 }
 
 function mergeable(m: boolean | null | undefined): string {
@@ -44,7 +46,7 @@ function draftSection(d: PlaybookDraftView, id: string, now: number): Html {
 ${d.pr ? html`<dt>Checks</dt><dd>${d.pr.checks}</dd><dt>Mergeable</dt><dd>${mergeable(d.pr.mergeable)}</dd>` : ''}
 <dt>Syntax check</dt><dd>${syntaxCell(d.syntax)} <span class="muted">(ansible-playbook --syntax-check at ${d.commit.slice(0, 12)})</span></dd>
 </dl>
-${!d.syntax.ok ? html`<pre class="syntax-error">${d.syntax.error}</pre>` : ''}
+${!d.syntax.ok ? (d.syntax.pending ? html`<p class="muted">${d.syntax.error}</p>` : html`<pre class="syntax-error">${d.syntax.error}</pre>`) : ''}
 <h3>Diff against main</h3>
 ${d.cut ? html`<p class="note">The diff is cut here (it is larger than the page shows); ${d.pr ? 'the pull request' : 'git'} shows all of it.</p>` : ''}
 ${renderDiff(d.diff, { id: `diff-${id}` })}
