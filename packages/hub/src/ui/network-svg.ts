@@ -34,7 +34,9 @@ const PAD = 10;
 /** Characters that fit on a line of a box at the default font size. */
 const LINE_CHARS = 36;
 
-const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+// Natural order (host-2 before host-10) with a fixed locale, then code units: the same on every run.
+const collator = new Intl.Collator('en', { numeric: true });
+const byName = (a: string, b: string) => collator.compare(a, b) || (a < b ? -1 : a > b ? 1 : 0);
 
 /** `s` cut to `n` characters with an ellipsis. */
 function fit(s: string, n = LINE_CHARS): string {
@@ -83,6 +85,35 @@ function stateDot(x: number, y: number, state: NodeState): Html {
 }
 
 /**
+ * Each node's layer: 0 when its services depend on no other node's, else one more than the
+ * deepest node they depend on. A cycle is cut where the walk (in name order) meets it again.
+ */
+function nodeLevels(nodes: TopologyNodeView[], services: TopologyService[], lookup: (name: string) => TopologyService | undefined): Map<string, number> {
+  const on = new Map<string, Set<string>>();
+  for (const s of services)
+    for (const d of s.dependsOn) {
+      const t = lookup(d);
+      if (t && t.node !== s.node) on.set(s.node, (on.get(s.node) ?? new Set()).add(t.node));
+    }
+  const level = new Map<string, number>();
+  const walking = new Set<string>();
+  const visit = (n: string, depth: number): number => {
+    const known = level.get(n);
+    if (known !== undefined) return known;
+    // Deep chains are cut too: the picture only needs an order, not the exact depth.
+    if (walking.has(n) || depth > 64) return 0;
+    walking.add(n);
+    let l = 0;
+    for (const m of [...(on.get(n) ?? [])].sort(byName)) l = Math.max(l, visit(m, depth + 1) + 1);
+    walking.delete(n);
+    level.set(n, l);
+    return l;
+  };
+  for (const n of [...nodes].sort((a, b) => byName(a.name, b.name))) visit(n.name, 0);
+  return level;
+}
+
+/**
  * The `<svg id="network-graph">`: `<g class="node" data-node>` per node with its
  * `<g class="service" data-service>` inside, and `<path class="dep" data-from data-to>` per
  * dependency (from the dependent service to the one it depends on). A dependency on a service
@@ -91,11 +122,23 @@ function stateDot(x: number, y: number, state: NodeState): Html {
  * @example renderNetworkSvg(topology.nodes(), topology.services(), (n) => stateOf(n))
  */
 export function renderNetworkSvg(nodes: TopologyNodeView[], services: TopologyService[], state: (node: string) => NodeState = () => undefined): Html {
-  const sortedNodes = [...nodes].sort((a, b) => byName(a.name, b.name));
+  const sortedServices = [...services].sort((a, b) => byName(a.node, b.node) || byName(a.name, b.name));
+  // Dependencies: exact name first, then case-insensitive (as find_service looks them up).
+  const exact = new Map<string, TopologyService>();
+  const folded = new Map<string, TopologyService>();
+  for (const s of sortedServices) {
+    if (!exact.has(s.name)) exact.set(s.name, s);
+    if (!folded.has(s.name.toLowerCase())) folded.set(s.name.toLowerCase(), s);
+  }
+  const lookup = (name: string) => exact.get(name) ?? folded.get(name.toLowerCase());
+
+  // Nodes in layers: what others depend on first (the NAS, the database, DNS), then what
+  // depends on them, so that the arrows run up the picture towards the foundations.
+  const level = nodeLevels(nodes, sortedServices, lookup);
+  const sortedNodes = [...nodes].sort((a, b) => level.get(a.name)! - level.get(b.name)! || byName(a.name, b.name));
   const shownNodes = sortedNodes.slice(0, MAX_SVG_NODES);
   const nodeNames = new Set(sortedNodes.map((n) => n.name));
   const shownNodeNames = new Set(shownNodes.map((n) => n.name));
-  const sortedServices = [...services].sort((a, b) => byName(a.node, b.node) || byName(a.name, b.name));
 
   // Services go to their node's box; those of a node the topology lacks to a dashed box of that name.
   const perNode = new Map<string, TopologyService[]>();
@@ -115,14 +158,6 @@ export function renderNetworkSvg(nodes: TopologyNodeView[], services: TopologySe
     shownServices++;
   }
 
-  // Dependencies: exact name first, then case-insensitive (as find_service looks them up).
-  const exact = new Map<string, TopologyService>();
-  const folded = new Map<string, TopologyService>();
-  for (const s of sortedServices) {
-    if (!exact.has(s.name)) exact.set(s.name, s);
-    if (!folded.has(s.name.toLowerCase())) folded.set(s.name.toLowerCase(), s);
-  }
-  const lookup = (name: string) => exact.get(name) ?? folded.get(name.toLowerCase());
   const missing = new Set<string>();
   for (const s of sortedServices) for (const d of s.dependsOn) if (!lookup(d)) missing.add(d);
 
