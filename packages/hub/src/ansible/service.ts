@@ -1014,7 +1014,8 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
     const r = await repo.withCheckout(commit, (dir) => (writeFileSync(join(dir, path), inertCopy(content)), syntaxCheck({ cwd: dir, playbook: path, inventory: c.inventory, knownHostsFile, timeoutMs: 110_000, signal, ...(o.secretVars ? { secretVars: o.secretVars } : {}), ...(c.vaultPasswordFile ? { vaultPasswordFile: c.vaultPasswordFile } : {}) })), signal);
     if (r.ok) return { keep: true, syntax: { ok: true } };
     // A timeout says nothing about the draft: the next view tries again.
-    return { keep: !signal.aborted, syntax: { ok: false, error: scrub(r.error), ...(r.line ? { line: r.line } : {}) } };
+    const stopped = signal.aborted || /^ansible-playbook --syntax-check (timed out|was cancelled)$/.test(r.error);
+    return { keep: !stopped, syntax: { ok: false, error: scrub(r.error), ...(r.line ? { line: r.line } : {}) } };
   }
 
   function draftSyntax(commit: string, path: string, signal: AbortSignal, budget: Promise<void>): Promise<DraftSyntax> {

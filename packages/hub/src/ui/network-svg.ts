@@ -34,9 +34,14 @@ const PAD = 10;
 /** Characters that fit on a line of a box at the default font size. */
 const LINE_CHARS = 36;
 
-// Natural order (host-2 before host-10) with a fixed locale, then code units: the same on every run.
 const collator = new Intl.Collator('en', { numeric: true });
-const byName = (a: string, b: string) => collator.compare(a, b) || (a < b ? -1 : a > b ? 1 : 0);
+/**
+ * Natural order (host-2 before host-10) with a fixed locale, then code units: the same on every
+ * run, and total (two different names never compare equal).
+ *
+ * @example ['host-10', 'host-2'].sort(byName) // ['host-2', 'host-10']
+ */
+export const byName = (a: string, b: string): number => collator.compare(a, b) || (a < b ? -1 : a > b ? 1 : 0);
 
 /** `s` cut to `n` characters with an ellipsis. */
 function fit(s: string, n = LINE_CHARS): string {

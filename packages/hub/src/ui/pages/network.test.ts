@@ -76,7 +76,7 @@ describe('networkPage', () => {
 
     expect(row(out, 'service-row', 'data-service', 'nfs')).toEqual(['nfs', 'nas', '2049/tcp', '-', 'jellyfin, mpd']);
     expect(row(out, 'service-row', 'data-service', 'smb')).toEqual(['smb', 'nas', '445/tcp, 137/udp', '-', 'mpd']);
-    expect(row(out, 'service-row', 'data-service', 'mpd')).toEqual(['mpd', 'pi1', '-', 'SMB, nfs, object-store (unknown)', '-']);
+    expect(row(out, 'service-row', 'data-service', 'mpd')).toEqual(['mpd', 'pi1', '-', 'nfs, object-store (unknown), SMB', '-']);
   });
 
   it('says when the topology is empty', async () => {

@@ -6,10 +6,8 @@
  */
 import type { TopologyService } from '../../topology/topology.ts';
 import { html, timeTag, type Html } from '../html.ts';
-import { renderNetworkSvg, type NodeState } from '../network-svg.ts';
+import { byName, renderNetworkSvg, type NodeState } from '../network-svg.ts';
 import type { Page } from '../page.ts';
-
-const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 function list(items: string[], empty = '-'): Html {
   return items.length ? html`${items.join(', ')}` : html`<span class="muted">${empty}</span>`;
