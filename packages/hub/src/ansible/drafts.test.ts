@@ -11,6 +11,8 @@ import { AnsibleConfigSchema } from '../config/schema.ts';
 import type { CallContext } from '../catalog/types.ts';
 import { createAnsibleService, maskDiff } from './service.ts';
 import * as runner from './runner.ts';
+import type { UiData } from '../ui/contract.ts';
+import { playbooksPage } from '../ui/pages/playbooks.ts';
 
 // Counts the real syntax checks (the cache must spare a second page view one).
 vi.mock('./runner.ts', async (orig) => {
@@ -92,6 +94,16 @@ describe.each([
     expect(b.syntax).toMatchObject({ error: expect.stringMatching(/^not valid YAML: line \d+/) });
     expect(b.diff).toContain('+++ b/broken.yml');
     expect(runner.syntaxCheck).toHaveBeenCalledTimes(1);
+
+    // The Playbooks page from these drafts: the draft's hostile task name is text in its diff.
+    const data = { playbooks: (s: AbortSignal) => service.drafts(s) } as Partial<UiData> as UiData;
+    const page = (await playbooksPage.render({ data, viewer: { user: 'ann', role: 'admin', key: 'k' }, query: new URLSearchParams(), signal, now: Date.now() })).value;
+    expect(page).toContain('<table class="diff" id="diff-update-pis">');
+    expect(page).toContain('<td class="src">+    - name: &quot;&lt;script&gt;alert(1)&lt;/script&gt;&quot;</td>');
+    expect(page).not.toContain('<script>');
+    expect(page).toContain(`href="${d.pr!.url}" rel="noreferrer noopener"`);
+    expect(page).toContain('<span class="ok syntax-ok">passed</span>');
+    expect(page).toContain('<span class="bad syntax-failed">failed (line');
 
     // A second view: same answers, no new ansible-playbook run.
     const again = await service.drafts(signal);
