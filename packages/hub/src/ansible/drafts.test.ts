@@ -1,7 +1,7 @@
 // The Playbooks page's list (the service's drafts()) against a real bare git repository, real
 // ansible-playbook syntax checks, and the testkit's fake Gitea and GitHub over loopback.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -142,6 +142,23 @@ describe('drafts() without a forge', () => {
     expect(by.bad!.author).toBe('Hand Pusher');
     expect(by.nomodule!.syntax).toMatchObject({ ok: false, error: expect.stringContaining('no.such.module_xyz') });
     expect(by.wide!.syntax).toEqual({ ok: false, error: 'not checked: the branch also changes hosts.ini; the hub syntax-checks a draft only when it changes nothing but wide.yml' });
+  });
+
+  it('never evaluates Jinja or loads a file outside the repo from a hand-pushed draft while checking it', { timeout: 120_000 }, async () => {
+    const service = createAnsibleService({ config: AnsibleConfigSchema.parse({ repo: bare, inventory: 'hosts.ini' }), dataDir: join(root, 'data'), http: createHttpClient(), log, draftCheckWaitMs: WAIT });
+    const pwned = join(root, 'pwned');
+    // Plain Jinja in hosts (Ansible templates it while parsing): checked on an inert copy.
+    pushBranch('mcp-draft/jinja', { 'jinja.yml': `- hosts: "{{ lookup('pipe', 'touch ${pwned}') }}"\n  gather_facts: false\n  tasks: []\n` });
+    // Jinja that only YAML makes, and a file outside the repo: refused before Ansible.
+    pushBranch('mcp-draft/escaped', { 'escaped.yml': `- hosts: "\\x7b{ lookup('pipe', 'touch ${pwned}') }}all"\n  gather_facts: false\n  tasks: []\n` });
+    pushBranch('mcp-draft/outside', { 'outside.yml': '- hosts: all\n  vars_files: [/etc/passwd]\n  tasks: []\n' });
+    const r = await service.drafts(new AbortController().signal);
+    const by = Object.fromEntries(r.drafts.map((d) => [d.name, d]));
+    expect(by.jinja!.syntax).toEqual({ ok: true });
+    expect(by.escaped!.syntax).toMatchObject({ ok: false, error: expect.stringMatching(/^not checked: the draft names files, or holds Jinja, that the hub will not load for an unreviewed draft: line 1: the YAML escape/) });
+    expect(by.outside!.syntax).toMatchObject({ ok: false, error: expect.stringContaining('vars_files "/etc/passwd": is absolute') });
+    expect(existsSync(pwned)).toBe(false);
+    expect(runner.syntaxCheck).toHaveBeenCalledTimes(1);
   });
 
   it('answers a syntax check that takes longer than its wait as pending, and the finished result on a later view', { timeout: 120_000 }, async () => {
