@@ -19,6 +19,7 @@ export const MAX_SVG_SERVICES = 180;
 /** Dependency arrows drawn at most. */
 export const MAX_SVG_EDGES = 400;
 
+/** The state of the edge that serves a node, as nodesAndUpstreams() says; undefined: no edge, or not known. */
 export type NodeState = 'up' | 'down' | 'connecting' | undefined;
 
 const NODE_W = 260;
