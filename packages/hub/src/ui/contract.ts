@@ -108,8 +108,11 @@ export interface PlaybookDraftView {
   /** Unified diff of the draft against main (`git diff main...draft`), capped; `cut` says so. */
   diff: string;
   cut: boolean;
-  /** `ansible-playbook --syntax-check` of the draft at `commit` (cached per commit). */
-  syntax: { ok: true } | { ok: false; error: string; line?: number };
+  /**
+   * `ansible-playbook --syntax-check` of the draft at `commit` (cached per commit). `pending`:
+   * the check is still running (a page does not wait long for it); a later view has the result.
+   */
+  syntax: { ok: true } | { ok: false; error: string; line?: number; pending?: true };
 }
 
 export interface PlaybookDrafts {
