@@ -109,6 +109,30 @@ describe('the admin UI', () => {
     expect(s.refusals).toEqual(['unauthorized', 'unauthorized', 'auth_throttled']);
   });
 
+  it('logins sent at once with their bodies held back cannot try more tokens than the budget', async () => {
+    const s = setup({ budget: 3 });
+    // Every request passes the first check before any body arrives; each then fails.
+    const bodies: Array<() => void> = [];
+    const slow = (token: string) =>
+      new ReadableStream<Uint8Array>({
+        start(c) {
+          bodies.push(() => {
+            c.enqueue(new TextEncoder().encode(new URLSearchParams({ token }).toString()));
+            c.close();
+          });
+        },
+      });
+    const answers = Array.from({ length: 12 }, (_, i) =>
+      s.req('/login', { method: 'POST', body: slow(`wrong-${i}`), headers: { 'content-type': 'application/x-www-form-urlencoded' }, duplex: 'half' } as RequestInit),
+    );
+    await vi.waitFor(() => expect(bodies).toHaveLength(12));
+    for (const send of bodies) send();
+    const statuses = (await Promise.all(answers)).map((r) => r.status);
+    expect(statuses.filter((x) => x === 401)).toHaveLength(3);
+    expect(statuses.filter((x) => x === 429)).toHaveLength(9);
+    expect(s.failures()).toBe(3);
+  });
+
   it('a forged, tampered or logged-out cookie is no session; logout needs the page’s CSRF value', async () => {
     const { login, req } = setup();
     const { cookie } = await login(ADMIN);

@@ -168,13 +168,18 @@ export function createUiApp(o: UiOptions): Hono {
 
   app.post('/login', async (c) => {
     const source = o.http.sourceOf(c);
-    const throttled = o.http.authFailures.blocked(source);
-    if (!throttled.ok) {
+    const throttledAnswer = (retryAfterS: number) => {
       o.http.refused(c, 'auth_throttled');
-      return c.html(loginPage(version, `Too many failed logins from this address; try again in ${throttled.retryAfterS} s.`), 429, { 'retry-after': String(throttled.retryAfterS) });
-    }
+      return c.html(loginPage(version, `Too many failed logins from this address; try again in ${retryAfterS} s.`), 429, { 'retry-after': String(retryAfterS) });
+    };
+    const early = o.http.authFailures.blocked(source);
+    if (!early.ok) return throttledAnswer(early.retryAfterS);
     const form = await readForm(c);
     if (!form) return c.html(loginPage(version, 'That form is too large.'), 413);
+    // Asked again once the body is in: many logins sent at once, their bodies held back, all
+    // pass the first check before any failure is counted, and would try any number of tokens.
+    const throttled = o.http.authFailures.blocked(source);
+    if (!throttled.ok) return throttledAnswer(throttled.retryAfterS);
     const token = (form.get('token') ?? '').trim();
     const caller = token ? o.http.authenticate(`Bearer ${token}`) : undefined;
     if (!caller) {
