@@ -1,0 +1,61 @@
+/**
+ * The admin UI attacked through the bundled hub, over plain HTTP: logins sent at once with their
+ * bodies held back (the failed-login budget must still hold), and what a client sends (its
+ * arguments) shown with its invisible and bidi characters marked, never reordering the page.
+ */
+import http from 'node:http';
+import { describe, expect, it } from 'vitest';
+import { connectClient, startHubProcess } from '@homelab-mcp/testkit';
+
+const ADMIN = 'ui-attack-admin-0123456789abcdef';
+
+const form = (token: string) => ({ method: 'POST', body: new URLSearchParams({ token }), headers: { 'content-type': 'application/x-www-form-urlencoded' }, redirect: 'manual' as const });
+
+/** A login POST whose headers go now and whose body goes when `send` is called; resolves to the status. */
+function heldLogin(port: number, token: string): { headersSent: Promise<void>; send: () => void; status: Promise<number> } {
+  const body = new URLSearchParams({ token }).toString();
+  let sent!: () => void;
+  const headersSent = new Promise<void>((r) => (sent = r));
+  let req!: http.ClientRequest;
+  const status = new Promise<number>((resolve, reject) => {
+    req = http.request({ host: '127.0.0.1', port, path: '/ui/login', method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      res.resume();
+      resolve(res.statusCode!);
+    });
+    req.on('error', reject);
+    req.flushHeaders();
+    req.once('socket', (s) => (s.connecting ? s.once('connect', () => sent()) : sent()));
+  });
+  return { headersSent, send: () => req.end(body), status };
+}
+
+describe('the admin UI under attack', () => {
+  it('logins sent at once with held-back bodies try no more tokens than the failed-login budget', { timeout: 60_000 }, async () => {
+    await using hub = await startHubProcess({ config: { auth: { tokens: [{ user: 'ann', role: 'admin', token: ADMIN }] }, local: { enabled: false }, limits: { authFailuresPerMinute: 3 } } });
+    const logins = Array.from({ length: 12 }, (_, i) => heldLogin(hub.port, `wrong-token-${i}`));
+    await Promise.all(logins.map((l) => l.headersSent));
+    // A request sent after them, answered: the hub has had every login's headers before any body.
+    // (With the budget checked only before the body, all 12 were tried: 12 × 401.)
+    expect((await fetch(`${hub.base}/healthz`)).status).toBe(200);
+    for (const l of logins) l.send();
+    const statuses = await Promise.all(logins.map((l) => l.status));
+    expect(statuses.filter((s) => s === 401)).toHaveLength(3);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(9);
+    // And the good token is refused too now (the budget is spent).
+    expect((await fetch(`${hub.base}/ui/login`, form(ADMIN))).status).toBe(429);
+  });
+
+  it('shows a bidi override in a call’s arguments as a mark, not as reordered text', { timeout: 60_000 }, async () => {
+    await using hub = await startHubProcess({ config: { auth: { tokens: [{ user: 'ann', role: 'admin', token: ADMIN }] }, local: { enabled: false } } });
+    await using client = await connectClient(hub.url, ADMIN, 'modern');
+    // Read right to left after U+202E, "txt.exe" shows as "exe.txt".
+    await client.callTool({ name: 'list_nodes', arguments: { note: 'invoice\u202etxt.exe' } });
+    const cookie = (await fetch(`${hub.base}/ui/login`, form(ADMIN))).headers.get('set-cookie')!.split(';')[0]!;
+    let page = '';
+    await expect
+      .poll(async () => (page = await (await fetch(`${hub.base}/ui/audit`, { headers: { cookie } })).text()), { timeout: 10_000 })
+      .toContain('list_nodes');
+    expect(page).not.toContain('\u202e');
+    expect(page).toContain('invoice\\u{202e}txt.exe');
+  });
+});
