@@ -195,6 +195,13 @@ describe('the admin UI', () => {
     expect(await r.text()).toContain('This page could not be made: catalog &lt;gone&gt;');
   });
 
+  it('breaks a long unbroken name inside a pending write and a draft heading rather than widen the page on a phone', async () => {
+    // A 64-character tool name in bold monospace is wider than a 360 px screen (seen in Chromium).
+    const css = await (await setup().req('/assets/app.css')).text();
+    expect(css).toMatch(/li\.pending-item \{[^}]*overflow-wrap: anywhere/);
+    expect(css).toMatch(/section\.draft h2 \{[^}]*overflow-wrap: anywhere/);
+  });
+
   it('Health says how far Loki is behind, in events and since when', async () => {
     const shipper = { state: 'retrying' as const, shipped: 7, pushes: 9, retries: 2, rejectedBatches: 0, rejectedEvents: 0, skippedLines: 0, lastError: 'connection refused', cursor: { file: 1, offset: 0 }, backlogBytes: 4096, backlogWarnBytes: 1 << 26 };
     const s = setup({ data: data({ shipper: () => shipper, shipperBacklog: async () => ({ events: 12, capped: false, oldest: '2026-12-07T10:00:05.000Z' }) }) });
