@@ -1,7 +1,8 @@
 /**
  * The admin UI attacked through the bundled hub, over plain HTTP: logins sent at once with their
- * bodies held back (the failed-login budget must still hold), and what a client sends (its
- * arguments) shown with its invisible and bidi characters marked, never reordering the page.
+ * bodies held back (the failed-login budget must still hold), what a client sends (its
+ * arguments) shown with its invisible and bidi characters marked, never reordering the page, and
+ * live streams that end (a reload, the browser leaving) giving their place back.
  */
 import http from 'node:http';
 import { describe, expect, it } from 'vitest';
@@ -57,5 +58,29 @@ describe('the admin UI under attack', () => {
       .toContain('list_nodes');
     expect(page).not.toContain('\u202e');
     expect(page).toContain('invoice\\u{202e}txt.exe');
+  });
+
+  it('audit streams that ended, by a reload or by the browser leaving, give their place back', { timeout: 60_000 }, async () => {
+    await using hub = await startHubProcess({ config: { auth: { tokens: [{ user: 'ann', role: 'admin', token: ADMIN }] }, local: { enabled: false } } });
+    const cookie = (await fetch(`${hub.base}/ui/login`, form(ADMIN))).headers.get('set-cookie')!.split(';')[0]!;
+    // A page whose stream says `reload` (here: a malformed after=) reloads and opens another one:
+    // far more than the 8 a login session may hold open at once, one after the other.
+    for (let i = 0; i < 20; i++) {
+      const r = await fetch(`${hub.base}/ui/audit/stream?after=nonsense`, { headers: { cookie } });
+      expect(r.status, `stream ${i + 1}`).toBe(200);
+      expect(await r.text()).toMatch(/^event: reload\ndata: after: expected a position/);
+    }
+    // Streams left by the browser (tabs closed) too.
+    for (let i = 0; i < 20; i++) {
+      const leave = new AbortController();
+      const r = await fetch(`${hub.base}/ui/audit/stream?after=0.0`, { headers: { cookie }, signal: leave.signal });
+      expect(r.status, `stream ${i + 1}`).toBe(200);
+      const live = r.body!.getReader();
+      expect(new TextDecoder().decode((await live.read()).value)).toContain(': live');
+      leave.abort();
+      await live.closed.catch(() => undefined);
+      // The hub sees the connection close a moment later: the next open may wait for it.
+      if (i >= 7) await expect.poll(async () => (await fetch(`${hub.base}/ui/audit/stream?after=nonsense`, { headers: { cookie } }).then(async (x) => (await x.text(), x.status))), { timeout: 10_000 }).toBe(200);
+    }
   });
 });

@@ -253,6 +253,19 @@ describe('the admin UI', () => {
     }
   });
 
+  it('a live stream that ends by itself (a reload event) gives its place back', async () => {
+    let opened = 0;
+    const s = setup({ streams: { 'audit/stream': () => (opened++, new Response('event: reload\ndata: too many new events\n\n', { headers: { 'content-type': 'text/event-stream' } })) } });
+    const { cookie } = await s.login(ADMIN);
+    // A page that reloads on each `reload` opens a stream each time: more than the limit, in turn.
+    for (let i = 0; i < MAX_STREAMS_PER_SESSION * 2; i++) {
+      const r = await s.req('/audit/stream', { cookie });
+      expect(r.status, `stream ${i + 1}`).toBe(200);
+      expect(await r.text()).toContain('event: reload');
+    }
+    expect(opened).toBe(MAX_STREAMS_PER_SESSION * 2);
+  });
+
   it('the session table is bounded and sessions expire after 8 hours', () => {
     let t = 0;
     const store = createUiSessions({ now: () => t });

@@ -239,7 +239,15 @@ export function createUiApp(o: UiOptions): Hono {
       recheck.unref();
       signal.addEventListener('abort', () => clearInterval(recheck), { once: true });
       try {
-        return await stream({ ...context(c, s.viewer), signal });
+        const res = await stream({ ...context(c, s.viewer), signal });
+        // A stream that ends by itself (its `reload` event) must give its place back too: only
+        // the browser going away aborts the request's signal, and a stream that ended never goes.
+        const ended = () => ends.abort(new Error('the stream ended'));
+        if (!res.body) {
+          ended();
+          return res;
+        }
+        return new Response(res.body.pipeThrough(new TransformStream({ flush: ended })), res);
       } catch (err) {
         ends.abort(err);
         throw err;
