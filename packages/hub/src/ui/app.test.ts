@@ -266,6 +266,15 @@ describe('the admin UI', () => {
     expect(opened).toBe(MAX_STREAMS_PER_SESSION * 2);
   });
 
+  it('Tools tells a viewer they run no writes, not that their writes go through the gate', async () => {
+    const s = setup();
+    const viewer = await (await s.req('/tools', { cookie: (await s.login(VIEWER)).cookie })).text();
+    expect(viewer).toContain('A viewer runs no write tools: an operator or admin token does.');
+    expect(viewer).not.toContain('Writes go through the approval gate.');
+    const admin = await (await s.req('/tools', { cookie: (await s.login(ADMIN)).cookie })).text();
+    expect(admin).toContain('Writes go through the approval gate.');
+  });
+
   it('the session table is bounded and sessions expire after 8 hours', () => {
     let t = 0;
     const store = createUiSessions({ now: () => t });
