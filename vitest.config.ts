@@ -9,5 +9,7 @@ export default defineConfig({
     // Tests start real processes; two cores, so keep parallelism modest.
     pool: 'forks',
     maxWorkers: 2,
+    // The admin UI's stylesheet is read as text (?raw): without this, Vitest hands every .css import back empty.
+    css: true,
   },
 });

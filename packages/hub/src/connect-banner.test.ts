@@ -8,6 +8,7 @@ describe('connectBanner', () => {
     const text = connectBanner({ ...base, configFile: '/etc/homelab/hub.yaml' });
     expect(text).toContain('  claude mcp add --transport http homelab http://127.0.0.1:8765/mcp --header "Authorization: Bearer $(cat /srv/hub/data/token)"\n');
     expect(text).toContain('  claude mcp add -s user --transport http homelab http://127.0.0.1:8765/mcp --header "Authorization: Bearer $(cat /srv/hub/data/token)"\n');
+    expect(text).toContain('in a browser: http://127.0.0.1:8765/ui (log in once with the same token');
     const json = JSON.parse(text.slice(text.indexOf('{'), text.lastIndexOf('}') + 1));
     expect(json).toEqual({ mcpServers: { homelab: { command: '/usr/bin/node', args: ['--max-semi-space-size=4', '/srv/hub/homelab-hub.mjs', 'stdio', '--config', '/etc/homelab/hub.yaml', '--data', '/srv/hub/data-stdio'] } } });
   });

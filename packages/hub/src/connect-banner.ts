@@ -46,6 +46,7 @@ export function connectBanner(i: ConnectBannerInput): string {
     `or in every project (user scope):\n  ${add(' -s user')}\n\n` +
     `Connect Claude Desktop (claude_desktop_config.json; it starts a hub of its own on stdio, trusted as admin):\n  ${json}\n` +
     desktopEnvNote(i.desktopEnv ?? []) +
+    `\nSee what the AI did and what waits for you in a browser: ${i.url.replace(/\/mcp$/, '/ui')} (log in once with the same token; it is kept as an 8-hour cookie, never in a URL).\n` +
     '\n'
   );
 }

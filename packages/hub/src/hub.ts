@@ -40,6 +40,13 @@ import { createAnsibleService, type AnsibleService } from './ansible/service.ts'
 import { internetTools, type InternetDeps } from './internet/index.ts';
 import { createNotifier } from './internet/notify.ts';
 import { createHttpClient } from '@homelab-mcp/core/http';
+import { createUiApp } from './ui/app.ts';
+import type { AuditPage, UiData } from './ui/contract.ts';
+import { integrationHealth } from './ui/ui-data.ts';
+import { healthPage } from './ui/pages/health.ts';
+import { sessionsPage } from './ui/pages/sessions.ts';
+import { pendingPage } from './ui/pages/pending.ts';
+import { toolsPage } from './ui/pages/tools.ts';
 
 declare const __HUB_VERSION__: string | undefined;
 export const HUB_VERSION: string = typeof __HUB_VERSION__ === 'string' ? __HUB_VERSION__ : '0.0.0-dev';
@@ -351,7 +358,36 @@ export async function createHub(opts: HubOptions) {
       return { name: u.alias, kind: 'upstream' as const, status: s.status, since: s.since.toISOString(), ...(s.lastError ? { error: s.lastError } : {}) };
     }),
   ];
+  const startedAt = new Date();
+  const uiData: UiData = {
+    version: HUB_VERSION,
+    startedAt,
+    nodesAndUpstreams: () => health(),
+    integrations: integrationHealth(() => [
+      ...(ansible ? [{ title: 'Ansible playbook repo', health: (signal: AbortSignal) => ansible!.service.health(signal) }] : []),
+      ...integrationSet
+        .instances()
+        .filter((i) => i.health)
+        .map((i) => ({ title: i.title ?? i.name, health: async (signal: AbortSignal) => scrubSecrets(await i.health!(signal), integrationSet.secretsOf(i.name)) })),
+    ]),
+    topology: { nodes: () => topology.nodes(), services: () => topology.services(), lastRefresh: () => topology.lastRefresh() },
+    journalStats: () => journal.stats(),
+    shipper: () => shipper?.stats(),
+    sessions: () => [],
+    activity: () => [],
+    approval: (who, session) => gate.approval(who, session),
+    modeOf: (who) => gate.mode(who),
+    pending: () => [],
+    async audit(filter, page): Promise<AuditPage> {
+      const events = await journal.read({ limit: page.limit, ...(filter.user ? { user: filter.user } : {}), ...(filter.tool ? { tool: filter.tool } : {}), ...(filter.session ? { session: filter.session } : {}), ...(filter.kind ? { kind: filter.kind } : {}), ...(filter.since ? { since: filter.since } : {}), ...(filter.until ? { until: filter.until } : {}) });
+      return { events: events.map((event) => ({ pos: event.id, event })) };
+    },
+    follow: () => () => undefined,
+    tools: (role) => catalog.tools(role).map((t) => ({ name: t.def.name, source: t.source, toolClass: t.toolClass, description: t.def.description ?? '' })),
+    playbooks: async () => undefined,
+  };
   const http = createHttpApp({
+    ui: (h) => createUiApp({ data: uiData, http: h, pages: [healthPage, sessionsPage, pendingPage, toolsPage] }),
     info,
     catalog: () => catalog,
     authenticate: (h) => authenticate(h),

@@ -33,6 +33,8 @@ import type { Role } from '../catalog/types.ts';
 import type { createEdgeDist } from '../edge-dist/edge-dist.ts';
 import { readBounded } from '@homelab-mcp/core/http';
 import { createOwnHostCheck } from './own-host.ts';
+import type { Hono as HonoApp } from 'hono';
+import type { UiHttp } from '../ui/app.ts';
 
 export interface UpstreamHealth {
   name: string;
@@ -77,6 +79,8 @@ export interface HttpAppOptions {
   edgeDist?: ReturnType<typeof createEdgeDist>;
   /** Idle time after which a 2025-era session is closed. */
   sessionIdleMs?: number;
+  /** The admin web UI, mounted at /ui behind the same Host/Origin check (ui/app.ts). */
+  ui?: (http: UiHttp) => HonoApp;
   log?: { warn(obj: Record<string, unknown>, msg: string): void };
 }
 
@@ -455,6 +459,23 @@ export function createHttpApp(opts: HttpAppOptions) {
   });
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
+
+  if (opts.ui) {
+    const peerTrusted = (c: Context) => {
+      const peer = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket?.remoteAddress;
+      return !!peer && (opts.trustedProxies?.() ?? []).some((t) => plainAddress(t) === plainAddress(peer));
+    };
+    const ui = opts.ui({
+      authenticate: (h) => opts.authenticate(h),
+      resolveCaller: (k) => (opts.resolveCaller ? opts.resolveCaller(k) : undefined),
+      sourceOf,
+      // Only a trusted proxy may say the browser used TLS (the Secure cookie flag); its own entry is the last.
+      viaTls: (c) => peerTrusted(c) && (c.req.header('x-forwarded-proto') ?? '').split(',').pop()!.trim().toLowerCase() === 'https',
+      authFailures,
+      refused: (c, kind) => refuse(c, kind),
+    });
+    app.route('/ui', ui);
+  }
 
   app.get('/edge/homelab-edge.mjs', (c) => {
     const b = opts.edgeDist?.bundle();

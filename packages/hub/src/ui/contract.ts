@@ -42,6 +42,9 @@ export interface LiveSession {
  */
 export interface SessionActivity {
   user: string;
+  /** The caller's role and token key at the last call (the key finds the session's approval). */
+  role?: Role;
+  key?: string;
   session: string;
   client?: { name: string; version?: string };
   calls: number;

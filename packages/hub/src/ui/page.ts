@@ -20,6 +20,8 @@ export interface Page {
   path: string;
   title: string;
   render(ctx: PageContext): Promise<Html> | Html;
+  /** When set, app.js reloads the page's <main> every so many seconds (not while a row is open). */
+  refreshSeconds?: number;
 }
 
 /** Whether the viewer may see what `user` did: admins see everyone, others themselves. */
