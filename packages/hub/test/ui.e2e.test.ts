@@ -120,6 +120,8 @@ afterAll(async () => {
 
 async function open(opts: { viewport?: { width: number; height: number }; headers?: Record<string, string> } = {}): Promise<WatchedPage> {
   const tab = await browser.newPage({ viewport: opts.viewport ?? DESKTOP, ...(opts.headers ? { extraHTTPHeaders: opts.headers } : {}) });
+  // Fail at the step that waits, well before the test's own timeout.
+  tab.page.setDefaultTimeout(10_000);
   tabs.push(tab);
   return tab;
 }
@@ -136,6 +138,10 @@ async function loggedIn(token: string, opts: Parameters<typeof open>[0] = {}): P
   await login(tab, hub.base, token);
   return tab;
 }
+
+let adminTab: Promise<WatchedPage> | undefined;
+/** The admin's tab, logged in once and shared by the tests that only read (a context costs seconds). */
+const admin = () => (adminTab ??= loggedIn(ADMIN));
 
 /** Opens a page of the UI and checks what every page must have: its <main>, the CSP header. */
 async function visit(tab: WatchedPage, path: string) {
@@ -170,6 +176,9 @@ describe('the admin UI in Chromium', () => {
     await tab.page.click('form#login [type="submit"]');
     await expect(tab.page.locator('main#page-login [role="alert"]').textContent()).resolves.toMatch(/not valid/);
     expect(await tab.context.cookies()).toEqual([]);
+    // Chromium logs the 401 of the refused login; that one is expected, nothing else.
+    expect(tab.consoleErrors).toEqual([expect.stringMatching(/status of 401/)]);
+    tab.consoleErrors.length = 0;
 
     await tab.page.fill('form#login input[name="token"]', ADMIN);
     await Promise.all([tab.page.waitForURL('**/ui/health'), tab.page.click('form#login [type="submit"]')]);
@@ -177,7 +186,7 @@ describe('the admin UI in Chromium', () => {
   });
 
   it('the session cookie is HttpOnly, SameSite=Strict, 8 hours, and Secure only behind TLS', async () => {
-    const plain = await loggedIn(ADMIN);
+    const plain = await admin();
     const [cookie, ...others] = await plain.context.cookies();
     expect(others).toEqual([]);
     expect(cookie).toMatchObject({ name: 'hub_ui', httpOnly: true, sameSite: 'Strict', secure: false, path: '/ui' });
@@ -196,7 +205,7 @@ describe('the admin UI in Chromium', () => {
     // An open MCP session, so Sessions has one to show.
     await using client = await connectClient(hub.url, ADMIN, 'legacy');
     await client.callTool({ name: 'get_status', arguments: { node: 'pi-kitchen' } });
-    const tab = await loggedIn(ADMIN);
+    const tab = await admin();
 
     await visit(tab, 'health');
     for (const node of ['pi-kitchen', 'nas']) await expect(tab.page.locator(`#health-table tr[data-name="${node}"]`).textContent()).resolves.toContain('up');
@@ -227,7 +236,7 @@ describe('the admin UI in Chromium', () => {
   });
 
   it('a tool call made through MCP appears on the Audit page without a reload', async () => {
-    const tab = await loggedIn(ADMIN);
+    const tab = await admin();
     await visit(tab, 'audit');
     // A reload would lose this mark, and show as a new document request.
     await tab.page.evaluate(() => ((globalThis as unknown as { mark: string }).mark = 'same page'));
@@ -246,7 +255,7 @@ describe('the admin UI in Chromium', () => {
   });
 
   it('filters narrow the audit list', async () => {
-    const tab = await loggedIn(ADMIN);
+    const tab = await admin();
     await visit(tab, 'audit');
     const all = await auditRows(tab).count();
     const tools = new Set(await auditRows(tab).evaluateAll((rows) => rows.map((r) => r.getAttribute('data-tool'))));
@@ -276,7 +285,7 @@ describe('the admin UI in Chromium', () => {
   });
 
   it('a held write shows on Pending, and leaves it after approve_writes and the call again', async () => {
-    const tab = await loggedIn(ADMIN);
+    const tab = await admin();
     await using client = await connectClient(hub.url, ADMIN, 'legacy');
     const marker = join(root, 'ran-after-approval');
     const args = { node: 'pi-kitchen', cmd: `touch ${marker}` };
@@ -366,6 +375,7 @@ describe('the Playbooks page without a playbook repo', () => {
   it('says no playbook repo is configured', async () => {
     await using bare = await startHubProcess({ config: { auth: { tokens: [{ user: 'ann', role: 'admin', token: ADMIN }] }, local: { enabled: false } } });
     await using tab = await browser.newPage({ viewport: DESKTOP });
+    tab.page.setDefaultTimeout(10_000);
     await login(tab, bare.base, ADMIN);
     const res = (await tab.page.goto(`${bare.base}/ui/playbooks`))!;
     expect(res.headers()['content-security-policy']).toBe(CSP);
