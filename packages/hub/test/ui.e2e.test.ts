@@ -56,6 +56,8 @@ let nas: EdgeProcess;
 let forge: FakeForge;
 let hub: HubProcess;
 let browser: TestBrowser;
+/** The draft's pull request on the fake GitHub. */
+let prUrl: string;
 /** Every page opened, to check them all at the end (console, requests, URLs). */
 const tabs: WatchedPage[] = [];
 
@@ -104,8 +106,9 @@ beforeAll(async () => {
   const held = (await client.callTool({ name: 'draft_playbook', arguments: { name: 'ping', content: PING_DRAFT, description: 'Ping them all, and say so.' } })) as { structuredContent?: unknown };
   expect(held.structuredContent).toMatchObject({ status: 'approval_required' });
   await client.callTool({ name: 'approve_writes', arguments: {} });
-  const drafted = await client.callTool({ name: 'draft_playbook', arguments: { name: 'ping', content: PING_DRAFT, description: 'Ping them all, and say so.' } });
+  const drafted = (await client.callTool({ name: 'draft_playbook', arguments: { name: 'ping', content: PING_DRAFT, description: 'Ping them all, and say so.' } })) as { structuredContent?: { pr?: { url: string } } };
   expect(resultText(drafted)).toMatch(/^Opened pull request #\d+/);
+  prUrl = drafted.structuredContent!.pr!.url;
   // The viewer's own events, which the viewer sees and nobody else's.
   await using viewer = await connectClient(hub.url, VIEWER, 'modern');
   await viewer.callTool({ name: 'get_status', arguments: { node: 'nas' } });
@@ -231,7 +234,7 @@ describe('the admin UI in Chromium', () => {
     await expect(diff.locator('tr.ctx').count()).resolves.toBeGreaterThan(0);
     // Line numbers, the PR link, the syntax check.
     expect((await diff.locator('tr.add td.ln').allTextContents()).some((t) => /^\d+$/.test(t.trim()))).toBe(true);
-    await expect(tab.page.locator(`main#page-playbooks a[href^="${forge.url.replace(/\/api.*$/, '')}"], main#page-playbooks a[href*="/pull/"]`).count()).resolves.toBeGreaterThan(0);
+    await expect(tab.page.locator(`main#page-playbooks a[href="${prUrl}"]`).count()).resolves.toBeGreaterThan(0);
     await expect(tab.page.locator('main#page-playbooks').textContent()).resolves.toMatch(/mcp-draft\/ping/);
   });
 
