@@ -41,7 +41,7 @@ import { internetTools, type InternetDeps } from './internet/index.ts';
 import { createNotifier } from './internet/notify.ts';
 import { createHttpClient } from '@homelab-mcp/core/http';
 import { createUiApp } from './ui/app.ts';
-import type { AuditPage, UiData } from './ui/contract.ts';
+import type { AuditPage, SessionActivity, UiData } from './ui/contract.ts';
 import { integrationHealth } from './ui/ui-data.ts';
 import { healthPage } from './ui/pages/health.ts';
 import { sessionsPage } from './ui/pages/sessions.ts';
@@ -181,14 +181,20 @@ export async function createHub(opts: HubOptions) {
     ? createLokiShipper({ journal, url: loki.url, labels: loki.labels, ...(loki.tenant ? { tenant: loki.tenant } : {}), ...(loki.headers ? { headers: loki.headers } : {}), backlogWarnBytes: loki.backlogWarnBytes, cursorFile: join(journal.dir, 'loki-cursor.json'), log })
     : undefined;
   shipper?.start();
-  // Calls per user and session, for get_session_info (bounded: sessions come and go).
-  const callCounts = new Map<string, number>();
+  // Calls per user and session, for get_session_info and the UI's Sessions page (bounded:
+  // sessions come and go; the one called least recently leaves first).
+  const sessionActivity = new Map<string, SessionActivity>();
   const countKey = (user: string, session: string) => `${user}\u0000${session}`;
   const observer: CallObserver = {
     async call(e) {
       const k = countKey(e.caller.user, e.session);
-      if (!callCounts.has(k) && callCounts.size >= 10_000) callCounts.delete(callCounts.keys().next().value!);
-      callCounts.set(k, (callCounts.get(k) ?? 0) + 1);
+      const seen = sessionActivity.get(k);
+      sessionActivity.delete(k);
+      if (!seen && sessionActivity.size >= 10_000) sessionActivity.delete(sessionActivity.keys().next().value!);
+      // Only 2026-07-28 calls name their client (capped by the server); a 2025 session's is in sessions().
+      const client = e.client?.name !== undefined ? { name: e.client.name, ...(e.client.version !== undefined ? { version: e.client.version } : {}) } : seen?.client;
+      const key = (e.caller as { key?: string }).key;
+      sessionActivity.set(k, Object.freeze({ user: e.caller.user, role: e.caller.role, ...(key ? { key } : {}), session: e.session, ...(client ? { client } : {}), calls: (seen?.calls ?? 0) + 1, lastCallAt: new Date().toISOString(), lastTool: e.tool }));
       await record(
         createAuditEvent({
           kind: 'tool_call',
@@ -235,7 +241,7 @@ export async function createHub(opts: HubOptions) {
     networkResourcesTool(() => nodes, () => natives, () => catalog),
     ...sessionTools({
       gate,
-      callsIn: (caller, session) => callCounts.get(countKey(caller.user, session)) ?? 0,
+      callsIn: (caller, session) => sessionActivity.get(countKey(caller.user, session))?.calls ?? 0,
       onApproval: (e) =>
         record(createAuditEvent({ kind: 'approval', user: e.caller.user, role: e.caller.role, session: e.session, detail: { change: e.change, mode: gate.mode(e.caller), ...(e.reason ? { reason: e.reason } : {}) } })),
     }),
@@ -373,11 +379,12 @@ export async function createHub(opts: HubOptions) {
     topology: { nodes: () => topology.nodes(), services: () => topology.services(), lastRefresh: () => topology.lastRefresh() },
     journalStats: () => journal.stats(),
     shipper: () => shipper?.stats(),
-    sessions: () => [],
-    activity: () => [],
+    shipperBacklog: async () => shipper?.backlog(),
+    sessions: () => http.sessions(),
+    activity: () => [...sessionActivity.values()],
     approval: (who, session) => gate.approval(who, session),
     modeOf: (who) => gate.mode(who),
-    pending: () => [],
+    pending: () => gate.pending(),
     async audit(filter, page): Promise<AuditPage> {
       const events = await journal.read({ limit: page.limit, ...(filter.user ? { user: filter.user } : {}), ...(filter.tool ? { tool: filter.tool } : {}), ...(filter.session ? { session: filter.session } : {}), ...(filter.kind ? { kind: filter.kind } : {}), ...(filter.since ? { since: filter.since } : {}), ...(filter.until ? { until: filter.until } : {}) });
       return { events: events.map((event) => ({ pos: event.id, event })) };
@@ -387,7 +394,7 @@ export async function createHub(opts: HubOptions) {
     playbooks: async () => undefined,
   };
   const http = createHttpApp({
-    ui: (h) => createUiApp({ data: uiData, http: h, pages: [healthPage, sessionsPage, pendingPage, toolsPage] }),
+    ui: (h) => createUiApp({ data: uiData, http: h, pages: [healthPage, sessionsPage, pendingPage, toolsPage], enabled: () => config.ui.enabled }),
     info,
     catalog: () => catalog,
     authenticate: (h) => authenticate(h),
@@ -635,6 +642,10 @@ export async function createHub(opts: HubOptions) {
 
   return {
     app: http.app,
+    // For the admin UI (ui/contract.ts): open 2025-era sessions, calls per session, held writes.
+    sessions: () => http.sessions(),
+    activity: (): SessionActivity[] => [...sessionActivity.values()],
+    pending: () => gate.pending(),
     catalog: () => catalog,
     nodes: () => nodes,
     health,

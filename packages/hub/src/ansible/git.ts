@@ -18,12 +18,19 @@ export interface GitOptions {
   maxBytes?: number;
   /** Exit codes that are answers rather than failures (`merge-base --is-ancestor` answers 1). */
   okCodes?: number[];
+  /**
+   * Keep the first `maxBytes` of stdout and stop git there, as a success with `cut: true`,
+   * rather than failing (a diff shown capped).
+   */
+  cutAtMax?: boolean;
 }
 
 export interface GitResult {
   code: number;
   stdout: string;
   stderr: string;
+  /** stdout was cut at `maxBytes` ({@link GitOptions.cutAtMax}). */
+  cut?: boolean;
 }
 
 const HARMLESS = /^(PATH|LANG|LANGUAGE|LC_[A-Z]+|TZ|USER|LOGNAME|TMPDIR|SSH_AUTH_SOCK)$/;
@@ -75,6 +82,7 @@ export function git(args: string[], o: GitOptions): Promise<GitResult> {
     let outBytes = 0;
     let err = '';
     let why: string | undefined;
+    let cut = false;
     const kill = (reason: string) => {
       why ??= reason;
       try {
@@ -87,8 +95,17 @@ export function git(args: string[], o: GitOptions): Promise<GitResult> {
     const onAbort = () => kill('cancelled');
     o.signal?.addEventListener('abort', onAbort, { once: true });
     child.stdout.on('data', (b: Buffer) => {
+      if (cut) return;
       outBytes += b.length;
-      if (outBytes > max) kill(`git ${args[0]} printed more than ${max} bytes`);
+      if (outBytes > max && o.cutAtMax) {
+        out.push(b.subarray(0, b.length - (outBytes - max)));
+        cut = true;
+        try {
+          if (child.pid) process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      } else if (outBytes > max) kill(`git ${args[0]} printed more than ${max} bytes`);
       else out.push(b);
     });
     child.stderr.on('data', (b: Buffer) => {
@@ -105,6 +122,7 @@ export function git(args: string[], o: GitOptions): Promise<GitResult> {
       clearTimeout(timer);
       o.signal?.removeEventListener('abort', onAbort);
       if (why) return reject(new HomelabError(why === 'cancelled' ? 'CANCELLED' : 'GIT_FAILED', why));
+      if (cut) return resolve({ code: 0, stdout: Buffer.concat(out).toString('utf8'), stderr: err, cut: true });
       const r = { code: code ?? -1, stdout: Buffer.concat(out).toString('utf8'), stderr: err };
       if (code === 0 || (code !== null && o.okCodes?.includes(code))) resolve(r);
       else reject(new HomelabError('GIT_FAILED', `git ${args[0]} failed: ${gitError(err)}`));

@@ -140,8 +140,8 @@ export function playsOf(text: string): Array<{ name?: string; hosts?: string; im
  */
 export function createPlaybookRepo(o: PlaybookRepoOptions) {
   const env = gitEnv(o.home, o.baseEnv ?? process.env, o.gitExtraEnv);
-  const run = (args: string[], x: { signal?: AbortSignal | undefined; input?: string; okCodes?: number[]; cwd?: string; env?: NodeJS.ProcessEnv; maxBytes?: number } = {}) =>
-    git(args, { cwd: x.cwd ?? o.dir, env: x.env ?? env, signal: x.signal, ...(x.input !== undefined ? { input: x.input } : {}), ...(x.okCodes ? { okCodes: x.okCodes } : {}), ...(x.maxBytes ? { maxBytes: x.maxBytes } : {}) });
+  const run = (args: string[], x: { signal?: AbortSignal | undefined; input?: string; okCodes?: number[]; cwd?: string; env?: NodeJS.ProcessEnv; maxBytes?: number; cutAtMax?: boolean } = {}) =>
+    git(args, { cwd: x.cwd ?? o.dir, env: x.env ?? env, signal: x.signal, ...(x.input !== undefined ? { input: x.input } : {}), ...(x.okCodes ? { okCodes: x.okCodes } : {}), ...(x.maxBytes ? { maxBytes: x.maxBytes } : {}), ...(x.cutAtMax ? { cutAtMax: true } : {}) });
   const lock = createRwLock();
   const remoteMain = `refs/remotes/origin/${o.branch}`;
   let headSha: string | undefined;
@@ -303,6 +303,23 @@ export function createPlaybookRepo(o: PlaybookRepoOptions) {
     /** `2 files changed, 10 insertions(+)` between main and a commit. */
     async diffStat(from: string, to: string, signal?: AbortSignal): Promise<string> {
       return (await run(['diff', '--shortstat', `${from}...${to}`], { signal })).stdout.trim() || 'no changes';
+    },
+    /**
+     * The unified diff of what `to` changes since it left `from` (`git diff from...to`), at most
+     * `maxBytes` (cut at a line end; `cut` says so). No external diff driver or textconv runs.
+     *
+     * @example await repo.diff('refs/remotes/origin/main', draftSha, 200 * 1024) // { diff: 'diff --git a/x.yml b/x.yml\n…', cut: false }
+     */
+    async diff(from: string, to: string, maxBytes: number, signal?: AbortSignal): Promise<{ diff: string; cut: boolean }> {
+      const r = await run(['diff', '--no-color', '--no-ext-diff', '--no-textconv', `${from}...${to}`, '--'], { signal, maxBytes, cutAtMax: true });
+      if (!r.cut) return { diff: r.stdout, cut: false };
+      const end = r.stdout.lastIndexOf('\n');
+      return { diff: end >= 0 ? r.stdout.slice(0, end + 1) : '', cut: true };
+    },
+    /** The paths `to` changes since it left `from` (`git diff --name-only from...to`), at most 1000. */
+    async changedPaths(from: string, to: string, signal?: AbortSignal): Promise<string[]> {
+      const r = await run(['diff', '--name-only', '-z', '--no-renames', `${from}...${to}`, '--'], { signal });
+      return r.stdout.split('\0').filter(Boolean).slice(0, 1000);
     },
     /** The path a playbook named `name` has (or would have) in the repo. */
     pathFor: (name: string) => `${dirPrefix}${name}.yml`,

@@ -33,6 +33,7 @@ import { readInventory, vaultBlobs, vaultedFileVars, vaultPlaintexts, type Inven
 import { maskVars, maskYamlText, scrubValues, secretValuesOf, isSecretVar, VAULT_MASK } from './mask.ts';
 import { badPlaybookName, createPlaybookRepo, playsOf, type PlaybookInfo, type PlaybookRepo } from './repo.ts';
 import { checkModeFalseTasks, hostKeyMessage, runPlaybook, syntaxCheck } from './runner.ts';
+import type { PlaybookDraftView, PlaybookDrafts } from '../ui/contract.ts';
 
 export interface AnsibleServiceOptions {
   config: AnsibleConfig;
@@ -44,6 +45,11 @@ export interface AnsibleServiceOptions {
   /** Variables hub.yaml takes as `${VAR}`: never passed to Ansible or git. */
   secretVars?: readonly string[];
   now?: () => number;
+  /**
+   * How long drafts() waits for syntax checks it had to start (default 4 s): the rest are
+   * answered as pending and keep running, so a page view stays within its deadline.
+   */
+  draftCheckWaitMs?: number;
 }
 
 const READ = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false } as const;
@@ -52,6 +58,10 @@ const MAX_EXTRA_VARS = 64 * 1024;
 const MAX_LOGS = 200;
 const MAX_DRY_RUNS = 1000;
 const MAX_PENDING = 100;
+/** A draft's diff on the Playbooks page is cut here. */
+export const MAX_DRAFT_DIFF_BYTES = 200 * 1024;
+/** Syntax check results of drafts kept (per commit and path). */
+const MAX_DRAFT_CHECKS = 200;
 
 /** The arguments of a dry run or a run, validated. */
 interface RunArgs {
@@ -196,6 +206,40 @@ function recapText(r: PlaybookRunResult): string {
   const hosts = Object.entries(r.recap);
   if (!hosts.length) return 'no host was run (the limit or the play matched none)';
   return hosts.map(([h, s]) => `${h}: ok=${s.ok} changed=${s.changed} unreachable=${s.unreachable} failed=${s.failed} skipped=${s.skipped} rescued=${s.rescued} ignored=${s.ignored}`).join('\n');
+}
+
+/**
+ * A unified diff with secret-named values and vault blocks masked as get_playbook masks a
+ * playbook ({@link maskYamlText}), hunk by hunk on the lines' text (the `+`, `-`, ` ` column
+ * kept), so that line counts and numbers stay.
+ *
+ * @example maskDiff('@@ -1 +1 @@\n-db_password: a\n+db_password: b\n') // '@@ -1 +1 @@\n-db_password: [REDACTED]\n+db_password: [REDACTED]\n'
+ */
+export function maskDiff(diff: string): string {
+  const lines = diff.split('\n');
+  const out: string[] = [];
+  let hunk: string[] = [];
+  const flush = () => {
+    if (!hunk.length) return;
+    const masked = maskYamlText(hunk.map((l) => (l.startsWith('\\') ? '' : l.slice(1))).join('\n')).split('\n');
+    hunk.forEach((l, i) => out.push(l.startsWith('\\') ? l : `${l[0]}${masked[i] ?? ''}`));
+    hunk = [];
+  };
+  let inHunk = false;
+  for (const l of lines) {
+    if (l.startsWith('@@')) {
+      flush();
+      inHunk = true;
+      out.push(l);
+    } else if (inHunk && (l.startsWith(' ') || l.startsWith('+') || l.startsWith('-') || l.startsWith('\\'))) hunk.push(l);
+    else {
+      flush();
+      inHunk = false;
+      out.push(l);
+    }
+  }
+  flush();
+  return out.join('\n');
 }
 
 /**
@@ -935,6 +979,142 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
     );
   }
 
+  type DraftSyntax = PlaybookDraftView['syntax'];
+  // Syntax checks of drafts, per commit and path, so that a page view does not run Ansible each
+  // time; one at a time (each is a Python process), each under its own deadline rather than the
+  // page's, so that a check a closed page started still serves the next view.
+  interface DraftCheck {
+    result: Promise<DraftSyntax>;
+    /** Set once the check is done (a later view answers at once, whatever its wait). */
+    done?: DraftSyntax;
+  }
+  const draftChecks = new Map<string, DraftCheck>();
+  let checkQueue: Promise<unknown> = Promise.resolve();
+
+  /** What draft_playbook checks before it commits, then `--syntax-check` on an inert copy, at `commit`. */
+  async function checkDraftAt(commit: string, path: string): Promise<{ syntax: DraftSyntax; keep: boolean }> {
+    const signal = AbortSignal.timeout(120_000);
+    const main = `refs/remotes/origin/${c.branch}`;
+    // A branch pushed by hand may change more than its playbook; the hub parses no other
+    // unreviewed file (a task file imported while parsing could template a lookup on the hub).
+    const others = (await repo.changedPaths(main, commit, signal)).filter((f) => f !== path);
+    if (others.length) return { keep: true, syntax: { ok: false, error: `not checked: the branch also changes ${others.slice(0, 5).join(', ')}${others.length > 5 ? ` and ${others.length - 5} more` : ''}; the hub syntax-checks a draft only when it changes nothing but ${path}` } };
+    const content = await repo.show(commit, path, signal);
+    if (content === undefined) return { keep: true, syntax: { ok: false, error: `${path} is not in the branch at ${commit.slice(0, 12)}` } };
+    const { parseDocument } = await import('yaml');
+    const doc = parseDocument(content, { prettyErrors: true });
+    if (doc.errors.length) {
+      const e = doc.errors[0]!;
+      const line = e.linePos?.[0]?.line;
+      return { keep: true, syntax: { ok: false, error: `not valid YAML: line ${line ?? '?'}, column ${e.linePos?.[0]?.col ?? '?'}: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`, ...(line ? { line } : {}) } };
+    }
+    if (!playsOf(content)) return { keep: true, syntax: { ok: false, error: 'not a playbook: expected a YAML list of plays, each with hosts (or import_playbook)' } };
+    const problems = [...draftPathProblems(content), ...hiddenJinja(content)];
+    if (problems.length) return { keep: true, syntax: { ok: false, error: `not checked: the draft names files, or holds Jinja, that the hub will not load for an unreviewed draft: ${problems.slice(0, 5).join('; ')}` } };
+    const r = await repo.withCheckout(commit, (dir) => (writeFileSync(join(dir, path), inertCopy(content)), syntaxCheck({ cwd: dir, playbook: path, inventory: c.inventory, knownHostsFile, timeoutMs: 110_000, signal, ...(o.secretVars ? { secretVars: o.secretVars } : {}), ...(c.vaultPasswordFile ? { vaultPasswordFile: c.vaultPasswordFile } : {}) })), signal);
+    if (r.ok) return { keep: true, syntax: { ok: true } };
+    // A timeout says nothing about the draft: the next view tries again.
+    const stopped = signal.aborted || /^ansible-playbook --syntax-check (timed out|was cancelled)$/.test(r.error);
+    return { keep: !stopped, syntax: { ok: false, error: scrub(r.error), ...(r.line ? { line: r.line } : {}) } };
+  }
+
+  function draftSyntax(commit: string, path: string, signal: AbortSignal, budget: Promise<void>): Promise<DraftSyntax> {
+    const key = `${commit}\u0000${path}`;
+    let entry = draftChecks.get(key);
+    if (!entry) {
+      const run = checkQueue.then(() => checkDraftAt(commit, path));
+      checkQueue = run.catch(() => undefined);
+      const e: DraftCheck = {
+        result: run.then(
+          (r) => {
+            if (r.keep) e.done = r.syntax;
+            else draftChecks.delete(key);
+            return r.syntax;
+          },
+          (err: unknown): DraftSyntax => {
+            draftChecks.delete(key);
+            return { ok: false, error: `could not be checked: ${scrub(message(err))}` };
+          },
+        ),
+      };
+      if (draftChecks.size >= MAX_DRAFT_CHECKS) draftChecks.delete(draftChecks.keys().next().value!);
+      draftChecks.set(key, (entry = e));
+    }
+    if (entry.done) return Promise.resolve(entry.done);
+    const running: DraftSyntax = { ok: false, pending: true, error: 'the syntax check is still running; reload the page in a few seconds' };
+    const cancelled = new Promise<never>((_, reject) => {
+      if (signal.aborted) reject(new HomelabError('CANCELLED', 'cancelled'));
+      signal.addEventListener('abort', () => reject(new HomelabError('CANCELLED', 'cancelled')), { once: true });
+    });
+    cancelled.catch(() => undefined);
+    return Promise.race([entry.result, budget.then(() => running), cancelled]);
+  }
+
+  /** The secret-named values of `path` at `rev` (the diff loses them as get_playbook does). */
+  async function yamlSecrets(rev: string, path: string, signal: AbortSignal): Promise<Set<string>> {
+    try {
+      return secretValuesOf(parseYaml((await repo.show(rev, path, signal)) ?? '', { maxAliasCount: 100 }));
+    } catch {
+      return new Set();
+    }
+  }
+
+  /** One draft for the Playbooks page: its diff against main, masked and cut, and its syntax check. */
+  async function draftView(name: string, sha: string | undefined, base: Omit<PlaybookDraftView, 'name' | 'branch' | 'commit' | 'diff' | 'cut' | 'syntax'> & { commit?: string }, signal: AbortSignal, budget: Promise<void>): Promise<PlaybookDraftView> {
+    const branch = repo.draftBranch(name);
+    const head = { name: oneLine(name, 100), branch: oneLine(branch, 200), commit: sha ?? base.commit ?? '', author: base.author, ...(base.createdAt ? { createdAt: base.createdAt } : {}), ...(base.pr ? { pr: base.pr } : {}) };
+    if (!sha) return { ...head, diff: '', cut: false, syntax: { ok: false, error: `the branch ${oneLine(branch, 200)} is not in the playbook repo (a pull request from a fork?)` } };
+    const bad = badPlaybookName(name);
+    const main = `refs/remotes/origin/${c.branch}`;
+    try {
+      const { diff, cut } = await repo.diff(main, sha, MAX_DRAFT_DIFF_BYTES, signal);
+      const path = bad ? undefined : ((await repo.playbooks(signal)).find((p) => p.name === name)?.path ?? repo.pathFor(name));
+      const secrets = path ? new Set([...(await yamlSecrets(sha, path, signal)), ...(await yamlSecrets(main, path, signal))]) : new Set<string>();
+      const syntax: DraftSyntax = path ? await draftSyntax(sha, path, signal, budget) : { ok: false, error: `the branch does not name a playbook: ${bad}` };
+      return { ...head, diff: scrub(scrubValues(maskDiff(diff), secrets)), cut, syntax };
+    } catch (err) {
+      if (signal.aborted) throw err;
+      return { ...head, diff: '', cut: false, syntax: { ok: false, error: `could not be read: ${scrub(message(err))}` } };
+    }
+  }
+
+  /** The Playbooks page's list: the pending drafts, each with its diff and syntax check. */
+  async function drafts(signal: AbortSignal): Promise<PlaybookDrafts> {
+    let label = `${repoLabel}${forge ? `, PRs on ${forge.label}` : ', no forge (drafts are branches only)'}`;
+    // One wait for all the checks this view has to start: a check done before then is shown,
+    // later ones say they are running (and are cached for the next view when they finish).
+    let timer: NodeJS.Timeout | undefined;
+    const budget = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, o.draftCheckWaitMs ?? 4000);
+    });
+    try {
+      const head = await repo.ensure(signal);
+      label = `${c.branch} at ${head.slice(0, 12)}${forge ? `, PRs on ${forge.label}` : ', no forge (drafts are branches only)'}`;
+      await serial(() => repo.fetch(signal));
+      const out: PlaybookDraftView[] = [];
+      if (!forge) {
+        for (const d of await repo.draftBranches(signal)) out.push(await draftView(d.name, d.sha, { author: oneLine(d.author, 100), createdAt: d.date }, signal, budget));
+        return { repo: scrub(label), drafts: out };
+      }
+      const open = (await forge.listOpen({ max: MAX_PENDING, signal })).filter((p) => p.branch.startsWith(c.draftPrefix));
+      for (const p of open) {
+        const name = p.branch.slice(c.draftPrefix.length);
+        const checks = await forge.checks(p.headSha, signal).then(
+          (x) => (x.state === 'none' ? 'none' : `${x.state} (${x.total})`),
+          () => 'unknown (the forge did not say)',
+        );
+        const sha = await repo.revParse(repo.draftRef(name), signal);
+        out.push(await draftView(name, sha, { author: oneLine(p.author, 100), createdAt: p.createdAt, commit: p.headSha, pr: { number: p.number, url: scrub(oneLine(p.url, 500)), title: scrub(oneLine(p.title)), checks, mergeable: p.mergeable } }, signal, budget));
+      }
+      return { repo: scrub(label), drafts: out };
+    } catch (err) {
+      if (signal.aborted) throw err;
+      return { repo: scrub(label), drafts: [], error: scrub(message(err)) };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   return {
     tools,
     rule,
@@ -948,6 +1128,14 @@ export function createAnsibleService(o: AnsibleServiceOptions) {
         return { ok: false, detail: scrub(message(err)) };
       }
     },
+    /**
+     * The drafts waiting for review, for the admin UI's Playbooks page: with a forge its open
+     * PRs on the draft prefix, else the draft branches; each with its diff against main and its
+     * syntax check (cached per commit). A forge or remote that fails gives `error`.
+     *
+     * @example const { drafts: list } = await ansible.drafts(signal); list[0].syntax // { ok: true }
+     */
+    drafts,
     /** Secret-named arguments are redacted by the journal; these values also never leave. */
     secretValues: secretConfig,
     isSecretVar,

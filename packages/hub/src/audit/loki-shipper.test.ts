@@ -97,11 +97,17 @@ describe('Loki shipper', () => {
     expect(shipper.stats()).toMatchObject({ state: 'retrying', shipped: 0 });
     expect(shipper.stats().lastError).toMatch(/ECONNREFUSED/);
     expect(ids(e.loki)).toEqual([]);
+    // How far behind, in events and since when (the admin UI's Health page); capped reads say so.
+    expect(await shipper.backlog()).toEqual({ events: 500, capped: false, oldest: sent[0]!.time });
+    const floor = await shipper.backlog(1024);
+    expect(floor.capped).toBe(true);
+    expect(floor.events).toBeLessThan(500);
 
     await e.loki.up();
     expect(await shipper.flush({ timeoutMs: 10_000 })).toBe(true);
     expect(ids(e.loki)).toEqual(sent.map((x) => x.id));
     expect(shipper.stats()).toMatchObject({ shipped: 500, rejectedEvents: 0 });
+    expect(await shipper.backlog()).toEqual({ events: 0, capped: false });
 
     // The wire format: job + kind labels only, ns timestamps as strings, the journal line as is.
     const rec = byTime(e.loki);

@@ -132,6 +132,12 @@ export interface LokiShipper extends AsyncDisposable {
    */
   stop(opts?: { deadlineMs?: number }): Promise<void>;
   stats(): LokiShipperStats;
+  /**
+   * The events Loki has not acknowledged yet, counted by reading the journal from the cursor
+   * (at most `maxBytes`, default 16 MiB: beyond it `capped` says the count is a floor), and the
+   * time of the oldest. Cached for a few seconds: the admin UI's Health page asks every 10 s.
+   */
+  backlog(maxBytes?: number): Promise<{ events: number; capped: boolean; oldest?: string }>;
 }
 
 /** The cursor as saved: the journal position plus the timestamp counter state. */
@@ -483,8 +489,36 @@ export function createLokiShipper(opts: LokiShipperOptions): LokiShipper {
       backlogWarnBytes,
     }),
 
+    async backlog(maxBytes = 16 * 1024 * 1024) {
+      const at = journal.end();
+      let pos: JournalCursor = cursor ? { file: cursor.file, offset: cursor.offset } : journal.first();
+      // The same journal end, cursor and cap: the same answer, for a few seconds.
+      const key = `${at.file}.${at.offset}.${pos.file}.${pos.offset}.${maxBytes}`;
+      if (backlogCache && backlogCache.until > Date.now() && backlogCache.key === key) return backlogCache.value;
+      let events = 0;
+      let oldest: string | undefined;
+      let budget = maxBytes;
+      let capped = false;
+      while (before(pos, at)) {
+        if (budget <= 0) {
+          capped = true;
+          break;
+        }
+        const batch = await journal.readFrom(pos, 10_000, Math.min(budget, 4 * 1024 * 1024));
+        if (batch.events.length === 0 && !before(pos, batch.next)) break;
+        oldest ??= batch.events[0]?.time;
+        events += batch.events.length;
+        budget -= batch.lines.reduce((n, l) => n + l.length + 1, 0);
+        pos = batch.next;
+      }
+      const value = { events, capped, ...(oldest ? { oldest } : {}) };
+      backlogCache = { key, until: Date.now() + 5_000, value };
+      return value;
+    },
+
     [Symbol.asyncDispose]: () => shipper.stop(),
   };
+  let backlogCache: { key: string; until: number; value: { events: number; capped: boolean; oldest?: string } } | undefined;
   return shipper;
 }
 

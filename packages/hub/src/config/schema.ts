@@ -258,6 +258,8 @@ const HubConfigBase = z.strictObject({
   integrations: IntegrationsConfigSchema.default({}),
   /** Also serve `<node>__<tool>` copies of every edge tool. */
   perDeviceTools: z.boolean().default(false),
+  /** The read-only admin web UI at /ui (login with a hub token); `enabled: false` answers 404 there. */
+  ui: z.strictObject({ enabled: z.boolean().default(true) }).default({ enabled: true }),
   limits: z
     .strictObject({
       maxBodyBytes: z.number().int().positive().default(4 * 1024 * 1024),

@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { CatalogTool } from '../catalog/types.ts';
-import { confirmModeHint, createGate, showControls, showLayout, TOKEN_TTL_MS } from './gate.ts';
+import { confirmModeHint, createGate, MAX_PENDING, MAX_PENDING_CHARS, MAX_PENDING_PER_USER, showControls, showLayout, TOKEN_TTL_MS } from './gate.ts';
 
 const tool = (name: string, toolClass: 'read' | 'write'): CatalogTool => ({
   def: { name, inputSchema: { type: 'object' } },
@@ -214,5 +214,209 @@ describe('human mode, 2025 session', () => {
     expect(showLayout(`run \`ls\` on pi\narguments: {}${'\n'.repeat(50)}rm -rf ~\` on pi`).text).toBe('run `ls` on pi\n│ arguments: {}\n│ [49 empty lines]\n│ rm -rf ~` on pi');
     expect(showLayout(`{"cmd":"ls${' '.repeat(300)}; rm -rf ~"}`, false)).toEqual({ text: '{"cmd":"ls [300 blanks] ; rm -rf ~"}', changed: true });
     expect(showLayout('a\n\n\nb', false)).toEqual({ text: 'a\n\n\nb', changed: false });
+  });
+});
+
+describe('gate.pending(): the writes held while they wait', () => {
+  const clock = () => {
+    const c = { t: Date.parse('2026-12-07T10:00:00Z'), now: () => c.t };
+    return c;
+  };
+  const write = tool('TurnOn', 'write');
+  const operator = { user: 'op', role: 'operator' as const };
+
+  it('session mode: the preview the model got, one entry per call, gone on approve_writes, session end, a refusal or the idle time', async () => {
+    const c = clock();
+    let refuse = false;
+    const gate = createGate({ modeFor: () => 'session', now: c.now, idleMinutes: () => 30, rules: [() => (refuse ? 'not today' : undefined)] });
+    const check = (args: Record<string, unknown>, session = 's1', caller: { user: string; role: 'admin' | 'operator' } = admin) => gate.check({ tool: write, args, caller, session, human });
+    const got = (await check({ name: 'x' })) as any;
+    expect(gate.pending()).toEqual([
+      {
+        id: expect.any(String),
+        user: 'a',
+        role: 'admin',
+        session: 's1',
+        tool: 'TurnOn',
+        mode: 'session',
+        kind: 'preview',
+        at: '2026-12-07T10:00:00.000Z',
+        expiresAt: '2026-12-07T10:30:00.000Z',
+        preview: { action: 'call TurnOn on ha', where: ['ha'], arguments: { name: 'x' } },
+        text: got.result.content[0].text,
+      },
+    ]);
+    const id = gate.pending()[0]!.id;
+    // The same call held again: the same entry, refreshed; other arguments: another.
+    c.t += 60_000;
+    await check({ name: 'x' });
+    await check({ name: 'y' });
+    expect(gate.pending().map((p) => [p.id === id, p.preview.arguments, p.at])).toEqual([
+      [true, { name: 'x' }, '2026-12-07T10:01:00.000Z'],
+      [false, { name: 'y' }, '2026-12-07T10:01:00.000Z'],
+    ]);
+    await check({ name: 'x' }, 's2');
+    await check({ name: 'x' }, 's1', operator);
+    gate.approve(admin, 's1');
+    // Only that user's previews in that session left.
+    expect(gate.pending().map((p) => `${p.user} ${p.session}`)).toEqual(['a s2', 'op s1']);
+    gate.endSession('s2');
+    expect(gate.pending().map((p) => `${p.user} ${p.session}`)).toEqual(['op s1']);
+    // The same call refused by a hard limit no longer waits.
+    refuse = true;
+    await check({ name: 'x' }, 's1', operator);
+    expect(gate.pending()).toEqual([]);
+    refuse = false;
+    await check({ name: 'z' }, 's3');
+    c.t += 30 * 60_000 - 1;
+    expect(gate.pending()).toHaveLength(1);
+    c.t += 1;
+    expect(gate.pending()).toEqual([]);
+  });
+
+  it('confirm mode: the preview without its token, gone when the token is used or expires', async () => {
+    const c = clock();
+    const gate = createGate({ modeFor: () => 'confirm', now: c.now });
+    const check = (args: Record<string, unknown>) => gate.check({ tool: write, args, caller: admin, session: 's', human });
+    const got = (await check({ name: 'x' })) as any;
+    const token = got.result.structuredContent.confirm as string;
+    const [entry] = gate.pending();
+    expect(entry).toMatchObject({ mode: 'confirm', kind: 'preview', expiresAt: new Date(c.t + TOKEN_TTL_MS).toISOString(), preview: { arguments: { name: 'x' } } });
+    expect(entry!.text).toBe(got.result.content[0].text.replace(JSON.stringify(token), '(confirm token)'));
+    expect(entry!.text).toContain('confirm: (confirm token) (valid until');
+    // Not the token, nor its mac alone.
+    expect(JSON.stringify(gate.pending())).not.toContain(token.split('.')[2]);
+    // A refused confirm (true, another call's token) leaves it waiting; the token itself runs it.
+    await check({ name: 'x', confirm: true });
+    await check({ name: 'x', confirm: `${token}x` });
+    expect(gate.pending()).toHaveLength(1);
+    expect((await check({ name: 'x', confirm: token })).kind).toBe('allow');
+    expect(gate.pending()).toEqual([]);
+    await check({ name: 'y' });
+    c.t += TOKEN_TTL_MS - 1;
+    expect(gate.pending()).toHaveLength(1);
+    c.t += 1;
+    expect(gate.pending()).toEqual([]);
+  });
+
+  it('human mode, 2025: the question while the person has not answered; the same call asked twice is one entry until both answers came', async () => {
+    const gate = createGate({ modeFor: () => 'human', now: clock().now });
+    const answers: Array<(v: 'approved' | 'declined') => void> = [];
+    const failures: Array<(e: Error) => void> = [];
+    const asked: string[] = [];
+    const elicit = (message: string) =>
+      new Promise<'approved' | 'declined'>((resolve, reject) => {
+        asked.push(message);
+        answers.push(resolve);
+        failures.push(reject);
+      });
+    const check = (args: Record<string, unknown>) => gate.check({ tool: write, args, caller: admin, session: 's', human: { modern: false, canAsk: true, elicit } });
+    const first = check({ name: 'x' });
+    const second = check({ name: 'x' });
+    await vi.waitFor(() => expect(asked).toHaveLength(2));
+    expect(gate.pending()).toEqual([expect.objectContaining({ mode: 'human', kind: 'question', text: asked[0], user: 'a', session: 's' })]);
+    expect(gate.pending()[0]!.expiresAt).toBeUndefined();
+    answers[0]!('approved');
+    expect((await first).kind).toBe('allow');
+    expect(gate.pending()).toHaveLength(1);
+    answers[1]!('declined');
+    expect(await second).toMatchObject({ decision: 'denied', reason: 'declined by the user' });
+    expect(gate.pending()).toEqual([]);
+    // Asking failed (the session closed under it): gone too.
+    const third = check({ name: 'y' });
+    await vi.waitFor(() => expect(asked).toHaveLength(3));
+    expect(gate.pending()).toHaveLength(1);
+    failures[2]!(new Error('the session closed'));
+    expect(await third).toMatchObject({ decision: 'denied' });
+    expect(gate.pending()).toEqual([]);
+  });
+
+  it('human mode, 2026-07-28: the question until a retry with its requestState comes (whatever the answer) or it expires; never the requestState', async () => {
+    const c = clock();
+    const gate = createGate({ modeFor: () => 'human', now: c.now });
+    const modern = { modern: true, canAsk: true };
+    const check = (args: Record<string, unknown>, retry?: { inputResponses: Record<string, unknown>; requestState: string }) => gate.check({ tool: write, args, caller: admin, session: 'client:cc', human: { ...modern, ...(retry ? { retry } : {}) } });
+    const asked = (await check({ name: 'x' })) as any;
+    const state = asked.result.requestState as string;
+    const question = asked.result.inputRequests.approve.params?.message ?? asked.result.inputRequests.approve.message;
+    expect(gate.pending()).toEqual([expect.objectContaining({ mode: 'human', kind: 'question', session: 'client:cc', text: question, expiresAt: new Date(c.t + TOKEN_TTL_MS).toISOString() })]);
+    for (const part of state.split('.')) expect(JSON.stringify(gate.pending())).not.toContain(part);
+    // Someone else's state for this call does not answer it.
+    await check({ name: 'x' }, { inputResponses: { approve: { action: 'accept', content: { approve: true } } }, requestState: 'a.b.c' });
+    expect(gate.pending()).toHaveLength(1);
+    expect(await check({ name: 'x' }, { inputResponses: { approve: { action: 'decline' } }, requestState: state })).toMatchObject({ decision: 'denied' });
+    expect(gate.pending()).toEqual([]);
+    await check({ name: 'y' });
+    c.t += TOKEN_TTL_MS;
+    expect(gate.pending()).toEqual([]);
+  });
+
+  it('a viewer\'s write is refused, not held: nothing waits', async () => {
+    const gate = createGate({ modeFor: () => 'session' });
+    expect(await gate.check({ tool: write, args: { name: 'x' }, caller: { user: 'v', role: 'viewer' }, session: 's', human })).toMatchObject({ decision: 'denied', reason: 'viewer' });
+    expect(gate.pending()).toEqual([]);
+  });
+
+  it('is bounded: 10,000 distinct held writes keep the newest 1,000, a huge argument is cut, and large ones keep to MAX_PENDING_CHARS', async () => {
+    const gate = createGate({ modeFor: () => 'session' });
+    const as = (i: number, prefix = 'u', users = 50) => ({ user: `${prefix}${i % users}`, role: 'operator' as const });
+    for (let i = 0; i < 10_000; i++) await gate.check({ tool: write, args: { i }, caller: as(i), session: 's', human });
+    const list = gate.pending();
+    expect(list).toHaveLength(MAX_PENDING);
+    expect(list[0]!.preview.arguments).toEqual({ i: 9000 });
+    expect(list.at(-1)!.preview.arguments).toEqual({ i: 9999 });
+    await gate.check({ tool: write, args: { cmd: 'x'.repeat(1_000_000) }, caller: admin, session: 's', human });
+    expect(JSON.stringify(gate.pending().at(-1)).length).toBeLessThan(40_000);
+    // Large arguments: the newest that fit in MAX_PENDING_CHARS stay.
+    const big = (i: number) => Object.fromEntries(Array.from({ length: 7 }, (_, k) => [`k${k}`, `${i}:${'y'.repeat(1000)}`]));
+    for (let i = 0; i < 300; i++) await gate.check({ tool: write, args: big(i), caller: as(i, 'b'), session: 's', human });
+    const kept = gate.pending();
+    const chars = kept.reduce((n, p) => n + p.text.length + p.preview.action.length + JSON.stringify(p.preview.arguments).length, 0);
+    expect(chars).toBeLessThanOrEqual(MAX_PENDING_CHARS);
+    expect(kept.length).toBeLessThan(300);
+    expect(kept.length).toBeGreaterThan(100);
+    expect((kept.at(-1)!.preview.arguments as Record<string, string>).k0).toMatch(/^299:/);
+  });
+
+  it('one user\'s flood pushes out their own oldest, not the writes of others', async () => {
+    const gate = createGate({ modeFor: () => 'session' });
+    await gate.check({ tool: write, args: { name: 'lamp' }, caller: admin, session: 's', human });
+    const mallory = { user: 'mallory', role: 'operator' as const };
+    for (let i = 0; i < 2000; i++) await gate.check({ tool: write, args: { i }, caller: mallory, session: 's', human });
+    const list = gate.pending();
+    expect(list.filter((p) => p.user === 'a').map((p) => p.preview.arguments)).toEqual([{ name: 'lamp' }]);
+    const theirs = list.filter((p) => p.user === 'mallory');
+    expect(theirs).toHaveLength(MAX_PENDING_PER_USER);
+    expect(theirs.at(-1)!.preview.arguments).toEqual({ i: 1999 });
+  });
+
+  it('keeps no secret: arguments redacted like the journal\'s, their values cut from the action and the text too, nor a token passed as an argument', async () => {
+    const gate = createGate({ modeFor: () => 'session' });
+    const setPw: CatalogTool = { ...tool('set_password', 'write'), preview: (args) => ({ tool: 'set_password', where: ['pi'], action: `set the password of ${String(args.user)} to ${String(args.password)}`, arguments: args }) };
+    const token = `${'m'.repeat(9)}.${'w'.repeat(16)}.${'k'.repeat(43)}`;
+    const args = { user: 'pi', password: 'hunter2-\u202e-x', env: [{ name: 'DB_PASSWORD', value: 'sw0rdfish' }], cmd: 'curl -u admin:s3cretpw http://x', note: token };
+    const got = (await gate.check({ tool: setPw, args, caller: admin, session: 's', human })) as any;
+    // The model sees its own arguments exactly (it wrote them).
+    expect(got.result.content[0].text).toContain('sw0rdfish');
+    const [entry] = gate.pending();
+    expect(entry!.preview.arguments).toEqual({ user: 'pi', password: '[REDACTED]', env: [{ name: 'DB_PASSWORD', value: '[REDACTED]' }], cmd: 'curl -u admin:[REDACTED] http://x', note: '(confirm token)' });
+    const all = JSON.stringify(entry);
+    for (const secret of ['hunter2', 'sw0rdfish', 's3cretpw', token.split('.')[2]!]) expect(all).not.toContain(secret);
+    expect(entry!.preview.action).toBe('set the password of pi to [REDACTED]');
+    expect(entry!.text).toContain('arguments: {"user":"pi","password":"[REDACTED]"');
+    expect(Object.isFrozen(entry) && Object.isFrozen(entry!.preview.arguments)).toBe(true);
+  });
+
+  it('keeps the escaped action the gate showed, and its note', async () => {
+    const gate = createGate({ modeFor: () => 'confirm' });
+    const run: CatalogTool = { ...tool('run_command', 'write'), preview: (args) => ({ tool: 'run_command', where: ['pi'], action: `run \`${String(args.cmd)}\` on pi`, arguments: args }) };
+    const got = (await gate.check({ tool: run, args: { cmd: 'ls\u001b[2K\rrm -rf ~\u202e' }, caller: admin, session: 's', human })) as any;
+    const [entry] = gate.pending();
+    expect(entry!.preview.action).toBe('run `ls\\u{1b}[2K\\u{d}rm -rf ~\\u{202e}` on pi');
+    expect(entry!.preview.action).toBe(got.result.structuredContent.preview.action);
+    expect(entry!.preview.note).toBe(got.result.structuredContent.preview.note);
+    expect(entry!.text).not.toMatch(/[\u001b\r\u202e]/);
+    // Arguments are JSON: the controls stay there, escaped by JSON itself or as they came.
+    expect(entry!.preview.arguments).toEqual({ cmd: 'ls\u001b[2K\rrm -rf ~\u202e' });
   });
 });

@@ -26,11 +26,18 @@
  * `structuredContent.preview.arguments` keeps them exact.
  *
  * Rules (hard limits) run first and refuse whatever the approval state. A viewer never writes.
+ *
+ * The gate also keeps the writes it holds, while they wait ({@link Gate.pending}, the admin UI's
+ * Pending page): stored like the journal stores a call (arguments redacted), never with what
+ * lets a call run (a confirm token, a `requestState`).
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { inputRequired, inputResponse, type CallToolResult } from '@modelcontextprotocol/server';
-import { canonicalJson } from '@homelab-mcp/core/audit-event';
+import { canonicalJson, redactArgs, redactText } from '@homelab-mcp/core/audit-event';
+import { capString } from '@homelab-mcp/core/redact';
+import { isSecretKey, REDACTED } from '@homelab-mcp/core/secret-keys';
 import type { Caller, CatalogTool } from '../catalog/types.ts';
+import type { PendingWrite } from '../ui/contract.ts';
 
 export type ApprovalMode = 'session' | 'confirm' | 'human';
 
@@ -189,6 +196,97 @@ function held(decision: 'pending' | 'denied', reason: string, data: Record<strin
   return { kind: 'hold', decision, reason, result: { content: [{ type: 'text', text }], structuredContent: data, ...(decision === 'denied' ? { isError: true } : {}) } };
 }
 
+/** Most held writes {@link Gate.pending} keeps at once; a new one past it pushes out the oldest. */
+export const MAX_PENDING = 1000;
+/**
+ * Most held writes of one user: one user's flood pushes out their own oldest, not the writes
+ * of others waiting for a person.
+ */
+export const MAX_PENDING_PER_USER = 250;
+/**
+ * Most characters all held entries keep together (text, action and arguments): 1,000 entries of
+ * the largest arguments must not hold tens of MB; past it the oldest leave too.
+ */
+export const MAX_PENDING_CHARS = 4_000_000;
+/** Longest action line and text a pending entry keeps, in characters. */
+const MAX_PENDING_ACTION = 2048;
+const MAX_PENDING_TEXT = 16_384;
+/** What a pending entry's text shows instead of the confirm token the model got. */
+export const CONFIRM_TOKEN_SHOWN = '(confirm token)';
+
+/**
+ * The values `args` holds under secret keys (what {@link redactArgs} replaces by key: `password`,
+ * `*Token`, `{ name: 'DB_PASSWORD', value }`), in every form a preview's text writes them: as is,
+ * JSON-escaped, and with controls escaped ({@link showControls}). Values under 4 characters are
+ * left out (replacing every `ab` would hide nothing and garble the text); the key-based patterns
+ * of redactText still catch `"password":"ab"`.
+ */
+function argSecretForms(args: unknown): string[] {
+  const values = new Set<string>();
+  const leaves = (v: unknown, depth: number) => {
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint') values.add(String(v));
+    else if (v && typeof v === 'object' && depth < 32) for (const x of Object.values(v)) leaves(x, depth + 1);
+  };
+  const walk = (v: unknown, depth: number) => {
+    if (v === null || typeof v !== 'object' || depth >= 32 || values.size > 256) return;
+    if (Array.isArray(v)) return v.forEach((x) => walk(x, depth + 1));
+    const rec = v as Record<string, unknown>;
+    const named = 'value' in rec && [rec.name, rec.key, rec.Name, rec.Key].some((n) => typeof n === 'string' && isSecretKey(n));
+    for (const [k, x] of Object.entries(rec)) {
+      if (isSecretKey(k) || (named && (k === 'value' || k === 'Value'))) leaves(x, depth + 1);
+      else walk(x, depth + 1);
+    }
+  };
+  walk(args, 0);
+  const forms = new Set<string>();
+  for (const v of values) {
+    if (v.length < 4) continue;
+    const json = JSON.stringify(v).slice(1, -1);
+    for (const f of [v, json, showControls(v), showControls(json), v.trim()]) if (f.length >= 4) forms.add(f);
+  }
+  return [...forms].sort((a, b) => b.length - a.length);
+}
+
+/** `text` without the secret values of {@link argSecretForms} nor the patterns of redactText, capped at `max`. */
+function scrubbed(text: string, forms: readonly string[], max: number): string {
+  let out = text;
+  for (const f of forms) if (out.includes(f)) out = out.split(f).join(REDACTED);
+  return capString(redactText(out, max * 4), max);
+}
+
+// The shape of what lets a held call run: a confirm token (`<expiry>.<targets>.<mac>`) and a
+// human approval's requestState (`<nonce>.<expiry>.<mac>`), the mac a base64url SHA-256.
+const APPROVAL_SHAPE = /(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{4,32}\.[A-Za-z0-9_-]{4,32}\.[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])/g;
+/**
+ * `s` without anything shaped like a confirm token or a requestState: a model may pass one as a
+ * plain argument (after a mode change), and the entry must not carry one whatever the path.
+ */
+const withoutApprovals = (s: string) => s.replace(APPROVAL_SHAPE, CONFIRM_TOKEN_SHOWN);
+
+function deepFreeze<T>(v: T): T {
+  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
+}
+
+/** A held write as the gate keeps it: the UI's entry and how it leaves. */
+interface HeldWrite {
+  entry: PendingWrite;
+  /** The session's approval key (token key + session). */
+  approvalKey: string;
+  /** Digest of user, tool and exact arguments: what a confirm token is bound to. */
+  callDigest: string;
+  expires?: number;
+  /** Human mode, 2026-07-28: the nonce of the `requestState` the client got. */
+  nonce?: string;
+  /** Human mode, 2025: elicitations of this call still waiting for their answer. */
+  asking: number;
+  /** Characters the entry holds (counted against {@link MAX_PENDING_CHARS}). */
+  chars: number;
+}
+
 export function createGate(opts: GateOptions) {
   const now = opts.now ?? Date.now;
   const idleMs = () => (opts.idleMinutes?.() ?? DEFAULT_IDLE_MINUTES) * 60_000;
@@ -201,6 +299,53 @@ export function createGate(opts: GateOptions) {
   const key = (caller: Caller & { key?: string }, session: string) => `${caller.key ?? caller.user}\u0000${session}`;
   const sign = (payload: string) => createHmac('sha256', secret).update(payload).digest('base64url');
   const sameMac = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+
+  // Held writes while they wait, by a digest of approval key, tool and exact arguments: the same
+  // call held again refreshes its entry. Insertion order is age (a refresh moves it last).
+  const waiting = new Map<string, HeldWrite>();
+  let waitingChars = 0;
+  const perUser = new Map<string, number>();
+  const drop = (k: string) => {
+    const h = waiting.get(k);
+    if (!h) return;
+    waiting.delete(k);
+    waitingChars -= h.chars;
+    const n = (perUser.get(h.entry.user) ?? 1) - 1;
+    if (n > 0) perUser.set(h.entry.user, n);
+    else perUser.delete(h.entry.user);
+  };
+  const digest = (...parts: unknown[]) => createHash('sha256').update(canonicalJson(parts)).digest('base64url');
+  function sweepHeld(): void {
+    const t = now();
+    for (const [k, h] of waiting) if (h.expires !== undefined && h.expires <= t && h.asking === 0) drop(k);
+  }
+  function hold(k: string, h: Omit<HeldWrite, 'asking' | 'entry' | 'chars'> & { entry: Omit<PendingWrite, 'id'> }): HeldWrite {
+    const before = waiting.get(k);
+    drop(k);
+    const chars = h.entry.text.length + h.entry.preview.action.length + JSON.stringify(h.entry.preview.arguments).length;
+    if (!before) sweepHeld();
+    // A flood of distinct held calls pushes out the oldest: the list is for people to read.
+    // The user's own first, so that one user cannot push the writes of others off the list.
+    const user = h.entry.user;
+    if ((perUser.get(user) ?? 0) >= MAX_PENDING_PER_USER) {
+      for (const [wk, w] of waiting) {
+        if (w.entry.user !== user) continue;
+        drop(wk);
+        break;
+      }
+    }
+    while (waiting.size > 0 && (waiting.size >= MAX_PENDING || waitingChars + chars > MAX_PENDING_CHARS)) drop(waiting.keys().next().value!);
+    // Frozen: the UI reads the very objects, and must not change what another page shows.
+    const next: HeldWrite = { ...h, entry: deepFreeze({ id: before?.entry.id ?? randomBytes(9).toString('base64url'), ...h.entry }), asking: before?.asking ?? 0, chars };
+    waiting.set(k, next);
+    waitingChars += chars;
+    perUser.set(user, (perUser.get(user) ?? 0) + 1);
+    return next;
+  }
+  /** Drops the held writes `leave` picks. */
+  function release(leave: (h: HeldWrite) => boolean): void {
+    for (const [k, h] of waiting) if (leave(h)) drop(k);
+  }
 
   /** The live approval of a session, dropping it when it lapsed. */
   function live(k: string): { at: number; lastUsed: number } | undefined {
@@ -233,6 +378,8 @@ export function createGate(opts: GateOptions) {
   // remembers. No random part: a preview is the same bytes for the same call, key and clock.
   const confirmMac = (caller: Caller, tool: string, args: Record<string, unknown>, expires: number, where: string) =>
     sign(['confirm', caller.user, caller.role, tool, canonicalJson(args), expires, where].join('\u0000'));
+  /** What a confirm token is bound to besides its expiry and targets: its held entry leaves when one is used. */
+  const confirmDigest = (caller: Caller, tool: string, args: Record<string, unknown>) => digest('confirm', caller.user, caller.role, tool, args);
 
   return {
     mode: (caller: Caller) => opts.modeFor(caller),
@@ -245,14 +392,29 @@ export function createGate(opts: GateOptions) {
     approve(caller: Caller, session: string): void {
       sweep();
       const t = now();
-      approvals.set(key(caller, session), { at: t, lastUsed: t });
+      const k = key(caller, session);
+      approvals.set(k, { at: t, lastUsed: t });
+      release((h) => h.entry.mode === 'session' && h.approvalKey === k);
     },
     revoke(caller: Caller, session: string): boolean {
       return approvals.delete(key(caller, session));
     },
-    /** Forgets every approval of a session that ended. */
+    /** Forgets every approval of a session that ended, and the previews held in it. */
     endSession(session: string): void {
       for (const k of approvals.keys()) if (k.endsWith(`\u0000${session}`)) approvals.delete(k);
+      release((h) => h.entry.mode === 'session' && h.entry.session === session);
+    },
+
+    /**
+     * The writes held now, oldest first: session and confirm previews the model got and human
+     * questions not answered yet (see {@link PendingWrite}). Arguments redacted as the journal's,
+     * no confirm token nor `requestState`; at most {@link MAX_PENDING}. Entries are frozen.
+     *
+     * @example gate.pending().filter((p) => p.user === viewer.user)
+     */
+    pending(): PendingWrite[] {
+      sweepHeld();
+      return [...waiting.values()].map((h) => h.entry);
     },
 
     async check(call: { tool: CatalogTool; args: Record<string, unknown>; caller: Caller; session: string; human: HumanChannel; signal?: AbortSignal }): Promise<GateDecision> {
@@ -270,9 +432,19 @@ export function createGate(opts: GateOptions) {
       const mode = opts.modeFor(caller);
       const { confirm, ...rest } = args;
       if (mode === 'confirm') args = rest;
+      // The held entry of this very call (approval key, tool, exact arguments), computed once.
+      let ck: string | undefined;
+      const callKey = () => (ck ??= digest(k, tool.def.name, args));
+      /** This call is no longer waiting in `mode` (it ran, or was refused). */
+      const settle = (mode: ApprovalMode) => {
+        if (waiting.size > 0 && waiting.get(callKey())?.entry.mode === mode) drop(callKey());
+      };
       for (const rule of opts.rules ?? []) {
         const why = await rule({ tool: tool.def.name, args, caller, ...(call.signal ? { signal: call.signal } : {}) });
-        if (why) return held('denied', `rule: ${why}`, { status: 'denied', reason: why }, `Denied by a hard limit: ${why}`);
+        if (why) {
+          settle('session');
+          return held('denied', `rule: ${why}`, { status: 'denied', reason: why }, `Denied by a hard limit: ${why}`);
+        }
       }
       const raw = (await tool.preview?.(args)) ?? defaultPreview(tool, args);
       const escaped = raw.action.search(INVISIBLE) >= 0 || raw.where.some((w) => w.search(INVISIBLE) >= 0) || hasControls(raw.arguments);
@@ -287,14 +459,39 @@ export function createGate(opts: GateOptions) {
       const argsText = args1.text;
       const previewText = `${preview.action}\narguments: ${argsText}${warn}`;
 
+      // What the Pending page keeps of a held call: the preview as the person reads it, but
+      // stored like the journal stores a call. The model wrote the secrets it sees back; an admin
+      // reading every user's held writes did not, so values under secret keys leave the action
+      // and the text too, and the text is rebuilt around the redacted arguments.
+      const heldEntry = (mode: ApprovalMode, kind: PendingWrite['kind'], text: (shown: { previewText: string; action: string; argsText: string }) => string, expires?: number): Omit<PendingWrite, 'id'> => {
+        const forms = argSecretForms([call.args, raw.arguments]);
+        const action = withoutApprovals(scrubbed(preview.action, forms, MAX_PENDING_ACTION));
+        const shownArgs = JSON.parse(withoutApprovals(JSON.stringify(redactArgs(raw.arguments) ?? null))) as unknown;
+        const argsText = showLayout(showControls(JSON.stringify(shownArgs)), false).text;
+        return {
+          user: caller.user,
+          role: caller.role,
+          session,
+          tool: tool.def.name,
+          mode,
+          kind,
+          at: new Date(now()).toISOString(),
+          ...(expires !== undefined ? { expiresAt: new Date(expires).toISOString() } : {}),
+          preview: { action, where: [...preview.where], arguments: shownArgs, ...(preview.note ? { note: preview.note } : {}) },
+          text: withoutApprovals(scrubbed(text({ previewText: `${action}\narguments: ${argsText}${warn}`, action, argsText }), forms, MAX_PENDING_TEXT)),
+        };
+      };
+
       if (mode === 'session') {
-        if (approval) return { kind: 'allow', args, approvedBy: 'session' };
-        return held(
-          'pending',
-          'session not approved',
-          { status: 'approval_required', mode, preview, next: 'Show this preview to the user. If they agree, call approve_writes, then call this tool again.' },
-          `Approval required (writes are not approved in this session, or the approval lapsed after ${idleMs() / 60_000} minutes without calls). This would ${previewText}\nShow this to the user; if they agree, call approve_writes and call the tool again.`,
-        );
+        if (approval) {
+          settle('session');
+          return { kind: 'allow', args, approvedBy: 'session' };
+        }
+        const sessionText = (p: string) => `Approval required (writes are not approved in this session, or the approval lapsed after ${idleMs() / 60_000} minutes without calls). This would ${p}\nShow this to the user; if they agree, call approve_writes and call the tool again.`;
+        // Nothing else ends a 2026-07-28 "session": an unapproved preview leaves after the idle time.
+        const expires = now() + idleMs();
+        hold(callKey(), { approvalKey: k, callDigest: '', expires, entry: heldEntry('session', 'preview', (shown) => sessionText(shown.previewText), expires) });
+        return held('pending', 'session not approved', { status: 'approval_required', mode, preview, next: 'Show this preview to the user. If they agree, call approve_writes, then call this tool again.' }, sessionText(previewText));
       }
       if (mode === 'confirm') {
         if (confirm !== undefined) {
@@ -325,11 +522,19 @@ export function createGate(opts: GateOptions) {
               ? held('denied', 'confirm token replayed', { status: 'denied', reason: 'the confirm token was already used' }, `Refused: this confirm token was already used; each token lets one call run. ${again}`)
               : held('denied', 'too many approvals in flight', { status: 'denied', reason: 'too many approvals in flight' }, 'Refused: too many confirmations in the last minutes; try again later.');
           }
+          if (waiting.size > 0) {
+            const cd = confirmDigest(caller, tool.def.name, args);
+            release((h) => h.entry.mode === 'confirm' && h.callDigest === cd);
+          }
           return { kind: 'allow', args, approvedBy: 'confirm' };
         }
         const expires = now() + TOKEN_TTL_MS;
         const where = whereDigest(raw.where);
         const token = `${expires.toString(36)}.${where}.${confirmMac(caller, tool.def.name, args, expires, where)}`;
+        const confirmText = (p: string, shownToken: string) => `Confirmation required. This would ${p}\nIf the user agrees, call the tool again with exactly the same arguments and confirm: ${shownToken} (valid until ${new Date(expires).toISOString()}).`;
+        // Never the token on the Pending page: whoever holds it and this user's hub token can run
+        // the call without the preview having been shown, and the page is read by other people.
+        hold(callKey(), { approvalKey: k, callDigest: confirmDigest(caller, tool.def.name, args), expires, entry: heldEntry('confirm', 'preview', (shown) => confirmText(shown.previewText, CONFIRM_TOKEN_SHOWN), expires) });
         return held(
           'pending',
           'not confirmed',
@@ -341,7 +546,7 @@ export function createGate(opts: GateOptions) {
             expiresAt: new Date(expires).toISOString(),
             next: 'Show this preview to the user. If they agree, call this tool again with exactly the same arguments and confirm set to this token.',
           },
-          `Confirmation required. This would ${previewText}\nIf the user agrees, call the tool again with exactly the same arguments and confirm: ${JSON.stringify(token)} (valid until ${new Date(expires).toISOString()}).`,
+          confirmText(previewText, JSON.stringify(token)),
         );
       }
 
@@ -376,6 +581,8 @@ export function createGate(opts: GateOptions) {
           if (!nonce || !mac || !Number.isFinite(expires) || !sameMac(mac, sign(`${nonce}\u0000${expires}\u0000${binding}`))) {
             return held('denied', 'bad approval state', { status: 'denied', reason: 'the approval does not match this call' }, 'Denied: the approval sent back does not belong to this call.');
           }
+          // The question got its answer (whatever follows): it no longer waits.
+          if (waiting.size > 0) release((h) => h.nonce === nonce);
           if (expires <= now()) {
             return held('denied', 'approval expired', { status: 'denied', reason: 'the approval request expired' }, `Denied: this approval request expired (they last ${TOKEN_TTL_MS / 60_000} minutes). Call the tool again without it to ask the user again.`);
           }
@@ -394,6 +601,7 @@ export function createGate(opts: GateOptions) {
         const nonce = randomBytes(12).toString('base64url');
         const expires = now() + TOKEN_TTL_MS;
         tellAsked();
+        hold(callKey(), { approvalKey: k, callDigest: '', expires, nonce, entry: heldEntry('human', 'question', (shown) => `${shown.action}?\n${shown.argsText}${warn}`, expires) });
         const result = inputRequired({
           inputRequests: {
             [APPROVE_KEY]: inputRequired.elicit({
@@ -406,9 +614,14 @@ export function createGate(opts: GateOptions) {
         return { kind: 'hold', decision: 'pending', reason: 'asked the user (input_required)', result: result as unknown as CallToolResult };
       }
       let verdict: 'approved' | 'declined';
+      let asked = false;
       try {
         if (!call.human.elicit) throw new Error('this transport cannot send the question');
         tellAsked();
+        // On the Pending page while the person has not answered (the same call asked twice at
+        // once is one entry, there until both answers came).
+        hold(callKey(), { approvalKey: k, callDigest: '', entry: heldEntry('human', 'question', (shown) => `${shown.action}?\n${shown.argsText}${warn}`) }).asking++;
+        asked = true;
         verdict = await call.human.elicit(question);
       } catch (err) {
         const why = err instanceof Error ? err.message : String(err);
@@ -418,6 +631,11 @@ export function createGate(opts: GateOptions) {
           { status: 'denied', reason: `asking the user failed: ${why}`, config: confirmModeHint(caller.user), preview },
           `Denied: writes need a person's approval here (mode "human"), and asking this client's user failed: ${why}. ${remedy} This would ${previewText}`,
         );
+      } finally {
+        if (asked) {
+          const h = waiting.get(callKey());
+          if (h && h.asking > 0 && --h.asking === 0) drop(callKey());
+        }
       }
       return verdict === 'approved'
         ? { kind: 'allow', args, approvedBy: 'human' }

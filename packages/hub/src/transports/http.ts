@@ -30,11 +30,13 @@ import { SseServerTransport } from './sse.ts';
 import { exceedsJsonDepth } from './json-depth.ts';
 import { createRefusals, type RefusalKind } from './refusals.ts';
 import type { Role } from '../catalog/types.ts';
+import type { LiveSession } from '../ui/contract.ts';
 import type { createEdgeDist } from '../edge-dist/edge-dist.ts';
 import { readBounded } from '@homelab-mcp/core/http';
 import { createOwnHostCheck } from './own-host.ts';
 import type { Hono as HonoApp } from 'hono';
 import type { UiHttp } from '../ui/app.ts';
+import { boundedClientInfo } from '../server/client-info.ts';
 
 export interface UpstreamHealth {
   name: string;
@@ -206,6 +208,7 @@ interface Session {
   ownerKey: string;
   /** Who opened it; each call looks up who that token is now (`resolveCaller`). */
   opener: Authenticated;
+  openedAt: number;
   lastSeen: number;
 }
 
@@ -214,6 +217,9 @@ interface SseSession {
   server: Server;
   ownerKey: string;
   opener: Authenticated;
+  openedAt: number;
+  /** The last POST /messages (or the GET that opened it). */
+  lastSeen: number;
 }
 
 export function createHttpApp(opts: HttpAppOptions) {
@@ -356,7 +362,8 @@ export function createHttpApp(opts: HttpAppOptions) {
       sessionIdGenerator: () => randomUUID(),
       maxRequestBodySize: opts.maxBodyBytes,
       onsessioninitialized: (id) => {
-        sessions.set(id, { transport, server, ownerKey: caller.key, opener: caller, lastSeen: Date.now() });
+        const opened = Date.now();
+        sessions.set(id, { transport, server, ownerKey: caller.key, opener: caller, openedAt: opened, lastSeen: opened });
       },
       onsessionclosed: (id) => {
         sessions.delete(id);
@@ -560,7 +567,8 @@ export function createHttpApp(opts: HttpAppOptions) {
     for (const x of ownStreams.slice(0, Math.max(0, ownStreams.length - (MAX_SESSIONS_PER_TOKEN - 1)))) void x.transport.close();
     const transport = new SseServerTransport('/messages');
     const server = observed(sessionCaller(caller));
-    sseSessions.set(transport.sessionId, { transport, server, ownerKey: caller.key, opener: caller });
+    const opened = Date.now();
+    sseSessions.set(transport.sessionId, { transport, server, ownerKey: caller.key, opener: caller, openedAt: opened, lastSeen: opened });
     transport.onclose = () => {
       sseSessions.delete(transport.sessionId);
       opts.gate.endSession(transport.sessionId);
@@ -575,6 +583,7 @@ export function createHttpApp(opts: HttpAppOptions) {
     if (caller instanceof Response) return caller;
     const s = sseSessions.get(c.req.query('sessionId') ?? '');
     if (!s || s.ownerKey !== caller.key) return c.json({ error: 'unknown session: open a new one with GET /sse' }, 404);
+    s.lastSeen = Date.now();
     // Read no further than the limit: the whole body used to be buffered before its 413.
     const parsed = await readJson(c);
     if (parsed instanceof Response) return parsed;
@@ -648,6 +657,37 @@ export function createHttpApp(opts: HttpAppOptions) {
       for (const s of sseSessions.values()) if (!current(s.opener)) void s.transport.close();
     },
     sessionCount: () => sessions.size,
+    /**
+     * Every open 2025-era session (Streamable HTTP) and legacy /sse stream, for the admin UI: who
+     * its token stands for now (a session whose token is gone is left out: it is being closed),
+     * the protocol revision and client it declared at `initialize` (absent before), and when it
+     * was opened and last sent a request.
+     *
+     * @example http.sessions().filter((s) => s.user === 'ann')
+     */
+    sessions(): LiveSession[] {
+      const out: LiveSession[] = [];
+      const add = (id: string, transport: LiveSession['transport'], s: Session | SseSession) => {
+        const who = current(s.opener);
+        if (!who) return;
+        const protocolVersion = s.server.getNegotiatedProtocolVersion();
+        const client = boundedClientInfo(s.server.getClientVersion());
+        out.push({
+          id,
+          transport,
+          user: who.user,
+          role: who.role,
+          key: who.key,
+          ...(protocolVersion ? { protocolVersion } : {}),
+          ...(client?.name !== undefined ? { client: { name: client.name, ...(client.version !== undefined ? { version: client.version } : {}) } } : {}),
+          openedAt: new Date(s.openedAt).toISOString(),
+          lastSeenAt: new Date(s.lastSeen).toISOString(),
+        });
+      };
+      for (const [id, s] of sessions) add(id, 'streamable-http', s);
+      for (const [id, s] of sseSessions) add(id, 'sse', s);
+      return out;
+    },
     async close(): Promise<void> {
       clearInterval(sweep);
       await modern.close();

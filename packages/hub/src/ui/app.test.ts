@@ -1,8 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Context } from 'hono';
-import { createUiApp, UI_CSP, type UiHttp } from './app.ts';
+import { createUiApp, MAX_STREAMS_PER_SESSION, STREAM_RECHECK_MS, UI_CSP, type UiHttp } from './app.ts';
+import type { PageContext } from './page.ts';
 import type { UiData } from './contract.ts';
-import { createUiSessions, MAX_UI_SESSIONS, UI_SESSION_MS } from './ui-sessions.ts';
+import { createUiSessions, MAX_UI_SESSIONS, MAX_UI_SESSIONS_PER_TOKEN, UI_SESSION_MS } from './ui-sessions.ts';
 import { healthPage } from './pages/health.ts';
 import { sessionsPage } from './pages/sessions.ts';
 import { pendingPage } from './pages/pending.ts';
@@ -21,6 +22,7 @@ function data(over: Partial<UiData> = {}): UiData {
     topology: { nodes: () => [], services: () => [], lastRefresh: () => ({ edges: '2026-12-07T10:01:00Z' }) },
     journalStats: () => ({ dir: '/x', files: 1, bytes: 2048, appended: 3, commits: 3, held: 0 }),
     shipper: () => undefined,
+    shipperBacklog: async () => undefined,
     sessions: () => [
       { id: 'sess-ann-1', transport: 'streamable-http', user: 'ann', role: 'admin', key: 'k-ann', protocolVersion: '2025-11-25', client: { name: 'mcp-remote', version: '0.1' }, openedAt: '2026-12-07T10:02:00Z', lastSeenAt: '2026-12-07T10:03:00Z' },
       { id: 'sess-vic-1', transport: 'sse', user: 'vic', role: 'viewer', key: 'k-vic', openedAt: '2026-12-07T10:02:00Z', lastSeenAt: '2026-12-07T10:03:00Z' },
@@ -40,7 +42,7 @@ function data(over: Partial<UiData> = {}): UiData {
   };
 }
 
-function setup(o: { data?: UiData; tls?: boolean; tokens?: Map<string, Authenticated>; budget?: number } = {}) {
+function setup(o: { data?: UiData; tls?: boolean; tokens?: Map<string, Authenticated>; budget?: number; enabled?: () => boolean; streams?: Record<string, (ctx: PageContext) => Response> } = {}) {
   const tokens = o.tokens ?? new Map<string, Authenticated>([[ADMIN, { user: 'ann', role: 'admin', key: 'k-ann' }], [VIEWER, { user: 'vic', role: 'viewer', key: 'k-vic' }]]);
   let failures = 0;
   const refusals: string[] = [];
@@ -52,7 +54,7 @@ function setup(o: { data?: UiData; tls?: boolean; tokens?: Map<string, Authentic
     authFailures: { blocked: () => (failures >= (o.budget ?? 30) ? { ok: false, retryAfterS: 42 } : { ok: true }), take: () => failures++ },
     refused: (_c: Context, kind) => void refusals.push(kind),
   };
-  const app = createUiApp({ data: o.data ?? data(), http, pages: [healthPage, sessionsPage, pendingPage, toolsPage] });
+  const app = createUiApp({ data: o.data ?? data(), http, pages: [healthPage, sessionsPage, pendingPage, toolsPage], ...(o.enabled ? { enabled: o.enabled } : {}), ...(o.streams ? { streams: o.streams } : {}) });
   const req = (path: string, init: RequestInit & { cookie?: string } = {}) => app.request(`http://127.0.0.1${path}`, { ...init, headers: { ...(init.cookie ? { cookie: init.cookie } : {}), ...(init.headers as Record<string, string>) } });
   const login = async (token: string) => {
     const res = await req('/login', { method: 'POST', body: new URLSearchParams({ token }), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
@@ -169,13 +171,70 @@ describe('the admin UI', () => {
     expect(await r.text()).toContain('This page could not be made: catalog &lt;gone&gt;');
   });
 
+  it('Health says how far Loki is behind, in events and since when', async () => {
+    const shipper = { state: 'retrying' as const, shipped: 7, pushes: 9, retries: 2, rejectedBatches: 0, rejectedEvents: 0, skippedLines: 0, lastError: 'connection refused', cursor: { file: 1, offset: 0 }, backlogBytes: 4096, backlogWarnBytes: 1 << 26 };
+    const s = setup({ data: data({ shipper: () => shipper, shipperBacklog: async () => ({ events: 12, capped: false, oldest: '2026-12-07T10:00:05.000Z' }) }) });
+    const text = await (await s.req('/health?fragment=1', { cookie: (await s.login(ADMIN)).cookie })).text();
+    expect(text).toContain('12 event(s), 4 KiB behind');
+    expect(text).toContain('Loki shipper: retrying, oldest unshipped <time datetime="2026-12-07T10:00:05.000Z">');
+    expect(text).toContain('last error: connection refused');
+    expect(text).toContain('Proxmox');
+  });
+
+  it('ui.enabled: false answers 404 everywhere under /ui, the login included, and takes effect without a restart', async () => {
+    let on = true;
+    const s = setup({ enabled: () => on });
+    const { cookie } = await s.login(ADMIN);
+    on = false;
+    for (const p of ['/', '/login', '/health', '/assets/app.js']) expect((await s.req(p, { cookie })).status).toBe(404);
+    expect((await s.login(ADMIN)).res.status).toBe(404);
+    on = true;
+    expect((await s.req('/health', { cookie })).status).toBe(200);
+  });
+
+  it('live streams: logged-in only, at most a few per login session, ended when the session ends or the role changes', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const seen: PageContext[] = [];
+      const s = setup({ streams: { 'audit/stream': (ctx) => (seen.push(ctx), new Response(new ReadableStream({ start: (ctl) => ctx.signal.addEventListener('abort', () => ctl.close()) }), { headers: { 'content-type': 'text/event-stream' } })) } });
+      expect((await s.req('/audit/stream')).status).toBe(401);
+      const { cookie } = await s.login(ADMIN);
+      for (let i = 0; i < MAX_STREAMS_PER_SESSION; i++) expect((await s.req('/audit/stream', { cookie })).status).toBe(200);
+      const over = await s.req('/audit/stream', { cookie });
+      expect(over.status).toBe(429);
+      expect(seen).toHaveLength(MAX_STREAMS_PER_SESSION);
+      expect(seen[0]!.viewer).toEqual({ user: 'ann', role: 'admin', key: 'k-ann' });
+      // A demotion ends the streams at the next check; they may reconnect, as what the role sees now.
+      s.tokens.set(ADMIN, { user: 'ann', role: 'viewer', key: 'k-ann' });
+      await vi.advanceTimersByTimeAsync(STREAM_RECHECK_MS);
+      expect(seen.every((c) => c.signal.aborted)).toBe(true);
+      expect((await s.req('/audit/stream', { cookie })).status).toBe(200);
+      expect(seen.at(-1)!.viewer.role).toBe('viewer');
+      // Logging out ends the rest.
+      const page = await (await s.req('/health', { cookie })).text();
+      const csrf = /name="csrf" value="([^"]+)"/.exec(page)![1]!;
+      await s.req('/logout', { method: 'POST', cookie, body: new URLSearchParams({ csrf }), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      expect(seen.at(-1)!.signal.aborted).toBe(false);
+      await vi.advanceTimersByTimeAsync(STREAM_RECHECK_MS);
+      expect(seen.at(-1)!.signal.aborted).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('the session table is bounded and sessions expire after 8 hours', () => {
     let t = 0;
     const store = createUiSessions({ now: () => t });
+    const admin = store.create('admin');
+    // One token's logins push out only that token's oldest sessions, never another's.
     const first = store.create('k');
-    for (let i = 0; i < MAX_UI_SESSIONS; i++) store.create('k');
-    expect(store.size()).toBe(MAX_UI_SESSIONS);
+    for (let i = 0; i < 5 * MAX_UI_SESSIONS_PER_TOKEN; i++) store.create('k');
+    expect(store.size()).toBe(MAX_UI_SESSIONS_PER_TOKEN + 1);
     expect(store.verify(first)).toBeUndefined();
+    expect(store.verify(admin)?.key).toBe('admin');
+    for (let i = 0; i < MAX_UI_SESSIONS; i++) store.create(`k${i}`);
+    expect(store.size()).toBe(MAX_UI_SESSIONS);
+    expect(store.verify(admin)).toBeUndefined();
     const c = store.create('k2');
     t += UI_SESSION_MS - 1;
     expect(store.verify(c)?.key).toBe('k2');

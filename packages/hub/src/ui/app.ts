@@ -46,6 +46,8 @@ export interface UiOptions {
   sessions?: UiSessionStore;
   /** Server-side deadline of one page; default 10 s. */
   pageTimeoutMs?: number;
+  /** Read per request (config reloads): false answers 404 everywhere under /ui. */
+  enabled?: () => boolean;
 }
 
 export const UI_CSP = [
@@ -71,6 +73,11 @@ const SECURITY_HEADERS: Record<string, string> = {
   'permissions-policy': 'camera=(), microphone=(), geolocation=()',
   'cache-control': 'no-store',
 };
+
+/** Live streams (the audit page's) one login session may hold open at once. */
+export const MAX_STREAMS_PER_SESSION = 8;
+/** How often an open stream checks that its login session still stands, as it did. */
+export const STREAM_RECHECK_MS = 5_000;
 
 /** The largest login form accepted (a token is well under 1 KiB). */
 const MAX_FORM_BYTES = 8 * 1024;
@@ -128,7 +135,9 @@ export function createUiApp(o: UiOptions): Hono {
 
   app.use('*', async (c, next) => {
     // A token in a URL ends up in history, logs and Referer headers: refuse it outright.
-    if (/[?&](token|access_token|auth)=/i.test(new URL(c.req.url).search)) {
+    if (o.enabled && !o.enabled()) {
+      c.res = new Response('The web UI is turned off on this hub (ui.enabled: false in hub.yaml).', { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8' } });
+    } else if (/[?&](token|access_token|auth)=/i.test(new URL(c.req.url).search)) {
       c.res = new Response('Refused: never put a token in a URL. Log in at /ui/login.', { status: 400, headers: { 'content-type': 'text/plain; charset=utf-8' } });
     } else {
       await next();
@@ -195,12 +204,38 @@ export function createUiApp(o: UiOptions): Hono {
     return { data: o.data, viewer, query: new URL(c.req.url).searchParams, signal, now: Date.now() };
   };
 
+  // Open streams per login session: each holds a connection and a journal reader's attention.
+  const openStreams = new Map<string, number>();
   for (const [path, stream] of Object.entries(o.streams ?? {})) {
     app.get(`/${path}`, async (c) => {
       const s = viewerOf(c);
       if (!s) return c.body(null, 401);
-      // A stream lives longer than a page: only the browser going away ends it.
-      return stream({ ...context(c, s.viewer), signal: c.req.raw.signal });
+      const open = openStreams.get(s.id) ?? 0;
+      if (open >= MAX_STREAMS_PER_SESSION) return c.text(`Refused: ${open} live streams are open in this login session already (close a tab).`, 429);
+      // A stream lives longer than a page: only the browser going away (or the session ending) ends it.
+      const ends = new AbortController();
+      const signal = AbortSignal.any([c.req.raw.signal, ends.signal]);
+      openStreams.set(s.id, open + 1);
+      const done = () => {
+        const n = (openStreams.get(s.id) ?? 1) - 1;
+        if (n > 0) openStreams.set(s.id, n);
+        else openStreams.delete(s.id);
+      };
+      signal.addEventListener('abort', done, { once: true });
+      // The session is checked again every few seconds: a logout, a removed token or a new role
+      // ends its streams (the browser reconnects, and gets what the token may see now).
+      const recheck = setInterval(() => {
+        const now = sessions.verify(getCookie(c, UI_COOKIE)) && o.http.resolveCaller(s.viewer.key);
+        if (!now || now.role !== s.viewer.role || now.user !== s.viewer.user) ends.abort(new Error('the login session ended or changed'));
+      }, STREAM_RECHECK_MS);
+      recheck.unref();
+      signal.addEventListener('abort', () => clearInterval(recheck), { once: true });
+      try {
+        return await stream({ ...context(c, s.viewer), signal });
+      } catch (err) {
+        ends.abort(err);
+        throw err;
+      }
     });
   }
 

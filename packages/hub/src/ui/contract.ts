@@ -108,8 +108,11 @@ export interface PlaybookDraftView {
   /** Unified diff of the draft against main (`git diff main...draft`), capped; `cut` says so. */
   diff: string;
   cut: boolean;
-  /** `ansible-playbook --syntax-check` of the draft at `commit` (cached per commit). */
-  syntax: { ok: true } | { ok: false; error: string; line?: number };
+  /**
+   * `ansible-playbook --syntax-check` of the draft at `commit` (cached per commit). `pending`:
+   * the check is still running (a page does not wait long for it); a later view has the result.
+   */
+  syntax: { ok: true } | { ok: false; error: string; line?: number; pending?: true };
 }
 
 export interface PlaybookDrafts {
@@ -153,6 +156,8 @@ export interface UiData {
   };
   journalStats(): JournalStats;
   shipper(): LokiShipperStats | undefined;
+  /** The events Loki has not acknowledged yet and the oldest one's time; undefined without Loki. */
+  shipperBacklog(): Promise<{ events: number; capped: boolean; oldest?: string } | undefined>;
   /** Open 2025-era sessions (all users: the UI filters by viewer). */
   sessions(): LiveSession[];
   activity(): SessionActivity[];

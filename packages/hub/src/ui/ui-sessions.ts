@@ -13,7 +13,12 @@ export const UI_COOKIE = 'hub_ui';
 /** Sessions last 8 hours from login, whatever happens in between. */
 export const UI_SESSION_MS = 8 * 60 * 60_000;
 /** Most live sessions at once; one more ends the oldest. */
-export const MAX_UI_SESSIONS = 1_000;
+export const MAX_UI_SESSIONS = 10_000;
+/**
+ * Most live sessions per token; one more ends that token's oldest. Without it, whoever holds any
+ * token (a viewer's) could log in 10,000 times and push everyone else's sessions out.
+ */
+export const MAX_UI_SESSIONS_PER_TOKEN = 32;
 
 export interface UiSessionStore {
   /** A new session for the token with `key`: the cookie value to set. */
@@ -34,16 +39,30 @@ export function createUiSessions(opts: { now?: () => number; secret?: Uint8Array
   const same = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
   // Insertion order is creation order: the first entry is the oldest.
   const live = new Map<string, { key: string; expires: number }>();
+  // Each token's session ids, oldest first (ids of ended sessions are dropped lazily).
+  const byKey = new Map<string, string[]>();
+  let lastSweep = -Infinity;
   const sweep = () => {
     const t = now();
+    if (t - lastSweep < 60_000 && live.size < MAX_UI_SESSIONS) return;
+    lastSweep = t;
     for (const [id, s] of live) if (s.expires <= t) live.delete(id);
+    for (const [k, ids] of byKey) {
+      const kept = ids.filter((id) => live.has(id));
+      if (kept.length) byKey.set(k, kept);
+      else byKey.delete(k);
+    }
   };
   return {
     create(key) {
       sweep();
+      const own = (byKey.get(key) ?? []).filter((id) => live.has(id));
+      while (own.length >= MAX_UI_SESSIONS_PER_TOKEN) live.delete(own.shift()!);
       while (live.size >= MAX_UI_SESSIONS) live.delete(live.keys().next().value!);
       const id = randomBytes(24).toString('base64url');
       live.set(id, { key, expires: now() + UI_SESSION_MS });
+      own.push(id);
+      byKey.set(key, own);
       return `${id}.${mac(`s\u0000${id}`)}`;
     },
     verify(cookie) {

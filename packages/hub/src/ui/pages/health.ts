@@ -30,6 +30,7 @@ export const healthPage: Page = {
     const down = items.filter((i) => i.status === 'down' || i.status === 'problem');
     const j = data.journalStats();
     const s = data.shipper();
+    const behind = s ? await data.shipperBacklog().catch(() => undefined) : undefined;
     const t = data.topology.lastRefresh();
     return html`<h1>Health</h1>
 <div class="cards">
@@ -39,7 +40,7 @@ export const healthPage: Page = {
 <div class="card"><b>${mib(j.bytes)}</b><span>audit journal, ${j.files} file(s), ${j.appended} event(s) since start</span></div>
 <div class="card" id="loki-card">${
       s
-        ? html`<b class="${s.backlogBytes > s.backlogWarnBytes || s.state === 'retrying' ? 'bad' : ''}">${s.backlogBytes === 0 ? 'caught up' : `${mib(s.backlogBytes)} behind`}</b><span>Loki shipper: ${s.state}${s.oldestUnshippedAt ? html`, oldest unshipped ${timeTag(s.oldestUnshippedAt)}` : ''}${s.lastError ? html`; last error: ${s.lastError}` : ''}; ${s.shipped} shipped</span>`
+        ? html`<b class="${s.backlogBytes > s.backlogWarnBytes || s.state === 'retrying' ? 'bad' : ''}">${s.backlogBytes === 0 ? 'caught up' : `${behind ? `${behind.capped ? 'over ' : ''}${behind.events} event(s), ` : ''}${mib(s.backlogBytes)} behind`}</b><span>Loki shipper: ${s.state}${(behind?.oldest ?? s.oldestUnshippedAt) ? html`, oldest unshipped ${timeTag(behind?.oldest ?? s.oldestUnshippedAt)}` : ''}${s.lastError ? html`; last error: ${s.lastError}` : ''}; ${s.shipped} shipped</span>`
         : html`<b>off</b><span>no Loki configured (audit.loki): the journal is the whole trail</span>`
     }</div>
 <div class="card"><b>${t.edges ? ago(t.edges, now) : 'never'}</b><span>topology refreshed from the edges${t.edges ? html` at ${timeTag(t.edges)}` : ''}${t.ansible ? html`; from Ansible ${timeTag(t.ansible)}` : ''}</span></div>

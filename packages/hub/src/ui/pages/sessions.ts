@@ -6,6 +6,7 @@
 import type { LiveSession, SessionActivity, UiData, UiViewer } from '../contract.ts';
 import { ago, html, timeTag } from '../html.ts';
 import { mayView, type Page } from '../page.ts';
+import { showControls } from '../../policy/gate.ts';
 
 /** A 2026 client not seen for this long is no longer listed. */
 const CLIENT_WINDOW_MS = 24 * 60 * 60_000;
@@ -70,7 +71,7 @@ export const sessionsPage: Page = {
 <tbody>${
       rows.length
         ? rows.map(
-            (r) => html`<tr data-user="${r.user}" data-session="${r.session}"><td>${r.user} <span class="muted">${r.role}</span></td><td>${r.client ? html`${r.client.name}${r.client.version ? html` <span class="muted">${r.client.version}</span>` : ''}` : html`<span class="muted">unknown</span>`}</td><td>${r.era} <span class="muted">${r.transport}</span></td><td class="mono hide-narrow">${r.session.startsWith('client:') ? '—' : r.session.slice(0, 12)}</td><td>${approvalCell(data, r, now)}</td><td>${r.calls}</td><td>${r.lastCallAt ? html`${r.lastTool} <span class="muted">${ago(r.lastCallAt, now)} ago</span>` : html`<span class="muted">none yet</span>`}</td></tr>`,
+            (r) => html`<tr data-user="${r.user}" data-session="${r.session}"><td>${r.user} <span class="muted">${r.role}</span></td><td>${r.client ? html`${showControls(r.client.name)}${r.client.version ? html` <span class="muted">${showControls(r.client.version)}</span>` : ''}` : html`<span class="muted">unknown</span>`}</td><td>${r.era} <span class="muted">${r.transport}</span></td><td class="mono hide-narrow">${r.session.startsWith('client:') ? '—' : showControls(r.session.slice(0, 12))}</td><td>${approvalCell(data, r, now)}</td><td>${r.calls}</td><td>${r.lastCallAt ? html`${showControls(r.lastTool ?? '')} <span class="muted">${ago(r.lastCallAt, now)} ago</span>` : html`<span class="muted">none yet</span>`}</td></tr>`,
           )
         : html`<tr><td colspan="7" class="muted">No sessions.</td></tr>`
     }</tbody></table></div>`;
