@@ -222,20 +222,23 @@ describe('the admin UI in Chromium', () => {
     await visit(tab, 'network');
     for (const node of ['pi-kitchen', 'nas']) await tab.page.waitForSelector(`svg#network-graph g.node[data-node="${node}"]`);
 
-    await visit(tab, 'audit');
-    await tab.page.waitForSelector('main#page-audit tr.audit-row[data-tool="draft_playbook"][data-user="ann"]');
-    await tab.page.waitForSelector('main#page-audit tr.audit-row[data-tool="get_status"][data-user="vic"]');
-
-    await visit(tab, 'playbooks');
-    const diff = tab.page.locator('main#page-playbooks table.diff').first();
+    // The syntax check runs in the background the first time: the page says "being checked" until then.
+    await expect
+      .poll(async () => (await visit(tab, 'playbooks'), tab.page.locator('section.draft[data-draft="ping"] .syntax-ok').count()), { timeout: 30_000, intervals: [500] })
+      .toBeGreaterThan(0);
+    const diff = tab.page.locator('section.draft[data-draft="ping"] table.diff');
     await expect(diff.locator('tr.hunk').count()).resolves.toBeGreaterThan(0);
     await expect(diff.locator('tr.add').allTextContents()).resolves.toEqual(expect.arrayContaining([expect.stringContaining('ping them all'), expect.stringContaining('msg: pinged')]));
     await expect(diff.locator('tr.del').allTextContents()).resolves.toEqual([expect.stringMatching(/- name: ping$/)]);
     await expect(diff.locator('tr.ctx').count()).resolves.toBeGreaterThan(0);
-    // Line numbers, the PR link, the syntax check.
+    // Line numbers, the PR link, the branch.
     expect((await diff.locator('tr.add td.ln').allTextContents()).some((t) => /^\d+$/.test(t.trim()))).toBe(true);
     await expect(tab.page.locator(`main#page-playbooks a[href="${prUrl}"]`).count()).resolves.toBeGreaterThan(0);
     await expect(tab.page.locator('main#page-playbooks').textContent()).resolves.toMatch(/mcp-draft\/ping/);
+
+    await visit(tab, 'audit');
+    await tab.page.waitForSelector('main#page-audit tr.audit-row[data-tool="draft_playbook"][data-user="ann"]');
+    await tab.page.waitForSelector('main#page-audit tr.audit-row[data-tool="get_status"][data-user="vic"]');
   });
 
   it('a tool call made through MCP appears on the Audit page without a reload', async () => {
@@ -245,6 +248,8 @@ describe('the admin UI in Chromium', () => {
     await tab.page.evaluate(() => ((globalThis as unknown as { mark: string }).mark = 'same page'));
     const documents = tab.requests.filter((u) => new URL(u).pathname === '/ui/audit').length;
     const before = await auditRows(tab, '[data-tool="list_nodes"]').count();
+    // The stream is open (app.js says so) before the call: what is proved is the push, not a catch-up.
+    await expect.poll(() => tab.page.locator('#stream-status').textContent()).toBe('live');
 
     await using client = await connectClient(hub.url, ADMIN, 'modern');
     await client.callTool({ name: 'list_nodes', arguments: {} });
