@@ -47,6 +47,8 @@ import { healthPage } from './ui/pages/health.ts';
 import { sessionsPage } from './ui/pages/sessions.ts';
 import { pendingPage } from './ui/pages/pending.ts';
 import { toolsPage } from './ui/pages/tools.ts';
+import { playbooksPage } from './ui/pages/playbooks.ts';
+import { networkPage } from './ui/pages/network.ts';
 
 declare const __HUB_VERSION__: string | undefined;
 export const HUB_VERSION: string = typeof __HUB_VERSION__ === 'string' ? __HUB_VERSION__ : '0.0.0-dev';
@@ -391,10 +393,10 @@ export async function createHub(opts: HubOptions) {
     },
     follow: () => () => undefined,
     tools: (role) => catalog.tools(role).map((t) => ({ name: t.def.name, source: t.source, toolClass: t.toolClass, description: t.def.description ?? '' })),
-    playbooks: async () => undefined,
+    playbooks: async (signal) => (ansible ? ansible.service.drafts(signal) : undefined),
   };
   const http = createHttpApp({
-    ui: (h) => createUiApp({ data: uiData, http: h, pages: [healthPage, sessionsPage, pendingPage, toolsPage], enabled: () => config.ui.enabled }),
+    ui: (h) => createUiApp({ data: uiData, http: h, pages: [healthPage, sessionsPage, pendingPage, playbooksPage, networkPage, toolsPage], enabled: () => config.ui.enabled }),
     info,
     catalog: () => catalog,
     authenticate: (h) => authenticate(h),

@@ -21,6 +21,7 @@ import { html, raw, type Html } from './html.ts';
 import type { Page, PageContext } from './page.ts';
 import { createUiSessions, UI_COOKIE, UI_SESSION_MS, type UiSessionStore } from './ui-sessions.ts';
 import appCss from './assets/app.css?raw';
+import graphCss from './assets/graph.css?raw';
 import appJs from './assets/app.js?raw';
 
 /** What the HTTP app lends the UI: authentication and the request's origin, as /mcp sees them. */
@@ -78,6 +79,9 @@ const SECURITY_HEADERS: Record<string, string> = {
 export const MAX_STREAMS_PER_SESSION = 8;
 /** How often an open stream checks that its login session still stands, as it did. */
 export const STREAM_RECHECK_MS = 5_000;
+
+/** The one stylesheet: the layout's, then the pages' own. */
+const stylesheet = [appCss, graphCss].join('\n');
 
 /** The largest login form accepted (a token is well under 1 KiB). */
 const MAX_FORM_BYTES = 8 * 1024;
@@ -145,7 +149,7 @@ export function createUiApp(o: UiOptions): Hono {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) c.res.headers.set(k, v);
   });
 
-  app.get('/assets/app.css', (c) => c.body(appCss, 200, { 'content-type': 'text/css; charset=utf-8' }));
+  app.get('/assets/app.css', (c) => c.body(stylesheet, 200, { 'content-type': 'text/css; charset=utf-8' }));
   app.get('/assets/app.js', (c) => c.body(appJs, 200, { 'content-type': 'text/javascript; charset=utf-8' }));
 
   /** The logged-in viewer, as the token is configured now; undefined when not logged in. */

@@ -17,6 +17,7 @@ function fakeData(nodes: TopologyNodeView[], services: TopologyService[], health
     topology: { nodes: () => nodes, services: () => services, lastRefresh: () => ({ edges: '2026-12-07T11:59:00Z' }) },
     journalStats: () => ({ dir: '/tmp/j', files: 1, bytes: 0, appended: 0, commits: 0, held: 0 }),
     shipper: () => undefined,
+    shipperBacklog: async () => undefined,
     sessions: () => [],
     activity: () => [],
     approval: () => undefined,

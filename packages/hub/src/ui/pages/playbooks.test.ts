@@ -15,6 +15,7 @@ function fakeData(playbooks: PlaybookDrafts | undefined, seen: { signal?: AbortS
     topology: { nodes: () => [], services: () => [], lastRefresh: () => ({}) },
     journalStats: () => ({ dir: '/tmp/j', files: 1, bytes: 0, appended: 0, commits: 0, held: 0 }),
     shipper: () => undefined,
+    shipperBacklog: async () => undefined,
     sessions: () => [],
     activity: () => [],
     approval: () => undefined,
