@@ -79,6 +79,21 @@ function seedRepo(): string {
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'homelab-ui-e2e-'));
   const bare = seedRepo();
+  // Declared services and a dependency, for the Network page's picture.
+  writeFileSync(
+    join(root, 'topology.yaml'),
+    JSON.stringify({
+      nodes: [
+        { name: 'nas', addresses: ['192.0.2.10'], roles: ['storage'], edge: 'nas' },
+        { name: 'pi-kitchen', addresses: ['192.0.2.20'], roles: ['speaker'], edge: 'pi-kitchen' },
+      ],
+      services: [
+        { name: 'postgres', node: 'nas', ports: [5432] },
+        { name: 'grafana', node: 'nas', ports: [3000], depends_on: ['postgres'] },
+        { name: 'mpd', node: 'pi-kitchen', ports: [6600], depends_on: ['grafana'] },
+      ],
+    }),
+  );
   [pi, nas, forge, browser] = await Promise.all([startEdgeProcess(), startEdgeProcess(), startFakeGitHub({ bareRepo: bare, owner: 'me', repo: 'playbooks', token: GIT_TOKEN }), launchBrowser()]);
   hub = await startHubProcess({
     config: {
@@ -96,6 +111,7 @@ beforeAll(async () => {
         { name: 'nas', url: nas.url, token: '${NAS_TOKEN}', roles: ['storage'] },
       ],
       approval: { mode: 'session' },
+      topology: { file: join(root, 'topology.yaml') },
       ansible: { repo: bare, inventory: 'inventory/hosts.ini', forge: { type: 'github', url: forge.url, repo: 'me/playbooks', token: '${GIT_TOKEN}' } },
     },
     env: { PI_TOKEN: pi.token, NAS_TOKEN: nas.token, GIT_TOKEN },
@@ -221,6 +237,9 @@ describe('the admin UI in Chromium', () => {
 
     await visit(tab, 'network');
     for (const node of ['pi-kitchen', 'nas']) await tab.page.waitForSelector(`svg#network-graph g.node[data-node="${node}"]`);
+    for (const service of ['postgres', 'grafana', 'mpd']) await tab.page.waitForSelector(`svg#network-graph g.service[data-service="${service}"]`);
+    // A straight arrow has no height, which Playwright calls invisible: present is what counts.
+    for (const [from, to] of [['grafana', 'postgres'], ['mpd', 'grafana']]) await tab.page.waitForSelector(`svg#network-graph path.dep[data-from="${from}"][data-to="${to}"]`, { state: 'attached' });
 
     // The syntax check runs in the background the first time: the page says "being checked" until then.
     await expect
