@@ -11,7 +11,7 @@
  * UI_SCREENSHOTS=1 also saves each page to docs/ui/<page>.png (desktop) and <page>-phone.png.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -220,7 +220,7 @@ describe('the admin UI in Chromium', () => {
     expect((await tls.context.cookies())[0]).toMatchObject({ name: 'hub_ui', httpOnly: true, sameSite: 'Strict', secure: true });
   });
 
-  it('every page shows real data under the CSP', async () => {
+  it('every page shows real data under the CSP', { timeout: 60_000 }, async () => {
     // An open MCP session, so Sessions has one to show.
     await using client = await connectClient(hub.url, ADMIN, 'legacy');
     await client.callTool({ name: 'get_status', arguments: { node: 'pi-kitchen' } });
@@ -328,8 +328,17 @@ describe('the admin UI in Chromium', () => {
 
     await client.callTool({ name: 'approve_writes', arguments: {} });
     await client.callTool({ name: 'run_command', arguments: args });
+    expect(existsSync(marker)).toBe(true);
     await visit(tab, 'pending');
     await expect(item.count()).resolves.toBe(0);
+
+    // On the Audit page, the held call and the one that ran; a row opens to its arguments.
+    await visit(tab, 'audit?tool=run_command');
+    const ran = auditRows(tab, '[data-outcome="succeeded"]').first();
+    expect(await ran.getAttribute('data-decision')).toBe('allowed');
+    await ran.locator('details summary').click();
+    await expect(ran.locator('details').textContent()).resolves.toContain(`touch ${marker}`);
+    await expect(auditRows(tab, '[data-decision="pending"]').count()).resolves.toBeGreaterThan(0);
   });
 
   it('a viewer sees their own events only, and no one else’s pending writes or sessions', async () => {
