@@ -41,7 +41,7 @@ import { internetTools, type InternetDeps } from './internet/index.ts';
 import { createNotifier } from './internet/notify.ts';
 import { createHttpClient } from '@homelab-mcp/core/http';
 import { createUiApp } from './ui/app.ts';
-import type { AuditPage, SessionActivity, UiData } from './ui/contract.ts';
+import type { SessionActivity, UiData } from './ui/contract.ts';
 import { integrationHealth } from './ui/ui-data.ts';
 import { healthPage } from './ui/pages/health.ts';
 import { sessionsPage } from './ui/pages/sessions.ts';
@@ -49,6 +49,8 @@ import { pendingPage } from './ui/pages/pending.ts';
 import { toolsPage } from './ui/pages/tools.ts';
 import { playbooksPage } from './ui/pages/playbooks.ts';
 import { networkPage } from './ui/pages/network.ts';
+import { auditPage, auditStreamResponse } from './ui/pages/audit.ts';
+import { createAuditFeed } from './ui/audit-feed.ts';
 
 declare const __HUB_VERSION__: string | undefined;
 export const HUB_VERSION: string = typeof __HUB_VERSION__ === 'string' ? __HUB_VERSION__ : '0.0.0-dev';
@@ -367,6 +369,8 @@ export async function createHub(opts: HubOptions) {
     }),
   ];
   const startedAt = new Date();
+  // One journal reader for every open Audit page's live stream.
+  const auditFeed = createAuditFeed(journal, { log });
   const uiData: UiData = {
     version: HUB_VERSION,
     startedAt,
@@ -387,16 +391,13 @@ export async function createHub(opts: HubOptions) {
     approval: (who, session) => gate.approval(who, session),
     modeOf: (who) => gate.mode(who),
     pending: () => gate.pending(),
-    async audit(filter, page): Promise<AuditPage> {
-      const events = await journal.read({ limit: page.limit, ...(filter.user ? { user: filter.user } : {}), ...(filter.tool ? { tool: filter.tool } : {}), ...(filter.session ? { session: filter.session } : {}), ...(filter.kind ? { kind: filter.kind } : {}), ...(filter.since ? { since: filter.since } : {}), ...(filter.until ? { until: filter.until } : {}) });
-      return { events: events.map((event) => ({ pos: event.id, event })) };
-    },
-    follow: () => () => undefined,
+    audit: auditFeed.audit,
+    follow: auditFeed.follow,
     tools: (role) => catalog.tools(role).map((t) => ({ name: t.def.name, source: t.source, toolClass: t.toolClass, description: t.def.description ?? '' })),
     playbooks: async (signal) => (ansible ? ansible.service.drafts(signal) : undefined),
   };
   const http = createHttpApp({
-    ui: (h) => createUiApp({ data: uiData, http: h, pages: [healthPage, sessionsPage, pendingPage, playbooksPage, networkPage, toolsPage], enabled: () => config.ui.enabled }),
+    ui: (h) => createUiApp({ data: uiData, http: h, pages: [healthPage, sessionsPage, pendingPage, auditPage, playbooksPage, networkPage, toolsPage], streams: { 'audit/stream': auditStreamResponse }, enabled: () => config.ui.enabled }),
     info,
     catalog: () => catalog,
     authenticate: (h) => authenticate(h),

@@ -6,7 +6,7 @@ export { startHubProcess, HUB_BUNDLE, type HubProcess, type StartHubOptions } fr
 export { startFakeLoki, type FakeLoki, type FakeLokiEntry, type FakeLokiOptions, type FakeLokiRequest } from './fake-loki.ts';
 export { createFakeDocker, dockerFixture, type FakeDocker, type FakeDockerCall, type FakeDockerRule } from './fake-docker.ts';
 export { startPrometheus, freePort, startDeadUpstream, PROMETHEUS_BIN, type PrometheusProcess, type PrometheusRule, type StartPrometheusOptions } from './prometheus.ts';
-export { readJournal } from './journal.ts';
+export { readJournal, writeJournal } from './journal.ts';
 export { startFakePbs, type FakePbs, type FakePbsRequest } from './fake-pbs.ts';
 export { startFakeSemaphore, type FakeSemaphore, type FakeSemaphoreTask, type FakeSemaphoreRequest } from './fake-semaphore.ts';
 export { startFakePihole, type FakePihole, type FakePiholeOptions, type FakePiholeRequest } from './fake-pihole.ts';

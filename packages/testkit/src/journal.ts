@@ -3,7 +3,7 @@
  * first, for tests that check what was recorded. A torn last line (a hub killed mid-write) is
  * skipped, as the hub's own reader does.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export function readJournal(dataDir: string): Array<Record<string, any>> {
@@ -23,4 +23,37 @@ export function readJournal(dataDir: string): Array<Record<string, any>> {
           }
         }),
     );
+}
+
+/**
+ * Writes events as a hub's journal, `DATA/audit/audit-<seq>.jsonl` in files of at most
+ * `maxFileBytes` (the hub's default, 16 MiB), one JSON line each as the hub writes them: a
+ * journal of 100,000 events in a second, where appending them through a hub would spend minutes
+ * in fsyncs. Write it before the hub (or `createJournal`) opens the directory.
+ *
+ * @example writeJournal(dataDir, Array.from({ length: 100_000 }, (_, i) => createAuditEvent({ kind: 'tool_call', user: 'alice', tool: 'get_status', args: { i } })))
+ */
+export function writeJournal(dataDir: string, events: Iterable<object>, maxFileBytes = 16 * 1024 * 1024): { files: number; bytes: number } {
+  const dir = join(dataDir, 'audit');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  let seq = 1;
+  let lines: string[] = [];
+  let size = 0;
+  let bytes = 0;
+  const flush = () => {
+    writeFileSync(join(dir, `audit-${String(seq).padStart(8, '0')}.jsonl`), lines.join(''), { mode: 0o600 });
+    seq++;
+    lines = [];
+    size = 0;
+  };
+  for (const e of events) {
+    const line = `${JSON.stringify(e)}\n`;
+    const n = Buffer.byteLength(line);
+    if (size > 0 && size + n > maxFileBytes) flush();
+    lines.push(line);
+    size += n;
+    bytes += n;
+  }
+  if (lines.length > 0 || seq === 1) flush();
+  return { files: seq - 1, bytes };
 }

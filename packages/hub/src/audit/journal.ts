@@ -65,11 +65,40 @@ export interface JournalQuery {
   kind?: AuditEvent['kind'];
 }
 
+/**
+ * What {@link Journal.page} keeps: every field optional, all must match. Strings match exactly;
+ * `node` matches when the event's `nodes` include it; `since` is inclusive, `until` exclusive.
+ */
+export interface JournalPageFilter {
+  user?: string;
+  session?: string;
+  tool?: string;
+  node?: string;
+  kind?: AuditEvent['kind'];
+  decision?: NonNullable<AuditEvent['decision']>;
+  outcome?: NonNullable<AuditEvent['outcome']>;
+  since?: string | Date;
+  until?: string | Date;
+  /** Set for an operator or viewer: only this user's events, whatever `user` says. */
+  viewerUser?: string;
+}
+
+/** One page of {@link Journal.page}, newest first (the UI's `AuditPage`). */
+export interface JournalPage {
+  events: Array<{ pos: string; event: AuditEvent }>;
+  /** The `before` of the next, older page; absent when no older event matches. */
+  older?: string;
+  /** What the page cost: bytes read and lines handed to JSON.parse (the rest were skipped by a substring test). */
+  scan: { bytes: number; parsed: number };
+}
+
 export interface JournalBatch {
   /** Events in journal order. */
   events: AuditEvent[];
   /** The stored line of each event (same index), without its newline. */
   lines: string[];
+  /** Where each event's line starts (same index): its position, as {@link formatPosition} writes it. */
+  positions: JournalCursor[];
   /** Where the next read starts: just after the last line returned or skipped. */
   next: JournalCursor;
   /** Lines passed over because they were not events (a torn write left inside an old file). */
@@ -100,6 +129,16 @@ export interface Journal extends AsyncDisposable {
   append(event: AuditEvent, options?: { lazy?: boolean }): Promise<void>;
   /** Events newest first, filtered. A torn last line is ignored. */
   read(query?: JournalQuery): Promise<AuditEvent[]>;
+  /**
+   * A page of events newest first, each with its position; `before` is a previous page's
+   * `older` (events strictly older than that one). A filter that matches few events stays cheap:
+   * lines are tested for the JSON-escaped values before any is parsed. Rejects with
+   * `INVALID_ARGUMENTS` when `before` is not a position of this journal.
+   * @example
+   * const p1 = await journal.page({ tool: 'run_command' }, { limit: 50 });
+   * const p2 = p1.older ? await journal.page({ tool: 'run_command' }, { before: p1.older, limit: 50 }) : undefined;
+   */
+  page(filter: JournalPageFilter, page: { before?: string; limit: number }): Promise<JournalPage>;
   /**
    * Up to `maxEvents` complete, synced events from `cursor` on, in order, crossing files; for the
    * shipper. A cursor into a deleted file continues at the oldest file still there.
@@ -329,6 +368,28 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
     return { file: later, offset: 0 };
   }
 
+  /**
+   * The cursor a `before` names, `gone` when its file was rotated away (nothing older is left),
+   * or an error: a position is only ever one this journal gave out, the start of a line.
+   */
+  async function checkPosition(text: string): Promise<JournalCursor | 'gone'> {
+    const c = parsePosition(text);
+    const shown = JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
+    if (!c) throw new HomelabError('INVALID_ARGUMENTS', `audit position ${shown} is not one: expected <file>.<offset>, as a page's "older" gives`);
+    if (c.file > current || (seqs.includes(c.file) && c.offset > fileSizeBound(c.file))) {
+      throw new HomelabError('INVALID_ARGUMENTS', `audit position ${shown} is not in this journal (a link from before the data directory was reset, or from another hub?)`);
+    }
+    if (c.file < seqs[0]!) return 'gone';
+    if (!seqs.includes(c.file)) throw new HomelabError('INVALID_ARGUMENTS', `audit position ${shown} is not in this journal (no file ${fileName(c.file)})`);
+    if (c.offset > 0) {
+      // Reading backward from the middle of a line would show its tail as a line of its own.
+      const b = await readRange(join(dir, fileName(c.file)), c.offset - 1, 1).catch(() => undefined);
+      if (b === undefined) return 'gone';
+      if (b[0] !== NL) throw new HomelabError('INVALID_ARGUMENTS', `audit position ${shown} is not the start of an event`);
+    }
+    return c;
+  }
+
   const journal: Journal = {
     dir,
     append(event, options) {
@@ -380,10 +441,53 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
       return out;
     },
 
+    async page(filter, { before, limit }) {
+      const want = Math.min(Math.max(1, Math.floor(limit) || 1), MAX_PAGE);
+      const f = pageFilter(filter);
+      const scan = { bytes: 0, parsed: 0 };
+      const from = before === undefined ? undefined : await checkPosition(before);
+      const events: JournalPage['events'] = [];
+      if (from !== 'gone') {
+        for (const seq of [...seqs].reverse()) {
+          if (from && seq > from.file) continue;
+          const path = join(dir, fileName(seq));
+          if (f.since !== undefined && seq !== current) {
+            // As in read(): a file last written before `since` holds nothing from after it.
+            const st = await stat(path).catch(() => undefined);
+            if (st && st.mtimeMs < f.since - 1000) break;
+          }
+          const end = from && seq === from.file ? from.offset : fileSizeBound(seq);
+          try {
+            for await (const lines of linesBefore(path, end, f.needles, scan)) {
+              for (const [offset, buf] of lines) {
+                // The time without parsing the line: it is near the start of every line we write.
+                if ((f.since !== undefined || f.until !== undefined) && outsideTime(buf, f) === true) continue;
+                scan.parsed++;
+                const ev = parseAuditLine(buf.toString('utf8'));
+                if (!ev || !matches(ev, f)) continue;
+                events.push({ pos: formatPosition({ file: seq, offset }), event: ev });
+                // One more than asked tells whether an older page exists: `older` never links to nothing.
+                if (events.length > want) {
+                  events.pop();
+                  return { events, older: events.at(-1)!.pos, scan };
+                }
+              }
+            }
+          } catch (err) {
+            // Deleted by rotation while we read: older files are gone too.
+            if ((err as NodeJS.ErrnoException).code === 'ENOENT') break;
+            throw err;
+          }
+        }
+      }
+      return { events, scan };
+    },
+
     async readFrom(cursor, maxEvents, maxBytes = 4 * 1024 * 1024) {
       const want = Math.max(1, maxEvents);
       const events: AuditEvent[] = [];
       const lines: string[] = [];
+      const positions: JournalCursor[] = [];
       let skipped = 0;
       let pos = resolveCursor(cursor);
       let budget = maxBytes;
@@ -410,6 +514,7 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
             if (ev) {
               events.push(ev);
               lines.push(line);
+              positions.push({ file: pos.file, offset: pos.offset + start });
             } else if (line.length > 0) {
               skipped++;
             }
@@ -417,7 +522,7 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
           }
           pos = { file: pos.file, offset: pos.offset + start };
           budget -= start;
-          if (events.length >= want || (budget <= 0 && events.length > 0)) return { events, lines, next: pos, skipped };
+          if (events.length >= want || (budget <= 0 && events.length > 0)) return { events, lines, positions, next: pos, skipped };
           if (start > 0) continue;
           // No newline in what was read.
           if (chunk.length < rest) {
@@ -427,13 +532,13 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
           }
           // The rest of the file is one line without its newline: being written (current
           // file), or torn by a crash (an old file: nothing more in it).
-          if (pos.file === current) return { events, lines, next: pos, skipped };
+          if (pos.file === current) return { events, lines, positions, next: pos, skipped };
           skipped++;
           pos = { file: pos.file, offset: bound };
         }
-        if (pos.file === current) return { events, lines, next: pos, skipped };
+        if (pos.file === current) return { events, lines, positions, next: pos, skipped };
         const next = seqs.find((s) => s > pos.file);
-        if (next === undefined) return { events, lines, next: pos, skipped };
+        if (next === undefined) return { events, lines, positions, next: pos, skipped };
         pos = { file: next, offset: 0 };
       }
     },
@@ -521,6 +626,216 @@ function wellFormed<T>(v: T, depth = 0): T {
     Object.defineProperty(out, escapeLone(k), { value: wellFormed(x, depth + 1), enumerable: true, writable: true, configurable: true });
   }
   return out as T;
+}
+
+/** The most events one {@link Journal.page} returns. */
+export const MAX_PAGE = 500;
+/** Reads of a backward scan grow to this size: a rare filter reads the journal in big steps. */
+const MAX_SCAN_CHUNK = 1 << 20;
+
+/** `<file>.<offset>`: the opaque position string of a line (the UI's `pos`). */
+export function formatPosition(c: JournalCursor): string {
+  return `${c.file}.${c.offset}`;
+}
+
+/** The cursor of a {@link formatPosition} string, or undefined when it is not one. */
+export function parsePosition(text: string): JournalCursor | undefined {
+  const m = /^(\d{1,9})\.(\d{1,15})$/.exec(text);
+  if (!m) return undefined;
+  const c = { file: Number(m[1]), offset: Number(m[2]) };
+  return Number.isSafeInteger(c.offset) ? c : undefined;
+}
+
+/**
+ * Journal order of two positions: negative when `a` was written before `b`. An unparsable one
+ * sorts first (oldest).
+ * @example comparePositions('2.0', '1.900') > 0 // file 2 comes after file 1
+ */
+export function comparePositions(a: string, b: string): number {
+  const x = parsePosition(a);
+  const y = parsePosition(b);
+  if (!x || !y) return (x ? 1 : 0) - (y ? 1 : 0);
+  return x.file - y.file || x.offset - y.offset;
+}
+
+interface CompiledFilter {
+  user?: string;
+  session?: string;
+  tool?: string;
+  node?: string;
+  kind?: string;
+  decision?: string;
+  outcome?: string;
+  since?: number;
+  until?: number;
+  /** since/until as canonical ISO bytes (the widest range when unset), when both are years 0–9999. */
+  sinceIso?: Buffer;
+  untilIso?: Buffer;
+  /** JSON-escaped values every matching line contains, the most selective first. */
+  needles: Buffer[];
+}
+
+function pageFilter(f: JournalPageFilter): CompiledFilter {
+  const time = (v: string | Date | undefined, key: string) => {
+    if (v === undefined) return undefined;
+    const t = new Date(v).getTime();
+    if (Number.isNaN(t)) throw new HomelabError('INVALID_ARGUMENTS', `audit filter ${key}: ${JSON.stringify(String(v))} is not a time (expected ISO 8601)`);
+    return t;
+  };
+  const c: CompiledFilter = { needles: [] };
+  const since = time(f.since, 'since');
+  const until = time(f.until, 'until');
+  if (since !== undefined) c.since = since;
+  if (until !== undefined) c.until = until;
+  const iso = (t: number) => (t >= 0 && t < MAX_ISO_MS ? Buffer.from(new Date(t).toISOString(), 'latin1') : undefined);
+  if (since !== undefined || until !== undefined) {
+    c.sinceIso = since === undefined ? Buffer.from('0000-00-00T00:00:00.000Z') : iso(since);
+    c.untilIso = until === undefined ? Buffer.from('9999-99-99T99:99:99.999Z') : iso(until);
+  }
+  const user = f.viewerUser ?? f.user;
+  // Most selective first: the first needle is the one searched for through the whole scan.
+  for (const [key, v] of [['session', f.session], ['tool', f.tool], ['node', f.node], ['user', user], ['outcome', f.outcome], ['decision', f.decision], ['kind', f.kind]] as const) {
+    if (v === undefined) continue;
+    c[key] = v;
+    // As serialize() writes it (JSON.stringify, no spaces); the exact test after parsing decides.
+    c.needles.push(Buffer.from(JSON.stringify(v), 'utf8'));
+  }
+  return c;
+}
+
+/**
+ * Whether an event passes a filter: the exact test, which {@link Journal.page} runs on every
+ * line it parses and the UI's live stream on every new event.
+ * @example auditEventMatches(ev, { tool: 'run_command', viewerUser: 'alice' })
+ */
+export function auditEventMatches(ev: AuditEvent, filter: JournalPageFilter): boolean {
+  return matches(ev, pageFilter(filter));
+}
+
+function matches(ev: AuditEvent, f: CompiledFilter): boolean {
+  if (f.user !== undefined && ev.user !== f.user) return false;
+  if (f.session !== undefined && ev.session !== f.session) return false;
+  if (f.tool !== undefined && ev.tool !== f.tool) return false;
+  if (f.node !== undefined && !(Array.isArray(ev.nodes) && ev.nodes.includes(f.node))) return false;
+  if (f.kind !== undefined && ev.kind !== f.kind) return false;
+  if (f.decision !== undefined && ev.decision !== f.decision) return false;
+  if (f.outcome !== undefined && ev.outcome !== f.outcome) return false;
+  if (f.since !== undefined || f.until !== undefined) {
+    const t = Date.parse(ev.time);
+    if (f.since !== undefined && !(t >= f.since)) return false;
+    if (f.until !== undefined && !(t < f.until)) return false;
+  }
+  return true;
+}
+
+const TIME_KEY = Buffer.from('"time":"');
+/** 10000-01-01: from there on toISOString() writes six-digit years, which do not sort as text. */
+const MAX_ISO_MS = 253402300800000;
+/** `2026-12-07T16:52:02.123Z`: the form `toISOString()` writes, which sorts as text in time order. */
+const ISO_LEN = 24;
+
+/**
+ * Whether a stored line's `time` is outside [since, until), without parsing the line: compared
+ * as bytes when it has the canonical ISO form, else parsed alone. Undefined when the line has
+ * no `time` near its start (it is then parsed and tested in full).
+ */
+function outsideTime(line: Buffer, f: CompiledFilter): boolean | undefined {
+  const k = line.indexOf(TIME_KEY);
+  if (k === -1 || k > 200) return undefined;
+  const s = k + TIME_KEY.length;
+  if (line[s + ISO_LEN - 1] === 0x5a /* Z */ && line[s + ISO_LEN] === 0x22 /* " */ && f.sinceIso && f.untilIso) {
+    return line.compare(f.sinceIso, 0, ISO_LEN, s, s + ISO_LEN) < 0 || line.compare(f.untilIso, 0, ISO_LEN, s, s + ISO_LEN) >= 0;
+  }
+  const e = line.indexOf(0x22 /* " */, s);
+  if (e === -1 || e - s > 40) return undefined;
+  const t = Date.parse(line.toString('latin1', s, e));
+  if (Number.isNaN(t)) return undefined;
+  return (f.since !== undefined && t < f.since) || (f.until !== undefined && t >= f.until);
+}
+
+/**
+ * The complete lines of a file that end before byte `end`, last first, each with its offset,
+ * one array per read (an await per line would cost more than the search). A line's buffer is
+ * only valid until the next array is asked for: the read buffer is reused. With `needles`, only
+ * lines containing all of them: the first is searched for through the whole read
+ * (Buffer.indexOf, no decoding), so a line without it costs nothing. What follows the last
+ * newline before `end` (a torn or unfinished line) is not returned.
+ */
+async function* linesBefore(path: string, end: number, needles: readonly Buffer[], scan: { bytes: number }): AsyncGenerator<Array<[offset: number, line: Buffer]>> {
+  if (end <= 0) return;
+  const fh = await open(path, 'r');
+  try {
+    let pos = end;
+    let size = CHUNK;
+    /** The first, incomplete line of the previous read (without its newline). */
+    let carry: Buffer | undefined;
+    let atEnd = true;
+    const [first, ...rest] = needles;
+    /** Reused from read to read: the lines of a read are used before the next one. */
+    let space = Buffer.allocUnsafe(0);
+    while (pos > 0) {
+      const n = Math.min(size, pos);
+      // A first page needs one small read; a long scan gets bigger reads.
+      size = Math.min(size * 2, MAX_SCAN_CHUNK);
+      pos -= n;
+      // Room for the carry after the read: no concat of the whole read.
+      const want = n + (carry?.length ?? 0);
+      if (space.length < want) space = Buffer.allocUnsafe(Math.max(want, Math.min(space.length * 2, MAX_SCAN_CHUNK * 2)));
+      const data = space.subarray(0, want);
+      let got = 0;
+      while (got < n) {
+        const { bytesRead } = await fh.read(data, got, n - got, pos + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      // Files are never rewritten or cut; a short read means it was replaced under us.
+      if (got < n) return;
+      if (carry) carry.copy(data, n);
+      scan.bytes += n;
+      /** Index of the newline (or the implied one after a carry) ending the last complete line. */
+      let stop = data.length;
+      if (atEnd) {
+        const last = data.lastIndexOf(NL);
+        if (last === -1) {
+          // Still inside the torn tail: keep looking for its start, discarding it.
+          carry = undefined;
+          continue;
+        }
+        stop = last;
+        atEnd = false;
+      }
+      // Complete lines start after the read's first newline, or at 0 at the start of the file.
+      const firstNl = pos === 0 ? -1 : data.indexOf(NL);
+      if (pos > 0 && (firstNl === -1 || firstNl >= stop)) {
+        carry = Buffer.from(data.subarray(0, stop));
+        continue;
+      }
+      const lo = firstNl + 1;
+      const out: Array<[number, Buffer]> = [];
+      if (first === undefined) {
+        while (stop > lo) {
+          const i = data.lastIndexOf(NL, stop - 1);
+          if (stop - i > 1) out.push([pos + i + 1, data.subarray(i + 1, stop)]);
+          stop = i;
+        }
+      } else {
+        for (let k = data.indexOf(first, lo); k !== -1 && k < stop; ) {
+          const ls = k === 0 ? 0 : data.lastIndexOf(NL, k - 1) + 1;
+          let le = data.indexOf(NL, k);
+          if (le === -1 || le > stop) le = stop;
+          const line = data.subarray(ls, le);
+          if (rest.every((x) => line.indexOf(x) !== -1)) out.push([pos + ls, line]);
+          k = data.indexOf(first, le + 1);
+        }
+        out.reverse();
+      }
+      // A copy: the read's buffer is large and the carry outlives it.
+      carry = pos > 0 ? Buffer.from(data.subarray(0, lo - 1)) : undefined;
+      if (out.length > 0) yield out;
+    }
+  } finally {
+    await fh.close();
+  }
 }
 
 async function syncDir(dir: string): Promise<void> {

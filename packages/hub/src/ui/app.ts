@@ -22,6 +22,7 @@ import type { Page, PageContext } from './page.ts';
 import { createUiSessions, UI_COOKIE, UI_SESSION_MS, type UiSessionStore } from './ui-sessions.ts';
 import appCss from './assets/app.css?raw';
 import graphCss from './assets/graph.css?raw';
+import auditCss from './assets/audit.css?raw';
 import appJs from './assets/app.js?raw';
 
 /** What the HTTP app lends the UI: authentication and the request's origin, as /mcp sees them. */
@@ -81,7 +82,7 @@ export const MAX_STREAMS_PER_SESSION = 8;
 export const STREAM_RECHECK_MS = 5_000;
 
 /** The one stylesheet: the layout's, then the pages' own. */
-const stylesheet = [appCss, graphCss].join('\n');
+const stylesheet = [appCss, graphCss, auditCss].join('\n');
 
 /** The largest login form accepted (a token is well under 1 KiB). */
 const MAX_FORM_BYTES = 8 * 1024;

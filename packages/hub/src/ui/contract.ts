@@ -170,9 +170,11 @@ export interface UiData {
   audit(filter: AuditFilter, page: { before?: string; limit: number }): Promise<AuditPage>;
   /**
    * Calls `listener` with every event committed to the journal from now on, in order, each with
-   * its position; returns the unsubscribe function.
+   * its position; returns the unsubscribe function. A listener that returns a promise gets no
+   * more calls until it settles; if it falls too far behind (ui/audit-feed.ts) it is
+   * unsubscribed and `onDropped` is called.
    */
-  follow(listener: (events: AuditPage['events']) => void): () => void;
+  follow(listener: (events: AuditPage['events']) => void | Promise<void>, onDropped?: () => void): () => void;
   tools(role: Role): UiTool[];
   /** undefined: no playbook repo is configured (`ansible:`). */
   playbooks(signal: AbortSignal): Promise<PlaybookDrafts | undefined>;
