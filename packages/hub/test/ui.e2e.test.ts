@@ -94,7 +94,14 @@ beforeAll(async () => {
       ],
     }),
   );
-  [pi, nas, forge, browser] = await Promise.all([startEdgeProcess(), startEdgeProcess(), startFakeGitHub({ bareRepo: bare, owner: 'me', repo: 'playbooks', token: GIT_TOKEN }), launchBrowser()]);
+  // Each kept as soon as it runs, and all awaited, so afterAll stops them even when one fails.
+  const started = await Promise.allSettled([
+    startEdgeProcess().then((e) => (pi = e)),
+    startEdgeProcess().then((e) => (nas = e)),
+    startFakeGitHub({ bareRepo: bare, owner: 'me', repo: 'playbooks', token: GIT_TOKEN }).then((f) => (forge = f)),
+    launchBrowser().then((b) => (browser = b)),
+  ]);
+  for (const r of started) if (r.status === 'rejected') throw r.reason;
   hub = await startHubProcess({
     config: {
       auth: {
