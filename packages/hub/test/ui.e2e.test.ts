@@ -318,26 +318,29 @@ describe('the admin UI in Chromium', () => {
     expect(new Set(held)).toEqual(new Set(['pending']));
   });
 
-  it('a held write shows on Pending, and leaves it after approve_writes and the call again', async () => {
+  it('a held write shows on Pending, and leaves it after approve_writes and the call again, without a reload', { timeout: 60_000 }, async () => {
     const tab = await admin();
+    await visit(tab, 'pending');
+    const item = tab.page.locator('#pending-list li.pending-item[data-tool="run_command"][data-user="ann"]');
+    expect(await item.count()).toBe(0);
+    const documents = tab.requests.filter((u) => new URL(u).pathname === '/ui/pending' && !u.includes('fragment=')).length;
+
     await using client = await connectClient(hub.url, ADMIN, 'legacy');
     const marker = join(root, 'ran-after-approval');
     const args = { node: 'pi-kitchen', cmd: `touch ${marker}` };
     const held = (await client.callTool({ name: 'run_command', arguments: args })) as { structuredContent?: { status?: string } };
     expect(held.structuredContent?.status).toBe('approval_required');
-
-    await visit(tab, 'pending');
-    const item = tab.page.locator('#pending-list li.pending-item[data-tool="run_command"][data-user="ann"]');
-    await expect(item.count()).resolves.toBe(1);
+    // The page refreshes itself (app.js, every few seconds): the write appears, then leaves.
+    await expect.poll(() => item.count(), { timeout: 20_000 }).toBe(1);
     await expect(item.textContent()).resolves.toContain(`touch ${marker}`);
     await expect(item.textContent()).resolves.toContain('pi-kitchen');
-    await screenshot(tab, 'pending');
+    expect(existsSync(marker)).toBe(false);
 
     await client.callTool({ name: 'approve_writes', arguments: {} });
     await client.callTool({ name: 'run_command', arguments: args });
     expect(existsSync(marker)).toBe(true);
-    await visit(tab, 'pending');
-    await expect(item.count()).resolves.toBe(0);
+    await expect.poll(() => item.count(), { timeout: 20_000 }).toBe(0);
+    expect(tab.requests.filter((u) => new URL(u).pathname === '/ui/pending' && !u.includes('fragment=')).length).toBe(documents);
 
     // On the Audit page, the held call and the one that ran; a row opens to its arguments.
     await visit(tab, 'audit?tool=run_command');
