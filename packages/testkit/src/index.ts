@@ -18,6 +18,7 @@ export { startCaddy, CADDY_BIN, type CaddyProcess, type CaddyRoute, type StartCa
 export { TEST_CLIENTS_MODULES } from './test-clients.ts';
 export { startFakeGitHub, startFakeGitea, type FakeForge, type FakeForgeOptions, type FakeForgePull, type FakeForgeRequest, type FakeCommitState, type FakeCheckConclusion } from './fake-forge.ts';
 export { serveLoopback } from './serve.ts';
+export { launchBrowser, isLoopbackUrl, CHROMIUM_BIN, CHROMIUM_FLAGS, type TestBrowser, type WatchedPage, type FailedRequest, type LaunchBrowserOptions } from './browser.ts';
 export { startSshd, descendantPids, SSHD_BIN, type SshdProcess, type StartSshdOptions } from './sshd.ts';
 export { startFakeCloudflare, fakeCloudflareData, type FakeCloudflare, type FakeCloudflareOptions, type FakeCloudflareRecord, type FakeCloudflareRequest, type FakeCloudflareTunnel, type FakeCloudflareZone, type FakeCloudflareConn } from './fake-cloudflare.ts';
 export { startFakeRegistries, REGISTRY_FIXTURE, type FakeRegistries, type FakeRegistriesOptions, type FakeRegistryRequest, type FakeRegistryService } from './fake-registries.ts';

@@ -67,7 +67,9 @@ const SECURITY_HEADERS: Record<string, string> = {
   'content-security-policy': UI_CSP,
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
+  // Not no-referrer: under it Chromium sends `Origin: null` with the login and logout forms, and
+  // the Host/Origin check refuses them. same-origin sends no Referer to any other site.
+  'referrer-policy': 'same-origin',
   'cross-origin-opener-policy': 'same-origin',
   'cross-origin-resource-policy': 'same-origin',
   'permissions-policy': 'camera=(), microphone=(), geolocation=()',
@@ -90,7 +92,7 @@ function layout(title: string, body: Html, o: { viewer?: UiViewer; csrf?: string
     ? html`<nav aria-label="pages">${o.pages!.map((p) => html`<a href="/ui/${p.path}"${p.path === o.current ? raw(' aria-current="page"') : ''}>${p.title}</a>`)}</nav>
 <form class="logout" method="post" action="/ui/logout"><input type="hidden" name="csrf" value="${o.csrf}"><span class="who">${o.viewer.user} (${o.viewer.role})</span> <button type="submit">Log out</button></form>`
     : '';
-  return `<!doctype html>${html`<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="referrer" content="no-referrer"><title>${title} · homelab hub</title><link rel="stylesheet" href="/ui/assets/app.css"><link rel="icon" href="data:,"><script src="/ui/assets/app.js" defer></script></head>
+  return `<!doctype html>${html`<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="referrer" content="same-origin"><title>${title} · homelab hub</title><link rel="stylesheet" href="/ui/assets/app.css"><link rel="icon" href="data:,"><script src="/ui/assets/app.js" defer></script></head>
 <body><header><a class="brand" href="/ui/health">homelab hub</a> <span class="muted">${o.version}</span>${nav}</header>
 ${body}
 </body></html>`}`;
