@@ -2,11 +2,17 @@
  * The admin UI attacked through the bundled hub, over plain HTTP: logins sent at once with their
  * bodies held back (the failed-login budget must still hold), what a client sends (its
  * arguments) shown with its invisible and bidi characters marked, never reordering the page, and
- * live streams that end (a reload, the browser leaving) giving their place back.
+ * live streams that end (a reload, the browser leaving) giving their place back; and, in real
+ * Chromium at a phone's width, the longest names the hub accepts (topology, a hostile upstream's
+ * tool) never making a whole page scroll sideways.
  */
 import http from 'node:http';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { connectClient, startHubProcess } from '@homelab-mcp/testkit';
+import { connectClient, launchBrowser, startHubProcess } from '@homelab-mcp/testkit';
 
 const ADMIN = 'ui-attack-admin-0123456789abcdef';
 
@@ -83,4 +89,55 @@ describe('the admin UI under attack', () => {
       if (i >= 7) await expect.poll(async () => (await fetch(`${hub.base}/ui/audit/stream?after=nonsense`, { headers: { cookie } }).then(async (x) => (await x.text(), x.status))), { timeout: 10_000 }).toBe(200);
     }
   });
+
+  it('at a phone width no page scrolls sideways, with the longest names the hub accepts', { timeout: 120_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ui-attack-phone-'));
+    try {
+      // 63 characters: the longest node name topology.yaml takes.
+      const long = `nas-${'storage'.repeat(8)}-01`.slice(0, 63);
+      writeFileSync(
+        join(dir, 'topology.yaml'),
+        [
+          'nodes:',
+          `  - { name: ${long}, addresses: [192.168.1.10, 192.168.1.11, fd00::10], roles: [storage, backup, media], os: Debian GNU/Linux 12 (bookworm), hardware: Supermicro X11SCH-F }`,
+          '  - { name: pi, addresses: [192.168.1.20], roles: [speaker] }',
+          'services:',
+          `  - { name: samba-${'share'.repeat(8)}, node: ${long}, ports: [445, 139, "137/udp"], dependsOn: [mpd] }`,
+          '  - { name: mpd, node: pi, ports: [6600] }',
+        ].join('\n'),
+      );
+      await using hub = await startHubProcess({
+        cwd: dir,
+        config: {
+          auth: { tokens: [{ user: 'ann', role: 'admin', token: ADMIN }] },
+          local: { enabled: false },
+          topology: { file: 'topology.yaml' },
+          mcpServers: { hostile: { command: process.execPath, args: [fileURLToPath(new URL('./fixtures/hostile-server.mjs', import.meta.url))] } },
+        },
+      });
+      // A held write of the long-named tool, for Pending; a call with long arguments, for Audit.
+      await using client = await connectClient(hub.url, ADMIN, 'legacy');
+      const tool = (await client.listTools()).tools.find((t) => t.name.startsWith('hostile__'))!.name;
+      await client.callTool({ name: tool, arguments: { target: 'y'.repeat(200) } });
+      await using browser = await launchBrowser();
+      await using tab = await browser.newPage({ viewport: { width: 360, height: 740 } });
+      await tab.page.goto(`${hub.base}/ui/login`);
+      await tab.page.fill('form#login input[name="token"]', ADMIN);
+      await Promise.all([tab.page.waitForURL('**/ui/health'), tab.page.click('form#login [type="submit"]')]);
+      const wide: Record<string, number> = {};
+      for (const path of ['health', 'sessions', 'pending', 'audit', 'playbooks', 'network', 'tools']) {
+        await tab.page.goto(`${hub.base}/ui/${path}`);
+        const { scroll, width } = await tab.page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, width: document.documentElement.clientWidth }));
+        if (scroll > width) wide[path] = scroll;
+        // The long names are there to be wrapped.
+        if (path === 'pending') expect(await tab.page.locator('li.pending-item').count()).toBe(1);
+        if (path === 'network') expect(await tab.page.locator(`tr.node-row[data-node="${long}"]`).count()).toBe(1);
+      }
+      expect(wide).toEqual({});
+      expect(tab.consoleErrors).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
+
