@@ -139,5 +139,23 @@ describe('the admin UI under attack', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('the Audit page says its live stream stopped for good once the hub refuses it (logged out elsewhere), not "reconnecting…" for ever', { timeout: 60_000 }, async () => {
+    await using hub = await startHubProcess({ config: { auth: { tokens: [{ user: 'ann', role: 'admin', token: ADMIN }] }, local: { enabled: false } } });
+    await using browser = await launchBrowser();
+    await using tab = await browser.newPage();
+    await tab.page.goto(`${hub.base}/ui/login`);
+    await tab.page.fill('form#login input[name="token"]', ADMIN);
+    await Promise.all([tab.page.waitForURL('**/ui/health'), tab.page.click('form#login [type="submit"]')]);
+    await tab.page.goto(`${hub.base}/ui/audit`);
+    await expect.poll(() => tab.page.locator('#stream-status').textContent(), { timeout: 10_000 }).toBe('live');
+    // The same login session logged out from another tab: its stream ends at the next check,
+    // and the browser's reconnect gets 401.
+    const cookie = (await tab.context.cookies()).find((c) => c.name === 'hub_ui')!;
+    const csrf = await tab.page.locator('form.logout input[name="csrf"]').getAttribute('value');
+    const out = await fetch(`${hub.base}/ui/logout`, { method: 'POST', headers: { cookie: `hub_ui=${cookie.value}`, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf: csrf! }), redirect: 'manual' });
+    expect(out.status).toBe(303);
+    await expect.poll(() => tab.page.locator('#stream-status').textContent(), { timeout: 30_000 }).toBe('stopped: reload the page (you may have to log in again)');
+  });
 });
 
