@@ -76,6 +76,8 @@ describe('the admin UI under attack', () => {
       expect(r.status, `stream ${i + 1}`).toBe(200);
       expect(await r.text()).toMatch(/^event: reload\ndata: after: expected a position/);
     }
+    // A HEAD (a proxy's or a monitor's) opens no stream at all.
+    for (let i = 0; i < 10; i++) expect((await fetch(`${hub.base}/ui/audit/stream?after=0.0`, { method: 'HEAD', headers: { cookie } })).status).toBe(200);
     // Streams left by the browser (tabs closed) too.
     for (let i = 0; i < 20; i++) {
       const leave = new AbortController();

@@ -275,6 +275,16 @@ describe('the admin UI', () => {
     expect(admin).toContain('Writes go through the approval gate.');
   });
 
+  it('a HEAD of a live stream opens none (it would keep a place nobody reads)', async () => {
+    let opened = 0;
+    const s = setup({ streams: { 'audit/stream': (ctx) => (opened++, new Response(new ReadableStream({ start: (ctl) => ctx.signal.addEventListener('abort', () => ctl.close()) }), { headers: { 'content-type': 'text/event-stream' } })) } });
+    const { cookie } = await s.login(ADMIN);
+    for (let i = 0; i < MAX_STREAMS_PER_SESSION + 1; i++) expect((await s.req('/audit/stream', { method: 'HEAD', cookie })).status).toBe(200);
+    expect(opened).toBe(0);
+    expect((await s.req('/audit/stream', { cookie })).status).toBe(200);
+    expect(opened).toBe(1);
+  });
+
   it('the session table is bounded and sessions expire after 8 hours', () => {
     let t = 0;
     const store = createUiSessions({ now: () => t });

@@ -220,6 +220,8 @@ export function createUiApp(o: UiOptions): Hono {
     app.get(`/${path}`, async (c) => {
       const s = viewerOf(c);
       if (!s) return c.body(null, 401);
+      // HEAD reaches GET routes: it would open a stream nobody reads, and keep its place for ever.
+      if (c.req.method === 'HEAD') return c.body(null, 200, { 'content-type': 'text/event-stream; charset=utf-8' });
       const open = openStreams.get(s.id) ?? 0;
       if (open >= MAX_STREAMS_PER_SESSION) return c.text(`Refused: ${open} live streams are open in this login session already (close a tab).`, 429);
       // A stream lives longer than a page: only the browser going away (or the session ending) ends it.
