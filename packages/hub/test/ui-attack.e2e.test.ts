@@ -129,7 +129,11 @@ describe('the admin UI under attack', () => {
       const wide: Record<string, number> = {};
       for (const path of ['health', 'sessions', 'pending', 'audit', 'playbooks', 'network', 'tools']) {
         await tab.page.goto(`${hub.base}/ui/${path}`);
-        const { scroll, width } = await tab.page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, width: document.documentElement.clientWidth }));
+        // Runs in the page (the test's tsconfig has no DOM types).
+        const { scroll, width } = await tab.page.evaluate(() => {
+          const root = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }).document.documentElement;
+          return { scroll: root.scrollWidth, width: root.clientWidth };
+        });
         if (scroll > width) wide[path] = scroll;
         // The long names are there to be wrapped.
         if (path === 'pending') expect(await tab.page.locator('li.pending-item').count()).toBe(1);
