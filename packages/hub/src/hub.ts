@@ -215,8 +215,9 @@ export async function createHub(opts: HubOptions) {
           ...(e.error ? { error: e.error } : {}),
           durationMs: Math.round(e.durationMs * 10) / 10,
           // The user a chaining hub called for (its claim; the role above is already lowered),
-          // and what the tool added for the record (a playbook run's commit and recap).
-          ...(e.caller.actingFor || e.detail ? { detail: { ...e.detail, ...(e.caller.actingFor ? { actingFor: e.caller.actingFor } : {}) } } : {}),
+          // what the tool added for the record (a playbook run's commit and recap),
+          // and the answer's shape (items and bytes, never its content: it may hold secrets).
+          ...(e.caller.actingFor || e.detail || e.result ? { detail: { ...e.detail, ...(e.caller.actingFor ? { actingFor: e.caller.actingFor } : {}), ...(e.result ? { result: { ...e.result } } : {}) } } : {}),
         }),
       );
     },

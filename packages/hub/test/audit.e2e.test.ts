@@ -36,6 +36,10 @@ describe('audit journal', () => {
     const calls = events.filter((e) => e.kind === 'tool_call' && e.tool === 'run_command');
     expect(calls.map((e) => `${e.decision}/${e.outcome}`)).toEqual(['pending/pending', 'allowed/succeeded']);
     expect(calls[0]).toMatchObject({ user: 'ann', role: 'admin', class: 'write', nodes: ['local'] });
+    // An answered call records the answer's shape, never what it said (it may hold secrets).
+    expect(calls[0]!.detail).toBeUndefined();
+    expect(calls[1]!.detail).toEqual({ result: { items: 1, bytes: expect.any(Number), structured: true } });
+    expect(calls[1]!.detail.result.bytes).toBeGreaterThan(0);
     const approvals = events.filter((e) => e.kind === 'approval');
     expect(approvals.map((e) => `${e.user}:${e.detail.change}`)).toEqual(['ann:approved', 'vee:refused']);
 

@@ -89,7 +89,30 @@ export interface CallObserver {
     nodes?: string[];
     /** What the tool added for the record (CallContext.auditDetail). */
     detail?: Record<string, unknown>;
+    /** The answer's shape, never its content (the journal holds no result: it may hold secrets). */
+    result?: ResultSummary;
   }): Promise<void> | void;
+}
+
+/** What an answer was, without what it said: for the audit event (and the UI's Audit page). */
+export interface ResultSummary {
+  /** Content items (text, image, resource...). */
+  items: number;
+  /** Bytes of text (and of base64 data) across the items. */
+  bytes: number;
+  structured?: true;
+  isError?: true;
+}
+
+/** @example resultSummary({ content: [{ type: 'text', text: 'ok' }] }) // { items: 1, bytes: 2 } */
+export function resultSummary(r: CallToolResult): ResultSummary {
+  let bytes = 0;
+  const content = Array.isArray(r.content) ? r.content : [];
+  for (const c of content) {
+    const item = c as { text?: unknown; data?: unknown; resource?: { text?: unknown; blob?: unknown } };
+    for (const v of [item.text, item.data, item.resource?.text, item.resource?.blob]) if (typeof v === 'string') bytes += Buffer.byteLength(v);
+  }
+  return { items: content.length, bytes, ...(r.structuredContent !== undefined ? { structured: true as const } : {}), ...(r.isError ? { isError: true as const } : {}) };
 }
 
 export interface HubServerOptions {
@@ -208,7 +231,7 @@ export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate
     // one "cancelled" section per node rather than throwing).
     const { outcome, error } = call.signal.aborted ? { outcome: 'cancelled' as const, error: 'cancelled by the client' } : callOutcome(answer);
     opts.metrics?.(name, METRIC_OF[outcome], seconds);
-    await opts.observer?.call({ ...base, args: decision.args, decision: 'allowed', outcome, ...(error ? { error } : {}), durationMs: seconds * 1000, ...(detail ? { detail } : {}) });
+    await opts.observer?.call({ ...base, args: decision.args, decision: 'allowed', outcome, ...(error ? { error } : {}), durationMs: seconds * 1000, ...(detail ? { detail } : {}), result: resultSummary(answer) });
     return result;
   } catch (err) {
     const seconds = (performance.now() - started) / 1000;

@@ -477,3 +477,16 @@ describe('auditStream', () => {
     await sse.cancel();
   });
 });
+
+describe('the result summary of a tool call', () => {
+  it('says items and size, never content, and does not repeat itself as detail', async () => {
+    const { splitResult, renderAuditRow } = await import('./audit.ts');
+    expect(splitResult({ result: { items: 1, bytes: 2048 } })).toEqual({ summary: '1 item, 2 KiB' });
+    expect(splitResult({ result: { items: 3, bytes: 10, structured: true, isError: true }, commit: 'abc' })).toEqual({ summary: '3 items, 10 bytes, structured content, an error result', rest: { commit: 'abc' } });
+    expect(splitResult({ commit: 'abc' })).toEqual({ rest: { commit: 'abc' } });
+    expect(splitResult(undefined)).toEqual({});
+    const row = renderAuditRow({ v: 1, id: '01JAAAAAAAAAAAAAAAAAAAAAAA', time: '2026-12-07T10:00:00.000Z', kind: 'tool_call', user: 'ann', tool: 'get_status', decision: 'allowed', outcome: 'succeeded', durationMs: 3, detail: { result: { items: 2, bytes: 3 * 1024 * 1024 } } }, '1.0').toString();
+    expect(row).toContain('<dt>Result</dt><dd class="result">2 items, 3.0 MiB</dd>');
+    expect(row).not.toContain('<dt>Detail</dt>');
+  });
+});

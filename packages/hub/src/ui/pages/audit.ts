@@ -147,6 +147,23 @@ function badge(kind: 'decision' | 'outcome', v: unknown): Html | undefined {
 }
 
 /**
+ * A tool call's result summary (`detail.result`: items and bytes, never the content) in words,
+ * and the rest of the detail; a detail that held only the summary is not shown twice.
+ *
+ * @example splitResult({ result: { items: 1, bytes: 2048 } }) // { summary: '1 item, 2 KiB', rest: undefined }
+ */
+export function splitResult(detail: unknown): { summary?: string; rest?: unknown } {
+  if (!detail || typeof detail !== 'object' || Array.isArray(detail) || !('result' in detail)) return detail === undefined ? {} : { rest: detail };
+  const { result, ...others } = detail as { result?: unknown } & Record<string, unknown>;
+  const r = (result && typeof result === 'object' ? result : {}) as { items?: unknown; bytes?: unknown; structured?: unknown; isError?: unknown };
+  const items = typeof r.items === 'number' ? r.items : 0;
+  const bytes = typeof r.bytes === 'number' ? r.bytes : 0;
+  const size = bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MiB` : bytes >= 1024 ? `${Math.round(bytes / 1024)} KiB` : `${bytes} bytes`;
+  const words = [`${items} item${items === 1 ? '' : 's'}`, size, ...(r.structured === true ? ['structured content'] : []), ...(r.isError === true ? ['an error result'] : [])];
+  return { summary: words.join(', '), ...(Object.keys(others).length ? { rest: others } : {}) };
+}
+
+/**
  * One event as a row of the audit table: `<tr class="audit-row" data-id data-user data-tool
  * data-decision data-outcome data-pos>`; its last cell is a `<details>` with the redacted
  * arguments, detail, error and duration. Used by the page and by the live stream.
@@ -158,12 +175,14 @@ export function renderAuditRow(event: AuditEvent, pos: string): Html {
   const session = typeof e.session === 'string' ? e.session : undefined;
   const client = e.client && typeof e.client === 'object' ? e.client : undefined;
   const nodes = Array.isArray(e.nodes) ? e.nodes.map(String) : [];
+  const { summary, rest } = splitResult(e.detail);
   return html`<tr class="audit-row${e.kind && e.kind !== 'tool_call' ? ` audit-${word(e.kind) ?? 'other'}` : ''}" data-id="${e.id}" data-pos="${pos}" data-user="${e.user}" data-tool="${e.tool ?? ''}" data-decision="${e.decision ?? ''}" data-outcome="${e.outcome ?? ''}" data-kind="${e.kind}"><td class="time">${timeTag(e.time)}</td><td class="user">${e.user}</td><td class="session hide-narrow">${session !== undefined && html`<span class="mono" title="${session}">${session.length > 8 ? `${session.slice(0, 8)}…` : session}</span>`}</td><td class="client hide-narrow">${client && html`${client.name}${client.version !== undefined && html` <span class="muted">${client.version}</span>`}`}</td><td class="tool">${e.tool !== undefined ? html`<span class="mono">${e.tool}</span>` : html`<span class="muted">${e.kind}${outbound(e.detail)}</span>`}</td><td class="nodes hide-narrow">${nodes.join(', ')}</td><td class="decision">${badge('decision', e.decision)}</td><td class="outcome">${badge('outcome', e.outcome)}</td><td class="duration">${duration(e.durationMs)}</td><td class="more"><details class="audit-detail"><summary>details</summary>
 <dl>
 <dt>Kind</dt><dd>${e.kind}${e.class !== undefined && html` (${e.class})`}${e.role !== undefined && html`, role ${e.role}`}</dd>
 ${session !== undefined && html`<dt>Session</dt><dd class="mono">${session}</dd>`}
 ${e.args !== undefined && html`<dt>Arguments (redacted)</dt><dd><pre class="args">${json(e.args)}</pre></dd>`}
-${e.detail !== undefined && html`<dt>Detail</dt><dd><pre class="detail">${json(e.detail)}</pre></dd>`}
+${summary !== undefined && html`<dt>Result</dt><dd class="result">${summary}</dd>`}
+${rest !== undefined && html`<dt>Detail</dt><dd><pre class="detail">${json(rest)}</pre></dd>`}
 ${e.error !== undefined && html`<dt>Error</dt><dd><pre class="error">${String(e.error)}</pre></dd>`}
 ${e.durationMs !== undefined && html`<dt>Duration</dt><dd>${duration(e.durationMs)}${typeof e.durationMs === 'number' && e.durationMs >= 1000 ? ` (${e.durationMs} ms)` : ''}</dd>`}
 ${e.argsSha256 !== undefined && html`<dt>Arguments SHA-256</dt><dd class="mono">${e.argsSha256}</dd>`}
