@@ -276,4 +276,27 @@ describe('Journal.page with 100,000 events', () => {
     console.log(`Journal.page, ${N} events in ${files.files} files (${(total / 2 ** 20).toFixed(1)} MiB), this machine, warm page cache:`);
     console.table(timings);
   }, 120_000);
+
+  it('stops a long scan when its signal aborts (the browser gone, the page deadline passed)', async () => {
+    const dir = await tempDir();
+    const N = 20_000;
+    writeJournal(dir, Array.from({ length: N }, (_, i) => ({ ...ev(i), id: newAuditId(T0 + i * 1000), args: { i, pad: 'p'.repeat(200) } })));
+    const j = await journalIn(dir);
+    // A filter nothing matches reads the whole journal: the read that follows an abort throws.
+    const ac = new AbortController();
+    let checks = 0;
+    const check = ac.signal.throwIfAborted.bind(ac.signal);
+    ac.signal.throwIfAborted = () => {
+      if (++checks === 2) ac.abort(new Error('the browser went away'));
+      check();
+    };
+    await expect(j.page({ tool: 'no_such_tool' }, { limit: 50, signal: ac.signal })).rejects.toThrow('the browser went away');
+    expect(checks).toBe(2);
+    // Without an abort the same scan runs to the start of the journal.
+    const whole = await j.page({ tool: 'no_such_tool' }, { limit: 50, signal: new AbortController().signal });
+    expect(whole.events).toEqual([]);
+    expect(whole.scan.bytes).toBe(j.stats().bytes);
+    await expect(j.page({}, { limit: 1, signal: AbortSignal.abort(new Error('gone before')) })).rejects.toThrow('gone before');
+  });
 });
+

@@ -137,8 +137,11 @@ export interface Journal extends AsyncDisposable {
    * @example
    * const p1 = await journal.page({ tool: 'run_command' }, { limit: 50 });
    * const p2 = p1.older ? await journal.page({ tool: 'run_command' }, { before: p1.older, limit: 50 }) : undefined;
+   *
+   * `signal` stops a long scan (a rare filter over the whole journal) when the page is no longer
+   * wanted: it rejects with the signal's reason.
    */
-  page(filter: JournalPageFilter, page: { before?: string; limit: number }): Promise<JournalPage>;
+  page(filter: JournalPageFilter, page: { before?: string; limit: number; signal?: AbortSignal }): Promise<JournalPage>;
   /**
    * Up to `maxEvents` complete, synced events from `cursor` on, in order, crossing files; for the
    * shipper. A cursor into a deleted file continues at the oldest file still there.
@@ -441,7 +444,8 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
       return out;
     },
 
-    async page(filter, { before, limit }) {
+    async page(filter, { before, limit, signal }) {
+      signal?.throwIfAborted();
       const want = Math.min(Math.max(1, Math.floor(limit) || 1), MAX_PAGE);
       const f = pageFilter(filter);
       const scan = { bytes: 0, parsed: 0 };
@@ -458,7 +462,7 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
           }
           const end = from && seq === from.file ? from.offset : fileSizeBound(seq);
           try {
-            for await (const lines of linesBefore(path, end, f.needles, scan)) {
+            for await (const lines of linesBefore(path, end, f.needles, scan, signal)) {
               for (const [offset, buf] of lines) {
                 // The time without parsing the line: it is near the start of every line we write.
                 if ((f.since !== undefined || f.until !== undefined) && outsideTime(buf, f) === true) continue;
@@ -761,7 +765,7 @@ function outsideTime(line: Buffer, f: CompiledFilter): boolean | undefined {
  * (Buffer.indexOf, no decoding), so a line without it costs nothing. What follows the last
  * newline before `end` (a torn or unfinished line) is not returned.
  */
-async function* linesBefore(path: string, end: number, needles: readonly Buffer[], scan: { bytes: number }): AsyncGenerator<Array<[offset: number, line: Buffer]>> {
+async function* linesBefore(path: string, end: number, needles: readonly Buffer[], scan: { bytes: number }, signal?: AbortSignal): AsyncGenerator<Array<[offset: number, line: Buffer]>> {
   if (end <= 0) return;
   const fh = await open(path, 'r');
   try {
@@ -774,6 +778,8 @@ async function* linesBefore(path: string, end: number, needles: readonly Buffer[
     /** Reused from read to read: the lines of a read are used before the next one. */
     let space = Buffer.allocUnsafe(0);
     while (pos > 0) {
+      // Once per read (at most a few MiB), matches or not: the browser gone, the page's deadline passed.
+      signal?.throwIfAborted();
       const n = Math.min(size, pos);
       // A first page needs one small read; a long scan gets bigger reads.
       size = Math.min(size * 2, MAX_SCAN_CHUNK);

@@ -109,6 +109,30 @@ describe('the admin UI', () => {
     expect(s.refusals).toEqual(['unauthorized', 'unauthorized', 'auth_throttled']);
   });
 
+  it('logins sent at once with their bodies held back cannot try more tokens than the budget', async () => {
+    const s = setup({ budget: 3 });
+    // Every request passes the first check before any body arrives; each then fails.
+    const bodies: Array<() => void> = [];
+    const slow = (token: string) =>
+      new ReadableStream<Uint8Array>({
+        start(c) {
+          bodies.push(() => {
+            c.enqueue(new TextEncoder().encode(new URLSearchParams({ token }).toString()));
+            c.close();
+          });
+        },
+      });
+    const answers = Array.from({ length: 12 }, (_, i) =>
+      s.req('/login', { method: 'POST', body: slow(`wrong-${i}`), headers: { 'content-type': 'application/x-www-form-urlencoded' }, duplex: 'half' } as RequestInit),
+    );
+    await vi.waitFor(() => expect(bodies).toHaveLength(12));
+    for (const send of bodies) send();
+    const statuses = (await Promise.all(answers)).map((r) => r.status);
+    expect(statuses.filter((x) => x === 401)).toHaveLength(3);
+    expect(statuses.filter((x) => x === 429)).toHaveLength(9);
+    expect(s.failures()).toBe(3);
+  });
+
   it('a forged, tampered or logged-out cookie is no session; logout needs the page’s CSRF value', async () => {
     const { login, req } = setup();
     const { cookie } = await login(ADMIN);
@@ -171,6 +195,13 @@ describe('the admin UI', () => {
     expect(await r.text()).toContain('This page could not be made: catalog &lt;gone&gt;');
   });
 
+  it('breaks a long unbroken name inside a pending write and a draft heading rather than widen the page on a phone', async () => {
+    // A 64-character tool name in bold monospace is wider than a 360 px screen (seen in Chromium).
+    const css = await (await setup().req('/assets/app.css')).text();
+    expect(css).toMatch(/li\.pending-item \{[^}]*overflow-wrap: anywhere/);
+    expect(css).toMatch(/section\.draft h2 \{[^}]*overflow-wrap: anywhere/);
+  });
+
   it('Health says how far Loki is behind, in events and since when', async () => {
     const shipper = { state: 'retrying' as const, shipped: 7, pushes: 9, retries: 2, rejectedBatches: 0, rejectedEvents: 0, skippedLines: 0, lastError: 'connection refused', cursor: { file: 1, offset: 0 }, backlogBytes: 4096, backlogWarnBytes: 1 << 26 };
     const s = setup({ data: data({ shipper: () => shipper, shipperBacklog: async () => ({ events: 12, capped: false, oldest: '2026-12-07T10:00:05.000Z' }) }) });
@@ -220,6 +251,38 @@ describe('the admin UI', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it('a live stream that ends by itself (a reload event) gives its place back', async () => {
+    let opened = 0;
+    const s = setup({ streams: { 'audit/stream': () => (opened++, new Response('event: reload\ndata: too many new events\n\n', { headers: { 'content-type': 'text/event-stream' } })) } });
+    const { cookie } = await s.login(ADMIN);
+    // A page that reloads on each `reload` opens a stream each time: more than the limit, in turn.
+    for (let i = 0; i < MAX_STREAMS_PER_SESSION * 2; i++) {
+      const r = await s.req('/audit/stream', { cookie });
+      expect(r.status, `stream ${i + 1}`).toBe(200);
+      expect(await r.text()).toContain('event: reload');
+    }
+    expect(opened).toBe(MAX_STREAMS_PER_SESSION * 2);
+  });
+
+  it('Tools tells a viewer they run no writes, not that their writes go through the gate', async () => {
+    const s = setup();
+    const viewer = await (await s.req('/tools', { cookie: (await s.login(VIEWER)).cookie })).text();
+    expect(viewer).toContain('A viewer runs no write tools: an operator or admin token does.');
+    expect(viewer).not.toContain('Writes go through the approval gate.');
+    const admin = await (await s.req('/tools', { cookie: (await s.login(ADMIN)).cookie })).text();
+    expect(admin).toContain('Writes go through the approval gate.');
+  });
+
+  it('a HEAD of a live stream opens none (it would keep a place nobody reads)', async () => {
+    let opened = 0;
+    const s = setup({ streams: { 'audit/stream': (ctx) => (opened++, new Response(new ReadableStream({ start: (ctl) => ctx.signal.addEventListener('abort', () => ctl.close()) }), { headers: { 'content-type': 'text/event-stream' } })) } });
+    const { cookie } = await s.login(ADMIN);
+    for (let i = 0; i < MAX_STREAMS_PER_SESSION + 1; i++) expect((await s.req('/audit/stream', { method: 'HEAD', cookie })).status).toBe(200);
+    expect(opened).toBe(0);
+    expect((await s.req('/audit/stream', { cookie })).status).toBe(200);
+    expect(opened).toBe(1);
   });
 
   it('the session table is bounded and sessions expire after 8 hours', () => {

@@ -170,13 +170,18 @@ export function createUiApp(o: UiOptions): Hono {
 
   app.post('/login', async (c) => {
     const source = o.http.sourceOf(c);
-    const throttled = o.http.authFailures.blocked(source);
-    if (!throttled.ok) {
+    const throttledAnswer = (retryAfterS: number) => {
       o.http.refused(c, 'auth_throttled');
-      return c.html(loginPage(version, `Too many failed logins from this address; try again in ${throttled.retryAfterS} s.`), 429, { 'retry-after': String(throttled.retryAfterS) });
-    }
+      return c.html(loginPage(version, `Too many failed logins from this address; try again in ${retryAfterS} s.`), 429, { 'retry-after': String(retryAfterS) });
+    };
+    const early = o.http.authFailures.blocked(source);
+    if (!early.ok) return throttledAnswer(early.retryAfterS);
     const form = await readForm(c);
     if (!form) return c.html(loginPage(version, 'That form is too large.'), 413);
+    // Asked again once the body is in: many logins sent at once, their bodies held back, all
+    // pass the first check before any failure is counted, and would try any number of tokens.
+    const throttled = o.http.authFailures.blocked(source);
+    if (!throttled.ok) return throttledAnswer(throttled.retryAfterS);
     const token = (form.get('token') ?? '').trim();
     const caller = token ? o.http.authenticate(`Bearer ${token}`) : undefined;
     if (!caller) {
@@ -215,6 +220,8 @@ export function createUiApp(o: UiOptions): Hono {
     app.get(`/${path}`, async (c) => {
       const s = viewerOf(c);
       if (!s) return c.body(null, 401);
+      // HEAD reaches GET routes: it would open a stream nobody reads, and keep its place for ever.
+      if (c.req.method === 'HEAD') return c.body(null, 200, { 'content-type': 'text/event-stream; charset=utf-8' });
       const open = openStreams.get(s.id) ?? 0;
       if (open >= MAX_STREAMS_PER_SESSION) return c.text(`Refused: ${open} live streams are open in this login session already (close a tab).`, 429);
       // A stream lives longer than a page: only the browser going away (or the session ending) ends it.
@@ -236,7 +243,15 @@ export function createUiApp(o: UiOptions): Hono {
       recheck.unref();
       signal.addEventListener('abort', () => clearInterval(recheck), { once: true });
       try {
-        return await stream({ ...context(c, s.viewer), signal });
+        const res = await stream({ ...context(c, s.viewer), signal });
+        // A stream that ends by itself (its `reload` event) must give its place back too: only
+        // the browser going away aborts the request's signal, and a stream that ended never goes.
+        const ended = () => ends.abort(new Error('the stream ended'));
+        if (!res.body) {
+          ended();
+          return res;
+        }
+        return new Response(res.body.pipeThrough(new TransformStream({ flush: ended })), res);
       } catch (err) {
         ends.abort(err);
         throw err;

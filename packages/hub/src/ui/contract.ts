@@ -166,8 +166,8 @@ export interface UiData {
   /** The approval mode in force for this user. */
   modeOf(who: { user: string; role: Role }): 'session' | 'confirm' | 'human';
   pending(): PendingWrite[];
-  /** A page of the audit journal, newest first, at most `limit` (≤ 500) events. */
-  audit(filter: AuditFilter, page: { before?: string; limit: number }): Promise<AuditPage>;
+  /** A page of the audit journal, newest first, at most `limit` (≤ 500) events; `signal` stops a long scan. */
+  audit(filter: AuditFilter, page: { before?: string; limit: number; signal?: AbortSignal }): Promise<AuditPage>;
   /**
    * Calls `listener` with every event committed to the journal from now on, in order, each with
    * its position; returns the unsubscribe function. A listener that returns a promise gets no

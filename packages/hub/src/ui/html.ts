@@ -1,7 +1,11 @@
+import { showControls } from '../policy/gate.ts';
+
 /**
  * HTML by tagged template: every interpolated value is escaped unless it is already `Html`
  * (made by this tag or by {@link raw}). Arrays are joined. `undefined`, `null` and `false`
- * render as nothing, so `${cond && html`...`}` works.
+ * render as nothing, so `${cond && html`...`}` works. Invisible and bidi control characters
+ * show as `\u{202e}` (as the gate's previews show them): a tool description, an argument or an
+ * edge's OS name must not reorder or hide what a person reads.
  *
  * @example html`<td>${event.user}</td>` // a user named `<script>` shows as text
  */
@@ -23,7 +27,8 @@ function part(v: unknown): string {
   if (v === undefined || v === null || v === false) return '';
   if (v instanceof Html) return v.value;
   if (Array.isArray(v)) return v.map(part).join('');
-  return escapeHtml(String(v));
+  // A carriage return is only a line break in HTML: kept (an error's CRLF stays as it was).
+  return escapeHtml(String(v).split('\r').map(showControls).join('\r'));
 }
 
 export function html(strings: TemplateStringsArray, ...values: unknown[]): Html {

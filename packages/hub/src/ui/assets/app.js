@@ -33,7 +33,9 @@ function stream(tbody) {
   const status = document.getElementById('stream-status');
   const es = new EventSource(src);
   es.addEventListener('open', () => status && (status.textContent = 'live'));
-  es.addEventListener('error', () => status && (status.textContent = 'reconnecting…'));
+  // CLOSED: the browser gave up (the hub refused the stream: logged out, restarted, too many
+  // tabs); it would say "reconnecting…" for ever otherwise.
+  es.addEventListener('error', () => status && (status.textContent = es.readyState === EventSource.CLOSED ? 'stopped: reload the page (you may have to log in again)' : 'reconnecting…'));
   es.addEventListener('rows', (e) => {
     // Rows come rendered (and escaped) by the hub, newest first.
     const tpl = document.createElement('template');

@@ -151,6 +151,17 @@ describe('parseAuditQuery', () => {
 });
 
 describe('auditPage', () => {
+  it('passes its signal to the journal: a scan past the page deadline stops, and the page says how to narrow it', async () => {
+    const { j, data } = await setup();
+    await j.append(call({}));
+    const late = new AbortController();
+    late.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'));
+    const out = (await auditPage.render({ data, viewer: admin, query: new URLSearchParams('tool=no_such_tool'), signal: late.signal, now: Date.now() })).toString();
+    expect(out).toContain('The search was stopped: it read the journal for too long. Narrow it with a time range (since, until) or a tool, and filter again.');
+    expect(out).not.toContain('data-stream');
+    expect(out).not.toContain('class="audit-row');
+  });
+
   it('shows the newest first with a form, pages with Older keeping the filters, and marks the first page live', async () => {
     const { j, data } = await setup();
     const t0 = Date.parse('2026-12-07T10:00:00Z');

@@ -208,16 +208,18 @@ function timeValue(iso: string | undefined, raw: string | null): string {
 export const auditPage: Page = {
   path: 'audit',
   title: 'Audit',
-  async render({ data, viewer, query }) {
+  async render({ data, viewer, query, signal }) {
     const q = parseAuditQuery(query, viewer);
     let page: AuditPage = { events: [] };
     const errors = [...q.errors];
     try {
-      page = await data.audit(q.filter, { limit: q.limit, ...(q.before ? { before: q.before } : {}) });
+      page = await data.audit(q.filter, { limit: q.limit, signal, ...(q.before ? { before: q.before } : {}) });
     } catch (err) {
+      // The page's deadline passed in a long scan (the scan stops with it): say what helps.
+      if (signal.aborted) errors.push('The search was stopped: it read the journal for too long. Narrow it with a time range (since, until) or a tool, and filter again.');
       // A stale or hand-made `before=`, a time the journal refuses: say so, show nothing.
-      if (!isHomelabError(err, 'INVALID_ARGUMENTS')) throw err;
-      errors.push(err.message);
+      else if (!isHomelabError(err, 'INVALID_ARGUMENTS')) throw err;
+      else errors.push(err.message);
     }
     const admin = viewer.role === 'admin';
     const f = q.filter;
@@ -366,10 +368,10 @@ export function auditStream(data: Pick<UiData, 'audit' | 'follow'>, viewer: UiVi
         let since: AuditPage = { events: [] };
         try {
           if (q.after !== undefined) {
-            since = await data.audit(q.filter, { limit: CATCH_UP });
+            since = await data.audit(q.filter, { limit: CATCH_UP, signal });
             // A page from before the journal was reset (its data directory emptied): positions
             // start again from the beginning, below `after`, and would never be sent.
-            const head = q.after === START ? undefined : await data.audit({}, { limit: 1 });
+            const head = q.after === START ? undefined : await data.audit({}, { limit: 1, signal });
             if (head && (head.events.length === 0 || comparePositions(head.events[0]!.pos, q.after) < 0)) return reload('the audit journal was reset');
           }
         } catch (err) {

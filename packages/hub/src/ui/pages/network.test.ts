@@ -80,6 +80,13 @@ describe('networkPage', () => {
     expect(row(out, 'service-row', 'data-service', 'mpd')).toEqual(['mpd', 'pi1', '-', 'nfs, object-store (unknown), SMB', '-']);
   });
 
+  it('lets its wide tables scroll inside the page on a phone, not the whole page', async () => {
+    // Six columns of a real topology are wider than a 360 px screen: each table scrolls alone.
+    const out = await render(fakeData([node('homeserver', { roles: ['hub'], addresses: ['192.168.1.5'], os: 'Debian 12' })], [svc('grafana', 'homeserver')]));
+    expect(out).toMatch(/<div class="table-scroll"><table id="nodes"[^]*?<\/table><\/div>/);
+    expect(out).toMatch(/<div class="table-scroll"><table id="services"[^]*?<\/table><\/div>/);
+  });
+
   it('says when the topology is empty', async () => {
     const out = await render(fakeData([], []));
     expect(out).toContain('id="network-empty"');

@@ -65,8 +65,8 @@ export const networkPage: Page = {
     return html`${head}
 <figure class="network-picture">${renderNetworkSvg(nodes, services, stateOf)}<figcaption class="muted">Arrows point from a service to what it depends on; a dashed box is a name the topology does not have.</figcaption></figure>
 <h2>Nodes</h2>
-<table id="nodes" class="list"><thead><tr><th>Node</th><th>Roles</th><th>Addresses</th><th>OS / board</th><th>Edge</th><th>Drift</th></tr></thead><tbody>${nodeRows}</tbody></table>
+<div class="table-scroll"><table id="nodes" class="list"><thead><tr><th>Node</th><th>Roles</th><th>Addresses</th><th>OS / board</th><th>Edge</th><th>Drift</th></tr></thead><tbody>${nodeRows}</tbody></table></div>
 <h2>Services</h2>
-<table id="services" class="list"><thead><tr><th>Service</th><th>Node</th><th>Ports</th><th>Depends on</th><th>Depended on by</th></tr></thead><tbody>${services.map(serviceRow)}</tbody></table>`;
+<div class="table-scroll"><table id="services" class="list"><thead><tr><th>Service</th><th>Node</th><th>Ports</th><th>Depends on</th><th>Depended on by</th></tr></thead><tbody>${services.map(serviceRow)}</tbody></table></div>`;
   },
 };

@@ -86,6 +86,11 @@ describe('playbooksPage', () => {
     expect(out).toContain('The diff is cut here');
   });
 
+  it('lets the drafts table scroll inside the page on a phone, not the whole page', async () => {
+    const out = await render({ repo: 'main at 1a2b3c4d5e6f', drafts: [{ name: 'update-pis', branch: 'mcp-draft/update-pis', commit: 'abcdef0123456789abcdef0123456789abcdef01', author: 'homelab-bot', diff: DIFF, cut: false, syntax: { ok: true } }] });
+    expect(out).toMatch(/<div class="table-scroll"><table id="drafts"[^]*?<\/table><\/div>/);
+  });
+
   it('shows a syntax check that is still running as such, not as a failure', async () => {
     const out = await render({ repo: 'x', drafts: [{ name: 'slow', branch: 'mcp-draft/slow', commit: 'c0ffee', author: 'a', diff: '', cut: false, syntax: { ok: false, pending: true, error: 'the syntax check is still running; reload the page in a few seconds' } }] });
     expect(out).toContain('<span class="warn syntax-pending">being checked</span>');

@@ -70,7 +70,7 @@ export const playbooksPage: Page = {
       (d, i) => html`<tr class="draft-row" data-draft="${d.name}"><td><a href="#draft-${ids[i]}">${d.name}</a></td><td>${d.pr ? prLink(d.pr) : html`<span class="muted">no PR</span>`}</td><td>${d.author}</td><td>${d.createdAt ? ago(d.createdAt, ctx.now) : '?'}</td><td>${d.pr?.checks ?? html`<span class="muted">-</span>`}</td><td>${syntaxCell(d.syntax)}</td></tr>`,
     );
     return html`${head}
-<table id="drafts" class="list"><thead><tr><th>Draft</th><th>Pull request</th><th>Author</th><th>Age</th><th>Checks</th><th>Syntax</th></tr></thead><tbody>${rows}</tbody></table>
+<div class="table-scroll"><table id="drafts" class="list"><thead><tr><th>Draft</th><th>Pull request</th><th>Author</th><th>Age</th><th>Checks</th><th>Syntax</th></tr></thead><tbody>${rows}</tbody></table></div>
 ${p.drafts.map((d, i) => draftSection(d, ids[i]!, ctx.now))}`;
   },
 };
