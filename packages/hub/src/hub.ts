@@ -43,6 +43,7 @@ import { createHttpClient } from '@homelab-mcp/core/http';
 import { createUiApp } from './ui/app.ts';
 import type { SessionActivity, UiData } from './ui/contract.ts';
 import { integrationHealth } from './ui/ui-data.ts';
+import { createSessionActivity } from './ui/session-activity.ts';
 import { healthPage } from './ui/pages/health.ts';
 import { sessionsPage } from './ui/pages/sessions.ts';
 import { pendingPage } from './ui/pages/pending.ts';
@@ -185,20 +186,11 @@ export async function createHub(opts: HubOptions) {
     ? createLokiShipper({ journal, url: loki.url, labels: loki.labels, ...(loki.tenant ? { tenant: loki.tenant } : {}), ...(loki.headers ? { headers: loki.headers } : {}), backlogWarnBytes: loki.backlogWarnBytes, cursorFile: join(journal.dir, 'loki-cursor.json'), log })
     : undefined;
   shipper?.start();
-  // Calls per user and session, for get_session_info and the UI's Sessions page (bounded:
-  // sessions come and go; the one called least recently leaves first).
-  const sessionActivity = new Map<string, SessionActivity>();
-  const countKey = (user: string, session: string) => `${user}\u0000${session}`;
+  // Calls per user and session, for get_session_info and the UI's Sessions page (bounded).
+  const sessionActivity = createSessionActivity();
   const observer: CallObserver = {
     async call(e) {
-      const k = countKey(e.caller.user, e.session);
-      const seen = sessionActivity.get(k);
-      sessionActivity.delete(k);
-      if (!seen && sessionActivity.size >= 10_000) sessionActivity.delete(sessionActivity.keys().next().value!);
-      // Only 2026-07-28 calls name their client (capped by the server); a 2025 session's is in sessions().
-      const client = e.client?.name !== undefined ? { name: e.client.name, ...(e.client.version !== undefined ? { version: e.client.version } : {}) } : seen?.client;
-      const key = (e.caller as { key?: string }).key;
-      sessionActivity.set(k, Object.freeze({ user: e.caller.user, role: e.caller.role, ...(key ? { key } : {}), session: e.session, ...(client ? { client } : {}), calls: (seen?.calls ?? 0) + 1, lastCallAt: new Date().toISOString(), lastTool: e.tool }));
+      sessionActivity.record(e);
       await record(
         createAuditEvent({
           kind: 'tool_call',
@@ -246,7 +238,7 @@ export async function createHub(opts: HubOptions) {
     networkResourcesTool(() => nodes, () => natives, () => catalog),
     ...sessionTools({
       gate,
-      callsIn: (caller, session) => sessionActivity.get(countKey(caller.user, session))?.calls ?? 0,
+      callsIn: (caller, session) => sessionActivity.calls(caller.user, session),
       onApproval: (e) =>
         record(createAuditEvent({ kind: 'approval', user: e.caller.user, role: e.caller.role, session: e.session, detail: { change: e.change, mode: gate.mode(e.caller), ...(e.reason ? { reason: e.reason } : {}) } })),
     }),
@@ -381,14 +373,15 @@ export async function createHub(opts: HubOptions) {
       ...integrationSet
         .instances()
         .filter((i) => i.health)
-        .map((i) => ({ title: i.title ?? i.name, health: async (signal: AbortSignal) => scrubSecrets(await i.health!(signal), integrationSet.secretsOf(i.name)) })),
+        // A health() that throws is a problem line too, and its message loses the secrets as well.
+        .map((i) => ({ title: i.title ?? i.name, health: async (signal: AbortSignal) => scrubSecrets(await i.health!(signal).catch((err: unknown) => ({ ok: false, detail: err instanceof Error ? err.message : String(err) })), integrationSet.secretsOf(i.name)) })),
     ]),
     topology: { nodes: () => topology.nodes(), services: () => topology.services(), lastRefresh: () => topology.lastRefresh() },
     journalStats: () => journal.stats(),
     shipper: () => shipper?.stats(),
     shipperBacklog: async () => shipper?.backlog(),
     sessions: () => http.sessions(),
-    activity: () => [...sessionActivity.values()],
+    activity: () => sessionActivity.list(),
     approval: (who, session) => gate.approval(who, session),
     modeOf: (who) => gate.mode(who),
     pending: () => gate.pending(),
@@ -648,7 +641,7 @@ export async function createHub(opts: HubOptions) {
     app: http.app,
     // For the admin UI (ui/contract.ts): open 2025-era sessions, calls per session, held writes.
     sessions: () => http.sessions(),
-    activity: (): SessionActivity[] => [...sessionActivity.values()],
+    activity: (): SessionActivity[] => sessionActivity.list(),
     pending: () => gate.pending(),
     catalog: () => catalog,
     nodes: () => nodes,

@@ -480,6 +480,7 @@ export function createHttpApp(opts: HttpAppOptions) {
       viaTls: (c) => peerTrusted(c) && (c.req.header('x-forwarded-proto') ?? '').split(',').pop()!.trim().toLowerCase() === 'https',
       authFailures,
       refused: (c, kind) => refuse(c, kind),
+      rateLimit: (key) => opts.rateLimit(key),
     });
     app.route('/ui', ui);
   }

@@ -42,10 +42,11 @@ function data(over: Partial<UiData> = {}): UiData {
   };
 }
 
-function setup(o: { data?: UiData; tls?: boolean; tokens?: Map<string, Authenticated>; budget?: number; enabled?: () => boolean; streams?: Record<string, (ctx: PageContext) => Response> } = {}) {
+function setup(o: { data?: UiData; tls?: boolean; tokens?: Map<string, Authenticated>; budget?: number; pageBudget?: number; enabled?: () => boolean; streams?: Record<string, (ctx: PageContext) => Response> } = {}) {
   const tokens = o.tokens ?? new Map<string, Authenticated>([[ADMIN, { user: 'ann', role: 'admin', key: 'k-ann' }], [VIEWER, { user: 'vic', role: 'viewer', key: 'k-vic' }]]);
   let failures = 0;
   const refusals: string[] = [];
+  const taken = new Map<string, number>();
   const http: UiHttp = {
     authenticate: (h) => tokens.get((h ?? '').replace(/^Bearer /, '')),
     resolveCaller: (k) => [...tokens.values()].find((t) => t.key === k),
@@ -53,6 +54,7 @@ function setup(o: { data?: UiData; tls?: boolean; tokens?: Map<string, Authentic
     viaTls: () => o.tls ?? false,
     authFailures: { blocked: () => (failures >= (o.budget ?? 30) ? { ok: false, retryAfterS: 42 } : { ok: true }), take: () => failures++ },
     refused: (_c: Context, kind) => void refusals.push(kind),
+    ...(o.pageBudget !== undefined ? { rateLimit: (key: string) => ((taken.set(key, (taken.get(key) ?? 0) + 1), taken.get(key)! > o.pageBudget!) ? { ok: false as const, retryAfterS: 7 } : { ok: true as const }) } : {}),
   };
   const app = createUiApp({ data: o.data ?? data(), http, pages: [healthPage, sessionsPage, pendingPage, toolsPage], ...(o.enabled ? { enabled: o.enabled } : {}), ...(o.streams ? { streams: o.streams } : {}) });
   const req = (path: string, init: RequestInit & { cookie?: string } = {}) => app.request(`http://127.0.0.1${path}`, { ...init, headers: { ...(init.cookie ? { cookie: init.cookie } : {}), ...(init.headers as Record<string, string>) } });
@@ -283,6 +285,20 @@ describe('the admin UI', () => {
     expect(opened).toBe(0);
     expect((await s.req('/audit/stream', { cookie })).status).toBe(200);
     expect(opened).toBe(1);
+  });
+
+  it('pages and streams take from the token’s request budget (shared with its MCP calls); the login and assets do not', async () => {
+    const s = setup({ pageBudget: 2, streams: { 'audit/stream': () => new Response('') } });
+    const { cookie } = await s.login(ADMIN);
+    expect((await s.req('/health', { cookie })).status).toBe(200);
+    expect((await s.req('/tools', { cookie })).status).toBe(200);
+    const over = await s.req('/tools', { cookie });
+    expect(over.status).toBe(429);
+    expect(over.headers.get('retry-after')).toBe('7');
+    expect(await over.text()).toContain('try again in 7 s');
+    expect((await s.req('/audit/stream', { cookie })).status).toBe(429);
+    expect((await s.req('/assets/app.css', { cookie })).status).toBe(200);
+    expect((await s.login(VIEWER)).res.status).toBe(303);
   });
 
   it('the session table is bounded and sessions expire after 8 hours', () => {

@@ -37,6 +37,11 @@ export interface UiHttp {
   authFailures: { blocked(source: string): { ok: true } | { ok: false; retryAfterS: number }; take(source: string): unknown };
   /** Logs a refusal (as /mcp's are). */
   refused(c: Context, kind: 'unauthorized' | 'auth_throttled'): void;
+  /**
+   * Takes one request from the token's bucket, the same one its MCP requests use (pages and
+   * streams count; assets and the login do not). Absent: no limit.
+   */
+  rateLimit?(key: string): { ok: true } | { ok: false; retryAfterS: number };
 }
 
 export interface UiOptions {
@@ -95,6 +100,7 @@ function layout(title: string, body: Html, o: { viewer?: UiViewer; csrf?: string
   return `<!doctype html>${html`<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="referrer" content="same-origin"><title>${title} · homelab hub</title><link rel="stylesheet" href="/ui/assets/app.css"><link rel="icon" href="data:,"><script src="/ui/assets/app.js" defer></script></head>
 <body><header><a class="brand" href="/ui/health">homelab hub</a> <span class="muted">${o.version}</span>${nav}</header>
 ${body}
+${o.viewer ? html`<footer class="muted">All times are UTC. This page only shows: approve and act in the chat.</footer>` : ''}
 </body></html>`}`;
 }
 
@@ -222,6 +228,8 @@ export function createUiApp(o: UiOptions): Hono {
       if (!s) return c.body(null, 401);
       // HEAD reaches GET routes: it would open a stream nobody reads, and keep its place for ever.
       if (c.req.method === 'HEAD') return c.body(null, 200, { 'content-type': 'text/event-stream; charset=utf-8' });
+      const limited = o.http.rateLimit?.(s.viewer.key);
+      if (limited && !limited.ok) return c.text(`Too many requests for this token; try again in ${limited.retryAfterS} s.`, 429, { 'retry-after': String(limited.retryAfterS) });
       const open = openStreams.get(s.id) ?? 0;
       if (open >= MAX_STREAMS_PER_SESSION) return c.text(`Refused: ${open} live streams are open in this login session already (close a tab).`, 429);
       // A stream lives longer than a page: only the browser going away (or the session ending) ends it.
@@ -263,6 +271,8 @@ export function createUiApp(o: UiOptions): Hono {
     const page = byPath.get(c.req.param('page'));
     const s = viewerOf(c);
     if (!s) return c.redirect('/ui/login', 303);
+    const limited = o.http.rateLimit?.(s.viewer.key);
+    if (limited && !limited.ok) return c.html(layout('Too many requests', html`<main id="page-limited"><h1>Too many requests</h1><p class="error" role="alert">This token made too many requests (pages and MCP calls share one budget); try again in ${limited.retryAfterS} s.</p></main>`, { viewer: s.viewer, csrf: sessions.csrf(s.id), pages: o.pages, version }), 429, { 'retry-after': String(limited.retryAfterS) });
     if (!page) return c.html(layout('Not found', html`<main id="page-missing"><h1>Not found</h1><p>There is no page ${c.req.param('page')}.</p></main>`, { viewer: s.viewer, csrf: sessions.csrf(s.id), pages: o.pages, version }), 404);
     const ctx = context(c, s.viewer);
     let body: Html;
