@@ -18,6 +18,8 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { TEST_CLIENTS_MODULES } from './test-clients.ts';
 import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
 
 /** Where Debian's package puts Chromium; `CHROMIUM_BIN` overrides it. */
@@ -106,8 +108,11 @@ export async function launchBrowser(opts: LaunchBrowserOptions = {}): Promise<Te
   if (!existsSync(executablePath)) {
     throw new Error(`Chromium not found at ${executablePath} (CHROMIUM_BIN): install Debian's package with \`apt-get install -y --no-install-recommends chromium\` (.ci/run does)`);
   }
-  // Loaded here, not at the top: every test imports the testkit, few drive a browser.
-  const { chromium } = await import('playwright-core');
+  // Loaded here, not at the top: every test imports the testkit, few drive a browser. It is one
+  // of the test clients (packages/testkit/clients), so `pnpm install && pnpm start` never fetches it.
+  const driver = join(TEST_CLIENTS_MODULES, 'playwright-core', 'index.mjs');
+  if (!existsSync(driver)) throw new Error(`playwright-core is not installed at ${driver}: run \`pnpm test:clients\` (pnpm test does)`);
+  const { chromium } = (await import(pathToFileURL(driver).href)) as typeof import('playwright-core');
   const profile = mkdtempSync(join(tmpdir(), 'homelab-chromium-'));
   let first: BrowserContext;
   try {
