@@ -36,6 +36,8 @@ describe('audit journal', () => {
     const calls = events.filter((e) => e.kind === 'tool_call' && e.tool === 'run_command');
     expect(calls.map((e) => `${e.decision}/${e.outcome}`)).toEqual(['pending/pending', 'allowed/succeeded']);
     expect(calls[0]).toMatchObject({ user: 'ann', role: 'admin', class: 'write', nodes: ['local'] });
+    // A 2025 session's client is named on every event, from what it said in initialize.
+    expect(calls.map((e) => e.client)).toEqual([{ name: 'homelab-test', version: '1.0.0' }, { name: 'homelab-test', version: '1.0.0' }]);
     // An answered call records the answer's shape, never what it said (it may hold secrets).
     expect(calls[0]!.detail).toBeUndefined();
     expect(calls[1]!.detail).toEqual({ result: { items: 1, bytes: expect.any(Number), structured: true } });

@@ -89,7 +89,7 @@ describe('session mode, a 2025 session', () => {
     const [live] = hub.sessions().filter((s) => s.user === 'sam');
     expect(live).toMatchObject({ transport: 'streamable-http', role: 'operator', client: { name: 'homelab-test', version: '1.0.0' }, protocolVersion: expect.stringMatching(/^2025-/) });
     // Counted under the session's id (its client is the session's, above).
-    expect(hub.activity().filter((a) => a.user === 'sam')).toEqual([{ user: 'sam', role: 'operator', key: expect.stringMatching(/^tok:/), session: live!.id, calls: 1, lastCallAt: expect.any(String), lastTool: 'run_command' }]);
+    expect(hub.activity().filter((a) => a.user === 'sam')).toEqual([{ user: 'sam', role: 'operator', key: expect.stringMatching(/^tok:/), session: live!.id, client: { name: 'homelab-test', version: '1.0.0' }, calls: 1, lastCallAt: expect.any(String), lastTool: 'run_command' }]);
     const [entry] = pendingOf('sam');
     expect(entry).toMatchObject({ user: 'sam', role: 'operator', session: live!.id, tool: 'run_command', mode: 'session', kind: 'preview', preview: { where: ['local'] } });
     expect(entry!.preview.action).toContain(`touch ${t.file}`);

@@ -322,7 +322,8 @@ export function createHubServer(opts: HubServerOptions): Server {
     const canElicit = modern
       ? envelope?.['io.modelcontextprotocol/clientCapabilities']?.elicitation !== undefined
       : server.getClientCapabilities()?.elicitation !== undefined;
-    const client = clientOf(ctx);
+    // A 2025 session's client said who it is once, in `initialize` (the audit event names it too).
+    const client = clientOf(ctx) ?? (modern ? undefined : boundedClientInfo(server.getClientVersion()));
     // A chaining hub's claim lowers the role (never raises it): both eras carry it in _meta.
     const meta = (req.params._meta ?? ctx.mcpReq._meta) as Record<string, unknown> | undefined;
     return callHubTool({ ...opts, caller: actingAs(who(), meta) }, {

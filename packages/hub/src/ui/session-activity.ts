@@ -51,7 +51,7 @@ export function createSessionActivity(o: { max?: number; maxPerUser?: number; no
         }
         perUser.set(e.caller.user, (perUser.get(e.caller.user) ?? 0) + 1);
       }
-      // Only 2026-07-28 calls name their client (capped by the server); a 2025 session's is in sessions().
+      // The client's name and version (capped): a 2026-07-28 call's envelope, or a 2025 session's initialize.
       const client = e.client?.name !== undefined ? { name: e.client.name, ...(e.client.version !== undefined ? { version: e.client.version } : {}) } : seen?.client;
       const key = e.caller.key;
       rows.set(k, Object.freeze({ user: e.caller.user, role: e.caller.role, ...(key ? { key } : {}), session: e.session, ...(client ? { client } : {}), calls: (seen?.calls ?? 0) + 1, lastCallAt: new Date(now()).toISOString(), lastTool: e.tool }));
