@@ -188,6 +188,15 @@ describe('policy', () => {
     expect(statuses.slice(0, 3).every((s) => s !== 429)).toBe(true);
     expect(statuses.slice(3)).toEqual([429, 429]);
     expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+    // The refusal names the request it refuses (its JSON-RPC id); a notification's keeps null.
+    const post = (body: string) => fetch(limited.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${ADMIN}` }, body });
+    const named = await post('{"jsonrpc":"2.0","id":"call-42","method":"tools/list"}');
+    expect(named.status).toBe(429);
+    expect(named.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(await named.json()).toEqual({ jsonrpc: '2.0', id: 'call-42', error: { code: -32000, message: 'Too many requests' } });
+    expect(await (await post('{"jsonrpc":"2.0","id":7,"method":"ping"}')).json()).toMatchObject({ id: 7 });
+    expect(await (await post('{"jsonrpc":"2.0","method":"notifications/initialized"}')).json()).toMatchObject({ id: null });
+    expect(await (await post('not json')).json()).toMatchObject({ id: null });
   });
 
   it('bounds the 2025 sessions one token can hold open: the oldest is closed', async () => {

@@ -90,6 +90,8 @@ export interface HttpAppOptions {
 const BATCH_REVISION = '2025-03-26';
 
 const LOOPBACK = ['localhost', '127.0.0.1', '[::1]', '::1'];
+/** The largest request body read to echo its id in a 429. */
+const MAX_ECHO_BODY = 64 * 1024;
 /** Open 2025-era sessions (and SSE streams) per token; one more closes that token's oldest. */
 const MAX_SESSIONS_PER_TOKEN = 64;
 
@@ -594,9 +596,29 @@ export function createHttpApp(opts: HttpAppOptions) {
     return c.text('Accepted', 202);
   });
 
+  /**
+   * A 429 for a POSTed request names the request it refuses (JSON-RPC: the error's `id` is the
+   * request's), so a client can tell which call to retry. Only a small body is read for it (the
+   * limit is there to shed load); a larger one, a batch or a notification keeps `id: null`.
+   */
+  async function withRequestId(c: Context, refused: Response): Promise<Response> {
+    const declared = Number(c.req.header('content-length') ?? NaN);
+    if (refused.status !== 429 || c.req.method !== 'POST' || !(declared <= MAX_ECHO_BODY)) return refused;
+    const text = await readLimited(c.req.raw, MAX_ECHO_BODY).catch(() => undefined);
+    let id: unknown;
+    try {
+      id = text ? (JSON.parse(text) as { id?: unknown }).id : undefined;
+    } catch {
+      return refused;
+    }
+    if (typeof id !== 'string' && typeof id !== 'number') return refused;
+    const body = (await refused.json()) as { error: unknown };
+    return new Response(JSON.stringify({ jsonrpc: '2.0', id, error: body.error }), { status: 429, headers: refused.headers });
+  }
+
   app.all('/mcp', async (c) => {
     const caller = admit(c);
-    if (caller instanceof Response) return caller;
+    if (caller instanceof Response) return withRequestId(c, caller);
     const req = c.req.raw;
     // The body is read and parsed once, here, and handed to the SDK: classifying the era and
     // serving the request would otherwise each read and parse it again.
