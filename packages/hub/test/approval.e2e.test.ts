@@ -48,6 +48,8 @@ describe.each<Era>(['legacy', 'modern'])('session mode, %s era', (era) => {
     expect(held.structuredContent.status).toBe('approval_required');
     expect(held.structuredContent.preview).toMatchObject({ tool: 'run_command', where: ['local'] });
     expect(held.structuredContent.preview.action).toContain(`touch ${first.file}`);
+    // Behind an aggregator the approve tool carries a prefix too: the text says which tool it means.
+    expect(resultText(held)).toContain("call approve_writes (this server's tool: behind an aggregator or a client that adds a prefix, with the same prefix as this tool)");
     expect(existsSync(first.file)).toBe(false); // nothing ran
     // Reads are never held.
     expect(((await client.callTool({ name: 'get_status', arguments: { node: 'local' } })) as any).isError).toBeFalsy();

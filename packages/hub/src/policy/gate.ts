@@ -487,11 +487,11 @@ export function createGate(opts: GateOptions) {
           settle('session');
           return { kind: 'allow', args, approvedBy: 'session' };
         }
-        const sessionText = (p: string) => `Approval required (writes are not approved in this session, or the approval lapsed after ${idleMs() / 60_000} minutes without calls). This would ${p}\nShow this to the user; if they agree, call approve_writes and call the tool again.`;
+        const sessionText = (p: string) => `Approval required (writes are not approved in this session, or the approval lapsed after ${idleMs() / 60_000} minutes without calls). This would ${p}\nShow this to the user; if they agree, call approve_writes (this server's tool: behind an aggregator or a client that adds a prefix, with the same prefix as this tool) and call the tool again.`;
         // Nothing else ends a 2026-07-28 "session": an unapproved preview leaves after the idle time.
         const expires = now() + idleMs();
         hold(callKey(), { approvalKey: k, callDigest: '', expires, entry: heldEntry('session', 'preview', (shown) => sessionText(shown.previewText), expires) });
-        return held('pending', 'session not approved', { status: 'approval_required', mode, preview, next: 'Show this preview to the user. If they agree, call approve_writes, then call this tool again.' }, sessionText(previewText));
+        return held('pending', 'session not approved', { status: 'approval_required', mode, preview, next: "Show this preview to the user. If they agree, call approve_writes (this server's, with the same prefix as this tool if it has one), then call this tool again." }, sessionText(previewText));
       }
       if (mode === 'confirm') {
         if (confirm !== undefined) {

@@ -53,7 +53,7 @@ export function sessionTools(opts: SessionToolsOptions): CatalogTool[] {
             : mode === 'session'
               ? data.writesApproved && approval
                 ? `Writes are approved for this session until revoke_writes, or until ${approval.expiresAt.toISOString()} if no call comes before: the approval lapses after ${approval.idleMinutes} minutes without calls.`
-                : 'Writes need approval: after the user agrees, call approve_writes.'
+                : "Writes need approval: after the user agrees, call approve_writes (this server's, with the same prefix as this tool if it has one)."
               : mode === 'confirm'
                 ? "Each write runs only when called with confirm set to the token its preview returned (call without confirm first; the user sees the preview; a token lasts 5 minutes, runs one call, and fits only those arguments and the nodes the preview named)."
                 : 'Each write is approved by the person through the client; the model cannot approve writes.';
