@@ -92,9 +92,9 @@ export interface LocalNodeSetup {
 }
 
 function upstreamSpec(alias: string, u: UpstreamConfig): UpstreamSpec {
-  if (u.type === 'stdio') return { kind: 'stdio', name: alias, command: u.command, args: u.args, ...(u.env ? { env: u.env } : {}), ...(u.cwd ? { cwd: u.cwd } : {}) };
+  if (u.type === 'stdio') return { kind: 'stdio', name: alias, command: u.command, args: u.args, ...(u.env ? { env: u.env } : {}), ...(u.cwd ? { cwd: u.cwd } : {}), ...(u.protocol ? { protocol: u.protocol } : {}) };
   if (u.type === 'sse') return { kind: 'sse', name: alias, url: u.url, ...(u.headers ? { headers: u.headers } : {}) };
-  return { kind: 'http', name: alias, url: u.url, ...(u.headers ? { headers: u.headers } : {}) };
+  return { kind: 'http', name: alias, url: u.url, ...(u.headers ? { headers: u.headers } : {}), ...(u.protocol ? { protocol: u.protocol } : {}) };
 }
 
 /** Shows a URL without credentials or query (where tokens sometimes hide). */

@@ -87,12 +87,18 @@ const classes = z.record(z.string().min(1), z.enum(['read', 'write'])).optional(
  * as much as the hub, such as another homelab hub.
  */
 const trustAnnotations = z.boolean().default(false);
+/**
+ * The protocol era to speak with this upstream instead of negotiating it: `2025-11-25`
+ * (`initialize`, no `server/discover` probe) or `2026-07-28` (must be offered, no fallback).
+ */
+const protocol = z.enum(['2025-11-25', '2026-07-28']).optional();
 const HttpUpstream = z.strictObject({
   type: z.enum(['http', 'streamable-http', 'hub']).default('http'),
   url: httpUrl,
   headers: headers.optional(),
   classes,
   trustAnnotations,
+  protocol,
 });
 const SseUpstream = z.strictObject({ type: z.literal('sse'), url: httpUrl, headers: headers.optional(), classes, trustAnnotations });
 const StdioUpstream = z.strictObject({
@@ -103,6 +109,7 @@ const StdioUpstream = z.strictObject({
   cwd: z.string().optional(),
   classes,
   trustAnnotations,
+  protocol,
 });
 /** One native MCP server: Streamable HTTP (url), legacy SSE (`type: sse`) or stdio (command). */
 export const UpstreamSchema = z.union([SseUpstream, StdioUpstream, HttpUpstream]);

@@ -48,9 +48,16 @@ import { STREAM_ENDED_CODE } from './errors.ts';
  */
 export type UpstreamSpec =
   | { kind: 'edge'; name: string; url: string; token?: string }
-  | { kind: 'http'; name: string; url: string; headers?: Record<string, string> }
+  | { kind: 'http'; name: string; url: string; headers?: Record<string, string>; protocol?: PinnedProtocol }
   | { kind: 'sse'; name: string; url: string; headers?: Record<string, string> }
-  | { kind: 'stdio'; name: string; command: string; args?: string[]; env?: Record<string, string>; cwd?: string };
+  | { kind: 'stdio'; name: string; command: string; args?: string[]; env?: Record<string, string>; cwd?: string; protocol?: PinnedProtocol };
+
+/**
+ * An era pinned in config (`upstreams.<alias>.protocol`) instead of negotiated: `2025-11-25`
+ * connects with `initialize` and never probes (a server that mishandles `server/discover`);
+ * `2026-07-28` must be offered by the server's `server/discover`, with no fallback.
+ */
+export type PinnedProtocol = '2025-11-25' | '2026-07-28';
 
 export type Era = 'modern' | 'legacy';
 
@@ -137,7 +144,8 @@ export function requestHeaders(spec: UpstreamSpec): Record<string, string> {
  * closed (and a stdio child killed) on any failure.
  */
 export async function openConnection(spec: UpstreamSpec, opts: OpenOptions): Promise<Connection> {
-  const mode = negotiatesEra(spec) ? 'auto' : 'legacy';
+  const pinned = spec.kind === 'http' || spec.kind === 'stdio' ? spec.protocol : undefined;
+  const mode: 'auto' | 'legacy' | { pin: string } = pinned === '2026-07-28' ? { pin: pinned } : pinned === '2025-11-25' ? 'legacy' : negotiatesEra(spec) ? 'auto' : 'legacy';
   const client = new Client(opts.clientInfo, { versionNegotiation: { mode } });
   const transport = buildTransport(spec, opts.hooks, opts.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES);
   const guard = transport instanceof StreamableHTTPClientTransport ? guardRequestStreams(transport) : undefined;
@@ -167,7 +175,8 @@ export async function openConnection(spec: UpstreamSpec, opts: OpenOptions): Pro
   signal.addEventListener('abort', abandon, { once: true });
   try {
     await Promise.race([
-      client.connect(transport, { timeout: opts.timeoutMs, signal, ...(opts.prior ? { prior: opts.prior } : {}) }),
+      // A remembered verdict is for negotiated eras only: a pin decides by itself.
+      client.connect(transport, { timeout: opts.timeoutMs, signal, ...(opts.prior && mode === 'auto' ? { prior: opts.prior } : {}) }),
       new Promise<never>((_, reject) => {
         const fail = () =>
           reject(deadline.aborted ? new SdkError(SdkErrorCode.RequestTimeout, `connect timed out after ${opts.timeoutMs} ms`) : (signal.reason as unknown));

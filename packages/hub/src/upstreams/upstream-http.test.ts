@@ -183,3 +183,27 @@ describe('both-era stateless server', () => {
     await until(up, () => up.state().status === 'down', 20_000, 'down');
   });
 });
+
+describe('an era pinned in config (upstreams.<alias>.protocol)', () => {
+  it('2025-11-25 connects with initialize and never probes; 2026-07-28 speaks it, or fails loudly against a 2025-only server', async () => {
+    const old = track(await startSessionServer());
+    const legacy = track(createUpstream({ kind: 'http', name: 'ha', url: old.url, protocol: '2025-11-25' }, { healthIntervalMs: 0 }));
+    await legacy.start();
+    expect(legacy.state()).toMatchObject({ status: 'up', era: 'legacy' });
+    expect(old.methods[0]).toBe('initialize');
+    expect(old.methods).not.toContain('server/discover');
+
+    const both = track(await startModernServer());
+    const pinnedOld = track(createUpstream({ kind: 'http', name: 'hub2', url: both.url, protocol: '2025-11-25' }, { healthIntervalMs: 0 }));
+    await pinnedOld.start();
+    expect(pinnedOld.state()).toMatchObject({ status: 'up', era: 'legacy' });
+    const pinnedNew = track(createUpstream({ kind: 'http', name: 'hub3', url: both.url, protocol: '2026-07-28' }, { healthIntervalMs: 0 }));
+    await pinnedNew.start();
+    expect(pinnedNew.state()).toMatchObject({ status: 'up', era: 'modern' });
+
+    const refused = track(createUpstream({ kind: 'http', name: 'ha2', url: old.url, protocol: '2026-07-28' }, { healthIntervalMs: 0 }));
+    await refused.start();
+    expect(refused.state().status).toBe('down');
+    expect(refused.state().lastError).toMatch(/did not offer pinned protocol version 2026-07-28/);
+  });
+});
