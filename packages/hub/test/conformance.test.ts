@@ -65,6 +65,9 @@ beforeAll(async () => {
   native = await startNative();
   hub = await startHubProcess({
     config: {
+      // Raised on purpose: the suite runs every scenario back to back with one token, hundreds
+      // of requests within seconds (with the default 600 a minute, burst 60, 18 scenarios got
+      // 429). A person's client does not; the default stays sized for those.
       auth: { tokens: [{ user: 'suite', role: 'admin', token: ADMIN }], rateLimit: { perMinute: 6000, burst: 1000 } },
       upstreams: { ha: { url: `http://127.0.0.1:${native.port}/mcp`, headers: { Authorization: 'Bearer ${HA_TOKEN}' } } },
     },
