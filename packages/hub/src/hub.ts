@@ -416,6 +416,8 @@ export async function createHub(opts: HubOptions) {
   // Rebuild at most every 100 ms however many upstreams change at once (a hub restart
   // brings 50 edges up within a second), and tell clients only when the lists differ.
   let rebuildTimer: NodeJS.Timeout | undefined;
+  /** Set by close(): a first attempt that ends after it neither publishes nor logs. */
+  let closing = false;
   // A node whose annotations disagree with the hub's table of edge tools is modified or
   // hostile: its claims are ignored anyway; say so once per node and claim, not per rebuild.
   const flagged = new Set<string>();
@@ -518,11 +520,16 @@ export async function createHub(opts: HubOptions) {
   }
 
   /**
-   * Brings nodes and upstreams in line with `config`. New connections get their first connect
-   * attempt before the switch, so list_nodes, the fleet tools and the catalog all see the new
-   * set at once (a dead upstream costs one attempt, never more).
+   * Brings nodes and upstreams in line with `config`. On a reload (`firstAttempt: 'before'`),
+   * new connections get their first connect attempt before the switch, so list_nodes, the fleet
+   * tools and the catalog all see the new set at once (a dead upstream costs one attempt, never
+   * more). At start (`'after'`) there is nothing to keep serving meanwhile: the switch is at
+   * once, so the hub can listen while an upstream that never answers takes its connect timeout;
+   * each one joins the catalog (with list_changed) as it comes up. Resolves (to `connected`)
+   * once the switch is made; `connected` resolves when every first attempt has ended and the
+   * catalog shows their outcome.
    */
-  async function apply(): Promise<void> {
+  async function apply(firstAttempt: 'before' | 'after'): Promise<{ connected: Promise<void> }> {
     const keep = new Map<string, Conn>();
     const next: HubNode[] = [];
     // The hub's own files, refused by identity on `local` (see localPrivatePaths); a change of
@@ -561,7 +568,8 @@ export async function createHub(opts: HubOptions) {
       nextNatives.push(asNative(alias, connection(upstreamSpec(alias, u), keep)));
     }
     // Connect in parallel; a dead upstream never delays the others more than one attempt.
-    await Promise.all([...keep.entries()].filter(([k, c]) => conns.get(k) !== c).map(([, c]) => c.upstream.start()));
+    const attempts = Promise.all([...keep.entries()].filter(([k, c]) => conns.get(k) !== c).map(([, c]) => c.upstream.start()));
+    if (firstAttempt === 'before') await attempts;
     const gone = [...conns.entries()].filter(([k, c]) => keep.get(k) !== c).map(([, c]) => c);
     conns.clear();
     for (const [k, c] of keep) conns.set(k, c);
@@ -578,6 +586,16 @@ export async function createHub(opts: HubOptions) {
       oldLocal.off();
       void oldLocal.node.close().catch(() => undefined);
     }
+    return {
+      connected: attempts.then(() => {
+        // Published now rather than at the next rebuild tick: whoever waits on this (a log line,
+        // a stdio client's first tools/list) sees every upstream that came up.
+        if (closing) return;
+        clearTimeout(rebuildTimer);
+        rebuildTimer = undefined;
+        publish();
+      }),
+    };
   }
 
   /** Sets up (or drops) the Ansible review queue when `ansible:` changed. */
@@ -629,7 +647,13 @@ export async function createHub(opts: HubOptions) {
     watchTimer?.unref();
   };
 
-  await apply();
+  const { connected } = await apply('after');
+  // Said once, for people reading the log and for tests waiting until the start settles.
+  void connected.then(() => {
+    if (closing) return;
+    const h = health();
+    log.info({ up: h.filter((u) => u.status === 'up').map((u) => u.name), notUp: h.filter((u) => u.status !== 'up').map((u) => u.name) }, 'first connect attempts done');
+  });
   scheduleWatch();
   topology.onChange(() => {
     applyInstructions();
@@ -646,6 +670,12 @@ export async function createHub(opts: HubOptions) {
     catalog: () => catalog,
     nodes: () => nodes,
     health,
+    /**
+     * Resolves once every node and upstream of the starting configuration has had its first
+     * connect attempt (up or not) and the catalog shows the outcome. The hub serves before
+     * that (createHub does not wait for it); a stdio client's first tools/list does.
+     */
+    connected,
     /** The edge bundle this hub serves (with its sha256), or undefined when it is not built. */
     edgeBundle: () => edgeDist.bundle(),
     /** The Prometheus and Loki clients of the configured integrations (for the hub's own tools). */
@@ -685,7 +715,7 @@ export async function createHub(opts: HubOptions) {
       // Sessions look their caller up per call; a session whose token is gone is closed now.
       http.dropStaleSessions();
       rate = createRateLimiter(config.auth?.rateLimit ?? { perMinute: 600, burst: 60 });
-      await apply();
+      await apply('before');
       scheduleWatch();
       return needsRestart;
     },
@@ -700,6 +730,7 @@ export async function createHub(opts: HubOptions) {
       topology.setHubPort(port);
     },
     async close(): Promise<void> {
+      closing = true;
       clearInterval(watchTimer);
       topology.close();
       clearTimeout(rebuildTimer);

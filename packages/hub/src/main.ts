@@ -267,6 +267,10 @@ async function main(): Promise<void> {
   for (const w of loaded.warnings) log.warn({ file: flags.config }, w);
   if (cmd === 'stdio') {
     const hub = await createHub({ config, dataDir, tokens: [], log, localNode: localNodeSetup(config, flags.config), secretVars: configVars(flags.config, config.topology.file) });
+    // The stdio client (Claude Desktop) started the hub to use it now and lists the tools once
+    // as it starts: its first answer waits for every upstream's first attempt, as before. Over
+    // HTTP the hub listens at once (createHub does not wait) and list_changed tells the rest.
+    await hub.connected;
     let server: ReturnType<typeof hub.serverFor> | undefined;
     const handle = serveStdio(() => (server = hub.serverFor({ user: 'stdio', role: 'admin' }, 'stdio')));
     hub.onListChanged(() => void server?.sendToolListChanged().catch(() => undefined));

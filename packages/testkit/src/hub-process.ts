@@ -36,6 +36,12 @@ export interface StartHubOptions {
   timeoutMs?: number;
   /** The hub bundle to run; default HUB_BUNDLE (a caller bundled elsewhere, bench/services, names it). */
   bundle?: string;
+  /**
+   * Resolve as soon as the hub listens, before its nodes and upstreams have had their first
+   * connect attempt. Default false: wait for that too (the log line "first connect attempts
+   * done"), so the catalog already shows every upstream that could come up.
+   */
+  noWaitForUpstreams?: boolean;
 }
 
 export async function startHubProcess(opts: StartHubOptions = {}): Promise<HubProcess> {
@@ -47,7 +53,7 @@ export async function startHubProcess(opts: StartHubOptions = {}): Promise<HubPr
     args.push('--config', file);
   }
   args.push(...(opts.args ?? []));
-  const proc = await spawnListening('hub', process.execPath, args, { cwd: dir, env: { ...process.env, ...opts.env }, timeoutMs: opts.timeoutMs ?? 20_000 });
+  const proc = await spawnListening('hub', process.execPath, args, { cwd: dir, env: { ...process.env, ...opts.env }, timeoutMs: opts.timeoutMs ?? 20_000, ...(opts.noWaitForUpstreams ? {} : { ready: /first connect attempts done/ }) });
   const { child, port } = proc;
   const stop = async () => {
     await proc.stop();

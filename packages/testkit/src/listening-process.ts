@@ -17,7 +17,8 @@ export async function spawnListening(
   what: string,
   file: string,
   args: string[],
-  opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs: number },
+  /** `ready`: also wait until the output matches it (the hub's "first connect attempts done"). */
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs: number; ready?: RegExp },
 ): Promise<ListeningProcess> {
   const child = spawn(file, args, { env: opts.env, ...(opts.cwd ? { cwd: opts.cwd } : {}), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -29,11 +30,11 @@ export async function spawnListening(
     }),
   );
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what} did not start within ${opts.timeoutMs} ms:\n${out}`)), opts.timeoutMs);
+    const timer = setTimeout(() => reject(new Error(`${what} did not start${opts.ready ? ` (listening and ${opts.ready})` : ''} within ${opts.timeoutMs} ms:\n${out}`)), opts.timeoutMs);
     const onData = (b: Buffer) => {
       out += b.toString();
       const m = /"listen":"[^"]*:(\d+)"/.exec(out);
-      if (m) {
+      if (m && (!opts.ready || opts.ready.test(out))) {
         clearTimeout(timer);
         resolve(Number(m[1]));
       }
