@@ -7,9 +7,10 @@
  * and by the official conformance suite.
  *
  * Eras:
- * - 2026-07-28 (modern): every request carries `_meta["io.modelcontextprotocol/protocolVersion"]`;
- *   `server/discover` replaces `initialize`; `Mcp-Method`/`Mcp-Name` headers must match the
- *   body; results carry `resultType`.
+ * - 2026-07-28 (modern): every request carries `_meta["io.modelcontextprotocol/protocolVersion"]`
+ *   and `clientCapabilities` (refused as the SDK's classifier, and so the hub, refuses them:
+ *   mcp-envelope.test.ts compares the two); `server/discover` replaces `initialize`;
+ *   `Mcp-Method`/`Mcp-Name` headers must match the body; results carry `resultType`.
  * - 2025-11-25 / 2025-06-18 / 2025-03-26 / 2024-11-05 (legacy): `initialize` negotiates a
  *   version; no session is kept (every request stands alone, as in the SDK's stateless mode).
  */
