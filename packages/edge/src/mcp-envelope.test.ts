@@ -24,6 +24,7 @@ const cases: Case[] = [
   { what: 'a 2026 header and no _meta', headers: modernHeaders },
   { what: 'a 2026 header and _meta without the version', headers: modernHeaders, meta: { [CAPS]: {} } },
   { what: 'a 2026 header and an empty _meta', headers: modernHeaders, meta: {} },
+  { what: 'a later (unknown) version in the header and no _meta', headers: { ...modernHeaders, 'mcp-protocol-version': '2099-01-01' } },
   { what: 'the version without clientCapabilities', headers: modernHeaders, meta: { [VERSION]: '2026-07-28' } },
   { what: 'clientCapabilities that is not an object', headers: modernHeaders, meta: { [VERSION]: '2026-07-28', [CAPS]: 'all' } },
   { what: 'a version that is not a string', headers: { 'mcp-method': 'tools/list' }, meta: { [VERSION]: 20260728, [CAPS]: {} } },

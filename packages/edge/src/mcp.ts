@@ -319,8 +319,10 @@ export function createMcpHandler(opts: McpHandlerOptions) {
       }
 
       if (headerVersion !== undefined && !(LEGACY_VERSIONS as readonly string[]).includes(headerVersion)) {
-        if ((MODERN_VERSIONS as readonly string[]).includes(headerVersion)) {
-          // A 2026-07-28 request without its envelope: invalid params, as the SDK answers
+        // The SDK's test for the modern era (so the hub's): any version from 2026-07-28 on, by
+        // string order, known or not.
+        if (headerVersion >= MODERN_VERSIONS[0]) {
+          // A 2026-era request without its envelope: invalid params, as the SDK answers
           // (the headers do not disagree with a body that names no version).
           if (isNotification) return { status: 202 };
           const missing = meta === undefined ? ['_meta'] : [META_VERSION, META_CLIENT_CAPABILITIES].filter((k) => !(k in meta));

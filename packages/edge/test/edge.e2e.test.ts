@@ -242,6 +242,9 @@ describe('HTTP surface', () => {
       expect(noMeta.status).toBe(400);
       expect(noMeta.body.error).toMatchObject({ code: -32602, data: { envelope: { missing: ['_meta'] } } });
       expect(noMeta.body.error.message).toContain('missing the required per-request envelope key(s): _meta');
+      const later = await post({ ...modern, 'mcp-protocol-version': '2099-01-01' });
+      expect(later.status).toBe(400);
+      expect(later.body.error).toMatchObject({ code: -32602, data: { envelope: { missing: ['_meta'] } } });
       const noVersion = await post(modern, { _meta: { [CAPS]: {} } });
       expect(noVersion.status).toBe(400);
       expect(noVersion.body.error).toMatchObject({ code: -32602, data: { envelope: { missing: [VERSION] } } });
@@ -269,9 +272,11 @@ describe('HTTP surface', () => {
       expect(inBody.status).toBe(400);
       expect(inBody.body.error).toMatchObject({ code: -32022, data: { requested: '2099-01-01' } });
       expect(inBody.body.error.data.supported).toEqual(advertised);
-      const inHeader = await post({ 'mcp-protocol-version': '2099-01-01' });
+      // A version before 2026-07-28 that is none of 2025's: a later one in the header is a
+      // 2026-era request missing its envelope (-32602), as the hub answers it.
+      const inHeader = await post({ 'mcp-protocol-version': '2024-01-01' });
       expect(inHeader.status).toBe(400);
-      expect(inHeader.body.error).toMatchObject({ code: -32022, data: { requested: '2099-01-01' } });
+      expect(inHeader.body.error).toMatchObject({ code: -32022, data: { requested: '2024-01-01' } });
       expect(inHeader.body.error.data.supported).toEqual(advertised);
       // A 2025 client still learns which versions initialize negotiates.
       expect(inHeader.body.error.message).toContain('2025-11-25');
