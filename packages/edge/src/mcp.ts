@@ -7,9 +7,10 @@
  * and by the official conformance suite.
  *
  * Eras:
- * - 2026-07-28 (modern): every request carries `_meta["io.modelcontextprotocol/protocolVersion"]`;
- *   `server/discover` replaces `initialize`; `Mcp-Method`/`Mcp-Name` headers must match the
- *   body; results carry `resultType`.
+ * - 2026-07-28 (modern): every request carries `_meta["io.modelcontextprotocol/protocolVersion"]`
+ *   and `clientCapabilities` (refused as the SDK's classifier, and so the hub, refuses them:
+ *   mcp-envelope.test.ts compares the two); `server/discover` replaces `initialize`;
+ *   `Mcp-Method`/`Mcp-Name` headers must match the body; results carry `resultType`.
  * - 2025-11-25 / 2025-06-18 / 2025-03-26 / 2024-11-05 (legacy): `initialize` negotiates a
  *   version; no session is kept (every request stands alone, as in the SDK's stateless mode).
  */
@@ -23,7 +24,14 @@ import { validate } from './schema.ts';
 export const MODERN_VERSIONS = ['2026-07-28'] as const;
 export const LEGACY_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05'] as const;
 const META_VERSION = 'io.modelcontextprotocol/protocolVersion';
+const META_CLIENT_CAPABILITIES = 'io.modelcontextprotocol/clientCapabilities';
+const META_CLIENT_INFO = 'io.modelcontextprotocol/clientInfo';
 const META_SERVER_INFO = 'io.modelcontextprotocol/serverInfo';
+/**
+ * How long a client may reuse `tools/list` and `server/discover` answers: both are fixed for the
+ * life of the process. Private: they come from behind the edge's token.
+ */
+const CACHE_HINT = { ttlMs: 60_000, cacheScope: 'private' } as const;
 
 /** JSON-RPC and MCP error codes the edge emits. */
 export const ErrorCode = {
@@ -83,6 +91,25 @@ function errorReply(status: number, id: JsonRpcId, code: number, message: string
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * The first problem of a 2026-07-28 request envelope (`params._meta`), as the SDK's classifier
+ * names it (`{ key, problem }`), or undefined when it is valid: the version and the client's
+ * capabilities are required, clientInfo is optional but must name the client when present.
+ *
+ * @example envelopeProblem({ 'io.modelcontextprotocol/protocolVersion': '2026-07-28' })
+ * // { key: 'io.modelcontextprotocol/clientCapabilities', problem: 'missing' }
+ */
+export function envelopeProblem(meta: Record<string, unknown>): { key: string; problem: string } | undefined {
+  for (const key of [META_VERSION, META_CLIENT_CAPABILITIES]) if (!(key in meta)) return { key, problem: 'missing' };
+  if (typeof meta[META_VERSION] !== 'string') return { key: META_VERSION, problem: 'expected a protocol version string' };
+  if (!isObject(meta[META_CLIENT_CAPABILITIES])) return { key: META_CLIENT_CAPABILITIES, problem: 'expected an object' };
+  const info = meta[META_CLIENT_INFO];
+  if (info !== undefined && !(isObject(info) && typeof info.name === 'string' && typeof info.version === 'string')) {
+    return { key: META_CLIENT_INFO, problem: 'expected an object with string name and version' };
+  }
+  return undefined;
 }
 
 /**
@@ -198,6 +225,7 @@ export function createMcpHandler(opts: McpHandlerOptions) {
       case 'server/discover':
         return ok({
           supportedVersions: [...MODERN_VERSIONS],
+          ...CACHE_HINT,
           capabilities,
           ...(opts.instructions ? { instructions: opts.instructions } : {}),
           ...(era === 'legacy' ? { serverInfo: opts.serverInfo } : {}),
@@ -207,7 +235,7 @@ export function createMcpHandler(opts: McpHandlerOptions) {
         if (era === 'legacy') return ok({});
         break;
       case 'tools/list':
-        return ok(era === 'modern' ? { tools: toolList, ttlMs: 60_000, cacheScope: 'private' } : { tools: toolList });
+        return ok(era === 'modern' ? { tools: toolList, ...CACHE_HINT } : { tools: toolList });
       case 'tools/call': {
         if (typeof params.name !== 'string') return errorReply(200, id, ErrorCode.InvalidParams, 'tools/call needs params.name (a string)');
         if (!byName.has(params.name)) return errorReply(200, id, ErrorCode.InvalidParams, `Tool ${params.name} not found`);
@@ -253,22 +281,29 @@ export function createMcpHandler(opts: McpHandlerOptions) {
       }
       const isNotification = req.id === undefined;
       const meta = isObject(req.params?._meta) ? req.params._meta : undefined;
-      const metaVersion = meta?.[META_VERSION];
       const headerVersion = header('mcp-protocol-version');
       const id = req.id ?? null;
+      // Only what server/discover advertises: 2025 clients negotiate their version through
+      // initialize, and a client told of versions discover does not list would be misled.
+      const unsupported = (requested: string, message: string) =>
+        errorReply(400, id, ErrorCode.UnsupportedProtocolVersion, message, { supported: [...MODERN_VERSIONS], requested });
 
-      if (metaVersion !== undefined) {
-        // 2026-07-28: the headers must agree with the body, so that intermediaries that
-        // route on headers cannot be shown one request and have another executed.
+      // The envelope claim (the version key in _meta) makes a request 2026-07-28, whatever the
+      // headers say; checked in the SDK's order: envelope, then headers, then the version.
+      if (meta !== undefined && META_VERSION in meta) {
+        const problem = isNotification
+          ? typeof meta[META_VERSION] === 'string' ? undefined : { key: META_VERSION, problem: 'expected a protocol version string' }
+          : envelopeProblem(meta);
+        if (problem) {
+          return errorReply(400, id, ErrorCode.InvalidParams, `Invalid _meta envelope for protocol revision ${MODERN_VERSIONS[0]}: ${problem.key}: ${problem.problem}`, { envelope: problem });
+        }
+        const metaVersion = meta[META_VERSION] as string;
+        // The headers must agree with the body, so that intermediaries that route on headers
+        // cannot be shown one request and have another executed.
         if (headerVersion !== undefined && headerVersion !== metaVersion) {
-          return errorReply(400, id, ErrorCode.HeaderMismatch, `Bad Request: the body names protocol version ${String(metaVersion)} but the MCP-Protocol-Version header names ${headerVersion}`);
+          return errorReply(400, id, ErrorCode.HeaderMismatch, `Bad Request: the body names protocol version ${metaVersion} but the MCP-Protocol-Version header names ${headerVersion}`);
         }
-        if (!(MODERN_VERSIONS as readonly unknown[]).includes(metaVersion)) {
-          return errorReply(400, id, ErrorCode.UnsupportedProtocolVersion, `Unsupported protocol version: ${String(metaVersion)}`, {
-            supported: [...MODERN_VERSIONS, ...LEGACY_VERSIONS],
-            requested: metaVersion,
-          });
-        }
+        if (!(MODERN_VERSIONS as readonly string[]).includes(metaVersion)) return unsupported(metaVersion, `Unsupported protocol version: ${metaVersion}`);
         const methodHeader = header('mcp-method');
         if (methodHeader !== req.method) {
           return errorReply(400, id, ErrorCode.HeaderMismatch, `Bad Request: the body names method ${req.method} but the Mcp-Method header is ${methodHeader === undefined ? 'absent' : `"${methodHeader}"`}`);
@@ -284,13 +319,18 @@ export function createMcpHandler(opts: McpHandlerOptions) {
       }
 
       if (headerVersion !== undefined && !(LEGACY_VERSIONS as readonly string[]).includes(headerVersion)) {
-        const message = (MODERN_VERSIONS as readonly string[]).includes(headerVersion)
-          ? `Bad Request: protocol ${headerVersion} requires params._meta["${META_VERSION}"] on every request`
-          : `Bad Request: unsupported MCP-Protocol-Version ${headerVersion}`;
-        return errorReply(400, id, headerVersion === MODERN_VERSIONS[0] ? ErrorCode.HeaderMismatch : ErrorCode.UnsupportedProtocolVersion, message, {
-          supported: [...MODERN_VERSIONS, ...LEGACY_VERSIONS],
-          requested: headerVersion,
-        });
+        // The SDK's test for the modern era (so the hub's): any version from 2026-07-28 on, by
+        // string order, known or not.
+        if (headerVersion >= MODERN_VERSIONS[0]) {
+          // A 2026-era request without its envelope: invalid params, as the SDK answers
+          // (the headers do not disagree with a body that names no version).
+          if (isNotification) return { status: 202 };
+          const missing = meta === undefined ? ['_meta'] : [META_VERSION, META_CLIENT_CAPABILITIES].filter((k) => !(k in meta));
+          return errorReply(400, id, ErrorCode.InvalidParams, `Invalid params: the MCP-Protocol-Version header names protocol revision ${headerVersion}, but the request is missing the required per-request envelope key(s): ${missing.join(', ')}`, {
+            envelope: { missing },
+          });
+        }
+        return unsupported(headerVersion, `Bad Request: unsupported MCP-Protocol-Version ${headerVersion}; 2025 clients negotiate one of ${LEGACY_VERSIONS.join(', ')} through initialize`);
       }
       if (isNotification) return { status: 202 };
       return dispatch(req, 'legacy', signal, lease);

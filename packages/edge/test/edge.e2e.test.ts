@@ -224,6 +224,71 @@ describe('HTTP surface', () => {
     expect((await good.json()).result).toMatchObject({ resultType: 'complete', structuredContent: { key: 'HOME' } });
   });
 
+  describe('the 2026-07-28 envelope, answered as the hub (the SDK) answers it', () => {
+    const VERSION = 'io.modelcontextprotocol/protocolVersion';
+    const CAPS = 'io.modelcontextprotocol/clientCapabilities';
+    const modern = { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/list' };
+    const post = async (headers: Record<string, string>, params?: Record<string, unknown>, method = 'tools/list') => {
+      const r = await fetch(edge.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${edge.token}`, ...headers },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 3, method, ...(params ? { params } : {}) }),
+      });
+      return { status: r.status, body: (await r.json()) as any };
+    };
+
+    it('answers a 2026 request with no _meta or no protocol version with invalid params (-32602), naming what is missing', async () => {
+      const noMeta = await post(modern);
+      expect(noMeta.status).toBe(400);
+      expect(noMeta.body.error).toMatchObject({ code: -32602, data: { envelope: { missing: ['_meta'] } } });
+      expect(noMeta.body.error.message).toContain('missing the required per-request envelope key(s): _meta');
+      const later = await post({ ...modern, 'mcp-protocol-version': '2099-01-01' });
+      expect(later.status).toBe(400);
+      expect(later.body.error).toMatchObject({ code: -32602, data: { envelope: { missing: ['_meta'] } } });
+      const noVersion = await post(modern, { _meta: { [CAPS]: {} } });
+      expect(noVersion.status).toBe(400);
+      expect(noVersion.body.error).toMatchObject({ code: -32602, data: { envelope: { missing: [VERSION] } } });
+    });
+
+    it('refuses _meta without clientCapabilities (400, -32602), and a version that is not a string', async () => {
+      const r = await post(modern, { _meta: { [VERSION]: '2026-07-28' } });
+      expect(r.status).toBe(400);
+      expect(r.body.error).toMatchObject({ code: -32602, data: { envelope: { key: CAPS, problem: 'missing' } } });
+      expect(r.body.error.message).toBe(`Invalid _meta envelope for protocol revision 2026-07-28: ${CAPS}: missing`);
+      const notString = await post({ 'mcp-method': 'tools/list' }, { _meta: { [VERSION]: 20260728, [CAPS]: {} } });
+      expect(notString.status).toBe(400);
+      expect(notString.body.error).toMatchObject({ code: -32602, data: { envelope: { key: VERSION } } });
+      // The same request with its capabilities is served.
+      const ok = await post(modern, { _meta: { [VERSION]: '2026-07-28', [CAPS]: {} } });
+      expect(ok.status).toBe(200);
+      expect(ok.body.result.tools.length).toBeGreaterThan(0);
+    });
+
+    it('lists in an unsupported-version error only the versions server/discover advertises', async () => {
+      const discover = await post({ 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'server/discover' }, { _meta: { [VERSION]: '2026-07-28', [CAPS]: {} } }, 'server/discover');
+      const advertised = discover.body.result.supportedVersions;
+      expect(advertised).toEqual(['2026-07-28']);
+      const inBody = await post({ 'mcp-method': 'tools/list' }, { _meta: { [VERSION]: '2099-01-01', [CAPS]: {} } });
+      expect(inBody.status).toBe(400);
+      expect(inBody.body.error).toMatchObject({ code: -32022, data: { requested: '2099-01-01' } });
+      expect(inBody.body.error.data.supported).toEqual(advertised);
+      // A version before 2026-07-28 that is none of 2025's: a later one in the header is a
+      // 2026-era request missing its envelope (-32602), as the hub answers it.
+      const inHeader = await post({ 'mcp-protocol-version': '2024-01-01' });
+      expect(inHeader.status).toBe(400);
+      expect(inHeader.body.error).toMatchObject({ code: -32022, data: { requested: '2024-01-01' } });
+      expect(inHeader.body.error.data.supported).toEqual(advertised);
+      // A 2025 client still learns which versions initialize negotiates.
+      expect(inHeader.body.error.message).toContain('2025-11-25');
+    });
+
+    it('carries ttlMs and cacheScope on server/discover', async () => {
+      const r = await post({ 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'server/discover' }, { _meta: { [VERSION]: '2026-07-28', [CAPS]: {} } }, 'server/discover');
+      expect(r.status).toBe(200);
+      expect(r.body.result).toMatchObject({ resultType: 'complete', ttlMs: 60_000, cacheScope: 'private', supportedVersions: ['2026-07-28'] });
+    });
+  });
+
   it('validates the Host header on a loopback edge without a token', async () => {
     const open = await startEdgeProcess({ token: null });
     try {

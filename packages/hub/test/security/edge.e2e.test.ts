@@ -39,7 +39,7 @@ async function rawCall(
   meta?: Record<string, unknown>,
   headers: Record<string, string> = {},
 ): Promise<RawResult> {
-  const _meta = era === 'modern' ? { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', ...meta } : meta;
+  const _meta = era === 'modern' ? { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {}, ...meta } : meta;
   const res = await fetch(edge.url, {
     method: 'POST',
     headers: {
