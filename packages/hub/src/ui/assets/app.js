@@ -49,8 +49,16 @@ function stream(tbody) {
     const empty = document.getElementById('audit-empty');
     if (empty) empty.remove();
   });
-  es.addEventListener('reload', () => {
+  es.addEventListener('reload', (e) => {
     es.close();
+    // At most one automatic reload in 10 s: a stream that keeps asking for one (a journal that
+    // cannot be read) must not make the page reload for ever.
+    const last = Number(sessionStorage.getItem('audit-reload') || 0);
+    if (Date.now() - last < 10000) {
+      if (status) status.textContent = `stopped: ${e.data} (reload the page)`;
+      return;
+    }
+    sessionStorage.setItem('audit-reload', String(Date.now()));
     location.reload();
   });
 }
