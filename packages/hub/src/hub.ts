@@ -368,14 +368,7 @@ export async function createHub(opts: HubOptions) {
     version: HUB_VERSION,
     startedAt,
     nodesAndUpstreams: () => health(),
-    integrations: integrationHealth(() => [
-      ...(ansible ? [{ title: 'Ansible playbook repo', health: (signal: AbortSignal) => ansible!.service.health(signal) }] : []),
-      ...integrationSet
-        .instances()
-        .filter((i) => i.health)
-        // A health() that throws is a problem line too, and its message loses the secrets as well.
-        .map((i) => ({ title: i.title ?? i.name, health: async (signal: AbortSignal) => scrubSecrets(await i.health!(signal).catch((err: unknown) => ({ ok: false, detail: err instanceof Error ? err.message : String(err) })), integrationSet.secretsOf(i.name)) })),
-    ]),
+    integrations: integrationHealth(() => serviceChecks()),
     topology: { nodes: () => topology.nodes(), services: () => topology.services(), lastRefresh: () => topology.lastRefresh() },
     journalStats: () => journal.stats(),
     shipper: () => shipper?.stats(),
@@ -617,6 +610,20 @@ export async function createHub(opts: HubOptions) {
    * service (audited like any other), so the default is every 5 minutes.
    */
   const wasHealthy = new Map<string, boolean>();
+  /**
+   * The health checks of the playbook repo and the built-in integrations, for the service_down
+   * watcher and the UI's Health page: each answer, and the message of one that throws, without
+   * the integration's secrets.
+   */
+  function serviceChecks(): Array<{ title: string; health(signal: AbortSignal): Promise<{ ok: boolean; detail: string }> }> {
+    return [
+      ...(ansible ? [{ title: 'Ansible playbook repo', health: (signal: AbortSignal) => ansible!.service.health(signal) }] : []),
+      ...integrationSet
+        .instances()
+        .filter((i) => i.health)
+        .map((i) => ({ title: i.title ?? i.name, health: async (signal: AbortSignal) => scrubSecrets(await i.health!(signal).catch((err: unknown) => ({ ok: false, detail: err instanceof Error ? err.message : String(err) })), integrationSet.secretsOf(i.name)) })),
+    ];
+  }
   let watchTimer: NodeJS.Timeout | undefined;
   let watching = false;
   const watchServices = async () => {
@@ -624,12 +631,8 @@ export async function createHub(opts: HubOptions) {
     if (watching || !n?.on.includes('service_down') || !config.internet.ntfy) return;
     watching = true;
     try {
-      const checks = [
-        ...(ansible ? [{ title: 'Ansible playbook repo', health: (signal: AbortSignal) => ansible!.service.health(signal) }] : []),
-        ...integrationSet.instances().filter((i) => i.health).map((i) => ({ title: i.title ?? i.name, health: async (signal: AbortSignal) => scrubSecrets(await i.health!(signal), integrationSet.secretsOf(i.name)) })),
-      ];
       await Promise.all(
-        checks.map(async (c) => {
+        serviceChecks().map(async (c) => {
           const h = await c.health(AbortSignal.timeout(Math.min(30_000, n.checkSeconds * 1000))).catch((err: unknown) => ({ ok: false, detail: err instanceof Error ? err.message : String(err) }));
           // Down after being up, or at the first look: a service down when the hub starts is news too.
           if (!h.ok && wasHealthy.get(c.title) !== false) notifier.down('service_down', c.title, h.detail);

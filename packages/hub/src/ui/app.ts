@@ -15,6 +15,7 @@
 import type { Context } from 'hono';
 import { Hono } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { readBounded } from '@homelab-mcp/core/http';
 import type { Authenticated } from '../policy/auth.ts';
 import type { UiData, UiViewer } from './contract.ts';
 import { html, raw, type Html } from './html.ts';
@@ -117,24 +118,11 @@ ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
 
 /** Reads an `application/x-www-form-urlencoded` body of at most MAX_FORM_BYTES; undefined when larger. */
 async function readForm(c: Context): Promise<URLSearchParams | undefined> {
-  const declared = Number(c.req.header('content-length') ?? 0);
-  if (declared > MAX_FORM_BYTES) return undefined;
+  if (Number(c.req.header('content-length') ?? 0) > MAX_FORM_BYTES) return undefined;
   const body = c.req.raw.body;
   if (!body) return new URLSearchParams();
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > MAX_FORM_BYTES) {
-      await reader.cancel().catch(() => undefined);
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+  const bytes = await readBounded(body, MAX_FORM_BYTES);
+  return bytes && new URLSearchParams(bytes.toString('utf8'));
 }
 
 /** The Hono app to mount at /ui. */
