@@ -300,6 +300,13 @@ function addUnprefixed(o: {
     return m;
   };
   const toolName = (n: string) => plainToolName(n, input.maxToolName);
+  // `homelab://<alias>/...` and `<alias>+...` reach a prefixed upstream even when it did not
+  // list that URI (Catalog.resource): an unprefixed one must not take them.
+  const prefixedAliases = new Set(input.upstreams.filter((u) => !input.unprefixed?.has(u.alias)).map((u) => u.alias));
+  const routedToPrefixed = (uri: string) => {
+    const alias = /^([A-Za-z0-9_-]+)\+/.exec(uri)?.[1] ?? splitResourceUri(uri)?.prefix;
+    return alias !== undefined && prefixedAliases.has(alias) ? { source: alias } : undefined;
+  };
   const toolClaims = claims((u) => u.tools().map((t) => toolName(t.name)));
   const promptClaims = claims((u) => u.prompts().map((p) => toolName(p.name)));
   const resourceClaims = claims((u) => u.resources().map((r) => r.uri));
@@ -337,7 +344,7 @@ function addUnprefixed(o: {
       else prompts.set(name, { def: { ...p, name }, source: up.alias, get: (args, ctx) => up.getPrompt(p.name, args, callOpts(ctx, timeout)) });
     }
     for (const r of up.resources()) {
-      const other = taken(up, r.uri, resources.get(r.uri), resourceClaims);
+      const other = taken(up, r.uri, resources.get(r.uri) ?? routedToPrefixed(r.uri), resourceClaims);
       if (other !== undefined) collision(up, 'resource', r.uri, r.uri, other);
       else resources.set(r.uri, { def: r, source: up.alias, read: (ctx) => up.readResource(r.uri, callOpts(ctx, timeout)) });
     }
