@@ -570,9 +570,13 @@ export async function createHub(opts: HubOptions) {
       await attempts;
       // Only now are the lists of a `prefix: false` upstream known: a reload whose catalog would
       // leave one of their names out (it meets another) is refused, and what runs stays as it was.
+      // One the running catalog has already (announced since) does not block the reload: that
+      // would also block the edit that revokes a token.
+      const key = (l: LeftOut) => JSON.stringify([l.source, l.kind, l.name, l.collidesWith]);
+      const known = new Set(catalog.leftOut().map(key));
       const collisions = build(config, { nodes: next, upstreams: nextNatives, onSkipped: () => {} })
         .leftOut()
-        .filter((l) => l.collidesWith !== undefined);
+        .filter((l) => l.collidesWith !== undefined && !known.has(key(l)));
       if (collisions.length) {
         for (const [k, c] of keep) {
           if (conns.get(k) === c) continue;

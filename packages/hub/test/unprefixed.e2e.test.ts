@@ -155,5 +155,14 @@ describe('collisions', () => {
     expect(ready.upstreams.find((u) => u.name === 'chg')!.leftOut).toHaveLength(2);
     expect(ready.upstreams.find((u) => u.name === 'ha')!.leftOut).toBeUndefined();
     expect((await client.listTools()).tools.filter((t) => t.name === 'approve_writes')).toHaveLength(1);
+
+    // A collision the hub already lives with does not block other edits (a token revoked).
+    const mark = hub.output().length;
+    const edited = config();
+    edited.auth.tokens = edited.auth.tokens.filter((t) => t.user !== 'vic');
+    writeAtomically(join(hub.dir, 'hub.yaml'), JSON.stringify(edited));
+    await expect.poll(() => hub.output().slice(mark), { timeout: 15_000 }).toMatch(/"msg":"config reloaded|config reload failed/);
+    expect(hub.output().slice(mark)).toContain('"msg":"config reloaded"');
+    expect((await fetch(`${hub.base}/readyz`, { headers: { authorization: `Bearer ${VIEWER}` } })).status).toBe(401);
   });
 });
