@@ -101,7 +101,7 @@ describe('headers that disagree with the body: the edge answers -32020 exactly a
     expect(edge).toEqual({ status: sdk!.status, body: { jsonrpc: '2.0', id: sdk!.body.id, error: sdk!.body.error } });
   });
 
-  it.each([
+  it.each<{ what: string; body: Record<string, unknown>; headers: Record<string, string> }>([
     { what: 'a tool call whose Mcp-Name is its name in Base64', body: call('get_status'), headers: { ...both, 'mcp-name': `=?base64?${Buffer.from('get_status').toString('base64')}?=` } },
     { what: 'a notification without the standard headers', body: notification, headers: {} },
   ])('serves $what, as the SDK does', async ({ body, headers }) => {
