@@ -89,6 +89,58 @@ function errorReply(status: number, id: JsonRpcId, code: number, message: string
   return { status, body: { jsonrpc: '2.0', id, error: data === undefined ? { code, message } : { code, message, data } } };
 }
 
+/**
+ * A header that disagrees with the body (or a required one that is absent), worded and shaped
+ * as the SDK's classifier answers it (the hub's): -32020 with the header's value, or
+ * `(missing)`, and the disagreement in `data.mismatch`, which clients and the conformance
+ * suite read.
+ */
+function mismatchReply(id: JsonRpcId, header: string, body: string): McpReply {
+  return errorReply(400, id, ErrorCode.HeaderMismatch, `Bad Request: the request headers and body disagree: ${body}`, { mismatch: { header, body } });
+}
+
+/** The body field `Mcp-Name` mirrors, per method (the SDK's MCP_NAME_HEADER_SOURCE, SEP-2243). */
+const NAME_HEADER_SOURCE: Readonly<Record<string, string>> = {
+  'tools/call': 'name',
+  'prompts/get': 'name',
+  'resources/read': 'uri',
+  'tasks/get': 'taskId',
+  'tasks/update': 'taskId',
+  'tasks/cancel': 'taskId',
+};
+
+/**
+ * An `Mcp-Name` value as the client meant it: a non-ASCII name travels as `=?base64?...?=`
+ * (UTF-8). Undefined for a sentinel whose payload is not canonical Base64 or not UTF-8.
+ */
+function decodeNameHeader(value: string): string | undefined {
+  if (!(value.startsWith('=?base64?') && value.endsWith('?='))) return value;
+  const b64 = value.slice(9, -2);
+  if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(b64)) return undefined;
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(b64, 'base64'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The `Mcp-Name` check of a 2026-07-28 request (the SDK's validateStandardRequestHeaders). */
+function nameHeaderMismatch(req: JsonRpcRequest, nameHeader: string | undefined): McpReply | undefined {
+  const field = Object.hasOwn(NAME_HEADER_SOURCE, req.method) ? NAME_HEADER_SOURCE[req.method]! : undefined;
+  if (field === undefined) return undefined;
+  const raw = req.params?.[field];
+  const bodyValue = typeof raw === 'string' ? raw : undefined;
+  const id = req.id ?? null;
+  if (nameHeader === undefined) {
+    return bodyValue === undefined ? undefined : mismatchReply(id, '(missing)', `the body carries params.${field}="${bodyValue}" but the required Mcp-Name header is absent`);
+  }
+  const shown = nameHeader.replace(/^[ \t]+|[ \t]+$/g, '');
+  const decoded = decodeNameHeader(shown);
+  if (decoded === undefined) return mismatchReply(id, shown, 'the Mcp-Name header carries an invalid Base64 sentinel value');
+  if (bodyValue !== undefined && decoded !== bodyValue) return mismatchReply(id, shown, `the body carries params.${field}="${bodyValue}" but the Mcp-Name header names "${decoded}"`);
+  return undefined;
+}
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -298,23 +350,23 @@ export function createMcpHandler(opts: McpHandlerOptions) {
           return errorReply(400, id, ErrorCode.InvalidParams, `Invalid _meta envelope for protocol revision ${MODERN_VERSIONS[0]}: ${problem.key}: ${problem.problem}`, { envelope: problem });
         }
         const metaVersion = meta[META_VERSION] as string;
+        const methodHeader = header('mcp-method');
         // The headers must agree with the body, so that intermediaries that route on headers
-        // cannot be shown one request and have another executed.
+        // cannot be shown one request and have another executed. In the SDK's order: headers
+        // that disagree, then the version, then required headers that are absent (a
+        // notification needs none).
         if (headerVersion !== undefined && headerVersion !== metaVersion) {
-          return errorReply(400, id, ErrorCode.HeaderMismatch, `Bad Request: the body names protocol version ${metaVersion} but the MCP-Protocol-Version header names ${headerVersion}`);
+          return mismatchReply(id, headerVersion, `${isNotification ? 'the notification envelope' : 'the body envelope'} names protocol version ${metaVersion} but the MCP-Protocol-Version header names ${headerVersion}`);
+        }
+        if (methodHeader !== undefined && methodHeader !== req.method) {
+          return mismatchReply(id, methodHeader, `${isNotification ? 'the notification body' : 'the body'} names method ${req.method} but the Mcp-Method header names ${methodHeader}`);
         }
         if (!(MODERN_VERSIONS as readonly string[]).includes(metaVersion)) return unsupported(metaVersion, `Unsupported protocol version: ${metaVersion}`);
-        const methodHeader = header('mcp-method');
-        if (methodHeader !== req.method) {
-          return errorReply(400, id, ErrorCode.HeaderMismatch, `Bad Request: the body names method ${req.method} but the Mcp-Method header is ${methodHeader === undefined ? 'absent' : `"${methodHeader}"`}`);
-        }
-        if (req.method === 'tools/call') {
-          const nameHeader = header('mcp-name');
-          if (nameHeader !== req.params?.name) {
-            return errorReply(400, id, ErrorCode.HeaderMismatch, `Bad Request: the body names tool ${JSON.stringify(req.params?.name)} but the Mcp-Name header is ${nameHeader === undefined ? 'absent' : `"${nameHeader}"`}`);
-          }
-        }
         if (isNotification) return { status: 202 };
+        if (headerVersion === undefined) return mismatchReply(id, '(missing)', `the body envelope names protocol version ${metaVersion} but the required MCP-Protocol-Version header is absent`);
+        if (methodHeader === undefined) return mismatchReply(id, '(missing)', `the body names method ${req.method} but the required Mcp-Method header is absent`);
+        const badName = nameHeaderMismatch(req, header('mcp-name'));
+        if (badName) return badName;
         return dispatch(req, 'modern', signal, lease);
       }
 
@@ -323,8 +375,13 @@ export function createMcpHandler(opts: McpHandlerOptions) {
         // string order, known or not.
         if (headerVersion >= MODERN_VERSIONS[0]) {
           // A 2026-era request without its envelope: invalid params, as the SDK answers
-          // (the headers do not disagree with a body that names no version).
-          if (isNotification) return { status: 202 };
+          // (the headers do not disagree with a body that names no version). A notification
+          // needs no envelope, but its method header must still be its method.
+          if (isNotification) {
+            const methodHeader = header('mcp-method');
+            if (methodHeader !== undefined && methodHeader !== req.method) return mismatchReply(id, methodHeader, `the notification body names method ${req.method} but the Mcp-Method header names ${methodHeader}`);
+            return { status: 202 };
+          }
           const missing = meta === undefined ? ['_meta'] : [META_VERSION, META_CLIENT_CAPABILITIES].filter((k) => !(k in meta));
           return errorReply(400, id, ErrorCode.InvalidParams, `Invalid params: the MCP-Protocol-Version header names protocol revision ${headerVersion}, but the request is missing the required per-request envelope key(s): ${missing.join(', ')}`, {
             envelope: { missing },

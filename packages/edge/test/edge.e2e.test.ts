@@ -214,9 +214,17 @@ describe('HTTP surface', () => {
     const call = { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'get_env', arguments: { key: 'HOME' }, _meta: meta } };
     const mismatch = await post({ 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'run_command' }, call);
     expect(mismatch.status).toBe(400);
-    expect((await mismatch.json()).error.code).toBe(-32020);
+    // Worded and shaped as the SDK (the hub) answers: the disagreeing pair in data.mismatch.
+    const disagree = 'the body carries params.name="get_env" but the Mcp-Name header names "run_command"';
+    expect(await mismatch.json()).toEqual({ jsonrpc: '2.0', id: 7, error: { code: -32020, message: `Bad Request: the request headers and body disagree: ${disagree}`, data: { mismatch: { header: 'run_command', body: disagree } } } });
     const noMethod = await post({ 'mcp-protocol-version': '2026-07-28' }, call);
-    expect((await noMethod.json()).error.code).toBe(-32020);
+    expect(noMethod.status).toBe(400);
+    expect((await noMethod.json()).error).toMatchObject({ code: -32020, data: { mismatch: { header: '(missing)', body: 'the body names method tools/call but the required Mcp-Method header is absent' } } });
+    const noVersion = await post({ 'mcp-method': 'tools/call', 'mcp-name': 'get_env' }, call);
+    expect(noVersion.status).toBe(400);
+    expect((await noVersion.json()).error).toMatchObject({ code: -32020, data: { mismatch: { header: '(missing)', body: 'the body envelope names protocol version 2026-07-28 but the required MCP-Protocol-Version header is absent' } } });
+    const otherVersion = await post({ 'mcp-protocol-version': '2025-11-25', 'mcp-method': 'tools/call', 'mcp-name': 'get_env' }, call);
+    expect((await otherVersion.json()).error).toMatchObject({ code: -32020, data: { mismatch: { header: '2025-11-25' } } });
     const future = await post({ 'mcp-method': 'tools/list' }, { jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: { ...meta, 'io.modelcontextprotocol/protocolVersion': '2099-01-01' } } });
     expect(future.status).toBe(400);
     expect((await future.json()).error).toMatchObject({ code: -32022, data: { requested: '2099-01-01' } });

@@ -165,6 +165,14 @@ describe('check-config', () => {
     expect(r).toMatchObject({ code: 1, err: `${f}:3:3: key "upstreams.homeassistant": alias "homeassistant" is too long for limits.maxToolName 20 (at most 10 characters, so that its tools can be named)\n` });
   });
 
+  it('refuses prefix: false on another hub, whose approve_writes would meet this hub\'s; takes it elsewhere, where the alias needs no room', async () => {
+    const f = join(dir, 'unprefixed.yaml');
+    const hubUp = await checkConfig('unprefixed.yaml', 'upstreams:\n  site2:\n    type: hub\n    url: http://127.0.0.1:8766/mcp\n    prefix: false\n');
+    expect(hubUp).toMatchObject({ code: 1, err: `${f}:5:5: key "upstreams.site2.prefix": upstream "site2" is another hub (type: hub), whose tools approve_writes, revoke_writes, list_nodes, ... are also this hub's own; keep its prefix (remove prefix: false)\n` });
+    const ok = await checkConfig('unprefixed-ok.yaml', 'limits: {maxToolName: 20}\nupstreams:\n  homeassistant:\n    url: http://127.0.0.1:8123/api/mcp\n    prefix: false\n');
+    expect(ok).toMatchObject({ code: 0, err: '' });
+  });
+
   it('reads tokenFile and ${file:...} secrets: refuses a world-readable file, warns about a group-readable one, never prints the secret', async () => {
     const token = join(dir, 'pi.token');
     const header = join(dir, 'ha.secret');
