@@ -50,6 +50,7 @@ export const SPLICE_PLACEHOLDER_JSON = JSON.stringify([SPLICE_TOOL]);
 
 const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
 const LOG_LEVEL_KEY = 'io.modelcontextprotocol/logLevel';
+const PROTOCOL_VERSION_KEY = 'io.modelcontextprotocol/protocolVersion';
 /** The minimum log level each client asked for (`logging/setLevel`); `info` until it asks. */
 const logLevels = new WeakMap<Server, number>();
 
@@ -385,11 +386,13 @@ export function createHubServer(opts: HubServerOptions): Server {
     // The level this request wants: 2026-07-28 names it per request (no logging/setLevel), and
     // gets the call's log messages on the call's stream; a 2025 session set it once, and gets
     // them with the other relayed logs (relayLog).
-    const wanted = modern ? (envelope?.[LOG_LEVEL_KEY] as unknown as string | undefined) : LOG_LEVELS[logLevels.get(server) ?? 1];
+    // (A 2025 request may carry reserved _meta keys too: the protocol version tells the eras apart.)
+    const perRequest = envelope?.[PROTOCOL_VERSION_KEY] !== undefined;
+    const wanted = perRequest ? (envelope?.[LOG_LEVEL_KEY] as unknown as string | undefined) : LOG_LEVELS[logLevels.get(server) ?? 1];
     const logLevel = wanted !== undefined && LOG_LEVELS.includes(wanted) ? wanted : undefined;
     return callHubTool({ ...opts, caller: actingAs(who(), meta) }, {
       ...(logLevel ? { logLevel } : {}),
-      ...(modern && logLevel ? { onlog: (m: { level: string; logger?: string; data: unknown }) => void ctx.mcpReq.log(m.level as 'info', m.data, m.logger).catch(() => undefined) } : {}),
+      ...(perRequest && logLevel ? { onlog: (m: { level: string; logger?: string; data: unknown }) => void ctx.mcpReq.log(m.level as 'info', m.data, m.logger).catch(() => undefined) } : {}),
       name: req.params.name,
       args: req.params.arguments,
       session: sessionOf(ctx, opts.sessionFallback),
