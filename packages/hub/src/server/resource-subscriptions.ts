@@ -85,7 +85,7 @@ export function createResourceSubscriptions(opts: ResourceSubscriptionsOptions):
       const resource = opts.catalog().resource(uri);
       if (!resource) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Resource ${uri} not found`, { uri });
       const watch = resource.watch;
-      if (!watch) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Resource ${uri} cannot be subscribed to: its server does not announce changes`);
+      if (!watch) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Resource ${uri} cannot be subscribed to: its server is down or does not announce changes`);
       if ((mine?.size ?? 0) >= max) throw new ProtocolError(ProtocolErrorCode.InvalidRequest, `Too many subscriptions: at most ${max} resources per session (unsubscribe from some first)`);
       const map = mine ?? new Map<string, string>();
       bySubscriber.set(subscriber, map);
