@@ -383,12 +383,13 @@ export function createHubServer(opts: HubServerOptions): Server {
     const client = clientOf(ctx) ?? (modern ? undefined : boundedClientInfo(server.getClientVersion()));
     // A chaining hub's claim lowers the role (never raises it): both eras carry it in _meta.
     const meta = (req.params._meta ?? ctx.mcpReq._meta) as Record<string, unknown> | undefined;
-    // The level this request wants: 2026-07-28 names it per request (no logging/setLevel), and
-    // gets the call's log messages on the call's stream; a 2025 session set it once, and gets
-    // them with the other relayed logs (relayLog).
-    // (A 2025 request may carry reserved _meta keys too: the protocol version tells the eras apart.)
+    // The log level asked of the upstream. A 2026-07-28 request names its own (there is no
+    // logging/setLevel) and gets the call's messages on the call's stream. A 2025 session's
+    // call asks no less than info: its messages go to every session that sees the upstream
+    // (relayLog), each filtering by its own level. (A 2025 request may carry reserved _meta
+    // keys too: the protocol version key tells the eras apart.)
     const perRequest = envelope?.[PROTOCOL_VERSION_KEY] !== undefined;
-    const wanted = perRequest ? (envelope?.[LOG_LEVEL_KEY] as unknown as string | undefined) : LOG_LEVELS[logLevels.get(server) ?? 1];
+    const wanted = perRequest ? (envelope?.[LOG_LEVEL_KEY] as unknown as string | undefined) : (logLevels.get(server) ?? 1) < 1 ? 'debug' : undefined;
     const logLevel = wanted !== undefined && LOG_LEVELS.includes(wanted) ? wanted : undefined;
     return callHubTool({ ...opts, caller: actingAs(who(), meta) }, {
       ...(logLevel ? { logLevel } : {}),
