@@ -23,8 +23,18 @@ export interface LimitedFetchOptions {
   maxResultBytes: number;
 }
 
-/** JSON-RPC code of the synthetic error (the server-defined range; relayed as the upstream's own error). */
+/** JSON-RPC code of the synthetic error (the server-defined range). */
 export const RESULT_TOO_LARGE_CODE = -32001;
+
+/**
+ * Whether `err` is the hub's own "answer too large" error (made here, not sent by the upstream):
+ * a failure of the call, which a tool call reports as an `isError` result, not as the
+ * upstream's JSON-RPC error.
+ */
+export function isResultTooLarge(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  return e?.code === RESULT_TOO_LARGE_CODE && typeof e.message === 'string' && /^upstream \S+ answered with more than limits\.maxResultBytes /.test(e.message);
+}
 
 export function limitedFetch(inner: typeof fetch, o: LimitedFetchOptions): typeof fetch {
   const message = `upstream ${o.name} answered with more than limits.maxResultBytes (${o.maxResultBytes} bytes): the answer was dropped`;

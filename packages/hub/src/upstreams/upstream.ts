@@ -49,6 +49,7 @@ import { createBackoff } from './backoff.ts';
 import { openConnection, requestHeaders, type Connection, type ConnectionHooks, type ListKind, type UpstreamLogMessage, type UpstreamSpec } from './connection.ts';
 import { boundedProtocolError, classifyFailure, embeddedProtocolError, safeUrl, shortReason, type FailureKind } from './errors.ts';
 import { callScope } from './call-scope.ts';
+import { isResultTooLarge } from './limited-fetch.ts';
 
 /**
  * Why a connection the hub closed itself is down: a call still running on it (cancelled on
@@ -785,6 +786,7 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
   function callError(err: unknown, kind: FailureKind, label: string, c: Connection): unknown {
     switch (kind) {
       case 'protocol':
+        if (isResultTooLarge(err)) return new HomelabError('UPSTREAM_ERROR', (err as Error).message, { cause: err });
         // The upstream's own JSON-RPC error: relayed with its code, message and data, cut to size.
         return boundedProtocolError(embeddedProtocolError(err) ?? err);
       case 'unavailable':
