@@ -440,6 +440,8 @@ export function createHubServer(opts: HubServerOptions): Server {
     server.onclose = () => subs.drop(server);
   }
   server.setRequestHandler('completion/complete', async (req, ctx) => {
+    // Not advertised then (liveCapabilities): answered as a method the hub does not have.
+    if (!catalog().upstreamFeatures().completions) throw new ProtocolError(ProtocolErrorCode.MethodNotFound, 'Method not found: completion/complete (no upstream offers completions)');
     const { ref, argument, context } = req.params;
     const ask = { argument, ...(context ? { context } : {}) };
     if (ref.type === 'ref/prompt') {
