@@ -673,11 +673,17 @@ export function createHttpApp(opts: HttpAppOptions) {
     }
     const stream = {};
     const ended = new AbortController();
+    // A resource that cannot be subscribed to is acknowledged like the others and never
+    // announced (the ack is the SDK's); the first reason goes to the hub's log, once per stream.
+    let refused = 0;
+    let first: Record<string, unknown> | undefined;
     for (const uri of new Set(uris)) {
-      // A resource that cannot be subscribed to is acknowledged like the others and never
-      // announced (the ack is the SDK's); the reason goes to the hub's log.
-      await subs.subscribe(stream, uri, publishUpdated, ended.signal).catch((err: unknown) => opts.log?.warn({ uri: uri.slice(0, 200), err: err instanceof Error ? err.message : String(err) }, 'subscriptions/listen: not subscribed'));
+      await subs.subscribe(stream, uri, publishUpdated, ended.signal).catch((err: unknown) => {
+        refused++;
+        first ??= { uri: uri.slice(0, 200), err: (err instanceof Error ? err.message : String(err)).slice(0, 300) };
+      });
     }
+    if (first) opts.log?.warn({ user: caller.user, refused, ...first }, 'subscriptions/listen: some resources not subscribed');
     const release = () => {
       ended.abort();
       subs.drop(stream);
