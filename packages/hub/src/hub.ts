@@ -28,6 +28,7 @@ import { auditLogQL, createLokiShipper, queryLoki } from './audit/loki-shipper.t
 import { createAuditEvent, safeUrl } from '@homelab-mcp/core/audit-event';
 import { dirname, join } from 'node:path';
 import { createHubServer, type CallObserver, type HubServerInfo } from './server/mcp-server.ts';
+import { createResourceSubscriptions } from './server/resource-subscriptions.ts';
 import { listNodesTool, networkResourcesTool } from './tools/network/list-nodes.ts';
 import { probeTools } from './tools/observability/probes.ts';
 import { observabilityTools } from './tools/observability/index.ts';
@@ -119,6 +120,10 @@ function asNative(alias: string, u: Upstream): NativeUpstream {
     callTool: (n, a, o) => u.callTool(n, a, o),
     readResource: (uri, o) => u.readResource(uri, o),
     getPrompt: (n, a, o) => u.getPrompt(n, a, o),
+    complete: (p, o) => u.complete(p, o),
+    features: () => u.features(),
+    subscribeResource: (uri, o) => u.subscribeResource(uri, o),
+    unsubscribeResource: (uri) => u.unsubscribeResource(uri),
     checkNow: () => u.checkNow(),
   };
 }
@@ -386,7 +391,9 @@ export async function createHub(opts: HubOptions) {
     tools: (role) => catalog.tools(role).map((t) => ({ name: t.def.name, source: t.source, toolClass: t.toolClass, description: t.def.description ?? '' })),
     playbooks: async (signal) => (ansible ? ansible.service.drafts(signal) : undefined),
   };
+  const subscriptions = createResourceSubscriptions({ catalog: () => catalog, log });
   const http = createHttpApp({
+    subscriptions,
     ui: (h) => createUiApp({ data: uiData, http: h, pages: [healthPage, sessionsPage, pendingPage, auditPage, playbooksPage, networkPage, toolsPage], streams: { 'audit/stream': auditStreamResponse }, enabled: () => config.ui.enabled }),
     info,
     catalog: () => catalog,
@@ -507,9 +514,12 @@ export async function createHub(opts: HubOptions) {
       http.relayLog(spec.name, message);
       for (const l of logListeners) l(spec.name, message);
     });
+    // The catalog keys an upstream's resources by `<alias>` NUL `<its URI>` (catalog.ts watchOf).
+    const offUpdated = upstream.onResourceUpdated((uri) => subscriptions.updated(`${spec.name}\u0000${uri}`));
     const unsubscribe = () => {
       offChange();
       offLog();
+      offUpdated();
     };
     keep.set(spec.name + '\u0000' + spec.kind, { key, upstream, unsubscribe });
     return upstream;
@@ -715,7 +725,7 @@ export async function createHub(opts: HubOptions) {
     integrations: () => integrationSet.instances(),
     /** A server instance for one caller, for transports outside HTTP (stdio). */
     serverFor: (caller: Caller, sessionFallback: string) =>
-      createHubServer({ info, catalog: () => catalog, caller, gate, sessionFallback, metrics: metrics.observeCall, observer }),
+      createHubServer({ info, catalog: () => catalog, caller, gate, sessionFallback, metrics: metrics.observeCall, observer, subscriptions }),
     /** Called with each log message an upstream sends (HTTP sessions get them already). */
     onLog(listener: (source: string, message: UpstreamLogMessage) => void): () => void {
       logListeners.add(listener);

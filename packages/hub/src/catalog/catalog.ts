@@ -4,7 +4,7 @@
  * or upstream changes; lists are kept sorted by name so `tools/list` is deterministic (the
  * 2026-07-28 spec asks for it, and clients cache on it).
  */
-import type { CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ResourceTemplateType as ResourceTemplate, Tool } from '@modelcontextprotocol/server';
+import type { CallToolResult, CompleteRequest, CompleteResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ResourceTemplateType as ResourceTemplate, Tool } from '@modelcontextprotocol/server';
 import { createToolNameRegistry, plainToolName, resourceUri, splitResourceUri } from '@homelab-mcp/core/tool-names';
 import { claimedClass, classify, EDGE_TOOLS, markClass } from '../policy/classes.ts';
 import type { ToolClass } from './types.ts';
@@ -12,7 +12,7 @@ import { classOf, edgeToolDef, fanOut, fleetTools, type PolicyFor } from './flee
 import { actingForMeta } from '../policy/acting-for.ts';
 import { viewerNodeAnswer } from '../tools/observability/probes.ts';
 import type { HubNode, SourceCallOptions, SourceState } from './nodes.ts';
-import type { CallContext, CatalogPrompt, CatalogResource, CatalogResourceTemplate, CatalogTool, Role } from './types.ts';
+import type { CallContext, CatalogPrompt, CatalogResource, CatalogResourceTemplate, CatalogTool, ResourceWatch, Role } from './types.ts';
 
 /** A native MCP server behind the hub (Home Assistant, another hub, a stdio server...). */
 export interface NativeUpstream {
@@ -25,8 +25,20 @@ export interface NativeUpstream {
   callTool(name: string, args: Record<string, unknown>, opts: SourceCallOptions): Promise<CallToolResult>;
   readResource(uri: string, opts: SourceCallOptions): Promise<ReadResourceResult>;
   getPrompt(name: string, args: Record<string, string> | undefined, opts: SourceCallOptions): Promise<GetPromptResult>;
+  /** `completion/complete` with the upstream's own prompt name or template. */
+  complete?(params: CompleteRequest['params'], opts: SourceCallOptions): Promise<CompleteResult>;
+  /** What it offers now (completions, resource subscriptions). */
+  features?(): UpstreamFeatures;
+  subscribeResource?(uri: string, opts: SourceCallOptions): Promise<void>;
+  unsubscribeResource?(uri: string): Promise<void>;
   /** Checks reachability now rather than at the next health check. */
   checkNow?(): Promise<void>;
+}
+
+/** What the upstreams offer beyond lists: the hub advertises a capability when one of them has it. */
+export interface UpstreamFeatures {
+  completions: boolean;
+  resourceSubscribe: boolean;
 }
 
 export interface CatalogInput {
@@ -106,6 +118,8 @@ export interface Catalog {
    * /readyz and a reload, which refuses a configuration with collisions.
    */
   leftOut(): LeftOut[];
+  /** Whether any upstream now offers completions, resource subscriptions. */
+  upstreamFeatures(): UpstreamFeatures;
 }
 
 const byName = <T extends { def: { name: string } }>(a: T, b: T) => (a.def.name < b.def.name ? -1 : a.def.name > b.def.name ? 1 : 0);
@@ -187,15 +201,26 @@ export function buildCatalog(input: CatalogInput): Catalog {
     }
     for (const r of up.resources()) {
       const uri = resourceUri(up.alias, r.uri);
-      resources.set(uri, { def: { ...r, uri }, source: up.alias, read: async (ctx) => relabel(await up.readResource(r.uri, callOpts(ctx, input.callTimeoutMs)), r.uri, uri) });
+      resources.set(uri, { def: { ...r, uri }, source: up.alias, read: async (ctx) => relabel(await up.readResource(r.uri, callOpts(ctx, input.callTimeoutMs)), r.uri, uri), ...watchOf(up, r.uri, input.callTimeoutMs) });
     }
     // Templates cannot be percent-encoded (the client fills in their {variables}), so they
     // are namespaced as `<alias>+<template>` and routed back by that prefix.
-    for (const t of up.resourceTemplates()) templates.push({ def: { ...t, uriTemplate: `${up.alias}+${t.uriTemplate}` }, source: up.alias });
+    for (const t of up.resourceTemplates()) {
+      templates.push({
+        def: { ...t, uriTemplate: `${up.alias}+${t.uriTemplate}` },
+        source: up.alias,
+        ...(up.complete ? { complete: (ask, ctx) => up.complete!({ ref: { type: 'ref/resource', uri: t.uriTemplate }, ...ask }, callOpts(ctx, input.callTimeoutMs)) } : {}),
+      });
+    }
     for (const p of up.prompts()) {
       const name = nameOf(up.alias, p.name, 'prompt');
       if (name === undefined) continue;
-      prompts.set(name, { def: { ...p, name }, source: up.alias, get: (args, ctx) => up.getPrompt(p.name, args, callOpts(ctx, input.callTimeoutMs)) });
+      prompts.set(name, {
+        def: { ...p, name },
+        source: up.alias,
+        get: (args, ctx) => up.getPrompt(p.name, args, callOpts(ctx, input.callTimeoutMs)),
+        ...(up.complete ? { complete: (ask, ctx) => up.complete!({ ref: { type: 'ref/prompt', name: p.name }, ...ask }, callOpts(ctx, input.callTimeoutMs)) } : {}),
+      });
     }
   }
   addUnprefixed({ input, upstreams: unprefixed, tools, resources, templates, prompts, add, skip });
@@ -230,8 +255,14 @@ export function buildCatalog(input: CatalogInput): Catalog {
   const plainTemplates = templates.filter((t) => input.unprefixed?.has(t.source)).map((t) => ({ re: templateRegExp(t.def.uriTemplate), up: upstreamByAlias.get(t.source)! }));
   const ownerByTemplate = (uri: string): CatalogResource | undefined => {
     const up = plainTemplates.find((t) => t.re.test(uri))?.up;
-    return up && { def: { uri, name: uri }, source: up.alias, read: (ctx) => up.readResource(uri, callOpts(ctx, input.callTimeoutMs)) };
+    return up && { def: { uri, name: uri }, source: up.alias, read: (ctx) => up.readResource(uri, callOpts(ctx, input.callTimeoutMs)), ...watchOf(up, uri, input.callTimeoutMs) };
   };
+  const features = { completions: false, resourceSubscribe: false };
+  for (const u of input.upstreams) {
+    const f = u.features?.();
+    features.completions ||= f?.completions ?? false;
+    features.resourceSubscribe ||= f?.resourceSubscribe ?? false;
+  }
   const defs = (role: Role, confirmArg: boolean): Tool[] => {
     const k = `${role}:${confirmArg}`;
     let d = defsCache.get(k);
@@ -266,12 +297,25 @@ export function buildCatalog(input: CatalogInput): Catalog {
       const split = plus ? { prefix: plus[1]!, uri: plus[2]! } : splitResourceUri(uri);
       const up = split && upstreamByAlias.get(split.prefix);
       if (!split || !up || input.unprefixed?.has(up.alias)) return ownerByTemplate(uri);
-      return { def: { uri, name: uri }, source: up.alias, read: async (ctx) => relabel(await up.readResource(split.uri, callOpts(ctx, input.callTimeoutMs)), split.uri, uri) };
+      return { def: { uri, name: uri }, source: up.alias, read: async (ctx) => relabel(await up.readResource(split.uri, callOpts(ctx, input.callTimeoutMs)), split.uri, uri), ...watchOf(up, split.uri, input.callTimeoutMs) };
     },
     resourceTemplates: () => templates,
     prompts: () => [...prompts.values()].sort(byName),
     prompt: (name) => prompts.get(name),
     leftOut: () => leftOut,
+    upstreamFeatures: () => features,
+  };
+}
+
+/** The subscription to `uri` at `up`, when `up` can subscribe at all. */
+function watchOf(up: NativeUpstream, uri: string, timeoutMs: number): { watch?: ResourceWatch } {
+  if (!up.subscribeResource || !up.unsubscribeResource || !up.features?.().resourceSubscribe) return {};
+  return {
+    watch: {
+      key: `${up.alias}\u0000${uri}`,
+      subscribe: (ctx) => up.subscribeResource!(uri, { signal: ctx.signal, timeoutMs }),
+      unsubscribe: () => up.unsubscribeResource!(uri),
+    },
   };
 }
 
@@ -341,17 +385,28 @@ function addUnprefixed(o: {
       if (name === undefined) continue;
       const other = taken(up, name, prompts.get(name), promptClaims);
       if (other !== undefined) collision(up, 'prompt', p.name, name, other);
-      else prompts.set(name, { def: { ...p, name }, source: up.alias, get: (args, ctx) => up.getPrompt(p.name, args, callOpts(ctx, timeout)) });
+      else
+        prompts.set(name, {
+          def: { ...p, name },
+          source: up.alias,
+          get: (args, ctx) => up.getPrompt(p.name, args, callOpts(ctx, timeout)),
+          ...(up.complete ? { complete: (ask, ctx) => up.complete!({ ref: { type: 'ref/prompt', name: p.name }, ...ask }, callOpts(ctx, timeout)) } : {}),
+        });
     }
     for (const r of up.resources()) {
       const other = taken(up, r.uri, resources.get(r.uri) ?? routedToPrefixed(r.uri), resourceClaims);
       if (other !== undefined) collision(up, 'resource', r.uri, r.uri, other);
-      else resources.set(r.uri, { def: r, source: up.alias, read: (ctx) => up.readResource(r.uri, callOpts(ctx, timeout)) });
+      else resources.set(r.uri, { def: r, source: up.alias, read: (ctx) => up.readResource(r.uri, callOpts(ctx, timeout)), ...watchOf(up, r.uri, timeout) });
     }
     for (const t of up.resourceTemplates()) {
       const other = taken(up, t.uriTemplate, templates.find((x) => x.def.uriTemplate === t.uriTemplate), templateClaims);
       if (other !== undefined) collision(up, 'resource template', t.uriTemplate, t.uriTemplate, other);
-      else templates.push({ def: t, source: up.alias });
+      else
+        templates.push({
+          def: t,
+          source: up.alias,
+          ...(up.complete ? { complete: (ask, ctx) => up.complete!({ ref: { type: 'ref/resource', uri: t.uriTemplate }, ...ask }, callOpts(ctx, timeout)) } : {}),
+        });
     }
   }
 }
@@ -388,7 +443,7 @@ function withoutExecution(t: Tool): Tool {
 }
 
 function callOpts(ctx: CallContext, timeoutMs: number): SourceCallOptions {
-  return { signal: ctx.signal, timeoutMs, onprogress: ctx.onprogress };
+  return { signal: ctx.signal, timeoutMs, onprogress: ctx.onprogress, ...(ctx.logLevel ? { logLevel: ctx.logLevel } : {}), ...(ctx.onlog ? { onlog: ctx.onlog } : {}) };
 }
 
 /** Resource contents carry their URI: show the client the namespaced one it asked for. */

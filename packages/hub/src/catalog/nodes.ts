@@ -20,6 +20,9 @@ export interface SourceCallOptions {
   onprogress?: (p: Progress) => void;
   /** Extra `_meta` for the request (the hub's file policy, nodes/file-policy.ts). */
   meta?: Record<string, unknown>;
+  /** See CallContext.logLevel and onlog (native upstreams). */
+  logLevel?: string;
+  onlog?: (message: { level: string; logger?: string; data: unknown }) => void;
 }
 
 /** Anything with tools: an upstream connection or the in-process edge. */

@@ -3,7 +3,7 @@
  * function that runs it. Built by `catalog.ts` from the nodes, the native upstreams and the
  * hub's own tools; read by the transports for every list and call.
  */
-import type { CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ResourceTemplateType as ResourceTemplate, Tool } from '@modelcontextprotocol/server';
+import type { CallToolResult, CompleteResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ResourceTemplateType as ResourceTemplate, Tool } from '@modelcontextprotocol/server';
 
 export type Role = 'admin' | 'operator' | 'viewer';
 export type ToolClass = 'read' | 'write';
@@ -28,6 +28,10 @@ export interface CallContext {
   session: string;
   signal: AbortSignal;
   onprogress?: (p: Progress) => void;
+  /** The least severe log level the client asked for on this request (2026-07-28 `_meta`). */
+  logLevel?: string;
+  /** An upstream's log message sent on this call's stream, for the client's request stream. */
+  onlog?: (message: { level: string; logger?: string; data: unknown }) => void;
   /**
    * Adds to the call's audit event `detail` (what ran: a commit, a playbook's hash, a recap);
    * redacted like the arguments on the way into the journal.
@@ -60,15 +64,37 @@ export interface CatalogResource {
   def: Resource;
   source: string;
   read(ctx: CallContext): Promise<ReadResourceResult>;
+  /**
+   * Subscription to the resource's changes at its upstream, when it has one: `key` names it
+   * there (`<alias>` NUL `<upstream's URI>`), the key the upstream's updates are announced by.
+   */
+  watch?: ResourceWatch;
+}
+
+/** See `CatalogResource.watch`. */
+export interface ResourceWatch {
+  key: string;
+  subscribe(ctx: Pick<CallContext, 'signal'>): Promise<void>;
+  unsubscribe(): Promise<void>;
+}
+
+/** The argument a client wants completed and what it filled in already (`completion/complete`). */
+export interface CompletionAsk {
+  argument: { name: string; value: string };
+  context?: { arguments?: Record<string, string> };
 }
 
 export interface CatalogResourceTemplate {
   def: ResourceTemplate;
   source: string;
+  /** Completes one of the template's variables at its upstream. */
+  complete?(ask: CompletionAsk, ctx: CallContext): Promise<CompleteResult>;
 }
 
 export interface CatalogPrompt {
   def: Prompt;
   source: string;
   get(args: Record<string, string> | undefined, ctx: CallContext): Promise<GetPromptResult>;
+  /** Completes one of the prompt's arguments at its upstream. */
+  complete?(ask: CompletionAsk, ctx: CallContext): Promise<CompleteResult>;
 }

@@ -5,7 +5,11 @@ import { buildCatalog, type Catalog } from '../catalog/catalog.ts';
 import { fanOut, selectNodes } from '../catalog/fleet.ts';
 import type { CatalogTool } from '../catalog/types.ts';
 import { createGate, type Gate, type HumanChannel } from '../policy/gate.ts';
-import { callHubTool, elicitFailure, ELICIT_TIMEOUT_MS, withoutReservedMeta, type CallObserver } from './mcp-server.ts';
+import { Client } from '@modelcontextprotocol/client';
+import { InMemoryTransport } from '@modelcontextprotocol/server';
+import { boundedProtocolError } from '../upstreams/errors.ts';
+import { callHubTool, createHubServer, elicitFailure, ELICIT_TIMEOUT_MS, withoutReservedMeta, type CallObserver } from './mcp-server.ts';
+import { createResourceSubscriptions } from './resource-subscriptions.ts';
 
 describe('withoutReservedMeta', () => {
   it("drops the upstream's protocol keys and keeps its own", () => {
@@ -78,3 +82,41 @@ describe('callHubTool outcomes', () => {
     expect(await run(async () => ({ content: [] }))).toEqual({ metric: 'ok', outcome: 'succeeded' });
   });
 });
+
+describe('upstream features', () => {
+  const admin = { user: 'ann', role: 'admin' as const };
+  const gate = createGate({ modeFor: () => 'session' });
+
+  it('advertises completions and resource subscriptions only while an upstream offers them, read when the client asks', async () => {
+    let features = { completions: false, resourceSubscribe: false };
+    const base = buildCatalog({ nodes: [], upstreams: [], hubTools: [], perDeviceTools: false, callTimeoutMs: 1000, maxToolName: 60 });
+    const catalog: Catalog = { ...base, upstreamFeatures: () => features };
+    const server = createHubServer({ info: { name: 'hub', version: '1', instructions: '' }, catalog: () => catalog, caller: admin, gate, subscriptions: createResourceSubscriptions({ catalog: () => catalog }) });
+    // Built while no upstream offered anything; an upstream comes up before the client initializes.
+    features = { completions: true, resourceSubscribe: true };
+    const [a, b] = InMemoryTransport.createLinkedPair();
+    await server.connect(a);
+    const client = new Client({ name: 't', version: '1' }, { versionNegotiation: { mode: 'legacy' } });
+    await client.connect(b);
+    expect(client.getServerCapabilities()).toMatchObject({ completions: {}, resources: { listChanged: true, subscribe: true } });
+    features = { completions: false, resourceSubscribe: false };
+    expect(server.getCapabilities().completions).toBeUndefined();
+    expect(server.getCapabilities().resources).toEqual({ listChanged: true });
+    const err = await client.complete({ ref: { type: 'ref/prompt', name: 'x' }, argument: { name: 'a', value: '' } }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: ProtocolErrorCode.MethodNotFound });
+    await client.close();
+  });
+
+  it("relays an upstream's JSON-RPC error from a tool as an error, journaled as failed", async () => {
+    const events: Array<Parameters<CallObserver['call']>[0]> = [];
+    const failing: CatalogTool = { def: { name: 'ha__x', inputSchema: { type: 'object' } }, toolClass: 'read', source: 'ha', call: async () => Promise.reject(boundedProtocolError(new ProtocolError(-32050, 'no', { why: 1 }))) };
+    const own: CatalogTool = { def: { name: 'mine', inputSchema: { type: 'object' } }, toolClass: 'read', source: 'hub', call: async () => Promise.reject(new ProtocolError(-32602, 'bad')) };
+    const catalog = buildCatalog({ nodes: [], upstreams: [], hubTools: [failing, own], perDeviceTools: false, callTimeoutMs: 1000, maxToolName: 60 });
+    const call = (name: string) => callHubTool({ catalog: () => catalog, gate, caller: admin, observer: { call: (e) => void events.push(e) } }, { name, args: {}, session: 's', signal: new AbortController().signal, human: { modern: false, canAsk: false } });
+    await expect(call('ha__x')).rejects.toMatchObject({ code: -32050, message: 'no', data: { why: 1 } });
+    expect(events).toMatchObject([{ tool: 'ha__x', outcome: 'failed', error: 'no' }]);
+    // A failure that is not an upstream's JSON-RPC error stays a result the model reads.
+    expect(await call('mine')).toMatchObject({ isError: true, content: [{ type: 'text', text: 'bad' }] });
+  });
+});
+

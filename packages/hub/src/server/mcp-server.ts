@@ -4,13 +4,14 @@
  * costs no per-tool registration, and a catalog change is seen by the next list.
  */
 import { randomUUID } from 'node:crypto';
-import { ProtocolError, ProtocolErrorCode, SdkErrorCode, Server, type CallToolResult, type ServerContext } from '@modelcontextprotocol/server';
+import { ProtocolError, ProtocolErrorCode, ResourceNotFoundError, SdkErrorCode, Server, type CallToolResult, type ServerCapabilities, type ServerContext } from '@modelcontextprotocol/server';
 import { visibleTo, type Catalog } from '../catalog/catalog.ts';
 import { callOutcome } from '../catalog/fleet.ts';
 import type { CallContext, Caller } from '../catalog/types.ts';
 import type { Gate, HumanChannel } from '../policy/gate.ts';
 import { actingAs } from '../policy/acting-for.ts';
 import { boundedClientInfo } from './client-info.ts';
+import type { ResourceSubscriptions } from './resource-subscriptions.ts';
 
 export interface HubServerInfo {
   name: string;
@@ -48,6 +49,8 @@ const SPLICE_TOOL = { name: `homelab-hub-tools-${randomUUID()}`, inputSchema: { 
 export const SPLICE_PLACEHOLDER_JSON = JSON.stringify([SPLICE_TOOL]);
 
 const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
+const LOG_LEVEL_KEY = 'io.modelcontextprotocol/logLevel';
+const PROTOCOL_VERSION_KEY = 'io.modelcontextprotocol/protocolVersion';
 /** The minimum log level each client asked for (`logging/setLevel`); `info` until it asks. */
 const logLevels = new WeakMap<Server, number>();
 
@@ -131,6 +134,8 @@ export interface HubServerOptions {
   observer?: CallObserver;
   /** A call to a tool the caller cannot see (unknown or hidden): for the sampled refusal log. */
   onUnknownTool?: (caller: Caller, tool: string) => void;
+  /** Resource subscriptions across sessions (2025 `resources/subscribe`); none: subscribing is refused. */
+  subscriptions?: ResourceSubscriptions;
 }
 
 /** The `outcome` label of homelab_hub_tool_calls_total. */
@@ -177,6 +182,10 @@ export interface HubToolCall {
   onprogress?: CallContext['onprogress'] | undefined;
   /** How the gate can reach the person (human mode). */
   human: HumanChannel;
+  /** The least severe log level the client wants of this call (what the hub asks upstream). */
+  logLevel?: string;
+  /** Log messages an upstream sends on this call's stream, for the client's (2026-07-28: its level). */
+  onlog?: CallContext['onlog'];
 }
 
 /**
@@ -200,7 +209,17 @@ export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate
     throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Tool ${name} not found`);
   }
   let detail: Record<string, unknown> | undefined;
-  const cctx: CallContext = { caller, session: call.session, signal: call.signal, onprogress: call.onprogress, auditDetail: (d) => void (detail = { ...detail, ...d }) };
+  const onlog = call.onlog;
+  const cctx: CallContext = {
+    caller,
+    session: call.session,
+    signal: call.signal,
+    onprogress: call.onprogress,
+    auditDetail: (d) => void (detail = { ...detail, ...d }),
+    ...(call.logLevel ? { logLevel: call.logLevel } : {}),
+    // Named like the relayed session logs: `<source>` or `<source>/<logger>`.
+    ...(onlog ? { onlog: (m: Parameters<NonNullable<CallContext['onlog']>>[0]) => onlog({ ...m, logger: m.logger ? `${tool.source}/${m.logger}` : tool.source }) } : {}),
+  };
   const started = performance.now();
   const base = { caller, session: call.session, ...(call.client ? { client: call.client } : {}), tool: name, toolClass: tool.toolClass as 'read' | 'write', nodes: tool.targets?.(rawArgs ?? {}) ?? [tool.source] };
   let decision: Awaited<ReturnType<Gate['check']>>;
@@ -240,8 +259,42 @@ export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate
     const outcome = call.signal.aborted ? 'cancelled' : 'failed';
     opts.metrics?.(name, METRIC_OF[outcome], seconds);
     await opts.observer?.call({ ...base, args: decision.args, decision: 'allowed', outcome, error: message, durationMs: seconds * 1000, ...(detail ? { detail } : {}) });
+    // An upstream that answered with a JSON-RPC error meant a protocol error (an unknown tool,
+    // bad arguments, its own code): the client gets it as one, code, message and data intact.
+    if (fromUpstream(err)) throw err;
     return { content: [{ type: 'text', text: message }], isError: true };
   }
+}
+
+/** Whether `err` is an upstream's own JSON-RPC error (upstreams/errors.ts UpstreamProtocolError). */
+function fromUpstream(err: unknown): err is ProtocolError {
+  return err instanceof ProtocolError && (err as { fromUpstream?: unknown }).fromUpstream === true;
+}
+
+/**
+ * The upstream's "resource not found" (-32602, or -32002 from older servers, with `data.uri`)
+ * for the URI the client sent: the upstream named its own, which the client never saw.
+ */
+function withClientUri(err: unknown, uri: string): unknown {
+  if (!fromUpstream(err) || (err.code !== ProtocolErrorCode.InvalidParams && err.code !== ProtocolErrorCode.ResourceNotFound)) return err;
+  const theirs = (err.data as { uri?: unknown } | undefined)?.uri;
+  if (typeof theirs !== 'string') return err;
+  return new ResourceNotFoundError(uri, theirs ? err.message.split(theirs).join(uri) : err.message);
+}
+
+/**
+ * The hub's capabilities now: `completions` and `resources.subscribe` only while an upstream
+ * offers them. Read when a client asks (`initialize`, `server/discover`, a listen's ack), not
+ * when its server was built: a 2025 session may be opened before the upstreams are up.
+ */
+function liveCapabilities(base: ServerCapabilities, catalog: Catalog, subscribable: boolean): ServerCapabilities {
+  const f = catalog.upstreamFeatures();
+  const { completions: _c, ...rest } = base;
+  return {
+    ...rest,
+    ...(f.completions ? { completions: {} } : {}),
+    resources: { ...base.resources, ...(f.resourceSubscribe && subscribable ? { subscribe: true } : {}) },
+  };
 }
 
 /** How long a 2025 session's person has to answer a human-mode approval (the SDK's default request timeout). */
@@ -292,11 +345,15 @@ export function createHubServer(opts: HubServerOptions): Server {
   const server = new Server(
     { name: info.name, version: info.version },
     {
-      capabilities: { tools: { listChanged: true }, resources: { listChanged: true }, prompts: { listChanged: true }, logging: {} },
+      // `completions` here lets its handler be set; liveCapabilities says whether it is offered.
+      capabilities: { tools: { listChanged: true }, resources: { listChanged: true }, prompts: { listChanged: true }, logging: {}, completions: {} },
       instructions: info.instructions,
       cacheHints: CACHE_HINTS,
     },
   );
+  const declared = server.getCapabilities();
+  const subs = opts.subscriptions;
+  server.getCapabilities = () => liveCapabilities(declared, catalog(), subs !== undefined);
   const callContext = (ctx: ServerContext): CallContext => ({ caller: who(), session: sessionOf(ctx, opts.sessionFallback), signal: ctx.mcpReq.signal, onprogress: progressRelay(ctx) });
 
   server.setRequestHandler('logging/setLevel', async (req) => {
@@ -326,7 +383,17 @@ export function createHubServer(opts: HubServerOptions): Server {
     const client = clientOf(ctx) ?? (modern ? undefined : boundedClientInfo(server.getClientVersion()));
     // A chaining hub's claim lowers the role (never raises it): both eras carry it in _meta.
     const meta = (req.params._meta ?? ctx.mcpReq._meta) as Record<string, unknown> | undefined;
+    // The log level asked of the upstream. A 2026-07-28 request names its own (there is no
+    // logging/setLevel) and gets the call's messages on the call's stream. A 2025 session's
+    // call asks no less than info: its messages go to every session that sees the upstream
+    // (relayLog), each filtering by its own level. (A 2025 request may carry reserved _meta
+    // keys too: the protocol version key tells the eras apart.)
+    const perRequest = envelope?.[PROTOCOL_VERSION_KEY] !== undefined;
+    const wanted = perRequest ? (envelope?.[LOG_LEVEL_KEY] as unknown as string | undefined) : (logLevels.get(server) ?? 1) < 1 ? 'debug' : undefined;
+    const logLevel = wanted !== undefined && LOG_LEVELS.includes(wanted) ? wanted : undefined;
     return callHubTool({ ...opts, caller: actingAs(who(), meta) }, {
+      ...(logLevel ? { logLevel } : {}),
+      ...(perRequest && logLevel ? { onlog: (m: { level: string; logger?: string; data: unknown }) => void ctx.mcpReq.log(m.level as 'info', m.data, m.logger).catch(() => undefined) } : {}),
       name: req.params.name,
       args: req.params.arguments,
       session: sessionOf(ctx, opts.sessionFallback),
@@ -349,9 +416,45 @@ export function createHubServer(opts: HubServerOptions): Server {
   server.setRequestHandler('resources/list', async () => ({ resources: catalog().resources().map((r) => r.def) }));
   server.setRequestHandler('resources/templates/list', async () => ({ resourceTemplates: catalog().resourceTemplates().map((r) => r.def) }));
   server.setRequestHandler('resources/read', async (req, ctx) => {
-    const r = catalog().resource(req.params.uri);
-    if (!r) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Resource ${req.params.uri} not found`);
-    return withoutReservedMeta(await r.read(callContext(ctx)));
+    const uri = req.params.uri;
+    const r = catalog().resource(uri);
+    if (!r) throw new ResourceNotFoundError(uri, `Resource ${uri} not found`);
+    try {
+      return withoutReservedMeta(await r.read(callContext(ctx)));
+    } catch (err) {
+      throw withClientUri(err, uri);
+    }
+  });
+  if (subs) {
+    // 2025 sessions; a 2026-07-28 client subscribes with subscriptions/listen (transports/http.ts).
+    server.setRequestHandler('resources/subscribe', async (req, ctx) => {
+      const uri = req.params.uri;
+      await subs.subscribe(server, uri, (u) => void server.sendResourceUpdated({ uri: u }).catch(() => undefined), ctx.mcpReq.signal);
+      return {};
+    });
+    server.setRequestHandler('resources/unsubscribe', async (req) => {
+      await subs.unsubscribe(server, req.params.uri);
+      return {};
+    });
+    // The session ended (closed, expired, its token removed): its subscriptions end with it.
+    server.onclose = () => subs.drop(server);
+  }
+  server.setRequestHandler('completion/complete', async (req, ctx) => {
+    // Not advertised then (liveCapabilities): answered as a method the hub does not have.
+    if (!catalog().upstreamFeatures().completions) throw new ProtocolError(ProtocolErrorCode.MethodNotFound, 'Method not found: completion/complete (no upstream offers completions)');
+    const { ref, argument, context } = req.params;
+    const ask = { argument, ...(context ? { context } : {}) };
+    if (ref.type === 'ref/prompt') {
+      const p = catalog().prompt(ref.name);
+      if (!p) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Prompt ${ref.name} not found`);
+      // A prompt of the hub's own, or of an upstream that cannot complete: nothing to offer.
+      return withoutReservedMeta(p.complete ? await p.complete(ask, callContext(ctx)) : { completion: { values: [] } });
+    }
+    const t = catalog()
+      .resourceTemplates()
+      .find((x) => x.def.uriTemplate === ref.uri);
+    if (!t) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Resource template ${ref.uri} not found`);
+    return withoutReservedMeta(t.complete ? await t.complete(ask, callContext(ctx)) : { completion: { values: [] } });
   });
   server.setRequestHandler('prompts/list', async () => ({ prompts: catalog().prompts().map((p) => p.def) }));
   server.setRequestHandler('prompts/get', async (req, ctx) => {

@@ -37,6 +37,7 @@ import { createOwnHostCheck } from './own-host.ts';
 import type { Hono as HonoApp } from 'hono';
 import type { UiHttp } from '../ui/app.ts';
 import { boundedClientInfo } from '../server/client-info.ts';
+import { MAX_SUBSCRIPTIONS_PER_SESSION, type ResourceSubscriptions } from '../server/resource-subscriptions.ts';
 
 export interface UpstreamHealth {
   name: string;
@@ -86,6 +87,8 @@ export interface HttpAppOptions {
   /** The admin web UI, mounted at /ui behind the same Host/Origin check (ui/app.ts). */
   ui?: (http: UiHttp) => HonoApp;
   log?: { warn(obj: Record<string, unknown>, msg: string): void };
+  /** Resource subscriptions: 2025 `resources/subscribe` and 2026-07-28 `subscriptions/listen`. */
+  subscriptions?: ResourceSubscriptions;
 }
 
 /** The one revision whose sessions may send JSON-RPC batches (added in it, removed in 2025-06-18). */
@@ -206,6 +209,15 @@ export function claimsModernEnvelope(body: unknown): boolean {
   return meta !== null && typeof meta === 'object' && !Array.isArray(meta) && 'io.modelcontextprotocol/protocolVersion' in meta;
 }
 
+/** The `resourceSubscriptions` of a `subscriptions/listen` request, when it names any. */
+function resourceListen(body: unknown): string[] | undefined {
+  const m = body as { method?: unknown; params?: { notifications?: { resourceSubscriptions?: unknown } } } | null;
+  if (m?.method !== 'subscriptions/listen') return undefined;
+  const uris = m.params?.notifications?.resourceSubscriptions;
+  if (!Array.isArray(uris) || uris.length === 0 || !uris.every((u) => typeof u === 'string')) return undefined;
+  return uris as string[];
+}
+
 interface Session {
   transport: WebStandardStreamableHTTPServerTransport;
   server: Server;
@@ -256,6 +268,7 @@ export function createHttpApp(opts: HttpAppOptions) {
     gate: opts.gate,
     metrics: opts.metrics.observeCall,
     ...(opts.observer ? { observer: opts.observer } : {}),
+    ...(opts.subscriptions ? { subscriptions: opts.subscriptions } : {}),
     onUnknownTool: (who: Caller, tool: string) => refusals.refuse('unknown_tool', who.user, { tool: tool.slice(0, 128) }),
   });
 
@@ -293,7 +306,7 @@ export function createHttpApp(opts: HttpAppOptions) {
       // A protocol error (the tool went away since the check above) is answered as the SDK
       // does; anything else is a bug, logged here and not shown to the client.
       if (!(err instanceof ProtocolError)) opts.log?.warn({ err: err instanceof Error ? err.message : String(err) }, 'tools/call failed');
-      const error = err instanceof ProtocolError ? { code: err.code, message: err.message } : { code: ProtocolErrorCode.InternalError, message: 'Internal error' };
+      const error = err instanceof ProtocolError ? { code: err.code, message: err.message, ...(err.data !== undefined ? { data: err.data } : {}) } : { code: ProtocolErrorCode.InternalError, message: 'Internal error' };
       text = JSON.stringify({ jsonrpc: '2.0', id: call.id, error });
     } finally {
       outgoing?.off('close', onClose);
@@ -642,8 +655,73 @@ export function createHttpApp(opts: HttpAppOptions) {
     }
     const fast = await fastToolsCall(c, caller, parsedBody);
     if (fast) return fast;
+    const watched = resourceListen(parsedBody);
+    if (watched && opts.subscriptions) return listenWithSubscriptions(c, caller, parsedBody, watched, opts.subscriptions);
     return modern.fetch(req, { parsedBody, authInfo: { token: '', clientId: caller.user, scopes: [], extra: { caller } } });
   });
+
+  /** Tells the 2026-07-28 listen streams subscribed to `uri` (the SDK's router filters by URI). */
+  const publishUpdated = (uri: string) => modern.notify.resourceUpdated(uri);
+
+  /**
+   * A 2026-07-28 `subscriptions/listen` with `resourceSubscriptions`: the hub subscribes at the
+   * upstreams first (so no change after the acknowledgement is missed), lets the SDK serve the
+   * stream, and gives the subscriptions back when the stream ends, whichever side ends it.
+   */
+  async function listenWithSubscriptions(c: Context, caller: Authenticated, parsedBody: unknown, uris: string[], subs: ResourceSubscriptions): Promise<Response> {
+    const id = (parsedBody as { id?: unknown }).id;
+    if (uris.length > MAX_SUBSCRIPTIONS_PER_SESSION) {
+      return c.json({ jsonrpc: '2.0', id: id ?? null, error: { code: ProtocolErrorCode.InvalidParams, message: `subscriptions/listen: at most ${MAX_SUBSCRIPTIONS_PER_SESSION} resourceSubscriptions per stream` } });
+    }
+    const stream = {};
+    const ended = new AbortController();
+    // A resource that cannot be subscribed to is acknowledged like the others and never
+    // announced (the ack is the SDK's); the first reason goes to the hub's log, once per stream.
+    let refused = 0;
+    let first: Record<string, unknown> | undefined;
+    for (const uri of new Set(uris)) {
+      await subs.subscribe(stream, uri, publishUpdated, ended.signal).catch((err: unknown) => {
+        refused++;
+        first ??= { uri: uri.slice(0, 200), err: (err instanceof Error ? err.message : String(err)).slice(0, 300) };
+      });
+    }
+    if (first) opts.log?.warn({ user: caller.user, refused, ...first }, 'subscriptions/listen: some resources not subscribed');
+    const release = () => {
+      ended.abort();
+      subs.drop(stream);
+    };
+    let res: Response;
+    try {
+      res = await modern.fetch(c.req.raw, { parsedBody, authInfo: { token: '', clientId: caller.user, scopes: [], extra: { caller } } });
+    } catch (err) {
+      release();
+      throw err;
+    }
+    if (!res.body) {
+      release();
+      return res;
+    }
+    const reader = res.body.getReader();
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        try {
+          const { done, value } = await reader.read();
+          if (done) {
+            release();
+            controller.close();
+          } else controller.enqueue(value);
+        } catch (err) {
+          release();
+          controller.error(err);
+        }
+      },
+      cancel(reason) {
+        release();
+        return reader.cancel(reason);
+      },
+    });
+    return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+  }
 
   return {
     app,

@@ -16,6 +16,7 @@ import {
   isJSONRPCNotification,
   isJSONRPCRequest,
   isJSONRPCResultResponse,
+  PROTOCOL_VERSION_META_KEY,
   SdkError,
   SdkErrorCode,
   SSEClientTransport,
@@ -80,6 +81,8 @@ export interface ConnectionHooks {
   onStderr?(line: string): void;
   /** A log message the upstream sent (`notifications/message`). */
   onLog?(message: UpstreamLogMessage): void;
+  /** A resource the hub subscribed to changed (`notifications/resources/updated`). */
+  onResourceUpdated?(uri: string): void;
   /** Each HTTP request made to the upstream, for the audit trail. */
   onHttp?(request: { method: string; url: string; status?: number; error?: string; durationMs: number }): void;
 }
@@ -149,6 +152,7 @@ export async function openConnection(spec: UpstreamSpec, opts: OpenOptions): Pro
   const client = new Client(opts.clientInfo, { versionNegotiation: { mode } });
   const transport = buildTransport(spec, opts.hooks, opts.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES);
   const guard = transport instanceof StreamableHTTPClientTransport ? guardRequestStreams(transport) : undefined;
+  completeResultType(transport);
 
   let closing = false;
   // Handlers go on the client, not the transport: Client.connect() chains onto the transport's
@@ -163,6 +167,7 @@ export async function openConnection(spec: UpstreamSpec, opts: OpenOptions): Pro
   client.setNotificationHandler('notifications/prompts/list_changed', () => opts.hooks.onListChanged('prompts'));
   client.setNotificationHandler('notifications/resources/list_changed', () => opts.hooks.onListChanged('resources'));
   client.setNotificationHandler('notifications/message', (n) => opts.hooks.onLog?.(n.params as UpstreamLogMessage));
+  client.setNotificationHandler('notifications/resources/updated', (n) => opts.hooks.onResourceUpdated?.(n.params.uri));
 
   // One deadline for the whole handshake: the SDK's `timeout` covers each request, but not
   // the legacy SSE transport's wait for its `endpoint` event, which has no timeout at all.
@@ -285,6 +290,41 @@ function forwardLines(stream: Stream | null, onLine: (line: string) => void): vo
   stream.on('end', () => {
     if (partial.trim()) onLine(partial.trim().slice(0, 1000));
   });
+}
+
+/** Requests of the 2026-07-28 era awaiting an answer, remembered at most (the oldest go first). */
+const MAX_MODERN_PENDING = 4096;
+
+/**
+ * Gives a 2026-07-28 result that lacks `resultType` the `"complete"` the spec makes it.
+ *
+ * Why: the SDK client refuses such a result ("missing required resultType"), so one upstream
+ * that forgets the field (hand-written servers, early ports) failed every call. Absent means
+ * complete in the earlier revisions, and a result that is anything else (`input_required`)
+ * always says so. Only answers to requests sent with the 2026-07-28 envelope are touched; the
+ * message is amended in place before the client (which chains after this handler) decodes it.
+ */
+function completeResultType(transport: Transport): void {
+  const modern = new Set<string | number>();
+  const send = transport.send.bind(transport);
+  transport.send = (message: JSONRPCMessage, options?: TransportSendOptions) => {
+    if (isJSONRPCRequest(message)) {
+      const meta = message.params?._meta as Record<string, unknown> | undefined;
+      if (meta?.[PROTOCOL_VERSION_META_KEY] !== undefined) {
+        modern.add(message.id);
+        if (modern.size > MAX_MODERN_PENDING) modern.delete(modern.values().next().value!);
+      }
+    }
+    return send(message, options);
+  };
+  const inner = transport.onmessage;
+  transport.onmessage = (message: JSONRPCMessage, extra?: Parameters<NonNullable<Transport['onmessage']>>[1]) => {
+    if ((isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) && message.id !== undefined && modern.delete(message.id)) {
+      const result = (message as { result?: unknown }).result;
+      if (result !== null && typeof result === 'object' && !Array.isArray(result) && !('resultType' in result)) (result as Record<string, unknown>).resultType = 'complete';
+    }
+    inner?.(message, extra);
+  };
 }
 
 /**

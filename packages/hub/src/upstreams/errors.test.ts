@@ -1,6 +1,6 @@
 import { ProtocolError, SdkError, SdkErrorCode, SdkHttpError, SseError } from '@modelcontextprotocol/client';
 import { describe, expect, it } from 'vitest';
-import { classifyFailure, embeddedProtocolError, redact, safeUrl, shortReason, STREAM_ENDED_CODE } from './errors.ts';
+import { boundedProtocolError, classifyFailure, embeddedProtocolError, MAX_UPSTREAM_ERROR_MESSAGE, redact, safeUrl, shortReason, STREAM_ENDED_CODE, UpstreamProtocolError } from './errors.ts';
 
 function fetchFailed(code: string, message = `connect ${code} 10.0.0.5:8222`): TypeError {
   const socketErr = Object.assign(new Error(message), { code });
@@ -85,3 +85,23 @@ describe('helpers', () => {
     expect(safeUrl('http://u:p@host:1/mcp?key=s3cret&x=1')).toBe('http://host:1/mcp?key=***&x=***');
   });
 });
+
+describe('boundedProtocolError', () => {
+  it("keeps an upstream's error whole when small, marked as the upstream's", () => {
+    const e = boundedProtocolError(new ProtocolError(-32050, 'refused', { reason: 'x' }));
+    expect(e).toBeInstanceOf(UpstreamProtocolError);
+    expect(e).toMatchObject({ code: -32050, message: 'refused', data: { reason: 'x' }, fromUpstream: true });
+  });
+
+  it('cuts a huge message and drops huge data', () => {
+    const e = boundedProtocolError(new ProtocolError(-32051, 'x'.repeat(100_000), { blob: 'y'.repeat(100_000) })) as ProtocolError;
+    expect(e.message).toHaveLength(MAX_UPSTREAM_ERROR_MESSAGE + 1);
+    expect(e.data).toBeUndefined();
+  });
+
+  it('leaves other errors alone', () => {
+    const other = new Error('boom');
+    expect(boundedProtocolError(other)).toBe(other);
+  });
+});
+

@@ -92,6 +92,43 @@ export function embeddedProtocolError(err: unknown): ProtocolError | undefined {
   return undefined;
 }
 
+/** Longest message of an upstream's JSON-RPC error passed on to a client (characters). */
+export const MAX_UPSTREAM_ERROR_MESSAGE = 2_000;
+/** Largest `data` of an upstream's JSON-RPC error passed on (bytes of its JSON); larger is dropped. */
+export const MAX_UPSTREAM_ERROR_DATA = 16 * 1024;
+
+/**
+ * An upstream's own JSON-RPC error, as the hub relays it: a `ProtocolError` (so the SDK server
+ * answers it as a JSON-RPC error with its code, message and data) that says it came from an
+ * upstream, so the tools/call path relays it instead of turning it into an `isError` result.
+ */
+export class UpstreamProtocolError extends ProtocolError {
+  readonly fromUpstream = true;
+}
+
+/**
+ * `err` as an `UpstreamProtocolError` whose message and data are cut to size (a hostile or
+ * broken upstream must not make the hub hold, journal and resend megabytes per error); anything
+ * that is not a `ProtocolError` is returned as it is.
+ *
+ * @example boundedProtocolError(new ProtocolError(-32050, 'x'.repeat(1e6))).message.length // 2001
+ */
+export function boundedProtocolError(err: unknown): unknown {
+  if (!(err instanceof ProtocolError) || err instanceof UpstreamProtocolError) return err;
+  const message = err.message.length > MAX_UPSTREAM_ERROR_MESSAGE ? `${err.message.slice(0, MAX_UPSTREAM_ERROR_MESSAGE)}…` : err.message;
+  let data: unknown = err.data;
+  if (data !== undefined) {
+    let size = Infinity;
+    try {
+      size = Buffer.byteLength(JSON.stringify(data) ?? '');
+    } catch {
+      // not serialisable: dropped below
+    }
+    if (size > MAX_UPSTREAM_ERROR_DATA) data = undefined;
+  }
+  return new UpstreamProtocolError(err.code, message, data);
+}
+
 /**
  * What kind of failure `err` is. `sessionful` says whether the connection holds a 2025-era
  * session (`Mcp-Session-Id`, or the legacy SSE transport's session endpoint): only then does

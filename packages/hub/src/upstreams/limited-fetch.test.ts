@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { limitedFetch, RESULT_TOO_LARGE_CODE } from './limited-fetch.ts';
+import { jsonLinesToSse, limitedFetch, RESULT_TOO_LARGE_CODE } from './limited-fetch.ts';
 
 const answer = (body: string, type: string, status = 200) => (async () => new Response(body, { status, headers: { 'content-type': type } })) as unknown as typeof fetch;
 const request = { method: 'POST', body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'x' } }) };
@@ -28,5 +28,23 @@ describe('limitedFetch', () => {
   it('errors a stream no request waits on (a GET stream) at an oversized event', async () => {
     const f = limitedFetch(answer(`data: ${'z'.repeat(500)}\n\n`, 'text/event-stream'), { name: 'ha', maxResultBytes: 100 });
     await expect((await f('http://x/mcp', { method: 'GET' })).text()).rejects.toThrow('limits.maxResultBytes');
+  });
+
+  it('turns a subscriptions/listen answer in JSON lines into SSE events, one per JSON value, pretty-printed ones too', async () => {
+    const lines = '{"jsonrpc":"2.0","method":"a"}\n\n{\n  "jsonrpc": "2.0",\n  "method": "b"\n}\n{"jsonrpc":"2.0","method":"c"}';
+    const listen = { method: 'POST', body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'subscriptions/listen', params: {} }) };
+    for (const type of ['application/x-ndjson', 'application/jsonl', 'application/json']) {
+      const res = await limitedFetch(answer(lines, type), { name: 'ha', maxResultBytes: 1000 })('http://x/mcp', listen);
+      expect(res.headers.get('content-type')).toBe('text/event-stream');
+      expect(await res.text()).toBe(['a', 'b', 'c'].map((m) => `event: message\ndata: {"jsonrpc":"2.0","method":"${m}"}\n\n`).join(''));
+    }
+    // A plain JSON answer to any other request stays what it is.
+    const other = await limitedFetch(answer('{"jsonrpc":"2.0","id":7,"result":{}}', 'application/json'), { name: 'ha', maxResultBytes: 1000 })('http://x/mcp', request);
+    expect(other.headers.get('content-type')).toBe('application/json');
+  });
+
+  it('errors a JSON-lines stream whose value grows past the cap', async () => {
+    const body = new Response(`{"a":"${'x'.repeat(500)}`).body!.pipeThrough(jsonLinesToSse(100, 'too large'));
+    await expect(new Response(body).text()).rejects.toThrow('too large');
   });
 });

@@ -23,8 +23,18 @@ export interface LimitedFetchOptions {
   maxResultBytes: number;
 }
 
-/** JSON-RPC code of the synthetic error (the server-defined range; relayed as the upstream's own error). */
+/** JSON-RPC code of the synthetic error (the server-defined range). */
 export const RESULT_TOO_LARGE_CODE = -32001;
+
+/**
+ * Whether `err` is the hub's own "answer too large" error (made here, not sent by the upstream):
+ * a failure of the call, which a tool call reports as an `isError` result, not as the
+ * upstream's JSON-RPC error.
+ */
+export function isResultTooLarge(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  return e?.code === RESULT_TOO_LARGE_CODE && typeof e.message === 'string' && /^upstream \S+ answered with more than limits\.maxResultBytes /.test(e.message);
+}
 
 export function limitedFetch(inner: typeof fetch, o: LimitedFetchOptions): typeof fetch {
   const message = `upstream ${o.name} answered with more than limits.maxResultBytes (${o.maxResultBytes} bytes): the answer was dropped`;
@@ -34,8 +44,18 @@ export function limitedFetch(inner: typeof fetch, o: LimitedFetchOptions): typeo
     if (!res.body || (res.status >= 300 && res.status < 400) || [101, 204, 205, 304].includes(res.status)) return res;
     const id = () => requestId(init?.body);
     const init2 = { status: res.status, statusText: res.statusText, headers: res.headers };
-    if (/^text\/event-stream\b/i.test(res.headers.get('content-type') ?? '')) {
+    const type = res.headers.get('content-type') ?? '';
+    if (/^text\/event-stream\b/i.test(type)) {
       return new Response(res.body.pipeThrough(eventCap(o.maxResultBytes, () => id(), message)), init2);
+    }
+    if (res.ok && (JSON_LINES.test(type) || (/^application\/json\b/i.test(type) && requestMethod(init?.body) === 'subscriptions/listen'))) {
+      // A `subscriptions/listen` stream sent as JSON lines instead of SSE (some servers and
+      // proxies do): the SDK reads only SSE (or one JSON document), so each JSON value becomes
+      // one SSE event, as it arrives.
+      const headers = new Headers(res.headers);
+      headers.set('content-type', 'text/event-stream');
+      headers.delete('content-length');
+      return new Response(res.body.pipeThrough(jsonLinesToSse(o.maxResultBytes, message)), { ...init2, headers });
     }
     // A JSON (or any other) body: read here, up to the cap, then handed over whole.
     const bytes = await readBounded(res.body, o.maxResultBytes);
@@ -46,6 +66,63 @@ export function limitedFetch(inner: typeof fetch, o: LimitedFetchOptions): typeo
     headers.delete('content-length');
     return new Response(JSON.stringify({ jsonrpc: '2.0', id: rid, error: { code: RESULT_TOO_LARGE_CODE, message } }), { ...init2, headers });
   };
+}
+
+/** Media types of a stream of JSON values, one per line (NDJSON, JSON Lines). */
+const JSON_LINES = /^application\/(?:x-)?(?:ndjson|jsonl|json-lines|jsonlines|json-seq)\b/i;
+
+/** The method of the JSON-RPC request in a fetch body (read only for a JSON-lines answer). */
+function requestMethod(body: unknown): string | undefined {
+  if (typeof body !== 'string' || !body.includes('"subscriptions/listen"')) return undefined;
+  try {
+    const m = JSON.parse(body) as { method?: unknown };
+    return typeof m.method === 'string' ? m.method : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Turns a stream of JSON values separated by newlines into SSE `message` events. A value may
+ * span lines (a pretty-printed one): lines are gathered until they parse. More than `max`
+ * bytes without a complete value errors the stream.
+ */
+export function jsonLinesToSse(max: number, message: string): TransformStream<Uint8Array, Uint8Array> {
+  const decoder = new TextDecoder();
+  const encoder = new TextEncoder();
+  let pending = '';
+  let gathered = '';
+  const emit = (line: string, controller: TransformStreamDefaultController<Uint8Array>) => {
+    // RFC 7464 (json-seq) starts each value with a record separator.
+    const text = line.replace(/^\u001e/, '').trim();
+    if (!text && !gathered) return;
+    gathered = gathered ? `${gathered}\n${text}` : text;
+    let value: unknown;
+    try {
+      value = JSON.parse(gathered);
+    } catch {
+      if (gathered.length > max) controller.error(new Error(message));
+      return;
+    }
+    gathered = '';
+    controller.enqueue(encoder.encode(`event: message\ndata: ${JSON.stringify(value)}\n\n`));
+  };
+  return new TransformStream({
+    transform(chunk, controller) {
+      pending += decoder.decode(chunk, { stream: true });
+      let nl: number;
+      while ((nl = pending.indexOf('\n')) >= 0) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        emit(line, controller);
+      }
+      if (pending.length + gathered.length > max) controller.error(new Error(message));
+    },
+    flush(controller) {
+      pending += decoder.decode();
+      if (pending) emit(pending, controller);
+    },
+  });
 }
 
 /** The id of the JSON-RPC request in a fetch body (parsed only once an answer is too large). */

@@ -33,7 +33,10 @@ import {
   SdkHttpError,
   SseError,
   type CallToolResult,
+  type CompleteRequest,
+  type CompleteResult,
   type GetPromptResult,
+  type McpSubscription,
   type Prompt,
   type ReadResourceResult,
   type RequestOptions,
@@ -44,7 +47,9 @@ import {
 } from '@modelcontextprotocol/client';
 import { createBackoff } from './backoff.ts';
 import { openConnection, requestHeaders, type Connection, type ConnectionHooks, type ListKind, type UpstreamLogMessage, type UpstreamSpec } from './connection.ts';
-import { classifyFailure, embeddedProtocolError, safeUrl, shortReason, type FailureKind } from './errors.ts';
+import { boundedProtocolError, classifyFailure, embeddedProtocolError, safeUrl, shortReason, type FailureKind } from './errors.ts';
+import { callScope } from './call-scope.ts';
+import { isResultTooLarge } from './limited-fetch.ts';
 
 /**
  * Why a connection the hub closed itself is down: a call still running on it (cancelled on
@@ -73,6 +78,17 @@ export interface CallOptions {
   onprogress?: (p: { progress: number; total?: number; message?: string }) => void;
   /** Extra `_meta` for a tools/call (the hub's file policy for an edge). */
   meta?: Record<string, unknown>;
+  /** The least severe log level the caller wants of a tools/call (2026-07-28 `_meta`); default `info`. */
+  logLevel?: string;
+  /** Log messages the upstream sends on this call's own stream (besides `onLog` listeners). */
+  onlog?: (message: UpstreamLogMessage) => void;
+}
+
+/** What a connected upstream offers beyond its lists, as its capabilities say. */
+export interface UpstreamFeatures {
+  completions: boolean;
+  /** `resources.subscribe`: it announces changes of a resource (resources/subscribe or subscriptions/listen). */
+  resourceSubscribe: boolean;
 }
 
 export type UpstreamChange = 'state' | 'tools' | 'resources' | 'prompts';
@@ -97,6 +113,20 @@ export interface Upstream {
   callTool(name: string, args: Record<string, unknown>, opts?: CallOptions): Promise<CallToolResult>;
   readResource(uri: string, opts?: CallOptions): Promise<ReadResourceResult>;
   getPrompt(name: string, args: Record<string, string> | undefined, opts?: CallOptions): Promise<GetPromptResult>;
+  /** `completion/complete`, `params` as the upstream names its prompt or template. */
+  complete(params: CompleteRequest['params'], opts?: CallOptions): Promise<CompleteResult>;
+  /** What the live connection offers (both false while down). */
+  features(): UpstreamFeatures;
+  /**
+   * Asks the upstream to announce changes of `uri` (`resources/subscribe` on 2025, a
+   * `subscriptions/listen` stream on 2026-07-28), kept across reconnects until
+   * `unsubscribeResource`. Rejects (and keeps nothing) when the upstream refuses or is down.
+   */
+  subscribeResource(uri: string, opts?: CallOptions): Promise<void>;
+  /** Stops announcements of `uri` (best effort: never rejects). */
+  unsubscribeResource(uri: string): Promise<void>;
+  /** Calls `listener` with each URI the upstream says changed; returns the unsubscribe function. */
+  onResourceUpdated(listener: (uri: string) => void): () => void;
   /** Calls `listener` on each change; returns the unsubscribe function. */
   onChange(listener: (what: UpstreamChange) => void): () => void;
   /** Calls `listener` with each log message the upstream sends; returns the unsubscribe function. */
@@ -207,6 +237,11 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
   const lifetime = new AbortController();
   const listeners = new Set<(what: UpstreamChange) => void>();
   const logListeners = new Set<(message: UpstreamLogMessage) => void>();
+  const updateListeners = new Set<(uri: string) => void>();
+  /** Resource URIs the hub subscribed to: re-subscribed on every new connection. */
+  const subscribed = new Set<string>();
+  /** 2026-07-28: one `subscriptions/listen` stream per subscribed URI, on the live connection. */
+  const resourceStreams = new Map<string, { c: Connection; sub: McpSubscription }>();
   /** Connections whose 2025 GET stream (the only path for its notifications) is gone for good. */
   const streamLost = new WeakSet<Connection>();
   /** Calls in flight per connection, so a connection whose session was lost closes after its last call. */
@@ -392,6 +427,35 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
     setStatus('up', undefined);
     for (const k of changed) emit(k);
     startHealth();
+    // The upstream forgot what the previous connection subscribed to (a new 2025 session, or
+    // listen streams that ended with it).
+    for (const uri of subscribed) {
+      void watch(c, uri, { timeout: connectTimeoutMs, signal: lifetime.signal }).catch((err: unknown) => log.warn({ upstream: name, uri, err: reason(err) }, 'resubscribing to a resource failed'));
+    }
+  }
+
+  /** Subscribes on connection `c` to changes of `uri`. */
+  async function watch(c: Connection, uri: string, ro: RequestOptions): Promise<void> {
+    if (c.era === 'legacy') {
+      await c.client.subscribeResource({ uri }, ro);
+      return;
+    }
+    const sub = await c.client.listen({ resourceSubscriptions: [uri] }, ro);
+    if (!subscribed.has(uri) || c !== conn) {
+      await sub.close();
+      return;
+    }
+    resourceStreams.get(uri)?.sub.close().catch(() => {});
+    resourceStreams.set(uri, { c, sub });
+    void sub.closed.then((how) => {
+      if (resourceStreams.get(uri)?.sub === sub) resourceStreams.delete(uri);
+      if (how === 'local' || closed || c !== conn || !subscribed.has(uri)) return;
+      // The server ended the stream (restart, proxy timeout): listen again shortly.
+      const t = setTimeout(() => {
+        if (c === conn && subscribed.has(uri) && !resourceStreams.has(uri)) void watch(c, uri, { timeout: connectTimeoutMs, signal: lifetime.signal }).catch(() => checkSoon());
+      }, 1000);
+      t.unref();
+    });
   }
 
   /** The attempt failed: down (lists emptied) and retry after the backoff. */
@@ -505,9 +569,25 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
       },
       onLog(message) {
         if (!live()) return;
+        // A message on a call's own stream goes to that call too (see call-scope.ts).
+        try {
+          callScope.getStore()?.onlog?.(message);
+        } catch {
+          // as below
+        }
         for (const l of [...logListeners]) {
           try {
             l(message);
+          } catch {
+            // A listener's failure must not break the connection's message loop.
+          }
+        }
+      },
+      onResourceUpdated(uri) {
+        if (!live() || !subscribed.has(uri)) return;
+        for (const l of [...updateListeners]) {
+          try {
+            l(uri);
           } catch {
             // A listener's failure must not break the connection's message loop.
           }
@@ -706,8 +786,9 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
   function callError(err: unknown, kind: FailureKind, label: string, c: Connection): unknown {
     switch (kind) {
       case 'protocol':
-        // The upstream's own JSON-RPC error: relayed as it is.
-        return embeddedProtocolError(err) ?? err;
+        if (isResultTooLarge(err)) return new HomelabError('UPSTREAM_ERROR', (err as Error).message, { cause: err });
+        // The upstream's own JSON-RPC error: relayed with its code, message and data, cut to size.
+        return boundedProtocolError(embeddedProtocolError(err) ?? err);
       case 'unavailable':
         // Find out now whether the whole upstream is gone, rather than at the next tick.
         if (c === conn) checkSoon();
@@ -772,6 +853,8 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
       setStatus('down', CLOSED);
       listeners.clear();
       logListeners.clear();
+      updateListeners.clear();
+      subscribed.clear();
     },
     callTool(toolName, args, opts) {
       return request(`tools/call ${toolName}`, opts, (c, ro) => {
@@ -786,9 +869,42 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
         const known = toolIndex.get(toolName);
         const { outputSchema: _drop, ...definition } = known ?? { name: toolName, inputSchema: { type: 'object' as const } };
         // 2026-07-28 has no logging/setLevel: a request that wants log messages names a level
-        // in its _meta. The hub asks for info and up; each client filters by its own level.
-        return c.client.callTool({ name: toolName, arguments: args, _meta: { ...opts?.meta, 'io.modelcontextprotocol/logLevel': 'info' } }, { ...ro, toolDefinition: definition });
+        // in its _meta. The hub asks for the caller's level (info unless it said), and each
+        // 2025 session filters by its own.
+        const call = () => c.client.callTool({ name: toolName, arguments: args, _meta: { ...opts?.meta, 'io.modelcontextprotocol/logLevel': opts?.logLevel ?? 'info' } }, { ...ro, toolDefinition: definition });
+        return opts?.onlog ? callScope.run({ onlog: opts.onlog }, call) : call();
       });
+    },
+    complete(params, opts) {
+      return request('completion/complete', opts, (c, ro) => c.client.complete(params, ro));
+    },
+    features() {
+      const caps = conn?.capabilities;
+      return { completions: caps?.completions !== undefined, resourceSubscribe: caps?.resources?.subscribe === true };
+    },
+    async subscribeResource(uri, opts) {
+      if (subscribed.has(uri)) return;
+      subscribed.add(uri);
+      try {
+        await request('resources/subscribe', opts, (c, ro) => watch(c, uri, ro));
+      } catch (err) {
+        subscribed.delete(uri);
+        throw err;
+      }
+    },
+    async unsubscribeResource(uri) {
+      if (!subscribed.delete(uri)) return;
+      const stream = resourceStreams.get(uri);
+      resourceStreams.delete(uri);
+      if (stream) return stream.sub.close().catch(() => {});
+      const c = conn;
+      if (c?.era === 'legacy') await c.client.unsubscribeResource({ uri }, { timeout: connectTimeoutMs, signal: lifetime.signal }).catch(() => {});
+    },
+    onResourceUpdated(listener) {
+      updateListeners.add(listener);
+      return () => {
+        updateListeners.delete(listener);
+      };
     },
     readResource(uri, opts) {
       // `bypass`: the SDK may cache a resource body on a hint from the server; the hub relays.
