@@ -248,7 +248,7 @@ function withoutExecution(t: Tool): Tool {
 }
 
 function callOpts(ctx: CallContext, timeoutMs: number): SourceCallOptions {
-  return { signal: ctx.signal, timeoutMs, onprogress: ctx.onprogress };
+  return { signal: ctx.signal, timeoutMs, onprogress: ctx.onprogress, ...(ctx.client ? { client: ctx.client } : {}), ...(ctx.resume ? { resume: ctx.resume } : {}) };
 }
 
 /** Resource contents carry their URI: show the client the namespaced one it asked for. */

@@ -3,6 +3,7 @@
  * function that runs it. Built by `catalog.ts` from the nodes, the native upstreams and the
  * hub's own tools; read by the transports for every list and call.
  */
+import type { ClientChannel } from '../upstreams/client-requests.ts';
 import type { CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ResourceTemplateType as ResourceTemplate, Tool } from '@modelcontextprotocol/server';
 
 export type Role = 'admin' | 'operator' | 'viewer';
@@ -33,6 +34,10 @@ export interface CallContext {
    * redacted like the arguments on the way into the journal.
    */
   auditDetail?: (detail: Record<string, unknown>) => void;
+  /** The caller's client, for what an upstream asks it mid-call (sampling, elicitation, roots). */
+  client?: ClientChannel;
+  /** A 2026-07-28 retry of an upstream's `input_required`: what goes back to that upstream. */
+  resume?: { inputResponses?: Record<string, unknown>; requestState?: string };
 }
 
 export interface CatalogTool {

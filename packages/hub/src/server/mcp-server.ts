@@ -11,6 +11,7 @@ import type { CallContext, Caller } from '../catalog/types.ts';
 import type { Gate, HumanChannel } from '../policy/gate.ts';
 import { actingAs } from '../policy/acting-for.ts';
 import { boundedClientInfo } from './client-info.ts';
+import { createClientChannel, MAX_CLIENT_REQUESTS_PER_CALL, type ClientChannelSpec, type ForwardedRequest } from './client-channel.ts';
 
 export interface HubServerInfo {
   name: string;
@@ -177,6 +178,8 @@ export interface HubToolCall {
   onprogress?: CallContext['onprogress'] | undefined;
   /** How the gate can reach the person (human mode). */
   human: HumanChannel;
+  /** How the call's upstreams reach its client mid-call (sampling, elicitation, roots). */
+  clientRequests?: ClientChannelSpec;
 }
 
 /**
@@ -201,6 +204,15 @@ export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate
   }
   let detail: Record<string, unknown> | undefined;
   const cctx: CallContext = { caller, session: call.session, signal: call.signal, onprogress: call.onprogress, auditDetail: (d) => void (detail = { ...detail, ...d }) };
+  if (call.clientRequests) {
+    // What the upstreams asked the client, for the audit event: never what was asked or answered.
+    const forwarded: ForwardedRequest[] = [];
+    cctx.client = createClientChannel(call.clientRequests, (r) => {
+      if (forwarded.length > MAX_CLIENT_REQUESTS_PER_CALL) return;
+      forwarded.push(r);
+      detail = { ...detail, clientRequests: [...forwarded] };
+    });
+  }
   const started = performance.now();
   const base = { caller, session: call.session, ...(call.client ? { client: call.client } : {}), tool: name, toolClass: tool.toolClass as 'read' | 'write', nodes: tool.targets?.(rawArgs ?? {}) ?? [tool.source] };
   let decision: Awaited<ReturnType<Gate['check']>>;
@@ -333,6 +345,9 @@ export function createHubServer(opts: HubServerOptions): Server {
       ...(client ? { client } : {}),
       signal: ctx.mcpReq.signal,
       onprogress: progressRelay(ctx),
+      clientRequests: modern
+        ? { capabilities: envelope?.['io.modelcontextprotocol/clientCapabilities'] as ClientChannelSpec['capabilities'], modern: true }
+        : { capabilities: server.getClientCapabilities(), send: (request, o) => ctx.mcpReq.send(request as { method: 'roots/list' }, o) as Promise<Record<string, unknown>> },
       human: {
         modern,
         canAsk: canElicit,

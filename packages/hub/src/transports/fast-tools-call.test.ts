@@ -231,7 +231,7 @@ describe('plain 2026-07-28 tools/call without the SDK server', () => {
     const headers = (h: Record<string, string>) => ({ get: (n: string) => h[n] ?? null });
     const good = { 'mcp-protocol-version': MODERN, 'mcp-method': 'tools/call', 'mcp-name': 'get_status' };
     const msg = (patch: Record<string, unknown> = {}, params: Record<string, unknown> = {}) => ({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'get_status', arguments: { node: 'pi' }, _meta: META, ...params }, ...patch });
-    expect(plainToolsCall(msg(), headers(good), accepted)).toEqual({ id: 1, name: 'get_status', args: { node: 'pi' }, client: { name: 'tester', version: '1.0' }, canElicit: false });
+    expect(plainToolsCall(msg(), headers(good), accepted)).toEqual({ id: 1, name: 'get_status', args: { node: 'pi' }, client: { name: 'tester', version: '1.0' }, canElicit: false, capabilities: {} });
     expect(plainToolsCall(msg({}, { _meta: { ...META, 'io.modelcontextprotocol/clientCapabilities': { elicitation: {} } } }), headers(good), accepted)?.canElicit).toBe(true);
     expect(plainToolsCall(msg(), headers({ ...good, 'mcp-name': ' get_status\t' }), accepted)).toBeDefined();
     const refused: Array<[string, unknown, Record<string, string>]> = [

@@ -57,6 +57,8 @@ export interface PlainToolsCall {
   client?: { name?: string; version?: string };
   /** The client declared it can ask its user (elicitation). */
   canElicit: boolean;
+  /** What the client declared (an upstream's `input_required` goes back to it). */
+  capabilities: Record<string, unknown>;
 }
 
 type Headers = { get(name: string): string | null };
@@ -112,7 +114,7 @@ export function plainToolsCall(body: unknown, headers: Headers, envelopeAccepted
   if (!envelopeAccepted(meta)) return undefined;
   const caps = meta[CLIENT_CAPABILITIES_META_KEY] as Record<string, unknown>;
   const client = boundedClientInfo(meta[CLIENT_INFO_META_KEY]);
-  return { id, name, args: args as Record<string, unknown> | undefined, ...(client ? { client } : {}), canElicit: caps.elicitation !== undefined };
+  return { id, name, args: args as Record<string, unknown> | undefined, ...(client ? { client } : {}), canElicit: caps.elicitation !== undefined, capabilities: caps };
 }
 
 const RESULT_KEYS = ['_meta', 'content', 'structuredContent', 'isError'];

@@ -45,6 +45,7 @@ import {
 import { createBackoff } from './backoff.ts';
 import { openConnection, requestHeaders, type Connection, type ConnectionHooks, type ListKind, type UpstreamLogMessage, type UpstreamSpec } from './connection.ts';
 import { classifyFailure, embeddedProtocolError, safeUrl, shortReason, type FailureKind } from './errors.ts';
+import { createClientRouting, outsideCalls, type ClientChannel } from './client-requests.ts';
 
 /**
  * Why a connection the hub closed itself is down: a call still running on it (cancelled on
@@ -73,6 +74,13 @@ export interface CallOptions {
   onprogress?: (p: { progress: number; total?: number; message?: string }) => void;
   /** Extra `_meta` for a tools/call (the hub's file policy for an edge). */
   meta?: Record<string, unknown>;
+  /** The client of this call: what the upstream asks mid-call goes there (client-requests.ts). */
+  client?: ClientChannel;
+  /**
+   * A 2026-07-28 client's retry of a call the upstream answered `input_required`: its answers
+   * and the upstream's own `requestState`, sent back with the same tool call.
+   */
+  resume?: { inputResponses?: Record<string, unknown>; requestState?: string };
 }
 
 export type UpstreamChange = 'state' | 'tools' | 'resources' | 'prompts';
@@ -215,6 +223,7 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
   const refreshing = new Map<ListKind, Promise<void>>();
   const dirty = new Set<ListKind>();
   let stderrTail: string[] = [];
+  const routing = createClientRouting(name);
 
   function emit(what: UpstreamChange): void {
     for (const l of [...listeners]) {
@@ -341,7 +350,8 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
   function connectOnce(): Promise<boolean> {
     if (closed) return Promise.resolve(false);
     if (conn) return Promise.resolve(true);
-    attempt ??= runAttempt().finally(() => {
+    // Outside the caller's context: the connection outlives the call that triggered it.
+    attempt ??= outsideCalls(runAttempt).finally(() => {
       attempt = undefined;
     });
     return attempt;
@@ -500,6 +510,7 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
       onListChanged(kind) {
         if (live()) refresh(kind);
       },
+      onClientRequest: (method, params) => routing.forward(method, params),
       onHttp(request) {
         options.onHttpRequest?.({ upstream: name, ...request });
       },
@@ -670,7 +681,7 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
         };
         inflight.set(c, (inflight.get(c) ?? 0) + 1);
         try {
-          return await run(c, ro);
+          return await routing.during({ signal, ...(opts?.client ? { channel: opts.client } : {}) }, () => run(c, ro));
         } catch (err) {
           // Cancelled or past the deadline: that decides the error, whatever the request threw
           // (the direct edge path rejects with the caller's own abort reason).
@@ -787,7 +798,12 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
         const { outputSchema: _drop, ...definition } = known ?? { name: toolName, inputSchema: { type: 'object' as const } };
         // 2026-07-28 has no logging/setLevel: a request that wants log messages names a level
         // in its _meta. The hub asks for info and up; each client filters by its own level.
-        return c.client.callTool({ name: toolName, arguments: args, _meta: { ...opts?.meta, 'io.modelcontextprotocol/logLevel': 'info' } }, { ...ro, toolDefinition: definition });
+        // A 2026-07-28 client gets the upstream's input_required to answer itself (the hub
+        // cannot ask it mid-call); for anyone else the SDK fulfils it through the handlers,
+        // which forward each input request to the caller's client.
+        const relay = c.era === 'modern' && opts?.client?.relay === true;
+        const params = { name: toolName, arguments: args, _meta: { ...opts?.meta, 'io.modelcontextprotocol/logLevel': 'info' }, ...(relay ? opts?.resume : {}) };
+        return c.client.callTool(params, { ...ro, toolDefinition: definition, ...(relay ? { allowInputRequired: true } : {}) }) as Promise<CallToolResult>;
       });
     },
     readResource(uri, opts) {

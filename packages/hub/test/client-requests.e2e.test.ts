@@ -1,0 +1,183 @@
+/**
+ * What an upstream asks the client mid-call (sampling, elicitation, roots) reaches the client
+ * whose call caused it, through the real bundled hub, with real SDK v2 upstreams of both eras
+ * (a 2025 server with sessions, a stateless 2026-07-28 one, a stdio child) and real SDK v2
+ * clients of both eras.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { readJournal, resultText, startHubProcess, type HubProcess } from '@homelab-mcp/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const TOKEN = 'fwd-admin-token-0123456789abcdef';
+const FIXTURE = fileURLToPath(new URL('./fixtures/asking-server.mjs', import.meta.url));
+
+async function startAsking(mode: 'session' | 'modern'): Promise<{ port: number; child: ChildProcess; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, [FIXTURE], { env: { ...process.env, MODE: mode }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.once('data', (b: Buffer) => resolve(JSON.parse(b.toString()).port));
+    child.once('exit', () => reject(new Error('asking server exited')));
+  });
+  return { port, child, stop: () => new Promise((r) => (child.exitCode !== null ? r() : (child.once('exit', () => r()), child.kill('SIGTERM')))) };
+}
+
+type Era = 'legacy' | 'modern';
+interface Asked {
+  method: string;
+  text: string;
+}
+
+/**
+ * A real client of `era` that declares (and answers) the given capabilities; each answer names
+ * `who`, and every request it got is kept in `asked`. `gate` (optional) holds each answer until it resolves.
+ */
+async function clientOf(hub: HubProcess, era: Era, who: string, caps: Array<'sampling' | 'elicitation' | 'roots'>, gate?: () => Promise<void>) {
+  const asked: Asked[] = [];
+  const client = new Client(
+    { name: `client-${who}`, version: '1.0.0' },
+    {
+      versionNegotiation: { mode: era === 'modern' ? { pin: '2026-07-28' } : 'legacy' },
+      capabilities: {
+        ...(caps.includes('sampling') ? { sampling: {} } : {}),
+        ...(caps.includes('elicitation') ? { elicitation: { form: {} } } : {}),
+        ...(caps.includes('roots') ? { roots: {} } : {}),
+      },
+    },
+  );
+  if (caps.includes('sampling')) {
+    client.setRequestHandler('sampling/createMessage', async (req) => {
+      asked.push({ method: 'sampling/createMessage', text: (req.params.messages[0]!.content as { text: string }).text });
+      await gate?.();
+      return { role: 'assistant', model: 'test-model', content: { type: 'text', text: `answer of ${who}` } };
+    });
+  }
+  if (caps.includes('elicitation')) {
+    client.setRequestHandler('elicitation/create', async (req) => {
+      asked.push({ method: 'elicitation/create', text: (req.params as { message: string }).message });
+      await gate?.();
+      return { action: 'accept', content: { colour: `colour of ${who}` } };
+    });
+  }
+  if (caps.includes('roots')) {
+    client.setRequestHandler('roots/list', async () => {
+      asked.push({ method: 'roots/list', text: '' });
+      return { roots: [{ uri: `file:///home/${who}` }] };
+    });
+  }
+  await client.connect(new StreamableHTTPClientTransport(new URL(hub.url), { requestInit: { headers: { Authorization: `Bearer ${TOKEN}` } } }));
+  return Object.assign(client, { asked, [Symbol.asyncDispose]: () => client.close() });
+}
+
+/** Resolves every waiter once `n` have arrived: two calls overlap for sure. */
+function barrier(n: number): () => Promise<void> {
+  let arrived = 0;
+  let open!: () => void;
+  const opened = new Promise<void>((r) => (open = r));
+  return () => {
+    if (++arrived >= n) open();
+    return opened;
+  };
+}
+
+let s25: Awaited<ReturnType<typeof startAsking>>;
+let s26: Awaited<ReturnType<typeof startAsking>>;
+let hub: HubProcess;
+
+beforeAll(async () => {
+  [s25, s26] = await Promise.all([startAsking('session'), startAsking('modern')]);
+  const read = { '*': 'read' };
+  hub = await startHubProcess({
+    config: {
+      auth: { tokens: [{ user: 'alice', role: 'admin', token: TOKEN }], rateLimit: { perMinute: 6000, burst: 1000 } },
+      local: { enabled: false },
+      upstreams: {
+        ask25: { url: `http://127.0.0.1:${s25.port}/mcp`, classes: read },
+        ask26: { url: `http://127.0.0.1:${s26.port}/mcp`, classes: read },
+        askio: { command: process.execPath, args: [FIXTURE], env: { MODE: 'stdio' }, classes: read },
+      },
+    },
+  });
+});
+
+afterAll(async () => {
+  await hub?.stop();
+  await Promise.all([s25?.stop(), s26?.stop()]);
+});
+
+describe('a 2025 client', () => {
+  // ask25: the 2025 server sends real requests on the call's stream; ask26: the 2026-07-28
+  // server answers input_required, which the hub fulfils through the client; askio: stdio.
+  it.each(['ask25', 'ask26', 'askio'])('answers %s sampling, elicitation and roots for its own call', async (up) => {
+    await using client = await clientOf(hub, 'legacy', 'A', ['sampling', 'elicitation', 'roots']);
+    expect(resultText(await client.callTool({ name: `${up}__ask_sample`, arguments: { tag: 'A' } }))).toBe('sampled: answer of A');
+    expect(resultText(await client.callTool({ name: `${up}__ask_elicit`, arguments: { tag: 'A' } }))).toBe('elicited: accept {"colour":"colour of A"}');
+    expect(resultText(await client.callTool({ name: `${up}__ask_roots`, arguments: { tag: 'A' } }))).toBe('roots: file:///home/A');
+    // The person reads who asks: an upstream's question never passes for the hub's own.
+    expect(client.asked).toEqual([
+      { method: 'sampling/createMessage', text: 'question from A' },
+      { method: 'elicitation/create', text: `[${up}] pick a colour for A` },
+      { method: 'roots/list', text: '' },
+    ]);
+  });
+
+  it.each(['ask25', 'ask26', 'askio'])('without the capability, %s gets an error and the call says why', async (up) => {
+    await using client = await clientOf(hub, 'legacy', 'N', ['elicitation']);
+    const r = await client.callTool({ name: `${up}__ask_sample`, arguments: { tag: 'N' } });
+    expect(r.isError).toBe(true);
+    expect(resultText(r)).toContain('sampling/createMessage is not available: the client of this call did not declare the capability');
+    expect(client.asked).toEqual([]);
+  });
+
+  it.each(['ask25', 'ask26'])('two sessions calling %s at once are each asked only their own question', async (up) => {
+    const both = barrier(2);
+    await using a = await clientOf(hub, 'legacy', 'A', ['sampling'], both);
+    await using b = await clientOf(hub, 'legacy', 'B', ['sampling'], both);
+    const [ra, rb] = await Promise.all([a.callTool({ name: `${up}__ask_sample`, arguments: { tag: 'A' } }), b.callTool({ name: `${up}__ask_sample`, arguments: { tag: 'B' } })]);
+    expect([resultText(ra), resultText(rb)]).toEqual(['sampled: answer of A', 'sampled: answer of B']);
+    expect(a.asked).toEqual([{ method: 'sampling/createMessage', text: 'question from A' }]);
+    expect(b.asked).toEqual([{ method: 'sampling/createMessage', text: 'question from B' }]);
+  });
+
+  it('a stdio request while another session has a call in flight is refused, not sent to a guessed client', async () => {
+    await using holder = await clientOf(hub, 'legacy', 'H', ['sampling']);
+    await using asker = await clientOf(hub, 'legacy', 'A', ['sampling']);
+    let started!: () => void;
+    const holding = new Promise<void>((r) => (started = r));
+    const held = holder.callTool({ name: 'askio__hold', arguments: {} }, { onprogress: () => started() });
+    await holding;
+    const r = await asker.callTool({ name: 'askio__ask_sample', arguments: { tag: 'A' } });
+    expect(r.isError).toBe(true);
+    expect(resultText(r)).toContain('the hub cannot tell whose client to ask');
+    expect([holder.asked, asker.asked]).toEqual([[], []]);
+    await asker.callTool({ name: 'askio__release', arguments: {} });
+    expect(resultText(await held)).toBe('released');
+  });
+
+  it('a request outside the call stream goes to the only call in flight', async () => {
+    await using client = await clientOf(hub, 'legacy', 'U', ['sampling']);
+    expect(resultText(await client.callTool({ name: 'ask25__ask_unrelated', arguments: { tag: 'U' } }))).toBe('sampled: answer of U');
+  });
+
+  it('an upstream cannot flood the client: a call asks at most 16 times', async () => {
+    await using client = await clientOf(hub, 'legacy', 'F', ['elicitation']);
+    const r = await client.callTool({ name: 'ask25__ask_many', arguments: { n: 40 } });
+    expect(resultText(r)).toMatch(/^refused at 16: .*at most 16 times/);
+    expect(client.asked.length).toBe(16);
+  });
+
+  it('the audit event records each forwarded request (method, upstream), never what it said', async () => {
+    await using client = await clientOf(hub, 'legacy', 'J', ['sampling', 'elicitation']);
+    await client.callTool({ name: 'ask25__ask_sample', arguments: { tag: 'journal-probe' } });
+    await client.callTool({ name: 'ask26__ask_elicit', arguments: { tag: 'journal-probe' } });
+    const events = readJournal(join(hub.dir, 'data')).filter((e) => e.kind === 'tool_call' && JSON.stringify(e.args ?? {}).includes('journal-probe'));
+    expect(events.map((e) => [e.tool, e.detail?.clientRequests])).toEqual([
+      ['ask25__ask_sample', [{ method: 'sampling/createMessage', upstream: 'ask25', outcome: 'answered' }]],
+      ['ask26__ask_elicit', [{ method: 'elicitation/create', upstream: 'ask26', outcome: 'answered' }]],
+    ]);
+    const text = JSON.stringify(readJournal(join(hub.dir, 'data')));
+    expect(text).not.toContain('question from journal-probe');
+    expect(text).not.toContain('colour of J');
+  });
+});
