@@ -12,6 +12,8 @@ import { readJournal, resultText, startHubProcess, type HubProcess } from '@home
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const TOKEN = 'fwd-admin-token-0123456789abcdef';
+/** A user whose writes a person approves (`human` mode). */
+const HUMAN_TOKEN = 'fwd-human-token-0123456789abcdef';
 const FIXTURE = fileURLToPath(new URL('./fixtures/asking-server.mjs', import.meta.url));
 
 async function startAsking(mode: 'session' | 'modern'): Promise<{ port: number; child: ChildProcess; stop(): Promise<void> }> {
@@ -33,7 +35,7 @@ interface Asked {
  * A real client of `era` that declares (and answers) the given capabilities; each answer names
  * `who`, and every request it got is kept in `asked`. `gate` (optional) holds each answer until it resolves.
  */
-async function clientOf(hub: HubProcess, era: Era, who: string, caps: Array<'sampling' | 'elicitation' | 'roots'>, gate?: () => Promise<void>) {
+async function clientOf(hub: HubProcess, era: Era, who: string, caps: Array<'sampling' | 'elicitation' | 'roots'>, gate?: () => Promise<void>, token = TOKEN) {
   const asked: Asked[] = [];
   const client = new Client(
     { name: `client-${who}`, version: '1.0.0' },
@@ -55,9 +57,12 @@ async function clientOf(hub: HubProcess, era: Era, who: string, caps: Array<'sam
   }
   if (caps.includes('elicitation')) {
     client.setRequestHandler('elicitation/create', async (req) => {
-      asked.push({ method: 'elicitation/create', text: (req.params as { message: string }).message });
+      const message = (req.params as { message: string }).message;
+      asked.push({ method: 'elicitation/create', text: message });
       await gate?.();
-      return { action: 'accept', content: { colour: `colour of ${who}` } };
+      // The hub's own write approval is a yes/no question.
+      if ('approve' in ((req.params as { requestedSchema?: { properties?: object } }).requestedSchema?.properties ?? {})) return { action: 'accept' as const, content: { approve: true } as Record<string, boolean | string> };
+      return { action: 'accept' as const, content: { colour: `colour of ${who}` } as Record<string, boolean | string> };
     });
   }
   if (caps.includes('roots')) {
@@ -66,7 +71,7 @@ async function clientOf(hub: HubProcess, era: Era, who: string, caps: Array<'sam
       return { roots: [{ uri: `file:///home/${who}` }] };
     });
   }
-  await client.connect(new StreamableHTTPClientTransport(new URL(hub.url), { requestInit: { headers: { Authorization: `Bearer ${TOKEN}` } } }));
+  await client.connect(new StreamableHTTPClientTransport(new URL(hub.url), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }));
   return Object.assign(client, { asked, [Symbol.asyncDispose]: () => client.close() });
 }
 
@@ -90,9 +95,18 @@ beforeAll(async () => {
   const read = { '*': 'read' };
   hub = await startHubProcess({
     config: {
-      auth: { tokens: [{ user: 'alice', role: 'admin', token: TOKEN }], rateLimit: { perMinute: 6000, burst: 1000 } },
+      auth: {
+        tokens: [
+          { user: 'alice', role: 'admin', token: TOKEN },
+          { user: 'hana', role: 'operator', token: HUMAN_TOKEN },
+        ],
+        rateLimit: { perMinute: 6000, burst: 1000 },
+      },
+      approval: { users: { hana: 'human' } },
       local: { enabled: false },
       upstreams: {
+        // The same 2026-07-28 server, its tools writes: the gate asks first.
+        ask26w: { url: `http://127.0.0.1:${s26.port}/mcp`, classes: { '*': 'write' } },
         ask25: { url: `http://127.0.0.1:${s25.port}/mcp`, classes: read },
         ask26: { url: `http://127.0.0.1:${s26.port}/mcp`, classes: read },
         askio: { command: process.execPath, args: [FIXTURE], env: { MODE: 'stdio' }, classes: read },
@@ -179,5 +193,57 @@ describe('a 2025 client', () => {
     const text = JSON.stringify(readJournal(join(hub.dir, 'data')));
     expect(text).not.toContain('question from journal-probe');
     expect(text).not.toContain('colour of J');
+  });
+});
+
+describe('a 2026-07-28 client', () => {
+  it('answers a 2026-07-28 upstream\'s input_required itself, relayed by the hub, for sampling, elicitation and roots', async () => {
+    await using client = await clientOf(hub, 'modern', 'M', ['sampling', 'elicitation', 'roots']);
+    expect(resultText(await client.callTool({ name: 'ask26__ask_sample', arguments: { tag: 'M' } }))).toBe('sampled: answer of M');
+    expect(resultText(await client.callTool({ name: 'ask26__ask_elicit', arguments: { tag: 'M' } }))).toBe('elicited: accept {"colour":"colour of M"}');
+    expect(resultText(await client.callTool({ name: 'ask26__ask_roots', arguments: { tag: 'M' } }))).toBe('roots: file:///home/M');
+    expect(resultText(await client.callTool({ name: 'ask26__ask_many', arguments: { n: 3 } }))).toBe('asked 3 times');
+    expect(client.asked.slice(0, 3)).toEqual([
+      { method: 'sampling/createMessage', text: 'question from M' },
+      { method: 'elicitation/create', text: '[ask26] pick a colour for M' },
+      { method: 'roots/list', text: '' },
+    ]);
+  });
+
+  it('sees the upstream\'s questions under keys of its own and a requestState of the hub\'s', async () => {
+    await using client = await clientOf(hub, 'modern', 'K', ['elicitation']);
+    const first = (await client.callTool({ name: 'ask26__ask_elicit', arguments: { tag: 'K' } }, { allowInputRequired: true })) as any;
+    expect(first.resultType).toBe('input_required');
+    expect(Object.keys(first.inputRequests)).toEqual(['ask26/e']);
+    expect(first.requestState).toMatch(/^hubfwd1\./);
+  });
+
+  it('a changed, replayed or foreign requestState is refused and never reaches the upstream', async () => {
+    await using client = await clientOf(hub, 'modern', 'T', ['elicitation']);
+    const ask = (name: string, tag: string) => client.callTool({ name, arguments: { tag } }, { allowInputRequired: true }) as Promise<any>;
+    const retry = (name: string, tag: string, requestState: string) =>
+      client.callTool({ name, arguments: { tag }, inputResponses: { 'ask26/e': { action: 'accept', content: { colour: 'red' } } }, requestState } as never, { allowInputRequired: true }) as Promise<any>;
+    const first = await ask('ask26__ask_elicit', 'T');
+    const state: string = first.requestState;
+    const tampered = state.slice(0, 12) + (state[12] === 'A' ? 'B' : 'A') + state.slice(13);
+    expect(resultText(await retry('ask26__ask_elicit', 'T', tampered))).toContain('was not issued by this hub');
+    // Another call: other arguments, or the same tool through another upstream entry.
+    expect(resultText(await retry('ask26__ask_elicit', 'other', state))).toContain('belongs to another call');
+    expect(resultText(await retry('ask25__ask_elicit', 'T', state))).toContain('belongs to another call');
+    expect(resultText(await retry('ask26__ask_elicit', 'T', state))).toBe('elicited: accept {"colour":"red"}');
+    expect(resultText(await retry('ask26__ask_elicit', 'T', state))).toContain('was already used');
+  });
+
+  it('without the capability, the call fails with why instead of an input it cannot answer', async () => {
+    await using client = await clientOf(hub, 'modern', 'N', ['elicitation']);
+    const r = await client.callTool({ name: 'ask26__ask_sample', arguments: { tag: 'N' } });
+    expect(r.isError).toBe(true);
+    expect(resultText(r)).toContain('sampling/createMessage is not available: the client of this call did not declare the capability');
+  });
+
+  it('in human mode the person approves the write once, then answers the upstream\'s question', async () => {
+    await using client = await clientOf(hub, 'modern', 'H', ['elicitation'], undefined, HUMAN_TOKEN);
+    expect(resultText(await client.callTool({ name: 'ask26w__ask_elicit', arguments: { tag: 'H' } }))).toBe('elicited: accept {"colour":"colour of H"}');
+    expect(client.asked.map((a) => a.text.split('\n')[0])).toEqual([expect.stringContaining('ask26w__ask_elicit'), '[ask26w] pick a colour for H']);
   });
 });

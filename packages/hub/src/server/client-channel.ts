@@ -33,7 +33,8 @@ export interface DeclaredCapabilities {
 export interface ForwardedRequest {
   method: ClientRequestMethod;
   upstream: string;
-  outcome: 'answered' | 'refused' | 'failed';
+  /** `relayed`: sent to a 2026-07-28 client inside an input_required result. */
+  outcome: 'answered' | 'refused' | 'failed' | 'relayed';
 }
 
 export interface ClientChannelSpec {

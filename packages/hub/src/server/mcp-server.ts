@@ -12,6 +12,10 @@ import type { Gate, HumanChannel } from '../policy/gate.ts';
 import { actingAs } from '../policy/acting-for.ts';
 import { boundedClientInfo } from './client-info.ts';
 import { createClientChannel, MAX_CLIENT_REQUESTS_PER_CALL, type ClientChannelSpec, type ForwardedRequest } from './client-channel.ts';
+import { createInputRelay, isRelayState, type InputRelay, type RelayBinding } from './input-relay.ts';
+
+/** The hub's relay of upstreams' input_required (one key per process). */
+const defaultInputRelay = createInputRelay();
 
 export interface HubServerInfo {
   name: string;
@@ -132,6 +136,8 @@ export interface HubServerOptions {
   observer?: CallObserver;
   /** A call to a tool the caller cannot see (unknown or hidden): for the sampled refusal log. */
   onUnknownTool?: (caller: Caller, tool: string) => void;
+  /** Relays upstreams' input_required to 2026-07-28 clients; default: one per process. */
+  inputRelay?: InputRelay;
 }
 
 /** The `outcome` label of homelab_hub_tool_calls_total. */
@@ -187,7 +193,7 @@ export interface HubToolCall {
  * (journaled before this resolves). Failures while running the tool are `isError` results
  * (MCP's second channel); an unknown or invisible tool is a protocol error.
  */
-export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate' | 'metrics' | 'observer' | 'onUnknownTool'> & { caller: Caller }, call: HubToolCall): Promise<CallToolResult> {
+export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate' | 'metrics' | 'observer' | 'onUnknownTool' | 'inputRelay'> & { caller: Caller }, call: HubToolCall): Promise<CallToolResult> {
   const { caller, gate } = opts;
   const { name, args: rawArgs } = call;
   const tool = opts.catalog().tool(name);
@@ -215,9 +221,27 @@ export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate
   }
   const started = performance.now();
   const base = { caller, session: call.session, ...(call.client ? { client: call.client } : {}), tool: name, toolClass: tool.toolClass as 'read' | 'write', nodes: tool.targets?.(rawArgs ?? {}) ?? [tool.source] };
+  const relay = opts.inputRelay ?? defaultInputRelay;
+  const binding: RelayBinding = { user: caller.user, role: caller.role, session: call.session, tool: name, args: rawArgs ?? {}, upstream: tool.source };
   let decision: Awaited<ReturnType<Gate['check']>>;
+  const retryState = call.human.retry?.requestState;
   try {
-    decision = await gate.check({ tool, args: rawArgs ?? {}, caller, session: call.session, human: call.human, signal: call.signal });
+    if (isRelayState(retryState)) {
+      // A 2026-07-28 client answering an upstream's input_required: the state was issued after
+      // the gate let this exact call run, so the gate is not asked again (human mode would ask
+      // the person a second time; a confirm token is single-use).
+      const back = relay.unwrap(retryState, call.human.retry?.inputResponses, binding);
+      if (!back.ok) {
+        opts.metrics?.(name, 'denied', 0);
+        await opts.observer?.call({ ...base, args: rawArgs ?? {}, decision: 'denied', outcome: 'denied', error: back.reason, durationMs: 0 });
+        return { content: [{ type: 'text', text: `Denied: ${back.reason}.` }], structuredContent: { status: 'denied', reason: back.reason }, isError: true };
+      }
+      cctx.resume = back.resume;
+      const { confirm: _confirm, ...withoutConfirm } = rawArgs ?? {};
+      decision = { kind: 'allow', args: back.confirmStripped ? withoutConfirm : (rawArgs ?? {}) };
+    } else {
+      decision = await gate.check({ tool, args: rawArgs ?? {}, caller, session: call.session, human: call.human, signal: call.signal });
+    }
   } catch (err) {
     // Every call that reached the gate is journaled, one the gate failed on included, and the
     // model reads why (a result, not a protocol error a client shows as a bare failure).
@@ -237,6 +261,25 @@ export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate
   if (decision.toolClass === 'write' || decision.approvedBy) base.toolClass = 'write';
   try {
     const answer = await tool.call(decision.args, cctx);
+    if ((answer as { resultType?: unknown }).resultType === 'input_required') {
+      // An upstream needs the client's input (2026-07-28 client: see input-relay.ts).
+      const seconds = (performance.now() - started) / 1000;
+      let shown: CallToolResult;
+      try {
+        if (!call.clientRequests?.modern) throw new Error('this client cannot be sent an input_required result');
+        shown = relay.wrap(answer, binding, call.clientRequests.capabilities, { confirmStripped: 'confirm' in (rawArgs ?? {}) && !('confirm' in decision.args) });
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        opts.metrics?.(name, 'error', seconds);
+        await opts.observer?.call({ ...base, args: decision.args, decision: 'allowed', outcome: 'failed', error: message, durationMs: seconds * 1000, ...(detail ? { detail } : {}) });
+        return { content: [{ type: 'text', text: message }], isError: true };
+      }
+      const asked = Object.values((shown as { inputRequests?: Record<string, { method: ForwardedRequest['method'] }> }).inputRequests ?? {}).map((r) => ({ method: r.method, upstream: tool.source, outcome: 'relayed' as const }));
+      detail = { ...detail, clientRequests: [...((detail?.clientRequests as ForwardedRequest[] | undefined) ?? []), ...asked] };
+      opts.metrics?.(name, 'pending', seconds);
+      await opts.observer?.call({ ...base, args: decision.args, decision: 'allowed', outcome: 'pending', durationMs: seconds * 1000, detail });
+      return shown;
+    }
     const result = withoutReservedMeta(answer);
     const seconds = (performance.now() - started) / 1000;
     // A cancelled call is cancelled whatever its tool made of the abort (a fleet call answers

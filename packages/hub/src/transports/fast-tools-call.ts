@@ -153,7 +153,9 @@ function isCanonical(result: Record<string, unknown>): boolean {
  */
 export function encodeToolsCallAnswer(id: string | number, result: CallToolResult, serverInfo: { name: string; version: string }): string {
   let out: Record<string, unknown> = result;
-  if (!isCanonical(out)) {
+  // An upstream's input_required relayed to the client is not a CallToolResult: the SDK sends
+  // it as it is (its schema would add `content`).
+  if (!isCanonical(out) && out.resultType !== 'input_required') {
     // The SDK's own rule for a result without content, then its schema.
     const normalized = out.content === undefined && !CONTENTLESS_FAMILY_KEYS.some((k) => k in out) ? { ...out, content: [] } : out;
     const parsed = CALL_TOOL_RESULT.safeParse(normalized);
