@@ -241,6 +241,32 @@ describe('a 2026-07-28 client', () => {
     expect(resultText(r)).toContain('sampling/createMessage is not available: the client of this call did not declare the capability');
   });
 
+  // A 2025 upstream sends real requests mid-call; the hub answers the 2026-07-28 client with
+  // them as input_required and keeps the upstream call waiting for the retry.
+  it.each(['ask25', 'askio'])('answers %s (2025) questions through input_required while its call waits', async (up) => {
+    await using client = await clientOf(hub, 'modern', 'P', ['sampling', 'elicitation', 'roots']);
+    expect(resultText(await client.callTool({ name: `${up}__ask_sample`, arguments: { tag: 'P' } }))).toBe('sampled: answer of P');
+    expect(resultText(await client.callTool({ name: `${up}__ask_elicit`, arguments: { tag: 'P' } }))).toBe('elicited: accept {"colour":"colour of P"}');
+    expect(resultText(await client.callTool({ name: `${up}__ask_roots`, arguments: { tag: 'P' } }))).toBe('roots: file:///home/P');
+    expect(resultText(await client.callTool({ name: `${up}__ask_many`, arguments: { n: 3 } }))).toBe('asked 3 times');
+    expect(client.asked.slice(0, 3)).toEqual([
+      { method: 'sampling/createMessage', text: 'question from P' },
+      { method: 'elicitation/create', text: `[${up}] pick a colour for P` },
+      { method: 'roots/list', text: '' },
+    ]);
+  });
+
+  it('a parked 2025 call resumes only once, and only for its own call', async () => {
+    await using client = await clientOf(hub, 'modern', 'Q', ['elicitation']);
+    const first = (await client.callTool({ name: 'ask25__ask_elicit', arguments: { tag: 'Q' } }, { allowInputRequired: true })) as any;
+    expect(Object.keys(first.inputRequests)).toEqual(['ask25/q0']);
+    const retry = (tag: string) =>
+      client.callTool({ name: 'ask25__ask_elicit', arguments: { tag }, inputResponses: { 'ask25/q0': { action: 'accept', content: { colour: 'blue' } } }, requestState: first.requestState } as never, { allowInputRequired: true });
+    expect(resultText(await retry('someone else'))).toContain('belongs to another call');
+    expect(resultText(await retry('Q'))).toBe('elicited: accept {"colour":"blue"}');
+    expect(resultText(await retry('Q'))).toContain('was already used');
+  });
+
   it('in human mode the person approves the write once, then answers the upstream\'s question', async () => {
     await using client = await clientOf(hub, 'modern', 'H', ['elicitation'], undefined, HUMAN_TOKEN);
     expect(resultText(await client.callTool({ name: 'ask26w__ask_elicit', arguments: { tag: 'H' } }))).toBe('elicited: accept {"colour":"colour of H"}');

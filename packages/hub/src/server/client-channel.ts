@@ -43,6 +43,11 @@ export interface ClientChannelSpec {
   send?: (request: { method: ClientRequestMethod; params?: Record<string, unknown> }, opts: { timeout: number; signal: AbortSignal }) => Promise<Record<string, unknown>>;
   /** 2026-07-28 requests: upstreams' `input_required` goes back to the client. */
   modern?: boolean;
+  /**
+   * 2026-07-28 requests: a 2025 upstream's question goes to the client in an input_required
+   * result while the call waits (parked-calls.ts); resolves with the client's answer.
+   */
+  park?: (upstream: string, method: ClientRequestMethod, params: Record<string, unknown> | undefined) => Promise<Record<string, unknown>>;
 }
 
 const NEEDS: Record<ClientRequestMethod, keyof DeclaredCapabilities> = {
@@ -78,8 +83,13 @@ export function createClientChannel(spec: ClientChannelSpec, record: (r: Forward
         throw new ProtocolError(code, message);
       };
       if (!declares(spec.capabilities, method, params)) refuse(ProtocolErrorCode.MethodNotFound, `${method} is not available: the client of this call did not declare the capability`);
-      if (!spec.send) refuse(ProtocolErrorCode.MethodNotFound, `${method} is not available: the hub cannot ask a 2026-07-28 client in the middle of a call`);
+      if (!spec.send && !spec.park) refuse(ProtocolErrorCode.MethodNotFound, `${method} is not available: the hub cannot ask this client in the middle of a call`);
       if (++asked > MAX_CLIENT_REQUESTS_PER_CALL) refuse(ProtocolErrorCode.InvalidRequest, `${method} refused by the hub: a call may ask its client at most ${MAX_CLIENT_REQUESTS_PER_CALL} times`);
+      if (!spec.send) {
+        // Recorded by the call as relayed (input-relay.ts names the upstream in the question);
+        // its answer comes with the client's retry.
+        return spec.park!(upstream, method, params);
+      }
       try {
         const p = attributed(upstream, method, params);
         const result = await spec.send!({ method, ...(p ? { params: p } : {}) }, { timeout: CLIENT_REQUEST_TIMEOUT_MS, signal });

@@ -47,7 +47,7 @@ export function isRelayState(state: unknown): state is string {
 }
 
 export type Unwrapped =
-  | { ok: true; resume: { inputResponses?: Record<string, unknown>; requestState?: string }; upstream: string; confirmStripped: boolean }
+  | { ok: true; resume: { inputResponses?: Record<string, unknown>; requestState?: string }; upstream: string; confirmStripped: boolean; /** A call parked in memory (parked-calls.ts). */ parked?: string }
   | { ok: false; reason: string };
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -66,7 +66,7 @@ export function createInputRelay(opts: { secret?: Uint8Array; now?: () => number
      * be relayed: more than {@link MAX_CLIENT_REQUESTS_PER_CALL} requests, a method no client
      * answers, one this client did not declare, a state too long.
      */
-    wrap(result: Record<string, unknown>, binding: RelayBinding, caps: DeclaredCapabilities | undefined, wrapOpts: { confirmStripped?: boolean } = {}): CallToolResult {
+    wrap(result: Record<string, unknown>, binding: RelayBinding, caps: DeclaredCapabilities | undefined, wrapOpts: { confirmStripped?: boolean; parked?: string } = {}): CallToolResult {
       const requests = isObject(result.inputRequests) ? result.inputRequests : {};
       const entries = Object.entries(requests);
       if (entries.length > MAX_CLIENT_REQUESTS_PER_CALL) throw new Error(`${binding.upstream} asked for ${entries.length} inputs at once; the hub relays at most ${MAX_CLIENT_REQUESTS_PER_CALL}`);
@@ -81,7 +81,7 @@ export function createInputRelay(opts: { secret?: Uint8Array; now?: () => number
       }
       const upstreamState = typeof result.requestState === 'string' ? result.requestState : null;
       if (upstreamState !== null && upstreamState.length > MAX_UPSTREAM_STATE_CHARS) throw new Error(`${binding.upstream} sent a requestState of ${upstreamState.length} characters; the hub carries at most ${MAX_UPSTREAM_STATE_CHARS}`);
-      const payload = Buffer.from(JSON.stringify([binding.upstream, upstreamState, digest(binding), now() + RELAY_TTL_MS, randomBytes(12).toString('base64url'), wrapOpts.confirmStripped === true])).toString('base64url');
+      const payload = Buffer.from(JSON.stringify([binding.upstream, upstreamState, digest(binding), now() + RELAY_TTL_MS, randomBytes(12).toString('base64url'), wrapOpts.confirmStripped === true, wrapOpts.parked ?? null])).toString('base64url');
       return { resultType: 'input_required', inputRequests: shown, requestState: `${RELAY_STATE_PREFIX}${payload}.${mac(payload)}` } as unknown as CallToolResult;
     },
 
@@ -93,7 +93,7 @@ export function createInputRelay(opts: { secret?: Uint8Array; now?: () => number
       const got = body.slice(dot + 1);
       const want = mac(payload);
       if (dot < 0 || got.length !== want.length || !timingSafeEqual(Buffer.from(got), Buffer.from(want))) return { ok: false, reason: 'the requestState sent back was not issued by this hub (or was changed)' };
-      const [upstream, upstreamState, bound, expires, nonce, confirmStripped] = JSON.parse(Buffer.from(payload, 'base64url').toString()) as [string, string | null, string, number, string, boolean];
+      const [upstream, upstreamState, bound, expires, nonce, confirmStripped, parked] = JSON.parse(Buffer.from(payload, 'base64url').toString()) as [string, string | null, string, number, string, boolean, string | null];
       if (upstream !== binding.upstream || bound !== digest(binding)) return { ok: false, reason: 'the requestState sent back belongs to another call' };
       const t = now();
       if (expires <= t) return { ok: false, reason: `the requestState sent back expired (they last ${RELAY_TTL_MS / 60_000} minutes); call the tool again without it` };
@@ -108,6 +108,7 @@ export function createInputRelay(opts: { secret?: Uint8Array; now?: () => number
         ok: true,
         upstream,
         confirmStripped,
+        ...(parked ? { parked } : {}),
         resume: { ...(Object.keys(answers).length ? { inputResponses: answers } : {}), ...(upstreamState !== null ? { requestState: upstreamState } : {}) },
       };
     },

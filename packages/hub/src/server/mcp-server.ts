@@ -13,9 +13,12 @@ import { actingAs } from '../policy/acting-for.ts';
 import { boundedClientInfo } from './client-info.ts';
 import { createClientChannel, MAX_CLIENT_REQUESTS_PER_CALL, type ClientChannelSpec, type ForwardedRequest } from './client-channel.ts';
 import { createInputRelay, isRelayState, type InputRelay, type RelayBinding } from './input-relay.ts';
+import { createParking, type ParkedOutcome, type Parking } from './parked-calls.ts';
 
 /** The hub's relay of upstreams' input_required (one key per process). */
 const defaultInputRelay = createInputRelay();
+/** Calls of 2025 upstreams waiting for a 2026-07-28 client's answers (one set per process). */
+const defaultParking = createParking();
 
 export interface HubServerInfo {
   name: string;
@@ -138,6 +141,8 @@ export interface HubServerOptions {
   onUnknownTool?: (caller: Caller, tool: string) => void;
   /** Relays upstreams' input_required to 2026-07-28 clients; default: one per process. */
   inputRelay?: InputRelay;
+  /** Parks 2025 upstreams' calls waiting for a 2026-07-28 client; default: one per process. */
+  parking?: Parking;
 }
 
 /** The `outcome` label of homelab_hub_tool_calls_total. */
@@ -193,7 +198,7 @@ export interface HubToolCall {
  * (journaled before this resolves). Failures while running the tool are `isError` results
  * (MCP's second channel); an unknown or invisible tool is a protocol error.
  */
-export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate' | 'metrics' | 'observer' | 'onUnknownTool' | 'inputRelay'> & { caller: Caller }, call: HubToolCall): Promise<CallToolResult> {
+export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate' | 'metrics' | 'observer' | 'onUnknownTool' | 'inputRelay' | 'parking'> & { caller: Caller }, call: HubToolCall): Promise<CallToolResult> {
   const { caller, gate } = opts;
   const { name, args: rawArgs } = call;
   const tool = opts.catalog().tool(name);
@@ -210,21 +215,19 @@ export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate
   }
   let detail: Record<string, unknown> | undefined;
   const cctx: CallContext = { caller, session: call.session, signal: call.signal, onprogress: call.onprogress, auditDetail: (d) => void (detail = { ...detail, ...d }) };
-  if (call.clientRequests) {
-    // What the upstreams asked the client, for the audit event: never what was asked or answered.
-    const forwarded: ForwardedRequest[] = [];
-    cctx.client = createClientChannel(call.clientRequests, (r) => {
-      if (forwarded.length > MAX_CLIENT_REQUESTS_PER_CALL) return;
-      forwarded.push(r);
-      detail = { ...detail, clientRequests: [...forwarded] };
-    });
-  }
+  // What the upstreams asked the client, for the audit event: never what was asked or answered.
+  const record = (r: ForwardedRequest) => {
+    const forwarded = (detail?.clientRequests as ForwardedRequest[] | undefined) ?? [];
+    if (forwarded.length <= MAX_CLIENT_REQUESTS_PER_CALL) detail = { ...detail, clientRequests: [...forwarded, r] };
+  };
+  if (call.clientRequests) cctx.client = createClientChannel(call.clientRequests, record);
   const started = performance.now();
   const base = { caller, session: call.session, ...(call.client ? { client: call.client } : {}), tool: name, toolClass: tool.toolClass as 'read' | 'write', nodes: tool.targets?.(rawArgs ?? {}) ?? [tool.source] };
   const relay = opts.inputRelay ?? defaultInputRelay;
   const binding: RelayBinding = { user: caller.user, role: caller.role, session: call.session, tool: name, args: rawArgs ?? {}, upstream: tool.source };
   let decision: Awaited<ReturnType<Gate['check']>>;
   const retryState = call.human.retry?.requestState;
+  let parked: { id: string; answers: Record<string, unknown> } | undefined;
   try {
     if (isRelayState(retryState)) {
       // A 2026-07-28 client answering an upstream's input_required: the state was issued after
@@ -236,7 +239,8 @@ export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate
         await opts.observer?.call({ ...base, args: rawArgs ?? {}, decision: 'denied', outcome: 'denied', error: back.reason, durationMs: 0 });
         return { content: [{ type: 'text', text: `Denied: ${back.reason}.` }], structuredContent: { status: 'denied', reason: back.reason }, isError: true };
       }
-      cctx.resume = back.resume;
+      if (back.parked) parked = { id: back.parked, answers: back.resume.inputResponses ?? {} };
+      else cctx.resume = back.resume;
       const { confirm: _confirm, ...withoutConfirm } = rawArgs ?? {};
       decision = { kind: 'allow', args: back.confirmStripped ? withoutConfirm : (rawArgs ?? {}) };
     } else {
@@ -260,14 +264,36 @@ export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate
   }
   if (decision.toolClass === 'write' || decision.approvedBy) base.toolClass = 'write';
   try {
-    const answer = await tool.call(decision.args, cctx);
+    let answer: CallToolResult;
+    let parkedId: string | undefined;
+    const modern = call.clientRequests?.modern ? call.clientRequests : undefined;
+    const caps = modern?.capabilities;
+    // A 2026-07-28 client that can answer something: a 2025 upstream's question parks the call
+    // (parked-calls.ts) and goes back as input_required.
+    if (modern && (parked || caps?.sampling !== undefined || caps?.elicitation !== undefined || caps?.roots !== undefined)) {
+      const parking = opts.parking ?? defaultParking;
+      let out: ParkedOutcome;
+      if (parked) {
+        const resumed = parking.resume(parked.id, parked.answers, call.signal);
+        if (!resumed) throw new Error('the call waiting for these answers is gone: it was cancelled after waiting too long, or answered already. Call the tool again.');
+        out = await resumed;
+      } else {
+        out = await parking.start(call.signal, (ask, signal) => tool.call(decision.args, { ...cctx, signal, client: createClientChannel({ ...modern, park: ask }, record) }));
+      }
+      if (out.kind === 'asks') {
+        parkedId = out.id;
+        answer = { resultType: 'input_required', inputRequests: Object.fromEntries(out.asks.map((a) => [a.key, { method: a.method, ...(a.params ? { params: a.params } : {}) }])) } as unknown as CallToolResult;
+      } else answer = out.result;
+    } else {
+      answer = await tool.call(decision.args, cctx);
+    }
     if ((answer as { resultType?: unknown }).resultType === 'input_required') {
       // An upstream needs the client's input (2026-07-28 client: see input-relay.ts).
       const seconds = (performance.now() - started) / 1000;
       let shown: CallToolResult;
       try {
         if (!call.clientRequests?.modern) throw new Error('this client cannot be sent an input_required result');
-        shown = relay.wrap(answer, binding, call.clientRequests.capabilities, { confirmStripped: 'confirm' in (rawArgs ?? {}) && !('confirm' in decision.args) });
+        shown = relay.wrap(answer, binding, call.clientRequests.capabilities, { confirmStripped: 'confirm' in (rawArgs ?? {}) && !('confirm' in decision.args), ...(parkedId ? { parked: parkedId } : {}) });
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
         opts.metrics?.(name, 'error', seconds);
