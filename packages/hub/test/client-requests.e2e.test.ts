@@ -267,6 +267,20 @@ describe('a 2026-07-28 client', () => {
     expect(resultText(await retry('Q'))).toContain('was already used');
   });
 
+  it('the audit records the relayed question with the call that waited, then the call\'s end', async () => {
+    await using client = await clientOf(hub, 'modern', 'J', ['elicitation']);
+    await client.callTool({ name: 'ask26__ask_elicit', arguments: { tag: 'relay-probe' } });
+    await client.callTool({ name: 'ask25__ask_elicit', arguments: { tag: 'relay-probe' } });
+    const events = readJournal(join(hub.dir, 'data')).filter((e) => e.kind === 'tool_call' && JSON.stringify(e.args ?? {}).includes('relay-probe'));
+    expect(events.map((e) => [e.tool, e.outcome, e.detail?.clientRequests])).toEqual([
+      ['ask26__ask_elicit', 'pending', [{ method: 'elicitation/create', upstream: 'ask26', outcome: 'relayed' }]],
+      ['ask26__ask_elicit', 'succeeded', undefined],
+      ['ask25__ask_elicit', 'pending', [{ method: 'elicitation/create', upstream: 'ask25', outcome: 'relayed' }]],
+      ['ask25__ask_elicit', 'succeeded', undefined],
+    ]);
+    expect(JSON.stringify(readJournal(join(hub.dir, 'data')))).not.toContain('pick a colour for relay-probe');
+  });
+
   it('in human mode the person approves the write once, then answers the upstream\'s question', async () => {
     await using client = await clientOf(hub, 'modern', 'H', ['elicitation'], undefined, HUMAN_TOKEN);
     expect(resultText(await client.callTool({ name: 'ask26w__ask_elicit', arguments: { tag: 'H' } }))).toBe('elicited: accept {"colour":"colour of H"}');
