@@ -169,6 +169,13 @@ describe('a 2025 client', () => {
     expect(resultText(await held)).toBe('released');
   });
 
+  it('a request that comes after its call ended goes to no client', async () => {
+    await using client = await clientOf(hub, 'legacy', 'L', ['sampling']);
+    expect(resultText(await client.callTool({ name: 'askio__ask_later', arguments: {} }))).toBe('answered first');
+    expect(resultText(await client.callTool({ name: 'askio__later', arguments: {} }))).toBe('refused: sampling/createMessage refused by the hub: no call of this server is in progress, so there is no client to ask');
+    expect(client.asked).toEqual([]);
+  });
+
   it('a request outside the call stream goes to the only call in flight', async () => {
     await using client = await clientOf(hub, 'legacy', 'U', ['sampling']);
     expect(resultText(await client.callTool({ name: 'ask25__ask_unrelated', arguments: { tag: 'U' } }))).toBe('sampled: answer of U');

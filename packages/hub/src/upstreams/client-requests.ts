@@ -91,6 +91,9 @@ export function createClientRouting(upstream: string) {
       const ctx = current.getStore();
       let call = ctx?.routing === routing && inflight.has(ctx) ? ctx : undefined;
       if (!call) {
+        // A request read right after a call's answer (one stdio chunk holds both) comes before
+        // that call's bookkeeping: let finished calls leave first, so it never goes to one.
+        await new Promise((r) => setImmediate(r));
         if (inflight.size !== 1) {
           refuse(
             ProtocolErrorCode.InvalidRequest,

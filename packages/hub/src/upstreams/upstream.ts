@@ -322,7 +322,9 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
       dirty.add(kind);
       return;
     }
-    const run = (async () => {
+    // Outside any call: a list_changed that arrived on a call's stream must not lend that call
+    // to the requests of the refresh (see client-requests.ts).
+    const run = outsideCalls(async () => {
       do {
         dirty.delete(kind);
         try {
@@ -335,7 +337,7 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
           return;
         }
       } while (dirty.has(kind) && c === conn);
-    })().finally(() => refreshing.delete(kind));
+    }).finally(() => refreshing.delete(kind));
     refreshing.set(kind, run);
   }
 
@@ -584,7 +586,7 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
   function checkSoon(): void {
     const c = conn;
     if (!c || checking) return;
-    checking = check(c).finally(() => {
+    checking = outsideCalls(() => check(c)).finally(() => {
       checking = undefined;
     });
   }
