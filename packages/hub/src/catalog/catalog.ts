@@ -149,6 +149,7 @@ export function buildCatalog(input: CatalogInput): Catalog {
         def: { ...t, name },
         toolClass: classify(t, input.classOverrides?.[up.alias], { trustAnnotations: input.trustAnnotations?.has(up.alias) ?? false }),
         source: up.alias,
+        mayAskClient: true,
         // Another hub is told for whom it is called, and serves the call with no more than that role.
         call: (args, ctx) => up.callTool(t.name, args, { ...callOpts(ctx, input.callTimeoutMs), ...(input.hubUpstreams?.has(up.alias) ? { meta: actingForMeta(ctx.caller) } : {}) }),
       });

@@ -51,6 +51,11 @@ export interface CatalogTool {
   classFor?(args: Record<string, unknown>): ToolClass | Promise<ToolClass>;
   /** Where it comes from, for list_nodes and errors: `hub`, `fleet`, a node or an upstream alias. */
   source: string;
+  /**
+   * A native upstream's tool: it may ask the client mid-call (sampling, elicitation, roots) or
+   * answer `input_required`. The hub's own tools and the edges never do.
+   */
+  mayAskClient?: boolean;
   call(args: Record<string, unknown>, ctx: CallContext): Promise<CallToolResult>;
   /** The nodes or upstreams a call with these arguments acts on (default: its source). */
   targets?(args: Record<string, unknown>): string[];

@@ -268,9 +268,9 @@ export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate
     let parkedId: string | undefined;
     const modern = call.clientRequests?.modern ? call.clientRequests : undefined;
     const caps = modern?.capabilities;
-    // A 2026-07-28 client that can answer something: a 2025 upstream's question parks the call
-    // (parked-calls.ts) and goes back as input_required.
-    if (modern && (parked || caps?.sampling !== undefined || caps?.elicitation !== undefined || caps?.roots !== undefined)) {
+    // A 2026-07-28 client that can answer something, calling an upstream's tool: a 2025
+    // upstream's question parks the call (parked-calls.ts) and goes back as input_required.
+    if (modern && (parked || (tool.mayAskClient && (caps?.sampling !== undefined || caps?.elicitation !== undefined || caps?.roots !== undefined)))) {
       const parking = opts.parking ?? defaultParking;
       let out: ParkedOutcome;
       if (parked) {
