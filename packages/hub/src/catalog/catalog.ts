@@ -151,7 +151,14 @@ export function buildCatalog(input: CatalogInput): Catalog {
         source: up.alias,
         mayAskClient: true,
         // Another hub is told for whom it is called, and serves the call with no more than that role.
-        call: (args, ctx) => up.callTool(t.name, args, { ...callOpts(ctx, input.callTimeoutMs), ...(input.hubUpstreams?.has(up.alias) ? { meta: actingForMeta(ctx.caller) } : {}) }),
+        // The caller's client is for what this upstream asks mid-call (sampling, elicitation, roots).
+        call: (args, ctx) =>
+          up.callTool(t.name, args, {
+            ...callOpts(ctx, input.callTimeoutMs),
+            ...(ctx.client ? { client: ctx.client } : {}),
+            ...(ctx.resume ? { resume: ctx.resume } : {}),
+            ...(input.hubUpstreams?.has(up.alias) ? { meta: actingForMeta(ctx.caller) } : {}),
+          }),
       });
     }
     for (const r of up.resources()) {
@@ -249,7 +256,7 @@ function withoutExecution(t: Tool): Tool {
 }
 
 function callOpts(ctx: CallContext, timeoutMs: number): SourceCallOptions {
-  return { signal: ctx.signal, timeoutMs, onprogress: ctx.onprogress, ...(ctx.client ? { client: ctx.client } : {}), ...(ctx.resume ? { resume: ctx.resume } : {}) };
+  return { signal: ctx.signal, timeoutMs, onprogress: ctx.onprogress };
 }
 
 /** Resource contents carry their URI: show the client the namespaced one it asked for. */
