@@ -54,6 +54,23 @@ describe('parked calls', () => {
     expect(events).toEqual(['ask failed: elicitation/create refused by the hub: 1 calls already wait for their client\'s answers']);
   });
 
+  it('a parked call that ended (its upstream deadline) no longer takes a place, and its retry gets the result', async () => {
+    const parking = createParking({ max: 1 });
+    let end!: () => void;
+    const ended = new Promise<void>((r) => (end = r));
+    const first = await parking.start(new AbortController().signal, async (ask) => {
+      void ask('up', 'roots/list', undefined).catch(() => undefined);
+      await ended;
+      return { content: [{ type: 'text' as const, text: 'timed out upstream' }], isError: true };
+    });
+    end();
+    await new Promise((r) => setImmediate(r));
+    const events: string[] = [];
+    expect((await parking.start(new AbortController().signal, askingCall(events))).kind).toBe('asks');
+    expect(events).toEqual([]);
+    expect(await parking.resume((first as { id: string }).id, {}, new AbortController().signal)).toEqual({ kind: 'done', result: { content: [{ type: 'text', text: 'timed out upstream' }], isError: true } });
+  });
+
   it('a cancelled first request cancels the call before it parks', async () => {
     const parking = createParking();
     const events: string[] = [];

@@ -6,8 +6,8 @@
  * goes in the hub's signed requestState); the client's retry resumes it with the answers, and
  * the upstream's next question or its result is the retry's answer.
  *
- * Bounded: at most {@link MAX_PARKED_CALLS} parked at once (beyond that the upstream's
- * question is refused with an error it receives), each for at most {@link PARKED_TTL_MS}. When
+ * Bounded: at most {@link MAX_PARKED_CALLS} parked and still running at once (beyond that the
+ * upstream's question is refused with an error it receives), each for at most {@link PARKED_TTL_MS}. When
  * the retry never comes, the parked call is cancelled upstream at that deadline (the upstream
  * sees `notifications/cancelled`) and forgotten; a retry after that is told the question expired.
  * The upstream's own call deadline (`limits.callTimeoutMs`) still runs meanwhile.
@@ -55,6 +55,8 @@ interface Entry {
   counter: number;
   /** Keys of the questions the client was shown (a question that came after waits for the next round). */
   shown: Set<string>;
+  /** The call ended (its upstream deadline, say) while parked: it holds only its result now. */
+  settled: boolean;
 }
 
 export function createParking(opts: { ttlMs?: number; max?: number } = {}) {
@@ -110,10 +112,13 @@ export function createParking(opts: { ttlMs?: number; max?: number } = {}) {
      * through and the signal the call must use (not the request's: a parked call outlives it).
      */
     start(signal: AbortSignal, run: (ask: ParkedAskFn, signal: AbortSignal) => Promise<CallToolResult>): Promise<ParkedOutcome> {
-      const entry: Entry = { done: undefined as never, asks: [], abort: new AbortController(), counter: 0, shown: new Set() };
+      const entry: Entry = { done: undefined as never, asks: [], abort: new AbortController(), counter: 0, shown: new Set(), settled: false };
       const ask: ParkedAskFn = (upstream, method, params) =>
         new Promise((resolve, reject) => {
-          if (parked.size >= max) {
+          // Only calls still running count: one that ended keeps just its result for the retry.
+          let running = 0;
+          for (const p of parked.values()) if (!p.entry.settled) running++;
+          if (running >= max) {
             reject(new ProtocolError(ProtocolErrorCode.InvalidRequest, `${method} refused by the hub: ${max} calls already wait for their client's answers`));
             return;
           }
@@ -124,6 +129,7 @@ export function createParking(opts: { ttlMs?: number; max?: number } = {}) {
         (result) => ({ result }),
         (error: unknown) => ({ error }),
       );
+      void entry.done.then(() => (entry.settled = true));
       return next(entry, signal);
     },
     /**
