@@ -195,8 +195,16 @@ export function buildCatalog(input: CatalogInput): Catalog {
         def: { ...t, name },
         toolClass: classify(t, input.classOverrides?.[up.alias], { trustAnnotations: input.trustAnnotations?.has(up.alias) ?? false }),
         source: up.alias,
+        mayAskClient: true,
         // Another hub is told for whom it is called, and serves the call with no more than that role.
-        call: (args, ctx) => up.callTool(t.name, args, { ...callOpts(ctx, input.callTimeoutMs), ...(input.hubUpstreams?.has(up.alias) ? { meta: actingForMeta(ctx.caller) } : {}) }),
+        // The caller's client is for what this upstream asks mid-call (sampling, elicitation, roots).
+        call: (args, ctx) =>
+          up.callTool(t.name, args, {
+            ...callOpts(ctx, input.callTimeoutMs),
+            ...(ctx.client ? { client: ctx.client } : {}),
+            ...(ctx.resume ? { resume: ctx.resume } : {}),
+            ...(input.hubUpstreams?.has(up.alias) ? { meta: actingForMeta(ctx.caller) } : {}),
+          }),
       });
     }
     for (const r of up.resources()) {
@@ -375,7 +383,13 @@ function addUnprefixed(o: {
       }
       const toolClass = classify(t, overrides, { trustAnnotations: input.trustAnnotations?.has(up.alias) ?? false });
       o.add(
-        { def: { ...t, name }, toolClass, source: up.alias, call: (args, ctx) => up.callTool(t.name, args, callOpts(ctx, timeout)) },
+        {
+          def: { ...t, name },
+          toolClass,
+          source: up.alias,
+          mayAskClient: true,
+          call: (args, ctx) => up.callTool(t.name, args, { ...callOpts(ctx, timeout), ...(ctx.client ? { client: ctx.client } : {}), ...(ctx.resume ? { resume: ctx.resume } : {}) }),
+        },
         // Its own description and annotations, unless the hub classes it otherwise than they claim.
         toolClass === claimedClass(t.annotations),
       );

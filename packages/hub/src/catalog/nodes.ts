@@ -5,6 +5,7 @@
  */
 import type { CallToolResult, Tool } from '@modelcontextprotocol/server';
 import { HomelabError } from '@homelab-mcp/core';
+import type { ClientChannel } from '../upstreams/client-requests.ts';
 import type { Progress } from './types.ts';
 
 export interface SourceState {
@@ -23,6 +24,10 @@ export interface SourceCallOptions {
   /** See CallContext.logLevel and onlog (native upstreams). */
   logLevel?: string;
   onlog?: (message: { level: string; logger?: string; data: unknown }) => void;
+  /** The caller's client (upstreams/client-requests.ts). */
+  client?: ClientChannel;
+  /** A 2026-07-28 retry for the upstream's `input_required`. */
+  resume?: { inputResponses?: Record<string, unknown>; requestState?: string };
 }
 
 /** Anything with tools: an upstream connection or the in-process edge. */

@@ -3,6 +3,7 @@
  * function that runs it. Built by `catalog.ts` from the nodes, the native upstreams and the
  * hub's own tools; read by the transports for every list and call.
  */
+import type { ClientChannel } from '../upstreams/client-requests.ts';
 import type { CallToolResult, CompleteResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ResourceTemplateType as ResourceTemplate, Tool } from '@modelcontextprotocol/server';
 
 export type Role = 'admin' | 'operator' | 'viewer';
@@ -37,6 +38,10 @@ export interface CallContext {
    * redacted like the arguments on the way into the journal.
    */
   auditDetail?: (detail: Record<string, unknown>) => void;
+  /** The caller's client, for what an upstream asks it mid-call (sampling, elicitation, roots). */
+  client?: ClientChannel;
+  /** A 2026-07-28 retry of an upstream's `input_required`: what goes back to that upstream. */
+  resume?: { inputResponses?: Record<string, unknown>; requestState?: string };
 }
 
 export interface CatalogTool {
@@ -50,6 +55,11 @@ export interface CatalogTool {
   classFor?(args: Record<string, unknown>): ToolClass | Promise<ToolClass>;
   /** Where it comes from, for list_nodes and errors: `hub`, `fleet`, a node or an upstream alias. */
   source: string;
+  /**
+   * A native upstream's tool: it may ask the client mid-call (sampling, elicitation, roots) or
+   * answer `input_required`. The hub's own tools and the edges never do.
+   */
+  mayAskClient?: boolean;
   call(args: Record<string, unknown>, ctx: CallContext): Promise<CallToolResult>;
   /** The nodes or upstreams a call with these arguments acts on (default: its source). */
   targets?(args: Record<string, unknown>): string[];

@@ -12,6 +12,14 @@ import type { Gate, HumanChannel } from '../policy/gate.ts';
 import { actingAs } from '../policy/acting-for.ts';
 import { boundedClientInfo } from './client-info.ts';
 import type { ResourceSubscriptions } from './resource-subscriptions.ts';
+import { createClientChannel, MAX_CLIENT_REQUESTS_PER_CALL, type ClientChannelSpec, type ForwardedRequest } from './client-channel.ts';
+import { createInputRelay, isRelayState, type InputRelay, type RelayBinding } from './input-relay.ts';
+import { createParking, type ParkedOutcome, type Parking } from './parked-calls.ts';
+
+/** The hub's relay of upstreams' input_required (one key per process). */
+const defaultInputRelay = createInputRelay();
+/** Calls of 2025 upstreams waiting for a 2026-07-28 client's answers (one set per process). */
+const defaultParking = createParking();
 
 export interface HubServerInfo {
   name: string;
@@ -136,6 +144,10 @@ export interface HubServerOptions {
   onUnknownTool?: (caller: Caller, tool: string) => void;
   /** Resource subscriptions across sessions (2025 `resources/subscribe`); none: subscribing is refused. */
   subscriptions?: ResourceSubscriptions;
+  /** Relays upstreams' input_required to 2026-07-28 clients; default: one per process. */
+  inputRelay?: InputRelay;
+  /** Parks 2025 upstreams' calls waiting for a 2026-07-28 client; default: one per process. */
+  parking?: Parking;
 }
 
 /** The `outcome` label of homelab_hub_tool_calls_total. */
@@ -186,6 +198,8 @@ export interface HubToolCall {
   logLevel?: string;
   /** Log messages an upstream sends on this call's stream, for the client's (2026-07-28: its level). */
   onlog?: CallContext['onlog'];
+  /** How the call's upstreams reach its client mid-call (sampling, elicitation, roots). */
+  clientRequests?: ClientChannelSpec;
 }
 
 /**
@@ -193,7 +207,7 @@ export interface HubToolCall {
  * (journaled before this resolves). Failures while running the tool are `isError` results
  * (MCP's second channel); an unknown or invisible tool is a protocol error.
  */
-export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate' | 'metrics' | 'observer' | 'onUnknownTool'> & { caller: Caller }, call: HubToolCall): Promise<CallToolResult> {
+export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate' | 'metrics' | 'observer' | 'onUnknownTool' | 'inputRelay' | 'parking'> & { caller: Caller }, call: HubToolCall): Promise<CallToolResult> {
   const { caller, gate } = opts;
   const { name, args: rawArgs } = call;
   const tool = opts.catalog().tool(name);
@@ -220,11 +234,37 @@ export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate
     // Named like the relayed session logs: `<source>` or `<source>/<logger>`.
     ...(onlog ? { onlog: (m: Parameters<NonNullable<CallContext['onlog']>>[0]) => onlog({ ...m, logger: m.logger ? `${tool.source}/${m.logger}` : tool.source }) } : {}),
   };
+  // What the upstreams asked the client, for the audit event: never what was asked or answered.
+  const record = (r: ForwardedRequest) => {
+    const forwarded = (detail?.clientRequests as ForwardedRequest[] | undefined) ?? [];
+    if (forwarded.length <= MAX_CLIENT_REQUESTS_PER_CALL) detail = { ...detail, clientRequests: [...forwarded, r] };
+  };
+  if (call.clientRequests) cctx.client = createClientChannel(call.clientRequests, record);
   const started = performance.now();
   const base = { caller, session: call.session, ...(call.client ? { client: call.client } : {}), tool: name, toolClass: tool.toolClass as 'read' | 'write', nodes: tool.targets?.(rawArgs ?? {}) ?? [tool.source] };
+  const relay = opts.inputRelay ?? defaultInputRelay;
+  const binding: RelayBinding = { user: caller.user, role: caller.role, session: call.session, tool: name, args: rawArgs ?? {}, upstream: tool.source };
   let decision: Awaited<ReturnType<Gate['check']>>;
+  const retryState = call.human.retry?.requestState;
+  let parked: { id: string; answers: Record<string, unknown> } | undefined;
   try {
-    decision = await gate.check({ tool, args: rawArgs ?? {}, caller, session: call.session, human: call.human, signal: call.signal });
+    if (isRelayState(retryState)) {
+      // A 2026-07-28 client answering an upstream's input_required: the state was issued after
+      // the gate let this exact call run, so the gate is not asked again (human mode would ask
+      // the person a second time; a confirm token is single-use).
+      const back = relay.unwrap(retryState, call.human.retry?.inputResponses, binding);
+      if (!back.ok) {
+        opts.metrics?.(name, 'denied', 0);
+        await opts.observer?.call({ ...base, args: rawArgs ?? {}, decision: 'denied', outcome: 'denied', error: back.reason, durationMs: 0 });
+        return { content: [{ type: 'text', text: `Denied: ${back.reason}.` }], structuredContent: { status: 'denied', reason: back.reason }, isError: true };
+      }
+      if (back.parked) parked = { id: back.parked, answers: back.resume.inputResponses ?? {} };
+      else cctx.resume = back.resume;
+      const { confirm: _confirm, ...withoutConfirm } = rawArgs ?? {};
+      decision = { kind: 'allow', args: back.confirmStripped ? withoutConfirm : (rawArgs ?? {}) };
+    } else {
+      decision = await gate.check({ tool, args: rawArgs ?? {}, caller, session: call.session, human: call.human, signal: call.signal });
+    }
   } catch (err) {
     // Every call that reached the gate is journaled, one the gate failed on included, and the
     // model reads why (a result, not a protocol error a client shows as a bare failure).
@@ -243,7 +283,48 @@ export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate
   }
   if (decision.toolClass === 'write' || decision.approvedBy) base.toolClass = 'write';
   try {
-    const answer = await tool.call(decision.args, cctx);
+    let answer: CallToolResult;
+    let parkedId: string | undefined;
+    const modern = call.clientRequests?.modern ? call.clientRequests : undefined;
+    const caps = modern?.capabilities;
+    // A 2026-07-28 client that can answer something, calling an upstream's tool: a 2025
+    // upstream's question parks the call (parked-calls.ts) and goes back as input_required.
+    if (modern && (parked || (tool.mayAskClient && (caps?.sampling !== undefined || caps?.elicitation !== undefined || caps?.roots !== undefined)))) {
+      const parking = opts.parking ?? defaultParking;
+      let out: ParkedOutcome;
+      if (parked) {
+        const resumed = parking.resume(parked.id, parked.answers, call.signal);
+        if (!resumed) throw new Error('the call waiting for these answers is gone: it was cancelled after waiting too long, or answered already. Call the tool again.');
+        out = await resumed;
+      } else {
+        out = await parking.start(call.signal, (ask, signal) => tool.call(decision.args, { ...cctx, signal, client: createClientChannel({ ...modern, park: ask }, record) }));
+      }
+      if (out.kind === 'asks') {
+        parkedId = out.id;
+        answer = { resultType: 'input_required', inputRequests: Object.fromEntries(out.asks.map((a) => [a.key, { method: a.method, ...(a.params ? { params: a.params } : {}) }])) } as unknown as CallToolResult;
+      } else answer = out.result;
+    } else {
+      answer = await tool.call(decision.args, cctx);
+    }
+    if ((answer as { resultType?: unknown }).resultType === 'input_required') {
+      // An upstream needs the client's input (2026-07-28 client: see input-relay.ts).
+      const seconds = (performance.now() - started) / 1000;
+      let shown: CallToolResult;
+      try {
+        if (!call.clientRequests?.modern) throw new Error('this client cannot be sent an input_required result');
+        shown = relay.wrap(answer, binding, call.clientRequests.capabilities, { confirmStripped: 'confirm' in (rawArgs ?? {}) && !('confirm' in decision.args), ...(parkedId ? { parked: parkedId } : {}) });
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        opts.metrics?.(name, 'error', seconds);
+        await opts.observer?.call({ ...base, args: decision.args, decision: 'allowed', outcome: 'failed', error: message, durationMs: seconds * 1000, ...(detail ? { detail } : {}) });
+        return { content: [{ type: 'text', text: message }], isError: true };
+      }
+      const asked = Object.values((shown as { inputRequests?: Record<string, { method: ForwardedRequest['method'] }> }).inputRequests ?? {}).map((r) => ({ method: r.method, upstream: tool.source, outcome: 'relayed' as const }));
+      detail = { ...detail, clientRequests: [...((detail?.clientRequests as ForwardedRequest[] | undefined) ?? []), ...asked] };
+      opts.metrics?.(name, 'pending', seconds);
+      await opts.observer?.call({ ...base, args: decision.args, decision: 'allowed', outcome: 'pending', durationMs: seconds * 1000, detail });
+      return shown;
+    }
     const result = withoutReservedMeta(answer);
     const seconds = (performance.now() - started) / 1000;
     // A cancelled call is cancelled whatever its tool made of the abort (a fleet call answers
@@ -400,6 +481,9 @@ export function createHubServer(opts: HubServerOptions): Server {
       ...(client ? { client } : {}),
       signal: ctx.mcpReq.signal,
       onprogress: progressRelay(ctx),
+      clientRequests: modern
+        ? { capabilities: envelope?.['io.modelcontextprotocol/clientCapabilities'] as ClientChannelSpec['capabilities'], modern: true }
+        : { capabilities: server.getClientCapabilities(), send: (request, o) => ctx.mcpReq.send(request as { method: 'roots/list' }, o) as Promise<Record<string, unknown>> },
       human: {
         modern,
         canAsk: canElicit,

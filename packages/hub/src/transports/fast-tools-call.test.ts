@@ -32,6 +32,12 @@ const RESULTS: Record<string, CallToolResult> = {
   unordered: { isError: false, structuredContent: { z: 1 }, content: [{ text: 'b', type: 'text', junk: 1 } as never], _meta: { k: 'v' } },
   extraTopLevel: { content: [], custom: { x: 1 } } as unknown as CallToolResult,
   embedded: { content: [{ type: 'resource', resource: { uri: 'file:///a', text: 'A', mimeType: 'text/plain' } }, { type: 'audio', data: 'aGk=', mimeType: 'audio/wav' }] },
+  // An upstream's input_required relayed to a 2026-07-28 client (the hub's own requestState).
+  inputRequired: {
+    resultType: 'input_required',
+    inputRequests: { 'up/e': { method: 'elicitation/create', params: { message: '[up] pick', requestedSchema: { type: 'object', properties: { c: { type: 'string' } } } } } },
+    requestState: 'hub1.state.mac',
+  } as unknown as CallToolResult,
   // A result the schema refuses: the SDK answers an error, so must this path.
   invalid: { content: [{ type: 'text' }] } as unknown as CallToolResult,
 };
@@ -129,7 +135,10 @@ describe('plain 2026-07-28 tools/call without the SDK server', () => {
     const { http, reference, calls } = setup('confirm');
     try {
       const cases: Array<[string, Record<string, unknown> | undefined, unknown]> = [
-        ...Object.keys(RESULTS).map((n): [string, undefined, number] => [n, undefined, 1]),
+        // inputRequired needs a client that declared elicitation: below.
+        ...Object.keys(RESULTS)
+          .filter((n) => n !== 'inputRequired')
+          .map((n): [string, undefined, number] => [n, undefined, 1]),
         ['text', { a: 'b', n: [1, 2] }, 'id-"quoted"'],
         ['structured', {}, 0],
         // confirm mode: a write without confirm is held with its preview and a token; `true`
@@ -153,6 +162,15 @@ describe('plain 2026-07-28 tools/call without the SDK server', () => {
         expect(calls.slice(before + ran.length), name).toEqual(ran);
       }
       expect(calls.filter((c) => c.startsWith('reboot'))).toEqual(['reboot {}', 'reboot {}']);
+      // An upstream's input_required relayed to a client that can answer it.
+      const meta = { ...META, 'io.modelcontextprotocol/clientCapabilities': { elicitation: { form: {} } } };
+      const { init, body } = callRequest('inputRequired', undefined, 8, { meta });
+      const res = await http.app.request('http://127.0.0.1/mcp', init);
+      const ref = await reference.fetch(new Request('http://127.0.0.1/mcp', init), { parsedBody: body, authInfo: { token: '', clientId: admin.user, scopes: [], extra: { caller: admin } } });
+      // The hub's requestState is random per answer (single-use): the rest is the same bytes.
+      const stateless = async (r: Response) => (await r.text()).replace(/"requestState":"[^"]*"/, '"requestState":"…"');
+      expect([res.status, await stateless(res)]).toEqual([ref.status, await stateless(ref)]);
+      expect(JSON.parse(await (await http.app.request('http://127.0.0.1/mcp', callRequest('inputRequired', undefined, 9, { meta }).init)).text()).result.resultType).toBe('input_required');
     } finally {
       await http.close();
       await reference.close();
@@ -231,7 +249,7 @@ describe('plain 2026-07-28 tools/call without the SDK server', () => {
     const headers = (h: Record<string, string>) => ({ get: (n: string) => h[n] ?? null });
     const good = { 'mcp-protocol-version': MODERN, 'mcp-method': 'tools/call', 'mcp-name': 'get_status' };
     const msg = (patch: Record<string, unknown> = {}, params: Record<string, unknown> = {}) => ({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'get_status', arguments: { node: 'pi' }, _meta: META, ...params }, ...patch });
-    expect(plainToolsCall(msg(), headers(good), accepted)).toEqual({ id: 1, name: 'get_status', args: { node: 'pi' }, client: { name: 'tester', version: '1.0' }, canElicit: false });
+    expect(plainToolsCall(msg(), headers(good), accepted)).toEqual({ id: 1, name: 'get_status', args: { node: 'pi' }, client: { name: 'tester', version: '1.0' }, canElicit: false, capabilities: {} });
     expect(plainToolsCall(msg({}, { _meta: { ...META, 'io.modelcontextprotocol/clientCapabilities': { elicitation: {} } } }), headers(good), accepted)?.canElicit).toBe(true);
     expect(plainToolsCall(msg(), headers({ ...good, 'mcp-name': ' get_status\t' }), accepted)).toBeDefined();
     const refused: Array<[string, unknown, Record<string, string>]> = [

@@ -57,6 +57,8 @@ export interface PlainToolsCall {
   client?: { name?: string; version?: string };
   /** The client declared it can ask its user (elicitation). */
   canElicit: boolean;
+  /** What the client declared (an upstream's `input_required` goes back to it). */
+  capabilities: Record<string, unknown>;
 }
 
 type Headers = { get(name: string): string | null };
@@ -112,7 +114,7 @@ export function plainToolsCall(body: unknown, headers: Headers, envelopeAccepted
   if (!envelopeAccepted(meta)) return undefined;
   const caps = meta[CLIENT_CAPABILITIES_META_KEY] as Record<string, unknown>;
   const client = boundedClientInfo(meta[CLIENT_INFO_META_KEY]);
-  return { id, name, args: args as Record<string, unknown> | undefined, ...(client ? { client } : {}), canElicit: caps.elicitation !== undefined };
+  return { id, name, args: args as Record<string, unknown> | undefined, ...(client ? { client } : {}), canElicit: caps.elicitation !== undefined, capabilities: caps };
 }
 
 const RESULT_KEYS = ['_meta', 'content', 'structuredContent', 'isError'];
@@ -151,7 +153,9 @@ function isCanonical(result: Record<string, unknown>): boolean {
  */
 export function encodeToolsCallAnswer(id: string | number, result: CallToolResult, serverInfo: { name: string; version: string }): string {
   let out: Record<string, unknown> = result;
-  if (!isCanonical(out)) {
+  // An upstream's input_required relayed to the client is not a CallToolResult: the SDK sends
+  // it as it is (its schema would add `content`).
+  if (!isCanonical(out) && out.resultType !== 'input_required') {
     // The SDK's own rule for a result without content, then its schema.
     const normalized = out.content === undefined && !CONTENTLESS_FAMILY_KEYS.some((k) => k in out) ? { ...out, content: [] } : out;
     const parsed = CALL_TOOL_RESULT.safeParse(normalized);

@@ -300,6 +300,7 @@ export function createHttpApp(opts: HttpAppOptions) {
         ...(call.client ? { client: call.client } : {}),
         signal,
         human: { modern: true, canAsk: call.canElicit, retry: {} },
+        clientRequests: { capabilities: call.capabilities, modern: true },
       });
       text = encodeToolsCallAnswer(call.id, result, { name: opts.info.name, version: opts.info.version });
     } catch (err) {

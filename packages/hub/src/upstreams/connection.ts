@@ -33,6 +33,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { createEdgeRpc, DEFAULT_MAX_RESULT_BYTES, type EdgeRpc } from './edge-rpc.ts';
 import { limitedFetch } from './limited-fetch.ts';
 import { STREAM_ENDED_CODE } from './errors.ts';
+import { CLIENT_REQUEST_METHODS, FORWARDED_CAPABILITIES, type ClientRequestMethod } from './client-requests.ts';
 
 /**
  * How to reach an upstream. `name` is what messages and logs call it ("node <name> is
@@ -83,6 +84,12 @@ export interface ConnectionHooks {
   onLog?(message: UpstreamLogMessage): void;
   /** A resource the hub subscribed to changed (`notifications/resources/updated`). */
   onResourceUpdated?(uri: string): void;
+  /**
+   * A request the upstream sent the hub's client mid-call (sampling, elicitation, roots): the
+   * result goes back to the upstream, a thrown `ProtocolError` as its JSON-RPC error. Without
+   * this hook the hub declares none of those capabilities.
+   */
+  onClientRequest?(method: ClientRequestMethod, params: Record<string, unknown> | undefined): Promise<Record<string, unknown>>;
   /** Each HTTP request made to the upstream, for the audit trail. */
   onHttp?(request: { method: string; url: string; status?: number; error?: string; durationMs: number }): void;
 }
@@ -149,7 +156,15 @@ export function requestHeaders(spec: UpstreamSpec): Record<string, string> {
 export async function openConnection(spec: UpstreamSpec, opts: OpenOptions): Promise<Connection> {
   const pinned = spec.kind === 'http' || spec.kind === 'stdio' ? spec.protocol : undefined;
   const mode: 'auto' | 'legacy' | { pin: string } = pinned === '2026-07-28' ? { pin: pinned } : pinned === '2025-11-25' ? 'legacy' : negotiatesEra(spec) ? 'auto' : 'legacy';
-  const client = new Client(opts.clientInfo, { versionNegotiation: { mode } });
+  const forward = opts.hooks.onClientRequest;
+  // Declared so that servers ask at all; each request goes to the client of the call that
+  // caused it (client-requests.ts), which may lack the capability: it is then refused there.
+  const client = new Client(opts.clientInfo, { versionNegotiation: { mode }, ...(forward ? { capabilities: FORWARDED_CAPABILITIES } : {}) });
+  if (forward) {
+    for (const method of CLIENT_REQUEST_METHODS) {
+      client.setRequestHandler(method, (req) => forward(method, req.params as Record<string, unknown> | undefined) as never);
+    }
+  }
   const transport = buildTransport(spec, opts.hooks, opts.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES);
   const guard = transport instanceof StreamableHTTPClientTransport ? guardRequestStreams(transport) : undefined;
   completeResultType(transport);

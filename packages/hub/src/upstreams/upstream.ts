@@ -50,6 +50,7 @@ import { openConnection, requestHeaders, type Connection, type ConnectionHooks, 
 import { boundedProtocolError, classifyFailure, embeddedProtocolError, safeUrl, shortReason, type FailureKind } from './errors.ts';
 import { callScope } from './call-scope.ts';
 import { isResultTooLarge } from './limited-fetch.ts';
+import { createClientRouting, outsideCalls, type ClientChannel } from './client-requests.ts';
 
 /**
  * Why a connection the hub closed itself is down: a call still running on it (cancelled on
@@ -82,6 +83,13 @@ export interface CallOptions {
   logLevel?: string;
   /** Log messages the upstream sends on this call's own stream (besides `onLog` listeners). */
   onlog?: (message: UpstreamLogMessage) => void;
+  /** The client of this call: what the upstream asks mid-call goes there (client-requests.ts). */
+  client?: ClientChannel;
+  /**
+   * A 2026-07-28 client's retry of a call the upstream answered `input_required`: its answers
+   * and the upstream's own `requestState`, sent back with the same tool call.
+   */
+  resume?: { inputResponses?: Record<string, unknown>; requestState?: string };
 }
 
 /** What a connected upstream offers beyond its lists, as its capabilities say. */
@@ -250,6 +258,7 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
   const refreshing = new Map<ListKind, Promise<void>>();
   const dirty = new Set<ListKind>();
   let stderrTail: string[] = [];
+  const routing = createClientRouting(name);
 
   function emit(what: UpstreamChange): void {
     for (const l of [...listeners]) {
@@ -348,7 +357,9 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
       dirty.add(kind);
       return;
     }
-    const run = (async () => {
+    // Outside any call: a list_changed that arrived on a call's stream must not lend that call
+    // to the requests of the refresh (see client-requests.ts).
+    const run = outsideCalls(async () => {
       do {
         dirty.delete(kind);
         try {
@@ -361,7 +372,7 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
           return;
         }
       } while (dirty.has(kind) && c === conn);
-    })().finally(() => refreshing.delete(kind));
+    }).finally(() => refreshing.delete(kind));
     refreshing.set(kind, run);
   }
 
@@ -376,7 +387,8 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
   function connectOnce(): Promise<boolean> {
     if (closed) return Promise.resolve(false);
     if (conn) return Promise.resolve(true);
-    attempt ??= runAttempt().finally(() => {
+    // Outside the caller's context: the connection outlives the call that triggered it.
+    attempt ??= outsideCalls(runAttempt).finally(() => {
       attempt = undefined;
     });
     return attempt;
@@ -564,6 +576,7 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
       onListChanged(kind) {
         if (live()) refresh(kind);
       },
+      onClientRequest: (method, params) => routing.forward(method, params),
       onHttp(request) {
         options.onHttpRequest?.({ upstream: name, ...request });
       },
@@ -653,7 +666,7 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
   function checkSoon(): void {
     const c = conn;
     if (!c || checking) return;
-    checking = check(c).finally(() => {
+    checking = outsideCalls(() => check(c)).finally(() => {
       checking = undefined;
     });
   }
@@ -750,7 +763,7 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
         };
         inflight.set(c, (inflight.get(c) ?? 0) + 1);
         try {
-          return await run(c, ro);
+          return await routing.during({ signal, ...(opts?.client ? { channel: opts.client } : {}) }, () => run(c, ro));
         } catch (err) {
           // Cancelled or past the deadline: that decides the error, whatever the request threw
           // (the direct edge path rejects with the caller's own abort reason).
@@ -871,7 +884,12 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
         // 2026-07-28 has no logging/setLevel: a request that wants log messages names a level
         // in its _meta. The hub asks for the caller's level (info unless it said), and each
         // 2025 session filters by its own.
-        const call = () => c.client.callTool({ name: toolName, arguments: args, _meta: { ...opts?.meta, 'io.modelcontextprotocol/logLevel': opts?.logLevel ?? 'info' } }, { ...ro, toolDefinition: definition });
+        // A 2026-07-28 client gets the upstream's input_required to answer itself (the hub
+        // cannot ask it mid-call); for anyone else the SDK fulfils it through the handlers,
+        // which forward each input request to the caller's client.
+        const relay = c.era === 'modern' && opts?.client?.relay === true;
+        const params = { name: toolName, arguments: args, _meta: { ...opts?.meta, 'io.modelcontextprotocol/logLevel': opts?.logLevel ?? 'info' }, ...(relay ? opts?.resume : {}) };
+        const call = () => c.client.callTool(params, { ...ro, toolDefinition: definition, ...(relay ? { allowInputRequired: true } : {}) }) as Promise<CallToolResult>;
         return opts?.onlog ? callScope.run({ onlog: opts.onlog }, call) : call();
       });
     },
