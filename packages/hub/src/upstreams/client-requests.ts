@@ -72,9 +72,25 @@ export function outsideCalls<T>(fn: () => T): T {
   return current.exit(fn);
 }
 
+/**
+ * Errors the hub made while answering an upstream's request for its client (a refusal, a
+ * client that failed to answer). A 2025 upstream receives them as the JSON-RPC error of its
+ * request; for a 2026-07-28 upstream the SDK fulfils input_required itself, so they surface
+ * from the tool call, where they are the hub's failure to relay, not the upstream's error, and
+ * become the call's tool error (upstream.ts).
+ */
+const relayFailures = new WeakSet<object>();
+
+/** True for an error the hub raised while relaying an upstream's request to its client. */
+export function isRelayFailure(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && relayFailures.has(err);
+}
+
 /** Refuses a request the upstream sent, with the error it receives. */
 function refuse(code: number, message: string): never {
-  throw new ProtocolError(code, message);
+  const err = new ProtocolError(code, message);
+  relayFailures.add(err);
+  throw err;
 }
 
 /** The routing of one upstream's client requests (see the module comment). */
@@ -124,7 +140,10 @@ export function createClientRouting(upstream: string) {
       // the hub cannot reach mid-call.
       if (!call.channel) refuse(ProtocolErrorCode.MethodNotFound, `${method} is not available: the client of this call cannot be asked`);
       if (call.signal.aborted) refuse(ProtocolErrorCode.InvalidRequest, `${method} refused by the hub: the call it belongs to has ended`);
-      return call.channel.ask(upstream, method, params, call.signal);
+      return call.channel.ask(upstream, method, params, call.signal).catch((err: unknown) => {
+        if (typeof err === 'object' && err !== null) relayFailures.add(err);
+        throw err;
+      });
     },
   };
 }

@@ -50,7 +50,7 @@ import { openConnection, requestHeaders, type Connection, type ConnectionHooks, 
 import { boundedProtocolError, classifyFailure, embeddedProtocolError, safeUrl, shortReason, type FailureKind } from './errors.ts';
 import { callScope } from './call-scope.ts';
 import { isResultTooLarge } from './limited-fetch.ts';
-import { createClientRouting, outsideCalls, type ClientChannel } from './client-requests.ts';
+import { createClientRouting, isRelayFailure, outsideCalls, type ClientChannel } from './client-requests.ts';
 
 /**
  * Why a connection the hub closed itself is down: a call still running on it (cancelled on
@@ -800,6 +800,7 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
     switch (kind) {
       case 'protocol':
         if (isResultTooLarge(err)) return new HomelabError('UPSTREAM_ERROR', (err as Error).message, { cause: err });
+        if (isRelayFailure(err)) return new HomelabError('UPSTREAM_ERROR', `node ${name}: ${reason(err)}`, { cause: err });
         // The upstream's own JSON-RPC error: relayed with its code, message and data, cut to size.
         return boundedProtocolError(embeddedProtocolError(err) ?? err);
       case 'unavailable':
