@@ -76,10 +76,12 @@ const JSON_SCHEMA_2020_12 = {
   properties: {
     name: { type: 'string' },
     address: { $ref: '#/$defs/address' },
-    contact: { anyOf: [{ type: 'string', format: 'email' }, { type: 'string', pattern: '^\\+[0-9]+$' }] },
-    age: { allOf: [{ type: 'integer' }, { minimum: 0 }] },
     kind: { type: 'string', enum: ['person', 'company'] },
+    email: { type: 'string' },
+    phone: { type: 'string' },
   },
+  // At least one way to reach them.
+  allOf: [{ anyOf: [{ required: ['email'] }, { required: ['phone'] }] }],
   if: { properties: { kind: { const: 'company' } } },
   then: { required: ['address'] },
   else: { required: ['name'] },
@@ -89,7 +91,15 @@ const JSON_SCHEMA_2020_12 = {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const text = (t: string) => ({ content: [{ type: 'text' as const, text: t }] });
 
-function build(ctx: McpRequestContext, codec: ReturnType<typeof createRequestStateCodec<Record<string, unknown>>>, subscriptions: Set<string>): McpServer {
+/** What a tool may trigger outside its own request: list_changed to 2026 listeners and 2025 sessions. */
+interface Hooks {
+  toolsChanged(): void;
+  promptsChanged(): void;
+}
+
+const CLIENT_CAPABILITIES = 'io.modelcontextprotocol/clientCapabilities';
+
+function build(ctx: McpRequestContext, codec: ReturnType<typeof createRequestStateCodec<Record<string, unknown>>>, subscriptions: Set<string>, hooks: Hooks): McpServer {
   const server = new McpServer(
     { name: 'homelab-mcp-conformance-reference', version: '1.0.0' },
     {
@@ -287,12 +297,53 @@ function build(ctx: McpRequestContext, codec: ReturnType<typeof createRequestSta
       requestState: await codec.mint({ tool: 'tampered' }),
     });
   });
-  // 2026-07-28 (server-stateless): a tool that needs sampling refuses a client that did not declare it.
-  server.registerTool('test_missing_capability', { description: 'Needs the sampling capability', inputSchema: none }, async (_a, c: ServerContext) => {
-    const caps = c.mcpReq.envelope?.clientCapabilities as Record<string, unknown> | undefined;
-    if (ctx.era === 'modern' && !caps?.sampling) throw new MissingRequiredClientCapabilityError({ requiredCapabilities: { sampling: {} } });
-    return text('sampling is available');
+  server.registerTool('test_input_required_result_capabilities', { description: 'Asks only for what the client can answer', inputSchema: none }, async (_a, c: ServerContext) => {
+    const caps = (c.mcpReq.envelope as Record<string, unknown> | undefined)?.[CLIENT_CAPABILITIES] as Record<string, unknown> | undefined;
+    const r = c.mcpReq.inputResponses;
+    if (r && Object.keys(r).length > 0) return text('Thanks for the input');
+    const inputRequests: Record<string, ReturnType<typeof inputRequired.listRoots>> = {};
+    if (!caps || caps.elicitation) inputRequests.user_name = nameRequest;
+    if (!caps || caps.sampling) inputRequests.greeting = inputRequired.createMessage({ messages: [{ role: 'user', content: { type: 'text', text: 'Generate a greeting' } }], maxTokens: 50 });
+    if (!caps || caps.roots) inputRequests.client_roots = inputRequired.listRoots();
+    if (Object.keys(inputRequests).length === 0) return text('The client can answer no input request');
+    return inputRequired({ inputRequests });
   });
+  // server-stateless (2026-07-28) diagnostics. A tool that needs sampling: the SDK answers
+  // -32021 for the client that did not declare it.
+  server.registerTool('test_missing_capability', { description: 'Needs the sampling capability', inputSchema: none }, async (_a, c: ServerContext) => {
+    if (inputResponse(c.mcpReq.inputResponses, 'sample').kind === 'sampling') return text('sampled');
+    return inputRequired({ inputRequests: { sample: inputRequired.createMessage({ messages: [{ role: 'user', content: { type: 'text', text: 'Say hi' } }], maxTokens: 10 }) } });
+  });
+  server.registerTool('test_streaming_elicitation', { description: 'Reports progress, then asks for a name', inputSchema: none }, async (_a, c: ServerContext) => {
+    await c.mcpReq.log('info', 'about to ask for a name');
+    const name = acceptedName(inputResponse(c.mcpReq.inputResponses, 'user_name'));
+    if (name === undefined) return inputRequired({ inputRequests: { user_name: nameRequest } });
+    return text(`Hello, ${name}!`);
+  });
+  server.registerTool('test_logging_tool', { description: 'Logs one message at each of info and debug', inputSchema: none }, async (_a, c: ServerContext) => {
+    await c.mcpReq.log('info', 'logging tool ran');
+    await c.mcpReq.log('debug', 'logging tool details');
+    return text('logged');
+  });
+  server.registerTool('test_trigger_tool_change', { description: 'Announces that the tool list changed', inputSchema: none }, async () => {
+    hooks.toolsChanged();
+    if (ctx.era === 'legacy') await server.sendToolListChanged();
+    return text('tools changed');
+  });
+  server.registerTool('test_trigger_prompt_change', { description: 'Announces that the prompt list changed', inputSchema: none }, async () => {
+    hooks.promptsChanged();
+    if (ctx.era === 'legacy') await server.sendPromptListChanged();
+    return text('prompts changed');
+  });
+  // SEP-2243: a parameter mirrored in an `Mcp-Param-Region` header, which the SDK checks against the body.
+  server.registerTool(
+    'test_custom_headers',
+    {
+      description: 'Echoes a region that also travels in a header',
+      inputSchema: fromJsonSchema({ type: 'object', properties: { region: { type: 'string', 'x-mcp-header': 'Region' } }, required: ['region'] } as never),
+    },
+    async (args) => text(`region=${String((args as { region?: unknown }).region)}`),
+  );
 
   server.registerResource('static-text', 'test://static-text', { description: 'A static text resource', mimeType: 'text/plain' }, async () => ({
     contents: [{ uri: 'test://static-text', mimeType: 'text/plain', text: 'This is the content of the static text resource.' }],
@@ -409,7 +460,8 @@ function jsonRpcError(status: number, code: number, message: string): Response {
 export async function startConformanceServer(opts: { port?: number } = {}): Promise<ConformanceServer> {
   const codec = createRequestStateCodec<Record<string, unknown>>({ key: randomBytes(32) });
   const subscriptions = new Set<string>();
-  const modern = createMcpHandler((ctx) => build(ctx, codec, subscriptions), { legacy: 'reject' });
+  const hooks: Hooks = { toolsChanged: () => modern.notify.toolsChanged(), promptsChanged: () => modern.notify.promptsChanged() };
+  const modern = createMcpHandler((ctx) => build(ctx, codec, subscriptions, hooks), { legacy: 'reject' });
   const sessions = new Map<string, { transport: WebStandardStreamableHTTPServerTransport; server: McpServer }>();
   const hosts = localhostAllowedHostnames();
   const origins = localhostAllowedOrigins();
@@ -432,7 +484,7 @@ export async function startConformanceServer(opts: { port?: number } = {}): Prom
         .catch(() => undefined);
     }
     if (req.method === 'POST' && isInitializeRequest(body)) {
-      const server = build({ era: 'legacy', requestInfo: req }, codec, subscriptions);
+      const server = build({ era: 'legacy', requestInfo: req }, codec, subscriptions, hooks);
       const transport = new WebStandardStreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
         onsessioninitialized: (id) => void sessions.set(id, { transport, server }),
