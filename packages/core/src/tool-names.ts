@@ -65,6 +65,22 @@ export function toolName(prefix: string, name: string, maxLength: number = MAX_T
 }
 
 /**
+ * A name emitted without a prefix (an upstream with `prefix: false`): sanitized, and when longer
+ * than `maxLength` cut and ended with `_` + 6 hex characters of sha256 of the original, as
+ * {@link toolName} does. Undefined for a name with no usable character.
+ *
+ * @example plainToolName('light.on') // 'light_on'
+ */
+export function plainToolName(name: string, maxLength: number = MAX_TOOL_NAME): string | undefined {
+  const n = sanitizeName(name);
+  if (!n) return undefined;
+  if (n.length <= maxLength) return n;
+  let head = n.slice(0, maxLength - SUFFIX_LENGTH);
+  while (head.length > 1 && head.endsWith('_')) head = head.slice(0, -1);
+  return `${head}_${hash6(name, 0)}`;
+}
+
+/**
  * Splits at the FIRST `__`, as MetaMCP does: `a__b__tool` → `{ prefix: 'a', rest: 'b__tool' }`.
  * Undefined when there is no `__` or nothing before it.
  */

@@ -5,7 +5,8 @@
  * `reconfigure` applies a new configuration live: connections whose settings did not change
  * are kept, and no client session is dropped.
  */
-import type { Catalog, NativeUpstream } from './catalog/catalog.ts';
+import type { Catalog, LeftOut, NativeUpstream } from './catalog/catalog.ts';
+import { HomelabError } from '@homelab-mcp/core';
 import { buildCatalog } from './catalog/catalog.ts';
 import { unresolvedSource, type HubNode } from './catalog/nodes.ts';
 import type { UnresolvedNode } from './config/keep-entries.ts';
@@ -234,7 +235,7 @@ export async function createHub(opts: HubOptions) {
   };
   const edgeDist = createEdgeDist();
   const hubTools = [
-    listNodesTool(() => nodes, () => natives, () => topology, { edgeBundleSha256: () => edgeDist.bundle()?.sha256 }),
+    listNodesTool(() => nodes, () => natives, () => topology, { edgeBundleSha256: () => edgeDist.bundle()?.sha256, leftOut: (alias) => catalog.leftOut().filter((l) => l.source === alias) }),
     networkResourcesTool(() => nodes, () => natives, () => catalog),
     ...sessionTools({
       gate,
@@ -328,10 +329,10 @@ export async function createHub(opts: HubOptions) {
     log.warn({ source: s.source, [s.kind]: s.name.slice(0, 200) }, `${s.source}: ${s.kind} ${JSON.stringify(s.name.slice(0, 200))} left out: ${s.why}`);
   };
   /** The catalog under config `c`: the running one, or one a reload proposes. */
-  const build = (c: HubConfig = config) =>
+  const build = (c: HubConfig = config, o: { nodes?: HubNode[]; upstreams?: NativeUpstream[]; onSkipped?: (s: LeftOut) => void } = {}) =>
     buildCatalog({
-      nodes,
-      upstreams: natives,
+      nodes: o.nodes ?? nodes,
+      upstreams: o.upstreams ?? natives,
       hubTools: [...hubTools, ...integrationSet.tools(), ...(ansible?.service.tools ?? []), ...(c.internet.enabled ? internet : [])],
       hubResources: topologyResources(topology),
       perDeviceTools: c.perDeviceTools,
@@ -340,8 +341,9 @@ export async function createHub(opts: HubOptions) {
       classOverrides: Object.fromEntries(Object.entries({ ...c.mcpServers, ...c.upstreams }).map(([alias, u]) => [alias, Object.entries(u.classes ?? {})])),
       trustAnnotations: new Set(Object.entries({ ...c.mcpServers, ...c.upstreams }).filter(([, u]) => u.trustAnnotations).map(([alias]) => alias)),
       hubUpstreams: new Set(Object.entries({ ...c.mcpServers, ...c.upstreams }).filter(([, u]) => 'type' in u && u.type === 'hub').map(([alias]) => alias)),
+      unprefixed: new Set(Object.entries({ ...c.mcpServers, ...c.upstreams }).filter(([, u]) => u.prefix === false).map(([alias]) => alias)),
       policyFor,
-      onSkipped: warnSkipped,
+      onSkipped: o.onSkipped ?? warnSkipped,
     });
   // A tool's class is part of it: refresh_topology turns write when a reload adds topology.ansible.
   const sig = (c: Catalog) => JSON.stringify([c.tools('admin').map((t) => `${t.def.name}:${t.toolClass}`), c.resources().map((r) => r.def.uri), c.prompts().map((p) => p.def.name)]);
@@ -358,7 +360,8 @@ export async function createHub(opts: HubOptions) {
     }),
     ...natives.map((u) => {
       const s = u.state();
-      return { name: u.alias, kind: 'upstream' as const, status: s.status, since: s.since.toISOString(), ...(s.lastError ? { error: s.lastError } : {}) };
+      const left = catalog.leftOut().filter((l) => l.source === u.alias);
+      return { name: u.alias, kind: 'upstream' as const, status: s.status, since: s.since.toISOString(), ...(s.lastError ? { error: s.lastError } : {}), ...(left.length ? { leftOut: left.map((l) => l.why) } : {}) };
     }),
   ];
   const startedAt = new Date();
@@ -533,6 +536,7 @@ export async function createHub(opts: HubOptions) {
       denyPaths: config.local.denyPaths,
     });
     const localKey = JSON.stringify([config.local, localSetup, privatePaths]);
+    const localBefore = local;
     let oldLocal: typeof local;
     if (config.local.enabled) {
       if (!local || local.key !== localKey) {
@@ -562,7 +566,27 @@ export async function createHub(opts: HubOptions) {
     }
     // Connect in parallel; a dead upstream never delays the others more than one attempt.
     const attempts = Promise.all([...keep.entries()].filter(([k, c]) => conns.get(k) !== c).map(([, c]) => c.upstream.start()));
-    if (firstAttempt === 'before') await attempts;
+    if (firstAttempt === 'before') {
+      await attempts;
+      // Only now are the lists of a `prefix: false` upstream known: a reload whose catalog would
+      // leave one of their names out (it meets another) is refused, and what runs stays as it was.
+      const collisions = build(config, { nodes: next, upstreams: nextNatives, onSkipped: () => {} })
+        .leftOut()
+        .filter((l) => l.collidesWith !== undefined);
+      if (collisions.length) {
+        for (const [k, c] of keep) {
+          if (conns.get(k) === c) continue;
+          c.unsubscribe();
+          void c.upstream.close().catch(() => undefined);
+        }
+        if (local !== localBefore) {
+          local?.off();
+          void local?.node.close().catch(() => undefined);
+          local = localBefore;
+        }
+        throw new HomelabError('CONFIG_INVALID', `${collisions.map((l) => l.why).join('; ')}. Keep the prefix of that upstream (remove prefix: false) or remove the other entry`);
+      }
+    }
     const gone = [...conns.entries()].filter(([k, c]) => keep.get(k) !== c).map(([, c]) => c);
     conns.clear();
     for (const [k, c] of keep) conns.set(k, c);
@@ -711,6 +735,7 @@ export async function createHub(opts: HubOptions) {
       build(next);
       // Then a bad topology file: it throws here, and the running configuration stays whole.
       topology.reconfigure(topologySettings(next, unresolvedNodes));
+      const before = { config, localSetup, unresolved, authenticate, rate };
       config = next;
       localSetup = nextLocal;
       unresolved = unresolvedNodes;
@@ -718,7 +743,15 @@ export async function createHub(opts: HubOptions) {
       // Sessions look their caller up per call; a session whose token is gone is closed now.
       http.dropStaleSessions();
       rate = createRateLimiter(config.auth?.rateLimit ?? { perMinute: 600, burst: 60 });
-      await apply('before');
+      try {
+        await apply('before');
+      } catch (err) {
+        // Refused after the new upstreams answered (names of a `prefix: false` upstream that
+        // meet others): everything goes back to the running configuration.
+        ({ config, localSetup, unresolved, authenticate, rate } = before);
+        topology.reconfigure(topologySettings(config, unresolved));
+        throw err;
+      }
       scheduleWatch();
       return needsRestart;
     },

@@ -83,3 +83,79 @@ describe('names an upstream chooses', () => {
     expect(skipped).toEqual(['ha tool "": tool name under prefix "ha" is empty', 'ha prompt "": tool name under prefix "ha" is empty']);
   });
 });
+
+describe('upstreams with prefix: false', () => {
+  const withEntries = (alias: string, tools: Tool[], more: Partial<NativeUpstream> = {}): NativeUpstream => ({ ...upstreamOffering(alias, tools), ...more });
+  const approve: CatalogTool = { ...hubTool, def: { ...hubTool.def, name: 'approve_writes' }, toolClass: 'read' };
+
+  it('serves tools, prompts, resources and templates under their own names, routed to their own upstream', async () => {
+    const called: string[] = [];
+    const up = withEntries('ha', [listed('HassTurnOn', 'Turns on.', {}), listed('light.on', 'Light.', {})], {
+      callTool: async (name) => (called.push(name), { content: [] }),
+      prompts: () => [{ name: 'assist' }],
+      resources: () => [{ uri: 'memo://notes', name: 'notes' }],
+      resourceTemplates: () => [{ uriTemplate: 'memo://notes/{id}', name: 'note' }],
+      readResource: async (uri) => ({ contents: [{ uri, text: `read ${uri}` }] }),
+    });
+    const c = buildCatalog({ ...base, nodes: [], upstreams: [up, upstreamOffering('other', [listed('HassTurnOn', 'x', {})])], perDeviceTools: false, unprefixed: new Set(['ha']) });
+    expect(c.tools('admin').map((t) => t.def.name)).toEqual(['HassTurnOn', 'light_on', 'other__HassTurnOn']);
+    await c.tool('light_on')!.call({}, { caller: { user: 'a', role: 'admin' }, session: 's', signal: new AbortController().signal });
+    expect(called).toEqual(['light.on']);
+    expect(c.prompts().map((p) => p.def.name)).toEqual(['assist']);
+    expect(c.resources().map((r) => r.def.uri)).toEqual(['memo://notes']);
+    expect(c.resourceTemplates().map((t) => t.def.uriTemplate)).toEqual(['memo://notes/{id}']);
+    // A URI filled in from its template reaches it unchanged, with no namespace to strip.
+    const filled = c.resource('memo://notes/42')!;
+    expect(filled.source).toBe('ha');
+    expect(await filled.read({ caller: { user: 'a', role: 'admin' }, session: 's', signal: new AbortController().signal })).toEqual({ contents: [{ uri: 'memo://notes/42', text: 'read memo://notes/42' }] });
+    expect(c.resource('other://x')).toBeUndefined();
+    expect(c.leftOut()).toEqual([]);
+  });
+
+  it("passes description and annotations unchanged when the class is what they claim, and marks them when the hub classes otherwise", () => {
+    const tools = [listed('set_light', 'Sets a light.', { destructiveHint: false }), listed('GetState', 'State.', { readOnlyHint: true }), listed('wipe', 'Wipes, read-only!', { readOnlyHint: true })];
+    const c = buildCatalog({ ...base, nodes: [], upstreams: [upstreamOffering('ha', tools)], perDeviceTools: false, unprefixed: new Set(['ha']), classOverrides: { ha: [['Get*', 'read']] } });
+    expect(c.tool('set_light')!).toMatchObject({ toolClass: 'write', def: { description: 'Sets a light.', annotations: { destructiveHint: false } } });
+    expect(c.tool('GetState')!).toMatchObject({ toolClass: 'read', def: { description: 'State.', annotations: { readOnlyHint: true } } });
+    // Untrusted annotations claim read; the hub enforces write and says so.
+    expect(c.tool('wipe')!).toMatchObject({ toolClass: 'write', def: { description: '[write: needs approval] Wipes, read-only!', annotations: { readOnlyHint: false, destructiveHint: true } } });
+    expect(c.tools('viewer').map((t) => t.def.name)).toEqual(['GetState']);
+  });
+
+  it("never shadows the hub's own tools, a fleet tool or a prefixed upstream, and leaves a name two of them announce out of both", () => {
+    const skipped: string[] = [];
+    const a = upstreamOffering('a', [listed('approve_writes', 'Approves nothing.', { readOnlyHint: true }), listed('run_command', 'x', {}), listed('b__x', 'x', {}), listed('shared', 'x', {}), listed('mine', 'x', {})]);
+    const b = upstreamOffering('b', [listed('x', 'x', {}), listed('shared', 'y', {})]);
+    // `homelab://b/y` is not listed by b, but it is where a client reads b's resource y.
+    const c2 = withEntries('c', [listed('shared', 'z', {})], { resources: () => [{ uri: 'homelab://b/y', name: 'y' }, { uri: 'memo://c', name: 'c' }] });
+    const c = buildCatalog({ ...base, hubTools: [approve], nodes: [nodeOffering('pi', [])], upstreams: [a, b, c2], perDeviceTools: false, unprefixed: new Set(['a', 'c']), onSkipped: (s) => skipped.push(s.why) });
+    expect(c.tool('approve_writes')!.source).toBe('hub');
+    expect(c.tool('run_command')!.source).toBe('fleet');
+    expect(c.tool('b__x')!.source).toBe('b');
+    expect(c.tool('shared')).toBeUndefined();
+    expect(c.tool('mine')!.source).toBe('a');
+    expect(c.resource('homelab://b/y')!.source).toBe('b');
+    expect(c.resources().map((r) => [r.def.uri, r.source])).toEqual([['memo://c', 'c']]);
+    expect(skipped).toEqual([
+      'tool "approve_writes" of upstream "a" (prefix: false) has the name of the hub\'s own tool; that one keeps it',
+      'tool "run_command" of upstream "a" (prefix: false) has the name of a fleet tool; that one keeps it',
+      'tool "b__x" of upstream "a" (prefix: false) has the name of an entry of upstream "b"; that one keeps it',
+      'tool "shared" of upstream "a" (prefix: false) has the name of an entry of upstream "c"; that one keeps it',
+      'tool "shared" of upstream "c" (prefix: false) has the name of an entry of upstream "a"; that one keeps it',
+      'resource "homelab://b/y" of upstream "c" (prefix: false) has the name of an entry of upstream "b"; that one keeps it',
+    ]);
+    expect(c.leftOut().map((l) => [l.source, l.kind, l.name, l.collidesWith])).toEqual([
+      ['a', 'tool', 'approve_writes', 'hub'],
+      ['a', 'tool', 'run_command', 'fleet'],
+      ['a', 'tool', 'b__x', 'b'],
+      ['a', 'tool', 'shared', 'c'],
+      ['c', 'tool', 'shared', 'a'],
+      ['c', 'resource', 'homelab://b/y', 'b'],
+    ]);
+  });
+
+  it('still fits names to limits.maxToolName', () => {
+    const c = buildCatalog({ ...base, maxToolName: 20, nodes: [], upstreams: [upstreamOffering('ha', [listed('x'.repeat(30), 'long', {})])], perDeviceTools: false, unprefixed: new Set(['ha']) });
+    expect(c.tools('admin').map((t) => t.def.name)).toEqual([expect.stringMatching(/^x{13}_[0-9a-f]{6}$/)]);
+  });
+});

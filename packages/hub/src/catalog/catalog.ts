@@ -5,8 +5,8 @@
  * 2026-07-28 spec asks for it, and clients cache on it).
  */
 import type { CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ResourceTemplateType as ResourceTemplate, Tool } from '@modelcontextprotocol/server';
-import { createToolNameRegistry, resourceUri, splitResourceUri } from '@homelab-mcp/core/tool-names';
-import { classify, EDGE_TOOLS, markClass } from '../policy/classes.ts';
+import { createToolNameRegistry, plainToolName, resourceUri, splitResourceUri } from '@homelab-mcp/core/tool-names';
+import { claimedClass, classify, EDGE_TOOLS, markClass } from '../policy/classes.ts';
 import type { ToolClass } from './types.ts';
 import { classOf, edgeToolDef, fanOut, fleetTools, type PolicyFor } from './fleet.ts';
 import { actingForMeta } from '../policy/acting-for.ts';
@@ -47,6 +47,12 @@ export interface CatalogInput {
    * (`trustAnnotations: true`); every other upstream's unmatched tools are writes.
    */
   trustAnnotations?: ReadonlySet<string>;
+  /**
+   * Upstream aliases configured with `prefix: false`: their tools, prompts, resources and
+   * templates keep their own names and URIs. Added after everything else, so one of their
+   * names that meets another is the one left out (see {@link Catalog.leftOut}).
+   */
+  unprefixed?: ReadonlySet<string>;
   /** Upstream aliases of `type: hub`: their tool calls carry the caller (policy/acting-for.ts). */
   hubUpstreams?: ReadonlySet<string>;
   /** The file policy sent with each edge tool call a client makes (nodes/file-policy.ts). */
@@ -55,7 +61,18 @@ export interface CatalogInput {
    * Told about each tool or prompt of a node or upstream left out because it cannot be named
    * (an empty name, a prefix too long for `maxToolName`): one bad name never costs the others.
    */
-  onSkipped?: (skipped: { source: string; name: string; kind: 'tool' | 'prompt'; why: string }) => void;
+  onSkipped?: (skipped: LeftOut) => void;
+}
+
+/** An entry of a node or upstream the catalog could not serve, and why. */
+export interface LeftOut {
+  source: string;
+  kind: 'tool' | 'prompt' | 'resource' | 'resource template';
+  /** As the source names it (a URI or URI template for resources). */
+  name: string;
+  why: string;
+  /** Set when the name meets another one: who else has it (`hub`, `fleet`, an alias, a node). */
+  collidesWith?: string;
 }
 
 export interface Catalog {
@@ -83,6 +100,12 @@ export interface Catalog {
   resourceTemplates(): CatalogResourceTemplate[];
   prompts(): CatalogPrompt[];
   prompt(name: string): CatalogPrompt | undefined;
+  /**
+   * What this build left out: names the codec refuses, and names of an unprefixed upstream
+   * that meet another entry of the catalog (the other one keeps the name). For list_nodes,
+   * /readyz and a reload, which refuses a configuration with collisions.
+   */
+  leftOut(): LeftOut[];
 }
 
 const byName = <T extends { def: { name: string } }>(a: T, b: T) => (a.def.name < b.def.name ? -1 : a.def.name > b.def.name ? 1 : 0);
@@ -94,20 +117,27 @@ export function visibleTo(role: Role, t: CatalogTool): boolean {
 
 export function buildCatalog(input: CatalogInput): Catalog {
   const registry = createToolNameRegistry({ maxLength: input.maxToolName });
+  const leftOut: LeftOut[] = [];
+  const skip = (l: LeftOut) => {
+    leftOut.push(l);
+    input.onSkipped?.(l);
+  };
   // A node or upstream chooses its own names; a name the codec refuses leaves out that one entry.
   const nameOf = (source: string, name: string, kind: 'tool' | 'prompt'): string | undefined => {
     try {
       return registry.register(source, name);
     } catch (err) {
-      input.onSkipped?.({ source, name, kind, why: err instanceof Error ? err.message : String(err) });
+      skip({ source, name, kind, why: err instanceof Error ? err.message : String(err) });
       return undefined;
     }
   };
   const tools = new Map<string, CatalogTool>();
   // The class shows in every tool's annotations and description. A copy is stored: the hub's
-  // own tool objects live across rebuilds and must not collect a tag per rebuild.
-  const add = (t: CatalogTool) => {
-    if (!tools.has(t.def.name)) tools.set(t.def.name, { ...t, def: markClass(t.def, t.toolClass) });
+  // own tool objects live across rebuilds and must not collect a tag per rebuild. `asListed`:
+  // an unprefixed upstream's tool whose class is the one its annotations claim is passed on as
+  // the upstream lists it (the gate still goes by the class).
+  const add = (t: CatalogTool, asListed = false) => {
+    if (!tools.has(t.def.name)) tools.set(t.def.name, { ...t, def: asListed ? t.def : markClass(t.def, t.toolClass) });
   };
   for (const t of input.hubTools) add(t);
   // Every configured node, whatever its state: a node that is down is still part of `all` and
@@ -141,7 +171,9 @@ export function buildCatalog(input: CatalogInput): Catalog {
   for (const r of input.hubResources ?? []) resources.set(r.def.uri, r);
   const templates: CatalogResourceTemplate[] = [];
   const prompts = new Map<string, CatalogPrompt>();
+  const unprefixed = input.upstreams.filter((u) => input.unprefixed?.has(u.alias));
   for (const up of input.upstreams) {
+    if (input.unprefixed?.has(up.alias)) continue;
     for (const t of up.tools()) {
       const name = nameOf(up.alias, t.name, 'tool');
       if (name === undefined) continue;
@@ -166,6 +198,7 @@ export function buildCatalog(input: CatalogInput): Catalog {
       prompts.set(name, { def: { ...p, name }, source: up.alias, get: (args, ctx) => up.getPrompt(p.name, args, callOpts(ctx, input.callTimeoutMs)) });
     }
   }
+  addUnprefixed({ input, upstreams: unprefixed, tools, resources, templates, prompts, add, skip });
   const sorted = [...tools.values()].sort(byName);
   const withConfirm = (t: CatalogTool): Tool =>
     t.toolClass === 'write'
@@ -192,6 +225,13 @@ export function buildCatalog(input: CatalogInput): Catalog {
   };
   const jsonCache = new Map<string, Buffer | undefined>();
   const upstreamByAlias = new Map(input.upstreams.map((u) => [u.alias, u]));
+  // A URI filled in from an unprefixed upstream's template has no prefix to route it by: the
+  // template it matches names its upstream.
+  const plainTemplates = templates.filter((t) => input.unprefixed?.has(t.source)).map((t) => ({ re: templateRegExp(t.def.uriTemplate), up: upstreamByAlias.get(t.source)! }));
+  const ownerByTemplate = (uri: string): CatalogResource | undefined => {
+    const up = plainTemplates.find((t) => t.re.test(uri))?.up;
+    return up && { def: { uri, name: uri }, source: up.alias, read: (ctx) => up.readResource(uri, callOpts(ctx, input.callTimeoutMs)) };
+  };
   const defs = (role: Role, confirmArg: boolean): Tool[] => {
     const k = `${role}:${confirmArg}`;
     let d = defsCache.get(k);
@@ -225,13 +265,113 @@ export function buildCatalog(input: CatalogInput): Catalog {
       const plus = /^([A-Za-z0-9_-]+)\+(.+)$/.exec(uri);
       const split = plus ? { prefix: plus[1]!, uri: plus[2]! } : splitResourceUri(uri);
       const up = split && upstreamByAlias.get(split.prefix);
-      if (!split || !up) return undefined;
+      if (!split || !up || input.unprefixed?.has(up.alias)) return ownerByTemplate(uri);
       return { def: { uri, name: uri }, source: up.alias, read: async (ctx) => relabel(await up.readResource(split.uri, callOpts(ctx, input.callTimeoutMs)), split.uri, uri) };
     },
     resourceTemplates: () => templates,
     prompts: () => [...prompts.values()].sort(byName),
     prompt: (name) => prompts.get(name),
+    leftOut: () => leftOut,
   };
+}
+
+/**
+ * The entries of `prefix: false` upstreams, under their own names, added last: whatever is
+ * already in the catalog (hub, fleet, per-device and integration tools, prefixed upstreams)
+ * keeps its name, and a name two unprefixed upstreams both announce is left out of both, so
+ * which server a name reaches never depends on which one connected first.
+ */
+function addUnprefixed(o: {
+  input: CatalogInput;
+  upstreams: NativeUpstream[];
+  tools: Map<string, CatalogTool>;
+  resources: Map<string, CatalogResource>;
+  templates: CatalogResourceTemplate[];
+  prompts: Map<string, CatalogPrompt>;
+  add: (t: CatalogTool, asListed?: boolean) => void;
+  skip: (l: LeftOut) => void;
+}): void {
+  const { input, tools, resources, templates, prompts } = o;
+  const timeout = input.callTimeoutMs;
+  /** Per shown name, the unprefixed upstreams that announce it. */
+  const claims = (names: (u: NativeUpstream) => Array<string | undefined>) => {
+    const m = new Map<string, string[]>();
+    for (const u of o.upstreams) for (const n of new Set(names(u))) if (n !== undefined) m.set(n, [...(m.get(n) ?? []), u.alias]);
+    return m;
+  };
+  const toolName = (n: string) => plainToolName(n, input.maxToolName);
+  // `homelab://<alias>/...` and `<alias>+...` reach a prefixed upstream even when it did not
+  // list that URI (Catalog.resource): an unprefixed one must not take them.
+  const prefixedAliases = new Set(input.upstreams.filter((u) => !input.unprefixed?.has(u.alias)).map((u) => u.alias));
+  const routedToPrefixed = (uri: string) => {
+    const alias = /^([A-Za-z0-9_-]+)\+/.exec(uri)?.[1] ?? splitResourceUri(uri)?.prefix;
+    return alias !== undefined && prefixedAliases.has(alias) ? { source: alias } : undefined;
+  };
+  const toolClaims = claims((u) => u.tools().map((t) => toolName(t.name)));
+  const promptClaims = claims((u) => u.prompts().map((p) => toolName(p.name)));
+  const resourceClaims = claims((u) => u.resources().map((r) => r.uri));
+  const templateClaims = claims((u) => u.resourceTemplates().map((t) => t.uriTemplate));
+  /** Who else has `shown`, if anyone: the entry already there, or another unprefixed upstream. */
+  const taken = (up: NativeUpstream, shown: string, existing: { source: string } | undefined, claimed: Map<string, string[]>) =>
+    existing?.source ?? claimed.get(shown)?.find((a) => a !== up.alias);
+  const collision = (up: NativeUpstream, kind: LeftOut['kind'], name: string, shown: string, other: string) =>
+    o.skip({ source: up.alias, kind, name, collidesWith: other, why: `${kind} "${shown}" of upstream "${up.alias}" (prefix: false) has the name of ${describeSource(other, kind, input)}; that one keeps it` });
+  for (const up of o.upstreams) {
+    const overrides = input.classOverrides?.[up.alias];
+    for (const t of up.tools()) {
+      const name = toolName(t.name);
+      if (name === undefined) {
+        o.skip({ source: up.alias, kind: 'tool', name: t.name, why: 'the name has no usable character ([A-Za-z0-9_-])' });
+        continue;
+      }
+      const other = taken(up, name, tools.get(name), toolClaims);
+      if (other !== undefined) {
+        collision(up, 'tool', t.name, name, other);
+        continue;
+      }
+      const toolClass = classify(t, overrides, { trustAnnotations: input.trustAnnotations?.has(up.alias) ?? false });
+      o.add(
+        { def: { ...t, name }, toolClass, source: up.alias, call: (args, ctx) => up.callTool(t.name, args, callOpts(ctx, timeout)) },
+        // Its own description and annotations, unless the hub classes it otherwise than they claim.
+        toolClass === claimedClass(t.annotations),
+      );
+    }
+    for (const p of up.prompts()) {
+      const name = toolName(p.name);
+      if (name === undefined) continue;
+      const other = taken(up, name, prompts.get(name), promptClaims);
+      if (other !== undefined) collision(up, 'prompt', p.name, name, other);
+      else prompts.set(name, { def: { ...p, name }, source: up.alias, get: (args, ctx) => up.getPrompt(p.name, args, callOpts(ctx, timeout)) });
+    }
+    for (const r of up.resources()) {
+      const other = taken(up, r.uri, resources.get(r.uri) ?? routedToPrefixed(r.uri), resourceClaims);
+      if (other !== undefined) collision(up, 'resource', r.uri, r.uri, other);
+      else resources.set(r.uri, { def: r, source: up.alias, read: (ctx) => up.readResource(r.uri, callOpts(ctx, timeout)) });
+    }
+    for (const t of up.resourceTemplates()) {
+      const other = taken(up, t.uriTemplate, templates.find((x) => x.def.uriTemplate === t.uriTemplate), templateClaims);
+      if (other !== undefined) collision(up, 'resource template', t.uriTemplate, t.uriTemplate, other);
+      else templates.push({ def: t, source: up.alias });
+    }
+  }
+}
+
+/** A source as a person reads it in a log line: `the hub's own tool`, `an entry of upstream "ha"`, ... */
+function describeSource(source: string, kind: LeftOut['kind'], input: CatalogInput): string {
+  if (source === 'hub') return `the hub's own ${kind}`;
+  if (source === 'fleet') return 'a fleet tool';
+  if (input.upstreams.some((u) => u.alias === source)) return `an entry of upstream "${source}"`;
+  if (input.nodes.some((n) => n.name === source)) return `a tool of node "${source}" (perDeviceTools)`;
+  return `a tool of the hub's ${source}`;
+}
+
+/**
+ * A URI template (RFC 6570) as a pattern its filled-in URIs match: each `{...}` expression
+ * matches anything, the rest literally. Enough to tell which upstream a filled-in URI came from.
+ */
+function templateRegExp(template: string): RegExp {
+  const parts = template.split(/\{[^}]*\}/).map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  return new RegExp(`^${parts.join('.*')}$`);
 }
 
 /** Whether the 2025-era encoder rewrites this tool: an `outputSchema` whose root is not an object. */

@@ -113,6 +113,15 @@ describe('hub.yaml names and URLs', () => {
     expect(() => parse('upstreams:\n  ha: {url: "http://127.0.0.1:1/mcp"}\nmcpServers:\n  ha: {command: x}\n')).toThrow('key "mcpServers.ha": alias "ha" is also in upstreams');
   });
 
+  it('takes prefix: false on any upstream but another hub, whose tools are this hub\'s own names; the alias then needs no room in tool names', () => {
+    const c = parse('limits: {maxToolName: 20}\nperDeviceTools: true\nnodes:\n  - {name: pi, url: "http://127.0.0.1:1/mcp"}\nupstreams:\n  homeassistant: {url: "http://127.0.0.1:1/mcp", prefix: false}\n  pi: {command: x, prefix: false}\n  ha: {url: "http://127.0.0.1:1/mcp"}\n');
+    expect([c.upstreams.homeassistant!.prefix, c.upstreams.pi!.prefix, c.upstreams.ha!.prefix]).toEqual([false, false, true]);
+    expect(() => parse('mcpServers:\n  site2: {type: hub, url: "http://127.0.0.1:1/mcp", prefix: false}\n')).toThrow(
+      'hub.yaml:2:53: key "mcpServers.site2.prefix": upstream "site2" is another hub (type: hub), whose tools approve_writes, revoke_writes, list_nodes, ... are also this hub\'s own; keep its prefix (remove prefix: false)',
+    );
+    expect(() => parse('upstreams:\n  ha: {url: "http://127.0.0.1:1/mcp", prefix: "no"}\n')).toThrow('key "upstreams.ha');
+  });
+
   it('takes tokenFile or token for a node, not both', () => {
     expect(parse('nodes:\n  - {name: pi, url: "http://127.0.0.1:1/mcp", tokenFile: pi.token}\n').nodes[0]!.tokenFile).toBe('pi.token');
     expect(() => parse('nodes:\n  - {name: pi, url: "http://127.0.0.1:1/mcp", tokenFile: pi.token, token: "0123456789abcdef0"}\n')).toThrow('key "nodes[0].tokenFile": set token or tokenFile, not both');

@@ -92,6 +92,12 @@ const trustAnnotations = z.boolean().default(false);
  * (`initialize`, no `server/discover` probe) or `2026-07-28` (must be offered, no fallback).
  */
 const protocol = z.enum(['2025-11-25', '2026-07-28']).optional();
+/**
+ * `false`: this upstream's tools, prompts, resources and resource templates keep their own
+ * names and URIs (no `<alias>__`, no `homelab://<alias>/`). A name that meets another in the
+ * catalog refuses a reload; one the upstream announces later is left out (catalog.ts).
+ */
+const prefix = z.boolean().default(true);
 const HttpUpstream = z.strictObject({
   type: z.enum(['http', 'streamable-http', 'hub']).default('http'),
   url: httpUrl,
@@ -99,8 +105,9 @@ const HttpUpstream = z.strictObject({
   classes,
   trustAnnotations,
   protocol,
+  prefix,
 });
-const SseUpstream = z.strictObject({ type: z.literal('sse'), url: httpUrl, headers: headers.optional(), classes, trustAnnotations });
+const SseUpstream = z.strictObject({ type: z.literal('sse'), url: httpUrl, headers: headers.optional(), classes, trustAnnotations, prefix });
 const StdioUpstream = z.strictObject({
   type: z.literal('stdio').default('stdio'),
   command: z.string().min(1),
@@ -110,6 +117,7 @@ const StdioUpstream = z.strictObject({
   classes,
   trustAnnotations,
   protocol,
+  prefix,
 });
 /** One native MCP server: Streamable HTTP (url), legacy SSE (`type: sse`) or stdio (command). */
 export const UpstreamSchema = z.union([SseUpstream, StdioUpstream, HttpUpstream]);
@@ -219,7 +227,7 @@ const HubConfigBase = z.strictObject({
     })
     .default({ viewer: { denyPaths: [...VIEWER_DENY_PATHS], maskEnv: true }, operator: { denyPaths: [...OPERATOR_DENY_PATHS], maskEnv: true }, admin: { denyPaths: [], maskEnv: false } }),
   nodes: z.array(NodeSchema).default([]),
-  /** Native MCP servers by alias; their tools appear as `<alias>__<tool>`. */
+  /** Native MCP servers by alias; their tools appear as `<alias>__<tool>` (as `<tool>` with `prefix: false`). */
   upstreams: z.record(name, UpstreamSchema).default({}),
   /** Claude-style servers, accepted as they are pasted from a client config. */
   mcpServers: z.record(name, UpstreamSchema).default({}),
@@ -374,10 +382,19 @@ function checkNames(value: unknown, ctx: z.core.$RefinementCtx<unknown>): void {
   const max = longestPrefix(maxToolName);
   const tooLong = (what: string) => `${what} is too long for limits.maxToolName ${maxToolName} (at most ${max} characters, so that its tools can be named)`;
   const aliases = (k: 'upstreams' | 'mcpServers') => (c[k] && typeof c[k] === 'object' ? Object.keys(c[k]) : []);
+  const entry = (k: 'upstreams' | 'mcpServers', alias: string) => (c[k] as Record<string, unknown> | undefined)?.[alias] as { type?: unknown; prefix?: unknown } | undefined;
+  // An unprefixed upstream names nothing after its alias, so the alias has no length to fit.
+  const prefixed = (k: 'upstreams' | 'mcpServers') => aliases(k).filter((a) => entry(k, a)?.prefix !== false);
   for (const key of ['upstreams', 'mcpServers'] as const) {
     for (const alias of aliases(key)) {
-      if (alias.length > max) ctx.addIssue({ code: 'custom', path: [key, alias], message: tooLong(`alias "${alias}"`) });
+      if (alias.length > max && entry(key, alias)?.prefix !== false) ctx.addIssue({ code: 'custom', path: [key, alias], message: tooLong(`alias "${alias}"`) });
       if (key === 'mcpServers' && aliases('upstreams').includes(alias)) ctx.addIssue({ code: 'custom', path: [key, alias], message: `alias "${alias}" is also in upstreams; aliases must be unique` });
+      // Another homelab hub always serves the hub's own session tools: without its prefix its
+      // approve_writes would meet this hub's, and the model could not tell which gate it opens.
+      const e = entry(key, alias);
+      if (e?.type === 'hub' && e.prefix === false) {
+        ctx.addIssue({ code: 'custom', path: [key, alias, 'prefix'], message: `upstream "${alias}" is another hub (type: hub), whose tools approve_writes, revoke_writes, list_nodes, ... are also this hub's own; keep its prefix (remove prefix: false)` });
+      }
     }
   }
   if (c.perDeviceTools === true) {
@@ -387,7 +404,7 @@ function checkNames(value: unknown, ctx: z.core.$RefinementCtx<unknown>): void {
     // Both would name tools <name>__<tool>: one of the two sets would silently shadow the other.
     const nodeNames = [...(local.enabled !== false ? [local.name ?? 'local'] : []), ...nodes.map((n) => n?.name)];
     for (const key of ['upstreams', 'mcpServers'] as const) {
-      for (const alias of aliases(key)) {
+      for (const alias of prefixed(key)) {
         if (nodeNames.includes(alias)) ctx.addIssue({ code: 'custom', path: [key, alias], message: `alias "${alias}" is also the name of a node, whose tools are named ${alias}__<tool> too (perDeviceTools); rename one of them` });
       }
     }

@@ -44,6 +44,8 @@ export interface UpstreamHealth {
   status: 'connecting' | 'up' | 'down';
   since: string;
   error?: string;
+  /** Entries of this upstream the catalog left out, each with why (a name another entry has). */
+  leftOut?: string[];
 }
 
 export interface HttpAppOptions {

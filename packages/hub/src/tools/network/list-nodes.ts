@@ -1,7 +1,7 @@
 /** `list_nodes`: every node and native upstream the hub knows, with its state. */
 import type { CatalogTool } from '../../catalog/types.ts';
 import { stateText, type HubNode, type SourceState } from '../../catalog/nodes.ts';
-import type { Catalog, NativeUpstream } from '../../catalog/catalog.ts';
+import type { Catalog, LeftOut, NativeUpstream } from '../../catalog/catalog.ts';
 import type { Topology } from '../../topology/topology.ts';
 import { annotationMismatches, mismatchText } from '../../policy/classes.ts';
 
@@ -11,6 +11,8 @@ export interface ListNodesOptions {
    * installer and bundle may travel over plain HTTP, and this is the value to check them by.
    */
   edgeBundleSha256?: () => string | undefined;
+  /** What the catalog left out of an upstream (a name of a `prefix: false` upstream that another entry has). */
+  leftOut?: (alias: string) => LeftOut[];
 }
 
 /**
@@ -67,7 +69,17 @@ export function listNodesTool(nodes: () => HubNode[], upstreams: () => NativeUps
         ? []
         : upstreams().map((u) => {
             const s = u.state();
-            return { alias: u.alias, status: s.status, since: s.since.toISOString(), ...(s.lastError ? { error: s.lastError } : {}), tools: u.tools().length, resources: u.resources().length, prompts: u.prompts().length };
+            const left = opts.leftOut?.(u.alias) ?? [];
+            return {
+              alias: u.alias,
+              status: s.status,
+              since: s.since.toISOString(),
+              ...(s.lastError ? { error: s.lastError } : {}),
+              tools: u.tools().length,
+              resources: u.resources().length,
+              prompts: u.prompts().length,
+              ...(left.length ? { leftOut: left.map((l) => ({ kind: l.kind, name: l.name, why: l.why })) } : {}),
+            };
           });
       // An empty filter result names the roles there are: a mistyped role is then one look away.
       const sha256 = opts.edgeBundleSha256?.();
@@ -86,7 +98,7 @@ export function listNodesTool(nodes: () => HubNode[], upstreams: () => NativeUps
         ...(declared.length
           ? ['', `${declared.length} more in the topology${role ? ` with role ${role}` : ''}:`, ...declared.map((t) => `- ${t.name} [${t.roles.join(', ') || 'no roles'}]: ${t.addresses.join(', ') || 'no known address'}${t.edge ? `, edge ${t.edge}` : ', no edge'}`)]
           : []),
-        ...(us.length ? ['', `${us.length} MCP upstream${us.length === 1 ? '' : 's'}:`, ...us.map((u) => `- ${u.alias}: ${line(u)}, ${u.tools} tools`)] : []),
+        ...(us.length ? ['', `${us.length} MCP upstream${us.length === 1 ? '' : 's'}:`, ...us.map((u) => `- ${u.alias}: ${line(u)}, ${u.tools} tools` + (u.leftOut ? u.leftOut.map((l) => `\n  LEFT OUT: ${l.why}`).join('') : ''))] : []),
         ...(sha256 ? ['', `Edge bundle served by this hub: sha256 ${sha256} (install-edge.sh --sha256 ${sha256} refuses any other)`] : []),
       ].join('\n');
       return {
