@@ -80,7 +80,7 @@ export function renderTable(results) {
       return reason ? `${set} (not scored: ${reason})` : set;
     });
     const cells = [];
-    // target and reason -> the requirement sets it holds for
+    // reason -> target -> the requirement sets it holds for
     const why = new Map();
     for (const target of TARGETS) {
       const values = [];
@@ -96,15 +96,16 @@ export function renderTable(results) {
         }
         const note = notApplicable(scenario, target);
         values.push(note ? 'n/a' : 'fail');
-        const text = note ?? r.failed.map((f) => `${f.id}: ${stable(f.message)}`).join('; ');
-        const key = `${target}\0${text}`;
-        why.set(key, [...(why.get(key) ?? []), set]);
+        const text = note ?? [...new Set(r.failed.map((f) => `${f.id === scenario ? '' : `${f.id}: `}${stable(f.message)}`))].join('; ');
+        const byTarget = why.get(text) ?? new Map();
+        byTarget.set(target, [...(byTarget.get(target) ?? []), set]);
+        why.set(text, byTarget);
       }
       cells.push(cell(values));
     }
-    const whyText = [...why].map(([key, forSets]) => {
-      const [target, text] = key.split('\0');
-      return `${target}${forSets.length < inSets.length ? ` (${forSets.join(', ')})` : ''}: ${text}`;
+    const whyText = [...why].map(([text, byTarget]) => {
+      const who = [...byTarget].map(([target, forSets]) => (forSets.length < inSets.length ? `${target} (${forSets.join(', ')})` : target));
+      return `${who.join(', ')}: ${text}`;
     });
     rows.push(`| ${scenario} | ${setText.join(', ')} | ${cells.join(' | ')} | ${whyText.join('<br>')} |`);
   }
