@@ -15,6 +15,8 @@ export interface ConformanceResults {
   runs: Record<string, Record<string, Record<string, ScenarioResult>>>;
   /** target -> requirement set -> seconds the suite run took */
   seconds: Record<string, Record<string, number>>;
+  /** target -> `scenario` or `set:scenario` -> why it fails there (the test's known exceptions) */
+  reasons: Record<string, Record<string, string>>;
 }
 
 export const RESULTS_FILE: string;

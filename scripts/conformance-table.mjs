@@ -24,7 +24,8 @@ const EXTENSION = 'the tasks extension (`io.modelcontextprotocol/tasks`, SEP-266
 
 /**
  * Why a scenario does not apply to a target. A failing cell becomes "n/a" only when a note
- * here says so; any other failure shows as "fail" with the checks that failed.
+ * here says so; any other failure shows as "fail", with the reason the test knows for it (its
+ * list of the hub's exceptions) or else the checks that failed.
  * Each entry: [scenario name or RegExp, { fixture?, hub?, edge? }].
  */
 const NOT_APPLICABLE = [
@@ -96,7 +97,8 @@ export function renderTable(results) {
         }
         const note = notApplicable(scenario, target);
         values.push(note ? 'n/a' : 'fail');
-        const text = note ?? [...new Set(r.failed.map((f) => `${f.id === scenario ? '' : `${f.id}: `}${stable(f.message)}`))].join('; ');
+        const known = results.reasons?.[target]?.[`${set}:${scenario}`] ?? results.reasons?.[target]?.[scenario];
+        const text = note ?? known ?? [...new Set(r.failed.map((f) => `${f.id === scenario ? '' : `${f.id}: `}${stable(f.message)}`))].join('; ');
         const byTarget = why.get(text) ?? new Map();
         byTarget.set(target, [...(byTarget.get(target) ?? []), set]);
         why.set(text, byTarget);

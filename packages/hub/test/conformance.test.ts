@@ -40,6 +40,7 @@ const RUN_TIMEOUT_MS = 60_000;
  * why. Keys are `scenario` (both requirement sets) or `set:scenario`. An entry that passes
  * through the hub fails the test too, so this list only ever shrinks with the hub's gaps.
  */
+const NO_CLIENT_CAPABILITIES = 'the hub calls the upstream declaring no client capabilities, so the upstream answers -32021 instead of input_required, and the client gets that as an isError text';
 const HUB_EXCEPTIONS: Record<string, string> = {
   'completion-complete': 'the hub does not route completion/complete to the upstream that owns the prompt or template (Method not found)',
   'resources-subscribe': 'the hub does not pass resources/subscribe to the owning upstream (Method not found)',
@@ -48,17 +49,17 @@ const HUB_EXCEPTIONS: Record<string, string> = {
   'tools-call-elicitation': "the upstream's elicitation/create does not reach the 2025 client session",
   'elicitation-sep1034-defaults': "the upstream's elicitation/create does not reach the 2025 client session",
   'elicitation-sep1330-enums': "the upstream's elicitation/create does not reach the 2025 client session",
-  'server-stateless': "the upstream's -32021 (missing client capability) does not reach the client as that JSON-RPC error",
-  'input-required-result-basic-elicitation': "the upstream's input_required result is not relayed to the 2026 client",
-  'input-required-result-basic-sampling': "the upstream's input_required result is not relayed to the 2026 client",
-  'input-required-result-basic-list-roots': "the upstream's input_required result is not relayed to the 2026 client",
-  'input-required-result-request-state': "the upstream's input_required result is not relayed to the 2026 client",
-  'input-required-result-multiple-input-requests': "the upstream's input_required result is not relayed to the 2026 client",
-  'input-required-result-multi-round': "the upstream's input_required result is not relayed to the 2026 client",
-  'input-required-result-non-tool-request': "the upstream's input_required result for prompts/get is not relayed to the 2026 client",
-  'input-required-result-result-type': "the upstream's input_required result is not relayed to the 2026 client",
-  'input-required-result-tampered-state': "the upstream's input_required result (and so its requestState) is not relayed to the 2026 client",
-  'input-required-result-capability-check': "the client's declared capabilities do not reach the upstream, which answers with a complete result",
+  'server-stateless': "the upstream's -32021 (missing client capability) reaches the client as an isError text, not as that JSON-RPC error",
+  'input-required-result-basic-elicitation': NO_CLIENT_CAPABILITIES,
+  'input-required-result-basic-sampling': NO_CLIENT_CAPABILITIES,
+  'input-required-result-basic-list-roots': NO_CLIENT_CAPABILITIES,
+  'input-required-result-request-state': NO_CLIENT_CAPABILITIES,
+  'input-required-result-multiple-input-requests': NO_CLIENT_CAPABILITIES,
+  'input-required-result-multi-round': NO_CLIENT_CAPABILITIES,
+  'input-required-result-non-tool-request': "the hub calls the upstream declaring no client capabilities, so the upstream answers prompts/get with -32021 instead of input_required",
+  'input-required-result-result-type': NO_CLIENT_CAPABILITIES,
+  'input-required-result-tampered-state': "the hub calls the upstream declaring no client capabilities, so the first input_required result (and its requestState) never reaches the client",
+  'input-required-result-capability-check': "the client's declared capabilities do not reach the upstream (the hub declares none), which so asks for nothing and completes",
   'http-custom-header-server-validation':
     "the hub lists the upstream's tool with its x-mcp-header parameter but does not check the Mcp-Param-* header against the arguments (400, -32020) as the SDK does for its own tools",
 };
@@ -122,7 +123,7 @@ let forwarder: Awaited<ReturnType<typeof startTokenForwarder>> | undefined;
 let edge: EdgeProcess | undefined;
 const out = mkdtempSync(join(tmpdir(), 'conformance-'));
 const suiteVersion = existsSync(suiteDir) ? (JSON.parse(readFileSync(join(suiteDir, 'package.json'), 'utf8')) as { version: string }).version : 'missing';
-const results: ConformanceResults = { suite: suiteVersion, requirements: {}, runs: { fixture: {}, hub: {}, edge: {} }, seconds: { fixture: {}, hub: {}, edge: {} } };
+const results: ConformanceResults = { suite: suiteVersion, requirements: {}, runs: { fixture: {}, hub: {}, edge: {} }, seconds: { fixture: {}, hub: {}, edge: {} }, reasons: { hub: HUB_EXCEPTIONS } };
 
 async function measure(target: 'fixture' | 'hub' | 'edge', url: string): Promise<void> {
   for (const set of REQUIREMENTS) {
