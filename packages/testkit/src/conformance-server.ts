@@ -33,7 +33,6 @@ import {
   localhostAllowedHostnames,
   localhostAllowedOrigins,
   McpServer,
-  MissingRequiredClientCapabilityError,
   originValidationResponse,
   ResourceTemplate,
   WebStandardStreamableHTTPServerTransport,
@@ -49,7 +48,7 @@ export interface ConformanceServer extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
-// A 1x1 PNG and a 44-byte silent WAV: the smallest valid payloads of each kind.
+// A 1x1 PNG and a WAV header with no samples: the smallest valid payloads of each kind.
 const PNG =
   'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==';
 const WAV = Buffer.concat([
@@ -99,7 +98,7 @@ interface Hooks {
 
 const CLIENT_CAPABILITIES = 'io.modelcontextprotocol/clientCapabilities';
 
-function build(ctx: McpRequestContext, codec: ReturnType<typeof createRequestStateCodec<Record<string, unknown>>>, subscriptions: Set<string>, hooks: Hooks): McpServer {
+function build(ctx: McpRequestContext, codec: ReturnType<typeof createRequestStateCodec<Record<string, unknown>>>, hooks: Hooks): McpServer {
   const server = new McpServer(
     { name: 'homelab-mcp-conformance-reference', version: '1.0.0' },
     {
@@ -314,7 +313,7 @@ function build(ctx: McpRequestContext, codec: ReturnType<typeof createRequestSta
     if (inputResponse(c.mcpReq.inputResponses, 'sample').kind === 'sampling') return text('sampled');
     return inputRequired({ inputRequests: { sample: inputRequired.createMessage({ messages: [{ role: 'user', content: { type: 'text', text: 'Say hi' } }], maxTokens: 10 }) } });
   });
-  server.registerTool('test_streaming_elicitation', { description: 'Reports progress, then asks for a name', inputSchema: none }, async (_a, c: ServerContext) => {
+  server.registerTool('test_streaming_elicitation', { description: 'Logs on its stream, then asks for a name', inputSchema: none }, async (_a, c: ServerContext) => {
     await c.mcpReq.log('info', 'about to ask for a name');
     const name = acceptedName(inputResponse(c.mcpReq.inputResponses, 'user_name'));
     if (name === undefined) return inputRequired({ inputRequests: { user_name: nameRequest } });
@@ -405,11 +404,17 @@ function build(ctx: McpRequestContext, codec: ReturnType<typeof createRequestSta
     return { messages: [{ role: 'user', content: { type: 'text', text: `Context: ${String(v.content?.context)}` } }] };
   });
 
-  // resources/subscribe (2025 sessions): remembered per server; an update is announced at once
-  // so a client can see the subscription work.
+  // resources/subscribe (2025 sessions; one server per session, so per session): the watched
+  // resource announces one update right after a subscription, so a client sees it work, and
+  // none once unsubscribed.
+  const subscriptions = new Set<string>();
   server.server.setRequestHandler('resources/subscribe', async (req) => {
     subscriptions.add(req.params.uri);
-    if (req.params.uri === WATCHED) setTimeout(() => void server.server.sendResourceUpdated({ uri: WATCHED }).catch(() => undefined), 10);
+    if (req.params.uri === WATCHED) {
+      setTimeout(() => {
+        if (subscriptions.has(WATCHED)) void server.server.sendResourceUpdated({ uri: WATCHED }).catch(() => undefined);
+      }, 10);
+    }
     return {};
   });
   server.server.setRequestHandler('resources/unsubscribe', async (req) => {
@@ -459,9 +464,8 @@ function jsonRpcError(status: number, code: number, message: string): Response {
  */
 export async function startConformanceServer(opts: { port?: number } = {}): Promise<ConformanceServer> {
   const codec = createRequestStateCodec<Record<string, unknown>>({ key: randomBytes(32) });
-  const subscriptions = new Set<string>();
   const hooks: Hooks = { toolsChanged: () => modern.notify.toolsChanged(), promptsChanged: () => modern.notify.promptsChanged() };
-  const modern = createMcpHandler((ctx) => build(ctx, codec, subscriptions, hooks), { legacy: 'reject' });
+  const modern = createMcpHandler((ctx) => build(ctx, codec, hooks), { legacy: 'reject' });
   const sessions = new Map<string, { transport: WebStandardStreamableHTTPServerTransport; server: McpServer }>();
   const hosts = localhostAllowedHostnames();
   const origins = localhostAllowedOrigins();
@@ -484,7 +488,7 @@ export async function startConformanceServer(opts: { port?: number } = {}): Prom
         .catch(() => undefined);
     }
     if (req.method === 'POST' && isInitializeRequest(body)) {
-      const server = build({ era: 'legacy', requestInfo: req }, codec, subscriptions, hooks);
+      const server = build({ era: 'legacy', requestInfo: req }, codec, hooks);
       const transport = new WebStandardStreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
         onsessioninitialized: (id) => void sessions.set(id, { transport, server }),
