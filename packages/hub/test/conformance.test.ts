@@ -41,14 +41,16 @@ const RUN_TIMEOUT_MS = 60_000;
  * through the hub fails the test too, so this list only ever shrinks with the hub's gaps.
  */
 const NO_CLIENT_CAPABILITIES = 'the hub calls the upstream declaring no client capabilities, so the upstream answers -32021 instead of input_required, and the client gets that as an isError text';
+const TO_2025_SESSION =
+  "the upstream, reached on 2026-07-28, answers input_required; the hub does not turn it into a sampling/createMessage or elicitation/create request on the 2025 client's session";
 const HUB_EXCEPTIONS: Record<string, string> = {
   'completion-complete': 'the hub does not route completion/complete to the upstream that owns the prompt or template (Method not found)',
   'resources-subscribe': 'the hub does not pass resources/subscribe to the owning upstream (Method not found)',
   'resources-unsubscribe': 'the hub does not pass resources/unsubscribe to the owning upstream (Method not found)',
-  'tools-call-sampling': "the upstream's sampling/createMessage does not reach the 2025 client session",
-  'tools-call-elicitation': "the upstream's elicitation/create does not reach the 2025 client session",
-  'elicitation-sep1034-defaults': "the upstream's elicitation/create does not reach the 2025 client session",
-  'elicitation-sep1330-enums': "the upstream's elicitation/create does not reach the 2025 client session",
+  'tools-call-sampling': TO_2025_SESSION,
+  'tools-call-elicitation': TO_2025_SESSION,
+  'elicitation-sep1034-defaults': TO_2025_SESSION,
+  'elicitation-sep1330-enums': TO_2025_SESSION,
   'server-stateless': "the upstream's -32021 (missing client capability) reaches the client as an isError text, not as that JSON-RPC error",
   'input-required-result-basic-elicitation': NO_CLIENT_CAPABILITIES,
   'input-required-result-basic-sampling': NO_CLIENT_CAPABILITIES,

@@ -147,70 +147,104 @@ function build(ctx: McpRequestContext, codec: ReturnType<typeof createRequestSta
     }
     return text('Tool with progress executed successfully');
   });
+  // Written once for both eras, as multi-round-trip handlers: a 2026-07-28 client gets the
+  // input_required result and retries; on a 2025 session the SDK's shim sends the request to
+  // the client on the call's stream and re-enters the handler with the answer. Behind the hub
+  // (which reaches this server on 2026-07-28) a 2025 client therefore needs the hub to turn
+  // the input_required result into a request on its session.
   server.registerTool('test_sampling', { description: 'Asks the client for an LLM completion', inputSchema: z.object({ prompt: z.string() }) }, async ({ prompt }, c: ServerContext) => {
-    const r = await c.mcpReq.requestSampling({ messages: [{ role: 'user', content: { type: 'text', text: prompt } }], maxTokens: 100 });
-    const content = Array.isArray(r.content) ? r.content[0] : r.content;
+    const v = inputResponse(c.mcpReq.inputResponses, 'completion');
+    if (v.kind !== 'sampling') return inputRequired({ inputRequests: { completion: inputRequired.createMessage({ messages: [{ role: 'user', content: { type: 'text', text: prompt } }], maxTokens: 100 }) } });
+    const content = Array.isArray(v.result.content) ? v.result.content[0] : v.result.content;
     return text(`LLM response: ${content && content.type === 'text' ? content.text : JSON.stringify(content)}`);
   });
-  server.registerTool('test_elicitation', { description: 'Asks the user for a name and an email', inputSchema: z.object({ message: z.string() }) }, async ({ message }, c: ServerContext) => {
-    const r = await c.mcpReq.elicitInput({
-      message,
-      requestedSchema: {
-        type: 'object',
-        properties: { username: { type: 'string', description: "User's response" }, email: { type: 'string', description: "User's email address" } },
-        required: ['username', 'email'],
-      },
-    });
-    return text(`User response: action=${r.action}, content=${JSON.stringify(r.content ?? {})}`);
-  });
-  server.registerTool('test_elicitation_sep1034_defaults', { description: 'Elicitation with defaults for every primitive type', inputSchema: none }, async (_a, c: ServerContext) => {
-    const r = await c.mcpReq.elicitInput({
-      message: 'Please review your details',
-      requestedSchema: {
-        type: 'object',
-        properties: {
-          name: { type: 'string', default: 'John Doe' },
-          age: { type: 'integer', default: 30 },
-          score: { type: 'number', default: 95.5 },
-          status: { type: 'string', enum: ['active', 'inactive', 'pending'], default: 'active' },
-          verified: { type: 'boolean', default: true },
-        },
-      },
-    });
-    return text(`Elicitation completed: action=${r.action}, content=${JSON.stringify(r.content ?? {})}`);
-  });
-  server.registerTool('test_elicitation_sep1330_enums', { description: 'Elicitation with the five enum shapes', inputSchema: none }, async (_a, c: ServerContext) => {
-    const r = await c.mcpReq.elicitInput({
-      message: 'Pick options',
-      requestedSchema: {
-        type: 'object',
-        properties: {
-          untitledSingle: { type: 'string', enum: ['option1', 'option2', 'option3'] },
-          titledSingle: {
-            type: 'string',
-            oneOf: [
-              { const: 'value1', title: 'First Option' },
-              { const: 'value2', title: 'Second Option' },
-              { const: 'value3', title: 'Third Option' },
-            ],
+  // Asks the user (input `key`), then answers with what they said.
+  const elicited = (c: ServerContext, key: string, params: Parameters<typeof inputRequired.elicit>[0], answer: (action: string, content: unknown) => string) => {
+    const v = inputResponse(c.mcpReq.inputResponses, key);
+    if (v.kind !== 'elicit') return inputRequired({ inputRequests: { [key]: inputRequired.elicit(params) } });
+    return text(answer(v.action, v.content ?? {}));
+  };
+  server.registerTool(
+    'test_elicitation',
+    { description: 'Asks the user for a name and an email', inputSchema: z.object({ message: z.string() }) },
+    async ({ message }, c: ServerContext) =>
+      elicited(
+        c,
+        'user',
+        {
+          message,
+          requestedSchema: {
+            type: 'object',
+            properties: { username: { type: 'string', description: "User's response" }, email: { type: 'string', description: "User's email address" } },
+            required: ['username', 'email'],
           },
-          legacyEnum: { type: 'string', enum: ['opt1', 'opt2', 'opt3'], enumNames: ['Option One', 'Option Two', 'Option Three'] },
-          untitledMulti: { type: 'array', items: { type: 'string', enum: ['option1', 'option2', 'option3'] } },
-          titledMulti: {
-            type: 'array',
-            items: {
-              anyOf: [
-                { const: 'value1', title: 'First Choice' },
-                { const: 'value2', title: 'Second Choice' },
-                { const: 'value3', title: 'Third Choice' },
-              ],
+        },
+        (action, content) => `User response: action=${action}, content=${JSON.stringify(content)}`,
+      ),
+  );
+  const completed = (action: string, content: unknown) => `Elicitation completed: action=${action}, content=${JSON.stringify(content)}`;
+  server.registerTool(
+    'test_elicitation_sep1034_defaults',
+    { description: 'Elicitation with defaults for every primitive type', inputSchema: none },
+    async (_a, c: ServerContext) =>
+      elicited(
+        c,
+        'details',
+        {
+          message: 'Please review your details',
+          requestedSchema: {
+            type: 'object',
+            properties: {
+              name: { type: 'string', default: 'John Doe' },
+              age: { type: 'integer', default: 30 },
+              score: { type: 'number', default: 95.5 },
+              status: { type: 'string', enum: ['active', 'inactive', 'pending'], default: 'active' },
+              verified: { type: 'boolean', default: true },
             },
           },
         },
-      },
-    } as Parameters<ServerContext['mcpReq']['elicitInput']>[0]);
-    return text(`Elicitation completed: action=${r.action}, content=${JSON.stringify(r.content ?? {})}`);
-  });
+        completed,
+      ),
+  );
+  server.registerTool(
+    'test_elicitation_sep1330_enums',
+    { description: 'Elicitation with the five enum shapes', inputSchema: none },
+    async (_a, c: ServerContext) =>
+      elicited(
+        c,
+        'choices',
+        {
+          message: 'Pick options',
+          requestedSchema: {
+            type: 'object',
+            properties: {
+              untitledSingle: { type: 'string', enum: ['option1', 'option2', 'option3'] },
+              titledSingle: {
+                type: 'string',
+                oneOf: [
+                  { const: 'value1', title: 'First Option' },
+                  { const: 'value2', title: 'Second Option' },
+                  { const: 'value3', title: 'Third Option' },
+                ],
+              },
+              legacyEnum: { type: 'string', enum: ['opt1', 'opt2', 'opt3'], enumNames: ['Option One', 'Option Two', 'Option Three'] },
+              untitledMulti: { type: 'array', items: { type: 'string', enum: ['option1', 'option2', 'option3'] } },
+              titledMulti: {
+                type: 'array',
+                items: {
+                  anyOf: [
+                    { const: 'value1', title: 'First Choice' },
+                    { const: 'value2', title: 'Second Choice' },
+                    { const: 'value3', title: 'Third Choice' },
+                  ],
+                },
+              },
+            },
+          },
+        } as Parameters<typeof inputRequired.elicit>[0],
+        completed,
+      ),
+  );
   server.registerTool('json_schema_2020_12_tool', { description: 'Tool with JSON Schema 2020-12 features', inputSchema: fromJsonSchema(JSON_SCHEMA_2020_12 as never) }, async () => text('ok'));
 
   // 2026-07-28: multi-round-trip tools. (On a 2025 session the SDK's shim asks the client itself.)
