@@ -2,7 +2,7 @@
  * The official MCP conformance suite (`@modelcontextprotocol/conformance`, on Node 22: the
  * `node22` package) in both requirement sets, `--requirements 2025-11-25` and `2026-07-28`
  * (each runs exactly the scenarios its revision requires, plus the ones it runs unscored,
- * in one process), against three servers:
+ * in one process), against:
  *
  * - fixture: our reference server (`startConformanceServer`, testkit), which implements every
  *   tool, resource and prompt the scenarios call;
@@ -10,12 +10,15 @@
  *   scenarios find their names. The hub always requires a bearer token and the suite cannot
  *   send one, so the suite talks to a forwarder on 127.0.0.1:0 that adds `Authorization` and
  *   passes everything else through unchanged (Host and Origin included, so the DNS-rebinding
- *   scenario still reaches the hub's own check);
+ *   scenario still reaches the hub's own check). It reaches the reference server on
+ *   2026-07-28, as it negotiates;
+ * - hub-2025: the same with the upstream pinned to 2025-11-25 (`protocol`), as most MCP servers
+ *   deployed today speak, so a session carries the server's requests to the client;
  * - edge: the bundled edge on loopback without a token, as it runs for one local client.
  *
- * It asserts that the fixture passes, that the hub is transparent (every scenario that passes
- * against the fixture directly passes through the hub, but for the exceptions listed below
- * with their reasons), that every edge failure is a scenario that does not apply to an edge,
+ * It asserts that the fixture passes, that each hub is transparent (every scenario that passes
+ * against the fixture directly passes through it, but for the exceptions listed below with
+ * their reasons), that every edge failure is a scenario that does not apply to an edge,
  * and that README.md's table is the one this run measured. The results go to
  * .conformance/results.json; `pnpm conformance:table` prints the table from them.
  */
@@ -36,40 +39,72 @@ const REQUIREMENTS = ['2025-11-25', '2026-07-28'] as const;
 const RUN_TIMEOUT_MS = 60_000;
 
 /**
- * Scenarios that pass against the fixture directly and still fail through the hub, each with
- * why. Keys are `scenario` (both requirement sets) or `set:scenario`. An entry that passes
- * through the hub fails the test too, so this list only ever shrinks with the hub's gaps.
+ * Scenarios that pass against the fixture directly and still fail through a hub, each with
+ * why: `hub` reaches the fixture on 2026-07-28 (negotiated), `hub-2025` on 2025-11-25 (pinned
+ * with `protocol`). Keys are `scenario` (both requirement sets) or `set:scenario`. An entry
+ * that passes through its hub fails the test too, so these lists only ever shrink.
  */
+const NO_COMPLETION = 'the hub does not route completion/complete to the upstream that owns the prompt or template (Method not found)';
+const NO_SUBSCRIBE = 'the hub does not pass resources/subscribe and resources/unsubscribe to the owning upstream (Method not found)';
+const NO_MCP_PARAM_CHECK =
+  "the hub lists the upstream's tool with its x-mcp-header parameter but does not check the Mcp-Param-* header against the arguments (400, -32020) as the SDK does for its own tools";
 const NO_CLIENT_CAPABILITIES = 'the hub calls the upstream declaring no client capabilities, so the upstream answers -32021 instead of input_required, and the client gets that as an isError text';
-const TO_2025_SESSION =
+const INPUT_TO_2025_SESSION =
   "the upstream, reached on 2026-07-28, answers input_required; the hub does not turn it into a sampling/createMessage or elicitation/create request on the 2025 client's session";
-const HUB_EXCEPTIONS: Record<string, string> = {
-  'completion-complete': 'the hub does not route completion/complete to the upstream that owns the prompt or template (Method not found)',
-  'resources-subscribe': 'the hub does not pass resources/subscribe to the owning upstream (Method not found)',
-  'resources-unsubscribe': 'the hub does not pass resources/unsubscribe to the owning upstream (Method not found)',
-  'tools-call-sampling': TO_2025_SESSION,
-  'tools-call-elicitation': TO_2025_SESSION,
-  'elicitation-sep1034-defaults': TO_2025_SESSION,
-  'elicitation-sep1330-enums': TO_2025_SESSION,
-  'server-stateless': "the upstream's -32021 (missing client capability) reaches the client as an isError text, not as that JSON-RPC error",
-  'input-required-result-basic-elicitation': NO_CLIENT_CAPABILITIES,
-  'input-required-result-basic-sampling': NO_CLIENT_CAPABILITIES,
-  'input-required-result-basic-list-roots': NO_CLIENT_CAPABILITIES,
-  'input-required-result-request-state': NO_CLIENT_CAPABILITIES,
-  'input-required-result-multiple-input-requests': NO_CLIENT_CAPABILITIES,
-  'input-required-result-multi-round': NO_CLIENT_CAPABILITIES,
-  'input-required-result-non-tool-request': "the hub calls the upstream declaring no client capabilities, so the upstream answers prompts/get with -32021 instead of input_required",
-  'input-required-result-result-type': NO_CLIENT_CAPABILITIES,
-  'input-required-result-tampered-state': "the hub calls the upstream declaring no client capabilities, so the first input_required result (and its requestState) never reaches the client",
-  'input-required-result-capability-check': "the client's declared capabilities do not reach the upstream (the hub declares none), which so asks for nothing and completes",
-  'http-custom-header-server-validation':
-    "the hub lists the upstream's tool with its x-mcp-header parameter but does not check the Mcp-Param-* header against the arguments (400, -32020) as the SDK does for its own tools",
+const REQUEST_TO_2025_SESSION = "the upstream's sampling/createMessage or elicitation/create, sent on the call's stream of its 2025 session, does not reach the 2025 client's session";
+const REQUEST_TO_2026_CLIENT = "the upstream's elicitation/create, sampling/createMessage or roots/list, sent on its 2025 session, does not become an input_required result for the 2026 client";
+const HUB_EXCEPTIONS: Record<HubTarget, Record<string, string>> = {
+  hub: {
+    'completion-complete': NO_COMPLETION,
+    'resources-subscribe': NO_SUBSCRIBE,
+    'resources-unsubscribe': NO_SUBSCRIBE,
+    'tools-call-sampling': INPUT_TO_2025_SESSION,
+    'tools-call-elicitation': INPUT_TO_2025_SESSION,
+    'elicitation-sep1034-defaults': INPUT_TO_2025_SESSION,
+    'elicitation-sep1330-enums': INPUT_TO_2025_SESSION,
+    'server-stateless': "the upstream's -32021 (missing client capability) reaches the client as an isError text, not as that JSON-RPC error",
+    'input-required-result-basic-elicitation': NO_CLIENT_CAPABILITIES,
+    'input-required-result-basic-sampling': NO_CLIENT_CAPABILITIES,
+    'input-required-result-basic-list-roots': NO_CLIENT_CAPABILITIES,
+    'input-required-result-request-state': NO_CLIENT_CAPABILITIES,
+    'input-required-result-multiple-input-requests': NO_CLIENT_CAPABILITIES,
+    'input-required-result-multi-round': NO_CLIENT_CAPABILITIES,
+    'input-required-result-non-tool-request': 'the hub calls the upstream declaring no client capabilities, so the upstream answers prompts/get with -32021 instead of input_required',
+    'input-required-result-result-type': NO_CLIENT_CAPABILITIES,
+    'input-required-result-tampered-state': 'the hub calls the upstream declaring no client capabilities, so the first input_required result (and its requestState) never reaches the client',
+    'input-required-result-capability-check': "the client's declared capabilities do not reach the upstream (the hub declares none), which so asks for nothing and completes",
+    'http-custom-header-server-validation': NO_MCP_PARAM_CHECK,
+  },
+  'hub-2025': {
+    'completion-complete': NO_COMPLETION,
+    'resources-subscribe': NO_SUBSCRIBE,
+    'resources-unsubscribe': NO_SUBSCRIBE,
+    'tools-call-sampling': REQUEST_TO_2025_SESSION,
+    'tools-call-elicitation': REQUEST_TO_2025_SESSION,
+    'elicitation-sep1034-defaults': REQUEST_TO_2025_SESSION,
+    'elicitation-sep1330-enums': REQUEST_TO_2025_SESSION,
+    'server-stateless': 'the upstream, on a 2025 session, runs `test_missing_capability` by asking the hub for sampling; the hub does not answer the 2026 client that did not declare sampling with -32021',
+    'input-required-result-basic-elicitation': REQUEST_TO_2026_CLIENT,
+    'input-required-result-basic-sampling': REQUEST_TO_2026_CLIENT,
+    'input-required-result-basic-list-roots': REQUEST_TO_2026_CLIENT,
+    'input-required-result-request-state': REQUEST_TO_2026_CLIENT,
+    'input-required-result-multiple-input-requests': REQUEST_TO_2026_CLIENT,
+    'input-required-result-multi-round': REQUEST_TO_2026_CLIENT,
+    'input-required-result-non-tool-request': REQUEST_TO_2026_CLIENT,
+    'input-required-result-result-type': REQUEST_TO_2026_CLIENT,
+    'input-required-result-tampered-state': REQUEST_TO_2026_CLIENT,
+    'input-required-result-capability-check': REQUEST_TO_2026_CLIENT,
+    'http-custom-header-server-validation': NO_MCP_PARAM_CHECK,
+  },
 };
 
 /** Scenarios the fixture does not implement: the optional tasks extension (SEP-2663). */
 const FIXTURE_GAPS = /^tasks-/;
 
 const ADMIN = 'conformance-admin-token-0123456789';
+type HubTarget = 'hub' | 'hub-2025';
+/** The era each hub speaks with the reference server (`undefined`: negotiated, so 2026-07-28). */
+const HUB_UPSTREAM_PROTOCOL: Record<HubTarget, '2025-11-25' | undefined> = { hub: undefined, 'hub-2025': '2025-11-25' };
 
 /** Forwards every request to the hub with the bearer token added; nothing else changes. */
 async function startTokenForwarder(target: URL, token: string): Promise<{ server: Server; url: string }> {
@@ -120,14 +155,13 @@ async function runSuite(url: string, requirements: string, dir: string): Promise
 }
 
 let fixture: ConformanceServer | undefined;
-let hub: HubProcess | undefined;
-let forwarder: Awaited<ReturnType<typeof startTokenForwarder>> | undefined;
+const hubs: Partial<Record<HubTarget, { process: HubProcess; forwarder: Awaited<ReturnType<typeof startTokenForwarder>> }>> = {};
 let edge: EdgeProcess | undefined;
 const out = mkdtempSync(join(tmpdir(), 'conformance-'));
 const suiteVersion = existsSync(suiteDir) ? (JSON.parse(readFileSync(join(suiteDir, 'package.json'), 'utf8')) as { version: string }).version : 'missing';
-const results: ConformanceResults = { suite: suiteVersion, requirements: {}, runs: { fixture: {}, hub: {}, edge: {} }, seconds: { fixture: {}, hub: {}, edge: {} }, reasons: { hub: HUB_EXCEPTIONS } };
+const results: ConformanceResults = { suite: suiteVersion, requirements: {}, runs: { fixture: {}, hub: {}, 'hub-2025': {}, edge: {} }, seconds: { fixture: {}, hub: {}, 'hub-2025': {}, edge: {} }, reasons: HUB_EXCEPTIONS };
 
-async function measure(target: 'fixture' | 'hub' | 'edge', url: string): Promise<void> {
+async function measure(target: 'fixture' | HubTarget | 'edge', url: string): Promise<void> {
   for (const set of REQUIREMENTS) {
     const run = await runSuite(url, set, join(out, target, set));
     results.runs[target]![set] = run.scenarios;
@@ -147,29 +181,31 @@ function failing(target: string, set: string, expected: (scenario: string) => bo
 
 beforeAll(async () => {
   fixture = await startConformanceServer();
-  hub = await startHubProcess({
-    config: {
-      // Raised on purpose: the suite runs its scenarios back to back with one token, hundreds
-      // of requests within seconds (with the default 600 a minute, burst 60, 16 of the 33
-      // scenarios of the 2025-11-25 set got 429). A person's client does not; the default
-      // stays sized for those.
-      auth: { tokens: [{ user: 'suite', role: 'admin', token: ADMIN }], rateLimit: { perMinute: 6000, burst: 1000 } },
-      // Its tools carry no annotations, which the hub classes `write` and holds at the approval
-      // gate (a pending preview instead of the result): that is the hub's policy, not what the
-      // suite measures, so they are classed `read` here.
-      upstreams: { ref: { url: fixture.url, prefix: false, classes: { '*': 'read' } } },
-    },
-  });
-  forwarder = await startTokenForwarder(new URL(hub.url), ADMIN);
+  for (const target of ['hub', 'hub-2025'] as const) {
+    const process = await startHubProcess({
+      config: {
+        // Raised on purpose: the suite runs its scenarios back to back with one token, hundreds
+        // of requests within seconds (with the default 600 a minute, burst 60, 16 of the 33
+        // scenarios of the 2025-11-25 set got 429). A person's client does not; the default
+        // stays sized for those.
+        auth: { tokens: [{ user: 'suite', role: 'admin', token: ADMIN }], rateLimit: { perMinute: 6000, burst: 1000 } },
+        // Its tools carry no annotations, which the hub classes `write` and holds at the
+        // approval gate (a pending preview instead of the result): that is the hub's policy,
+        // not what the suite measures, so they are classed `read` here.
+        upstreams: { ref: { url: fixture.url, prefix: false, classes: { '*': 'read' }, ...(HUB_UPSTREAM_PROTOCOL[target] ? { protocol: HUB_UPSTREAM_PROTOCOL[target] } : {}) } },
+      },
+    });
+    hubs[target] = { process, forwarder: await startTokenForwarder(new URL(process.url), ADMIN) };
+  }
   edge = await startEdgeProcess({ token: null });
 });
 
 afterAll(async () => {
-  if (forwarder) {
-    forwarder.server.closeAllConnections();
-    await new Promise((resolve) => forwarder!.server.close(resolve));
+  for (const h of Object.values(hubs)) {
+    h.forwarder.server.closeAllConnections();
+    await new Promise((resolve) => h.forwarder.server.close(resolve));
+    await h.process.stop();
   }
-  await hub?.stop();
   await edge?.stop();
   await fixture?.stop();
   rmSync(out, { recursive: true, force: true });
@@ -186,22 +222,27 @@ describe.skipIf(!existsSync(node22) || !existsSync(suiteDir))('MCP conformance s
     for (const set of REQUIREMENTS) expect(failing('edge', set, (s) => notApplicable(s, 'edge') !== undefined), `${set}: failures not declared not applicable in scripts/conformance-table.mjs`).toEqual([]);
   });
 
-  it('the hub is transparent: what passes against the reference server passes through the hub', { timeout: 2 * RUN_TIMEOUT_MS }, async () => {
-    await measure('hub', forwarder!.url);
-    const lost: string[] = [];
-    const fixed: string[] = [];
-    for (const set of REQUIREMENTS) {
-      for (const [scenario, direct] of Object.entries(results.runs.fixture![set] ?? {})) {
-        if (direct.status !== 'pass') continue;
-        const through = results.runs.hub![set]![scenario]!;
-        const excused = HUB_EXCEPTIONS[`${set}:${scenario}`] ?? HUB_EXCEPTIONS[scenario];
-        if (through.status === 'fail' && !excused) lost.push(`${set} ${scenario}: ${describeFailure(through)}`);
-        if (through.status === 'pass' && excused) fixed.push(`${set} ${scenario} passes through the hub now: remove it from HUB_EXCEPTIONS`);
+  it.each(['hub', 'hub-2025'] as const)(
+    '%s is transparent: what passes against the reference server passes through it',
+    async (target) => {
+      await measure(target, hubs[target]!.forwarder.url);
+      const exceptions = HUB_EXCEPTIONS[target];
+      const lost: string[] = [];
+      const fixed: string[] = [];
+      for (const set of REQUIREMENTS) {
+        for (const [scenario, direct] of Object.entries(results.runs.fixture![set] ?? {})) {
+          if (direct.status !== 'pass') continue;
+          const through = results.runs[target]![set]![scenario]!;
+          const excused = exceptions[`${set}:${scenario}`] ?? exceptions[scenario];
+          if (through.status === 'fail' && !excused) lost.push(`${set} ${scenario}: ${describeFailure(through)}`);
+          if (through.status === 'pass' && excused) fixed.push(`${set} ${scenario} passes through ${target} now: remove it from HUB_EXCEPTIONS['${target}']`);
+        }
       }
-    }
-    expect(lost, 'scenarios that pass against the reference server but fail through the hub').toEqual([]);
-    expect(fixed).toEqual([]);
-  });
+      expect(lost, `scenarios that pass against the reference server but fail through ${target}`).toEqual([]);
+      expect(fixed).toEqual([]);
+    },
+    2 * RUN_TIMEOUT_MS,
+  );
 
   it("README.md's conformance table is the one this run measured", () => {
     mkdirSync(dirname(RESULTS_FILE), { recursive: true });
