@@ -41,6 +41,7 @@ import {
 } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 
+/** A running reference server; stopped by its own handle (`await using`). */
 export interface ConformanceServer extends AsyncDisposable {
   /** `http://127.0.0.1:PORT/mcp` */
   url: string;
@@ -514,14 +515,11 @@ export async function startConformanceServer(opts: { port?: number } = {}): Prom
       if (!s) return jsonRpcError(404, -32001, 'Session not found');
       return s.transport.handleRequest(req);
     }
-    let body: unknown;
-    if (req.method === 'POST') {
-      body = await req
-        .clone()
-        .json()
-        .catch(() => undefined);
-    }
-    if (req.method === 'POST' && isInitializeRequest(body)) {
+    // A 2025 client opens a session with `initialize`; everything else without a session is
+    // the stateless 2026-07-28 handler's, which answers a 2025 request it cannot serve with
+    // the unsupported-version error listing 2026-07-28.
+    const body: unknown = req.method === 'POST' ? await req.clone().json().catch(() => undefined) : undefined;
+    if (isInitializeRequest(body)) {
       const server = build({ era: 'legacy', requestInfo: req }, codec, hooks);
       const transport = new WebStandardStreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
