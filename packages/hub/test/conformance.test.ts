@@ -51,8 +51,10 @@ const NO_MCP_PARAM_CHECK =
 const NO_CLIENT_CAPABILITIES = 'the hub calls the upstream declaring no client capabilities, so the upstream answers -32021 instead of input_required, and the client gets that as an isError text';
 const INPUT_TO_2025_SESSION =
   "the upstream, reached on 2026-07-28, answers input_required; the hub does not turn it into a sampling/createMessage or elicitation/create request on the 2025 client's session";
-const REQUEST_TO_2025_SESSION = "the upstream's sampling/createMessage or elicitation/create, sent on the call's stream of its 2025 session, does not reach the 2025 client's session";
-const REQUEST_TO_2026_CLIENT = "the upstream's elicitation/create, sampling/createMessage or roots/list, sent on its 2025 session, does not become an input_required result for the 2026 client";
+const REQUEST_TO_2025_SESSION =
+  "the hub's session with the upstream declares no sampling or elicitation capability, so the upstream cannot ask and fails the call: nothing reaches the 2025 client's session";
+const REQUEST_TO_2026_CLIENT =
+  "the hub's session with the upstream declares no elicitation, sampling or roots capability, so the upstream fails the call (an isError text) instead of asking: no input_required result reaches the 2026 client";
 const HUB_EXCEPTIONS: Record<HubTarget, Record<string, string>> = {
   hub: {
     'completion-complete': NO_COMPLETION,
@@ -83,7 +85,7 @@ const HUB_EXCEPTIONS: Record<HubTarget, Record<string, string>> = {
     'tools-call-elicitation': REQUEST_TO_2025_SESSION,
     'elicitation-sep1034-defaults': REQUEST_TO_2025_SESSION,
     'elicitation-sep1330-enums': REQUEST_TO_2025_SESSION,
-    'server-stateless': 'the upstream, on a 2025 session, runs `test_missing_capability` by asking the hub for sampling; the hub does not answer the 2026 client that did not declare sampling with -32021',
+    'server-stateless': "the upstream's refusal of the sampling it needs reaches the client as an isError text, not as -32021 (missing client capability)",
     'input-required-result-basic-elicitation': REQUEST_TO_2026_CLIENT,
     'input-required-result-basic-sampling': REQUEST_TO_2026_CLIENT,
     'input-required-result-basic-list-roots': REQUEST_TO_2026_CLIENT,
