@@ -5,7 +5,8 @@
  *
  * Only the scenarios that apply to an edge are asserted: the others call tools, prompts or
  * resources that only the suite's reference server has, or need sessions and
- * server-to-client requests. The README lists them all.
+ * server-to-client requests. `packages/hub/test/conformance.test.ts` runs both whole requirement
+ * sets against the edge too; the README lists every scenario.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -38,6 +39,7 @@ describe.skipIf(!existsSync(node22))('MCP conformance suite (Node 22)', () => {
     expect(run, stdout).toBeDefined();
     const checks = JSON.parse(readFileSync(join(dir, run!, 'checks.json'), 'utf8')) as Array<{ id: string; status: string; errorMessage?: string }>;
     expect(checks.length).toBeGreaterThan(0);
-    for (const c of checks) expect(`${c.id}: ${c.status} ${c.errorMessage ?? ''}`.trim()).toBe(`${c.id}: SUCCESS`);
+    // INFO checks (0.2.0) only report what the suite saw, such as the session id it got.
+    for (const c of checks) expect(`${c.id}: ${c.status === 'INFO' ? 'SUCCESS' : c.status} ${c.errorMessage ?? ''}`.trim()).toBe(`${c.id}: SUCCESS`);
   });
 });

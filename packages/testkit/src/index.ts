@@ -16,6 +16,7 @@ export { startFakeNetbox, fakeNetboxData, type FakeNetbox, type FakeNetboxOption
 export { startFakeGraylog, fakeGraylogMessages, type FakeGraylog, type FakeGraylogMessage, type FakeGraylogOptions, type FakeGraylogRequest } from './fake-graylog.ts';
 export { startCaddy, CADDY_BIN, type CaddyProcess, type CaddyRoute, type StartCaddyOptions } from './caddy.ts';
 export { TEST_CLIENTS_MODULES } from './test-clients.ts';
+export { startConformanceServer, type ConformanceServer } from './conformance-server.ts';
 export { startFakeGitHub, startFakeGitea, type FakeForge, type FakeForgeOptions, type FakeForgePull, type FakeForgeRequest, type FakeCommitState, type FakeCheckConclusion } from './fake-forge.ts';
 export { serveLoopback } from './serve.ts';
 export { launchBrowser, isLoopbackUrl, CHROMIUM_BIN, CHROMIUM_FLAGS, type TestBrowser, type WatchedPage, type FailedRequest, type LaunchBrowserOptions } from './browser.ts';
