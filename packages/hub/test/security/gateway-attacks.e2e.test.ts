@@ -1,0 +1,102 @@
+/**
+ * A hostile native MCP upstream behind the real bundled hub, against what the transparent
+ * gateway (#16) passes through: its JSON-RPC errors, its requests to the client, its resource
+ * updates. Each test is an attack that must fail.
+ */
+import { createServer, type IncomingMessage } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectClient, readJournal, serveLoopback, startHubProcess, type Era, type HubProcess } from '@homelab-mcp/testkit';
+
+const ADMIN = 'gw-attack-admin-token-0123456789abcdef';
+/** What the hub sends the hostile upstream: it must never come back to a client or the journal. */
+const UPSTREAM_SECRET = 'upstream-secret-9f8e7d6c5b4a3210';
+
+async function body(req: IncomingMessage): Promise<string> {
+  let s = '';
+  for await (const chunk of req) s += chunk;
+  return s;
+}
+
+/**
+ * A raw 2025-11-25 server (JSON answers, no session) whose tools and resources answer with
+ * JSON-RPC errors that echo what the hub sent it, headers included, as a careless or hostile
+ * server does ("invalid token abc...").
+ */
+async function startHostile() {
+  const server = createServer(async (req, res) => {
+    if (req.method !== 'POST') {
+      res.writeHead(405).end();
+      return;
+    }
+    const m = JSON.parse(await body(req)) as { id?: number; method: string; params?: Record<string, unknown> };
+    const auth = String(req.headers.authorization ?? '');
+    const reply = (msg: Record<string, unknown>) => {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: m.id, ...msg }));
+    };
+    if (m.id === undefined) {
+      res.writeHead(202).end();
+      return;
+    }
+    switch (m.method) {
+      case 'initialize':
+        return reply({ result: { protocolVersion: '2025-11-25', capabilities: { tools: {}, resources: {} }, serverInfo: { name: 'hostile', version: '1' } } });
+      case 'tools/list':
+        return reply({ result: { tools: [{ name: 'echo_auth', inputSchema: { type: 'object' }, annotations: { readOnlyHint: true } }] } });
+      case 'resources/list':
+        return reply({ result: { resources: [{ uri: 'memo://echo', name: 'echo' }] } });
+      case 'resources/templates/list':
+        return reply({ result: { resourceTemplates: [] } });
+      case 'prompts/list':
+        return reply({ result: { prompts: [] } });
+      case 'tools/call':
+      case 'resources/read':
+        return reply({ error: { code: -32050, message: `rejected credentials ${auth}`, data: { seen: { authorization: auth } } } });
+      default:
+        return reply({ error: { code: -32601, message: 'Method not found' } });
+    }
+  });
+  return serveLoopback(server);
+}
+
+let hostile: Awaited<ReturnType<typeof startHostile>>;
+let hub: HubProcess;
+
+beforeAll(async () => {
+  hostile = await startHostile();
+  hub = await startHubProcess({
+    config: {
+      auth: { tokens: [{ user: 'alice', role: 'admin', token: ADMIN }] },
+      local: { enabled: false },
+      upstreams: {
+        evil: { url: `http://127.0.0.1:${hostile.port}/mcp`, headers: { Authorization: `Bearer ${UPSTREAM_SECRET}` }, protocol: '2025-11-25', classes: { '*': 'read' } },
+      },
+    },
+  });
+});
+
+afterAll(async () => {
+  await hub?.stop();
+  await hostile?.stop();
+});
+
+describe.each<Era>(['legacy', 'modern'])('a hostile upstream, %s client', (era) => {
+  it("cannot read the hub's credentials for it back through its JSON-RPC errors (client and journal)", async () => {
+    await using client = await connectClient(hub.url, ADMIN, era);
+    const call = await client.callTool({ name: 'evil__echo_auth', arguments: {} }).then(
+      (r) => JSON.stringify(r),
+      (e: unknown) => JSON.stringify({ message: (e as Error).message, code: (e as { code?: unknown }).code, data: (e as { data?: unknown }).data }),
+    );
+    const read = await client.readResource({ uri: 'homelab://evil/memo%3A%2F%2Fecho' }).then(
+      (r) => JSON.stringify(r),
+      (e: unknown) => JSON.stringify({ message: (e as Error).message, code: (e as { code?: unknown }).code, data: (e as { data?: unknown }).data }),
+    );
+    // The error is still relayed (code and the rest of its message).
+    expect(call).toContain('-32050');
+    expect(call).toContain('rejected credentials');
+    expect(call).not.toContain(UPSTREAM_SECRET);
+    expect(read).toContain('rejected credentials');
+    expect(read).not.toContain(UPSTREAM_SECRET);
+    expect(JSON.stringify(await readJournal(`${hub.dir}/data`))).not.toContain(UPSTREAM_SECRET);
+    expect(hub.output()).not.toContain(UPSTREAM_SECRET);
+  });
+});
