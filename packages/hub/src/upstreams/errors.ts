@@ -108,23 +108,26 @@ export class UpstreamProtocolError extends ProtocolError {
 
 /**
  * `err` as an `UpstreamProtocolError` whose message and data are cut to size (a hostile or
- * broken upstream must not make the hub hold, journal and resend megabytes per error); anything
- * that is not a `ProtocolError` is returned as it is.
+ * broken upstream must not make the hub hold, journal and resend megabytes per error) and carry
+ * none of `secrets` (the hub's credentials for that upstream: a server that echoes the header it
+ * rejected would otherwise hand them to every client); anything that is not a `ProtocolError`
+ * is returned as it is.
  *
  * @example boundedProtocolError(new ProtocolError(-32050, 'x'.repeat(1e6))).message.length // 2001
  */
-export function boundedProtocolError(err: unknown): unknown {
+export function boundedProtocolError(err: unknown, secrets: readonly string[] = []): unknown {
   if (!(err instanceof ProtocolError) || err instanceof UpstreamProtocolError) return err;
-  const message = err.message.length > MAX_UPSTREAM_ERROR_MESSAGE ? `${err.message.slice(0, MAX_UPSTREAM_ERROR_MESSAGE)}…` : err.message;
-  let data: unknown = err.data;
-  if (data !== undefined) {
-    let size = Infinity;
+  const text = redact(err.message, secrets);
+  const message = text.length > MAX_UPSTREAM_ERROR_MESSAGE ? `${text.slice(0, MAX_UPSTREAM_ERROR_MESSAGE)}…` : text;
+  let data: unknown;
+  if (err.data !== undefined) {
     try {
-      size = Buffer.byteLength(JSON.stringify(data) ?? '');
+      const json = JSON.stringify(err.data);
+      // Redacted as JSON text, so a secret anywhere in it (a key, a nested value) goes.
+      if (json !== undefined && Buffer.byteLength(json) <= MAX_UPSTREAM_ERROR_DATA) data = JSON.parse(redact(json, secrets));
     } catch {
-      // not serialisable: dropped below
+      // not serialisable (or a secret's replacement broke an escape): dropped
     }
-    if (size > MAX_UPSTREAM_ERROR_DATA) data = undefined;
   }
   return new UpstreamProtocolError(err.code, message, data);
 }
