@@ -3,11 +3,14 @@
  * gateway (#16) passes through: its JSON-RPC errors, its requests to the client, its resource
  * updates. Each test is an attack that must fail.
  */
+import { spawn } from 'node:child_process';
 import { createServer, type IncomingMessage } from 'node:http';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectClient, readJournal, serveLoopback, startHubProcess, type Era, type HubProcess } from '@homelab-mcp/testkit';
+import { connectClient, readJournal, resultText, serveLoopback, startHubProcess, type Era, type HubProcess } from '@homelab-mcp/testkit';
 
 const ADMIN = 'gw-attack-admin-token-0123456789abcdef';
+const VIEWER = 'gw-attack-viewer-token-0123456789abcdef';
 /** What the hub sends the hostile upstream: it must never come back to a client or the journal. */
 const UPSTREAM_SECRET = 'upstream-secret-9f8e7d6c5b4a3210';
 
@@ -99,4 +102,46 @@ describe.each<Era>(['legacy', 'modern'])('a hostile upstream, %s client', (era) 
     expect(JSON.stringify(await readJournal(`${hub.dir}/data`))).not.toContain(UPSTREAM_SECRET);
     expect(hub.output()).not.toContain(UPSTREAM_SECRET);
   });
+});
+
+/** A real SDK v2 server that offers resource subscriptions and a template (any URI `item://...`). */
+async function startCapable() {
+  const child = spawn(process.execPath, [fileURLToPath(new URL('../fixtures/capable-server.mjs', import.meta.url))], { env: { ...process.env, ERA: 'both' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.once('data', (b: Buffer) => resolve(JSON.parse(b.toString()).port));
+    child.once('exit', () => reject(new Error('capable server exited')));
+  });
+  return { port, stop: () => new Promise<void>((r) => (child.exitCode !== null ? r() : (child.once('exit', () => r()), child.kill('SIGTERM')))) };
+}
+
+describe('resource subscriptions', () => {
+  it("a viewer cannot make the hub hold an unbounded number of subscriptions at an upstream (one listen stream each) by opening more streams", async () => {
+    await using capable = { ...(await startCapable()), [Symbol.asyncDispose]() { return this.stop(); } };
+    await using hub2 = await startHubProcess({
+      config: {
+        auth: {
+          tokens: [
+            { user: 'alice', role: 'admin', token: ADMIN },
+            { user: 'vic', role: 'viewer', token: VIEWER },
+          ],
+        },
+        local: { enabled: false },
+        upstreams: { cap: { url: `http://127.0.0.1:${capable.port}/mcp`, classes: { '*': 'read' } } },
+      },
+    });
+    const streams = [];
+    const clients = [];
+    // Each stream stays within the per-stream limit (100), with URIs the upstream's template
+    // accepts; four of them from one viewer.
+    for (let s = 0; s < 4; s++) {
+      const viewer = await connectClient(hub2.url, VIEWER, 'modern');
+      clients.push(viewer);
+      streams.push(await viewer.listen({ resourceSubscriptions: Array.from({ length: 100 }, (_, i) => `cap+item://s${s}-${i}`) }));
+    }
+    await using admin = await connectClient(hub2.url, ADMIN, 'modern');
+    const open = (JSON.parse(resultText(await admin.callTool({ name: 'cap__seen', arguments: {} }))) as { open: string[] }).open;
+    expect(open.length).toBeLessThanOrEqual(256);
+    for (const st of streams) await st.close();
+    for (const c of clients) await c.close();
+  }, 120_000);
 });
