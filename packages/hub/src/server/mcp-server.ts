@@ -513,7 +513,7 @@ export function createHubServer(opts: HubServerOptions): Server {
     // 2025 sessions; a 2026-07-28 client subscribes with subscriptions/listen (transports/http.ts).
     server.setRequestHandler('resources/subscribe', async (req, ctx) => {
       const uri = req.params.uri;
-      await subs.subscribe(server, uri, (u) => void server.sendResourceUpdated({ uri: u }).catch(() => undefined), ctx.mcpReq.signal);
+      await subs.subscribe(server, uri, (u) => void server.sendResourceUpdated({ uri: u }).catch(() => undefined), ctx.mcpReq.signal, who().user);
       return {};
     });
     server.setRequestHandler('resources/unsubscribe', async (req) => {
