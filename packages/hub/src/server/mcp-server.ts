@@ -12,7 +12,7 @@ import type { Gate, HumanChannel } from '../policy/gate.ts';
 import { actingAs } from '../policy/acting-for.ts';
 import { boundedClientInfo } from './client-info.ts';
 import type { ResourceSubscriptions } from './resource-subscriptions.ts';
-import { createClientChannel, MAX_CLIENT_REQUESTS_PER_CALL, type ClientChannelSpec, type ForwardedRequest } from './client-channel.ts';
+import { createClientChannel, declares, MAX_CLIENT_REQUESTS_PER_CALL, type ClientChannelSpec, type DeclaredCapabilities, type ForwardedRequest } from './client-channel.ts';
 import { createInputRelay, isRelayState, type InputRelay, type RelayBinding } from './input-relay.ts';
 import { createParking, type ParkedOutcome, type Parking } from './parked-calls.ts';
 
@@ -340,6 +340,8 @@ export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate
     const outcome = call.signal.aborted ? 'cancelled' : 'failed';
     opts.metrics?.(name, METRIC_OF[outcome], seconds);
     await opts.observer?.call({ ...base, args: decision.args, decision: 'allowed', outcome, error: message, durationMs: seconds * 1000, ...(detail ? { detail } : {}) });
+    const noUrl = urlElicitationRefused(err, call.clientRequests?.capabilities);
+    if (noUrl) return { content: [{ type: 'text', text: noUrl }], isError: true };
     // An upstream that answered with a JSON-RPC error meant a protocol error (an unknown tool,
     // bad arguments, its own code): the client gets it as one, code, message and data intact.
     if (fromUpstream(err)) throw err;
@@ -350,6 +352,37 @@ export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate
 /** Whether `err` is an upstream's own JSON-RPC error (upstreams/errors.ts UpstreamProtocolError). */
 function fromUpstream(err: unknown): err is ProtocolError {
   return err instanceof ProtocolError && (err as { fromUpstream?: unknown }).fromUpstream === true;
+}
+
+/**
+ * Why an upstream's "URL elicitation required" error (-32042) is not passed on, when the client
+ * did not declare URL elicitation: as for an `elicitation/create` in URL mode (client-channel.ts),
+ * the URL the upstream wants the person to open never reaches a client that did not ask for such
+ * requests. Undefined for any other error, or a client that declared it.
+ */
+export function urlElicitationRefused(err: unknown, caps: DeclaredCapabilities | undefined): string | undefined {
+  if (!fromUpstream(err) || err.code !== ProtocolErrorCode.UrlElicitationRequired) return undefined;
+  if (declares(caps, 'elicitation/create', { mode: 'url' })) return undefined;
+  return 'The server asked the client to open a URL (URL elicitation required, -32042), and this client did not declare URL elicitation: the request was not passed on.';
+}
+
+/** The capabilities the client of this request declared (2026-07-28: in its envelope). */
+function declaredBy(server: Server, ctx: ServerContext): DeclaredCapabilities | undefined {
+  const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
+  return envelope !== undefined ? (envelope['io.modelcontextprotocol/clientCapabilities'] as DeclaredCapabilities | undefined) : server.getClientCapabilities();
+}
+
+/** An upstream's error for a request other than a call, with the same URL-elicitation guard. */
+function relayedError(err: unknown, server: Server, ctx: ServerContext): unknown {
+  const noUrl = urlElicitationRefused(err, declaredBy(server, ctx));
+  return noUrl ? new ProtocolError(ProtocolErrorCode.InternalError, noUrl) : err;
+}
+
+/** A `.catch` that rethrows an upstream's error through {@link relayedError}. */
+function relayingTo(server: Server, ctx: ServerContext): (err: unknown) => never {
+  return (err) => {
+    throw relayedError(err, server, ctx);
+  };
 }
 
 /**
@@ -506,7 +539,7 @@ export function createHubServer(opts: HubServerOptions): Server {
     try {
       return withoutReservedMeta(await r.read(callContext(ctx)));
     } catch (err) {
-      throw withClientUri(err, uri);
+      throw relayedError(withClientUri(err, uri), server, ctx);
     }
   });
   if (subs) {
@@ -532,19 +565,19 @@ export function createHubServer(opts: HubServerOptions): Server {
       const p = catalog().prompt(ref.name);
       if (!p) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Prompt ${ref.name} not found`);
       // A prompt of the hub's own, or of an upstream that cannot complete: nothing to offer.
-      return withoutReservedMeta(p.complete ? await p.complete(ask, callContext(ctx)) : { completion: { values: [] } });
+      return withoutReservedMeta(p.complete ? await p.complete(ask, callContext(ctx)).catch(relayingTo(server, ctx)) : { completion: { values: [] } });
     }
     const t = catalog()
       .resourceTemplates()
       .find((x) => x.def.uriTemplate === ref.uri);
     if (!t) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Resource template ${ref.uri} not found`);
-    return withoutReservedMeta(t.complete ? await t.complete(ask, callContext(ctx)) : { completion: { values: [] } });
+    return withoutReservedMeta(t.complete ? await t.complete(ask, callContext(ctx)).catch(relayingTo(server, ctx)) : { completion: { values: [] } });
   });
   server.setRequestHandler('prompts/list', async () => ({ prompts: catalog().prompts().map((p) => p.def) }));
   server.setRequestHandler('prompts/get', async (req, ctx) => {
     const p = catalog().prompt(req.params.name);
     if (!p) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Prompt ${req.params.name} not found`);
-    return withoutReservedMeta(await p.get(req.params.arguments, callContext(ctx)));
+    return withoutReservedMeta(await p.get(req.params.arguments, callContext(ctx)).catch(relayingTo(server, ctx)));
   });
   return server;
 }

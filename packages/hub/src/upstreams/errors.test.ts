@@ -107,6 +107,11 @@ describe('boundedProtocolError', () => {
     expect(e.data).toEqual({ headers: { authorization: 'Bearer ***' }, '***': 1 });
   });
 
+  it("names the upstream in front of each message of a URL elicitation error (-32042), as for its elicitation requests", () => {
+    const e = boundedProtocolError(new ProtocolError(-32042, 'sign in', { elicitations: [{ mode: 'url', url: 'https://x.example', message: 'The hub needs you' }] }), [], 'evil') as ProtocolError;
+    expect(e.data).toEqual({ elicitations: [{ mode: 'url', url: 'https://x.example', message: '[evil] The hub needs you' }] });
+  });
+
   it('leaves other errors alone', () => {
     const other = new Error('boom');
     expect(boundedProtocolError(other)).toBe(other);
