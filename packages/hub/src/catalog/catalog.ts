@@ -5,7 +5,7 @@
  * 2026-07-28 spec asks for it, and clients cache on it).
  */
 import type { CallToolResult, CompleteRequest, CompleteResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ResourceTemplateType as ResourceTemplate, Tool } from '@modelcontextprotocol/server';
-import { createToolNameRegistry, plainToolName, resourceUri, splitResourceUri } from '@homelab-mcp/core/tool-names';
+import { createToolNameRegistry, plainToolName, resourceUri, sanitizePrefix, splitResourceUri, splitToolName } from '@homelab-mcp/core/tool-names';
 import { claimedClass, classify, EDGE_TOOLS, markClass } from '../policy/classes.ts';
 import type { ToolClass } from './types.ts';
 import { classOf, edgeToolDef, fanOut, fleetTools, type PolicyFor } from './fleet.ts';
@@ -359,6 +359,13 @@ function addUnprefixed(o: {
     const alias = /^([A-Za-z0-9_-]+)\+/.exec(uri)?.[1] ?? splitResourceUri(uri)?.prefix;
     return alias !== undefined && prefixedAliases.has(alias) ? { source: alias } : undefined;
   };
+  // Likewise `<alias>__...` is a prefixed upstream's name, listed or not: while that upstream is
+  // down (its list empty) an unprefixed one must not take its names and receive its calls.
+  const aliasOfPrefix = new Map([...prefixedAliases].map((a) => [sanitizePrefix(a), a]));
+  const namedForPrefixed = (name: string) => {
+    const alias = aliasOfPrefix.get(splitToolName(name)?.prefix ?? '');
+    return alias !== undefined ? { source: alias } : undefined;
+  };
   const toolClaims = claims((u) => u.tools().map((t) => toolName(t.name)));
   const promptClaims = claims((u) => u.prompts().map((p) => toolName(p.name)));
   const resourceClaims = claims((u) => u.resources().map((r) => r.uri));
@@ -376,7 +383,7 @@ function addUnprefixed(o: {
         o.skip({ source: up.alias, kind: 'tool', name: t.name, why: 'the name has no usable character ([A-Za-z0-9_-])' });
         continue;
       }
-      const other = taken(up, name, tools.get(name), toolClaims);
+      const other = taken(up, name, tools.get(name) ?? namedForPrefixed(name), toolClaims);
       if (other !== undefined) {
         collision(up, 'tool', t.name, name, other);
         continue;
@@ -397,7 +404,7 @@ function addUnprefixed(o: {
     for (const p of up.prompts()) {
       const name = toolName(p.name);
       if (name === undefined) continue;
-      const other = taken(up, name, prompts.get(name), promptClaims);
+      const other = taken(up, name, prompts.get(name) ?? namedForPrefixed(name), promptClaims);
       if (other !== undefined) collision(up, 'prompt', p.name, name, other);
       else
         prompts.set(name, {
