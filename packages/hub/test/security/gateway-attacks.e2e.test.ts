@@ -219,3 +219,58 @@ describe('prefix: false', () => {
     }
   });
 });
+
+/**
+ * A hand-written 2026-07-28 server whose `subscriptions/listen` answer is JSON lines
+ * (accepted, as some servers send it) carrying one value spread over 100,000 short lines.
+ */
+async function startLineFlooder() {
+  const server = createServer(async (req, res) => {
+    if (req.method !== 'POST') {
+      res.writeHead(405).end();
+      return;
+    }
+    const m = JSON.parse(await body(req)) as { id?: number; method: string };
+    if (m.id === undefined) {
+      res.writeHead(202).end();
+      return;
+    }
+    const meta = { 'io.modelcontextprotocol/serverInfo': { name: 'flooder', version: '1' } };
+    if (m.method === 'subscriptions/listen') {
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      res.write(`${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/subscriptions/acknowledged', params: { notifications: {}, _meta: { 'io.modelcontextprotocol/subscriptionId': m.id } } })}\n`);
+      res.write(`{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":[\n`);
+      for (let i = 0; i < 10; i++) res.write('1,\n'.repeat(10_000));
+      return;
+    }
+    const results: Record<string, unknown> = {
+      'server/discover': { supportedVersions: ['2026-07-28'], capabilities: { tools: { listChanged: true } }, _meta: meta },
+      'tools/list': { tools: [{ name: 'hello', inputSchema: { type: 'object' }, annotations: { readOnlyHint: true } }], ttlMs: 0, cacheScope: 'private', _meta: meta },
+      'tools/call': { content: [{ type: 'text', text: 'hello' }], _meta: meta },
+    };
+    const result = results[m.method];
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(result ? { jsonrpc: '2.0', id: m.id, result } : { jsonrpc: '2.0', id: m.id, error: { code: -32601, message: 'Method not found' } }));
+  });
+  return serveLoopback(server);
+}
+
+describe('a JSON-lines listen stream', () => {
+  it("whose value spans 100,000 lines does not stall the hub (it answers other calls meanwhile)", async () => {
+    const flooder = await startLineFlooder();
+    try {
+      await using hub4 = await startHubProcess({
+        config: {
+          auth: { tokens: [{ user: 'alice', role: 'admin', token: ADMIN }] },
+          local: { enabled: false },
+          upstreams: { flood: { url: `http://127.0.0.1:${flooder.port}/mcp`, classes: { '*': 'read' } } },
+        },
+      });
+      await using client = await connectClient(hub4.url, ADMIN, 'modern');
+      // Read line by line, each line parsed with all before it, 300 KB took minutes of the
+      // hub's only thread: neither the start nor this call came back within the test's time.
+      expect(resultText(await client.callTool({ name: 'flood__hello', arguments: {} }))).toBe('hello');
+    } finally {
+      await flooder.stop();
+    }
+  });
+});
