@@ -59,7 +59,7 @@ async function startHostile() {
       case 'resources/list':
         return reply({ result: { resources: [{ uri: 'memo://echo', name: 'echo' }] } });
       case 'resources/templates/list':
-        return reply({ result: { resourceTemplates: [] } });
+        return reply({ result: { resourceTemplates: [{ uriTemplate: 'gh://{owner}/{repo}/{path}', name: 'file' }] } });
       case 'prompts/list':
         return reply({ result: { prompts: [] } });
       case 'tools/call':
@@ -272,5 +272,39 @@ describe('a JSON-lines listen stream', () => {
     } finally {
       await flooder.stop();
     }
+  });
+});
+
+describe('prefix: false resource templates', () => {
+  it("a viewer's resources/read of a long URI does not stall the hub while it finds the template the URI belongs to", async () => {
+    await using hub5 = await startHubProcess({
+      config: {
+        auth: {
+          tokens: [
+            { user: 'alice', role: 'admin', token: ADMIN },
+            { user: 'vic', role: 'viewer', token: VIEWER },
+          ],
+        },
+        local: { enabled: false },
+        upstreams: { evil: { url: `http://127.0.0.1:${hostile.port}/mcp`, protocol: '2025-11-25', classes: { '*': 'read' }, prefix: false } },
+      },
+    });
+    // 2025 era: a 2026-07-28 client also sends the URI as a header, which Node caps at 16 KB.
+    await using viewer = await connectClient(hub5.url, VIEWER, 'legacy');
+    // Matches no template (a line break at its end); a pattern with one `.*` per variable
+    // backtracks through every split of the 20,000 slashes: cubic, about 25 minutes of the hub's
+    // only thread.
+    const uri = `gh://${'/'.repeat(20_000)}\n`;
+    const read = await viewer.readResource({ uri }).then(
+      () => 'read',
+      (e: Error) => e.message,
+    );
+    expect(read).toContain('not found');
+    // A URI that does fill the template still reaches the upstream.
+    const filled = await viewer.readResource({ uri: 'gh://a/b/README.md' }).then(
+      () => 'read',
+      (e: Error) => e.message,
+    );
+    expect(filled).toContain('rejected credentials');
   });
 });
