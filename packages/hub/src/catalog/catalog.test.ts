@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Tool } from '@modelcontextprotocol/server';
 import type { CatalogTool } from './types.ts';
-import { buildCatalog, type NativeUpstream } from './catalog.ts';
+import { buildCatalog, templateMatcher, type NativeUpstream } from './catalog.ts';
 import type { HubNode } from './nodes.ts';
 import type { Preview } from '../policy/gate.ts';
 
@@ -161,5 +161,29 @@ describe('upstreams with prefix: false', () => {
   it('still fits names to limits.maxToolName', () => {
     const c = buildCatalog({ ...base, maxToolName: 20, nodes: [], upstreams: [upstreamOffering('ha', [listed('x'.repeat(30), 'long', {})])], perDeviceTools: false, unprefixed: new Set(['ha']) });
     expect(c.tools('admin').map((t) => t.def.name)).toEqual([expect.stringMatching(/^x{13}_[0-9a-f]{6}$/)]);
+  });
+});
+
+describe('templateMatcher', () => {
+  it('matches the URIs filled in from a template, and no other', () => {
+    const m = templateMatcher('gh://{owner}/{repo}/{path}');
+    expect(m('gh://a/b/c')).toBe(true);
+    expect(m('gh://a/b/c/d/e')).toBe(true);
+    expect(m('gh:///b/')).toBe(true);
+    expect(m('gh://a/b')).toBe(false);
+    expect(m('gh://a/b/c\n')).toBe(false);
+    expect(m('http://a/b/c')).toBe(false);
+    expect(templateMatcher('memo://{id}/info')('memo://x/info')).toBe(true);
+    expect(templateMatcher('memo://{id}/info')('memo://info')).toBe(false);
+    expect(templateMatcher('memo://fixed')('memo://fixed')).toBe(true);
+    expect(templateMatcher('memo://fixed')('memo://fixed2')).toBe(false);
+    expect(templateMatcher('x{a}{b}y')('xy')).toBe(true);
+  });
+
+  it('answers in one pass for a long URI that matches nothing', () => {
+    // A regular expression of this template backtracked for minutes on it (cubic).
+    const uri = `gh://${'/'.repeat(1_000_000)}\n`;
+    expect(templateMatcher('gh://{owner}/{repo}/{path}')(uri)).toBe(false);
+    expect(templateMatcher('gh://{owner}/{repo}/{path}/x')(uri.trim())).toBe(false);
   });
 });

@@ -260,9 +260,9 @@ export function buildCatalog(input: CatalogInput): Catalog {
   const upstreamByAlias = new Map(input.upstreams.map((u) => [u.alias, u]));
   // A URI filled in from an unprefixed upstream's template has no prefix to route it by: the
   // template it matches names its upstream.
-  const plainTemplates = templates.filter((t) => input.unprefixed?.has(t.source)).map((t) => ({ re: templateRegExp(t.def.uriTemplate), up: upstreamByAlias.get(t.source)! }));
+  const plainTemplates = templates.filter((t) => input.unprefixed?.has(t.source)).map((t) => ({ matches: templateMatcher(t.def.uriTemplate), up: upstreamByAlias.get(t.source)! }));
   const ownerByTemplate = (uri: string): CatalogResource | undefined => {
-    const up = plainTemplates.find((t) => t.re.test(uri))?.up;
+    const up = plainTemplates.find((t) => t.matches(uri))?.up;
     return up && { def: { uri, name: uri }, source: up.alias, read: (ctx) => up.readResource(uri, callOpts(ctx, input.callTimeoutMs)), ...watchOf(up, uri, input.callTimeoutMs) };
   };
   const features = { completions: false, resourceSubscribe: false };
@@ -442,12 +442,30 @@ function describeSource(source: string, kind: LeftOut['kind'], input: CatalogInp
 }
 
 /**
- * A URI template (RFC 6570) as a pattern its filled-in URIs match: each `{...}` expression
- * matches anything, the rest literally. Enough to tell which upstream a filled-in URI came from.
+ * Whether a URI is one filled in from a URI template (RFC 6570): each `{...}` expression matches
+ * anything (but a line break), the rest literally. Enough to tell which upstream a filled-in URI
+ * came from. Matched in linear time, each literal part at its leftmost place: a regular
+ * expression with one `.*` per expression backtracks through every split of the URI, and a
+ * client's long URI against a template with three expressions stalled the hub for minutes.
+ *
+ * @example templateMatcher('gh://{owner}/{repo}')('gh://a/b') // true
  */
-function templateRegExp(template: string): RegExp {
-  const parts = template.split(/\{[^}]*\}/).map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
-  return new RegExp(`^${parts.join('.*')}$`);
+export function templateMatcher(template: string): (uri: string) => boolean {
+  const [first, ...rest] = template.split(/\{[^}]*\}/) as [string, ...string[]];
+  return (uri) => {
+    if (/[\n\r\u2028\u2029]/.test(uri) || !uri.startsWith(first)) return false;
+    if (rest.length === 0) return uri.length === first.length;
+    const last = rest[rest.length - 1]!;
+    const end = uri.length - last.length;
+    if (end < first.length || !uri.endsWith(last)) return false;
+    let at = first.length;
+    for (let i = 0; i < rest.length - 1; i++) {
+      const found = uri.indexOf(rest[i]!, at);
+      if (found < 0 || found + rest[i]!.length > end) return false;
+      at = found + rest[i]!.length;
+    }
+    return true;
+  };
 }
 
 /** Whether the 2025-era encoder rewrites this tool: an `outputSchema` whose root is not an object. */
