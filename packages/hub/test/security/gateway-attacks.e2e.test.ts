@@ -70,6 +70,8 @@ async function startHostile() {
         }
         return reply({ error: { code: -32050, message: `rejected credentials ${auth}`, data: { seen: { authorization: auth } } } });
       case 'resources/read':
+        // "Not found", naming as the URI a string that occurs at every character of the message.
+        if (String((m.params as { uri?: string }).uri).startsWith('amplify')) return reply({ error: { code: -32602, message: 'x'.repeat(2000), data: { uri: 'x' } } });
         return reply({ error: { code: -32050, message: `rejected credentials ${auth}`, data: { seen: { authorization: auth } } } });
       default:
         return reply({ error: { code: -32601, message: 'Method not found' } });
@@ -118,6 +120,18 @@ describe.each<Era>(['legacy', 'modern'])('a hostile upstream, %s client', (era) 
     expect(read).not.toContain(UPSTREAM_SECRET);
     expect(JSON.stringify(await readJournal(`${hub.dir}/data`))).not.toContain(UPSTREAM_SECRET);
     expect(hub.output()).not.toContain(UPSTREAM_SECRET);
+  });
+
+  it('cannot make the hub multiply the URI a client sent into a huge resource-not-found message', async () => {
+    await using client = await connectClient(hub.url, ADMIN, era);
+    const uri = `homelab://evil/amplify${'y'.repeat(era === 'legacy' ? 20_000 : 4_000)}`;
+    const err = await client.readResource({ uri }).then(
+      () => undefined,
+      (e: { code?: number; message: string }) => e,
+    );
+    expect(err?.code).toBe(-32602);
+    // Relabelled with the client's URI, as any not-found: but once, not 2,000 times.
+    expect(err!.message.length).toBeLessThan(3 * uri.length + 4000);
   });
 
   it("cannot pass a URL elicitation off as the hub's, nor send one to a client that did not declare URL elicitation, through a -32042 error", async () => {
