@@ -393,7 +393,10 @@ function withClientUri(err: unknown, uri: string): unknown {
   if (!fromUpstream(err) || (err.code !== ProtocolErrorCode.InvalidParams && err.code !== ProtocolErrorCode.ResourceNotFound)) return err;
   const theirs = (err.data as { uri?: unknown } | undefined)?.uri;
   if (typeof theirs !== 'string') return err;
-  return new ResourceNotFoundError(uri, theirs ? err.message.split(theirs).join(uri) : err.message);
+  const parts = theirs ? err.message.split(theirs) : [err.message];
+  // The upstream chose both its message and the URI it names: one that occurs at every
+  // character would repeat the client's URI thousands of times.
+  return new ResourceNotFoundError(uri, parts.length <= 3 ? parts.join(uri) : `Resource ${uri} not found`);
 }
 
 /**
