@@ -322,3 +322,32 @@ describe('prefix: false resource templates', () => {
     expect(filled).toContain('rejected credentials');
   });
 });
+
+describe('sampling forwarded to the client', () => {
+  it.each<Era>(['legacy', 'modern'])("carries no includeContext: an upstream cannot ask for the context of 'this server', which to the client is the whole hub (%s client)", async (era) => {
+    await using hub6 = await startHubProcess({
+      config: {
+        auth: { tokens: [{ user: 'alice', role: 'admin', token: ADMIN }] },
+        local: { enabled: false },
+        upstreams: { ctx: { command: process.execPath, args: [fileURLToPath(new URL('./fixtures/context-asking.mjs', import.meta.url))], classes: { '*': 'read' } } },
+      },
+    });
+    const asked: unknown[] = [];
+    // A client that honours includeContext (it declares sampling.context).
+    const client = new Client({ name: 'context-client', version: '1' }, { versionNegotiation: { mode: era === 'modern' ? { pin: '2026-07-28' } : 'legacy' }, capabilities: { sampling: { context: {} } } });
+    client.setRequestHandler('sampling/createMessage', async (req) => {
+      asked.push((req.params as { includeContext?: unknown }).includeContext);
+      return { role: 'assistant', model: 'm', content: { type: 'text', text: 'a summary' } };
+    });
+    await client.connect(new StreamableHTTPClientTransport(new URL(hub6.url), { requestInit: { headers: { Authorization: `Bearer ${ADMIN}` } } }));
+    try {
+      for (const include of ['thisServer', 'allServers']) {
+        expect(resultText(await client.callTool({ name: 'ctx__summarise', arguments: { include } }))).toBe('sampled: a summary');
+      }
+      expect(asked).toHaveLength(2);
+      for (const a of asked) expect(a === undefined || a === 'none').toBe(true);
+    } finally {
+      await client.close();
+    }
+  });
+});
