@@ -20,7 +20,7 @@ import { createHmac, randomBytes, timingSafeEqual, createHash } from 'node:crypt
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { canonicalJson } from '@homelab-mcp/core/audit-event';
 import { CLIENT_REQUEST_METHODS, type ClientRequestMethod } from '../upstreams/client-requests.ts';
-import { declares, MAX_CLIENT_REQUESTS_PER_CALL, type DeclaredCapabilities } from './client-channel.ts';
+import { declares, forwardedParams, MAX_CLIENT_REQUESTS_PER_CALL, type DeclaredCapabilities } from './client-channel.ts';
 
 /** What starts every requestState the hub gives for an upstream's input_required. */
 export const RELAY_STATE_PREFIX = 'hubfwd1.';
@@ -76,7 +76,7 @@ export function createInputRelay(opts: { secret?: Uint8Array; now?: () => number
         if (!CLIENT_REQUEST_METHODS.includes(method as ClientRequestMethod)) throw new Error(`${binding.upstream} asked for an input the protocol does not define (${String(method).slice(0, 60)})`);
         const params = isObject(entry) && isObject(entry.params) ? entry.params : undefined;
         if (!declares(caps, method as ClientRequestMethod, params)) throw new Error(`${method} is not available: the client of this call did not declare the capability`);
-        const attributed = method === 'elicitation/create' && params && typeof params.message === 'string' ? { ...params, message: `[${binding.upstream}] ${params.message}` } : params;
+        const attributed = forwardedParams(binding.upstream, method as ClientRequestMethod, params);
         shown[`${binding.upstream}/${key}`] = { method, ...(attributed ? { params: attributed } : {}) };
       }
       const upstreamState = typeof result.requestState === 'string' ? result.requestState : null;
