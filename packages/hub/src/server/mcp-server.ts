@@ -247,17 +247,19 @@ export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate
   let decision: Awaited<ReturnType<Gate['check']>>;
   const retryState = call.human.retry?.requestState;
   let parked: { id: string; answers: Record<string, unknown> } | undefined;
+  // A 2026-07-28 client answering an upstream's input_required: the state was issued after
+  // the gate let this exact call run, so the gate is not asked again (human mode would ask
+  // the person a second time; a confirm token is single-use).
+  const back = isRelayState(retryState) ? relay.unwrap(retryState, call.human.retry?.inputResponses, binding) : undefined;
+  if (back && !back.ok) {
+    opts.metrics?.(name, 'denied', 0);
+    await opts.observer?.call({ ...base, args: rawArgs ?? {}, decision: 'denied', outcome: 'denied', error: back.reason, durationMs: 0 });
+    // Not this call's state: invalid params (2026-07-28 servers validate requestState and
+    // refuse it, rather than completing the call).
+    throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Invalid requestState: ${back.reason}`);
+  }
   try {
-    if (isRelayState(retryState)) {
-      // A 2026-07-28 client answering an upstream's input_required: the state was issued after
-      // the gate let this exact call run, so the gate is not asked again (human mode would ask
-      // the person a second time; a confirm token is single-use).
-      const back = relay.unwrap(retryState, call.human.retry?.inputResponses, binding);
-      if (!back.ok) {
-        opts.metrics?.(name, 'denied', 0);
-        await opts.observer?.call({ ...base, args: rawArgs ?? {}, decision: 'denied', outcome: 'denied', error: back.reason, durationMs: 0 });
-        return { content: [{ type: 'text', text: `Denied: ${back.reason}.` }], structuredContent: { status: 'denied', reason: back.reason }, isError: true };
-      }
+    if (back?.ok) {
       if (back.parked) parked = { id: back.parked, answers: back.resume.inputResponses ?? {} };
       else cctx.resume = back.resume;
       const { confirm: _confirm, ...withoutConfirm } = rawArgs ?? {};
