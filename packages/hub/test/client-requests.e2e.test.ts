@@ -136,11 +136,17 @@ describe('a 2025 client', () => {
     ]);
   });
 
-  it.each(['ask25', 'ask26', 'askio'])('without the capability, %s gets an error and the call says why', async (up) => {
+  it.each(['ask25', 'askio'])('without the capability, %s gets an error and the call says why', async (up) => {
     await using client = await clientOf(hub, 'legacy', 'N', ['elicitation']);
     const r = await client.callTool({ name: `${up}__ask_sample`, arguments: { tag: 'N' } });
     expect(r.isError).toBe(true);
     expect(resultText(r)).toContain('sampling/createMessage is not available: the client of this call did not declare the capability');
+    expect(client.asked).toEqual([]);
+  });
+
+  it('without the capability, a 2026-07-28 upstream is told what the client declared and refuses the call itself (-32021, relayed)', async () => {
+    await using client = await clientOf(hub, 'legacy', 'N', ['elicitation']);
+    await expect(client.callTool({ name: 'ask26__ask_sample', arguments: { tag: 'N' } })).rejects.toMatchObject({ code: -32021, message: expect.stringContaining('sampling/createMessage') });
     expect(client.asked).toEqual([]);
   });
 
@@ -241,11 +247,10 @@ describe('a 2026-07-28 client', () => {
     await expect(retry('ask26__ask_elicit', 'T', state)).rejects.toThrow(/Invalid requestState: .*was already used/);
   });
 
-  it('without the capability, the call fails with why instead of an input it cannot answer', async () => {
+  it.each(['ask26', 'ask25', 'askio'])('without the capability, a call to %s fails with -32021 naming what is missing, as the upstream would answer this client', async (up) => {
     await using client = await clientOf(hub, 'modern', 'N', ['elicitation']);
-    const r = await client.callTool({ name: 'ask26__ask_sample', arguments: { tag: 'N' } });
-    expect(r.isError).toBe(true);
-    expect(resultText(r)).toContain('sampling/createMessage is not available: the client of this call did not declare the capability');
+    await expect(client.callTool({ name: `${up}__ask_sample`, arguments: { tag: 'N' } })).rejects.toMatchObject({ code: -32021, data: { requiredCapabilities: { sampling: {} } } });
+    expect(client.asked).toEqual([]);
   });
 
   // A 2025 upstream sends real requests mid-call; the hub answers the 2026-07-28 client with

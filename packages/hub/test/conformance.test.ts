@@ -58,9 +58,7 @@ const REQUEST_TO_2026_CLIENT =
 const HUB_EXCEPTIONS: Record<HubTarget, Record<string, string>> = {
   hub: {
     'server-stateless': "the upstream's -32021 (missing client capability) reaches the client as an isError text, not as that JSON-RPC error",
-    'input-required-result-basic-elicitation': NO_CLIENT_CAPABILITIES,
     'input-required-result-non-tool-request': 'the hub calls the upstream declaring no client capabilities, so the upstream answers prompts/get with -32021 instead of input_required',
-    'input-required-result-tampered-state': 'the hub calls the upstream declaring no client capabilities, so the first input_required result (and its requestState) never reaches the client',
     'input-required-result-capability-check': "the client's declared capabilities do not reach the upstream (the hub declares none), which so asks for nothing and completes",
     'http-custom-header-server-validation': NO_MCP_PARAM_CHECK,
   },
@@ -68,7 +66,6 @@ const HUB_EXCEPTIONS: Record<HubTarget, Record<string, string>> = {
     'server-stateless': "the upstream's refusal of the sampling it needs reaches the client as an isError text, not as -32021 (missing client capability)",
     'input-required-result-basic-elicitation': REQUEST_TO_2026_CLIENT,
     'input-required-result-non-tool-request': REQUEST_TO_2026_CLIENT,
-    'input-required-result-tampered-state': REQUEST_TO_2026_CLIENT,
     'http-custom-header-server-validation': NO_MCP_PARAM_CHECK,
   },
 };

@@ -17,7 +17,7 @@
  * const back = relay.unwrap(requestState, inputResponses, binding);  // on its retry
  */
 import { createHmac, randomBytes, timingSafeEqual, createHash } from 'node:crypto';
-import type { CallToolResult } from '@modelcontextprotocol/server';
+import { MissingRequiredClientCapabilityError, type CallToolResult } from '@modelcontextprotocol/server';
 import { canonicalJson } from '@homelab-mcp/core/audit-event';
 import { CLIENT_REQUEST_METHODS, type ClientRequestMethod } from '../upstreams/client-requests.ts';
 import { declares, MAX_CLIENT_REQUESTS_PER_CALL, type DeclaredCapabilities } from './client-channel.ts';
@@ -75,7 +75,10 @@ export function createInputRelay(opts: { secret?: Uint8Array; now?: () => number
         const method = isObject(entry) ? entry.method : undefined;
         if (!CLIENT_REQUEST_METHODS.includes(method as ClientRequestMethod)) throw new Error(`${binding.upstream} asked for an input the protocol does not define (${String(method).slice(0, 60)})`);
         const params = isObject(entry) && isObject(entry.params) ? entry.params : undefined;
-        if (!declares(caps, method as ClientRequestMethod, params)) throw new Error(`${method} is not available: the client of this call did not declare the capability`);
+        if (!declares(caps, method as ClientRequestMethod, params)) {
+          const need = method === 'sampling/createMessage' ? 'sampling' : method === 'roots/list' ? 'roots' : 'elicitation';
+          throw new MissingRequiredClientCapabilityError({ requiredCapabilities: { [need]: need === 'elicitation' && params?.mode === 'url' ? { url: {} } : {} } }, `${method} is not available: the client of this call did not declare the capability`);
+        }
         const attributed = method === 'elicitation/create' && params && typeof params.message === 'string' ? { ...params, message: `[${binding.upstream}] ${params.message}` } : params;
         // The upstream's own keys: one call reaches one upstream, and the state says which.
         shown[key] = { method, ...(attributed ? { params: attributed } : {}) };

@@ -4,7 +4,7 @@
  * costs no per-tool registration, and a catalog change is seen by the next list.
  */
 import { randomUUID } from 'node:crypto';
-import { ProtocolError, ProtocolErrorCode, ResourceNotFoundError, SdkErrorCode, Server, type CallToolResult, type ServerCapabilities, type ServerContext } from '@modelcontextprotocol/server';
+import { MissingRequiredClientCapabilityError, ProtocolError, ProtocolErrorCode, ResourceNotFoundError, SdkErrorCode, Server, type CallToolResult, type ServerCapabilities, type ServerContext } from '@modelcontextprotocol/server';
 import { visibleTo, type Catalog } from '../catalog/catalog.ts';
 import { callOutcome } from '../catalog/fleet.ts';
 import type { CallContext, Caller } from '../catalog/types.ts';
@@ -13,6 +13,7 @@ import { actingAs } from '../policy/acting-for.ts';
 import { boundedClientInfo } from './client-info.ts';
 import type { ResourceSubscriptions } from './resource-subscriptions.ts';
 import { createClientChannel, MAX_CLIENT_REQUESTS_PER_CALL, type ClientChannelSpec, type ForwardedRequest } from './client-channel.ts';
+import type { ClientChannel } from '../upstreams/client-requests.ts';
 import { createInputRelay, isRelayState, type InputRelay, type RelayBinding } from './input-relay.ts';
 import { createParking, type ParkedOutcome, type Parking } from './parked-calls.ts';
 
@@ -287,6 +288,7 @@ export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate
   try {
     let answer: CallToolResult;
     let parkedId: string | undefined;
+    let parkedChannel: ClientChannel | undefined;
     const modern = call.clientRequests?.modern ? call.clientRequests : undefined;
     const caps = modern?.capabilities;
     // A 2026-07-28 client that can answer something, calling an upstream's tool: a 2025
@@ -299,7 +301,7 @@ export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate
         if (!resumed) throw new Error('the call waiting for these answers is gone: it was cancelled after waiting too long, or answered already. Call the tool again.');
         out = await resumed;
       } else {
-        out = await parking.start(call.signal, (ask, signal) => tool.call(decision.args, { ...cctx, signal, client: createClientChannel({ ...modern, park: ask }, record) }));
+        out = await parking.start(call.signal, (ask, signal) => tool.call(decision.args, { ...cctx, signal, client: (parkedChannel = createClientChannel({ ...modern, park: ask }, record)) }));
       }
       if (out.kind === 'asks') {
         parkedId = out.id;
@@ -308,6 +310,11 @@ export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate
     } else {
       answer = await tool.call(decision.args, cctx);
     }
+    // A 2026-07-28 client that lacks what the upstream asked for: the call failed for that, and
+    // 2026-07-28 says so with -32021 (a 2025 upstream got -32601 for its request and failed).
+    const missing = call.clientRequests?.modern && answer.isError ? (parkedChannel ?? cctx.client)?.missing?.() : undefined;
+    // (Journaled as failed by the catch below.)
+    if (missing) throw new MissingRequiredClientCapabilityError({ requiredCapabilities: missing }, `${tool.source} needs what this client did not declare: ${Object.keys(missing).join(', ')}`);
     if ((answer as { resultType?: unknown }).resultType === 'input_required') {
       // An upstream needs the client's input (2026-07-28 client: see input-relay.ts).
       const seconds = (performance.now() - started) / 1000;
@@ -316,6 +323,9 @@ export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate
         if (!call.clientRequests?.modern) throw new Error('this client cannot be sent an input_required result');
         shown = relay.wrap(answer, binding, call.clientRequests.capabilities, { confirmStripped: 'confirm' in (rawArgs ?? {}) && !('confirm' in decision.args), ...(parkedId ? { parked: parkedId } : {}) });
       } catch (err) {
+        // The upstream asked for what the client did not declare: -32021, as the upstream
+        // itself would answer this client (journaled by the catch below).
+        if (err instanceof MissingRequiredClientCapabilityError) throw err;
         const message = err instanceof Error ? err.message : String(err);
         opts.metrics?.(name, 'error', seconds);
         await opts.observer?.call({ ...base, args: decision.args, decision: 'allowed', outcome: 'failed', error: message, durationMs: seconds * 1000, ...(detail ? { detail } : {}) });
@@ -344,7 +354,8 @@ export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate
     await opts.observer?.call({ ...base, args: decision.args, decision: 'allowed', outcome, error: message, durationMs: seconds * 1000, ...(detail ? { detail } : {}) });
     // An upstream that answered with a JSON-RPC error meant a protocol error (an unknown tool,
     // bad arguments, its own code): the client gets it as one, code, message and data intact.
-    if (fromUpstream(err)) throw err;
+    // So is a capability the client lacks for what the upstream asked (-32021).
+    if (fromUpstream(err) || err instanceof MissingRequiredClientCapabilityError) throw err;
     return { content: [{ type: 'text', text: message }], isError: true };
   }
 }

@@ -291,6 +291,7 @@ export function createHttpApp(opts: HttpAppOptions) {
     if (outgoing) outgoing.once('close', onClose);
     const signal = outgoing ? abort.signal : c.req.raw.signal;
     let text: string;
+    let status = 200;
     try {
       const result = await callHubTool({ ...callOptions(caller), caller }, {
         name: call.name,
@@ -309,16 +310,18 @@ export function createHttpApp(opts: HttpAppOptions) {
       if (!(err instanceof ProtocolError)) opts.log?.warn({ err: err instanceof Error ? err.message : String(err) }, 'tools/call failed');
       const error = err instanceof ProtocolError ? { code: err.code, message: err.message, ...(err.data !== undefined ? { data: err.data } : {}) } : { code: ProtocolErrorCode.InternalError, message: 'Internal error' };
       text = JSON.stringify({ jsonrpc: '2.0', id: call.id, error });
+      // As the SDK answers it (its error ladder): a missing client capability is a 400.
+      if (error.code === ProtocolErrorCode.MissingRequiredClientCapability) status = 400;
     } finally {
       outgoing?.off('close', onClose);
     }
     if (outgoing && !outgoing.headersSent) {
       if (outgoing.destroyed) return RESPONSE_ALREADY_SENT;
-      outgoing.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+      outgoing.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
       outgoing.end(text);
       return RESPONSE_ALREADY_SENT;
     }
-    return new Response(text, { status: 200, headers: { 'content-type': 'application/json' } });
+    return new Response(text, { status, headers: { 'content-type': 'application/json' } });
   }
 
   const observed = (caller: Caller | (() => Caller)) => createHubServer({ info: opts.info, ...callOptions(caller) });

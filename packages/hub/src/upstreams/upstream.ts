@@ -889,7 +889,11 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
         // cannot ask it mid-call); for anyone else the SDK fulfils it through the handlers,
         // which forward each input request to the caller's client.
         const relay = c.era === 'modern' && opts?.client?.relay === true;
-        const params = { name: toolName, arguments: args, _meta: { ...opts?.meta, 'io.modelcontextprotocol/logLevel': opts?.logLevel ?? 'info' }, ...(relay ? opts?.resume : {}) };
+        // On 2026-07-28 the upstream is told what this call's client can answer (the SDK lets a
+        // request's own _meta override its envelope): it then asks only for that, or refuses
+        // with -32021 itself, as it would without the hub in between.
+        const caps = c.era === 'modern' && opts?.client?.capabilities ? { 'io.modelcontextprotocol/clientCapabilities': opts.client.capabilities } : {};
+        const params = { name: toolName, arguments: args, _meta: { ...opts?.meta, 'io.modelcontextprotocol/logLevel': opts?.logLevel ?? 'info', ...caps }, ...(relay ? opts?.resume : {}) };
         const call = () => c.client.callTool(params, { ...ro, toolDefinition: definition, ...(relay ? { allowInputRequired: true } : {}) }) as Promise<CallToolResult>;
         return opts?.onlog ? callScope.run({ onlog: opts.onlog }, call) : call();
       });
