@@ -4,7 +4,7 @@
  * costs no per-tool registration, and a catalog change is seen by the next list.
  */
 import { randomUUID } from 'node:crypto';
-import { MissingRequiredClientCapabilityError, ProtocolError, ProtocolErrorCode, ResourceNotFoundError, SdkErrorCode, Server, type CallToolResult, type ServerCapabilities, type ServerContext } from '@modelcontextprotocol/server';
+import { MissingRequiredClientCapabilityError, ProtocolError, ProtocolErrorCode, ResourceNotFoundError, SdkErrorCode, Server, type CallToolResult, type GetPromptResult, type ServerCapabilities, type ServerContext } from '@modelcontextprotocol/server';
 import { visibleTo, type Catalog } from '../catalog/catalog.ts';
 import { callOutcome } from '../catalog/fleet.ts';
 import type { CallContext, Caller } from '../catalog/types.ts';
@@ -391,6 +391,55 @@ function liveCapabilities(base: ServerCapabilities, catalog: Catalog, subscribab
   };
 }
 
+/**
+ * Runs a request that may reach an upstream which asks the client mid-request (prompts/get;
+ * tools/call has the same steps inside callHubTool, with the gate and the audit around them):
+ * a 2025 session is asked on the request's stream; a 2026-07-28 client gets the upstream's
+ * input_required (or a 2025 upstream's question, the request parked meanwhile) under a
+ * requestState of the hub's, and its retry resumes exactly that request.
+ */
+async function withClientInput(
+  o: { relay: InputRelay; parking: Parking; binding: RelayBinding; spec: ClientChannelSpec; retry: { inputResponses?: Record<string, unknown>; requestState?: string } | undefined; signal: AbortSignal },
+  run: (extra: Pick<CallContext, 'client' | 'resume' | 'signal'>) => Promise<Record<string, unknown>>,
+): Promise<Record<string, unknown>> {
+  const state = o.retry?.requestState;
+  let resume: CallContext['resume'];
+  let parked: { id: string; answers: Record<string, unknown> } | undefined;
+  if (isRelayState(state)) {
+    const back = o.relay.unwrap(state, o.retry?.inputResponses, o.binding);
+    if (!back.ok) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Invalid requestState: ${back.reason}`);
+    if (back.parked) parked = { id: back.parked, answers: back.resume.inputResponses ?? {} };
+    else resume = back.resume;
+  }
+  const record = () => undefined;
+  const caps = o.spec.capabilities;
+  let answer: Record<string, unknown>;
+  let parkedId: string | undefined;
+  let channel: ClientChannel | undefined;
+  if (o.spec.modern && (parked || caps?.sampling !== undefined || caps?.elicitation !== undefined || caps?.roots !== undefined)) {
+    let out: ParkedOutcome;
+    if (parked) {
+      const resumed = o.parking.resume(parked.id, parked.answers, o.signal);
+      if (!resumed) throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'Invalid requestState: the request waiting for these answers is gone (it waited too long, or was answered already); send it again without requestState');
+      out = await resumed;
+    } else {
+      out = await o.parking.start(o.signal, (ask, signal) => run({ signal, client: (channel = createClientChannel({ ...o.spec, park: ask }, record)), ...(resume ? { resume } : {}) }) as Promise<CallToolResult>);
+    }
+    if (out.kind === 'asks') {
+      parkedId = out.id;
+      answer = { resultType: 'input_required', inputRequests: Object.fromEntries(out.asks.map((a) => [a.key, { method: a.method, ...(a.params ? { params: a.params } : {}) }])) };
+    } else answer = out.result as unknown as Record<string, unknown>;
+  } else {
+    channel = createClientChannel(o.spec, record);
+    answer = await run({ signal: o.signal, client: channel, ...(resume ? { resume } : {}) });
+  }
+  if (answer.resultType === 'input_required') {
+    if (!o.spec.modern) throw new ProtocolError(ProtocolErrorCode.InternalError, `${o.binding.upstream} answered input_required to a client that cannot be sent one`);
+    return o.relay.wrap(answer, o.binding, caps, parkedId ? { parked: parkedId } : {}) as unknown as Record<string, unknown>;
+  }
+  return answer;
+}
+
 /** How long a 2025 session's person has to answer a human-mode approval (the SDK's default request timeout). */
 export const ELICIT_TIMEOUT_MS = 60_000;
 
@@ -557,7 +606,21 @@ export function createHubServer(opts: HubServerOptions): Server {
   server.setRequestHandler('prompts/get', async (req, ctx) => {
     const p = catalog().prompt(req.params.name);
     if (!p) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Prompt ${req.params.name} not found`);
-    return withoutReservedMeta(await p.get(req.params.arguments, callContext(ctx)));
+    if (!p.mayAskClient) return withoutReservedMeta(await p.get(req.params.arguments, callContext(ctx)));
+    // An upstream's prompt may ask the client mid-request, as a tool may: the same relay
+    // (input-relay.ts, parked-calls.ts), bound to this prompt and its arguments.
+    const modern = ctx.mcpReq.envelope !== undefined;
+    const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
+    const spec: ClientChannelSpec = modern
+      ? { capabilities: envelope?.['io.modelcontextprotocol/clientCapabilities'] as ClientChannelSpec['capabilities'], modern: true }
+      : { capabilities: server.getClientCapabilities(), send: (request, o) => ctx.mcpReq.send(request as { method: 'roots/list' }, o) as Promise<Record<string, unknown>> };
+    const caller = who();
+    const binding: RelayBinding = { user: caller.user, role: caller.role, session: sessionOf(ctx, opts.sessionFallback), tool: `prompts/get ${req.params.name}`, args: req.params.arguments ?? {}, upstream: p.source };
+    const answer = await withClientInput(
+      { relay: opts.inputRelay ?? defaultInputRelay, parking: opts.parking ?? defaultParking, binding, spec, retry: modern ? { inputResponses: ctx.mcpReq.inputResponses, requestState: ctx.mcpReq.requestState<string>() } : undefined, signal: ctx.mcpReq.signal },
+      (extra) => p.get(req.params.arguments, { ...callContext(ctx), ...extra }) as Promise<Record<string, unknown>>,
+    );
+    return (answer.resultType === 'input_required' ? answer : withoutReservedMeta(answer)) as GetPromptResult;
   });
   return server;
 }

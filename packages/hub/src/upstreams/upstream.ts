@@ -934,7 +934,13 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
       return request('resources/read', opts, (c, ro) => c.client.readResource({ uri }, { ...ro, cacheMode: 'bypass' }));
     },
     getPrompt(promptName, args, opts) {
-      return request(`prompts/get ${promptName}`, opts, (c, ro) => c.client.getPrompt({ name: promptName, ...(args ? { arguments: args } : {}) }, ro));
+      return request(`prompts/get ${promptName}`, opts, (c, ro) => {
+        // As for tools/call: a 2026-07-28 client answers the upstream's input_required itself,
+        // and the upstream is told what that client can answer.
+        const relay = c.era === 'modern' && opts?.client?.relay === true;
+        const caps = c.era === 'modern' && opts?.client?.capabilities ? { _meta: { 'io.modelcontextprotocol/clientCapabilities': opts.client.capabilities } } : {};
+        return c.client.getPrompt({ name: promptName, ...(args ? { arguments: args } : {}), ...caps, ...(relay ? opts?.resume : {}) }, { ...ro, ...(relay ? { allowInputRequired: true } : {}) }) as Promise<GetPromptResult>;
+      });
     },
     onChange(listener) {
       listeners.add(listener);
