@@ -46,8 +46,6 @@ const RUN_TIMEOUT_MS = 60_000;
  */
 const NO_COMPLETION = 'the hub does not route completion/complete to the upstream that owns the prompt or template (Method not found)';
 const NO_SUBSCRIBE = 'the hub does not pass resources/subscribe and resources/unsubscribe to the owning upstream (Method not found)';
-const NO_MCP_PARAM_CHECK =
-  "the hub lists the upstream's tool with its x-mcp-header parameter but does not check the Mcp-Param-* header against the arguments (400, -32020) as the SDK does for its own tools";
 const NO_CLIENT_CAPABILITIES = 'the hub calls the upstream declaring no client capabilities, so the upstream answers -32021 instead of input_required, and the client gets that as an isError text';
 const INPUT_TO_2025_SESSION =
   "the upstream, reached on 2026-07-28, answers input_required; the hub does not turn it into a sampling/createMessage or elicitation/create request on the 2025 client's session";
@@ -62,14 +60,12 @@ const HUB_EXCEPTIONS: Record<HubTarget, Record<string, string>> = {
     'input-required-result-non-tool-request': 'the hub calls the upstream declaring no client capabilities, so the upstream answers prompts/get with -32021 instead of input_required',
     'input-required-result-tampered-state': 'the hub calls the upstream declaring no client capabilities, so the first input_required result (and its requestState) never reaches the client',
     'input-required-result-capability-check': "the client's declared capabilities do not reach the upstream (the hub declares none), which so asks for nothing and completes",
-    'http-custom-header-server-validation': NO_MCP_PARAM_CHECK,
   },
   'hub-2025': {
     'server-stateless': "the upstream's refusal of the sampling it needs reaches the client as an isError text, not as -32021 (missing client capability)",
     'input-required-result-basic-elicitation': REQUEST_TO_2026_CLIENT,
     'input-required-result-non-tool-request': REQUEST_TO_2026_CLIENT,
     'input-required-result-tampered-state': REQUEST_TO_2026_CLIENT,
-    'http-custom-header-server-validation': NO_MCP_PARAM_CHECK,
   },
 };
 
