@@ -76,7 +76,7 @@ describe.each(['ref__test_custom_headers', 'test_custom_headers', 'old__test_cus
     expect(tool?.inputSchema.properties?.region).toMatchObject({ type: 'string', 'x-mcp-header': 'Region' });
   });
 
-  it.each([
+  it.each<{ what: string; headers: Record<string, string>; body: string }>([
     { what: 'the header is missing', headers: {}, body: 'the body carries region="eu-west" but the Mcp-Param-Region header is absent' },
     { what: 'the header names another region', headers: { 'Mcp-Param-Region': 'us-east' }, body: 'the Mcp-Param-Region header decodes to "us-east" but the body carries region="eu-west"' },
     { what: 'its Base64 is not Base64', headers: { 'Mcp-Param-Region': '=?base64?ZXUtd2VzdA?=' }, body: 'the Mcp-Param-Region header carries an invalid Base64 sentinel value' },

@@ -46,14 +46,14 @@ const catalog = buildCatalog({ nodes: [], upstreams: [], hubTools: tools, perDev
 const callers: Record<string, Caller & { key: string }> = { [`Bearer ${TOKEN}`]: { user: 'ann', role: 'admin', key: 'ann#0' }, [`Bearer ${VIEWER_TOKEN}`]: { user: 'vic', role: 'viewer', key: 'vic#0' } };
 const warnings: string[] = [];
 const hub = createHttpApp({
-  info: { name: 'homelab-hub', version: '9.9.9' },
+  info: { name: 'homelab-hub', version: '9.9.9', instructions: 'test hub' },
   catalog: () => catalog,
   authenticate: (h) => (h ? callers[h] : undefined),
   rateLimit: () => ({ ok: true }),
   hostAllowed: () => false,
   maxBodyBytes: 1_000_000,
   metrics: createMetrics(),
-  gate: createGate({ modeFor: () => 'off', secret: new Uint8Array(32).fill(1) }),
+  gate: createGate({ modeFor: () => 'session', secret: new Uint8Array(32).fill(1) }),
   health: () => [],
   log: { warn: (obj) => void warnings.push(String(obj.err)) },
 });
@@ -83,9 +83,12 @@ function call(name: string, args: Record<string, unknown> | undefined, headers: 
   };
 }
 
+/** The hub's answer, to the caller of `token`. */
+const toHub = (init: ReturnType<typeof call>, token = TOKEN) => hub.app.request('http://127.0.0.1/mcp', { ...init, headers: { ...init.headers, authorization: `Bearer ${token}` } });
+
 /** Both answers to the same request: status and body text. */
-async function both(init: ReturnType<typeof call>, token = TOKEN) {
-  const h = await hub.app.request('http://127.0.0.1/mcp', { ...init, headers: { ...init.headers, authorization: `Bearer ${token}` } });
+async function both(init: ReturnType<typeof call>) {
+  const h = await toHub(init);
   const s = await sdk.fetch(new Request('http://127.0.0.1/mcp', init));
   return { hub: { status: h.status, type: h.headers.get('content-type'), text: await h.text() }, sdk: { status: s.status, type: s.headers.get('content-type'), text: await s.text() } };
 }
@@ -127,11 +130,11 @@ describe('Mcp-Param-* headers that do not carry their argument: the hub refuses 
 
   it('logs the refusal as the SDK reports its own', async () => {
     warnings.length = 0;
-    await hub.app.request('http://127.0.0.1/mcp', { ...call('ref__test_custom_headers', { region: 'eu' }, {}), headers: { ...call('ref__test_custom_headers', { region: 'eu' }, {}).headers, authorization: `Bearer ${TOKEN}` } });
+    await toHub(call('ref__test_custom_headers', { region: 'eu' }, {}));
     expect(warnings).toEqual(['Rejected inbound request (param-header-missing): Bad Request: the request headers and body disagree: the body carries region="eu" but the Mcp-Param-Region header is absent']);
   });
 
-  it.each([
+  it.each<{ what: string; name: string; args: Record<string, unknown> | undefined; headers: Record<string, string> }>([
     { what: 'a header that carries the argument', name: 'ref__test_custom_headers', args: { region: 'eu-west' }, headers: { 'Mcp-Param-Region': 'eu-west' } },
     { what: 'a header name in lower case', name: 'ref__test_custom_headers', args: { region: 'eu-west' }, headers: { 'mcp-param-region': 'eu-west' } },
     { what: 'the argument in Base64', name: 'ref__test_custom_headers', args: { region: 'Grüße, 東京' }, headers: { 'Mcp-Param-Region': b64('Grüße, 東京') } },
@@ -144,7 +147,7 @@ describe('Mcp-Param-* headers that do not carry their argument: the hub refuses 
     { what: 'an invalid annotation: the tool is not checked', name: 'misplaced', args: { region: 'eu' }, headers: { 'Mcp-Param-Region': 'us' } },
   ])('serves $what, as the SDK does', async ({ name, args, headers }) => {
     const before = ran.length;
-    const got = await both(call(name, args as Record<string, unknown> | undefined, headers));
+    const got = await both(call(name, args, headers));
     expect(got.sdk.status).toBe(200);
     expect(JSON.parse(got.sdk.text).error).toBeUndefined();
     expect(got.hub.status).toBe(200);
@@ -165,7 +168,7 @@ describe('Mcp-Param-* headers that do not carry their argument: the hub refuses 
   });
 
   it('leaves a tool the caller does not see to the handler, which does not know it', async () => {
-    const res = await hub.app.request('http://127.0.0.1/mcp', { ...call('write_region', { region: 'eu' }, {}), headers: { ...call('write_region', { region: 'eu' }, {}).headers, authorization: `Bearer ${VIEWER_TOKEN}` } });
+    const res = await toHub(call('write_region', { region: 'eu' }, {}), VIEWER_TOKEN);
     const body = (await res.json()) as { error?: { code: number; message: string }; result?: { isError?: boolean } };
     // Not a -32020 that would tell a viewer the tool exists and what it mirrors.
     expect(body.error?.code).not.toBe(-32020);
@@ -175,7 +178,7 @@ describe('Mcp-Param-* headers that do not carry their argument: the hub refuses 
 
   it('a well-formed call of a tool with headers still takes the fast path (no SDK server)', async () => {
     const connects = vi.spyOn(Server.prototype, 'connect');
-    const res = await hub.app.request('http://127.0.0.1/mcp', { ...call('ref__test_custom_headers', { region: 'eu' }, { 'Mcp-Param-Region': 'eu' }), headers: { ...call('ref__test_custom_headers', { region: 'eu' }, { 'Mcp-Param-Region': 'eu' }).headers, authorization: `Bearer ${TOKEN}` } });
+    const res = await toHub(call('ref__test_custom_headers', { region: 'eu' }, { 'Mcp-Param-Region': 'eu' }));
     expect(res.status).toBe(200);
     expect(connects).not.toHaveBeenCalled();
   });
