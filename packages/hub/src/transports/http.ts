@@ -361,11 +361,12 @@ export function createHttpApp(opts: HttpAppOptions) {
       if (!caller) throw new Error('unauthenticated request reached the MCP handler');
       // The SDK builds the server once the request passed its own checks (revision, standard
       // headers, client capabilities): the point where it checks its own tools' Mcp-Param-*
-      // headers. Throwing keeps the call from running; the route answers the refusal.
+      // headers. Throwing keeps the call from running; the route answers the refusal. The log
+      // line (the handler's onerror) names the header, not the values: they are arguments.
       const check = ctx.authInfo?.extra?.[PARAM_HEADER_CHECK] as ParamHeaderCheck | undefined;
       if (check) {
         check.reached = true;
-        throw new Error(`Rejected inbound request (${check.rejection.cell}): ${check.rejection.error.message}`);
+        throw new Error(`Rejected inbound request (${check.rejection.cell}): the ${check.rejection.error.data.mismatch.header} header does not carry its argument`);
       }
       return observed(caller);
     },
