@@ -44,16 +44,11 @@ const RUN_TIMEOUT_MS = 60_000;
  * with `protocol`). Keys are `scenario` (both requirement sets) or `set:scenario`. An entry
  * that passes through its hub fails the test too, so these lists only ever shrink.
  */
-const NO_MCP_PARAM_CHECK =
-  "the hub lists the upstream's tool with its x-mcp-header parameter but does not check the Mcp-Param-* header against the arguments (400, -32020) as the SDK does for its own tools";
 const HUB_EXCEPTIONS: Record<HubTarget, Record<string, string>> = {
-  hub: {
-    'http-custom-header-server-validation': NO_MCP_PARAM_CHECK,
-  },
+  hub: {},
   'hub-2025': {
     'input-required-result-basic-elicitation':
       "a 2025 upstream's elicitation/create is a request with no key; the hub relays it to the 2026 client under a key of its own (q0), while the suite expects the key the reference server uses on 2026-07-28 (user_name)",
-    'http-custom-header-server-validation': NO_MCP_PARAM_CHECK,
   },
 };
 
