@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { isAlive } from './process.ts';
@@ -16,4 +16,6 @@ it('prints a text file to a PDF, holds a job, and stop() ends cupsd and removes 
   expect((await cups.run('lpstat', ['-h', cups.host, '-o'])).stdout).toContain(`PDF-${held}`);
   await cups.stop();
   expect(isAlive(cups.pid)).toBe(false);
+  expect(existsSync(cups.dir)).toBe(false);
+  expect(existsSync(`/etc/cups/cups-pdf-t${cups.port}.conf`)).toBe(false);
 });

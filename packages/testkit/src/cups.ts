@@ -46,7 +46,7 @@ export interface CupsProcess extends AsyncDisposable {
   run(command: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
   /** `lp -h HOST ...args`; the job id from its answer ("request id is PDF-3"). */
   lp(args: string[]): Promise<number>;
-  /** The PDF job `job` produced, once it exists (polls up to `timeoutMs`, default 30 s); its path. */
+  /** The PDF job `job` produced, once it is whole (the job completed; polls up to `timeoutMs`, default 30 s); its path. */
   pdfOf(job: number, timeoutMs?: number): Promise<string>;
   /** The end of cupsd's error_log, for a failing test's message. */
   log(): string;
@@ -71,8 +71,11 @@ export async function startCups(opts: StartCupsOptions = {}): Promise<CupsProces
   const dir = mkdtempSync(join(tmpdir(), 'cups-test-'));
   // cupsd (as root) runs its filters as `lp`: they must be able to enter this directory.
   chmodSync(dir, 0o755);
-  for (const d of ['etc/ppd', 'spool/tmp', 'cache', 'run', 'log', 'out']) mkdirSync(join(dir, d), { recursive: true, mode: 0o755 });
-  chmodSync(join(dir, 'out'), 0o777);
+  for (const d of ['etc/ppd', 'spool/tmp', 'cups-pdf/gs', 'cups-pdf/spool', 'cache', 'run', 'log', 'out']) mkdirSync(join(dir, d), { recursive: true, mode: 0o755 });
+  // cups-pdf runs Ghostscript as the job's owner, `nobody` for a user this machine does not
+  // know (the hub's `homelab-mcp`): its spool, temp and output must be reachable by it, so
+  // outside cupsd's RequestRoot (which cupsd makes 0710 root:lp).
+  for (const d of ['out', 'cups-pdf/gs', 'cups-pdf/spool']) chmodSync(join(dir, d), 0o1777);
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
   writeFileSync(
@@ -164,7 +167,7 @@ export async function startCups(opts: StartCupsOptions = {}): Promise<CupsProces
     let added: { code: number; stderr: string };
     if (backend === 'cups-pdf') {
       // cups-pdf reads its config only from /etc/cups/cups-pdf-<suffix of the device URI>.conf.
-      writeFileSync(cupsPdfConf, [`Out ${dir}/out`, `AnonDirName ${dir}/out/anonymous`, `Spool ${dir}/spool/cups-pdf`, `Log ${dir}/log`, `GSTmp ${dir}/spool/tmp`, ''].join('\n'));
+      writeFileSync(cupsPdfConf, [`Out ${dir}/out`, `AnonDirName ${dir}/out`, `Spool ${dir}/cups-pdf/spool`, `Log ${dir}/log`, `GSTmp ${dir}/cups-pdf/gs`, ''].join('\n'));
       // `-E` after `-p`: enable and accept jobs (before it, it would mean encryption).
       added = await run(LPADMIN, ['-h', host, '-p', queue, '-E', '-v', `cups-pdf:/t${port}`, '-P', CUPS_PDF_PPD], env);
     } else {
@@ -201,7 +204,8 @@ export async function startCups(opts: StartCupsOptions = {}): Promise<CupsProces
             : existsSync(join(dir, 'out', `${queue}.pdf`))
               ? join(dir, 'out', `${queue}.pdf`)
               : undefined;
-        if (hit) return hit;
+        // The backend writes the file progressively: it is whole once CUPS calls the job completed.
+        if (hit && new RegExp(`^${queue}-${job}\\s`, 'm').test((await client('lpstat', ['-h', host, '-W', 'completed', '-o', queue])).stdout)) return hit;
         if (Date.now() - started > timeoutMs) throw new Error(`no PDF for job ${job} in ${dir}/out after ${timeoutMs} ms: ${log().slice(-2000)}`);
         await new Promise((r) => setTimeout(r, 50));
       }

@@ -160,15 +160,15 @@ export function encodeIpp(req: IppRequest): Uint8Array {
 
 /**
  * The operation group every request starts with (RFC 8011 §4.1.4): charset, language, the
- * target and who asks.
+ * target (a printer-uri, or an attribute such as job-uri) and who asks.
  */
-export function operationGroup(printerUri: string, user: string, more: IppAttribute[] = []): { tag: number; attributes: IppAttribute[] } {
+export function operationGroup(target: string | IppAttribute, user: string, more: IppAttribute[] = []): { tag: number; attributes: IppAttribute[] } {
   return {
     tag: GROUP_TAG.operation,
     attributes: [
       { tag: VALUE_TAG.charset, name: 'attributes-charset', values: ['utf-8'] },
       { tag: VALUE_TAG.naturalLanguage, name: 'attributes-natural-language', values: ['en'] },
-      { tag: VALUE_TAG.uri, name: 'printer-uri', values: [printerUri] },
+      typeof target === 'string' ? { tag: VALUE_TAG.uri, name: 'printer-uri', values: [target] } : target,
       { tag: VALUE_TAG.name, name: 'requesting-user-name', values: [user] },
       ...more,
     ],
