@@ -15,6 +15,7 @@ import { netboxIntegration, NetboxConfigSchema } from './netbox/index.ts';
 import { graylogIntegration, GraylogConfigSchema } from './graylog/index.ts';
 import { prometheusIntegration, PrometheusConfigSchema } from './prometheus/index.ts';
 import { cupsIntegration, CupsConfigSchema } from './cups/index.ts';
+import { lyrionIntegration, LyrionConfigSchema } from './lyrion/index.ts';
 
 export * from './integration.ts';
 export * from './service.ts';
@@ -29,9 +30,10 @@ export * from './n8n/index.ts';
 export * from './netbox/index.ts';
 export * from './graylog/index.ts';
 export * from './cups/index.ts';
+export * from './lyrion/index.ts';
 
 /** Every built-in integration; the hub sets up those whose key is configured. */
-export const integrations = [prometheusIntegration, lokiIntegration, caddyIntegration, proxmoxIntegration, pbsIntegration, piholeIntegration, semaphoreIntegration, n8nIntegration, netboxIntegration, graylogIntegration, cupsIntegration] as const;
+export const integrations = [prometheusIntegration, lokiIntegration, caddyIntegration, proxmoxIntegration, pbsIntegration, piholeIntegration, semaphoreIntegration, n8nIntegration, netboxIntegration, graylogIntegration, cupsIntegration, lyrionIntegration] as const;
 
 /** The `integrations:` key of hub.yaml, built from each integration's own schema. */
 export const IntegrationsConfigSchema = z.strictObject({
@@ -46,5 +48,6 @@ export const IntegrationsConfigSchema = z.strictObject({
   netbox: NetboxConfigSchema.optional(),
   graylog: GraylogConfigSchema.optional(),
   cups: CupsConfigSchema.optional(),
+  lyrion: LyrionConfigSchema.optional(),
 });
 export type IntegrationsConfig = z.output<typeof IntegrationsConfigSchema>;
