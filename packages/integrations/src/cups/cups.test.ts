@@ -141,11 +141,15 @@ describe('cups (real cupsd)', { timeout: 90_000 }, () => {
     expect((await call('list_print_jobs')).structuredContent).toEqual({ total: 0, jobs: [] });
   });
 
-  it('health: printers and queue; a stopped printer is a problem', async () => {
+  it('health and run_diagnostic: printers and queue; a stopped printer is a problem', async () => {
     expect(await inst.health!(signal())).toEqual({ ok: true, detail: '1 printer; 0 queued jobs' });
+    expect(await inst.diagnose!({ name: 'printer', node: 'nas' }, signal())).toEqual([{ check: 'cups', status: 'ok', detail: 'CUPS answers IPP: 1 printer, 0 queued jobs' }]);
+    expect(await inst.diagnose!({ name: 'web', node: 'nas', url: `http://${cups.host}/` }, signal())).toHaveLength(1);
+    expect(await inst.diagnose!({ name: 'nginx', node: 'nas', url: 'http://127.0.0.1:1/' }, signal())).toEqual([]);
     await cups.run('cupsdisable', ['-h', cups.host, '-r', 'out of paper', 'PDF']);
     try {
       expect(await inst.health!(signal())).toEqual({ ok: false, detail: '1 printer; 0 queued jobs', problems: ['CUPS: printer PDF is stopped (paused): out of paper'] });
+      expect(await inst.diagnose!({ name: 'cups', node: 'nas' }, signal())).toMatchObject([{ check: 'cups', status: 'problem', detail: 'CUPS answers; printer PDF is stopped (paused): out of paper' }]);
       expect(text(await call('list_printers'))).toMatch(/: stopped; 0 queued jobs; reasons: paused; "out of paper"$/);
     } finally {
       await cups.run('cupsenable', ['-h', cups.host, 'PDF']);

@@ -119,7 +119,7 @@ export const cupsIntegration = defineIntegration({
           return [
             s.problems.length
               ? { check: 'cups', status: 'problem', detail: `CUPS answers; ${s.problems.join('; ')}`, suggestion: 'list_printers shows each printer\'s state reasons; cancel_print_job clears a stuck job.' }
-              : { check: 'cups', status: 'ok', detail: `CUPS answers IPP: ${s.printers.length} printers, ${s.queued} queued jobs` },
+              : { check: 'cups', status: 'ok', detail: `CUPS answers IPP: ${s.printers.length} printer${s.printers.length === 1 ? '' : 's'}, ${s.queued} queued job${s.queued === 1 ? '' : 's'}` },
           ];
         } catch (err) {
           return [{ check: 'cups', status: 'problem', detail: link.failed(err), suggestion: 'Check that cupsd runs and listens on the network (Listen or Port in cupsd.conf) and allows the hub\'s address (<Location />).' }];

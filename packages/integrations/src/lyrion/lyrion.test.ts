@@ -103,6 +103,12 @@ describe('lyrion (fake LMS)', () => {
     }
   });
 
+  it('run_diagnostic: a service named lms (or at its address) gets the players; others nothing', async () => {
+    expect(await inst.diagnose!({ name: 'lms', node: 'nas' }, signal())).toEqual([{ check: 'lyrion', status: 'ok', detail: 'Lyrion answers: 3 players, 2 connected' }]);
+    expect(await inst.diagnose!({ name: 'music', node: 'nas', url: `${lms.url}/` }, signal())).toHaveLength(1);
+    expect(await inst.diagnose!({ name: 'nginx', node: 'nas' }, signal())).toEqual([]);
+  });
+
   it('config: username and password go together', () => {
     expect(LyrionConfigSchema.safeParse({ url: 'http://music.lan:9000', password: 'x' }).error?.issues[0]).toMatchObject({ path: ['username'], message: 'set username and password together (LMS password protection), or neither' });
   });
