@@ -29,6 +29,11 @@ const GENERIC_PDF_PPD = '/usr/share/ppd/cupsfilters/Generic-PDF_Printer-PDF.ppd'
 export interface StartCupsOptions {
   /** The queue's name; default `PDF`. */
   queue?: string;
+  /**
+   * Cancel-Job only for the job's owner or an administrator, with Basic auth, as Debian's
+   * default cupsd.conf has it; by default anyone may do anything (a test's throwaway server).
+   */
+  ownerOnlyCancel?: boolean;
 }
 
 export interface CupsProcess extends AsyncDisposable {
@@ -87,7 +92,7 @@ export async function startCups(opts: StartCupsOptions = {}): Promise<CupsProces
       'ServerName 127.0.0.1',
       'Browsing No',
       'BrowseLocalProtocols none',
-      'DefaultAuthType None',
+      `DefaultAuthType ${opts.ownerOnlyCancel ? 'Basic' : 'None'}`,
       'WebInterface No',
       'PreserveJobHistory Yes',
       '<Location />',
@@ -100,6 +105,7 @@ export async function startCups(opts: StartCupsOptions = {}): Promise<CupsProces
       '  JobPrivateValues none',
       '  SubscriptionPrivateAccess all',
       '  SubscriptionPrivateValues none',
+      ...(opts.ownerOnlyCancel ? ['  <Limit Cancel-Job>', '    Require user @OWNER @SYSTEM', '    Order deny,allow', '  </Limit>'] : []),
       '  <Limit All>',
       '    Order deny,allow',
       '  </Limit>',

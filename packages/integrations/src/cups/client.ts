@@ -129,7 +129,12 @@ export function createCupsClient(opts: CupsClientOptions): CupsClient {
   const auth: Record<string, string> = opts.password !== undefined ? { authorization: `Basic ${Buffer.from(`${opts.user}:${opts.password}`).toString('base64')}` } : {};
   let requestId = 0;
 
-  async function call(path: string, operation: number, target: IppAttribute, more: IppAttribute[], extra: { job?: IppAttribute[]; data?: Uint8Array } = {}, signal?: AbortSignal): Promise<IppResponse> {
+  /**
+   * One IPP request. `write` names what a write does (`print on PDF`, `cancel job 12`): CUPS's
+   * policy often allows reads to anyone but a write only to the job's owner or an
+   * administrator, so a refused write says that, and is not taken for a refused credential.
+   */
+  async function call(path: string, operation: number, target: IppAttribute, more: IppAttribute[], extra: { job?: IppAttribute[]; data?: Uint8Array; write?: string } = {}, signal?: AbortSignal): Promise<IppResponse> {
     const op = operationGroup(target, opts.user, more);
     const body = encodeIpp({ operation, requestId: ++requestId, groups: [op, ...(extra.job?.length ? [{ tag: GROUP_TAG.job, attributes: extra.job }] : [])], ...(extra.data ? { data: extra.data } : {}) });
     let res: HttpResponse;
@@ -139,6 +144,9 @@ export function createCupsClient(opts: CupsClientOptions): CupsClient {
       if (isHttpError(err, 'unreachable') || isHttpError(err, 'timeout')) throw new CupsError(503, `CUPS at ${host} is unreachable: ${err.detail}`, { cause: err });
       throw err;
     }
+    const refusedWrite = () =>
+      new CupsError(403, `CUPS at ${host} did not let user "${opts.user}"${opts.password !== undefined ? ' (with its password)' : ''} ${extra.write}: its policy asks for ${operation === IPP_OP.cancelJob ? 'the job\'s owner or ' : ''}an administrator (a user of its SystemGroup, e.g. lpadmin); set integrations.cups.user and .password to such an account`);
+    if ((res.status === 401 || res.status === 403) && extra.write) throw refusedWrite();
     if (res.status === 401 || res.status === 403) opts.onLinkError?.({ status: 401 });
     if (res.status === 401 || res.status === 403) throw new CupsError(401, `CUPS at ${host} refused ${opts.password !== undefined ? 'the password of' : 'requests of'} user "${opts.user}" (integrations.cups.user${opts.password !== undefined ? ' and .password' : ', or set integrations.cups.password'})`);
     if (res.status === 426) throw new CupsError(426, `CUPS at ${host} requires encryption: use an https:// (or ipps://) URL in integrations.cups.url`);
@@ -152,6 +160,7 @@ export function createCupsClient(opts: CupsClientOptions): CupsClient {
     if (decoded.statusCode >= 0x0400) {
       const said = text(decoded.groups[0]?.attributes['status-message']?.[0]).slice(0, 300);
       const name = IPP_STATUS[decoded.statusCode] ?? `status 0x${decoded.statusCode.toString(16).padStart(4, '0')}`;
+      if ((decoded.statusCode === 0x0402 || decoded.statusCode === 0x0403) && extra.write) throw refusedWrite();
       if (decoded.statusCode === 0x0402 || decoded.statusCode === 0x0403) opts.onLinkError?.({ status: 401 });
       if (decoded.statusCode === 0x0402 || decoded.statusCode === 0x0403) throw new CupsError(401, `CUPS at ${host} did not allow user "${opts.user}" this (${name}${said ? `: ${said}` : ''}); set integrations.cups.user and .password to an account its policy allows`);
       throw new CupsError(decoded.statusCode, `CUPS at ${host}: ${said || name}${said ? ` (${name})` : ''}`);
@@ -204,7 +213,7 @@ export function createCupsClient(opts: CupsClientOptions): CupsClient {
           { tag: VALUE_TAG.name, name: 'job-name', values: [doc.title] },
           { tag: VALUE_TAG.mimeMediaType, name: 'document-format', values: [doc.format] },
         ],
-        { job: doc.copies > 1 ? [{ tag: VALUE_TAG.integer, name: 'copies', values: [doc.copies] }] : [], data: doc.data },
+        { job: doc.copies > 1 ? [{ tag: VALUE_TAG.integer, name: 'copies', values: [doc.copies] }] : [], data: doc.data, write: `print on ${printer}` },
         signal,
       );
       const g = res.groups.find((x) => x.tag === 'job');
@@ -213,7 +222,7 @@ export function createCupsClient(opts: CupsClientOptions): CupsClient {
       return { id, state: JOB_STATE[num(one(g!.attributes, 'job-state')) ?? 0] ?? 'unknown' };
     },
     async cancel(id, signal) {
-      await call('/jobs/', IPP_OP.cancelJob, jobUri(id), [], {}, signal);
+      await call('/jobs/', IPP_OP.cancelJob, jobUri(id), [], { write: `cancel job ${id}` }, signal);
     },
   };
 }

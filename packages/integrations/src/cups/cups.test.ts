@@ -156,6 +156,21 @@ describe('cups (real cupsd)', { timeout: 90_000 }, () => {
     }
   });
 
+  it('a server whose policy keeps cancelling to the owner: the refusal says so, and the service stays ready', async () => {
+    await using strict = await startCups({ ownerOnlyCancel: true });
+    const file = join(strict.dir, 'theirs.txt');
+    writeFileSync(file, 'theirs\n');
+    const theirs = await strict.lp(['-d', 'PDF', '-U', 'bob', '-H', 'hold', file]);
+    const s = setup({ url: strict.url });
+    try {
+      const r = await call('cancel_print_job', { job: theirs }, s);
+      expect(text(r)).toBe(`CUPS at ${strict.host} did not let user "homelab-mcp" cancel job ${theirs}: its policy asks for the job's owner or an administrator (a user of its SystemGroup, e.g. lpadmin); set integrations.cups.user and .password to such an account`);
+      expect(await s.health!(signal())).toEqual({ ok: true, detail: '1 printer; 1 queued job' });
+    } finally {
+      await s.close?.();
+    }
+  });
+
   it('an unreachable CUPS: the tools and health say so, naming the server', async () => {
     const port = await freePort();
     const down = setup({ url: `ipp://127.0.0.1:${port}` });
