@@ -63,6 +63,17 @@ afterAll(async () => {
   await cups?.stop();
 });
 
+describe('cups config', () => {
+  it('names what it expects: absolute folders, URL prefixes, copies, one TLS trust', () => {
+    const issues = (c: Record<string, unknown>) => CupsConfigSchema.safeParse({ url: 'ipp://print.lan', ...c }).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    expect(issues({ folders: ['scans'] })).toEqual(['folders.0: an absolute path']);
+    expect(issues({ urlPrefixes: ['paperless.lan/api'] })).toEqual(['urlPrefixes.0: an http(s) URL prefix, e.g. http://paperless.lan:8000/api/documents/']);
+    expect(issues({ maxCopies: 0 })).toEqual(['maxCopies: Too small: expected number to be >=1']);
+    expect(issues({ url: 'ftp://print.lan' })).toEqual(['url: the CUPS server, e.g. http://print.lan:631 or ipp://print.lan']);
+    expect(CupsConfigSchema.parse({ url: 'ipp://print.lan' })).toMatchObject({ user: 'homelab-mcp', maxCopies: 10, folders: [], urlPrefixes: [] });
+  });
+});
+
 describe('cups (real cupsd)', { timeout: 90_000 }, () => {
   it('list_printers: the PDF queue, idle, accepting jobs', async () => {
     const r = await call('list_printers');
