@@ -51,6 +51,7 @@ beforeAll(async () => {
   web = createServer((req, res) => {
     if (req.url === '/docs/report.pdf') return void res.writeHead(200, { 'content-type': 'application/pdf' }).end(pdfBytes);
     if (req.url === '/docs/moved') return void res.writeHead(302, { location: '/elsewhere' }).end();
+    if (req.url === '/docs/login') return void res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<html><form>Sign in</form></html>');
     res.writeHead(404).end();
   });
   await new Promise<void>((r) => web.listen(0, '127.0.0.1', () => r()));
@@ -128,6 +129,7 @@ describe('cups (real cupsd)', { timeout: 90_000 }, () => {
     expect(await refused({ url: 'http://169.254.169.254/latest/meta-data/' })).toBe(`print_document: argument "url": http://169.254.169.254/latest/meta-data/ does not start with one of integrations.cups.urlPrefixes (${webUrl}/docs/)`);
     expect(await refused({ url: `${webUrl}/docs@evil.example/x.pdf`.replace('http://', 'http://u:p@') })).toMatch(/does not start with one of/);
     expect(await refused({ url: `${webUrl}/docs/moved` })).toBe(`print_document: ${webUrl}/docs/moved answered HTTP 302 (a redirect, not followed: give the final URL)`);
+    expect(await refused({ url: `${webUrl}/docs/login` })).toBe(`print_document: ${webUrl}/docs/login answered an HTML page, not a document (a login page? give the document's own URL)`);
     expect(await refused({ printer: 'NOPE', text: 'x' })).toBe(`CUPS at ${cups.host}: The printer or class does not exist. (client-error-not-found)`);
     // Without folders and prefixes (the defaults), files and URLs are off.
     const bare = setup({ folders: [], urlPrefixes: [] });

@@ -167,6 +167,8 @@ export function cupsTools(cups: CupsClient, o: CupsToolOptions): IntegrationTool
     const res = await o.http.request({ url, timeoutMs: o.timeoutMs, maxBytes: o.maxDocumentBytes, signal, redirect: 'manual' });
     if (res.status >= 300 && res.status < 400) throw new HomelabError('UPSTREAM_ERROR', `print_document: ${url} answered HTTP ${res.status} (a redirect, not followed: give the final URL)`);
     if (res.status !== 200) throw new HomelabError('UPSTREAM_ERROR', `print_document: ${url} answered HTTP ${res.status}`);
+    // A login or error page would "print" as its HTML source.
+    if (/^\s*text\/html\b/i.test(res.headers['content-type'] ?? '')) throw new HomelabError('UPSTREAM_ERROR', `print_document: ${url} answered an HTML page, not a document (a login page? give the document's own URL)`);
     const format = detectFormat(res.body);
     if (!format) throw new HomelabError('UPSTREAM_ERROR', `print_document: ${url} is not a PDF, PostScript, PNG, JPEG or text document (${res.headers['content-type'] ?? 'no content type'})`);
     return { data: res.body, format, what: `${url} (${FORMAT_WORD[format]}, ${size(res.body.length)})`, title: title ?? name };
