@@ -19,6 +19,12 @@ describe('CUPS through the hub', () => {
       config: { auth: { tokens: [{ user: 'ann', role: 'admin', token: TOKEN }] }, local: { enabled: false }, integrations: { cups: { url: cups.url, maxCopies: 2 } } },
     });
     await using client = await connectClient(hub.url, TOKEN, 'modern');
+    // Each tool listed with annotations and a description that match its class.
+    const classes: Record<string, 'read' | 'write'> = { list_printers: 'read', list_print_jobs: 'read', print_document: 'write', cancel_print_job: 'write' };
+    const ours = (await client.listTools()).tools.filter((t) => t.name in classes);
+    expect(ours.map((t) => [t.name, t.annotations?.readOnlyHint, t.annotations?.destructiveHint === false || t.annotations?.readOnlyHint === false, /^\[(read|write: needs approval)\] /.exec(t.description ?? '')?.[1]]).sort()).toEqual(
+      Object.entries(classes).map(([n, c]) => [n, c === 'read', true, c === 'read' ? 'read' : 'write: needs approval']).sort(),
+    );
 
     const printers = (await client.callTool({ name: 'list_printers', arguments: {} })) as Result;
     expect(printers.structuredContent!.printers).toMatchObject([{ name: 'PDF', state: 'idle', acceptingJobs: true, queuedJobs: 0 }]);

@@ -34,6 +34,12 @@ describe('Lyrion through the hub', () => {
         },
       });
       await using client = await connectClient(hub.url, TOKEN, 'modern');
+      // Each tool listed with annotations and a description that match its class.
+      const classes: Record<string, 'read' | 'write'> = { lms_players: 'read', lms_control: 'write', lms_play: 'write' };
+      const ours = (await client.listTools()).tools.filter((t) => t.name in classes);
+      expect(ours.map((t) => [t.name, t.annotations?.readOnlyHint, t.annotations?.destructiveHint === false || t.annotations?.readOnlyHint === false, /^\[(read|write: needs approval)\] /.exec(t.description ?? '')?.[1]]).sort()).toEqual(
+        Object.entries(classes).map(([n, c]) => [n, c === 'read', true, c === 'read' ? 'read' : 'write: needs approval']).sort(),
+      );
 
       const stop = { node: 'role:speaker', cmd: `rm -f ${dir}/mpd-kitchen.pid ${dir}/mpd-living.pid && echo mpd stopped` };
       const heldStop = (await client.callTool({ name: 'run_command', arguments: stop })) as Result;
