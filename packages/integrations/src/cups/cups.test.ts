@@ -184,6 +184,22 @@ describe('cups (real cupsd)', { timeout: 90_000 }, () => {
     }
   });
 
+  it('a server that refuses the password (HTTP 401): named by its keys, never its value', async () => {
+    // A proxy or a CUPS whose policy requires a valid user: every request answered 401.
+    const locked = createServer((_req, res) => void res.writeHead(401, { 'www-authenticate': 'Basic realm="CUPS"' }).end());
+    await new Promise<void>((r) => locked.listen(0, '127.0.0.1', () => r()));
+    const host = `127.0.0.1:${(locked.address() as { port: number }).port}`;
+    const s = setup({ url: `http://${host}`, user: 'printer-admin', password: 'not-the-password' });
+    try {
+      expect(text(await call('list_printers', {}, s))).toBe(`CUPS at ${host} refused the password of user "printer-admin" (integrations.cups.user and .password)`);
+      expect(await s.health!(signal())).toEqual({ ok: false, detail: `CUPS at ${host} rejected the credential (integrations.cups.password)` });
+      expect(JSON.stringify(reports)).not.toContain('not-the-password');
+    } finally {
+      await s.close?.();
+      locked.close();
+    }
+  });
+
   it('an unreachable CUPS: the tools and health say so, naming the server', async () => {
     const port = await freePort();
     const down = setup({ url: `ipp://127.0.0.1:${port}` });
