@@ -6,6 +6,8 @@ import { startCups } from './cups.ts';
 
 it('prints a text file to a PDF, holds a job, and stop() ends cupsd and removes what it wrote', async () => {
   const cups = await startCups();
+  // Stopped at the end, where the test checks what stop() removes; and whatever happens.
+  await using _stop = { [Symbol.asyncDispose]: () => cups.stop() };
   const file = join(cups.dir, 'hello.txt');
   writeFileSync(file, 'Hello from the throwaway CUPS\n');
   const job = await cups.lp(['-d', 'PDF', '-t', 'hello', file]);
