@@ -88,6 +88,7 @@ const tagged = (command: unknown[], key: string): string | undefined => {
   return undefined;
 };
 
+/** Starts the fake LMS on a free 127.0.0.1 port with three players (two connected) and a small library. */
 export async function startFakeLms(opts: FakeLmsOptions = {}): Promise<FakeLms> {
   const log: FakeLmsRequest[] = [];
   const players = defaultPlayers();

@@ -121,6 +121,7 @@ function toJob(a: Record<string, IppValue[]>): CupsJob {
   };
 }
 
+/** A client for one CUPS server; every call is one IPP request over HTTP POST. */
 export function createCupsClient(opts: CupsClientOptions): CupsClient {
   const base = cupsHttpUrl(opts.url);
   const host = base.host;

@@ -134,6 +134,7 @@ const firstLine = (t: string) => {
   return line.length > 60 ? `${line.slice(0, 60)}…` : line;
 };
 
+/** The four CUPS tools for one server, with the limits of its config. */
 export function cupsTools(cups: CupsClient, o: CupsToolOptions): IntegrationTool[] {
   const maxBase64 = Math.ceil((o.maxDocumentBytes * 4) / 3) + 4;
 

@@ -76,6 +76,7 @@ const num = (v: unknown): number | null => {
 };
 const flag = (v: unknown): boolean => num(v) === 1 || v === true;
 
+/** A client for one LMS; it keeps no state but the request id. */
 export function createLmsClient(opts: LmsClientOptions): LmsClient {
   const base = new URL(opts.url);
   const host = base.host;

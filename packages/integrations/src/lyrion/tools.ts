@@ -127,6 +127,7 @@ async function eachPlayer(ps: LmsPlayer[], fn: (p: LmsPlayer) => Promise<string>
   return failed === results.length ? errorResult(`${head}${text}`, body) : textResult(`${head}${text}`, body);
 }
 
+/** The three Lyrion tools for one server. */
 export function lyrionTools(lms: LmsClient): IntegrationTool[] {
   const players = defineTool({
     name: 'lms_players',
