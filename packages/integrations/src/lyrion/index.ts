@@ -47,7 +47,7 @@ export const lyrionIntegration = defineIntegration({
   setup(config, ctx): LyrionInstance {
     const { http, close } = serviceHttp(ctx, config, 'integrations.lyrion');
     // A tool's request that LMS refuses for its password tells the link, so service_health says so too.
-    let onAuthRejected = () => undefined as void;
+    let onAuthRejected: () => void = () => undefined;
     const client = createLmsClient({ url: config.url, username: config.username, password: config.password, http, timeoutMs: config.timeoutMs, onAuthRejected: () => onAuthRejected() });
     const link = createServiceLink({
       label: `Lyrion at ${client.host}`,
