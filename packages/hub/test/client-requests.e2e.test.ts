@@ -209,6 +209,32 @@ describe('a 2025 client', () => {
   });
 });
 
+describe('prompts/get that asks the client', () => {
+  const text = (r: { messages: Array<{ content: unknown }> }) => (r.messages[0]!.content as { text: string }).text;
+
+  it.each(['ask25', 'ask26', 'askio'])('a 2025 client is asked on the request\'s stream for %s', async (up) => {
+    await using client = await clientOf(hub, 'legacy', 'G', ['elicitation']);
+    expect(text(await client.getPrompt({ name: `${up}__ask_prompt`, arguments: { tag: 'G' } }))).toBe('paint it colour of G for G');
+    expect(client.asked).toEqual([{ method: 'elicitation/create', text: `[${up}] colour of the prompt for G` }]);
+  });
+
+  it.each(['ask25', 'ask26'])('a 2026-07-28 client answers %s through input_required, bound to the prompt and its arguments', async (up) => {
+    await using client = await clientOf(hub, 'modern', 'H', ['elicitation']);
+    expect(text(await client.getPrompt({ name: `${up}__ask_prompt`, arguments: { tag: 'H' } }))).toBe('paint it colour of H for H');
+    const first = (await client.getPrompt({ name: `${up}__ask_prompt`, arguments: { tag: 'H' } }, { allowInputRequired: true } as never)) as any;
+    expect(first.resultType).toBe('input_required');
+    const [key] = Object.keys(first.inputRequests);
+    const answer = { [key!]: { action: 'accept', content: { colour: 'green' } } };
+    // The state is this prompt's, with these arguments: not another's.
+    await expect(client.getPrompt({ name: `${up}__ask_prompt`, arguments: { tag: 'other' }, inputResponses: answer, requestState: first.requestState } as never, { allowInputRequired: true } as never)).rejects.toMatchObject({
+      code: -32602,
+      message: expect.stringContaining('belongs to another call'),
+    });
+    const done = (await client.getPrompt({ name: `${up}__ask_prompt`, arguments: { tag: 'H' }, inputResponses: answer, requestState: first.requestState } as never, { allowInputRequired: true } as never)) as any;
+    expect(text(done)).toBe('paint it green for H');
+  });
+});
+
 describe('a 2026-07-28 client', () => {
   it('answers a 2026-07-28 upstream\'s input_required itself, relayed by the hub, for sampling, elicitation and roots', async () => {
     await using client = await clientOf(hub, 'modern', 'M', ['sampling', 'elicitation', 'roots']);
