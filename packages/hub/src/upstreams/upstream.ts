@@ -48,7 +48,7 @@ import {
 import { createBackoff } from './backoff.ts';
 import { openConnection, requestHeaders, type Connection, type ConnectionHooks, type ListKind, type UpstreamLogMessage, type UpstreamSpec } from './connection.ts';
 import { boundedProtocolError, classifyFailure, embeddedProtocolError, safeUrl, shortReason, type FailureKind } from './errors.ts';
-import { callScope } from './call-scope.ts';
+import { callScope, withCallScope } from './call-scope.ts';
 import { isResultTooLarge } from './limited-fetch.ts';
 import { createClientRouting, isRelayFailure, outsideCalls, type ClientChannel } from './client-requests.ts';
 
@@ -895,7 +895,7 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
         const caps = c.era === 'modern' && opts?.client?.capabilities ? { 'io.modelcontextprotocol/clientCapabilities': opts.client.capabilities } : {};
         const params = { name: toolName, arguments: args, _meta: { ...opts?.meta, 'io.modelcontextprotocol/logLevel': opts?.logLevel ?? 'info', ...caps }, ...(relay ? opts?.resume : {}) };
         const call = () => c.client.callTool(params, { ...ro, toolDefinition: definition, ...(relay ? { allowInputRequired: true } : {}) }) as Promise<CallToolResult>;
-        return opts?.onlog ? callScope.run({ onlog: opts.onlog }, call) : call();
+        return opts?.onlog ? withCallScope({ onlog: opts.onlog }, call) : call();
       });
     },
     complete(params, opts) {
