@@ -154,7 +154,7 @@ export async function createHub(opts: HubOptions) {
     version: HUB_VERSION,
     instructions:
       'homelab hub: one endpoint for the whole network. Fleet tools take a `node` argument (a node name, a list, "role:NAME" or "all") and run on several devices in parallel; ' +
-      'list_nodes shows the devices and their state. Tools of other MCP servers are named <alias>__<tool>.',
+      'list_nodes shows the devices and their state. Tools of other MCP servers are named <alias>__<tool> (or keep their own names when the hub config says so; network_resources tells which server each comes from).',
   };
   // The topology summary is appended to the instructions; each server instance (a 2026 request,
   // a 2025 session) reads `info` when it is created, so a new session sees the current summary.

@@ -136,11 +136,17 @@ describe('a 2025 client', () => {
     ]);
   });
 
-  it.each(['ask25', 'ask26', 'askio'])('without the capability, %s gets an error and the call says why', async (up) => {
+  it.each(['ask25', 'askio'])('without the capability, %s gets an error and the call says why', async (up) => {
     await using client = await clientOf(hub, 'legacy', 'N', ['elicitation']);
     const r = await client.callTool({ name: `${up}__ask_sample`, arguments: { tag: 'N' } });
     expect(r.isError).toBe(true);
     expect(resultText(r)).toContain('sampling/createMessage is not available: the client of this call did not declare the capability');
+    expect(client.asked).toEqual([]);
+  });
+
+  it('without the capability, a 2026-07-28 upstream is told what the client declared and refuses the call itself (-32021, relayed)', async () => {
+    await using client = await clientOf(hub, 'legacy', 'N', ['elicitation']);
+    await expect(client.callTool({ name: 'ask26__ask_sample', arguments: { tag: 'N' } })).rejects.toMatchObject({ code: -32021, message: expect.stringContaining('sampling/createMessage') });
     expect(client.asked).toEqual([]);
   });
 
@@ -203,6 +209,32 @@ describe('a 2025 client', () => {
   });
 });
 
+describe('prompts/get that asks the client', () => {
+  const text = (r: { messages: Array<{ content: unknown }> }) => (r.messages[0]!.content as { text: string }).text;
+
+  it.each(['ask25', 'ask26', 'askio'])('a 2025 client is asked on the request\'s stream for %s', async (up) => {
+    await using client = await clientOf(hub, 'legacy', 'G', ['elicitation']);
+    expect(text(await client.getPrompt({ name: `${up}__ask_prompt`, arguments: { tag: 'G' } }))).toBe('paint it colour of G for G');
+    expect(client.asked).toEqual([{ method: 'elicitation/create', text: `[${up}] colour of the prompt for G` }]);
+  });
+
+  it.each(['ask25', 'ask26'])('a 2026-07-28 client answers %s through input_required, bound to the prompt and its arguments', async (up) => {
+    await using client = await clientOf(hub, 'modern', 'H', ['elicitation']);
+    expect(text(await client.getPrompt({ name: `${up}__ask_prompt`, arguments: { tag: 'H' } }))).toBe('paint it colour of H for H');
+    const first = (await client.getPrompt({ name: `${up}__ask_prompt`, arguments: { tag: 'H' } }, { allowInputRequired: true } as never)) as any;
+    expect(first.resultType).toBe('input_required');
+    const [key] = Object.keys(first.inputRequests);
+    const answer = { [key!]: { action: 'accept', content: { colour: 'green' } } };
+    // The state is this prompt's, with these arguments: not another's.
+    await expect(client.getPrompt({ name: `${up}__ask_prompt`, arguments: { tag: 'other' }, inputResponses: answer, requestState: first.requestState } as never, { allowInputRequired: true } as never)).rejects.toMatchObject({
+      code: -32602,
+      message: expect.stringContaining('belongs to another call'),
+    });
+    const done = (await client.getPrompt({ name: `${up}__ask_prompt`, arguments: { tag: 'H' }, inputResponses: answer, requestState: first.requestState } as never, { allowInputRequired: true } as never)) as any;
+    expect(text(done)).toBe('paint it green for H');
+  });
+});
+
 describe('a 2026-07-28 client', () => {
   it('answers a 2026-07-28 upstream\'s input_required itself, relayed by the hub, for sampling, elicitation and roots', async () => {
     await using client = await clientOf(hub, 'modern', 'M', ['sampling', 'elicitation', 'roots']);
@@ -217,11 +249,11 @@ describe('a 2026-07-28 client', () => {
     ]);
   });
 
-  it('sees the upstream\'s questions under keys of its own and a requestState of the hub\'s', async () => {
+  it('sees the upstream\'s questions under the upstream\'s own keys and a requestState of the hub\'s', async () => {
     await using client = await clientOf(hub, 'modern', 'K', ['elicitation']);
     const first = (await client.callTool({ name: 'ask26__ask_elicit', arguments: { tag: 'K' } }, { allowInputRequired: true })) as any;
     expect(first.resultType).toBe('input_required');
-    expect(Object.keys(first.inputRequests)).toEqual(['ask26/e']);
+    expect(Object.keys(first.inputRequests)).toEqual(['e']);
     expect(first.requestState).toMatch(/^hubfwd1\./);
   });
 
@@ -229,23 +261,22 @@ describe('a 2026-07-28 client', () => {
     await using client = await clientOf(hub, 'modern', 'T', ['elicitation']);
     const ask = (name: string, tag: string) => client.callTool({ name, arguments: { tag } }, { allowInputRequired: true }) as Promise<any>;
     const retry = (name: string, tag: string, requestState: string) =>
-      client.callTool({ name, arguments: { tag }, inputResponses: { 'ask26/e': { action: 'accept', content: { colour: 'red' } } }, requestState } as never, { allowInputRequired: true }) as Promise<any>;
+      client.callTool({ name, arguments: { tag }, inputResponses: { e: { action: 'accept', content: { colour: 'red' } } }, requestState } as never, { allowInputRequired: true }) as Promise<any>;
     const first = await ask('ask26__ask_elicit', 'T');
     const state: string = first.requestState;
     const tampered = state.slice(0, 12) + (state[12] === 'A' ? 'B' : 'A') + state.slice(13);
-    expect(resultText(await retry('ask26__ask_elicit', 'T', tampered))).toContain('was not issued by this hub');
+    await expect(retry('ask26__ask_elicit', 'T', tampered)).rejects.toMatchObject({ code: -32602, message: expect.stringMatching(/Invalid requestState: .*was not issued by this hub/) });
     // Another call: other arguments, or the same tool through another upstream entry.
-    expect(resultText(await retry('ask26__ask_elicit', 'other', state))).toContain('belongs to another call');
-    expect(resultText(await retry('ask25__ask_elicit', 'T', state))).toContain('belongs to another call');
+    await expect(retry('ask26__ask_elicit', 'other', state)).rejects.toThrow(/Invalid requestState: .*belongs to another call/);
+    await expect(retry('ask25__ask_elicit', 'T', state)).rejects.toThrow(/Invalid requestState: .*belongs to another call/);
     expect(resultText(await retry('ask26__ask_elicit', 'T', state))).toBe('elicited: accept {"colour":"red"}');
-    expect(resultText(await retry('ask26__ask_elicit', 'T', state))).toContain('was already used');
+    await expect(retry('ask26__ask_elicit', 'T', state)).rejects.toThrow(/Invalid requestState: .*was already used/);
   });
 
-  it('without the capability, the call fails with why instead of an input it cannot answer', async () => {
+  it.each(['ask26', 'ask25', 'askio'])('without the capability, a call to %s fails with -32021 naming what is missing, as the upstream would answer this client', async (up) => {
     await using client = await clientOf(hub, 'modern', 'N', ['elicitation']);
-    const r = await client.callTool({ name: 'ask26__ask_sample', arguments: { tag: 'N' } });
-    expect(r.isError).toBe(true);
-    expect(resultText(r)).toContain('sampling/createMessage is not available: the client of this call did not declare the capability');
+    await expect(client.callTool({ name: `${up}__ask_sample`, arguments: { tag: 'N' } })).rejects.toMatchObject({ code: -32021, data: { requiredCapabilities: { sampling: {} } } });
+    expect(client.asked).toEqual([]);
   });
 
   // A 2025 upstream sends real requests mid-call; the hub answers the 2026-07-28 client with
@@ -266,12 +297,12 @@ describe('a 2026-07-28 client', () => {
   it('a parked 2025 call resumes only once, and only for its own call', async () => {
     await using client = await clientOf(hub, 'modern', 'Q', ['elicitation']);
     const first = (await client.callTool({ name: 'ask25__ask_elicit', arguments: { tag: 'Q' } }, { allowInputRequired: true })) as any;
-    expect(Object.keys(first.inputRequests)).toEqual(['ask25/q0']);
+    expect(Object.keys(first.inputRequests)).toEqual(['q0']);
     const retry = (tag: string) =>
-      client.callTool({ name: 'ask25__ask_elicit', arguments: { tag }, inputResponses: { 'ask25/q0': { action: 'accept', content: { colour: 'blue' } } }, requestState: first.requestState } as never, { allowInputRequired: true });
-    expect(resultText(await retry('someone else'))).toContain('belongs to another call');
+      client.callTool({ name: 'ask25__ask_elicit', arguments: { tag }, inputResponses: { q0: { action: 'accept', content: { colour: 'blue' } } }, requestState: first.requestState } as never, { allowInputRequired: true });
+    await expect(retry('someone else')).rejects.toThrow(/Invalid requestState: .*belongs to another call/);
     expect(resultText(await retry('Q'))).toBe('elicited: accept {"colour":"blue"}');
-    expect(resultText(await retry('Q'))).toContain('was already used');
+    await expect(retry('Q')).rejects.toThrow(/Invalid requestState: .*was already used/);
   });
 
   it('the audit records the relayed question with the call that waited, then the call\'s end', async () => {

@@ -14,6 +14,8 @@ import { n8nIntegration, N8nConfigSchema } from './n8n/index.ts';
 import { netboxIntegration, NetboxConfigSchema } from './netbox/index.ts';
 import { graylogIntegration, GraylogConfigSchema } from './graylog/index.ts';
 import { prometheusIntegration, PrometheusConfigSchema } from './prometheus/index.ts';
+import { cupsIntegration, CupsConfigSchema } from './cups/index.ts';
+import { lyrionIntegration, LyrionConfigSchema } from './lyrion/index.ts';
 
 export * from './integration.ts';
 export * from './service.ts';
@@ -27,9 +29,11 @@ export * from './pbs/index.ts';
 export * from './n8n/index.ts';
 export * from './netbox/index.ts';
 export * from './graylog/index.ts';
+export * from './cups/index.ts';
+export * from './lyrion/index.ts';
 
 /** Every built-in integration; the hub sets up those whose key is configured. */
-export const integrations = [prometheusIntegration, lokiIntegration, caddyIntegration, proxmoxIntegration, pbsIntegration, piholeIntegration, semaphoreIntegration, n8nIntegration, netboxIntegration, graylogIntegration] as const;
+export const integrations = [prometheusIntegration, lokiIntegration, caddyIntegration, proxmoxIntegration, pbsIntegration, piholeIntegration, semaphoreIntegration, n8nIntegration, netboxIntegration, graylogIntegration, cupsIntegration, lyrionIntegration] as const;
 
 /** The `integrations:` key of hub.yaml, built from each integration's own schema. */
 export const IntegrationsConfigSchema = z.strictObject({
@@ -43,5 +47,7 @@ export const IntegrationsConfigSchema = z.strictObject({
   n8n: N8nConfigSchema.optional(),
   netbox: NetboxConfigSchema.optional(),
   graylog: GraylogConfigSchema.optional(),
+  cups: CupsConfigSchema.optional(),
+  lyrion: LyrionConfigSchema.optional(),
 });
 export type IntegrationsConfig = z.output<typeof IntegrationsConfigSchema>;

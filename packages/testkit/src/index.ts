@@ -26,3 +26,5 @@ export { startFakeRegistries, REGISTRY_FIXTURE, type FakeRegistries, type FakeRe
 export { startDnsmasq, DNSMASQ_BIN, type DnsmasqProcess, type StartDnsmasqOptions } from './dnsmasq.ts';
 export { startGitHttp, type GitHttpServer, type GitHttpRequest } from './git-http.ts';
 export { startFakeNtfy, type FakeNtfy, type FakeNtfyMessage, type FakeNtfyRequest } from './fake-ntfy.ts';
+export { startCups, CUPSD_BIN, type CupsProcess, type StartCupsOptions } from './cups.ts';
+export { startFakeLms, type FakeLms, type FakeLmsOptions, type FakeLmsPlayer, type FakeLmsRequest } from './fake-lms.ts';

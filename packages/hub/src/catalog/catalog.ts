@@ -226,7 +226,8 @@ export function buildCatalog(input: CatalogInput): Catalog {
       prompts.set(name, {
         def: { ...p, name },
         source: up.alias,
-        get: (args, ctx) => up.getPrompt(p.name, args, callOpts(ctx, input.callTimeoutMs)),
+        mayAskClient: true,
+        get: (args, ctx) => up.getPrompt(p.name, args, { ...callOpts(ctx, input.callTimeoutMs), ...clientOpts(ctx) }),
         ...(up.complete ? { complete: (ask, ctx) => up.complete!({ ref: { type: 'ref/prompt', name: p.name }, ...ask }, callOpts(ctx, input.callTimeoutMs)) } : {}),
       });
     }
@@ -410,7 +411,8 @@ function addUnprefixed(o: {
         prompts.set(name, {
           def: { ...p, name },
           source: up.alias,
-          get: (args, ctx) => up.getPrompt(p.name, args, callOpts(ctx, timeout)),
+          mayAskClient: true,
+          get: (args, ctx) => up.getPrompt(p.name, args, { ...callOpts(ctx, timeout), ...clientOpts(ctx) }),
           ...(up.complete ? { complete: (ask, ctx) => up.complete!({ ref: { type: 'ref/prompt', name: p.name }, ...ask }, callOpts(ctx, timeout)) } : {}),
         });
     }
@@ -483,6 +485,11 @@ function withoutExecution(t: Tool): Tool {
 
 function callOpts(ctx: CallContext, timeoutMs: number): SourceCallOptions {
   return { signal: ctx.signal, timeoutMs, onprogress: ctx.onprogress, ...(ctx.logLevel ? { logLevel: ctx.logLevel } : {}), ...(ctx.onlog ? { onlog: ctx.onlog } : {}) };
+}
+
+/** The caller's client, for what an upstream asks mid-request (sampling, elicitation, roots). */
+function clientOpts(ctx: CallContext): Pick<SourceCallOptions, 'client' | 'resume'> {
+  return { ...(ctx.client ? { client: ctx.client } : {}), ...(ctx.resume ? { resume: ctx.resume } : {}) };
 }
 
 /** Resource contents carry their URI: show the client the namespaced one it asked for. */

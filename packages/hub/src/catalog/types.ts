@@ -105,6 +105,8 @@ export interface CatalogPrompt {
   def: Prompt;
   source: string;
   get(args: Record<string, string> | undefined, ctx: CallContext): Promise<GetPromptResult>;
+  /** An upstream's prompt: getting it may ask the client (sampling, elicitation, roots). */
+  mayAskClient?: boolean;
   /** Completes one of the prompt's arguments at its upstream. */
   complete?(ask: CompletionAsk, ctx: CallContext): Promise<CompleteResult>;
 }

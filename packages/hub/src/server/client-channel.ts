@@ -65,6 +65,16 @@ export function declares(caps: DeclaredCapabilities | undefined, method: ClientR
   return true;
 }
 
+/** The part of a client's capabilities the hub forwards requests for, as the client declared it. */
+export function forwardable(caps: DeclaredCapabilities | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of ['sampling', 'elicitation', 'roots'] as const) {
+    const v = caps?.[key];
+    if (v !== undefined && v !== null && typeof v === 'object') out[key] = v;
+  }
+  return out;
+}
+
 /**
  * An upstream's request as the client gets it. An elicitation names the upstream first, as the
  * person sees it. A sampling request loses `includeContext`: the client knows only the hub, so
@@ -88,14 +98,20 @@ export function forwardedParams(upstream: string, method: ClientRequestMethod, p
  */
 export function createClientChannel(spec: ClientChannelSpec, record: (r: ForwardedRequest) => void): ClientChannel {
   let asked = 0;
+  let missing: Record<string, object> | undefined;
   return {
     ...(spec.modern ? { relay: true } : {}),
+    capabilities: forwardable(spec.capabilities),
+    missing: () => missing,
     async ask(upstream, method, params, signal) {
       const refuse = (code: number, message: string): never => {
         record({ method, upstream, outcome: 'refused' });
         throw new ProtocolError(code, message);
       };
-      if (!declares(spec.capabilities, method, params)) refuse(ProtocolErrorCode.MethodNotFound, `${method} is not available: the client of this call did not declare the capability`);
+      if (!declares(spec.capabilities, method, params)) {
+        missing = { ...missing, [NEEDS[method]]: method === 'elicitation/create' && params?.mode === 'url' ? { url: {} } : {} };
+        refuse(ProtocolErrorCode.MethodNotFound, `${method} is not available: the client of this call did not declare the capability`);
+      }
       if (!spec.send && !spec.park) refuse(ProtocolErrorCode.MethodNotFound, `${method} is not available: the hub cannot ask this client in the middle of a call`);
       if (++asked > MAX_CLIENT_REQUESTS_PER_CALL) refuse(ProtocolErrorCode.InvalidRequest, `${method} refused by the hub: a call may ask its client at most ${MAX_CLIENT_REQUESTS_PER_CALL} times`);
       if (!spec.send) {

@@ -6,12 +6,13 @@ const caps = { elicitation: { form: {} }, sampling: {} };
 const elicit = (message: string) => ({ method: 'elicitation/create', params: { message, requestedSchema: { type: 'object', properties: { approve: { type: 'boolean' } } } } });
 
 describe('input relay', () => {
-  it('shows the upstream\'s questions under its own keys and named, so none passes for the gate\'s approval', () => {
+  it('shows the upstream\'s questions under its own keys, named, and every answer of the retry goes back to it', () => {
     const relay = createInputRelay();
     const shown = relay.wrap({ resultType: 'input_required', inputRequests: { approve: elicit('Approve this change?') }, requestState: 'up-state' }, binding, caps) as any;
-    expect(shown.inputRequests).toEqual({ 'ha/approve': elicit('[ha] Approve this change?') });
-    // The gate's own answer (key `approve`) never reaches the upstream; the upstream's does, under its key.
-    const back = relay.unwrap(shown.requestState, { approve: { action: 'accept', content: { approve: true } }, 'ha/approve': { action: 'decline' } }, binding);
+    // Named, so the person never reads it as the hub's own approval; the gate never sees this
+    // round's answers (a retry under a relayed state does not go through the gate).
+    expect(shown.inputRequests).toEqual({ approve: elicit('[ha] Approve this change?') });
+    const back = relay.unwrap(shown.requestState, { approve: { action: 'decline' } }, binding);
     expect(back).toEqual({ ok: true, upstream: 'ha', confirmStripped: false, resume: { inputResponses: { approve: { action: 'decline' } }, requestState: 'up-state' } });
   });
 

@@ -17,7 +17,7 @@
  * const back = relay.unwrap(requestState, inputResponses, binding);  // on its retry
  */
 import { createHmac, randomBytes, timingSafeEqual, createHash } from 'node:crypto';
-import type { CallToolResult } from '@modelcontextprotocol/server';
+import { MissingRequiredClientCapabilityError, type CallToolResult } from '@modelcontextprotocol/server';
 import { canonicalJson } from '@homelab-mcp/core/audit-event';
 import { CLIENT_REQUEST_METHODS, type ClientRequestMethod } from '../upstreams/client-requests.ts';
 import { declares, forwardedParams, MAX_CLIENT_REQUESTS_PER_CALL, type DeclaredCapabilities } from './client-channel.ts';
@@ -75,9 +75,13 @@ export function createInputRelay(opts: { secret?: Uint8Array; now?: () => number
         const method = isObject(entry) ? entry.method : undefined;
         if (!CLIENT_REQUEST_METHODS.includes(method as ClientRequestMethod)) throw new Error(`${binding.upstream} asked for an input the protocol does not define (${String(method).slice(0, 60)})`);
         const params = isObject(entry) && isObject(entry.params) ? entry.params : undefined;
-        if (!declares(caps, method as ClientRequestMethod, params)) throw new Error(`${method} is not available: the client of this call did not declare the capability`);
+        if (!declares(caps, method as ClientRequestMethod, params)) {
+          const need = method === 'sampling/createMessage' ? 'sampling' : method === 'roots/list' ? 'roots' : 'elicitation';
+          throw new MissingRequiredClientCapabilityError({ requiredCapabilities: { [need]: need === 'elicitation' && params?.mode === 'url' ? { url: {} } : {} } }, `${method} is not available: the client of this call did not declare the capability`);
+        }
         const attributed = forwardedParams(binding.upstream, method as ClientRequestMethod, params);
-        shown[`${binding.upstream}/${key}`] = { method, ...(attributed ? { params: attributed } : {}) };
+        // The upstream's own keys: one call reaches one upstream, and the state says which.
+        shown[key] = { method, ...(attributed ? { params: attributed } : {}) };
       }
       const upstreamState = typeof result.requestState === 'string' ? result.requestState : null;
       if (upstreamState !== null && upstreamState.length > MAX_UPSTREAM_STATE_CHARS) throw new Error(`${binding.upstream} sent a requestState of ${upstreamState.length} characters; the hub carries at most ${MAX_UPSTREAM_STATE_CHARS}`);
@@ -101,9 +105,8 @@ export function createInputRelay(opts: { secret?: Uint8Array; now?: () => number
       for (const [n, e] of used) if (e <= t) used.delete(n);
       if (used.size >= MAX_LIVE_STATES) return { ok: false, reason: 'too many retries in flight; try again later' };
       used.set(nonce, expires);
-      // Only the answers to this upstream's questions go back to it, under its own keys.
-      const mine = `${upstream}/`;
-      const answers = Object.fromEntries(Object.entries(inputResponses ?? {}).flatMap(([k, v]) => (k.startsWith(mine) ? [[k.slice(mine.length), v]] : [])));
+      // The state names one upstream, so every answer of this retry is for it.
+      const answers = inputResponses ?? {};
       return {
         ok: true,
         upstream,

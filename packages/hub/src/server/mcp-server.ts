@@ -4,7 +4,7 @@
  * costs no per-tool registration, and a catalog change is seen by the next list.
  */
 import { randomUUID } from 'node:crypto';
-import { ProtocolError, ProtocolErrorCode, ResourceNotFoundError, SdkErrorCode, Server, type CallToolResult, type ServerCapabilities, type ServerContext } from '@modelcontextprotocol/server';
+import { MissingRequiredClientCapabilityError, ProtocolError, ProtocolErrorCode, ResourceNotFoundError, SdkErrorCode, Server, type CallToolResult, type GetPromptResult, type ServerCapabilities, type ServerContext } from '@modelcontextprotocol/server';
 import { visibleTo, type Catalog } from '../catalog/catalog.ts';
 import { callOutcome } from '../catalog/fleet.ts';
 import type { CallContext, Caller } from '../catalog/types.ts';
@@ -13,6 +13,7 @@ import { actingAs } from '../policy/acting-for.ts';
 import { boundedClientInfo } from './client-info.ts';
 import type { ResourceSubscriptions } from './resource-subscriptions.ts';
 import { createClientChannel, declares, MAX_CLIENT_REQUESTS_PER_CALL, type ClientChannelSpec, type DeclaredCapabilities, type ForwardedRequest } from './client-channel.ts';
+import type { ClientChannel } from '../upstreams/client-requests.ts';
 import { createInputRelay, isRelayState, type InputRelay, type RelayBinding } from './input-relay.ts';
 import { createParking, type ParkedOutcome, type Parking } from './parked-calls.ts';
 
@@ -247,17 +248,19 @@ export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate
   let decision: Awaited<ReturnType<Gate['check']>>;
   const retryState = call.human.retry?.requestState;
   let parked: { id: string; answers: Record<string, unknown> } | undefined;
+  // A 2026-07-28 client answering an upstream's input_required: the state was issued after
+  // the gate let this exact call run, so the gate is not asked again (human mode would ask
+  // the person a second time; a confirm token is single-use).
+  const back = isRelayState(retryState) ? relay.unwrap(retryState, call.human.retry?.inputResponses, binding) : undefined;
+  if (back && !back.ok) {
+    opts.metrics?.(name, 'denied', 0);
+    await opts.observer?.call({ ...base, args: rawArgs ?? {}, decision: 'denied', outcome: 'denied', error: back.reason, durationMs: 0 });
+    // Not this call's state: invalid params (2026-07-28 servers validate requestState and
+    // refuse it, rather than completing the call).
+    throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Invalid requestState: ${back.reason}`);
+  }
   try {
-    if (isRelayState(retryState)) {
-      // A 2026-07-28 client answering an upstream's input_required: the state was issued after
-      // the gate let this exact call run, so the gate is not asked again (human mode would ask
-      // the person a second time; a confirm token is single-use).
-      const back = relay.unwrap(retryState, call.human.retry?.inputResponses, binding);
-      if (!back.ok) {
-        opts.metrics?.(name, 'denied', 0);
-        await opts.observer?.call({ ...base, args: rawArgs ?? {}, decision: 'denied', outcome: 'denied', error: back.reason, durationMs: 0 });
-        return { content: [{ type: 'text', text: `Denied: ${back.reason}.` }], structuredContent: { status: 'denied', reason: back.reason }, isError: true };
-      }
+    if (back?.ok) {
       if (back.parked) parked = { id: back.parked, answers: back.resume.inputResponses ?? {} };
       else cctx.resume = back.resume;
       const { confirm: _confirm, ...withoutConfirm } = rawArgs ?? {};
@@ -285,6 +288,7 @@ export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate
   try {
     let answer: CallToolResult;
     let parkedId: string | undefined;
+    let parkedChannel: ClientChannel | undefined;
     const modern = call.clientRequests?.modern ? call.clientRequests : undefined;
     const caps = modern?.capabilities;
     // A 2026-07-28 client that can answer something, calling an upstream's tool: a 2025
@@ -297,7 +301,7 @@ export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate
         if (!resumed) throw new Error('the call waiting for these answers is gone: it was cancelled after waiting too long, or answered already. Call the tool again.');
         out = await resumed;
       } else {
-        out = await parking.start(call.signal, (ask, signal) => tool.call(decision.args, { ...cctx, signal, client: createClientChannel({ ...modern, park: ask }, record) }));
+        out = await parking.start(call.signal, (ask, signal) => tool.call(decision.args, { ...cctx, signal, client: (parkedChannel = createClientChannel({ ...modern, park: ask }, record)) }));
       }
       if (out.kind === 'asks') {
         parkedId = out.id;
@@ -306,6 +310,11 @@ export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate
     } else {
       answer = await tool.call(decision.args, cctx);
     }
+    // A 2026-07-28 client that lacks what the upstream asked for: the call failed for that, and
+    // 2026-07-28 says so with -32021 (a 2025 upstream got -32601 for its request and failed).
+    const missing = call.clientRequests?.modern && answer.isError ? (parkedChannel ?? cctx.client)?.missing?.() : undefined;
+    // (Journaled as failed by the catch below.)
+    if (missing) throw new MissingRequiredClientCapabilityError({ requiredCapabilities: missing }, `${tool.source} needs what this client did not declare: ${Object.keys(missing).join(', ')}`);
     if ((answer as { resultType?: unknown }).resultType === 'input_required') {
       // An upstream needs the client's input (2026-07-28 client: see input-relay.ts).
       const seconds = (performance.now() - started) / 1000;
@@ -314,6 +323,9 @@ export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate
         if (!call.clientRequests?.modern) throw new Error('this client cannot be sent an input_required result');
         shown = relay.wrap(answer, binding, call.clientRequests.capabilities, { confirmStripped: 'confirm' in (rawArgs ?? {}) && !('confirm' in decision.args), ...(parkedId ? { parked: parkedId } : {}) });
       } catch (err) {
+        // The upstream asked for what the client did not declare: -32021, as the upstream
+        // itself would answer this client (journaled by the catch below).
+        if (err instanceof MissingRequiredClientCapabilityError) throw err;
         const message = err instanceof Error ? err.message : String(err);
         opts.metrics?.(name, 'error', seconds);
         await opts.observer?.call({ ...base, args: decision.args, decision: 'allowed', outcome: 'failed', error: message, durationMs: seconds * 1000, ...(detail ? { detail } : {}) });
@@ -344,7 +356,8 @@ export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate
     if (noUrl) return { content: [{ type: 'text', text: noUrl }], isError: true };
     // An upstream that answered with a JSON-RPC error meant a protocol error (an unknown tool,
     // bad arguments, its own code): the client gets it as one, code, message and data intact.
-    if (fromUpstream(err)) throw err;
+    // So is a capability the client lacks for what the upstream asked (-32021).
+    if (fromUpstream(err) || err instanceof MissingRequiredClientCapabilityError) throw err;
     return { content: [{ type: 'text', text: message }], isError: true };
   }
 }
@@ -412,6 +425,55 @@ function liveCapabilities(base: ServerCapabilities, catalog: Catalog, subscribab
     ...(f.completions ? { completions: {} } : {}),
     resources: { ...base.resources, ...(f.resourceSubscribe && subscribable ? { subscribe: true } : {}) },
   };
+}
+
+/**
+ * Runs a request that may reach an upstream which asks the client mid-request (prompts/get;
+ * tools/call has the same steps inside callHubTool, with the gate and the audit around them):
+ * a 2025 session is asked on the request's stream; a 2026-07-28 client gets the upstream's
+ * input_required (or a 2025 upstream's question, the request parked meanwhile) under a
+ * requestState of the hub's, and its retry resumes exactly that request.
+ */
+async function withClientInput(
+  o: { relay: InputRelay; parking: Parking; binding: RelayBinding; spec: ClientChannelSpec; retry: { inputResponses?: Record<string, unknown>; requestState?: string } | undefined; signal: AbortSignal },
+  run: (extra: Pick<CallContext, 'client' | 'resume' | 'signal'>) => Promise<Record<string, unknown>>,
+): Promise<Record<string, unknown>> {
+  const state = o.retry?.requestState;
+  let resume: CallContext['resume'];
+  let parked: { id: string; answers: Record<string, unknown> } | undefined;
+  if (isRelayState(state)) {
+    const back = o.relay.unwrap(state, o.retry?.inputResponses, o.binding);
+    if (!back.ok) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Invalid requestState: ${back.reason}`);
+    if (back.parked) parked = { id: back.parked, answers: back.resume.inputResponses ?? {} };
+    else resume = back.resume;
+  }
+  const record = () => undefined;
+  const caps = o.spec.capabilities;
+  let answer: Record<string, unknown>;
+  let parkedId: string | undefined;
+  let channel: ClientChannel | undefined;
+  if (o.spec.modern && (parked || caps?.sampling !== undefined || caps?.elicitation !== undefined || caps?.roots !== undefined)) {
+    let out: ParkedOutcome;
+    if (parked) {
+      const resumed = o.parking.resume(parked.id, parked.answers, o.signal);
+      if (!resumed) throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'Invalid requestState: the request waiting for these answers is gone (it waited too long, or was answered already); send it again without requestState');
+      out = await resumed;
+    } else {
+      out = await o.parking.start(o.signal, (ask, signal) => run({ signal, client: (channel = createClientChannel({ ...o.spec, park: ask }, record)), ...(resume ? { resume } : {}) }) as Promise<CallToolResult>);
+    }
+    if (out.kind === 'asks') {
+      parkedId = out.id;
+      answer = { resultType: 'input_required', inputRequests: Object.fromEntries(out.asks.map((a) => [a.key, { method: a.method, ...(a.params ? { params: a.params } : {}) }])) };
+    } else answer = out.result as unknown as Record<string, unknown>;
+  } else {
+    channel = createClientChannel(o.spec, record);
+    answer = await run({ signal: o.signal, client: channel, ...(resume ? { resume } : {}) });
+  }
+  if (answer.resultType === 'input_required') {
+    if (!o.spec.modern) throw new ProtocolError(ProtocolErrorCode.InternalError, `${o.binding.upstream} answered input_required to a client that cannot be sent one`);
+    return o.relay.wrap(answer, o.binding, caps, parkedId ? { parked: parkedId } : {}) as unknown as Record<string, unknown>;
+  }
+  return answer;
 }
 
 /** How long a 2025 session's person has to answer a human-mode approval (the SDK's default request timeout). */
@@ -580,7 +642,21 @@ export function createHubServer(opts: HubServerOptions): Server {
   server.setRequestHandler('prompts/get', async (req, ctx) => {
     const p = catalog().prompt(req.params.name);
     if (!p) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Prompt ${req.params.name} not found`);
-    return withoutReservedMeta(await p.get(req.params.arguments, callContext(ctx)).catch(relayingTo(server, ctx)));
+    if (!p.mayAskClient) return withoutReservedMeta(await p.get(req.params.arguments, callContext(ctx)).catch(relayingTo(server, ctx)));
+    // An upstream's prompt may ask the client mid-request, as a tool may: the same relay
+    // (input-relay.ts, parked-calls.ts), bound to this prompt and its arguments.
+    const modern = ctx.mcpReq.envelope !== undefined;
+    const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
+    const spec: ClientChannelSpec = modern
+      ? { capabilities: envelope?.['io.modelcontextprotocol/clientCapabilities'] as ClientChannelSpec['capabilities'], modern: true }
+      : { capabilities: server.getClientCapabilities(), send: (request, o) => ctx.mcpReq.send(request as { method: 'roots/list' }, o) as Promise<Record<string, unknown>> };
+    const caller = who();
+    const binding: RelayBinding = { user: caller.user, role: caller.role, session: sessionOf(ctx, opts.sessionFallback), tool: `prompts/get ${req.params.name}`, args: req.params.arguments ?? {}, upstream: p.source };
+    const answer = await withClientInput(
+      { relay: opts.inputRelay ?? defaultInputRelay, parking: opts.parking ?? defaultParking, binding, spec, retry: modern ? { inputResponses: ctx.mcpReq.inputResponses, requestState: ctx.mcpReq.requestState<string>() } : undefined, signal: ctx.mcpReq.signal },
+      (extra) => p.get(req.params.arguments, { ...callContext(ctx), ...extra }) as Promise<Record<string, unknown>>,
+    ).catch(relayingTo(server, ctx));
+    return (answer.resultType === 'input_required' ? answer : withoutReservedMeta(answer)) as GetPromptResult;
   });
   return server;
 }

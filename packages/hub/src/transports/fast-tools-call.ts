@@ -15,6 +15,8 @@
  *   (asked once per distinct envelope, then remembered). A progress token, an `input_required`
  *   retry, trace context, a log level, a mismatch or anything unusual goes to the SDK, which
  *   validates, rejects or streams as before.
+ *   A call whose `Mcp-Param-*` headers do not carry its arguments (param-headers.ts) never
+ *   gets here either: http.ts gives it to the SDK path, where it is refused.
  * - The call itself is `callHubTool`, the same function the SDK path runs: visibility, the
  *   write gate, metrics and the audit event (journaled before the answer) are one code path.
  *   Unknown tools and human-mode writes (elicitation, `input_required`) go to the SDK.

@@ -26,6 +26,7 @@ import { createRateLimiter, type RateDecision } from '../policy/rate-limit.ts';
 import { callHubTool, createHubServer, relayLog, SPLICE_PLACEHOLDER_JSON, TOOLS_LIST_SPLICE, type CallObserver, type HubServerInfo, type ToolsListSplice } from '../server/mcp-server.ts';
 import type { Gate } from '../policy/gate.ts';
 import { createEnvelopeCheck, encodeToolsCallAnswer, plainToolsCall } from './fast-tools-call.ts';
+import { checkParamHeaders, createParamHeaderIndex, type ParamHeaderRejection } from './param-headers.ts';
 import { SseServerTransport } from './sse.ts';
 import { exceedsJsonDepth } from './json-depth.ts';
 import { createRefusals, type RefusalKind } from './refusals.ts';
@@ -89,6 +90,17 @@ export interface HttpAppOptions {
   log?: { warn(obj: Record<string, unknown>, msg: string): void };
   /** Resource subscriptions: 2025 `resources/subscribe` and 2026-07-28 `subscriptions/listen`. */
   subscriptions?: ResourceSubscriptions;
+}
+
+/**
+ * Where a 2026-07-28 `tools/call` whose `Mcp-Param-*` headers fail their check waits for the
+ * SDK (see `paramHeaderRefusal`): set in the request's `authInfo.extra`; the handler's factory
+ * marks it `reached`.
+ */
+const PARAM_HEADER_CHECK = 'homelabParamHeaderCheck';
+interface ParamHeaderCheck {
+  rejection: ParamHeaderRejection;
+  reached: boolean;
 }
 
 /** The one revision whose sessions may send JSON-RPC batches (added in it, removed in 2025-06-18). */
@@ -262,6 +274,25 @@ export function createHttpApp(opts: HttpAppOptions) {
   };
 
   const envelopeAccepted = createEnvelopeCheck();
+  const paramHeadersOf = createParamHeaderIndex();
+
+  /**
+   * How the SDK would refuse this 2026-07-28 request for its `Mcp-Param-*` headers (SEP-2243),
+   * were the catalog's tools its own: only a `tools/call` of a tool the caller sees whose
+   * schema declares `x-mcp-header` parameters is looked at (one map lookup for the others).
+   */
+  function paramHeaderRefusal(caller: Caller, body: unknown, headers: Headers): ParamHeaderRejection | undefined {
+    const m = body as { id?: unknown; method?: unknown; params?: { name?: unknown; arguments?: unknown } } | null;
+    // A request (with an id): the SDK checks nothing on a notification.
+    if (m?.method !== 'tools/call' || typeof m.params?.name !== 'string' || !(typeof m.id === 'string' || typeof m.id === 'number')) return undefined;
+    const catalog = opts.catalog();
+    const declared = paramHeadersOf(catalog).get(m.params.name);
+    if (!declared) return undefined;
+    const tool = catalog.tool(m.params.name);
+    // A tool the caller does not see is unknown to it: the SDK's handler answers that.
+    if (!tool || !visibleTo(caller.role, tool)) return undefined;
+    return checkParamHeaders(declared, m.params.arguments, headers);
+  }
   const callOptions = (caller: Caller | (() => Caller)) => ({
     catalog: opts.catalog,
     caller,
@@ -291,6 +322,7 @@ export function createHttpApp(opts: HttpAppOptions) {
     if (outgoing) outgoing.once('close', onClose);
     const signal = outgoing ? abort.signal : c.req.raw.signal;
     let text: string;
+    let status = 200;
     try {
       const result = await callHubTool({ ...callOptions(caller), caller }, {
         name: call.name,
@@ -309,16 +341,18 @@ export function createHttpApp(opts: HttpAppOptions) {
       if (!(err instanceof ProtocolError)) opts.log?.warn({ err: err instanceof Error ? err.message : String(err) }, 'tools/call failed');
       const error = err instanceof ProtocolError ? { code: err.code, message: err.message, ...(err.data !== undefined ? { data: err.data } : {}) } : { code: ProtocolErrorCode.InternalError, message: 'Internal error' };
       text = JSON.stringify({ jsonrpc: '2.0', id: call.id, error });
+      // As the SDK answers it (its error ladder): a missing client capability is a 400.
+      if (error.code === ProtocolErrorCode.MissingRequiredClientCapability) status = 400;
     } finally {
       outgoing?.off('close', onClose);
     }
     if (outgoing && !outgoing.headersSent) {
       if (outgoing.destroyed) return RESPONSE_ALREADY_SENT;
-      outgoing.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+      outgoing.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
       outgoing.end(text);
       return RESPONSE_ALREADY_SENT;
     }
-    return new Response(text, { status: 200, headers: { 'content-type': 'application/json' } });
+    return new Response(text, { status, headers: { 'content-type': 'application/json' } });
   }
 
   const observed = (caller: Caller | (() => Caller)) => createHubServer({ info: opts.info, ...callOptions(caller) });
@@ -328,6 +362,15 @@ export function createHttpApp(opts: HttpAppOptions) {
       const caller = ctx.authInfo?.extra?.caller as Caller | undefined;
       // The route authenticates before the handler runs; a missing caller is a wiring bug.
       if (!caller) throw new Error('unauthenticated request reached the MCP handler');
+      // The SDK builds the server once the request passed its own checks (revision, standard
+      // headers, client capabilities): the point where it checks its own tools' Mcp-Param-*
+      // headers. Throwing keeps the call from running; the route answers the refusal. The log
+      // line (the handler's onerror) names the header, not the values: they are arguments.
+      const check = ctx.authInfo?.extra?.[PARAM_HEADER_CHECK] as ParamHeaderCheck | undefined;
+      if (check) {
+        check.reached = true;
+        throw new Error(`Rejected inbound request (${check.rejection.cell}): the ${check.rejection.error.data.mismatch.header} header does not carry its argument`);
+      }
       return observed(caller);
     },
     { legacy: 'reject', maxRequestBodySize: opts.maxBodyBytes, onerror: (e) => opts.log?.warn({ err: e.message }, 'mcp handler error') },
@@ -654,12 +697,29 @@ export function createHttpApp(opts: HttpAppOptions) {
       const res = await modern.fetch(req, { parsedBody, authInfo: { token: '', clientId: caller.user, scopes: [], extra: { caller, [TOOLS_LIST_SPLICE]: splice } } });
       return splicedToolsList(res, splice, (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing);
     }
+    // A call whose Mcp-Param-* headers fail their check goes the SDK's way, which checks the
+    // rest of the request first and so refuses what the SDK would refuse first.
+    const refusal = paramHeaderRefusal(caller, parsedBody, req.headers);
+    if (refusal) return refusedForParamHeaders(req, caller, parsedBody, refusal);
     const fast = await fastToolsCall(c, caller, parsedBody);
     if (fast) return fast;
     const watched = resourceListen(parsedBody);
     if (watched && opts.subscriptions) return listenWithSubscriptions(c, caller, parsedBody, watched, opts.subscriptions);
     return modern.fetch(req, { parsedBody, authInfo: { token: '', clientId: caller.user, scopes: [], extra: { caller } } });
   });
+
+  /**
+   * The SDK's answer to a 2026-07-28 tools/call whose Mcp-Param-* headers fail their check:
+   * its own refusal when an earlier check of its refuses the request, else this one (400,
+   * -32020, the request's id), as the SDK answers for its own tools.
+   */
+  async function refusedForParamHeaders(req: Request, caller: Authenticated, parsedBody: unknown, rejection: ParamHeaderRejection): Promise<Response> {
+    const check: ParamHeaderCheck = { rejection, reached: false };
+    const res = await modern.fetch(req, { parsedBody, authInfo: { token: '', clientId: caller.user, scopes: [], extra: { caller, [PARAM_HEADER_CHECK]: check } } });
+    if (!check.reached) return res;
+    await res.body?.cancel();
+    return Response.json({ jsonrpc: '2.0', error: rejection.error, id: (parsedBody as { id: unknown }).id }, { status: rejection.status });
+  }
 
   /** Tells the 2026-07-28 listen streams subscribed to `uri` (the SDK's router filters by URI). */
   const publishUpdated = (uri: string) => modern.notify.resourceUpdated(uri);

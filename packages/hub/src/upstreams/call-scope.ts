@@ -21,3 +21,20 @@ export interface CallScope {
 }
 
 export const callScope = new AsyncLocalStorage<CallScope>();
+
+/** Calls running inside a scope: on Node 20 a store in use hooks every promise of the process. */
+let inScope = 0;
+
+/**
+ * Runs `fn` with `scope` as the store, and disables the store again after the last such call,
+ * so a hub that served one 2026-07-28 request with a log level does not pay for the hook on
+ * every promise from then on (the same care as client-requests.ts takes).
+ */
+export async function withCallScope<T>(scope: CallScope, fn: () => Promise<T>): Promise<T> {
+  inScope++;
+  try {
+    return await callScope.run(scope, fn);
+  } finally {
+    if (--inScope === 0) callScope.disable();
+  }
+}

@@ -45,6 +45,14 @@ export interface ClientChannel {
    * mid-call.
    */
   relay?: boolean;
+  /**
+   * What the client declared of what the hub forwards (sampling, elicitation, roots): sent as
+   * a 2026-07-28 upstream's `clientCapabilities`, so that it asks only for what this client
+   * can answer, or refuses the call itself (-32021) as it would without the hub.
+   */
+  capabilities?: Record<string, unknown>;
+  /** The capabilities an upstream asked for that the client did not declare (requiredCapabilities of -32021). */
+  missing?(): Record<string, object> | undefined;
 }
 
 interface ActiveCall {

@@ -48,7 +48,7 @@ import {
 import { createBackoff } from './backoff.ts';
 import { openConnection, requestHeaders, type Connection, type ConnectionHooks, type ListKind, type UpstreamLogMessage, type UpstreamSpec } from './connection.ts';
 import { boundedProtocolError, classifyFailure, embeddedProtocolError, safeUrl, shortReason, type FailureKind } from './errors.ts';
-import { callScope } from './call-scope.ts';
+import { callScope, withCallScope } from './call-scope.ts';
 import { isResultTooLarge } from './limited-fetch.ts';
 import { createClientRouting, isRelayFailure, outsideCalls, type ClientChannel } from './client-requests.ts';
 
@@ -889,9 +889,13 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
         // cannot ask it mid-call); for anyone else the SDK fulfils it through the handlers,
         // which forward each input request to the caller's client.
         const relay = c.era === 'modern' && opts?.client?.relay === true;
-        const params = { name: toolName, arguments: args, _meta: { ...opts?.meta, 'io.modelcontextprotocol/logLevel': opts?.logLevel ?? 'info' }, ...(relay ? opts?.resume : {}) };
+        // On 2026-07-28 the upstream is told what this call's client can answer (the SDK lets a
+        // request's own _meta override its envelope): it then asks only for that, or refuses
+        // with -32021 itself, as it would without the hub in between.
+        const caps = c.era === 'modern' && opts?.client?.capabilities ? { 'io.modelcontextprotocol/clientCapabilities': opts.client.capabilities } : {};
+        const params = { name: toolName, arguments: args, _meta: { ...opts?.meta, 'io.modelcontextprotocol/logLevel': opts?.logLevel ?? 'info', ...caps }, ...(relay ? opts?.resume : {}) };
         const call = () => c.client.callTool(params, { ...ro, toolDefinition: definition, ...(relay ? { allowInputRequired: true } : {}) }) as Promise<CallToolResult>;
-        return opts?.onlog ? callScope.run({ onlog: opts.onlog }, call) : call();
+        return opts?.onlog ? withCallScope({ onlog: opts.onlog }, call) : call();
       });
     },
     complete(params, opts) {
@@ -930,7 +934,13 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
       return request('resources/read', opts, (c, ro) => c.client.readResource({ uri }, { ...ro, cacheMode: 'bypass' }));
     },
     getPrompt(promptName, args, opts) {
-      return request(`prompts/get ${promptName}`, opts, (c, ro) => c.client.getPrompt({ name: promptName, ...(args ? { arguments: args } : {}) }, ro));
+      return request(`prompts/get ${promptName}`, opts, (c, ro) => {
+        // As for tools/call: a 2026-07-28 client answers the upstream's input_required itself,
+        // and the upstream is told what that client can answer.
+        const relay = c.era === 'modern' && opts?.client?.relay === true;
+        const caps = c.era === 'modern' && opts?.client?.capabilities ? { _meta: { 'io.modelcontextprotocol/clientCapabilities': opts.client.capabilities } } : {};
+        return c.client.getPrompt({ name: promptName, ...(args ? { arguments: args } : {}), ...caps, ...(relay ? opts?.resume : {}) }, { ...ro, ...(relay ? { allowInputRequired: true } : {}) }) as Promise<GetPromptResult>;
+      });
     },
     onChange(listener) {
       listeners.add(listener);
