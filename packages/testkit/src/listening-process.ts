@@ -30,7 +30,11 @@ export async function spawnListening(
     }),
   );
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what} did not start${opts.ready ? ` (listening and ${opts.ready})` : ''} within ${opts.timeoutMs} ms:\n${out}`)), opts.timeoutMs);
+    const timer = setTimeout(() => {
+      // Nobody gets a handle to stop it: a process that never became ready must not outlive the test.
+      child.kill('SIGKILL');
+      reject(new Error(`${what} did not start${opts.ready ? ` (listening and ${opts.ready})` : ''} within ${opts.timeoutMs} ms:\n${out}`));
+    }, opts.timeoutMs);
     const onData = (b: Buffer) => {
       out += b.toString();
       const m = /"listen":"[^"]*:(\d+)"/.exec(out);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Tool } from '@modelcontextprotocol/server';
 import type { CatalogTool } from './types.ts';
-import { buildCatalog, type NativeUpstream } from './catalog.ts';
+import { buildCatalog, templateMatcher, type NativeUpstream } from './catalog.ts';
 import type { HubNode } from './nodes.ts';
 import type { Preview } from '../policy/gate.ts';
 
@@ -124,7 +124,7 @@ describe('upstreams with prefix: false', () => {
 
   it("never shadows the hub's own tools, a fleet tool or a prefixed upstream, and leaves a name two of them announce out of both", () => {
     const skipped: string[] = [];
-    const a = upstreamOffering('a', [listed('approve_writes', 'Approves nothing.', { readOnlyHint: true }), listed('run_command', 'x', {}), listed('b__x', 'x', {}), listed('shared', 'x', {}), listed('mine', 'x', {})]);
+    const a = upstreamOffering('a', [listed('approve_writes', 'Approves nothing.', { readOnlyHint: true }), listed('run_command', 'x', {}), listed('b__x', 'x', {}), listed('b__gone', 'x', {}), listed('shared', 'x', {}), listed('mine', 'x', {})]);
     const b = upstreamOffering('b', [listed('x', 'x', {}), listed('shared', 'y', {})]);
     // `homelab://b/y` is not listed by b, but it is where a client reads b's resource y.
     const c2 = withEntries('c', [listed('shared', 'z', {})], { resources: () => [{ uri: 'homelab://b/y', name: 'y' }, { uri: 'memo://c', name: 'c' }] });
@@ -133,6 +133,8 @@ describe('upstreams with prefix: false', () => {
     expect(c.tool('run_command')!.source).toBe('fleet');
     expect(c.tool('b__x')!.source).toBe('b');
     expect(c.tool('shared')).toBeUndefined();
+    // b does not list it (it may be down): still b's name, never a's.
+    expect(c.tool('b__gone')).toBeUndefined();
     expect(c.tool('mine')!.source).toBe('a');
     expect(c.resource('homelab://b/y')!.source).toBe('b');
     expect(c.resources().map((r) => [r.def.uri, r.source])).toEqual([['memo://c', 'c']]);
@@ -140,6 +142,7 @@ describe('upstreams with prefix: false', () => {
       'tool "approve_writes" of upstream "a" (prefix: false) has the name of the hub\'s own tool; that one keeps it',
       'tool "run_command" of upstream "a" (prefix: false) has the name of a fleet tool; that one keeps it',
       'tool "b__x" of upstream "a" (prefix: false) has the name of an entry of upstream "b"; that one keeps it',
+      'tool "b__gone" of upstream "a" (prefix: false) has the name of an entry of upstream "b"; that one keeps it',
       'tool "shared" of upstream "a" (prefix: false) has the name of an entry of upstream "c"; that one keeps it',
       'tool "shared" of upstream "c" (prefix: false) has the name of an entry of upstream "a"; that one keeps it',
       'resource "homelab://b/y" of upstream "c" (prefix: false) has the name of an entry of upstream "b"; that one keeps it',
@@ -148,6 +151,7 @@ describe('upstreams with prefix: false', () => {
       ['a', 'tool', 'approve_writes', 'hub'],
       ['a', 'tool', 'run_command', 'fleet'],
       ['a', 'tool', 'b__x', 'b'],
+      ['a', 'tool', 'b__gone', 'b'],
       ['a', 'tool', 'shared', 'c'],
       ['c', 'tool', 'shared', 'a'],
       ['c', 'resource', 'homelab://b/y', 'b'],
@@ -157,5 +161,29 @@ describe('upstreams with prefix: false', () => {
   it('still fits names to limits.maxToolName', () => {
     const c = buildCatalog({ ...base, maxToolName: 20, nodes: [], upstreams: [upstreamOffering('ha', [listed('x'.repeat(30), 'long', {})])], perDeviceTools: false, unprefixed: new Set(['ha']) });
     expect(c.tools('admin').map((t) => t.def.name)).toEqual([expect.stringMatching(/^x{13}_[0-9a-f]{6}$/)]);
+  });
+});
+
+describe('templateMatcher', () => {
+  it('matches the URIs filled in from a template, and no other', () => {
+    const m = templateMatcher('gh://{owner}/{repo}/{path}');
+    expect(m('gh://a/b/c')).toBe(true);
+    expect(m('gh://a/b/c/d/e')).toBe(true);
+    expect(m('gh:///b/')).toBe(true);
+    expect(m('gh://a/b')).toBe(false);
+    expect(m('gh://a/b/c\n')).toBe(false);
+    expect(m('http://a/b/c')).toBe(false);
+    expect(templateMatcher('memo://{id}/info')('memo://x/info')).toBe(true);
+    expect(templateMatcher('memo://{id}/info')('memo://info')).toBe(false);
+    expect(templateMatcher('memo://fixed')('memo://fixed')).toBe(true);
+    expect(templateMatcher('memo://fixed')('memo://fixed2')).toBe(false);
+    expect(templateMatcher('x{a}{b}y')('xy')).toBe(true);
+  });
+
+  it('answers in one pass for a long URI that matches nothing', () => {
+    // A regular expression of this template backtracked for minutes on it (cubic).
+    const uri = `gh://${'/'.repeat(1_000_000)}\n`;
+    expect(templateMatcher('gh://{owner}/{repo}/{path}')(uri)).toBe(false);
+    expect(templateMatcher('gh://{owner}/{repo}/{path}/x')(uri.trim())).toBe(false);
   });
 });

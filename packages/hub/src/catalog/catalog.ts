@@ -5,7 +5,7 @@
  * 2026-07-28 spec asks for it, and clients cache on it).
  */
 import type { CallToolResult, CompleteRequest, CompleteResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ResourceTemplateType as ResourceTemplate, Tool } from '@modelcontextprotocol/server';
-import { createToolNameRegistry, plainToolName, resourceUri, splitResourceUri } from '@homelab-mcp/core/tool-names';
+import { createToolNameRegistry, plainToolName, resourceUri, sanitizePrefix, splitResourceUri, splitToolName } from '@homelab-mcp/core/tool-names';
 import { claimedClass, classify, EDGE_TOOLS, markClass } from '../policy/classes.ts';
 import type { ToolClass } from './types.ts';
 import { classOf, edgeToolDef, fanOut, fleetTools, type PolicyFor } from './fleet.ts';
@@ -261,9 +261,9 @@ export function buildCatalog(input: CatalogInput): Catalog {
   const upstreamByAlias = new Map(input.upstreams.map((u) => [u.alias, u]));
   // A URI filled in from an unprefixed upstream's template has no prefix to route it by: the
   // template it matches names its upstream.
-  const plainTemplates = templates.filter((t) => input.unprefixed?.has(t.source)).map((t) => ({ re: templateRegExp(t.def.uriTemplate), up: upstreamByAlias.get(t.source)! }));
+  const plainTemplates = templates.filter((t) => input.unprefixed?.has(t.source)).map((t) => ({ matches: templateMatcher(t.def.uriTemplate), up: upstreamByAlias.get(t.source)! }));
   const ownerByTemplate = (uri: string): CatalogResource | undefined => {
-    const up = plainTemplates.find((t) => t.re.test(uri))?.up;
+    const up = plainTemplates.find((t) => t.matches(uri))?.up;
     return up && { def: { uri, name: uri }, source: up.alias, read: (ctx) => up.readResource(uri, callOpts(ctx, input.callTimeoutMs)), ...watchOf(up, uri, input.callTimeoutMs) };
   };
   const features = { completions: false, resourceSubscribe: false };
@@ -360,6 +360,13 @@ function addUnprefixed(o: {
     const alias = /^([A-Za-z0-9_-]+)\+/.exec(uri)?.[1] ?? splitResourceUri(uri)?.prefix;
     return alias !== undefined && prefixedAliases.has(alias) ? { source: alias } : undefined;
   };
+  // Likewise `<alias>__...` is a prefixed upstream's name, listed or not: while that upstream is
+  // down (its list empty) an unprefixed one must not take its names and receive its calls.
+  const aliasOfPrefix = new Map([...prefixedAliases].map((a) => [sanitizePrefix(a), a]));
+  const namedForPrefixed = (name: string) => {
+    const alias = aliasOfPrefix.get(splitToolName(name)?.prefix ?? '');
+    return alias !== undefined ? { source: alias } : undefined;
+  };
   const toolClaims = claims((u) => u.tools().map((t) => toolName(t.name)));
   const promptClaims = claims((u) => u.prompts().map((p) => toolName(p.name)));
   const resourceClaims = claims((u) => u.resources().map((r) => r.uri));
@@ -377,7 +384,7 @@ function addUnprefixed(o: {
         o.skip({ source: up.alias, kind: 'tool', name: t.name, why: 'the name has no usable character ([A-Za-z0-9_-])' });
         continue;
       }
-      const other = taken(up, name, tools.get(name), toolClaims);
+      const other = taken(up, name, tools.get(name) ?? namedForPrefixed(name), toolClaims);
       if (other !== undefined) {
         collision(up, 'tool', t.name, name, other);
         continue;
@@ -398,7 +405,7 @@ function addUnprefixed(o: {
     for (const p of up.prompts()) {
       const name = toolName(p.name);
       if (name === undefined) continue;
-      const other = taken(up, name, prompts.get(name), promptClaims);
+      const other = taken(up, name, prompts.get(name) ?? namedForPrefixed(name), promptClaims);
       if (other !== undefined) collision(up, 'prompt', p.name, name, other);
       else
         prompts.set(name, {
@@ -437,12 +444,30 @@ function describeSource(source: string, kind: LeftOut['kind'], input: CatalogInp
 }
 
 /**
- * A URI template (RFC 6570) as a pattern its filled-in URIs match: each `{...}` expression
- * matches anything, the rest literally. Enough to tell which upstream a filled-in URI came from.
+ * Whether a URI is one filled in from a URI template (RFC 6570): each `{...}` expression matches
+ * anything (but a line break), the rest literally. Enough to tell which upstream a filled-in URI
+ * came from. Matched in linear time, each literal part at its leftmost place: a regular
+ * expression with one `.*` per expression backtracks through every split of the URI, and a
+ * client's long URI against a template with three expressions stalled the hub for minutes.
+ *
+ * @example templateMatcher('gh://{owner}/{repo}')('gh://a/b') // true
  */
-function templateRegExp(template: string): RegExp {
-  const parts = template.split(/\{[^}]*\}/).map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
-  return new RegExp(`^${parts.join('.*')}$`);
+export function templateMatcher(template: string): (uri: string) => boolean {
+  const [first, ...rest] = template.split(/\{[^}]*\}/) as [string, ...string[]];
+  return (uri) => {
+    if (/[\n\r\u2028\u2029]/.test(uri) || !uri.startsWith(first)) return false;
+    if (rest.length === 0) return uri.length === first.length;
+    const last = rest[rest.length - 1]!;
+    const end = uri.length - last.length;
+    if (end < first.length || !uri.endsWith(last)) return false;
+    let at = first.length;
+    for (let i = 0; i < rest.length - 1; i++) {
+      const found = uri.indexOf(rest[i]!, at);
+      if (found < 0 || found + rest[i]!.length > end) return false;
+      at = found + rest[i]!.length;
+    }
+    return true;
+  };
 }
 
 /** Whether the 2025-era encoder rewrites this tool: an `outputSchema` whose root is not an object. */

@@ -6,9 +6,10 @@
  *
  * What an upstream cannot do through it: ask a client that did not declare the capability (a
  * JSON-RPC error, -32601), ask more than {@link MAX_CLIENT_REQUESTS_PER_CALL} times in one call
- * (a flood of questions to a person), or pass its question off as the hub's: an elicitation's
+ * (a flood of questions to a person), pass its question off as the hub's (an elicitation's
  * message is prefixed with the upstream's name, so it never reads like the hub's own write
- * approval. Each request is recorded in the call's audit detail (method, upstream, outcome),
+ * approval), or ask for the context of the others (a sampling request's `includeContext` is
+ * dropped). Each request is recorded in the call's audit detail (method, upstream, outcome),
  * never what it asked or what came back.
  *
  * @example
@@ -74,9 +75,21 @@ export function forwardable(caps: DeclaredCapabilities | undefined): Record<stri
   return out;
 }
 
-/** The elicitation as the person sees it: the upstream named first. */
-function attributed(upstream: string, method: ClientRequestMethod, params: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
-  if (method !== 'elicitation/create' || !params || typeof params.message !== 'string') return params;
+/**
+ * An upstream's request as the client gets it. An elicitation names the upstream first, as the
+ * person sees it. A sampling request loses `includeContext`: the client knows only the hub, so
+ * the context of "this server" (or of all) would be every upstream's results, handed to the one
+ * that asked.
+ *
+ * @example forwardedParams('ha', 'elicitation/create', { message: 'Pick' }) // { message: '[ha] Pick' }
+ */
+export function forwardedParams(upstream: string, method: ClientRequestMethod, params: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  if (!params) return params;
+  if (method === 'sampling/createMessage' && 'includeContext' in params) {
+    const { includeContext: _dropped, ...rest } = params;
+    return rest;
+  }
+  if (method !== 'elicitation/create' || typeof params.message !== 'string') return params;
   return { ...params, message: `[${upstream}] ${params.message}` };
 }
 
@@ -107,7 +120,7 @@ export function createClientChannel(spec: ClientChannelSpec, record: (r: Forward
         return spec.park!(upstream, method, params);
       }
       try {
-        const p = attributed(upstream, method, params);
+        const p = forwardedParams(upstream, method, params);
         const result = await spec.send!({ method, ...(p ? { params: p } : {}) }, { timeout: CLIENT_REQUEST_TIMEOUT_MS, signal });
         record({ method, upstream, outcome: 'answered' });
         return result;

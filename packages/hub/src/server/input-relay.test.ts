@@ -40,4 +40,9 @@ describe('input relay', () => {
     const state = (createInputRelay().wrap({ inputRequests: { e: elicit('?') } }, binding, caps) as any).requestState as string;
     expect(createInputRelay().unwrap(state, {}, binding)).toMatchObject({ ok: false, reason: expect.stringContaining('not issued by this hub') });
   });
+
+  it("drops a sampling request's includeContext: to the client the context of 'this server' is the whole hub's", () => {
+    const shown = createInputRelay().wrap({ inputRequests: { s: { method: 'sampling/createMessage', params: { messages: [], maxTokens: 5, includeContext: 'allServers' } } } }, binding, caps) as any;
+    expect(Object.values(shown.inputRequests)).toEqual([{ method: 'sampling/createMessage', params: { messages: [], maxTokens: 5 } }]);
+  });
 });

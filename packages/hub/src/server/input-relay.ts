@@ -20,7 +20,7 @@ import { createHmac, randomBytes, timingSafeEqual, createHash } from 'node:crypt
 import { MissingRequiredClientCapabilityError, type CallToolResult } from '@modelcontextprotocol/server';
 import { canonicalJson } from '@homelab-mcp/core/audit-event';
 import { CLIENT_REQUEST_METHODS, type ClientRequestMethod } from '../upstreams/client-requests.ts';
-import { declares, MAX_CLIENT_REQUESTS_PER_CALL, type DeclaredCapabilities } from './client-channel.ts';
+import { declares, forwardedParams, MAX_CLIENT_REQUESTS_PER_CALL, type DeclaredCapabilities } from './client-channel.ts';
 
 /** What starts every requestState the hub gives for an upstream's input_required. */
 export const RELAY_STATE_PREFIX = 'hubfwd1.';
@@ -79,7 +79,7 @@ export function createInputRelay(opts: { secret?: Uint8Array; now?: () => number
           const need = method === 'sampling/createMessage' ? 'sampling' : method === 'roots/list' ? 'roots' : 'elicitation';
           throw new MissingRequiredClientCapabilityError({ requiredCapabilities: { [need]: need === 'elicitation' && params?.mode === 'url' ? { url: {} } : {} } }, `${method} is not available: the client of this call did not declare the capability`);
         }
-        const attributed = method === 'elicitation/create' && params && typeof params.message === 'string' ? { ...params, message: `[${binding.upstream}] ${params.message}` } : params;
+        const attributed = forwardedParams(binding.upstream, method as ClientRequestMethod, params);
         // The upstream's own keys: one call reaches one upstream, and the state says which.
         shown[key] = { method, ...(attributed ? { params: attributed } : {}) };
       }

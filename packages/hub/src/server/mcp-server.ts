@@ -12,7 +12,7 @@ import type { Gate, HumanChannel } from '../policy/gate.ts';
 import { actingAs } from '../policy/acting-for.ts';
 import { boundedClientInfo } from './client-info.ts';
 import type { ResourceSubscriptions } from './resource-subscriptions.ts';
-import { createClientChannel, MAX_CLIENT_REQUESTS_PER_CALL, type ClientChannelSpec, type ForwardedRequest } from './client-channel.ts';
+import { createClientChannel, declares, MAX_CLIENT_REQUESTS_PER_CALL, type ClientChannelSpec, type DeclaredCapabilities, type ForwardedRequest } from './client-channel.ts';
 import type { ClientChannel } from '../upstreams/client-requests.ts';
 import { createInputRelay, isRelayState, type InputRelay, type RelayBinding } from './input-relay.ts';
 import { createParking, type ParkedOutcome, type Parking } from './parked-calls.ts';
@@ -352,6 +352,8 @@ export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate
     const outcome = call.signal.aborted ? 'cancelled' : 'failed';
     opts.metrics?.(name, METRIC_OF[outcome], seconds);
     await opts.observer?.call({ ...base, args: decision.args, decision: 'allowed', outcome, error: message, durationMs: seconds * 1000, ...(detail ? { detail } : {}) });
+    const noUrl = urlElicitationRefused(err, call.clientRequests?.capabilities);
+    if (noUrl) return { content: [{ type: 'text', text: noUrl }], isError: true };
     // An upstream that answered with a JSON-RPC error meant a protocol error (an unknown tool,
     // bad arguments, its own code): the client gets it as one, code, message and data intact.
     // So is a capability the client lacks for what the upstream asked (-32021).
@@ -366,6 +368,37 @@ function fromUpstream(err: unknown): err is ProtocolError {
 }
 
 /**
+ * Why an upstream's "URL elicitation required" error (-32042) is not passed on, when the client
+ * did not declare URL elicitation: as for an `elicitation/create` in URL mode (client-channel.ts),
+ * the URL the upstream wants the person to open never reaches a client that did not ask for such
+ * requests. Undefined for any other error, or a client that declared it.
+ */
+export function urlElicitationRefused(err: unknown, caps: DeclaredCapabilities | undefined): string | undefined {
+  if (!fromUpstream(err) || err.code !== ProtocolErrorCode.UrlElicitationRequired) return undefined;
+  if (declares(caps, 'elicitation/create', { mode: 'url' })) return undefined;
+  return 'The server asked the client to open a URL (URL elicitation required, -32042), and this client did not declare URL elicitation: the request was not passed on.';
+}
+
+/** The capabilities the client of this request declared (2026-07-28: in its envelope). */
+function declaredBy(server: Server, ctx: ServerContext): DeclaredCapabilities | undefined {
+  const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
+  return envelope !== undefined ? (envelope['io.modelcontextprotocol/clientCapabilities'] as DeclaredCapabilities | undefined) : server.getClientCapabilities();
+}
+
+/** An upstream's error for a request other than a call, with the same URL-elicitation guard. */
+function relayedError(err: unknown, server: Server, ctx: ServerContext): unknown {
+  const noUrl = urlElicitationRefused(err, declaredBy(server, ctx));
+  return noUrl ? new ProtocolError(ProtocolErrorCode.InternalError, noUrl) : err;
+}
+
+/** A `.catch` that rethrows an upstream's error through {@link relayedError}. */
+function relayingTo(server: Server, ctx: ServerContext): (err: unknown) => never {
+  return (err) => {
+    throw relayedError(err, server, ctx);
+  };
+}
+
+/**
  * The upstream's "resource not found" (-32602, or -32002 from older servers, with `data.uri`)
  * for the URI the client sent: the upstream named its own, which the client never saw.
  */
@@ -373,7 +406,10 @@ function withClientUri(err: unknown, uri: string): unknown {
   if (!fromUpstream(err) || (err.code !== ProtocolErrorCode.InvalidParams && err.code !== ProtocolErrorCode.ResourceNotFound)) return err;
   const theirs = (err.data as { uri?: unknown } | undefined)?.uri;
   if (typeof theirs !== 'string') return err;
-  return new ResourceNotFoundError(uri, theirs ? err.message.split(theirs).join(uri) : err.message);
+  const parts = theirs ? err.message.split(theirs) : [err.message];
+  // The upstream chose both its message and the URI it names: one that occurs at every
+  // character would repeat the client's URI thousands of times.
+  return new ResourceNotFoundError(uri, parts.length <= 3 ? parts.join(uri) : `Resource ${uri} not found`);
 }
 
 /**
@@ -568,14 +604,14 @@ export function createHubServer(opts: HubServerOptions): Server {
     try {
       return withoutReservedMeta(await r.read(callContext(ctx)));
     } catch (err) {
-      throw withClientUri(err, uri);
+      throw relayedError(withClientUri(err, uri), server, ctx);
     }
   });
   if (subs) {
     // 2025 sessions; a 2026-07-28 client subscribes with subscriptions/listen (transports/http.ts).
     server.setRequestHandler('resources/subscribe', async (req, ctx) => {
       const uri = req.params.uri;
-      await subs.subscribe(server, uri, (u) => void server.sendResourceUpdated({ uri: u }).catch(() => undefined), ctx.mcpReq.signal);
+      await subs.subscribe(server, uri, (u) => void server.sendResourceUpdated({ uri: u }).catch(() => undefined), ctx.mcpReq.signal, who().user);
       return {};
     });
     server.setRequestHandler('resources/unsubscribe', async (req) => {
@@ -594,19 +630,19 @@ export function createHubServer(opts: HubServerOptions): Server {
       const p = catalog().prompt(ref.name);
       if (!p) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Prompt ${ref.name} not found`);
       // A prompt of the hub's own, or of an upstream that cannot complete: nothing to offer.
-      return withoutReservedMeta(p.complete ? await p.complete(ask, callContext(ctx)) : { completion: { values: [] } });
+      return withoutReservedMeta(p.complete ? await p.complete(ask, callContext(ctx)).catch(relayingTo(server, ctx)) : { completion: { values: [] } });
     }
     const t = catalog()
       .resourceTemplates()
       .find((x) => x.def.uriTemplate === ref.uri);
     if (!t) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Resource template ${ref.uri} not found`);
-    return withoutReservedMeta(t.complete ? await t.complete(ask, callContext(ctx)) : { completion: { values: [] } });
+    return withoutReservedMeta(t.complete ? await t.complete(ask, callContext(ctx)).catch(relayingTo(server, ctx)) : { completion: { values: [] } });
   });
   server.setRequestHandler('prompts/list', async () => ({ prompts: catalog().prompts().map((p) => p.def) }));
   server.setRequestHandler('prompts/get', async (req, ctx) => {
     const p = catalog().prompt(req.params.name);
     if (!p) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Prompt ${req.params.name} not found`);
-    if (!p.mayAskClient) return withoutReservedMeta(await p.get(req.params.arguments, callContext(ctx)));
+    if (!p.mayAskClient) return withoutReservedMeta(await p.get(req.params.arguments, callContext(ctx)).catch(relayingTo(server, ctx)));
     // An upstream's prompt may ask the client mid-request, as a tool may: the same relay
     // (input-relay.ts, parked-calls.ts), bound to this prompt and its arguments.
     const modern = ctx.mcpReq.envelope !== undefined;
@@ -619,7 +655,7 @@ export function createHubServer(opts: HubServerOptions): Server {
     const answer = await withClientInput(
       { relay: opts.inputRelay ?? defaultInputRelay, parking: opts.parking ?? defaultParking, binding, spec, retry: modern ? { inputResponses: ctx.mcpReq.inputResponses, requestState: ctx.mcpReq.requestState<string>() } : undefined, signal: ctx.mcpReq.signal },
       (extra) => p.get(req.params.arguments, { ...callContext(ctx), ...extra }) as Promise<Record<string, unknown>>,
-    );
+    ).catch(relayingTo(server, ctx));
     return (answer.resultType === 'input_required' ? answer : withoutReservedMeta(answer)) as GetPromptResult;
   });
   return server;

@@ -67,4 +67,18 @@ describe('createResourceSubscriptions', () => {
     await expect(failing.subscribe({}, 'a', () => {}, signal)).rejects.toThrow('refused upstream');
     expect(failing.held()).toEqual([]);
   });
+
+  it("bounds one user's subscriptions across its sessions and streams, and frees its quota as they leave", async () => {
+    const subs = createResourceSubscriptions({ catalog: () => fakeCatalog([]), maxPerOwner: 2 });
+    const [s1, s2, s3] = [{}, {}, {}];
+    await subs.subscribe(s1, 'a', () => {}, signal, 'vic');
+    await subs.subscribe(s2, 'b', () => {}, signal, 'vic');
+    await expect(subs.subscribe(s3, 'a', () => {}, signal, 'vic')).rejects.toMatchObject({ code: -32600, message: expect.stringMatching(/at most 2 resources per user/) });
+    // Another user is not held back by vic's.
+    await subs.subscribe({}, 'a', () => {}, signal, 'alice');
+    subs.drop(s1);
+    await subs.subscribe(s3, 'a', () => {}, signal, 'vic');
+    await subs.unsubscribe(s2, 'b');
+    await subs.subscribe(s3, 'b', () => {}, signal, 'vic');
+  });
 });

@@ -17,6 +17,14 @@ import type { ResourceWatch } from '../catalog/types.ts';
 
 /** Resources one session (or one listen stream) may be subscribed to at once. */
 export const MAX_SUBSCRIPTIONS_PER_SESSION = 100;
+/**
+ * Subscriptions one user may hold at once across all its sessions and listen streams. Each
+ * distinct resource is a subscription the hub holds at its upstream (a 2026-07-28 upstream: one
+ * open listen stream), and a URI under an upstream's prefix or template need not be listed, so
+ * without this one token could make the hub hold thousands of upstream connections by opening
+ * more sessions or streams.
+ */
+export const MAX_SUBSCRIPTIONS_PER_USER = 256;
 
 /** Tells one subscriber that the resource it knows as `uri` changed. */
 export type Deliver = (uri: string) => void;
@@ -25,9 +33,10 @@ export interface ResourceSubscriptions {
   /**
    * Subscribes `subscriber` (any object standing for a session or stream) to `uri`, as the
    * client named it. Rejects with a JSON-RPC error for an unknown resource, one whose upstream
-   * cannot announce changes, a session over the limit, or the upstream's own refusal.
+   * cannot announce changes, a session or user over its limit, or the upstream's own refusal.
+   * `owner` (the caller's user) counts against {@link MAX_SUBSCRIPTIONS_PER_USER}.
    */
-  subscribe(subscriber: object, uri: string, deliver: Deliver, signal: AbortSignal): Promise<void>;
+  subscribe(subscriber: object, uri: string, deliver: Deliver, signal: AbortSignal, owner?: string): Promise<void>;
   /** Ends one subscription; resolves when the upstream was told (if it was the last). */
   unsubscribe(subscriber: object, uri: string): Promise<void>;
   /** Ends every subscription of `subscriber` (its session closed, its stream ended). */
@@ -49,11 +58,24 @@ interface Held {
 export interface ResourceSubscriptionsOptions {
   catalog: () => Catalog;
   maxPerSubscriber?: number;
+  maxPerOwner?: number;
   log?: { warn(obj: Record<string, unknown>, msg: string): void };
 }
 
 export function createResourceSubscriptions(opts: ResourceSubscriptionsOptions): ResourceSubscriptions {
   const max = opts.maxPerSubscriber ?? MAX_SUBSCRIPTIONS_PER_SESSION;
+  const maxPerOwner = opts.maxPerOwner ?? MAX_SUBSCRIPTIONS_PER_USER;
+  /** subscriber -> its owner (the user), set at its first subscription. */
+  const ownerOf = new WeakMap<object, string>();
+  /** owner -> subscriptions it holds (subscriber and URI pairs). */
+  const perOwner = new Map<string, number>();
+  const count = (subscriber: object, delta: number) => {
+    const owner = ownerOf.get(subscriber);
+    if (owner === undefined) return;
+    const n = (perOwner.get(owner) ?? 0) + delta;
+    if (n > 0) perOwner.set(owner, n);
+    else perOwner.delete(owner);
+  };
   const held = new Map<string, Held>();
   /** subscriber -> client URI -> key of the resource at its upstream. */
   const bySubscriber = new Map<object, Map<string, string>>();
@@ -63,6 +85,7 @@ export function createResourceSubscriptions(opts: ResourceSubscriptionsOptions):
     const key = mine?.get(uri);
     if (!mine || key === undefined) return Promise.resolve();
     mine.delete(uri);
+    count(subscriber, -1);
     if (mine.size === 0) bySubscriber.delete(subscriber);
     const h = held.get(key);
     if (!h) return Promise.resolve();
@@ -79,7 +102,7 @@ export function createResourceSubscriptions(opts: ResourceSubscriptionsOptions):
   }
 
   return {
-    async subscribe(subscriber, uri, deliver, signal) {
+    async subscribe(subscriber, uri, deliver, signal, owner) {
       const mine = bySubscriber.get(subscriber);
       if (mine?.has(uri)) return;
       const resource = opts.catalog().resource(uri);
@@ -87,9 +110,15 @@ export function createResourceSubscriptions(opts: ResourceSubscriptionsOptions):
       const watch = resource.watch;
       if (!watch) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Resource ${uri} cannot be subscribed to: its server is down or does not announce changes`);
       if ((mine?.size ?? 0) >= max) throw new ProtocolError(ProtocolErrorCode.InvalidRequest, `Too many subscriptions: at most ${max} resources per session (unsubscribe from some first)`);
+      if (owner !== undefined && !ownerOf.has(subscriber)) ownerOf.set(subscriber, owner);
+      const who = ownerOf.get(subscriber);
+      if (who !== undefined && (perOwner.get(who) ?? 0) >= maxPerOwner) {
+        throw new ProtocolError(ProtocolErrorCode.InvalidRequest, `Too many subscriptions: at most ${maxPerOwner} resources per user across all sessions and streams (unsubscribe from some, or close other sessions, first)`);
+      }
       const map = mine ?? new Map<string, string>();
       bySubscriber.set(subscriber, map);
       map.set(uri, watch.key);
+      count(subscriber, 1);
       let h = held.get(watch.key);
       if (!h) {
         h = { watch, by: new Map(), ready: watch.subscribe({ signal }) };
@@ -103,7 +132,7 @@ export function createResourceSubscriptions(opts: ResourceSubscriptionsOptions):
       } catch (err) {
         // Refused upstream: nobody holds it (a later subscriber asks again).
         if (held.get(watch.key) === h) held.delete(watch.key);
-        map.delete(uri);
+        if (map.delete(uri)) count(subscriber, -1);
         if (map.size === 0) bySubscriber.delete(subscriber);
         throw err;
       }

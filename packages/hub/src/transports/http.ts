@@ -741,7 +741,7 @@ export function createHttpApp(opts: HttpAppOptions) {
     let refused = 0;
     let first: Record<string, unknown> | undefined;
     for (const uri of new Set(uris)) {
-      await subs.subscribe(stream, uri, publishUpdated, ended.signal).catch((err: unknown) => {
+      await subs.subscribe(stream, uri, publishUpdated, ended.signal, caller.user).catch((err: unknown) => {
         refused++;
         first ??= { uri: uri.slice(0, 200), err: (err instanceof Error ? err.message : String(err)).slice(0, 300) };
       });

@@ -99,6 +99,19 @@ describe('boundedProtocolError', () => {
     expect(e.data).toBeUndefined();
   });
 
+  it("removes the hub's secrets for the upstream from the message and the data", () => {
+    const secret = 'tok-0123456789abcdef';
+    const e = boundedProtocolError(new ProtocolError(-32050, `bad token ${secret}`, { headers: { authorization: `Bearer ${secret}` }, [secret]: 1 }), [secret]) as ProtocolError;
+    expect(JSON.stringify({ m: e.message, d: e.data })).not.toContain(secret);
+    expect(e.message).toContain('bad token ***');
+    expect(e.data).toEqual({ headers: { authorization: 'Bearer ***' }, '***': 1 });
+  });
+
+  it("names the upstream in front of each message of a URL elicitation error (-32042), as for its elicitation requests", () => {
+    const e = boundedProtocolError(new ProtocolError(-32042, 'sign in', { elicitations: [{ mode: 'url', url: 'https://x.example', message: 'The hub needs you' }] }), [], 'evil') as ProtocolError;
+    expect(e.data).toEqual({ elicitations: [{ mode: 'url', url: 'https://x.example', message: '[evil] The hub needs you' }] });
+  });
+
   it('leaves other errors alone', () => {
     const other = new Error('boom');
     expect(boundedProtocolError(other)).toBe(other);

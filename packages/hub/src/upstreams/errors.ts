@@ -108,25 +108,42 @@ export class UpstreamProtocolError extends ProtocolError {
 
 /**
  * `err` as an `UpstreamProtocolError` whose message and data are cut to size (a hostile or
- * broken upstream must not make the hub hold, journal and resend megabytes per error); anything
- * that is not a `ProtocolError` is returned as it is.
+ * broken upstream must not make the hub hold, journal and resend megabytes per error) and carry
+ * none of `secrets` (the hub's credentials for that upstream: a server that echoes the header it
+ * rejected would otherwise hand them to every client); anything that is not a `ProtocolError`
+ * is returned as it is. The elicitations of a "URL elicitation required" error (-32042) get
+ * `[<source>] ` in front of their message, as the hub's forwarded elicitations do, so no URL
+ * the upstream asks the person to open reads as the hub's own request.
  *
  * @example boundedProtocolError(new ProtocolError(-32050, 'x'.repeat(1e6))).message.length // 2001
  */
-export function boundedProtocolError(err: unknown): unknown {
+export function boundedProtocolError(err: unknown, secrets: readonly string[] = [], source?: string): unknown {
   if (!(err instanceof ProtocolError) || err instanceof UpstreamProtocolError) return err;
-  const message = err.message.length > MAX_UPSTREAM_ERROR_MESSAGE ? `${err.message.slice(0, MAX_UPSTREAM_ERROR_MESSAGE)}…` : err.message;
-  let data: unknown = err.data;
-  if (data !== undefined) {
-    let size = Infinity;
+  const text = redact(err.message, secrets);
+  const message = text.length > MAX_UPSTREAM_ERROR_MESSAGE ? `${text.slice(0, MAX_UPSTREAM_ERROR_MESSAGE)}…` : text;
+  let data: unknown;
+  if (err.data !== undefined) {
     try {
-      size = Buffer.byteLength(JSON.stringify(data) ?? '');
+      const json = JSON.stringify(err.data);
+      // Redacted as JSON text, so a secret anywhere in it (a key, a nested value) goes.
+      if (json !== undefined && Buffer.byteLength(json) <= MAX_UPSTREAM_ERROR_DATA) data = JSON.parse(redact(json, secrets));
     } catch {
-      // not serialisable: dropped below
+      // not serialisable (or a secret's replacement broke an escape): dropped
     }
-    if (size > MAX_UPSTREAM_ERROR_DATA) data = undefined;
   }
+  if (source !== undefined && err.code === URL_ELICITATION_REQUIRED) data = attributedElicitations(data, source);
   return new UpstreamProtocolError(err.code, message, data);
+}
+
+/** JSON-RPC code of 2025-11-25's "URL elicitation required" error. */
+export const URL_ELICITATION_REQUIRED = -32042;
+
+/** -32042's `data.elicitations`, each message prefixed with the upstream's name. */
+function attributedElicitations(data: unknown, source: string): unknown {
+  const list = (data as { elicitations?: unknown } | undefined)?.elicitations;
+  if (!Array.isArray(list)) return data;
+  const elicitations = list.map((e: unknown) => (e !== null && typeof e === 'object' ? { ...e, message: `[${source}] ${typeof (e as { message?: unknown }).message === 'string' ? (e as { message: string }).message : ''}` } : e));
+  return { ...(data as object), elicitations };
 }
 
 /**

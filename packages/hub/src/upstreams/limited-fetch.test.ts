@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { jsonLinesToSse, limitedFetch, RESULT_TOO_LARGE_CODE } from './limited-fetch.ts';
 
 const answer = (body: string, type: string, status = 200) => (async () => new Response(body, { status, headers: { 'content-type': type } })) as unknown as typeof fetch;
@@ -46,5 +46,25 @@ describe('limitedFetch', () => {
   it('errors a JSON-lines stream whose value grows past the cap', async () => {
     const body = new Response(`{"a":"${'x'.repeat(500)}`).body!.pipeThrough(jsonLinesToSse(100, 'too large'));
     await expect(new Response(body).text()).rejects.toThrow('too large');
+  });
+
+  it('reads a value spread over many lines in one pass (a hostile upstream cannot make each line re-parse all before it)', async () => {
+    // 10,000 lines of one unfinished array, then its end: every line parsed again with all
+    // before it took the hub's event loop for seconds per 100 KB (quadratic).
+    const parse = vi.spyOn(JSON, 'parse');
+    try {
+      const text = `{"jsonrpc":"2.0","method":"a","params":{"n":[\n${'1,\n'.repeat(10_000)}1]}}\n{"jsonrpc":"2.0","method":"b"}\n`;
+      const body = new Response(text).body!.pipeThrough(jsonLinesToSse(1 << 20, 'too large'));
+      const out = await new Response(body).text();
+      expect(out.match(/event: message/g)).toHaveLength(2);
+      expect(parse.mock.calls.length).toBeLessThanOrEqual(4);
+    } finally {
+      parse.mockRestore();
+    }
+  });
+
+  it('skips a line that is no JSON value and goes on with the next', async () => {
+    const body = new Response('not json\n]\n{"jsonrpc":"2.0","method":"a"}\n').body!.pipeThrough(jsonLinesToSse(1000, 'too large'));
+    expect(await new Response(body).text()).toBe('event: message\ndata: {"jsonrpc":"2.0","method":"a"}\n\n');
   });
 });

@@ -84,38 +84,67 @@ function requestMethod(body: unknown): string | undefined {
 
 /**
  * Turns a stream of JSON values separated by newlines into SSE `message` events. A value may
- * span lines (a pretty-printed one): lines are gathered until they parse. More than `max`
- * bytes without a complete value errors the stream.
+ * span lines (a pretty-printed one): lines are gathered until the brackets they open are closed,
+ * then parsed once. Each character is looked at once: parsing everything gathered again at each
+ * line let an upstream stall the hub's event loop for seconds per 100 KB (quadratic). A line that
+ * ends a value that does not parse is skipped, with what was gathered. More than `max` bytes
+ * without a complete value errors the stream.
  */
 export function jsonLinesToSse(max: number, message: string): TransformStream<Uint8Array, Uint8Array> {
   const decoder = new TextDecoder();
   const encoder = new TextEncoder();
   let pending = '';
   let gathered = '';
+  // Where the gathered text stands: open brackets, inside a string, after a backslash there.
+  let depth = 0;
+  let inString = false;
+  let escaped = false;
+  const scan = (text: string) => {
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (inString) {
+        if (escaped) escaped = false;
+        else if (c === 92) escaped = true; // \
+        else if (c === 34) inString = false; // "
+      } else if (c === 34) inString = true;
+      else if (c === 123 || c === 91) depth++; // { [
+      else if (c === 125 || c === 93) depth--; // } ]
+    }
+  };
   const emit = (line: string, controller: TransformStreamDefaultController<Uint8Array>) => {
     // RFC 7464 (json-seq) starts each value with a record separator.
     const text = line.replace(/^\u001e/, '').trim();
     if (!text && !gathered) return;
     gathered = gathered ? `${gathered}\n${text}` : text;
-    let value: unknown;
-    try {
-      value = JSON.parse(gathered);
-    } catch {
+    scan(text);
+    // A string cannot span lines: an open one is broken JSON, ended with its line.
+    if (depth > 0 && !inString) {
       if (gathered.length > max) controller.error(new Error(message));
       return;
     }
+    const complete = gathered;
     gathered = '';
+    depth = 0;
+    inString = false;
+    escaped = false;
+    let value: unknown;
+    try {
+      value = JSON.parse(complete);
+    } catch {
+      return;
+    }
     controller.enqueue(encoder.encode(`event: message\ndata: ${JSON.stringify(value)}\n\n`));
   };
   return new TransformStream({
     transform(chunk, controller) {
       pending += decoder.decode(chunk, { stream: true });
       let nl: number;
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        emit(line, controller);
+      let from = 0;
+      while ((nl = pending.indexOf('\n', from)) >= 0) {
+        emit(pending.slice(from, nl), controller);
+        from = nl + 1;
       }
+      pending = pending.slice(from);
       if (pending.length + gathered.length > max) controller.error(new Error(message));
     },
     flush(controller) {

@@ -802,7 +802,7 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
         if (isResultTooLarge(err)) return new HomelabError('UPSTREAM_ERROR', (err as Error).message, { cause: err });
         if (isRelayFailure(err)) return new HomelabError('UPSTREAM_ERROR', `node ${name}: ${reason(err)}`, { cause: err });
         // The upstream's own JSON-RPC error: relayed with its code, message and data, cut to size.
-        return boundedProtocolError(embeddedProtocolError(err) ?? err);
+        return boundedProtocolError(embeddedProtocolError(err) ?? err, secrets, name);
       case 'unavailable':
         // Find out now whether the whole upstream is gone, rather than at the next tick.
         if (c === conn) checkSoon();
