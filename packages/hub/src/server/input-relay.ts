@@ -2,9 +2,10 @@
  * An upstream's `input_required` relayed to a 2026-07-28 client, and the client's retry back to
  * the same upstream.
  *
- * The client gets the upstream's `inputRequests` (each key prefixed `<upstream>/`, each
- * elicitation's message with `[<upstream>] ` in front, so no question passes for the hub's own
- * approval, whose key has no `/`) and a `requestState` of the hub's own: the upstream's state,
+ * The client gets the upstream's `inputRequests` under the upstream's own keys (one call
+ * reaches one upstream, and the gate never reads the answers of a relayed round: its own round
+ * has its own state), each elicitation's message with `[<upstream>] ` in front, so no question
+ * passes for the hub's own approval, and a `requestState` of the hub's own: the upstream's state,
  * the upstream's name, an expiry and a digest of who called what (user, role, session, tool,
  * exact arguments), signed with a per-process HMAC key. On the retry only a state this hub
  * signed for this very call is accepted: a client cannot point it at another upstream, change
