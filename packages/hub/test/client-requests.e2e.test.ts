@@ -107,6 +107,7 @@ beforeAll(async () => {
       upstreams: {
         // The same 2026-07-28 server, its tools writes: the gate asks first.
         ask26w: { url: `http://127.0.0.1:${s26.port}/mcp`, classes: { '*': 'write' } },
+        ask25w: { url: `http://127.0.0.1:${s25.port}/mcp`, classes: { '*': 'write' } },
         ask25: { url: `http://127.0.0.1:${s25.port}/mcp`, classes: read },
         ask26: { url: `http://127.0.0.1:${s26.port}/mcp`, classes: read },
         askio: { command: process.execPath, args: [FIXTURE], env: { MODE: 'stdio' }, classes: read },
@@ -178,8 +179,15 @@ describe('a 2025 client', () => {
   it('a request that comes after its call ended goes to no client', async () => {
     await using client = await clientOf(hub, 'legacy', 'L', ['sampling']);
     expect(resultText(await client.callTool({ name: 'askio__ask_later', arguments: {} }))).toBe('answered first');
-    expect(resultText(await client.callTool({ name: 'askio__later', arguments: {} }))).toBe('refused: sampling/createMessage refused by the hub: no call of this server is in progress, so there is no client to ask');
+    // What came of it is read by a client that cannot be asked: the late question reaches the
+    // hub either before that call (no call in progress) or during it (the only call in flight,
+    // whose client lacks sampling); either way, no client is asked.
+    await using reader = await clientOf(hub, 'legacy', 'M', []);
+    expect(resultText(await reader.callTool({ name: 'askio__later', arguments: {} }))).toMatch(
+      /^refused: sampling\/createMessage (refused by the hub: no call of this server is in progress, so there is no client to ask|is not available: the client of this call did not declare the capability)$/,
+    );
     expect(client.asked).toEqual([]);
+    expect(reader.asked).toEqual([]);
   });
 
   it('a request outside the call stream goes to the only call in flight', async () => {
@@ -206,6 +214,29 @@ describe('a 2025 client', () => {
     const text = JSON.stringify(readJournal(join(hub.dir, 'data')));
     expect(text).not.toContain('question from journal-probe');
     expect(text).not.toContain('colour of J');
+  });
+});
+
+describe('a write that waits for the client\'s answers (session mode)', () => {
+  it.each(['ask26w', 'ask25w'])('%s: revoke_writes while the upstream waits stops the retry, which is journaled as denied', async (up) => {
+    await using client = await clientOf(hub, 'modern', 'R', ['elicitation']);
+    const call = (extra: Record<string, unknown> = {}) => client.callTool({ name: `${up}__ask_elicit`, arguments: { tag: 'R' }, ...extra } as never, { allowInputRequired: true } as never) as Promise<any>;
+    expect(resultText(await call())).toContain('approve_writes');
+    expect(resultText(await client.callTool({ name: 'approve_writes', arguments: {} }))).toContain('approved');
+    const first = await call();
+    expect(first.resultType).toBe('input_required');
+    const [key] = Object.keys(first.inputRequests);
+    const answer = { inputResponses: { [key!]: { action: 'accept', content: { colour: 'red' } } }, requestState: first.requestState };
+    await client.callTool({ name: 'revoke_writes', arguments: {} });
+    const denied = await call(answer);
+    expect(denied.isError).toBe(true);
+    expect(resultText(denied)).toContain('the approval of writes in this session ended');
+    // Approved again, the same write runs from the start.
+    await client.callTool({ name: 'approve_writes', arguments: {} });
+    const again = await call();
+    const [k2] = Object.keys(again.inputRequests);
+    expect(resultText(await call({ inputResponses: { [k2!]: { action: 'accept', content: { colour: 'blue' } } }, requestState: again.requestState }))).toBe('elicited: accept {"colour":"blue"}');
+    await client.callTool({ name: 'revoke_writes', arguments: {} });
   });
 });
 

@@ -261,6 +261,17 @@ export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate
   }
   try {
     if (back?.ok) {
+      // In session mode an approval can end while the upstream waits for the answers
+      // (revoke_writes, idle time): a write's continuation needs it still. (Human and confirm
+      // approvals were given for exactly this call, once.)
+      const toolClass = tool.classFor ? await tool.classFor(rawArgs ?? {}) : tool.toolClass;
+      if (toolClass === 'write' && gate.mode(caller) === 'session' && !gate.isApproved(caller, call.session)) {
+        const reason = 'the approval of writes in this session ended (revoke_writes, or idle time) while the upstream waited for these answers; approve again, then call the tool again without requestState';
+        if (back.parked) (opts.parking ?? defaultParking).cancel(back.parked, 'the approval of writes ended');
+        opts.metrics?.(name, 'denied', 0);
+        await opts.observer?.call({ ...base, toolClass: 'write', args: rawArgs ?? {}, decision: 'denied', outcome: 'denied', error: reason, durationMs: 0 });
+        return { content: [{ type: 'text', text: `Denied: ${reason}.` }], structuredContent: { status: 'denied', reason }, isError: true };
+      }
       if (back.parked) parked = { id: back.parked, answers: back.resume.inputResponses ?? {} };
       else cctx.resume = back.resume;
       const { confirm: _confirm, ...withoutConfirm } = rawArgs ?? {};

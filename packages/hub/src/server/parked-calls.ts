@@ -132,6 +132,15 @@ export function createParking(opts: { ttlMs?: number; max?: number } = {}) {
       void entry.done.then(() => (entry.settled = true));
       return next(entry, signal);
     },
+    /** Ends a parked call now (its questions refused, its upstream call cancelled): `why` says why. */
+    cancel(id: string, why: string): void {
+      const p = parked.get(id);
+      if (!p) return;
+      parked.delete(id);
+      clearTimeout(p.timer);
+      for (const a of p.entry.asks.splice(0)) a.reject(new ProtocolError(ProtocolErrorCode.InvalidRequest, `${a.method} was not answered: ${why}`));
+      p.entry.abort.abort(new Error(why));
+    },
     /**
      * Resumes a parked call with the client's answers (by question key); undefined when no
      * call is parked under `id` (it expired, or was resumed already).
