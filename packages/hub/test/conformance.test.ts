@@ -139,6 +139,8 @@ function failing(target: string, set: string, expected: (scenario: string) => bo
 }
 
 beforeAll(async () => {
+  // `pnpm test` installs both first (`pnpm test:clients`): missing, the run fails rather than skips.
+  for (const needed of [node22, suiteDir]) if (!existsSync(needed)) throw new Error(`${needed} is missing: run \`pnpm test:clients\``);
   fixture = await startConformanceServer();
   for (const target of ['hub', 'hub-2025'] as const) {
     const process = await startHubProcess({
@@ -170,7 +172,7 @@ afterAll(async () => {
   rmSync(out, { recursive: true, force: true });
 });
 
-describe.skipIf(!existsSync(node22) || !existsSync(suiteDir))('MCP conformance suite, both requirement sets (Node 22)', () => {
+describe('MCP conformance suite, both requirement sets (Node 22)', () => {
   it('the reference server passes every scenario but the optional tasks extension', { timeout: 2 * RUN_TIMEOUT_MS }, async () => {
     await measure('fixture', fixture!.url);
     for (const set of REQUIREMENTS) expect(failing('fixture', set, (s) => FIXTURE_GAPS.test(s)), set).toEqual([]);
