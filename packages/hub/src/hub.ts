@@ -96,6 +96,8 @@ export interface LocalNodeSetup {
 function upstreamSpec(alias: string, u: UpstreamConfig): UpstreamSpec {
   if (u.type === 'stdio') return { kind: 'stdio', name: alias, command: u.command, args: u.args, ...(u.env ? { env: u.env } : {}), ...(u.cwd ? { cwd: u.cwd } : {}), ...(u.protocol ? { protocol: u.protocol } : {}) };
   if (u.type === 'sse') return { kind: 'sse', name: alias, url: u.url, ...(u.headers ? { headers: u.headers } : {}) };
+  // Provisional until the home-assistant connection lands (fallback to /mcp_server/sse, classes preset).
+  if (u.type === 'home-assistant') return { kind: 'http', name: alias, url: new URL('/api/mcp', u.url).href, headers: { Authorization: `Bearer ${u.token}` }, ...(u.protocol ? { protocol: u.protocol } : {}) };
   return { kind: 'http', name: alias, url: u.url, ...(u.headers ? { headers: u.headers } : {}), ...(u.protocol ? { protocol: u.protocol } : {}) };
 }
 

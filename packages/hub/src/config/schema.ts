@@ -119,8 +119,29 @@ const StdioUpstream = z.strictObject({
   protocol,
   prefix,
 });
-/** One native MCP server: Streamable HTTP (url), legacy SSE (`type: sse`) or stdio (command). */
-export const UpstreamSchema = z.union([SseUpstream, StdioUpstream, HttpUpstream]);
+/**
+ * Home Assistant's built-in MCP server (the "Model Context Protocol Server" integration, HA
+ * 2025.2+), reached with a long-lived access token: the hub connects to `<url>/api/mcp`, presets
+ * the classes HA's tools do not carry (its reads are read, every intent that acts is a write;
+ * `classes` here are checked first) and adds HA's REST views as tools (`ha_states`, ...).
+ *
+ * @example hub.yaml
+ * upstreams:
+ *   ha: { type: home-assistant, url: "http://ha.lan:8123", token: "${HA_TOKEN}" }
+ */
+const HomeAssistantUpstream = z.strictObject({
+  type: z.literal('home-assistant'),
+  /** HA's own address, as a browser opens it: `http://ha.lan:8123`. */
+  url: httpUrl,
+  /** A long-lived access token (HA: your profile > Security > Long-lived access tokens). Use ${VAR}. */
+  token: z.string().min(1),
+  classes,
+  trustAnnotations,
+  protocol,
+  prefix,
+});
+/** One native MCP server: Streamable HTTP (url), legacy SSE (`type: sse`), stdio (command) or Home Assistant. */
+export const UpstreamSchema = z.union([HomeAssistantUpstream, SseUpstream, StdioUpstream, HttpUpstream]);
 
 /** A path inside the playbook repo: relative, no `..`, no leading `-`. */
 const repoPath = z
