@@ -28,3 +28,5 @@ export { startGitHttp, type GitHttpServer, type GitHttpRequest } from './git-htt
 export { startFakeNtfy, type FakeNtfy, type FakeNtfyMessage, type FakeNtfyRequest } from './fake-ntfy.ts';
 export { startCups, CUPSD_BIN, type CupsProcess, type StartCupsOptions } from './cups.ts';
 export { startFakeLms, type FakeLms, type FakeLmsOptions, type FakeLmsPlayer, type FakeLmsRequest } from './fake-lms.ts';
+export { startFakeHomeAssistant, defaultHaEntities, type FakeHomeAssistant, type FakeHomeAssistantOptions, type FakeHomeAssistantRequest } from './fake-home-assistant.ts';
+export { handleHaRest, type FakeHaEntity, type FakeHaState } from './fake-home-assistant-rest.ts';
