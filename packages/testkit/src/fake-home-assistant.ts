@@ -139,6 +139,8 @@ function liveContext(entities: FakeHaEntity[]): string {
 }
 
 const str = { type: 'string' };
+/** A JSON Schema as the SDK server takes it (HA's schemas are JSON Schema, not zod). */
+const jsonSchema = (schema: object) => fromJsonSchema<Record<string, unknown>>(schema as Parameters<typeof fromJsonSchema>[0]);
 /** An intent's slot schema as HA converts it (voluptuous_openapi): all optional. */
 function slotSchema(domains: string[], extra: Record<string, unknown> = {}, required: string[] = []) {
   return {
@@ -200,7 +202,7 @@ export async function startFakeHomeAssistant(opts: FakeHomeAssistantOptions = {}
     if (control && visible.length) {
       const onOff = domains.filter((d) => ON_OFF_DOMAINS.has(d));
       for (const [intent, to] of [['HassTurnOn', 'on'], ['HassTurnOff', 'off']] as const) {
-        server.registerTool(intent, { description: DESCRIPTIONS[intent], inputSchema: fromJsonSchema(slotSchema(onOff) as never) }, async (args: Record<string, unknown>) => {
+        server.registerTool(intent, { description: DESCRIPTIONS[intent], inputSchema: jsonSchema(slotSchema(onOff)) }, async (args) => {
           const found = match(args as never, new Set(onOff));
           if (typeof found === 'string') return toolError(found);
           for (const e of found) {
@@ -214,8 +216,8 @@ export async function startFakeHomeAssistant(opts: FakeHomeAssistantOptions = {}
       if (domains.includes('light')) {
         server.registerTool(
           'HassLightSet',
-          { description: DESCRIPTIONS.HassLightSet, inputSchema: fromJsonSchema(slotSchema(['light'], { color: str, temperature: { type: 'integer', minimum: 0 }, brightness: { type: 'integer', minimum: 0, maximum: 100, description: 'The brightness percentage of the light between 0 and 100, where 0 is off and 100 is fully lit' } }) as never) },
-          async (args: Record<string, unknown>) => {
+          { description: DESCRIPTIONS.HassLightSet, inputSchema: jsonSchema(slotSchema(['light'], { color: str, temperature: { type: 'integer', minimum: 0 }, brightness: { type: 'integer', minimum: 0, maximum: 100, description: 'The brightness percentage of the light between 0 and 100, where 0 is off and 100 is fully lit' } })) },
+          async (args) => {
             const found = match(args as never, new Set(['light']));
             if (typeof found === 'string') return toolError(found);
             for (const e of found) {
@@ -231,8 +233,8 @@ export async function startFakeHomeAssistant(opts: FakeHomeAssistantOptions = {}
       if (domains.includes('fan')) {
         server.registerTool(
           'HassFanSetSpeed',
-          { description: DESCRIPTIONS.HassFanSetSpeed, inputSchema: fromJsonSchema(slotSchema(['fan'], { percentage: { type: 'integer', minimum: 0, maximum: 100, description: 'The speed percentage of the fan' } }, ['percentage']) as never) },
-          async (args: Record<string, unknown>) => {
+          { description: DESCRIPTIONS.HassFanSetSpeed, inputSchema: jsonSchema(slotSchema(['fan'], { percentage: { type: 'integer', minimum: 0, maximum: 100, description: 'The speed percentage of the fan' } }, ['percentage'])) },
+          async (args) => {
             const found = match(args as never, new Set(['fan']));
             if (typeof found === 'string') return toolError(found);
             for (const e of found) {
@@ -247,7 +249,7 @@ export async function startFakeHomeAssistant(opts: FakeHomeAssistantOptions = {}
       for (const s of visible.filter((e) => domainOf(e) === 'script')) {
         const id = s.entityId.slice('script.'.length);
         const description = typeof s.attributes.description === 'string' ? s.attributes.description : nameOf(s);
-        server.registerTool(id, { description, inputSchema: fromJsonSchema({ type: 'object', properties: {} } as never) }, async () => {
+        server.registerTool(id, { description, inputSchema: jsonSchema({ type: 'object', properties: {} }) }, async () => {
           s.attributes.last_triggered = new Date().toISOString();
           state.logbook.push({ when: new Date().toISOString(), name: nameOf(s), message: 'started', entityId: s.entityId });
           return haText({ success: true, result: {} });
@@ -256,8 +258,8 @@ export async function startFakeHomeAssistant(opts: FakeHomeAssistantOptions = {}
     }
     server.registerTool(
       'GetLiveContext',
-      { description: DESCRIPTIONS.GetLiveContext, inputSchema: fromJsonSchema({ type: 'object', properties: { name: str, domain: { anyOf: [str, { type: 'array', items: str }] }, area: str } } as never) },
-      async (args: Record<string, unknown>) => {
+      { description: DESCRIPTIONS.GetLiveContext, inputSchema: jsonSchema({ type: 'object', properties: { name: str, domain: { anyOf: [str, { type: 'array', items: str }] }, area: str } }) },
+      async (args) => {
         if (!visible.length) return haText({ success: false, error: NO_ENTITIES });
         const doms = typeof args.domain === 'string' ? [args.domain] : Array.isArray(args.domain) ? (args.domain as string[]) : undefined;
         const name = typeof args.name === 'string' ? args.name.toLowerCase() : undefined;
@@ -266,7 +268,7 @@ export async function startFakeHomeAssistant(opts: FakeHomeAssistantOptions = {}
         return haText({ success: true, result: liveContext(picked) });
       },
     );
-    server.registerTool('GetDateTime', { description: DESCRIPTIONS.GetDateTime, inputSchema: fromJsonSchema({ type: 'object', properties: {} } as never) }, async () => {
+    server.registerTool('GetDateTime', { description: DESCRIPTIONS.GetDateTime, inputSchema: jsonSchema({ type: 'object', properties: {} }) }, async () => {
       const now = new Date();
       return haText({ success: true, result: { date: now.toISOString().slice(0, 10), time: now.toISOString().slice(11, 19), timezone: 'UTC', weekday: now.toLocaleDateString('en-US', { weekday: 'long', timeZone: 'UTC' }) } });
     });

@@ -1,0 +1,121 @@
+// Home Assistant as an upstream: the endpoint and its fallback, the messages a person reads, the
+// class preset and the exposure warning, against the fake HA (the SDK's server, HA's answers).
+import { startFakeHomeAssistant, freePort } from '@homelab-mcp/testkit';
+import { SdkHttpError, SdkErrorCode } from '@modelcontextprotocol/client';
+import { describe, expect, it } from 'vitest';
+import { classify } from '../policy/classes.ts';
+import { createUpstream } from './upstream.ts';
+import { HA_CLASS_PRESET, haBase, haExposureWarning, haLiveContextExposure, haMcpUrl, haUrlProblem, isHaMcpNotConfigured, isHaStreamableMissing, watchHaExposure } from './home-assistant.ts';
+
+const http404 = (text: string) => new SdkHttpError(SdkErrorCode.ClientHttpNotImplemented, `Error POSTing to endpoint: ${text}`, { status: 404, statusText: 'Not Found', text });
+const opts = { connectTimeoutMs: 5_000, healthIntervalMs: 0, backoff: { initialMs: 60_000, maxMs: 60_000 } };
+
+describe('Home Assistant upstream helpers', () => {
+  it('takes HA at its root, with or without /api/mcp, and refuses any other path', () => {
+    expect(haMcpUrl('http://ha.lan:8123')).toBe('http://ha.lan:8123/api/mcp');
+    expect(haMcpUrl('http://ha.lan:8123/api/mcp/')).toBe('http://ha.lan:8123/api/mcp');
+    expect(haBase('https://ha.example.org/api/mcp')).toBe('https://ha.example.org/');
+    expect(haUrlProblem('http://ha.lan:8123/')).toBeUndefined();
+    expect(haUrlProblem('http://ha.lan:8123/api/mcp')).toBeUndefined();
+    expect(haUrlProblem('http://ha.lan:8123/lovelace/0')).toMatch(/expected Home Assistant's own address such as http:\/\/ha\.lan:8123 .*"\/lovelace\/0"/);
+  });
+
+  it('falls back only on aiohttp\'s bare 404, and knows "not configured"', () => {
+    expect(isHaStreamableMissing(http404('404: Not Found'))).toBe(true);
+    expect(isHaStreamableMissing(http404('Model Context Protocol server is not configured'))).toBe(false);
+    expect(isHaStreamableMissing(http404('{"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"Method not found"}}'))).toBe(false);
+    expect(isHaMcpNotConfigured(http404('Model Context Protocol server is not configured'))).toBe(true);
+  });
+
+  it('presets HA reads after the user\'s classes; intents and scripts stay writes', () => {
+    const tool = (name: string) => ({ name, inputSchema: { type: 'object' as const } });
+    const preset = [...HA_CLASS_PRESET];
+    expect(['GetLiveContext', 'GetDateTime', 'GetCurrentLocation', 'GetWeather', 'calendar_get_events', 'todo_get_items'].map((n) => classify(tool(n), preset))).toEqual(Array(6).fill('read'));
+    expect(['HassTurnOn', 'HassLightSet', 'good_night', 'get_ready', 'HassCancelAllTimers'].map((n) => classify(tool(n), preset))).toEqual(Array(5).fill('write'));
+    // The user's classes come first: they can make a preset read a write.
+    expect(classify(tool('GetLiveContext'), [['GetLiveContext', 'write'], ...preset])).toBe('write');
+  });
+
+  it('tells "nothing exposed" from "control off" by what GetLiveContext answers', () => {
+    const reads = [{ name: 'GetLiveContext' }, { name: 'GetDateTime' }];
+    expect(haExposureWarning([...reads, { name: 'HassTurnOn' }], 'ha:8123')).toBeUndefined();
+    expect(haExposureWarning([...reads, { name: 'good_night' }], 'ha:8123')).toBeUndefined();
+    expect(haExposureWarning(reads, 'ha:8123', 'none')).toBe('Home Assistant at ha:8123 answers but exposes no entities to Assist: expose them in Settings > Voice assistants > Expose');
+    expect(haExposureWarning(reads, 'ha:8123', 'entities')).toMatch(/"Control Home Assistant" is off in the MCP Server integration's options/);
+    const text = (t: string) => ({ content: [{ type: 'text', text: t }] });
+    expect(haLiveContextExposure(text('{"success": false, "error": "Only if the user wants to control a device, tell them to expose entities"}'))).toBe('none');
+    expect(haLiveContextExposure(text(JSON.stringify({ success: true, result: 'Live Context: An overview\n- names: Kitchen Light\n  domain: light\n' })))).toBe('entities');
+    expect(haLiveContextExposure(text('not json'))).toBeUndefined();
+    expect(haLiveContextExposure({ content: 'x', isError: true })).toBeUndefined();
+  });
+});
+
+describe('Home Assistant upstream connection', () => {
+  it('connects to /api/mcp statelessly: probe, -32601, initialize, no GET stream kept', async () => {
+    await using ha = await startFakeHomeAssistant();
+    const up = createUpstream({ kind: 'home-assistant', name: 'ha', url: ha.url, token: ha.token }, opts);
+    await up.start();
+    expect(up.state()).toMatchObject({ status: 'up', era: 'legacy', serverInfo: { name: 'home-assistant' } });
+    expect(up.tools().map((t) => t.name)).toContain('HassTurnOn');
+    const r = await up.callTool('HassTurnOn', { name: 'Attic Fan' });
+    expect(r.isError).toBeFalsy();
+    expect(ha.state.entities.find((e) => e.entityId === 'fan.attic')?.state).toBe('on');
+    await up.close();
+    const rpcs = ha.requests().map((q) => `${q.method} ${q.rpc ?? q.path} ${q.status}`);
+    expect(rpcs.slice(0, 3)).toEqual(['POST server/discover 200', 'POST initialize 200', 'POST notifications/initialized 202']);
+    // HA answers GET with 405: the SDK asks once and lives without the stream.
+    expect(rpcs.filter((x) => x.startsWith('GET')).length).toBeLessThanOrEqual(1);
+    expect(ha.unknown()).toEqual([]);
+  });
+
+  it('falls back to the legacy SSE endpoint of an HA without /api/mcp', async () => {
+    await using ha = await startFakeHomeAssistant({ legacySseOnly: true });
+    const up = createUpstream({ kind: 'home-assistant', name: 'ha', url: ha.url, token: ha.token }, opts);
+    await up.start();
+    expect(up.state()).toMatchObject({ status: 'up', era: 'legacy' });
+    await up.callTool('HassTurnOn', { name: 'Kitchen Light' });
+    expect(ha.state.entities.find((e) => e.entityId === 'light.kitchen')?.state).toBe('on');
+    expect(ha.requests().some((q) => q.path === '/mcp_server/sse' && q.status === 200)).toBe(true);
+    await up.close();
+  });
+
+  it('says what to do: integration not added, token rejected (never the token), HA unreachable', async () => {
+    await using off = await startFakeHomeAssistant({ mcpNotConfigured: true });
+    const a = createUpstream({ kind: 'home-assistant', name: 'ha', url: off.url, token: off.token }, opts);
+    await a.start();
+    expect(a.state().lastError).toBe(`Home Assistant at ${off.host} has no MCP server: add the Model Context Protocol Server integration in Home Assistant: Settings > Devices & services`);
+    await a.close();
+
+    await using ha = await startFakeHomeAssistant({ token: 'the-right-token-1234' });
+    const b = createUpstream({ kind: 'home-assistant', name: 'house', url: ha.url, token: 'a-wrong-token-5678' }, opts);
+    await b.start();
+    expect(b.state().lastError).toBe(`Home Assistant at ${ha.host} rejected the token (HTTP 401): set a valid long-lived access token (HA: your profile > Security) as upstreams.house.token`);
+    await expect(b.callTool('GetDateTime', {})).rejects.toThrow(/rejected the token/);
+    await b.close();
+
+    const port = await freePort();
+    const c = createUpstream({ kind: 'home-assistant', name: 'ha', url: `http://127.0.0.1:${port}`, token: 'a-wrong-token-5678' }, opts);
+    await c.start();
+    expect(c.state().lastError).toBe(`Home Assistant at 127.0.0.1:${port}: connection refused`);
+    await c.close();
+  });
+
+  it('warns once when HA exposes nothing, and when control is off', async () => {
+    for (const [o, want] of [
+      [{ exposed: [] }, /exposes no entities to Assist: expose them in Settings > Voice assistants > Expose/],
+      [{ control: false }, /"Control Home Assistant" is off/],
+      [{}, undefined],
+    ] as const) {
+      await using ha = await startFakeHomeAssistant(o);
+      const up = createUpstream({ kind: 'home-assistant', name: 'ha', url: ha.url, token: ha.token }, opts);
+      const said: string[] = [];
+      const watch = watchHaExposure(up, ha.host, (w) => said.push(w));
+      await up.start();
+      await expect.poll(() => (want ? watch.warning() : 'none')).toMatch(want ?? 'none');
+      if (want) expect(said).toHaveLength(1);
+      else expect(watch.warning()).toBeUndefined();
+      watch.off();
+      await up.close();
+    }
+  });
+});
