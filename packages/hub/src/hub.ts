@@ -37,7 +37,7 @@ import { createHttpApp, type UpstreamHealth } from './transports/http.ts';
 import { createTopology, type TopologySettings } from './topology/topology.ts';
 import { topologyResources, topologyTools } from './tools/topology/topology-tools.ts';
 import { createUpstream, type Upstream, type UpstreamLogMessage, type UpstreamSpec } from './upstreams/upstream.ts';
-import { HA_CLASS_PRESET, haBase, haHost, watchHaExposure } from './upstreams/home-assistant.ts';
+import { HA_CLASS_PRESET, haBase, haHost, haPreview, watchHaExposure } from './upstreams/home-assistant.ts';
 import { createIntegrationSet, scrubSecrets, type Observability } from './integrations/integration-set.ts';
 import { createAnsibleService, type AnsibleService } from './ansible/service.ts';
 import { internetTools, type InternetDeps } from './internet/index.ts';
@@ -115,6 +115,8 @@ function displayUrl(url: string): string {
 function asNative(alias: string, u: Upstream, warning?: () => string | undefined): NativeUpstream {
   return {
     alias,
+    // Home Assistant: the preview of a write names the entities it matches now.
+    ...(u.spec.kind === 'home-assistant' ? { preview: (tool: string, shown: string, args: Record<string, unknown>) => haPreview(u, alias, haHost((u.spec as { url: string }).url), tool, shown, args) } : {}),
     state: () => {
       const w = warning?.();
       return w ? { ...u.state(), warning: w } : u.state();

@@ -63,12 +63,12 @@ describe.each<Era>(['modern', 'legacy'])('Home Assistant through the hub (%s cli
 
     // "Turn on the attic fan": held until approved, nothing changed meanwhile.
     const args = { name: 'Attic Fan' };
-    const callsBefore = ha.requests().filter((r) => r.rpc === 'tools/call').length;
     const held = (await client.callTool({ name: 'ha__HassTurnOn', arguments: args })) as Result;
     expect(held.structuredContent).toMatchObject({ status: 'approval_required', preview: { tool: 'ha__HassTurnOn', where: ['ha'], arguments: args } });
-    expect(held.structuredContent!.preview.action).toContain('HassTurnOn');
+    // The preview names what HA would act on now (looked up with GetLiveContext, a read).
+    expect(held.structuredContent!.preview.action).toBe(`call HassTurnOn on Home Assistant at ${ha.host} with name "Attic Fan"; it matches now: Attic Fan (fan, off, Attic)`);
     expect(ha.state.entities.find((e) => e.entityId === 'fan.attic')?.state).toBe('off');
-    expect(ha.requests().filter((r) => r.rpc === 'tools/call').length).toBe(callsBefore);
+    expect(ha.requests().filter((r) => r.tool === 'HassTurnOn')).toEqual([]);
     await client.callTool({ name: 'approve_writes', arguments: {} });
     const done = (await client.callTool({ name: 'ha__HassTurnOn', arguments: args })) as Result;
     expect(done.isError).toBeFalsy();

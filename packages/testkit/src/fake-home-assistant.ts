@@ -24,8 +24,9 @@
  * - Intents act on `state.entities` (matched by name, area and domain among the exposed ones, as
  *   HA's intent matching does, simply): turning on the Attic Fan sets its state to `on`.
  * - The REST API (`/api/states`, ...) is answered by `handleHaRest` (fake-home-assistant-rest.ts).
- * - Anything else is recorded in `unknown()` and answered 404 `404: Not Found`: a test asserts the
- *   list stays empty.
+ * - Anything else is recorded in `unknown()` and answered 404 `404: Not Found` (a JSON-RPC method HA
+ *   lacks other than the `server/discover` probe: -32601, also recorded): a test asserts the list
+ *   stays empty.
  *
  * @example
  * await using ha = await startFakeHomeAssistant();
@@ -62,6 +63,8 @@ export interface FakeHomeAssistantRequest {
   status: number;
   /** The JSON-RPC method of an MCP POST. */
   rpc?: string;
+  /** The tool of a `tools/call`. */
+  tool?: string;
 }
 
 export interface FakeHomeAssistant extends AsyncDisposable {
@@ -285,7 +288,7 @@ export async function startFakeHomeAssistant(opts: FakeHomeAssistantOptions = {}
     const accept = req.headers.accept ?? '';
     if (!accept.includes('application/json')) return reply(res, entry, 400, 'Client must accept application/json');
     if ((req.headers['content-type'] ?? '').split(';')[0]!.trim() !== 'application/json') return reply(res, entry, 400, 'Content-Type must be application/json');
-    let message: { id?: unknown; method?: unknown };
+    let message: { id?: unknown; method?: unknown; params?: { name?: unknown } };
     try {
       message = JSON.parse(body) as typeof message;
     } catch {
@@ -293,9 +296,14 @@ export async function startFakeHomeAssistant(opts: FakeHomeAssistantOptions = {}
     }
     if (typeof message !== 'object' || message === null || Array.isArray(message)) return reply(res, entry, 400, 'Request must be a JSON-RPC message');
     if (typeof message.method === 'string') entry.rpc = message.method;
+    if (message.method === 'tools/call' && typeof message.params?.name === 'string') entry.tool = message.params.name.slice(0, 200);
     // A notification or a response: accepted, nothing to answer.
     if (message.id === undefined || typeof message.method !== 'string') return reply(res, entry, 202, '');
-    if (!RPC_METHODS.has(message.method)) return reply(res, entry, 200, JSON.stringify(methodNotFound(message.id)), 'application/json');
+    if (!RPC_METHODS.has(message.method)) {
+      // A negotiating client's probe is expected; any other method HA lacks fails the test.
+      if (message.method !== 'server/discover') unknown.push(entry);
+      return reply(res, entry, 200, JSON.stringify(methodNotFound(message.id)), 'application/json');
+    }
     // One server per request, stateless, plain JSON answers: as HA's http.py runs it.
     const server = build();
     const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
@@ -327,15 +335,17 @@ export async function startFakeHomeAssistant(opts: FakeHomeAssistantOptions = {}
   function sseMessage(res: ServerResponse, id: string, body: string, entry: FakeHomeAssistantRequest): void {
     const session = sessions.get(id);
     if (!session) return reply(res, entry, 404, 'Could not find session ID');
-    let message: JSONRPCMessage & { id?: unknown; method?: unknown };
+    let message: JSONRPCMessage & { id?: unknown; method?: unknown; params?: { name?: unknown } };
     try {
       message = JSON.parse(body) as typeof message;
     } catch {
       return reply(res, entry, 400, 'Could not parse message');
     }
     if (typeof message.method === 'string') entry.rpc = message.method;
+    if (message.method === 'tools/call' && typeof message.params?.name === 'string') entry.tool = message.params.name.slice(0, 200);
     reply(res, entry, 200, '');
     if (message.id !== undefined && typeof message.method === 'string' && !RPC_METHODS.has(message.method)) {
+      unknown.push(entry);
       void session.send(methodNotFound(message.id) as JSONRPCMessage);
       return;
     }

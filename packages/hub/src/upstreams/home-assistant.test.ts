@@ -1,11 +1,11 @@
 // Home Assistant as an upstream: the endpoint and its fallback, the messages a person reads, the
 // class preset and the exposure warning, against the fake HA (the SDK's server, HA's answers).
-import { startFakeHomeAssistant, freePort } from '@homelab-mcp/testkit';
+import { startFakeHomeAssistant, freePort, type FakeHomeAssistantOptions } from '@homelab-mcp/testkit';
 import { SdkHttpError, SdkErrorCode } from '@modelcontextprotocol/client';
 import { describe, expect, it } from 'vitest';
 import { classify } from '../policy/classes.ts';
 import { createUpstream } from './upstream.ts';
-import { HA_CLASS_PRESET, haBase, haExposureWarning, haLiveContextExposure, haMcpUrl, haUrlProblem, isHaMcpNotConfigured, isHaStreamableMissing, watchHaExposure } from './home-assistant.ts';
+import { HA_CLASS_PRESET, haPreview, parseHaLiveContext, haBase, haExposureWarning, haLiveContextExposure, haMcpUrl, haUrlProblem, isHaMcpNotConfigured, isHaStreamableMissing, watchHaExposure } from './home-assistant.ts';
 
 const http404 = (text: string) => new SdkHttpError(SdkErrorCode.ClientHttpNotImplemented, `Error POSTing to endpoint: ${text}`, { status: 404, statusText: 'Not Found', text });
 const opts = { connectTimeoutMs: 5_000, healthIntervalMs: 0, backoff: { initialMs: 60_000, maxMs: 60_000 } };
@@ -47,6 +47,40 @@ describe('Home Assistant upstream helpers', () => {
     expect(haLiveContextExposure(text(JSON.stringify({ success: true, result: 'Live Context: An overview\n- names: Kitchen Light\n  domain: light\n' })))).toBe('entities');
     expect(haLiveContextExposure(text('not json'))).toBeUndefined();
     expect(haLiveContextExposure({ content: 'x', isError: true })).toBeUndefined();
+  });
+});
+
+describe('Home Assistant write previews', () => {
+  const yaml = "Live Context: An overview of the areas and the devices in this smart home:\n- names: Attic Fan\n  domain: fan\n  state: 'off'\n  areas: Attic\n  attributes:\n    percentage: '0'\n- names: Kitchen Light, Cooking light\n  domain: light\n  state: 'on'\n  areas: Kitchen\n- names: 'It''s: odd'\n  domain: switch\n  state: unavailable\n";
+  const upstream = (text: string | Error) => ({
+    callTool: async () => {
+      if (text instanceof Error) throw text;
+      return { content: [{ type: 'text', text }] };
+    },
+    tools: () => [{ name: 'good_night', description: 'Turns off every light\nand the attic fan' }],
+  });
+
+  it('reads GetLiveContext\'s YAML as HA writes it', () => {
+    expect(parseHaLiveContext(yaml)).toEqual([
+      { names: 'Attic Fan', domain: 'fan', state: 'off', areas: 'Attic' },
+      { names: 'Kitchen Light, Cooking light', domain: 'light', state: 'on', areas: 'Kitchen' },
+      { names: "It's: odd", domain: 'switch', state: 'unavailable' },
+    ]);
+  });
+
+  it('names the entities an intent matches now, by name (or alias), area and domain', async () => {
+    const u = upstream(JSON.stringify({ success: true, result: yaml }));
+    const p = await haPreview(u, 'ha', 'ha.lan:8123', 'HassTurnOn', 'ha__HassTurnOn', { name: 'attic fan' });
+    expect(p).toEqual({ tool: 'ha__HassTurnOn', where: ['ha'], arguments: { name: 'attic fan' }, action: 'call HassTurnOn on Home Assistant at ha.lan:8123 with name "attic fan"; it matches now: Attic Fan (fan, off, Attic)' });
+    expect((await haPreview(u, 'ha', 'h', 'HassTurnOff', 'x', { name: 'Cooking light' })).action).toMatch(/it matches now: Kitchen Light, Cooking light \(light, on, Kitchen\)$/);
+    expect((await haPreview(u, 'ha', 'h', 'HassTurnOff', 'x', { area: 'Kitchen', domain: ['fan'] })).action).toMatch(/no entity exposed to Assist matches now \(HA will likely refuse it\)$/);
+  });
+
+  it('falls back to the call and its arguments when it cannot look, and names a script', async () => {
+    const p = await haPreview(upstream(new Error('down')), 'ha', 'h', 'HassLightSet', 'ha__HassLightSet', { name: 'Kitchen Light', brightness: 40 });
+    expect(p.action).toBe('call HassLightSet on Home Assistant at h with name "Kitchen Light", brightness 40');
+    expect((await haPreview(upstream('not json'), 'ha', 'h', 'HassTurnOn', 'x', { name: 'a' })).action).toBe('call HassTurnOn on Home Assistant at h with name "a"');
+    expect((await haPreview(upstream(''), 'ha', 'h', 'good_night', 'ha__good_night', {})).action).toBe('run "good_night" on Home Assistant at h (Turns off every light and the attic fan)');
   });
 });
 
@@ -101,11 +135,12 @@ describe('Home Assistant upstream connection', () => {
   });
 
   it('warns once when HA exposes nothing, and when control is off', async () => {
-    for (const [o, want] of [
+    const cases: Array<[FakeHomeAssistantOptions, RegExp | undefined]> = [
       [{ exposed: [] }, /exposes no entities to Assist: expose them in Settings > Voice assistants > Expose/],
       [{ control: false }, /"Control Home Assistant" is off/],
       [{}, undefined],
-    ] as const) {
+    ];
+    for (const [o, want] of cases) {
       await using ha = await startFakeHomeAssistant(o);
       const up = createUpstream({ kind: 'home-assistant', name: 'ha', url: ha.url, token: ha.token }, opts);
       const said: string[] = [];

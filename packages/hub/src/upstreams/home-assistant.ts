@@ -197,3 +197,94 @@ export function watchHaExposure(u: Watched, host: string, onWarning: (warning: s
   void check();
   return { warning: () => warning, off };
 }
+
+/** One entity of GetLiveContext's YAML overview. */
+export interface HaContextEntity {
+  names: string;
+  domain?: string;
+  state?: string;
+  areas?: string;
+}
+
+const MAX_CONTEXT_ENTITIES = 2_000;
+
+/** A scalar of PyYAML's safe_dump: quotes taken off. */
+function unquote(v: string): string {
+  const t = v.trim();
+  if (t.length >= 2 && t.startsWith("'") && t.endsWith("'")) return t.slice(1, -1).replace(/''/g, "'");
+  if (t.length >= 2 && t.startsWith('"') && t.endsWith('"')) {
+    try {
+      return JSON.parse(t) as string;
+    } catch {
+      return t.slice(1, -1);
+    }
+  }
+  return t;
+}
+
+/** The entities of GetLiveContext's `result` (names, domain, state, areas), at most 2,000. */
+export function parseHaLiveContext(yaml: string): HaContextEntity[] {
+  const out: HaContextEntity[] = [];
+  let cur: HaContextEntity | undefined;
+  for (const line of yaml.split('\n')) {
+    const top = /^- names: (.*)$/.exec(line);
+    if (top) {
+      if (out.length >= MAX_CONTEXT_ENTITIES) break;
+      cur = { names: unquote(top[1]!) };
+      out.push(cur);
+      continue;
+    }
+    const field = /^ {2}(domain|state|areas): (.*)$/.exec(line);
+    if (cur && field) cur[field[1] as 'domain' | 'state' | 'areas'] = unquote(field[2]!);
+  }
+  return out;
+}
+
+/** The part of an upstream a preview reads through. */
+interface Readable {
+  callTool(name: string, args: Record<string, unknown>, opts?: { timeoutMs?: number }): Promise<{ content?: unknown; isError?: boolean }>;
+  tools(): readonly Pick<Tool, 'name' | 'description'>[];
+}
+
+const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n)}…` : s);
+
+/**
+ * The gate's preview of a write on HA upstream `alias`: which exposed entities the intent's
+ * `name`/`area`/`domain` match now, with their state, read with GetLiveContext (a read; nothing
+ * changes). HA matches with its own rules (aliases, floors, device classes), so this is what it
+ * most likely acts on; the exact arguments are in the preview too. A script names its description.
+ */
+export async function haPreview(u: Readable, alias: string, host: string, tool: string, shown: string, args: Record<string, unknown>): Promise<{ tool: string; where: string[]; action: string; arguments: unknown }> {
+  const base = { tool: shown, where: [alias], arguments: args };
+  const at = `Home Assistant at ${host}`;
+  if (!/^Hass[A-Z]/.test(tool)) {
+    const description = u.tools().find((t) => t.name === tool)?.description;
+    return { ...base, action: `run ${JSON.stringify(tool)} on ${at}${description ? ` (${clip(description.replace(/\s+/g, ' '), 200)})` : ''}` };
+  }
+  const str = (v: unknown) => (typeof v === 'string' && v.trim() ? v.trim().toLowerCase() : undefined);
+  const name = str(args.name);
+  const area = str(args.area);
+  const domains = (typeof args.domain === 'string' ? [args.domain] : Array.isArray(args.domain) ? args.domain : []).filter((d): d is string => typeof d === 'string').map((d) => d.toLowerCase());
+  const slots = Object.entries(args)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k} ${clip(JSON.stringify(v) ?? '', 100)}`)
+    .join(', ');
+  const action = `call ${tool} on ${at}${slots ? ` with ${slots}` : ''}`;
+  if (!name && !area && domains.length === 0) return { ...base, action };
+  let entities: HaContextEntity[] | undefined;
+  try {
+    const r = await u.callTool('GetLiveContext', {}, { timeoutMs: 10_000 });
+    const first = Array.isArray(r.content) ? (r.content[0] as { text?: unknown } | undefined) : undefined;
+    const doc = typeof first?.text === 'string' && first.text.length <= 4_000_000 ? (JSON.parse(first.text) as { success?: unknown; result?: unknown }) : undefined;
+    if (doc?.success === true && typeof doc.result === 'string') entities = parseHaLiveContext(doc.result);
+    else if (doc?.success === false) entities = [];
+  } catch {
+    // The preview still names the call and its arguments.
+  }
+  if (!entities) return { ...base, action };
+  const split = (s: string | undefined) => (s ?? '').split(',').map((x) => x.trim().toLowerCase());
+  const matched = entities.filter((e) => (!name || split(e.names).includes(name)) && (!area || split(e.areas).includes(area)) && (domains.length === 0 || domains.includes((e.domain ?? '').toLowerCase())));
+  if (matched.length === 0) return { ...base, action: `${action}; no entity exposed to Assist matches now (HA will likely refuse it)` };
+  const shownEntities = matched.slice(0, 20).map((e) => `${clip(e.names, 60)} (${[e.domain, e.state, e.areas].filter(Boolean).map((x) => clip(x!, 40)).join(', ')})`);
+  return { ...base, action: `${action}; it matches now: ${shownEntities.join(', ')}${matched.length > 20 ? ` and ${matched.length - 20} more` : ''}` };
+}
