@@ -13,6 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { connectClient, freePort, resultText, startEdgeProcess, startFakeHomeAssistant, startHubProcess, type Era } from '@homelab-mcp/testkit';
 
 const TOKEN = 'ha-hub-admin-token-0123456789';
+const VIEWER = 'ha-hub-viewer-token-0123456789';
 type Result = { content: Array<{ type: string; text: string }>; structuredContent?: Record<string, any>; isError?: boolean };
 
 /** A /sys with one thermal zone at `celsius`, as the attic Pi's edge reads it. */
@@ -36,7 +37,7 @@ describe.each<Era>(['modern', 'legacy'])('Home Assistant through the hub (%s cli
     await using attic = await startEdgeProcess({ args: ['--sys-root', sysWithTemperature(41.5)] });
     await using hub = await startHubProcess({
       config: {
-        auth: { tokens: [{ user: 'ann', role: 'admin', token: TOKEN }] },
+        auth: { tokens: [{ user: 'ann', role: 'admin', token: TOKEN }, { user: 'kiosk', role: 'viewer', token: VIEWER }] },
         local: { enabled: false },
         nodes: [{ name: 'attic-pi', url: attic.url, token: attic.token }],
         // Given as the MCP endpoint itself: the hub takes /api/mcp off.
@@ -54,6 +55,15 @@ describe.each<Era>(['modern', 'legacy'])('Home Assistant through the hub (%s cli
     expect(byName('ha__GetDateTime')?.description).toMatch(/^\[read\] /);
     expect(byName('ha__good_night')?.description).toMatch(/^\[write: needs approval\] /);
     expect((await client.listPrompts()).prompts.map((p) => p.name)).toContain('ha__Assist');
+    const prompt = await client.getPrompt({ name: 'ha__Assist' });
+    expect(JSON.stringify(prompt.messages)).toContain('You are a voice assistant for Home Assistant.');
+    // A viewer sees HA's reads, none of its writes, and cannot call one by name.
+    await using kiosk = await connectClient(hub.url, VIEWER, era);
+    const seen = (await kiosk.listTools()).tools.map((t) => t.name).filter((n) => n.startsWith('ha__'));
+    expect(seen.sort()).toEqual(['ha__GetDateTime', 'ha__GetLiveContext']);
+    const refused = (await kiosk.callTool({ name: 'ha__HassTurnOn', arguments: { name: 'Attic Fan' } }).catch((err: Error) => ({ isError: true, content: [{ type: 'text', text: err.message }] }))) as Result;
+    expect(refused.isError).toBe(true);
+    expect(ha.requests().filter((r) => r.tool === 'HassTurnOn')).toEqual([]);
 
     // "How hot is it up there?"
     const status = (await client.callTool({ name: 'get_status', arguments: { node: 'attic-pi' } })) as Result;

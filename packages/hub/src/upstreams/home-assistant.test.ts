@@ -76,6 +76,18 @@ describe('Home Assistant write previews', () => {
     expect((await haPreview(u, 'ha', 'h', 'HassTurnOff', 'x', { area: 'Kitchen', domain: ['fan'] })).action).toMatch(/no entity exposed to Assist matches now \(HA will likely refuse it\)$/);
   });
 
+  it('stays bounded on a hostile answer: huge text, 50,000 entities, control characters in a name', async () => {
+    expect((await haPreview(upstream('x'.repeat(5_000_000)), 'ha', 'h', 'HassTurnOn', 'x', { name: 'a' })).action).toBe('call HassTurnOn on Home Assistant at h with name "a"');
+    const many = Array.from({ length: 50_000 }, (_, i) => `- names: Lamp\n  domain: light\n  state: 'on'\n  areas: Hall ${i}`).join('\n');
+    expect(parseHaLiveContext(many)).toHaveLength(2_000);
+    const p = await haPreview(upstream(JSON.stringify({ success: true, result: many })), 'ha', 'h', 'HassTurnOff', 'x', { name: 'Lamp' });
+    expect(p.action).toMatch(/ and 1980 more$/);
+    expect(p.action.length).toBeLessThan(3_000);
+    const odd = await haPreview(upstream(JSON.stringify({ success: true, result: "- names: 'Lamp\u001b[2J'\n  domain: light\n" })), 'ha', 'h', 'HassTurnOn', 'x', { name: 'Lamp\u001b[2J', domain: ['light'] });
+    // Matched, and shown as is: the gate escapes control characters in every preview it shows.
+    expect(odd.action).toContain('it matches now: Lamp\u001b[2J (light)');
+  });
+
   it('falls back to the call and its arguments when it cannot look, and names a script', async () => {
     const p = await haPreview(upstream(new Error('down')), 'ha', 'h', 'HassLightSet', 'ha__HassLightSet', { name: 'Kitchen Light', brightness: 40 });
     expect(p.action).toBe('call HassLightSet on Home Assistant at h with name "Kitchen Light", brightness 40');
