@@ -132,6 +132,7 @@ describe('Home Assistant through the hub', () => {
     const port = await freePort();
     await using wrong = await startFakeHomeAssistant({ token: 'the-real-ha-token-abcdef' });
     await using other = await startFakeHomeAssistant();
+    await using fresh = await startFakeHomeAssistant({ mcpNotConfigured: true });
     await using attic = await startEdgeProcess({ args: ['--sys-root', sysWithTemperature(35)] });
     const badToken = 'a-stale-ha-token-0123456789';
     await using hub = await startHubProcess({
@@ -144,6 +145,7 @@ describe('Home Assistant through the hub', () => {
           gone: { type: 'home-assistant', url: `http://127.0.0.1:${port}`, token: 'whatever-token-1234' },
           house: { type: 'home-assistant', url: wrong.url, token: badToken },
           cabin: { type: 'home-assistant', url: other.url, token: other.token },
+          fresh: { type: 'home-assistant', url: fresh.url, token: fresh.token },
         },
       },
     });
@@ -153,6 +155,9 @@ describe('Home Assistant through the hub', () => {
     expect(ups.gone).toMatchObject({ status: 'down', error: `Home Assistant at 127.0.0.1:${port}: connection refused` });
     expect(ups.house).toMatchObject({ status: 'down', error: `Home Assistant at ${wrong.host} rejected the token (HTTP 401): set a valid long-lived access token (HA: your profile > Security) as upstreams.house.token` });
     expect(ups.cabin).toMatchObject({ status: 'up' });
+    expect(ups.fresh).toMatchObject({ status: 'down', error: `Home Assistant at ${fresh.host} has no MCP server: add the Model Context Protocol Server integration in Home Assistant: Settings > Devices & services` });
+    const health = (await client.callTool({ name: 'service_health', arguments: {} })) as Result;
+    expect(health.structuredContent!.items.find((i: { name: string }) => i.name === 'house')).toMatchObject({ healthy: false, detail: expect.stringContaining('rejected the token (HTTP 401)') });
     expect(JSON.stringify(nodes)).not.toContain(badToken);
     expect(hub.output()).not.toContain(badToken);
 
