@@ -28,3 +28,4 @@ export { startGitHttp, type GitHttpServer, type GitHttpRequest } from './git-htt
 export { startFakeNtfy, type FakeNtfy, type FakeNtfyMessage, type FakeNtfyRequest } from './fake-ntfy.ts';
 export { startCups, CUPSD_BIN, type CupsProcess, type StartCupsOptions } from './cups.ts';
 export { startFakeLms, type FakeLms, type FakeLmsOptions, type FakeLmsPlayer, type FakeLmsRequest } from './fake-lms.ts';
+export { handleHaRest, startFakeHaRest, fakeHaState, FAKE_HA_AREA_TEMPLATE, type FakeHaAnswer, type FakeHaEntity, type FakeHaRest, type FakeHaRestOptions, type FakeHaRestRequest, type FakeHaState } from './fake-home-assistant-rest.ts';
