@@ -81,7 +81,7 @@ export const homeAssistantRestIntegration = defineIntegration({
             }
           }),
         );
-        return { ok: states.every((s) => s.ok), detail: states.map((s) => s.line).join('; '), ...(states.some((s) => !s.ok) ? { problems: states.filter((s) => !s.ok).map((s) => s.line) } : {}) };
+        return { ok: states.every((s) => s.ok), detail: states.map((s) => s.line).join('; ') };
       },
       close() {
         for (const p of parts) p.link.close();
