@@ -157,7 +157,7 @@ export function createHaClient(opts: HaClientOptions): HaClient {
     return new HaError(401, `${label} rejected the token (${opts.tokenKey})`);
   };
 
-  async function send(method: 'GET' | 'POST', path: string, o: { body?: string; maxBytes: number; headers?: Record<string, string>; truncate?: boolean; signal?: AbortSignal | undefined }): Promise<HttpResponse> {
+  async function send(method: 'GET' | 'POST', path: string, o: { body?: string; maxBytes: number; headers?: Record<string, string>; truncate?: boolean; tooLargeHint?: string; signal?: AbortSignal | undefined }): Promise<HttpResponse> {
     try {
       return await opts.http.request({
         method,
@@ -171,7 +171,7 @@ export function createHaClient(opts: HaClientOptions): HaClient {
       });
     } catch (err) {
       if (isHttpError(err, 'unreachable') || isHttpError(err, 'timeout')) throw new HaError(503, `${label} is unreachable: ${err.detail}`, { cause: err });
-      if (isHttpError(err, 'too_large')) throw new HaError(502, `${label}: the answer of ${path.replace(/\?.*$/, '')} is larger than ${o.maxBytes} bytes`, { cause: err });
+      if (isHttpError(err, 'too_large')) throw new HaError(502, `${label}: the answer of ${path.replace(/\?.*$/, '')} is larger than ${o.maxBytes} bytes${o.tooLargeHint ? ` (${o.tooLargeHint})` : ''}`, { cause: err });
       throw err;
     }
   }
@@ -190,7 +190,7 @@ export function createHaClient(opts: HaClientOptions): HaClient {
   }
 
   /** The answer of a read; 401 is the token, unless HA still answers /api/ (then the view is for administrators). */
-  async function read(path: string, o: { maxBytes: number; body?: string; headers?: Record<string, string>; truncate?: boolean; ok?: number[]; signal?: AbortSignal | undefined }): Promise<HttpResponse> {
+  async function read(path: string, o: { maxBytes: number; body?: string; headers?: Record<string, string>; truncate?: boolean; tooLargeHint?: string; ok?: number[]; signal?: AbortSignal | undefined }): Promise<HttpResponse> {
     const res = await send(o.body !== undefined ? 'POST' : 'GET', path, o);
     if (res.status === 401 || res.status === 403) {
       const view = path.replace(/\?.*$/, '');
@@ -261,7 +261,7 @@ export function createHaClient(opts: HaClientOptions): HaClient {
     async history(entityId, start, end, signal) {
       if (!ENTITY_ID.test(entityId)) throw new HaError(400, `entity: expected an entity id such as light.kitchen, got ${JSON.stringify(entityId.slice(0, 100))}`);
       const path = `/api/history/period/${start.toISOString()}?filter_entity_id=${entityId}&end_time=${encodeURIComponent(end.toISOString())}&minimal_response&no_attributes`;
-      const body = json(await read(path, { maxBytes: MAX_HA_BYTES, signal }), 'the history');
+      const body = json(await read(path, { maxBytes: MAX_HA_BYTES, tooLargeHint: 'ask for a shorter period: a later since', signal }), 'the history');
       if (!Array.isArray(body)) throw new HaError(502, `${label}: the history is not a list`);
       // One list per entity; with minimal_response only the first names its entity.
       const list = body.find((l) => Array.isArray(l) && obj(l[0])?.entity_id === entityId) ?? (body.length === 1 && Array.isArray(body[0]) ? body[0] : []);
@@ -278,7 +278,7 @@ export function createHaClient(opts: HaClientOptions): HaClient {
     async logbook(start, end, entityId, signal) {
       if (entityId !== undefined && !ENTITY_ID.test(entityId)) throw new HaError(400, `entity: expected an entity id such as light.kitchen, got ${JSON.stringify(entityId.slice(0, 100))}`);
       const path = `/api/logbook/${start.toISOString()}?end_time=${encodeURIComponent(end.toISOString())}${entityId ? `&entity=${entityId}` : ''}`;
-      const body = json(await read(path, { maxBytes: MAX_HA_BYTES, signal }), 'the logbook');
+      const body = json(await read(path, { maxBytes: MAX_HA_BYTES, tooLargeHint: 'ask for a shorter period (a later since) or one entity', signal }), 'the logbook');
       if (!Array.isArray(body)) throw new HaError(502, `${label}: the logbook is not a list`);
       const entries: HaLogbookEntry[] = [];
       for (const raw of body.slice(-MAX_HA_ROWS)) {
@@ -295,10 +295,12 @@ export function createHaClient(opts: HaClientOptions): HaClient {
       return { entries, total: body.length };
     },
     async errorLog(signal) {
-      const res = await read('/api/error_log', { maxBytes: ERROR_LOG_TAIL_BYTES, headers: { range: `bytes=-${ERROR_LOG_TAIL_BYTES}`, accept: 'text/plain' }, truncate: true, ok: [200, 206], signal }).catch((err: unknown) => {
+      const res = await read('/api/error_log', { maxBytes: ERROR_LOG_TAIL_BYTES, headers: { range: `bytes=-${ERROR_LOG_TAIL_BYTES}`, accept: 'text/plain' }, truncate: true, ok: [200, 206, 416], signal }).catch((err: unknown) => {
         if (err instanceof HaError && err.status === 404) throw new HaError(404, `${label} serves no error log (/api/error_log answered 404: HA writes no log file, e.g. when started with --log-file off or without the api integration)`);
         throw err;
       });
+      // 416: the range cannot be served, which for a suffix range means the log is empty.
+      if (res.status === 416) return { text: '', partial: false, size: 0 };
       const size = /\/(\d+)\s*$/.exec(res.headers['content-range'] ?? '')?.[1];
       const total = size !== undefined ? Number(size) : undefined;
       let text = res.text();

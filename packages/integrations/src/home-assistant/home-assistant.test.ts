@@ -90,6 +90,8 @@ describe('home-assistant REST tools (fake HA)', () => {
       expect(text(bad)).toMatch(/^ha_history: argument "entity": an entity id such as light\.kitchen/);
     }
     expect(text(await call('ha_history', { entity: 'light.kitchen', since: 'yesterday' }))).toMatch(/^ha_history: argument "since": expected RFC3339/);
+    expect(text(await call('ha_history', { entity: 'light.kitchen', since: '2099-01-01T00:00:00Z' }))).toBe('since: "2099-01-01T00:00:00Z" is in the future (2099-01-01T00:00:00.000Z); give a time before now, e.g. 24h for 24 hours ago');
+    expect(text(await call('ha_logbook', { since: '99999999999999999' }))).toBe('since: "99999999999999999" is not a time HA can be asked about (expected RFC3339, Unix seconds, or how long ago such as 24h)');
   });
 
   it('ha_logbook: newest first, entity filter, since', async () => {
@@ -109,6 +111,9 @@ describe('home-assistant REST tools (fake HA)', () => {
     expect(ha.requests().at(-1)).toMatchObject({ method: 'GET', url: '/api/error_log' });
     const before = ha.state.errorLog;
     try {
+      // An empty log: HA (aiohttp) cannot serve a suffix range of it and answers 416.
+      ha.state.errorLog = '';
+      expect(text(await call('ha_error_log'))).toBe("HA's log is empty");
       ha.state.errorLog = Array.from({ length: 20_000 }, (_, i) => `2026-12-07 08:00:00.000 ERROR (MainThread) [x] line ${i} \u001b[31mred\u001b[0m é`).join('\n') + '\n';
       const big = await call('ha_error_log');
       const lines = text(big).split('\n');
@@ -182,6 +187,7 @@ describe('home-assistant REST tools (fake HA)', () => {
         if (url.pathname === '/api/states' && mode === 'huge') return { status: 200, headers: { 'content-type': 'application/json' }, body: `[${'{"entity_id":"a.b","state":"on"},'.repeat(600_000)}{}]` };
         if (url.pathname === '/api/states' && mode === 'html') return { status: 200, headers: { 'content-type': 'text/html' }, body: '<html>login</html>' };
         if (url.pathname === '/api/template' && mode === 'types') return { status: 200, headers: { 'content-type': 'text/plain' }, body: '[["x", 5, ["light.good", 7, "../y"]], "junk", [null]]' };
+        if (url.pathname.startsWith('/api/logbook/') && mode === 'hugelog') return { status: 200, headers: { 'content-type': 'application/json' }, body: `[${'{"when":"2026-12-07T00:00:00+00:00","name":"x"},'.repeat(200_000)}{}]` };
         if (url.pathname.startsWith('/api/logbook/') && mode === 'many') return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(Array.from({ length: 8000 }, (_, i) => ({ when: new Date(Date.UTC(2026, 11, 7, 0, 0, i)).toISOString(), name: `E${i}`, message: 'm'.repeat(500) }))) };
         return undefined;
       },
@@ -201,6 +207,8 @@ describe('home-assistant REST tools (fake HA)', () => {
       expect(lb.structuredContent!.total).toBe(8000);
       expect(lb.structuredContent!.entries).toHaveLength(200);
       expect(lb.structuredContent!.entries[0].name).toBe('E7999');
+      mode = 'hugelog';
+      expect(text(await call('ha_logbook', {}, t))).toMatch(/^Home Assistant ha at 127\.0\.0\.1:\d+: the answer of \/api\/logbook\/\S+ is larger than 8388608 bytes \(ask for a shorter period \(a later since\) or one entity\)$/);
       expect(text(lb).length).toBeLessThanOrEqual(31_000);
       mode = 'types';
       const typed = await call('ha_states', {}, t);

@@ -63,7 +63,14 @@ export function homeAssistantTools(clients: readonly HaClient[]): IntegrationToo
     if (!c) throw new HomelabError('INVALID_ARGUMENTS', `instance: expected ${several ? 'one of ' : ''}${aliases.join(', ')}, got ${quoted(instance)}`);
     return c;
   }
-  const since = (v: string | undefined, now: number) => (v === undefined ? new Date(now - DAY_MS) : parseTimeArg(v, now)!);
+  /** The start of a period: default 24 h ago; a time in the future or past what a date holds is refused. */
+  const since = (v: string | undefined, now: number): Date => {
+    if (v === undefined) return new Date(now - DAY_MS);
+    const d = parseTimeArg(v, now);
+    if (!d || Number.isNaN(d.getTime()) || d.getTime() < 0) throw new HomelabError('INVALID_ARGUMENTS', `since: ${quoted(v)} is not a time HA can be asked about (expected RFC3339, Unix seconds, or how long ago such as 24h)`);
+    if (d.getTime() > now) throw new HomelabError('INVALID_ARGUMENTS', `since: ${quoted(v)} is in the future (${d.toISOString()}); give a time before now, e.g. 24h for 24 hours ago`);
+    return d;
+  };
   const entityArg = z.string().max(255).regex(ENTITY_ID, 'an entity id such as light.kitchen (domain.object_id: lower-case letters, digits and "_")');
 
   const states = defineTool({
