@@ -198,6 +198,7 @@ describe('home-assistant REST tools (fake HA)', () => {
       const many = await call('ha_states', {}, t);
       const lines = text(many).split('\n');
       expect(lines[0]).toBe('5000 entities: 2500 on, 2500 xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx');
+      expect(lines.at(-1)).toBe('(4800 more not listed: filter by domain or area)');
       expect(text(many).length).toBeLessThanOrEqual(31_000);
       expect(lines.filter((l) => l.startsWith('- ')).length).toBeLessThanOrEqual(MAX_STATES_SHOWN);
       expect(lines.some((l) => l.startsWith('- injected'))).toBe(false);

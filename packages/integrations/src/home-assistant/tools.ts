@@ -106,11 +106,14 @@ export function homeAssistantTools(clients: readonly HaClient[]): IntegrationToo
       const lines = [
         `${where(c)}${line}${filter ? ` (${filter})` : ''}`,
         ...rows.map((r) => `- ${r.entityId}${r.name ? ` "${oneLine(r.name)}"` : ''}: ${oneLine(r.state)}${r.area ? ` [${oneLine(r.area)}]` : ''}${r.lastChanged ? ` since ${shortTime(r.lastChanged)}` : ''}`),
+      ];
+      // The notes stay whatever the list's length.
+      const notes = [
         ...(list.length > shown.length ? [`(${list.length - shown.length} more not listed: filter by domain or area)`] : []),
-        ...(areas.ok ? [] : [`(areas unknown: ${areas.why})`]),
+        ...(areas.ok ? [] : [`(areas unknown: ${oneLine(areas.why).slice(0, 500)})`]),
         ...(st.dropped ? [`(${st.dropped} malformed state objects left out)`] : []),
       ];
-      return textResult(bounded(lines.join('\n')), { instance: c.alias, total: list.length, counts, entities: rows, ...(list.length > shown.length ? { more: list.length - shown.length } : {}), areasKnown: areas.ok });
+      return textResult([bounded(lines.join('\n')), ...notes].join('\n'), { instance: c.alias, total: list.length, counts, entities: rows, ...(list.length > shown.length ? { more: list.length - shown.length } : {}), areasKnown: areas.ok });
     },
   });
 
