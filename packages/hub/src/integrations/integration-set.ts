@@ -39,7 +39,8 @@ export function effectiveIntegrationsConfig(config: HubConfig): IntegrationsConf
 }
 
 /** Config keys whose values are an integration's credentials. */
-const SECRET_CONFIG_KEY = /token|password|secret|api_?key|apikey/i;
+// `key` alone: OPNsense's API key (its pair's other half is `secret`).
+const SECRET_CONFIG_KEY = /token|password|secret|api_?key|apikey|^key$/i;
 
 /**
  * The credentials in an integration's config (and the forms a service could echo them in: the
@@ -62,6 +63,9 @@ export function configSecrets(cfg: unknown): string[] {
     if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, k, inHeaders || k === 'headers');
   };
   walk(cfg, '', false);
+  // A key and secret sent as Basic (OPNsense): the header's value is base64 of both.
+  const pair = cfg as { key?: unknown; secret?: unknown } | null;
+  if (pair && typeof pair.key === 'string' && typeof pair.secret === 'string') out.add(Buffer.from(`${pair.key}:${pair.secret}`).toString('base64'));
   return [...out].sort((a, b) => b.length - a.length);
 }
 
@@ -86,7 +90,11 @@ export function integrationCatalogTools(instance: IntegrationInstance, secrets: 
     def: t.def as Tool,
     toolClass: t.toolClass,
     source: instance.name,
-    call: async (args, ctx) => scrubSecrets((await t.call(args, { signal: ctx.signal })) as CallToolResult, secrets),
+    call: async (args, ctx) => {
+      // What a write records for the audit event (what it changed, to undo it) is scrubbed of the credentials too.
+      const auditDetail = ctx.auditDetail;
+      return scrubSecrets((await t.call(args, { signal: ctx.signal, ...(auditDetail ? { auditDetail: (d: Record<string, unknown>) => auditDetail(scrubSecrets(d, secrets)) } : {}) })) as CallToolResult, secrets);
+    },
     ...(t.preview
       ? {
           preview: async (args: Record<string, unknown>) => {
