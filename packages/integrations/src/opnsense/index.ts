@@ -14,6 +14,7 @@
  *     fingerprint: "AB:CD:..."
  */
 import * as z from 'zod';
+import { HomelabError } from '@homelab-mcp/core';
 import { isHttpError } from '@homelab-mcp/core/http';
 import { defineIntegration, type DiagnosedService, type IntegrationFinding, type IntegrationHealth, type IntegrationInstance } from '../integration.ts';
 import { checkOneTlsTrust, createServiceLink, serviceHttp, serviceTlsShape } from '../service.ts';
@@ -76,7 +77,13 @@ export const opnsenseIntegration = defineIntegration({
     const ready = async (signal: AbortSignal) => {
       // A refused key is the link's answer (naming the config keys); an unreachable firewall is
       // the request's own, so a firewall that came back is used at once.
-      if (link.state().status === 'auth failed') await link.ready(signal);
+      if (link.state().status !== 'auth failed') return;
+      try {
+        await link.ready(signal);
+      } catch (err) {
+        // The link's own words (`OPNsense at HOST rejected the credential (integrations.opnsense.key ...)`).
+        throw new HomelabError('AUTH_REJECTED', err instanceof Error ? err.message : String(err));
+      }
     };
     return {
       name: 'opnsense',
