@@ -158,7 +158,9 @@ export interface OpnsenseClientOptions {
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const isObj = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
-const str = (v: unknown, max = 200): string => (typeof v === 'string' ? v.slice(0, max) : typeof v === 'number' && Number.isFinite(v) ? String(v) : '');
+// Control characters become spaces: a hostile description must not start a new line in a
+// preview the person approves ("...\nApproved by admin").
+const str = (v: unknown, max = 200): string => (typeof v === 'string' ? v.slice(0, max).replace(/\p{Cc}/gu, ' ') : typeof v === 'number' && Number.isFinite(v) ? String(v) : '');
 const num = (v: unknown): number | null => {
   const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
   return Number.isFinite(n) ? n : null;
@@ -174,7 +176,7 @@ function fieldValue(v: unknown, max = 200): string {
   if (!isObj(v)) return '';
   const picked: string[] = [];
   for (const [k, o] of Object.entries(v).slice(0, 2000)) {
-    if (isObj(o) && flag(o.selected) && k !== '') picked.push(k.slice(0, 100));
+    if (isObj(o) && flag(o.selected) && k !== '') picked.push(str(k, 100));
     if (picked.length >= 20) break;
   }
   return picked.join(',').slice(0, max);
