@@ -12,7 +12,7 @@
  *   rules and, as since 25.7, the legacy GUI rules marked `legacy: true`.
  * - `POST add_rule` (`{ rule }`, validated as the model does for the fields tests use: interface,
  *   networks, ports only with TCP/UDP, description length), `GET get_rule/<uuid>` (option fields
- *   as `{ key: { value, selected } }`, `[]` for an unknown uuid), `POST toggle_rule/<uuid>/<0|1>`,
+ *   as `{ key: { value, selected } }`, networks and ports as plain strings, `[]` for an unknown uuid), `POST toggle_rule/<uuid>/<0|1>`,
  *   `POST apply` (`{ status: "OK\n\n" }`; the rules saved since are then `applied`).
  * - The documented snake_case routes only: anything else (camelCase, another path, a wrong
  *   method) is recorded in `unknown()` and answered 404 as OPNsense answers an unknown action;
@@ -96,7 +96,6 @@ const options = (all: Record<string, string>, picked: string) => Object.fromEntr
 
 /** get_rule's rendering: option fields as option lists, the rest as strings. */
 function rendered(r: FakeOpnRule) {
-  const nets = (v: string) => ({ ...Object.fromEntries(Object.keys(INTERFACES).flatMap((k) => [[k, { value: `${INTERFACES[k]} net`, selected: 0 }], [`${k}ip`, { value: `${INTERFACES[k]} address`, selected: 0 }]])), any: { value: 'any', selected: 0 }, [v]: { value: v, selected: 1 } });
   return {
     enabled: r.enabled,
     statetype: options({ keep: 'keep state', sloppy: 'sloppy state', none: 'no state' }, 'keep'),
@@ -107,12 +106,13 @@ function rendered(r: FakeOpnRule) {
     direction: options({ in: 'In', out: 'Out', any: 'Both' }, r.direction),
     ipprotocol: options({ inet: 'IPv4', inet6: 'IPv6', inet46: 'any' }, r.ipprotocol),
     protocol: options(Object.fromEntries(PROTOCOLS.map((p) => [p, p])), r.protocol),
-    source_net: nets(r.source_net),
+    // NetworkAliasField and a single PortField render as their plain value (getNodeOptions).
+    source_net: r.source_net,
     source_not: r.source_not,
-    source_port: r.source_port ? { [r.source_port]: { value: r.source_port, selected: 1 } } : { '': { value: 'any', selected: 1 } },
-    destination_net: nets(r.destination_net),
+    source_port: r.source_port,
+    destination_net: r.destination_net,
     destination_not: r.destination_not,
-    destination_port: r.destination_port ? { [r.destination_port]: { value: r.destination_port, selected: 1 } } : { '': { value: 'any', selected: 1 } },
+    destination_port: r.destination_port,
     log: r.log,
     description: r.description,
   };

@@ -240,6 +240,8 @@ export function createOpnsenseClient(opts: OpnsenseClientOptions): OpnsenseClien
     }
     // No path beyond the action in messages: a uuid is the caller's, the rest is ours.
     const where = path.split('/').slice(0, 5).join('/');
+    // The GUI redirects http to https by default; credentials are not sent on to wherever that points.
+    if (res.status >= 300 && res.status < 400) throw new OpnsenseError(502, `OPNsense at ${host} redirects ${where} (HTTP ${res.status}${res.headers.location ? ` to ${str(res.headers.location.replace(/[?#].*$/, ''), 120)}` : ''}): set integrations.opnsense.url to the address it redirects to (usually https://)`);
     if (res.status === 404) throw new OpnsenseError(404, `OPNsense at ${host}: ${where} not found (HTTP 404; is this OPNsense, at its web GUI's address?)`);
     if (res.status !== 200) throw new OpnsenseError(res.status >= 500 ? 502 : res.status, `OPNsense at ${host}: HTTP ${res.status} from ${where}`);
     try {

@@ -176,6 +176,15 @@ describe('opnsense (fake OPNsense)', () => {
     }
   });
 
+  it('an http URL that OPNsense redirects to https: named, credentials not followed', async () => {
+    opn.override('/api/core/firmware/status', { status: 301, body: '' });
+    try {
+      expect(text(await call('opnsense_status'))).toBe(`OPNsense at ${opn.host} redirects /api/core/firmware/status (HTTP 301): set integrations.opnsense.url to the address it redirects to (usually https://)`);
+    } finally {
+      opn.override('/api/core/firmware/status', undefined);
+    }
+  });
+
   it('a wrong key: every tool and the health name integrations.opnsense.key and .secret, never the secret', async () => {
     const bad = setup({ secret: 'not-the-secret-0123456789' });
     try {
