@@ -36,6 +36,12 @@ describe('opnsense (fake OPNsense)', () => {
     expect(await inst.health!(signal())).toEqual({ ok: true, detail: `OPNsense 26.1.2 at ${opn.host}: 3 updates available` });
   });
 
+  it('diagnose: a service named firewall (or at its host) gets the firewall\'s state; others nothing', async () => {
+    expect(await inst.diagnose!({ name: 'firewall', node: 'fw' }, signal())).toEqual([{ check: 'opnsense', status: 'ok', detail: 'OPNsense 26.1.2 answers: 3 updates available' }]);
+    expect(await inst.diagnose!({ name: 'web', node: 'fw', url: `${opn.url}/ui` }, signal())).toHaveLength(1);
+    expect(await inst.diagnose!({ name: 'nextcloud', node: 'nas' }, signal())).toEqual([]);
+  });
+
   it('opnsense_interfaces: name, device, description, status, addresses; assigned first', async () => {
     const r = await call('opnsense_interfaces');
     expect(text(r)).toBe(

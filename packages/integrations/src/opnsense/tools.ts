@@ -266,6 +266,8 @@ export function opnsenseTools(opn: OpnsenseClient, opts: OpnsenseToolsOptions): 
       }
       // Recorded before apply: from here on the rule exists, whatever happens next.
       auditDetail?.({ uuid, rule: { ...want } });
+      // add_rule only saves the config; pf runs it after apply (peers' "rule created but not
+      // there" reports, vespo92/OPNSenseMCP 0.7.5). Then read back what OPNsense keeps.
       await opn.apply(signal);
       const got = await opn.getRule(uuid, signal);
       if (!got) return errorResult(`${at} created rule ${uuid} and applied it, but it does not read back (get_rule answers nothing); check Firewall > Automation`, { created: true, uuid, verified: false });
