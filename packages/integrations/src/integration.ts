@@ -63,10 +63,20 @@ export interface IntegrationPreview {
   where?: string[];
 }
 
+/**
+ * What a tool's call runs with: its cancellation, and (from the hub) a way to add to the call's
+ * audit event what the write changed (`{ uuid, previous: { enabled: true } }`), so a person can
+ * undo it from the journal. The hub redacts it like the arguments.
+ */
+export interface ToolCallContext {
+  signal: AbortSignal;
+  auditDetail?(detail: Record<string, unknown>): void;
+}
+
 export interface IntegrationTool {
   def: IntegrationToolDef;
   toolClass: 'read' | 'write';
-  call(args: Record<string, unknown>, ctx: { signal: AbortSignal }): Promise<ToolResult>;
+  call(args: Record<string, unknown>, ctx: ToolCallContext): Promise<ToolResult>;
   /** For writes: the preview the approval gate shows; it may read the service, never change it. */
   preview?(args: Record<string, unknown>, ctx: { signal: AbortSignal }): Promise<IntegrationPreview>;
 }
@@ -132,7 +142,7 @@ export interface ToolSpec<A extends z.ZodObject> {
   toolClass: 'read' | 'write';
   /** Read tools default to read-only, non-destructive, idempotent, closed-world. */
   annotations?: Partial<ToolAnnotations>;
-  run(args: z.output<A>, ctx: { signal: AbortSignal }): Promise<ToolResult>;
+  run(args: z.output<A>, ctx: ToolCallContext): Promise<ToolResult>;
   /** For writes: what the call would do, named (looked up if need be); never changes anything. */
   preview?(args: z.output<A>, ctx: { signal: AbortSignal }): Promise<IntegrationPreview>;
 }

@@ -52,7 +52,8 @@ export function homeAssistantRestConfig(config: HubConfig): z.output<typeof Home
 }
 
 /** Config keys whose values are an integration's credentials. */
-const SECRET_CONFIG_KEY = /token|password|secret|api_?key|apikey/i;
+// `key` alone: OPNsense's API key (its pair's other half is `secret`).
+const SECRET_CONFIG_KEY = /token|password|secret|api_?key|apikey|^key$/i;
 
 /**
  * The credentials in an integration's config (and the forms a service could echo them in: the
@@ -72,7 +73,15 @@ export function configSecrets(cfg: unknown): string[] {
       return;
     }
     if (Array.isArray(v)) return v.forEach((x) => walk(x, key, inHeaders));
-    if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, k, inHeaders || k === 'headers');
+    if (v && typeof v === 'object') {
+      // A name and a secret sent as Basic (OPNsense's key and secret; CUPS', Lyrion's and
+      // others' user and password): the header's value is base64 of both, at any depth (instances).
+      const o = v as Record<string, unknown>;
+      const name = [o.key, o.user, o.username].find((x) => typeof x === 'string');
+      const secret = [o.secret, o.password].find((x) => typeof x === 'string');
+      if (typeof name === 'string' && typeof secret === 'string' && secret.length >= 6) out.add(Buffer.from(`${name}:${secret}`).toString('base64'));
+      for (const [k, x] of Object.entries(o)) walk(x, k, inHeaders || k === 'headers');
+    }
   };
   walk(cfg, '', false);
   return [...out].sort((a, b) => b.length - a.length);
@@ -99,7 +108,11 @@ export function integrationCatalogTools(instance: IntegrationInstance, secrets: 
     def: t.def as Tool,
     toolClass: t.toolClass,
     source: instance.name,
-    call: async (args, ctx) => scrubSecrets((await t.call(args, { signal: ctx.signal })) as CallToolResult, secrets),
+    call: async (args, ctx) => {
+      // What a write records for the audit event (what it changed, to undo it) is scrubbed of the credentials too.
+      const auditDetail = ctx.auditDetail;
+      return scrubSecrets((await t.call(args, { signal: ctx.signal, ...(auditDetail ? { auditDetail: (d: Record<string, unknown>) => auditDetail(scrubSecrets(d, secrets)) } : {}) })) as CallToolResult, secrets);
+    },
     ...(t.preview
       ? {
           preview: async (args: Record<string, unknown>) => {
