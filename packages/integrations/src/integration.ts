@@ -240,10 +240,15 @@ export function parseTimeArg(v: string, now: number = Date.now()): Date | undefi
   const s = v.trim();
   if (s === 'now') return new Date(now);
   const rel = parseDuration(s.replace(/^-/, ''));
-  if (rel !== undefined) return new Date(now - rel);
+  if (rel !== undefined) {
+    const d = new Date(now - rel);
+    return Number.isNaN(d.getTime()) ? undefined : d;
+  }
   if (/^\d+(\.\d+)?$/.test(s)) {
     const sec = Number(s);
-    return Number.isFinite(sec) ? new Date(sec * 1000) : undefined;
+    // Past what a Date holds (year 275760), a time would fail later, in toISOString.
+    const d = new Date(sec * 1000);
+    return Number.isFinite(sec) && !Number.isNaN(d.getTime()) ? d : undefined;
   }
   // RFC3339 only: Date.parse alone accepts things like "1" or "March".
   if (!/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/i.test(s)) return undefined;
