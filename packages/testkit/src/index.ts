@@ -28,3 +28,4 @@ export { startGitHttp, type GitHttpServer, type GitHttpRequest } from './git-htt
 export { startFakeNtfy, type FakeNtfy, type FakeNtfyMessage, type FakeNtfyRequest } from './fake-ntfy.ts';
 export { startCups, CUPSD_BIN, type CupsProcess, type StartCupsOptions } from './cups.ts';
 export { startFakeLms, type FakeLms, type FakeLmsOptions, type FakeLmsPlayer, type FakeLmsRequest } from './fake-lms.ts';
+export { startFakeDsm, dsmSnapshotName, type FakeDsm, type FakeDsmOptions, type FakeDsmRequest, type FakeDsmSnapshot } from './fake-dsm.ts';
