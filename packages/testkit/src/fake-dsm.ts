@@ -120,7 +120,7 @@ const disk = (n: number, over: Record<string, unknown> = {}) => ({
   ...over,
 });
 
-/** Two volumes (one degraded), one SHR pool, four disks (one with a SMART warning). */
+/** Three volumes (one degraded), one SHR pool, four disks (one with a SMART warning). */
 function defaultStorage(): Record<string, unknown> {
   return {
     disks: [disk(1), disk(2), disk(3, { smart_status: 'warning', overview_status: 'warning' }), disk(4, { used_by: 'reuse_2', model: 'ST4000VN008-2DR166', vendor: 'Seagate' })],
@@ -130,6 +130,7 @@ function defaultStorage(): Record<string, unknown> {
     ],
     volumes: [
       { id: 'volume_1', num_id: 1, vol_path: '/volume1', fs_type: 'btrfs', status: 'normal', pool_path: 'reuse_1', desc: '', size: { total: '15000000000000', used: '9300000000000', free_inode: '0', total_inode: '0', total_device: '16002126544896' } },
+      { id: 'volume_3', num_id: 3, vol_path: '/volume3', fs_type: 'ext4', status: 'normal', pool_path: 'reuse_1', desc: '', size: { total: '1000000000000', used: '100000000000', free_inode: '0', total_inode: '0', total_device: '1000000000000' } },
       { id: 'volume_2', num_id: 2, vol_path: '/volume2', fs_type: 'btrfs', status: 'degraded', pool_path: 'reuse_2', desc: '', size: { total: '3800000000000', used: '1900000000000', free_inode: '0', total_inode: '0', total_device: '4000000000000' } },
     ],
     env: { batchTask: false, isSyncSysPartition: false },
