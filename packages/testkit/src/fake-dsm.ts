@@ -73,6 +73,8 @@ export interface FakeDsm extends AsyncDisposable {
   logouts(): number;
   /** Live sessions. */
   sessions(): string[];
+  /** Every session id ever issued (to prove none leaked anywhere). */
+  issuedSessions(): string[];
   /** Every session ends as DSM ends them on timeout (106) or when it forgets them (119, after a restart). */
   expireSessions(code?: 106 | 119): void;
   /** The shares (DSM's answer, mutable by tests). */
@@ -163,6 +165,7 @@ export async function startFakeDsm(opts: FakeDsmOptions): Promise<FakeDsm> {
 
   const log: FakeDsmRequest[] = [];
   const live = new Set<string>();
+  const issued: string[] = [];
   const expired = new Map<string, number>();
   const devices = new Set(opts.deviceTokens ?? []);
   let logins = 0;
@@ -177,6 +180,7 @@ export async function startFakeDsm(opts: FakeDsmOptions): Promise<FakeDsm> {
     logins: () => logins,
     logouts: () => logouts,
     sessions: () => [...live],
+    issuedSessions: () => [...issued],
     expireSessions(code = 119) {
       for (const s of live) expired.set(s, code);
       live.clear();
@@ -235,6 +239,7 @@ export async function startFakeDsm(opts: FakeDsmOptions): Promise<FakeDsm> {
         }
         const sid = randomBytes(30).toString('base64url');
         live.add(sid);
+        issued.push(sid);
         return { body: ok({ sid, is_portal_port: false, ...(did ? { did } : {}) }) };
       }
       if (entry.method === 'logout') {
