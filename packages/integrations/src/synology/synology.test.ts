@@ -213,6 +213,14 @@ describe('synology (fake DSM)', () => {
     expect(text(await call('nas_list_shares'))).toBe(`DSM at ${dsm.host} answered SYNO.Core.Share list with neither success nor an error code (is this a Synology DSM?)`);
   });
 
+  it('an account without the storage permission (105): nas_health says so and shows the rest', async () => {
+    dsm.override = (api) => (api === 'SYNO.Storage.CGI.Storage' ? { success: false, error: { code: 105 } } : undefined);
+    const r = await call('nas_health');
+    expect(r.isError).toBeFalsy();
+    expect(text(r)).toBe(['storage unknown; CPU 7%, memory 41%', 'DS920+ (DSM 7.2.1-69057 Update 5), up 288:10:12, 44 °C', `storage: DSM at ${dsm.host}: the account "hub" has no permission for SYNO.Storage.CGI.Storage load_info (DSM error 105); the hub's account must be in the administrators group`].join('\n'));
+    expect(sc(r)).toMatchObject({ healthy: false, volumes: null, cpuPercent: 7 });
+  });
+
   it('an unreachable DSM: the tools and service_health say so; close logs the session out', async () => {
     const port = await freePort();
     const down = setup({ url: `https://127.0.0.1:${port}` });
