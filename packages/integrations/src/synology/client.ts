@@ -7,8 +7,9 @@
  * second login elsewhere), the client logs in again once and retries the call once. It logs out
  * when closed (shutdown, reload), as the Pi-hole lesson says (§3.1): sessions are not free.
  *
- * Secrets never travel in a URL (URLs reach logs and proxies): every request is a POST whose
- * form body carries the parameters, the password only in the login's, the sid as `_sid`.
+ * Secrets never travel in a URL (URLs reach logs and proxies): every request but the API
+ * discovery is a POST whose form body carries the parameters, the password only in the login's,
+ * the sid as `_sid`.
  *
  * A refused login (wrong password, disabled account, 2-step verification) is not retried for a
  * while: DSM blocks an address after a few failed logins (Control Panel > Security >
@@ -214,11 +215,15 @@ export function createDsmClient(opts: DsmClientOptions): DsmClient {
   let closed = false;
   let hold: { until: number; error: DsmError; ms: number } | undefined;
 
-  /** One POST to DSM: the parsed envelope. */
-  async function post(path: string, form: Record<string, string>, signal?: AbortSignal): Promise<{ success: boolean; data?: unknown; code?: number }> {
+  /**
+   * One request to DSM: the parsed envelope. A POST with the parameters in the form body, except
+   * `get` (SYNO.API.Info only, which carries nothing secret): a GET, as every DSM client asks it.
+   */
+  async function post(path: string, form: Record<string, string>, signal?: AbortSignal, get = false): Promise<{ success: boolean; data?: unknown; code?: number }> {
     let res: HttpResponse;
+    const encoded = new URLSearchParams(form).toString();
     try {
-      res = await opts.http.request({ method: 'POST', url: `${root}/${path}`, headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }, body: new URLSearchParams(form).toString(), timeoutMs: opts.timeoutMs, maxBytes: MAX_DSM_BYTES, ...(signal ? { signal } : {}) });
+      res = await opts.http.request({ method: get ? 'GET' : 'POST', url: get ? `${root}/${path}?${encoded}` : `${root}/${path}`, headers: { accept: 'application/json', ...(get ? {} : { 'content-type': 'application/x-www-form-urlencoded' }) }, ...(get ? {} : { body: encoded }), timeoutMs: opts.timeoutMs, maxBytes: MAX_DSM_BYTES, ...(signal ? { signal } : {}) });
     } catch (err) {
       if (isHttpError(err, 'unreachable') || isHttpError(err, 'timeout')) throw new DsmError(503, `${label} is unreachable: ${err.detail}`, { cause: err });
       if (isHttpError(err, 'too_large')) throw new DsmError(502, `${label} answered more than ${MAX_DSM_BYTES} bytes to ${form.api} ${form.method}`, { cause: err });
@@ -241,7 +246,7 @@ export function createDsmClient(opts: DsmClientOptions): DsmClient {
   /** Path and versions of the APIs the client uses, asked once (again after a failure). */
   function discover(signal?: AbortSignal): Promise<Map<string, { path: string; min: number; max: number }>> {
     apis ??= (async () => {
-      const r = await post('query.cgi', { api: 'SYNO.API.Info', version: '1', method: 'query', query: 'SYNO.API.Auth,SYNO.Core.System,SYNO.Core.System.Utilization,SYNO.Storage.CGI.Storage,SYNO.Core.Share,SYNO.Core.Share.Snapshot' }, signal);
+      const r = await post('query.cgi', { api: 'SYNO.API.Info', version: '1', method: 'query', query: 'SYNO.API.Auth,SYNO.Core.System,SYNO.Core.System.Utilization,SYNO.Storage.CGI.Storage,SYNO.Core.Share,SYNO.Core.Share.Snapshot' }, signal, true);
       if (!r.success) throw new DsmError(502, `${label}: SYNO.API.Info query failed (DSM error ${r.code})`);
       const map = new Map<string, { path: string; min: number; max: number }>();
       for (const [name, v] of Object.entries(obj(r.data)).slice(0, 50)) {
@@ -437,10 +442,11 @@ export async function requestDsmDeviceToken(opts: { url: string; username: strin
   const base = new URL(opts.url);
   const root = `${base.origin}${base.pathname.replace(/\/+$/, '').replace(/\/webapi$/, '')}/webapi`;
   const label = `DSM at ${base.host}`;
-  const post = async (path: string, form: Record<string, string>) => {
+  const post = async (path: string, form: Record<string, string>, get = false) => {
     let res: HttpResponse;
+    const encoded = new URLSearchParams(form).toString();
     try {
-      res = await opts.http.request({ method: 'POST', url: `${root}/${path}`, headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }, body: new URLSearchParams(form).toString(), timeoutMs: opts.timeoutMs, maxBytes: 1024 * 1024 });
+      res = await opts.http.request({ method: get ? 'GET' : 'POST', url: get ? `${root}/${path}?${encoded}` : `${root}/${path}`, headers: { accept: 'application/json', ...(get ? {} : { 'content-type': 'application/x-www-form-urlencoded' }) }, ...(get ? {} : { body: encoded }), timeoutMs: opts.timeoutMs, maxBytes: 1024 * 1024 });
     } catch (err) {
       if (isHttpError(err)) throw new DsmError(503, `${label} is unreachable: ${err.detail}`, { cause: err });
       throw err;
@@ -454,7 +460,7 @@ export async function requestDsmDeviceToken(opts: { url: string; username: strin
     }
     return body;
   };
-  const info = obj(obj((await post('query.cgi', { api: 'SYNO.API.Info', version: '1', method: 'query', query: 'SYNO.API.Auth' })).data)['SYNO.API.Auth']);
+  const info = obj(obj((await post('query.cgi', { api: 'SYNO.API.Info', version: '1', method: 'query', query: 'SYNO.API.Auth' }, true)).data)['SYNO.API.Auth']);
   const path = str(info.path, 100);
   const max = num(info.maxVersion);
   if (!/^[A-Za-z0-9_.-]+\.cgi$/.test(path) || max === null) throw new DsmError(502, `${label} does not list SYNO.API.Auth (is this a Synology DSM?)`);
