@@ -213,6 +213,13 @@ describe('synology (fake DSM)', () => {
     expect(text(await call('nas_list_shares'))).toBe(`DSM at ${dsm.host} answered SYNO.Core.Share list with neither success nor an error code (is this a Synology DSM?)`);
   });
 
+  it('run_diagnostic: a service named nas (or at the DSM address) gets the storage problems; others nothing', async () => {
+    expect(await inst.diagnose!({ name: 'grafana', node: 'pve1' }, signal())).toEqual([]);
+    const [f] = await inst.diagnose!({ name: 'nas', node: 'diskstation' }, signal());
+    expect(f).toMatchObject({ check: 'synology', status: 'problem', detail: `DSM at ${dsm.host}: 2 volumes normal, 1 degraded; 4 disks, 1 SMART warning: volume /volume2 is degraded; Storage Pool 2 (Basic) is degraded; Drive 3 (WD80EFAX-68KNBN0) reports SMART warning` });
+    expect(await inst.diagnose!({ name: 'files', node: 'x', url: `${dsm.url}/` }, signal())).toHaveLength(1);
+  });
+
   it('an account without the storage permission (105): nas_health says so and shows the rest', async () => {
     dsm.override = (api) => (api === 'SYNO.Storage.CGI.Storage' ? { success: false, error: { code: 105 } } : undefined);
     const r = await call('nas_health');
