@@ -246,7 +246,7 @@ function terminalAsker(): { ask(question: string, hidden: boolean): Promise<stri
       cb();
     },
   });
-  const rl = createInterface({ input: process.stdin, output: echo, terminal: tty });
+  const rl = createInterface({ input: process.stdin, output: echo, terminal: tty, prompt: '' });
   const lines = rl[Symbol.asyncIterator]();
   return {
     async ask(question, hidden) {

@@ -229,6 +229,8 @@ export function createDsmClient(opts: DsmClientOptions): DsmClient {
       if (isHttpError(err, 'too_large')) throw new DsmError(502, `${label} answered more than ${MAX_DSM_BYTES} bytes to ${form.api} ${form.method}`, { cause: err });
       throw err;
     }
+    // DSM's "redirect HTTP connections to HTTPS" answers the http port with a redirect: never followed (the body would go elsewhere).
+    if (res.status >= 300 && res.status < 400) throw new DsmError(502, `${label} redirects /webapi/${path} elsewhere (HTTP ${res.status}; DSM set to redirect HTTP to HTTPS?): set ${key}.url to DSM's https address, usually https://${base.hostname}:5001`);
     if (res.status !== 200) throw new DsmError(502, `${label}: HTTP ${res.status} from /webapi/${path} (is this a Synology DSM, on its web port, usually 5001 for HTTPS?)`);
     let body: unknown;
     try {

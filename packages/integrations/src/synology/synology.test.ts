@@ -208,6 +208,19 @@ describe('synology (fake DSM)', () => {
     // More than the hub reads at all: refused, named.
     dsm.override = (api) => (api === 'SYNO.Core.Share' ? { success: true, data: { shares: [{ name: 'x'.repeat(5 * 1024 * 1024) }] } } : undefined);
     expect(text(await call('nas_list_shares'))).toBe(`DSM at ${dsm.host} answered more than 4194304 bytes to SYNO.Core.Share list`);
+    // DSM's http port redirecting to https: not followed, and said.
+    const { createServer } = await import('node:http');
+    const redirect = createServer((_q, res) => res.writeHead(301, { location: 'https://elsewhere.example:5001/' }).end()).listen(0, '127.0.0.1');
+    await new Promise((r) => redirect.once('listening', r));
+    const rport = (redirect.address() as { port: number }).port;
+    const viaHttp = setup({ url: `http://127.0.0.1:${rport}`, fingerprint: undefined });
+    try {
+      expect(text(await call('nas_list_shares', {}, viaHttp))).toBe(`DSM at 127.0.0.1:${rport} redirects /webapi/query.cgi elsewhere (HTTP 301; DSM set to redirect HTTP to HTTPS?): set integrations.synology.url to DSM's https address, usually https://127.0.0.1:5001`);
+      expect(logs).toContain('integrations.synology.url is http: the DSM password and session travel in clear; prefer https://...:5001');
+    } finally {
+      await viaHttp.close?.();
+      redirect.close();
+    }
     // Not DSM at all: an answer without success or error.
     dsm.override = () => 'not an envelope';
     expect(text(await call('nas_list_shares'))).toBe(`DSM at ${dsm.host} answered SYNO.Core.Share list with neither success nor an error code (is this a Synology DSM?)`);
