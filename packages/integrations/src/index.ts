@@ -33,6 +33,8 @@ export * from './graylog/index.ts';
 export * from './cups/index.ts';
 export * from './lyrion/index.ts';
 export * from './synology/index.ts';
+// Not in `integrations`: set up by the hub from upstreams of type home-assistant.
+export * from './home-assistant/index.ts';
 
 /** Every built-in integration; the hub sets up those whose key is configured. */
 export const integrations = [prometheusIntegration, lokiIntegration, caddyIntegration, proxmoxIntegration, pbsIntegration, piholeIntegration, semaphoreIntegration, n8nIntegration, netboxIntegration, graylogIntegration, cupsIntegration, lyrionIntegration, synologyIntegration] as const;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '@homelab-mcp/core/config';
 import { freePort } from '@homelab-mcp/testkit';
 import { HubConfigSchema, type HubConfig } from '../config/schema.ts';
-import { configSecrets, createIntegrationSet, effectiveIntegrationsConfig, integrationCatalogTools, scrubSecrets } from './integration-set.ts';
+import { configSecrets, createIntegrationSet, effectiveIntegrationsConfig, homeAssistantRestConfig, integrationCatalogTools, scrubSecrets } from './integration-set.ts';
 
 const parse = (yaml: string, env: Record<string, string> = {}): HubConfig => parseConfigText(yaml, 'hub.yaml', HubConfigSchema, { env });
 const log = { info() {}, warn() {}, error() {} };
@@ -23,6 +23,32 @@ describe('integrations config', () => {
     const both = parse('audit:\n  loki: { url: "http://audit-loki:3100" }\nintegrations:\n  loki: { url: "http://logs:3100" }\n');
     expect(effectiveIntegrationsConfig(both).loki?.url).toBe('http://logs:3100');
     expect(effectiveIntegrationsConfig(parse('{}'))).toEqual({});
+  });
+});
+
+describe('Home Assistant REST views', () => {
+  it('one instance per home-assistant upstream or mcpServers entry, none without; the tools follow, the token is a secret', () => {
+    const c = parse('upstreams:\n  ha: { type: home-assistant, url: "http://ha.lan:8123", token: "${HA}" }\n  other: { url: "http://x.lan/mcp" }\nmcpServers:\n  cabin: { type: home-assistant, url: "https://cabin.lan", token: tok-cabin-123 }\n', { HA: 'tok-ha-123456' });
+    expect(homeAssistantRestConfig(c)).toEqual({
+      instances: [
+        { alias: 'ha', url: 'http://ha.lan:8123', token: 'tok-ha-123456', key: 'upstreams.ha' },
+        { alias: 'cabin', url: 'https://cabin.lan', token: 'tok-cabin-123', key: 'mcpServers.cabin' },
+      ],
+      timeoutMs: 10_000,
+    });
+    expect(homeAssistantRestConfig(parse('upstreams:\n  other: { url: "http://x.lan/mcp" }\n'))).toBeUndefined();
+    expect(configSecrets(homeAssistantRestConfig(c))).toEqual(expect.arrayContaining(['tok-ha-123456', 'tok-cabin-123']));
+    const set = createIntegrationSet({ log, onHttpRequest() {} });
+    set.apply(c);
+    expect(set.tools().map((t) => [t.def.name, t.source, t.toolClass])).toEqual([
+      ['ha_states', 'home-assistant', 'read'],
+      ['ha_history', 'home-assistant', 'read'],
+      ['ha_logbook', 'home-assistant', 'read'],
+      ['ha_error_log', 'home-assistant', 'read'],
+    ]);
+    set.apply(parse('{}'));
+    expect(set.tools()).toEqual([]);
+    set.close();
   });
 });
 

@@ -6,9 +6,10 @@
  * `observability` holds the Prometheus and Loki clients for the hub's own tools
  * (service_health, run_diagnostic).
  */
+import type * as z from 'zod';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/server';
 import { createHttpClient, type HttpRequestReport } from '@homelab-mcp/core/http';
-import { integrations as builtins, LokiConfigSchema, type IntegrationInstance, type IntegrationsConfig, type LokiClient, type PrometheusClient } from '@homelab-mcp/integrations';
+import { HomeAssistantRestConfigSchema, homeAssistantRestIntegration, integrations as builtins, LokiConfigSchema, type IntegrationInstance, type IntegrationsConfig, type LokiClient, type PrometheusClient } from '@homelab-mcp/integrations';
 import type { CatalogTool } from '../catalog/types.ts';
 import { guardAuditQuery } from './audit-stream-guard.ts';
 import type { HubConfig } from '../config/schema.ts';
@@ -36,6 +37,18 @@ export function effectiveIntegrationsConfig(config: HubConfig): IntegrationsConf
   const audit = config.audit.loki;
   if (!out.loki && audit) out.loki = LokiConfigSchema.parse({ url: audit.url, ...(audit.tenant ? { tenant: audit.tenant } : {}), ...(audit.headers ? { headers: audit.headers } : {}) });
   return out;
+}
+
+/**
+ * The config of Home Assistant's REST views (ha_states, ha_history, ha_logbook, ha_error_log):
+ * one instance per upstream (or mcpServers entry) of `type: home-assistant`, with its URL and
+ * token; undefined when there is none, so the tools exist exactly when one is configured.
+ */
+export function homeAssistantRestConfig(config: HubConfig): z.output<typeof HomeAssistantRestConfigSchema> | undefined {
+  const instances = (['upstreams', 'mcpServers'] as const).flatMap((k) =>
+    Object.entries(config[k] ?? {}).flatMap(([alias, u]) => ('type' in u && u.type === 'home-assistant' ? [{ alias, url: u.url, token: u.token, key: `${k}.${alias}` }] : [])),
+  );
+  return instances.length ? HomeAssistantRestConfigSchema.parse({ instances }) : undefined;
 }
 
 /** Config keys whose values are an integration's credentials. */
@@ -139,8 +152,8 @@ export function createIntegrationSet(opts: IntegrationSetOptions) {
     secretsOf: (name: string): readonly string[] => live.get(name)?.secrets ?? [],
     /** Brings the set in line with `config`; a failed setup is logged and skipped. */
     apply(config: HubConfig): void {
-      const wanted = effectiveIntegrationsConfig(config) as Record<string, unknown>;
-      for (const integration of builtins) {
+      const wanted: Record<string, unknown> = { ...effectiveIntegrationsConfig(config), [homeAssistantRestIntegration.name]: homeAssistantRestConfig(config) };
+      for (const integration of [...builtins, homeAssistantRestIntegration]) {
         const cfg = wanted[integration.name];
         const key = JSON.stringify(cfg ?? null);
         const current = live.get(integration.name);
