@@ -29,5 +29,6 @@ export { startFakeNtfy, type FakeNtfy, type FakeNtfyMessage, type FakeNtfyReques
 export { startCups, CUPSD_BIN, type CupsProcess, type StartCupsOptions } from './cups.ts';
 export { startFakeLms, type FakeLms, type FakeLmsOptions, type FakeLmsPlayer, type FakeLmsRequest } from './fake-lms.ts';
 export { startFakeOpnsense, type FakeOpnsense, type FakeOpnsenseOptions, type FakeOpnRule, type FakeOpnRequest } from './fake-opnsense.ts';
+export { startFakeDsm, dsmSnapshotName, type FakeDsm, type FakeDsmOptions, type FakeDsmRequest, type FakeDsmSnapshot } from './fake-dsm.ts';
 export { makeTestCa, fetchTrusting, startCaddyFromFile, startNginxFromFile, NGINX_BIN, type TestCa, type TlsProxy, type StartTlsProxyOptions } from './tls-proxy.ts';
 export { handleHaRest, startFakeHaRest, fakeHaState, FAKE_HA_AREA_TEMPLATE, type FakeHaAnswer, type FakeHaEntity, type FakeHaRest, type FakeHaRestOptions, type FakeHaRestRequest, type FakeHaState } from './fake-home-assistant-rest.ts';
