@@ -44,6 +44,11 @@ export const auditEventSchema = z.object({
   /** MCP session id, or a per-request id on the stateless 2026-07-28 path. */
   session: z.string().optional(),
   client: z.object({ name: z.string(), version: z.string().optional() }).optional(),
+  /**
+   * `tool_call`: the address the request came from: the peer, or behind the hub's
+   * `trustedProxies` the client the proxy or tunnel named (X-Forwarded-For, Cf-Connecting-Ip).
+   */
+  source: z.string().max(64).optional(),
   tool: z.string().optional(),
   nodes: z.array(z.string()).optional(),
   /** The arguments, redacted and bounded (see {@link redactArgs}). */

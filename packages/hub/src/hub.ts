@@ -12,6 +12,7 @@ import { unresolvedSource, type HubNode } from './catalog/nodes.ts';
 import type { UnresolvedNode } from './config/keep-entries.ts';
 import type { Caller } from './catalog/types.ts';
 import type { HubConfig, UpstreamConfig } from './config/schema.ts';
+import { currentSource } from './transports/request-source.ts';
 import { createEdgeDist } from './edge-dist/edge-dist.ts';
 import { createMetrics } from './metrics.ts';
 import { createLocalNode, type LocalNode } from './nodes/local-node.ts';
@@ -214,6 +215,7 @@ export async function createHub(opts: HubOptions) {
           role: e.caller.role,
           session: e.session,
           ...(e.client?.name ? { client: { name: e.client.name, ...(e.client.version ? { version: e.client.version } : {}) } } : {}),
+          ...(currentSource() ? { source: currentSource()!.slice(0, 64) } : {}),
           tool: e.tool,
           ...(e.nodes ? { nodes: e.nodes } : {}),
           args: e.args,
@@ -414,6 +416,7 @@ export async function createHub(opts: HubOptions) {
     maxJsonDepth: config.limits.maxJsonDepth,
     authFailuresPerMinute: config.limits.authFailuresPerMinute,
     trustedProxies: () => config.trustedProxies,
+    clientIpHeader: () => config.clientIpHeader,
     nodeTools: (source) => nodes.find((n) => n.name === source)?.source.tools().map((t) => t.name),
     hostAllowed: (host) => config.allowedHosts.some((h) => h.toLowerCase() === host),
     maxBodyBytes: config.limits.maxBodyBytes,

@@ -3,9 +3,12 @@
  *
  *   homelab-hub serve [--config FILE] [--listen HOST:PORT] [--data DIR]
  *   homelab-hub check-config FILE
+ *   homelab-hub synology-device-token --url URL --user USER [...]
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, watch, writeFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Writable } from 'node:stream';
 import { serve } from '@hono/node-server';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { isHomelabError, randomHex } from '@homelab-mcp/core';
@@ -22,6 +25,7 @@ import { findEdgeBundle } from './edge-dist/edge-dist.ts';
 import { relayLog } from './server/mcp-server.ts';
 import type { TokenEntry } from './policy/auth.ts';
 import { connectBanner } from './connect-banner.ts';
+import { fetchDeviceToken, parseDeviceTokenArgs, SYNOLOGY_DEVICE_TOKEN_HELP } from './integrations/synology-device-token.ts';
 
 const HELP = `homelab-hub: one MCP endpoint for the whole home network.
 
@@ -29,6 +33,7 @@ Usage:
   homelab-hub serve [--config FILE] [--listen HOST:PORT] [--data DIR]
   homelab-hub stdio [--config FILE] [--data DIR]
   homelab-hub check-config FILE
+  homelab-hub synology-device-token --url URL --user USER [--device-name NAME] [--fingerprint SHA256 | --ca-file FILE | --insecure]
   homelab-hub --help | --version
 
 serve          Runs the hub. Without --config it runs the embedded default: 127.0.0.1:8765,
@@ -36,6 +41,9 @@ serve          Runs the hub. Without --config it runs the embedded default: 127.
 stdio          Serves MCP on stdin/stdout for one local client (Claude Desktop); logs go to
                stderr. The client is trusted as admin: it runs the hub as its own process.
 check-config   Validates a config file and prints what is wrong (file, key, expected), or "ok".
+synology-device-token
+               Asks for a DSM account's password and a 2-step verification code and prints the
+               device token for integrations.synology.deviceToken (--help for its options).
 
 Options:
   --config FILE        hub.yaml (YAML; \${VAR} takes secrets from the environment)
@@ -225,6 +233,71 @@ function dataToken(dataDir: string): string {
   return readFileSync(file, 'utf8').trim();
 }
 
+/**
+ * Asks on the terminal (stderr, the answer unechoed when `hidden`), or reads the next line of
+ * stdin when it is not a terminal (a script, a test): `printf 'pw\n123456\n' | homelab-hub ...`.
+ */
+function terminalAsker(): { ask(question: string, hidden: boolean): Promise<string>; close(): void } {
+  const tty = !!process.stdin.isTTY;
+  let muted = false;
+  const echo = new Writable({
+    write(chunk, _enc, cb) {
+      if (!muted) process.stderr.write(chunk as Buffer);
+      cb();
+    },
+  });
+  const rl = createInterface({ input: process.stdin, output: echo, terminal: tty, prompt: '' });
+  const lines = rl[Symbol.asyncIterator]();
+  return {
+    async ask(question, hidden) {
+      process.stderr.write(question);
+      muted = hidden && tty;
+      const next = await lines.next();
+      muted = false;
+      if (hidden && tty) process.stderr.write('\n');
+      if (next.done) fail(`no answer to "${question.trim()}" (stdin ended)`);
+      return String(next.value);
+    },
+    close: () => rl.close(),
+  };
+}
+
+/** `homelab-hub synology-device-token`: the device token a 2-step verification account needs. */
+async function synologyDeviceToken(argv: string[]): Promise<void> {
+  if (argv.includes('--help') || argv.includes('-h')) return void process.stdout.write(SYNOLOGY_DEVICE_TOKEN_HELP);
+  let args: ReturnType<typeof parseDeviceTokenArgs>;
+  try {
+    args = parseDeviceTokenArgs(argv);
+  } catch (err) {
+    fail(`synology-device-token: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  let ca: string | undefined;
+  if (args.caFile) {
+    try {
+      ca = readFileSync(resolve(args.caFile), 'utf8');
+    } catch (err) {
+      fail(`synology-device-token: --ca-file: cannot read ${args.caFile} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    }
+  }
+  const terminal = terminalAsker();
+  const password = await terminal.ask(`DSM password of ${args.user}: `, true);
+  const otpCode = await terminal.ask('2-step verification code (from the authenticator app): ', false);
+  terminal.close();
+  let did: string;
+  try {
+    did = await fetchDeviceToken({ ...args, ...(ca ? { ca } : {}) }, { password, otpCode });
+  } catch (err) {
+    process.stderr.write(`homelab-hub: ${isHomelabError(err) ? err.message : String(err)}\n`);
+    process.exit(1);
+  }
+  process.stderr.write(
+    `DSM issued a device token for "${args.deviceName}". Set it in hub.yaml (it is a secret: best through the environment):\n` +
+      `  integrations:\n    synology:\n      deviceToken: \${SYNOLOGY_DEVICE_TOKEN}\n${args.deviceName === 'homelab-hub' ? '' : `      deviceName: ${args.deviceName}\n`}` +
+      `DSM lists it under Personal > Security > Sign-in activity, where it can be revoked. The token:\n`,
+  );
+  process.stdout.write(`${did}\n`);
+}
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv[0] === '--help' || argv[0] === '-h') return void process.stdout.write(HELP);
@@ -234,6 +307,8 @@ async function main(): Promise<void> {
     if (!serveHubChild()) fail('local-node is started by the hub itself, over IPC');
     return;
   }
+  // Its own options (parseArgs knows the server's): before it.
+  if (argv[0] === 'synology-device-token') return synologyDeviceToken(argv.slice(1));
   const { cmd, flags, rest } = parseArgs(argv);
   if (flags.help) return void process.stdout.write(HELP);
 
@@ -251,7 +326,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${file}: ok\n`);
     return;
   }
-  if (cmd !== 'serve' && cmd !== 'stdio') fail(`unknown command "${cmd}" (expected serve, stdio or check-config; see --help)`);
+  if (cmd !== 'serve' && cmd !== 'stdio') fail(`unknown command "${cmd}" (expected serve, stdio, check-config or synology-device-token; see --help)`);
 
   let loaded;
   try {

@@ -11,15 +11,14 @@
  * real config), so it contacts nothing but loopback and touches nothing of the user's.
  */
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { createServer, request, type IncomingHttpHeaders } from 'node:http';
-import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectClient, startEdgeProcess, startHubProcess, TEST_CLIENTS_MODULES, type EdgeProcess, type Era, type HubProcess } from '@homelab-mcp/testkit';
+import { claudeCodeBinary, connectClient, startEdgeProcess, startHubProcess, TEST_CLIENTS_MODULES, type EdgeProcess, type Era, type HubProcess } from '@homelab-mcp/testkit';
 
 
 /** The parent pid of `pid` (field 4 of /proc/PID/stat, after the parenthesised name). */
@@ -38,26 +37,8 @@ const node22 = join(modules, 'node22', 'bin', 'node');
 const clientNode = existsSync(node22) ? node22 : process.execPath;
 const INSPECTOR = join(modules, '@modelcontextprotocol', 'inspector', 'clients', 'launcher', 'build', 'index.js');
 const MCP_REMOTE = join(modules, 'mcp-remote', 'dist', 'proxy.js');
-const CLAUDE = claudeBinary();
+const CLAUDE = claudeCodeBinary();
 
-/**
- * `@anthropic-ai/claude-code` is a stub plus a native binary in a per-platform optional
- * package; its postinstall hard-links that binary to `bin/claude.exe`, which pnpm runs only
- * when allowed (`pnpm.onlyBuiltDependencies` of packages/testkit/clients). Running the platform binary directly
- * keeps the test independent of the postinstall.
- */
-function claudeBinary(): string {
-  const wrapper = realpathSync(join(modules, '@anthropic-ai', 'claude-code'));
-  try {
-    const manifest = createRequire(join(wrapper, 'package.json')).resolve(`@anthropic-ai/claude-code-${process.platform}-${process.arch}/package.json`);
-    return join(dirname(manifest), 'claude');
-  } catch {
-    const linked = join(wrapper, 'bin', 'claude.exe');
-    // The unlinked stub is a 500-byte shell script that prints "native binary not installed".
-    if (statSync(linked).size > 4096) return linked;
-    throw new Error(`no Claude Code native binary for ${process.platform}-${process.arch} under ${wrapper}`);
-  }
-}
 
 interface Run {
   code: number;

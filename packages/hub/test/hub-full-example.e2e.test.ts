@@ -225,6 +225,8 @@ describe('deploy/examples/hub.full.yaml', () => {
     expect(listed).toContain('prom_query');
     expect(listed).toContain('query_logs');
     expect(listed).toContain('http_fetch'); // internet:
+    // upstreams.ha (type home-assistant, unreachable): its REST tools are listed anyway.
+    for (const t of ['ha_states', 'ha_history', 'ha_logbook', 'ha_error_log']) expect(listed, t).toContain(t);
     // internet: (its services unreachable too): the tools are listed anyway.
     for (const t of ['check_package_version', 'cve_lookup', 'dns_lookup', 'git_pull', 'send_notification', 'cloudflare_dns', 'cloudflare_tunnels']) expect(listed, t).toContain(t);
     // The Ansible review queue (ansible:), its repo unreachable: every tool is listed anyway.

@@ -1,12 +1,14 @@
 /**
  * Every tool of every homelab-service integration, through the bundled hub with an SDK client,
- * against its service (real Caddy; the testkit's fakes for the rest): each read answers without
+ * against its service (real Caddy and CUPS; the testkit's fakes for the rest): each read answers without
  * an error; each write is first held with a preview, then runs after approval; each tool's
  * annotations match its class. A tool this test has no arguments for fails it, so a new tool
  * cannot go untried.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { connectClient, startCaddy, startFakeGraylog, startFakeN8n, startFakeNetbox, startFakePbs, startFakePihole, startFakeProxmox, startFakeSemaphore, startHubProcess } from '@homelab-mcp/testkit';
+import { connectClient, startCaddy, startCups, startFakeGraylog, startFakeLms, startFakeN8n, startFakeNetbox, startFakePbs, startFakePihole, startFakeProxmox, startFakeSemaphore, startFakeOpnsense, startFakeDsm, startHubProcess } from '@homelab-mcp/testkit';
 
 const TOKEN = 'integration-tools-admin-token-0123456789';
 type Result = { content: Array<{ type: string; text: string }>; structuredContent?: Record<string, any>; isError?: boolean };
@@ -23,9 +25,18 @@ describe('every integration tool through the hub', () => {
     await using n8n = await startFakeN8n({ apiKey: 'n8n-key-0123456789' });
     await using nb = await startFakeNetbox({ tokens: ['nbt_K3y0123.t0kenSecretPart9876543210abcdef'] });
     await using gl = await startFakeGraylog({ token: 'graylog-token-0123456789abcdef' });
+    await using cups = await startCups();
+    await using lms = await startFakeLms();
+    await using opn = await startFakeOpnsense();
+    await using dsm = await startFakeDsm({ account: 'hub', password: 'dsm-password-0123' });
+    const opnRule = opn.rules[0]!.uuid;
+    // A job someone queued on hold, for cancel_print_job.
+    writeFileSync(join(cups.dir, 'held.txt'), 'held\n');
+    const heldJob = await cups.lp(['-d', 'PDF', '-t', 'held', '-H', 'hold', join(cups.dir, 'held.txt')]);
     await using hub = await startHubProcess({
       config: {
-        auth: { tokens: [{ user: 'ann', role: 'admin', token: TOKEN }] },
+        // Every tool, each write held, approved and revoked: more than the default burst of 60.
+        auth: { tokens: [{ user: 'ann', role: 'admin', token: TOKEN }], rateLimit: { perMinute: 6000, burst: 1000 } },
         local: { enabled: false },
         integrations: {
           proxmox: { url: pve.url, tokenId: 'hl@pve!t', token: 'pve-s', fingerprint: pve.fingerprint },
@@ -36,6 +47,10 @@ describe('every integration tool through the hub', () => {
           n8n: { url: n8n.url, apiKey: 'n8n-key-0123456789' },
           netbox: { url: nb.url, token: 'nbt_K3y0123.t0kenSecretPart9876543210abcdef' },
           graylog: { url: gl.url, token: 'graylog-token-0123456789abcdef' },
+          cups: { url: cups.url },
+          lyrion: { url: lms.url },
+          opnsense: { url: opn.url, key: opn.key, secret: opn.secret },
+          synology: { url: dsm.url, username: 'hub', password: 'dsm-password-0123', fingerprint: dsm.fingerprint },
         },
       },
     });
@@ -72,9 +87,25 @@ describe('every integration tool through the hub', () => {
       search_logs: { query: '*', range: '1h' },
       graylog_streams: {},
       graylog_overview: {},
+      list_printers: {},
+      list_print_jobs: { which: 'all' },
+      print_document: { printer: 'PDF', text: 'integration tools\n' },
+      cancel_print_job: { job: heldJob },
+      lms_players: {},
+      lms_control: { player: 'all', action: 'power_on' },
+      lms_play: { player: 'Kitchen', query: 'Kind of Blue' },
+      opnsense_status: {},
+      opnsense_interfaces: {},
+      opnsense_rules: {},
+      opnsense_create_rule: { action: 'block', interface: 'lan', source: 'lan', destination: '192.168.1.66', description: 'integration tools' },
+      opnsense_toggle_rule: { uuid: opnRule, enabled: false },
+      nas_health: {},
+      nas_list_shares: {},
+      nas_list_snapshots: { share: 'homes' },
+      nas_create_snapshot: { share: 'homes', description: 'integration tools' },
     };
     // dns_lookup is an internet tool (internet-dns.e2e tries it against real resolvers), not Pi-hole's.
-    const tools = (await client.listTools()).tools.filter((t) => t.name !== 'dns_lookup' && (args[t.name] !== undefined || /^(infra_|list_guests|get_guest|node_status|guest_|get_task|pbs_|dns_|pihole_|semaphore_|caddy_|n8n_|netbox_|graylog_|search_logs)/.test(t.name)));
+    const tools = (await client.listTools()).tools.filter((t) => t.name !== 'dns_lookup' && (args[t.name] !== undefined || /^(infra_|list_guests|get_guest|node_status|guest_|get_task|pbs_|dns_|pihole_|semaphore_|caddy_|n8n_|netbox_|graylog_|search_logs|list_print|print_document|cancel_print_job|lms_|opnsense_|nas_)/.test(t.name)));
     const missing = tools.map((t) => t.name).filter((n) => n !== 'get_task' && args[n] === undefined);
     expect(missing, 'integration tools this test has no arguments for').toEqual([]);
     let upid: string | undefined;
@@ -100,6 +131,6 @@ describe('every integration tool through the hub', () => {
     }
     expect(upid).toMatch(/^UPID:/);
     expect(((await client.callTool({ name: 'get_task', arguments: { upid } })) as Result).isError).toBeFalsy();
-    for (const f of [pve, pbs, ns1, ns2, sem, n8n, nb, gl]) expect(f.unknown()).toEqual([]);
+    for (const f of [pve, pbs, ns1, ns2, sem, n8n, nb, gl, lms, opn, dsm]) expect(f.unknown()).toEqual([]);
   });
 });

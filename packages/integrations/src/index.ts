@@ -16,6 +16,8 @@ import { graylogIntegration, GraylogConfigSchema } from './graylog/index.ts';
 import { prometheusIntegration, PrometheusConfigSchema } from './prometheus/index.ts';
 import { cupsIntegration, CupsConfigSchema } from './cups/index.ts';
 import { lyrionIntegration, LyrionConfigSchema } from './lyrion/index.ts';
+import { opnsenseIntegration, OpnsenseConfigSchema } from './opnsense/index.ts';
+import { synologyIntegration, SynologyConfigSchema } from './synology/index.ts';
 
 export * from './integration.ts';
 export * from './service.ts';
@@ -31,9 +33,13 @@ export * from './netbox/index.ts';
 export * from './graylog/index.ts';
 export * from './cups/index.ts';
 export * from './lyrion/index.ts';
+export * from './opnsense/index.ts';
+export * from './synology/index.ts';
+// Not in `integrations`: set up by the hub from upstreams of type home-assistant.
+export * from './home-assistant/index.ts';
 
 /** Every built-in integration; the hub sets up those whose key is configured. */
-export const integrations = [prometheusIntegration, lokiIntegration, caddyIntegration, proxmoxIntegration, pbsIntegration, piholeIntegration, semaphoreIntegration, n8nIntegration, netboxIntegration, graylogIntegration, cupsIntegration, lyrionIntegration] as const;
+export const integrations = [prometheusIntegration, lokiIntegration, caddyIntegration, proxmoxIntegration, pbsIntegration, piholeIntegration, semaphoreIntegration, n8nIntegration, netboxIntegration, graylogIntegration, cupsIntegration, lyrionIntegration, opnsenseIntegration, synologyIntegration] as const;
 
 /** The `integrations:` key of hub.yaml, built from each integration's own schema. */
 export const IntegrationsConfigSchema = z.strictObject({
@@ -49,5 +55,7 @@ export const IntegrationsConfigSchema = z.strictObject({
   graylog: GraylogConfigSchema.optional(),
   cups: CupsConfigSchema.optional(),
   lyrion: LyrionConfigSchema.optional(),
+  opnsense: OpnsenseConfigSchema.optional(),
+  synology: SynologyConfigSchema.optional(),
 });
 export type IntegrationsConfig = z.output<typeof IntegrationsConfigSchema>;

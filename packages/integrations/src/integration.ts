@@ -63,10 +63,20 @@ export interface IntegrationPreview {
   where?: string[];
 }
 
+/**
+ * What a tool's call runs with: its cancellation, and (from the hub) a way to add to the call's
+ * audit event what the write changed (`{ uuid, previous: { enabled: true } }`), so a person can
+ * undo it from the journal. The hub redacts it like the arguments.
+ */
+export interface ToolCallContext {
+  signal: AbortSignal;
+  auditDetail?(detail: Record<string, unknown>): void;
+}
+
 export interface IntegrationTool {
   def: IntegrationToolDef;
   toolClass: 'read' | 'write';
-  call(args: Record<string, unknown>, ctx: { signal: AbortSignal }): Promise<ToolResult>;
+  call(args: Record<string, unknown>, ctx: ToolCallContext): Promise<ToolResult>;
   /** For writes: the preview the approval gate shows; it may read the service, never change it. */
   preview?(args: Record<string, unknown>, ctx: { signal: AbortSignal }): Promise<IntegrationPreview>;
 }
@@ -132,7 +142,7 @@ export interface ToolSpec<A extends z.ZodObject> {
   toolClass: 'read' | 'write';
   /** Read tools default to read-only, non-destructive, idempotent, closed-world. */
   annotations?: Partial<ToolAnnotations>;
-  run(args: z.output<A>, ctx: { signal: AbortSignal }): Promise<ToolResult>;
+  run(args: z.output<A>, ctx: ToolCallContext): Promise<ToolResult>;
   /** For writes: what the call would do, named (looked up if need be); never changes anything. */
   preview?(args: z.output<A>, ctx: { signal: AbortSignal }): Promise<IntegrationPreview>;
 }
@@ -230,10 +240,15 @@ export function parseTimeArg(v: string, now: number = Date.now()): Date | undefi
   const s = v.trim();
   if (s === 'now') return new Date(now);
   const rel = parseDuration(s.replace(/^-/, ''));
-  if (rel !== undefined) return new Date(now - rel);
+  if (rel !== undefined) {
+    const d = new Date(now - rel);
+    return Number.isNaN(d.getTime()) ? undefined : d;
+  }
   if (/^\d+(\.\d+)?$/.test(s)) {
     const sec = Number(s);
-    return Number.isFinite(sec) ? new Date(sec * 1000) : undefined;
+    // Past what a Date holds (year 275760), a time would fail later, in toISOString.
+    const d = new Date(sec * 1000);
+    return Number.isFinite(sec) && !Number.isNaN(d.getTime()) ? d : undefined;
   }
   // RFC3339 only: Date.parse alone accepts things like "1" or "March".
   if (!/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/i.test(s)) return undefined;

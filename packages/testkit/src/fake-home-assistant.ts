@@ -36,7 +36,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { fromJsonSchema, McpServer, WebStandardStreamableHTTPServerTransport, type JSONRPCMessage, type Transport } from '@modelcontextprotocol/server';
-import { handleHaRest, type FakeHaEntity, type FakeHaState } from './fake-home-assistant-rest.ts';
+import { fakeHaState, handleHaRest, type FakeHaEntity, type FakeHaState } from './fake-home-assistant-rest.ts';
 import { serveLoopback } from './serve.ts';
 
 export type { FakeHaEntity, FakeHaState } from './fake-home-assistant-rest.ts';
@@ -44,7 +44,7 @@ export type { FakeHaEntity, FakeHaState } from './fake-home-assistant-rest.ts';
 export interface FakeHomeAssistantOptions {
   /** The long-lived access token it accepts; default a random one. */
   token?: string;
-  /** The entities; default: a kitchen light, the attic fan, an attic temperature sensor and a `good_night` script. */
+  /** The entities; default {@link defaultHaEntities}. */
   entities?: FakeHaEntity[];
   /** Entity ids exposed to Assist; default all. */
   exposed?: string[];
@@ -83,11 +83,14 @@ export interface FakeHomeAssistant extends AsyncDisposable {
 const HA_VERSION = '2026.11.3';
 const MAX_BODY = 1024 * 1024;
 
-/** The default home: a kitchen light, the attic fan, the attic's temperature and a script. */
+/**
+ * The default home: the REST fake's (a kitchen light, the living room, a coffee maker, ...) plus
+ * the attic, whose fan the cross-device test turns on, its temperature and a `good_night` script.
+ */
 export function defaultHaEntities(): FakeHaEntity[] {
   const t = '2026-12-07T20:00:00.000000+00:00';
   return [
-    { entityId: 'light.kitchen', state: 'off', attributes: { friendly_name: 'Kitchen Light', supported_color_modes: ['brightness'] }, area: 'Kitchen', lastChanged: t },
+    ...fakeHaState().entities,
     { entityId: 'fan.attic', state: 'off', attributes: { friendly_name: 'Attic Fan', percentage: 0, percentage_step: 1 }, area: 'Attic', lastChanged: t },
     { entityId: 'sensor.attic_temperature', state: '31.5', attributes: { friendly_name: 'Attic Temperature', unit_of_measurement: '°C', device_class: 'temperature', state_class: 'measurement' }, area: 'Attic', lastChanged: t },
     { entityId: 'script.good_night', state: 'off', attributes: { friendly_name: 'Good night', description: 'Turns off every light and the attic fan' }, lastChanged: t },
@@ -162,7 +165,7 @@ function slotSchema(domains: string[], extra: Record<string, unknown> = {}, requ
 
 export async function startFakeHomeAssistant(opts: FakeHomeAssistantOptions = {}): Promise<FakeHomeAssistant> {
   const token = opts.token ?? randomBytes(24).toString('hex');
-  const state: FakeHaState = { entities: opts.entities ?? defaultHaEntities(), logbook: [], errorLog: '' };
+  const state: FakeHaState = { ...fakeHaState(), entities: opts.entities ?? defaultHaEntities() };
   const control = opts.control ?? true;
   const log: FakeHomeAssistantRequest[] = [];
   const unknown: FakeHomeAssistantRequest[] = [];
@@ -385,7 +388,7 @@ export async function startFakeHomeAssistant(opts: FakeHomeAssistantOptions = {}
         if (url.pathname !== '/mcp_server/sse' && method === 'POST') return sseMessage(res, url.pathname.slice('/mcp_server/messages/'.length), body, entry);
         return reply(res, entry, 405, '405: Method Not Allowed');
       }
-      const rest = handleHaRest(method, url, body, state);
+      const rest = handleHaRest(method, url, body, state, req.headers);
       if (rest) {
         entry.status = rest.status;
         log.push(entry);

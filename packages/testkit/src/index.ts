@@ -15,7 +15,7 @@ export { startFakeN8n, fakeN8nData, type FakeN8n, type FakeN8nWorkflow, type Fak
 export { startFakeNetbox, fakeNetboxData, type FakeNetbox, type FakeNetboxOptions, type FakeNetboxRequest } from './fake-netbox.ts';
 export { startFakeGraylog, fakeGraylogMessages, type FakeGraylog, type FakeGraylogMessage, type FakeGraylogOptions, type FakeGraylogRequest } from './fake-graylog.ts';
 export { startCaddy, CADDY_BIN, type CaddyProcess, type CaddyRoute, type StartCaddyOptions } from './caddy.ts';
-export { TEST_CLIENTS_MODULES } from './test-clients.ts';
+export { TEST_CLIENTS_MODULES, claudeCodeBinary } from './test-clients.ts';
 export { startConformanceServer, type ConformanceServer } from './conformance-server.ts';
 export { startFakeGitHub, startFakeGitea, type FakeForge, type FakeForgeOptions, type FakeForgePull, type FakeForgeRequest, type FakeCommitState, type FakeCheckConclusion } from './fake-forge.ts';
 export { serveLoopback } from './serve.ts';
@@ -29,4 +29,7 @@ export { startFakeNtfy, type FakeNtfy, type FakeNtfyMessage, type FakeNtfyReques
 export { startCups, CUPSD_BIN, type CupsProcess, type StartCupsOptions } from './cups.ts';
 export { startFakeLms, type FakeLms, type FakeLmsOptions, type FakeLmsPlayer, type FakeLmsRequest } from './fake-lms.ts';
 export { startFakeHomeAssistant, defaultHaEntities, type FakeHomeAssistant, type FakeHomeAssistantOptions, type FakeHomeAssistantRequest } from './fake-home-assistant.ts';
-export { handleHaRest, type FakeHaEntity, type FakeHaState } from './fake-home-assistant-rest.ts';
+export { startFakeOpnsense, type FakeOpnsense, type FakeOpnsenseOptions, type FakeOpnRule, type FakeOpnRequest } from './fake-opnsense.ts';
+export { startFakeDsm, dsmSnapshotName, type FakeDsm, type FakeDsmOptions, type FakeDsmRequest, type FakeDsmSnapshot } from './fake-dsm.ts';
+export { makeTestCa, fetchTrusting, startCaddyFromFile, startNginxFromFile, NGINX_BIN, type TestCa, type TlsProxy, type StartTlsProxyOptions } from './tls-proxy.ts';
+export { handleHaRest, startFakeHaRest, fakeHaState, FAKE_HA_AREA_TEMPLATE, type FakeHaAnswer, type FakeHaEntity, type FakeHaRest, type FakeHaRestOptions, type FakeHaRestRequest, type FakeHaState } from './fake-home-assistant-rest.ts';

@@ -30,6 +30,8 @@ export interface ClientOptions {
    * streams of its own requests. Default true.
    */
   getStream?: boolean;
+  /** The fetch the transport uses (one that trusts a test CA, say); default the global one. */
+  fetch?: typeof fetch;
 }
 
 export async function connectClient(url: string, token: string | undefined, era: Era, opts: ClientOptions = {}): Promise<Client & AsyncDisposable> {
@@ -46,7 +48,9 @@ export async function connectClient(url: string, token: string | undefined, era:
   }
   const transport = new StreamableHTTPClientTransport(new URL(url), {
     requestInit: token ? { headers: { Authorization: `Bearer ${token}` } } : {},
-    ...(opts.getStream === false ? { fetch: (input: string | URL | Request, init?: RequestInit) => (init?.method === 'GET' ? Promise.resolve(new Response(null, { status: 405 })) : fetch(input, init)) } : {}),
+    ...(opts.getStream === false || opts.fetch
+      ? { fetch: (input: string | URL | Request, init?: RequestInit) => (opts.getStream === false && init?.method === 'GET' ? Promise.resolve(new Response(null, { status: 405 })) : (opts.fetch ?? fetch)(input, init)) }
+      : {}),
   });
   await client.connect(transport);
   return Object.assign(client, { [Symbol.asyncDispose]: () => client.close() });

@@ -211,6 +211,14 @@ const HubConfigBase = z.strictObject({
    * logins throttle that client, not everyone behind the proxy. Empty: the header is ignored.
    */
   trustedProxies: z.array(z.string().refine((a) => isIP(a) !== 0, 'expected an IP address (IPv4 or IPv6), not a name')).default([]),
+  /**
+   * The header a trusted proxy names the client in: `x-forwarded-for` (default; Caddy, nginx,
+   * Traefik, and cloudflared too, which passes Cloudflare's) or `cf-connecting-ip` (Cloudflare
+   * Tunnel only: Cloudflare's edge sets it to the address it saw). Read only from
+   * `trustedProxies`: never set `cf-connecting-ip` when something else fronts the hub, which
+   * would pass on whatever a client put there.
+   */
+  clientIpHeader: z.enum(['x-forwarded-for', 'cf-connecting-ip']).default('x-forwarded-for'),
   auth: z
     .strictObject({
       tokens: z.array(TokenSchema).min(1),

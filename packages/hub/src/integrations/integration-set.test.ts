@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '@homelab-mcp/core/config';
 import { freePort } from '@homelab-mcp/testkit';
 import { HubConfigSchema, type HubConfig } from '../config/schema.ts';
-import { configSecrets, createIntegrationSet, effectiveIntegrationsConfig, integrationCatalogTools, scrubSecrets } from './integration-set.ts';
+import { configSecrets, createIntegrationSet, effectiveIntegrationsConfig, homeAssistantRestConfig, integrationCatalogTools, scrubSecrets } from './integration-set.ts';
 
 const parse = (yaml: string, env: Record<string, string> = {}): HubConfig => parseConfigText(yaml, 'hub.yaml', HubConfigSchema, { env });
 const log = { info() {}, warn() {}, error() {} };
@@ -23,6 +23,32 @@ describe('integrations config', () => {
     const both = parse('audit:\n  loki: { url: "http://audit-loki:3100" }\nintegrations:\n  loki: { url: "http://logs:3100" }\n');
     expect(effectiveIntegrationsConfig(both).loki?.url).toBe('http://logs:3100');
     expect(effectiveIntegrationsConfig(parse('{}'))).toEqual({});
+  });
+});
+
+describe('Home Assistant REST views', () => {
+  it('one instance per home-assistant upstream or mcpServers entry, none without; the tools follow, the token is a secret', () => {
+    const c = parse('upstreams:\n  ha: { type: home-assistant, url: "http://ha.lan:8123", token: "${HA}" }\n  other: { url: "http://x.lan/mcp" }\nmcpServers:\n  cabin: { type: home-assistant, url: "https://cabin.lan", token: tok-cabin-123 }\n', { HA: 'tok-ha-123456' });
+    expect(homeAssistantRestConfig(c)).toEqual({
+      instances: [
+        { alias: 'ha', url: 'http://ha.lan:8123', token: 'tok-ha-123456', key: 'upstreams.ha' },
+        { alias: 'cabin', url: 'https://cabin.lan', token: 'tok-cabin-123', key: 'mcpServers.cabin' },
+      ],
+      timeoutMs: 10_000,
+    });
+    expect(homeAssistantRestConfig(parse('upstreams:\n  other: { url: "http://x.lan/mcp" }\n'))).toBeUndefined();
+    expect(configSecrets(homeAssistantRestConfig(c))).toEqual(expect.arrayContaining(['tok-ha-123456', 'tok-cabin-123']));
+    const set = createIntegrationSet({ log, onHttpRequest() {} });
+    set.apply(c);
+    expect(set.tools().map((t) => [t.def.name, t.source, t.toolClass])).toEqual([
+      ['ha_states', 'home-assistant', 'read'],
+      ['ha_history', 'home-assistant', 'read'],
+      ['ha_logbook', 'home-assistant', 'read'],
+      ['ha_error_log', 'home-assistant', 'read'],
+    ]);
+    set.apply(parse('{}'));
+    expect(set.tools()).toEqual([]);
+    set.close();
   });
 });
 
@@ -72,6 +98,10 @@ describe('credentials in what an integration says', () => {
     const secrets = configSecrets(cfg);
     expect(secrets).toEqual(expect.arrayContaining(['uuid-secret-0123', 'Bearer hdr-secret-4567', 'hdr-secret-4567', Buffer.from('uuid-secret-0123:token').toString('base64')]));
     expect(secrets).not.toContain('homelab@pve!mcp');
+    // A user and password sent as Basic, at any depth (CUPS, Lyrion; a list of instances).
+    const basic = configSecrets({ instances: [{ url: 'http://printer:631', user: 'printer-admin', password: 'cups-pass-999' }], username: 'lms', password: 'lms-pass-888' });
+    expect(basic).toEqual(expect.arrayContaining([Buffer.from('printer-admin:cups-pass-999').toString('base64'), Buffer.from('lms:lms-pass-888').toString('base64')]));
+    expect(configSecrets({ key: 'opn-key-0123', secret: 'opn-secret-4567' })).toContain(Buffer.from('opn-key-0123:opn-secret-4567').toString('base64'));
     // A service whose error page echoes the request's headers, quoted by the tool.
     const echo = 'proxy error; request had authorization: PVEAPIToken=homelab@pve!mcp=uuid-secret-0123 and Bearer hdr-secret-4567';
     const instance = {
@@ -83,5 +113,30 @@ describe('credentials in what an integration says', () => {
     expect(JSON.stringify(r)).not.toMatch(/uuid-secret-0123|hdr-secret-4567/);
     expect((r.content[0] as { text: string }).text).toBe('proxy error; request had authorization: PVEAPIToken=homelab@pve!mcp=[redacted] and [redacted]');
     expect(scrubSecrets({ a: ['x uuid-secret-0123 y'] }, secrets)).toEqual({ a: ['x [redacted] y'] });
+  });
+
+  it('an API key and secret (OPNsense): both, and their Basic form, cut from answers and from what a write records for the audit', async () => {
+    const secrets = configSecrets({ url: 'https://fw.lan', key: 'opn-key-0123456789', secret: 'opn-secret-9876543210' });
+    const basic = Buffer.from('opn-key-0123456789:opn-secret-9876543210').toString('base64');
+    expect(secrets).toEqual(expect.arrayContaining(['opn-key-0123456789', 'opn-secret-9876543210', basic]));
+    const said = `echoed Basic ${basic} for opn-key-0123456789`;
+    const instance = {
+      name: 'opnsense',
+      tools: [
+        {
+          def: { name: 'w', title: 'w', description: 'w', inputSchema: { type: 'object' as const }, annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false } },
+          toolClass: 'write' as const,
+          call: async (_a: Record<string, unknown>, ctx: { auditDetail?(d: Record<string, unknown>): void }) => {
+            ctx.auditDetail?.({ uuid: 'u1', note: said });
+            return { content: [{ type: 'text' as const, text: said }] };
+          },
+        },
+      ],
+    };
+    const [tool] = integrationCatalogTools(instance, secrets);
+    const details: Array<Record<string, unknown>> = [];
+    const r = await tool!.call({}, { caller: { user: 'a', role: 'admin' }, session: 's', signal: new AbortController().signal, auditDetail: (d) => void details.push(d) });
+    expect((r.content[0] as { text: string }).text).toBe('echoed Basic [redacted] for [redacted]');
+    expect(details).toEqual([{ uuid: 'u1', note: 'echoed Basic [redacted] for [redacted]' }]);
   });
 });

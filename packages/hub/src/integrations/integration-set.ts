@@ -6,11 +6,13 @@
  * `observability` holds the Prometheus and Loki clients for the hub's own tools
  * (service_health, run_diagnostic).
  */
+import type * as z from 'zod';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/server';
 import { createHttpClient, type HttpRequestReport } from '@homelab-mcp/core/http';
-import { integrations as builtins, LokiConfigSchema, type IntegrationInstance, type IntegrationsConfig, type LokiClient, type PrometheusClient } from '@homelab-mcp/integrations';
+import { HomeAssistantRestConfigSchema, homeAssistantRestIntegration, integrations as builtins, LokiConfigSchema, type IntegrationInstance, type IntegrationsConfig, type LokiClient, type PrometheusClient } from '@homelab-mcp/integrations';
 import type { CatalogTool } from '../catalog/types.ts';
 import { guardAuditQuery } from './audit-stream-guard.ts';
+import { haBase } from '../upstreams/home-assistant.ts';
 import type { HubConfig } from '../config/schema.ts';
 import type { HubLogger } from '../hub.ts';
 
@@ -38,8 +40,22 @@ export function effectiveIntegrationsConfig(config: HubConfig): IntegrationsConf
   return out;
 }
 
+/**
+ * The config of Home Assistant's REST views (ha_states, ha_history, ha_logbook, ha_error_log):
+ * one instance per upstream (or mcpServers entry) of `type: home-assistant`, with its URL (without
+ * a trailing `/api/mcp`, which the config accepts) and
+ * token; undefined when there is none, so the tools exist exactly when one is configured.
+ */
+export function homeAssistantRestConfig(config: HubConfig): z.output<typeof HomeAssistantRestConfigSchema> | undefined {
+  const instances = (['upstreams', 'mcpServers'] as const).flatMap((k) =>
+    Object.entries(config[k] ?? {}).flatMap(([alias, u]) => ('type' in u && u.type === 'home-assistant' ? [{ alias, url: haBase(u.url), token: u.token, key: `${k}.${alias}` }] : [])),
+  );
+  return instances.length ? HomeAssistantRestConfigSchema.parse({ instances }) : undefined;
+}
+
 /** Config keys whose values are an integration's credentials. */
-const SECRET_CONFIG_KEY = /token|password|secret|api_?key|apikey/i;
+// `key` alone: OPNsense's API key (its pair's other half is `secret`).
+const SECRET_CONFIG_KEY = /token|password|secret|api_?key|apikey|^key$/i;
 
 /**
  * The credentials in an integration's config (and the forms a service could echo them in: the
@@ -59,7 +75,15 @@ export function configSecrets(cfg: unknown): string[] {
       return;
     }
     if (Array.isArray(v)) return v.forEach((x) => walk(x, key, inHeaders));
-    if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, k, inHeaders || k === 'headers');
+    if (v && typeof v === 'object') {
+      // A name and a secret sent as Basic (OPNsense's key and secret; CUPS', Lyrion's and
+      // others' user and password): the header's value is base64 of both, at any depth (instances).
+      const o = v as Record<string, unknown>;
+      const name = [o.key, o.user, o.username].find((x) => typeof x === 'string');
+      const secret = [o.secret, o.password].find((x) => typeof x === 'string');
+      if (typeof name === 'string' && typeof secret === 'string' && secret.length >= 6) out.add(Buffer.from(`${name}:${secret}`).toString('base64'));
+      for (const [k, x] of Object.entries(o)) walk(x, k, inHeaders || k === 'headers');
+    }
   };
   walk(cfg, '', false);
   return [...out].sort((a, b) => b.length - a.length);
@@ -86,7 +110,11 @@ export function integrationCatalogTools(instance: IntegrationInstance, secrets: 
     def: t.def as Tool,
     toolClass: t.toolClass,
     source: instance.name,
-    call: async (args, ctx) => scrubSecrets((await t.call(args, { signal: ctx.signal })) as CallToolResult, secrets),
+    call: async (args, ctx) => {
+      // What a write records for the audit event (what it changed, to undo it) is scrubbed of the credentials too.
+      const auditDetail = ctx.auditDetail;
+      return scrubSecrets((await t.call(args, { signal: ctx.signal, ...(auditDetail ? { auditDetail: (d: Record<string, unknown>) => auditDetail(scrubSecrets(d, secrets)) } : {}) })) as CallToolResult, secrets);
+    },
     ...(t.preview
       ? {
           preview: async (args: Record<string, unknown>) => {
@@ -139,8 +167,8 @@ export function createIntegrationSet(opts: IntegrationSetOptions) {
     secretsOf: (name: string): readonly string[] => live.get(name)?.secrets ?? [],
     /** Brings the set in line with `config`; a failed setup is logged and skipped. */
     apply(config: HubConfig): void {
-      const wanted = effectiveIntegrationsConfig(config) as Record<string, unknown>;
-      for (const integration of builtins) {
+      const wanted: Record<string, unknown> = { ...effectiveIntegrationsConfig(config), [homeAssistantRestIntegration.name]: homeAssistantRestConfig(config) };
+      for (const integration of [...builtins, homeAssistantRestIntegration]) {
         const cfg = wanted[integration.name];
         const key = JSON.stringify(cfg ?? null);
         const current = live.get(integration.name);

@@ -49,6 +49,12 @@ describe('clientAddress', () => {
     expect(clientAddress('127.0.0.1', '203.0.113.5, not-an-ip', ['127.0.0.1'])).toBe('127.0.0.1');
     expect(clientAddress('127.0.0.1', undefined, ['127.0.0.1'])).toBe('127.0.0.1');
     expect(clientAddress(undefined, '203.0.113.5', ['127.0.0.1'])).toBe('unknown');
+    // Cloudflare Tunnel: one address, believed only from a trusted proxy.
+    expect(clientAddress('127.0.0.1', '203.0.113.9', ['127.0.0.1'], 'cf-connecting-ip')).toBe('203.0.113.9');
+    expect(clientAddress('127.0.0.1', '2001:db8::9', ['127.0.0.1'], 'cf-connecting-ip')).toBe('2001:db8::9');
+    expect(clientAddress('10.0.0.5', '203.0.113.9', ['127.0.0.1'], 'cf-connecting-ip')).toBe('10.0.0.5');
+    expect(clientAddress('127.0.0.1', '203.0.113.9, 1.2.3.4', ['127.0.0.1'], 'cf-connecting-ip')).toBe('127.0.0.1');
+    expect(clientAddress('127.0.0.1', 'made-up', ['127.0.0.1'], 'cf-connecting-ip')).toBe('127.0.0.1');
   });
 });
 

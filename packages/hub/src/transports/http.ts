@@ -22,6 +22,7 @@ import { visibleTo, type Catalog } from '../catalog/catalog.ts';
 import type { Caller } from '../catalog/types.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Authenticated } from '../policy/auth.ts';
+import { requestSource } from './request-source.ts';
 import { createRateLimiter, type RateDecision } from '../policy/rate-limit.ts';
 import { callHubTool, createHubServer, relayLog, SPLICE_PLACEHOLDER_JSON, TOOLS_LIST_SPLICE, type CallObserver, type HubServerInfo, type ToolsListSplice } from '../server/mcp-server.ts';
 import type { Gate } from '../policy/gate.ts';
@@ -67,6 +68,8 @@ export interface HttpAppOptions {
   authFailuresPerMinute?: number;
   /** Addresses of trusted reverse proxies (`trustedProxies`): read at each request. */
   trustedProxies?(): readonly string[];
+  /** The header a trusted proxy names the client in (`clientIpHeader`): read at each request. */
+  clientIpHeader?(): 'x-forwarded-for' | 'cf-connecting-ip';
   /** Deepest nesting of arrays/objects accepted in a request body (`limits.maxJsonDepth`); default 64. */
   maxJsonDepth?: number;
   /** The names of the tools node `source` offers, when it is a node (which of its logs a role may see). */
@@ -264,7 +267,10 @@ export function createHttpApp(opts: HttpAppOptions) {
   // once it is empty, every request from that address waits, a good token included, so the
   // answer never tells which tokens exist.
   const authFailures = createRateLimiter({ perMinute: opts.authFailuresPerMinute ?? 30, burst: opts.authFailuresPerMinute ?? 30 });
-  const sourceOf = (c: Context) => clientAddress((c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket?.remoteAddress, c.req.header('x-forwarded-for'), opts.trustedProxies?.() ?? []);
+  const sourceOf = (c: Context) => {
+    const header = opts.clientIpHeader?.() ?? 'x-forwarded-for';
+    return clientAddress((c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket?.remoteAddress, c.req.header(header), opts.trustedProxies?.() ?? [], header);
+  };
   const refuse = (c: Context, kind: RefusalKind, detail: Record<string, unknown> = {}, line?: { distinct?: string; msg?: string }) => refusals.refuse(kind, sourceOf(c), { path: c.req.path, ...detail }, line);
 
   /** The current caller behind a session's token; a removed token fails the call it was making. */
@@ -506,6 +512,9 @@ export function createHttpApp(opts: HttpAppOptions) {
     refuse(c, 'forbidden_host', { [header.toLowerCase()]: value.slice(0, 200), allowWith: 'allowedHosts' }, { distinct: `${header}\u0000${name.slice(0, 200)}`, msg: `refused: Host or Origin not allowed (403): ${what} is not a name of this hub; if clients reach the hub by this name (its tunnel or reverse proxy), add "${name.slice(0, 200)}" to allowedHosts in hub.yaml${also}` });
     return c.json({ error: `forbidden ${header.toLowerCase()}: "${name.slice(0, 200)}" is not in the hub's allowedHosts` }, 403);
   };
+
+  // Every request's work knows its source (the audit event of a call records it).
+  app.use('*', (c, next) => requestSource.run(sourceOf(c), next));
 
   app.use('*', async (c, next) => {
     // The installer and the bundle are not secrets: a device on the LAN may fetch them by the
@@ -871,18 +880,23 @@ function plainAddress(a: string): string {
 }
 
 /**
- * The address a request is attributed to (failed-login throttling, refusal logs): the peer,
- * unless the peer is a trusted proxy; then the nearest X-Forwarded-For entry that is not one
- * (proxies append what they saw, so entries further left may be made up by the client).
+ * The address a request is attributed to (failed-login throttling, refusal logs, audit events):
+ * the peer, unless the peer is a trusted proxy; then the nearest X-Forwarded-For entry that is
+ * not one (proxies append what they saw, so entries further left may be made up by the client),
+ * or with `cf-connecting-ip` the one address Cloudflare's edge put there.
  *
  * @example clientAddress('127.0.0.1', '203.0.113.5', ['127.0.0.1']) // '203.0.113.5'
  */
-export function clientAddress(peer: string | undefined, forwardedFor: string | undefined, trusted: readonly string[]): string {
+export function clientAddress(peer: string | undefined, forwardedFor: string | undefined, trusted: readonly string[], header: 'x-forwarded-for' | 'cf-connecting-ip' = 'x-forwarded-for'): string {
   if (!peer) return 'unknown';
   const from = plainAddress(peer);
   if (trusted.length === 0 || !forwardedFor) return from;
   const isTrusted = (a: string) => trusted.some((t) => plainAddress(t) === a);
   if (!isTrusted(from)) return from;
+  if (header === 'cf-connecting-ip') {
+    const named = plainAddress(forwardedFor);
+    return isIP(named) === 0 ? from : named;
+  }
   const hops = forwardedFor.split(',').map(plainAddress).slice(-32);
   for (let i = hops.length - 1; i >= 0; i--) {
     const hop = hops[i]!;
