@@ -84,6 +84,11 @@ describe.each<Era>(['modern', 'legacy'])('Home Assistant through the hub (%s cli
     expect(done.isError).toBeFalsy();
     expect(JSON.parse(resultText(done))).toMatchObject({ response_type: 'action_done', data: { success: [{ name: 'Attic Fan', type: 'entity', id: 'fan.attic' }], failed: [] } });
     expect(ha.state.entities.find((e) => e.entityId === 'fan.attic')?.state).toBe('on');
+    // The REST views of the same HA (its url was given with /api/mcp) see the change.
+    const states = (await client.callTool({ name: 'ha_states', arguments: { domain: 'fan' } })) as Result;
+    expect(states.isError).toBeFalsy();
+    expect(resultText(states)).toMatch(/Attic Fan/);
+    expect(resultText(states)).toMatch(/\bon\b/);
 
     const nodes = (await client.callTool({ name: 'list_nodes', arguments: {} })) as Result;
     expect(nodes.structuredContent!.upstreams).toEqual([expect.objectContaining({ alias: 'ha', status: 'up' })]);

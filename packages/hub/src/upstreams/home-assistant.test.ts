@@ -14,7 +14,8 @@ describe('Home Assistant upstream helpers', () => {
   it('takes HA at its root, with or without /api/mcp, and refuses any other path', () => {
     expect(haMcpUrl('http://ha.lan:8123')).toBe('http://ha.lan:8123/api/mcp');
     expect(haMcpUrl('http://ha.lan:8123/api/mcp/')).toBe('http://ha.lan:8123/api/mcp');
-    expect(haBase('https://ha.example.org/api/mcp')).toBe('https://ha.example.org/');
+    expect(haBase('https://ha.example.org/api/mcp')).toBe('https://ha.example.org');
+    expect(haBase('http://ha.lan:8123/')).toBe('http://ha.lan:8123');
     expect(haUrlProblem('http://ha.lan:8123/')).toBeUndefined();
     expect(haUrlProblem('http://ha.lan:8123/api/mcp')).toBeUndefined();
     expect(haUrlProblem('http://ha.lan:8123/lovelace/0')).toMatch(/expected Home Assistant's own address such as http:\/\/ha\.lan:8123 .*"\/lovelace\/0"/);

@@ -32,13 +32,13 @@ export function haSseUrl(base: string): string {
   return new URL('/mcp_server/sse', haBase(base)).href;
 }
 
-/** `base` without a trailing slash or `/api/mcp` (a url given as the MCP endpoint itself). */
+/** `base` without `/api/mcp` (a url given as the MCP endpoint itself) or a trailing slash. */
 export function haBase(base: string): string {
   const u = new URL(base);
   u.pathname = u.pathname.replace(/\/+$/, '').replace(/\/api\/mcp$/, '') || '/';
   u.search = '';
   u.hash = '';
-  return u.href;
+  return u.href.replace(/\/$/, '');
 }
 
 /**
