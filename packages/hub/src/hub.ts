@@ -38,6 +38,7 @@ import { createHttpApp, type UpstreamHealth } from './transports/http.ts';
 import { createTopology, type TopologySettings } from './topology/topology.ts';
 import { topologyResources, topologyTools } from './tools/topology/topology-tools.ts';
 import { createUpstream, type Upstream, type UpstreamLogMessage, type UpstreamSpec } from './upstreams/upstream.ts';
+import { HA_CLASS_PRESET, haBase, haHost, haPreview, watchHaExposure } from './upstreams/home-assistant.ts';
 import { createIntegrationSet, scrubSecrets, type Observability } from './integrations/integration-set.ts';
 import { createAnsibleService, type AnsibleService } from './ansible/service.ts';
 import { internetTools, type InternetDeps } from './internet/index.ts';
@@ -97,8 +98,8 @@ export interface LocalNodeSetup {
 function upstreamSpec(alias: string, u: UpstreamConfig): UpstreamSpec {
   if (u.type === 'stdio') return { kind: 'stdio', name: alias, command: u.command, args: u.args, ...(u.env ? { env: u.env } : {}), ...(u.cwd ? { cwd: u.cwd } : {}), ...(u.protocol ? { protocol: u.protocol } : {}) };
   if (u.type === 'sse') return { kind: 'sse', name: alias, url: u.url, ...(u.headers ? { headers: u.headers } : {}) };
-  // Provisional until the home-assistant connection lands (fallback to /mcp_server/sse, classes preset).
-  if (u.type === 'home-assistant') return { kind: 'http', name: alias, url: new URL('/api/mcp', u.url).href, headers: { Authorization: `Bearer ${u.token}` }, ...(u.protocol ? { protocol: u.protocol } : {}) };
+  // <url>/api/mcp, or the legacy /mcp_server/sse of an older HA (upstreams/home-assistant.ts).
+  if (u.type === 'home-assistant') return { kind: 'home-assistant', name: alias, url: haBase(u.url), token: u.token, ...(u.protocol ? { protocol: u.protocol } : {}) };
   return { kind: 'http', name: alias, url: u.url, ...(u.headers ? { headers: u.headers } : {}), ...(u.protocol ? { protocol: u.protocol } : {}) };
 }
 
@@ -112,10 +113,15 @@ function displayUrl(url: string): string {
   }
 }
 
-function asNative(alias: string, u: Upstream): NativeUpstream {
+function asNative(alias: string, u: Upstream, warning?: () => string | undefined): NativeUpstream {
   return {
     alias,
-    state: () => u.state(),
+    // Home Assistant: the preview of a write names the entities it matches now.
+    ...(u.spec.kind === 'home-assistant' ? { preview: (tool: string, shown: string, args: Record<string, unknown>) => haPreview(u, alias, haHost((u.spec as { url: string }).url), tool, shown, args) } : {}),
+    state: () => {
+      const w = warning?.();
+      return w ? { ...u.state(), warning: w } : u.state();
+    },
     tools: () => u.tools(),
     resources: () => u.resources(),
     resourceTemplates: () => u.resourceTemplates(),
@@ -136,6 +142,8 @@ interface Conn {
   key: string;
   upstream: Upstream;
   unsubscribe: () => void;
+  /** What a person should fix although it is up (Home Assistant exposing nothing to act on). */
+  warning?: () => string | undefined;
 }
 
 export async function createHub(opts: HubOptions) {
@@ -347,7 +355,8 @@ export async function createHub(opts: HubOptions) {
       perDeviceTools: c.perDeviceTools,
       callTimeoutMs: c.limits.callTimeoutMs,
       maxToolName: c.limits.maxToolName,
-      classOverrides: Object.fromEntries(Object.entries({ ...c.mcpServers, ...c.upstreams }).map(([alias, u]) => [alias, Object.entries(u.classes ?? {})])),
+      // Home Assistant's tools carry no annotations: its reads are preset after the user's classes.
+      classOverrides: Object.fromEntries(Object.entries({ ...c.mcpServers, ...c.upstreams }).map(([alias, u]) => [alias, [...Object.entries(u.classes ?? {}), ...('type' in u && u.type === 'home-assistant' ? HA_CLASS_PRESET : [])]])),
       trustAnnotations: new Set(Object.entries({ ...c.mcpServers, ...c.upstreams }).filter(([, u]) => u.trustAnnotations).map(([alias]) => alias)),
       hubUpstreams: new Set(Object.entries({ ...c.mcpServers, ...c.upstreams }).filter(([, u]) => 'type' in u && u.type === 'hub').map(([alias]) => alias)),
       unprefixed: new Set(Object.entries({ ...c.mcpServers, ...c.upstreams }).filter(([, u]) => u.prefix === false).map(([alias]) => alias)),
@@ -370,7 +379,7 @@ export async function createHub(opts: HubOptions) {
     ...natives.map((u) => {
       const s = u.state();
       const left = catalog.leftOut().filter((l) => l.source === u.alias);
-      return { name: u.alias, kind: 'upstream' as const, status: s.status, since: s.since.toISOString(), ...(s.lastError ? { error: s.lastError } : {}), ...(left.length ? { leftOut: left.map((l) => l.why) } : {}) };
+      return { name: u.alias, kind: 'upstream' as const, status: s.status, since: s.since.toISOString(), ...(s.lastError ? { error: s.lastError } : {}), ...(s.warning ? { warning: s.warning } : {}), ...(left.length ? { leftOut: left.map((l) => l.why) } : {}) };
     }),
   ];
   const startedAt = new Date();
@@ -521,12 +530,15 @@ export async function createHub(opts: HubOptions) {
     });
     // The catalog keys an upstream's resources by `<alias>` NUL `<its URI>` (catalog.ts watchOf).
     const offUpdated = upstream.onResourceUpdated((uri) => subscriptions.updated(`${spec.name}\u0000${uri}`));
+    // An HA that exposes nothing to act on is up and useless: say why where its state shows.
+    const exposure = spec.kind === 'home-assistant' ? watchHaExposure(upstream, haHost(spec.url), (w) => log.warn({ upstream: spec.name }, `${spec.name}: ${w}`)) : undefined;
     const unsubscribe = () => {
       offChange();
       offLog();
       offUpdated();
+      exposure?.off();
     };
-    keep.set(spec.name + '\u0000' + spec.kind, { key, upstream, unsubscribe });
+    keep.set(spec.name + '\u0000' + spec.kind, { key, upstream, unsubscribe, ...(exposure ? { warning: exposure.warning } : {}) });
     return upstream;
   }
 
@@ -577,7 +589,9 @@ export async function createHub(opts: HubOptions) {
     }
     const nextNatives: NativeUpstream[] = [];
     for (const [alias, u] of Object.entries({ ...config.mcpServers, ...config.upstreams })) {
-      nextNatives.push(asNative(alias, connection(upstreamSpec(alias, u), keep)));
+      const spec = upstreamSpec(alias, u);
+      const up = connection(spec, keep);
+      nextNatives.push(asNative(alias, up, keep.get(spec.name + '\u0000' + spec.kind)?.warning));
     }
     // Connect in parallel; a dead upstream never delays the others more than one attempt.
     const attempts = Promise.all([...keep.entries()].filter(([k, c]) => conns.get(k) !== c).map(([, c]) => c.upstream.start()));

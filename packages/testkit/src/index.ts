@@ -28,6 +28,7 @@ export { startGitHttp, type GitHttpServer, type GitHttpRequest } from './git-htt
 export { startFakeNtfy, type FakeNtfy, type FakeNtfyMessage, type FakeNtfyRequest } from './fake-ntfy.ts';
 export { startCups, CUPSD_BIN, type CupsProcess, type StartCupsOptions } from './cups.ts';
 export { startFakeLms, type FakeLms, type FakeLmsOptions, type FakeLmsPlayer, type FakeLmsRequest } from './fake-lms.ts';
+export { startFakeHomeAssistant, defaultHaEntities, type FakeHomeAssistant, type FakeHomeAssistantOptions, type FakeHomeAssistantRequest } from './fake-home-assistant.ts';
 export { startFakeOpnsense, type FakeOpnsense, type FakeOpnsenseOptions, type FakeOpnRule, type FakeOpnRequest } from './fake-opnsense.ts';
 export { startFakeDsm, dsmSnapshotName, type FakeDsm, type FakeDsmOptions, type FakeDsmRequest, type FakeDsmSnapshot } from './fake-dsm.ts';
 export { makeTestCa, fetchTrusting, startCaddyFromFile, startNginxFromFile, NGINX_BIN, type TestCa, type TlsProxy, type StartTlsProxyOptions } from './tls-proxy.ts';

@@ -33,6 +33,11 @@ export interface NativeUpstream {
   unsubscribeResource?(uri: string): Promise<void>;
   /** Checks reachability now rather than at the next health check. */
   checkNow?(): Promise<void>;
+  /**
+   * The gate's preview of a write, for an upstream that can look up what it would act on (Home
+   * Assistant); `tool` is the upstream's own name, `shown` the client's.
+   */
+  preview?(tool: string, shown: string, args: Record<string, unknown>): Promise<import('../policy/gate.ts').Preview>;
 }
 
 /** What the upstreams offer beyond lists: the hub advertises a capability when one of them has it. */
@@ -191,9 +196,10 @@ export function buildCatalog(input: CatalogInput): Catalog {
     for (const t of up.tools()) {
       const name = nameOf(up.alias, t.name, 'tool');
       if (name === undefined) continue;
+      const toolClass = classify(t, input.classOverrides?.[up.alias], { trustAnnotations: input.trustAnnotations?.has(up.alias) ?? false });
       add({
         def: { ...t, name },
-        toolClass: classify(t, input.classOverrides?.[up.alias], { trustAnnotations: input.trustAnnotations?.has(up.alias) ?? false }),
+        toolClass,
         source: up.alias,
         mayAskClient: true,
         // Another hub is told for whom it is called, and serves the call with no more than that role.
@@ -205,6 +211,8 @@ export function buildCatalog(input: CatalogInput): Catalog {
             ...(ctx.resume ? { resume: ctx.resume } : {}),
             ...(input.hubUpstreams?.has(up.alias) ? { meta: actingForMeta(ctx.caller) } : {}),
           }),
+        // An upstream that can look up what a write acts on (Home Assistant) previews it.
+        ...(up.preview && toolClass === 'write' ? { preview: (args: Record<string, unknown>) => up.preview!(t.name, name, args) } : {}),
       });
     }
     for (const r of up.resources()) {
@@ -397,6 +405,7 @@ function addUnprefixed(o: {
           source: up.alias,
           mayAskClient: true,
           call: (args, ctx) => up.callTool(t.name, args, { ...callOpts(ctx, timeout), ...(ctx.client ? { client: ctx.client } : {}), ...(ctx.resume ? { resume: ctx.resume } : {}) }),
+          ...(up.preview && toolClass === 'write' ? { preview: (args: Record<string, unknown>) => up.preview!(t.name, name, args) } : {}),
         },
         // Its own description and annotations, unless the hub classes it otherwise than they claim.
         toolClass === claimedClass(t.annotations),

@@ -13,6 +13,8 @@ export interface SourceState {
   since: Date;
   lastError?: string;
   era?: 'modern' | 'legacy';
+  /** Up, but something a person should fix (a Home Assistant that exposes no entities). */
+  warning?: string;
 }
 
 export interface SourceCallOptions {

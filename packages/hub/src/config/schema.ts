@@ -8,6 +8,7 @@ import * as z from 'zod';
 import { InternetConfigSchema, NotifyConfigSchema } from '../internet/config.ts';
 import { IntegrationsConfigSchema } from '@homelab-mcp/integrations';
 import { OPERATOR_DENY_PATHS, VIEWER_DENY_PATHS } from '../nodes/file-policy.ts';
+import { haUrlProblem } from '../upstreams/home-assistant.ts';
 
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/, 'a name of letters, digits, "-" and "_" (at most 32, starting with a letter or digit)');
 const listen = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'HOST:PORT, e.g. 127.0.0.1:8765');
@@ -121,7 +122,8 @@ const StdioUpstream = z.strictObject({
 });
 /**
  * Home Assistant's built-in MCP server (the "Model Context Protocol Server" integration, HA
- * 2025.2+), reached with a long-lived access token: the hub connects to `<url>/api/mcp`, presets
+ * 2025.2+), reached with a long-lived access token: the hub connects to `<url>/api/mcp` (or the
+ * legacy `/mcp_server/sse` of an HA that has no `/api/mcp`), presets
  * the classes HA's tools do not carry (its reads are read, every intent that acts is a write;
  * `classes` here are checked first) and adds HA's REST views as tools (`ha_states`, ...).
  *
@@ -131,8 +133,11 @@ const StdioUpstream = z.strictObject({
  */
 const HomeAssistantUpstream = z.strictObject({
   type: z.literal('home-assistant'),
-  /** HA's own address, as a browser opens it: `http://ha.lan:8123`. */
-  url: httpUrl,
+  /** HA's own address, as a browser opens it: `http://ha.lan:8123` (a trailing `/api/mcp` is taken off). */
+  url: httpUrl.superRefine((v, ctx) => {
+    const problem = haUrlProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }),
   /** A long-lived access token (HA: your profile > Security > Long-lived access tokens). Use ${VAR}. */
   token: z.string().min(1),
   classes,

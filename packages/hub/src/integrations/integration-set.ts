@@ -12,6 +12,7 @@ import { createHttpClient, type HttpRequestReport } from '@homelab-mcp/core/http
 import { HomeAssistantRestConfigSchema, homeAssistantRestIntegration, integrations as builtins, LokiConfigSchema, type IntegrationInstance, type IntegrationsConfig, type LokiClient, type PrometheusClient } from '@homelab-mcp/integrations';
 import type { CatalogTool } from '../catalog/types.ts';
 import { guardAuditQuery } from './audit-stream-guard.ts';
+import { haBase } from '../upstreams/home-assistant.ts';
 import type { HubConfig } from '../config/schema.ts';
 import type { HubLogger } from '../hub.ts';
 
@@ -41,12 +42,13 @@ export function effectiveIntegrationsConfig(config: HubConfig): IntegrationsConf
 
 /**
  * The config of Home Assistant's REST views (ha_states, ha_history, ha_logbook, ha_error_log):
- * one instance per upstream (or mcpServers entry) of `type: home-assistant`, with its URL and
+ * one instance per upstream (or mcpServers entry) of `type: home-assistant`, with its URL (without
+ * a trailing `/api/mcp`, which the config accepts) and
  * token; undefined when there is none, so the tools exist exactly when one is configured.
  */
 export function homeAssistantRestConfig(config: HubConfig): z.output<typeof HomeAssistantRestConfigSchema> | undefined {
   const instances = (['upstreams', 'mcpServers'] as const).flatMap((k) =>
-    Object.entries(config[k] ?? {}).flatMap(([alias, u]) => ('type' in u && u.type === 'home-assistant' ? [{ alias, url: u.url, token: u.token, key: `${k}.${alias}` }] : [])),
+    Object.entries(config[k] ?? {}).flatMap(([alias, u]) => ('type' in u && u.type === 'home-assistant' ? [{ alias, url: haBase(u.url), token: u.token, key: `${k}.${alias}` }] : [])),
   );
   return instances.length ? HomeAssistantRestConfigSchema.parse({ instances }) : undefined;
 }

@@ -47,6 +47,8 @@ export interface UpstreamHealth {
   status: 'connecting' | 'up' | 'down';
   since: string;
   error?: string;
+  /** Up, but something a person should fix (a Home Assistant that exposes no entities). */
+  warning?: string;
   /** Entries of this upstream the catalog left out, each with why (a name another entry has). */
   leftOut?: string[];
 }

@@ -33,6 +33,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { createEdgeRpc, DEFAULT_MAX_RESULT_BYTES, type EdgeRpc } from './edge-rpc.ts';
 import { limitedFetch } from './limited-fetch.ts';
 import { STREAM_ENDED_CODE } from './errors.ts';
+import { explainHaFailure, haMcpUrl, haSseUrl, isHaStreamableMissing } from './home-assistant.ts';
 import { CLIENT_REQUEST_METHODS, FORWARDED_CAPABILITIES, type ClientRequestMethod } from './client-requests.ts';
 
 /**
@@ -44,6 +45,9 @@ import { CLIENT_REQUEST_METHODS, FORWARDED_CAPABILITIES, type ClientRequestMetho
  * - `sse`: a legacy HTTP+SSE server (the 2024-11-05 transport): `url` is its SSE endpoint.
  * - `stdio`: a command the hub spawns; `env` is added to a minimal inherited environment
  *   (HOME, PATH, USER, ...), not to the hub's whole environment, which holds the hub's secrets.
+ * - `home-assistant`: HA's MCP Server integration at `url` (HA's own address): Streamable HTTP at
+ *   `<url>/api/mcp`, falling back to the legacy SSE at `/mcp_server/sse` on an older HA;
+ *   `token` (a long-lived access token) goes out as `Authorization: Bearer` (home-assistant.ts).
  *
  * @example
  * { kind: 'http', name: 'ha', url: 'http://ha.lan:8123/api/mcp', headers: { Authorization: `Bearer ${haToken}` } }
@@ -52,7 +56,8 @@ export type UpstreamSpec =
   | { kind: 'edge'; name: string; url: string; token?: string }
   | { kind: 'http'; name: string; url: string; headers?: Record<string, string>; protocol?: PinnedProtocol }
   | { kind: 'sse'; name: string; url: string; headers?: Record<string, string> }
-  | { kind: 'stdio'; name: string; command: string; args?: string[]; env?: Record<string, string>; cwd?: string; protocol?: PinnedProtocol };
+  | { kind: 'stdio'; name: string; command: string; args?: string[]; env?: Record<string, string>; cwd?: string; protocol?: PinnedProtocol }
+  | { kind: 'home-assistant'; name: string; url: string; token: string; protocol?: PinnedProtocol };
 
 /**
  * An era pinned in config (`upstreams.<alias>.protocol`) instead of negotiated: `2025-11-25`
@@ -138,12 +143,13 @@ export function negotiatesEra(spec: UpstreamSpec): boolean {
   // stdio server on a second, throwaway copy of the process (twice the spawn cost of a
   // `docker run` or `npx` command), and a server that ignores the unknown probe costs a full
   // probe timeout on every connect.
-  return spec.kind === 'edge' || spec.kind === 'http';
+  return spec.kind === 'edge' || spec.kind === 'http' || spec.kind === 'home-assistant';
 }
 
 /** Request headers for an HTTP upstream: the edge's bearer token or the configured headers. */
 export function requestHeaders(spec: UpstreamSpec): Record<string, string> {
   if (spec.kind === 'edge') return spec.token ? { Authorization: `Bearer ${spec.token}` } : {};
+  if (spec.kind === 'home-assistant') return { Authorization: `Bearer ${spec.token}` };
   if (spec.kind === 'http' || spec.kind === 'sse') return { ...spec.headers };
   return {};
 }
@@ -154,6 +160,7 @@ export function requestHeaders(spec: UpstreamSpec): Record<string, string> {
  * closed (and a stdio child killed) on any failure.
  */
 export async function openConnection(spec: UpstreamSpec, opts: OpenOptions): Promise<Connection> {
+  if (spec.kind === 'home-assistant') return openHomeAssistant(spec, opts);
   const pinned = spec.kind === 'http' || spec.kind === 'stdio' ? spec.protocol : undefined;
   const mode: 'auto' | 'legacy' | { pin: string } = pinned === '2026-07-28' ? { pin: pinned } : pinned === '2025-11-25' ? 'legacy' : negotiatesEra(spec) ? 'auto' : 'legacy';
   const forward = opts.hooks.onClientRequest;
@@ -243,6 +250,28 @@ export async function openConnection(spec: UpstreamSpec, opts: OpenOptions): Pro
   return conn;
 }
 
+/**
+ * Home Assistant: `/api/mcp` first (the era negotiated there: HA answers the 2026-07-28 probe
+ * with -32601 and the SDK falls back to `initialize`); on aiohttp's bare `404: Not Found` (an HA
+ * older than the streamable endpoint) the legacy SSE endpoint. A failure is put into words a
+ * person can act on (home-assistant.ts), its kind kept.
+ */
+async function openHomeAssistant(spec: Extract<UpstreamSpec, { kind: 'home-assistant' }>, opts: OpenOptions): Promise<Connection> {
+  const headers = requestHeaders(spec);
+  const secrets = [spec.token, headers.Authorization!];
+  try {
+    return await openConnection({ kind: 'http', name: spec.name, url: haMcpUrl(spec.url), headers, ...(spec.protocol ? { protocol: spec.protocol } : {}) }, opts);
+  } catch (err) {
+    // A pinned 2026-07-28 has no legacy fallback, by definition of the pin.
+    if (!isHaStreamableMissing(err) || spec.protocol === '2026-07-28' || opts.signal?.aborted) throw explainHaFailure(err, spec.name, spec.url, secrets);
+  }
+  try {
+    return await openConnection({ kind: 'sse', name: spec.name, url: haSseUrl(spec.url), headers }, opts);
+  } catch (err) {
+    throw explainHaFailure(err, spec.name, spec.url, secrets);
+  }
+}
+
 /** fetch, reporting each request (method, URL, status or error, time to the response head). */
 function observedFetch(hooks: ConnectionHooks): typeof fetch {
   return async (input, init) => {
@@ -269,6 +298,8 @@ function buildTransport(spec: UpstreamSpec, hooks: ConnectionHooks, maxResultByt
       return new StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers: requestHeaders(spec) }, fetch: capped() });
     case 'sse':
       return new SSEClientTransport(new URL(spec.url), { requestInit: { headers: requestHeaders(spec) }, fetch: capped() });
+    case 'home-assistant':
+      throw new Error('a home-assistant upstream is opened as http or sse (openHomeAssistant)');
     case 'stdio': {
       const t = new StdioClientTransport({
         command: spec.command,

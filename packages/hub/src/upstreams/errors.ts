@@ -29,6 +29,21 @@ import { ProtocolError, SdkError, SdkErrorCode, SdkHttpError, SseError, Unauthor
 export type FailureKind = 'protocol' | 'session' | 'auth' | 'timeout' | 'unavailable' | 'other';
 
 /**
+ * A failure already put into words for a person (what to do in the upstream or in hub.yaml), with
+ * the kind it is: its message is the reason shown as is (redacted and cut like any other).
+ */
+export class ExplainedFailure extends Error {
+  constructor(
+    message: string,
+    readonly kind: FailureKind,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'ExplainedFailure';
+  }
+}
+
+/**
  * The JSON-RPC error code connection.ts delivers when an upstream's response stream ended
  * without an answer (from the range JSON-RPC leaves to implementations). Never sent by an
  * upstream we know of; classified as `unavailable`.
@@ -153,6 +168,7 @@ function attributedElicitations(data: unknown, source: string): unknown {
  * method).
  */
 export function classifyFailure(err: unknown, ctx: { sessionful: boolean }): FailureKind {
+  if (err instanceof ExplainedFailure) return err.kind;
   if (err instanceof ProtocolError) return err.code === STREAM_ENDED_CODE ? 'unavailable' : 'protocol';
   const status = httpStatus(err);
   if (status !== undefined) {
@@ -236,6 +252,7 @@ function badPort(err: unknown): boolean {
 }
 
 function rawReason(err: unknown): string {
+  if (err instanceof ExplainedFailure) return err.message;
   const code = errorCode(err);
   if (code && REASONS[code]) return REASONS[code]!;
   // Nothing was sent: the hub's fetch never connects to such a port, so no retry can succeed.

@@ -75,6 +75,7 @@ export function listNodesTool(nodes: () => HubNode[], upstreams: () => NativeUps
               status: s.status,
               since: s.since.toISOString(),
               ...(s.lastError ? { error: s.lastError } : {}),
+              ...(s.warning ? { warning: s.warning } : {}),
               tools: u.tools().length,
               resources: u.resources().length,
               prompts: u.prompts().length,
@@ -98,7 +99,7 @@ export function listNodesTool(nodes: () => HubNode[], upstreams: () => NativeUps
         ...(declared.length
           ? ['', `${declared.length} more in the topology${role ? ` with role ${role}` : ''}:`, ...declared.map((t) => `- ${t.name} [${t.roles.join(', ') || 'no roles'}]: ${t.addresses.join(', ') || 'no known address'}${t.edge ? `, edge ${t.edge}` : ', no edge'}`)]
           : []),
-        ...(us.length ? ['', `${us.length} MCP upstream${us.length === 1 ? '' : 's'}:`, ...us.map((u) => `- ${u.alias}: ${line(u)}, ${u.tools} tools` + (u.leftOut ? u.leftOut.map((l) => `\n  LEFT OUT: ${l.why}`).join('') : ''))] : []),
+        ...(us.length ? ['', `${us.length} MCP upstream${us.length === 1 ? '' : 's'}:`, ...us.map((u) => `- ${u.alias}: ${line(u)}, ${u.tools} tools` + (u.warning ? `\n  WARNING: ${u.warning}` : '') + (u.leftOut ? u.leftOut.map((l) => `\n  LEFT OUT: ${l.why}`).join('') : ''))] : []),
         ...(sha256 ? ['', `Edge bundle served by this hub: sha256 ${sha256} (install-edge.sh --sha256 ${sha256} refuses any other)`] : []),
       ].join('\n');
       return {

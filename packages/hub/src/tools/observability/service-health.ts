@@ -79,7 +79,10 @@ export async function collectHealth(live: ObservabilityDeps, signal: AbortSignal
     return { kind: 'node', name: n.name, healthy: s.up, detail: s.up ? 'up' : s.text };
   });
   const upstreamItems = deps.upstreams().map((u): HealthItem => {
-    const s = stateText(u.state(), now);
+    const state = u.state();
+    const s = stateText(state, now);
+    // Up but useless until a person fixes something (Home Assistant exposing no entities).
+    if (s.up && state.warning) return { kind: 'upstream', name: u.alias, healthy: false, detail: `up, but ${state.warning}` };
     return { kind: 'upstream', name: u.alias, healthy: s.up, detail: s.text };
   });
   const shipping = deps.auditShipping?.();

@@ -20,7 +20,7 @@ export const healthPage: Page = {
   title: 'Health',
   refreshSeconds: 10,
   async render({ data, signal, now }) {
-    const items: HealthItem[] = data.nodesAndUpstreams().map((u) => ({ name: u.name, kind: u.kind, status: u.status, since: u.since, ...(u.error ? { detail: u.error } : {}) }));
+    const items: HealthItem[] = data.nodesAndUpstreams().map((u) => ({ name: u.name, kind: u.kind, status: u.status, since: u.since, ...(u.error ? { detail: u.error } : u.warning ? { detail: u.warning } : {}) }));
     let integrationNote = '';
     try {
       items.push(...(await data.integrations(AbortSignal.any([signal, AbortSignal.timeout(INTEGRATIONS_MS)]))));
