@@ -54,8 +54,7 @@ export function homeAssistantRestConfig(config: HubConfig): z.output<typeof Home
 }
 
 /** Config keys whose values are an integration's credentials. */
-// `key` alone: OPNsense's API key (its pair's other half is `secret`).
-const SECRET_CONFIG_KEY = /token|password|secret|api_?key|apikey|^key$/i;
+const SECRET_CONFIG_KEY = /token|password|secret|api_?key|apikey/i;
 
 /**
  * The credentials in an integration's config (and the forms a service could echo them in: the
@@ -82,6 +81,8 @@ export function configSecrets(cfg: unknown): string[] {
       const name = [o.key, o.user, o.username].find((x) => typeof x === 'string');
       const secret = [o.secret, o.password].find((x) => typeof x === 'string');
       if (typeof name === 'string' && typeof secret === 'string' && secret.length >= 6) out.add(Buffer.from(`${name}:${secret}`).toString('base64'));
+      // `key` beside a `secret` is half of a credential (OPNsense's API key); a `key` alone is a name.
+      if (typeof o.key === 'string' && typeof o.secret === 'string' && o.key.length >= 6) out.add(o.key);
       for (const [k, x] of Object.entries(o)) walk(x, k, inHeaders || k === 'headers');
     }
   };
