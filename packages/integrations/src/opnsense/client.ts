@@ -326,12 +326,15 @@ export function createOpnsenseClient(opts: OpnsenseClientOptions): OpnsenseClien
       const r = await call('POST', '/api/firewall/filter/add_rule', body, signal);
       if (isObj(r) && r.result === 'saved' && typeof r.uuid === 'string' && UUID_RE.test(r.uuid)) return r.uuid;
       if (isObj(r) && isObj(r.validations)) {
-        const out: Record<string, string[]> = {};
+        // The field names are OPNsense's too: one line each (no control characters), and kept in
+        // a Map so that a `__proto__` field is a field, not the record's prototype.
+        const out = new Map<string, string[]>();
         for (const [k, v] of Object.entries(r.validations).slice(0, 30)) {
           const msgs = (Array.isArray(v) ? v : [v]).slice(0, 5).map((m) => str(m, 300)).filter(Boolean);
-          if (msgs.length) out[k.replace(/^rule\./, '').slice(0, 60)] = msgs;
+          const field = str(k.replace(/^rule\./, ''), 60);
+          if (msgs.length && field) out.set(field, [...(out.get(field) ?? []), ...msgs]);
         }
-        if (Object.keys(out).length) throw new OpnsenseValidationError(host, out);
+        if (out.size) throw new OpnsenseValidationError(host, Object.fromEntries(out));
       }
       throw new OpnsenseError(502, `OPNsense at ${host}: add_rule did not save the rule (result ${JSON.stringify(isObj(r) ? str(r.result, 40) : typeof r)})`);
     },
