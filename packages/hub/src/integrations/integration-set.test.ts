@@ -115,6 +115,15 @@ describe('credentials in what an integration says', () => {
     expect(scrubSecrets({ a: ['x uuid-secret-0123 y'] }, secrets)).toEqual({ a: ['x [redacted] y'] });
   });
 
+  it("a `key` is OPNsense's API key only beside a secret: Home Assistant's config location (upstreams.ha) is not cut from its messages", () => {
+    const c = parse('upstreams:\n  cabin: { type: home-assistant, url: "http://ha.lan:8123", token: tok-cabin-123 }\n');
+    const secrets = configSecrets(homeAssistantRestConfig(c));
+    expect(secrets).toContain('tok-cabin-123');
+    expect(secrets).not.toContain('upstreams.cabin');
+    expect(scrubSecrets('Home Assistant cabin at ha.lan:8123 rejected the token (upstreams.cabin.token)', secrets)).toBe('Home Assistant cabin at ha.lan:8123 rejected the token (upstreams.cabin.token)');
+    expect(configSecrets({ url: 'https://fw.lan', key: 'opn-key-0123456789', secret: 'opn-secret-9876543210' })).toContain('opn-key-0123456789');
+  });
+
   it('an API key and secret (OPNsense): both, and their Basic form, cut from answers and from what a write records for the audit', async () => {
     const secrets = configSecrets({ url: 'https://fw.lan', key: 'opn-key-0123456789', secret: 'opn-secret-9876543210' });
     const basic = Buffer.from('opn-key-0123456789:opn-secret-9876543210').toString('base64');

@@ -52,7 +52,7 @@ export function homeAssistantRestConfig(config: HubConfig): z.output<typeof Home
 }
 
 /** Config keys whose values are an integration's credentials. */
-// `key` alone: OPNsense's API key (its pair's other half is `secret`).
+// `key` alone: OPNsense's API key (its pair's other half is `secret`; see keyOfPair).
 const SECRET_CONFIG_KEY = /token|password|secret|api_?key|apikey|^key$/i;
 
 /**
@@ -62,9 +62,12 @@ const SECRET_CONFIG_KEY = /token|password|secret|api_?key|apikey|^key$/i;
  */
 export function configSecrets(cfg: unknown): string[] {
   const out = new Set<string>();
-  const walk = (v: unknown, key: string, inHeaders: boolean): void => {
+  const walk = (v: unknown, key: string, inHeaders: boolean, parent?: Record<string, unknown>): void => {
     if (typeof v === 'string') {
-      if ((inHeaders || (SECRET_CONFIG_KEY.test(key) && !/id$/i.test(key))) && v.length >= 6) {
+      // `key` alone is a credential only beside its `secret` (OPNsense): Home Assistant's
+      // instances name their config location in `key` (upstreams.ha), which messages must show.
+      const keyOfPair = key !== 'key' || typeof parent?.secret === 'string';
+      if ((inHeaders || (SECRET_CONFIG_KEY.test(key) && !/id$/i.test(key) && keyOfPair)) && v.length >= 6) {
         out.add(v);
         const bare = v.replace(/^(Bearer|Basic|Token)\s+/i, '');
         if (bare.length >= 6) out.add(bare);
@@ -72,7 +75,7 @@ export function configSecrets(cfg: unknown): string[] {
       }
       return;
     }
-    if (Array.isArray(v)) return v.forEach((x) => walk(x, key, inHeaders));
+    if (Array.isArray(v)) return v.forEach((x) => walk(x, key, inHeaders, parent));
     if (v && typeof v === 'object') {
       // A name and a secret sent as Basic (OPNsense's key and secret; CUPS', Lyrion's and
       // others' user and password): the header's value is base64 of both, at any depth (instances).
@@ -80,7 +83,7 @@ export function configSecrets(cfg: unknown): string[] {
       const name = [o.key, o.user, o.username].find((x) => typeof x === 'string');
       const secret = [o.secret, o.password].find((x) => typeof x === 'string');
       if (typeof name === 'string' && typeof secret === 'string' && secret.length >= 6) out.add(Buffer.from(`${name}:${secret}`).toString('base64'));
-      for (const [k, x] of Object.entries(o)) walk(x, k, inHeaders || k === 'headers');
+      for (const [k, x] of Object.entries(o)) walk(x, k, inHeaders || k === 'headers', o);
     }
   };
   walk(cfg, '', false);
