@@ -124,6 +124,18 @@ describe('credentials in what an integration says', () => {
     expect(configSecrets({ url: 'https://fw.lan', key: 'opn-key-0123456789', secret: 'opn-secret-9876543210' })).toContain('opn-key-0123456789');
   });
 
+  it("are cut out of an answer's keys too: a service's value used as a key (ha_states counts states by name, OPNsense's validation fields)", async () => {
+    const secrets = configSecrets({ instances: [{ alias: 'ha', url: 'http://ha.lan:8123', token: 'tok-ha-0123456789', key: 'upstreams.ha' }] });
+    expect(scrubSecrets({ counts: { on: 3, 'pasted tok-ha-0123456789': 1 }, list: [{ ['tok-ha-0123456789']: 'x' }] }, secrets)).toEqual({ counts: { on: 3, 'pasted [redacted]': 1 }, list: [{ '[redacted]': 'x' }] });
+    const instance = {
+      name: 'home-assistant',
+      tools: [{ def: { name: 'x', title: 'x', description: 'x', inputSchema: { type: 'object' as const }, annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false } }, toolClass: 'read' as const, call: async () => ({ content: [{ type: 'text' as const, text: 'ok' }], structuredContent: { counts: { 'tok-ha-0123456789': 1 } } }) }],
+    };
+    const [tool] = integrationCatalogTools(instance, secrets);
+    const r = await tool!.call({}, { caller: { user: 'a', role: 'viewer' }, session: 's', signal: new AbortController().signal });
+    expect(JSON.stringify(r)).not.toContain('tok-ha-0123456789');
+  });
+
   it('an API key and secret (OPNsense): both, and their Basic form, cut from answers and from what a write records for the audit', async () => {
     const secrets = configSecrets({ url: 'https://fw.lan', key: 'opn-key-0123456789', secret: 'opn-secret-9876543210' });
     const basic = Buffer.from('opn-key-0123456789:opn-secret-9876543210').toString('base64');

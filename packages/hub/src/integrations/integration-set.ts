@@ -90,13 +90,14 @@ export function configSecrets(cfg: unknown): string[] {
   return [...out].sort((a, b) => b.length - a.length);
 }
 
-/** `s` with each of `secrets` replaced; other values deep. */
+/** `s` with each of `secrets` replaced; other values deep, object keys included. */
 export function scrubSecrets<T>(v: T, secrets: readonly string[]): T {
   if (!secrets.length) return v;
   const scrub = (x: unknown): unknown => {
     if (typeof x === 'string') return secrets.reduce((t, sec) => (t.includes(sec) ? t.split(sec).join('[redacted]') : t), x);
     if (Array.isArray(x)) return x.map(scrub);
-    if (x && typeof x === 'object') return Object.fromEntries(Object.entries(x).map(([k, y]) => [k, scrub(y)]));
+    // Keys too: a service's value can be one (ha_states counts states by their text).
+    if (x && typeof x === 'object') return Object.fromEntries(Object.entries(x).map(([k, y]) => [scrub(k), scrub(y)]));
     return x;
   };
   return scrub(v) as T;
