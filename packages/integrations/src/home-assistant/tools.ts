@@ -95,7 +95,7 @@ export function homeAssistantTools(clients: readonly HaClient[]): IntegrationToo
         if (!areas.ok) throw new HomelabError('UPSTREAM_ERROR', `area: cannot read the areas: ${areas.why}`);
         const want = args.area.toLowerCase();
         const area = areas.areas.find((a) => a.id.toLowerCase() === want) ?? areas.areas.find((a) => a.name.toLowerCase() === want);
-        if (!area) throw new HomelabError('INVALID_ARGUMENTS', `area: no area ${quoted(args.area)} in ${c.label} (areas: ${areas.areas.map((a) => a.name).slice(0, 50).join(', ') || 'none'})`);
+        if (!area) throw new HomelabError('INVALID_ARGUMENTS', `area: no area ${quoted(args.area)} in ${c.label} (areas: ${areas.areas.map((a) => oneLine(a.name)).slice(0, 50).join(', ') || 'none'})`);
         list = list.filter((s) => areaOf.get(s.entityId) === area);
       }
       list = [...list].sort((a, b) => a.entityId.localeCompare(b.entityId));
