@@ -136,6 +136,16 @@ describe('credentials in what an integration says', () => {
     expect(JSON.stringify(r)).not.toContain('tok-ha-0123456789');
   });
 
+  it('a long credential is cut out in part too: where a text cut short ends (or starts) inside it; words and short passwords are left alone', () => {
+    const token = 'eyJhbGciOiJIUzI1NiJ9.payload-0123456789.signature-abcdefghij';
+    const secrets = configSecrets({ instances: [{ alias: 'ha', url: 'http://ha.lan', token, key: 'upstreams.ha' }], password: 'password12' });
+    const ends = `proxy said: Bearer ${token.slice(0, 37)}`;
+    expect(scrubSecrets(ends, secrets)).toBe('proxy said: Bearer [redacted]');
+    expect(scrubSecrets(`${token.slice(25)} was the rest; and ${token} whole`, secrets)).toBe('[redacted] was the rest; and [redacted] whole');
+    expect(scrubSecrets({ [`k ${token.slice(0, 12)}`]: [`${token.slice(0, 9)} is not enough`] }, secrets)).toEqual({ 'k [redacted]': [`${token.slice(0, 9)} is not enough`] });
+    expect(scrubSecrets('the password is password12, my password', secrets)).toBe('the password is [redacted], my password');
+  });
+
   it('an API key and secret (OPNsense): both, and their Basic form, cut from answers and from what a write records for the audit', async () => {
     const secrets = configSecrets({ url: 'https://fw.lan', key: 'opn-key-0123456789', secret: 'opn-secret-9876543210' });
     const basic = Buffer.from('opn-key-0123456789:opn-secret-9876543210').toString('base64');

@@ -90,11 +90,49 @@ export function configSecrets(cfg: unknown): string[] {
   return [...out].sort((a, b) => b.length - a.length);
 }
 
-/** `s` with each of `secrets` replaced; other values deep, object keys included. */
+/** Shortest piece of a credential cut out where a text holds only part of it. */
+const MIN_PIECE = 10;
+/** Credentials this long (generated tokens and keys, not words) are cut out in part too. */
+const MIN_PIECED = 20;
+
+/**
+ * `t` without the pieces of `sec` that an integration's own cut left (a service's text kept to
+ * 300 characters ends inside the token it echoed): each run of at least {@link MIN_PIECE}
+ * characters that starts like `sec` or ends like it.
+ */
+function cutPieces(t: string, sec: string): string {
+  const ranges: Array<[number, number]> = [];
+  const head = sec.slice(0, MIN_PIECE);
+  for (let i = t.indexOf(head); i >= 0; i = t.indexOf(head, i + 1)) {
+    let m = MIN_PIECE;
+    while (i + m < t.length && m < sec.length && t[i + m] === sec[m]) m++;
+    ranges.push([i, i + m]);
+  }
+  const tail = sec.slice(-MIN_PIECE);
+  for (let j = t.indexOf(tail); j >= 0; j = t.indexOf(tail, j + 1)) {
+    const end = j + MIN_PIECE;
+    let m = MIN_PIECE;
+    while (end - m > 0 && m < sec.length && t[end - m - 1] === sec[sec.length - m - 1]) m++;
+    ranges.push([end - m, end]);
+  }
+  if (!ranges.length) return t;
+  ranges.sort((a, b) => a[0] - b[0]);
+  let out = '';
+  let at = 0;
+  for (const [from, to] of ranges) {
+    if (to <= at) continue;
+    out += `${t.slice(at, Math.max(at, from))}${from >= at ? '[redacted]' : ''}`;
+    at = to;
+  }
+  return out + t.slice(at);
+}
+
+/** `s` with each of `secrets` replaced (and the pieces of long ones a cut left); other values deep, object keys included. */
 export function scrubSecrets<T>(v: T, secrets: readonly string[]): T {
   if (!secrets.length) return v;
+  const pieced = secrets.filter((sec) => sec.length >= MIN_PIECED && !/^(Bearer|Basic|Token)\s/i.test(sec));
   const scrub = (x: unknown): unknown => {
-    if (typeof x === 'string') return secrets.reduce((t, sec) => (t.includes(sec) ? t.split(sec).join('[redacted]') : t), x);
+    if (typeof x === 'string') return pieced.reduce((t, sec) => cutPieces(t, sec), secrets.reduce((t, sec) => (t.includes(sec) ? t.split(sec).join('[redacted]') : t), x));
     if (Array.isArray(x)) return x.map(scrub);
     // Keys too: a service's value can be one (ha_states counts states by their text).
     if (x && typeof x === 'object') return Object.fromEntries(Object.entries(x).map(([k, y]) => [scrub(k), scrub(y)]));
