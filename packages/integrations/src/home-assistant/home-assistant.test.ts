@@ -129,6 +129,25 @@ describe('home-assistant REST tools (fake HA)', () => {
     }
   });
 
+  it("ha_error_log: other services' credentials HA logged (a camera's stream URL, an API key in a query, a header) are masked", async () => {
+    const before = ha.state.errorLog;
+    try {
+      ha.state.errorLog = [
+        '2026-12-07 08:00:00.000 ERROR (MainThread) [homeassistant.components.generic] Error opening stream rtsp://admin:cam-pass-4711@192.168.1.50:554/stream1',
+        '2026-12-07 08:00:01.000 WARNING (MainThread) [custom_components.weather] GET https://api.weather.example/v1?lat=1&api_key=w3ath3r-k3y-0123456789 failed',
+        '2026-12-07 08:00:02.000 DEBUG (MainThread) [aiohttp] request headers: Authorization: Bearer pv-inverter-token-0123456789',
+        '',
+      ].join('\n');
+      const r = await call('ha_error_log');
+      expect(r.isError).toBeFalsy();
+      for (const secret of ['cam-pass-4711', 'w3ath3r-k3y-0123456789', 'pv-inverter-token-0123456789']) expect(text(r)).not.toContain(secret);
+      expect(text(r)).toContain('rtsp://admin:');
+      expect(text(r).split('\n')).toHaveLength(4);
+    } finally {
+      ha.state.errorLog = before;
+    }
+  });
+
   it('several instances: instance is required and chooses; unknown names list the aliases', async () => {
     await using other = await startFakeHaRest({ token: 'other-token-0123456789' });
     other.state.entities = other.state.entities.slice(0, 1);

@@ -7,8 +7,9 @@
  */
 import * as z from 'zod';
 import { HomelabError } from '@homelab-mcp/core';
+import { redactText } from '@homelab-mcp/core/redact';
 import { capText, defineTool, parseTimeArg, textResult, timeArg, type IntegrationTool } from '../integration.ts';
-import { ENTITY_ID, type HaArea, type HaClient, type HaState } from './client.ts';
+import { ENTITY_ID, ERROR_LOG_TAIL_BYTES, type HaArea, type HaClient, type HaState } from './client.ts';
 
 /** Entities listed by ha_states (the summary line counts them all). */
 export const MAX_STATES_SHOWN = 200;
@@ -174,7 +175,10 @@ export function homeAssistantTools(clients: readonly HaClient[]): IntegrationToo
       const c = pick(args.instance);
       const log = await c.errorLog(signal);
       // No terminal escapes or other control characters from the log into the answer.
-      let text = log.text.replace(/\r\n/g, '\n').replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '');
+      // Nor the credentials of other services HA logged (a camera's rtsp://user:pass@ URL, an API
+      // key in a query, a header): the log is an HA administrator's view, the answer goes to a model
+      // and to any hub user who may read (a viewer too).
+      let text = redactText(log.text.replace(/\r\n/g, '\n').replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, ''), ERROR_LOG_TAIL_BYTES * 2);
       let cut = log.partial && !log.headOnly;
       if (text.length > MAX_ERROR_LOG_CHARS) {
         const tail = text.slice(-MAX_ERROR_LOG_CHARS);
