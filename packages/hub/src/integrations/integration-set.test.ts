@@ -146,6 +146,24 @@ describe('credentials in what an integration says', () => {
     expect(scrubSecrets('the password is password12, my password', secrets)).toBe('the password is [redacted], my password');
   });
 
+  it("a write's preview is scrubbed in its targets too (where names what the service said: a rule's interface)", async () => {
+    const secrets = configSecrets({ url: 'https://fw.lan', key: 'opn-key-0123456789', secret: 'opn-secret-9876543210' });
+    const instance = {
+      name: 'opnsense',
+      tools: [
+        {
+          def: { name: 'w', title: 'w', description: 'w', inputSchema: { type: 'object' as const }, annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false } },
+          toolClass: 'write' as const,
+          call: async () => ({ content: [{ type: 'text' as const, text: 'ok' }] }),
+          preview: async () => ({ action: 'Disable rule on opn-secret-9876543210', where: ['opnsense/opn-secret-9876543210'] }),
+        },
+      ],
+    };
+    const [tool] = integrationCatalogTools(instance, secrets);
+    const p = await tool!.preview!({});
+    expect(p).toEqual({ tool: 'w', where: ['opnsense/[redacted]'], action: 'Disable rule on [redacted]', arguments: {} });
+  });
+
   it('an API key and secret (OPNsense): both, and their Basic form, cut from answers and from what a write records for the audit', async () => {
     const secrets = configSecrets({ url: 'https://fw.lan', key: 'opn-key-0123456789', secret: 'opn-secret-9876543210' });
     const basic = Buffer.from('opn-key-0123456789:opn-secret-9876543210').toString('base64');

@@ -159,7 +159,7 @@ export function integrationCatalogTools(instance: IntegrationInstance, secrets: 
       ? {
           preview: async (args: Record<string, unknown>) => {
             const p = await t.preview!(args, { signal: AbortSignal.timeout(PREVIEW_TIMEOUT_MS) });
-            return { tool: t.def.name, where: p.where ?? [instance.name], action: scrubSecrets(p.action, secrets), arguments: args };
+            return { tool: t.def.name, where: scrubSecrets(p.where ?? [instance.name], secrets), action: scrubSecrets(p.action, secrets), arguments: args };
           },
         }
       : {}),
