@@ -221,7 +221,7 @@ describe('home-assistant REST tools (fake HA)', () => {
       token: TOKEN,
       respond: (method, url) => {
         if (url.pathname === '/api/states' && mode === 'many')
-          return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(Array.from({ length: 5000 }, (_, i) => ({ entity_id: `sensor.s${i}`, state: i % 2 ? 'on' : 'x'.repeat(1000), attributes: { friendly_name: `Name\n- injected ${i}` }, last_changed: 'not a time' }))) };
+          return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(Array.from({ length: 5000 }, (_, i) => ({ entity_id: `sensor.s${i}`, state: i % 2 ? 'on' : 'x'.repeat(1000), attributes: { friendly_name: i % 3 ? `Name\n- injected ${i}` : `Name\u2028- injected ${i}\u0085- nel ${i}` }, last_changed: 'not a time' }))) };
         if (url.pathname === '/api/states' && mode === 'types') return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify([{ entity_id: 42, state: 'on' }, null, 'x', { entity_id: 'light.ok', state: { no: 1 } }, { entity_id: 'light.good', state: 'on', attributes: [] }, { entity_id: '../../x', state: 'on' }]) };
         if (url.pathname === '/api/states' && mode === 'huge') return { status: 200, headers: { 'content-type': 'application/json' }, body: `[${'{"entity_id":"a.b","state":"on"},'.repeat(600_000)}{}]` };
         if (url.pathname === '/api/states' && mode === 'html') return { status: 200, headers: { 'content-type': 'text/html' }, body: '<html>login</html>' };
@@ -241,6 +241,7 @@ describe('home-assistant REST tools (fake HA)', () => {
       expect(text(many).length).toBeLessThanOrEqual(31_000);
       expect(lines.filter((l) => l.startsWith('- ')).length).toBeLessThanOrEqual(MAX_STATES_SHOWN);
       expect(lines.some((l) => l.startsWith('- injected'))).toBe(false);
+      expect(text(many)).not.toMatch(/[\u2028\u2029\u0085]/);
       expect(many.structuredContent!.entities).toHaveLength(MAX_STATES_SHOWN);
       expect(many.structuredContent!.more).toBe(5000 - MAX_STATES_SHOWN);
       const lb = await call('ha_logbook', { since: '2026-12-06T00:00:00Z' }, t);

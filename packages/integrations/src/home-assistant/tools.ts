@@ -26,8 +26,8 @@ const DAY_MS = 86_400_000;
 const quoted = (s: string) => JSON.stringify(s.length > 64 ? `${s.slice(0, 64)}…` : s);
 /** HA's time without its microseconds: `2026-12-07T21:43:32+00:00`. */
 const shortTime = (iso: string) => iso.replace(/\.\d+(?=(Z|[+-]\d{2}:?\d{2})?$)/, '');
-/** One line of HA text: no newlines or control characters from a hostile name or state. */
-const oneLine = (s: string) => s.replace(/[\u0000-\u001f\u007f]+/g, ' ');
+/** One line of HA text: no newlines or control characters (C0, C1 with NEL, U+2028/2029) from a hostile name or state. */
+const oneLine = (s: string) => s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ');
 
 /** `42 entities: 12 on, 20 off, 4 unavailable, 6 other`: the four commonest states, then the rest. */
 export function statesSummary(states: ReadonlyArray<{ state: string }>): { line: string; counts: Record<string, number> } {

@@ -158,9 +158,10 @@ export interface OpnsenseClientOptions {
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const isObj = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
-// Control characters become spaces: a hostile description must not start a new line in a
-// preview the person approves ("...\nApproved by admin").
-const str = (v: unknown, max = 200): string => (typeof v === 'string' ? v.slice(0, max).replace(/\p{Cc}/gu, ' ') : typeof v === 'number' && Number.isFinite(v) ? String(v) : '');
+// Control characters (C0 and C1, NEL included) and the Unicode line and paragraph separators
+// become spaces: a hostile description must not start a new line in a preview the person
+// approves ("...\nApproved by admin") nor in a list the model reads.
+const str = (v: unknown, max = 200): string => (typeof v === 'string' ? v.slice(0, max).replace(/[\p{Cc}\u2028\u2029]/gu, ' ') : typeof v === 'number' && Number.isFinite(v) ? String(v) : '');
 const num = (v: unknown): number | null => {
   const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
   return Number.isFinite(n) ? n : null;
