@@ -115,6 +115,55 @@ describe('credentials in what an integration says', () => {
     expect(scrubSecrets({ a: ['x uuid-secret-0123 y'] }, secrets)).toEqual({ a: ['x [redacted] y'] });
   });
 
+  it("a `key` is OPNsense's API key only beside a secret: Home Assistant's config location (upstreams.ha) is not cut from its messages", () => {
+    const c = parse('upstreams:\n  cabin: { type: home-assistant, url: "http://ha.lan:8123", token: tok-cabin-123 }\n');
+    const secrets = configSecrets(homeAssistantRestConfig(c));
+    expect(secrets).toContain('tok-cabin-123');
+    expect(secrets).not.toContain('upstreams.cabin');
+    expect(scrubSecrets('Home Assistant cabin at ha.lan:8123 rejected the token (upstreams.cabin.token)', secrets)).toBe('Home Assistant cabin at ha.lan:8123 rejected the token (upstreams.cabin.token)');
+    expect(configSecrets({ url: 'https://fw.lan', key: 'opn-key-0123456789', secret: 'opn-secret-9876543210' })).toContain('opn-key-0123456789');
+  });
+
+  it("are cut out of an answer's keys too: a service's value used as a key (ha_states counts states by name, OPNsense's validation fields)", async () => {
+    const secrets = configSecrets({ instances: [{ alias: 'ha', url: 'http://ha.lan:8123', token: 'tok-ha-0123456789', key: 'upstreams.ha' }] });
+    expect(scrubSecrets({ counts: { on: 3, 'pasted tok-ha-0123456789': 1 }, list: [{ ['tok-ha-0123456789']: 'x' }] }, secrets)).toEqual({ counts: { on: 3, 'pasted [redacted]': 1 }, list: [{ '[redacted]': 'x' }] });
+    const instance = {
+      name: 'home-assistant',
+      tools: [{ def: { name: 'x', title: 'x', description: 'x', inputSchema: { type: 'object' as const }, annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false } }, toolClass: 'read' as const, call: async () => ({ content: [{ type: 'text' as const, text: 'ok' }], structuredContent: { counts: { 'tok-ha-0123456789': 1 } } }) }],
+    };
+    const [tool] = integrationCatalogTools(instance, secrets);
+    const r = await tool!.call({}, { caller: { user: 'a', role: 'viewer' }, session: 's', signal: new AbortController().signal });
+    expect(JSON.stringify(r)).not.toContain('tok-ha-0123456789');
+  });
+
+  it('a long credential is cut out in part too: where a text cut short ends (or starts) inside it; words and short passwords are left alone', () => {
+    const token = 'eyJhbGciOiJIUzI1NiJ9.payload-0123456789.signature-abcdefghij';
+    const secrets = configSecrets({ instances: [{ alias: 'ha', url: 'http://ha.lan', token, key: 'upstreams.ha' }], password: 'password12' });
+    const ends = `proxy said: Bearer ${token.slice(0, 37)}`;
+    expect(scrubSecrets(ends, secrets)).toBe('proxy said: Bearer [redacted]');
+    expect(scrubSecrets(`${token.slice(25)} was the rest; and ${token} whole`, secrets)).toBe('[redacted] was the rest; and [redacted] whole');
+    expect(scrubSecrets({ [`k ${token.slice(0, 12)}`]: [`${token.slice(0, 9)} is not enough`] }, secrets)).toEqual({ 'k [redacted]': [`${token.slice(0, 9)} is not enough`] });
+    expect(scrubSecrets('the password is password12, my password', secrets)).toBe('the password is [redacted], my password');
+  });
+
+  it("a write's preview is scrubbed in its targets too (where names what the service said: a rule's interface)", async () => {
+    const secrets = configSecrets({ url: 'https://fw.lan', key: 'opn-key-0123456789', secret: 'opn-secret-9876543210' });
+    const instance = {
+      name: 'opnsense',
+      tools: [
+        {
+          def: { name: 'w', title: 'w', description: 'w', inputSchema: { type: 'object' as const }, annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false } },
+          toolClass: 'write' as const,
+          call: async () => ({ content: [{ type: 'text' as const, text: 'ok' }] }),
+          preview: async () => ({ action: 'Disable rule on opn-secret-9876543210', where: ['opnsense/opn-secret-9876543210'] }),
+        },
+      ],
+    };
+    const [tool] = integrationCatalogTools(instance, secrets);
+    const p = await tool!.preview!({});
+    expect(p).toEqual({ tool: 'w', where: ['opnsense/[redacted]'], action: 'Disable rule on [redacted]', arguments: {} });
+  });
+
   it('an API key and secret (OPNsense): both, and their Basic form, cut from answers and from what a write records for the audit', async () => {
     const secrets = configSecrets({ url: 'https://fw.lan', key: 'opn-key-0123456789', secret: 'opn-secret-9876543210' });
     const basic = Buffer.from('opn-key-0123456789:opn-secret-9876543210').toString('base64');

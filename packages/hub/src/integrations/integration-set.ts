@@ -54,7 +54,8 @@ export function homeAssistantRestConfig(config: HubConfig): z.output<typeof Home
 }
 
 /** Config keys whose values are an integration's credentials. */
-const SECRET_CONFIG_KEY = /token|password|secret|api_?key|apikey/i;
+// `key` alone: OPNsense's API key (its pair's other half is `secret`; see keyOfPair).
+const SECRET_CONFIG_KEY = /token|password|secret|api_?key|apikey|^key$/i;
 
 /**
  * The credentials in an integration's config (and the forms a service could echo them in: the
@@ -63,9 +64,12 @@ const SECRET_CONFIG_KEY = /token|password|secret|api_?key|apikey/i;
  */
 export function configSecrets(cfg: unknown): string[] {
   const out = new Set<string>();
-  const walk = (v: unknown, key: string, inHeaders: boolean): void => {
+  const walk = (v: unknown, key: string, inHeaders: boolean, parent?: Record<string, unknown>): void => {
     if (typeof v === 'string') {
-      if ((inHeaders || (SECRET_CONFIG_KEY.test(key) && !/id$/i.test(key))) && v.length >= 6) {
+      // `key` alone is a credential only beside its `secret` (OPNsense): Home Assistant's
+      // instances name their config location in `key` (upstreams.ha), which messages must show.
+      const keyOfPair = key !== 'key' || typeof parent?.secret === 'string';
+      if ((inHeaders || (SECRET_CONFIG_KEY.test(key) && !/id$/i.test(key) && keyOfPair)) && v.length >= 6) {
         out.add(v);
         const bare = v.replace(/^(Bearer|Basic|Token)\s+/i, '');
         if (bare.length >= 6) out.add(bare);
@@ -73,7 +77,7 @@ export function configSecrets(cfg: unknown): string[] {
       }
       return;
     }
-    if (Array.isArray(v)) return v.forEach((x) => walk(x, key, inHeaders));
+    if (Array.isArray(v)) return v.forEach((x) => walk(x, key, inHeaders, parent));
     if (v && typeof v === 'object') {
       // A name and a secret sent as Basic (OPNsense's key and secret; CUPS', Lyrion's and
       // others' user and password): the header's value is base64 of both, at any depth (instances).
@@ -81,22 +85,59 @@ export function configSecrets(cfg: unknown): string[] {
       const name = [o.key, o.user, o.username].find((x) => typeof x === 'string');
       const secret = [o.secret, o.password].find((x) => typeof x === 'string');
       if (typeof name === 'string' && typeof secret === 'string' && secret.length >= 6) out.add(Buffer.from(`${name}:${secret}`).toString('base64'));
-      // `key` beside a `secret` is half of a credential (OPNsense's API key); a `key` alone is a name.
-      if (typeof o.key === 'string' && typeof o.secret === 'string' && o.key.length >= 6) out.add(o.key);
-      for (const [k, x] of Object.entries(o)) walk(x, k, inHeaders || k === 'headers');
+      for (const [k, x] of Object.entries(o)) walk(x, k, inHeaders || k === 'headers', o);
     }
   };
   walk(cfg, '', false);
   return [...out].sort((a, b) => b.length - a.length);
 }
 
-/** `s` with each of `secrets` replaced; other values deep. */
+/** Shortest piece of a credential cut out where a text holds only part of it. */
+const MIN_PIECE = 10;
+/** Credentials this long (generated tokens and keys, not words) are cut out in part too. */
+const MIN_PIECED = 20;
+
+/**
+ * `t` without the pieces of `sec` that an integration's own cut left (a service's text kept to
+ * 300 characters ends inside the token it echoed): each run of at least {@link MIN_PIECE}
+ * characters that starts like `sec` or ends like it.
+ */
+function cutPieces(t: string, sec: string): string {
+  const ranges: Array<[number, number]> = [];
+  const head = sec.slice(0, MIN_PIECE);
+  for (let i = t.indexOf(head); i >= 0; i = t.indexOf(head, i + 1)) {
+    let m = MIN_PIECE;
+    while (i + m < t.length && m < sec.length && t[i + m] === sec[m]) m++;
+    ranges.push([i, i + m]);
+  }
+  const tail = sec.slice(-MIN_PIECE);
+  for (let j = t.indexOf(tail); j >= 0; j = t.indexOf(tail, j + 1)) {
+    const end = j + MIN_PIECE;
+    let m = MIN_PIECE;
+    while (end - m > 0 && m < sec.length && t[end - m - 1] === sec[sec.length - m - 1]) m++;
+    ranges.push([end - m, end]);
+  }
+  if (!ranges.length) return t;
+  ranges.sort((a, b) => a[0] - b[0]);
+  let out = '';
+  let at = 0;
+  for (const [from, to] of ranges) {
+    if (to <= at) continue;
+    out += `${t.slice(at, Math.max(at, from))}${from >= at ? '[redacted]' : ''}`;
+    at = to;
+  }
+  return out + t.slice(at);
+}
+
+/** `s` with each of `secrets` replaced (and the pieces of long ones a cut left); other values deep, object keys included. */
 export function scrubSecrets<T>(v: T, secrets: readonly string[]): T {
   if (!secrets.length) return v;
+  const pieced = secrets.filter((sec) => sec.length >= MIN_PIECED && !/^(Bearer|Basic|Token)\s/i.test(sec));
   const scrub = (x: unknown): unknown => {
-    if (typeof x === 'string') return secrets.reduce((t, sec) => (t.includes(sec) ? t.split(sec).join('[redacted]') : t), x);
+    if (typeof x === 'string') return pieced.reduce((t, sec) => cutPieces(t, sec), secrets.reduce((t, sec) => (t.includes(sec) ? t.split(sec).join('[redacted]') : t), x));
     if (Array.isArray(x)) return x.map(scrub);
-    if (x && typeof x === 'object') return Object.fromEntries(Object.entries(x).map(([k, y]) => [k, scrub(y)]));
+    // Keys too: a service's value can be one (ha_states counts states by their text).
+    if (x && typeof x === 'object') return Object.fromEntries(Object.entries(x).map(([k, y]) => [scrub(k), scrub(y)]));
     return x;
   };
   return scrub(v) as T;
@@ -120,7 +161,7 @@ export function integrationCatalogTools(instance: IntegrationInstance, secrets: 
       ? {
           preview: async (args: Record<string, unknown>) => {
             const p = await t.preview!(args, { signal: AbortSignal.timeout(PREVIEW_TIMEOUT_MS) });
-            return { tool: t.def.name, where: p.where ?? [instance.name], action: scrubSecrets(p.action, secrets), arguments: args };
+            return { tool: t.def.name, where: scrubSecrets(p.where ?? [instance.name], secrets), action: scrubSecrets(p.action, secrets), arguments: args };
           },
         }
       : {}),

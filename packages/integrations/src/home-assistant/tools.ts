@@ -7,8 +7,9 @@
  */
 import * as z from 'zod';
 import { HomelabError } from '@homelab-mcp/core';
+import { redactText } from '@homelab-mcp/core/redact';
 import { capText, defineTool, parseTimeArg, textResult, timeArg, type IntegrationTool } from '../integration.ts';
-import { ENTITY_ID, type HaArea, type HaClient, type HaState } from './client.ts';
+import { ENTITY_ID, ERROR_LOG_TAIL_BYTES, type HaArea, type HaClient, type HaState } from './client.ts';
 
 /** Entities listed by ha_states (the summary line counts them all). */
 export const MAX_STATES_SHOWN = 200;
@@ -25,8 +26,8 @@ const DAY_MS = 86_400_000;
 const quoted = (s: string) => JSON.stringify(s.length > 64 ? `${s.slice(0, 64)}…` : s);
 /** HA's time without its microseconds: `2026-12-07T21:43:32+00:00`. */
 const shortTime = (iso: string) => iso.replace(/\.\d+(?=(Z|[+-]\d{2}:?\d{2})?$)/, '');
-/** One line of HA text: no newlines or control characters from a hostile name or state. */
-const oneLine = (s: string) => s.replace(/[\u0000-\u001f\u007f]+/g, ' ');
+/** One line of HA text: no newlines or control characters (C0, C1 with NEL, U+2028/2029) from a hostile name or state. */
+const oneLine = (s: string) => s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ');
 
 /** `42 entities: 12 on, 20 off, 4 unavailable, 6 other`: the four commonest states, then the rest. */
 export function statesSummary(states: ReadonlyArray<{ state: string }>): { line: string; counts: Record<string, number> } {
@@ -95,7 +96,7 @@ export function homeAssistantTools(clients: readonly HaClient[]): IntegrationToo
         if (!areas.ok) throw new HomelabError('UPSTREAM_ERROR', `area: cannot read the areas: ${areas.why}`);
         const want = args.area.toLowerCase();
         const area = areas.areas.find((a) => a.id.toLowerCase() === want) ?? areas.areas.find((a) => a.name.toLowerCase() === want);
-        if (!area) throw new HomelabError('INVALID_ARGUMENTS', `area: no area ${quoted(args.area)} in ${c.label} (areas: ${areas.areas.map((a) => a.name).slice(0, 50).join(', ') || 'none'})`);
+        if (!area) throw new HomelabError('INVALID_ARGUMENTS', `area: no area ${quoted(args.area)} in ${c.label} (areas: ${areas.areas.map((a) => oneLine(a.name)).slice(0, 50).join(', ') || 'none'})`);
         list = list.filter((s) => areaOf.get(s.entityId) === area);
       }
       list = [...list].sort((a, b) => a.entityId.localeCompare(b.entityId));
@@ -174,7 +175,10 @@ export function homeAssistantTools(clients: readonly HaClient[]): IntegrationToo
       const c = pick(args.instance);
       const log = await c.errorLog(signal);
       // No terminal escapes or other control characters from the log into the answer.
-      let text = log.text.replace(/\r\n/g, '\n').replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '');
+      // Nor the credentials of other services HA logged (a camera's rtsp://user:pass@ URL, an API
+      // key in a query, a header): the log is an HA administrator's view, the answer goes to a model
+      // and to any hub user who may read (a viewer too).
+      let text = redactText(log.text.replace(/\r\n/g, '\n').replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, ''), ERROR_LOG_TAIL_BYTES * 2);
       let cut = log.partial && !log.headOnly;
       if (text.length > MAX_ERROR_LOG_CHARS) {
         const tail = text.slice(-MAX_ERROR_LOG_CHARS);

@@ -158,9 +158,10 @@ export interface OpnsenseClientOptions {
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const isObj = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
-// Control characters become spaces: a hostile description must not start a new line in a
-// preview the person approves ("...\nApproved by admin").
-const str = (v: unknown, max = 200): string => (typeof v === 'string' ? v.slice(0, max).replace(/\p{Cc}/gu, ' ') : typeof v === 'number' && Number.isFinite(v) ? String(v) : '');
+// Control characters (C0 and C1, NEL included) and the Unicode line and paragraph separators
+// become spaces: a hostile description must not start a new line in a preview the person
+// approves ("...\nApproved by admin") nor in a list the model reads.
+const str = (v: unknown, max = 200): string => (typeof v === 'string' ? v.slice(0, max).replace(/[\p{Cc}\u2028\u2029]/gu, ' ') : typeof v === 'number' && Number.isFinite(v) ? String(v) : '');
 const num = (v: unknown): number | null => {
   const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
   return Number.isFinite(n) ? n : null;
@@ -326,12 +327,15 @@ export function createOpnsenseClient(opts: OpnsenseClientOptions): OpnsenseClien
       const r = await call('POST', '/api/firewall/filter/add_rule', body, signal);
       if (isObj(r) && r.result === 'saved' && typeof r.uuid === 'string' && UUID_RE.test(r.uuid)) return r.uuid;
       if (isObj(r) && isObj(r.validations)) {
-        const out: Record<string, string[]> = {};
+        // The field names are OPNsense's too: one line each (no control characters), and kept in
+        // a Map so that a `__proto__` field is a field, not the record's prototype.
+        const out = new Map<string, string[]>();
         for (const [k, v] of Object.entries(r.validations).slice(0, 30)) {
           const msgs = (Array.isArray(v) ? v : [v]).slice(0, 5).map((m) => str(m, 300)).filter(Boolean);
-          if (msgs.length) out[k.replace(/^rule\./, '').slice(0, 60)] = msgs;
+          const field = str(k.replace(/^rule\./, ''), 60);
+          if (msgs.length && field) out.set(field, [...(out.get(field) ?? []), ...msgs]);
         }
-        if (Object.keys(out).length) throw new OpnsenseValidationError(host, out);
+        if (out.size) throw new OpnsenseValidationError(host, Object.fromEntries(out));
       }
       throw new OpnsenseError(502, `OPNsense at ${host}: add_rule did not save the rule (result ${JSON.stringify(isObj(r) ? str(r.result, 40) : typeof r)})`);
     },

@@ -40,9 +40,15 @@ export function ruleText(r: Pick<OpnRule, 'action' | 'direction' | 'interface' |
   return `${r.action || 'pass'} ${dir}${on}${fam ? ` ${fam}` : ''}${proto} from ${src} to ${dst}`;
 }
 
+/**
+ * A rule's description, quoted so that its own quotes cannot close it: set by whoever edits the
+ * firewall, it must not pass for another rule's text in a preview (`Guests" (block in on wan...`).
+ */
+const desc = (d: string) => JSON.stringify(d);
+
 /** One line of a rule: `[on] pass in on lan ... "Allow NAS" (uuid)`. */
 function ruleLine(r: OpnRule): string {
-  return `- [${r.enabled ? 'on' : 'off'}] ${ruleText(r)}${r.log ? ', logged' : ''}${r.description ? ` "${r.description}"` : ''}${r.legacy ? ' (legacy GUI rule, read-only here)' : r.uuid ? ` (${r.uuid})` : ''}`;
+  return `- [${r.enabled ? 'on' : 'off'}] ${ruleText(r)}${r.log ? ', logged' : ''}${r.description ? ` ${desc(r.description)}` : ''}${r.legacy ? ' (legacy GUI rule, read-only here)' : r.uuid ? ` (${r.uuid})` : ''}`;
 }
 
 const ruleOut = (r: OpnRule) => ({
@@ -141,7 +147,7 @@ function differences(want: OpnNewRule, got: OpnRule): string[] {
 }
 
 /** `"Allow NAS https" (pass in on lan IPv4 TCP from any to 192.168.1.10 port 443, 1b2c...)`. */
-const named = (r: OpnRule) => `${r.description ? `"${r.description}" ` : ''}(${ruleText(r)}, ${r.uuid})`;
+const named = (r: OpnRule) => `${r.description ? `${desc(r.description)} ` : ''}(${ruleText(r)}, ${r.uuid})`;
 
 export interface OpnsenseToolsOptions {
   /** Before each call: resolves when OPNsense is ready, else throws why (the service link). */
@@ -259,10 +265,14 @@ export function opnsenseTools(opn: OpnsenseClient, opts: OpnsenseToolsOptions): 
         uuid = await opn.addRule(want, signal);
       } catch (err) {
         if (!(err instanceof OpnsenseValidationError)) throw err;
-        const byArg: Record<string, string[]> = {};
-        for (const [field, msgs] of Object.entries(err.validations)) (byArg[ARG_OF[field] ?? field.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase())] ??= []).push(...msgs);
-        const lines = Object.entries(byArg).map(([arg, msgs]) => `- ${arg}: ${msgs.join('; ')}`);
-        return errorResult([`${at} refused the rule; nothing was created:`, ...lines].join('\n'), { created: false, validations: byArg });
+        // A Map: the field names are OPNsense's (`__proto__` included).
+        const byArg = new Map<string, string[]>();
+        for (const [field, msgs] of Object.entries(err.validations)) {
+          const arg = (Object.hasOwn(ARG_OF, field) ? ARG_OF[field] : undefined) ?? field.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
+          byArg.set(arg, [...(byArg.get(arg) ?? []), ...msgs]);
+        }
+        const lines = [...byArg].map(([arg, msgs]) => `- ${arg}: ${msgs.join('; ')}`);
+        return errorResult([`${at} refused the rule; nothing was created:`, ...lines].join('\n'), { created: false, validations: Object.fromEntries(byArg) });
       }
       // Recorded before apply: from here on the rule exists, whatever happens next.
       auditDetail?.({ uuid, rule: { ...want } });
@@ -287,24 +297,26 @@ export function opnsenseTools(opn: OpnsenseClient, opts: OpnsenseToolsOptions): 
   const toggle = defineTool({
     name: 'opnsense_toggle_rule',
     title: 'Enable or disable an OPNsense firewall rule',
-    description: `Enables or disables a firewall rule of OPNsense by UUID (without enabled: flips it), applies it at once and reads it back. ${NO_ROLLBACK}`,
-    args: z.strictObject({ uuid: UUID, enabled: z.boolean().optional().describe('true to enable, false to disable; omitted flips the current state') }),
+    description: `Enables or disables a firewall rule of OPNsense by UUID (enabled says which: never a flip, so the approved preview is what runs), applies it at once and reads it back. ${NO_ROLLBACK}`,
+    // `enabled` is required: a flip computed from the state at run time could do the opposite of
+    // what the preview (the state at preview time) said and the person approved.
+    args: z.strictObject({ uuid: UUID, enabled: z.boolean().describe('true to enable, false to disable (required: the tool never flips)') }),
     toolClass: 'write',
     annotations: { destructiveHint: true, idempotentHint: false },
     async preview(a, { signal }) {
       try {
         const r = await ruleOrThrow(a.uuid, signal);
-        const target = a.enabled ?? !r.enabled;
+        const target = a.enabled;
         if (target === r.enabled) return { action: `Nothing to change: rule ${named(r)} on ${at} is already ${r.enabled ? 'enabled' : 'disabled'}`, where: [`opnsense/${r.interface || 'floating'}`] };
         return { action: `${target ? 'Enable' : 'Disable'} rule ${named(r)} on ${at} (now ${r.enabled ? 'enabled' : 'disabled'}). ${NO_ROLLBACK}`, where: [`opnsense/${r.interface || 'floating'}`] };
       } catch (err) {
-        return { action: `${a.enabled === undefined ? 'Flip' : a.enabled ? 'Enable' : 'Disable'} rule ${a.uuid} on ${at} (it could not be looked up: ${err instanceof Error ? err.message : String(err)}). ${NO_ROLLBACK}` };
+        return { action: `${a.enabled ? 'Enable' : 'Disable'} rule ${a.uuid} on ${at} (it could not be looked up: ${err instanceof Error ? err.message : String(err)}). ${NO_ROLLBACK}` };
       }
     },
     async run(a, { signal, auditDetail }) {
       await opts.ready(signal);
       const before = await ruleOrThrow(a.uuid, signal);
-      const target = a.enabled ?? !before.enabled;
+      const target = a.enabled;
       if (target === before.enabled) return textResult(`Rule ${named(before)} on ${at} is already ${target ? 'enabled' : 'disabled'}; nothing changed`, { uuid: a.uuid, changed: false, enabled: target, rule: ruleOut(before) });
       if (!(await opn.toggleRule(a.uuid, target, signal))) throw new HomelabError('NOT_FOUND', `uuid: ${at} did not toggle rule ${a.uuid} (it no longer knows it)`);
       // The previous state is what undoing this takes: recorded as soon as the change is saved.
