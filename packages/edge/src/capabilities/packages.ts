@@ -99,9 +99,10 @@ function needsRoot(r: RunResult): boolean {
   return /are you root|permission denied|This command has to be run with superuser privileges/i.test(`${r.stderr}\n${r.stdout}`);
 }
 
-/** `bash 5.2.15-2+b8 → 5.2.15-2+b13 [security]` */
-function changeText(c: PackageChange): string {
-  return `${c.name} ${c.from ?? '(new)'} → ${c.to}${c.security ? ' [security]' : ''}`;
+/** `bash 5.2.15-2+b8 → 5.2.15-2+b13 [security]`; `(new)` for a package that is not installed yet. */
+function changeText(c: PackageChange, install = false): string {
+  const from = install ? '(new) ' : c.from !== null ? `${c.from} ` : '';
+  return `${c.name} ${from}→ ${c.to}${c.security ? ' [security]' : ''}`;
 }
 
 export interface PackageUpdates {
@@ -130,7 +131,7 @@ export function formatUpdates(u: PackageUpdates): string {
     u.count === 0 && u.installs.length === 0 && u.removals.length === 0
       ? `no package updates (${u.manager}${u.packages ? `, for ${u.packages.join(' ')}` : ''})`
       : `${u.count} package update${u.count === 1 ? '' : 's'}${sec}${extra.length ? ` (${extra.join(', ')})` : ''} via ${u.manager}: \`${u.command}\``;
-  const rows = [...u.upgrades, ...u.installs].map(changeText);
+  const rows = [...u.upgrades.map((c) => changeText(c)), ...u.installs.map((c) => changeText(c, true))];
   const removed = u.removals.map((r) => `${r.name} ${r.version ?? ''} → removed`.replace('  ', ' '));
   const all = [...rows, ...removed];
   const shown = all.slice(0, TEXT_ROWS);
