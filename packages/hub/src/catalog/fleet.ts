@@ -233,6 +233,36 @@ function composePreview(tool: string, args: Record<string, unknown>): string | u
   return `run \`docker compose ${command}${services}\` for stack ${args.stack} (its folder in the compose directory)`;
 }
 
+/**
+ * package_upgrade said as exactly what it would change: each node is asked, read-only, for its
+ * `package_updates` with the same `packages` (with apt, the simulation of the very command the
+ * upgrade runs), and the preview lists every package with both versions, and the command. A node
+ * that cannot answer is named with why, so the person does not approve blind.
+ */
+async function packageUpgradePreview(nodes: HubNode[], args: Record<string, unknown>, timeoutMs: number): Promise<string> {
+  const ask = Array.isArray(args.packages) ? { packages: args.packages } : {};
+  const parts = await Promise.all(
+    nodes.map(async (node) => {
+      try {
+        const r = await callNode(node, 'package_updates', ask, { signal: AbortSignal.timeout(timeoutMs), timeoutMs }, undefined);
+        if (r.isError) return `${node.name}: cannot tell what would be upgraded (${textOf(r).split('\n')[0]})`;
+        const u = r.structuredContent as { command?: unknown; upgrades?: unknown; installs?: unknown; removals?: unknown } | undefined;
+        const list = (v: unknown) => (Array.isArray(v) ? (v as Array<Record<string, unknown>>) : []);
+        const rows = [
+          ...list(u?.upgrades).map((c) => `${String(c.name)} ${c.from === null || c.from === undefined ? '' : `${String(c.from)} `}→ ${String(c.to)}${c.security ? ' [security]' : ''}`),
+          ...list(u?.installs).map((c) => `${String(c.name)} (new) → ${String(c.to)}`),
+          ...list(u?.removals).map((c) => `${String(c.name)} ${String(c.version ?? '')} → removed`),
+        ];
+        const count = list(u?.upgrades).length;
+        return `${node.name}: run \`${String(u?.command ?? 'package_upgrade')}\`, upgrading ${count} package${count === 1 ? '' : 's'}${rows.length ? `:\n  ${rows.join('\n  ')}` : ' (nothing to upgrade now)'}`;
+      } catch (err) {
+        return `${node.name}: cannot tell what would be upgraded (${(await failureOf(node, err)).text})`;
+      }
+    }),
+  );
+  return `upgrade packages on ${nodes.map((n) => n.name).join(', ')}\n${parts.join('\n')}`;
+}
+
 /** The most of a base64 file's decoded text a preview shows (its arguments hold all of it). */
 const PREVIEW_TEXT_CHARS = 65_536;
 
@@ -317,6 +347,9 @@ export function fleetTools(nodes: HubNode[], timeoutMs: number, policyFor?: Poli
       // plain names (a confirm token is bound to them, not to the nodes' states).
       const shown = typeof sel === 'string' ? where : sel.map(nameAndState);
       // Exactly what will run, never redacted: the person approves this text (see policy/gate.ts).
+      if (t.name === 'package_upgrade' && typeof sel !== 'string') {
+        return packageUpgradePreview(sel, rest, timeoutMs).then((action) => ({ tool: t.name, where, action, arguments: rest }));
+      }
       const what = t.name === 'run_command' && typeof rest.cmd === 'string' ? `run \`${rest.cmd}\`` : (composePreview(t.name, rest) ?? writeFilePreview(t.name, rest) ?? t.name);
       return { tool: t.name, where, action: `${what} on ${shown.join(', ')}`, arguments: rest };
     },
