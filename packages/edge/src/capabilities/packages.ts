@@ -226,7 +226,7 @@ const packageUpgrade = defineTool<{ packages?: string[]; timeout_s?: number }>({
     },
   },
   annotations: { title: 'Upgrade packages', readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
-  async handler(args, { env, signal }) {
+  async handler(args, { env }) {
     const packages = checkPackages(args.packages);
     const t = args.timeout_s ?? DEFAULT_UPGRADE_TIMEOUT_S;
     if (!Number.isInteger(t) || t < 1 || t > MAX_UPGRADE_TIMEOUT_S) throw new HomelabError('INVALID_ARGUMENTS', `timeout_s: expected a whole number of seconds from 1 to ${MAX_UPGRADE_TIMEOUT_S}`);
@@ -234,7 +234,9 @@ const packageUpgrade = defineTool<{ packages?: string[]; timeout_s?: number }>({
     if ('error' in pm) throw new HomelabError('PACKAGES_UNAVAILABLE', pm.error);
     const argv = upgradeArgv(pm.manager, packages);
     const command = commandText(pm.manager, argv);
-    const r = await run(env, pm.path, argv, t * 1000, signal, command);
+    // Not the call's signal: a client that gives up must not kill dpkg halfway (that leaves
+    // packages half-configured); the run ends by itself or at its deadline.
+    const r = await run(env, pm.path, argv, t * 1000, new AbortController().signal, command);
     const log = `${r.stdout}${r.stderr ? `\n${r.stderr}` : ''}`.trim();
     const tail = log.length > LOG_TAIL_CHARS ? `…${log.slice(-LOG_TAIL_CHARS)}` : log;
     const upgraded = parseUpgradeLog(pm.manager, r.stdout);

@@ -9,6 +9,7 @@ import { HomelabError, isHomelabError } from '@homelab-mcp/core';
 import { stateText, type HubNode } from './nodes.ts';
 import { EDGE_TOOLS, edgeToolClass } from '../policy/classes.ts';
 import { showControls } from '../policy/gate.ts';
+import { DEFAULT_UPGRADE_TIMEOUT_S } from '@homelab-mcp/edge/src/capabilities/packages.ts';
 import { callNode, type FilePolicy } from '../nodes/file-policy.ts';
 import type { Caller, CallContext, CatalogTool, ToolClass } from './types.ts';
 
@@ -239,6 +240,9 @@ function composePreview(tool: string, args: Record<string, unknown>): string | u
  * upgrade runs), and the preview lists every package with both versions, and the command. A node
  * that cannot answer is named with why, so the person does not approve blind.
  */
+/** Package rows one node adds to a package_upgrade preview (the edge itself keeps at most 5000). */
+const PREVIEW_MAX_PACKAGES = 5000;
+
 async function packageUpgradePreview(nodes: HubNode[], args: Record<string, unknown>, timeoutMs: number): Promise<string> {
   const ask = Array.isArray(args.packages) ? { packages: args.packages } : {};
   const parts = await Promise.all(
@@ -247,14 +251,19 @@ async function packageUpgradePreview(nodes: HubNode[], args: Record<string, unkn
         const r = await callNode(node, 'package_updates', ask, { signal: AbortSignal.timeout(timeoutMs), timeoutMs }, undefined);
         if (r.isError) return `${node.name}: cannot tell what would be upgraded (${textOf(r).split('\n')[0]})`;
         const u = r.structuredContent as { command?: unknown; upgrades?: unknown; installs?: unknown; removals?: unknown } | undefined;
-        const list = (v: unknown) => (Array.isArray(v) ? (v as Array<Record<string, unknown>>) : []);
+        // The node's answer is untrusted: entries are objects or skipped, every field is cut and
+        // its control characters shown escaped (no forged preview lines), and the rows capped.
+        const list = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is Record<string, unknown> => typeof x === 'object' && x !== null) : []);
+        const f = (v: unknown) => showControls(String(v ?? '').slice(0, 200)).replace(/\r/g, '\\r').replace(/\n/g, '\\n');
         const rows = [
-          ...list(u?.upgrades).map((c) => `${String(c.name)} ${c.from === null || c.from === undefined ? '' : `${String(c.from)} `}→ ${String(c.to)}${c.security ? ' [security]' : ''}`),
-          ...list(u?.installs).map((c) => `${String(c.name)} (new) → ${String(c.to)}`),
-          ...list(u?.removals).map((c) => `${String(c.name)} ${String(c.version ?? '')} → removed`),
+          ...list(u?.upgrades).map((c) => `${f(c.name)} ${c.from === null || c.from === undefined ? '' : `${f(c.from)} `}→ ${f(c.to)}${c.security === true ? ' [security]' : ''}`),
+          ...list(u?.installs).map((c) => `${f(c.name)} (new) → ${f(c.to)}`),
+          ...list(u?.removals).map((c) => `${f(c.name)} ${f(c.version)} → removed`),
         ];
+        const shown = rows.slice(0, PREVIEW_MAX_PACKAGES);
+        if (rows.length > shown.length) shown.push(`… and ${rows.length - shown.length} more`);
         const count = list(u?.upgrades).length;
-        return `${node.name}: run \`${String(u?.command ?? 'package_upgrade')}\`, upgrading ${count} package${count === 1 ? '' : 's'}${rows.length ? `:\n  ${rows.join('\n  ')}` : ' (nothing to upgrade now)'}`;
+        return `${node.name}: run \`${f(u?.command ?? 'package_upgrade')}\`, upgrading ${count} package${count === 1 ? '' : 's'}${shown.length ? `:\n  ${shown.join('\n  ')}` : ' (nothing to upgrade now)'}`;
       } catch (err) {
         return `${node.name}: cannot tell what would be upgraded (${(await failureOf(node, err)).text})`;
       }
@@ -362,7 +371,10 @@ export function fleetTools(nodes: HubNode[], timeoutMs: number, policyFor?: Poli
         return errorResult(String(node), err);
       }
       // A command asked to run longer than the hub's default deadline gets its own time.
-      const asked = typeof rest.timeout_s === 'number' ? rest.timeout_s * 1000 + 5000 : 0;
+      // package_upgrade without one runs up to its own default: the hub giving up first would
+      // cancel it on the edge, and a package manager killed mid-run leaves dpkg half-configured.
+      const askedS = typeof rest.timeout_s === 'number' ? rest.timeout_s : t.name === 'package_upgrade' ? DEFAULT_UPGRADE_TIMEOUT_S : 0;
+      const asked = askedS ? askedS * 1000 + 5000 : 0;
       return fanOut(t.name, sel, rest, ctx, Math.max(timeoutMs, asked), policyFor);
     },
   }));

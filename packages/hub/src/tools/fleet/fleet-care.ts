@@ -13,6 +13,7 @@ import { NODE_ARG, messageOf, quotedName, selectNodes } from '../../catalog/flee
 import { stateText, type HubNode } from '../../catalog/nodes.ts';
 import type { CallContext, CatalogTool } from '../../catalog/types.ts';
 import { callNode } from '../../nodes/file-policy.ts';
+import { LOCAL_NODE_URL } from '../../nodes/local-node.ts';
 import type { HubTopology, TopologyNodeView } from '../../topology/topology.ts';
 
 export const DEFAULT_REBOOT_WAIT_S = 300;
@@ -160,7 +161,8 @@ function rebootTool(o: FleetCareOptions): CatalogTool {
       const shown = nodes.map((n) => {
         const s = stateText(n.source.state());
         const services = servicesOn(topology, n.name);
-        return `${n.name}${s.up ? '' : ` (${s.text.slice(0, s.text.indexOf(' '))} now)`}${services.length ? ` (running ${services.slice(0, 20).join(', ')}${services.length > 20 ? ', …' : ''})` : ''}`;
+        const own = n.url === LOCAL_NODE_URL ? ' (the hub\'s own host: the hub goes down with it and cannot report back)' : '';
+        return `${n.name}${own}${s.up ? '' : ` (${s.text.slice(0, s.text.indexOf(' '))} now)`}${services.length ? ` (running ${services.slice(0, 20).join(', ')}${services.length > 20 ? ', …' : ''})` : ''}`;
       });
       return {
         tool: 'reboot_node',
