@@ -264,7 +264,8 @@ describe('reboot_node', () => {
     await call(client, 'approve_writes', {});
     const pending = call(client, 'reboot_node', { node: 'pi-r', timeout_s: 120 });
     // The "device" reboots: the edge ran its reboot command; the test restarts it on the same port with a new boot id.
-    while (!existsSync(rebootMarker)) await new Promise((r) => setTimeout(r, 20));
+    // The script creates the file, then writes to it: wait for the line.
+    while (!lines(rebootMarker).length) await new Promise((r) => setTimeout(r, 20));
     expect(readFileSync(rebootMarker, 'utf8')).toBe('now\n');
     const port = rebootEdge.port;
     await rebootEdge.stop();

@@ -30,7 +30,8 @@ describe('reboot_node', () => {
     expect(existsSync(marker)).toBe(false);
     // A second reboot while one is under way is refused.
     await expect(tool('reboot_node').handler({}, toolContext(env))).rejects.toThrow(/already under way/);
-    await until(() => existsSync(marker));
+    // The script creates the file, then writes to it: wait for the line.
+    await until(() => existsSync(marker) && readFileSync(marker, 'utf8').endsWith('\n'));
     expect(readFileSync(marker, 'utf8')).toBe('now\n');
   });
 
