@@ -152,6 +152,7 @@ describe('package_updates and package_upgrade', () => {
     expect(names).toContain('package_updates');
     expect(names).not.toContain('package_upgrade');
     expect(names).not.toContain('reboot_node');
+    expect(names).not.toContain('wake_on_lan');
     const before = lines(aptLog).length;
     await expect(call(client, 'package_upgrade', { node: 'pi-apt', packages: ['bash', 'liblzma5'] })).rejects.toThrow(/Tool package_upgrade not found/);
     expect(lines(aptLog).slice(before).some((l) => !l.startsWith('-s '))).toBe(false);
@@ -244,6 +245,8 @@ describe('wake_on_lan', () => {
       [{ mac: 'ff:ff:ff:ff:ff:ff' }, 'is a multicast or broadcast address'],
       [{ node: 'printer' }, 'node: printer has no mac in topology.yaml'],
       [{ node: 'nas', mac: 'b8:27:eb:00:00:01' }, 'give either node'],
+      [{ mac: 'b8:27:eb:00:00:01', via: 'nope' }, 'via: unknown node "nope" (known nodes: pi-apt, pi-dnf, pi-r, or "hub")'],
+      [{ node: 'role:printers' }, 'node: no topology node with the role "printers" declares a mac'],
       [{ mac: 'b8:27:eb:00:00:01', address: '192.168.1.255; id', port: udpPort }, 'address: expected an IPv4 broadcast address'],
     ] as const) {
       const bad = await call(client, 'wake_on_lan', args);
