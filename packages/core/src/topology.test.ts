@@ -75,6 +75,12 @@ describe('parseTopologyText', () => {
     expect(t.nodes[0]!.addresses).toEqual(['10.0.0.2']);
   });
 
+  it('reads a MAC in any usual spelling, and names the key of a bad one', () => {
+    const t = parseTopologyText('nodes:\n  - { name: nas, mac: "00-11-32-AB-CD-EF" }\n', 't.yaml', { env: {} });
+    expect(t.nodes[0]!.mac).toBe('00:11:32:ab:cd:ef');
+    expect(errorOf('nodes:\n  - name: nas\n    mac: "00:11:32:ab:cd"\n').message).toMatch(/^topology\.yaml:3:5: key "nodes\[0\]\.mac": expected a MAC address such as b8:27:eb:12:34:56, got "00:11:32:ab:cd"/);
+  });
+
   it('names file, line:column and key for a service on an undeclared node', () => {
     const err = errorOf('nodes:\n  - name: nas\nservices:\n  - name: a\n    node: nas\n  - name: b\n    node: nsa\n');
     expect(err.message).toBe('topology.yaml:7:5: key "services[1].node": expected the name of a declared node, got "nsa" (known: nas)');

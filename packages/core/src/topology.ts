@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import * as z from 'zod';
 import { loadConfigFile, parseConfigText, type ConfigLoadOptions } from './config.ts';
+import { parseMac } from './wake-on-lan.ts';
 
 /**
  * `topology.yaml`: what the network is meant to look like (subnets, nodes, services), the
@@ -40,6 +41,15 @@ export function isCidr(s: string): boolean {
 const address = z.string().refine(isAddressOrHostname, 'expected an IP address or a hostname');
 const cidr = z.string().refine(isCidr, 'expected a CIDR range such as 192.168.1.0/24 or fd00::/64');
 const vlan = z.int().min(1).max(4094);
+/** A MAC address in any usual spelling, kept as `b8:27:eb:12:34:56` (for wake_on_lan). */
+const mac = z.string().max(40).transform((s, ctx) => {
+  try {
+    return parseMac(s);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^mac: /, '') });
+    return z.NEVER;
+  }
+});
 const portNumber = z.int().min(1).max(65535);
 
 export type PortProtocol = 'tcp' | 'udp';
@@ -79,6 +89,8 @@ export const TopologyNodeSchema = z.strictObject({
   /** The name of a declared subnet. */
   subnet: name.optional(),
   vlan: vlan.optional(),
+  /** The MAC address of its network card, for wake_on_lan. */
+  mac: mac.optional(),
   os: z.string().min(1).max(200).optional(),
   hardware: z.string().min(1).max(200).optional(),
   /** The hub node (edge) that serves this device; default: a hub node with the same name. */

@@ -68,6 +68,10 @@ export interface EdgeEnv {
   privateFiles?: readonly PrivateFile[];
   /** `write_file` may set setuid, setgid and sticky bits (`--allow-special-modes`). */
   allowSpecialModes?: boolean;
+  /** What `reboot_node` runs (`--reboot-command`); default `systemctl reboot`. */
+  rebootCommand?: readonly string[];
+  /** The file holding this boot's id (`--boot-id-file`, for tests); default under `procRoot`. */
+  bootIdFile?: string;
   /** Default cap, in bytes, of each captured output stream and of file reads. */
   maxOutputBytes: number;
   /** Environment handed to commands: the edge's own, minus its token. */

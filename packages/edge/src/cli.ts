@@ -44,6 +44,10 @@ export interface EdgeOptions {
   nodeName?: string;
   /** The compose directory: each stack is a folder in it holding a compose file. */
   composeDir?: string;
+  /** What `reboot_node` runs, as argv; default `systemctl reboot`. */
+  rebootCommand?: string[];
+  /** Where this boot's id is read (testing); default `<proc root>/sys/kernel/random/boot_id`. */
+  bootIdFile?: string;
 }
 
 export type CliResult = { kind: 'run'; options: EdgeOptions } | { kind: 'help' } | { kind: 'version' };
@@ -62,13 +66,16 @@ Usage: homelab-edge [options]
                          the kernel or its layout: /proc/<n>/{mem,maps,smaps,numa_maps,pagemap,
                          syscall,stack,map_files} (also under task/<tid>/), /proc/kcore, /proc/kmem,
                          /dev/mem, /dev/kmem, /dev/port (admins who need them have run_command)
-  --enable-CAP           turn a capability on  (CAP: commands, files, env, status, smart, gpio, systemd, docker)
+  --enable-CAP           turn a capability on  (CAP: commands, files, env, status, smart, gpio, systemd, docker,
+                         network, packages, power)
   --disable-CAP          turn a capability off (all are on by default; each is probed at start)
   --config FILE          JSON file with any of: listen, tokenFile, roots, capabilities {name: bool},
                          maxOutputBytes, maxBodyBytes, maxCommands, allowedHosts,
-                         allowSpecialModes, idleExit, logLevel, nodeName, composeDir; flags override it
+                         allowSpecialModes, idleExit, logLevel, nodeName, composeDir,
+                         rebootCommand (["systemctl", "reboot"]); flags override it
   --compose-dir DIR      the Docker Compose directory of this node: each stack is a folder DIR/<stack>
                          holding a compose.yaml (for list_stacks, compose_up, ...; default: none)
+  --reboot-command CMD   what reboot_node runs, words split on spaces (default: systemctl reboot)
   --max-output BYTES     cap of each command output stream (as JSON: a control character counts 6)
                          and file read (default ${DEFAULT_MAX_OUTPUT}); output past it is counted, not kept
   --max-body BYTES       largest request body accepted (default ${DEFAULT_MAX_BODY}); larger gets 413;
@@ -85,6 +92,7 @@ Usage: homelab-edge [options]
                          requests; systemd starts the edge again on the next connection (default 0: never)
   --log-level LEVEL      debug, info, warn or error (default info); logs are JSON lines on stderr
   --proc-root DIR        read /proc from DIR (testing)        --sys-root DIR   likewise /sys
+  --boot-id-file FILE    read this boot's id from FILE (testing; default /proc/sys/kernel/random/boot_id)
   --help                 show this help                       --version        print the version
 
 Endpoints: POST /mcp (MCP, Streamable HTTP, stateless, protocol 2026-07-28 and 2025-11-25/06-18),
@@ -128,7 +136,7 @@ function positiveInt(value: unknown, where: string, allowZero = false): number {
   return n;
 }
 
-const CONFIG_KEYS = new Set(['listen', 'tokenFile', 'roots', 'capabilities', 'maxOutputBytes', 'maxBodyBytes', 'maxCommands', 'allowedHosts', 'allowSpecialModes', 'idleExit', 'logLevel', 'nodeName', 'composeDir']);
+const CONFIG_KEYS = new Set(['listen', 'tokenFile', 'roots', 'capabilities', 'maxOutputBytes', 'maxBodyBytes', 'maxCommands', 'allowedHosts', 'allowSpecialModes', 'idleExit', 'logLevel', 'nodeName', 'composeDir', 'rebootCommand']);
 /** Flags without a value. */
 const SWITCHES = new Set(['allow-special-modes']);
 
@@ -146,7 +154,7 @@ export interface CliIo {
 export function parseCli(argv: string[], io: CliIo): CliResult {
   const flags: Record<string, string[]> = {};
   const caps: Record<string, boolean> = {};
-  const valued = new Set(['listen', 'token-file', 'root', 'config', 'max-output', 'max-body', 'max-commands', 'allowed-host', 'idle-exit', 'log-level', 'proc-root', 'sys-root', 'node-name', 'compose-dir']);
+  const valued = new Set(['listen', 'token-file', 'root', 'config', 'max-output', 'max-body', 'max-commands', 'allowed-host', 'idle-exit', 'log-level', 'proc-root', 'sys-root', 'node-name', 'compose-dir', 'reboot-command', 'boot-id-file']);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--help' || arg === '-h') return { kind: 'help' };
@@ -279,6 +287,19 @@ export function parseCli(argv: string[], io: CliIo): CliResult {
   if (composeDirRaw !== undefined && !isAbsolute(composeDirRaw)) {
     throw new HomelabError('CONFIG_INVALID', `${last('compose-dir') !== undefined ? '--compose-dir' : at('composeDir')}: "${composeDirRaw}" must be an absolute path`);
   }
+  const rebootFlag = last('reboot-command');
+  let rebootCommand: string[] | undefined;
+  if (rebootFlag !== undefined) {
+    rebootCommand = rebootFlag.trim().split(/\s+/).filter(Boolean);
+    if (rebootCommand.length === 0) throw new HomelabError('CONFIG_INVALID', '--reboot-command: expected a command such as "systemctl reboot"');
+  } else if (file.rebootCommand !== undefined) {
+    const v = file.rebootCommand;
+    if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'string' && x.length > 0)) {
+      throw new HomelabError('CONFIG_INVALID', `${at('rebootCommand')}: expected a non-empty array of strings, e.g. ["systemctl", "reboot"]`);
+    }
+    rebootCommand = v as string[];
+  }
+  const bootIdFile = last('boot-id-file');
   return {
     kind: 'run',
     options: {
@@ -301,6 +322,8 @@ export function parseCli(argv: string[], io: CliIo): CliResult {
       sysRoot: resolve(last('sys-root') ?? '/sys'),
       ...(nodeName ? { nodeName } : {}),
       ...(composeDirRaw ? { composeDir: resolve(composeDirRaw) } : {}),
+      ...(rebootCommand ? { rebootCommand } : {}),
+      ...(bootIdFile ? { bootIdFile: resolve(bootIdFile) } : {}),
     },
   };
 }

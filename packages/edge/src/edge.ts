@@ -57,6 +57,8 @@ export async function createEdge(
     allowSpecialModes: options.allowSpecialModes,
     maxOutputBytes: options.maxOutputBytes,
     ...(options.composeDir ? { composeDir: options.composeDir } : {}),
+    ...(options.rebootCommand ? { rebootCommand: options.rebootCommand } : {}),
+    ...(options.bootIdFile ? { bootIdFile: options.bootIdFile } : {}),
     childEnv,
     run: limitCommands(runProcess, options.maxCommands),
     log,

@@ -37,6 +37,7 @@ import { checkPort, pingHost, probeHttp } from '@homelab-mcp/core/probes';
 import { createHttpApp, type UpstreamHealth } from './transports/http.ts';
 import { createTopology, type TopologySettings } from './topology/topology.ts';
 import { topologyResources, topologyTools } from './tools/topology/topology-tools.ts';
+import { fleetCareTools } from './tools/fleet/fleet-care.ts';
 import { createUpstream, type Upstream, type UpstreamLogMessage, type UpstreamSpec } from './upstreams/upstream.ts';
 import { HA_CLASS_PRESET, haBase, haHost, haPreview, watchHaExposure } from './upstreams/home-assistant.ts';
 import { createIntegrationSet, scrubSecrets, type Observability } from './integrations/integration-set.ts';
@@ -263,6 +264,8 @@ export async function createHub(opts: HubOptions) {
     auditLogTool(auditSource),
     ...probeTools({ nodes: () => nodes, callTimeoutMs: () => config.limits.callTimeoutMs, onHttpRequest: (r) => recordHttpRequest({ upstream: 'probe_http', ...r }) }),
     ...topologyTools(() => topology),
+    // Before the fleet tools: these replace the edge's reboot_node and wake_on_lan (see fleet-care.ts).
+    ...fleetCareTools({ nodes: () => nodes, topology: () => topology, callTimeoutMs: () => config.limits.callTimeoutMs }),
     ...observabilityTools({
       nodes: () => nodes,
       upstreams: () => natives,

@@ -10,8 +10,10 @@ import { env } from './env.ts';
 import { files } from './files.ts';
 import { gpio } from './gpio.ts';
 import { network } from './network.ts';
+import { packages } from './packages.ts';
+import { power } from './power.ts';
 import { smart } from './smart.ts';
 import { status } from './status.ts';
 import { systemd } from './systemd.ts';
 
-export const capabilities: readonly Capability[] = [status, commands, files, env, systemd, smart, gpio, docker, network];
+export const capabilities: readonly Capability[] = [status, commands, files, env, systemd, smart, gpio, docker, network, packages, power];

@@ -6,6 +6,7 @@
  */
 import { join, resolve } from 'node:path';
 import { defineCapability, defineTool, type EdgeEnv } from '../capability.ts';
+import { readBootId } from './power.ts';
 import { readBounded } from './status/read-bounded.ts';
 import { collectStatus, createStatusState, monotonicMs, recordCpuSample, type StatusState } from './status/collect.ts';
 import { parseCpuStat } from './status/proc-parsers.ts';
@@ -37,7 +38,7 @@ export const getStatusTool = defineTool<Record<string, never>>({
   description:
     'Status of this device: hostname, OS and kernel, board model, CPU count and usage, load, memory and swap, ' +
     'disk usage per mount, temperatures, uptime, network interfaces with addresses, listening TCP ports, and ' +
-    'which edge capabilities are active (or why not). CPU usage covers the time since an earlier sample (the ' +
+    'which edge capabilities are active (or why not), and the boot id (it changes at every boot). CPU usage covers the time since an earlier sample (the ' +
     'previous call at least a second back, or the edge\'s start), or the average since boot: `cpu.since` and ' +
     '`cpu.sampleMs` say which. Sections that cannot be read are listed in `errors`.',
   inputSchema: { type: 'object', properties: {}, additionalProperties: false },
@@ -51,7 +52,7 @@ export const getStatusTool = defineTool<Record<string, never>>({
       capabilities: ctx.env.capabilities(),
       signal: ctx.signal,
     });
-    return { data: { ...report }, text: formatStatusText(report) };
+    return { data: { ...report, bootId: readBootId(ctx.env) }, text: formatStatusText(report) };
   },
 });
 

@@ -101,3 +101,40 @@ describe('fleetTools', () => {
     expect(fleetTools([], 1000)).toEqual([]);
   });
 });
+
+describe('package_upgrade preview', () => {
+  const updates = (structuredContent: Record<string, unknown>): CallToolResult => ({ content: [{ type: 'text', text: 'updates' }], structuredContent });
+  const asking = (name: string, answer: CallToolResult, calls: Array<[string, unknown]>): HubNode => ({
+    name,
+    roles: ['debian'],
+    source: {
+      state: () => ({ status: 'up', since: new Date() }),
+      tools: () => [EDGE_TOOLS.get('package_updates')!, EDGE_TOOLS.get('package_upgrade')!],
+      callTool: async (tool, args) => {
+        calls.push([tool, args]);
+        return answer;
+      },
+    },
+  });
+
+  it('asks each node, read-only, what the same packages would upgrade, and lists them with the command', async () => {
+    const calls: Array<[string, unknown]> = [];
+    const node = asking('pi', updates({ command: 'apt-get -y upgrade', upgrades: [{ name: 'bash', from: '5.2-1', to: '5.2-2', security: false }], installs: [], removals: [] }), calls);
+    const tool = fleetTools([node], 1000).find((t) => t.def.name === 'package_upgrade')!;
+    expect(tool.toolClass).toBe('write');
+    const p = await tool.preview!({ node: 'pi', packages: ['bash'] });
+    expect(calls).toEqual([['package_updates', { packages: ['bash'] }]]);
+    expect(p.action).toBe('upgrade packages on pi\npi: run `apt-get -y upgrade`, upgrading 1 package:\n  bash 5.2-1 → 5.2-2');
+  });
+
+  it('shows a hostile answer escaped and capped, never as lines of its own', async () => {
+    const many = Array.from({ length: 6000 }, (_, i) => ({ name: `p${i}`, from: '1', to: '2' }));
+    const node = asking('evil', updates({ command: 'x\n  nothing to see', upgrades: [{ name: 'a\nupgrading 0 packages', from: 1, to: 'y'.repeat(10_000) }, 'junk', ...many], installs: 'no', removals: null }), []);
+    const p = await fleetTools([node], 1000).find((t) => t.def.name === 'package_upgrade')!.preview!({ node: 'evil' });
+    const lines = p.action.split('\n');
+    expect(lines[1]).toBe('evil: run `x\\n  nothing to see`, upgrading 6001 packages:');
+    expect(lines[2]).toBe(`  a\\nupgrading 0 packages 1 → ${'y'.repeat(200)}`);
+    expect(lines).toHaveLength(2 + 5000 + 1);
+    expect(lines.at(-1)).toBe('  … and 1001 more');
+  });
+});

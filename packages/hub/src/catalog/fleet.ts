@@ -9,6 +9,7 @@ import { HomelabError, isHomelabError } from '@homelab-mcp/core';
 import { stateText, type HubNode } from './nodes.ts';
 import { EDGE_TOOLS, edgeToolClass } from '../policy/classes.ts';
 import { showControls } from '../policy/gate.ts';
+import { DEFAULT_UPGRADE_TIMEOUT_S } from '@homelab-mcp/edge/src/capabilities/packages.ts';
 import { callNode, type FilePolicy } from '../nodes/file-policy.ts';
 import type { Caller, CallContext, CatalogTool, ToolClass } from './types.ts';
 
@@ -233,6 +234,44 @@ function composePreview(tool: string, args: Record<string, unknown>): string | u
   return `run \`docker compose ${command}${services}\` for stack ${args.stack} (its folder in the compose directory)`;
 }
 
+/**
+ * package_upgrade said as exactly what it would change: each node is asked, read-only, for its
+ * `package_updates` with the same `packages` (with apt, the simulation of the very command the
+ * upgrade runs), and the preview lists every package with both versions, and the command. A node
+ * that cannot answer is named with why, so the person does not approve blind.
+ */
+/** Package rows one node adds to a package_upgrade preview (the edge itself keeps at most 5000). */
+const PREVIEW_MAX_PACKAGES = 5000;
+
+async function packageUpgradePreview(nodes: HubNode[], args: Record<string, unknown>, timeoutMs: number): Promise<string> {
+  const ask = Array.isArray(args.packages) ? { packages: args.packages } : {};
+  const parts = await Promise.all(
+    nodes.map(async (node) => {
+      try {
+        const r = await callNode(node, 'package_updates', ask, { signal: AbortSignal.timeout(timeoutMs), timeoutMs }, undefined);
+        if (r.isError) return `${node.name}: cannot tell what would be upgraded (${textOf(r).split('\n')[0]})`;
+        const u = r.structuredContent as { command?: unknown; upgrades?: unknown; installs?: unknown; removals?: unknown } | undefined;
+        // The node's answer is untrusted: entries are objects or skipped, every field is cut and
+        // its control characters shown escaped (no forged preview lines), and the rows capped.
+        const list = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is Record<string, unknown> => typeof x === 'object' && x !== null) : []);
+        const f = (v: unknown) => showControls(String(v ?? '').slice(0, 200)).replace(/\r/g, '\\r').replace(/\n/g, '\\n');
+        const rows = [
+          ...list(u?.upgrades).map((c) => `${f(c.name)} ${c.from === null || c.from === undefined ? '' : `${f(c.from)} `}→ ${f(c.to)}${c.security === true ? ' [security]' : ''}`),
+          ...list(u?.installs).map((c) => `${f(c.name)} (new) → ${f(c.to)}`),
+          ...list(u?.removals).map((c) => `${f(c.name)} ${f(c.version)} → removed`),
+        ];
+        const shown = rows.slice(0, PREVIEW_MAX_PACKAGES);
+        if (rows.length > shown.length) shown.push(`… and ${rows.length - shown.length} more`);
+        const count = list(u?.upgrades).length;
+        return `${node.name}: run \`${f(u?.command ?? 'package_upgrade')}\`, upgrading ${count} package${count === 1 ? '' : 's'}${shown.length ? `:\n  ${shown.join('\n  ')}` : ' (nothing to upgrade now)'}`;
+      } catch (err) {
+        return `${node.name}: cannot tell what would be upgraded (${(await failureOf(node, err)).text})`;
+      }
+    }),
+  );
+  return `upgrade packages on ${nodes.map((n) => n.name).join(', ')}\n${parts.join('\n')}`;
+}
+
 /** The most of a base64 file's decoded text a preview shows (its arguments hold all of it). */
 const PREVIEW_TEXT_CHARS = 65_536;
 
@@ -317,6 +356,9 @@ export function fleetTools(nodes: HubNode[], timeoutMs: number, policyFor?: Poli
       // plain names (a confirm token is bound to them, not to the nodes' states).
       const shown = typeof sel === 'string' ? where : sel.map(nameAndState);
       // Exactly what will run, never redacted: the person approves this text (see policy/gate.ts).
+      if (t.name === 'package_upgrade' && typeof sel !== 'string') {
+        return packageUpgradePreview(sel, rest, timeoutMs).then((action) => ({ tool: t.name, where, action, arguments: rest }));
+      }
       const what = t.name === 'run_command' && typeof rest.cmd === 'string' ? `run \`${rest.cmd}\`` : (composePreview(t.name, rest) ?? writeFilePreview(t.name, rest) ?? t.name);
       return { tool: t.name, where, action: `${what} on ${shown.join(', ')}`, arguments: rest };
     },
@@ -329,7 +371,10 @@ export function fleetTools(nodes: HubNode[], timeoutMs: number, policyFor?: Poli
         return errorResult(String(node), err);
       }
       // A command asked to run longer than the hub's default deadline gets its own time.
-      const asked = typeof rest.timeout_s === 'number' ? rest.timeout_s * 1000 + 5000 : 0;
+      // package_upgrade without one runs up to its own default: the hub giving up first would
+      // cancel it on the edge, and a package manager killed mid-run leaves dpkg half-configured.
+      const askedS = typeof rest.timeout_s === 'number' ? rest.timeout_s : t.name === 'package_upgrade' ? DEFAULT_UPGRADE_TIMEOUT_S : 0;
+      const asked = askedS ? askedS * 1000 + 5000 : 0;
       return fanOut(t.name, sel, rest, ctx, Math.max(timeoutMs, asked), policyFor);
     },
   }));

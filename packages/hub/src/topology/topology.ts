@@ -40,6 +40,8 @@ export interface TopologyNodeView {
   roles: string[];
   subnet?: string;
   vlan?: number;
+  /** Declared MAC address (for wake_on_lan). */
+  mac?: string;
   os?: string;
   hardware?: string;
   /** Name of the hub node (edge) that serves this node, if any. */

@@ -206,6 +206,7 @@ export function buildView(input: ViewInput): TopologyViewData {
     if (d.addresses.length) declaredFacts.addresses = d.addresses;
     if (d.subnet) declaredFacts.subnet = d.subnet;
     if (d.vlan !== undefined) declaredFacts.vlan = d.vlan;
+    if (d.mac) declaredFacts.mac = d.mac;
     const facts = mergeFacts(declaredFacts, edge, ans);
     const discovered = [...(edge?.ok ? (edge.facts.addresses ?? []) : []), ...(ans?.ok ? (ans.facts.addresses ?? []) : [])];
     const subnet = d.subnet ? declared.subnets.find((s) => s.name === d.subnet) : undefined;
@@ -216,6 +217,7 @@ export function buildView(input: ViewInput): TopologyViewData {
       roles: uniq([...d.roles, ...(hub?.roles ?? [])]),
       ...(d.subnet ? { subnet: d.subnet } : {}),
       ...(vlan !== undefined ? { vlan } : {}),
+      ...(d.mac ? { mac: d.mac } : {}),
       ...optional('os', (facts.os?.value as string | undefined) ?? undefined),
       ...optional('hardware', (facts.hardware?.value as string | undefined) ?? undefined),
       ...(edgeName ? { edge: edgeName } : {}),
