@@ -309,7 +309,7 @@ describe('refresh_topology without Ansible', () => {
     try {
       writeFileSync(join(own, 'topology.yaml'), 'nodes:\n  - {name: edge-a, addresses: [127.0.0.1]}\n');
       writeFileSync(join(own, 'inventory.ini'), 'localhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n');
-      const base = { auth: { tokens: [{ user: 'alice', role: 'admin', token: ADMIN }] }, local: { enabled: false }, nodes: [{ name: 'edge-a', url: edgeA.url, token: edgeA.token }], topology: { file: 'topology.yaml' } };
+      const base = { auth: { tokens: [{ user: 'alice', role: 'admin', token: ADMIN }], rateLimit: { perMinute: 6000, burst: 1000 } }, local: { enabled: false }, nodes: [{ name: 'edge-a', url: edgeA.url, token: edgeA.token }], topology: { file: 'topology.yaml' } };
       await using noAnsible = await startHubProcess({ cwd: own, config: base });
       await using client = await connectClient(noAnsible.url, ADMIN, 'modern');
       // A 2025-era session holds a stream: it is told when the list changes.
@@ -347,7 +347,7 @@ describe('drift ignore lists', () => {
       // Linux hands out port-0 binds from ip_local_port_range: 32768-60999 unless tuned.
       expect([one, two, three, four].every((s) => portOf(s) >= 32768 && portOf(s) <= 60999)).toBe(true);
       writeFileSync(join(own, 'topology.yaml'), 'nodes:\n  - {name: box, addresses: [127.0.0.5], edge: edge-a}\n');
-      const base = { auth: { tokens: [{ user: 'alice', role: 'admin', token: ADMIN }] }, local: { enabled: false }, nodes: [{ name: 'edge-a', url: edgeA.url, token: edgeA.token }] };
+      const base = { auth: { tokens: [{ user: 'alice', role: 'admin', token: ADMIN }], rateLimit: { perMinute: 6000, burst: 1000 } }, local: { enabled: false }, nodes: [{ name: 'edge-a', url: edgeA.url, token: edgeA.token }] };
       const write = (drift: Record<string, unknown>) => writeFileSync(join(own, 'hub.yaml'), JSON.stringify({ ...base, dataDir: './data', topology: { file: 'topology.yaml', drift } }));
       await using h = await startHubProcess({ cwd: own, config: { ...base, topology: { file: 'topology.yaml' } } });
       const boxDrift = async () => {
