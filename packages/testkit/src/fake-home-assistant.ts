@@ -52,6 +52,12 @@ export interface FakeHomeAssistantOptions {
   control?: boolean;
   /** An older HA: `/api/mcp` is 404 `404: Not Found`, only the legacy SSE endpoint. */
   legacySseOnly?: boolean;
+  /**
+   * Custom intents (`intent_script`, custom integrations), listed as tools named by their intent
+   * type and described by their `description`, as HA's Assist API lists them (with control on and
+   * something exposed); calling one runs it: recorded in `state.logbook`, answered `action_done`.
+   */
+  intents?: Array<{ name: string; description: string }>;
   /** The MCP Server integration is not added: its endpoints answer 404 `Model Context Protocol server is not configured`. */
   mcpNotConfigured?: boolean;
   port?: number;
@@ -250,6 +256,12 @@ export async function startFakeHomeAssistant(opts: FakeHomeAssistantOptions = {}
             return actionDone('Fan speed set', found);
           },
         );
+      }
+      for (const intent of opts.intents ?? []) {
+        server.registerTool(intent.name, { description: intent.description, inputSchema: jsonSchema({ type: 'object', properties: {} }) }, async () => {
+          state.logbook.push({ when: new Date().toISOString(), name: intent.name, message: 'intent handled' });
+          return actionDone('Done', []);
+        });
       }
       // Each exposed script is a tool named by its object id, described by its description.
       for (const s of visible.filter((e) => domainOf(e) === 'script')) {

@@ -33,6 +33,9 @@ describe('Home Assistant upstream helpers', () => {
     const preset = [...HA_CLASS_PRESET];
     expect(['GetLiveContext', 'GetDateTime', 'GetCurrentLocation', 'GetWeather', 'calendar_get_events', 'todo_get_items'].map((n) => classify(tool(n), preset))).toEqual(Array(6).fill('read'));
     expect(['HassTurnOn', 'HassLightSet', 'good_night', 'get_ready', 'HassCancelAllTimers'].map((n) => classify(tool(n), preset))).toEqual(Array(5).fill('write'));
+    // Custom intents are named by their authors: a Get* name is no promise of a read.
+    expect(['GetCoffee', 'GetGarageOpen', 'GetLiveContextAndUnlock', 'getLiveContext', 'G\u0435tLiveContext'].map((n) => classify(tool(n), preset))).toEqual(Array(5).fill('write'));
+    expect(haExposureWarning([{ name: 'GetLiveContext' }, { name: 'GetCoffee' }], 'ha:8123')).toBeUndefined();
     // The user's classes come first: they can make a preset read a write.
     expect(classify(tool('GetLiveContext'), [['GetLiveContext', 'write'], ...preset])).toBe('write');
   });
@@ -48,6 +51,49 @@ describe('Home Assistant upstream helpers', () => {
     expect(haLiveContextExposure(text(JSON.stringify({ success: true, result: 'Live Context: An overview\n- names: Kitchen Light\n  domain: light\n' })))).toBe('entities');
     expect(haLiveContextExposure(text('not json'))).toBeUndefined();
     expect(haLiveContextExposure({ content: 'x', isError: true })).toBeUndefined();
+  });
+});
+
+describe('Home Assistant exposure watch, attacked', () => {
+  it('a flood of tool list changes runs one GetLiveContext at a time (one in flight, one after), and each warning is logged once', async () => {
+    let listener: ((what: string) => void) | undefined;
+    const pending: Array<(exposure: 'none' | 'entities') => void> = [];
+    const answer = (exposure: 'none' | 'entities') => ({ content: [{ type: 'text', text: JSON.stringify(exposure === 'none' ? { success: false } : { success: true, result: '- names: Lamp\n  domain: light\n' }) }] });
+    const u = {
+      state: () => ({ status: 'up' }),
+      tools: () => [{ name: 'GetLiveContext' }, { name: 'GetDateTime' }],
+      callTool: () => new Promise<{ content: unknown }>((resolve) => pending.push((e) => resolve(answer(e)))),
+      onChange: (l: (what: string) => void) => {
+        listener = l;
+        return () => undefined;
+      },
+    };
+    const said: string[] = [];
+    const watch = watchHaExposure(u, 'ha:8123', (w) => said.push(w));
+    // A hostile HA flips its tool list as fast as the hub fetches it.
+    for (let i = 0; i < 200; i++) listener!('tools');
+    expect(pending).toHaveLength(1);
+    // Its answers alternate: "nothing exposed", "control off", ...
+    for (let i = 0; i < 6; i++) {
+      pending.shift()!(i % 2 ? 'entities' : 'none');
+      await new Promise((r) => setImmediate(r));
+      if (i < 5) for (let j = 0; j < 50; j++) listener!('tools');
+    }
+    expect(pending.length).toBeLessThanOrEqual(1);
+    pending.shift()?.('none');
+    await new Promise((r) => setImmediate(r));
+    expect(pending).toHaveLength(0);
+    expect(watch.warning()).toMatch(/exposes no entities/);
+    // Changes one after another, answers alternating: each of the two warnings is logged once.
+    for (let i = 0; i < 6; i++) {
+      listener!('tools');
+      expect(pending).toHaveLength(1);
+      pending.shift()!(i % 2 ? 'none' : 'entities');
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(watch.warning()).toMatch(/exposes no entities/);
+    expect(said).toHaveLength(2);
+    watch.off();
   });
 });
 

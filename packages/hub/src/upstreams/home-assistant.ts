@@ -104,24 +104,21 @@ export function explainHaFailure(err: unknown, alias: string, base: string, secr
 
 /**
  * The classes of HA's tools, after the user's `classes` and before "no information means write":
- * its context tools read; the rest (intents such as HassTurnOn, scripts) stay writes. `Get*` is
- * case-sensitive, so no script (object ids are lower case) is taken for a read.
+ * its own context tools read, by their exact names; the rest (intents such as HassTurnOn,
+ * scripts, and custom intents) stay writes. Not a `Get*` glob: HA's Assist API lists every
+ * custom intent (`intent_script`, a custom integration) by its intent type, which its author
+ * names freely: a "GetCoffee" that brews one, a "GetGarageOpen" that opens the door, would run
+ * unapproved as a read. A user who has such a read says so in `classes`.
  */
-export const HA_CLASS_PRESET: ReadonlyArray<[string, ToolClass]> = [
-  ['GetLiveContext', 'read'],
-  ['GetDateTime', 'read'],
-  ['GetCurrentLocation', 'read'],
-  ['Get*', 'read'],
-  ['calendar_get_events', 'read'],
-  ['todo_get_items', 'read'],
-];
+export const HA_READ_TOOLS: readonly string[] = ['GetLiveContext', 'GetDateTime', 'GetCurrentLocation', 'GetWeather', 'calendar_get_events', 'todo_get_items'];
+export const HA_CLASS_PRESET: ReadonlyArray<[string, ToolClass]> = HA_READ_TOOLS.map((n) => [n, 'read']);
 
 /** HA's own read tools: anything else it lists acts on entities (an intent or a script). */
-const READ_TOOLS = /^(?:Get[A-Za-z]*|calendar_get_events|todo_get_items)$/;
+const READ_TOOLS = new Set(HA_READ_TOOLS);
 
 /** True when HA lists a tool that acts on entities (an intent such as HassTurnOn, or a script). */
 export function haActs(tools: readonly Pick<Tool, 'name'>[]): boolean {
-  return tools.some((t) => !READ_TOOLS.test(t.name));
+  return tools.some((t) => !READ_TOOLS.has(t.name));
 }
 
 /**
@@ -165,21 +162,30 @@ interface Watched {
 /**
  * Keeps `warning()` current for HA upstream `u`: whenever it comes up or its tool list changes and
  * no listed tool acts on entities, GetLiveContext (a read) tells "nothing exposed" from "control
- * off". Each new warning is logged once.
+ * off". Each warning is logged once.
+ *
+ * One check runs at a time, and changes meanwhile make one more after it: HA decides how often
+ * its tool list changes, and a lookup per change let a hostile one (flipping its list as fast as
+ * the hub fetches it) keep hundreds of GetLiveContext calls of up to maxResultBytes in flight,
+ * and alternate answers log a warning per change.
  *
  * @example const watch = watchHaExposure(upstream, 'ha.lan:8123', (w) => log.warn({ upstream: 'ha' }, w));
  */
 export function watchHaExposure(u: Watched, host: string, onWarning: (warning: string) => void): { warning(): string | undefined; off(): void } {
   let warning: string | undefined;
-  let logged: string | undefined;
-  let seq = 0;
+  // At most the two warnings haExposureWarning words for this host.
+  const logged = new Set<string>();
+  let running = false;
+  let again = false;
+  let stopped = false;
   const set = (w: string | undefined) => {
     warning = w;
-    if (w && w !== logged) onWarning(w);
-    logged = w ?? logged;
+    if (w && !logged.has(w) && logged.size < 8) {
+      logged.add(w);
+      onWarning(w);
+    }
   };
-  const check = async () => {
-    const mine = ++seq;
+  const once = async () => {
     const tools = u.tools();
     if (u.state().status !== 'up' || haActs(tools)) {
       set(undefined);
@@ -189,13 +195,35 @@ export function watchHaExposure(u: Watched, host: string, onWarning: (warning: s
     if (tools.some((t) => t.name === 'GetLiveContext')) {
       exposure = await u.callTool('GetLiveContext', {}, { timeoutMs: 10_000 }).then(haLiveContextExposure, () => undefined);
     }
-    if (mine === seq) set(haExposureWarning(u.tools(), host, exposure));
+    // The list may have changed meanwhile: then another check follows, and decides.
+    if (!again && !stopped) set(haExposureWarning(u.tools(), host, exposure));
   };
-  const off = u.onChange((what) => {
+  const check = async () => {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    try {
+      do {
+        again = false;
+        await once();
+      } while (again && !stopped);
+    } finally {
+      running = false;
+    }
+  };
+  const unsubscribe = u.onChange((what) => {
     if (what === 'state' || what === 'tools') void check();
   });
   void check();
-  return { warning: () => warning, off };
+  return {
+    warning: () => warning,
+    off: () => {
+      stopped = true;
+      unsubscribe();
+    },
+  };
 }
 
 /** One entity of GetLiveContext's YAML overview. */
