@@ -21,8 +21,9 @@
  *   HA's text shapes (a JSON document in one text block). With `control: false` only the read tools;
  *   with nothing exposed only `GetLiveContext`/`GetDateTime`, and `GetLiveContext` says so. The
  *   prompt `Assist`.
- * - Intents act on `state.entities` (matched by name, area and domain among the exposed ones, as
- *   HA's intent matching does, simply): turning on the Attic Fan sets its state to `on`.
+ * - Intents act on `state.entities` (matched by name or entity id, area name or area id, and domain
+ *   among the exposed ones, as HA's intent matching does, simply): turning on the Attic Fan sets its
+ *   state to `on`.
  * - The REST API (`/api/states`, ...) is answered by `handleHaRest` (fake-home-assistant-rest.ts).
  * - Anything else is recorded in `unknown()` and answered 404 `404: Not Found` (a JSON-RPC method HA
  *   lacks other than the `server/discover` probe: -32601, also recorded): a test asserts the list
@@ -36,7 +37,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { fromJsonSchema, McpServer, WebStandardStreamableHTTPServerTransport, type JSONRPCMessage, type Transport } from '@modelcontextprotocol/server';
-import { fakeHaState, handleHaRest, type FakeHaEntity, type FakeHaState } from './fake-home-assistant-rest.ts';
+import { areaId, fakeHaState, handleHaRest, type FakeHaEntity, type FakeHaState } from './fake-home-assistant-rest.ts';
 import { serveLoopback } from './serve.ts';
 
 export type { FakeHaEntity, FakeHaState } from './fake-home-assistant-rest.ts';
@@ -187,7 +188,8 @@ export async function startFakeHomeAssistant(opts: FakeHomeAssistantOptions = {}
       (e) =>
         domains.has(domainOf(e)) &&
         (!name || nameOf(e).toLowerCase() === name || e.entityId === name) &&
-        (!area || e.area?.toLowerCase() === area) &&
+        // HA takes an area by its name (case-folded) or its id (helpers/intent.py find_areas).
+        (!area || e.area?.toLowerCase() === area || (!!e.area && areaId(e.area) === args.area)) &&
         (!args.domain?.length || args.domain.includes(domainOf(e))),
     );
     if (found.length) return found;

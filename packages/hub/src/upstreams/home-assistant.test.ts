@@ -123,6 +123,15 @@ describe('Home Assistant write previews', () => {
     expect((await haPreview(u, 'ha', 'h', 'HassTurnOff', 'x', { area: 'Kitchen', domain: ['fan'] })).action).toMatch(/no entity exposed to Assist matches now \(HA will likely refuse it\)$/);
   });
 
+  it('says what HA matches that GetLiveContext cannot show: an entity id as the name, an area id; names compared as HA casefolds them', async () => {
+    const u = upstream(JSON.stringify({ success: true, result: yaml + '- names: Straße Lamp\n  domain: light\n  state: off\n  areas: Living Room\n' }));
+    const byId = await haPreview(u, 'ha', 'h', 'HassTurnOff', 'x', { name: 'lock.front_door' });
+    expect(byId.action).toBe('call HassTurnOff on Home Assistant at h with name "lock.front_door"; name "lock.front_door" is an entity id: HA acts on that entity if it is exposed (GetLiveContext lists no entity ids, so it is not shown here)');
+    expect((await haPreview(u, 'ha', 'h', 'HassTurnOff', 'x', { area: 'living_room' })).action).toMatch(/; area "living_room" may be an area id: HA then acts on that area's entities/);
+    expect((await haPreview(u, 'ha', 'h', 'HassTurnOff', 'x', { area: 'kitchen' })).action).toMatch(/it matches now: Kitchen Light, Cooking light \(light, on, Kitchen\)$/);
+    expect((await haPreview(u, 'ha', 'h', 'HassTurnOn', 'x', { name: 'STRASSE LAMP' })).action).toMatch(/it matches now: Straße Lamp \(light, off, Living Room\)$/);
+  });
+
   it('stays bounded on a hostile answer: huge text, 50,000 entities, control characters in a name', async () => {
     expect((await haPreview(upstream('x'.repeat(5_000_000)), 'ha', 'h', 'HassTurnOn', 'x', { name: 'a' })).action).toBe('call HassTurnOn on Home Assistant at h with name "a"');
     const many = Array.from({ length: 50_000 }, (_, i) => `- names: Lamp\n  domain: light\n  state: 'on'\n  areas: Hall ${i}`).join('\n');

@@ -277,6 +277,16 @@ interface Readable {
 const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n)}…` : s);
 
 /**
+ * A name as HA compares names (`str.strip().casefold()`), or a little wider: a preview that shows
+ * more than HA acts on is safe, one that shows less is not.
+ */
+const fold = (s: string) => s.trim().normalize('NFKC').toLowerCase().replace(/ß/g, 'ss').replace(/ς/g, 'σ');
+/** An entity id (`lock.front_door`), which HA accepts as an intent's `name`. */
+const ENTITY_ID = /^[a-z0-9_]+\.[a-z0-9_]+$/;
+/** What an area id looks like (a slug), which HA accepts as an intent's `area`. */
+const AREA_ID = /^[a-z0-9_]+$/;
+
+/**
  * The gate's preview of a write on HA upstream `alias`: which exposed entities the intent's
  * `name`/`area`/`domain` match now, with their state, read with GetLiveContext (a read; nothing
  * changes). HA matches with its own rules (aliases, floors, device classes), so this is what it
@@ -289,9 +299,11 @@ export async function haPreview(u: Readable, alias: string, host: string, tool: 
     const description = u.tools().find((t) => t.name === tool)?.description;
     return { ...base, action: `run ${JSON.stringify(tool)} on ${at}${description ? ` (${clip(description.replace(/\s+/g, ' '), 200)})` : ''}` };
   }
-  const str = (v: unknown) => (typeof v === 'string' && v.trim() ? v.trim().toLowerCase() : undefined);
-  const name = str(args.name);
-  const area = str(args.area);
+  const raw = (v: unknown) => (typeof v === 'string' && v.trim() ? v.trim() : undefined);
+  const rawName = raw(args.name);
+  const rawArea = raw(args.area);
+  const name = rawName && fold(rawName);
+  const area = rawArea && fold(rawArea);
   const domains = (typeof args.domain === 'string' ? [args.domain] : Array.isArray(args.domain) ? args.domain : []).filter((d): d is string => typeof d === 'string').map((d) => d.toLowerCase());
   const slots = Object.entries(args)
     .filter(([, v]) => v !== undefined)
@@ -310,9 +322,15 @@ export async function haPreview(u: Readable, alias: string, host: string, tool: 
     // The preview still names the call and its arguments.
   }
   if (!entities) return { ...base, action };
-  const split = (s: string | undefined) => (s ?? '').split(',').map((x) => x.trim().toLowerCase());
+  const split = (s: string | undefined) => (s ?? '').split(',').map(fold);
+  // What HA matches that GetLiveContext does not show (helpers/intent.py): a name that is an
+  // entity id, an area given by its id. Without saying so, "nothing matches, HA will likely
+  // refuse it" would pass a call that unlocks `lock.front_door` as harmless.
+  const unseen: string[] = [];
+  if (rawName && ENTITY_ID.test(rawName)) unseen.push(`name ${JSON.stringify(clip(rawName, 100))} is an entity id: HA acts on that entity if it is exposed (GetLiveContext lists no entity ids, so it is not shown here)`);
+  if (rawArea && AREA_ID.test(rawArea) && !entities.some((e) => split(e.areas).includes(area!))) unseen.push(`area ${JSON.stringify(clip(rawArea, 100))} may be an area id: HA then acts on that area's entities, which GetLiveContext does not list by area id`);
   const matched = entities.filter((e) => (!name || split(e.names).includes(name)) && (!area || split(e.areas).includes(area)) && (domains.length === 0 || domains.includes((e.domain ?? '').toLowerCase())));
-  if (matched.length === 0) return { ...base, action: `${action}; no entity exposed to Assist matches now (HA will likely refuse it)` };
+  if (matched.length === 0) return { ...base, action: `${action}; ${unseen.length ? unseen.join('; ') : 'no entity exposed to Assist matches now (HA will likely refuse it)'}` };
   const shownEntities = matched.slice(0, 20).map((e) => `${clip(e.names, 60)} (${[e.domain, e.state, e.areas].filter(Boolean).map((x) => clip(x!, 40)).join(', ')})`);
-  return { ...base, action: `${action}; it matches now: ${shownEntities.join(', ')}${matched.length > 20 ? ` and ${matched.length - 20} more` : ''}` };
+  return { ...base, action: `${action}; it matches now: ${shownEntities.join(', ')}${matched.length > 20 ? ` and ${matched.length - 20} more` : ''}${unseen.length ? `; ${unseen.join('; ')}` : ''}` };
 }

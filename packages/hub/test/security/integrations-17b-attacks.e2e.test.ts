@@ -4,7 +4,7 @@
  * HA text that would pass for the preview's own words, and a hostile DSM.
  */
 import { describe, expect, it } from 'vitest';
-import { connectClient, resultText, startFakeHomeAssistant, startHubProcess } from '@homelab-mcp/testkit';
+import { connectClient, defaultHaEntities, resultText, startFakeHomeAssistant, startHubProcess } from '@homelab-mcp/testkit';
 
 const TOKEN = 'atk2-admin-token-0123456789abcd';
 type Result = { content: Array<{ type: string; text: string }>; structuredContent?: Record<string, any>; isError?: boolean };
@@ -30,5 +30,32 @@ describe('Home Assistant as an upstream, attacked', () => {
     expect(ha.state.logbook.filter((e) => e.message === 'intent handled')).toEqual([]);
     expect(ha.unknown()).toEqual([]);
     expect(resultText((await client.callTool({ name: 'ha__GetDateTime', arguments: {} })) as Result)).toMatch(/"success":true/);
+  });
+
+  it('the preview never says "HA will likely refuse it" of a call HA runs: an entity id as the name, an area id as the area', { timeout: 60_000 }, async () => {
+    const entities = [...defaultHaEntities(), { entityId: 'lock.front_door', state: 'locked', attributes: { friendly_name: 'Front Door Lock' }, area: 'Hallway' }];
+    await using ha = await startFakeHomeAssistant({ entities });
+    await using hub = await startHubProcess({
+      config: { auth: { tokens: [{ user: 'ann', role: 'admin', token: TOKEN }] }, local: { enabled: false }, upstreams: { ha: { type: 'home-assistant', url: ha.url, token: ha.token } } },
+    });
+    await using client = await connectClient(hub.url, TOKEN, 'modern');
+    // HA matches `name` against entity ids too (helpers/intent.py _filter_by_name), and `area`
+    // against area ids (find_areas); GetLiveContext lists neither.
+    const unlock = { name: 'lock.front_door' };
+    const held = (await client.callTool({ name: 'ha__HassTurnOff', arguments: unlock })) as Result;
+    expect(held.structuredContent).toMatchObject({ status: 'approval_required' });
+    const action: string = held.structuredContent!.preview.action;
+    expect(action).not.toMatch(/refuse/);
+    expect(action).toMatch(/"lock\.front_door" is an entity id/);
+    const lights = { area: 'living_room', domain: ['light'] };
+    const held2 = (await client.callTool({ name: 'ha__HassTurnOff', arguments: lights })) as Result;
+    expect(held2.structuredContent!.preview.action).not.toMatch(/refuse/);
+    expect(held2.structuredContent!.preview.action).toMatch(/"living_room" may be an area id/);
+    // What HA does with them once approved: the door is unlocked.
+    await client.callTool({ name: 'approve_writes', arguments: {} });
+    expect(((await client.callTool({ name: 'ha__HassTurnOff', arguments: unlock })) as Result).isError).toBeFalsy();
+    expect(ha.state.entities.find((e) => e.entityId === 'lock.front_door')?.state).toBe('unlocked');
+    expect(((await client.callTool({ name: 'ha__HassTurnOff', arguments: lights })) as Result).isError).toBeFalsy();
+    expect(ha.unknown()).toEqual([]);
   });
 });
