@@ -3,8 +3,11 @@
  * through the bundled hub against the testkit's fakes: an HA tool that acts under a read's name,
  * HA text that would pass for the preview's own words, and a hostile DSM.
  */
+import { execFile } from 'node:child_process';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { connectClient, defaultHaEntities, resultText, startFakeHomeAssistant, startHubProcess } from '@homelab-mcp/testkit';
+import { connectClient, defaultHaEntities, HUB_BUNDLE, resultText, startFakeHomeAssistant, startHubProcess } from '@homelab-mcp/testkit';
 
 const TOKEN = 'atk2-admin-token-0123456789abcd';
 type Result = { content: Array<{ type: string; text: string }>; structuredContent?: Record<string, any>; isError?: boolean };
@@ -57,5 +60,61 @@ describe('Home Assistant as an upstream, attacked', () => {
     expect(ha.state.entities.find((e) => e.entityId === 'lock.front_door')?.state).toBe('unlocked');
     expect(((await client.callTool({ name: 'ha__HassTurnOff', arguments: lights })) as Result).isError).toBeFalsy();
     expect(ha.unknown()).toEqual([]);
+  });
+});
+
+/** Runs the hub bundle's synology-device-token with `input` on stdin. */
+function deviceTokenCommand(args: string[], input: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, [HUB_BUNDLE, 'synology-device-token', ...args], { timeout: 30_000 }, (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+    child.stdin!.end(input);
+  });
+}
+
+/**
+ * Something answering at DSM's address as DSM's Web API does (SYNO.API.Info, SYNO.API.Auth login
+ * and logout), with `login` as the data of a successful login; any other request is recorded.
+ */
+async function hostileDsm(login: Record<string, unknown>): Promise<AsyncDisposable & { url: string; unknown: string[]; requests: string[] }> {
+  const unknown: string[] = [];
+  const requests: string[] = [];
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      const p = new URLSearchParams(req.method === 'GET' ? url.search : body);
+      const what = `${req.method} ${url.pathname} ${p.get('api')} ${p.get('method')}`;
+      requests.push(what);
+      const json = (v: unknown) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(v));
+      if (url.pathname === '/webapi/query.cgi' && p.get('api') === 'SYNO.API.Info') return json({ success: true, data: { 'SYNO.API.Auth': { path: 'entry.cgi', minVersion: 1, maxVersion: 7 } } });
+      if (url.pathname === '/webapi/entry.cgi' && p.get('api') === 'SYNO.API.Auth' && p.get('method') === 'login') return json({ success: true, data: login });
+      if (url.pathname === '/webapi/entry.cgi' && p.get('api') === 'SYNO.API.Auth' && p.get('method') === 'logout') return json({ success: true });
+      unknown.push(what);
+      res.writeHead(404).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    unknown,
+    requests,
+    [Symbol.asyncDispose]: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+describe('Synology DSM, attacked', () => {
+  it('synology-device-token prints no device token a hostile DSM laced with terminal escapes (it would rewrite the terminal, set the clipboard)', { timeout: 60_000 }, async () => {
+    const evil = 'abcdefgh\u001b]52;c;Y3VybCBldmlsIHwgc2g=\u0007\u001b[2J\u001b[1Aset deviceToken: trusted\r';
+    await using dsm = await hostileDsm({ sid: 'hostile-session-0001', did: evil });
+    const r = await deviceTokenCommand(['--url', dsm.url, '--user', 'hub'], 'pw-of-the-person\n123456\n');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
+    expect(r.stderr).toContain('gave a device token that is not in the form DSM gives them');
+    expect(r.stderr).not.toContain('pw-of-the-person');
+    // The session it opened was given back all the same.
+    expect(dsm.requests.filter((q) => q.endsWith('SYNO.API.Auth logout'))).toHaveLength(1);
+    expect(dsm.unknown).toEqual([]);
   });
 });

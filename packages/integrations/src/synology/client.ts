@@ -24,6 +24,8 @@
 import { HomelabError } from '@homelab-mcp/core';
 import { isHttpError, type HttpClient, type HttpResponse } from '@homelab-mcp/core/http';
 
+/** A device token (`did`) as DSM issues them: printable ASCII, no spaces. */
+const DEVICE_TOKEN = /^[\x21-\x7e]{8,512}$/;
 /** Largest answer read from DSM. */
 export const MAX_DSM_BYTES = 4 * 1024 * 1024;
 /** Items read at most from one list: volumes, pools, disks. */
@@ -479,5 +481,9 @@ export async function requestDsmDeviceToken(opts: { url: string; username: strin
   const sid = str(data.sid, 512);
   if (sid) await post(path, { api: 'SYNO.API.Auth', version: '6', method: 'logout', session: 'webui', _sid: sid }).catch(() => undefined);
   if (!did) throw new DsmError(502, `${label} accepted the login but gave no device token: the account may not have 2-step verification on (then no token is needed: leave deviceToken out)`);
+  // The command prints it on a terminal: escapes from a hostile answer would redraw the screen or
+  // set the clipboard (OSC 52). DSM's are letters, digits and a few marks.
+  const given = typeof data.did === 'string' && data.did ? data.did : data.device_id;
+  if (typeof given !== 'string' || !DEVICE_TOKEN.test(given)) throw new DsmError(502, `${label} gave a device token that is not in the form DSM gives them (8 to 512 printable characters, no spaces or control characters): it was not printed; is this a Synology DSM?`);
   return did;
 }
