@@ -132,6 +132,21 @@ describe('Home Assistant write previews', () => {
     expect((await haPreview(u, 'ha', 'h', 'HassTurnOn', 'x', { name: 'STRASSE LAMP' })).action).toMatch(/it matches now: Straße Lamp \(light, off, Living Room\)$/);
   });
 
+  it('reads names, aliases and areas that PyYAML wrapped past 80 columns, and names with a comma, as HA matches them', async () => {
+    // yaml.dump(..., default_flow_style=False, allow_unicode=True, sort_keys=False), as HA dumps the overview.
+    const wrapped =
+      "Live Context: An overview of the areas and the devices in this smart home:\n- names: Kitchen Light, Cooking light, Ceiling lamp, Big light over the counter, another\n    alias here\n  domain: light\n  state: 'on'\n  areas: Living Room, Lounge, Family room, TV room, Den, Snug, Front room, Parlour\n  attributes:\n    brightness: '255'\n- names: 'It''s a long name that: has a colon and is long enough to be wrapped by\n    pyyaml yes'\n  domain: switch\n  state: 'off'\n";
+    expect(parseHaLiveContext(wrapped)).toEqual([
+      { names: 'Kitchen Light, Cooking light, Ceiling lamp, Big light over the counter, another alias here', domain: 'light', state: 'on', areas: 'Living Room, Lounge, Family room, TV room, Den, Snug, Front room, Parlour' },
+      { names: "It's a long name that: has a colon and is long enough to be wrapped by pyyaml yes", domain: 'switch', state: 'off' },
+    ]);
+    const u = upstream(JSON.stringify({ success: true, result: wrapped + '- names: Lamp, Hall\n  domain: light\n  state: off\n' }));
+    expect((await haPreview(u, 'ha', 'h', 'HassTurnOff', 'x', { name: 'another alias here' })).action).toMatch(/it matches now: Kitchen Light/);
+    expect((await haPreview(u, 'ha', 'h', 'HassTurnOff', 'x', { name: "it's a long name that: has a colon and is long enough to be wrapped by pyyaml yes" })).action).toMatch(/it matches now: It's a long name/);
+    // HA joins a name and its aliases with ", ": a name holding a comma is matched whole too.
+    expect((await haPreview(u, 'ha', 'h', 'HassTurnOff', 'x', { name: 'Lamp, Hall' })).action).toMatch(/it matches now: Lamp, Hall \(light, off\)$/);
+  });
+
   it('stays bounded on a hostile answer: huge text, 50,000 entities, control characters in a name', async () => {
     expect((await haPreview(upstream('x'.repeat(5_000_000)), 'ha', 'h', 'HassTurnOn', 'x', { name: 'a' })).action).toBe('call HassTurnOn on Home Assistant at h with name "a"');
     const many = Array.from({ length: 50_000 }, (_, i) => `- names: Lamp\n  domain: light\n  state: 'on'\n  areas: Hall ${i}`).join('\n');

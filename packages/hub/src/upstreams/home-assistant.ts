@@ -250,22 +250,45 @@ function unquote(v: string): string {
   return t;
 }
 
-/** The entities of GetLiveContext's `result` (names, domain, state, areas), at most 2,000. */
+/**
+ * The entities of GetLiveContext's `result` (names, domain, state, areas), at most 2,000. HA
+ * writes it with PyYAML's default width: a scalar past 80 columns goes on over more-indented
+ * lines, each break read back as one space (a name's later aliases, a long area list).
+ */
 export function parseHaLiveContext(yaml: string): HaContextEntity[] {
   const out: HaContextEntity[] = [];
-  let cur: HaContextEntity | undefined;
+  let cur: Record<'names' | 'domain' | 'state' | 'areas', string | undefined> | undefined;
+  let last: 'names' | 'domain' | 'state' | 'areas' | undefined;
+  const done = () => {
+    if (!cur) return;
+    const e: HaContextEntity = { names: unquote(cur.names ?? '') };
+    for (const k of ['domain', 'state', 'areas'] as const) if (cur[k] !== undefined) e[k] = unquote(cur[k]);
+    out.push(e);
+    cur = undefined;
+  };
   for (const line of yaml.split('\n')) {
     const top = /^- names: (.*)$/.exec(line);
     if (top) {
+      done();
       if (out.length >= MAX_CONTEXT_ENTITIES) break;
-      cur = { names: unquote(top[1]!) };
-      out.push(cur);
+      cur = { names: top[1]!, domain: undefined, state: undefined, areas: undefined };
+      last = 'names';
       continue;
     }
-    const field = /^ {2}(domain|state|areas): (.*)$/.exec(line);
-    if (cur && field) cur[field[1] as 'domain' | 'state' | 'areas'] = unquote(field[2]!);
+    if (!cur) continue;
+    const field = /^ {2}([a-z_]+):(?: (.*))?$/.exec(line);
+    if (field) {
+      const k = field[1]!;
+      last = k === 'domain' || k === 'state' || k === 'areas' ? k : undefined;
+      if (last) cur[last] = field[2] ?? '';
+      continue;
+    }
+    // A wrapped scalar goes on at a deeper indent; the bounds keep a hostile one from growing.
+    if (last && /^ {4,}\S/.test(line) && (cur[last]?.length ?? 0) < 10_000) cur[last] = `${cur[last] ?? ''} ${line.trim()}`;
+    else if (!/^ {4,}/.test(line)) last = undefined;
   }
-  return out;
+  done();
+  return out.slice(0, MAX_CONTEXT_ENTITIES);
 }
 
 /** The part of an upstream a preview reads through. */
@@ -323,13 +346,17 @@ export async function haPreview(u: Readable, alias: string, host: string, tool: 
   }
   if (!entities) return { ...base, action };
   const split = (s: string | undefined) => (s ?? '').split(',').map(fold);
+  // HA joins a name and its aliases with ", " (an area and its aliases too): one holding a comma
+  // is matched whole as well, so the preview shows no less than HA acts on.
+  const commas = (s: string) => fold(s).replace(/\s*,\s*/g, ',');
+  const among = (list: string | undefined, wanted: string) => split(list).includes(wanted) || `,${commas(list ?? '')},`.includes(`,${commas(wanted)},`);
   // What HA matches that GetLiveContext does not show (helpers/intent.py): a name that is an
   // entity id, an area given by its id. Without saying so, "nothing matches, HA will likely
   // refuse it" would pass a call that unlocks `lock.front_door` as harmless.
   const unseen: string[] = [];
   if (rawName && ENTITY_ID.test(rawName)) unseen.push(`name ${JSON.stringify(clip(rawName, 100))} is an entity id: HA acts on that entity if it is exposed (GetLiveContext lists no entity ids, so it is not shown here)`);
-  if (rawArea && AREA_ID.test(rawArea) && !entities.some((e) => split(e.areas).includes(area!))) unseen.push(`area ${JSON.stringify(clip(rawArea, 100))} may be an area id: HA then acts on that area's entities, which GetLiveContext does not list by area id`);
-  const matched = entities.filter((e) => (!name || split(e.names).includes(name)) && (!area || split(e.areas).includes(area)) && (domains.length === 0 || domains.includes((e.domain ?? '').toLowerCase())));
+  if (rawArea && AREA_ID.test(rawArea) && !entities.some((e) => among(e.areas, area!))) unseen.push(`area ${JSON.stringify(clip(rawArea, 100))} may be an area id: HA then acts on that area's entities, which GetLiveContext does not list by area id`);
+  const matched = entities.filter((e) => (!name || among(e.names, name)) && (!area || among(e.areas, area)) && (domains.length === 0 || domains.includes((e.domain ?? '').toLowerCase())));
   if (matched.length === 0) return { ...base, action: `${action}; ${unseen.length ? unseen.join('; ') : 'no entity exposed to Assist matches now (HA will likely refuse it)'}` };
   const shownEntities = matched.slice(0, 20).map((e) => `${clip(e.names, 60)} (${[e.domain, e.state, e.areas].filter(Boolean).map((x) => clip(x!, 40)).join(', ')})`);
   return { ...base, action: `${action}; it matches now: ${shownEntities.join(', ')}${matched.length > 20 ? ` and ${matched.length - 20} more` : ''}${unseen.length ? `; ${unseen.join('; ')}` : ''}` };
