@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { connectClient, defaultHaEntities, HUB_BUNDLE, resultText, startFakeHomeAssistant, startHubProcess } from '@homelab-mcp/testkit';
 
 const TOKEN = 'atk2-admin-token-0123456789abcd';
+const VIEWER = 'atk2-viewer-token-0123456789abc';
 type Result = { content: Array<{ type: string; text: string }>; structuredContent?: Record<string, any>; isError?: boolean };
 
 describe('Home Assistant as an upstream, attacked', () => {
@@ -33,6 +34,25 @@ describe('Home Assistant as an upstream, attacked', () => {
     expect(ha.state.logbook.filter((e) => e.message === 'intent handled')).toEqual([]);
     expect(ha.unknown()).toEqual([]);
     expect(resultText((await client.callTool({ name: 'ha__GetDateTime', arguments: {} })) as Result)).toMatch(/"success":true/);
+  });
+
+  it('a viewer calling an HA write is refused before any preview: HA is not asked (no GetLiveContext), nothing runs', { timeout: 60_000 }, async () => {
+    await using ha = await startFakeHomeAssistant();
+    await using hub = await startHubProcess({
+      config: { auth: { tokens: [{ user: 'ann', role: 'admin', token: TOKEN }, { user: 'kiosk', role: 'viewer', token: VIEWER }] }, local: { enabled: false }, upstreams: { ha: { type: 'home-assistant', url: ha.url, token: ha.token } } },
+    });
+    await using admin = await connectClient(hub.url, TOKEN, 'modern');
+    await using kiosk = await connectClient(hub.url, VIEWER, 'modern');
+    // The exposure check at start may have asked once: count from now.
+    await expect.poll(async () => ((await admin.callTool({ name: 'list_nodes', arguments: {} })) as Result).structuredContent!.upstreams[0].status, { interval: 200 }).toBe('up');
+    const asked = () => ha.requests().filter((q) => q.tool === 'GetLiveContext').length;
+    const before = asked();
+    for (let i = 0; i < 5; i++) {
+      const r = (await kiosk.callTool({ name: 'ha__HassTurnOn', arguments: { name: 'Attic Fan' } }).catch((err: Error) => ({ isError: true, content: [{ type: 'text', text: err.message }] }))) as Result;
+      expect(r.isError).toBe(true);
+    }
+    expect(asked()).toBe(before);
+    expect(ha.requests().filter((q) => q.tool === 'HassTurnOn')).toEqual([]);
   });
 
   it('the preview never says "HA will likely refuse it" of a call HA runs: an entity id as the name, an area id as the area', { timeout: 60_000 }, async () => {
