@@ -72,7 +72,7 @@ function parseTime(s: string): number | undefined {
 }
 /** HA's isoformat: `2026-12-07T08:00:00.000000+00:00`. */
 const isoformat = (ms: number) => new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000+00:00');
-const areaId = (name: string) => name.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_|_$/g, '');
+export const areaId = (name: string) => name.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_|_$/g, '');
 
 function stateObject(e: FakeHaEntity): Record<string, unknown> {
   const changed = e.lastChanged ?? DEFAULT_CHANGED;

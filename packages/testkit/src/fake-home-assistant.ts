@@ -21,8 +21,9 @@
  *   HA's text shapes (a JSON document in one text block). With `control: false` only the read tools;
  *   with nothing exposed only `GetLiveContext`/`GetDateTime`, and `GetLiveContext` says so. The
  *   prompt `Assist`.
- * - Intents act on `state.entities` (matched by name, area and domain among the exposed ones, as
- *   HA's intent matching does, simply): turning on the Attic Fan sets its state to `on`.
+ * - Intents act on `state.entities` (matched by name or entity id, area name or area id, and domain
+ *   among the exposed ones, as HA's intent matching does, simply): turning on the Attic Fan sets its
+ *   state to `on`.
  * - The REST API (`/api/states`, ...) is answered by `handleHaRest` (fake-home-assistant-rest.ts).
  * - Anything else is recorded in `unknown()` and answered 404 `404: Not Found` (a JSON-RPC method HA
  *   lacks other than the `server/discover` probe: -32601, also recorded): a test asserts the list
@@ -36,7 +37,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { fromJsonSchema, McpServer, WebStandardStreamableHTTPServerTransport, type JSONRPCMessage, type Transport } from '@modelcontextprotocol/server';
-import { fakeHaState, handleHaRest, type FakeHaEntity, type FakeHaState } from './fake-home-assistant-rest.ts';
+import { areaId, fakeHaState, handleHaRest, type FakeHaEntity, type FakeHaState } from './fake-home-assistant-rest.ts';
 import { serveLoopback } from './serve.ts';
 
 export type { FakeHaEntity, FakeHaState } from './fake-home-assistant-rest.ts';
@@ -52,6 +53,12 @@ export interface FakeHomeAssistantOptions {
   control?: boolean;
   /** An older HA: `/api/mcp` is 404 `404: Not Found`, only the legacy SSE endpoint. */
   legacySseOnly?: boolean;
+  /**
+   * Custom intents (`intent_script`, custom integrations), listed as tools named by their intent
+   * type and described by their `description`, as HA's Assist API lists them (with control on and
+   * something exposed); calling one runs it: recorded in `state.logbook`, answered `action_done`.
+   */
+  intents?: Array<{ name: string; description: string }>;
   /** The MCP Server integration is not added: its endpoints answer 404 `Model Context Protocol server is not configured`. */
   mcpNotConfigured?: boolean;
   port?: number;
@@ -181,7 +188,8 @@ export async function startFakeHomeAssistant(opts: FakeHomeAssistantOptions = {}
       (e) =>
         domains.has(domainOf(e)) &&
         (!name || nameOf(e).toLowerCase() === name || e.entityId === name) &&
-        (!area || e.area?.toLowerCase() === area) &&
+        // HA takes an area by its name (case-folded) or its id (helpers/intent.py find_areas).
+        (!area || e.area?.toLowerCase() === area || (!!e.area && areaId(e.area) === args.area)) &&
         (!args.domain?.length || args.domain.includes(domainOf(e))),
     );
     if (found.length) return found;
@@ -250,6 +258,12 @@ export async function startFakeHomeAssistant(opts: FakeHomeAssistantOptions = {}
             return actionDone('Fan speed set', found);
           },
         );
+      }
+      for (const intent of opts.intents ?? []) {
+        server.registerTool(intent.name, { description: intent.description, inputSchema: jsonSchema({ type: 'object', properties: {} }) }, async () => {
+          state.logbook.push({ when: new Date().toISOString(), name: intent.name, message: 'intent handled' });
+          return actionDone('Done', []);
+        });
       }
       // Each exposed script is a tool named by its object id, described by its description.
       for (const s of visible.filter((e) => domainOf(e) === 'script')) {

@@ -33,6 +33,9 @@ describe('Home Assistant upstream helpers', () => {
     const preset = [...HA_CLASS_PRESET];
     expect(['GetLiveContext', 'GetDateTime', 'GetCurrentLocation', 'GetWeather', 'calendar_get_events', 'todo_get_items'].map((n) => classify(tool(n), preset))).toEqual(Array(6).fill('read'));
     expect(['HassTurnOn', 'HassLightSet', 'good_night', 'get_ready', 'HassCancelAllTimers'].map((n) => classify(tool(n), preset))).toEqual(Array(5).fill('write'));
+    // Custom intents are named by their authors: a Get* name is no promise of a read.
+    expect(['GetCoffee', 'GetGarageOpen', 'GetLiveContextAndUnlock', 'getLiveContext', 'G\u0435tLiveContext'].map((n) => classify(tool(n), preset))).toEqual(Array(5).fill('write'));
+    expect(haExposureWarning([{ name: 'GetLiveContext' }, { name: 'GetCoffee' }], 'ha:8123')).toBeUndefined();
     // The user's classes come first: they can make a preset read a write.
     expect(classify(tool('GetLiveContext'), [['GetLiveContext', 'write'], ...preset])).toBe('write');
   });
@@ -48,6 +51,49 @@ describe('Home Assistant upstream helpers', () => {
     expect(haLiveContextExposure(text(JSON.stringify({ success: true, result: 'Live Context: An overview\n- names: Kitchen Light\n  domain: light\n' })))).toBe('entities');
     expect(haLiveContextExposure(text('not json'))).toBeUndefined();
     expect(haLiveContextExposure({ content: 'x', isError: true })).toBeUndefined();
+  });
+});
+
+describe('Home Assistant exposure watch, attacked', () => {
+  it('a flood of tool list changes runs one GetLiveContext at a time (one in flight, one after), and each warning is logged once', async () => {
+    let listener: ((what: string) => void) | undefined;
+    const pending: Array<(exposure: 'none' | 'entities') => void> = [];
+    const answer = (exposure: 'none' | 'entities') => ({ content: [{ type: 'text', text: JSON.stringify(exposure === 'none' ? { success: false } : { success: true, result: '- names: Lamp\n  domain: light\n' }) }] });
+    const u = {
+      state: () => ({ status: 'up' }),
+      tools: () => [{ name: 'GetLiveContext' }, { name: 'GetDateTime' }],
+      callTool: () => new Promise<{ content: unknown }>((resolve) => pending.push((e) => resolve(answer(e)))),
+      onChange: (l: (what: string) => void) => {
+        listener = l;
+        return () => undefined;
+      },
+    };
+    const said: string[] = [];
+    const watch = watchHaExposure(u, 'ha:8123', (w) => said.push(w));
+    // A hostile HA flips its tool list as fast as the hub fetches it.
+    for (let i = 0; i < 200; i++) listener!('tools');
+    expect(pending).toHaveLength(1);
+    // Its answers alternate: "nothing exposed", "control off", ...
+    for (let i = 0; i < 6; i++) {
+      pending.shift()!(i % 2 ? 'entities' : 'none');
+      await new Promise((r) => setImmediate(r));
+      if (i < 5) for (let j = 0; j < 50; j++) listener!('tools');
+    }
+    expect(pending.length).toBeLessThanOrEqual(1);
+    pending.shift()?.('none');
+    await new Promise((r) => setImmediate(r));
+    expect(pending).toHaveLength(0);
+    expect(watch.warning()).toMatch(/exposes no entities/);
+    // Changes one after another, answers alternating: each of the two warnings is logged once.
+    for (let i = 0; i < 6; i++) {
+      listener!('tools');
+      expect(pending).toHaveLength(1);
+      pending.shift()!(i % 2 ? 'none' : 'entities');
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(watch.warning()).toMatch(/exposes no entities/);
+    expect(said).toHaveLength(2);
+    watch.off();
   });
 });
 
@@ -75,6 +121,30 @@ describe('Home Assistant write previews', () => {
     expect(p).toEqual({ tool: 'ha__HassTurnOn', where: ['ha'], arguments: { name: 'attic fan' }, action: 'call HassTurnOn on Home Assistant at ha.lan:8123 with name "attic fan"; it matches now: Attic Fan (fan, off, Attic)' });
     expect((await haPreview(u, 'ha', 'h', 'HassTurnOff', 'x', { name: 'Cooking light' })).action).toMatch(/it matches now: Kitchen Light, Cooking light \(light, on, Kitchen\)$/);
     expect((await haPreview(u, 'ha', 'h', 'HassTurnOff', 'x', { area: 'Kitchen', domain: ['fan'] })).action).toMatch(/no entity exposed to Assist matches now \(HA will likely refuse it\)$/);
+  });
+
+  it('says what HA matches that GetLiveContext cannot show: an entity id as the name, an area id; names compared as HA casefolds them', async () => {
+    const u = upstream(JSON.stringify({ success: true, result: yaml + '- names: Straße Lamp\n  domain: light\n  state: off\n  areas: Living Room\n' }));
+    const byId = await haPreview(u, 'ha', 'h', 'HassTurnOff', 'x', { name: 'lock.front_door' });
+    expect(byId.action).toBe('call HassTurnOff on Home Assistant at h with name "lock.front_door"; name "lock.front_door" is an entity id: HA acts on that entity if it is exposed (GetLiveContext lists no entity ids, so it is not shown here)');
+    expect((await haPreview(u, 'ha', 'h', 'HassTurnOff', 'x', { area: 'living_room' })).action).toMatch(/; area "living_room" may be an area id: HA then acts on that area's entities/);
+    expect((await haPreview(u, 'ha', 'h', 'HassTurnOff', 'x', { area: 'kitchen' })).action).toMatch(/it matches now: Kitchen Light, Cooking light \(light, on, Kitchen\)$/);
+    expect((await haPreview(u, 'ha', 'h', 'HassTurnOn', 'x', { name: 'STRASSE LAMP' })).action).toMatch(/it matches now: Straße Lamp \(light, off, Living Room\)$/);
+  });
+
+  it('reads names, aliases and areas that PyYAML wrapped past 80 columns, and names with a comma, as HA matches them', async () => {
+    // yaml.dump(..., default_flow_style=False, allow_unicode=True, sort_keys=False), as HA dumps the overview.
+    const wrapped =
+      "Live Context: An overview of the areas and the devices in this smart home:\n- names: Kitchen Light, Cooking light, Ceiling lamp, Big light over the counter, another\n    alias here\n  domain: light\n  state: 'on'\n  areas: Living Room, Lounge, Family room, TV room, Den, Snug, Front room, Parlour\n  attributes:\n    brightness: '255'\n- names: 'It''s a long name that: has a colon and is long enough to be wrapped by\n    pyyaml yes'\n  domain: switch\n  state: 'off'\n";
+    expect(parseHaLiveContext(wrapped)).toEqual([
+      { names: 'Kitchen Light, Cooking light, Ceiling lamp, Big light over the counter, another alias here', domain: 'light', state: 'on', areas: 'Living Room, Lounge, Family room, TV room, Den, Snug, Front room, Parlour' },
+      { names: "It's a long name that: has a colon and is long enough to be wrapped by pyyaml yes", domain: 'switch', state: 'off' },
+    ]);
+    const u = upstream(JSON.stringify({ success: true, result: wrapped + '- names: Lamp, Hall\n  domain: light\n  state: off\n' }));
+    expect((await haPreview(u, 'ha', 'h', 'HassTurnOff', 'x', { name: 'another alias here' })).action).toMatch(/it matches now: Kitchen Light/);
+    expect((await haPreview(u, 'ha', 'h', 'HassTurnOff', 'x', { name: "it's a long name that: has a colon and is long enough to be wrapped by pyyaml yes" })).action).toMatch(/it matches now: It's a long name/);
+    // HA joins a name and its aliases with ", ": a name holding a comma is matched whole too.
+    expect((await haPreview(u, 'ha', 'h', 'HassTurnOff', 'x', { name: 'Lamp, Hall' })).action).toMatch(/it matches now: Lamp, Hall \(light, off\)$/);
   });
 
   it('stays bounded on a hostile answer: huge text, 50,000 entities, control characters in a name', async () => {

@@ -104,24 +104,21 @@ export function explainHaFailure(err: unknown, alias: string, base: string, secr
 
 /**
  * The classes of HA's tools, after the user's `classes` and before "no information means write":
- * its context tools read; the rest (intents such as HassTurnOn, scripts) stay writes. `Get*` is
- * case-sensitive, so no script (object ids are lower case) is taken for a read.
+ * its own context tools read, by their exact names; the rest (intents such as HassTurnOn,
+ * scripts, and custom intents) stay writes. Not a `Get*` glob: HA's Assist API lists every
+ * custom intent (`intent_script`, a custom integration) by its intent type, which its author
+ * names freely: a "GetCoffee" that brews one, a "GetGarageOpen" that opens the door, would run
+ * unapproved as a read. A user who has such a read says so in `classes`.
  */
-export const HA_CLASS_PRESET: ReadonlyArray<[string, ToolClass]> = [
-  ['GetLiveContext', 'read'],
-  ['GetDateTime', 'read'],
-  ['GetCurrentLocation', 'read'],
-  ['Get*', 'read'],
-  ['calendar_get_events', 'read'],
-  ['todo_get_items', 'read'],
-];
+export const HA_READ_TOOLS: readonly string[] = ['GetLiveContext', 'GetDateTime', 'GetCurrentLocation', 'GetWeather', 'calendar_get_events', 'todo_get_items'];
+export const HA_CLASS_PRESET: ReadonlyArray<[string, ToolClass]> = HA_READ_TOOLS.map((n) => [n, 'read']);
 
 /** HA's own read tools: anything else it lists acts on entities (an intent or a script). */
-const READ_TOOLS = /^(?:Get[A-Za-z]*|calendar_get_events|todo_get_items)$/;
+const READ_TOOLS = new Set(HA_READ_TOOLS);
 
 /** True when HA lists a tool that acts on entities (an intent such as HassTurnOn, or a script). */
 export function haActs(tools: readonly Pick<Tool, 'name'>[]): boolean {
-  return tools.some((t) => !READ_TOOLS.test(t.name));
+  return tools.some((t) => !READ_TOOLS.has(t.name));
 }
 
 /**
@@ -165,21 +162,30 @@ interface Watched {
 /**
  * Keeps `warning()` current for HA upstream `u`: whenever it comes up or its tool list changes and
  * no listed tool acts on entities, GetLiveContext (a read) tells "nothing exposed" from "control
- * off". Each new warning is logged once.
+ * off". Each warning is logged once.
+ *
+ * One check runs at a time, and changes meanwhile make one more after it: HA decides how often
+ * its tool list changes, and a lookup per change let a hostile one (flipping its list as fast as
+ * the hub fetches it) keep hundreds of GetLiveContext calls of up to maxResultBytes in flight,
+ * and alternate answers log a warning per change.
  *
  * @example const watch = watchHaExposure(upstream, 'ha.lan:8123', (w) => log.warn({ upstream: 'ha' }, w));
  */
 export function watchHaExposure(u: Watched, host: string, onWarning: (warning: string) => void): { warning(): string | undefined; off(): void } {
   let warning: string | undefined;
-  let logged: string | undefined;
-  let seq = 0;
+  // At most the two warnings haExposureWarning words for this host.
+  const logged = new Set<string>();
+  let running = false;
+  let again = false;
+  let stopped = false;
   const set = (w: string | undefined) => {
     warning = w;
-    if (w && w !== logged) onWarning(w);
-    logged = w ?? logged;
+    if (w && !logged.has(w) && logged.size < 8) {
+      logged.add(w);
+      onWarning(w);
+    }
   };
-  const check = async () => {
-    const mine = ++seq;
+  const once = async () => {
     const tools = u.tools();
     if (u.state().status !== 'up' || haActs(tools)) {
       set(undefined);
@@ -189,13 +195,35 @@ export function watchHaExposure(u: Watched, host: string, onWarning: (warning: s
     if (tools.some((t) => t.name === 'GetLiveContext')) {
       exposure = await u.callTool('GetLiveContext', {}, { timeoutMs: 10_000 }).then(haLiveContextExposure, () => undefined);
     }
-    if (mine === seq) set(haExposureWarning(u.tools(), host, exposure));
+    // The list may have changed meanwhile: then another check follows, and decides.
+    if (!again && !stopped) set(haExposureWarning(u.tools(), host, exposure));
   };
-  const off = u.onChange((what) => {
+  const check = async () => {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    try {
+      do {
+        again = false;
+        await once();
+      } while (again && !stopped);
+    } finally {
+      running = false;
+    }
+  };
+  const unsubscribe = u.onChange((what) => {
     if (what === 'state' || what === 'tools') void check();
   });
   void check();
-  return { warning: () => warning, off };
+  return {
+    warning: () => warning,
+    off: () => {
+      stopped = true;
+      unsubscribe();
+    },
+  };
 }
 
 /** One entity of GetLiveContext's YAML overview. */
@@ -222,22 +250,45 @@ function unquote(v: string): string {
   return t;
 }
 
-/** The entities of GetLiveContext's `result` (names, domain, state, areas), at most 2,000. */
+/**
+ * The entities of GetLiveContext's `result` (names, domain, state, areas), at most 2,000. HA
+ * writes it with PyYAML's default width: a scalar past 80 columns goes on over more-indented
+ * lines, each break read back as one space (a name's later aliases, a long area list).
+ */
 export function parseHaLiveContext(yaml: string): HaContextEntity[] {
   const out: HaContextEntity[] = [];
-  let cur: HaContextEntity | undefined;
+  let cur: Record<'names' | 'domain' | 'state' | 'areas', string | undefined> | undefined;
+  let last: 'names' | 'domain' | 'state' | 'areas' | undefined;
+  const done = () => {
+    if (!cur) return;
+    const e: HaContextEntity = { names: unquote(cur.names ?? '') };
+    for (const k of ['domain', 'state', 'areas'] as const) if (cur[k] !== undefined) e[k] = unquote(cur[k]);
+    out.push(e);
+    cur = undefined;
+  };
   for (const line of yaml.split('\n')) {
     const top = /^- names: (.*)$/.exec(line);
     if (top) {
+      done();
       if (out.length >= MAX_CONTEXT_ENTITIES) break;
-      cur = { names: unquote(top[1]!) };
-      out.push(cur);
+      cur = { names: top[1]!, domain: undefined, state: undefined, areas: undefined };
+      last = 'names';
       continue;
     }
-    const field = /^ {2}(domain|state|areas): (.*)$/.exec(line);
-    if (cur && field) cur[field[1] as 'domain' | 'state' | 'areas'] = unquote(field[2]!);
+    if (!cur) continue;
+    const field = /^ {2}([a-z_]+):(?: (.*))?$/.exec(line);
+    if (field) {
+      const k = field[1]!;
+      last = k === 'domain' || k === 'state' || k === 'areas' ? k : undefined;
+      if (last) cur[last] = field[2] ?? '';
+      continue;
+    }
+    // A wrapped scalar goes on at a deeper indent; the bounds keep a hostile one from growing.
+    if (last && /^ {4,}\S/.test(line) && (cur[last]?.length ?? 0) < 10_000) cur[last] = `${cur[last] ?? ''} ${line.trim()}`;
+    else if (!/^ {4,}/.test(line)) last = undefined;
   }
-  return out;
+  done();
+  return out.slice(0, MAX_CONTEXT_ENTITIES);
 }
 
 /** The part of an upstream a preview reads through. */
@@ -247,6 +298,16 @@ interface Readable {
 }
 
 const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n)}…` : s);
+
+/**
+ * A name as HA compares names (`str.strip().casefold()`), or a little wider: a preview that shows
+ * more than HA acts on is safe, one that shows less is not.
+ */
+const fold = (s: string) => s.trim().normalize('NFKC').toLowerCase().replace(/ß/g, 'ss').replace(/ς/g, 'σ');
+/** An entity id (`lock.front_door`), which HA accepts as an intent's `name`. */
+const ENTITY_ID = /^[a-z0-9_]+\.[a-z0-9_]+$/;
+/** What an area id looks like (a slug), which HA accepts as an intent's `area`. */
+const AREA_ID = /^[a-z0-9_]+$/;
 
 /**
  * The gate's preview of a write on HA upstream `alias`: which exposed entities the intent's
@@ -261,9 +322,11 @@ export async function haPreview(u: Readable, alias: string, host: string, tool: 
     const description = u.tools().find((t) => t.name === tool)?.description;
     return { ...base, action: `run ${JSON.stringify(tool)} on ${at}${description ? ` (${clip(description.replace(/\s+/g, ' '), 200)})` : ''}` };
   }
-  const str = (v: unknown) => (typeof v === 'string' && v.trim() ? v.trim().toLowerCase() : undefined);
-  const name = str(args.name);
-  const area = str(args.area);
+  const raw = (v: unknown) => (typeof v === 'string' && v.trim() ? v.trim() : undefined);
+  const rawName = raw(args.name);
+  const rawArea = raw(args.area);
+  const name = rawName && fold(rawName);
+  const area = rawArea && fold(rawArea);
   const domains = (typeof args.domain === 'string' ? [args.domain] : Array.isArray(args.domain) ? args.domain : []).filter((d): d is string => typeof d === 'string').map((d) => d.toLowerCase());
   const slots = Object.entries(args)
     .filter(([, v]) => v !== undefined)
@@ -282,9 +345,19 @@ export async function haPreview(u: Readable, alias: string, host: string, tool: 
     // The preview still names the call and its arguments.
   }
   if (!entities) return { ...base, action };
-  const split = (s: string | undefined) => (s ?? '').split(',').map((x) => x.trim().toLowerCase());
-  const matched = entities.filter((e) => (!name || split(e.names).includes(name)) && (!area || split(e.areas).includes(area)) && (domains.length === 0 || domains.includes((e.domain ?? '').toLowerCase())));
-  if (matched.length === 0) return { ...base, action: `${action}; no entity exposed to Assist matches now (HA will likely refuse it)` };
+  const split = (s: string | undefined) => (s ?? '').split(',').map(fold);
+  // HA joins a name and its aliases with ", " (an area and its aliases too): one holding a comma
+  // is matched whole as well, so the preview shows no less than HA acts on.
+  const commas = (s: string) => fold(s).replace(/\s*,\s*/g, ',');
+  const among = (list: string | undefined, wanted: string) => split(list).includes(wanted) || `,${commas(list ?? '')},`.includes(`,${commas(wanted)},`);
+  // What HA matches that GetLiveContext does not show (helpers/intent.py): a name that is an
+  // entity id, an area given by its id. Without saying so, "nothing matches, HA will likely
+  // refuse it" would pass a call that unlocks `lock.front_door` as harmless.
+  const unseen: string[] = [];
+  if (rawName && ENTITY_ID.test(rawName)) unseen.push(`name ${JSON.stringify(clip(rawName, 100))} is an entity id: HA acts on that entity if it is exposed (GetLiveContext lists no entity ids, so it is not shown here)`);
+  if (rawArea && AREA_ID.test(rawArea) && !entities.some((e) => among(e.areas, area!))) unseen.push(`area ${JSON.stringify(clip(rawArea, 100))} may be an area id: HA then acts on that area's entities, which GetLiveContext does not list by area id`);
+  const matched = entities.filter((e) => (!name || among(e.names, name)) && (!area || among(e.areas, area)) && (domains.length === 0 || domains.includes((e.domain ?? '').toLowerCase())));
+  if (matched.length === 0) return { ...base, action: `${action}; ${unseen.length ? unseen.join('; ') : 'no entity exposed to Assist matches now (HA will likely refuse it)'}` };
   const shownEntities = matched.slice(0, 20).map((e) => `${clip(e.names, 60)} (${[e.domain, e.state, e.areas].filter(Boolean).map((x) => clip(x!, 40)).join(', ')})`);
-  return { ...base, action: `${action}; it matches now: ${shownEntities.join(', ')}${matched.length > 20 ? ` and ${matched.length - 20} more` : ''}` };
+  return { ...base, action: `${action}; it matches now: ${shownEntities.join(', ')}${matched.length > 20 ? ` and ${matched.length - 20} more` : ''}${unseen.length ? `; ${unseen.join('; ')}` : ''}` };
 }

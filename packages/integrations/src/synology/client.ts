@@ -24,6 +24,8 @@
 import { HomelabError } from '@homelab-mcp/core';
 import { isHttpError, type HttpClient, type HttpResponse } from '@homelab-mcp/core/http';
 
+/** A device token (`did`) as DSM issues them: printable ASCII, no spaces. */
+const DEVICE_TOKEN = /^[\x21-\x7e]{8,512}$/;
 /** Largest answer read from DSM. */
 export const MAX_DSM_BYTES = 4 * 1024 * 1024;
 /** Items read at most from one list: volumes, pools, disks. */
@@ -199,6 +201,26 @@ export function snapshotTime(name: string): string | null {
   return Number.isNaN(Date.parse(iso)) ? null : iso;
 }
 
+/** `p`, or the reason of `signal` as soon as it aborts (`p` itself goes on). */
+function raced<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err as Error);
+      },
+    );
+  });
+}
+
 export function createDsmClient(opts: DsmClientOptions): DsmClient {
   const base = new URL(opts.url);
   const host = base.host;
@@ -247,8 +269,9 @@ export function createDsmClient(opts: DsmClientOptions): DsmClient {
 
   /** Path and versions of the APIs the client uses, asked once (again after a failure). */
   function discover(signal?: AbortSignal): Promise<Map<string, { path: string; min: number; max: number }>> {
+    // Shared by every call that lands meanwhile: run to its own deadline, not a caller's signal.
     apis ??= (async () => {
-      const r = await post('query.cgi', { api: 'SYNO.API.Info', version: '1', method: 'query', query: 'SYNO.API.Auth,SYNO.Core.System,SYNO.Core.System.Utilization,SYNO.Storage.CGI.Storage,SYNO.Core.Share,SYNO.Core.Share.Snapshot' }, signal, true);
+      const r = await post('query.cgi', { api: 'SYNO.API.Info', version: '1', method: 'query', query: 'SYNO.API.Auth,SYNO.Core.System,SYNO.Core.System.Utilization,SYNO.Storage.CGI.Storage,SYNO.Core.Share,SYNO.Core.Share.Snapshot' }, undefined, true);
       if (!r.success) throw new DsmError(502, `${label}: SYNO.API.Info query failed (DSM error ${r.code})`);
       const map = new Map<string, { path: string; min: number; max: number }>();
       for (const [name, v] of Object.entries(obj(r.data)).slice(0, 50)) {
@@ -263,7 +286,7 @@ export function createDsmClient(opts: DsmClientOptions): DsmClient {
       return map;
     })();
     apis.catch(() => (apis = undefined));
-    return apis;
+    return raced(apis, signal);
   }
 
   async function api(name: string, wanted: number, signal?: AbortSignal): Promise<{ path: string; version: number }> {
@@ -299,15 +322,21 @@ export function createDsmClient(opts: DsmClientOptions): DsmClient {
     }
   }
 
+  /**
+   * The session, logging in when there is none. The login is shared by the calls that land
+   * meanwhile and runs to its own deadline, not to the signal of the call that started it: one
+   * cancelled call must not fail the others, nor drop a session DSM already opened (never logged
+   * out then, left to DSM's idle timeout).
+   */
   function login(signal?: AbortSignal): Promise<string> {
     if (hold && now() < hold.until) return Promise.reject(hold.error);
     loggingIn ??= (async () => {
       try {
-        const a = await api('SYNO.API.Auth', 6, signal);
+        const a = await api('SYNO.API.Auth', 6);
         const form: Record<string, string> = { api: 'SYNO.API.Auth', version: String(a.version), method: 'login', account: opts.username, passwd: opts.password, session: 'webui', format: 'sid' };
         if (opts.deviceToken) Object.assign(form, { device_id: opts.deviceToken, device_name: opts.deviceName });
         logins++;
-        const r = await post(a.path, form, signal);
+        const r = await post(a.path, form);
         if (!r.success) {
           const ms = hold ? Math.min(hold.ms * 2, 60 * 60_000) : LOGIN_HOLD_MS;
           const error = loginRefusal(r.code!, ms);
@@ -329,7 +358,7 @@ export function createDsmClient(opts: DsmClientOptions): DsmClient {
         loggingIn = undefined;
       }
     })();
-    return loggingIn;
+    return raced(loggingIn, signal);
   }
 
   async function logout(session: string): Promise<void> {
@@ -479,5 +508,9 @@ export async function requestDsmDeviceToken(opts: { url: string; username: strin
   const sid = str(data.sid, 512);
   if (sid) await post(path, { api: 'SYNO.API.Auth', version: '6', method: 'logout', session: 'webui', _sid: sid }).catch(() => undefined);
   if (!did) throw new DsmError(502, `${label} accepted the login but gave no device token: the account may not have 2-step verification on (then no token is needed: leave deviceToken out)`);
+  // The command prints it on a terminal: escapes from a hostile answer would redraw the screen or
+  // set the clipboard (OSC 52). DSM's are letters, digits and a few marks.
+  const given = typeof data.did === 'string' && data.did ? data.did : data.device_id;
+  if (typeof given !== 'string' || !DEVICE_TOKEN.test(given)) throw new DsmError(502, `${label} gave a device token that is not in the form DSM gives them (8 to 512 printable characters, no spaces or control characters): it was not printed; is this a Synology DSM?`);
   return did;
 }

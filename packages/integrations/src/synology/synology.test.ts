@@ -275,4 +275,36 @@ describe('synology (fake DSM)', () => {
     expect(other.unknown()).toEqual([]);
     await c.close();
   });
+
+  it('a call cancelled while the shared discovery and login run fails alone: the others sharing them go on, and no DSM session is left behind', async () => {
+    await using fresh = await startFakeDsm({ account: 'hub', password: PASSWORD });
+    const http = createHttpClient().with({ fetch: tlsFetch({ fingerprint256: fresh.fingerprint }) });
+    const c = createDsmClient({ url: fresh.url, username: 'hub', password: PASSWORD, deviceName: 'homelab-hub', http, timeoutMs: 5000 });
+    // One model's call is cancelled at once; another's lands on the same discovery and login.
+    const gone = new AbortController();
+    gone.abort(new Error('cancelled by the client'));
+    const [a, b] = await Promise.allSettled([c.shares(gone.signal), c.shares(new AbortController().signal)]);
+    expect(a.status).toBe('rejected');
+    expect(b.status).toBe('fulfilled');
+    // A cancel after DSM took the login: the session is kept (and used), not orphaned.
+    const c2 = createDsmClient({ url: fresh.url, username: 'hub', password: PASSWORD, deviceName: 'homelab-hub', http, timeoutMs: 5000 });
+    const late = new AbortController();
+    const p = c2.shares(late.signal);
+    await new Promise<void>((resolve) => {
+      const t = setInterval(() => {
+        if (fresh.logins() >= 2) {
+          clearInterval(t);
+          resolve();
+        }
+      }, 1);
+    });
+    late.abort(new Error('cancelled by the client'));
+    await expect(p).rejects.toThrow();
+    expect((await c2.shares()).shares.length).toBeGreaterThan(0);
+    expect(fresh.logins()).toBe(2);
+    await c.close();
+    await c2.close();
+    expect(fresh.sessions()).toEqual([]);
+    expect(fresh.unknown()).toEqual([]);
+  });
 });
