@@ -252,7 +252,7 @@ export async function createHub(opts: HubOptions) {
   };
   const edgeDist = createEdgeDist();
   const hubTools = [
-    listNodesTool(() => nodes, () => natives, () => topology, { edgeBundleSha256: () => edgeDist.bundle()?.sha256, leftOut: (alias) => catalog.leftOut().filter((l) => l.source === alias) }),
+    listNodesTool(() => nodes, () => natives, () => topology, { edgeBundleSha256: () => edgeDist.bundle()?.sha256, edgeBundleVersion: () => edgeDist.bundle()?.version, leftOut: (alias) => catalog.leftOut().filter((l) => l.source === alias) }),
     networkResourcesTool(() => nodes, () => natives, () => catalog),
     ...sessionTools({
       gate,
