@@ -183,7 +183,8 @@ export function updateEdgesTool(opts: UpdateEdgesOptions): CatalogTool {
     const target = bundle.version;
     const until = started + waitS * 1000;
     let sawGone = lost !== undefined;
-    let last: string | undefined;
+    /** What the last look found: the version that answered, or why nothing did. */
+    let last: { version?: string } | { error: string } | undefined;
     while (Date.now() < until) {
       if (ctx.signal.aborted) throw ctx.signal.reason;
       if (node.source.state().status !== 'up') {
@@ -191,7 +192,9 @@ export function updateEdgesTool(opts: UpdateEdgesOptions): CatalogTool {
         await node.source.checkNow?.().catch(() => undefined);
       }
       try {
-        const r = await call('run_command', { cmd: 'true', timeout_s: 5 }, Math.min(10_000, Math.max(1000, until - Date.now())));
+        // The look is also the clean-up: the folder goes even when the restart cut the
+        // installer's own `rm -rf` short.
+        const r = await call('run_command', { cmd: `rm -rf ${shellQuote(dir)}`, timeout_s: 5 }, Math.min(10_000, Math.max(1000, until - Date.now())));
         if (!r.isError) {
           const v = versionOf(r, node);
           // A new version answering is the new edge; the same version (a rebuild) only after
@@ -199,17 +202,24 @@ export function updateEdgesTool(opts: UpdateEdgesOptions): CatalogTool {
           if (v !== undefined && target !== undefined && v === target && (v !== before || sawGone)) {
             return { node: name, status: 'upgraded', ...(before ? { before } : {}), after: v, seconds: Math.round((Date.now() - started) / 100) / 10, text: `${versionWords(before)} -> ${v}` };
           }
-          last = v;
-        }
+          last = { ...(v ? { version: v } : {}) };
+        } else last = { error: textOf(r).split('\n')[0]?.slice(0, 300) || 'failed' };
       } catch (err) {
         if (ctx.signal.aborted) throw err;
         sawGone = true;
+        last = { error: messageOf(err).slice(0, 300) };
       }
       await sleep(pollMs, ctx.signal);
     }
     const ran = lost ? `the installer's answer was lost (${lost})` : `the installer said: ${cut(output.split('\n').filter((l) => /upgraded|restart|stopped/.test(l)).join('; ') || output, 500)}`;
     const now = stateText(node.source.state());
-    const seen = !now.up ? `it is ${now.text}` : last ? `it still answers as ${last}${target ? `, not ${target}` : ''}` : 'it did not answer';
+    const seen = !now.up
+      ? `it is ${now.text}`
+      : !last
+        ? 'it was not asked again'
+        : 'error' in last
+          ? `it does not answer (${last.error})`
+          : `it still answers as ${versionWords(last.version)}${target ? `, not ${target}` : ''}`;
     return { node: name, status: 'not_back', ...(before ? { before } : {}), text: `did not come back within ${waitS} s as ${versionWords(target)}: ${seen}; ${ran}`, ...(output ? { output: cut(output) } : {}) };
   }
 
