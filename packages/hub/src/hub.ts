@@ -260,7 +260,6 @@ export async function createHub(opts: HubOptions) {
       bundle: () => edgeDist.bundle(),
       installer: () => edgeDist.plainInstaller(),
       callTimeoutMs: () => config.limits.callTimeoutMs,
-      policyFor: (caller, node) => policyFor(caller, node),
     }),
     ...sessionTools({
       gate,

@@ -45,10 +45,20 @@ export function compareVersions(a: string, b: string): -1 | 0 | 1 | undefined {
   return 0;
 }
 
-/** The version an edge node reported (its serverInfo), when it is a homelab edge. */
+/** What a version may look like to be shown: the edge's word, so never a line break or a quote. */
+const SHOWN = /^[0-9A-Za-z.+_-]{1,64}$/;
+
+/**
+ * The version a homelab edge reported (its serverInfo), or undefined: for another server, or
+ * a version string no release has (an edge that is not ours must not write into answers).
+ */
+export function edgeVersionOf(info: { name?: unknown; version?: unknown } | undefined): string | undefined {
+  return info && info.name === 'homelab-edge' && typeof info.version === 'string' && SHOWN.test(info.version) ? info.version : undefined;
+}
+
+/** The version an edge node reported when the hub connected (or in an answer since). */
 export function nodeVersion(node: HubNode): string | undefined {
-  const info = node.source.state().serverInfo;
-  return info && info.name === 'homelab-edge' ? info.version : undefined;
+  return edgeVersionOf(node.source.state().serverInfo);
 }
 
 /** `true` when `version` is older than `served`; undefined when either is unknown or unordered. */

@@ -11,12 +11,12 @@
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { HomelabError } from '@homelab-mcp/core';
 import { stateText, type HubNode } from '../../catalog/nodes.ts';
-import { messageOf, NODE_ARG, quotedName, selectNodes, type PolicyFor } from '../../catalog/fleet.ts';
+import { messageOf, NODE_ARG, quotedName, selectNodes } from '../../catalog/fleet.ts';
 import type { CallContext, CatalogTool } from '../../catalog/types.ts';
 import { callNode } from '../../nodes/file-policy.ts';
 import { LOCAL_NODE_URL } from '../../nodes/local-node.ts';
 import type { EdgeBundle } from '../../edge-dist/edge-dist.ts';
-import { nodeVersion } from './edge-version.ts';
+import { edgeVersionOf, nodeVersion } from './edge-version.ts';
 
 export const DEFAULT_WAIT_S = 120;
 const MAX_WAIT_S = 1800;
@@ -37,7 +37,6 @@ export interface UpdateEdgesOptions {
   /** install-edge.sh as it is in the repository (no hub's defaults written in). */
   installer: () => string;
   callTimeoutMs: () => number;
-  policyFor?: PolicyFor;
   /** Pause between two looks at an edge that is restarting; tests shorten it. */
   pollMs?: number;
 }
@@ -81,8 +80,7 @@ function textOf(r: CallToolResult): string {
 /** The version an edge's answer names in its `_meta` (2026-07-28), else what the hub knows. */
 function versionOf(r: CallToolResult, node: HubNode): string | undefined {
   const info = r._meta?.[SERVER_INFO_META] as { name?: unknown; version?: unknown } | undefined;
-  if (info && info.name === 'homelab-edge' && typeof info.version === 'string') return info.version.slice(0, 64);
-  return nodeVersion(node);
+  return info ? edgeVersionOf(info) : nodeVersion(node);
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -121,9 +119,10 @@ export function updateEdgesTool(opts: UpdateEdgesOptions): CatalogTool {
     const st = stateText(node.source.state());
     if (!st.up) return { node: name, status: 'failed', text: `not updated: ${st.text}` };
     const before = nodeVersion(node);
-    const policy = opts.policyFor?.(ctx.caller, node);
     const timeoutMs = opts.callTimeoutMs();
-    const call = (tool: string, args: Record<string, unknown>, ms = timeoutMs) => callNode(node, tool, args, { signal: ctx.signal, timeoutMs: ms }, policy);
+    // No file policy: every path and command here is the hub's own, none the caller's (who may
+    // run any command anyway), and an edge too old to confirm a policy is the one to upgrade.
+    const call = (tool: string, args: Record<string, unknown>, ms = timeoutMs) => callNode(node, tool, args, { signal: ctx.signal, timeoutMs: ms }, undefined);
     const failed = (why: string, output?: string): NodeReport => ({ node: name, status: 'failed', ...(before ? { before } : {}), text: `not updated: ${why}`, ...(output ? { output: cut(output) } : {}) });
     const commandError = (r: CallToolResult): string | undefined => {
       if (r.isError) return textOf(r).split('\n')[0]?.slice(0, 500) || 'failed';
