@@ -181,7 +181,7 @@ describe('the edge installer over plain HTTP (issue #10, installer)', () => {
     expect(hub.output()).toContain(`/edge/install.sh | sudo sh -s -- --token TOKEN --sha256 ${sha}`);
     await using viewer = await connectClient(hub.url, VIEWER, 'modern');
     const listed = (await viewer.callTool({ name: 'list_nodes', arguments: {} })) as any;
-    expect(listed.structuredContent.edgeBundle).toEqual({ sha256: sha });
+    expect(listed.structuredContent.edgeBundle).toEqual({ sha256: sha, version: /^\/\/ homelab-edge (\S+)$/m.exec(readFileSync(EDGE_BUNDLE, 'utf8'))![1] });
     expect(resultText(listed)).toContain(`sha256 ${sha}`);
   });
 
