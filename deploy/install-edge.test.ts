@@ -262,7 +262,7 @@ describe('install-edge.sh refuses, clearly, before changing anything', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(/^Usage: curl -fsSL https:\/\/HUB\/edge\/install\.sh \| sudo sh -s -- --token TOKEN --sha256 HASH/m);
-    for (const opt of ['--token-file', '--hub', '--bundle-url', '--bundle-file', '--sha256', '--listen', '--socket', '--no-start', '--root']) {
+    for (const opt of ['--token-file', '--hub', '--bundle-url', '--bundle-file', '--sha256', '--listen', '--socket', '--no-start', '--upgrade', '--root']) {
       expect(r.stdout).toContain(opt);
     }
   });
@@ -684,6 +684,26 @@ describe('install-edge.sh --upgrade', () => {
     expect(again.stdout).toContain('already current');
     expect(again.stdout).toContain('nothing changed, nothing restarted');
     expect(statSync(installed(f.root, BUNDLE_PATH)).ino).toBe(ino);
+  });
+
+  it("as the hub serves it (its URL and hash written in), needs only --upgrade, and refuses that hub's bundle with another hash", async () => {
+    const f = upgradeFakes('upgrade-served');
+    expect((await run(SH, [SCRIPT, '--root', f.root, '--token', TOKEN, '--bundle-file', f.old], f.env)).code).toBe(0);
+    const served = (hash: string) => {
+      const file = join(f.dir, `served-${hash.slice(0, 8)}.sh`);
+      writeFileSync(file, readFileSync(SCRIPT, 'utf8').replace(/^DEFAULT_HUB=''$/m, `DEFAULT_HUB='${base}'`).replace(/^DEFAULT_SHA256=''$/m, `DEFAULT_SHA256='${hash}'`));
+      return file;
+    };
+    const wrong = sha('another build');
+    const bad = await run(SH, [served(wrong), '--upgrade', '--root', f.root], f.env);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain(`expected ${wrong} (the hash ${base} wrote into this installer)`);
+    expect(readFileSync(installed(f.root, BUNDLE_PATH), 'utf8')).toBe(bundleOf('0.0.9'));
+    const r = await run(SH, ['-s', '--', '--upgrade', '--root', f.root], f.env, 20_000, readFileSync(served(BUNDLE_SHA), 'utf8'));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`downloading ${base}/edge/homelab-edge.mjs`);
+    expect(r.stdout).toContain('bundle sha256 verified');
+    expect(readFileSync(installed(f.root, BUNDLE_PATH), 'utf8')).toBe(BUNDLE);
   });
 
   it('refuses without an installed edge, with a token or listen option, or with a bundle of another hash, and changes nothing', async () => {
