@@ -44,6 +44,8 @@ let signalPort: number;
 /** What each edge's systemctl was asked, by edge. */
 const calls = new Map<string, string[]>();
 const onRestart = new Map<string, () => Promise<void>>();
+/** Requests the systemctl stand-in never makes: each fails the run. */
+const unexpected: string[] = [];
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'update-edges-'));
@@ -53,6 +55,7 @@ beforeAll(async () => {
     req.on('end', () => {
       const m = /^\/systemctl\/([a-z]+)$/.exec(req.url ?? '');
       if (req.method !== 'POST' || !m) {
+        unexpected.push(`${req.method} ${req.url}`);
         res.writeHead(404).end();
         return;
       }
@@ -71,6 +74,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await new Promise<void>((r) => signals?.close(() => r()));
   if (work) rmSync(work, { recursive: true, force: true });
+  expect(unexpected).toEqual([]);
 });
 
 interface NsEdge {
@@ -193,5 +197,6 @@ describe('update_edges', () => {
     expect(lost.structuredContent.nodes).toEqual([expect.objectContaining({ node: 'gone', status: 'not_back', before: '0.0.9' })]);
     expect(resultText(lost)).toMatch(new RegExp(`- gone: did not come back within 3 s as ${served.replace(/\./g, '\\.')}: it is unreachable since`));
     expect(gone.current()).toBeUndefined();
+    expect(calls.get('gone')).toEqual(['daemon-reload', 'daemon-reload', 'restart homelab-edge.service']);
   });
 });

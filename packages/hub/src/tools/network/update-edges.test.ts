@@ -60,7 +60,7 @@ describe('update_edges', () => {
     expect(pi.asked.map(([t, a]) => (t === 'run_command' ? String(a.cmd) : `${t} ${String(a.path)} ${String(a.encoding)}`))).toEqual([
       'mktemp -d /tmp/homelab-edge-upgrade.XXXXXXXX',
       'write_file /tmp/homelab-edge-upgrade.Ab12Cd34/homelab-edge.mjs base64',
-      'write_file /tmp/homelab-edge-upgrade.Ab12Cd34/install-edge.sh utf8',
+      'write_file /tmp/homelab-edge-upgrade.Ab12Cd34/install-edge.sh base64',
       `sh '/tmp/homelab-edge-upgrade.Ab12Cd34'/install-edge.sh --upgrade --bundle-file '/tmp/homelab-edge-upgrade.Ab12Cd34'/homelab-edge.mjs --sha256 ${SHA}; rc=$?; rm -rf '/tmp/homelab-edge-upgrade.Ab12Cd34'; exit $rc`,
       "rm -rf '/tmp/homelab-edge-upgrade.Ab12Cd34'",
     ]);
@@ -115,10 +115,24 @@ describe('update_edges', () => {
     expect(r.isError).toBe(true);
     expect(text(r)).toContain('- pi: not updated: install-edge.sh --upgrade: exit 1');
     expect(text(r).length).toBeLessThan(2600);
-    const refused = node('pi', (t, a) => (t === 'write_file' ? { content: [{ type: 'text', text: 'path outside the roots' }], isError: true } : String(a.cmd).startsWith('mktemp') ? cmd('/tmp/homelab-edge-upgrade.Xy98Zw76\n') : cmd('')));
+    const refused = node('pi', (t, a) =>
+      t === 'write_file' ? { content: [{ type: 'text', text: 'path outside the roots' }], isError: true } : String(a.cmd).startsWith('mktemp') ? cmd('/tmp/homelab-edge-upgrade.Xy98Zw76\n') : cmd('', String(a.cmd).startsWith('umask') ? 1 : 0),
+    );
     const w = await tool([refused]).call({ node: 'pi' }, ctx());
-    expect(text(w)).toContain('- pi: not updated: write_file /tmp/homelab-edge-upgrade.Xy98Zw76/homelab-edge.mjs: path outside the roots');
+    expect(text(w)).toContain('- pi: not updated: write_file /tmp/homelab-edge-upgrade.Xy98Zw76/homelab-edge.mjs: path outside the roots; and through stdin: exit 1');
     expect(String(refused.asked.at(-1)![1].cmd)).toBe("rm -rf '/tmp/homelab-edge-upgrade.Xy98Zw76'");
+  });
+
+  it("takes the files through a command's stdin when write_file cannot reach /tmp", async () => {
+    const inner = upgrading();
+    const rooted = node('pi', (t, a) => (t === 'write_file' ? { content: [{ type: 'text', text: '/tmp/x: outside the roots (/srv)' }], isError: true } : String(a.cmd).startsWith('umask') ? cmd('') : inner(t, a)));
+    const r = await tool([rooted]).call({ node: 'pi' }, ctx());
+    expect(text(r)).toContain('- pi: 0.0.9 -> 0.1.0');
+    const piped = rooted.asked.filter(([, a]) => String(a.cmd).startsWith('umask'));
+    expect(piped.map(([, a]) => [a.cmd, a.stdin])).toEqual([
+      ["umask 077 && cat > '/tmp/homelab-edge-upgrade.Ab12Cd34/homelab-edge.mjs'", BUNDLE.bytes.toString('utf8')],
+      ["umask 077 && cat > '/tmp/homelab-edge-upgrade.Ab12Cd34/install-edge.sh'", '#!/bin/sh\necho installer\n'],
+    ]);
   });
 
   it('says already current when the installer found the same bundle, and that an edge still on the old version did not come back', async () => {

@@ -58,6 +58,11 @@ interface NodeReport {
 const cut = (s: string, n = MAX_OUTPUT_CHARS) => (s.length > n ? `…${s.slice(-n)}` : s);
 const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
+/** What an edge's run_command takes on stdin at most (edge capabilities/commands.ts). */
+const MAX_STDIN_BYTES = 1024 * 1024;
+/** Writes stdin to `path`, private to root: the way in when write_file cannot reach the folder. */
+const stdinCommand = (path: string) => `umask 077 && cat > ${shellQuote(path)}`;
+
 /** The commands run on a node, with its folder: the preview shows them as they will run. */
 export function upgradeCommands(dir: string, sha256: string) {
   const q = shellQuote(dir);
@@ -145,16 +150,24 @@ export function updateEdgesTool(opts: UpdateEdgesOptions): CatalogTool {
       return failed(messageOf(err));
     }
     const cmds = upgradeCommands(dir, bundle.sha256);
-    // 2. The bundle and the installer, through the edge's write_file.
+    // 2. The bundle and the installer, through the edge's write_file; an edge whose file tools
+    // do not reach /tmp (--root /srv) takes them as a command's stdin instead (the installer
+    // checks the bundle's hash either way).
     try {
-      for (const [file, content, encoding] of [
-        ['homelab-edge.mjs', bundle.bytes.toString('base64'), 'base64'],
-        ['install-edge.sh', opts.installer(), 'utf8'],
+      for (const [file, bytes] of [
+        ['homelab-edge.mjs', bundle.bytes],
+        ['install-edge.sh', Buffer.from(opts.installer(), 'utf8')],
       ] as const) {
-        const r = await call('write_file', { path: `${dir}/${file}`, content, encoding, mode: '0600' });
-        if (r.isError) {
+        const path = `${dir}/${file}`;
+        const r = await call('write_file', { path, content: bytes.toString('base64'), encoding: 'base64', mode: '0600' });
+        if (!r.isError) continue;
+        const why = textOf(r).split('\n')[0]?.slice(0, 500) || 'failed';
+        const text = bytes.toString('utf8');
+        const piped = bytes.length <= MAX_STDIN_BYTES && Buffer.from(text, 'utf8').equals(bytes) ? await call('run_command', { cmd: stdinCommand(path), stdin: text, timeout_s: 60 }) : undefined;
+        const err = piped ? commandError(piped) : `${bytes.length} bytes, too big or not text for a command's stdin`;
+        if (err !== undefined) {
           await call('run_command', { cmd: `rm -rf ${shellQuote(dir)}`, timeout_s: 30 }).catch(() => undefined);
-          return failed(`write_file ${dir}/${file}: ${textOf(r).split('\n')[0]?.slice(0, 500)}`);
+          return failed(`write_file ${path}: ${why}; and through stdin: ${err}`);
         }
       }
     } catch (err) {
@@ -273,7 +286,7 @@ export function updateEdgesTool(opts: UpdateEdgesOptions): CatalogTool {
         where: sel.map((n) => n.name),
         action:
           `upgrade the edge to ${versionWords(bundle.version)} (bundle sha256 ${bundle.sha256}, ${bundle.bytes.length} bytes) on ${each.join(', ')}. ` +
-          `On each: run \`${cmds.mktemp}\` (DIR), write_file DIR/homelab-edge.mjs (the bundle) and DIR/install-edge.sh (this hub's installer, ${Buffer.byteLength(opts.installer())} bytes), ` +
+          `On each: run \`${cmds.mktemp}\` (DIR), write_file DIR/homelab-edge.mjs (the bundle) and DIR/install-edge.sh (this hub's installer, ${Buffer.byteLength(opts.installer())} bytes) (where write_file cannot reach DIR: run \`${stdinCommand('DIR/FILE')}\` with the file as stdin), ` +
           `then run \`${cmds.install}\` as the edge's user (root under its systemd unit), which restarts the edge; then wait up to ${waitS} s for it to answer as the new version`,
         arguments: args,
       };
