@@ -148,6 +148,12 @@ describe('update_edges', () => {
     expect(text(s)).toContain('- pi: did not come back within 1 s as 0.1.0: it still answers as 0.0.9, not 0.1.0; the installer said: install-edge: upgraded: homelab-edge 0.0.9 -> homelab-edge 0.1.0');
   });
 
+  it('takes the first answer of another build of the same version, and says so', async () => {
+    const rebuilt = node('pi', upgrading('0.1.0'), { serverInfo: { name: 'homelab-edge', version: '0.1.0' } });
+    const r = await tool([rebuilt]).call({ node: 'pi' }, ctx());
+    expect(text(r)).toContain('- pi: 0.1.0 -> 0.1.0 (another build of the same version)');
+  });
+
   it('stops waiting when the call is cancelled', async () => {
     const ac = new AbortController();
     const stuck = node('pi', (t, a) => {

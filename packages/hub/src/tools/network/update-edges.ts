@@ -209,10 +209,12 @@ export function updateEdgesTool(opts: UpdateEdgesOptions): CatalogTool {
         const r = await call('run_command', { cmd: `rm -rf ${shellQuote(dir)}`, timeout_s: 5 }, Math.min(10_000, Math.max(1000, until - Date.now())));
         if (!r.isError) {
           const v = versionOf(r, node);
-          // A new version answering is the new edge; the same version (a rebuild) only after
-          // the edge was seen gone.
-          if (v !== undefined && target !== undefined && v === target && (v !== before || sawGone)) {
-            return { node: name, status: 'upgraded', ...(before ? { before } : {}), after: v, seconds: Math.round((Date.now() - started) / 100) / 10, text: `${versionWords(before)} -> ${v}` };
+          // The target version answering is the new edge. Another build of the version it
+          // had cannot be told from the old process: its first answer is taken, and said so. A
+          // bundle that names no version: the first answer after the edge was seen gone.
+          if (v !== undefined && (target === undefined ? sawGone : v === target)) {
+            const same = v === before ? ' (another build of the same version)' : '';
+            return { node: name, status: 'upgraded', ...(before ? { before } : {}), after: v, seconds: Math.round((Date.now() - started) / 100) / 10, text: `${versionWords(before)} -> ${v}${same}` };
           }
           last = { ...(v ? { version: v } : {}) };
         } else last = { error: textOf(r).split('\n')[0]?.slice(0, 300) || 'failed' };
