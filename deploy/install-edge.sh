@@ -3,6 +3,10 @@
 #
 #   curl -fsSL https://hub.example.com/edge/install.sh | sudo sh -s -- --token TOKEN --sha256 HASH
 #
+# and later, to replace the bundle with the hub's current one (token, settings and mode kept):
+#
+#   curl -fsSL https://hub.example.com/edge/install.sh | sudo sh -s -- --upgrade
+#
 # HASH is the edge bundle's sha256 that the hub prints at start and in list_nodes: this script
 # refuses a bundle with any other. Fetch it over HTTPS (the hub behind its reverse proxy): over
 # plain HTTP anyone on the path can change this script itself, and no hash inside it helps.
@@ -28,6 +32,7 @@ install-edge.sh: install the homelab-mcp edge agent (homelab-edge) as a systemd 
 
 Usage: curl -fsSL https://HUB/edge/install.sh | sudo sh -s -- --token TOKEN --sha256 HASH [options]
        sudo sh install-edge.sh --token-file FILE --bundle-file homelab-edge.mjs [options]
+       curl -fsSL https://HUB/edge/install.sh | sudo sh -s -- --upgrade [--sha256 HASH]
 
   --token TOKEN        bearer token the hub uses for this edge (at least 16 characters)
   --token-file FILE    read the token from FILE instead (keeps it out of the process list)
@@ -43,6 +48,12 @@ Usage: curl -fsSL https://HUB/edge/install.sh | sudo sh -s -- --token TOKEN --sh
   --socket             socket activation: enable homelab-edge.socket instead of the service;
                        the edge starts on the first connection and exits when idle
   --no-start           install the files and reload systemd, but do not enable or start anything
+  --upgrade            replace the installed bundle with the one fetched (and verified) as
+                       above, keeping the token, settings and mode (service or socket); then
+                       restart homelab-edge.service, or in socket mode stop the running edge so
+                       that the socket starts the new bundle on the next connection. Prints the
+                       old and new versions; the same bundle again changes and restarts nothing.
+                       With --no-start the bundle is replaced and nothing is restarted
   --root DIR           install under DIR instead of / (image builds, tests): no root needed,
                        systemctl is not called and nothing is started
   --help               show this help
@@ -283,6 +294,47 @@ reachable_host() {
   esac
 }
 
+# --upgrade, once the new bundle ($_bundle, version $_new) is verified and runs: swap it in
+# atomically and restart what runs it, in the mode that is installed.
+upgrade_bundle() {
+  _installed=$prefix/usr/local/lib/homelab-edge/homelab-edge.mjs
+  _old=$(node "$_installed" --version 2>/dev/null </dev/null) || _old='an unknown version (it does not run)'
+  if cmp -s "$_bundle" "$_installed"; then
+    say "already current: $_new is installed (the same bundle); nothing changed, nothing restarted"
+    return 0
+  fi
+  umask 022
+  # Beside the installed file, then renamed over it: a running edge keeps the old file open,
+  # and a start at any moment finds the old bundle or the new one, never half of one.
+  write_file "$_installed" 0755 <"$_bundle"
+  # A newer installer may carry newer units; the settings file is the person's and stays.
+  service_unit | write_file "$prefix/etc/systemd/system/homelab-edge.service" 0644
+  socket_unit | write_file "$prefix/etc/systemd/system/homelab-edge.socket" 0644
+  # `systemctl enable homelab-edge.socket` made this link: that is socket mode.
+  if [ -e "$prefix/etc/systemd/system/sockets.target.wants/homelab-edge.socket" ] || [ -L "$prefix/etc/systemd/system/sockets.target.wants/homelab-edge.socket" ]; then _mode=socket; else _mode=service; fi
+  say "upgraded: $_old -> $_new ($_installed, $_mode mode)"
+  if [ $prefixed = 1 ]; then
+    say "upgraded under $prefix: nothing restarted"
+    return 0
+  fi
+  if [ $no_start = 1 ]; then
+    say "not restarted (--no-start): the running edge stays $_old until: systemctl restart homelab-edge.service"
+    return 0
+  fi
+  # Run by the edge itself (update_edges through run_command), this script is in the unit's
+  # cgroup, which a restart kills: queue the job and return, rather than wait to be killed.
+  _block=
+  if grep -qs 'homelab-edge\.service' /proc/self/cgroup; then _block=--no-block; fi
+  systemctl daemon-reload </dev/null || die "systemctl daemon-reload failed"
+  if [ $_mode = socket ]; then
+    systemctl $_block stop homelab-edge.service </dev/null || die "systemctl stop homelab-edge.service failed; the new bundle is installed and starts with the next edge"
+    say "stopped the running edge: homelab-edge.socket starts $_new on the next connection"
+  else
+    systemctl $_block restart homelab-edge.service </dev/null || die "homelab-edge.service did not restart; see: journalctl -u homelab-edge.service"
+    say "restarted homelab-edge.service${_block:+ (queued)}"
+  fi
+}
+
 main() {
   token=
   token_file=
@@ -294,6 +346,7 @@ main() {
   listen=
   socket=0
   no_start=0
+  upgrade=0
   prefixed=0
   prefix=
 
@@ -323,6 +376,7 @@ main() {
         ;;
       --socket) socket=1; shift ;;
       --no-start) no_start=1; shift ;;
+      --upgrade) upgrade=1; shift ;;
       -h | --help) usage; exit 0 ;;
       # Never echo a bare word back: it may be a token given without --token.
       -*) die "unknown option ${1%%=*} (see --help)" ;;
@@ -334,18 +388,26 @@ main() {
   if [ $prefixed = 0 ] && [ "$(id -u)" != 0 ]; then
     die "must run as root: pipe it to 'sudo sh -s -- ...' (or give --root DIR to install into a directory)"
   fi
+  if [ $upgrade = 1 ]; then
+    # An upgrade changes the bundle only: everything else stays as installed.
+    for _o in "--token:$token" "--token-file:$token_file" "--listen:$listen" "--socket:${socket#0}"; do
+      [ -z "${_o#*:}" ] || die "--upgrade keeps the installed token, settings and mode: drop ${_o%%:*} (to change them, run the installer without --upgrade)"
+    done
+  fi
   if [ -n "$token" ] && [ -n "$token_file" ]; then die "give --token or --token-file, not both"; fi
-  if [ -n "$token_file" ]; then
+  if [ $upgrade = 1 ]; then :; elif [ -n "$token_file" ]; then
     [ -r "$token_file" ] || die "--token-file $token_file: cannot read it"
     # $(cat) drops trailing newlines; the token stays out of every command line.
     token=$(cat -- "$token_file")
     [ -n "$token" ] || die "--token-file $token_file: the file is empty; expected the edge's bearer token"
   fi
-  [ -n "$token" ] || die "--token TOKEN (or --token-file FILE) is required: the bearer token the hub will use for this edge, for example from 'openssl rand -hex 32'"
-  _ws=$(printf ' \t\r\n.')
-  _ws=${_ws%.}
-  case $token in *["$_ws"]*) die "the token contains whitespace; expected one word of at least 16 characters" ;; esac
-  [ ${#token} -ge 16 ] || die "the token is too short (${#token} characters); the edge requires at least 16, for example from 'openssl rand -hex 32'"
+  if [ $upgrade = 0 ]; then
+    [ -n "$token" ] || die "--token TOKEN (or --token-file FILE) is required: the bearer token the hub will use for this edge, for example from 'openssl rand -hex 32'"
+    _ws=$(printf ' \t\r\n.')
+    _ws=${_ws%.}
+    case $token in *["$_ws"]*) die "the token contains whitespace; expected one word of at least 16 characters" ;; esac
+    [ ${#token} -ge 16 ] || die "the token is too short (${#token} characters); the edge requires at least 16, for example from 'openssl rand -hex 32'"
+  fi
 
   _sources=0
   for _s in "$hub" "$bundle_url" "$bundle_file"; do [ -z "$_s" ] || _sources=$((_sources + 1)); done
@@ -390,6 +452,10 @@ main() {
       command -v systemctl >/dev/null 2>&1 || die "systemctl not found: the edge is installed as a systemd service. Use --no-start to only install the files"
       [ -d /run/systemd/system ] || die "systemd is not running here (no /run/systemd/system). Use --no-start to only install the files"
     fi
+  fi
+  if [ $upgrade = 1 ]; then
+    [ -f "$prefix/usr/local/lib/homelab-edge/homelab-edge.mjs" ] && [ -f "$prefix/etc/homelab-edge/token" ] \
+      || die "--upgrade: no edge is installed here (expected $prefix/usr/local/lib/homelab-edge/homelab-edge.mjs and $prefix/etc/homelab-edge/token); install it first, without --upgrade and with --token"
   fi
 
   _tmpdir=$(mktemp -d "${TMPDIR:-/tmp}/install-edge.XXXXXX")
@@ -442,8 +508,13 @@ main() {
     [ "$_major" -ge $MIN_NODE_MAJOR ] || die "this system's nodejs is $(node --version), the edge needs v$MIN_NODE_MAJOR or newer: install it from https://nodejs.org or NodeSource and re-run"
   fi
   say "using node $(node --version) ($(command -v node))"
-  node "$_bundle" --version >/dev/null 2>&1 </dev/null \
+  _new=$(node "$_bundle" --version 2>/dev/null </dev/null) \
     || die "the bundle from $_from does not run on node $(node --version) ('node homelab-edge.mjs --version' failed); expected the homelab-edge bundle and Node.js >= $MIN_NODE_MAJOR"
+
+  if [ $upgrade = 1 ]; then
+    upgrade_bundle
+    return 0
+  fi
 
   # --- install ---------------------------------------------------------------------------------
   umask 022

@@ -262,7 +262,7 @@ describe('install-edge.sh refuses, clearly, before changing anything', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(/^Usage: curl -fsSL https:\/\/HUB\/edge\/install\.sh \| sudo sh -s -- --token TOKEN --sha256 HASH/m);
-    for (const opt of ['--token-file', '--hub', '--bundle-url', '--bundle-file', '--sha256', '--listen', '--socket', '--no-start', '--root']) {
+    for (const opt of ['--token-file', '--hub', '--bundle-url', '--bundle-file', '--sha256', '--listen', '--socket', '--no-start', '--upgrade', '--root']) {
       expect(r.stdout).toContain(opt);
     }
   });
@@ -624,5 +624,165 @@ done
     expect(readFileSync(join(w, 'etc-u/systemd/system/homelab-edge.socket.d/listen.conf'), 'utf8')).toContain('\nListenStream=127.0.0.1:9001\n');
     expect(readFileSync(join(w, 'etc-u/default/homelab-edge'), 'utf8')).toMatch(/^HOMELAB_EDGE_LISTEN=127\.0\.0\.1:9001$/m);
     expect(existsSync('/etc/homelab-edge/token')).toBe(realTokenBefore);
+  });
+});
+
+describe('install-edge.sh --upgrade', () => {
+  /** A stand-in bundle whose version the fake node below prints for `node FILE --version`. */
+  const bundleOf = (version: string) => `#!/usr/bin/env node\n// version homelab-edge ${version}\nconsole.log("edge");\n`;
+  const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+  const VERSIONED_NODE = `#!/bin/sh\ncase $1 in --version) echo v20.11.0 ;; *) sed -n 's|^// version ||p' "$1" ;; esac\n`;
+  function upgradeFakes(name: string): Fakes & { old: string; next: string } {
+    const f = fakes(name, 'v20.11.0');
+    writeFileSync(join(f.bin, 'node'), VERSIONED_NODE, { mode: 0o755 });
+    const old = join(f.dir, 'old.mjs');
+    const next = join(f.dir, 'next.mjs');
+    writeFileSync(old, bundleOf('0.0.9'));
+    writeFileSync(next, bundleOf('0.1.0'));
+    return { ...f, old, next };
+  }
+  const BUNDLE_PATH = 'usr/local/lib/homelab-edge/homelab-edge.mjs';
+
+  it('swaps in the verified bundle, keeps the token, settings and units, and says old -> new', async () => {
+    const f = upgradeFakes('upgrade');
+    const i = await run(SH, [SCRIPT, '--root', f.root, '--token', TOKEN, '--bundle-file', f.old, '--listen', '127.0.0.1:9100'], f.env);
+    expect(i.code, i.stderr).toBe(0);
+    const settingsFile = installed(f.root, 'etc/default/homelab-edge');
+    writeFileSync(settingsFile, readFileSync(settingsFile, 'utf8').replace(/^HOMELAB_EDGE_ARGS=$/m, 'HOMELAB_EDGE_ARGS=--disable-gpio'));
+    const settings = readFileSync(settingsFile, 'utf8');
+
+    const r = await run(SH, [SCRIPT, '--upgrade', '--root', f.root, '--bundle-file', f.next, '--sha256', sha(bundleOf('0.1.0'))], f.env);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('bundle sha256 verified');
+    expect(r.stdout).toContain('upgraded: homelab-edge 0.0.9 -> homelab-edge 0.1.0');
+    expect(r.stdout).toContain('nothing restarted');
+    // No closing hint: the edge is already in the hub's config.
+    expect(r.stdout).not.toContain('under nodes:');
+    expect(readFileSync(installed(f.root, BUNDLE_PATH), 'utf8')).toBe(bundleOf('0.1.0'));
+    expect(mode(installed(f.root, BUNDLE_PATH))).toBe(0o755);
+    expect(readFileSync(installed(f.root, 'etc/homelab-edge/token'), 'utf8')).toBe(TOKEN);
+    expect(readFileSync(settingsFile, 'utf8')).toBe(settings);
+    expect(readFileSync(installed(f.root, 'etc/systemd/system/homelab-edge.service'), 'utf8')).toBe(SERVICE);
+    // The new file was written beside the old one and renamed over it: nothing left behind.
+    expect(readdirSync(installed(f.root, 'usr/local/lib/homelab-edge'))).toEqual(['homelab-edge.mjs']);
+    expect(readdirSync(f.dir).filter((n) => n.startsWith('install-edge.'))).toEqual([]);
+  });
+
+  it('fetches from the hub like an install does, and changes nothing when the same bundle is installed', async () => {
+    const f = upgradeFakes('upgrade-same');
+    writeFileSync(f.next, BUNDLE);
+    expect((await run(SH, [SCRIPT, '--root', f.root, '--token', TOKEN, '--bundle-file', f.old], f.env)).code).toBe(0);
+    const before = bundleGets;
+    const r = await run(SH, [SCRIPT, '--upgrade', '--root', f.root, ...withUrl()], f.env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(bundleGets).toBe(before + 1);
+    expect(readFileSync(installed(f.root, BUNDLE_PATH), 'utf8')).toBe(BUNDLE);
+    const ino = statSync(installed(f.root, BUNDLE_PATH)).ino;
+    const again = await run(SH, [SCRIPT, '--upgrade', '--root', f.root, ...withUrl()], f.env);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain('already current');
+    expect(again.stdout).toContain('nothing changed, nothing restarted');
+    expect(statSync(installed(f.root, BUNDLE_PATH)).ino).toBe(ino);
+  });
+
+  it("as the hub serves it (its URL and hash written in), needs only --upgrade, and refuses that hub's bundle with another hash", async () => {
+    const f = upgradeFakes('upgrade-served');
+    expect((await run(SH, [SCRIPT, '--root', f.root, '--token', TOKEN, '--bundle-file', f.old], f.env)).code).toBe(0);
+    const served = (hash: string) => {
+      const file = join(f.dir, `served-${hash.slice(0, 8)}.sh`);
+      writeFileSync(file, readFileSync(SCRIPT, 'utf8').replace(/^DEFAULT_HUB=''$/m, `DEFAULT_HUB='${base}'`).replace(/^DEFAULT_SHA256=''$/m, `DEFAULT_SHA256='${hash}'`));
+      return file;
+    };
+    const wrong = sha('another build');
+    const bad = await run(SH, [served(wrong), '--upgrade', '--root', f.root], f.env);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain(`expected ${wrong} (the hash ${base} wrote into this installer)`);
+    expect(readFileSync(installed(f.root, BUNDLE_PATH), 'utf8')).toBe(bundleOf('0.0.9'));
+    const r = await run(SH, ['-s', '--', '--upgrade', '--root', f.root], f.env, 20_000, readFileSync(served(BUNDLE_SHA), 'utf8'));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`downloading ${base}/edge/homelab-edge.mjs`);
+    expect(r.stdout).toContain('bundle sha256 verified');
+    expect(readFileSync(installed(f.root, BUNDLE_PATH), 'utf8')).toBe(BUNDLE);
+  });
+
+  it('refuses without an installed edge, with a token or listen option, or with a bundle of another hash, and changes nothing', async () => {
+    const f = upgradeFakes('upgrade-refuse');
+    const none = await run(SH, [SCRIPT, '--upgrade', '--root', f.root, '--bundle-file', f.next], f.env);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain('--upgrade: no edge is installed here');
+    expect(none.stderr).toContain('install it first');
+    expect(existsSync(f.root)).toBe(false);
+
+    expect((await run(SH, [SCRIPT, '--root', f.root, '--token', TOKEN, '--bundle-file', f.old], f.env)).code).toBe(0);
+    for (const extra of [['--token', TOKEN], ['--listen', '0.0.0.0:9000'], ['--socket']]) {
+      const r = await run(SH, [SCRIPT, '--upgrade', '--root', f.root, '--bundle-file', f.next, ...extra], f.env);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`--upgrade keeps the installed token, settings and mode: drop ${extra[0]}`);
+      expect(r.stderr).not.toContain(TOKEN);
+    }
+    const wrong = sha('something else');
+    const bad = await run(SH, [SCRIPT, '--upgrade', '--root', f.root, '--bundle-file', f.next, '--sha256', wrong], f.env);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain(`expected ${wrong}`);
+    expect(bad.stderr).toContain('nothing was changed');
+    expect(readFileSync(installed(f.root, BUNDLE_PATH), 'utf8')).toBe(bundleOf('0.0.9'));
+  });
+
+  it('as root on the real paths: restarts the service, or in socket mode stops the running edge', async (ctx) => {
+    const unshare = which('unshare');
+    ctx.skip(process.getuid?.() !== 0 || !unshare, 'needs root and unshare (util-linux) for a private mount namespace');
+    // As the namespace test above: overlays over /etc and /usr/local, fakes in /usr/local/sbin.
+    const w = join(work, 'ns-upgrade');
+    for (const d of ['etc-u', 'etc-w', 'loc-u', 'loc-w']) mkdirSync(join(w, d), { recursive: true });
+    for (const v of ['0.0.9', '0.1.0', '0.1.1']) writeFileSync(join(w, `${v}.mjs`), bundleOf(v));
+    writeFileSync(join(w, 'node'), VERSIONED_NODE, { mode: 0o755 });
+    const wants = '/etc/systemd/system/sockets.target.wants';
+    const inner = `set -eu
+W='${w}'
+mount -t overlay overlay -o "lowerdir=/etc,upperdir=$W/etc-u,workdir=$W/etc-w" /etc
+mount -t overlay overlay -o "lowerdir=/usr/local,upperdir=$W/loc-u,workdir=$W/loc-w" /usr/local
+mount -t tmpfs tmpfs /run
+grep -q ' /etc overlay ' /proc/self/mounts
+mkdir -p /run/systemd/system /usr/local/sbin
+cp "$W/node" /usr/local/sbin/node
+printf '#!/bin/sh\\necho "systemctl $*" >> %s/calls.log\\n' "$W" > /usr/local/sbin/systemctl
+chmod 755 /usr/local/sbin/systemctl
+: > "$W/isolated"
+step() { echo "== $1" >> "$W/calls.log"; shift; if ${SH} '${SCRIPT}' "$@" >> "$W/out.log" 2>&1; then :; else echo "exit $?" >> "$W/calls.log"; fi; }
+step install --token '${TOKEN}' --bundle-file "$W/0.0.9.mjs"
+step upgrade-service --upgrade --bundle-file "$W/0.1.0.mjs"
+mkdir -p ${wants} && ln -s /etc/systemd/system/homelab-edge.socket ${wants}/homelab-edge.socket
+step upgrade-socket --upgrade --bundle-file "$W/0.1.1.mjs"
+step upgrade-same --upgrade --bundle-file "$W/0.1.1.mjs"
+`;
+    writeFileSync(join(w, 'inner.sh'), inner);
+    const r = await run(unshare!, ['--mount', '--propagation', 'private', SH, join(w, 'inner.sh')], { PATH: process.env.PATH });
+    ctx.skip(!existsSync(join(w, 'isolated')), `could not isolate the file system (unshare/overlayfs): ${r.stderr.trim()}`);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const out = readFileSync(join(w, 'out.log'), 'utf8');
+    expect(readFileSync(join(w, 'calls.log'), 'utf8').trim().split('\n'), out).toEqual([
+      '== install',
+      'systemctl daemon-reload',
+      'systemctl disable --now homelab-edge.socket',
+      'systemctl enable homelab-edge.service',
+      'systemctl restart homelab-edge.service',
+      '== upgrade-service',
+      'systemctl daemon-reload',
+      'systemctl restart homelab-edge.service',
+      '== upgrade-socket',
+      'systemctl daemon-reload',
+      'systemctl stop homelab-edge.service',
+      '== upgrade-same',
+    ]);
+    expect(out).toContain('upgraded: homelab-edge 0.0.9 -> homelab-edge 0.1.0 (/usr/local/lib/homelab-edge/homelab-edge.mjs, service mode)');
+    expect(out).toContain('restarted homelab-edge.service');
+    expect(out).toContain('upgraded: homelab-edge 0.1.0 -> homelab-edge 0.1.1 (/usr/local/lib/homelab-edge/homelab-edge.mjs, socket mode)');
+    expect(out).toContain('homelab-edge.socket starts homelab-edge 0.1.1 on the next connection');
+    expect(out).toContain('already current: homelab-edge 0.1.1 is installed');
+    expect(out).not.toContain(TOKEN);
+    expect(readFileSync(join(w, 'loc-u/lib/homelab-edge/homelab-edge.mjs'), 'utf8')).toBe(bundleOf('0.1.1'));
+    expect(readFileSync(join(w, 'etc-u/homelab-edge/token'), 'utf8')).toBe(TOKEN);
   });
 });

@@ -14,7 +14,9 @@ await build({
   format: 'esm',
   minify: true,
   legalComments: 'none',
-  banner: { js: '#!/usr/bin/env node' },
+  // The second line names the version: the hub reads it from the bundle it serves (list_nodes,
+  // update_edges) without running it.
+  banner: { js: `#!/usr/bin/env node\n// homelab-edge ${version}` },
   define: { __EDGE_VERSION__: JSON.stringify(version) },
   logLevel: 'warning',
 });

@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { capabilities } from './capabilities/index.ts';
 import { parseCli } from './cli.ts';
-import { createEdge } from './edge.ts';
+import { createEdge, EDGE_VERSION } from './edge.ts';
 import { resolvePrivateFiles } from './opened-path.ts';
 import { edgeLoggerFor } from './fields-first-log.ts';
 
@@ -22,7 +22,7 @@ export type ToChild =
   | { t: 'cancel'; id: number };
 
 export type FromChild =
-  | { t: 'ready'; tools: unknown[] }
+  | { t: 'ready'; tools: unknown[]; version?: string }
   | { t: 'result'; id: number; result: unknown }
   | { t: 'error'; id: number; code: string; message: string }
   | { t: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; msg: string; fields: Record<string, unknown> }
@@ -124,7 +124,7 @@ export function runLocalChild(deps: { channel: ChildChannel; env: NodeJS.Process
         // The edge's own token and config files (if its flags name any) stay private too.
         privatePaths = [options.tokenFile, options.configFile, ...(m.privatePaths ?? [])].filter((p): p is string => p !== undefined);
         edge = await createEdge(options, { env: deps.env, log, privatePaths: m.privatePaths ?? [] });
-        channel.send({ t: 'ready', tools: edge.mcp.listTools() });
+        channel.send({ t: 'ready', tools: edge.mcp.listTools(), version: EDGE_VERSION });
         for (const p of pending.splice(0)) serve(p);
       } catch (err) {
         channel.send({ t: 'fatal', message: err instanceof Error ? err.message : String(err) });

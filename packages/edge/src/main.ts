@@ -76,6 +76,10 @@ async function main(): Promise<number | undefined> {
     if (stopping) return;
     stopping = true;
     log.info('stopping', { why });
+    // A client's keep-alive connection that is never idle (the hub asking every second while
+    // an upgrade restarts this edge) would keep it serving, as the old version, for the whole
+    // grace period: each answer from now on closes its connection.
+    server.prependListener('request', (_req, res) => res.setHeader('connection', 'close'));
     server.close(() => process.exit(0));
     server.closeIdleConnections();
     // Calls still running get a grace period, then the process ends anyway.

@@ -31,6 +31,7 @@ import { dirname, join } from 'node:path';
 import { createHubServer, type CallObserver, type HubServerInfo } from './server/mcp-server.ts';
 import { createResourceSubscriptions } from './server/resource-subscriptions.ts';
 import { listNodesTool, networkResourcesTool } from './tools/network/list-nodes.ts';
+import { updateEdgesTool } from './tools/network/update-edges.ts';
 import { probeTools } from './tools/observability/probes.ts';
 import { observabilityTools } from './tools/observability/index.ts';
 import { checkPort, pingHost, probeHttp } from '@homelab-mcp/core/probes';
@@ -253,8 +254,14 @@ export async function createHub(opts: HubOptions) {
   };
   const edgeDist = createEdgeDist();
   const hubTools = [
-    listNodesTool(() => nodes, () => natives, () => topology, { edgeBundleSha256: () => edgeDist.bundle()?.sha256, leftOut: (alias) => catalog.leftOut().filter((l) => l.source === alias) }),
+    listNodesTool(() => nodes, () => natives, () => topology, { edgeBundleSha256: () => edgeDist.bundle()?.sha256, edgeBundleVersion: () => edgeDist.bundle()?.version, leftOut: (alias) => catalog.leftOut().filter((l) => l.source === alias) }),
     networkResourcesTool(() => nodes, () => natives, () => catalog),
+    updateEdgesTool({
+      nodes: () => nodes,
+      bundle: () => edgeDist.bundle(),
+      installer: () => edgeDist.plainInstaller(),
+      callTimeoutMs: () => config.limits.callTimeoutMs,
+    }),
     ...sessionTools({
       gate,
       callsIn: (caller, session) => sessionActivity.calls(caller.user, session),

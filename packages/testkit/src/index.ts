@@ -3,6 +3,7 @@ export { connectClient, resultText, type ClientOptions, type ElicitAnswer, type 
 export { isAlive } from './process.ts';
 export { testEdgeEnv, scriptedEdgeEnv, toolContext, type ScriptedAnswer } from './edge-env.ts';
 export { startHubProcess, HUB_BUNDLE, type HubProcess, type StartHubOptions } from './hub-process.ts';
+export { spawnListening, type ListeningProcess } from './listening-process.ts';
 export { startFakeLoki, type FakeLoki, type FakeLokiEntry, type FakeLokiOptions, type FakeLokiRequest } from './fake-loki.ts';
 export { createFakeDocker, dockerFixture, type FakeDocker, type FakeDockerCall, type FakeDockerRule } from './fake-docker.ts';
 export { startPrometheus, freePort, startDeadUpstream, PROMETHEUS_BIN, type PrometheusProcess, type PrometheusRule, type StartPrometheusOptions } from './prometheus.ts';

@@ -15,6 +15,8 @@ export interface SourceState {
   era?: 'modern' | 'legacy';
   /** Up, but something a person should fix (a Home Assistant that exposes no entities). */
   warning?: string;
+  /** What the source said it is when it connected (an edge: `homelab-edge` and its version). */
+  serverInfo?: { name: string; version: string };
 }
 
 export interface SourceCallOptions {

@@ -21,6 +21,19 @@ const CANDIDATES = [new URL('./homelab-edge.mjs', import.meta.url), new URL('../
 export interface EdgeBundle {
   bytes: Buffer;
   sha256: string;
+  /** From the bundle's `// homelab-edge VERSION` line (edge/build.mjs); undefined when it has none. */
+  version?: string;
+}
+
+/**
+ * The version a bundle names on its second line, `// homelab-edge 0.1.0`, read from its first
+ * bytes only.
+ *
+ * @example bundleVersion(Buffer.from('#!/usr/bin/env node\n// homelab-edge 0.1.0\n...')) // '0.1.0'
+ */
+export function bundleVersion(bytes: Buffer): string | undefined {
+  const m = /^\/\/ homelab-edge ([0-9A-Za-z.+-]{1,64})$/m.exec(bytes.subarray(0, 256).toString('latin1'));
+  return m?.[1];
 }
 
 /** The path of the edge bundle beside this hub, if there is one (the `local` node's child runs it). */
@@ -47,12 +60,17 @@ export function createEdgeDist(paths: URL[] = CANDIDATES) {
         }
         if (cached?.path === path && cached.mtimeMs === mtimeMs) return cached.bundle;
         const bytes = readFileSync(path);
-        cached = { path, mtimeMs, bundle: { bytes, sha256: createHash('sha256').update(bytes).digest('hex') } };
+        const version = bundleVersion(bytes);
+        cached = { path, mtimeMs, bundle: { bytes, sha256: createHash('sha256').update(bytes).digest('hex'), ...(version ? { version } : {}) } };
         return cached.bundle;
       }
       return undefined;
     },
     /** The installer with `hubUrl` and the bundle's checksum as its defaults. */
+    /** The installer as it is, without a hub's defaults (update_edges passes the bundle itself). */
+    plainInstaller(): string {
+      return installScript;
+    },
     installer(hubUrl: string, sha256: string): string {
       // Values are quoted for sh: a URL with a quote in it is refused by the caller.
       return installScript.replace(/^DEFAULT_HUB=''$/m, `DEFAULT_HUB='${hubUrl}'`).replace(/^DEFAULT_SHA256=''$/m, `DEFAULT_SHA256='${sha256}'`);

@@ -120,7 +120,7 @@ export async function createLocalNode(opts: LocalNodeOptions): Promise<LocalNode
             everReady = true;
             delay = baseDelay;
             tools = m.tools as Tool[];
-            setState({ status: 'up', since: new Date(), era: 'modern' });
+            setState({ status: 'up', since: new Date(), era: 'modern', ...(typeof m.version === 'string' ? { serverInfo: { name: 'homelab-edge', version: m.version.slice(0, 64) } } : {}) });
             resolve();
             break;
           case 'result':

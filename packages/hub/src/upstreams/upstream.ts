@@ -56,6 +56,9 @@ import { createClientRouting, isRelayFailure, outsideCalls, type ClientChannel }
  * Why a connection the hub closed itself is down: a call still running on it (cancelled on
  * the device, its command killed) must not read as a device that went away on its own.
  */
+/** Where a 2026-07-28 answer names its server. */
+const SERVER_INFO_META = 'io.modelcontextprotocol/serverInfo';
+
 const CLOSED = 'closed by the hub: a config reload removed or changed it, or the hub is stopping';
 
 export type { UpstreamLogMessage, UpstreamSpec } from './connection.ts';
@@ -225,6 +228,14 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
   let lastError: string | undefined;
   let era: UpstreamState['era'];
   let serverInfo: UpstreamState['serverInfo'];
+  /** Takes a newer serverInfo an answer carries (bounded: it is the upstream's word). */
+  const noteServerInfo = (info: unknown): void => {
+    if (!info || typeof info !== 'object') return;
+    const { name: n, version: v } = info as { name?: unknown; version?: unknown };
+    if (typeof n !== 'string' || typeof v !== 'string' || !n || !v) return;
+    if (serverInfo?.name === n.slice(0, 128) && serverInfo.version === v.slice(0, 64)) return;
+    serverInfo = { name: n.slice(0, 128), version: v.slice(0, 64) };
+  };
   let lists: Lists = EMPTY_LISTS;
   let toolIndex = new Map<string, Tool>();
   /** Tools that declare `x-mcp-header` parameters: only the SDK client mirrors those into headers. */
@@ -875,7 +886,12 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
         // An edge on 2026-07-28: one plain POST (edge-rpc.ts), unless the tool needs the SDK's
         // `x-mcp-header` mirroring.
         if (c.edgeRpc && !mirroredTools.has(toolName)) {
-          return c.edgeRpc.callTool(toolName, args, { signal: ro.signal!, ...(ro.onprogress ? { onprogress: ro.onprogress } : {}), ...(opts?.meta ? { meta: opts.meta } : {}) });
+          return c.edgeRpc.callTool(toolName, args, { signal: ro.signal!, ...(ro.onprogress ? { onprogress: ro.onprogress } : {}), ...(opts?.meta ? { meta: opts.meta } : {}) }).then((r) => {
+            // A stateless edge restarted (upgraded) between two calls is never re-connected:
+            // the serverInfo each of its answers carries keeps list_nodes' version current.
+            if (c === conn) noteServerInfo(r._meta?.[SERVER_INFO_META]);
+            return r;
+          });
         }
         // The definition is passed so the SDK neither needs its own tools/list nor validates
         // structuredContent against outputSchema: a proxy relays results, it does not judge

@@ -122,7 +122,7 @@ describe('one edge relabels the fleet (issue #10, item 4)', () => {
     const byName = Object.fromEntries(listed.structuredContent.nodes.map((n: any) => [n.name, n]));
     expect(byName.evil.annotationsDisagree).toEqual([{ tool: 'run_command', claimed: 'read', actual: 'write' }]);
     expect(byName.pi.annotationsDisagree).toBeUndefined();
-    expect(resultText(listed)).toMatch(/- evil \[no roles\]: up, 2 tools\n {2}WARNING: its tool annotations disagree with the hub's table \(run_command claims read, is write\)/);
+    expect(resultText(listed)).toMatch(/- evil \[no roles\]: up, 2 tools, edge version unknown\n {2}WARNING: its tool annotations disagree with the hub's table \(run_command claims read, is write\)/);
     expect(resultText(listed)).not.toMatch(/- pi [^\n]*\n {2}WARNING/);
     // Logged once, however often the catalog was rebuilt.
     expect(hub.output().match(/node evil: its tool annotations disagree/g)).toHaveLength(1);
@@ -181,7 +181,7 @@ describe('the edge installer over plain HTTP (issue #10, installer)', () => {
     expect(hub.output()).toContain(`/edge/install.sh | sudo sh -s -- --token TOKEN --sha256 ${sha}`);
     await using viewer = await connectClient(hub.url, VIEWER, 'modern');
     const listed = (await viewer.callTool({ name: 'list_nodes', arguments: {} })) as any;
-    expect(listed.structuredContent.edgeBundle).toEqual({ sha256: sha });
+    expect(listed.structuredContent.edgeBundle).toEqual({ sha256: sha, version: /^\/\/ homelab-edge (\S+)$/m.exec(readFileSync(EDGE_BUNDLE, 'utf8'))![1] });
     expect(resultText(listed)).toContain(`sha256 ${sha}`);
   });
 

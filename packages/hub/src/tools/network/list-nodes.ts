@@ -4,6 +4,7 @@ import { stateText, type HubNode, type SourceState } from '../../catalog/nodes.t
 import type { Catalog, LeftOut, NativeUpstream } from '../../catalog/catalog.ts';
 import type { Topology } from '../../topology/topology.ts';
 import { annotationMismatches, mismatchText } from '../../policy/classes.ts';
+import { isOutdated, nodeVersion } from './edge-version.ts';
 
 export interface ListNodesOptions {
   /**
@@ -11,6 +12,8 @@ export interface ListNodesOptions {
    * installer and bundle may travel over plain HTTP, and this is the value to check them by.
    */
   edgeBundleSha256?: () => string | undefined;
+  /** The version of that bundle: edges older than it are marked `outdated` (update_edges). */
+  edgeBundleVersion?: () => string | undefined;
   /** What the catalog left out of an upstream (a name of a `prefix: false` upstream that another entry has). */
   leftOut?: (alias: string) => LeftOut[];
 }
@@ -43,12 +46,17 @@ export function listNodesTool(nodes: () => HubNode[], upstreams: () => NativeUps
       const role = typeof args.role === 'string' ? args.role : undefined;
       const topo = topology?.()?.nodes() ?? [];
       const hubNames = new Set(nodes().map((n) => n.name));
+      const served = opts.edgeBundleVersion?.();
       const ns = nodes()
         .filter((n) => !role || n.roles.includes(role) || topo.some((t) => t.edge === n.name && t.roles.includes(role)))
         .map((n) => {
           const s = n.source.state();
           const t = topo.find((v) => v.name === n.name) ?? topo.find((v) => v.edge === n.name);
           const mismatches = annotationMismatches(n.source.tools());
+          // What the edge said when the hub connected (and in each answer since); unknown is
+          // never called outdated.
+          const version = nodeVersion(n);
+          const outdated = isOutdated(version, served);
           return {
             name: n.name,
             roles: n.roles,
@@ -56,14 +64,16 @@ export function listNodesTool(nodes: () => HubNode[], upstreams: () => NativeUps
             since: s.since.toISOString(),
             ...(s.lastError ? { error: s.lastError } : {}),
             tools: n.source.tools().length,
+            ...(version ? { version } : {}),
+            ...(outdated !== undefined ? { outdated } : {}),
             ...(n.url ? { url: n.url } : {}),
             ...(t ? { addresses: t.addresses, ...(t.name !== n.name ? { serves: t.name } : {}) } : {}),
             ...(mismatches.length ? { annotationsDisagree: mismatches } : {}),
           };
         });
-      const served = new Set(ns.map((n) => ('serves' in n ? n.serves : undefined)).filter((x): x is string => !!x));
+      const servedNames = new Set(ns.map((n) => ('serves' in n ? n.serves : undefined)).filter((x): x is string => !!x));
       const declared = topo
-        .filter((t) => !hubNames.has(t.name) && !served.has(t.name) && (!role || t.roles.includes(role)))
+        .filter((t) => !hubNames.has(t.name) && !servedNames.has(t.name) && (!role || t.roles.includes(role)))
         .map((t) => ({ name: t.name, roles: t.roles, addresses: t.addresses, ...(t.edge ? { edge: t.edge } : {}), ...(t.os ? { os: t.os } : {}), ...(t.subnet ? { subnet: t.subnet } : {}) }));
       const us = role
         ? []
@@ -93,21 +103,28 @@ export function listNodesTool(nodes: () => HubNode[], upstreams: () => NativeUps
           : `${ns.length} node${ns.length === 1 ? '' : 's'}${role ? ` with role ${role}` : ''}:`,
         ...ns.map(
           (n) =>
-            `- ${n.name} [${n.roles.join(', ') || 'no roles'}]: ${line(n)}, ${n.tools} tools${'addresses' in n && n.addresses?.length ? `, ${n.addresses.join(', ')}` : ''}${'serves' in n && n.serves ? ` (serves ${n.serves})` : ''}` +
+            `- ${n.name} [${n.roles.join(', ') || 'no roles'}]: ${line(n)}, ${n.tools} tools, ${versionText(n.version, n.outdated, served)}${'addresses' in n && n.addresses?.length ? `, ${n.addresses.join(', ')}` : ''}${'serves' in n && n.serves ? ` (serves ${n.serves})` : ''}` +
             (n.annotationsDisagree ? `\n  WARNING: its tool annotations disagree with the hub's table (${mismatchText(n.annotationsDisagree)}); the hub enforces its own classes. A modified or compromised edge?` : ''),
         ),
         ...(declared.length
           ? ['', `${declared.length} more in the topology${role ? ` with role ${role}` : ''}:`, ...declared.map((t) => `- ${t.name} [${t.roles.join(', ') || 'no roles'}]: ${t.addresses.join(', ') || 'no known address'}${t.edge ? `, edge ${t.edge}` : ', no edge'}`)]
           : []),
         ...(us.length ? ['', `${us.length} MCP upstream${us.length === 1 ? '' : 's'}:`, ...us.map((u) => `- ${u.alias}: ${line(u)}, ${u.tools} tools` + (u.warning ? `\n  WARNING: ${u.warning}` : '') + (u.leftOut ? u.leftOut.map((l) => `\n  LEFT OUT: ${l.why}`).join('') : ''))] : []),
-        ...(sha256 ? ['', `Edge bundle served by this hub: sha256 ${sha256} (install-edge.sh --sha256 ${sha256} refuses any other)`] : []),
+        ...(sha256 ? ['', `Edge bundle served by this hub: ${served ? `version ${served}, ` : ''}sha256 ${sha256} (install-edge.sh --sha256 ${sha256} refuses any other)`] : []),
+        ...(ns.some((n) => n.outdated) ? [`Outdated edges: ${ns.filter((n) => n.outdated).map((n) => n.name).join(', ')}; update_edges upgrades them to ${served}.`] : []),
       ].join('\n');
       return {
         content: [{ type: 'text', text }],
-        structuredContent: { nodes: ns, upstreams: us, ...(topology ? { topology: declared } : {}), ...(roles ? { roles } : {}), ...(sha256 ? { edgeBundle: { sha256 } } : {}) },
+        structuredContent: { nodes: ns, upstreams: us, ...(topology ? { topology: declared } : {}), ...(roles ? { roles } : {}), ...(sha256 ? { edgeBundle: { sha256, ...(served ? { version: served } : {}) } } : {}) },
       };
     },
   };
+}
+
+/** `edge 0.1.0`, `edge 0.0.9 (OUTDATED: the hub serves 0.1.0)`, `edge version unknown`. */
+function versionText(version: string | undefined, outdated: boolean | undefined, served: string | undefined): string {
+  if (!version) return 'edge version unknown';
+  return outdated ? `edge ${version} (OUTDATED: the hub serves ${served})` : `edge ${version}`;
 }
 
 /**
