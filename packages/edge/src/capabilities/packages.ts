@@ -22,8 +22,11 @@ const CHECK_TIMEOUT_MS = 120_000;
 export const DEFAULT_UPGRADE_TIMEOUT_S = 1800;
 const MAX_UPGRADE_TIMEOUT_S = 7200;
 const MAX_NAMES = 500;
-/** Debian and RPM package names (apt also takes `name:arch`); never starting with `-`. */
-const PACKAGE_RE = /^[A-Za-z0-9][A-Za-z0-9+._-]{0,127}(?::[A-Za-z0-9_-]{1,32})?$/;
+/**
+ * Debian and RPM package names (apt also takes `name:arch`); never starting with `-` (an option),
+ * nor ending in `-`: apt-get reads `NAME-` as "remove NAME", even under `install --only-upgrade`.
+ */
+const PACKAGE_RE = /^[A-Za-z0-9](?:[A-Za-z0-9+._-]{0,126}[A-Za-z0-9+._])?(?::[A-Za-z0-9_]|:[A-Za-z0-9_][A-Za-z0-9_-]{0,30}[A-Za-z0-9_])?$/;
 /** How much of an upgrade's output the answer keeps: its end, where errors are. */
 const LOG_TAIL_CHARS = 4000;
 /** Rows of packages the text lists; structuredContent has all of them (up to the parser's cap). */
@@ -53,7 +56,7 @@ export function checkPackages(v: unknown): string[] | undefined {
   }
   for (const p of v) {
     if (typeof p !== 'string' || !PACKAGE_RE.test(p)) {
-      throw new HomelabError('INVALID_ARGUMENTS', `packages: ${JSON.stringify(typeof p === 'string' && p.length > 80 ? `${p.slice(0, 80)}…` : p)} is not a package name (letters, digits, + . _ -, optionally :ARCH; not starting with -)`);
+      throw new HomelabError('INVALID_ARGUMENTS', `packages: ${JSON.stringify(typeof p === 'string' && p.length > 80 ? `${p.slice(0, 80)}…` : p)} is not a package name (letters, digits, + . _ -, optionally :ARCH; not starting with -, not ending in -: apt would remove it)`);
     }
   }
   return [...new Set(v as string[])];

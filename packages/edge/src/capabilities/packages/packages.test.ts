@@ -123,6 +123,14 @@ describe('arguments', () => {
     expect(() => checkPackages(Array.from({ length: 501 }, (_, i) => `p${i}`))).toThrow(/1 to 500 package names/);
   });
 
+  it("refuses a name ending in '-': apt-get install --only-upgrade NAME- removes NAME (an upgrade tool must not uninstall)", () => {
+    for (const bad of ['openssh-server-', 'openssh-server:amd64-', 'bash-']) {
+      expect(() => checkPackages([bad]), bad).toThrow(/^packages: .*not a package name.*not ending in -/);
+    }
+    // A name that ends in + is a real one (g++); apt reads it as the package first.
+    expect(checkPackages(['g++', 'libstdc++6'])).toEqual(['g++', 'libstdc++6']);
+  });
+
   it('says the exact command line of an upgrade', () => {
     expect(upgradeArgv('apt', undefined).join(' ')).toBe('-y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold upgrade');
     expect(upgradeArgv('dnf', ['curl']).join(' ')).toBe('-y upgrade curl');
