@@ -250,7 +250,7 @@ async function packageUpgradePreview(nodes: HubNode[], args: Record<string, unkn
       try {
         const r = await callNode(node, 'package_updates', ask, { signal: AbortSignal.timeout(timeoutMs), timeoutMs }, undefined);
         if (r.isError) return `${node.name}: cannot tell what would be upgraded (${textOf(r).split('\n')[0]})`;
-        const u = r.structuredContent as { command?: unknown; upgrades?: unknown; installs?: unknown; removals?: unknown } | undefined;
+        const u = r.structuredContent as { manager?: unknown; command?: unknown; upgrades?: unknown; installs?: unknown; removals?: unknown; truncated?: unknown } | undefined;
         // The node's answer is untrusted: entries are objects or skipped, every field is cut and
         // its control characters shown escaped (no forged preview lines), and the rows capped.
         const list = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is Record<string, unknown> => typeof x === 'object' && x !== null) : []);
@@ -263,7 +263,15 @@ async function packageUpgradePreview(nodes: HubNode[], args: Record<string, unkn
         const shown = rows.slice(0, PREVIEW_MAX_PACKAGES);
         if (rows.length > shown.length) shown.push(`… and ${rows.length - shown.length} more`);
         const count = list(u?.upgrades).length;
-        return `${node.name}: run \`${f(u?.command ?? 'package_upgrade')}\`, upgrading ${count} package${count === 1 ? '' : 's'}${shown.length ? `:\n  ${shown.join('\n  ')}` : ' (nothing to upgrade now)'}`;
+        // What the list leaves out is said, not implied: a cut list (output past the edge's cap)
+        // under-counts, and dnf check-update does not show what an upgrade pulls in or replaces.
+        const cutList = u?.truncated === true;
+        const caveat = cutList
+          ? ' (the node cut its list: the package manager printed more than the edge keeps; the upgrade changes more than listed)'
+          : u?.manager === 'dnf'
+            ? ' (dnf check-update does not list the new dependencies or obsoleting packages dnf may also install)'
+            : '';
+        return `${node.name}: run \`${f(u?.command ?? 'package_upgrade')}\`, upgrading ${cutList ? 'at least ' : ''}${count} package${count === 1 ? '' : 's'}${caveat}${shown.length ? `:\n  ${shown.join('\n  ')}` : ' (nothing to upgrade now)'}`;
       } catch (err) {
         return `${node.name}: cannot tell what would be upgraded (${(await failureOf(node, err)).text})`;
       }
