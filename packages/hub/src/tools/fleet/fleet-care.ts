@@ -9,11 +9,10 @@
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { HomelabError } from '@homelab-mcp/core';
 import { broadcastOf, parseMac, sendMagicPacket, WOL_DEFAULT_ADDRESS, WOL_DEFAULT_PORT, wolTarget } from '@homelab-mcp/core/wake-on-lan';
-import { NODE_ARG, messageOf, quotedName, selectNodes } from '../../catalog/fleet.ts';
+import { HUB_HOST_NOTE, NODE_ARG, messageOf, onHubHost, quotedName, selectNodes } from '../../catalog/fleet.ts';
 import { stateText, type HubNode } from '../../catalog/nodes.ts';
 import type { CallContext, CatalogTool } from '../../catalog/types.ts';
 import { callNode } from '../../nodes/file-policy.ts';
-import { LOCAL_NODE_URL } from '../../nodes/local-node.ts';
 import type { HubTopology, TopologyNodeView } from '../../topology/topology.ts';
 
 export const DEFAULT_REBOOT_WAIT_S = 300;
@@ -150,7 +149,7 @@ function rebootTool(o: FleetCareOptions): CatalogTool {
         return [`(invalid node: ${messageOf(err)})`];
       }
     },
-    preview(args) {
+    async preview(args) {
       let nodes: HubNode[];
       try {
         nodes = selectNodes(args.node, o.nodes()).nodes;
@@ -158,10 +157,13 @@ function rebootTool(o: FleetCareOptions): CatalogTool {
         return { tool: 'reboot_node', where: [], action: `nothing: ${messageOf(err)}`, arguments: args };
       }
       const topology = o.topology();
-      const shown = nodes.map((n) => {
+      // Looked up, not guessed from the URL: an edge at 127.0.0.1 or by its LAN name on the
+      // hub's host answers with the hub's boot id (`node: all` includes it without saying so).
+      const ownHost = await Promise.all(nodes.map((n) => onHubHost(n, o.callTimeoutMs())));
+      const shown = nodes.map((n, i) => {
         const s = stateText(n.source.state());
         const services = servicesOn(topology, n.name);
-        const own = n.url === LOCAL_NODE_URL ? ' (the hub\'s own host: the hub goes down with it and cannot report back)' : '';
+        const own = ownHost[i] ? HUB_HOST_NOTE : '';
         return `${n.name}${own}${s.up ? '' : ` (${s.text.slice(0, s.text.indexOf(' '))} now)`}${services.length ? ` (running ${services.slice(0, 20).join(', ')}${services.length > 20 ? ', …' : ''})` : ''}`;
       });
       return {
