@@ -239,7 +239,8 @@ const packageUpgrade = defineTool<{ packages?: string[]; timeout_s?: number }>({
     const command = commandText(pm.manager, argv);
     // Not the call's signal: a client that gives up must not kill dpkg halfway (that leaves
     // packages half-configured); the run ends by itself or at its deadline.
-    const r = await run(env, pm.path, argv, t * 1000, new AbortController().signal, command);
+    const scope = scopeArgv(env);
+    const r = await run(env, scope ? scope.file : pm.path, scope ? [...scope.args, pm.path, ...argv] : argv, t * 1000, new AbortController().signal, command);
     const log = `${r.stdout}${r.stderr ? `\n${r.stderr}` : ''}`.trim();
     const tail = log.length > LOG_TAIL_CHARS ? `…${log.slice(-LOG_TAIL_CHARS)}` : log;
     const upgraded = parseUpgradeLog(pm.manager, r.stdout);
@@ -252,6 +253,19 @@ const packageUpgrade = defineTool<{ packages?: string[]; timeout_s?: number }>({
     return { data, text: [head, ...upgraded.slice(0, TEXT_ROWS), ...(upgraded.length > TEXT_ROWS ? [`… and ${upgraded.length - TEXT_ROWS} more`] : [])].join('\n') };
   },
 });
+
+/**
+ * Under systemd (the service's INVOCATION_ID), the upgrade runs in a transient scope of its own,
+ * outside the edge's cgroup: there it would share the unit's MemoryMax (128M) and be killed with
+ * the edge (an idle exit, a restart, `systemctl stop`), leaving dpkg halfway. `--scope` execs the
+ * command in place, so its output and the deadline's kill work as for a plain child.
+ */
+function scopeArgv(env: EdgeEnv): { file: string; args: string[] } | undefined {
+  if (!env.childEnv.INVOCATION_ID) return undefined;
+  const found = findExecutable('systemd-run', env.childEnv.PATH);
+  if (!found || !('path' in found)) return undefined;
+  return { file: found.path, args: ['--scope', '--quiet', '--collect', '--description=homelab-edge package_upgrade', '--'] };
+}
 
 /** Finds the package manager without running it. */
 export async function probePackages(env: EdgeEnv): Promise<ProbeResult> {
