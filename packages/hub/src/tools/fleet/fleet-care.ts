@@ -254,10 +254,34 @@ function selectDevices(selector: unknown, devices: TopologyNodeView[]): Topology
   return [...picked.values()];
 }
 
+/**
+ * The addresses a magic packet may go to: the limited broadcast and the broadcast address of
+ * each IPv4 subnet topology.yaml declares. A wake-on-LAN tool that sent its datagram to any
+ * address would let a model send UDP to any host and port the hub or an edge reaches (a
+ * resolver on 127.0.0.53, a host across the internet); the port stays free, as devices and
+ * routers forwarding directed broadcasts listen on 7, 9 or one of their own.
+ */
+function wolAddresses(topology: HubTopology | undefined): string[] {
+  const subnets = topology ? topology.full().subnets.map((s) => broadcastOf(s.cidr)).filter((b): b is string => b !== undefined) : [];
+  return [...new Set([WOL_DEFAULT_ADDRESS, ...subnets])];
+}
+
+function checkWolAddress(address: string, topology: HubTopology | undefined): void {
+  const allowed = wolAddresses(topology);
+  if (!allowed.includes(address)) {
+    const subnets = allowed.filter((a) => a !== WOL_DEFAULT_ADDRESS);
+    throw new HomelabError(
+      'INVALID_ARGUMENTS',
+      `address: ${address} is not a broadcast address: expected ${WOL_DEFAULT_ADDRESS} or the broadcast address of a subnet in topology.yaml (${subnets.slice(0, 30).join(', ') || 'none declared'})`,
+    );
+  }
+}
+
 /** What wake_on_lan would do: the same for the preview and the call. */
 function planWake(args: Record<string, unknown>, o: FleetCareOptions): WakePlan[] {
   const nodes = o.nodes();
   const topology = o.topology();
+  if (args.address !== undefined) checkWolAddress(wolTarget(args.address, args.port ?? WOL_DEFAULT_PORT).address, topology);
   if ((args.node === undefined) === (args.mac === undefined)) throw new HomelabError('INVALID_ARGUMENTS', 'give either node (a topology node with a mac) or mac, not both and not neither');
   const port = args.port ?? WOL_DEFAULT_PORT;
   let via: HubNode | undefined;
@@ -305,7 +329,7 @@ function wakeTool(o: FleetCareOptions): CatalogTool {
           node: { ...NODE_ARG, description: 'Topology node(s) to wake: a name, a list, "role:NAME", or "all" (nodes with a mac in topology.yaml).' },
           mac: { type: 'string', minLength: 1, maxLength: 40, description: 'A MAC address to wake instead of a node, e.g. b8:27:eb:12:34:56.' },
           via: { type: 'string', minLength: 1, maxLength: 128, description: 'Send from this node\'s edge, or "hub"; default: an edge on the device\'s subnet, else the hub.' },
-          address: { type: 'string', minLength: 7, maxLength: 15, description: `IPv4 address to send to; default the broadcast address of the device's subnet, or ${WOL_DEFAULT_ADDRESS}.` },
+          address: { type: 'string', minLength: 7, maxLength: 15, description: `IPv4 broadcast address to send to: ${WOL_DEFAULT_ADDRESS} or the broadcast address of a subnet in topology.yaml; default the device's subnet's, or ${WOL_DEFAULT_ADDRESS}.` },
           port: { type: 'integer', minimum: 1, maximum: 65535, description: `UDP port (default ${WOL_DEFAULT_PORT}).` },
         },
         additionalProperties: false,
