@@ -176,6 +176,20 @@ export function buildCatalog(input: CatalogInput): Catalog {
         // The fleet tool's preview, for this node: a copy must not say less than the fleet tool
         // (package_upgrade's packages and versions, run_command's command, a reboot of the hub's host).
         const fleetPreview = fleet.find((f) => f.def.name === t.name)?.preview;
+        // The edge's wake_on_lan sends to any address it is given: its copy goes through the hub's
+        // wake_on_lan from this node, which sends only to broadcast addresses the topology declares.
+        const hubWake = t.name === 'wake_on_lan' ? input.hubTools.find((h) => h.def.name === 'wake_on_lan' && h.source === 'hub') : undefined;
+        if (hubWake?.preview) {
+          const viaHere = (args: Record<string, unknown>) => ({ ...args, via: node.name });
+          add({
+            def: { ...t, name, description: `On node ${node.name}: ${t.description ?? t.name}` },
+            toolClass: classOf(t),
+            source: node.name,
+            preview: async (args) => ({ ...(await hubWake.preview!(viaHere(args))), tool: name, arguments: args }),
+            call: (args, ctx) => hubWake.call(viaHere(args), ctx),
+          });
+          continue;
+        }
         add({
           ...(fleetPreview ? { preview: async (args: Record<string, unknown>) => ({ ...(await fleetPreview({ ...args, node: node.name })), tool: name }) } : {}),
           def: { ...t, name, description: `On node ${node.name}: ${t.description ?? t.name}` },

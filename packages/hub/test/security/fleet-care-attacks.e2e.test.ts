@@ -139,3 +139,15 @@ describe('reboot_node', () => {
     expect(existsSync(rebootMarker)).toBe(false);
   });
 });
+
+describe('wake_on_lan through a per-device copy (#18 review)', () => {
+  it('pi-apt__wake_on_lan is bounded like the hub tool: no UDP to a unicast host and port', async () => {
+    await using client = await connectClient(hub.url, ADMIN, 'modern');
+    const args = { mac: 'b8:27:eb:00:00:01', address: '127.0.0.53', port: 53 };
+    const held = await call(client, 'pi-apt__wake_on_lan', args);
+    expect(held.structuredContent.preview.action).toContain('address: 127.0.0.53 is not a broadcast address');
+    const r = await call(client, 'pi-apt__wake_on_lan', { ...args, confirm: held.structuredContent.confirm });
+    expect(r.isError).toBe(true);
+    expect(resultText(r)).toContain('address: 127.0.0.53 is not a broadcast address: expected 255.255.255.255 or the broadcast address of a subnet in topology.yaml (none declared)');
+  });
+});
