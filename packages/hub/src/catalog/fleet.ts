@@ -276,8 +276,8 @@ async function packageUpgradePreview(nodes: HubNode[], args: Record<string, unkn
             ? ' (dnf check-update does not list the new dependencies or obsoleting packages dnf may also install)'
             : '';
         const text = `${node.name}: run \`${f(u?.command ?? 'package_upgrade')}\`, upgrading ${cutList ? 'at least ' : ''}${count} package${count === 1 ? '' : 's'}${caveat}${shown.length ? `:\n  ${shown.join('\n  ')}` : ' (nothing to upgrade now)'}`;
-        // What the person approves: every row (not only those shown), the command and the caveat.
-        return { text, plan: { node: node.name, command: f(u?.command), rows, cut: cutList, manager: f(u?.manager) } };
+        // What the person approves, bound whole: the node's full answer, not only the cut fields shown.
+        return { text, plan: { node: node.name, answer: createHash('sha256').update(canonicalJson(u ?? null)).digest('base64url') } };
       } catch (err) {
         return { text: `${node.name}: cannot tell what would be upgraded (${(await failureOf(node, err)).text})`, plan: { node: node.name, unknown: true } };
       }
