@@ -99,7 +99,8 @@ function failureLine(r: RunResult): string {
 }
 
 function needsRoot(r: RunResult): boolean {
-  return /are you root|permission denied|This command has to be run with superuser privileges/i.test(`${r.stderr}\n${r.stdout}`);
+  // The last: systemd-run --scope asking polkit for a non-root edge.
+  return /are you root|permission denied|This command has to be run with superuser privileges|Interactive authentication required/i.test(`${r.stderr}\n${r.stdout}`);
 }
 
 /** `bash 5.2.15-2+b8 → 5.2.15-2+b13 [security]`; `(new)` for a package that is not installed yet. */
