@@ -85,6 +85,8 @@ beforeAll(async () => {
       'subnets:',
       '  - { name: lan, cidr: 192.168.1.0/24 }',
       '  - { name: office, cidr: 10.0.8.0/22 }',
+      // The test's UDP listener: the "broadcast address" of a /32 is the address itself.
+      '  - { name: loop, cidr: 127.0.0.1/32 }',
       'nodes:',
       '  - { name: pi-apt, addresses: [192.168.1.31], subnet: lan, edge: pi-apt }',
       '  - { name: pi-dnf, addresses: [192.168.1.32], subnet: lan, edge: pi-dnf }',
@@ -254,6 +256,26 @@ describe('wake_on_lan', () => {
       expect(resultText(bad)).toContain(msg);
     }
     expect(packets).toHaveLength(1);
+  });
+});
+
+describe('wake_on_lan is no way to send UDP anywhere (#18 review)', () => {
+  it('refuses an address that is not 255.255.255.255 nor the broadcast address of a topology subnet; nothing is sent', async () => {
+    packets.length = 0;
+    await using client = await connectClient(hub.url, ADMIN, 'modern');
+    await call(client, 'approve_writes', {});
+    for (const [args, from] of [
+      [{ mac: 'b8:27:eb:00:00:01', address: '8.8.8.8', port: 53 }, 'the hub'],
+      [{ mac: 'b8:27:eb:00:00:01', address: '127.0.0.2', port: udpPort }, 'the hub'],
+      [{ node: 'nas', address: '192.168.1.10', port: udpPort }, 'an edge'],
+      [{ mac: 'b8:27:eb:00:00:01', via: 'pi-dnf', address: '127.0.0.53', port: 53 }, 'an edge'],
+    ] as const) {
+      const r = await call(client, 'wake_on_lan', args);
+      expect(r.isError, `${JSON.stringify(args)} from ${from}`).toBe(true);
+      expect(resultText(r)).toContain(`address: ${args.address} is not a broadcast address: expected 255.255.255.255 or the broadcast address of a subnet in topology.yaml (192.168.1.255, 10.0.11.255, 127.0.0.1)`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    expect(packets).toHaveLength(0);
   });
 });
 

@@ -22,8 +22,11 @@ const CHECK_TIMEOUT_MS = 120_000;
 export const DEFAULT_UPGRADE_TIMEOUT_S = 1800;
 const MAX_UPGRADE_TIMEOUT_S = 7200;
 const MAX_NAMES = 500;
-/** Debian and RPM package names (apt also takes `name:arch`); never starting with `-`. */
-const PACKAGE_RE = /^[A-Za-z0-9][A-Za-z0-9+._-]{0,127}(?::[A-Za-z0-9_-]{1,32})?$/;
+/**
+ * Debian and RPM package names (apt also takes `name:arch`); never starting with `-` (an option),
+ * nor ending in `-`: apt-get reads `NAME-` as "remove NAME", even under `install --only-upgrade`.
+ */
+const PACKAGE_RE = /^[A-Za-z0-9](?:[A-Za-z0-9+._-]{0,126}[A-Za-z0-9+._])?(?::[A-Za-z0-9_]|:[A-Za-z0-9_][A-Za-z0-9_-]{0,30}[A-Za-z0-9_])?$/;
 /** How much of an upgrade's output the answer keeps: its end, where errors are. */
 const LOG_TAIL_CHARS = 4000;
 /** Rows of packages the text lists; structuredContent has all of them (up to the parser's cap). */
@@ -53,7 +56,7 @@ export function checkPackages(v: unknown): string[] | undefined {
   }
   for (const p of v) {
     if (typeof p !== 'string' || !PACKAGE_RE.test(p)) {
-      throw new HomelabError('INVALID_ARGUMENTS', `packages: ${JSON.stringify(typeof p === 'string' && p.length > 80 ? `${p.slice(0, 80)}…` : p)} is not a package name (letters, digits, + . _ -, optionally :ARCH; not starting with -)`);
+      throw new HomelabError('INVALID_ARGUMENTS', `packages: ${JSON.stringify(typeof p === 'string' && p.length > 80 ? `${p.slice(0, 80)}…` : p)} is not a package name (letters, digits, + . _ -, optionally :ARCH; not starting with -, not ending in -: apt would remove it)`);
     }
   }
   return [...new Set(v as string[])];
@@ -96,7 +99,8 @@ function failureLine(r: RunResult): string {
 }
 
 function needsRoot(r: RunResult): boolean {
-  return /are you root|permission denied|This command has to be run with superuser privileges/i.test(`${r.stderr}\n${r.stdout}`);
+  // The last: systemd-run --scope asking polkit for a non-root edge.
+  return /are you root|permission denied|This command has to be run with superuser privileges|Interactive authentication required/i.test(`${r.stderr}\n${r.stdout}`);
 }
 
 /** `bash 5.2.15-2+b8 → 5.2.15-2+b13 [security]`; `(new)` for a package that is not installed yet. */
@@ -236,7 +240,8 @@ const packageUpgrade = defineTool<{ packages?: string[]; timeout_s?: number }>({
     const command = commandText(pm.manager, argv);
     // Not the call's signal: a client that gives up must not kill dpkg halfway (that leaves
     // packages half-configured); the run ends by itself or at its deadline.
-    const r = await run(env, pm.path, argv, t * 1000, new AbortController().signal, command);
+    const scope = scopeArgv(env);
+    const r = await run(env, scope ? scope.file : pm.path, scope ? [...scope.args, pm.path, ...argv] : argv, t * 1000, new AbortController().signal, command);
     const log = `${r.stdout}${r.stderr ? `\n${r.stderr}` : ''}`.trim();
     const tail = log.length > LOG_TAIL_CHARS ? `…${log.slice(-LOG_TAIL_CHARS)}` : log;
     const upgraded = parseUpgradeLog(pm.manager, r.stdout);
@@ -249,6 +254,19 @@ const packageUpgrade = defineTool<{ packages?: string[]; timeout_s?: number }>({
     return { data, text: [head, ...upgraded.slice(0, TEXT_ROWS), ...(upgraded.length > TEXT_ROWS ? [`… and ${upgraded.length - TEXT_ROWS} more`] : [])].join('\n') };
   },
 });
+
+/**
+ * Under systemd (the service's INVOCATION_ID), the upgrade runs in a transient scope of its own,
+ * outside the edge's cgroup: there it would share the unit's MemoryMax (128M) and be killed with
+ * the edge (an idle exit, a restart, `systemctl stop`), leaving dpkg halfway. `--scope` execs the
+ * command in place, so its output and the deadline's kill work as for a plain child.
+ */
+function scopeArgv(env: EdgeEnv): { file: string; args: string[] } | undefined {
+  if (!env.childEnv.INVOCATION_ID) return undefined;
+  const found = findExecutable('systemd-run', env.childEnv.PATH);
+  if (!found || !('path' in found)) return undefined;
+  return { file: found.path, args: ['--scope', '--quiet', '--collect', '--description=homelab-edge package_upgrade', '--'] };
+}
 
 /** Finds the package manager without running it. */
 export async function probePackages(env: EdgeEnv): Promise<ProbeResult> {

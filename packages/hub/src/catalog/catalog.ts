@@ -161,7 +161,8 @@ export function buildCatalog(input: CatalogInput): Catalog {
   for (const t of input.hubTools) add(t);
   // Every configured node, whatever its state: a node that is down is still part of `all` and
   // of its roles, and is named as unreachable rather than unknown.
-  for (const t of fleetTools(input.nodes, input.callTimeoutMs, input.policyFor)) add(t);
+  const fleet = fleetTools(input.nodes, input.callTimeoutMs, input.policyFor);
+  for (const t of fleet) add(t);
   if (input.perDeviceTools) {
     for (const node of input.nodes) {
       // Like the fleet tools: a node that has not listed its tools (down, never reached) keeps
@@ -172,7 +173,25 @@ export function buildCatalog(input: CatalogInput): Catalog {
         const t = edgeToolDef(listed);
         const name = nameOf(node.name, t.name, 'tool');
         if (name === undefined) continue;
+        // The fleet tool's preview, for this node: a copy must not say less than the fleet tool
+        // (package_upgrade's packages and versions, run_command's command, a reboot of the hub's host).
+        const fleetPreview = fleet.find((f) => f.def.name === t.name)?.preview;
+        // The edge's wake_on_lan sends to any address it is given: its copy goes through the hub's
+        // wake_on_lan from this node, which sends only to broadcast addresses the topology declares.
+        const hubWake = t.name === 'wake_on_lan' ? input.hubTools.find((h) => h.def.name === 'wake_on_lan' && h.source === 'hub') : undefined;
+        if (hubWake?.preview) {
+          const viaHere = (args: Record<string, unknown>) => ({ ...args, via: node.name });
+          add({
+            def: { ...t, name, description: `On node ${node.name}: ${t.description ?? t.name}` },
+            toolClass: classOf(t),
+            source: node.name,
+            preview: async (args) => ({ ...(await hubWake.preview!(viaHere(args))), tool: name, arguments: args }),
+            call: (args, ctx) => hubWake.call(viaHere(args), ctx),
+          });
+          continue;
+        }
         add({
+          ...(fleetPreview ? { preview: async (args: Record<string, unknown>) => ({ ...(await fleetPreview({ ...args, node: node.name })), tool: name }) } : {}),
           def: { ...t, name, description: `On node ${node.name}: ${t.description ?? t.name}` },
           toolClass: classOf(t),
           source: node.name,

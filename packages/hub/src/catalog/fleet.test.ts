@@ -137,4 +137,16 @@ describe('package_upgrade preview', () => {
     expect(lines).toHaveLength(2 + 5000 + 1);
     expect(lines.at(-1)).toBe('  … and 1001 more');
   });
+
+  it('says when the node cut its list: the upgrade changes more than the preview lists (#18 review)', async () => {
+    const node = asking('pi', updates({ manager: 'apt', command: 'apt-get -y upgrade', upgrades: [{ name: 'bash', from: '1', to: '2' }], installs: [], removals: [], truncated: true }), []);
+    const p = await fleetTools([node], 1000).find((t) => t.def.name === 'package_upgrade')!.preview!({ node: 'pi' });
+    expect(p.action).toContain('pi: run `apt-get -y upgrade`, upgrading at least 1 package (the node cut its list: the package manager printed more than the edge keeps; the upgrade changes more than listed):');
+  });
+
+  it('says what dnf check-update leaves out (new dependencies, obsoleting packages) (#18 review)', async () => {
+    const node = asking('fed', updates({ manager: 'dnf', command: 'dnf -y upgrade', upgrades: [{ name: 'curl', from: null, to: '8' }], installs: [], removals: [] }), []);
+    const p = await fleetTools([node], 1000).find((t) => t.def.name === 'package_upgrade')!.preview!({ node: 'fed' });
+    expect(p.action).toContain('fed: run `dnf -y upgrade`, upgrading 1 package (dnf check-update does not list the new dependencies or obsoleting packages dnf may also install):');
+  });
 });

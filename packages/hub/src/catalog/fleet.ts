@@ -4,13 +4,17 @@
  * (`role:speaker`) or `all`; several nodes run in parallel and the answer has one entry
  * per node, so "stop MPD on all the speakers" is one call.
  */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/server';
+import { canonicalJson } from '@homelab-mcp/core/audit-event';
 import { HomelabError, isHomelabError } from '@homelab-mcp/core';
 import { stateText, type HubNode } from './nodes.ts';
 import { EDGE_TOOLS, edgeToolClass } from '../policy/classes.ts';
 import { showControls } from '../policy/gate.ts';
 import { DEFAULT_UPGRADE_TIMEOUT_S } from '@homelab-mcp/edge/src/capabilities/packages.ts';
 import { callNode, type FilePolicy } from '../nodes/file-policy.ts';
+import { LOCAL_NODE_URL } from '../nodes/local-node.ts';
 import type { Caller, CallContext, CatalogTool, ToolClass } from './types.ts';
 
 type JsonObject = { [k: string]: JsonValue };
@@ -243,14 +247,14 @@ function composePreview(tool: string, args: Record<string, unknown>): string | u
 /** Package rows one node adds to a package_upgrade preview (the edge itself keeps at most 5000). */
 const PREVIEW_MAX_PACKAGES = 5000;
 
-async function packageUpgradePreview(nodes: HubNode[], args: Record<string, unknown>, timeoutMs: number): Promise<string> {
+async function packageUpgradePreview(nodes: HubNode[], args: Record<string, unknown>, timeoutMs: number): Promise<{ action: string; binding: string }> {
   const ask = Array.isArray(args.packages) ? { packages: args.packages } : {};
   const parts = await Promise.all(
     nodes.map(async (node) => {
       try {
         const r = await callNode(node, 'package_updates', ask, { signal: AbortSignal.timeout(timeoutMs), timeoutMs }, undefined);
-        if (r.isError) return `${node.name}: cannot tell what would be upgraded (${textOf(r).split('\n')[0]})`;
-        const u = r.structuredContent as { command?: unknown; upgrades?: unknown; installs?: unknown; removals?: unknown } | undefined;
+        if (r.isError) return { text: `${node.name}: cannot tell what would be upgraded (${textOf(r).split('\n')[0]})`, plan: { node: node.name, unknown: true } };
+        const u = r.structuredContent as { manager?: unknown; command?: unknown; upgrades?: unknown; installs?: unknown; removals?: unknown; truncated?: unknown } | undefined;
         // The node's answer is untrusted: entries are objects or skipped, every field is cut and
         // its control characters shown escaped (no forged preview lines), and the rows capped.
         const list = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is Record<string, unknown> => typeof x === 'object' && x !== null) : []);
@@ -263,13 +267,57 @@ async function packageUpgradePreview(nodes: HubNode[], args: Record<string, unkn
         const shown = rows.slice(0, PREVIEW_MAX_PACKAGES);
         if (rows.length > shown.length) shown.push(`… and ${rows.length - shown.length} more`);
         const count = list(u?.upgrades).length;
-        return `${node.name}: run \`${f(u?.command ?? 'package_upgrade')}\`, upgrading ${count} package${count === 1 ? '' : 's'}${shown.length ? `:\n  ${shown.join('\n  ')}` : ' (nothing to upgrade now)'}`;
+        // What the list leaves out is said, not implied: a cut list (output past the edge's cap)
+        // under-counts, and dnf check-update does not show what an upgrade pulls in or replaces.
+        const cutList = u?.truncated === true;
+        const caveat = cutList
+          ? ' (the node cut its list: the package manager printed more than the edge keeps; the upgrade changes more than listed)'
+          : u?.manager === 'dnf'
+            ? ' (dnf check-update does not list the new dependencies or obsoleting packages dnf may also install)'
+            : '';
+        const text = `${node.name}: run \`${f(u?.command ?? 'package_upgrade')}\`, upgrading ${cutList ? 'at least ' : ''}${count} package${count === 1 ? '' : 's'}${caveat}${shown.length ? `:\n  ${shown.join('\n  ')}` : ' (nothing to upgrade now)'}`;
+        // What the person approves, bound whole: the node's full answer, not only the cut fields shown.
+        return { text, plan: { node: node.name, answer: createHash('sha256').update(canonicalJson(u ?? null)).digest('base64url') } };
       } catch (err) {
-        return `${node.name}: cannot tell what would be upgraded (${(await failureOf(node, err)).text})`;
+        return { text: `${node.name}: cannot tell what would be upgraded (${(await failureOf(node, err)).text})`, plan: { node: node.name, unknown: true } };
       }
     }),
   );
-  return `upgrade packages on ${nodes.map((n) => n.name).join(', ')}\n${parts.join('\n')}`;
+  // The confirmation is bound to this plan (see Preview.binding): the package lists refreshed
+  // between the preview and the confirmation (apt-get update from cron) is another upgrade.
+  const binding = createHash('sha256').update(canonicalJson(parts.map((p) => p.plan))).digest('base64url');
+  return { action: `upgrade packages on ${nodes.map((n) => n.name).join(', ')}\n${parts.map((p) => p.text).join('\n')}`, binding };
+}
+
+/** What a preview of a reboot of the hub's own host adds to the node's name. */
+export const HUB_HOST_NOTE = " (the hub's own host: the hub goes down with it and cannot report back)";
+
+/** This host's boot id: a container shares its host's kernel, and so its boot id. */
+function hubBootId(): string | null {
+  try {
+    const id = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    return id.length > 0 && id.length <= 64 ? id : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Whether a node runs on the hub's own host: the hub's local node, or an edge whose get_status
+ * tells the hub's boot id (an edge reached at 127.0.0.1 or by a LAN name alike). Read-only; a
+ * node that cannot answer is not claimed to be the hub's host.
+ */
+export async function onHubHost(node: HubNode, timeoutMs: number): Promise<boolean> {
+  if (node.url === LOCAL_NODE_URL) return true;
+  const mine = hubBootId();
+  if (mine === null || stateText(node.source.state()).up === false) return false;
+  const ms = Math.min(timeoutMs, 5000);
+  try {
+    const r = await callNode(node, 'get_status', {}, { signal: AbortSignal.timeout(ms), timeoutMs: ms }, undefined);
+    return (r.structuredContent as { bootId?: unknown } | undefined)?.bootId === mine;
+  } catch {
+    return false;
+  }
 }
 
 /** The most of a base64 file's decoded text a preview shows (its arguments hold all of it). */
@@ -357,7 +405,16 @@ export function fleetTools(nodes: HubNode[], timeoutMs: number, policyFor?: Poli
       const shown = typeof sel === 'string' ? where : sel.map(nameAndState);
       // Exactly what will run, never redacted: the person approves this text (see policy/gate.ts).
       if (t.name === 'package_upgrade' && typeof sel !== 'string') {
-        return packageUpgradePreview(sel, rest, timeoutMs).then((action) => ({ tool: t.name, where, action, arguments: rest }));
+        return packageUpgradePreview(sel, rest, timeoutMs).then(({ action, binding }) => ({ tool: t.name, where, action, arguments: rest, binding }));
+      }
+      // The per-device copy of the edge's reboot_node (the fleet copy is the hub's own tool).
+      if (t.name === 'reboot_node' && typeof sel !== 'string') {
+        return Promise.all(sel.map(async (n) => ((await onHubHost(n, timeoutMs)) ? HUB_HOST_NOTE : ''))).then((notes) => ({
+          tool: t.name,
+          where,
+          action: `reboot_node on ${shown.map((s, i) => `${s}${notes[i]}`).join(', ')}`,
+          arguments: rest,
+        }));
       }
       const what = t.name === 'run_command' && typeof rest.cmd === 'string' ? `run \`${rest.cmd}\`` : (composePreview(t.name, rest) ?? writeFilePreview(t.name, rest) ?? t.name);
       return { tool: t.name, where, action: `${what} on ${shown.join(', ')}`, arguments: rest };

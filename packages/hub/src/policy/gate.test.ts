@@ -181,6 +181,29 @@ describe('gate', () => {
     expect((await check({ node: 'all', confirm: both })).kind).toBe('allow');
   });
 
+  it('a confirm token and a human answer are bound to what the preview looked up (binding), and it is never shown (#18 review)', async () => {
+    let binding = 'plan-1';
+    const upgrade: CatalogTool = { ...tool('package_upgrade', 'write'), preview: (args) => ({ tool: 'package_upgrade', where: ['a'], action: 'upgrade bash', arguments: args, binding }) };
+    const gate = createGate({ modeFor: () => 'confirm', now: () => 1000 });
+    const check = (args: Record<string, unknown>) => gate.check({ tool: upgrade, args, caller: admin, session: 's', human });
+    const held = (await check({ node: 'a' })) as any;
+    expect(held.result.structuredContent.preview).not.toHaveProperty('binding');
+    binding = 'plan-2'; // apt-get update ran in between: the same call would upgrade other packages
+    const refused = (await check({ node: 'a', confirm: held.result.structuredContent.confirm })) as any;
+    expect(refused).toMatchObject({ kind: 'hold', reason: 'confirm token for other targets' });
+    expect(refused.result.content[0].text).toContain('or what its preview found on them (such as the packages an upgrade would change), changed since the preview');
+    binding = 'plan-1';
+    expect((await check({ node: 'a', confirm: held.result.structuredContent.confirm })).kind).toBe('allow');
+
+    const hgate = createGate({ modeFor: () => 'human' });
+    const modern = { modern: true, canAsk: true };
+    const asked = await hgate.check({ tool: upgrade, args: { node: 'a' }, caller: admin, session: 's', human: modern });
+    const yes = { approve: { action: 'accept', content: { approve: true } } };
+    binding = 'plan-3';
+    const answer = await hgate.check({ tool: upgrade, args: { node: 'a' }, caller: admin, session: 's', human: { ...modern, retry: { inputResponses: yes, requestState: (asked as any).result.requestState } } });
+    expect(answer).toMatchObject({ kind: 'hold', decision: 'denied' });
+  });
+
   it('shows control, bidi and zero-width characters escaped, and keeps \\n and \\t', () => {
     expect(showControls('a\u0000\u001b[2K\r\u007f\u0085\u061c\u200b\u200e\u202e\u2028\u2029\u2060\u2066\ufeff\n\tz')).toBe(
       'a\\u{0}\\u{1b}[2K\\u{d}\\u{7f}\\u{85}\\u{61c}\\u{200b}\\u{200e}\\u{202e}\\u{2028}\\u{2029}\\u{2060}\\u{2066}\\u{feff}\n\tz',

@@ -50,6 +50,13 @@ export interface Preview {
   action: string;
   /** The arguments exactly as they will run (not redacted: the person must see them). */
   arguments: unknown;
+  /**
+   * What the preview looked up that the call must still find when it runs (the packages an
+   * upgrade would change, as the node says now): a confirmation, like a human's answer, is bound
+   * to it as to `where`, and refused when the preview of the approved call no longer says it.
+   * Not shown (a digest of what `action` shows).
+   */
+  binding?: string;
 }
 
 /**
@@ -177,6 +184,8 @@ function hasControls(v: unknown, depth = 0): boolean {
 /** Short digest of the targets a preview showed, carried in the confirm token. */
 // Sorted: the same nodes in another config order are the same approval.
 const whereDigest = (where: string[]) => createHash('sha256').update(canonicalJson([...where].sort())).digest('base64url').slice(0, 16);
+/** `where`, and what the preview found there when it binds to it (see {@link Preview.binding}). */
+const boundDigest = (p: Preview) => (p.binding === undefined ? whereDigest(p.where) : whereDigest([...p.where, `\u0000binding:${p.binding}`]));
 
 /** The default preview: the tool, where it acts and its exact arguments. */
 export function defaultPreview(tool: CatalogTool, args: Record<string, unknown>): Preview {
@@ -446,7 +455,9 @@ export function createGate(opts: GateOptions) {
           return held('denied', `rule: ${why}`, { status: 'denied', reason: why }, `Denied by a hard limit: ${why}`);
         }
       }
-      const raw = (await tool.preview?.(args)) ?? defaultPreview(tool, args);
+      const { binding: _binding, ...rawShown } = (await tool.preview?.(args)) ?? defaultPreview(tool, args);
+      const raw: Preview = rawShown;
+      const bound = boundDigest({ ...rawShown, ...(_binding !== undefined ? { binding: _binding } : {}) });
       const escaped = raw.action.search(INVISIBLE) >= 0 || raw.where.some((w) => w.search(INVISIBLE) >= 0) || hasControls(raw.arguments);
       // The action line is for people; `arguments` stays exact (escaped only in the text). Its
       // layout too: a command's own newlines must not pass for lines of the preview.
@@ -508,12 +519,14 @@ export function createGate(opts: GateOptions) {
             return held('denied', 'confirm token expired', { status: 'denied', reason: 'the confirm token expired' }, `Refused: this confirm token expired (tokens last ${TOKEN_TTL_MS / 60_000} minutes). ${again}`);
           }
           // `node: "all"` or `"role:X"` names the nodes of now: the person approved those of the preview.
-          if (where !== whereDigest(raw.where)) {
+          if (where !== bound) {
+            // Both are said when the preview binds more than the nodes: the token cannot tell which changed.
+            const what = _binding === undefined ? 'the nodes this call would act on' : 'the nodes this call would act on, or what its preview found on them (such as the packages an upgrade would change),';
             return held(
               'denied',
               'confirm token for other targets',
-              { status: 'denied', reason: 'the nodes this call would act on changed since the preview', where: preview.where },
-              `Refused: the nodes this call would act on changed since the preview (now: ${preview.where.join(', ')}). Preview again: ${again}`,
+              { status: 'denied', reason: `${what} changed since the preview`.replace(', changed', ' changed'), where: preview.where },
+              `Refused: ${what} changed since the preview (now: ${preview.where.join(', ')}). Preview again: ${again}`,
             );
           }
           const used = consume(`c:${mac}`, expires);
@@ -529,7 +542,7 @@ export function createGate(opts: GateOptions) {
           return { kind: 'allow', args, approvedBy: 'confirm' };
         }
         const expires = now() + TOKEN_TTL_MS;
-        const where = whereDigest(raw.where);
+        const where = bound;
         const token = `${expires.toString(36)}.${where}.${confirmMac(caller, tool.def.name, args, expires, where)}`;
         const confirmText = (p: string, shownToken: string) => `Confirmation required. This would ${p}\nIf the user agrees, call the tool again with exactly the same arguments and confirm: ${shownToken} (valid until ${new Date(expires).toISOString()}).`;
         // Never the token on the Pending page: whoever holds it and this user's hub token can run
@@ -554,7 +567,7 @@ export function createGate(opts: GateOptions) {
       const question = `${preview.action}?\n${argsText}${warn}`;
       // Bound to the nodes the person was shown too: `all` or `role:X` that names other nodes by
       // the time the answer comes back is another call, asked again.
-      const binding = canonicalJson([caller.user, session, tool.def.name, args, whereDigest(raw.where)]);
+      const binding = canonicalJson([caller.user, session, tool.def.name, args, bound]);
       // Either way the person is not reached: say why, and what would let this user write.
       const remedy = `Use a client that supports elicitation (Claude Code), or have the hub's admin set ${confirmModeHint(caller.user)} in hub.yaml (the model then shows a preview and the person confirms it).`;
       const tellAsked = () => {

@@ -123,6 +123,14 @@ describe('arguments', () => {
     expect(() => checkPackages(Array.from({ length: 501 }, (_, i) => `p${i}`))).toThrow(/1 to 500 package names/);
   });
 
+  it("refuses a name ending in '-': apt-get install --only-upgrade NAME- removes NAME (an upgrade tool must not uninstall)", () => {
+    for (const bad of ['openssh-server-', 'openssh-server:amd64-', 'bash-']) {
+      expect(() => checkPackages([bad]), bad).toThrow(/^packages: .*not a package name.*not ending in -/);
+    }
+    // A name that ends in + is a real one (g++); apt reads it as the package first.
+    expect(checkPackages(['g++', 'libstdc++6'])).toEqual(['g++', 'libstdc++6']);
+  });
+
   it('says the exact command line of an upgrade', () => {
     expect(upgradeArgv('apt', undefined).join(' ')).toBe('-y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold upgrade');
     expect(upgradeArgv('dnf', ['curl']).join(' ')).toBe('-y upgrade curl');
@@ -184,6 +192,40 @@ describe('with apt-get (a script printing captured output)', () => {
       '`apt-get -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold upgrade` failed (exit 100): apt-get needs root, and the edge does not run as root: ' +
         'Could not open lock file /var/lib/dpkg/lock-frontend - open (13: Permission denied)',
     );
+  });
+});
+
+describe('the upgrade outside the edge unit (#18 review)', () => {
+  // Under systemd (INVOCATION_ID set), an upgrade run in the edge's own cgroup is killed with the
+  // edge (an idle exit, a restart, `systemctl stop`: KillMode=control-group) and by its
+  // MemoryMax=128M (OOMPolicy=continue): dpkg killed halfway leaves packages half-configured.
+  const SYSTEMD_RUN = (() => {
+    const dir = join(root, 'systemd-run');
+    mkdirSync(dir);
+    const log = join(dir, 'argv.log');
+    writeFileSync(join(dir, 'systemd-run'), `#!/bin/sh\necho "$*" >> '${log}'\nwhile [ "$1" != "--" ]; do shift; done\nshift\nexec "$@"\n`);
+    chmodSync(join(dir, 'systemd-run'), 0o755);
+    return { path: dir, log: () => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : []) };
+  })();
+
+  it('runs the package manager in a transient scope of its own (systemd-run --scope) when the edge runs under systemd', async () => {
+    const before = APT.log().length;
+    const env = testEdgeEnv({ childEnv: { PATH: `${SYSTEMD_RUN.path}:${APT.path}`, INVOCATION_ID: '0123456789abcdef0123456789abcdef' } });
+    const out = await tool('package_upgrade').handler({ packages: ['bash', 'liblzma5'] }, toolContext(env));
+    expect(out.isError).toBeFalsy();
+    expect(SYSTEMD_RUN.log().at(-1)).toBe(
+      `--scope --quiet --collect --description=homelab-edge package_upgrade -- ${join(APT.path, 'apt-get')} -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold install --only-upgrade bash liblzma5`,
+    );
+    expect(APT.log().slice(before)).toEqual(['-y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold install --only-upgrade bash liblzma5']);
+    // The command the answer names is still the package manager's.
+    expect(out.data.command).toBe('apt-get -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold install --only-upgrade bash liblzma5');
+  });
+
+  it('runs it directly when not under systemd, and never wraps the read-only simulation', async () => {
+    const n = SYSTEMD_RUN.log().length;
+    await tool('package_upgrade').handler({ packages: ['bash', 'liblzma5'] }, toolContext(envWith(`${SYSTEMD_RUN.path}:${APT.path}`)));
+    await tool('package_updates').handler({}, toolContext(testEdgeEnv({ childEnv: { PATH: `${SYSTEMD_RUN.path}:${APT.path}`, INVOCATION_ID: 'x' } })));
+    expect(SYSTEMD_RUN.log()).toHaveLength(n);
   });
 });
 

@@ -9,11 +9,10 @@
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { HomelabError } from '@homelab-mcp/core';
 import { broadcastOf, parseMac, sendMagicPacket, WOL_DEFAULT_ADDRESS, WOL_DEFAULT_PORT, wolTarget } from '@homelab-mcp/core/wake-on-lan';
-import { NODE_ARG, messageOf, quotedName, selectNodes } from '../../catalog/fleet.ts';
+import { HUB_HOST_NOTE, NODE_ARG, messageOf, onHubHost, quotedName, selectNodes } from '../../catalog/fleet.ts';
 import { stateText, type HubNode } from '../../catalog/nodes.ts';
 import type { CallContext, CatalogTool } from '../../catalog/types.ts';
 import { callNode } from '../../nodes/file-policy.ts';
-import { LOCAL_NODE_URL } from '../../nodes/local-node.ts';
 import type { HubTopology, TopologyNodeView } from '../../topology/topology.ts';
 
 export const DEFAULT_REBOOT_WAIT_S = 300;
@@ -150,7 +149,7 @@ function rebootTool(o: FleetCareOptions): CatalogTool {
         return [`(invalid node: ${messageOf(err)})`];
       }
     },
-    preview(args) {
+    async preview(args) {
       let nodes: HubNode[];
       try {
         nodes = selectNodes(args.node, o.nodes()).nodes;
@@ -158,10 +157,13 @@ function rebootTool(o: FleetCareOptions): CatalogTool {
         return { tool: 'reboot_node', where: [], action: `nothing: ${messageOf(err)}`, arguments: args };
       }
       const topology = o.topology();
-      const shown = nodes.map((n) => {
+      // Looked up, not guessed from the URL: an edge at 127.0.0.1 or by its LAN name on the
+      // hub's host answers with the hub's boot id (`node: all` includes it without saying so).
+      const ownHost = await Promise.all(nodes.map((n) => onHubHost(n, o.callTimeoutMs())));
+      const shown = nodes.map((n, i) => {
         const s = stateText(n.source.state());
         const services = servicesOn(topology, n.name);
-        const own = n.url === LOCAL_NODE_URL ? ' (the hub\'s own host: the hub goes down with it and cannot report back)' : '';
+        const own = ownHost[i] ? HUB_HOST_NOTE : '';
         return `${n.name}${own}${s.up ? '' : ` (${s.text.slice(0, s.text.indexOf(' '))} now)`}${services.length ? ` (running ${services.slice(0, 20).join(', ')}${services.length > 20 ? ', …' : ''})` : ''}`;
       });
       return {
@@ -252,10 +254,34 @@ function selectDevices(selector: unknown, devices: TopologyNodeView[]): Topology
   return [...picked.values()];
 }
 
+/**
+ * The addresses a magic packet may go to: the limited broadcast and the broadcast address of
+ * each IPv4 subnet topology.yaml declares. A wake-on-LAN tool that sent its datagram to any
+ * address would let a model send UDP to any host and port the hub or an edge reaches (a
+ * resolver on 127.0.0.53, a host across the internet); the port stays free, as devices and
+ * routers forwarding directed broadcasts listen on 7, 9 or one of their own.
+ */
+function wolAddresses(topology: HubTopology | undefined): string[] {
+  const subnets = topology ? topology.full().subnets.map((s) => broadcastOf(s.cidr)).filter((b): b is string => b !== undefined) : [];
+  return [...new Set([WOL_DEFAULT_ADDRESS, ...subnets])];
+}
+
+function checkWolAddress(address: string, topology: HubTopology | undefined): void {
+  const allowed = wolAddresses(topology);
+  if (!allowed.includes(address)) {
+    const subnets = allowed.filter((a) => a !== WOL_DEFAULT_ADDRESS);
+    throw new HomelabError(
+      'INVALID_ARGUMENTS',
+      `address: ${address} is not a broadcast address: expected ${WOL_DEFAULT_ADDRESS} or the broadcast address of a subnet in topology.yaml (${subnets.slice(0, 30).join(', ') || 'none declared'})`,
+    );
+  }
+}
+
 /** What wake_on_lan would do: the same for the preview and the call. */
 function planWake(args: Record<string, unknown>, o: FleetCareOptions): WakePlan[] {
   const nodes = o.nodes();
   const topology = o.topology();
+  if (args.address !== undefined) checkWolAddress(wolTarget(args.address, args.port ?? WOL_DEFAULT_PORT).address, topology);
   if ((args.node === undefined) === (args.mac === undefined)) throw new HomelabError('INVALID_ARGUMENTS', 'give either node (a topology node with a mac) or mac, not both and not neither');
   const port = args.port ?? WOL_DEFAULT_PORT;
   let via: HubNode | undefined;
@@ -303,7 +329,7 @@ function wakeTool(o: FleetCareOptions): CatalogTool {
           node: { ...NODE_ARG, description: 'Topology node(s) to wake: a name, a list, "role:NAME", or "all" (nodes with a mac in topology.yaml).' },
           mac: { type: 'string', minLength: 1, maxLength: 40, description: 'A MAC address to wake instead of a node, e.g. b8:27:eb:12:34:56.' },
           via: { type: 'string', minLength: 1, maxLength: 128, description: 'Send from this node\'s edge, or "hub"; default: an edge on the device\'s subnet, else the hub.' },
-          address: { type: 'string', minLength: 7, maxLength: 15, description: `IPv4 address to send to; default the broadcast address of the device's subnet, or ${WOL_DEFAULT_ADDRESS}.` },
+          address: { type: 'string', minLength: 7, maxLength: 15, description: `IPv4 broadcast address to send to: ${WOL_DEFAULT_ADDRESS} or the broadcast address of a subnet in topology.yaml; default the device's subnet's, or ${WOL_DEFAULT_ADDRESS}.` },
           port: { type: 'integer', minimum: 1, maximum: 65535, description: `UDP port (default ${WOL_DEFAULT_PORT}).` },
         },
         additionalProperties: false,
