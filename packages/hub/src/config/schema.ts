@@ -309,6 +309,35 @@ const HubConfigBase = z.strictObject({
   perDeviceTools: z.boolean().default(false),
   /** The read-only admin web UI at /ui (login with a hub token); `enabled: false` answers 404 there. */
   ui: z.strictObject({ enabled: z.boolean().default(true) }).default({ enabled: true }),
+  /**
+   * OAuth 2.1 for clients that cannot send a static header (Claude.ai connectors, Claude mobile,
+   * ChatGPT), served on `/oauth/mcp` only (never `/mcp`). The consent page asks for a hub token;
+   * the issued tokens carry its user and role. `issuer` defaults to https://<first allowedHosts
+   * name>; it must be https unless its host is loopback. Off by default.
+   */
+  oauth: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      issuer: z
+        .string()
+        .max(300)
+        .superRefine((v, ctx) => {
+          let u: URL;
+          try {
+            u = new URL(v);
+          } catch {
+            ctx.addIssue({ code: 'custom', message: `expected an absolute URL such as https://hub.example.com, got "${v.slice(0, 100)}"` });
+            return;
+          }
+          const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(u.hostname);
+          if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback)) ctx.addIssue({ code: 'custom', message: 'must be https (http only on a loopback host)' });
+          if (u.pathname !== '/' || u.search || u.hash || u.username || u.password || v.endsWith('/')) ctx.addIssue({ code: 'custom', message: 'must be an origin only (scheme, host and port; no path, query or trailing slash)' });
+        })
+        .optional(),
+      accessTokenMinutes: z.number().int().min(1).max(24 * 60).default(60),
+      refreshTokenDays: z.number().int().min(1).max(365).default(30),
+    })
+    .default({ enabled: false, accessTokenMinutes: 60, refreshTokenDays: 30 }),
   limits: z
     .strictObject({
       maxBodyBytes: z.number().int().positive().default(4 * 1024 * 1024),
