@@ -425,6 +425,13 @@ const ALL_TAKEN = '"all" selects every node (node: all); give this node another 
 
 function checkNames(value: unknown, ctx: z.core.$RefinementCtx<unknown>): void {
   const c = (value ?? {}) as Partial<z.output<typeof HubConfigBase>>;
+  // OAuth without an https issuer serves only a hub bound to loopback (tests, one machine).
+  if (c.oauth?.enabled && !c.oauth.issuer && !(c.allowedHosts ?? []).length) {
+    const host = typeof c.listen === 'string' ? c.listen.slice(0, c.listen.lastIndexOf(':')) : '127.0.0.1';
+    if (!['127.0.0.1', 'localhost', '[::1]'].includes(host)) {
+      ctx.addIssue({ code: 'custom', path: ['oauth', 'issuer'], message: `oauth.enabled needs an https issuer (oauth.issuer, or a public name in allowedHosts) when the hub listens on ${host}, not only on loopback` });
+    }
+  }
   const nodes = Array.isArray(c.nodes) ? c.nodes : [];
   const local = c.local && typeof c.local === 'object' ? c.local : { enabled: true, name: 'local' };
   const seen = new Map<string, number>();

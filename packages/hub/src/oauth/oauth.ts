@@ -515,7 +515,7 @@ ${error ? `<p class="err">${escapeHtml(error)}</p>` : ''}
     challenge(c: Context, presented: boolean): string {
       const issuer = issuerOf(c);
       const meta = issuer ? ` resource_metadata="${issuer}${PRM_PATH}"` : '';
-      return `Bearer${meta}${presented ? `${meta ? ',' : ''} error="invalid_token"` : ''}`.replace('Bearer,', 'Bearer');
+      return `Bearer${meta}${presented ? `${meta ? ',' : ''} error="invalid_token"` : ''}`;
     },
     /**
      * The caller an access token stands for now (its hub token's user and role as configured
