@@ -46,7 +46,8 @@ async function consent(authUrl: URL, token: string): Promise<URLSearchParams> {
   expect(html).toContain('e2e &#60;b&#62;client&#60;/b&#62;');
   expect(html).toContain('127.0.0.1:47111');
   const request = /name="request" value="([^"]+)"/.exec(html)![1]!;
-  const posted = await fetch(new URL('/oauth/authorize', authUrl), { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ request, token }).toString() });
+  const cookie = page.headers.get('set-cookie')!.split(';')[0]!;
+  const posted = await fetch(new URL('/oauth/authorize', authUrl), { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', cookie }, body: new URLSearchParams({ request, token }).toString() });
   expect(posted.status).toBe(302);
   const back = new URL(posted.headers.get('location')!);
   expect(`${back.origin}${back.pathname}`).toBe(REDIRECT);

@@ -52,13 +52,18 @@ function setup(o: { now?: () => number; tokens?: Array<{ user: string; role: 'ad
   }
   const authorizeQuery = (client: string, extra: Record<string, string> = {}) =>
     new URLSearchParams({ response_type: 'code', client_id: client, redirect_uri: REDIRECT, code_challenge: CHALLENGE, code_challenge_method: 'S256', state: 'st4te', ...extra }).toString();
+  let cookie = '';
   async function consentId(client: string, extra: Record<string, string> = {}): Promise<string> {
     const r = await req(`/oauth/authorize?${authorizeQuery(client, extra)}`);
     expect(r.status).toBe(200);
+    const set = r.headers.get('set-cookie')!;
+    expect(set).toMatch(/HttpOnly; SameSite=Strict/);
+    cookie = set.split(';')[0]!;
     return /name="request" value="([^"]+)"/.exec(await r.text())![1]!;
   }
+  const consentPost = (body: Record<string, string>, headers: Record<string, string> = {}) => form('/oauth/authorize', body, { cookie, ...headers });
   async function code(client: string, token = ADMIN): Promise<string> {
-    const r = await form('/oauth/authorize', { request: await consentId(client), token });
+    const r = await consentPost({ request: await consentId(client), token });
     expect(r.status).toBe(302);
     const loc = new URL(r.headers.get('location')!);
     expect(`${loc.origin}${loc.pathname}`).toBe(REDIRECT);
@@ -69,7 +74,7 @@ function setup(o: { now?: () => number; tokens?: Array<{ user: string; role: 'ad
   const exchange = (client: string, c: string, extra: Record<string, string> = {}) => form('/oauth/token', { grant_type: 'authorization_code', client_id: client, code: c, redirect_uri: REDIRECT, code_verifier: VERIFIER, ...extra });
   const refresh = (client: string, rt: string) => form('/oauth/token', { grant_type: 'refresh_token', client_id: client, refresh_token: rt });
   const ctx = {} as Context;
-  return { dir, oauth, events, req, form, register, clientId, consentId, code, exchange, refresh, ctx, authorizeQuery, setTokens: (t: Parameters<typeof createAuthenticator>[0]) => (auth = createAuthenticator(t)) };
+  return { dir, oauth, events, req, form, consentPost, register, clientId, consentId, code, exchange, refresh, ctx, authorizeQuery, setTokens: (t: Parameters<typeof createAuthenticator>[0]) => (auth = createAuthenticator(t)) };
 }
 
 describe('OAuth authorization server', () => {
@@ -208,15 +213,21 @@ describe('OAuth authorization server', () => {
     expect(none.status).toBe(400);
     expect(none.headers.get('location')).toBeNull();
     const id = await s.consentId(client);
-    const cross = await s.form('/oauth/authorize', { request: id, token: ADMIN }, { origin: 'https://evil.example' });
+    const cross = await s.consentPost({ request: id, token: ADMIN }, { origin: 'https://evil.example' });
     expect(cross.status).toBe(400);
     expect(cross.headers.get('location')).toBeNull();
-    const wrong = await s.form('/oauth/authorize', { request: id, token: 'not-a-hub-token' });
+    // The request id without the browser's cookie (posted from elsewhere), or with another browser's.
+    for (const cookie of ['', 'hlo_oauth_csrf=forged']) {
+      const r = await s.form('/oauth/authorize', { request: id, token: ADMIN }, { cookie });
+      expect(r.status).toBe(400);
+      expect(r.headers.get('location')).toBeNull();
+    }
+    const wrong = await s.consentPost({ request: id, token: 'not-a-hub-token' });
     expect(wrong.status).toBe(401);
     expect(await wrong.text()).not.toContain('not-a-hub-token');
-    for (let i = 0; i < 5; i++) await s.form('/oauth/authorize', { request: id, token: 'still-wrong' });
+    for (let i = 0; i < 5; i++) await s.consentPost({ request: id, token: 'still-wrong' });
     // Throttled now, even with the right token.
-    expect((await s.form('/oauth/authorize', { request: id, token: ADMIN })).status).toBe(429);
+    expect((await s.consentPost({ request: id, token: ADMIN })).status).toBe(429);
   });
 
   it('rotates refresh tokens; a reused refresh token revokes the whole family', async () => {

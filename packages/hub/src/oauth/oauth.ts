@@ -39,6 +39,7 @@ const PENDING_TTL_MS = 10 * 60_000;
 const MAX_PENDING = 1000;
 const MAX_CODES = 1000;
 const MAX_FORM_BYTES = 16 * 1024;
+const CSRF_COOKIE = 'hlo_oauth_csrf';
 
 export interface OAuthEvent {
   action: 'register' | 'grant' | 'refresh' | 'revoke' | 'refused';
@@ -123,9 +124,11 @@ interface Pending {
   scope: string;
   state?: string;
   expiresAt: number;
+  /** SHA-256 of the CSRF cookie set with the consent page: the POST must come from that browser. */
+  csrfHash: string;
 }
 
-interface Code extends Pending {
+interface Code extends Omit<Pending, 'csrfHash'> {
   user: string;
   key: string;
   used: boolean;
@@ -376,9 +379,13 @@ ${error ? `<p class="err">${escapeHtml(error)}</p>` : ''}
     expire();
     bounded(pending, MAX_PENDING);
     const id = randomBytes(32).toString('base64url');
-    const p: Pending = { clientId, redirectUri, challenge, resource: resourceOf(issuer), scope: OAUTH_SCOPE, ...(state !== undefined ? { state } : {}), expiresAt: now() + PENDING_TTL_MS };
+    const csrf = randomBytes(32).toString('base64url');
+    const p: Pending = { clientId, redirectUri, challenge, resource: resourceOf(issuer), scope: OAUTH_SCOPE, ...(state !== undefined ? { state } : {}), expiresAt: now() + PENDING_TTL_MS, csrfHash: hashToken(csrf) };
     pending.set(id, p);
-    return consent(c, id, p);
+    const res = consent(c, id, p);
+    const secure = issuer.startsWith('https:');
+    res.headers.append('set-cookie', `${secure ? '__Host-' : ''}${CSRF_COOKIE}=${csrf}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${PENDING_TTL_MS / 1000}${secure ? '; Secure' : ''}`);
+    return res;
   });
 
   app.post('/oauth/authorize', async (c) => {
@@ -406,6 +413,14 @@ ${error ? `<p class="err">${escapeHtml(error)}</p>` : ''}
       opts.authFailures.take(source);
       return page(c, 400, 'Expired', '<p>This authorization request is unknown or expired. Start again from the app.</p>');
     }
+    // The CSRF cookie of the browser that loaded this consent page (double submit: the form
+    // names the request, the cookie proves the same browser posts it).
+    const cookies = (c.req.header('cookie') ?? '').split(';').map((x) => x.trim());
+    const csrf = cookies.find((x) => x.startsWith(`__Host-${CSRF_COOKIE}=`) || x.startsWith(`${CSRF_COOKIE}=`))?.split('=')[1] ?? '';
+    if (hashToken(csrf) !== p.csrfHash) {
+      refused(c, 'csrf', { clientId: p.clientId });
+      return page(c, 400, 'Bad request', '<p>This form was not posted from the consent page this browser loaded (its cookie is missing). Start again from the app.</p>');
+    }
     const token = form.token ?? '';
     const caller = token.length > 0 && token.length <= 1024 && !/\s/.test(token) ? opts.authenticate(`Bearer ${token}`) : undefined;
     if (!caller) {
@@ -416,7 +431,8 @@ ${error ? `<p class="err">${escapeHtml(error)}</p>` : ''}
     pending.delete(id);
     bounded(codes, MAX_CODES);
     const code = randomBytes(32).toString('base64url');
-    codes.set(hashToken(code), { ...p, user: caller.user, key: caller.key, used: false, expiresAt: now() + CODE_TTL_MS });
+    const { csrfHash: _csrf, ...bound } = p;
+    codes.set(hashToken(code), { ...bound, user: caller.user, key: caller.key, used: false, expiresAt: now() + CODE_TTL_MS });
     return back(c, p.redirectUri, issuer, { code, state: p.state });
   });
 
