@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,14 +22,14 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-function setup(o: { now?: () => number; tokens?: Array<{ user: string; role: 'admin' | 'viewer'; token: string }>; dir?: string; registrationsPerHour?: number; maxClients?: number } = {}) {
+function setup(o: { issuer?: string; now?: () => number; tokens?: Array<{ user: string; role: 'admin' | 'viewer'; token: string }>; dir?: string; registrationsPerHour?: number; maxClients?: number } = {}) {
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'oauth-unit-'));
   if (!o.dir) dirs.push(dir);
   let auth = createAuthenticator(o.tokens ?? [{ user: 'ann', role: 'admin', token: ADMIN }, { user: 'vic', role: 'viewer', token: VIEWER }]);
   const events: OAuthEvent[] = [];
   const oauth = createOAuth({
     dir,
-    issuer: () => ISSUER,
+    issuer: () => o.issuer ?? ISSUER,
     accessTokenMinutes: () => 60,
     refreshTokenDays: () => 30,
     authenticate: (h) => auth(h),
@@ -274,5 +276,69 @@ describe('OAuth authorization server', () => {
     const dup = await s.req('/oauth/token', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `grant_type=authorization_code&client_id=${client}&client_id=${client}` });
     expect(dup.status).toBe(400);
     expect((await s.form('/oauth/token', { grant_type: 'password', client_id: client })).status).toBe(400);
+  });
+
+  describe('client ID metadata documents', () => {
+    /** A loopback server answering each path with what `routes` says; records what was asked. */
+    async function docServer(routes: (base: string) => Record<string, { status?: number; body: string; headers?: Record<string, string> }>) {
+      const asked: string[] = [];
+      let base = '';
+      const server = createServer((req, res) => {
+        asked.push(req.url ?? '');
+        const r = routes(base)[req.url ?? ''];
+        if (!r) {
+          res.writeHead(404).end();
+          return;
+        }
+        res.writeHead(r.status ?? 200, { 'content-type': 'application/json', ...r.headers }).end(r.body);
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      return { base, asked, [Symbol.asyncDispose]: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+    }
+    const doc = (id: string, extra: Record<string, unknown> = {}) => JSON.stringify({ client_id: id, client_name: 'Doc client', redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none', ...extra });
+
+    it('takes a document whose client_id is its URL and lists the redirect_uri; the code exchange works with the URL as client_id', async () => {
+      await using srv = await docServer((b) => ({ '/client.json': { body: doc(`${b}/client.json`) } }));
+      const s = setup();
+      const id = `${srv.base}/client.json`;
+      const page = await s.req(`/oauth/authorize?${s.authorizeQuery(id)}`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('Doc client');
+      const t = (await (await s.exchange(id, await s.code(id))).json()) as { access_token: string };
+      expect(s.oauth.verify(s.ctx, t.access_token)).toMatchObject({ user: 'ann', clientId: id, clientName: 'Doc client' });
+    });
+
+    it('refuses a document naming another client_id, not listing the redirect_uri, redirecting, too large, not JSON, or with a bad redirect URI; never redirecting the browser', async () => {
+      await using srv = await docServer((b) => ({
+        '/other.json': { body: doc(`${b}/elsewhere.json`) },
+        '/unlisted.json': { body: doc(`${b}/unlisted.json`, { redirect_uris: ['http://127.0.0.1:1/else'] }) },
+        '/moved.json': { status: 302, body: '', headers: { location: `${b}/client.json` } },
+        '/client.json': { body: doc(`${b}/moved.json`) },
+        '/huge.json': { body: doc(`${b}/huge.json`, { pad: 'x'.repeat(20_000) }) },
+        '/html.json': { body: '<html>' },
+        '/evil.json': { body: doc(`${b}/evil.json`, { redirect_uris: ['http://evil.example/cb'] }) },
+      }));
+      const s = setup();
+      for (const path of ['/other.json', '/unlisted.json', '/moved.json', '/huge.json', '/html.json', '/evil.json']) {
+        const r = await s.req(`/oauth/authorize?${s.authorizeQuery(`${srv.base}${path}`)}`);
+        expect(r.status, path).toBe(400);
+        expect(r.headers.get('location'), path).toBeNull();
+      }
+      // The redirect was not followed.
+      expect(srv.asked).not.toContain('/client.json');
+    });
+
+    it('SSRF: with a public (https) issuer a loopback, private or http client_id is refused without a request', async () => {
+      await using srv = await docServer((b) => ({ '/client.json': { body: doc(`${b}/client.json`) } }));
+      const s = setup({ issuer: 'https://hub.example.com' });
+      const port = new URL(srv.base).port;
+      for (const id of [`${srv.base}/client.json`, `https://127.0.0.1:${port}/client.json`, 'https://10.0.0.1/client.json', 'https://169.254.169.254/latest', 'https://[::1]/c.json', 'https://example.com/', 'https://u:p@example.com/c.json']) {
+        const r = await s.oauth.app.request(`https://hub.example.com/oauth/authorize?${s.authorizeQuery(id)}`);
+        expect(r.status, id).toBe(400);
+        expect(r.headers.get('location'), id).toBeNull();
+      }
+      expect(srv.asked).toEqual([]);
+    });
   });
 });

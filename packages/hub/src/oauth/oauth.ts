@@ -19,8 +19,8 @@
  *
  * An access token stands for the hub token it was issued for: every request resolves that
  * token's key again, so a hub token removed or demoted by a reload removes or demotes its
- * OAuth sessions at the next request. Client ID metadata documents are not supported (the AS
- * metadata says so); clients register.
+ * OAuth sessions at the next request. A client may also use a client ID metadata document (its
+ * client_id an https URL: client-document.ts) instead of registering.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
@@ -29,6 +29,7 @@ import * as z from 'zod';
 import { buildOAuthProtectedResourceMetadata, type OAuthMetadata } from '@modelcontextprotocol/server';
 import type { Authenticated } from '../policy/auth.ts';
 import type { RateDecision } from '../policy/rate-limit.ts';
+import { clientIdUrlProblem, fetchClientDocument } from './client-document.ts';
 import { createOAuthStore, hashToken, newSecret, type Grant, type OAuthStore } from './store.ts';
 
 export const OAUTH_MCP_PATH = '/oauth/mcp';
@@ -40,6 +41,7 @@ const MAX_PENDING = 1000;
 const MAX_CODES = 1000;
 const MAX_FORM_BYTES = 16 * 1024;
 const CSRF_COOKIE = 'hlo_oauth_csrf';
+const DOCUMENT_FETCHES_PER_HOUR = 60;
 
 export interface OAuthEvent {
   action: 'register' | 'grant' | 'refresh' | 'revoke' | 'refused';
@@ -68,6 +70,8 @@ export interface OAuthOptions {
   registrationsPerHour?: number;
   maxGrants?: number;
   now?: () => number;
+  /** Fetches a client ID metadata document (tests); default {@link fetchClientDocument}. */
+  fetchClientDocument?: typeof fetchClientDocument;
 }
 
 /** What an OAuth access token stands for. */
@@ -184,7 +188,7 @@ export function createOAuth(opts: OAuthOptions) {
       revocation_endpoint_auth_methods_supported: ['none'],
       scopes_supported: [OAUTH_SCOPE],
       authorization_response_iss_parameter_supported: true,
-      client_id_metadata_document_supported: false,
+      client_id_metadata_document_supported: true,
     } as OAuthMetadata;
   }
 
@@ -344,12 +348,47 @@ ${error ? `<p class="err">${escapeHtml(error)}</p>` : ''}
     );
   });
 
-  app.get('/oauth/authorize', (c) => {
+  const documentFetches: number[] = [];
+  /**
+   * A URL-form client_id: its client ID metadata document fetched now (bounded, SSRF-guarded)
+   * and kept as the client; a page saying why not otherwise. Undefined for a registered id.
+   */
+  async function documentClient(c: Context, clientId: string, issuer: string): Promise<Response | undefined> {
+    const loopbackOk = isLoopbackHost(new URL(issuer).hostname);
+    const form = clientIdUrlProblem(clientId, loopbackOk);
+    if (!form) return undefined;
+    const fail = (why: string) => {
+      refused(c, `client document: ${why}`.slice(0, 200), { clientId: clientId.slice(0, 200) });
+      return page(c, 400, 'Client document refused', `<p>The client's metadata document (client_id ${escapeHtml(clientId.slice(0, 200))}) ${escapeHtml(why)}.</p>`);
+    };
+    if (form.problem || !form.url) return fail(form.problem ?? 'is not usable');
+    const t = now();
+    while (documentFetches.length && documentFetches[0]! <= t - 3_600_000) documentFetches.shift();
+    if (documentFetches.length >= DOCUMENT_FETCHES_PER_HOUR) return fail(`was not fetched: at most ${DOCUMENT_FETCHES_PER_HOUR} client documents are fetched per hour`);
+    documentFetches.push(t);
+    let doc;
+    try {
+      doc = await (opts.fetchClientDocument ?? fetchClientDocument)(form.url, loopbackOk);
+    } catch (err) {
+      return fail(`could not be used: ${(err instanceof Error ? err.message : String(err)).slice(0, 300)}`);
+    }
+    for (const r of doc.redirect_uris) {
+      const problem = redirectUriProblem(r);
+      if (problem) return fail(`lists the redirect URI ${r.slice(0, 200)}, which ${problem}`);
+    }
+    const client = { clientId, clientName: (doc.client_name ?? '').replace(/[\u0000-\u001f\u007f]/g, ' ').trim(), redirectUris: doc.redirect_uris, createdAt: t };
+    if (!store.addClient(client, t)) return fail('could not be kept: the hub holds as many OAuth clients as it keeps');
+    return undefined;
+  }
+
+  app.get('/oauth/authorize', async (c) => {
     const issuer = issuerOf(c);
     if (!issuer) return page(c, 400, 'OAuth unavailable', '<p>OAuth needs oauth.issuer for this host name.</p>');
     const q = new URL(c.req.url).searchParams;
     for (const k of new Set(q.keys())) if (q.getAll(k).length > 1) return page(c, 400, 'Bad request', `<p>The parameter ${escapeHtml(k.slice(0, 50))} is given twice.</p>`);
     const clientId = q.get('client_id') ?? '';
+    const viaDocument = await documentClient(c, clientId, issuer);
+    if (viaDocument) return viaDocument;
     const client = store.client(clientId);
     // Never redirect before the client and its redirect URI are known: an open redirect otherwise.
     if (!client) {

@@ -35,12 +35,12 @@ export interface Grant {
   createdAt: number;
 }
 
-const clientSchema = z.strictObject({ clientId: z.string().max(64), clientName: z.string().max(200), redirectUris: z.array(z.string().max(512)).max(5), createdAt: z.number() });
+const clientSchema = z.strictObject({ clientId: z.string().max(512), clientName: z.string().max(200), redirectUris: z.array(z.string().max(512)).max(5), createdAt: z.number() });
 const grantSchema = z.strictObject({
   familyId: z.string().max(64),
   user: z.string().max(200),
   key: z.string().max(64),
-  clientId: z.string().max(64),
+  clientId: z.string().max(512),
   scope: z.string().max(64),
   resource: z.string().max(600),
   accessHash: z.string().length(64),
@@ -116,6 +116,12 @@ export function createOAuthStore(opts: OAuthStoreOptions) {
     /** Adds a client; when full, the oldest client without a grant goes. False when every client holds a grant. */
     addClient(c: OAuthClient, now: number): boolean {
       this.sweep(now);
+      if (clients.has(c.clientId)) {
+        // A client ID metadata document fetched again: its current metadata replaces the old.
+        clients.set(c.clientId, c);
+        save();
+        return true;
+      }
       if (clients.size >= opts.maxClients) {
         const held = new Set([...grants.values()].map((g) => g.clientId));
         const idle = [...clients.values()].filter((x) => !held.has(x.clientId)).sort((a, b) => a.createdAt - b.createdAt)[0];
