@@ -154,7 +154,7 @@ describe('OAuth authorization server', () => {
   it('refuses plain PKCE, a missing challenge, an unknown scope or resource (redirecting with the error), and an unknown client or redirect without redirecting', async () => {
     const s = setup();
     const client = await s.clientId();
-    for (const extra of [{ code_challenge_method: 'plain' }, { code_challenge: 'short' }, { scope: 'admin' }, { resource: 'https://evil.example/oauth/mcp' }]) {
+    for (const extra of [{ code_challenge_method: 'plain' }, { code_challenge: 'short' }, { scope: 'admin' }, { resource: 'https://evil.example/oauth/mcp' }] as Array<Record<string, string>>) {
       const r = await s.req(`/oauth/authorize?${s.authorizeQuery(client, extra)}`);
       expect(r.status).toBe(302);
       const loc = new URL(r.headers.get('location')!);
