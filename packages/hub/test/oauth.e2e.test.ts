@@ -117,10 +117,12 @@ describe('OAuth on /oauth/mcp with the SDK client', () => {
       expect(after.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
 
       // The journal: grant, refresh, revoke as oauth events, tool calls with the client's name; no tokens.
+      // (OAuth events are written after the answer: poll.)
       const auditDir = join(hub.dir, 'data', 'audit');
-      const journal = readdirSync(auditDir).filter((f) => f.endsWith('.jsonl')).map((f) => readFileSync(join(auditDir, f), 'utf8')).join('');
-      const oauthEvents = journal.split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.kind === 'oauth');
-      expect(oauthEvents.map((e) => e.detail.action)).toEqual(expect.arrayContaining(['register', 'grant', 'refresh', 'revoke']));
+      const readJournal = () => readdirSync(auditDir).filter((f) => f.endsWith('.jsonl')).map((f) => readFileSync(join(auditDir, f), 'utf8')).join('');
+      const actions = () => readJournal().split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.kind === 'oauth').map((e) => e.detail.action);
+      await expect.poll(actions, { timeout: 10_000 }).toEqual(expect.arrayContaining(['register', 'grant', 'refresh', 'revoke']));
+      const journal = readJournal();
       const call = journal.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((e) => e.kind === 'tool_call' && e.tool === 'list_nodes');
       expect(call).toMatchObject({ user: 'ann', role: 'admin', detail: { oauthClient: 'e2e <b>client</b>' } });
       expect(journal).not.toContain(access);
