@@ -432,13 +432,13 @@ export async function createHub(opts: HubOptions) {
         authFailures: deps.authFailures,
         sourceOf: deps.sourceOf,
         audit: (e) =>
-          void record(
+          record(
             createAuditEvent({
               kind: 'oauth',
               user: e.user ?? 'unknown',
               ...(e.role ? { role: e.role } : {}),
               source: e.source.slice(0, 64),
-              detail: { action: e.action, ...(e.clientId ? { clientId: e.clientId.slice(0, 64) } : {}), ...(e.clientName ? { clientName: e.clientName.slice(0, 100) } : {}), ...(e.reason ? { reason: e.reason.slice(0, 200) } : {}) },
+              detail: { action: e.action, ...(e.clientId ? { clientId: e.clientId.slice(0, 200) } : {}), ...(e.clientName ? { clientName: e.clientName.slice(0, 100) } : {}), ...(e.reason ? { reason: e.reason.slice(0, 200) } : {}) },
             }),
           ).catch((err: unknown) => log.warn({ err: String(err) }, 'audit: could not record an OAuth event')),
       }),

@@ -65,7 +65,8 @@ export interface OAuthOptions {
   /** Failed logins per source, shared with /mcp and the UI. */
   authFailures: { take(key: string): RateDecision; blocked(key: string): RateDecision };
   sourceOf(c: Context): string;
-  audit(e: OAuthEvent): void;
+  /** Journals an event; grants, refreshes, revocations and registrations are on disk before their answer. */
+  audit(e: OAuthEvent): void | Promise<void>;
   maxClients?: number;
   registrationsPerHour?: number;
   maxGrants?: number;
@@ -170,7 +171,7 @@ export function createOAuth(opts: OAuthOptions) {
     for (const [k, p] of codes) if (p.expiresAt + CODE_TTL_MS <= t) codes.delete(k);
   };
 
-  const refused = (c: Context, reason: string, extra: Partial<OAuthEvent> = {}) => opts.audit({ action: 'refused', reason, source: opts.sourceOf(c), ...extra });
+  const refused = (c: Context, reason: string, extra: Partial<OAuthEvent> = {}) => void opts.audit({ action: 'refused', reason, source: opts.sourceOf(c), ...extra });
   const oauthError = (c: Context, status: 400 | 401 | 403 | 404 | 429, error: string, description: string) =>
     c.json({ error, error_description: description }, status, { 'cache-control': 'no-store' });
 
@@ -331,7 +332,7 @@ ${error ? `<p class="err">${escapeHtml(error)}</p>` : ''}
       return oauthError(c, 400, 'invalid_client_metadata', 'the hub holds as many OAuth clients as it keeps; revoke some grants first');
     }
     registrations.push(t);
-    opts.audit({ action: 'register', clientId: client.clientId, clientName: client.clientName, source });
+    await opts.audit({ action: 'register', clientId: client.clientId, clientName: client.clientName, source });
     return c.json(
       {
         client_id: client.clientId,
@@ -517,7 +518,7 @@ ${error ? `<p class="err">${escapeHtml(error)}</p>` : ''}
       const t = issue({ user: caller.user, key: code.key, clientId, scope: code.scope, resource: code.resource });
       store.addGrant({ familyId, user: caller.user, key: code.key, clientId, scope: code.scope, resource: code.resource, ...t.hashes, usedRefresh: [], createdAt: now() }, now());
       code.familyId = familyId;
-      opts.audit({ action: 'grant', user: caller.user, role: caller.role, clientId, clientName: client.clientName, source: opts.sourceOf(c) });
+      await opts.audit({ action: 'grant', user: caller.user, role: caller.role, clientId, clientName: client.clientName, source: opts.sourceOf(c) });
       return tokenAnswer(c, t.access, t.refresh, code.scope);
     }
     if (form.grant_type === 'refresh_token') {
@@ -544,7 +545,7 @@ ${error ? `<p class="err">${escapeHtml(error)}</p>` : ''}
       }
       const t = issue(g);
       store.rotate(g, t.hashes);
-      opts.audit({ action: 'refresh', user: caller.user, role: caller.role, clientId, clientName: client.clientName, source: opts.sourceOf(c) });
+      await opts.audit({ action: 'refresh', user: caller.user, role: caller.role, clientId, clientName: client.clientName, source: opts.sourceOf(c) });
       return tokenAnswer(c, t.access, t.refresh, g.scope);
     }
     return oauthError(c, 400, 'unsupported_grant_type', 'grant_type must be authorization_code or refresh_token');
@@ -558,7 +559,7 @@ ${error ? `<p class="err">${escapeHtml(error)}</p>` : ''}
     // RFC 7009: 200 whatever the token was; only the client it was issued to may revoke it.
     if (g && (form.client_id === undefined || form.client_id === g.clientId)) {
       store.revoke(g);
-      opts.audit({ action: 'revoke', user: g.user, clientId: g.clientId, clientName: store.client(g.clientId)?.clientName ?? '', source: opts.sourceOf(c) });
+      await opts.audit({ action: 'revoke', user: g.user, clientId: g.clientId, clientName: store.client(g.clientId)?.clientName ?? '', source: opts.sourceOf(c) });
     }
     return c.body(null, 200, { 'cache-control': 'no-store' });
   });
