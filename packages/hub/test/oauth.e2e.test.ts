@@ -115,6 +115,8 @@ describe('OAuth on /oauth/mcp with the SDK client', () => {
       const after = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${provider.stored!.access_token}`, 'content-type': 'application/json' }, body: '{}' });
       expect(after.status).toBe(401);
       expect(after.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
+      // The SDK client's own next call: its refresh token went with the grant, so it must ask the person again.
+      await expect(again.callTool({ name: 'list_nodes', arguments: {} })).rejects.toThrow();
 
       // The journal: grant, refresh, revoke as oauth events, tool calls with the client's name; no tokens.
       // (OAuth events are written after the answer: poll.)

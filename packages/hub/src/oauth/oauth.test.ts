@@ -206,6 +206,8 @@ describe('OAuth authorization server', () => {
     expect(html).toContain(escapeHtml('<script>alert(1)</script>'));
     expect(page.headers.get('x-frame-options')).toBe('DENY');
     expect(page.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    // The redirect after the form goes to the client: allowed by form-action, nothing else is.
+    expect(page.headers.get('content-security-policy')).toContain("form-action 'self' http://127.0.0.1:33333;");
   });
 
   it('CSRF: a POST without the pending request id, or from another origin, gets nothing; a wrong hub token is throttled like failed logins', async () => {
@@ -262,7 +264,11 @@ describe('OAuth authorization server', () => {
     const other = await s.clientId();
     await s.form('/oauth/revoke', { token: t2.refresh_token, client_id: other });
     expect(s.oauth.verify(s.ctx, t2.access_token)).toBeDefined();
+    const family = s.oauth.verify(s.ctx, t2.access_token)!.familyId;
+    expect(s.oauth.grantAlive(family)).toBe(true);
     expect((await s.form('/oauth/revoke', { token: t2.access_token, client_id: client })).status).toBe(200);
+    // A session opened with it ends too (http.ts asks grantAlive on every use).
+    expect(s.oauth.grantAlive(family)).toBe(false);
     expect(s.oauth.verify(s.ctx, t2.access_token)).toBeUndefined();
     expect((await s.refresh(client, t2.refresh_token)).status).toBe(400);
     expect(s.events.some((e) => e.action === 'revoke' && e.user === 'ann')).toBe(true);

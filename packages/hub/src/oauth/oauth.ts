@@ -79,6 +79,8 @@ export interface OAuthOptions {
 export interface OAuthCaller extends Authenticated {
   clientId: string;
   clientName: string;
+  /** The grant (consent) the token belongs to: it outlives refreshes. */
+  familyId: string;
 }
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -221,13 +223,14 @@ export function createOAuth(opts: OAuthOptions) {
     return out;
   }
 
-  function page(c: Context, status: 200 | 400 | 401 | 429, title: string, body: string): Response {
+  function page(c: Context, status: 200 | 400 | 401 | 429, title: string, body: string, formTarget?: string): Response {
     const html = `<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${escapeHtml(title)}</title>
 <style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem}input{width:100%;padding:.5rem;box-sizing:border-box}button{margin-top:1rem;padding:.5rem 1rem}.err{color:#b00}</style></head><body>${body}</body></html>`;
     return c.html(html, status, {
       'cache-control': 'no-store',
       'x-frame-options': 'DENY',
-      'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+      // Browsers check form-action along the redirect that answers the form: the client's origin too.
+      'content-security-policy': `default-src 'none'; style-src 'unsafe-inline'; form-action 'self'${formTarget ? ` ${formTarget}` : ''}; frame-ancestors 'none'; base-uri 'none'`,
       'referrer-policy': 'no-referrer',
       'x-content-type-options': 'nosniff',
     });
@@ -250,6 +253,7 @@ ${error ? `<p class="err">${escapeHtml(error)}</p>` : ''}
 <label>Hub token <input type="password" name="token" autocomplete="off" required></label>
 <button type="submit">Allow</button>
 </form>`,
+      new URL(p.redirectUri).origin,
     );
   }
 
@@ -584,7 +588,12 @@ ${error ? `<p class="err">${escapeHtml(error)}</p>` : ''}
       if (!issuer || !g || g.accessExpiresAt <= now() || g.resource !== resourceOf(issuer)) return undefined;
       const caller = opts.resolveCaller(g.key);
       if (!caller) return undefined;
-      return { ...caller, clientId: g.clientId, clientName: store.client(g.clientId)?.clientName ?? '' };
+      return { ...caller, clientId: g.clientId, clientName: store.client(g.clientId)?.clientName ?? '', familyId: g.familyId };
+    },
+    /** Whether a grant still stands: not revoked, its refresh token not expired. */
+    grantAlive(familyId: string): boolean {
+      const g = store.grant(familyId);
+      return !!g && g.refreshExpiresAt > now();
     },
     store,
   };

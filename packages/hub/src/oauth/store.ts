@@ -132,6 +132,7 @@ export function createOAuthStore(opts: OAuthStoreOptions) {
       save();
       return true;
     },
+    grant: (familyId: string) => grants.get(familyId),
     grantByAccess: (hash: string) => grants.get(byAccess.get(hash) ?? ''),
     grantByRefresh: (hash: string) => grants.get(byRefresh.get(hash) ?? ''),
     /** The family a rotated-away refresh token belonged to. */

@@ -283,7 +283,7 @@ export function createHttpApp(opts: HttpAppOptions) {
   const refuse = (c: Context, kind: RefusalKind, detail: Record<string, unknown> = {}, line?: { distinct?: string; msg?: string }) => refusals.refuse(kind, sourceOf(c), { path: c.req.path, ...detail }, line);
 
   /** The current caller behind a session's token; a removed token fails the call it was making. */
-  const current = (first: Authenticated) => (opts.resolveCaller ? opts.resolveCaller(first.key) : first);
+  const current = (first: Authenticated) => (first.alive && !first.alive() ? undefined : opts.resolveCaller ? opts.resolveCaller(first.key) : first);
   const sessionCaller = (first: Authenticated) => (): Caller => {
     const now = current(first);
     if (!now) throw new ProtocolError(ProtocolErrorCode.InvalidRequest, 'the token of this session is no longer configured on the hub');
@@ -715,7 +715,9 @@ export function createHttpApp(opts: HttpAppOptions) {
     }
     const presented = bearerToken(c.req.header('authorization'));
     const caller = presented !== undefined && presented.length <= 1024 ? oauth!.verify(c, presented) : undefined;
-    if (caller) return { user: caller.user, role: caller.role, key: caller.key, oauthClient: caller.clientName || caller.clientId };
+    // A session opened with this token lives as long as its grant (refreshes keep it; a
+    // revocation or the refresh token's expiry ends it), and as long as the hub token.
+    if (caller) return { user: caller.user, role: caller.role, key: caller.key, oauthClient: caller.clientName || caller.clientId, alive: () => oauth!.grantAlive(caller.familyId) };
     // A missing token is how every OAuth client starts: not a failure to throttle.
     if (presented !== undefined) {
       authFailures.take(source);
