@@ -22,7 +22,7 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-function setup(o: { issuer?: string; now?: () => number; tokens?: Array<{ user: string; role: 'admin' | 'viewer'; token: string }>; dir?: string; registrationsPerHour?: number; maxClients?: number } = {}) {
+function setup(o: { issuer?: string; now?: () => number; tokens?: Array<{ user: string; role: 'admin' | 'viewer'; token: string }>; dir?: string; registrationsPerHour?: number; maxClients?: number; maxGrants?: number } = {}) {
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'oauth-unit-'));
   if (!o.dir) dirs.push(dir);
   let auth = createAuthenticator(o.tokens ?? [{ user: 'ann', role: 'admin', token: ADMIN }, { user: 'vic', role: 'viewer', token: VIEWER }]);
@@ -40,6 +40,7 @@ function setup(o: { issuer?: string; now?: () => number; tokens?: Array<{ user: 
     ...(o.now ? { now: o.now } : {}),
     ...(o.registrationsPerHour ? { registrationsPerHour: o.registrationsPerHour } : {}),
     ...(o.maxClients ? { maxClients: o.maxClients } : {}),
+    ...(o.maxGrants ? { maxGrants: o.maxGrants } : {}),
   });
   const req = (path: string, init: RequestInit = {}) => oauth.app.request(`${ISSUER}${path}`, init);
   const form = (path: string, body: Record<string, string>, headers: Record<string, string> = {}) =>
@@ -273,6 +274,18 @@ describe('OAuth authorization server', () => {
     expect((await s.refresh(client, t2.refresh_token)).status).toBe(400);
     expect(s.events.some((e) => e.action === 'revoke' && e.user === 'ann')).toBe(true);
     expect(JSON.stringify(s.events)).not.toContain(t2.access_token);
+  });
+
+  it('keeps at most maxGrants grants: the oldest goes first', async () => {
+    let t = 1_000;
+    const s = setup({ now: () => t, maxGrants: 2 });
+    const client = await s.clientId();
+    const tokens: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      t += 1_000;
+      tokens.push(((await (await s.exchange(client, await s.code(client))).json()) as { access_token: string }).access_token);
+    }
+    expect(tokens.map((x) => s.oauth.verify(s.ctx, x) !== undefined)).toEqual([false, true, true]);
   });
 
   it('refuses confidential-client auth and duplicated parameters at the token endpoint', async () => {
