@@ -11,6 +11,9 @@
  * Every request first passes the Host/Origin check (DNS rebinding), then authentication (a
  * bare 401: no body, no OAuth metadata, which would make Claude Code ignore its static
  * header), the per-token rate limit (429 + Retry-After) and the body limit (413).
+ *
+ * With `oauth.enabled`, `/oauth/mcp` serves the same for OAuth access tokens only (oauth/oauth.ts
+ * and its endpoints under /oauth/ and /.well-known/); its 401 names the resource metadata.
  */
 import { isIP } from 'node:net';
 import { randomUUID } from 'node:crypto';
