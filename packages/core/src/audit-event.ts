@@ -4,7 +4,8 @@ import { sha256Hex } from './secrets.ts';
 
 /**
  * The audit event: one per tool call (allowed, pending, denied, failed, succeeded), per approval
- * change and per outbound HTTP request the hub makes. It is written to the journal as one JSON
+ * change, per outbound HTTP request the hub makes and per OAuth registration, grant, refresh,
+ * revocation or refusal. It is written to the journal as one JSON
  * line and shipped to Loki as that same line, so this schema is the contract between the hub,
  * the journal, the shipper, `get_audit_log` and anyone reading the files or Loki.
  *
@@ -19,7 +20,7 @@ import { sha256Hex } from './secrets.ts';
  * ev.args // { vmid: 101, password: '[REDACTED]' }
  */
 
-export const AUDIT_KINDS = ['tool_call', 'approval', 'http_request'] as const;
+export const AUDIT_KINDS = ['tool_call', 'approval', 'http_request', 'oauth'] as const;
 export type AuditKind = (typeof AUDIT_KINDS)[number];
 
 const json = z.json();

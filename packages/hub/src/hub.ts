@@ -36,6 +36,7 @@ import { probeTools } from './tools/observability/probes.ts';
 import { observabilityTools } from './tools/observability/index.ts';
 import { checkPort, pingHost, probeHttp } from '@homelab-mcp/core/probes';
 import { createHttpApp, type UpstreamHealth } from './transports/http.ts';
+import { createOAuth } from './oauth/oauth.ts';
 import { createTopology, type TopologySettings } from './topology/topology.ts';
 import { topologyResources, topologyTools } from './tools/topology/topology-tools.ts';
 import { fleetCareTools } from './tools/fleet/fleet-care.ts';
@@ -229,7 +230,9 @@ export async function createHub(opts: HubOptions) {
           // The user a chaining hub called for (its claim; the role above is already lowered),
           // what the tool added for the record (a playbook run's commit and recap),
           // and the answer's shape (items and bytes, never its content: it may hold secrets).
-          ...(e.caller.actingFor || e.detail || e.result ? { detail: { ...e.detail, ...(e.caller.actingFor ? { actingFor: e.caller.actingFor } : {}), ...(e.result ? { result: { ...e.result } } : {}) } } : {}),
+          ...(e.caller.actingFor || e.caller.oauthClient !== undefined || e.detail || e.result
+            ? { detail: { ...e.detail, ...(e.caller.actingFor ? { actingFor: e.caller.actingFor } : {}), ...(e.caller.oauthClient !== undefined ? { oauthClient: e.caller.oauthClient.slice(0, 100) } : {}), ...(e.result ? { result: { ...e.result } } : {}) } }
+            : {}),
         }),
       );
     },
@@ -417,6 +420,28 @@ export async function createHub(opts: HubOptions) {
   const subscriptions = createResourceSubscriptions({ catalog: () => catalog, log });
   const http = createHttpApp({
     subscriptions,
+    oauthEnabled: () => config.oauth.enabled,
+    oauth: (deps) =>
+      createOAuth({
+        dir: join(opts.dataDir, 'oauth'),
+        issuer: () => config.oauth.issuer ?? (config.allowedHosts[0] ? `https://${config.allowedHosts[0].toLowerCase()}` : undefined),
+        accessTokenMinutes: () => config.oauth.accessTokenMinutes,
+        refreshTokenDays: () => config.oauth.refreshTokenDays,
+        authenticate: (h) => authenticate(h),
+        resolveCaller: (k) => authenticate.resolve(k),
+        authFailures: deps.authFailures,
+        sourceOf: deps.sourceOf,
+        audit: (e) =>
+          record(
+            createAuditEvent({
+              kind: 'oauth',
+              user: e.user ?? 'unknown',
+              ...(e.role ? { role: e.role } : {}),
+              source: e.source.slice(0, 64),
+              detail: { action: e.action, ...(e.clientId ? { clientId: e.clientId.slice(0, 200) } : {}), ...(e.clientName ? { clientName: e.clientName.slice(0, 100) } : {}), ...(e.reason ? { reason: e.reason.slice(0, 200) } : {}) },
+            }),
+          ).catch((err: unknown) => log.warn({ err: String(err) }, 'audit: could not record an OAuth event')),
+      }),
     ui: (h) => createUiApp({ data: uiData, http: h, pages: [healthPage, sessionsPage, pendingPage, auditPage, playbooksPage, networkPage, toolsPage], streams: { 'audit/stream': auditStreamResponse }, enabled: () => config.ui.enabled }),
     info,
     catalog: () => catalog,

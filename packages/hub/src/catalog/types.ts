@@ -15,6 +15,8 @@ export interface Caller {
   role: Role;
   /** The user an upstream hub calls for (`_meta` actingFor, policy/acting-for.ts): journaled. */
   actingFor?: string;
+  /** The OAuth client (its registered name, else its id) when the call came through /oauth/mcp: journaled. */
+  oauthClient?: string;
 }
 
 export interface Progress {

@@ -127,3 +127,20 @@ describe('hub.yaml names and URLs', () => {
     expect(() => parse('nodes:\n  - {name: pi, url: "http://127.0.0.1:1/mcp", tokenFile: pi.token, token: "0123456789abcdef0"}\n')).toThrow('key "nodes[0].tokenFile": set token or tokenFile, not both');
   });
 });
+
+describe('hub.yaml oauth section', () => {
+  it('is off by default; the issuer must be an https origin (http only on loopback); a non-loopback hub needs one', () => {
+    expect(HubConfigSchema.parse({}).oauth).toEqual({ enabled: false, accessTokenMinutes: 60, refreshTokenDays: 30 });
+    expect(HubConfigSchema.parse({ oauth: { enabled: true, issuer: 'https://hub.example.com' } }).oauth.issuer).toBe('https://hub.example.com');
+    expect(HubConfigSchema.parse({ oauth: { enabled: true, issuer: 'http://127.0.0.1:8765' } }).oauth.enabled).toBe(true);
+    for (const issuer of ['http://hub.example.com', 'https://hub.example.com/', 'https://hub.example.com/path', 'hub.example.com']) {
+      const r = HubConfigSchema.safeParse({ oauth: { enabled: true, issuer } });
+      expect(r.success, issuer).toBe(false);
+      expect(JSON.stringify(r.error?.issues[0]?.path)).toBe('["oauth","issuer"]');
+    }
+    // Listening beyond loopback with no issuer and no allowedHosts: refused; with allowedHosts: https://<first>.
+    expect(HubConfigSchema.safeParse({ listen: '0.0.0.0:8765', oauth: { enabled: true } }).success).toBe(false);
+    expect(HubConfigSchema.safeParse({ listen: '0.0.0.0:8765', allowedHosts: ['hub.example.com'], oauth: { enabled: true } }).success).toBe(true);
+    expect(HubConfigSchema.safeParse({ listen: '0.0.0.0:8765' }).success).toBe(true);
+  });
+});

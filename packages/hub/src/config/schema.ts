@@ -309,6 +309,35 @@ const HubConfigBase = z.strictObject({
   perDeviceTools: z.boolean().default(false),
   /** The read-only admin web UI at /ui (login with a hub token); `enabled: false` answers 404 there. */
   ui: z.strictObject({ enabled: z.boolean().default(true) }).default({ enabled: true }),
+  /**
+   * OAuth 2.1 for clients that cannot send a static header (Claude.ai connectors, Claude mobile,
+   * ChatGPT), served on `/oauth/mcp` only (never `/mcp`). The consent page asks for a hub token;
+   * the issued tokens carry its user and role. `issuer` defaults to https://<first allowedHosts
+   * name>; it must be https unless its host is loopback. Off by default.
+   */
+  oauth: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      issuer: z
+        .string()
+        .max(300)
+        .superRefine((v, ctx) => {
+          let u: URL;
+          try {
+            u = new URL(v);
+          } catch {
+            ctx.addIssue({ code: 'custom', message: `expected an absolute URL such as https://hub.example.com, got "${v.slice(0, 100)}"` });
+            return;
+          }
+          const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(u.hostname);
+          if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback)) ctx.addIssue({ code: 'custom', message: 'must be https (http only on a loopback host)' });
+          if (u.pathname !== '/' || u.search || u.hash || u.username || u.password || v.endsWith('/')) ctx.addIssue({ code: 'custom', message: 'must be an origin only (scheme, host and port; no path, query or trailing slash)' });
+        })
+        .optional(),
+      accessTokenMinutes: z.number().int().min(1).max(24 * 60).default(60),
+      refreshTokenDays: z.number().int().min(1).max(365).default(30),
+    })
+    .default({ enabled: false, accessTokenMinutes: 60, refreshTokenDays: 30 }),
   limits: z
     .strictObject({
       maxBodyBytes: z.number().int().positive().default(4 * 1024 * 1024),
@@ -396,6 +425,13 @@ const ALL_TAKEN = '"all" selects every node (node: all); give this node another 
 
 function checkNames(value: unknown, ctx: z.core.$RefinementCtx<unknown>): void {
   const c = (value ?? {}) as Partial<z.output<typeof HubConfigBase>>;
+  // OAuth without an https issuer serves only a hub bound to loopback (tests, one machine).
+  if (c.oauth?.enabled && !c.oauth.issuer && !(c.allowedHosts ?? []).length) {
+    const host = typeof c.listen === 'string' ? c.listen.slice(0, c.listen.lastIndexOf(':')) : '127.0.0.1';
+    if (!['127.0.0.1', 'localhost', '[::1]'].includes(host)) {
+      ctx.addIssue({ code: 'custom', path: ['oauth', 'issuer'], message: `oauth.enabled needs an https issuer (oauth.issuer, or a public name in allowedHosts) when the hub listens on ${host}, not only on loopback` });
+    }
+  }
   const nodes = Array.isArray(c.nodes) ? c.nodes : [];
   const local = c.local && typeof c.local === 'object' ? c.local : { enabled: true, name: 'local' };
   const seen = new Map<string, number>();

@@ -139,8 +139,8 @@ interface Hop {
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
-/** Opens one request to exactly `addresses` (already checked) and waits for the response head. */
-function open(a: { url: URL; method: string; headers: Record<string, string>; body?: string }, addresses: CheckedAddress[], signal: AbortSignal): Promise<IncomingMessage> {
+/** Opens one request to exactly `addresses` (already checked) and waits for the response head (also used by oauth/client-document.ts). */
+export function open(a: { url: URL; method: string; headers: Record<string, string>; body?: string }, addresses: CheckedAddress[], signal: AbortSignal): Promise<IncomingMessage> {
   // The socket's lookup answers with the checked addresses only: no second resolution whose
   // answer could differ (DNS rebinding). IP literals never reach it.
   const lookup = (_host: string, opts: { all?: boolean; family?: number } | number, cb: (...args: unknown[]) => void) => {
@@ -182,7 +182,7 @@ function open(a: { url: URL; method: string; headers: Record<string, string>; bo
  * Reads at most `limit` bytes of the (decoded) body and then drops the connection, so that an
  * endless or huge answer costs `limit` of memory, not its size.
  */
-async function readCapped(res: IncomingMessage, limit: number): Promise<{ bytes: Buffer; cut: boolean; wire: number; undecodable?: string }> {
+export async function readCapped(res: IncomingMessage, limit: number): Promise<{ bytes: Buffer; cut: boolean; wire: number; undecodable?: string }> {
   const encoding = String(res.headers['content-encoding'] ?? 'identity').toLowerCase().trim();
   const decoder = encoding === 'gzip' || encoding === 'x-gzip' ? createGunzip() : encoding === 'deflate' ? createInflate() : encoding === 'br' ? createBrotliDecompress() : undefined;
   let wire = 0;

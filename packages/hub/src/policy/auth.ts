@@ -16,6 +16,11 @@ export interface TokenEntry {
 export interface Authenticated extends Caller {
   /** Stable key for rate limiting and session ownership (not the token itself). */
   key: string;
+  /**
+   * Set for a caller that came with an OAuth access token: whether its grant still stands
+   * (not revoked, not expired). A session it opened ends when this turns false.
+   */
+  alive?: () => boolean;
 }
 
 /** An authenticator: the caller for an Authorization header, and the current caller of a key. */

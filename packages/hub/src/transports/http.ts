@@ -11,6 +11,9 @@
  * Every request first passes the Host/Origin check (DNS rebinding), then authentication (a
  * bare 401: no body, no OAuth metadata, which would make Claude Code ignore its static
  * header), the per-token rate limit (429 + Retry-After) and the body limit (413).
+ *
+ * With `oauth.enabled`, `/oauth/mcp` serves the same for OAuth access tokens only (oauth/oauth.ts
+ * and its endpoints under /oauth/ and /.well-known/); its 401 names the resource metadata.
  */
 import { isIP } from 'node:net';
 import { randomUUID } from 'node:crypto';
@@ -40,6 +43,8 @@ import type { Hono as HonoApp } from 'hono';
 import type { UiHttp } from '../ui/app.ts';
 import { boundedClientInfo } from '../server/client-info.ts';
 import { MAX_SUBSCRIPTIONS_PER_SESSION, type ResourceSubscriptions } from '../server/resource-subscriptions.ts';
+import { bearerToken } from '@homelab-mcp/core';
+import { OAUTH_MCP_PATH, type OAuth } from '../oauth/oauth.ts';
 
 export interface UpstreamHealth {
   name: string;
@@ -95,6 +100,12 @@ export interface HttpAppOptions {
   log?: { warn(obj: Record<string, unknown>, msg: string): void };
   /** Resource subscriptions: 2025 `resources/subscribe` and 2026-07-28 `subscriptions/listen`. */
   subscriptions?: ResourceSubscriptions;
+  /**
+   * The hub's OAuth authorization server (oauth/oauth.ts): its endpoints and `/oauth/mcp`
+   * answer only while `oauthEnabled()` says so (`oauth.enabled` in hub.yaml).
+   */
+  oauth?: (deps: { authFailures: ReturnType<typeof createRateLimiter>; sourceOf(c: Context): string }) => OAuth;
+  oauthEnabled?(): boolean;
 }
 
 /**
@@ -271,14 +282,15 @@ export function createHttpApp(opts: HttpAppOptions) {
     const header = opts.clientIpHeader?.() ?? 'x-forwarded-for';
     return clientAddress((c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket?.remoteAddress, c.req.header(header), opts.trustedProxies?.() ?? [], header);
   };
+  const oauth = opts.oauth?.({ authFailures, sourceOf });
   const refuse = (c: Context, kind: RefusalKind, detail: Record<string, unknown> = {}, line?: { distinct?: string; msg?: string }) => refusals.refuse(kind, sourceOf(c), { path: c.req.path, ...detail }, line);
 
   /** The current caller behind a session's token; a removed token fails the call it was making. */
-  const current = (first: Authenticated) => (opts.resolveCaller ? opts.resolveCaller(first.key) : first);
+  const current = (first: Authenticated) => (first.alive && !first.alive() ? undefined : opts.resolveCaller ? opts.resolveCaller(first.key) : first);
   const sessionCaller = (first: Authenticated) => (): Caller => {
     const now = current(first);
     if (!now) throw new ProtocolError(ProtocolErrorCode.InvalidRequest, 'the token of this session is no longer configured on the hub');
-    return now;
+    return first.oauthClient !== undefined ? { ...now, oauthClient: first.oauthClient } : now;
   };
 
   const envelopeAccepted = createEnvelopeCheck();
@@ -619,8 +631,8 @@ export function createHttpApp(opts: HttpAppOptions) {
   }
 
   /** Authentication, rate limit and body limit: the gate every MCP request passes. */
-  function admit(c: Context): Authenticated | Response {
-    const caller = authed(c);
+  function admit(c: Context, auth: (c: Context) => Authenticated | Response = authed): Authenticated | Response {
+    const caller = auth(c);
     if (caller instanceof Response) return caller;
     const rate = opts.rateLimit(caller.key);
     if (!rate.ok) return rateLimited(c, caller, rate.retryAfterS);
@@ -689,6 +701,44 @@ export function createHttpApp(opts: HttpAppOptions) {
   app.all('/mcp', async (c) => {
     const caller = admit(c);
     if (caller instanceof Response) return withRequestId(c, caller);
+    return serveMcp(c, caller);
+  });
+
+  /**
+   * `/oauth/mcp`: what `/mcp` serves, for the caller an OAuth access token stands for (its hub
+   * token's user and role as configured now). A 401 names the protected resource metadata.
+   */
+  const oauthOn = () => !!oauth && (opts.oauthEnabled?.() ?? false);
+  const oauthAuthed = (c: Context): Authenticated | Response => {
+    const source = sourceOf(c);
+    const throttled = authFailures.blocked(source);
+    if (!throttled.ok) {
+      refuse(c, 'auth_throttled');
+      return c.body(null, 429, { 'retry-after': String(throttled.retryAfterS) });
+    }
+    const presented = bearerToken(c.req.header('authorization'));
+    const caller = presented !== undefined && presented.length <= 1024 ? oauth!.verify(c, presented) : undefined;
+    // A session opened with this token lives as long as its grant (refreshes keep it; a
+    // revocation or the refresh token's expiry ends it), and as long as the hub token.
+    if (caller) return { user: caller.user, role: caller.role, key: caller.key, oauthClient: caller.clientName || caller.clientId, alive: () => oauth!.grantAlive(caller.familyId) };
+    // A missing token is how every OAuth client starts: not a failure to throttle.
+    if (presented !== undefined) {
+      authFailures.take(source);
+      refuse(c, 'unauthorized');
+    }
+    return c.body(null, 401, { 'www-authenticate': oauth!.challenge(c, presented !== undefined) });
+  };
+  app.all(OAUTH_MCP_PATH, async (c) => {
+    if (!oauthOn()) return c.json({ error: 'not found' }, 404);
+    const caller = admit(c, oauthAuthed);
+    if (caller instanceof Response) return withRequestId(c, caller);
+    return serveMcp(c, caller);
+  });
+  app.use('/.well-known/*', async (c, next) => (oauthOn() ? next() : c.json({ error: 'not found' }, 404)));
+  app.use('/oauth/*', async (c, next) => (oauthOn() ? next() : c.json({ error: 'not found' }, 404)));
+  if (oauth) app.route('/', oauth.app);
+
+  async function serveMcp(c: Context, caller: Authenticated): Promise<Response> {
     const req = c.req.raw;
     // The body is read and parsed once, here, and handed to the SDK: classifying the era and
     // serving the request would otherwise each read and parse it again.
@@ -717,7 +767,7 @@ export function createHttpApp(opts: HttpAppOptions) {
     const watched = resourceListen(parsedBody);
     if (watched && opts.subscriptions) return listenWithSubscriptions(c, caller, parsedBody, watched, opts.subscriptions);
     return modern.fetch(req, { parsedBody, authInfo: { token: '', clientId: caller.user, scopes: [], extra: { caller } } });
-  });
+  }
 
   /**
    * The SDK's answer to a 2026-07-28 tools/call whose Mcp-Param-* headers fail their check:

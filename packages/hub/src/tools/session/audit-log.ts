@@ -3,7 +3,7 @@ import type { AuditEvent } from '@homelab-mcp/core/audit-event';
 import type { CatalogTool } from '../../catalog/types.ts';
 
 export interface AuditLogSource {
-  read(q: { limit: number; since?: string; tool?: string; session?: string; user?: string; kind?: 'tool_call' | 'approval' | 'http_request' }): Promise<AuditEvent[]>;
+  read(q: { limit: number; since?: string; tool?: string; session?: string; user?: string; kind?: 'tool_call' | 'approval' | 'http_request' | 'oauth' }): Promise<AuditEvent[]>;
   /** Where the answer came from, for the reader. */
   name: string;
 }
@@ -27,7 +27,7 @@ export function auditLogTool(source: () => AuditLogSource): CatalogTool {
           since: { type: 'string', description: 'Only events at or after this ISO time.' },
           tool: { type: 'string', description: 'Only calls of this tool.' },
           session: { type: 'string', description: 'Only this session ("current" for this one).' },
-          kind: { type: 'string', enum: ['tool_call', 'approval', 'http_request'], description: 'Which events (default tool_call; http_request lists the hub’s outbound requests).' },
+          kind: { type: 'string', enum: ['tool_call', 'approval', 'http_request', 'oauth'], description: 'Which events (default tool_call; http_request lists the hub’s outbound requests; oauth its OAuth grants, refreshes, revocations and refusals).' },
         },
         additionalProperties: false,
       },
@@ -49,7 +49,7 @@ export function auditLogTool(source: () => AuditLogSource): CatalogTool {
         ...(typeof args.since === 'string' ? { since: args.since } : {}),
         ...(typeof args.tool === 'string' ? { tool: args.tool } : {}),
         ...(session ? { session } : {}),
-        kind: args.kind === 'approval' || args.kind === 'http_request' ? args.kind : 'tool_call',
+        kind: args.kind === 'approval' || args.kind === 'http_request' || args.kind === 'oauth' ? args.kind : 'tool_call',
         // Only an admin reads what other users did.
         ...(own !== undefined ? { user: own } : {}),
       });
