@@ -198,6 +198,13 @@ describe('deploy/examples/hub.full.yaml', () => {
   it('starts the hub, which lists every configured integration\'s tools, the topology and the docs, with every service unreachable', async () => {
     await using hub = await startHubProcess({ cwd: dir, args: ['--config', configFile], env, timeoutMs: 30_000 });
     expect((await fetch(`${hub.base}/healthz`)).status).toBe(200);
+    // oauth is on in the example: its resource metadata names the configured issuer's /oauth/mcp
+    // (the issuer as rewritten here, like every host of the file).
+    const issuer = (parseDocument(readFileSync(configFile, 'utf8')).toJS() as { oauth: { enabled: boolean; issuer: string } }).oauth;
+    expect(issuer.enabled).toBe(true);
+    const prm = await fetch(`${hub.base}/.well-known/oauth-protected-resource/oauth/mcp`);
+    expect(prm.status).toBe(200);
+    expect(((await prm.json()) as { resource: string }).resource).toBe(`${issuer.issuer}/oauth/mcp`);
 
     const parsed = parseDocument(readFileSync(configFile, 'utf8')).toJS() as {
       auth: { tokens: Array<{ role: string; token: string }> };
