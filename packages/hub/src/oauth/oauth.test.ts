@@ -22,7 +22,7 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-function setup(o: { issuer?: string; now?: () => number; tokens?: Array<{ user: string; role: 'admin' | 'viewer'; token: string }>; dir?: string; registrationsPerHour?: number; maxClients?: number; maxGrants?: number } = {}) {
+function setup(o: { issuer?: string; now?: () => number; tokens?: Array<{ user: string; role: 'admin' | 'viewer'; token: string }>; dir?: string; registrationsPerHour?: number; maxClients?: number; maxGrants?: number; maxPending?: number; documentFetchesPerHour?: number } = {}) {
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'oauth-unit-'));
   if (!o.dir) dirs.push(dir);
   let auth = createAuthenticator(o.tokens ?? [{ user: 'ann', role: 'admin', token: ADMIN }, { user: 'vic', role: 'viewer', token: VIEWER }]);
@@ -35,12 +35,15 @@ function setup(o: { issuer?: string; now?: () => number; tokens?: Array<{ user: 
     authenticate: (h) => auth(h),
     resolveCaller: (k) => auth.resolve(k),
     authFailures: createRateLimiter({ perMinute: 5, burst: 5 }),
-    sourceOf: () => '192.0.2.7',
+    // Tests name another source with x-test-source.
+    sourceOf: (c) => c.req.header('x-test-source') ?? '192.0.2.7',
     audit: (e) => void events.push(e),
     ...(o.now ? { now: o.now } : {}),
     ...(o.registrationsPerHour ? { registrationsPerHour: o.registrationsPerHour } : {}),
     ...(o.maxClients ? { maxClients: o.maxClients } : {}),
     ...(o.maxGrants ? { maxGrants: o.maxGrants } : {}),
+    ...(o.maxPending ? { maxPending: o.maxPending } : {}),
+    ...(o.documentFetchesPerHour ? { documentFetchesPerHour: o.documentFetchesPerHour } : {}),
   });
   const req = (path: string, init: RequestInit = {}) => oauth.app.request(`${ISSUER}${path}`, init);
   const form = (path: string, body: Record<string, string>, headers: Record<string, string> = {}) =>
@@ -358,6 +361,74 @@ describe('OAuth authorization server', () => {
         expect(r.headers.get('location'), id).toBeNull();
       }
       expect(srv.asked).toEqual([]);
+    });
+  });
+  describe('attacks (atk4)', () => {
+    const from = (source: string) => ({ 'x-test-source': source });
+    it('DCR: one address using up the registrations per hour does not lock out other addresses', async () => {
+      const s = setup({ registrationsPerHour: 3 });
+      const reg = (source: string) => s.req('/oauth/register', { method: 'POST', headers: { 'content-type': 'application/json', ...from(source) }, body: JSON.stringify({ redirect_uris: [REDIRECT] }) });
+      for (let i = 0; i < 3; i++) expect((await reg('198.51.100.66')).status).toBe(201);
+      expect((await reg('198.51.100.66')).status).toBe(429);
+      expect((await reg('192.0.2.7')).status).toBe(201);
+    });
+
+    it("a hub token holder making many grants evicts only its own oldest, never another user's", async () => {
+      let t = 1_000;
+      const s = setup({ now: () => t, maxGrants: 3 });
+      const client = await s.clientId();
+      t += 1_000;
+      const ann = ((await (await s.exchange(client, await s.code(client, ADMIN))).json()) as { access_token: string }).access_token;
+      const vic: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        t += 1_000;
+        vic.push(((await (await s.exchange(client, await s.code(client, VIEWER))).json()) as { access_token: string }).access_token);
+      }
+      expect(s.oauth.verify(s.ctx, ann)).toMatchObject({ user: 'ann' });
+      expect(vic.map((x) => s.oauth.verify(s.ctx, x) !== undefined)).toEqual([false, false, true, true]);
+    });
+
+    it("an address flooding the consent page with authorization requests evicts only its own, not a person's pending consent", async () => {
+      const s = setup({ maxPending: 5 });
+      const client = await s.clientId();
+      const mine = await s.consentId(client);
+      for (let i = 0; i < 10; i++) expect((await s.req(`/oauth/authorize?${s.authorizeQuery(client)}`, { headers: from('198.51.100.66') })).status).toBe(200);
+      expect((await s.consentPost({ request: mine, token: ADMIN })).status).toBe(302);
+    });
+
+    it('client ID metadata documents: fetched at most once per few minutes, and one address using up the fetches does not lock out others', async () => {
+      const asked: string[] = [];
+      let base = '';
+      const server = createServer((req, res) => {
+        asked.push(req.url ?? '');
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ client_id: `${base}${req.url}`, client_name: 'Doc', redirect_uris: [REDIRECT] }));
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      try {
+        base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+        const s = setup({ documentFetchesPerHour: 2 });
+        const get = (path: string, source: string) => s.req(`/oauth/authorize?${s.authorizeQuery(`${base}${path}`)}`, { headers: from(source) });
+        expect((await get('/a.json', '198.51.100.66')).status).toBe(200);
+        expect((await get('/b.json', '198.51.100.66')).status).toBe(200);
+        expect((await get('/c.json', '198.51.100.66')).status).toBe(400);
+        expect((await get('/good.json', '192.0.2.7')).status).toBe(200);
+        expect((await get('/good.json', '192.0.2.7')).status).toBe(200);
+        expect(asked.filter((x) => x === '/good.json')).toHaveLength(1);
+      } finally {
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
+    });
+
+    it('with an https issuer only the __Host- CSRF cookie counts (a cookie tossed by a sibling host is not it)', async () => {
+      const s = setup({ issuer: 'https://hub.example.com' });
+      const client = await s.clientId();
+      const r = await s.req(`/oauth/authorize?${s.authorizeQuery(client)}`);
+      const set = r.headers.get('set-cookie')!;
+      expect(set).toMatch(/^__Host-hlo_oauth_csrf=.*; Secure/);
+      const id2 = /name="request" value="([^"]+)"/.exec(await r.text())![1]!;
+      const value = set.split(';')[0]!.split('=')[1]!;
+      expect((await s.form('/oauth/authorize', { request: id2, token: ADMIN }, { cookie: `hlo_oauth_csrf=${value}` })).status).toBe(400);
+      expect((await s.form('/oauth/authorize', { request: id2, token: ADMIN }, { cookie: `__Host-hlo_oauth_csrf=${value}` })).status).toBe(302);
     });
   });
 });

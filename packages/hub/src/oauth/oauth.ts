@@ -42,6 +42,8 @@ const MAX_CODES = 1000;
 const MAX_FORM_BYTES = 16 * 1024;
 const CSRF_COOKIE = 'hlo_oauth_csrf';
 const DOCUMENT_FETCHES_PER_HOUR = 60;
+/** A client ID metadata document fetched this recently is not fetched again. */
+const DOCUMENT_FRESH_MS = 5 * 60_000;
 
 export interface OAuthEvent {
   action: 'register' | 'grant' | 'refresh' | 'revoke' | 'refused';
@@ -70,6 +72,10 @@ export interface OAuthOptions {
   maxClients?: number;
   registrationsPerHour?: number;
   maxGrants?: number;
+  /** Pending consents kept (default 1000); when full, the source holding the most loses its oldest. */
+  maxPending?: number;
+  /** Client ID metadata documents fetched per source address and hour (default 60). */
+  documentFetchesPerHour?: number;
   now?: () => number;
   /** Fetches a client ID metadata document (tests); default {@link fetchClientDocument}. */
   fetchClientDocument?: typeof fetchClientDocument;
@@ -133,9 +139,11 @@ interface Pending {
   expiresAt: number;
   /** SHA-256 of the CSRF cookie set with the consent page: the POST must come from that browser. */
   csrfHash: string;
+  /** The address that asked: a flood evicts its own pending requests first. */
+  source: string;
 }
 
-interface Code extends Omit<Pending, 'csrfHash'> {
+interface Code extends Omit<Pending, 'csrfHash' | 'source'> {
   user: string;
   key: string;
   used: boolean;
@@ -147,8 +155,23 @@ export function createOAuth(opts: OAuthOptions) {
   const store: OAuthStore = createOAuthStore({ dir: opts.dir, maxClients: opts.maxClients ?? 200, maxGrants: opts.maxGrants ?? 1000 });
   const pending = new Map<string, Pending>();
   const codes = new Map<string, Code>();
-  const registrations: number[] = [];
+  // Per source address: a global count would let one address lock every new client out.
+  const registrations = new Map<string, number[]>();
   const perHour = opts.registrationsPerHour ?? 20;
+  const maxPending = opts.maxPending ?? MAX_PENDING;
+  const documentsPerHour = opts.documentFetchesPerHour ?? DOCUMENT_FETCHES_PER_HOUR;
+  /** Takes one from `source`'s hourly budget in `m`; false when it is spent. */
+  const hourly = (m: Map<string, number[]>, source: string, max: number, t: number): boolean => {
+    for (const [k, list] of m) {
+      while (list.length && list[0]! <= t - 3_600_000) list.shift();
+      if (!list.length) m.delete(k);
+    }
+    const list = m.get(source) ?? [];
+    if (list.length >= max) return false;
+    if (m.size >= 10_000 && !m.has(source)) m.delete(m.keys().next().value!);
+    m.set(source, [...list, t]);
+    return true;
+  };
 
   const issuerOf = (c: Context): string | undefined => {
     const configured = opts.issuer?.();
@@ -302,8 +325,7 @@ ${error ? `<p class="err">${escapeHtml(error)}</p>` : ''}
   app.post('/oauth/register', async (c) => {
     const source = opts.sourceOf(c);
     const t = now();
-    while (registrations.length && registrations[0]! <= t - 3_600_000) registrations.shift();
-    if (registrations.length >= perHour) {
+    if ((registrations.get(source)?.filter((x) => x > t - 3_600_000).length ?? 0) >= perHour) {
       refused(c, 'registration rate');
       return oauthError(c, 429, 'temporarily_unavailable', `at most ${perHour} client registrations per hour`);
     }
@@ -335,7 +357,7 @@ ${error ? `<p class="err">${escapeHtml(error)}</p>` : ''}
       refused(c, 'client count');
       return oauthError(c, 400, 'invalid_client_metadata', 'the hub holds as many OAuth clients as it keeps; revoke some grants first');
     }
-    registrations.push(t);
+    hourly(registrations, source, perHour, t);
     await opts.audit({ action: 'register', clientId: client.clientId, clientName: client.clientName, source });
     return c.json(
       {
@@ -353,7 +375,7 @@ ${error ? `<p class="err">${escapeHtml(error)}</p>` : ''}
     );
   });
 
-  const documentFetches: number[] = [];
+  const documentFetches = new Map<string, number[]>();
   /**
    * A URL-form client_id: its client ID metadata document fetched now (bounded, SSRF-guarded)
    * and kept as the client; a page saying why not otherwise. Undefined for a registered id.
@@ -368,9 +390,10 @@ ${error ? `<p class="err">${escapeHtml(error)}</p>` : ''}
     };
     if (form.problem || !form.url) return fail(form.problem ?? 'is not usable');
     const t = now();
-    while (documentFetches.length && documentFetches[0]! <= t - 3_600_000) documentFetches.shift();
-    if (documentFetches.length >= DOCUMENT_FETCHES_PER_HOUR) return fail(`was not fetched: at most ${DOCUMENT_FETCHES_PER_HOUR} client documents are fetched per hour`);
-    documentFetches.push(t);
+    // Fetched lately: not again (every consent page would otherwise make the hub fetch).
+    const known = store.client(clientId);
+    if (known && known.createdAt > t - DOCUMENT_FRESH_MS) return undefined;
+    if (!hourly(documentFetches, opts.sourceOf(c), documentsPerHour, t)) return fail(`was not fetched: at most ${documentsPerHour} client documents are fetched per hour for one address`);
     let doc;
     try {
       doc = await (opts.fetchClientDocument ?? fetchClientDocument)(form.url, loopbackOk);
@@ -421,10 +444,22 @@ ${error ? `<p class="err">${escapeHtml(error)}</p>` : ''}
     const scope = q.get('scope') ?? OAUTH_SCOPE;
     if (scope.split(' ').some((s) => s !== OAUTH_SCOPE)) return fail('invalid_scope', `only the scope "${OAUTH_SCOPE}" is offered`);
     expire();
-    bounded(pending, MAX_PENDING);
+    const source = opts.sourceOf(c);
+    while (pending.size >= maxPending) {
+      // The source holding the most pending requests loses its oldest: a flood evicts itself.
+      const counts = new Map<string, number>();
+      for (const x of pending.values()) counts.set(x.source, (counts.get(x.source) ?? 0) + 1);
+      const top = [...counts].sort((a, b) => b[1] - a[1])[0]![0];
+      for (const [k, x] of pending) {
+        if (x.source === top) {
+          pending.delete(k);
+          break;
+        }
+      }
+    }
     const id = randomBytes(32).toString('base64url');
     const csrf = randomBytes(32).toString('base64url');
-    const p: Pending = { clientId, redirectUri, challenge, resource: resourceOf(issuer), scope: OAUTH_SCOPE, ...(state !== undefined ? { state } : {}), expiresAt: now() + PENDING_TTL_MS, csrfHash: hashToken(csrf) };
+    const p: Pending = { clientId, redirectUri, challenge, resource: resourceOf(issuer), scope: OAUTH_SCOPE, ...(state !== undefined ? { state } : {}), expiresAt: now() + PENDING_TTL_MS, csrfHash: hashToken(csrf), source };
     pending.set(id, p);
     const res = consent(c, id, p);
     const secure = issuer.startsWith('https:');
@@ -460,7 +495,9 @@ ${error ? `<p class="err">${escapeHtml(error)}</p>` : ''}
     // The CSRF cookie of the browser that loaded this consent page (double submit: the form
     // names the request, the cookie proves the same browser posts it).
     const cookies = (c.req.header('cookie') ?? '').split(';').map((x) => x.trim());
-    const csrf = cookies.find((x) => x.startsWith(`__Host-${CSRF_COOKIE}=`) || x.startsWith(`${CSRF_COOKIE}=`))?.split('=')[1] ?? '';
+    // With TLS only the __Host- cookie counts: a sibling host can toss a plain one.
+    const cookieName = issuer.startsWith('https:') ? `__Host-${CSRF_COOKIE}` : CSRF_COOKIE;
+    const csrf = cookies.find((x) => x.startsWith(`${cookieName}=`))?.slice(cookieName.length + 1) ?? '';
     if (hashToken(csrf) !== p.csrfHash) {
       refused(c, 'csrf', { clientId: p.clientId });
       return page(c, 400, 'Bad request', '<p>This form was not posted from the consent page this browser loaded (its cookie is missing). Start again from the app.</p>');
@@ -475,7 +512,7 @@ ${error ? `<p class="err">${escapeHtml(error)}</p>` : ''}
     pending.delete(id);
     bounded(codes, MAX_CODES);
     const code = randomBytes(32).toString('base64url');
-    const { csrfHash: _csrf, ...bound } = p;
+    const { csrfHash: _csrf, source: _source, ...bound } = p;
     codes.set(hashToken(code), { ...bound, user: caller.user, key: caller.key, used: false, expiresAt: now() + CODE_TTL_MS });
     return back(c, p.redirectUri, issuer, { code, state: p.state });
   });

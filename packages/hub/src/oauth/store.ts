@@ -142,7 +142,13 @@ export function createOAuthStore(opts: OAuthStoreOptions) {
       this.sweep(now, false);
       const evicted: Grant[] = [];
       while (grants.size >= opts.maxGrants) {
-        const oldest = [...grants.values()].sort((a, b) => a.createdAt - b.createdAt)[0]!;
+        // The hub token holding the most grants (the new one's first) loses its oldest: one
+        // person consenting again and again never evicts another person's grants.
+        const counts = new Map<string, number>([[g.key, 1]]);
+        for (const x of grants.values()) counts.set(x.key, (counts.get(x.key) ?? 0) + 1);
+        const top = [...counts].sort((a, b) => b[1] - a[1] || (a[0] === g.key ? -1 : b[0] === g.key ? 1 : 0))[0]![0];
+        const own = [...grants.values()].filter((x) => x.key === top);
+        const oldest = (own.length ? own : [...grants.values()]).sort((a, b) => a.createdAt - b.createdAt)[0]!;
         dropGrant(oldest);
         evicted.push(oldest);
       }
