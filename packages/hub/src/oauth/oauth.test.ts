@@ -419,6 +419,16 @@ describe('OAuth authorization server', () => {
       }
     });
 
+    it('an unauthenticated flood of refused requests cannot rotate the journal away: refusals are journaled within a budget per source and overall', async () => {
+      const s = setup();
+      for (let i = 0; i < 200; i++) await s.form('/oauth/token', { grant_type: 'authorization_code', client_id: 'hlc_nope', code: 'x' }, from('198.51.100.66'));
+      const flood = s.events.filter((e) => e.action === 'refused' && e.source === '198.51.100.66').length;
+      expect(flood).toBeGreaterThan(0);
+      expect(flood).toBeLessThanOrEqual(30);
+      await s.form('/oauth/token', { grant_type: 'authorization_code', client_id: 'hlc_nope', code: 'x' });
+      expect(s.events.filter((e) => e.action === 'refused' && e.source === '192.0.2.7')).toHaveLength(1);
+    });
+
     it('with an https issuer only the __Host- CSRF cookie counts (a cookie tossed by a sibling host is not it)', async () => {
       const s = setup({ issuer: 'https://hub.example.com' });
       const client = await s.clientId();

@@ -42,6 +42,9 @@ const MAX_CODES = 1000;
 const MAX_FORM_BYTES = 16 * 1024;
 const CSRF_COOKIE = 'hlo_oauth_csrf';
 const DOCUMENT_FETCHES_PER_HOUR = 60;
+const REFUSED_WINDOW_MS = 10 * 60_000;
+const REFUSED_PER_SOURCE = 30;
+const REFUSED_PER_WINDOW = 300;
 /** A client ID metadata document fetched this recently is not fetched again. */
 const DOCUMENT_FRESH_MS = 5 * 60_000;
 
@@ -160,10 +163,10 @@ export function createOAuth(opts: OAuthOptions) {
   const perHour = opts.registrationsPerHour ?? 20;
   const maxPending = opts.maxPending ?? MAX_PENDING;
   const documentsPerHour = opts.documentFetchesPerHour ?? DOCUMENT_FETCHES_PER_HOUR;
-  /** Takes one from `source`'s hourly budget in `m`; false when it is spent. */
-  const hourly = (m: Map<string, number[]>, source: string, max: number, t: number): boolean => {
+  /** Takes one from `source`'s budget in `m` (per `windowMs`); false when it is spent. */
+  const windowed = (m: Map<string, number[]>, source: string, max: number, t: number, windowMs: number): boolean => {
     for (const [k, list] of m) {
-      while (list.length && list[0]! <= t - 3_600_000) list.shift();
+      while (list.length && list[0]! <= t - windowMs) list.shift();
       if (!list.length) m.delete(k);
     }
     const list = m.get(source) ?? [];
@@ -172,6 +175,7 @@ export function createOAuth(opts: OAuthOptions) {
     m.set(source, [...list, t]);
     return true;
   };
+  const hourly = (m: Map<string, number[]>, source: string, max: number, t: number) => windowed(m, source, max, t, 3_600_000);
 
   const issuerOf = (c: Context): string | undefined => {
     const configured = opts.issuer?.();
@@ -196,7 +200,19 @@ export function createOAuth(opts: OAuthOptions) {
     for (const [k, p] of codes) if (p.expiresAt + CODE_TTL_MS <= t) codes.delete(k);
   };
 
-  const refused = (c: Context, reason: string, extra: Partial<OAuthEvent> = {}) => void opts.audit({ action: 'refused', reason, source: opts.sourceOf(c), ...extra });
+  // Refusals answer unauthenticated requests: journaled within a budget per source and
+  // overall, so a flood cannot rotate the journal (and what it holds of real calls) away.
+  const refusedLately = new Map<string, number[]>();
+  const refusedAll: number[] = [];
+  const refused = (c: Context, reason: string, extra: Partial<OAuthEvent> = {}) => {
+    const source = opts.sourceOf(c);
+    const t = now();
+    while (refusedAll.length && refusedAll[0]! <= t - REFUSED_WINDOW_MS) refusedAll.shift();
+    if (refusedAll.length >= REFUSED_PER_WINDOW) return;
+    if (!windowed(refusedLately, source, REFUSED_PER_SOURCE, t, REFUSED_WINDOW_MS)) return;
+    refusedAll.push(t);
+    void opts.audit({ action: 'refused', reason, source, ...extra });
+  };
   const oauthError = (c: Context, status: 400 | 401 | 403 | 404 | 429, error: string, description: string) =>
     c.json({ error, error_description: description }, status, { 'cache-control': 'no-store' });
 
