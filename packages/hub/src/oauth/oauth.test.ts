@@ -429,6 +429,23 @@ describe('OAuth authorization server', () => {
       expect(s.events.filter((e) => e.action === 'refused' && e.source === '192.0.2.7')).toHaveLength(1);
     });
 
+    it('a chunked body without Content-Length is read no further than the form limit (no unbounded buffering before auth)', async () => {
+      const s = setup();
+      for (const path of ['/oauth/token', '/oauth/register', '/oauth/revoke', '/oauth/authorize']) {
+        let pulled = 0;
+        const endless = new ReadableStream<Uint8Array>({
+          pull(ctl) {
+            pulled += 65_536;
+            if (pulled > 64 * 1024 * 1024) ctl.close();
+            else ctl.enqueue(new Uint8Array(65_536).fill(0x61));
+          },
+        });
+        const r = await s.req(path, { method: 'POST', headers: { 'content-type': path === '/oauth/register' ? 'application/json' : 'application/x-www-form-urlencoded' }, body: endless, duplex: 'half' } as RequestInit);
+        expect(r.status, path).toBeGreaterThanOrEqual(400);
+        expect(pulled, path).toBeLessThan(1024 * 1024);
+      }
+    });
+
     it('with an https issuer only the __Host- CSRF cookie counts (a cookie tossed by a sibling host is not it)', async () => {
       const s = setup({ issuer: 'https://hub.example.com' });
       const client = await s.clientId();

@@ -25,6 +25,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { Hono, type Context } from 'hono';
+import { readBounded } from '@homelab-mcp/core/http';
 import * as z from 'zod';
 import { buildOAuthProtectedResourceMetadata, type OAuthMetadata } from '@modelcontextprotocol/server';
 import type { Authenticated } from '../policy/auth.ts';
@@ -234,13 +235,23 @@ export function createOAuth(opts: OAuthOptions) {
     } as OAuthMetadata;
   }
 
-  /** A form or JSON body, bounded; undefined when too large or unreadable. */
-  async function readForm(c: Context): Promise<Record<string, string> | undefined> {
+  /**
+   * The body as text, read no further than {@link MAX_FORM_BYTES} (a chunked body has no
+   * Content-Length to refuse it by); undefined when larger or unreadable.
+   */
+  async function bodyText(c: Context): Promise<string | undefined> {
     const declared = Number(c.req.header('content-length') ?? 0);
     if (declared > MAX_FORM_BYTES) return undefined;
-    const buf = await c.req.arrayBuffer().catch(() => undefined);
-    if (!buf || buf.byteLength > MAX_FORM_BYTES) return undefined;
-    const text = new TextDecoder().decode(buf);
+    const body = c.req.raw.body;
+    if (!body) return '';
+    const buf = await readBounded(body, MAX_FORM_BYTES).catch(() => undefined);
+    return buf && new TextDecoder().decode(buf);
+  }
+
+  /** A form or JSON body, bounded; undefined when too large or unreadable. */
+  async function readForm(c: Context): Promise<Record<string, string> | undefined> {
+    const text = await bodyText(c);
+    if (text === undefined) return undefined;
     const type = (c.req.header('content-type') ?? '').toLowerCase();
     const out: Record<string, string> = {};
     if (type.startsWith('application/json')) {
@@ -345,8 +356,7 @@ ${error ? `<p class="err">${escapeHtml(error)}</p>` : ''}
       refused(c, 'registration rate');
       return oauthError(c, 429, 'temporarily_unavailable', `at most ${perHour} client registrations per hour`);
     }
-    const declared = Number(c.req.header('content-length') ?? 0);
-    const text = declared > MAX_FORM_BYTES ? undefined : await c.req.text().catch(() => undefined);
+    const text = await bodyText(c);
     let body: unknown;
     try {
       body = text !== undefined && text.length <= MAX_FORM_BYTES ? JSON.parse(text) : undefined;
