@@ -81,6 +81,8 @@ export interface OAuthOptions {
   /** Client ID metadata documents fetched per source address and hour (default 60). */
   documentFetchesPerHour?: number;
   now?: () => number;
+  /** Told after grants were revoked or evicted: the sessions they opened are to be closed now. */
+  revoked?(): void;
   /** Fetches a client ID metadata document (tests); default {@link fetchClientDocument}. */
   fetchClientDocument?: typeof fetchClientDocument;
 }
@@ -157,6 +159,11 @@ interface Code extends Omit<Pending, 'csrfHash' | 'source'> {
 export function createOAuth(opts: OAuthOptions) {
   const now = opts.now ?? Date.now;
   const store: OAuthStore = createOAuthStore({ dir: opts.dir, maxClients: opts.maxClients ?? 200, maxGrants: opts.maxGrants ?? 1000 });
+  /** Revokes a grant and has the sessions it opened closed (a GET stream would otherwise stay). */
+  const revokeGrant = (g: Grant) => {
+    store.revoke(g);
+    opts.revoked?.();
+  };
   const pending = new Map<string, Pending>();
   const codes = new Map<string, Code>();
   // Per source address: a global count would let one address lock every new client out.
@@ -568,7 +575,7 @@ ${error ? `<p class="err">${escapeHtml(error)}</p>` : ''}
       if (code.used) {
         // A code presented twice: whoever holds it may be an attacker; the tokens it gave go.
         const g = code.familyId ? store.grants().find((x) => x.familyId === code.familyId) : undefined;
-        if (g) store.revoke(g);
+        if (g) revokeGrant(g);
         codes.delete(hash);
         return bad('code already used; the tokens issued for it are revoked', { user: code.user });
       }
@@ -583,8 +590,9 @@ ${error ? `<p class="err">${escapeHtml(error)}</p>` : ''}
       if (!caller) return bad('the hub token behind this code is no longer configured');
       const familyId = randomBytes(12).toString('base64url');
       const t = issue({ user: caller.user, key: code.key, clientId, scope: code.scope, resource: code.resource });
-      store.addGrant({ familyId, user: caller.user, key: code.key, clientId, scope: code.scope, resource: code.resource, ...t.hashes, usedRefresh: [], createdAt: now() }, now());
+      const evicted = store.addGrant({ familyId, user: caller.user, key: code.key, clientId, scope: code.scope, resource: code.resource, ...t.hashes, usedRefresh: [], createdAt: now() }, now());
       code.familyId = familyId;
+      if (evicted.length) opts.revoked?.();
       await opts.audit({ action: 'grant', user: caller.user, role: caller.role, clientId, clientName: client.clientName, source: opts.sourceOf(c) });
       return tokenAnswer(c, t.access, t.refresh, code.scope);
     }
@@ -594,20 +602,20 @@ ${error ? `<p class="err">${escapeHtml(error)}</p>` : ''}
       if (!g) {
         const reused = store.grantByUsedRefresh(hash);
         if (reused) {
-          store.revoke(reused);
+          revokeGrant(reused);
           return bad('refresh token already used; its grant is revoked', { user: reused.user });
         }
         return bad('unknown refresh token');
       }
       if (g.clientId !== clientId) return bad('refresh token issued to another client');
       if (g.refreshExpiresAt <= now()) {
-        store.revoke(g);
+        revokeGrant(g);
         return bad('refresh token expired');
       }
       if (form.scope !== undefined && form.scope !== g.scope) return oauthError(c, 400, 'invalid_scope', `only the scope "${OAUTH_SCOPE}" is offered`);
       const caller = opts.resolveCaller(g.key);
       if (!caller) {
-        store.revoke(g);
+        revokeGrant(g);
         return bad('the hub token behind this grant is no longer configured', { user: g.user });
       }
       const t = issue(g);
@@ -625,7 +633,7 @@ ${error ? `<p class="err">${escapeHtml(error)}</p>` : ''}
     const g = store.grantByAccess(hash) ?? store.grantByRefresh(hash);
     // RFC 7009: 200 whatever the token was; only the client it was issued to may revoke it.
     if (g && (form.client_id === undefined || form.client_id === g.clientId)) {
-      store.revoke(g);
+      revokeGrant(g);
       await opts.audit({ action: 'revoke', user: g.user, clientId: g.clientId, clientName: store.client(g.clientId)?.clientName ?? '', source: opts.sourceOf(c) });
     }
     return c.body(null, 200, { 'cache-control': 'no-store' });
