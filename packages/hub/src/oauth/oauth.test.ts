@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -444,6 +444,24 @@ describe('OAuth authorization server', () => {
         expect(r.status, path).toBeGreaterThanOrEqual(400);
         expect(pulled, path).toBeLessThan(1024 * 1024);
       }
+    });
+
+    it('the state directory is made private (0700) even when it existed with wider permissions', async () => {
+      const base = mkdtempSync(join(tmpdir(), 'oauth-unit-'));
+      dirs.push(base);
+      const dir = join(base, 'oauth');
+      mkdirSync(dir, { mode: 0o755 });
+      const s = setup({ dir });
+      await s.clientId();
+      expect(statSync(dir).mode & 0o777).toBe(0o700);
+      expect(statSync(join(dir, 'state.json')).mode & 0o777).toBe(0o600);
+    });
+
+    it('a client name cannot reorder what the consent page shows (bidirectional and invisible controls removed)', async () => {
+      const s = setup();
+      const r = await s.register({ redirect_uris: [REDIRECT], client_name: 'Claude\u202e\u2066moc.live\u200b\u2069' });
+      const id = ((await r.json()) as { client_id: string }).client_id;
+      expect(s.oauth.store.client(id)!.clientName).toBe('Claude moc.live');
     });
 
     it('with an https issuer only the __Host- CSRF cookie counts (a cookie tossed by a sibling host is not it)', async () => {

@@ -102,6 +102,16 @@ export function escapeHtml(s: string): string {
   return s.replace(/[&<>"'`]/g, (ch) => `&#${ch.charCodeAt(0)};`);
 }
 
+/**
+ * A client name as the consent page may show it: control, bidirectional-override and invisible
+ * characters become spaces (a name must not reorder or hide what the page says around it).
+ */
+export const cleanName = (name: string | undefined) =>
+  (name ?? '')
+    .replace(/[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+
 /** A redirect URI a client may register: https, or http on a loopback address; no fragment, no credentials. */
 export function redirectUriProblem(raw: string): string | undefined {
   let u: URL;
@@ -385,7 +395,7 @@ ${error ? `<p class="err">${escapeHtml(error)}</p>` : ''}
       }
     }
     if (m.scope !== undefined && m.scope.split(' ').some((s) => s !== OAUTH_SCOPE)) return oauthError(c, 400, 'invalid_client_metadata', `scope: only "${OAUTH_SCOPE}" is offered`);
-    const client = { clientId: `hlc_${randomBytes(16).toString('base64url')}`, clientName: (m.client_name ?? '').replace(/[\u0000-\u001f\u007f]/g, ' ').trim(), redirectUris: m.redirect_uris, createdAt: t };
+    const client = { clientId: `hlc_${randomBytes(16).toString('base64url')}`, clientName: cleanName(m.client_name), redirectUris: m.redirect_uris, createdAt: t };
     if (!store.addClient(client, t)) {
       refused(c, 'client count');
       return oauthError(c, 400, 'invalid_client_metadata', 'the hub holds as many OAuth clients as it keeps; revoke some grants first');
@@ -437,7 +447,7 @@ ${error ? `<p class="err">${escapeHtml(error)}</p>` : ''}
       const problem = redirectUriProblem(r);
       if (problem) return fail(`lists the redirect URI ${r.slice(0, 200)}, which ${problem}`);
     }
-    const client = { clientId, clientName: (doc.client_name ?? '').replace(/[\u0000-\u001f\u007f]/g, ' ').trim(), redirectUris: doc.redirect_uris, createdAt: t };
+    const client = { clientId, clientName: cleanName(doc.client_name), redirectUris: doc.redirect_uris, createdAt: t };
     if (!store.addClient(client, t)) return fail('could not be kept: the hub holds as many OAuth clients as it keeps');
     return undefined;
   }

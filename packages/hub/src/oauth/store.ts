@@ -99,6 +99,8 @@ export function createOAuthStore(opts: OAuthStoreOptions) {
 
   function save(): void {
     mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
+    // An existing directory keeps its mode otherwise: the temporary file's name is predictable.
+    chmodSync(opts.dir, 0o700);
     const tmp = `${file}.${process.pid}.tmp`;
     writeFileSync(tmp, JSON.stringify({ v: 1, clients: [...clients.values()], grants: [...grants.values()] }), { mode: 0o600 });
     chmodSync(tmp, 0o600);
