@@ -464,6 +464,20 @@ describe('OAuth authorization server', () => {
       expect(s.oauth.store.client(id)!.clientName).toBe('Claude moc.live');
     });
 
+    it('without oauth.issuer, a loopback Host names the issuer only for a loopback peer (a LAN client saying Host: 127.0.0.1 gets no loopback issuer, so no loopback client documents)', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'oauth-unit-'));
+      dirs.push(dir);
+      const auth = createAuthenticator([{ user: 'ann', role: 'admin', token: ADMIN }]);
+      const oauth = createOAuth({ dir, issuer: () => undefined, accessTokenMinutes: () => 60, refreshTokenDays: () => 30, authenticate: (h) => auth(h), resolveCaller: (k) => auth.resolve(k), authFailures: createRateLimiter({ perMinute: 5, burst: 5 }), sourceOf: () => '192.0.2.50', audit: () => undefined });
+      const peer = (remoteAddress: string) => ({ incoming: { socket: { remoteAddress } } });
+      const meta = (remoteAddress: string) => oauth.app.request('http://127.0.0.1:8765/.well-known/oauth-authorization-server', { headers: { host: '127.0.0.1:8765' } }, peer(remoteAddress));
+      expect((await meta('192.0.2.50')).status).toBe(404);
+      expect((await meta('::ffff:192.0.2.50')).status).toBe(404);
+      expect((await meta('127.0.0.1')).status).toBe(200);
+      expect((await meta('::ffff:127.0.0.1')).status).toBe(200);
+      expect((await meta('::1')).status).toBe(200);
+    });
+
     it('with an https issuer only the __Host- CSRF cookie counts (a cookie tossed by a sibling host is not it)', async () => {
       const s = setup({ issuer: 'https://hub.example.com' });
       const client = await s.clientId();

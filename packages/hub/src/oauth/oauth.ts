@@ -98,6 +98,12 @@ export interface OAuthCaller extends Authenticated {
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 export const isLoopbackHost = (hostname: string) => LOOPBACK_HOSTS.has(hostname.toLowerCase()) || (isIP(hostname) === 4 && hostname.startsWith('127.'));
 
+/** Whether a socket's peer address is loopback (IPv4, IPv6, or IPv4-mapped). */
+const isLoopbackPeer = (address: string | undefined) => {
+  const a = (address ?? '').toLowerCase().replace(/^::ffff:/, '');
+  return a === '::1' || (isIP(a) === 4 && a.startsWith('127.'));
+};
+
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"'`]/g, (ch) => `&#${ch.charCodeAt(0)};`);
 }
@@ -205,6 +211,10 @@ export function createOAuth(opts: OAuthOptions) {
     } catch {
       return undefined;
     }
+    // The Host header is the client's to choose: a loopback one counts only from a loopback peer
+    // (`--listen 0.0.0.0` overrides the config check that requires oauth.issuer off loopback).
+    const peer = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress;
+    if (!isLoopbackPeer(peer)) return undefined;
     return isLoopbackHost(u.hostname) && `http://${u.host}` === `http://${host.toLowerCase()}` ? `http://${u.host}` : undefined;
   };
   const resourceOf = (issuer: string) => `${issuer}${OAUTH_MCP_PATH}`;
