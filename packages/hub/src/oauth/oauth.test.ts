@@ -22,7 +22,7 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-function setup(o: { issuer?: string; now?: () => number; tokens?: Array<{ user: string; role: 'admin' | 'viewer'; token: string }>; dir?: string; registrationsPerHour?: number; maxClients?: number; maxGrants?: number; maxPending?: number; documentFetchesPerHour?: number } = {}) {
+function setup(o: { issuer?: string; now?: () => number; tokens?: Array<{ user: string; role: 'admin' | 'viewer'; token: string }>; dir?: string; registrationsPerHour?: number; maxClients?: number; maxGrants?: number; maxPending?: number; documentFetchesPerHour?: number; maxGrantsPerKey?: number } = {}) {
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'oauth-unit-'));
   if (!o.dir) dirs.push(dir);
   let auth = createAuthenticator(o.tokens ?? [{ user: 'ann', role: 'admin', token: ADMIN }, { user: 'vic', role: 'viewer', token: VIEWER }]);
@@ -43,6 +43,7 @@ function setup(o: { issuer?: string; now?: () => number; tokens?: Array<{ user: 
     ...(o.maxClients ? { maxClients: o.maxClients } : {}),
     ...(o.maxGrants ? { maxGrants: o.maxGrants } : {}),
     ...(o.maxPending ? { maxPending: o.maxPending } : {}),
+    ...(o.maxGrantsPerKey ? { maxGrantsPerKey: o.maxGrantsPerKey } : {}),
     ...(o.documentFetchesPerHour ? { documentFetchesPerHour: o.documentFetchesPerHour } : {}),
   });
   const req = (path: string, init: RequestInit = {}) => oauth.app.request(`${ISSUER}${path}`, init);
@@ -476,6 +477,18 @@ describe('OAuth authorization server', () => {
       expect((await meta('127.0.0.1')).status).toBe(200);
       expect((await meta('::ffff:127.0.0.1')).status).toBe(200);
       expect((await meta('::1')).status).toBe(200);
+    });
+
+    it('one hub token cannot pin every client slot with grants (registration locked for everyone): its grants are capped, its oldest going', async () => {
+      let t = 1_000;
+      const s = setup({ now: () => t, maxClients: 2, maxGrantsPerKey: 1 });
+      for (let i = 0; i < 2; i++) {
+        t += 1_000;
+        const client = await s.clientId();
+        expect((await s.exchange(client, await s.code(client, VIEWER))).status).toBe(200);
+      }
+      t += 1_000;
+      expect((await s.register()).status).toBe(201);
     });
 
     it('with an https issuer only the __Host- CSRF cookie counts (a cookie tossed by a sibling host is not it)', async () => {

@@ -76,6 +76,8 @@ export interface OAuthOptions {
   maxClients?: number;
   registrationsPerHour?: number;
   maxGrants?: number;
+  /** Grants one hub token may hold (default 50); its oldest goes first. */
+  maxGrantsPerKey?: number;
   /** Pending consents kept (default 1000); when full, the source holding the most loses its oldest. */
   maxPending?: number;
   /** Client ID metadata documents fetched per source address and hour (default 60). */
@@ -174,7 +176,7 @@ interface Code extends Omit<Pending, 'csrfHash' | 'source'> {
 
 export function createOAuth(opts: OAuthOptions) {
   const now = opts.now ?? Date.now;
-  const store: OAuthStore = createOAuthStore({ dir: opts.dir, maxClients: opts.maxClients ?? 200, maxGrants: opts.maxGrants ?? 1000 });
+  const store: OAuthStore = createOAuthStore({ dir: opts.dir, maxClients: opts.maxClients ?? 200, maxGrants: opts.maxGrants ?? 1000, ...(opts.maxGrantsPerKey ? { maxGrantsPerKey: opts.maxGrantsPerKey } : {}) });
   /** Revokes a grant and has the sessions it opened closed (a GET stream would otherwise stay). */
   const revokeGrant = (g: Grant) => {
     store.revoke(g);

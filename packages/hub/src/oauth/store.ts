@@ -62,6 +62,8 @@ export interface OAuthStoreOptions {
   dir: string;
   maxClients: number;
   maxGrants: number;
+  /** Grants one hub token may hold (default 50): one token cannot pin every client slot. */
+  maxGrantsPerKey?: number;
   log?: { warn(obj: Record<string, unknown>, msg: string): void };
 }
 
@@ -143,6 +145,11 @@ export function createOAuthStore(opts: OAuthStoreOptions) {
     addGrant(g: Grant, now: number): Grant[] {
       this.sweep(now, false);
       const evicted: Grant[] = [];
+      const own = [...grants.values()].filter((x) => x.key === g.key).sort((a, b) => a.createdAt - b.createdAt);
+      for (const x of own.slice(0, Math.max(0, own.length - ((opts.maxGrantsPerKey ?? 50) - 1)))) {
+        dropGrant(x);
+        evicted.push(x);
+      }
       while (grants.size >= opts.maxGrants) {
         // The hub token holding the most grants (the new one's first) loses its oldest: one
         // person consenting again and again never evicts another person's grants.
