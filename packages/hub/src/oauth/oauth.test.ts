@@ -374,6 +374,16 @@ describe('OAuth authorization server', () => {
       expect((await reg('192.0.2.7')).status).toBe(201);
     });
 
+    it('per-source budgets count an IPv6 /64 as one source (an attacker holds a whole /64)', async () => {
+      const s = setup({ registrationsPerHour: 2 });
+      const reg = (source: string) => s.req('/oauth/register', { method: 'POST', headers: { 'content-type': 'application/json', ...from(source) }, body: JSON.stringify({ redirect_uris: [REDIRECT] }) });
+      expect((await reg('2001:db8:1:2::1')).status).toBe(201);
+      expect((await reg('2001:db8:1:2:ffff::9')).status).toBe(201);
+      expect((await reg('2001:0db8:0001:0002:abcd::7')).status).toBe(429);
+      expect((await reg('2001:db8:1:3::1')).status).toBe(201);
+      expect((await reg('::ffff:192.0.2.9')).status).toBe(201);
+    });
+
     it("a hub token holder making many grants evicts only its own oldest, never another user's", async () => {
       let t = 1_000;
       const s = setup({ now: () => t, maxGrants: 3 });

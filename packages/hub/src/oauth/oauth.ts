@@ -7,7 +7,7 @@
  *   `/.well-known/oauth-protected-resource/oauth/mcp` (built by the SDK), RFC 8414 authorization
  *   server metadata at `/.well-known/oauth-authorization-server`.
  * - `/oauth/register` (RFC 7591): public clients only (no secrets), redirect URIs https or
- *   loopback http, bounded in total and per hour.
+ *   loopback http, bounded in total and per source address (an IPv6 /64) and hour.
  * - `/oauth/authorize`: GET shows the consent page (client name and redirect host escaped) that
  *   asks the person for a hub token; POST checks it (throttled with failed logins) against the
  *   pending request it names (an unguessable id bound to the validated request: the CSRF
@@ -105,6 +105,23 @@ const isLoopbackPeer = (address: string | undefined) => {
   const a = (address ?? '').toLowerCase().replace(/^::ffff:/, '');
   return a === '::1' || (isIP(a) === 4 && a.startsWith('127.'));
 };
+
+/**
+ * The budget an address draws from: itself, and for IPv6 its /64 (one host commonly holds a
+ * whole /64, so counting each address would let it multiply every per-source budget).
+ */
+export function budgetKey(source: string): string {
+  const a = source.toLowerCase().replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+  if (isIP(a) !== 6) return a;
+  const [head = '', tail] = a.split('%')[0]!.split('::');
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array<string>(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
+}
 
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"'`]/g, (ch) => `&#${ch.charCodeAt(0)};`);
@@ -239,7 +256,7 @@ export function createOAuth(opts: OAuthOptions) {
     const t = now();
     while (refusedAll.length && refusedAll[0]! <= t - REFUSED_WINDOW_MS) refusedAll.shift();
     if (refusedAll.length >= REFUSED_PER_WINDOW) return;
-    if (!windowed(refusedLately, source, REFUSED_PER_SOURCE, t, REFUSED_WINDOW_MS)) return;
+    if (!windowed(refusedLately, budgetKey(source), REFUSED_PER_SOURCE, t, REFUSED_WINDOW_MS)) return;
     refusedAll.push(t);
     void opts.audit({ action: 'refused', reason, source, ...extra });
   };
@@ -381,7 +398,7 @@ ${error ? `<p class="err">${escapeHtml(error)}</p>` : ''}
   app.post('/oauth/register', async (c) => {
     const source = opts.sourceOf(c);
     const t = now();
-    if ((registrations.get(source)?.filter((x) => x > t - 3_600_000).length ?? 0) >= perHour) {
+    if ((registrations.get(budgetKey(source))?.filter((x) => x > t - 3_600_000).length ?? 0) >= perHour) {
       refused(c, 'registration rate');
       return oauthError(c, 429, 'temporarily_unavailable', `at most ${perHour} client registrations per hour`);
     }
@@ -412,7 +429,7 @@ ${error ? `<p class="err">${escapeHtml(error)}</p>` : ''}
       refused(c, 'client count');
       return oauthError(c, 400, 'invalid_client_metadata', 'the hub holds as many OAuth clients as it keeps; revoke some grants first');
     }
-    hourly(registrations, source, perHour, t);
+    hourly(registrations, budgetKey(source), perHour, t);
     await opts.audit({ action: 'register', clientId: client.clientId, clientName: client.clientName, source });
     return c.json(
       {
@@ -448,7 +465,7 @@ ${error ? `<p class="err">${escapeHtml(error)}</p>` : ''}
     // Fetched lately: not again (every consent page would otherwise make the hub fetch).
     const known = store.client(clientId);
     if (known && known.createdAt > t - DOCUMENT_FRESH_MS) return undefined;
-    if (!hourly(documentFetches, opts.sourceOf(c), documentsPerHour, t)) return fail(`was not fetched: at most ${documentsPerHour} client documents are fetched per hour for one address`);
+    if (!hourly(documentFetches, budgetKey(opts.sourceOf(c)), documentsPerHour, t)) return fail(`was not fetched: at most ${documentsPerHour} client documents are fetched per hour for one address`);
     let doc;
     try {
       doc = await (opts.fetchClientDocument ?? fetchClientDocument)(form.url, loopbackOk);
@@ -499,7 +516,7 @@ ${error ? `<p class="err">${escapeHtml(error)}</p>` : ''}
     const scope = q.get('scope') ?? OAUTH_SCOPE;
     if (scope.split(' ').some((s) => s !== OAUTH_SCOPE)) return fail('invalid_scope', `only the scope "${OAUTH_SCOPE}" is offered`);
     expire();
-    const source = opts.sourceOf(c);
+    const source = budgetKey(opts.sourceOf(c));
     while (pending.size >= maxPending) {
       // The source holding the most pending requests loses its oldest: a flood evicts itself.
       const counts = new Map<string, number>();
