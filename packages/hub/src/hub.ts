@@ -431,6 +431,7 @@ export async function createHub(opts: HubOptions) {
         resolveCaller: (k) => authenticate.resolve(k),
         authFailures: deps.authFailures,
         sourceOf: deps.sourceOf,
+        revoked: deps.revoked,
         audit: (e) =>
           record(
             createAuditEvent({

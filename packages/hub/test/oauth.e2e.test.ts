@@ -158,6 +158,37 @@ describe('OAuth on /oauth/mcp with the SDK client', () => {
     expect(refreshed.status).toBe(400);
   });
 
+  it('a revoked grant ends what it opened at once: a 2026 listen stream and a 2025 session GET stream close, not at the idle sweep', async () => {
+    await using hub = await startHubProcess({ config });
+    const url = new URL('/oauth/mcp', hub.base);
+    const revoke = (token: string) => fetch(new URL('/oauth/revoke', hub.base), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token }).toString() });
+
+    // 2026-07-28: a listen stream (tool list changes would go on reaching a revoked client).
+    const modernProvider = memoryProvider();
+    await using modern = await authorize(url, modernProvider, ADMIN, 'modern');
+    const sub = await modern.listen({ toolsListChanged: true });
+    expect((await revoke(modernProvider.stored!.access_token)).status).toBe(200);
+    expect(await sub.closed).toBe('remote');
+
+    // 2025-06-18: a session with its standalone GET stream.
+    const legacyProvider = memoryProvider();
+    await using legacy = await authorize(url, legacyProvider, ADMIN, 'legacy');
+    await legacy.close();
+    const access = legacyProvider.stored!.access_token;
+    const headers = { authorization: `Bearer ${access}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+    const init = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }) });
+    expect(init.status).toBe(200);
+    const sid = init.headers.get('mcp-session-id')!;
+    await init.body?.cancel();
+    const session = { ...headers, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-06-18' };
+    expect((await fetch(url, { method: 'POST', headers: session, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) })).status).toBe(202);
+    const stream = await fetch(url, { method: 'GET', headers: { ...session, accept: 'text/event-stream' } });
+    expect(stream.status).toBe(200);
+    const reader = stream.body!.getReader();
+    expect((await revoke(access)).status).toBe(200);
+    for (;;) if ((await reader.read()).done) break;
+  });
+
   it('is off by default: no metadata, no /oauth/mcp', async () => {
     await using hub = await startHubProcess({ config: { ...config, oauth: undefined } });
     expect((await fetch(new URL('/.well-known/oauth-authorization-server', hub.base))).status).toBe(404);

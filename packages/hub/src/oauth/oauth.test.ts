@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -22,7 +22,7 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-function setup(o: { issuer?: string; now?: () => number; tokens?: Array<{ user: string; role: 'admin' | 'viewer'; token: string }>; dir?: string; registrationsPerHour?: number; maxClients?: number; maxGrants?: number } = {}) {
+function setup(o: { issuer?: string; now?: () => number; tokens?: Array<{ user: string; role: 'admin' | 'viewer'; token: string }>; dir?: string; registrationsPerHour?: number; maxClients?: number; maxGrants?: number; maxPending?: number; documentFetchesPerHour?: number; maxGrantsPerKey?: number } = {}) {
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'oauth-unit-'));
   if (!o.dir) dirs.push(dir);
   let auth = createAuthenticator(o.tokens ?? [{ user: 'ann', role: 'admin', token: ADMIN }, { user: 'vic', role: 'viewer', token: VIEWER }]);
@@ -35,12 +35,16 @@ function setup(o: { issuer?: string; now?: () => number; tokens?: Array<{ user: 
     authenticate: (h) => auth(h),
     resolveCaller: (k) => auth.resolve(k),
     authFailures: createRateLimiter({ perMinute: 5, burst: 5 }),
-    sourceOf: () => '192.0.2.7',
+    // Tests name another source with x-test-source.
+    sourceOf: (c) => c.req.header('x-test-source') ?? '192.0.2.7',
     audit: (e) => void events.push(e),
     ...(o.now ? { now: o.now } : {}),
     ...(o.registrationsPerHour ? { registrationsPerHour: o.registrationsPerHour } : {}),
     ...(o.maxClients ? { maxClients: o.maxClients } : {}),
     ...(o.maxGrants ? { maxGrants: o.maxGrants } : {}),
+    ...(o.maxPending ? { maxPending: o.maxPending } : {}),
+    ...(o.maxGrantsPerKey ? { maxGrantsPerKey: o.maxGrantsPerKey } : {}),
+    ...(o.documentFetchesPerHour ? { documentFetchesPerHour: o.documentFetchesPerHour } : {}),
   });
   const req = (path: string, init: RequestInit = {}) => oauth.app.request(`${ISSUER}${path}`, init);
   const form = (path: string, body: Record<string, string>, headers: Record<string, string> = {}) =>
@@ -358,6 +362,155 @@ describe('OAuth authorization server', () => {
         expect(r.headers.get('location'), id).toBeNull();
       }
       expect(srv.asked).toEqual([]);
+    });
+  });
+  describe('attacks (atk4)', () => {
+    const from = (source: string) => ({ 'x-test-source': source });
+    it('DCR: one address using up the registrations per hour does not lock out other addresses', async () => {
+      const s = setup({ registrationsPerHour: 3 });
+      const reg = (source: string) => s.req('/oauth/register', { method: 'POST', headers: { 'content-type': 'application/json', ...from(source) }, body: JSON.stringify({ redirect_uris: [REDIRECT] }) });
+      for (let i = 0; i < 3; i++) expect((await reg('198.51.100.66')).status).toBe(201);
+      expect((await reg('198.51.100.66')).status).toBe(429);
+      expect((await reg('192.0.2.7')).status).toBe(201);
+    });
+
+    it('per-source budgets count an IPv6 /64 as one source (an attacker holds a whole /64)', async () => {
+      const s = setup({ registrationsPerHour: 2 });
+      const reg = (source: string) => s.req('/oauth/register', { method: 'POST', headers: { 'content-type': 'application/json', ...from(source) }, body: JSON.stringify({ redirect_uris: [REDIRECT] }) });
+      expect((await reg('2001:db8:1:2::1')).status).toBe(201);
+      expect((await reg('2001:db8:1:2:ffff::9')).status).toBe(201);
+      expect((await reg('2001:0db8:0001:0002:abcd::7')).status).toBe(429);
+      expect((await reg('2001:db8:1:3::1')).status).toBe(201);
+      expect((await reg('::ffff:192.0.2.9')).status).toBe(201);
+    });
+
+    it("a hub token holder making many grants evicts only its own oldest, never another user's", async () => {
+      let t = 1_000;
+      const s = setup({ now: () => t, maxGrants: 3 });
+      const client = await s.clientId();
+      t += 1_000;
+      const ann = ((await (await s.exchange(client, await s.code(client, ADMIN))).json()) as { access_token: string }).access_token;
+      const vic: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        t += 1_000;
+        vic.push(((await (await s.exchange(client, await s.code(client, VIEWER))).json()) as { access_token: string }).access_token);
+      }
+      expect(s.oauth.verify(s.ctx, ann)).toMatchObject({ user: 'ann' });
+      expect(vic.map((x) => s.oauth.verify(s.ctx, x) !== undefined)).toEqual([false, false, true, true]);
+    });
+
+    it("an address flooding the consent page with authorization requests evicts only its own, not a person's pending consent", async () => {
+      const s = setup({ maxPending: 5 });
+      const client = await s.clientId();
+      const mine = await s.consentId(client);
+      for (let i = 0; i < 10; i++) expect((await s.req(`/oauth/authorize?${s.authorizeQuery(client)}`, { headers: from('198.51.100.66') })).status).toBe(200);
+      expect((await s.consentPost({ request: mine, token: ADMIN })).status).toBe(302);
+    });
+
+    it('client ID metadata documents: fetched at most once per few minutes, and one address using up the fetches does not lock out others', async () => {
+      const asked: string[] = [];
+      let base = '';
+      const server = createServer((req, res) => {
+        asked.push(req.url ?? '');
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ client_id: `${base}${req.url}`, client_name: 'Doc', redirect_uris: [REDIRECT] }));
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      try {
+        base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+        const s = setup({ documentFetchesPerHour: 2 });
+        const get = (path: string, source: string) => s.req(`/oauth/authorize?${s.authorizeQuery(`${base}${path}`)}`, { headers: from(source) });
+        expect((await get('/a.json', '198.51.100.66')).status).toBe(200);
+        expect((await get('/b.json', '198.51.100.66')).status).toBe(200);
+        expect((await get('/c.json', '198.51.100.66')).status).toBe(400);
+        expect((await get('/good.json', '192.0.2.7')).status).toBe(200);
+        expect((await get('/good.json', '192.0.2.7')).status).toBe(200);
+        expect(asked.filter((x) => x === '/good.json')).toHaveLength(1);
+      } finally {
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
+    });
+
+    it('an unauthenticated flood of refused requests cannot rotate the journal away: refusals are journaled within a budget per source and overall', async () => {
+      const s = setup();
+      for (let i = 0; i < 200; i++) await s.form('/oauth/token', { grant_type: 'authorization_code', client_id: 'hlc_nope', code: 'x' }, from('198.51.100.66'));
+      const flood = s.events.filter((e) => e.action === 'refused' && e.source === '198.51.100.66').length;
+      expect(flood).toBeGreaterThan(0);
+      expect(flood).toBeLessThanOrEqual(30);
+      await s.form('/oauth/token', { grant_type: 'authorization_code', client_id: 'hlc_nope', code: 'x' });
+      expect(s.events.filter((e) => e.action === 'refused' && e.source === '192.0.2.7')).toHaveLength(1);
+    });
+
+    it('a chunked body without Content-Length is read no further than the form limit (no unbounded buffering before auth)', async () => {
+      const s = setup();
+      for (const path of ['/oauth/token', '/oauth/register', '/oauth/revoke', '/oauth/authorize']) {
+        let pulled = 0;
+        const endless = new ReadableStream<Uint8Array>({
+          pull(ctl) {
+            pulled += 65_536;
+            if (pulled > 64 * 1024 * 1024) ctl.close();
+            else ctl.enqueue(new Uint8Array(65_536).fill(0x61));
+          },
+        });
+        const r = await s.req(path, { method: 'POST', headers: { 'content-type': path === '/oauth/register' ? 'application/json' : 'application/x-www-form-urlencoded' }, body: endless, duplex: 'half' } as RequestInit);
+        expect(r.status, path).toBeGreaterThanOrEqual(400);
+        expect(pulled, path).toBeLessThan(1024 * 1024);
+      }
+    });
+
+    it('the state directory is made private (0700) even when it existed with wider permissions', async () => {
+      const base = mkdtempSync(join(tmpdir(), 'oauth-unit-'));
+      dirs.push(base);
+      const dir = join(base, 'oauth');
+      mkdirSync(dir, { mode: 0o755 });
+      const s = setup({ dir });
+      await s.clientId();
+      expect(statSync(dir).mode & 0o777).toBe(0o700);
+      expect(statSync(join(dir, 'state.json')).mode & 0o777).toBe(0o600);
+    });
+
+    it('a client name cannot reorder what the consent page shows (bidirectional and invisible controls removed)', async () => {
+      const s = setup();
+      const r = await s.register({ redirect_uris: [REDIRECT], client_name: 'Claude\u202e\u2066moc.live\u200b\u2069' });
+      const id = ((await r.json()) as { client_id: string }).client_id;
+      expect(s.oauth.store.client(id)!.clientName).toBe('Claude moc.live');
+    });
+
+    it('without oauth.issuer, a loopback Host names the issuer only for a loopback peer (a LAN client saying Host: 127.0.0.1 gets no loopback issuer, so no loopback client documents)', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'oauth-unit-'));
+      dirs.push(dir);
+      const auth = createAuthenticator([{ user: 'ann', role: 'admin', token: ADMIN }]);
+      const oauth = createOAuth({ dir, issuer: () => undefined, accessTokenMinutes: () => 60, refreshTokenDays: () => 30, authenticate: (h) => auth(h), resolveCaller: (k) => auth.resolve(k), authFailures: createRateLimiter({ perMinute: 5, burst: 5 }), sourceOf: () => '192.0.2.50', audit: () => undefined });
+      const peer = (remoteAddress: string) => ({ incoming: { socket: { remoteAddress } } });
+      const meta = (remoteAddress: string) => oauth.app.request('http://127.0.0.1:8765/.well-known/oauth-authorization-server', { headers: { host: '127.0.0.1:8765' } }, peer(remoteAddress));
+      expect((await meta('192.0.2.50')).status).toBe(404);
+      expect((await meta('::ffff:192.0.2.50')).status).toBe(404);
+      expect((await meta('127.0.0.1')).status).toBe(200);
+      expect((await meta('::ffff:127.0.0.1')).status).toBe(200);
+      expect((await meta('::1')).status).toBe(200);
+    });
+
+    it('one hub token cannot pin every client slot with grants (registration locked for everyone): its grants are capped, its oldest going', async () => {
+      let t = 1_000;
+      const s = setup({ now: () => t, maxClients: 2, maxGrantsPerKey: 1 });
+      for (let i = 0; i < 2; i++) {
+        t += 1_000;
+        const client = await s.clientId();
+        expect((await s.exchange(client, await s.code(client, VIEWER))).status).toBe(200);
+      }
+      t += 1_000;
+      expect((await s.register()).status).toBe(201);
+    });
+
+    it('with an https issuer only the __Host- CSRF cookie counts (a cookie tossed by a sibling host is not it)', async () => {
+      const s = setup({ issuer: 'https://hub.example.com' });
+      const client = await s.clientId();
+      const r = await s.req(`/oauth/authorize?${s.authorizeQuery(client)}`);
+      const set = r.headers.get('set-cookie')!;
+      expect(set).toMatch(/^__Host-hlo_oauth_csrf=.*; Secure/);
+      const id2 = /name="request" value="([^"]+)"/.exec(await r.text())![1]!;
+      const value = set.split(';')[0]!.split('=')[1]!;
+      expect((await s.form('/oauth/authorize', { request: id2, token: ADMIN }, { cookie: `hlo_oauth_csrf=${value}` })).status).toBe(400);
+      expect((await s.form('/oauth/authorize', { request: id2, token: ADMIN }, { cookie: `__Host-hlo_oauth_csrf=${value}` })).status).toBe(302);
     });
   });
 });

@@ -7,7 +7,7 @@
  *   `/.well-known/oauth-protected-resource/oauth/mcp` (built by the SDK), RFC 8414 authorization
  *   server metadata at `/.well-known/oauth-authorization-server`.
  * - `/oauth/register` (RFC 7591): public clients only (no secrets), redirect URIs https or
- *   loopback http, bounded in total and per hour.
+ *   loopback http, bounded in total and per source address (an IPv6 /64) and hour.
  * - `/oauth/authorize`: GET shows the consent page (client name and redirect host escaped) that
  *   asks the person for a hub token; POST checks it (throttled with failed logins) against the
  *   pending request it names (an unguessable id bound to the validated request: the CSRF
@@ -25,6 +25,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { Hono, type Context } from 'hono';
+import { readBounded } from '@homelab-mcp/core/http';
 import * as z from 'zod';
 import { buildOAuthProtectedResourceMetadata, type OAuthMetadata } from '@modelcontextprotocol/server';
 import type { Authenticated } from '../policy/auth.ts';
@@ -42,6 +43,11 @@ const MAX_CODES = 1000;
 const MAX_FORM_BYTES = 16 * 1024;
 const CSRF_COOKIE = 'hlo_oauth_csrf';
 const DOCUMENT_FETCHES_PER_HOUR = 60;
+const REFUSED_WINDOW_MS = 10 * 60_000;
+const REFUSED_PER_SOURCE = 30;
+const REFUSED_PER_WINDOW = 300;
+/** A client ID metadata document fetched this recently is not fetched again. */
+const DOCUMENT_FRESH_MS = 5 * 60_000;
 
 export interface OAuthEvent {
   action: 'register' | 'grant' | 'refresh' | 'revoke' | 'refused';
@@ -70,7 +76,15 @@ export interface OAuthOptions {
   maxClients?: number;
   registrationsPerHour?: number;
   maxGrants?: number;
+  /** Grants one hub token may hold (default 50); its oldest goes first. */
+  maxGrantsPerKey?: number;
+  /** Pending consents kept (default 1000); when full, the source holding the most loses its oldest. */
+  maxPending?: number;
+  /** Client ID metadata documents fetched per source address and hour (default 60). */
+  documentFetchesPerHour?: number;
   now?: () => number;
+  /** Told after grants were revoked or evicted: the sessions they opened are to be closed now. */
+  revoked?(): void;
   /** Fetches a client ID metadata document (tests); default {@link fetchClientDocument}. */
   fetchClientDocument?: typeof fetchClientDocument;
 }
@@ -86,9 +100,42 @@ export interface OAuthCaller extends Authenticated {
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 export const isLoopbackHost = (hostname: string) => LOOPBACK_HOSTS.has(hostname.toLowerCase()) || (isIP(hostname) === 4 && hostname.startsWith('127.'));
 
+/** Whether a socket's peer address is loopback (IPv4, IPv6, or IPv4-mapped). */
+const isLoopbackPeer = (address: string | undefined) => {
+  const a = (address ?? '').toLowerCase().replace(/^::ffff:/, '');
+  return a === '::1' || (isIP(a) === 4 && a.startsWith('127.'));
+};
+
+/**
+ * The budget an address draws from: itself, and for IPv6 its /64 (one host commonly holds a
+ * whole /64, so counting each address would let it multiply every per-source budget).
+ */
+export function budgetKey(source: string): string {
+  const a = source.toLowerCase().replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+  if (isIP(a) !== 6) return a;
+  const [head = '', tail] = a.split('%')[0]!.split('::');
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array<string>(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
+}
+
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"'`]/g, (ch) => `&#${ch.charCodeAt(0)};`);
 }
+
+/**
+ * A client name as the consent page may show it: control, bidirectional-override and invisible
+ * characters become spaces (a name must not reorder or hide what the page says around it).
+ */
+export const cleanName = (name: string | undefined) =>
+  (name ?? '')
+    .replace(/[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
 
 /** A redirect URI a client may register: https, or http on a loopback address; no fragment, no credentials. */
 export function redirectUriProblem(raw: string): string | undefined {
@@ -133,9 +180,11 @@ interface Pending {
   expiresAt: number;
   /** SHA-256 of the CSRF cookie set with the consent page: the POST must come from that browser. */
   csrfHash: string;
+  /** The address that asked: a flood evicts its own pending requests first. */
+  source: string;
 }
 
-interface Code extends Omit<Pending, 'csrfHash'> {
+interface Code extends Omit<Pending, 'csrfHash' | 'source'> {
   user: string;
   key: string;
   used: boolean;
@@ -144,11 +193,32 @@ interface Code extends Omit<Pending, 'csrfHash'> {
 
 export function createOAuth(opts: OAuthOptions) {
   const now = opts.now ?? Date.now;
-  const store: OAuthStore = createOAuthStore({ dir: opts.dir, maxClients: opts.maxClients ?? 200, maxGrants: opts.maxGrants ?? 1000 });
+  const store: OAuthStore = createOAuthStore({ dir: opts.dir, maxClients: opts.maxClients ?? 200, maxGrants: opts.maxGrants ?? 1000, ...(opts.maxGrantsPerKey ? { maxGrantsPerKey: opts.maxGrantsPerKey } : {}) });
+  /** Revokes a grant and has the sessions it opened closed (a GET stream would otherwise stay). */
+  const revokeGrant = (g: Grant) => {
+    store.revoke(g);
+    opts.revoked?.();
+  };
   const pending = new Map<string, Pending>();
   const codes = new Map<string, Code>();
-  const registrations: number[] = [];
+  // Per source address: a global count would let one address lock every new client out.
+  const registrations = new Map<string, number[]>();
   const perHour = opts.registrationsPerHour ?? 20;
+  const maxPending = opts.maxPending ?? MAX_PENDING;
+  const documentsPerHour = opts.documentFetchesPerHour ?? DOCUMENT_FETCHES_PER_HOUR;
+  /** Takes one from `source`'s budget in `m` (per `windowMs`); false when it is spent. */
+  const windowed = (m: Map<string, number[]>, source: string, max: number, t: number, windowMs: number): boolean => {
+    for (const [k, list] of m) {
+      while (list.length && list[0]! <= t - windowMs) list.shift();
+      if (!list.length) m.delete(k);
+    }
+    const list = m.get(source) ?? [];
+    if (list.length >= max) return false;
+    if (m.size >= 10_000 && !m.has(source)) m.delete(m.keys().next().value!);
+    m.set(source, [...list, t]);
+    return true;
+  };
+  const hourly = (m: Map<string, number[]>, source: string, max: number, t: number) => windowed(m, source, max, t, 3_600_000);
 
   const issuerOf = (c: Context): string | undefined => {
     const configured = opts.issuer?.();
@@ -160,6 +230,10 @@ export function createOAuth(opts: OAuthOptions) {
     } catch {
       return undefined;
     }
+    // The Host header is the client's to choose: a loopback one counts only from a loopback peer
+    // (`--listen 0.0.0.0` overrides the config check that requires oauth.issuer off loopback).
+    const peer = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress;
+    if (!isLoopbackPeer(peer)) return undefined;
     return isLoopbackHost(u.hostname) && `http://${u.host}` === `http://${host.toLowerCase()}` ? `http://${u.host}` : undefined;
   };
   const resourceOf = (issuer: string) => `${issuer}${OAUTH_MCP_PATH}`;
@@ -173,7 +247,19 @@ export function createOAuth(opts: OAuthOptions) {
     for (const [k, p] of codes) if (p.expiresAt + CODE_TTL_MS <= t) codes.delete(k);
   };
 
-  const refused = (c: Context, reason: string, extra: Partial<OAuthEvent> = {}) => void opts.audit({ action: 'refused', reason, source: opts.sourceOf(c), ...extra });
+  // Refusals answer unauthenticated requests: journaled within a budget per source and
+  // overall, so a flood cannot rotate the journal (and what it holds of real calls) away.
+  const refusedLately = new Map<string, number[]>();
+  const refusedAll: number[] = [];
+  const refused = (c: Context, reason: string, extra: Partial<OAuthEvent> = {}) => {
+    const source = opts.sourceOf(c);
+    const t = now();
+    while (refusedAll.length && refusedAll[0]! <= t - REFUSED_WINDOW_MS) refusedAll.shift();
+    if (refusedAll.length >= REFUSED_PER_WINDOW) return;
+    if (!windowed(refusedLately, budgetKey(source), REFUSED_PER_SOURCE, t, REFUSED_WINDOW_MS)) return;
+    refusedAll.push(t);
+    void opts.audit({ action: 'refused', reason, source, ...extra });
+  };
   const oauthError = (c: Context, status: 400 | 401 | 403 | 404 | 429, error: string, description: string) =>
     c.json({ error, error_description: description }, status, { 'cache-control': 'no-store' });
 
@@ -195,13 +281,23 @@ export function createOAuth(opts: OAuthOptions) {
     } as OAuthMetadata;
   }
 
-  /** A form or JSON body, bounded; undefined when too large or unreadable. */
-  async function readForm(c: Context): Promise<Record<string, string> | undefined> {
+  /**
+   * The body as text, read no further than {@link MAX_FORM_BYTES} (a chunked body has no
+   * Content-Length to refuse it by); undefined when larger or unreadable.
+   */
+  async function bodyText(c: Context): Promise<string | undefined> {
     const declared = Number(c.req.header('content-length') ?? 0);
     if (declared > MAX_FORM_BYTES) return undefined;
-    const buf = await c.req.arrayBuffer().catch(() => undefined);
-    if (!buf || buf.byteLength > MAX_FORM_BYTES) return undefined;
-    const text = new TextDecoder().decode(buf);
+    const body = c.req.raw.body;
+    if (!body) return '';
+    const buf = await readBounded(body, MAX_FORM_BYTES).catch(() => undefined);
+    return buf && new TextDecoder().decode(buf);
+  }
+
+  /** A form or JSON body, bounded; undefined when too large or unreadable. */
+  async function readForm(c: Context): Promise<Record<string, string> | undefined> {
+    const text = await bodyText(c);
+    if (text === undefined) return undefined;
     const type = (c.req.header('content-type') ?? '').toLowerCase();
     const out: Record<string, string> = {};
     if (type.startsWith('application/json')) {
@@ -302,13 +398,11 @@ ${error ? `<p class="err">${escapeHtml(error)}</p>` : ''}
   app.post('/oauth/register', async (c) => {
     const source = opts.sourceOf(c);
     const t = now();
-    while (registrations.length && registrations[0]! <= t - 3_600_000) registrations.shift();
-    if (registrations.length >= perHour) {
+    if ((registrations.get(budgetKey(source))?.filter((x) => x > t - 3_600_000).length ?? 0) >= perHour) {
       refused(c, 'registration rate');
       return oauthError(c, 429, 'temporarily_unavailable', `at most ${perHour} client registrations per hour`);
     }
-    const declared = Number(c.req.header('content-length') ?? 0);
-    const text = declared > MAX_FORM_BYTES ? undefined : await c.req.text().catch(() => undefined);
+    const text = await bodyText(c);
     let body: unknown;
     try {
       body = text !== undefined && text.length <= MAX_FORM_BYTES ? JSON.parse(text) : undefined;
@@ -330,12 +424,12 @@ ${error ? `<p class="err">${escapeHtml(error)}</p>` : ''}
       }
     }
     if (m.scope !== undefined && m.scope.split(' ').some((s) => s !== OAUTH_SCOPE)) return oauthError(c, 400, 'invalid_client_metadata', `scope: only "${OAUTH_SCOPE}" is offered`);
-    const client = { clientId: `hlc_${randomBytes(16).toString('base64url')}`, clientName: (m.client_name ?? '').replace(/[\u0000-\u001f\u007f]/g, ' ').trim(), redirectUris: m.redirect_uris, createdAt: t };
+    const client = { clientId: `hlc_${randomBytes(16).toString('base64url')}`, clientName: cleanName(m.client_name), redirectUris: m.redirect_uris, createdAt: t };
     if (!store.addClient(client, t)) {
       refused(c, 'client count');
       return oauthError(c, 400, 'invalid_client_metadata', 'the hub holds as many OAuth clients as it keeps; revoke some grants first');
     }
-    registrations.push(t);
+    hourly(registrations, budgetKey(source), perHour, t);
     await opts.audit({ action: 'register', clientId: client.clientId, clientName: client.clientName, source });
     return c.json(
       {
@@ -353,7 +447,7 @@ ${error ? `<p class="err">${escapeHtml(error)}</p>` : ''}
     );
   });
 
-  const documentFetches: number[] = [];
+  const documentFetches = new Map<string, number[]>();
   /**
    * A URL-form client_id: its client ID metadata document fetched now (bounded, SSRF-guarded)
    * and kept as the client; a page saying why not otherwise. Undefined for a registered id.
@@ -368,9 +462,10 @@ ${error ? `<p class="err">${escapeHtml(error)}</p>` : ''}
     };
     if (form.problem || !form.url) return fail(form.problem ?? 'is not usable');
     const t = now();
-    while (documentFetches.length && documentFetches[0]! <= t - 3_600_000) documentFetches.shift();
-    if (documentFetches.length >= DOCUMENT_FETCHES_PER_HOUR) return fail(`was not fetched: at most ${DOCUMENT_FETCHES_PER_HOUR} client documents are fetched per hour`);
-    documentFetches.push(t);
+    // Fetched lately: not again (every consent page would otherwise make the hub fetch).
+    const known = store.client(clientId);
+    if (known && known.createdAt > t - DOCUMENT_FRESH_MS) return undefined;
+    if (!hourly(documentFetches, budgetKey(opts.sourceOf(c)), documentsPerHour, t)) return fail(`was not fetched: at most ${documentsPerHour} client documents are fetched per hour for one address`);
     let doc;
     try {
       doc = await (opts.fetchClientDocument ?? fetchClientDocument)(form.url, loopbackOk);
@@ -381,7 +476,7 @@ ${error ? `<p class="err">${escapeHtml(error)}</p>` : ''}
       const problem = redirectUriProblem(r);
       if (problem) return fail(`lists the redirect URI ${r.slice(0, 200)}, which ${problem}`);
     }
-    const client = { clientId, clientName: (doc.client_name ?? '').replace(/[\u0000-\u001f\u007f]/g, ' ').trim(), redirectUris: doc.redirect_uris, createdAt: t };
+    const client = { clientId, clientName: cleanName(doc.client_name), redirectUris: doc.redirect_uris, createdAt: t };
     if (!store.addClient(client, t)) return fail('could not be kept: the hub holds as many OAuth clients as it keeps');
     return undefined;
   }
@@ -421,10 +516,22 @@ ${error ? `<p class="err">${escapeHtml(error)}</p>` : ''}
     const scope = q.get('scope') ?? OAUTH_SCOPE;
     if (scope.split(' ').some((s) => s !== OAUTH_SCOPE)) return fail('invalid_scope', `only the scope "${OAUTH_SCOPE}" is offered`);
     expire();
-    bounded(pending, MAX_PENDING);
+    const source = budgetKey(opts.sourceOf(c));
+    while (pending.size >= maxPending) {
+      // The source holding the most pending requests loses its oldest: a flood evicts itself.
+      const counts = new Map<string, number>();
+      for (const x of pending.values()) counts.set(x.source, (counts.get(x.source) ?? 0) + 1);
+      const top = [...counts].sort((a, b) => b[1] - a[1])[0]![0];
+      for (const [k, x] of pending) {
+        if (x.source === top) {
+          pending.delete(k);
+          break;
+        }
+      }
+    }
     const id = randomBytes(32).toString('base64url');
     const csrf = randomBytes(32).toString('base64url');
-    const p: Pending = { clientId, redirectUri, challenge, resource: resourceOf(issuer), scope: OAUTH_SCOPE, ...(state !== undefined ? { state } : {}), expiresAt: now() + PENDING_TTL_MS, csrfHash: hashToken(csrf) };
+    const p: Pending = { clientId, redirectUri, challenge, resource: resourceOf(issuer), scope: OAUTH_SCOPE, ...(state !== undefined ? { state } : {}), expiresAt: now() + PENDING_TTL_MS, csrfHash: hashToken(csrf), source };
     pending.set(id, p);
     const res = consent(c, id, p);
     const secure = issuer.startsWith('https:');
@@ -460,7 +567,9 @@ ${error ? `<p class="err">${escapeHtml(error)}</p>` : ''}
     // The CSRF cookie of the browser that loaded this consent page (double submit: the form
     // names the request, the cookie proves the same browser posts it).
     const cookies = (c.req.header('cookie') ?? '').split(';').map((x) => x.trim());
-    const csrf = cookies.find((x) => x.startsWith(`__Host-${CSRF_COOKIE}=`) || x.startsWith(`${CSRF_COOKIE}=`))?.split('=')[1] ?? '';
+    // With TLS only the __Host- cookie counts: a sibling host can toss a plain one.
+    const cookieName = issuer.startsWith('https:') ? `__Host-${CSRF_COOKIE}` : CSRF_COOKIE;
+    const csrf = cookies.find((x) => x.startsWith(`${cookieName}=`))?.slice(cookieName.length + 1) ?? '';
     if (hashToken(csrf) !== p.csrfHash) {
       refused(c, 'csrf', { clientId: p.clientId });
       return page(c, 400, 'Bad request', '<p>This form was not posted from the consent page this browser loaded (its cookie is missing). Start again from the app.</p>');
@@ -475,7 +584,7 @@ ${error ? `<p class="err">${escapeHtml(error)}</p>` : ''}
     pending.delete(id);
     bounded(codes, MAX_CODES);
     const code = randomBytes(32).toString('base64url');
-    const { csrfHash: _csrf, ...bound } = p;
+    const { csrfHash: _csrf, source: _source, ...bound } = p;
     codes.set(hashToken(code), { ...bound, user: caller.user, key: caller.key, used: false, expiresAt: now() + CODE_TTL_MS });
     return back(c, p.redirectUri, issuer, { code, state: p.state });
   });
@@ -505,7 +614,7 @@ ${error ? `<p class="err">${escapeHtml(error)}</p>` : ''}
       if (code.used) {
         // A code presented twice: whoever holds it may be an attacker; the tokens it gave go.
         const g = code.familyId ? store.grants().find((x) => x.familyId === code.familyId) : undefined;
-        if (g) store.revoke(g);
+        if (g) revokeGrant(g);
         codes.delete(hash);
         return bad('code already used; the tokens issued for it are revoked', { user: code.user });
       }
@@ -520,8 +629,9 @@ ${error ? `<p class="err">${escapeHtml(error)}</p>` : ''}
       if (!caller) return bad('the hub token behind this code is no longer configured');
       const familyId = randomBytes(12).toString('base64url');
       const t = issue({ user: caller.user, key: code.key, clientId, scope: code.scope, resource: code.resource });
-      store.addGrant({ familyId, user: caller.user, key: code.key, clientId, scope: code.scope, resource: code.resource, ...t.hashes, usedRefresh: [], createdAt: now() }, now());
+      const evicted = store.addGrant({ familyId, user: caller.user, key: code.key, clientId, scope: code.scope, resource: code.resource, ...t.hashes, usedRefresh: [], createdAt: now() }, now());
       code.familyId = familyId;
+      if (evicted.length) opts.revoked?.();
       await opts.audit({ action: 'grant', user: caller.user, role: caller.role, clientId, clientName: client.clientName, source: opts.sourceOf(c) });
       return tokenAnswer(c, t.access, t.refresh, code.scope);
     }
@@ -531,20 +641,20 @@ ${error ? `<p class="err">${escapeHtml(error)}</p>` : ''}
       if (!g) {
         const reused = store.grantByUsedRefresh(hash);
         if (reused) {
-          store.revoke(reused);
+          revokeGrant(reused);
           return bad('refresh token already used; its grant is revoked', { user: reused.user });
         }
         return bad('unknown refresh token');
       }
       if (g.clientId !== clientId) return bad('refresh token issued to another client');
       if (g.refreshExpiresAt <= now()) {
-        store.revoke(g);
+        revokeGrant(g);
         return bad('refresh token expired');
       }
       if (form.scope !== undefined && form.scope !== g.scope) return oauthError(c, 400, 'invalid_scope', `only the scope "${OAUTH_SCOPE}" is offered`);
       const caller = opts.resolveCaller(g.key);
       if (!caller) {
-        store.revoke(g);
+        revokeGrant(g);
         return bad('the hub token behind this grant is no longer configured', { user: g.user });
       }
       const t = issue(g);
@@ -562,7 +672,7 @@ ${error ? `<p class="err">${escapeHtml(error)}</p>` : ''}
     const g = store.grantByAccess(hash) ?? store.grantByRefresh(hash);
     // RFC 7009: 200 whatever the token was; only the client it was issued to may revoke it.
     if (g && (form.client_id === undefined || form.client_id === g.clientId)) {
-      store.revoke(g);
+      revokeGrant(g);
       await opts.audit({ action: 'revoke', user: g.user, clientId: g.clientId, clientName: store.client(g.clientId)?.clientName ?? '', source: opts.sourceOf(c) });
     }
     return c.body(null, 200, { 'cache-control': 'no-store' });

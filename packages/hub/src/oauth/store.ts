@@ -62,6 +62,8 @@ export interface OAuthStoreOptions {
   dir: string;
   maxClients: number;
   maxGrants: number;
+  /** Grants one hub token may hold (default 50): one token cannot pin every client slot. */
+  maxGrantsPerKey?: number;
   log?: { warn(obj: Record<string, unknown>, msg: string): void };
 }
 
@@ -99,6 +101,8 @@ export function createOAuthStore(opts: OAuthStoreOptions) {
 
   function save(): void {
     mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
+    // An existing directory keeps its mode otherwise: the temporary file's name is predictable.
+    chmodSync(opts.dir, 0o700);
     const tmp = `${file}.${process.pid}.tmp`;
     writeFileSync(tmp, JSON.stringify({ v: 1, clients: [...clients.values()], grants: [...grants.values()] }), { mode: 0o600 });
     chmodSync(tmp, 0o600);
@@ -141,8 +145,19 @@ export function createOAuthStore(opts: OAuthStoreOptions) {
     addGrant(g: Grant, now: number): Grant[] {
       this.sweep(now, false);
       const evicted: Grant[] = [];
+      const own = [...grants.values()].filter((x) => x.key === g.key).sort((a, b) => a.createdAt - b.createdAt);
+      for (const x of own.slice(0, Math.max(0, own.length - ((opts.maxGrantsPerKey ?? 50) - 1)))) {
+        dropGrant(x);
+        evicted.push(x);
+      }
       while (grants.size >= opts.maxGrants) {
-        const oldest = [...grants.values()].sort((a, b) => a.createdAt - b.createdAt)[0]!;
+        // The hub token holding the most grants (the new one's first) loses its oldest: one
+        // person consenting again and again never evicts another person's grants.
+        const counts = new Map<string, number>([[g.key, 1]]);
+        for (const x of grants.values()) counts.set(x.key, (counts.get(x.key) ?? 0) + 1);
+        const top = [...counts].sort((a, b) => b[1] - a[1] || (a[0] === g.key ? -1 : b[0] === g.key ? 1 : 0))[0]![0];
+        const own = [...grants.values()].filter((x) => x.key === top);
+        const oldest = (own.length ? own : [...grants.values()]).sort((a, b) => a.createdAt - b.createdAt)[0]!;
         dropGrant(oldest);
         evicted.push(oldest);
       }

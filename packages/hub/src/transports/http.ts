@@ -104,7 +104,7 @@ export interface HttpAppOptions {
    * The hub's OAuth authorization server (oauth/oauth.ts): its endpoints and `/oauth/mcp`
    * answer only while `oauthEnabled()` says so (`oauth.enabled` in hub.yaml).
    */
-  oauth?: (deps: { authFailures: ReturnType<typeof createRateLimiter>; sourceOf(c: Context): string }) => OAuth;
+  oauth?: (deps: { authFailures: ReturnType<typeof createRateLimiter>; sourceOf(c: Context): string; revoked(): void }) => OAuth;
   oauthEnabled?(): boolean;
 }
 
@@ -282,7 +282,8 @@ export function createHttpApp(opts: HttpAppOptions) {
     const header = opts.clientIpHeader?.() ?? 'x-forwarded-for';
     return clientAddress((c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket?.remoteAddress, c.req.header(header), opts.trustedProxies?.() ?? [], header);
   };
-  const oauth = opts.oauth?.({ authFailures, sourceOf });
+  // Grants revoked: their sessions and streams close now (dropStale is defined below, called later).
+  const oauth = opts.oauth?.({ authFailures, sourceOf, revoked: () => dropStale() });
   const refuse = (c: Context, kind: RefusalKind, detail: Record<string, unknown> = {}, line?: { distinct?: string; msg?: string }) => refusals.refuse(kind, sourceOf(c), { path: c.req.path, ...detail }, line);
 
   /** The current caller behind a session's token; a removed token fails the call it was making. */
@@ -396,8 +397,24 @@ export function createHttpApp(opts: HttpAppOptions) {
     { legacy: 'reject', maxRequestBodySize: opts.maxBodyBytes, onerror: (e) => opts.log?.warn({ err: e.message }, 'mcp handler error') },
   );
 
+  /** 2026-07-28 `subscriptions/listen` streams open now, with who opened them. */
+  const listens = new Set<{ caller: Authenticated; close(): void }>();
+  /** Closes the sessions, legacy streams and listen streams whose token (or OAuth grant) is gone. */
+  function dropStale(): void {
+    for (const [id, s] of sessions) {
+      if (current(s.opener)) continue;
+      void s.transport.close().catch(() => undefined);
+      sessions.delete(id);
+      opts.gate.endSession(id);
+    }
+    for (const s of sseSessions.values()) if (!current(s.opener)) void s.transport.close();
+    for (const l of listens) if (!current(l.caller)) l.close();
+  }
+
   const sweep = setInterval(() => {
     const cutoff = Date.now() - idleMs;
+    // An OAuth grant whose refresh token expired ends its sessions here.
+    dropStale();
     for (const [id, s] of sessions) {
       if (s.lastSeen >= cutoff) continue;
       void s.transport.close().catch(() => undefined);
@@ -766,7 +783,60 @@ export function createHttpApp(opts: HttpAppOptions) {
     if (fast) return fast;
     const watched = resourceListen(parsedBody);
     if (watched && opts.subscriptions) return listenWithSubscriptions(c, caller, parsedBody, watched, opts.subscriptions);
-    return modern.fetch(req, { parsedBody, authInfo: { token: '', clientId: caller.user, scopes: [], extra: { caller } } });
+    const res = await modern.fetch(req, { parsedBody, authInfo: { token: '', clientId: caller.user, scopes: [], extra: { caller } } });
+    return (parsedBody as { method?: unknown } | null)?.method === 'subscriptions/listen' ? trackedListen(res, caller) : res;
+  }
+
+  /**
+   * A listen stream, closed by {@link dropStale} when its caller's token (or OAuth grant) goes:
+   * it would otherwise go on announcing changes to someone no longer allowed in.
+   */
+  function trackedListen(res: Response, caller: Authenticated, release: () => void = () => undefined): Response {
+    if (!res.body) {
+      release();
+      return res;
+    }
+    const reader = res.body.getReader();
+    let ctl: ReadableStreamDefaultController<Uint8Array> | undefined;
+    const entry = {
+      caller,
+      close: () => {
+        end();
+        void reader.cancel().catch(() => undefined);
+        try {
+          ctl?.close();
+        } catch {
+          // already closed
+        }
+      },
+    };
+    const end = () => {
+      listens.delete(entry);
+      release();
+    };
+    listens.add(entry);
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        ctl = controller;
+      },
+      async pull(controller) {
+        try {
+          const { done, value } = await reader.read();
+          if (done) {
+            end();
+            controller.close();
+          } else controller.enqueue(value);
+        } catch (err) {
+          end();
+          controller.error(err);
+        }
+      },
+      cancel(reason) {
+        end();
+        return reader.cancel(reason);
+      },
+    });
+    return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
   }
 
   /**
@@ -819,30 +889,7 @@ export function createHttpApp(opts: HttpAppOptions) {
       release();
       throw err;
     }
-    if (!res.body) {
-      release();
-      return res;
-    }
-    const reader = res.body.getReader();
-    const body = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        try {
-          const { done, value } = await reader.read();
-          if (done) {
-            release();
-            controller.close();
-          } else controller.enqueue(value);
-        } catch (err) {
-          release();
-          controller.error(err);
-        }
-      },
-      cancel(reason) {
-        release();
-        return reader.cancel(reason);
-      },
-    });
-    return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+    return trackedListen(res, caller, release);
   }
 
   return {
@@ -871,16 +918,8 @@ export function createHttpApp(opts: HttpAppOptions) {
         if (who && seesSource(who.role, source)) relayLog(s.server, source, message);
       }
     },
-    /** Closes the open sessions whose token is no longer configured (after a reload). */
-    dropStaleSessions(): void {
-      for (const [id, s] of sessions) {
-        if (current(s.opener)) continue;
-        void s.transport.close().catch(() => undefined);
-        sessions.delete(id);
-        opts.gate.endSession(id);
-      }
-      for (const s of sseSessions.values()) if (!current(s.opener)) void s.transport.close();
-    },
+    /** Closes the open sessions and listen streams whose token is no longer configured (after a reload). */
+    dropStaleSessions: dropStale,
     sessionCount: () => sessions.size,
     /**
      * Every open 2025-era session (Streamable HTTP) and legacy /sse stream, for the admin UI: who
