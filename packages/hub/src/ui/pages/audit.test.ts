@@ -140,7 +140,7 @@ describe('parseAuditQuery', () => {
     expect(q.filter).toEqual({ tool: 'ok_tool' });
     expect(q.errors).toEqual([
       'session: longer than 256 characters',
-      'kind: expected one of tool_call, approval, http_request',
+      'kind: expected one of tool_call, approval, http_request, oauth',
       'decision: expected one of allowed, pending, denied',
       'outcome: expected one of succeeded, partial, failed, cancelled, pending, denied',
       'since: expected a date and time such as 2026-12-07T16:30 (UTC)',
