@@ -104,6 +104,12 @@ describe('renderAuditRow', () => {
     expect(markup).toContain('<td class="nodes hide-narrow">pve1, &lt;/td&gt;&lt;td&gt;</td>');
   });
 
+  it('shows where the call came from (the audit event\'s source), escaped', () => {
+    expect(renderAuditRow(call({ source: '203.0.113.5' }), '1.0').toString()).toContain('<dt>From</dt><dd class="mono source">203.0.113.5</dd>');
+    expect(renderAuditRow(call({ source: '<b>x</b>' }), '1.0').toString()).toContain('<dd class="mono source">&lt;b&gt;x&lt;/b&gt;</dd>');
+    expect(renderAuditRow(call({}), '1.0').toString()).not.toContain('<dt>From</dt>');
+  });
+
   it('sums up an outbound request in the tool cell', () => {
     const e = createAuditEvent({ kind: 'http_request', user: 'hub', detail: { method: 'GET', url: 'https://api.example/<x>?a=1&b=2', status: 200 }, durationMs: 30 });
     expect(renderAuditRow(e, '1.0').toString()).toContain('<td class="tool"><span class="muted">http_request GET https://api.example/&lt;x&gt;?a=1&amp;b=2</span></td>');

@@ -180,6 +180,7 @@ export function renderAuditRow(event: AuditEvent, pos: string): Html {
 <dl>
 <dt>Kind</dt><dd>${e.kind}${e.class !== undefined && html` (${e.class})`}${e.role !== undefined && html`, role ${e.role}`}</dd>
 ${session !== undefined && html`<dt>Session</dt><dd class="mono">${session}</dd>`}
+${e.source !== undefined && html`<dt>From</dt><dd class="mono source">${e.source}</dd>`}
 ${e.args !== undefined && html`<dt>Arguments (redacted)</dt><dd><pre class="args">${json(e.args)}</pre></dd>`}
 ${summary !== undefined && html`<dt>Result</dt><dd class="result">${summary}</dd>`}
 ${rest !== undefined && html`<dt>Detail</dt><dd><pre class="detail">${json(rest)}</pre></dd>`}
