@@ -1177,7 +1177,8 @@ function evaluateTargets(byId) {
     }
     const cellsOk = tools.every((t) => CONCURRENCY.every((c) => ok(`${t}-direct-c${c}`, `${t}-hub-c${c}`, `${t}-${peer}-c${c}`)));
     if (!cellsOk) {
-      targets.push({ id, pass: false, text, value: 'not measured (a row failed)' });
+      const rowsThere = tools.every((t) => CONCURRENCY.every((c) => [`${t}-direct-c${c}`, `${t}-hub-c${c}`, `${t}-${peer}-c${c}`].every((x) => byId[x])));
+      targets.push({ id, pass: false, text, value: rowsThere ? 'not measured (a row failed)' : 'not measured' });
       continue;
     }
     const parts = tools.flatMap((t) => CONCURRENCY.map((c) => ({ pass: added(t, 'hub', c) < added(t, peer, c), text: `${t} c=${c} ${fmtSigned(added(t, 'hub', c))} vs ${fmtSigned(added(t, peer, c))}` })));
