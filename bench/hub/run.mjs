@@ -50,9 +50,9 @@ Measures, on 127.0.0.1, in one run:
   6    run_command("true") and list_nodes at concurrency 1 and 8 through two hubs in front of
        the same edge, one with the audit journal on and one with HOMELAB_HUB_UNSAFE_NO_AUDIT=1;
        and the journal's sustained events/s during a burst of list_nodes at concurrency 32
-and prints one table plus the targets (✔/✘) on stdout; progress goes to stderr. About 3 min.
+and prints one table plus the targets (✔/✘) on stdout; progress goes to stderr. About 4-6 min.
 
-  --quick         smoke run: fewer calls (about 1.5 min)
+  --quick         smoke run: fewer calls (about 2 min)
   --only PHASES   run only these phases, comma-separated: latency, fanout, list, audit
                   (for iterating on one of them; the other rows and targets are left out)
   --json FILE     also write every number to FILE
@@ -1436,7 +1436,7 @@ async function main() {
     '',
     `Node ${meta.node}, mcp-proxy ${meta.mcpProxy}, 1MCP ${meta.oneMcp.notMeasured ? `not measured (${meta.oneMcp.notMeasured})` : `${meta.oneMcp.version} from ${meta.oneMcp.source}`}; ${meta.arch}, ${meta.cpus} CPUs, Linux ${meta.kernel}. ` +
       `Calls per row at concurrency 1/8/32: ${CONCURRENCY.map((c) => CFG.calls[c]).join('/')} in ${CFG.rounds} interleaved rounds; ` +
-      `fan-out ${CFG.fanoutCalls} calls per row, the three rows taking turns call by call after ${CFG.fanoutWarmup} unmeasured calls each; tools/list ${CFG.listCalls}; audit rows at concurrency 1/8: ${AUDIT_CONCURRENCY.map((c) => CFG.auditCalls[c]).join('/')} in ${CFG.auditRounds} interleaved rounds, journal burst ${CFG.burstS} s. All requests 2026-07-28 (stateless) over keep-alive. ` +
+      `fan-out ${CFG.fanoutCalls} calls per row, the three rows taking turns call by call after ${CFG.fanoutWarmup} unmeasured calls each; tools/list ${CFG.listCalls}; audit rows at concurrency 1/8: ${AUDIT_CONCURRENCY.map((c) => CFG.auditCalls[c]).join('/')} in ${CFG.auditRounds} interleaved rounds, journal burst ${CFG.burstS} s. All requests 2026-07-28 (stateless) over keep-alive${meta.oneMcp.notMeasured ? '' : ", except 1MCP's (2025-11-25, on 32 sessions taken in turn)"}. ` +
       `${meta.hubWriteGate === 'session' ? 'Hub write gate in session mode (writes approved once per hub with approve_writes, untimed). ' : ''}` +
       `Hubs run with ${HUB_NODE_FLAGS.length ? `the Node flags ${HUB_NODE_FLAGS.join(' ')}${opts.hubNodeFlags ? '' : ' (deploy/systemd/homelab-hub.service)'}` : 'no Node flags'}. ` +
       `${opts.cpuProf ? 'Hubs ran under --cpu-prof (slower). ' : ''}Load average ${meta.loadBefore} before, ${meta.loadAfter} after. Took ${meta.seconds.toFixed(0)} s.`,
