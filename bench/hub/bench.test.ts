@@ -61,6 +61,7 @@ interface Row {
   events?: number;
   burstS?: number;
   eventsPerS?: number;
+  pairedRatio?: number;
 }
 interface Report {
   meta: {
@@ -157,7 +158,7 @@ describe('bench/hub/run.mjs --quick', () => {
     const ratio = row('fanout-hub-all').p50! / row('fanout-direct').p50!;
     expect(t.pass).toBe(ratio <= 1.1);
     expect(t.value).toContain(`${ratio.toFixed(2)}x`);
-    const paired = (row('fanout-hub-all') as Row & { pairedRatio?: number }).pairedRatio;
+    const paired = row('fanout-hub-all').pairedRatio;
     expect(paired).toBeGreaterThan(0);
     expect(t.value).toContain(`median of 3a / 3c within each turn ${paired!.toFixed(2)}x`);
   });
