@@ -62,8 +62,12 @@ export const auditEventSchema = z.object({
   argsSha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   class: z.enum(['read', 'write']).optional(),
   decision: z.enum(['allowed', 'pending', 'denied']).optional(),
-  /** `partial`: a fleet call where some nodes succeeded and some failed; `cancelled`: by the client. */
-  outcome: z.enum(['succeeded', 'partial', 'failed', 'cancelled', 'pending', 'denied']).optional(),
+  /**
+   * `partial`: a fleet call where some nodes succeeded and some failed; `cancelled`: by the client;
+   * `unknown`: the call's start was journaled and the hub stopped before its outcome was (written
+   * when the journal is next opened; see the hub's journal `begin`).
+   */
+  outcome: z.enum(['succeeded', 'partial', 'failed', 'cancelled', 'pending', 'denied', 'unknown']).optional(),
   /** A short error message (redacted, capped); never a stack. */
   error: z.string().optional(),
   durationMs: z.number().nonnegative().optional(),
