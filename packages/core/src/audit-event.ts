@@ -80,6 +80,8 @@ export type AuditEvent = z.infer<typeof auditEventSchema>;
 /** What a caller supplies; `v` and `id` are assigned, `time` defaults to now. */
 export type AuditEventInput = Omit<AuditEvent, 'v' | 'id' | 'time' | 'args' | 'detail'> & {
   time?: Date | string;
+  /** The id of an earlier event this one completes (a call's outcome after its start record); default: a new one. */
+  id?: string;
   /** Anything; redacted and bounded on the way in. */
   args?: unknown;
   detail?: unknown;
@@ -92,9 +94,9 @@ const MAX_ERROR_CHARS = 2048;
  * and bounded, `error` redacted and capped. The result is what the journal stores.
  */
 export function createAuditEvent(input: AuditEventInput): AuditEvent {
-  const { time, args, detail, error, ...rest } = input;
+  const { time, id, args, detail, error, ...rest } = input;
   const date = time === undefined ? new Date() : new Date(time);
-  const ev: AuditEvent = { v: 1, id: newAuditId(date.getTime()), time: date.toISOString(), ...rest };
+  const ev: AuditEvent = { v: 1, id: id ?? newAuditId(date.getTime()), time: date.toISOString(), ...rest };
   if (args !== undefined) {
     ev.args = redactArgs(args);
     if (rest.kind === 'tool_call') ev.argsSha256 = argsSha256(args);

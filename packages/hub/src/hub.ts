@@ -268,8 +268,8 @@ export async function createHub(opts: HubOptions) {
                   sessionActivity.record(e);
                   // The arguments were redacted and hashed for the start: the same ones ran.
                   const { args: _args, ...rest } = callEventInput(e);
-                  const ended = createAuditEvent(rest);
-                  const event = { ...ended, id: started.id, ...(started.args !== undefined ? { args: started.args } : {}), ...(started.argsSha256 ? { argsSha256: started.argsSha256 } : {}) };
+                  const ended = createAuditEvent({ ...rest, id: started.id });
+                  const event = { ...ended, ...(started.args !== undefined ? { args: started.args } : {}), ...(started.argsSha256 ? { argsSha256: started.argsSha256 } : {}) };
                   journal.append(event, { lazy: true }).catch((err: unknown) => log.error({ err, tool: e.tool, id: started.id }, 'audit journal: a call\'s outcome was not journaled (its start is: the next start records it as unknown)'));
                 }
                 await durable;
