@@ -2,6 +2,12 @@
  * The audit journal: append-only JSON lines in `DIR/audit/audit-<seq>.jsonl`, the one place an
  * audit event must reach before the client gets its answer.
  *
+ * - A call that runs is journaled in two lines: its start record ({@link Journal.begin}),
+ *   synced while the call runs, and its event with the outcome, appended (lazily) once it
+ *   ended. The answer waits for the start only, so the synced write overlaps the node's work
+ *   instead of following it. A start without its event at the next open (the hub stopped in
+ *   between) becomes the call's event with outcome `unknown`. Readers see events only.
+ *
  * - Durability: `append()` resolves only after the line is on disk: the file is opened O_DSYNC,
  *   so a write returns when its data is synced, as with write + fdatasync. With
  *   `fsync: 'batch'` (the default) appends that arrive while a write is running are written
