@@ -483,28 +483,36 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
       budget -= to - from;
       if (budget <= 0) break;
     }
+    /** id → where its start record is; only those left unmatched are read again and parsed. */
+    const starts = new Map<string, { seq: number; offset: number; length: number }>();
     for (const { seq, from, to } of files) {
       try {
-        await forEachLine(join(dir, fileName(seq)), from, to, (line) => {
+        await forEachLine(join(dir, fileName(seq)), from, to, (line, offset) => {
           if (isBegin(line)) {
-            try {
-              const rec = JSON.parse(line.toString('utf8')) as { begin?: unknown; event?: unknown };
-              const ev = rec.event !== undefined ? parseAuditLine(JSON.stringify(rec.event)) : undefined;
-              if (typeof rec.begin === 'string' && ev && ev.id === rec.begin) unfinished.set(rec.begin, ev);
-            } catch {
-              // Not a record this journal wrote whole: nothing to recover from it.
-            }
-          } else if (unfinished.size > 0) {
+            // `{"v":1,"begin":"<id>",...`: the id without parsing the line.
+            const s = BEGIN_BYTES.length + 1;
+            const e = line[s - 1] === 0x22 /* " */ ? line.indexOf(0x22, s) : -1;
+            if (e !== -1 && e - s <= 64) starts.set(line.toString('latin1', s, e), { seq, offset, length: line.length });
+          } else if (starts.size > 0) {
             let id: string | undefined;
             if (line.length > EVENT_PREFIX.length && line.compare(EVENT_PREFIX, 0, EVENT_PREFIX.length, 0, EVENT_PREFIX.length) === 0) {
               const end = line.indexOf(0x22 /* " */, EVENT_PREFIX.length);
               if (end !== -1) id = line.toString('latin1', EVENT_PREFIX.length, end);
             } else id = parseAuditLine(line.toString('utf8'))?.id;
-            if (id !== undefined) unfinished.delete(id);
+            if (id !== undefined) starts.delete(id);
           }
         });
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    }
+    for (const [id, at] of starts) {
+      try {
+        const rec = JSON.parse((await readRange(join(dir, fileName(at.seq)), at.offset, at.length)).toString('utf8')) as { begin?: unknown; event?: unknown };
+        const ev = rec.event !== undefined ? parseAuditLine(JSON.stringify(rec.event)) : undefined;
+        if (rec.begin === id && ev && ev.id === id) unfinished.set(id, ev);
+      } catch {
+        // Not a record this journal wrote whole: nothing to recover from it.
       }
     }
     if (unfinished.size === 0) return;
@@ -713,11 +721,11 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
 }
 
 /**
- * Calls `fn` with each complete line (without its newline) of bytes [from, to) of a file, in
+ * Calls `fn` with each complete line (without its newline) and its offset, of bytes [from, to) of a file, in
  * order, reading 1 MiB at a time. A line cut by `from` (the scan started mid-file) and what
  * follows the last newline (torn) are left out. A line's buffer is valid only during the call.
  */
-async function forEachLine(path: string, from: number, to: number, fn: (line: Buffer) => void): Promise<void> {
+async function forEachLine(path: string, from: number, to: number, fn: (line: Buffer, offset: number) => void): Promise<void> {
   const fh = await open(path, 'r');
   try {
     const READ = 1 << 20;
@@ -734,12 +742,14 @@ async function forEachLine(path: string, from: number, to: number, fn: (line: Bu
         got += bytesRead;
       }
       if (got === 0) return;
+      /** The file offset of data[0]. */
+      const base = pos - (carry?.length ?? 0);
       pos += got;
       const data = carry ? Buffer.concat([carry, buf.subarray(0, got)]) : buf.subarray(0, got);
       let start = 0;
       for (let nl = data.indexOf(NL); nl !== -1; nl = data.indexOf(NL, start)) {
         if (skipFirst) skipFirst = false;
-        else if (nl > start) fn(data.subarray(start, nl));
+        else if (nl > start) fn(data.subarray(start, nl), base + start);
         start = nl + 1;
       }
       carry = start < data.length ? Buffer.from(data.subarray(start)) : undefined;
