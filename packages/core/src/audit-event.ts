@@ -62,8 +62,12 @@ export const auditEventSchema = z.object({
   argsSha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   class: z.enum(['read', 'write']).optional(),
   decision: z.enum(['allowed', 'pending', 'denied']).optional(),
-  /** `partial`: a fleet call where some nodes succeeded and some failed; `cancelled`: by the client. */
-  outcome: z.enum(['succeeded', 'partial', 'failed', 'cancelled', 'pending', 'denied']).optional(),
+  /**
+   * `partial`: a fleet call where some nodes succeeded and some failed; `cancelled`: by the client;
+   * `unknown`: the call's start was journaled and the hub stopped before its outcome was (written
+   * when the journal is next opened; see the hub's journal `begin`).
+   */
+  outcome: z.enum(['succeeded', 'partial', 'failed', 'cancelled', 'pending', 'denied', 'unknown']).optional(),
   /** A short error message (redacted, capped); never a stack. */
   error: z.string().optional(),
   durationMs: z.number().nonnegative().optional(),
@@ -76,6 +80,8 @@ export type AuditEvent = z.infer<typeof auditEventSchema>;
 /** What a caller supplies; `v` and `id` are assigned, `time` defaults to now. */
 export type AuditEventInput = Omit<AuditEvent, 'v' | 'id' | 'time' | 'args' | 'detail'> & {
   time?: Date | string;
+  /** The id of an earlier event this one completes (a call's outcome after its start record); default: a new one. */
+  id?: string;
   /** Anything; redacted and bounded on the way in. */
   args?: unknown;
   detail?: unknown;
@@ -88,9 +94,9 @@ const MAX_ERROR_CHARS = 2048;
  * and bounded, `error` redacted and capped. The result is what the journal stores.
  */
 export function createAuditEvent(input: AuditEventInput): AuditEvent {
-  const { time, args, detail, error, ...rest } = input;
+  const { time, id, args, detail, error, ...rest } = input;
   const date = time === undefined ? new Date() : new Date(time);
-  const ev: AuditEvent = { v: 1, id: newAuditId(date.getTime()), time: date.toISOString(), ...rest };
+  const ev: AuditEvent = { v: 1, id: id ?? newAuditId(date.getTime()), time: date.toISOString(), ...rest };
   if (args !== undefined) {
     ev.args = redactArgs(args);
     if (rest.kind === 'tool_call') ev.argsSha256 = argsSha256(args);
@@ -162,6 +168,9 @@ export function parseAuditLine(line: string): AuditEvent | undefined {
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 let lastMs = -1;
 const lastRand = new Uint8Array(16);
+/** CSPRNG bytes for the random part of ids, 16 a new millisecond. */
+const randPool = new Uint8Array(4096);
+let poolAt = randPool.length;
 
 /**
  * A ULID-layout id: 10 base32 chars of milliseconds, then 16 random ones (80 bits). Ids made by one
@@ -179,7 +188,14 @@ export function newAuditId(ms: number = Date.now()): string {
     if (i >= 0) lastRand[i]!++;
   } else {
     lastMs = ms;
-    globalThis.crypto.getRandomValues(lastRand);
+    // From a pool filled 256 ids at a time: getRandomValues costs about as much per call as
+    // the rest of an event's creation (bench/hub profile), whatever the size asked.
+    if (poolAt + 16 > randPool.length) {
+      globalThis.crypto.getRandomValues(randPool);
+      poolAt = 0;
+    }
+    lastRand.set(randPool.subarray(poolAt, poolAt + 16));
+    poolAt += 16;
     // The top bit stays clear so that ~2^79 increments fit before a carry out of the id.
     for (let i = 0; i < 16; i++) lastRand[i]! &= i === 0 ? 15 : 31;
   }

@@ -28,7 +28,7 @@ import { createJournal } from './audit/journal.ts';
 import { auditLogQL, createLokiShipper, queryLoki } from './audit/loki-shipper.ts';
 import { createAuditEvent, safeUrl } from '@homelab-mcp/core/audit-event';
 import { dirname, join } from 'node:path';
-import { createHubServer, type CallObserver, type HubServerInfo } from './server/mcp-server.ts';
+import { createHubServer, type CallEvent, type CallObserver, type CallStart, type HubServerInfo } from './server/mcp-server.ts';
 import { createResourceSubscriptions } from './server/resource-subscriptions.ts';
 import { listNodesTool, networkResourcesTool } from './tools/network/list-nodes.ts';
 import { updateEdgesTool } from './tools/network/update-edges.ts';
@@ -208,34 +208,75 @@ export async function createHub(opts: HubOptions) {
   shipper?.start();
   // Calls per user and session, for get_session_info and the UI's Sessions page (bounded).
   const sessionActivity = createSessionActivity();
+  /** A call's audit event as createAuditEvent takes it (the call as it ended). */
+  const callEventInput = (e: CallEvent) => ({
+    kind: 'tool_call' as const,
+    user: e.caller.user,
+    role: e.caller.role,
+    session: e.session,
+    ...(e.client?.name ? { client: { name: e.client.name, ...(e.client.version ? { version: e.client.version } : {}) } } : {}),
+    ...(currentSource() ? { source: currentSource()!.slice(0, 64) } : {}),
+    tool: e.tool,
+    ...(e.nodes ? { nodes: e.nodes } : {}),
+    args: e.args,
+    ...(e.toolClass ? { class: e.toolClass } : {}),
+    decision: e.decision,
+    outcome: e.outcome,
+    ...(e.error ? { error: e.error } : {}),
+    durationMs: Math.round(e.durationMs * 10) / 10,
+    // The user a chaining hub called for (its claim; the role above is already lowered),
+    // what the tool added for the record (a playbook run's commit and recap),
+    // and the answer's shape (items and bytes, never its content: it may hold secrets).
+    ...(e.caller.actingFor || e.caller.oauthClient !== undefined || e.detail || e.result
+      ? { detail: { ...e.detail, ...(e.caller.actingFor ? { actingFor: e.caller.actingFor } : {}), ...(e.caller.oauthClient !== undefined ? { oauthClient: e.caller.oauthClient.slice(0, 100) } : {}), ...(e.result ? { result: { ...e.result } } : {}) } }
+      : {}),
+  });
   const observer: CallObserver = {
     async call(e) {
       sessionActivity.record(e);
-      await record(
-        createAuditEvent({
-          kind: 'tool_call',
-          user: e.caller.user,
-          role: e.caller.role,
-          session: e.session,
-          ...(e.client?.name ? { client: { name: e.client.name, ...(e.client.version ? { version: e.client.version } : {}) } } : {}),
-          ...(currentSource() ? { source: currentSource()!.slice(0, 64) } : {}),
-          tool: e.tool,
-          ...(e.nodes ? { nodes: e.nodes } : {}),
-          args: e.args,
-          ...(e.toolClass ? { class: e.toolClass } : {}),
-          decision: e.decision,
-          outcome: e.outcome,
-          ...(e.error ? { error: e.error } : {}),
-          durationMs: Math.round(e.durationMs * 10) / 10,
-          // The user a chaining hub called for (its claim; the role above is already lowered),
-          // what the tool added for the record (a playbook run's commit and recap),
-          // and the answer's shape (items and bytes, never its content: it may hold secrets).
-          ...(e.caller.actingFor || e.caller.oauthClient !== undefined || e.detail || e.result
-            ? { detail: { ...e.detail, ...(e.caller.actingFor ? { actingFor: e.caller.actingFor } : {}), ...(e.caller.oauthClient !== undefined ? { oauthClient: e.caller.oauthClient.slice(0, 100) } : {}), ...(e.result ? { result: { ...e.result } } : {}) } }
-            : {}),
-        }),
-      );
+      await record(createAuditEvent(callEventInput(e)));
     },
+    // A call that runs: its start is synced while the upstream works, so the answer waits for
+    // max(upstream, one synced write) rather than upstream + synced write. Its event (same id,
+    // with the outcome) joins the next commit (lazy): a crash before that commit leaves the
+    // start, which the journal's next open turns into the call with outcome "unknown".
+    ...(opts.audit === false
+      ? {}
+      : {
+          begin(s: CallStart) {
+            const started = createAuditEvent({
+              kind: 'tool_call',
+              user: s.caller.user,
+              role: s.caller.role,
+              session: s.session,
+              ...(s.client?.name ? { client: { name: s.client.name, ...(s.client.version ? { version: s.client.version } : {}) } } : {}),
+              ...(currentSource() ? { source: currentSource()!.slice(0, 64) } : {}),
+              tool: s.tool,
+              ...(s.nodes ? { nodes: s.nodes } : {}),
+              args: s.args,
+              ...(s.toolClass ? { class: s.toolClass } : {}),
+              decision: s.decision,
+            });
+            const durable = journal.begin(started);
+            // Awaited by finish(); a failure is not "unhandled" meanwhile.
+            durable.catch(() => {});
+            let finished = false;
+            return {
+              async finish(e: CallEvent) {
+                if (!finished) {
+                  finished = true;
+                  sessionActivity.record(e);
+                  // The arguments were redacted and hashed for the start: the same ones ran.
+                  const { args: _args, ...rest } = callEventInput(e);
+                  const ended = createAuditEvent({ ...rest, id: started.id });
+                  const event = { ...ended, ...(started.args !== undefined ? { args: started.args } : {}), ...(started.argsSha256 ? { argsSha256: started.argsSha256 } : {}) };
+                  journal.append(event, { lazy: true }).catch((err: unknown) => log.error({ err, tool: e.tool, id: started.id }, 'audit journal: a call\'s outcome was not journaled (its start is: the next start records it as unknown)'));
+                }
+                await durable;
+              },
+            };
+          },
+        }),
   };
   type AuditQuery = Parameters<AuditLogSource['read']>[0];
   const auditSource = (): AuditLogSource => {

@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { connectClient, startEdgeProcess, startFakeLoki, readJournal, startHubProcess } from '@homelab-mcp/testkit';
+import { createJournal } from '../src/audit/journal.ts';
 
 const TOKEN = 'audit-admin-token-0123456789abcdef';
 const VIEWER = 'audit-viewer-token-0123456789abcd';
@@ -82,7 +83,13 @@ describe('audit journal', () => {
       hub.child.kill('SIGKILL');
       await exited;
       await Promise.all(workers);
-      events = journal(dataDir); // before stop(), which removes the temp dir
+      // A call answered just before the kill may have only its start on disk (its outcome goes
+      // with the next commit): opening the journal again, as the next hub start does, records
+      // it with outcome "unknown".
+      expect(readJournal(dataDir, { waitMs: 0 }).length).toBeGreaterThan(0);
+      const reopened = await createJournal({ dir: dataDir });
+      await reopened.close();
+      events = journal(dataDir, { waitMs: 0 }); // before stop(), which removes the temp dir
     } finally {
       await hub.stop().catch(() => undefined);
     }
@@ -90,6 +97,10 @@ describe('audit journal', () => {
     const journaled = new Set(events.map((e) => e.args?.tool));
     const missing = answered.filter((n) => !journaled.has(`marker-${n}`));
     expect(missing).toEqual([]);
+    // One event per call, each with an outcome: what it did, or that the kill left it unknown.
+    const calls = events.filter((e) => e.kind === 'tool_call' && e.tool === 'get_audit_log');
+    expect(new Set(calls.map((e) => e.id)).size).toBe(calls.length);
+    for (const e of calls) expect(['succeeded', 'unknown']).toContain(e.outcome);
   });
 });
 

@@ -6,9 +6,27 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export function readJournal(dataDir: string): Array<Record<string, any>> {
+/**
+ * A call's start record (`{"v":1,"begin":"<id>","event":{...}}`) is not an event and is left
+ * out. A call whose start is on disk and whose event (with its outcome) is not yet there, as
+ * for a call just answered (the hub writes its event with the next commit, at most ~25 ms
+ * later), is waited for: the files are read again every 10 ms, for at most `waitMs` (default
+ * 10 s; 0 for a hub that is gone, whose unfinished calls only a new start of the journal
+ * records). Blocks the thread while it waits: only for hubs in another process.
+ */
+export function readJournal(dataDir: string, opts: { waitMs?: number } = {}): Array<Record<string, any>> {
+  const deadline = Date.now() + (opts.waitMs ?? 10_000);
+  for (;;) {
+    const { events, unfinished } = readOnce(dataDir);
+    if (unfinished === 0 || Date.now() >= deadline) return events;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+  }
+}
+
+function readOnce(dataDir: string): { events: Array<Record<string, any>>; unfinished: number } {
   const dir = join(dataDir, 'audit');
-  return readdirSync(dir)
+  const started = new Set<string>();
+  const events = readdirSync(dir)
     .filter((f) => f.endsWith('.jsonl'))
     .sort()
     .flatMap((f) =>
@@ -17,12 +35,19 @@ export function readJournal(dataDir: string): Array<Record<string, any>> {
         .filter(Boolean)
         .flatMap((l) => {
           try {
-            return [JSON.parse(l) as Record<string, any>];
+            const o = JSON.parse(l) as Record<string, any>;
+            if (typeof o.begin === 'string' && o.kind === undefined) {
+              started.add(o.begin);
+              return [];
+            }
+            return [o];
           } catch {
             return [];
           }
         }),
     );
+  for (const e of events) started.delete(e.id);
+  return { events, unfinished: started.size };
 }
 
 /**

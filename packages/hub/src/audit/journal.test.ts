@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createAuditEvent, type AuditEvent } from '@homelab-mcp/core/audit-event';
-import { createJournal, LAZY_COMMIT_MS, type Journal, type JournalCursor } from './journal.ts';
+import { BEGIN_PREFIX, createJournal, LAZY_COMMIT_MS, UNKNOWN_OUTCOME_ERROR, type Journal, type JournalCursor } from './journal.ts';
+import { parseAuditLine } from '@homelab-mcp/core/audit-event';
 
 const cleanup: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -343,6 +344,72 @@ describe('durability', () => {
       console.log(`journal fsync=${fsync}: ${Math.round(appended / s)} events/s with 8 writers (${(appended / commits).toFixed(1)} events per synced write)`);
       expect(appended).toBe(n);
     }
+  });
+});
+
+describe('a call journaled as it starts (begin), its outcome after', () => {
+  const start = (i: number) => createAuditEvent({ kind: 'tool_call', user: 'alice', session: 's1', tool: 'run_command', nodes: ['pi'], args: { cmd: `echo ${i}`, password: 'hunter2' }, class: 'write', decision: 'allowed' });
+
+  it('the start record is on disk when begin resolves; readers show the call once, with its outcome', async () => {
+    const dir = await tempDir();
+    const j = await journalIn(dir);
+    const s = start(1);
+    await j.begin(s);
+    const text = await readFile(join(dir, 'audit', (await files(dir))[0]!), 'utf8');
+    expect(text.startsWith(BEGIN_PREFIX)).toBe(true);
+    expect(text).not.toContain('hunter2');
+    // Not an event, to every reader (older ones included: parseAuditLine refuses it).
+    expect(parseAuditLine(text.trimEnd())).toBeUndefined();
+    expect(await j.read()).toEqual([]);
+    expect((await j.page({}, { limit: 10 })).events).toEqual([]);
+    await j.append({ ...s, outcome: 'succeeded', durationMs: 3 }, { lazy: true });
+    const events = await j.read();
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ id: s.id, outcome: 'succeeded', decision: 'allowed', args: { password: '[REDACTED]' } });
+    expect((await j.page({ tool: 'run_command' }, { limit: 10 })).events.map((e) => e.event.id)).toEqual([s.id]);
+    const batch = await j.readFrom(j.first(), 100);
+    expect(batch.events.map((e) => e.id)).toEqual([s.id]);
+    expect(batch.skipped).toBe(0);
+    expect(j.stats()).toMatchObject({ appended: 1, begun: 1 });
+  });
+
+  it('a call started and not finished when the writer stopped is journaled as unknown at the next open, once', async () => {
+    const dir = await tempDir();
+    const j = await createJournal({ dir });
+    const done = start(1);
+    const open1 = start(2);
+    await j.begin(done);
+    await j.begin(open1);
+    await j.append({ ...done, outcome: 'succeeded', durationMs: 1 });
+    await j.close(); // as a crash would leave it: open1's outcome never written
+    const again = await journalIn(dir);
+    expect(again.stats().recovered).toBe(1);
+    const events = await again.read();
+    expect(events.map((e) => [e.id, e.outcome])).toEqual([
+      [open1.id, 'unknown'],
+      [done.id, 'succeeded'],
+    ]);
+    expect(events[0]).toMatchObject({ tool: 'run_command', user: 'alice', nodes: ['pi'], decision: 'allowed', error: UNKNOWN_OUTCOME_ERROR, argsSha256: open1.argsSha256 });
+    await again.close();
+    const third = await journalIn(dir);
+    expect(third.stats().recovered).toBe(0);
+    expect((await third.read()).filter((e) => e.id === open1.id)).toHaveLength(1);
+  });
+
+  it('finds the event of a start in the previous file, and ignores a torn start record', async () => {
+    const dir = await tempDir();
+    const j = await createJournal({ dir, maxFileBytes: 2048 });
+    const s = start(1);
+    await j.begin(s);
+    for (let i = 0; i < 20; i++) await j.append(ev(i));
+    await j.append({ ...s, outcome: 'failed', error: 'boom', durationMs: 1 });
+    await j.close();
+    expect((await files(dir)).length).toBeGreaterThan(1);
+    const last = (await files(dir)).at(-1)!;
+    await appendFile(join(dir, 'audit', last), `${BEGIN_PREFIX}"01TORN`);
+    const again = await journalIn(dir);
+    expect(again.stats().recovered).toBe(0);
+    expect((await again.read({ limit: 1000 })).filter((e) => e.id === s.id).map((e) => e.outcome)).toEqual(['failed']);
   });
 });
 

@@ -2,6 +2,12 @@
  * The audit journal: append-only JSON lines in `DIR/audit/audit-<seq>.jsonl`, the one place an
  * audit event must reach before the client gets its answer.
  *
+ * - A call that runs is journaled in two lines: its start record ({@link Journal.begin}),
+ *   synced while the call runs, and its event with the outcome, appended (lazily) once it
+ *   ended. The answer waits for the start only, so the synced write overlaps the node's work
+ *   instead of following it. A start without its event at the next open (the hub stopped in
+ *   between) becomes the call's event with outcome `unknown`. Readers see events only.
+ *
  * - Durability: `append()` resolves only after the line is on disk: the file is opened O_DSYNC,
  *   so a write returns when its data is synced, as with write + fdatasync. With
  *   `fsync: 'batch'` (the default) appends that arrive while a write is running are written
@@ -113,6 +119,10 @@ export interface JournalStats {
   appended: number;
   /** Synced writes since open (appended / commits = mean group size). */
   commits: number;
+  /** Call start records written since open ({@link Journal.begin}; not events, not in `appended`). */
+  begun?: number;
+  /** Calls found started without their event when the journal was opened, journaled as `unknown`. */
+  recovered?: number;
   /** Files kept beyond `maxFiles` because a retention hold still needs them. */
   held: number;
 }
@@ -127,6 +137,24 @@ export interface Journal extends AsyncDisposable {
    * started by another append or at the latest after `LAZY_COMMIT_MS`.
    */
   append(event: AuditEvent, options?: { lazy?: boolean }): Promise<void>;
+  /**
+   * A call's start record, written (synced, a commit of its own like a plain append) while the
+   * call runs: `event` is the call as it starts (who, tool, args, nodes, decision; no outcome).
+   * Resolves once the record is on disk. The call's event, with the same `id` and its outcome,
+   * follows with `append` (lazy is fine: the start is durable). A start record is not an event:
+   * `read`, `page`, `readFrom` (and so the Loki shipper and the UI) pass over it, and so does
+   * {@link parseAuditLine} in older readers. A journal opened after a crash appends, for each
+   * start near its end without its event, the call with outcome `unknown` (see
+   * {@link UNKNOWN_OUTCOME_ERROR}): every call that ran has one event, with what is known of how
+   * it ended.
+   * @example
+   * const ev = createAuditEvent({ kind: 'tool_call', user: 'ann', tool: 'run_command', args, decision: 'allowed' });
+   * const durable = journal.begin(ev); // while the node runs the command
+   * const answer = await runIt();
+   * void journal.append({ ...ev, outcome: 'succeeded', durationMs: 12 }, { lazy: true });
+   * await durable; // then answer the client
+   */
+  begin(event: AuditEvent): Promise<void>;
   /** Events newest first, filtered. A torn last line is ignored. */
   read(query?: JournalQuery): Promise<AuditEvent[]>;
   /**
@@ -187,10 +215,35 @@ export const LAZY_COMMIT_MS = 25;
 const MAX_LINE_BYTES = 64 * 1024;
 const CHUNK = 64 * 1024;
 const NL = 0x0a;
+/**
+ * How a call's start record begins: `{"v":1,"begin":"<id>","event":{...}}`. It has no `kind`, so
+ * {@link parseAuditLine} refuses it, and readers that do not know it (older hubs, scripts that
+ * keep what parses) pass it over as not an event.
+ */
+export const BEGIN_PREFIX = '{"v":1,"begin":';
+const BEGIN_BYTES = Buffer.from(BEGIN_PREFIX);
+/** How every event line written by {@link serialize} begins (createAuditEvent's key order). */
+const EVENT_PREFIX = Buffer.from('{"v":1,"id":"');
+/** The error of a call whose start was journaled and whose event was not (the hub stopped in between). */
+export const UNKNOWN_OUTCOME_ERROR = 'the hub stopped (crash, kill or power loss) while this call ran, before its outcome was journaled: it may have run on its node(s); how it ended is not known';
+/** At open, this much of the journal's end is read for starts without their event. */
+const RECOVERY_SCAN_BYTES = 32 * 1024 * 1024;
+
+/** A start record's line, for {@link Journal.begin}. */
+export function serializeBegin(event: AuditEvent): string {
+  return `${BEGIN_PREFIX}${JSON.stringify(event.id)},"event":${serialize(event)}}`;
+}
+
+/** Whether a stored line (bytes or text) is a start record. */
+function isBegin(line: Buffer | string): boolean {
+  return typeof line === 'string' ? line.startsWith(BEGIN_PREFIX) : line.length >= BEGIN_BYTES.length && line.compare(BEGIN_BYTES, 0, BEGIN_BYTES.length, 0, BEGIN_BYTES.length) === 0;
+}
 
 interface Pending {
   line: string;
   bytes: number;
+  /** 1 for an event, 0 for a start record. */
+  events: 0 | 1;
   resolve(): void;
   reject(err: unknown): void;
 }
@@ -240,6 +293,8 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
   let needNewFile = false;
   let appended = 0;
   let commits = 0;
+  let begun = 0;
+  let recovered = 0;
   const holds = new Set<() => number | undefined>();
   const listeners = new Set<() => void>();
 
@@ -333,8 +388,11 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
       }
       try {
         await commit(Buffer.from(group.length === 1 ? group[0]!.line : group.map((p) => p.line).join(''), 'utf8'));
-        appended += group.length;
-        for (const p of group) p.resolve();
+        for (const p of group) {
+          appended += p.events;
+          begun += 1 - p.events;
+          p.resolve();
+        }
       } catch (cause) {
         const err = new HomelabError('AUDIT_WRITE_FAILED', 'the audit journal could not write the event', { cause });
         log?.error({ err: cause, events: group.length }, 'audit journal: write failed');
@@ -355,6 +413,19 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
       flushing = undefined;
       // An append that raced the end of the loop.
       if (queue.length > 0) kick();
+    });
+  }
+
+  /** Queues a line for the next commit; `events`: what it adds to `appended` (0 for a start record). */
+  function enqueue(line: string, lazy: boolean, events: 0 | 1): Promise<void> {
+    if (closed) return Promise.reject(new HomelabError('AUDIT_CLOSED', 'the audit journal is closed'));
+    return new Promise<void>((resolve, reject) => {
+      queue.push({ line, bytes: Buffer.byteLength(line), events, resolve, reject });
+      // A lazy event waits for the next commit: a tool call through an edge then costs one
+      // fdatasync for its two events (the call and its outbound request), not two in a row.
+      if (lazy && mode === 'batch') {
+        if (!flushing) lazyTimer ??= setTimeout(kick, LAZY_COMMIT_MS).unref();
+      } else kick();
     });
   }
 
@@ -393,22 +464,75 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
     return c;
   }
 
+  /**
+   * Calls whose start record is near the end of the journal and whose event is not (the hub
+   * stopped while they ran, or before their event's commit): journaled now with outcome
+   * `unknown`, from what the start record says. The last {@link RECOVERY_SCAN_BYTES} are read
+   * (in 1 MiB reads): a call running at a crash started at most that much journal ago, unless
+   * it ran while the hub journaled 32 MiB of other events.
+   */
+  async function recover(): Promise<void> {
+    const unfinished = new Map<string, AuditEvent>();
+    let budget = RECOVERY_SCAN_BYTES;
+    const files: Array<{ seq: number; from: number; to: number }> = [];
+    for (const seq of [...seqs].reverse()) {
+      const to = sizes.get(seq) ?? 0;
+      if (to === 0) continue;
+      const from = Math.max(0, to - budget);
+      files.unshift({ seq, from, to });
+      budget -= to - from;
+      if (budget <= 0) break;
+    }
+    /** id → where its start record is; only those left unmatched are read again and parsed. */
+    const starts = new Map<string, { seq: number; offset: number; length: number }>();
+    for (const { seq, from, to } of files) {
+      try {
+        await forEachLine(join(dir, fileName(seq)), from, to, (line, offset) => {
+          if (isBegin(line)) {
+            // `{"v":1,"begin":"<id>",...`: the id without parsing the line.
+            const s = BEGIN_BYTES.length + 1;
+            const e = line[s - 1] === 0x22 /* " */ ? line.indexOf(0x22, s) : -1;
+            if (e !== -1 && e - s <= 64) starts.set(line.toString('latin1', s, e), { seq, offset, length: line.length });
+          } else if (starts.size > 0) {
+            let id: string | undefined;
+            if (line.length > EVENT_PREFIX.length && line.compare(EVENT_PREFIX, 0, EVENT_PREFIX.length, 0, EVENT_PREFIX.length) === 0) {
+              const end = line.indexOf(0x22 /* " */, EVENT_PREFIX.length);
+              if (end !== -1) id = line.toString('latin1', EVENT_PREFIX.length, end);
+            } else id = parseAuditLine(line.toString('utf8'))?.id;
+            if (id !== undefined) starts.delete(id);
+          }
+        });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    }
+    for (const [id, at] of starts) {
+      try {
+        const rec = JSON.parse((await readRange(join(dir, fileName(at.seq)), at.offset, at.length)).toString('utf8')) as { begin?: unknown; event?: unknown };
+        const ev = rec.event !== undefined ? parseAuditLine(JSON.stringify(rec.event)) : undefined;
+        if (rec.begin === id && ev && ev.id === id) unfinished.set(id, ev);
+      } catch {
+        // Not a record this journal wrote whole: nothing to recover from it.
+      }
+    }
+    if (unfinished.size === 0) return;
+    log?.warn({ calls: unfinished.size }, 'audit journal: calls started before the hub stopped have no outcome in the journal; journaling them with outcome "unknown"');
+    await Promise.all([...unfinished.values()].map((ev) => journal.append({ ...ev, outcome: 'unknown', error: UNKNOWN_OUTCOME_ERROR })));
+    recovered = unfinished.size;
+  }
+
   const journal: Journal = {
     dir,
     append(event, options) {
-      if (closed) return Promise.reject(new HomelabError('AUDIT_CLOSED', 'the audit journal is closed'));
-      const line = `${serialize(event)}\n`;
-      return new Promise<void>((resolve, reject) => {
-        queue.push({ line, bytes: Buffer.byteLength(line), resolve, reject });
-        // A lazy event waits for the next commit: a tool call through an edge then costs one
-        // fdatasync for its two events (the call and its outbound request), not two in a row.
-        if (options?.lazy && mode === 'batch') {
-          if (!flushing) lazyTimer ??= setTimeout(kick, LAZY_COMMIT_MS).unref();
-        } else kick();
-      });
+      return enqueue(`${serialize(event)}\n`, options?.lazy === true, 1);
+    },
+
+    begin(event) {
+      return enqueue(`${serializeBegin(event)}\n`, false, 0);
     },
 
     async read(query = {}) {
+
       const limit = Math.min(Math.max(1, query.limit ?? 100), 10_000);
       const since = query.since === undefined ? undefined : new Date(query.since).getTime();
       const until = query.until === undefined ? undefined : new Date(query.until).getTime();
@@ -423,6 +547,7 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
         }
         try {
           for await (const line of linesBackward(path, fileSizeBound(seq))) {
+            if (isBegin(line)) continue;
             const ev = parseAuditLine(line);
             if (!ev) continue;
             const t = Date.parse(ev.time);
@@ -466,6 +591,8 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
               for (const [offset, buf] of lines) {
                 // The time without parsing the line: it is near the start of every line we write.
                 if ((f.since !== undefined || f.until !== undefined) && outsideTime(buf, f) === true) continue;
+                // A call's start record: its event (with the outcome) is the call's row.
+                if (isBegin(buf)) continue;
                 scan.parsed++;
                 const ev = parseAuditLine(buf.toString('utf8'));
                 if (!ev || !matches(ev, f)) continue;
@@ -519,7 +646,7 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
               events.push(ev);
               lines.push(line);
               positions.push({ file: pos.file, offset: pos.offset + start });
-            } else if (line.length > 0) {
+            } else if (line.length > 0 && !isBegin(line)) {
               skipped++;
             }
             start = nl + 1;
@@ -573,7 +700,7 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
     stats() {
       let bytes = 0;
       for (const s of seqs) bytes += s === current ? size : (sizes.get(s) ?? 0);
-      return { dir, files: seqs.length, bytes, appended, commits, held: Math.max(0, seqs.length - maxFiles) };
+      return { dir, files: seqs.length, bytes, appended, commits, begun, recovered, held: Math.max(0, seqs.length - maxFiles) };
     },
 
     async close() {
@@ -588,7 +715,48 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
     },
   };
   await prune();
+  await recover();
   return journal;
+
+}
+
+/**
+ * Calls `fn` with each complete line (without its newline) and its offset, of bytes [from, to) of a file, in
+ * order, reading 1 MiB at a time. A line cut by `from` (the scan started mid-file) and what
+ * follows the last newline (torn) are left out. A line's buffer is valid only during the call.
+ */
+async function forEachLine(path: string, from: number, to: number, fn: (line: Buffer, offset: number) => void): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    const READ = 1 << 20;
+    let pos = from;
+    let carry: Buffer | undefined;
+    let skipFirst = from > 0;
+    while (pos < to) {
+      const n = Math.min(READ, to - pos);
+      const buf = Buffer.allocUnsafe(n);
+      let got = 0;
+      while (got < n) {
+        const { bytesRead } = await fh.read(buf, got, n - got, pos + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      if (got === 0) return;
+      /** The file offset of data[0]. */
+      const base = pos - (carry?.length ?? 0);
+      pos += got;
+      const data = carry ? Buffer.concat([carry, buf.subarray(0, got)]) : buf.subarray(0, got);
+      let start = 0;
+      for (let nl = data.indexOf(NL); nl !== -1; nl = data.indexOf(NL, start)) {
+        if (skipFirst) skipFirst = false;
+        else if (nl > start) fn(data.subarray(start, nl), base + start);
+        start = nl + 1;
+      }
+      carry = start < data.length ? Buffer.from(data.subarray(start)) : undefined;
+    }
+  } finally {
+    await fh.close();
+  }
 }
 
 /**

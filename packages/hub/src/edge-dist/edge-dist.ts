@@ -45,27 +45,43 @@ export function findEdgeBundle(paths: URL[] = CANDIDATES): string | undefined {
   return undefined;
 }
 
+/** How long {@link createEdgeDist}'s `bundle()` answers without looking at the file again. */
+export const BUNDLE_CHECK_MS = 1000;
+
 export function createEdgeDist(paths: URL[] = CANDIDATES) {
   let cached: { path: string; mtimeMs: number; bundle: EdgeBundle } | undefined;
-  return {
-    /** The bundle, re-read when the file changes (a rebuild), or undefined when absent. */
-    bundle(): EdgeBundle | undefined {
-      for (const url of paths) {
-        const path = fileURLToPath(url);
-        let mtimeMs: number;
-        try {
-          mtimeMs = statSync(path).mtimeMs;
-        } catch {
-          continue;
-        }
-        if (cached?.path === path && cached.mtimeMs === mtimeMs) return cached.bundle;
-        const bytes = readFileSync(path);
-        const version = bundleVersion(bytes);
-        cached = { path, mtimeMs, bundle: { bytes, sha256: createHash('sha256').update(bytes).digest('hex'), ...(version ? { version } : {}) } };
-        return cached.bundle;
+  function look(): EdgeBundle | undefined {
+    for (const url of paths) {
+      const path = fileURLToPath(url);
+      let mtimeMs: number;
+      try {
+        mtimeMs = statSync(path).mtimeMs;
+      } catch {
+        continue;
       }
-      return undefined;
+      if (cached?.path === path && cached.mtimeMs === mtimeMs) return cached.bundle;
+      const bytes = readFileSync(path);
+      const version = bundleVersion(bytes);
+      cached = { path, mtimeMs, bundle: { bytes, sha256: createHash('sha256').update(bytes).digest('hex'), ...(version ? { version } : {}) } };
+      return cached.bundle;
+    }
+    return undefined;
+  }
+  /** The last answer and when it was looked up: list_nodes asks on every call, twice. */
+  let recent: { at: number; bundle: EdgeBundle | undefined } | undefined;
+  return {
+    /**
+     * The bundle, re-read when the file changes (a rebuild), or undefined when absent. The file
+     * is looked at (a stat on the event loop) at most every {@link BUNDLE_CHECK_MS}.
+     */
+    bundle(): EdgeBundle | undefined {
+      const now = performance.now();
+      if (recent && now - recent.at < BUNDLE_CHECK_MS) return recent.bundle;
+      const bundle = look();
+      recent = { at: now, bundle };
+      return bundle;
     },
+
     /** The installer with `hubUrl` and the bundle's checksum as its defaults. */
     /** The installer as it is, without a hub's defaults (update_edges passes the bundle itself). */
     plainInstaller(): string {

@@ -16,4 +16,15 @@ describe('createAuthenticator', () => {
     expect(createAuthenticator([{ user: 'ann', role: 'admin', token: 'token-of-ann-0123456789' }]).resolve(ops.key)).toBeUndefined();
     expect(before('Bearer nope')).toBeUndefined();
   });
+
+  it('matches only the exact token: a prefix, a longer one, another case or an empty configured token never match', () => {
+    const auth = createAuthenticator([
+      { user: 'ann', role: 'admin', token: 'token-of-ann-0123456789' },
+      { user: 'nobody', role: 'admin', token: '' },
+    ]);
+    expect(auth('Bearer token-of-ann-0123456789')).toMatchObject({ user: 'ann' });
+    for (const t of ['token-of-ann-012345678', 'token-of-ann-0123456789x', 'TOKEN-OF-ANN-0123456789']) expect(auth(`Bearer ${t}`)).toBeUndefined();
+    expect(auth('Bearer ')).toBeUndefined();
+    expect(auth(undefined)).toBeUndefined();
+  });
 });

@@ -3,8 +3,8 @@
  * token is compared with every configured one in constant time and without stopping at the
  * first match, so timing says nothing about which tokens exist.
  */
-import { createHash } from 'node:crypto';
-import { bearerToken, safeEqual } from '@homelab-mcp/core';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { bearerToken } from '@homelab-mcp/core';
 import type { Caller, Role } from '../catalog/types.ts';
 
 export interface TokenEntry {
@@ -42,14 +42,17 @@ const keyOf = (token: string) => `tok:${createHash('sha256').update(token).diges
 
 /** @example const auth = createAuthenticator(tokens); const caller = auth(req.headers.authorization); auth.resolve(caller.key); */
 export function createAuthenticator(tokens: TokenEntry[]): Authenticator {
-  const entries = tokens.map((t) => ({ ...t, key: keyOf(t.token) }));
+  // Each token's SHA-256 once, not on every request: a request hashes only what it presents,
+  // then compares fixed-size digests in constant time with every token (as safeEqual does).
+  const entries = tokens.map((t) => ({ ...t, key: keyOf(t.token), digest: createHash('sha256').update(t.token, 'utf8').digest() }));
   const byKey = new Map(entries.map((e) => [e.key, { user: e.user, role: e.role, key: e.key }] as const));
   const auth = (authorization: string | undefined) => {
     const presented = bearerToken(authorization);
     if (presented === undefined) return undefined;
+    const digest = createHash('sha256').update(presented, 'utf8').digest();
     let found: Authenticated | undefined;
     for (const e of entries) {
-      if (safeEqual(presented, e.token) && !found) found = { user: e.user, role: e.role, key: e.key };
+      if (timingSafeEqual(digest, e.digest) && e.token.length > 0 && !found) found = { user: e.user, role: e.role, key: e.key };
     }
     return found;
   };

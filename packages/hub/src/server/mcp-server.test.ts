@@ -83,6 +83,59 @@ describe('callHubTool outcomes', () => {
   });
 });
 
+describe('callHubTool with an observer that journals a call as it starts (begin)', () => {
+  const setup = (call: CatalogTool['call'], durable: Promise<void>) => {
+    const tool: CatalogTool = { def: { name: 't', inputSchema: { type: 'object' } }, toolClass: 'write', source: 'pi', call };
+    const catalog = { tool: () => tool } as unknown as Catalog;
+    const gate = { check: async ({ args }: { args: Record<string, unknown> }) => ({ kind: 'allow', args, toolClass: 'write' }) } as unknown as Gate;
+    const log: string[] = [];
+    const observer: CallObserver = {
+      call: (e) => void log.push(`call:${e.outcome}`),
+      begin: (s) => {
+        log.push(`begin:${s.tool}:${s.decision}:${JSON.stringify(s.args)}`);
+        return {
+          finish: async (e) => {
+            log.push(`finish:${e.outcome}`);
+            await durable;
+          },
+        };
+      },
+    };
+    const answer = callHubTool({ catalog: () => catalog, gate, caller: { user: 'a', role: 'admin' }, observer }, { name: 't', args: { x: 1 }, session: 's', signal: new AbortController().signal, human: {} as HumanChannel });
+    return { answer, log };
+  };
+
+  it('begins before the tool runs, finishes once, and answers only after the start is durable', async () => {
+    let ran = false;
+    let synced!: () => void;
+    const { answer, log } = setup(
+      async () => {
+        ran = true;
+        return { content: [{ type: 'text', text: 'ok' }] };
+      },
+      new Promise<void>((r) => (synced = r)),
+    );
+    let answered = false;
+    void answer.then(() => (answered = true));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(ran).toBe(true);
+    expect(log).toEqual(['begin:t:allowed:{"x":1}', 'finish:succeeded']);
+    expect(answered).toBe(false); // the start is not on disk yet
+    synced();
+    expect(await answer).toMatchObject({ content: [{ type: 'text', text: 'ok' }] });
+  });
+
+  it('withholds the answer when the start could not be written', async () => {
+    const failed = Promise.reject(new Error('the audit journal could not write the event'));
+    failed.catch(() => {});
+    const { answer, log } = setup(async () => ({ content: [{ type: 'text', text: 'ok' }] }), failed);
+    await expect(answer).rejects.toThrow('could not write');
+    // The success path's finish threw into the catch, which finishes again (as failed); the
+    // hub's observer writes the outcome of the first finish only (hub.ts: `finished`).
+    expect(log.filter((l) => l.startsWith('finish'))).toEqual(['finish:succeeded', 'finish:failed']);
+  });
+});
+
 describe('upstream features', () => {
   const admin = { user: 'ann', role: 'admin' as const };
   const gate = createGate({ modeFor: () => 'session' });

@@ -104,6 +104,24 @@ export interface CallObserver {
     /** The answer's shape, never its content (the journal holds no result: it may hold secrets). */
     result?: ResultSummary;
   }): Promise<void> | void;
+  /**
+   * A call the gate let run, as it starts (no outcome yet): its record is made durable while the
+   * call runs. The returned `finish` takes the call's outcome event (what `call` takes) and
+   * resolves once the call is on record: its start on disk (the outcome itself may follow, see
+   * the journal's `begin`). Without `begin`, `call` journals each call when it ends.
+   */
+  begin?(event: CallStart): CallRecord;
+}
+
+/** A call as it starts: what {@link CallObserver.call} takes, without its outcome. */
+export type CallStart = Omit<CallEvent, 'outcome' | 'error' | 'durationMs' | 'detail' | 'result'> & { decision: 'allowed' };
+
+/** What {@link CallObserver.call} takes. */
+export type CallEvent = Parameters<CallObserver['call']>[0];
+
+/** A started call's record: see {@link CallObserver.begin}. */
+export interface CallRecord {
+  finish(event: CallEvent): Promise<void>;
 }
 
 /** What an answer was, without what it said: for the audit event (and the UI's Audit page). */
@@ -296,6 +314,10 @@ export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate
     return decision.result;
   }
   if (decision.toolClass === 'write' || decision.approvedBy) base.toolClass = 'write';
+  // The call is on record while it runs (its start synced in parallel with the upstream's
+  // work), and its outcome follows: see CallObserver.begin. Every way out below finishes it.
+  const started$ = opts.observer?.begin?.({ ...base, args: decision.args, decision: 'allowed' });
+  const finish = (e: CallEvent): Promise<void> | void => (started$ ? started$.finish(e) : opts.observer?.call(e));
   try {
     let answer: CallToolResult;
     let parkedId: string | undefined;
@@ -339,13 +361,13 @@ export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate
         if (err instanceof MissingRequiredClientCapabilityError) throw err;
         const message = err instanceof Error ? err.message : String(err);
         opts.metrics?.(name, 'error', seconds);
-        await opts.observer?.call({ ...base, args: decision.args, decision: 'allowed', outcome: 'failed', error: message, durationMs: seconds * 1000, ...(detail ? { detail } : {}) });
+        await finish({ ...base, args: decision.args, decision: 'allowed', outcome: 'failed', error: message, durationMs: seconds * 1000, ...(detail ? { detail } : {}) });
         return { content: [{ type: 'text', text: message }], isError: true };
       }
       const asked = Object.values((shown as { inputRequests?: Record<string, { method: ForwardedRequest['method'] }> }).inputRequests ?? {}).map((r) => ({ method: r.method, upstream: tool.source, outcome: 'relayed' as const }));
       detail = { ...detail, clientRequests: [...((detail?.clientRequests as ForwardedRequest[] | undefined) ?? []), ...asked] };
       opts.metrics?.(name, 'pending', seconds);
-      await opts.observer?.call({ ...base, args: decision.args, decision: 'allowed', outcome: 'pending', durationMs: seconds * 1000, detail });
+      await finish({ ...base, args: decision.args, decision: 'allowed', outcome: 'pending', durationMs: seconds * 1000, detail });
       return shown;
     }
     const result = withoutReservedMeta(answer);
@@ -354,7 +376,7 @@ export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate
     // one "cancelled" section per node rather than throwing).
     const { outcome, error } = call.signal.aborted ? { outcome: 'cancelled' as const, error: 'cancelled by the client' } : callOutcome(answer);
     opts.metrics?.(name, METRIC_OF[outcome], seconds);
-    await opts.observer?.call({ ...base, args: decision.args, decision: 'allowed', outcome, ...(error ? { error } : {}), durationMs: seconds * 1000, ...(detail ? { detail } : {}), result: resultSummary(answer) });
+    await finish({ ...base, args: decision.args, decision: 'allowed', outcome, ...(error ? { error } : {}), durationMs: seconds * 1000, ...(detail ? { detail } : {}), result: resultSummary(answer) });
     return result;
   } catch (err) {
     const seconds = (performance.now() - started) / 1000;
@@ -362,7 +384,7 @@ export async function callHubTool(opts: Pick<HubServerOptions, 'catalog' | 'gate
     const message = err instanceof Error ? err.message : String(err);
     const outcome = call.signal.aborted ? 'cancelled' : 'failed';
     opts.metrics?.(name, METRIC_OF[outcome], seconds);
-    await opts.observer?.call({ ...base, args: decision.args, decision: 'allowed', outcome, error: message, durationMs: seconds * 1000, ...(detail ? { detail } : {}) });
+    await finish({ ...base, args: decision.args, decision: 'allowed', outcome, error: message, durationMs: seconds * 1000, ...(detail ? { detail } : {}) });
     const noUrl = urlElicitationRefused(err, call.clientRequests?.capabilities);
     if (noUrl) return { content: [{ type: 'text', text: noUrl }], isError: true };
     // An upstream that answered with a JSON-RPC error meant a protocol error (an unknown tool,

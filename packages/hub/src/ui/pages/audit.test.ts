@@ -148,7 +148,7 @@ describe('parseAuditQuery', () => {
       'session: longer than 256 characters',
       'kind: expected one of tool_call, approval, http_request, oauth',
       'decision: expected one of allowed, pending, denied',
-      'outcome: expected one of succeeded, partial, failed, cancelled, pending, denied',
+      'outcome: expected one of succeeded, partial, failed, cancelled, pending, denied, unknown',
       'since: expected a date and time such as 2026-12-07T16:30 (UTC)',
       'until: expected a date and time such as 2026-12-07T16:30 (UTC)',
       'limit: expected a whole number from 1 to 500',
@@ -470,7 +470,7 @@ describe('auditStream', () => {
   it('ends at once with a reload for a filter it cannot apply', async () => {
     const { feed, data } = await setup();
     const sse = sseReader(auditStream(data, admin, new URLSearchParams('outcome=maybe'), new AbortController().signal));
-    expect(await sse.message()).toEqual({ event: 'reload', data: 'outcome: expected one of succeeded, partial, failed, cancelled, pending, denied' });
+    expect(await sse.message()).toEqual({ event: 'reload', data: 'outcome: expected one of succeeded, partial, failed, cancelled, pending, denied, unknown' });
     expect(await sse.next()).toBeUndefined();
     expect(feed.listeners()).toBe(0);
   });

@@ -15,7 +15,7 @@ import { html, timeTag, type Html } from '../html.ts';
 import type { Page, PageContext } from '../page.ts';
 
 const DECISIONS = ['allowed', 'pending', 'denied'] as const;
-const OUTCOMES = ['succeeded', 'partial', 'failed', 'cancelled', 'pending', 'denied'] as const;
+const OUTCOMES = ['succeeded', 'partial', 'failed', 'cancelled', 'pending', 'denied', 'unknown'] as const;
 /** Events per page unless `limit=` says otherwise. */
 export const AUDIT_PAGE_SIZE = 50;
 /** The longest text filter accepted (a session id is ~40 characters). */
