@@ -922,14 +922,24 @@ async function measureToolsList(rows) {
 
 // ---------------------------------------------------------------- 6: the audit journal's cost
 
-/** Lines (= events: one JSON line each) in the journal files `*.jsonl` under `dir`; 0 if there is no such dir. */
+/** A call's start record (packages/hub/src/audit/journal.ts BEGIN_PREFIX): a line, not an event. */
+const BEGIN_LINE = Buffer.from('{"v":1,"begin":');
+
+/**
+ * Events in the journal files `*.jsonl` under `dir` (one JSON line each; a call's start record is
+ * a line of its own and not counted); 0 if there is no such dir.
+ */
 function journalLines(dir) {
   if (!existsSync(dir)) return 0;
   let n = 0;
   for (const f of readdirSync(dir)) {
     if (!f.endsWith('.jsonl')) continue;
     const buf = readFileSync(path.join(dir, f));
-    for (let i = buf.indexOf(10); i !== -1; i = buf.indexOf(10, i + 1)) n++;
+    let start = 0;
+    for (let i = buf.indexOf(10); i !== -1; i = buf.indexOf(10, i + 1)) {
+      if (buf.compare(BEGIN_LINE, 0, BEGIN_LINE.length, start, Math.min(start + BEGIN_LINE.length, i)) !== 0) n++;
+      start = i + 1;
+    }
   }
   return n;
 }
