@@ -12,15 +12,26 @@ import { collectStatus, createStatusState, monotonicMs, recordCpuSample, type St
 import { parseCpuStat } from './status/proc-parsers.ts';
 import { formatStatusText } from './status/summary.ts';
 
-// Per edge: the static facts read once and the /proc/stat samples CPU usage is measured against.
-const states = new WeakMap<EdgeEnv, StatusState>();
+/**
+ * Per edge: the static facts read once, the /proc/stat samples CPU usage is measured against and
+ * the slower sections kept between calls. Keyed by the edge's `capabilities` function, made once
+ * per edge: a tool call gets a copy of the EdgeEnv (with that call's `run`), so the EdgeEnv object
+ * itself differs on every call (keyed by it, nothing was ever reused).
+ */
+const states = new WeakMap<EdgeEnv['capabilities'], StatusState & { bootId?: string }>();
 
-/** The status state of `env`, created on first use. */
-export function statusState(env: EdgeEnv): StatusState {
-  let s = states.get(env);
-  if (!s) states.set(env, (s = createStatusState()));
+/** The status state of `env`'s edge, created on first use. */
+export function statusState(env: EdgeEnv): StatusState & { bootId?: string } {
+  let s = states.get(env.capabilities);
+  if (!s) states.set(env.capabilities, (s = createStatusState()));
   return s;
 }
+
+/**
+ * How long the slower sections (disks, temperatures, network, listening ports) are answered again
+ * before they are read anew: a client polling get_status pays for them once per interval.
+ */
+export const SLOW_SECTIONS_MAX_AGE_MS = 5000;
 
 /**
  * The /etc that belongs with `procRoot`: `/etc` for the real `/proc`, else the `etc` beside it,
@@ -32,7 +43,7 @@ export function deriveEtcRoot(procRoot: string): string {
 }
 
 /** `get_status`: hostname, OS, board, CPU, memory, disks, temperatures, network, ports, capabilities. */
-export const getStatusTool = defineTool<Record<string, never>>({
+export const getStatusTool = defineTool<{ fresh?: boolean }>({
   name: 'get_status',
   title: 'Device status',
   description:
@@ -40,19 +51,35 @@ export const getStatusTool = defineTool<Record<string, never>>({
     'disk usage per mount, temperatures, uptime, network interfaces with addresses, listening TCP ports, and ' +
     'which edge capabilities are active (or why not), and the boot id (it changes at every boot). CPU usage covers the time since an earlier sample (the ' +
     'previous call at least a second back, or the edge\'s start), or the average since boot: `cpu.since` and ' +
-    '`cpu.sampleMs` say which. Sections that cannot be read are listed in `errors`.',
-  inputSchema: { type: 'object', properties: {}, additionalProperties: false },
+    '`cpu.sampleMs` say which. Disks, temperatures, network interfaces and listening ports are read at most every ' +
+    `${SLOW_SECTIONS_MAX_AGE_MS / 1000} s and answered from that reading in between: \`cached.ageMs\` says how old they are; ` +
+    'pass fresh: true to read them now. Sections that cannot be read are listed in `errors`.',
+  inputSchema: {
+    type: 'object',
+    properties: {
+      fresh: {
+        type: 'boolean',
+        description: `Read disks, temperatures, network and listening ports now instead of answering them from a reading up to ${SLOW_SECTIONS_MAX_AGE_MS / 1000} s old. Default false.`,
+      },
+    },
+    additionalProperties: false,
+  },
   annotations: { title: 'Device status', readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-  async handler(_args, ctx) {
+  async handler(args, ctx) {
+    const state = statusState(ctx.env);
     const report = await collectStatus({
       procRoot: ctx.env.procRoot,
       sysRoot: ctx.env.sysRoot,
       etcRoot: deriveEtcRoot(ctx.env.procRoot),
-      state: statusState(ctx.env),
+      state,
+      maxAgeMs: args.fresh === true ? 0 : SLOW_SECTIONS_MAX_AGE_MS,
       capabilities: ctx.env.capabilities(),
       signal: ctx.signal,
     });
-    return { data: { ...report, bootId: readBootId(ctx.env) }, text: formatStatusText(report) };
+    // The kernel's boot id cannot change while this process lives: read once. A --boot-id-file
+    // (tests that simulate a reboot) is read on every call.
+    const bootId = ctx.env.bootIdFile !== undefined ? readBootId(ctx.env) : (state.bootId ??= readBootId(ctx.env) ?? undefined) ?? null;
+    return { data: { ...report, bootId }, text: formatStatusText(report) };
   },
 });
 

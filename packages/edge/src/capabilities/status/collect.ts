@@ -14,6 +14,10 @@
  *   `StatusState` (seeded by the probe at start), and the report says over what interval.
  * - What cannot change while the edge runs (os-release, kernel, board, CPU models) is read once
  *   per `StatusState`.
+ * - The slower sections (disks, temperatures, network, listening: a `statfs` per disk on the thread
+ *   pool, a netlink dump, directory listings, the TCP tables) are read at most every `maxAgeMs`
+ *   and kept in the state in between; the report says when they were read (`cached`). Load,
+ *   memory, swap, uptime and CPU usage are read on every call.
  */
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
@@ -43,7 +47,26 @@ export interface CpuSample {
 export interface StatusState {
   fixed: { os?: OsInfo; kernel?: KernelInfo; board?: BoardInfo | null; cpuinfo?: CpuInfo };
   cpu: { newer?: CpuSample; older?: CpuSample };
+  /** The slower sections as last read, reused while younger than `maxAgeMs`. */
+  slow?: SlowSections;
+  /** A reading of them under way: calls that come meanwhile share it. */
+  reading?: Promise<SlowSections>;
 }
+
+/** The sections read at most every `maxAgeMs` (see the module comment), with their errors. */
+export interface SlowSections {
+  disks: Disk[] | null;
+  temperatures: Temperature[] | null;
+  network: NetInterface[] | null;
+  listening: ListeningSocket[] | null;
+  errors: Record<string, string>;
+  /** When they were read: monotonic ms (for the age) and wall-clock ms (for `cached.readAt`). */
+  atMs: number;
+  at: number;
+}
+
+/** The names of the slower sections, as `cached.sections` lists them. */
+export const SLOW_SECTIONS = ['disks', 'temperatures', 'network', 'listening'] as const;
 
 /** A state with nothing read yet. */
 export function createStatusState(): StatusState {
@@ -89,8 +112,13 @@ export interface CollectStatusOptions {
    * Without it nothing is cached and CPU usage is the average since boot.
    */
   state?: StatusState;
-  /** Monotonic clock in ms for the CPU sample interval; default `monotonicMs`. */
+  /** Monotonic clock in ms for the CPU sample interval and the age of cached sections; default `monotonicMs`. */
   now?: () => number;
+  /**
+   * How old the slower sections kept in `state` may be, in ms, to be answered again; default 0:
+   * read them for this call (they are then kept for the next one).
+   */
+  maxAgeMs?: number;
   /** Sizes of the filesystem mounted at a path; default `fs.promises.statfs`. */
   statfs?: (path: string) => Promise<StatfsLike>;
   /** Default `os.networkInterfaces`. */
@@ -194,6 +222,11 @@ export interface StatusReport {
   network: NetInterface[] | null;
   listening: ListeningSocket[] | null;
   capabilities: CapabilityReport[] | null;
+  /**
+   * When the slower sections (`sections`) were read: `ageMs` 0 when for this answer, else they
+   * are the ones an earlier call read, at most `maxAgeMs` before.
+   */
+  cached: { sections: readonly string[]; readAt: string; ageMs: number };
   /** Section name -> why it failed or is incomplete. */
   errors: Record<string, string>;
 }
@@ -231,11 +264,19 @@ export async function collectStatus(opts: CollectStatusOptions = {}): Promise<St
     }
   }
 
-  // Started first: its statfs calls run on the thread pool while everything else is read.
-  const disks = disksSection(opts, proc, errors);
+  const nowMs = (opts.now ?? monotonicMs)();
+  const maxAgeMs = opts.maxAgeMs ?? 0;
+  const kept = state.slow;
+  // Started first: the statfs calls of a new reading run on the thread pool while the rest is read.
+  const slow =
+    kept && maxAgeMs > 0 && nowMs - kept.atMs < maxAgeMs
+      ? kept
+      : (state.reading ??= readSlowSections(opts, proc, sys, nowMs).finally(() => (state.reading = undefined)));
 
+  // The kernel's hostname is what uname() answers (os.hostname), without opening a file.
   const hostname = section('hostname', () => {
     if (opts.hostname !== undefined) return opts.hostname;
+    if (procRoot === '/proc') return os.hostname();
     return readAttr(proc('sys/kernel/hostname')) || os.hostname();
   });
 
@@ -277,7 +318,6 @@ export async function collectStatus(opts: CollectStatusOptions = {}): Promise<St
   });
 
   const cpu = section('cpu', (): CpuSection => {
-    const nowMs = (opts.now ?? monotonicMs)();
     let stat: ReturnType<typeof parseCpuStat> | undefined;
     let statError: unknown;
     try {
@@ -321,6 +361,46 @@ export async function collectStatus(opts: CollectStatusOptions = {}): Promise<St
 
   const load = section('load', () => parseLoadavg(readBounded(proc('loadavg'))));
   const mem = section('memory', () => parseMeminfo(readBounded(proc('meminfo'))));
+
+  const s = slow instanceof Promise ? await slow : slow;
+  if (s !== kept && opts.state) state.slow = s;
+  return {
+    hostname,
+    os: osInfo,
+    kernel,
+    board,
+    cpu,
+    load,
+    memory: mem?.memory ?? null,
+    swap: mem?.swap ?? null,
+    disks: s.disks,
+    temperatures: s.temperatures,
+    uptime,
+    network: s.network,
+    listening: s.listening,
+    capabilities: opts.capabilities ?? null,
+    cached: { sections: SLOW_SECTIONS, readAt: new Date(s.at).toISOString(), ageMs: Math.max(0, Math.round(nowMs - s.atMs)) },
+    // A copy: a statfs that timed out may still finish later and must not change an answer already sent.
+    errors: { ...s.errors, ...errors },
+  };
+}
+
+/**
+ * Reads the slower sections: disks (statfs on the thread pool, started first), temperatures,
+ * network and listening sockets, each on its own as in `collectStatus`.
+ */
+async function readSlowSections(opts: CollectStatusOptions, proc: (p: string) => string, sys: (p: string) => string, atMs: number): Promise<SlowSections> {
+  const at = Date.now();
+  const errors: Record<string, string> = {};
+  function section<T>(name: string, fn: () => T): T | null {
+    try {
+      return fn();
+    } catch (err) {
+      errors[name] = errorText(err);
+      return null;
+    }
+  }
+  const disks = disksSection(opts, proc, errors);
   const temperatures = section('temperatures', () => readTemperatures(sys));
   const network = section('network', () => readNetwork(sys, opts.networkInterfaces ?? os.networkInterfaces));
 
@@ -349,24 +429,8 @@ export async function collectStatus(opts: CollectStatusOptions = {}): Promise<St
   });
 
   const d = await disks;
-  return {
-    hostname,
-    os: osInfo,
-    kernel,
-    board,
-    cpu,
-    load,
-    memory: mem?.memory ?? null,
-    swap: mem?.swap ?? null,
-    disks: d,
-    temperatures,
-    uptime,
-    network,
-    listening,
-    capabilities: opts.capabilities ?? null,
-    // A copy: a statfs that timed out may still finish later and must not change an answer already sent.
-    errors: { ...errors },
-  };
+  // A copy: a statfs that timed out may still finish later and must not change what was kept.
+  return { disks: d, temperatures, network, listening, errors: { ...errors }, atMs, at };
 }
 
 /**
