@@ -35,6 +35,29 @@ describe('the edge logger', () => {
     expect(lines()).toEqual([expect.objectContaining({ level: 'warn', name: 'edge', capability: 'gpio', chips: 0, msg: 'shown' })]);
   });
 
+  it('writes the same line through its fast path (flat, non-secret fields) as through the general one', () => {
+    const at = new Date('2026-12-08T01:00:00.000Z');
+    const raw: string[] = [];
+    const log = createLogger({ level: 'info', write: (l) => void raw.push(l), now: () => at, bindings: { node: 'pi' } });
+    const cases: Array<Record<string, unknown> | undefined> = [
+      undefined,
+      {},
+      { tool: 'get_env', ok: true, ms: 0.4, era: 'legacy' },
+      { skipped: undefined, n: null, s: 'quote " and \\ \u0001' },
+      { nested: { a: 1 } },
+      { token: 'x' },
+      { pid: 1 },
+      { msg: 'shadow' },
+    ];
+    for (const f of cases) log.info('tool call "x"', f);
+    const head = { pid: process.pid, hostname: JSON.parse(raw[0]!).hostname, name: 'edge', node: 'pi' };
+    raw.forEach((line, i) => {
+      const f = cases[i];
+      const redacted = f && 'token' in f ? { ...f, token: '[REDACTED]' } : f;
+      expect(line).toBe(JSON.stringify({ level: 'info', time: at.toISOString(), ...head, ...(redacted ?? {}), msg: 'tool call "x"' }) + '\n');
+    });
+  });
+
   it('redacts secrets by the hub\'s key rule, in fields and bindings', () => {
     const { log, raw, lines } = capture();
     log.child({ hubToken: SECRET }).info('call', { headers: { Authorization: `Bearer ${SECRET}` }, env: { DB_PASS: SECRET }, tokenFile: '/etc/homelab-edge/token' });

@@ -52,9 +52,27 @@ export function createLogger(opts: EdgeLoggerOptions = {}): Logger {
   const now = opts.now ?? (() => new Date());
   // pino's default base fields, in its order; bindings are redacted once, when bound.
   const head = { pid: process.pid, hostname: hostname(), name: opts.name ?? 'edge', ...(redact(opts.bindings ?? {}) as object) };
+  // The same line built from strings (one line per tool call at info): the head is serialized
+  // once, and flat fields that are neither secret nor one of the line's own keys are written as
+  // they are. Anything else takes the general path, which gives the same bytes.
+  const headJson = JSON.stringify(head).slice(1, -1);
+  const ownKeys = new Set(['level', 'time', 'msg', ...Object.keys(head)]);
+  const flat = (fields: Record<string, unknown>): boolean => {
+    for (const k in fields) {
+      const v = fields[k];
+      if ((v !== null && typeof v === 'object') || ownKeys.has(k) || (v !== undefined && v !== null && isSecretKey(k))) return false;
+    }
+    return true;
+  };
   const emit = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (LEVELS[level] < min) return;
-    const rec = { level, time: now().toISOString(), ...head, ...(fields ? (redact(fields) as object) : {}), msg };
+    const time = now().toISOString();
+    if (fields === undefined || flat(fields)) {
+      const f = fields === undefined ? '{}' : JSON.stringify(fields);
+      write(`{"level":"${level}","time":"${time}",${headJson}${f.length > 2 ? `,${f.slice(1, -1)}` : ''},"msg":${JSON.stringify(msg)}}\n`);
+      return;
+    }
+    const rec = { level, time, ...head, ...(redact(fields) as object), msg };
     write(JSON.stringify(rec) + '\n');
   };
   return {

@@ -22,7 +22,7 @@
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import { join } from 'node:path';
-import { listDir, readAttr, readBounded, readTcpListenSection } from './read-bounded.ts';
+import { listDir, readAttr, readBounded, readKeptOpen, readTcpListenSection } from './read-bounded.ts';
 import { cpuUsagePercent, parseCpuStat, parseCpuinfo, parseLoadavg, parseMeminfo, parseUptime, type CpuInfo, type CpuTimes, type CpuUsage, type LoadAvg, type MemInfo } from './proc-parsers.ts';
 import { parseProcNetTcp, sortListening, type ListeningSocket } from './proc-net-tcp.ts';
 import { parseOsRelease } from './os-release.ts';
@@ -253,6 +253,8 @@ export async function collectStatus(opts: CollectStatusOptions = {}): Promise<St
   const errors: Record<string, string> = {};
   const proc = (p: string) => join(procRoot, p);
   const sys = (p: string) => join(sysRoot, p);
+  // The files read on every call stay open on the real /proc (see readKeptOpen).
+  const readHot = procRoot === '/proc' ? (p: string) => readKeptOpen(`/proc/${p}`) : (p: string) => readBounded(proc(p));
 
   /** Runs one synchronous section; a throw becomes its entry in `errors`. */
   function section<T>(name: string, fn: () => T): T | null {
@@ -313,7 +315,7 @@ export async function collectStatus(opts: CollectStatusOptions = {}): Promise<St
   });
 
   const uptime = section('uptime', () => {
-    const seconds = parseUptime(readBounded(proc('uptime')));
+    const seconds = parseUptime(readHot('uptime'));
     return { seconds, bootedAt: new Date(Math.round((Date.now() - seconds * 1000) / 1000) * 1000).toISOString() };
   });
 
@@ -321,7 +323,7 @@ export async function collectStatus(opts: CollectStatusOptions = {}): Promise<St
     let stat: ReturnType<typeof parseCpuStat> | undefined;
     let statError: unknown;
     try {
-      stat = parseCpuStat(readBounded(proc('stat')));
+      stat = parseCpuStat(readHot('stat'));
     } catch (err) {
       statError = err;
     }
@@ -359,8 +361,8 @@ export async function collectStatus(opts: CollectStatusOptions = {}): Promise<St
     };
   });
 
-  const load = section('load', () => parseLoadavg(readBounded(proc('loadavg'))));
-  const mem = section('memory', () => parseMeminfo(readBounded(proc('meminfo'))));
+  const load = section('load', () => parseLoadavg(readHot('loadavg')));
+  const mem = section('memory', () => parseMeminfo(readHot('meminfo')));
 
   const s = slow instanceof Promise ? await slow : slow;
   if (s !== kept && opts.state) state.slow = s;
