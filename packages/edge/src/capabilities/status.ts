@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { defineCapability, defineTool, type EdgeEnv } from '../capability.ts';
 import { readBootId } from './power.ts';
 import { readBounded } from './status/read-bounded.ts';
-import { collectStatus, createStatusState, monotonicMs, recordCpuSample, type StatusState } from './status/collect.ts';
+import { collectStatus, createStatusState, monotonicMs, recordCpuSample, SLOW_SECTIONS, type StatusReport, type StatusState } from './status/collect.ts';
 import { parseCpuStat } from './status/proc-parsers.ts';
 import { formatStatusText } from './status/summary.ts';
 
@@ -42,14 +42,24 @@ export function deriveEtcRoot(procRoot: string): string {
   return resolve(procRoot) === '/proc' ? '/etc' : join(procRoot, '..', 'etc');
 }
 
-/** `get_status`: hostname, OS, board, CPU, memory, disks, temperatures, network, ports, capabilities. */
-export const getStatusTool = defineTool<{ fresh?: boolean }>({
+/**
+ * Sections answered only when asked (`include`): the longest part of an answer (a few KB on a
+ * device running a dozen services), and what only an inventory needs (the hub's topology asks).
+ */
+export const OPTIONAL_SECTIONS = ['network', 'listening', 'capabilities'] as const;
+type OptionalSection = (typeof OPTIONAL_SECTIONS)[number];
+/** `cached.sections` of an answer without optional sections. */
+const DEFAULT_CACHED = SLOW_SECTIONS.filter((n) => !(OPTIONAL_SECTIONS as readonly string[]).includes(n));
+
+/** `get_status`: hostname, OS, board, CPU, memory, disks, temperatures; network, ports, capabilities when asked. */
+export const getStatusTool = defineTool<{ fresh?: boolean; include?: OptionalSection[] }>({
   name: 'get_status',
   title: 'Device status',
   description:
     'Status of this device: hostname, OS and kernel, board model, CPU count and usage, load, memory and swap, ' +
-    'disk usage per mount, temperatures, uptime, network interfaces with addresses, listening TCP ports, and ' +
-    'which edge capabilities are active (or why not), and the boot id (it changes at every boot). CPU usage covers the time since an earlier sample (the ' +
+    'disk usage per mount, temperatures, uptime and the boot id (it changes at every boot); with include, also ' +
+    'network interfaces with addresses ("network"), listening TCP ports ("listening") and which edge capabilities are ' +
+    'active or why not ("capabilities"). CPU usage covers the time since an earlier sample (the ' +
     'previous call at least a second back, or the edge\'s start), or the average since boot: `cpu.since` and ' +
     '`cpu.sampleMs` say which. Disks, temperatures, network interfaces and listening ports are read at most every ' +
     `${SLOW_SECTIONS_MAX_AGE_MS / 1000} s and answered from that reading in between: \`cached.ageMs\` says how old they are; ` +
@@ -57,6 +67,12 @@ export const getStatusTool = defineTool<{ fresh?: boolean }>({
   inputSchema: {
     type: 'object',
     properties: {
+      include: {
+        type: 'array',
+        items: { type: 'string', enum: OPTIONAL_SECTIONS },
+        maxItems: OPTIONAL_SECTIONS.length,
+        description: 'Sections to add to the answer: "network" (interfaces and addresses), "listening" (listening TCP ports), "capabilities". Default none.',
+      },
       fresh: {
         type: 'boolean',
         description: `Read disks, temperatures, network and listening ports now instead of answering them from a reading up to ${SLOW_SECTIONS_MAX_AGE_MS / 1000} s old. Default false.`,
@@ -79,7 +95,19 @@ export const getStatusTool = defineTool<{ fresh?: boolean }>({
     // The kernel's boot id cannot change while this process lives: read once. A --boot-id-file
     // (tests that simulate a reboot) is read on every call.
     const bootId = ctx.env.bootIdFile !== undefined ? readBootId(ctx.env) : (state.bootId ??= readBootId(ctx.env) ?? undefined) ?? null;
-    return { data: { ...report, bootId }, text: formatStatusText(report) };
+    // The sections not asked for are left out: of the data, of the text, of `cached` and `errors`.
+    const include = args.include ?? [];
+    const { network, listening, capabilities, cached, errors, ...always } = report;
+    const asked = (name: string) => !(OPTIONAL_SECTIONS as readonly string[]).includes(name) || include.includes(name as OptionalSection);
+    const shown: Partial<StatusReport> = {
+      ...always,
+      ...(include.includes('network') ? { network } : {}),
+      ...(include.includes('listening') ? { listening } : {}),
+      ...(include.includes('capabilities') ? { capabilities } : {}),
+      cached: include.length ? { ...cached, sections: cached.sections.filter(asked) } : { ...cached, sections: DEFAULT_CACHED },
+      errors: include.length === OPTIONAL_SECTIONS.length ? errors : Object.fromEntries(Object.entries(errors).filter(([name]) => asked(name))),
+    };
+    return { data: { ...shown, bootId }, text: formatStatusText(shown as StatusReport) };
   },
 });
 

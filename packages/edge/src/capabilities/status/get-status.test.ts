@@ -21,12 +21,16 @@ function context(procRoot: string, sysRoot: string, capabilities: CapabilityRepo
 }
 
 describe('status capability', () => {
-  it('declares a read-only, idempotent get_status whose only argument is fresh', () => {
+  it('declares a read-only, idempotent get_status whose arguments are include and fresh', () => {
     expect(status.name).toBe('status');
     expect(status.enabledByDefault).toBe(true);
     expect(status.tools.map((t) => t.name)).toEqual(['get_status']);
-    expect(getStatusTool.inputSchema).toMatchObject({ type: 'object', properties: { fresh: { type: 'boolean' } }, additionalProperties: false });
-    expect(Object.keys(getStatusTool.inputSchema.properties!)).toEqual(['fresh']);
+    expect(getStatusTool.inputSchema).toMatchObject({
+      type: 'object',
+      properties: { include: { type: 'array', items: { type: 'string', enum: ['network', 'listening', 'capabilities'] } }, fresh: { type: 'boolean' } },
+      additionalProperties: false,
+    });
+    expect(Object.keys(getStatusTool.inputSchema.properties!)).toEqual(['include', 'fresh']);
     expect(getStatusTool.annotations).toMatchObject({ readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false });
   });
 
@@ -87,7 +91,7 @@ describe('status capability', () => {
     try {
       await cp(PI, dir, { recursive: true });
       const ctx = context(join(dir, 'proc'), join(dir, 'sys'));
-      const first = await getStatusTool.handler({}, ctx);
+      const first = await getStatusTool.handler({ include: ['network', 'listening'] }, ctx);
       expect(first.data.cached).toMatchObject({ sections: ['disks', 'temperatures', 'network', 'listening'], ageMs: 0 });
       expect(first.data.temperatures).toEqual([{ sensor: 'cpu-thermal', celsius: 48.7, path: 'class/thermal/thermal_zone0/temp' }]);
       // The sensor warms up and the load changes: load is read on every call, the sensor within 5 s is not.
@@ -125,6 +129,27 @@ describe('status capability', () => {
     }
   });
 
+  it('leaves network, listening and capabilities out unless asked, from the data, the text, cached and errors', async () => {
+    const ctx = context(join(PI, 'proc'), join(PI, 'sys'), [{ name: 'status', enabled: true, active: true }]);
+    const plain = await getStatusTool.handler({}, ctx);
+    for (const k of ['network', 'listening', 'capabilities']) expect(plain.data).not.toHaveProperty(k);
+    expect(plain.data).toMatchObject({ hostname: 'pi4', disks: expect.any(Array), temperatures: expect.any(Array), bootId: null });
+    expect(plain.data.cached).toMatchObject({ sections: ['disks', 'temperatures'] });
+    expect(plain.text).not.toMatch(/^(network|listening tcp|capabilities):/m);
+    expect(plain.text).toContain('up 4d 1h 42m');
+    const all = await getStatusTool.handler({ include: ['network', 'listening', 'capabilities'] }, ctx);
+    expect(all.data.network).toEqual([expect.objectContaining({ name: 'eth0' }), expect.objectContaining({ name: 'wlan0' })]);
+    expect((all.data.listening as Array<{ port: number }>).map((l) => l.port)).toContain(22);
+    expect(all.data.capabilities).toEqual([{ name: 'status', enabled: true, active: true }]);
+    expect(all.data.cached).toMatchObject({ sections: ['disks', 'temperatures', 'network', 'listening'] });
+    expect(all.text).toMatch(/^listening tcp: 22, 8222$/m);
+    const ports = await getStatusTool.handler({ include: ['listening'] }, ctx);
+    expect(ports.data).toHaveProperty('listening');
+    expect(ports.data).not.toHaveProperty('network');
+    // Same keys in the same order as the collector's report.
+    expect(Object.keys(all.data)).toEqual(['hostname', 'os', 'kernel', 'board', 'cpu', 'load', 'memory', 'swap', 'disks', 'temperatures', 'uptime', 'network', 'listening', 'capabilities', 'cached', 'errors', 'bootId']);
+  });
+
   it('derives etc from a fixture tree, /etc for the real /proc', () => {
     expect(deriveEtcRoot('/proc')).toBe('/etc');
     expect(deriveEtcRoot('/proc/')).toBe('/etc');
@@ -132,7 +157,7 @@ describe('status capability', () => {
   });
 
   it('answers with the fixture Pi, its os-release, and the capability report', async () => {
-    const out = await getStatusTool.handler({}, context(join(PI, 'proc'), join(PI, 'sys'), [
+    const out = await getStatusTool.handler({ include: ['capabilities'] }, context(join(PI, 'proc'), join(PI, 'sys'), [
       { name: 'status', enabled: true, active: true },
       { name: 'gpio', enabled: true, active: false, reason: 'no /dev/gpiochip0' },
     ]));
@@ -150,7 +175,7 @@ describe('status capability', () => {
   });
 
   it('answers on this machine', async () => {
-    const out = await getStatusTool.handler({}, context('/proc', '/sys'));
+    const out = await getStatusTool.handler({ include: ['capabilities'] }, context('/proc', '/sys'));
     expect(typeof out.data.hostname).toBe('string');
     expect((out.data.disks as unknown[]).length).toBeGreaterThan(0);
     expect(out.data.capabilities).toEqual([]);
