@@ -99,15 +99,16 @@ export const getStatusTool = defineTool<{ fresh?: boolean; include?: OptionalSec
     const include = args.include ?? [];
     const { network, listening, capabilities, cached, errors, ...always } = report;
     const asked = (name: string) => !(OPTIONAL_SECTIONS as readonly string[]).includes(name) || include.includes(name as OptionalSection);
-    const shown: Partial<StatusReport> = {
+    const shown: Partial<StatusReport> & { bootId: string | null } = {
       ...always,
       ...(include.includes('network') ? { network } : {}),
       ...(include.includes('listening') ? { listening } : {}),
       ...(include.includes('capabilities') ? { capabilities } : {}),
       cached: include.length ? { ...cached, sections: cached.sections.filter(asked) } : { ...cached, sections: DEFAULT_CACHED },
-      errors: include.length === OPTIONAL_SECTIONS.length ? errors : Object.fromEntries(Object.entries(errors).filter(([name]) => asked(name))),
+      errors: OPTIONAL_SECTIONS.every((n) => asked(n) || !(n in errors)) ? errors : Object.fromEntries(Object.entries(errors).filter(([name]) => asked(name))),
+      bootId,
     };
-    return { data: { ...shown, bootId }, text: formatStatusText(shown as StatusReport) };
+    return { data: shown, text: formatStatusText(shown as StatusReport) };
   },
 });
 

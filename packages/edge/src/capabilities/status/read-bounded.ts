@@ -49,6 +49,9 @@ function readAll(fd: number, maxBytes: number, fromStart: boolean): string {
   while (total < maxBytes) {
     const n = readSync(fd, buf, 0, Math.min(buf.length, maxBytes - total), at());
     if (n === 0) break;
+    // The kept-open files are generated whole by one call into the kernel (single-record seq
+    // files): a first read shorter than asked is all of it, no end-of-file read needed.
+    if (fromStart && total === 0 && n < buf.length && n < maxBytes) return buf.toString('utf8', 0, n);
     total += n;
     // The common case, a file that fits in one read, decodes straight from the scratch buffer.
     if (chunks === undefined && n < buf.length && total < maxBytes) {
@@ -70,8 +73,9 @@ const keptOpen = new Map<string, number>();
 /**
  * `readBounded` for a file of the real /proc read again and again (loadavg, meminfo, stat,
  * uptime): the file stays open and is read from offset 0 each time, which /proc answers with
- * its content as of that read. Only for /proc: a regular file replaced under the path would
- * still be read through the old descriptor.
+ * its content as of that read. Only for /proc files the kernel writes with one `show` (a
+ * single-record seq file: a read shorter than asked holds all of it), and only the real /proc:
+ * a regular file replaced under the path would still be read through the old descriptor.
  * @example const text = readKeptOpen('/proc/loadavg');
  */
 export function readKeptOpen(path: string, maxBytes = MAX_PROC_FILE_BYTES): string {
