@@ -11,10 +11,10 @@
 const SLICE = 16 * 1024;
 
 /**
- * Characters of strings (keys included) a value may hold in all and still be written by one
- * `JSON.stringify`: its JSON is then at most ~6x that (384 KB), and nearly every answer (a
- * get_status, a short command's output) is far below. Walking the value to count is ~20x
- * cheaper than the piecewise writer below.
+ * What a value may hold in all (characters of its strings and keys, 24 per other value: see
+ * `charsLeft`) and still be written by one `JSON.stringify`: its JSON is then at most ~6x that
+ * (384 KB), and nearly every answer (a get_status, a short command's output) is far below.
+ * Walking the value to count is several times cheaper than the piecewise writer below.
  */
 const SMALL_CHARS = 64 * 1024;
 /** Deeper values take the piecewise writer (which JSON.stringify's own limits then apply to). */
@@ -25,8 +25,10 @@ const SMALL_DEPTH = 32;
  * `toJSON`, or is deeper than SMALL_DEPTH): then the piecewise writer is used.
  */
 function charsLeft(v: unknown, budget: number, depth: number): number {
-  if (typeof v === 'string') return budget - v.length;
-  if (v === null || typeof v !== 'object') return budget;
+  // A string costs its characters (at most 6x in JSON), anything else up to a number's 24, plus
+  // its comma or colon: an array of a million numbers is not small either.
+  if (typeof v === 'string') return budget - v.length - 2;
+  if (v === null || typeof v !== 'object') return budget - 24;
   if (depth > SMALL_DEPTH || typeof (v as { toJSON?: unknown }).toJSON === 'function') return -1;
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length && budget >= 0; i++) budget = charsLeft(v[i], budget, depth + 1);
