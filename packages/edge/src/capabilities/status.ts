@@ -48,8 +48,8 @@ export function deriveEtcRoot(procRoot: string): string {
  */
 export const OPTIONAL_SECTIONS = ['network', 'listening', 'capabilities'] as const;
 type OptionalSection = (typeof OPTIONAL_SECTIONS)[number];
-/** `cached.sections` of an answer without optional sections. */
-const DEFAULT_CACHED = SLOW_SECTIONS.filter((n) => !(OPTIONAL_SECTIONS as readonly string[]).includes(n));
+/** The slower sections of an answer without optional sections. */
+const DEFAULT_SLOW = SLOW_SECTIONS.filter((n) => !(OPTIONAL_SECTIONS as readonly string[]).includes(n));
 
 /** `get_status`: hostname, OS, board, CPU, memory, disks, temperatures; network, ports, capabilities when asked. */
 export const getStatusTool = defineTool<{ fresh?: boolean; include?: OptionalSection[] }>({
@@ -83,29 +83,31 @@ export const getStatusTool = defineTool<{ fresh?: boolean; include?: OptionalSec
   annotations: { title: 'Device status', readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handler(args, ctx) {
     const state = statusState(ctx.env);
+    const include = args.include ?? [];
     const report = await collectStatus({
       procRoot: ctx.env.procRoot,
       sysRoot: ctx.env.sysRoot,
       etcRoot: deriveEtcRoot(ctx.env.procRoot),
       state,
       maxAgeMs: args.fresh === true ? 0 : SLOW_SECTIONS_MAX_AGE_MS,
+      // Network and listening sockets are not even read unless asked for.
+      sections: include.length === 0 ? DEFAULT_SLOW : SLOW_SECTIONS.filter((n) => !(OPTIONAL_SECTIONS as readonly string[]).includes(n) || include.includes(n as OptionalSection)),
       capabilities: ctx.env.capabilities(),
       signal: ctx.signal,
     });
     // The kernel's boot id cannot change while this process lives: read once. A --boot-id-file
     // (tests that simulate a reboot) is read on every call.
     const bootId = ctx.env.bootIdFile !== undefined ? readBootId(ctx.env) : (state.bootId ??= readBootId(ctx.env) ?? undefined) ?? null;
-    // The sections not asked for are left out: of the data, of the text, of `cached` and `errors`.
-    const include = args.include ?? [];
+    // The sections not asked for are left out of the data and the text (`cached` and `errors`
+    // only name the sections read).
     const { network, listening, capabilities, cached, errors, ...always } = report;
-    const asked = (name: string) => !(OPTIONAL_SECTIONS as readonly string[]).includes(name) || include.includes(name as OptionalSection);
     const shown: Partial<StatusReport> & { bootId: string | null } = {
       ...always,
       ...(include.includes('network') ? { network } : {}),
       ...(include.includes('listening') ? { listening } : {}),
       ...(include.includes('capabilities') ? { capabilities } : {}),
-      cached: include.length ? { ...cached, sections: cached.sections.filter(asked) } : { ...cached, sections: DEFAULT_CACHED },
-      errors: OPTIONAL_SECTIONS.every((n) => asked(n) || !(n in errors)) ? errors : Object.fromEntries(Object.entries(errors).filter(([name]) => asked(name))),
+      cached,
+      errors,
       bootId,
     };
     return { data: shown, text: formatStatusText(shown as StatusReport) };

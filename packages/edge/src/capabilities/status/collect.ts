@@ -47,30 +47,28 @@ export interface CpuSample {
 export interface StatusState {
   fixed: { os?: OsInfo; kernel?: KernelInfo; board?: BoardInfo | null; cpuinfo?: CpuInfo };
   cpu: { newer?: CpuSample; older?: CpuSample };
-  /** The slower sections as last read, reused while younger than `maxAgeMs`. */
-  slow?: SlowSections;
-  /** A reading of them under way: calls that come meanwhile share it. */
-  reading?: Promise<SlowSections>;
+  /** The slower sections as last read, each reused while younger than `maxAgeMs`. */
+  slow: Partial<Record<SlowSection, KeptSection>>;
+  /** A reading of the disks under way (statfs is asynchronous): calls that come meanwhile share it. */
+  readingDisks?: Promise<KeptSection>;
 }
 
-/** The sections read at most every `maxAgeMs` (see the module comment), with their errors. */
-export interface SlowSections {
-  disks: Disk[] | null;
-  temperatures: Temperature[] | null;
-  network: NetInterface[] | null;
-  listening: ListeningSocket[] | null;
-  errors: Record<string, string>;
-  /** When they were read: monotonic ms (for the age) and wall-clock ms (for `cached.readAt`). */
+/** The names of the slower sections (see the module comment), as `cached.sections` lists them. */
+export const SLOW_SECTIONS = ['disks', 'temperatures', 'network', 'listening'] as const;
+export type SlowSection = (typeof SLOW_SECTIONS)[number];
+
+/** One slower section as read: its value (null when it failed), its error, and when. */
+export interface KeptSection {
+  value: unknown;
+  error?: string;
+  /** When it was read: monotonic ms (for the age) and wall-clock ms (for `cached.readAt`). */
   atMs: number;
   at: number;
 }
 
-/** The names of the slower sections, as `cached.sections` lists them. */
-export const SLOW_SECTIONS = ['disks', 'temperatures', 'network', 'listening'] as const;
-
 /** A state with nothing read yet. */
 export function createStatusState(): StatusState {
-  return { fixed: {}, cpu: {} };
+  return { fixed: {}, cpu: {}, slow: {} };
 }
 
 /**
@@ -119,6 +117,8 @@ export interface CollectStatusOptions {
    * read them for this call (they are then kept for the next one).
    */
   maxAgeMs?: number;
+  /** The slower sections to answer (the others are null, and not read); default all. */
+  sections?: readonly SlowSection[];
   /** Sizes of the filesystem mounted at a path; default `fs.promises.statfs`. */
   statfs?: (path: string) => Promise<StatfsLike>;
   /** Default `os.networkInterfaces`. */
@@ -223,8 +223,8 @@ export interface StatusReport {
   listening: ListeningSocket[] | null;
   capabilities: CapabilityReport[] | null;
   /**
-   * When the slower sections (`sections`) were read: `ageMs` 0 when for this answer, else they
-   * are the ones an earlier call read, at most `maxAgeMs` before.
+   * When the slower sections answered (`sections`) were read, the oldest of them: `ageMs` 0 when
+   * for this answer, else an earlier call read them, at most `maxAgeMs` before.
    */
   cached: { sections: readonly string[]; readAt: string; ageMs: number };
   /** Section name -> why it failed or is incomplete. */
@@ -268,12 +268,17 @@ export async function collectStatus(opts: CollectStatusOptions = {}): Promise<St
 
   const nowMs = (opts.now ?? monotonicMs)();
   const maxAgeMs = opts.maxAgeMs ?? 0;
-  const kept = state.slow;
+  const wanted = opts.sections ?? SLOW_SECTIONS;
+  const slow: Partial<Record<SlowSection, KeptSection>> = {};
+  for (const name of wanted) {
+    const k = state.slow[name];
+    if (k && maxAgeMs > 0 && nowMs - k.atMs < maxAgeMs) slow[name] = k;
+  }
   // Started first: the statfs calls of a new reading run on the thread pool while the rest is read.
-  const slow =
-    kept && maxAgeMs > 0 && nowMs - kept.atMs < maxAgeMs
-      ? kept
-      : (state.reading ??= readSlowSections(opts, proc, sys, nowMs).finally(() => (state.reading = undefined)));
+  const disks =
+    wanted.includes('disks') && !slow.disks
+      ? (state.readingDisks ??= readDisks(opts, proc, nowMs).finally(() => (state.readingDisks = undefined)))
+      : undefined;
 
   // The kernel's hostname is what uname() answers (os.hostname), without opening a file.
   const hostname = section('hostname', () => {
@@ -364,8 +369,19 @@ export async function collectStatus(opts: CollectStatusOptions = {}): Promise<St
   const load = section('load', () => parseLoadavg(readHot('loadavg')));
   const mem = section('memory', () => parseMeminfo(readHot('meminfo')));
 
-  const s = slow instanceof Promise ? await slow : slow;
-  if (s !== kept && opts.state) state.slow = s;
+  for (const name of wanted) {
+    if (name === 'disks' || slow[name]) continue;
+    slow[name] = readSyncSection(name, opts, proc, sys, nowMs);
+  }
+  if (disks) slow.disks = await disks;
+  let oldest: KeptSection | undefined;
+  for (const name of wanted) {
+    const k = slow[name]!;
+    if (opts.state) state.slow[name] = k;
+    if (k.error !== undefined) errors[name] = k.error;
+    if (!oldest || k.atMs < oldest.atMs) oldest = k;
+  }
+  const value = <T>(name: SlowSection) => (slow[name]?.value ?? null) as T | null;
   return {
     hostname,
     os: osInfo,
@@ -375,64 +391,67 @@ export async function collectStatus(opts: CollectStatusOptions = {}): Promise<St
     load,
     memory: mem?.memory ?? null,
     swap: mem?.swap ?? null,
-    disks: s.disks,
-    temperatures: s.temperatures,
+    disks: value<Disk[]>('disks'),
+    temperatures: value<Temperature[]>('temperatures'),
     uptime,
-    network: s.network,
-    listening: s.listening,
+    network: value<NetInterface[]>('network'),
+    listening: value<ListeningSocket[]>('listening'),
     capabilities: opts.capabilities ?? null,
-    cached: { sections: SLOW_SECTIONS, readAt: new Date(s.at).toISOString(), ageMs: Math.max(0, Math.round(nowMs - s.atMs)) },
-    // A copy: a statfs that timed out may still finish later and must not change an answer already sent.
-    errors: { ...s.errors, ...errors },
+    cached: {
+      sections: wanted,
+      readAt: new Date(oldest?.at ?? Date.now()).toISOString(),
+      ageMs: oldest ? Math.max(0, Math.round(nowMs - oldest.atMs)) : 0,
+    },
+    errors,
   };
 }
 
-/**
- * Reads the slower sections: disks (statfs on the thread pool, started first), temperatures,
- * network and listening sockets, each on its own as in `collectStatus`.
- */
-async function readSlowSections(opts: CollectStatusOptions, proc: (p: string) => string, sys: (p: string) => string, atMs: number): Promise<SlowSections> {
+/** The disks section read now (see disksSection), as kept. */
+async function readDisks(opts: CollectStatusOptions, proc: (p: string) => string, atMs: number): Promise<KeptSection> {
   const at = Date.now();
   const errors: Record<string, string> = {};
-  function section<T>(name: string, fn: () => T): T | null {
-    try {
-      return fn();
-    } catch (err) {
-      errors[name] = errorText(err);
-      return null;
-    }
+  const value = await disksSection(opts, proc, errors);
+  // Read now: a statfs that timed out may still finish later and must not change what was kept.
+  return { value, ...(errors.disks !== undefined ? { error: errors.disks } : {}), atMs, at };
+}
+
+/** One of the synchronous slower sections (temperatures, network, listening) read now, as kept. */
+function readSyncSection(name: Exclude<SlowSection, 'disks'>, opts: CollectStatusOptions, proc: (p: string) => string, sys: (p: string) => string, atMs: number): KeptSection {
+  const at = Date.now();
+  const errors: Record<string, string> = {};
+  let value: unknown = null;
+  try {
+    value =
+      name === 'temperatures' ? readTemperatures(sys) : name === 'network' ? readNetwork(sys, opts.networkInterfaces ?? os.networkInterfaces) : readListening(proc, errors);
+  } catch (err) {
+    errors[name] = errorText(err);
   }
-  const disks = disksSection(opts, proc, errors);
-  const temperatures = section('temperatures', () => readTemperatures(sys));
-  const network = section('network', () => readNetwork(sys, opts.networkInterfaces ?? os.networkInterfaces));
+  return { value, ...(errors[name] !== undefined ? { error: errors[name] } : {}), atMs, at };
+}
 
-  const listening = section('listening', () => {
-    const endianness = os.endianness();
-    const read = (table: string, sockstat: string, inUse: RegExp): { text: string } | { err: unknown } => {
-      // No TCP socket of this family at all (sockstat's `inuse` counts listeners too): the table
-      // would list none, and reading it still walks the whole connection hash table.
-      if (tcpSocketsInUse(proc(sockstat), inUse) === 0) return { text: '' };
-      try {
-        return { text: readTcpListenSection(proc(table)) };
-      } catch (err) {
-        return { err };
-      }
-    };
-    const v4 = read('net/tcp', 'net/sockstat', /^TCP: inuse (\d+)/m);
-    const v6 = read('net/tcp6', 'net/sockstat6', /^TCP6: inuse (\d+)/m);
-    if ('err' in v4 && 'err' in v6) throw v4.err;
-    // tcp6 is absent when IPv6 is disabled on the kernel command line: not an error.
-    const all = [
-      ...('text' in v4 ? parseProcNetTcp(v4.text, 'ipv4', endianness) : []),
-      ...('text' in v6 ? parseProcNetTcp(v6.text, 'ipv6', endianness) : []),
-    ];
-    if ('err' in v4) errors.listening = `tcp: ${errorText(v4.err)}`;
-    return sortListening(all);
-  });
-
-  const d = await disks;
-  // A copy: a statfs that timed out may still finish later and must not change what was kept.
-  return { disks: d, temperatures, network, listening, errors: { ...errors }, atMs, at };
+/** The listening sockets of /proc/net/tcp and tcp6; a partial failure goes to `errors.listening`. */
+function readListening(proc: (p: string) => string, errors: Record<string, string>): ListeningSocket[] {
+  const endianness = os.endianness();
+  const read = (table: string, sockstat: string, inUse: RegExp): { text: string } | { err: unknown } => {
+    // No TCP socket of this family at all (sockstat's `inuse` counts listeners too): the table
+    // would list none, and reading it still walks the whole connection hash table.
+    if (tcpSocketsInUse(proc(sockstat), inUse) === 0) return { text: '' };
+    try {
+      return { text: readTcpListenSection(proc(table)) };
+    } catch (err) {
+      return { err };
+    }
+  };
+  const v4 = read('net/tcp', 'net/sockstat', /^TCP: inuse (\d+)/m);
+  const v6 = read('net/tcp6', 'net/sockstat6', /^TCP6: inuse (\d+)/m);
+  if ('err' in v4 && 'err' in v6) throw v4.err;
+  // tcp6 is absent when IPv6 is disabled on the kernel command line: not an error.
+  const all = [
+    ...('text' in v4 ? parseProcNetTcp(v4.text, 'ipv4', endianness) : []),
+    ...('text' in v6 ? parseProcNetTcp(v6.text, 'ipv6', endianness) : []),
+  ];
+  if ('err' in v4) errors.listening = `tcp: ${errorText(v4.err)}`;
+  return sortListening(all);
 }
 
 /**
