@@ -14,6 +14,15 @@ describe('jsonBytes', () => {
     for (const v of values) expect(jsonBytes(v).equals(Buffer.from(JSON.stringify(v)))).toBe(true);
   });
 
+  it('writes the same bytes whether a value is small (one JSON.stringify) or large (in pieces)', () => {
+    const many = Array.from({ length: 5000 }, (_, i) => ({ key: `k${i}`, text: 'é"\x02'.repeat(5) }));
+    const inherited = Object.assign(Object.create({ hidden: 1 }), { own: 2 });
+    const numbers = Array.from({ length: 10_000 }, (_, i) => i * 1.5);
+    for (const v of [many, many.slice(0, 100), numbers, inherited, { a: undefined, b: () => 1, c: [undefined] }, undefined, null, 0]) {
+      expect(jsonBytes(v).equals(Buffer.from(JSON.stringify(v) ?? ''))).toBe(true);
+    }
+  });
+
   it('never splits a surrogate pair at a slice boundary', () => {
     // The pair straddles the 16 Ki-character slice boundary.
     const s = 'a'.repeat(16 * 1024 - 1) + '😀' + 'b';

@@ -11,10 +11,44 @@
 const SLICE = 16 * 1024;
 
 /**
+ * What a value may hold in all (characters of its strings and keys, 24 per other value: see
+ * `charsLeft`) and still be written by one `JSON.stringify`: its JSON is then at most ~6x that
+ * (384 KB), and nearly every answer (a get_status, a short command's output) is far below.
+ * Walking the value to count is several times cheaper than the piecewise writer below.
+ */
+const SMALL_CHARS = 64 * 1024;
+/** Deeper values take the piecewise writer (which JSON.stringify's own limits then apply to). */
+const SMALL_DEPTH = 32;
+
+/**
+ * What remains of `budget` after the strings in `v`, or -1 when they exceed it (or `v` has a
+ * `toJSON`, or is deeper than SMALL_DEPTH): then the piecewise writer is used.
+ */
+function charsLeft(v: unknown, budget: number, depth: number): number {
+  // A string costs its characters (at most 6x in JSON), anything else up to a number's 24, plus
+  // its comma or colon: an array of a million numbers is not small either.
+  if (typeof v === 'string') return budget - v.length - 2;
+  if (v === null || typeof v !== 'object') return budget - 24;
+  if (depth > SMALL_DEPTH || typeof (v as { toJSON?: unknown }).toJSON === 'function') return -1;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length && budget >= 0; i++) budget = charsLeft(v[i], budget, depth + 1);
+    return budget;
+  }
+  for (const k in v as Record<string, unknown>) {
+    if (!Object.hasOwn(v as object, k)) continue;
+    budget = charsLeft((v as Record<string, unknown>)[k], budget - k.length, depth + 1);
+    if (budget < 0) return budget;
+  }
+  return budget;
+}
+
+/**
  * @example
  * res.end(jsonBytes({ jsonrpc: '2.0', id: 1, result }));
  */
 export function jsonBytes(value: unknown): Buffer {
+  // A small value at once: the same bytes, without building them in pieces.
+  if (charsLeft(value, SMALL_CHARS, 0) >= 0) return Buffer.from(JSON.stringify(value) ?? '');
   const parts: Buffer[] = [];
   let pending = '';
   const put = (s: string) => {

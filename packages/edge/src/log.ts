@@ -30,11 +30,72 @@ function redact(v: unknown, depth = 0): unknown {
   return out;
 }
 
+/** Info and debug lines that follow an earlier one within this many ms are written together. */
+export const COALESCE_MS = 100;
+/** Characters held at most before they are written anyway. */
+const COALESCE_MAX_CHARS = 64 * 1024;
+
+/**
+ * Coalesces routine lines into fewer writes: each write to stderr wakes whoever reads it
+ * (journald, or the process that started the edge), which cost more than the line itself: one
+ * info line per tool call took an edge answering back-to-back calls from ~0.64 to ~1.07 ms p50
+ * (get_status, interleaved A/B). A routine line after ≥ COALESCE_MS of quiet is written at once
+ * (a start-up line, a call now and then); the ones that follow within COALESCE_MS are held and
+ * written together at most COALESCE_MS later. An urgent line (warn and above) writes what is
+ * held, then itself, at once; so does the process's exit. Lines keep their own `time`.
+ *
+ * @example const w = createCoalescer((s) => process.stderr.write(s)); w.write(line, false);
+ */
+export function createCoalescer(out: (text: string) => void, ms = COALESCE_MS, now: () => number = () => performance.now()) {
+  let held = '';
+  let timer: NodeJS.Timeout | undefined;
+  let lastAt = -Infinity;
+  const flush = () => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    if (!held) return;
+    const text = held;
+    held = '';
+    lastAt = now();
+    out(text);
+  };
+  return {
+    write(line: string, urgent: boolean) {
+      if (urgent) {
+        flush();
+        out(line);
+        return;
+      }
+      if (!timer && now() - lastAt >= ms) {
+        lastAt = now();
+        out(line);
+        return;
+      }
+      held += line;
+      if (held.length >= COALESCE_MAX_CHARS) return flush();
+      // Unref'd: held lines never keep the process alive; its exit writes them.
+      timer ??= setTimeout(flush, Math.max(0, lastAt + ms - now())).unref();
+    },
+    flush,
+  };
+}
+
+// One for the process: every logger writing to stderr shares it, so lines keep their order.
+let stderrLines: ReturnType<typeof createCoalescer> | undefined;
+function stderrCoalescer(): ReturnType<typeof createCoalescer> {
+  if (!stderrLines) {
+    const c = (stderrLines = createCoalescer((text) => process.stderr.write(text)));
+    process.on('exit', () => c.flush());
+  }
+  return stderrLines;
+}
+
 export interface EdgeLoggerOptions {
   level?: LogLevel;
   /** The `name` field of every line; default `edge`. */
   name?: string;
   bindings?: Record<string, unknown>;
+  /** Where lines go, each at once; default stderr, routine lines coalesced (`createCoalescer`). */
   write?: (line: string) => void;
   /** The clock, for tests. */
   now?: () => Date;
@@ -48,14 +109,33 @@ export interface EdgeLoggerOptions {
  */
 export function createLogger(opts: EdgeLoggerOptions = {}): Logger {
   const min = LEVELS[opts.level ?? 'info'];
-  const write = opts.write ?? ((line: string) => process.stderr.write(line));
+  const custom = opts.write;
+  const write = custom ? (line: string) => custom(line) : (line: string, urgent: boolean) => stderrCoalescer().write(line, urgent);
   const now = opts.now ?? (() => new Date());
   // pino's default base fields, in its order; bindings are redacted once, when bound.
   const head = { pid: process.pid, hostname: hostname(), name: opts.name ?? 'edge', ...(redact(opts.bindings ?? {}) as object) };
+  // The same line built from strings (one line per tool call at info): the head is serialized
+  // once, and flat fields that are neither secret nor one of the line's own keys are written as
+  // they are. Anything else takes the general path, which gives the same bytes.
+  const headJson = JSON.stringify(head).slice(1, -1);
+  const ownKeys = new Set(['level', 'time', 'msg', ...Object.keys(head)]);
+  const flat = (fields: Record<string, unknown>): boolean => {
+    for (const k in fields) {
+      const v = fields[k];
+      if ((v !== null && typeof v === 'object') || ownKeys.has(k) || (v !== undefined && v !== null && isSecretKey(k))) return false;
+    }
+    return true;
+  };
   const emit = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (LEVELS[level] < min) return;
-    const rec = { level, time: now().toISOString(), ...head, ...(fields ? (redact(fields) as object) : {}), msg };
-    write(JSON.stringify(rec) + '\n');
+    const time = now().toISOString();
+    if (fields === undefined || flat(fields)) {
+      const f = fields === undefined ? '{}' : JSON.stringify(fields);
+      write(`{"level":"${level}","time":"${time}",${headJson}${f.length > 2 ? `,${f.slice(1, -1)}` : ''},"msg":${JSON.stringify(msg)}}\n`, LEVELS[level] >= LEVELS.warn);
+      return;
+    }
+    const rec = { level, time, ...head, ...(redact(fields) as object), msg };
+    write(JSON.stringify(rec) + '\n', LEVELS[level] >= LEVELS.warn);
   };
   return {
     debug: (m, f) => emit('debug', m, f),

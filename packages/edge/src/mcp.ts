@@ -295,7 +295,7 @@ export function createMcpHandler(opts: McpHandlerOptions) {
           return errorReply(200, id, ErrorCode.InvalidParams, 'tools/call params.arguments must be an object');
         }
         const meta = isObject(params._meta) ? params._meta : undefined;
-        return ok({ ...(await callTool(params.name, (params.arguments ?? {}) as Record<string, unknown>, signal, era, meta, lease)) });
+        return ok(await callTool(params.name, (params.arguments ?? {}) as Record<string, unknown>, signal, era, meta, lease));
       }
     }
     return errorReply(era === 'modern' ? 404 : 200, id, ErrorCode.MethodNotFound, `Method not found: ${req.method}`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRefusalLog } from './server.ts';
+import { createRefusalLog, tokenChecker } from './server.ts';
 import type { Logger } from './log.ts';
 
 function capture() {
@@ -31,5 +31,16 @@ describe('createRefusalLog', () => {
     t = 10_000;
     refused('forbidden_host\u0000n300.example', 'refused n300', {});
     expect(lines.at(-1)).toEqual({ msg: 'refused n300', suppressedSinceLast: 1 });
+  });
+});
+
+describe('tokenChecker', () => {
+  it('accepts the token only, whatever the length of a guess', () => {
+    const ok = tokenChecker('edge-token-0123456789abcdef');
+    expect(ok('edge-token-0123456789abcdef')).toBe(true);
+    for (const guess of ['', 'edge', 'edge-token-0123456789abcdeF', 'edge-token-0123456789abcdef0', '\u00e9'.repeat(40)]) expect(ok(guess)).toBe(false);
+    // Asked again: the expected digest is kept, the answer the same.
+    expect(ok('edge-token-0123456789abcdef')).toBe(true);
+    expect(tokenChecker('')('')).toBe(false);
   });
 });

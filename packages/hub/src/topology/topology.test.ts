@@ -124,6 +124,48 @@ describe('createTopology with the real in-process edge', () => {
     }
   });
 
+  it('asks get_status for addresses and listening ports read now, and an edge that takes no arguments without them', async () => {
+    const seen: Array<Record<string, unknown>> = [];
+    const status = { hostname: 'old', listening: [{ family: 'ipv4', address: '0.0.0.0', port: 22 }] };
+    const answer = (args: Record<string, unknown>) =>
+      Object.keys(args).length
+        ? { content: [{ type: 'text' as const, text: 'Invalid arguments for get_status: include: is not a known argument' }], isError: true }
+        : { content: [{ type: 'text' as const, text: 'old' }], structuredContent: status };
+    const edge = (name: string, tools: () => ReturnType<HubNode['source']['tools']>): HubNode => ({
+      ...local,
+      name,
+      source: {
+        ...local.source,
+        tools,
+        // Still connecting when not listed: an up node that lists no get_status is not asked.
+        state: () => (tools().length ? local.source.state() : { ...local.source.state(), status: 'connecting' }),
+        callTool: async (_n, a) => (seen.push({ name, ...a }), answer(a as Record<string, unknown>)),
+      },
+    });
+    const current = local.source.tools();
+    expect(current.find((t) => t.name === 'get_status')?.inputSchema).toMatchObject({ properties: { include: expect.anything(), fresh: expect.anything() } });
+    const old = current.map((t) => (t.name === 'get_status' ? { ...t, inputSchema: { type: 'object' as const, properties: {}, additionalProperties: false } } : t));
+    const t = createTopology({ hubNodes: () => [edge('listed-old', () => old), edge('unlisted', () => [])] });
+    try {
+      const r = await t.refresh({ ansible: false });
+      expect(r.edges).toMatchObject({ asked: 2, ok: 2 });
+      // Listed without arguments: asked with none. Not listed yet: asked as a current edge, then again without.
+      expect(seen).toEqual([{ name: 'listed-old' }, { name: 'unlisted', include: ['network', 'listening'], fresh: true }, { name: 'unlisted' }]);
+    } finally {
+      t.close();
+    }
+    // The real edge: asked with both, and answers the listening ports.
+    const asked: unknown[] = [];
+    const real: HubNode = { ...local, source: { ...local.source, callTool: (n, a, o) => (asked.push(a), local.source.callTool(n, a, o)) } };
+    const t2 = createTopology({ hubNodes: () => [real] });
+    try {
+      expect((await t2.refresh({ ansible: false })).edges).toMatchObject({ asked: 1, ok: 1 });
+      expect(asked).toEqual([{ include: ['network', 'listening'], fresh: true }]);
+    } finally {
+      t2.close();
+    }
+  });
+
   it('keeps its running topology when a reconfigure brings a bad file', () => {
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, 'nodes:\n  - {name: a}\nservices:\n  - {name: s, node: b}\n');

@@ -271,6 +271,29 @@ export function createTopology(opts: TopologyOptions): HubTopology {
     }
   };
 
+  /**
+   * The get_status arguments that bring the addresses and listening ports, read now (drift needs
+   * the present): edges since #19 answer them only when asked (`include`) and may answer disks and
+   * ports from a reading up to 5 s old (`fresh`). An older edge takes no arguments (it refuses
+   * unknown ones) and answers everything, always read now.
+   */
+  const CURRENT_ARGS = { include: ['network', 'listening'], fresh: true };
+  const statusArgs = (n: HubNode): Record<string, unknown> => {
+    const listed = n.source.tools().find((t) => t.name === 'get_status');
+    // Not listed yet (the node is still connecting): asked as a current edge (see askStatus).
+    if (!listed) return CURRENT_ARGS;
+    const props = (listed.inputSchema as { properties?: Record<string, unknown> } | undefined)?.properties ?? {};
+    return { ...('include' in props ? { include: CURRENT_ARGS.include } : {}), ...('fresh' in props ? { fresh: true } : {}) };
+  };
+  /** get_status with `statusArgs`; an edge that refuses them as unknown is asked again without. */
+  const askStatus = async (n: HubNode, signal: AbortSignal | undefined) => {
+    const call = (args: Record<string, unknown>) => n.source.callTool('get_status', args, { timeoutMs: opts.edgeTimeoutMs ?? 20_000, ...(signal ? { signal } : {}) });
+    const args = statusArgs(n);
+    const r = await call(args);
+    if (r.isError && Object.keys(args).length > 0 && /Invalid arguments for get_status/.test(textOf(r))) return call({});
+    return r;
+  };
+
   async function refreshEdges(signal: AbortSignal | undefined): Promise<RefreshReport['edges']> {
     const nodes = opts.hubNodes().filter((n) => !(n.source.state().status === 'up' && !n.source.tools().some((t) => t.name === 'get_status')));
     const failed: Array<{ node: string; error: string }> = [];
@@ -278,7 +301,7 @@ export function createTopology(opts: TopologyOptions): HubTopology {
     await pool(nodes, EDGE_CONCURRENCY, async (n) => {
       const at = new Date().toISOString();
       try {
-        const r = await n.source.callTool('get_status', {}, { timeoutMs: opts.edgeTimeoutMs ?? 20_000, ...(signal ? { signal } : {}) });
+        const r = await askStatus(n, signal);
         if (r.isError) throw new Error(textOf(r) || 'get_status failed');
         const { facts, listening } = factsFromStatus(r.structuredContent);
         edges.set(n.name, { at, ok: true, facts, ...(listening ? { listening } : {}) });

@@ -168,6 +168,39 @@ describe('collectStatus on a Raspberry Pi 4', () => {
     expect(fresh.board).toBeNull();
   });
 
+  it('reads only the slower sections asked for, and keeps each for maxAgeMs', async () => {
+    let dumps = 0;
+    let statfsCalls = 0;
+    const state = createStatusState();
+    let now = 0;
+    const opts = piOptions({
+      state,
+      now: () => now,
+      maxAgeMs: 5000,
+      networkInterfaces: () => (dumps++, piInterfaces()),
+      statfs: (p) => (statfsCalls++, fakeStatfs(PI_DISKS)(p)),
+    });
+    const first = await collectStatus({ ...opts, sections: ['disks', 'temperatures'] });
+    expect(first.network).toBeNull();
+    expect(first.listening).toBeNull();
+    expect(first.disks).toHaveLength(3);
+    expect(first.cached).toMatchObject({ sections: ['disks', 'temperatures'], ageMs: 0 });
+    expect(dumps).toBe(0);
+    expect(statfsCalls).toBe(3);
+    now = 1000;
+    const second = await collectStatus({ ...opts, sections: ['disks', 'temperatures', 'network'] });
+    // Disks from the kept reading (1 s old), network read now: the answer states the older.
+    expect(statfsCalls).toBe(3);
+    expect(dumps).toBe(1);
+    expect(second.network).toHaveLength(2);
+    expect(second.cached).toMatchObject({ sections: ['disks', 'temperatures', 'network'], ageMs: 1000 });
+    now = 6000;
+    await collectStatus({ ...opts, sections: ['disks', 'network'] });
+    // The disks are 6 s old: read again; the network reading (5 s old) too.
+    expect(statfsCalls).toBe(6);
+    expect(dumps).toBe(2);
+  });
+
   it('reports a missing /proc/stat in errors and keeps the CPU count from cpuinfo', async () => {
     const dir = await tempCopy(PI);
     await rm(join(dir, 'proc/stat'));

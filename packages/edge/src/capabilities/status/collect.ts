@@ -14,11 +14,15 @@
  *   `StatusState` (seeded by the probe at start), and the report says over what interval.
  * - What cannot change while the edge runs (os-release, kernel, board, CPU models) is read once
  *   per `StatusState`.
+ * - The slower sections (disks, temperatures, network, listening: a `statfs` per disk on the thread
+ *   pool, a netlink dump, directory listings, the TCP tables) are read at most every `maxAgeMs`
+ *   and kept in the state in between; the report says when they were read (`cached`). Load,
+ *   memory, swap, uptime and CPU usage are read on every call.
  */
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import { join } from 'node:path';
-import { listDir, readAttr, readBounded, readTcpListenSection } from './read-bounded.ts';
+import { listDir, readAttr, readBounded, readKeptOpen, readTcpListenSection } from './read-bounded.ts';
 import { cpuUsagePercent, parseCpuStat, parseCpuinfo, parseLoadavg, parseMeminfo, parseUptime, type CpuInfo, type CpuTimes, type CpuUsage, type LoadAvg, type MemInfo } from './proc-parsers.ts';
 import { parseProcNetTcp, sortListening, type ListeningSocket } from './proc-net-tcp.ts';
 import { parseOsRelease } from './os-release.ts';
@@ -43,11 +47,28 @@ export interface CpuSample {
 export interface StatusState {
   fixed: { os?: OsInfo; kernel?: KernelInfo; board?: BoardInfo | null; cpuinfo?: CpuInfo };
   cpu: { newer?: CpuSample; older?: CpuSample };
+  /** The slower sections as last read, each reused while younger than `maxAgeMs`. */
+  slow: Partial<Record<SlowSection, KeptSection>>;
+  /** A reading of the disks under way (statfs is asynchronous): calls that come meanwhile share it. */
+  readingDisks?: Promise<KeptSection>;
+}
+
+/** The names of the slower sections (see the module comment), as `cached.sections` lists them. */
+export const SLOW_SECTIONS = ['disks', 'temperatures', 'network', 'listening'] as const;
+export type SlowSection = (typeof SLOW_SECTIONS)[number];
+
+/** One slower section as read: its value (null when it failed), its error, and when. */
+export interface KeptSection {
+  value: unknown;
+  error?: string;
+  /** When it was read: monotonic ms (for the age) and wall-clock ms (for `cached.readAt`). */
+  atMs: number;
+  at: number;
 }
 
 /** A state with nothing read yet. */
 export function createStatusState(): StatusState {
-  return { fixed: {}, cpu: {} };
+  return { fixed: {}, cpu: {}, slow: {} };
 }
 
 /**
@@ -89,8 +110,15 @@ export interface CollectStatusOptions {
    * Without it nothing is cached and CPU usage is the average since boot.
    */
   state?: StatusState;
-  /** Monotonic clock in ms for the CPU sample interval; default `monotonicMs`. */
+  /** Monotonic clock in ms for the CPU sample interval and the age of cached sections; default `monotonicMs`. */
   now?: () => number;
+  /**
+   * How old the slower sections kept in `state` may be, in ms, to be answered again; default 0:
+   * read them for this call (they are then kept for the next one).
+   */
+  maxAgeMs?: number;
+  /** The slower sections to answer (the others are null, and not read); default all. */
+  sections?: readonly SlowSection[];
   /** Sizes of the filesystem mounted at a path; default `fs.promises.statfs`. */
   statfs?: (path: string) => Promise<StatfsLike>;
   /** Default `os.networkInterfaces`. */
@@ -194,6 +222,11 @@ export interface StatusReport {
   network: NetInterface[] | null;
   listening: ListeningSocket[] | null;
   capabilities: CapabilityReport[] | null;
+  /**
+   * When the slower sections answered (`sections`) were read, the oldest of them: `ageMs` 0 when
+   * for this answer, else an earlier call read them, at most `maxAgeMs` before.
+   */
+  cached: { sections: readonly string[]; readAt: string; ageMs: number };
   /** Section name -> why it failed or is incomplete. */
   errors: Record<string, string>;
 }
@@ -220,6 +253,8 @@ export async function collectStatus(opts: CollectStatusOptions = {}): Promise<St
   const errors: Record<string, string> = {};
   const proc = (p: string) => join(procRoot, p);
   const sys = (p: string) => join(sysRoot, p);
+  // The files read on every call stay open on the real /proc (see readKeptOpen).
+  const readHot = procRoot === '/proc' ? (p: string) => readKeptOpen(`/proc/${p}`) : (p: string) => readBounded(proc(p));
 
   /** Runs one synchronous section; a throw becomes its entry in `errors`. */
   function section<T>(name: string, fn: () => T): T | null {
@@ -231,11 +266,24 @@ export async function collectStatus(opts: CollectStatusOptions = {}): Promise<St
     }
   }
 
-  // Started first: its statfs calls run on the thread pool while everything else is read.
-  const disks = disksSection(opts, proc, errors);
+  const nowMs = (opts.now ?? monotonicMs)();
+  const maxAgeMs = opts.maxAgeMs ?? 0;
+  const wanted = opts.sections ?? SLOW_SECTIONS;
+  const slow: Partial<Record<SlowSection, KeptSection>> = {};
+  for (const name of wanted) {
+    const k = state.slow[name];
+    if (k && maxAgeMs > 0 && nowMs - k.atMs < maxAgeMs) slow[name] = k;
+  }
+  // Started first: the statfs calls of a new reading run on the thread pool while the rest is read.
+  const disks =
+    wanted.includes('disks') && !slow.disks
+      ? (state.readingDisks ??= readDisks(opts, proc, nowMs).finally(() => (state.readingDisks = undefined)))
+      : undefined;
 
+  // The kernel's hostname is what uname() answers (os.hostname), without opening a file.
   const hostname = section('hostname', () => {
     if (opts.hostname !== undefined) return opts.hostname;
+    if (procRoot === '/proc') return os.hostname();
     return readAttr(proc('sys/kernel/hostname')) || os.hostname();
   });
 
@@ -272,16 +320,15 @@ export async function collectStatus(opts: CollectStatusOptions = {}): Promise<St
   });
 
   const uptime = section('uptime', () => {
-    const seconds = parseUptime(readBounded(proc('uptime')));
+    const seconds = parseUptime(readHot('uptime'));
     return { seconds, bootedAt: new Date(Math.round((Date.now() - seconds * 1000) / 1000) * 1000).toISOString() };
   });
 
   const cpu = section('cpu', (): CpuSection => {
-    const nowMs = (opts.now ?? monotonicMs)();
     let stat: ReturnType<typeof parseCpuStat> | undefined;
     let statError: unknown;
     try {
-      stat = parseCpuStat(readBounded(proc('stat')));
+      stat = parseCpuStat(readHot('stat'));
     } catch (err) {
       statError = err;
     }
@@ -319,36 +366,22 @@ export async function collectStatus(opts: CollectStatusOptions = {}): Promise<St
     };
   });
 
-  const load = section('load', () => parseLoadavg(readBounded(proc('loadavg'))));
-  const mem = section('memory', () => parseMeminfo(readBounded(proc('meminfo'))));
-  const temperatures = section('temperatures', () => readTemperatures(sys));
-  const network = section('network', () => readNetwork(sys, opts.networkInterfaces ?? os.networkInterfaces));
+  const load = section('load', () => parseLoadavg(readHot('loadavg')));
+  const mem = section('memory', () => parseMeminfo(readHot('meminfo')));
 
-  const listening = section('listening', () => {
-    const endianness = os.endianness();
-    const read = (table: string, sockstat: string, inUse: RegExp): { text: string } | { err: unknown } => {
-      // No TCP socket of this family at all (sockstat's `inuse` counts listeners too): the table
-      // would list none, and reading it still walks the whole connection hash table.
-      if (tcpSocketsInUse(proc(sockstat), inUse) === 0) return { text: '' };
-      try {
-        return { text: readTcpListenSection(proc(table)) };
-      } catch (err) {
-        return { err };
-      }
-    };
-    const v4 = read('net/tcp', 'net/sockstat', /^TCP: inuse (\d+)/m);
-    const v6 = read('net/tcp6', 'net/sockstat6', /^TCP6: inuse (\d+)/m);
-    if ('err' in v4 && 'err' in v6) throw v4.err;
-    // tcp6 is absent when IPv6 is disabled on the kernel command line: not an error.
-    const all = [
-      ...('text' in v4 ? parseProcNetTcp(v4.text, 'ipv4', endianness) : []),
-      ...('text' in v6 ? parseProcNetTcp(v6.text, 'ipv6', endianness) : []),
-    ];
-    if ('err' in v4) errors.listening = `tcp: ${errorText(v4.err)}`;
-    return sortListening(all);
-  });
-
-  const d = await disks;
+  for (const name of wanted) {
+    if (name === 'disks' || slow[name]) continue;
+    slow[name] = readSyncSection(name, opts, proc, sys, nowMs);
+  }
+  if (disks) slow.disks = await disks;
+  let oldest: KeptSection | undefined;
+  for (const name of wanted) {
+    const k = slow[name]!;
+    if (opts.state) state.slow[name] = k;
+    if (k.error !== undefined) errors[name] = k.error;
+    if (!oldest || k.atMs < oldest.atMs) oldest = k;
+  }
+  const value = <T>(name: SlowSection) => (slow[name]?.value ?? null) as T | null;
   return {
     hostname,
     os: osInfo,
@@ -358,15 +391,67 @@ export async function collectStatus(opts: CollectStatusOptions = {}): Promise<St
     load,
     memory: mem?.memory ?? null,
     swap: mem?.swap ?? null,
-    disks: d,
-    temperatures,
+    disks: value<Disk[]>('disks'),
+    temperatures: value<Temperature[]>('temperatures'),
     uptime,
-    network,
-    listening,
+    network: value<NetInterface[]>('network'),
+    listening: value<ListeningSocket[]>('listening'),
     capabilities: opts.capabilities ?? null,
-    // A copy: a statfs that timed out may still finish later and must not change an answer already sent.
-    errors: { ...errors },
+    cached: {
+      sections: wanted,
+      readAt: new Date(oldest?.at ?? Date.now()).toISOString(),
+      ageMs: oldest ? Math.max(0, Math.round(nowMs - oldest.atMs)) : 0,
+    },
+    errors,
   };
+}
+
+/** The disks section read now (see disksSection), as kept. */
+async function readDisks(opts: CollectStatusOptions, proc: (p: string) => string, atMs: number): Promise<KeptSection> {
+  const at = Date.now();
+  const errors: Record<string, string> = {};
+  const value = await disksSection(opts, proc, errors);
+  // Read now: a statfs that timed out may still finish later and must not change what was kept.
+  return { value, ...(errors.disks !== undefined ? { error: errors.disks } : {}), atMs, at };
+}
+
+/** One of the synchronous slower sections (temperatures, network, listening) read now, as kept. */
+function readSyncSection(name: Exclude<SlowSection, 'disks'>, opts: CollectStatusOptions, proc: (p: string) => string, sys: (p: string) => string, atMs: number): KeptSection {
+  const at = Date.now();
+  const errors: Record<string, string> = {};
+  let value: unknown = null;
+  try {
+    value =
+      name === 'temperatures' ? readTemperatures(sys) : name === 'network' ? readNetwork(sys, opts.networkInterfaces ?? os.networkInterfaces) : readListening(proc, errors);
+  } catch (err) {
+    errors[name] = errorText(err);
+  }
+  return { value, ...(errors[name] !== undefined ? { error: errors[name] } : {}), atMs, at };
+}
+
+/** The listening sockets of /proc/net/tcp and tcp6; a partial failure goes to `errors.listening`. */
+function readListening(proc: (p: string) => string, errors: Record<string, string>): ListeningSocket[] {
+  const endianness = os.endianness();
+  const read = (table: string, sockstat: string, inUse: RegExp): { text: string } | { err: unknown } => {
+    // No TCP socket of this family at all (sockstat's `inuse` counts listeners too): the table
+    // would list none, and reading it still walks the whole connection hash table.
+    if (tcpSocketsInUse(proc(sockstat), inUse) === 0) return { text: '' };
+    try {
+      return { text: readTcpListenSection(proc(table)) };
+    } catch (err) {
+      return { err };
+    }
+  };
+  const v4 = read('net/tcp', 'net/sockstat', /^TCP: inuse (\d+)/m);
+  const v6 = read('net/tcp6', 'net/sockstat6', /^TCP6: inuse (\d+)/m);
+  if ('err' in v4 && 'err' in v6) throw v4.err;
+  // tcp6 is absent when IPv6 is disabled on the kernel command line: not an error.
+  const all = [
+    ...('text' in v4 ? parseProcNetTcp(v4.text, 'ipv4', endianness) : []),
+    ...('text' in v6 ? parseProcNetTcp(v6.text, 'ipv6', endianness) : []),
+  ];
+  if ('err' in v4) errors.listening = `tcp: ${errorText(v4.err)}`;
+  return sortListening(all);
 }
 
 /**

@@ -13,11 +13,8 @@ export interface MemInfo {
  * @example parseMeminfo('MemTotal: 8000 kB\nMemAvailable: 6000 kB\n...').memory.percent // 25
  */
 export function parseMeminfo(text: string): MemInfo {
-  const kb = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    const m = /^([\w()]+):\s+(\d+)(?:\s+kB)?\s*$/.exec(line);
-    if (m) kb.set(m[1]!, Number(m[2]) * 1024);
-  }
+  // Only the six lines used are looked up (meminfo has about fifty).
+  const kb = { get: (key: string) => meminfoValue(text, key) };
   const total = kb.get('MemTotal');
   if (total === undefined) throw new Error('meminfo has no MemTotal line');
   // MemAvailable exists since Linux 3.14; older kernels get the classic free+buffers+cached estimate.
@@ -29,6 +26,16 @@ export function parseMeminfo(text: string): MemInfo {
     memory: { totalBytes: total, availableBytes: available, usedBytes: total - available, percent: percent(total - available, total) },
     swap: { totalBytes: swapTotal, freeBytes: swapFree, usedBytes: swapTotal - swapFree, percent: percent(swapTotal - swapFree, swapTotal) },
   };
+}
+
+/** The value of meminfo's `key:` line in bytes, or undefined when it has none. */
+function meminfoValue(text: string, key: string): number | undefined {
+  let at = text.startsWith(`${key}:`) ? 0 : text.indexOf(`\n${key}:`) + 1;
+  if (at === 0 && !text.startsWith(`${key}:`)) return undefined;
+  at += key.length + 1;
+  const end = text.indexOf('\n', at);
+  const m = /^\s+(\d+)(?:\s+kB)?\s*$/.exec(text.slice(at, end < 0 ? text.length : end));
+  return m ? Number(m[1]) * 1024 : undefined;
 }
 
 /** Load averages and the scheduler's task counts, from /proc/loadavg. */
@@ -70,7 +77,14 @@ export interface CpuStat {
 export function parseCpuStat(text: string): CpuStat {
   let total: CpuTimes | undefined;
   const perCpu: CpuTimes[] = [];
-  for (const line of text.split('\n')) {
+  // Line by line without splitting the whole file: the `intr` line after the CPU lines holds a
+  // counter per interrupt (thousands of numbers on a PC).
+  for (let start = 0; start < text.length; ) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    const line = text.slice(start, end);
+    start = end + 1;
+    if (!line.startsWith('cpu')) continue;
     const m = /^cpu(\d*)\s+(.*)$/.exec(line);
     if (!m) continue;
     // guest and guest_nice are already counted in user and nice, so they are not read.

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listDir, naturalCompare, readAttr, readBounded, readTcpListenSection } from './read-bounded.ts';
+import { listDir, naturalCompare, readAttr, readBounded, readKeptOpen, readTcpListenSection } from './read-bounded.ts';
 import { parseProcNetTcp } from './proc-net-tcp.ts';
 
 let dir: string;
@@ -100,5 +100,25 @@ describe('naturalCompare', () => {
       'temp2_input',
       'temp10_input',
     ]);
+  });
+});
+
+describe('readKeptOpen', () => {
+  it('reads a /proc file as of each read, through one descriptor', async () => {
+    const first = readKeptOpen('/proc/uptime');
+    await new Promise((r) => setTimeout(r, 30));
+    const second = readKeptOpen('/proc/uptime');
+    expect(first).toMatch(/^\d+\.\d+ \d+\.\d+\n$/);
+    expect(Number(second.split(' ')[0])).toBeGreaterThan(Number(first.split(' ')[0]));
+    expect(readKeptOpen('/proc/meminfo')).toContain('MemTotal:');
+  });
+
+  it('throws what open throws, and reads a file rewritten in place anew', async () => {
+    expect(() => readKeptOpen(join(dir, 'missing'))).toThrow(/ENOENT/);
+    const f = join(dir, 'kept');
+    await writeFile(f, 'one\n');
+    expect(readKeptOpen(f)).toBe('one\n');
+    await writeFile(f, 'second\n');
+    expect(readKeptOpen(f)).toBe('second\n');
   });
 });

@@ -29,28 +29,64 @@ let scratch: Buffer | undefined;
  * @example const text = readBounded('/proc/meminfo');
  */
 export function readBounded(path: string, maxBytes = MAX_PROC_FILE_BYTES): string {
-  const buf = (scratch ??= Buffer.allocUnsafeSlow(SCRATCH_BYTES));
   const fd = openSync(path, 'r');
   try {
-    let chunks: Buffer[] | undefined;
-    let total = 0;
-    while (total < maxBytes) {
-      const n = readSync(fd, buf, 0, Math.min(buf.length, maxBytes - total), null);
-      if (n === 0) break;
-      total += n;
-      // The common case, a file that fits in one read, decodes straight from the scratch buffer.
-      if (chunks === undefined && n < buf.length && total < maxBytes) {
-        const rest = readSync(fd, buf, n, 1, null);
-        if (rest === 0) return buf.toString('utf8', 0, n);
-        total += rest;
-        chunks = [Buffer.from(buf.subarray(0, n + rest))];
-        continue;
-      }
-      (chunks ??= []).push(Buffer.from(buf.subarray(0, n)));
-    }
-    return chunks === undefined ? '' : Buffer.concat(chunks).toString('utf8');
+    return readAll(fd, maxBytes, false);
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * Reads all of `fd` (at most `maxBytes`): from its current offset, or, `fromStart`, with
+ * positioned reads from offset 0, which a /proc file answers with its content as of now.
+ */
+function readAll(fd: number, maxBytes: number, fromStart: boolean): string {
+  const buf = (scratch ??= Buffer.allocUnsafeSlow(SCRATCH_BYTES));
+  let chunks: Buffer[] | undefined;
+  let total = 0;
+  const at = () => (fromStart ? total : null);
+  while (total < maxBytes) {
+    const n = readSync(fd, buf, 0, Math.min(buf.length, maxBytes - total), at());
+    if (n === 0) break;
+    // The kept-open files are generated whole by one call into the kernel (single-record seq
+    // files): a first read shorter than asked is all of it, no end-of-file read needed.
+    if (fromStart && total === 0 && n < buf.length && n < maxBytes) return buf.toString('utf8', 0, n);
+    total += n;
+    // The common case, a file that fits in one read, decodes straight from the scratch buffer.
+    if (chunks === undefined && n < buf.length && total < maxBytes) {
+      const rest = readSync(fd, buf, n, 1, at());
+      if (rest === 0) return buf.toString('utf8', 0, n);
+      total += rest;
+      chunks = [Buffer.from(buf.subarray(0, n + rest))];
+      continue;
+    }
+    (chunks ??= []).push(Buffer.from(buf.subarray(0, n)));
+  }
+  return chunks === undefined ? '' : Buffer.concat(chunks).toString('utf8');
+}
+
+// Files of the real /proc read on every get_status, opened once: each read then costs one
+// positioned read (and the end-of-file read), without an open and a close.
+const keptOpen = new Map<string, number>();
+
+/**
+ * `readBounded` for a file of the real /proc read again and again (loadavg, meminfo, stat,
+ * uptime): the file stays open and is read from offset 0 each time, which /proc answers with
+ * its content as of that read. Only for /proc files the kernel writes with one `show` (a
+ * single-record seq file: a read shorter than asked holds all of it), and only the real /proc:
+ * a regular file replaced under the path would still be read through the old descriptor.
+ * @example const text = readKeptOpen('/proc/loadavg');
+ */
+export function readKeptOpen(path: string, maxBytes = MAX_PROC_FILE_BYTES): string {
+  let fd = keptOpen.get(path);
+  if (fd === undefined) keptOpen.set(path, (fd = openSync(path, 'r')));
+  try {
+    return readAll(fd, maxBytes, true);
+  } catch (err) {
+    keptOpen.delete(path);
+    closeSync(fd);
+    throw err;
   }
 }
 

@@ -33,6 +33,15 @@ export function formatInterval(ms: number): string {
   return formatDuration(ms / 1000);
 }
 
+// The lines of the sections get_status answers from a kept reading (disks, network, listening),
+// by that reading's array: the same array on every call until the next reading.
+const lineOf = new WeakMap<object, string>();
+function once<T extends object>(section: T, format: (s: T) => string): string {
+  let line = lineOf.get(section);
+  if (line === undefined) lineOf.set(section, (line = format(section)));
+  return line;
+}
+
 /**
  * @example formatStatusText(report) // 'pi4: Raspberry Pi 4 Model B Rev 1.4, Debian GNU/Linux 12 (bookworm), ...'
  */
@@ -63,26 +72,33 @@ export function formatStatusText(s: StatusReport): string {
 
   if (s.disks && s.disks.length > 0) {
     lines.push(
-      'disks: ' +
-        s.disks
-          .map((d) => `${d.mountpoint} ${d.percent}% of ${formatBytes(d.totalBytes)}${d.readOnly ? ' (read-only)' : ''}`)
-          .join(', '),
+      once(s.disks, (disks) =>
+        'disks: ' + disks.map((d) => `${d.mountpoint} ${d.percent}% of ${formatBytes(d.totalBytes)}${d.readOnly ? ' (read-only)' : ''}`).join(', '),
+      ),
     );
   }
   if (s.network && s.network.length > 0) {
     lines.push(
-      'network: ' +
-        s.network
-          .map((n) => {
-            const v4 = n.addresses.filter((a) => a.family === 'ipv4').map((a) => a.cidr ?? a.address);
-            return [n.name, n.state ?? '?', ...v4].join(' ');
-          })
-          .join(', '),
+      once(
+        s.network,
+        (network) =>
+          'network: ' +
+          network
+            .map((n) => {
+              const v4 = n.addresses.filter((a) => a.family === 'ipv4').map((a) => a.cidr ?? a.address);
+              return [n.name, n.state ?? '?', ...v4].join(' ');
+            })
+            .join(', '),
+      ),
     );
   }
   if (s.listening) {
-    const ports = [...new Set(s.listening.map((l) => l.port))];
-    lines.push(`listening tcp: ${ports.length > 0 ? ports.join(', ') : 'none'}`);
+    lines.push(
+      once(s.listening, (listening) => {
+        const ports = [...new Set(listening.map((l) => l.port))];
+        return `listening tcp: ${ports.length > 0 ? ports.join(', ') : 'none'}`;
+      }),
+    );
   }
   if (s.capabilities) {
     const active = s.capabilities.filter((c) => c.active).map((c) => c.name);
