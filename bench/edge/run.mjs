@@ -43,6 +43,9 @@ run_command("${FLOOD_CMD}") per edge row with its RssAnon sampled every ${FLOOD_
   --quick       smoke run: 200 + 50 calls (10 + 10 for new SSH connections), 3 s idle,
                 cold start median of 3; about 60 s
   --json FILE   also write every number to FILE
+  --baseline FILE
+                one more row, B: the bundle FILE (an older build) run as the unit runs the
+                edge (row 0), for an A/B of two builds in one interleaved run
   --help        show this help
 
 Needs a built edge (pnpm bench:edge builds it first), python3 and OpenSSH server and client
@@ -147,7 +150,7 @@ function readUnit(file, { tokenFile }) {
   };
 }
 
-const opts = parseArgs(process.argv.slice(2), HELP, { json: { needs: 'a file name' } });
+const opts = parseArgs(process.argv.slice(2), HELP, { json: { needs: 'a file name' }, baseline: { needs: 'a bundle file', map: (v) => path.resolve(v) } });
 const CFG = opts.quick
   ? { calls: 200, statusCalls: 50, idleS: 3, coldStarts: 3, sshNewCalls: 10, settleS: 2, warmup: 5, rounds: 10 }
   : { calls: 1000, statusCalls: 1000, idleS: 10, coldStarts: 5, sshNewCalls: 50, settleS: 2, warmup: 5, rounds: 20 };
@@ -631,7 +634,7 @@ function renderTable(rows) {
     'run_command("true") p50 / p99 ms',
     'get_status p50 / p99 ms',
     'server CPU ms per call: run_command / get_status',
-    `${FLOOD_CMD} via run_command: private MB before -> peak (extra)`,
+    `${FLOOD_CMD.replace(/\|/g, "\\|")} via run_command: private MB before -> peak (extra)`,
   ];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const r of rows) {
@@ -790,6 +793,15 @@ async function measureAll({ python, token, tokenFile }) {
       `bundled edge as deploy/systemd/homelab-edge.service runs it: \`${unit.nodeFlags.join(' ')} ${path.basename(unit.bundle)}\`${unitEnvText ? `, environment \`${unitEnvText}\`` : ', no other environment'}`,
       { start: () => startServer(process.execPath, [...unit.nodeFlags, unit.bundle, ...unit.args], 'edge (the unit)', { env: unit.env }), client: edge, edge: true, unit },
     ),
+    ...(opts.baseline
+      ? [
+          subject('B', 'edge-baseline', `baseline build \`${opts.baseline}\`, run as row 0`, {
+            start: () => startServer(process.execPath, [...unit.nodeFlags, opts.baseline, ...unit.args], 'edge (baseline)', { env: unit.env }),
+            client: edge,
+            edge: true,
+          }),
+        ]
+      : []),
     subject('1', 'edge-default', 'bundled edge, default Node flags', { start: edgeStart('default'), client: edge, edge: true }),
     subject('2a', 'edge-recommended', `bundled edge, recommended flags \`${FLAG_SETS.recommended.join(' ')}\``, { start: edgeStart('recommended'), client: edge, edge: true }),
     subject('2b', 'edge-lite', `bundled edge, lite flags \`${FLAG_SETS.lite.join(' ')}\``, { start: edgeStart('lite'), client: edge, edge: true }),
@@ -967,6 +979,7 @@ async function main() {
 
   const byId = Object.fromEntries(rows.map((r) => [r.id, r]));
   const targets = evaluateTargets(byId, 'edge-unit');
+  const baseTargets = opts.baseline ? Object.fromEntries(evaluateTargets(byId, 'edge-baseline').map((t) => [t.id, t])) : {};
   const recTargets = Object.fromEntries(evaluateTargets(byId, 'edge-recommended').map((t) => [t.id, t]));
   const liteTargets = Object.fromEntries(evaluateTargets(byId, 'edge-lite').map((t) => [t.id, t]));
   const winner = pickWinner(byId);
@@ -979,7 +992,8 @@ async function main() {
   for (const t of targets) {
     const r = recTargets[t.id];
     const l = liteTargets[t.id];
-    const more = [r && `recommended: ${r.pass ? '✔' : '✘'} ${short(r)}`, l && `lite: ${l.pass ? '✔' : '✘'} ${short(l)}`].filter(Boolean).join('; ');
+    const b = baseTargets[t.id];
+    const more = [b && `baseline: ${b.pass ? '✔' : '✘'} ${short(b)}`, r && `recommended: ${r.pass ? '✔' : '✘'} ${short(r)}`, l && `lite: ${l.pass ? '✔' : '✘'} ${short(l)}`].filter(Boolean).join('; ');
     out.push(`${t.pass ? '✔' : '✘'} ${t.text}: ${t.value}${more ? ` [${more}]` : ''}`);
   }
   if (winner) out.push('', winner.text);
