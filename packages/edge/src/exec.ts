@@ -176,17 +176,23 @@ class Capture {
   private chunks: Buffer[] = [];
   kept = 0;
   total = 0;
+  /** What the kept bytes cost in a JSON answer (reply-size.ts): keeping stops once it passes `max`. */
+  private cost = 0;
   /** Set when the kept text had to be cut further to bound its size in the answer. */
   private cut = false;
   constructor(private readonly max: number) {}
   push(b: Buffer): void {
     this.total += b.length;
     const room = this.max - this.kept;
-    if (room <= 0) return;
+    // Nothing more can be kept once the kept bytes cost more than the cap in the answer: take()
+    // cuts there anyway (1 MiB of "y\n" keeps 699,051 bytes), so the rest is counted, not held,
+    // and goes to wc at once.
+    if (room <= 0 || this.cost > this.max) return;
     // A copy of just the kept part: a subarray would pin the whole 64 KiB read buffer.
     const part = b.length > room ? Buffer.from(b.subarray(0, room)) : b;
     this.chunks.push(part);
     this.kept += part.length;
+    this.cost += bytesCost(part);
   }
   get truncated(): boolean {
     return this.total > this.kept || this.cut;
