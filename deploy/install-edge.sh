@@ -129,8 +129,8 @@ Type=exec
 # Node flags that keep memory flat under load (bench/edge/README.md): a small young generation,
 # one V8 worker thread, V8 optimizing for size, and no optimizing compiler (--no-opt: the
 # edge's time goes to fork/exec and syscalls, not hot JS; in one interleaved bench run it cut
-# the cold start from 166 to 124 ms and private memory after 2,000 calls from 15.5 to 11.3 MB,
-# at the same CPU per call; get_status p50 within noise). V8's lite mode held
+# the cold start from 166 to 124 ms and private memory after 2,000 calls from 15.5 to 11.3 MB;
+# get_status costs 6-19% more CPU without it). V8's lite mode held
 # ~1-2 MB less after load, but it removes WebAssembly, and Node 22's ESM loader touches
 # node:http's lazy WebSocket export, which loads undici, which needs WebAssembly: the edge then
 # dies at start. So lite mode is not used. --optimize-for-size must be on the command line
