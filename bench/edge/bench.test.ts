@@ -3,6 +3,7 @@
  * write plausible numbers. The speed and memory targets are the bench's verdict, printed with
  * ✔/✘; they are deliberately not asserted here (they depend on the machine and its load).
  */
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +11,8 @@ import { findRow, runQuickBench, TIMEOUT_MS, type BenchResult } from '../bench-t
 
 const RUN = join(dirname(fileURLToPath(import.meta.url)), 'run.mjs');
 
-const HTTP_ROWS = ['edge-default', 'edge-recommended', 'edge-lite', 'python'];
+const EDGE_ROWS = ['edge-unit', 'edge-default', 'edge-recommended', 'edge-lite'];
+const HTTP_ROWS = [...EDGE_ROWS, 'python'];
 const SSH_CALL_ROWS = ['ssh-per-connection', 'ssh-controlmaster'];
 const ALL_ROWS = [...HTTP_ROWS, 'sshd-listener', ...SSH_CALL_ROWS];
 
@@ -24,8 +26,16 @@ interface Latency {
   p99: number;
   cpuMsPerCall?: number;
 }
+interface Flood {
+  beforeMB: number;
+  peakMB: number;
+  extraMB: number;
+  samples: number;
+  keptBytes: number;
+}
 interface Row {
   id: string;
+  flood?: Flood;
   ok: boolean;
   error?: string;
   idle?: Mem;
@@ -36,7 +46,7 @@ interface Row {
   status?: Latency;
 }
 interface Report {
-  meta: { calls: number; statusCalls: number; sshNewConnectionCalls: number };
+  meta: { calls: number; statusCalls: number; sshNewConnectionCalls: number; nodeBareStartMs: number; unit: { nodeFlags: string; bundle: string } };
   rows: Row[];
   targets: { id: string; pass: boolean }[];
   winner?: { id: string; flags: string };
@@ -69,8 +79,9 @@ describe('bench/edge/run.mjs --quick', () => {
   it('exits 0 and prints the table and the targets on stdout', () => {
     expect(result.code, result.stderr.slice(-3000)).toBe(0);
     expect(result.stdout).toMatch(/^\| row \| what \|/);
-    for (const key of ['1', '2a', '2b', '3', '4a', '4b', '4c']) expect(result.stdout).toMatch(new RegExp(`^\\| ${key} \\|`, 'm'));
-    expect(result.stdout).toMatch(/^[✔✘] cold start to first answer/m);
+    for (const key of ['0', '1', '2a', '2b', '3', '4a', '4b', '4c']) expect(result.stdout).toMatch(new RegExp(`^\\| ${key} \\|`, 'm'));
+    expect(result.stdout).toMatch(/^[✔✘] cold start to first answer <= 1\.5x `node -e 0`/m);
+    expect(result.stdout).toMatch(/^[✔✘] `yes \| head -c 1G` through run_command costs < 4 MB extra private memory: \+\d/m);
     expect(result.stdout).toMatch(/^Winner: (recommended|lite) flags/m);
   });
 
@@ -90,6 +101,24 @@ describe('bench/edge/run.mjs --quick', () => {
     expect(r.cmd!.cpuMsPerCall).toBeGreaterThanOrEqual(0);
   });
 
+  it('runs the edge with the exact flags of deploy/systemd/homelab-edge.service', () => {
+    const unit = readFileSync(join(dirname(RUN), '../../deploy/systemd/homelab-edge.service'), 'utf8');
+    const flags = /^Environment="HOMELAB_EDGE_NODE_FLAGS=([^"]*)"/m.exec(unit)?.[1];
+    expect(flags).toBeTruthy();
+    expect(report.meta.unit.nodeFlags).toBe(flags);
+    expect(report.meta.unit.bundle).toMatch(/^packages\/edge\/dist\/homelab-edge\.[cm]?js$/);
+    expect(report.meta.nodeBareStartMs).toBeGreaterThan(0);
+  });
+
+  it.each(EDGE_ROWS)('%s: 1 GiB of output through run_command was answered capped, its memory sampled', (id) => {
+    const f = row(id).flood;
+    expect(f?.samples).toBeGreaterThan(10);
+    expect(f!.keptBytes).toBeGreaterThan(0);
+    expect(f!.keptBytes).toBeLessThanOrEqual(1024 * 1024);
+    expect(f!.peakMB).toBeGreaterThanOrEqual(f!.beforeMB);
+    expect(f!.extraMB).toBeCloseTo(f!.peakMB - f!.beforeMB, 5);
+  });
+
   it('sshd listener: memory is plausible', () => {
     const r = row('sshd-listener');
     expectMemory(r.idle);
@@ -106,11 +135,12 @@ describe('bench/edge/run.mjs --quick', () => {
 
   it('evaluates every target and names a winning flag set', () => {
     expect(report.targets.map((t) => t.id)).toEqual([
-      'idle-private',
-      'after-private',
-      'cold-start',
       'status-vs-python',
+      'status-cpu-vs-python',
       'cmd-vs-python',
+      'after-private-vs-python',
+      'cold-start-vs-node',
+      'flood-extra-private',
       'cmd-vs-ssh',
       'cmd-vs-controlmaster',
     ]);

@@ -21,6 +21,14 @@ import { createRunCgroup, wrapForCgroup } from './run-cgroup.ts';
  */
 export const RUN_MARKER = 'HOMELAB_EDGE_RUN';
 
+/** Random once per process, then a counter: unique per run without asking the kernel for 12 random bytes per command. */
+let markerPrefix: string | undefined;
+let markerCount = 0;
+function newMarker(): string {
+  markerPrefix ??= randomHex(8);
+  return `${markerPrefix}${(++markerCount).toString(16)}`;
+}
+
 export interface RunOptions {
   file: string;
   args?: string[];
@@ -168,17 +176,23 @@ class Capture {
   private chunks: Buffer[] = [];
   kept = 0;
   total = 0;
+  /** What the kept bytes cost in a JSON answer (reply-size.ts): keeping stops once it passes `max`. */
+  private cost = 0;
   /** Set when the kept text had to be cut further to bound its size in the answer. */
   private cut = false;
   constructor(private readonly max: number) {}
   push(b: Buffer): void {
     this.total += b.length;
     const room = this.max - this.kept;
-    if (room <= 0) return;
+    // Nothing more can be kept once the kept bytes cost more than the cap in the answer: take()
+    // cuts there anyway (1 MiB of "y\n" keeps 699,051 bytes), so the rest is counted, not held,
+    // and goes to wc at once.
+    if (room <= 0 || this.cost > this.max) return;
     // A copy of just the kept part: a subarray would pin the whole 64 KiB read buffer.
     const part = b.length > room ? Buffer.from(b.subarray(0, room)) : b;
     this.chunks.push(part);
     this.kept += part.length;
+    this.cost += bytesCost(part);
   }
   get truncated(): boolean {
     return this.total > this.kept || this.cut;
@@ -205,7 +219,7 @@ class Capture {
  */
 export function runProcess(opts: RunOptions): Promise<RunResult> {
   const started = performance.now();
-  const marker = randomHex(12);
+  const marker = newMarker();
   return new Promise((resolvePromise, rejectPromise) => {
     // Dropped once used: listeners of the child and its pipes outlive the answer by a while, and
     // through the resolve function they would keep the promise and its output alive after the
@@ -231,7 +245,9 @@ export function runProcess(opts: RunOptions): Promise<RunResult> {
         env: { ...(opts.env ?? process.env), [RUN_MARKER]: marker },
         // A new process group, so a deadline can kill the command and everything it started.
         detached: true,
-        stdio: ['pipe', 'pipe', 'pipe'],
+        // No input: /dev/null, which reads as the same immediate end of file as a pipe closed at
+        // once, without a socketpair and a stream to set up and tear down per command.
+        stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       });
     } catch (err) {
       cgroup?.release();
@@ -340,8 +356,8 @@ export function runProcess(opts: RunOptions): Promise<RunResult> {
       };
       stream.on('data', onData);
     };
-    capture(child.stdout, out);
-    capture(child.stderr, err);
+    capture(child.stdout!, out);
+    capture(child.stderr!, err);
     // wc's count arrives when the command's side of the pipe closes; a background job that keeps
     // it open must not delay the answer for long.
     const settleDrains = async (waitMs: number) => {
@@ -374,8 +390,8 @@ export function runProcess(opts: RunOptions): Promise<RunResult> {
             setTimeout(check, PIPE_DRAIN_MS).unref();
             return;
           }
-          child.stdout.destroy();
-          child.stderr.destroy();
+          child.stdout!.destroy();
+          child.stderr!.destroy();
           void settleDrains(PIPE_DRAIN_MS).then(finish);
         });
       setTimeout(check, PIPE_DRAIN_MS).unref();
@@ -387,11 +403,12 @@ export function runProcess(opts: RunOptions): Promise<RunResult> {
       // (on a busy edge, allow it the longer bound).
       void settleDrains(PIPE_DRAIN_MAX_MS).then(finish);
     });
-    child.stdin.on('error', () => {
-      // EPIPE when the command does not read its input: not an error of the run.
-    });
-    if (opts.stdin !== undefined) child.stdin.end(opts.stdin);
-    else child.stdin.end();
+    if (opts.stdin !== undefined) {
+      child.stdin!.on('error', () => {
+        // EPIPE when the command does not read its input: not an error of the run.
+      });
+      child.stdin!.end(opts.stdin);
+    }
   });
 }
 

@@ -2,6 +2,8 @@
  * `homelab-edge`: the only file that reads argv, the environment and the disk.
  */
 import { readFileSync } from 'node:fs';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { hostname } from 'node:os';
 import { isHomelabError } from '@homelab-mcp/core';
 import { capabilities } from './capabilities/index.ts';
@@ -88,6 +90,8 @@ async function main(): Promise<number | undefined> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 
+  collectWhenIdle(activity);
+
   if (fd !== undefined && options.idleExitSeconds > 0) {
     // Socket activation: systemd keeps the listening socket and starts us again on the
     // next connection, so an idle device runs no edge process at all.
@@ -98,6 +102,48 @@ async function main(): Promise<number | undefined> {
   }
   return undefined;
 }
+
+/**
+ * Full garbage collections once the edge has gone quiet after serving requests: at 2 s and at
+ * 6 s of quiet. Under load V8 grows its heap in 256 KiB pages and keeps them when the calls
+ * stop; its memory reducer did not give them back within 10 s of idle (2,000 calls: 8.9 MB
+ * private at start, 16-17.5 MB after, and still after 10 s). A forced collection frees them
+ * (10.6-10.9 MB); the second one catches what the first could not (seen: a collection during
+ * concurrent marking freed nothing). 10-30 ms of CPU per quiet spell (the hub's health check
+ * comes every 15 s), never while a call is in flight. `gc` comes from V8's --expose-gc, set at
+ * run time (NODE_OPTIONS cannot add it, and the unit, Dockerfile and hub all start the edge);
+ * where that fails, nothing happens.
+ */
+function collectWhenIdle(activity: { inFlight: number; last: number }): void {
+  let gc: ((opts?: object) => void) | undefined;
+  try {
+    v8.setFlagsFromString('--expose-gc');
+    gc = vm.runInNewContext('gc') as (opts?: object) => void;
+  } catch {
+    return;
+  }
+  if (typeof gc !== 'function') return;
+  // 'last-resort' is V8's memory-reducing collection (what a low-memory notification runs): it
+  // also gives back the young generation's pages and the pooled ones, which a plain gc() keeps
+  // on Node 18 and 22. Older V8s ignore the options and do a plain full collection.
+  const collect = () => gc!({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+  /** The activity.last that the collections of this quiet spell were for, and how many ran. */
+  let spell = activity.last;
+  let done = IDLE_GC_AT_MS.length;
+  setInterval(() => {
+    if (activity.inFlight > 0) return;
+    if (activity.last !== spell) {
+      spell = activity.last;
+      done = 0;
+    }
+    if (done < IDLE_GC_AT_MS.length && Date.now() - activity.last >= IDLE_GC_AT_MS[done]!) {
+      done++;
+      collect();
+    }
+  }, 1000).unref();
+}
+/** After how long of quiet collectWhenIdle collects (ms). */
+const IDLE_GC_AT_MS = [2000, 6000];
 
 main().then(
   (code) => {

@@ -1,7 +1,9 @@
-import { existsSync, mkdirSync, readdirSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createRunCgroup, ownCgroupDir } from './run-cgroup.ts';
+import { spawnSync } from 'node:child_process';
+import { createRunCgroup, ownCgroupDir, wrapForCgroup } from './run-cgroup.ts';
 
 // Real cgroups, where this process may make them (root on a cgroup v2 file system).
 const own = ownCgroupDir();
@@ -32,5 +34,36 @@ describe('createRunCgroup', () => {
 
   it('is undefined where no cgroup can be made', () => {
     expect(createRunCgroup('x', { baseDir: '/nonexistent/cgroup' })).toBeUndefined();
+  });
+});
+
+describe('wrapForCgroup', () => {
+  const run = (w: { file: string; args: string[] }) => spawnSync(w.file, w.args, { encoding: 'utf8' });
+
+  it('runs a shell command line in the wrapping shell, as /bin/sh -c would: $0, no parameters, exit status', () => {
+    const procs = join(tmpdir(), `wrap-procs-${process.pid}`);
+    try {
+      const w = wrapForCgroup(procs, '/bin/sh', ['-c', 'echo "$0" $# "$@"; echo "$$" >&2; exit 3']);
+      expect(w.args).toHaveLength(5); // one shell, no second exec
+      const r = run(w);
+      expect(r.stdout).toBe('/bin/sh 0\n');
+      expect(r.status).toBe(3);
+      // The shell that ran the command is the one that wrote its pid for the cgroup.
+      expect(readFileSync(procs, 'utf8').trim()).toBe(r.stderr.trim());
+    } finally {
+      rmSync(procs, { force: true });
+    }
+  });
+
+  it('keeps a syntax error an exit 2 that runs nothing, and runs anyway when the cgroup is gone', () => {
+    const r = run(wrapForCgroup('/nonexistent/cgroup.procs', '/bin/sh', ['-c', 'echo ran; (']));
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(run(wrapForCgroup('/nonexistent/cgroup.procs', '/bin/sh', ['-c', 'echo ran'])).stdout).toBe('ran\n');
+  });
+
+  it('execs any other program with its arguments', () => {
+    const r = run(wrapForCgroup('/nonexistent/cgroup.procs', '/bin/echo', ['a b', '$HOME']));
+    expect(r.stdout).toBe('a b $HOME\n');
   });
 });

@@ -59,6 +59,15 @@ const live = new Set<string>();
  * removed a fresh cgroup, the command ran outside it, and its setsid child escaped).
  */
 const SWEEP_MIN_AGE_MS = 60_000;
+/**
+ * Sweeps run at most this often per parent (the first run sweeps at once): a cgroup is left only
+ * by a command that started a background job, and is not removable for a minute anyway. Listing
+ * the parent on every run_command cost a getdents per command for nothing.
+ */
+const SWEEP_EVERY_MS = 10_000;
+const lastSweep = new Map<string, number>();
+/** Parents already seen to offer `cgroup.kill` (the kernel does not change under us). */
+const hasKill = new Set<string>();
 
 /** Removes the run cgroups of earlier runs whose processes are all gone. */
 function sweep(dir: string): void {
@@ -89,7 +98,11 @@ export function createRunCgroup(id: string, opts: { baseDir?: string } = {}): Ru
   if (opts.baseDir === undefined && base === undefined) base = ownCgroupDir() ?? null;
   const parent = opts.baseDir ?? base;
   if (!parent) return undefined;
-  sweep(parent);
+  const now = Date.now();
+  if (now - (lastSweep.get(parent) ?? -Infinity) >= SWEEP_EVERY_MS) {
+    lastSweep.set(parent, now);
+    sweep(parent);
+  }
   const dir = join(parent, `${PREFIX}${process.pid}-${id}`);
   try {
     mkdirSync(dir);
@@ -100,7 +113,7 @@ export function createRunCgroup(id: string, opts: { baseDir?: string } = {}): Ru
     if (opts.baseDir === undefined && (code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'ENOENT')) base = null;
     return undefined;
   }
-  if (!existsSync(join(dir, 'cgroup.kill'))) {
+  if (!hasKill.has(parent) && !existsSync(join(dir, 'cgroup.kill'))) {
     // A kernel before 5.14: no cgroup.kill, so no kill that nothing escapes; do not pretend.
     try {
       rmdirSync(dir);
@@ -110,6 +123,7 @@ export function createRunCgroup(id: string, opts: { baseDir?: string } = {}): Ru
     if (opts.baseDir === undefined) base = null;
     return undefined;
   }
+  hasKill.add(parent);
   live.add(dir);
   /** Removes the cgroup: 'gone', or 'busy' while processes are still in it. */
   const remove = (): 'gone' | 'busy' => {
@@ -154,10 +168,21 @@ export function createRunCgroup(id: string, opts: { baseDir?: string } = {}): Ru
 }
 
 /**
- * The command wrapped so that its shell joins the cgroup first: `sh -c '{ echo $$ >"$0"; }
- * 2>/dev/null; exec "$@"' PROCS FILE ARGS...`. A failed write (the cgroup vanished) still runs
- * the command, under the fallback kill.
+ * The command wrapped so that its shell joins the cgroup first. A failed write (the cgroup
+ * vanished) still runs the command, under the fallback kill.
+ *
+ * A shell command line (`/bin/sh -c CMD`, every run_command) runs in that same shell, with no
+ * second exec: `/bin/sh -c '{ echo $$ >"$1"; } 2>/dev/null; eval "shift 2; $2"' /bin/sh PROCS CMD`.
+ * CMD sees what `/bin/sh -c CMD` would: $0 is /bin/sh, no positional parameters, no variable of
+ * the wrapper's; a syntax error is still exit 2 before anything runs (its message says `eval:`).
+ * Saves an exec of the shell per command: 1.8 ms of latency here.
+ *
+ * Any other program is exec'd by the shell: `sh -c '{ echo $$ >"$0"; } 2>/dev/null; exec "$@"'
+ * PROCS FILE ARGS...`.
  */
 export function wrapForCgroup(procsFile: string, file: string, args: readonly string[]): { file: string; args: string[] } {
+  if (file === '/bin/sh' && args.length === 2 && args[0] === '-c') {
+    return { file: '/bin/sh', args: ['-c', '{ echo $$ >"$1"; } 2>/dev/null; eval "shift 2; $2"', '/bin/sh', procsFile, args[1]!] };
+  }
   return { file: '/bin/sh', args: ['-c', '{ echo $$ >"$0"; } 2>/dev/null; exec "$@"', procsFile, file, ...args] };
 }
