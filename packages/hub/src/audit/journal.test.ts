@@ -411,6 +411,62 @@ describe('a call journaled as it starts (begin), its outcome after', () => {
     expect(again.stats().recovered).toBe(0);
     expect((await again.read({ limit: 1000 })).filter((e) => e.id === s.id).map((e) => e.outcome)).toEqual(['failed']);
   });
+
+  it('an outcome whose write failed is written again (retry): the call does not stay a start record no reader shows', async () => {
+    const dir = await tempDir();
+    const j = await journalIn(dir);
+    const s = start(1);
+    await j.begin(s);
+    const probe = await open(join(dir, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as { write(): Promise<unknown> };
+    await probe.close();
+    // A transient failure (a full disk, then space again): the caller already answered and
+    // nobody awaits this append; without a retry the call would be missing from every reader
+    // while this hub runs, and for good once its start leaves the recovery window.
+    vi.spyOn(proto, 'write').mockRejectedValueOnce(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' }));
+    await j.append({ ...s, outcome: 'succeeded', durationMs: 1 }, { lazy: true, retry: true });
+    expect((await j.read()).map((e) => [e.id, e.outcome])).toEqual([[s.id, 'succeeded']]);
+    await j.close();
+    // Once, and not recovered as unknown either.
+    const again = await journalIn(dir);
+    expect(again.stats().recovered).toBe(0);
+    expect((await again.read()).map((e) => e.id)).toEqual([s.id]);
+  });
+
+  it('a retried outcome still pending when the journal closes gets one last try, then rejects', async () => {
+    const dir = await tempDir();
+    const j = await createJournal({ dir });
+    const s = start(1);
+    await j.begin(s);
+    const probe = await open(join(dir, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as { write(): Promise<unknown> };
+    await probe.close();
+    vi.spyOn(proto, 'write').mockRejectedValue(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' }));
+    const outcome = j.append({ ...s, outcome: 'succeeded', durationMs: 1 }, { lazy: true, retry: true });
+    outcome.catch(() => {});
+    await new Promise((r) => setTimeout(r, 60));
+    await j.close();
+    await expect(outcome).rejects.toMatchObject({ code: 'AUDIT_WRITE_FAILED' });
+    vi.restoreAllMocks();
+    // Its start is on disk: the next open journals the call as unknown.
+    const again = await journalIn(dir);
+    expect(again.stats().recovered).toBe(1);
+  });
+
+  it('recovery reads a start record that begins exactly where its window begins', async () => {
+    const dir = await tempDir();
+    const j = await createJournal({ dir });
+    for (let i = 0; i < 5; i++) await j.append(ev(i));
+    const s = start(1);
+    await j.begin(s);
+    await j.close();
+    const text = await readFile(join(dir, 'audit', (await files(dir))[0]!));
+    const at = text.indexOf(BEGIN_PREFIX);
+    expect(text[at - 1]).toBe(0x0a);
+    const again = await journalIn(dir, { recoveryScanBytes: text.length - at });
+    expect(again.stats().recovered).toBe(1);
+    expect((await again.read()).find((e) => e.id === s.id)?.outcome).toBe('unknown');
+  });
 });
 
 describe('rotation and retention', () => {

@@ -1,0 +1,97 @@
+/**
+ * The journal's start records through a hub made in process (createHub on 127.0.0.1:0, its
+ * local node a real edge child, real SDK clients of both eras), with the journal's writes made
+ * to fail: a call's outcome whose write fails after its answer went out is written again, so
+ * the call is one event with its outcome and not a start record no reader shows.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { serve } from '@hono/node-server';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { connectClient, EDGE_BUNDLE, readJournal } from '@homelab-mcp/testkit';
+import { HubConfigSchema } from '../src/config/schema.ts';
+import { createHub, type Hub } from '../src/hub.ts';
+import { EDGE_NODE_FLAGS, localNodeEnv } from '../src/nodes/local-node.ts';
+
+// The hub's bundle imports the edge installer as text (an esbuild loader vite does not have).
+vi.mock('../../../deploy/install-edge.sh', () => ({ default: '#!/bin/sh\nexit 1\n' }));
+
+const TOKEN = 'journal-faults-token-0123456789ab';
+const dir = mkdtempSync(join(tmpdir(), 'hub-journal-faults-'));
+const dataDir = join(dir, 'data');
+let hub: Hub;
+let server: Server;
+let url: string;
+/** FileHandle.prototype: its `write` is what the journal's commits go through. */
+let proto: { write(...a: unknown[]): Promise<unknown> };
+
+beforeAll(async () => {
+  const config = HubConfigSchema.parse({ dataDir, auth: { tokens: [{ user: 'ann', role: 'admin', token: TOKEN }] }, approval: { mode: 'session' } });
+  const quiet = { info: () => {}, warn: () => {}, error: () => {} };
+  hub = await createHub({
+    config,
+    dataDir,
+    tokens: config.auth!.tokens,
+    log: quiet,
+    localNode: { command: { execPath: process.execPath, args: [...EDGE_NODE_FLAGS, EDGE_BUNDLE, '--hub-child'] }, env: localNodeEnv(process.env, []) },
+  });
+  server = serve({ fetch: hub.app.fetch, hostname: '127.0.0.1', port: 0 }) as Server;
+  await new Promise((r) => server.once('listening', r));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`;
+  await vi.waitFor(() => expect(hub.catalog().tool('get_status')).toBeDefined(), { timeout: 20_000, interval: 100 });
+  const probe = await open(join(dir, 'probe'), 'w');
+  proto = Object.getPrototypeOf(probe) as typeof proto;
+  await probe.close();
+});
+afterEach(() => void vi.restoreAllMocks());
+afterAll(async () => {
+  await hub?.close();
+  if (server) {
+    const closed = new Promise((r) => server.close(r));
+    server.closeAllConnections();
+    await closed;
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Fails (ENOSPC) the first journal write that holds the outcome event of a call to `tool`. */
+function failOutcomeWriteOf(tool: string): { failed: () => boolean } {
+  const orig = proto.write;
+  let failed = false;
+  vi.spyOn(proto, 'write').mockImplementation(async function (this: unknown, ...a: unknown[]) {
+    const data = a[0];
+    if (!failed && Buffer.isBuffer(data) && data.includes(`"tool":"${tool}"`) && data.includes('"outcome":') && !data.includes('{"v":1,"begin":')) {
+      failed = true;
+      throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+    }
+    return orig.apply(this, a);
+  });
+  return { failed: () => failed };
+}
+
+describe('a call whose outcome could not be written at first', () => {
+  for (const era of ['modern', 'legacy'] as const) {
+    it(`${era}: is journaled once with its outcome after the write fails (retried), not only as its start`, async () => {
+      const fault = failOutcomeWriteOf('get_status');
+      await using client = await connectClient(url, TOKEN, era);
+      const res = await client.callTool({ name: 'get_status', arguments: { node: 'local' } });
+      expect(res.isError).toBeFalsy();
+      await vi.waitFor(() => expect(fault.failed()).toBe(true), { timeout: 5_000, interval: 10 });
+      // The answer went out; the outcome lands with a later commit (a new file after the failure).
+      await vi.waitFor(
+        () => {
+          const calls = readJournal(dataDir, { waitMs: 0 }).filter((e) => e.tool === 'get_status' && e.session !== undefined);
+          const mine = calls.filter((e) => e.user === 'ann' && e.outcome === 'succeeded');
+          expect(mine.length).toBeGreaterThan(0);
+          // One event per call id.
+          expect(new Set(calls.map((e) => e.id)).size).toBe(calls.length);
+        },
+        { timeout: 5_000, interval: 50 },
+      );
+    });
+  }
+});
