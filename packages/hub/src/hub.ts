@@ -197,7 +197,8 @@ export async function createHub(opts: HubOptions) {
     onHumanAsk: (e) => notifier.approvalPending({ user: e.caller.user, tool: e.tool, action: e.action }),
   });
   // The journal is written before a client gets its answer: an answered call is never lost.
-  const journal = await createJournal({ dir: opts.dataDir, fsync: config.audit.fsync, maxFileBytes: config.audit.maxFileBytes, maxFiles: config.audit.maxFiles, log });
+  // deferPrune: nothing is deleted before the Loki shipper's hold is in place (below).
+  const journal = await createJournal({ dir: opts.dataDir, fsync: config.audit.fsync, maxFileBytes: config.audit.maxFileBytes, maxFiles: config.audit.maxFiles, log, deferPrune: true });
   const record = opts.audit === false ? async () => {} : (event: Parameters<typeof journal.append>[0]) => journal.append(event);
   /** For events no answer waits on: they share the next call's commit (journal `lazy`), and a failed write is tried again (`retry`: nobody else would learn of it). */
   const recordLazily = opts.audit === false ? async () => {} : (event: Parameters<typeof journal.append>[0]) => journal.append(event, { lazy: true, retry: true });
@@ -206,6 +207,8 @@ export async function createHub(opts: HubOptions) {
     ? createLokiShipper({ journal, url: loki.url, labels: loki.labels, ...(loki.tenant ? { tenant: loki.tenant } : {}), ...(loki.headers ? { headers: loki.headers } : {}), backlogWarnBytes: loki.backlogWarnBytes, cursorFile: join(journal.dir, 'loki-cursor.json'), log })
     : undefined;
   shipper?.start();
+  // The shipper holds every file until its cursor is read: pruning is safe from here on.
+  await journal.prune();
   // Calls per user and session, for get_session_info and the UI's Sessions page (bounded).
   const sessionActivity = createSessionActivity();
   /** A call's audit event as createAuditEvent takes it (the call as it ended). */

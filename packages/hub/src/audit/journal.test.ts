@@ -512,6 +512,33 @@ describe('rotation and retention', () => {
   });
 });
 
+describe('retention across a restart', () => {
+  it('with deferPrune, the open deletes nothing (its recovery and rotations neither) until prune() is called, after the holds are in place', async () => {
+    const dir = await tempDir();
+    const j = await createJournal({ dir, maxFileBytes: 1024, maxFiles: 2 });
+    // Loki was down: its cursor held every file.
+    const release = j.addRetentionHold(() => 1);
+    for (let i = 0; i < 30; i++) await j.append(ev(i));
+    await j.begin(ev(99, { outcome: undefined, decision: 'allowed' }));
+    release();
+    await j.close();
+    const kept = await files(dir);
+    expect(kept.length).toBeGreaterThan(3);
+    // The hub restarts: the shipper's hold does not exist yet when the journal opens.
+    const again = await journalIn(dir, { maxFileBytes: 1024, maxFiles: 2, deferPrune: true });
+    expect(again.stats().recovered).toBe(1);
+    for (let i = 0; i < 10; i++) await again.append(ev(100 + i));
+    expect((await files(dir)).slice(0, kept.length)).toEqual(kept);
+    let shipped: number | undefined = 1;
+    again.addRetentionHold(() => shipped);
+    await again.prune();
+    expect((await files(dir))[0]).toBe(kept[0]);
+    shipped = undefined;
+    await again.prune();
+    expect(await files(dir)).toHaveLength(2);
+  });
+});
+
 describe('readFrom (the shipper cursor)', () => {
   it('pages through every event exactly once, across files, and resumes from a saved cursor', async () => {
     const dir = await tempDir();

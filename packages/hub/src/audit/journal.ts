@@ -49,6 +49,13 @@ export interface JournalOptions {
   /** Default `batch` (group commit). */
   fsync?: 'always' | 'batch';
   log?: AuditLogger;
+  /**
+   * Deletes nothing (at open, nor at the rotations of the first appends) until `prune()` is
+   * first called: for a caller whose retention holds (the Loki shipper's cursor) exist only
+   * after the open. Without it, a hub restarted after a long Loki outage would delete the
+   * unshipped files beyond `maxFiles` before the shipper could hold them.
+   */
+  deferPrune?: boolean;
   /** How much of the journal's end the open reads for calls started without their event; default 32 MiB (tests set it smaller). */
   recoveryScanBytes?: number;
 }
@@ -197,7 +204,7 @@ export interface Journal extends AsyncDisposable {
    * the function that removes the hold.
    */
   addRetentionHold(lowest: () => number | undefined): () => void;
-  /** Deletes the oldest files beyond `maxFiles` that no hold needs (also done on rotation). */
+  /** Deletes the oldest files beyond `maxFiles` that no hold needs (also done on rotation, and at open unless `deferPrune`). */
   prune(): Promise<void>;
   /** Called after each commit (lines synced). Returns the unsubscribe function. */
   onCommit(listener: () => void): () => void;
@@ -310,6 +317,8 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
   /** `retry` appends whose write failed, waiting for their next try (timer). */
   const retrying = new Map<Pending, NodeJS.Timeout>();
   const holds = new Set<() => number | undefined>();
+  /** False until the first external prune() with `deferPrune`: no file is deleted before. */
+  let prunable = opts.deferPrune !== true;
   const listeners = new Set<() => void>();
 
   async function openForAppend(seq: number): Promise<FileHandle> {
@@ -335,7 +344,7 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
     seqs.push(current);
     needNewFile = false;
     await old.close().catch(() => {});
-    await prune();
+    if (prunable) await prune();
   }
 
   function floor(): number {
@@ -717,7 +726,10 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
       holds.add(lowest);
       return () => void holds.delete(lowest);
     },
-    prune,
+    prune() {
+      prunable = true;
+      return prune();
+    },
 
     onCommit(listener) {
       listeners.add(listener);
@@ -747,7 +759,7 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
       return journal.close();
     },
   };
-  await prune();
+  if (prunable) await prune();
   await recover();
   return journal;
 
