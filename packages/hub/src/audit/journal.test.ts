@@ -453,6 +453,32 @@ describe('a call journaled as it starts (begin), its outcome after', () => {
     expect(again.stats().recovered).toBe(1);
   });
 
+  it('a recovery that cannot write (a full disk at start) still opens the journal; the next open recovers, once', async () => {
+    const dir = await tempDir();
+    const j = await createJournal({ dir });
+    const s = start(1);
+    await j.begin(s);
+    await j.close();
+    const probe = await open(join(dir, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as { write(): Promise<unknown> };
+    await probe.close();
+    vi.spyOn(proto, 'write').mockRejectedValue(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' }));
+    const errors: string[] = [];
+    const log = { info: () => {}, warn: () => {}, error: (_o: Record<string, unknown>, m: string) => void errors.push(m) };
+    // As before start records: a hub on a full disk starts (and its calls fail to journal), it does not refuse to start.
+    const full = await journalIn(dir, { log });
+    expect(full.stats().recovered).toBe(0);
+    expect(errors.some((m) => m.includes('unknown'))).toBe(true);
+    await full.close();
+    vi.restoreAllMocks();
+    const again = await journalIn(dir);
+    expect(again.stats().recovered).toBe(1);
+    await again.close();
+    const third = await journalIn(dir);
+    expect(third.stats().recovered).toBe(0);
+    expect((await third.read()).filter((e) => e.id === s.id).map((e) => e.outcome)).toEqual(['unknown']);
+  });
+
   it('recovery reads a start record that begins exactly where its window begins', async () => {
     const dir = await tempDir();
     const j = await createJournal({ dir });

@@ -553,8 +553,12 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
     }
     if (unfinished.size === 0) return;
     log?.warn({ calls: unfinished.size }, 'audit journal: calls started before the hub stopped have no outcome in the journal; journaling them with outcome "unknown"');
-    await Promise.all([...unfinished.values()].map((ev) => journal.append({ ...ev, outcome: 'unknown', error: UNKNOWN_OUTCOME_ERROR })));
-    recovered = unfinished.size;
+    // A write that fails (a full disk at start) does not stop the open: the hub starts as it
+    // would without start records, and the next open finds these starts unmatched again.
+    const written = await Promise.allSettled([...unfinished.values()].map((ev) => journal.append({ ...ev, outcome: 'unknown', error: UNKNOWN_OUTCOME_ERROR })));
+    recovered = written.filter((w) => w.status === 'fulfilled').length;
+    const failed = written.find((w): w is PromiseRejectedResult => w.status === 'rejected');
+    if (failed) log?.error({ err: failed.reason, calls: written.length - recovered }, 'audit journal: could not journal calls with outcome "unknown" (their starts stay; the next open tries again)');
   }
 
   const journal: Journal = {
