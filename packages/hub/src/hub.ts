@@ -247,6 +247,9 @@ export async function createHub(opts: HubOptions) {
       ? {}
       : {
           begin(s: CallStart) {
+            // A call that arrives while the hub stops (a kept-alive connection) would run with
+            // its start record refused by a closed journal: it does not run.
+            if (closing) throw new Error('the hub is stopping: this call did not run (its audit record could not be written); call again once the hub is back');
             const started = createAuditEvent({
               kind: 'tool_call',
               user: s.caller.user,

@@ -95,3 +95,39 @@ describe('a call whose outcome could not be written at first', () => {
     });
   }
 });
+
+describe('a call that arrives while the hub stops', () => {
+  it('does not run once the journal can no longer record it', async () => {
+    const own = mkdtempSync(join(tmpdir(), 'hub-journal-stop-'));
+    const config = HubConfigSchema.parse({ dataDir: join(own, 'data'), auth: { tokens: [{ user: 'ann', role: 'admin', token: TOKEN }] }, approval: { mode: 'session' } });
+    const quiet = { info: () => {}, warn: () => {}, error: () => {} };
+    const h = await createHub({
+      config,
+      dataDir: join(own, 'data'),
+      tokens: config.auth!.tokens,
+      log: quiet,
+      localNode: { command: { execPath: process.execPath, args: [...EDGE_NODE_FLAGS, EDGE_BUNDLE, '--hub-child'] }, env: localNodeEnv(process.env, []) },
+    });
+    const srv = serve({ fetch: h.app.fetch, hostname: '127.0.0.1', port: 0 }) as Server;
+    try {
+      await new Promise((r) => srv.once('listening', r));
+      const u = `http://127.0.0.1:${(srv.address() as AddressInfo).port}/mcp`;
+      await vi.waitFor(() => expect(h.catalog().tool('list_nodes')).toBeDefined(), { timeout: 20_000, interval: 100 });
+      const tool = h.catalog().tool('list_nodes')!;
+      const ran = vi.spyOn(tool, 'call');
+      await h.close();
+      // A request on a connection the stopping hub still serves (keep-alive), after its journal closed.
+      const res = await (async () => {
+        await using client = await connectClient(u, TOKEN, 'legacy');
+        return await client.callTool({ name: 'list_nodes', arguments: {} });
+      })().catch((err: unknown) => ({ thrown: String(err) }));
+      expect(ran).not.toHaveBeenCalled();
+      expect(JSON.stringify(res)).toMatch(/stopping|closed/i);
+    } finally {
+      const closed = new Promise((r) => srv.close(r));
+      srv.closeAllConnections();
+      await closed;
+      rmSync(own, { recursive: true, force: true });
+    }
+  });
+});
