@@ -4,7 +4,7 @@
  * to fail: a call's outcome whose write fails after its answer went out is written again, so
  * the call is one event with its outcome and not a start record no reader shows.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -94,6 +94,23 @@ describe('a call whose outcome could not be written at first', () => {
       );
     });
   }
+});
+
+describe('secrets in a call\'s start record', () => {
+  it('are redacted in the raw files as in the event (start records included)', async () => {
+    await using client = await connectClient(url, TOKEN, 'modern');
+    const secret = 'startrec-s3cret-9f8e7d';
+    await client.callTool({ name: 'run_command', arguments: { node: 'local', cmd: `curl -u admin:${secret} http://127.0.0.1:1/`, password: secret } }).catch(() => undefined);
+    await client.callTool({ name: 'get_status', arguments: { node: 'local', token: secret } }).catch(() => undefined);
+    await vi.waitFor(() => expect(readJournal(dataDir, { waitMs: 0 }).filter((e) => e.tool === 'get_status' && JSON.stringify(e.args ?? {}).includes('token'))).toHaveLength(1), { timeout: 5_000, interval: 50 });
+    const raw = readdirSync(join(dataDir, 'audit'))
+      .filter((f) => f.endsWith('.jsonl'))
+      .map((f) => readFileSync(join(dataDir, 'audit', f), 'utf8'))
+      .join('');
+    expect(raw).toContain('{"v":1,"begin":');
+    expect(raw).not.toContain(secret);
+    expect(raw).not.toContain(TOKEN);
+  });
 });
 
 describe('a call that arrives while the hub stops', () => {
