@@ -456,7 +456,9 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
   function enqueue(line: string, lazy: boolean, events: 0 | 1, retry = false): Promise<void> {
     if (closed) return Promise.reject(new HomelabError('AUDIT_CLOSED', 'the audit journal is closed'));
     return new Promise<void>((resolve, reject) => {
-      queue.push({ line, bytes: Buffer.byteLength(line), events, resolve, reject, ...(retry ? { retry: { failed: 0 } } : {}) });
+      const p: Pending = { line, bytes: Buffer.byteLength(line), events, resolve, reject };
+      if (retry) p.retry = { failed: 0 };
+      queue.push(p);
       // A lazy event waits for the next commit: a tool call through an edge then costs one
       // fdatasync for its two events (the call and its outbound request), not two in a row.
       if (lazy && mode === 'batch') {
