@@ -197,15 +197,18 @@ export async function createHub(opts: HubOptions) {
     onHumanAsk: (e) => notifier.approvalPending({ user: e.caller.user, tool: e.tool, action: e.action }),
   });
   // The journal is written before a client gets its answer: an answered call is never lost.
-  const journal = await createJournal({ dir: opts.dataDir, fsync: config.audit.fsync, maxFileBytes: config.audit.maxFileBytes, maxFiles: config.audit.maxFiles, log });
+  // deferPrune: nothing is deleted before the Loki shipper's hold is in place (below).
+  const journal = await createJournal({ dir: opts.dataDir, fsync: config.audit.fsync, maxFileBytes: config.audit.maxFileBytes, maxFiles: config.audit.maxFiles, log, deferPrune: true });
   const record = opts.audit === false ? async () => {} : (event: Parameters<typeof journal.append>[0]) => journal.append(event);
-  /** For events no answer waits on: they share the next call's commit (journal `lazy`). */
-  const recordLazily = opts.audit === false ? async () => {} : (event: Parameters<typeof journal.append>[0]) => journal.append(event, { lazy: true });
+  /** For events no answer waits on: they share the next call's commit (journal `lazy`), and a failed write is tried again (`retry`: nobody else would learn of it). */
+  const recordLazily = opts.audit === false ? async () => {} : (event: Parameters<typeof journal.append>[0]) => journal.append(event, { lazy: true, retry: true });
   const loki = config.audit.loki;
   const shipper = loki
     ? createLokiShipper({ journal, url: loki.url, labels: loki.labels, ...(loki.tenant ? { tenant: loki.tenant } : {}), ...(loki.headers ? { headers: loki.headers } : {}), backlogWarnBytes: loki.backlogWarnBytes, cursorFile: join(journal.dir, 'loki-cursor.json'), log })
     : undefined;
   shipper?.start();
+  // The shipper holds every file until its cursor is read: pruning is safe from here on.
+  await journal.prune();
   // Calls per user and session, for get_session_info and the UI's Sessions page (bounded).
   const sessionActivity = createSessionActivity();
   /** A call's audit event as createAuditEvent takes it (the call as it ended). */
@@ -244,6 +247,9 @@ export async function createHub(opts: HubOptions) {
       ? {}
       : {
           begin(s: CallStart) {
+            // A call that arrives while the hub stops (a kept-alive connection) would run with
+            // its start record refused by a closed journal: it does not run.
+            if (closing) throw new Error('the hub is stopping: this call did not run (its audit record could not be written); call again once the hub is back');
             const started = createAuditEvent({
               kind: 'tool_call',
               user: s.caller.user,
@@ -270,7 +276,9 @@ export async function createHub(opts: HubOptions) {
                   const { args: _args, ...rest } = callEventInput(e);
                   const ended = createAuditEvent({ ...rest, id: started.id });
                   const event = { ...ended, ...(started.args !== undefined ? { args: started.args } : {}), ...(started.argsSha256 ? { argsSha256: started.argsSha256 } : {}) };
-                  journal.append(event, { lazy: true }).catch((err: unknown) => log.error({ err, tool: e.tool, id: started.id }, 'audit journal: a call\'s outcome was not journaled (its start is: the next start records it as unknown)'));
+                  // retry: the answer may be out already, so a failed write (a full disk) is
+                  // tried again rather than leaving the call as a start record no reader shows.
+                  journal.append(event, { lazy: true, retry: true }).catch((err: unknown) => log.error({ err, tool: e.tool, id: started.id }, 'audit journal: a call\'s outcome was not journaled (its start is: the next start records it as unknown)'));
                 }
                 await durable;
               },

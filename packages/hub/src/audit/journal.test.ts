@@ -411,6 +411,88 @@ describe('a call journaled as it starts (begin), its outcome after', () => {
     expect(again.stats().recovered).toBe(0);
     expect((await again.read({ limit: 1000 })).filter((e) => e.id === s.id).map((e) => e.outcome)).toEqual(['failed']);
   });
+
+  it('an outcome whose write failed is written again (retry): the call does not stay a start record no reader shows', async () => {
+    const dir = await tempDir();
+    const j = await journalIn(dir);
+    const s = start(1);
+    await j.begin(s);
+    const probe = await open(join(dir, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as { write(): Promise<unknown> };
+    await probe.close();
+    // A transient failure (a full disk, then space again): the caller already answered and
+    // nobody awaits this append; without a retry the call would be missing from every reader
+    // while this hub runs, and for good once its start leaves the recovery window.
+    vi.spyOn(proto, 'write').mockRejectedValueOnce(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' }));
+    await j.append({ ...s, outcome: 'succeeded', durationMs: 1 }, { lazy: true, retry: true });
+    expect((await j.read()).map((e) => [e.id, e.outcome])).toEqual([[s.id, 'succeeded']]);
+    await j.close();
+    // Once, and not recovered as unknown either.
+    const again = await journalIn(dir);
+    expect(again.stats().recovered).toBe(0);
+    expect((await again.read()).map((e) => e.id)).toEqual([s.id]);
+  });
+
+  it('a retried outcome still pending when the journal closes gets one last try, then rejects', async () => {
+    const dir = await tempDir();
+    const j = await createJournal({ dir });
+    const s = start(1);
+    await j.begin(s);
+    const probe = await open(join(dir, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as { write(): Promise<unknown> };
+    await probe.close();
+    vi.spyOn(proto, 'write').mockRejectedValue(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' }));
+    const outcome = j.append({ ...s, outcome: 'succeeded', durationMs: 1 }, { lazy: true, retry: true });
+    outcome.catch(() => {});
+    await new Promise((r) => setTimeout(r, 60));
+    await j.close();
+    await expect(outcome).rejects.toMatchObject({ code: 'AUDIT_WRITE_FAILED' });
+    vi.restoreAllMocks();
+    // Its start is on disk: the next open journals the call as unknown.
+    const again = await journalIn(dir);
+    expect(again.stats().recovered).toBe(1);
+  });
+
+  it('a recovery that cannot write (a full disk at start) still opens the journal; the next open recovers, once', async () => {
+    const dir = await tempDir();
+    const j = await createJournal({ dir });
+    const s = start(1);
+    await j.begin(s);
+    await j.close();
+    const probe = await open(join(dir, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as { write(): Promise<unknown> };
+    await probe.close();
+    vi.spyOn(proto, 'write').mockRejectedValue(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' }));
+    const errors: string[] = [];
+    const log = { info: () => {}, warn: () => {}, error: (_o: Record<string, unknown>, m: string) => void errors.push(m) };
+    // As before start records: a hub on a full disk starts (and its calls fail to journal), it does not refuse to start.
+    const full = await journalIn(dir, { log });
+    expect(full.stats().recovered).toBe(0);
+    expect(errors.some((m) => m.includes('unknown'))).toBe(true);
+    await full.close();
+    vi.restoreAllMocks();
+    const again = await journalIn(dir);
+    expect(again.stats().recovered).toBe(1);
+    await again.close();
+    const third = await journalIn(dir);
+    expect(third.stats().recovered).toBe(0);
+    expect((await third.read()).filter((e) => e.id === s.id).map((e) => e.outcome)).toEqual(['unknown']);
+  });
+
+  it('recovery reads a start record that begins exactly where its window begins', async () => {
+    const dir = await tempDir();
+    const j = await createJournal({ dir });
+    for (let i = 0; i < 5; i++) await j.append(ev(i));
+    const s = start(1);
+    await j.begin(s);
+    await j.close();
+    const text = await readFile(join(dir, 'audit', (await files(dir))[0]!));
+    const at = text.indexOf(BEGIN_PREFIX);
+    expect(text[at - 1]).toBe(0x0a);
+    const again = await journalIn(dir, { recoveryScanBytes: text.length - at });
+    expect(again.stats().recovered).toBe(1);
+    expect((await again.read()).find((e) => e.id === s.id)?.outcome).toBe('unknown');
+  });
 });
 
 describe('rotation and retention', () => {
@@ -453,6 +535,33 @@ describe('rotation and retention', () => {
     await j.prune();
     expect(await files(dir)).toHaveLength(2);
     expect(j.stats().held).toBe(0);
+  });
+});
+
+describe('retention across a restart', () => {
+  it('with deferPrune, the open deletes nothing (its recovery and rotations neither) until prune() is called, after the holds are in place', async () => {
+    const dir = await tempDir();
+    const j = await createJournal({ dir, maxFileBytes: 1024, maxFiles: 2 });
+    // Loki was down: its cursor held every file.
+    const release = j.addRetentionHold(() => 1);
+    for (let i = 0; i < 30; i++) await j.append(ev(i));
+    await j.begin(ev(99, { outcome: undefined, decision: 'allowed' }));
+    release();
+    await j.close();
+    const kept = await files(dir);
+    expect(kept.length).toBeGreaterThan(3);
+    // The hub restarts: the shipper's hold does not exist yet when the journal opens.
+    const again = await journalIn(dir, { maxFileBytes: 1024, maxFiles: 2, deferPrune: true });
+    expect(again.stats().recovered).toBe(1);
+    for (let i = 0; i < 10; i++) await again.append(ev(100 + i));
+    expect((await files(dir)).slice(0, kept.length)).toEqual(kept);
+    let shipped: number | undefined = 1;
+    again.addRetentionHold(() => shipped);
+    await again.prune();
+    expect((await files(dir))[0]).toBe(kept[0]);
+    shipped = undefined;
+    await again.prune();
+    expect(await files(dir)).toHaveLength(2);
   });
 });
 

@@ -49,6 +49,15 @@ export interface JournalOptions {
   /** Default `batch` (group commit). */
   fsync?: 'always' | 'batch';
   log?: AuditLogger;
+  /**
+   * Deletes nothing (at open, nor at the rotations of the first appends) until `prune()` is
+   * first called: for a caller whose retention holds (the Loki shipper's cursor) exist only
+   * after the open. Without it, a hub restarted after a long Loki outage would delete the
+   * unshipped files beyond `maxFiles` before the shipper could hold them.
+   */
+  deferPrune?: boolean;
+  /** How much of the journal's end the open reads for calls started without their event; default 32 MiB (tests set it smaller). */
+  recoveryScanBytes?: number;
 }
 
 /** What the audit code logs through; a pino `Logger` fits. */
@@ -134,9 +143,14 @@ export interface Journal extends AsyncDisposable {
    * Resolves once the event's line is written and synced; rejects (`AUDIT_WRITE_FAILED`) if it
    * could not be. `lazy` (for events nobody waits on, such as the hub's outbound requests):
    * with `fsync: 'batch'` the event does not start a commit of its own; it joins the next one,
-   * started by another append or at the latest after `LAZY_COMMIT_MS`.
+   * started by another append or at the latest after `LAZY_COMMIT_MS`. `retry` (for events whose
+   * loss nobody would learn of, such as a call's outcome after its answer went out): a failed
+   * write does not reject it; it is queued again (the next commit starts a new file), after
+   * 0.1 s, then 0.2, 0.4, ... up to 10 s between tries, until it is written (the promise
+   * resolves) or the journal closes (one last try, then it rejects). At most
+   * `MAX_RETRYING` events wait so; beyond, a failed one rejects at once.
    */
-  append(event: AuditEvent, options?: { lazy?: boolean }): Promise<void>;
+  append(event: AuditEvent, options?: { lazy?: boolean; retry?: boolean }): Promise<void>;
   /**
    * A call's start record, written (synced, a commit of its own like a plain append) while the
    * call runs: `event` is the call as it starts (who, tool, args, nodes, decision; no outcome).
@@ -190,7 +204,7 @@ export interface Journal extends AsyncDisposable {
    * the function that removes the hold.
    */
   addRetentionHold(lowest: () => number | undefined): () => void;
-  /** Deletes the oldest files beyond `maxFiles` that no hold needs (also done on rotation). */
+  /** Deletes the oldest files beyond `maxFiles` that no hold needs (also done on rotation, and at open unless `deferPrune`). */
   prune(): Promise<void>;
   /** Called after each commit (lines synced). Returns the unsubscribe function. */
   onCommit(listener: () => void): () => void;
@@ -211,6 +225,8 @@ const fileName = (seq: number) => `audit-${String(seq).padStart(8, '0')}.jsonl`;
 const MAX_GROUP_BYTES = 1 << 20;
 /** The longest a lazy append waits for another append to share its commit. */
 export const LAZY_COMMIT_MS = 25;
+/** At most this many `retry` appends wait for another try after failed writes (a full disk for long). */
+export const MAX_RETRYING = 10_000;
 /** An event line larger than this has its args/detail replaced by a marker. */
 const MAX_LINE_BYTES = 64 * 1024;
 const CHUNK = 64 * 1024;
@@ -244,6 +260,8 @@ interface Pending {
   bytes: number;
   /** 1 for an event, 0 for a start record. */
   events: 0 | 1;
+  /** Queued again after a failed write (see `append`'s `retry`); how many tries failed so far. */
+  retry?: { failed: number };
   resolve(): void;
   reject(err: unknown): void;
 }
@@ -260,6 +278,7 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
   const maxFiles = Math.max(2, opts.maxFiles ?? 20);
   const mode = opts.fsync ?? 'batch';
   const log = opts.log;
+  const recoveryScanBytes = Math.max(1, opts.recoveryScanBytes ?? RECOVERY_SCAN_BYTES);
 
   // The audit trail names users and what they did: owner-only.
   await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -295,7 +314,11 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
   let commits = 0;
   let begun = 0;
   let recovered = 0;
+  /** `retry` appends whose write failed, waiting for their next try (timer). */
+  const retrying = new Map<Pending, NodeJS.Timeout>();
   const holds = new Set<() => number | undefined>();
+  /** False until the first external prune() with `deferPrune`: no file is deleted before. */
+  let prunable = opts.deferPrune !== true;
   const listeners = new Set<() => void>();
 
   async function openForAppend(seq: number): Promise<FileHandle> {
@@ -321,7 +344,7 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
     seqs.push(current);
     needNewFile = false;
     await old.close().catch(() => {});
-    await prune();
+    if (prunable) await prune();
   }
 
   function floor(): number {
@@ -396,7 +419,20 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
       } catch (cause) {
         const err = new HomelabError('AUDIT_WRITE_FAILED', 'the audit journal could not write the event', { cause });
         log?.error({ err: cause, events: group.length }, 'audit journal: write failed');
-        for (const p of group) p.reject(err);
+        for (const p of group) {
+          if (p.retry && !closed && retrying.size < MAX_RETRYING) {
+            // Nobody awaits it to learn of the failure: try again (a new file), later.
+            const delay = Math.min(10_000, 100 * 2 ** p.retry.failed++);
+            retrying.set(
+              p,
+              setTimeout(() => {
+                retrying.delete(p);
+                queue.push(p);
+                kick();
+              }, delay).unref(),
+            );
+          } else p.reject(err);
+        }
       }
       // Let the callers just resolved run (they often append again at once) before cutting the
       // next group; otherwise groups alternate big/small (measured: 4 instead of ~8 events per
@@ -417,10 +453,12 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
   }
 
   /** Queues a line for the next commit; `events`: what it adds to `appended` (0 for a start record). */
-  function enqueue(line: string, lazy: boolean, events: 0 | 1): Promise<void> {
+  function enqueue(line: string, lazy: boolean, events: 0 | 1, retry = false): Promise<void> {
     if (closed) return Promise.reject(new HomelabError('AUDIT_CLOSED', 'the audit journal is closed'));
     return new Promise<void>((resolve, reject) => {
-      queue.push({ line, bytes: Buffer.byteLength(line), events, resolve, reject });
+      const p: Pending = { line, bytes: Buffer.byteLength(line), events, resolve, reject };
+      if (retry) p.retry = { failed: 0 };
+      queue.push(p);
       // A lazy event waits for the next commit: a tool call through an edge then costs one
       // fdatasync for its two events (the call and its outbound request), not two in a row.
       if (lazy && mode === 'batch') {
@@ -473,7 +511,7 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
    */
   async function recover(): Promise<void> {
     const unfinished = new Map<string, AuditEvent>();
-    let budget = RECOVERY_SCAN_BYTES;
+    let budget = recoveryScanBytes;
     const files: Array<{ seq: number; from: number; to: number }> = [];
     for (const seq of [...seqs].reverse()) {
       const to = sizes.get(seq) ?? 0;
@@ -517,14 +555,18 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
     }
     if (unfinished.size === 0) return;
     log?.warn({ calls: unfinished.size }, 'audit journal: calls started before the hub stopped have no outcome in the journal; journaling them with outcome "unknown"');
-    await Promise.all([...unfinished.values()].map((ev) => journal.append({ ...ev, outcome: 'unknown', error: UNKNOWN_OUTCOME_ERROR })));
-    recovered = unfinished.size;
+    // A write that fails (a full disk at start) does not stop the open: the hub starts as it
+    // would without start records, and the next open finds these starts unmatched again.
+    const written = await Promise.allSettled([...unfinished.values()].map((ev) => journal.append({ ...ev, outcome: 'unknown', error: UNKNOWN_OUTCOME_ERROR })));
+    recovered = written.filter((w) => w.status === 'fulfilled').length;
+    const failed = written.find((w): w is PromiseRejectedResult => w.status === 'rejected');
+    if (failed) log?.error({ err: failed.reason, calls: written.length - recovered }, 'audit journal: could not journal calls with outcome "unknown" (their starts stay; the next open tries again)');
   }
 
   const journal: Journal = {
     dir,
     append(event, options) {
-      return enqueue(`${serialize(event)}\n`, options?.lazy === true, 1);
+      return enqueue(`${serialize(event)}\n`, options?.lazy === true, 1, options?.retry === true);
     },
 
     begin(event) {
@@ -690,7 +732,10 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
       holds.add(lowest);
       return () => void holds.delete(lowest);
     },
-    prune,
+    prune() {
+      prunable = true;
+      return prune();
+    },
 
     onCommit(listener) {
       listeners.add(listener);
@@ -706,7 +751,13 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
     async close() {
       if (closed) return flushing;
       closed = true;
-      if (lazyTimer) kick();
+      // Appends waiting to be retried: one last try now (a failure rejects them: closed).
+      for (const [p, timer] of retrying) {
+        clearTimeout(timer);
+        queue.push(p);
+      }
+      retrying.clear();
+      if (lazyTimer || queue.length > 0) kick();
       while (flushing) await flushing;
       await fh.close().catch(() => {});
     },
@@ -714,7 +765,7 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
       return journal.close();
     },
   };
-  await prune();
+  if (prunable) await prune();
   await recover();
   return journal;
 
@@ -723,13 +774,16 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
 /**
  * Calls `fn` with each complete line (without its newline) and its offset, of bytes [from, to) of a file, in
  * order, reading 1 MiB at a time. A line cut by `from` (the scan started mid-file) and what
- * follows the last newline (torn) are left out. A line's buffer is valid only during the call.
+ * follows the last newline (torn) are left out; a line that starts exactly at `from` is kept
+ * (the byte before it is read too, to tell). A line's buffer is valid only during the call.
  */
 async function forEachLine(path: string, from: number, to: number, fn: (line: Buffer, offset: number) => void): Promise<void> {
   const fh = await open(path, 'r');
   try {
     const READ = 1 << 20;
-    let pos = from;
+    // From the byte before `from`: the first segment, up to the first newline, is then the
+    // rest of a line cut by `from`, or empty when a line starts exactly at `from`.
+    let pos = Math.max(0, from - 1);
     let carry: Buffer | undefined;
     let skipFirst = from > 0;
     while (pos < to) {

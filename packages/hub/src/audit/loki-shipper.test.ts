@@ -87,6 +87,28 @@ async function until(cond: () => boolean, ms = 10_000): Promise<void> {
   }
 }
 
+describe('retention before the cursor is loaded', () => {
+  it('a new shipper holds every journal file until start() has read its cursor', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'loki-hold-'));
+    try {
+      const journal = await createJournal({ dir, maxFileBytes: 1024, maxFiles: 2, deferPrune: true });
+      const release = journal.addRetentionHold(() => 1);
+      await appendMany(journal, 30);
+      release();
+      const before = journal.stats().files;
+      expect(before).toBeGreaterThan(3);
+      const shipper = createLokiShipper({ journal, url: 'http://127.0.0.1:9', cursorFile: join(dir, 'audit', 'loki-cursor.json'), intervalMs: 20, backoff: { initialMs: 20, maxMs: 200 }, timeoutMs: 200 });
+      // Not started yet (its cursor file unread): nothing it has not shipped may go.
+      await journal.prune();
+      expect(journal.stats().files).toBe(before);
+      await shipper.stop({ deadlineMs: 100 }).catch(() => undefined);
+      await journal.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('Loki shipper', () => {
   it('Loki down for 500 events, then back: all 500 arrive exactly once, in journal order', async () => {
     const e = await env();

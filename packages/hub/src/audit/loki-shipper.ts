@@ -208,7 +208,10 @@ export function createLokiShipper(opts: LokiShipperOptions): LokiShipper {
   let stopping = false;
   /** Aborted at stop's deadline: cancels the request in flight and any wait. */
   const hardStop = new AbortController();
-  let releaseHold: (() => void) | undefined;
+  // Held from now, not from start(): until the cursor is read, every file is kept (0), so no
+  // rotation deletes what was not shipped (the hub opens its journal with deferPrune and prunes
+  // once this hold is in place).
+  const releaseHold = journal.addRetentionHold(() => (cursor ? cursor.file : 0));
   let wake: (() => void) | undefined;
   const flushWaiters = new Set<{ target: JournalCursor; resolve: (ok: boolean) => void }>();
   /** A smaller batch after a 413, until the next success. */
@@ -431,7 +434,6 @@ export function createLokiShipper(opts: LokiShipperOptions): LokiShipper {
       if (state !== 'new') return;
       await mkdir(dirname(opts.cursorFile), { recursive: true, mode: 0o700 });
       cursor = await loadCursor();
-      releaseHold = journal.addRetentionHold(() => cursor?.file);
       offCommit = journal.onCommit(checkBacklog);
       checkBacklog();
       state = 'idle';
@@ -471,7 +473,7 @@ export function createLokiShipper(opts: LokiShipperOptions): LokiShipper {
         clearTimeout(timer);
         hardStop.abort();
         state = 'stopped';
-        releaseHold?.();
+        releaseHold();
         offCommit?.();
         for (const w of flushWaiters) w.resolve(false);
         flushWaiters.clear();
