@@ -683,6 +683,12 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
   }
 
   /**
+   * Per connection, the tools/list text of an edge's last health check and the list it applied:
+   * both still the same (no list_changed refresh replaced the list since) means nothing changed.
+   */
+  const checkedTools = new WeakMap<Connection, { text: string; tools: Tool[] }>();
+
+  /**
    * One cheap request. 2025: `ping`. 2026-07-28 has no ping; `tools/list` doubles as a refresh
    * for servers that cannot push list_changed (the edge), `server/discover` otherwise.
    * Any JSON-RPC answer, even an error, proves the upstream alive.
@@ -692,6 +698,18 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
       if (streamLost.has(c)) throw new Error('notification stream lost');
       if (c.era === 'legacy') {
         await c.client.ping({ timeout: connectTimeoutMs, signal: lifetime.signal });
+      } else if (c.capabilities.tools && c.edgeRpc) {
+        // An edge: one plain POST over the calls' keep-alive pool. Its list unchanged since the
+        // last check (the same JSON text) proves the edge alive and needs nothing more; any
+        // other answer is fetched again and applied through the SDK, validated as always.
+        const text = await c.edgeRpc.listToolsText({ signal: AbortSignal.any([lifetime.signal, AbortSignal.timeout(connectTimeoutMs)]) });
+        const last = checkedTools.get(c);
+        if (c !== conn || (last?.text === text && last.tools === lists.tools)) return;
+        const next = await fetchLists(c, ['tools'], connectTimeoutMs);
+        if (c === conn) {
+          for (const k of applyLists(next)) emit(k);
+          checkedTools.set(c, { text, tools: lists.tools });
+        }
       } else if (c.capabilities.tools) {
         const next = await fetchLists(c, ['tools'], connectTimeoutMs);
         if (c === conn) for (const k of applyLists(next)) emit(k);
