@@ -28,15 +28,19 @@ approval mode session with writes approved once per hub, untimed; audit journal 
 run_command("true") to node "all" through each hub and the same N calls straight to the edges
 ("direct") take turns call by call in a rotating order (--calls per row, default 60, after 5
 warm-up calls each). Prints p50, p99, the median ratio to direct within each turn, and the hub's
-CPU ms per fan-out (user + system from /proc).
+CPU ms per fan-out (user + system from /proc, during its own calls) and per turn (over the whole
+measured phase, so with what it does between its calls: health checks, journal commits).
 
   --edges N   edges (default 50)
   --calls N   measured calls per row (default 60)
+  --pause MS  wait this long before each turn (default 0): a fan-out after a quiet spell, when
+              idle keep-alive sockets may have been closed
   --help      show this help`;
 
 const opts = parseArgs(process.argv.slice(2).filter((a) => !/^[\w.-]+=/.test(a) || a.startsWith('--')), HELP, {
   edges: { needs: 'a number', map: Number },
   calls: { needs: 'a number', map: Number },
+  pause: { needs: 'milliseconds', map: Number },
 });
 const hubsAsked = process.argv
   .slice(2)
@@ -62,8 +66,21 @@ const { progress, startServer, newAgent, makeTmpRoot, ensureBuilt, run } = creat
 const META = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
 let rpcId = 0;
 
-/** One 2026-07-28 tools/call; resolves { ms, text }, rejects on an HTTP error or isError. */
-function send(port, token, agent, tool, args) {
+/**
+ * One 2026-07-28 tools/call; resolves { ms, text }, rejects on an HTTP error or isError. A request
+ * on a reused keep-alive socket that the server closed at that moment (ECONNRESET) is sent once
+ * more, as node:http's docs advise; on a loaded machine a turn can outlast a server's idle timeout.
+ */
+async function send(port, token, agent, tool, args) {
+  try {
+    return await sendOnce(port, token, agent, tool, args);
+  } catch (err) {
+    if (err.code !== 'ECONNRESET' || !err.reused) throw err;
+    return sendOnce(port, token, agent, tool, args);
+  }
+}
+
+function sendOnce(port, token, agent, tool, args) {
   const body = JSON.stringify({ jsonrpc: '2.0', id: ++rpcId, method: 'tools/call', params: { name: tool, arguments: args, _meta: META } });
   const headers = {
     authorization: `Bearer ${token}`,
@@ -87,7 +104,7 @@ function send(port, token, agent, tool, args) {
         else resolve({ ms: end - t0, end, text });
       });
     });
-    req.on('error', reject);
+    req.on('error', (err) => reject(Object.assign(err, { reused: req.reusedSocket })));
     req.setTimeout(60_000, () => req.destroy(new Error(`${tool}: no answer in 60 s`)));
     req.end(body);
   });
@@ -148,7 +165,11 @@ async function main() {
   const subjects = [...hubs.map((h) => ({ name: h.name, fn: () => fan(h), pid: h.pid })), { name: 'direct', fn: direct }];
   for (let i = 0; i < 5; i++) for (const s of subjects) await s.fn();
   const per = new Map(subjects.map((s) => [s.name, { lat: [], cpuMs: 0, ratios: [] }]));
+  // Each hub's CPU over the whole phase too: what it spends between its own fan-outs (health
+  // checks, journal commits) competes with the edges as well.
+  const phaseCpu0 = new Map(hubs.map((h) => [h.name, readCpuMs(h.pid)]));
   for (let i = 0; i < CALLS; i++) {
+    if (opts.pause) await new Promise((r) => setTimeout(r, opts.pause));
     const turn = {};
     for (let k = 0; k < subjects.length; k++) {
       const s = subjects[(k + i) % subjects.length];
@@ -162,13 +183,14 @@ async function main() {
     for (const h of hubs) per.get(h.name).ratios.push(turn[h.name] / turn.direct);
     if ((i + 1) % 20 === 0) progress(`${i + 1}/${CALLS} turns`);
   }
+  for (const h of hubs) per.get(h.name).phaseCpuMs = readCpuMs(h.pid) - phaseCpu0.get(h.name);
   const d = stats(per.get('direct').lat);
-  const lines = ['| row | calls | p50 ms | p99 ms | p50 / direct | median of per-turn ratio | hub CPU ms per fan-out |', '|---|---|---|---|---|---|---|'];
+  const lines = ['| row | calls | p50 ms | p99 ms | p50 / direct | median of per-turn ratio | hub CPU ms per fan-out | hub CPU ms per turn, all of it |', '|---|---|---|---|---|---|---|---|'];
   for (const s of subjects) {
     const m = per.get(s.name);
     const st = stats(m.lat);
     const isHub = s.name !== 'direct';
-    lines.push(`| ${s.name} | ${st.n} | ${fmtMs(st.p50)} | ${fmtMs(st.p99)} | ${(st.p50 / d.p50).toFixed(3)}x | ${isHub ? `${percentile(m.ratios, 50).toFixed(3)}x` : '–'} | ${isHub ? fmtMs(m.cpuMs / st.n) : '–'} |`);
+    lines.push(`| ${s.name} | ${st.n} | ${fmtMs(st.p50)} | ${fmtMs(st.p99)} | ${(st.p50 / d.p50).toFixed(3)}x | ${isHub ? `${percentile(m.ratios, 50).toFixed(3)}x` : '–'} | ${isHub ? fmtMs(m.cpuMs / st.n) : '–'} | ${isHub ? fmtMs(m.phaseCpuMs / CALLS) : '–'} |`);
   }
   lines.push('', `${N} edges, ${CALLS} turns; Node ${process.version}, ${os.cpus().length} CPUs; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} at the end.`);
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -35,10 +35,14 @@ const MODERN = '2026-07-28';
 /** Largest answer read from an edge; its tool outputs are capped far below this. */
 export const MAX_EDGE_RESPONSE_BYTES = 32 * 1024 * 1024;
 /**
- * Idle keep-alive sockets are closed after this long (as undici does by default), well before
- * the edge's own 65 s, so a request is never sent on a socket the edge is closing.
+ * Idle keep-alive sockets are closed after this long: longer than the health check's 15 s
+ * interval, whose `tools/list` goes over this pool too, so each edge keeps one warm socket and a
+ * fan-out after a quiet spell opens no connections (was 4 s, as undici: every check and every
+ * fan-out more than 4 s after the last opened new ones). Well before the edge's own 65 s, so a
+ * request is never sent on a socket the edge is closing; a server that announces a shorter
+ * `Keep-Alive: timeout=` is taken at its word (node:http's agent uses the smaller of the two).
  */
-export const IDLE_SOCKET_MS = 4_000;
+export const IDLE_SOCKET_MS = 20_000;
 /** Default of `limits.maxResultBytes`: the largest result the hub takes from any upstream. */
 export const DEFAULT_MAX_RESULT_BYTES = 8 * 1024 * 1024;
 
