@@ -161,6 +161,16 @@ describe('direct tools/call to an edge', () => {
     expect(up.state().status).toBe('down');
     expect(up.state().lastError).toBe('connection refused');
   });
+
+  it('a health check that gets no answer in time marks the edge down as "timed out", as through the SDK', async () => {
+    const fake = track(await startFakeEdge());
+    const up = track(createUpstream({ kind: 'edge', name: 'pi', url: fake.url, token: 'edge-token-0123456789' }, { healthIntervalMs: 0, connectTimeoutMs: 1500, backoff: { initialMs: 60_000, maxMs: 60_000 } }));
+    await up.start();
+    fake.hang.lists = true;
+    await up.checkNow();
+    expect(up.state().status).toBe('down');
+    expect(up.state().lastError).toBe('timed out');
+  });
 });
 
 /**
@@ -173,6 +183,8 @@ async function startFakeEdge() {
   /** The tools it lists (changeable), and who asked for the list: `sdk` or `edge` (edge-rpc.ts). */
   const tools = ['boom500', 'rpc400', 'cut', 'unauthorized', 'notjson'];
   const lists: string[] = [];
+  /** Set: tools/list from edge-rpc.ts is never answered (a hung edge). */
+  const hang = { lists: false };
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -184,6 +196,7 @@ async function startFakeEdge() {
       if (msg.method === 'server/discover') return ok({ supportedVersions: ['2026-07-28'], capabilities: { tools: {} } });
       if (msg.method === 'tools/list') {
         lists.push(req.headers['user-agent'] === 'node' ? 'sdk' : 'edge');
+        if (hang.lists && req.headers['user-agent'] !== 'node') return;
         return ok({ tools: tools.map((name) => ({ name, inputSchema: { type: 'object' } })), ttlMs: 0, cacheScope: 'private' });
       }
       if (msg.method !== 'tools/call') return json(404, { jsonrpc: '2.0', id: msg.id, error: { code: -32601, message: 'Method not found' } });
@@ -219,6 +232,7 @@ async function startFakeEdge() {
     calls,
     tools,
     lists,
+    hang,
     close: async () => {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));

@@ -29,6 +29,7 @@
 import { HomelabError } from '@homelab-mcp/core';
 import {
   ProtocolErrorCode,
+  SdkError,
   SdkErrorCode,
   SdkHttpError,
   SseError,
@@ -702,7 +703,18 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
         // An edge: one plain POST over the calls' keep-alive pool. Its list unchanged since the
         // last check (the same JSON text) proves the edge alive and needs nothing more; any
         // other answer is fetched again and applied through the SDK, validated as always.
-        const text = await c.edgeRpc.listToolsText({ signal: AbortSignal.any([lifetime.signal, AbortSignal.timeout(connectTimeoutMs)]) });
+        // Past the deadline it fails as the SDK's request timeout did ('timed out').
+        const ac = new AbortController();
+        const onClose = () => ac.abort(lifetime.signal.reason);
+        lifetime.signal.addEventListener('abort', onClose, { once: true });
+        const timer = setTimeout(() => ac.abort(new SdkError(SdkErrorCode.RequestTimeout, 'Request timed out', { timeout: connectTimeoutMs })), connectTimeoutMs);
+        let text: string;
+        try {
+          text = await c.edgeRpc.listToolsText({ signal: ac.signal });
+        } finally {
+          clearTimeout(timer);
+          lifetime.signal.removeEventListener('abort', onClose);
+        }
         const last = checkedTools.get(c);
         if (c !== conn || (last?.text === text && last.tools === lists.tools)) return;
         const next = await fetchLists(c, ['tools'], connectTimeoutMs);
