@@ -162,6 +162,18 @@ describe('direct tools/call to an edge', () => {
     expect(up.state().lastError).toBe('connection refused');
   });
 
+  it('keeps its socket to an edge across a quiet spell longer than undici\'s 4 s', async () => {
+    const fake = track(await startFakeEdge());
+    const up = track(createUpstream({ kind: 'edge', name: 'pi', url: fake.url, token: 'edge-token-0123456789' }, { healthIntervalMs: 0 }));
+    await up.start();
+    await up.callTool('rpc400', {}).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 5000));
+    await up.callTool('rpc400', {}).catch(() => undefined);
+    const ports = fake.calls.filter((c) => c.via === 'edge').map((c) => c.port);
+    expect(ports).toHaveLength(2);
+    expect(ports[1]).toBe(ports[0]);
+  }, 30_000);
+
   it('a health check that gets no answer in time marks the edge down as "timed out", as through the SDK', async () => {
     const fake = track(await startFakeEdge());
     const up = track(createUpstream({ kind: 'edge', name: 'pi', url: fake.url, token: 'edge-token-0123456789' }, { healthIntervalMs: 0, connectTimeoutMs: 1500, backoff: { initialMs: 60_000, maxMs: 60_000 } }));
@@ -179,7 +191,7 @@ describe('direct tools/call to an edge', () => {
  * progress event, without a result), `unauthorized` (401), `notjson` (200 with a broken body).
  */
 async function startFakeEdge() {
-  const calls: Array<{ via: string; headers: Record<string, unknown> }> = [];
+  const calls: Array<{ via: string; port: number; headers: Record<string, unknown> }> = [];
   /** The tools it lists (changeable), and who asked for the list: `sdk` or `edge` (edge-rpc.ts). */
   const tools = ['boom500', 'rpc400', 'cut', 'unauthorized', 'notjson'];
   const lists: string[] = [];
@@ -204,6 +216,7 @@ async function startFakeEdge() {
       // the header the SDK adds (accept-language) and undici's user agent.
       calls.push({
         via: req.headers['user-agent'] === 'node' ? 'sdk' : 'edge',
+        port: req.socket.remotePort ?? 0,
         headers: { 'mcp-protocol-version': req.headers['mcp-protocol-version'], 'mcp-method': req.headers['mcp-method'], 'mcp-name': req.headers['mcp-name'], authorization: req.headers.authorization },
       });
       switch (msg.params?.name) {
@@ -225,6 +238,8 @@ async function startFakeEdge() {
       }
     });
   });
+  // As the edge (packages/edge/src/server.ts): idle sockets are kept 65 s.
+  server.keepAliveTimeout = 65_000;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   return {
