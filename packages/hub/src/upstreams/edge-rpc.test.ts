@@ -122,6 +122,67 @@ describe('direct tools/call to an edge', () => {
     const bad = (await direct.callTool('notjson', {}, {}).catch((e: unknown) => e)) as Error;
     expect(isHomelabError(bad, 'UPSTREAM_ERROR')).toBe(true);
   });
+
+  it('health-checks an edge with one plain tools/list, and takes a changed list through the SDK', async () => {
+    const fake = track(await startFakeEdge());
+    const http: Array<{ method: string; status?: number }> = [];
+    const up = track(createUpstream({ kind: 'edge', name: 'pi', url: fake.url, token: 'edge-token-0123456789' }, { healthIntervalMs: 0, onHttpRequest: (r) => http.push(r) }));
+    await up.start();
+    expect(fake.lists).toEqual(['sdk']);
+    const changes: string[] = [];
+    up.onChange((w) => changes.push(w));
+    // The first check has no list of its own to compare with: the SDK reads it again, validated.
+    await up.checkNow();
+    expect(fake.lists.slice(1)).toEqual(['edge', 'sdk']);
+    // The same list since: one plain request each, nothing applied.
+    await up.checkNow();
+    await up.checkNow();
+    expect(fake.lists.slice(3)).toEqual(['edge', 'edge']);
+    expect(changes).toEqual([]);
+    // A changed list (this server pushes no list_changed) is fetched through the SDK and applied.
+    fake.tools.push('added');
+    await up.checkNow();
+    expect(fake.lists.slice(5)).toEqual(['edge', 'sdk']);
+    expect(up.tools().map((t) => t.name)).toContain('added');
+    expect(changes).toEqual(['tools']);
+    await up.checkNow();
+    expect(fake.lists.slice(7)).toEqual(['edge']);
+    // Every request of every check went to the audit hook, the plain ones too.
+    expect(http.filter((h) => h.method === 'POST' && h.status === 200).length).toBeGreaterThanOrEqual(fake.lists.length);
+    expect(up.state().status).toBe('up');
+  });
+
+  it('a health check that cannot reach the edge marks it down, as through the SDK', async () => {
+    const fake = await startFakeEdge();
+    const up = track(createUpstream({ kind: 'edge', name: 'pi', url: fake.url, token: 'edge-token-0123456789' }, { healthIntervalMs: 0, backoff: { initialMs: 60_000, maxMs: 60_000 } }));
+    await up.start();
+    await fake.close();
+    await up.checkNow();
+    expect(up.state().status).toBe('down');
+    expect(up.state().lastError).toBe('connection refused');
+  });
+
+  it('keeps its socket to an edge across a quiet spell longer than undici\'s 4 s', async () => {
+    const fake = track(await startFakeEdge());
+    const up = track(createUpstream({ kind: 'edge', name: 'pi', url: fake.url, token: 'edge-token-0123456789' }, { healthIntervalMs: 0 }));
+    await up.start();
+    await up.callTool('rpc400', {}).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 5000));
+    await up.callTool('rpc400', {}).catch(() => undefined);
+    const ports = fake.calls.filter((c) => c.via === 'edge').map((c) => c.port);
+    expect(ports).toHaveLength(2);
+    expect(ports[1]).toBe(ports[0]);
+  }, 30_000);
+
+  it('a health check that gets no answer in time marks the edge down as "timed out", as through the SDK', async () => {
+    const fake = track(await startFakeEdge());
+    const up = track(createUpstream({ kind: 'edge', name: 'pi', url: fake.url, token: 'edge-token-0123456789' }, { healthIntervalMs: 0, connectTimeoutMs: 1500, backoff: { initialMs: 60_000, maxMs: 60_000 } }));
+    await up.start();
+    fake.hang.lists = true;
+    await up.checkNow();
+    expect(up.state().status).toBe('down');
+    expect(up.state().lastError).toBe('timed out');
+  });
 });
 
 /**
@@ -130,7 +191,12 @@ describe('direct tools/call to an edge', () => {
  * progress event, without a result), `unauthorized` (401), `notjson` (200 with a broken body).
  */
 async function startFakeEdge() {
-  const calls: Array<{ via: string; headers: Record<string, unknown> }> = [];
+  const calls: Array<{ via: string; port: number; headers: Record<string, unknown> }> = [];
+  /** The tools it lists (changeable), and who asked for the list: `sdk` or `edge` (edge-rpc.ts). */
+  const tools = ['boom500', 'rpc400', 'cut', 'unauthorized', 'notjson'];
+  const lists: string[] = [];
+  /** Set: tools/list from edge-rpc.ts is never answered (a hung edge). */
+  const hang = { lists: false };
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -140,12 +206,17 @@ async function startFakeEdge() {
       const ok = (result: Record<string, unknown>) => json(200, { jsonrpc: '2.0', id: msg.id, result: { ...result, resultType: 'complete', _meta: { 'io.modelcontextprotocol/serverInfo': { name: 'fake', version: '1' } } } });
       if (msg.id === undefined) return void res.writeHead(202).end();
       if (msg.method === 'server/discover') return ok({ supportedVersions: ['2026-07-28'], capabilities: { tools: {} } });
-      if (msg.method === 'tools/list') return ok({ tools: ['boom500', 'rpc400', 'cut', 'unauthorized', 'notjson'].map((name) => ({ name, inputSchema: { type: 'object' } })), ttlMs: 0, cacheScope: 'private' });
+      if (msg.method === 'tools/list') {
+        lists.push(req.headers['user-agent'] === 'node' ? 'sdk' : 'edge');
+        if (hang.lists && req.headers['user-agent'] !== 'node') return;
+        return ok({ tools: tools.map((name) => ({ name, inputSchema: { type: 'object' } })), ttlMs: 0, cacheScope: 'private' });
+      }
       if (msg.method !== 'tools/call') return json(404, { jsonrpc: '2.0', id: msg.id, error: { code: -32601, message: 'Method not found' } });
       // The SDK client names itself in the envelope like the direct path; tell them apart by
       // the header the SDK adds (accept-language) and undici's user agent.
       calls.push({
         via: req.headers['user-agent'] === 'node' ? 'sdk' : 'edge',
+        port: req.socket.remotePort ?? 0,
         headers: { 'mcp-protocol-version': req.headers['mcp-protocol-version'], 'mcp-method': req.headers['mcp-method'], 'mcp-name': req.headers['mcp-name'], authorization: req.headers.authorization },
       });
       switch (msg.params?.name) {
@@ -167,11 +238,16 @@ async function startFakeEdge() {
       }
     });
   });
+  // As the edge (packages/edge/src/server.ts): idle sockets are kept 65 s.
+  server.keepAliveTimeout = 65_000;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}/mcp`,
     calls,
+    tools,
+    lists,
+    hang,
     close: async () => {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));

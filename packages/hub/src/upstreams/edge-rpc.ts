@@ -35,10 +35,14 @@ const MODERN = '2026-07-28';
 /** Largest answer read from an edge; its tool outputs are capped far below this. */
 export const MAX_EDGE_RESPONSE_BYTES = 32 * 1024 * 1024;
 /**
- * Idle keep-alive sockets are closed after this long (as undici does by default), well before
- * the edge's own 65 s, so a request is never sent on a socket the edge is closing.
+ * Idle keep-alive sockets are closed after this long: longer than the health check's 15 s
+ * interval, whose `tools/list` goes over this pool too, so each edge keeps one warm socket and a
+ * fan-out after a quiet spell opens no connections (was 4 s, as undici: every check and every
+ * fan-out more than 4 s after the last opened new ones). Well before the edge's own 65 s, so a
+ * request is never sent on a socket the edge is closing; a server that announces a shorter
+ * `Keep-Alive: timeout=` is taken at its word (node:http's agent uses the smaller of the two).
  */
-export const IDLE_SOCKET_MS = 4_000;
+export const IDLE_SOCKET_MS = 20_000;
 /** Default of `limits.maxResultBytes`: the largest result the hub takes from any upstream. */
 export const DEFAULT_MAX_RESULT_BYTES = 8 * 1024 * 1024;
 
@@ -64,6 +68,12 @@ export interface EdgeCallOptions {
 
 export interface EdgeRpc {
   callTool(name: string, args: Record<string, unknown>, opts: EdgeCallOptions): Promise<CallToolResult>;
+  /**
+   * `tools/list` posted the same way; resolves the result's JSON text as received (parsed and
+   * re-serialized, not validated): a fingerprint for the health check, which validates any new
+   * list through the SDK (see upstream.ts).
+   */
+  listToolsText(opts: { signal: AbortSignal }): Promise<string>;
   /** Closes the idle sockets; calls in flight finish or fail on their own. */
   close(): void;
 }
@@ -103,11 +113,54 @@ export function createEdgeRpc(opts: EdgeRpcOptions): EdgeRpc {
   const maxResultBytes = opts.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES;
   const tooLarge = () => new SdkError(SdkErrorCode.InvalidResult, `the answer is larger than limits.maxResultBytes (${maxResultBytes} bytes): the call was dropped`);
 
+  // The headers of every request, built once: only the method and the body's length vary.
+  const baseHeaders: Record<string, string> = {
+    ...opts.headers,
+    'mcp-protocol-version': MODERN,
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+  };
+  const callHeaders = new Map<string, Record<string, string>>();
+  const headersFor = (method: string, name: string | undefined): Record<string, string> => {
+    if (name === undefined) return { ...baseHeaders, 'mcp-method': method };
+    let h = callHeaders.get(name);
+    if (!h) {
+      h = { ...baseHeaders, 'mcp-method': method, 'mcp-name': name };
+      // Bounded: tool names come from the hub's callers; an unknown one is refused by the edge.
+      if (callHeaders.size < 1000) callHeaders.set(name, h);
+    }
+    return h;
+  };
+
   function callTool(name: string, args: Record<string, unknown>, call: EdgeCallOptions): Promise<CallToolResult> {
+    return post('tools/call', name, { name, arguments: args }, call, (message, id, finish) => settleWith(message, id, finish, decodeCallResult));
+  }
+
+  function listToolsText(call: { signal: AbortSignal }): Promise<string> {
+    return post('tools/list', undefined, {}, call, (message, id, finish) => settleWith(
+      message,
+      id,
+      finish,
+      (raw) => {
+      if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return new SdkError(SdkErrorCode.InvalidResult, 'Invalid result for tools/list: not an object');
+        return JSON.stringify(raw);
+      },
+      'tools/list',
+    ));
+  }
+
+  function post<T>(
+    method: string,
+    name: string | undefined,
+    params: Record<string, unknown>,
+    call: EdgeCallOptions,
+    settle: (message: JsonRpcMessage, id: number, finish: (err: unknown, result?: T) => void) => void,
+  ): Promise<T> {
     const id = nextId++;
     const base = call.meta ? { ...call.meta, ...envelope } : envelope;
     const meta = call.onprogress ? { ...base, progressToken: id } : base;
-    const body = Buffer.from(JSON.stringify({ method: 'tools/call', params: { name, arguments: args, _meta: meta }, jsonrpc: '2.0', id }));
+    // A string body: Node sends it in one write with the head (a Buffer goes as a second iovec).
+    const body = JSON.stringify({ method, params: { ...params, _meta: meta }, jsonrpc: '2.0', id });
     const started = performance.now();
     let reported = false;
     const report = (r: { status?: number; error?: string }) => {
@@ -116,33 +169,21 @@ export function createEdgeRpc(opts: EdgeRpcOptions): EdgeRpc {
       opts.hooks.onHttp?.({ method: 'POST', url: url.href, ...r, durationMs: performance.now() - started });
     };
 
-    return new Promise<CallToolResult>((resolve, reject) => {
+    return new Promise<T>((resolve, reject) => {
       const { signal } = call;
       if (signal.aborted) {
         reject(signal.reason);
         return;
       }
       let settled = false;
-      const finish = (err: unknown, result?: CallToolResult) => {
+      const finish = (err: unknown, result?: T) => {
         if (settled) return;
         settled = true;
         signal.removeEventListener('abort', onAbort);
         if (err !== undefined) reject(err);
         else resolve(result!);
       };
-      const req = transport.request({
-        ...target,
-        method: 'POST',
-        headers: {
-          ...opts.headers,
-          'mcp-protocol-version': MODERN,
-          'mcp-method': 'tools/call',
-          'mcp-name': name,
-          'content-type': 'application/json',
-          accept: 'application/json, text/event-stream',
-          'content-length': body.length,
-        },
-      });
+      const req = transport.request({ ...target, method: 'POST', headers: { ...headersFor(method, name), 'content-length': Buffer.byteLength(body) } });
       function onAbort() {
         // As fetch reported it: the abort reason's message.
         report({ error: signal.reason instanceof Error ? signal.reason.message : String(signal.reason) });
@@ -160,7 +201,7 @@ export function createEdgeRpc(opts: EdgeRpcOptions): EdgeRpc {
         const sse = /^text\/event-stream\b/i.test(res.headers['content-type'] ?? '');
         const sseParser =
           sse && status >= 200 && status < 300
-            ? sseReader(id, call.onprogress, opts.hooks, finish, maxResultBytes, () => {
+            ? sseReader(id, call.onprogress, opts.hooks, (m) => settle(m, id, finish), () => finish(new ProtocolError(STREAM_ENDED_CODE, 'the upstream closed the response stream without answering')), maxResultBytes, () => {
                 finish(tooLarge());
                 req.destroy();
               })
@@ -188,7 +229,7 @@ export function createEdgeRpc(opts: EdgeRpcOptions): EdgeRpc {
             sseParser.end();
             return;
           }
-          const text = Buffer.concat(chunks).toString('utf8');
+          const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
           if (status < 200 || status >= 300) {
             finish(httpError(status, res.statusMessage ?? '', text, id));
             return;
@@ -197,10 +238,10 @@ export function createEdgeRpc(opts: EdgeRpcOptions): EdgeRpc {
           try {
             message = JSON.parse(text) as JsonRpcMessage;
           } catch {
-            finish(new SdkError(SdkErrorCode.InvalidResult, `Invalid result for tools/call: the answer is not JSON`));
+            finish(new SdkError(SdkErrorCode.InvalidResult, `Invalid result for ${method}: the answer is not JSON`));
             return;
           }
-          settleWith(message, id, finish);
+          settle(message, id, finish);
         });
       });
       req.end(body);
@@ -209,6 +250,7 @@ export function createEdgeRpc(opts: EdgeRpcOptions): EdgeRpc {
 
   return {
     callTool,
+    listToolsText,
     close() {
       agent.destroy();
     },
@@ -216,9 +258,9 @@ export function createEdgeRpc(opts: EdgeRpcOptions): EdgeRpc {
 }
 
 /** The answer `message` to request `id`: its decoded result or its error. */
-function settleWith(message: JsonRpcMessage, id: number, finish: (err: unknown, result?: CallToolResult) => void): void {
+function settleWith<T>(message: JsonRpcMessage, id: number, finish: (err: unknown, result?: T) => void, decode: (raw: unknown) => T | Error, method = 'tools/call'): void {
   if (message === null || typeof message !== 'object' || message.id !== id) {
-    finish(new SdkError(SdkErrorCode.InvalidResult, 'Invalid result for tools/call: not an answer to this request'));
+    finish(new SdkError(SdkErrorCode.InvalidResult, `Invalid result for ${method}: not an answer to this request`));
     return;
   }
   if (message.error) {
@@ -226,7 +268,7 @@ function settleWith(message: JsonRpcMessage, id: number, finish: (err: unknown, 
     finish(ProtocolError.fromError(typeof e.code === 'number' ? e.code : -32603, typeof e.message === 'string' ? e.message : 'error', e.data));
     return;
   }
-  const decoded = decodeCallResult(message.result);
+  const decoded = decode(message.result);
   if (decoded instanceof Error) finish(decoded);
   else finish(undefined, decoded);
 }
@@ -272,7 +314,8 @@ function sseReader(
   id: number,
   onprogress: EdgeCallOptions['onprogress'],
   hooks: EdgeRpcOptions['hooks'],
-  finish: (err: unknown, result?: CallToolResult) => void,
+  onAnswer: (m: JsonRpcMessage) => void,
+  onNoAnswer: () => void,
   maxEventBytes: number,
   onOversize: () => void,
 ): { push(chunk: Buffer): void; end(): void } {
@@ -286,7 +329,7 @@ function sseReader(
     }
     if (m.id === id && (m.result !== undefined || m.error !== undefined)) {
       answered = true;
-      settleWith(m, id, finish);
+      onAnswer(m);
       return;
     }
     if (m.method === 'notifications/progress' && m.params?.progressToken === id && onprogress) {
@@ -306,7 +349,7 @@ function sseReader(
     },
     end() {
       parser.end();
-      if (!answered) finish(new ProtocolError(STREAM_ENDED_CODE, 'the upstream closed the response stream without answering'));
+      if (!answered) onNoAnswer();
     },
   };
 }
