@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { redactText } from './redact.ts';
+import { redactText, safeUrl } from './redact.ts';
 import { isSecretKey } from './secret-keys.ts';
 
 describe('isSecretKey: the names the red team found missing (issue #10)', () => {
@@ -68,5 +68,18 @@ describe('redactText: program flags, env names and token shapes', () => {
     const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U';
     const shapes = [jwt, `ghp_${'a'.repeat(36)}`, `github_pat_${'A'.repeat(40)}`, `sk-${'x'.repeat(40)}`, 'xoxb-1234567890-abcdef', 'xoxp-1234567890-abcdef', 'xoxa-1234567890-abcdef', 'AKIAIOSFODNN7EXAMPLE'];
     for (const t of shapes) expect(redactText(`echo ${t} done`), t).toBe('echo [REDACTED] done');
+  });
+});
+
+describe('safeUrl', () => {
+  it('gives the same answer from its cache, and strips credentials, query and fragment every time', () => {
+    for (let i = 0; i < 3; i++) {
+      expect(safeUrl('http://pi:8222/mcp')).toBe('http://pi:8222/mcp');
+      expect(safeUrl('https://u:p@pve1:8006/api2/json/nodes?x=1#f')).toBe('https://pve1:8006/api2/json/nodes');
+      expect(safeUrl(new URL('http://h/a?token=s'))).toBe('http://h/a');
+      expect(safeUrl('not a url')).toBe('[invalid url]');
+    }
+    // Bounded: many distinct URLs still answer right.
+    for (let i = 0; i < 300; i++) expect(safeUrl(`http://h${i}:1/p`)).toBe(`http://h${i}:1/p`);
   });
 });

@@ -556,11 +556,24 @@ export function redactText(s: string, maxChars = 65536): string {
  * @example safeUrl('https://u:p@pve1:8006/api2/json/nodes?x=1') // 'https://pve1:8006/api2/json/nodes'
  */
 export function safeUrl(url: string | URL): string {
-  let u: URL;
+  // The hub audits every outbound request, mostly to the same few URLs: parse each once.
+  const key = String(url);
+  const known = safeUrls.get(key);
+  if (known !== undefined) return known;
+  let safe: string;
   try {
-    u = new URL(String(url));
+    const u = new URL(key);
+    safe = `${u.protocol}//${u.host}${u.pathname}`;
   } catch {
-    return '[invalid url]';
+    safe = '[invalid url]';
   }
-  return `${u.protocol}//${u.host}${u.pathname}`;
+  // Only a URL with nothing to strip is remembered: no secret is kept beyond the call.
+  if (!/[@?#]/.test(key)) {
+    if (safeUrls.size >= SAFE_URL_CACHE_MAX) safeUrls.clear();
+    safeUrls.set(key, safe);
+  }
+  return safe;
 }
+/** URLs remembered by `safeUrl` (bounded: cleared when full). */
+const SAFE_URL_CACHE_MAX = 128;
+const safeUrls = new Map<string, string>();

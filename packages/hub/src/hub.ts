@@ -808,6 +808,8 @@ export async function createHub(opts: HubOptions) {
 
   return {
     app: http.app,
+    /** The Node request listener to serve `app` with: a plain tools/call skips Hono (transports/http.ts). */
+    nodeListener: http.nodeListener,
     // For the admin UI (ui/contract.ts): open 2025-era sessions, calls per session, held writes.
     sessions: () => http.sessions(),
     activity: (): SessionActivity[] => sessionActivity.list(),

@@ -10,6 +10,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { serve } from '@hono/node-server';
+import { createServer, type RequestListener, type ServerOptions } from 'node:http';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { isHomelabError, randomHex } from '@homelab-mcp/core';
 import { ConfigError, loadConfigFile, type UnresolvedRef } from '@homelab-mcp/core/config';
@@ -376,7 +377,9 @@ async function main(): Promise<void> {
   const audit = process.env.HOMELAB_HUB_UNSAFE_NO_AUDIT !== '1';
   if (!audit) log.warn({}, 'HOMELAB_HUB_UNSAFE_NO_AUDIT=1: the audit trail is OFF; calls are not recorded (benchmarks only)');
   const hub = await createHub({ config, dataDir, tokens, log, audit, localNode: localNodeSetup(config, flags.config), secretVars: configVars(flags.config, config.topology.file) });
-  const server = serve({ fetch: hub.app.fetch, hostname: host, port }, (addr) => {
+  // A plain 2026-07-28 tools/call is answered from the Node request before Hono (hub.nodeListener).
+  const createServerFast = ((options: ServerOptions, listener: RequestListener) => createServer(options, hub.nodeListener(listener))) as typeof createServer;
+  const server = serve({ fetch: hub.app.fetch, hostname: host, port, createServer: createServerFast }, (addr) => {
     const shownHost = host.includes(':') ? `[${host}]` : host;
     const url = `http://${shownHost}:${addr.port}/mcp`;
     hub.setListenPort(addr.port);

@@ -226,6 +226,40 @@ describe('durability', () => {
     expect((await readFile(join(dir, 'audit', 'audit-00000001.jsonl'), 'utf8')).trim().split('\n')).toHaveLength(4);
   });
 
+  it("'batch': a lazy append made while a commit is under way waits for the next commit, not a write of its own", async () => {
+    const dir = await tempDir();
+    const j = await journalIn(dir, { fsync: 'batch' });
+    const gate = await gateSync();
+    // A call's start record is being written (held) when its outcome is appended lazily.
+    const start = j.append(ev(0));
+    await tick();
+    let lazyDone = false;
+    const lazy = j.append(ev(1), { lazy: true }).then(() => (lazyDone = true));
+    gate.open();
+    await start;
+    // A few turns of the event loop, well within LAZY_COMMIT_MS.
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    // Before: the drain loop wrote it at once, a second synced write per call.
+    expect(gate.counts).toMatchObject({ writes: 1 });
+    expect(lazyDone).toBe(false);
+    // The next start record carries it.
+    await j.append(ev(2));
+    await lazy;
+    expect(gate.counts).toMatchObject({ writes: 2, synced: 2 });
+    // Left alone it still commits by itself (the timer), and close() loses nothing.
+    const alone = j.append(ev(3), { lazy: true });
+    const heldStart = j.append(ev(4));
+    const lateLazy = j.append(ev(5), { lazy: true });
+    await heldStart;
+    await alone;
+    await lateLazy;
+    expect(j.stats()).toMatchObject({ appended: 6 });
+    const last = j.append(ev(6), { lazy: true });
+    await j.close();
+    await last;
+    expect((await readFile(join(dir, 'audit', 'audit-00000001.jsonl'), 'utf8')).trim().split('\n')).toHaveLength(7);
+  });
+
   it("'always': one synced write per event", async () => {
     const dir = await tempDir();
     const j = await journalIn(dir, { fsync: 'always' });

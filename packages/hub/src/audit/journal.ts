@@ -262,6 +262,8 @@ interface Pending {
   events: 0 | 1;
   /** Queued again after a failed write (see `append`'s `retry`); how many tries failed so far. */
   retry?: { failed: number };
+  /** It may wait for another line's commit (at most LAZY_COMMIT_MS). */
+  lazy: boolean;
   resolve(): void;
   reject(err: unknown): void;
 }
@@ -307,6 +309,8 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
   const queue: Pending[] = [];
   let flushing: Promise<void> | undefined;
   let lazyTimer: NodeJS.Timeout | undefined;
+  /** The lazy timer fired (or the journal closes): commit the lazy lines too. */
+  let forced = false;
   let closed = false;
   /** After a failed write the file may end in a partial line: the next commit starts a new file. */
   let needNewFile = false;
@@ -398,8 +402,18 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
     for (const l of listeners) l();
   }
 
+  /** Whether only lazy lines are waiting (batch mode): they wait for a commit of another or the timer. */
+  const onlyLazy = () => mode === 'batch' && !closed && queue.every((p) => p.lazy);
+
   async function drain(): Promise<void> {
+    const force = forced;
+    forced = false;
     while (queue.length > 0) {
+      // Lazy lines queued while a commit was under way wait for the next line someone waits on
+      // (or the timer) instead of a synced write of their own: at concurrency 1 a call through
+      // an edge had two synced writes (its start record, then its outcome and outbound
+      // request), now one, its outcome joining the next call's start record.
+      if (!force && onlyLazy()) break;
       let group: Pending[];
       if (mode === 'always') {
         group = queue.splice(0, 1);
@@ -441,14 +455,18 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
     }
   }
 
-  function kick(): void {
+  function kick(force = false): void {
     clearTimeout(lazyTimer);
     lazyTimer = undefined;
+    if (force) forced = true;
     if (flushing) return;
     flushing = drain().finally(() => {
       flushing = undefined;
-      // An append that raced the end of the loop.
-      if (queue.length > 0) kick();
+      if (queue.length === 0) return;
+      // An append that raced the end of the loop, a forced commit asked meanwhile, or lazy
+      // lines left for the timer.
+      if (forced || !onlyLazy()) kick();
+      else lazyTimer ??= setTimeout(() => kick(true), LAZY_COMMIT_MS).unref();
     });
   }
 
@@ -456,13 +474,13 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
   function enqueue(line: string, lazy: boolean, events: 0 | 1, retry = false): Promise<void> {
     if (closed) return Promise.reject(new HomelabError('AUDIT_CLOSED', 'the audit journal is closed'));
     return new Promise<void>((resolve, reject) => {
-      const p: Pending = { line, bytes: Buffer.byteLength(line), events, resolve, reject };
+      const p: Pending = { line, bytes: Buffer.byteLength(line), events, lazy, resolve, reject };
       if (retry) p.retry = { failed: 0 };
       queue.push(p);
       // A lazy event waits for the next commit: a tool call through an edge then costs one
       // fdatasync for its two events (the call and its outbound request), not two in a row.
       if (lazy && mode === 'batch') {
-        if (!flushing) lazyTimer ??= setTimeout(kick, LAZY_COMMIT_MS).unref();
+        if (!flushing) lazyTimer ??= setTimeout(() => kick(true), LAZY_COMMIT_MS).unref();
       } else kick();
     });
   }
@@ -757,7 +775,7 @@ export async function createJournal(opts: JournalOptions): Promise<Journal> {
         queue.push(p);
       }
       retrying.clear();
-      if (lazyTimer || queue.length > 0) kick();
+      if (lazyTimer || queue.length > 0) kick(true);
       while (flushing) await flushing;
       await fh.close().catch(() => {});
     },

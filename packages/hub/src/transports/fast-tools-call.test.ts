@@ -2,6 +2,7 @@
 // be byte for byte what the SDK sends, the call must go through the same gate and audit, and
 // anything that is not plain must still reach the SDK.
 import type { AddressInfo } from 'node:net';
+import { createServer, request as httpRequest, type RequestListener, type Server as HttpServer, type ServerOptions } from 'node:http';
 import { serve } from '@hono/node-server';
 import { createMcpHandler, Server, type CallToolResult } from '@modelcontextprotocol/server';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -53,7 +54,7 @@ async function rebootToken(): Promise<string> {
   return (held as { result: { structuredContent: { confirm: string } } }).result.structuredContent.confirm;
 }
 
-function setup(mode: ApprovalMode = 'confirm') {
+function setup(mode: ApprovalMode = 'confirm', rateLimit: () => { ok: true } | { ok: false; retryAfterS: number } = () => ({ ok: true })) {
   const calls: string[] = [];
   const events: Array<Parameters<CallObserver['call']>[0]> = [];
   const tools: CatalogTool[] = Object.entries(RESULTS).map(([name, result]) => ({
@@ -97,7 +98,7 @@ function setup(mode: ApprovalMode = 'confirm') {
     info,
     catalog: () => catalog,
     authenticate: (h) => (h === `Bearer ${TOKEN}` ? admin : undefined),
-    rateLimit: () => ({ ok: true }),
+    rateLimit: () => rateLimit(),
     hostAllowed: () => false,
     maxBodyBytes: 1_000_000,
     metrics: createMetrics(),
@@ -241,6 +242,96 @@ describe('plain 2026-07-28 tools/call without the SDK server', () => {
     } finally {
       await http.close();
       await reference.close();
+    }
+  });
+
+  it('answers from the Node request before Hono (nodeListener) exactly as the app does, and hands everything else on', async () => {
+    let rateCalls = 0;
+    let limited = false;
+    const { http, events } = setup('confirm', () => {
+      rateCalls++;
+      return limited ? { ok: false, retryAfterS: 7 } : { ok: true };
+    });
+    // Requests that reached Hono on the raw server.
+    let honoRequests = 0;
+    const listen = async (fast: boolean) => {
+      const fetchApp: typeof http.app.fetch = (r, env) => {
+        if (fast) honoRequests++;
+        return http.app.fetch(r, env);
+      };
+      const server = serve({ fetch: fetchApp, hostname: '127.0.0.1', port: 0, ...(fast ? { createServer: ((o: ServerOptions, l: RequestListener) => createServer(o, http.nodeListener(l))) as typeof createServer } : {}) }) as HttpServer;
+      await new Promise((r) => server.once('listening', r));
+      return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp` };
+    };
+    const app = await listen(false);
+    const raw = await listen(true);
+    // node:http, not fetch: fetch sends its own Host.
+    const send = (url: string, init: RequestInit) =>
+      new Promise<{ status: number | undefined; type: string | undefined; retry: string | undefined; text: string }>((resolve, reject) => {
+        const req = httpRequest(url, { method: 'POST', headers: init.headers as Record<string, string> }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode, type: res.headers['content-type'], retry: res.headers['retry-after'], text: Buffer.concat(chunks).toString('utf8') }));
+        });
+        // The hub answers a too-large body before reading it all.
+        req.on('error', (e: NodeJS.ErrnoException) => (e.code === 'EPIPE' || e.code === 'ECONNRESET' ? undefined : reject(e)));
+        req.end(init.body as string);
+      });
+    try {
+      const withBody = (body: string, headers: Record<string, string> = {}) => {
+        const { init } = callRequest('text', {}, 1, { headers });
+        return { ...init, body };
+      };
+      const deep = JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'text', arguments: JSON.parse('{"a":'.repeat(80) + '1' + '}'.repeat(80)), _meta: META } });
+      // The first five are answered without Hono; the rest go to it.
+      const plain = 5;
+      const cases: Array<[string, RequestInit]> = [
+        ['plain text', callRequest('text', { a: 'b' }, 1).init],
+        ['plain structured, string id', callRequest('structured', undefined, 'x"y').init],
+        ['plain error result', callRequest('error', {}, 2).init],
+        ['invalid result', callRequest('invalid', {}, 3).init],
+        ['held write', callRequest('reboot', {}, 4).init],
+        ['unknown tool', callRequest('nope', {}, 5).init],
+        ['Mcp-Name disagrees', callRequest('text', {}, 6, { headers: { 'mcp-name': 'other' } }).init],
+        ['progress token', callRequest('text', {}, 7, { meta: { ...META, progressToken: 'p1' } }).init],
+        ['bad token', callRequest('text', {}, 8, { headers: { authorization: 'Bearer wrong' } }).init],
+        ['Host not allowed', callRequest('text', {}, 9, { headers: { host: 'evil.example' } }).init],
+        ['an Origin', callRequest('text', {}, 10, { headers: { origin: 'http://127.0.0.1' } }).init],
+        ['not JSON', withBody('{"jsonrpc":')],
+        ['too deep', withBody(deep)],
+        ['too large', withBody(JSON.stringify({ jsonrpc: '2.0', id: 11, method: 'tools/call', params: { name: 'text', arguments: { pad: 'x'.repeat(1_100_000) }, _meta: META } }))],
+        ['a batch', withBody(JSON.stringify([callRequest('text', {}, 12).body, callRequest('text', {}, 13).body]))],
+        ['a session id', callRequest('text', {}, 14, { headers: { 'mcp-session-id': 'nope' } }).init],
+      ];
+      for (const [i, [what, init]] of cases.entries()) {
+        const before = { events: events.length, rate: rateCalls };
+        const hono = honoRequests;
+        const want = await send(app.url, init);
+        const mid = { events: events.length, rate: rateCalls };
+        const got = await send(raw.url, init);
+        expect(got, what).toEqual(want);
+        // The same audit events and the same rate-limit charges on both paths: nothing twice.
+        expect(events.length - mid.events, what).toBe(mid.events - before.events);
+        expect(rateCalls - mid.rate, what).toBe(mid.rate - before.rate);
+        expect(honoRequests - hono, what).toBe(i < plain ? 0 : 1);
+      }
+      // The plain call skipped the SDK on the raw path too.
+      const sdkServers = countSdkServers();
+      expect((await send(raw.url, callRequest('text', {}, 20).init)).status).toBe(200);
+      expect(sdkServers()).toBe(0);
+      vi.restoreAllMocks();
+      // Rate-limited: the 429 names the request, once charged.
+      limited = true;
+      const before = rateCalls;
+      const want = await send(app.url, callRequest('text', {}, 21).init);
+      const got = await send(raw.url, callRequest('text', {}, 21).init);
+      expect([got.status, got.retry]).toEqual([429, '7']);
+      expect(got).toEqual(want);
+      expect(rateCalls - before).toBe(2);
+    } finally {
+      await new Promise((r) => app.server.close(r));
+      await new Promise((r) => raw.server.close(r));
+      await http.close();
     }
   });
 

@@ -175,6 +175,32 @@ async function splicedToolsList(res: Response, splice: ToolsListSplice, outgoing
   return new Response(Buffer.concat([head, splice.bytes, tail]), { status: res.status, headers });
 }
 
+/** A JSON answer in one write: the head and the body together, with its length (no chunked encoding). */
+function writeJsonAnswer(outgoing: ServerResponse, status: number, text: string): void {
+  outgoing.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  outgoing.end(text);
+}
+
+/**
+ * What the raw fast path (`nodeListener` in createHttpApp) already did for a request it then
+ * handed to the Hono app: the caller it authenticated, the rate limiter's decision it took, and
+ * the body it read (`read`), so that neither is done twice.
+ */
+interface Preadmitted {
+  caller: Authenticated;
+  rate: RateDecision;
+  read: boolean;
+  text?: string | undefined;
+}
+
+/** Node's parsed headers as the `get` of a `Headers` (the fast path checks there are no repeats). */
+const nodeHeaders = (h: IncomingMessage['headers']) => ({
+  get(name: string): string | null {
+    const v = h[name];
+    return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
+  },
+});
+
 /**
  * The body as text straight from the Node request (under `@hono/node-server`), or undefined
  * when it is longer than `limit` bytes (read no further; node-server drains or drops the rest
@@ -295,6 +321,13 @@ export function createHttpApp(opts: HttpAppOptions) {
   };
 
   const envelopeAccepted = createEnvelopeCheck();
+  /** Requests the raw fast path admitted (and maybe read) before handing them to the app. */
+  const preadmitted = new WeakMap<IncomingMessage, Preadmitted>();
+  const preadmittedOf = (c: Context) => {
+    const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+    // Only /mcp: the one route the raw path serves.
+    return incoming && c.req.path === '/mcp' ? preadmitted.get(incoming) : undefined;
+  };
   const paramHeadersOf = createParamHeaderIndex();
 
   /**
@@ -302,7 +335,7 @@ export function createHttpApp(opts: HttpAppOptions) {
    * were the catalog's tools its own: only a `tools/call` of a tool the caller sees whose
    * schema declares `x-mcp-header` parameters is looked at (one map lookup for the others).
    */
-  function paramHeaderRefusal(caller: Caller, body: unknown, headers: Headers): ParamHeaderRejection | undefined {
+  function paramHeaderRefusal(caller: Caller, body: unknown, headers: { get(name: string): string | null }): ParamHeaderRejection | undefined {
     const m = body as { id?: unknown; method?: unknown; params?: { name?: unknown; arguments?: unknown } } | null;
     // A request (with an id): the SDK checks nothing on a notification.
     if (m?.method !== 'tools/call' || typeof m.params?.name !== 'string' || !(typeof m.id === 'string' || typeof m.id === 'number')) return undefined;
@@ -330,18 +363,35 @@ export function createHttpApp(opts: HttpAppOptions) {
    * a human-mode write, or a tool that may be one: dry_run_playbook's classFor).
    */
   async function fastToolsCall(c: Context, caller: Authenticated, parsedBody: unknown): Promise<Response | undefined> {
-    const call = plainToolsCall(parsedBody, c.req.raw.headers, envelopeAccepted);
+    const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+    const answer = await plainCallAnswer(c.req.raw.headers, outgoing, c.req.raw.signal, caller, parsedBody);
+    if (!answer) return undefined;
+    const { text, status } = answer;
+    if (outgoing && !outgoing.headersSent) {
+      if (outgoing.destroyed) return RESPONSE_ALREADY_SENT;
+      writeJsonAnswer(outgoing, status, text);
+      return RESPONSE_ALREADY_SENT;
+    }
+    return new Response(text, { status, headers: { 'content-type': 'application/json' } });
+  }
+
+  /**
+   * The answer (JSON text and status) to a plain 2026-07-28 tools/call, or undefined when the
+   * SDK must serve the request. The client going away (`outgoing` closing, or `signal` without
+   * a Node response) cancels the call.
+   */
+  async function plainCallAnswer(headers: { get(name: string): string | null }, outgoing: ServerResponse | undefined, requestSignal: AbortSignal | undefined, caller: Authenticated, parsedBody: unknown): Promise<{ text: string; status: number } | undefined> {
+    const call = plainToolsCall(parsedBody, headers, envelopeAccepted);
     if (!call) return undefined;
     const tool = opts.catalog().tool(call.name);
     if (!tool || !visibleTo(caller.role, tool) || ((tool.toolClass === 'write' || tool.classFor) && opts.gate.mode(caller) === 'human')) return undefined;
-    const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
     // The client going away cancels the call, as it does on the SDK's path (its request signal).
     const abort = new AbortController();
     const onClose = () => {
       if (!outgoing?.writableFinished) abort.abort(new Error('the client closed the connection'));
     };
     if (outgoing) outgoing.once('close', onClose);
-    const signal = outgoing ? abort.signal : c.req.raw.signal;
+    const signal = outgoing || !requestSignal ? abort.signal : requestSignal;
     let text: string;
     let status = 200;
     try {
@@ -367,13 +417,7 @@ export function createHttpApp(opts: HttpAppOptions) {
     } finally {
       outgoing?.off('close', onClose);
     }
-    if (outgoing && !outgoing.headersSent) {
-      if (outgoing.destroyed) return RESPONSE_ALREADY_SENT;
-      outgoing.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-      outgoing.end(text);
-      return RESPONSE_ALREADY_SENT;
-    }
-    return new Response(text, { status, headers: { 'content-type': 'application/json' } });
+    return { text, status };
   }
 
   const observed = (caller: Caller | (() => Caller)) => createHubServer({ info: opts.info, ...callOptions(caller) });
@@ -490,9 +534,10 @@ export function createHttpApp(opts: HttpAppOptions) {
    */
   async function readJson(c: Context): Promise<{ body: unknown } | Response> {
     const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+    const pre = incoming ? preadmitted.get(incoming) : undefined;
     // (A Node request someone already read or consumed: through the web body, as before.)
     const direct = incoming && !incoming.readableEnded && !incoming.readableDidRead && !incoming.destroyed;
-    const text = direct ? await readIncoming(incoming, opts.maxBodyBytes) : await readLimited(c.req.raw, opts.maxBodyBytes);
+    const text = pre?.read ? pre.text : direct ? await readIncoming(incoming, opts.maxBodyBytes) : await readLimited(c.req.raw, opts.maxBodyBytes);
     if (text === undefined) {
       refuse(c, 'too_large');
       return c.json({ jsonrpc: '2.0', id: null, error: { code: -32600, message: `Request body too large: limit is ${opts.maxBodyBytes} bytes` } }, 413);
@@ -649,9 +694,11 @@ export function createHttpApp(opts: HttpAppOptions) {
 
   /** Authentication, rate limit and body limit: the gate every MCP request passes. */
   function admit(c: Context, auth: (c: Context) => Authenticated | Response = authed): Authenticated | Response {
-    const caller = auth(c);
+    // A request the raw fast path already authenticated and charged (it handed it on): once only.
+    const pre = preadmittedOf(c);
+    const caller = pre ? pre.caller : auth(c);
     if (caller instanceof Response) return caller;
-    const rate = opts.rateLimit(caller.key);
+    const rate = pre ? pre.rate : opts.rateLimit(caller.key);
     if (!rate.ok) return rateLimited(c, caller, rate.retryAfterS);
     const declared = Number(c.req.header('content-length') ?? 0);
     if (declared > opts.maxBodyBytes) {
@@ -892,8 +939,93 @@ export function createHttpApp(opts: HttpAppOptions) {
     return trackedListen(res, caller, release);
   }
 
+  /**
+   * Whether a request is one the raw fast path may take, and if so the caller and the rate
+   * limiter's decision: a `POST /mcp` announcing a 2026-07-28 `tools/call` (`Mcp-Method`), no
+   * session, no `Origin`, no repeated header (Node keeps the first of some where the app's
+   * `Headers` joins them), an allowed `Host`, a source not throttled, a valid bearer token and a
+   * declared length within the limit: the checks the app's middleware and `admit` make, in
+   * their order. Anything else, the refusals included, is the app's. Only the rate limiter has
+   * a side effect (it takes a token), and it runs last.
+   */
+  function rawAdmit(incoming: IncomingMessage): { caller: Authenticated; rate: RateDecision; source: string } | undefined {
+    if (incoming.method !== 'POST' || incoming.url !== '/mcp') return undefined;
+    const h = incoming.headers;
+    if (h['mcp-method'] !== 'tools/call' || h['mcp-session-id'] !== undefined || h.origin !== undefined) return undefined;
+    if (incoming.rawHeaders.length !== 2 * Object.keys(h).length) return undefined;
+    if (!allowed(hostOnly(h.host ?? ''))) return undefined;
+    const header = opts.clientIpHeader?.() ?? 'x-forwarded-for';
+    const forwarded = h[header.toLowerCase()];
+    const source = clientAddress(incoming.socket?.remoteAddress, typeof forwarded === 'string' ? forwarded : undefined, opts.trustedProxies?.() ?? [], header);
+    if (!authFailures.blocked(source).ok) return undefined;
+    const caller = opts.authenticate(h.authorization);
+    if (!caller) return undefined;
+    if (Number(h['content-length'] ?? 0) > opts.maxBodyBytes) return undefined;
+    return { caller, rate: opts.rateLimit(caller.key), source };
+  }
+
+  /**
+   * Serves a request `rawAdmit` took: reads and parses the body (same limit and depth check),
+   * and answers a plain tools/call from the Node request and response, with no Hono context and
+   * no WHATWG Request or Headers. Everything else (a body too large, too deep or not JSON, a
+   * batch, a Mcp-Param-* mismatch, anything the SDK must serve) goes to the app with what was
+   * done (`preadmitted`), which answers it as it would have.
+   */
+  async function rawServe(incoming: IncomingMessage, outgoing: ServerResponse, caller: Authenticated, rate: RateDecision, next: (incoming: IncomingMessage, outgoing: ServerResponse) => unknown): Promise<void> {
+    const text = await readIncoming(incoming, opts.maxBodyBytes);
+    let body: unknown;
+    let parsed = text !== undefined && !exceedsJsonDepth(text, maxDepth);
+    if (parsed) {
+      try {
+        body = JSON.parse(text!);
+      } catch {
+        parsed = false;
+      }
+    }
+    const handOn = () => {
+      preadmitted.set(incoming, { caller, rate, read: true, text });
+      void next(incoming, outgoing);
+    };
+    if (!parsed || Array.isArray(body)) return handOn();
+    const headers = nodeHeaders(incoming.headers);
+    if (paramHeaderRefusal(caller, body, headers)) return handOn();
+    const answer = await plainCallAnswer(headers, outgoing, undefined, caller, body);
+    if (!answer) return handOn();
+    if (outgoing.headersSent || outgoing.destroyed) return;
+    writeJsonAnswer(outgoing, answer.status, answer.text);
+  }
+
+  /**
+   * The Node request listener to serve with: `next` (the app's listener from
+   * `@hono/node-server`) for every request, except a plain 2026-07-28 tools/call on `/mcp`,
+   * which is answered straight from the Node request (see `rawAdmit`, `rawServe`): Hono's
+   * routing, its context and the Request/Headers objects were a tenth of the hub's CPU per call.
+   */
+  function nodeListener(next: (incoming: IncomingMessage, outgoing: ServerResponse) => unknown): (incoming: IncomingMessage, outgoing: ServerResponse) => void {
+    return (incoming, outgoing) => {
+      const admitted = rawAdmit(incoming);
+      if (!admitted) return void next(incoming, outgoing);
+      const { caller, rate, source } = admitted;
+      if (!rate.ok) {
+        preadmitted.set(incoming, { caller, rate, read: false });
+        return void next(incoming, outgoing);
+      }
+      requestSource.run(source, () => {
+        rawServe(incoming, outgoing, caller, rate, next).catch((err: unknown) => {
+          // As Hono answers an exception in a handler.
+          opts.log?.warn({ err: err instanceof Error ? err.message : String(err) }, 'mcp request failed');
+          if (!outgoing.headersSent && !outgoing.destroyed) {
+            outgoing.writeHead(500, { 'content-type': 'text/plain; charset=UTF-8' });
+            outgoing.end('Internal Server Error');
+          }
+        });
+      });
+    };
+  }
+
   return {
     app,
+    nodeListener,
     /** Tells every client that the lists changed: open 2025 sessions and 2026 subscriptions. */
     notifyListChanged(): void {
       modern.notify.toolsChanged();
