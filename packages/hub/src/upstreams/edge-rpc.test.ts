@@ -162,6 +162,34 @@ describe('direct tools/call to an edge', () => {
     expect(up.state().lastError).toBe('connection refused');
   });
 
+  it('an edge whose tools/list turns into "method not found" lists no tools, as through the SDK', async () => {
+    const fake = track(await startFakeEdge());
+    const up = track(createUpstream({ kind: 'edge', name: 'pi', url: fake.url, token: 'edge-token-0123456789' }, { healthIntervalMs: 0 }));
+    await up.start();
+    await up.checkNow();
+    expect(up.tools()).toHaveLength(5);
+    fake.listing.mode = 'unknown';
+    await up.checkNow();
+    // Before the plain check, the SDK's -32601 emptied the list (fetchLists' orEmpty): the hub
+    // must not keep offering tools the edge no longer lists.
+    expect(up.tools()).toEqual([]);
+    expect(up.state().status).toBe('up');
+  });
+
+  it('a health check answered over SSE does not leave the edge holding the hub\'s socket open', async () => {
+    const fake = track(await startFakeEdge());
+    const up = track(createUpstream({ kind: 'edge', name: 'pi', url: fake.url, token: 'edge-token-0123456789' }, { healthIntervalMs: 0 }));
+    await up.start();
+    await up.checkNow();
+    fake.listing.mode = 'sse-open';
+    await up.checkNow();
+    expect(up.state().status).toBe('up');
+    // The answer came; the stream that goes on after it is cut (soon, not at once: a stream
+    // that ends right after its answer keeps its socket for the next request).
+    if (fake.listing.sseOpen > 0) await new Promise<void>((r) => fake.listing.sseClosed.push(r));
+    expect(fake.listing.sseOpen).toBe(0);
+  }, 10_000);
+
   it('keeps its socket to an edge across a quiet spell longer than undici\'s 4 s', async () => {
     const fake = track(await startFakeEdge());
     const up = track(createUpstream({ kind: 'edge', name: 'pi', url: fake.url, token: 'edge-token-0123456789' }, { healthIntervalMs: 0 }));
@@ -197,6 +225,12 @@ async function startFakeEdge() {
   const lists: string[] = [];
   /** Set: tools/list from edge-rpc.ts is never answered (a hung edge). */
   const hang = { lists: false };
+  /**
+   * How tools/list is answered: `unknown`: -32601 on both paths (an edge that dropped the
+   * method); `sse-open`: from edge-rpc.ts, an SSE answer whose stream then stays open (a
+   * hostile edge holding the hub's socket); `sockets` counts those streams still open.
+   */
+  const listing = { mode: 'normal' as 'normal' | 'unknown' | 'sse-open', sseOpen: 0, sseClosed: [] as Array<() => void> };
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -209,6 +243,20 @@ async function startFakeEdge() {
       if (msg.method === 'tools/list') {
         lists.push(req.headers['user-agent'] === 'node' ? 'sdk' : 'edge');
         if (hang.lists && req.headers['user-agent'] !== 'node') return;
+        if (listing.mode === 'unknown') return json(200, { jsonrpc: '2.0', id: msg.id, error: { code: -32601, message: 'Method not found' } });
+        if (listing.mode === 'sse-open' && req.headers['user-agent'] !== 'node') {
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          const result = { tools: tools.map((name) => ({ name, inputSchema: { type: 'object' } })), ttlMs: 0, cacheScope: 'private', resultType: 'complete' };
+          res.write(`event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id: msg.id, result })}\n\n`);
+          listing.sseOpen++;
+          const drip = setInterval(() => res.write(': still here\n\n'), 50);
+          res.on('close', () => {
+            clearInterval(drip);
+            listing.sseOpen--;
+            for (const f of listing.sseClosed.splice(0)) f();
+          });
+          return;
+        }
         return ok({ tools: tools.map((name) => ({ name, inputSchema: { type: 'object' } })), ttlMs: 0, cacheScope: 'private' });
       }
       if (msg.method !== 'tools/call') return json(404, { jsonrpc: '2.0', id: msg.id, error: { code: -32601, message: 'Method not found' } });
@@ -248,6 +296,7 @@ async function startFakeEdge() {
     tools,
     lists,
     hang,
+    listing,
     close: async () => {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
