@@ -190,6 +190,56 @@ describe('direct tools/call to an edge', () => {
     expect(fake.listing.sseOpen).toBe(0);
   }, 10_000);
 
+  it('a tools/call whose connection the edge resets is never sent twice, and fails as unavailable', async () => {
+    const fake = track(await startFakeEdge());
+    const up = track(createUpstream({ kind: 'edge', name: 'pi', url: fake.url, token: 'edge-token-0123456789' }, { healthIntervalMs: 0, backoff: { initialMs: 60_000, maxMs: 60_000 } }));
+    await up.start();
+    // Warm the pool, so the reset one goes out on a reused keep-alive socket.
+    await up.callTool('rpc400', {}).catch(() => undefined);
+    const before = fake.calls.length;
+    const err = await up.callTool('reset', {}).catch((e: unknown) => e);
+    expect(isHomelabError(err, 'UPSTREAM_UNAVAILABLE')).toBe(true);
+    expect(fake.calls.length - before).toBe(1);
+  });
+
+  it('an edge restarted on the same port: a call in the restart\'s race is never sent twice; once the old socket is seen closed, the call goes through', async () => {
+    const first = await startFakeEdge();
+    const port = Number(new URL(first.url).port);
+    const up = track(createUpstream({ kind: 'edge', name: 'pi', url: first.url, token: 'edge-token-0123456789' }, { healthIntervalMs: 0, backoff: { initialMs: 60_000, maxMs: 60_000 } }));
+    await up.start();
+    await up.callTool('rpc400', {}).catch(() => undefined);
+    await first.close();
+    const second = track(await startFakeEdge(port));
+    // At once: the hub may not have read the old socket's FIN yet and write on it. It cannot know
+    // whether the edge read the call, so it does not send it again: at most once.
+    const raced = await up.callTool('rpc400', {}).catch((e: unknown) => e);
+    expect(second.calls.length).toBe(isHomelabError(raced, 'UPSTREAM_UNAVAILABLE') ? 0 : 1);
+    // A moment later (a real restart takes longer than this) the old socket is gone.
+    await new Promise((r) => setTimeout(r, 300));
+    const before = second.calls.length;
+    const err = await up.callTool('rpc400', {}).catch((e: unknown) => e);
+    expect(isHomelabError(err, 'UPSTREAM_UNAVAILABLE')).toBe(false);
+    expect(second.calls.length - before).toBe(1);
+  });
+
+  it('a health check in an edge restart\'s race (a reused socket reset) asks once more on a new socket: it is a read', async () => {
+    const first = await startFakeEdge();
+    const port = Number(new URL(first.url).port);
+    const up = track(createUpstream({ kind: 'edge', name: 'pi', url: first.url, token: 'edge-token-0123456789' }, { healthIntervalMs: 0, backoff: { initialMs: 60_000, maxMs: 60_000 } }));
+    await up.start();
+    await up.checkNow();
+    await up.checkNow();
+    const states: string[] = [];
+    up.onChange((k) => k === 'state' && states.push(up.state().status));
+    await first.close();
+    const second = track(await startFakeEdge(port));
+    await up.checkNow();
+    // Not "connection lost; reconnecting" for a socket the old process closed.
+    expect(states).toEqual([]);
+    expect(second.lists).toContain('edge');
+    expect(up.state().status).toBe('up');
+  });
+
   it('keeps its socket to an edge across a quiet spell longer than undici\'s 4 s', async () => {
     const fake = track(await startFakeEdge());
     const up = track(createUpstream({ kind: 'edge', name: 'pi', url: fake.url, token: 'edge-token-0123456789' }, { healthIntervalMs: 0 }));
@@ -218,7 +268,7 @@ describe('direct tools/call to an edge', () => {
  * body), `rpc400` (a JSON-RPC error with HTTP 400), `cut` (an SSE answer that ends after a
  * progress event, without a result), `unauthorized` (401), `notjson` (200 with a broken body).
  */
-async function startFakeEdge() {
+async function startFakeEdge(listenPort = 0) {
   const calls: Array<{ via: string; port: number; headers: Record<string, unknown> }> = [];
   /** The tools it lists (changeable), and who asked for the list: `sdk` or `edge` (edge-rpc.ts). */
   const tools = ['boom500', 'rpc400', 'cut', 'unauthorized', 'notjson'];
@@ -274,6 +324,9 @@ async function startFakeEdge() {
           return json(400, { jsonrpc: '2.0', id: msg.id, error: { code: -32602, message: 'Invalid params: bad things', data: { why: 'x' } } });
         case 'unauthorized':
           return void res.writeHead(401).end();
+        case 'reset':
+          // Received, then the connection dies without an answer (the edge crashed mid-call).
+          return void req.socket.resetAndDestroy();
         case 'notjson':
           return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"jsonrpc": "2.0", "id": ');
         case 'cut': {
@@ -288,7 +341,7 @@ async function startFakeEdge() {
   });
   // As the edge (packages/edge/src/server.ts): idle sockets are kept 65 s.
   server.keepAliveTimeout = 65_000;
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => server.listen(listenPort, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}/mcp`,

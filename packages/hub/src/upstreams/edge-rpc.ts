@@ -154,7 +154,7 @@ export function createEdgeRpc(opts: EdgeRpcOptions): EdgeRpc {
         return JSON.stringify(raw);
       },
       'tools/list',
-    ));
+    ), true);
   }
 
   function post<T>(
@@ -163,6 +163,12 @@ export function createEdgeRpc(opts: EdgeRpcOptions): EdgeRpc {
     params: Record<string, unknown>,
     call: EdgeCallOptions,
     settle: (message: JsonRpcMessage, id: number, finish: (err: unknown, result?: T) => void) => void,
+    /**
+     * A read only (tools/list): sent once more on a new socket if a reused keep-alive socket
+     * turned out closed (reset before any answer: the edge restarted, its FIN not read yet).
+     * Never for tools/call: whether the edge read it cannot be known, and a write is sent once.
+     */
+    retryStaleSocket = false,
   ): Promise<T> {
     const id = nextId++;
     const base = call.meta ? { ...call.meta, ...envelope } : envelope;
@@ -199,11 +205,20 @@ export function createEdgeRpc(opts: EdgeRpcOptions): EdgeRpc {
         req.destroy();
       }
       signal.addEventListener('abort', onAbort, { once: true });
+      let answered = false;
       req.on('error', (err) => {
         report({ error: err.message });
+        const code = (err as { code?: unknown }).code;
+        if (retryStaleSocket && !settled && !answered && req.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE')) {
+          settled = true;
+          signal.removeEventListener('abort', onAbort);
+          post(method, name, params, call, settle, false).then(resolve, reject);
+          return;
+        }
         finish(err);
       });
       req.on('response', (res) => {
+        answered = true;
         const status = res.statusCode ?? 0;
         report({ status });
         const sse = /^text\/event-stream\b/i.test(res.headers['content-type'] ?? '');
