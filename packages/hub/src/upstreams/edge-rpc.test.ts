@@ -190,6 +190,20 @@ describe('direct tools/call to an edge', () => {
     expect(fake.listing.sseOpen).toBe(0);
   }, 10_000);
 
+  it('a health check reads at most limits.maxResultBytes of a tools/list, and a list past it takes the edge down with that reason', async () => {
+    const fake = track(await startFakeEdge());
+    const http: Array<{ status?: number; error?: string }> = [];
+    const up = track(createUpstream({ kind: 'edge', name: 'pi', url: fake.url, token: 'edge-token-0123456789' }, { healthIntervalMs: 0, maxResultBytes: 16 * 1024, backoff: { initialMs: 60_000, maxMs: 60_000 }, onHttpRequest: (r) => http.push(r) }));
+    await up.start();
+    await up.checkNow();
+    expect(up.state().status).toBe('up');
+    for (let i = 0; i < 400; i++) fake.tools.push(`padding_tool_${i}_${'x'.repeat(40)}`);
+    await up.checkNow();
+    expect(up.state().status).not.toBe('up');
+    expect(up.state().lastError).toMatch(/larger than limits\.maxResultBytes/);
+    expect(up.tools()).toEqual([]);
+  });
+
   it('a tools/call whose connection the edge resets is never sent twice, and fails as unavailable', async () => {
     const fake = track(await startFakeEdge());
     const up = track(createUpstream({ kind: 'edge', name: 'pi', url: fake.url, token: 'edge-token-0123456789' }, { healthIntervalMs: 0, backoff: { initialMs: 60_000, maxMs: 60_000 } }));
