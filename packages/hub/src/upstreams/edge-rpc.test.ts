@@ -162,6 +162,98 @@ describe('direct tools/call to an edge', () => {
     expect(up.state().lastError).toBe('connection refused');
   });
 
+  it('an edge whose tools/list turns into "method not found" lists no tools, as through the SDK', async () => {
+    const fake = track(await startFakeEdge());
+    const up = track(createUpstream({ kind: 'edge', name: 'pi', url: fake.url, token: 'edge-token-0123456789' }, { healthIntervalMs: 0 }));
+    await up.start();
+    await up.checkNow();
+    expect(up.tools()).toHaveLength(5);
+    fake.listing.mode = 'unknown';
+    await up.checkNow();
+    // Before the plain check, the SDK's -32601 emptied the list (fetchLists' orEmpty): the hub
+    // must not keep offering tools the edge no longer lists.
+    expect(up.tools()).toEqual([]);
+    expect(up.state().status).toBe('up');
+  });
+
+  it('a health check answered over SSE does not leave the edge holding the hub\'s socket open', async () => {
+    const fake = track(await startFakeEdge());
+    const up = track(createUpstream({ kind: 'edge', name: 'pi', url: fake.url, token: 'edge-token-0123456789' }, { healthIntervalMs: 0 }));
+    await up.start();
+    await up.checkNow();
+    fake.listing.mode = 'sse-open';
+    await up.checkNow();
+    expect(up.state().status).toBe('up');
+    // The answer came; the stream that goes on after it is cut (soon, not at once: a stream
+    // that ends right after its answer keeps its socket for the next request).
+    if (fake.listing.sseOpen > 0) await new Promise<void>((r) => fake.listing.sseClosed.push(r));
+    expect(fake.listing.sseOpen).toBe(0);
+  }, 10_000);
+
+  it('a health check reads at most limits.maxResultBytes of a tools/list, and a list past it takes the edge down with that reason', async () => {
+    const fake = track(await startFakeEdge());
+    const http: Array<{ status?: number; error?: string }> = [];
+    const up = track(createUpstream({ kind: 'edge', name: 'pi', url: fake.url, token: 'edge-token-0123456789' }, { healthIntervalMs: 0, maxResultBytes: 16 * 1024, backoff: { initialMs: 60_000, maxMs: 60_000 }, onHttpRequest: (r) => http.push(r) }));
+    await up.start();
+    await up.checkNow();
+    expect(up.state().status).toBe('up');
+    for (let i = 0; i < 400; i++) fake.tools.push(`padding_tool_${i}_${'x'.repeat(40)}`);
+    await up.checkNow();
+    expect(up.state().status).not.toBe('up');
+    expect(up.state().lastError).toMatch(/larger than limits\.maxResultBytes/);
+    expect(up.tools()).toEqual([]);
+  });
+
+  it('a tools/call whose connection the edge resets is never sent twice, and fails as unavailable', async () => {
+    const fake = track(await startFakeEdge());
+    const up = track(createUpstream({ kind: 'edge', name: 'pi', url: fake.url, token: 'edge-token-0123456789' }, { healthIntervalMs: 0, backoff: { initialMs: 60_000, maxMs: 60_000 } }));
+    await up.start();
+    // Warm the pool, so the reset one goes out on a reused keep-alive socket.
+    await up.callTool('rpc400', {}).catch(() => undefined);
+    const before = fake.calls.length;
+    const err = await up.callTool('reset', {}).catch((e: unknown) => e);
+    expect(isHomelabError(err, 'UPSTREAM_UNAVAILABLE')).toBe(true);
+    expect(fake.calls.length - before).toBe(1);
+  });
+
+  it('an edge restarted on the same port: a call in the restart\'s race is never sent twice; once the old socket is seen closed, the call goes through', async () => {
+    const first = await startFakeEdge();
+    const port = Number(new URL(first.url).port);
+    const up = track(createUpstream({ kind: 'edge', name: 'pi', url: first.url, token: 'edge-token-0123456789' }, { healthIntervalMs: 0, backoff: { initialMs: 60_000, maxMs: 60_000 } }));
+    await up.start();
+    await up.callTool('rpc400', {}).catch(() => undefined);
+    await first.close();
+    const second = track(await startFakeEdge(port));
+    // At once: the hub may not have read the old socket's FIN yet and write on it. It cannot know
+    // whether the edge read the call, so it does not send it again: at most once.
+    const raced = await up.callTool('rpc400', {}).catch((e: unknown) => e);
+    expect(second.calls.length).toBe(isHomelabError(raced, 'UPSTREAM_UNAVAILABLE') ? 0 : 1);
+    // A moment later (a real restart takes longer than this) the old socket is gone.
+    await new Promise((r) => setTimeout(r, 300));
+    const before = second.calls.length;
+    const err = await up.callTool('rpc400', {}).catch((e: unknown) => e);
+    expect(isHomelabError(err, 'UPSTREAM_UNAVAILABLE')).toBe(false);
+    expect(second.calls.length - before).toBe(1);
+  });
+
+  it('a health check in an edge restart\'s race (a reused socket reset) asks once more on a new socket: it is a read', async () => {
+    const first = await startFakeEdge();
+    const port = Number(new URL(first.url).port);
+    const up = track(createUpstream({ kind: 'edge', name: 'pi', url: first.url, token: 'edge-token-0123456789' }, { healthIntervalMs: 0, backoff: { initialMs: 60_000, maxMs: 60_000 } }));
+    await up.start();
+    await up.checkNow();
+    await up.checkNow();
+    const states: string[] = [];
+    up.onChange((k) => k === 'state' && states.push(up.state().status));
+    await first.close();
+    const second = track(await startFakeEdge(port));
+    await up.checkNow();
+    // Not "connection lost; reconnecting" for a socket the old process closed.
+    expect(states).toEqual([]);
+    expect(second.lists).toContain('edge');
+    expect(up.state().status).toBe('up');
+  });
+
   it('keeps its socket to an edge across a quiet spell longer than undici\'s 4 s', async () => {
     const fake = track(await startFakeEdge());
     const up = track(createUpstream({ kind: 'edge', name: 'pi', url: fake.url, token: 'edge-token-0123456789' }, { healthIntervalMs: 0 }));
@@ -190,13 +282,19 @@ describe('direct tools/call to an edge', () => {
  * body), `rpc400` (a JSON-RPC error with HTTP 400), `cut` (an SSE answer that ends after a
  * progress event, without a result), `unauthorized` (401), `notjson` (200 with a broken body).
  */
-async function startFakeEdge() {
+async function startFakeEdge(listenPort = 0) {
   const calls: Array<{ via: string; port: number; headers: Record<string, unknown> }> = [];
   /** The tools it lists (changeable), and who asked for the list: `sdk` or `edge` (edge-rpc.ts). */
   const tools = ['boom500', 'rpc400', 'cut', 'unauthorized', 'notjson'];
   const lists: string[] = [];
   /** Set: tools/list from edge-rpc.ts is never answered (a hung edge). */
   const hang = { lists: false };
+  /**
+   * How tools/list is answered: `unknown`: -32601 on both paths (an edge that dropped the
+   * method); `sse-open`: from edge-rpc.ts, an SSE answer whose stream then stays open (a
+   * hostile edge holding the hub's socket); `sockets` counts those streams still open.
+   */
+  const listing = { mode: 'normal' as 'normal' | 'unknown' | 'sse-open', sseOpen: 0, sseClosed: [] as Array<() => void> };
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -209,6 +307,20 @@ async function startFakeEdge() {
       if (msg.method === 'tools/list') {
         lists.push(req.headers['user-agent'] === 'node' ? 'sdk' : 'edge');
         if (hang.lists && req.headers['user-agent'] !== 'node') return;
+        if (listing.mode === 'unknown') return json(200, { jsonrpc: '2.0', id: msg.id, error: { code: -32601, message: 'Method not found' } });
+        if (listing.mode === 'sse-open' && req.headers['user-agent'] !== 'node') {
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          const result = { tools: tools.map((name) => ({ name, inputSchema: { type: 'object' } })), ttlMs: 0, cacheScope: 'private', resultType: 'complete' };
+          res.write(`event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id: msg.id, result })}\n\n`);
+          listing.sseOpen++;
+          const drip = setInterval(() => res.write(': still here\n\n'), 50);
+          res.on('close', () => {
+            clearInterval(drip);
+            listing.sseOpen--;
+            for (const f of listing.sseClosed.splice(0)) f();
+          });
+          return;
+        }
         return ok({ tools: tools.map((name) => ({ name, inputSchema: { type: 'object' } })), ttlMs: 0, cacheScope: 'private' });
       }
       if (msg.method !== 'tools/call') return json(404, { jsonrpc: '2.0', id: msg.id, error: { code: -32601, message: 'Method not found' } });
@@ -226,6 +338,9 @@ async function startFakeEdge() {
           return json(400, { jsonrpc: '2.0', id: msg.id, error: { code: -32602, message: 'Invalid params: bad things', data: { why: 'x' } } });
         case 'unauthorized':
           return void res.writeHead(401).end();
+        case 'reset':
+          // Received, then the connection dies without an answer (the edge crashed mid-call).
+          return void req.socket.resetAndDestroy();
         case 'notjson':
           return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"jsonrpc": "2.0", "id": ');
         case 'cut': {
@@ -240,7 +355,7 @@ async function startFakeEdge() {
   });
   // As the edge (packages/edge/src/server.ts): idle sockets are kept 65 s.
   server.keepAliveTimeout = 65_000;
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => server.listen(listenPort, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}/mcp`,
@@ -248,6 +363,7 @@ async function startFakeEdge() {
     tools,
     lists,
     hang,
+    listing,
     close: async () => {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));

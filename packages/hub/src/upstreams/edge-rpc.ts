@@ -43,6 +43,14 @@ export const MAX_EDGE_RESPONSE_BYTES = 32 * 1024 * 1024;
  * `Keep-Alive: timeout=` is taken at its word (node:http's agent uses the smaller of the two).
  */
 export const IDLE_SOCKET_MS = 20_000;
+/**
+ * An SSE answer's stream is cut this long after the answer came if it has not ended by then:
+ * the edge ends it right after the answer, so a socket is only lost to a server that keeps
+ * sending (or just keeps the stream open) past its answer, which would otherwise hold one of
+ * the hub's sockets per call and per health check for as long as it likes (the caller's
+ * deadline no longer applies once the answer is in).
+ */
+export const ANSWERED_STREAM_GRACE_MS = 1_000;
 /** Default of `limits.maxResultBytes`: the largest result the hub takes from any upstream. */
 export const DEFAULT_MAX_RESULT_BYTES = 8 * 1024 * 1024;
 
@@ -146,7 +154,7 @@ export function createEdgeRpc(opts: EdgeRpcOptions): EdgeRpc {
         return JSON.stringify(raw);
       },
       'tools/list',
-    ));
+    ), true);
   }
 
   function post<T>(
@@ -155,6 +163,12 @@ export function createEdgeRpc(opts: EdgeRpcOptions): EdgeRpc {
     params: Record<string, unknown>,
     call: EdgeCallOptions,
     settle: (message: JsonRpcMessage, id: number, finish: (err: unknown, result?: T) => void) => void,
+    /**
+     * A read only (tools/list): sent once more on a new socket if a reused keep-alive socket
+     * turned out closed (reset before any answer: the edge restarted, its FIN not read yet).
+     * Never for tools/call: whether the edge read it cannot be known, and a write is sent once.
+     */
+    retryStaleSocket = false,
   ): Promise<T> {
     const id = nextId++;
     const base = call.meta ? { ...call.meta, ...envelope } : envelope;
@@ -191,17 +205,33 @@ export function createEdgeRpc(opts: EdgeRpcOptions): EdgeRpc {
         req.destroy();
       }
       signal.addEventListener('abort', onAbort, { once: true });
+      let answered = false;
       req.on('error', (err) => {
         report({ error: err.message });
+        const code = (err as { code?: unknown }).code;
+        if (retryStaleSocket && !settled && !answered && req.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE')) {
+          settled = true;
+          signal.removeEventListener('abort', onAbort);
+          post(method, name, params, call, settle, false).then(resolve, reject);
+          return;
+        }
         finish(err);
       });
       req.on('response', (res) => {
+        answered = true;
         const status = res.statusCode ?? 0;
         report({ status });
         const sse = /^text\/event-stream\b/i.test(res.headers['content-type'] ?? '');
         const sseParser =
           sse && status >= 200 && status < 300
-            ? sseReader(id, call.onprogress, opts.hooks, (m) => settle(m, id, finish), () => finish(new ProtocolError(STREAM_ENDED_CODE, 'the upstream closed the response stream without answering')), maxResultBytes, () => {
+            ? sseReader(id, call.onprogress, opts.hooks, (m) => {
+                settle(m, id, finish);
+                const cut = setTimeout(() => {
+                  if (!res.complete) req.destroy();
+                }, ANSWERED_STREAM_GRACE_MS);
+                cut.unref();
+                res.once('close', () => clearTimeout(cut));
+              }, () => finish(new ProtocolError(STREAM_ENDED_CODE, 'the upstream closed the response stream without answering')), maxResultBytes, () => {
                 finish(tooLarge());
                 req.destroy();
               })

@@ -708,19 +708,24 @@ export function createUpstream(spec: UpstreamSpec, options: UpstreamOptions = {}
         const onClose = () => ac.abort(lifetime.signal.reason);
         lifetime.signal.addEventListener('abort', onClose, { once: true });
         const timer = setTimeout(() => ac.abort(new SdkError(SdkErrorCode.RequestTimeout, 'Request timed out', { timeout: connectTimeoutMs })), connectTimeoutMs);
-        let text: string;
+        let text: string | undefined;
         try {
           text = await c.edgeRpc.listToolsText({ signal: ac.signal });
+        } catch (err) {
+          // A JSON-RPC error is an answer (the edge is alive), but what it means for the list
+          // is the SDK's call, as before: -32601 empties it (fetchLists' orEmpty).
+          if (classifyFailure(err, c) !== 'protocol') throw err;
         } finally {
           clearTimeout(timer);
           lifetime.signal.removeEventListener('abort', onClose);
         }
         const last = checkedTools.get(c);
-        if (c !== conn || (last?.text === text && last.tools === lists.tools)) return;
+        if (c !== conn || (text !== undefined && last?.text === text && last.tools === lists.tools)) return;
         const next = await fetchLists(c, ['tools'], connectTimeoutMs);
         if (c === conn) {
           for (const k of applyLists(next)) emit(k);
-          checkedTools.set(c, { text, tools: lists.tools });
+          if (text !== undefined) checkedTools.set(c, { text, tools: lists.tools });
+          else checkedTools.delete(c);
         }
       } else if (c.capabilities.tools) {
         const next = await fetchLists(c, ['tools'], connectTimeoutMs);
