@@ -127,16 +127,18 @@ After=network-online.target
 Type=exec
 
 # Node flags that keep memory flat under load (bench/edge/README.md): a small young generation,
-# one V8 worker thread, V8 optimizing for size, and no optimizing compiler (--no-opt: the
-# edge's time goes to fork/exec and syscalls, not hot JS; in one interleaved bench run it cut
-# the cold start from 166 to 124 ms and private memory after 2,000 calls from 15.5 to 11.3 MB;
-# get_status costs 6-19% more CPU without it). V8's lite mode held
+# one V8 worker thread, and V8 optimizing for size. Not --no-opt (no optimizing compiler): in
+# one interleaved bench run it cut the cold start from 166 to 124 ms and private memory after
+# 2,000 calls from 15.5 to 11.3 MB, but get_status cost 18-38% more, and big outputs became so
+# slow that 32 concurrent 1 MiB control-character outputs (packages/hub/test/security/
+# edge.e2e.test.ts, memory bounds) failed on a loaded machine where they pass without it: an
+# edge must stay fast on the work a Pi does slowly anyway. V8's lite mode held
 # ~1-2 MB less after load, but it removes WebAssembly, and Node 22's ESM loader touches
 # node:http's lazy WebSocket export, which loads undici, which needs WebAssembly: the edge then
 # dies at start. So lite mode is not used. --optimize-for-size must be on the command line
 # (NODE_OPTIONS rejects it). This line is the one place to change them;
 # /etc/default/homelab-edge may also override the variable.
-Environment="HOMELAB_EDGE_NODE_FLAGS=--max-semi-space-size=1 --max-old-space-size=32 --v8-pool-size=1 --optimize-for-size --no-opt"
+Environment="HOMELAB_EDGE_NODE_FLAGS=--max-semi-space-size=1 --max-old-space-size=32 --v8-pool-size=1 --optimize-for-size"
 # Defaults for when /etc/default/homelab-edge is missing; the file overrides them.
 # HOMELAB_EDGE_LISTEN is ignored when socket-activated (the edge serves the socket systemd passes).
 Environment=HOMELAB_EDGE_LISTEN=127.0.0.1:8222
@@ -253,7 +255,7 @@ HOMELAB_EDGE_ARGS=
 #HOMELAB_EDGE_IDLE_EXIT=300
 
 # Node flags; the default is in the unit (see shared/reference/edge-footprint.md).
-#HOMELAB_EDGE_NODE_FLAGS=--max-semi-space-size=1 --max-old-space-size=32 --v8-pool-size=1 --optimize-for-size --no-opt
+#HOMELAB_EDGE_NODE_FLAGS=--max-semi-space-size=1 --max-old-space-size=32 --v8-pool-size=1 --optimize-for-size
 EOF
 }
 

@@ -41,7 +41,7 @@ export const LOCAL_NODE_URL = 'local (a child process of the hub)';
  * Node's flags for the local node's child when it runs the edge bundle: the edge unit's own
  * (deploy/systemd/homelab-edge.service), which the edge's memory bounds are made for.
  */
-export const EDGE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--max-old-space-size=32', '--v8-pool-size=1', '--optimize-for-size', '--no-opt'];
+export const EDGE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--max-old-space-size=32', '--v8-pool-size=1', '--optimize-for-size'];
 
 export interface LocalNodeOptions {
   name: string;
