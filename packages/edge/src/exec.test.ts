@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -66,6 +66,19 @@ describe('runProcess', () => {
     } finally {
       for (const d of made) rmdirSync(d);
     }
+  });
+
+  it.skipIf(!ownCgroupDir())('removes the run\'s cgroup when the command cannot be started', async () => {
+    // Spawn reports some failures after the cgroup was made, as an 'error' event: a working
+    // directory the edge's user may not enter (run_command checks only that it is a directory) or
+    // that went away meanwhile (ENOENT here), a fork refused (EAGAIN at a pids limit). The cgroup
+    // stayed, and as a live run's it was never swept: one left behind per such call.
+    const mine = () => readdirSync(ownCgroupDir()!).filter((n) => n.startsWith(`homelab-run-${process.pid}-`));
+    const before = mine();
+    await expect(sh('true', { cgroup: true, cwd: join(tmpdir(), `no-such-dir-${process.pid}`) })).rejects.toMatchObject({ code: 'ENOENT' });
+    // E2BIG (65,536 characters of run_command's cmd can pass the kernel's 128 KiB per argument) throws at once.
+    await expect(sh('\u20ac'.repeat(65536), { cgroup: true })).rejects.toMatchObject({ code: 'E2BIG' });
+    expect(mine().filter((n) => !before.includes(n))).toEqual([]);
   });
 
   it('kills the process group at the deadline, even children that ignore SIGTERM', async () => {

@@ -379,6 +379,9 @@ export function runProcess(opts: RunOptions): Promise<RunResult> {
     child.on('error', (e) => {
       if (settled) return;
       settled = true;
+      // Not started (a cwd it may not enter, a refused fork): its cgroup goes too, or it stayed
+      // among the live ones, which no sweep removes.
+      cgroup?.release();
       clearTimeout(deadline);
       opts.signal?.removeEventListener('abort', onAbort);
       reject(e);
