@@ -1,9 +1,10 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isAlive } from '@homelab-mcp/testkit';
 import { runProcess } from './exec.ts';
+import { ownCgroupDir } from './run-cgroup.ts';
 
 const sh = (cmd: string, extra: Partial<Parameters<typeof runProcess>[0]> = {}) =>
   runProcess({ file: '/bin/sh', args: ['-c', cmd], timeoutMs: 5000, maxBytes: 1024, ...extra });
@@ -35,6 +36,49 @@ describe('runProcess', () => {
     expect(pids).toHaveLength(2);
     // Polled, not timed: the kill is asynchronous; the test's own timeout is the bound.
     while (pids.some(isAlive)) await new Promise((res) => setTimeout(res, 50));
+  });
+
+  it.skipIf(!ownCgroupDir())('gives a command no way to make the cgroups of later runs first (they would run without one)', async () => {
+    // A command sees its run's marker ($HOMELAB_EDGE_RUN), and every local user sees its cgroup's
+    // name in /proc/PID/cgroup. Were the next runs' names derived from it (a counter), a command
+    // could make those cgroups first: the next run's mkdir failed, and it ran without a cgroup,
+    // under the weaker fallback kill.
+    const parent = ownCgroupDir()!;
+    const marker = (await sh('echo "$HOMELAB_EDGE_RUN"', { cgroup: true })).stdout.trim();
+    const made: string[] = [];
+    try {
+      // The attacker's guesses: the marker's last 1-4 hex digits counted on by 1-4.
+      for (let s = 1; s <= 4; s++) {
+        const n = parseInt(marker.slice(-s), 16);
+        for (let k = 1; k <= 4; k++) {
+          const dir = join(parent, `homelab-run-${process.pid}-${marker.slice(0, -s)}${(n + k).toString(16)}`);
+          if (made.includes(dir)) continue;
+          try {
+            mkdirSync(dir);
+            made.push(dir);
+          } catch {
+            // Taken already.
+          }
+        }
+      }
+      const next = await sh('cat /proc/self/cgroup', { cgroup: true });
+      expect(next.stdout).toMatch(/^0::.*\/homelab-run-/m);
+    } finally {
+      for (const d of made) rmdirSync(d);
+    }
+  });
+
+  it.skipIf(!ownCgroupDir())('removes the run\'s cgroup when the command cannot be started', async () => {
+    // Spawn reports some failures after the cgroup was made, as an 'error' event: a working
+    // directory the edge's user may not enter (run_command checks only that it is a directory) or
+    // that went away meanwhile (ENOENT here), a fork refused (EAGAIN at a pids limit). The cgroup
+    // stayed, and as a live run's it was never swept: one left behind per such call.
+    const mine = () => readdirSync(ownCgroupDir()!).filter((n) => n.startsWith(`homelab-run-${process.pid}-`));
+    const before = mine();
+    await expect(sh('true', { cgroup: true, cwd: join(tmpdir(), `no-such-dir-${process.pid}`) })).rejects.toMatchObject({ code: 'ENOENT' });
+    // E2BIG (65,536 characters of run_command's cmd can pass the kernel's 128 KiB per argument) throws at once.
+    await expect(sh('\u20ac'.repeat(65536), { cgroup: true })).rejects.toMatchObject({ code: 'E2BIG' });
+    expect(mine().filter((n) => !before.includes(n))).toEqual([]);
   });
 
   it('kills the process group at the deadline, even children that ignore SIGTERM', async () => {

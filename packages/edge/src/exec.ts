@@ -21,12 +21,21 @@ import { createRunCgroup, wrapForCgroup } from './run-cgroup.ts';
  */
 export const RUN_MARKER = 'HOMELAB_EDGE_RUN';
 
-/** Random once per process, then a counter: unique per run without asking the kernel for 12 random bytes per command. */
-let markerPrefix: string | undefined;
-let markerCount = 0;
+/**
+ * A run's marker: 9 random bytes, drawn 512 markers at a time (one call into the CSPRNG per 512
+ * commands). Random per run, not a counter: a command sees its own marker, and every local user
+ * sees its cgroup's name (`homelab-run-PID-MARKER`, in /proc/PID/cgroup); with a counter a command
+ * could make the cgroups of the next runs first, and those ran without one (mkdir failed).
+ */
+const MARKER_HEX = 18;
+let markerPool = '';
+let markerAt = 0;
 function newMarker(): string {
-  markerPrefix ??= randomHex(8);
-  return `${markerPrefix}${(++markerCount).toString(16)}`;
+  if (markerAt + MARKER_HEX > markerPool.length) {
+    markerPool = randomHex((MARKER_HEX / 2) * 512);
+    markerAt = 0;
+  }
+  return markerPool.slice(markerAt, (markerAt += MARKER_HEX));
 }
 
 export interface RunOptions {
@@ -370,6 +379,9 @@ export function runProcess(opts: RunOptions): Promise<RunResult> {
     child.on('error', (e) => {
       if (settled) return;
       settled = true;
+      // Not started (a cwd it may not enter, a refused fork): its cgroup goes too, or it stayed
+      // among the live ones, which no sweep removes.
+      cgroup?.release();
       clearTimeout(deadline);
       opts.signal?.removeEventListener('abort', onAbort);
       reject(e);

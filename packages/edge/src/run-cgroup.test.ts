@@ -43,7 +43,7 @@ describe('wrapForCgroup', () => {
   it('runs a shell command line in the wrapping shell, as /bin/sh -c would: $0, no parameters, exit status', () => {
     const procs = join(tmpdir(), `wrap-procs-${process.pid}`);
     try {
-      const w = wrapForCgroup(procs, '/bin/sh', ['-c', 'echo "$0" $# "$@"; echo "$$" >&2; exit 3']);
+      const w = wrapForCgroup(procs, '/bin/sh', ['-c', 'echo "$0" $# "$@"; echo "$$" >&2; exit 3'], { binSh: '/usr/bin/dash' });
       expect(w.args).toHaveLength(5); // one shell, no second exec
       const r = run(w);
       expect(r.stdout).toBe('/bin/sh 0\n');
@@ -56,10 +56,27 @@ describe('wrapForCgroup', () => {
   });
 
   it('keeps a syntax error an exit 2 that runs nothing, and runs anyway when the cgroup is gone', () => {
-    const r = run(wrapForCgroup('/nonexistent/cgroup.procs', '/bin/sh', ['-c', 'echo ran; (']));
+    const r = run(wrapForCgroup('/nonexistent/cgroup.procs', '/bin/sh', ['-c', 'echo ran; ('], { binSh: '/usr/bin/dash' }));
     expect(r.status).toBe(2);
     expect(r.stdout).toBe('');
     expect(run(wrapForCgroup('/nonexistent/cgroup.procs', '/bin/sh', ['-c', 'echo ran'])).stdout).toBe('ran\n');
+  });
+
+  it('evals in its own shell only where /bin/sh is dash: bash and busybox ash exec the last command, so a signal death stays a signal', () => {
+    // bash (Fedora, Arch) and busybox ash (Alpine, OpenWrt) exec the last command of `sh -c`:
+    // a command the kernel kills is answered as that signal (SIGKILL, SIGSEGV). Evaluated in a
+    // wrapping shell it is that shell's child, answered as exit 137/139 with no signal.
+    const cmd = 'sh -c "kill -9 \\$\\$"';
+    if (existsSync('/bin/bash')) {
+      expect(spawnSync('/bin/bash', ['-c', cmd]).signal).toBe('SIGKILL');
+      const evalForm = spawnSync('/bin/bash', ['-c', '{ echo $$ >"$1"; } 2>/dev/null; eval "shift 2; $2"', '/bin/bash', '/nonexistent/cgroup.procs', cmd]);
+      expect([evalForm.status, evalForm.signal]).toEqual([137, null]);
+    }
+    for (const sh of ['/usr/bin/bash', '/bin/busybox']) {
+      const w = wrapForCgroup('/nonexistent/cgroup.procs', '/bin/sh', ['-c', cmd], { binSh: sh });
+      expect(w.args.slice(1)).toEqual(['{ echo $$ >"$0"; } 2>/dev/null; exec "$@"', '/nonexistent/cgroup.procs', '/bin/sh', '-c', cmd]);
+    }
+    expect(wrapForCgroup('/nonexistent/cgroup.procs', '/bin/sh', ['-c', cmd], { binSh: '/usr/bin/dash' }).args).toHaveLength(5);
   });
 
   it('execs any other program with its arguments', () => {

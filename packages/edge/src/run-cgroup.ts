@@ -15,8 +15,8 @@
  * processes (a command that started a background job on purpose) is removed by a later run once
  * they are gone.
  */
-import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 
 const PREFIX = 'homelab-run-';
 
@@ -175,14 +175,31 @@ export function createRunCgroup(id: string, opts: { baseDir?: string } = {}): Ru
  * second exec: `/bin/sh -c '{ echo $$ >"$1"; } 2>/dev/null; eval "shift 2; $2"' /bin/sh PROCS CMD`.
  * CMD sees what `/bin/sh -c CMD` would: $0 is /bin/sh, no positional parameters, no variable of
  * the wrapper's; a syntax error is still exit 2 before anything runs (its message says `eval:`).
- * Saves an exec of the shell per command: 1.8 ms of latency here.
+ * Saves an exec of the shell per command: 1.8 ms of latency here. Only where /bin/sh is dash
+ * (Debian, Ubuntu, Raspberry Pi OS), whose `sh -c` forks its last command as eval does: bash and
+ * busybox ash exec it, so a command the kernel kills is answered as that signal (SIGKILL,
+ * SIGSEGV); evaluated in the wrapper it would be the wrapper's child, answered as exit 137/139
+ * with no signal. There the exec form below runs `/bin/sh -c CMD` itself. `opts.binSh` is for tests.
  *
  * Any other program is exec'd by the shell: `sh -c '{ echo $$ >"$0"; } 2>/dev/null; exec "$@"'
  * PROCS FILE ARGS...`.
  */
-export function wrapForCgroup(procsFile: string, file: string, args: readonly string[]): { file: string; args: string[] } {
-  if (file === '/bin/sh' && args.length === 2 && args[0] === '-c') {
+export function wrapForCgroup(procsFile: string, file: string, args: readonly string[], opts: { binSh?: string } = {}): { file: string; args: string[] } {
+  if (file === '/bin/sh' && args.length === 2 && args[0] === '-c' && basename(opts.binSh ?? binSh()) === 'dash') {
     return { file: '/bin/sh', args: ['-c', '{ echo $$ >"$1"; } 2>/dev/null; eval "shift 2; $2"', '/bin/sh', procsFile, args[1]!] };
   }
   return { file: '/bin/sh', args: ['-c', '{ echo $$ >"$0"; } 2>/dev/null; exec "$@"', procsFile, file, ...args] };
+}
+
+/** What /bin/sh is (its real path), resolved once. */
+let binShPath: string | undefined;
+function binSh(): string {
+  if (binShPath === undefined) {
+    try {
+      binShPath = realpathSync('/bin/sh');
+    } catch {
+      binShPath = '/bin/sh';
+    }
+  }
+  return binShPath;
 }

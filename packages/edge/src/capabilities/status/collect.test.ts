@@ -194,6 +194,9 @@ describe('collectStatus on a Raspberry Pi 4', () => {
     expect(dumps).toBe(1);
     expect(second.network).toHaveLength(2);
     expect(second.cached).toMatchObject({ sections: ['disks', 'temperatures', 'network'], ageMs: 1000 });
+    // The text (what a model reads) says so too; an answer read now says nothing of the kind.
+    expect(formatStatusText(second)).toContain('\ndisks, temperatures, network: read up to 1.0 s ago (fresh: true reads them now)');
+    expect(formatStatusText(first)).not.toMatch(/ ago/);
     now = 6000;
     await collectStatus({ ...opts, sections: ['disks', 'network'] });
     // The disks are 6 s old: read again; the network reading (5 s old) too.

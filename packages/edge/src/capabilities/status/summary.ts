@@ -105,6 +105,11 @@ export function formatStatusText(s: StatusReport): string {
     const inactive = s.capabilities.filter((c) => !c.active).map((c) => `${c.name} (${c.reason ?? (c.enabled ? 'inactive' : 'disabled')})`);
     lines.push(`capabilities: ${active.join(', ') || 'none'}${inactive.length > 0 ? `; not active: ${inactive.join(', ')}` : ''}`);
   }
+  // Answered from an earlier reading: the text says so, not only `cached` in the data (a model
+  // may read the text alone and take a 5 s old temperature for one read now).
+  if (s.cached && s.cached.ageMs > 0 && s.cached.sections.length > 0) {
+    lines.push(`${s.cached.sections.join(', ')}: read up to ${formatInterval(s.cached.ageMs)} ago (fresh: true reads them now)`);
+  }
   const errs = Object.entries(s.errors);
   if (errs.length > 0) lines.push(`incomplete: ${errs.map(([k, v]) => `${k}: ${v}`).join('; ')}`);
   return lines.join('\n');
