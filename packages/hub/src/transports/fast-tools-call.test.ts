@@ -1,7 +1,7 @@
 // A plain 2026-07-28 tools/call is served without the SDK's per-request server: its answer must
 // be byte for byte what the SDK sends, the call must go through the same gate and audit, and
 // anything that is not plain must still reach the SDK.
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { createServer, request as httpRequest, type RequestListener, type Server as HttpServer, type ServerOptions } from 'node:http';
 import { serve } from '@hono/node-server';
 import { createMcpHandler, Server, type CallToolResult } from '@modelcontextprotocol/server';
@@ -79,6 +79,16 @@ function setup(mode: ApprovalMode = 'confirm', rateLimit: () => { ok: true } | {
           resolve({ content: [{ type: 'text', text: 'aborted' }] });
         });
       }),
+  });
+  // A tool with an Mcp-Param-* header (x-mcp-header names are mixed case).
+  tools.push({
+    def: { name: 'regional', inputSchema: { type: 'object', properties: { region: { type: 'string', 'x-mcp-header': 'Region' } } } },
+    toolClass: 'read',
+    source: 'hub',
+    call: async (args) => {
+      calls.push(`regional ${JSON.stringify(args)}`);
+      return { content: [{ type: 'text', text: 'ok' }] };
+    },
   });
   tools.push({
     def: { name: 'reboot', inputSchema: { type: 'object' } },
@@ -365,5 +375,130 @@ describe('plain 2026-07-28 tools/call without the SDK server', () => {
       ['header version differs', msg(), { ...good, 'mcp-protocol-version': '2025-11-25' }],
     ];
     for (const [what, body, h] of refused) expect(plainToolsCall(body, headers(h), accepted), what).toBeUndefined();
+  });
+});
+
+/** The app served twice, with and without the raw path, and a raw HTTP/1.1 client for both. */
+async function rawAndApp(http: ReturnType<typeof createHttpApp>) {
+  let honoRequests = 0;
+  const listen = async (fast: boolean) => {
+    const fetchApp: typeof http.app.fetch = (r, env) => {
+      if (fast) honoRequests++;
+      return http.app.fetch(r, env);
+    };
+    const server = serve({ fetch: fetchApp, hostname: '127.0.0.1', port: 0, ...(fast ? { createServer: ((o: ServerOptions, l: RequestListener) => createServer(o, http.nodeListener(l))) as typeof createServer } : {}) }) as HttpServer;
+    await new Promise((r) => server.once('listening', r));
+    return { server, port: (server.address() as AddressInfo).port };
+  };
+  const app = await listen(false);
+  const raw = await listen(true);
+  /** The answer's status line, headers but Date, and body, as bytes from the socket. */
+  const send = (port: number, head: string, body: string) =>
+    new Promise<string>((resolve, reject) => {
+      const sock = connect(port, '127.0.0.1');
+      const chunks: Buffer[] = [];
+      sock.on('data', (c: Buffer) => chunks.push(c));
+      sock.on('error', reject);
+      sock.on('close', () => resolve(Buffer.concat(chunks).toString('utf8').replace(/^Date: .*\r\n/im, '')));
+      sock.write(`${head}\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    });
+  return {
+    app,
+    raw,
+    hono: () => honoRequests,
+    send,
+    async close() {
+      app.server.closeAllConnections();
+      raw.server.closeAllConnections();
+      await new Promise((r) => app.server.close(r));
+      await new Promise((r) => raw.server.close(r));
+      await http.close();
+    },
+  };
+}
+
+/** A plain call as an HTTP/1.1 request head (no length, no connection) and body. */
+function rawCall(name: string, args: Record<string, unknown>, extra: Record<string, string> = {}, host = '127.0.0.1') {
+  const { init } = callRequest(name, args, 1, { headers: extra });
+  const headers = { ...(init.headers as Record<string, string>), host };
+  return { head: `POST /mcp HTTP/1.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\r\n')}`, body: init.body as string };
+}
+
+describe('the raw path (nodeListener) under odd requests', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('leaves a Host that node-server refuses to node-server (400): no call, no rate-limit charge', async () => {
+    let rateCalls = 0;
+    const { http, calls } = setup('confirm', () => {
+      rateCalls++;
+      return { ok: true };
+    });
+    const s = await rawAndApp(http);
+    try {
+      // hostOnly() of each is an allowed name; node-server refuses the Host itself.
+      for (const host of ['127.0.0.1:99999', '127.0.0.1:1/x', 'localhost:abc', '127.0.0.1:80@evil']) {
+        const { head, body } = rawCall('text', { a: 1 }, {}, host);
+        const before = { calls: calls.length, rate: rateCalls, hono: s.hono() };
+        const want = await s.send(s.app.port, head, body);
+        const got = await s.send(s.raw.port, head, body);
+        expect(got, host).toBe(want);
+        expect(got.startsWith('HTTP/1.1 400'), host).toBe(true);
+        expect(calls.length - before.calls, host).toBe(0);
+        expect(rateCalls - before.rate, host).toBe(0);
+        // node-server answers it before the app.
+        expect(s.hono() - before.hono, host).toBe(0);
+      }
+      // A usual Host still takes the raw path.
+      const before = s.hono();
+      const { head, body } = rawCall('text', { a: 1 }, {}, `127.0.0.1:${s.raw.port}`);
+      expect(await s.send(s.raw.port, head, body)).toMatch(/^HTTP\/1.1 200/);
+      expect(s.hono() - before).toBe(0);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('reads Mcp-Param-* headers in any case: a call whose header carries its argument is served raw, a mismatch is the app\'s refusal', async () => {
+    const { http, calls } = setup();
+    const s = await rawAndApp(http);
+    try {
+      const ok = rawCall('regional', { region: 'eu' }, { 'mcp-param-region': 'eu' });
+      const want = await s.send(s.app.port, ok.head, ok.body);
+      const before = s.hono();
+      const got = await s.send(s.raw.port, ok.head, ok.body);
+      expect(got).toBe(want);
+      expect(got).toMatch(/^HTTP\/1.1 200/);
+      expect(s.hono() - before).toBe(0);
+      expect(calls.filter((c) => c.startsWith('regional')).length).toBe(2);
+      const bad = rawCall('regional', { region: 'eu' }, { 'mcp-param-region': 'us' });
+      const refusedApp = await s.send(s.app.port, bad.head, bad.body);
+      const refusedRaw = await s.send(s.raw.port, bad.head, bad.body);
+      expect(refusedRaw).toBe(refusedApp);
+      expect(refusedRaw).toMatch(/^HTTP\/1.1 400/);
+      expect(calls.filter((c) => c.startsWith('regional')).length).toBe(2);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('answers as the app does (500) when a check throws, instead of throwing out of the request listener', async () => {
+    const { http } = setup('confirm', () => {
+      throw new Error('rate limiter broke');
+    });
+    const s = await rawAndApp(http);
+    const uncaught: unknown[] = [];
+    const onUncaught = (e: unknown) => void uncaught.push(e);
+    process.prependListener('uncaughtException', onUncaught);
+    try {
+      const { head, body } = rawCall('text', {});
+      const want = await s.send(s.app.port, head, body);
+      const got = await Promise.race([s.send(s.raw.port, head, body), new Promise<string>((r) => setTimeout(() => r('no answer'), 2000))]);
+      expect(got).toBe(want);
+      expect(got).toMatch(/^HTTP\/1.1 500/);
+      expect(uncaught).toEqual([]);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      await s.close();
+    }
   });
 });

@@ -193,10 +193,14 @@ interface Preadmitted {
   text?: string | undefined;
 }
 
+/** The Host values `@hono/node-server` builds its URL from without parsing (its `reValidHost`). */
+const NODE_SERVER_PLAIN_HOST = /^[a-z0-9._-]+(?::(?:[1-5]\d{3,4}|[6-9]\d{3}))?$/;
+
 /** Node's parsed headers as the `get` of a `Headers` (the fast path checks there are no repeats). */
 const nodeHeaders = (h: IncomingMessage['headers']) => ({
   get(name: string): string | null {
-    const v = h[name];
+    // Node's keys are lower case; `Headers.get` is case-insensitive (`Mcp-Param-Region`).
+    const v = h[name.toLowerCase()];
     return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
   },
 });
@@ -953,7 +957,9 @@ export function createHttpApp(opts: HttpAppOptions) {
     const h = incoming.headers;
     if (h['mcp-method'] !== 'tools/call' || h['mcp-session-id'] !== undefined || h.origin !== undefined) return undefined;
     if (incoming.rawHeaders.length !== 2 * Object.keys(h).length) return undefined;
-    if (!allowed(hostOnly(h.host ?? ''))) return undefined;
+    // Only a Host that @hono/node-server takes as it is (its own test): any other it parses
+    // as a URL, and refuses some (`127.0.0.1:99999`, `localhost:1/x`) whose hostOnly() is allowed.
+    if (!NODE_SERVER_PLAIN_HOST.test(h.host ?? '') || !allowed(hostOnly(h.host!))) return undefined;
     const header = opts.clientIpHeader?.() ?? 'x-forwarded-for';
     const forwarded = h[header.toLowerCase()];
     const source = clientAddress(incoming.socket?.remoteAddress, typeof forwarded === 'string' ? forwarded : undefined, opts.trustedProxies?.() ?? [], header);
@@ -1003,7 +1009,14 @@ export function createHttpApp(opts: HttpAppOptions) {
    */
   function nodeListener(next: (incoming: IncomingMessage, outgoing: ServerResponse) => unknown): (incoming: IncomingMessage, outgoing: ServerResponse) => void {
     return (incoming, outgoing) => {
-      const admitted = rawAdmit(incoming);
+      let admitted: ReturnType<typeof rawAdmit>;
+      try {
+        admitted = rawAdmit(incoming);
+      } catch {
+        // A check that throws (nothing was charged: the rate limiter runs last) would escape
+        // the 'request' event and end the process; the app runs it again and answers its 500.
+        return void next(incoming, outgoing);
+      }
       if (!admitted) return void next(incoming, outgoing);
       const { caller, rate, source } = admitted;
       if (!rate.ok) {
