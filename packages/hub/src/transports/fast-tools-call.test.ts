@@ -13,6 +13,7 @@ import { createGate, type ApprovalMode } from '../policy/gate.ts';
 import { createHubServer, type CallObserver } from '../server/mcp-server.ts';
 import { createEnvelopeCheck, plainToolsCall } from './fast-tools-call.ts';
 import { createHttpApp } from './http.ts';
+import { currentSource } from './request-source.ts';
 
 const MODERN = '2026-07-28';
 const info = { name: 'homelab-hub', version: '9.9.9', instructions: 'test hub' };
@@ -54,7 +55,10 @@ async function rebootToken(): Promise<string> {
   return (held as { result: { structuredContent: { confirm: string } } }).result.structuredContent.confirm;
 }
 
-function setup(mode: ApprovalMode = 'confirm', rateLimit: () => { ok: true } | { ok: false; retryAfterS: number } = () => ({ ok: true })) {
+const VIEWER_TOKEN = 'fast-path-viewer-token-0123456789';
+const viewer: Caller & { key: string } = { user: 'vic', role: 'viewer', key: 'vic#1' };
+
+function setup(mode: ApprovalMode = 'confirm', rateLimit: () => { ok: true } | { ok: false; retryAfterS: number } = () => ({ ok: true }), more: Partial<Parameters<typeof createHttpApp>[0]> = {}) {
   const calls: string[] = [];
   const events: Array<Parameters<CallObserver['call']>[0]> = [];
   const tools: CatalogTool[] = Object.entries(RESULTS).map(([name, result]) => ({
@@ -80,6 +84,8 @@ function setup(mode: ApprovalMode = 'confirm', rateLimit: () => { ok: true } | {
         });
       }),
   });
+  // Where the call came from, as the audit event records it.
+  tools.push({ def: { name: 'whoami', inputSchema: { type: 'object' } }, toolClass: 'read', source: 'hub', call: async () => ({ content: [{ type: 'text', text: `source=${currentSource()}` }] }) });
   // A tool with an Mcp-Param-* header (x-mcp-header names are mixed case).
   tools.push({
     def: { name: 'regional', inputSchema: { type: 'object', properties: { region: { type: 'string', 'x-mcp-header': 'Region' } } } },
@@ -107,8 +113,9 @@ function setup(mode: ApprovalMode = 'confirm', rateLimit: () => { ok: true } | {
   const http = createHttpApp({
     info,
     catalog: () => catalog,
-    authenticate: (h) => (h === `Bearer ${TOKEN}` ? admin : undefined),
+    authenticate: (h) => (h === `Bearer ${TOKEN}` ? admin : h === `Bearer ${VIEWER_TOKEN}` ? viewer : undefined),
     rateLimit: () => rateLimit(),
+    ...more,
     hostAllowed: () => false,
     maxBodyBytes: 1_000_000,
     metrics: createMetrics(),
@@ -393,14 +400,15 @@ async function rawAndApp(http: ReturnType<typeof createHttpApp>) {
   const app = await listen(false);
   const raw = await listen(true);
   /** The answer's status line, headers but Date, and body, as bytes from the socket. */
-  const send = (port: number, head: string, body: string) =>
+  const send = (port: number, head: string, body: string, framing?: string) =>
     new Promise<string>((resolve, reject) => {
       const sock = connect(port, '127.0.0.1');
       const chunks: Buffer[] = [];
       sock.on('data', (c: Buffer) => chunks.push(c));
       sock.on('error', reject);
-      sock.on('close', () => resolve(Buffer.concat(chunks).toString('utf8').replace(/^Date: .*\r\n/im, '')));
-      sock.write(`${head}\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      sock.on('close', () => resolve(Buffer.concat(chunks).toString('utf8').replace(/^Date: .*\r\n/gim, '')));
+      // `framing`: the whole request bytes after the head (pipelining, chunked bodies).
+      sock.write(framing !== undefined ? `${head}${framing}` : `${head}\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
     });
   return {
     app,
@@ -499,6 +507,113 @@ describe('the raw path (nodeListener) under odd requests', () => {
     } finally {
       process.off('uncaughtException', onUncaught);
       await s.close();
+    }
+  });
+});
+
+describe('the raw path (nodeListener) against the app, byte for byte', () => {
+  it('answers odd requests as the app does: methods, paths, request targets, repeated headers, framing, pipelining, tokens, client addresses', async () => {
+    let rateCalls = 0;
+    const { http, calls, events } = setup(
+      'confirm',
+      () => {
+        rateCalls++;
+        return { ok: true };
+      },
+      { trustedProxies: () => ['10.9.9.9'] },
+    );
+    const s = await rawAndApp(http);
+    const call = (name: string, extra: Record<string, string> = {}, target = '/mcp', method = 'POST') => {
+      const r = rawCall(name, {}, extra);
+      return { head: r.head.replace('POST /mcp ', `${method} ${target} `), body: r.body };
+    };
+    const plain = call('whoami');
+    const chunked = (body: string) => `\r\nconnection: close\r\ntransfer-encoding: chunked\r\n\r\n${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n0\r\n\r\n`;
+    const cases: Array<[string, { head: string; body: string }, string?]> = [
+      ['HEAD', call('whoami', {}, '/mcp', 'HEAD')],
+      ['OPTIONS', call('whoami', {}, '/mcp', 'OPTIONS')],
+      ['GET', call('whoami', {}, '/mcp', 'GET')],
+      ['PUT', call('whoami', {}, '/mcp', 'PUT')],
+      ['/mcp/', call('whoami', {}, '/mcp/')],
+      ['/MCP', call('whoami', {}, '/MCP')],
+      ['/mcp?x', call('whoami', {}, '/mcp?x')],
+      ['//mcp', call('whoami', {}, '//mcp')],
+      ['/%6dcp', call('whoami', {}, '/%6dcp')],
+      ['/%2fmcp', call('whoami', {}, '/%2fmcp')],
+      ['/./mcp', call('whoami', {}, '/./mcp')],
+      ['absolute-form', call('whoami', {}, 'http://127.0.0.1/mcp')],
+      ['absolute-form, other host', call('whoami', {}, 'http://evil.example/mcp')],
+      ['two Authorization headers, the first good', { head: `${plain.head}\r\nauthorization: Bearer wrong`, body: plain.body }],
+      ['two Authorization headers, the first bad', { head: plain.head.replace(`authorization: Bearer ${TOKEN}`, `authorization: Bearer wrong\r\nauthorization: Bearer ${TOKEN}`), body: plain.body }],
+      ['two Host headers', { head: `${plain.head}\r\nhost: evil.example`, body: plain.body }],
+      ['two Mcp-Method headers', { head: `${plain.head}\r\nmcp-method: tools/list`, body: plain.body }],
+      ['Host with case', call('whoami'), undefined],
+      ['an empty Origin', call('whoami', { origin: '' })],
+      ['X-Forwarded-For from an untrusted peer', call('whoami', { 'x-forwarded-for': '203.0.113.9' })],
+      ['cf-connecting-ip from an untrusted peer', call('whoami', { 'cf-connecting-ip': '203.0.113.9' })],
+      ['a viewer calling a write', call('reboot', { authorization: `Bearer ${VIEWER_TOKEN}` })],
+      ['a viewer calling a read', call('whoami', { authorization: `Bearer ${VIEWER_TOKEN}` })],
+      ['no token', call('whoami', { authorization: '' })],
+      ['Basic auth', call('whoami', { authorization: `Basic ${Buffer.from(`x:${TOKEN}`).toString('base64')}` })],
+      ['protocol version header disagrees', call('whoami', { 'mcp-protocol-version': '2025-06-18' })],
+      ['chunked body, no length', { head: plain.head, body: '' }, chunked(plain.body)],
+      ['Expect: 100-continue', { head: `${plain.head}\r\nexpect: 100-continue`, body: plain.body }],
+      ['pipelined: a call, then one with no token', { head: plain.head, body: '' }, `\r\ncontent-length: ${Buffer.byteLength(plain.body)}\r\n\r\n${plain.body}${call('whoami', { authorization: 'Bearer wrong' }).head}\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(plain.body)}\r\n\r\n${plain.body}`],
+      ['pipelined: a handed-on call (unknown tool), then one with no token', { head: call('nope').head, body: '' }, `\r\ncontent-length: ${Buffer.byteLength(call('nope').body)}\r\n\r\n${call('nope').body}${call('whoami', { authorization: '' }).head}\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(plain.body)}\r\n\r\n${plain.body}`],
+      ['a valid JSON batch', { head: plain.head, body: JSON.stringify([JSON.parse(plain.body), JSON.parse(plain.body)]) }],
+      ['a JSON string', { head: plain.head, body: '"tools/call"' }],
+      ['null', { head: plain.head, body: 'null' }],
+    ];
+    try {
+      for (const [what, req, framing] of cases) {
+        const before = { calls: calls.length, events: events.length, rate: rateCalls };
+        const want = await s.send(s.app.port, req.head, req.body, framing);
+        const mid = { calls: calls.length, events: events.length, rate: rateCalls };
+        const got = await s.send(s.raw.port, req.head, req.body, framing);
+        expect(got, what).toBe(want);
+        expect(calls.length - mid.calls, what).toBe(mid.calls - before.calls);
+        expect(events.length - mid.events, what).toBe(mid.events - before.events);
+        expect(rateCalls - mid.rate, what).toBe(mid.rate - before.rate);
+      }
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('the raw path (nodeListener): client addresses and the login throttle', () => {
+  it('takes the source a trusted proxy names (X-Forwarded-For, cf-connecting-ip) as the app does, and refuses a throttled source a good token', async () => {
+    for (const header of ['x-forwarded-for', 'cf-connecting-ip'] as const) {
+      const { http, calls } = setup('confirm', undefined, { trustedProxies: () => ['127.0.0.1'], clientIpHeader: () => header, authFailuresPerMinute: 2 });
+      const s = await rawAndApp(http);
+      try {
+        const from = (addr: string, token = TOKEN) => rawCall('whoami', {}, { [header]: addr, authorization: `Bearer ${token}` });
+        // The source the audit event gets.
+        for (const addr of ['203.0.113.9', '::ffff:198.51.100.7']) {
+          const r = from(addr);
+          const want = await s.send(s.app.port, r.head, r.body);
+          const got = await s.send(s.raw.port, r.head, r.body);
+          expect(got, `${header} ${addr}`).toBe(want);
+          expect(got, `${header} ${addr}`).toContain(`source=${addr.replace('::ffff:', '')}`);
+        }
+        // Bad tokens from one source, through either server, until it is throttled.
+        for (let i = 0; i < 3; i++) {
+          const bad = from('203.0.113.66', 'wrong');
+          await s.send(i % 2 ? s.raw.port : s.app.port, bad.head, bad.body);
+        }
+        const before = calls.length;
+        const good = from('203.0.113.66');
+        const want = await s.send(s.app.port, good.head, good.body);
+        const got = await s.send(s.raw.port, good.head, good.body);
+        expect(got, header).toBe(want);
+        expect(got, header).toMatch(/^HTTP\/1.1 429/);
+        expect(calls.length, header).toBe(before);
+        // Another source is not throttled.
+        const other = from('203.0.113.67');
+        expect(await s.send(s.raw.port, other.head, other.body), header).toMatch(/^HTTP\/1.1 200/);
+      } finally {
+        await s.close();
+      }
     }
   });
 });

@@ -753,7 +753,8 @@ export function createHttpApp(opts: HttpAppOptions) {
    */
   async function withRequestId(c: Context, refused: Response): Promise<Response> {
     const declared = Number(c.req.header('content-length') ?? NaN);
-    if (refused.status !== 429 || c.req.method !== 'POST' || !(declared <= MAX_ECHO_BODY)) return refused;
+    // (The login throttle's 429 has no body to put the id in: refused.json() threw, a 500.)
+    if (refused.status !== 429 || !refused.body || c.req.method !== 'POST' || !(declared <= MAX_ECHO_BODY)) return refused;
     const text = await readLimited(c.req.raw, MAX_ECHO_BODY).catch(() => undefined);
     let id: unknown;
     try {
