@@ -405,7 +405,8 @@ async function rawAndApp(http: ReturnType<typeof createHttpApp>) {
       const sock = connect(port, '127.0.0.1');
       const chunks: Buffer[] = [];
       sock.on('data', (c: Buffer) => chunks.push(c));
-      sock.on('error', reject);
+      // The hub answers a too-large body before reading it all (and may reset the rest).
+      sock.on('error', (e: NodeJS.ErrnoException) => (e.code === 'EPIPE' || e.code === 'ECONNRESET' ? undefined : reject(e)));
       sock.on('close', () => resolve(Buffer.concat(chunks).toString('utf8').replace(/^Date: .*\r\n/gim, '')));
       // `framing`: the whole request bytes after the head (pipelining, chunked bodies).
       sock.write(framing !== undefined ? `${head}${framing}` : `${head}\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
@@ -560,6 +561,8 @@ describe('the raw path (nodeListener) against the app, byte for byte', () => {
       ['Expect: 100-continue', { head: `${plain.head}\r\nexpect: 100-continue`, body: plain.body }],
       ['pipelined: a call, then one with no token', { head: plain.head, body: '' }, `\r\ncontent-length: ${Buffer.byteLength(plain.body)}\r\n\r\n${plain.body}${call('whoami', { authorization: 'Bearer wrong' }).head}\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(plain.body)}\r\n\r\n${plain.body}`],
       ['pipelined: a handed-on call (unknown tool), then one with no token', { head: call('nope').head, body: '' }, `\r\ncontent-length: ${Buffer.byteLength(call('nope').body)}\r\n\r\n${call('nope').body}${call('whoami', { authorization: '' }).head}\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(plain.body)}\r\n\r\n${plain.body}`],
+      ['chunked, too large, no length', { head: plain.head, body: '' }, chunked(JSON.stringify({ ...JSON.parse(plain.body), params: { ...JSON.parse(plain.body).params, arguments: { pad: 'x'.repeat(1_100_000) } } }))],
+      ['chunked, too deep, no length', { head: plain.head, body: '' }, chunked(JSON.stringify({ ...JSON.parse(plain.body), params: { ...JSON.parse(plain.body).params, arguments: JSON.parse('{"a":'.repeat(80) + '1' + '}'.repeat(80)) } }))],
       ['a valid JSON batch', { head: plain.head, body: JSON.stringify([JSON.parse(plain.body), JSON.parse(plain.body)]) }],
       ['a JSON string', { head: plain.head, body: '"tools/call"' }],
       ['null', { head: plain.head, body: 'null' }],
@@ -571,6 +574,7 @@ describe('the raw path (nodeListener) against the app, byte for byte', () => {
         const mid = { calls: calls.length, events: events.length, rate: rateCalls };
         const got = await s.send(s.raw.port, req.head, req.body, framing);
         expect(got, what).toBe(want);
+        expect(got, what).toMatch(/^HTTP\/1.1 \d{3} /);
         expect(calls.length - mid.calls, what).toBe(mid.calls - before.calls);
         expect(events.length - mid.events, what).toBe(mid.events - before.events);
         expect(rateCalls - mid.rate, what).toBe(mid.rate - before.rate);
