@@ -621,3 +621,20 @@ describe('the raw path (nodeListener): client addresses and the login throttle',
     }
   });
 });
+
+describe('createEnvelopeCheck: its memory is bounded in bytes, not only in entries', () => {
+  it('remembers a usual envelope, and never a large one (256 client-chosen megabyte envelopes would stay in memory)', () => {
+    let asked = 0;
+    const accepted = createEnvelopeCheck((req) => {
+      asked++;
+      return { kind: (req.body as { params: { _meta: Record<string, unknown> } }).params._meta['io.modelcontextprotocol/protocolVersion'] === MODERN ? 'modern' : 'legacy' };
+    });
+    expect(accepted(META)).toBe(true);
+    expect(accepted({ ...META })).toBe(true);
+    expect(asked).toBe(1);
+    const big = { ...META, 'io.modelcontextprotocol/clientCapabilities': { experimental: { pad: 'x'.repeat(100_000) } } };
+    expect(accepted(big)).toBe(true);
+    expect(accepted(big)).toBe(true);
+    expect(asked).toBe(3);
+  });
+});

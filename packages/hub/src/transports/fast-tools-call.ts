@@ -44,6 +44,8 @@ const MODERN = '2026-07-28';
 const ENVELOPE_KEYS = new Set([PROTOCOL_VERSION_META_KEY, CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY]);
 /** Distinct envelopes remembered; clients send the same one on every request. */
 const ENVELOPE_CACHE_MAX = 256;
+/** Longer envelopes (JSON) are classified each time. */
+const ENVELOPE_KEY_MAX = 4096;
 /**
  * The SDK's CallToolResult schema. It is typed as a Standard Schema, but is the zod schema the
  * SDK's own validation runs: `safeParse` gives the same data and the same error text.
@@ -77,13 +79,13 @@ const PARAM_KEYS = new Set(['name', 'arguments', '_meta']);
  * Remembers, per distinct envelope, whether the SDK's classifier accepts it on a `tools/call`.
  * @example const accepted = createEnvelopeCheck(); accepted(meta) // true for a valid envelope
  */
-export function createEnvelopeCheck(): (meta: Record<string, unknown>) => boolean {
+export function createEnvelopeCheck(classify: (req: Parameters<typeof classifyInboundRequest>[0]) => { kind: string } = classifyInboundRequest): (meta: Record<string, unknown>) => boolean {
   const verdicts = new Map<string, boolean>();
   return (meta) => {
     const key = JSON.stringify(meta);
     let ok = verdicts.get(key);
     if (ok === undefined) {
-      const route = classifyInboundRequest({
+      const route = classify({
         httpMethod: 'POST',
         body: { jsonrpc: '2.0', id: 0, method: 'tools/call', params: { name: 'x', _meta: meta } },
         protocolVersionHeader: MODERN,
@@ -91,8 +93,12 @@ export function createEnvelopeCheck(): (meta: Record<string, unknown>) => boolea
         mcpNameHeader: 'x',
       });
       ok = route.kind === 'modern';
-      if (verdicts.size >= ENVELOPE_CACHE_MAX) verdicts.clear();
-      verdicts.set(key, ok);
+      // Only a usual-sized envelope is remembered: the key is the client's capabilities and
+      // info as sent, and 256 of a megabyte each (any token, a viewer's too) would stay in memory.
+      if (key.length <= ENVELOPE_KEY_MAX) {
+        if (verdicts.size >= ENVELOPE_CACHE_MAX) verdicts.clear();
+        verdicts.set(key, ok);
+      }
     }
     return ok;
   };
