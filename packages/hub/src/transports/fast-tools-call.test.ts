@@ -457,11 +457,16 @@ describe('the raw path (nodeListener) under odd requests', () => {
         // node-server answers it before the app.
         expect(s.hono() - before.hono, host).toBe(0);
       }
-      // A usual Host still takes the raw path.
-      const before = s.hono();
-      const { head, body } = rawCall('text', { a: 1 }, {}, `127.0.0.1:${s.raw.port}`);
-      expect(await s.send(s.raw.port, head, body)).toMatch(/^HTTP\/1.1 200/);
-      expect(s.hono() - before).toBe(0);
+      // The Hosts node-server takes still take the raw path, with the app's answer.
+      for (const host of [`127.0.0.1:${s.raw.port}`, '127.0.0.1:65000', '127.0.0.1:80', '[::1]:8080', '[::1]', 'LOCALHOST:8080', 'localhost']) {
+        const before = s.hono();
+        const { head, body } = rawCall('text', { a: 1 }, {}, host);
+        const want = await s.send(s.app.port, head, body);
+        const got = await s.send(s.raw.port, head, body);
+        expect(got, host).toBe(want);
+        expect(got, host).toMatch(/^HTTP\/1.1 200/);
+        expect(s.hono() - before, host).toBe(0);
+      }
     } finally {
       await s.close();
     }

@@ -196,6 +196,22 @@ interface Preadmitted {
 /** The Host values `@hono/node-server` builds its URL from without parsing (its `reValidHost`). */
 const NODE_SERVER_PLAIN_HOST = /^[a-z0-9._-]+(?::(?:[1-5]\d{3,4}|[6-9]\d{3}))?$/;
 
+/**
+ * Whether `@hono/node-server` (2.1.8, `buildUrl`) takes this Host header for a request to
+ * `/mcp` rather than answering 400: its plain form as is, any other when it parses as a URL
+ * authority whose host name is the header's (port aside). `127.0.0.1:99999`, `localhost:1/x`
+ * are refused there, though hostOnly() of each is an allowed name.
+ */
+function nodeServerTakesHost(host: string): boolean {
+  if (NODE_SERVER_PLAIN_HOST.test(host)) return true;
+  try {
+    const u = new URL(`http://${host}/mcp`);
+    return u.hostname.length === host.length || u.hostname === (host.includes(':') ? host.replace(/:\d+$/, '') : host).toLowerCase();
+  } catch {
+    return false;
+  }
+}
+
 /** Node's parsed headers as the `get` of a `Headers` (the fast path checks there are no repeats). */
 const nodeHeaders = (h: IncomingMessage['headers']) => ({
   get(name: string): string | null {
@@ -958,9 +974,8 @@ export function createHttpApp(opts: HttpAppOptions) {
     const h = incoming.headers;
     if (h['mcp-method'] !== 'tools/call' || h['mcp-session-id'] !== undefined || h.origin !== undefined) return undefined;
     if (incoming.rawHeaders.length !== 2 * Object.keys(h).length) return undefined;
-    // Only a Host that @hono/node-server takes as it is (its own test): any other it parses
-    // as a URL, and refuses some (`127.0.0.1:99999`, `localhost:1/x`) whose hostOnly() is allowed.
-    if (!NODE_SERVER_PLAIN_HOST.test(h.host ?? '') || !allowed(hostOnly(h.host!))) return undefined;
+    // Only a Host @hono/node-server takes: it refuses some whose hostOnly() is allowed.
+    if (!h.host || !nodeServerTakesHost(h.host) || !allowed(hostOnly(h.host))) return undefined;
     const header = opts.clientIpHeader?.() ?? 'x-forwarded-for';
     const forwarded = h[header.toLowerCase()];
     const source = clientAddress(incoming.socket?.remoteAddress, typeof forwarded === 'string' ? forwarded : undefined, opts.trustedProxies?.() ?? [], header);
