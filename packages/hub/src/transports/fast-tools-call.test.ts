@@ -643,3 +643,40 @@ describe('createEnvelopeCheck: its memory is bounded in bytes, not only in entri
     expect(asked).toBe(3);
   });
 });
+
+describe('the raw path (nodeListener): a body that never completes', () => {
+  it('a client that stops mid-body and goes away: no call, one rate-limit charge, nothing thrown, the next request served', async () => {
+    let rateCalls = 0;
+    const { http, calls } = setup('confirm', () => {
+      rateCalls++;
+      return { ok: true };
+    });
+    const s = await rawAndApp(http);
+    const uncaught: unknown[] = [];
+    const onUncaught = (e: unknown) => void uncaught.push(e);
+    process.prependListener('uncaughtException', onUncaught);
+    process.prependListener('unhandledRejection', onUncaught);
+    try {
+      for (const port of [s.app.port, s.raw.port]) {
+        const { head, body } = rawCall('text', {});
+        const sock = connect(port, '127.0.0.1');
+        await new Promise((r) => sock.once('connect', r));
+        const before = { rate: rateCalls, calls: calls.length };
+        sock.write(`${head}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 20)}`);
+        // The request was admitted (charged) and its body is being read.
+        await vi.waitFor(() => expect(rateCalls - before.rate).toBe(1));
+        sock.destroy();
+        await new Promise((r) => setTimeout(r, 50));
+        expect(rateCalls - before.rate).toBe(1);
+        expect(calls.length).toBe(before.calls);
+        const next = rawCall('text', {});
+        expect(await s.send(port, next.head, next.body)).toMatch(/^HTTP\/1.1 200/);
+      }
+      expect(uncaught).toEqual([]);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      process.off('unhandledRejection', onUncaught);
+      await s.close();
+    }
+  });
+});
