@@ -242,6 +242,10 @@ describe('plain 2026-07-28 tools/call without the SDK server', () => {
         ['envelope without capabilities', callRequest('text', {}, 4, { meta: { 'io.modelcontextprotocol/protocolVersion': MODERN } })],
         ['bad clientInfo', callRequest('text', {}, 5, { meta: { ...META, 'io.modelcontextprotocol/clientInfo': { name: 7 } } })],
         ['progress token', callRequest('text', {}, 6, { meta: { ...META, progressToken: 'p1' } })],
+        // The SDK answers 415 (a browser's cross-site "simple" POST is text/plain).
+        ['Content-Type text/plain', callRequest('text', {}, 7, { headers: { 'content-type': 'text/plain' } })],
+        ['Content-Type empty', callRequest('text', {}, 8, { headers: { 'content-type': '' } })],
+        ['Content-Type application/jsonx', callRequest('text', {}, 9, { headers: { 'content-type': 'application/jsonx' } })],
       ];
       for (const [what, { init, body }] of variants) {
         const before = events.length;
@@ -355,13 +359,15 @@ describe('plain 2026-07-28 tools/call without the SDK server', () => {
   it('takes only well-formed plain calls', () => {
     const accepted = createEnvelopeCheck();
     const headers = (h: Record<string, string>) => ({ get: (n: string) => h[n] ?? null });
-    const good = { 'mcp-protocol-version': MODERN, 'mcp-method': 'tools/call', 'mcp-name': 'get_status' };
+    const good = { 'content-type': 'application/json', 'mcp-protocol-version': MODERN, 'mcp-method': 'tools/call', 'mcp-name': 'get_status' };
     const msg = (patch: Record<string, unknown> = {}, params: Record<string, unknown> = {}) => ({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'get_status', arguments: { node: 'pi' }, _meta: META, ...params }, ...patch });
     expect(plainToolsCall(msg(), headers(good), accepted)).toEqual({ id: 1, name: 'get_status', args: { node: 'pi' }, client: { name: 'tester', version: '1.0' }, canElicit: false, capabilities: {} });
     expect(plainToolsCall(msg({}, { _meta: { ...META, 'io.modelcontextprotocol/clientCapabilities': { elicitation: {} } } }), headers(good), accepted)?.canElicit).toBe(true);
     expect(plainToolsCall(msg(), headers({ ...good, 'mcp-name': ' get_status\t' }), accepted)).toBeDefined();
     const refused: Array<[string, unknown, Record<string, string>]> = [
       ['another method', msg({ method: 'tools/list' }), good],
+      ['not JSON by its Content-Type', msg(), { ...good, 'content-type': 'text/plain' }],
+      ['no Content-Type', msg(), { ...good, 'content-type': '' }],
       ['no jsonrpc', msg({ jsonrpc: undefined }), good],
       ['fractional id', msg({ id: 1.5 }), good],
       ['null id', msg({ id: null }), good],
@@ -568,6 +574,8 @@ describe('the raw path (nodeListener) against the app, byte for byte', () => {
       ['pipelined: a handed-on call (unknown tool), then one with no token', { head: call('nope').head, body: '' }, `\r\ncontent-length: ${Buffer.byteLength(call('nope').body)}\r\n\r\n${call('nope').body}${call('whoami', { authorization: '' }).head}\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(plain.body)}\r\n\r\n${plain.body}`],
       ['chunked, too large, no length', { head: plain.head, body: '' }, chunked(JSON.stringify({ ...JSON.parse(plain.body), params: { ...JSON.parse(plain.body).params, arguments: { pad: 'x'.repeat(1_100_000) } } }))],
       ['chunked, too deep, no length', { head: plain.head, body: '' }, chunked(JSON.stringify({ ...JSON.parse(plain.body), params: { ...JSON.parse(plain.body).params, arguments: JSON.parse('{"a":'.repeat(80) + '1' + '}'.repeat(80)) } }))],
+      ['Content-Type text/plain', call('whoami', { 'content-type': 'text/plain' })],
+      ['Content-Type with parameters', call('whoami', { 'content-type': 'Application/JSON; charset=utf-8' })],
       ['a valid JSON batch', { head: plain.head, body: JSON.stringify([JSON.parse(plain.body), JSON.parse(plain.body)]) }],
       ['a JSON string', { head: plain.head, body: '"tools/call"' }],
       ['null', { head: plain.head, body: 'null' }],

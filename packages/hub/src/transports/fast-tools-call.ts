@@ -9,7 +9,7 @@
  *
  * What keeps it honest:
  * - Only a request the SDK would serve as a plain JSON exchange takes this path: a well-formed
- *   JSON-RPC `tools/call` whose `_meta` holds nothing but the protocol version (2026-07-28),
+ *   JSON-RPC `tools/call` (Content-Type application/json) whose `_meta` holds nothing but the protocol version (2026-07-28),
  *   the client's capabilities and info, whose `MCP-Protocol-Version`, `Mcp-Method` and
  *   `Mcp-Name` headers agree with the body, and whose envelope the SDK's own classifier accepts
  *   (asked once per distinct envelope, then remembered). A progress token, an `input_required`
@@ -29,6 +29,7 @@
 import {
   classifyInboundRequest,
   CLIENT_CAPABILITIES_META_KEY,
+  isJsonContentType,
   CLIENT_INFO_META_KEY,
   PROTOCOL_VERSION_META_KEY,
   ProtocolErrorCode,
@@ -118,6 +119,8 @@ export function plainToolsCall(body: unknown, headers: Headers, envelopeAccepted
   if (typeof name !== 'string' || name === '' || !(args === undefined || isPlainObject(args))) return undefined;
   if (!isPlainObject(meta) || !onlyKeys(meta, ENVELOPE_KEYS) || meta[PROTOCOL_VERSION_META_KEY] !== MODERN) return undefined;
   // Mcp-Name may carry a `=?base64?...?=` sentinel for names a header cannot hold: the SDK decodes those.
+  // The SDK answers 415 to any other Content-Type (its own test, the same function).
+  if (!isJsonContentType(headers.get('content-type'))) return undefined;
   if (headerValue(headers, 'mcp-protocol-version') !== MODERN || headerValue(headers, 'mcp-method') !== 'tools/call' || headerValue(headers, 'mcp-name') !== name) return undefined;
   if (!envelopeAccepted(meta)) return undefined;
   const caps = meta[CLIENT_CAPABILITIES_META_KEY] as Record<string, unknown>;
