@@ -83,3 +83,30 @@ describe('safeUrl', () => {
     for (let i = 0; i < 300; i++) expect(safeUrl(`http://h${i}:1/p`)).toBe(`http://h${i}:1/p`);
   });
 });
+
+describe('safeUrl cache bounds', () => {
+  it('keeps no long URL (128 of them could pin hundreds of MB): each is parsed again', () => {
+    const RealURL = globalThis.URL;
+    let parsed = 0;
+    // Counts the parses safeUrl makes (it constructs the global URL).
+    globalThis.URL = class extends RealURL {
+      constructor(...a: ConstructorParameters<typeof URL>) {
+        super(...a);
+        parsed++;
+      }
+    } as typeof URL;
+    try {
+      const long = `http://h:1/${'p'.repeat(100_000)}`;
+      expect(safeUrl(long)).toBe(long);
+      expect(safeUrl(long)).toBe(long);
+      expect(parsed).toBe(2);
+      // A short one is still remembered.
+      parsed = 0;
+      expect(safeUrl('http://short-url-cache:2/x')).toBe('http://short-url-cache:2/x');
+      expect(safeUrl('http://short-url-cache:2/x')).toBe('http://short-url-cache:2/x');
+      expect(parsed).toBe(1);
+    } finally {
+      globalThis.URL = RealURL;
+    }
+  });
+});

@@ -568,7 +568,8 @@ export function safeUrl(url: string | URL): string {
     safe = '[invalid url]';
   }
   // Only a URL with nothing to strip is remembered: no secret is kept beyond the call.
-  if (!/[@?#]/.test(key)) {
+  // Nor a long one: 128 URLs of a megabyte each (a tool fetching a caller's URL) would stay in memory.
+  if (key.length <= SAFE_URL_KEY_MAX && !/[@?#]/.test(key)) {
     if (safeUrls.size >= SAFE_URL_CACHE_MAX) safeUrls.clear();
     safeUrls.set(key, safe);
   }
@@ -576,4 +577,6 @@ export function safeUrl(url: string | URL): string {
 }
 /** URLs remembered by `safeUrl` (bounded: cleared when full). */
 const SAFE_URL_CACHE_MAX = 128;
+/** Longer URLs are parsed each time (edge and upstream URLs are far shorter). */
+const SAFE_URL_KEY_MAX = 512;
 const safeUrls = new Map<string, string>();

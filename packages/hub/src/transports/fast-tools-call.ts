@@ -9,7 +9,7 @@
  *
  * What keeps it honest:
  * - Only a request the SDK would serve as a plain JSON exchange takes this path: a well-formed
- *   JSON-RPC `tools/call` whose `_meta` holds nothing but the protocol version (2026-07-28),
+ *   JSON-RPC `tools/call` (Content-Type application/json) whose `_meta` holds nothing but the protocol version (2026-07-28),
  *   the client's capabilities and info, whose `MCP-Protocol-Version`, `Mcp-Method` and
  *   `Mcp-Name` headers agree with the body, and whose envelope the SDK's own classifier accepts
  *   (asked once per distinct envelope, then remembered). A progress token, an `input_required`
@@ -29,6 +29,7 @@
 import {
   classifyInboundRequest,
   CLIENT_CAPABILITIES_META_KEY,
+  isJsonContentType,
   CLIENT_INFO_META_KEY,
   PROTOCOL_VERSION_META_KEY,
   ProtocolErrorCode,
@@ -44,6 +45,8 @@ const MODERN = '2026-07-28';
 const ENVELOPE_KEYS = new Set([PROTOCOL_VERSION_META_KEY, CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY]);
 /** Distinct envelopes remembered; clients send the same one on every request. */
 const ENVELOPE_CACHE_MAX = 256;
+/** Longer envelopes (JSON) are classified each time. */
+const ENVELOPE_KEY_MAX = 4096;
 /**
  * The SDK's CallToolResult schema. It is typed as a Standard Schema, but is the zod schema the
  * SDK's own validation runs: `safeParse` gives the same data and the same error text.
@@ -77,13 +80,13 @@ const PARAM_KEYS = new Set(['name', 'arguments', '_meta']);
  * Remembers, per distinct envelope, whether the SDK's classifier accepts it on a `tools/call`.
  * @example const accepted = createEnvelopeCheck(); accepted(meta) // true for a valid envelope
  */
-export function createEnvelopeCheck(): (meta: Record<string, unknown>) => boolean {
+export function createEnvelopeCheck(classify: (req: Parameters<typeof classifyInboundRequest>[0]) => { kind: string } = classifyInboundRequest): (meta: Record<string, unknown>) => boolean {
   const verdicts = new Map<string, boolean>();
   return (meta) => {
     const key = JSON.stringify(meta);
     let ok = verdicts.get(key);
     if (ok === undefined) {
-      const route = classifyInboundRequest({
+      const route = classify({
         httpMethod: 'POST',
         body: { jsonrpc: '2.0', id: 0, method: 'tools/call', params: { name: 'x', _meta: meta } },
         protocolVersionHeader: MODERN,
@@ -91,8 +94,12 @@ export function createEnvelopeCheck(): (meta: Record<string, unknown>) => boolea
         mcpNameHeader: 'x',
       });
       ok = route.kind === 'modern';
-      if (verdicts.size >= ENVELOPE_CACHE_MAX) verdicts.clear();
-      verdicts.set(key, ok);
+      // Only a usual-sized envelope is remembered: the key is the client's capabilities and
+      // info as sent, and 256 of a megabyte each (any token, a viewer's too) would stay in memory.
+      if (key.length <= ENVELOPE_KEY_MAX) {
+        if (verdicts.size >= ENVELOPE_CACHE_MAX) verdicts.clear();
+        verdicts.set(key, ok);
+      }
     }
     return ok;
   };
@@ -112,6 +119,8 @@ export function plainToolsCall(body: unknown, headers: Headers, envelopeAccepted
   if (typeof name !== 'string' || name === '' || !(args === undefined || isPlainObject(args))) return undefined;
   if (!isPlainObject(meta) || !onlyKeys(meta, ENVELOPE_KEYS) || meta[PROTOCOL_VERSION_META_KEY] !== MODERN) return undefined;
   // Mcp-Name may carry a `=?base64?...?=` sentinel for names a header cannot hold: the SDK decodes those.
+  // The SDK answers 415 to any other Content-Type (its own test, the same function).
+  if (!isJsonContentType(headers.get('content-type'))) return undefined;
   if (headerValue(headers, 'mcp-protocol-version') !== MODERN || headerValue(headers, 'mcp-method') !== 'tools/call' || headerValue(headers, 'mcp-name') !== name) return undefined;
   if (!envelopeAccepted(meta)) return undefined;
   const caps = meta[CLIENT_CAPABILITIES_META_KEY] as Record<string, unknown>;

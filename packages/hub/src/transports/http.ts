@@ -193,10 +193,30 @@ interface Preadmitted {
   text?: string | undefined;
 }
 
+/** The Host values `@hono/node-server` builds its URL from without parsing (its `reValidHost`). */
+const NODE_SERVER_PLAIN_HOST = /^[a-z0-9._-]+(?::(?:[1-5]\d{3,4}|[6-9]\d{3}))?$/;
+
+/**
+ * Whether `@hono/node-server` (2.1.8, `buildUrl`) takes this Host header for a request to
+ * `/mcp` rather than answering 400: its plain form as is, any other when it parses as a URL
+ * authority whose host name is the header's (port aside). `127.0.0.1:99999`, `localhost:1/x`
+ * are refused there, though hostOnly() of each is an allowed name.
+ */
+function nodeServerTakesHost(host: string): boolean {
+  if (NODE_SERVER_PLAIN_HOST.test(host)) return true;
+  try {
+    const u = new URL(`http://${host}/mcp`);
+    return u.hostname.length === host.length || u.hostname === (host.includes(':') ? host.replace(/:\d+$/, '') : host).toLowerCase();
+  } catch {
+    return false;
+  }
+}
+
 /** Node's parsed headers as the `get` of a `Headers` (the fast path checks there are no repeats). */
 const nodeHeaders = (h: IncomingMessage['headers']) => ({
   get(name: string): string | null {
-    const v = h[name];
+    // Node's keys are lower case; `Headers.get` is case-insensitive (`Mcp-Param-Region`).
+    const v = h[name.toLowerCase()];
     return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
   },
 });
@@ -749,7 +769,8 @@ export function createHttpApp(opts: HttpAppOptions) {
    */
   async function withRequestId(c: Context, refused: Response): Promise<Response> {
     const declared = Number(c.req.header('content-length') ?? NaN);
-    if (refused.status !== 429 || c.req.method !== 'POST' || !(declared <= MAX_ECHO_BODY)) return refused;
+    // (The login throttle's 429 has no body to put the id in: refused.json() threw, a 500.)
+    if (refused.status !== 429 || !refused.body || c.req.method !== 'POST' || !(declared <= MAX_ECHO_BODY)) return refused;
     const text = await readLimited(c.req.raw, MAX_ECHO_BODY).catch(() => undefined);
     let id: unknown;
     try {
@@ -953,7 +974,8 @@ export function createHttpApp(opts: HttpAppOptions) {
     const h = incoming.headers;
     if (h['mcp-method'] !== 'tools/call' || h['mcp-session-id'] !== undefined || h.origin !== undefined) return undefined;
     if (incoming.rawHeaders.length !== 2 * Object.keys(h).length) return undefined;
-    if (!allowed(hostOnly(h.host ?? ''))) return undefined;
+    // Only a Host @hono/node-server takes: it refuses some whose hostOnly() is allowed.
+    if (!h.host || !nodeServerTakesHost(h.host) || !allowed(hostOnly(h.host))) return undefined;
     const header = opts.clientIpHeader?.() ?? 'x-forwarded-for';
     const forwarded = h[header.toLowerCase()];
     const source = clientAddress(incoming.socket?.remoteAddress, typeof forwarded === 'string' ? forwarded : undefined, opts.trustedProxies?.() ?? [], header);
@@ -1003,7 +1025,14 @@ export function createHttpApp(opts: HttpAppOptions) {
    */
   function nodeListener(next: (incoming: IncomingMessage, outgoing: ServerResponse) => unknown): (incoming: IncomingMessage, outgoing: ServerResponse) => void {
     return (incoming, outgoing) => {
-      const admitted = rawAdmit(incoming);
+      let admitted: ReturnType<typeof rawAdmit>;
+      try {
+        admitted = rawAdmit(incoming);
+      } catch {
+        // A check that throws (nothing was charged: the rate limiter runs last) would escape
+        // the 'request' event and end the process; the app runs it again and answers its 500.
+        return void next(incoming, outgoing);
+      }
       if (!admitted) return void next(incoming, outgoing);
       const { caller, rate, source } = admitted;
       if (!rate.ok) {

@@ -429,6 +429,16 @@ describe('transport attacks: batches, the rate limit and failed logins', () => {
     const good = await fetch(`${hub.base}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } });
     expect(good.status).toBe(429);
     expect(Number(good.headers.get('retry-after'))).toBeGreaterThan(0);
+    // A tools/call with a good token too (it answered 500: the 429 echoing the request's id
+    // read the throttle's empty body as JSON).
+    const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
+    const call = await fetch(`${hub.base}/mcp`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'list_nodes' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'list_nodes', _meta: meta } }),
+    });
+    expect(call.status).toBe(429);
+    expect(Number(call.headers.get('retry-after'))).toBeGreaterThan(0);
     await expect.poll(() => hub.output()).toContain('refused: too many failed authentications from this address (429)');
     await expect.poll(() => hub.output()).toContain('refused: no valid bearer token (401)');
   });
