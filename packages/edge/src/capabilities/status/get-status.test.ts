@@ -2,7 +2,7 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { testEdgeEnv, toolContext } from '@homelab-mcp/testkit';
 import type { CapabilityReport, ToolContext } from '../../capability.ts';
 import { deriveEtcRoot, getStatusTool, status, statusState } from '../status.ts';
@@ -91,23 +91,28 @@ describe('status capability', () => {
     try {
       await cp(PI, dir, { recursive: true });
       const ctx = context(join(dir, 'proc'), join(dir, 'sys'));
+      // The monotonic clock (process.uptime) is the test's: a loaded machine must not let the
+      // 5 s pass between two calls.
+      const uptime = vi.spyOn(process, 'uptime').mockReturnValue(1000);
       const first = await getStatusTool.handler({ include: ['network', 'listening'] }, ctx);
       expect(first.data.cached).toMatchObject({ sections: ['disks', 'temperatures', 'network', 'listening'], ageMs: 0 });
       expect(first.data.temperatures).toEqual([{ sensor: 'cpu-thermal', celsius: 48.7, path: 'class/thermal/thermal_zone0/temp' }]);
       // The sensor warms up and the load changes: load is read on every call, the sensor within 5 s is not.
       await writeFile(join(dir, 'sys/class/thermal/thermal_zone0/temp'), '61000\n');
       await writeFile(join(dir, 'proc/loadavg'), '2.50 1.00 0.50 3/300 999\n');
+      uptime.mockReturnValue(1002);
       const second = await getStatusTool.handler({}, ctx);
       expect((second.data.load as { load1: number }).load1).toBe(2.5);
       expect(second.data.temperatures).toEqual(first.data.temperatures);
       expect((second.data.cached as { readAt: string }).readAt).toBe((first.data.cached as { readAt: string }).readAt);
-      expect((second.data.cached as { ageMs: number }).ageMs).toBeLessThan(5000);
+      expect((second.data.cached as { ageMs: number }).ageMs).toBe(2000);
       const fresh = await getStatusTool.handler({ fresh: true }, ctx);
       expect(fresh.data.temperatures).toEqual([{ sensor: 'cpu-thermal', celsius: 61, path: 'class/thermal/thermal_zone0/temp' }]);
       expect(fresh.data.cached).toMatchObject({ ageMs: 0 });
       // The fresh reading is the one kept.
       expect((await getStatusTool.handler({}, ctx)).data.temperatures).toEqual(fresh.data.temperatures);
     } finally {
+      vi.restoreAllMocks();
       await rm(dir, { recursive: true, force: true });
     }
   });
