@@ -807,12 +807,7 @@ async function forEachLine(path: string, from: number, to: number, fn: (line: Bu
     while (pos < to) {
       const n = Math.min(READ, to - pos);
       const buf = Buffer.allocUnsafe(n);
-      let got = 0;
-      while (got < n) {
-        const { bytesRead } = await fh.read(buf, got, n - got, pos + got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
-      }
+      const got = await readFully(fh, buf, n, pos);
       if (got === 0) return;
       /** The file offset of data[0]. */
       const base = pos - (carry?.length ?? 0);
@@ -1028,12 +1023,7 @@ async function* linesBefore(path: string, end: number, needles: readonly Buffer[
       const want = n + (carry?.length ?? 0);
       if (space.length < want) space = Buffer.allocUnsafe(Math.max(want, Math.min(space.length * 2, MAX_SCAN_CHUNK * 2)));
       const data = space.subarray(0, want);
-      let got = 0;
-      while (got < n) {
-        const { bytesRead } = await fh.read(data, got, n - got, pos + got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
-      }
+      const got = await readFully(fh, data, n, pos);
       // Files are never rewritten or cut; a short read means it was replaced under us.
       if (got < n) return;
       if (carry) carry.copy(data, n);
@@ -1098,16 +1088,22 @@ async function lastByte(path: string, size: number): Promise<number> {
   return b[0] ?? -1;
 }
 
+/** Reads `length` bytes at `position` into `buf` from 0, as many reads as it takes; fewer only at end of file. */
+async function readFully(fh: FileHandle, buf: Buffer, length: number, position: number): Promise<number> {
+  let got = 0;
+  while (got < length) {
+    const { bytesRead } = await fh.read(buf, got, length - got, position + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return got;
+}
+
 async function readRange(path: string, position: number, length: number): Promise<Buffer> {
   const fh = await open(path, 'r');
   try {
     const buf = Buffer.allocUnsafe(length);
-    let got = 0;
-    while (got < length) {
-      const { bytesRead } = await fh.read(buf, got, length - got, position + got);
-      if (bytesRead === 0) break;
-      got += bytesRead;
-    }
+    const got = await readFully(fh, buf, length, position);
     return got === length ? buf : buf.subarray(0, got);
   } finally {
     await fh.close();
@@ -1129,12 +1125,7 @@ async function* linesBackward(path: string, end: number): AsyncGenerator<string>
       const n = Math.min(CHUNK, pos);
       pos -= n;
       const buf = Buffer.allocUnsafe(n);
-      let got = 0;
-      while (got < n) {
-        const { bytesRead } = await fh.read(buf, got, n - got, pos + got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
-      }
+      const got = await readFully(fh, buf, n, pos);
       const data: Buffer = carry ? Buffer.concat([buf.subarray(0, got), carry]) : buf.subarray(0, got);
       let stop = data.length;
       if (atEnd) {
